@@ -1,0 +1,192 @@
+/**
+ * Every setting Sluice reads, taken from the environment once and validated.
+ *
+ * `parseConfig` is pure: it turns an environment into a `Config` or throws a `ConfigError` that
+ * lists every bad value. `loadConfig` adds the one side effect development needs: secrets that
+ * are not in the environment are generated once and kept in the data directory. Production
+ * never invents a secret.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
+
+export type RuntimeEnv = 'development' | 'test' | 'production';
+
+export interface Config {
+  env: RuntimeEnv;
+  http: {
+    port: number;
+    host: string;
+    /** Allowed browser origins; `['*']` (development only) reflects any origin. */
+    corsOrigins: string[];
+    graphiql: boolean;
+    /** Largest accepted request body, in bytes. */
+    maxBodyBytes: number;
+    shutdownTimeoutMs: number;
+  };
+  database: {
+    /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
+    url: string | undefined;
+    /** Connection for the API: a role that owns no table and cannot bypass RLS. */
+    appUrl: string | undefined;
+  };
+  dataDir: string;
+  redisUrl: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  secrets: {
+    jwtSecret: string;
+    /** 32 bytes for AES-256-GCM. */
+    masterKey: Buffer;
+    /** Passwords Sluice uses for the databases it creates itself (embedded / development). */
+    databasePassword: string | undefined;
+    appDatabasePassword: string | undefined;
+  };
+  /** Where the secrets came from, so start-up can say so. */
+  secretsSource: { kind: 'environment' } | { kind: 'generated' | 'reused'; file: string };
+  accessTokenTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value) && URL.canParse(value), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  });
+
+const base64Key = z.string().refine((value) => decodeMasterKey(value) !== undefined, {
+  message: 'must be exactly 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+});
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(0, 'must be between 0 and 65535')
+    .max(65535, 'must be between 0 and 65535')
+    .default(4000),
+  HOST: z.string().min(1, 'must not be empty').optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_APP_URL: postgresUrl.optional(),
+  SLUICE_DATA_DIR: z.string().min(1, 'must not be empty').default('.sluice'),
+  REDIS_URL: z
+    .string()
+    .refine((value) => /^rediss?:\/\/.+/.test(value) && URL.canParse(value), {
+      message: 'must be a redis:// or rediss:// URL',
+    })
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SLUICE_MASTER_KEY: base64Key.optional(),
+  CORS_ORIGINS: z.string().optional(),
+  SLUICE_GRAPHIQL: z.enum(['true', 'false']).optional(),
+  SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
+  SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
+});
+
+type Env = Record<string, string | undefined>;
+
+/** Validates the environment. Secrets missing outside production are left for `loadConfig`. */
+export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'> & {
+  secretsFromEnv: { jwtSecret?: string; masterKey?: Buffer };
+} {
+  // Empty strings count as unset: `FOO= npm start` should behave like no FOO at all.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0] ?? 'environment');
+        const got = key in cleaned && !/SECRET|KEY|URL/.test(key) ? ` (got ${JSON.stringify(cleaned[key])})` : '';
+        return `${key}: ${issue.message}${got}`;
+      }),
+    );
+  }
+  const values = parsed.data;
+  const production = values.NODE_ENV === 'production';
+  const corsOrigins = (values.CORS_ORIGINS ?? (production ? '' : '*'))
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+
+  const issues: string[] = [];
+  if (production) {
+    if (!values.JWT_SECRET) issues.push('JWT_SECRET: required in production (at least 32 characters)');
+    if (!values.SLUICE_MASTER_KEY) issues.push('SLUICE_MASTER_KEY: required in production (32 bytes, base64)');
+    if (corsOrigins.length === 0) {
+      issues.push('CORS_ORIGINS: required in production: a comma-separated list of allowed origins');
+    }
+    if (corsOrigins.includes('*')) issues.push('CORS_ORIGINS: "*" is not allowed in production; list the origins');
+    if (!values.DATABASE_URL) {
+      issues.push('DATABASE_URL: required in production (embedded PostgreSQL is for development and tests)');
+    }
+    if (!values.DATABASE_APP_URL) {
+      issues.push(
+        'DATABASE_APP_URL: required in production: a login role that is a member of sluice_app, owns no table and has no BYPASSRLS',
+      );
+    }
+  }
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !URL.canParse(origin)) issues.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin URL`);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  return {
+    env: values.NODE_ENV,
+    http: {
+      port: values.PORT,
+      host: values.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+      corsOrigins,
+      graphiql: values.SLUICE_GRAPHIQL ? values.SLUICE_GRAPHIQL === 'true' : !production,
+      maxBodyBytes: values.SLUICE_MAX_BODY_BYTES,
+      shutdownTimeoutMs: values.SLUICE_SHUTDOWN_TIMEOUT_MS,
+    },
+    database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL },
+    dataDir: path.resolve(values.SLUICE_DATA_DIR),
+    redisUrl: values.REDIS_URL,
+    logLevel: values.LOG_LEVEL,
+    accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL_SECONDS,
+    secretsFromEnv: {
+      jwtSecret: values.JWT_SECRET,
+      masterKey: values.SLUICE_MASTER_KEY ? decodeMasterKey(values.SLUICE_MASTER_KEY) : undefined,
+    },
+  };
+}
+
+/**
+ * Validates the environment and resolves secrets. Outside production, any secret the
+ * environment does not give is generated once and kept in `<dataDir>/secrets.json` (mode 0600).
+ */
+export async function loadConfig(env: Env = process.env): Promise<Config> {
+  const { secretsFromEnv, ...config } = parseConfig(env);
+  const needsDevSecrets =
+    !secretsFromEnv.jwtSecret || !secretsFromEnv.masterKey || !config.database.url || !config.database.appUrl;
+  let dev: { secrets: DevSecrets; file: string; created: boolean } | undefined;
+  if (needsDevSecrets) {
+    // parseConfig already refused production without these; this is development or test.
+    dev = await loadOrCreateDevSecrets(config.dataDir);
+  }
+  return {
+    ...config,
+    secrets: {
+      jwtSecret: secretsFromEnv.jwtSecret ?? dev!.secrets.jwtSecret,
+      masterKey: secretsFromEnv.masterKey ?? decodeMasterKey(dev!.secrets.masterKey)!,
+      databasePassword: dev?.secrets.databasePassword,
+      appDatabasePassword: dev?.secrets.appDatabasePassword,
+    },
+    secretsSource: dev ? { kind: dev.created ? 'generated' : 'reused', file: dev.file } : { kind: 'environment' },
+  };
+}
+
+function decodeMasterKey(value: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  const key = Buffer.from(value, 'base64');
+  return key.length === 32 ? key : undefined;
+}

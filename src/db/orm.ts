@@ -1,0 +1,56 @@
+/**
+ * MikroORM set-up. The API and the migrator share these options; they differ in the role they
+ * connect as (the owner migrates, the restricted app role serves).
+ */
+import { MikroORM, type EntitySchema, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { migrationsList } from '../../migrations/index.js';
+import type { Logger } from '../logger.js';
+import { TenantSessionSubscriber } from './tenant-session.js';
+
+export type Orm = MikroORM<PostgreSqlDriver>;
+
+export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+
+export interface OrmSettings {
+  clientUrl: string;
+  entities: EntitySchema<any, any>[];
+  logger?: Logger;
+  poolMax?: number;
+  /** Log every SQL statement at debug level (tests count statements with it). */
+  onQuery?: (sql: string) => void;
+}
+
+export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: settings.clientUrl,
+    entities: settings.entities,
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+    extensions: [Migrator],
+    migrations: {
+      tableName: MIGRATIONS_TABLE,
+      path: 'migrations',
+      pathTs: 'migrations',
+      // A static list: vitest and plain node both load migrations without importing .ts by path.
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      emit: 'ts',
+    },
+    subscribers: [new TenantSessionSubscriber()],
+    // The global EntityManager is refused: every request works on its own fork.
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    ensureDatabase: false,
+    pool: { min: 0, max: settings.poolMax ?? 10 },
+    debug: settings.onQuery ? ['query'] : false,
+    logger: settings.onQuery ? (message) => settings.onQuery?.(message) : (message) => settings.logger?.debug({ component: 'orm' }, message),
+  };
+}
+
+export function openOrm(settings: OrmSettings): Promise<Orm> {
+  return MikroORM.init<PostgreSqlDriver>(ormOptions(settings));
+}

@@ -1,0 +1,39 @@
+/**
+ * Start-up and readiness checks on the API's own connection.
+ */
+import type { Orm } from './orm.js';
+import { MIGRATIONS_TABLE } from './orm.js';
+import { latestMigrationName } from './migrate.js';
+
+/**
+ * Refuses a connection that would make row-level security moot: a superuser, a BYPASSRLS
+ * role, or the owner of any table in the schema.
+ */
+export async function assertRestrictedAppRole(orm: Orm): Promise<void> {
+  const [role] = await orm.em.getConnection().execute<{ name: string; super: boolean; bypass: boolean; owns: number }[]>(
+    `select current_user as name, r.rolsuper as super, r.rolbypassrls as bypass,
+            (select count(*)::int from pg_tables t where t.schemaname = 'public' and t.tableowner = current_user) as owns
+       from pg_roles r where r.rolname = current_user`,
+  );
+  if (!role) throw new Error('Cannot read the app role from pg_roles');
+  const problems = [
+    role.super && 'is a superuser',
+    role.bypass && 'has BYPASSRLS',
+    role.owns > 0 && `owns ${role.owns} table(s)`,
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    throw new Error(
+      `The API's database role "${role.name}" ${problems.join(', ')}: row-level security would not apply. ` +
+        'Connect the API as a restricted role (DATABASE_APP_URL); see docs/operations.md.',
+    );
+  }
+}
+
+/** Ready: the database answers, and the newest migration this build ships has been applied. */
+export async function isDatabaseReady(orm: Orm): Promise<boolean> {
+  const latest = latestMigrationName();
+  const rows = await orm.em
+    .getConnection()
+    .execute<{ name: string }[]>(`select name from ${MIGRATIONS_TABLE} where name = ?`, [latest ?? '']);
+  return latest === undefined || rows.length === 1;
+}

@@ -1,0 +1,96 @@
+/**
+ * Sluice's own access tokens: short-lived HS256 JWTs (jose). Verification pins the algorithm,
+ * issuer and audience, so `alg: none`, RS/HS confusion and tokens meant for another service
+ * are all refused.
+ */
+import { randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { Actor } from '../actor.js';
+import { UnauthenticatedError } from '../errors.js';
+import { API_SCOPES, isRole, type Role } from '../tenancy/roles.js';
+
+export const TOKEN_ISSUER = 'sluice';
+export const TOKEN_AUDIENCE = 'sluice-api';
+const ALGORITHM = 'HS256';
+/** Tolerated clock difference between machines when checking `exp` / `nbf` / `iat`. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+export interface AccessTokenClaims {
+  userId: string;
+  email: string;
+  tenantId: string;
+  tenantSlug: string;
+  role: Role;
+  sessionId?: string | null;
+}
+
+export class AccessTokens {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    private readonly ttlSeconds: number,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async sign(claims: AccessTokenClaims, now = new Date()): Promise<{ token: string; expiresAt: Date }> {
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
+    const token = await new SignJWT({
+      email: claims.email,
+      tid: claims.tenantId,
+      tslug: claims.tenantSlug,
+      role: claims.role,
+      ...(claims.sessionId ? { sid: claims.sessionId } : {}),
+    })
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setJti(randomUUID())
+      .sign(this.key);
+    return { token, expiresAt };
+  }
+
+  /** The user actor a valid token stands for; an UnauthenticatedError for anything else. */
+  async verify(token: string): Promise<Extract<Actor, { kind: 'user' }> & { expiresAt: Date }> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      }));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new UnauthenticatedError('Access token expired', { reason: 'expired' });
+      throw new UnauthenticatedError('Invalid access token', { reason: 'invalid' });
+    }
+    const { sub, email, tid, tslug, role, sid, exp } = payload;
+    if (
+      typeof sub !== 'string' ||
+      typeof email !== 'string' ||
+      typeof tid !== 'string' ||
+      typeof tslug !== 'string' ||
+      !isRole(role)
+    ) {
+      throw new UnauthenticatedError('Invalid access token', { reason: 'claims' });
+    }
+    return {
+      kind: 'user',
+      userId: sub,
+      email,
+      tenantId: tid,
+      tenantSlug: tslug,
+      role,
+      // A signed-in user acts through their role; scopes limit only API keys.
+      scopes: API_SCOPES,
+      sessionId: typeof sid === 'string' ? sid : null,
+      expiresAt: new Date((exp as number) * 1000),
+    };
+  }
+}

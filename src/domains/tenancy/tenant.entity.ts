@@ -1,0 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { Membership } from './membership.entity.js';
+
+/** The tenancy root. Not tenant-owned itself: it is the tenant. */
+export const Tenant = defineEntity({
+  name: 'Tenant',
+  tableName: 'tenants',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    slug: p.string().length(64).unique(),
+    name: p.string().length(255),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    memberships: () => p.oneToMany(Membership).mappedBy('tenant'),
+  }),
+});
+
+export type Tenant = InferEntity<typeof Tenant>;

@@ -1,0 +1,50 @@
+/**
+ * Structured JSON logs (pino). Credentials never reach a log line: known secret-bearing keys are
+ * censored wherever they appear, and connection strings are logged without their password.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Keys whose values are secrets, at any of the first few levels of a logged object. */
+const SECRET_KEYS = [
+  'password',
+  'newPassword',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'secret',
+  'apiKey',
+  'authorization',
+  'cookie',
+  'x-api-key',
+  'jwtSecret',
+  'masterKey',
+];
+
+const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
+  const k = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+  const dot = k.startsWith('[') ? k : `.${k}`;
+  return [k.startsWith('[') ? k : key, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`];
+});
+
+export function createLogger(options: { level: string; name?: string }): Logger {
+  return pino({
+    name: options.name ?? 'sluice',
+    level: options.level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for log lines and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The operator CLI: `sluice serve` (default) and `sluice migrate`.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import { runMigrations } from './db/migrate.js';
+import { openOrm } from './db/orm.js';
+import { assertRestrictedAppRole } from './db/readiness.js';
+import { entities } from './domains/entities.js';
+import { createLogger, redactUrl, type Logger } from './logger.js';
+import { createServer } from './server.js';
+
+const USAGE = `Usage: sluice <command>
+
+Commands:
+  serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz
+  migrate   apply pending database migrations and exit
+
+Configuration comes from the environment; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0] ?? 'serve';
+  if (values.help || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command !== 'serve' && command !== 'migrate') {
+    console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+
+  let config: Config;
+  try {
+    config = await loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`sluice: ${error.message}`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  reportSecrets(config, logger);
+
+  const database = await openDatabase(config, logger);
+  try {
+    logger.info(
+      { database: redactUrl(database.ownerUrl), embedded: Boolean(database.embedded), dataDir: config.dataDir },
+      database.embedded
+        ? `embedded PostgreSQL ${database.embedded.created ? 'created' : 'started'} in ${database.embedded.directory}`
+        : 'using the PostgreSQL server from DATABASE_URL',
+    );
+    await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
+    if (command === 'migrate') {
+      logger.info('migrations are up to date');
+      return 0;
+    }
+    return await serve(config, database.appUrl, logger);
+  } finally {
+    await database.stop();
+  }
+}
+
+async function serve(config: Config, appUrl: string, logger: Logger): Promise<number> {
+  const orm = await openOrm({ clientUrl: appUrl, entities, logger });
+  try {
+    await assertRestrictedAppRole(orm);
+    const server = createServer({ config, orm, logger });
+    const url = await server.listen();
+    logger.info(
+      { url: `${url}/graphql`, dataDir: config.dataDir, graphiql: config.http.graphiql },
+      `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}`,
+    );
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    await server.close();
+    logger.info('shutdown complete');
+    return 0;
+  } finally {
+    await orm.close(true);
+  }
+}
+
+function reportSecrets(config: Config, logger: Logger): void {
+  const source = config.secretsSource;
+  if (source.kind === 'generated') {
+    logger.warn(
+      { file: source.file },
+      `generated local development secrets in ${source.file} (mode 0600); production requires JWT_SECRET and SLUICE_MASTER_KEY in the environment`,
+    );
+  } else if (source.kind === 'reused') {
+    logger.info({ file: source.file }, `using local development secrets from ${source.file}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error('sluice: fatal:', error instanceof Error ? error.message : error);
+    if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
+    process.exit(1);
+  },
+);

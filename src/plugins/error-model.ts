@@ -1,0 +1,47 @@
+import type { GraphQLError } from 'graphql';
+import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import type { RequestContext } from '../context.js';
+import { maskedError, toClientError } from '../schema/errors.js';
+
+export interface ErrorModelOptions {
+  /** Put the original message of unexpected errors in the response (development only). */
+  exposeUnexpected: boolean;
+}
+
+/**
+ * Gives every error in a result a stable `extensions.code` (see schema/errors.ts) and masks
+ * unexpected ones, logging them with the request id that the masked error carries, so an
+ * operator can find the cause from what a client reports.
+ */
+export function useErrorModel({ exposeUnexpected }: ErrorModelOptions): Plugin<RequestContext> {
+  const present = (errors: readonly GraphQLError[], context: RequestContext) =>
+    errors.map((error) => {
+      const client = toClientError(error);
+      if (client) return client;
+      context.logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in operation');
+      return maskedError(error, context.requestId, exposeUnexpected);
+    });
+
+  const onResult = (context: RequestContext) => (payload: Parameters<Parameters<typeof handleStreamOrSingleExecutionResult>[1]>[0]) => {
+    const { result, setResult } = payload;
+    if (result.errors?.length) setResult({ ...result, errors: present(result.errors, context) });
+  };
+
+  return {
+    onValidate() {
+      return ({ result, setResult }) => {
+        if (result.length) setResult(result.map((error) => toClientError(error) ?? error));
+      };
+    },
+    onExecute({ args }) {
+      const context = args.contextValue as RequestContext;
+      return { onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult(context)) };
+    },
+    onSubscribe({ args }) {
+      const context = args.contextValue as RequestContext;
+      return {
+        onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, onResult(context)),
+      };
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { AuthContext, ScopeContext } from '../context.js';
+import type { Orm } from '../db/orm.js';
+import { bindTenantSession } from '../db/tenant-session.js';
+import { createServices } from '../domains/services.js';
+
+export interface RequestScopeOptions {
+  orm: Orm;
+}
+
+/**
+ * The per-operation unit of work: a forked EntityManager bound to the actor's tenant (ORM
+ * filter parameters, which the transaction copies into `app.tenant_id` for RLS), the services
+ * built around it, and a transaction around execution.
+ *
+ * The transaction commits when execution ends, field errors included: a service that needs
+ * all-or-nothing opens its own (nested) transaction. Subscriptions do not pass through execute,
+ * so their reads open short transactions of their own instead of holding a connection open.
+ */
+export function useRequestScope({ orm }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
+  return {
+    onContextBuilding({ context, extendContext }) {
+      const { actor } = context;
+      const em = orm.em.fork({ clear: true }) as EntityManager;
+      if (actor.tenantId) bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
+      extendContext({ em, services: createServices({ actor, em }) });
+    },
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn(async (args) => {
+        const { em } = args.contextValue as ScopeContext;
+        await em.begin();
+        let result;
+        try {
+          result = await executeFn(args);
+        } catch (error) {
+          await em.rollback();
+          throw error;
+        }
+        if (!isAsyncIterable(result)) {
+          await em.commit();
+          return result;
+        }
+        return commitWhenDone(em, result);
+      });
+    },
+  };
+}
+
+/** Incremental delivery (@defer / @stream): the transaction lives until the last payload. */
+async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>): AsyncGenerator<T> {
+  let failed = false;
+  try {
+    yield* results;
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    await (failed ? em.rollback() : em.commit());
+  }
+}

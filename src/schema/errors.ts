@@ -1,0 +1,89 @@
+/**
+ * The error model: every error a client sees carries a stable `extensions.code`.
+ * Domain errors map to their code; GraphQL errors that already carry a code pass through;
+ * everything else is unexpected, logged with the request id, and masked.
+ */
+import { GraphQLError } from 'graphql';
+import { DomainError } from '../domains/errors.js';
+
+export type ErrorCode =
+  | DomainError['code']
+  | 'INTERNAL';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+};
+
+/** A coded GraphQL error for a domain error (HTTP status only where the transport should show it). */
+export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError): GraphQLError {
+  const status = HTTP_STATUS[error.code];
+  return new GraphQLError(error.message, {
+    nodes: source?.nodes,
+    source: source?.source,
+    positions: source?.positions,
+    path: source?.path,
+    extensions: {
+      code: error.code,
+      ...error.details,
+      ...(status
+        ? {
+            http: {
+              status,
+              headers: error.code === 'UNAUTHENTICATED' ? { 'WWW-Authenticate': 'Bearer' } : undefined,
+            },
+          }
+        : {}),
+    },
+  });
+}
+
+export function hasErrorCode(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError && typeof error.extensions?.code === 'string';
+}
+
+/**
+ * The client-facing form of any error from execution: a coded error, or `undefined` when the
+ * error is unexpected (the caller masks and logs it).
+ */
+export function toClientError(error: GraphQLError): GraphQLError | undefined {
+  const original = error.originalError;
+  if (original instanceof DomainError) return domainErrorToGraphQL(original, error);
+  if (!original) return hasErrorCode(error) ? error : withCode(error, 'BAD_USER_INPUT');
+  if (original instanceof GraphQLError) {
+    const inner = toClientError(original);
+    if (!inner) return undefined;
+    return new GraphQLError(inner.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path ?? inner.path,
+      extensions: { ...inner.extensions },
+    });
+  }
+  return undefined;
+}
+
+export function maskedError(error: GraphQLError, requestId: string, exposeMessage: boolean): GraphQLError {
+  return new GraphQLError(exposeMessage ? `Unexpected error: ${error.message}` : 'Unexpected error.', {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { code: 'INTERNAL', requestId },
+  });
+}
+
+/**
+ * Errors graphql-js raises itself (syntax, validation, variable coercion) have no original
+ * error: they are the client's mistake.
+ */
+function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, code },
+  });
+}

@@ -1,0 +1,7 @@
+/** The schema: imports each domain's GraphQL file for its side effect, then builds. */
+import { builder } from './builder.js';
+import './tenancy.js';
+import './viewer.js';
+import './system.js';
+
+export const schema = builder.toSchema({ sortSchema: true });

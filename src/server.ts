@@ -1,0 +1,178 @@
+/**
+ * The HTTP server: Yoga on node:http, with graphql-ws on the same port and path (/graphql),
+ * SSE subscriptions, /healthz and /readyz, and a graceful shutdown.
+ *
+ * The server does not own the database: whoever opened the ORM closes it after `close()`.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, useReadinessCheck, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config.js';
+import type { GraphQLContext } from './context.js';
+import type { Orm } from './db/orm.js';
+import { isDatabaseReady } from './db/readiness.js';
+import { AccessTokens } from './domains/identity/access-token.js';
+import { Authenticator } from './domains/identity/authenticator.js';
+import type { Logger } from './logger.js';
+import { useAuth } from './plugins/auth.js';
+import { useErrorModel } from './plugins/error-model.js';
+import { useRequestId } from './plugins/request-id.js';
+import { useRequestScope } from './plugins/request-scope.js';
+import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
+import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
+import { schema } from './schema/index.js';
+
+export interface ServerDependencies {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+}
+
+export interface SluiceServer {
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
+  httpServer: Server;
+  /** Starts listening; resolves to the base URL (e.g. http://127.0.0.1:4000). */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Graceful shutdown: stop accepting, complete subscriptions (WebSockets close with 1001),
+   * let in-flight requests finish (up to `shutdownTimeoutMs`), then close what is left.
+   */
+  close(): Promise<void>;
+}
+
+export function createServer({ config, orm, logger }: ServerDependencies): SluiceServer {
+  const shutdown = new AbortController();
+  const production = config.env === 'production';
+  const authenticator = new Authenticator(new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds));
+
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    graphiql: config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' } : false,
+    cors: config.http.corsOrigins.includes('*')
+      ? { exposedHeaders: ['x-request-id'] }
+      : { origin: config.http.corsOrigins, credentials: true, exposedHeaders: ['x-request-id'] },
+    logging: yogaLogger(logger),
+    // The last line of defence for errors outside execution (the error-model plugin handles
+    // execution results first, with the request id).
+    maskedErrors: {
+      maskError: (error) => {
+        if (hasErrorCode(error)) return error;
+        const coded = error instanceof GraphQLError ? toClientError(error) : undefined;
+        if (coded) return coded;
+        logger.error({ err: error }, 'unexpected error outside execution');
+        const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
+        return maskedError(asGraphQL, 'unknown', !production);
+      },
+    },
+    plugins: [
+      useReadinessCheck({
+        endpoint: '/readyz',
+        check: async () => !shutdown.signal.aborted && (await isDatabaseReady(orm).catch(() => false)),
+      }),
+      useRequestId({ logger }),
+      useErrorModel({ exposeUnexpected: !production }),
+      useAuth({ authenticator }),
+      useRequestScope({ orm }),
+      useSubscriptionShutdown({ signal: shutdown.signal }),
+    ],
+  });
+
+  const httpServer = createHttpServer(yoga);
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const ws = useServer(
+    {
+      // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+        });
+        try {
+          const document = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors;
+          const args: ExecutionArgs = {
+            schema: enveloped.schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
+          };
+          return args;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [toClientError(error) ?? maskedError(error, 'unknown', !production)];
+          throw error;
+        }
+      },
+    },
+    wsServer,
+  );
+
+  let closing: Promise<void> | undefined;
+
+  return {
+    yoga,
+    httpServer,
+    listen(port = config.http.port, host = config.http.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        shutdown.abort();
+        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await ws.dispose();
+        httpServer.closeIdleConnections();
+        const timer = setTimeout(() => {
+          logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
+          httpServer.closeAllConnections();
+        }, config.http.shutdownTimeoutMs);
+        // Keep-alive connections become idle as their last response ends; close them as they do.
+        const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 100);
+        try {
+          await closed;
+        } finally {
+          clearTimeout(timer);
+          clearInterval(idleSweep);
+        }
+        await yoga.dispose();
+      })();
+      return closing;
+    },
+  };
+}
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
+
+function yogaLogger(logger: Logger): YogaLogger {
+  const log = logger.child({ component: 'yoga' });
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const [first, ...rest] = args;
+    if (first instanceof Error) log[level]({ err: first }, rest.map(String).join(' ') || first.message);
+    else log[level](args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' '));
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
