@@ -2,7 +2,7 @@
  * Structured JSON logs (pino). Credentials never reach a log line: known secret-bearing keys are
  * censored wherever they appear, and connection strings are logged without their password.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -28,14 +28,17 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
   return [k.startsWith('[') ? k : key, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`];
 });
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+export function createLogger(options: { level: string; name?: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
     name: options.name ?? 'sluice',
     level: options.level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+    },
+    options.destination,
+  );
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for log lines and messages. */

@@ -1,0 +1,32 @@
+/** The committed artefacts match the code: schema.graphql and the migrations. */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openOrm, type Orm } from '../src/db/orm.js';
+import { entities } from '../src/domains/entities.js';
+import { printSchema } from '../src/schema/print.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+describe('committed artefacts', () => {
+  let database: TestDatabase;
+  let orm: Orm;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    orm = await openOrm({ clientUrl: database.ownerUrl, entities });
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+    await database?.drop();
+  });
+
+  it('schema.graphql is the printed Pothos schema (run `npm run schema:print`)', () => {
+    expect(readFileSync('schema.graphql', 'utf8')).toBe(printSchema());
+  });
+
+  it('the migrations produce exactly the entities’ schema (run `npm run migration:create`)', async () => {
+    const migrator = orm.getMigrator();
+    expect(await migrator.getPendingMigrations()).toEqual([]);
+    const diff = await orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
+    expect(diff.trim()).toBe('');
+  });
+});

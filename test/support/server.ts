@@ -1,0 +1,110 @@
+/**
+ * The real server for a test file: its own database, listening on port 0, with helpers to
+ * mint tokens and send GraphQL over HTTP.
+ */
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../src/config.js';
+import { openOrm, type Orm } from '../../src/db/orm.js';
+import { entities } from '../../src/domains/entities.js';
+import { AccessTokens } from '../../src/domains/identity/access-token.js';
+import type { Role } from '../../src/domains/tenancy/roles.js';
+import { createLogger } from '../../src/logger.js';
+import { createServer, type SluiceServer } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import type { SeededTenant, SeededUser } from './seed.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+}
+
+export interface TestServer {
+  url: string;
+  baseUrl: string;
+  wsUrl: string;
+  server: SluiceServer;
+  orm: Orm;
+  config: Config;
+  database: TestDatabase;
+  tokens: AccessTokens;
+  /** Every log line the server wrote, parsed. */
+  logs: Record<string, any>[];
+  graphql<T = any>(
+    query: string,
+    options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },
+  ): Promise<GraphQLResponse<T>>;
+  tokenFor(tenant: SeededTenant, user: SeededUser, overrides?: { role?: Role }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  options: { env?: Record<string, string>; database?: TestDatabase } = {},
+): Promise<TestServer> {
+  const database = options.database ?? (await createTestDatabase());
+  const config = await loadConfig({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_JWT_SECRET,
+    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+    DATABASE_URL: database.ownerUrl,
+    DATABASE_APP_URL: database.appUrl,
+    LOG_LEVEL: 'debug',
+    SLUICE_SHUTDOWN_TIMEOUT_MS: '5000',
+    ...options.env,
+  });
+  const logs: Record<string, any>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, destination: sink });
+  const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
+  const server = createServer({ config, orm, logger });
+  const baseUrl = await server.listen(0, '127.0.0.1');
+  const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
+  const url = `${baseUrl}/graphql`;
+  return {
+    url,
+    baseUrl,
+    wsUrl: url.replace(/^http/, 'ws'),
+    server,
+    orm,
+    config,
+    database,
+    tokens,
+    logs,
+    async graphql(query, { variables, token, headers } = {}) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    },
+    async tokenFor(tenant, user, overrides = {}) {
+      const { token } = await tokens.sign({
+        userId: user.id,
+        email: user.email,
+        tenantId: tenant.id,
+        tenantSlug: tenant.slug,
+        role: overrides.role ?? user.role,
+      });
+      return token;
+    },
+    async close() {
+      await server.close();
+      await orm.close(true);
+      if (!options.database) await database.drop();
+    },
+  };
+}
