@@ -23,6 +23,7 @@ import { useErrorModel } from './plugins/error-model.js';
 import { useRequestId } from './plugins/request-id.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
+import { withBodyLimit } from './http/body-limit.js';
 import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
 import { schema } from './schema/index.js';
 
@@ -84,8 +85,13 @@ export function createServer({ config, orm, logger }: ServerDependencies): Sluic
     ],
   });
 
-  const httpServer = createHttpServer(yoga);
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const httpServer = createHttpServer(withBodyLimit(config.http.maxBodyBytes, yoga));
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    // A WebSocket message larger than this closes the socket with 1009 (message too big).
+    maxPayload: config.http.maxBodyBytes,
+  });
   const ws = useServer(
     {
       // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.

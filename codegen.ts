@@ -1,0 +1,28 @@
+/**
+ * GraphQL Code Generator. The schema source of truth is the Pothos code: `npm run codegen`
+ * first prints it to schema.graphql (scripts/print-schema.ts), then generates the typed SDK's
+ * document types from the operations under src/sdk/operations/.
+ */
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  documents: ['src/sdk/operations/**/*.graphql'],
+  ignoreNoDocuments: true,
+  // ESM: generated imports carry their .js extension.
+  emitLegacyCommonJSImports: false,
+  generates: {
+    'src/sdk/generated/': {
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        scalars: { DateTime: 'string' },
+        strictScalars: true,
+      },
+    },
+  },
+};
+
+export default config;
