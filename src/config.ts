@@ -23,6 +23,8 @@ export interface Config {
     /** Largest accepted request body, in bytes. */
     maxBodyBytes: number;
     shutdownTimeoutMs: number;
+    /** How often live subscriptions re-check their credential. */
+    credentialRecheckMs: number;
   };
   database: {
     /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
@@ -88,6 +90,7 @@ const envSchema = z.object({
   SLUICE_GRAPHIQL: z.enum(['true', 'false']).optional(),
   SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
   SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  SLUICE_CREDENTIAL_RECHECK_MS: z.coerce.number().int().min(100, 'must be at least 100').max(60_000, 'must be at most 60000').default(5_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
 });
 
@@ -147,6 +150,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
       graphiql: values.SLUICE_GRAPHIQL ? values.SLUICE_GRAPHIQL === 'true' : !production,
       maxBodyBytes: values.SLUICE_MAX_BODY_BYTES,
       shutdownTimeoutMs: values.SLUICE_SHUTDOWN_TIMEOUT_MS,
+      credentialRecheckMs: values.SLUICE_CREDENTIAL_RECHECK_MS,
     },
     database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),

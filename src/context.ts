@@ -5,6 +5,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Actor } from './domains/actor.js';
+import type { PresentedCredential } from './domains/identity/authenticator.js';
 import type { Services } from './domains/services.js';
 import type { Logger } from './logger.js';
 
@@ -17,6 +18,8 @@ export interface AuthContext {
   actor: Actor;
   /** When the credential stops being valid (token expiry); null when it does not expire. */
   credentialExpiresAt: Date | null;
+  /** What the caller presented, kept so long-lived subscriptions can re-check it. */
+  credential: PresentedCredential;
 }
 
 export interface ScopeContext {

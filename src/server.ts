@@ -17,10 +17,15 @@ import type { Orm } from './db/orm.js';
 import { isDatabaseReady } from './db/readiness.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
+import { CredentialStore } from './domains/identity/credential-store.js';
+import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
+import type { ServiceDependencies } from './domains/service-context.js';
 import type { Logger } from './logger.js';
 import { useAuth } from './plugins/auth.js';
+import { useCredentialWatch } from './plugins/credential-watch.js';
 import { useErrorModel } from './plugins/error-model.js';
 import { useRequestId } from './plugins/request-id.js';
+import { useRestLogin } from './plugins/rest-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
 import { withBodyLimit } from './http/body-limit.js';
@@ -48,7 +53,11 @@ export interface SluiceServer {
 export function createServer({ config, orm, logger }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   const production = config.env === 'production';
-  const authenticator = new Authenticator(new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds));
+  const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
+  const credentials = new CredentialStore(orm);
+  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials));
+  const deps: ServiceDependencies = { tokens, credentials, production };
+  const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
@@ -78,9 +87,11 @@ export function createServer({ config, orm, logger }: ServerDependencies): Sluic
         check: async () => !shutdown.signal.aborted && (await isDatabaseReady(orm).catch(() => false)),
       }),
       useRequestId({ logger }),
+      useRestLogin({ orm, deps, logger }),
       useErrorModel({ exposeUnexpected: !production }),
       useAuth({ authenticator }),
-      useRequestScope({ orm }),
+      credentialWatch,
+      useRequestScope({ orm, deps }),
       useSubscriptionShutdown({ signal: shutdown.signal }),
     ],
   });
@@ -161,6 +172,7 @@ export function createServer({ config, orm, logger }: ServerDependencies): Sluic
           clearTimeout(timer);
           clearInterval(idleSweep);
         }
+        credentialWatch.dispose();
         await yoga.dispose();
       })();
       return closing;

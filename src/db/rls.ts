@@ -49,3 +49,29 @@ export function tenantTableSql(table: string, options: { readableByOwnUser?: boo
     `create policy tenant_delete on "${table}" for delete using (${inTenant});`,
   ];
 }
+
+/**
+ * Lets the migrating role (the owner of the tables and of the credential-lookup functions)
+ * read a tenant-owned table across tenants. FORCEd RLS binds the owner too; these functions
+ * run as the owner (SECURITY DEFINER) to find a credential before its tenant is known. The
+ * app role gets no such policy: it reaches those rows only through the functions.
+ */
+export function ownerLookupSql(table: string, commands: ('select' | 'update')[] = ['select']): string[] {
+  return commands.map(
+    (command) =>
+      `create policy owner_${command}_lookup on "${table}" for ${command} to current_user using (true)${command === 'update' ? ' with check (true)' : ''};`,
+  );
+}
+
+/**
+ * A SECURITY DEFINER function the app role may call: fixed search_path (no object shadowing),
+ * execute revoked from PUBLIC and granted to the app role only.
+ */
+export function definerFunctionSql(signature: string, definition: string): string[] {
+  return [
+    `create or replace function ${signature} ${definition}`,
+    `alter function ${signature.replace(/\)\s*returns[\s\S]*$/, ')')} set search_path = public, pg_temp;`,
+    `revoke all on function ${signature.replace(/\)\s*returns[\s\S]*$/, ')')} from public;`,
+    `grant execute on function ${signature.replace(/\)\s*returns[\s\S]*$/, ')')} to ${APP_ROLE};`,
+  ];
+}

@@ -48,3 +48,23 @@ export class TenantSessionSubscriber implements EventSubscriber {
       );
   }
 }
+
+/**
+ * Re-binds an EntityManager that is inside a transaction to another session, in both layers at
+ * once (filter parameters and the transaction's RLS settings). For the few flows whose proof
+ * of tenant is not the request's credential: signing up (a new tenant), logging in (the
+ * user's own memberships), accepting an invitation (the invitation's tenant).
+ */
+export async function enterSession(em: EntityManager, session: TenantSession | { tenantId: null; userId: string }): Promise<void> {
+  const transaction = em.getTransactionContext();
+  if (!transaction) throw new Error('enterSession needs a transaction: the RLS settings are transaction-local');
+  if (session.tenantId) bindTenantSession(em, session);
+  await em
+    .getConnection()
+    .execute(
+      `select set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)`,
+      [session.tenantId ?? '', session.userId ?? ''],
+      'run',
+      transaction,
+    );
+}

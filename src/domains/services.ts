@@ -1,10 +1,18 @@
 /** The services of one request, built by the request-scope plugin around one EntityManager. */
+import { AccountService } from './identity/account.service.js';
+import { ApiKeyService } from './identity/api-key.service.js';
+import { IdentityProviderService } from './identity/identity-provider.service.js';
 import type { ServiceContext } from './service-context.js';
+import { MembersService } from './tenancy/members.service.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
 
 export function createServices(ctx: ServiceContext) {
   return {
     tenancy: new TenancyService(ctx),
+    accounts: new AccountService(ctx),
+    apiKeys: new ApiKeyService(ctx),
+    identityProviders: new IdentityProviderService(ctx),
+    members: new MembersService(ctx),
   };
 }
 

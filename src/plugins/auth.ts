@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ConnectionContext } from '../context.js';
 import { DomainError } from '../domains/errors.js';
-import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 
 export interface AuthOptions {
@@ -16,15 +16,28 @@ export interface AuthOptions {
 export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & ConnectionContext> {
   return {
     async onContextBuilding({ context, extendContext }) {
-      const request = (context as { request?: Request }).request;
-      const fromParams = context.connectionParams?.authorization ?? context.connectionParams?.Authorization;
-      const authorization = request?.headers.get('authorization') ?? (typeof fromParams === 'string' ? fromParams : null);
+      const credential = presentedCredential(context);
       try {
-        const { actor, expiresAt } = await authenticator.authenticate(authorization);
-        extendContext({ actor, credentialExpiresAt: expiresAt });
+        const { actor, expiresAt } = await authenticator.authenticate(credential);
+        extendContext({ actor, credentialExpiresAt: expiresAt, credential });
       } catch (error) {
         throw error instanceof DomainError ? domainErrorToGraphQL(error) : error;
       }
     },
+  };
+}
+
+/** The credential from HTTP headers, or from graphql-ws `connection_init` parameters. */
+export function presentedCredential(context: { request?: Request; connectionParams?: Record<string, unknown> }): PresentedCredential {
+  const params = context.connectionParams ?? {};
+  const fromParams = (...names: string[]) => {
+    for (const name of names) if (typeof params[name] === 'string') return params[name] as string;
+    return null;
+  };
+  const headers = context.request?.headers;
+  return {
+    authorization: headers?.get('authorization') ?? fromParams('authorization', 'Authorization'),
+    apiKey: headers?.get('x-api-key') ?? fromParams('apiKey', 'x-api-key', 'X-API-Key'),
+    tenant: headers?.get('x-sluice-tenant') ?? fromParams('tenant', 'x-sluice-tenant'),
   };
 }

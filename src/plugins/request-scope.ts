@@ -3,10 +3,12 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { bindTenantSession } from '../db/tenant-session.js';
+import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 
 export interface RequestScopeOptions {
   orm: Orm;
+  deps: ServiceDependencies;
 }
 
 /**
@@ -18,13 +20,13 @@ export interface RequestScopeOptions {
  * all-or-nothing opens its own (nested) transaction. Subscriptions do not pass through execute,
  * so their reads open short transactions of their own instead of holding a connection open.
  */
-export function useRequestScope({ orm }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
+export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
   return {
     onContextBuilding({ context, extendContext }) {
       const { actor } = context;
       const em = orm.em.fork({ clear: true }) as EntityManager;
       if (actor.tenantId) bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
-      extendContext({ em, services: createServices({ actor, em }) });
+      extendContext({ em, services: createServices({ actor, em, deps }) });
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {

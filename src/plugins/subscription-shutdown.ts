@@ -22,16 +22,25 @@ export function useSubscriptionShutdown({ signal }: SubscriptionShutdownOptions)
 }
 
 /**
- * `source`, ending early when `signal` aborts. A Repeater (not an async generator) so that a
+ * `source`, ending early when `signal` aborts, after `lastWords(reason)` if given (e.g. an
+ * error result telling the client why). A Repeater (not an async generator) so that a
  * consumer's `return()` takes effect at once rather than after the source's next event.
  */
-export function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
+export function endOnAbort<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal,
+  lastWords?: (reason: unknown) => T,
+): AsyncIterableIterator<T> {
   return new Repeater<T>(async (push, stop) => {
     const iterator = source[Symbol.asyncIterator]();
     let stopped = false;
-    const onAbort = () => stop();
+    const onAbort = () => {
+      // Values pushed before stop() are still delivered.
+      if (lastWords) void push(lastWords(signal.reason)).catch(() => {});
+      stop();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) stop();
+    if (signal.aborted) onAbort();
     void stop.then(() => {
       stopped = true;
       signal.removeEventListener('abort', onAbort);

@@ -8,9 +8,10 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { GraphQLContext } from '../context.js';
 import { isAuthenticated } from '../domains/actor.js';
+import { can, type Permission } from '../domains/identity/permissions.js';
 import { roleAtLeast, type ApiScope, type Role } from '../domains/tenancy/roles.js';
 
 export interface AuthScopes {
@@ -22,6 +23,8 @@ export interface AuthScopes {
   scope: ApiScope;
   /** The object belongs to the actor's tenant: the GraphQL layer of tenant isolation. */
   tenant: string;
+  /** The rule table (domains/identity/permissions.ts) allows the actor this permission. */
+  permission: Permission;
 }
 
 export const builder = new SchemaBuilder<{
@@ -31,6 +34,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
+    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
   };
 }>({
   plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin, ValidationPlugin],
@@ -44,6 +48,7 @@ export const builder = new SchemaBuilder<{
       role: (required) => roleAtLeast(context.actor.role, required),
       scope: (required) => context.actor.scopes.includes(required),
       tenant: (tenantId) => context.actor.tenantId !== null && context.actor.tenantId === tenantId,
+      permission: (permission) => can(context.actor, permission),
     }),
     unauthorizedError: (_parent, context, _info, result) =>
       new GraphQLError(isAuthenticated(context.actor) ? result.message : 'Authentication required', {
@@ -69,7 +74,8 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSONObject', JSONObjectResolver);
 
 builder.queryType({});
 builder.subscriptionType({});
-// builder.mutationType({}) arrives with the first mutation: an empty Mutation type is invalid.
+builder.mutationType({});

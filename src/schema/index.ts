@@ -3,5 +3,9 @@ import { builder } from './builder.js';
 import './tenancy.js';
 import './viewer.js';
 import './system.js';
+import './accounts.js';
+import './api-keys.js';
+import './identity-providers.js';
+import './members.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,6 +1,7 @@
 /** `viewer`: who the caller is. */
 import type { Actor } from '../domains/actor.js';
 import { builder } from './builder.js';
+import { ApiKeyRef } from './api-keys.js';
 import { ApiScopeEnum, RoleEnum, TenantRef, UserRef } from './tenancy.js';
 
 const ActorKindEnum = builder.enumType('ActorKind', {
@@ -22,6 +23,22 @@ ViewerRef.implement({
       type: UserRef,
       nullable: true,
       resolve: (_viewer, _args, ctx) => ctx.services.tenancy.currentUser(),
+    }),
+    apiKey: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      description: 'The API key of this request, when the caller is a program.',
+      resolve: ({ actor }) => (actor.kind === 'apiKey' ? actor.apiKeyId : null),
+    }),
+    email: t.string({ nullable: true, description: 'The email of a user, or the one an external token carries.', resolve: ({ actor }) => actor.email }),
+    externalSubject: t.string({
+      nullable: true,
+      description: 'For an external identity: `sub` of its token.',
+      resolve: ({ actor }) => (actor.kind === 'external' ? actor.subject : null),
+    }),
+    externalIssuer: t.string({
+      nullable: true,
+      resolve: ({ actor }) => (actor.kind === 'external' ? actor.issuer : null),
     }),
     tenant: t.field({
       type: TenantRef,

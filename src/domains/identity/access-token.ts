@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Actor } from '../actor.js';
 import { UnauthenticatedError } from '../errors.js';
-import { API_SCOPES, isRole, type Role } from '../tenancy/roles.js';
+import { isRole, type Role } from '../tenancy/roles.js';
+import { scopesForRole } from './permissions.js';
 
 export const TOKEN_ISSUER = 'sluice';
 export const TOKEN_AUDIENCE = 'sluice-api';
@@ -87,8 +88,7 @@ export class AccessTokens {
       tenantId: tid,
       tenantSlug: tslug,
       role,
-      // A signed-in user acts through their role; scopes limit only API keys.
-      scopes: API_SCOPES,
+      scopes: scopesForRole(role),
       sessionId: typeof sid === 'string' ? sid : null,
       expiresAt: new Date((exp as number) * 1000),
     };

@@ -10,6 +10,8 @@ export const Tenant = defineEntity({
     id: p.uuid().primary().onCreate(() => randomUUID()),
     slug: p.string().length(64).unique(),
     name: p.string().length(255),
+    /** Days until a new API key expires unless its creator says otherwise. */
+    apiKeyDefaultTtlDays: p.integer().default(90),
     createdAt: p.datetime().onCreate(() => new Date()),
     memberships: () => p.oneToMany(Membership).mappedBy('tenant'),
   }),

@@ -11,6 +11,8 @@ export const User = defineEntity({
     /** Stored lower-cased; unique across the platform. */
     email: p.string().length(320).unique(),
     displayName: p.string().length(255).nullable(),
+    /** argon2id (PHC string); null for a user who has not set a password. Never serialised. */
+    passwordHash: p.string().length(255).nullable().hidden(),
     createdAt: p.datetime().onCreate(() => new Date()),
     memberships: () => p.oneToMany(Membership).mappedBy('user'),
   }),

@@ -1,0 +1,211 @@
+/**
+ * Accounts and sessions: sign-up, log-in, refresh, log-out, switching tenant.
+ *
+ * A session is a family of single-use refresh tokens. Refreshing uses one up and issues the
+ * next; presenting a used one again means a copy exists somewhere else, so the whole family
+ * is revoked (token theft detection). Access tokens name their session, and the authenticator
+ * refuses them once the session has ended.
+ */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { enterSession } from '../../db/tenant-session.js';
+import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
+import type { ServiceContext } from '../service-context.js';
+import { Membership } from '../tenancy/membership.entity.js';
+import type { Role } from '../tenancy/roles.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { User } from '../tenancy/user.entity.js';
+import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from './secrets.js';
+import { RefreshToken, Session } from './session.entity.js';
+
+/** A session lives this long from log-in, however often it is refreshed. */
+export const SESSION_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+export interface AuthPayload {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: Date;
+  user: User;
+  tenant: Tenant;
+  role: Role;
+}
+
+const emailSchema = z.email({ message: 'Enter a valid email address' }).max(320);
+
+export function normalizeEmail(email: string): string {
+  const normalized = email.trim().toLowerCase();
+  const parsed = emailSchema.safeParse(normalized);
+  if (!parsed.success) throw new ValidationError('Enter a valid email address', { field: 'email' });
+  return normalized;
+}
+
+/** `Acme Corp!` → `acme-corp`: lower-case ASCII letters, digits and single dashes. */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+  return slug || 'tenant';
+}
+
+export class AccountService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async signUp(input: { email: string; password: string; tenantName: string }): Promise<AuthPayload> {
+    const { em } = this.ctx;
+    const email = normalizeEmail(input.email);
+    assertAcceptablePassword(input.password);
+    const tenantName = input.tenantName.trim();
+    if (tenantName.length < 1 || tenantName.length > 100) {
+      throw new ValidationError('Tenant name must be 1 to 100 characters', { field: 'tenantName' });
+    }
+    if (await em.count(User, { email })) throw new ConflictError('An account with this email already exists', { field: 'email' });
+
+    const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });
+    const tenant = em.create(Tenant, { name: tenantName, slug: await this.freeSlug(slugify(tenantName)) });
+    await this.flushOrConflict('An account with this email already exists');
+    await enterSession(em, { tenantId: tenant.id, userId: user.id });
+    em.create(Membership, { tenant, user, role: 'OWNER' });
+    await em.flush();
+    return this.openSession(user, tenant, 'OWNER');
+  }
+
+  /** Unknown email and wrong password get the same answer, after the same amount of hashing. */
+  async logIn(input: { email: string; password: string; tenant?: string | null }): Promise<AuthPayload> {
+    const { em } = this.ctx;
+    const email = input.email.trim().toLowerCase();
+    const user = await em.findOne(User, { email });
+    if (!(await verifyPassword(user?.passwordHash, input.password)) || !user) {
+      throw new UnauthenticatedError('Invalid email or password', { reason: 'credentials' });
+    }
+    const membership = await this.membershipOf(user, input.tenant ?? null);
+    return this.openSession(user, membership.tenant, membership.role);
+  }
+
+  async refreshSession(refreshToken: string): Promise<AuthPayload> {
+    const { em } = this.ctx;
+    const invalid = new UnauthenticatedError('Invalid or expired refresh token', { reason: 'refresh' });
+    if (!looksLike(refreshToken, CREDENTIAL_PREFIX.refreshToken)) throw invalid;
+    const stored = await em.findOne(RefreshToken, { tokenHash: hashToken(refreshToken) }, { populate: ['session.user', 'session.activeTenant'] });
+    if (!stored) throw invalid;
+    const { session } = stored;
+    const now = new Date();
+    if (stored.usedAt) {
+      // Used twice: someone else holds a copy. End the family; the transaction commits the
+      // revocation even though this operation fails.
+      if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
+      await em.flush();
+      throw new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
+    }
+    if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) throw invalid;
+    stored.usedAt = now;
+    await enterSession(em, { tenantId: session.activeTenant.id, userId: session.user.id });
+    const membership = await em.findOne(Membership, { user: session.user, tenant: session.activeTenant });
+    if (!membership) {
+      Object.assign(session, { revokedAt: now, revokedReason: 'membership' });
+      await em.flush();
+      throw invalid;
+    }
+    return this.issue(session, session.user, session.activeTenant, membership.role);
+  }
+
+  /** Ends the caller's session: its refresh tokens stop working, and so do its access tokens. */
+  async logOut(): Promise<boolean> {
+    const session = await this.currentSession();
+    if (!session.revokedAt) Object.assign(session, { revokedAt: new Date(), revokedReason: 'logout' });
+    await this.ctx.em.flush();
+    return true;
+  }
+
+  /** Moves the caller's session to another of their tenants. */
+  async switchTenant(tenant: string): Promise<AuthPayload> {
+    const session = await this.currentSession();
+    const membership = await this.membershipOf(session.user, tenant);
+    session.activeTenant = membership.tenant;
+    return this.issue(session, session.user, membership.tenant, membership.role);
+  }
+
+  /** A new session for `user` in `tenantId` (after accepting an invitation). */
+  async sessionFor(user: User, tenantId: string): Promise<AuthPayload> {
+    const membership = await this.membershipOf(user, tenantId);
+    return this.openSession(user, membership.tenant, membership.role);
+  }
+
+  private async currentSession(): Promise<Session> {
+    const { actor, em } = this.ctx;
+    if (actor.kind !== 'user' || !actor.sessionId) {
+      throw new ForbiddenError('Only a signed-in user session can do this', { reason: 'session-required' });
+    }
+    const session = await em.findOne(Session, { id: actor.sessionId }, { populate: ['user'] });
+    if (!session) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
+    return session;
+  }
+
+  /** The user's membership in `tenant` (id or slug), or their oldest; read as the user (RLS). */
+  private async membershipOf(user: User, tenant: string | null): Promise<Membership> {
+    const { em } = this.ctx;
+    await enterSession(em, { tenantId: null, userId: user.id });
+    const memberships = await em.find(
+      Membership,
+      { user },
+      { populate: ['tenant'], orderBy: { createdAt: 'asc', id: 'asc' }, filters: false },
+    );
+    const wanted = tenant?.trim().toLowerCase();
+    const membership = wanted ? memberships.find((m) => m.tenant.id === wanted || m.tenant.slug === wanted) : memberships[0];
+    if (!membership) {
+      throw new ForbiddenError(wanted ? 'You are not a member of that tenant' : 'You are not a member of any tenant', {
+        reason: 'no-membership',
+      });
+    }
+    await enterSession(em, { tenantId: membership.tenant.id, userId: user.id });
+    return membership;
+  }
+
+  private async openSession(user: User, tenant: Tenant, role: Role): Promise<AuthPayload> {
+    const session = this.ctx.em.create(Session, {
+      user,
+      activeTenant: tenant,
+      expiresAt: new Date(Date.now() + SESSION_MAX_AGE_MS),
+    });
+    return this.issue(session, user, tenant, role);
+  }
+
+  private async issue(session: Session, user: User, tenant: Tenant, role: Role): Promise<AuthPayload> {
+    const { em, deps } = this.ctx;
+    const refreshToken = newOpaqueToken(CREDENTIAL_PREFIX.refreshToken);
+    em.create(RefreshToken, { session, tokenHash: hashToken(refreshToken), expiresAt: session.expiresAt });
+    await em.flush();
+    const { token, expiresAt } = await deps.tokens.sign({
+      userId: user.id,
+      email: user.email,
+      tenantId: tenant.id,
+      tenantSlug: tenant.slug,
+      role,
+      sessionId: session.id,
+    });
+    return { accessToken: token, refreshToken, expiresAt, user, tenant, role };
+  }
+
+  private async freeSlug(base: string): Promise<string> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const slug = attempt === 0 ? base : `${base.slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+      if (!(await this.ctx.em.count(Tenant, { slug }))) return slug;
+    }
+    return `${base.slice(0, 40)}-${randomBytes(6).toString('hex')}`;
+  }
+
+  private async flushOrConflict(message: string): Promise<void> {
+    try {
+      await this.ctx.em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw new ConflictError(message);
+      throw error;
+    }
+  }
+}

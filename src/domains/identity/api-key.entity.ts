@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import type { ApiScope } from '../tenancy/roles.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { User } from '../tenancy/user.entity.js';
+
+/** A program's credential in one tenant. Only the SHA-256 of its secret is stored. */
+export const ApiKey = defineEntity({
+  name: 'ApiKey',
+  tableName: 'api_keys',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    name: p.string().length(100),
+    /** The first characters of the key (`slk_` + 8), shown to tell keys apart. */
+    prefix: p.string().length(16),
+    secretHash: p.string().length(64).hidden(),
+    scopes: p.array((value) => value as ApiScope),
+    createdBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    /** Null: never expires (only an OWNER may create such a key). */
+    expiresAt: p.datetime().nullable(),
+    lastUsedAt: p.datetime().nullable(),
+    revokedAt: p.datetime().nullable(),
+    /** Set when the key was rotated: the successor, and the end of the old key's grace period. */
+    replacedBy: () => p.manyToOne(ApiKey).deleteRule('set null').nullable(),
+  }),
+  // Authentication looks a key up by hash before the tenant is known (a SECURITY DEFINER
+  // function); the unique index still leads with tenant_id, like every unique index here.
+  uniques: [{ properties: ['tenant', 'secretHash'] }],
+  indexes: [{ properties: ['secretHash'] }],
+  checks: [{ name: 'api_keys_scopes_check', expression: "cardinality(scopes) > 0 and scopes <@ array['read', 'write', 'admin']::text[]" }],
+  filters: { tenant: tenantFilter() },
+});
+export type ApiKey = InferEntity<typeof ApiKey>;

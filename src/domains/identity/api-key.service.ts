@@ -1,0 +1,136 @@
+/**
+ * API keys: a program's credential in one tenant. The secret is shown once, at creation or
+ * rotation; only its SHA-256 is kept.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { ApiKey } from './api-key.entity.js';
+import { assertCan } from './permissions.js';
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken } from './secrets.js';
+
+export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
+
+export interface CreatedApiKey {
+  apiKey: ApiKey;
+  /** The whole key. Shown now, never again. */
+  secret: string;
+}
+
+export interface NewApiKey {
+  tenantId: string;
+  name: string;
+  scopes: readonly ApiScope[];
+  /** undefined: the tenant's default lifetime; null: never expires. */
+  expiresAt: Date | null | undefined;
+  createdById: string | null;
+}
+
+/** Stores a new key; shared by the GraphQL service and the operator CLI. */
+export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise<CreatedApiKey> {
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 100) throw new ValidationError('Name must be 1 to 100 characters', { field: 'name' });
+  const scopes = [...new Set(input.scopes)];
+  if (scopes.length === 0 || !scopes.every((scope) => (API_SCOPES as readonly string[]).includes(scope))) {
+    throw new ValidationError(`Scopes must be a non-empty subset of ${API_SCOPES.join(', ')}`, { field: 'scopes' });
+  }
+  let expiresAt = input.expiresAt;
+  if (expiresAt === undefined) {
+    const tenant = await em.findOneOrFail(Tenant, { id: input.tenantId });
+    expiresAt = new Date(Date.now() + tenant.apiKeyDefaultTtlDays * 24 * 3600_000);
+  } else if (expiresAt && expiresAt <= new Date()) {
+    throw new ValidationError('expiresAt must be in the future', { field: 'expiresAt' });
+  }
+  const secret = newOpaqueToken(CREDENTIAL_PREFIX.apiKey);
+  const apiKey = em.create(ApiKey, {
+    tenant: input.tenantId,
+    name,
+    prefix: secret.slice(0, CREDENTIAL_PREFIX.apiKey.length + 8),
+    secretHash: hashToken(secret),
+    scopes,
+    createdBy: input.createdById,
+    expiresAt,
+  });
+  await em.flush();
+  return { apiKey, secret };
+}
+
+export class ApiKeyService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(input: { name: string; scopes: readonly ApiScope[]; expiresAt?: Date | null }): Promise<CreatedApiKey> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'apiKey:manage');
+    const beyond = input.scopes.filter((scope) => !actor.scopes.includes(scope));
+    if (beyond.length > 0) throw new ForbiddenError(`You cannot grant scopes you do not hold: ${beyond.join(', ')}`, { scopes: beyond });
+    if (input.expiresAt === null && actor.role !== 'OWNER') {
+      throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
+    }
+    return insertApiKey(em, {
+      tenantId: actor.tenantId,
+      name: input.name,
+      scopes: input.scopes,
+      expiresAt: input.expiresAt,
+      createdById: actor.userId,
+    });
+  }
+
+  async list(request: PageRequest): Promise<Page<ApiKey>> {
+    assertCan(this.ctx.actor, 'apiKey:manage');
+    return keysetPage(this.ctx.em, ApiKey, {}, request);
+  }
+
+  async byIds(ids: readonly string[]): Promise<(ApiKey | null)[]> {
+    const found = ids.length ? await this.ctx.em.find(ApiKey, { id: { $in: [...ids] } }) : [];
+    return ids.map((id) => found.find((key) => key.id === id) ?? null);
+  }
+
+  /**
+   * Issues a successor with the same name, scopes and lifetime; the old key keeps working for
+   * `gracePeriodSeconds` (so deployments can switch over), then stops.
+   */
+  async rotate(id: string, gracePeriodSeconds: number): Promise<CreatedApiKey> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'apiKey:manage');
+    if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
+      throw new ValidationError(`gracePeriodSeconds must be 0 to ${MAX_GRACE_PERIOD_SECONDS}`, { field: 'gracePeriodSeconds' });
+    }
+    const old = await this.activeKey(id);
+    const now = Date.now();
+    const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
+    const successor = await insertApiKey(em, {
+      tenantId: actor.tenantId,
+      name: old.name,
+      scopes: old.scopes,
+      expiresAt: lifetime === null ? null : new Date(now + lifetime),
+      createdById: actor.userId,
+    });
+    const graceEnd = new Date(now + gracePeriodSeconds * 1000);
+    old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
+    old.replacedBy = successor.apiKey;
+    await em.flush();
+    return successor;
+  }
+
+  /** Stops the key at once. */
+  async revoke(id: string): Promise<ApiKey> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'apiKey:manage');
+    const key = await em.findOne(ApiKey, { id });
+    if (!key) throw new NotFoundError('API key');
+    key.revokedAt ??= new Date();
+    await em.flush();
+    return key;
+  }
+
+  private async activeKey(id: string): Promise<ApiKey> {
+    const key = await this.ctx.em.findOne(ApiKey, { id });
+    if (!key) throw new NotFoundError('API key');
+    if (key.revokedAt) throw new ValidationError('This API key is revoked', { reason: 'revoked' });
+    if (key.replacedBy) throw new ValidationError('This API key was already rotated', { reason: 'rotated' });
+    return key;
+  }
+}

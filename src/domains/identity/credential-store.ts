@@ -1,0 +1,102 @@
+/**
+ * The credential lookups that happen before a request has a tenant: each calls one SECURITY
+ * DEFINER function (see the identity_security migration) on the API's restricted connection,
+ * outside any request transaction. Nothing here can list rows; each call needs the hash or id
+ * of a credential the caller holds.
+ */
+import type { Orm } from '../../db/orm.js';
+import type { ApiScope, Role } from '../tenancy/roles.js';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  tenantId: string;
+  tenantSlug: string;
+  scopes: ApiScope[];
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface IdentityProviderRecord {
+  providerId: string;
+  tenantId: string;
+  tenantSlug: string;
+  audience: string;
+  jwksUrl: string | null;
+  jwks: { keys: Record<string, unknown>[] } | null;
+  emailClaim: string;
+  roleClaim: string | null;
+  roleMapping: Record<string, Role>;
+  defaultRole: Role;
+}
+
+export interface InvitationRecord {
+  invitationId: string;
+  tenantId: string;
+  tenantSlug: string;
+  email: string;
+  role: Role;
+  expiresAt: Date;
+  acceptedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export class CredentialStore {
+  constructor(private readonly orm: Orm) {}
+
+  private query<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.orm.em.getConnection().execute<T[]>(sql, params);
+  }
+
+  async apiKey(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    const [row] = await this.query<Record<string, any>>('select * from auth_api_key(?)', [secretHash]);
+    return row && {
+      keyId: row.key_id,
+      tenantId: row.tenant_id,
+      tenantSlug: row.tenant_slug,
+      scopes: row.scopes,
+      expiresAt: row.expires_at ? new Date(row.expires_at) : null,
+      revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+    };
+  }
+
+  async identityProviders(issuer: string): Promise<IdentityProviderRecord[]> {
+    const rows = await this.query<Record<string, any>>('select * from auth_identity_providers(?)', [issuer]);
+    return rows.map((row) => ({
+      providerId: row.provider_id,
+      tenantId: row.tenant_id,
+      tenantSlug: row.tenant_slug,
+      audience: row.audience,
+      jwksUrl: row.jwks_url,
+      jwks: row.jwks,
+      emailClaim: row.email_claim,
+      roleClaim: row.role_claim,
+      roleMapping: row.role_mapping ?? {},
+      defaultRole: row.default_role,
+    }));
+  }
+
+  async invitation(tokenHash: string): Promise<InvitationRecord | undefined> {
+    const [row] = await this.query<Record<string, any>>('select * from auth_invitation(?)', [tokenHash]);
+    return row && {
+      invitationId: row.invitation_id,
+      tenantId: row.tenant_id,
+      tenantSlug: row.tenant_slug,
+      email: row.email,
+      role: row.role,
+      expiresAt: new Date(row.expires_at),
+      acceptedAt: row.accepted_at ? new Date(row.accepted_at) : null,
+      revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+    };
+  }
+
+  /** The user's current role if the session is live and active in that tenant, else undefined. */
+  async sessionRole(sessionId: string, userId: string, tenantId: string): Promise<Role | undefined> {
+    const [row] = await this.query<{ role: Role | null }>('select auth_session_role(?, ?, ?) as role', [sessionId, userId, tenantId]);
+    return row?.role ?? undefined;
+  }
+
+  async membershipRole(userId: string, tenantId: string): Promise<Role | undefined> {
+    const [row] = await this.query<{ role: Role | null }>('select auth_membership_role(?, ?) as role', [userId, tenantId]);
+    return row?.role ?? undefined;
+  }
+}

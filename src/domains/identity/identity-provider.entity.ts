@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { ROLES, type Role } from '../tenancy/roles.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+
+/**
+ * An external issuer a tenant trusts: its tokens (verified against its JWKS) act as `external`
+ * actors in the tenant, with email and role read from claims.
+ */
+export const IdentityProvider = defineEntity({
+  name: 'IdentityProvider',
+  tableName: 'identity_providers',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    name: p.string().length(100),
+    issuer: p.string().length(500),
+    audience: p.string().length(500),
+    /** Where the issuer publishes its keys; or `jwks`, a key set given inline. */
+    jwksUrl: p.string().length(2000).nullable(),
+    jwks: p.json<{ keys: Record<string, unknown>[] }>().nullable(),
+    emailClaim: p.string().length(100).default('email'),
+    /** Claim holding the caller's role name(s); absent: everyone gets `defaultRole`. */
+    roleClaim: p.string().length(100).nullable(),
+    /** Claim value → Sluice role, e.g. { "partner-admin": "ADMIN" }. */
+    roleMapping: p.json<Record<string, Role>>().default('{}'),
+    defaultRole: p.enum([...ROLES]).default('VIEWER'),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  }),
+  uniques: [{ properties: ['tenant', 'issuer'] }],
+  indexes: [{ properties: ['issuer'] }],
+  filters: { tenant: tenantFilter() },
+});
+export type IdentityProvider = InferEntity<typeof IdentityProvider>;

@@ -1,0 +1,125 @@
+/** Trusted external issuers of a tenant. */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { createLocalJWKSet } from 'jose';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { isRole, type Role } from '../tenancy/roles.js';
+import { TOKEN_ISSUER } from './access-token.js';
+import { IdentityProvider } from './identity-provider.entity.js';
+import { assertCan, assertMayGrant } from './permissions.js';
+
+export interface IdentityProviderInput {
+  name: string;
+  issuer: string;
+  audience: string;
+  jwksUrl?: string | null;
+  jwks?: unknown;
+  emailClaim?: string | null;
+  roleClaim?: string | null;
+  roleMapping?: Record<string, string> | null;
+  defaultRole?: Role | null;
+}
+
+export class IdentityProviderService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async register(input: IdentityProviderInput): Promise<IdentityProvider> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'identityProvider:manage');
+    const issuer = required(input.issuer, 'issuer');
+    if (issuer === TOKEN_ISSUER) throw new ValidationError(`"${TOKEN_ISSUER}" is Sluice's own issuer`, { field: 'issuer' });
+    const hasUrl = Boolean(input.jwksUrl);
+    if (hasUrl === (input.jwks != null)) throw new ValidationError('Give exactly one of jwksUrl and jwks', { field: 'jwksUrl' });
+    if (input.jwksUrl) this.assertJwksUrl(input.jwksUrl);
+    const jwks = input.jwks == null ? null : parseJwks(input.jwks);
+    const roleMapping = Object.fromEntries(
+      Object.entries(input.roleMapping ?? {}).map(([claim, role]) => {
+        if (!isRole(role)) throw new ValidationError(`roleMapping: "${role}" is not a role`, { field: 'roleMapping' });
+        assertMayGrant(actor, role);
+        return [claim, role];
+      }),
+    ) as Record<string, Role>;
+    const defaultRole = input.defaultRole ?? 'VIEWER';
+    assertMayGrant(actor, defaultRole);
+    const provider = em.create(IdentityProvider, {
+      tenant: actor.tenantId,
+      name: required(input.name, 'name'),
+      issuer,
+      audience: required(input.audience, 'audience'),
+      jwksUrl: input.jwksUrl ?? null,
+      jwks,
+      emailClaim: input.emailClaim?.trim() || 'email',
+      roleClaim: input.roleClaim?.trim() || null,
+      roleMapping,
+      defaultRole,
+    });
+    try {
+      await em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw new ConflictError('This issuer is already registered', { field: 'issuer' });
+      throw error;
+    }
+    return provider;
+  }
+
+  async list(request: PageRequest): Promise<Page<IdentityProvider>> {
+    assertCan(this.ctx.actor, 'identityProvider:manage');
+    return keysetPage(this.ctx.em, IdentityProvider, {}, request);
+  }
+
+  async byIds(ids: readonly string[]): Promise<(IdentityProvider | null)[]> {
+    const found = ids.length ? await this.ctx.em.find(IdentityProvider, { id: { $in: [...ids] } }) : [];
+    return ids.map((id) => found.find((provider) => provider.id === id) ?? null);
+  }
+
+  async remove(id: string): Promise<IdentityProvider> {
+    assertCan(this.ctx.actor, 'identityProvider:manage');
+    const provider = await this.ctx.em.findOne(IdentityProvider, { id });
+    if (!provider) throw new NotFoundError('Identity provider');
+    this.ctx.em.remove(provider);
+    await this.ctx.em.flush();
+    return provider;
+  }
+
+  /** Sluice fetches this URL itself: HTTPS only in production, and never credentials in it. */
+  private assertJwksUrl(value: string): void {
+    const url = URL.canParse(value) ? new URL(value) : null;
+    const allowed = url && (url.protocol === 'https:' || (!this.ctx.deps.production && url.protocol === 'http:'));
+    if (!url || !allowed || url.username || url.password) {
+      throw new ValidationError(this.ctx.deps.production ? 'jwksUrl must be an https:// URL' : 'jwksUrl must be an http(s):// URL', {
+        field: 'jwksUrl',
+      });
+    }
+  }
+}
+
+function required(value: string, field: string): string {
+  const trimmed = value.trim();
+  if (!trimmed || trimmed.length > 500) throw new ValidationError(`${field} must be 1 to 500 characters`, { field });
+  return trimmed;
+}
+
+/** An inline key set must be a JWKS jose accepts, with public keys only. */
+function parseJwks(value: unknown): { keys: Record<string, unknown>[] } {
+  const jwks = typeof value === 'string' ? safeJson(value) : value;
+  const keys = (jwks as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
+  if (keys.some((key) => typeof key !== 'object' || key === null || 'd' in key)) {
+    throw new ValidationError('jwks must hold public keys only', { field: 'jwks' });
+  }
+  try {
+    createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
+  } catch {
+    throw new ValidationError('jwks is not a valid JSON Web Key Set', { field: 'jwks' });
+  }
+  return jwks as { keys: Record<string, unknown>[] };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('jwks is not valid JSON', { field: 'jwks' });
+  }
+}

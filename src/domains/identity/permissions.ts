@@ -1,0 +1,63 @@
+/**
+ * Who may do what: the one rule table. A permission needs a minimum role and an API-key scope;
+ * users and external identities hold the scopes of their role, API keys the scopes they were
+ * given (and the role those scopes amount to). scope-auth and services both ask `can`.
+ */
+import type { Actor } from '../actor.js';
+import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { roleAtLeast, type ApiScope, type Role } from '../tenancy/roles.js';
+
+export const PERMISSIONS = {
+  /** Read the tenant's data: datasets, documents, endpoints, members, usage. */
+  'tenant:read': { role: 'VIEWER', scope: 'read' },
+  /** Write datasets and documents, run queries. */
+  'data:write': { role: 'MEMBER', scope: 'write' },
+  'endpoint:manage': { role: 'ADMIN', scope: 'admin' },
+  'model:manage': { role: 'ADMIN', scope: 'admin' },
+  'policy:manage': { role: 'ADMIN', scope: 'admin' },
+  'apiKey:manage': { role: 'ADMIN', scope: 'admin' },
+  'member:manage': { role: 'ADMIN', scope: 'admin' },
+  'identityProvider:manage': { role: 'ADMIN', scope: 'admin' },
+  /** Grant, demote or remove owners; tenant settings; deleting the tenant. */
+  'owner:manage': { role: 'OWNER', scope: 'admin' },
+  'tenant:manage': { role: 'OWNER', scope: 'admin' },
+} as const satisfies Record<string, { role: Role; scope: ApiScope }>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+const ROLE_SCOPES: Record<Role, readonly ApiScope[]> = {
+  OWNER: ['read', 'write', 'admin'],
+  ADMIN: ['read', 'write', 'admin'],
+  MEMBER: ['read', 'write'],
+  VIEWER: ['read'],
+};
+
+export function scopesForRole(role: Role): readonly ApiScope[] {
+  return ROLE_SCOPES[role];
+}
+
+/** The role an API key with these scopes acts as: never above ADMIN (owners are people). */
+export function roleForScopes(scopes: readonly ApiScope[]): Role {
+  if (scopes.includes('admin')) return 'ADMIN';
+  if (scopes.includes('write')) return 'MEMBER';
+  return 'VIEWER';
+}
+
+export function can(actor: Actor, permission: Permission): boolean {
+  const rule = PERMISSIONS[permission];
+  return roleAtLeast(actor.role, rule.role) && actor.scopes.includes(rule.scope);
+}
+
+export function assertCan(actor: Actor, permission: Permission): asserts actor is Exclude<Actor, { kind: 'anonymous' }> {
+  if (actor.kind === 'anonymous') throw new UnauthenticatedError('Authentication required');
+  if (!can(actor, permission)) {
+    throw new ForbiddenError(`Your ${actor.kind === 'apiKey' ? 'API key' : 'role'} does not allow ${permission}`, { permission });
+  }
+}
+
+/** An actor may hand out a role only up to its own (owners alone make owners). */
+export function assertMayGrant(actor: Actor, role: Role): void {
+  if (!roleAtLeast(actor.role, role) || (role === 'OWNER' && !can(actor, 'owner:manage'))) {
+    throw new ForbiddenError(`You cannot grant the ${role} role`, { role });
+  }
+}

@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { ROLES } from './roles.js';
+import { Tenant } from './tenant.entity.js';
+import { User } from './user.entity.js';
+
+/** A single-use, expiring offer of a role in a tenant, to one email address. */
+export const Invitation = defineEntity({
+  name: 'Invitation',
+  tableName: 'invitations',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    /** Lower-cased. */
+    email: p.string().length(320),
+    role: p.enum([...ROLES]),
+    tokenHash: p.string().length(64).hidden(),
+    invitedBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime(),
+    acceptedAt: p.datetime().nullable(),
+    revokedAt: p.datetime().nullable(),
+  }),
+  uniques: [{ properties: ['tenant', 'tokenHash'] }],
+  indexes: [{ properties: ['tokenHash'] }],
+  filters: { tenant: tenantFilter() },
+});
+export type Invitation = InferEntity<typeof Invitation>;

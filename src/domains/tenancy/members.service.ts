@@ -1,0 +1,143 @@
+/**
+ * Members of a tenant: invitations, role changes, removal. A tenant always keeps at least one
+ * OWNER, and nobody hands out a role above their own.
+ */
+import { enterSession } from '../../db/tenant-session.js';
+import type { AuthPayload } from '../identity/account.service.js';
+import { AccountService, normalizeEmail } from '../identity/account.service.js';
+import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js';
+import { assertCan, assertMayGrant } from '../identity/permissions.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { Invitation } from './invitation.entity.js';
+import { Membership } from './membership.entity.js';
+import type { Role } from './roles.js';
+import { User } from './user.entity.js';
+
+export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
+
+export class MembersService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Returns the invitation and its token, shown once: the inviter passes it on. */
+  async invite(input: { email: string; role: Role }): Promise<{ invitation: Invitation; token: string }> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'member:manage');
+    assertMayGrant(actor, input.role);
+    const email = normalizeEmail(input.email);
+    if (await em.count(Membership, { user: { email } })) throw new ConflictError('This person is already a member', { field: 'email' });
+    const token = newOpaqueToken(CREDENTIAL_PREFIX.invitation);
+    const invitation = em.create(Invitation, {
+      tenant: actor.tenantId,
+      email,
+      role: input.role,
+      tokenHash: hashToken(token),
+      invitedBy: actor.userId,
+      expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+    });
+    await em.flush();
+    return { invitation, token };
+  }
+
+  async invitations(request: PageRequest): Promise<Page<Invitation>> {
+    assertCan(this.ctx.actor, 'member:manage');
+    return keysetPage(this.ctx.em, Invitation, { acceptedAt: null, revokedAt: null }, request);
+  }
+
+  async revokeInvitation(id: string): Promise<Invitation> {
+    assertCan(this.ctx.actor, 'member:manage');
+    const invitation = await this.ctx.em.findOne(Invitation, { id });
+    if (!invitation) throw new NotFoundError('Invitation');
+    invitation.revokedAt ??= new Date();
+    await this.ctx.em.flush();
+    return invitation;
+  }
+
+  /**
+   * Accepts an invitation: signed in as the invited email, or (with `password`) signing up as
+   * it. Single use; the membership and a session in the invitation's tenant are the result.
+   */
+  async accept(input: { token: string; password?: string | null; displayName?: string | null }): Promise<AuthPayload> {
+    const { actor, em, deps } = this.ctx;
+    const invalid = new NotFoundError('Invitation', { reason: 'invalid' });
+    if (!looksLike(input.token, CREDENTIAL_PREFIX.invitation)) throw invalid;
+    const record = await deps.credentials.invitation(hashToken(input.token));
+    if (!record || record.revokedAt) throw invalid;
+    if (record.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
+    if (record.expiresAt <= new Date()) throw new ValidationError('This invitation has expired', { reason: 'expired' });
+
+    let user: User | null;
+    if (actor.kind === 'user') {
+      if (actor.email !== record.email) throw new ForbiddenError('This invitation is for another email address', { reason: 'email' });
+      user = await em.findOneOrFail(User, { id: actor.userId });
+    } else if (actor.kind === 'anonymous') {
+      user = await em.findOne(User, { email: record.email });
+      if (user) throw new UnauthenticatedError('An account with this email exists: sign in, then accept', { reason: 'sign-in' });
+      if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
+      assertAcceptablePassword(input.password);
+      user = em.create(User, { email: record.email, displayName: input.displayName ?? null, passwordHash: await hashPassword(input.password) });
+      await em.flush();
+    } else {
+      throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
+    }
+
+    // The invitation token is the proof of this tenant: enter it for the writes below.
+    await enterSession(em, { tenantId: record.tenantId, userId: user.id });
+    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
+    if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
+    em.create(Membership, { tenant: record.tenantId, user, role: record.role });
+    invitation.acceptedAt = new Date();
+    await em.flush();
+    const accounts = new AccountService({ ...this.ctx, em });
+    return accounts.sessionFor(user, record.tenantId);
+  }
+
+  async updateRole(membershipId: string, role: Role): Promise<Membership> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'member:manage');
+    const membership = await this.lockedMembership(membershipId);
+    if (membership.role === 'OWNER' || role === 'OWNER') assertCan(actor, 'owner:manage');
+    assertMayGrant(actor, role);
+    if (membership.role === 'OWNER' && role !== 'OWNER') await this.assertAnotherOwner();
+    membership.role = role;
+    await em.flush();
+    return membership;
+  }
+
+  async remove(membershipId: string): Promise<Membership> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'member:manage');
+    const membership = await this.lockedMembership(membershipId);
+    if (membership.role === 'OWNER') {
+      assertCan(actor, 'owner:manage');
+      await this.assertAnotherOwner();
+    } else {
+      assertMayGrant(actor, membership.role);
+    }
+    em.remove(membership);
+    await em.flush();
+    return membership;
+  }
+
+  /** Locks the tenant's owner rows too, so two concurrent demotions cannot remove the last owner. */
+  private async lockedMembership(id: string): Promise<Membership> {
+    const { em, actor } = this.ctx;
+    await em.getConnection().execute(
+      `select id from memberships where tenant_id = ? and role = 'OWNER' for update`,
+      [actor.tenantId],
+      'all',
+      em.getTransactionContext(),
+    );
+    const membership = await em.findOne(Membership, { id }, { populate: ['user'] });
+    if (!membership) throw new NotFoundError('Membership');
+    return membership;
+  }
+
+  private async assertAnotherOwner(): Promise<void> {
+    if ((await this.ctx.em.count(Membership, { role: 'OWNER' })) <= 1) {
+      throw new ConflictError('A tenant must keep at least one OWNER', { reason: 'last-owner' });
+    }
+  }
+}

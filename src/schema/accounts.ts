@@ -1,0 +1,86 @@
+/** Sign-up, log-in and sessions. */
+import type { AuthPayload } from '../domains/identity/account.service.js';
+import { builder } from './builder.js';
+import type { Tenant } from '../domains/tenancy/tenant.entity.js';
+import type { User } from '../domains/tenancy/user.entity.js';
+import { RoleEnum } from './tenancy.js';
+
+const SessionUserRef = builder.objectRef<User>('SessionUser').implement({
+  description: 'The signed-in user of an AuthPayload.',
+  fields: (t) => ({
+    id: t.globalID({ resolve: (user) => ({ type: 'User', id: user.id }) }),
+    email: t.exposeString('email'),
+    displayName: t.exposeString('displayName', { nullable: true }),
+  }),
+});
+
+const SessionTenantRef = builder.objectRef<Tenant>('SessionTenant').implement({
+  description: 'The tenant an AuthPayload acts in.',
+  fields: (t) => ({
+    id: t.globalID({ resolve: (tenant) => ({ type: 'Tenant', id: tenant.id }) }),
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+  }),
+});
+
+export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
+  description: 'A new session: send `accessToken` as `Authorization: Bearer …`; trade `refreshToken` for the next pair.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', { description: 'A JWT, valid until `expiresAt`.' }),
+    refreshToken: t.exposeString('refreshToken', { description: 'Opaque and single use: refreshSession returns its successor.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    // Summaries, not the Tenant / User nodes: the request ran before this identity existed, so
+    // the nodes' tenant checks (rightly) refuse it. The ids are the nodes' global ids.
+    user: t.field({ type: SessionUserRef, resolve: (payload) => payload.user }),
+    tenant: t.field({ type: SessionTenantRef, resolve: (payload) => payload.tenant }),
+    role: t.expose('role', { type: RoleEnum }),
+  }),
+});
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.' }),
+    tenantName: t.string({ required: true, description: 'Your organisation; its slug is derived from it.' }),
+  }),
+});
+
+const LogInInput = builder.inputType('LogInInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true }),
+    tenant: t.string({ required: false, description: 'Tenant id or slug; your oldest membership when omitted.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayloadRef,
+    description: 'Creates a user, a tenant and an OWNER membership, and signs in.',
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.accounts.signUp(input),
+  }),
+  logIn: t.field({
+    type: AuthPayloadRef,
+    args: { input: t.arg({ type: LogInInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.accounts.logIn(input),
+  }),
+  refreshSession: t.field({
+    type: AuthPayloadRef,
+    description: 'Trades a refresh token for a new pair. Presenting a used one ends the whole session.',
+    args: { refreshToken: t.arg.string({ required: true }) },
+    resolve: (_root, { refreshToken }, ctx) => ctx.services.accounts.refreshSession(refreshToken),
+  }),
+  logOut: t.boolean({
+    description: "Ends the caller's session: its refresh and access tokens stop working.",
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, ctx) => ctx.services.accounts.logOut(),
+  }),
+  switchTenant: t.field({
+    type: AuthPayloadRef,
+    description: "Moves the caller's session to another tenant they belong to (id or slug).",
+    authScopes: { authenticated: true },
+    args: { tenant: t.arg.string({ required: true }) },
+    resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenant),
+  }),
+}));

@@ -1,0 +1,65 @@
+/** External identity providers a tenant trusts. */
+import type { IdentityProvider } from '../domains/identity/identity-provider.entity.js';
+import { builder } from './builder.js';
+import { toConnection } from './pagination.js';
+import { RoleEnum, TenantRef } from './tenancy.js';
+
+export const IdentityProviderRef = builder.loadableNodeRef('IdentityProvider', {
+  id: { resolve: (provider: IdentityProvider) => provider.id },
+  load: (ids: string[], ctx) => ctx.services.identityProviders.byIds(ids),
+});
+
+IdentityProviderRef.implement({
+  description: "An issuer whose tokens act in this tenant as `external` identities, verified against the issuer's keys.",
+  authScopes: (provider) => ({ $all: { tenant: provider.tenant.id, permission: 'identityProvider:manage' } }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    issuer: t.exposeString('issuer'),
+    audience: t.exposeString('audience'),
+    jwksUrl: t.exposeString('jwksUrl', { nullable: true }),
+    jwks: t.field({ type: 'JSONObject', nullable: true, resolve: (provider) => provider.jwks }),
+    emailClaim: t.exposeString('emailClaim'),
+    roleClaim: t.exposeString('roleClaim', { nullable: true }),
+    roleMapping: t.field({ type: 'JSONObject', resolve: (provider) => provider.roleMapping }),
+    defaultRole: t.expose('defaultRole', { type: RoleEnum }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProviderInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    issuer: t.string({ required: true, description: 'Must equal the `iss` claim of its tokens.' }),
+    audience: t.string({ required: true, description: 'Tokens must name this in `aud`.' }),
+    jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).' }),
+    jwks: t.field({ type: 'JSONObject', required: false, description: 'Or the key set itself: public keys only.' }),
+    emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).' }),
+    roleClaim: t.string({ required: false, description: 'Claim holding role names, mapped by `roleMapping`.' }),
+    roleMapping: t.field({ type: 'JSONObject', required: false, description: 'Claim value → role, e.g. {"partner-admin": "ADMIN"}.' }),
+    defaultRole: t.field({ type: RoleEnum, required: false, description: 'Role when no mapping applies (default VIEWER).' }),
+  }),
+});
+
+builder.objectField(TenantRef, 'identityProviders', (t) =>
+  t.connection({
+    type: IdentityProviderRef,
+    authScopes: { permission: 'identityProvider:manage' },
+    resolve: async (_tenant, args, ctx) => toConnection(await ctx.services.identityProviders.list(args)),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  registerIdentityProvider: t.field({
+    type: IdentityProviderRef,
+    authScopes: { permission: 'identityProvider:manage' },
+    args: { input: t.arg({ type: RegisterIdentityProviderInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.identityProviders.register({ ...input, roleMapping: input.roleMapping as Record<string, string> | null }),
+  }),
+  removeIdentityProvider: t.field({
+    type: IdentityProviderRef,
+    authScopes: { permission: 'identityProvider:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [IdentityProviderRef] }) },
+    resolve: (_root, { id }, ctx) => ctx.services.identityProviders.remove(id.id),
+  }),
+}));
