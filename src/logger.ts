@@ -2,7 +2,7 @@
  * Structured JSON logs (pino). Credentials never reach a log line: known secret-bearing keys are
  * censored wherever they appear, and connection strings are logged without their password.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { destination, pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -28,7 +28,8 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
   return [k.startsWith('[') ? k : key, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`];
 });
 
-export function createLogger(options: { level: string; name?: string; destination?: DestinationStream }): Logger {
+/** `destination`: a stream of your own, or 2 for stderr (commands whose stdout is their output). */
+export function createLogger(options: { level: string; name?: string; destination?: DestinationStream | 2 }): Logger {
   return pino(
     {
     name: options.name ?? 'sluice',
@@ -37,7 +38,7 @@ export function createLogger(options: { level: string; name?: string; destinatio
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination,
+    options.destination === 2 ? destination(2) : options.destination,
   );
 }
 

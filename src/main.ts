@@ -8,6 +8,8 @@ import { runMigrations } from './db/migrate.js';
 import { openOrm } from './db/orm.js';
 import { assertRestrictedAppRole } from './db/readiness.js';
 import { entities } from './domains/entities.js';
+import { DomainError } from './domains/errors.js';
+import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
 import { createServer } from './server.js';
 
@@ -16,6 +18,9 @@ const USAGE = `Usage: sluice <command>
 Commands:
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz
   migrate   apply pending database migrations and exit
+  keys create --tenant <slug> --name <name> --scopes read,write[,admin]
+            [--expires-in-days <n> | --no-expiry]
+            mint an API key for a tenant; prints the key (shown once) on stdout
 
 Configuration comes from the environment; see README.md.`;
 
@@ -23,14 +28,26 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'expires-in-days': { type: 'string' },
+      'no-expiry': { type: 'boolean' },
+    },
   });
   const command = positionals[0] ?? 'serve';
+  const keysCreate = command === 'keys' && positionals[1] === 'create';
   if (values.help || command === 'help') {
     console.log(USAGE);
     return 0;
   }
-  if (command !== 'serve' && command !== 'migrate') {
+  if (keysCreate && (!values.tenant || !values.name || !values.scopes)) {
+    console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${USAGE}`);
+    return 2;
+  }
+  if (command !== 'serve' && command !== 'migrate' && !keysCreate) {
     console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -45,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined });
   reportSecrets(config, logger);
 
   const database = await openDatabase(config, logger);
@@ -60,6 +77,14 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'migrate') {
       logger.info('migrations are up to date');
       return 0;
+    }
+    if (keysCreate) {
+      return await keys(database.ownerUrl, logger, {
+        tenant: values.tenant!,
+        name: values.name!,
+        scopes: values.scopes!,
+        expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
+      });
     }
     return await serve(config, database.appUrl, logger);
   } finally {
@@ -85,6 +110,27 @@ async function serve(config: Config, appUrl: string, logger: Logger): Promise<nu
     await server.close();
     logger.info('shutdown complete');
     return 0;
+  } finally {
+    await orm.close(true);
+  }
+}
+
+async function keys(ownerUrl: string, logger: Logger, request: OperatorKeyRequest): Promise<number> {
+  const orm = await openOrm({ clientUrl: ownerUrl, entities, logger });
+  try {
+    const { secret, apiKey, tenant } = await createOperatorApiKey(orm, request);
+    logger.info(
+      { tenant: tenant.slug, name: apiKey.name, prefix: apiKey.prefix, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt },
+      'created API key (printed once on stdout)',
+    );
+    process.stdout.write(`${secret}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof DomainError) {
+      console.error(`sluice keys create: ${error.message}`);
+      return 2;
+    }
+    throw error;
   } finally {
     await orm.close(true);
   }

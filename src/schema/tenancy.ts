@@ -37,6 +37,7 @@ TenantRef.implement({
     slug: t.exposeString('slug'),
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    apiKeyDefaultTtlDays: t.exposeInt('apiKeyDefaultTtlDays', { description: 'Days until a new API key expires unless its creator says otherwise.' }),
     members: t.connection({
       type: MembershipRef,
       resolve: async (tenant, args, ctx) => toConnection(await ctx.services.tenancy.listMembers(tenant.id, args)),
@@ -65,3 +66,20 @@ MembershipRef.implement({
     tenant: t.field({ type: TenantRef, resolve: (membership) => membership.tenant.id }),
   }),
 });
+
+const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput', {
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    apiKeyDefaultTtlDays: t.int({ required: false, description: '1 to 3650.' }),
+  }),
+});
+
+builder.mutationField('updateTenantSettings', (t) =>
+  t.field({
+    type: TenantRef,
+    description: "Settings of the caller's tenant (OWNER).",
+    authScopes: { permission: 'tenant:manage' },
+    args: { input: t.arg({ type: UpdateTenantSettingsInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.tenancy.updateSettings(input),
+  }),
+);

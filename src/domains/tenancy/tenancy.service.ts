@@ -3,7 +3,8 @@
  * tenant-scoped EntityManager, so the ORM filter and RLS apply underneath every rule here.
  */
 import { isAuthenticated } from '../actor.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from './membership.entity.js';
@@ -66,5 +67,26 @@ export class TenancyService {
     const { actor, em } = this.ctx;
     if (tenantId !== actor.tenantId) throw new NotFoundError('Tenant');
     return keysetPage(em, Membership, { tenant: tenantId }, request, { populate: ['user'] });
+  }
+
+  /** Tenant settings: OWNER only. */
+  async updateSettings(input: { name?: string | null; apiKeyDefaultTtlDays?: number | null }): Promise<Tenant> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'tenant:manage');
+    const tenant = await em.findOneOrFail(Tenant, { id: actor.tenantId });
+    if (input.name != null) {
+      const name = input.name.trim();
+      if (name.length < 1 || name.length > 100) throw new ValidationError('Name must be 1 to 100 characters', { field: 'name' });
+      tenant.name = name;
+    }
+    if (input.apiKeyDefaultTtlDays != null) {
+      const days = input.apiKeyDefaultTtlDays;
+      if (!Number.isInteger(days) || days < 1 || days > 3650) {
+        throw new ValidationError('apiKeyDefaultTtlDays must be 1 to 3650', { field: 'apiKeyDefaultTtlDays' });
+      }
+      tenant.apiKeyDefaultTtlDays = days;
+    }
+    await em.flush();
+    return tenant;
   }
 }
