@@ -103,34 +103,31 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
   // Empty strings count as unset: `FOO= npm start` should behave like no FOO at all.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const issues = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? 'environment');
         const got = key in cleaned && !/SECRET|KEY|URL/.test(key) ? ` (got ${JSON.stringify(cleaned[key])})` : '';
         return `${key}: ${issue.message}${got}`;
-      }),
-    );
-  }
-  const values = parsed.data;
-  const production = values.NODE_ENV === 'production';
-  const corsOrigins = (values.CORS_ORIGINS ?? (production ? '' : '*'))
+      });
+  const production = (cleaned.NODE_ENV ?? 'development') === 'production';
+  const corsOrigins = (cleaned.CORS_ORIGINS ?? (production ? '' : '*'))
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
 
-  const issues: string[] = [];
+  // Production requirements are checked even when other values are bad, so one run lists all.
   if (production) {
-    if (!values.JWT_SECRET) issues.push('JWT_SECRET: required in production (at least 32 characters)');
-    if (!values.SLUICE_MASTER_KEY) issues.push('SLUICE_MASTER_KEY: required in production (32 bytes, base64)');
+    if (!cleaned.JWT_SECRET) issues.push('JWT_SECRET: required in production (at least 32 characters)');
+    if (!cleaned.SLUICE_MASTER_KEY) issues.push('SLUICE_MASTER_KEY: required in production (32 bytes, base64)');
     if (corsOrigins.length === 0) {
       issues.push('CORS_ORIGINS: required in production: a comma-separated list of allowed origins');
     }
     if (corsOrigins.includes('*')) issues.push('CORS_ORIGINS: "*" is not allowed in production; list the origins');
-    if (!values.DATABASE_URL) {
+    if (!cleaned.DATABASE_URL) {
       issues.push('DATABASE_URL: required in production (embedded PostgreSQL is for development and tests)');
     }
-    if (!values.DATABASE_APP_URL) {
+    if (!cleaned.DATABASE_APP_URL) {
       issues.push(
         'DATABASE_APP_URL: required in production: a login role that is a member of sluice_app, owns no table and has no BYPASSRLS',
       );
@@ -139,7 +136,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
   for (const origin of corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) issues.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin URL`);
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  const values = parsed.data;
 
   return {
     env: values.NODE_ENV,

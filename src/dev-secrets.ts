@@ -30,7 +30,7 @@ export async function loadOrCreateDevSecrets(
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   if (existing !== undefined) {
-    const parsed = devSecretsSchema.safeParse(JSON.parse(existing));
+    const parsed = devSecretsSchema.safeParse(parseJson(existing));
     if (!parsed.success) {
       throw new Error(`${file} is not a valid Sluice secrets file; move it away to generate a new one`);
     }
@@ -48,4 +48,12 @@ export async function loadOrCreateDevSecrets(
   // `wx`: never overwrite a file another process created a moment ago.
   await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return { secrets, file, created: true };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

