@@ -44,6 +44,7 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
     // The global EntityManager is refused: every request works on its own fork.
     allowGlobalContext: false,
     forceUtcTimezone: true,
+    colors: false,
     ensureDatabase: false,
     pool: { min: 0, max: settings.poolMax ?? 10 },
     debug: settings.onQuery ? ['query'] : false,

@@ -1,0 +1,256 @@
+/**
+ * Tenant isolation, one layer at a time. Each block switches the other two layers off (or
+ * routes around them) and shows the remaining one still keeps tenant B's rows from tenant A:
+ *
+ * - PostgreSQL RLS: raw SQL as the app role, no ORM, no GraphQL;
+ * - the ORM filter: MikroORM on the superuser connection (RLS does not apply), no GraphQL;
+ * - GraphQL scope-auth: the schema executed with an EntityManager bound to B on the
+ *   superuser connection, so neither the filter nor RLS would stop B's data.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { execute, parse } from 'graphql';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openOrm, type Orm } from '../src/db/orm.js';
+import { assertRestrictedAppRole } from '../src/db/readiness.js';
+import { bindTenantSession } from '../src/db/tenant-session.js';
+import { entities } from '../src/domains/entities.js';
+import { AccessTokens } from '../src/domains/identity/access-token.js';
+import { CredentialStore } from '../src/domains/identity/credential-store.js';
+import { scopesForRole } from '../src/domains/identity/permissions.js';
+import { createServices } from '../src/domains/services.js';
+import { Membership } from '../src/domains/tenancy/membership.entity.js';
+import { Tenant } from '../src/domains/tenancy/tenant.entity.js';
+import { User } from '../src/domains/tenancy/user.entity.js';
+import { schema } from '../src/schema/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { seedTenant, type SeededTenant } from './support/seed.js';
+
+let database: TestDatabase;
+let a: SeededTenant;
+let b: SeededTenant;
+/** A user who belongs to both tenants: the interesting case for joins and populate. */
+let shared: { id: string; email: string };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  a = await seedTenant(database.ownerUrl, { members: [{ role: 'OWNER' }, { role: 'MEMBER' }] });
+  b = await seedTenant(database.ownerUrl, { members: [{ role: 'OWNER' }, { role: 'ADMIN', userId: a.users[1]!.id }] });
+  shared = a.users[1]!;
+});
+afterAll(() => database?.drop());
+
+async function asAppRole<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: database.appUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const TENANT_TABLES = ['memberships', 'api_keys', 'identity_providers', 'invitations'];
+
+describe('PostgreSQL row-level security alone', () => {
+  it('shows the app role no tenant-owned row when no tenant is set', async () => {
+    await asAppRole(async (client) => {
+      for (const table of TENANT_TABLES) {
+        expect((await client.query(`select count(*)::int as n from ${table}`)).rows[0].n, table).toBe(0);
+      }
+    });
+  });
+
+  it("shows only the bound tenant's rows, inside the transaction only", async () => {
+    await asAppRole(async (client) => {
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [a.id]);
+      const { rows } = await client.query('select tenant_id from memberships');
+      expect(rows.map((row) => row.tenant_id)).toEqual([a.id, a.id]);
+      await client.query('commit');
+      expect((await client.query('select count(*)::int as n from memberships')).rows[0].n).toBe(0);
+    });
+  });
+
+  it("refuses writes into another tenant and cannot touch its rows", async () => {
+    await asAppRole(async (client) => {
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [a.id]);
+      const update = await client.query(`update memberships set role = 'VIEWER' where tenant_id = $1`, [b.id]);
+      const remove = await client.query('delete from memberships where tenant_id = $1', [b.id]);
+      expect([update.rowCount, remove.rowCount]).toEqual([0, 0]);
+      await expect(
+        client.query(`insert into memberships (id, tenant_id, user_id, role, created_at) values (gen_random_uuid(), $1, $2, 'OWNER', now())`, [
+          b.id,
+          a.users[0]!.id,
+        ]),
+      ).rejects.toMatchObject({ code: '42501' });
+      await client.query('rollback');
+    });
+    const owners = await asOwner((client) => client.query('select role from memberships where tenant_id = $1 order by created_at', [b.id]));
+    expect(owners.rows.map((row) => row.role)).toEqual(['OWNER', 'ADMIN']);
+  });
+
+  it("lets a user read their own memberships in other tenants, and nobody else's", async () => {
+    await asAppRole(async (client) => {
+      await client.query('begin');
+      await client.query(`select set_config('app.user_id', $1, true)`, [shared.id]);
+      const { rows } = await client.query('select tenant_id, user_id from memberships order by tenant_id');
+      expect(rows.every((row) => row.user_id === shared.id)).toBe(true);
+      expect(rows.map((row) => row.tenant_id).sort()).toEqual([a.id, b.id].sort());
+      await client.query('rollback');
+    });
+  });
+
+  it('cannot switch RLS off or become the owner', async () => {
+    await asAppRole(async (client) => {
+      await expect(client.query('alter table memberships disable row level security')).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('set role postgres')).rejects.toMatchObject({ code: '42501' });
+      await expect(client.query('select * from auth_api_key(null) limit 0')).resolves.toBeTruthy();
+      await expect(client.query('select * from sessions limit 0')).resolves.toBeTruthy();
+    });
+  });
+});
+
+function asOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: database.ownerUrl });
+  return client.connect().then(() => fn(client).finally(() => client.end()));
+}
+
+describe('the MikroORM tenant filter alone (superuser connection: RLS does not apply)', () => {
+  let orm: Orm;
+  let em: EntityManager;
+  beforeAll(async () => {
+    orm = await openOrm({ clientUrl: database.ownerUrl, entities });
+  });
+  afterAll(() => orm?.close(true));
+
+  function boundTo(tenantId: string, userId: string | null = null): EntityManager {
+    em = orm.em.fork({ clear: true }) as EntityManager;
+    bindTenantSession(em, { tenantId, userId });
+    return em;
+  }
+
+  it('the connection really bypasses RLS (so what follows is the filter alone)', async () => {
+    const unfiltered = await orm.em.fork().find(Membership, {}, { filters: false });
+    expect(unfiltered.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('confines find, findOne and count to the bound tenant', async () => {
+    const em = boundTo(a.id);
+    expect((await em.find(Membership, {})).map((m) => m.tenant.id)).toEqual([a.id, a.id]);
+    expect(await em.findOne(Membership, { id: b.users[0]!.membershipId })).toBeNull();
+    expect(await em.count(Membership, { tenant: b.id })).toBe(0);
+  });
+
+  it.each(['joined', 'select-in'] as const)('confines populated collections (%s strategy)', async (strategy) => {
+    const em = boundTo(a.id);
+    const user = await em.findOneOrFail(User, { id: shared.id }, { populate: ['memberships'], strategy });
+    expect(user.memberships.getItems().map((m) => m.tenant.id)).toEqual([a.id]);
+  });
+
+  it('confines lazily initialised and em.populate-d collections', async () => {
+    const em = boundTo(a.id);
+    const user = await em.findOneOrFail(User, { id: shared.id });
+    await user.memberships.init();
+    expect(user.memberships.getItems().map((m) => m.tenant.id)).toEqual([a.id]);
+
+    const fresh = boundTo(a.id);
+    const again = await fresh.findOneOrFail(User, { id: shared.id });
+    await fresh.populate(again, ['memberships']);
+    expect(again.memberships.getItems().map((m) => m.tenant.id)).toEqual([a.id]);
+    expect((await again.memberships.matching({})).map((m) => m.tenant.id)).toEqual([a.id]);
+  });
+
+  it('confines nested populate from another root (tenant → memberships → user)', async () => {
+    const em = boundTo(a.id);
+    const tenants = await em.find(Tenant, { id: { $in: [a.id, b.id] } }, { populate: ['memberships.user'] });
+    const foreign = tenants.find((tenant) => tenant.id === b.id);
+    expect(foreign?.memberships.getItems() ?? []).toEqual([]);
+  });
+
+  it('fails closed: a fork without a tenant throws instead of reading every tenant', async () => {
+    await expect(orm.em.fork({ clear: true }).find(Membership, {})).rejects.toThrow(/tenant/);
+  });
+});
+
+describe('GraphQL scope-auth alone (EntityManager bound to B on the superuser connection)', () => {
+  let orm: Orm;
+  beforeAll(async () => {
+    orm = await openOrm({ clientUrl: database.ownerUrl, entities });
+  });
+  afterAll(() => orm?.close(true));
+
+  it("refuses B's objects to A's owner even when the data layer would hand them over", async () => {
+    const em = orm.em.fork({ clear: true }) as EntityManager;
+    bindTenantSession(em, { tenantId: b.id, userId: null });
+    const owner = a.users[0]!;
+    const actor = {
+      kind: 'user' as const,
+      userId: owner.id,
+      email: owner.email,
+      tenantId: a.id,
+      tenantSlug: a.slug,
+      role: 'OWNER' as const,
+      scopes: scopesForRole('OWNER'),
+      sessionId: null,
+    };
+    const deps = { tokens: new AccessTokens('x'.repeat(32), 900), credentials: new CredentialStore(orm), production: false };
+    // The service would refuse a foreign tenant on its own; ask for B's memberships directly.
+    const result = await execute({
+      schema,
+      document: parse(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Membership { role } } }`),
+      variableValues: { ids: b.users.map((user) => encodeGlobalID('Membership', user.membershipId)) },
+      contextValue: { actor, credentialExpiresAt: null, credential: {}, em, services: createServices({ actor, em, deps }), requestId: 't', logger: console },
+    });
+    expect(JSON.stringify(result.data)).not.toContain('ADMIN');
+    expect(result.data?.nodes).toEqual([null, null]);
+    expect(result.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+  });
+});
+
+describe('the catalog', () => {
+  it('forces RLS with a policy per command on every table with a tenant_id', async () => {
+    const { rows } = await asOwner((client) =>
+      client.query(`
+        select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
+               array(select distinct p.polcmd::text from pg_policy p where p.polrelid = c.oid and p.polroles = '{0}') as commands
+          from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+         where c.relkind = 'r' and c.relnamespace = 'public'::regnamespace order by 1`),
+    );
+    expect(rows.map((row) => row.table)).toEqual([...TENANT_TABLES].sort());
+    for (const row of rows) {
+      expect({ table: row.table, enabled: row.enabled, forced: row.forced, commands: [...row.commands].sort() }).toEqual({
+        table: row.table,
+        enabled: true,
+        forced: true,
+        commands: ['a', 'd', 'r', 'w'],
+      });
+    }
+  });
+
+  it('starts every unique index of a tenant-owned table with tenant_id', async () => {
+    const { rows } = await asOwner((client) =>
+      client.query(`
+        select i.indexrelid::regclass::text as index, a.attname as first
+          from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+         where i.indisunique and not i.indisprimary
+           and exists (select 1 from pg_attribute t where t.attrelid = i.indrelid and t.attname = 'tenant_id')`),
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => row.first !== 'tenant_id')).toEqual([]);
+  });
+
+  it('connects the API as a role that cannot bypass RLS, and refuses one that could', async () => {
+    const app = await openOrm({ clientUrl: database.appUrl, entities });
+    const owner = await openOrm({ clientUrl: database.ownerUrl, entities });
+    try {
+      await expect(assertRestrictedAppRole(app)).resolves.toBeUndefined();
+      await expect(assertRestrictedAppRole(owner)).rejects.toThrow(/superuser/);
+    } finally {
+      await app.close(true);
+      await owner.close(true);
+    }
+  });
+});
