@@ -1,5 +1,6 @@
 /** Sign-up, log-in and sessions. */
 import type { AuthPayload } from '../domains/identity/account.service.js';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from './builder.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
@@ -22,6 +23,17 @@ const SessionTenantRef = builder.objectRef<Tenant>('SessionTenant').implement({
     name: t.exposeString('name'),
   }),
 });
+
+/** A tenant argument: its global id (what the API hands out), raw id, or slug. */
+function tenantKey(value: string): string {
+  try {
+    const { typename, id } = decodeGlobalID(value);
+    if (typename === 'Tenant') return id;
+  } catch {
+    // not a global id: a raw id or a slug
+  }
+  return value;
+}
 
 export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   description: 'A new session: send `accessToken` as `Authorization: Bearer …`; trade `refreshToken` for the next pair.',
@@ -63,7 +75,7 @@ builder.mutationFields((t) => ({
   logIn: t.field({
     type: AuthPayloadRef,
     args: { input: t.arg({ type: LogInInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.accounts.logIn(input),
+    resolve: (_root, { input }, ctx) => ctx.services.accounts.logIn({ ...input, tenant: input.tenant ? tenantKey(input.tenant) : null }),
   }),
   refreshSession: t.field({
     type: AuthPayloadRef,
@@ -81,6 +93,6 @@ builder.mutationFields((t) => ({
     description: "Moves the caller's session to another tenant they belong to (id or slug).",
     authScopes: { authenticated: true },
     args: { tenant: t.arg.string({ required: true }) },
-    resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenant),
+    resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenantKey(tenant)),
   }),
 }));

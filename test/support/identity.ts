@@ -1,0 +1,71 @@
+/** Identity helpers over the real API: sign-up, log-in, API keys, invitations. */
+import type { TestServer } from './server.js';
+
+export interface SignedUp {
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+  tenant: { id: string; slug: string; name: string };
+}
+
+const AUTH_FIELDS = 'accessToken refreshToken expiresAt role tenant { id slug name } user { id email }';
+
+let counter = 0;
+export function uniqueEmail(label = 'user'): string {
+  counter += 1;
+  return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}@example.test`;
+}
+
+export async function signUp(server: TestServer, options: { email?: string; tenantName?: string; password?: string } = {}): Promise<SignedUp> {
+  const email = options.email ?? uniqueEmail();
+  const password = options.password ?? 'a long enough passphrase';
+  const { body } = await server.graphql(`mutation($input: SignUpInput!) { signUp(input: $input) { ${AUTH_FIELDS} } }`, {
+    variables: { input: { email, password, tenantName: options.tenantName ?? 'Test Tenant' } },
+  });
+  if (body.errors) throw new Error(`signUp failed: ${JSON.stringify(body.errors)}`);
+  const payload = body.data.signUp;
+  return { email, password, accessToken: payload.accessToken, refreshToken: payload.refreshToken, tenant: payload.tenant };
+}
+
+export function logIn(server: TestServer, input: { email: string; password: string; tenant?: string }) {
+  return server.graphql(`mutation($input: LogInInput!) { logIn(input: $input) { ${AUTH_FIELDS} } }`, { variables: { input } });
+}
+
+export function refresh(server: TestServer, refreshToken: string) {
+  return server.graphql(`mutation($t: String!) { refreshSession(refreshToken: $t) { ${AUTH_FIELDS} } }`, { variables: { t: refreshToken } });
+}
+
+export async function createApiKey(server: TestServer, token: string, input: Record<string, unknown>) {
+  return server.graphql(
+    `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id name prefix scopes expiresAt revokedAt } } }`,
+    { token, variables: { input } },
+  );
+}
+
+/**
+ * Invites `email` as `role` and accepts: anonymously with a password (a new account), or with
+ * `acceptAs`, the access token of the existing account. Returns the new session.
+ */
+export async function addMember(server: TestServer, ownerToken: string, role: string, email = uniqueEmail(role.toLowerCase()), acceptAs?: string) {
+  const invited = await server.graphql(`mutation($email: String!, $role: Role!) { inviteMember(email: $email, role: $role) { token } }`, {
+    token: ownerToken,
+    variables: { email, role },
+  });
+  if (invited.body.errors) throw new Error(`inviteMember failed: ${JSON.stringify(invited.body.errors)}`);
+  const accepted = await server.graphql(`mutation($token: String!, $password: String) { acceptInvitation(token: $token, password: $password) { ${AUTH_FIELDS} } }`, {
+    variables: { token: invited.body.data.inviteMember.token, password: acceptAs ? null : 'a long enough passphrase' },
+    token: acceptAs,
+  });
+  if (accepted.body.errors) throw new Error(`acceptInvitation failed: ${JSON.stringify(accepted.body.errors)}`);
+  return { email, password: 'a long enough passphrase', ...accepted.body.data.acceptInvitation } as {
+    email: string;
+    password: string;
+    accessToken: string;
+    refreshToken: string;
+    tenant: { id: string; slug: string };
+    user: { id: string };
+  };
+}
+
+export const codeOf = (body: { errors?: { extensions?: Record<string, any> }[] }) => body.errors?.[0]?.extensions?.code;
