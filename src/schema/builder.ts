@@ -11,6 +11,7 @@ import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { GraphQLContext } from '../context.js';
 import { isAuthenticated } from '../domains/actor.js';
+import { isUuid } from '../domains/ids.js';
 import { can, type Permission } from '../domains/identity/permissions.js';
 import { roleAtLeast, type ApiScope, type Role } from '../domains/tenancy/roles.js';
 
@@ -58,6 +59,15 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // A global id is base64("Type:uuid"); one that does not decode to that is the caller's
+    // mistake (BAD_USER_INPUT), never a database error.
+    decodeGlobalID: (globalID) => {
+      const [typename, id, ...rest] = Buffer.from(globalID, 'base64').toString('utf8').split(':');
+      if (!typename || !id || rest.length > 0 || !isUuid(id)) {
+        throw new GraphQLError(`Invalid id: ${JSON.stringify(globalID.slice(0, 100))}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      return { typename, id };
+    },
   },
   validation: {
     validationError: (result) =>

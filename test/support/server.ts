@@ -19,7 +19,8 @@ export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 export interface GraphQLResponse<T = any> {
   status: number;
   headers: Headers;
-  body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+  /** Typed loosely on purpose: tests assert what is and is not there. */
+  body: { data: T; errors: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
 }
 
 export interface TestServer {

@@ -9,6 +9,7 @@ import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js
 import { assertCan, assertMayGrant } from '../identity/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { assertUuid } from '../ids.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Invitation } from './invitation.entity.js';
@@ -48,7 +49,7 @@ export class MembersService {
 
   async revokeInvitation(id: string): Promise<Invitation> {
     assertCan(this.ctx.actor, 'member:manage');
-    const invitation = await this.ctx.em.findOne(Invitation, { id });
+    const invitation = await this.ctx.em.findOne(Invitation, { id: assertUuid(id) });
     if (!invitation) throw new NotFoundError('Invitation');
     invitation.revokedAt ??= new Date();
     await this.ctx.em.flush();

@@ -1,0 +1,123 @@
+/** Invitations, role changes and removal: single use, expiry, no escalation, one OWNER kept. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { addMember, codeOf, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.close());
+
+const INVITE = 'mutation($email: String!, $role: Role!) { inviteMember(email: $email, role: $role) { token invitation { id email role } } }';
+const ACCEPT = 'mutation($token: String!, $password: String) { acceptInvitation(token: $token, password: $password) { role tenant { slug } user { email } } }';
+const UPDATE = 'mutation($m: ID!, $role: Role!) { updateMemberRole(membership: $m, role: $role) { role } }';
+const REMOVE = 'mutation($m: ID!) { removeMember(membership: $m) }';
+const MEMBERS = '{ viewer { tenant { members { edges { node { id role user { email } } } } } } }';
+
+async function invite(token: string, role: string, email = uniqueEmail('invitee')) {
+  const { body } = await server.graphql(INVITE, { token, variables: { email, role } });
+  return { body, email, token: body.data?.inviteMember?.token as string };
+}
+
+/** Membership global id of `email` in the caller's tenant. */
+async function membershipOf(token: string, email: string): Promise<string> {
+  const { body } = await server.graphql(MEMBERS, { token });
+  return body.data.viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === email).node.id;
+}
+
+describe('invitations', () => {
+  let owner: SignedUp;
+  beforeAll(async () => {
+    owner = await signUp(server, { tenantName: 'Inviters' });
+  });
+
+  it('are accepted once, by signing up, into the inviting tenant with the invited role', async () => {
+    const invited = await invite(owner.accessToken, 'MEMBER');
+    expect(invited.token).toMatch(/^sli_[A-Za-z0-9_-]{43}$/);
+    expect(invited.body.data.inviteMember.invitation).toMatchObject({ email: invited.email, role: 'MEMBER' });
+    const accepted = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
+    expect(accepted.body.data.acceptInvitation).toEqual({ role: 'MEMBER', tenant: { slug: owner.tenant.slug }, user: { email: invited.email } });
+    const again = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
+    expect(codeOf(again.body)).toBe('CONFLICT');
+  });
+
+  it('are accepted by an existing account signed in as the invited email, and no other', async () => {
+    const person = await signUp(server, { tenantName: 'Elsewhere' });
+    const invited = await invite(owner.accessToken, 'VIEWER', person.email);
+    const anonymous = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
+    expect(codeOf(anonymous.body)).toBe('UNAUTHENTICATED');
+    const someoneElse = await signUp(server);
+    const wrongPerson = await server.graphql(ACCEPT, { token: someoneElse.accessToken, variables: { token: invited.token } });
+    expect(codeOf(wrongPerson.body)).toBe('FORBIDDEN');
+    const accepted = await server.graphql(ACCEPT, { token: person.accessToken, variables: { token: invited.token } });
+    expect(accepted.body.data.acceptInvitation).toMatchObject({ role: 'VIEWER', tenant: { slug: owner.tenant.slug } });
+  });
+
+  it('expire, can be revoked, and unknown tokens are NOT_FOUND', async () => {
+    const expired = await invite(owner.accessToken, 'MEMBER');
+    await withClient(server.database.ownerUrl, (client) =>
+      client.query(`update invitations set expires_at = now() - interval '1 second' where id = $1`, [expired.body.data.inviteMember.invitation.id]),
+    );
+    expect(codeOf((await server.graphql(ACCEPT, { variables: { token: expired.token, password: 'a long enough passphrase' } })).body)).toBe('BAD_USER_INPUT');
+
+    const revoked = await invite(owner.accessToken, 'MEMBER');
+    await server.graphql('mutation($id: ID!) { revokeInvitation(id: $id) { id } }', { token: owner.accessToken, variables: { id: revoked.body.data.inviteMember.invitation.id } });
+    expect(codeOf((await server.graphql(ACCEPT, { variables: { token: revoked.token, password: 'a long enough passphrase' } })).body)).toBe('NOT_FOUND');
+    expect(codeOf((await server.graphql(ACCEPT, { variables: { token: `sli_${'B'.repeat(43)}`, password: 'a long enough passphrase' } })).body)).toBe('NOT_FOUND');
+  });
+
+  it('cannot grant more than the inviter holds', async () => {
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const member = await addMember(server, owner.accessToken, 'MEMBER');
+    expect(codeOf((await invite(admin.accessToken, 'OWNER')).body)).toBe('FORBIDDEN');
+    expect(codeOf((await invite(admin.accessToken, 'ADMIN')).body)).toBeUndefined();
+    expect(codeOf((await invite(member.accessToken, 'VIEWER')).body)).toBe('FORBIDDEN');
+    expect(codeOf((await invite(owner.accessToken, 'VIEWER', member.email)).body)).toBe('CONFLICT');
+  });
+});
+
+describe('roles and removal', () => {
+  it('refuse escalation by an ADMIN', async () => {
+    const owner = await signUp(server, { tenantName: 'Escalation' });
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const member = await addMember(server, owner.accessToken, 'MEMBER');
+    const memberId = await membershipOf(owner.accessToken, member.email);
+    const ownerId = await membershipOf(owner.accessToken, owner.email);
+    const adminId = await membershipOf(owner.accessToken, admin.email);
+    expect(codeOf((await server.graphql(UPDATE, { token: admin.accessToken, variables: { m: memberId, role: 'OWNER' } })).body)).toBe('FORBIDDEN');
+    expect(codeOf((await server.graphql(UPDATE, { token: admin.accessToken, variables: { m: adminId, role: 'OWNER' } })).body)).toBe('FORBIDDEN');
+    expect(codeOf((await server.graphql(UPDATE, { token: admin.accessToken, variables: { m: ownerId, role: 'VIEWER' } })).body)).toBe('FORBIDDEN');
+    expect(codeOf((await server.graphql(REMOVE, { token: admin.accessToken, variables: { m: ownerId } })).body)).toBe('FORBIDDEN');
+    expect(codeOf((await server.graphql(UPDATE, { token: member.accessToken, variables: { m: memberId, role: 'ADMIN' } })).body)).toBe('FORBIDDEN');
+    const demoted = await server.graphql(UPDATE, { token: admin.accessToken, variables: { m: memberId, role: 'VIEWER' } });
+    expect(demoted.body.data.updateMemberRole).toEqual({ role: 'VIEWER' });
+  });
+
+  it('keep at least one OWNER', async () => {
+    const owner = await signUp(server, { tenantName: 'Owners' });
+    const ownerId = await membershipOf(owner.accessToken, owner.email);
+    const demote = await server.graphql(UPDATE, { token: owner.accessToken, variables: { m: ownerId, role: 'ADMIN' } });
+    expect(demote.body.errors[0]).toMatchObject({ extensions: { code: 'CONFLICT', reason: 'last-owner' } });
+    expect(codeOf((await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: ownerId } })).body)).toBe('CONFLICT');
+
+    const second = await addMember(server, owner.accessToken, 'OWNER');
+    const secondId = await membershipOf(owner.accessToken, second.email);
+    expect((await server.graphql(UPDATE, { token: second.accessToken, variables: { m: ownerId, role: 'ADMIN' } })).body.data.updateMemberRole).toEqual({ role: 'ADMIN' });
+    expect(codeOf((await server.graphql(REMOVE, { token: second.accessToken, variables: { m: secondId } })).body)).toBe('CONFLICT');
+  });
+
+  it("end a removed member's access at once, and leave foreign memberships alone", async () => {
+    const owner = await signUp(server, { tenantName: 'Removal' });
+    const member = await addMember(server, owner.accessToken, 'MEMBER');
+    const memberId = await membershipOf(owner.accessToken, member.email);
+    const stranger = await signUp(server);
+    const foreign = await server.graphql(REMOVE, { token: stranger.accessToken, variables: { m: memberId } });
+    expect(codeOf(foreign.body)).toBe('NOT_FOUND');
+    expect((await server.graphql('{ viewer { role } }', { token: member.accessToken })).body.data.viewer.role).toBe('MEMBER');
+
+    expect((await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: memberId } })).body.data).toEqual({ removeMember: true });
+    expect((await server.graphql('{ viewer { role } }', { token: member.accessToken })).status).toBe(401);
+  });
+});
