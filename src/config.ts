@@ -46,6 +46,8 @@ export interface Config {
   /** Where the secrets came from, so start-up can say so. */
   secretsSource: { kind: 'environment' } | { kind: 'generated' | 'reused'; file: string };
   accessTokenTtlSeconds: number;
+  /** Least time between two fetches of one identity provider's JWKS. */
+  jwksCooldownMs: number;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +93,7 @@ const envSchema = z.object({
   SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
   SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   SLUICE_CREDENTIAL_RECHECK_MS: z.coerce.number().int().min(100, 'must be at least 100').max(60_000, 'must be at most 60000').default(5_000),
+  SLUICE_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
 });
 
@@ -155,6 +158,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
     redisUrl: values.REDIS_URL,
     logLevel: values.LOG_LEVEL,
     accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL_SECONDS,
+    jwksCooldownMs: values.SLUICE_JWKS_COOLDOWN_MS,
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,
       masterKey: values.SLUICE_MASTER_KEY ? decodeMasterKey(values.SLUICE_MASTER_KEY) : undefined,

@@ -55,7 +55,7 @@ export function createServer({ config, orm, logger }: ServerDependencies): Sluic
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
-  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials));
+  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
   const deps: ServiceDependencies = { tokens, credentials, production };
   const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
 

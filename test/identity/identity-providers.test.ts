@@ -1,0 +1,204 @@
+/**
+ * External identity providers. The partner's identity provider is a test double we control: a
+ * real HTTP server on 127.0.0.1 publishing a JWKS (RS256 and EdDSA keys), counting fetches, and
+ * able to rotate its keys mid-test. Tokens are signed with the matching private keys.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type JWK, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf, signUp, type SignedUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+interface SigningKey {
+  kid: string;
+  alg: 'RS256' | 'EdDSA';
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+
+async function newKey(kid: string, alg: SigningKey['alg']): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+/** The partner's JWKS endpoint. */
+class JwksServer {
+  published: SigningKey[] = [];
+  fetches = 0;
+  private server: Server = createServer((_req, res) => {
+    this.fetches += 1;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: this.published.map((key) => key.jwk) }));
+  });
+  url = '';
+  async start() {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;
+  }
+  stop() {
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+const ISSUER = 'https://partner.example.test';
+/** Short, so the test can wait it out; production's default is 30 s. */
+const COOLDOWN_MS = 1000;
+const pastCooldown = () => new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 100));
+const AUDIENCE = 'sluice-partner';
+const VIEWER = '{ viewer { kind role email externalSubject externalIssuer tenant { slug } } }';
+const REGISTER = `mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id issuer defaultRole } }`;
+
+let server: TestServer;
+let jwks: JwksServer;
+let owner: SignedUp;
+let rsa: SigningKey;
+let ed: SigningKey;
+
+function token(key: SigningKey, claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string; expires?: string | number; notBefore?: string | number } = {}) {
+  const jwt = new SignJWT({ email: 'Partner.User@Example.test', roles: ['partner-admin'], ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid })
+    .setSubject('partner-user-1')
+    .setIssuer(options.issuer ?? ISSUER)
+    .setAudience(options.audience ?? AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(options.expires ?? '5m');
+  if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore);
+  return jwt.sign(key.privateKey);
+}
+
+const asExternal = (jwt: string, headers: Record<string, string> = {}) => server.graphql(VIEWER, { token: jwt, headers });
+
+beforeAll(async () => {
+  [server, jwks, rsa, ed] = await Promise.all([startTestServer({ env: { SLUICE_JWKS_COOLDOWN_MS: String(COOLDOWN_MS) } }), Promise.resolve(new JwksServer()), newKey('rsa-1', 'RS256'), newKey('ed-1', 'EdDSA')]);
+  await jwks.start();
+  jwks.published = [rsa, ed];
+  owner = await signUp(server, { tenantName: 'Partnered' });
+  const { body } = await server.graphql(REGISTER, {
+    token: owner.accessToken,
+    variables: { input: { name: 'Partner', issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url, roleClaim: 'roles', roleMapping: { 'partner-admin': 'ADMIN', 'partner-dev': 'MEMBER' } } },
+  });
+  expect(body.errors).toBeUndefined();
+});
+afterAll(async () => {
+  await server?.close();
+  await jwks?.stop();
+});
+
+describe('tokens from a trusted issuer', () => {
+  it('act as an external identity with the mapped role (RS256 and EdDSA)', async () => {
+    for (const key of [rsa, ed]) {
+      const { status, body } = await asExternal(await token(key));
+      expect(status).toBe(200);
+      expect(body.data.viewer).toEqual({
+        kind: 'EXTERNAL',
+        role: 'ADMIN',
+        email: 'partner.user@example.test',
+        externalSubject: 'partner-user-1',
+        externalIssuer: ISSUER,
+        tenant: { slug: owner.tenant.slug },
+      });
+    }
+  });
+
+  it('get the default role when no mapping applies, and may do only what it allows', async () => {
+    const viewerToken = await token(rsa, { roles: ['unknown-group'] });
+    expect((await asExternal(viewerToken)).body.data.viewer.role).toBe('VIEWER');
+    const { body } = await server.graphql('mutation { createApiKey(input: { name: "x", scopes: [READ] }) { secret } }', { token: viewerToken });
+    expect(codeOf(body)).toBe('FORBIDDEN');
+  });
+
+  it.each([
+    ['for another audience', () => token(rsa, {}, { audience: 'someone-else' })],
+    ['expired beyond the clock skew', () => token(rsa, {}, { expires: Math.floor(Date.now() / 1000) - 120 })],
+    ['not valid before a minute from now', () => token(rsa, {}, { notBefore: Math.floor(Date.now() / 1000) + 120 })],
+    ['from an issuer nobody trusts', () => token(rsa, {}, { issuer: 'https://evil.example.test' })],
+    ['signed by a key the issuer does not publish', async () => token({ ...(await newKey('rsa-1', 'RS256')) })],
+    ['unsigned (alg: none)', async () => new UnsecuredJWT({ roles: ['partner-admin'] }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('x').setExpirationTime('5m').encode()],
+    [
+      'HS256 with the public key as secret (algorithm confusion)',
+      () =>
+        new SignJWT({ roles: ['partner-admin'] })
+          .setProtectedHeader({ alg: 'HS256', kid: rsa.kid })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setSubject('x')
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode(JSON.stringify(rsa.jwk))),
+    ],
+    ['with a tampered payload', async () => {
+      const [header, , signature] = (await token(rsa)).split('.');
+      const payload = Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: 'admin', roles: ['partner-admin'], exp: 9999999999 })).toString('base64url');
+      return `${header}.${payload}.${signature}`;
+    }],
+  ])('are refused %s with 401', async (_name, make) => {
+    const { status, body } = await asExternal(await make());
+    expect(status).toBe(401);
+    expect(codeOf(body)).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('key rotation', () => {
+  it('refetches the JWKS once for a new kid, and at most once per cooldown for unknown ones', async () => {
+    // Made-up kids, prepared up front so the flood below lands well inside the cooldown.
+    const forged = await Promise.all(Array.from({ length: 20 }, async (_, i) => token(await newKey(`bogus-${i}`, 'EdDSA'))));
+    await pastCooldown();
+    const before = jwks.fetches;
+    const rotated = await newKey('rsa-2', 'RS256');
+    jwks.published = [rsa, ed, rotated];
+    expect((await asExternal(await token(rotated))).body.data.viewer.kind).toBe('EXTERNAL');
+    expect(jwks.fetches).toBe(before + 1);
+
+    // A flood of made-up kids within the cooldown: refused, and the provider is not hammered.
+    const answers = await Promise.all(forged.map(async (jwt) => (await asExternal(jwt)).status));
+    expect(new Set(answers)).toEqual(new Set([401]));
+    expect(jwks.fetches).toBe(before + 1);
+  });
+});
+
+describe('registration', () => {
+  const input = (change: Record<string, unknown>) => ({ name: 'P', issuer: `https://issuer-${Math.random()}.example.test`, audience: 'a', ...change });
+
+  it('accepts an inline key set, refusing private keys and ambiguous sources', async () => {
+    const key = await newKey('inline-1', 'EdDSA');
+    const inline = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer: 'https://inline.example.test', jwks: { keys: [key.jwk] } }) } });
+    expect(inline.body.data.registerIdentityProvider).toMatchObject({ issuer: 'https://inline.example.test', defaultRole: 'VIEWER' });
+    const jwt = await token(key, {}, { issuer: 'https://inline.example.test', audience: 'a' });
+    expect((await asExternal(jwt)).body.data.viewer).toMatchObject({ kind: 'EXTERNAL', role: 'VIEWER' });
+
+    const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+    for (const bad of [{ jwks: { keys: [await exportJWK(privateKey)] } }, { jwks: { keys: [key.jwk] }, jwksUrl: jwks.url }, {}, { jwksUrl: 'ftp://x.example/jwks' }]) {
+      const { body } = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input(bad) } });
+      expect(codeOf(body)).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it('is for ADMINs and above, and never maps to OWNER', async () => {
+    const { addMember } = await import('../support/identity.js');
+    const member = await addMember(server, owner.accessToken, 'MEMBER');
+    expect(codeOf((await server.graphql(REGISTER, { token: member.accessToken, variables: { input: input({ jwksUrl: jwks.url }) } })).body)).toBe('FORBIDDEN');
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const toOwner = await server.graphql(REGISTER, { token: admin.accessToken, variables: { input: input({ jwksUrl: jwks.url, roleMapping: { boss: 'OWNER' } }) } });
+    expect(codeOf(toOwner.body)).toBe('FORBIDDEN');
+  });
+
+  it('needs X-Sluice-Tenant when two tenants trust the same issuer, and stops at removal', async () => {
+    const other = await signUp(server, { tenantName: 'Also Partnered' });
+    const shared = await server.graphql(REGISTER, {
+      token: other.accessToken,
+      variables: { input: { name: 'Partner', issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url } },
+    });
+    const jwt = await token(rsa);
+    const ambiguous = await asExternal(jwt);
+    expect([ambiguous.status, ambiguous.body.errors[0]?.message]).toEqual([401, expect.stringMatching(/X-Sluice-Tenant/)]);
+    expect((await asExternal(jwt, { 'x-sluice-tenant': other.tenant.slug })).body.data.viewer).toMatchObject({ role: 'VIEWER', tenant: { slug: other.tenant.slug } });
+
+    // Another tenant cannot remove it; its own admin can, and the tokens stop working there.
+    const providerId = shared.body.data.registerIdentityProvider.id;
+    const REMOVE = 'mutation($id: ID!) { removeIdentityProvider(id: $id) { issuer } }';
+    expect(codeOf((await server.graphql(REMOVE, { token: owner.accessToken, variables: { id: providerId } })).body)).toBe('NOT_FOUND');
+    expect((await server.graphql(REMOVE, { token: other.accessToken, variables: { id: providerId } })).body.data.removeIdentityProvider.issuer).toBe(ISSUER);
+    expect((await asExternal(jwt, { 'x-sluice-tenant': other.tenant.slug })).status).toBe(401);
+    expect((await asExternal(jwt)).body.data.viewer.tenant.slug).toBe(owner.tenant.slug);
+  });
+});
