@@ -1,0 +1,152 @@
+/**
+ * The isolation sweep: every query and mutation in the schema (generated from the schema, so
+ * new fields are covered without touching this file), aimed at tenant B's ids, sent with each
+ * of tenant A's credentials: users of every role, API keys of every scope, an external
+ * identity. No response may carry B's data, nothing may fail as INTERNAL, and B's rows must be
+ * exactly as they were.
+ */
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { schema } from '../../src/schema/index.js';
+import { addMember, createApiKey, signUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { operationsFor, SKIPPED, withNodeFragments, type Target } from '../support/sweep.js';
+
+interface Credential {
+  name: string;
+  headers: Record<string, string>;
+}
+
+let server: TestServer;
+
+/** A tenant with a user of every role, a key of every scope, an identity provider and an open invitation. */
+async function populatedTenant(label: string) {
+  const owner = await signUp(server, { tenantName: `${label} Sweep Co` });
+  const credentials: Credential[] = [{ name: `${label}:OWNER`, headers: { authorization: `Bearer ${owner.accessToken}` } }];
+  for (const role of ['ADMIN', 'MEMBER', 'VIEWER']) {
+    const member = await addMember(server, owner.accessToken, role);
+    credentials.push({ name: `${label}:${role}`, headers: { authorization: `Bearer ${member.accessToken}` } });
+  }
+  for (const scope of ['READ', 'WRITE', 'ADMIN']) {
+    const { body } = await createApiKey(server, owner.accessToken, { name: `${label}-${scope}`, scopes: [scope] });
+    credentials.push({ name: `${label}:key-${scope}`, headers: { 'x-api-key': body.data.createApiKey.secret } });
+  }
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
+  const issuer = `https://idp.${label.toLowerCase()}.example.test`;
+  await server.graphql(
+    `mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id } }`,
+    { token: owner.accessToken, variables: { input: { name: `${label} IdP`, issuer, audience: 'sluice', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }, roleClaim: 'role', roleMapping: { admin: 'ADMIN' } } } },
+  );
+  const external = await new SignJWT({ role: 'admin', email: `partner@${label.toLowerCase()}.example.test` })
+    .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+    .setIssuer(issuer)
+    .setAudience('sluice')
+    .setSubject(`${label}-partner`)
+    .setExpirationTime('1h')
+    .sign(privateKey);
+  credentials.push({ name: `${label}:external`, headers: { authorization: `Bearer ${external}` } });
+  await server.graphql('mutation { inviteMember(email: "pending@invitee.example.test", role: VIEWER) { token } }', { token: owner.accessToken });
+  return { owner, credentials, issuer };
+}
+
+let a: Awaited<ReturnType<typeof populatedTenant>>;
+let b: Awaited<ReturnType<typeof populatedTenant>>;
+let target: Target;
+/** Strings that only B's data contains. */
+let secretsOfB: string[];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  a = await populatedTenant('Alpha');
+  b = await populatedTenant('Bravo');
+  const { body } = await server.graphql(
+    `{ viewer { tenant { id slug name members { edges { node { id user { id email } } } } apiKeys { edges { node { id prefix name } } }
+       identityProviders { edges { node { id issuer name } } } invitations { edges { node { id email } } } } } }`,
+    { token: b.owner.accessToken },
+  );
+  const tenant = body.data.viewer.tenant;
+  const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((edge) => edge.node);
+  const members = nodes(tenant.members);
+  const globalIds = [tenant.id, ...members.flatMap((m: any) => [m.id, m.user.id]), ...nodes(tenant.apiKeys).map((k: any) => k.id), ...nodes(tenant.identityProviders).map((p: any) => p.id)];
+  const rawIds = [...globalIds.map((id) => decodeGlobalID(id).id), ...nodes(tenant.invitations).map((i: any) => i.id)];
+  target = { ids: [...globalIds, ...rawIds], slug: tenant.slug, tenantIds: [tenant.id, decodeGlobalID(tenant.id).id], email: b.owner.email };
+  secretsOfB = [
+    ...target.ids,
+    tenant.slug,
+    tenant.name,
+    ...members.map((m: any) => m.user.email),
+    ...nodes(tenant.apiKeys).flatMap((k: any) => [k.prefix, k.name]),
+    b.issuer,
+  ];
+}, 120_000);
+afterAll(() => server?.close());
+
+/** B's rows, as the superuser sees them. */
+function snapshotOfB(): Promise<string> {
+  const tenantId = target.tenantIds[1];
+  return withClient(server.database.ownerUrl, async (client) => {
+    const tables: Record<string, unknown[]> = {};
+    for (const table of ['memberships', 'api_keys', 'identity_providers', 'invitations']) {
+      tables[table] = (await client.query(`select * from ${table} where tenant_id = $1 order by id`, [tenantId])).rows;
+    }
+    tables.tenants = (await client.query('select * from tenants where id = $1', [tenantId])).rows;
+    tables.users = (await client.query('select u.* from users u join memberships m on m.user_id = u.id where m.tenant_id = $1 order by u.id', [tenantId])).rows;
+    tables.sessions = (await client.query('select s.* from sessions s where s.active_tenant_id = $1 order by s.id', [tenantId])).rows;
+    return JSON.stringify(tables);
+  });
+}
+
+async function send(credential: Credential, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...credential.headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+it('finds the generator can read B when pointed at B with B’s own owner (positive control)', async () => {
+  const operations = withNodeFragments(schema, operationsFor(schema, target)).filter((op) => op.field.startsWith('query.'));
+  const owner: Credential = { name: 'B:OWNER', headers: { authorization: `Bearer ${b.owner.accessToken}` } };
+  let revealing = 0;
+  for (const operation of operations) {
+    const { text } = await send(owner, operation.query, operation.variables);
+    if (text.includes(target.slug)) revealing += 1;
+  }
+  expect(revealing).toBeGreaterThan(5);
+});
+
+it('lets none of tenant A’s credentials read or change tenant B', { timeout: 300_000 }, async () => {
+  const before = await snapshotOfB();
+  const operations = withNodeFragments(schema, operationsFor(schema, target));
+  const fields = new Set(operations.map((op) => op.field));
+  const leaks: string[] = [];
+  const tried: Record<string, number> = {};
+  for (const credential of a.credentials) {
+    for (const operation of operations) {
+      const { status, text } = await send(credential, operation.query, operation.variables);
+      tried[credential.name] = (tried[credential.name] ?? 0) + 1;
+      const echoed = JSON.stringify(operation.variables);
+      const leaked = secretsOfB.filter((secret) => text.includes(secret) && !echoed.includes(secret));
+      if (leaked.length || status >= 500 || text.includes('"INTERNAL"')) {
+        leaks.push(`${credential.name} ${operation.field} ${echoed}: status ${status}, leaked ${JSON.stringify(leaked)}: ${text.slice(0, 300)}`);
+      }
+    }
+  }
+  const total = Object.values(tried).reduce((sum, n) => sum + n, 0);
+  console.log(`isolation sweep: ${fields.size} root fields (skipped: ${Object.keys(SKIPPED).join(', ')}), ${operations.length} operations × ${a.credentials.length} credentials = ${total} requests`);
+  expect(leaks).toEqual([]);
+  const rootFields = [schema.getQueryType(), schema.getMutationType()].flatMap((root) => Object.keys(root?.getFields() ?? {}));
+  expect(fields.size).toBe(rootFields.length - Object.keys(SKIPPED).length);
+  expect(total).toBeGreaterThan(500);
+  expect(await snapshotOfB()).toBe(before);
+
+  // The sweep ran with live credentials throughout (a dead one would hide leaks).
+  for (const credential of a.credentials) {
+    const { status, text } = await send(credential, '{ viewer { kind tenant { slug } } }', {});
+    expect({ credential: credential.name, status }).toEqual({ credential: credential.name, status: 200 });
+    expect(JSON.parse(text).data.viewer.tenant.slug).toBe(a.owner.tenant.slug);
+  }
+});

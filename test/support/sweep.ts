@@ -1,0 +1,156 @@
+/**
+ * Generates operations from the schema itself, so a new query or mutation is swept the day it
+ * is added: every root field, with every id argument set to each of the target tenant's ids in
+ * turn (and tenant-naming strings to its slug and ids), selecting everything readable to a
+ * small depth.
+ */
+import {
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isScalarType,
+  isUnionType,
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+} from 'graphql';
+
+export interface Target {
+  /** Global ids of the target's objects (all types). */
+  ids: string[];
+  slug: string;
+  tenantIds: string[];
+  email: string;
+}
+
+export interface Operation {
+  field: string;
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+/** Root fields the sweep leaves out, and why. */
+export const SKIPPED: Record<string, string> = {
+  // Ends the caller's own session; takes no argument that could name another tenant.
+  logOut: 'no target argument; would end the sweeping credential',
+};
+
+const MAX_DEPTH = 3;
+
+export function operationsFor(schema: GraphQLSchema, target: Target): Operation[] {
+  const operations: Operation[] = [];
+  for (const [kind, root] of [['query', schema.getQueryType()], ['mutation', schema.getMutationType()]] as const) {
+    if (!root) continue;
+    for (const field of Object.values(root.getFields())) {
+      if (SKIPPED[field.name]) continue;
+      const header = field.args.length ? `(${field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ')})` : '';
+      const call = field.args.length ? `(${field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})` : '';
+      // Two selections: everything to MAX_DEPTH, and scalars only. In the deep one, a refused
+      // non-null sub-field nulls its whole parent, which would hide a leak in the parent.
+      for (const depth of [MAX_DEPTH, 1]) {
+        const selection = selectionFor(field.type, 1, depth);
+        const query = `${kind}${header} { ${field.name}${call}${selection ? ` ${selection}` : ''} }`;
+        for (const variables of variantsFor(field, target)) operations.push({ field: `${kind}.${field.name}`, query, variables });
+      }
+    }
+  }
+  return operations;
+}
+
+/** One variable set per targeted candidate value: each argument varied alone, the others at their first. */
+function variantsFor(field: GraphQLField<unknown, unknown>, target: Target): Record<string, unknown>[] {
+  const candidates = field.args.map((arg) => ({ arg, values: candidatesFor(arg, target) }));
+  const base = Object.fromEntries(candidates.map(({ arg, values }) => [arg.name, values[0]]));
+  const variants = [base];
+  for (const { arg, values } of candidates) for (const value of values.slice(1)) variants.push({ ...base, [arg.name]: value });
+  return variants;
+}
+
+function candidatesFor(arg: GraphQLArgument, target: Target): unknown[] {
+  const named = getNamedType(arg.type);
+  const wrap = (value: unknown) => wrapLists(arg.type, value);
+  if (named.name === 'ID') return target.ids.map(wrap);
+  if (named.name === 'String' && /tenant/i.test(arg.name)) return [target.slug, ...target.tenantIds].map(wrap);
+  if (named.name === 'String' && /email/i.test(arg.name)) return [wrap(target.email)];
+  return [valueFor(arg.type, arg.name, target)];
+}
+
+function wrapLists(type: GraphQLInputType, value: unknown): unknown {
+  const inner = isNonNullType(type) ? type.ofType : type;
+  return isListType(inner) ? [wrapLists(inner.ofType, value)] : value;
+}
+
+function valueFor(type: GraphQLInputType, name: string, target: Target): unknown {
+  if (isNonNullType(type)) return valueFor(type.ofType, name, target);
+  if (isListType(type)) return [valueFor(type.ofType, name, target)];
+  if (isEnumType(type)) return type.getValues()[0]!.name;
+  if (isInputObjectType(type)) {
+    const fields = Object.values(type.getFields()).filter((field) => isNonNullType(field.type) || getNamedType(field.type).name === 'ID');
+    return Object.fromEntries(fields.map((field) => [field.name, valueFor(field.type, field.name, target)]));
+  }
+  switch (type.name) {
+    case 'ID':
+      return target.ids[0];
+    case 'Int':
+      return 1;
+    case 'Float':
+      return 1.5;
+    case 'Boolean':
+      return true;
+    case 'DateTime':
+      return new Date(Date.now() + 86_400_000).toISOString();
+    case 'JSONObject':
+      return {};
+    default:
+      return /email/i.test(name) ? target.email : /tenant/i.test(name) ? target.slug : 'sweep-value';
+  }
+}
+
+/** Everything selectable without arguments, down to `maxDepth` object levels. */
+function selectionFor(type: GraphQLOutputType, depth: number, maxDepth: number): string {
+  const named = getNamedType(type);
+  if (isScalarType(named) || isEnumType(named)) return '';
+  if (depth > maxDepth) return '';
+  if (isInterfaceType(named) || isUnionType(named)) {
+    const members = isUnionType(named) ? named.getTypes() : [];
+    const own = isInterfaceType(named) ? fieldsSelection(named.getFields(), depth, maxDepth) : '';
+    const fragments = members.map((member) => `... on ${member.name} ${selectionFor(member, depth, maxDepth)}`).join(' ');
+    return `{ __typename ${own} ${fragments} }`;
+  }
+  if (isObjectType(named)) return `{ __typename ${fieldsSelection(named.getFields(), depth, maxDepth)} }`;
+  return '';
+}
+
+function fieldsSelection(fields: Record<string, GraphQLField<unknown, unknown>>, depth: number, maxDepth: number): string {
+  return Object.values(fields)
+    .filter((field) => field.args.every((arg) => !isNonNullType(arg.type) || arg.defaultValue !== undefined))
+    .flatMap((field) => {
+      const leaf = isScalarType(getNamedType(field.type)) || isEnumType(getNamedType(field.type));
+      if (leaf) return [field.name];
+      const sub = selectionFor(field.type, depth + 1, maxDepth);
+      return sub ? [`${field.name} ${sub}`] : [];
+    })
+    .join(' ');
+}
+
+/** `node` and `nodes` get a fragment per Node type, as deep as the operation's own selection. */
+export function withNodeFragments(schema: GraphQLSchema, operations: Operation[]): Operation[] {
+  const nodeTypes = schema.getPossibleTypes(schema.getType('Node') as never);
+  const fragments = (maxDepth: number) => nodeTypes.map((type) => `... on ${type.name} ${selectionFor(type, 1, maxDepth)}`).join(' ');
+  const seen = new Map<string, number>();
+  return operations.map((operation) => {
+    if (!/^query\.nodes?$/.test(operation.field)) return operation;
+    // operationsFor emits the deep selection first, then the shallow one, per variable set.
+    const key = `${operation.field}:${JSON.stringify(operation.variables)}`;
+    const index = seen.get(key) ?? 0;
+    seen.set(key, index + 1);
+    const depth = index === 0 ? MAX_DEPTH : 1;
+    return { ...operation, query: operation.query.replace(/\{ __typename id\s*\}/, `{ __typename id ${fragments(depth)} }`) };
+  });
+}
