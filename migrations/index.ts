@@ -4,10 +4,14 @@ import { Migration20261122224127 } from './Migration20261122224127.js';
 import { Migration20261122224145_row_level_security } from './Migration20261122224145_row_level_security.js';
 import { Migration20261123011401_identity } from './Migration20261123011401_identity.js';
 import { Migration20261123011402_identity_security } from './Migration20261123011402_identity_security.js';
+import { Migration20261123024619_datasets_ingestion } from './Migration20261123024619_datasets_ingestion.js';
+import { Migration20261123024700_datasets_ingestion_security } from './Migration20261123024700_datasets_ingestion_security.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
   { name: 'Migration20261122224145_row_level_security', class: Migration20261122224145_row_level_security },
   { name: 'Migration20261123011401_identity', class: Migration20261123011401_identity },
   { name: 'Migration20261123011402_identity_security', class: Migration20261123011402_identity_security },
+  { name: 'Migration20261123024619_datasets_ingestion', class: Migration20261123024619_datasets_ingestion },
+  { name: 'Migration20261123024700_datasets_ingestion_security', class: Migration20261123024700_datasets_ingestion_security },
 ];

@@ -48,6 +48,30 @@ export interface Config {
   accessTokenTtlSeconds: number;
   /** Least time between two fetches of one identity provider's JWKS. */
   jwksCooldownMs: number;
+  ingestion: IngestionConfig;
+  worker: WorkerConfig;
+}
+
+export interface IngestionConfig {
+  /** Largest accepted file or inline document, in bytes. */
+  maxFileBytes: number;
+  /** Most inputs (files plus inline documents) in one `ingestDocuments` call. */
+  maxFiles: number;
+  /** Largest multipart (upload) request body, in bytes. */
+  maxRequestBytes: number;
+  /** Least time between two progress events of one job (about 10 a second by default). */
+  progressIntervalMs: number;
+  /** How often a subscriber re-reads a job it has heard nothing about (a lost event costs at most this). */
+  progressPollMs: number;
+}
+
+export interface WorkerConfig {
+  /** Run ingestion jobs in the API process (`inline`), or leave them to `sluice worker` (`off`). */
+  mode: 'inline' | 'off';
+  concurrency: number;
+  heartbeatMs: number;
+  /** A worker process silent this long is presumed dead and its jobs are unlocked to resume. */
+  staleAfterMs: number;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +118,15 @@ const envSchema = z.object({
   SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   SLUICE_CREDENTIAL_RECHECK_MS: z.coerce.number().int().min(100, 'must be at least 100').max(60_000, 'must be at most 60000').default(5_000),
   SLUICE_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  SLUICE_INGEST_MAX_FILE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(25 * 1024 * 1024),
+  SLUICE_INGEST_MAX_FILES: z.coerce.number().int().min(1, 'must be at least 1').max(10_000).default(100),
+  SLUICE_INGEST_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(100 * 1024 * 1024),
+  SLUICE_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  SLUICE_PROGRESS_POLL_MS: z.coerce.number().int().min(50, 'must be at least 50').default(2_000),
+  SLUICE_WORKER: z.enum(['inline', 'off']).default('inline'),
+  SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
+  SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
+  SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
 });
 
@@ -136,6 +169,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
       );
     }
   }
+  const heartbeat = Number(cleaned.SLUICE_WORKER_HEARTBEAT_MS ?? 5_000);
+  const stale = Number(cleaned.SLUICE_WORKER_STALE_MS ?? 30_000);
+  if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
   for (const origin of corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) issues.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin URL`);
   }
@@ -159,6 +195,19 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
     logLevel: values.LOG_LEVEL,
     accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL_SECONDS,
     jwksCooldownMs: values.SLUICE_JWKS_COOLDOWN_MS,
+    ingestion: {
+      maxFileBytes: values.SLUICE_INGEST_MAX_FILE_BYTES,
+      maxFiles: values.SLUICE_INGEST_MAX_FILES,
+      maxRequestBytes: values.SLUICE_INGEST_MAX_REQUEST_BYTES,
+      progressIntervalMs: values.SLUICE_PROGRESS_INTERVAL_MS,
+      progressPollMs: values.SLUICE_PROGRESS_POLL_MS,
+    },
+    worker: {
+      mode: values.SLUICE_WORKER,
+      concurrency: values.SLUICE_WORKER_CONCURRENCY,
+      heartbeatMs: values.SLUICE_WORKER_HEARTBEAT_MS,
+      staleAfterMs: values.SLUICE_WORKER_STALE_MS,
+    },
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,
       masterKey: values.SLUICE_MASTER_KEY ? decodeMasterKey(values.SLUICE_MASTER_KEY) : undefined,

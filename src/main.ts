@@ -1,5 +1,5 @@
 /**
- * The operator CLI: `sluice serve` (default) and `sluice migrate`.
+ * The operator CLI: `sluice serve` (default), `sluice worker`, `sluice migrate`, `sluice keys create`.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -11,12 +11,17 @@ import { entities } from './domains/entities.js';
 import { DomainError } from './domains/errors.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
+import { createEventBus } from './events.js';
 import { createServer } from './server.js';
+import { startWorker } from './worker.js';
 
 const USAGE = `Usage: sluice <command>
 
 Commands:
-  serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz
+  serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
+            and runs ingestion jobs too unless SLUICE_WORKER=off
+  worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
+            API processes hear their progress at once)
   migrate   apply pending database migrations and exit
   keys create --tenant <slug> --name <name> --scopes read,write[,admin]
             [--expires-in-days <n> | --no-expiry]
@@ -47,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${USAGE}`);
     return 2;
   }
-  if (command !== 'serve' && command !== 'migrate' && !keysCreate) {
+  if (command !== 'serve' && command !== 'worker' && command !== 'migrate' && !keysCreate) {
     console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -86,31 +91,41 @@ async function main(argv: string[]): Promise<number> {
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
       });
     }
-    return await serve(config, database.appUrl, logger);
+    return await serve(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {
     await database.stop();
   }
 }
 
-async function serve(config: Config, appUrl: string, logger: Logger): Promise<number> {
+/** `serve` runs the API (and, unless SLUICE_WORKER=off, the job worker); `worker` the worker alone. */
+async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; ownerUrl: string }, logger: Logger, role: 'api' | 'worker'): Promise<number> {
   const orm = await openOrm({ clientUrl: appUrl, entities, logger });
+  const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   try {
     await assertRestrictedAppRole(orm);
-    const server = createServer({ config, orm, logger });
-    const url = await server.listen();
-    logger.info(
-      { url: `${url}/graphql`, dataDir: config.dataDir, graphiql: config.http.graphiql },
-      `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}`,
-    );
+    const worker =
+      role === 'worker' || config.worker.mode === 'inline'
+        ? await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: ownerUrl, progress: bus.progress, logger })
+        : undefined;
+    const server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress }) : undefined;
+    if (server) {
+      const url = await server.listen();
+      logger.info(
+        { url: `${url}/graphql`, dataDir: config.dataDir, graphiql: config.http.graphiql, events: bus.transport, worker: Boolean(worker) },
+        `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}`,
+      );
+    }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    await server.close();
+    logger.info({ signal }, 'shutting down: finishing in-flight work');
+    await server?.close();
+    await worker?.stop();
     logger.info('shutdown complete');
     return 0;
   } finally {
+    await bus.close();
     await orm.close(true);
   }
 }

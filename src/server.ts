@@ -19,6 +19,7 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
+import type { ProgressBus } from './domains/ingestion/progress.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import type { Logger } from './logger.js';
 import { useAuth } from './plugins/auth.js';
@@ -36,6 +37,8 @@ export interface ServerDependencies {
   config: Config;
   orm: Orm;
   logger: Logger;
+  /** Where subscriptions hear about changes (progress); shared with an in-process worker. */
+  progress: ProgressBus;
 }
 
 export interface SluiceServer {
@@ -50,13 +53,13 @@ export interface SluiceServer {
   close(): Promise<void>;
 }
 
-export function createServer({ config, orm, logger }: ServerDependencies): SluiceServer {
+export function createServer({ config, orm, logger, progress }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
   const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
-  const deps: ServiceDependencies = { tokens, credentials, production };
+  const deps: ServiceDependencies = { tokens, credentials, production, ingestion: config.ingestion, progress };
   const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
@@ -96,7 +99,9 @@ export function createServer({ config, orm, logger }: ServerDependencies): Sluic
     ],
   });
 
-  const httpServer = createHttpServer(withBodyLimit(config.http.maxBodyBytes, yoga));
+  const httpServer = createHttpServer(
+    withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga),
+  );
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { bindTenantSession } from '../src/db/tenant-session.js';
 import { entities } from '../src/domains/entities.js';
-import { AccessTokens } from '../src/domains/identity/access-token.js';
-import { CredentialStore } from '../src/domains/identity/credential-store.js';
 import { scopesForRole } from '../src/domains/identity/permissions.js';
 import { createServices } from '../src/domains/services.js';
+import { testServiceDependencies } from './support/services.js';
 import { schema } from '../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { seedTenant, type SeededTenant } from './support/seed.js';
@@ -45,7 +44,7 @@ async function statementsFor(first: number): Promise<{ count: number; emails: nu
   };
   const em = orm.em.fork({ clear: true }) as EntityManager;
   bindTenantSession(em, { tenantId: tenant.id, userId: owner.id });
-  const deps = { tokens: new AccessTokens('x'.repeat(32), 900), credentials: new CredentialStore(orm), production: false };
+  const deps = await testServiceDependencies(orm);
   await em.begin();
   statements.length = 0;
   const result = await execute({

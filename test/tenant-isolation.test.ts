@@ -16,10 +16,9 @@ import { openOrm, type Orm } from '../src/db/orm.js';
 import { assertRestrictedAppRole } from '../src/db/readiness.js';
 import { bindTenantSession } from '../src/db/tenant-session.js';
 import { entities } from '../src/domains/entities.js';
-import { AccessTokens } from '../src/domains/identity/access-token.js';
-import { CredentialStore } from '../src/domains/identity/credential-store.js';
 import { scopesForRole } from '../src/domains/identity/permissions.js';
 import { createServices } from '../src/domains/services.js';
+import { testServiceDependencies } from './support/services.js';
 import { Membership } from '../src/domains/tenancy/membership.entity.js';
 import { Tenant } from '../src/domains/tenancy/tenant.entity.js';
 import { User } from '../src/domains/tenancy/user.entity.js';
@@ -51,7 +50,17 @@ async function asAppRole<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-const TENANT_TABLES = ['memberships', 'api_keys', 'identity_providers', 'invitations'];
+const TENANT_TABLES = [
+  'memberships',
+  'api_keys',
+  'identity_providers',
+  'invitations',
+  'datasets',
+  'documents',
+  'chunks',
+  'ingestion_jobs',
+  'ingestion_items',
+];
 
 describe('PostgreSQL row-level security alone', () => {
   it('shows the app role no tenant-owned row when no tenant is set', async () => {
@@ -196,7 +205,7 @@ describe('GraphQL scope-auth alone (EntityManager bound to B on the superuser co
       scopes: scopesForRole('OWNER'),
       sessionId: null,
     };
-    const deps = { tokens: new AccessTokens('x'.repeat(32), 900), credentials: new CredentialStore(orm), production: false };
+    const deps = await testServiceDependencies(orm);
     // The service would refuse a foreign tenant on its own; ask for B's memberships directly.
     const result = await execute({
       schema,

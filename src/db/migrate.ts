@@ -4,6 +4,7 @@
  */
 import type { EntitySchema } from '@mikro-orm/core';
 import type { Logger } from '../logger.js';
+import { Logger as QueueLogger, runMigrations as runQueueMigrations } from 'graphile-worker';
 import { withClient } from './bootstrap.js';
 import { migrationsList } from '../../migrations/index.js';
 import { openOrm } from './orm.js';
@@ -19,12 +20,21 @@ export async function runMigrations(options: {
     try {
       const applied = await orm.getMigrator().up();
       for (const migration of applied) options.logger.info({ migration: migration.name }, 'applied migration');
+      await migrateQueue(options.ownerUrl);
       return applied.map((migration) => migration.name);
     } finally {
       await orm.close(true);
       await lockClient.query(`select pg_advisory_unlock(hashtext('sluice:migrations'))`);
     }
   });
+}
+
+/**
+ * The job queue's own schema: graphile-worker migrates it (it is versioned with the package).
+ * It stays the owner's: the app role reaches it only through `enqueue_ingestion`.
+ */
+async function migrateQueue(ownerUrl: string): Promise<void> {
+  await runQueueMigrations({ connectionString: ownerUrl, logger: new QueueLogger(() => () => {}) });
 }
 
 /** Name of the newest migration this build ships, which a ready database must have applied. */

@@ -40,6 +40,8 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
       snapshot: false,
       emit: 'ts',
     },
+    // The job queue's schema belongs to graphile-worker (migrated by it, see db/migrate.ts).
+    schemaGenerator: { ignoreSchema: ['graphile_worker'] },
     subscribers: [new TenantSessionSubscriber()],
     // The global EntityManager is refused: every request works on its own fork.
     allowGlobalContext: false,

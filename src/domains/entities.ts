@@ -1,10 +1,31 @@
 /** Every entity, for the ORM and the migrator. A new entity is registered here. */
+import { Chunk } from './datasets/chunk.entity.js';
+import { Dataset } from './datasets/dataset.entity.js';
+import { Document } from './datasets/document.entity.js';
 import { ApiKey } from './identity/api-key.entity.js';
 import { IdentityProvider } from './identity/identity-provider.entity.js';
 import { RefreshToken, Session } from './identity/session.entity.js';
+import { IngestionItem } from './ingestion/ingestion-item.entity.js';
+import { IngestionJob } from './ingestion/ingestion-job.entity.js';
+import { WorkerInstance } from './ingestion/worker-instance.entity.js';
 import { Invitation } from './tenancy/invitation.entity.js';
 import { Membership } from './tenancy/membership.entity.js';
 import { Tenant } from './tenancy/tenant.entity.js';
 import { User } from './tenancy/user.entity.js';
 
-export const entities = [Tenant, User, Membership, Invitation, Session, RefreshToken, ApiKey, IdentityProvider];
+export const entities = [
+  Tenant,
+  User,
+  Membership,
+  Invitation,
+  Session,
+  RefreshToken,
+  ApiKey,
+  IdentityProvider,
+  Dataset,
+  Document,
+  Chunk,
+  IngestionJob,
+  IngestionItem,
+  WorkerInstance,
+];

@@ -2,12 +2,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from './actor.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
+import type { IngestionLimits } from './ingestion/ingestion.service.js';
+import type { ProgressBus } from './ingestion/progress.js';
 
 /** Process-wide collaborators services need besides the database. */
 export interface ServiceDependencies {
   readonly tokens: AccessTokens;
   readonly credentials: CredentialStore;
   readonly production: boolean;
+  readonly ingestion: IngestionLimits;
+  readonly progress: ProgressBus;
 }
 
 /**
@@ -19,4 +23,9 @@ export interface ServiceContext {
   readonly actor: Actor;
   readonly em: EntityManager;
   readonly deps: ServiceDependencies;
+  /**
+   * Runs a task once the request's transaction has committed (publishing an event about a
+   * change must not run ahead of the change). Absent outside a request: tasks run at once.
+   */
+  readonly afterCommit?: (task: () => void) => void;
 }

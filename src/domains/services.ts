@@ -1,7 +1,9 @@
 /** The services of one request, built by the request-scope plugin around one EntityManager. */
+import { DatasetService } from './datasets/dataset.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
+import { IngestionService } from './ingestion/ingestion.service.js';
 import type { ServiceContext } from './service-context.js';
 import { MembersService } from './tenancy/members.service.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
@@ -13,6 +15,8 @@ export function createServices(ctx: ServiceContext) {
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
+    datasets: new DatasetService(ctx),
+    ingestion: new IngestionService(ctx),
   };
 }
 

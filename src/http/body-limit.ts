@@ -2,13 +2,22 @@
  * Refuses request bodies above the configured size before Yoga reads a byte of them.
  *
  * A body must declare its size (Content-Length) to be checked up front: a GraphQL request is a
- * small JSON document every HTTP client sends with a length. Chunked bodies without one are
+ * small JSON document every HTTP client sends with a length, and so is a multipart upload. Chunked bodies without one are
  * refused with 411 rather than buffered without bound.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
-export function withBodyLimit(maxBytes: number, next: RequestListener): RequestListener {
+export interface BodyLimits {
+  /** Any request. */
+  maxBytes: number;
+  /** multipart/form-data (file uploads): the ingestion limit plus room for the form's parts. */
+  maxMultipartBytes: number;
+}
+
+export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLimits, next: RequestListener): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
+    const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
+    const maxBytes = multipart ? Math.max(plainMax, maxMultipartBytes) : plainMax;
     const declared = req.headers['content-length'];
     const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
     if (chunked) return refuse(req, res, 411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header.');

@@ -26,7 +26,9 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
       const { actor } = context;
       const em = orm.em.fork({ clear: true }) as EntityManager;
       if (actor.tenantId) bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
-      extendContext({ em, services: createServices({ actor, em, deps }) });
+      const committed: (() => void)[] = [];
+      afterCommitTasks.set(em, committed);
+      extendContext({ em, services: createServices({ actor, em, deps, afterCommit: (task) => committed.push(task) }) });
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
@@ -41,6 +43,7 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
         }
         if (!isAsyncIterable(result)) {
           await em.commit();
+          runAfterCommit(em);
           return result;
         }
         return commitWhenDone(em, result);
@@ -59,5 +62,13 @@ async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>):
     throw error;
   } finally {
     await (failed ? em.rollback() : em.commit());
+    if (!failed) runAfterCommit(em);
   }
+}
+
+/** Tasks services queued for after the commit (outside a transaction they run at once). */
+const afterCommitTasks = new WeakMap<EntityManager, (() => void)[]>();
+
+function runAfterCommit(em: EntityManager): void {
+  for (const task of afterCommitTasks.get(em)?.splice(0) ?? []) task();
 }

@@ -36,6 +36,7 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+    File: { Input: File; Output: never };
   };
 }>({
   plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin, ValidationPlugin],
@@ -85,6 +86,16 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.scalarType('File', {
+  description: 'A file sent with the GraphQL multipart request spec (multipart/form-data). Input only.',
+  serialize: () => {
+    throw new GraphQLError('File is an input-only scalar');
+  },
+  parseValue: (value) => {
+    if (value instanceof File) return value;
+    throw new GraphQLError('Expected a file uploaded with the GraphQL multipart request spec', { extensions: { code: 'BAD_USER_INPUT' } });
+  },
+});
 
 builder.queryType({});
 builder.subscriptionType({});

@@ -7,5 +7,7 @@ import './accounts.js';
 import './api-keys.js';
 import './identity-providers.js';
 import './members.js';
+import './datasets.js';
+import './ingestion.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -9,7 +9,9 @@ import { entities } from '../../src/domains/entities.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import type { Role } from '../../src/domains/tenancy/roles.js';
 import { createLogger } from '../../src/logger.js';
+import { createEventBus } from '../../src/events.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
+import { startWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
 
@@ -43,7 +45,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { env?: Record<string, string>; database?: TestDatabase } = {},
+  options: { env?: Record<string, string>; database?: TestDatabase; worker?: boolean } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase());
   const config = await loadConfig({
@@ -65,7 +67,13 @@ export async function startTestServer(
   });
   const logger = createLogger({ level: config.logLevel, destination: sink });
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
-  const server = createServer({ config, orm, logger });
+  const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
+  const server = createServer({ config, orm, logger, progress: bus.progress });
+  // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
+  const worker =
+    options.worker === false
+      ? undefined
+      : await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: database.ownerUrl, progress: bus.progress, logger });
   const baseUrl = await server.listen(0, '127.0.0.1');
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const url = `${baseUrl}/graphql`;
@@ -104,6 +112,8 @@ export async function startTestServer(
     },
     async close() {
       await server.close();
+      await worker?.stop();
+      await bus.close();
       await orm.close(true);
       if (!options.database) await database.drop();
     },

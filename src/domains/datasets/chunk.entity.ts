@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { Dataset } from './dataset.entity.js';
+import { Document } from './document.entity.js';
+
+/**
+ * A passage of a document, the unit search returns. Rows are written in batches by the
+ * ingestion pipeline (raw SQL, one statement per batch); `search` is a generated tsvector with
+ * a GIN index, built with the dataset's text-search configuration (`language`).
+ */
+export const Chunk = defineEntity({
+  name: 'Chunk',
+  tableName: 'chunks',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
+    document: () => p.manyToOne(Document).deleteRule('cascade').index(),
+    ordinal: p.integer(),
+    content: p.text(),
+    /** Character offsets of the chunk in the document's parsed text. */
+    startOffset: p.integer(),
+    endOffset: p.integer(),
+    language: p.string().columnType('regconfig'),
+    search: p
+      .string()
+      .columnType('tsvector')
+      .generated('(to_tsvector(language, content)) stored')
+      .lazy()
+      .hidden(),
+  }),
+  uniques: [{ properties: ['tenant', 'document', 'ordinal'] }],
+  indexes: [
+    { properties: ['tenant', 'dataset'] },
+    { name: 'chunks_search_index', expression: 'create index chunks_search_index on chunks using gin (search)' },
+  ],
+  filters: { tenant: tenantFilter() },
+});
+export type Chunk = InferEntity<typeof Chunk>;

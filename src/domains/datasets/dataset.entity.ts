@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+
+/**
+ * A tenant's collection of documents. The counters are kept by the ingestion pipeline in the
+ * same transaction that changes the documents, so they are always exact.
+ */
+export const Dataset = defineEntity({
+  name: 'Dataset',
+  tableName: 'datasets',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    name: p.string().length(255),
+    slug: p.string().length(64),
+    description: p.text().nullable(),
+    /** The PostgreSQL text-search configuration its chunks are indexed with. */
+    language: p.string().length(64).default('english'),
+    documentCount: p.integer().default(0),
+    chunkCount: p.bigint('number').default(0),
+    byteCount: p.bigint('number').default(0),
+    lastIngestedAt: p.datetime().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+  uniques: [{ properties: ['tenant', 'slug'] }],
+  indexes: [{ properties: ['tenant', 'createdAt', 'id'] }],
+  checks: [{ name: 'datasets_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" }],
+  filters: { tenant: tenantFilter() },
+});
+export type Dataset = InferEntity<typeof Dataset>;

@@ -1,0 +1,136 @@
+/**
+ * Datasets as the caller may see and change them. Deleting one removes its documents, chunks
+ * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
+ */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { assertCan } from '../identity/permissions.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { Dataset } from './dataset.entity.js';
+import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
+
+const SLUG = /^[a-z0-9-]{3,64}$/;
+
+export interface DatasetInput {
+  name: string;
+  slug: string;
+  description?: string | null;
+  language?: string | null;
+}
+
+export interface DatasetChanges {
+  name?: string | null;
+  slug?: string | null;
+  description?: string | null;
+}
+
+export class DatasetService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(input: DatasetInput): Promise<Dataset> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'data:write');
+    const language = input.language ?? 'english';
+    if (!isTextSearchLanguage(language)) {
+      throw new ValidationError(`language must be one of ${TEXT_SEARCH_LANGUAGES.join(', ')}`, { field: 'language' });
+    }
+    await this.assertSlugFree(validSlug(input.slug));
+    const dataset = em.create(Dataset, {
+      tenant: actor.tenantId,
+      name: validName(input.name),
+      slug: validSlug(input.slug),
+      description: validDescription(input.description),
+      language,
+    });
+    await this.flushUnique(input.slug);
+    return dataset;
+  }
+
+  async update(id: string, changes: DatasetChanges): Promise<Dataset> {
+    assertCan(this.ctx.actor, 'data:write');
+    const dataset = await this.get(id);
+    if (changes.name != null) dataset.name = validName(changes.name);
+    if (changes.slug != null && changes.slug !== dataset.slug) {
+      await this.assertSlugFree(validSlug(changes.slug), dataset.id);
+      dataset.slug = changes.slug;
+    }
+    if (changes.description !== undefined) dataset.description = validDescription(changes.description);
+    await this.flushUnique(dataset.slug);
+    return dataset;
+  }
+
+  /** Removes the dataset with everything in it; returns its id. */
+  async delete(id: string): Promise<string> {
+    assertCan(this.ctx.actor, 'data:write');
+    const dataset = await this.get(id);
+    // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
+    await this.ctx.em.nativeDelete(Dataset, { id: dataset.id });
+    this.ctx.em.getUnitOfWork().unsetIdentity(dataset);
+    return dataset.id;
+  }
+
+  async get(id: string): Promise<Dataset> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    const dataset = await this.ctx.em.findOne(Dataset, { id });
+    if (!dataset) throw new NotFoundError('Dataset');
+    return dataset;
+  }
+
+  async bySlug(slug: string): Promise<Dataset | null> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    return this.ctx.em.findOne(Dataset, { slug });
+  }
+
+  async list(request: PageRequest & { nameContains?: string | null }): Promise<Page<Dataset>> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    const where = request.nameContains ? { name: { $ilike: `%${escapeLike(request.nameContains)}%` } } : {};
+    return keysetPage(this.ctx.em, Dataset, where, request);
+  }
+
+  async byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
+    const found = ids.length ? await this.ctx.em.find(Dataset, { id: { $in: [...ids] } }) : [];
+    return ids.map((id) => found.find((dataset) => dataset.id === id) ?? null);
+  }
+
+  /** Checked before flushing, so a taken slug does not abort the request's transaction. */
+  private async assertSlugFree(slug: string, exceptId?: string): Promise<void> {
+    const where = exceptId ? { slug, id: { $ne: exceptId } } : { slug };
+    if ((await this.ctx.em.count(Dataset, where, { flushMode: 'commit' })) > 0) {
+      throw new ConflictError(`A dataset with the slug "${slug}" already exists`, { field: 'slug' });
+    }
+  }
+
+  /** The check above can race another request; the unique index decides then. */
+  private async flushUnique(slug: string): Promise<void> {
+    try {
+      await this.ctx.em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw new ConflictError(`A dataset with the slug "${slug}" already exists`, { field: 'slug' });
+      }
+      throw error;
+    }
+  }
+}
+
+function validName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length < 1 || trimmed.length > 255) throw new ValidationError('name must be 1 to 255 characters', { field: 'name' });
+  return trimmed;
+}
+
+function validSlug(slug: string): string {
+  if (!SLUG.test(slug)) throw new ValidationError('slug must be 3 to 64 lowercase letters, digits or hyphens', { field: 'slug' });
+  return slug;
+}
+
+function validDescription(description: string | null | undefined): string | null {
+  if (description == null || description.trim() === '') return null;
+  if (description.length > 10_000) throw new ValidationError('description must be at most 10000 characters', { field: 'description' });
+  return description.trim();
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (character) => `\\${character}`);
+}

@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Dataset } from '../datasets/dataset.entity.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { User } from '../tenancy/user.entity.js';
+import type { IngestionOptions } from './options.js';
+import { INGESTION_STAGES } from './stages.js';
+
+/**
+ * One `ingestDocuments` call and its progress. `sequence` grows with every recorded change
+ * (a stage, an input's outcome), so a subscriber can resume after the last one it saw.
+ * "Documents" here are the job's inputs: a file or an inline document (one CSV file may
+ * become many stored documents).
+ */
+export const IngestionJob = defineEntity({
+  name: 'IngestionJob',
+  tableName: 'ingestion_jobs',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
+    stage: p.enum([...INGESTION_STAGES]).default('QUEUED'),
+    options: p.json<IngestionOptions>(),
+    documentsTotal: p.integer(),
+    documentsDone: p.integer().default(0),
+    documentsFailed: p.integer().default(0),
+    chunksDone: p.integer().default(0),
+    bytesTotal: p.bigint('number'),
+    bytesDone: p.bigint('number').default(0),
+    error: p.text().nullable(),
+    sequence: p.bigint('number').default(0),
+    /** How many times a worker has started this job (retries and crash recoveries). */
+    attempts: p.integer().default(0),
+    createdBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    startedAt: p.datetime().nullable(),
+    finishedAt: p.datetime().nullable(),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+  indexes: [{ properties: ['tenant', 'dataset', 'createdAt'] }, { properties: ['dataset'] }],
+  filters: { tenant: tenantFilter() },
+});
+export type IngestionJob = InferEntity<typeof IngestionJob>;

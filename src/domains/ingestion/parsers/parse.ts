@@ -1,0 +1,159 @@
+/**
+ * One input to the documents it holds: plain text, Markdown and HTML give one document; JSON
+ * and JSONL one per record; CSV one per row or one per file. Text is normalised (NFC, \n line
+ * ends) so the same content always hashes the same.
+ */
+import { parse as parseCsv } from 'csv-parse/sync';
+import { ValidationError } from '../../errors.js';
+import type { IngestionOptions } from '../options.js';
+import { assertTextual, type Format } from './formats.js';
+import { htmlTitle, htmlToPlainText } from './html.js';
+import { markdownToText } from './markdown.js';
+
+export interface ParseInput {
+  name: string;
+  format: Format;
+  content: string;
+  /** For inline documents: the title the caller gave. */
+  title?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ParsedDocument {
+  /** Names the document within its dataset: re-ingesting the same key replaces it. */
+  sourceKey: string;
+  title: string;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+export function parseDocuments(input: ParseInput, options: IngestionOptions): ParsedDocument[] {
+  const documents = parseByFormat(input, options)
+    .map((document) => ({ ...document, text: normalise(document.text), title: document.title.trim().slice(0, 1000) || input.name }))
+    .filter((document) => document.text.length > 0);
+  if (documents.length === 0) throw parseError(input.name, 'no text in it');
+  for (const document of documents) assertTextual(document.text, input.name);
+  return documents;
+}
+
+function parseByFormat(input: ParseInput, options: IngestionOptions): ParsedDocument[] {
+  const one = (text: string, title: string | null): ParsedDocument[] => [
+    { sourceKey: input.name, title: input.title ?? title ?? input.name, text, metadata: input.metadata ?? {} },
+  ];
+  switch (input.format) {
+    case 'text':
+      return one(input.content, null);
+    case 'markdown': {
+      const { text, firstHeading } = markdownToText(input.content);
+      return one(text, firstHeading);
+    }
+    case 'html':
+      return one(htmlToPlainText(input.content), htmlTitle(input.content));
+    case 'json':
+      return jsonDocuments(input, options, parseJson(input.name, input.content));
+    case 'jsonl':
+      return jsonDocuments(input, options, parseJsonLines(input.name, input.content));
+    case 'csv':
+      return csvDocuments(input, options);
+  }
+}
+
+function parseJson(name: string, content: string): { records: unknown[]; single: boolean } {
+  let value: unknown;
+  try {
+    value = JSON.parse(content);
+  } catch (error) {
+    throw parseError(name, `not valid JSON (${(error as Error).message})`);
+  }
+  return Array.isArray(value) ? { records: value, single: false } : { records: [value], single: true };
+}
+
+function parseJsonLines(name: string, content: string): { records: unknown[]; single: boolean; lines: number[] } {
+  const records: unknown[] = [];
+  const lines: number[] = [];
+  content.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line));
+      lines.push(index + 1);
+    } catch (error) {
+      throw parseError(name, `line ${index + 1} is not valid JSON (${(error as Error).message})`);
+    }
+  });
+  return { records, single: false, lines };
+}
+
+function jsonDocuments(
+  input: ParseInput,
+  { json }: IngestionOptions,
+  { records, single, lines }: { records: unknown[]; single: boolean; lines?: number[] },
+): ParsedDocument[] {
+  return records.map((record, index) => {
+    const where = lines ? `line ${lines[index]}` : single ? 'the document' : `record ${index + 1}`;
+    if (typeof record === 'string') {
+      return { sourceKey: single ? input.name : `${input.name}#${index + 1}`, title: `${input.name} #${index + 1}`, text: record, metadata: {} };
+    }
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      throw parseError(input.name, `${where} is not an object or a string`);
+    }
+    const text = valueAt(record, json.textField);
+    if (typeof text !== 'string') throw parseError(input.name, `${where} has no string field "${json.textField}"`);
+    const title = valueAt(record, json.titleField);
+    const id = json.idField ? valueAt(record, json.idField) : undefined;
+    if (json.idField && (typeof id !== 'string' && typeof id !== 'number')) {
+      throw parseError(input.name, `${where} has no string or number field "${json.idField}"`);
+    }
+    const { [json.textField]: _text, ...metadata } = record as Record<string, unknown>;
+    return {
+      sourceKey: id !== undefined ? `${input.name}#${String(id)}` : single ? input.name : `${input.name}#${index + 1}`,
+      title: typeof title === 'string' ? title : single ? input.name : `${input.name} #${index + 1}`,
+      text,
+      metadata: { ...input.metadata, ...metadata },
+    };
+  });
+}
+
+function csvDocuments(input: ParseInput, { csv }: IngestionOptions): ParsedDocument[] {
+  let rows: Record<string, string>[];
+  try {
+    rows = parseCsv(input.content, { columns: true, bom: true, skip_empty_lines: true, trim: true, relax_quotes: false });
+  } catch (error) {
+    throw parseError(input.name, `not valid CSV (${(error as Error).message})`);
+  }
+  const header = rows.length > 0 ? Object.keys(rows[0]!) : [];
+  for (const column of [...(csv.textColumns ?? []), csv.titleColumn, csv.idColumn]) {
+    if (column && rows.length > 0 && !header.includes(column)) throw parseError(input.name, `no column "${column}" (columns: ${header.join(', ')})`);
+  }
+  const textColumns = csv.textColumns ?? header.filter((column) => column !== csv.idColumn);
+  const render = (row: Record<string, string>) =>
+    csv.textColumns
+      ? textColumns.map((column) => row[column] ?? '').filter(Boolean).join('\n')
+      : textColumns.filter((column) => row[column]).map((column) => `${column}: ${row[column]}`).join('\n');
+  if (csv.mode === 'FILE') {
+    return [{ sourceKey: input.name, title: input.title ?? input.name, text: rows.map(render).join('\n\n'), metadata: { ...input.metadata, columns: header, rows: rows.length } }];
+  }
+  return rows.map((row, index) => {
+    const id = csv.idColumn ? row[csv.idColumn] : undefined;
+    if (csv.idColumn && !id) throw parseError(input.name, `row ${index + 1} has an empty "${csv.idColumn}"`);
+    const metadata = Object.fromEntries(Object.entries(row).filter(([column]) => !csv.textColumns?.includes(column)));
+    return {
+      sourceKey: id ? `${input.name}#${id}` : `${input.name}#row-${index + 1}`,
+      title: (csv.titleColumn && row[csv.titleColumn]) || `${input.name} row ${index + 1}`,
+      text: render(row),
+      metadata: { ...input.metadata, ...(csv.textColumns ? metadata : {}), row: index + 1 },
+    };
+  });
+}
+
+/** A dotted path into a JSON object: `body.text`. */
+function valueAt(record: object, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), record);
+}
+
+function normalise(text: string): string {
+  return text.replace(/\r\n?/g, '\n').normalize('NFC').trim();
+}
+
+function parseError(name: string, problem: string): ValidationError {
+  return new ValidationError(`${JSON.stringify(name)}: ${problem}`, { reason: 'PARSE_ERROR', name });
+}

@@ -1,0 +1,169 @@
+/**
+ * The worker's side of a job: PARSING checks every pending input (parse errors and unchanged
+ * content are settled here, and cost nothing later), CHUNKING splits and writes the rest,
+ * INDEXING merges the search index's pending entries, then the job ends.
+ *
+ * Every input is settled in a transaction of its own that also updates the job and dataset
+ * counters: a worker that dies mid-input loses only that input's uncommitted work, and the
+ * job resumes from the inputs still pending, so the dataset ends with exactly its chunks.
+ */
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { bindTenantSession } from '../../db/tenant-session.js';
+import { DomainError } from '../errors.js';
+import { IngestionItem } from './ingestion-item.entity.js';
+import { IngestionJob } from './ingestion-job.entity.js';
+import type { ChunkingOptions } from './options.js';
+import { parseDocuments } from './parsers/parse.js';
+import type { Format } from './parsers/formats.js';
+import { outcomeOf, snapshotOf, type DocumentOutcome, type ProgressBus } from './progress.js';
+import { ProgressReporter } from './progress-reporter.js';
+import type { IngestPayload } from './queue.js';
+import { isTerminal, type IngestionStage } from './stages.js';
+import { documentHashes, writeDocuments } from './writer.js';
+
+export interface PipelineDependencies {
+  /** An EntityManager of the app role; each job forks it and binds the job's tenant. */
+  em: EntityManager;
+  progress: ProgressBus;
+  progressIntervalMs: number;
+}
+
+type Settled = 'settled' | 'stopped';
+
+export async function runIngestionJob(deps: PipelineDependencies, payload: IngestPayload): Promise<void> {
+  const em = deps.em.fork({ clear: true }) as EntityManager;
+  bindTenantSession(em, { tenantId: payload.tenantId, userId: null });
+  const start = await em.transactional(async (tx) => {
+    const job = await tx.findOne(IngestionJob, { id: payload.jobId });
+    if (!job || isTerminal(job.stage)) return null;
+    job.attempts += 1;
+    job.startedAt ??= new Date();
+    return snapshotOf(job);
+  });
+  if (!start) return;
+  const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
+  try {
+    const run = new JobRun(em, payload.jobId, reporter);
+    if (!(await run.enter('PARSING'))) return;
+    if ((await run.eachItem('PENDING', (tx, job, item) => run.check(tx, job, item))) === 'stopped') return;
+    if (!(await run.enter('CHUNKING'))) return;
+    if ((await run.eachItem('PARSED', (tx, job, item) => run.index(tx, job, item))) === 'stopped') return;
+    if (!(await run.enter('INDEXING'))) return;
+    await run.finish();
+  } finally {
+    reporter.flush();
+  }
+}
+
+class JobRun {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly jobId: string,
+    private readonly reporter: ProgressReporter,
+  ) {}
+
+  /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
+  async enter(stage: IngestionStage): Promise<boolean> {
+    const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING'];
+    return this.em.transactional(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return false;
+      if (order.indexOf(job.stage) < order.indexOf(stage)) {
+        job.stage = stage;
+        job.sequence += 1;
+        await tx.flush();
+        this.reporter.record(snapshotOf(job));
+      }
+      return true;
+    });
+  }
+
+  /** Settles the job's items in `status`, one transaction each, in order. */
+  async eachItem(status: 'PENDING' | 'PARSED', settle: (tx: EntityManager, job: IngestionJob, item: IngestionItem) => Promise<void>): Promise<Settled> {
+    for (;;) {
+      const outcome = await this.em.transactional(async (tx) => {
+        const job = await this.lock(tx);
+        if (!job || isTerminal(job.stage)) return 'stopped' as const;
+        const item = await tx.findOne(IngestionItem, { job: this.jobId, status }, { orderBy: { ordinal: 'asc' }, refresh: true });
+        if (!item) return 'done' as const;
+        await settle(tx, job, item);
+        job.sequence += 1;
+        if (item.status !== 'PARSED') {
+          item.sequence = job.sequence;
+          item.finishedAt = new Date();
+          job.documentsDone += 1;
+          job.bytesDone += item.byteCount;
+          if (item.status === 'FAILED') job.documentsFailed += 1;
+          else item.content = null;
+        }
+        await tx.flush();
+        return { snapshot: snapshotOf(job), outcomes: item.status === 'PARSED' ? [] : [outcomeOf(item)] };
+      });
+      if (outcome === 'stopped') return 'stopped';
+      if (outcome === 'done') return 'settled';
+      this.reporter.record(outcome.snapshot, outcome.outcomes as DocumentOutcome[]);
+    }
+  }
+
+  /** PARSING: a parse error fails the input alone; content already stored is settled as UNCHANGED. */
+  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem): Promise<void> {
+    const documents = this.parse(job, item);
+    if (!documents) return;
+    item.documentCount = documents.length;
+    const stored = await documentHashes(tx, job.dataset.id, documents.map((document) => document.sourceKey));
+    const unchanged = documents.every((document) => stored.get(document.sourceKey) === document.hash);
+    if (unchanged) Object.assign(item, { status: 'DONE', outcome: 'UNCHANGED', chunkCount: 0 });
+    else item.status = 'PARSED';
+  }
+
+  /** CHUNKING: writes the input's documents and their chunks, replacing changed ones. */
+  async index(tx: EntityManager, job: IngestionJob, item: IngestionItem): Promise<void> {
+    const documents = this.parse(job, item);
+    if (!documents) return;
+    const written = await writeDocuments(tx, { job, item, documents });
+    job.chunksDone += written.chunks;
+    Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
+  }
+
+  async finish(): Promise<void> {
+    await this.em.transactional(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return;
+      // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
+      // the first searches after a big ingestion fast.
+      await tx.getConnection().execute('select ingest_merge_search_index()', [], 'run', tx.getTransactionContext());
+      const allFailed = job.documentsFailed === job.documentsTotal;
+      Object.assign(job, {
+        stage: allFailed ? 'FAILED' : 'COMPLETED',
+        error: allFailed ? 'Every input failed; see the document outcomes' : null,
+        finishedAt: new Date(),
+        sequence: job.sequence + 1,
+      });
+      await tx.flush();
+      this.reporter.record(snapshotOf(job));
+    });
+  }
+
+  private parse(job: IngestionJob, item: IngestionItem) {
+    try {
+      return parseDocuments(
+        { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
+        job.options,
+      ).map((document) => ({ ...document, hash: hashOf(document.text, document.title, document.metadata, job.options.chunking) }));
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      Object.assign(item, { status: 'FAILED', error: error.message });
+      return undefined;
+    }
+  }
+
+  private lock(tx: EntityManager): Promise<IngestionJob | null> {
+    return tx.findOne(IngestionJob, { id: this.jobId }, { lockMode: 4 /* PESSIMISTIC_WRITE */, refresh: true });
+  }
+}
+
+/** What makes a stored document current: its text, title, metadata and how it was chunked. */
+function hashOf(text: string, title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
+  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, title, metadata])).update('\n').update(text).digest('hex');
+}

@@ -1,0 +1,105 @@
+/**
+ * Progress of an ingestion job as clients see it, and the bus it travels on.
+ *
+ * The database is the truth: a worker records every change (stage, an input's outcome) with
+ * the job's next `sequence` and only then publishes it. Published events are hints that save
+ * subscribers a read; a subscriber that misses one (a gap in `previousSequence`) or hears
+ * nothing for a while reads the job again, so a lost event delays an update but loses none.
+ */
+import type { IngestionJob } from './ingestion-job.entity.js';
+import type { IngestionItem } from './ingestion-item.entity.js';
+import { isTerminal, type IngestionStage, type ItemOutcome, type ItemStatus } from './stages.js';
+
+export interface DocumentOutcome {
+  /** The input's position in the `ingestDocuments` call (files first, then inline documents). */
+  index: number;
+  name: string;
+  status: ItemStatus;
+  outcome: ItemOutcome | null;
+  documents: number;
+  chunks: number;
+  error: string | null;
+  sequence: number;
+}
+
+export interface JobSnapshot {
+  jobId: string;
+  tenantId: string;
+  datasetId: string;
+  stage: IngestionStage;
+  documentsTotal: number;
+  documentsDone: number;
+  documentsFailed: number;
+  chunksDone: number;
+  bytesDone: number;
+  bytesTotal: number;
+  error: string | null;
+  sequence: number;
+  startedAt: string | null;
+}
+
+export interface ProgressEvent {
+  snapshot: JobSnapshot;
+  /** The sequence of the event before this one: a subscriber that saw less has missed something. */
+  previousSequence: number;
+  /** Inputs that finished since the previous event. */
+  outcomes: DocumentOutcome[];
+}
+
+/** What a subscriber receives: the snapshot with derived figures and the outcomes it has not seen. */
+export interface ProgressUpdate extends JobSnapshot {
+  percent: number;
+  etaSeconds: number | null;
+  documents: DocumentOutcome[];
+}
+
+/** The transport: in-process by default, Redis with REDIS_URL (src/events.ts). */
+export interface ProgressBus {
+  publish(event: ProgressEvent): void;
+  /** Starts listening at once; the iterator yields events published from then on. */
+  listen(topic: { jobId: string } | { datasetId: string }): AsyncIterableIterator<ProgressEvent>;
+}
+
+export function snapshotOf(job: IngestionJob): JobSnapshot {
+  return {
+    jobId: job.id,
+    tenantId: job.tenant.id,
+    datasetId: job.dataset.id,
+    stage: job.stage,
+    documentsTotal: job.documentsTotal,
+    documentsDone: job.documentsDone,
+    documentsFailed: job.documentsFailed,
+    chunksDone: job.chunksDone,
+    bytesDone: job.bytesDone,
+    bytesTotal: job.bytesTotal,
+    error: job.error ?? null,
+    sequence: job.sequence,
+    startedAt: job.startedAt?.toISOString() ?? null,
+  };
+}
+
+export type ItemSummary = Pick<IngestionItem, 'ordinal' | 'name' | 'status' | 'outcome' | 'documentCount' | 'chunkCount' | 'error' | 'sequence'>;
+
+export function outcomeOf(item: ItemSummary): DocumentOutcome {
+  return {
+    index: item.ordinal,
+    name: item.name,
+    status: item.status,
+    outcome: item.outcome ?? null,
+    documents: item.documentCount,
+    chunks: item.chunkCount,
+    error: item.error ?? null,
+    sequence: item.sequence ?? 0,
+  };
+}
+
+export function toUpdate(snapshot: JobSnapshot, documents: DocumentOutcome[], now = Date.now()): ProgressUpdate {
+  const done = isTerminal(snapshot.stage);
+  const fraction = snapshot.bytesTotal > 0 ? snapshot.bytesDone / snapshot.bytesTotal : done ? 1 : 0;
+  let etaSeconds: number | null = null;
+  if (!done && snapshot.startedAt && snapshot.bytesDone > 0) {
+    const elapsed = (now - Date.parse(snapshot.startedAt)) / 1000;
+    etaSeconds = Math.max(0, Math.round((elapsed * (snapshot.bytesTotal - snapshot.bytesDone)) / snapshot.bytesDone));
+  }
+  return { ...snapshot, percent: Math.round(fraction * 1000) / 10, etaSeconds, documents };
+}

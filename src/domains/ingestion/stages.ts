@@ -1,0 +1,17 @@
+/** The stages an ingestion job moves through, in order; the last three are terminal. */
+export const INGESTION_STAGES = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type IngestionStage = (typeof INGESTION_STAGES)[number];
+
+export const TERMINAL_STAGES: readonly IngestionStage[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export function isTerminal(stage: IngestionStage): boolean {
+  return TERMINAL_STAGES.includes(stage);
+}
+
+/** What happened to one input (a file or an inline document). */
+export const ITEM_STATUSES = ['PENDING', 'PARSED', 'DONE', 'FAILED', 'CANCELLED'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** For a DONE input: whether its documents were new, replaced or already there. */
+export const ITEM_OUTCOMES = ['INDEXED', 'REPLACED', 'UNCHANGED'] as const;
+export type ItemOutcome = (typeof ITEM_OUTCOMES)[number];

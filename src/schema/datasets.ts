@@ -1,0 +1,91 @@
+/** Datasets: a tenant's collections of documents. */
+import type { Dataset } from '../domains/datasets/dataset.entity.js';
+import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
+import { builder } from './builder.js';
+import { toConnection } from './pagination.js';
+
+export const DatasetRef = builder.loadableNodeRef('Dataset', {
+  id: { resolve: (dataset: Dataset) => dataset.id },
+  load: (ids: string[], ctx) => ctx.services.datasets.byIds(ids),
+});
+
+DatasetRef.implement({
+  description: 'A collection of documents, parsed, chunked and indexed for search.',
+  authScopes: (dataset) => ({ $all: { tenant: dataset.tenant.id, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    slug: t.exposeString('slug', { description: 'Unique within the tenant: 3 to 64 of a-z, 0-9 and -.' }),
+    description: t.exposeString('description', { nullable: true }),
+    language: t.exposeString('language', { description: 'The PostgreSQL text-search configuration its chunks are indexed with.' }),
+    documentCount: t.exposeInt('documentCount'),
+    chunkCount: t.exposeInt('chunkCount'),
+    bytes: t.exposeInt('byteCount', { description: 'UTF-8 bytes of the parsed text of its documents.' }),
+    lastIngestedAt: t.expose('lastIngestedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    slug: t.string({ required: true }),
+    description: t.string({ required: false }),
+    language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
+  }),
+});
+
+const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    slug: t.string({ required: false }),
+    description: t.string({ required: false, description: 'null or empty clears it.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  datasets: t.connection({
+    type: DatasetRef,
+    authScopes: { permission: 'tenant:read' },
+    args: { nameContains: t.arg.string({ required: false, description: 'Case-insensitive part of the name.' }) },
+    resolve: async (_root, args, ctx) => toConnection(await ctx.services.datasets.list(args)),
+  }),
+  dataset: t.field({
+    type: DatasetRef,
+    nullable: true,
+    description: 'By id or by slug.',
+    authScopes: { permission: 'tenant:read' },
+    args: { id: t.arg.globalID({ required: false, for: [DatasetRef] }), slug: t.arg.string({ required: false }) },
+    resolve: async (_root, { id, slug }, ctx) => {
+      if (id) return (await ctx.services.datasets.byIds([id.id]))[0] ?? null;
+      return slug ? ctx.services.datasets.bySlug(slug) : null;
+    },
+  }),
+}));
+
+const DeletedDatasetRef = builder.objectRef<{ id: string }>('DeletedDataset').implement({
+  fields: (t) => ({ id: t.globalID({ resolve: (deleted) => ({ type: 'Dataset', id: deleted.id }) }) }),
+});
+
+builder.mutationFields((t) => ({
+  createDataset: t.field({
+    type: DatasetRef,
+    authScopes: { permission: 'data:write' },
+    args: { input: t.arg({ type: CreateDatasetInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.datasets.create(input),
+  }),
+  updateDataset: t.field({
+    type: DatasetRef,
+    authScopes: { permission: 'data:write' },
+    args: { id: t.arg.globalID({ required: true, for: [DatasetRef] }), input: t.arg({ type: UpdateDatasetInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) =>
+      ctx.services.datasets.update(id.id, { ...input, description: 'description' in input ? (input.description ?? null) : undefined }),
+  }),
+  deleteDataset: t.field({
+    type: DeletedDatasetRef,
+    description: 'Deletes the dataset with its documents, chunks and ingestion jobs. A running job stops.',
+    authScopes: { permission: 'data:write' },
+    args: { id: t.arg.globalID({ required: true, for: [DatasetRef] }) },
+    resolve: async (_root, { id }, ctx) => ({ id: await ctx.services.datasets.delete(id.id) }),
+  }),
+}));

@@ -1,0 +1,185 @@
+/** Ingestion: documents in, live progress out. */
+import { z } from 'zod';
+import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
+import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
+import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
+import { builder } from './builder.js';
+import { DatasetRef } from './datasets.js';
+import { toConnection } from './pagination.js';
+
+const IngestionStageEnum = builder.enumType('IngestionStage', {
+  values: INGESTION_STAGES,
+  description: 'QUEUED → PARSING → CHUNKING → INDEXING → COMPLETED | FAILED | CANCELLED.',
+});
+const DocumentStatusEnum = builder.enumType('IngestionDocumentStatus', { values: ITEM_STATUSES });
+const DocumentOutcomeEnum = builder.enumType('IngestionDocumentOutcome', {
+  values: ITEM_OUTCOMES,
+  description: 'INDEXED: new; REPLACED: changed content replaced the old chunks; UNCHANGED: same content already there.',
+});
+const CsvModeEnum = builder.enumType('CsvMode', { values: ['ROW', 'FILE'] as const });
+
+const DocumentOutcomeRef = builder.objectRef<DocumentOutcome>('IngestionDocument').implement({
+  description: 'One input of a job (a file or an inline document) and what became of it.',
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position in the call: files first, then inline documents.' }),
+    name: t.exposeString('name'),
+    status: t.field({ type: DocumentStatusEnum, resolve: (outcome) => outcome.status }),
+    outcome: t.field({ type: DocumentOutcomeEnum, nullable: true, resolve: (outcome) => outcome.outcome }),
+    documents: t.exposeInt('documents', { description: 'Stored documents it became (a CSV file may become many).' }),
+    chunks: t.exposeInt('chunks'),
+    error: t.exposeString('error', { nullable: true }),
+    sequence: t.exposeInt('sequence', { description: 'The job sequence at which this outcome was recorded.' }),
+  }),
+});
+
+/** Fields a job and a progress event share. */
+const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFields').implement({
+  fields: (t) => ({
+    jobId: t.id({ resolve: (update) => encodeJobId(update.jobId) }),
+    stage: t.field({ type: IngestionStageEnum, resolve: (update) => update.stage }),
+    documentsTotal: t.exposeInt('documentsTotal'),
+    documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
+    documentsFailed: t.exposeInt('documentsFailed'),
+    chunksDone: t.exposeInt('chunksDone'),
+    bytesDone: t.exposeInt('bytesDone'),
+    bytesTotal: t.exposeInt('bytesTotal'),
+    percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal, 0 to 100.' }),
+    etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
+    error: t.exposeString('error', { nullable: true }),
+    sequence: t.exposeInt('sequence', { description: 'Grows with every recorded change; resume with `after:`.' }),
+  }),
+});
+
+const ProgressRef = builder.objectRef<ProgressUpdate>('IngestionProgress').implement({
+  interfaces: [ProgressFields],
+  description: 'A progress event. `documents` holds the inputs settled since the previous event (or since `after`).',
+  fields: (t) => ({
+    documents: t.field({ type: [DocumentOutcomeRef], resolve: (update) => update.documents }),
+  }),
+});
+
+export const IngestionJobRef = builder.loadableNodeRef('IngestionJob', {
+  id: { resolve: (job: IngestionJob) => job.id },
+  load: (ids: string[], ctx) => ctx.services.ingestion.byIds(ids),
+});
+
+IngestionJobRef.implement({
+  description: 'One ingestDocuments call and its progress.',
+  authScopes: (job) => ({ $all: { tenant: job.tenant.id, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    dataset: t.field({ type: DatasetRef, resolve: (job) => job.dataset.id }),
+    progress: t.field({ type: ProgressRef, resolve: (job) => toUpdate(snapshotOf(job), []) }),
+    stage: t.field({ type: IngestionStageEnum, resolve: (job) => job.stage }),
+    documents: t.field({
+      type: [DocumentOutcomeRef],
+      description: 'Every input with its outcome, in order.',
+      resolve: async (job, _args, ctx) => (await ctx.services.ingestion.items(job.id)).map(outcomeOf),
+    }),
+    chunkSize: t.int({ resolve: (job) => job.options.chunking.size, description: 'In characters.' }),
+    chunkOverlap: t.int({ resolve: (job) => job.options.chunking.overlap, description: 'In characters.' }),
+    attempts: t.exposeInt('attempts'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+function encodeJobId(id: string): string {
+  return Buffer.from(`IngestionJob:${id}`).toString('base64');
+}
+
+const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
+  fields: (t) => ({
+    title: t.string({ required: true, description: 'Also names the document in its dataset: the same title again replaces it.' }),
+    text: t.string({ required: true }),
+    mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.' }),
+    metadata: t.field({ type: 'JSONObject', required: false }),
+  }),
+});
+
+const IngestionOptionsInput = builder.inputType('IngestionOptionsInput', {
+  fields: (t) => ({
+    chunkSize: t.int({ required: false, description: 'Largest chunk in characters (100–20000, default 1000).' }),
+    chunkOverlap: t.int({ required: false, description: 'Characters repeated between neighbouring chunks (default 150, at most half of chunkSize).' }),
+    jsonTextField: t.string({ required: false, description: 'JSON/JSONL: the field with the text (dotted path, default "text").' }),
+    jsonTitleField: t.string({ required: false, description: 'JSON/JSONL: the title field (default "title").' }),
+    jsonIdField: t.string({ required: false, description: 'JSON/JSONL: a stable id that names each record (default: its position).' }),
+    csvMode: t.field({ type: CsvModeEnum, required: false, description: 'One document per ROW (default) or per FILE.' }),
+    csvTextColumns: t.stringList({ required: false, description: 'Columns with the text (default: all, as "column: value" lines).' }),
+    csvTitleColumn: t.string({ required: false }),
+    csvIdColumn: t.string({ required: false, description: 'A stable id per row (default: the row number).' }),
+  }),
+});
+
+const after = z.number().int().min(0).nullish();
+
+builder.queryFields((t) => ({
+  ingestionJob: t.field({
+    type: IngestionJobRef,
+    nullable: true,
+    authScopes: { permission: 'tenant:read' },
+    args: { id: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
+    resolve: async (_root, { id }, ctx) => (await ctx.services.ingestion.byIds([id.id]))[0] ?? null,
+  }),
+  ingestionJobs: t.connection({
+    type: IngestionJobRef,
+    authScopes: { permission: 'tenant:read' },
+    args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
+    resolve: async (_root, { datasetId, ...page }, ctx) => toConnection(await ctx.services.ingestion.list(datasetId.id, page)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  ingestDocuments: t.field({
+    type: IngestionJobRef,
+    description: 'Queues files (multipart upload) and inline documents for ingestion; returns the job at once.',
+    authScopes: { permission: 'data:write' },
+    args: {
+      datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }),
+      files: t.arg({ type: ['File'], required: false }),
+      documents: t.arg({ type: [InlineDocumentInput], required: false }),
+      options: t.arg({ type: IngestionOptionsInput, required: false }),
+    },
+    resolve: (_root, { datasetId, files, documents, options }, ctx) =>
+      ctx.services.ingestion.ingest(datasetId.id, files ?? [], documents ?? [], options ?? undefined),
+  }),
+  cancelIngestion: t.field({
+    type: IngestionJobRef,
+    description: 'Stops the job: the input in progress finishes, the rest are CANCELLED (and can be retried).',
+    authScopes: { permission: 'data:write' },
+    args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
+    resolve: (_root, { jobId }, ctx) => ctx.services.ingestion.cancel(jobId.id),
+  }),
+  retryIngestion: t.field({
+    type: IngestionJobRef,
+    description: 'Runs the failed and cancelled inputs of an ended job again.',
+    authScopes: { permission: 'data:write' },
+    args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
+    resolve: (_root, { jobId }, ctx) => ctx.services.ingestion.retry(jobId.id),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  ingestionProgress: t.field({
+    type: ProgressRef,
+    description:
+      'The job now, then each change (at most about 10 a second), completing when the job ends. ' +
+      'Reconnecting with `after: <last sequence>` replays the document outcomes missed meanwhile.',
+    authScopes: { permission: 'tenant:read' },
+    args: {
+      jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }),
+      after: t.arg.int({ required: false, validate: after }),
+    },
+    // A plain async function: refusing here ends this operation only, not the whole socket.
+    subscribe: (_root, { jobId, after }, ctx) => ctx.services.ingestion.follow(jobId.id, after ?? null),
+    resolve: (update) => update,
+  }),
+  datasetIngestion: t.field({
+    type: ProgressRef,
+    description: "Progress of every job of a dataset: running jobs' state at once, then each change.",
+    authScopes: { permission: 'tenant:read' },
+    args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
+    subscribe: (_root, { datasetId }, ctx) => ctx.services.ingestion.followDataset(datasetId.id),
+    resolve: (update) => update,
+  }),
+}));

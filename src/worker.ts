@@ -1,0 +1,139 @@
+/**
+ * The job worker: graphile-worker running the ingestion task, in the API process (default)
+ * or alone (`sluice worker`). The queue itself is the owner's (graphile-worker guards its
+ * tables); the pipeline's reads and writes go through the app role's ORM with the job's tenant
+ * bound, so they pass tenant isolation like any request's.
+ *
+ * Recovery from a dead process: graphile-worker keeps a crashed worker's jobs locked for
+ * hours. Each process therefore records its worker ids with a heartbeat; every process
+ * regularly unlocks jobs held by workers whose process has gone quiet, so the job resumes
+ * elsewhere (or after a restart) within `staleAfterMs`.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Logger as QueueLogger, makeWorkerUtils, run, type Runner, type Task, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
+import type { PoolClient } from 'pg';
+import type { WorkerConfig } from './config.js';
+import type { Orm } from './db/orm.js';
+import { bindTenantSession } from './db/tenant-session.js';
+import { runIngestionJob } from './domains/ingestion/pipeline.js';
+import type { ProgressBus } from './domains/ingestion/progress.js';
+import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './domains/ingestion/queue.js';
+import type { Logger } from './logger.js';
+
+export interface WorkerDependencies {
+  config: WorkerConfig;
+  progressIntervalMs: number;
+  /** The app role's ORM, for the pipeline. */
+  orm: Orm;
+  /** The owner's URL: graphile-worker's pool for the queue's own tables. */
+  queueUrl: string;
+  progress: ProgressBus;
+  logger: Logger;
+}
+
+export interface SluiceWorker {
+  readonly instanceId: string;
+  /** Finishes running jobs (or gives them back to the queue), then stops. */
+  stop(): Promise<void>;
+}
+
+export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger }: WorkerDependencies): Promise<SluiceWorker> {
+  const log = logger.child({ component: 'worker' });
+  const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const workerIds = new Set<string>();
+  const em = orm.em.fork() as EntityManager;
+
+  const ingest: Task = async (payload, helpers) => {
+    if (!isIngestPayload(payload)) throw new Error('ingest: malformed payload');
+    try {
+      await runIngestionJob({ em, progress, progressIntervalMs }, payload);
+    } catch (error) {
+      log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
+      if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) await markFailed(em, payload, error);
+      throw error;
+    }
+  };
+
+  // Listening before `run` creates its workers, so no worker id goes unrecorded.
+  const events = new EventEmitter() as WorkerEvents;
+  events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
+  const runner: Runner = await run({
+    events,
+    connectionString: queueUrl,
+    concurrency: config.concurrency,
+    noHandleSignals: true,
+    pollInterval: 2000,
+    taskList: { [INGEST_TASK]: ingest },
+    logger: queueLogger(log),
+  });
+
+  const utils = await makeWorkerUtils({ connectionString: queueUrl, logger: queueLogger(log) });
+  const beat = () =>
+    utils.withPgClient(async (client) => {
+      await client.query(
+        `insert into worker_instances (id, worker_ids, started_at, heartbeat_at) values ($1, $2, now(), now())
+         on conflict (id) do update set worker_ids = excluded.worker_ids, heartbeat_at = now()`,
+        [instanceId, [...workerIds]],
+      );
+      await recoverStaleWorkers(client, utils, config.staleAfterMs, log);
+    });
+  await beat();
+  const timer = setInterval(() => beat().catch((error) => log.warn({ err: error }, 'worker heartbeat failed')), config.heartbeatMs);
+  log.info({ instanceId, concurrency: config.concurrency }, 'job worker started');
+
+  return {
+    instanceId,
+    async stop() {
+      clearInterval(timer);
+      await runner.stop();
+      await utils.withPgClient((client) => client.query('delete from worker_instances where id = $1', [instanceId])).catch(() => undefined);
+      await utils.release();
+      log.info({ instanceId }, 'job worker stopped');
+    },
+  };
+}
+
+/**
+ * Unlocks the queue jobs of workers that no live process claims: those of stale instances,
+ * and locks older than `staleAfterMs` by workers no instance lists (a process that died
+ * before its first heartbeat).
+ */
+async function recoverStaleWorkers(client: PoolClient, utils: WorkerUtils, staleAfterMs: number, log: Logger): Promise<void> {
+  const stale = `now() - make_interval(secs => $1 / 1000.0)`;
+  const { rows } = await client.query<{ locked_by: string }>(
+    `select distinct j.locked_by from graphile_worker.jobs j
+      where j.locked_by is not null and j.locked_at < ${stale}
+        and not exists (select 1 from worker_instances w where j.locked_by = any(w.worker_ids) and w.heartbeat_at >= ${stale})`,
+    [staleAfterMs],
+  );
+  if (rows.length > 0) {
+    const ids = rows.map((row) => row.locked_by);
+    await utils.forceUnlockWorkers(ids);
+    log.warn({ workerIds: ids }, 'unlocked the jobs of workers that stopped without releasing them; they resume now');
+  }
+  await client.query(`delete from worker_instances where heartbeat_at < now() - make_interval(secs => $1 / 100.0)`, [staleAfterMs]);
+}
+
+async function markFailed(em: EntityManager, payload: { tenantId: string; jobId: string }, error: unknown): Promise<void> {
+  const fork = em.fork({ clear: true }) as EntityManager;
+  bindTenantSession(fork, { tenantId: payload.tenantId, userId: null });
+  await fork.transactional((tx) =>
+    tx.getConnection().execute(
+      `update ingestion_jobs set stage = 'FAILED', error = ?, finished_at = now(), sequence = sequence + 1
+        where id = ? and stage not in ('COMPLETED', 'FAILED', 'CANCELLED')`,
+      [`The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000), payload.jobId],
+      'run',
+      tx.getTransactionContext(),
+    ),
+  );
+}
+
+function queueLogger(log: Logger): QueueLogger {
+  return new QueueLogger((scope) => (level, message, meta) => {
+    const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'info' : 'debug';
+    log[method]({ queue: scope, ...meta }, message);
+  });
+}

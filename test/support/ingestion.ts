@@ -1,0 +1,122 @@
+/** Datasets, ingestion and progress over the real API, for the ingestion tests. */
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { seedTenant, type SeededTenant } from './seed.js';
+import type { TestServer } from './server.js';
+
+export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesTotal percent etaSeconds error sequence
+  documents { index name status outcome documents chunks error sequence }`;
+
+export const JOB_FIELDS = `id stage attempts progress { ${PROGRESS_FIELDS} } dataset { id documentCount chunkCount bytes }`;
+
+export interface Tenant {
+  tenant: SeededTenant;
+  token: string;
+}
+
+export async function tenantWithOwner(server: TestServer): Promise<Tenant> {
+  const tenant = await seedTenant(server.database.ownerUrl);
+  return { tenant, token: await server.tokenFor(tenant, tenant.users[0]!) };
+}
+
+let datasetCounter = 0;
+export async function createDataset(server: TestServer, token: string, input: Record<string, unknown> = {}): Promise<{ id: string; slug: string }> {
+  const slug = `ds-${process.pid}-${++datasetCounter}-${Math.random().toString(36).slice(2, 8)}`;
+  const { body } = await server.graphql(`mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id slug } }`, {
+    token,
+    variables: { input: { name: 'Docs', slug, ...input } },
+  });
+  if (!body.data?.createDataset) throw new Error(`createDataset failed: ${JSON.stringify(body.errors)}`);
+  return body.data.createDataset;
+}
+
+export interface InlineDocument {
+  title: string;
+  text: string;
+  mimeType?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export function ingestInline(server: TestServer, token: string, datasetId: string, documents: InlineDocument[], options?: Record<string, unknown>) {
+  return server.graphql(
+    `mutation($datasetId: ID!, $documents: [InlineDocumentInput!], $options: IngestionOptionsInput) {
+       ingestDocuments(datasetId: $datasetId, documents: $documents, options: $options) { ${JOB_FIELDS} } }`,
+    { token, variables: { datasetId, documents, options } },
+  );
+}
+
+export interface UploadFile {
+  name: string;
+  type?: string;
+  content: string | Uint8Array;
+}
+
+/** A GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec). */
+export async function ingestFiles(server: TestServer, token: string, datasetId: string, files: UploadFile[], options?: Record<string, unknown>) {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: `mutation($datasetId: ID!, $files: [File!], $options: IngestionOptionsInput) {
+        ingestDocuments(datasetId: $datasetId, files: $files, options: $options) { ${JOB_FIELDS} } }`,
+      variables: { datasetId, files: files.map(() => null), options },
+    }),
+  );
+  form.set('map', JSON.stringify(Object.fromEntries(files.map((_, index) => [String(index), [`variables.files.${index}`]]))));
+  files.forEach((file, index) => form.set(String(index), new Blob([typeof file.content === 'string' ? file.content : Buffer.from(file.content)], { type: file.type ?? '' }), file.name));
+  const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+export async function jobOf(server: TestServer, token: string, jobId: string) {
+  const { body } = await server.graphql(`query($id: ID!) { ingestionJob(id: $id) { ${JOB_FIELDS} documents { index name status outcome documents chunks error } } }`, {
+    token,
+    variables: { id: jobId },
+  });
+  return body.data?.ingestionJob;
+}
+
+/** Polls until the job ends (tests that watch progress use the subscriptions instead). */
+export async function settled(server: TestServer, token: string, jobId: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await jobOf(server, token, jobId);
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job?.stage)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not end: ${JSON.stringify(job)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Every event of `ingestionProgress` over graphql-ws until it completes (or errors). */
+export async function progressOverWebSocket(wsUrl: string, token: string, jobId: string, after?: number) {
+  const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const results: any[] = [];
+  try {
+    for await (const result of client.iterate({
+      query: `subscription($jobId: ID!, $after: Int) { ingestionProgress(jobId: $jobId, after: $after) { ${PROGRESS_FIELDS} } }`,
+      variables: { jobId, after },
+    })) {
+      results.push(result);
+      if (result.errors) break;
+    }
+  } finally {
+    await client.dispose();
+  }
+  return results;
+}
+
+/** Every event of a subscription over Server-Sent Events until the server completes it. */
+export async function overSse(url: string, token: string, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  const events = text
+    .split('\n\n')
+    .map((block) => Object.fromEntries(block.split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()])))
+    .filter((event) => event.event === 'next')
+    .map((event) => JSON.parse(event.data ?? 'null'));
+  return { status: response.status, contentType: response.headers.get('content-type'), events, raw: text };
+}

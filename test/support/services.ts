@@ -1,0 +1,19 @@
+/** Process-wide service dependencies for tests that execute the schema without the HTTP server. */
+import { parseConfig } from '../../src/config.js';
+import type { Orm } from '../../src/db/orm.js';
+import { AccessTokens } from '../../src/domains/identity/access-token.js';
+import { CredentialStore } from '../../src/domains/identity/credential-store.js';
+import type { ServiceDependencies } from '../../src/domains/service-context.js';
+import { createEventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logger.js';
+
+export async function testServiceDependencies(orm: Orm): Promise<ServiceDependencies> {
+  const { progress } = await createEventBus({ redisUrl: undefined, logger: createLogger({ level: 'silent' }) });
+  return {
+    tokens: new AccessTokens('x'.repeat(32), 900),
+    credentials: new CredentialStore(orm),
+    production: false,
+    ingestion: parseConfig({ NODE_ENV: 'test' }).ingestion,
+    progress,
+  };
+}
