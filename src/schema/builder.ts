@@ -92,7 +92,9 @@ builder.scalarType('File', {
     throw new GraphQLError('File is an input-only scalar');
   },
   parseValue: (value) => {
-    if (value instanceof File) return value;
+    // Duck-typed: Yoga's multipart parser hands in its own (whatwg-node) File class.
+    const file = value as File | null;
+    if (file && typeof file === 'object' && typeof file.name === 'string' && typeof file.arrayBuffer === 'function') return file;
     throw new GraphQLError('Expected a file uploaded with the GraphQL multipart request spec', { extensions: { code: 'BAD_USER_INPUT' } });
   },
 });

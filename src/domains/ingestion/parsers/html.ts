@@ -1,7 +1,7 @@
 /** HTML to plain text with html-to-text: scripts, styles and other non-content dropped. */
 import { convert, type HtmlToTextOptions } from 'html-to-text';
 
-const SKIPPED = ['script', 'style', 'noscript', 'template', 'svg', 'iframe', 'object', 'head'];
+const SKIPPED = ['head', 'title', 'script', 'style', 'noscript', 'template', 'svg', 'iframe', 'object'];
 
 const OPTIONS: HtmlToTextOptions = {
   wordwrap: false,

@@ -1,0 +1,139 @@
+/**
+ * Parsers and the chunker on their own: pure functions, so these run without a server.
+ * (The same code is exercised end to end, over HTTP, in ingestion.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { chunkText } from '../../src/domains/ingestion/chunker.js';
+import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions } from '../../src/domains/ingestion/options.js';
+import { decodeUtf8, detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
+import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
+
+const parse = (name: string, format: Parameters<typeof parseDocuments>[0]['format'], content: string, options = defaults) =>
+  parseDocuments({ name, format, content }, options);
+
+describe('each format becomes the expected text', () => {
+  it('plain text: line ends normalised, surrounding blank space trimmed, NFC', () => {
+    expect(parse('a.txt', 'text', '\r\n  Cafe\u0301 au lait\r\nsecond line  \n\n')).toEqual([
+      { sourceKey: 'a.txt', title: 'a.txt', text: 'Café au lait\nsecond line', metadata: {} },
+    ]);
+  });
+
+  it('Markdown: syntax dropped, structure kept as lines, title from the first heading', () => {
+    const markdown = '# Guide &amp; tips\n\nSome **bold** and [a link](https://x.test).\n\n- one\n- two\n\n```sh\nnpm test\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n';
+    const [document] = parse('guide.md', 'markdown', markdown);
+    expect(document!.title).toBe('Guide & tips');
+    expect(document!.text).toBe('Guide & tips\n\nSome bold and a link.\n\none\ntwo\n\nnpm test\n\na | b\n1 | 2');
+  });
+
+  it('HTML: text only; scripts, styles and the head dropped; title from <title>', () => {
+    const html = `<html><head><title>Hello &amp; welcome</title><style>p { color: red }</style></head>
+      <body><script>alert("x")</script><h1>Heading</h1><p>Para with <a href="https://x.test">link</a>.</p>
+      <noscript>enable js</noscript><p>Second</p></body></html>`;
+    const [document] = parse('page.html', 'html', html);
+    expect(document!.title).toBe('Hello & welcome');
+    expect(document!.text).toBe('Heading\n\nPara with link.\n\nSecond');
+    expect(document!.text).not.toMatch(/alert|color|enable js/);
+  });
+
+  it('JSON: an object is one document, an array one per record; other fields become metadata', () => {
+    expect(parse('one.json', 'json', '{"title":"T","text":"Body","lang":"en"}')).toEqual([
+      { sourceKey: 'one.json', title: 'T', text: 'Body', metadata: { title: 'T', lang: 'en' } },
+    ]);
+    const options = resolveIngestionOptions({ jsonTextField: 'body.text', jsonIdField: 'id' });
+    const documents = parse('many.json', 'json', '[{"id":7,"body":{"text":"first"}},{"id":"x","body":{"text":"second"}}]', options);
+    expect(documents.map((d) => [d.sourceKey, d.text])).toEqual([
+      ['many.json#7', 'first'],
+      ['many.json#x', 'second'],
+    ]);
+  });
+
+  it('JSONL: one document per non-blank line', () => {
+    const documents = parse('log.jsonl', 'jsonl', '{"text":"a"}\n\n{"text":"b","title":"B"}\n');
+    expect(documents.map((d) => [d.sourceKey, d.title, d.text])).toEqual([
+      ['log.jsonl#1', 'log.jsonl #1', 'a'],
+      ['log.jsonl#2', 'B', 'b'],
+    ]);
+  });
+
+  it('CSV: one document per row (named by an id column) or one per file', () => {
+    const csv = 'id,title,body,tag\n1,First,"Hello, there",x\n2,Second,Bye,y\n';
+    const rows = parse('t.csv', 'csv', csv, resolveIngestionOptions({ csvIdColumn: 'id', csvTitleColumn: 'title', csvTextColumns: ['body'] }));
+    expect(rows).toEqual([
+      { sourceKey: 't.csv#1', title: 'First', text: 'Hello, there', metadata: { id: '1', title: 'First', tag: 'x', row: 1 } },
+      { sourceKey: 't.csv#2', title: 'Second', text: 'Bye', metadata: { id: '2', title: 'Second', tag: 'y', row: 2 } },
+    ]);
+    const [file] = parse('t.csv', 'csv', csv, resolveIngestionOptions({ csvMode: 'FILE' }));
+    expect(file!.text).toBe('id: 1\ntitle: First\nbody: Hello, there\ntag: x\n\nid: 2\ntitle: Second\nbody: Bye\ntag: y');
+  });
+});
+
+describe('bad input is refused with a reason', () => {
+  const reasonOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      return { reason: (error as any).details?.reason, message: (error as Error).message };
+    }
+    throw new Error('expected an error');
+  };
+
+  it('invalid UTF-8, NUL bytes and lone surrogates', () => {
+    expect(reasonOf(() => decodeUtf8(Uint8Array.from([0x48, 0xc3, 0x28]), 'bad.txt')).reason).toBe('INVALID_ENCODING');
+    expect(reasonOf(() => decodeUtf8(new TextEncoder().encode('a\u0000b'), 'nul.txt')).reason).toBe('INVALID_ENCODING');
+    expect(reasonOf(() => parse('s.txt', 'text', 'a\ud800b')).reason).toBe('INVALID_ENCODING');
+    expect(decodeUtf8(Uint8Array.from([0xef, 0xbb, 0xbf, 0x68, 0x69]), 'bom.txt')).toBe('hi');
+  });
+
+  it('unknown formats', () => {
+    expect(reasonOf(() => detectFormat('x.pdf', 'application/pdf')).reason).toBe('UNSUPPORTED_FORMAT');
+    expect(reasonOf(() => detectFormat('noext', '')).reason).toBe('UNSUPPORTED_FORMAT');
+    expect(detectFormat('notes.md', 'application/octet-stream')).toBe('markdown');
+    expect(detectFormat('x', 'text/csv; charset=utf-8')).toBe('csv');
+  });
+
+  it('malformed JSON, JSONL and CSV name where', () => {
+    expect(reasonOf(() => parse('a.json', 'json', '{"text": '))).toMatchObject({ reason: 'PARSE_ERROR', message: expect.stringContaining('not valid JSON') });
+    expect(reasonOf(() => parse('a.jsonl', 'jsonl', '{"text":"ok"}\n{oops}')).message).toContain('line 2');
+    expect(reasonOf(() => parse('a.json', 'json', '[{"text":"ok"},{"body":"no text"}]')).message).toContain('record 2 has no string field "text"');
+    expect(reasonOf(() => parse('a.csv', 'csv', 'a,b\n1,2,3\n')).reason).toBe('PARSE_ERROR');
+    expect(reasonOf(() => parse('e.txt', 'text', '   \n\n ')).message).toContain('no text');
+  });
+
+  it('chunking options out of range', () => {
+    expect(reasonOf(() => resolveIngestionOptions({ chunkSize: 50 })).message).toContain('chunkSize');
+    expect(reasonOf(() => resolveIngestionOptions({ chunkSize: 1000, chunkOverlap: 600 })).message).toContain('chunkOverlap');
+  });
+});
+
+describe('the chunker', () => {
+  const sentence = (i: number) => `Sentence number ${i} ends here.`;
+  const paragraph = (from: number, count: number) => Array.from({ length: count }, (_, i) => sentence(from + i)).join(' ');
+
+  it('keeps small paragraphs whole and together', () => {
+    const text = `${paragraph(0, 2)}\n\n${paragraph(2, 2)}`;
+    expect(chunkText(text, { size: 1000, overlap: 100 })).toEqual([{ content: text, start: 0, end: text.length }]);
+  });
+
+  it('splits a long paragraph at sentence ends, overlapping by whole sentences, each chunk an exact span', () => {
+    const text = paragraph(0, 40);
+    const chunks = chunkText(text, { size: 200, overlap: 60 });
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const [index, chunk] of chunks.entries()) {
+      expect(chunk.content.length).toBeLessThanOrEqual(200);
+      expect(text.slice(chunk.start, chunk.end)).toBe(chunk.content);
+      expect(chunk.content).toMatch(/^Sentence number \d+ ends here\..*\.$/);
+      if (index > 0) {
+        expect(chunk.start).toBeLessThan(chunks[index - 1]!.end); // overlaps the previous chunk
+        expect(chunks[index - 1]!.end - chunk.start).toBeLessThanOrEqual(60);
+      }
+    }
+    expect(chunks.at(-1)!.end).toBe(text.length);
+  });
+
+  it('cuts text without sentence or word breaks at the size, never inside a surrogate pair', () => {
+    const text = '😀'.repeat(300); // 600 UTF-16 code units
+    const chunks = chunkText(text, { size: 101, overlap: 0 });
+    expect(chunks.every((chunk) => chunk.content.length <= 101 && chunk.content.isWellFormed())).toBe(true);
+    expect(chunks.map((chunk) => chunk.content).join('')).toBe(text);
+  });
+});
