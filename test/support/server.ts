@@ -22,7 +22,7 @@ export interface GraphQLResponse<T = any> {
   status: number;
   headers: Headers;
   /** Typed loosely on purpose: tests assert what is and is not there. */
-  body: { data: T; errors: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+  body: { data: T; errors: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] & any };
 }
 
 export interface TestServer {

@@ -17,6 +17,7 @@ import { resolveIngestionOptions, type IngestionOptionsInput } from './options.j
 import { assertTextual, decodeUtf8, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
 import { followDataset, followJob, type ProgressSource } from './progress-feed.js';
 import { outcomeOf, snapshotOf, type ProgressUpdate } from './progress.js';
+import { lockJob } from './job-lock.js';
 import { enqueueIngestion } from './queue.js';
 import { isTerminal } from './stages.js';
 
@@ -199,7 +200,7 @@ export class IngestionService {
   }
 
   private async lockedJob(jobId: string): Promise<IngestionJob> {
-    const job = await this.ctx.em.findOne(IngestionJob, { id: jobId }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+    const job = await lockJob(this.ctx.em, jobId);
     if (!job) throw new NotFoundError('Ingestion job');
     return job;
   }

@@ -20,6 +20,7 @@ import { outcomeOf, snapshotOf, type DocumentOutcome, type ProgressBus } from '.
 import { ProgressReporter } from './progress-reporter.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
+import { lockJob } from './job-lock.js';
 import { documentHashes, writeDocuments } from './writer.js';
 
 export interface PipelineDependencies {
@@ -66,17 +67,18 @@ class JobRun {
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
   async enter(stage: IngestionStage): Promise<boolean> {
     const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING'];
-    return this.em.transactional(async (tx) => {
+    const entered = await this.em.transactional(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return false;
-      if (order.indexOf(job.stage) < order.indexOf(stage)) {
-        job.stage = stage;
-        job.sequence += 1;
-        await tx.flush();
-        this.reporter.record(snapshotOf(job));
-      }
-      return true;
+      if (order.indexOf(job.stage) >= order.indexOf(stage)) return true;
+      job.stage = stage;
+      job.sequence += 1;
+      await tx.flush();
+      return snapshotOf(job);
     });
+    // Published after the commit: an event never runs ahead of the database.
+    if (typeof entered === 'object') this.reporter.record(entered);
+    return entered !== false;
   }
 
   /** Settles the job's items in `status`, one transaction each, in order. */
@@ -127,9 +129,9 @@ class JobRun {
   }
 
   async finish(): Promise<void> {
-    await this.em.transactional(async (tx) => {
+    const finished = await this.em.transactional(async (tx) => {
       const job = await this.lock(tx);
-      if (!job || isTerminal(job.stage)) return;
+      if (!job || isTerminal(job.stage)) return undefined;
       // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
       // the first searches after a big ingestion fast.
       await tx.getConnection().execute('select ingest_merge_search_index()', [], 'run', tx.getTransactionContext());
@@ -141,8 +143,9 @@ class JobRun {
         sequence: job.sequence + 1,
       });
       await tx.flush();
-      this.reporter.record(snapshotOf(job));
+      return snapshotOf(job);
     });
+    if (finished) this.reporter.record(finished);
   }
 
   private parse(job: IngestionJob, item: IngestionItem) {
@@ -159,7 +162,7 @@ class JobRun {
   }
 
   private lock(tx: EntityManager): Promise<IngestionJob | null> {
-    return tx.findOne(IngestionJob, { id: this.jobId }, { lockMode: 4 /* PESSIMISTIC_WRITE */, refresh: true });
+    return lockJob(tx, this.jobId);
   }
 }
 
