@@ -1,0 +1,89 @@
+/**
+ * A `sluice worker` process killed with SIGKILL mid-job: after a restart the job resumes and
+ * the dataset ends with exactly the chunks it should have, no duplicates, no losses.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { chunkText } from '../../src/domains/ingestion/chunker.js';
+import { createDataset, ingestInline, jobOf, settled, tenantWithOwner } from '../support/ingestion.js';
+import { spawnSluice, type SluiceProcess } from '../support/process.js';
+import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+const workers: SluiceProcess[] = [];
+beforeAll(async () => {
+  // The API without a worker: only the spawned `sluice worker` processes run jobs.
+  server = await startTestServer({ worker: false });
+});
+afterAll(async () => {
+  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  await server?.close();
+});
+
+function startWorkerProcess(): SluiceProcess {
+  const worker = spawnSluice(['worker'], {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: server.database.ownerUrl,
+    DATABASE_APP_URL: server.database.appUrl,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+    SLUICE_WORKER_HEARTBEAT_MS: '200',
+    SLUICE_WORKER_STALE_MS: '1000',
+  });
+  workers.push(worker);
+  return worker;
+}
+
+const CHUNKING = { size: 300, overlap: 50 };
+const documents = Array.from({ length: 60 }, (_, d) => ({
+  title: `doc-${d}`,
+  text: Array.from({ length: 40 }, (_, p) => `Document ${d}, paragraph ${p}. ${'Words that make the paragraph longer. '.repeat(8)}`).join('\n\n'),
+}));
+
+it('resumes a job after its worker is SIGKILLed, with exactly the right chunks', async () => {
+  const { token } = await tenantWithOwner(server);
+  const dataset = await createDataset(server, token);
+  const { body } = await ingestInline(server, token, dataset.id, documents, { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap });
+  const jobId = body.data.ingestDocuments.id;
+
+  const first = startWorkerProcess();
+  await first.waitForLog((line) => line.msg === 'job worker started');
+  // Kill it once some inputs are written and most are not.
+  for (;;) {
+    const job = await jobOf(server, token, jobId);
+    if (job.progress.documentsDone >= 3) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  first.child.kill('SIGKILL');
+  await first.exit;
+  const interrupted = await jobOf(server, token, jobId);
+  expect(interrupted.stage).toBe('CHUNKING');
+  expect(interrupted.progress.documentsDone).toBeLessThan(documents.length);
+
+  const second = startWorkerProcess();
+  await second.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('unlocked the jobs of workers'));
+  const job = await settled(server, token, jobId, 60_000);
+  expect(job.stage).toBe('COMPLETED');
+  expect(job.attempts).toBe(2);
+  expect(job.progress).toMatchObject({ documentsDone: 60, documentsFailed: 0 });
+
+  const expected = documents.reduce((sum, document) => sum + chunkText(document.text, CHUNKING).length, 0);
+  const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
+  const counts = await withClient(server.database.ownerUrl, async (client) =>
+    (
+      await client.query(
+        `select (select count(*) from chunks where dataset_id = $1)::int as chunks,
+                (select count(distinct (document_id, ordinal)) from chunks where dataset_id = $1)::int as distinct_chunks,
+                (select count(*) from documents where dataset_id = $1)::int as documents,
+                (select sum(chunk_count) from documents where dataset_id = $1)::int as counted,
+                (select chunk_count from datasets where id = $1)::int as dataset_chunks`,
+        [datasetUuid],
+      )
+    ).rows[0],
+  );
+  expect(counts).toEqual({ chunks: expected, distinct_chunks: expected, documents: 60, counted: expected, dataset_chunks: expected });
+  expect(job.progress.chunksDone).toBe(expected);
+  second.child.kill('SIGTERM');
+  expect(await second.exit).toBe(0);
+}, 90_000);
