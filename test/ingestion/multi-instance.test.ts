@@ -1,0 +1,74 @@
+/**
+ * With Redis: two API processes and a separate worker process. A client subscribed to one API
+ * sees the progress of a job it started through the other, run by the worker: the events can
+ * only have come through Redis (the subscribers' database polling is set to 10 minutes).
+ */
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
+import { serve, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
+import { startTestRedis, type TestRedis } from '../support/redis.js';
+import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+
+let redis: TestRedis | undefined;
+let seedServer: TestServer;
+const processes: SluiceProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  seedServer = await startTestServer({ worker: false });
+}, 30_000);
+afterAll(async () => {
+  await Promise.all(processes.map((proc) => stop(proc)));
+  await seedServer?.close();
+  await redis?.stop();
+});
+
+it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a worker’s progress through Redis on another API process', async () => {
+  if (!redis) throw new Error('No Redis: set REDIS_URL or install redis-server (.ci/run makes sure one exists)');
+  const env = {
+    NODE_ENV: 'test',
+    DATABASE_URL: seedServer.database.ownerUrl,
+    DATABASE_APP_URL: seedServer.database.appUrl,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+    REDIS_URL: redis.url,
+    SLUICE_PROGRESS_POLL_MS: '600000',
+  };
+  const [apiA, apiB] = await Promise.all([serve({ ...env, SLUICE_WORKER: 'off' }), serve({ ...env, SLUICE_WORKER: 'off' })]);
+  const worker = spawnSluice(['worker'], { ...env, LOG_LEVEL: 'info' });
+  processes.push(apiA, apiB, worker);
+  await worker.waitForLog((line) => line.msg === 'job worker started');
+  expect(apiA.logs.find((line) => line.msg?.startsWith('Sluice is listening'))).toMatchObject({ events: 'redis', worker: false });
+
+  const { token } = await tenantWithOwner(seedServer);
+  const viaB = { ...seedServer, url: `${apiB.baseUrl}/graphql` } as TestServer;
+  const dataset = await createDataset(viaB, token);
+  // Subscribed on A before the job exists: everything it hears comes from the worker via Redis.
+  const client = createClient({ url: `${apiA.baseUrl.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const updates: any[] = [];
+  const completed = new Promise<void>((resolve, reject) => {
+    client.subscribe(
+      { query: `subscription($id: ID!) { datasetIngestion(datasetId: $id) { ${PROGRESS_FIELDS} } }`, variables: { id: dataset.id } },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          updates.push(result.data!.datasetIngestion);
+          if ((result.data!.datasetIngestion as any).stage === 'COMPLETED') resolve();
+        },
+        error: reject,
+        complete: () => reject(new Error('the dataset stream ended')),
+      },
+    );
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const documents = Array.from({ length: 20 }, (_, i) => ({ title: `doc-${i}`, text: `Paragraph ${i}. `.repeat(500) }));
+  const { body } = await ingestInline(viaB, token, dataset.id, documents);
+  await completed;
+  await client.dispose();
+  expect(updates.every((update) => update.jobId === body.data.ingestDocuments.id)).toBe(true);
+  expect(updates.map((update) => update.stage)).toEqual(expect.arrayContaining(['PARSING', 'CHUNKING', 'INDEXING', 'COMPLETED']));
+  expect(updates.at(-1)).toMatchObject({ stage: 'COMPLETED', documentsDone: 20, percent: 100 });
+  expect(updates.flatMap((update) => update.documents).map((outcome: any) => outcome.index).sort((a: number, b: number) => a - b)).toEqual([...Array(20).keys()]);
+}, 90_000);
