@@ -114,7 +114,8 @@ async function recoverStaleWorkers(client: PoolClient, utils: WorkerUtils, stale
     await utils.forceUnlockWorkers(ids);
     log.warn({ workerIds: ids }, 'unlocked the jobs of workers that stopped without releasing them; they resume now');
   }
-  await client.query(`delete from worker_instances where heartbeat_at < now() - make_interval(secs => $1 / 100.0)`, [staleAfterMs]);
+  // Rows of dead processes are kept a while (ten stale periods) so the unlock above sees them first.
+  await client.query(`delete from worker_instances where heartbeat_at < now() - make_interval(secs => $1 * 10 / 1000.0)`, [staleAfterMs]);
 }
 
 async function markFailed(em: EntityManager, payload: { tenantId: string; jobId: string }, error: unknown): Promise<void> {

@@ -1,5 +1,5 @@
 /** Ingestion: documents in, live progress out. */
-import { z } from 'zod';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
 import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
@@ -35,7 +35,7 @@ const DocumentOutcomeRef = builder.objectRef<DocumentOutcome>('IngestionDocument
 /** Fields a job and a progress event share. */
 const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFields').implement({
   fields: (t) => ({
-    jobId: t.id({ resolve: (update) => encodeJobId(update.jobId) }),
+    jobId: t.id({ description: "The job's global id.", resolve: (update) => encodeGlobalID('IngestionJob', update.jobId) }),
     stage: t.field({ type: IngestionStageEnum, resolve: (update) => update.stage }),
     documentsTotal: t.exposeInt('documentsTotal'),
     documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
@@ -84,10 +84,6 @@ IngestionJobRef.implement({
   }),
 });
 
-function encodeJobId(id: string): string {
-  return Buffer.from(`IngestionJob:${id}`).toString('base64');
-}
-
 const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
     title: t.string({ required: true, description: 'Also names the document in its dataset: the same title again replaces it.' }),
@@ -110,8 +106,6 @@ const IngestionOptionsInput = builder.inputType('IngestionOptionsInput', {
     csvIdColumn: t.string({ required: false, description: 'A stable id per row (default: the row number).' }),
   }),
 });
-
-const after = z.number().int().min(0).nullish();
 
 builder.queryFields((t) => ({
   ingestionJob: t.field({
@@ -168,7 +162,7 @@ builder.subscriptionFields((t) => ({
     authScopes: { permission: 'tenant:read' },
     args: {
       jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }),
-      after: t.arg.int({ required: false, validate: after }),
+      after: t.arg.int({ required: false, description: 'The last sequence the client saw (0 or more).' }),
     },
     // A plain async function: refusing here ends this operation only, not the whole socket.
     subscribe: (_root, { jobId, after }, ctx) => ctx.services.ingestion.follow(jobId.id, after ?? null),

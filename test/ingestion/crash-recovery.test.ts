@@ -29,7 +29,9 @@ function startWorkerProcess(): SluiceProcess {
     JWT_SECRET: TEST_JWT_SECRET,
     SLUICE_MASTER_KEY: TEST_MASTER_KEY,
     SLUICE_WORKER_HEARTBEAT_MS: '200',
-    SLUICE_WORKER_STALE_MS: '1000',
+    // Generous against a busy CI machine: a live worker whose heartbeat lags past this would
+    // have its job unlocked and started again (harmless to the data, but attempts would grow).
+    SLUICE_WORKER_STALE_MS: '3000',
   });
   workers.push(worker);
   return worker;

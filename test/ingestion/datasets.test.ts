@@ -82,13 +82,14 @@ describe('deleteDataset', () => {
     const job = await settled(server, token, body.data.ingestDocuments.id);
     expect(job.stage).toBe('COMPLETED');
     const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
+    const jobUuid = Buffer.from(job.id, 'base64').toString().split(':')[1];
     const count = () =>
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query(
           `select (select count(*) from documents where dataset_id = $1)::int as documents, (select count(*) from chunks where dataset_id = $1)::int as chunks,
                   (select count(*) from ingestion_jobs where dataset_id = $1)::int as jobs,
-                  (select count(*) from ingestion_items i join ingestion_jobs j on j.id = i.job_id where j.dataset_id = $1)::int as items`,
-          [datasetUuid],
+                  (select count(*) from ingestion_items where job_id = $2)::int as items`,
+          [datasetUuid, jobUuid],
         );
         return rows[0];
       });

@@ -7,6 +7,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createEventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logger.js';
 import { startWorker } from '../../src/worker.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, jobOf, overSse, PROGRESS_FIELDS, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
@@ -131,8 +132,9 @@ describe('cancelIngestion and retryIngestion', () => {
     const retried = await held.graphql(`mutation($id: ID!) { retryIngestion(jobId: $id) { stage progress { documentsDone } } }`, { token, variables: { id: jobId } });
     expect(retried.body.data.retryIngestion).toEqual({ stage: 'QUEUED', progress: { documentsDone: 0 } });
     // Now a worker comes along (the same one `sluice worker` runs) and finishes the job.
-    const bus = await createEventBus({ redisUrl: undefined, logger: held.server.yoga.logger as never });
-    const worker = await startWorker({ config: held.config.worker, progressIntervalMs: 50, orm: held.orm, queueUrl: held.database.ownerUrl, progress: bus.progress, logger: (await import('../../src/logger.js')).createLogger({ level: 'silent' }) });
+    const logger = createLogger({ level: 'silent' });
+    const bus = await createEventBus({ redisUrl: undefined, logger });
+    const worker = await startWorker({ config: held.config.worker, progressIntervalMs: 50, orm: held.orm, queueUrl: held.database.ownerUrl, progress: bus.progress, logger });
     try {
       const job = await settled(held, token, jobId);
       expect(job.stage).toBe('COMPLETED');

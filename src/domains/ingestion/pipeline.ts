@@ -16,7 +16,7 @@ import { IngestionJob } from './ingestion-job.entity.js';
 import type { ChunkingOptions } from './options.js';
 import { parseDocuments } from './parsers/parse.js';
 import type { Format } from './parsers/formats.js';
-import { outcomeOf, snapshotOf, type DocumentOutcome, type ProgressBus } from './progress.js';
+import { outcomeOf, snapshotOf, type ProgressBus } from './progress.js';
 import { ProgressReporter } from './progress-reporter.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
@@ -104,7 +104,7 @@ class JobRun {
       });
       if (outcome === 'stopped') return 'stopped';
       if (outcome === 'done') return 'settled';
-      this.reporter.record(outcome.snapshot, outcome.outcomes as DocumentOutcome[]);
+      this.reporter.record(outcome.snapshot, outcome.outcomes);
     }
   }
 
