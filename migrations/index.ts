@@ -6,6 +6,7 @@ import { Migration20261123011401_identity } from './Migration20261123011401_iden
 import { Migration20261123011402_identity_security } from './Migration20261123011402_identity_security.js';
 import { Migration20261123024619_datasets_ingestion } from './Migration20261123024619_datasets_ingestion.js';
 import { Migration20261123024700_datasets_ingestion_security } from './Migration20261123024700_datasets_ingestion_security.js';
+import { Migration20261123053617_ingestion_item_storage } from './Migration20261123053617_ingestion_item_storage.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123011402_identity_security', class: Migration20261123011402_identity_security },
   { name: 'Migration20261123024619_datasets_ingestion', class: Migration20261123024619_datasets_ingestion },
   { name: 'Migration20261123024700_datasets_ingestion_security', class: Migration20261123024700_datasets_ingestion_security },
+  { name: 'Migration20261123053617_ingestion_item_storage', class: Migration20261123053617_ingestion_item_storage },
 ];

@@ -3,7 +3,7 @@
  * migrations produce, on a scratch database, and rewrites migrations/index.ts.
  *
  *   npm run migration:create                 # schema changes from the entities
- *   npm run migration:create -- --blank --name row-level-security   # hand-written SQL
+ *   npm run migration:create -- --blank --name row_level_security   # hand-written SQL
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -28,7 +28,7 @@ try {
   await runMigrations({ ownerUrl, entities, logger });
   const orm = await openOrm({ clientUrl: ownerUrl, entities });
   try {
-    const result = await orm.getMigrator().createMigration('migrations', values.blank, values.initial, values.name);
+    const result = await orm.getMigrator().createMigration('migrations', values.blank, values.initial, values.name?.replace(/[^A-Za-z0-9_]/g, '_'));
     console.log(result.fileName ? `created migrations/${result.fileName}` : 'no schema changes: nothing to create');
   } finally {
     await orm.close(true);

@@ -21,7 +21,10 @@ import { ProgressReporter } from './progress-reporter.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
-import { documentHashes, writeDocuments } from './writer.js';
+import { documentHashes, writeDocuments, type HashedDocument } from './writer.js';
+
+/** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
+const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
 
 export interface PipelineDependencies {
   /** An EntityManager of the app role; each job forks it and binds the job's tenant. */
@@ -58,6 +61,9 @@ export async function runIngestionJob(deps: PipelineDependencies, payload: Inges
 }
 
 class JobRun {
+  /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
+  private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
+
   constructor(
     private readonly em: EntityManager,
     private readonly jobId: string,
@@ -115,8 +121,12 @@ class JobRun {
     item.documentCount = documents.length;
     const stored = await documentHashes(tx, job.dataset.id, documents.map((document) => document.sourceKey));
     const unchanged = documents.every((document) => stored.get(document.sourceKey) === document.hash);
-    if (unchanged) Object.assign(item, { status: 'DONE', outcome: 'UNCHANGED', chunkCount: 0 });
-    else item.status = 'PARSED';
+    if (unchanged) {
+      Object.assign(item, { status: 'DONE', outcome: 'UNCHANGED', chunkCount: 0 });
+      this.parsed.take(item.id);
+    } else {
+      item.status = 'PARSED';
+    }
   }
 
   /** CHUNKING: writes the input's documents and their chunks, replacing changed ones. */
@@ -148,9 +158,12 @@ class JobRun {
     if (finished) this.reporter.record(finished);
   }
 
-  private parse(job: IngestionJob, item: IngestionItem) {
+  private parse(job: IngestionJob, item: IngestionItem): HashedDocument[] | undefined {
+    const cached = this.parsed.take(item.id);
+    if (cached) return cached;
+    let documents: HashedDocument[];
     try {
-      return parseDocuments(
+      documents = parseDocuments(
         { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
         job.options,
       ).map((document) => ({ ...document, hash: hashOf(document.text, document.title, document.metadata, job.options.chunking) }));
@@ -159,10 +172,39 @@ class JobRun {
       Object.assign(item, { status: 'FAILED', error: error.message });
       return undefined;
     }
+    this.parsed.keep(item.id, documents);
+    return documents;
   }
 
   private lock(tx: EntityManager): Promise<IngestionJob | null> {
     return lockJob(tx, this.jobId);
+  }
+}
+
+/**
+ * Parsed documents by item, up to a budget of characters: a job larger than the budget parses
+ * its later inputs twice rather than holding the whole corpus in memory. Each entry is taken
+ * once (CHUNKING uses it and lets it go).
+ */
+class ParsedDocuments {
+  private readonly entries = new Map<string, HashedDocument[]>();
+  private chars = 0;
+
+  constructor(private readonly budget: number) {}
+
+  keep(itemId: string, documents: HashedDocument[]): void {
+    const size = documents.reduce((sum, document) => sum + document.text.length, 0);
+    if (this.chars + size > this.budget) return;
+    this.entries.set(itemId, documents);
+    this.chars += size;
+  }
+
+  take(itemId: string): HashedDocument[] | undefined {
+    const documents = this.entries.get(itemId);
+    if (!documents) return undefined;
+    this.entries.delete(itemId);
+    this.chars -= documents.reduce((sum, document) => sum + document.text.length, 0);
+    return documents;
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * Writes parsed documents and their chunks with a few set-based statements per input (never
  * one INSERT per chunk): new documents in one INSERT, chunks in batches of rows decoded by
- * PostgreSQL from one JSON parameter. Runs inside the input's transaction.
+ * PostgreSQL from one JSON parameter, bound rather than inlined (see bound-sql.ts). Runs inside
+ * the input's transaction.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql as sql, pgArray } from '../../db/bound-sql.js';
 import { chunkText } from './chunker.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
@@ -124,13 +126,4 @@ export async function writeDocuments(
   );
   const outcome: ItemOutcome = changed.length === 0 ? 'UNCHANGED' : replaced.length > 0 ? 'REPLACED' : 'INDEXED';
   return { outcome, chunks: chunkTotal };
-}
-
-function sql<T = unknown>(tx: EntityManager, query: string, params: unknown[]): Promise<T[]> {
-  return tx.getConnection().execute<T[]>(query, params, 'all', tx.getTransactionContext());
-}
-
-/** A PostgreSQL array literal, so the driver does not spread a JS array into a list. */
-function pgArray(values: string[]): string {
-  return `{${values.map((value) => `"${value.replace(/(["\\])/g, '\\$1')}"`).join(',')}}`;
 }

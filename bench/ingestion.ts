@@ -1,0 +1,170 @@
+/**
+ * Ingestion throughput: a generated Markdown corpus (200 MB by default) uploaded through the
+ * GraphQL multipart API of a real `sluice serve` and run by its worker to COMPLETED, beside
+ * the raw limit measured in the same run: PostgreSQL COPY of the very chunk rows the pipeline
+ * wrote, into a table of the same shape (generated tsvector, GIN and b-tree indexes).
+ *
+ * Settings: BENCH_INGEST_MB (default 200), BENCH_FILE_KB (default 512), BENCH_REQUEST_MB
+ * (default 20: files per multipart request add up to about this).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { withClient } from '../src/db/bootstrap.js';
+import { markdownCorpus, type CorpusFile } from './support/corpus.js';
+import { appendReport, fixed, machineFacts, mb, table } from './support/report.js';
+import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
+
+const CHUNK_COLUMNS = 'id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language';
+
+interface JobResult {
+  id: string;
+  stage: string;
+  startedAt: string;
+  finishedAt: string;
+  progress: { documentsTotal: number; documentsFailed: number; chunksDone: number; bytesDone: number };
+}
+
+export async function ingestionBenchmark(command: string): Promise<void> {
+  const totalBytes = Number(process.env.BENCH_INGEST_MB ?? 200) * 1e6;
+  const fileBytes = Number(process.env.BENCH_FILE_KB ?? 512) * 1024;
+  const requestBytes = Number(process.env.BENCH_REQUEST_MB ?? 20) * 1e6;
+  const database = await openBenchDatabase();
+  const server = await startBenchServer(database);
+  try {
+    const apiKey = await signUpWithKey(server.url);
+    const slug = 'bench-corpus';
+    const { createDataset } = await graphql(server.url, `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`, { input: { name: 'Bench corpus', slug } }, apiKey);
+
+    console.log(`ingesting ${fixed(mb(totalBytes), 0)} MB of generated Markdown (${fileBytes / 1024} KiB files, ~${fixed(mb(requestBytes), 0)} MB per request)`);
+    const started = performance.now();
+    const jobIds: string[] = [];
+    let batch: CorpusFile[] = [];
+    let batchBytes = 0;
+    let textBytes = 0;
+    for (const file of markdownCorpus(totalBytes, fileBytes)) {
+      batch.push(file);
+      batchBytes += Buffer.byteLength(file.content);
+      textBytes += Buffer.byteLength(file.content);
+      if (batchBytes >= requestBytes) {
+        jobIds.push(await upload(server.url, apiKey, createDataset.id, batch));
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batch.length > 0) jobIds.push(await upload(server.url, apiKey, createDataset.id, batch));
+    const uploadSeconds = (performance.now() - started) / 1000;
+    console.log(`uploaded in ${fixed(uploadSeconds)} s as ${jobIds.length} jobs; waiting for the worker`);
+
+    const jobs: JobResult[] = [];
+    for (const id of jobIds) jobs.push(await finished(server.url, apiKey, id));
+    const endToEndSeconds = (performance.now() - started) / 1000;
+    const peakRss = await server.peakRss();
+
+    const failed = jobs.filter((job) => job.stage !== 'COMPLETED' || job.progress.documentsFailed > 0);
+    if (failed.length > 0) throw new Error(`jobs did not complete cleanly: ${JSON.stringify(failed)}`);
+    const chunks = jobs.reduce((sum, job) => sum + job.progress.chunksDone, 0);
+    const documents = jobs.reduce((sum, job) => sum + job.progress.documentsTotal, 0);
+    const pipelineSeconds = (Math.max(...jobs.map((job) => Date.parse(job.finishedAt))) - Math.min(...jobs.map((job) => Date.parse(job.startedAt)))) / 1000;
+    const { dataset } = await graphql(server.url, `query($id: ID!) { dataset(id: $id) { chunkCount documentCount } }`, { id: createDataset.id }, apiKey);
+    if (dataset.chunkCount !== chunks || dataset.documentCount !== documents) {
+      throw new Error(`dataset counts ${JSON.stringify(dataset)} differ from the jobs' (${documents} documents, ${chunks} chunks)`);
+    }
+
+    console.log('COPY of the same chunk rows (the reference)');
+    const copy = await copyReference(database.ownerUrl, slug);
+    if (copy.rows !== chunks) throw new Error(`COPY moved ${copy.rows} rows, the pipeline wrote ${chunks}`);
+
+    const rate = (seconds: number) => [fixed(mb(textBytes) / seconds), fixed(chunks / seconds, 0)];
+    const ratio = copy.seconds / endToEndSeconds;
+    const body = [
+      `Ingestion: ${fixed(mb(textBytes))} MB of generated Markdown in ${documents} files (${fileBytes / 1024} KiB each), uploaded as ${jobIds.length} multipart requests of ${fixed(mb(textBytes / jobIds.length))} MB on average (one job each); default chunking (1000 characters, 150 overlap), giving ${chunks} chunks (${fixed(mb(copy.chunkBytes))} MB of chunk text with the overlaps). Worker inline in the API process (SLUICE_WORKER_CONCURRENCY 2; one dataset's jobs run in order).`,
+      '',
+      table(
+        ['measured', 'seconds', 'MB/s of text', 'chunks/s'],
+        [
+          ['Sluice end to end: first upload → last job COMPLETED', fixed(endToEndSeconds), ...rate(endToEndSeconds)],
+          ['Sluice pipeline only: first job started → last finished', fixed(pipelineSeconds), ...rate(pipelineSeconds)],
+          ['Reference: COPY of the same chunk rows (tsvector + GIN, one transaction)', fixed(copy.seconds), ...rate(copy.seconds)],
+        ],
+      ),
+      '',
+      `- Sluice end to end reaches **${fixed(ratio * 100, 0)} %** of the COPY rate (pipeline alone: ${fixed((copy.seconds / pipelineSeconds) * 100, 0)} %).`,
+      `- Peak resident memory of the Sluice process (API + worker, VmHWM): **${fixed(peakRss / 2 ** 20, 0)} MiB** (PostgreSQL's own processes not counted).`,
+    ].join('\n');
+    console.log(`\n${body}`);
+    await appendReport('Ingestion throughput vs COPY', machineFacts(database.description), command, body);
+  } finally {
+    await server.stop();
+    await database.close();
+  }
+}
+
+async function upload(url: string, apiKey: string, datasetId: string, files: CorpusFile[]): Promise<string> {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: 'mutation($datasetId: ID!, $files: [File!]) { ingestDocuments(datasetId: $datasetId, files: $files) { id } }',
+      variables: { datasetId, files: files.map(() => null) },
+    }),
+  );
+  form.set('map', JSON.stringify(Object.fromEntries(files.map((_, index) => [String(index), [`variables.files.${index}`]]))));
+  files.forEach((file, index) => form.set(String(index), new Blob([file.content], { type: 'text/markdown' }), file.name));
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+  const body = (await response.json()) as any;
+  if (!body.data?.ingestDocuments) throw new Error(`upload failed (${response.status}): ${JSON.stringify(body.errors)}`);
+  return body.data.ingestDocuments.id;
+}
+
+async function finished(url: string, apiKey: string, id: string): Promise<JobResult> {
+  let reported = 0;
+  for (;;) {
+    const { ingestionJob } = await graphql<{ ingestionJob: JobResult & { progress: { percent: number } } }>(
+      url,
+      'query($id: ID!) { ingestionJob(id: $id) { id stage startedAt finishedAt progress { documentsTotal documentsFailed chunksDone bytesDone percent } } }',
+      { id },
+      apiKey,
+    );
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(ingestionJob.stage)) return ingestionJob;
+    if (Date.now() - reported > 10_000) {
+      console.log(`  job ${id.slice(0, 12)}…: ${ingestionJob.stage} ${fixed(ingestionJob.progress.percent, 0)} %`);
+      reported = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Exports the dataset's chunk rows, then times COPY of them into an empty table shaped like `chunks`. */
+async function copyReference(ownerUrl: string, datasetSlug: string): Promise<{ seconds: number; rows: number; chunkBytes: number }> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-copy-'));
+  const file = path.join(directory, 'chunks.bin');
+  try {
+    return await withClient(ownerUrl, async (client) => {
+      const selection = `select ${CHUNK_COLUMNS} from chunks where dataset_id = (select id from datasets where slug = '${datasetSlug}')`;
+      await pipeline(client.query(copyTo(`copy (${selection}) to stdout (format binary)`)), createWriteStream(file));
+      const { rows } = await client.query(`select coalesce(sum(octet_length(content)), 0)::bigint as bytes from chunks`);
+      await client.query('create table bench_copy_chunks (like chunks including all)');
+      try {
+        const { rows: indexes } = await client.query(`select indexname from pg_indexes where tablename = 'bench_copy_chunks' and indexdef like '%USING gin%'`);
+        const started = performance.now();
+        await client.query('begin');
+        const copy = client.query(copyFrom(`copy bench_copy_chunks (${CHUNK_COLUMNS}) from stdin (format binary)`));
+        await pipeline(createReadStream(file), copy);
+        // The pipeline merges the GIN pending list before it completes; so does the reference.
+        for (const { indexname } of indexes) await client.query(`select gin_clean_pending_list('${indexname}'::regclass)`);
+        await client.query('commit');
+        const seconds = (performance.now() - started) / 1000;
+        console.log(`  COPY of ${copy.rowCount} rows (${fixed(mb((await stat(file)).size))} MB binary) in ${fixed(seconds)} s`);
+        return { seconds, rows: Number(copy.rowCount), chunkBytes: Number(rows[0].bytes) };
+      } finally {
+        await client.query('drop table if exists bench_copy_chunks');
+      }
+    });
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}

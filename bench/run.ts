@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- <name>...]`: runs the named benchmarks (all when none is named), each
+ * against a fresh database and a real `sluice serve`, and appends the results to
+ * docs/benchmarks.md. Never part of `npm test`.
+ */
+import { ingestionBenchmark } from './ingestion.js';
+import { searchBenchmark } from './search.js';
+
+const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
+  ingestion: ingestionBenchmark,
+  search: searchBenchmark,
+};
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in BENCHMARKS));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  process.exit(2);
+}
+for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS)) {
+  const settings = Object.entries(process.env)
+    .filter(([key]) => key.startsWith('BENCH_') && key !== 'BENCH_DATABASE_URL')
+    .map(([key, value]) => `${key}=${value} `)
+    .join('');
+  console.log(`\n# ${name}`);
+  await BENCHMARKS[name]!(`${settings}npm run bench -- ${name}`);
+}

@@ -1,0 +1,66 @@
+/**
+ * What every benchmark records beside its figures: the machine, the date, the commit and the
+ * command, so a number in docs/benchmarks.md can be read (and repeated) later.
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const REPORT = path.resolve('docs/benchmarks.md');
+const HEADER = `# Benchmarks
+
+Written by \`npm run bench\` (see bench/). Each section is one run: the machine, the date, the
+commit and the command come first, then the figures, beside a reference measured in the same
+run so the result reads as a ratio. Newest runs are appended at the end.
+`;
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+}
+
+export function machineFacts(postgres: string): Machine {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+  };
+}
+
+function commit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${sha} (with uncommitted changes)` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Appends one run's section (a title, the run's facts, then `body` in Markdown) to the report. */
+export async function appendReport(title: string, machine: Machine, command: string, body: string): Promise<void> {
+  const existing = await readFile(REPORT, 'utf8').catch(() => undefined);
+  if (existing === undefined) await writeFile(REPORT, HEADER);
+  const facts = [
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.postgres}`,
+    `- Commit: ${commit()}`,
+    `- Command: \`${command}\``,
+  ].join('\n');
+  await appendFile(REPORT, `\n## ${title}\n\n${facts}\n\n${body.trim()}\n`);
+  console.log(`\nappended to ${path.relative(process.cwd(), REPORT)}`);
+}
+
+export function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export const mb = (bytes: number) => bytes / 1_000_000;
+export const fixed = (value: number, digits = 1) => value.toFixed(digits);

@@ -1,0 +1,117 @@
+/**
+ * A real Sluice for a benchmark: a fresh database (embedded PostgreSQL in a temporary
+ * directory, or a scratch database on the server at BENCH_DATABASE_URL), the `sluice serve`
+ * process with production settings, and a signed-up tenant with an API key.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { appUrlFrom, ensureAppRole, withClient, withDatabase } from '../../src/db/bootstrap.js';
+import { openDatabase } from '../../src/db/database.js';
+import { createLogger } from '../../src/logger.js';
+import { serve, stop, type SluiceProcess } from '../../test/support/process.js';
+
+export interface BenchDatabase {
+  ownerUrl: string;
+  appUrl: string;
+  /** e.g. "PostgreSQL 18.4 (embedded)" */
+  description: string;
+  close(): Promise<void>;
+}
+
+export async function openBenchDatabase(): Promise<BenchDatabase> {
+  const logger = createLogger({ level: 'warn' });
+  const adminUrl = process.env.BENCH_DATABASE_URL;
+  let database: Omit<BenchDatabase, 'description'>;
+  let kind: string;
+  if (adminUrl) {
+    const name = `sluice_bench_${randomBytes(4).toString('hex')}`;
+    await withClient(adminUrl, (client) => client.query(`create database ${name}`));
+    const ownerUrl = withDatabase(adminUrl, name);
+    const appPassword = randomBytes(18).toString('base64url');
+    await ensureAppRole(ownerUrl, appPassword);
+    database = {
+      ownerUrl,
+      appUrl: appUrlFrom(ownerUrl, appPassword),
+      close: () => withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    };
+    kind = 'BENCH_DATABASE_URL';
+  } else {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-'));
+    const handle = await openDatabase(await loadConfig({ SLUICE_DATA_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'warn' }), logger);
+    database = {
+      ownerUrl: handle.ownerUrl,
+      appUrl: handle.appUrl,
+      close: async () => {
+        await handle.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+    kind = 'embedded';
+  }
+  const version = await withClient(database.ownerUrl, async (client) => (await client.query('show server_version')).rows[0].server_version as string);
+  return { ...database, description: `PostgreSQL ${version.split(' ')[0]} (${kind})` };
+}
+
+export interface BenchServer {
+  process: SluiceProcess;
+  url: string;
+  /** The child's peak resident set (VmHWM) so far, in bytes. */
+  peakRss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchServer(database: BenchDatabase, env: Record<string, string> = {}): Promise<BenchServer> {
+  const proc = await serve({
+    NODE_ENV: 'production',
+    // `serve` reports its address at info; at info the server logs only start-up and jobs.
+    LOG_LEVEL: 'info',
+    DATABASE_URL: database.ownerUrl,
+    DATABASE_APP_URL: database.appUrl,
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    SLUICE_MASTER_KEY: randomBytes(32).toString('base64'),
+    CORS_ORIGINS: 'http://localhost',
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    ...env,
+  });
+  return {
+    process: proc,
+    url: `${proc.baseUrl}/graphql`,
+    peakRss: async () => {
+      const status = await readFile(`/proc/${proc.child.pid}/status`, 'utf8');
+      const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+      if (!kib) throw new Error('no VmHWM in /proc: peak memory is measured on Linux only');
+      return Number(kib) * 1024;
+    },
+    stop: async () => {
+      await stop(proc);
+    },
+  };
+}
+
+export async function graphql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, apiKey?: string): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors || !body.data) throw new Error(`GraphQL request failed (${response.status}): ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** Signs up a tenant and mints an ADMIN key for it (a key outlives any benchmark's run). */
+export async function signUpWithKey(url: string): Promise<string> {
+  const { signUp } = await graphql(url, `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }`, {
+    input: { email: `bench-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(16).toString('base64url'), tenantName: 'Bench' },
+  });
+  const { createApiKey } = await graphql(
+    url,
+    `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }`,
+    { input: { name: 'bench', scopes: ['READ', 'WRITE', 'ADMIN'] } },
+    signUp.accessToken,
+  );
+  return createApiKey.secret;
+}
