@@ -7,6 +7,9 @@ import { Migration20261123011402_identity_security } from './Migration2026112301
 import { Migration20261123024619_datasets_ingestion } from './Migration20261123024619_datasets_ingestion.js';
 import { Migration20261123024700_datasets_ingestion_security } from './Migration20261123024700_datasets_ingestion_security.js';
 import { Migration20261123053617_ingestion_item_storage } from './Migration20261123053617_ingestion_item_storage.js';
+import { Migration20261123054412_endpoints_models } from './Migration20261123054412_endpoints_models.js';
+import { Migration20261123054426_endpoints_models_security } from './Migration20261123054426_endpoints_models_security.js';
+import { Migration20261123061152_search_index_under_rls } from './Migration20261123061152_search_index_under_rls.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -16,4 +19,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123024619_datasets_ingestion', class: Migration20261123024619_datasets_ingestion },
   { name: 'Migration20261123024700_datasets_ingestion_security', class: Migration20261123024700_datasets_ingestion_security },
   { name: 'Migration20261123053617_ingestion_item_storage', class: Migration20261123053617_ingestion_item_storage },
+  { name: 'Migration20261123054412_endpoints_models', class: Migration20261123054412_endpoints_models },
+  { name: 'Migration20261123054426_endpoints_models_security', class: Migration20261123054426_endpoints_models_security },
+  { name: 'Migration20261123061152_search_index_under_rls', class: Migration20261123061152_search_index_under_rls },
 ];

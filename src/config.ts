@@ -6,6 +6,7 @@
  * are not in the environment are generated once and kept in the data directory. Production
  * never invents a secret.
  */
+import type { ProviderSettings } from './domains/models/provider.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
@@ -39,6 +40,8 @@ export interface Config {
     jwtSecret: string;
     /** 32 bytes for AES-256-GCM. */
     masterKey: Buffer;
+    /** Earlier master keys, still able to open what they sealed until `sluice rotate-master-key`. */
+    previousMasterKeys: Buffer[];
     /** Passwords Sluice uses for the databases it creates itself (embedded / development). */
     databasePassword: string | undefined;
     appDatabasePassword: string | undefined;
@@ -50,6 +53,8 @@ export interface Config {
   jwksCooldownMs: number;
   ingestion: IngestionConfig;
   worker: WorkerConfig;
+  /** How model providers call their servers. */
+  models: ProviderSettings;
 }
 
 export interface IngestionConfig {
@@ -112,6 +117,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SLUICE_MASTER_KEY: base64Key.optional(),
+  SLUICE_MASTER_KEY_PREVIOUS: z
+    .string()
+    .refine((value) => value.split(',').every((key) => decodeMasterKey(key.trim()) !== undefined), {
+      message: 'must be a comma-separated list of 32-byte base64 keys',
+    })
+    .optional(),
   CORS_ORIGINS: z.string().optional(),
   SLUICE_GRAPHIQL: z.enum(['true', 'false']).optional(),
   SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
@@ -124,6 +135,9 @@ const envSchema = z.object({
   SLUICE_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   SLUICE_PROGRESS_POLL_MS: z.coerce.number().int().min(50, 'must be at least 50').default(2_000),
   SLUICE_WORKER: z.enum(['inline', 'off']).default('inline'),
+  SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
+  SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
@@ -134,7 +148,7 @@ type Env = Record<string, string | undefined>;
 
 /** Validates the environment. Secrets missing outside production are left for `loadConfig`. */
 export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'> & {
-  secretsFromEnv: { jwtSecret?: string; masterKey?: Buffer };
+  secretsFromEnv: { jwtSecret?: string; masterKey?: Buffer; previousMasterKeys: Buffer[] };
 } {
   // Empty strings count as unset: `FOO= npm start` should behave like no FOO at all.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
@@ -202,6 +216,11 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
       progressIntervalMs: values.SLUICE_PROGRESS_INTERVAL_MS,
       progressPollMs: values.SLUICE_PROGRESS_POLL_MS,
     },
+    models: {
+      requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,
+      maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
+      retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
+    },
     worker: {
       mode: values.SLUICE_WORKER,
       concurrency: values.SLUICE_WORKER_CONCURRENCY,
@@ -211,6 +230,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,
       masterKey: values.SLUICE_MASTER_KEY ? decodeMasterKey(values.SLUICE_MASTER_KEY) : undefined,
+      previousMasterKeys: (values.SLUICE_MASTER_KEY_PREVIOUS ?? '')
+        .split(',')
+        .filter((key) => key.trim())
+        .map((key) => decodeMasterKey(key.trim())!),
     },
   };
 }
@@ -233,6 +256,7 @@ export async function loadConfig(env: Env = process.env): Promise<Config> {
     secrets: {
       jwtSecret: secretsFromEnv.jwtSecret ?? dev!.secrets.jwtSecret,
       masterKey: secretsFromEnv.masterKey ?? decodeMasterKey(dev!.secrets.masterKey)!,
+      previousMasterKeys: secretsFromEnv.previousMasterKeys,
       databasePassword: dev?.secrets.databasePassword,
       appDatabasePassword: dev?.secrets.appDatabasePassword,
     },

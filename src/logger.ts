@@ -20,6 +20,7 @@ const SECRET_KEYS = [
   'x-api-key',
   'jwtSecret',
   'masterKey',
+  'previousMasterKeys',
 ];
 
 const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {

@@ -1,16 +1,19 @@
 /**
- * The operator CLI: `sluice serve` (default), `sluice worker`, `sluice migrate`, `sluice keys create`.
+ * The operator CLI: `sluice serve` (default), `sluice worker`, `sluice migrate`,
+ * `sluice rotate-master-key`, `sluice keys create`.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { runMigrations } from './db/migrate.js';
 import { openOrm } from './db/orm.js';
-import { assertRestrictedAppRole } from './db/readiness.js';
+import { assertRestrictedAppRole, searchIndexUsable } from './db/readiness.js';
 import { entities } from './domains/entities.js';
 import { DomainError } from './domains/errors.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
+import { rotateMasterKey } from './domains/models/rotate-master-key.js';
+import { SecretBox } from './domains/models/secret-box.js';
 import { createEventBus } from './events.js';
 import { createServer } from './server.js';
 import { startWorker } from './worker.js';
@@ -23,6 +26,9 @@ Commands:
   worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
             API processes hear their progress at once)
   migrate   apply pending database migrations and exit
+  rotate-master-key
+            re-encrypt stored secrets (model API keys) under SLUICE_MASTER_KEY; set the
+            old key in SLUICE_MASTER_KEY_PREVIOUS first, drop it once this reports done
   keys create --tenant <slug> --name <name> --scopes read,write[,admin]
             [--expires-in-days <n> | --no-expiry]
             mint an API key for a tenant; prints the key (shown once) on stdout
@@ -52,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${USAGE}`);
     return 2;
   }
-  if (command !== 'serve' && command !== 'worker' && command !== 'migrate' && !keysCreate) {
+  if (!['serve', 'worker', 'migrate', 'rotate-master-key'].includes(command) && !keysCreate) {
     console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -83,6 +89,16 @@ async function main(argv: string[]): Promise<number> {
       logger.info('migrations are up to date');
       return 0;
     }
+    if (command === 'rotate-master-key') {
+      const report = await rotateMasterKey(database.ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys));
+      logger.info(report, `re-encrypted ${report.resealed} secrets under the current master key (${report.alreadyCurrent} already were)`);
+      if (report.unreadable.length === 0) return 0;
+      logger.error(
+        { unreadable: report.unreadable },
+        `${report.unreadable.length} model API keys open under none of the keys given; they are unchanged (set the key that sealed them in SLUICE_MASTER_KEY_PREVIOUS, or set a new API key on those models)`,
+      );
+      return 1;
+    }
     if (keysCreate) {
       return await keys(database.ownerUrl, logger, {
         tenant: values.tenant!,
@@ -103,6 +119,12 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   try {
     await assertRestrictedAppRole(orm);
+    if (!(await searchIndexUsable(orm))) {
+      logger.warn(
+        'full-text search cannot use its index under row-level security: a superuser should run ' +
+          'ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF (see docs/operations.md)',
+      );
+    }
     const worker =
       role === 'worker' || config.worker.mode === 'inline'
         ? await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: ownerUrl, progress: bus.progress, logger })

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import { createYoga, useReadinessCheck, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
@@ -20,6 +21,7 @@ import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
+import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import type { Logger } from './logger.js';
 import { useAuth } from './plugins/auth.js';
@@ -59,7 +61,15 @@ export function createServer({ config, orm, logger, progress }: ServerDependenci
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
   const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
-  const deps: ServiceDependencies = { tokens, credentials, production, ingestion: config.ingestion, progress };
+  const deps: ServiceDependencies = {
+    tokens,
+    credentials,
+    production,
+    ingestion: config.ingestion,
+    progress,
+    secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys),
+    modelSettings: config.models,
+  };
   const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
@@ -96,6 +106,8 @@ export function createServer({ config, orm, logger, progress }: ServerDependenci
       credentialWatch,
       useRequestScope({ orm, deps }),
       useSubscriptionShutdown({ signal: shutdown.signal }),
+      // @defer and @stream (incremental delivery over multipart/mixed or SSE).
+      useDeferStream(),
     ],
   });
 

@@ -60,6 +60,9 @@ const TENANT_TABLES = [
   'chunks',
   'ingestion_jobs',
   'ingestion_items',
+  'models',
+  'endpoints',
+  'usage_records',
 ];
 
 describe('PostgreSQL row-level security alone', () => {

@@ -37,3 +37,15 @@ export async function isDatabaseReady(orm: Orm): Promise<boolean> {
     .execute<{ name: string }[]>(`select name from ${MIGRATIONS_TABLE} where name = ?`, [latest ?? '']);
   return latest === undefined || rows.length === 1;
 }
+
+/**
+ * Whether full-text search can use its GIN index under row-level security: only when
+ * ts_match_vq is LEAKPROOF (see the search_index_under_rls migration). Without it search
+ * works, but reads every chunk of the tenant.
+ */
+export async function searchIndexUsable(orm: Orm): Promise<boolean> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ leakproof: boolean }[]>(`select proleakproof as leakproof from pg_proc where oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure`);
+  return row?.leakproof === true;
+}

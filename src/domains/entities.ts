@@ -2,12 +2,15 @@
 import { Chunk } from './datasets/chunk.entity.js';
 import { Dataset } from './datasets/dataset.entity.js';
 import { Document } from './datasets/document.entity.js';
+import { Endpoint } from './endpoints/endpoint.entity.js';
+import { UsageRecord } from './endpoints/usage-record.entity.js';
 import { ApiKey } from './identity/api-key.entity.js';
 import { IdentityProvider } from './identity/identity-provider.entity.js';
 import { RefreshToken, Session } from './identity/session.entity.js';
 import { IngestionItem } from './ingestion/ingestion-item.entity.js';
 import { IngestionJob } from './ingestion/ingestion-job.entity.js';
 import { WorkerInstance } from './ingestion/worker-instance.entity.js';
+import { Model } from './models/model.entity.js';
 import { Invitation } from './tenancy/invitation.entity.js';
 import { Membership } from './tenancy/membership.entity.js';
 import { Tenant } from './tenancy/tenant.entity.js';
@@ -28,4 +31,7 @@ export const entities = [
   IngestionJob,
   IngestionItem,
   WorkerInstance,
+  Model,
+  Endpoint,
+  UsageRecord,
 ];

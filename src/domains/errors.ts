@@ -9,7 +9,8 @@ export type DomainErrorCode =
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
   | 'RATE_LIMITED'
-  | 'POLICY_DENIED';
+  | 'POLICY_DENIED'
+  | 'UPSTREAM_ERROR';
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -56,4 +57,13 @@ export class RateLimitedError extends DomainError {
 
 export class PolicyDeniedError extends DomainError {
   readonly code = 'POLICY_DENIED';
+}
+
+/**
+ * A model server failed us: it timed out, kept answering 429/5xx past the retries, or sent
+ * something that is not the protocol. `details.reason` says which; `details.status` the
+ * upstream HTTP status when there was one. Never carries the provider's key or raw body.
+ */
+export class UpstreamError extends DomainError {
+  readonly code = 'UPSTREAM_ERROR';
 }

@@ -4,6 +4,8 @@ import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { IngestionLimits } from './ingestion/ingestion.service.js';
 import type { ProgressBus } from './ingestion/progress.js';
+import type { ProviderSettings } from './models/provider.js';
+import type { SecretBox } from './models/secret-box.js';
 
 /** Process-wide collaborators services need besides the database. */
 export interface ServiceDependencies {
@@ -12,6 +14,9 @@ export interface ServiceDependencies {
   readonly production: boolean;
   readonly ingestion: IngestionLimits;
   readonly progress: ProgressBus;
+  /** Seals and opens secrets at rest (model API keys) under the master key. */
+  readonly secrets: SecretBox;
+  readonly modelSettings: ProviderSettings;
 }
 
 /**

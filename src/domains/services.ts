@@ -1,9 +1,12 @@
 /** The services of one request, built by the request-scope plugin around one EntityManager. */
 import { DatasetService } from './datasets/dataset.service.js';
+import { EndpointService } from './endpoints/endpoint.service.js';
+import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
+import { ModelService } from './models/model.service.js';
 import type { ServiceContext } from './service-context.js';
 import { MembersService } from './tenancy/members.service.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
@@ -17,6 +20,9 @@ export function createServices(ctx: ServiceContext) {
     members: new MembersService(ctx),
     datasets: new DatasetService(ctx),
     ingestion: new IngestionService(ctx),
+    models: new ModelService(ctx),
+    endpoints: new EndpointService(ctx),
+    queries: new QueryService(ctx),
   };
 }
 

@@ -9,5 +9,8 @@ import './identity-providers.js';
 import './members.js';
 import './datasets.js';
 import './ingestion.js';
+import './models.js';
+import './endpoints.js';
+import './endpoint-queries.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

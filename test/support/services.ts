@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config.js';
 import type { Orm } from '../../src/db/orm.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import { CredentialStore } from '../../src/domains/identity/credential-store.js';
+import { SecretBox } from '../../src/domains/models/secret-box.js';
 import type { ServiceDependencies } from '../../src/domains/service-context.js';
 import { createEventBus } from '../../src/events.js';
 import { createLogger } from '../../src/logger.js';
@@ -15,5 +16,7 @@ export async function testServiceDependencies(orm: Orm): Promise<ServiceDependen
     production: false,
     ingestion: parseConfig({ NODE_ENV: 'test' }).ingestion,
     progress,
+    secrets: new SecretBox(Buffer.alloc(32, 7)),
+    modelSettings: parseConfig({ NODE_ENV: 'test' }).models,
   };
 }

@@ -4,13 +4,12 @@
  */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
-
-const SLUG = /^[a-z0-9-]{3,64}$/;
 
 export interface DatasetInput {
   name: string;
@@ -112,25 +111,4 @@ export class DatasetService {
       throw error;
     }
   }
-}
-
-function validName(name: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 255) throw new ValidationError('name must be 1 to 255 characters', { field: 'name' });
-  return trimmed;
-}
-
-function validSlug(slug: string): string {
-  if (!SLUG.test(slug)) throw new ValidationError('slug must be 3 to 64 lowercase letters, digits or hyphens', { field: 'slug' });
-  return slug;
-}
-
-function validDescription(description: string | null | undefined): string | null {
-  if (description == null || description.trim() === '') return null;
-  if (description.length > 10_000) throw new ValidationError('description must be at most 10000 characters', { field: 'description' });
-  return description.trim();
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

@@ -10,8 +10,10 @@ import { roleAtLeast, type ApiScope, type Role } from '../tenancy/roles.js';
 export const PERMISSIONS = {
   /** Read the tenant's data: datasets, documents, endpoints, members, usage. */
   'tenant:read': { role: 'VIEWER', scope: 'read' },
-  /** Write datasets and documents, run queries. */
+  /** Write datasets and documents. */
   'data:write': { role: 'MEMBER', scope: 'write' },
+  /** Ask an endpoint a question (the tenant's own, or another tenant's published one). */
+  'endpoint:query': { role: 'VIEWER', scope: 'read' },
   'endpoint:manage': { role: 'ADMIN', scope: 'admin' },
   'model:manage': { role: 'ADMIN', scope: 'admin' },
   'policy:manage': { role: 'ADMIN', scope: 'admin' },

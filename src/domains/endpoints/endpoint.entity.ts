@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Model } from '../models/model.entity.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+
+/**
+ * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
+ * Unpublished, only the tenant's own members may query it; published, authenticated callers
+ * of other tenants may too (the policies issue narrows who). `datasetIds` are checked to be
+ * the tenant's datasets when set; a dataset deleted later simply stops contributing.
+ */
+export const Endpoint = defineEntity({
+  name: 'Endpoint',
+  tableName: 'endpoints',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    name: p.string().length(255),
+    slug: p.string().length(64),
+    description: p.text().nullable(),
+    model: () => p.manyToOne(Model).deleteRule('restrict').index(),
+    datasetIds: p.array<string>().columnType('uuid[]'),
+    published: p.boolean().default(false),
+    /** Passages retrieved per query. */
+    topK: p.integer().default(5),
+    /** Passages scoring below this are dropped (ts_rank_cd scale); null keeps all topK. */
+    minScore: p.double().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+  uniques: [{ properties: ['tenant', 'slug'] }],
+  indexes: [{ properties: ['tenant', 'createdAt', 'id'] }],
+  checks: [
+    { name: 'endpoints_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" },
+    { name: 'endpoints_top_k_check', expression: 'top_k >= 1 and top_k <= 50' },
+  ],
+  filters: { tenant: tenantFilter() },
+});
+export type Endpoint = InferEntity<typeof Endpoint>;

@@ -1,0 +1,162 @@
+/**
+ * A tenant's endpoints: a model over datasets behind a slug. Every id given (model, datasets)
+ * must be the tenant's own; a foreign one is reported as not found, like a missing one.
+ */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Dataset } from '../datasets/dataset.entity.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { validDescription, validName, validSlug } from '../fields.js';
+import { assertCan } from '../identity/permissions.js';
+import { Model } from '../models/model.entity.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { Endpoint } from './endpoint.entity.js';
+
+export const MAX_TOP_K = 50;
+const MAX_DATASETS = 20;
+
+export interface RetrievalSettings {
+  topK?: number | null;
+  minScore?: number | null;
+}
+
+export interface EndpointInput {
+  name: string;
+  slug: string;
+  description?: string | null;
+  datasetIds: readonly string[];
+  modelId: string;
+  published?: boolean | null;
+  retrieval?: RetrievalSettings | null;
+}
+
+/** Omitted or null fields stay as they are (a null description clears it). */
+export interface EndpointChanges {
+  name?: string | null;
+  slug?: string | null;
+  description?: string | null;
+  datasetIds?: readonly string[] | null;
+  modelId?: string | null;
+  published?: boolean | null;
+  retrieval?: RetrievalSettings | null;
+}
+
+export class EndpointService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(input: EndpointInput): Promise<Endpoint> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'endpoint:manage');
+    await this.assertSlugFree(validSlug(input.slug));
+    const endpoint = em.create(Endpoint, {
+      tenant: actor.tenantId,
+      name: validName(input.name),
+      slug: validSlug(input.slug),
+      description: validDescription(input.description),
+      model: await this.ownModel(input.modelId),
+      datasetIds: await this.ownDatasets(input.datasetIds),
+      published: input.published ?? false,
+      topK: validTopK(input.retrieval?.topK ?? 5),
+      minScore: validMinScore(input.retrieval?.minScore),
+    });
+    await this.flushUnique(endpoint.slug);
+    return endpoint;
+  }
+
+  async update(id: string, changes: EndpointChanges): Promise<Endpoint> {
+    assertCan(this.ctx.actor, 'endpoint:manage');
+    const endpoint = await this.get(id);
+    if (changes.name != null) endpoint.name = validName(changes.name);
+    if (changes.slug != null && changes.slug !== endpoint.slug) {
+      await this.assertSlugFree(validSlug(changes.slug), endpoint.id);
+      endpoint.slug = changes.slug;
+    }
+    if (changes.description !== undefined) endpoint.description = validDescription(changes.description);
+    if (changes.modelId != null) endpoint.model = await this.ownModel(changes.modelId);
+    if (changes.datasetIds != null) endpoint.datasetIds = await this.ownDatasets(changes.datasetIds);
+    if (changes.published != null) endpoint.published = changes.published;
+    if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
+    if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
+    await this.flushUnique(endpoint.slug);
+    return endpoint;
+  }
+
+  /** Removes the endpoint; its usage records stay (they name its slug). Returns its id. */
+  async delete(id: string): Promise<string> {
+    assertCan(this.ctx.actor, 'endpoint:manage');
+    const endpoint = await this.get(id);
+    await this.ctx.em.nativeDelete(Endpoint, { id: endpoint.id });
+    this.ctx.em.getUnitOfWork().unsetIdentity(endpoint);
+    return endpoint.id;
+  }
+
+  async get(id: string): Promise<Endpoint> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    const endpoint = await this.ctx.em.findOne(Endpoint, { id });
+    if (!endpoint) throw new NotFoundError('Endpoint');
+    return endpoint;
+  }
+
+  async bySlug(slug: string): Promise<Endpoint | null> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    return this.ctx.em.findOne(Endpoint, { slug });
+  }
+
+  async list(request: PageRequest): Promise<Page<Endpoint>> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    return keysetPage(this.ctx.em, Endpoint, {}, request);
+  }
+
+  async byIds(ids: readonly string[]): Promise<(Endpoint | null)[]> {
+    const found = ids.length ? await this.ctx.em.find(Endpoint, { id: { $in: [...ids] } }) : [];
+    return ids.map((id) => found.find((endpoint) => endpoint.id === id) ?? null);
+  }
+
+  private async ownModel(id: string): Promise<Model> {
+    const model = await this.ctx.em.findOne(Model, { id });
+    if (!model) throw new NotFoundError('Model', { field: 'modelId' });
+    return model;
+  }
+
+  private async ownDatasets(ids: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0 || unique.length > MAX_DATASETS) {
+      throw new ValidationError(`datasetIds must name 1 to ${MAX_DATASETS} datasets`, { field: 'datasetIds' });
+    }
+    const found = await this.ctx.em.find(Dataset, { id: { $in: unique } }, { fields: ['id'] });
+    const missing = unique.filter((id) => !found.some((dataset) => dataset.id === id));
+    if (missing.length > 0) throw new NotFoundError('Dataset', { field: 'datasetIds', count: missing.length });
+    return unique;
+  }
+
+  /** Checked before flushing, so a taken slug does not abort the request's transaction. */
+  private async assertSlugFree(slug: string, exceptId?: string): Promise<void> {
+    const where = exceptId ? { slug, id: { $ne: exceptId } } : { slug };
+    if ((await this.ctx.em.count(Endpoint, where, { flushMode: 'commit' })) > 0) {
+      throw new ConflictError(`An endpoint with the slug "${slug}" already exists`, { field: 'slug' });
+    }
+  }
+
+  /** The check above can race another request; the unique index decides then. */
+  private async flushUnique(slug: string): Promise<void> {
+    try {
+      await this.ctx.em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw new ConflictError(`An endpoint with the slug "${slug}" already exists`, { field: 'slug' });
+      }
+      throw error;
+    }
+  }
+}
+
+export function validTopK(topK: number): number {
+  if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw new ValidationError(`topK must be 1 to ${MAX_TOP_K}`, { field: 'topK' });
+  return topK;
+}
+
+export function validMinScore(minScore: number | null | undefined): number | null {
+  if (minScore == null) return null;
+  if (!Number.isFinite(minScore) || minScore < 0) throw new ValidationError('minScore must be a number of at least 0', { field: 'minScore' });
+  return minScore;
+}

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+import { Endpoint } from './endpoint.entity.js';
+
+/**
+ * One endpoint query, owned by the endpoint's tenant: who asked (the caller's tenant, kind and
+ * id, which may be another tenant's for a published endpoint), tokens, cost and latency. The
+ * accounting policy and usage statistics read these. Kept when the endpoint is deleted.
+ */
+export const UsageRecord = defineEntity({
+  name: 'UsageRecord',
+  tableName: 'usage_records',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    endpoint: () => p.manyToOne(Endpoint).deleteRule('set null').nullable(),
+    endpointSlug: p.string().length(64),
+    callerTenantId: p.uuid(),
+    callerKind: p.string().length(16),
+    callerId: p.string().length(255),
+    promptTokens: p.integer(),
+    completionTokens: p.integer(),
+    totalTokens: p.integer(),
+    costMicros: p.bigint('number'),
+    latencyMs: p.integer(),
+    /** `ok`, or the error code the query ended with. */
+    outcome: p.string().length(32),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  }),
+  indexes: [{ properties: ['tenant', 'createdAt'] }, { properties: ['endpoint', 'createdAt'] }, { properties: ['callerId', 'createdAt'] }],
+  filters: { tenant: tenantFilter() },
+});
+export type UsageRecord = InferEntity<typeof UsageRecord>;

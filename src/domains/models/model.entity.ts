@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { tenantFilter } from '../../db/tenant-session.js';
+import { Tenant } from '../tenancy/tenant.entity.js';
+
+/**
+ * A model a tenant's endpoints answer with: a registered type (providers/) and its validated,
+ * non-secret configuration. A provider API key is stored sealed (secret-box.ts) with the id of
+ * the master key that sealed it and its last four characters, which is all the API ever shows.
+ * Prices are micro-units per 1 000 tokens, so usage records can carry a cost.
+ */
+export const Model = defineEntity({
+  name: 'Model',
+  tableName: 'models',
+  properties: (p) => ({
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
+    name: p.string().length(255),
+    type: p.string().length(64),
+    config: p.json<Record<string, unknown>>(),
+    promptMicrosPer1k: p.integer().default(0),
+    completionMicrosPer1k: p.integer().default(0),
+    apiKeyCiphertext: p.text().nullable(),
+    apiKeyKeyId: p.string().length(16).nullable(),
+    apiKeyLast4: p.string().length(4).nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+  uniques: [{ properties: ['tenant', 'name'] }],
+  filters: { tenant: tenantFilter() },
+});
+export type Model = InferEntity<typeof Model>;

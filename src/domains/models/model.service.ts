@@ -1,0 +1,185 @@
+/**
+ * A tenant's models: validated against their registered type, the API key sealed at rest.
+ * The key goes in and never comes out: clients see whether one is set and its last four
+ * characters; only `clientFor` opens it, to call the provider.
+ */
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Endpoint } from '../endpoints/endpoint.entity.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { validName } from '../fields.js';
+import { assertCan } from '../identity/permissions.js';
+import type { ServiceContext } from '../service-context.js';
+import { Model } from './model.entity.js';
+import { modelType, modelTypes, type ModelClient, type ModelType } from './provider.js';
+import './providers/index.js';
+
+export interface ModelInput {
+  name: string;
+  type: string;
+  config?: Record<string, unknown> | null;
+  /** Stored sealed; never returned. */
+  apiKey?: string | null;
+  promptMicrosPer1k?: number | null;
+  completionMicrosPer1k?: number | null;
+}
+
+/** Omitted or null fields stay as they are, except `apiKey`: omitted keeps it, null removes it. */
+export interface ModelChanges {
+  name?: string | null;
+  config?: Record<string, unknown> | null;
+  apiKey?: string | null;
+  promptMicrosPer1k?: number | null;
+  completionMicrosPer1k?: number | null;
+}
+
+const MAX_API_KEY_CHARS = 4096;
+
+export class ModelService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async create(input: ModelInput): Promise<Model> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'model:manage');
+    const type = typeNamed(input.type);
+    await this.assertNameFree(validName(input.name));
+    const model = em.create(Model, {
+      // Set now, not at flush: the sealed key is bound to the row's id.
+      id: randomUUID(),
+      tenant: actor.tenantId,
+      name: validName(input.name),
+      type: type.name,
+      config: validConfig(type, input.config ?? {}),
+      promptMicrosPer1k: validPrice(input.promptMicrosPer1k, 'promptMicrosPer1k'),
+      completionMicrosPer1k: validPrice(input.completionMicrosPer1k, 'completionMicrosPer1k'),
+      apiKeyCiphertext: null,
+    });
+    this.setApiKey(model, type, input.apiKey);
+    await this.flushUnique(model.name);
+    return model;
+  }
+
+  async update(id: string, changes: ModelChanges): Promise<Model> {
+    assertCan(this.ctx.actor, 'model:manage');
+    const model = await this.get(id);
+    const type = typeNamed(model.type);
+    if (changes.name != null && changes.name.trim() !== model.name) {
+      await this.assertNameFree(validName(changes.name), model.id);
+      model.name = validName(changes.name);
+    }
+    if (changes.config != null) model.config = validConfig(type, changes.config);
+    if (changes.promptMicrosPer1k != null) model.promptMicrosPer1k = validPrice(changes.promptMicrosPer1k, 'promptMicrosPer1k');
+    if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
+    if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
+    await this.flushUnique(model.name);
+    return model;
+  }
+
+  /** Refused while an endpoint answers with it (delete or repoint those first). */
+  async delete(id: string): Promise<string> {
+    assertCan(this.ctx.actor, 'model:manage');
+    const model = await this.get(id);
+    const users = await this.ctx.em.find(Endpoint, { model: model.id }, { fields: ['slug'], limit: 5 });
+    if (users.length > 0) {
+      throw new ConflictError(`Model is used by endpoints: ${users.map((endpoint) => endpoint.slug).join(', ')}`, {
+        reason: 'MODEL_IN_USE',
+        endpoints: users.map((endpoint) => endpoint.slug),
+      });
+    }
+    await this.ctx.em.nativeDelete(Model, { id: model.id });
+    this.ctx.em.getUnitOfWork().unsetIdentity(model);
+    return model.id;
+  }
+
+  async get(id: string): Promise<Model> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    const model = await this.ctx.em.findOne(Model, { id });
+    if (!model) throw new NotFoundError('Model');
+    return model;
+  }
+
+  async list(): Promise<Model[]> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    return this.ctx.em.find(Model, {}, { orderBy: { name: 'asc', id: 'asc' } });
+  }
+
+  async byIds(ids: readonly string[]): Promise<(Model | null)[]> {
+    const found = ids.length ? await this.ctx.em.find(Model, { id: { $in: [...ids] } }) : [];
+    return ids.map((id) => found.find((model) => model.id === id) ?? null);
+  }
+
+  types(): ModelType[] {
+    return modelTypes();
+  }
+
+  private setApiKey(model: Model, type: ModelType, apiKey: string | null | undefined): void {
+    if (apiKey == null || apiKey === '') {
+      Object.assign(model, { apiKeyCiphertext: null, apiKeyKeyId: null, apiKeyLast4: null });
+      return;
+    }
+    if (!type.acceptsApiKey) throw new ValidationError(`Model type ${type.name} takes no API key`, { field: 'apiKey' });
+    if (apiKey.length > MAX_API_KEY_CHARS || /\s/.test(apiKey)) {
+      throw new ValidationError(`apiKey must be at most ${MAX_API_KEY_CHARS} characters without whitespace`, { field: 'apiKey' });
+    }
+    const sealed = this.ctx.deps.secrets.seal(apiKey, model.id);
+    Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.slice(-4) });
+  }
+
+  /** Checked before flushing, so a taken name does not abort the request's transaction. */
+  private async assertNameFree(name: string, exceptId?: string): Promise<void> {
+    const where = exceptId ? { name, id: { $ne: exceptId } } : { name };
+    if ((await this.ctx.em.count(Model, where, { flushMode: 'commit' })) > 0) {
+      throw new ConflictError(`A model named "${name}" already exists`, { field: 'name' });
+    }
+  }
+
+  /** The check above can race another request; the unique index decides then. */
+  private async flushUnique(name: string): Promise<void> {
+    try {
+      await this.ctx.em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw new ConflictError(`A model named "${name}" already exists`, { field: 'name' });
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * The provider client for a model, its key opened. Used by queries only, never by a resolver
+ * that returns data.
+ */
+export function modelClient(deps: ServiceContext['deps'], model: Model): ModelClient {
+  const type = typeNamed(model.type);
+  let apiKey: string | null = null;
+  if (model.apiKeyKeyId && model.apiKeyCiphertext) {
+    apiKey = deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
+  }
+  return type.create(validConfig(type, model.config), apiKey, deps.modelSettings);
+}
+
+function typeNamed(name: string): ModelType {
+  const type = modelType(name);
+  if (!type) {
+    throw new ValidationError(`Unknown model type "${name}"; one of: ${modelTypes().map((known) => known.name).join(', ')}`, { field: 'type' });
+  }
+  return type;
+}
+
+function validConfig(type: ModelType, config: Record<string, unknown>): Record<string, unknown> {
+  const parsed = type.configSchema.safeParse(config);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: ['config', ...issue.path.map(String)].join('.'), message: issue.message }));
+    throw new ValidationError(`Invalid ${type.name} configuration: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, { issues });
+  }
+  return parsed.data;
+}
+
+function validPrice(value: number | null | undefined, field: string): number {
+  if (value == null) return 0;
+  if (!Number.isInteger(value) || value < 0 || value > 1_000_000_000) {
+    throw new ValidationError(`${field} must be a whole number of micro-units from 0 to 1000000000`, { field });
+  }
+  return value;
+}

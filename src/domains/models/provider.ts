@@ -1,0 +1,69 @@
+/**
+ * Model providers: what answers a question from retrieved passages. Each type is one file
+ * under providers/ that calls `registerModelType` when imported; nothing else in the code
+ * names a type, so a new provider is a new file (plus its line in providers/index.ts).
+ */
+import type { z } from 'zod';
+
+/** A passage handed to a model: retrieved chunk text with where it came from. */
+export interface ModelPassage {
+  chunkId: string;
+  documentTitle: string;
+  text: string;
+  score: number;
+}
+
+export interface AnswerRequest {
+  query: string;
+  passages: readonly ModelPassage[];
+  /** Aborted when the caller goes away: a provider must stop (and cancel any upstream call). */
+  signal: AbortSignal;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** What a model streams, in order: text pieces, then (once) the chunks it cited and its usage. */
+export type AnswerEvent =
+  | { kind: 'delta'; text: string }
+  | { kind: 'done'; citations: string[]; usage: TokenUsage };
+
+export interface ModelClient {
+  answer(request: AnswerRequest): AsyncIterable<AnswerEvent>;
+}
+
+/** Process-wide settings a provider may need (timeouts, retries); not per model. */
+export interface ProviderSettings {
+  requestTimeoutMs: number;
+  maxRetries: number;
+  /** The first retry's delay; each further one doubles (with jitter), capped at 8 s. */
+  retryBaseDelayMs: number;
+}
+
+export interface ModelType<Config extends Record<string, unknown> = Record<string, unknown>> {
+  /** The `type` clients give (`extractive`, `openai-compatible`). */
+  name: string;
+  description: string;
+  /** Validates the non-secret configuration; its messages reach the client. */
+  configSchema: z.ZodType<Config>;
+  /** Whether the type takes an API key (stored encrypted, never returned). */
+  acceptsApiKey: boolean;
+  create(config: Config, apiKey: string | null, settings: ProviderSettings): ModelClient;
+}
+
+const types = new Map<string, ModelType<any>>();
+
+export function registerModelType<Config extends Record<string, unknown>>(type: ModelType<Config>): void {
+  if (types.has(type.name)) throw new Error(`model type ${type.name} is registered twice`);
+  types.set(type.name, type);
+}
+
+export function modelType(name: string): ModelType | undefined {
+  return types.get(name);
+}
+
+export function modelTypes(): ModelType[] {
+  return [...types.values()];
+}

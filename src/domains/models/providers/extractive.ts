@@ -1,0 +1,86 @@
+/**
+ * `extractive`: answers with no model server at all, so a fresh install answers questions.
+ * It picks the sentences of the retrieved passages that share the most terms with the
+ * question, keeps them in passage order, and marks each with the passage it came from
+ * (`[n]`, n counting the passages from 1), citing exactly the chunks it used.
+ */
+import { z } from 'zod';
+import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage } from '../provider.js';
+
+const configSchema = z.strictObject({
+  /** Sentences in the answer at most. */
+  maxSentences: z.int().min(1).max(20).default(3),
+});
+
+const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
+const words = new Intl.Segmenter('en', { granularity: 'word' });
+const STOPWORDS = new Set(
+  'a an and are as at be by can do does for from how i in is it of on or that the this to was what when where which who why will with you your'.split(' '),
+);
+
+/** Lower-cased words of 2+ characters, with a crude stem (first 5 letters) so "rivers" meets "river". */
+function terms(text: string): Set<string> {
+  const found = new Set<string>();
+  for (const { segment, isWordLike } of words.segment(text.toLowerCase())) {
+    if (isWordLike && segment.length > 1 && !STOPWORDS.has(segment)) found.add(segment.slice(0, 5));
+  }
+  return found;
+}
+
+interface Candidate {
+  passage: number;
+  position: number;
+  text: string;
+  score: number;
+}
+
+export function extractAnswer(query: string, passages: readonly ModelPassage[], maxSentences: number): { answer: string; cited: number[] } {
+  const wanted = terms(query);
+  const candidates: Candidate[] = [];
+  passages.forEach((passage, index) => {
+    let position = 0;
+    for (const { segment } of sentences.segment(passage.text)) {
+      const text = segment.replace(/\s+/g, ' ').trim();
+      position += 1;
+      if (text.length < 12) continue;
+      const shared = [...terms(text)].filter((term) => wanted.has(term)).length;
+      // Shared terms first; the retriever's rank breaks ties (earlier passages score higher).
+      if (shared > 0) candidates.push({ passage: index, position, text, score: shared + 1 / (index + 2) });
+    }
+  });
+  const chosen = candidates
+    .sort((a, b) => b.score - a.score)
+    .slice(0, maxSentences)
+    .sort((a, b) => a.passage - b.passage || a.position - b.position);
+  if (chosen.length === 0) return { answer: '', cited: [] };
+  return {
+    answer: chosen.map((candidate) => `${candidate.text} [${candidate.passage + 1}]`).join(' '),
+    cited: [...new Set(chosen.map((candidate) => candidate.passage))],
+  };
+}
+
+const estimateTokens = (text: string) => Math.ceil(text.length / 4);
+
+registerModelType({
+  name: 'extractive',
+  description: 'Built in: composes the answer from the best-matching sentences of the passages, with citations. Needs no model server.',
+  configSchema,
+  acceptsApiKey: false,
+  create: (config) => ({
+    async *answer({ query, passages, signal }: AnswerRequest): AsyncGenerator<AnswerEvent> {
+      const { answer, cited } = extractAnswer(query, passages, config.maxSentences);
+      const text = answer || 'None of the passages answers this question.';
+      // One delta per sentence, so streaming clients see the answer build up.
+      for (const piece of text.match(/[^[]+\[\d+\]\s?|.+$/g) ?? [text]) {
+        if (signal.aborted) return;
+        yield { kind: 'delta', text: piece };
+      }
+      const prompt = query + passages.map((passage) => passage.text).join('\n');
+      yield {
+        kind: 'done',
+        citations: cited.map((index) => passages[index]!.chunkId),
+        usage: { promptTokens: estimateTokens(prompt), completionTokens: estimateTokens(text) },
+      };
+    },
+  }),
+});

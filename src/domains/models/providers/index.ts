@@ -1,0 +1,3 @@
+/** Every model type: importing a provider registers it (see ../provider.ts). */
+import './extractive.js';
+import './openai-compatible.js';

@@ -1,0 +1,58 @@
+/**
+ * `sluice rotate-master-key`: re-seals every stored secret under the current master key, in
+ * one transaction, as the owner role (across tenants). Run it after moving the old key to
+ * SLUICE_MASTER_KEY_PREVIOUS and setting the new SLUICE_MASTER_KEY; once it reports nothing
+ * left under an old key, the old key can be dropped.
+ *
+ * A secret that opens under none of the keys (sealed by a key not given, or damaged) is left
+ * as it is and reported by model id: one bad row must not keep every other secret on a key
+ * the operator wants to retire.
+ */
+import { withClient } from '../../db/bootstrap.js';
+import type { SecretBox } from './secret-box.js';
+
+export interface RotationReport {
+  resealed: number;
+  alreadyCurrent: number;
+  /** Models whose key opens under none of the keys given; unchanged. */
+  unreadable: string[];
+}
+
+export async function rotateMasterKey(ownerUrl: string, box: SecretBox): Promise<RotationReport> {
+  return withClient(ownerUrl, async (client) => {
+    await client.query('begin');
+    try {
+      const { rows } = await client.query<{ id: string; api_key_key_id: string; api_key_ciphertext: string }>(
+        'select id, api_key_key_id, api_key_ciphertext from models where api_key_key_id is not null for update',
+      );
+      let resealed = 0;
+      let alreadyCurrent = 0;
+      const unreadable: string[] = [];
+      for (const row of rows) {
+        let plaintext: string;
+        try {
+          plaintext = box.open({ keyId: row.api_key_key_id, ciphertext: row.api_key_ciphertext }, row.id);
+        } catch {
+          unreadable.push(row.id);
+          continue;
+        }
+        if (!box.isStale({ keyId: row.api_key_key_id })) {
+          alreadyCurrent += 1;
+          continue;
+        }
+        const sealed = box.seal(plaintext, row.id);
+        await client.query('update models set api_key_ciphertext = $1, api_key_key_id = $2, updated_at = now() where id = $3', [
+          sealed.ciphertext,
+          sealed.keyId,
+          row.id,
+        ]);
+        resealed += 1;
+      }
+      await client.query('commit');
+      return { resealed, alreadyCurrent, unreadable };
+    } catch (error) {
+      await client.query('rollback');
+      throw error;
+    }
+  });
+}

@@ -1,0 +1,127 @@
+/** Endpoints: a model over datasets behind a slug, what consumers query. */
+import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
+import { builder } from './builder.js';
+import { DatasetRef } from './datasets.js';
+import { ModelRef } from './models.js';
+import { toConnection } from './pagination.js';
+
+export const EndpointRef = builder.loadableNodeRef('Endpoint', {
+  id: { resolve: (endpoint: Endpoint) => endpoint.id },
+  load: (ids: string[], ctx) => ctx.services.endpoints.byIds(ids),
+});
+
+const RetrievalRef = builder.objectRef<{ topK: number; minScore: number | null }>('RetrievalSettings').implement({
+  fields: (t) => ({
+    topK: t.exposeInt('topK', { description: 'Passages retrieved per query (1–50).' }),
+    minScore: t.exposeFloat('minScore', { nullable: true, description: 'Passages scoring below this (ts_rank_cd) are dropped.' }),
+  }),
+});
+
+EndpointRef.implement({
+  description: 'A model over one or more datasets, queried as `tenantSlug/slug`.',
+  authScopes: (endpoint) => ({ $all: { tenant: endpoint.tenant.id, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    slug: t.exposeString('slug', { description: 'Unique within the tenant: 3 to 64 of a-z, 0-9 and -.' }),
+    reference: t.string({
+      description: 'What `queryEndpoint` takes: "tenantSlug/slug".',
+      resolve: (endpoint, _args, ctx) => `${ctx.actor.kind === 'anonymous' ? '' : ctx.actor.tenantSlug}/${endpoint.slug}`,
+    }),
+    description: t.exposeString('description', { nullable: true }),
+    published: t.exposeBoolean('published', {
+      description: 'Unpublished: only members of this tenant may query it. Published: authenticated callers of other tenants too.',
+    }),
+    model: t.field({ type: ModelRef, resolve: (endpoint) => endpoint.model.id }),
+    datasets: t.field({
+      type: [DatasetRef],
+      description: 'Its datasets that still exist.',
+      resolve: async (endpoint, _args, ctx) => (await ctx.services.datasets.byIds(endpoint.datasetIds)).filter((dataset) => dataset !== null),
+    }),
+    retrieval: t.field({
+      type: RetrievalRef,
+      resolve: (endpoint) => ({ topK: endpoint.topK, minScore: endpoint.minScore == null ? null : Number(endpoint.minScore) }),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const RetrievalInput = builder.inputType('RetrievalInput', {
+  fields: (t) => ({
+    topK: t.int({ required: false, description: 'Default 5, at most 50.' }),
+    minScore: t.float({ required: false }),
+  }),
+});
+
+const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    slug: t.string({ required: true }),
+    description: t.string({ required: false }),
+    datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
+    modelId: t.globalID({ required: true, for: [ModelRef] }),
+    published: t.boolean({ required: false, description: 'Default false.' }),
+    retrieval: t.field({ type: RetrievalInput, required: false }),
+  }),
+});
+
+const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    slug: t.string({ required: false }),
+    description: t.string({ required: false, description: 'null or empty clears it.' }),
+    datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
+    modelId: t.globalID({ required: false, for: [ModelRef] }),
+    published: t.boolean({ required: false }),
+    retrieval: t.field({ type: RetrievalInput, required: false }),
+  }),
+});
+
+const DeletedEndpointRef = builder.objectRef<{ id: string }>('DeletedEndpoint').implement({
+  fields: (t) => ({ id: t.globalID({ resolve: (deleted) => ({ type: 'Endpoint', id: deleted.id }) }) }),
+});
+
+builder.queryFields((t) => ({
+  endpoints: t.connection({
+    type: EndpointRef,
+    authScopes: { permission: 'tenant:read' },
+    resolve: async (_root, args, ctx) => toConnection(await ctx.services.endpoints.list(args)),
+  }),
+  endpoint: t.field({
+    type: EndpointRef,
+    nullable: true,
+    description: 'One of your tenant’s endpoints, by slug.',
+    authScopes: { permission: 'tenant:read' },
+    args: { slug: t.arg.string({ required: true }) },
+    resolve: (_root, { slug }, ctx) => ctx.services.endpoints.bySlug(slug),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createEndpoint: t.field({
+    type: EndpointRef,
+    authScopes: { permission: 'endpoint:manage' },
+    args: { input: t.arg({ type: CreateEndpointInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.endpoints.create({ ...input, modelId: input.modelId.id, datasetIds: input.datasetIds.map((id) => id.id) }),
+  }),
+  updateEndpoint: t.field({
+    type: EndpointRef,
+    authScopes: { permission: 'endpoint:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [EndpointRef] }), input: t.arg({ type: UpdateEndpointInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) =>
+      ctx.services.endpoints.update(id.id, {
+        ...input,
+        description: 'description' in input ? (input.description ?? null) : undefined,
+        modelId: input.modelId?.id,
+        datasetIds: input.datasetIds?.map((dataset) => dataset.id),
+      }),
+  }),
+  deleteEndpoint: t.field({
+    type: DeletedEndpointRef,
+    description: 'Deletes the endpoint; its usage records stay.',
+    authScopes: { permission: 'endpoint:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [EndpointRef] }) },
+    resolve: async (_root, { id }, ctx) => ({ id: await ctx.services.endpoints.delete(id.id) }),
+  }),
+}));

@@ -1,0 +1,97 @@
+/** Models: what endpoints answer with. The API key goes in and never comes out. */
+import type { Model } from '../domains/models/model.entity.js';
+import { modelTypes } from '../domains/models/provider.js';
+import { builder } from './builder.js';
+
+export const ModelRef = builder.loadableNodeRef('Model', {
+  id: { resolve: (model: Model) => model.id },
+  load: (ids: string[], ctx) => ctx.services.models.byIds(ids),
+});
+
+ModelRef.implement({
+  description: 'A model type with its configuration; endpoints answer with it.',
+  authScopes: (model) => ({ $all: { tenant: model.tenant.id, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    type: t.exposeString('type', { description: 'A registered model type (see `modelTypes`).' }),
+    config: t.field({ type: 'JSONObject', resolve: (model) => model.config, description: 'The validated, non-secret configuration.' }),
+    apiKeySet: t.boolean({ resolve: (model) => model.apiKeyKeyId !== null, description: 'Whether an API key is stored (sealed; never returned).' }),
+    apiKeyLast4: t.string({ nullable: true, resolve: (model) => model.apiKeyLast4, description: 'The last four characters of the stored key.' }),
+    promptMicrosPer1k: t.exposeInt('promptMicrosPer1k', { description: 'Cost of 1 000 prompt tokens, in micro-units.' }),
+    completionMicrosPer1k: t.exposeInt('completionMicrosPer1k', { description: 'Cost of 1 000 completion tokens, in micro-units.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const ModelTypeRef = builder.objectRef<{ name: string; description: string; acceptsApiKey: boolean }>('ModelType').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    acceptsApiKey: t.exposeBoolean('acceptsApiKey'),
+  }),
+});
+
+const CreateModelInput = builder.inputType('CreateModelInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'Unique within the tenant.' }),
+    type: t.string({ required: true, description: 'extractive (built in) or openai-compatible.' }),
+    config: t.field({
+      type: 'JSONObject',
+      required: false,
+      description: 'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}.',
+    }),
+    apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.' }),
+    promptMicrosPer1k: t.int({ required: false }),
+    completionMicrosPer1k: t.int({ required: false }),
+  }),
+});
+
+const UpdateModelInput = builder.inputType('UpdateModelInput', {
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.' }),
+    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.' }),
+    promptMicrosPer1k: t.int({ required: false }),
+    completionMicrosPer1k: t.int({ required: false }),
+  }),
+});
+
+const DeletedModelRef = builder.objectRef<{ id: string }>('DeletedModel').implement({
+  fields: (t) => ({ id: t.globalID({ resolve: (deleted) => ({ type: 'Model', id: deleted.id }) }) }),
+});
+
+builder.queryFields((t) => ({
+  models: t.field({
+    type: [ModelRef],
+    authScopes: { permission: 'tenant:read' },
+    resolve: (_root, _args, ctx) => ctx.services.models.list(),
+  }),
+  modelTypes: t.field({
+    type: [ModelTypeRef],
+    authScopes: { authenticated: true },
+    resolve: () => modelTypes(),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createModel: t.field({
+    type: ModelRef,
+    authScopes: { permission: 'model:manage' },
+    args: { input: t.arg({ type: CreateModelInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.models.create(input),
+  }),
+  updateModel: t.field({
+    type: ModelRef,
+    authScopes: { permission: 'model:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [ModelRef] }), input: t.arg({ type: UpdateModelInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: 'apiKey' in input ? (input.apiKey ?? null) : undefined }),
+  }),
+  deleteModel: t.field({
+    type: DeletedModelRef,
+    description: 'Refused (CONFLICT, reason MODEL_IN_USE) while an endpoint uses it.',
+    authScopes: { permission: 'model:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [ModelRef] }) },
+    resolve: async (_root, { id }, ctx) => ({ id: await ctx.services.models.delete(id.id) }),
+  }),
+}));

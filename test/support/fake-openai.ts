@@ -1,0 +1,120 @@
+/**
+ * A test double for a third-party model server we cannot reach from tests: a real HTTP server
+ * on 127.0.0.1 speaking the OpenAI chat completions protocol (`POST /v1/chat/completions`,
+ * `stream: true` answered as server-sent `chat.completion.chunk` events ending in `[DONE]`).
+ * Tests script what it answers and read what it received.
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeScript {
+  /** The answer's text pieces, one event each. */
+  deltas?: string[];
+  /** Answered in turn before a request succeeds: `[{status: 429}]` is one 429, then the answer. */
+  failures?: { status: number; retryAfter?: string }[];
+  /** Stream this many pieces, then keep the connection open and send nothing (a hung server). 0: headers only. */
+  hangAfter?: number;
+  /** Pause between pieces. */
+  delayMs?: number;
+  /** Reported in the last event (`stream_options.include_usage`); null: report none. */
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  /** false: ignore `stream` and answer with one JSON body. */
+  stream?: boolean;
+  /** Send this instead of the events (a server that is not what it claims). */
+  garbage?: string;
+}
+
+export interface FakeRequest {
+  headers: IncomingHttpHeaders;
+  body: any;
+  /** The status the fake answered. */
+  status: number;
+  /** Whether the fake finished the response itself (false: the client closed it first). */
+  finished: boolean;
+  /** Resolves when the connection for this request is closed, by either side. */
+  closed: Promise<void>;
+}
+
+export interface FakeOpenAI {
+  /** What to give as the model's `baseUrl` (…/v1). */
+  baseUrl: string;
+  requests: FakeRequest[];
+  /** Replaces the script for the requests that follow. */
+  script(script: FakeScript): void;
+  close(): Promise<void>;
+}
+
+const chunk = (id: string, delta: Record<string, unknown>, usage: unknown = null) =>
+  `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: 'fake', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}\n\n`;
+
+export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+  let current: FakeScript = { deltas: ['Hello.'] };
+  let failures: NonNullable<FakeScript['failures']> = [];
+  const requests: FakeRequest[] = [];
+  let counter = 0;
+
+  const server = createServer(async (req, res) => {
+    const raw: Buffer[] = [];
+    for await (const part of req) raw.push(part as Buffer);
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
+      return;
+    }
+    const script = current;
+    let markClosed!: () => void;
+    const record: FakeRequest = { headers: req.headers, body: JSON.parse(Buffer.concat(raw).toString()), status: 200, finished: false, closed: new Promise((resolve) => (markClosed = resolve)) };
+    requests.push(record);
+    res.on('close', () => markClosed());
+
+    const failure = failures.shift();
+    if (failure) {
+      record.status = failure.status;
+      res.writeHead(failure.status, { 'content-type': 'application/json', ...(failure.retryAfter ? { 'retry-after': failure.retryAfter } : {}) });
+      res.end(JSON.stringify({ error: { message: `scripted ${failure.status}`, type: 'fake' } }));
+      record.finished = true;
+      return;
+    }
+    const id = `chatcmpl-${++counter}`;
+    const deltas = script.deltas ?? [];
+    const usage = script.usage === undefined ? { prompt_tokens: 42, completion_tokens: deltas.length } : script.usage;
+    if (script.stream === false) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: deltas.join('') }, finish_reason: 'stop' }], usage }));
+      record.finished = true;
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    if (script.garbage !== undefined) {
+      res.end(`data: ${script.garbage}\n\n`);
+      record.finished = true;
+      return;
+    }
+    res.write(chunk(id, { role: 'assistant', content: '' }));
+    for (const [index, text] of deltas.entries()) {
+      if (script.hangAfter !== undefined && index >= script.hangAfter) return;
+      if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
+      if (res.destroyed) return;
+      res.write(chunk(id, { content: text }));
+    }
+    if (script.hangAfter !== undefined) return;
+    if (usage) res.write(chunk(id, undefined as never, usage));
+    res.end('data: [DONE]\n\n');
+    record.finished = true;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    script(script) {
+      current = script;
+      failures = [...(script.failures ?? [])];
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
