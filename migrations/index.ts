@@ -10,6 +10,8 @@ import { Migration20261123053617_ingestion_item_storage } from './Migration20261
 import { Migration20261123054412_endpoints_models } from './Migration20261123054412_endpoints_models.js';
 import { Migration20261123054426_endpoints_models_security } from './Migration20261123054426_endpoints_models_security.js';
 import { Migration20261123061152_search_index_under_rls } from './Migration20261123061152_search_index_under_rls.js';
+import { Migration20261124104416_policies_tenant_limits } from './Migration20261124104416_policies_tenant_limits.js';
+import { Migration20261124104425_policies_security } from './Migration20261124104425_policies_security.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -22,4 +24,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123054412_endpoints_models', class: Migration20261123054412_endpoints_models },
   { name: 'Migration20261123054426_endpoints_models_security', class: Migration20261123054426_endpoints_models_security },
   { name: 'Migration20261123061152_search_index_under_rls', class: Migration20261123061152_search_index_under_rls },
+  { name: 'Migration20261124104416_policies_tenant_limits', class: Migration20261124104416_policies_tenant_limits },
+  { name: 'Migration20261124104425_policies_security', class: Migration20261124104425_policies_security },
 ];

@@ -20,6 +20,7 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
+import { systemClock, type Clock } from './domains/clock.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
@@ -41,6 +42,8 @@ export interface ServerDependencies {
   logger: Logger;
   /** Where subscriptions hear about changes (progress); shared with an in-process worker. */
   progress: ProgressBus;
+  /** What policies tell time by; the system clock unless a test moves its own. */
+  clock?: Clock;
 }
 
 export interface SluiceServer {
@@ -55,7 +58,7 @@ export interface SluiceServer {
   close(): Promise<void>;
 }
 
-export function createServer({ config, orm, logger, progress }: ServerDependencies): SluiceServer {
+export function createServer({ config, orm, logger, progress, clock = systemClock }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
@@ -69,6 +72,7 @@ export function createServer({ config, orm, logger, progress }: ServerDependenci
     progress,
     secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys),
     modelSettings: config.models,
+    clock,
   };
   const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
 

@@ -63,6 +63,8 @@ const TENANT_TABLES = [
   'models',
   'endpoints',
   'usage_records',
+  'policies',
+  'policy_decisions',
 ];
 
 describe('PostgreSQL row-level security alone', () => {

@@ -11,6 +11,8 @@ import { IngestionItem } from './ingestion/ingestion-item.entity.js';
 import { IngestionJob } from './ingestion/ingestion-job.entity.js';
 import { WorkerInstance } from './ingestion/worker-instance.entity.js';
 import { Model } from './models/model.entity.js';
+import { Policy } from './policies/policy.entity.js';
+import { PolicyDecision } from './policies/policy-decision.entity.js';
 import { Invitation } from './tenancy/invitation.entity.js';
 import { Membership } from './tenancy/membership.entity.js';
 import { Tenant } from './tenancy/tenant.entity.js';
@@ -34,4 +36,6 @@ export const entities = [
   Model,
   Endpoint,
   UsageRecord,
+  Policy,
+  PolicyDecision,
 ];

@@ -50,8 +50,8 @@ export class ConflictError extends DomainError {
 
 export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
-  constructor(message: string, retryAfterSeconds: number) {
-    super(message, { retryAfterSeconds });
+  constructor(message: string, retryAfterSeconds: number, details: Record<string, unknown> = {}) {
+    super(message, { ...details, retryAfterSeconds });
   }
 }
 

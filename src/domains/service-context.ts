@@ -4,6 +4,7 @@ import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { IngestionLimits } from './ingestion/ingestion.service.js';
 import type { ProgressBus } from './ingestion/progress.js';
+import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
 import type { SecretBox } from './models/secret-box.js';
 
@@ -17,6 +18,13 @@ export interface ServiceDependencies {
   /** Seals and opens secrets at rest (model API keys) under the master key. */
   readonly secrets: SecretBox;
   readonly modelSettings: ProviderSettings;
+  readonly clock: Clock;
+}
+
+/** What services may know of the request itself (never its credential). */
+export interface RequestFacts {
+  /** sha256 of the GraphQL document, for the policy decision log. */
+  operationHash: string | null;
 }
 
 /**
@@ -28,6 +36,7 @@ export interface ServiceContext {
   readonly actor: Actor;
   readonly em: EntityManager;
   readonly deps: ServiceDependencies;
+  readonly request?: RequestFacts;
   /**
    * Runs a task once the request's transaction has committed (publishing an event about a
    * change must not run ahead of the change). Absent outside a request: tasks run at once.

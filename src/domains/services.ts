@@ -7,6 +7,8 @@ import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { ModelService } from './models/model.service.js';
+import { PolicyService } from './policies/policy.service.js';
+import { UsageService } from './policies/usage.service.js';
 import type { ServiceContext } from './service-context.js';
 import { MembersService } from './tenancy/members.service.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
@@ -23,6 +25,8 @@ export function createServices(ctx: ServiceContext) {
     models: new ModelService(ctx),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
+    policies: new PolicyService(ctx),
+    usage: new UsageService(ctx),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from '../context.js';
@@ -28,7 +29,9 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
       if (actor.tenantId) bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
       const committed: (() => void)[] = [];
       afterCommitTasks.set(em, committed);
-      extendContext({ em, services: createServices({ actor, em, deps, afterCommit: (task) => committed.push(task) }) });
+      const query = (context as { params?: { query?: unknown } }).params?.query;
+      const request = { operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null };
+      extendContext({ em, services: createServices({ actor, em, deps, request, afterCommit: (task) => committed.push(task) }) });
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {

@@ -8,7 +8,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
-import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
+import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import type { GraphQLContext } from '../context.js';
 import { isAuthenticated } from '../domains/actor.js';
 import { isUuid } from '../domains/ids.js';
@@ -36,6 +36,8 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+    /** Whole numbers beyond GraphQL's 32-bit Int (sums of micro-units), up to 2^53 - 1. */
+    SafeInt: { Input: number; Output: number };
     File: { Input: File; Output: never };
   };
 }>({
@@ -86,6 +88,7 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.addScalarType('SafeInt', SafeIntResolver);
 builder.scalarType('File', {
   description: 'A file sent with the GraphQL multipart request spec (multipart/form-data). Input only.',
   serialize: () => {

@@ -3,6 +3,7 @@
  * Domain errors map to their code; GraphQL errors that already carry a code pass through;
  * everything else is unexpected, logged with the request id, and masked.
  */
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { DomainError } from '../domains/errors.js';
 
@@ -15,6 +16,15 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
 };
 
+/** Ids in domain error details that clients know as Relay global ids (the type they name). */
+const GLOBAL_ID_DETAILS: Record<string, string> = { policyId: 'Policy' };
+
+function clientDetails(details: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(details).map(([key, value]) => [key, GLOBAL_ID_DETAILS[key] && typeof value === 'string' ? encodeGlobalID(GLOBAL_ID_DETAILS[key], value) : value]),
+  );
+}
+
 /** A coded GraphQL error for a domain error (HTTP status only where the transport should show it). */
 export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError): GraphQLError {
   const status = HTTP_STATUS[error.code];
@@ -25,17 +35,25 @@ export function domainErrorToGraphQL(error: DomainError, source?: GraphQLError):
     path: source?.path,
     extensions: {
       code: error.code,
-      ...error.details,
+      ...clientDetails(error.details),
       ...(status
         ? {
             http: {
               status,
-              headers: error.code === 'UNAUTHENTICATED' ? { 'WWW-Authenticate': 'Bearer' } : undefined,
+              headers: httpHeaders(error),
             },
           }
         : {}),
     },
   });
+}
+
+/** What the status needs said over HTTP: the auth scheme with 401, when to come back with 429. */
+function httpHeaders(error: DomainError): Record<string, string> | undefined {
+  if (error.code === 'UNAUTHENTICATED') return { 'WWW-Authenticate': 'Bearer' };
+  const retryAfter = error.details.retryAfterSeconds;
+  if (error.code === 'RATE_LIMITED' && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
+  return undefined;
 }
 
 export function hasErrorCode(error: unknown): error is GraphQLError {

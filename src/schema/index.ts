@@ -12,5 +12,7 @@ import './ingestion.js';
 import './models.js';
 import './endpoints.js';
 import './endpoint-queries.js';
+import './policies.js';
+import './usage.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

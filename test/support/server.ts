@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openOrm, type Orm } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
+import type { Clock } from '../../src/domains/clock.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import type { Role } from '../../src/domains/tenancy/roles.js';
 import { createLogger } from '../../src/logger.js';
@@ -45,7 +46,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { env?: Record<string, string>; database?: TestDatabase; worker?: boolean } = {},
+  options: { env?: Record<string, string>; database?: TestDatabase; worker?: boolean; clock?: Clock } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase());
   const config = await loadConfig({
@@ -68,7 +69,7 @@ export async function startTestServer(
   const logger = createLogger({ level: config.logLevel, destination: sink });
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
-  const server = createServer({ config, orm, logger, progress: bus.progress });
+  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock });
   // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
   const worker =
     options.worker === false

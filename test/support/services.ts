@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config.js';
 import type { Orm } from '../../src/db/orm.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import { CredentialStore } from '../../src/domains/identity/credential-store.js';
+import { systemClock } from '../../src/domains/clock.js';
 import { SecretBox } from '../../src/domains/models/secret-box.js';
 import type { ServiceDependencies } from '../../src/domains/service-context.js';
 import { createEventBus } from '../../src/events.js';
@@ -18,5 +19,6 @@ export async function testServiceDependencies(orm: Orm): Promise<ServiceDependen
     progress,
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     modelSettings: parseConfig({ NODE_ENV: 'test' }).models,
+    clock: systemClock,
   };
 }

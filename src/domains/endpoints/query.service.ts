@@ -1,27 +1,22 @@
 /**
- * Asking an endpoint a question: find it by `tenantSlug/endpointSlug`, decide whether the
- * caller may use it, retrieve passages, stream the model's answer, record the usage.
- *
- * Tenant confinement: the endpoint is found with one SECURITY DEFINER lookup that returns
- * only its id, tenant and published flag. Everything after runs on a fork bound to the
- * endpoint's tenant (ORM filter and RLS), and only after the access check: the caller's own
- * tenant, or a published endpoint. Anything else is NOT_FOUND, exactly like a missing one.
+ * Asking an endpoint a question: reach it as the caller (endpoint-access.ts: NOT_FOUND unless
+ * it is the caller's tenant's or published; everything after runs bound to its tenant), let
+ * its policies admit or refuse the query (policies/policy-engine.ts), retrieve passages,
+ * stream the model's answer, record the usage and what the accounting policies charge.
  * No database transaction is held while the model answers.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { bindTenantSession } from '../../db/tenant-session.js';
-import type { AuthenticatedActor } from '../actor.js';
-import { DomainError, NotFoundError, ValidationError } from '../errors.js';
+import { DomainError, ValidationError } from '../errors.js';
 import { assertCan } from '../identity/permissions.js';
 import { modelClient } from '../models/model.service.js';
+import { admitQuery } from '../policies/policy-engine.js';
 import type { ServiceContext } from '../service-context.js';
-import { Endpoint } from './endpoint.entity.js';
+import { callerOf, reachEndpoint } from './endpoint-access.js';
 import { validMinScore, validTopK } from './endpoint.service.js';
 import { retrieverNamed, type RetrievedPassage } from './retriever.js';
 import { UsageRecord } from './usage-record.entity.js';
 
 const MAX_QUERY_CHARS = 8192;
-const ENDPOINT_REF = /^([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})$/;
 
 export interface QueryOptions {
   topK?: number | null;
@@ -60,39 +55,41 @@ export class QueryService {
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
     const { actor } = this.ctx;
     assertCan(actor, 'endpoint:query');
+    if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
+    const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
+    // The endpoint's policies judge the query as sent, before the platform's own checks, so
+    // a content guard sees (and counts) what it refuses.
+    const caller = callerOf(actor);
+    const admission = await admitQuery(
+      em,
+      {
+        now: this.ctx.deps.clock.now(),
+        endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
+        caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+        query: query.trim(),
+      },
+      this.ctx.request?.operationHash ?? null,
+    );
     const text = validQuery(query);
-    const ref = ENDPOINT_REF.exec(endpointRef.trim());
-    if (!ref) throw new ValidationError('endpoint must be "tenant-slug/endpoint-slug"', { field: 'endpoint' });
-    const [found] = await this.ctx.em
-      .getConnection()
-      .execute<{ endpoint_id: string; tenant_id: string; published: boolean }[]>(
-        'select endpoint_id, tenant_id, published from resolve_endpoint(?, ?)',
-        [ref[1], ref[2]],
-        'all',
-        this.ctx.em.getTransactionContext(),
-      );
-    if (!found || (found.tenant_id !== actor.tenantId && !found.published)) throw new NotFoundError('Endpoint');
-
-    const em = this.ctx.em.fork({ clear: true }) as EntityManager;
-    bindTenantSession(em, { tenantId: found.tenant_id, userId: null });
-    const endpoint = await em.transactional((tx) => tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] }));
-    if (!endpoint) throw new NotFoundError('Endpoint');
     const settings = {
       topK: validTopK(options.topK ?? endpoint.topK),
       minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
     };
     const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);
+    const clock = this.ctx.deps.clock;
     const record = (usage: QueryUsage, latencyMs: number, outcome: string) =>
       em.transactional(async (tx) => {
         tx.create(UsageRecord, {
-          tenant: found.tenant_id,
+          tenant: tenantId,
           endpoint: endpoint.id,
           endpointSlug: endpoint.slug,
-          ...callerOf(actor),
+          ...caller,
           ...usage,
+          chargedMicros: admission.charge(usage),
           latencyMs,
           outcome,
+          createdAt: clock.now(),
         });
       });
     const started = performance.now();
@@ -149,11 +146,6 @@ function validQuery(query: string): string {
   }
   if (!text.isWellFormed()) throw new ValidationError('query must be valid Unicode text', { field: 'query' });
   return text;
-}
-
-function callerOf(actor: AuthenticatedActor) {
-  const callerId = actor.kind === 'user' ? actor.userId : actor.kind === 'apiKey' ? actor.apiKeyId : `${actor.issuer}#${actor.subject}`;
-  return { callerTenantId: actor.tenantId, callerKind: actor.kind, callerId: callerId.slice(0, 255) };
 }
 
 function costOf(usage: { promptTokens: number; completionTokens: number }, prices: { promptMicrosPer1k: number; completionMicrosPer1k: number }): QueryUsage {

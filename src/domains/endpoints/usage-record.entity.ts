@@ -24,12 +24,14 @@ export const UsageRecord = defineEntity({
     completionTokens: p.integer(),
     totalTokens: p.integer(),
     costMicros: p.bigint('number'),
+    /** What the endpoint's accounting policies charged (flat + per token); quotas count this. */
+    chargedMicros: p.bigint('number').default(0),
     latencyMs: p.integer(),
     /** `ok`, or the error code the query ended with. */
     outcome: p.string().length(32),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
-  indexes: [{ properties: ['tenant', 'createdAt'] }, { properties: ['endpoint', 'createdAt'] }, { properties: ['callerId', 'createdAt'] }],
+  indexes: [{ properties: ['tenant', 'createdAt'] }, { properties: ['endpoint', 'createdAt'] }, { properties: ['callerId', 'createdAt'] }, { properties: ['endpoint', 'callerId', 'createdAt'] }],
   filters: { tenant: tenantFilter() },
 });
 export type UsageRecord = InferEntity<typeof UsageRecord>;

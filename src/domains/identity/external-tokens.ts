@@ -86,11 +86,13 @@ export class ExternalTokenVerifier {
     const { provider, payload } = matches[0]!;
     const role = mapRole(provider, payload);
     const email = payload[provider.emailClaim];
+    // An address the provider says it has not verified is no identity: policies match on it.
+    const verified = payload.email_verified !== false && payload.email_verified !== 'false';
     return {
       actor: {
         kind: 'external',
         userId: null,
-        email: typeof email === 'string' ? email.toLowerCase() : null,
+        email: typeof email === 'string' && verified ? email.toLowerCase() : null,
         subject: payload.sub!,
         issuer,
         tenantId: provider.tenantId,

@@ -17,6 +17,8 @@ export const PERMISSIONS = {
   'endpoint:manage': { role: 'ADMIN', scope: 'admin' },
   'model:manage': { role: 'ADMIN', scope: 'admin' },
   'policy:manage': { role: 'ADMIN', scope: 'admin' },
+  /** The tenant's usage statistics and policy decision log. */
+  'usage:read': { role: 'ADMIN', scope: 'admin' },
   'apiKey:manage': { role: 'ADMIN', scope: 'admin' },
   'member:manage': { role: 'ADMIN', scope: 'admin' },
   'identityProvider:manage': { role: 'ADMIN', scope: 'admin' },

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
+import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validName } from '../fields.js';
 import { assertCan } from '../identity/permissions.js';
@@ -168,12 +169,7 @@ function typeNamed(name: string): ModelType {
 }
 
 function validConfig(type: ModelType, config: Record<string, unknown>): Record<string, unknown> {
-  const parsed = type.configSchema.safeParse(config);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({ path: ['config', ...issue.path.map(String)].join('.'), message: issue.message }));
-    throw new ValidationError(`Invalid ${type.name} configuration: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, { issues });
-  }
-  return parsed.data;
+  return validConfiguration(type.configSchema, config, { typeName: type.name, field: 'config' });
 }
 
 function validPrice(value: number | null | undefined, field: string): number {

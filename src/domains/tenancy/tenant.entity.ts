@@ -12,6 +12,10 @@ export const Tenant = defineEntity({
     name: p.string().length(255),
     /** Days until a new API key expires unless its creator says otherwise. */
     apiKeyDefaultTtlDays: p.integer().default(90),
+    /** Per-principal request rate override (requests per second); null: the server default. */
+    rateLimitPerSecond: p.integer().nullable(),
+    /** Per-principal burst override (bucket size); null: the server default. */
+    rateLimitBurst: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     memberships: () => p.oneToMany(Membership).mappedBy('tenant'),
   }),

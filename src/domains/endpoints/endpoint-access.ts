@@ -1,0 +1,50 @@
+/**
+ * Reaching an endpoint as a caller, by `tenantSlug/endpointSlug`: the one cross-tenant step.
+ *
+ * The endpoint is found with one SECURITY DEFINER lookup that returns only its id, tenant and
+ * published flag. The caller may use it when it is their tenant's or published; anything else
+ * is NOT_FOUND, exactly like a missing one. Only then is it read, on a fork bound to the
+ * endpoint's tenant (ORM filter and RLS): everything done for the caller after this runs there.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { bindTenantSession } from '../../db/tenant-session.js';
+import type { AuthenticatedActor } from '../actor.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { ServiceContext } from '../service-context.js';
+import { Endpoint } from './endpoint.entity.js';
+
+const ENDPOINT_REF = /^([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})$/;
+
+export interface ReachedEndpoint {
+  /** Bound to the endpoint's tenant; no transaction open. */
+  em: EntityManager;
+  endpoint: Endpoint;
+  tenantId: string;
+}
+
+export async function reachEndpoint(ctx: ServiceContext, endpointRef: string): Promise<ReachedEndpoint> {
+  const { actor } = ctx;
+  const ref = ENDPOINT_REF.exec(endpointRef.trim());
+  if (!ref) throw new ValidationError('endpoint must be "tenant-slug/endpoint-slug"', { field: 'endpoint' });
+  const [found] = await ctx.em
+    .getConnection()
+    .execute<{ endpoint_id: string; tenant_id: string; published: boolean }[]>(
+      'select endpoint_id, tenant_id, published from resolve_endpoint(?, ?)',
+      [ref[1], ref[2]],
+      'all',
+      ctx.em.getTransactionContext(),
+    );
+  if (!found || (found.tenant_id !== actor.tenantId && !found.published)) throw new NotFoundError('Endpoint');
+
+  const em = ctx.em.fork({ clear: true }) as EntityManager;
+  bindTenantSession(em, { tenantId: found.tenant_id, userId: null });
+  const endpoint = await em.transactional((tx) => tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] }));
+  if (!endpoint) throw new NotFoundError('Endpoint');
+  return { em, endpoint, tenantId: found.tenant_id };
+}
+
+/** How usage records and policy decisions name a caller (any tenant's). */
+export function callerOf(actor: AuthenticatedActor) {
+  const callerId = actor.kind === 'user' ? actor.userId : actor.kind === 'apiKey' ? actor.apiKeyId : `${actor.issuer}#${actor.subject}`;
+  return { callerTenantId: actor.tenantId, callerKind: actor.kind, callerId: callerId.slice(0, 255) };
+}

@@ -1,0 +1,53 @@
+/**
+ * The facts a query's policies asked for, read in one statement whatever their number: each
+ * request becomes a row of a JSON parameter and a correlated count over the endpoint's
+ * decisions or usage. Runs in the evaluation's transaction, bound to the endpoint's tenant.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql } from '../../db/bound-sql.js';
+import type { Fact, FactRequest, PolicyCall } from './policy-type.js';
+
+const inScope = (alias: string) => `(n.scope = 'global'
+   or (n.scope = 'per_tenant' and ${alias}.caller_tenant_id = ?::uuid)
+   or (n.scope = 'per_user' and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
+
+const FACTS_SQL = `
+select n.key, case n.kind
+  when 'allowed' then (
+    select json_build_object('count', count(*), 'oldest', min(d.created_at))
+      from policy_decisions d
+     where d.endpoint_id = ?::uuid and d.decision = 'ALLOW' and d.created_at > n.since and d.created_at <= ?::timestamptz and ${inScope('d')})
+  when 'charged' then (
+    select json_build_object('count', count(*), 'total', coalesce(sum(u.charged_micros), 0), 'oldest', min(u.created_at) filter (where u.charged_micros > 0))
+      from usage_records u
+     where u.endpoint_id = ?::uuid and u.created_at > n.since and u.created_at <= ?::timestamptz and ${inScope('u')})
+  when 'violations' then (
+    select json_build_object('count', count(*), 'times', coalesce(json_agg(d.created_at), '[]'))
+      from policy_decisions d
+     where d.endpoint_id = ?::uuid and d.caller_kind = ? and d.caller_id = ? and d.reason_code like 'CONTENT\\_%'
+       and d.created_at > n.since and d.created_at <= ?::timestamptz)
+  end as fact
+  from json_to_recordset(?::json) as n(key text, kind text, scope text, since timestamptz)`;
+
+export async function readFacts(em: EntityManager, call: PolicyCall, requests: Map<string, FactRequest>): Promise<Map<string, Fact>> {
+  if (requests.size === 0) return new Map();
+  const { endpoint, caller, now } = call;
+  const who = [caller.tenantId, caller.kind, caller.id];
+  const rows = await boundSql<{ key: string; fact: { count: number; total?: number | string; oldest?: string | null; times?: string[] } }>(em, FACTS_SQL, [
+    endpoint.id, now.toISOString(), ...who,
+    endpoint.id, now.toISOString(), ...who,
+    endpoint.id, caller.kind, caller.id, now.toISOString(),
+    JSON.stringify([...requests].map(([key, request]) => ({ key, kind: request.kind, scope: 'scope' in request ? request.scope : null, since: request.since.toISOString() }))),
+  ]);
+  return new Map(
+    rows.map(({ key, fact }) => [
+      key,
+      {
+        count: Number(fact.count),
+        total: Number(fact.total ?? 0),
+        oldest: fact.oldest ? new Date(fact.oldest) : null,
+        times: (fact.times ?? []).map((time) => new Date(time)),
+      },
+    ]),
+  );
+}

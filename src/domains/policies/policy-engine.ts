@@ -1,0 +1,123 @@
+/**
+ * Evaluates an endpoint's enabled policies for one query and records the decision.
+ *
+ * One transaction, bound to the endpoint's tenant: an advisory lock on the endpoint (so two
+ * queries cannot both take the last slot of a rate limit or quota, on any instance), the
+ * policies, one batched read of the facts they need (facts.ts), every verdict, and one
+ * decision row. A denial is thrown only after that row is committed: the refusal is on
+ * record, and rate limits and content-guard blocks count those rows. An endpoint without
+ * policies is let through with nothing recorded.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql } from '../../db/bound-sql.js';
+import { PolicyDeniedError, RateLimitedError } from '../errors.js';
+import { readFacts } from './facts.js';
+import { PolicyDecision } from './policy-decision.entity.js';
+import { Policy } from './policy.entity.js';
+import { policyType, type Fact, type FactRequest, type PolicyCall, type PolicyType, type Usage, type Verdict } from './policy-type.js';
+import './types/index.js';
+
+export interface Admission {
+  /** What the accounting policies charge for a query that used `usage`. */
+  charge(usage: Usage): number;
+}
+
+const NOTHING_CHARGED: Admission = { charge: () => 0 };
+const NO_FACTS: Fact = { count: 0, total: 0, oldest: null, times: [] };
+
+interface Evaluated {
+  policy: Policy;
+  type: PolicyType | undefined;
+  config: unknown;
+  verdict: Verdict;
+}
+
+/** Lets the query through (returning how to charge it) or throws the first denial. */
+export async function admitQuery(em: EntityManager, call: PolicyCall, operationHash: string | null): Promise<Admission> {
+  const { evaluated, decision } = await em.transactional(async (tx) => {
+    await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
+    const policies = await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+    if (policies.length === 0) return { evaluated: [] as Evaluated[], decision: undefined };
+    const evaluated = await evaluate(tx as EntityManager, call, policies);
+    const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
+    const decision = tx.create(PolicyDecision, {
+      tenant: call.endpoint.tenantId,
+      endpointId: call.endpoint.id,
+      endpointSlug: call.endpoint.slug,
+      decision: denial ? 'DENY' : 'ALLOW',
+      policyId: denial?.policy.id ?? null,
+      policyType: denial?.policy.type ?? null,
+      rule: denial ? denial.verdict.rule.slice(0, 255) : null,
+      reasonCode: denial?.verdict.decision === 'DENY' ? denial.verdict.reasonCode : null,
+      reason: denial?.verdict.decision === 'DENY' ? denial.verdict.reason : null,
+      retryAfterSeconds: denial?.verdict.decision === 'DENY' ? (denial.verdict.retryAfterSeconds ?? null) : null,
+      verdicts: evaluated.map(({ policy, verdict }) => ({
+        policyId: policy.id,
+        type: policy.type,
+        decision: verdict.decision,
+        rule: verdict.rule,
+        ...(verdict.decision === 'DENY' ? { reasonCode: verdict.reasonCode } : {}),
+      })),
+      callerTenantId: call.caller.tenantId,
+      callerKind: call.caller.kind,
+      callerId: call.caller.id,
+      operationHash,
+      costMicros: evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0),
+      createdAt: call.now,
+    });
+    return { evaluated, decision };
+  });
+  if (!decision) return NOTHING_CHARGED;
+  const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
+  if (denial && denial.verdict.decision === 'DENY') throw denialError(denial.policy, denial.verdict);
+  return {
+    charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0),
+  };
+}
+
+/** A policy with its type and configuration read, and the facts it asked for. */
+export interface PolicyState {
+  policy: Policy;
+  /** Undefined when this version cannot read the stored type or configuration. */
+  type: PolicyType | undefined;
+  config: unknown;
+  facts: Record<string, Fact>;
+}
+
+/** Reads the facts every policy needs, in one statement. */
+export async function readPolicyStates(tx: EntityManager, call: PolicyCall, policies: Policy[]): Promise<PolicyState[]> {
+  const typed = policies.map((policy) => {
+    const type = policyType(policy.type);
+    const parsed = type?.configSchema.safeParse(policy.configuration);
+    const config = parsed?.success ? parsed.data : undefined;
+    return { policy, type: parsed?.success ? type : undefined, config, wants: (parsed?.success && type?.facts?.(config, call)) || {} };
+  });
+  const requests = new Map<string, FactRequest>();
+  for (const { policy, wants } of typed) for (const [key, request] of Object.entries(wants)) requests.set(`${policy.id}/${key}`, request);
+  const facts = await readFacts(tx, call, requests);
+  return typed.map(({ policy, type, config, wants }) => ({
+    policy,
+    type,
+    config,
+    facts: Object.fromEntries(Object.keys(wants).map((key) => [key, facts.get(`${policy.id}/${key}`) ?? NO_FACTS])),
+  }));
+}
+
+/** Every policy's verdict, the types that take precedence first. */
+async function evaluate(tx: EntityManager, call: PolicyCall, policies: Policy[]): Promise<Evaluated[]> {
+  return (await readPolicyStates(tx, call, policies))
+    .map(({ policy, type, config, facts }) => {
+      // A stored policy whose type or configuration this version cannot read fails closed.
+      const verdict: Verdict = type
+        ? type.evaluate(config, call, facts)
+        : { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'POLICY_UNREADABLE', rule: `unreadable ${policy.type} policy`, reason: 'The endpoint has a policy this server cannot evaluate' };
+      return { policy, type, config, verdict };
+    })
+    .sort((a, b) => (a.type?.precedence ?? 0) - (b.type?.precedence ?? 0));
+}
+
+function denialError(policy: Policy, verdict: Extract<Verdict, { decision: 'DENY' }>) {
+  const details = { policyId: policy.id, policyType: policy.type, reason: verdict.reasonCode };
+  if (verdict.code === 'RATE_LIMITED') return new RateLimitedError(verdict.reason, verdict.retryAfterSeconds ?? 1, details);
+  return new PolicyDeniedError(verdict.reason, details);
+}

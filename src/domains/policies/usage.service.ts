@@ -1,0 +1,143 @@
+/**
+ * What queries cost and who was refused: the tenant's usage statistics and decision log for
+ * its ADMINs, and a caller's own usage and remaining allowance on one endpoint (any tenant's
+ * they may query). Reads only: the query path writes usage records and decisions.
+ */
+import { boundSql } from '../../db/bound-sql.js';
+import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
+import { ValidationError } from '../errors.js';
+import { assertCan } from '../identity/permissions.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { readPolicyStates } from './policy-engine.js';
+import { PolicyDecision } from './policy-decision.entity.js';
+import { Policy } from './policy.entity.js';
+import type { Allowance } from './policy-type.js';
+
+export type UsageGrouping = 'ENDPOINT' | 'CALLER' | 'DAY';
+
+export interface TimeRange {
+  from?: Date | null;
+  to?: Date | null;
+}
+
+export interface UsageTotals {
+  queries: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costMicros: number;
+  chargedMicros: number;
+  denials: number;
+}
+
+export interface DecisionFilter extends TimeRange {
+  endpointId?: string | null;
+  decision?: 'ALLOW' | 'DENY' | null;
+  callerId?: string | null;
+}
+
+const DAY_MS = 86_400_000;
+const MAX_RANGE_DAYS = 400;
+
+/** Per grouping: the key of a usage record or decision row (both have these columns). */
+const GROUP_KEY: Record<UsageGrouping, string> = {
+  ENDPOINT: 'endpoint_slug',
+  CALLER: "caller_kind || ':' || caller_id",
+  DAY: `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`,
+};
+
+const TOTALS = (rows: string) => `
+  count(*) filter (where ${rows} = 'usage')::int as queries,
+  coalesce(sum(prompt_tokens), 0)::bigint as "promptTokens",
+  coalesce(sum(completion_tokens), 0)::bigint as "completionTokens",
+  coalesce(sum(total_tokens), 0)::bigint as "totalTokens",
+  coalesce(sum(cost_micros), 0)::bigint as "costMicros",
+  coalesce(sum(charged_micros), 0)::bigint as "chargedMicros",
+  count(*) filter (where ${rows} = 'denial')::int as denials`;
+
+/** Usage records and denials in one row set, for one tenant and range (and optionally more). */
+const ACTIVITY = (where: string) => `
+  select 'usage' as source, endpoint_slug, caller_kind, caller_id, created_at, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros
+    from usage_records where tenant_id = ?::uuid and created_at >= ?::timestamptz and created_at < ?::timestamptz ${where}
+  union all
+  select 'denial', endpoint_slug, caller_kind, caller_id, created_at, null, null, null, null, null
+    from policy_decisions where tenant_id = ?::uuid and decision = 'DENY' and created_at >= ?::timestamptz and created_at < ?::timestamptz ${where}`;
+
+export class UsageService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** The tenant's queries, tokens, cost and denials in a range, grouped. */
+  async usage(range: TimeRange, groupBy: UsageGrouping): Promise<(UsageTotals & { key: string })[]> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'usage:read');
+    const { from, to } = this.validRange(range);
+    const span = [actor.tenantId, from.toISOString(), to.toISOString()];
+    const rows = await boundSql<Record<string, string | number>>(
+      em,
+      `select ${GROUP_KEY[groupBy]} as key, ${TOTALS('source')} from (${ACTIVITY('')}) activity group by 1 order by 1`,
+      [...span, ...span],
+    );
+    return rows.map((row) => ({ key: String(row.key), ...totals(row) }));
+  }
+
+  /** The caller's own use of one endpoint in a range, and what is left of each limit on it. */
+  async myUsage(endpointRef: string, range: TimeRange): Promise<UsageTotals & { allowances: (Allowance & { policyId: string; policyType: string })[] }> {
+    const { actor } = this.ctx;
+    assertCan(actor, 'endpoint:query');
+    const { from, to } = this.validRange(range);
+    const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
+    const caller = callerOf(actor);
+    const now = this.ctx.deps.clock.now();
+    return em.transactional(async (tx) => {
+      const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerKind, caller.callerId];
+      const mine = 'and endpoint_id = ?::uuid and caller_kind = ? and caller_id = ?';
+      const [row] = await boundSql<Record<string, string | number>>(tx, `select ${TOTALS('source')} from (${ACTIVITY(mine)}) activity`, [...span, ...span]);
+      const policies = await tx.find(Policy, { endpoint: endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      const call = {
+        now,
+        endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId },
+        caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+        query: '',
+      };
+      const allowances = (await readPolicyStates(tx, call, policies)).flatMap(({ policy, type, config, facts }) => {
+        const allowance = type?.allowance?.(config, facts, now);
+        return allowance ? [{ ...allowance, policyId: policy.id, policyType: policy.type }] : [];
+      });
+      return { ...totals(row!), allowances };
+    });
+  }
+
+  /** The decision log, oldest first (`last` pages from the newest). */
+  async decisions(filter: DecisionFilter, page: PageRequest): Promise<Page<PolicyDecision>> {
+    assertCan(this.ctx.actor, 'usage:read');
+    const where: Record<string, unknown> = {};
+    if (filter.endpointId) where.endpointId = filter.endpointId;
+    if (filter.decision) where.decision = filter.decision;
+    if (filter.callerId) where.callerId = filter.callerId;
+    if (filter.from || filter.to) where.createdAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
+    return keysetPage(this.ctx.em, PolicyDecision, where, page);
+  }
+
+  /** Default: the last 30 days. At most 400 days; `from` before `to`. */
+  private validRange(range: TimeRange): { from: Date; to: Date } {
+    const to = range.to ?? new Date(this.ctx.deps.clock.now().getTime() + 1000);
+    const from = range.from ?? new Date(to.getTime() - 30 * DAY_MS);
+    if (from >= to) throw new ValidationError('range.from must be before range.to', { field: 'range' });
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) throw new ValidationError(`range spans at most ${MAX_RANGE_DAYS} days`, { field: 'range' });
+    return { from, to };
+  }
+}
+
+function totals(row: Record<string, string | number>): UsageTotals {
+  const number = (key: string) => Number(row[key] ?? 0);
+  return {
+    queries: number('queries'),
+    promptTokens: number('promptTokens'),
+    completionTokens: number('completionTokens'),
+    totalTokens: number('totalTokens'),
+    costMicros: number('costMicros'),
+    chargedMicros: number('chargedMicros'),
+    denials: number('denials'),
+  };
+}
