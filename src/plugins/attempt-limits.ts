@@ -1,0 +1,70 @@
+/**
+ * Field-level limits on the mutations worth guessing at: `logIn` and `signUp` per client address
+ * and per email, `createApiKey` per principal (rules in rate-limits/attempt-limits.ts). Checked
+ * before execution, for every such field in the operation (two aliased `logIn`s are two
+ * attempts), so a refused operation runs nothing at all and opens no transaction.
+ *
+ * Why not @envelop/rate-limiter: its Redis store reads a list, then writes it back. Parallel
+ * requests all read the same list and all pass; measured with 50 parallel `logIn`s against a
+ * limit of 5 a minute, all 50 passed, three rounds running. A brute-force limit that parallel
+ * requests walk through protects nothing, so these fields use the same atomic token buckets as
+ * the global limits.
+ */
+import { getArgumentValues, type FieldNode, type GraphQLObjectType } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { AuthContext, ClientContext } from '../context.js';
+import type { RateLimitedError } from '../domains/errors.js';
+import type { AttemptLimits } from '../rate-limits/attempt-limits.js';
+import { principalOf } from '../rate-limits/keys.js';
+import { domainErrorToGraphQL } from '../schema/errors.js';
+import { operationOf, rootFieldsOf } from './root-fields.js';
+
+type Context = ClientContext & AuthContext;
+
+export interface AttemptLimitOptions {
+  limits: AttemptLimits;
+}
+
+export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Context> {
+  async function refusalFor(field: FieldNode, mutation: GraphQLObjectType, context: Context, variables: Record<string, unknown>) {
+    const name = field.name.value;
+    if (name === 'logIn' || name === 'signUp') {
+      return limits.credentialAttempt(name, context.clientIp, emailArgument(mutation, field, variables));
+    }
+    if (name === 'createApiKey') {
+      // Anonymous callers are refused by scope-auth anyway; they have no principal to count.
+      const principal = principalOf(context.actor);
+      return principal ? limits.apiKeyCreation(principal) : null;
+    }
+    return null;
+  }
+
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const operation = operationOf(args.document, args.operationName);
+      const mutation = args.schema.getMutationType();
+      if (operation?.operation !== 'mutation' || !mutation) return;
+      const context = args.contextValue as Context;
+      for (const field of rootFieldsOf(args.document, operation)) {
+        const refused: RateLimitedError | null = await refusalFor(field, mutation, context, args.variableValues ?? {});
+        if (refused) {
+          setResultAndStopExecution({ errors: [domainErrorToGraphQL(refused)] });
+          return;
+        }
+      }
+    },
+  };
+}
+
+/** `input.email` as sent (literal or variable); undefined when absent or not coercible. */
+function emailArgument(mutation: GraphQLObjectType, field: FieldNode, variables: Record<string, unknown>): unknown {
+  const definition = mutation.getFields()[field.name.value];
+  if (!definition) return undefined;
+  try {
+    const values = getArgumentValues(definition, field, variables);
+    return (values.input as { email?: unknown } | undefined)?.email;
+  } catch {
+    // Bad arguments fail execution with BAD_USER_INPUT anyway; the per-address limit still counted.
+    return undefined;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Token buckets: a bucket holds up to `burst` tokens and refills continuously at `perSecond`;
+ * each request takes one. A client may send `burst` requests at once, then `perSecond` a second
+ * for as long as it likes, and is told exactly when the next token arrives.
+ *
+ * The arithmetic lives here once; the in-process store runs it in JavaScript and the Redis store
+ * runs the same steps in Lua (redis-buckets.ts), so both answer alike.
+ */
+
+/** A limit: `burst` requests at once, refilled at `perSecond` (which may be fractional). */
+export interface BucketRule {
+  perSecond: number;
+  burst: number;
+}
+
+export interface BucketResult {
+  allowed: boolean;
+  /** Whole tokens left after this request. */
+  remaining: number;
+  /** When refused: milliseconds until a token is available again. 0 when allowed. */
+  retryAfterMs: number;
+}
+
+/** Where buckets live: this process, or Redis shared by every API process. */
+export interface BucketStore {
+  /** Takes one token from the bucket `key`, judged by `rule` (which may change between calls). */
+  take(key: string, rule: BucketRule): Promise<BucketResult>;
+  close(): Promise<void>;
+}
+
+export interface BucketState {
+  tokens: number;
+  /** When `tokens` was last computed, in milliseconds. */
+  at: number;
+}
+
+/** Refills `state` up to `now`, then takes one token if there is one. Pure. */
+export function takeToken(state: BucketState | undefined, rule: BucketRule, now: number): { state: BucketState; result: BucketResult } {
+  const elapsed = state ? Math.max(0, now - state.at) : 0;
+  const tokens = state ? Math.min(rule.burst, state.tokens + (elapsed * rule.perSecond) / 1000) : rule.burst;
+  if (tokens >= 1) {
+    return { state: { tokens: tokens - 1, at: now }, result: { allowed: true, remaining: Math.floor(tokens - 1), retryAfterMs: 0 } };
+  }
+  return {
+    state: { tokens, at: now },
+    result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(((1 - tokens) * 1000) / rule.perSecond) },
+  };
+}
+
+/** When an untouched bucket is full again, so its state can be forgotten (it equals a new one). */
+export function fullAt(state: BucketState, rule: BucketRule): number {
+  return state.at + Math.ceil(((rule.burst - state.tokens) * 1000) / rule.perSecond);
+}
+
+/** `Retry-After` in whole seconds: at least 1, as HTTP and clients expect. */
+export function retryAfterSeconds(result: BucketResult): number {
+  return Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+}

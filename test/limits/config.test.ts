@@ -1,0 +1,79 @@
+/** The limit settings: defaults per environment, and a clear message for each bad value. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config.js';
+
+function issuesOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+}
+
+describe('limit settings', () => {
+  it('has the documented defaults, with rate limits off only under NODE_ENV=test', () => {
+    const config = parseConfig({});
+    expect(config.rateLimits).toEqual({
+      enabled: true,
+      perPrincipal: { perSecond: 10, burst: 20 },
+      perIp: { perSecond: 50, burst: 100 },
+      authPerIp: { burst: 30, perSecond: 30 / 900 },
+      authPerEmail: { burst: 5, perSecond: 5 / 900 },
+      createApiKey: { burst: 30, perSecond: 30 / 3600 },
+      trustProxyHops: 0,
+    });
+    expect(config.operationLimits).toEqual({
+      maxDepth: 12,
+      maxAliases: 15,
+      maxTokens: 2000,
+      maxCost: 20_000,
+      maxDirectives: 50,
+      introspection: true,
+      blockFieldSuggestions: false,
+    });
+    expect(parseConfig({ NODE_ENV: 'test' }).rateLimits.enabled).toBe(false);
+    expect(parseConfig({ NODE_ENV: 'test', SLUICE_RATE_LIMITS: 'on' }).rateLimits.enabled).toBe(true);
+  });
+
+  it('turns introspection off and hides suggestions in production, unless introspection is asked for', () => {
+    const production = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(32),
+      SLUICE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+      CORS_ORIGINS: 'https://console.example.com',
+      DATABASE_URL: 'postgres://owner@db/sluice?sslmode=require',
+      DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=require',
+    };
+    expect(parseConfig(production).operationLimits).toMatchObject({ introspection: false, blockFieldSuggestions: true });
+    expect(parseConfig({ ...production, SLUICE_INTROSPECTION: 'true' }).operationLimits.introspection).toBe(true);
+  });
+
+  it('reads attempts/period quotas', () => {
+    const { rateLimits } = parseConfig({ SLUICE_AUTH_LIMIT_PER_EMAIL: '10/s', SLUICE_AUTH_LIMIT_PER_IP: '100/2h', SLUICE_API_KEY_CREATE_LIMIT: '1/m' });
+    expect([rateLimits.authPerEmail, rateLimits.authPerIp, rateLimits.createApiKey]).toEqual([
+      { burst: 10, perSecond: 10 },
+      { burst: 100, perSecond: 100 / 7200 },
+      { burst: 1, perSecond: 1 / 60 },
+    ]);
+  });
+
+  it.each([
+    [{ SLUICE_RATE_LIMITS: 'yes' }, /^SLUICE_RATE_LIMITS: .*"on"\|"off"/],
+    [{ SLUICE_RATE_LIMIT_PER_SECOND: '0' }, /^SLUICE_RATE_LIMIT_PER_SECOND: must be more than 0 \(got "0"\)$/],
+    [{ SLUICE_RATE_LIMIT_BURST: '2.5' }, /^SLUICE_RATE_LIMIT_BURST: must be an integer/],
+    [{ SLUICE_IP_RATE_LIMIT_BURST: '0' }, /^SLUICE_IP_RATE_LIMIT_BURST: must be at least 1/],
+    [{ SLUICE_AUTH_LIMIT_PER_IP: '5 per minute' }, /^SLUICE_AUTH_LIMIT_PER_IP: must look like 5\/15m/],
+    [{ SLUICE_AUTH_LIMIT_PER_EMAIL: '0/15m' }, /^SLUICE_AUTH_LIMIT_PER_EMAIL: must look like 5\/15m/],
+    [{ SLUICE_API_KEY_CREATE_LIMIT: '5/0h' }, /^SLUICE_API_KEY_CREATE_LIMIT: must look like 5\/15m/],
+    [{ SLUICE_TRUST_PROXY: 'true' }, /^SLUICE_TRUST_PROXY: must be the number of proxies in front of Sluice \(0 to 10\)/],
+    [{ SLUICE_MAX_DEPTH: '0' }, /^SLUICE_MAX_DEPTH: must be at least 1/],
+    [{ SLUICE_MAX_TOKENS: 'lots' }, /^SLUICE_MAX_TOKENS: must be a number/],
+    [{ SLUICE_INTROSPECTION: 'on' }, /^SLUICE_INTROSPECTION: /],
+  ])('names the bad value in %j', (env, message) => {
+    const issues = issuesOf(env);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(message);
+  });
+});
