@@ -1,0 +1,190 @@
+/**
+ * The audit trail's writer: events are queued in memory and written in batches, off the
+ * request path, through `append_audit_events` (which chains each under its tenant's chain
+ * head, see the audit_trail migration). `close()` writes everything still queued: graceful
+ * shutdown loses no event.
+ *
+ * Personal data (the actor's email, IP, user agent) is kept apart from the hashed payload so
+ * an erased user can be pseudonymised without breaking the chain; the payload holds a keyed
+ * digest of it, so altering it is still detectable. Tenants with `auditStoreEmails: false`
+ * get a keyed digest of the email instead of the address.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Orm } from '../../db/orm.js';
+import type { Logger } from '../../logger.js';
+import type { SecretBox } from '../models/secret-box.js';
+
+/** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */
+export const PLATFORM_CHAIN = '00000000-0000-0000-0000-000000000000';
+
+export interface AuditActor {
+  kind: string;
+  id: string | null;
+  email: string | null;
+}
+
+export interface AuditRequest {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  traceId: string | null;
+}
+
+export interface AuditRecord {
+  /** null: the platform chain. */
+  tenantId: string | null;
+  /** `graphql.query`, `auth.login`, `policy.denied`, `config.model.update`… */
+  action: string;
+  /** `ok`, or the error codes, comma-separated. */
+  outcome: string;
+  actor: AuditActor;
+  request?: AuditRequest | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditLogOptions {
+  orm: Orm;
+  secrets: SecretBox;
+  logger: Logger;
+  /** Told which tenants' trails grew, after each write (live `auditEvents` subscriptions). */
+  onWritten?: (tenantIds: string[]) => void;
+  /** @default 200 */
+  flushIntervalMs?: number;
+  /** @default 500 */
+  maxBatch?: number;
+}
+
+const SETTINGS_TTL_MS = 30_000;
+
+export class AuditLog {
+  private queue: { id: string; createdAt: string; record: AuditRecord }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly storeEmails = new Map<string, { value: boolean; until: number }>();
+  private closed = false;
+
+  constructor(private readonly options: AuditLogOptions) {}
+
+  record(record: AuditRecord): void {
+    if (this.closed) {
+      this.options.logger.error({ action: record.action }, 'audit event after the audit log closed: dropped');
+      return;
+    }
+    this.queue.push({ id: randomUUID(), createdAt: new Date().toISOString(), record });
+    if (this.queue.length >= (this.options.maxBatch ?? 500)) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushIntervalMs ?? 200);
+  }
+
+  /** Writes what is queued (batches in order, one writer at a time). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue.splice(0);
+    if (batch.length === 0) return this.writing;
+    // A failed write (only on close) must not stop the writes queued after it.
+    this.writing = this.writing.catch(() => undefined).then(() => this.write(batch));
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /** Tenants' audit settings change (updateTenantSettings): forget the cached one. */
+  forgetTenant(tenantId: string): void {
+    this.storeEmails.delete(tenantId);
+  }
+
+  private async write(batch: { id: string; createdAt: string; record: AuditRecord }[]): Promise<void> {
+    try {
+      const events = [];
+      for (const { id, createdAt, record } of batch) events.push(await this.event(id, createdAt, record));
+      await this.append(events);
+    } catch (error) {
+      if (isDataError(error)) return this.writeOneByOne(batch);
+      // Never lose events silently: put them back and say so; the next flush retries.
+      this.options.logger.error({ err: error, events: batch.length }, 'audit events could not be written; retrying');
+      this.queue.unshift(...batch);
+      if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), 1000);
+      else throw error;
+    }
+  }
+
+  /**
+   * One event PostgreSQL cannot store must not hold back the others: each is written alone,
+   * and one that still fails is written with its details replaced by the reason.
+   */
+  private async writeOneByOne(batch: { id: string; createdAt: string; record: AuditRecord }[]): Promise<void> {
+    for (const [index, { id, createdAt, record }] of batch.entries()) {
+      try {
+        try {
+          await this.append([await this.event(id, createdAt, record)]);
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          this.options.logger.error({ err: error, action: record.action }, 'audit event details could not be stored; recorded without them');
+          await this.append([await this.event(id, createdAt, { ...record, details: { unrecordable: (error as { code?: string }).code ?? 'data error' } })]);
+        }
+      } catch (error) {
+        this.options.logger.error({ err: error, events: batch.length - index }, 'audit events could not be written; retrying');
+        this.queue.unshift(...batch.slice(index));
+        if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), 1000);
+        return;
+      }
+    }
+  }
+
+  private async append(events: unknown[]): Promise<void> {
+    await this.options.orm.em.getConnection().getKnex().raw('select append_audit_events(?::jsonb)', [JSON.stringify(events)]);
+    this.options.onWritten?.([...new Set(events.map((event) => (event as { tenantId: string }).tenantId))]);
+  }
+
+  private async event(id: string, createdAt: string, record: AuditRecord) {
+    const tenantId = record.tenantId ?? PLATFORM_CHAIN;
+    const email = record.actor.email && !(await this.storesEmails(tenantId)) ? `digest:${this.options.secrets.digest('audit email', record.actor.email.toLowerCase()).digest}` : record.actor.email;
+    const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null };
+    const { keyId, digest } = this.options.secrets.digest('audit personal data', canonicalJson(personal));
+    return {
+      id,
+      tenantId,
+      createdAt,
+      personal,
+      payload: {
+        id,
+        at: createdAt,
+        action: record.action,
+        outcome: record.outcome.slice(0, 128),
+        actorKind: record.actor.kind,
+        actorId: record.actor.id,
+        requestId: record.request?.requestId ?? null,
+        traceId: record.request?.traceId ?? null,
+        details: record.details,
+        personalDigest: digest,
+        personalKeyId: keyId,
+      },
+    };
+  }
+
+  private async storesEmails(tenantId: string): Promise<boolean> {
+    if (tenantId === PLATFORM_CHAIN) return true;
+    const cached = this.storeEmails.get(tenantId);
+    if (cached && cached.until > Date.now()) return cached.value;
+    const [row] = await this.options.orm.em
+      .getConnection()
+      .execute<{ audit_store_emails: boolean }[]>('select audit_store_emails from tenants where id = ?', [tenantId]);
+    const value = row?.audit_store_emails ?? true;
+    this.storeEmails.set(tenantId, { value, until: Date.now() + SETTINGS_TTL_MS });
+    return value;
+  }
+}
+
+/** JSON with keys sorted, so a digest does not depend on key order (jsonb reorders keys). */
+export function canonicalJson(value: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]])));
+}
+
+/** PostgreSQL's class 22 (data exception): the event's content, not the database, is at fault. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}

@@ -1,0 +1,119 @@
+/**
+ * Reading the tenant's audit trail (ADMIN): filtered pages, newest first; every event of a
+ * range in order (export); and the chain's verification. Reads run under the request's
+ * tenant (RLS), so only the tenant's own events are visible.
+ */
+import { boundSql } from '../../db/bound-sql.js';
+import { ValidationError } from '../errors.js';
+import { assertCan } from '../identity/permissions.js';
+import { MAX_PAGE_SIZE } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { verifyChain, type VerifyRange, type VerifyResult } from './chain-verifier.js';
+
+export interface AuditEventFilter {
+  actor?: string | null;
+  action?: string | null;
+  outcome?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+export interface AuditEventRow {
+  id: string;
+  seq: string;
+  createdAt: Date;
+  action: string;
+  outcome: string;
+  actorKind: string;
+  actorId: string | null;
+  payload: Record<string, unknown>;
+  personal: Record<string, unknown>;
+  hash: string;
+}
+
+const COLUMNS = `id, seq, created_at as "createdAt", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload, personal, encode(hash, 'hex') as hash`;
+
+export class AuditService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Newest first; `after` is the `seq` of the last event of the previous page. */
+  async list(filter: AuditEventFilter, page: { first?: number | null; after?: string | null }): Promise<{ items: AuditEventRow[]; hasNextPage: boolean }> {
+    assertCan(this.ctx.actor, 'audit:read');
+    const size = page.first ?? 50;
+    if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) throw new ValidationError(`first must be 0 to ${MAX_PAGE_SIZE}`, { field: 'first' });
+    if (page.after != null && !/^\d{1,18}$/.test(page.after)) throw new ValidationError('Invalid pagination cursor', { field: 'after' });
+    const { where, params } = this.conditions(filter);
+    if (page.after) {
+      where.push('seq < ?');
+      params.push(page.after);
+    }
+    const rows = await boundSql<AuditEventRow>(this.ctx.em, `select ${COLUMNS} from audit_events where ${where.join(' and ')} order by seq desc limit ${size + 1}`, params);
+    return { items: rows.slice(0, size), hasNextPage: rows.length > size };
+  }
+
+  /** Every event of the filter, oldest first, a batch at a time (for JSON Lines export). */
+  async *export(filter: AuditEventFilter): AsyncGenerator<AuditEventRow> {
+    assertCan(this.ctx.actor, 'audit:read');
+    let after = '0';
+    for (;;) {
+      const { where, params } = this.conditions(filter);
+      const rows = await boundSql<AuditEventRow>(
+        this.ctx.em,
+        `select ${COLUMNS} from audit_events where ${where.join(' and ')} and seq > ? order by seq limit 1000`,
+        [...params, after],
+      );
+      yield* rows;
+      if (rows.length < 1000) return;
+      after = rows.at(-1)!.seq;
+    }
+  }
+
+  /**
+   * New events as they are written, from now on. Each hint (or, failing hints, every
+   * `pollMs`) reads what follows the last event seen, in a short transaction of its own.
+   */
+  async *live(signal: AbortSignal, pollMs = 2000): AsyncGenerator<AuditEventRow> {
+    const { actor, em, deps } = this.ctx;
+    assertCan(actor, 'audit:read');
+    const read = (after: string) =>
+      em.transactional((tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where tenant_id = ?::uuid and seq > ? order by seq limit 100`, [actor.tenantId!, after]));
+    const [start] = await em.transactional((tx) => boundSql<{ seq: string | null }>(tx, 'select max(seq) as seq from audit_events where tenant_id = ?::uuid', [actor.tenantId!]));
+    let after = start?.seq ?? '0';
+    const hints = deps.auditFeed?.listen(actor.tenantId!);
+    // One hint awaited at a time; a new one is asked for only once it has come.
+    let hint: Promise<unknown> | undefined;
+    try {
+      while (!signal.aborted) {
+        const rows = await read(after);
+        for (const row of rows) yield row;
+        if (rows.length > 0) after = rows.at(-1)!.seq;
+        if (rows.length === 100) continue;
+        hint ??= hints?.next().then(() => (hint = undefined));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+          void hint?.then(() => (clearTimeout(timer), resolve()));
+        });
+      }
+    } finally {
+      await hints?.return?.();
+    }
+  }
+
+  async verify(range: VerifyRange): Promise<VerifyResult> {
+    const { actor, em, deps } = this.ctx;
+    assertCan(actor, 'audit:read');
+    return verifyChain((sql, params) => boundSql(em, sql, params as never), deps.secrets, actor.tenantId!, range);
+  }
+
+  private conditions(filter: AuditEventFilter): { where: string[]; params: string[] } {
+    const where = ['tenant_id = ?::uuid'];
+    const params: string[] = [this.ctx.actor.tenantId!];
+    if (filter.actor) (where.push('actor_id = ?'), params.push(filter.actor));
+    if (filter.action) (where.push(filter.action.endsWith('*') ? 'action like ?' : 'action = ?'), params.push(filter.action.replace(/\*$/, '%')));
+    if (filter.outcome) (where.push('outcome = ?'), params.push(filter.outcome));
+    if (filter.from) (where.push('created_at >= ?::timestamptz'), params.push(filter.from.toISOString()));
+    if (filter.to) (where.push('created_at < ?::timestamptz'), params.push(filter.to.toISOString()));
+    return { where, params };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Verifies a tenant's audit chain: every event's hash is sha256(previous hash ‖ payload) (the
+ * payload as PostgreSQL's canonical jsonb text, recomputed in SQL), the links and sequence
+ * numbers are unbroken from where retention left the chain to its head, the filterable
+ * columns agree with the payload, and the personal data matches the payload's keyed digest
+ * (unless erased, or sealed under a master key this process no longer has). Reads in
+ * batches, so a chain of any length is checked in constant memory.
+ */
+import type { SecretBox } from '../models/secret-box.js';
+import { canonicalJson } from './audit-log.js';
+
+export type Query = <T>(sql: string, params: unknown[]) => Promise<T[]>;
+
+export interface VerifyRange {
+  from?: Date | null;
+  to?: Date | null;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBrokenEventId: string | null;
+  /** What was wrong with the first broken event. */
+  problem: string | null;
+}
+
+interface Row {
+  seq: string;
+  id: string;
+  prev_hash: Buffer;
+  hash: Buffer;
+  hash_ok: boolean;
+  columns_ok: boolean;
+  personal: Record<string, unknown>;
+  digest: string | null;
+  key_id: string | null;
+}
+
+const BATCH = 1000;
+
+export async function verifyChain(query: Query, secrets: SecretBox, tenantId: string, range: VerifyRange = {}): Promise<VerifyResult> {
+  const [head] = await query<{ seq: string; hash: Buffer; retained_from_seq: string; retained_prev_hash: Buffer }>(
+    'select seq, hash, retained_from_seq, retained_prev_hash from audit_chain_head(?::uuid)',
+    [tenantId],
+  );
+  if (!head) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null };
+  const retainedFrom = BigInt(head.retained_from_seq);
+
+  // Where to start: the first event at or after `from`, linked to the one before it.
+  let expectedSeq = retainedFrom;
+  let expectedPrev: Buffer = head.retained_prev_hash;
+  if (range.from) {
+    const [first] = await query<{ seq: string }>('select min(seq) as seq from audit_events where tenant_id = ?::uuid and created_at >= ?::timestamptz', [tenantId, range.from.toISOString()]);
+    if (!first?.seq) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null };
+    if (BigInt(first.seq) > retainedFrom) {
+      const [before] = await query<{ hash: Buffer }>('select hash from audit_events where tenant_id = ?::uuid and seq = ?', [tenantId, String(BigInt(first.seq) - 1n)]);
+      if (before) [expectedSeq, expectedPrev] = [BigInt(first.seq), before.hash];
+    }
+  }
+
+  let checked = 0;
+  let last: Row | undefined;
+  for (;;) {
+    const rows = await query<Row>(
+      `select seq, id, prev_hash, hash,
+              sha256(prev_hash || convert_to(payload::text, 'UTF8')) = hash as hash_ok,
+              (action = payload->>'action' and outcome = payload->>'outcome' and actor_kind = payload->>'actorKind'
+                 and actor_id is not distinct from payload->>'actorId' and id::text = payload->>'id') as columns_ok,
+              personal, payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id
+         from audit_events
+        where tenant_id = ?::uuid and seq >= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
+        order by seq limit ${BATCH}`,
+      [tenantId, String(expectedSeq), ...(range.to ? [range.to.toISOString()] : [])],
+    );
+    for (const row of rows) {
+      const problem = problemOf(row, expectedSeq, expectedPrev, secrets);
+      if (problem) return { ok: false, checked, firstBrokenEventId: row.id, problem };
+      checked += 1;
+      expectedSeq = BigInt(row.seq) + 1n;
+      expectedPrev = row.hash;
+      last = row;
+    }
+    if (rows.length < BATCH) break;
+  }
+  // The whole chain up to now: it must end where its head says (no newest events removed).
+  if (!range.to && expectedSeq - 1n !== BigInt(head.seq)) {
+    return { ok: false, checked, firstBrokenEventId: last?.id ?? null, problem: `the chain ends at ${expectedSeq - 1n}, its head says ${head.seq}` };
+  }
+  if (!range.to && last && !last.hash.equals(head.hash)) {
+    return { ok: false, checked, firstBrokenEventId: last.id, problem: 'the last event is not the chain head' };
+  }
+  return { ok: true, checked, firstBrokenEventId: null, problem: null };
+}
+
+function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets: SecretBox): string | undefined {
+  if (BigInt(row.seq) !== expectedSeq) return `event ${expectedSeq} is missing`;
+  if (!row.prev_hash.equals(expectedPrev)) return 'its link to the previous event is broken';
+  if (!row.hash_ok) return 'its payload does not match its hash';
+  if (!row.columns_ok) return 'its columns do not match its payload';
+  if (row.personal.erased !== true && row.digest && row.key_id) {
+    const digest = secrets.digestWith(row.key_id, 'audit personal data', canonicalJson(row.personal));
+    if (digest !== undefined && digest !== row.digest) return 'its personal data does not match its digest';
+  }
+  return undefined;
+}

@@ -1,0 +1,92 @@
+/**
+ * `GET /api/v1/audit/events.jsonl?from=…&to=…&action=…`: the tenant's audit events as JSON
+ * Lines, oldest first, streamed (ADMIN; the same credentials as /graphql). One transaction
+ * bound to the caller's tenant reads them, a batch at a time.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Plugin } from 'graphql-yoga';
+import type { Orm } from '../db/orm.js';
+import { bindTenantSession } from '../db/tenant-session.js';
+import type { AuditEventFilter } from '../domains/audit/audit.service.js';
+import { DomainError } from '../domains/errors.js';
+import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { ServiceDependencies } from '../domains/service-context.js';
+import { createServices } from '../domains/services.js';
+import type { Logger } from '../logger.js';
+import { presentedCredential } from './auth.js';
+
+export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
+
+const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
+
+export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; authenticator: Authenticator; logger: Logger }): Plugin {
+  return {
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname !== AUDIT_EXPORT_PATH) return;
+      const error = (status: number, code: string, message: string) =>
+        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), { status, headers: { 'content-type': 'application/json' } }));
+      if (request.method !== 'GET') return error(405, 'BAD_REQUEST', 'Use GET');
+      let filter: AuditEventFilter;
+      try {
+        filter = filterOf(url.searchParams);
+      } catch (problem) {
+        return error(400, 'BAD_USER_INPUT', (problem as Error).message);
+      }
+      const em = options.orm.em.fork({ clear: true }) as EntityManager;
+      try {
+        const { actor } = await options.authenticator.authenticate(presentedCredential({ request }));
+        if (!actor.tenantId) return error(401, 'UNAUTHENTICATED', 'Authenticate to export the audit trail');
+        bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
+        await em.begin();
+        const events = createServices({ actor, em, deps: options.deps }).audit.export(filter);
+        // Asked for before the response starts, so a refusal is a status, not a broken stream.
+        let pending: IteratorResult<unknown> | undefined = await events.next();
+        const encoder = new TextEncoder();
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            try {
+              let lines = '';
+              for (let n = 0; n < 200; n += 1) {
+                const next = pending ?? (await events.next());
+                pending = undefined;
+                if (next.done) {
+                  if (lines) controller.enqueue(encoder.encode(lines));
+                  await em.commit();
+                  controller.close();
+                  return;
+                }
+                lines += `${JSON.stringify(next.value)}\n`;
+              }
+              controller.enqueue(encoder.encode(lines));
+            } catch (failure) {
+              options.logger.error({ err: failure }, 'audit export failed mid-stream');
+              await em.rollback().catch(() => undefined);
+              controller.error(failure);
+            }
+          },
+          async cancel() {
+            await events.return(undefined);
+            await em.rollback().catch(() => undefined);
+          },
+        });
+        return endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } }));
+      } catch (failure) {
+        await em.rollback().catch(() => undefined);
+        if (failure instanceof DomainError) return error(STATUS[failure.code] ?? 400, failure.code, failure.message);
+        options.logger.error({ err: failure }, 'audit export failed');
+        return error(500, 'INTERNAL', 'Unexpected error');
+      }
+    },
+  };
+}
+
+function filterOf(params: URLSearchParams): AuditEventFilter {
+  const date = (name: string) => {
+    const value = params.get(name);
+    if (value == null) return null;
+    const parsed = new Date(value);
+    if (Number.isNaN(parsed.getTime())) throw new Error(`${name} must be an ISO 8601 date-time`);
+    return parsed;
+  };
+  return { from: date('from'), to: date('to'), action: params.get('action'), actor: params.get('actor'), outcome: params.get('outcome') };
+}

@@ -1,0 +1,90 @@
+/**
+ * One audit event per GraphQL operation (HTTP and graphql-ws alike): who, from where, which
+ * operation (type, name, a hash of the document, variables with secrets removed), the outcome
+ * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
+ * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
+ * once, when they start (or are refused). Writing is the AuditLog's job: batched, async.
+ */
+import { createHash } from 'node:crypto';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { GraphQLContext } from '../context.js';
+import type { AuditLog } from '../domains/audit/audit-log.js';
+import { auditActorOf, withoutSecrets } from '../domains/audit/record.js';
+import { DomainError } from '../domains/errors.js';
+
+export interface AuditOptions {
+  audit: AuditLog;
+}
+
+export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
+  const record = (args: ExecutionArgs, errors: readonly GraphQLError[], started: number) => {
+    const context = args.contextValue as GraphQLContext;
+    const operation = args.document.definitions.find(
+      (definition) => definition.kind === 'OperationDefinition' && (!args.operationName || definition.name?.value === args.operationName),
+    );
+    const type = operation?.kind === 'OperationDefinition' ? operation.operation : 'query';
+    const codes = [...new Set(errors.map(codeOf))];
+    const query = (context as { params?: { query?: unknown } }).params?.query;
+    const request = {
+      ip: (context as { clientIp?: string }).clientIp ?? null,
+      userAgent: context.request?.headers.get('user-agent') ?? null,
+      requestId: context.requestId ?? null,
+      traceId: (context as { traceId?: string | null }).traceId ?? null,
+    };
+    const actor = auditActorOf(context.actor);
+    const tenantId = context.actor.tenantId;
+    audit.record({
+      tenantId,
+      action: `graphql.${type}`,
+      outcome: codes.length === 0 ? 'ok' : codes.join(','),
+      actor,
+      request,
+      details: {
+        operationName: operation?.kind === 'OperationDefinition' ? (operation.name?.value ?? null) : null,
+        documentHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+        variables: withoutSecrets(args.variableValues ?? {}),
+        durationMs: Math.round(performance.now() - started),
+      },
+    });
+    const denied = errors.filter((error) => codeOf(error) === 'FORBIDDEN').map((error) => error.path?.join('.') ?? null);
+    if (denied.length > 0) audit.record({ tenantId, action: 'authz.denied', outcome: 'FORBIDDEN', actor, request, details: { paths: denied } });
+  };
+
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      return {
+        onExecuteDone({ result }) {
+          if (!isAsyncIterable(result)) {
+            record(args, (result as ExecutionResult).errors ?? [], started);
+            return undefined;
+          }
+          // Incremental delivery (@defer / @stream): one event once the last part is sent.
+          const errors: GraphQLError[] = [];
+          return {
+            onNext: ({ result: part }) => void errors.push(...((part as ExecutionResult).errors ?? [])),
+            onEnd: () => record(args, errors, started),
+          };
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const started = performance.now();
+      return {
+        onSubscribeResult({ result }) {
+          record(args, isAsyncIterable(result) ? [] : ((result as ExecutionResult).errors ?? []), started);
+        },
+        onSubscribeError({ error }) {
+          record(args, [error instanceof GraphQLError ? error : new GraphQLError(String(error))], started);
+        },
+      };
+    },
+  };
+}
+
+function codeOf(error: GraphQLError): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string') return code;
+  return error.originalError instanceof DomainError ? error.originalError.code : 'INTERNAL';
+}

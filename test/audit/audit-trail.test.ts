@@ -1,0 +1,179 @@
+/**
+ * The audit trail end to end: a scripted session yields exactly the expected events in order
+ * with no secret in them; the chain verifies; an UPDATE through the owner (superuser)
+ * connection is detected; the app role cannot UPDATE or DELETE events; export and the live
+ * feed; stored emails replaced by digests when a tenant asks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import pg from 'pg';
+import { withClient } from '../../src/db/bootstrap.js';
+import { auditEventsOf } from '../support/audit.js';
+import { endpointOver, gql, must, queryEndpoint } from '../support/endpoints.js';
+import { createApiKey, logIn, signUp } from '../support/identity.js';
+import { createPolicy } from '../support/policies.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('a scripted session', () => {
+  it('yields the expected events, in order, with no secret in them', async () => {
+    const account = await signUp(server, { password: 'correct horse battery staple' });
+    const token = account.accessToken;
+    const key = await createApiKey(server, token, { name: 'ci', scopes: ['READ'] });
+    const secret = key.body.data.createApiKey.secret as string;
+    const setup = await endpointOver(server, token, [{ title: 'Locks', text: 'The lock keeper opens the sluice gates.' }]);
+    await createPolicy(server, token, setup.endpointId, 'content_guard', { maxUrls: 0 });
+    expect((await queryEndpoint(server, token, setup.reference, 'lock keeper', undefined, 'answer')).errors).toBeUndefined();
+    expect((await queryEndpoint(server, token, setup.reference, 'see https://example.com', undefined, 'answer')).errors[0].extensions.code).toBe('POLICY_DENIED');
+    const failed = await logIn(server, { email: account.email, password: 'wrong password' });
+    expect(failed.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const good = await logIn(server, { email: account.email, password: 'correct horse battery staple' });
+    expect(good.body.errors).toBeUndefined();
+
+    const events = await auditEventsOf(server, token, 1000, {}, 2_000).catch(() => []);
+    const wanted = events.filter((event) => !event.action.startsWith('graphql.query'));
+    const shape = wanted.map((event) => `${event.action} ${event.outcome}`);
+    expect(shape).toEqual([
+      'config.apiKey.create ok',
+      'graphql.mutation ok', // createApiKey
+      'graphql.mutation ok', // createDataset
+      'graphql.mutation ok', // ingestDocuments
+      'config.model.create ok',
+      'graphql.mutation ok', // createModel
+      'config.endpoint.create ok',
+      'graphql.mutation ok', // createEndpoint
+      'config.policy.create ok',
+      'graphql.mutation ok', // createPolicy
+      'endpoint.query ok',
+      'policy.denied POLICY_DENIED',
+      'auth.login ok',
+      // The logIn mutation itself (anonymous) and the failed attempt are on the platform's chain.
+    ]);
+    const json = JSON.stringify(events);
+    expect(json).not.toContain('correct horse battery staple');
+    expect(json).not.toContain(secret);
+    expect(json).not.toContain('wrong password');
+    const login = wanted.find((event) => event.action === 'auth.login')!;
+    expect(login).toMatchObject({ actorKind: 'user', actorEmail: account.email, ip: expect.stringMatching(/127\.0\.0\.1|::1/) });
+    const platform = await withClient(server.database.ownerUrl, async (client) => {
+      const { rows } = await client.query(
+        `select action, outcome, payload, personal from audit_events where tenant_id = '00000000-0000-0000-0000-000000000000' and personal->>'email' = $1 order by seq`,
+        [account.email],
+      );
+      return rows;
+    });
+    expect(platform.map((row) => `${row.action} ${row.outcome}`)).toEqual(['auth.login UNAUTHENTICATED']);
+    expect(wanted[0]!.details.after).toEqual({ name: 'ci', prefix: expect.any(String), scopes: ['read'], expiresAt: expect.any(String), revokedAt: null });
+    const creation = wanted[1]!;
+    expect(creation.details.variables.input).toMatchObject({ name: 'ci', scopes: ['READ'] });
+    expect(creation.details.documentHash).toMatch(/^[0-9a-f]{64}$/);
+    const policyChange = wanted.find((event) => event.action === 'config.policy.create')!;
+    expect(policyChange.details.after).toMatchObject({ type: 'content_guard', enabled: true });
+  });
+});
+
+/** A fresh tenant's owner, and the tenant's database id (the API gives global ids). */
+async function ownerSession() {
+  const owner = await signUp(server);
+  return { ...owner, tenantId: Buffer.from(owner.tenant.id, 'base64').toString().split(':')[1]! };
+}
+
+describe('tamper evidence', () => {
+  it('verifies, detects an UPDATE made through the owner connection, and the app role may neither UPDATE nor DELETE', async () => {
+    const owner = await ownerSession();
+    await createApiKey(server, owner.accessToken, { name: 'one', scopes: ['READ'] });
+    await createApiKey(server, owner.accessToken, { name: 'two', scopes: ['READ'] });
+    const events = await auditEventsOf(server, owner.accessToken, 2, { action: 'graphql.mutation' });
+    const verify = 'query { verifyAuditChain { ok checked firstBrokenEventId problem } }';
+    const before = (await must(server, owner.accessToken, verify)).verifyAuditChain;
+    expect(before).toMatchObject({ ok: true, firstBrokenEventId: null });
+    expect(before.checked).toBeGreaterThanOrEqual(2);
+
+    // The app role: no UPDATE, no DELETE, not even on its own tenant's rows.
+    const app = new pg.Client({ connectionString: server.database.appUrl });
+    await app.connect();
+    try {
+      await app.query('begin');
+      await app.query(`select set_config('app.tenant_id', $1, true)`, [owner.tenantId]);
+      await expect(app.query(`update audit_events set outcome = 'ok'`)).rejects.toThrow(/permission denied/);
+      await app.query('rollback');
+      await expect(app.query('delete from audit_events')).rejects.toThrow(/permission denied/);
+      await expect(app.query(`insert into audit_events select * from audit_events limit 1`)).rejects.toThrow(/permission denied/);
+    } finally {
+      await app.end();
+    }
+
+    // An operator with the owner's rights rewrites history: verification names the event.
+    const target = events[0]!;
+    await withClient(server.database.ownerUrl, (client) =>
+      client.query(`update audit_events set payload = jsonb_set(payload, '{outcome}', '"FORBIDDEN"'), outcome = 'FORBIDDEN' where id = $1`, [target.id]),
+    );
+    const after = (await must(server, owner.accessToken, verify)).verifyAuditChain;
+    expect(after).toMatchObject({ ok: false, firstBrokenEventId: target.id, problem: 'its payload does not match its hash' });
+    // Personal data lies outside the hash but under a keyed digest: changing it is detected too.
+    await withClient(server.database.ownerUrl, (client) =>
+      client.query(`update audit_events set payload = jsonb_set(payload, '{outcome}', '"ok"'), outcome = 'ok' where id = $1`, [target.id]),
+    );
+    expect((await must(server, owner.accessToken, verify)).verifyAuditChain.ok).toBe(true);
+    await withClient(server.database.ownerUrl, (client) => client.query(`update audit_events set personal = jsonb_set(personal, '{ip}', '"10.9.9.9"') where id = $1`, [target.id]));
+    expect((await must(server, owner.accessToken, verify)).verifyAuditChain).toMatchObject({ ok: false, firstBrokenEventId: target.id, problem: 'its personal data does not match its digest' });
+  });
+});
+
+describe('reading the trail', () => {
+  it('exports JSON Lines in order to ADMINs only, and refuses other credentials', async () => {
+    const owner = await ownerSession();
+    await createApiKey(server, owner.accessToken, { name: 'one', scopes: ['READ'] });
+    const key = await createApiKey(server, owner.accessToken, { name: 'reader', scopes: ['READ'] });
+    const events = await auditEventsOf(server, owner.accessToken, 2, { action: 'graphql.mutation' });
+    const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?action=graphql.mutation`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await response.text()).trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.id)).toEqual(events.map((event) => event.id));
+    const refused = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { 'x-api-key': key.body.data.createApiKey.secret } });
+    expect(refused.status).toBe(403);
+    expect((await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`)).status).toBe(401);
+    expect((await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?from=yesterday`, { headers: { authorization: `Bearer ${owner.accessToken}` } })).status).toBe(400);
+  });
+
+  it('streams new events to a live subscription', async () => {
+    const owner = await ownerSession();
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${owner.accessToken}` } });
+    try {
+      const iterator = client.iterate({ query: 'subscription { auditEvents { action outcome details } }' });
+      const first = iterator.next();
+      // The subscription's own start is the first event it sees.
+      expect((await first).value.data.auditEvents.action).toBe('graphql.subscription');
+      await createApiKey(server, owner.accessToken, { name: 'live', scopes: ['READ'] });
+      const change = await iterator.next();
+      expect(change.value.data.auditEvents).toMatchObject({ action: 'config.apiKey.create', outcome: 'ok', details: { after: { name: 'live' } } });
+      const next = await iterator.next();
+      expect(next.value.data.auditEvents).toMatchObject({ action: 'graphql.mutation', outcome: 'ok' });
+      await iterator.return?.();
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('keeps a keyed digest instead of the email for a tenant that stores none', async () => {
+    const owner = await ownerSession();
+    const settings = await must(server, owner.accessToken, 'mutation { updateTenantSettings(input: { auditStoreEmails: false }) { auditStoreEmails } }');
+    expect(settings.updateTenantSettings.auditStoreEmails).toBe(false);
+    await createApiKey(server, owner.accessToken, { name: 'x', scopes: ['READ'] });
+    const events = await auditEventsOf(server, owner.accessToken, 3, { action: 'config.*' });
+    const change = events.find((event) => event.action === 'config.tenant.settings')!;
+    expect(change.details).toMatchObject({ before: { auditStoreEmails: true }, after: { auditStoreEmails: false } });
+    const [event] = await auditEventsOf(server, owner.accessToken, 1, { action: 'config.apiKey.create' });
+    expect(event!.actorEmail).toMatch(/^digest:[0-9a-f]{64}$/);
+    expect(JSON.stringify(event)).not.toContain(owner.email);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * exportMyData holds the caller's data and nobody else's; deleteMyAccount erases it, keeps
+ * the audit chain verifiable (personal data replaced by a pseudonym), and the account can no
+ * longer sign in.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { auditEventsOf } from '../support/audit.js';
+import { gql, must } from '../support/endpoints.js';
+import { addMember, createApiKey, logIn, signUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+it('exports the caller’s own data only', async () => {
+  const owner = await signUp(server);
+  const member = await addMember(server, owner.accessToken, 'ADMIN');
+  await createApiKey(server, member.accessToken, { name: 'member-key', scopes: ['READ'] });
+  await createApiKey(server, owner.accessToken, { name: 'owner-key', scopes: ['READ'] });
+  await auditEventsOf(server, owner.accessToken, 3, { action: 'graphql.mutation' });
+  const { exportMyData } = await must(server, member.accessToken, '{ exportMyData }');
+  expect(exportMyData.profile).toMatchObject({ email: member.email });
+  expect(exportMyData.memberships).toEqual([expect.objectContaining({ tenant: owner.tenant.slug, role: 'ADMIN' })]);
+  expect(exportMyData.apiKeys.map((key: { name: string }) => key.name)).toEqual(['member-key']);
+  expect(exportMyData.auditEvents.length).toBeGreaterThanOrEqual(1);
+  const json = JSON.stringify(exportMyData);
+  expect(json).not.toContain(owner.email);
+  expect(json).not.toContain('owner-key');
+  expect(json).not.toContain('secretHash');
+});
+
+it('erases an account: no sign-in, audit events pseudonymised, chain still verifies', async () => {
+  const owner = await signUp(server);
+  const member = await addMember(server, owner.accessToken, 'MEMBER');
+  await createApiKey(server, owner.accessToken, { name: 'k', scopes: ['READ'] });
+  await must(server, member.accessToken, '{ viewer { kind } }');
+  const memberId = Buffer.from(member.user.id, 'base64').toString().split(':')[1]!;
+  await auditEventsOf(server, owner.accessToken, 1, { actor: memberId });
+
+  const wrong = await gql(server, member.accessToken, 'mutation { deleteMyAccount(password: "not it") }');
+  expect(wrong.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  const sole = await gql(server, owner.accessToken, `mutation { deleteMyAccount(password: "${owner.password}") }`);
+  expect(sole.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'SOLE_OWNER', tenants: [owner.tenant.slug] });
+
+  expect((await must(server, member.accessToken, `mutation { deleteMyAccount(password: "${member.password}") }`)).deleteMyAccount).toBe(true);
+  expect((await logIn(server, { email: member.email, password: member.password })).body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  expect((await gql(server, member.accessToken, '{ viewer { kind } }')).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+  const theirs = await withClient(server.database.ownerUrl, async (client) => (await client.query('select personal from audit_events where actor_id = $1', [memberId])).rows);
+  expect(theirs.length).toBeGreaterThan(0);
+  expect(theirs.every((row) => row.personal.erased === true && /^erased-/.test(row.personal.pseudonym))).toBe(true);
+  expect(JSON.stringify(theirs)).not.toContain(member.email);
+  const verified = await must(server, owner.accessToken, '{ verifyAuditChain { ok problem } }');
+  expect(verified.verifyAuditChain).toEqual({ ok: true, problem: null });
+  const members = await must(server, owner.accessToken, '{ viewer { tenant { members(first: 10) { edges { node { user { email } } } } } } }').catch(() => null);
+  if (members) expect(JSON.stringify(members)).not.toContain(member.email);
+});
+
+it('deletes the tenants only the erased user belonged to', async () => {
+  const solo = await signUp(server);
+  expect((await must(server, solo.accessToken, `mutation { deleteMyAccount(password: "${solo.password}") }`)).deleteMyAccount).toBe(true);
+  const left = await withClient(server.database.ownerUrl, async (client) => (await client.query('select 1 from tenants where slug = $1', [solo.tenant.slug])).rowCount);
+  expect(left).toBe(0);
+});

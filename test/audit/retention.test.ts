@@ -1,0 +1,99 @@
+/**
+ * Retention removes only expired data, as a prefix of each chain (dropping whole monthly
+ * partitions where it can), and what remains still verifies, through the API and through
+ * `sluice audit verify`, which also reports a broken chain with exit code 1.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { applyRetention } from '../../src/domains/audit/retention.js';
+import { auditEventsOf } from '../support/audit.js';
+import { must } from '../support/endpoints.js';
+import { createApiKey, signUp } from '../support/identity.js';
+import { spawnSluice } from '../support/process.js';
+import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+
+const DAY = 86_400_000;
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const owner = <T>(fn: (client: import('pg').Client) => Promise<T>) => withClient(server.database.ownerUrl, fn);
+const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+
+it('removes expired audit events, usage and decisions only, and the rest still verifies', async () => {
+  const account = await signUp(server);
+  const tenantId = Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
+  // History older than the API: three events written long ago, in order, into monthly partitions.
+  await owner(async (client) => {
+    await client.query('select ensure_audit_partitions($1::date, 6)', [daysAgo(215)]);
+    const old = [200, 150, 100].map((days) => ({
+      id: randomUUID(),
+      tenantId,
+      createdAt: daysAgo(days),
+      personal: { email: null, ip: null, userAgent: null },
+      payload: { id: '', action: 'config.test', outcome: 'ok', actorKind: 'system', actorId: null, details: { days } },
+    }));
+    for (const event of old) event.payload.id = event.id;
+    await client.query('select append_audit_events($1::jsonb)', [JSON.stringify(old)]);
+    await client.query('update tenants set audit_retention_days = 120, usage_retention_days = 30 where id = $1', [tenantId]);
+    await client.query(
+      `insert into usage_records (id, tenant_id, endpoint_slug, caller_tenant_id, caller_kind, caller_id, prompt_tokens, completion_tokens, total_tokens, cost_micros, latency_ms, outcome, created_at)
+       values ($1, $3, 'gone', $3, 'user', 'u', 1, 1, 2, 0, 1, 'ok', $4), ($2, $3, 'kept', $3, 'user', 'u', 1, 1, 2, 0, 1, 'ok', now())`,
+      [randomUUID(), randomUUID(), tenantId, daysAgo(45)],
+    );
+  });
+  await createApiKey(server, account.accessToken, { name: 'recent', scopes: ['READ'] });
+  await auditEventsOf(server, account.accessToken, 4);
+  const verify = 'query { verifyAuditChain { ok checked firstBrokenEventId problem } }';
+  const before = (await must(server, account.accessToken, verify)).verifyAuditChain;
+  expect(before.ok).toBe(true);
+
+  const report = await owner((client) => applyRetention(client));
+  // The two expired events were alone in their months: those partitions are dropped whole.
+  const month = (days: number) => `audit_events_${daysAgo(days).slice(0, 7).replace('-', '_')}`;
+  expect(report.partitionsDropped).toEqual([month(200), month(150)]);
+  expect(report.auditEventsDeleted).toBe(0);
+  expect(report.usageRecordsDeleted).toBe(1);
+  const left = await owner(async (client) => {
+    const { rows } = await client.query(`select payload->'details'->>'days' as days from audit_events where tenant_id = $1 order by seq`, [tenantId]);
+    return rows.map((row) => row.days);
+  });
+  // The 200- and 150-day-old events are gone; the 100-day-old one and the recent ones stay.
+  expect(left[0]).toBe('100');
+  expect(left.filter((days) => days === '200' || days === '150')).toEqual([]);
+  const after = (await must(server, account.accessToken, verify)).verifyAuditChain;
+  expect(after).toMatchObject({ ok: true, firstBrokenEventId: null });
+  expect(after.checked).toBeGreaterThanOrEqual(left.length);
+  const usage = await owner(async (client) => (await client.query('select endpoint_slug from usage_records where tenant_id = $1', [tenantId])).rows.map((row) => row.endpoint_slug));
+  expect(usage).toEqual(['kept']);
+  // Running it again changes nothing.
+  const again = await owner((client) => applyRetention(client));
+  expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
+});
+
+it('sluice audit verify reports every chain, and a broken one with exit code 1', async () => {
+  const account = await signUp(server);
+  await createApiKey(server, account.accessToken, { name: 'one', scopes: ['READ'] });
+  const [event] = await auditEventsOf(server, account.accessToken, 1, { action: 'graphql.mutation' });
+  const env = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: server.database.ownerUrl,
+    DATABASE_APP_URL: server.database.appUrl,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+  };
+  const clean = spawnSluice(['audit', 'verify', '--tenant', account.tenant.slug], env);
+  expect(await clean.exit).toBe(0);
+  expect(clean.logs.find((line) => line.tenant === account.tenant.slug)).toMatchObject({ ok: true });
+
+  await owner((client) => client.query(`update audit_events set payload = jsonb_set(payload, '{details}', '{}') where id = $1`, [event!.id]));
+  const broken = spawnSluice(['audit', 'verify'], env);
+  expect(await broken.exit).toBe(1);
+  expect(broken.logs.find((line) => line.tenant === account.tenant.slug)).toMatchObject({ ok: false, firstBrokenEventId: event!.id });
+});
