@@ -1,8 +1,14 @@
 /**
- * Structured JSON logs (pino). Credentials never reach a log line: known secret-bearing keys are
- * censored wherever they appear, and connection strings are logged without their password.
+ * Structured JSON logs (pino). Credentials and personal data never reach a log line, in two
+ * layers: known secret-bearing keys are censored wherever they appear (pino's path redaction),
+ * and then every finished line, messages, bindings, `err.message` and `err.stack` alike, passes
+ * through `redact` (emails, phone numbers, card numbers, tokens; see redaction.ts). Redacting
+ * the serialized line rather than the objects catches what path rules cannot name: an email in
+ * an error message, a token in a SQL debug line. Connection strings are logged without their
+ * password (`redactUrl`).
  */
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
+import { redact, type RedactionOptions } from './redaction.js';
 
 export type { Logger };
 
@@ -30,14 +36,23 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
 });
 
 /** `destination`: a stream of your own, or 2 for stderr (commands whose stdout is their output). */
-export function createLogger(options: { level: string; name?: string; destination?: DestinationStream | 2 }): Logger {
+export function createLogger(options: {
+  level: string;
+  name?: string;
+  destination?: DestinationStream | 2;
+  /** How free text is redacted (SLUICE_REDACT_PHONE_COUNTRY). @default {} */
+  redaction?: RedactionOptions;
+}): Logger {
+  const redaction = options.redaction ?? {};
   return pino(
     {
-    name: options.name ?? 'sluice',
-    level: options.level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
+      name: options.name ?? 'sluice',
+      level: options.level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // The serialized JSON line: masks contain no quote or backslash, so the line stays valid JSON.
+      hooks: { streamWrite: (line) => redact(line, redaction) },
     },
     options.destination === 2 ? destination(2) : options.destination,
   );

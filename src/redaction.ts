@@ -1,0 +1,122 @@
+/**
+ * Masks personal data and credentials in free text: every log line passes through `redact`
+ * (see logger.ts), and so does audit free text. Stable API: `redact(text, options?)` and
+ * `redactValue(value, options?)`; what a mask looks like is documented in docs/operations.md
+ * ("Logs") and must not change without telling the operators who search for it.
+ *
+ * What is masked, and how it reads afterwards:
+ * - email addresses                          → `[redacted email]`
+ * - phone numbers (libphonenumber-js)        → `[redacted phone]`
+ * - payment card numbers that pass Luhn      → `[redacted card]` (a card-like number failing
+ *   Luhn is left alone: it is an id, a count or a timestamp, not a card)
+ * - JWTs (three base64url parts)             → `[redacted jwt]`
+ * - Sluice credentials (`slk_`, `slr_`, `sli_` + 43 characters) → `slk_[redacted]`, keeping
+ *   the kind so a line still says which credential was involved
+ * - model provider keys (`sk-…`)             → `sk-[redacted]`
+ * - `Bearer …` / `Basic …` credentials        → `Bearer [redacted]`
+ * - values of secret-named keys in `key=value` / `"key": "value"` text
+ *   (password, token, secret, api_key, …)    → `password=[redacted]`
+ *
+ * Phone numbers: only numbers written internationally (`+44 20 7946 0958`) are masked by
+ * default. Logs are full of digit runs (durations, byte counts, ports, ids) that a national
+ * reading would take for phone numbers, and Sluice has no single home country. An operator
+ * whose users write national numbers sets `phoneCountry` (SLUICE_REDACT_PHONE_COUNTRY) to also
+ * mask numbers valid in that country's national format.
+ *
+ * Cost: every pattern is guarded by a cheap test and anchored at a boundary, so a typical
+ * 250-byte log line costs a few microseconds; libphonenumber-js (about 150 µs on a whole line)
+ * only ever sees short candidate spans. Measured numbers are in test/observability/redaction.test.ts.
+ */
+import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+
+export interface RedactionOptions {
+  /**
+   * Also mask phone numbers written in this country's national format (ISO 3166-1 alpha-2,
+   * e.g. `US`). Without it only international (`+…`) numbers are masked. @default undefined
+   */
+  phoneCountry?: CountryCode;
+}
+
+// Credentials first: a JWT or key must not be half-eaten by the card or phone patterns.
+const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const SLUICE_CREDENTIAL = /(?<![\w-])(sl[kri]_)[A-Za-z0-9_-]{43}(?![\w-])/g;
+const PROVIDER_KEY = /(?<![\w-])(sk-)[A-Za-z0-9_-]{16,}/g;
+const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi;
+const SECRET_ASSIGNMENT =
+  /\b(pass(?:word|wd)?|pwd|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|api[_-]?key|x-api-key)(\\?["']?\s*[:=]\s*\\?["']?)(?!\[redacted)([^\s"'\\&,;]{3,})/gi;
+// Anchored so each run of local-part characters is tried once: no quadratic backtracking.
+const EMAIL = /(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
+// 13 to 19 digits, optionally grouped by single spaces or dashes, starting 2-6 (the card
+// networks' ranges): millisecond timestamps (1…) and most ids never qualify.
+const CARD = /(?<![\w-])[2-6](?:[ -]?\d){12,18}(?![\w-])/g;
+const INTERNATIONAL_PHONE = /\+\d[\d ().\/-]{5,22}\d/g;
+const NATIONAL_PHONE = /(?<![\w+.-])\(?\d[\d ().\/-]{5,22}\d(?![\w-])/g;
+
+/** `text` with personal data and credentials masked (see the module comment for the forms). */
+export function redact(text: string, options: RedactionOptions = {}): string {
+  if (text.length < 6) return text;
+  let out = text;
+  if (out.includes('eyJ')) out = out.replace(JWT, '[redacted jwt]');
+  if (out.includes('_')) out = out.replace(SLUICE_CREDENTIAL, '$1[redacted]');
+  if (out.includes('sk-')) out = out.replace(PROVIDER_KEY, '$1[redacted]');
+  out = out.replace(AUTH_SCHEME, '$1$2[redacted]');
+  out = out.replace(SECRET_ASSIGNMENT, '$1$2[redacted]');
+  if (out.includes('@')) out = out.replace(EMAIL, '[redacted email]');
+  if (!/\d/.test(out)) return out;
+  out = out.replace(CARD, (match) => (luhnValid(match) ? '[redacted card]' : match));
+  if (out.includes('+')) out = out.replace(INTERNATIONAL_PHONE, (match) => maskPhones(match, undefined));
+  if (options.phoneCountry) out = out.replace(NATIONAL_PHONE, (match) => maskPhones(match, options.phoneCountry));
+  return out;
+}
+
+/**
+ * A copy of `value` with every string in it redacted (objects and arrays deeply, up to 8
+ * levels; an Error becomes `{ name, message, stack }`). For structured audit details.
+ */
+export function redactValue<T>(value: T, options: RedactionOptions = {}): T {
+  return walk(value, options, 0, new WeakSet()) as T;
+}
+
+function walk(value: unknown, options: RedactionOptions, depth: number, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redact(value, options);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= 8 || seen.has(value)) return '[redacted: too deep]';
+  seen.add(value);
+  if (value instanceof Error) {
+    return { name: value.name, message: redact(value.message, options), stack: value.stack && redact(value.stack, options) };
+  }
+  if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen));
+  if (value instanceof Date || ArrayBuffer.isView(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, options, depth + 1, seen)]));
+}
+
+/** The Luhn checksum over the digits of `candidate` (separators ignored). */
+export function luhnValid(candidate: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let index = candidate.length - 1; index >= 0; index--) {
+    const code = candidate.charCodeAt(index) - 48;
+    if (code < 0 || code > 9) continue;
+    let digit = code;
+    if (double) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** Masks what libphonenumber-js confirms to be phone numbers inside a short candidate span. */
+function maskPhones(candidate: string, country: CountryCode | undefined): string {
+  const found = findPhoneNumbersInText(candidate, country ? { defaultCountry: country } : undefined);
+  if (found.length === 0) return candidate;
+  let out = '';
+  let from = 0;
+  for (const { startsAt, endsAt } of found) {
+    out += `${candidate.slice(from, startsAt)}[redacted phone]`;
+    from = endsAt;
+  }
+  return out + candidate.slice(from);
+}

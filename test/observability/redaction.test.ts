@@ -1,0 +1,128 @@
+/**
+ * Redaction: what `redact` masks and what it leaves, that every line the logger writes is
+ * redacted (messages, fields, child bindings, err.message and err.stack) on top of the
+ * path-based secret censoring, and roughly what it costs per line.
+ */
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { luhnValid, redact, redactValue } from '../../src/redaction.js';
+
+const API_KEY = `slk_${'Ab3_-'.repeat(8)}xyz`; // slk_ + 43 base64url characters
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+
+describe('redact', () => {
+  it.each([
+    ['an email', 'user alice.smith+tag@example.co.uk logged in', 'user [redacted email] logged in'],
+    ['an international phone number', 'call +44 20 7946 0958 now', 'call [redacted phone] now'],
+    ['a US number written internationally', 'sms to +1 (213) 373-4253.', 'sms to [redacted phone].'],
+    ['a Luhn-valid card, grouped', 'paid with 4111 1111 1111 1111 today', 'paid with [redacted card] today'],
+    ['a Luhn-valid card, plain', 'card=5555555555554444', 'card=[redacted card]'],
+    ['an Amex card with dashes', 'amex 3782-822463-10005', 'amex [redacted card]'],
+    ['a bearer token', 'Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [redacted]'],
+    ['a JWT', `token ${JWT} refused`, 'token [redacted jwt] refused'],
+    ['a Sluice API key', `key ${API_KEY} revoked`, 'key slk_[redacted] revoked'],
+    ['a provider key', 'upstream said: invalid key sk-proj-abcdefghijklmnop1234', 'upstream said: invalid key sk-[redacted]'],
+    ['a secret assignment in a URL', 'GET /cb?code=1&access_token=s3cr3tvalue&x=2', 'GET /cb?code=1&access_token=[redacted]&x=2'],
+    ['a secret field in JSON text', '{"password":"hunter22","n":1}', '{"password":"[redacted]","n":1}'],
+  ])('masks %s', (_what, input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
+  it.each([
+    ['a card-like number failing Luhn', 'order 4111 1111 1111 1112 shipped'],
+    ['a millisecond timestamp', 'at 1717171717171 ms'],
+    ['UUIDs, trace ids and ISO times', '6c1f8a52-1c2b-4d7e-9a61-3f0b7d1f2e4a 4bf92f3577b34da6a3ce929d0e0e4736 2026-05-01T12:00:00.000+02:00'],
+    ['a nationally written number (no country configured)', 'call (213) 373-4253'],
+    ['durations, ports and byte counts', 'listening on 127.0.0.1:54321 after 1234 ms, 2133734253 bytes'],
+    ['an already redacted line', '{"password":"[redacted]","msg":"[redacted email] [redacted card]"}'],
+  ])('leaves %s alone', (_what, input) => {
+    expect(redact(input)).toBe(input);
+  });
+
+  it('masks national numbers only for the configured country', () => {
+    expect(redact('call (213) 373-4253 or 213.373.4253', { phoneCountry: 'US' })).toBe('call [redacted phone] or [redacted phone]');
+    expect(redact('call 020 7946 0958', { phoneCountry: 'GB' })).toBe('call [redacted phone]');
+    expect(redact('call 020 7946 0958', { phoneCountry: 'US' })).toBe('call 020 7946 0958');
+  });
+
+  it('checks Luhn over the digits only', () => {
+    expect(luhnValid('4111-1111-1111-1111')).toBe(true);
+    expect(luhnValid('4111 1111 1111 1112')).toBe(false);
+  });
+
+  it('redacts every string of a structure, without touching the original', () => {
+    const input = { note: 'mail bob@example.com', nested: [{ card: '4242424242424242', count: 4242 }], when: new Date(0), err: new Error('for carol@example.org') };
+    const output = redactValue(input);
+    expect(output).toEqual({
+      note: 'mail [redacted email]',
+      nested: [{ card: '[redacted card]', count: 4242 }],
+      when: new Date(0),
+      err: { name: 'Error', message: 'for [redacted email]', stack: expect.stringContaining('for [redacted email]') },
+    });
+    expect(input.note).toBe('mail bob@example.com');
+  });
+});
+
+describe('every log line', () => {
+  function capture() {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    return { lines, logger: createLogger({ level: 'debug', destination: sink }) };
+  }
+
+  it('masks messages, fields, bindings, error messages and stacks, and still censors secret keys', () => {
+    const { lines, logger } = capture();
+    const child = logger.child({ requestId: 'r-1', caller: 'dave@example.net' });
+    const error = new Error(`duplicate signup for erin@example.com, card 4111111111111111, ${JWT}`);
+    child.error({ err: error, phone: '+44 20 7946 0958', password: 'hunter22', nested: { authorization: `Bearer ${API_KEY}` } }, `login by ${API_KEY}`);
+    child.info('order 4111 1111 1111 1112 shipped');
+
+    expect(lines).toHaveLength(2);
+    const [first, second] = lines.map((line) => JSON.parse(line)); // still valid JSON
+    expect(first).toMatchObject({
+      requestId: 'r-1',
+      caller: '[redacted email]',
+      phone: '[redacted phone]',
+      password: '[redacted]',
+      nested: { authorization: '[redacted]' },
+      msg: 'login by slk_[redacted]',
+      err: { message: 'duplicate signup for [redacted email], card [redacted card], [redacted jwt]' },
+    });
+    expect(first.err.stack).toContain('duplicate signup for [redacted email], card [redacted card], [redacted jwt]');
+    expect(second.msg).toBe('order 4111 1111 1111 1112 shipped');
+    const all = lines.join('\n');
+    for (const secret of ['dave@example.net', 'erin@example.com', '4111111111111111', '7946 0958', 'hunter22', API_KEY, JWT]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+
+  it('costs a few microseconds on a typical line (measured, printed)', () => {
+    const plain =
+      '{"level":30,"time":"2026-05-01T12:00:00.000Z","pid":1234,"name":"sluice","requestId":"6c1f8a52-1c2b-4d7e-9a61-3f0b7d1f2e4a","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","msg":"request completed in 12 ms with status 200"}\n';
+    const personal = plain.replace('request completed', 'alice@example.com called +44 20 7946 0958, card 4111 1111 1111 1111');
+    const microsPerLine = (line: string) => {
+      for (let i = 0; i < 2_000; i++) redact(line); // warm up
+      const rounds = 20_000;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < rounds; i++) redact(line);
+      return Number(process.hrtime.bigint() - start) / rounds / 1_000;
+    };
+    const plainMicros = microsPerLine(plain);
+    const personalMicros = microsPerLine(personal);
+    console.info(`redact: ${plainMicros.toFixed(1)} µs per plain ${plain.length}-byte line, ${personalMicros.toFixed(1)} µs with an email, a phone and a card`);
+    // Generous bounds (two shared cores): they catch a pattern gone quadratic, not noise.
+    expect(plainMicros).toBeLessThan(100);
+    expect(personalMicros).toBeLessThan(1_000);
+    // A 1 MB line without any '@' or digits stays linear (no catastrophic backtracking).
+    const huge = `${'a.b-c_'.repeat(170_000)}@`;
+    const start = process.hrtime.bigint();
+    redact(huge);
+    expect(Number(process.hrtime.bigint() - start) / 1e6).toBeLessThan(2_000);
+  });
+});
