@@ -12,6 +12,9 @@ import { Migration20261123054426_endpoints_models_security } from './Migration20
 import { Migration20261123061152_search_index_under_rls } from './Migration20261123061152_search_index_under_rls.js';
 import { Migration20261124104416_policies_tenant_limits } from './Migration20261124104416_policies_tenant_limits.js';
 import { Migration20261124104425_policies_security } from './Migration20261124104425_policies_security.js';
+import { Migration20261124105804_audit_trail } from './Migration20261124105804_audit_trail.js';
+import { Migration20261124111056_personal_data } from './Migration20261124111056_personal_data.js';
+import { Migration20261124112133_tenant_audit_settings } from './Migration20261124112133_tenant_audit_settings.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -26,4 +29,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123061152_search_index_under_rls', class: Migration20261123061152_search_index_under_rls },
   { name: 'Migration20261124104416_policies_tenant_limits', class: Migration20261124104416_policies_tenant_limits },
   { name: 'Migration20261124104425_policies_security', class: Migration20261124104425_policies_security },
+  { name: 'Migration20261124105804_audit_trail', class: Migration20261124105804_audit_trail },
+  { name: 'Migration20261124111056_personal_data', class: Migration20261124111056_personal_data },
+  { name: 'Migration20261124112133_tenant_audit_settings', class: Migration20261124112133_tenant_audit_settings },
 ];

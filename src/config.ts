@@ -7,9 +7,13 @@
  * never invents a secret.
  */
 import type { ProviderSettings } from './domains/models/provider.js';
+import type { BucketRule } from './rate-limits/token-bucket.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
+import type { RedactionOptions } from './redaction.js';
+import { TrustedDocuments, TrustedDocumentsError } from './trusted-documents.js';
 
 export type RuntimeEnv = 'development' | 'test' | 'production';
 
@@ -18,7 +22,7 @@ export interface Config {
   http: {
     port: number;
     host: string;
-    /** Allowed browser origins; `['*']` (development only) reflects any origin. */
+    /** Allowed browser origins; `['*']` (development only) reflects any origin, `[]` allows none. */
     corsOrigins: string[];
     graphiql: boolean;
     /** Largest accepted request body, in bytes. */
@@ -55,6 +59,62 @@ export interface Config {
   worker: WorkerConfig;
   /** How model providers call their servers. */
   models: ProviderSettings;
+  rateLimits: RateLimitConfig;
+  operationLimits: OperationLimitConfig;
+  hardening: HardeningConfig;
+  observability: ObservabilityConfig;
+  /** Persisted-operations-only mode: the only documents clients may run (SLUICE_TRUSTED_DOCUMENTS). */
+  trustedDocuments: TrustedDocuments | undefined;
+}
+
+/** What production refuses or locks down (docs/operations.md, "Security hardening"). */
+export interface HardeningConfig {
+  /** `require`: DATABASE_URL and DATABASE_APP_URL must ask for TLS (`sslmode=`); `disable`: not checked. */
+  databaseSsl: 'require' | 'disable';
+  /** The SLUICE_TRUSTED_DOCUMENTS file, resolved; loaded by `loadConfig`. */
+  trustedDocumentsFile: string | undefined;
+}
+
+/** Logs, traces and metrics (docs/operations.md, "Observability"). */
+export interface ObservabilityConfig {
+  /** OTLP/HTTP base URL (spans go to `<url>/v1/traces`); undefined: no tracing, no network. */
+  otlpEndpoint: string | undefined;
+  serviceName: string;
+  /** Most time a finished span waits before it is exported (OTEL_BSP_SCHEDULE_DELAY). */
+  exportDelayMs: number;
+  /** Bearer token /metrics asks for; production serves no metrics without one. */
+  metricsToken: string | undefined;
+  redaction: RedactionOptions;
+}
+
+/** Request rate limits (token buckets; see docs/operations.md). */
+export interface RateLimitConfig {
+  /** Off only when NODE_ENV=test leaves SLUICE_RATE_LIMITS unset: the suite sends bursts from one address. */
+  enabled: boolean;
+  /** Per user, API key or external identity, within its tenant; the tenant's settings may override. */
+  perPrincipal: BucketRule;
+  /** Per client address (IPv6: per /64), every request. */
+  perIp: BucketRule;
+  /** logIn and signUp attempts per client address (GraphQL and REST login share them). */
+  authPerIp: BucketRule;
+  /** logIn and signUp attempts per email address. */
+  authPerEmail: BucketRule;
+  /** createApiKey calls per principal. */
+  createApiKey: BucketRule;
+  /** Proxies in front of Sluice whose X-Forwarded-For entries are believed (0: none). */
+  trustProxyHops: number;
+}
+
+/** Limits on the shape of one GraphQL operation (GraphQL Armor), and introspection. */
+export interface OperationLimitConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
+  introspection: boolean;
+  /** Hide "Did you mean …?" in validation errors (production): they map the schema for a stranger. */
+  blockFieldSuggestions: boolean;
 }
 
 export interface IngestionConfig {
@@ -95,6 +155,21 @@ const postgresUrl = z
 const base64Key = z.string().refine((value) => decodeMasterKey(value) !== undefined, {
   message: 'must be exactly 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
 });
+
+/** "attempts/period", e.g. 5/15m: a bucket of 5 that refills 5 every 15 minutes. */
+const QUOTA = /^([1-9]\d{0,6})\/([1-9]\d{0,5})?(s|m|h)$/;
+const quota = z.string().regex(QUOTA, { message: 'must look like 5/15m: attempts per period (s, m or h)' });
+
+function parseQuota(value: string): BucketRule {
+  const [, attempts, count, unit] = QUOTA.exec(value)!;
+  const seconds = Number(count ?? 1) * { s: 1, m: 60, h: 3600 }[unit as 's' | 'm' | 'h'];
+  return { burst: Number(attempts), perSecond: Number(attempts) / seconds };
+}
+
+const perSecond = z.coerce.number({ message: 'must be a number' }).positive('must be more than 0').max(100_000, 'must be at most 100000');
+const burst = z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000');
+const limit = (min: number, max: number) =>
+  z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -142,12 +217,45 @@ const envSchema = z.object({
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
+  SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
+  SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),
+  SLUICE_RATE_LIMIT_BURST: burst.default(20),
+  SLUICE_IP_RATE_LIMIT_PER_SECOND: perSecond.default(50),
+  SLUICE_IP_RATE_LIMIT_BURST: burst.default(100),
+  SLUICE_AUTH_LIMIT_PER_IP: quota.default('30/15m'),
+  SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('5/15m'),
+  SLUICE_API_KEY_CREATE_LIMIT: quota.default('30/1h'),
+  SLUICE_TRUST_PROXY: z.coerce
+    .number({ message: 'must be the number of proxies in front of Sluice (0 to 10)' })
+    .int('must be the number of proxies in front of Sluice (0 to 10)')
+    .min(0, 'must be the number of proxies in front of Sluice (0 to 10)')
+    .max(10, 'must be the number of proxies in front of Sluice (0 to 10)')
+    .default(0),
+  SLUICE_MAX_DEPTH: limit(1, 100).default(12),
+  SLUICE_MAX_ALIASES: limit(0, 1000).default(15),
+  SLUICE_MAX_TOKENS: limit(100, 100_000).default(2000),
+  SLUICE_MAX_COST: limit(10, 10_000_000).default(20_000),
+  SLUICE_MAX_DIRECTIVES: limit(0, 1000).default(50),
+  SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
+  SLUICE_TRUSTED_DOCUMENTS: z.string().min(1, 'must not be empty').optional(),
+  SLUICE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SLUICE_REDACT_PHONE_COUNTRY: z
+    .string()
+    .refine((value) => isSupportedCountry(value), { message: 'must be an ISO 3166-1 alpha-2 country code, e.g. US' })
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .refine((value) => /^https?:\/\/.+/.test(value) && URL.canParse(value), { message: 'must be an http:// or https:// URL' })
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('sluice'),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(0).max(600_000).default(5_000),
 });
 
 type Env = Record<string, string | undefined>;
 
 /** Validates the environment. Secrets missing outside production are left for `loadConfig`. */
-export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'> & {
+export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' | 'trustedDocuments'> & {
   secretsFromEnv: { jwtSecret?: string; masterKey?: Buffer; previousMasterKeys: Buffer[] };
 } {
   // Empty strings count as unset: `FOO= npm start` should behave like no FOO at all.
@@ -157,7 +265,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
     ? []
     : parsed.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? 'environment');
-        const got = key in cleaned && !/SECRET|KEY|URL/.test(key) ? ` (got ${JSON.stringify(cleaned[key])})` : '';
+        const got = key in cleaned && !/SECRET|KEY|URL|TOKEN|ENDPOINT/.test(key) ? ` (got ${JSON.stringify(cleaned[key])})` : '';
         return `${key}: ${issue.message}${got}`;
       });
   const production = (cleaned.NODE_ENV ?? 'development') === 'production';
@@ -170,9 +278,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
   if (production) {
     if (!cleaned.JWT_SECRET) issues.push('JWT_SECRET: required in production (at least 32 characters)');
     if (!cleaned.SLUICE_MASTER_KEY) issues.push('SLUICE_MASTER_KEY: required in production (32 bytes, base64)');
-    if (corsOrigins.length === 0) {
-      issues.push('CORS_ORIGINS: required in production: a comma-separated list of allowed origins');
-    }
+    // No CORS_ORIGINS in production: no browser origin may call Sluice (deny all, http/cors.ts).
     if (corsOrigins.includes('*')) issues.push('CORS_ORIGINS: "*" is not allowed in production; list the origins');
     if (!cleaned.DATABASE_URL) {
       issues.push('DATABASE_URL: required in production (embedded PostgreSQL is for development and tests)');
@@ -181,6 +287,17 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
       issues.push(
         'DATABASE_APP_URL: required in production: a login role that is a member of sluice_app, owns no table and has no BYPASSRLS',
       );
+    }
+  }
+  // Production talks to its database over TLS unless told, explicitly, not to.
+  const databaseSsl = cleaned.SLUICE_DATABASE_SSL ?? (production ? 'require' : 'disable');
+  if (databaseSsl === 'require') {
+    for (const key of ['DATABASE_URL', 'DATABASE_APP_URL'] as const) {
+      if (cleaned[key] && URL.canParse(cleaned[key]) && !requiresTls(cleaned[key])) {
+        issues.push(
+          `${key}: must ask for TLS in production: add ?sslmode=require (or verify-full, with sslrootcert=…), or set SLUICE_DATABASE_SSL=disable`,
+        );
+      }
     }
   }
   const heartbeat = Number(cleaned.SLUICE_WORKER_HEARTBEAT_MS ?? 5_000);
@@ -221,6 +338,35 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
       maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
       retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
     },
+    rateLimits: {
+      enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
+      perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },
+      perIp: { perSecond: values.SLUICE_IP_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_IP_RATE_LIMIT_BURST },
+      authPerIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_IP),
+      authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
+      createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),
+      trustProxyHops: values.SLUICE_TRUST_PROXY,
+    },
+    operationLimits: {
+      maxDepth: values.SLUICE_MAX_DEPTH,
+      maxAliases: values.SLUICE_MAX_ALIASES,
+      maxTokens: values.SLUICE_MAX_TOKENS,
+      maxCost: values.SLUICE_MAX_COST,
+      maxDirectives: values.SLUICE_MAX_DIRECTIVES,
+      introspection: values.SLUICE_INTROSPECTION ? values.SLUICE_INTROSPECTION === 'true' : !production,
+      blockFieldSuggestions: production,
+    },
+    hardening: {
+      databaseSsl: databaseSsl === 'require' ? 'require' : 'disable',
+      trustedDocumentsFile: values.SLUICE_TRUSTED_DOCUMENTS ? path.resolve(values.SLUICE_TRUSTED_DOCUMENTS) : undefined,
+    },
+    observability: {
+      otlpEndpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: values.OTEL_SERVICE_NAME,
+      exportDelayMs: values.OTEL_BSP_SCHEDULE_DELAY,
+      metricsToken: values.SLUICE_METRICS_TOKEN,
+      redaction: { phoneCountry: values.SLUICE_REDACT_PHONE_COUNTRY as CountryCode | undefined },
+    },
     worker: {
       mode: values.SLUICE_WORKER,
       concurrency: values.SLUICE_WORKER_CONCURRENCY,
@@ -244,6 +390,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource'>
  */
 export async function loadConfig(env: Env = process.env): Promise<Config> {
   const { secretsFromEnv, ...config } = parseConfig(env);
+  const trustedDocuments = await loadTrustedDocuments(config.hardening.trustedDocumentsFile);
   const needsDevSecrets =
     !secretsFromEnv.jwtSecret || !secretsFromEnv.masterKey || !config.database.url || !config.database.appUrl;
   let dev: { secrets: DevSecrets; file: string; created: boolean } | undefined;
@@ -261,7 +408,23 @@ export async function loadConfig(env: Env = process.env): Promise<Config> {
       appDatabasePassword: dev?.secrets.appDatabasePassword,
     },
     secretsSource: dev ? { kind: dev.created ? 'generated' : 'reused', file: dev.file } : { kind: 'environment' },
+    trustedDocuments,
   };
+}
+
+async function loadTrustedDocuments(file: string | undefined): Promise<TrustedDocuments | undefined> {
+  if (!file) return undefined;
+  try {
+    return await TrustedDocuments.load(file);
+  } catch (error) {
+    throw error instanceof TrustedDocumentsError ? new ConfigError(error.issues) : error;
+  }
+}
+
+/** Whether a postgres URL's `sslmode` makes node-postgres use TLS (see db/orm.ts `sslOptionsOf`). */
+function requiresTls(url: string): boolean {
+  const mode = new URL(url).searchParams.get('sslmode');
+  return mode === 'require' || mode === 'verify-ca' || mode === 'verify-full' || mode === 'no-verify';
 }
 
 function decodeMasterKey(value: string): Buffer | undefined {

@@ -12,6 +12,12 @@ import type { Logger } from './logger.js';
 export interface RequestContext {
   requestId: string;
   logger: Logger;
+  /**
+   * The OpenTelemetry trace id of this operation (32 hex characters; the tracing plugin), also
+   * bound into `logger`. Null when tracing is off (no OTEL_EXPORTER_OTLP_ENDPOINT): use
+   * `requestId` to correlate then.
+   */
+  traceId: string | null;
 }
 
 export interface AuthContext {
@@ -28,9 +34,15 @@ export interface ScopeContext {
   services: Services;
 }
 
+/** Where the operation came from (client-ip plugin), for per-IP limits and logs. */
+export interface ClientContext {
+  /** The TCP peer, or the address trusted proxies forwarded (SLUICE_TRUST_PROXY). */
+  clientIp: string;
+}
+
 /** graphql-ws connection parameters, present for WebSocket operations. */
 export interface ConnectionContext {
   connectionParams?: Record<string, unknown>;
 }
 
-export type GraphQLContext = YogaInitialContext & ConnectionContext & RequestContext & AuthContext & ScopeContext;
+export type GraphQLContext = YogaInitialContext & ConnectionContext & RequestContext & ClientContext & AuthContext & ScopeContext;

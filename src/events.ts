@@ -11,10 +11,18 @@ import type { Logger } from './logger.js';
 type Topics = {
   'ingestion:job': [jobId: string, event: ProgressEvent];
   'ingestion:dataset': [datasetId: string, event: ProgressEvent];
+  'audit:tenant': [tenantId: string, hint: { seq: number }];
 };
+
+/** Hints that a tenant's audit trail grew; listeners read the events themselves (RLS applies). */
+export interface AuditBus {
+  publish(tenantId: string): void;
+  listen(tenantId: string): AsyncIterableIterator<{ seq: number }>;
+}
 
 export interface EventBus {
   progress: ProgressBus;
+  audit: AuditBus;
   /** Where events travel, for start-up logs. */
   transport: 'memory' | 'redis';
   close(): Promise<void>;
@@ -32,7 +40,17 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     }
     // Fail at start-up, not at the first event, when Redis is unreachable.
     await Promise.all([publishClient.connect(), subscribeClient.connect()]);
-    eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
+    // The event target fires and forgets its publishes: a rejection (Redis gone past its
+    // retries) would be unhandled and end the process. Events are hints (the database is the
+    // truth), so a lost one is logged, not fatal.
+    const publisher = {
+      publish: (channel: string, message: string) =>
+        publishClient.publish(channel, message).catch((error: unknown) => {
+          logger.warn({ err: error, component: 'events', channel }, 'event not published (Redis unavailable)');
+          return 0;
+        }),
+    } as unknown as Redis;
+    eventTarget = createRedisEventTarget({ publishClient: publisher, subscribeClient });
     close = async () => {
       await Promise.all([publishClient.quit(), subscribeClient.quit()]).catch(() => undefined);
     };
@@ -63,5 +81,9 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
       } as AsyncIterableIterator<ProgressEvent>;
     },
   };
-  return { progress, transport: redisUrl ? 'redis' : 'memory', close };
+  const audit: AuditBus = {
+    publish: (tenantId) => pubsub.publish('audit:tenant', tenantId, { seq: 0 }),
+    listen: (tenantId) => pubsub.subscribe('audit:tenant', tenantId) as AsyncIterableIterator<{ seq: number }>,
+  };
+  return { progress, audit, transport: redisUrl ? 'redis' : 'memory', close };
 }

@@ -10,6 +10,7 @@ import { openOrm } from './db/orm.js';
 import { assertRestrictedAppRole, searchIndexUsable } from './db/readiness.js';
 import { entities } from './domains/entities.js';
 import { DomainError } from './domains/errors.js';
+import { runRetention, verifyAllChains } from './domains/audit/operator.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
 import { rotateMasterKey } from './domains/models/rotate-master-key.js';
@@ -29,6 +30,10 @@ Commands:
   rotate-master-key
             re-encrypt stored secrets (model API keys) under SLUICE_MASTER_KEY; set the
             old key in SLUICE_MASTER_KEY_PREVIOUS first, drop it once this reports done
+  audit verify [--tenant <slug>]
+            recompute the audit hash chains (every tenant's, or one) and report the first
+            broken link of each; exit code 1 if any chain is broken
+  retention apply expired-data retention now (the worker does it daily)
   keys create --tenant <slug> --name <name> --scopes read,write[,admin]
             [--expires-in-days <n> | --no-expiry]
             mint an API key for a tenant; prints the key (shown once) on stdout
@@ -50,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const command = positionals[0] ?? 'serve';
   const keysCreate = command === 'keys' && positionals[1] === 'create';
+  const auditVerify = command === 'audit' && positionals[1] === 'verify';
   if (values.help || command === 'help') {
     console.log(USAGE);
     return 0;
@@ -58,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${USAGE}`);
     return 2;
   }
-  if (!['serve', 'worker', 'migrate', 'rotate-master-key'].includes(command) && !keysCreate) {
+  if (!['serve', 'worker', 'migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify) {
     console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -73,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined });
+  const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined, redaction: config.observability.redaction });
   reportSecrets(config, logger);
 
   const database = await openDatabase(config, logger);
@@ -98,6 +104,19 @@ async function main(argv: string[]): Promise<number> {
         `${report.unreadable.length} model API keys open under none of the keys given; they are unchanged (set the key that sealed them in SLUICE_MASTER_KEY_PREVIOUS, or set a new API key on those models)`,
       );
       return 1;
+    }
+    if (auditVerify) {
+      const reports = await verifyAllChains(database.ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), values.tenant);
+      for (const report of reports) {
+        if (report.ok) logger.info(report, `audit chain of ${report.tenant ?? report.tenantId}: ok, ${report.checked} events`);
+        else logger.error(report, `audit chain of ${report.tenant ?? report.tenantId}: BROKEN at event ${report.firstBrokenEventId}: ${report.problem}`);
+      }
+      if (values.tenant && reports.length === 0) logger.warn({ tenant: values.tenant }, 'no audit chain for that tenant');
+      return reports.every((report) => report.ok) ? 0 : 1;
+    }
+    if (command === 'retention') {
+      logger.info(await runRetention(database.ownerUrl), 'retention applied');
+      return 0;
     }
     if (keysCreate) {
       return await keys(database.ownerUrl, logger, {
@@ -129,7 +148,7 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
       role === 'worker' || config.worker.mode === 'inline'
         ? await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: ownerUrl, progress: bus.progress, logger })
         : undefined;
-    const server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress }) : undefined;
+    const server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
     if (server) {
       const url = await server.listen();
       logger.info(

@@ -20,19 +20,40 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
+import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
+import type { AuditBus } from './events.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import type { Logger } from './logger.js';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { useAttemptLimits } from './plugins/attempt-limits.js';
+import { useAudit } from './plugins/audit.js';
+import { useAuditExport } from './plugins/audit-export.js';
+import { useIpAllowList } from './plugins/ip-allow-list.js';
 import { useAuth } from './plugins/auth.js';
+import { clientIpOf, useClientIp } from './plugins/client-ip.js';
+import { useIpRateLimit } from './plugins/ip-rate-limit.js';
+import { useOperationLimits } from './plugins/operation-limits.js';
+import { usePrincipalRateLimit } from './plugins/principal-rate-limit.js';
+import { AttemptLimits } from './rate-limits/attempt-limits.js';
+import { createBucketStore } from './rate-limits/resilient-buckets.js';
 import { useCredentialWatch } from './plugins/credential-watch.js';
 import { useErrorModel } from './plugins/error-model.js';
 import { useRequestId } from './plugins/request-id.js';
-import { useRestLogin } from './plugins/rest-login.js';
+import { REST_LOGIN_PATH, useRestLogin } from './plugins/rest-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
 import { withBodyLimit } from './http/body-limit.js';
+import { corsPolicy, originAllowed } from './http/cors.js';
+import { withSecurityHeaders } from './http/security-headers.js';
+import { useCsrfPrevention } from './plugins/csrf-prevention.js';
+import { useMetrics } from './plugins/metrics.js';
+import { useTracing } from './plugins/tracing.js';
+import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents.js';
+import { QueueDepth } from './queue-depth.js';
+import { startTracing } from './tracing.js';
 import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
 import { schema } from './schema/index.js';
 
@@ -44,6 +65,10 @@ export interface ServerDependencies {
   progress: ProgressBus;
   /** What policies tell time by; the system clock unless a test moves its own. */
   clock?: Clock;
+  /** Told when a tenant's audit trail grows (live `auditEvents` subscriptions on any instance). */
+  auditFeed?: AuditBus;
+  /** The job queue's database (the owner URL), for the queue-depth metric; absent: no such metric. */
+  queueUrl?: string;
 }
 
 export interface SluiceServer {
@@ -58,33 +83,43 @@ export interface SluiceServer {
   close(): Promise<void>;
 }
 
-export function createServer({ config, orm, logger, progress, clock = systemClock }: ServerDependencies): SluiceServer {
+export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, queueUrl }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
   const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
+  const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
+  const audit = new AuditLog({ orm, secrets, logger, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
   const deps: ServiceDependencies = {
     tokens,
     credentials,
     production,
     ingestion: config.ingestion,
     progress,
-    secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys),
+    secrets,
     modelSettings: config.models,
     clock,
+    audit,
+    auditFeed,
   };
   const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
+  // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
+  const limits = config.rateLimits;
+  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, logger, now: () => clock.now().getTime() }) : undefined;
+  const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
+  const tracing = startTracing(config.observability);
+  const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
+  const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    graphiql: config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' } : false,
-    cors: config.http.corsOrigins.includes('*')
-      ? { exposedHeaders: ['x-request-id'] }
-      : { origin: config.http.corsOrigins, credentials: true, exposedHeaders: ['x-request-id'] },
+    graphiql: graphiql ?? false,
+    // An allow-list decided per request (see http/cors.ts: Yoga's own list handling is not one).
+    cors: corsPolicy(config.http.corsOrigins),
     logging: yogaLogger(logger),
     // The last line of defence for errors outside execution (the error-model plugin handles
     // execution results first, with the request id).
@@ -104,11 +139,37 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         check: async () => !shutdown.signal.aborted && (await isDatabaseReady(orm).catch(() => false)),
       }),
       useRequestId({ logger }),
-      useRestLogin({ orm, deps, logger }),
+      useClientIp({ trustProxyHops: limits.trustProxyHops }),
+      // Per address, before the body is read (HTTP) or the credential checked (both transports).
+      ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops })] : []),
+      // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
+      useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
+      ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
+      useRestLogin({
+        orm,
+        deps,
+        logger,
+        checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
+      }),
       useErrorModel({ exposeUnexpected: !production }),
+      // After the error model, so spans and metrics see the codes clients get.
+      useTracing({ tracer: tracing?.tracer }),
+      useMetrics({ token: config.observability.metricsToken, openWithoutToken: !production, queueDepth }),
+      useOperationLimits(config.operationLimits),
+      ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
       credentialWatch,
+      useAuditExport({ orm, deps, authenticator, logger }),
       useRequestScope({ orm, deps }),
+      useAudit({ audit }),
+      useIpAllowList(),
+      // Per principal (the tenant's override read through its services) and per sensitive field.
+      ...(buckets && attempts
+        ? [
+            usePrincipalRateLimit({ buckets, rule: limits.perPrincipal, loadOverride: (context) => context.services.tenancy.rateLimitOverride(), logger }),
+            useAttemptLimits({ limits: attempts }),
+          ]
+        : []),
       useSubscriptionShutdown({ signal: shutdown.signal }),
       // @defer and @stream (incremental delivery over multipart/mixed or SSE).
       useDeferStream(),
@@ -116,20 +177,33 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   });
 
   const httpServer = createHttpServer(
-    withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga),
+    withSecurityHeaders(
+      { hsts: production, graphiql },
+      withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga),
+    ),
   );
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
     // A WebSocket message larger than this closes the socket with 1009 (message too big).
     maxPayload: config.http.maxBodyBytes,
+    // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
+    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass.
+    verifyClient: ({ origin }, done) => done(originAllowed(config.http.corsOrigins, origin), 403, 'Origin not allowed'),
   });
   const ws = useServer(
     {
       // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, _id, sent) => {
+        // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
+        let params = sent;
+        try {
+          if (config.trustedDocuments) params = { ...sent, query: trustedQueryOf(config.trustedDocuments, sent) };
+        } catch (error) {
+          return [error as GraphQLError];
+        }
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -194,7 +268,12 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
           clearInterval(idleSweep);
         }
         credentialWatch.dispose();
+        // Every event of the requests that just finished is written before we stop.
+        await audit.close();
         await yoga.dispose();
+        await tracing?.shutdown();
+        await queueDepth?.close();
+        await buckets?.close();
       })();
       return closing;
     },

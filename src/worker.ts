@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { applyRetention } from './domains/audit/retention.js';
 import { Logger as QueueLogger, makeWorkerUtils, run, type Runner, type Task, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import type { PoolClient } from 'pg';
 import type { WorkerConfig } from './config.js';
@@ -40,6 +41,8 @@ export interface SluiceWorker {
   stop(): Promise<void>;
 }
 
+const RETENTION_TASK = 'retention';
+
 export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -57,6 +60,13 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     }
   };
 
+  // Daily (graphile-worker's cron runs it once across all workers): expired audit events,
+  // usage records and decisions; audit partitions made ahead.
+  const retention: Task = async (_payload, helpers) => {
+    const report = await helpers.withPgClient((client) => applyRetention(client));
+    log.info(report, 'retention applied');
+  };
+
   // Listening before `run` creates its workers, so no worker id goes unrecorded.
   const events = new EventEmitter() as WorkerEvents;
   events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
@@ -66,7 +76,8 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     concurrency: config.concurrency,
     noHandleSignals: true,
     pollInterval: 2000,
-    taskList: { [INGEST_TASK]: ingest },
+    taskList: { [INGEST_TASK]: ingest, [RETENTION_TASK]: retention },
+    crontab: `0 3 * * * ${RETENTION_TASK} ?max=1`,
     logger: queueLogger(log),
   });
 

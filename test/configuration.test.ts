@@ -12,8 +12,8 @@ const PRODUCTION = {
   JWT_SECRET: SECRET,
   SLUICE_MASTER_KEY: KEY,
   CORS_ORIGINS: 'https://console.example.com',
-  DATABASE_URL: 'postgres://owner@db/sluice',
-  DATABASE_APP_URL: 'postgres://api@db/sluice',
+  DATABASE_URL: 'postgres://owner@db/sluice?sslmode=require',
+  DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=verify-full',
 };
 
 /** The issues a ConfigError lists for `env`, or [] when it parses. */
@@ -60,6 +60,11 @@ describe('parseConfig', () => {
     expect(parseConfig({ PORT: '', HOST: '' }).http).toMatchObject({ port: 4000, host: '127.0.0.1' });
   });
 
+  it('allows no browser origin in production when CORS_ORIGINS is not set', () => {
+    const { CORS_ORIGINS: _unset, ...withoutOrigins } = PRODUCTION;
+    expect(parseConfig(withoutOrigins).http.corsOrigins).toEqual([]);
+  });
+
   it('accepts a complete production environment, listening on all interfaces without GraphiQL', () => {
     const config = parseConfig(PRODUCTION);
     expect(config.http).toMatchObject({ host: '0.0.0.0', graphiql: false, corsOrigins: ['https://console.example.com'] });
@@ -70,7 +75,6 @@ describe('parseConfig', () => {
     ['JWT_SECRET', { JWT_SECRET: 'y'.repeat(31) }, /^JWT_SECRET: must be at least 32 characters/],
     ['SLUICE_MASTER_KEY', { SLUICE_MASTER_KEY: undefined }, /^SLUICE_MASTER_KEY: required in production/],
     ['SLUICE_MASTER_KEY', { SLUICE_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /^SLUICE_MASTER_KEY: must be exactly 32 bytes/],
-    ['CORS_ORIGINS', { CORS_ORIGINS: undefined }, /^CORS_ORIGINS: required in production/],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example, *' }, /^CORS_ORIGINS: "\*" is not allowed in production/],
     ['DATABASE_URL', { DATABASE_URL: undefined }, /^DATABASE_URL: required in production/],
     ['DATABASE_APP_URL', { DATABASE_APP_URL: undefined }, /^DATABASE_APP_URL: required in production/],

@@ -195,7 +195,8 @@ describe('subscriptions', () => {
 describe('production', () => {
   let production: TestServer;
   beforeAll(async () => {
-    production = await startTestServer({ env: { NODE_ENV: 'production', CORS_ORIGINS: 'https://console.example.test' } });
+    // The test database speaks no TLS: the production SSL requirement is tested in test/hardening.
+    production = await startTestServer({ env: { NODE_ENV: 'production', CORS_ORIGINS: 'https://console.example.test', SLUICE_DATABASE_SSL: 'disable' } });
   });
   afterAll(() => production?.close());
 

@@ -12,6 +12,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { execute, parse } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_ROLE } from '../src/db/bootstrap.js';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { assertRestrictedAppRole } from '../src/db/readiness.js';
 import { bindTenantSession } from '../src/db/tenant-session.js';
@@ -231,7 +232,7 @@ describe('the catalog', () => {
         select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
                array(select distinct p.polcmd::text from pg_policy p where p.polrelid = c.oid and p.polroles = '{0}') as commands
           from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
-         where c.relkind = 'r' and c.relnamespace = 'public'::regnamespace order by 1`),
+         where c.relkind = 'r' and c.relnamespace = 'public'::regnamespace and c.relname !~ '^audit_' order by 1`),
     );
     expect(rows.map((row) => row.table)).toEqual([...TENANT_TABLES].sort());
     for (const row of rows) {
@@ -242,6 +243,28 @@ describe('the catalog', () => {
         commands: ['a', 'd', 'r', 'w'],
       });
     }
+  });
+
+  it('keeps the audit trail append-only: the app role reads its tenant’s events through RLS and nothing else', async () => {
+    const { rows } = await asOwner((client) =>
+      client.query(`
+        select c.relname as table, c.relkind as kind, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
+               array(select p.polcmd::text || ':' || array_to_string(array(select rolname from pg_roles where oid = any(p.polroles)), ',')
+                       from pg_policy p where p.polrelid = c.oid and p.polroles <> '{0}' and not p.polroles @> array[c.relowner]) as app_policies,
+               array(select privilege from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) privilege
+                      where has_table_privilege('${APP_ROLE}', c.oid, privilege)) as app_privileges
+          from pg_class c
+         where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and c.relname ~ '^audit_' order by 1`),
+    );
+    for (const row of rows) {
+      if (row.table === 'audit_events') {
+        expect(row).toMatchObject({ kind: 'p', enabled: true, forced: true, app_policies: [`r:${APP_ROLE}`], app_privileges: ['SELECT'] });
+      } else {
+        // Partitions, chain heads and erased actors: the app role reaches them only through functions.
+        expect({ table: row.table, privileges: row.app_privileges }).toEqual({ table: row.table, privileges: [] });
+      }
+    }
+    expect(rows.map((row) => row.table)).toEqual(expect.arrayContaining(['audit_chain_heads', 'audit_erased_actors', 'audit_events', 'audit_events_default']));
   });
 
   it('starts every unique index of a tenant-owned table with tenant_id', async () => {

@@ -5,6 +5,7 @@
 import { MikroORM, type EntitySchema, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { migrationsList } from '../../migrations/index.js';
 import type { Logger } from '../logger.js';
 import { TenantSessionSubscriber } from './tenant-session.js';
@@ -41,7 +42,9 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
       emit: 'ts',
     },
     // The job queue's schema belongs to graphile-worker (migrated by it, see db/migrate.ts).
-    schemaGenerator: { ignoreSchema: ['graphile_worker'] },
+    // The audit trail is partitioned and written by SQL functions (migrations, domains/audit):
+    // the ORM neither maps nor diffs it.
+    schemaGenerator: { ignoreSchema: ['graphile_worker'], skipTables: [/^audit_/] },
     subscribers: [new TenantSessionSubscriber()],
     // The global EntityManager is refused: every request works on its own fork.
     allowGlobalContext: false,
@@ -49,9 +52,18 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
     colors: false,
     ensureDatabase: false,
     pool: { min: 0, max: settings.poolMax ?? 10 },
+    // MikroORM takes host, user and database from clientUrl but drops its query string, so
+    // `sslmode=require` would silently connect in plain text: hand node-postgres the TLS
+    // settings it would derive from the URL itself.
+    driverOptions: { connection: { ssl: sslOptionsOf(settings.clientUrl) } },
     debug: settings.onQuery ? ['query'] : false,
     logger: settings.onQuery ? (message) => settings.onQuery?.(message) : (message) => settings.logger?.debug({ component: 'orm' }, message),
   };
+}
+
+/** What node-postgres makes of the URL's `sslmode` / `sslrootcert` (false: plain TCP). */
+export function sslOptionsOf(url: string): ReturnType<typeof parseConnectionString>['ssl'] {
+  return parseConnectionString(url).ssl ?? false;
 }
 
 export function openOrm(settings: OrmSettings): Promise<Orm> {

@@ -4,6 +4,7 @@ import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { IngestionLimits } from './ingestion/ingestion.service.js';
 import type { ProgressBus } from './ingestion/progress.js';
+import type { AuditLog } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
 import type { SecretBox } from './models/secret-box.js';
@@ -19,12 +20,20 @@ export interface ServiceDependencies {
   readonly secrets: SecretBox;
   readonly modelSettings: ProviderSettings;
   readonly clock: Clock;
+  /** The audit trail's writer; absent where nothing is audited (operator CLI). */
+  readonly audit?: AuditLog;
+  /** Hints that a tenant's audit trail grew (live subscriptions). */
+  readonly auditFeed?: { listen(tenantId: string): AsyncIterableIterator<unknown> };
 }
 
 /** What services may know of the request itself (never its credential). */
 export interface RequestFacts {
   /** sha256 of the GraphQL document, for the policy decision log. */
   operationHash: string | null;
+  requestId?: string | null;
+  traceId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
 }
 
 /**

@@ -1,10 +1,12 @@
 /** The services of one request, built by the request-scope plugin around one EntityManager. */
+import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
+import { PrivacyService } from './identity/privacy.service.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { ModelService } from './models/model.service.js';
 import { PolicyService } from './policies/policy.service.js';
@@ -27,6 +29,8 @@ export function createServices(ctx: ServiceContext) {
     queries: new QueryService(ctx),
     policies: new PolicyService(ctx),
     usage: new UsageService(ctx),
+    audit: new AuditService(ctx),
+    privacy: new PrivacyService(ctx),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
 import { maskedError, toClientError } from '../schema/errors.js';
@@ -28,6 +28,18 @@ export function useErrorModel({ exposeUnexpected }: ErrorModelOptions): Plugin<R
   };
 
   return {
+    onPluginInit({ registerContextErrorHandler }) {
+      // An unexpected failure while the context is built (the credential store unreachable,
+      // say) is masked here, where the request id and logger are known; Yoga's last-resort
+      // masking in server.ts could only say "unknown".
+      registerContextErrorHandler(({ context, error, setError }) => {
+        const { requestId, logger } = context as Partial<RequestContext>;
+        if (!requestId || !logger || (error instanceof GraphQLError && toClientError(error))) return;
+        logger.error({ err: error }, 'unexpected error while building the operation context');
+        const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
+        setError(maskedError(asGraphQL, requestId, exposeUnexpected));
+      });
+    },
     onValidate() {
       return ({ result, setResult }) => {
         if (result.length) setResult(result.map((error) => toClientError(error) ?? error));

@@ -30,7 +30,13 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
       const committed: (() => void)[] = [];
       afterCommitTasks.set(em, committed);
       const query = (context as { params?: { query?: unknown } }).params?.query;
-      const request = { operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null };
+      const request = {
+        operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+        requestId: (context as { requestId?: string }).requestId ?? null,
+        traceId: (context as { traceId?: string | null }).traceId ?? null,
+        ip: (context as { clientIp?: string }).clientIp ?? null,
+        userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
+      };
       extendContext({ em, services: createServices({ actor, em, deps, request, afterCommit: (task) => committed.push(task) }) });
     },
     onExecute({ executeFn, setExecuteFn }) {

@@ -3,12 +3,13 @@
  * OAuth2-style token response out (`access_token`, `token_type`, `expires_in`, plus the
  * refresh token). Same service, same rules and the same errors as the `logIn` mutation.
  */
+import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { DomainError } from '../domains/errors.js';
+import { DomainError, type RateLimitedError } from '../domains/errors.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
@@ -23,15 +24,26 @@ const LoginBody = z.object({
 
 const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400, RATE_LIMITED: 429 };
 
-export function useRestLogin(options: { orm: Orm; deps: ServiceDependencies; logger: Logger }): Plugin {
+export interface RestLoginOptions {
+  orm: Orm;
+  deps: ServiceDependencies;
+  logger: Logger;
+  /**
+   * The brute-force limits the `logIn` mutation has, on the same buckets (see
+   * plugins/attempt-limits.ts): null to go ahead, or the refusal. Absent: no limit.
+   */
+  checkAttempt?: (req: IncomingMessage | undefined, email: string) => Promise<RateLimitedError | null>;
+}
+
+export function useRestLogin(options: RestLoginOptions): Plugin {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== REST_LOGIN_PATH) return;
-      const json = (status: number, body: unknown) =>
+      const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
         endResponse(
           new fetchAPI.Response(JSON.stringify(body), {
             status,
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
           }),
         );
       if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' });
@@ -43,6 +55,8 @@ export function useRestLogin(options: { orm: Orm; deps: ServiceDependencies; log
       }
       const em = options.orm.em.fork({ clear: true }) as EntityManager;
       try {
+        const refused = await options.checkAttempt?.((serverContext as { req?: IncomingMessage }).req, body.email);
+        if (refused) throw refused;
         const payload = await em.transactional((tx) =>
           createServices({ actor: ANONYMOUS, em: tx as EntityManager, deps: options.deps }).accounts.logIn(body),
         );
@@ -60,7 +74,10 @@ export function useRestLogin(options: { orm: Orm; deps: ServiceDependencies; log
           return json(500, { error: 'server_error', error_description: 'Unexpected error' });
         }
         const status = STATUS[error.code] ?? 400;
-        return json(status, { error: status === 401 ? 'invalid_grant' : 'invalid_request', error_description: error.message, code: error.code });
+        const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
+        const answer = { error: status === 401 ? 'invalid_grant' : 'invalid_request', error_description: error.message, code: error.code };
+        if (retryAfter === undefined) return json(status, answer);
+        return json(status, { ...answer, retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
       }
     },
   };

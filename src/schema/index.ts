@@ -14,5 +14,7 @@ import './endpoints.js';
 import './endpoint-queries.js';
 import './policies.js';
 import './usage.js';
+import './audit.js';
+import './privacy.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

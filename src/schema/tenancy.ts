@@ -38,6 +38,18 @@ TenantRef.implement({
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     apiKeyDefaultTtlDays: t.exposeInt('apiKeyDefaultTtlDays', { description: 'Days until a new API key expires unless its creator says otherwise.' }),
+    rateLimitPerSecond: t.exposeInt('rateLimitPerSecond', {
+      nullable: true,
+      description: "Requests per second each of the tenant's users, API keys and external identities may send; null: the server default.",
+    }),
+    rateLimitBurst: t.exposeInt('rateLimitBurst', {
+      nullable: true,
+      description: 'Requests each principal may send at once before the per-second rate applies; null: the server default.',
+    }),
+    auditStoreEmails: t.exposeBoolean('auditStoreEmails', { description: 'false: audit events keep a keyed digest of emails, not the address.' }),
+    auditRetentionDays: t.exposeInt('auditRetentionDays'),
+    usageRetentionDays: t.exposeInt('usageRetentionDays'),
+    ipAllowList: t.stringList({ nullable: true, description: 'CIDR ranges the tenant’s credentials may call from; null: anywhere.', resolve: (tenant) => tenant.ipAllowList ?? null }),
     members: t.connection({
       type: MembershipRef,
       resolve: async (tenant, args, ctx) => toConnection(await ctx.services.tenancy.listMembers(tenant.id, args)),
@@ -71,14 +83,24 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
   fields: (t) => ({
     name: t.string({ required: false }),
     apiKeyDefaultTtlDays: t.int({ required: false, description: '1 to 3650.' }),
+    rateLimitPerSecond: t.int({ required: false, description: '1 to 1000 requests a second per principal; null: back to the server default. ADMIN may set it.' }),
+    rateLimitBurst: t.int({ required: false, description: '1 to 10000 requests at once per principal; null: back to the server default. ADMIN may set it.' }),
+    auditStoreEmails: t.boolean({ required: false, description: 'false: audit events keep a keyed digest of the actor’s email instead (OWNER).' }),
+    auditRetentionDays: t.int({ required: false, description: 'Days audit events are kept, 1 to 3650 (OWNER).' }),
+    usageRetentionDays: t.int({ required: false, description: 'Days usage records and policy decisions are kept, 1 to 3650 (OWNER).' }),
+    ipAllowList: t.stringList({
+      required: false,
+      description: 'CIDR ranges (IPv4 or IPv6) the tenant’s credentials may call from; [] removes the restriction (OWNER). Must include your own address.',
+    }),
   }),
 });
 
 builder.mutationField('updateTenantSettings', (t) =>
   t.field({
     type: TenantRef,
-    description: "Settings of the caller's tenant (OWNER).",
-    authScopes: { permission: 'tenant:manage' },
+    description: "Settings of the caller's tenant: name and API key lifetime (OWNER), rate limits (OWNER or ADMIN).",
+    // The lower of the two bars; the service asks for OWNER when anything but the limits changes.
+    authScopes: { permission: 'policy:manage' },
     args: { input: t.arg({ type: UpdateTenantSettingsInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.tenancy.updateSettings(input),
   }),

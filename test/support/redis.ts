@@ -3,7 +3,7 @@
  * test's own on a free port, else none (the caller skips, saying why).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { findFreePort } from '../../src/db/free-port.js';
 
 export interface TestRedis {
   url: string;
@@ -13,7 +13,7 @@ export interface TestRedis {
 export async function startTestRedis(): Promise<TestRedis | undefined> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
   if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  const port = await freePort();
+  const port = await findFreePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => String(chunk).includes('Ready to accept connections') && resolve());
@@ -23,14 +23,4 @@ export async function startTestRedis(): Promise<TestRedis | undefined> {
     url: `redis://127.0.0.1:${port}`,
     stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }

@@ -66,10 +66,10 @@ export async function startTestServer(
       done();
     },
   });
-  const logger = createLogger({ level: config.logLevel, destination: sink });
+  const logger = createLogger({ level: config.logLevel, destination: sink, redaction: config.observability.redaction });
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
-  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock });
+  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl });
   // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
   const worker =
     options.worker === false

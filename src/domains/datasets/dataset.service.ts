@@ -3,6 +3,7 @@
  * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
  */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../identity/permissions.js';
@@ -87,9 +88,8 @@ export class DatasetService {
     return keysetPage(this.ctx.em, Dataset, where, request);
   }
 
-  async byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(Dataset, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((dataset) => dataset.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
+    return findByIds(this.ctx.em, Dataset, ids);
   }
 
   /** Checked before flushing, so a taken slug does not abort the request's transaction. */

@@ -3,6 +3,8 @@
  * must be the tenant's own; a foreign one is reported as not found, like a missing one.
  */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { findByIds } from '../lookup.js';
+import { auditChange } from '../audit/record.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validDescription, validName, validSlug } from '../fields.js';
@@ -60,12 +62,14 @@ export class EndpointService {
       minScore: validMinScore(input.retrieval?.minScore),
     });
     await this.flushUnique(endpoint.slug);
+    auditChange(this.ctx, 'endpoint.create', { type: 'Endpoint', id: endpoint.id }, null, shown(endpoint));
     return endpoint;
   }
 
   async update(id: string, changes: EndpointChanges): Promise<Endpoint> {
     assertCan(this.ctx.actor, 'endpoint:manage');
     const endpoint = await this.get(id);
+    const before = shown(endpoint);
     if (changes.name != null) endpoint.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== endpoint.slug) {
       await this.assertSlugFree(validSlug(changes.slug), endpoint.id);
@@ -78,6 +82,7 @@ export class EndpointService {
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
     await this.flushUnique(endpoint.slug);
+    auditChange(this.ctx, 'endpoint.update', { type: 'Endpoint', id: endpoint.id }, before, shown(endpoint));
     return endpoint;
   }
 
@@ -87,6 +92,7 @@ export class EndpointService {
     const endpoint = await this.get(id);
     await this.ctx.em.nativeDelete(Endpoint, { id: endpoint.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(endpoint);
+    auditChange(this.ctx, 'endpoint.delete', { type: 'Endpoint', id: endpoint.id }, shown(endpoint), null);
     return endpoint.id;
   }
 
@@ -107,9 +113,8 @@ export class EndpointService {
     return keysetPage(this.ctx.em, Endpoint, {}, request);
   }
 
-  async byIds(ids: readonly string[]): Promise<(Endpoint | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(Endpoint, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((endpoint) => endpoint.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(Endpoint | null)[]> {
+    return findByIds(this.ctx.em, Endpoint, ids);
   }
 
   private async ownModel(id: string): Promise<Model> {
@@ -148,6 +153,19 @@ export class EndpointService {
       throw error;
     }
   }
+}
+
+function shown(endpoint: Endpoint) {
+  return {
+    name: endpoint.name,
+    slug: endpoint.slug,
+    description: endpoint.description ?? null,
+    modelId: endpoint.model.id,
+    datasetIds: endpoint.datasetIds,
+    published: endpoint.published,
+    topK: endpoint.topK,
+    minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
+  };
 }
 
 export function validTopK(topK: number): number {

@@ -10,6 +10,7 @@ import { DomainError, ValidationError } from '../errors.js';
 import { assertCan } from '../identity/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
+import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpoint } from './endpoint-access.js';
 import { validMinScore, validTopK } from './endpoint.service.js';
@@ -60,6 +61,8 @@ export class QueryService {
     // The endpoint's policies judge the query as sent, before the platform's own checks, so
     // a content guard sees (and counts) what it refuses.
     const caller = callerOf(actor);
+    const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
+      auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
     const admission = await admitQuery(
       em,
       {
@@ -69,7 +72,11 @@ export class QueryService {
         query: query.trim(),
       },
       this.ctx.request?.operationHash ?? null,
-    );
+    ).catch((error: unknown) => {
+      // A refusal is on the endpoint owner's audit chain, where its operators look.
+      if (error instanceof DomainError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      throw error;
+    });
     const text = validQuery(query);
     const settings = {
       topK: validTopK(options.topK ?? endpoint.topK),
@@ -91,6 +98,7 @@ export class QueryService {
           outcome,
           createdAt: clock.now(),
         });
+        onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
       });
     const started = performance.now();
 

@@ -10,6 +10,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { enterSession } from '../../db/tenant-session.js';
+import { auditRequestOf } from '../audit/record.js';
 import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from '../tenancy/membership.entity.js';
@@ -81,10 +82,22 @@ export class AccountService {
     const { em } = this.ctx;
     const email = input.email.trim().toLowerCase();
     const user = await em.findOne(User, { email });
+    const attempt = (tenantId: string | null, outcome: string, userId: string | null) =>
+      this.ctx.deps.audit?.record({
+        tenantId,
+        action: 'auth.login',
+        outcome,
+        actor: { kind: 'user', id: userId, email },
+        request: auditRequestOf(this.ctx.request),
+        details: { tenant: input.tenant ?? null },
+      });
     if (!(await verifyPassword(user?.passwordHash, input.password)) || !user) {
+      // Unknown account or wrong password: on the platform's chain (no tenant is known).
+      attempt(null, 'UNAUTHENTICATED', user?.id ?? null);
       throw new UnauthenticatedError('Invalid email or password', { reason: 'credentials' });
     }
     const membership = await this.membershipOf(user, input.tenant ?? null);
+    attempt(membership.tenant.id, 'ok', user.id);
     return this.openSession(user, membership.tenant, membership.role);
   }
 

@@ -3,6 +3,8 @@
  * rotation; only its SHA-256 is kept.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findByIds } from '../lookup.js';
+import { auditChange } from '../audit/record.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -69,13 +71,15 @@ export class ApiKeyService {
     if (input.expiresAt === null && actor.role !== 'OWNER') {
       throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
     }
-    return insertApiKey(em, {
+    const created = await insertApiKey(em, {
       tenantId: actor.tenantId,
       name: input.name,
       scopes: input.scopes,
       expiresAt: input.expiresAt,
       createdById: actor.userId,
     });
+    auditChange(this.ctx, 'apiKey.create', { type: 'ApiKey', id: created.apiKey.id }, null, shown(created.apiKey));
+    return created;
   }
 
   async list(request: PageRequest): Promise<Page<ApiKey>> {
@@ -83,9 +87,8 @@ export class ApiKeyService {
     return keysetPage(this.ctx.em, ApiKey, {}, request);
   }
 
-  async byIds(ids: readonly string[]): Promise<(ApiKey | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(ApiKey, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((key) => key.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(ApiKey | null)[]> {
+    return findByIds(this.ctx.em, ApiKey, ids);
   }
 
   /**
@@ -112,6 +115,7 @@ export class ApiKeyService {
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;
     await em.flush();
+    auditChange(this.ctx, 'apiKey.rotate', { type: 'ApiKey', id: old.id }, null, { successorId: successor.apiKey.id, oldExpiresAt: old.expiresAt });
     return successor;
   }
 
@@ -121,8 +125,10 @@ export class ApiKeyService {
     assertCan(actor, 'apiKey:manage');
     const key = await em.findOne(ApiKey, { id });
     if (!key) throw new NotFoundError('API key');
+    const before = shown(key);
     key.revokedAt ??= new Date();
     await em.flush();
+    auditChange(this.ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before, shown(key));
     return key;
   }
 
@@ -133,4 +139,9 @@ export class ApiKeyService {
     if (key.replacedBy) throw new ValidationError('This API key was already rotated', { reason: 'rotated' });
     return key;
   }
+}
+
+/** What the audit trail shows of a key: never its secret or hash. */
+function shown(key: ApiKey) {
+  return { name: key.name, prefix: key.prefix, scopes: key.scopes, expiresAt: key.expiresAt ?? null, revokedAt: key.revokedAt ?? null };
 }

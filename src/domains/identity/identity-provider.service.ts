@@ -1,6 +1,7 @@
 /** Trusted external issuers of a tenant. */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { createLocalJWKSet } from 'jose';
+import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -68,9 +69,8 @@ export class IdentityProviderService {
     return keysetPage(this.ctx.em, IdentityProvider, {}, request);
   }
 
-  async byIds(ids: readonly string[]): Promise<(IdentityProvider | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(IdentityProvider, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((provider) => provider.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(IdentityProvider | null)[]> {
+    return findByIds(this.ctx.em, IdentityProvider, ids);
   }
 
   async remove(id: string): Promise<IdentityProvider> {

@@ -19,6 +19,8 @@ export const PERMISSIONS = {
   'policy:manage': { role: 'ADMIN', scope: 'admin' },
   /** The tenant's usage statistics and policy decision log. */
   'usage:read': { role: 'ADMIN', scope: 'admin' },
+  /** The tenant's audit trail: read, export, verify. */
+  'audit:read': { role: 'ADMIN', scope: 'admin' },
   'apiKey:manage': { role: 'ADMIN', scope: 'admin' },
   'member:manage': { role: 'ADMIN', scope: 'admin' },
   'identityProvider:manage': { role: 'ADMIN', scope: 'admin' },

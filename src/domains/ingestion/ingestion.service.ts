@@ -5,6 +5,7 @@
  * so a job exists exactly when its queue entry does. The worker (pipeline.ts) does the rest.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findByIds } from '../lookup.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { bindTenantSession, tenantSessionOf } from '../../db/tenant-session.js';
 import { Dataset } from '../datasets/dataset.entity.js';
@@ -131,9 +132,8 @@ export class IngestionService {
     return keysetPage(this.ctx.em, IngestionJob, { dataset: datasetId }, request);
   }
 
-  async byIds(ids: readonly string[]): Promise<(IngestionJob | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(IngestionJob, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((job) => job.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(IngestionJob | null)[]> {
+    return findByIds(this.ctx.em, IngestionJob, ids);
   }
 
   /** The inputs of a job in order, with their outcomes. */

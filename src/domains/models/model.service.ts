@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { findByIds } from '../lookup.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
+import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validName } from '../fields.js';
@@ -57,12 +59,14 @@ export class ModelService {
     });
     this.setApiKey(model, type, input.apiKey);
     await this.flushUnique(model.name);
+    auditChange(this.ctx, 'model.create', { type: 'Model', id: model.id }, null, shown(model));
     return model;
   }
 
   async update(id: string, changes: ModelChanges): Promise<Model> {
     assertCan(this.ctx.actor, 'model:manage');
     const model = await this.get(id);
+    const before = shown(model);
     const type = typeNamed(model.type);
     if (changes.name != null && changes.name.trim() !== model.name) {
       await this.assertNameFree(validName(changes.name), model.id);
@@ -73,6 +77,7 @@ export class ModelService {
     if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
     if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
     await this.flushUnique(model.name);
+    auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model));
     return model;
   }
 
@@ -89,6 +94,7 @@ export class ModelService {
     }
     await this.ctx.em.nativeDelete(Model, { id: model.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(model);
+    auditChange(this.ctx, 'model.delete', { type: 'Model', id: model.id }, shown(model), null);
     return model.id;
   }
 
@@ -104,9 +110,8 @@ export class ModelService {
     return this.ctx.em.find(Model, {}, { orderBy: { name: 'asc', id: 'asc' } });
   }
 
-  async byIds(ids: readonly string[]): Promise<(Model | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(Model, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((model) => model.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(Model | null)[]> {
+    return findByIds(this.ctx.em, Model, ids);
   }
 
   types(): ModelType[] {
@@ -158,6 +163,19 @@ export function modelClient(deps: ServiceContext['deps'], model: Model): ModelCl
     apiKey = deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
   }
   return type.create(validConfig(type, model.config), apiKey, deps.modelSettings);
+}
+
+/** What the audit trail shows of a model: never the key, only whether one is set (and its id changes). */
+function shown(model: Model) {
+  return {
+    name: model.name,
+    type: model.type,
+    config: model.config,
+    keySet: model.apiKeyCiphertext != null,
+    keyLast4: model.apiKeyLast4 ?? null,
+    promptMicrosPer1k: model.promptMicrosPer1k,
+    completionMicrosPer1k: model.completionMicrosPer1k,
+  };
 }
 
 function typeNamed(name: string): ModelType {

@@ -5,7 +5,7 @@
  * key that sealed it: after SLUICE_MASTER_KEY changes, the old key stays readable through
  * SLUICE_MASTER_KEY_PREVIOUS until `sluice rotate-master-key` has re-sealed everything.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -55,6 +55,23 @@ export class SecretBox {
     } catch {
       throw new SecretBoxError('ciphertext failed authentication (wrong key, wrong row, or altered)');
     }
+  }
+
+  /**
+   * A keyed digest (HMAC-SHA256 under a key derived from the master key for `purpose`): stands
+   * for personal data (an email in the audit trail) without revealing it to anyone without
+   * the key. `keyId` says which master key made it, for checking it later.
+   */
+  digest(purpose: string, value: string): { keyId: string; digest: string } {
+    return { keyId: this.currentKeyId, digest: this.digestWith(this.currentKeyId, purpose, value)! };
+  }
+
+  /** The digest under the key `keyId`, or undefined when that key is not configured. */
+  digestWith(keyId: string, purpose: string, value: string): string | undefined {
+    const key = this.keys.get(keyId);
+    if (!key) return undefined;
+    const derived = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `sluice digest: ${purpose}`, 32));
+    return createHmac('sha256', derived).update(value, 'utf8').digest('hex');
   }
 
   /** Whether `sealed` should be re-sealed under the current key. */

@@ -4,6 +4,8 @@
  * never changes: a different rule is a different policy.
  */
 import DataLoader from 'dataloader';
+import { findByIds } from '../lookup.js';
+import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -55,12 +57,14 @@ export class PolicyService {
     });
     await em.flush();
     this.byEndpoint.clear(endpoint.id);
+    auditChange(this.ctx, 'policy.create', { type: 'Policy', id: policy.id }, null, shown(policy));
     return policy;
   }
 
   async update(id: string, changes: PolicyChanges): Promise<Policy> {
     assertCan(this.ctx.actor, 'policy:manage');
     const policy = await this.get(id);
+    const before = shown(policy);
     if (changes.configuration != null) {
       const type = typeNamed(policy.type);
       policy.configuration = validConfiguration(type.configSchema, changes.configuration, { typeName: type.name, field: 'configuration' });
@@ -68,6 +72,7 @@ export class PolicyService {
     if (changes.enabled != null) policy.enabled = changes.enabled;
     await this.ctx.em.flush();
     this.byEndpoint.clear(policy.endpoint.id);
+    auditChange(this.ctx, 'policy.update', { type: 'Policy', id: policy.id }, before, shown(policy));
     return policy;
   }
 
@@ -78,6 +83,7 @@ export class PolicyService {
     await this.ctx.em.nativeDelete(Policy, { id: policy.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(policy);
     this.byEndpoint.clear(policy.endpoint.id);
+    auditChange(this.ctx, 'policy.delete', { type: 'Policy', id: policy.id }, shown(policy), null);
     return policy.id;
   }
 
@@ -88,9 +94,8 @@ export class PolicyService {
     return policy;
   }
 
-  async byIds(ids: readonly string[]): Promise<(Policy | null)[]> {
-    const found = ids.length ? await this.ctx.em.find(Policy, { id: { $in: [...ids] } }) : [];
-    return ids.map((id) => found.find((policy) => policy.id === id) ?? null);
+  byIds(ids: readonly string[]): Promise<(Policy | null)[]> {
+    return findByIds(this.ctx.em, Policy, ids);
   }
 
   forEndpoint(endpointId: string): Promise<Policy[]> {
@@ -101,6 +106,10 @@ export class PolicyService {
   types(): PolicyType[] {
     return policyTypes();
   }
+}
+
+function shown(policy: Policy) {
+  return { endpointId: policy.endpoint.id, type: policy.type, configuration: policy.configuration, enabled: policy.enabled };
 }
 
 function typeNamed(name: string): PolicyType {

@@ -2,12 +2,14 @@
  * Tenants, users and memberships as the caller may see them. Reads go through the request's
  * tenant-scoped EntityManager, so the ORM filter and RLS apply underneath every rule here.
  */
+import { auditChange } from '../audit/record.js';
 import { isAuthenticated } from '../actor.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from './membership.entity.js';
+import { allowList, validRanges } from './ip-allow-list.js';
 import { Tenant } from './tenant.entity.js';
 import { User } from './user.entity.js';
 
@@ -69,11 +71,20 @@ export class TenancyService {
     return keysetPage(em, Membership, { tenant: tenantId }, request, { populate: ['user'] });
   }
 
-  /** Tenant settings: OWNER only. */
-  async updateSettings(input: { name?: string | null; apiKeyDefaultTtlDays?: number | null }): Promise<Tenant> {
+  /**
+   * Tenant settings. Name and API key lifetime: OWNER (`tenant:manage`). The request rate limit
+   * of the tenant's principals: ADMIN too (`policy:manage`: how often callers may query is
+   * policy, which admins already set per endpoint). For the limits, `undefined` leaves a value
+   * as it is and `null` returns it to the server default.
+   */
+  async updateSettings(input: TenantSettingsInput): Promise<Tenant> {
     const { actor, em } = this.ctx;
-    assertCan(actor, 'tenant:manage');
+    const limits = input.rateLimitPerSecond !== undefined || input.rateLimitBurst !== undefined;
+    const ownerOnly = [input.name, input.apiKeyDefaultTtlDays, input.auditStoreEmails, input.auditRetentionDays, input.usageRetentionDays, input.ipAllowList].some((value) => value != null);
+    if (!limits || ownerOnly) assertCan(actor, 'tenant:manage');
+    if (limits) assertCan(actor, 'policy:manage');
     const tenant = await em.findOneOrFail(Tenant, { id: actor.tenantId });
+    const before = settingsOf(tenant);
     if (input.name != null) {
       const name = input.name.trim();
       if (name.length < 1 || name.length > 100) throw new ValidationError('Name must be 1 to 100 characters', { field: 'name' });
@@ -86,7 +97,93 @@ export class TenancyService {
       }
       tenant.apiKeyDefaultTtlDays = days;
     }
+    if (input.rateLimitPerSecond !== undefined) tenant.rateLimitPerSecond = limitSetting('rateLimitPerSecond', input.rateLimitPerSecond, MAX_RATE_PER_SECOND);
+    if (input.rateLimitBurst !== undefined) tenant.rateLimitBurst = limitSetting('rateLimitBurst', input.rateLimitBurst, MAX_RATE_BURST);
+    if (input.auditStoreEmails != null) tenant.auditStoreEmails = input.auditStoreEmails;
+    if (input.auditRetentionDays != null) tenant.auditRetentionDays = daysSetting('auditRetentionDays', input.auditRetentionDays);
+    if (input.usageRetentionDays != null) tenant.usageRetentionDays = daysSetting('usageRetentionDays', input.usageRetentionDays);
+    if (input.ipAllowList != null) tenant.ipAllowList = this.validAllowList(input.ipAllowList);
     await em.flush();
+    this.ctx.deps.audit?.forgetTenant(tenant.id);
+    auditChange(this.ctx, 'tenant.settings', { type: 'Tenant', id: tenant.id }, before, settingsOf(tenant));
     return tenant;
   }
+
+  /**
+   * The caller's tenant's own request limit (null fields: the server default), for the
+   * rate-limit plugin. Read past the identity map so a cached entity never answers for the row.
+   */
+  /** The ranges, refusing a list that would lock out the very request setting it. */
+  private validAllowList(ranges: readonly string[]): string[] | null {
+    const valid = validRanges(ranges);
+    if (valid.length === 0) return null;
+    const ip = this.ctx.request?.ip;
+    if (ip && !allowList(valid).allows(ip)) {
+      throw new ValidationError(`Your own address (${ip}) is not in ipAllowList: you would lock yourself out`, { field: 'ipAllowList', reason: 'LOCKOUT' });
+    }
+    return valid;
+  }
+
+  /** The caller's tenant's IP allow-list, or null when it has none (read fresh: callers cache it). */
+  async ipAllowList(): Promise<string[] | null> {
+    const { actor, em } = this.ctx;
+    if (!actor.tenantId) return null;
+    const tenant = await em.findOne(Tenant, { id: actor.tenantId }, { fields: ['ipAllowList'], disableIdentityMap: true });
+    return tenant?.ipAllowList?.length ? tenant.ipAllowList : null;
+  }
+
+  async rateLimitOverride(): Promise<{ perSecond: number | null; burst: number | null } | null> {
+    const { actor, em } = this.ctx;
+    if (!actor.tenantId) return null;
+    const tenant = await em.findOne(
+      Tenant,
+      { id: actor.tenantId },
+      { fields: ['rateLimitPerSecond', 'rateLimitBurst'], disableIdentityMap: true },
+    );
+    return tenant && { perSecond: tenant.rateLimitPerSecond ?? null, burst: tenant.rateLimitBurst ?? null };
+  }
+}
+
+export interface TenantSettingsInput {
+  name?: string | null;
+  apiKeyDefaultTtlDays?: number | null;
+  rateLimitPerSecond?: number | null;
+  rateLimitBurst?: number | null;
+  auditStoreEmails?: boolean | null;
+  auditRetentionDays?: number | null;
+  usageRetentionDays?: number | null;
+  /** CIDR ranges; an empty list removes the restriction. */
+  ipAllowList?: readonly string[] | null;
+}
+
+/**
+ * Ceilings on what a tenant may set for itself: an admin raises their own limit here, so the
+ * platform's protection must not be one setting away from off. The per-IP limit applies on top.
+ */
+export const MAX_RATE_PER_SECOND = 1_000;
+export const MAX_RATE_BURST = 10_000;
+
+function limitSetting(field: string, value: number | null, max: number): number | null {
+  if (value === null) return null;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new ValidationError(`${field} must be 1 to ${max}, or null for the server default`, { field });
+  return value;
+}
+
+/** Retention: 1 day to 10 years. */
+function daysSetting(field: string, days: number): number {
+  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new ValidationError(`${field} must be 1 to 3650 days`, { field });
+  return days;
+}
+
+function settingsOf(tenant: Tenant) {
+  return {
+    name: tenant.name,
+    apiKeyDefaultTtlDays: tenant.apiKeyDefaultTtlDays,
+    rateLimitPerSecond: tenant.rateLimitPerSecond ?? null,
+    rateLimitBurst: tenant.rateLimitBurst ?? null,
+    auditStoreEmails: tenant.auditStoreEmails,
+    auditRetentionDays: tenant.auditRetentionDays,
+    usageRetentionDays: tenant.usageRetentionDays,
+    ipAllowList: tenant.ipAllowList ?? null,
+  };
 }

@@ -16,6 +16,14 @@ export const Tenant = defineEntity({
     rateLimitPerSecond: p.integer().nullable(),
     /** Per-principal burst override (bucket size); null: the server default. */
     rateLimitBurst: p.integer().nullable(),
+    /** false: audit events keep a keyed digest of the actor's email instead of the address. */
+    auditStoreEmails: p.boolean().default(true),
+    /** Days audit events are kept. */
+    auditRetentionDays: p.integer().default(90),
+    /** Days usage records and policy decisions are kept. */
+    usageRetentionDays: p.integer().default(400),
+    /** Addresses (CIDR) the tenant's credentials may call from; null: anywhere. */
+    ipAllowList: p.array<string>().columnType('text[]').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     memberships: () => p.oneToMany(Membership).mappedBy('tenant'),
   }),
