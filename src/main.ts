@@ -17,6 +17,7 @@ import { rotateMasterKey } from './domains/models/rotate-master-key.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import { createEventBus } from './events.js';
 import { createServer } from './server.js';
+import { startTracing } from './tracing.js';
 import { startWorker } from './worker.js';
 
 const USAGE = `Usage: sluice <command>
@@ -144,9 +145,19 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
           'ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF (see docs/operations.md)',
       );
     }
+    // The worker's own tracer (the API server has one of its own): ingestion job spans.
+    const workerTracing = role === 'worker' || config.worker.mode === 'inline' ? startTracing(config.observability) : undefined;
     const worker =
       role === 'worker' || config.worker.mode === 'inline'
-        ? await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: ownerUrl, progress: bus.progress, logger })
+        ? await startWorker({
+            config: config.worker,
+            progressIntervalMs: config.ingestion.progressIntervalMs,
+            orm,
+            queueUrl: ownerUrl,
+            progress: bus.progress,
+            logger,
+            tracer: workerTracing?.tracer,
+          })
         : undefined;
     const server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
     if (server) {
@@ -163,6 +174,7 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
     logger.info({ signal }, 'shutting down: finishing in-flight work');
     await server?.close();
     await worker?.stop();
+    await workerTracing?.shutdown();
     logger.info('shutdown complete');
     return 0;
   } finally {

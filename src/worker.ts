@@ -13,11 +13,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { applyRetention } from './domains/audit/retention.js';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { Logger as QueueLogger, makeWorkerUtils, run, type Runner, type Task, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
 import type { PoolClient } from 'pg';
 import type { WorkerConfig } from './config.js';
 import type { Orm } from './db/orm.js';
+import { applyRetention } from './domains/audit/retention.js';
 import { bindTenantSession } from './db/tenant-session.js';
 import { runIngestionJob } from './domains/ingestion/pipeline.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
@@ -33,6 +34,8 @@ export interface WorkerDependencies {
   queueUrl: string;
   progress: ProgressBus;
   logger: Logger;
+  /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  tracer?: Tracer;
 }
 
 export interface SluiceWorker {
@@ -43,7 +46,7 @@ export interface SluiceWorker {
 
 const RETENTION_TASK = 'retention';
 
-export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger }: WorkerDependencies): Promise<SluiceWorker> {
+export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const workerIds = new Set<string>();
@@ -51,12 +54,19 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
 
   const ingest: Task = async (payload, helpers) => {
     if (!isIngestPayload(payload)) throw new Error('ingest: malformed payload');
+    const span = tracer?.startSpan('ingestion job', {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
+    });
     try {
       await runIngestionJob({ em, progress, progressIntervalMs }, payload);
     } catch (error) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
       if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) await markFailed(em, payload, error);
       throw error;
+    } finally {
+      span?.end();
     }
   };
 

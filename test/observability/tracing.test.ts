@@ -150,3 +150,21 @@ describe('operation spans', () => {
     expect(durationMs).toBeGreaterThanOrEqual(900);
   });
 });
+
+describe('ingestion job spans', () => {
+  it('export one span per job run by the worker, naming the job', async () => {
+    const { createDataset, ingestInline, settled } = await import('../support/ingestion.js');
+    const dataset = await createDataset(server, token);
+    const { body } = await ingestInline(server, token, dataset.id, [{ title: 'Locks', text: 'The lock keeper opens the gates.' }]);
+    const jobGlobalId = body.data.ingestDocuments.id as string;
+    expect((await settled(server, token, jobGlobalId)).stage).toBe('COMPLETED');
+    const jobId = Buffer.from(jobGlobalId, 'base64').toString().split(':')[1];
+    const deadline = Date.now() + 10_000;
+    let span: ReceivedSpan | undefined;
+    while (!(span = spans.find((candidate) => candidate.name === 'ingestion job' && candidate.attributes['sluice.job_id'] === jobId)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(span).toMatchObject({ kind: 5, service: 'sluice-test', attributes: { 'sluice.job_id': jobId, 'sluice.attempt': expect.anything() } });
+    expect(span!.status?.code ?? 0).not.toBe(2);
+  });
+});

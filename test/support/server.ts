@@ -12,6 +12,7 @@ import type { Role } from '../../src/domains/tenancy/roles.js';
 import { createLogger } from '../../src/logger.js';
 import { createEventBus } from '../../src/events.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
+import { startTracing } from '../../src/tracing.js';
 import { startWorker } from '../../src/worker.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
@@ -70,11 +71,20 @@ export async function startTestServer(
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl });
+  const workerTracing = options.worker === false ? undefined : startTracing(config.observability);
   // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
   const worker =
     options.worker === false
       ? undefined
-      : await startWorker({ config: config.worker, progressIntervalMs: config.ingestion.progressIntervalMs, orm, queueUrl: database.ownerUrl, progress: bus.progress, logger });
+      : await startWorker({
+          config: config.worker,
+          progressIntervalMs: config.ingestion.progressIntervalMs,
+          orm,
+          queueUrl: database.ownerUrl,
+          progress: bus.progress,
+          logger,
+          tracer: workerTracing?.tracer,
+        });
   const baseUrl = await server.listen(0, '127.0.0.1');
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const url = `${baseUrl}/graphql`;
@@ -114,6 +124,7 @@ export async function startTestServer(
     async close() {
       await server.close();
       await worker?.stop();
+      await workerTracing?.shutdown();
       await bus.close();
       await orm.close(true);
       if (!options.database) await database.drop();

@@ -1,6 +1,7 @@
 /** Trusted external issuers of a tenant. */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { createLocalJWKSet } from 'jose';
+import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
@@ -61,6 +62,7 @@ export class IdentityProviderService {
       if (error instanceof UniqueConstraintViolationException) throw new ConflictError('This issuer is already registered', { field: 'issuer' });
       throw error;
     }
+    auditChange(this.ctx, 'identityProvider.register', { type: 'IdentityProvider', id: provider.id }, null, shown(provider));
     return provider;
   }
 
@@ -79,6 +81,7 @@ export class IdentityProviderService {
     if (!provider) throw new NotFoundError('Identity provider');
     this.ctx.em.remove(provider);
     await this.ctx.em.flush();
+    auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null);
     return provider;
   }
 
@@ -122,4 +125,17 @@ function safeJson(text: string): unknown {
   } catch {
     throw new ValidationError('jwks is not valid JSON', { field: 'jwks' });
   }
+}
+
+function shown(provider: IdentityProvider) {
+  return {
+    name: provider.name,
+    issuer: provider.issuer,
+    audience: provider.audience,
+    jwksUrl: provider.jwksUrl ?? null,
+    emailClaim: provider.emailClaim,
+    roleClaim: provider.roleClaim ?? null,
+    roleMapping: provider.roleMapping,
+    defaultRole: provider.defaultRole,
+  };
 }

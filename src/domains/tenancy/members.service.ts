@@ -3,6 +3,7 @@
  * OWNER, and nobody hands out a role above their own.
  */
 import { enterSession } from '../../db/tenant-session.js';
+import { auditChange } from '../audit/record.js';
 import type { AuthPayload } from '../identity/account.service.js';
 import { AccountService, normalizeEmail } from '../identity/account.service.js';
 import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js';
@@ -39,6 +40,7 @@ export class MembersService {
       expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
     });
     await em.flush();
+    auditChange(this.ctx, 'member.invite', { type: 'Invitation', id: invitation.id }, null, { email, role: input.role, expiresAt: invitation.expiresAt });
     return { invitation, token };
   }
 
@@ -51,8 +53,10 @@ export class MembersService {
     assertCan(this.ctx.actor, 'member:manage');
     const invitation = await this.ctx.em.findOne(Invitation, { id: assertUuid(id) });
     if (!invitation) throw new NotFoundError('Invitation');
+    const before = { email: invitation.email, role: invitation.role, revokedAt: invitation.revokedAt ?? null };
     invitation.revokedAt ??= new Date();
     await this.ctx.em.flush();
+    auditChange(this.ctx, 'member.invitation.revoke', { type: 'Invitation', id: invitation.id }, before, { ...before, revokedAt: invitation.revokedAt });
     return invitation;
   }
 
@@ -102,8 +106,10 @@ export class MembersService {
     if (membership.role === 'OWNER' || role === 'OWNER') assertCan(actor, 'owner:manage');
     assertMayGrant(actor, role);
     if (membership.role === 'OWNER' && role !== 'OWNER') await this.assertAnotherOwner();
+    const before = { userId: membership.user.id, role: membership.role };
     membership.role = role;
     await em.flush();
+    auditChange(this.ctx, 'member.role', { type: 'Membership', id: membership.id }, before, { ...before, role });
     return membership;
   }
 
@@ -119,6 +125,7 @@ export class MembersService {
     }
     em.remove(membership);
     await em.flush();
+    auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: membership.user.id, role: membership.role }, null);
     return membership;
   }
 
