@@ -8,7 +8,7 @@
  * password (`redactUrl`).
  */
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
-import { redact, type RedactionOptions } from './redaction.js';
+import { redact, redactValue, type RedactionOptions } from './redaction.js';
 
 export type { Logger };
 
@@ -51,8 +51,7 @@ export function createLogger(options: {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      // The serialized JSON line: masks contain no quote or backslash, so the line stays valid JSON.
-      hooks: { streamWrite: (line) => redact(line, redaction) },
+      hooks: { streamWrite: (line) => redactLine(line, redaction) },
     },
     options.destination === 2 ? destination(2) : options.destination,
   );
@@ -66,5 +65,18 @@ export function redactUrl(url: string): string {
     return parsed.toString();
   } catch {
     return '[unparseable url]';
+  }
+}
+
+/**
+ * Redacts the string values of a serialized JSON log line. Working on the parsed line, not its
+ * text: a pattern run over the text can match inside a JSON number (the digits after a
+ * decimal point pass for a card number) and leave the line unparseable.
+ */
+function redactLine(line: string, options: RedactionOptions): string {
+  try {
+    return `${JSON.stringify(redactValue(JSON.parse(line), options))}\n`;
+  } catch {
+    return redact(line, options);
   }
 }

@@ -47,8 +47,9 @@ const SECRET_ASSIGNMENT =
 // Anchored so each run of local-part characters is tried once: no quadratic backtracking.
 const EMAIL = /(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
 // 13 to 19 digits, optionally grouped by single spaces or dashes, starting 2-6 (the card
-// networks' ranges): millisecond timestamps (1…) and most ids never qualify.
-const CARD = /(?<![\w-])[2-6](?:[ -]?\d){12,18}(?![\w-])/g;
+// networks' ranges): millisecond timestamps (1…) and most ids never qualify, nor the digits
+// after a decimal point.
+const CARD = /(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?![\w-])/g;
 const INTERNATIONAL_PHONE = /\+\d[\d ().\/-]{5,22}\d/g;
 const NATIONAL_PHONE = /(?<![\w+.-])\(?\d[\d ().\/-]{5,22}\d(?![\w-])/g;
 

@@ -102,6 +102,14 @@ describe('every log line', () => {
     }
   });
 
+  it('keeps lines valid JSON when a number’s digits look like a card (regression: a fraction was masked)', () => {
+    const { lines, logger } = capture();
+    // 4111111111111111 passes Luhn: as the fraction of a duration it once became "12.[redacted card]".
+    logger.info({ durationMs: 12.4111111111111111, bytes: 4111111111111111, note: 'took 12.4111111111111111 ms' }, 'done');
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed).toMatchObject({ durationMs: 12.4111111111111111, bytes: 4111111111111111, note: 'took 12.4111111111111111 ms' });
+  });
+
   it('costs a few microseconds on a typical line (measured, printed)', () => {
     const plain =
       '{"level":30,"time":"2026-05-01T12:00:00.000Z","pid":1234,"name":"sluice","requestId":"6c1f8a52-1c2b-4d7e-9a61-3f0b7d1f2e4a","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","msg":"request completed in 12 ms with status 200"}\n';
