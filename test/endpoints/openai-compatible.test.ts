@@ -7,7 +7,8 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { endpointOver, endpointQueryOverWebSocket, EVENT_FIELDS, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { findFreePort } from '../../src/db/free-port.js';
+import { createModel, endpointOver, endpointQueryOverWebSocket, EVENT_FIELDS, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -130,10 +131,14 @@ describe('failures', () => {
   });
 
   it('reports an unreachable server as NETWORK after retrying', async () => {
-    const unreachable = await endpointOver(server, owner.token, DOCS, {
-      model: { name: uniqueSlug('gone'), type: 'openai-compatible', config: { baseUrl: 'http://127.0.0.1:1/v1', model: 'm' } },
+    // A port that was free a moment ago: connections to it are refused.
+    const closedPort = await findFreePort();
+    const model = await createModel(server, owner.token, { name: uniqueSlug('gone'), type: 'openai-compatible', config: { baseUrl: `http://127.0.0.1:${closedPort}/v1`, model: 'm' } });
+    // Over the dataset already ingested for this file (no second ingestion to wait for).
+    const { createEndpoint } = await must(server, owner.token, 'mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { reference } }', {
+      i: { name: 'Gone', slug: uniqueSlug('gone'), datasetIds: [setup.datasetId], modelId: model.id },
     });
-    const body = await queryEndpoint(server, owner.token, unreachable.reference, 'lock', undefined, 'answer');
+    const body = await queryEndpoint(server, owner.token, createEndpoint.reference, 'lock', undefined, 'answer');
     expect(body.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'NETWORK', attempts: 3 });
   });
 
