@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
 import { serve, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
-import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sameDatabaseAt, startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
 
 let redis: TestRedis | undefined;
 let seedServer: TestServer;
@@ -43,7 +43,7 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
   expect(apiA.logs.find((line) => line.msg?.startsWith('Sluice is listening'))).toMatchObject({ events: 'redis', worker: false });
 
   const { token } = await tenantWithOwner(seedServer);
-  const viaB = { ...seedServer, url: `${apiB.baseUrl}/graphql` } as TestServer;
+  const viaB = sameDatabaseAt(seedServer, apiB.baseUrl);
   const dataset = await createDataset(viaB, token);
   // Subscribed on A before the job exists: everything it hears comes from the worker via Redis.
   const client = createClient({ url: `${apiA.baseUrl.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });

@@ -46,6 +46,29 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** GraphQL over HTTP to `url` (a test server's, or a `sluice serve` process's). */
+export function graphqlAt(url: string): TestServer['graphql'] {
+  return async (query, { variables, token, headers } = {}) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  };
+}
+
+/** A test server's helpers pointed at another process serving the same database. */
+export function sameDatabaseAt(server: TestServer, baseUrl: string): TestServer {
+  const url = `${baseUrl}/graphql`;
+  return { ...server, url, baseUrl, wsUrl: url.replace(/^http/, 'ws'), graphql: graphqlAt(url) };
+}
+
 export async function startTestServer(
   options: { env?: Record<string, string>; database?: TestDatabase; worker?: boolean; clock?: Clock } = {},
 ): Promise<TestServer> {
@@ -98,19 +121,7 @@ export async function startTestServer(
     database,
     tokens,
     logs,
-    async graphql(query, { variables, token, headers } = {}) {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, headers: response.headers, body: await response.json() };
-    },
+    graphql: graphqlAt(url),
     async tokenFor(tenant, user, overrides = {}) {
       const { token } = await tokens.sign({
         userId: user.id,
