@@ -67,3 +67,53 @@ it('reads 2 or 20 members with their users in the same number of statements', as
   expect(large.count).toBe(small.count);
   console.log(`members(first: 2) and members(first: 20): ${small.count} SQL statements each`);
 });
+
+it('reads 2 or 12 datasets with a page of documents each in the same number of statements', async () => {
+  const owner = tenant.users[0]!;
+  const { withClient } = await import('../src/db/bootstrap.js');
+  // 12 datasets of 3 documents, written directly (the ingestion pipeline is tested elsewhere).
+  await withClient(database.ownerUrl, async (client) => {
+    await client.query(
+      `insert into datasets (id, tenant_id, name, slug, language, document_count, chunk_count, byte_count, created_at, updated_at)
+       select gen_random_uuid(), $1, 'Set ' || g, 'set-' || g, 'english', 3, 0, 0, now() + g * interval '1 ms', now() from generate_series(1, 12) g`,
+      [tenant.id],
+    );
+    await client.query(
+      `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
+       select gen_random_uuid(), d.tenant_id, d.id, 'doc-' || g, 'Doc ' || g, 'text/plain', md5(d.id::text || g), 10, 1, '{}', now(), now()
+         from datasets d cross join generate_series(1, 3) g where d.tenant_id = $1`,
+      [tenant.id],
+    );
+  });
+  const run = async (first: number) => {
+    const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
+    const em = orm.em.fork({ clear: true }) as EntityManager;
+    bindTenantSession(em, { tenantId: tenant.id, userId: owner.id });
+    const deps = await testServiceDependencies(orm);
+    await em.begin();
+    // Every statement, the raw ones (the documents' window query) included: knex runs them all.
+    const seen: string[] = [];
+    const knex = orm.em.getConnection().getKnex();
+    const listener = (query: { sql: string }) => seen.push(query.sql);
+    knex.on('query', listener);
+    const result = await execute({
+      schema,
+      document: parse(`query($first: Int!) { datasets(first: $first) { edges { node { name documents(first: 2) { edges { node { title bytes } } pageInfo { hasNextPage } } } } } }`),
+      variableValues: { first },
+      contextValue: { actor, credentialExpiresAt: null, credential: {}, em, services: createServices({ actor, em, deps }), requestId: 't', logger: console },
+    });
+    await em.commit();
+    knex.off('query', listener);
+    expect(result.errors).toBeUndefined();
+    const edges = (result.data as any).datasets.edges as { node: { documents: { edges: unknown[]; pageInfo: { hasNextPage: boolean } } } }[];
+    expect(edges.every((edge) => edge.node.documents.edges.length === 2 && edge.node.documents.pageInfo.hasNextPage)).toBe(true);
+    return { count: seen.filter((sql) => /^\s*(with|select|insert|update|delete)\b/i.test(sql)).length, datasets: edges.length };
+  };
+  const small = await run(2);
+  const large = await run(12);
+  expect([small.datasets, large.datasets]).toEqual([2, 12]);
+  expect(large.count).toBe(small.count);
+  // The datasets page and one window query for all their documents (plus the tenant session's own).
+  expect(small.count).toBeGreaterThanOrEqual(2);
+  console.log(`datasets(first: 2 | 12) { documents(first: 2) }: ${small.count} SQL statements each`);
+});

@@ -1,6 +1,7 @@
 /** The services of one request, built by the request-scope plugin around one EntityManager. */
 import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
+import { DocumentService } from './datasets/document.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
@@ -23,6 +24,7 @@ export function createServices(ctx: ServiceContext) {
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
     datasets: new DatasetService(ctx),
+    documents: new DocumentService(ctx),
     ingestion: new IngestionService(ctx),
     models: new ModelService(ctx),
     endpoints: new EndpointService(ctx),

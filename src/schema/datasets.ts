@@ -1,8 +1,14 @@
 /** Datasets: a tenant's collections of documents. */
 import type { Dataset } from '../domains/datasets/dataset.entity.js';
+import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { builder } from './builder.js';
 import { toConnection } from './pagination.js';
+
+export const DocumentRef = builder.loadableNodeRef('Document', {
+  id: { resolve: (document: DocumentRow) => document.id },
+  load: (ids: string[], ctx) => ctx.services.documents.byIds(ids),
+});
 
 export const DatasetRef = builder.loadableNodeRef('Dataset', {
   id: { resolve: (dataset: Dataset) => dataset.id },
@@ -21,6 +27,27 @@ DatasetRef.implement({
     chunkCount: t.exposeInt('chunkCount'),
     bytes: t.exposeInt('byteCount', { description: 'UTF-8 bytes of the parsed text of its documents.' }),
     lastIngestedAt: t.expose('lastIngestedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    documents: t.connection({
+      type: DocumentRef,
+      description: 'Its documents, oldest first. A page for each of many datasets costs one query.',
+      resolve: async (dataset, args, ctx) => toConnection(await ctx.services.documents.page(dataset.id, args)),
+    }),
+  }),
+});
+
+DocumentRef.implement({
+  description: 'One ingested document: a file, an inline text, a JSON Lines record or a CSV row.',
+  authScopes: (document) => ({ $all: { tenant: document.tenantId, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    title: t.exposeString('title'),
+    sourceKey: t.exposeString('sourceKey', { description: 'What names it within its dataset (re-ingesting the same key replaces or keeps it).' }),
+    mimeType: t.exposeString('mimeType'),
+    bytes: t.exposeInt('byteCount', { description: 'UTF-8 bytes of its parsed text.' }),
+    chunkCount: t.exposeInt('chunkCount'),
+    metadata: t.field({ type: 'JSONObject', resolve: (document) => document.metadata ?? {} }),
+    dataset: t.field({ type: DatasetRef, resolve: (document) => document.datasetId }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

@@ -123,18 +123,41 @@ function selectionFor(type: GraphQLOutputType, depth: number, maxDepth: number):
     const fragments = members.map((member) => `... on ${member.name} ${selectionFor(member, depth, maxDepth)}`).join(' ');
     return `{ __typename ${own} ${fragments} }`;
   }
-  if (isObjectType(named)) return `{ __typename ${fieldsSelection(named.getFields(), depth, maxDepth)} }`;
+  if (isObjectType(named)) return `{ __typename ${fieldsSelection(named.getFields(), depth, maxDepth, named.name)} }`;
   return '';
 }
 
-function fieldsSelection(fields: Record<string, GraphQLField<unknown, unknown>>, depth: number, maxDepth: number): string {
+/** Field names that stand for different types on different object types (e.g. `documents`). */
+let currentConflicts = new Set<string>();
+
+/** Remembers the schema's conflicting field names (see fieldsSelection). */
+export function noteConflicts(types: readonly GraphQLOutputType[]): void {
+  const byName = new Map<string, Set<string>>();
+  for (const type of types) {
+    if (!isObjectType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      byName.set(field.name, (byName.get(field.name) ?? new Set()).add(String(field.type)));
+    }
+  }
+  currentConflicts = new Set([...byName].filter(([, kinds]) => kinds.size > 1).map(([name]) => name));
+}
+
+/**
+ * A field whose name stands for different types on different object types is aliased by its
+ * type (`Dataset_documents: documents`): sibling fragments (`... on Dataset`, `... on
+ * IngestionJob`) cannot merge such fields under one response key. Only those: aliases count
+ * against the operation limits.
+ */
+function fieldsSelection(fields: Record<string, GraphQLField<unknown, unknown>>, depth: number, maxDepth: number, owner?: string): string {
+  const conflicts = currentConflicts;
+  const named = (field: GraphQLField<unknown, unknown>) => (owner && conflicts.has(field.name) ? `${owner}_${field.name}: ${field.name}` : field.name);
   return Object.values(fields)
     .filter((field) => field.args.every((arg) => !isNonNullType(arg.type) || arg.defaultValue !== undefined))
     .flatMap((field) => {
       const leaf = isScalarType(getNamedType(field.type)) || isEnumType(getNamedType(field.type));
-      if (leaf) return [field.name];
+      if (leaf) return [named(field)];
       const sub = selectionFor(field.type, depth + 1, maxDepth);
-      return sub ? [`${field.name} ${sub}`] : [];
+      return sub ? [`${named(field)} ${sub}`] : [];
     })
     .join(' ');
 }
@@ -142,6 +165,8 @@ function fieldsSelection(fields: Record<string, GraphQLField<unknown, unknown>>,
 /** `node` and `nodes` get a fragment per Node type, as deep as the operation's own selection. */
 export function withNodeFragments(schema: GraphQLSchema, operations: Operation[]): Operation[] {
   const nodeTypes = schema.getPossibleTypes(schema.getType('Node') as never);
+  // Only the node types meet as sibling fragments (`node { ... on A ... on B }`).
+  noteConflicts(nodeTypes);
   const fragments = (maxDepth: number) => nodeTypes.map((type) => `... on ${type.name} ${selectionFor(type, 1, maxDepth)}`).join(' ');
   const seen = new Map<string, number>();
   return operations.map((operation) => {

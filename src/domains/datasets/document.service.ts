@@ -1,0 +1,103 @@
+/**
+ * Reading a dataset's documents. A page of documents for each of many datasets (a list of
+ * datasets, each with its first documents) is one SQL statement, whatever the number of
+ * datasets: the requests of one tick are batched (DataLoader) and answered with a window
+ * function per dataset. Times are compared at millisecond precision, the cursors' (the writer
+ * stamps documents with PostgreSQL's microseconds).
+ */
+import DataLoader from 'dataloader';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { ValidationError } from '../errors.js';
+import { assertCan } from '../identity/permissions.js';
+import { findByIds } from '../lookup.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, type Page } from '../pagination.js';
+import type { ServiceContext } from '../service-context.js';
+import { Document } from './document.entity.js';
+
+export interface DocumentRow {
+  id: string;
+  tenantId: string;
+  datasetId: string;
+  sourceKey: string;
+  title: string;
+  mimeType: string;
+  byteCount: number;
+  chunkCount: number;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface PageKey {
+  datasetId: string;
+  first: number;
+  after: string | null;
+}
+
+export class DocumentService {
+  private readonly pages = new DataLoader<PageKey, Page<DocumentRow>, string>((keys) => this.loadPages(keys), {
+    cacheKeyFn: (key) => JSON.stringify([key.datasetId, key.first, key.after]),
+  });
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** The dataset's documents, oldest first (forward pagination). */
+  async page(datasetId: string, request: { first?: number | null; after?: string | null }): Promise<Page<DocumentRow>> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    const first = request.first ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) throw new ValidationError(`Page size must be between 0 and ${MAX_PAGE_SIZE}`, { max: MAX_PAGE_SIZE });
+    if (request.after) decodeCursor(request.after);
+    return this.pages.load({ datasetId, first, after: request.after ?? null });
+  }
+
+  async byIds(ids: readonly string[]): Promise<(DocumentRow | null)[]> {
+    return (await findByIds(this.ctx.em, Document, ids)).map((document) => document && rowOf(document));
+  }
+
+  /** One statement per distinct (page size, cursor): in practice one per batch. */
+  private async loadPages(keys: readonly PageKey[]): Promise<Page<DocumentRow>[]> {
+    const groups = new Map<string, PageKey[]>();
+    for (const key of keys) {
+      const group = `${key.first}/${key.after ?? ''}`;
+      groups.set(group, [...(groups.get(group) ?? []), key]);
+    }
+    const pages = new Map<PageKey, Page<DocumentRow>>();
+    for (const group of groups.values()) {
+      const { first, after } = group[0]!;
+      const cursor = after ? decodeCursor(after) : null;
+      const rows = await boundSql<DocumentRow & { n: string }>(
+        this.ctx.em,
+        `select * from (
+           select d.id, d.tenant_id as "tenantId", d.dataset_id as "datasetId", d.source_key as "sourceKey", d.title, d.mime_type as "mimeType",
+                  d.byte_count as "byteCount", d.chunk_count as "chunkCount", d.metadata, d.created_at as "createdAt", d.updated_at as "updatedAt",
+                  row_number() over (partition by d.dataset_id order by date_trunc('milliseconds', d.created_at), d.id) as n
+             from documents d
+            where d.tenant_id = ?::uuid and d.dataset_id = any(?::uuid[])
+              ${cursor ? "and (date_trunc('milliseconds', d.created_at), d.id) > (?::timestamptz, ?::uuid)" : ''}
+         ) ranked where n <= ? order by "datasetId", n`,
+        [this.ctx.actor.tenantId!, pgArray(group.map((key) => key.datasetId)), ...(cursor ? [cursor.createdAt.toISOString(), cursor.id] : []), first + 1],
+      );
+      for (const key of group) {
+        const mine = rows.filter((row) => row.datasetId === key.datasetId).map(({ n: _n, ...row }) => ({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) }));
+        pages.set(key, { items: mine.slice(0, first), hasNextPage: mine.length > first, hasPreviousPage: Boolean(after), cursorOf: encodeCursor });
+      }
+    }
+    return keys.map((key) => pages.get(key)!);
+  }
+}
+
+function rowOf(document: Document): DocumentRow {
+  return {
+    id: document.id,
+    tenantId: document.tenant.id,
+    datasetId: document.dataset.id,
+    sourceKey: document.sourceKey,
+    title: document.title,
+    mimeType: document.mimeType,
+    byteCount: document.byteCount,
+    chunkCount: document.chunkCount,
+    metadata: document.metadata,
+    createdAt: document.createdAt,
+    updatedAt: document.updatedAt,
+  };
+}
