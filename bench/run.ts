@@ -3,10 +3,12 @@
  * against a fresh database and a real `sluice serve`, and appends the results to
  * docs/benchmarks.md. Never part of `npm test`.
  */
+import { apiBenchmark } from './api.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { searchBenchmark } from './search.js';
 
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
+  api: apiBenchmark,
   ingestion: ingestionBenchmark,
   search: searchBenchmark,
 };

@@ -234,7 +234,7 @@ const envSchema = z.object({
   SLUICE_MAX_DEPTH: limit(1, 100).default(12),
   SLUICE_MAX_ALIASES: limit(0, 1000).default(15),
   SLUICE_MAX_TOKENS: limit(100, 100_000).default(2000),
-  SLUICE_MAX_COST: limit(10, 10_000_000).default(20_000),
+  SLUICE_MAX_COST: limit(10, 10_000_000).default(50_000),
   SLUICE_MAX_DIRECTIVES: limit(0, 1000).default(50),
   SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
   SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),

@@ -73,6 +73,8 @@ export async function startBenchServer(database: BenchDatabase, env: Record<stri
     JWT_SECRET: randomBytes(32).toString('base64url'),
     SLUICE_MASTER_KEY: randomBytes(32).toString('base64'),
     CORS_ORIGINS: 'http://localhost',
+    // A loopback database of the benchmark's own: no TLS to ask for.
+    SLUICE_DATABASE_SSL: 'disable',
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...env,
   });

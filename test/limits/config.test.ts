@@ -28,7 +28,7 @@ describe('limit settings', () => {
       maxDepth: 12,
       maxAliases: 15,
       maxTokens: 2000,
-      maxCost: 20_000,
+      maxCost: 50_000,
       maxDirectives: 50,
       introspection: true,
       blockFieldSuggestions: false,

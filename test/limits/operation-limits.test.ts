@@ -49,8 +49,8 @@ describe('refused operations', () => {
     const query = '{ datasets(first: 100) { edges { node { id name documents(first: 100) { edges { node { id } } } } } } }';
     const { status, body } = await server.graphql(query, { token, headers: GRAPHQL_RESPONSE });
     expect(status).toBe(400);
-    expect(refusalOf(body)).toBe('cost:20000');
-    expect(body.errors[0].message).toMatch(/^Query Cost limit of 20000 exceeded, found \d+/);
+    expect(refusalOf(body)).toBe('cost:50000');
+    expect(body.errors[0].message).toMatch(/^Query Cost limit of 50000 exceeded, found \d+/);
   });
 
   it('refuses an alias bomb, over HTTP and graphql-ws', async () => {
