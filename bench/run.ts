@@ -4,11 +4,13 @@
  * docs/benchmarks.md. Never part of `npm test`.
  */
 import { apiBenchmark } from './api.js';
+import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { searchBenchmark } from './search.js';
 
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   api: apiBenchmark,
+  fanout: fanoutBenchmark,
   ingestion: ingestionBenchmark,
   search: searchBenchmark,
 };
