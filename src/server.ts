@@ -268,8 +268,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
           clearInterval(idleSweep);
         }
         credentialWatch.dispose();
-        // Every event of the requests that just finished is written before we stop.
-        await audit.close();
+        // Every event of the requests that just finished is written before we stop; if the
+        // database is gone by now, say so and stop anyway.
+        await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit events queued at shutdown could not be written'));
         await yoga.dispose();
         await tracing?.shutdown();
         await queueDepth?.close();
