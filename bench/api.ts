@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { withClient } from '../src/db/bootstrap.js';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
-import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
+import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const QUERY = `{ datasets(first: 20) { edges { node { id name slug documentCount chunkCount bytes lastIngestedAt
   documents(first: 10) { edges { node { id title sourceKey mimeType bytes chunkCount metadata createdAt } } } } } } }`;
@@ -40,11 +40,7 @@ export async function apiBenchmark(command: string): Promise<void> {
   const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
   const database = await openBenchDatabase();
   const server = await startBenchServer(database, {
-    // On and counting, but out of the way of one client sending thousands of requests a second.
-    SLUICE_RATE_LIMIT_PER_SECOND: '100000',
-    SLUICE_RATE_LIMIT_BURST: '1000000',
-    SLUICE_IP_RATE_LIMIT_PER_SECOND: '100000',
-    SLUICE_IP_RATE_LIMIT_BURST: '1000000',
+    ...RAISED_LIMITS,
   });
   let reference: { server: Server; pool: pg.Pool } | undefined;
   try {

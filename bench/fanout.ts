@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
-import { graphql, openBenchDatabase, startBenchServer } from './support/sluice.js';
+import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer } from './support/sluice.js';
 
 const TENANTS = 10;
 
@@ -26,10 +26,7 @@ export async function fanoutBenchmark(command: string): Promise<void> {
   const sizes = (process.env.BENCH_FANOUT ?? '100,1000').split(',').map(Number);
   const database = await openBenchDatabase();
   const server = await startBenchServer(database, {
-    SLUICE_RATE_LIMIT_PER_SECOND: '100000',
-    SLUICE_RATE_LIMIT_BURST: '1000000',
-    SLUICE_IP_RATE_LIMIT_PER_SECOND: '100000',
-    SLUICE_IP_RATE_LIMIT_BURST: '1000000',
+    ...RAISED_LIMITS,
     // Events only as pushed: a quiet subscriber's own re-read would blur the measurement.
     SLUICE_PROGRESS_POLL_MS: '600000',
     SLUICE_MAX_BODY_BYTES: '8388608',

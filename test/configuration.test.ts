@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
+import { issuesOf } from './support/config.js';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const SECRET = 'x'.repeat(32);
@@ -16,16 +17,6 @@ const PRODUCTION = {
   DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=verify-full',
 };
 
-/** The issues a ConfigError lists for `env`, or [] when it parses. */
-function issuesOf(env: Record<string, string>): string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-}
 
 describe('parseConfig', () => {
   it('has development defaults', () => {

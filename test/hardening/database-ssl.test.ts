@@ -5,7 +5,8 @@
  * text).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config.js';
+import { issuesOf } from '../support/config.js';
 import { openOrm } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
 import { createTestDatabase } from '../support/database.js';
@@ -19,15 +20,6 @@ const PRODUCTION = {
   DATABASE_APP_URL: 'postgres://api:pw@db.internal/sluice?sslmode=require',
 };
 
-function issuesOf(env: Record<string, string>): string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-}
 
 describe('configuration', () => {
   it('accepts production URLs that ask for TLS', () => {

@@ -1,17 +1,9 @@
 /** The hardening and observability settings: parsed into the config, bad values named, secrets never echoed. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config.js';
+import { issuesOf } from '../support/config.js';
 import { startTracing } from '../../src/tracing.js';
 
-function issuesOf(env: Record<string, string>): string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-}
 
 describe('settings', () => {
   it('has defaults that trace nothing and ask no metrics token', () => {

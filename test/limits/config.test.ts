@@ -1,16 +1,8 @@
 /** The limit settings: defaults per environment, and a clear message for each bad value. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config.js';
+import { issuesOf } from '../support/config.js';
 
-function issuesOf(env: Record<string, string>): string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-}
 
 describe('limit settings', () => {
   it('has the documented defaults, with rate limits off only under NODE_ENV=test', () => {
