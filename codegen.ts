@@ -18,7 +18,8 @@ const config: CodegenConfig = {
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { DateTime: 'string' },
+        // Over the wire: DateTime as ISO strings, files as Blobs (the GraphQL multipart request spec).
+        scalars: { DateTime: 'string', JSONObject: 'Record<string, unknown>', SafeInt: 'number', File: 'Blob' },
         strictScalars: true,
       },
     },

@@ -23,6 +23,14 @@ describe('committed artefacts', () => {
     expect(readFileSync('schema.graphql', 'utf8')).toBe(printSchema());
   });
 
+  it('src/sdk/generated is what codegen makes of schema.graphql and the operations (run `npm run codegen`)', async () => {
+    const { generate } = await import('@graphql-codegen/cli');
+    const { default: config } = await import('../codegen.js');
+    const outputs = (await generate({ ...config, silent: true }, false)) as { filename: string; content: string }[];
+    expect(outputs.length).toBeGreaterThan(0);
+    for (const output of outputs) expect({ file: output.filename, content: readFileSync(output.filename, 'utf8') }).toEqual({ file: output.filename, content: output.content });
+  });
+
   it('the migrations produce exactly the entities’ schema (run `npm run migration:create`)', async () => {
     const migrator = orm.getMigrator();
     expect(await migrator.getPendingMigrations()).toEqual([]);

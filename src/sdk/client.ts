@@ -1,0 +1,168 @@
+/**
+ * The Sluice client: typed operations (documents generated into ./generated from
+ * ./operations) over HTTP and graphql-ws. Uses only fetch, FormData, Blob and WebSocket, so it
+ * runs in browsers and in Node 20 (pass `webSocketImpl` there: Node 20 has no global
+ * WebSocket).
+ *
+ * Authentication: an API key, an access token, or credentials (email + password: the client
+ * logs in when first needed, refreshes the session before the token expires, and once more on
+ * UNAUTHENTICATED). RATE_LIMITED answers are retried after `retryAfterSeconds`, a bounded
+ * number of times. Every other error is a `SluiceError` with the API's `extensions.code`.
+ */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
+import { SluiceError, toSluiceError } from './errors.js';
+import { multipartBody } from './uploads.js';
+
+export { SluiceError } from './errors.js';
+
+export type Auth =
+  | { apiKey: string }
+  | { token: string }
+  | { credentials: { email: string; password: string; tenant?: string } }
+  /** Anonymous: sign-up, log-in, public reads. */
+  | { apiKey?: undefined; token?: undefined; credentials?: undefined };
+
+export type ClientOptions = Auth & {
+  /** The GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
+  url: string;
+  /** Needed in Node 20 for subscriptions (e.g. the `ws` package's WebSocket). */
+  webSocketImpl?: unknown;
+  /** Retries of a RATE_LIMITED answer. @default 2 */
+  maxRateLimitRetries?: number;
+  /** Refresh a session this many seconds before its token expires. @default 30 */
+  refreshSkewSeconds?: number;
+};
+
+interface Session {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+}
+
+export interface SluiceClient {
+  /** Runs a query or mutation; resolves with its data or rejects with a SluiceError. */
+  request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): Promise<Data>;
+  /** Every result of a subscription (graphql-ws), until it completes; errors reject the iteration. */
+  subscribe<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): AsyncIterableIterator<Data>;
+  /** The current session's tokens (credentials only), e.g. to store the refresh token. */
+  session(): Session | undefined;
+  /** Closes the WebSocket, if one was opened. */
+  close(): Promise<void>;
+}
+
+const MAX_WAIT_MS = 30_000;
+
+export function createClient(options: ClientOptions): SluiceClient {
+  let session: Session | undefined;
+  let sessionPending: Promise<Session> | undefined;
+  let ws: WsClient | undefined;
+  const maxRetries = options.maxRateLimitRetries ?? 2;
+  const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
+
+  async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined) {
+    const query = print(document);
+    const { body, multipart } = multipartBody(query, variables);
+    const headers: Record<string, string> = { accept: 'application/graphql-response+json, application/json' };
+    if (!multipart) headers['content-type'] = 'application/json';
+    else headers['x-sluice-csrf'] = '1';
+    if (authorization) headers.authorization = authorization;
+    const response = await fetch(options.url, { method: 'POST', headers, body });
+    const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
+      data?: Data;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    };
+    return { payload, requestId: response.headers.get('x-request-id') };
+  }
+
+  /** Logs in or refreshes as needed; one at a time. */
+  async function currentSession(force = false): Promise<Session> {
+    if (!('credentials' in options) || !options.credentials) throw new SluiceError('UNAUTHENTICATED', 'No credentials to sign in with', {});
+    if (session && !force && session.expiresAt - skewMs > Date.now()) return session;
+    sessionPending ??= (async () => {
+      try {
+        const refreshed = session ? await post(RefreshSessionDocument, { refreshToken: session.refreshToken }, undefined) : undefined;
+        const next = refreshed?.payload.data?.refreshSession;
+        if (next) return (session = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: Date.parse(next.expiresAt) });
+        const { payload, requestId } = await post(LogInDocument, { input: options.credentials }, undefined);
+        if (!payload.data) throw toSluiceError(payload.errors, requestId);
+        const logIn = payload.data.logIn;
+        return (session = { accessToken: logIn.accessToken, refreshToken: logIn.refreshToken, expiresAt: Date.parse(logIn.expiresAt) });
+      } finally {
+        sessionPending = undefined;
+      }
+    })();
+    return sessionPending;
+  }
+
+  async function authorization(force = false): Promise<string | undefined> {
+    if ('apiKey' in options && options.apiKey) return `Bearer ${options.apiKey}`;
+    if ('token' in options && options.token) return `Bearer ${options.token}`;
+    if ('credentials' in options && options.credentials) return `Bearer ${(await currentSession(force)).accessToken}`;
+    return undefined;
+  }
+
+  return {
+    async request(document, variables) {
+      let reauthenticated = false;
+      for (let attempt = 0; ; attempt += 1) {
+        const { payload, requestId } = await post(document, variables, await authorization());
+        if (!payload.errors?.length && payload.data !== undefined) return payload.data;
+        const error = toSluiceError(payload.errors, requestId);
+        if (error.code === 'RATE_LIMITED' && attempt < maxRetries) {
+          const seconds = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 1;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
+          continue;
+        }
+        if (error.code === 'UNAUTHENTICATED' && 'credentials' in options && options.credentials && !reauthenticated) {
+          reauthenticated = true;
+          await currentSession(true);
+          continue;
+        }
+        throw error;
+      }
+    },
+
+    subscribe(document, variables) {
+      ws ??= createWsClient({
+        url: options.url.replace(/^http/, 'ws'),
+        webSocketImpl: options.webSocketImpl,
+        retryAttempts: 3,
+        // Asked on every (re)connection, so a reconnect presents a fresh token.
+        connectionParams: async () => {
+          const value = await authorization();
+          return value ? { authorization: value } : {};
+        },
+      });
+      const results = ws.iterate({ query: print(document), variables: variables as Record<string, unknown> | undefined });
+      const iterator: AsyncIterableIterator<any> = {
+        async next() {
+          const next = await results.next();
+          if (next.done) return next;
+          if (next.value.errors?.length) {
+            await results.return?.();
+            throw toSluiceError(next.value.errors as never, null);
+          }
+          return { done: false, value: next.value.data };
+        },
+        async return() {
+          await results.return?.();
+          return { done: true, value: undefined };
+        },
+        [Symbol.asyncIterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
+    },
+
+    session: () => session,
+
+    async close() {
+      await ws?.dispose();
+      ws = undefined;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The SDK client against the real server: typed operations over HTTP, uploads, a subscription
+ * over graphql-ws, credentials with log-in and refresh, typed errors, and a RATE_LIMITED
+ * answer retried after its retryAfterSeconds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  CreateApiKeyDocument,
+  CreateDatasetDocument,
+  createClient,
+  IngestDocumentsDocument,
+  IngestionProgressDocument,
+  QueryEndpointDocument,
+  SignUpDocument,
+  SluiceError,
+  ViewerDocument,
+} from '../../src/sdk/index.js';
+import { endpointOver } from '../support/endpoints.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+const email = `sdk-${Date.now()}@example.test`;
+const password = 'a long enough passphrase';
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const anonymous = createClient({ url: server.url });
+  const { signUp } = await anonymous.request(SignUpDocument, { input: { email, password, tenantName: 'SDK' } });
+  expect(signUp.user.email).toBe(email);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('with credentials', () => {
+  it('logs in when first needed, then runs typed queries and mutations', async () => {
+    const client = createClient({ url: server.url, credentials: { email, password } });
+    expect(client.session()).toBeUndefined();
+    const { viewer } = await client.request(ViewerDocument);
+    expect(viewer).toMatchObject({ kind: 'USER', email, role: 'OWNER' });
+    const first = client.session()!.accessToken;
+    // A skew longer than the token's life makes every request refresh the session first.
+    const refreshing = createClient({ url: server.url, credentials: { email, password }, refreshSkewSeconds: 3600 });
+    await refreshing.request(ViewerDocument);
+    const a = refreshing.session()!;
+    await refreshing.request(ViewerDocument);
+    const b = refreshing.session()!;
+    expect(b.refreshToken).not.toBe(a.refreshToken);
+    expect(first).toEqual(expect.any(String));
+  });
+
+  it('uploads files, and follows the job over graphql-ws to COMPLETED', async () => {
+    const client = createClient({ url: server.url, credentials: { email, password }, webSocketImpl: WebSocket });
+    try {
+      const { createDataset } = await client.request(CreateDatasetDocument, { input: { name: 'Manuals', slug: `manuals-${Date.now()}` } });
+      const file = new File(['# Locks\n\nThe lock keeper opens the sluice gates.\n'], 'locks.md', { type: 'text/markdown' });
+      const { ingestDocuments } = await client.request(IngestDocumentsDocument, { datasetId: createDataset.id, files: [file] });
+      const stages: string[] = [];
+      for await (const { ingestionProgress } of client.subscribe(IngestionProgressDocument, { jobId: ingestDocuments.id })) {
+        stages.push(ingestionProgress.stage);
+        if (ingestionProgress.stage === 'COMPLETED') {
+          expect(ingestionProgress).toMatchObject({ documentsTotal: 1, documentsDone: 1, percent: 100 });
+          break;
+        }
+      }
+      expect(stages.at(-1)).toBe('COMPLETED');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('raises SluiceError with the code, details and request id', async () => {
+    const client = createClient({ url: server.url, credentials: { email, password } });
+    const error = await client.request(CreateDatasetDocument, { input: { name: 'Bad', slug: 'NO' } }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'slug' } });
+    const wrong = createClient({ url: server.url, credentials: { email, password: 'not it' } });
+    await expect(wrong.request(ViewerDocument)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('with an API key', () => {
+  it('asks an endpoint', async () => {
+    const owner = createClient({ url: server.url, credentials: { email, password } });
+    const { createApiKey } = await owner.request(CreateApiKeyDocument, { input: { name: 'sdk', scopes: ['READ'] } });
+    const token = owner.session()!.accessToken;
+    const setup = await endpointOver(server, token, [{ title: 'Weirs', text: 'A weir holds water back across a river.' }]);
+    const reader = createClient({ url: server.url, apiKey: createApiKey.secret });
+    const { queryEndpoint } = await reader.request(QueryEndpointDocument, { endpoint: setup.reference, query: 'what does a weir hold' });
+    expect(queryEndpoint.passages[0]?.documentTitle).toBe('Weirs');
+    expect(queryEndpoint.answer).toContain('weir');
+  });
+});
+
+describe('rate limits', () => {
+  it('waits retryAfterSeconds and retries a RATE_LIMITED answer', async () => {
+    const limited = await startTestServer({ database: server.database, env: { SLUICE_RATE_LIMITS: 'on', SLUICE_RATE_LIMIT_PER_SECOND: '1', SLUICE_RATE_LIMIT_BURST: '2' } });
+    try {
+      const client = createClient({ url: limited.url, credentials: { email, password } });
+      const started = Date.now();
+      for (let i = 0; i < 4; i += 1) expect((await client.request(ViewerDocument)).viewer.kind).toBe('USER');
+      // Burst 2 at 1/s: the later requests had to wait for tokens.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      const impatient = createClient({ url: limited.url, credentials: { email, password }, maxRateLimitRetries: 0 });
+      const results = await Promise.allSettled(Array.from({ length: 4 }, () => impatient.request(ViewerDocument)));
+      expect(results.some((result) => result.status === 'rejected' && (result.reason as SluiceError).code === 'RATE_LIMITED')).toBe(true);
+    } finally {
+      await limited.close();
+    }
+  });
+});
