@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { entities } from '../src/domains/entities.js';
 import { printSchema } from '../src/schema/print.js';
+import { describeChanges, schemaChanges } from '../scripts/schema-changes.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 describe('committed artefacts', () => {
@@ -19,8 +20,23 @@ describe('committed artefacts', () => {
     await database?.drop();
   });
 
-  it('schema.graphql is the printed Pothos schema (run `npm run schema:print`)', () => {
-    expect(readFileSync('schema.graphql', 'utf8')).toBe(printSchema());
+  it('schema.graphql is the printed Pothos schema (run `npm run schema:print`)', async () => {
+    const committed = readFileSync('schema.graphql', 'utf8');
+    const printed = printSchema();
+    // On a mismatch, say what changed and whether it breaks clients, not just that it differs.
+    const changes = committed === printed ? 'none' : describeChanges(await schemaChanges(committed, printed));
+    expect(changes, 'schema.graphql is stale; the changes since it was printed').toBe('none');
+    expect(committed).toBe(printed);
+  });
+
+  it('tells breaking schema changes from safe ones', async () => {
+    const before = 'type Query { a: String, b(limit: Int): [String!] }\nenum Kind { X }';
+    const after = 'type Query { b(limit: Int!): [String!], c: Int }\nenum Kind { X Y }';
+    const changes = await schemaChanges(before, after);
+    expect(changes.breaking).toEqual(expect.arrayContaining([expect.stringContaining("Field 'a' was removed from object type 'Query'"), expect.stringMatching(/limit.*Int.*Int!/)]));
+    expect(changes.dangerous).toEqual([expect.stringContaining("'Y' was added to enum 'Kind'")]);
+    expect(changes.safe).toEqual([expect.stringContaining("'c' was added to object type 'Query'")]);
+    expect(describeChanges(changes)).toMatch(/^BREAKING \(2\):/);
   });
 
   it('src/sdk/generated is what codegen makes of schema.graphql and the operations (run `npm run codegen`)', async () => {

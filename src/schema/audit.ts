@@ -8,7 +8,7 @@ const AuditEventRef = builder.objectRef<AuditEventRow>('AuditEvent').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     sequence: t.string({ description: 'Its place in the tenant’s chain (a 64-bit integer, as a string).', resolve: (event) => String(event.seq) }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    createdAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.createdAt) }),
     action: t.exposeString('action', { description: '`graphql.query`, `auth.login`, `authz.denied`, `policy.denied`, `endpoint.query`, `config.*`…' }),
     outcome: t.exposeString('outcome', { description: '`ok`, or the error codes.' }),
     actorKind: t.exposeString('actorKind'),

@@ -1,8 +1,9 @@
 /**
  * The Sluice client: typed operations (documents generated into ./generated from
- * ./operations) over HTTP and graphql-ws. Uses only fetch, FormData, Blob and WebSocket, so it
- * runs in browsers and in Node 20 (pass `webSocketImpl` there: Node 20 has no global
- * WebSocket).
+ * ./operations) over HTTP; subscriptions over graphql-ws, or Server-Sent Events where no
+ * WebSocket is at hand. Uses only fetch, FormData, Blob and WebSocket, so it runs in browsers
+ * and in Node 20 (Node 20 has no global WebSocket: pass `webSocketImpl`, e.g. the `ws`
+ * package, or subscriptions go over SSE).
  *
  * Authentication: an API key, an access token, or credentials (email + password: the client
  * logs in when first needed, refreshes the session before the token expires, and once more on
@@ -14,6 +15,7 @@ import { print } from 'graphql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
+import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
 
 export { SluiceError } from './errors.js';
@@ -28,8 +30,13 @@ export type Auth =
 export type ClientOptions = Auth & {
   /** The GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
   url: string;
-  /** Needed in Node 20 for subscriptions (e.g. the `ws` package's WebSocket). */
+  /** A WebSocket class for graphql-ws subscriptions where there is no global one (Node 20: the `ws` package). */
   webSocketImpl?: unknown;
+  /**
+   * How subscriptions travel: `ws` (graphql-ws), `sse` (Server-Sent Events over fetch), or
+   * `auto`: graphql-ws when a WebSocket implementation is at hand, else SSE. @default 'auto'
+   */
+  subscriptionTransport?: 'auto' | 'ws' | 'sse';
   /** Retries of a RATE_LIMITED answer. @default 2 */
   maxRateLimitRetries?: number;
   /** Refresh a session this many seconds before its token expires. @default 30 */
@@ -45,7 +52,11 @@ interface Session {
 export interface SluiceClient {
   /** Runs a query or mutation; resolves with its data or rejects with a SluiceError. */
   request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): Promise<Data>;
-  /** Every result of a subscription (graphql-ws), until it completes; errors reject the iteration. */
+  /** `request`, named for reading. */
+  query: SluiceClient['request'];
+  /** `request`, named for writing. */
+  mutate: SluiceClient['request'];
+  /** Every result of a subscription, until it completes; errors reject the iteration. */
   subscribe<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): AsyncIterableIterator<Data>;
   /** The current session's tokens (credentials only), e.g. to store the refresh token. */
   session(): Session | undefined;
@@ -104,51 +115,70 @@ export function createClient(options: ClientOptions): SluiceClient {
     return undefined;
   }
 
-  return {
-    async request(document, variables) {
-      let reauthenticated = false;
-      for (let attempt = 0; ; attempt += 1) {
-        const { payload, requestId } = await post(document, variables, await authorization());
-        if (!payload.errors?.length && payload.data !== undefined) return payload.data;
-        const error = toSluiceError(payload.errors, requestId);
-        if (error.code === 'RATE_LIMITED' && attempt < maxRetries) {
-          const seconds = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 1;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
-          continue;
-        }
-        if (error.code === 'UNAUTHENTICATED' && 'credentials' in options && options.credentials && !reauthenticated) {
-          reauthenticated = true;
-          await currentSession(true);
-          continue;
-        }
-        throw error;
+  function useSse(): boolean {
+    const transport = options.subscriptionTransport ?? 'auto';
+    if (transport !== 'auto') return transport === 'sse';
+    return !options.webSocketImpl && typeof globalThis.WebSocket === 'undefined';
+  }
+
+  async function* sseWithAuthorization(query: string, variables: Record<string, unknown> | undefined): AsyncGenerator<WireResult> {
+    yield* sseResults(options.url, query, variables, await authorization());
+  }
+
+  function wsResults(query: string, variables: Record<string, unknown> | undefined): AsyncIterator<WireResult, undefined> {
+    ws ??= createWsClient({
+      url: options.url.replace(/^http/, 'ws'),
+      webSocketImpl: options.webSocketImpl,
+      retryAttempts: 3,
+      // Asked on every (re)connection, so a reconnect presents a fresh token.
+      connectionParams: async () => {
+        const value = await authorization();
+        return value ? { authorization: value } : {};
+      },
+    });
+    return ws.iterate({ query, variables }) as AsyncIterator<WireResult, undefined>;
+  }
+
+  async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>): Promise<Data> {
+    let reauthenticated = false;
+    for (let attempt = 0; ; attempt += 1) {
+      const { payload, requestId } = await post(document, variables, await authorization());
+      if (!payload.errors?.length && payload.data !== undefined) return payload.data;
+      const error = toSluiceError(payload.errors, requestId);
+      if (error.code === 'RATE_LIMITED' && attempt < maxRetries) {
+        const seconds = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
+        continue;
       }
-    },
+      if (error.code === 'UNAUTHENTICATED' && 'credentials' in options && options.credentials && !reauthenticated) {
+        reauthenticated = true;
+        await currentSession(true);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  return {
+    request,
+    query: request,
+    mutate: request,
 
     subscribe(document, variables) {
-      ws ??= createWsClient({
-        url: options.url.replace(/^http/, 'ws'),
-        webSocketImpl: options.webSocketImpl,
-        retryAttempts: 3,
-        // Asked on every (re)connection, so a reconnect presents a fresh token.
-        connectionParams: async () => {
-          const value = await authorization();
-          return value ? { authorization: value } : {};
-        },
-      });
-      const results = ws.iterate({ query: print(document), variables: variables as Record<string, unknown> | undefined });
+      const query = print(document);
+      const results = useSse() ? sseWithAuthorization(query, variables) : wsResults(query, variables);
       const iterator: AsyncIterableIterator<any> = {
         async next() {
           const next = await results.next();
-          if (next.done) return next;
+          if (next.done) return { done: true, value: undefined };
           if (next.value.errors?.length) {
-            await results.return?.();
-            throw toSluiceError(next.value.errors as never, null);
+            await results.return?.(undefined);
+            throw toSluiceError(next.value.errors, null);
           }
           return { done: false, value: next.value.data };
         },
         async return() {
-          await results.return?.();
+          await results.return?.(undefined);
           return { done: true, value: undefined };
         },
         [Symbol.asyncIterator]() {

@@ -21,7 +21,8 @@ export interface AuditEventFilter {
 export interface AuditEventRow {
   id: string;
   seq: string;
-  createdAt: Date;
+  /** ISO 8601. */
+  createdAt: string;
   action: string;
   outcome: string;
   actorKind: string;
@@ -31,7 +32,9 @@ export interface AuditEventRow {
   hash: string;
 }
 
-const COLUMNS = `id, seq, created_at as "createdAt", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload, personal, encode(hash, 'hex') as hash`;
+// created_at as ISO 8601 text: the ORM's pg driver hands timestamps over as PostgreSQL's own
+// text ("2026-11-29 21:56:10.963+00"), which is not RFC 3339 (the DateTime scalar, JSON Lines).
+const COLUMNS = `id, seq, to_json(created_at) #>> '{}' as "createdAt", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload, personal, encode(hash, 'hex') as hash`;
 
 export class AuditService {
   constructor(private readonly ctx: ServiceContext) {}
