@@ -45,8 +45,9 @@ import { useRequestId } from './plugins/request-id.js';
 import { REST_LOGIN_PATH, useRestLogin } from './plugins/rest-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
+import { withConsole } from './console/serve.js';
 import { withBodyLimit } from './http/body-limit.js';
-import { corsPolicy, originAllowed } from './http/cors.js';
+import { corsPolicy, originAllowed, sameHostOrigin } from './http/cors.js';
 import { withSecurityHeaders } from './http/security-headers.js';
 import { useCsrfPrevention } from './plugins/csrf-prevention.js';
 import { useMetrics } from './plugins/metrics.js';
@@ -179,7 +180,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const httpServer = createHttpServer(
     withSecurityHeaders(
       { hsts: production, graphiql },
-      withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga),
+      // The console's static files (src/console/) are answered before Yoga and its plugins.
+      withConsole(withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga)),
     ),
   );
   const wsServer = new WebSocketServer({
@@ -188,8 +190,10 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     // A WebSocket message larger than this closes the socket with 1009 (message too big).
     maxPayload: config.http.maxBodyBytes,
     // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
-    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass.
-    verifyClient: ({ origin }, done) => done(originAllowed(config.http.corsOrigins, origin), 403, 'Origin not allowed'),
+    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
+    // so do pages of this server's own origin (the console).
+    verifyClient: ({ origin, req }, done) =>
+      done(originAllowed(config.http.corsOrigins, origin) || sameHostOrigin(origin, req.headers.host), 403, 'Origin not allowed'),
   });
   const ws = useServer(
     {

@@ -40,3 +40,16 @@ function normalizeOrigin(value: string): string | null {
     return null;
   }
 }
+
+/**
+ * Whether `origin` is a page of the host the request was sent to (the console Sluice serves
+ * itself): the WebSocket upgrade allows it whatever CORS_ORIGINS says, as browsers allow
+ * same-origin fetches without CORS. A page of another site cannot send this server's own
+ * host as its Origin. Schemes are not compared: behind a TLS terminator the page is https
+ * while Sluice sees http. A proxy that rewrites Host needs the origin in CORS_ORIGINS.
+ */
+export function sameHostOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || host === undefined) return false;
+  const normalized = normalizeOrigin(origin);
+  return normalized !== null && new URL(normalized).host === host.toLowerCase();
+}

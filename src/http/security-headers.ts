@@ -8,13 +8,15 @@
  * - `Referrer-Policy: no-referrer`: URLs (which may carry a query) never leak onward.
  * - `Content-Security-Policy`: the API answers data, never a page, so `default-src 'none'`;
  *   GraphiQL (development) gets a policy of its own that allows exactly its page: the hashes
- *   of its inline scripts and the CDN origin Yoga loads its bundle from.
+ *   of its inline scripts and the CDN origin Yoga loads its bundle from. The console
+ *   (src/console/) gets one that allows only its own files and connections to this server.
  * - `Strict-Transport-Security` in production (browsers ignore it over plain HTTP, so a TLS
  *   terminator in front carries it through).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { renderGraphiQL, type GraphiQLOptions } from 'graphql-yoga';
+import { CONSOLE_PATH } from '../console/serve.js';
 
 export interface SecurityHeaderOptions {
   /** Send HSTS (production). @default false */
@@ -23,18 +25,33 @@ export interface SecurityHeaderOptions {
   graphiql?: GraphiQLOptions;
   /** Where GraphiQL is served. @default '/graphql' */
   graphqlEndpoint?: string;
+  /** Where the console's page and files are served. @default CONSOLE_PATH ('/console') */
+  consolePath?: string;
 }
 
 const API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/**
+ * The console's scripts and styles are files of its own ('self', no inline code); it talks to
+ * /graphql over fetch and graphql-ws. img-src data: is for its empty favicon.
+ */
+export const CONSOLE_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const HSTS = 'max-age=31536000; includeSubDomains';
 
-export function withSecurityHeaders({ hsts = false, graphiql, graphqlEndpoint = '/graphql' }: SecurityHeaderOptions, next: RequestListener): RequestListener {
+export function withSecurityHeaders(
+  { hsts = false, graphiql, graphqlEndpoint = '/graphql', consolePath = CONSOLE_PATH }: SecurityHeaderOptions,
+  next: RequestListener,
+): RequestListener {
   const graphiqlPolicy = graphiql ? graphiqlContentSecurityPolicy(graphiql) : undefined;
+  const policyFor = (req: IncomingMessage) => {
+    if (graphiqlPolicy && servesGraphiQL(req, graphqlEndpoint)) return graphiqlPolicy;
+    return servesConsole(req, consolePath) ? CONSOLE_POLICY : API_POLICY;
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('x-frame-options', 'DENY');
     res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('content-security-policy', graphiqlPolicy && servesGraphiQL(req, graphqlEndpoint) ? graphiqlPolicy : API_POLICY);
+    res.setHeader('content-security-policy', policyFor(req));
     if (hsts) res.setHeader('strict-transport-security', HSTS);
     return next(req, res);
   };
@@ -45,6 +62,11 @@ function servesGraphiQL(req: IncomingMessage, endpoint: string): boolean {
   if (req.method !== 'GET' || !req.headers.accept?.includes('text/html')) return false;
   const path = (req.url ?? '').split('?')[0];
   return path === endpoint || path === `${endpoint}/`;
+}
+
+function servesConsole(req: IncomingMessage, consolePath: string): boolean {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  return path === consolePath || path.startsWith(`${consolePath}/`);
 }
 
 /**
