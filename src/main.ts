@@ -1,8 +1,11 @@
 /**
- * The operator CLI: `sluice serve` (default), `sluice worker`, `sluice migrate`,
- * `sluice rotate-master-key`, `sluice keys create`.
+ * The `sluice` command. Operator commands run Sluice itself against its database: `serve`
+ * (default), `worker`, `migrate`, `rotate-master-key`, `audit verify`, `retention`,
+ * `keys create --tenant`. Client commands (`login`, `keys`, `datasets`, `ingest`, `query`,
+ * `audit tail`…) talk to a running Sluice over its API: src/cli/.
  */
 import { parseArgs } from 'node:util';
+import { clientUsage, isClientCommand, runCli } from './cli/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { runMigrations } from './db/migrate.js';
@@ -22,7 +25,10 @@ import { startWorker } from './worker.js';
 
 const USAGE = `Usage: sluice <command>
 
-Commands:
+Client commands (talk to a running Sluice; \`sluice <command> --help\` for each):
+${clientUsage()}
+
+Operator commands (run Sluice against its database):
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
             and runs ingestion jobs too unless SLUICE_WORKER=off
   worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
@@ -42,6 +48,7 @@ Commands:
 Configuration comes from the environment; see README.md.`;
 
 async function main(argv: string[]): Promise<number> {
+  if (isClientCommand(argv)) return runCli(argv);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -164,7 +171,7 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
       const url = await server.listen();
       logger.info(
         { url: `${url}/graphql`, dataDir: config.dataDir, graphiql: config.http.graphiql, events: bus.transport, worker: Boolean(worker) },
-        `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}`,
+        `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}; the console is at ${url}/console/`,
       );
     }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -15,6 +15,7 @@ import { print } from 'graphql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
+import { reach } from './reach.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
 
@@ -24,8 +25,10 @@ export type Auth =
   | { apiKey: string }
   | { token: string }
   | { credentials: { email: string; password: string; tenant?: string } }
+  /** A session kept from an earlier log-in (e.g. by the CLI): refreshed as needed, never re-entered. */
+  | { session: Session }
   /** Anonymous: sign-up, log-in, public reads. */
-  | { apiKey?: undefined; token?: undefined; credentials?: undefined };
+  | { apiKey?: undefined; token?: undefined; credentials?: undefined; session?: undefined };
 
 export type ClientOptions = Auth & {
   /** The GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
@@ -41,11 +44,14 @@ export type ClientOptions = Auth & {
   maxRateLimitRetries?: number;
   /** Refresh a session this many seconds before its token expires. @default 30 */
   refreshSkewSeconds?: number;
+  /** Told each time the session changes (log-in, refresh: refresh tokens are single-use), to keep it. */
+  onSession?: (session: Session) => void;
 };
 
-interface Session {
+export interface Session {
   accessToken: string;
   refreshToken: string;
+  /** Epoch milliseconds. */
   expiresAt: number;
 }
 
@@ -67,7 +73,7 @@ export interface SluiceClient {
 const MAX_WAIT_MS = 30_000;
 
 export function createClient(options: ClientOptions): SluiceClient {
-  let session: Session | undefined;
+  let session: Session | undefined = 'session' in options ? options.session : undefined;
   let sessionPending: Promise<Session> | undefined;
   let ws: WsClient | undefined;
   const maxRetries = options.maxRateLimitRetries ?? 2;
@@ -80,7 +86,7 @@ export function createClient(options: ClientOptions): SluiceClient {
     if (!multipart) headers['content-type'] = 'application/json';
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
-    const response = await fetch(options.url, { method: 'POST', headers, body });
+    const response = await reach(options.url, { method: 'POST', headers, body });
     const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
       data?: Data;
       errors?: { message: string; extensions?: Record<string, unknown> }[];
@@ -88,19 +94,26 @@ export function createClient(options: ClientOptions): SluiceClient {
     return { payload, requestId: response.headers.get('x-request-id') };
   }
 
+  const credentials = 'credentials' in options ? options.credentials : undefined;
+  const keep = (next: { accessToken: string; refreshToken: string; expiresAt: string }): Session => {
+    session = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: Date.parse(next.expiresAt) };
+    options.onSession?.(session);
+    return session;
+  };
+
   /** Logs in or refreshes as needed; one at a time. */
   async function currentSession(force = false): Promise<Session> {
-    if (!('credentials' in options) || !options.credentials) throw new SluiceError('UNAUTHENTICATED', 'No credentials to sign in with', {});
+    if (!credentials && !session) throw new SluiceError('UNAUTHENTICATED', 'No credentials to sign in with', {});
     if (session && !force && session.expiresAt - skewMs > Date.now()) return session;
     sessionPending ??= (async () => {
       try {
         const refreshed = session ? await post(RefreshSessionDocument, { refreshToken: session.refreshToken }, undefined) : undefined;
         const next = refreshed?.payload.data?.refreshSession;
-        if (next) return (session = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: Date.parse(next.expiresAt) });
-        const { payload, requestId } = await post(LogInDocument, { input: options.credentials }, undefined);
+        if (next) return keep(next);
+        if (!credentials) throw new SluiceError('UNAUTHENTICATED', 'The session has ended (expired, logged out or revoked): sign in again', {});
+        const { payload, requestId } = await post(LogInDocument, { input: credentials }, undefined);
         if (!payload.data) throw toSluiceError(payload.errors, requestId);
-        const logIn = payload.data.logIn;
-        return (session = { accessToken: logIn.accessToken, refreshToken: logIn.refreshToken, expiresAt: Date.parse(logIn.expiresAt) });
+        return keep(payload.data.logIn);
       } finally {
         sessionPending = undefined;
       }
@@ -111,7 +124,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   async function authorization(force = false): Promise<string | undefined> {
     if ('apiKey' in options && options.apiKey) return `Bearer ${options.apiKey}`;
     if ('token' in options && options.token) return `Bearer ${options.token}`;
-    if ('credentials' in options && options.credentials) return `Bearer ${(await currentSession(force)).accessToken}`;
+    if (credentials || session) return `Bearer ${(await currentSession(force)).accessToken}`;
     return undefined;
   }
 
@@ -150,7 +163,7 @@ export function createClient(options: ClientOptions): SluiceClient {
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
         continue;
       }
-      if (error.code === 'UNAUTHENTICATED' && 'credentials' in options && options.credentials && !reauthenticated) {
+      if (error.code === 'UNAUTHENTICATED' && (credentials || session) && !reauthenticated) {
         reauthenticated = true;
         await currentSession(true);
         continue;

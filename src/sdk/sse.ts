@@ -6,6 +6,7 @@
  * Uses only fetch and a stream parser, so it runs in browsers and Node alike.
  */
 import { createParser } from 'eventsource-parser';
+import { reach } from './reach.js';
 
 export interface WireResult {
   data?: unknown;
@@ -17,7 +18,7 @@ export async function* sseResults(url: string, query: string, variables: Record<
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
   if (authorization) headers.authorization = authorization;
   try {
-    const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal });
+    const response = await reach(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal });
     if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
       // Refused before the stream began (bad credentials, invalid operation): one JSON answer.
       const payload = (await response.json().catch(() => undefined)) as WireResult | undefined;

@@ -11,10 +11,12 @@ import {
   createClient,
   IngestDocumentsDocument,
   IngestionProgressDocument,
+  LogInDocument,
   QueryEndpointDocument,
   SignUpDocument,
   SluiceError,
   ViewerDocument,
+  type Session,
 } from '../../src/sdk/index.js';
 import { endpointOver } from '../support/endpoints.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -108,5 +110,30 @@ describe('rate limits', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('with a kept session', () => {
+  it('refreshes an expired session, hands the new one over, and says when it has ended', async () => {
+    const { logIn } = await createClient({ url: server.url }).mutate(LogInDocument, { input: { email, password } });
+    const kept: Session[] = [];
+    // An access token that expired a minute ago: the first request refreshes first.
+    const session = { accessToken: logIn.accessToken, refreshToken: logIn.refreshToken, expiresAt: Date.now() - 60_000 };
+    const client = createClient({ url: server.url, session, onSession: (next) => kept.push(next) });
+    expect((await client.query(ViewerDocument)).viewer.email).toBe(email);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.refreshToken).not.toBe(logIn.refreshToken);
+    expect(kept[0]!.expiresAt).toBeGreaterThan(Date.now());
+
+    // Refresh tokens are single-use: a client still holding the old one cannot go on.
+    const stale = createClient({ url: server.url, session });
+    const error = await stale.query(ViewerDocument).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('reports an unreachable server as NETWORK_ERROR', async () => {
+    const error = await createClient({ url: 'http://127.0.0.1:9/graphql' }).query(ViewerDocument).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'NETWORK_ERROR', message: expect.stringContaining('Cannot reach http://127.0.0.1:9/graphql') });
   });
 });

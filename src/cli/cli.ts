@@ -1,0 +1,106 @@
+/**
+ * What every end-user command shares: the server's URL, an SDK client signed in the way the
+ * user chose (SLUICE_API_KEY, or what `sluice login` stored), output as text or `--json`,
+ * and failures as one line on stderr with an exit code that says what kind of failure.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import WebSocket from 'ws';
+import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
+import { readLogin, writeLogin, type StoredLogin } from './credentials.js';
+
+/** 0 success; the rest by what went wrong (docs/cli.md). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unauthenticated: 3, unreachable: 4 } as const;
+
+export const DEFAULT_URL = 'http://localhost:4000/graphql';
+
+/** A failure the user can act on: printed as one line, exiting with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
+}
+
+export interface Cli {
+  env: NodeJS.ProcessEnv;
+  json: boolean;
+  /** The GraphQL endpoint: --url, else SLUICE_URL, else the logged-in server, else localhost. */
+  url: string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  /** A client authenticated as the user; refreshed sessions are stored again. */
+  client(): SluiceClient;
+  /** Prints `text` (text mode) or `value` as one JSON document (--json). */
+  print(text: string, value: unknown): void;
+  /** Closes the client's connections, if it made any. */
+  close(): Promise<void>;
+}
+
+export interface Command {
+  /** e.g. `keys create`. */
+  name: string;
+  summary: string;
+  /** Everything after `sluice <name>` in the usage line. */
+  usage: string;
+  /** Further help: what it does, its options. */
+  help: string;
+  options?: ParseArgsConfig['options'];
+  run(cli: Cli, args: string[], values: Record<string, string | boolean | string[] | undefined>): Promise<number | void>;
+}
+
+/** `http://host:4000` and `http://host:4000/graphql` both mean the GraphQL endpoint. */
+export function graphqlUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliError(`"${raw}" is not a URL (e.g. ${DEFAULT_URL})`, EXIT.usage);
+  }
+  if (!['http:', 'https:'].includes(url.protocol)) throw new CliError(`"${raw}" must be an http or https URL`, EXIT.usage);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/graphql';
+  return url.toString();
+}
+
+export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?: string; stdout: Cli['stdout']; stderr: Cli['stderr']; stdin: Cli['stdin'] }): Cli {
+  const stored = readLogin(options.env);
+  const url = graphqlUrl(options.url ?? options.env.SLUICE_URL ?? stored?.url ?? DEFAULT_URL);
+  let client: SluiceClient | undefined;
+  return {
+    ...options,
+    url,
+    client() {
+      client ??= clientFor(url, options.env, stored);
+      return client;
+    },
+    print(text, value) {
+      options.stdout.write(options.json ? `${JSON.stringify(value)}\n` : text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    },
+    close: async () => client?.close(),
+  };
+}
+
+function clientFor(url: string, env: NodeJS.ProcessEnv, stored: StoredLogin | undefined): SluiceClient {
+  const common = { url, webSocketImpl: WebSocket, maxRateLimitRetries: 3 };
+  if (env.SLUICE_API_KEY) return createClient({ ...common, apiKey: env.SLUICE_API_KEY });
+  // A login is for the server it was made with; another --url goes anonymous (and says so on 401).
+  if (!stored || graphqlUrl(stored.url) !== url) return createClient(common);
+  if (stored.apiKey) return createClient({ ...common, apiKey: stored.apiKey });
+  if (stored.session) return createClient({ ...common, session: stored.session, onSession: (session) => writeLogin({ ...stored, session }, env) });
+  return createClient(common);
+}
+
+/** A failure as one line and an exit code. */
+export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined): { line: string; exitCode: number } {
+  if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
+  if (error instanceof SluiceError) {
+    if (error.code === 'UNAUTHENTICATED') return { line: `${error.message} (run \`sluice login\`)`, exitCode: EXIT.unauthenticated };
+    if (error.code === 'NETWORK_ERROR') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
+    const retry = typeof error.details.retryAfterSeconds === 'number' ? ` (retry in ${error.details.retryAfterSeconds} s)` : '';
+    const request = error.requestId ? ` [request ${error.requestId}]` : '';
+    return { line: `${error.code}: ${error.message}${retry}${request}`, exitCode: EXIT.failed };
+  }
+  return { line: `unexpected error talking to ${cli?.url ?? 'Sluice'}: ${(error as Error)?.message ?? String(error)}`, exitCode: EXIT.failed };
+}

@@ -1,0 +1,51 @@
+/** `sluice datasets create|list`. */
+import { CreateDatasetDocument, DatasetDocument, DatasetsDocument, type DatasetFieldsFragment, type SluiceClient } from '../../sdk/index.js';
+import { CliError, EXIT, type Command } from '../cli.js';
+import { table } from '../table.js';
+
+export const datasetsCreate: Command = {
+  name: 'datasets create',
+  summary: 'create a dataset',
+  usage: '<slug> [--name <name>] [--description <text>] [--language <regconfig>]',
+  help: `Creates a dataset. The slug (lowercase letters, digits, dashes) names it in URLs and
+commands; --name defaults to the slug. --language is the text-search language (default english).`,
+  options: { name: { type: 'string' }, description: { type: 'string' }, language: { type: 'string' } },
+  async run(cli, args, values) {
+    const [slug] = args;
+    if (!slug) throw new CliError('give the new dataset a slug, e.g. `sluice datasets create handbook`', EXIT.usage);
+    const input = { slug, name: (values.name as string | undefined) ?? slug, description: values.description as string | undefined, language: values.language as string | undefined };
+    const { createDataset } = await cli.client().mutate(CreateDatasetDocument, { input });
+    cli.print(`Created dataset ${createDataset.slug} (${createDataset.id})`, createDataset);
+  },
+};
+
+export const datasetsList: Command = {
+  name: 'datasets list',
+  summary: "list your tenant's datasets",
+  usage: '[--name-contains <text>]',
+  help: 'Lists datasets with their document and chunk counts and size.',
+  options: { 'name-contains': { type: 'string' } },
+  async run(cli, _args, values) {
+    const datasets: DatasetFieldsFragment[] = [];
+    let after: string | null | undefined;
+    do {
+      const page = (await cli.client().query(DatasetsDocument, { first: 100, after, nameContains: values['name-contains'] as string | undefined })).datasets;
+      datasets.push(...page.edges.map(({ node }) => node));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
+    } while (after);
+    const rows = datasets.map((dataset) => [dataset.slug, dataset.name, String(dataset.documentCount), String(dataset.chunkCount), megabytes(dataset.bytes), dataset.lastIngestedAt ?? '-']);
+    cli.print(table(['SLUG', 'NAME', 'DOCUMENTS', 'CHUNKS', 'SIZE', 'LAST INGESTED'], rows), datasets);
+  },
+};
+
+/** A dataset by slug, or by id. */
+export async function findDataset(client: SluiceClient, reference: string): Promise<DatasetFieldsFragment> {
+  const bySlug = /^[a-z0-9-]+$/.test(reference) ? (await client.query(DatasetDocument, { slug: reference, first: 0 })).dataset : null;
+  const found = bySlug ?? (await client.query(DatasetDocument, { id: reference, first: 0 }).catch(() => ({ dataset: null }))).dataset;
+  if (!found) throw new CliError(`no dataset "${reference}" in your tenant (see \`sluice datasets list\`)`, EXIT.failed);
+  return found;
+}
+
+export function megabytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,118 @@
+/** `sluice ingest <dataset> <files or folders...>`: upload, then watch the jobs to their end. */
+import { readFile } from 'node:fs/promises';
+import { IngestDocumentsDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
+import { CliError, EXIT, type Cli, type Command } from '../cli.js';
+import { batches, collectFiles, type LocalFile } from '../files.js';
+import { progressView, type Progress, type ProgressView } from '../progress.js';
+import { findDataset, megabytes } from './datasets.js';
+
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+/** What the server refuses a batch for that a smaller batch would fix. */
+const TOO_BIG = new Set(['TOO_MANY_FILES', 'REQUEST_TOO_LARGE']);
+
+export const ingest: Command = {
+  name: 'ingest',
+  summary: 'upload files or folders into a dataset, with live progress',
+  usage: '<dataset> <files or folders...> [--chunk-size <n>] [--chunk-overlap <n>] [--batch-mb <n>] [--no-wait]',
+  help: `Uploads files into a dataset (by slug or id). Folders are walked for the formats Sluice
+parses (.txt .md .html .json .jsonl .csv); other files there are skipped and counted. Files go
+in batches (100 files or --batch-mb, default 16 MB, per request; each batch is one job) and
+each job's progress is shown live: stage, percent, documents, chunks, MB/s and ETA (a bar at a
+terminal, a line per change otherwise). Exits 1 if a job or a document failed. --no-wait
+returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.`,
+  options: { 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' }, 'batch-mb': { type: 'string' }, 'no-wait': { type: 'boolean' } },
+  async run(cli, args, values) {
+    const [datasetRef, ...paths] = args;
+    if (!datasetRef || paths.length === 0) throw new CliError('give a dataset and at least one file or folder', EXIT.usage);
+    const options = {
+      chunkSize: integerOption(values['chunk-size'], '--chunk-size'),
+      chunkOverlap: integerOption(values['chunk-overlap'], '--chunk-overlap'),
+    };
+    const batchBytes = (integerOption(values['batch-mb'], '--batch-mb') ?? 16) * 1024 * 1024;
+    const { files, skipped } = await collectFiles(paths).catch((error: Error) => {
+      throw new CliError(error.message, EXIT.usage);
+    });
+    if (files.length === 0) throw new CliError(`nothing to ingest in ${paths.join(', ')}${skipped.length ? ` (${skipped.length} files of other formats skipped)` : ''}`, EXIT.usage);
+
+    const client = cli.client();
+    const dataset = await findDataset(client, datasetRef);
+    const total = files.reduce((sum, file) => sum + file.bytes, 0);
+    if (!cli.json) cli.stderr.write(`Ingesting ${files.length} files (${megabytes(total)}) into ${dataset.slug}${skipped.length ? `; skipped ${skipped.length} of other formats` : ''}\n`);
+
+    const view = values['no-wait'] ? undefined : progressView(cli.stderr);
+    const followed: Promise<Progress>[] = [];
+    const jobs: { id: string; files: string[] }[] = [];
+    try {
+      const pending = batches(files, 100, batchBytes);
+      while (pending.length > 0) {
+        const batch = pending.shift()!;
+        const job = await upload(client, dataset.id, batch, options).catch((error: unknown) => {
+          // The server's limits are smaller than ours: send the batch in two halves instead.
+          if (error instanceof SluiceError && TOO_BIG.has(String(error.details.reason)) && batch.length > 1) return undefined;
+          throw error;
+        });
+        if (!job) {
+          pending.unshift(batch.slice(0, batch.length / 2), batch.slice(batch.length / 2));
+          continue;
+        }
+        jobs.push({ id: job.id, files: batch.map((file) => file.name) });
+        if (view) followed.push(follow(client, job.id, `job ${jobs.length}`, view));
+      }
+      const outcomes = await Promise.all(followed);
+      view?.stop();
+      return report(cli, dataset.slug, jobs, outcomes);
+    } catch (error) {
+      view?.stop();
+      throw error;
+    }
+  },
+};
+
+function integerOption(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new CliError(`${name} must be a whole number`, EXIT.usage);
+  return number;
+}
+
+async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[], options: { chunkSize?: number; chunkOverlap?: number }) {
+  const files = await Promise.all(batch.map(async (file) => new File([await readFile(file.path)], file.name)));
+  return (await client.mutate(IngestDocumentsDocument, { datasetId, files, options })).ingestDocuments;
+}
+
+/** The job's progress until it ends; a dropped stream resumes where it left off. */
+async function follow(client: SluiceClient, jobId: string, label: string, view: ProgressView): Promise<Progress> {
+  let last: Progress | undefined;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      for await (const { ingestionProgress } of client.subscribe(IngestionProgressDocument, { jobId, after: last?.sequence })) {
+        last = ingestionProgress;
+        view.update(label, ingestionProgress);
+        if (TERMINAL.has(ingestionProgress.stage)) return ingestionProgress;
+      }
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+    }
+  }
+  throw new CliError(`lost the progress of ${label} (${jobId}); see it with the ingestionJob query`, EXIT.failed);
+}
+
+function report(cli: Cli, dataset: string, jobs: { id: string; files: string[] }[], outcomes: Progress[]): number {
+  if (outcomes.length === 0) {
+    cli.print(`Uploaded ${jobs.length} jobs into ${dataset}: ${jobs.map((job) => job.id).join(', ')}`, { dataset, jobs });
+    return EXIT.ok;
+  }
+  const failures = outcomes.flatMap((outcome) => outcome.documents.filter((document) => document.status === 'FAILED').map((document) => `${document.name}: ${document.error ?? 'failed'}`));
+  const ended = outcomes.filter((outcome) => outcome.stage !== 'COMPLETED').map((outcome) => `job ${outcome.jobId} ${outcome.stage}${outcome.error ? `: ${outcome.error}` : ''}`);
+  const documents = outcomes.reduce((sum, outcome) => sum + outcome.documentsDone, 0);
+  const chunks = outcomes.reduce((sum, outcome) => sum + outcome.chunksDone, 0);
+  const ok = failures.length === 0 && ended.length === 0;
+  const summary = `${ok ? 'Ingested' : 'Ingestion ended with problems:'} ${documents} inputs, ${chunks} chunks into ${dataset} (${outcomes.length} jobs)`;
+  cli.print([summary, ...ended, ...failures].join('\n'), {
+    dataset,
+    ok,
+    jobs: outcomes.map((outcome) => ({ id: outcome.jobId, stage: outcome.stage, documentsDone: outcome.documentsDone, documentsFailed: outcome.documentsFailed, chunks: outcome.chunksDone, error: outcome.error ?? null })),
+    failures,
+  });
+  return ok ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,80 @@
+/**
+ * The end-user CLI: `sluice login`, `keys`, `datasets`, `ingest`, `query`, `audit tail`…,
+ * talking to a running Sluice over its GraphQL API through the SDK (src/sdk/). The operator
+ * commands (serve, worker, migrate, …) live in src/main.ts, which hands these over.
+ */
+import { parseArgs } from 'node:util';
+import { createCli, explain, EXIT, type Command } from './cli.js';
+import { auditTail } from './commands/audit.js';
+import { datasetsCreate, datasetsList } from './commands/datasets.js';
+import { ingest } from './commands/ingest.js';
+import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { query } from './commands/query.js';
+import { login, logout, whoami } from './commands/session.js';
+
+const COMMANDS: Command[] = [login, logout, whoami, keysCreate, keysList, keysRevoke, datasetsCreate, datasetsList, ingest, query, auditTail];
+
+const GLOBAL_OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Whether `sluice <argv>` is one of these commands rather than an operator's. */
+export function isClientCommand(argv: string[]): boolean {
+  const [first, second] = argv;
+  if (first === 'keys') return !argv.includes('--tenant') && !argv.some((arg) => arg.startsWith('--tenant='));
+  if (first === 'audit') return second !== 'verify';
+  return COMMANDS.some((command) => command.name.split(' ')[0] === first);
+}
+
+/** The client commands, for `sluice --help`. */
+export function clientUsage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  return COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n');
+}
+
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+}
+
+export async function runCli(argv: string[], io: Io = { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+  const [first, second] = argv;
+  const command = COMMANDS.find((candidate) => candidate.name === `${first} ${second}`) ?? COMMANDS.find((candidate) => candidate.name === first);
+  if (!command) {
+    const group = COMMANDS.filter((candidate) => candidate.name.startsWith(`${first} `));
+    const asked = argv.includes('--help') || argv.includes('-h');
+    io[asked ? 'stdout' : 'stderr'].write(`${asked ? '' : `sluice ${first}: which one?\n\n`}${group.map(helpLine).join('\n')}\n`);
+    return asked ? EXIT.ok : EXIT.usage;
+  }
+  const rest = argv.slice(command.name.split(' ').length);
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ...GLOBAL_OPTIONS, ...command.options } });
+  } catch (error) {
+    io.stderr.write(`sluice ${command.name}: ${(error as Error).message}\nUsage: ${helpLine(command)}\n`);
+    return EXIT.usage;
+  }
+  if (parsed.values.help) {
+    io.stdout.write(`Usage: sluice ${command.name} ${command.usage}\n\n${command.help}\n\nEvery command takes --url <url> (else SLUICE_URL, else the server you logged in to), --json and --help.\n`);
+    return EXIT.ok;
+  }
+  let cli: ReturnType<typeof createCli> | undefined;
+  try {
+    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined });
+    return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
+  } catch (error) {
+    const { line, exitCode } = explain(error, cli);
+    io.stderr.write(`sluice ${command.name}: ${line}\n`);
+    return exitCode;
+  } finally {
+    await cli?.close();
+  }
+}
+
+function helpLine(command: Command): string {
+  return `sluice ${command.name} ${command.usage}`.trimEnd();
+}

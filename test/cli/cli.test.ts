@@ -1,0 +1,163 @@
+/**
+ * The end-user CLI end to end: `node bin/sluice.js …` in a child process against the real
+ * server, with its own config directory. Log-in (credentials file 0600, no password in it),
+ * datasets, ingesting a folder with progress lines, querying an endpoint, API keys, the audit
+ * tail, --json output that parses, and non-zero exit codes with one-line reasons.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createModel, must, uniqueSlug } from '../support/endpoints.js';
+import { signUp, type SignedUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let server: TestServer;
+let owner: SignedUp;
+const home = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+const configDir = join(home, 'config');
+
+function sluice(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const child = spawn(process.execPath, ['bin/sluice.js', ...args], {
+    env: { PATH: process.env.PATH, HOME: home, SLUICE_CONFIG_DIR: configDir, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** A failure is one line on stderr naming the command. */
+function expectOneLineFailure(run: Run, code: number, pattern: RegExp) {
+  expect({ code: run.code, stdout: run.stdout }).toEqual({ code, stdout: '' });
+  expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  expect(run.stderr).toMatch(pattern);
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  owner = await signUp(server);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('sluice (client commands)', () => {
+  it('refuses a wrong password with exit code 3, then logs in and keeps only tokens, mode 0600', async () => {
+    const wrong = await sluice(['login', '--url', server.url, '--email', owner.email, '--password-stdin'], { input: 'not the password\n' });
+    expectOneLineFailure(wrong, 3, /^sluice login: .*UNAUTHENTICATED|Invalid email or password/);
+
+    const run = await sluice(['login', '--url', server.url, '--email', owner.email, '--password-stdin'], { input: `${owner.password}\n` });
+    expect(run).toMatchObject({ code: 0, stdout: `Logged in to ${server.url} as ${owner.email} (tenant ${owner.tenant.slug}, OWNER)\n` });
+    const file = join(configDir, 'credentials.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(configDir).mode & 0o777).toBe(0o700);
+    const stored = readFileSync(file, 'utf8');
+    expect(stored).not.toContain(owner.password);
+    expect(JSON.parse(stored)).toMatchObject({ email: owner.email, tenant: owner.tenant.slug, session: { refreshToken: expect.any(String) } });
+
+    const whoami = await sluice(['whoami', '--json']);
+    expect(whoami.code).toBe(0);
+    expect(JSON.parse(whoami.stdout)).toMatchObject({ kind: 'USER', email: owner.email, role: 'OWNER', tenant: owner.tenant.slug });
+  });
+
+  it('creates and lists datasets; a bad slug exits 1 with the API error', async () => {
+    expect((await sluice(['datasets', 'create', 'handbook', '--name', 'Handbook'])).stdout).toMatch(/^Created dataset handbook \(/);
+    expectOneLineFailure(await sluice(['datasets', 'create', 'NO']), 1, /^sluice datasets create: BAD_USER_INPUT: .*\[request /);
+    const list = await sluice(['datasets', 'list', '--json']);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ slug: 'handbook', name: 'Handbook', documentCount: 0 })]);
+    expect((await sluice(['datasets', 'list'])).stdout).toMatch(/^SLUG\s+NAME\s+DOCUMENTS.*\nhandbook\s+Handbook\s+0/);
+  });
+
+  it('ingests a folder, printing progress lines to the end, and reports the outcome', async () => {
+    const folder = join(home, 'docs');
+    mkdirSync(join(folder, 'guides'), { recursive: true });
+    writeFileSync(join(folder, 'locks.md'), '# Locks\n\nThe lock keeper opens the sluice gates at dawn.\n');
+    writeFileSync(join(folder, 'weirs.txt'), 'A weir holds the river back and keeps the level for boats.\n');
+    writeFileSync(join(folder, 'guides', 'gates.html'), '<h1>Gates</h1><p>Each gate has a paddle the keeper winds by hand.</p>');
+    writeFileSync(join(folder, 'photo.png'), 'not text');
+    writeFileSync(join(folder, '.hidden.md'), 'never sent');
+
+    const run = await sluice(['ingest', 'handbook', folder]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^Ingesting 3 files \(.* KB\) into handbook; skipped 1 of other formats\n/);
+    const lines = run.stderr.trim().split('\n').slice(1);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatch(/^job 1 (QUEUED|PARSING|CHUNKING|INDEXING|COMPLETED)\s+\d+% \| docs \d\/3 \| chunks \d+ \| (-|[\d.]+) MB\/s \| (ETA \S+|done)$/);
+    expect(lines.at(-1)).toMatch(/^job 1 COMPLETED\s+100% \| docs 3\/3 \| chunks 3 \|/);
+    expect(run.stdout).toBe('Ingested 3 inputs, 3 chunks into handbook (1 jobs)\n');
+
+    const again = await sluice(['ingest', 'handbook', join(folder, 'locks.md'), '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ dataset: 'handbook', ok: true, jobs: [{ stage: 'COMPLETED', documentsDone: 1, documentsFailed: 0 }], failures: [] });
+
+    expectOneLineFailure(await sluice(['ingest', 'handbook', join(home, 'missing')]), 2, /no such file or folder/);
+    expectOneLineFailure(await sluice(['ingest', 'no-such-dataset', folder]), 1, /no dataset "no-such-dataset"/);
+  });
+
+  it('asks an endpoint, printing passages and the answer, or JSON', async () => {
+    const { datasets } = await must(server, owner.accessToken, '{ datasets(first: 1) { edges { node { id } } } }');
+    const model = await createModel(server, owner.accessToken, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const { createEndpoint } = await must(server, owner.accessToken, 'mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }', {
+      input: { name: 'Locks', slug: uniqueSlug('locks'), modelId: model.id, datasetIds: [datasets.edges[0].node.id] },
+    });
+    const run = await sluice(['query', createEndpoint.reference, 'lock', 'keeper']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\[1\] Locks \(score [\d.]+\)\n {4}.*lock keeper opens the sluice gates/);
+    expect(run.stdout).toMatch(/\nAnswer: .*lock keeper.*\n\nSources: \[1\] Locks(, \[2\] gates\.html)?\n\(\d+ ms\)\n$/);
+    const json = JSON.parse((await sluice(['query', createEndpoint.reference, 'lock keeper', '--json'])).stdout);
+    expect(json).toMatchObject({ answer: expect.stringContaining('lock keeper'), passages: [expect.objectContaining({ documentTitle: 'Locks' }), ...json.passages.slice(1)] });
+    expectOneLineFailure(await sluice(['query', `${owner.tenant.slug}/nowhere`, 'anything']), 1, /NOT_FOUND/);
+  });
+
+  it('creates, lists and revokes API keys; a key works through SLUICE_API_KEY', async () => {
+    const created = await sluice(['keys', 'create', '--name', 'ci', '--scopes', 'read,write', '--expires-in-days', '7']);
+    expect(created.code).toBe(0);
+    const secret = created.stdout.trim();
+    expect(created.stderr).toMatch(/^Created API key ci \(.*\), scopes READ, WRITE, expires 20/);
+    const asKey = await sluice(['whoami', '--json'], { env: { SLUICE_API_KEY: secret } });
+    expect(JSON.parse(asKey.stdout)).toMatchObject({ kind: 'API_KEY', tenant: owner.tenant.slug, scopes: ['READ', 'WRITE'] });
+    const listed = JSON.parse((await sluice(['keys', 'list', '--json'])).stdout) as { id: string; name: string }[];
+    const key = listed.find((candidate) => candidate.name === 'ci')!;
+    expect(key).toMatchObject({ scopes: ['READ', 'WRITE'], revokedAt: null });
+    expect((await sluice(['keys', 'revoke', key.id])).stdout).toBe(`Revoked API key ci (${key.id})\n`);
+    expectOneLineFailure(await sluice(['whoami'], { env: { SLUICE_API_KEY: secret } }), 3, /sluice login/);
+    expectOneLineFailure(await sluice(['keys', 'create', '--name', 'x', '--scopes', 'root']), 2, /unknown scope ROOT/);
+  });
+
+  it('tails the audit trail as JSON lines', async () => {
+    const run = await sluice(['audit', 'tail', '-n', '5', '--json']);
+    expect(run.code).toBe(0);
+    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events).toHaveLength(5);
+    expect(events.every((event) => typeof event.action === 'string' && typeof event.hash === 'string')).toBe(true);
+    // Oldest first, as `tail` reads.
+    expect(events.map((event) => BigInt(event.sequence))).toEqual([...events.map((event) => BigInt(event.sequence))].sort((a, b) => (a < b ? -1 : 1)));
+  });
+
+  it('exits 2 for usage errors and 4 when the server is unreachable', async () => {
+    expectOneLineFailure(await sluice(['datasets', 'list', '--bogus']).then((run) => ({ ...run, stderr: run.stderr.split('\n')[0]! })), 2, /Unknown option '--bogus'/);
+    expectOneLineFailure(await sluice(['whoami', '--url', 'http://127.0.0.1:9']), 4, /Cannot reach http:\/\/127\.0\.0\.1:9\/graphql/);
+    const help = await sluice(['ingest', '--help']);
+    expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: sluice ingest <dataset> <files or folders\.\.\.>/) });
+  });
+
+  it('logs out: the session ends on the server and the file is gone', async () => {
+    const { session } = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8'));
+    expect((await sluice(['logout'])).stdout).toBe(`Logged out of ${server.url}\n`);
+    expect(() => statSync(join(configDir, 'credentials.json'))).toThrow();
+    const { body } = await server.graphql('{ viewer { kind } }', { token: session.accessToken });
+    expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expectOneLineFailure(await sluice(['whoami', '--url', server.url]), 3, /Not logged in/);
+  });
+});
