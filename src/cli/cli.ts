@@ -93,10 +93,11 @@ function clientFor(url: string, env: NodeJS.ProcessEnv, stored: StoredLogin | un
 }
 
 /** A failure as one line and an exit code. */
-export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined): { line: string; exitCode: number } {
+export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined, command: string): { line: string; exitCode: number } {
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
   if (error instanceof SluiceError) {
-    if (error.code === 'UNAUTHENTICATED') return { line: `${error.message} (run \`sluice login\`)`, exitCode: EXIT.unauthenticated };
+    const hint = command === 'login' ? '' : ' (run `sluice login`)';
+    if (error.code === 'UNAUTHENTICATED') return { line: `${error.message}${hint}`, exitCode: EXIT.unauthenticated };
     if (error.code === 'NETWORK_ERROR') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
     const retry = typeof error.details.retryAfterSeconds === 'number' ? ` (retry in ${error.details.retryAfterSeconds} s)` : '';
     const request = error.requestId ? ` [request ${error.requestId}]` : '';

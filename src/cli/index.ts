@@ -67,7 +67,7 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
     cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined });
     return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
   } catch (error) {
-    const { line, exitCode } = explain(error, cli);
+    const { line, exitCode } = explain(error, cli, command.name);
     io.stderr.write(`sluice ${command.name}: ${line}\n`);
     return exitCode;
   } finally {

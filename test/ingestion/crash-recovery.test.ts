@@ -29,9 +29,11 @@ function startWorkerProcess(): SluiceProcess {
     JWT_SECRET: TEST_JWT_SECRET,
     SLUICE_MASTER_KEY: TEST_MASTER_KEY,
     SLUICE_WORKER_HEARTBEAT_MS: '200',
-    // Generous against a busy CI machine: a live worker whose heartbeat lags past this would
-    // have its job unlocked and started again (harmless to the data, but attempts would grow).
-    SLUICE_WORKER_STALE_MS: '3000',
+    // Generous against a busy machine: a live worker whose heartbeat lags past this would have
+    // its job unlocked and started again (harmless to the data, but attempts would grow). 3 s
+    // was seen to flake with the suite beside a benchmark (load 4.5 on 2 cores); 10 s costs the
+    // test 7 s of waiting for the killed worker to count as gone.
+    SLUICE_WORKER_STALE_MS: '10000',
   });
   workers.push(worker);
   return worker;

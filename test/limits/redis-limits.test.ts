@@ -12,8 +12,9 @@ import { ownRedis, redisServerAvailable, type OwnRedis } from './own-redis.js';
 
 const PASSWORD = 'redis-password-that-must-not-be-logged';
 const VIEWER = '{ viewer { kind } }';
-const UNREACHABLE = /Redis is unreachable/;
-const BACK = /Redis is reachable again/;
+// The rate limiter's own messages (the event bus says the like of itself).
+const UNREACHABLE = /Redis is unreachable: rate limits/;
+const BACK = /Redis is reachable again: rate limits/;
 
 describe.skipIf(!redisServerAvailable)('rate limits in Redis (needs redis-server)', () => {
   let redis: OwnRedis;
