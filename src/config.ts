@@ -7,6 +7,7 @@
  * never invents a secret.
  */
 import type { ProviderSettings } from './domains/models/provider.js';
+import { parsePrivateNetworkPolicy } from './domains/models/outbound-network.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
 import path from 'node:path';
 import { z } from 'zod';
@@ -166,6 +167,15 @@ function parseQuota(value: string): BucketRule {
   return { burst: Number(attempts), perSecond: Number(attempts) / seconds };
 }
 
+const isPolicy = (value: string) => {
+  try {
+    parsePrivateNetworkPolicy(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const perSecond = z.coerce.number({ message: 'must be a number' }).positive('must be more than 0').max(100_000, 'must be at most 100000');
 const burst = z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000');
 const limit = (min: number, max: number) =>
@@ -213,6 +223,10 @@ const envSchema = z.object({
   SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
+  SLUICE_MODEL_PRIVATE_NETWORKS: z
+    .string()
+    .refine((value) => isPolicy(value), { message: 'must be allow, deny, or CIDRs to allow (e.g. 10.1.0.0/16,fd00::/8)' })
+    .optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
@@ -337,6 +351,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,
       maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
       retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
+      // Secure by default in production; local model servers (Ollama…) just work in development.
+      privateNetworks: parsePrivateNetworkPolicy(values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow')),
     },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',

@@ -59,6 +59,9 @@ describe('parseConfig', () => {
   it('accepts a complete production environment, listening on all interfaces without GraphiQL', () => {
     const config = parseConfig(PRODUCTION);
     expect(config.http).toMatchObject({ host: '0.0.0.0', graphiql: false, corsOrigins: ['https://console.example.com'] });
+    // Model servers in private networks are refused unless the operator lists them.
+    expect(config.models.privateNetworks).toEqual({ mode: 'deny', except: [] });
+    expect(parseConfig({ ...PRODUCTION, SLUICE_MODEL_PRIVATE_NETWORKS: '10.1.0.0/16' }).models.privateNetworks).toEqual({ mode: 'deny', except: ['10.1.0.0/16'] });
   });
 
   it.each([
@@ -68,6 +71,7 @@ describe('parseConfig', () => {
     ['SLUICE_MASTER_KEY', { SLUICE_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /^SLUICE_MASTER_KEY: must be exactly 32 bytes/],
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example, *' }, /^CORS_ORIGINS: "\*" is not allowed in production/],
     ['DATABASE_URL', { DATABASE_URL: undefined }, /^DATABASE_URL: required in production/],
+    ['SLUICE_MODEL_PRIVATE_NETWORKS', { SLUICE_MODEL_PRIVATE_NETWORKS: '10.0.0.0/33' }, /^SLUICE_MODEL_PRIVATE_NETWORKS: must be allow, deny, or CIDRs/],
     ['DATABASE_APP_URL', { DATABASE_APP_URL: undefined }, /^DATABASE_APP_URL: required in production/],
   ])('refuses production without a proper %s', (_name, change, message) => {
     const env = Object.fromEntries(Object.entries({ ...PRODUCTION, ...change }).filter(([, value]) => value !== undefined)) as Record<string, string>;

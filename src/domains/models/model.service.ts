@@ -14,7 +14,7 @@ import { validName } from '../fields.js';
 import { assertCan } from '../identity/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { Model } from './model.entity.js';
-import { modelType, modelTypes, type ModelClient, type ModelType } from './provider.js';
+import { modelType, modelTypes, type ModelClient, type ModelType, type ProviderSettings } from './provider.js';
 import './providers/index.js';
 
 export interface ModelInput {
@@ -52,7 +52,7 @@ export class ModelService {
       tenant: actor.tenantId,
       name: validName(input.name),
       type: type.name,
-      config: validConfig(type, input.config ?? {}),
+      config: validConfig(type, input.config ?? {}, this.ctx.deps.modelSettings),
       promptMicrosPer1k: validPrice(input.promptMicrosPer1k, 'promptMicrosPer1k'),
       completionMicrosPer1k: validPrice(input.completionMicrosPer1k, 'completionMicrosPer1k'),
       apiKeyCiphertext: null,
@@ -72,7 +72,7 @@ export class ModelService {
       await this.assertNameFree(validName(changes.name), model.id);
       model.name = validName(changes.name);
     }
-    if (changes.config != null) model.config = validConfig(type, changes.config);
+    if (changes.config != null) model.config = validConfig(type, changes.config, this.ctx.deps.modelSettings);
     if (changes.promptMicrosPer1k != null) model.promptMicrosPer1k = validPrice(changes.promptMicrosPer1k, 'promptMicrosPer1k');
     if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
     if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
@@ -162,6 +162,7 @@ export function modelClient(deps: ServiceContext['deps'], model: Model): ModelCl
   if (model.apiKeyKeyId && model.apiKeyCiphertext) {
     apiKey = deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
   }
+  // Not checked against the settings again: the provider guards each call itself.
   return type.create(validConfig(type, model.config), apiKey, deps.modelSettings);
 }
 
@@ -186,8 +187,11 @@ function typeNamed(name: string): ModelType {
   return type;
 }
 
-function validConfig(type: ModelType, config: Record<string, unknown>): Record<string, unknown> {
-  return validConfiguration(type.configSchema, config, { typeName: type.name, field: 'config' });
+/** A model's configuration: valid for its type and, when being set (`settings` given), allowed by the server's settings. */
+function validConfig(type: ModelType, config: Record<string, unknown>, settings?: ProviderSettings): Record<string, unknown> {
+  const valid = validConfiguration(type.configSchema, config, { typeName: type.name, field: 'config' });
+  if (settings) type.checkConfig?.(valid, settings);
+  return valid;
 }
 
 function validPrice(value: number | null | undefined, field: string): number {

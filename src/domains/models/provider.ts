@@ -4,6 +4,7 @@
  * names a type, so a new provider is a new file (plus its line in providers/index.ts).
  */
 import type { z } from 'zod';
+import type { PrivateNetworkPolicy } from './outbound-network.js';
 
 /** A passage handed to a model: retrieved chunk text with where it came from. */
 export interface ModelPassage {
@@ -40,6 +41,8 @@ export interface ProviderSettings {
   maxRetries: number;
   /** The first retry's delay; each further one doubles (with jitter), capped at 8 s. */
   retryBaseDelayMs: number;
+  /** Whether model servers may be in private networks (outbound-network.ts). */
+  privateNetworks: PrivateNetworkPolicy;
 }
 
 export interface ModelType<Config extends Record<string, unknown> = Record<string, unknown>> {
@@ -50,6 +53,8 @@ export interface ModelType<Config extends Record<string, unknown> = Record<strin
   configSchema: z.ZodType<Config>;
   /** Whether the type takes an API key (stored encrypted, never returned). */
   acceptsApiKey: boolean;
+  /** Checks a valid configuration against the server's settings (e.g. where it may call); its message reaches the client. */
+  checkConfig?(config: Config, settings: ProviderSettings): void;
   create(config: Config, apiKey: string | null, settings: ProviderSettings): ModelClient;
 }
 

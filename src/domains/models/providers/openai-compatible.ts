@@ -11,8 +11,10 @@
  * request's signal closes the upstream connection.
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { fetch as undiciFetch, type Agent } from 'undici';
 import { z } from 'zod';
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError, ValidationError } from '../../errors.js';
+import { assertCallableUrl, guardedAgent, PrivateAddressError, type PrivateNetworkPolicy } from '../outbound-network.js';
 import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
 
 const configSchema = z.strictObject({
@@ -167,8 +169,14 @@ class Completion {
       this.attempts += 1;
       let response: Response | undefined;
       try {
-        response = await fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' });
+        assertCallableUrl(this.settings.privateNetworks, url);
+        const dispatcher = agentFor(this.settings.privateNetworks);
+        const init = { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' } as const;
+        // Guarded calls go through undici's own fetch, which takes the guarding agent.
+        response = dispatcher ? ((await undiciFetch(url, { ...init, dispatcher })) as unknown as Response) : await fetch(url, init);
       } catch (error) {
+        const refused = error instanceof PrivateAddressError ? error : (error as { cause?: unknown }).cause;
+        if (refused instanceof PrivateAddressError) throw new UpstreamError(refused.message, { reason: 'PRIVATE_ADDRESS', attempts: this.attempts });
         if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error;
       }
       if (response?.ok) return response;
@@ -245,5 +253,20 @@ registerModelType({
   description: 'Chat completions, streamed, from any server that speaks the OpenAI protocol (OpenAI, vLLM, Ollama, LM Studio).',
   configSchema,
   acceptsApiKey: true,
+  checkConfig(config, settings) {
+    try {
+      assertCallableUrl(settings.privateNetworks, config.baseUrl);
+    } catch (error) {
+      if (error instanceof PrivateAddressError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: 'PRIVATE_ADDRESS' });
+      throw error;
+    }
+  },
   create: (config, apiKey, settings) => new Completion(config, apiKey, settings),
 });
+
+/** One connection pool per policy, so connections are reused across queries. */
+const agents = new WeakMap<PrivateNetworkPolicy, Agent | undefined>();
+function agentFor(policy: PrivateNetworkPolicy): Agent | undefined {
+  if (!agents.has(policy)) agents.set(policy, guardedAgent(policy));
+  return agents.get(policy);
+}

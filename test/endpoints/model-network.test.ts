@@ -1,0 +1,84 @@
+/**
+ * The guard against server-side request forgery through a model's baseUrl
+ * (SLUICE_MODEL_PRIVATE_NETWORKS, deny by default in production): private and reserved IP
+ * literals are refused when the model is configured; a host name that resolves into them
+ * (here `localhost`) is refused when the connection is made, before any byte reaches it; and
+ * CIDRs the operator lists are let through. fake-openai is the model server double.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { parsePrivateNetworkPolicy, refusesAddress } from '../../src/domains/models/outbound-network.js';
+import { createModel, endpointOver, gql, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber.' }];
+const CREATE_MODEL = 'mutation($input: CreateModelInput!) { createModel(input: $input) { id } }';
+
+let fake: FakeOpenAI;
+let guarded: TestServer;
+let owner: Tenant;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  guarded = await startTestServer({ env: { SLUICE_MODEL_PRIVATE_NETWORKS: 'deny', SLUICE_MODEL_MAX_RETRIES: '0' } });
+  owner = await tenantWithOwner(guarded);
+});
+afterAll(async () => {
+  await guarded?.close();
+  await fake?.close();
+});
+
+const llm = (baseUrl: string) => ({ name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl, model: 'm' } });
+
+describe('with private networks denied', () => {
+  it('refuses private, loopback, link-local and mapped IP literals as baseUrl', async () => {
+    for (const host of ['127.0.0.1', '10.1.2.3', '169.254.169.254', '[::1]', '[::ffff:192.168.0.1]', '[fd00::5]', '0.0.0.0']) {
+      const body = await gql(guarded, owner.token, CREATE_MODEL, { input: llm(`http://${host}:8080/v1`) });
+      expect(body.errors?.[0]?.extensions, host).toMatchObject({ code: 'BAD_USER_INPUT', field: 'config.baseUrl', reason: 'PRIVATE_ADDRESS' });
+    }
+    // A public address is accepted (nothing calls it here).
+    expect((await gql(guarded, owner.token, CREATE_MODEL, { input: llm('https://93.184.215.14/v1') })).data.createModel.id).toEqual(expect.any(String));
+  });
+
+  it('refuses at connection time a host name that resolves into them: no request reaches the server', async () => {
+    const before = fake.requests.length;
+    const setup = await endpointOver(guarded, owner.token, DOCS, { model: llm(fake.baseUrl.replace('127.0.0.1', 'localhost')) });
+    const body = await queryEndpoint(guarded, owner.token, setup.reference, 'lock keeper', undefined, 'answer');
+    expect(body.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'PRIVATE_ADDRESS', attempts: 1 });
+    expect(body.errors[0].message).toContain('SLUICE_MODEL_PRIVATE_NETWORKS');
+    expect(fake.requests.length).toBe(before);
+  });
+});
+
+describe('with the model server’s network allowed by CIDR', () => {
+  it('calls it, through the guarded connection', async () => {
+    const allowed = await startTestServer({ database: guarded.database, env: { SLUICE_MODEL_PRIVATE_NETWORKS: '127.0.0.0/8,::1/128' } });
+    try {
+      fake.script({ deltas: ['The keeper ', 'opens the gates [1].'] });
+      const setup = await endpointOver(allowed, owner.token, DOCS, { model: llm(fake.baseUrl.replace('127.0.0.1', 'localhost')) });
+      const body = await queryEndpoint(allowed, owner.token, setup.reference, 'lock keeper', undefined, 'answer');
+      expect(body.errors).toBeUndefined();
+      expect(body.data.queryEndpoint.answer).toBe('The keeper opens the gates [1].');
+      // Other private ranges stay refused.
+      const refused = await gql(allowed, owner.token, CREATE_MODEL, { input: llm('http://10.0.0.1/v1') });
+      expect(refused.errors[0].extensions.reason).toBe('PRIVATE_ADDRESS');
+    } finally {
+      await allowed.close();
+    }
+  });
+});
+
+describe('the policy', () => {
+  it('classifies addresses', () => {
+    const deny = parsePrivateNetworkPolicy('deny');
+    expect(['8.8.8.8', '2606:4700::1111', '172.32.0.1'].filter((address) => refusesAddress(deny, address))).toEqual([]);
+    expect(['172.16.0.1', '100.64.0.1', '192.168.1.1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1'].every((address) => refusesAddress(deny, address))).toBe(true);
+    expect(refusesAddress(parsePrivateNetworkPolicy('allow'), '127.0.0.1')).toBe(false);
+    expect(refusesAddress(parsePrivateNetworkPolicy('10.0.0.0/8'), '10.9.9.9')).toBe(false);
+  });
+
+  it('is allow outside production (see test/configuration.test.ts for production)', () => {
+    expect(parseConfig({ NODE_ENV: 'test' }).models.privateNetworks).toEqual({ mode: 'allow' });
+  });
+});
