@@ -136,9 +136,9 @@ function jobView(title) {
       bar.value = percent;
       bar.setAttribute('aria-valuetext', `${percent} %`);
       const failed = progress.documentsFailed > 0 ? `, ${progress.documentsFailed} failed` : '';
-      counts.textContent = `${percent} % · ${progress.documentsDone} of ${progress.documentsTotal} inputs${failed} · ${progress.chunksDone} chunks`;
+      counts.textContent = `${percent} % · ${progress.documentsDone} of ${progress.documentsTotal} inputs${failed} · ${count(progress.chunksDone, 'chunk')}`;
       for (const input of progress.documents) {
-        const what = input.error ? `${input.status}: ${input.error}` : `${(input.outcome ?? input.status).toLowerCase()}, ${input.documents} document(s), ${input.chunks} chunks`;
+        const what = input.error ? `${input.status}: ${input.error}` : `${(input.outcome ?? input.status).toLowerCase()}, ${count(input.documents, 'document')}, ${count(input.chunks, 'chunk')}`;
         const line = h('li', {}, `${input.name}: ${what}`);
         const previous = lines.get(input.index);
         if (previous) previous.replaceWith(line);
@@ -148,4 +148,9 @@ function jobView(title) {
       if (progress.error) showError(errorBox, new Error(progress.error));
     },
   };
+}
+
+/** "1 chunk", "3 chunks". @param {number} n @param {string} noun */
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
