@@ -1,125 +1,127 @@
 /**
  * API throughput: an authenticated, tenant-scoped nested list (20 datasets × 10 documents with
- * their counts, about 40 KB of JSON) through a real `sluice serve` in production mode with
+ * their counts, about 60 KB of JSON) through a real `sluice serve` in production mode with
  * every plugin on (auth, rate limits raised out of the way but counting, audit, operation
- * limits, tracing off), beside a reference that answers the same data with the equivalent SQL
- * under the same row-level security from a minimal node:http handler. Closed-loop maximum
- * (autocannon), then p50/p99 latency at 50 % and 90 % of each one's own maximum.
+ * limits, tracing off), beside two others serving the same rows to the same tenant under the
+ * same row-level security, each with a pool of 10 connections as the application role:
  *
- * Not here yet: PostGraphile v4 as a peer (see docs/scaling.md).
+ * - PostGraphile v4 (bench/support/postgraphile-server.ts), a peer GraphQL server: its own
+ *   process, a bearer JWT verified per request, `app.tenant_id` set in each transaction;
+ * - a reference: the equivalent two SQL statements from a minimal node:http handler.
+ *
+ * Closed-loop maximum (autocannon), then p50/p99 latency at 50 % and 90 % of each one's own
+ * maximum, all at the same number of connections.
  * Settings: BENCH_API_SECONDS (default 10 per phase), BENCH_API_CONNECTIONS (default 32).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
 import pg from 'pg';
-import { withClient } from '../src/db/bootstrap.js';
+import { cpuSecondsOf, DATASETS_SQL, DOCUMENTS_SQL, load, QUERY, seedApiData, type Phase, type Target } from './support/api-data.js';
+import { startPostGraphile, type PostGraphilePeer } from './support/postgraphile.js';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
-import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
+import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
-const QUERY = `{ datasets(first: 20) { edges { node { id name slug documentCount chunkCount bytes lastIngestedAt
-  documents(first: 10) { edges { node { id title sourceKey mimeType bytes chunkCount metadata createdAt } } } } } } }`;
-
-const DATASETS_SQL = `select id, name, slug, document_count, chunk_count, byte_count, last_ingested_at, created_at
-  from datasets order by created_at, id limit 20`;
-const DOCUMENTS_SQL = `select * from (
-    select id, dataset_id, title, source_key, mime_type, byte_count, chunk_count, metadata, created_at,
-           row_number() over (partition by dataset_id order by created_at, id) as n
-      from documents where dataset_id = any($1::uuid[])) d
-  where n <= 10 order by dataset_id, n`;
-
-interface Phase {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
+/** The same page in PostGraphile's schema: same rows, same order, same fields. */
+const POSTGRAPHILE_QUERY = `{ allDatasets(first: 20, orderBy: [CREATED_AT_ASC, ID_ASC]) { edges { node { id name slug documentCount chunkCount byteCount lastIngestedAt
+  documentsByDatasetId(first: 10, orderBy: [CREATED_AT_ASC, ID_ASC]) { edges { node { id title sourceKey mimeType byteCount chunkCount metadata createdAt } } } } } } }`;
 
 export async function apiBenchmark(command: string): Promise<void> {
   const seconds = Number(process.env.BENCH_API_SECONDS ?? 10);
   const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
   const database = await openBenchDatabase();
-  const server = await startBenchServer(database, {
-    ...RAISED_LIMITS,
-  });
+  const server = await startBenchServer(database, { ...RAISED_LIMITS });
   let reference: { server: Server; pool: pg.Pool } | undefined;
+  let peer: PostGraphilePeer | undefined;
   try {
     const apiKey = await signUpWithKey(server.url);
-    for (let i = 0; i < 20; i += 1) {
-      await graphql(server.url, 'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: `Dataset ${i}`, slug: `dataset-${i}` } }, apiKey);
-    }
-    const tenantId = await seedDocuments(database.ownerUrl);
-    const sample = await post(server.url, apiKey);
-    const bytes = Buffer.byteLength(sample);
-    const parsed = JSON.parse(sample);
-    if (parsed.errors || parsed.data.datasets.edges.length !== 20) throw new Error(`unexpected answer: ${sample.slice(0, 300)}`);
-
+    const tenantId = await seedApiData(server.url, apiKey, database.ownerUrl);
+    peer = await startPostGraphile(database.appUrl, tenantId);
     reference = await startReference(database.appUrl, tenantId);
     const referenceUrl = `http://127.0.0.1:${(reference.server.address() as AddressInfo).port}/`;
-    const referenceBytes = Buffer.byteLength(await (await fetch(referenceUrl)).text());
 
-    const target = (url: string, headers: Record<string, string>, body?: string) => ({ url, headers, body, method: body ? ('POST' as const) : ('GET' as const) });
-    const sluice = target(server.url, { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, JSON.stringify({ query: QUERY }));
-    const raw = target(referenceUrl, {});
-    console.log(`warming up (${seconds} s each)`);
-    await run(sluice, connections, Math.min(5, seconds));
-    await run(raw, connections, Math.min(5, seconds));
+    const graphqlTarget = (url: string, token: string, query: string): Target => ({
+      url,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query }),
+    });
+    // The process whose CPU a request costs (the reference runs inside this one, beside autocannon: not measured).
+    const targets: [string, Target, number | undefined][] = [
+      ['Sluice GraphQL', graphqlTarget(server.url, apiKey, QUERY), server.process.child.pid],
+      ['PostGraphile v4 (peer)', graphqlTarget(peer.url, peer.token, POSTGRAPHILE_QUERY), peer.pid],
+      ['Reference: raw SQL over HTTP', { url: referenceUrl, method: 'GET', headers: {} }, undefined],
+    ];
+    const sizes = await Promise.all(targets.map(([, target]) => answerSize(target)));
+    // Row-level security, not the query, confines PostGraphile to the tenant: another tenant's token sees nothing.
+    const stranger = await strangerSees(peer);
 
-    const results: Record<string, Phase[]> = {};
-    for (const [name, options] of [['Sluice', sluice], ['Reference', raw]] as const) {
-      const max = await run(options, connections, seconds);
-      const half = await run(options, connections, seconds, Math.round(max.rps * 0.5));
-      const ninety = await run(options, connections, seconds, Math.round(max.rps * 0.9));
-      results[name] = [max, half, ninety];
+    console.log(`warming up (${Math.min(5, seconds)} s each)`);
+    for (const [, target] of targets) await load(target, connections, Math.min(5, seconds));
+    const results: Phase[][] = [];
+    const cpuPerRequest: (number | undefined)[] = [];
+    for (const [name, target, pid] of targets) {
+      const cpuBefore = pid ? await cpuSecondsOf(pid) : 0;
+      const max = await load(target, connections, seconds);
+      cpuPerRequest.push(pid ? ((await cpuSecondsOf(pid)) - cpuBefore) * 1000 / max.total : undefined);
+      const half = await load(target, connections, seconds, Math.round(max.rps * 0.5));
+      const ninety = await load(target, connections, seconds, Math.round(max.rps * 0.9));
+      results.push([max, half, ninety]);
       console.log(`${name}: max ${fixed(max.rps)} req/s; at 50 %: p50 ${half.p50} ms, p99 ${half.p99} ms; at 90 %: p50 ${ninety.p50} ms, p99 ${ninety.p99} ms`);
     }
-    const [sMax, sHalf, sNinety] = results.Sluice!;
-    const [rMax, rHalf, rNinety] = results.Reference!;
-    const row = (label: string, phases: Phase[]) => [label, fixed(phases[0]!.rps), `${phases[1]!.p50} / ${phases[1]!.p99}`, `${phases[2]!.p50} / ${phases[2]!.p99}`, phases.reduce((sum, phase) => sum + phase.errors, 0)];
+    const [sluice, postgraphile, raw] = results.map((phases) => phases[0]!.rps) as [number, number, number];
+    const failures = (phases: Phase[]) => phases.reduce((sum, phase) => sum + phase.errors + phase.non2xx + phase.timeouts, 0);
+    const rows = targets.map(([name], i) => {
+      const [max, half, ninety] = results[i]!;
+      const cpu = cpuPerRequest[i];
+      return [name, fixed(sizes[i]! / 1024), fixed(max!.rps), fixed((max!.rps / raw) * 100, 0) + ' %', cpu === undefined ? 'n/a' : fixed(cpu), `${half!.p50} / ${half!.p99}`, `${ninety!.p50} / ${ninety!.p99}`, failures(results[i]!)];
+    });
     const body = [
-      `API throughput: \`datasets(first: 20) { … documents(first: 10) { … } }\` as an ADMIN API key, ${fixed(bytes / 1024)} KiB per answer (reference: ${fixed(referenceBytes / 1024)} KiB), ${connections} connections, ${seconds} s per phase; \`sluice serve\` in production mode, one process, rate limits on (raised), audit on, operation limits on. Reference: the same two SQL statements in a transaction that sets the tenant (row-level security applies), from a bare node:http handler with a 10-connection pool, no authentication. SQL per GraphQL request: 2 statements for the data (test/query-count.test.ts) plus authentication, the tenant session and the audit write.`,
+      `API throughput: \`datasets(first: 20) { … documents(first: 10) { … } }\` (20 datasets × 10 documents) for one tenant, ${connections} connections, ${seconds} s per phase, on 2 cores shared by the load generator, the servers and PostgreSQL (and, on this machine, other sessions' work: figures are noisy, compare ratios within a run). Every server reads as the application role under the same row-level security, with a 10-connection pool.`,
       '',
-      table(
-        ['server', 'max req/s (closed loop)', 'p50 / p99 ms at 50 % of its max', 'p50 / p99 ms at 90 % of its max', 'errors'],
-        [row('Sluice GraphQL', [sMax!, sHalf!, sNinety!]), row('Reference: raw SQL over HTTP', [rMax!, rHalf!, rNinety!])],
-      ),
+      `- **Sluice**: \`sluice serve\` in production mode, one process, an ADMIN API key, rate limits on (raised), audit on, operation limits on; SQL per request: 2 statements for the data (test/query-count.test.ts) plus authentication, the tenant session and the audit write.`,
+      `- **PostGraphile v4.14** as a peer: its own process, a bearer JWT verified per request (HS256), \`app.tenant_id\` set from it in the request's transaction (\`pgSettings\`); the equivalent \`allDatasets … documentsByDatasetId\` query, which PostGraphile compiles to one SQL statement. Checked: a token for another tenant sees ${stranger} datasets.`,
+      `- **Reference**: the same two SQL statements in a transaction that sets the tenant, from a bare node:http handler in the benchmark's own process, no authentication.`,
       '',
-      `- Sluice reaches **${fixed((sMax!.rps / rMax!.rps) * 100, 0)} %** of the raw-SQL reference's throughput.`,
-      `- Peak resident memory of the Sluice process: ${fixed((await server.peakRss()) / 1024 / 1024, 0)} MiB.`,
+      table(['server', 'KiB per answer', 'max req/s (closed loop)', 'of raw SQL', 'server CPU ms per request (closed loop)', 'p50 / p99 ms at 50 % of its max', 'p50 / p99 ms at 90 % of its max', 'errors'], rows),
+      '',
+      `- Sluice reaches **${fixed((sluice / raw) * 100, 0)} %** of the raw-SQL reference's throughput and **${fixed((sluice / postgraphile) * 100, 0)} %** of PostGraphile's (PostGraphile: ${fixed((postgraphile / raw) * 100, 0)} % of raw SQL).`,
+      `- CPU per request: user + system time of the server's process over the closed-loop phase, divided by the requests it answered; the figure contention disturbs least. Sluice costs ${fixed(cpuPerRequest[0]! / cpuPerRequest[1]!)} times PostGraphile's.`,
+      `- Peak resident memory: Sluice ${fixed((await server.peakRss()) / 1024 / 1024, 0)} MiB, PostGraphile ${fixed((await peer.peakRss()) / 1024 / 1024, 0)} MiB.`,
     ].join('\n');
     console.log(`\n${body}`);
-    await appendReport('API throughput vs raw SQL', machineFacts(database.description), command, body);
+    await appendReport('API throughput: Sluice, PostGraphile, raw SQL', machineFacts(database.description), command, body);
   } finally {
     if (reference) {
       await new Promise((resolve) => reference!.server.close(resolve));
       await reference.pool.end();
     }
+    await peer?.stop();
     await server.stop();
     await database.close();
   }
 }
 
-async function post(url: string, apiKey: string): Promise<string> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify({ query: QUERY }) });
-  return response.text();
+/** One answer's size, after checking it holds the 20 datasets (a wrong query must not be measured). */
+async function answerSize(target: Target): Promise<number> {
+  const response = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body });
+  const text = await response.text();
+  const parsed = JSON.parse(text);
+  const datasets = parsed.data?.datasets?.edges ?? parsed.data?.allDatasets?.edges ?? parsed.datasets;
+  if (response.status !== 200 || parsed.errors || datasets?.length !== 20) throw new Error(`unexpected answer from ${target.url}: ${text.slice(0, 300)}`);
+  return Buffer.byteLength(text);
 }
 
-/** Ten documents in each of the tenant's datasets, written directly (ingestion is benchmarked elsewhere). */
-async function seedDocuments(ownerUrl: string): Promise<string> {
-  return withClient(ownerUrl, async (client) => {
-    const { rows } = await client.query<{ id: string }>('select id from tenants');
-    const tenantId = rows[0]!.id;
-    await client.query(`select set_config('app.tenant_id', $1, false)`, [tenantId]);
-    await client.query(
-      `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
-       select gen_random_uuid(), d.tenant_id, d.id, 'handbook/chapter-' || g || '.md', 'Chapter ' || g || ' of ' || d.name, 'text/markdown',
-              md5(d.id::text || g), 4000 + g, 5, jsonb_build_object('author', 'Bench', 'section', g), now() + g * interval '1 ms', now()
-         from datasets d cross join generate_series(1, 10) g`,
-    );
-    await client.query('update datasets set document_count = 10, chunk_count = 50, byte_count = 40055, last_ingested_at = now()');
-    await client.query('analyze datasets; analyze documents');
-    return tenantId;
+/** How many datasets PostGraphile shows a valid token of a tenant with none (0 when RLS applies). */
+async function strangerSees(peer: PostGraphilePeer): Promise<number> {
+  const other = await peer.tokenFor(crypto.randomUUID());
+  const response = await fetch(peer.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${other}` },
+    body: JSON.stringify({ query: '{ allDatasets { totalCount } }' }),
   });
+  const count = (await response.json()).data?.allDatasets?.totalCount;
+  if (count !== 0) throw new Error(`PostGraphile showed another tenant ${count} datasets: row-level security is not in force`);
+  return count;
 }
 
 /** The same data as the GraphQL query, as plain JSON, under the tenant's row-level security. */
@@ -146,14 +148,4 @@ async function startReference(appUrl: string, tenantId: string): Promise<{ serve
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, pool };
-}
-
-async function run(options: { url: string; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }, connections: number, duration: number, overallRate?: number): Promise<Phase> {
-  const result = await autocannon({ ...options, connections, duration, ...(overallRate ? { overallRate } : {}) });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx + result.timeouts,
-  };
 }

@@ -7,12 +7,14 @@ import { apiBenchmark } from './api.js';
 import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { searchBenchmark } from './search.js';
+import { soakBenchmark } from './soak.js';
 
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   api: apiBenchmark,
   fanout: fanoutBenchmark,
   ingestion: ingestionBenchmark,
   search: searchBenchmark,
+  soak: soakBenchmark,
 };
 
 const requested = process.argv.slice(2);

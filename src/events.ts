@@ -1,6 +1,11 @@
 /**
  * The event bus subscriptions listen on: in-process by default; with REDIS_URL, Redis pub/sub
  * (@graphql-yoga/redis-event-target), so an API process sees what a worker elsewhere publishes.
+ *
+ * Redis is optional at run time too: while it is unreachable, events are delivered within this
+ * process (a subscriber on the instance whose inline worker runs the job still sees every
+ * step), and other processes fall back to re-reading the database (progress.ts: events are
+ * hints). The switch each way is logged once, not per event.
  */
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
@@ -28,32 +33,16 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
+type Listener = EventListenerOrEventListenerObject;
+type PubSubTarget = Pick<EventTarget, 'addEventListener' | 'removeEventListener' | 'dispatchEvent'>;
+
 export async function createEventBus({ redisUrl, logger }: { redisUrl: string | undefined; logger: Logger }): Promise<EventBus> {
   let close = async () => {};
-  let eventTarget;
+  let eventTarget: PubSubTarget | undefined;
   if (redisUrl) {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 3 };
-    const publishClient = new Redis(redisUrl, options);
-    const subscribeClient = new Redis(redisUrl, options);
-    for (const client of [publishClient, subscribeClient]) {
-      client.on('error', (error) => logger.warn({ err: error, component: 'events' }, 'redis connection error'));
-    }
-    // Fail at start-up, not at the first event, when Redis is unreachable.
-    await Promise.all([publishClient.connect(), subscribeClient.connect()]);
-    // The event target fires and forgets its publishes: a rejection (Redis gone past its
-    // retries) would be unhandled and end the process. Events are hints (the database is the
-    // truth), so a lost one is logged, not fatal.
-    const publisher = {
-      publish: (channel: string, message: string) =>
-        publishClient.publish(channel, message).catch((error: unknown) => {
-          logger.warn({ err: error, component: 'events', channel }, 'event not published (Redis unavailable)');
-          return 0;
-        }),
-    } as unknown as Redis;
-    eventTarget = createRedisEventTarget({ publishClient: publisher, subscribeClient });
-    close = async () => {
-      await Promise.all([publishClient.quit(), subscribeClient.quit()]).catch(() => undefined);
-    };
+    const redis = await redisEventTarget(redisUrl, logger.child({ component: 'events' }));
+    eventTarget = redis.target;
+    close = redis.close;
   }
   const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
   const progress: ProgressBus = {
@@ -86,4 +75,99 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     listen: (tenantId) => pubsub.subscribe('audit:tenant', tenantId) as AsyncIterableIterator<{ seq: number }>,
   };
   return { progress, audit, transport: redisUrl ? 'redis' : 'memory', close };
+}
+
+/**
+ * Every listener is registered twice: with Redis (for events from any process) and with an
+ * in-process target (for this process's own events while Redis is away). An event goes to
+ * exactly one of them: Redis while both connections are ready, else the local target. A
+ * publish that fails in flight is delivered locally too, so at worst a subscriber hears an
+ * event twice; subscribers skip sequences they have seen.
+ */
+async function redisEventTarget(redisUrl: string, logger: Logger): Promise<{ target: PubSubTarget; close(): Promise<void> }> {
+  // Publishing never waits for a reconnect: the event is delivered locally instead.
+  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  // Subscribing waits (no retry limit): a SUBSCRIBE made during an outage is sent when Redis
+  // is back, so that subscriber hears other processes again without resubscribing.
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  let degraded = false;
+  let closing = false;
+  const ready = () => publishClient.status === 'ready' && subscribeClient.status === 'ready';
+  const notice = () => {
+    if (closing) return;
+    if (!degraded && !ready()) {
+      degraded = true;
+      logger.warn('Redis is unavailable: subscription events are delivered within this process until it returns');
+    } else if (degraded && ready()) {
+      degraded = false;
+      logger.info('Redis is reachable again: subscription events are shared across processes again');
+    }
+  };
+  for (const client of [publishClient, subscribeClient]) {
+    // ioredis reports every failed reconnect: the switch itself is logged once, in notice().
+    client.on('error', (error: Error) => logger.debug({ reason: error.message }, 'redis connection error'));
+  }
+  // Fail at start-up, not at the first event, when Redis is unreachable.
+  await Promise.all([publishClient.connect(), subscribeClient.connect()]);
+  // Watched from here: while the two connect, one is ready before the other.
+  for (const client of [publishClient, subscribeClient]) {
+    client.on('close', notice);
+    client.on('ready', notice);
+  }
+
+  // The Redis event target fires and forgets its commands: a rejection would be unhandled and
+  // end the process. Failures are handled here (a publish falls back to local delivery).
+  const local = new EventTarget();
+  let pendingFallback: Event | undefined;
+  const publisher = {
+    publish: (channel: string, message: string) => {
+      const event = pendingFallback;
+      return publishClient.publish(channel, message).catch((error: unknown) => {
+        logger.debug({ reason: (error as Error).message, channel }, 'event delivered in this process only (Redis unavailable)');
+        if (event) local.dispatchEvent(event);
+        notice();
+        return 0;
+      });
+    },
+  } as unknown as Redis;
+  const subscriber = {
+    on: (name: string, listener: (...args: any[]) => void) => subscribeClient.on(name, listener),
+    subscribe: (channel: string) => subscribeClient.subscribe(channel).catch(() => 0),
+    unsubscribe: (channel: string) => subscribeClient.unsubscribe(channel).catch(() => 0),
+  } as unknown as Redis;
+  const shared = createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber });
+
+  const target: PubSubTarget = {
+    addEventListener(type: string, listener: Listener | null) {
+      shared.addEventListener(type, listener as never);
+      local.addEventListener(type, listener);
+    },
+    removeEventListener(type: string, listener: Listener | null) {
+      shared.removeEventListener(type, listener as never);
+      local.removeEventListener(type, listener);
+    },
+    dispatchEvent(event: Event) {
+      if (!ready()) {
+        notice();
+        return local.dispatchEvent(event);
+      }
+      // publish() runs synchronously inside dispatchEvent and keeps the event for its fallback.
+      pendingFallback = event;
+      try {
+        return shared.dispatchEvent(event as CustomEvent);
+      } finally {
+        pendingFallback = undefined;
+      }
+    },
+  };
+  return {
+    target,
+    close: async () => {
+      closing = true;
+      // quit waits for Redis to answer; a Redis that is away gets a disconnect instead.
+      await Promise.all(
+        [publishClient, subscribeClient].map((client) => (client.status === 'ready' ? client.quit().catch(() => client.disconnect()) : client.disconnect())),
+      );
+    },
+  };
 }

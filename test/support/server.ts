@@ -10,7 +10,7 @@ import type { Clock } from '../../src/domains/clock.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import type { Role } from '../../src/domains/tenancy/roles.js';
 import { createLogger } from '../../src/logger.js';
-import { createEventBus } from '../../src/events.js';
+import { createEventBus, type EventBus } from '../../src/events.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
 import { startTracing } from '../../src/tracing.js';
 import { startWorker } from '../../src/worker.js';
@@ -36,6 +36,8 @@ export interface TestServer {
   config: Config;
   database: TestDatabase;
   tokens: AccessTokens;
+  /** The server's event bus, for tests that run a worker of their own on it. */
+  bus: EventBus;
   /** Every log line the server wrote, parsed. */
   logs: Record<string, any>[];
   graphql<T = any>(
@@ -120,6 +122,7 @@ export async function startTestServer(
     config,
     database,
     tokens,
+    bus,
     logs,
     graphql: graphqlAt(url),
     async tokenFor(tenant, user, overrides = {}) {
