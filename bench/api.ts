@@ -29,7 +29,8 @@ export async function apiBenchmark(command: string): Promise<void> {
   const seconds = Number(process.env.BENCH_API_SECONDS ?? 10);
   const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
   const database = await openBenchDatabase();
-  const server = await startBenchServer(database, { ...RAISED_LIMITS });
+  const metricsToken = crypto.randomUUID();
+  const server = await startBenchServer(database, { ...RAISED_LIMITS, SLUICE_METRICS_TOKEN: metricsToken });
   let reference: { server: Server; pool: pg.Pool } | undefined;
   let peer: PostGraphilePeer | undefined;
   try {
@@ -59,10 +60,16 @@ export async function apiBenchmark(command: string): Promise<void> {
     for (const [, target] of targets) await load(target, connections, Math.min(5, seconds));
     const results: Phase[][] = [];
     const cpuPerRequest: (number | undefined)[] = [];
+    let statementsPerRequest = 0;
     for (const [name, target, pid] of targets) {
       const cpuBefore = pid ? await cpuSecondsOf(pid) : 0;
+      const countersBefore = name.startsWith('Sluice') ? await sluiceCounters(server.url, metricsToken) : undefined;
       const max = await load(target, connections, seconds);
       cpuPerRequest.push(pid ? ((await cpuSecondsOf(pid)) - cpuBefore) * 1000 / max.total : undefined);
+      if (countersBefore) {
+        const after = await sluiceCounters(server.url, metricsToken);
+        statementsPerRequest = (after.statements - countersBefore.statements) / (after.queries - countersBefore.queries);
+      }
       const half = await load(target, connections, seconds, Math.round(max.rps * 0.5));
       const ninety = await load(target, connections, seconds, Math.round(max.rps * 0.9));
       results.push([max, half, ninety]);
@@ -78,7 +85,7 @@ export async function apiBenchmark(command: string): Promise<void> {
     const body = [
       `API throughput: \`datasets(first: 20) { … documents(first: 10) { … } }\` (20 datasets × 10 documents) for one tenant, ${connections} connections, ${seconds} s per phase, on 2 cores shared by the load generator, the servers and PostgreSQL (and, on this machine, other sessions' work: figures are noisy, compare ratios within a run). Every server reads as the application role under the same row-level security, with a 10-connection pool.`,
       '',
-      `- **Sluice**: \`sluice serve\` in production mode, one process, an ADMIN API key, rate limits on (raised), audit on, operation limits on; SQL per request: 2 statements for the data (test/query-count.test.ts) plus authentication, the tenant session and the audit write.`,
+      `- **Sluice**: \`sluice serve\` in production mode, one process, an ADMIN API key, rate limits on (raised), audit on, operation limits on; SQL per request: ${fixed(statementsPerRequest)} statements on average, counted by the server (\`sluice_db_statements_total\` over the queries answered in the closed-loop phase): the membership check, BEGIN, the tenant session, one statement for the datasets and one for all their documents, COMMIT, and a share of the audit writer's batched inserts. The same count for any page size (test/observability/metrics.test.ts): no N+1.`,
       `- **PostGraphile v4.14** as a peer: its own process, a bearer JWT verified per request (HS256), \`app.tenant_id\` set from it in the request's transaction (\`pgSettings\`); the equivalent \`allDatasets … documentsByDatasetId\` query, which PostGraphile compiles to one SQL statement. Checked: a token for another tenant sees ${stranger} datasets.`,
       `- **Reference**: the same two SQL statements in a transaction that sets the tenant, from a bare node:http handler in the benchmark's own process, no authentication.`,
       '',
@@ -99,6 +106,17 @@ export async function apiBenchmark(command: string): Promise<void> {
     await server.stop();
     await database.close();
   }
+}
+
+/** Sluice's own counters from /metrics: SQL statements sent and queries answered. */
+async function sluiceCounters(graphqlUrl: string, token: string): Promise<{ statements: number; queries: number }> {
+  const response = await fetch(new URL('/metrics', graphqlUrl), { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  const sample = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+  return {
+    statements: sample(/^sluice_db_statements_total (\S+)$/m),
+    queries: sample(/^sluice_graphql_operations_total\{operation_type="query",outcome="ok"\} (\S+)$/m),
+  };
 }
 
 /** One answer's size, after checking it holds the 20 datasets (a wrong query must not be measured). */

@@ -155,7 +155,12 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       useErrorModel({ exposeUnexpected: !production }),
       // After the error model, so spans and metrics see the codes clients get.
       useTracing({ tracer: tracing?.tracer }),
-      useMetrics({ token: config.observability.metricsToken, openWithoutToken: !production, queueDepth }),
+      useMetrics({
+        token: config.observability.metricsToken,
+        openWithoutToken: !production,
+        queueDepth,
+        onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
+      }),
       useOperationLimits(config.operationLimits),
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),

@@ -10,6 +10,9 @@
  *   context building to result (subscriptions last as long as the client wants: not timed);
  * - `sluice_graphql_active_subscriptions{transport}`: live subscriptions, `ws` or `sse`;
  * - `sluice_ingestion_queue_jobs{state}`: the job queue (see queue-depth.ts), read on scrape;
+ * - `sluice_db_statements_total`: SQL statements sent through the application's connection
+ *   pool: requests' own (BEGIN and COMMIT included) and the audit writer's batched inserts,
+ *   not the job queue's pool; its rate over the operations' is the statements per request;
  * - Node's process metrics (CPU, memory, event-loop lag, GC), prom-client's defaults.
  *
  * Each server has its own registry: nothing is global, so tests may run several servers.
@@ -35,11 +38,13 @@ export interface MetricsOptions {
   queueDepth?: QueueDepth;
   /** @default '/metrics' */
   endpoint?: string;
+  /** Registers a callback to be called for each SQL statement the application sends. */
+  onStatement?: (count: () => void) => void;
 }
 
 type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 
-export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics' }: MetricsOptions = {}): Plugin {
+export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', onStatement }: MetricsOptions = {}): Plugin {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const operations = new Counter({
@@ -62,6 +67,10 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
     labelNames: ['transport'],
     registers: [registry],
   });
+  if (onStatement) {
+    const statements = new Counter({ name: 'sluice_db_statements_total', help: 'SQL statements sent through the application pool', registers: [registry] });
+    onStatement(() => statements.inc());
+  }
   if (queueDepth) {
     new Gauge({
       name: 'sluice_ingestion_queue_jobs',

@@ -77,6 +77,33 @@ describe('/metrics', () => {
     expect(moved('sluice_graphql_operation_duration_seconds_sum{operation_type="query"}')).toBeGreaterThan(0);
   });
 
+  it('counts SQL statements: the same number for a page of 1 dataset and of 5, each with its documents', async () => {
+    const { token } = await tenantWithOwner(server);
+    const PAGE = '{ datasets(first: 10) { edges { node { name documentCount documents(first: 10) { edges { node { title } } } } } } }';
+    // The audit writer's batched inserts (of earlier requests) may land in the window: they
+    // only add, so the least of three is the request's own count.
+    const statementsOf = async (query: string) => {
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const before = value(await scrape(), 'sluice_db_statements_total');
+        const { body } = await server.graphql(query, { token });
+        expect(body.errors).toBeUndefined();
+        counts.push(value(await scrape(), 'sluice_db_statements_total') - before);
+      }
+      return Math.min(...counts);
+    };
+    await createDataset(server, token);
+    const one = await statementsOf(PAGE);
+    for (let i = 0; i < 4; i++) await createDataset(server, token);
+    const five = await statementsOf(PAGE);
+    const viewer = await statementsOf('{ viewer { kind } }');
+    expect({ one, five }).toEqual({ one, five: one });
+    // The request's own: the membership check, BEGIN, the tenant settings, COMMIT; a page adds
+    // one statement for the datasets and one for all their documents.
+    expect(viewer).toBe(4);
+    expect(one).toBe(viewer + 2);
+  });
+
   it('gauges live subscriptions while they stream', async () => {
     const tenant = await seedTenant(server.database.ownerUrl);
     const token = await server.tokenFor(tenant, tenant.users[0]!);
