@@ -64,7 +64,7 @@ export interface SluiceClient {
   mutate: SluiceClient['request'];
   /** Every result of a subscription, until it completes; errors reject the iteration. */
   subscribe<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): AsyncIterableIterator<Data>;
-  /** The current session's tokens (credentials only), e.g. to store the refresh token. */
+  /** The current session's tokens (with credentials or a kept session), e.g. to store the refresh token. */
   session(): Session | undefined;
   /** Closes the WebSocket, if one was opened. */
   close(): Promise<void>;

@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 
 const password = 'a long enough passphrase';
 const stamp = Date.now();
-const emails = { owner: `sdk-owner-${stamp}@example.test`, other: `sdk-other-${stamp}@example.test`, invitee: `sdk-invitee-${stamp}@example.test` };
+const emails = { owner: `sdk-owner-${stamp}@example.test`, other: `sdk-other-${stamp}@example.test` };
 let server: TestServer;
 let anonymous: SluiceClient;
 let owner: SluiceClient;
