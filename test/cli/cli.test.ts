@@ -103,6 +103,11 @@ describe('sluice (client commands)', () => {
 
     expectOneLineFailure(await sluice(['ingest', 'handbook', join(home, 'missing')]), 2, /no such file or folder/);
     expectOneLineFailure(await sluice(['ingest', 'no-such-dataset', folder]), 1, /no dataset "no-such-dataset"/);
+    // By id: one that is no id, and another tenant's, are both simply not there.
+    expectOneLineFailure(await sluice(['ingest', 'Not-An-Id', folder]), 1, /no dataset "Not-An-Id"/);
+    const stranger = await signUp(server);
+    const { createDataset } = await must(server, stranger.accessToken, 'mutation { createDataset(input: { name: "Theirs", slug: "theirs" }) { id } }');
+    expectOneLineFailure(await sluice(['ingest', createDataset.id, folder]), 1, new RegExp(`no dataset "${createDataset.id.replace(/[+/=]/g, '\\$&')}"`));
   });
 
   it('asks an endpoint, printing passages and the answer, or JSON', async () => {
@@ -146,7 +151,10 @@ describe('sluice (client commands)', () => {
   });
 
   it('exits 2 for usage errors and 4 when the server is unreachable', async () => {
-    expectOneLineFailure(await sluice(['datasets', 'list', '--bogus']).then((run) => ({ ...run, stderr: run.stderr.split('\n')[0]! })), 2, /Unknown option '--bogus'/);
+    // A usage error: the reason, then the command's usage line.
+    const bogus = await sluice(['datasets', 'list', '--bogus']);
+    expect({ code: bogus.code, stdout: bogus.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(bogus.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sluice datasets list: Unknown option '--bogus'/), 'Usage: sluice datasets list [--name-contains <text>]']);
     expectOneLineFailure(await sluice(['whoami', '--url', 'http://127.0.0.1:9']), 4, /Cannot reach http:\/\/127\.0\.0\.1:9\/graphql/);
     const help = await sluice(['ingest', '--help']);
     expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: sluice ingest <dataset> <files or folders\.\.\.>/) });

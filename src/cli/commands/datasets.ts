@@ -1,5 +1,5 @@
 /** `sluice datasets create|list`. */
-import { CreateDatasetDocument, DatasetDocument, DatasetsDocument, type DatasetFieldsFragment, type SluiceClient } from '../../sdk/index.js';
+import { CreateDatasetDocument, DatasetDocument, DatasetsDocument, SluiceError, type DatasetFieldsFragment, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
 
@@ -41,7 +41,18 @@ export const datasetsList: Command = {
 /** A dataset by slug, or by id. */
 export async function findDataset(client: SluiceClient, reference: string): Promise<DatasetFieldsFragment> {
   const bySlug = /^[a-z0-9-]+$/.test(reference) ? (await client.query(DatasetDocument, { slug: reference, first: 0 })).dataset : null;
-  const found = bySlug ?? (await client.query(DatasetDocument, { id: reference, first: 0 }).catch(() => ({ dataset: null }))).dataset;
+  // Not a slug of theirs: maybe an id. Only "that is no id" means not found; an unreachable
+  // server or an expired session must still say so.
+  const byId = bySlug
+    ? null
+    : await client.query(DatasetDocument, { id: reference, first: 0 }).then(
+        ({ dataset }) => dataset,
+        (error: unknown) => {
+          if (error instanceof SluiceError && error.code === 'BAD_USER_INPUT') return null;
+          throw error;
+        },
+      );
+  const found = bySlug ?? byId;
   if (!found) throw new CliError(`no dataset "${reference}" in your tenant (see \`sluice datasets list\`)`, EXIT.failed);
   return found;
 }

@@ -52,7 +52,8 @@ returns once the files are uploaded. With --json, prints the jobs' outcomes as J
           throw error;
         });
         if (!job) {
-          pending.unshift(batch.slice(0, batch.length / 2), batch.slice(batch.length / 2));
+          const half = Math.ceil(batch.length / 2);
+          pending.unshift(batch.slice(0, half), batch.slice(half));
           continue;
         }
         jobs.push({ id: job.id, files: batch.map((file) => file.name) });
