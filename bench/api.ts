@@ -19,7 +19,7 @@ import pg from 'pg';
 import { cpuSecondsOf, DATASETS_SQL, DOCUMENTS_SQL, load, QUERY, seedApiData, type Phase, type Target } from './support/api-data.js';
 import { startPostGraphile, type PostGraphilePeer } from './support/postgraphile.js';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
-import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
+import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
 /** The same page in PostGraphile's schema: same rows, same order, same fields. */
 const POSTGRAPHILE_QUERY = `{ allDatasets(first: 20, orderBy: [CREATED_AT_ASC, ID_ASC]) { edges { node { id name slug documentCount chunkCount byteCount lastIngestedAt
@@ -29,8 +29,7 @@ export async function apiBenchmark(command: string): Promise<void> {
   const seconds = Number(process.env.BENCH_API_SECONDS ?? 10);
   const connections = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
   const database = await openBenchDatabase();
-  const metricsToken = crypto.randomUUID();
-  const server = await startBenchServer(database, { ...RAISED_LIMITS, SLUICE_METRICS_TOKEN: metricsToken });
+  const server = await startBenchServer(database, { ...RAISED_LIMITS });
   let reference: { server: Server; pool: pg.Pool } | undefined;
   let peer: PostGraphilePeer | undefined;
   try {
@@ -63,11 +62,11 @@ export async function apiBenchmark(command: string): Promise<void> {
     let statementsPerRequest = 0;
     for (const [name, target, pid] of targets) {
       const cpuBefore = pid ? await cpuSecondsOf(pid) : 0;
-      const countersBefore = name.startsWith('Sluice') ? await sluiceCounters(server.url, metricsToken) : undefined;
+      const countersBefore = name.startsWith('Sluice') ? await sluiceCounters(server) : undefined;
       const max = await load(target, connections, seconds);
       cpuPerRequest.push(pid ? ((await cpuSecondsOf(pid)) - cpuBefore) * 1000 / max.total : undefined);
       if (countersBefore) {
-        const after = await sluiceCounters(server.url, metricsToken);
+        const after = await sluiceCounters(server);
         statementsPerRequest = (after.statements - countersBefore.statements) / (after.queries - countersBefore.queries);
       }
       const half = await load(target, connections, seconds, Math.round(max.rps * 0.5));
@@ -108,15 +107,10 @@ export async function apiBenchmark(command: string): Promise<void> {
   }
 }
 
-/** Sluice's own counters from /metrics: SQL statements sent and queries answered. */
-async function sluiceCounters(graphqlUrl: string, token: string): Promise<{ statements: number; queries: number }> {
-  const response = await fetch(new URL('/metrics', graphqlUrl), { headers: { authorization: `Bearer ${token}` } });
-  const text = await response.text();
-  const sample = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
-  return {
-    statements: sample(/^sluice_db_statements_total (\S+)$/m),
-    queries: sample(/^sluice_graphql_operations_total\{operation_type="query",outcome="ok"\} (\S+)$/m),
-  };
+/** Sluice's own counters: SQL statements sent and queries answered. */
+async function sluiceCounters(server: BenchServer): Promise<{ statements: number; queries: number }> {
+  const sample = await server.metrics();
+  return { statements: sample('sluice_db_statements_total'), queries: sample('sluice_graphql_operations_total{operation_type="query",outcome="ok"}') };
 }
 
 /** One answer's size, after checking it holds the 20 datasets (a wrong query must not be measured). */

@@ -22,10 +22,9 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { startTestRedis, type TestRedis } from '../test/support/redis.js';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
-import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer } from './support/sluice.js';
+import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer, type BenchServer } from './support/sluice.js';
 
 const TENANTS = 10;
-const METRICS_TOKEN = randomBytes(16).toString('hex');
 
 interface Received {
   tenant: number;
@@ -44,7 +43,6 @@ export async function fanoutBenchmark(command: string): Promise<void> {
     // Events only as pushed: a quiet subscriber's own re-read would blur the measurement.
     SLUICE_PROGRESS_POLL_MS: '600000',
     SLUICE_MAX_BODY_BYTES: '8388608',
-    SLUICE_METRICS_TOKEN: METRICS_TOKEN,
     ...(redis ? { REDIS_URL: redis.url } : {}),
   });
   // When each (dataset, sequence) was published, as seen by a Redis connection of our own.
@@ -96,7 +94,7 @@ export async function fanoutBenchmark(command: string): Promise<void> {
       // Subscriptions register after connecting: the jobs start once the server counts them
       // all (a late one would miss the first events and count them as lost), and a moment for
       // the server's Redis SUBSCRIBEs to be acknowledged.
-      await subscriptionsActive(server.url, size);
+      await subscriptionsActive(server, size);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const documents = Array.from({ length: 30 }, (_, i) => ({ title: `doc-${i}`, text: `Paragraph ${i} of the fan-out corpus. `.repeat(400) }));
       const jobs = await Promise.all(
@@ -166,12 +164,10 @@ async function allCompleted(url: string, tenants: { token: string }[], datasets:
 }
 
 /** Until the server's /metrics counts `size` live graphql-ws subscriptions (or 60 s). */
-async function subscriptionsActive(graphqlUrl: string, size: number): Promise<void> {
-  const url = graphqlUrl.replace(/\/graphql$/, '/metrics');
+async function subscriptionsActive(server: BenchServer, size: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const text = await (await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    const active = Number(/^sluice_graphql_active_subscriptions\{transport="ws"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const active = (await server.metrics())('sluice_graphql_active_subscriptions{transport="ws"}');
     if (active >= size) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

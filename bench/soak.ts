@@ -10,7 +10,6 @@
  * Settings: BENCH_SOAK_SECONDS (default 60), BENCH_SOAK_CONNECTIONS (default 32),
  * BENCH_SOAK_MAX_SECONDS (default 10: the closed-loop run that finds the maximum).
  */
-import { randomBytes } from 'node:crypto';
 import { load, memoryOf, mib, QUERY, seedApiData, type Target } from './support/api-data.js';
 import { appendReport, fixed, machineFacts, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
@@ -19,15 +18,13 @@ const SHARE = 0.8;
 const SAMPLE_MS = 5_000;
 /** After the load: how long memory is still sampled, to see whether what grew is given back. */
 const IDLE_MS = 20_000;
-const METRICS_TOKEN = randomBytes(16).toString('hex');
 
 export async function soakBenchmark(command: string): Promise<void> {
   const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
   const connections = Number(process.env.BENCH_SOAK_CONNECTIONS ?? 32);
   const maxSeconds = Number(process.env.BENCH_SOAK_MAX_SECONDS ?? 10);
   const database = await openBenchDatabase();
-  // The metrics token lets the benchmark read the server's heap use (prom-client's defaults).
-  const server = await startBenchServer(database, { ...RAISED_LIMITS, SLUICE_METRICS_TOKEN: METRICS_TOKEN });
+  const server = await startBenchServer(database, { ...RAISED_LIMITS });
   const pid = server.process.child.pid!;
   try {
     const apiKey = await signUpWithKey(server.url);
@@ -46,8 +43,7 @@ export async function soakBenchmark(command: string): Promise<void> {
 
     const samples: { at: number; rss: number; heap: number }[] = [];
     const started = Date.now();
-    const metricsUrl = server.url.replace(/\/graphql$/, '/metrics');
-    const sample = async () => samples.push({ at: (Date.now() - started) / 1000, rss: (await memoryOf(pid)).rss, heap: await heapUsed(metricsUrl) });
+    const sample = async () => samples.push({ at: (Date.now() - started) / 1000, rss: (await memoryOf(pid)).rss, heap: (await server.metrics())('nodejs_heap_size_used_bytes') });
     await sample();
     const sampler = setInterval(() => void sample(), SAMPLE_MS);
     const soak = await load(target, connections, seconds, rate);
@@ -81,12 +77,6 @@ export async function soakBenchmark(command: string): Promise<void> {
     await server.stop();
     await database.close();
   }
-}
-
-/** `nodejs_heap_size_used_bytes` from the server's /metrics. */
-async function heapUsed(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-  return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
 /** Least-squares slope of RSS over time, in MiB per minute. */

@@ -68,10 +68,14 @@ export interface BenchServer {
   url: string;
   /** The child's peak resident set (VmHWM) so far, in bytes. */
   peakRss(): Promise<number>;
+  /** One scrape of its /metrics: a sample's value by name and labels as exposed (NaN when absent). */
+  metrics(): Promise<(sample: string) => number>;
   stop(): Promise<void>;
 }
 
 export async function startBenchServer(database: BenchDatabase, env: Record<string, string> = {}): Promise<BenchServer> {
+  // Production serves /metrics only with a token.
+  const metricsToken = randomBytes(16).toString('hex');
   const proc = await serve({
     NODE_ENV: 'production',
     // `serve` reports its address at info; at info the server logs only start-up and jobs.
@@ -83,6 +87,7 @@ export async function startBenchServer(database: BenchDatabase, env: Record<stri
     CORS_ORIGINS: 'http://localhost',
     // A loopback database of the benchmark's own: no TLS to ask for.
     SLUICE_DATABASE_SSL: 'disable',
+    SLUICE_METRICS_TOKEN: metricsToken,
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...env,
   });
@@ -94,6 +99,14 @@ export async function startBenchServer(database: BenchDatabase, env: Record<stri
       const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
       if (!kib) throw new Error('no VmHWM in /proc: peak memory is measured on Linux only');
       return Number(kib) * 1024;
+    },
+    metrics: async () => {
+      const text = await (await fetch(`${proc.baseUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+      const samples = new Map(text.split('\n').flatMap((line) => {
+        const match = /^(\S+) (\S+)$/.exec(line);
+        return match ? [[match[1]!, Number(match[2])] as const] : [];
+      }));
+      return (sample) => samples.get(sample) ?? Number.NaN;
     },
     stop: async () => {
       await stop(proc);
