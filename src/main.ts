@@ -1,11 +1,12 @@
 /**
- * The `sluice` command. Operator commands run Sluice itself against its database: `serve`
+ * The operator commands of `sluice`, which run Sluice itself against its database: `serve`
  * (default), `worker`, `migrate`, `rotate-master-key`, `audit verify`, `retention`,
- * `keys create --tenant`. Client commands (`login`, `keys`, `datasets`, `ingest`, `query`,
- * `audit tail`…) talk to a running Sluice over its API: src/cli/.
+ * `keys create --tenant`. The client commands (`login`, `keys`, `datasets`, `ingest`,
+ * `query`, `audit tail`…) talk to a running Sluice over its API (src/cli/); src/entry.ts,
+ * which `bin/sluice.js` runs, sends each command to one or the other.
  */
 import { parseArgs } from 'node:util';
-import { clientUsage, isClientCommand, runCli } from './cli/index.js';
+import { clientUsage } from './cli/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { runMigrations } from './db/migrate.js';
@@ -48,7 +49,6 @@ Operator commands (run Sluice against its database):
 Configuration comes from the environment; see README.md.`;
 
 async function main(argv: string[]): Promise<number> {
-  if (isClientCommand(argv)) return runCli(argv);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
