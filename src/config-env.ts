@@ -1,0 +1,135 @@
+/**
+ * The environment variables Sluice reads and what each may hold: one zod schema whose
+ * messages say what a bad value should look like. src/config.ts turns the parsed values into
+ * a `Config`.
+ */
+import { isSupportedCountry } from 'libphonenumber-js';
+import { z } from 'zod';
+import { parsePrivateNetworkPolicy } from './domains/models/outbound-network.js';
+import type { BucketRule } from './rate-limits/token-bucket.js';
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value) && URL.canParse(value), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  });
+
+const base64Key = z.string().refine((value) => decodeMasterKey(value) !== undefined, {
+  message: 'must be exactly 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+});
+
+/** "attempts/period", e.g. 5/15m: a bucket of 5 that refills 5 every 15 minutes. */
+const QUOTA = /^([1-9]\d{0,6})\/([1-9]\d{0,5})?(s|m|h)$/;
+const quota = z.string().regex(QUOTA, { message: 'must look like 5/15m: attempts per period (s, m or h)' });
+
+export function parseQuota(value: string): BucketRule {
+  const [, attempts, count, unit] = QUOTA.exec(value)!;
+  const seconds = Number(count ?? 1) * { s: 1, m: 60, h: 3600 }[unit as 's' | 'm' | 'h'];
+  return { burst: Number(attempts), perSecond: Number(attempts) / seconds };
+}
+
+const isPolicy = (value: string) => {
+  try {
+    parsePrivateNetworkPolicy(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const perSecond = z.coerce.number({ message: 'must be a number' }).positive('must be more than 0').max(100_000, 'must be at most 100000');
+const burst = z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000');
+const limit = (min: number, max: number) =>
+  z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(0, 'must be between 0 and 65535')
+    .max(65535, 'must be between 0 and 65535')
+    .default(4000),
+  HOST: z.string().min(1, 'must not be empty').optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_APP_URL: postgresUrl.optional(),
+  SLUICE_DATA_DIR: z.string().min(1, 'must not be empty').default('.sluice'),
+  REDIS_URL: z
+    .string()
+    .refine((value) => /^rediss?:\/\/.+/.test(value) && URL.canParse(value), {
+      message: 'must be a redis:// or rediss:// URL',
+    })
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SLUICE_MASTER_KEY: base64Key.optional(),
+  SLUICE_MASTER_KEY_PREVIOUS: z
+    .string()
+    .refine((value) => value.split(',').every((key) => decodeMasterKey(key.trim()) !== undefined), {
+      message: 'must be a comma-separated list of 32-byte base64 keys',
+    })
+    .optional(),
+  CORS_ORIGINS: z.string().optional(),
+  SLUICE_GRAPHIQL: z.enum(['true', 'false']).optional(),
+  SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
+  SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  SLUICE_CREDENTIAL_RECHECK_MS: z.coerce.number().int().min(100, 'must be at least 100').max(60_000, 'must be at most 60000').default(5_000),
+  SLUICE_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  SLUICE_INGEST_MAX_FILE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(25 * 1024 * 1024),
+  SLUICE_INGEST_MAX_FILES: z.coerce.number().int().min(1, 'must be at least 1').max(10_000).default(100),
+  SLUICE_INGEST_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(100 * 1024 * 1024),
+  SLUICE_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  SLUICE_PROGRESS_POLL_MS: z.coerce.number().int().min(50, 'must be at least 50').default(2_000),
+  SLUICE_WORKER: z.enum(['inline', 'off']).default('inline'),
+  SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
+  SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
+  SLUICE_MODEL_PRIVATE_NETWORKS: z
+    .string()
+    .refine((value) => isPolicy(value), { message: 'must be allow, deny, or CIDRs to allow (e.g. 10.1.0.0/16,fd00::/8)' })
+    .optional(),
+  SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
+  SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
+  SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
+  SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
+  SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),
+  SLUICE_RATE_LIMIT_BURST: burst.default(20),
+  SLUICE_IP_RATE_LIMIT_PER_SECOND: perSecond.default(50),
+  SLUICE_IP_RATE_LIMIT_BURST: burst.default(100),
+  SLUICE_AUTH_LIMIT_PER_IP: quota.default('30/15m'),
+  SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('5/15m'),
+  SLUICE_API_KEY_CREATE_LIMIT: quota.default('30/1h'),
+  SLUICE_TRUST_PROXY: z.coerce
+    .number({ message: 'must be the number of proxies in front of Sluice (0 to 10)' })
+    .int('must be the number of proxies in front of Sluice (0 to 10)')
+    .min(0, 'must be the number of proxies in front of Sluice (0 to 10)')
+    .max(10, 'must be the number of proxies in front of Sluice (0 to 10)')
+    .default(0),
+  SLUICE_MAX_DEPTH: limit(1, 100).default(12),
+  SLUICE_MAX_ALIASES: limit(0, 1000).default(15),
+  SLUICE_MAX_TOKENS: limit(100, 100_000).default(2000),
+  SLUICE_MAX_COST: limit(10, 10_000_000).default(50_000),
+  SLUICE_MAX_DIRECTIVES: limit(0, 1000).default(50),
+  SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
+  SLUICE_TRUSTED_DOCUMENTS: z.string().min(1, 'must not be empty').optional(),
+  SLUICE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SLUICE_REDACT_PHONE_COUNTRY: z
+    .string()
+    .refine((value) => isSupportedCountry(value), { message: 'must be an ISO 3166-1 alpha-2 country code, e.g. US' })
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .refine((value) => /^https?:\/\/.+/.test(value) && URL.canParse(value), { message: 'must be an http:// or https:// URL' })
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('sluice'),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(0).max(600_000).default(5_000),
+});
+
+/** A 32-byte key from base64, or undefined when it is not one. */
+export function decodeMasterKey(value: string): Buffer | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  const key = Buffer.from(value, 'base64');
+  return key.length === 32 ? key : undefined;
+}
