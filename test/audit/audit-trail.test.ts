@@ -9,6 +9,8 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import pg from 'pg';
 import { withClient } from '../../src/db/bootstrap.js';
+import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
+import { SecretBox } from '../../src/domains/models/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { endpointOver, gql, must, queryEndpoint } from '../support/endpoints.js';
 import { createApiKey, logIn, signUp } from '../support/identity.js';
@@ -127,6 +129,29 @@ describe('tamper evidence', () => {
     expect((await must(server, owner.accessToken, verify)).verifyAuditChain.ok).toBe(true);
     await withClient(server.database.ownerUrl, (client) => client.query(`update audit_events set personal = jsonb_set(personal, '{ip}', '"10.9.9.9"') where id = $1`, [target.id]));
     expect((await must(server, owner.accessToken, verify)).verifyAuditChain).toMatchObject({ ok: false, firstBrokenEventId: target.id, problem: 'its personal data does not match its digest' });
+  });
+
+  it('verifies up to the head it read: an event appended meanwhile is not a broken chain', async () => {
+    const owner = await ownerSession();
+    await createApiKey(server, owner.accessToken, { name: 'before', scopes: ['READ'] });
+    await auditEventsOf(server, owner.accessToken, 1, { action: 'graphql.mutation' });
+    const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+    const result = await withClient(server.database.ownerUrl, async (client) => {
+      let statements = 0;
+      return verifyChain(async (sql, params) => {
+        let index = 0;
+        const rows = (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
+        // Between reading the head and reading the events, another request's event lands.
+        if (statements++ === 0) {
+          const seen = (await auditEventsOf(server, owner.accessToken, 0)).length;
+          await createApiKey(server, owner.accessToken, { name: 'meanwhile', scopes: ['READ'] });
+          await auditEventsOf(server, owner.accessToken, seen + 2);
+        }
+        return rows as never;
+      }, secrets, owner.tenantId);
+    });
+    expect(result).toMatchObject({ ok: true, problem: null });
+    expect((await must(server, owner.accessToken, 'query { verifyAuditChain { ok checked } }')).verifyAuditChain.checked).toBeGreaterThan(result.checked);
   });
 });
 

@@ -58,6 +58,8 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
     }
   }
 
+  // Up to the head read above, not beyond: events appended while we read (each statement
+  // sees a newer snapshot) belong to the next verification, not a false "chain ends after its head".
   let checked = 0;
   let last: Row | undefined;
   for (;;) {
@@ -68,9 +70,9 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
                  and actor_id is not distinct from payload->>'actorId' and id::text = payload->>'id') as columns_ok,
               personal, payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id
          from audit_events
-        where tenant_id = ?::uuid and seq >= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
+        where tenant_id = ?::uuid and seq >= ? and seq <= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
         order by seq limit ${BATCH}`,
-      [tenantId, String(expectedSeq), ...(range.to ? [range.to.toISOString()] : [])],
+      [tenantId, String(expectedSeq), head.seq, ...(range.to ? [range.to.toISOString()] : [])],
     );
     for (const row of rows) {
       const problem = problemOf(row, expectedSeq, expectedPrev, secrets);
