@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { TransactionEventBroadcaster } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from '../context.js';
 import type { Orm } from '../db/orm.js';
@@ -18,7 +20,9 @@ export interface RequestScopeOptions {
  * built around it, and a transaction around execution.
  *
  * The transaction commits when execution ends, field errors included: a service that needs
- * all-or-nothing opens its own (nested) transaction. Subscriptions do not pass through execute,
+ * all-or-nothing opens its own (nested) transaction. A query's transaction is READ ONLY:
+ * PostgreSQL refuses a write a query might attempt, and its commit needs no flush (MikroORM's
+ * `commit` computes change sets over everything loaded first). Subscriptions do not pass through execute,
  * so their reads open short transactions of their own instead of holding a connection open.
  */
 export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
@@ -42,7 +46,8 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
         const { em } = args.contextValue as ScopeContext;
-        await em.begin();
+        const readOnly = getOperationAST(args.document, args.operationName)?.operation === 'query';
+        await em.begin({ readOnly });
         let result;
         try {
           result = await executeFn(args);
@@ -51,18 +56,18 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
           throw error;
         }
         if (!isAsyncIterable(result)) {
-          await em.commit();
+          await commit(em, readOnly);
           runAfterCommit(em);
           return result;
         }
-        return commitWhenDone(em, result);
+        return commitWhenDone(em, result, readOnly);
       });
     },
   };
 }
 
 /** Incremental delivery (@defer / @stream): the transaction lives until the last payload. */
-async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>): AsyncGenerator<T> {
+async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, readOnly: boolean): AsyncGenerator<T> {
   let failed = false;
   try {
     yield* results;
@@ -70,9 +75,19 @@ async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>):
     failed = true;
     throw error;
   } finally {
-    await (failed ? em.rollback() : em.commit());
+    await (failed ? em.rollback() : commit(em, readOnly));
     if (!failed) runAfterCommit(em);
   }
+}
+
+async function commit(em: EntityManager, readOnly: boolean): Promise<void> {
+  if (!readOnly) return em.commit();
+  const work = em.getUnitOfWork();
+  if (work.getPersistStack().size > 0 || work.getRemoveStack().size > 0) {
+    throw new Error('A query left entities to write: queries run in READ ONLY transactions');
+  }
+  await em.getConnection().commit(em.getTransactionContext()!, new TransactionEventBroadcaster(em));
+  em.resetTransactionContext();
 }
 
 /** Tasks services queued for after the commit (outside a transaction they run at once). */
