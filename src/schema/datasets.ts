@@ -1,5 +1,5 @@
 /** Datasets: a tenant's collections of documents. */
-import type { Dataset } from '../domains/datasets/dataset.entity.js';
+import type { DatasetView } from '../domains/datasets/dataset.service.js';
 import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { builder } from './builder.js';
@@ -11,7 +11,7 @@ export const DocumentRef = builder.loadableNodeRef('Document', {
 });
 
 export const DatasetRef = builder.loadableNodeRef('Dataset', {
-  id: { resolve: (dataset: Dataset) => dataset.id },
+  id: { resolve: (dataset: DatasetView) => dataset.id },
   load: (ids: string[], ctx) => ctx.services.datasets.byIds(ids),
 });
 

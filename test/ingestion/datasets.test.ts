@@ -53,12 +53,34 @@ describe('datasets, dataset, updateDataset', () => {
     expect((await list({ first: 2, after: first.pageInfo.endCursor })).edges.map((e: any) => e.node.name)).toEqual(['alpha FAQ']);
     expect((await list({ name: 'ALPHA' })).edges.map((e: any) => e.node.name)).toEqual(['Alpha guide', 'alpha FAQ']);
     expect((await list({ name: '%' })).edges).toEqual([]);
+    const backward = async (variables: Record<string, unknown>) =>
+      (await server.graphql(`query($last: Int, $before: String) { datasets(last: $last, before: $before) { edges { node { name } } pageInfo { hasPreviousPage startCursor } } }`, { token, variables })).body.data.datasets;
+    const tail = await backward({ last: 2 });
+    expect(tail.edges.map((e: any) => e.node.name)).toEqual(['Beta notes', 'alpha FAQ']);
+    expect(tail.pageInfo.hasPreviousPage).toBe(true);
+    expect((await backward({ last: 2, before: tail.pageInfo.startCursor })).edges.map((e: any) => e.node.name)).toEqual(['Alpha guide']);
 
     const dataset = await createDataset(server, token, { name: 'Renamed later' });
     const { body } = await server.graphql(`mutation($id: ID!) { updateDataset(id: $id, input: { name: "New name", slug: "new-slug", description: null }) { name slug description } }`, { token, variables: { id: dataset.id } });
     expect(body.data.updateDataset).toEqual({ name: 'New name', slug: 'new-slug', description: null });
     const bySlug = await server.graphql(`{ dataset(slug: "new-slug") { id name } }`, { token });
     expect(bySlug.body.data.dataset).toEqual({ id: dataset.id, name: 'New name' });
+  });
+
+  it('lists every field as reading the dataset by id gives it, ingested documents counted', async () => {
+    const { token } = await tenantWithOwner(server);
+    const dataset = await createDataset(server, token, { description: 'Counted' });
+    await createDataset(server, token);
+    const job = (await ingestInline(server, token, dataset.id, [{ title: 'One', text: 'Some words to chunk. '.repeat(50).trim() }])).body.data.ingestDocuments;
+    await settled(server, token, job.id);
+    const fields = 'id name slug description language documentCount chunkCount bytes lastIngestedAt createdAt updatedAt';
+    const listed = (await server.graphql(`{ datasets(first: 10) { edges { node { ${fields} } } } }`, { token })).body.data.datasets.edges.map((e: any) => e.node);
+    expect(listed).toHaveLength(2);
+    expect(listed[0]).toMatchObject({ id: dataset.id, description: 'Counted', documentCount: 1, chunkCount: expect.any(Number), bytes: 1049, lastIngestedAt: expect.any(String) });
+    expect(listed[0].chunkCount).toBeGreaterThan(0);
+    for (const node of listed) {
+      expect(node).toEqual((await server.graphql(`query($id: ID!) { dataset(id: $id) { ${fields} } }`, { token, variables: { id: node.id } })).body.data.dataset);
+    }
   });
 
   it("hides another tenant's dataset: null on read, NOT_FOUND on write", async () => {

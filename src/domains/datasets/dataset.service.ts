@@ -7,7 +7,7 @@ import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../identity/permissions.js';
-import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
@@ -24,6 +24,15 @@ export interface DatasetChanges {
   slug?: string | null;
   description?: string | null;
 }
+
+/** What the API shows of a dataset: the entity, or a row a list reads without one. */
+export type DatasetView = Pick<
+  Dataset,
+  'id' | 'name' | 'slug' | 'description' | 'language' | 'documentCount' | 'chunkCount' | 'byteCount' | 'lastIngestedAt' | 'createdAt' | 'updatedAt'
+> & { tenant: { id: string } };
+
+const VIEW_COLUMNS = `id, name, slug, description, language, document_count as "documentCount", chunk_count as "chunkCount",
+  byte_count as "byteCount", last_ingested_at as "lastIngestedAt", created_at as "createdAt", updated_at as "updatedAt", tenant_id as "tenantId"`;
 
 export class DatasetService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -82,10 +91,22 @@ export class DatasetService {
     return this.ctx.em.findOne(Dataset, { slug });
   }
 
-  async list(request: PageRequest & { nameContains?: string | null }): Promise<Page<Dataset>> {
+  /** The hot list (every console and SDK start): one statement, plain rows. */
+  async list(request: PageRequest & { nameContains?: string | null }): Promise<Page<DatasetView>> {
     assertCan(this.ctx.actor, 'tenant:read');
-    const where = request.nameContains ? { name: { $ilike: `%${escapeLike(request.nameContains)}%` } } : {};
-    return keysetPage(this.ctx.em, Dataset, where, request);
+    const where = ['tenant_id = ?::uuid'];
+    const params = [this.ctx.actor.tenantId!];
+    if (request.nameContains) (where.push('name ilike ?'), params.push(`%${escapeLike(request.nameContains)}%`));
+    type Row = DatasetView & { tenantId: string; chunkCount: number | string; byteCount: number | string; lastIngestedAt: Date | string | null; updatedAt: Date | string };
+    return keysetRows<Row>(this.ctx.em, { select: VIEW_COLUMNS, from: 'datasets', where: where.join(' and '), params }, request, (row) => ({
+      ...row,
+      // bigint columns arrive as text, timestamps too (MikroORM's type parsers).
+      chunkCount: Number(row.chunkCount),
+      byteCount: Number(row.byteCount),
+      lastIngestedAt: row.lastIngestedAt === null ? null : new Date(row.lastIngestedAt),
+      updatedAt: new Date(row.updatedAt),
+      tenant: { id: row.tenantId },
+    }));
   }
 
   byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
