@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- <name>...]`: runs the named benchmarks (all when none is named), each
  * against a fresh database and a real `sluice serve`, and appends the results to
- * docs/benchmarks.md. Never part of `npm test`.
+ * docs/benchmarks.md. Never part of `npm test`. `compare` (bench/compare.ts) runs only when named.
  */
 import { apiBenchmark } from './api.js';
+import { compareBenchmark } from './compare.js';
 import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { searchBenchmark } from './search.js';
@@ -11,6 +12,7 @@ import { soakBenchmark } from './soak.js';
 
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   api: apiBenchmark,
+  compare: compareBenchmark,
   fanout: fanoutBenchmark,
   ingestion: ingestionBenchmark,
   search: searchBenchmark,
@@ -23,7 +25,8 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   process.exit(2);
 }
-for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS)) {
+// `compare` measures a change against a commit: asked for by name only.
+for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS).filter((name) => name !== 'compare')) {
   const settings = Object.entries(process.env)
     .filter(([key]) => key.startsWith('BENCH_') && key !== 'BENCH_DATABASE_URL')
     .map(([key, value]) => `${key}=${value} `)

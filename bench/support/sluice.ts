@@ -73,7 +73,8 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(database: BenchDatabase, env: Record<string, string> = {}): Promise<BenchServer> {
+/** `checkout`: another working tree to run instead of this one (bench/compare.ts). */
+export async function startBenchServer(database: BenchDatabase, env: Record<string, string> = {}, checkout?: string): Promise<BenchServer> {
   // Production serves /metrics only with a token.
   const metricsToken = randomBytes(16).toString('hex');
   const proc = await serve({
@@ -90,7 +91,7 @@ export async function startBenchServer(database: BenchDatabase, env: Record<stri
     SLUICE_METRICS_TOKEN: metricsToken,
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...env,
-  });
+  }, checkout);
   return {
     process: proc,
     url: `${proc.baseUrl}/graphql`,

@@ -13,9 +13,10 @@ export interface SluiceProcess {
   waitForLog(predicate: (line: Record<string, any>) => boolean): Promise<Record<string, any>>;
 }
 
-export function spawnSluice(args: string[], env: Record<string, string | undefined>): SluiceProcess {
+/** `cwd`: the checkout to run (another one: a benchmark comparing two commits). */
+export function spawnSluice(args: string[], env: Record<string, string | undefined>, cwd = process.cwd()): SluiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: process.cwd(),
+    cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,8 +60,8 @@ export function spawnSluice(args: string[], env: Record<string, string | undefin
 }
 
 /** Starts `sluice serve` and resolves with its base URL once it listens. */
-export async function serve(env: Record<string, string | undefined>): Promise<SluiceProcess & { baseUrl: string }> {
-  const proc = spawnSluice(['serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
+export async function serve(env: Record<string, string | undefined>, cwd?: string): Promise<SluiceProcess & { baseUrl: string }> {
+  const proc = spawnSluice(['serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, cwd);
   const line = await proc.waitForLog((log) => typeof log.msg === 'string' && log.msg.startsWith('Sluice is listening on'));
   return Object.assign(proc, { baseUrl: String(line.url).replace(/\/graphql$/, '') });
 }

@@ -1,0 +1,108 @@
+/**
+ * Before and after, on the API benchmark's page: `sluice serve` from another commit
+ * (BENCH_COMPARE_REF, default HEAD, checked out in a temporary git worktree that shares this
+ * checkout's node_modules) beside `sluice serve` from this working tree, on one database, both
+ * in production mode with the API benchmark's settings.
+ *
+ * The figure is the server's CPU time per request (user + system, from /proc), the one load
+ * on a shared machine disturbs least. Runs alternate between the two servers in ABBA order
+ * (BENCH_COMPARE_ROUNDS pairs of BENCH_COMPARE_SECONDS each, at BENCH_COMPARE_CONNECTIONS),
+ * so a drift in the machine's other load falls on both alike; the result is each one's
+ * median and their ratio. This is how a performance change proves itself here: a single
+ * run's CPU per request varied by ±15 % over an hour on this machine (docs/benchmarks.md).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cpuSecondsOf, load, QUERY, seedApiData, type Target } from './support/api-data.js';
+import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
+
+interface Run {
+  cpuMsPerRequest: number;
+  rps: number;
+  errors: number;
+}
+
+export async function compareBenchmark(command: string): Promise<void> {
+  const ref = process.env.BENCH_COMPARE_REF ?? 'HEAD';
+  const rounds = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
+  const seconds = Number(process.env.BENCH_COMPARE_SECONDS ?? 6);
+  const connections = Number(process.env.BENCH_COMPARE_CONNECTIONS ?? 8);
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { encoding: 'utf8' }).trim();
+  const checkout = await mkdtemp(path.join(os.tmpdir(), 'sluice-compare-'));
+  execFileSync('git', ['worktree', 'add', '--detach', checkout, ref], { stdio: 'ignore' });
+  await symlink(path.resolve('node_modules'), path.join(checkout, 'node_modules'));
+  const database = await openBenchDatabase();
+  // One set of secrets for both: an API key minted through one is valid on the other.
+  const env = { ...RAISED_LIMITS, JWT_SECRET: randomBytes(32).toString('base64url'), SLUICE_MASTER_KEY: randomBytes(32).toString('base64') };
+  const servers: BenchServer[] = [];
+  try {
+    // One after the other: each applies the migrations it knows before it listens.
+    const before = await startBenchServer(database, env, checkout);
+    servers.push(before);
+    const after = await startBenchServer(database, env);
+    servers.push(after);
+    // Data through one, the key checked by both; then each warms up twice, in turn.
+    const apiKey = await signUpWithKey(before.url);
+    await seedApiData(after.url, apiKey, database.ownerUrl);
+    const target = (server: BenchServer): Target => ({
+      url: server.url,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ query: QUERY }),
+    });
+    const contenders = [
+      { name: `${sha} (${ref})`, server: before, runs: [] as Run[] },
+      { name: 'working tree', server: after, runs: [] as Run[] },
+    ];
+    console.log(`warming up (2 × 5 s each)`);
+    for (const { server } of [...contenders, ...contenders]) await load(target(server), connections, 5);
+    for (let round = 0; round < rounds; round += 1) {
+      for (const contender of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+        const pid = contender.server.process.child.pid!;
+        const cpuBefore = await cpuSecondsOf(pid);
+        const phase = await load(target(contender.server), connections, seconds);
+        const cpu = (await cpuSecondsOf(pid)) - cpuBefore;
+        const run = { cpuMsPerRequest: (cpu * 1000) / Math.max(1, phase.total), rps: phase.rps, errors: phase.errors + phase.non2xx + phase.timeouts };
+        contender.runs.push(run);
+        console.log(`${contender.name}: ${fixed(run.cpuMsPerRequest, 2)} ms CPU per request, ${fixed(run.rps)} req/s, ${run.errors} errors`);
+      }
+    }
+    const [base, candidate] = contenders.map((contender) => ({
+      ...contender,
+      cpu: median(contender.runs.map((run) => run.cpuMsPerRequest)),
+      rps: median(contender.runs.map((run) => run.rps)),
+    }));
+    const rows = [base!, candidate!].map((contender) => [
+      contender.name,
+      contender.runs.map((run) => fixed(run.cpuMsPerRequest, 1)).join(', '),
+      fixed(contender.cpu, 2),
+      fixed(contender.rps),
+      contender.runs.reduce((sum, run) => sum + run.errors, 0),
+    ]);
+    const change = (candidate!.cpu / base!.cpu - 1) * 100;
+    const body = [
+      `The API benchmark's page (\`datasets(first: 20) { … documents(first: 10) { … } }\`, ADMIN API key, production mode, every plugin on) from two servers on one database: \`sluice serve\` at ${sha} and from the working tree. ${rounds * 2} runs of ${seconds} s at ${connections} connections, alternating ABBA; CPU per request is the server process's user + system time over a run divided by the requests it answered.`,
+      '',
+      table(['server', 'CPU ms per request, each run', 'median CPU ms per request', 'median req/s', 'errors'], rows),
+      '',
+      `- The working tree costs **${change >= 0 ? '+' : ''}${fixed(change)} %** CPU per request against ${sha}.`,
+    ].join('\n');
+    console.log(`\n${body}`);
+    await appendReport(`API page: ${sha} vs the working tree`, machineFacts(database.description), command, body);
+  } finally {
+    for (const server of servers) await server.stop();
+    await database.close();
+    execFileSync('git', ['worktree', 'remove', '--force', checkout], { stdio: 'ignore' });
+    await rm(checkout, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
