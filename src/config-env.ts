@@ -113,6 +113,7 @@ export const envSchema = z.object({
   SLUICE_MAX_DIRECTIVES: limit(0, 1000).default(50),
   SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
   SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
+  SLUICE_DATABASE_POOL_SIZE: limit(1, 500).default(10),
   SLUICE_TRUSTED_DOCUMENTS: z.string().min(1, 'must not be empty').optional(),
   SLUICE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SLUICE_REDACT_PHONE_COUNTRY: z

@@ -37,6 +37,8 @@ export interface Config {
     url: string | undefined;
     /** Connection for the API: a role that owns no table and cannot bypass RLS. */
     appUrl: string | undefined;
+    /** Connections each process keeps to PostgreSQL as the app role (docs/benchmarks.md: pool size). */
+    poolSize: number;
   };
   dataDir: string;
   redisUrl: string | undefined;
@@ -215,7 +217,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       shutdownTimeoutMs: values.SLUICE_SHUTDOWN_TIMEOUT_MS,
       credentialRecheckMs: values.SLUICE_CREDENTIAL_RECHECK_MS,
     },
-    database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL },
+    database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),
     redisUrl: values.REDIS_URL,
     logLevel: values.LOG_LEVEL,

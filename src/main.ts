@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** `serve` runs the API (and, unless SLUICE_WORKER=off, the job worker); `worker` the worker alone. */
 async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; ownerUrl: string }, logger: Logger, role: 'api' | 'worker'): Promise<number> {
-  const orm = await openOrm({ clientUrl: appUrl, entities, logger });
+  const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   try {
     await assertRestrictedAppRole(orm);

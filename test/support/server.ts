@@ -93,7 +93,7 @@ export async function startTestServer(
     },
   });
   const logger = createLogger({ level: config.logLevel, destination: sink, redaction: config.observability.redaction });
-  const orm = await openOrm({ clientUrl: database.appUrl, entities, logger });
+  const orm = await openOrm({ clientUrl: database.appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl });
   const workerTracing = options.worker === false ? undefined : startTracing(config.observability);
