@@ -17,7 +17,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cpuSecondsOf, load, QUERY, seedApiData, type Target } from './support/api-data.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, machineFacts, median, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
 interface Run {
@@ -99,10 +99,4 @@ export async function compareBenchmark(command: string): Promise<void> {
     execFileSync('git', ['worktree', 'remove', '--force', checkout], { stdio: 'ignore' });
     await rm(checkout, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

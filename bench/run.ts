@@ -7,6 +7,7 @@ import { apiBenchmark } from './api.js';
 import { compareBenchmark } from './compare.js';
 import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
+import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
 import { searchBenchmark } from './search.js';
 import { soakBenchmark } from './soak.js';
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   compare: compareBenchmark,
   fanout: fanoutBenchmark,
   ingestion: ingestionBenchmark,
+  planning: planningBenchmark,
   pool: poolBenchmark,
   search: searchBenchmark,
   soak: soakBenchmark,

@@ -64,3 +64,9 @@ export function table(header: string[], rows: (string | number)[][]): string {
 
 export const mb = (bytes: number) => bytes / 1_000_000;
 export const fixed = (value: number, digits = 1) => value.toFixed(digits);
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
