@@ -77,8 +77,16 @@ export class DocumentService {
          ) ranked where n <= ? order by "datasetId", n`,
         [this.ctx.actor.tenantId!, pgArray(group.map((key) => key.datasetId)), ...(cursor ? [cursor.createdAt.toISOString(), cursor.id] : []), first + 1],
       );
+      // One pass over the rows (ordered by dataset): a page per dataset.
+      const byDataset = new Map<string, DocumentRow[]>();
+      for (const { n: _n, ...row } of rows) {
+        const document = { ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) };
+        const list = byDataset.get(row.datasetId);
+        if (list) list.push(document);
+        else byDataset.set(row.datasetId, [document]);
+      }
       for (const key of group) {
-        const mine = rows.filter((row) => row.datasetId === key.datasetId).map(({ n: _n, ...row }) => ({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) }));
+        const mine = byDataset.get(key.datasetId) ?? [];
         pages.set(key, { items: mine.slice(0, first), hasNextPage: mine.length > first, hasPreviousPage: Boolean(after), cursorOf: encodeCursor });
       }
     }
