@@ -4,7 +4,7 @@
  */
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { encodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
@@ -26,6 +26,11 @@ export interface AuthScopes {
   tenant: string;
   /** The rule table (domains/identity/permissions.ts) allows the actor this permission. */
   permission: Permission;
+}
+
+/** A global id: base64("Type:uuid"), Pothos' default encoding. */
+export function encodeNodeId(typename: string, id: string): string {
+  return encodeGlobalID(typename, id);
 }
 
 export const builder = new SchemaBuilder<{
@@ -62,6 +67,8 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // Node ids are also encoded by node-ids.ts, outside Pothos: one function for both.
+    encodeGlobalID: (typename, id) => encodeNodeId(typename, String(id)),
     // A global id is base64("Type:uuid"); one that does not decode to that is the caller's
     // mistake (BAD_USER_INPUT), never a database error.
     decodeGlobalID: (globalID) => {
