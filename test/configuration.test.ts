@@ -24,7 +24,7 @@ describe('parseConfig', () => {
     expect(config.env).toBe('development');
     expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
     expect(config.dataDir).toBe(path.resolve('.sluice'));
-    expect(config.database).toEqual({ url: undefined, appUrl: undefined });
+    expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10 });
   });
 
   it.each([
