@@ -79,11 +79,13 @@ export class DocumentService {
       );
       // One pass over the rows (ordered by dataset): a page per dataset.
       const byDataset = new Map<string, DocumentRow[]>();
-      for (const { n: _n, ...row } of rows) {
-        const document = { ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) };
+      for (const row of rows) {
+        // The rows are this request's own: their timestamps (text) become Dates in place.
+        row.createdAt = new Date(row.createdAt);
+        row.updatedAt = new Date(row.updatedAt);
         const list = byDataset.get(row.datasetId);
-        if (list) list.push(document);
-        else byDataset.set(row.datasetId, [document]);
+        if (list) list.push(row);
+        else byDataset.set(row.datasetId, [row]);
       }
       for (const key of group) {
         const mine = byDataset.get(key.datasetId) ?? [];
