@@ -1,8 +1,11 @@
 /**
  * exportMyData holds the caller's data and nobody else's; deleteMyAccount erases it, keeps
  * the audit chain verifiable (personal data replaced by a pseudonym), and the account can no
- * longer sign in.
+ * longer sign in. An erasure racing an audit append in flight waits for it (migration
+ * audit_erasure_lock), checked with the two transactions interleaved by hand.
  */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
@@ -67,4 +70,43 @@ it('deletes the tenants only the erased user belonged to', async () => {
   expect((await must(server, solo.accessToken, `mutation { deleteMyAccount(password: "${solo.password}") }`)).deleteMyAccount).toBe(true);
   const left = await withClient(server.database.ownerUrl, async (client) => (await client.query('select 1 from tenants where slug = $1', [solo.tenant.slug])).rowCount);
   expect(left).toBe(0);
+});
+
+it('erasure waits for an audit append in flight, then pseudonymises its event too', async () => {
+  // Two transactions interleaved by hand, as the audit writer and deleteMyAccount can be.
+  const tenantId = randomUUID();
+  const actorId = randomUUID();
+  const eventId = randomUUID();
+  const at = new Date().toISOString();
+  const event = {
+    id: eventId,
+    tenantId,
+    createdAt: at,
+    personal: { email: 'leaving@example.com', ip: '203.0.113.9', userAgent: null },
+    payload: { id: eventId, at, action: 'graphql.query', outcome: 'ok', actorKind: 'user', actorId, requestId: null, traceId: null, details: {} },
+  };
+  const writer = new pg.Client({ connectionString: server.database.appUrl });
+  const eraser = new pg.Client({ connectionString: server.database.ownerUrl });
+  await Promise.all([writer.connect(), eraser.connect()]);
+  try {
+    await writer.query('begin');
+    await writer.query('select append_audit_events($1::jsonb)', [JSON.stringify([event])]);
+    // The append has not committed: the erasure must wait for it, not pass it by.
+    let erased = false;
+    const erasure = eraser.query(`select pseudonymise_audit_actor($1, 'erased-race') as changed`, [actorId]).then((result) => ((erased = true), result));
+    const waiting = async () =>
+      (await withClient(server.database.ownerUrl, (client) => client.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'select pseudonymise_audit_actor%'`))).rowCount;
+    for (let tries = 0; (await waiting()) === 0; tries += 1) {
+      if (tries > 100) throw new Error('the erasure never waited for the append in flight');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(erased).toBe(false);
+    await writer.query('commit');
+    expect((await erasure).rows[0].changed).toBe('1');
+    const stored = await withClient(server.database.ownerUrl, (client) => client.query('select personal from audit_events where id = $1', [eventId]));
+    expect(stored.rows[0].personal).toEqual({ erased: true, pseudonym: 'erased-race' });
+  } finally {
+    await writer.end();
+    await eraser.end();
+  }
 });
