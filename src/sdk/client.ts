@@ -8,10 +8,11 @@
  * Authentication: an API key, an access token, or credentials (email + password: the client
  * logs in when first needed, refreshes the session before the token expires, and once more on
  * UNAUTHENTICATED). RATE_LIMITED answers are retried after `retryAfterSeconds`, a bounded
- * number of times. Every other error is a `SluiceError` with the API's `extensions.code`.
+ * number of times; a query whose connection is reset before any answer is sent once more.
+ * Every other error is a `SluiceError` with the API's `extensions.code`.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
+import { getOperationAST, print } from 'graphql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
@@ -86,7 +87,9 @@ export function createClient(options: ClientOptions): SluiceClient {
     if (!multipart) headers['content-type'] = 'application/json';
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
-    const response = await reach(options.url, { method: 'POST', headers, body });
+    // A query goes again, once, if the connection is reset before any answer (reach.ts).
+    const idempotent = getOperationAST(document)?.operation === 'query';
+    const response = await reach(options.url, { method: 'POST', headers, body }, { idempotent });
     const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
       data?: Data;
       errors?: { message: string; extensions?: Record<string, unknown> }[];

@@ -1,7 +1,8 @@
 /**
  * The SDK client against the real server: typed operations over HTTP, uploads, a subscription
- * over graphql-ws, credentials with log-in and refresh, typed errors, and a RATE_LIMITED
- * answer retried after its retryAfterSeconds.
+ * over graphql-ws, credentials with log-in and refresh, typed errors, a RATE_LIMITED
+ * answer retried after its retryAfterSeconds, and a reset connection: a query sent again, a
+ * mutation not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -19,6 +20,7 @@ import {
   type Session,
 } from '../../src/sdk/index.js';
 import { endpointOver } from '../support/endpoints.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -130,6 +132,29 @@ describe('with a kept session', () => {
     const error = await stale.query(ViewerDocument).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SluiceError);
     expect(error).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('sends a query once more when its connection is reset before any answer, never a mutation', async () => {
+    const target = { host: '127.0.0.1', port: Number(new URL(server.url).port) };
+    const forLogIn = await startTcpProxy(target, { resetFirst: 1 });
+    const forQuery = await startTcpProxy(target, { resetFirst: 1 });
+    try {
+      const client = createClient({ url: forLogIn.through(server.url), credentials: { email, password } });
+      // The log-in (a mutation) is refused by the reset, and not sent again: nothing reached the server.
+      const error = await client.query(ViewerDocument).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'NETWORK_ERROR', message: expect.stringMatching(/ECONNRESET|UND_ERR_SOCKET/) });
+      expect(forLogIn.counts).toEqual({ reset: 1, passed: 0 });
+      // With a session kept from elsewhere, the query itself meets the reset, and goes again, once.
+      const signedIn = createClient({ url: server.url, credentials: { email, password } });
+      await signedIn.query(ViewerDocument);
+      const kept = createClient({ url: forQuery.through(server.url), session: signedIn.session()! });
+      const { viewer } = await kept.query(ViewerDocument);
+      expect(viewer.email).toBe(email);
+      expect(forQuery.counts).toEqual({ reset: 1, passed: 1 });
+    } finally {
+      await forLogIn.close();
+      await forQuery.close();
+    }
   });
 
   it('reports an unreachable server as NETWORK_ERROR', async () => {

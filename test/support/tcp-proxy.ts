@@ -1,12 +1,16 @@
 /**
  * A TCP proxy between the server and PostgreSQL, for fault tests: `outage()` severs every
  * connection and refuses new ones, which is what clients see while a database restarts;
- * `restore()` accepts again on the same port. Bytes pass through untouched.
+ * `restore()` accepts again on the same port. Bytes pass through untouched, except that the
+ * first `resetFirst` connections are reset as soon as they send anything (what a client sees
+ * when a server closes a kept-alive connection as the client writes to it).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Connections reset by `resetFirst`, and connections passed through. */
+  counts: { reset: number; passed: number };
   /** `url` with its host and port pointed at the proxy. */
   through(url: string): string;
   outage(): Promise<void>;
@@ -14,14 +18,23 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(target: { host: string; port: number }, options: { resetFirst?: number } = {}): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const counts = { reset: 0, passed: 0 };
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   };
   const makeServer = () =>
     createServer((client) => {
+      if (counts.reset < (options.resetFirst ?? 0)) {
+        counts.reset += 1;
+        track(client);
+        client.once('data', () => client.resetAndDestroy());
+        client.on('error', () => undefined);
+        return;
+      }
+      counts.passed += 1;
       const upstream = connect(target.port, target.host);
       track(client);
       track(upstream);
@@ -35,6 +48,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const stopListening = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return {
     port,
+    counts,
     through(url) {
       const parsed = new URL(url);
       parsed.hostname = '127.0.0.1';
