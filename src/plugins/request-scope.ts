@@ -22,8 +22,9 @@ export interface RequestScopeOptions {
  * The transaction commits when execution ends, field errors included: a service that needs
  * all-or-nothing opens its own (nested) transaction. A query's transaction is READ ONLY:
  * PostgreSQL refuses a write a query might attempt, and its commit needs no flush (MikroORM's
- * `commit` computes change sets over everything loaded first). Subscriptions do not pass through execute,
- * so their reads open short transactions of their own instead of holding a connection open.
+ * `commit` first computes change sets over everything loaded). Subscriptions do not pass
+ * through execute, so their reads open short transactions of their own instead of holding a
+ * connection open.
  */
 export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
   return {
@@ -84,6 +85,8 @@ async function commit(em: EntityManager, readOnly: boolean): Promise<void> {
   if (!readOnly) return em.commit();
   const work = em.getUnitOfWork();
   if (work.getPersistStack().size > 0 || work.getRemoveStack().size > 0) {
+    // A programming error, never a user's: end the transaction, then say so.
+    await em.rollback();
     throw new Error('A query left entities to write: queries run in READ ONLY transactions');
   }
   await em.getConnection().commit(em.getTransactionContext()!, new TransactionEventBroadcaster(em));
