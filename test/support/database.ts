@@ -33,7 +33,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     ownerUrl,
     appUrl: appUrlFrom(ownerUrl, appPassword),
     adminUrl,
-    drop: () => withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    drop: () => dropDatabase(adminUrl, name),
   };
 }
 
@@ -45,6 +45,24 @@ export async function createEmptyDatabase(): Promise<{ name: string; url: string
   return {
     name,
     url: withDatabase(adminUrl, name),
-    drop: () => withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+    drop: () => dropDatabase(adminUrl, name),
   };
+}
+
+/**
+ * Drops a test's database once the connections its pools are closing have gone (up to 2 s),
+ * then by force. Forcing at once terminated connections that a pool was still ending
+ * (graphile-worker's, after its error listener was removed), and the pool's 'error' event
+ * then had no listener: an uncaught exception in whichever test file ran then.
+ */
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, async (client) => {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+      if (rows[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await client.query(`drop database if exists ${name} with (force)`);
+  });
 }
