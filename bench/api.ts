@@ -11,7 +11,8 @@
  *
  * Closed-loop maximum (autocannon), then p50/p99 latency at 50 % and 90 % of each one's own
  * maximum, all at the same number of connections.
- * Settings: BENCH_API_SECONDS (default 10 per phase), BENCH_API_CONNECTIONS (default 32).
+ * Settings: BENCH_API_SECONDS (default 10 per phase), BENCH_API_CONNECTIONS (default 32),
+ * BENCH_API_WARMUP_SECONDS (default 15 per server).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,8 +56,11 @@ export async function apiBenchmark(command: string): Promise<void> {
     // Row-level security, not the query, confines PostGraphile to the tenant: another tenant's token sees nothing.
     const stranger = await strangerSees(peer);
 
-    console.log(`warming up (${Math.min(5, seconds)} s each)`);
-    for (const [, target] of targets) await load(target, connections, Math.min(5, seconds));
+    // Long enough for V8 to have compiled the hot paths: after 5 s Sluice still measured about
+    // 50 % more CPU per request than in bench/compare.ts's warmed-up runs.
+    const warmUp = Number(process.env.BENCH_API_WARMUP_SECONDS ?? 15);
+    console.log(`warming up (${warmUp} s each)`);
+    for (const [, target] of targets) await load(target, connections, warmUp);
     const results: Phase[][] = [];
     const cpuPerRequest: (number | undefined)[] = [];
     let statementsPerRequest = 0;
