@@ -9,8 +9,9 @@
  * (BENCH_COMPARE_ROUNDS pairs of BENCH_COMPARE_SECONDS each, at BENCH_COMPARE_CONNECTIONS),
  * so a drift in the machine's other load falls on both alike; the result is each one's
  * median and their ratio, and the same over all the CPU from the first run to the last
- * (rests included). Defaults: 8 rounds of 6 s at 8 connections. This is how a performance change proves itself here: a single
- * run's CPU per request varied by ±15 % over an hour on this machine (docs/benchmarks.md).
+ * (rests included). Defaults: 8 rounds of 6 s at 8 connections. This is how a performance
+ * change proves itself here: a single run's CPU per request varied by ±15 % over an hour on
+ * this machine (docs/benchmarks.md).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
