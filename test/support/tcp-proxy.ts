@@ -1,6 +1,7 @@
 /**
- * A TCP proxy between the server and PostgreSQL, for fault tests: `outage()` severs every
- * connection and refuses new ones, which is what clients see while a database restarts;
+ * A TCP proxy for fault tests, between the server and PostgreSQL or a client and the server:
+ * `outage()` severs every connection and refuses new ones, which is what clients see while a
+ * database restarts;
  * `restore()` accepts again on the same port. Bytes pass through untouched, except that the
  * first `resetFirst` connections are reset as soon as they send anything (what a client sees
  * when a server closes a kept-alive connection as the client writes to it).
