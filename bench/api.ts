@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { cpuSecondsOf, DATASETS_SQL, DOCUMENTS_SQL, load, QUERY, seedApiData, type Phase, type Target } from './support/api-data.js';
 import { startPostGraphile, type PostGraphilePeer } from './support/postgraphile.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
 /** The same page in PostGraphile's schema: same rows, same order, same fields. */
@@ -98,8 +98,7 @@ export async function apiBenchmark(command: string): Promise<void> {
       `- CPU per request: user + system time of the server's process over the closed-loop phase, divided by the requests it answered; the figure contention disturbs least. Sluice costs ${fixed(cpuPerRequest[0]! / cpuPerRequest[1]!)} times PostGraphile's.`,
       `- Peak resident memory: Sluice ${fixed((await server.peakRss()) / 1024 / 1024, 0)} MiB, PostGraphile ${fixed((await peer.peakRss()) / 1024 / 1024, 0)} MiB.`,
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('API throughput: Sluice, PostGraphile, raw SQL', machineFacts(database.description), command, body);
+    await appendReport('API throughput: Sluice, PostGraphile, raw SQL', database.description, command, body);
   } finally {
     if (reference) {
       await new Promise((resolve) => reference!.server.close(resolve));

@@ -19,7 +19,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cpuSecondsOf, load, QUERY, seedApiData, type Target } from './support/api-data.js';
-import { appendReport, fixed, machineFacts, median, table } from './support/report.js';
+import { appendReport, fixed, median, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
 interface Run {
@@ -103,8 +103,7 @@ export async function compareBenchmark(command: string): Promise<void> {
       '',
       `- The working tree costs **${signed(change)}** CPU per request against ${sha} (run medians); ${signed(changeOverall)} counting all CPU from the first run to the last, rests between runs included (idle work: timers, and what a run left for the collector).`,
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport(`API page: ${sha} vs the working tree`, machineFacts(database.description), command, body);
+    await appendReport(`API page: ${sha} vs the working tree`, database.description, command, body);
   } finally {
     for (const server of servers) await server.stop();
     await database.close();

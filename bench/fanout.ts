@@ -21,7 +21,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { startTestRedis, type TestRedis } from '../test/support/redis.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer, type BenchServer } from './support/sluice.js';
 
 const TENANTS = 10;
@@ -136,8 +136,7 @@ export async function fanoutBenchmark(command: string): Promise<void> {
       '',
       table(['N', 'deliveries', 'distinct events', 'lost', 'cross-tenant', 'spread p50 ms', 'spread p99 ms', 'publish → receive p50 ms', 'publish → receive p99 ms', 'peak RSS MiB'], rows),
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Subscription fan-out', machineFacts(database.description), command, body);
+    await appendReport('Subscription fan-out', database.description, command, body);
   } finally {
     witness?.disconnect();
     await server.stop();

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { withClient } from '../src/db/bootstrap.js';
 import { markdownCorpus, type CorpusFile } from './support/corpus.js';
-import { appendReport, fixed, machineFacts, mb, table } from './support/report.js';
+import { appendReport, fixed, mb, table } from './support/report.js';
 import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const CHUNK_COLUMNS = 'id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language';
@@ -95,8 +95,7 @@ export async function ingestionBenchmark(command: string): Promise<void> {
       `- Sluice end to end reaches **${fixed(ratio * 100, 0)} %** of the COPY rate (pipeline alone: ${fixed((copy.seconds / pipelineSeconds) * 100, 0)} %).`,
       `- Peak resident memory of the Sluice process (API + worker, VmHWM): **${fixed(peakRss / 2 ** 20, 0)} MiB** (PostgreSQL's own processes not counted).`,
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Ingestion throughput vs COPY', machineFacts(database.description), command, body);
+    await appendReport('Ingestion throughput vs COPY', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();

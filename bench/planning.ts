@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { seedApiData } from './support/api-data.js';
-import { appendReport, fixed, machineFacts, median, table } from './support/report.js';
+import { appendReport, fixed, median, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 // As src/domains/datasets/dataset.service.ts and document.service.ts send them (first page).
@@ -67,8 +67,7 @@ export async function planningBenchmark(command: string): Promise<void> {
       '',
       table(['statement', 'planning ms (median)', 'execution ms (median)', 'planning share'], rows),
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Statement planning (prepared statements)', machineFacts(database.description), command, body);
+    await appendReport('Statement planning (prepared statements)', database.description, command, body);
   } finally {
     await client.end().catch(() => undefined);
     await server.stop();

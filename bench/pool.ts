@@ -6,7 +6,7 @@
  * size (10) in the same run: a size is worth its connections only if it beats that.
  */
 import { cpuSecondsOf, load, QUERY, seedApiData } from './support/api-data.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 export async function poolBenchmark(command: string): Promise<void> {
@@ -48,8 +48,7 @@ export async function poolBenchmark(command: string): Promise<void> {
         ? `- Against the default of 10 in this run: ${sizes.filter((size) => size !== 10).map((size) => `${size}: ${fixed((rates.get(size)! / reference - 1) * 100)} %`).join(', ')} req/s.`
         : '- The default size (10) was not among the sizes run.',
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Connection pool size', machineFacts(database.description), command, body);
+    await appendReport('Connection pool size', database.description, command, body);
   } finally {
     await database.close();
   }

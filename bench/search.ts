@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { withClient } from '../src/db/bootstrap.js';
 import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const WORDS = (
@@ -118,8 +118,7 @@ export async function searchBenchmark(command: string): Promise<void> {
         ],
       ),
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Query latency vs raw SQL', machineFacts(database.description), command, body);
+    await appendReport('Query latency vs raw SQL', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();

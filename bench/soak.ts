@@ -11,7 +11,7 @@
  * BENCH_SOAK_MAX_SECONDS (default 10: the closed-loop run that finds the maximum).
  */
 import { load, memoryOf, mib, QUERY, seedApiData, type Target } from './support/api-data.js';
-import { appendReport, fixed, machineFacts, table } from './support/report.js';
+import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const SHARE = 0.8;
@@ -71,8 +71,7 @@ export async function soakBenchmark(command: string): Promise<void> {
       `- Samples (s: RSS / V8 heap used, MiB; heap used includes garbage not yet collected): ${samples.map((entry) => `${fixed(entry.at, 0)}: ${mib(entry.rss)} / ${mib(entry.heap)}`).join(', ')}.`,
       `- ${failures === 0 ? 'No request failed' : `**${failures} requests failed**`}; memory ${Math.abs(end - start) < 64 * 2 ** 20 ? 'ended within 64 MiB of where it started' : `moved by ${mib(end - start)} MiB`}.`,
     ].join('\n');
-    console.log(`\n${body}`);
-    await appendReport('Load soak at 80 % of the maximum', machineFacts(database.description), command, body);
+    await appendReport('Load soak at 80 % of the maximum', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();

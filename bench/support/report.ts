@@ -15,22 +15,10 @@ commit and the command come first, then the figures, beside a reference measured
 run so the result reads as a ratio. Newest runs are appended at the end.
 `;
 
-export interface Machine {
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  node: string;
-  postgres: string;
-}
-
-export function machineFacts(postgres: string): Machine {
-  return {
-    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-    cores: os.availableParallelism(),
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    postgres,
-  };
+/** This machine: cores, CPU, memory, Node, and the PostgreSQL the run used. */
+function machine(postgres: string): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown';
+  return `${os.availableParallelism()} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${postgres}`;
 }
 
 function commit(): string {
@@ -43,13 +31,17 @@ function commit(): string {
   }
 }
 
-/** Appends one run's section (a title, the run's facts, then `body` in Markdown) to the report. */
-export async function appendReport(title: string, machine: Machine, command: string, body: string): Promise<void> {
+/**
+ * Prints `body` (Markdown) and appends it to the report as one run's section: the title, the
+ * run's facts (date, machine, `postgres` as the run described it, commit, command), the body.
+ */
+export async function appendReport(title: string, postgres: string, command: string, body: string): Promise<void> {
+  console.log(`\n${body}`);
   const existing = await readFile(REPORT, 'utf8').catch(() => undefined);
   if (existing === undefined) await writeFile(REPORT, HEADER);
   const facts = [
     `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.postgres}`,
+    `- Machine: ${machine(postgres)}`,
     `- Commit: ${commit()}`,
     `- Command: \`${command}\``,
   ].join('\n');
