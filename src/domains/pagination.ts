@@ -93,7 +93,9 @@ export async function keysetRows<T extends Keyed>(
     `select ${sql.select} from ${sql.from} where ${[sql.where, ...bounds].join(' and ')} order by created_at ${direction}, id ${direction} limit ?`,
     [...params, size + 1],
   );
-  return pageOf(rows.map((row) => convert({ ...row, createdAt: new Date(row.createdAt) })), request, backward, size);
+  // The rows are this call's own: their timestamp becomes a Date in place.
+  for (const row of rows) row.createdAt = new Date(row.createdAt);
+  return pageOf(rows.map(convert), request, backward, size);
 }
 
 function directionOf(request: PageRequest): { backward: boolean; size: number } {
