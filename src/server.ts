@@ -166,7 +166,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       useAuth({ authenticator }),
       credentialWatch,
       useAuditExport({ orm, deps, authenticator, logger }),
-      useRequestScope({ orm, deps }),
+      useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
       useAudit({ audit }),
       useIpAllowList(),
       // Per principal (the tenant's override read through its services) and per sensitive field.

@@ -1,17 +1,23 @@
 import { createHash } from 'node:crypto';
 import { TransactionEventBroadcaster } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { bindTenantSession } from '../db/tenant-session.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
+import { operationOf } from './root-fields.js';
 
 export interface RequestScopeOptions {
   orm: Orm;
   deps: ServiceDependencies;
+  /**
+   * Outside production: fail a query that changed a loaded entity. Its READ ONLY commit skips
+   * the flush, so the change would otherwise be dropped without a word; finding it costs the
+   * change-set computation the skipped flush saves.
+   */
+  checkQueriesChangeNothing?: boolean;
 }
 
 /**
@@ -21,12 +27,13 @@ export interface RequestScopeOptions {
  *
  * The transaction commits when execution ends, field errors included: a service that needs
  * all-or-nothing opens its own (nested) transaction. A query's transaction is READ ONLY:
- * PostgreSQL refuses a write a query might attempt, and its commit needs no flush (MikroORM's
- * `commit` first computes change sets over everything loaded). Subscriptions do not pass
+ * PostgreSQL refuses a write a query attempts, and its commit skips the flush (MikroORM's
+ * `commit` first computes change sets over everything loaded); entities a query left to be
+ * written fail it instead (changed ones only outside production: finding them is the cost). Subscriptions do not pass
  * through execute, so their reads open short transactions of their own instead of holding a
  * connection open.
  */
-export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
+export function useRequestScope({ orm, deps, checkQueriesChangeNothing = false }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
   return {
     onContextBuilding({ context, extendContext }) {
       const { actor } = context;
@@ -47,7 +54,7 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
         const { em } = args.contextValue as ScopeContext;
-        const readOnly = getOperationAST(args.document, args.operationName)?.operation === 'query';
+        const readOnly = operationOf(args.document, args.operationName)?.operation === 'query';
         await em.begin({ readOnly });
         let result;
         try {
@@ -57,18 +64,18 @@ export function useRequestScope({ orm, deps }: RequestScopeOptions): Plugin<Auth
           throw error;
         }
         if (!isAsyncIterable(result)) {
-          await commit(em, readOnly);
+          await commit(em, readOnly, checkQueriesChangeNothing);
           runAfterCommit(em);
           return result;
         }
-        return commitWhenDone(em, result, readOnly);
+        return commitWhenDone(em, result, () => commit(em, readOnly, checkQueriesChangeNothing));
       });
     },
   };
 }
 
 /** Incremental delivery (@defer / @stream): the transaction lives until the last payload. */
-async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, readOnly: boolean): AsyncGenerator<T> {
+async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, commitIt: () => Promise<void>): AsyncGenerator<T> {
   let failed = false;
   try {
     yield* results;
@@ -76,21 +83,34 @@ async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, 
     failed = true;
     throw error;
   } finally {
-    await (failed ? em.rollback() : commit(em, readOnly));
+    await (failed ? em.rollback() : commitIt());
     if (!failed) runAfterCommit(em);
   }
 }
 
-async function commit(em: EntityManager, readOnly: boolean): Promise<void> {
-  if (!readOnly) return em.commit();
-  const work = em.getUnitOfWork();
-  if (work.getPersistStack().size > 0 || work.getRemoveStack().size > 0) {
-    // A programming error, never a user's: end the transaction, then say so.
-    await em.rollback();
-    throw new Error('A query left entities to write: queries run in READ ONLY transactions');
+/**
+ * Commits; when that fails (a flush refused, a lost connection) rolls back and rethrows, so
+ * the pooled connection never stays inside a transaction.
+ */
+async function commit(em: EntityManager, readOnly: boolean, checkChanges: boolean): Promise<void> {
+  try {
+    if (!readOnly) return await em.commit();
+    if (leftChanges(em, checkChanges)) throw new Error('A query left entities to write: queries run in READ ONLY transactions');
+    await em.getConnection().commit(em.getTransactionContext()!, new TransactionEventBroadcaster(em));
+    em.resetTransactionContext();
+  } catch (error) {
+    if (em.isInTransaction()) await em.rollback().catch(() => undefined);
+    throw error;
   }
-  await em.getConnection().commit(em.getTransactionContext()!, new TransactionEventBroadcaster(em));
-  em.resetTransactionContext();
+}
+
+/** Entities persisted or removed (always checked: free), or changed once loaded (on request). */
+function leftChanges(em: EntityManager, checkChanges: boolean): boolean {
+  const work = em.getUnitOfWork();
+  if (work.getPersistStack().size > 0 || work.getRemoveStack().size > 0) return true;
+  if (!checkChanges) return false;
+  work.computeChangeSets();
+  return work.getChangeSets().length > 0;
 }
 
 /** Tasks services queued for after the commit (outside a transaction they run at once). */
