@@ -6,7 +6,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import WebSocket from 'ws';
 import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
-import { readLogin, writeLogin, type StoredLogin } from './credentials.js';
+import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
 
 /** 0 success; the rest by what went wrong (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthenticated: 3, unreachable: 4 } as const;
@@ -31,6 +31,8 @@ export interface Cli {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream;
+  /** The stored login; `unreadable` when the file is there but cannot be read. */
+  stored: StoredLogin | 'unreadable' | undefined;
   /** A client authenticated as the user; refreshed sessions are stored again. */
   client(): SluiceClient;
   /** Prints `text` (text mode) or `value` as one JSON document (--json). */
@@ -65,13 +67,23 @@ export function graphqlUrl(raw: string): string {
 }
 
 export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?: string; stdout: Cli['stdout']; stderr: Cli['stderr']; stdin: Cli['stdin'] }): Cli {
-  const stored = readLogin(options.env);
+  // An unreadable file stops only the commands that need the login (logout removes it).
+  let stored: StoredLogin | undefined;
+  let unreadable: UnreadableLogin | undefined;
+  try {
+    stored = readLogin(options.env);
+  } catch (error) {
+    if (!(error instanceof UnreadableLogin)) throw error;
+    unreadable = error;
+  }
   const url = graphqlUrl(options.url ?? options.env.SLUICE_URL ?? stored?.url ?? DEFAULT_URL);
   let client: SluiceClient | undefined;
   return {
     ...options,
     url,
+    stored: unreadable ? 'unreadable' : stored,
     client() {
+      if (unreadable && !options.env.SLUICE_API_KEY) throw new CliError(unreadable.message, EXIT.unauthenticated);
       client ??= clientFor(url, options.env, stored);
       return client;
     },

@@ -29,12 +29,15 @@ export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
 
 export const credentialsPath = (env?: NodeJS.ProcessEnv) => join(configDirectory(env), 'credentials.json');
 
+/** A credentials file that is there but cannot be read: `sluice logout` removes it. */
+export class UnreadableLogin extends Error {}
+
 export function readLogin(env?: NodeJS.ProcessEnv): StoredLogin | undefined {
   try {
     return JSON.parse(readFileSync(credentialsPath(env), 'utf8')) as StoredLogin;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`${credentialsPath(env)} is unreadable (${(error as Error).message}); run \`sluice logout\` and log in again`);
+    throw new UnreadableLogin(`${credentialsPath(env)} is unreadable (${(error as Error).message}); run \`sluice logout\` and log in again`);
   }
 }
 
@@ -51,13 +54,6 @@ export function writeLogin(login: StoredLogin, env?: NodeJS.ProcessEnv): void {
   renameSync(temporary, path);
 }
 
-export function forgetLogin(env?: NodeJS.ProcessEnv): boolean {
-  const path = credentialsPath(env);
-  try {
-    readFileSync(path);
-  } catch {
-    return false;
-  }
-  rmSync(path, { force: true });
-  return true;
+export function forgetLogin(env?: NodeJS.ProcessEnv): void {
+  rmSync(credentialsPath(env), { force: true });
 }

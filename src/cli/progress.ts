@@ -15,7 +15,8 @@ export interface ProgressView {
   stop(): void;
 }
 
-const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+/** The stages a job ends in. */
+export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }): ProgressView {
   const started = new Map<string, number>();

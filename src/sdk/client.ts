@@ -113,6 +113,9 @@ export function createClient(options: ClientOptions): SluiceClient {
         const refreshed = session ? await post(RefreshSessionDocument, { refreshToken: session.refreshToken }, undefined) : undefined;
         const next = refreshed?.payload.data?.refreshSession;
         if (next) return keep(next);
+        // Only a refused refresh ends the session; any other failure is said as it is.
+        const refusal = refreshed && toSluiceError(refreshed.payload.errors, refreshed.requestId);
+        if (refusal && refusal.code !== 'UNAUTHENTICATED') throw refusal;
         if (!credentials) throw new SluiceError('UNAUTHENTICATED', 'The session has ended (expired, logged out or revoked): sign in again', {});
         const { payload, requestId } = await post(LogInDocument, { input: credentials }, undefined);
         if (!payload.data) throw toSluiceError(payload.errors, requestId);
@@ -185,7 +188,12 @@ export function createClient(options: ClientOptions): SluiceClient {
       const results = useSse() ? sseWithAuthorization(query, variables) : wsResults(query, variables);
       const iterator: AsyncIterableIterator<any> = {
         async next() {
-          const next = await results.next();
+          let next: IteratorResult<WireResult, undefined>;
+          try {
+            next = await results.next();
+          } catch (error) {
+            throw transportError(error, options.url);
+          }
           if (next.done) return { done: true, value: undefined };
           if (next.value.errors?.length) {
             await results.return?.(undefined);
@@ -211,4 +219,17 @@ export function createClient(options: ClientOptions): SluiceClient {
       ws = undefined;
     },
   };
+}
+
+/**
+ * What a subscription's transport threw, as a SluiceError: GraphQL errors (graphql-ws hands
+ * over the operation's errors as a list) by their code; a socket that could not open or
+ * closed under the stream (a CloseEvent, a connection error) as NETWORK_ERROR.
+ */
+function transportError(error: unknown, url: string): SluiceError {
+  if (error instanceof SluiceError) return error;
+  if (Array.isArray(error)) return toSluiceError(error, null);
+  const closed = error as { code?: unknown; reason?: unknown; message?: unknown };
+  const cause = typeof closed.code === 'number' ? `closed (${closed.code}${closed.reason ? `: ${String(closed.reason)}` : ''})` : String(closed.message ?? closed.code ?? error);
+  return new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause}`, {});
 }

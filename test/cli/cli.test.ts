@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/db/free-port.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
 import { signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -155,9 +156,25 @@ describe('sluice (client commands)', () => {
     const bogus = await sluice(['datasets', 'list', '--bogus']);
     expect({ code: bogus.code, stdout: bogus.stdout }).toEqual({ code: 2, stdout: '' });
     expect(bogus.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sluice datasets list: Unknown option '--bogus'/), 'Usage: sluice datasets list [--name-contains <text>]']);
-    expectOneLineFailure(await sluice(['whoami', '--url', 'http://127.0.0.1:9']), 4, /Cannot reach http:\/\/127\.0\.0\.1:9\/graphql/);
+    // Nothing listens there (a port just free, not one fetch refuses outright such as 9).
+    const nowhere = `http://127.0.0.1:${await findFreePort()}`;
+    const unreachable = new RegExp(`Cannot reach ${nowhere.replace(/[.]/g, '\\.')}/graphql: .*ECONNREFUSED`);
+    expectOneLineFailure(await sluice(['whoami', '--url', nowhere]), 4, unreachable);
+    // A subscription's transport failing is the same NETWORK_ERROR (it was exit 1, "unexpected error").
+    expectOneLineFailure(await sluice(['query', `${owner.tenant.slug}/anything`, 'question', '--url', nowhere]), 4, unreachable);
     const help = await sluice(['ingest', '--help']);
     expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: sluice ingest <dataset> <files or folders\.\.\.>/) });
+  });
+
+  it('names an unreadable credentials file, and logout removes it', async () => {
+    const other = join(home, 'corrupt-config');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'credentials.json'), '{ not json');
+    const env = { SLUICE_CONFIG_DIR: other };
+    expectOneLineFailure(await sluice(['whoami', '--url', server.url], { env }), 3, /credentials\.json is unreadable .*run `sluice logout`/);
+    expect(await sluice(['logout'], { env })).toMatchObject({ code: 0, stdout: `Removed the unreadable ${join(other, 'credentials.json')}\n` });
+    expect(() => statSync(join(other, 'credentials.json'))).toThrow();
+    expect((await sluice(['logout'], { env })).stdout).toBe('Not logged in\n');
   });
 
   it('logs out: the session ends on the server and the file is gone', async () => {

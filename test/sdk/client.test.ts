@@ -19,6 +19,7 @@ import {
   ViewerDocument,
   type Session,
 } from '../../src/sdk/index.js';
+import { findFreePort } from '../../src/db/free-port.js';
 import { endpointOver } from '../support/endpoints.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -158,7 +159,12 @@ describe('with a kept session', () => {
   });
 
   it('reports an unreachable server as NETWORK_ERROR', async () => {
-    const error = await createClient({ url: 'http://127.0.0.1:9/graphql' }).query(ViewerDocument).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: 'NETWORK_ERROR', message: expect.stringContaining('Cannot reach http://127.0.0.1:9/graphql') });
+    // A port just free: nothing listens (port 9 would be refused by fetch itself, unsent).
+    const url = `http://127.0.0.1:${await findFreePort()}/graphql`;
+    const error = await createClient({ url }).query(ViewerDocument).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'NETWORK_ERROR', message: `Cannot reach ${url}: ECONNREFUSED` });
+    // A subscription over graphql-ws fails the same way, not with the socket's raw event.
+    const subscription = createClient({ url, webSocketImpl: WebSocket }).subscribe(IngestionProgressDocument, { jobId: 'none' });
+    expect(await subscription.next().catch((caught: unknown) => caught)).toMatchObject({ code: 'NETWORK_ERROR', message: expect.stringContaining(`Cannot reach ${url}`) });
   });
 });

@@ -3,10 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { IngestDocumentsDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli, type Command } from '../cli.js';
 import { batches, collectFiles, type LocalFile } from '../files.js';
-import { progressView, type Progress, type ProgressView } from '../progress.js';
+import { progressView, TERMINAL, type Progress, type ProgressView } from '../progress.js';
 import { findDataset, megabytes } from './datasets.js';
 
-const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 /** What the server refuses a batch for that a smaller batch would fix. */
 const TOO_BIG = new Set(['TOO_MANY_FILES', 'REQUEST_TOO_LARGE']);
 
@@ -47,8 +46,8 @@ returns once the files are uploaded. With --json, prints the jobs' outcomes as J
       while (pending.length > 0) {
         const batch = pending.shift()!;
         const job = await upload(client, dataset.id, batch, options).catch((error: unknown) => {
-          // The server's limits are smaller than ours: send the batch in two halves instead.
-          if (error instanceof SluiceError && TOO_BIG.has(String(error.details.reason)) && batch.length > 1) return undefined;
+          // The server's limits (the ingestion's, or the HTTP body's) are smaller than ours: send the batch in two halves instead.
+          if (error instanceof SluiceError && (error.code === 'PAYLOAD_TOO_LARGE' || TOO_BIG.has(String(error.details.reason))) && batch.length > 1) return undefined;
           throw error;
         });
         if (!job) {
@@ -84,6 +83,9 @@ async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[
 /** The job's progress until it ends; a dropped stream resumes where it left off. */
 async function follow(client: SluiceClient, jobId: string, label: string, view: ProgressView): Promise<Progress> {
   let last: Progress | undefined;
+  let dropped: SluiceError | undefined;
+  // A stream that ends early or drops is resumed after the last event seen; an error the
+  // server answered (the job is gone, the session ended) is final.
   for (let attempt = 0; attempt < 5; attempt += 1) {
     try {
       for await (const { ingestionProgress } of client.subscribe(IngestionProgressDocument, { jobId, after: last?.sequence })) {
@@ -92,9 +94,11 @@ async function follow(client: SluiceClient, jobId: string, label: string, view: 
         if (TERMINAL.has(ingestionProgress.stage)) return ingestionProgress;
       }
     } catch (error) {
-      if (error instanceof SluiceError) throw error;
+      if (!(error instanceof SluiceError) || error.code !== 'NETWORK_ERROR') throw error;
+      dropped = error;
     }
   }
+  if (dropped) throw dropped;
   throw new CliError(`lost the progress of ${label} (${jobId}); see it with the ingestionJob query`, EXIT.failed);
 }
 

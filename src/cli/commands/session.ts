@@ -1,7 +1,7 @@
 /** `sluice login`, `sluice logout`, `sluice whoami`. */
 import { createClient, LogInDocument, LogOutDocument, ViewerDocument } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli, type Command } from '../cli.js';
-import { credentialsPath, forgetLogin, readLogin, writeLogin } from '../credentials.js';
+import { credentialsPath, forgetLogin, writeLogin } from '../credentials.js';
 import { askLine, askSecret, readAllStdin } from '../prompt.js';
 
 export const login: Command = {
@@ -61,9 +61,14 @@ export const logout: Command = {
   help: `Ends the session on the server (its tokens stop working) and deletes ${credentialsPath()}.
 A stored API key is only forgotten here; revoke it with \`sluice keys revoke\`.`,
   async run(cli) {
-    const stored = readLogin(cli.env);
+    const { stored } = cli;
     if (!stored) {
       cli.print('Not logged in', { loggedOut: false });
+      return;
+    }
+    if (stored === 'unreadable') {
+      forgetLogin(cli.env);
+      cli.print(`Removed the unreadable ${credentialsPath(cli.env)}`, { loggedOut: true, sessionEnded: false });
       return;
     }
     // The local copy goes whatever the server says: logging out must not depend on reaching it.
