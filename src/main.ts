@@ -6,7 +6,6 @@
  * which `bin/sluice.js` runs, sends each command to one or the other.
  */
 import { parseArgs } from 'node:util';
-import { clientUsage } from './cli/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { runMigrations } from './db/migrate.js';
@@ -24,12 +23,18 @@ import { createServer } from './server.js';
 import { startTracing } from './tracing.js';
 import { startWorker } from './worker.js';
 
-const USAGE = `Usage: sluice <command>
+/** The help text; the client commands' part loads the CLI, which serving never needs. */
+async function usage(): Promise<string> {
+  const { clientUsage } = await import('./cli/index.js');
+  return `Usage: sluice <command>
 
 Client commands (talk to a running Sluice; \`sluice <command> --help\` for each):
 ${clientUsage()}
 
-Operator commands (run Sluice against its database):
+${OPERATOR_USAGE}`;
+}
+
+const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
             and runs ingestion jobs too unless SLUICE_WORKER=off
   worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
@@ -65,15 +70,15 @@ async function main(argv: string[]): Promise<number> {
   const keysCreate = command === 'keys' && positionals[1] === 'create';
   const auditVerify = command === 'audit' && positionals[1] === 'verify';
   if (values.help || command === 'help') {
-    console.log(USAGE);
+    console.log(await usage());
     return 0;
   }
   if (keysCreate && (!values.tenant || !values.name || !values.scopes)) {
-    console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${USAGE}`);
+    console.error(`sluice keys create: --tenant, --name and --scopes are required\n\n${await usage()}`);
     return 2;
   }
   if (!['serve', 'worker', 'migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify) {
-    console.error(`sluice: unknown command "${command}"\n\n${USAGE}`);
+    console.error(`sluice: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
 
