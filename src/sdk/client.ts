@@ -73,6 +73,14 @@ export interface SluiceClient {
 
 const MAX_WAIT_MS = 30_000;
 
+/** A document's text and whether it is a query, worked out once per document (they are module constants). */
+const documents = new WeakMap<object, { query: string; idempotent: boolean }>();
+function printed(document: TypedDocumentNode<any, any>): { query: string; idempotent: boolean } {
+  let known = documents.get(document);
+  if (!known) documents.set(document, (known = { query: print(document), idempotent: getOperationAST(document)?.operation === 'query' }));
+  return known;
+}
+
 export function createClient(options: ClientOptions): SluiceClient {
   let session: Session | undefined = 'session' in options ? options.session : undefined;
   let sessionPending: Promise<Session> | undefined;
@@ -81,14 +89,13 @@ export function createClient(options: ClientOptions): SluiceClient {
   const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
 
   async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined) {
-    const query = print(document);
+    const { query, idempotent } = printed(document);
     const { body, multipart } = multipartBody(query, variables);
     const headers: Record<string, string> = { accept: 'application/graphql-response+json, application/json' };
     if (!multipart) headers['content-type'] = 'application/json';
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
     // A query goes again, once, if the connection is reset before any answer (reach.ts).
-    const idempotent = getOperationAST(document)?.operation === 'query';
     const response = await reach(options.url, { method: 'POST', headers, body }, { idempotent });
     const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
       data?: Data;
@@ -184,7 +191,7 @@ export function createClient(options: ClientOptions): SluiceClient {
     mutate: request,
 
     subscribe(document, variables) {
-      const query = print(document);
+      const { query } = printed(document);
       const results = useSse() ? sseWithAuthorization(query, variables) : wsResults(query, variables);
       const iterator: AsyncIterableIterator<any> = {
         async next() {
