@@ -33,7 +33,7 @@ const llm = (baseUrl: string) => ({ name: uniqueSlug('llm'), type: 'openai-compa
 
 describe('with private networks denied', () => {
   it('refuses private, loopback, link-local and mapped IP literals as baseUrl', async () => {
-    for (const host of ['127.0.0.1', '10.1.2.3', '169.254.169.254', '[::1]', '[::ffff:192.168.0.1]', '[fd00::5]', '0.0.0.0']) {
+    for (const host of ['127.0.0.1', '10.1.2.3', '169.254.169.254', '[::1]', '[::ffff:192.168.0.1]', '[fd00::5]', '0.0.0.0', '[64:ff9b::169.254.169.254]']) {
       const body = await gql(guarded, owner.token, CREATE_MODEL, { input: llm(`http://${host}:8080/v1`) });
       expect(body.errors?.[0]?.extensions, host).toMatchObject({ code: 'BAD_USER_INPUT', field: 'config.baseUrl', reason: 'PRIVATE_ADDRESS' });
     }
@@ -73,7 +73,8 @@ describe('the policy', () => {
   it('classifies addresses', () => {
     const deny = parsePrivateNetworkPolicy('deny');
     expect(['8.8.8.8', '2606:4700::1111', '172.32.0.1'].filter((address) => refusesAddress(deny, address))).toEqual([]);
-    expect(['172.16.0.1', '100.64.0.1', '192.168.1.1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1'].every((address) => refusesAddress(deny, address))).toBe(true);
+    const refused = ['172.16.0.1', '100.64.0.1', '192.168.1.1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1', '::a00:1', '64:ff9b::a9fe:a9fe', '64:ff9b:1::1', '2002:a9fe:a9fe::1', 'fec0::1'];
+    expect(refused.filter((address) => !refusesAddress(deny, address))).toEqual([]);
     expect(refusesAddress(parsePrivateNetworkPolicy('allow'), '127.0.0.1')).toBe(false);
     expect(refusesAddress(parsePrivateNetworkPolicy('10.0.0.0/8'), '10.9.9.9')).toBe(false);
   });

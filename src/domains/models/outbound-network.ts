@@ -29,9 +29,16 @@ const SPECIAL_PURPOSE: [string, number, 'ipv4' | 'ipv6'][] = [
   ['192.168.0.0', 16, 'ipv4'],
   ['198.18.0.0', 15, 'ipv4'],
   ['224.0.0.0', 3, 'ipv4'],
-  ['::', 128, 'ipv6'],
-  ['::1', 128, 'ipv6'],
+  // IPv4-compatible (::/96, with :: and ::1), and the ranges that carry an IPv4 address
+  // inside (NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16): a private IPv4 address
+  // could be reached through them.
+  ['::', 96, 'ipv6'],
+  ['64:ff9b::', 96, 'ipv6'],
+  ['64:ff9b:1::', 48, 'ipv6'],
+  ['2002::', 16, 'ipv6'],
   ['fc00::', 7, 'ipv6'],
+  // Site-local, deprecated but still routed inside some networks.
+  ['fec0::', 10, 'ipv6'],
   ['fe80::', 10, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
 ];
