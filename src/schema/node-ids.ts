@@ -10,8 +10,10 @@
  * After the schema is built, each Node type's `id` resolver is replaced by one that calls the
  * type's own id function (Pothos keeps it in the type's `pothosOptions`) and encodes it at
  * once with `encodeNodeId`, the encoding the builder's relay options name. An id function
- * that returns a promise still goes through Pothos' resolver. No plugin wraps these fields
- * (the type's auth scopes run on the field that returns the object), so nothing else changes.
+ * that returns a promise still goes through Pothos' resolver. No plugin wraps these fields:
+ * with `runScopesOnType` a type's auth scopes run in its `isTypeOf`, once per object, before
+ * any of its fields. An `id` field with auth scopes of its own would lose them here, so the
+ * build refuses one.
  */
 import { GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { encodeNodeId } from './builder.js';
@@ -24,6 +26,9 @@ export function withSynchronousNodeIds(schema: GraphQLSchema): GraphQLSchema {
     const idOf = (type.extensions as { pothosOptions?: { id?: { resolve?: Resolver } } }).pothosOptions?.id?.resolve;
     const field = type.getFields().id;
     if (!idOf || !field?.resolve) throw new Error(`${type.name} implements Node without Pothos' id resolver: was it made with a node ref?`);
+    if ((field.extensions as { pothosOptions?: { authScopes?: unknown } }).pothosOptions?.authScopes) {
+      throw new Error(`${type.name}.id has auth scopes of its own, which withSynchronousNodeIds would bypass`);
+    }
     const throughPothos = field.resolve;
     const typename = type.name;
     field.resolve = (parent, args, context, info) => {
