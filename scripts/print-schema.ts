@@ -2,7 +2,7 @@
  * Prints the Pothos schema, sorted, to schema.graphql (committed; a test fails when stale),
  * after listing what changed against the committed file. Breaking changes (a field, argument
  * or type that clients may use removed or narrowed) are refused unless `--allow-breaking` is
- * given: say so in the commit message and docs/sdk.md's changelog.
+ * given: say why in the commit message (docs/sdk.md, "Schema changes").
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { printSchema } from '../src/schema/print.js';

@@ -11,8 +11,9 @@
  * - `sluice_graphql_active_subscriptions{transport}`: live subscriptions, `ws` or `sse`;
  * - `sluice_ingestion_queue_jobs{state}`: the job queue (see queue-depth.ts), read on scrape;
  * - `sluice_db_statements_total`: SQL statements sent through the application's connection
- *   pool: requests' own (BEGIN and COMMIT included) and the audit writer's batched inserts,
- *   not the job queue's pool; its rate over the operations' is the statements per request;
+ *   pool: requests' own (BEGIN and COMMIT included), the audit writer's batched inserts and
+ *   an inline worker's ingestion (same ORM), not the job queue's pool; its rate over the
+ *   operations' is the statements per request while nothing is being ingested;
  * - Node's process metrics (CPU, memory, event-loop lag, GC), prom-client's defaults.
  *
  * Each server has its own registry: nothing is global, so tests may run several servers.
