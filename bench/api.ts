@@ -12,12 +12,13 @@
  * Closed-loop maximum (autocannon), then p50/p99 latency at 50 % and 90 % of each one's own
  * maximum, all at the same number of connections.
  * Settings: BENCH_API_SECONDS (default 10 per phase), BENCH_API_CONNECTIONS (default 32),
- * BENCH_API_WARMUP_SECONDS (default 15 per server).
+ * BENCH_WARMUP_SECONDS (default 15 per server, as for every load benchmark).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { cpuSecondsOf, DATASETS_SQL, DOCUMENTS_SQL, load, QUERY, seedApiData, type Phase, type Target } from './support/api-data.js';
+import { DATASETS_SQL, DOCUMENTS_SQL, load, pageTarget, QUERY, seedApiData, WARM_UP_SECONDS, type Phase, type Target } from './support/api-data.js';
+import { cpuSecondsOf } from './support/proc.js';
 import { startPostGraphile, type PostGraphilePeer } from './support/postgraphile.js';
 import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
@@ -40,27 +41,18 @@ export async function apiBenchmark(command: string): Promise<void> {
     reference = await startReference(database.appUrl, tenantId);
     const referenceUrl = `http://127.0.0.1:${(reference.server.address() as AddressInfo).port}/`;
 
-    const graphqlTarget = (url: string, token: string, query: string): Target => ({
-      url,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query }),
-    });
     // The process whose CPU a request costs (the reference runs inside this one, beside autocannon: not measured).
     const targets: [string, Target, number | undefined][] = [
-      ['Sluice GraphQL', graphqlTarget(server.url, apiKey, QUERY), server.process.child.pid],
-      ['PostGraphile v4 (peer)', graphqlTarget(peer.url, peer.token, POSTGRAPHILE_QUERY), peer.pid],
+      ['Sluice GraphQL', pageTarget(server.url, apiKey), server.process.child.pid],
+      ['PostGraphile v4 (peer)', pageTarget(peer.url, peer.token, POSTGRAPHILE_QUERY), peer.pid],
       ['Reference: raw SQL over HTTP', { url: referenceUrl, method: 'GET', headers: {} }, undefined],
     ];
     const sizes = await Promise.all(targets.map(([, target]) => answerSize(target)));
     // Row-level security, not the query, confines PostGraphile to the tenant: another tenant's token sees nothing.
     const stranger = await strangerSees(peer);
 
-    // Long enough for V8 to have compiled the hot paths: after 5 s Sluice still measured about
-    // 50 % more CPU per request than in bench/compare.ts's warmed-up runs.
-    const warmUp = Number(process.env.BENCH_API_WARMUP_SECONDS ?? 15);
-    console.log(`warming up (${warmUp} s each)`);
-    for (const [, target] of targets) await load(target, connections, warmUp);
+    console.log(`warming up (${WARM_UP_SECONDS} s each)`);
+    for (const [, target] of targets) await load(target, connections, WARM_UP_SECONDS);
     const results: Phase[][] = [];
     const cpuPerRequest: (number | undefined)[] = [];
     let statementsPerRequest = 0;

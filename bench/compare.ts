@@ -18,7 +18,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuSecondsOf, load, QUERY, seedApiData, type Target } from './support/api-data.js';
+import { load, pageTarget, seedApiData, WARM_UP_SECONDS } from './support/api-data.js';
+import { cpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, median, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
@@ -50,18 +51,13 @@ export async function compareBenchmark(command: string): Promise<void> {
     // Data through one, the key checked by both; then each warms up twice, in turn.
     const apiKey = await signUpWithKey(before.url);
     await seedApiData(after.url, apiKey, database.ownerUrl);
-    const target = (server: BenchServer): Target => ({
-      url: server.url,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ query: QUERY }),
-    });
+    const target = (server: BenchServer) => pageTarget(server.url, apiKey);
     const contenders = [
       { name: `${sha} (${ref})`, server: before, runs: [] as Run[] },
       { name: 'working tree', server: after, runs: [] as Run[] },
     ];
-    console.log(`warming up (2 × 5 s each)`);
-    for (const { server } of [...contenders, ...contenders]) await load(target(server), connections, 5);
+    console.log(`warming up (${WARM_UP_SECONDS} s each)`);
+    for (const { server } of contenders) await load(target(server), connections, WARM_UP_SECONDS);
     // Also the CPU over the whole measurement, rests included: work a run leaves behind (a
     // major collection, sweeping) may finish while the other server is loaded, outside any run.
     const cpuAtStart = await Promise.all(contenders.map(({ server }) => cpuSecondsOf(server.process.child.pid!)));

@@ -21,7 +21,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { startTestRedis, type TestRedis } from '../test/support/redis.js';
-import { appendReport, fixed, table } from './support/report.js';
+import { appendReport, fixed, percentile, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer, type BenchServer } from './support/sluice.js';
 
 const TENANTS = 10;
@@ -122,7 +122,6 @@ export async function fanoutBenchmark(command: string): Promise<void> {
       const lost = [...byEvent.values()].reduce((sum, times) => sum + (perTenant - times.length), 0);
       // An event about any job but the one its subscriber's tenant started came from elsewhere.
       const crossTenant = received.filter((event) => event.jobId !== jobs[event.tenant]).length;
-      const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
       const latencies = received
         .map((event) => event.at - (published.get(`${uuids[event.tenant]}/${event.sequence}`) ?? Number.NaN))
         .filter((latency) => !Number.isNaN(latency))

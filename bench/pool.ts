@@ -5,7 +5,8 @@
  * BENCH_POOL_SECONDS (default 10) each, after a 5 s warm-up. The reference is the default
  * size (10) in the same run: a size is worth its connections only if it beats that.
  */
-import { cpuSecondsOf, load, QUERY, seedApiData } from './support/api-data.js';
+import { load, pageTarget, seedApiData, WARM_UP_SECONDS } from './support/api-data.js';
+import { cpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
@@ -25,8 +26,8 @@ export async function poolBenchmark(command: string): Promise<void> {
           apiKey = await signUpWithKey(server.url);
           await seedApiData(server.url, apiKey, database.ownerUrl);
         }
-        const target = { url: server.url, method: 'POST' as const, headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify({ query: QUERY }) };
-        await load(target, connections, 5);
+        const target = pageTarget(server.url, apiKey);
+        await load(target, connections, WARM_UP_SECONDS);
         const pid = server.process.child.pid!;
         const cpuBefore = await cpuSecondsOf(pid);
         const phase = await load(target, connections, seconds);

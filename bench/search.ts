@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { withClient } from '../src/db/bootstrap.js';
 import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
-import { appendReport, fixed, table } from './support/report.js';
+import { appendReport, fixed, percentile, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const WORDS = (
@@ -28,10 +28,6 @@ function questions(count: number): string[] {
   let seed = 7;
   const next = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   return Array.from({ length: count }, () => Array.from({ length: 2 + Math.floor(next() * 2) }, () => wordAt(Math.floor(VOCABULARY * next() ** 2))).join(' '));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 export async function searchBenchmark(command: string): Promise<void> {

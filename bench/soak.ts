@@ -10,7 +10,8 @@
  * Settings: BENCH_SOAK_SECONDS (default 60), BENCH_SOAK_CONNECTIONS (default 32),
  * BENCH_SOAK_MAX_SECONDS (default 10: the closed-loop run that finds the maximum).
  */
-import { load, memoryOf, mib, QUERY, seedApiData, type Target } from './support/api-data.js';
+import { load, pageTarget, seedApiData, WARM_UP_SECONDS } from './support/api-data.js';
+import { memoryOf, mib } from './support/proc.js';
 import { appendReport, fixed, table } from './support/report.js';
 import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
@@ -29,14 +30,9 @@ export async function soakBenchmark(command: string): Promise<void> {
   try {
     const apiKey = await signUpWithKey(server.url);
     await seedApiData(server.url, apiKey, database.ownerUrl);
-    const target: Target = {
-      url: server.url,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ query: QUERY }),
-    };
-    console.log('warming up (5 s), then the maximum');
-    await load(target, connections, 5);
+    const target = pageTarget(server.url, apiKey);
+    console.log(`warming up (${WARM_UP_SECONDS} s), then the maximum`);
+    await load(target, connections, WARM_UP_SECONDS);
     const max = await load(target, connections, maxSeconds);
     const rate = Math.max(1, Math.round(max.rps * SHARE));
     console.log(`maximum ${fixed(max.rps)} req/s; soaking at ${rate} req/s for ${seconds} s`);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { SignJWT } from 'jose';
-import { memoryOf } from './api-data.js';
+import { memoryOf } from './proc.js';
 
 export interface PostGraphilePeer {
   url: string;

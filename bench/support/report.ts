@@ -57,6 +57,12 @@ export function table(header: string[], rows: (string | number)[][]): string {
 export const mb = (bytes: number) => bytes / 1_000_000;
 export const fixed = (value: number, digits = 1) => value.toFixed(digits);
 
+/** The nearest-rank percentile `p` (0–100) of values sorted ascending; 0 for none. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

@@ -4,7 +4,7 @@
  * process with production settings, and a signed-up tenant with an API key.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -12,6 +12,7 @@ import { appUrlFrom, ensureAppRole, withClient, withDatabase } from '../../src/d
 import { openDatabase } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { serve, stop, type SluiceProcess } from '../../test/support/process.js';
+import { memoryOf } from './proc.js';
 
 export interface BenchDatabase {
   ownerUrl: string;
@@ -95,12 +96,7 @@ export async function startBenchServer(database: BenchDatabase, env: Record<stri
   return {
     process: proc,
     url: `${proc.baseUrl}/graphql`,
-    peakRss: async () => {
-      const status = await readFile(`/proc/${proc.child.pid}/status`, 'utf8');
-      const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-      if (!kib) throw new Error('no VmHWM in /proc: peak memory is measured on Linux only');
-      return Number(kib) * 1024;
-    },
+    peakRss: async () => (await memoryOf(proc.child.pid!)).peak,
     metrics: async () => {
       const text = await (await fetch(`${proc.baseUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
       const samples = new Map(text.split('\n').flatMap((line) => {
