@@ -143,9 +143,9 @@ describe('tamper evidence', () => {
         const rows = (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
         // Between reading the head and reading the events, another request's event lands.
         if (statements++ === 0) {
-          const seen = (await auditEventsOf(server, owner.accessToken, 0)).length;
           await createApiKey(server, owner.accessToken, { name: 'meanwhile', scopes: ['READ'] });
-          await auditEventsOf(server, owner.accessToken, seen + 2);
+          // Proven landed (auditEventsOf gives up quietly after its timeout): both keys' events.
+          expect(await auditEventsOf(server, owner.accessToken, 2, { action: 'config.apiKey.create' })).toHaveLength(2);
         }
         return rows as never;
       }, secrets, owner.tenantId);
@@ -174,6 +174,9 @@ describe('reading the trail', () => {
 
   it('streams new events to a live subscription', async () => {
     const owner = await ownerSession();
+    // Made and written before the subscription: history the feed must not replay.
+    await createApiKey(server, owner.accessToken, { name: 'before-the-feed', scopes: ['READ'] });
+    await auditEventsOf(server, owner.accessToken, 1, { action: 'config.apiKey.create' });
     const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${owner.accessToken}` } });
     try {
       const iterator = client.iterate({ query: 'subscription { auditEvents { action outcome details } }' });
@@ -188,15 +191,19 @@ describe('reading the trail', () => {
           if (change >= 0 && seen.slice(change + 1).some((event) => event.action === 'graphql.mutation')) return;
         }
       })();
-      let made = 0;
-      const writer = setInterval(() => void createApiKey(server, owner.accessToken, { name: `live-${made++}`, scopes: ['READ'] }), 150);
+      const writes: Promise<unknown>[] = [];
+      const writer = setInterval(() => writes.push(createApiKey(server, owner.accessToken, { name: `live-${writes.length}`, scopes: ['READ'] })), 150);
       try {
         await reading;
       } finally {
         clearInterval(writer);
+        // Every request the writer started ends before the server may close.
+        await Promise.allSettled(writes);
       }
       const change = seen.find((event) => event.action === 'config.apiKey.create')!;
       expect(change).toMatchObject({ outcome: 'ok', details: { after: { name: expect.stringMatching(/^live-\d+$/) } } });
+      // Only changes made after it began: the feed does not replay the tenant's history.
+      expect(seen.filter((event) => event.action === 'config.apiKey.create').every((event) => /^live-\d+$/.test(event.details.after.name))).toBe(true);
       // The mutations that made the changes are there too.
       expect(seen.slice(seen.indexOf(change) + 1)).toContainEqual(expect.objectContaining({ action: 'graphql.mutation', outcome: 'ok' }));
       await iterator.return?.();
