@@ -67,8 +67,11 @@ describe.skipIf(!redisServerAvailable)('rate limits in Redis (needs redis-server
     expect(await statuses([[a, 1], [b, 1], [a, 1], [b, 1], [a, 1], [b, 1]])).toEqual([200, 200, 200, 200, 429, 429]);
     const token = await b.tokenFor(tenant, tenant.users[1]!);
     const refused = await b.graphql(VIEWER, { token });
-    expect(refused.headers.get('retry-after')).toBe('100');
-    expect(refused.body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 100 });
+    // One token per 100 s: less the refill since the last spent token (a busy machine takes seconds).
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeLessThanOrEqual(100);
+    expect(retryAfter).toBeGreaterThan(80);
+    expect(refused.body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: retryAfter });
   });
 
   it('keeps serving with in-process limits while Redis is down, and says so once', async () => {
