@@ -102,7 +102,7 @@ export interface RateLimitConfig {
   authPerIp: BucketRule;
   /** logIn and signUp attempts per email address. */
   authPerEmail: BucketRule;
-  /** createApiKey calls per principal. */
+  /** createApiKey and rotateApiKey calls per principal. */
   createApiKey: BucketRule;
   /** Proxies in front of Sluice whose X-Forwarded-For entries are believed (0: none). */
   trustProxyHops: number;
