@@ -121,6 +121,23 @@ describe('sessions', () => {
     expect((await server.graphql(VIEWER, { token: account.accessToken })).status).toBe(401);
   });
 
+  it('lets exactly one of ten concurrent refreshes with one token succeed; the rest are reuse and end the session', async () => {
+    for (let round = 0; round < 3; round++) {
+      const account = await signUp(server);
+      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(server, account.refreshToken)));
+      const winners = results.filter((result) => result.body.data?.refreshSession);
+      expect(winners, `round ${round}`).toHaveLength(1);
+      const losers = results.filter((result) => !result.body.data?.refreshSession);
+      expect(losers.map((result) => result.body.errors[0])).toEqual(
+        Array(9).fill(expect.objectContaining({ message: expect.stringMatching(/reused/), extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })),
+      );
+      // Reuse ends the family: the winner's new tokens stop working too, so no branch lives on.
+      const won = winners[0]!.body.data.refreshSession;
+      expect(codeOf((await refresh(server, won.refreshToken)).body)).toBe('UNAUTHENTICATED');
+      expect((await server.graphql(VIEWER, { token: won.accessToken })).status).toBe(401);
+    }
+  });
+
   it('refuses garbage refresh tokens', async () => {
     for (const token of ['', 'slr_short', `slr_${'A'.repeat(43)}`, 'eyJhbGciOiJIUzI1NiJ9.e30.x']) {
       expect(codeOf((await refresh(server, token)).body)).toBe('UNAUTHENTICATED');

@@ -109,15 +109,21 @@ export class AccountService {
     if (!stored) throw invalid;
     const { session } = stored;
     const now = new Date();
+    const reused = new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
     if (stored.usedAt) {
       // Used twice: someone else holds a copy. End the family; the transaction commits the
       // revocation even though this operation fails.
       if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
       await em.flush();
-      throw new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
+      throw reused;
     }
     if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) throw invalid;
-    stored.usedAt = now;
+    if (!(await this.useUp(stored, now))) {
+      // A concurrent refresh with the same token won: this one is the reuse.
+      Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
+      await em.flush();
+      throw reused;
+    }
     await enterSession(em, { tenantId: session.activeTenant.id, userId: session.user.id });
     const membership = await em.findOne(Membership, { user: session.user, tenant: session.activeTenant });
     if (!membership) {
@@ -126,6 +132,20 @@ export class AccountService {
       throw invalid;
     }
     return this.issue(session, session.user, session.activeTenant, membership.role);
+  }
+
+  /**
+   * Marks the token used, if no one else has: a compare-and-set in one UPDATE, so of any number
+   * of concurrent refreshes with one token exactly one gets the row (the others wait on its
+   * row lock, then find `used_at` set and update nothing). Checking `usedAt` in JavaScript
+   * let all of them through (issue 17, item 8).
+   */
+  private async useUp(token: RefreshToken, now: Date): Promise<boolean> {
+    const rows = await this.ctx.em.execute<{ id: string }[]>(
+      'update refresh_tokens set used_at = ? where id = ? and used_at is null returning id',
+      [now, token.id],
+    );
+    return rows.length === 1;
   }
 
   /** Ends the caller's session: its refresh tokens stop working, and so do its access tokens. */
