@@ -3,6 +3,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, logIn, refresh, signUp, uniqueEmail } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -135,6 +136,10 @@ describe('sessions', () => {
       const won = winners[0]!.body.data.refreshSession;
       expect(codeOf((await refresh(server, won.refreshToken)).body)).toBe('UNAUTHENTICATED');
       expect((await server.graphql(VIEWER, { token: won.accessToken })).status).toBe(401);
+      // Each loser is recorded as reuse in the tenant's trail, for its ADMINs to see.
+      const again = (await logIn(server, { email: account.email, password: account.password })).body.data.logIn.accessToken;
+      const reuses = await auditEventsOf(server, again, 9, { action: 'auth.refresh_reuse' });
+      expect(reuses.map((event) => [event.actorKind, event.details.reason])).toEqual(Array(9).fill(['user', 'reuse']));
     }
   });
 

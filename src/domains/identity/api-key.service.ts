@@ -13,7 +13,7 @@ import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
 import { assertCan } from './permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from './secrets.js';
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
 
@@ -51,7 +51,7 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
   const apiKey = em.create(ApiKey, {
     tenant: input.tenantId,
     name,
-    prefix: secret.slice(0, CREDENTIAL_PREFIX.apiKey.length + 8),
+    prefix: shownPrefix(secret),
     secretHash: hashToken(secret),
     scopes,
     createdBy: input.createdById,
