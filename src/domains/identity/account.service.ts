@@ -117,7 +117,9 @@ export class AccountService {
       await em.flush();
       const reused = new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
       // Every tenant the user belongs to: a copy of the session can be switched into any of them.
-      for (const tenantId of await this.tenantIdsOf(session.user, session.activeTenant.id)) this.refused(reused, session, 'reuse', tenantId);
+      if (this.ctx.deps.refusals) {
+        for (const tenantId of await this.tenantIdsOf(session.user, session.activeTenant.id)) this.refused(reused, session, 'reuse', tenantId);
+      }
       throw reused;
     }
     if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) {

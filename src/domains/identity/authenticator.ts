@@ -22,6 +22,8 @@ import { NO_ACTOR, type RefusedCredential, type RefusedCredentials } from './ref
 import { CREDENTIAL_PREFIX, hashToken, looksLike, shownPrefix } from './secrets.js';
 
 type Refusal = Omit<RefusedCredential, 'action'>;
+/** Reports a refusal (to the audit trail) and gives back the error to throw. */
+type Refuse = (error: UnauthenticatedError, refusal: Refusal) => UnauthenticatedError;
 
 export interface Authentication {
   actor: Actor;
@@ -52,7 +54,7 @@ export class Authenticator {
    * is an error, never anonymous. `request` says where it came from, for the audit trail.
    */
   async authenticate(credential: PresentedCredential, request: AuditRequest | null = null, now = new Date()): Promise<Authentication> {
-    const refuse = (error: UnauthenticatedError, refusal: Refusal): UnauthenticatedError => {
+    const refuse: Refuse = (error, refusal) => {
       this.refusals?.refused({ action: 'auth.credential_refused', ...refusal }, request);
       return error;
     };
@@ -92,7 +94,7 @@ export class Authenticator {
     return this.user(token, refuse);
   }
 
-  private async user(token: string, refuse: (error: UnauthenticatedError, refusal: Refusal) => UnauthenticatedError): Promise<Authentication> {
+  private async user(token: string, refuse: Refuse): Promise<Authentication> {
     let verified;
     try {
       verified = await this.tokens.verify(token);
@@ -125,7 +127,7 @@ export class Authenticator {
     return { actor: { ...claims, role, scopes: scopesForRole(role) }, expiresAt };
   }
 
-  private async apiKey(key: string, now: Date, refuse: (error: UnauthenticatedError, refusal: Refusal) => UnauthenticatedError): Promise<Authentication> {
+  private async apiKey(key: string, now: Date, refuse: Refuse): Promise<Authentication> {
     const wellFormed = looksLike(key, CREDENTIAL_PREFIX.apiKey);
     const record = wellFormed ? await this.store.apiKey(hashToken(key)) : undefined;
     // Only what every key shows anyway; nothing of a value that is not a key (a pasted password).
@@ -133,7 +135,7 @@ export class Authenticator {
     if (!record) {
       const error = new UnauthenticatedError('Invalid API key', { reason: 'invalid' });
       // A secret that is not the key its prefix names: a wrong (or guessed) secret for that key.
-      const named = keyPrefix ? await this.store.apiKeysByPrefix(keyPrefix) : [];
+      const named = keyPrefix && this.refusals ? await this.store.apiKeysByPrefix(keyPrefix) : [];
       for (const { keyId, tenantId } of named) {
         refuse(error, { tenantId, credential: 'apiKey', reason: wellFormed ? 'wrong-secret' : 'malformed', actor: { kind: 'apiKey', id: keyId, email: null }, details: { keyPrefix } });
       }
