@@ -100,6 +100,7 @@ export const envSchema = z.object({
   SLUICE_AUTH_LIMIT_PER_IP: quota.default('30/15m'),
   SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('5/15m'),
   SLUICE_API_KEY_CREATE_LIMIT: quota.default('30/1h'),
+  SLUICE_AUTH_FAILURE_AUDIT_LIMIT: quota.default('10/1m'),
   SLUICE_TRUST_PROXY: z.coerce
     .number({ message: 'must be the number of proxies in front of Sluice (0 to 10)' })
     .int('must be the number of proxies in front of Sluice (0 to 10)')

@@ -102,8 +102,14 @@ export interface RateLimitConfig {
   authPerIp: BucketRule;
   /** logIn and signUp attempts per email address. */
   authPerEmail: BucketRule;
-  /** createApiKey calls per principal. */
+  /** createApiKey and rotateApiKey calls per principal. */
   createApiKey: BucketRule;
+  /**
+   * Refused credentials written to the audit trail, per trail and client address (ten times
+   * this per trail); the rest are counted in one summary event. Always applied, even with
+   * `enabled` false: a gateway in front limits requests, not what the trail must hold.
+   */
+  refusalAudit: BucketRule;
   /** Proxies in front of Sluice whose X-Forwarded-For entries are believed (0: none). */
   trustProxyHops: number;
 }
@@ -244,6 +250,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       authPerIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_IP),
       authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
       createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),
+      refusalAudit: parseQuota(values.SLUICE_AUTH_FAILURE_AUDIT_LIMIT),
       trustProxyHops: values.SLUICE_TRUST_PROXY,
     },
     operationLimits: {

@@ -20,6 +20,7 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
+import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
 import type { AuditBus } from './events.js';
@@ -38,6 +39,7 @@ import { useIpRateLimit } from './plugins/ip-rate-limit.js';
 import { useOperationLimits } from './plugins/operation-limits.js';
 import { usePrincipalRateLimit } from './plugins/principal-rate-limit.js';
 import { AttemptLimits } from './rate-limits/attempt-limits.js';
+import { ipIdentity } from './rate-limits/keys.js';
 import { createBucketStore } from './rate-limits/resilient-buckets.js';
 import { useCredentialWatch } from './plugins/credential-watch.js';
 import { useErrorModel } from './plugins/error-model.js';
@@ -89,9 +91,24 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
-  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
   const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
   const audit = new AuditLog({ orm, secrets, logger, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
+  // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
+  const limits = config.rateLimits;
+  const now = () => clock.now().getTime();
+  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, logger, now }) : undefined;
+  // Refused credentials are recorded with a flood limit of their own, kept even when request
+  // limits are left to a gateway: the gateway does not protect the audit trail.
+  const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, logger, now });
+  const refusals = new RefusalLog({
+    audit,
+    buckets: refusalBuckets,
+    rule: limits.refusalAudit,
+    sourceOf: ipIdentity,
+    onError: (error) => logger.error({ err: error }, 'a refused credential could not be judged for the audit trail'),
+  });
+  const external = new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs });
+  const authenticator = new Authenticator(tokens, credentials, external, refusals);
   const deps: ServiceDependencies = {
     tokens,
     credentials,
@@ -102,12 +119,15 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     modelSettings: config.models,
     clock,
     audit,
+    refusals,
     auditFeed,
   };
-  const credentialWatch = useCredentialWatch({ authenticator, recheckMs: config.http.credentialRecheckMs });
-  // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
-  const limits = config.rateLimits;
-  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, logger, now: () => clock.now().getTime() }) : undefined;
+  // Re-checks of live subscriptions report nothing: a credential revoked meanwhile ends them
+  // (the revocation is audited), it is no attempt.
+  const credentialWatch = useCredentialWatch({
+    authenticator: new Authenticator(tokens, credentials, external),
+    recheckMs: config.http.credentialRecheckMs,
+  });
   const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
@@ -165,7 +185,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
       credentialWatch,
-      useAuditExport({ orm, deps, authenticator, logger }),
+      useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
       useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
       useAudit({ audit }),
       useIpAllowList(),
@@ -277,13 +297,14 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
           clearInterval(idleSweep);
         }
         credentialWatch.dispose();
-        // Every event of the requests that just finished is written before we stop; if the
-        // database is gone by now, say so and stop anyway.
+        // Suppressed refusals get their summary now, then every event of the requests that just
+        // finished is written before we stop; if the database is gone by now, say so and stop anyway.
+        await refusals.close();
         await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit events queued at shutdown could not be written'));
         await yoga.dispose();
         await tracing?.shutdown();
         await queueDepth?.close();
-        await buckets?.close();
+        await refusalBuckets.close();
       })();
       return closing;
     },

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Actor } from './actor.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
+import type { RefusedCredentials } from './identity/refused-credentials.js';
 import type { IngestionLimits } from './ingestion/ingestion.service.js';
 import type { ProgressBus } from './ingestion/progress.js';
 import type { AuditLog } from './audit/audit-log.js';
@@ -22,6 +23,8 @@ export interface ServiceDependencies {
   readonly clock: Clock;
   /** The audit trail's writer; absent where nothing is audited (operator CLI). */
   readonly audit?: AuditLog;
+  /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */
+  readonly refusals?: RefusedCredentials;
   /** Hints that a tenant's audit trail grew (live subscriptions). */
   readonly auditFeed?: { listen(tenantId: string): AsyncIterableIterator<unknown> };
 }

@@ -1,6 +1,6 @@
 /**
  * Field-level limits on the mutations worth guessing at: `logIn` and `signUp` per client address
- * and per email, `createApiKey` per principal (rules in rate-limits/attempt-limits.ts). Checked
+ * and per email, `createApiKey` and `rotateApiKey` per principal (rules in rate-limits/attempt-limits.ts). Checked
  * before execution, for every such field in the operation (two aliased `logIn`s are two
  * attempts), so a refused operation runs nothing at all and opens no transaction.
  *
@@ -31,7 +31,8 @@ export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Contex
     if (name === 'logIn' || name === 'signUp') {
       return limits.credentialAttempt(name, context.clientIp, emailArgument(mutation, field, variables));
     }
-    if (name === 'createApiKey') {
+    if (name === 'createApiKey' || name === 'rotateApiKey') {
+      // A rotation issues a new secret too, so it spends the same allowance as a creation.
       // Anonymous callers are refused by scope-auth anyway; they have no principal to count.
       const principal = principalOf(context.actor);
       return principal ? limits.apiKeyCreation(principal) : null;

@@ -3,6 +3,7 @@
  * Lines, oldest first, streamed (ADMIN; the same credentials as /graphql). One transaction
  * bound to the caller's tenant reads them, a batch at a time.
  */
+import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
@@ -14,14 +15,15 @@ import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
 import { presentedCredential } from './auth.js';
+import { clientIpOf } from './client-ip.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
 
 const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
 
-export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; authenticator: Authenticator; logger: Logger }): Plugin {
+export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; authenticator: Authenticator; logger: Logger; trustProxyHops: number }): Plugin {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== AUDIT_EXPORT_PATH) return;
       const error = (status: number, code: string, message: string) =>
         endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), { status, headers: { 'content-type': 'application/json' } }));
@@ -34,7 +36,9 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
       }
       const em = options.orm.em.fork({ clear: true }) as EntityManager;
       try {
-        const { actor } = await options.authenticator.authenticate(presentedCredential({ request }));
+        const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, options.trustProxyHops);
+        const source = { ip, userAgent: request.headers.get('user-agent'), requestId: null, traceId: null };
+        const { actor } = await options.authenticator.authenticate(presentedCredential({ request }), source);
         if (!actor.tenantId) return error(401, 'UNAUTHENTICATED', 'Authenticate to export the audit trail');
         bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
         await em.begin();

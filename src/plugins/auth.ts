@@ -1,5 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
-import type { AuthContext, ConnectionContext } from '../context.js';
+import type { IncomingMessage } from 'node:http';
+import type { AuthContext, ClientContext, ConnectionContext, RequestContext } from '../context.js';
+import type { AuditRequest } from '../domains/audit/audit-log.js';
 import { DomainError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
@@ -18,7 +20,7 @@ export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & Co
     async onContextBuilding({ context, extendContext }) {
       const credential = presentedCredential(context);
       try {
-        const { actor, expiresAt } = await authenticator.authenticate(credential);
+        const { actor, expiresAt } = await authenticator.authenticate(credential, refusalRequestOf(context));
         extendContext({ actor, credentialExpiresAt: expiresAt, credential });
       } catch (error) {
         throw error instanceof DomainError ? domainErrorToGraphQL(error) : error;
@@ -40,4 +42,10 @@ export function presentedCredential(context: { request?: Request; connectionPara
     apiKey: headers?.get('x-api-key') ?? fromParams('apiKey', 'x-api-key', 'X-API-Key'),
     tenant: headers?.get('x-sluice-tenant') ?? fromParams('tenant', 'x-sluice-tenant'),
   };
+}
+
+/** Where a credential came from, for the audit event of a refusal (client-ip and request-id ran first). */
+function refusalRequestOf(context: Partial<ClientContext & RequestContext> & { request?: Request; req?: IncomingMessage }): AuditRequest {
+  const userAgent = context.request?.headers?.get('user-agent') ?? context.req?.headers['user-agent'] ?? null;
+  return { ip: context.clientIp ?? null, userAgent, requestId: context.requestId ?? null, traceId: context.traceId ?? null };
 }

@@ -16,7 +16,7 @@ export interface AttemptRules {
   perIp: BucketRule;
   /** Sign-in and sign-up attempts per email address. */
   perEmail: BucketRule;
-  /** `createApiKey` calls per principal. */
+  /** `createApiKey` and `rotateApiKey` calls per principal. */
   createApiKey: BucketRule;
 }
 

@@ -136,6 +136,49 @@ describe('rotation', () => {
   });
 });
 
+describe('rotation follows the rules of creation', () => {
+  const ROTATE = 'mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 0) { secret apiKey { id scopes expiresAt } } }';
+  const rotateAs = (credential: { token?: string; key?: string }, id: string) =>
+    server.graphql(ROTATE, { token: credential.token, headers: credential.key ? { 'x-api-key': credential.key } : {}, variables: { id } });
+
+  it("refuses an ADMIN a never-expiring successor of the OWNER's never-expiring key, as createApiKey would", async () => {
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const forever = (await createApiKey(server, owner.accessToken, { name: 'forever', scopes: ['READ'], expiresAt: null })).body.data.createApiKey;
+    const created = await createApiKey(server, admin.accessToken, { name: 'forever', scopes: ['READ'], expiresAt: null });
+    const rotated = await rotateAs({ token: admin.accessToken }, forever.apiKey.id);
+    expect(codeOf(rotated.body)).toBe('FORBIDDEN');
+    expect(codeOf(rotated.body)).toBe(codeOf(created.body));
+    // Nothing changed: the old key still works and is not marked replaced.
+    const row = await dbKey(forever.apiKey.id);
+    expect([row.replaced_by_id, row.expires_at]).toEqual([null, null]);
+    expect((await asKey(forever.secret)).status).toBe(200);
+  });
+
+  it('refuses a key holding only admin a read/write/admin successor, as createApiKey would', async () => {
+    const adminOnly = (await createApiKey(server, owner.accessToken, { name: 'admin-only', scopes: ['ADMIN'] })).body.data.createApiKey.secret;
+    const full = (await createApiKey(server, owner.accessToken, { name: 'full', scopes: ['READ', 'WRITE', 'ADMIN'] })).body.data.createApiKey;
+    const created = await asKey(adminOnly, 'mutation { createApiKey(input: { name: "full", scopes: [READ, WRITE, ADMIN] }) { secret } }');
+    const rotated = await rotateAs({ key: adminOnly }, full.apiKey.id);
+    expect(codeOf(rotated.body)).toBe('FORBIDDEN');
+    expect(codeOf(rotated.body)).toBe(codeOf(created.body));
+    expect(rotated.body.data?.rotateApiKey ?? null).toBeNull();
+    expect((await dbKey(full.apiKey.id)).replaced_by_id).toBeNull();
+    expect((await asKey(full.secret)).status).toBe(200);
+  });
+
+  it('still rotates what the caller could have created: an OWNER keeps a never-expiring key, an admin key rotates its peer', async () => {
+    const forever = (await createApiKey(server, owner.accessToken, { name: 'forever', scopes: ['READ'], expiresAt: null })).body.data.createApiKey;
+    const byOwner = await rotateAs({ token: owner.accessToken }, forever.apiKey.id);
+    expect(byOwner.body.data.rotateApiKey.apiKey).toMatchObject({ scopes: ['READ'], expiresAt: null });
+
+    const full = (await createApiKey(server, owner.accessToken, { name: 'full', scopes: ['READ', 'WRITE', 'ADMIN'] })).body.data.createApiKey;
+    const peer = (await createApiKey(server, owner.accessToken, { name: 'peer', scopes: ['READ', 'ADMIN'] })).body.data.createApiKey;
+    const byKey = await rotateAs({ key: full.secret }, peer.apiKey.id);
+    expect(byKey.body.data.rotateApiKey.apiKey.scopes).toEqual(['READ', 'ADMIN']);
+    expect((await asKey(byKey.body.data.rotateApiKey.secret)).status).toBe(200);
+  });
+});
+
 describe('bad ids', () => {
   it.each([
     ['not a global id', 'garbage'],

@@ -3,6 +3,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, logIn, refresh, signUp, uniqueEmail } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -119,6 +120,27 @@ describe('sessions', () => {
     expect(codeOf((await refresh(server, next.refreshToken)).body)).toBe('UNAUTHENTICATED');
     expect((await server.graphql(VIEWER, { token: next.accessToken })).status).toBe(401);
     expect((await server.graphql(VIEWER, { token: account.accessToken })).status).toBe(401);
+  });
+
+  it('lets exactly one of ten concurrent refreshes with one token succeed; the rest are reuse and end the session', async () => {
+    for (let round = 0; round < 3; round++) {
+      const account = await signUp(server);
+      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(server, account.refreshToken)));
+      const winners = results.filter((result) => result.body.data?.refreshSession);
+      expect(winners, `round ${round}`).toHaveLength(1);
+      const losers = results.filter((result) => !result.body.data?.refreshSession);
+      expect(losers.map((result) => result.body.errors[0])).toEqual(
+        Array(9).fill(expect.objectContaining({ message: expect.stringMatching(/reused/), extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })),
+      );
+      // Reuse ends the family: the winner's new tokens stop working too, so no branch lives on.
+      const won = winners[0]!.body.data.refreshSession;
+      expect(codeOf((await refresh(server, won.refreshToken)).body)).toBe('UNAUTHENTICATED');
+      expect((await server.graphql(VIEWER, { token: won.accessToken })).status).toBe(401);
+      // Each loser is recorded as reuse in the tenant's trail, for its ADMINs to see.
+      const again = (await logIn(server, { email: account.email, password: account.password })).body.data.logIn.accessToken;
+      const reuses = await auditEventsOf(server, again, 9, { action: 'auth.refresh_reuse' });
+      expect(reuses.map((event) => [event.actorKind, event.details.reason])).toEqual(Array(9).fill(['user', 'reuse']));
+    }
   });
 
   it('refuses garbage refresh tokens', async () => {

@@ -141,4 +141,14 @@ describe('createApiKey', () => {
     expect(results[2]!.body.errors[0].extensions.retryAfterSeconds).toBe(1800);
     expect((await create(second.token)).body.data.createApiKey.apiKey.name).toBe('k');
   });
+
+  it('counts rotateApiKey against the same allowance: a successor is a new key', async () => {
+    const { token } = await account();
+    const created = await server.graphql('mutation { createApiKey(input: { name: "k", scopes: [READ] }) { apiKey { id } } }', { token, headers: fromIp(freshIp()) });
+    const rotate = (id: string) =>
+      server.graphql('mutation($id: ID!) { rotateApiKey(id: $id) { apiKey { id } } }', { token, headers: fromIp(freshIp()), variables: { id } });
+    const once = await rotate(created.body.data.createApiKey.apiKey.id);
+    const twice = await rotate(once.body.data.rotateApiKey.apiKey.id);
+    expect(codeOf(twice.body)).toBe('RATE_LIMITED');
+  });
 });

@@ -14,6 +14,7 @@ describe('limit settings', () => {
       authPerIp: { burst: 30, perSecond: 30 / 900 },
       authPerEmail: { burst: 5, perSecond: 5 / 900 },
       createApiKey: { burst: 30, perSecond: 30 / 3600 },
+      refusalAudit: { burst: 10, perSecond: 10 / 60 },
       trustProxyHops: 0,
     });
     expect(config.operationLimits).toEqual({
@@ -43,11 +44,17 @@ describe('limit settings', () => {
   });
 
   it('reads attempts/period quotas', () => {
-    const { rateLimits } = parseConfig({ SLUICE_AUTH_LIMIT_PER_EMAIL: '10/s', SLUICE_AUTH_LIMIT_PER_IP: '100/2h', SLUICE_API_KEY_CREATE_LIMIT: '1/m' });
-    expect([rateLimits.authPerEmail, rateLimits.authPerIp, rateLimits.createApiKey]).toEqual([
+    const { rateLimits } = parseConfig({
+      SLUICE_AUTH_LIMIT_PER_EMAIL: '10/s',
+      SLUICE_AUTH_LIMIT_PER_IP: '100/2h',
+      SLUICE_API_KEY_CREATE_LIMIT: '1/m',
+      SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '5/2s',
+    });
+    expect([rateLimits.authPerEmail, rateLimits.authPerIp, rateLimits.createApiKey, rateLimits.refusalAudit]).toEqual([
       { burst: 10, perSecond: 10 },
       { burst: 100, perSecond: 100 / 7200 },
       { burst: 1, perSecond: 1 / 60 },
+      { burst: 5, perSecond: 5 / 2 },
     ]);
   });
 
@@ -59,6 +66,7 @@ describe('limit settings', () => {
     [{ SLUICE_AUTH_LIMIT_PER_IP: '5 per minute' }, /^SLUICE_AUTH_LIMIT_PER_IP: must look like 5\/15m/],
     [{ SLUICE_AUTH_LIMIT_PER_EMAIL: '0/15m' }, /^SLUICE_AUTH_LIMIT_PER_EMAIL: must look like 5\/15m/],
     [{ SLUICE_API_KEY_CREATE_LIMIT: '5/0h' }, /^SLUICE_API_KEY_CREATE_LIMIT: must look like 5\/15m/],
+    [{ SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '0/1m' }, /^SLUICE_AUTH_FAILURE_AUDIT_LIMIT: must look like 5\/15m/],
     [{ SLUICE_TRUST_PROXY: 'true' }, /^SLUICE_TRUST_PROXY: must be the number of proxies in front of Sluice \(0 to 10\)/],
     [{ SLUICE_MAX_DEPTH: '0' }, /^SLUICE_MAX_DEPTH: must be at least 1/],
     [{ SLUICE_MAX_TOKENS: 'lots' }, /^SLUICE_MAX_TOKENS: must be a number/],

@@ -25,6 +25,24 @@ export interface AccessTokenClaims {
   sessionId?: string | null;
 }
 
+/**
+ * An access token we signed that has expired. jose checks the signature before the claims, so
+ * the claims are authentic: the audit trail may name the tenant, user and session they hold.
+ */
+export class AccessTokenExpiredError extends UnauthenticatedError {
+  constructor(readonly holder: { tenantId: string; userId: string; email: string | null; sessionId: string | null } | null) {
+    super('Access token expired', { reason: 'expired' });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function holderOf(payload: Record<string, unknown>): AccessTokenExpiredError['holder'] {
+  const { sub, tid, email, sid } = payload;
+  if (typeof sub !== 'string' || typeof tid !== 'string' || !UUID.test(tid)) return null;
+  return { tenantId: tid, userId: sub, email: typeof email === 'string' ? email : null, sessionId: typeof sid === 'string' ? sid : null };
+}
+
 export class AccessTokens {
   private readonly key: Uint8Array;
 
@@ -68,7 +86,7 @@ export class AccessTokens {
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       }));
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new UnauthenticatedError('Access token expired', { reason: 'expired' });
+      if (error instanceof errors.JWTExpired) throw new AccessTokenExpiredError(holderOf(error.payload));
       throw new UnauthenticatedError('Invalid access token', { reason: 'invalid' });
     }
     const { sub, email, tid, tslug, role, sid, exp } = payload;

@@ -18,6 +18,7 @@ import type { Role } from '../tenancy/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
+import { NO_ACTOR } from './refused-credentials.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from './secrets.js';
 import { RefreshToken, Session } from './session.entity.js';
 
@@ -104,28 +105,75 @@ export class AccountService {
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
     const { em } = this.ctx;
     const invalid = new UnauthenticatedError('Invalid or expired refresh token', { reason: 'refresh' });
-    if (!looksLike(refreshToken, CREDENTIAL_PREFIX.refreshToken)) throw invalid;
+    if (!looksLike(refreshToken, CREDENTIAL_PREFIX.refreshToken)) throw this.refused(invalid, null, 'malformed');
     const stored = await em.findOne(RefreshToken, { tokenHash: hashToken(refreshToken) }, { populate: ['session.user', 'session.activeTenant'] });
-    if (!stored) throw invalid;
+    if (!stored) throw this.refused(invalid, null, 'unknown');
     const { session } = stored;
     const now = new Date();
-    if (stored.usedAt) {
-      // Used twice: someone else holds a copy. End the family; the transaction commits the
-      // revocation even though this operation fails.
+    if (stored.usedAt || !(await this.useUp(stored, now))) {
+      // Used twice (or a concurrent refresh with it won): someone else holds a copy. End the
+      // family; the transaction commits the revocation even though this operation fails.
       if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
       await em.flush();
-      throw new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
+      const reused = new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
+      // Every tenant the user belongs to: a copy of the session can be switched into any of them.
+      if (this.ctx.deps.refusals) {
+        for (const tenantId of await this.tenantIdsOf(session.user, session.activeTenant.id)) this.refused(reused, session, 'reuse', tenantId);
+      }
+      throw reused;
     }
-    if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) throw invalid;
-    stored.usedAt = now;
+    if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) {
+      throw this.refused(invalid, session, session.revokedAt ? 'ended' : 'expired');
+    }
     await enterSession(em, { tenantId: session.activeTenant.id, userId: session.user.id });
     const membership = await em.findOne(Membership, { user: session.user, tenant: session.activeTenant });
     if (!membership) {
       Object.assign(session, { revokedAt: now, revokedReason: 'membership' });
       await em.flush();
-      throw invalid;
+      throw this.refused(invalid, session, 'membership');
     }
     return this.issue(session, session.user, session.activeTenant, membership.role);
+  }
+
+  /**
+   * Marks the token used, if no one else has: a compare-and-set in one UPDATE, so of any number
+   * of concurrent refreshes with one token exactly one gets the row (the others wait on its
+   * row lock, then find `used_at` set and update nothing). Checking `usedAt` in JavaScript
+   * let all of them through (issue 17, item 8).
+   */
+  private async useUp(token: RefreshToken, now: Date): Promise<boolean> {
+    const rows = await this.ctx.em.execute<{ id: string }[]>(
+      'update refresh_tokens set used_at = ? where id = ? and used_at is null returning id',
+      [now, token.id],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Reports a refused refresh token to the audit trail: the session's tenant (or `tenantId`)
+   * when the token is one of ours, else the platform's. Never the token itself.
+   */
+  private refused(error: UnauthenticatedError, session: Session | null, reason: string, tenantId = session?.activeTenant.id ?? null): UnauthenticatedError {
+    this.ctx.deps.refusals?.refused(
+      {
+        action: reason === 'reuse' ? 'auth.refresh_reuse' : 'auth.credential_refused',
+        tenantId,
+        credential: 'refreshToken',
+        reason,
+        actor: session ? { kind: 'user', id: session.user.id, email: session.user.email } : NO_ACTOR,
+        details: session ? { sessionId: session.id } : {},
+      },
+      auditRequestOf(this.ctx.request),
+    );
+    return error;
+  }
+
+  /** The tenants `user` is a member of (read as the user, under RLS); `fallback` if none. */
+  private async tenantIdsOf(user: User, fallback: string): Promise<string[]> {
+    await enterSession(this.ctx.em, { tenantId: null, userId: user.id });
+    const memberships = await this.ctx.em.find(Membership, { user }, { filters: false, orderBy: { createdAt: 'asc', id: 'asc' } });
+    const ids = memberships.map((membership) => membership.tenant.id);
+    return ids.length > 0 ? ids : [fallback];
   }
 
   /** Ends the caller's session: its refresh tokens stop working, and so do its access tokens. */

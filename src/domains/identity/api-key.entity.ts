@@ -29,7 +29,8 @@ export const ApiKey = defineEntity({
   // Authentication looks a key up by hash before the tenant is known (a SECURITY DEFINER
   // function); the unique index still leads with tenant_id, like every unique index here.
   uniques: [{ properties: ['tenant', 'secretHash'] }],
-  indexes: [{ properties: ['secretHash'] }],
+  // By prefix: a refused key that names one of a tenant's keys is recorded in that tenant's trail.
+  indexes: [{ properties: ['secretHash'] }, { properties: ['prefix'] }],
   checks: [{ name: 'api_keys_scopes_check', expression: "cardinality(scopes) > 0 and scopes <@ array['read', 'write', 'admin']::text[]" }],
   filters: { tenant: tenantFilter() },
 });

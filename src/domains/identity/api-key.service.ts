@@ -3,6 +3,7 @@
  * rotation; only its SHA-256 is kept.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Actor } from '../actor.js';
 import { findByIds } from '../lookup.js';
 import { auditChange } from '../audit/record.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
@@ -12,7 +13,7 @@ import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
 import { assertCan } from './permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from './secrets.js';
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
 
@@ -50,7 +51,7 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
   const apiKey = em.create(ApiKey, {
     tenant: input.tenantId,
     name,
-    prefix: secret.slice(0, CREDENTIAL_PREFIX.apiKey.length + 8),
+    prefix: shownPrefix(secret),
     secretHash: hashToken(secret),
     scopes,
     createdBy: input.createdById,
@@ -60,17 +61,29 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
   return { apiKey, secret };
 }
 
+/**
+ * Whether `actor` may issue a key with these scopes and expiry: the one rule for creating and
+ * for rotating (a successor is a new secret), so the two cannot drift apart. Names, scope
+ * values and dates in the past are checked where the key is stored (insertApiKey).
+ */
+export function assertMayIssueKey(
+  actor: Actor,
+  key: { scopes: readonly ApiScope[]; expiresAt?: Date | null },
+): asserts actor is Exclude<Actor, { kind: 'anonymous' }> {
+  assertCan(actor, 'apiKey:manage');
+  const beyond = key.scopes.filter((scope) => !actor.scopes.includes(scope));
+  if (beyond.length > 0) throw new ForbiddenError(`You cannot grant scopes you do not hold: ${beyond.join(', ')}`, { scopes: beyond });
+  if (key.expiresAt === null && actor.role !== 'OWNER') {
+    throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
+  }
+}
+
 export class ApiKeyService {
   constructor(private readonly ctx: ServiceContext) {}
 
   async create(input: { name: string; scopes: readonly ApiScope[]; expiresAt?: Date | null }): Promise<CreatedApiKey> {
     const { actor, em } = this.ctx;
-    assertCan(actor, 'apiKey:manage');
-    const beyond = input.scopes.filter((scope) => !actor.scopes.includes(scope));
-    if (beyond.length > 0) throw new ForbiddenError(`You cannot grant scopes you do not hold: ${beyond.join(', ')}`, { scopes: beyond });
-    if (input.expiresAt === null && actor.role !== 'OWNER') {
-      throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
-    }
+    assertMayIssueKey(actor, input);
     const created = await insertApiKey(em, {
       tenantId: actor.tenantId,
       name: input.name,
@@ -104,13 +117,10 @@ export class ApiKeyService {
     const old = await this.activeKey(id);
     const now = Date.now();
     const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
-    const successor = await insertApiKey(em, {
-      tenantId: actor.tenantId,
-      name: old.name,
-      scopes: old.scopes,
-      expiresAt: lifetime === null ? null : new Date(now + lifetime),
-      createdById: actor.userId,
-    });
+    const wanted = { scopes: old.scopes, expiresAt: lifetime === null ? null : new Date(now + lifetime) };
+    // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
+    assertMayIssueKey(actor, wanted);
+    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: actor.userId });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;

@@ -59,6 +59,12 @@ export class CredentialStore {
     };
   }
 
+  /** The keys (id and tenant) whose shown prefix is `prefix`: whom a wrong secret was meant for. */
+  async apiKeysByPrefix(prefix: string): Promise<{ keyId: string; tenantId: string }[]> {
+    const rows = await this.query<{ key_id: string; tenant_id: string }>('select * from auth_api_key_prefix(?)', [prefix]);
+    return rows.map((row) => ({ keyId: row.key_id, tenantId: row.tenant_id }));
+  }
+
   async identityProviders(issuer: string): Promise<IdentityProviderRecord[]> {
     const rows = await this.query<Record<string, any>>('select * from auth_identity_providers(?)', [issuer]);
     return rows.map((row) => ({

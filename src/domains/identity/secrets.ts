@@ -16,3 +16,8 @@ export function hashToken(token: string): string {
 export function looksLike(token: string, prefix: string): boolean {
   return token.startsWith(prefix) && /^[A-Za-z0-9_-]{43}$/.test(token.slice(prefix.length));
 }
+
+/** The first characters of an API key (`slk_` + 8), shown to tell keys apart; never enough to use it. */
+export function shownPrefix(key: string): string {
+  return key.slice(0, CREDENTIAL_PREFIX.apiKey.length + 8);
+}

@@ -1,0 +1,157 @@
+/**
+ * Refused credentials in the audit trail: a wrong, unknown, revoked or expired API key; a bad,
+ * expired or ended access token; an external token that fails; an unknown, expired or reused
+ * refresh token. Each is recorded in the trail of the tenant the credential names (one of its
+ * keys, sessions or users), where its ADMINs read it, or else in the platform's trail. Only
+ * what identifies the credential is kept (key id and shown prefix, session id, user id,
+ * issuer), never the secret presented.
+ *
+ * A flood must not flood the trail. The rule: per trail and client address (IPv6: its /64),
+ * at most `rule.burst` events, refilled at `rule.perSecond` (default 10 a minute); per trail,
+ * from all addresses together, ten times that. Events over either limit are not written but
+ * counted; a trail that suppressed any gets one `auth.refusals_suppressed` event when the
+ * period (burst / perSecond) since its first suppression ends, or at shutdown, saying how
+ * many, of which kinds, from how many addresses.
+ *
+ * The limits use the rate limits' buckets (shared through Redis when configured); the
+ * suppressed counts are this process's own, so each instance writes its own summary.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditActor, AuditRecord, AuditRequest } from '../audit/audit-log.js';
+import { printable } from '../audit/record.js';
+
+export type CredentialKind = 'apiKey' | 'accessToken' | 'externalToken' | 'refreshToken' | 'authorization';
+
+export interface RefusedCredential {
+  /** `auth.credential_refused`, or `auth.refresh_reuse` (a stolen session's security event). */
+  action: 'auth.credential_refused' | 'auth.refresh_reuse';
+  /** The tenant whose key, session or user the credential names; null: the platform's trail. */
+  tenantId: string | null;
+  credential: CredentialKind;
+  /** Why, e.g. `unknown`, `wrong-secret`, `revoked`, `expired`, `invalid`, `ended`, `reuse`. */
+  reason: string;
+  /** Whom the credential names, as far as it proves it: the key or the user; else anonymous. */
+  actor: AuditActor;
+  /** Identifiers only (keyId, keyPrefix, sessionId, issuer): never the secret. */
+  details?: Record<string, string | null>;
+}
+
+/** Where the identity domain reports refused credentials (a small interface: the audit sink). */
+export interface RefusedCredentials {
+  refused(refusal: RefusedCredential, request: AuditRequest | null): void;
+}
+
+export const NO_ACTOR: AuditActor = { kind: 'anonymous', id: null, email: null };
+
+/** What the limits need of a bucket store (rate-limits/token-bucket.ts is one). */
+interface Buckets {
+  take(key: string, rule: { perSecond: number; burst: number }): Promise<{ allowed: boolean }>;
+}
+
+export interface RefusalLogOptions {
+  audit: { record(record: AuditRecord): void };
+  buckets: Buckets;
+  /** Per trail and client address; per trail it is ten times this. */
+  rule: { perSecond: number; burst: number };
+  /** The address a limit counts (IPv6 by its /64). */
+  sourceOf: (ip: string) => string;
+  onError?: (error: unknown) => void;
+}
+
+/** Per trail, how many the trail's limit kept from a trail, until the summary is written. */
+interface Suppressed {
+  count: number;
+  kinds: Record<string, number>;
+  sources: Set<string>;
+  since: Date;
+  timer: NodeJS.Timeout;
+}
+
+/** Distinct addresses counted per summary, at most (memory stays bounded). */
+const MAX_SOURCES = 10_000;
+const TRAIL_FACTOR = 10;
+
+export class RefusalLog implements RefusedCredentials {
+  private readonly suppressed = new Map<string | null, Suppressed>();
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly options: RefusalLogOptions) {}
+
+  refused(refusal: RefusedCredential, request: AuditRequest | null): void {
+    const task = this.judge(refusal, request).catch((error: unknown) => this.options.onError?.(error));
+    this.pending.add(task);
+    void task.finally(() => this.pending.delete(task));
+  }
+
+  /** Writes what is still being judged and every pending summary now (graceful shutdown). */
+  async close(): Promise<void> {
+    await Promise.all(this.pending);
+    for (const trail of [...this.suppressed.keys()]) this.summarise(trail);
+  }
+
+  private async judge(refusal: RefusedCredential, request: AuditRequest | null): Promise<void> {
+    const { buckets, rule } = this.options;
+    const trail = refusal.tenantId;
+    const source = this.options.sourceOf(request?.ip ?? 'unknown');
+    const bySource = await buckets.take(keyOf('source', trail, source), rule);
+    const allowed =
+      bySource.allowed &&
+      (await buckets.take(keyOf('trail', trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
+    if (allowed) this.options.audit.record(recordOf(refusal, request));
+    else this.count(trail, refusal, source);
+  }
+
+  private count(trail: string | null, refusal: RefusedCredential, source: string): void {
+    let entry = this.suppressed.get(trail);
+    if (!entry) {
+      const periodMs = Math.ceil((this.options.rule.burst / this.options.rule.perSecond) * 1000);
+      const timer = setTimeout(() => this.summarise(trail), periodMs);
+      timer.unref();
+      entry = { count: 0, kinds: {}, sources: new Set(), since: new Date(), timer };
+      this.suppressed.set(trail, entry);
+    }
+    entry.count += 1;
+    const kind = `${refusal.action}:${refusal.credential}:${refusal.reason}`;
+    entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
+    if (entry.sources.size < MAX_SOURCES) entry.sources.add(source);
+  }
+
+  private summarise(trail: string | null): void {
+    const entry = this.suppressed.get(trail);
+    if (!entry) return;
+    this.suppressed.delete(trail);
+    clearTimeout(entry.timer);
+    this.options.audit.record({
+      tenantId: trail,
+      action: 'auth.refusals_suppressed',
+      outcome: 'ok',
+      actor: { kind: 'system', id: null, email: null },
+      request: null,
+      details: {
+        suppressed: entry.count,
+        kinds: entry.kinds,
+        sources: entry.sources.size,
+        since: entry.since.toISOString(),
+        until: new Date().toISOString(),
+        limit: { perSource: this.options.rule.burst, perTrail: this.options.rule.burst * TRAIL_FACTOR, periodSeconds: this.options.rule.burst / this.options.rule.perSecond },
+      },
+    });
+  }
+}
+
+function recordOf(refusal: RefusedCredential, request: AuditRequest | null): AuditRecord {
+  const details = Object.fromEntries(Object.entries(refusal.details ?? {}).map(([key, value]) => [key, value === null ? null : printable(value).slice(0, 255)]));
+  return {
+    tenantId: refusal.tenantId,
+    action: refusal.action,
+    outcome: 'UNAUTHENTICATED',
+    actor: refusal.actor,
+    request,
+    details: { credential: refusal.credential, reason: refusal.reason, ...details },
+  };
+}
+
+/** Bucket keys hold no address or tenant in clear (they may sit in a shared Redis). */
+function keyOf(limit: string, ...parts: (string | null)[]): string {
+  return `auth-refusal:${limit}:${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32)}`;
+}
