@@ -38,7 +38,7 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
     const actor = auditActorOf(context.actor);
     const tenantId = context.actor.tenantId;
     const kept = new KeptValues((text) => audit.digestText(text));
-    const fields = operation?.kind === 'OperationDefinition' ? keptArguments(args, operation, kept) : [];
+    const fields = operation?.kind === 'OperationDefinition' ? keptOrUnreadable(() => keptArguments(args, operation, kept)) : [];
     audit.record({
       tenantId,
       action: `graphql.${type}`,
@@ -87,6 +87,15 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
       };
     },
   };
+}
+
+/** An argument the walk cannot keep must not cost the operation its event (nor its answer). */
+function keptOrUnreadable<T>(keep: () => T): T | { unreadable: 'arguments' } {
+  try {
+    return keep();
+  } catch {
+    return { unreadable: 'arguments' };
+  }
 }
 
 function codeOf(error: GraphQLError): string {
