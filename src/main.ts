@@ -121,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     if (auditVerify) {
       const reports = await verifyAllChains(database.ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), values.tenant);
       for (const report of reports) {
-        if (report.ok) logger.info(report, `audit chain of ${report.tenant ?? report.tenantId}: ok, ${report.checked} events`);
+        if (report.ok) logger.info(report, `audit chain of ${report.tenant ?? report.tenantId}: ok, ${report.checked} events${report.rewrites.length > 0 ? `, ${report.rewrites.length} recorded rewrite(s) (see rewrites)` : ''}`);
         else logger.error(report, `audit chain of ${report.tenant ?? report.tenantId}: BROKEN at event ${report.firstBrokenEventId}: ${report.problem}`);
       }
       if (values.tenant && reports.length === 0) logger.warn({ tenant: values.tenant }, 'no audit chain for that tenant');

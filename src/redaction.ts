@@ -17,6 +17,9 @@
  * - values of secret-named keys in `key=value` / `"key": "value"` text
  *   (password, token, secret, api_key, …)    → `password=[redacted]`
  *
+ * Before matching, invisible characters (NUL and other controls, zero-width and bidi format
+ * characters) are removed and fullwidth forms read as ASCII, so none can split a pattern.
+ *
  * Phone numbers: only numbers written internationally (`+44 20 7946 0958`) are masked by
  * default. Logs are full of digit runs (durations, byte counts, ports, ids) that a national
  * reading would take for phone numbers, and Sluice has no single home country. An operator
@@ -53,10 +56,18 @@ const CARD = /(?<![\w.-])[2-6](?:[ -]?\d){12,18}(?![\w-])/g;
 const INTERNATIONAL_PHONE = /\+\d[\d ().\/-]{5,22}\d/g;
 const NATIONAL_PHONE = /(?<![\w+.-])\(?\d[\d ().\/-]{5,22}\d(?![\w-])/g;
 
+// Characters a reader does not see (controls other than tab and line breaks, format
+// characters: NUL, zero-width spaces, soft hyphens, bidi overrides) and fullwidth forms: one
+// inside an email, card or token (`ann\u0000@example.com`) split it so no pattern matched and
+// the line was written raw. Lines lose the invisible ones and read fullwidth forms as ASCII
+// (NFKC) before the patterns run.
+const INVISIBLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\p{Cf}]/gu;
+const DISGUISED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\p{Cf}\uFF01-\uFF5E]/u;
+
 /** `text` with personal data and credentials masked (see the module comment for the forms). */
 export function redact(text: string, options: RedactionOptions = {}): string {
-  if (text.length < 6) return text;
-  let out = text;
+  let out = DISGUISED.test(text) ? text.replace(INVISIBLE, '').normalize('NFKC') : text;
+  if (out.length < 6) return out;
   if (out.includes('eyJ')) out = out.replace(JWT, '[redacted jwt]');
   if (out.includes('_')) out = out.replace(SLUICE_CREDENTIAL, '$1[redacted]');
   if (out.includes('sk-')) out = out.replace(PROVIDER_KEY, '$1[redacted]');

@@ -1,6 +1,7 @@
 /**
  * One audit event per GraphQL operation (HTTP and graphql-ws alike): who, from where, which
- * operation (type, name, a hash of the document, variables with secrets removed), the outcome
+ * operation (type, name, a hash of the document, and what the schema's audit marks let it keep
+ * of each root field's arguments: see audit-arguments.ts; never the raw variables), the outcome
  * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
  * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
  * once, when they start (or are refused). Writing is the AuditLog's job: batched, async.
@@ -10,8 +11,10 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
-import { auditActorOf, withoutSecrets } from '../domains/audit/record.js';
+import { KeptValues } from '../domains/audit/marks.js';
+import { auditActorOf } from '../domains/audit/record.js';
 import { DomainError } from '../domains/errors.js';
+import { keptArguments } from './audit-arguments.js';
 
 export interface AuditOptions {
   audit: AuditLog;
@@ -34,16 +37,19 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
     };
     const actor = auditActorOf(context.actor);
     const tenantId = context.actor.tenantId;
+    const kept = new KeptValues((text) => audit.digestText(text));
+    const fields = operation?.kind === 'OperationDefinition' ? keptOrUnreadable(() => keptArguments(args, operation, kept)) : [];
     audit.record({
       tenantId,
       action: `graphql.${type}`,
       outcome: codes.length === 0 ? 'ok' : codes.join(','),
       actor,
       request,
+      personalValues: kept.personal,
       details: {
         operationName: operation?.kind === 'OperationDefinition' ? (operation.name?.value ?? null) : null,
         documentHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
-        variables: withoutSecrets(args.variableValues ?? {}),
+        fields,
         durationMs: Math.round(performance.now() - started),
       },
     });
@@ -81,6 +87,15 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
       };
     },
   };
+}
+
+/** An argument the walk cannot keep must not cost the operation its event (nor its answer). */
+function keptOrUnreadable<T>(keep: () => T): T | { unreadable: 'arguments' } {
+  try {
+    return keep();
+  } catch {
+    return { unreadable: 'arguments' };
+  }
 }
 
 function codeOf(error: GraphQLError): string {

@@ -1,6 +1,7 @@
 /** Sign-up, log-in and sessions. */
 import type { AuthPayload } from '../domains/identity/account.service.js';
 import { decodeGlobalID } from '@pothos/plugin-relay';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
@@ -51,16 +52,16 @@ export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').impl
 
 const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
-    email: t.string({ required: true }),
-    password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.' }),
+    email: t.string({ required: true, ...audited.personal }),
+    password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.', ...audited.secret }),
     tenantName: t.string({ required: true, description: 'Your organisation; its slug is derived from it.' }),
   }),
 });
 
 const LogInInput = builder.inputType('LogInInput', {
   fields: (t) => ({
-    email: t.string({ required: true }),
-    password: t.string({ required: true }),
+    email: t.string({ required: true, ...audited.personal }),
+    password: t.string({ required: true, ...audited.secret }),
     tenant: t.string({ required: false, description: 'Tenant id or slug; your oldest membership when omitted.' }),
   }),
 });
@@ -80,7 +81,7 @@ builder.mutationFields((t) => ({
   refreshSession: t.field({
     type: AuthPayloadRef,
     description: 'Trades a refresh token for a new pair. Presenting a used one ends the whole session.',
-    args: { refreshToken: t.arg.string({ required: true }) },
+    args: { refreshToken: t.arg.string({ required: true, ...audited.secret }) },
     resolve: (_root, { refreshToken }, ctx) => ctx.services.accounts.refreshSession(refreshToken),
   }),
   logOut: t.boolean({

@@ -1,6 +1,6 @@
 /** The audit trail: events (newest first), a live feed, and the chain's verification (ADMIN). */
 import type { AuditEventRow } from '../domains/audit/audit.service.js';
-import type { VerifyResult } from '../domains/audit/chain-verifier.js';
+import type { ChainRewrite, VerifyResult } from '../domains/audit/chain-verifier.js';
 import { builder } from './builder.js';
 
 const AuditEventRef = builder.objectRef<AuditEventRow>('AuditEvent').implement({
@@ -20,6 +20,13 @@ const AuditEventRef = builder.objectRef<AuditEventRow>('AuditEvent').implement({
     }),
     ip: t.string({ nullable: true, resolve: (event) => (typeof event.personal.ip === 'string' ? event.personal.ip : null) }),
     userAgent: t.string({ nullable: true, resolve: (event) => (typeof event.personal.userAgent === 'string' ? event.personal.userAgent : null) }),
+    personalValues: t.field({
+      type: ['String'],
+      nullable: { list: false, items: true },
+      description:
+        'Personal data the details refer to as `{ "personal": n }` (emails, names given as arguments): kept outside the hashed payload, `digest:…` where the tenant keeps no emails, null once erased.',
+      resolve: (event) => (Array.isArray(event.personal.values) ? event.personal.values.map((value) => (typeof value === 'string' ? value : null)) : []),
+    }),
     requestId: t.string({ nullable: true, resolve: (event) => (event.payload.requestId as string | null) ?? null }),
     traceId: t.string({ nullable: true, resolve: (event) => (event.payload.traceId as string | null) ?? null }),
     details: t.field({ type: 'JSONObject', resolve: (event) => (event.payload.details as Record<string, unknown>) ?? {} }),
@@ -35,8 +42,18 @@ const AuditEventPageRef = builder.objectRef<{ items: AuditEventRow[]; hasNextPag
   }),
 });
 
+const ChainRewriteRef = builder.objectRef<ChainRewrite>('AuditChainRewrite').implement({
+  description: 'A recorded rewrite of the chain (an `audit.chain.rewritten` event): what was stored before it no longer hashes to the old head.',
+  fields: (t) => ({
+    eventId: t.exposeID('eventId'),
+    previousHeadHash: t.exposeString('previousHeadHash', { description: 'The head hash before the rewrite (hex).' }),
+    rewrittenHeadHash: t.exposeString('rewrittenHeadHash', { description: 'The same head, re-hashed (hex).' }),
+  }),
+});
+
 const VerifyResultRef = builder.objectRef<VerifyResult>('AuditChainVerification').implement({
   fields: (t) => ({
+    rewrites: t.field({ type: [ChainRewriteRef], resolve: (result) => result.rewrites }),
     ok: t.exposeBoolean('ok'),
     checked: t.exposeInt('checked'),
     firstBrokenEventId: t.exposeID('firstBrokenEventId', { nullable: true }),

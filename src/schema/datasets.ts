@@ -2,6 +2,7 @@
 import type { DatasetView } from '../domains/datasets/dataset.service.js';
 import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { toConnection } from './pagination.js';
 
@@ -57,7 +58,7 @@ export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     slug: t.string({ required: true }),
-    description: t.string({ required: false }),
+    description: t.string({ required: false, ...audited.text }),
     language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
   }),
 });
@@ -66,7 +67,7 @@ const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
   fields: (t) => ({
     name: t.string({ required: false }),
     slug: t.string({ required: false }),
-    description: t.string({ required: false, description: 'null or empty clears it.' }),
+    description: t.string({ required: false, description: 'null or empty clears it.', ...audited.text }),
   }),
 });
 

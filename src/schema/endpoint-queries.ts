@@ -6,6 +6,7 @@
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoints/query.service.js';
 import type { RetrievedPassage } from '../domains/endpoints/retriever.js';
 import { DomainError } from '../domains/errors.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 
 type Ranked = RetrievedPassage & { rank: number };
@@ -151,7 +152,7 @@ function eventStream(prepared: PreparedQuery, outer?: AbortSignal): AsyncIterabl
 
 const queryArgs = builder.args((t) => ({
   endpoint: t.string({ required: true, description: '"tenantSlug/endpointSlug"' }),
-  query: t.string({ required: true, description: 'What to ask: words, "quoted phrases", or, -excluded (1–8192 characters).' }),
+  query: t.string({ required: true, description: 'What to ask: words, "quoted phrases", or, -excluded (1–8192 characters).', ...audited.text }),
   options: t.field({ type: QueryOptionsInput, required: false }),
 }));
 

@@ -1,5 +1,6 @@
 /** Endpoints: a model over datasets behind a slug, what consumers query. */
 import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { DatasetRef } from './datasets.js';
 import { ModelRef } from './models.js';
@@ -57,7 +58,7 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     slug: t.string({ required: true }),
-    description: t.string({ required: false }),
+    description: t.string({ required: false, ...audited.text }),
     datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
     modelId: t.globalID({ required: true, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'Default false.' }),
@@ -69,7 +70,7 @@ const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
   fields: (t) => ({
     name: t.string({ required: false }),
     slug: t.string({ required: false }),
-    description: t.string({ required: false, description: 'null or empty clears it.' }),
+    description: t.string({ required: false, description: 'null or empty clears it.', ...audited.text }),
     datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
     modelId: t.globalID({ required: false, for: [ModelRef] }),
     published: t.boolean({ required: false }),

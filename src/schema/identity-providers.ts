@@ -1,5 +1,6 @@
 /** External identity providers a tenant trusts. */
 import type { IdentityProvider } from '../domains/identity/identity-provider.entity.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { toConnection } from './pagination.js';
 import { RoleEnum, TenantRef } from './tenancy.js';
@@ -33,7 +34,7 @@ const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProvide
     audience: t.string({ required: true, description: 'Tokens must name this in `aud`.' }),
     jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).' }),
     jwks: t.field({ type: 'JSONObject', required: false, description: 'Or the key set itself: public keys only.' }),
-    emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).' }),
+    emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).', ...audited.plain }),
     roleClaim: t.string({ required: false, description: 'Claim holding role names, mapped by `roleMapping`.' }),
     roleMapping: t.field({ type: 'JSONObject', required: false, description: 'Claim value → role, e.g. {"partner-admin": "ADMIN"}.' }),
     defaultRole: t.field({ type: RoleEnum, required: false, description: 'Role when no mapping applies (default VIEWER).' }),

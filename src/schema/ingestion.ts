@@ -3,6 +3,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
 import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { DatasetRef } from './datasets.js';
 import { toConnection } from './pagination.js';
@@ -87,9 +88,9 @@ IngestionJobRef.implement({
 const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
     title: t.string({ required: true, description: 'Also names the document in its dataset: the same title again replaces it.' }),
-    text: t.string({ required: true }),
+    text: t.string({ required: true, ...audited.text }),
     mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.' }),
-    metadata: t.field({ type: 'JSONObject', required: false }),
+    metadata: t.field({ type: 'JSONObject', required: false, ...audited.text }),
   }),
 });
 

@@ -1,6 +1,7 @@
 /** Invitations and membership changes. */
 import type { Invitation } from '../domains/tenancy/invitation.entity.js';
 import { AuthPayloadRef } from './accounts.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { toConnection } from './pagination.js';
 import { MembershipRef, RoleEnum, TenantRef, UserRef } from './tenancy.js';
@@ -38,7 +39,7 @@ builder.mutationFields((t) => ({
   inviteMember: t.field({
     type: CreatedInvitationRef,
     authScopes: { permission: 'member:manage' },
-    args: { email: t.arg.string({ required: true }), role: t.arg({ type: RoleEnum, required: true }) },
+    args: { email: t.arg.string({ required: true, ...audited.personal }), role: t.arg({ type: RoleEnum, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.members.invite(args),
   }),
   revokeInvitation: t.field({
@@ -51,9 +52,9 @@ builder.mutationFields((t) => ({
     type: AuthPayloadRef,
     description: 'Signed in as the invited email, or signing up with `password`. Returns a session in the new tenant.',
     args: {
-      token: t.arg.string({ required: true }),
-      password: t.arg.string({ required: false }),
-      displayName: t.arg.string({ required: false }),
+      token: t.arg.string({ required: true, ...audited.secret }),
+      password: t.arg.string({ required: false, ...audited.secret }),
+      displayName: t.arg.string({ required: false, ...audited.personal }),
     },
     resolve: (_root, args, ctx) => ctx.services.members.accept(args),
   }),

@@ -1,6 +1,7 @@
 /** Models: what endpoints answer with. The API key goes in and never comes out. */
 import type { Model } from '../domains/models/model.entity.js';
 import { modelTypes } from '../domains/models/provider.js';
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 
 export const ModelRef = builder.loadableNodeRef('Model', {
@@ -41,7 +42,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
       required: false,
       description: 'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}.',
     }),
-    apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.' }),
+    apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.', ...audited.secret }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),
   }),
@@ -51,7 +52,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
   fields: (t) => ({
     name: t.string({ required: false }),
     config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.' }),
-    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.' }),
+    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...audited.secret }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),
   }),

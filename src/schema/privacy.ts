@@ -1,4 +1,5 @@
 /** A person's own data: export it, or erase the account. */
+import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 
 builder.queryField('exportMyData', (t) =>
@@ -15,7 +16,7 @@ builder.mutationField('deleteMyAccount', (t) =>
     description:
       'Erases your account: sessions, memberships and API keys end, tenants only you belong to are deleted, and your audit events keep only a pseudonym. Refused (CONFLICT) while you are the only owner of a tenant with other members.',
     authScopes: { authenticated: true },
-    args: { password: t.arg.string({ required: true }) },
+    args: { password: t.arg.string({ required: true, ...audited.secret }) },
     resolve: (_root, { password }, ctx) => ctx.services.privacy.deleteMyAccount(password),
   }),
 );

@@ -77,7 +77,9 @@ describe('a scripted session', () => {
     expect(platform.map((row) => `${row.action} ${row.outcome}`)).toEqual(['auth.login UNAUTHENTICATED']);
     expect(wanted[0]!.details.after).toEqual({ name: 'ci', prefix: expect.any(String), scopes: ['read'], expiresAt: expect.any(String), revokedAt: null });
     const creation = wanted[1]!;
-    expect(creation.details.variables.input).toMatchObject({ name: 'ci', scopes: ['READ'] });
+    // The arguments as the schema's audit marks keep them (raw variables are no longer stored).
+    expect(creation.details.fields).toEqual([{ field: 'createApiKey', arguments: { input: { name: 'ci', scopes: ['READ'] } } }]);
+    expect(creation.details).not.toHaveProperty('variables');
     expect(creation.details.documentHash).toMatch(/^[0-9a-f]{64}$/);
     const policyChange = wanted.find((event) => event.action === 'config.policy.create')!;
     expect(policyChange.details.after).toMatchObject({ type: 'content_guard', enabled: true });
@@ -240,7 +242,7 @@ describe('shutdown', () => {
     await second.close();
     const actions = await withClient(server.database.ownerUrl, async (client) => {
       const { rows } = await client.query(
-        `select action from audit_events where tenant_id = $1 and (payload->'details'->'after'->>'name' = $2 or payload->'details'->'variables'->'i'->>'name' = $2) order by seq`,
+        `select action from audit_events where tenant_id = $1 and (payload->'details'->'after'->>'name' = $2 or payload->'details'->'fields'->0->'arguments'->'input'->>'name' = $2) order by seq`,
         [owner.tenantId, name],
       );
       return rows.map((row) => row.action);

@@ -64,6 +64,42 @@ describe('redact', () => {
   });
 });
 
+describe('invisible characters cannot hide what is masked (regression: a logIn email with a NUL byte was logged raw)', () => {
+  it.each([
+    ['a NUL before the @', 'login failed for ann\u0000@example.com', 'login failed for [redacted email]'],
+    ['a NUL inside the domain', 'login failed for ann@exam\u0000ple.com', 'login failed for [redacted email]'],
+    ['a zero-width space', 'mail ann\u200B@example.com now', 'mail [redacted email] now'],
+    ['a soft hyphen in a card number', 'card 4111\u00AD1111 1111 1111', 'card [redacted card]'],
+    ['a bidi override in a key', `key ${API_KEY.slice(0, 10)}\u202E${API_KEY.slice(10)}`, 'key slk_[redacted]'],
+    ['an escape character in a JWT', `jwt ${JWT.slice(0, 20)}\u001B${JWT.slice(20)}`, 'jwt [redacted jwt]'],
+    ['a fullwidth @', 'mail ann＠example.com', 'mail [redacted email]'],
+    ['a short NUL-split email', 'a\u0000@b.co', '[redacted email]'],
+  ])('masks an email, card or token split by %s', (_what, input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
+  it('redacts the log line of a database error quoting a NUL-split email', () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'info',
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(...String(chunk).split('\n').filter(Boolean));
+          done();
+        },
+      }),
+    });
+    // The shape of the driver's error for `logIn(input: { email: "ann\u0000smith@example.com" })`.
+    const error = Object.assign(new Error(`select "u0".* from "users" as "u0" where "u0"."email" = 'ann\u0000smith@example.com' limit 1 - invalid byte sequence for encoding "UTF8": 0x00`), {
+      params: ['ann\u0000smith@example.com'],
+    });
+    logger.error({ err: error, path: ['logIn'] }, 'unexpected error in operation');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/smith/);
+    expect(JSON.parse(lines[0]!).err.params).toEqual(['[redacted email]']);
+  });
+});
+
 describe('every log line', () => {
   function capture() {
     const lines: string[] = [];

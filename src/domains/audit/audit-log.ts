@@ -4,7 +4,8 @@
  * head, see the audit_trail migration). `close()` writes everything still queued: graceful
  * shutdown loses no event.
  *
- * Personal data (the actor's email, IP, user agent) is kept apart from the hashed payload so
+ * Personal data (the actor's email, IP, user agent, and the values of arguments marked
+ * `personal`, see marks.ts) is kept apart from the hashed payload so
  * an erased user can be pseudonymised without breaking the chain; the payload holds a keyed
  * digest of it, so altering it is still detectable. Tenants with `auditStoreEmails: false`
  * get a keyed digest of the email instead of the address.
@@ -40,6 +41,11 @@ export interface AuditRecord {
   actor: AuditActor;
   request?: AuditRequest | null;
   details: Record<string, unknown>;
+  /**
+   * Personal values the details refer to as `{ personal: n }` (marks.ts): stored with the
+   * actor's email outside the hashed payload, so erasure can remove them.
+   */
+  personalValues?: string[];
 }
 
 export interface AuditLogOptions {
@@ -89,6 +95,11 @@ export class AuditLog {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+  }
+
+  /** A keyed digest of free text (a `text`-marked value): comparable, not readable. */
+  digestText(text: string): { keyId: string; digest: string } {
+    return this.options.secrets.digest('audit text', text);
   }
 
   /** Tenants' audit settings change (updateTenantSettings): forget the cached one. */
@@ -141,8 +152,12 @@ export class AuditLog {
 
   private async event(id: string, createdAt: string, record: AuditRecord) {
     const tenantId = record.tenantId ?? PLATFORM_CHAIN;
-    const email = record.actor.email && !(await this.storesEmails(tenantId)) ? `digest:${this.options.secrets.digest('audit email', record.actor.email.toLowerCase()).digest}` : record.actor.email;
-    const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null };
+    // Tenants that keep no emails get digests of the personal values too.
+    const stores = record.actor.email || record.personalValues?.length ? await this.storesEmails(tenantId) : true;
+    const hidden = (value: string) => (stores ? value : `digest:${this.options.secrets.digest('audit email', value.toLowerCase()).digest}`);
+    const email = record.actor.email ? hidden(record.actor.email) : record.actor.email;
+    const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
+    const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null, ...values };
     const { keyId, digest } = this.options.secrets.digest('audit personal data', canonicalJson(personal));
     return {
       id,

@@ -3,8 +3,11 @@
  * payload as PostgreSQL's canonical jsonb text, recomputed in SQL), the links and sequence
  * numbers are unbroken from where retention left the chain to its head, the filterable
  * columns agree with the payload, and the personal data matches the payload's keyed digest
- * (unless erased, or sealed under a master key this process no longer has). Reads in
- * batches, so a chain of any length is checked in constant memory.
+ * (unless erased, or sealed under a master key this process no longer has). A chain rewrite
+ * (`audit.chain.rewritten`, recorded by the migration that removed what should never have
+ * been stored) must name, as the rewritten head, the hash its own event is linked to; the
+ * rewrites met are reported with the head hash each replaced. Reads in batches, so a chain of
+ * any length is checked in constant memory.
  */
 import type { SecretBox } from '../models/secret-box.js';
 import { canonicalJson } from './audit-log.js';
@@ -22,6 +25,15 @@ export interface VerifyResult {
   firstBrokenEventId: string | null;
   /** What was wrong with the first broken event. */
   problem: string | null;
+  /** Rewrites recorded on the checked part of the chain (docs/audit.md, "Chain rewrites"). */
+  rewrites: ChainRewrite[];
+}
+
+export interface ChainRewrite {
+  eventId: string;
+  /** The head hash before the rewrite (hex): what an earlier copy of the head names. */
+  previousHeadHash: string;
+  rewrittenHeadHash: string;
 }
 
 interface Row {
@@ -34,6 +46,7 @@ interface Row {
   personal: Record<string, unknown>;
   digest: string | null;
   key_id: string | null;
+  rewrite: { previousHeadHash?: unknown; rewrittenHeadHash?: unknown } | null;
 }
 
 const BATCH = 1000;
@@ -43,7 +56,7 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
     'select seq, hash, retained_from_seq, retained_prev_hash from audit_chain_head(?::uuid)',
     [tenantId],
   );
-  if (!head) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null };
+  if (!head) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null, rewrites: [] };
   const retainedFrom = BigInt(head.retained_from_seq);
 
   // Where to start: the first event at or after `from`, linked to the one before it.
@@ -51,7 +64,7 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
   let expectedPrev: Buffer = head.retained_prev_hash;
   if (range.from) {
     const [first] = await query<{ seq: string }>('select min(seq) as seq from audit_events where tenant_id = ?::uuid and created_at >= ?::timestamptz', [tenantId, range.from.toISOString()]);
-    if (!first?.seq) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null };
+    if (!first?.seq) return { ok: true, checked: 0, firstBrokenEventId: null, problem: null, rewrites: [] };
     if (BigInt(first.seq) > retainedFrom) {
       const [before] = await query<{ hash: Buffer }>('select hash from audit_events where tenant_id = ?::uuid and seq = ?', [tenantId, String(BigInt(first.seq) - 1n)]);
       if (before) [expectedSeq, expectedPrev] = [BigInt(first.seq), before.hash];
@@ -62,13 +75,15 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
   // sees a newer snapshot) belong to the next verification, not a false "chain ends after its head".
   let checked = 0;
   let last: Row | undefined;
+  const rewrites: ChainRewrite[] = [];
   for (;;) {
     const rows = await query<Row>(
       `select seq, id, prev_hash, hash,
               sha256(prev_hash || convert_to(payload::text, 'UTF8')) = hash as hash_ok,
               (action = payload->>'action' and outcome = payload->>'outcome' and actor_kind = payload->>'actorKind'
                  and actor_id is not distinct from payload->>'actorId' and id::text = payload->>'id') as columns_ok,
-              personal, payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id
+              personal, payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id,
+              case when action = 'audit.chain.rewritten' then payload->'details' end as rewrite
          from audit_events
         where tenant_id = ?::uuid and seq >= ? and seq <= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
         order by seq limit ${BATCH}`,
@@ -76,7 +91,8 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
     );
     for (const row of rows) {
       const problem = problemOf(row, expectedSeq, expectedPrev, secrets);
-      if (problem) return { ok: false, checked, firstBrokenEventId: row.id, problem };
+      if (problem) return { ok: false, checked, firstBrokenEventId: row.id, problem, rewrites };
+      if (row.rewrite) rewrites.push({ eventId: row.id, previousHeadHash: String(row.rewrite.previousHeadHash), rewrittenHeadHash: String(row.rewrite.rewrittenHeadHash) });
       checked += 1;
       expectedSeq = BigInt(row.seq) + 1n;
       expectedPrev = row.hash;
@@ -86,12 +102,12 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
   }
   // The whole chain up to now: it must end where its head says (no newest events removed).
   if (!range.to && expectedSeq - 1n !== BigInt(head.seq)) {
-    return { ok: false, checked, firstBrokenEventId: last?.id ?? null, problem: `the chain ends at ${expectedSeq - 1n}, its head says ${head.seq}` };
+    return { ok: false, checked, firstBrokenEventId: last?.id ?? null, problem: `the chain ends at ${expectedSeq - 1n}, its head says ${head.seq}`, rewrites };
   }
   if (!range.to && last && !last.hash.equals(head.hash)) {
-    return { ok: false, checked, firstBrokenEventId: last.id, problem: 'the last event is not the chain head' };
+    return { ok: false, checked, firstBrokenEventId: last.id, problem: 'the last event is not the chain head', rewrites };
   }
-  return { ok: true, checked, firstBrokenEventId: null, problem: null };
+  return { ok: true, checked, firstBrokenEventId: null, problem: null, rewrites };
 }
 
 function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets: SecretBox): string | undefined {
@@ -99,7 +115,9 @@ function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets:
   if (!row.prev_hash.equals(expectedPrev)) return 'its link to the previous event is broken';
   if (!row.hash_ok) return 'its payload does not match its hash';
   if (!row.columns_ok) return 'its columns do not match its payload';
-  if (row.personal.erased !== true && row.digest && row.key_id) {
+  if (row.rewrite && row.rewrite.rewrittenHeadHash !== row.prev_hash.toString('hex')) return 'its record of a chain rewrite does not name the hash it follows';
+  // Erasure (of the actor, or of a personal argument value) changes the personal data on purpose.
+  if (row.personal.erased !== true && row.personal.valuesErased !== true && row.digest && row.key_id) {
     const digest = secrets.digestWith(row.key_id, 'audit personal data', canonicalJson(row.personal));
     if (digest !== undefined && digest !== row.digest) return 'its personal data does not match its digest';
   }

@@ -6,8 +6,9 @@
 import type { Actor } from '../actor.js';
 import type { RequestFacts, ServiceContext } from '../service-context.js';
 import type { AuditActor, AuditRecord, AuditRequest } from './audit-log.js';
+import { KeptValues, printable, type AuditMark } from './marks.js';
 
-/** Field names whose values never reach the audit trail (nor logs): shown as `[REDACTED]`. */
+/** Field names whose values never reach the audit trail (a second net under the marks): `[REDACTED]`. */
 const SECRET_FIELD = /pass(word)?|secret|token|api_?key|authorization|credential|ciphertext|private/i;
 
 export function auditActorOf(actor: Actor): AuditActor {
@@ -28,7 +29,10 @@ export function auditRequestOf(request: RequestFacts | undefined): AuditRequest 
   return { ip: request.ip ?? null, userAgent: request.userAgent ?? null, requestId: request.requestId ?? null, traceId: request.traceId ?? null };
 }
 
-/** A copy with secret-named fields replaced and long strings cut, for variables and diffs. */
+/**
+ * A copy with secret-named fields replaced and long strings cut: the second net for
+ * configuration diffs, under the marks `auditChange` is given (see marks.ts).
+ */
 export function withoutSecrets(value: unknown, depth = 0): unknown {
   if (depth > 6) return '[…]';
   if (typeof value === 'string') return printable(value.length > 1000 ? `${value.slice(0, 1000)}…` : value);
@@ -45,33 +49,45 @@ export function withoutSecrets(value: unknown, depth = 0): unknown {
   return value;
 }
 
-/** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */
-export function printable(text: string): string {
-  return text.toWellFormed().replace(/\u0000/g, '\uFFFD');
-}
-
-export function auditEvent(ctx: ServiceContext, record: Omit<AuditRecord, 'actor' | 'request' | 'tenantId'> & { tenantId?: string | null }): void {
+export function auditEvent(
+  ctx: ServiceContext,
+  record: Omit<AuditRecord, 'actor' | 'request' | 'tenantId'> & { tenantId?: string | null },
+): void {
   ctx.deps.audit?.record({
     tenantId: record.tenantId !== undefined ? record.tenantId : ctx.actor.tenantId,
     action: record.action,
     outcome: record.outcome,
     details: record.details,
+    personalValues: record.personalValues,
     actor: auditActorOf(ctx.actor),
     request: auditRequestOf(ctx.request),
   });
 }
 
-/** A configuration change: what changed, before and after (only the fields that differ). */
-export function auditChange(ctx: ServiceContext, action: string, target: { type: string; id: string }, before: object | null, after: object | null): void {
+/**
+ * A configuration change: what changed, before and after (only the fields that differ).
+ * `marks` says what a field is (marks.ts), as the GraphQL input field it came from is marked:
+ * an invitee's email is `personal` (outside the hashed payload), a description `text`.
+ * Unmarked fields go through `withoutSecrets`.
+ */
+export function auditChange(
+  ctx: ServiceContext,
+  action: string,
+  target: { type: string; id: string },
+  before: object | null,
+  after: object | null,
+  marks: Record<string, AuditMark> = {},
+): void {
   const [old, now] = [withoutSecrets(before ?? {}), withoutSecrets(after ?? {})] as Record<string, unknown>[];
+  const raw = [(before ?? {}) as Record<string, unknown>, (after ?? {}) as Record<string, unknown>];
   const keys = [...new Set([...Object.keys(old!), ...Object.keys(now!)])].filter((key) => JSON.stringify(old![key]) !== JSON.stringify(now![key]));
+  const kept = ctx.deps.audit ? new KeptValues((text) => ctx.deps.audit!.digestText(text)) : undefined;
+  const side = (shown: Record<string, unknown>, original: Record<string, unknown>) =>
+    Object.fromEntries(keys.map((key) => [key, marks[key] && kept ? kept.keep(marks[key], original[key]) : (shown[key] ?? null)]));
   auditEvent(ctx, {
     action: `config.${action}`,
     outcome: 'ok',
-    details: {
-      target,
-      before: before ? Object.fromEntries(keys.map((key) => [key, old![key] ?? null])) : null,
-      after: after ? Object.fromEntries(keys.map((key) => [key, now![key] ?? null])) : null,
-    },
+    details: { target, before: before ? side(old!, raw[0]!) : null, after: after ? side(now!, raw[1]!) : null },
+    personalValues: kept?.personal,
   });
 }

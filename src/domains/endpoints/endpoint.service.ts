@@ -62,7 +62,7 @@ export class EndpointService {
       minScore: validMinScore(input.retrieval?.minScore),
     });
     await this.flushUnique(endpoint.slug);
-    auditChange(this.ctx, 'endpoint.create', { type: 'Endpoint', id: endpoint.id }, null, shown(endpoint));
+    auditChange(this.ctx, 'endpoint.create', { type: 'Endpoint', id: endpoint.id }, null, shown(endpoint), AUDIT_MARKS);
     return endpoint;
   }
 
@@ -82,7 +82,7 @@ export class EndpointService {
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
     await this.flushUnique(endpoint.slug);
-    auditChange(this.ctx, 'endpoint.update', { type: 'Endpoint', id: endpoint.id }, before, shown(endpoint));
+    auditChange(this.ctx, 'endpoint.update', { type: 'Endpoint', id: endpoint.id }, before, shown(endpoint), AUDIT_MARKS);
     return endpoint;
   }
 
@@ -92,7 +92,7 @@ export class EndpointService {
     const endpoint = await this.get(id);
     await this.ctx.em.nativeDelete(Endpoint, { id: endpoint.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(endpoint);
-    auditChange(this.ctx, 'endpoint.delete', { type: 'Endpoint', id: endpoint.id }, shown(endpoint), null);
+    auditChange(this.ctx, 'endpoint.delete', { type: 'Endpoint', id: endpoint.id }, shown(endpoint), null, AUDIT_MARKS);
     return endpoint.id;
   }
 
@@ -154,6 +154,9 @@ export class EndpointService {
     }
   }
 }
+
+/** The endpoint's description is free text, as CreateEndpointInput.description is marked. */
+const AUDIT_MARKS = { description: 'text' } as const;
 
 function shown(endpoint: Endpoint) {
   return {

@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuditActor, AuditRecord, AuditRequest } from '../audit/audit-log.js';
-import { printable } from '../audit/record.js';
+import { printable } from '../audit/marks.js';
 
 export type CredentialKind = 'apiKey' | 'accessToken' | 'externalToken' | 'refreshToken' | 'authorization';
 

@@ -20,6 +20,9 @@ import { User } from './user.entity.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
+/** The invitee's email is personal data, as inviteMember(email:) is marked: outside the hashed payload. */
+const INVITATION_MARKS = { email: 'personal' } as const;
+
 export class MembersService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -40,7 +43,7 @@ export class MembersService {
       expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
     });
     await em.flush();
-    auditChange(this.ctx, 'member.invite', { type: 'Invitation', id: invitation.id }, null, { email, role: input.role, expiresAt: invitation.expiresAt });
+    auditChange(this.ctx, 'member.invite', { type: 'Invitation', id: invitation.id }, null, { email, role: input.role, expiresAt: invitation.expiresAt }, INVITATION_MARKS);
     return { invitation, token };
   }
 
@@ -56,7 +59,7 @@ export class MembersService {
     const before = { email: invitation.email, role: invitation.role, revokedAt: invitation.revokedAt ?? null };
     invitation.revokedAt ??= new Date();
     await this.ctx.em.flush();
-    auditChange(this.ctx, 'member.invitation.revoke', { type: 'Invitation', id: invitation.id }, before, { ...before, revokedAt: invitation.revokedAt });
+    auditChange(this.ctx, 'member.invitation.revoke', { type: 'Invitation', id: invitation.id }, before, { ...before, revokedAt: invitation.revokedAt }, INVITATION_MARKS);
     return invitation;
   }
 

@@ -1,0 +1,80 @@
+/**
+ * What the audit trail keeps of a value, decided by where the value is defined (a GraphQL
+ * argument or input field, marked once in src/schema with `audited.*`; a field of a
+ * configuration change, marked in the `auditChange` call), never by the name a client gives
+ * its variable:
+ * - `secret`   (passwords, tokens, API and model keys): never stored, only that one was given;
+ * - `text`     (questions, document text, descriptions): its length and a keyed digest, so two
+ *              events can be compared without the text being readable;
+ * - `personal` (emails, names): stored outside the hashed payload, where erasure removes it;
+ *              the payload keeps `{ personal: n }`, the place of the value in `personal.values`;
+ * - `plain`    (a deliberate "keep it": a field whose name sounds sensitive but is not, such as
+ *              `emailClaim`): kept like any unmarked value.
+ * Unmarked values are kept, bounded, with strings through `redact` as a second net.
+ */
+import { redact } from '../../redaction.js';
+
+export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
+
+export const AUDIT_MARKS: readonly AuditMark[] = ['secret', 'text', 'personal', 'plain'];
+
+export function isAuditMark(value: unknown): value is AuditMark {
+  return typeof value === 'string' && (AUDIT_MARKS as readonly string[]).includes(value);
+}
+
+/** A keyed digest of free text (AuditLog.digestText). */
+export type TextDigest = (text: string) => { keyId: string; digest: string };
+
+/** Bounds of what is kept of one unmarked value. */
+const MAX_STRING = 256;
+const MAX_ITEMS = 50;
+const MAX_DEPTH = 6;
+
+/**
+ * Collects what one event keeps: `keep` returns the payload's form of a marked value and
+ * gathers the personal values, which the writer stores outside the hashed payload.
+ */
+export class KeptValues {
+  readonly personal: string[] = [];
+
+  constructor(private readonly digestText: TextDigest) {}
+
+  /** The payload's form of `value` under `mark` (lists: each item under the same mark). */
+  keep(mark: AuditMark | undefined, value: unknown): unknown {
+    if (value == null) return value ?? null;
+    if (Array.isArray(value) && mark && mark !== 'plain') return value.slice(0, MAX_ITEMS).map((item) => this.keep(mark, item));
+    switch (mark) {
+      case 'secret':
+        return { secret: 'omitted' };
+      case 'text': {
+        const text = typeof value === 'string' ? value : JSON.stringify(value);
+        const { keyId, digest } = this.digestText(text);
+        return { text: { length: text.length, digest, keyId } };
+      }
+      case 'personal':
+        this.personal.push(printable(typeof value === 'string' ? value : JSON.stringify(value)).slice(0, 1024));
+        return { personal: this.personal.length - 1 };
+      default:
+        return bounded(value, 0);
+    }
+  }
+}
+
+/** An unmarked value, kept: strings cut and redacted, lists and objects cut, files by size. */
+export function bounded(value: unknown, depth: number): unknown {
+  if (value == null) return null;
+  if (typeof value === 'string') return redact(printable(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value));
+  if (typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (value instanceof Date) return value.toISOString();
+  if (depth >= MAX_DEPTH) return '[…]';
+  if (Array.isArray(value)) return value.slice(0, MAX_ITEMS).map((item) => bounded(item, depth + 1));
+  // An upload (File / Blob): its size, never its content nor its name.
+  if (typeof (value as { arrayBuffer?: unknown }).arrayBuffer === 'function') return { file: { size: (value as { size?: number }).size ?? null } };
+  const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
+  return Object.fromEntries(entries.map(([key, item]) => [printable(key).slice(0, 128), bounded(item, depth + 1)]));
+}
+
+/** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */
+export function printable(text: string): string {
+  return text.toWellFormed().replace(/\u0000/g, '\uFFFD');
+}

@@ -1,0 +1,196 @@
+/**
+ * What an operation's audit event keeps of its arguments is decided by the schema's audit
+ * marks, not by the client's variable names (issue 17, item 5): variables called `$p` and `$x`
+ * carry passwords, tokens, questions and emails here. Read back as a tenant ADMIN reads them
+ * (the auditEvents query and the JSON Lines export) and, for the platform's chain (anonymous
+ * operations: logIn, acceptInvitation, refreshSession), straight from the database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
+import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
+import { SecretBox } from '../../src/domains/models/secret-box.js';
+import { AUDIT_FIELDS, auditEventsOf } from '../support/audit.js';
+import { endpointOver, endpointQueryOverWebSocket, gql, must } from '../support/endpoints.js';
+import { signUp, uniqueEmail } from '../support/identity.js';
+import { createDataset, ingestInline } from '../support/ingestion.js';
+import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const SESSION = 'accessToken refreshToken user { id }';
+const databaseId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+
+/** The tenant's events as an ADMIN sees them (GraphQL), with `personalValues`. */
+async function tenantEvents(token: string, atLeast: number, filter: Record<string, unknown> = {}) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const data = await must(server, token, `query($f: AuditEventFilter) { auditEvents(filter: $f, first: 100) { events { ${AUDIT_FIELDS} personalValues } } }`, { f: filter });
+    const events = [...data.auditEvents.events].reverse() as Record<string, any>[];
+    if (events.length >= atLeast || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function exported(token: string): Promise<Record<string, any>[]> {
+  const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status).toBe(200);
+  return (await response.text()).trim().split('\n').map((line) => JSON.parse(line));
+}
+
+/** Every stored row of a chain, payload and personal data, straight from the database. */
+async function storedRows(tenantId: string) {
+  return withClient(server.database.ownerUrl, async (client) => (await client.query('select id, action, payload, personal from audit_events where tenant_id = $1 order by seq', [tenantId])).rows);
+}
+
+/** The platform chain's operation event for `field`, once written. */
+async function platformOperation(field: string, personalValue: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const rows = await withClient(server.database.ownerUrl, async (client) =>
+      (
+        await client.query(
+          `select payload, personal from audit_events where tenant_id = $1 and action = 'graphql.mutation'
+              and payload->'details'->'fields'->0->>'field' = $2 and personal->'values' ? $3 order by seq`,
+          [PLATFORM_CHAIN, field, personalValue],
+        )
+      ).rows,
+    );
+    if (rows.length > 0 || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function verifyPlatformChain() {
+  return withClient(server.database.ownerUrl, (client) =>
+    verifyChain(
+      async (sql, params) => {
+        let index = 0;
+        return (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
+      },
+      new SecretBox(Buffer.from(TEST_MASTER_KEY, 'base64')),
+      PLATFORM_CHAIN,
+    ),
+  );
+}
+
+describe('secrets given as arguments', () => {
+  it('keeps no password, refresh token or invitation token, whatever the variables are called, and erasure leaves no email', async () => {
+    const owner = await signUp(server, { password: 'owner passphrase 0001' });
+    const ownerTenant = databaseId(owner.tenant.id);
+    const invitee = uniqueEmail('invitee');
+    const invited = await must(server, owner.accessToken, 'mutation($x: String!) { inviteMember(email: $x, role: MEMBER) { token } }', { x: invitee });
+    const invitationToken = invited.inviteMember.token as string;
+    const memberPassword = 'member passphrase 7777';
+    const accepted = await must(server, '', `mutation($x: String!, $p: String) { acceptInvitation(token: $x, password: $p) { ${SESSION} } }`, { x: invitationToken, p: memberPassword });
+    const member = accepted.acceptInvitation;
+    const refreshed = await must(server, '', `mutation($x: String!) { refreshSession(refreshToken: $x) { ${SESSION} } }`, { x: member.refreshToken });
+    const loggedIn = await must(server, '', `mutation($x: LogInInput!) { logIn(input: $x) { ${SESSION} } }`, { x: { email: invitee, password: memberPassword } });
+    // A password written into the document as a literal is an argument too.
+    const literal = await gql(server, '', `mutation { logIn(input: { email: "${invitee}", password: "wrong but secret 4242" }) { accessToken } }`);
+    expect(literal.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const token = loggedIn.logIn.accessToken as string;
+    const wrong = await gql(server, token, 'mutation($p: String!) { deleteMyAccount(password: $p) }', { p: 'not my passphrase 31337' });
+    expect(wrong.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+    const secrets = [owner.password, memberPassword, 'wrong but secret 4242', 'not my passphrase 31337', invitationToken, member.refreshToken, refreshed.refreshSession.refreshToken, token];
+    const events = await tenantEvents(owner.accessToken, 1, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    const platform = await platformOperation('logIn', invitee);
+    expect(platform.length).toBe(2);
+    const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(ownerTenant), await storedRows(PLATFORM_CHAIN)]);
+    for (const secret of secrets) expect(json).not.toContain(secret);
+
+    // What is kept instead: that a secret was given, and the email outside the hashed payload.
+    const deletion = events.find((event) => event.details.fields?.[0]?.field === 'deleteMyAccount')!;
+    expect(deletion.details.fields).toEqual([{ field: 'deleteMyAccount', arguments: { password: { secret: 'omitted' } } }]);
+    expect(deletion.details).not.toHaveProperty('variables');
+    expect(platform[0].payload.details.fields).toEqual([{ field: 'logIn', arguments: { input: { email: { personal: 0 }, password: { secret: 'omitted' } } } }]);
+    expect(platform[0].personal.values).toEqual([invitee]);
+    const lastOnPlatform = async (field: string) =>
+      withClient(server.database.ownerUrl, async (client) =>
+        (await client.query(`select payload from audit_events where tenant_id = $1 and payload->'details'->'fields'->0->>'field' = $2 order by seq desc limit 1`, [PLATFORM_CHAIN, field])).rows[0],
+      );
+    expect((await lastOnPlatform('refreshSession')).payload.details.fields[0].arguments).toEqual({ refreshToken: { secret: 'omitted' } });
+    expect((await lastOnPlatform('acceptInvitation')).payload.details.fields[0].arguments).toEqual({ token: { secret: 'omitted' }, password: { secret: 'omitted' } });
+
+    // The invitee's email: in the erasable part of the owner's events, never in a payload.
+    const ownerEvents = await tenantEvents(owner.accessToken, 2, { action: '*' });
+    const invitation = ownerEvents.find((event) => event.details.fields?.[0]?.field === 'inviteMember')!;
+    expect(invitation.details.fields[0].arguments).toEqual({ email: { personal: 0 }, role: 'MEMBER' });
+    expect(invitation.personalValues).toEqual([invitee]);
+    const change = ownerEvents.find((event) => event.action === 'config.member.invite')!;
+    expect(change.details.after.email).toEqual({ personal: 0 });
+    expect(change.personalValues).toEqual([invitee]);
+    const payloads = async () => JSON.stringify([...(await storedRows(ownerTenant)), ...(await storedRows(PLATFORM_CHAIN))].map((row) => row.payload));
+    expect(await payloads()).not.toContain(invitee);
+
+    // Erasure: the email leaves the personal data too, and both chains still verify.
+    expect((await must(server, token, 'mutation($p: String!) { deleteMyAccount(password: $p) }', { p: memberPassword })).deleteMyAccount).toBe(true);
+    await tenantEvents(owner.accessToken, 2, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    const everything = await withClient(server.database.ownerUrl, async (client) => (await client.query('select payload, personal from audit_events')).rows);
+    expect(JSON.stringify(everything).toLowerCase()).not.toContain(invitee.toLowerCase());
+    expect((await must(server, owner.accessToken, '{ verifyAuditChain { ok problem } }')).verifyAuditChain).toEqual({ ok: true, problem: null });
+    expect(await verifyPlatformChain()).toMatchObject({ ok: true, problem: null });
+    const afterErasure = (await tenantEvents(owner.accessToken, 2, { action: '*' })).find((event) => event.id === invitation.id)!;
+    expect(afterErasure.personalValues).toEqual([null]);
+  });
+
+  it('keeps no model key, given in a variable of any name', async () => {
+    const owner = await signUp(server);
+    const modelKey = 'sk-model-key-0123456789abcdef';
+    await must(server, owner.accessToken, 'mutation($x: CreateModelInput!) { createModel(input: $x) { id } }', {
+      x: { name: 'with-key', type: 'openai-compatible', apiKey: modelKey, config: { baseUrl: 'https://models.example.com/v1', model: 'm' } },
+    }).catch(() => undefined); // whether or not the model is accepted, the argument is audited
+    const events = await tenantEvents(owner.accessToken, 1, { action: 'graphql.mutation' });
+    const creation = events.find((event) => event.details.fields?.[0]?.field === 'createModel')!;
+    expect(creation.details.fields[0].arguments.input.apiKey).toEqual({ secret: 'omitted' });
+    expect(JSON.stringify(await storedRows(databaseId(owner.tenant.id)))).not.toContain('model-key-0123456789abcdef');
+  });
+});
+
+describe('free text given as arguments', () => {
+  it('keeps a question (a card number in it too) as its length and a keyed digest, over HTTP and WebSocket', async () => {
+    const owner = await signUp(server);
+    const setup = await endpointOver(server, owner.accessToken, [{ title: 'Locks', text: 'The lock keeper opens the sluice gates.' }]);
+    const question = 'lock keeper, my card is 4111 1111 1111 1111';
+    const asked = await gql(server, owner.accessToken, 'query($x: String!, $e: String!) { queryEndpoint(endpoint: $e, query: $x) { answer } }', { x: question, e: setup.reference });
+    expect(asked.errors).toBeUndefined();
+    const streamed = await endpointQueryOverWebSocket(server, owner.accessToken, setup.reference, question);
+    expect(streamed.at(-1).errors).toBeUndefined();
+
+    const events = await tenantEvents(owner.accessToken, 2, { action: 'graphql.*' });
+    const http = events.find((event) => event.details.fields?.[0]?.field === 'queryEndpoint')!;
+    const ws = events.find((event) => event.details.fields?.[0]?.field === 'endpointQuery')!;
+    expect(http.details.fields[0].arguments).toEqual({
+      endpoint: setup.reference,
+      query: { text: { length: question.length, digest: expect.stringMatching(/^[0-9a-f]{64}$/), keyId: expect.any(String) } },
+    });
+    // The same text gives the same digest: events can be matched without the text.
+    expect(ws.details.fields[0].arguments.query).toEqual(http.details.fields[0].arguments.query);
+    const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(databaseId(owner.tenant.id))]);
+    expect(json).not.toContain('4111 1111 1111 1111');
+    expect(json).not.toContain('lock keeper, my card');
+  });
+
+  it('keeps document text and descriptions as digests, unmarked names as they are', async () => {
+    const owner = await signUp(server);
+    const description = 'Board memos, do not share';
+    const dataset = await createDataset(server, owner.accessToken, { name: 'Memos', description });
+    const text = 'Confidential memo: the sluice opens at dawn.';
+    expect((await ingestInline(server, owner.accessToken, dataset.id, [{ title: 'Dawn', text }])).body.errors).toBeUndefined();
+    const events = await tenantEvents(owner.accessToken, 2, { action: 'graphql.mutation' });
+    const creation = events.find((event) => event.details.fields?.[0]?.field === 'createDataset')!;
+    expect(creation.details.fields[0].arguments.input).toMatchObject({ name: 'Memos', description: { text: { length: description.length } } });
+    const ingestion = events.find((event) => event.details.fields?.[0]?.field === 'ingestDocuments')!;
+    expect(ingestion.details.fields[0].arguments.documents).toEqual([{ title: 'Dawn', text: { text: { length: text.length, digest: expect.any(String), keyId: expect.any(String) } } }]);
+    const json = JSON.stringify([events, await exported(owner.accessToken)]);
+    expect(json).not.toContain('do not share');
+    expect(json).not.toContain('opens at dawn');
+  });
+});
