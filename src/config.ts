@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
+import { SECRET_RULES, secretWeakness, type SecretRule } from './secret-strength.js';
 import type { RedactionOptions } from './redaction.js';
 import { TrustedDocuments, TrustedDocumentsError } from './trusted-documents.js';
 
@@ -185,6 +186,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         'DATABASE_APP_URL: required in production: a login role that is a member of sluice_app, owns no table and has no BYPASSRLS',
       );
     }
+    issues.push(...weakSecrets(cleaned));
   }
   // Production talks to its database over TLS unless told, explicitly, not to.
   const databaseSsl = cleaned.SLUICE_DATABASE_SSL ?? (production ? 'require' : 'disable');
@@ -318,6 +320,27 @@ async function loadTrustedDocuments(file: string | undefined): Promise<TrustedDo
   } catch (error) {
     throw error instanceof TrustedDocumentsError ? new ConfigError(error.issues) : error;
   }
+}
+
+/**
+ * Production secrets that are well formed but guessable (secret-strength.ts). Malformed ones
+ * are already named by the schema, so each variable gets one message.
+ */
+function weakSecrets(env: Env): string[] {
+  const candidates: [string, string | Uint8Array | undefined, SecretRule][] = [
+    ['JWT_SECRET', env.JWT_SECRET && env.JWT_SECRET.length >= 32 ? env.JWT_SECRET : undefined, SECRET_RULES.jwtSecret],
+    ['SLUICE_MASTER_KEY', env.SLUICE_MASTER_KEY ? decodeMasterKey(env.SLUICE_MASTER_KEY) : undefined, SECRET_RULES.masterKey],
+    ...(env.SLUICE_MASTER_KEY_PREVIOUS ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean)
+      .map((key): [string, Uint8Array | undefined, SecretRule] => ['SLUICE_MASTER_KEY_PREVIOUS', decodeMasterKey(key), SECRET_RULES.masterKey]),
+    ['SLUICE_METRICS_TOKEN', env.SLUICE_METRICS_TOKEN && env.SLUICE_METRICS_TOKEN.length >= 16 ? env.SLUICE_METRICS_TOKEN : undefined, SECRET_RULES.metricsToken],
+  ];
+  return candidates.flatMap(([name, secret, rule]) => {
+    const weakness = secret === undefined ? undefined : secretWeakness(secret, rule);
+    return weakness ? [`${name}: ${weakness}`] : [];
+  });
 }
 
 /** Whether a postgres URL's `sslmode` makes node-postgres use TLS (see db/orm.ts `sslOptionsOf`). */

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
-import { issuesOf } from './support/config.js';
+import { issuesOf, STRONG_SECRETS } from './support/config.js';
 
-const KEY = Buffer.alloc(32, 1).toString('base64');
-const SECRET = 'x'.repeat(32);
+const KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
+const SECRET = STRONG_SECRETS.JWT_SECRET;
 const PRODUCTION = {
   NODE_ENV: 'production',
   JWT_SECRET: SECRET,
