@@ -7,7 +7,7 @@
  * never invents a secret.
  */
 import type { ProviderSettings } from './domains/models/provider.js';
-import { parsePrivateNetworkPolicy } from './domains/models/outbound-network.js';
+import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
@@ -61,7 +61,9 @@ export interface Config {
   jwksCooldownMs: number;
   ingestion: IngestionConfig;
   worker: WorkerConfig;
-  /** How model providers call their servers. */
+  /** Where outbound requests (models, identity providers' keys) may go (src/platform/egress). */
+  egress: { privateNetworks: PrivateNetworkPolicy };
+  /** How model providers call their servers (`privateNetworks` is `egress.privateNetworks`). */
   models: ProviderSettings;
   rateLimits: RateLimitConfig;
   operationLimits: OperationLimitConfig;
@@ -199,6 +201,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       }
     }
   }
+  const egressVariables = [cleaned.SLUICE_EGRESS_PRIVATE_NETWORKS, cleaned.SLUICE_MODEL_PRIVATE_NETWORKS].filter((value) => value !== undefined);
+  if (new Set(egressVariables.map((value) => value!.trim())).size > 1) {
+    issues.push('SLUICE_MODEL_PRIVATE_NETWORKS: is the earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS and says otherwise; set only SLUICE_EGRESS_PRIVATE_NETWORKS');
+  }
   const heartbeat = Number(cleaned.SLUICE_WORKER_HEARTBEAT_MS ?? 5_000);
   const stale = Number(cleaned.SLUICE_WORKER_STALE_MS ?? 30_000);
   if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
@@ -207,6 +213,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const values = parsed.data;
+  // Secure by default in production; local servers (Ollama, a development identity provider) just work elsewhere.
+  const privateNetworks = parsePrivateNetworkPolicy(
+    values.SLUICE_EGRESS_PRIVATE_NETWORKS ?? values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow'),
+  );
 
   return {
     env: values.NODE_ENV,
@@ -236,9 +246,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,
       maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
       retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
-      // Secure by default in production; local model servers (Ollama…) just work in development.
-      privateNetworks: parsePrivateNetworkPolicy(values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow')),
+      privateNetworks,
     },
+    egress: { privateNetworks },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },

@@ -89,7 +89,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
-  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs }));
+  const authenticator = new Authenticator(tokens, credentials, new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs }));
   const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
   const audit = new AuditLog({ orm, secrets, logger, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
   const deps: ServiceDependencies = {
@@ -100,6 +100,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     progress,
     secrets,
     modelSettings: config.models,
+    egress: config.egress.privateNetworks,
     clock,
     audit,
     auditFeed,

@@ -3,43 +3,11 @@
  * real HTTP server on 127.0.0.1 publishing a JWKS (RS256 and EdDSA keys), counting fetches, and
  * able to rotate its keys mid-test. Tokens are signed with the matching private keys.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type JWK, type CryptoKey } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUp, type SignedUp } from '../support/identity.js';
+import { externalToken, JwksServer, newKey, REGISTER_PROVIDER as REGISTER, type SigningKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface SigningKey {
-  kid: string;
-  alg: 'RS256' | 'EdDSA';
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function newKey(kid: string, alg: SigningKey['alg']): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
-}
-
-/** The partner's JWKS endpoint. */
-class JwksServer {
-  published: SigningKey[] = [];
-  fetches = 0;
-  private server: Server = createServer((_req, res) => {
-    this.fetches += 1;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: this.published.map((key) => key.jwk) }));
-  });
-  url = '';
-  async start() {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;
-  }
-  stop() {
-    return new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 const ISSUER = 'https://partner.example.test';
 /** Short, so the test can wait it out; production's default is 30 s. */
@@ -47,7 +15,6 @@ const COOLDOWN_MS = 1000;
 const pastCooldown = () => new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 100));
 const AUDIENCE = 'sluice-partner';
 const VIEWER = '{ viewer { kind role email externalSubject externalIssuer tenant { slug } } }';
-const REGISTER = `mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id issuer defaultRole } }`;
 
 let server: TestServer;
 let jwks: JwksServer;
@@ -55,16 +22,8 @@ let owner: SignedUp;
 let rsa: SigningKey;
 let ed: SigningKey;
 
-function token(key: SigningKey, claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string; expires?: string | number; notBefore?: string | number } = {}) {
-  const jwt = new SignJWT({ email: 'Partner.User@Example.test', roles: ['partner-admin'], ...claims })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid })
-    .setSubject('partner-user-1')
-    .setIssuer(options.issuer ?? ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(options.expires ?? '5m');
-  if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore);
-  return jwt.sign(key.privateKey);
+function token(key: SigningKey, claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string | string[]; expires?: string | number; notBefore?: string | number } = {}) {
+  return externalToken(key, { email: 'Partner.User@Example.test', roles: ['partner-admin'], ...claims }, { ...options, issuer: options.issuer ?? ISSUER, audience: options.audience ?? AUDIENCE });
 }
 
 const asExternal = (jwt: string, headers: Record<string, string> = {}) => server.graphql(VIEWER, { token: jwt, headers });

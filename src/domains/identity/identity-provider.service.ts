@@ -1,6 +1,7 @@
 /** Trusted external issuers of a tenant. */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { createLocalJWKSet } from 'jose';
+import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -85,7 +86,11 @@ export class IdentityProviderService {
     return provider;
   }
 
-  /** Sluice fetches this URL itself: HTTPS only in production, and never credentials in it. */
+  /**
+   * Sluice fetches this URL itself, for anyone who sends a token naming the issuer: HTTPS only
+   * in production, never credentials in it, and never a host the egress guard refuses (checked
+   * again when connecting, for names that resolve there).
+   */
   private assertJwksUrl(value: string): void {
     const url = URL.canParse(value) ? new URL(value) : null;
     const allowed = url && (url.protocol === 'https:' || (!this.ctx.deps.production && url.protocol === 'http:'));
@@ -93,6 +98,12 @@ export class IdentityProviderService {
       throw new ValidationError(this.ctx.deps.production ? 'jwksUrl must be an https:// URL' : 'jwksUrl must be an http(s):// URL', {
         field: 'jwksUrl',
       });
+    }
+    try {
+      assertCallableUrl(this.ctx.deps.egress, value);
+    } catch (error) {
+      if (error instanceof EgressRefusedError) throw new ValidationError(`jwksUrl: ${error.message}`, { field: 'jwksUrl', reason: error.reason });
+      throw error;
     }
   }
 }
