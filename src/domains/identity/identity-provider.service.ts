@@ -45,11 +45,13 @@ export class IdentityProviderService {
     ) as Record<string, Role>;
     const defaultRole = input.defaultRole ?? 'VIEWER';
     assertMayGrant(actor, defaultRole);
+    const audience = required(input.audience, 'audience');
+    await this.assertUnclaimed(issuer, audience);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
       name: required(input.name, 'name'),
       issuer,
-      audience: required(input.audience, 'audience'),
+      audience,
       jwksUrl: input.jwksUrl ?? null,
       jwks,
       emailClaim: input.emailClaim?.trim() || 'email',
@@ -84,6 +86,23 @@ export class IdentityProviderService {
     await this.ctx.em.flush();
     auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null);
     return provider;
+  }
+
+  /**
+   * An issuer and audience belong to the first tenant that registers them: another tenant's
+   * registration would make that tenant's tokens act here (or, before this rule, break its
+   * sign-ins as ambiguous). The check runs in this request's transaction and locks the pair
+   * until it commits, so a racing registration waits and then sees this one. It says only
+   * that the pair is taken, never by whom.
+   */
+  private async assertUnclaimed(issuer: string, audience: string): Promise<void> {
+    const [row] = await this.ctx.em.execute<{ claimed: boolean }[]>('select identity_provider_claimed(?, ?) as claimed', [issuer, audience]);
+    if (row?.claimed) {
+      throw new ConflictError('Another tenant already trusts this issuer for this audience; ask its administrators, or register an audience of your own', {
+        field: 'audience',
+        reason: 'ISSUER_CLAIMED',
+      });
+    }
   }
 
   /**
