@@ -204,6 +204,19 @@ describe('issuer claims: an issuer and audience belong to the first tenant that 
     expect((await asExternal(forFirst)).body.data.viewer.tenant.slug).toBe(third.tenant.slug);
   });
 
+  it('lets exactly one of two tenants racing for the same issuer and audience claim them', async () => {
+    const issuer = 'https://raced.example.test';
+    const key = await newKey('raced-1', 'EdDSA');
+    const racers = await Promise.all([signUp(server, { tenantName: 'Racer A' }), signUp(server, { tenantName: 'Racer B' })]);
+    const answers = await Promise.all(
+      racers.map((racer) => server.graphql(REGISTER, { token: racer.accessToken, variables: { input: { name: 'Raced', issuer, audience: 'raced', jwks: { keys: [key.jwk] } } } })),
+    );
+    const won = answers.findIndex((answer) => answer.body.data?.registerIdentityProvider);
+    expect(answers.map((answer) => answer.body.errors?.[0]?.extensions?.code ?? 'OK').sort()).toEqual(['CONFLICT', 'OK']);
+    const jwt = await token(key, {}, { issuer, audience: 'raced' });
+    expect((await asExternal(jwt)).body.data.viewer.tenant.slug).toBe(racers[won]!.tenant.slug);
+  });
+
   it('keeps a duplicate written before the rule (or by a lost race) inert: the token acts only in the first tenant', async () => {
     const late = await signUp(server, { tenantName: 'Late Duplicate' });
     const client = new pg.Client({ connectionString: server.database.ownerUrl });
