@@ -18,6 +18,7 @@ import { Migration20261124112133_tenant_audit_settings } from './Migration202611
 import { Migration20261129234109_audit_erasure_lock } from './Migration20261129234109_audit_erasure_lock.js';
 import { Migration20261202082902_api_key_prefix_lookup } from './Migration20261202082902_api_key_prefix_lookup.js';
 import { Migration20261202083125_audit_history_without_arguments } from './Migration20261202083125_audit_history_without_arguments.js';
+import { Migration20261202085116_issuer_claims } from './Migration20261202085116_issuer_claims.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -38,4 +39,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261129234109_audit_erasure_lock', class: Migration20261129234109_audit_erasure_lock },
   { name: 'Migration20261202082902_api_key_prefix_lookup', class: Migration20261202082902_api_key_prefix_lookup },
   { name: 'Migration20261202083125_audit_history_without_arguments', class: Migration20261202083125_audit_history_without_arguments },
+  { name: 'Migration20261202085116_issuer_claims', class: Migration20261202085116_issuer_claims },
 ];

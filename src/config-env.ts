@@ -5,7 +5,7 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
-import { parsePrivateNetworkPolicy } from './domains/models/outbound-network.js';
+import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
 
 const postgresUrl = z
@@ -36,6 +36,10 @@ const isPolicy = (value: string) => {
     return false;
   }
 };
+
+const privateNetworks = z
+  .string()
+  .refine((value) => isPolicy(value), { message: 'must be allow, deny, or CIDRs to allow (e.g. 10.1.0.0/16,fd00::/8)' });
 
 const perSecond = z.coerce.number({ message: 'must be a number' }).positive('must be more than 0').max(100_000, 'must be at most 100000');
 const burst = z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000');
@@ -84,10 +88,9 @@ export const envSchema = z.object({
   SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
-  SLUICE_MODEL_PRIVATE_NETWORKS: z
-    .string()
-    .refine((value) => isPolicy(value), { message: 'must be allow, deny, or CIDRs to allow (e.g. 10.1.0.0/16,fd00::/8)' })
-    .optional(),
+  SLUICE_EGRESS_PRIVATE_NETWORKS: privateNetworks.optional(),
+  /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
+  SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),

@@ -7,12 +7,13 @@
  * never invents a secret.
  */
 import type { ProviderSettings } from './domains/models/provider.js';
-import { parsePrivateNetworkPolicy } from './domains/models/outbound-network.js';
+import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
+import { SECRET_RULES, secretWeakness, type SecretRule } from './secret-strength.js';
 import type { RedactionOptions } from './redaction.js';
 import { TrustedDocuments, TrustedDocumentsError } from './trusted-documents.js';
 
@@ -60,7 +61,9 @@ export interface Config {
   jwksCooldownMs: number;
   ingestion: IngestionConfig;
   worker: WorkerConfig;
-  /** How model providers call their servers. */
+  /** Where outbound requests (models, identity providers' keys) may go (src/platform/egress). */
+  egress: { privateNetworks: PrivateNetworkPolicy };
+  /** How model providers call their servers (`privateNetworks` is `egress.privateNetworks`). */
   models: ProviderSettings;
   rateLimits: RateLimitConfig;
   operationLimits: OperationLimitConfig;
@@ -191,6 +194,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         'DATABASE_APP_URL: required in production: a login role that is a member of sluice_app, owns no table and has no BYPASSRLS',
       );
     }
+    issues.push(...weakSecrets(cleaned));
   }
   // Production talks to its database over TLS unless told, explicitly, not to.
   const databaseSsl = cleaned.SLUICE_DATABASE_SSL ?? (production ? 'require' : 'disable');
@@ -203,6 +207,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       }
     }
   }
+  const egressVariables = [cleaned.SLUICE_EGRESS_PRIVATE_NETWORKS, cleaned.SLUICE_MODEL_PRIVATE_NETWORKS].filter((value) => value !== undefined);
+  if (new Set(egressVariables.map((value) => value!.trim())).size > 1) {
+    issues.push('SLUICE_MODEL_PRIVATE_NETWORKS: is the earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS and says otherwise; set only SLUICE_EGRESS_PRIVATE_NETWORKS');
+  }
   const heartbeat = Number(cleaned.SLUICE_WORKER_HEARTBEAT_MS ?? 5_000);
   const stale = Number(cleaned.SLUICE_WORKER_STALE_MS ?? 30_000);
   if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
@@ -211,6 +219,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const values = parsed.data;
+  // Secure by default in production; local servers (Ollama, a development identity provider) just work elsewhere.
+  const privateNetworks = parsePrivateNetworkPolicy(
+    values.SLUICE_EGRESS_PRIVATE_NETWORKS ?? values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow'),
+  );
 
   return {
     env: values.NODE_ENV,
@@ -240,9 +252,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,
       maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
       retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
-      // Secure by default in production; local model servers (Ollama…) just work in development.
-      privateNetworks: parsePrivateNetworkPolicy(values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow')),
+      privateNetworks,
     },
+    egress: { privateNetworks },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },
@@ -325,6 +337,27 @@ async function loadTrustedDocuments(file: string | undefined): Promise<TrustedDo
   } catch (error) {
     throw error instanceof TrustedDocumentsError ? new ConfigError(error.issues) : error;
   }
+}
+
+/**
+ * Production secrets that are well formed but guessable (secret-strength.ts). Malformed ones
+ * are already named by the schema, so each variable gets one message.
+ */
+function weakSecrets(env: Env): string[] {
+  const candidates: [string, string | Uint8Array | undefined, SecretRule][] = [
+    ['JWT_SECRET', env.JWT_SECRET && env.JWT_SECRET.length >= 32 ? env.JWT_SECRET : undefined, SECRET_RULES.jwtSecret],
+    ['SLUICE_MASTER_KEY', env.SLUICE_MASTER_KEY ? decodeMasterKey(env.SLUICE_MASTER_KEY) : undefined, SECRET_RULES.masterKey],
+    ...(env.SLUICE_MASTER_KEY_PREVIOUS ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean)
+      .map((key): [string, Uint8Array | undefined, SecretRule] => ['SLUICE_MASTER_KEY_PREVIOUS', decodeMasterKey(key), SECRET_RULES.masterKey]),
+    ['SLUICE_METRICS_TOKEN', env.SLUICE_METRICS_TOKEN && env.SLUICE_METRICS_TOKEN.length >= 16 ? env.SLUICE_METRICS_TOKEN : undefined, SECRET_RULES.metricsToken],
+  ];
+  return candidates.flatMap(([name, secret, rule]) => {
+    const weakness = secret === undefined ? undefined : secretWeakness(secret, rule);
+    return weakness ? [`${name}: ${weakness}`] : [];
+  });
 }
 
 /** Whether a postgres URL's `sslmode` makes node-postgres use TLS (see db/orm.ts `sslOptionsOf`). */

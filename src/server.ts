@@ -107,7 +107,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     sourceOf: ipIdentity,
     onError: (error) => logger.error({ err: error }, 'a refused credential could not be judged for the audit trail'),
   });
-  const external = new ExternalTokenVerifier(credentials, { cooldownMs: config.jwksCooldownMs });
+  const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
   const authenticator = new Authenticator(tokens, credentials, external, refusals);
   const deps: ServiceDependencies = {
     tokens,
@@ -117,6 +117,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     progress,
     secrets,
     modelSettings: config.models,
+    egress: config.egress.privateNetworks,
     clock,
     audit,
     refusals,

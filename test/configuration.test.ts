@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
-import { issuesOf } from './support/config.js';
+import { issuesOf, STRONG_SECRETS } from './support/config.js';
 
-const KEY = Buffer.alloc(32, 1).toString('base64');
-const SECRET = 'x'.repeat(32);
+const KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
+const SECRET = STRONG_SECRETS.JWT_SECRET;
 const PRODUCTION = {
   NODE_ENV: 'production',
   JWT_SECRET: SECRET,
@@ -64,6 +64,17 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...PRODUCTION, SLUICE_MODEL_PRIVATE_NETWORKS: '10.1.0.0/16' }).models.privateNetworks).toEqual({ mode: 'deny', except: ['10.1.0.0/16'] });
   });
 
+  it('reads the egress policy from SLUICE_EGRESS_PRIVATE_NETWORKS, or its earlier name, for every outbound request', () => {
+    const config = parseConfig({ ...PRODUCTION, SLUICE_EGRESS_PRIVATE_NETWORKS: '10.1.0.0/16' });
+    expect(config.egress.privateNetworks).toEqual({ mode: 'deny', except: ['10.1.0.0/16'] });
+    expect(config.models.privateNetworks).toBe(config.egress.privateNetworks);
+    expect(parseConfig({ ...PRODUCTION, SLUICE_MODEL_PRIVATE_NETWORKS: 'allow' }).egress.privateNetworks).toEqual({ mode: 'allow' });
+    expect(parseConfig({ ...PRODUCTION, SLUICE_EGRESS_PRIVATE_NETWORKS: 'deny', SLUICE_MODEL_PRIVATE_NETWORKS: 'deny' }).egress.privateNetworks).toEqual({ mode: 'deny', except: [] });
+    expect(issuesOf({ ...PRODUCTION, SLUICE_EGRESS_PRIVATE_NETWORKS: 'deny', SLUICE_MODEL_PRIVATE_NETWORKS: 'allow' })).toEqual([
+      expect.stringMatching(/^SLUICE_MODEL_PRIVATE_NETWORKS: is the earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS/),
+    ]);
+  });
+
   it.each([
     ['JWT_SECRET', { JWT_SECRET: undefined }, /^JWT_SECRET: required in production/],
     ['JWT_SECRET', { JWT_SECRET: 'y'.repeat(31) }, /^JWT_SECRET: must be at least 32 characters/],
@@ -72,6 +83,7 @@ describe('parseConfig', () => {
     ['CORS_ORIGINS', { CORS_ORIGINS: 'https://a.example, *' }, /^CORS_ORIGINS: "\*" is not allowed in production/],
     ['DATABASE_URL', { DATABASE_URL: undefined }, /^DATABASE_URL: required in production/],
     ['SLUICE_MODEL_PRIVATE_NETWORKS', { SLUICE_MODEL_PRIVATE_NETWORKS: '10.0.0.0/33' }, /^SLUICE_MODEL_PRIVATE_NETWORKS: must be allow, deny, or CIDRs/],
+    ['SLUICE_EGRESS_PRIVATE_NETWORKS', { SLUICE_EGRESS_PRIVATE_NETWORKS: 'sometimes' }, /^SLUICE_EGRESS_PRIVATE_NETWORKS: must be allow, deny, or CIDRs/],
     ['DATABASE_APP_URL', { DATABASE_APP_URL: undefined }, /^DATABASE_APP_URL: required in production/],
   ])('refuses production without a proper %s', (_name, change, message) => {
     const env = Object.fromEntries(Object.entries({ ...PRODUCTION, ...change }).filter(([, value]) => value !== undefined)) as Record<string, string>;

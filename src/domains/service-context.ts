@@ -9,6 +9,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
 import type { SecretBox } from './models/secret-box.js';
+import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 
 /** Process-wide collaborators services need besides the database. */
 export interface ServiceDependencies {
@@ -20,6 +21,8 @@ export interface ServiceDependencies {
   /** Seals and opens secrets at rest (model API keys) under the master key. */
   readonly secrets: SecretBox;
   readonly modelSettings: ProviderSettings;
+  /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
+  readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;
   /** The audit trail's writer; absent where nothing is audited (operator CLI). */
   readonly audit?: AuditLog;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import { issuesOf } from '../support/config.js';
+import { issuesOf, STRONG_SECRETS } from '../support/config.js';
 import { openOrm } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
 import { createTestDatabase } from '../support/database.js';
@@ -14,8 +14,8 @@ import { spawnSluice } from '../support/process.js';
 
 const PRODUCTION = {
   NODE_ENV: 'production',
-  JWT_SECRET: 'x'.repeat(32),
-  SLUICE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+  JWT_SECRET: STRONG_SECRETS.JWT_SECRET,
+  SLUICE_MASTER_KEY: STRONG_SECRETS.SLUICE_MASTER_KEY,
   DATABASE_URL: 'postgres://owner:pw@db.internal/sluice?sslmode=verify-full',
   DATABASE_APP_URL: 'postgres://api:pw@db.internal/sluice?sslmode=require',
 };

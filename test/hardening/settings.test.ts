@@ -1,7 +1,8 @@
 /** The hardening and observability settings: parsed into the config, bad values named, secrets never echoed. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import { issuesOf } from '../support/config.js';
+import { randomBytes } from 'node:crypto';
+import { issuesOf, STRONG_SECRETS } from '../support/config.js';
 import { startTracing } from '../../src/tracing.js';
 
 
@@ -45,5 +46,42 @@ describe('settings', () => {
     expect(issues.find((issue) => issue.startsWith('OTEL_EXPORTER_OTLP_ENDPOINT'))).toBe('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL');
     expect(issues.join('\n')).not.toMatch(/short-secret|collector:4318/);
     expect(issues.find((issue) => issue.startsWith('SLUICE_REDACT_PHONE_COUNTRY'))).toMatch(/ISO 3166-1 alpha-2.*\(got "XX"\)/);
+  });
+});
+
+describe('weak production secrets', () => {
+  const PRODUCTION = {
+    NODE_ENV: 'production',
+    ...STRONG_SECRETS,
+    SLUICE_METRICS_TOKEN: 'Qm3vX9-pL2rT8wZk',
+    DATABASE_URL: 'postgres://owner@db/sluice?sslmode=require',
+    DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=require',
+  };
+  const b64 = (bytes: number[]) => Buffer.from(bytes).toString('base64');
+
+  it.each([
+    ['JWT_SECRET', '32 × a', 'a'.repeat(32)],
+    ['JWT_SECRET', 'a repeated word', 'changeme-changeme-changeme-changeme'],
+    ['JWT_SECRET', 'the alphabet', 'abcdefghijklmnopqrstuvwxyz0123456789'],
+    ['JWT_SECRET', 'two letters', 'ab'.repeat(16)],
+    ['SLUICE_MASTER_KEY', 'all zero', b64(new Array(32).fill(0))],
+    ['SLUICE_MASTER_KEY', 'all one byte', b64(new Array(32).fill(7))],
+    ['SLUICE_MASTER_KEY', 'counting bytes', b64(Array.from({ length: 32 }, (_, i) => i))],
+    ['SLUICE_MASTER_KEY', 'a 4-byte pattern', b64(Array.from({ length: 32 }, (_, i) => [0xde, 0xad, 0xbe, 0xef][i % 4]!))],
+    ['SLUICE_MASTER_KEY_PREVIOUS', 'an all-zero earlier key', `${STRONG_SECRETS.SLUICE_MASTER_KEY_PREVIOUS},${b64(new Array(32).fill(0))}`],
+    ['SLUICE_METRICS_TOKEN', '16 × 0', '0'.repeat(16)],
+  ])('refuses %s: %s, saying how to make a good one and never echoing it', (name, _label, value) => {
+    const issues = issuesOf({ ...PRODUCTION, [name]: value });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(new RegExp(`^${name}: .*generate one with \`openssl rand -base64 \\d+\``));
+    expect(issues[0]).not.toContain(value);
+  });
+
+  it('accepts generated values, and leaves development alone', () => {
+    for (let i = 0; i < 50; i++) {
+      const generated = { JWT_SECRET: randomBytes(48).toString('base64'), SLUICE_MASTER_KEY: randomBytes(32).toString('base64'), SLUICE_METRICS_TOKEN: randomBytes(8).toString('hex') };
+      expect(issuesOf({ ...PRODUCTION, ...generated })).toEqual([]);
+    }
+    expect(issuesOf({ NODE_ENV: 'test', JWT_SECRET: 'a'.repeat(32), SLUICE_MASTER_KEY: b64(new Array(32).fill(0)) })).toEqual([]);
   });
 });

@@ -3,51 +3,19 @@
  * real HTTP server on 127.0.0.1 publishing a JWKS (RS256 and EdDSA keys), counting fetches, and
  * able to rotate its keys mid-test. Tokens are signed with the matching private keys.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type JWK, type CryptoKey } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUp, type SignedUp } from '../support/identity.js';
+import { externalToken, JwksServer, newKey, REGISTER_PROVIDER as REGISTER, type SigningKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-interface SigningKey {
-  kid: string;
-  alg: 'RS256' | 'EdDSA';
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function newKey(kid: string, alg: SigningKey['alg']): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
-}
-
-/** The partner's JWKS endpoint. */
-class JwksServer {
-  published: SigningKey[] = [];
-  fetches = 0;
-  private server: Server = createServer((_req, res) => {
-    this.fetches += 1;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: this.published.map((key) => key.jwk) }));
-  });
-  url = '';
-  async start() {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;
-  }
-  stop() {
-    return new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 const ISSUER = 'https://partner.example.test';
-/** Short, so the test can wait it out; production's default is 30 s. */
-const COOLDOWN_MS = 1000;
+/** Short, so the test can wait it out, yet long enough for a flood of 20 requests on a busy machine; production's default is 30 s. */
+const COOLDOWN_MS = 4000;
 const pastCooldown = () => new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 100));
 const AUDIENCE = 'sluice-partner';
 const VIEWER = '{ viewer { kind role email externalSubject externalIssuer tenant { slug } } }';
-const REGISTER = `mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id issuer defaultRole } }`;
 
 let server: TestServer;
 let jwks: JwksServer;
@@ -55,16 +23,8 @@ let owner: SignedUp;
 let rsa: SigningKey;
 let ed: SigningKey;
 
-function token(key: SigningKey, claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string; expires?: string | number; notBefore?: string | number } = {}) {
-  const jwt = new SignJWT({ email: 'Partner.User@Example.test', roles: ['partner-admin'], ...claims })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid })
-    .setSubject('partner-user-1')
-    .setIssuer(options.issuer ?? ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(options.expires ?? '5m');
-  if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore);
-  return jwt.sign(key.privateKey);
+function token(key: SigningKey, claims: Record<string, unknown> = {}, options: { issuer?: string; audience?: string | string[]; expires?: string | number; notBefore?: string | number } = {}) {
+  return externalToken(key, { email: 'Partner.User@Example.test', roles: ['partner-admin'], ...claims }, { ...options, issuer: options.issuer ?? ISSUER, audience: options.audience ?? AUDIENCE });
 }
 
 const asExternal = (jwt: string, headers: Record<string, string> = {}) => server.graphql(VIEWER, { token: jwt, headers });
@@ -182,23 +142,96 @@ describe('registration', () => {
     expect(codeOf(toOwner.body)).toBe('FORBIDDEN');
   });
 
-  it('needs X-Sluice-Tenant when two tenants trust the same issuer, and stops at removal', async () => {
-    const other = await signUp(server, { tenantName: 'Also Partnered' });
-    const shared = await server.graphql(REGISTER, {
-      token: other.accessToken,
-      variables: { input: { name: 'Partner', issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url } },
-    });
-    const jwt = await token(rsa);
-    const ambiguous = await asExternal(jwt);
-    expect([ambiguous.status, ambiguous.body.errors[0]?.message]).toEqual([401, expect.stringMatching(/X-Sluice-Tenant/)]);
-    expect((await asExternal(jwt, { 'x-sluice-tenant': other.tenant.slug })).body.data.viewer).toMatchObject({ role: 'VIEWER', tenant: { slug: other.tenant.slug } });
-
-    // Another tenant cannot remove it; its own admin can, and the tokens stop working there.
-    const providerId = shared.body.data.registerIdentityProvider.id;
+  it('is removed only by its own tenant, and its tokens stop working there', async () => {
+    const other = await signUp(server, { tenantName: 'Removes Its Own' });
+    const issuer = 'https://removable.example.test';
+    const key = await newKey('removable-1', 'EdDSA');
+    const registered = await server.graphql(REGISTER, { token: other.accessToken, variables: { input: input({ issuer, jwks: { keys: [key.jwk] } }) } });
+    const providerId = registered.body.data.registerIdentityProvider.id;
+    const jwt = await token(key, {}, { issuer, audience: 'a' });
+    expect((await asExternal(jwt)).body.data.viewer.tenant.slug).toBe(other.tenant.slug);
     const REMOVE = 'mutation($id: ID!) { removeIdentityProvider(id: $id) { issuer } }';
     expect(codeOf((await server.graphql(REMOVE, { token: owner.accessToken, variables: { id: providerId } })).body)).toBe('NOT_FOUND');
-    expect((await server.graphql(REMOVE, { token: other.accessToken, variables: { id: providerId } })).body.data.removeIdentityProvider.issuer).toBe(ISSUER);
-    expect((await asExternal(jwt, { 'x-sluice-tenant': other.tenant.slug })).status).toBe(401);
+    expect((await server.graphql(REMOVE, { token: other.accessToken, variables: { id: providerId } })).body.data.removeIdentityProvider.issuer).toBe(issuer);
+    expect((await asExternal(jwt)).status).toBe(401);
+  });
+});
+
+describe('issuer claims: an issuer and audience belong to the first tenant that registers them', () => {
+  const REMOVE = 'mutation($id: ID!) { removeIdentityProvider(id: $id) { issuer } }';
+
+  it('refuses a second tenant registering them (CONFLICT), whatever keys it gives; the first tenant\'s sign-ins keep working', async () => {
+    const squatter = await signUp(server, { tenantName: 'Squatter' });
+    const ownKeys = await newKey('squatter-1', 'EdDSA');
+    for (const source of [{ jwksUrl: jwks.url }, { jwks: { keys: [ownKeys.jwk] } }]) {
+      const { body } = await server.graphql(REGISTER, { token: squatter.accessToken, variables: { input: { name: 'Partner', issuer: ISSUER, audience: AUDIENCE, ...source } } });
+      expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'audience', reason: 'ISSUER_CLAIMED' });
+    }
+    const jwt = await token(rsa);
+    expect((await asExternal(jwt)).body.data.viewer).toMatchObject({ kind: 'EXTERNAL', role: 'ADMIN', tenant: { slug: owner.tenant.slug } });
+    // Naming the squatter's tenant gets the token nowhere: it trusts nothing of this issuer.
+    const named = await asExternal(jwt, { 'x-sluice-tenant': squatter.tenant.slug });
+    expect([named.status, codeOf(named.body)]).toEqual([401, 'UNAUTHENTICATED']);
+    // Tokens the squatter mints with its own keys act nowhere either.
+    const forged = await token(ownKeys, {}, { issuer: ISSUER, audience: AUDIENCE });
+    expect((await asExternal(forged, { 'x-sluice-tenant': squatter.tenant.slug })).status).toBe(401);
+  });
+
+  it('lets tenants trust one issuer under different audiences: a token acts where its audience is claimed', async () => {
+    const issuer = 'https://shared-issuer.example.test';
+    const key = await newKey('shared-1', 'EdDSA');
+    const [first, second] = await Promise.all([signUp(server, { tenantName: 'First' }), signUp(server, { tenantName: 'Second' })]);
+    const registerAs = (who: SignedUp, audience: string) =>
+      server.graphql(REGISTER, { token: who.accessToken, variables: { input: { name: 'Shared', issuer, audience, jwks: { keys: [key.jwk] } } } });
+    const firstProvider = (await registerAs(first, 'first-app')).body.data.registerIdentityProvider;
+    expect((await registerAs(second, 'second-app')).body.errors).toBeUndefined();
+    expect(codeOf((await registerAs(second, 'first-app')).body)).toBe('CONFLICT');
+
+    const forFirst = await token(key, {}, { issuer, audience: 'first-app' });
+    expect((await asExternal(forFirst)).body.data.viewer.tenant.slug).toBe(first.tenant.slug);
+    expect((await asExternal(forFirst, { 'x-sluice-tenant': second.tenant.slug })).status).toBe(401);
+    expect((await asExternal(await token(key, {}, { issuer, audience: 'second-app' }))).body.data.viewer.tenant.slug).toBe(second.tenant.slug);
+    // Issued for both: each tenant claimed one of its audiences, so the caller must pick.
+    const forBoth = await token(key, {}, { issuer, audience: ['first-app', 'second-app'] });
+    expect((await asExternal(forBoth)).body.errors[0].extensions.reason).toBe('ambiguous-tenant');
+    expect((await asExternal(forBoth, { 'x-sluice-tenant': second.tenant.slug })).body.data.viewer.tenant.slug).toBe(second.tenant.slug);
+
+    // Once the first tenant gives its claim up, another may make it.
+    await server.graphql(REMOVE, { token: first.accessToken, variables: { id: firstProvider.id } });
+    expect((await registerAs(second, 'first-app')).body.errors?.[0]?.extensions.code).toBe('CONFLICT'); // second already trusts this issuer
+    const third = await signUp(server, { tenantName: 'Third' });
+    expect((await registerAs(third, 'first-app')).body.errors).toBeUndefined();
+    expect((await asExternal(forFirst)).body.data.viewer.tenant.slug).toBe(third.tenant.slug);
+  });
+
+  it('lets exactly one of two tenants racing for the same issuer and audience claim them', async () => {
+    const issuer = 'https://raced.example.test';
+    const key = await newKey('raced-1', 'EdDSA');
+    const racers = await Promise.all([signUp(server, { tenantName: 'Racer A' }), signUp(server, { tenantName: 'Racer B' })]);
+    const answers = await Promise.all(
+      racers.map((racer) => server.graphql(REGISTER, { token: racer.accessToken, variables: { input: { name: 'Raced', issuer, audience: 'raced', jwks: { keys: [key.jwk] } } } })),
+    );
+    const won = answers.findIndex((answer) => answer.body.data?.registerIdentityProvider);
+    expect(answers.map((answer) => answer.body.errors?.[0]?.extensions?.code ?? 'OK').sort()).toEqual(['CONFLICT', 'OK']);
+    const jwt = await token(key, {}, { issuer, audience: 'raced' });
+    expect((await asExternal(jwt)).body.data.viewer.tenant.slug).toBe(racers[won]!.tenant.slug);
+  });
+
+  it('keeps a duplicate written before the rule (or by a lost race) inert: the token acts only in the first tenant', async () => {
+    const late = await signUp(server, { tenantName: 'Late Duplicate' });
+    const client = new pg.Client({ connectionString: server.database.ownerUrl });
+    await client.connect();
+    try {
+      await client.query(
+        `insert into identity_providers (id, tenant_id, name, issuer, audience, jwks_url, email_claim, role_mapping, default_role, created_at)
+         select gen_random_uuid(), id, 'Partner', $2, $3, $4, 'email', '{}', 'ADMIN', now() from tenants where slug = $1`,
+        [late.tenant.slug, ISSUER, AUDIENCE, jwks.url],
+      );
+    } finally {
+      await client.end();
+    }
+    const jwt = await token(rsa);
     expect((await asExternal(jwt)).body.data.viewer.tenant.slug).toBe(owner.tenant.slug);
+    expect((await asExternal(jwt, { 'x-sluice-tenant': late.tenant.slug })).status).toBe(401);
   });
 });

@@ -1,7 +1,7 @@
 /** The limit settings: defaults per environment, and a clear message for each bad value. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import { issuesOf } from '../support/config.js';
+import { issuesOf, STRONG_SECRETS } from '../support/config.js';
 
 
 describe('limit settings', () => {
@@ -33,8 +33,8 @@ describe('limit settings', () => {
   it('turns introspection off and hides suggestions in production, unless introspection is asked for', () => {
     const production = {
       NODE_ENV: 'production',
-      JWT_SECRET: 'x'.repeat(32),
-      SLUICE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+      JWT_SECRET: STRONG_SECRETS.JWT_SECRET,
+      SLUICE_MASTER_KEY: STRONG_SECRETS.SLUICE_MASTER_KEY,
       CORS_ORIGINS: 'https://console.example.com',
       DATABASE_URL: 'postgres://owner@db/sluice?sslmode=require',
       DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=require',

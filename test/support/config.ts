@@ -11,3 +11,10 @@ export function issuesOf(env: Record<string, string>): string[] {
     throw error;
   }
 }
+
+/** Production secrets that pass the strength check (random, made once for the tests). */
+export const STRONG_SECRETS = {
+  JWT_SECRET: 'JsLM4epX7bdDcSoEuh1hfPCOBnFj5APh7DHql/DDuqX83HGh',
+  SLUICE_MASTER_KEY: '6drk0qEfOIiw2E0DyewsdCTvuDxbzjMx5p3XhpD2jYw=',
+  SLUICE_MASTER_KEY_PREVIOUS: 'x7fjPorVcSwnpPaPyA9lDn1u0iXCw5a7Z4JPoDdmjv0=',
+};

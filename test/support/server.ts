@@ -14,11 +14,13 @@ import { createEventBus, type EventBus } from '../../src/events.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
 import { startTracing } from '../../src/tracing.js';
 import { startWorker } from '../../src/worker.js';
+import { STRONG_SECRETS } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
-export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+/** Strong enough for production mode (src/secret-strength.ts); test/support/config.ts has the source. */
+export const TEST_MASTER_KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
 
 export interface GraphQLResponse<T = any> {
   status: number;

@@ -19,6 +19,7 @@ export async function testServiceDependencies(orm: Orm): Promise<ServiceDependen
     progress,
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     modelSettings: parseConfig({ NODE_ENV: 'test' }).models,
+    egress: parseConfig({ NODE_ENV: 'test' }).egress.privateNetworks,
     clock: systemClock,
   };
 }

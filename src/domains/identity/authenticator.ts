@@ -36,7 +36,7 @@ export interface PresentedCredential {
   authorization?: string | null;
   /** The `X-API-Key` header. */
   apiKey?: string | null;
-  /** `X-Sluice-Tenant`: picks among tenants that trust the same external issuer. */
+  /** `X-Sluice-Tenant`: picks among tenants that claimed different audiences of one external token. */
   tenant?: string | null;
 }
 

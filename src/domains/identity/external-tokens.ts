@@ -4,13 +4,17 @@
  *
  * Remote key sets are cached per URL (jose's createRemoteJWKSet): a token with an unknown `kid`
  * makes one refetch, and refetches are at most one per cooldown, so a flood of forged `kid`s
- * cannot turn Sluice into a traffic source against the provider.
+ * cannot turn Sluice into a traffic source against the provider. Fetches go through the egress
+ * guard, and failed ones back off (key-set-fetch.ts), so a flood naming an unreachable
+ * provider cannot either.
  */
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type FetchImplementation, type JWTPayload } from 'jose';
+import type { PrivateNetworkPolicy } from '../../platform/egress/policy.js';
 import type { Actor } from '../actor.js';
 import { UnauthenticatedError } from '../errors.js';
 import { isRole, roleAtLeast, type Role } from '../tenancy/roles.js';
 import type { CredentialStore, IdentityProviderRecord } from './credential-store.js';
+import { keySetFetch, KeySetUnavailableError } from './key-set-fetch.js';
 import { scopesForRole } from './permissions.js';
 
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -21,20 +25,25 @@ const STRONGEST_EXTERNAL_ROLE: Role = 'ADMIN';
 type KeySet = ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
 
 export interface JwksCacheOptions {
+  /** Where key sets may be fetched from (SLUICE_EGRESS_PRIVATE_NETWORKS). */
+  egress: PrivateNetworkPolicy;
   /** How long fetched keys are trusted before a refetch (default 10 minutes). */
   cacheMaxAgeMs?: number;
-  /** Least time between two fetches of one URL (default 30 seconds). */
+  /** Least time between two fetches of one URL (default 30 seconds); also the first backoff after a failed fetch. */
   cooldownMs?: number;
   timeoutMs?: number;
 }
 
 export class ExternalTokenVerifier {
   private readonly remote = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+  private readonly fetchKeySet: FetchImplementation;
 
   constructor(
     private readonly store: CredentialStore,
-    private readonly options: JwksCacheOptions = {},
-  ) {}
+    private readonly options: JwksCacheOptions,
+  ) {
+    this.fetchKeySet = keySetFetch({ egress: options.egress, backoffMs: options.cooldownMs ?? 30_000 });
+  }
 
   /** Whether a bearer token claims an issuer other than Sluice (without trusting it yet). */
   static issuerOf(token: string): string | undefined {
@@ -74,6 +83,9 @@ export class ExternalTokenVerifier {
     }
     if (matches.length === 0) {
       const expired = lastError instanceof errors.JWTExpired;
+      if (lastError instanceof KeySetUnavailableError) {
+        throw new UnauthenticatedError('The issuer’s keys cannot be fetched just now: try again later', { reason: 'keys-unavailable' });
+      }
       throw new UnauthenticatedError(expired ? 'External token expired' : 'Invalid external token', {
         reason: expired ? 'expired' : 'invalid',
       });
@@ -113,6 +125,7 @@ export class ExternalTokenVerifier {
         cacheMaxAge: this.options.cacheMaxAgeMs ?? 10 * 60_000,
         cooldownDuration: this.options.cooldownMs ?? 30_000,
         timeoutDuration: this.options.timeoutMs ?? 5_000,
+        [customFetch]: this.fetchKeySet,
       });
       this.remote.set(url, keySet);
     }

@@ -1,6 +1,7 @@
 /** Trusted external issuers of a tenant. */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { createLocalJWKSet } from 'jose';
+import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -44,11 +45,13 @@ export class IdentityProviderService {
     ) as Record<string, Role>;
     const defaultRole = input.defaultRole ?? 'VIEWER';
     assertMayGrant(actor, defaultRole);
+    const audience = required(input.audience, 'audience');
+    await this.assertUnclaimed(issuer, audience);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
       name: required(input.name, 'name'),
       issuer,
-      audience: required(input.audience, 'audience'),
+      audience,
       jwksUrl: input.jwksUrl ?? null,
       jwks,
       emailClaim: input.emailClaim?.trim() || 'email',
@@ -85,7 +88,28 @@ export class IdentityProviderService {
     return provider;
   }
 
-  /** Sluice fetches this URL itself: HTTPS only in production, and never credentials in it. */
+  /**
+   * An issuer and audience belong to the first tenant that registers them: another tenant's
+   * registration would make that tenant's tokens act here (or, before this rule, break its
+   * sign-ins as ambiguous). The check runs in this request's transaction and locks the pair
+   * until it commits, so a racing registration waits and then sees this one. It says only
+   * that the pair is taken, never by whom.
+   */
+  private async assertUnclaimed(issuer: string, audience: string): Promise<void> {
+    const [row] = await this.ctx.em.execute<{ claimed: boolean }[]>('select identity_provider_claimed(?, ?) as claimed', [issuer, audience]);
+    if (row?.claimed) {
+      throw new ConflictError('Another tenant already trusts this issuer for this audience; ask its administrators, or register an audience of your own', {
+        field: 'audience',
+        reason: 'ISSUER_CLAIMED',
+      });
+    }
+  }
+
+  /**
+   * Sluice fetches this URL itself, for anyone who sends a token naming the issuer: HTTPS only
+   * in production, never credentials in it, and never a host the egress guard refuses (checked
+   * again when connecting, for names that resolve there).
+   */
   private assertJwksUrl(value: string): void {
     const url = URL.canParse(value) ? new URL(value) : null;
     const allowed = url && (url.protocol === 'https:' || (!this.ctx.deps.production && url.protocol === 'http:'));
@@ -93,6 +117,12 @@ export class IdentityProviderService {
       throw new ValidationError(this.ctx.deps.production ? 'jwksUrl must be an https:// URL' : 'jwksUrl must be an http(s):// URL', {
         field: 'jwksUrl',
       });
+    }
+    try {
+      assertCallableUrl(this.ctx.deps.egress, value);
+    } catch (error) {
+      if (error instanceof EgressRefusedError) throw new ValidationError(`jwksUrl: ${error.message}`, { field: 'jwksUrl', reason: error.reason });
+      throw error;
     }
   }
 }

@@ -4,7 +4,7 @@
  * names a type, so a new provider is a new file (plus its line in providers/index.ts).
  */
 import type { z } from 'zod';
-import type { PrivateNetworkPolicy } from './outbound-network.js';
+import type { PrivateNetworkPolicy } from '../../platform/egress/policy.js';
 
 /** A passage handed to a model: retrieved chunk text with where it came from. */
 export interface ModelPassage {
@@ -41,7 +41,7 @@ export interface ProviderSettings {
   maxRetries: number;
   /** The first retry's delay; each further one doubles (with jitter), capped at 8 s. */
   retryBaseDelayMs: number;
-  /** Whether model servers may be in private networks (outbound-network.ts). */
+  /** Whether model servers may be in private networks (src/platform/egress). */
   privateNetworks: PrivateNetworkPolicy;
 }
 

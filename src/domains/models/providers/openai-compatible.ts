@@ -11,10 +11,10 @@
  * request's signal closes the upstream connection.
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { fetch as undiciFetch, type Agent } from 'undici';
 import { z } from 'zod';
 import { UpstreamError, ValidationError } from '../../errors.js';
-import { assertCallableUrl, guardedAgent, PrivateAddressError, type PrivateNetworkPolicy } from '../outbound-network.js';
+import { egressFor } from '../../../platform/egress/guard.js';
+import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
 
 const configSchema = z.strictObject({
@@ -169,14 +169,9 @@ class Completion {
       this.attempts += 1;
       let response: Response | undefined;
       try {
-        assertCallableUrl(this.settings.privateNetworks, url);
-        const dispatcher = agentFor(this.settings.privateNetworks);
-        const init = { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' } as const;
-        // Guarded calls go through undici's own fetch, which takes the guarding agent.
-        response = dispatcher ? ((await undiciFetch(url, { ...init, dispatcher })) as unknown as Response) : await fetch(url, init);
+        response = await egressFor(this.settings.privateNetworks).fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' });
       } catch (error) {
-        const refused = error instanceof PrivateAddressError ? error : (error as { cause?: unknown }).cause;
-        if (refused instanceof PrivateAddressError) throw new UpstreamError(refused.message, { reason: 'PRIVATE_ADDRESS', attempts: this.attempts });
+        if (error instanceof EgressRefusedError) throw new UpstreamError(error.message, { reason: error.reason, attempts: this.attempts });
         if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error;
       }
       if (response?.ok) return response;
@@ -257,16 +252,10 @@ registerModelType({
     try {
       assertCallableUrl(settings.privateNetworks, config.baseUrl);
     } catch (error) {
-      if (error instanceof PrivateAddressError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: 'PRIVATE_ADDRESS' });
+      if (error instanceof EgressRefusedError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: error.reason });
       throw error;
     }
   },
   create: (config, apiKey, settings) => new Completion(config, apiKey, settings),
 });
 
-/** One connection pool per policy, so connections are reused across queries. */
-const agents = new WeakMap<PrivateNetworkPolicy, Agent | undefined>();
-function agentFor(policy: PrivateNetworkPolicy): Agent | undefined {
-  if (!agents.has(policy)) agents.set(policy, guardedAgent(policy));
-  return agents.get(policy);
-}
