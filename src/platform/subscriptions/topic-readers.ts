@@ -61,12 +61,15 @@ export class TopicReaders {
   join<L>(key: string, listener: L, intervalMs: number, open: (topic: TopicHandle<L>) => TopicSource<L>): TopicMembership {
     let topic = this.topics.get(key);
     if (!topic) {
-      const created: Topic = { listeners: new Set(), source: undefined as never, timer: undefined as never, reading: false, again: false };
-      created.source = open({
-        wake: () => this.run(key, created, 'wake'),
-        listeners: () => [...created.listeners] as L[],
-      }) as TopicSource<unknown>;
-      created.timer = setInterval(() => this.run(key, created, 'interval'), intervalMs);
+      const listeners = new Set<unknown>();
+      const handle: TopicHandle<L> = { wake: () => this.run(key, created, 'wake'), listeners: () => [...listeners] as L[] };
+      const created: Topic = {
+        listeners,
+        source: open(handle) as TopicSource<unknown>,
+        timer: setInterval(() => this.run(key, created, 'interval'), intervalMs),
+        reading: false,
+        again: false,
+      };
       this.topics.set(key, (topic = created));
     }
     const joined = topic;
