@@ -111,8 +111,11 @@ function open(token: string, { on = server, webSocketImpl = WebSocket as unknown
   const closedOnServer = new Promise<void>((resolve) => {
     serverSide = (socket) => socket.once('close', () => resolve());
   });
+  // Each client names itself in its URL, so its upgrade is told from others made meanwhile.
+  const name = Math.random().toString(36).slice(2);
   const httpServer = on.server.httpServer;
-  const onUpgrade = (_req: unknown, socket: Socket) => {
+  const onUpgrade = (req: { url?: string }, socket: Socket) => {
+    if (!req.url?.endsWith(`?client=${name}`)) return;
     httpServer.off('upgrade', onUpgrade);
     serverSide!(socket);
   };
@@ -120,7 +123,7 @@ function open(token: string, { on = server, webSocketImpl = WebSocket as unknown
   let connected: (socket: WebSocket) => void;
   const socket = new Promise<WebSocket>((resolve) => (connected = resolve));
   const client = createClient({
-    url: on.wsUrl,
+    url: `${on.wsUrl}?client=${name}`,
     webSocketImpl,
     onNonLazyError: () => undefined,
     retryAttempts: 0,
@@ -131,14 +134,22 @@ function open(token: string, { on = server, webSocketImpl = WebSocket as unknown
   return { client, socket, closedOnServer };
 }
 
-/** Subscribes; resolves with every result so far once the first has arrived. */
+/** Subscribes; `arrived` resolves once the first result (or the end) has come. */
 function subscribe(client: Client, query: string, variables: Record<string, unknown>) {
   const results: any[] = [];
   let first: () => void;
   const arrived = new Promise<void>((resolve) => (first = resolve));
   let unsubscribe: () => void;
   const ended = new Promise<void>((resolve) => {
-    unsubscribe = client.subscribe({ query, variables }, { next: (result) => (results.push(result), first()), error: (error) => (results.push({ transportError: String((error as any)?.code ?? error) + " " + String((error as any)?.reason ?? "") }), first(), resolve()), complete: () => (first(), resolve()) });
+    unsubscribe = client.subscribe(
+      { query, variables },
+      {
+        next: (result) => (results.push(result), first()),
+        // A closed socket arrives as a CloseEvent: kept, so a check on the results sees it.
+        error: (error) => (results.push({ closed: (error as { code?: number }).code ?? String(error) }), first(), resolve()),
+        complete: () => (first(), resolve()),
+      },
+    );
   });
   return { results, arrived, ended, unsubscribe: () => unsubscribe() };
 }
