@@ -32,6 +32,16 @@ export interface Config {
     shutdownTimeoutMs: number;
     /** How often live subscriptions re-check their credential. */
     credentialRecheckMs: number;
+    /** Live subscriptions one connection, and one principal, may hold in this process. */
+    subscriptionsPerConnection: number;
+    subscriptionsPerPrincipal: number;
+    /** How often a WebSocket is pinged; one that has not answered the previous ping is closed (0: never). */
+    webSocketKeepAliveMs: number;
+    /** Slow clients are cut: all headers within `headersTimeoutMs`, the whole request within `requestTimeoutMs`. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open after a response. */
+    keepAliveTimeoutMs: number;
   };
   database: {
     /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
@@ -214,6 +224,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   const heartbeat = Number(cleaned.SLUICE_WORKER_HEARTBEAT_MS ?? 5_000);
   const stale = Number(cleaned.SLUICE_WORKER_STALE_MS ?? 30_000);
   if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
+  // node:http refuses a header deadline past the whole request's.
+  if (Number(cleaned.SLUICE_HEADERS_TIMEOUT_MS ?? 10_000) > Number(cleaned.SLUICE_REQUEST_TIMEOUT_MS ?? 300_000)) {
+    issues.push('SLUICE_HEADERS_TIMEOUT_MS: must be at most SLUICE_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
   for (const origin of corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) issues.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin URL`);
   }
@@ -234,6 +248,12 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       maxBodyBytes: values.SLUICE_MAX_BODY_BYTES,
       shutdownTimeoutMs: values.SLUICE_SHUTDOWN_TIMEOUT_MS,
       credentialRecheckMs: values.SLUICE_CREDENTIAL_RECHECK_MS,
+      subscriptionsPerConnection: values.SLUICE_SUBSCRIPTIONS_PER_CONNECTION,
+      subscriptionsPerPrincipal: values.SLUICE_SUBSCRIPTIONS_PER_PRINCIPAL,
+      webSocketKeepAliveMs: values.SLUICE_WS_KEEPALIVE_MS,
+      headersTimeoutMs: values.SLUICE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: values.SLUICE_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: values.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
     },
     database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),

@@ -5,6 +5,7 @@
  * The server does not own the database: whoever opened the ORM closes it after `close()`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
@@ -46,6 +47,7 @@ import { useErrorModel } from './plugins/error-model.js';
 import { useRequestId } from './plugins/request-id.js';
 import { REST_LOGIN_PATH, useRestLogin } from './plugins/rest-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
+import { useSubscriptionLimits } from './plugins/subscription-limits.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
 import { withConsole } from './console/serve.js';
 import { withBodyLimit } from './http/body-limit.js';
@@ -56,6 +58,7 @@ import { useMetrics } from './plugins/metrics.js';
 import { useTracing } from './plugins/tracing.js';
 import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents.js';
 import { QueueDepth } from './queue-depth.js';
+import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './tracing.js';
 import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
 import { schema } from './schema/index.js';
@@ -88,10 +91,14 @@ export interface SluiceServer {
 
 export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, queueUrl }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
+  // Every live subscription listens for shutdown (their number is capped by subscription-limits).
+  setMaxListeners(0, shutdown.signal);
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
   const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
+  // One reader per tenant and topic, however many subscriptions listen (docs/operations.md).
+  const topicReaders = new TopicReaders({ onError: (error, topic) => logger.warn({ err: error, topic }, 'a subscription topic could not be read; it tries again') });
   const audit = new AuditLog({ orm, secrets, logger, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
   // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
   const limits = config.rateLimits;
@@ -115,6 +122,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     production,
     ingestion: config.ingestion,
     progress,
+    topicReaders,
     secrets,
     modelSettings: config.models,
     egress: config.egress.privateNetworks,
@@ -123,6 +131,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     refusals,
     auditFeed,
   };
+  const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   // Re-checks of live subscriptions report nothing: a credential revoked meanwhile ends them
   // (the revocation is audited), it is no attempt.
   const credentialWatch = useCredentialWatch({
@@ -180,11 +189,14 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         token: config.observability.metricsToken,
         openWithoutToken: !production,
         queueDepth,
+        subscriptionTopics: () => topicReaders.activeTopics,
         onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
       }),
       useOperationLimits(config.operationLimits),
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
+      // Before anything a subscription holds is made: a refusal costs nothing further.
+      subscriptionLimits,
       credentialWatch,
       useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
       useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
@@ -204,6 +216,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   });
 
   const httpServer = createHttpServer(
+    slowClientTimeouts(config.http),
     withSecurityHeaders(
       { hsts: production, graphiql },
       // The console's static files (src/console/) are answered before Yoga and its plugins.
@@ -261,6 +274,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       },
     },
     wsServer,
+    // Pinged this often; a socket that has not answered within as long again is closed (a
+    // dropped network ends its subscriptions too). 0: never.
+    config.http.webSocketKeepAliveMs || Infinity,
   );
 
   let closing: Promise<void> | undefined;
@@ -298,6 +314,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
           clearInterval(idleSweep);
         }
         credentialWatch.dispose();
+        topicReaders.close();
         // Suppressed refusals get their summary now, then every event of the requests that just
         // finished is written before we stop; if the database is gone by now, say so and stop anyway.
         await refusals.close();
@@ -309,6 +326,21 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * Slow clients are cut (docs/operations.md): headers must arrive within `headersTimeoutMs` and
+ * the whole request (an upload's body included) within `requestTimeoutMs`. node:http checks
+ * these deadlines only every `connectionsCheckingInterval` (30 s by default): checking every
+ * quarter of the header deadline cuts a trickling client within 1.25 × the deadline.
+ */
+function slowClientTimeouts(http: Config['http']) {
+  return {
+    headersTimeout: http.headersTimeoutMs,
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(5_000, Math.max(50, Math.floor(http.headersTimeoutMs / 4))),
   };
 }
 

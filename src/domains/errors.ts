@@ -10,7 +10,8 @@ export type DomainErrorCode =
   | 'CONFLICT'
   | 'RATE_LIMITED'
   | 'POLICY_DENIED'
-  | 'UPSTREAM_ERROR';
+  | 'UPSTREAM_ERROR'
+  | 'SUBSCRIPTION_LIMIT_EXCEEDED';
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -66,4 +67,13 @@ export class PolicyDeniedError extends DomainError {
  */
 export class UpstreamError extends DomainError {
   readonly code = 'UPSTREAM_ERROR';
+}
+
+/**
+ * One more live subscription than a connection or a principal may hold
+ * (plugins/subscription-limits.ts): `details.scope` is `connection` or `principal`,
+ * `details.limit` the cap. Ending a subscription frees its place at once.
+ */
+export class SubscriptionLimitError extends DomainError {
+  readonly code = 'SUBSCRIPTION_LIMIT_EXCEEDED';
 }

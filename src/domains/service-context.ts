@@ -10,6 +10,7 @@ import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
 import type { SecretBox } from './models/secret-box.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
+import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 
 /** Process-wide collaborators services need besides the database. */
 export interface ServiceDependencies {
@@ -18,6 +19,8 @@ export interface ServiceDependencies {
   readonly production: boolean;
   readonly ingestion: IngestionLimits;
   readonly progress: ProgressBus;
+  /** The process's shared subscription readers: one per tenant and topic (job, dataset, audit trail). */
+  readonly topicReaders: TopicReaders;
   /** Seals and opens secrets at rest (model API keys) under the master key. */
   readonly secrets: SecretBox;
   readonly modelSettings: ProviderSettings;

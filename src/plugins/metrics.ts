@@ -39,13 +39,15 @@ export interface MetricsOptions {
   queueDepth?: QueueDepth;
   /** @default '/metrics' */
   endpoint?: string;
+  /** Shared subscription readers running now (one per tenant and job, dataset or audit trail). */
+  subscriptionTopics?: () => number;
   /** Registers a callback to be called for each SQL statement the application sends. */
   onStatement?: (count: () => void) => void;
 }
 
 type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 
-export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', onStatement }: MetricsOptions = {}): Plugin {
+export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', subscriptionTopics, onStatement }: MetricsOptions = {}): Plugin {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const operations = new Counter({
@@ -68,6 +70,16 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
     labelNames: ['transport'],
     registers: [registry],
   });
+  if (subscriptionTopics) {
+    new Gauge({
+      name: 'sluice_subscription_topics',
+      help: 'Shared subscription readers running: one per tenant and job, dataset or audit trail, however many listen',
+      registers: [registry],
+      collect() {
+        this.set(subscriptionTopics());
+      },
+    });
+  }
   if (onStatement) {
     const statements = new Counter({ name: 'sluice_db_statements_total', help: 'SQL statements sent through the application pool', registers: [registry] });
     onStatement(() => statements.inc());

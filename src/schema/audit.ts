@@ -97,21 +97,9 @@ builder.subscriptionField('auditEvents', (t) =>
     type: AuditEventRef,
     description: 'New audit events of the tenant as they are written (ADMIN).',
     authScopes: { permission: 'audit:read' },
-    subscribe: (_root, _args, ctx) => {
-      const controller = new AbortController();
-      ctx.request?.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-      const inner = ctx.services.audit.live(controller.signal);
-      // Ending the subscription aborts the wait for the next event at once.
-      const iterator: AsyncIterableIterator<AuditEventRow> = {
-        next: () => inner.next(),
-        return: (value?: unknown) => (controller.abort(), inner.return(value as undefined)),
-        throw: (error?: unknown) => (controller.abort(), inner.throw(error)),
-        [Symbol.asyncIterator]() {
-          return iterator;
-        },
-      };
-      return iterator;
-    },
+    // A plain async function: a refusal ends this operation only. The stream ends, and its
+    // shared reader lets go of it, as soon as the client goes (audit-tail.ts).
+    subscribe: (_root, _args, ctx) => ctx.services.audit.live(),
     resolve: (event) => event as AuditEventRow,
   }),
 );

@@ -8,6 +8,7 @@ import { SecretBox } from '../../src/domains/models/secret-box.js';
 import type { ServiceDependencies } from '../../src/domains/service-context.js';
 import { createEventBus } from '../../src/events.js';
 import { createLogger } from '../../src/logger.js';
+import { TopicReaders } from '../../src/platform/subscriptions/topic-readers.js';
 
 export async function testServiceDependencies(orm: Orm): Promise<ServiceDependencies> {
   const { progress } = await createEventBus({ redisUrl: undefined, logger: createLogger({ level: 'silent' }) });
@@ -17,6 +18,7 @@ export async function testServiceDependencies(orm: Orm): Promise<ServiceDependen
     production: false,
     ingestion: parseConfig({ NODE_ENV: 'test' }).ingestion,
     progress,
+    topicReaders: new TopicReaders({ onError: () => undefined }),
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     modelSettings: parseConfig({ NODE_ENV: 'test' }).models,
     egress: parseConfig({ NODE_ENV: 'test' }).egress.privateNetworks,

@@ -8,6 +8,7 @@ import { ValidationError } from '../errors.js';
 import { assertCan } from '../identity/permissions.js';
 import { MAX_PAGE_SIZE } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
+import { tailTrail, type TrailSource } from './audit-tail.js';
 import { verifyChain, type VerifyRange, type VerifyResult } from './chain-verifier.js';
 
 export interface AuditEventFilter {
@@ -72,35 +73,22 @@ export class AuditService {
   }
 
   /**
-   * New events as they are written, from now on. Each hint (or, failing hints, every
-   * `pollMs`) reads what follows the last event seen, in a short transaction of its own.
+   * New events as they are written, from now on: one shared reader per tenant (audit-tail.ts)
+   * reads them in short transactions of its own, under the tenant's RLS.
    */
-  async *live(signal: AbortSignal, pollMs = 2000): AsyncGenerator<AuditEventRow> {
+  async live(pollMs = 2000): Promise<AsyncIterableIterator<AuditEventRow>> {
     const { actor, em, deps } = this.ctx;
     assertCan(actor, 'audit:read');
-    const read = (after: string) =>
-      em.transactional((tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where tenant_id = ?::uuid and seq > ? order by seq limit 100`, [actor.tenantId!, after]));
-    const [start] = await em.transactional((tx) => boundSql<{ seq: string | null }>(tx, 'select max(seq) as seq from audit_events where tenant_id = ?::uuid', [actor.tenantId!]));
-    let after = start?.seq ?? '0';
-    const hints = deps.auditFeed?.listen(actor.tenantId!);
-    // One hint awaited at a time; a new one is asked for only once it has come.
-    let hint: Promise<unknown> | undefined;
-    try {
-      while (!signal.aborted) {
-        const rows = await read(after);
-        for (const row of rows) yield row;
-        if (rows.length > 0) after = rows.at(-1)!.seq;
-        if (rows.length === 100) continue;
-        hint ??= hints?.next().then(() => (hint = undefined));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-          void hint?.then(() => (clearTimeout(timer), resolve()));
-        });
-      }
-    } finally {
-      await hints?.return?.();
-    }
+    const tenantId = actor.tenantId!;
+    const source: TrailSource = {
+      newest: async () => {
+        const [row] = await em.transactional((tx) => boundSql<{ seq: string | null }>(tx, 'select max(seq) as seq from audit_events where tenant_id = ?::uuid', [tenantId]));
+        return row?.seq ?? '0';
+      },
+      after: (seq, limit) =>
+        em.transactional((tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where tenant_id = ?::uuid and seq > ? order by seq limit ${limit}`, [tenantId, seq])),
+    };
+    return tailTrail<AuditEventRow>(source, { tenantId, readers: deps.topicReaders, hints: deps.auditFeed, pollMs });
   }
 
   async verify(range: VerifyRange): Promise<VerifyResult> {

@@ -17,7 +17,7 @@ import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { resolveIngestionOptions, type IngestionOptionsInput } from './options.js';
 import { assertTextual, decodeUtf8, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
-import { followDataset, followJob, type ProgressSource } from './progress-feed.js';
+import { followDataset, followJob, type FeedOptions, type ProgressSource } from './progress-feed.js';
 import { outcomeOf, snapshotOf, type ProgressUpdate } from './progress.js';
 import { lockJob } from './job-lock.js';
 import { enqueueIngestion } from './queue.js';
@@ -146,25 +146,26 @@ export class IngestionService {
    * Live progress of one job. Authorised here, before the stream starts: a job the caller
    * cannot see is NOT_FOUND, never an empty stream.
    */
-  async follow(jobId: string, after: number | null): Promise<AsyncGenerator<ProgressUpdate>> {
+  async follow(jobId: string, after: number | null): Promise<AsyncIterableIterator<ProgressUpdate>> {
     assertCan(this.ctx.actor, 'tenant:read');
     if (after !== null && (!Number.isInteger(after) || after < 0)) throw new ValidationError('after must be a sequence (0 or more)', { field: 'after' });
     const source = this.progressSource();
-    const events = this.ctx.deps.progress.listen({ jobId });
     const start = await source.job(jobId);
-    if (!start) {
-      await events.return?.();
-      throw new NotFoundError('Ingestion job');
-    }
-    return followJob(source, events, start, after, { pollMs: this.ctx.deps.ingestion.progressPollMs });
+    if (!start) throw new NotFoundError('Ingestion job');
+    const missed = after === null ? [] : await source.outcomesAfter(jobId, after);
+    return followJob(source, start, missed, this.feedOptions());
   }
 
-  async followDataset(datasetId: string): Promise<AsyncGenerator<ProgressUpdate>> {
+  async followDataset(datasetId: string): Promise<AsyncIterableIterator<ProgressUpdate>> {
     assertCan(this.ctx.actor, 'tenant:read');
     const exists = await this.read((em) => em.count(Dataset, { id: datasetId }));
     if (!exists) throw new NotFoundError('Dataset');
-    const events = this.ctx.deps.progress.listen({ datasetId });
-    return followDataset(this.progressSource(), events, datasetId, { pollMs: this.ctx.deps.ingestion.progressPollMs });
+    return followDataset(this.progressSource(), datasetId, this.feedOptions());
+  }
+
+  private feedOptions(): FeedOptions {
+    const { actor, deps } = this.ctx;
+    return { tenantId: actor.tenantId!, bus: deps.progress, readers: deps.topicReaders, pollMs: deps.ingestion.progressPollMs };
   }
 
   private progressSource(): ProgressSource {

@@ -1,0 +1,115 @@
+/**
+ * The shared readers behind progress subscriptions: one per tenant and job, one per tenant and
+ * dataset, however many subscribers listen (platform/subscriptions/topic-readers.ts). Each
+ * holds the topic's one bus subscription and fans its events out; when the topic has heard
+ * nothing for a poll interval (or a subscriber has missed an event) it reads the database
+ * once, in the tenant's scope, for all of them.
+ */
+import type { TopicSource } from '../../platform/subscriptions/topic-readers.js';
+import { toUpdate, type DocumentOutcome, type JobSnapshot, type ProgressBus, type ProgressEvent, type ProgressUpdate } from './progress.js';
+
+/** Reads of one tenant, each in a short transaction of its own. */
+export interface ProgressSource {
+  job(jobId: string): Promise<JobSnapshot | null>;
+  outcomesAfter(jobId: string, sequence: number): Promise<DocumentOutcome[]>;
+  /** The dataset's jobs that are running or changed after `since`. */
+  datasetJobs(datasetId: string, since: Date): Promise<JobSnapshot[]>;
+}
+
+/** A subscriber of one job, as its topic sees it. */
+export interface JobListener {
+  /** Reads in the subscriber's tenant (every listener of a topic has the same one). */
+  source: ProgressSource;
+  /** The last sequence the subscriber was sent. */
+  seen(): number;
+  deliver(update: ProgressUpdate): void;
+  /** The job no longer exists (deleted with its dataset). */
+  gone(): void;
+}
+
+/** A subscriber of one dataset: it keeps which sequence of each job it has seen. */
+export interface DatasetListener {
+  source: ProgressSource;
+  offer(snapshot: JobSnapshot, outcomes: DocumentOutcome[]): void;
+}
+
+interface Topic<L> {
+  wake(): void;
+  listeners(): readonly L[];
+}
+
+export function jobTopic(bus: ProgressBus, tenantId: string, jobId: string, topic: Topic<JobListener>): TopicSource<JobListener> {
+  let heard = false;
+  const events = hear(bus.listen({ jobId }), tenantId, (event) => {
+    heard = true;
+    let behind = false;
+    for (const listener of topic.listeners()) {
+      const seen = listener.seen();
+      if (event.snapshot.sequence <= seen) continue;
+      if (event.previousSequence <= seen) listener.deliver(toUpdate(event.snapshot, event.outcomes.filter((outcome) => outcome.sequence > seen)));
+      else behind = true;
+    }
+    // Someone missed an event: one read catches every such listener up.
+    if (behind) topic.wake();
+  });
+  return {
+    async read(listeners, cause) {
+      if (cause === 'interval' && heard) {
+        heard = false;
+        return;
+      }
+      heard = false;
+      const source = listeners[0]!.source;
+      const snapshot = await source.job(jobId);
+      if (!snapshot) {
+        for (const listener of listeners) listener.gone();
+        return;
+      }
+      const behind = listeners.filter((listener) => listener.seen() < snapshot.sequence);
+      if (behind.length === 0) return;
+      const from = Math.min(...behind.map((listener) => listener.seen()));
+      // Outcomes recorded after the snapshot was read come with the next change, not twice.
+      const outcomes = (await source.outcomesAfter(jobId, from)).filter((outcome) => outcome.sequence <= snapshot.sequence);
+      for (const listener of behind) {
+        const seen = listener.seen();
+        if (seen < snapshot.sequence) listener.deliver(toUpdate(snapshot, outcomes.filter((outcome) => outcome.sequence > seen)));
+      }
+    },
+    close: () => void events.return?.(),
+  };
+}
+
+export function datasetTopic(bus: ProgressBus, tenantId: string, datasetId: string, pollMs: number, topic: Topic<DatasetListener>): TopicSource<DatasetListener> {
+  let heard = false;
+  let since = new Date();
+  const events = hear(bus.listen({ datasetId }), tenantId, (event) => {
+    heard = true;
+    for (const listener of topic.listeners()) listener.offer(event.snapshot, event.outcomes);
+  });
+  return {
+    async read(listeners, cause) {
+      if (cause === 'interval' && heard) {
+        heard = false;
+        return;
+      }
+      heard = false;
+      const polledAt = new Date();
+      // One interval of overlap: a job changed while the previous read ran is not missed.
+      const snapshots = await listeners[0]!.source.datasetJobs(datasetId, new Date(since.getTime() - pollMs));
+      since = polledAt;
+      for (const snapshot of snapshots) for (const listener of listeners) listener.offer(snapshot, []);
+    },
+    close: () => void events.return?.(),
+  };
+}
+
+/** Runs `onEvent` for each of the tenant's events until the topic closes the iterator. */
+function hear(events: AsyncIterableIterator<ProgressEvent>, tenantId: string, onEvent: (event: ProgressEvent) => void): AsyncIterableIterator<ProgressEvent> {
+  void (async () => {
+    for await (const event of events) {
+      // Ids are unique across tenants; this check keeps a topic to its tenant even if not.
+      if (event.snapshot.tenantId === tenantId) onEvent(event);
+    }
+  })().catch(() => undefined);
+  return events;
+}
