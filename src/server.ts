@@ -161,7 +161,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         queueDepth,
         onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
       }),
-      useOperationLimits(config.operationLimits),
+      useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
       credentialWatch,
