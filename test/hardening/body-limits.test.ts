@@ -23,18 +23,22 @@ beforeAll(async () => {
   ({ token } = await tenantWithOwner(server));
   datasetId = (await createDataset(server, token)).id;
 }, 120_000);
-afterAll(() => server?.close());
+// Closing waits for the database that just took 80 MB; on a loaded machine that is slow.
+afterAll(() => server?.close(), 300_000);
 
 const text = (bytes: number, letter = 'a') => ({ name: `${letter}.txt`, type: 'text/plain', content: `${letter} `.repeat(bytes / 2) });
 const codeOf = (body: any) => body.errors?.[0]?.extensions?.code;
 // Tens of megabytes through one loaded machine: generous, never a timing assertion.
-const BIG = { timeout: 180_000 };
+const BIG = { timeout: 300_000 };
 
 describe('the documented ingestion limits are the effective ones', () => {
-  it('accepts two 15 MB files, and one 26 000 000-byte file, that SLUICE_INGEST_MAX_* allow', BIG, async () => {
+  it('accepts two 15 MB files that SLUICE_INGEST_MAX_* allow', BIG, async () => {
     const two = await ingestFiles(server, token, datasetId, [text(15 * MB, 'a'), text(15 * MB, 'b')]);
     expect(two.body.errors).toBeUndefined();
     expect([two.status, two.body.data.ingestDocuments.progress.documentsTotal]).toEqual([200, 2]);
+  });
+
+  it('accepts one 26 000 000-byte file (under the 25 MiB file limit)', BIG, async () => {
     const one = await ingestFiles(server, token, datasetId, [text(26_000_000, 'c')]);
     expect(one.body.errors).toBeUndefined();
     expect([one.status, one.body.data.ingestDocuments.progress.bytesTotal]).toEqual([200, 26_000_000]);
@@ -42,7 +46,8 @@ describe('the documented ingestion limits are the effective ones', () => {
 
   it('refuses just over each limit with its documented code', BIG, async () => {
     const file = await ingestFiles(server, token, datasetId, [text(MAX_FILE_BYTES + 2, 'd')]);
-    expect(file.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'FILE_TOO_LARGE', max: MAX_FILE_BYTES });
+    expect(file.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'FILE_TOO_LARGE' });
+    expect(file.body.errors[0].extensions.problems).toEqual([{ index: 0, name: 'd.txt', reason: 'FILE_TOO_LARGE', message: `"d.txt" is ${MAX_FILE_BYTES + 2} bytes; at most ${MAX_FILE_BYTES} per file` }]);
     const total = await ingestFiles(server, token, datasetId, [text(16 * MB, 'e'), text(16 * MB + 2, 'f')]);
     expect(total.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'REQUEST_TOO_LARGE', max: MAX_REQUEST_BYTES });
     // The body may carry the request limit plus 1 MiB of form; past that, 413 before it is read.
