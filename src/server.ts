@@ -11,6 +11,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
+import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, useReadinessCheck, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
@@ -56,6 +57,7 @@ import { withSecurityHeaders } from './http/security-headers.js';
 import { useCsrfPrevention } from './plugins/csrf-prevention.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useTracing } from './plugins/tracing.js';
+import { useUtf8Bodies } from './plugins/utf8-bodies.js';
 import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents.js';
 import { QueueDepth } from './queue-depth.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
@@ -142,6 +144,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
+  // The body limits clients are told about (http/body-limit.ts answers 413 before Yoga reads a byte).
+  const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 };
+  const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
@@ -149,6 +154,12 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: graphiql ?? false,
+    // Yoga's own limits (25 000 000 bytes per body, 1 MiB per multipart field) would refuse
+    // uploads the ingestion limits allow, with a code of their own: the node-level limit above
+    // is the one that counts, so Yoga's are set to what it already admits. Files are limited
+    // by the ingestion service (FILE_TOO_LARGE), which names the file.
+    maxRequestBodySize: largestBody,
+    fetchAPI: createFetch({ formDataLimits: { fieldSize: largestBody } }),
     // An allow-list decided per request (see http/cors.ts: Yoga's own list handling is not one).
     cors: corsPolicy(config.http.corsOrigins),
     logging: yogaLogger(logger),
@@ -183,6 +194,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
       }),
       useErrorModel({ exposeUnexpected: !production }),
+      // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
+      useUtf8Bodies(),
       // After the error model, so spans and metrics see the codes clients get.
       useTracing({ tracer: tracing?.tracer }),
       useMetrics({
@@ -192,7 +205,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         subscriptionTopics: () => topicReaders.activeTopics,
         onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
       }),
-      useOperationLimits(config.operationLimits),
+      useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
       // Before anything a subscription holds is made: a refusal costs nothing further.
@@ -220,7 +233,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     withSecurityHeaders(
       { hsts: production, graphiql },
       // The console's static files (src/console/) are answered before Yoga and its plugins.
-      withConsole(withBodyLimit({ maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 }, yoga)),
+      withConsole(withBodyLimit(bodyLimits, yoga)),
     ),
   );
   const wsServer = new WebSocketServer({

@@ -28,10 +28,44 @@ export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLim
   };
 }
 
+/**
+ * How much of a refused body is read and thrown away, and for how long, before the connection
+ * is closed. Closing while the client is still sending resets the connection, and a client
+ * that writes its whole body before reading (Node's fetch, most HTTP libraries) then sees
+ * EPIPE or ECONNRESET instead of the answer; curl happens to read early. A body larger than
+ * this, or slower, is cut: reading it all would let anyone make the server receive without end.
+ */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+export const DRAIN_MAX_MS = 10_000;
+
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
-  // The unread body makes the connection unusable for another request: close it after replying.
+  // The connection cannot carry another request after an unread body: close it after replying.
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  res.end(body);
-  req.resume();
+  // The answer goes out at once (the client may read it while still sending); the response
+  // ends, and so the connection closes, only once the body is read or a bound is reached.
+  res.write(body);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > DRAIN_MAX_BYTES) {
+    res.end();
+    return;
+  }
+  let read = 0;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    req.off('data', count);
+    res.end();
+  };
+  const count = (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > DRAIN_MAX_BYTES) finish();
+  };
+  const timer = setTimeout(finish, DRAIN_MAX_MS);
+  req.on('data', count);
+  req.once('end', finish);
+  req.once('error', finish);
+  req.once('close', finish);
 }

@@ -1,16 +1,16 @@
 /**
  * Limits on the shape of one operation, before it runs: tokens (while parsing, so a huge
- * document is abandoned early), then depth, aliases, cost and directives (GraphQL Armor's
- * rules), and introspection when it is turned off. A refusal is a validation error with a
+ * document is abandoned early), then depth, aliases and directives (GraphQL Armor's rules),
+ * and introspection when it is turned off; then, once the variables are known and before
+ * execution, cost (operation-cost.ts: lists sized by variables count too). A refusal carries a
  * stable code: `OPERATION_LIMIT_EXCEEDED` and `extensions.limit` (`tokens`, `depth`, `aliases`,
- * `cost`, `directives`) with `extensions.max`, or `INTROSPECTION_DISABLED`.
+ * `directives`, `cost`, `listSize`) with `extensions.max`, or `INTROSPECTION_DISABLED`.
  *
  * Armor's plugins throw "Syntax Error: …" without a code; its rules are used here with a
  * rejection handler that reports a coded error instead. Depth and cost skip `__schema`
  * (Armor's default): graphql-js's own MaxIntrospectionDepthRule, which Yoga runs with the
  * specified rules, already refuses the deep introspection queries that matter.
  */
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
@@ -21,12 +21,15 @@ import {
   isIntrospectionType,
   type ASTVisitor,
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type ParseOptions,
   type Source,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { costModel } from './operation-cost.js';
 
 export const OPERATION_LIMIT_EXCEEDED = 'OPERATION_LIMIT_EXCEEDED';
 export const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED';
@@ -38,8 +41,10 @@ export interface OperationLimitOptions {
   maxAliases?: number;
   /** Most lexical tokens in one document. @default 2000 */
   maxTokens?: number;
-  /** Highest Armor cost (objects 2, scalars 1, ×1.5 per level, × literal `first`/`last`). @default 20000 */
+  /** Highest cost (objects 2, scalars 1, × the items each list can return: see operation-cost.ts). @default 50000 */
   maxCost?: number;
+  /** SLUICE_INGEST_MAX_FILES: how many documents an ingestion job's list can hold. @default 100 */
+  maxFilesPerJob?: number;
   /** Most directives in one operation. @default 50 */
   maxDirectives?: number;
   /** Answer `__schema` / `__type` queries. `__typename` is always allowed. @default true */
@@ -50,9 +55,10 @@ export function useOperationLimits({
   maxDepth = 12,
   maxAliases = 15,
   maxTokens = 2000,
-  maxCost = 20_000,
+  maxCost = 50_000,
   maxDirectives = 50,
   introspection = true,
+  maxFilesPerJob,
 }: OperationLimitOptions = {}): Plugin {
   const rejected = (limit: string, max: number) => ({
     propagateOnRejection: false,
@@ -61,11 +67,34 @@ export function useOperationLimits({
   const rules: ValidationRule[] = [
     maxDepthRule({ n: maxDepth, ...rejected('depth', maxDepth) }),
     maxAliasesRule({ n: maxAliases, ...rejected('aliases', maxAliases) }),
-    costLimitRule({ maxCost, ...rejected('cost', maxCost) }),
     maxDirectivesRule({ n: maxDirectives, ...rejected('directives', maxDirectives) }),
     ...(introspection ? [] : [noIntrospection]),
   ];
+  const cost = costModel({ maxFilesPerJob });
+  /** A result refusing the operation, or undefined to run it. */
+  const costRefusal = (args: ExecutionArgs): ExecutionResult | undefined => {
+    let found: number | undefined;
+    try {
+      found = cost.costOf(args);
+    } catch (error) {
+      if (error instanceof GraphQLError && error.extensions?.code === OPERATION_LIMIT_EXCEEDED) return { errors: [asValidationError(error)] };
+      // graphql-query-complexity stops after 10 000 selections (fragments spread many times).
+      if (error instanceof GraphQLError && /maximum allowed number of nodes/.test(error.message)) found = Infinity;
+      else throw error;
+    }
+    if (found === undefined || found <= maxCost) return undefined;
+    const message = `Query Cost limit of ${maxCost} exceeded, found ${Number.isFinite(found) ? found : 'more than 10000 selections'}.`;
+    return { errors: [asValidationError(new GraphQLError(message, { extensions: { code: OPERATION_LIMIT_EXCEEDED, limit: 'cost', max: maxCost } }))] };
+  };
   return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refusal = costRefusal(args);
+      if (refusal) setResultAndStopExecution(refusal);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refusal = costRefusal(args);
+      if (refusal) setResultAndStopExecution(refusal);
+    },
     onParse({ setParseFn }) {
       setParseFn((source: string | Source, options?: ParseOptions): DocumentNode => {
         const parser = new MaxTokensParserWLexer(source, {
@@ -91,6 +120,14 @@ function limitError(armorError: GraphQLError, limit: string, max: number): Graph
   return new GraphQLError(armorError.message.replace(/^Syntax Error: /, ''), {
     extensions: { code: OPERATION_LIMIT_EXCEEDED, limit, max },
   });
+}
+
+/**
+ * Answered like a validation error (Yoga's own marking): 400 for `application/graphql-response+json`,
+ * 200 for legacy `application/json` clients, as GraphQL over HTTP asks.
+ */
+function asValidationError(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { spec: true, status: 400 } } });
 }
 
 /** graphql-js's NoSchemaIntrospectionCustomRule, with a code. */

@@ -13,6 +13,7 @@ import { DomainError, type RateLimitedError } from '../domains/errors.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
+import { NotUtf8Error, utf8TextOf } from './utf8-bodies.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
 
@@ -49,8 +50,9 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' });
       let body: z.infer<typeof LoginBody>;
       try {
-        body = LoginBody.parse(await request.json());
-      } catch {
+        body = LoginBody.parse(JSON.parse(await utf8TextOf(request)));
+      } catch (error) {
+        if (error instanceof NotUtf8Error) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
       const em = options.orm.em.fork({ clear: true }) as EntityManager;

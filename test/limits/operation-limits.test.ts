@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { wsClient, wsOperation } from './support.js';
+import { wsClient, wsOperation, refusalOf } from './support.js';
 
 const GRAPHQL_RESPONSE = { accept: 'application/graphql-response+json' };
 
@@ -29,12 +29,6 @@ beforeAll(async () => {
   token = await server.tokenFor(tenant, tenant.users[0]!);
 });
 afterAll(() => server?.close());
-
-/** The limit a refusal names, as `limit:max`, or the code when it is not an operation limit. */
-const refusalOf = (body: any) => {
-  const extensions = body.errors?.[0]?.extensions ?? {};
-  return extensions.code === 'OPERATION_LIMIT_EXCEEDED' ? `${extensions.limit}:${extensions.max}` : extensions.code;
-};
 
 describe('refused operations', () => {
   it('refuses a deep query (depth 14 > 12) before running it', async () => {
@@ -102,7 +96,7 @@ describe('refused operations', () => {
 
 describe('normal operations', () => {
   it('runs the deepest and widest queries the suite and SDK send', async () => {
-    // The query-count test's query (depth 7) and a full page of members with their users (cost 14082).
+    // The query-count test's query (depth 7) and a full page of members with their users (cost 2104, see operation-cost.ts).
     const queries = [
       '{ viewer { tenant { members(first: 20) { edges { node { role user { email } } } } } } }',
       '{ viewer { tenant { members(first: 100) { edges { node { role createdAt user { email displayName createdAt } tenant { slug name } } } pageInfo { hasNextPage endCursor } } } } }',

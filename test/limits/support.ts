@@ -54,3 +54,9 @@ export async function wsOperation(client: Client, query: string): Promise<{ data
     throw error;
   }
 }
+
+/** The operation limit a refusal names, as `limit:max`, or the code when it is not an operation limit. */
+export function refusalOf(body: any): string | undefined {
+  const extensions = body?.errors?.[0]?.extensions ?? {};
+  return extensions.code === 'OPERATION_LIMIT_EXCEEDED' ? `${extensions.limit}:${extensions.max}` : extensions.code;
+}

@@ -1,0 +1,117 @@
+/**
+ * Request text must be UTF-8. The body readers decode with replacement characters, so invalid
+ * bytes would reach resolvers, the database and the audit trail as U+FFFD, silently changed:
+ * a JSON or GraphQL body, and the `operations` and `map` fields of a multipart upload (the
+ * files themselves are bytes and are not checked), are refused with 400 `BAD_REQUEST`, Yoga's
+ * code for a body it cannot read, before anything is parsed or run.
+ *
+ * A multipart body is read twice at once (a tee): Yoga's parser gets one copy; the other goes
+ * through Dicer (the multipart splitter inside busboy), which hands us each part's raw bytes,
+ * where busboy itself would hand over text already decoded.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createRequire } from 'node:module';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import { createGraphQLError } from '@graphql-tools/utils';
+import type { Plugin } from 'graphql-yoga';
+
+/** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
+const TEXT_FIELDS = new Set(['operations', 'map']);
+
+interface PartStream extends NodeJS.EventEmitter {
+  resume(): void;
+}
+type DicerConstructor = new (config: { boundary: string }) => Writable & { on(event: 'part', listener: (part: PartStream) => void): void };
+// CommonJS inside @fastify/busboy (a dependency of Yoga's own form parser), without an ES entry point.
+const Dicer = createRequire(import.meta.url)('@fastify/busboy/deps/dicer/lib/Dicer.js') as DicerConstructor;
+
+export const NOT_UTF8_MESSAGE = 'The request body is not valid UTF-8.';
+
+/** Bytes that are not UTF-8 where text was expected. */
+export class NotUtf8Error extends Error {
+  constructor() {
+    super(NOT_UTF8_MESSAGE);
+  }
+}
+
+/** The refusal as Yoga answers it: 400 with `{ errors: [{ extensions: { code: "BAD_REQUEST" } }] }`. */
+function notUtf8Error() {
+  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+}
+
+/** A request's body as text, refusing bytes that are not UTF-8 (for JSON routes outside Yoga's parser). */
+export async function utf8TextOf(request: Request): Promise<string> {
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (!isUtf8(bytes)) throw new NotUtf8Error();
+  return bytes.toString('utf8');
+}
+
+export function useUtf8Bodies(): Plugin {
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      if (!requestParser || request.method !== 'POST' || request.body == null) return;
+      const parse = requestParser;
+      const boundary = multipartBoundaryOf(request.headers.get('content-type'));
+      if (boundary === null) {
+        // JSON (application/json, application/graphql+json) or a GraphQL document: all text.
+        setRequestParser(async (req) => {
+          const text = await utf8TextOf(req).catch((error: unknown) => {
+            throw error instanceof NotUtf8Error ? notUtf8Error() : error;
+          });
+          return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: text }));
+        });
+        return;
+      }
+      setRequestParser(async (req) => {
+        // whatwg-node's streams have no tee(): split the bytes with Node streams (paced by the slower reader).
+        const source = Readable.from(req.body as unknown as AsyncIterable<Uint8Array>);
+        const forYoga = source.pipe(new PassThrough());
+        const checked = textFieldsAreUtf8(source.pipe(new PassThrough()), boundary);
+        const parsed = parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: forYoga, duplex: 'half' } as unknown as RequestInit));
+        // Refuse on the check's verdict even when the parser also failed: invalid bytes are the cause to report.
+        const [valid, result] = await Promise.allSettled([checked, parsed]);
+        if (valid.status === 'fulfilled' && !valid.value) throw notUtf8Error();
+        if (result.status === 'rejected') throw result.reason;
+        return result.value;
+      });
+    },
+  };
+}
+
+/** The boundary of a multipart/form-data body, `undefined` if it has none, `null` if not multipart. */
+function multipartBoundaryOf(contentType: string | null): string | null | undefined {
+  if (!contentType || !/^multipart\/form-data/i.test(contentType)) return null;
+  return /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)?.slice(1).find(Boolean);
+}
+
+/** Whether every text field of the multipart body is valid UTF-8 (file parts are drained unread). */
+function textFieldsAreUtf8(body: Readable, boundary: string | undefined): Promise<boolean> {
+  if (!boundary) {
+    body.resume();
+    return Promise.resolve(true); // Yoga's parser refuses it.
+  }
+  return new Promise((resolve) => {
+    let valid = true;
+    const dicer = new Dicer({ boundary });
+    dicer.on('part', (part) => {
+      let name: string | undefined;
+      const chunks: Buffer[] = [];
+      part.on('header', (header: Record<string, string[] | undefined>) => {
+        name = /\bname="([^"]*)"/i.exec(header['content-disposition']?.[0] ?? '')?.[1];
+      });
+      part.on('data', (chunk: Buffer) => {
+        if (name !== undefined && TEXT_FIELDS.has(name)) chunks.push(chunk);
+      });
+      part.on('end', () => {
+        if (chunks.length > 0 && !isUtf8(Buffer.concat(chunks))) valid = false;
+      });
+      part.resume();
+    });
+    const done = () => resolve(valid);
+    dicer.on('finish', done);
+    // A malformed body is Yoga's parser's to refuse; here it only ends the check.
+    dicer.on('error', done);
+    body.on('error', done);
+    body.pipe(dicer);
+  });
+}
