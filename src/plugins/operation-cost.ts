@@ -62,6 +62,8 @@ const ASSUMED_SIZES: Record<string, number> = {
   'Query.modelTypes': 10, // registries of built-in types (a handful each)
   'Query.policyTypes': 10,
   'Query.usage': 400, // one row per group: days of a range (at most 400) or endpoints/keys
+  'AuditEvent.personalValues': 50, // the personal arguments one operation gave (marks.ts keeps at most 50 per list)
+  'AuditChainVerification.rewrites': 10, // one per history-cleaning migration (audit.chain.rewritten events)
   // Not bounded by the domain: a tenant's models are few in practice; a tenant with more
   // pays for them in its own queries only (a model holds no lists).
   'Query.models': 100,
