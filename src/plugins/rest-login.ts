@@ -13,6 +13,7 @@ import { DomainError, type RateLimitedError } from '../domains/errors.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
+import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
 
@@ -53,6 +54,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       } catch {
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
+      const nul = nulBytePath(body);
+      if (nul) return json(400, { error: 'invalid_request', error_description: nulByteMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
       const em = options.orm.em.fork({ clear: true }) as EntityManager;
       try {
         const refused = await options.checkAttempt?.((serverContext as { req?: IncomingMessage }).req, body.email);
