@@ -2,6 +2,7 @@
 import type { AuthPayload } from '../domains/identity/account.service.js';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
 import { RoleEnum } from './tenancy.js';
@@ -53,7 +54,7 @@ const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
     password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.' }),
-    tenantName: t.string({ required: true, description: 'Your organisation; its slug is derived from it.' }),
+    tenantName: t.string({ required: true, ...displayText('name'), description: 'Your organisation; its slug is derived from it.' }),
   }),
 });
 

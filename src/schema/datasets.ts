@@ -3,6 +3,7 @@ import type { DatasetView } from '../domains/datasets/dataset.service.js';
 import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 
 export const DocumentRef = builder.loadableNodeRef('Document', {
@@ -55,18 +56,18 @@ DocumentRef.implement({
 
 export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, ...displayText('name') }),
     slug: t.string({ required: true }),
-    description: t.string({ required: false }),
+    description: t.string({ required: false, ...displayText('description') }),
     language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
   }),
 });
 
 const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, ...displayText('name') }),
     slug: t.string({ required: false }),
-    description: t.string({ required: false, description: 'null or empty clears it.' }),
+    description: t.string({ required: false, ...displayText('description'), description: 'null or empty clears it.' }),
   }),
 });
 

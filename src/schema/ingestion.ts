@@ -4,6 +4,7 @@ import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js'
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
 import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
 import { toConnection } from './pagination.js';
 
@@ -86,7 +87,7 @@ IngestionJobRef.implement({
 
 const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
-    title: t.string({ required: true, description: 'Also names the document in its dataset: the same title again replaces it.' }),
+    title: t.string({ required: true, ...displayText('title'), description: 'Also names the document in its dataset: the same title again replaces it.' }),
     text: t.string({ required: true }),
     mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.' }),
     metadata: t.field({ type: 'JSONObject', required: false }),

@@ -2,6 +2,7 @@
 import type { Invitation } from '../domains/tenancy/invitation.entity.js';
 import { AuthPayloadRef } from './accounts.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { MembershipRef, RoleEnum, TenantRef, UserRef } from './tenancy.js';
 
@@ -53,7 +54,7 @@ builder.mutationFields((t) => ({
     args: {
       token: t.arg.string({ required: true }),
       password: t.arg.string({ required: false }),
-      displayName: t.arg.string({ required: false }),
+      displayName: t.arg.string({ required: false, ...displayText('name') }),
     },
     resolve: (_root, args, ctx) => ctx.services.members.accept(args),
   }),

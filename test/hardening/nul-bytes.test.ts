@@ -6,21 +6,20 @@
  * INTERNAL (500), with the SQL in development. Nothing is written.
  */
 import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { withClient } from '../../src/db/bootstrap.js';
-import { createDataset, ingestFiles, tenantWithOwner, type Tenant } from '../support/ingestion.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { createDataset, ingestFiles, serverWithOwner, type Tenant } from '../support/ingestion.js';
+import type { TestServer } from '../support/server.js';
 
 const NUL = '\u0000';
 
+const context = serverWithOwner();
 let server: TestServer;
 let acme: Tenant;
-beforeAll(async () => {
-  server = await startTestServer();
-  acme = await tenantWithOwner(server);
+beforeEach(() => {
+  ({ server, owner: acme } = context);
 });
-afterAll(() => server?.close());
 
 const rowsOf = (table: string) =>
   withClient(server.database.ownerUrl, async (client) => Number((await client.query(`select count(*) from ${table} where tenant_id = $1`, [acme.tenant.id])).rows[0].count));

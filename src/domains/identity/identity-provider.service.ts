@@ -4,6 +4,7 @@ import { createLocalJWKSet } from 'jose';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { isRole, type Role } from '../tenancy/roles.js';
@@ -46,7 +47,7 @@ export class IdentityProviderService {
     assertMayGrant(actor, defaultRole);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
-      name: required(input.name, 'name'),
+      name: displayName(input.name, 'name'),
       issuer,
       audience: required(input.audience, 'audience'),
       jwksUrl: input.jwksUrl ?? null,
