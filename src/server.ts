@@ -38,6 +38,7 @@ import { useIpAllowList } from './plugins/ip-allow-list.js';
 import { useAuth } from './plugins/auth.js';
 import { clientIpOf, useClientIp } from './plugins/client-ip.js';
 import { useIpRateLimit } from './plugins/ip-rate-limit.js';
+import { useNulByteRefusal } from './plugins/nul-bytes.js';
 import { useOperationLimits } from './plugins/operation-limits.js';
 import { usePrincipalRateLimit } from './plugins/principal-rate-limit.js';
 import { AttemptLimits } from './rate-limits/attempt-limits.js';
@@ -206,6 +207,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
       }),
       useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
+      // NUL in any argument or variable is the caller's mistake, refused before anything runs.
+      useNulByteRefusal(),
       ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
       useAuth({ authenticator }),
       // Before anything a subscription holds is made: a refusal costs nothing further.

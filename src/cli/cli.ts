@@ -7,6 +7,7 @@ import type { ParseArgsConfig } from 'node:util';
 import WebSocket from 'ws';
 import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
 import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
+import { terminalJson, terminalText } from './terminal-text.js';
 
 /** 0 success; the rest by what went wrong (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthenticated: 3, unreachable: 4 } as const;
@@ -88,7 +89,8 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
       return client;
     },
     print(text, value) {
-      options.stdout.write(options.json ? `${JSON.stringify(value)}\n` : text.endsWith('\n') || text === '' ? text : `${text}\n`);
+      const shown = terminalText(text);
+      options.stdout.write(options.json ? `${terminalJson(value)}\n` : shown.endsWith('\n') || shown === '' ? shown : `${shown}\n`);
     },
     close: async () => client?.close(),
   };

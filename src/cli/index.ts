@@ -11,6 +11,7 @@ import { ingest } from './commands/ingest.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { query } from './commands/query.js';
 import { login, logout, whoami } from './commands/session.js';
+import { terminalText } from './terminal-text.js';
 
 const COMMANDS: Command[] = [login, logout, whoami, keysCreate, keysList, keysRevoke, datasetsCreate, datasetsList, ingest, query, auditTail];
 
@@ -68,7 +69,7 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
     return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
   } catch (error) {
     const { line, exitCode } = explain(error, cli, command.name);
-    io.stderr.write(`sluice ${command.name}: ${line}\n`);
+    io.stderr.write(`sluice ${command.name}: ${terminalText(line)}\n`);
     return exitCode;
   } finally {
     await cli?.close();

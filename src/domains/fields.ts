@@ -1,12 +1,12 @@
 /** Checks for the fields many objects share: names, slugs, descriptions. */
+import { displayDescription, displayName } from './display-text.js';
 import { ValidationError } from './errors.js';
 
 const SLUG = /^[a-z0-9-]{3,64}$/;
 
+/** A name, cleaned and bounded as every displayed name is (display-text.ts). */
 export function validName(name: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 255) throw new ValidationError('name must be 1 to 255 characters', { field: 'name' });
-  return trimmed;
+  return displayName(name, 'name');
 }
 
 export function validSlug(slug: string): string {
@@ -15,9 +15,7 @@ export function validSlug(slug: string): string {
 }
 
 export function validDescription(description: string | null | undefined): string | null {
-  if (description == null || description.trim() === '') return null;
-  if (description.length > 10_000) throw new ValidationError('description must be at most 10000 characters', { field: 'description' });
-  return description.trim();
+  return displayDescription(description);
 }
 
 export function escapeLike(value: string): string {

@@ -14,6 +14,7 @@ import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
+import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 import { presentedCredential } from './auth.js';
 import { clientIpOf } from './client-ip.js';
 
@@ -85,6 +86,10 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
 }
 
 function filterOf(params: URLSearchParams): AuditEventFilter {
+  for (const [name, value] of params) {
+    const nul = nulBytePath({ [name]: value });
+    if (nul) throw new Error(nulByteMessage(`Query parameter "${describePath(nul)}"`));
+  }
   const date = (name: string) => {
     const value = params.get(name);
     if (value == null) return null;

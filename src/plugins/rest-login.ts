@@ -14,6 +14,7 @@ import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
 import { NotUtf8Error, utf8TextOf } from './utf8-bodies.js';
+import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
 
@@ -55,6 +56,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         if (error instanceof NotUtf8Error) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
+      const nul = nulBytePath(body);
+      if (nul) return json(400, { error: 'invalid_request', error_description: nulByteMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
       const em = options.orm.em.fork({ clear: true }) as EntityManager;
       try {
         const refused = await options.checkAttempt?.((serverContext as { req?: IncomingMessage }).req, body.email);

@@ -3,6 +3,7 @@ import type { AuthPayload } from '../domains/identity/account.service.js';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
 import { RoleEnum } from './tenancy.js';
@@ -54,7 +55,7 @@ const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
     email: t.string({ required: true, ...audited.personal }),
     password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.', ...audited.secret }),
-    tenantName: t.string({ required: true, description: 'Your organisation; its slug is derived from it.' }),
+    tenantName: t.string({ required: true, ...displayText('name'), description: 'Your organisation; its slug is derived from it.' }),
   }),
 });
 

@@ -2,6 +2,7 @@
 import type { CreatedApiKey } from '../domains/identity/api-key.service.js';
 import type { ApiKey } from '../domains/identity/api-key.entity.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { ApiScopeEnum, TenantRef, UserRef } from './tenancy.js';
 
@@ -39,7 +40,7 @@ const CreatedApiKeyRef = builder.objectRef<CreatedApiKey>('CreatedApiKey').imple
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, ...displayText('name') }),
     scopes: t.field({ type: [ApiScopeEnum], required: true }),
     expiresAt: t.field({
       type: 'DateTime',

@@ -80,16 +80,16 @@ export const builder = new SchemaBuilder<{
     },
   },
   validation: {
-    validationError: (result) =>
-      new GraphQLError(result.issues.map((issue) => issue.message).join('; '), {
-        extensions: {
-          code: 'BAD_USER_INPUT',
-          issues: result.issues.map((issue) => ({
-            path: issue.path?.map((segment) => (typeof segment === 'object' ? segment.key : segment)),
-            message: issue.message,
-          })),
-        },
-      }),
+    validationError: (result) => {
+      const issues = result.issues.map((issue) => ({
+        path: issue.path?.map((segment) => (typeof segment === 'object' ? segment.key : segment)),
+        message: issue.message,
+      }));
+      // The message names each field too, for people reading it (clients match on `issues`).
+      return new GraphQLError(issues.map(({ path, message }) => (path?.length ? `${path.join('.')}: ${message}` : message)).join('; '), {
+        extensions: { code: 'BAD_USER_INPUT', issues },
+      });
+    },
   },
 });
 

@@ -4,6 +4,7 @@ import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 
 export const DocumentRef = builder.loadableNodeRef('Document', {
@@ -56,18 +57,18 @@ DocumentRef.implement({
 
 export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, ...displayText('name') }),
     slug: t.string({ required: true }),
-    description: t.string({ required: false, ...audited.text }),
+    description: t.string({ required: false, ...displayText('description', 'text') }),
     language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
   }),
 });
 
 const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, ...displayText('name') }),
     slug: t.string({ required: false }),
-    description: t.string({ required: false, description: 'null or empty clears it.', ...audited.text }),
+    description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
   }),
 });
 

@@ -2,6 +2,7 @@
 import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
 import { ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
@@ -56,9 +57,9 @@ const RetrievalInput = builder.inputType('RetrievalInput', {
 
 const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, ...displayText('name') }),
     slug: t.string({ required: true }),
-    description: t.string({ required: false, ...audited.text }),
+    description: t.string({ required: false, ...displayText('description', 'text') }),
     datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
     modelId: t.globalID({ required: true, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'Default false.' }),
@@ -68,9 +69,9 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
 
 const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, ...displayText('name') }),
     slug: t.string({ required: false }),
-    description: t.string({ required: false, description: 'null or empty clears it.', ...audited.text }),
+    description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
     datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
     modelId: t.globalID({ required: false, for: [ModelRef] }),
     published: t.boolean({ required: false }),

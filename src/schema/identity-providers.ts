@@ -2,6 +2,7 @@
 import type { IdentityProvider } from '../domains/identity/identity-provider.entity.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { RoleEnum, TenantRef } from './tenancy.js';
 
@@ -29,7 +30,7 @@ IdentityProviderRef.implement({
 
 const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProviderInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
+    name: t.string({ required: true, ...displayText('name') }),
     issuer: t.string({ required: true, description: 'Must equal the `iss` claim of its tokens.' }),
     audience: t.string({ required: true, description: 'Tokens must name this in `aud`.' }),
     jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).' }),

@@ -5,6 +5,7 @@ import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpd
 import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
 import { toConnection } from './pagination.js';
 
@@ -87,7 +88,7 @@ IngestionJobRef.implement({
 
 const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
-    title: t.string({ required: true, description: 'Also names the document in its dataset: the same title again replaces it.' }),
+    title: t.string({ required: true, ...displayText('title'), description: 'Also names the document in its dataset: the same title again replaces it.' }),
     text: t.string({ required: true, ...audited.text }),
     mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.' }),
     metadata: t.field({ type: 'JSONObject', required: false, ...audited.text }),

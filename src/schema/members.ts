@@ -3,6 +3,7 @@ import type { Invitation } from '../domains/tenancy/invitation.entity.js';
 import { AuthPayloadRef } from './accounts.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { MembershipRef, RoleEnum, TenantRef, UserRef } from './tenancy.js';
 
@@ -54,7 +55,7 @@ builder.mutationFields((t) => ({
     args: {
       token: t.arg.string({ required: true, ...audited.secret }),
       password: t.arg.string({ required: false, ...audited.secret }),
-      displayName: t.arg.string({ required: false, ...audited.personal }),
+      displayName: t.arg.string({ required: false, ...displayText('name', 'personal') }),
     },
     resolve: (_root, args, ctx) => ctx.services.members.accept(args),
   }),

@@ -3,6 +3,7 @@ import type { Model } from '../domains/models/model.entity.js';
 import { modelTypes } from '../domains/models/provider.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 
 export const ModelRef = builder.loadableNodeRef('Model', {
   id: { resolve: (model: Model) => model.id },
@@ -35,7 +36,7 @@ const ModelTypeRef = builder.objectRef<{ name: string; description: string; acce
 
 const CreateModelInput = builder.inputType('CreateModelInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: 'Unique within the tenant.' }),
+    name: t.string({ required: true, ...displayText('name'), description: 'Unique within the tenant.' }),
     type: t.string({ required: true, description: 'extractive (built in) or openai-compatible.' }),
     config: t.field({
       type: 'JSONObject',
@@ -50,7 +51,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
 
 const UpdateModelInput = builder.inputType('UpdateModelInput', {
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, ...displayText('name') }),
     config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.' }),
     apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...audited.secret }),
     promptMicrosPer1k: t.int({ required: false }),

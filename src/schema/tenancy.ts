@@ -4,6 +4,7 @@ import { API_SCOPES, ROLES } from '../domains/tenancy/roles.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
 import { builder } from './builder.js';
+import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
@@ -81,7 +82,7 @@ MembershipRef.implement({
 
 const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput', {
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, ...displayText('name') }),
     apiKeyDefaultTtlDays: t.int({ required: false, description: '1 to 3650.' }),
     rateLimitPerSecond: t.int({ required: false, description: '1 to 1000 requests a second per principal; null: back to the server default. ADMIN may set it.' }),
     rateLimitBurst: t.int({ required: false, description: '1 to 10000 requests at once per principal; null: back to the server default. ADMIN may set it.' }),

@@ -45,11 +45,44 @@ describe('content_guard', () => {
     };
     expect(await reasonFor('how does the lock keeper fill the chamber, see https://example.com')).toBe('ok');
     expect(await reasonFor(`lock ${'keeper '.repeat(40)}`)).toBe('POLICY_DENIED:CONTENT_TOO_LONG');
-    expect(await reasonFor('lock keeper \u0000 gates')).toBe('POLICY_DENIED:CONTENT_ENCODING');
+    // (NUL itself never gets this far: every argument carrying one is BAD_USER_INPUT, see test/hardening/nul-bytes.test.ts.)
+    expect(await reasonFor('lock keeper \u0001 gates')).toBe('POLICY_DENIED:CONTENT_ENCODING');
     expect(await reasonFor('lock \uFFFD keeper')).toBe('POLICY_DENIED:CONTENT_ENCODING');
     expect(await reasonFor('lock https://a.example.com http://b.example.org www.c.example.net')).toBe('POLICY_DENIED:CONTENT_URLS');
     expect(await reasonFor('lock keeper +1 212 555 0100')).toBe('ok');
     expect(await reasonFor('lock keeper +1 212 555 0100 or (415) 555-0132')).toBe('POLICY_DENIED:CONTENT_PHONE_NUMBERS');
+  });
+
+  it('counts URLs written with look-alike full stops, fullwidth letters or invisible characters', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, owner, setup.endpointId, 'content_guard', { maxUrls: 0, maxViolationsPerMinute: 100 });
+    const variants = [
+      'lock example\u3002com', // ideographic full stop
+      'lock example\uFF0Ecom', // fullwidth full stop
+      'lock example\uFF61com', // halfwidth ideographic full stop
+      'lock example\uFE52com', // small full stop
+      'lock www\u3002example\u3002org',
+      'lock \uFF45\uFF58\uFF41\uFF4D\uFF50\uFF4C\uFF45\uFF0E\uFF43\uFF4F\uFF4D', // fullwidth letters and dot
+      'lock exa\u200Bmple\u3002com', // zero-width space inside
+      'lock example\u00AD\u3002com', // soft hyphen before the dot
+      'lock https://example\u3002com/path',
+    ];
+    for (const query of variants) {
+      const result = await outcome(server, owner, setup.reference, query);
+      expect({ query, code: result.code, reason: result.extensions?.reason }).toEqual({ query, code: 'POLICY_DENIED', reason: 'CONTENT_URLS' });
+    }
+    expect((await outcome(server, owner, setup.reference, 'lock keeper\u3002 gates')).code).toBe('ok');
+  });
+
+  it('refuses bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069) and C1 controls as CONTENT_ENCODING', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, owner, setup.endpointId, 'content_guard', { maxViolationsPerMinute: 100 });
+    for (const character of ['\u202E', '\u202A', '\u202D', '\u2066', '\u2069', '\u009B']) {
+      const result = await outcome(server, owner, setup.reference, `lock ${character}keeper`);
+      expect({ character, code: result.code, reason: result.extensions?.reason }).toEqual({ character, code: 'POLICY_DENIED', reason: 'CONTENT_ENCODING' });
+    }
+    // Right-to-left text with its marks is text, not a trick.
+    expect((await outcome(server, owner, setup.reference, 'lock keeper \u05E9\u05DC\u05D5\u05DD\u200F')).code).toBe('ok');
   });
 
   it('blocks a caller with more violations per minute than allowed, until blockSeconds have passed', async () => {

@@ -2,7 +2,8 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from './seed.js';
-import type { TestServer } from './server.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestServer, type TestServer } from './server.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesTotal percent etaSeconds error sequence
   documents { index name status outcome documents chunks error sequence }`;
@@ -119,4 +120,15 @@ export async function overSse(url: string, token: string, query: string, variabl
     .filter((event) => event.event === 'next')
     .map((event) => JSON.parse(event.data ?? 'null'));
   return { status: response.status, contentType: response.headers.get('content-type'), events, raw: text };
+}
+
+/** A test server for the file (or describe block) and one tenant with its owner's token, ready in each test. */
+export function serverWithOwner(): { server: TestServer; owner: Tenant } {
+  const state = {} as { server: TestServer; owner: Tenant };
+  beforeAll(async () => {
+    state.server = await startTestServer();
+    state.owner = await tenantWithOwner(state.server);
+  });
+  afterAll(() => state.server?.close());
+  return state;
 }

@@ -2,6 +2,7 @@
 import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument, type ApiScope } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
+import { terminalText } from '../terminal-text.js';
 
 const SCOPES: readonly ApiScope[] = ['READ', 'WRITE', 'ADMIN'];
 
@@ -27,7 +28,7 @@ default time (apiKeyDefaultTtlDays). Needs ADMIN.`,
     }
     const { createApiKey } = await cli.client().mutate(CreateApiKeyDocument, { input: { name, scopes: scopes as ApiScope[], expiresAt } });
     const { apiKey } = createApiKey;
-    if (!cli.json) cli.stderr.write(`Created API key ${apiKey.name} (${apiKey.id}), scopes ${apiKey.scopes.join(', ')}, expires ${apiKey.expiresAt ?? 'never'}. The secret, shown once:\n`);
+    if (!cli.json) cli.stderr.write(`Created API key ${terminalText(apiKey.name)} (${apiKey.id}), scopes ${apiKey.scopes.join(', ')}, expires ${apiKey.expiresAt ?? 'never'}. The secret, shown once:\n`);
     cli.print(createApiKey.secret, { secret: createApiKey.secret, ...apiKey });
   },
 };

@@ -1,6 +1,7 @@
 /** `sluice query <tenant/endpoint> "question"`: passages, then the answer as it streams. */
 import { EndpointQueryDocument, type EndpointQuerySubscription } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
+import { terminalText } from '../terminal-text.js';
 
 type Event = EndpointQuerySubscription['endpointQuery'];
 type Passage = Extract<Event, { __typename: 'EndpointQueryRetrieved' }>['passage'];
@@ -22,17 +23,19 @@ With --json, prints one JSON document at the end: passages, answer, citations, u
     let answer = '';
     let streaming = false;
     const result: Record<string, unknown> = {};
+    // Titles, passages and answers come from documents and models: shown, never obeyed by the terminal.
+    const write = (text: string) => cli.stdout.write(terminalText(text));
     for await (const { endpointQuery: event } of cli.client().subscribe(EndpointQueryDocument, { endpoint, query: question, options })) {
       switch (event.__typename) {
         case 'EndpointQueryRetrieved':
           passages.push(event.passage);
-          if (!cli.json) cli.stdout.write(`[${event.passage.rank}] ${event.passage.documentTitle} (score ${event.passage.score.toFixed(3)})\n    ${oneLine(event.passage.text, 200)}\n`);
+          if (!cli.json) write(`[${event.passage.rank}] ${event.passage.documentTitle} (score ${event.passage.score.toFixed(3)})\n    ${oneLine(event.passage.text, 200)}\n`);
           break;
         case 'EndpointQueryAnswerDelta':
-          if (!cli.json && !streaming) cli.stdout.write('\nAnswer: ');
+          if (!cli.json && !streaming) write('\nAnswer: ');
           streaming = true;
           answer += event.text;
-          if (!cli.json) cli.stdout.write(event.text);
+          if (!cli.json) write(event.text);
           break;
         case 'EndpointQueryUsage':
           result.usage = event.usage;
@@ -40,13 +43,13 @@ With --json, prints one JSON document at the end: passages, answer, citations, u
         case 'EndpointQueryCompleted':
           Object.assign(result, { answer: event.answer ?? answer, citations: event.citations, latencyMs: event.latencyMs });
           if (!cli.json) {
-            if (!streaming && event.answer) cli.stdout.write(`\nAnswer: ${event.answer}`);
+            if (!streaming && event.answer) write(`\nAnswer: ${event.answer}`);
             const cited = event.citations.map((citation) => `[${citation.marker}] ${citation.documentTitle}`).join(', ');
-            cli.stdout.write(`\n\n${event.citations.length ? `Sources: ${cited}\n` : ''}(${event.latencyMs} ms)\n`);
+            write(`\n\n${event.citations.length ? `Sources: ${cited}\n` : ''}(${event.latencyMs} ms)\n`);
           } else cli.print('', { passages, ...result });
           return EXIT.ok;
         case 'EndpointQueryFailed':
-          if (streaming && !cli.json) cli.stdout.write('\n');
+          if (streaming && !cli.json) write('\n');
           throw new CliError(`${event.code}: ${event.message}`, EXIT.failed);
       }
     }

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { enterSession } from '../../db/tenant-session.js';
 import { auditRequestOf } from '../audit/record.js';
 import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from '../tenancy/membership.entity.js';
 import type { Role } from '../tenancy/roles.js';
@@ -63,10 +64,7 @@ export class AccountService {
     const { em } = this.ctx;
     const email = normalizeEmail(input.email);
     assertAcceptablePassword(input.password);
-    const tenantName = input.tenantName.trim();
-    if (tenantName.length < 1 || tenantName.length > 100) {
-      throw new ValidationError('Tenant name must be 1 to 100 characters', { field: 'tenantName' });
-    }
+    const tenantName = displayName(input.tenantName, 'tenantName');
     if (await em.count(User, { email })) throw new ConflictError('An account with this email already exists', { field: 'email' });
 
     const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });

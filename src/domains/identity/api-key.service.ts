@@ -7,6 +7,7 @@ import type { Actor } from '../actor.js';
 import { findByIds } from '../lookup.js';
 import { auditChange } from '../audit/record.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
@@ -34,8 +35,7 @@ export interface NewApiKey {
 
 /** Stores a new key; shared by the GraphQL service and the operator CLI. */
 export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise<CreatedApiKey> {
-  const name = input.name.trim();
-  if (name.length < 1 || name.length > 100) throw new ValidationError('Name must be 1 to 100 characters', { field: 'name' });
+  const name = displayName(input.name, 'name');
   const scopes = [...new Set(input.scopes)];
   if (scopes.length === 0 || !scopes.every((scope) => (API_SCOPES as readonly string[]).includes(scope))) {
     throw new ValidationError(`Scopes must be a non-empty subset of ${API_SCOPES.join(', ')}`, { field: 'scopes' });

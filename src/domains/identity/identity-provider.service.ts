@@ -5,6 +5,7 @@ import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/pol
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { isRole, type Role } from '../tenancy/roles.js';
@@ -49,7 +50,7 @@ export class IdentityProviderService {
     await this.assertUnclaimed(issuer, audience);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
-      name: required(input.name, 'name'),
+      name: displayName(input.name, 'name'),
       issuer,
       audience,
       jwksUrl: input.jwksUrl ?? null,

@@ -9,6 +9,7 @@ import { findByIds } from '../lookup.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { bindTenantSession, tenantSessionOf } from '../../db/tenant-session.js';
 import { Dataset } from '../datasets/dataset.entity.js';
+import { displayName, oneLine, TITLE_MAX, titleFromContent } from '../display-text.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
@@ -228,8 +229,11 @@ export class IngestionService {
       problems.push({ index, name, reason: String(error.details.reason ?? 'INVALID'), message: error.message });
     };
     for (const [index, file] of files.entries()) {
-      const name = file.name || `file-${index + 1}`;
+      // A file's name names its document: cleaned like every title; a nameless file gets one.
+      const fallback = `file-${index + 1}`;
+      let name = titleFromContent(file.name) || fallback;
       try {
+        name = displayName(oneLine(file.name) || fallback, `files.${index}.name`, TITLE_MAX, { reason: 'INVALID_NAME' });
         if (file.size > limits.maxFileBytes) throw tooLarge(name, file.size, limits.maxFileBytes);
         const format = detectFormat(name, file.type);
         const bytes = new Uint8Array(await file.arrayBuffer());
@@ -240,11 +244,9 @@ export class IngestionService {
     }
     for (const [offset, document] of documents.entries()) {
       const index = files.length + offset;
-      const name = document.title?.trim() || `document-${offset + 1}`;
+      let name = titleFromContent(document.title ?? '') || `document-${offset + 1}`;
       try {
-        if (document.title.trim().length === 0 || document.title.length > 1000) {
-          throw new ValidationError('title must be 1 to 1000 characters', { reason: 'INVALID_TITLE' });
-        }
+        name = displayName(document.title, `documents.${offset}.title`, TITLE_MAX, { reason: 'INVALID_TITLE' });
         const byteCount = Buffer.byteLength(document.text, 'utf8');
         if (byteCount > limits.maxFileBytes) throw tooLarge(name, byteCount, limits.maxFileBytes);
         assertTextual(document.text, name);

@@ -10,6 +10,7 @@ import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js
 import { assertCan, assertMayGrant } from '../identity/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import { assertUuid } from '../ids.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -85,7 +86,7 @@ export class MembersService {
       if (user) throw new UnauthenticatedError('An account with this email exists: sign in, then accept', { reason: 'sign-in' });
       if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
       assertAcceptablePassword(input.password);
-      user = em.create(User, { email: record.email, displayName: input.displayName ?? null, passwordHash: await hashPassword(input.password) });
+      user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
       await em.flush();
     } else {
       throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });

@@ -5,6 +5,7 @@
 import { auditChange } from '../audit/record.js';
 import { isAuthenticated } from '../actor.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import { displayName } from '../display-text.js';
 import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -85,11 +86,7 @@ export class TenancyService {
     if (limits) assertCan(actor, 'policy:manage');
     const tenant = await em.findOneOrFail(Tenant, { id: actor.tenantId });
     const before = settingsOf(tenant);
-    if (input.name != null) {
-      const name = input.name.trim();
-      if (name.length < 1 || name.length > 100) throw new ValidationError('Name must be 1 to 100 characters', { field: 'name' });
-      tenant.name = name;
-    }
+    if (input.name != null) tenant.name = displayName(input.name, 'name');
     if (input.apiKeyDefaultTtlDays != null) {
       const days = input.apiKeyDefaultTtlDays;
       if (!Number.isInteger(days) || days < 1 || days > 3650) {

@@ -4,6 +4,7 @@
  * ends) so the same content always hashes the same.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
+import { titleFromContent } from '../../display-text.js';
 import { ValidationError } from '../../errors.js';
 import type { IngestionOptions } from '../options.js';
 import { assertTextual, type Format } from './formats.js';
@@ -29,7 +30,7 @@ export interface ParsedDocument {
 
 export function parseDocuments(input: ParseInput, options: IngestionOptions): ParsedDocument[] {
   const documents = parseByFormat(input, options)
-    .map((document) => ({ ...document, text: normalise(document.text), title: document.title.trim().slice(0, 1000) || input.name }))
+    .map((document) => ({ ...document, text: normalise(document.text), title: titleFromContent(document.title) || input.name }))
     .filter((document) => document.text.length > 0);
   if (documents.length === 0) throw parseError(input.name, 'no text in it');
   for (const document of documents) assertTextual(document.text, input.name);

@@ -1,7 +1,10 @@
 /**
  * `content_guard`: checks on the query text before anything reads it: length, encoding
- * (well-formed Unicode, no replacement characters from bad UTF-8, no control characters),
- * how many URLs (linkify-it) and phone numbers (libphonenumber-js) it carries. A query that
+ * (well-formed Unicode, no replacement characters from bad UTF-8, no control characters, no
+ * bidirectional overrides), how many URLs (linkify-it) and phone numbers (libphonenumber-js)
+ * it carries, read after normalising (see `inspectedText`) so look-alike dots and invisible
+ * characters do not hide a URL.
+ * A query that
  * fails is refused (POLICY_DENIED) and counted as a violation; a caller with more than
  * `maxViolationsPerMinute` violations within a minute is refused everything (RATE_LIMITED,
  * reason BLOCKED) for `blockSeconds`. The violations are the decision log's rows, so the
@@ -10,6 +13,7 @@
 import { findPhoneNumbersInText, isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import LinkifyIt from 'linkify-it';
 import { z } from 'zod';
+import { BIDI_CONTROLS } from '../../display-text.js';
 import { registerPolicyType, windowStart, type Verdict } from '../policy-type.js';
 
 const configSchema = z.strictObject({
@@ -29,8 +33,25 @@ const configSchema = z.strictObject({
 type ContentGuardConfig = z.infer<typeof configSchema>;
 
 const linkify = new LinkifyIt();
-// Control characters other than tab, newline and carriage return; U+FFFD marks bytes that were not UTF-8.
-const UNACCEPTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFD]/;
+// Control characters other than tab, newline and carriage return (C1 included); U+FFFD marks
+// bytes that were not UTF-8; bidirectional embeddings, overrides and isolates make a reader (or
+// a reviewing model) see the text in another order than it is (BIDI_CONTROLS).
+const UNACCEPTABLE = new RegExp(`[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFFFD]|${BIDI_CONTROLS.source}`);
+// What a reader would take for a full stop in a host name: ideographic (U+3002) and, after
+// NFKC, the halfwidth ideographic one (U+FF61 becomes U+3002); NFKC already makes U+FF0E,
+// U+FE52 and U+2024 a '.'.
+const ALTERNATIVE_DOTS = /[\u3002\uFF61\uFF0E]/g;
+// Invisible characters that would split a host name for the matcher but not for a reader.
+const INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]/g;
+
+/**
+ * The text as the URL and phone number checks read it: NFKC (fullwidth letters and digits,
+ * compatibility dots), the alternative full stops as '.', invisible characters removed, so a
+ * URL written `example。com` or `ｅｘａｍｐｌｅ．ｃｏｍ` or `exa\u200Bmple.com` is counted.
+ */
+export function inspectedText(text: string): string {
+  return text.normalize('NFKC').replace(ALTERNATIVE_DOTS, '.').replace(INVISIBLE, '').replace(BIDI_CONTROLS, '');
+}
 
 /** The first check the text fails, or undefined. */
 export function contentViolation(config: ContentGuardConfig, text: string): { reasonCode: string; reason: string } | undefined {
@@ -38,9 +59,10 @@ export function contentViolation(config: ContentGuardConfig, text: string): { re
   if (!text.isWellFormed() || UNACCEPTABLE.test(text)) {
     return { reasonCode: 'CONTENT_ENCODING', reason: 'The query must be valid UTF-8 text without control characters' };
   }
-  const urls = linkify.match(text)?.length ?? 0;
+  const inspected = inspectedText(text);
+  const urls = linkify.match(inspected)?.length ?? 0;
   if (urls > config.maxUrls) return { reasonCode: 'CONTENT_URLS', reason: `The query carries ${urls} URLs; at most ${config.maxUrls}` };
-  const phones = findPhoneNumbersInText(text, { defaultCountry: config.phoneCountry as CountryCode }).length;
+  const phones = findPhoneNumbersInText(inspected, { defaultCountry: config.phoneCountry as CountryCode }).length;
   if (phones > config.maxPhoneNumbers) {
     return { reasonCode: 'CONTENT_PHONE_NUMBERS', reason: `The query carries ${phones} phone numbers; at most ${config.maxPhoneNumbers}` };
   }
