@@ -28,12 +28,20 @@ const SESSION = 'accessToken refreshToken user { id }';
 const databaseId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 /** The tenant's events as an ADMIN sees them (GraphQL), with `personalValues`. */
-async function tenantEvents(token: string, atLeast: number, filter: Record<string, unknown> = {}) {
+/** A test for tenantEvents: an operation event of each of these root fields is there. */
+const withFields =
+  (...fields: string[]) =>
+  (events: Record<string, any>[]) =>
+    fields.every((field) => events.some((event) => event.details.fields?.[0]?.field === field));
+
+/** The tenant's events, oldest first, once `until` holds (a count, or a test of the events): writes are asynchronous. */
+async function tenantEvents(token: string, until: number | ((events: Record<string, any>[]) => boolean), filter: Record<string, unknown> = {}) {
+  const done = typeof until === 'number' ? (events: unknown[]) => events.length >= until : until;
   const deadline = Date.now() + 15_000;
   for (;;) {
     const data = await must(server, token, `query($f: AuditEventFilter) { auditEvents(filter: $f, first: 100) { events { ${AUDIT_FIELDS} personalValues } } }`, { f: filter });
     const events = [...data.auditEvents.events].reverse() as Record<string, any>[];
-    if (events.length >= atLeast || Date.now() > deadline) return events;
+    if (done(events) || Date.now() > deadline) return events;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -100,7 +108,7 @@ describe('secrets given as arguments', () => {
     expect(wrong.errors[0].extensions.code).toBe('UNAUTHENTICATED');
 
     const secrets = [owner.password, memberPassword, 'wrong but secret 4242', 'not my passphrase 31337', invitationToken, member.refreshToken, refreshed.refreshSession.refreshToken, token];
-    const events = await tenantEvents(owner.accessToken, 1, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    const events = await tenantEvents(owner.accessToken, withFields('deleteMyAccount'), { action: 'graphql.mutation', actor: databaseId(member.user.id) });
     const platform = await platformOperation('logIn', invitee);
     expect(platform.length).toBe(2);
     const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(ownerTenant), await storedRows(PLATFORM_CHAIN)]);
@@ -120,7 +128,7 @@ describe('secrets given as arguments', () => {
     expect((await lastOnPlatform('acceptInvitation')).payload.details.fields[0].arguments).toEqual({ token: { secret: 'omitted' }, password: { secret: 'omitted' } });
 
     // The invitee's email: in the erasable part of the owner's events, never in a payload.
-    const ownerEvents = await tenantEvents(owner.accessToken, 2, { action: '*' });
+    const ownerEvents = await tenantEvents(owner.accessToken, (events) => withFields('inviteMember')(events) && events.some((event) => event.action === 'config.member.invite'), { action: '*' });
     const invitation = ownerEvents.find((event) => event.details.fields?.[0]?.field === 'inviteMember')!;
     expect(invitation.details.fields[0].arguments).toEqual({ email: { personal: 0 }, role: 'MEMBER' });
     expect(invitation.personalValues).toEqual([invitee]);
@@ -132,7 +140,7 @@ describe('secrets given as arguments', () => {
 
     // Erasure: the email leaves the personal data too, and both chains still verify.
     expect((await must(server, token, 'mutation($p: String!) { deleteMyAccount(password: $p) }', { p: memberPassword })).deleteMyAccount).toBe(true);
-    await tenantEvents(owner.accessToken, 2, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    await tenantEvents(owner.accessToken, (events) => events.filter((event) => event.details.fields?.[0]?.field === 'deleteMyAccount').length >= 2, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
     const everything = await withClient(server.database.ownerUrl, async (client) => (await client.query('select payload, personal from audit_events')).rows);
     expect(JSON.stringify(everything).toLowerCase()).not.toContain(invitee.toLowerCase());
     expect((await must(server, owner.accessToken, '{ verifyAuditChain { ok problem } }')).verifyAuditChain).toEqual({ ok: true, problem: null });
@@ -147,7 +155,7 @@ describe('secrets given as arguments', () => {
     await must(server, owner.accessToken, 'mutation($x: CreateModelInput!) { createModel(input: $x) { id } }', {
       x: { name: 'with-key', type: 'openai-compatible', apiKey: modelKey, config: { baseUrl: 'https://models.example.com/v1', model: 'm' } },
     }).catch(() => undefined); // whether or not the model is accepted, the argument is audited
-    const events = await tenantEvents(owner.accessToken, 1, { action: 'graphql.mutation' });
+    const events = await tenantEvents(owner.accessToken, withFields('createModel'), { action: 'graphql.mutation' });
     const creation = events.find((event) => event.details.fields?.[0]?.field === 'createModel')!;
     expect(creation.details.fields[0].arguments.input.apiKey).toEqual({ secret: 'omitted' });
     expect(JSON.stringify(await storedRows(databaseId(owner.tenant.id)))).not.toContain('model-key-0123456789abcdef');
@@ -164,7 +172,7 @@ describe('free text given as arguments', () => {
     const streamed = await endpointQueryOverWebSocket(server, owner.accessToken, setup.reference, question);
     expect(streamed.at(-1).errors).toBeUndefined();
 
-    const events = await tenantEvents(owner.accessToken, 2, { action: 'graphql.*' });
+    const events = await tenantEvents(owner.accessToken, withFields('queryEndpoint', 'endpointQuery'), { action: 'graphql.*' });
     const http = events.find((event) => event.details.fields?.[0]?.field === 'queryEndpoint')!;
     const ws = events.find((event) => event.details.fields?.[0]?.field === 'endpointQuery')!;
     expect(http.details.fields[0].arguments).toEqual({
@@ -184,7 +192,7 @@ describe('free text given as arguments', () => {
     const dataset = await createDataset(server, owner.accessToken, { name: 'Memos', description });
     const text = 'Confidential memo: the sluice opens at dawn.';
     expect((await ingestInline(server, owner.accessToken, dataset.id, [{ title: 'Dawn', text }])).body.errors).toBeUndefined();
-    const events = await tenantEvents(owner.accessToken, 2, { action: 'graphql.mutation' });
+    const events = await tenantEvents(owner.accessToken, withFields('createDataset', 'ingestDocuments'), { action: 'graphql.mutation' });
     const creation = events.find((event) => event.details.fields?.[0]?.field === 'createDataset')!;
     expect(creation.details.fields[0].arguments.input).toMatchObject({ name: 'Memos', description: { text: { length: description.length } } });
     const ingestion = events.find((event) => event.details.fields?.[0]?.field === 'ingestDocuments')!;
