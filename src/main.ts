@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
 
   const database = await openDatabase(config, logger);
   const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
-  let code: number | undefined;
+  let failed = false;
   try {
     logger.info(
       { database: redactUrl(database.ownerUrl), embedded: Boolean(database.embedded), dataDir: config.dataDir },
@@ -109,17 +109,17 @@ async function main(argv: string[]): Promise<number> {
     await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
     if (command === 'migrate') {
       logger.info('migrations are up to date');
-      return (code = 0);
+      return 0;
     }
     if (command === 'rotate-master-key') {
       const report = await rotateMasterKey(database.ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys));
       logger.info(report, `re-encrypted ${report.resealed} secrets under the current master key (${report.alreadyCurrent} already were)`);
-      if (report.unreadable.length === 0) return (code = 0);
+      if (report.unreadable.length === 0) return 0;
       logger.error(
         { unreadable: report.unreadable },
         `${report.unreadable.length} model API keys open under none of the keys given; they are unchanged (set the key that sealed them in SLUICE_MASTER_KEY_PREVIOUS, or set a new API key on those models)`,
       );
-      return (code = 1);
+      return 1;
     }
     if (auditVerify) {
       const reports = await verifyAllChains(database.ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), values.tenant);
@@ -128,25 +128,25 @@ async function main(argv: string[]): Promise<number> {
         else logger.error(report, `audit chain of ${report.tenant ?? report.tenantId}: BROKEN at event ${report.firstBrokenEventId}: ${report.problem}`);
       }
       if (values.tenant && reports.length === 0) logger.warn({ tenant: values.tenant }, 'no audit chain for that tenant');
-      return (code = reports.every((report) => report.ok) ? 0 : 1);
+      return reports.every((report) => report.ok) ? 0 : 1;
     }
     if (command === 'retention') {
       logger.info(await runRetention(database.ownerUrl), 'retention applied');
-      return (code = 0);
+      return 0;
     }
     if (keysCreate) {
-      return (code = await keys(database.ownerUrl, logger, {
+      return await keys(database.ownerUrl, logger, {
         tenant: values.tenant!,
         name: values.name!,
         scopes: values.scopes!,
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
-      }));
+      });
     }
-    return (code = await serve(config, database, logger, command === 'worker' ? 'worker' : 'api'));
+    return await serve(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {
     // The last step, whatever came before: an embedded PostgreSQL never outlives us.
     await runShutdownSteps(logger, [['database', () => database.stop()]], { timeoutMs: DATABASE_STOP_TIMEOUT_MS });
-    if (serving && code !== undefined) logger.info('shutdown complete');
+    if (serving && !failed) logger.info('shutdown complete');
     // Log lines are written asynchronously and process.exit comes next: the last ones would be lost.
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }
