@@ -76,7 +76,8 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
 });
 
-it('sluice audit verify reports every chain, and a broken one with exit code 1', async () => {
+// Two `sluice` child processes: slow on a busy machine.
+it('sluice audit verify reports every chain, and a broken one with exit code 1', { timeout: 300_000 }, async () => {
   const account = await signUp(server);
   await createApiKey(server, account.accessToken, { name: 'one', scopes: ['READ'] });
   const [event] = await auditEventsOf(server, account.accessToken, 1, { action: 'graphql.mutation' });

@@ -90,7 +90,8 @@ it('a ciphertext moved onto another model row does not open', async () => {
   await must(server, owner.token, 'mutation($id: ID!) { updateModel(id: $id, input: { apiKey: "sk-repaired-1234" }) { id } }', { id: second.modelId });
 });
 
-it('sluice rotate-master-key re-encrypts under the new key; the model works with the new key alone', async () => {
+// `sluice rotate-master-key` runs as a child process: slow on a busy machine.
+it('sluice rotate-master-key re-encrypts under the new key; the model works with the new key alone', { timeout: 300_000 }, async () => {
   const setup = await endpointOver(server, owner.token, DOCS, {
     model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'test-model' }, apiKey: API_KEY },
   });
