@@ -19,6 +19,7 @@ import { createLogger, redactUrl, type Logger } from './logger.js';
 import { rotateMasterKey } from './domains/models/rotate-master-key.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import { createEventBus } from './events.js';
+import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import { createServer } from './server.js';
 import { startTracing } from './tracing.js';
 import { startWorker } from './worker.js';
@@ -96,11 +97,13 @@ async function main(argv: string[]): Promise<number> {
   reportSecrets(config, logger);
 
   const database = await openDatabase(config, logger);
+  const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
+  let failed = false;
   try {
     logger.info(
       { database: redactUrl(database.ownerUrl), embedded: Boolean(database.embedded), dataDir: config.dataDir },
       database.embedded
-        ? `embedded PostgreSQL ${database.embedded.created ? 'created' : 'started'} in ${database.embedded.directory}`
+        ? `embedded PostgreSQL ${database.embedded.created ? 'created' : database.embedded.recovered ? 'started (after stopping the one a killed Sluice left running)' : 'started'} in ${database.embedded.directory}`
         : 'using the PostgreSQL server from DATABASE_URL',
     );
     await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
@@ -141,14 +144,31 @@ async function main(argv: string[]): Promise<number> {
     }
     return await serve(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {
-    await database.stop();
+    // The last step, whatever came before: an embedded PostgreSQL never outlives us.
+    await runShutdownSteps(logger, [['database', () => database.stop()]], { timeoutMs: DATABASE_STOP_TIMEOUT_MS });
+    if (serving && !failed) logger.info('shutdown complete');
+    // Log lines are written asynchronously and process.exit comes next: the last ones would be lost.
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }
 }
+
+/** How long the embedded PostgreSQL may take to stop (a fast shutdown takes well under a second). */
+const DATABASE_STOP_TIMEOUT_MS = 60_000;
+
+/**
+ * The signals that end `serve`: SIGTERM (orchestrators), SIGINT (Ctrl-C) and SIGHUP (the
+ * terminal closed). The embedded PostgreSQL runs in a session of its own, so a terminal's
+ * Ctrl-C reaches only us; we stop it last.
+ */
+const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** `serve` runs the API (and, unless SLUICE_WORKER=off, the job worker); `worker` the worker alone. */
 async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; ownerUrl: string }, logger: Logger, role: 'api' | 'worker'): Promise<number> {
   const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let workerTracing: ReturnType<typeof startTracing>;
+  let server: ReturnType<typeof createServer> | undefined;
   try {
     await assertRestrictedAppRole(orm);
     if (!(await searchIndexUsable(orm))) {
@@ -158,8 +178,8 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
       );
     }
     // The worker's own tracer (the API server has one of its own): ingestion job spans.
-    const workerTracing = role === 'worker' || config.worker.mode === 'inline' ? startTracing(config.observability) : undefined;
-    const worker =
+    workerTracing = role === 'worker' || config.worker.mode === 'inline' ? startTracing(config.observability) : undefined;
+    worker =
       role === 'worker' || config.worker.mode === 'inline'
         ? await startWorker({
             config: config.worker,
@@ -171,7 +191,7 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
             tracer: workerTracing?.tracer,
           })
         : undefined;
-    const server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
+    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
     if (server) {
       const url = await server.listen();
       logger.info(
@@ -180,18 +200,23 @@ async function serve(config: Config, { appUrl, ownerUrl }: { appUrl: string; own
       );
     }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
+      for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
     });
     logger.info({ signal }, 'shutting down: finishing in-flight work');
-    await server?.close();
-    await worker?.stop();
-    await workerTracing?.shutdown();
-    logger.info('shutdown complete');
     return 0;
   } finally {
-    await bus.close();
-    await orm.close(true);
+    // Independent steps: one that fails (an unreachable collector) is logged and the rest run.
+    await runShutdownSteps(
+      logger,
+      [
+        ['server', () => server?.close()],
+        ['worker', () => worker?.stop()],
+        ['tracing', () => workerTracing?.shutdown()],
+        ['events', () => bus.close()],
+        ['database pool', () => orm.close(true)],
+      ],
+      { timeoutMs: config.http.shutdownTimeoutMs + 10_000 },
+    );
   }
 }
 

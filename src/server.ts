@@ -51,6 +51,7 @@ import { REST_LOGIN_PATH, useRestLogin } from './plugins/rest-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionLimits } from './plugins/subscription-limits.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
+import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import { withConsole } from './console/serve.js';
 import { withBodyLimit } from './http/body-limit.js';
 import { corsPolicy, originAllowed, sameHostOrigin } from './http/cors.js';
@@ -297,6 +298,25 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
 
   let closing: Promise<void> | undefined;
 
+  /** Stop accepting, end subscriptions, let in-flight requests finish (then cut what is left). */
+  async function drainConnections() {
+    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    await ws.dispose();
+    httpServer.closeIdleConnections();
+    const timer = setTimeout(() => {
+      logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
+      httpServer.closeAllConnections();
+    }, config.http.shutdownTimeoutMs);
+    // Keep-alive connections become idle as their last response ends; close them as they do.
+    const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 100);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+      clearInterval(idleSweep);
+    }
+  }
+
   return {
     yoga,
     httpServer,
@@ -314,31 +334,28 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     close() {
       closing ??= (async () => {
         shutdown.abort();
-        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        await ws.dispose();
-        httpServer.closeIdleConnections();
-        const timer = setTimeout(() => {
-          logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
-          httpServer.closeAllConnections();
-        }, config.http.shutdownTimeoutMs);
-        // Keep-alive connections become idle as their last response ends; close them as they do.
-        const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 100);
-        try {
-          await closed;
-        } finally {
-          clearTimeout(timer);
-          clearInterval(idleSweep);
-        }
-        credentialWatch.dispose();
-        topicReaders.close();
-        // Suppressed refusals get their summary now, then every event of the requests that just
-        // finished is written before we stop; if the database is gone by now, say so and stop anyway.
-        await refusals.close();
-        await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit events queued at shutdown could not be written'));
-        await yoga.dispose();
-        await tracing?.shutdown();
-        await queueDepth?.close();
-        await refusalBuckets.close();
+        // Each step runs whatever became of the others (an unreachable tracing collector must
+        // not leave the rate-limit store or the queue connection open).
+        await runShutdownSteps(
+          logger,
+          [
+            ['connections', () => drainConnections()],
+            ['credential watch', () => credentialWatch.dispose()],
+            ['subscription topics', () => topicReaders.close()],
+            // Suppressed refusals get their summary now, then every event of the requests that
+            // just finished is written before we stop; if the database is gone by now, the step
+            // says so and the others go on.
+            ['refused credentials', () => refusals.close()],
+            ['audit', () => audit.close()],
+            ['yoga', () => yoga.dispose()],
+            ['tracing', () => tracing?.shutdown()],
+            ['queue depth', () => queueDepth?.close()],
+            // The refusal log's store is the rate limits' one, or its own when those are off.
+            ['rate-limit store', () => refusalBuckets.close()],
+          ],
+          // The connections' own bound is the shutdown timeout (then they are cut): a little more.
+          { timeoutMs: config.http.shutdownTimeoutMs + 5_000 },
+        );
       })();
       return closing;
     },

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { Logger as QueueLogger, makeWorkerUtils, run, type Runner, type Task, type WorkerEvents, type WorkerUtils } from 'graphile-worker';
-import type { PoolClient } from 'pg';
+import pg, { type PoolClient } from 'pg';
 import type { WorkerConfig } from './config.js';
 import type { Orm } from './db/orm.js';
 import { applyRetention } from './domains/audit/retention.js';
@@ -45,6 +45,8 @@ export interface SluiceWorker {
 }
 
 const RETENTION_TASK = 'retention';
+/** The queue and its helpers share one pool, graphile-worker's default size (docs/scaling.md). */
+const QUEUE_POOL_SIZE = 10;
 
 export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
@@ -80,9 +82,17 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
   // Listening before `run` creates its workers, so no worker id goes unrecorded.
   const events = new EventEmitter() as WorkerEvents;
   events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
+  // The queue's connections in a pool of ours, with an 'error' listener for its whole life:
+  // graphile-worker's own pools drop theirs before they end, and a connection the database
+  // closed in between (a shutdown, a restart) crashed the process with an unhandled 'error'.
+  const pgPool = new pg.Pool({ connectionString: queueUrl, max: QUEUE_POOL_SIZE });
+  const connectionFailed = (error: Error) => log.warn({ err: error }, 'a queue connection failed; the pool replaces it');
+  pgPool.on('error', connectionFailed);
+  // A connection in use reports its error to the query too; this listener only keeps it from crashing us.
+  pgPool.on('connect', (client) => client.on('error', connectionFailed));
   const runner: Runner = await run({
     events,
-    connectionString: queueUrl,
+    pgPool,
     concurrency: config.concurrency,
     noHandleSignals: true,
     pollInterval: 2000,
@@ -91,7 +101,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     logger: queueLogger(log),
   });
 
-  const utils = await makeWorkerUtils({ connectionString: queueUrl, logger: queueLogger(log) });
+  const utils = await makeWorkerUtils({ pgPool, logger: queueLogger(log) });
   const beat = () =>
     utils.withPgClient(async (client) => {
       await client.query(
@@ -112,6 +122,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
       await runner.stop();
       await utils.withPgClient((client) => client.query('delete from worker_instances where id = $1', [instanceId])).catch(() => undefined);
       await utils.release();
+      await pgPool.end();
       log.info({ instanceId }, 'job worker stopped');
     },
   };

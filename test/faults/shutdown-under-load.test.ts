@@ -19,9 +19,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { serve, stop, type SluiceProcess } from '../support/process.js';
+import { serve, sluiceEnv, stop, type SluiceProcess } from '../support/process.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { TEST_JWT_SECRET, TEST_MASTER_KEY } from '../support/server.js';
+import { TEST_JWT_SECRET } from '../support/server.js';
 
 const HELD = 100;
 const RACING = 100;
@@ -36,17 +36,12 @@ beforeAll(async () => {
   tenant = await seedTenant(database.ownerUrl);
   const user = tenant.users[0]!;
   ({ token } = await new AccessTokens(TEST_JWT_SECRET, 900).sign({ userId: user.id, email: user.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: user.role }));
-  sluice = await serve({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.ownerUrl,
-    DATABASE_APP_URL: database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+  sluice = await serve(sluiceEnv(database, {
     SLUICE_WORKER: 'off',
     SLUICE_RATE_LIMITS: 'off',
     // Far beyond what the held requests need: the timeout's forced close is not under test.
     SLUICE_SHUTDOWN_TIMEOUT_MS: '120000',
-  });
+  }));
 }, 60_000);
 afterAll(async () => {
   if (sluice) await stop(sluice);

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { childEnv, sluiceEnv } from '../support/process.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 const run = promisify(execFile);
 let server: TestServer;
@@ -16,20 +17,13 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 function sluice(...args: string[]) {
-  return run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      JWT_SECRET: TEST_JWT_SECRET,
-      SLUICE_MASTER_KEY: TEST_MASTER_KEY,
-      DATABASE_URL: server.database.ownerUrl,
-      DATABASE_APP_URL: server.database.appUrl,
-    },
-  });
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: childEnv(sluiceEnv(server.database, { LOG_LEVEL: 'info' })) });
 }
 
-it('creates a key that authenticates with its scopes, printing only the key on stdout', async () => {
+// Each command is a child process that migrates and opens the database: slow on a busy machine.
+const CHILD_PROCESS_TIMEOUT = { timeout: 300_000 };
+
+it('creates a key that authenticates with its scopes, printing only the key on stdout', CHILD_PROCESS_TIMEOUT, async () => {
   const { stdout, stderr } = await sluice('keys', 'create', '--tenant', tenant.slug, '--name', 'deploy', '--scopes', 'read,write', '--expires-in-days', '30');
   const secret = stdout.trim();
   expect(secret).toMatch(/^slk_[A-Za-z0-9_-]{43}$/);
@@ -41,7 +35,7 @@ it('creates a key that authenticates with its scopes, printing only the key on s
   expect(Math.round(days)).toBe(30);
 });
 
-it('refuses unknown tenants and scopes with exit code 2 and a message', async () => {
+it('refuses unknown tenants and scopes with exit code 2 and a message', CHILD_PROCESS_TIMEOUT, async () => {
   await expect(sluice('keys', 'create', '--tenant', 'no-such-tenant', '--name', 'x', '--scopes', 'read')).rejects.toMatchObject({
     code: 2,
     stderr: expect.stringContaining('Tenant "no-such-tenant" not found'),

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner } from '../support/ingestion.js';
-import { spawnSluice, type SluiceProcess } from '../support/process.js';
-import { startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sluiceEnv, spawnSluice, type SluiceProcess } from '../support/process.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 const workers: SluiceProcess[] = [];
@@ -21,20 +21,15 @@ afterAll(async () => {
 });
 
 function startWorkerProcess(): SluiceProcess {
-  const worker = spawnSluice(['worker'], {
-    NODE_ENV: 'test',
+  const worker = spawnSluice(['worker'], sluiceEnv(server.database, {
     LOG_LEVEL: 'info',
-    DATABASE_URL: server.database.ownerUrl,
-    DATABASE_APP_URL: server.database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
     SLUICE_WORKER_HEARTBEAT_MS: '200',
     // Generous against a busy machine: a live worker whose heartbeat lags past this would have
     // its job unlocked and started again (harmless to the data, but attempts would grow). 3 s
     // was seen to flake with the suite beside a benchmark (load 4.5 on 2 cores); 10 s costs the
     // test 7 s of waiting for the killed worker to count as gone.
     SLUICE_WORKER_STALE_MS: '10000',
-  });
+  }));
   workers.push(worker);
   return worker;
 }

@@ -7,9 +7,9 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
-import { serve, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
+import { serve, sluiceEnv, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
-import { sameDatabaseAt, startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 
 let redis: TestRedis | undefined;
 let seedServer: TestServer;
@@ -27,15 +27,7 @@ afterAll(async () => {
 
 it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a worker’s progress through Redis on another API process', async () => {
   if (!redis) throw new Error('No Redis: set REDIS_URL or install redis-server (.ci/run makes sure one exists)');
-  const env = {
-    NODE_ENV: 'test',
-    DATABASE_URL: seedServer.database.ownerUrl,
-    DATABASE_APP_URL: seedServer.database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
-    REDIS_URL: redis.url,
-    SLUICE_PROGRESS_POLL_MS: '600000',
-  };
+  const env = sluiceEnv(seedServer.database, { REDIS_URL: redis.url, SLUICE_PROGRESS_POLL_MS: '600000' });
   const [apiA, apiB] = await Promise.all([serve({ ...env, SLUICE_WORKER: 'off' }), serve({ ...env, SLUICE_WORKER: 'off' })]);
   const worker = spawnSluice(['worker'], { ...env, LOG_LEVEL: 'info' });
   processes.push(apiA, apiB, worker);

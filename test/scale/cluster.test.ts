@@ -9,9 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { logIn, refresh, signUp } from '../support/identity.js';
 import { createDataset, ingestInline, settled } from '../support/ingestion.js';
-import { serve, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
+import { serve, sluiceEnv, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
-import { sameDatabaseAt, startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 
 let redis: TestRedis | undefined;
 let seedServer: TestServer;
@@ -23,19 +23,14 @@ beforeAll(async () => {
   redis = await startTestRedis();
   if (!redis) throw new Error('No Redis: set REDIS_URL or install redis-server (.ci/run makes sure one exists)');
   seedServer = await startTestServer({ worker: false });
-  const env = {
-    NODE_ENV: 'test',
-    DATABASE_URL: seedServer.database.ownerUrl,
-    DATABASE_APP_URL: seedServer.database.appUrl,
-    JWT_SECRET: TEST_JWT_SECRET,
-    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+  const env = sluiceEnv(seedServer.database, {
     REDIS_URL: redis.url,
     SLUICE_WORKER: 'off',
     // One small budget per principal, so a shared limit shows within a few requests.
     SLUICE_RATE_LIMITS: 'on',
     SLUICE_RATE_LIMIT_PER_SECOND: '0.5',
     SLUICE_RATE_LIMIT_BURST: '6',
-  };
+  });
   const [a, b] = await Promise.all([serve(env), serve(env)]);
   const workers = [spawnSluice(['worker'], { ...env, LOG_LEVEL: 'info' }), spawnSluice(['worker'], { ...env, LOG_LEVEL: 'info' })];
   processes.push(a, b, ...workers);

@@ -1,6 +1,37 @@
 /** The real `sluice` process, for start-up and shutdown tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './server.js';
+
+/**
+ * What a child `sluice` needs to run against a test database: the test secrets and the
+ * database's two URLs. `extra` adds or overrides settings.
+ */
+export function sluiceEnv(database: { ownerUrl: string; appUrl: string }, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_JWT_SECRET,
+    SLUICE_MASTER_KEY: TEST_MASTER_KEY,
+    DATABASE_URL: database.ownerUrl,
+    DATABASE_APP_URL: database.appUrl,
+    ...extra,
+  };
+}
+
+/** The environment of every child process a test starts: no variable of the test run leaks in. */
+export function childEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+}
+
+export interface SpawnOptions {
+  /** The checkout to run (another one: a benchmark comparing two commits). */
+  cwd?: string;
+  /**
+   * Its own process group (a terminal's job), so a test can signal the whole group as Ctrl-C
+   * does: `process.kill(-child.pid, 'SIGINT')`.
+   */
+  processGroup?: boolean;
+}
 
 export interface SluiceProcess {
   child: ChildProcess;
@@ -13,12 +44,13 @@ export interface SluiceProcess {
   waitForLog(predicate: (line: Record<string, any>) => boolean): Promise<Record<string, any>>;
 }
 
-/** `cwd`: the checkout to run (another one: a benchmark comparing two commits). */
-export function spawnSluice(args: string[], env: Record<string, string | undefined>, cwd = process.cwd()): SluiceProcess {
+export function spawnSluice(args: string[], env: Record<string, string | undefined>, options: string | SpawnOptions = {}): SluiceProcess {
+  const { cwd = process.cwd(), processGroup = false } = typeof options === 'string' ? { cwd: options } : options;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: processGroup,
   });
   const logs: Record<string, any>[] = [];
   const waiters: { predicate: (line: Record<string, any>) => boolean; resolve: (line: Record<string, any>) => void }[] = [];
@@ -40,7 +72,8 @@ export function spawnSluice(args: string[], env: Record<string, string | undefin
     }
   });
   child.stderr!.on('data', (chunk) => (raw += String(chunk)));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then every line it wrote has been read (its last log line included).
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
     logs,
@@ -60,8 +93,8 @@ export function spawnSluice(args: string[], env: Record<string, string | undefin
 }
 
 /** Starts `sluice serve` and resolves with its base URL once it listens. */
-export async function serve(env: Record<string, string | undefined>, cwd?: string): Promise<SluiceProcess & { baseUrl: string }> {
-  const proc = spawnSluice(['serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, cwd);
+export async function serve(env: Record<string, string | undefined>, options?: string | SpawnOptions): Promise<SluiceProcess & { baseUrl: string }> {
+  const proc = spawnSluice(['serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, options);
   const line = await proc.waitForLog((log) => typeof log.msg === 'string' && log.msg.startsWith('Sluice is listening on'));
   return Object.assign(proc, { baseUrl: String(line.url).replace(/\/graphql$/, '') });
 }

@@ -1,6 +1,6 @@
 /** `sluice ingest <dataset> <files or folders...>`: upload, then watch the jobs to their end. */
 import { readFile } from 'node:fs/promises';
-import { IngestDocumentsDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
+import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli, type Command } from '../cli.js';
 import { batches, collectFiles, type LocalFile } from '../files.js';
 import { progressView, TERMINAL, type Progress, type ProgressView } from '../progress.js';
@@ -60,7 +60,7 @@ returns once the files are uploaded. With --json, prints the jobs' outcomes as J
       }
       const outcomes = await Promise.all(followed);
       view?.stop();
-      return report(cli, dataset.slug, jobs, outcomes);
+      return report(cli, dataset.slug, jobs, outcomes, await failedInputs(client, outcomes));
     } catch (error) {
       view?.stop();
       throw error;
@@ -102,22 +102,52 @@ async function follow(client: SluiceClient, jobId: string, label: string, view: 
   throw new CliError(`lost the progress of ${label} (${jobId}); see it with the ingestionJob query`, EXIT.failed);
 }
 
-function report(cli: Cli, dataset: string, jobs: { id: string; files: string[] }[], outcomes: Progress[]): number {
+/** An input that did not become documents, and why. */
+interface FailedInput {
+  jobId: string;
+  /** Position in its job's upload. */
+  index: number;
+  name: string;
+  reason: string;
+}
+
+/**
+ * Every failed input of the jobs that had any. Progress events carry only the inputs settled
+ * since the previous event, so the last one cannot name them all: the job itself is asked.
+ */
+async function failedInputs(client: SluiceClient, outcomes: Progress[]): Promise<FailedInput[]> {
+  const failing = outcomes.filter((outcome) => outcome.documentsFailed > 0 || outcome.documents.some((document) => document.status === 'FAILED'));
+  const jobs = await Promise.all(failing.map(async (outcome) => (await client.query(IngestionJobDocument, { id: outcome.jobId })).ingestionJob));
+  return jobs.flatMap((job) =>
+    (job?.documents ?? [])
+      .filter((document) => document.status === 'FAILED')
+      .map((document) => ({ jobId: job!.id, index: document.index, name: document.name, reason: document.error ?? 'failed (no reason recorded)' })),
+  );
+}
+
+/** One line of plain text: a reason or a file name never moves the cursor or colours the terminal. */
+const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+
+function report(cli: Cli, dataset: string, jobs: { id: string; files: string[] }[], outcomes: Progress[], failures: FailedInput[]): number {
   if (outcomes.length === 0) {
     cli.print(`Uploaded ${jobs.length} jobs into ${dataset}: ${jobs.map((job) => job.id).join(', ')}`, { dataset, jobs });
     return EXIT.ok;
   }
-  const failures = outcomes.flatMap((outcome) => outcome.documents.filter((document) => document.status === 'FAILED').map((document) => `${document.name}: ${document.error ?? 'failed'}`));
-  const ended = outcomes.filter((outcome) => outcome.stage !== 'COMPLETED').map((outcome) => `job ${outcome.jobId} ${outcome.stage}${outcome.error ? `: ${outcome.error}` : ''}`);
+  const ended = outcomes.filter((outcome) => outcome.stage !== 'COMPLETED').map((outcome) => `job ${outcome.jobId} ${outcome.stage}${outcome.error ? `: ${oneLine(outcome.error)}` : ''}`);
   const documents = outcomes.reduce((sum, outcome) => sum + outcome.documentsDone, 0);
   const chunks = outcomes.reduce((sum, outcome) => sum + outcome.chunksDone, 0);
-  const ok = failures.length === 0 && ended.length === 0;
-  const summary = `${ok ? 'Ingested' : 'Ingestion ended with problems:'} ${documents} inputs, ${chunks} chunks into ${dataset} (${outcomes.length} jobs)`;
-  cli.print([summary, ...ended, ...failures].join('\n'), {
+  // The counts decide, not only the list: a failure the job could not name still fails the run.
+  const failed = Math.max(failures.length, outcomes.reduce((sum, outcome) => sum + outcome.documentsFailed, 0));
+  const ok = failed === 0 && ended.length === 0;
+  const counts = `${documents} inputs, ${chunks} chunks into ${dataset} (${outcomes.length} jobs)`;
+  const summary = ok ? `Ingested ${counts}` : `Ingestion ended with problems: ${counts}${failed > 0 ? `; ${failed} failed:` : ''}`;
+  cli.print([summary, ...failures.map((failure) => `  ${oneLine(failure.name)}: ${oneLine(failure.reason)}`), ...ended].join('\n'), {
     dataset,
     ok,
     jobs: outcomes.map((outcome) => ({ id: outcome.jobId, stage: outcome.stage, documentsDone: outcome.documentsDone, documentsFailed: outcome.documentsFailed, chunks: outcome.chunksDone, error: outcome.error ?? null })),
     failures,
   });
+  if (failed > 0) cli.stderr.write(`sluice ingest: ${failed} of ${documents} inputs failed\n`);
+  else if (!ok) cli.stderr.write(`sluice ingest: ${ended.length} of ${outcomes.length} jobs did not complete\n`);
   return ok ? EXIT.ok : EXIT.failed;
 }
