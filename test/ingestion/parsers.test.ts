@@ -6,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions } from '../../src/domains/ingestion/options.js';
 import { decodeUtf8, detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
+import { DEFAULT_PARSE_LIMITS } from '../../src/domains/ingestion/parsers/limits.js';
 import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
 
 const parse = (name: string, format: Parameters<typeof parseDocuments>[0]['format'], content: string, options = defaults) =>
-  parseDocuments({ name, format, content }, options);
+  parseDocuments({ name, format, content }, options, DEFAULT_PARSE_LIMITS);
 
 describe('each format becomes the expected text', () => {
   it('plain text: line ends normalised, surrounding blank space trimmed, NFC', () => {
