@@ -70,7 +70,7 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   );
   const second = startWorkerProcess();
   await second.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('unlocked the jobs of workers'));
-  const job = await settled(server, token, jobId, 60_000);
+  const job = await settled(server, token, jobId, 90_000);
   expect(job.stage).toBe('COMPLETED');
   expect(job.attempts).toBe(2);
   expect(job.progress).toMatchObject({ documentsDone: 60, documentsFailed: 0 });
@@ -93,4 +93,4 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   expect(job.progress.chunksDone).toBe(expected);
   second.child.kill('SIGTERM');
   expect(await second.exit).toBe(0);
-}, 120_000);
+}, 180_000);

@@ -4,8 +4,9 @@
  * every job running longer than SLUICE_WORKER_STALE_MS looked abandoned: its lock was lifted
  * under the live runner and the process's other worker ran it at the same time (after a crash
  * and restart too), spending attempts. These tests hold a job in the middle of its run (a
- * transaction keeps its dataset row locked, so the runner waits at its first write) and check
- * that the job keeps one runner.
+ * transaction keeps its dataset row locked FOR NO KEY UPDATE: the job can be created, which
+ * only needs a key share of the row, but the runner waits at its first write, which locks the
+ * row FOR UPDATE) and check that the job keeps one runner.
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ async function heldJob(owner: Tenant) {
   await hold.connect();
   await hold.query('begin');
   await hold.query(`select set_config('app.tenant_id', $1, true)`, [owner.tenant.id]);
-  const { rowCount } = await hold.query('select 1 from datasets where id = $1 for update', [uuidOf(dataset.id)]);
+  const { rowCount } = await hold.query('select 1 from datasets where id = $1 for no key update', [uuidOf(dataset.id)]);
   expect(rowCount).toBe(1);
   const documents = Array.from({ length: 3 }, (_, i) => ({ title: `doc-${i}`, text: `Document ${i}. The lamp is wound at dusk.` }));
   const { body } = await ingestInline(server, owner.token, dataset.id, documents);

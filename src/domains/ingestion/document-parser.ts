@@ -7,8 +7,12 @@
  * thread reports itself (parse-thread.ts).
  *
  * The thread module is TypeScript under tsx and vitest, JavaScript once compiled: a `.ts`
- * thread gets `--import tsx` (a worker thread does not inherit vitest's transform).
+ * thread gets tsx's loader by absolute URL (a worker thread inherits `node --import tsx`, but
+ * not vitest's transform nor bin/sluice.js's `register()`, and a bare `tsx` would resolve
+ * from the working directory).
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChunkingOptions, IngestionOptions } from './options.js';
@@ -28,16 +32,21 @@ export interface ParseBudget extends ParseLimits {
 /** An error that is not the input's fault (the thread could not start, a bug): the job is retried. */
 export class ParserUnavailableError extends Error {}
 
-const THREAD_MODULE = new URL(`./parse-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const TYPESCRIPT = import.meta.url.endsWith('.ts');
+const THREAD_MODULE = new URL(`./parse-thread${TYPESCRIPT ? '.ts' : '.js'}`, import.meta.url);
+
+function threadExecArgv(): string[] {
+  if (!TYPESCRIPT || process.execArgv.includes('tsx')) return process.execArgv;
+  return [...process.execArgv, '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+}
 
 export class DocumentParser {
   private readonly pool: Piscina;
 
   constructor(private readonly budget: ParseBudget) {
-    const execArgv = THREAD_MODULE.pathname.endsWith('.ts') && !process.execArgv.includes('tsx') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
     this.pool = new Piscina({
       filename: THREAD_MODULE.href,
-      execArgv,
+      execArgv: threadExecArgv(),
       minThreads: 0,
       maxThreads: budget.threads,
       // One task per thread: a killed thread takes no one else's input with it.
