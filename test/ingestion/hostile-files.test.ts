@@ -105,7 +105,7 @@ describe('hostile files under the default limits', () => {
       await serve.exit;
     }
     await database?.close();
-  });
+  }, 120_000);
 
   const cases: [string, UploadFile][] = [
     ['500 000 nested <div>s (HTML, 5.5 MB)', { name: 'divs.html', type: 'text/html', content: `${'<div>'.repeat(500_000)}deep${'</div>'.repeat(500_000)}` }],
