@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => {
+const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 150_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -78,7 +78,7 @@ it('a job running longer than the staleness period keeps its one runner (its loc
   const job = await settled(server, owner.token, jobId, 60_000);
   expect(job).toMatchObject({ stage: 'COMPLETED', attempts: 1 });
   expect(job.progress).toMatchObject({ documentsDone: 3, documentsFailed: 0 });
-}, 120_000);
+}, 300_000);
 
 it('a second runner given a job whose lock was lifted leaves it to the first, costing no attempt', async () => {
   const owner = await tenantWithOwner(server);
@@ -103,4 +103,4 @@ it('a second runner given a job whose lock was lifted leaves it to the first, co
   const after = await jobOf(server, owner.token, jobId);
   expect(after).toMatchObject({ stage: 'COMPLETED', attempts: 1 });
   expect(after.progress).toMatchObject({ documentsDone: 3, documentsFailed: 0, chunksDone: 3 });
-}, 120_000);
+}, 300_000);

@@ -133,7 +133,9 @@ class JobRun {
         return { snapshot: snapshotOf(job), outcomes: item.status === 'PARSED' ? [] : [outcomeOf(item)] };
       });
       if (outcome === 'stopped') return 'stopped';
-      if (outcome !== 'again') this.reporter.record(outcome.snapshot, outcome.outcomes);
+      // An input only PARSED changes nothing a subscriber sees (its outcome comes in CHUNKING):
+      // no event for it, so a job sends no more events than it has outcomes and stages.
+      if (outcome !== 'again' && outcome.outcomes.length > 0) this.reporter.record(outcome.snapshot, outcome.outcomes);
     }
   }
 
