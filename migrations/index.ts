@@ -16,6 +16,7 @@ import { Migration20261124105804_audit_trail } from './Migration20261124105804_a
 import { Migration20261124111056_personal_data } from './Migration20261124111056_personal_data.js';
 import { Migration20261124112133_tenant_audit_settings } from './Migration20261124112133_tenant_audit_settings.js';
 import { Migration20261129234109_audit_erasure_lock } from './Migration20261129234109_audit_erasure_lock.js';
+import { Migration20261202082832_ingestion_item_error_reason } from './Migration20261202082832_ingestion_item_error_reason.js';
 import { Migration20261202082902_api_key_prefix_lookup } from './Migration20261202082902_api_key_prefix_lookup.js';
 import { Migration20261202083125_audit_history_without_arguments } from './Migration20261202083125_audit_history_without_arguments.js';
 import { Migration20261202085116_issuer_claims } from './Migration20261202085116_issuer_claims.js';
@@ -37,6 +38,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124111056_personal_data', class: Migration20261124111056_personal_data },
   { name: 'Migration20261124112133_tenant_audit_settings', class: Migration20261124112133_tenant_audit_settings },
   { name: 'Migration20261129234109_audit_erasure_lock', class: Migration20261129234109_audit_erasure_lock },
+  { name: 'Migration20261202082832_ingestion_item_error_reason', class: Migration20261202082832_ingestion_item_error_reason },
   { name: 'Migration20261202082902_api_key_prefix_lookup', class: Migration20261202082902_api_key_prefix_lookup },
   { name: 'Migration20261202083125_audit_history_without_arguments', class: Migration20261202083125_audit_history_without_arguments },
   { name: 'Migration20261202085116_issuer_claims', class: Migration20261202085116_issuer_claims },

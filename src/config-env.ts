@@ -5,6 +5,7 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import { DEFAULT_PARSE_LIMITS } from './domains/ingestion/parsers/limits.js';
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
 
@@ -100,6 +101,11 @@ export const envSchema = z.object({
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
+  SLUICE_PARSE_TIMEOUT_MS: limit(1, 3_600_000).default(60_000),
+  SLUICE_PARSE_MEMORY_MB: limit(16, 65_536).default(512),
+  SLUICE_PARSE_MAX_DEPTH: limit(1, 10_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
+  SLUICE_PARSE_MAX_COLUMNS: limit(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxColumns),
+  SLUICE_PARSE_MAX_LINE_CHARS: limit(80, 1024 * 1024 * 1024).default(DEFAULT_PARSE_LIMITS.maxLineChars),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
   SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
   SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),

@@ -6,6 +6,7 @@
  * are not in the environment are generated once and kept in the data directory. Production
  * never invents a secret.
  */
+import type { ParseBudget } from './domains/ingestion/document-parser.js';
 import type { ProviderSettings } from './domains/models/provider.js';
 import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './rate-limits/token-bucket.js';
@@ -159,6 +160,8 @@ export interface WorkerConfig {
   heartbeatMs: number;
   /** A worker process silent this long is presumed dead and its jobs are unlocked to resume. */
   staleAfterMs: number;
+  /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
+  parsing: ParseBudget;
 }
 
 export class ConfigError extends Error {
@@ -310,6 +313,15 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       concurrency: values.SLUICE_WORKER_CONCURRENCY,
       heartbeatMs: values.SLUICE_WORKER_HEARTBEAT_MS,
       staleAfterMs: values.SLUICE_WORKER_STALE_MS,
+      parsing: {
+        timeoutMs: values.SLUICE_PARSE_TIMEOUT_MS,
+        memoryMb: values.SLUICE_PARSE_MEMORY_MB,
+        // One thread per job running at once: each job parses one input at a time.
+        threads: values.SLUICE_WORKER_CONCURRENCY,
+        maxDepth: values.SLUICE_PARSE_MAX_DEPTH,
+        maxColumns: values.SLUICE_PARSE_MAX_COLUMNS,
+        maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
+      },
     },
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,

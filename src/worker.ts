@@ -5,9 +5,13 @@
  * bound, so they pass tenant isolation like any request's.
  *
  * Recovery from a dead process: graphile-worker keeps a crashed worker's jobs locked for
- * hours. Each process therefore records its worker ids with a heartbeat; every process
- * regularly unlocks jobs held by workers whose process has gone quiet, so the job resumes
- * elsewhere (or after a restart) within `staleAfterMs`.
+ * hours. Each process therefore records the ids its queue locks jobs with (graphile-worker
+ * 0.17 locks with its worker *pool's* id, not a worker's) with a heartbeat; every process
+ * regularly unlocks jobs held by pools whose process has gone quiet, so the job resumes
+ * elsewhere (or after a restart) within `staleAfterMs`. Recording only the workers' ids made
+ * every job running longer than `staleAfterMs` look abandoned: it was unlocked under its live
+ * runner and a second worker ran it at once (issue 17, item 12). The job lease
+ * (domains/ingestion/job-lease.ts) makes a second runner impossible even then.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -19,8 +23,9 @@ import pg, { type PoolClient } from 'pg';
 import type { WorkerConfig } from './config.js';
 import type { Orm } from './db/orm.js';
 import { applyRetention } from './domains/audit/retention.js';
-import { bindTenantSession } from './db/tenant-session.js';
-import { runIngestionJob } from './domains/ingestion/pipeline.js';
+import { DocumentParser } from './domains/ingestion/document-parser.js';
+import { withJobLease } from './domains/ingestion/job-lease.js';
+import { failIngestionJob, runIngestionJob } from './domains/ingestion/pipeline.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './domains/ingestion/queue.js';
 import type { Logger } from './logger.js';
@@ -53,6 +58,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const workerIds = new Set<string>();
   const em = orm.em.fork() as EntityManager;
+  const parser = new DocumentParser(config.parsing);
 
   const ingest: Task = async (payload, helpers) => {
     if (!isIngestPayload(payload)) throw new Error('ingest: malformed payload');
@@ -61,11 +67,14 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      await runIngestionJob({ em, progress, progressIntervalMs }, payload);
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ em, progress, progressIntervalMs, parser }, payload)));
+      if (!run.held) await lookAgainLater(helpers, payload);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
-      if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) await markFailed(em, payload, error);
+      if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) {
+        await failIngestionJob({ em, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
+      }
       throw error;
     } finally {
       span?.end();
@@ -79,8 +88,29 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     log.info(report, 'retention applied');
   };
 
-  // Listening before `run` creates its workers, so no worker id goes unrecorded.
+  /**
+   * Another runner holds the job's lease (the queue's lock was lifted under it): this one
+   * leaves the job alone, costing it no attempt, and queues a look for later in the job's
+   * queue, so the job is not lost if that runner dies or fails without a retry of its own
+   * (completing this entry deletes the queue row both runners were given).
+   */
+  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: { jobId: string }) => {
+    const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [helpers.job.id]);
+    await helpers.addJob(INGEST_TASK, payload, {
+      queueName: rows[0]?.queue_name ?? undefined,
+      jobKey: `ingest:${payload.jobId}`,
+      jobKeyMode: 'replace',
+      runAt: new Date(Date.now() + config.heartbeatMs),
+      maxAttempts: MAX_QUEUE_ATTEMPTS,
+    });
+    log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
+  };
+
+  // Listening before `run` creates its pool and workers, so no lock owner goes unrecorded.
+  // Jobs are locked with the pool's id; the workers' ids are kept too (older graphile-worker
+  // versions locked with those).
   const events = new EventEmitter() as WorkerEvents;
+  events.on('pool:create', ({ workerPool }) => workerIds.add(workerPool.id));
   events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
   // The queue's connections in a pool of ours, with an 'error' listener for its whole life:
   // graphile-worker's own pools drop theirs before they end, and a connection the database
@@ -94,6 +124,8 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     events,
     pgPool,
     concurrency: config.concurrency,
+    // Each running ingestion job holds one connection for its lease; the queue needs a few more.
+    maxPoolSize: config.concurrency + 4,
     noHandleSignals: true,
     pollInterval: 2000,
     taskList: { [INGEST_TASK]: ingest, [RETENTION_TASK]: retention },
@@ -120,6 +152,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     async stop() {
       clearInterval(timer);
       await runner.stop();
+      await parser.close();
       await utils.withPgClient((client) => client.query('delete from worker_instances where id = $1', [instanceId])).catch(() => undefined);
       await utils.release();
       await pgPool.end();
@@ -129,16 +162,17 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
 }
 
 /**
- * Unlocks the queue jobs of workers that no live process claims: those of stale instances,
- * and locks older than `staleAfterMs` by workers no instance lists (a process that died
- * before its first heartbeat).
+ * Unlocks the queue jobs of lock owners that no live process claims: those a stale instance
+ * lists (at once: its heartbeat already waited `staleAfterMs`), and locks older than
+ * `staleAfterMs` by owners no instance lists (a process that died before its first heartbeat).
  */
 async function recoverStaleWorkers(client: PoolClient, utils: WorkerUtils, staleAfterMs: number, log: Logger): Promise<void> {
   const stale = `now() - make_interval(secs => $1 / 1000.0)`;
   const { rows } = await client.query<{ locked_by: string }>(
     `select distinct j.locked_by from graphile_worker.jobs j
-      where j.locked_by is not null and j.locked_at < ${stale}
-        and not exists (select 1 from worker_instances w where j.locked_by = any(w.worker_ids) and w.heartbeat_at >= ${stale})`,
+      where j.locked_by is not null
+        and not exists (select 1 from worker_instances w where j.locked_by = any(w.worker_ids) and w.heartbeat_at >= ${stale})
+        and (j.locked_at < ${stale} or exists (select 1 from worker_instances w where j.locked_by = any(w.worker_ids)))`,
     [staleAfterMs],
   );
   if (rows.length > 0) {
@@ -148,20 +182,6 @@ async function recoverStaleWorkers(client: PoolClient, utils: WorkerUtils, stale
   }
   // Rows of dead processes are kept a while (ten stale periods) so the unlock above sees them first.
   await client.query(`delete from worker_instances where heartbeat_at < now() - make_interval(secs => $1 * 10 / 1000.0)`, [staleAfterMs]);
-}
-
-async function markFailed(em: EntityManager, payload: { tenantId: string; jobId: string }, error: unknown): Promise<void> {
-  const fork = em.fork({ clear: true }) as EntityManager;
-  bindTenantSession(fork, { tenantId: payload.tenantId, userId: null });
-  await fork.transactional((tx) =>
-    tx.getConnection().execute(
-      `update ingestion_jobs set stage = 'FAILED', error = ?, finished_at = now(), sequence = sequence + 1
-        where id = ? and stage not in ('COMPLETED', 'FAILED', 'CANCELLED')`,
-      [`The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000), payload.jobId],
-      'run',
-      tx.getTransactionContext(),
-    ),
-  );
 }
 
 function queueLogger(log: Logger): QueueLogger {

@@ -2,6 +2,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
+import { PARSE_FAILURE_REASONS, type ParseFailureReason } from '../domains/ingestion/parse-thread.js';
 import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
@@ -18,6 +19,11 @@ const DocumentOutcomeEnum = builder.enumType('IngestionDocumentOutcome', {
   values: ITEM_OUTCOMES,
   description: 'INDEXED: new; REPLACED: changed content replaced the old chunks; UNCHANGED: same content already there.',
 });
+const FailureReasonEnum = builder.enumType('IngestionFailureReason', {
+  values: PARSE_FAILURE_REASONS,
+  description:
+    'Why an input FAILED: PARSE_ERROR: not valid for its format; PARSE_LIMIT: over a structural bound (nesting, columns, line length); PARSE_TIMEOUT: over the time budget; PARSE_MEMORY: over the memory budget. Final: the queue does not retry it.',
+});
 const CsvModeEnum = builder.enumType('CsvMode', { values: ['ROW', 'FILE'] as const });
 
 const DocumentOutcomeRef = builder.objectRef<DocumentOutcome>('IngestionDocument').implement({
@@ -30,6 +36,7 @@ const DocumentOutcomeRef = builder.objectRef<DocumentOutcome>('IngestionDocument
     documents: t.exposeInt('documents', { description: 'Stored documents it became (a CSV file may become many).' }),
     chunks: t.exposeInt('chunks'),
     error: t.exposeString('error', { nullable: true }),
+    reason: t.field({ type: FailureReasonEnum, nullable: true, resolve: (outcome) => outcome.reason as ParseFailureReason | null }),
     sequence: t.exposeInt('sequence', { description: 'The job sequence at which this outcome was recorded.' }),
   }),
 });

@@ -6,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions } from '../../src/domains/ingestion/options.js';
 import { decodeUtf8, detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
+import { DEFAULT_PARSE_LIMITS } from '../../src/domains/ingestion/parsers/limits.js';
 import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
 
 const parse = (name: string, format: Parameters<typeof parseDocuments>[0]['format'], content: string, options = defaults) =>
-  parseDocuments({ name, format, content }, options);
+  parseDocuments({ name, format, content }, options, DEFAULT_PARSE_LIMITS);
 
 describe('each format becomes the expected text', () => {
   it('plain text: line ends normalised, surrounding blank space trimmed, NFC', () => {
@@ -97,6 +98,27 @@ describe('bad input is refused with a reason', () => {
     expect(reasonOf(() => parse('a.json', 'json', '[{"text":"ok"},{"body":"no text"}]')).message).toContain('record 2 has no string field "text"');
     expect(reasonOf(() => parse('a.csv', 'csv', 'a,b\n1,2,3\n')).reason).toBe('PARSE_ERROR');
     expect(reasonOf(() => parse('e.txt', 'text', '   \n\n ')).message).toContain('no text');
+  });
+
+  it('every format is bounded before its parser runs: nesting, columns, line and record length (PARSE_LIMIT)', () => {
+    const limited = (name: string, format: Parameters<typeof parse>[1], content: string) => reasonOf(() => parse(name, format, content));
+    const over = expect.objectContaining({ reason: 'PARSE_LIMIT' });
+    const depth = DEFAULT_PARSE_LIMITS.maxDepth + 1;
+    expect(limited('d.html', 'html', `${'<section>'.repeat(depth)}deep${'</section>'.repeat(depth)}`)).toEqual(over);
+    expect(limited('u.html', 'html', `<ul>${'<li><ul>'.repeat(depth)}x`)).toEqual(over);
+    expect(limited('o.json', 'json', `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`)).toEqual(over);
+    expect(limited('a.jsonl', 'jsonl', `{"text":"ok"}\n${'['.repeat(depth)}${']'.repeat(depth)}\n`)).toEqual(over);
+    expect(limited('q.md', 'markdown', `${'>'.repeat(depth)} deep`)).toEqual(over);
+    expect(limited('l.md', 'markdown', Array.from({ length: depth }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n'))).toEqual(over);
+    expect(limited('n.md', 'markdown', `${'1. '.repeat(depth)}deep`)).toEqual(over);
+    expect(limited('w.csv', 'csv', `${Array.from({ length: DEFAULT_PARSE_LIMITS.maxColumns + 1 }, (_, i) => `c${i}`).join(',')}\n`)).toEqual(over);
+    expect(limited('r.csv', 'csv', `text\n"${'x'.repeat(DEFAULT_PARSE_LIMITS.maxLineChars + 100)}"\n`)).toEqual(over);
+    expect(limited('t.txt', 'text', 'word '.repeat(DEFAULT_PARSE_LIMITS.maxLineChars / 4))).toEqual(over);
+    expect(limited('t.md', 'markdown', 'word '.repeat(DEFAULT_PARSE_LIMITS.maxLineChars / 4))).toEqual(over);
+    // Within the bounds, the same shapes parse; strings holding brackets are not nesting.
+    expect(parse('ok.json', 'json', `{"text": "${'['.repeat(depth * 2)}"}`)[0]!.text).toBe('['.repeat(depth * 2));
+    expect(parse('ok.md', 'markdown', `${'> '.repeat(10)}quoted`)[0]!.text).toBe('quoted');
+    expect(parse('ok.html', 'html', `${'<div>'.repeat(50)}fine${'</div>'.repeat(50)}`)[0]!.text).toBe('fine');
   });
 
   it('chunking options out of range', () => {

@@ -30,6 +30,8 @@ export const IngestionItem = defineEntity({
     documentCount: p.integer().default(0),
     chunkCount: p.integer().default(0),
     error: p.text().nullable(),
+    /** Why a FAILED input failed: PARSE_ERROR, PARSE_LIMIT, PARSE_TIMEOUT or PARSE_MEMORY (parse-thread.ts). */
+    errorReason: p.string().length(32).nullable(),
     sequence: p.bigint('number').nullable(),
     finishedAt: p.datetime().nullable(),
   }),

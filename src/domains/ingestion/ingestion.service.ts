@@ -105,7 +105,7 @@ export class IngestionService {
     const again = await em.find(IngestionItem, { job, status: { $in: ['FAILED', 'CANCELLED'] } }, { fields: ['id', 'status', 'byteCount'] });
     if (again.length === 0) throw new ConflictError('Nothing to retry: every input of the job was ingested');
     const failed = again.filter((item) => item.status === 'FAILED').length;
-    await em.nativeUpdate(IngestionItem, { id: { $in: again.map((item) => item.id) } }, { status: 'PENDING', error: null, sequence: null, finishedAt: null });
+    await em.nativeUpdate(IngestionItem, { id: { $in: again.map((item) => item.id) } }, { status: 'PENDING', error: null, errorReason: null, sequence: null, finishedAt: null });
     Object.assign(job, {
       stage: 'QUEUED',
       error: null,

@@ -7,21 +7,21 @@
  * counters: a worker that dies mid-input loses only that input's uncommitted work, and the
  * job resumes from the inputs still pending, so the dataset ends with exactly its chunks.
  */
-import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { bindTenantSession } from '../../db/tenant-session.js';
-import { DomainError } from '../errors.js';
+import type { DocumentParser } from './document-parser.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
-import type { ChunkingOptions } from './options.js';
-import { parseDocuments } from './parsers/parse.js';
+import type { IngestionOptions } from './options.js';
+import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
 import type { Format } from './parsers/formats.js';
+import type { ParseInput } from './parsers/parse.js';
 import { outcomeOf, snapshotOf, type ProgressBus } from './progress.js';
 import { ProgressReporter } from './progress-reporter.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
-import { documentHashes, writeDocuments, type HashedDocument } from './writer.js';
+import { documentHashes, writeDocuments } from './writer.js';
 
 /** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
 const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
@@ -31,6 +31,15 @@ export interface PipelineDependencies {
   em: EntityManager;
   progress: ProgressBus;
   progressIntervalMs: number;
+  /** Parses and chunks in worker threads, within a time and memory budget per input. */
+  parser: DocumentParser;
+}
+
+/** An input about to be parsed, read in a short transaction of its own. */
+interface NextInput {
+  id: string;
+  input: ParseInput;
+  options: IngestionOptions;
 }
 
 type Settled = 'settled' | 'stopped';
@@ -48,11 +57,13 @@ export async function runIngestionJob(deps: PipelineDependencies, payload: Inges
   if (!start) return;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
-    const run = new JobRun(em, payload.jobId, reporter);
+    const run = new JobRun(em, payload.jobId, reporter, deps.parser);
     if (!(await run.enter('PARSING'))) return;
-    if ((await run.eachItem('PENDING', (tx, job, item) => run.check(tx, job, item))) === 'stopped') return;
+    const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job, item, parsed) => run.check(tx, job, item, parsed));
+    if (parsing === 'stopped') return;
     if (!(await run.enter('CHUNKING'))) return;
-    if ((await run.eachItem('PARSED', (tx, job, item) => run.index(tx, job, item))) === 'stopped') return;
+    const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, item, chunked) => run.index(tx, job, item, chunked));
+    if (chunking === 'stopped') return;
     if (!(await run.enter('INDEXING'))) return;
     await run.finish();
   } finally {
@@ -68,6 +79,7 @@ class JobRun {
     private readonly em: EntityManager,
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
+    private readonly parser: DocumentParser,
   ) {}
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
@@ -87,15 +99,27 @@ class JobRun {
     return entered !== false;
   }
 
-  /** Settles the job's items in `status`, one transaction each, in order. */
-  async eachItem(status: 'PENDING' | 'PARSED', settle: (tx: EntityManager, job: IngestionJob, item: IngestionItem) => Promise<void>): Promise<Settled> {
+  /**
+   * Settles the job's items in `status`, in order: each is read, then prepared (parsed or
+   * chunked in a thread, outside any transaction: a slow input holds no lock and no
+   * connection), then settled in one transaction with the job's counters.
+   */
+  async eachItem<T>(
+    status: 'PENDING' | 'PARSED',
+    prepare: (next: NextInput) => Promise<T>,
+    settle: (tx: EntityManager, job: IngestionJob, item: IngestionItem, prepared: T) => Promise<void>,
+  ): Promise<Settled> {
     for (;;) {
+      const next = await this.next(status);
+      if (next === 'stopped') return 'stopped';
+      if (next === 'done') return 'settled';
+      const prepared = await prepare(next);
       const outcome = await this.em.transactional(async (tx) => {
         const job = await this.lock(tx);
         if (!job || isTerminal(job.stage)) return 'stopped' as const;
-        const item = await tx.findOne(IngestionItem, { job: this.jobId, status }, { orderBy: { ordinal: 'asc' }, refresh: true });
-        if (!item) return 'done' as const;
-        await settle(tx, job, item);
+        const item = await tx.findOne(IngestionItem, { id: next.id, status }, { refresh: true });
+        if (!item) return 'again' as const;
+        await settle(tx, job, item, prepared);
         job.sequence += 1;
         if (item.status !== 'PARSED') {
           item.sequence = job.sequence;
@@ -109,15 +133,41 @@ class JobRun {
         return { snapshot: snapshotOf(job), outcomes: item.status === 'PARSED' ? [] : [outcomeOf(item)] };
       });
       if (outcome === 'stopped') return 'stopped';
-      if (outcome === 'done') return 'settled';
-      this.reporter.record(outcome.snapshot, outcome.outcomes);
+      // An input only PARSED changes nothing a subscriber sees (its outcome comes in CHUNKING):
+      // no event for it, so a job sends no more events than it has outcomes and stages.
+      if (outcome !== 'again' && outcome.outcomes.length > 0) this.reporter.record(outcome.snapshot, outcome.outcomes);
     }
   }
 
-  /** PARSING: a parse error fails the input alone; content already stored is settled as UNCHANGED. */
-  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem): Promise<void> {
-    const documents = this.parse(job, item);
-    if (!documents) return;
+  /** The first item in `status`, or why there is none. */
+  private next(status: 'PENDING' | 'PARSED'): Promise<NextInput | 'stopped' | 'done'> {
+    return this.em.transactional(async (tx) => {
+      const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
+      if (!job || isTerminal(job.stage)) return 'stopped' as const;
+      const item = await tx.findOne(IngestionItem, { job: this.jobId, status }, { orderBy: { ordinal: 'asc' }, refresh: true });
+      if (!item) return 'done' as const;
+      const input = { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata };
+      return { id: item.id, input, options: job.options };
+    });
+  }
+
+  /** PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it failed. */
+  async parse(next: NextInput): Promise<ParseResult<HashedDocument>> {
+    const parsed = await this.parser.parse(next.input, next.options);
+    if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
+    return parsed;
+  }
+
+  /** CHUNKING, in a thread: from the documents PARSING kept, else from the input again. */
+  chunk(next: NextInput): Promise<ParseResult<ChunkedDocument>> {
+    const kept = this.parsed.take(next.id);
+    return this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: next.input, options: next.options });
+  }
+
+  /** PARSING: a parse failure fails the input alone, for good; content already stored is settled as UNCHANGED. */
+  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParseResult<HashedDocument>): Promise<void> {
+    if ('failure' in parsed) return failed(item, parsed.failure);
+    const { documents } = parsed;
     item.documentCount = documents.length;
     const stored = await documentHashes(tx, job.dataset.id, documents.map((document) => document.sourceKey));
     const unchanged = documents.every((document) => stored.get(document.sourceKey) === document.hash);
@@ -130,9 +180,9 @@ class JobRun {
   }
 
   /** CHUNKING: writes the input's documents and their chunks, replacing changed ones. */
-  async index(tx: EntityManager, job: IngestionJob, item: IngestionItem): Promise<void> {
-    const documents = this.parse(job, item);
-    if (!documents) return;
+  async index(tx: EntityManager, job: IngestionJob, item: IngestionItem, chunked: ParseResult<ChunkedDocument>): Promise<void> {
+    if ('failure' in chunked) return failed(item, chunked.failure);
+    const { documents } = chunked;
     const written = await writeDocuments(tx, { job, item, documents });
     job.chunksDone += written.chunks;
     Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
@@ -156,24 +206,6 @@ class JobRun {
       return snapshotOf(job);
     });
     if (finished) this.reporter.record(finished);
-  }
-
-  private parse(job: IngestionJob, item: IngestionItem): HashedDocument[] | undefined {
-    const cached = this.parsed.take(item.id);
-    if (cached) return cached;
-    let documents: HashedDocument[];
-    try {
-      documents = parseDocuments(
-        { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
-        job.options,
-      ).map((document) => ({ ...document, hash: hashOf(document.text, document.title, document.metadata, job.options.chunking) }));
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      Object.assign(item, { status: 'FAILED', error: error.message });
-      return undefined;
-    }
-    this.parsed.keep(item.id, documents);
-    return documents;
   }
 
   private lock(tx: EntityManager): Promise<IngestionJob | null> {
@@ -208,7 +240,23 @@ class ParsedDocuments {
   }
 }
 
-/** What makes a stored document current: its text, title, metadata and how it was chunked. */
-function hashOf(text: string, title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
-  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, title, metadata])).update('\n').update(text).digest('hex');
+function failed(item: IngestionItem, failure: ParseFailure): void {
+  Object.assign(item, { status: 'FAILED', error: failure.message, errorReason: failure.reason });
+}
+
+/**
+ * The queue gave up on the job (its attempts are spent): the job ends FAILED with `message`,
+ * and its subscribers hear it. A job that ended meanwhile is left as it is.
+ */
+export async function failIngestionJob(deps: Pick<PipelineDependencies, 'em' | 'progress'>, payload: IngestPayload, message: string): Promise<void> {
+  const em = deps.em.fork({ clear: true }) as EntityManager;
+  bindTenantSession(em, { tenantId: payload.tenantId, userId: null });
+  const ended = await em.transactional(async (tx) => {
+    const job = await lockJob(tx, payload.jobId);
+    if (!job || isTerminal(job.stage)) return undefined;
+    Object.assign(job, { stage: 'FAILED', error: message.slice(0, 2000), finishedAt: new Date(), sequence: job.sequence + 1 });
+    await tx.flush();
+    return snapshotOf(job);
+  });
+  if (ended) deps.progress.publish({ snapshot: ended, previousSequence: ended.sequence - 1, outcomes: [] });
 }

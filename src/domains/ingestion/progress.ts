@@ -19,6 +19,8 @@ export interface DocumentOutcome {
   documents: number;
   chunks: number;
   error: string | null;
+  /** For a FAILED input: PARSE_ERROR, PARSE_LIMIT, PARSE_TIMEOUT or PARSE_MEMORY. */
+  reason: string | null;
   sequence: number;
 }
 
@@ -78,7 +80,7 @@ export function snapshotOf(job: IngestionJob): JobSnapshot {
   };
 }
 
-export type ItemSummary = Pick<IngestionItem, 'ordinal' | 'name' | 'status' | 'outcome' | 'documentCount' | 'chunkCount' | 'error' | 'sequence'>;
+export type ItemSummary = Pick<IngestionItem, 'ordinal' | 'name' | 'status' | 'outcome' | 'documentCount' | 'chunkCount' | 'error' | 'errorReason' | 'sequence'>;
 
 export function outcomeOf(item: ItemSummary): DocumentOutcome {
   return {
@@ -89,6 +91,7 @@ export function outcomeOf(item: ItemSummary): DocumentOutcome {
     documents: item.documentCount,
     chunks: item.chunkCount,
     error: item.error ?? null,
+    reason: item.errorReason ?? null,
     sequence: item.sequence ?? 0,
   };
 }

@@ -6,13 +6,10 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql as sql, pgArray } from '../../db/bound-sql.js';
-import { chunkText } from './chunker.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
-import type { ParsedDocument } from './parsers/parse.js';
+import type { ChunkedDocument } from './parse-thread.js';
 import type { ItemOutcome } from './stages.js';
-
-export type HashedDocument = ParsedDocument & { hash: string };
 
 /** Rows per chunk INSERT, and the most text one statement carries. */
 const BATCH_ROWS = 2000;
@@ -37,7 +34,7 @@ export async function documentHashes(tx: EntityManager, datasetId: string, sourc
 
 export async function writeDocuments(
   tx: EntityManager,
-  { job, item, documents }: { job: IngestionJob; item: IngestionItem; documents: HashedDocument[] },
+  { job, item, documents }: { job: IngestionJob; item: IngestionItem; documents: ChunkedDocument[] },
 ): Promise<{ outcome: ItemOutcome; chunks: number }> {
   const datasetId = job.dataset.id;
   const tenantId = job.tenant.id;
@@ -59,7 +56,8 @@ export async function writeDocuments(
   const replaced = changed.filter((document) => stored.has(document.sourceKey));
   const added = changed.filter((document) => !stored.has(document.sourceKey));
 
-  const chunked = changed.map((document) => ({ document, chunks: chunkText(document.text, job.options.chunking), bytes: Buffer.byteLength(document.text) }));
+  // Chunked in a parser thread (document-parser.ts), never here on the event loop.
+  const chunked = changed.map((document) => ({ document, chunks: document.chunks, bytes: Buffer.byteLength(document.text) }));
   const byKey = new Map(chunked.map((entry) => [entry.document.sourceKey, entry]));
 
   if (replaced.length > 0) {

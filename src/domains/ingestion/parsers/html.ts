@@ -19,8 +19,9 @@ const OPTIONS: HtmlToTextOptions = {
   ],
 };
 
-export function htmlToPlainText(html: string): string {
-  return convert(html, OPTIONS).replace(/\n{3,}/g, '\n\n').trim();
+/** `maxDepth`: deeper elements are left out rather than walked (limits.ts refuses such HTML files first; this guards HTML inside Markdown). */
+export function htmlToPlainText(html: string, maxDepth: number): string {
+  return convert(html, { ...OPTIONS, limits: { maxDepth } }).replace(/\n{3,}/g, '\n\n').trim();
 }
 
 /** The document's <title>, as text. */

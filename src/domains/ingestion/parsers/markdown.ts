@@ -5,20 +5,20 @@
 import { Lexer, type Token, type Tokens } from 'marked';
 import { htmlToPlainText } from './html.js';
 
-export function markdownToText(markdown: string): { text: string; firstHeading: string | null } {
+export function markdownToText(markdown: string, maxDepth: number): { text: string; firstHeading: string | null } {
   const tokens = new Lexer({ gfm: true }).lex(markdown);
   const firstHeading = tokens.find((token): token is Tokens.Heading => token.type === 'heading');
   return {
-    text: blocks(tokens).replace(/\n{3,}/g, '\n\n').trim(),
+    text: blocks(tokens, maxDepth).replace(/\n{3,}/g, '\n\n').trim(),
     firstHeading: firstHeading ? inline(firstHeading.tokens).trim() : null,
   };
 }
 
-function blocks(tokens: Token[]): string {
-  return tokens.map(block).join('');
+function blocks(tokens: Token[], maxDepth: number): string {
+  return tokens.map((token) => block(token, maxDepth)).join('');
 }
 
-function block(token: Token): string {
+function block(token: Token, maxDepth: number): string {
   switch (token.type) {
     case 'heading':
     case 'paragraph':
@@ -28,21 +28,21 @@ function block(token: Token): string {
     case 'code':
       return `${(token as Tokens.Code).text}\n\n`;
     case 'blockquote':
-      return blocks((token as Tokens.Blockquote).tokens);
+      return blocks((token as Tokens.Blockquote).tokens, maxDepth);
     case 'list':
-      return `${(token as Tokens.List).items.map((item) => `${blocks(item.tokens).trim()}\n`).join('')}\n`;
+      return `${(token as Tokens.List).items.map((item) => `${blocks(item.tokens, maxDepth).trim()}\n`).join('')}\n`;
     case 'table': {
       const table = token as Tokens.Table;
       const row = (cells: Tokens.TableCell[]) => cells.map((cell) => inline(cell.tokens)).join(' | ');
       return `${[row(table.header), ...table.rows.map(row)].join('\n')}\n\n`;
     }
     case 'html':
-      return `${htmlToPlainText((token as Tokens.HTML).text)}\n\n`;
+      return `${htmlToPlainText((token as Tokens.HTML).text, maxDepth)}\n\n`;
     case 'space':
     case 'hr':
       return '\n';
     default:
-      return 'tokens' in token && Array.isArray(token.tokens) ? blocks(token.tokens) : '';
+      return 'tokens' in token && Array.isArray(token.tokens) ? blocks(token.tokens, maxDepth) : '';
   }
 }
 

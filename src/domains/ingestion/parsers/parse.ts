@@ -9,6 +9,7 @@ import { ValidationError } from '../../errors.js';
 import type { IngestionOptions } from '../options.js';
 import { assertTextual, type Format } from './formats.js';
 import { htmlTitle, htmlToPlainText } from './html.js';
+import { assertWithinLimits, limitError, type ParseLimits } from './limits.js';
 import { markdownToText } from './markdown.js';
 
 export interface ParseInput {
@@ -28,8 +29,10 @@ export interface ParsedDocument {
   metadata: Record<string, unknown>;
 }
 
-export function parseDocuments(input: ParseInput, options: IngestionOptions): ParsedDocument[] {
-  const documents = parseByFormat(input, options)
+/** Throws a ValidationError whose `details.reason` is PARSE_ERROR (bad content) or PARSE_LIMIT (over a bound). */
+export function parseDocuments(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
+  assertWithinLimits(input.name, input.format, input.content, limits);
+  const documents = parseByFormat(input, options, limits)
     .map((document) => ({ ...document, text: normalise(document.text), title: titleFromContent(document.title) || input.name }))
     .filter((document) => document.text.length > 0);
   if (documents.length === 0) throw parseError(input.name, 'no text in it');
@@ -37,7 +40,7 @@ export function parseDocuments(input: ParseInput, options: IngestionOptions): Pa
   return documents;
 }
 
-function parseByFormat(input: ParseInput, options: IngestionOptions): ParsedDocument[] {
+function parseByFormat(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
   const one = (text: string, title: string | null): ParsedDocument[] => [
     { sourceKey: input.name, title: input.title ?? title ?? input.name, text, metadata: input.metadata ?? {} },
   ];
@@ -45,17 +48,17 @@ function parseByFormat(input: ParseInput, options: IngestionOptions): ParsedDocu
     case 'text':
       return one(input.content, null);
     case 'markdown': {
-      const { text, firstHeading } = markdownToText(input.content);
+      const { text, firstHeading } = markdownToText(input.content, limits.maxDepth);
       return one(text, firstHeading);
     }
     case 'html':
-      return one(htmlToPlainText(input.content), htmlTitle(input.content));
+      return one(htmlToPlainText(input.content, limits.maxDepth), htmlTitle(input.content));
     case 'json':
       return jsonDocuments(input, options, parseJson(input.name, input.content));
     case 'jsonl':
       return jsonDocuments(input, options, parseJsonLines(input.name, input.content));
     case 'csv':
-      return csvDocuments(input, options);
+      return csvDocuments(input, options, limits);
   }
 }
 
@@ -114,11 +117,18 @@ function jsonDocuments(
   });
 }
 
-function csvDocuments(input: ParseInput, { csv }: IngestionOptions): ParsedDocument[] {
+function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
   let rows: Record<string, string>[];
+  // The header bounds every row's width: csv-parse refuses a row with more fields than it.
+  const boundedHeader = (names: string[]) => {
+    if (names.length > limits.maxColumns) throw limitError(input.name, `${names.length} columns, more than ${limits.maxColumns}`);
+    return names;
+  };
   try {
-    rows = parseCsv(input.content, { columns: true, bom: true, skip_empty_lines: true, trim: true, relax_quotes: false });
+    rows = parseCsv(input.content, { columns: boundedHeader, bom: true, skip_empty_lines: true, trim: true, relax_quotes: false, max_record_size: limits.maxLineChars });
   } catch (error) {
+    if (error instanceof ValidationError) throw error;
+    if ((error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') throw limitError(input.name, `a record is longer than ${limits.maxLineChars} characters`);
     throw parseError(input.name, `not valid CSV (${(error as Error).message})`);
   }
   const header = rows.length > 0 ? Object.keys(rows[0]!) : [];

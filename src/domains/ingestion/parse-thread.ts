@@ -1,0 +1,70 @@
+/**
+ * What runs in a parser thread (document-parser.ts starts these with piscina): one input to
+ * its documents (PARSING), or to its documents and their chunks (CHUNKING). Nothing here may
+ * run on the event loop that serves requests. A parse failure, including an exception no
+ * parser meant to throw (a stack overflow), comes back as a value with its reason, so it
+ * fails its input alone; only the thread's death (memory, time) rejects the task.
+ */
+import { createHash } from 'node:crypto';
+import type { MessagePort } from 'node:worker_threads';
+import { DomainError } from '../errors.js';
+import { chunkText, type TextChunk } from './chunker.js';
+import type { ChunkingOptions, IngestionOptions } from './options.js';
+import type { ParseLimits } from './parsers/limits.js';
+import { parseDocuments, type ParsedDocument, type ParseInput } from './parsers/parse.js';
+
+export type HashedDocument = ParsedDocument & { hash: string };
+export type ChunkedDocument = HashedDocument & { chunks: TextChunk[] };
+
+/** Why an input failed to parse; stored as the input's `reason`. */
+export const PARSE_FAILURE_REASONS = ['PARSE_ERROR', 'PARSE_LIMIT', 'PARSE_TIMEOUT', 'PARSE_MEMORY'] as const;
+export type ParseFailureReason = (typeof PARSE_FAILURE_REASONS)[number];
+
+export interface ParseFailure {
+  reason: ParseFailureReason;
+  message: string;
+}
+
+export type ParseTask =
+  | { kind: 'parse'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
+  | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
+  | { kind: 'chunk-parsed'; documents: HashedDocument[]; chunking: ChunkingOptions; started: MessagePort };
+
+export type ParseResult<T> = { documents: T[] } | { failure: ParseFailure };
+
+export default function runParseTask(task: ParseTask): ParseResult<HashedDocument | ChunkedDocument> {
+  // The time budget starts now, once the thread is up and this module is loaded.
+  task.started.postMessage('started');
+  task.started.close();
+  try {
+    if (task.kind === 'chunk-parsed') return { documents: withChunks(task.documents, task.chunking) };
+    const documents = parseDocuments(task.input, task.options, task.limits).map((document) => ({
+      ...document,
+      hash: hashOf(document.text, document.title, document.metadata, task.options.chunking),
+    }));
+    return { documents: task.kind === 'chunk' ? withChunks(documents, task.options.chunking) : documents };
+  } catch (error) {
+    return { failure: failureOf(task, error) };
+  }
+}
+
+function withChunks(documents: HashedDocument[], chunking: ChunkingOptions): ChunkedDocument[] {
+  return documents.map((document) => ({ ...document, chunks: chunkText(document.text, chunking) }));
+}
+
+function failureOf(task: ParseTask, error: unknown): ParseFailure {
+  if (error instanceof DomainError) {
+    return { reason: error.details.reason === 'PARSE_LIMIT' ? 'PARSE_LIMIT' : 'PARSE_ERROR', message: error.message };
+  }
+  const name = task.kind === 'chunk-parsed' ? task.documents[0]?.sourceKey : task.input.name;
+  // A parser that recursed past the stack: structure the bounds did not foresee.
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return { reason: 'PARSE_LIMIT', message: `${JSON.stringify(name)}: nested too deeply for the parser` };
+  }
+  return { reason: 'PARSE_ERROR', message: `${JSON.stringify(name)}: the parser failed (${error instanceof Error ? error.message : String(error)})`.slice(0, 2000) };
+}
+
+/** What makes a stored document current: its text, title, metadata and how it was chunked. */
+function hashOf(text: string, title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
+  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, title, metadata])).update('\n').update(text).digest('hex');
+}
