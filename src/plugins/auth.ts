@@ -4,7 +4,9 @@ import type { AuthContext, ClientContext, ConnectionContext, RequestContext } fr
 import type { AuditRequest } from '../domains/audit/audit-log.js';
 import { DomainError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
+import { nulBytePath } from '../platform/input/nul-bytes.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
+import { nulByteError } from './nul-bytes.js';
 
 export interface AuthOptions {
   authenticator: Authenticator;
@@ -18,6 +20,11 @@ export interface AuthOptions {
 export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & ConnectionContext> {
   return {
     async onContextBuilding({ context, extendContext }) {
+      // graphql-ws connection parameters are JSON a client chose, read before any argument rule
+      // runs (the tenant picked among an issuer's tenants reaches a database lookup): the same
+      // NUL rule as every argument. HTTP headers cannot carry NUL.
+      const nul = nulBytePath(context.connectionParams ?? {}, ['connectionParams']);
+      if (nul) throw nulByteError(`The connection parameter "${nul.slice(1).join('.')}"`, nul);
       const credential = presentedCredential(context);
       try {
         const { actor, expiresAt } = await authenticator.authenticate(credential, refusalRequestOf(context));

@@ -57,7 +57,7 @@ function literalPath(ancestors: readonly (ASTNode | readonly ASTNode[])[]): Inpu
   return path;
 }
 
-function nulByteError(what: string, path: InputPath, node?: ASTNode): GraphQLError {
+export function nulByteError(what: string, path: InputPath, node?: ASTNode): GraphQLError {
   const message = nulByteMessage(what);
   return new GraphQLError(message, {
     nodes: node,

@@ -137,6 +137,30 @@ describe('a NUL byte in a GraphQL argument', () => {
   });
 });
 
+describe('a NUL byte in graphql-ws connection parameters', () => {
+  it('is refused as BAD_USER_INPUT before the credential is looked at', async () => {
+    const client = createClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${acme.token}`, tenant: `${acme.tenant.slug}${NUL}` },
+    });
+    try {
+      const errors = await (async () => {
+        try {
+          for await (const result of client.iterate({ query: 'subscription { heartbeat(count: 1) { __typename } }' })) return result.errors;
+        } catch (caught) {
+          return caught as any[];
+        }
+        return undefined;
+      })();
+      expect(errors?.map((error: any) => [error.extensions?.code, error.message])).toEqual([['BAD_USER_INPUT', expect.stringContaining('connection parameter "tenant" contains a NUL')]]);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
 describe('a NUL byte on the REST doors', () => {
   it('in the REST login email is 400 BAD_USER_INPUT', async () => {
     const response = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
