@@ -50,8 +50,12 @@ export interface SluiceWorker {
 }
 
 const RETENTION_TASK = 'retention';
-/** The queue and its helpers share one pool, graphile-worker's default size (docs/scaling.md). */
-const QUEUE_POOL_SIZE = 10;
+/**
+ * The queue and its helpers share one pool: graphile-worker's default size (docs/scaling.md),
+ * or more when more jobs run at once, since each running ingestion job holds one connection
+ * for its lease and the queue needs a few besides (LISTEN, completions, the heartbeat).
+ */
+const queuePoolSize = (concurrency: number) => Math.max(10, concurrency + 4);
 
 export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
@@ -115,7 +119,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
   // The queue's connections in a pool of ours, with an 'error' listener for its whole life:
   // graphile-worker's own pools drop theirs before they end, and a connection the database
   // closed in between (a shutdown, a restart) crashed the process with an unhandled 'error'.
-  const pgPool = new pg.Pool({ connectionString: queueUrl, max: QUEUE_POOL_SIZE });
+  const pgPool = new pg.Pool({ connectionString: queueUrl, max: queuePoolSize(config.concurrency) });
   const connectionFailed = (error: Error) => log.warn({ err: error }, 'a queue connection failed; the pool replaces it');
   pgPool.on('error', connectionFailed);
   // A connection in use reports its error to the query too; this listener only keeps it from crashing us.
@@ -124,8 +128,6 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     events,
     pgPool,
     concurrency: config.concurrency,
-    // Each running ingestion job holds one connection for its lease; the queue needs a few more.
-    maxPoolSize: config.concurrency + 4,
     noHandleSignals: true,
     pollInterval: 2000,
     taskList: { [INGEST_TASK]: ingest, [RETENTION_TASK]: retention },

@@ -65,9 +65,26 @@ export function useUtf8Bodies(): Plugin {
       setRequestParser(async (req) => {
         // whatwg-node's streams have no tee(): split the bytes with Node streams (paced by the slower reader).
         const source = Readable.from(req.body as unknown as AsyncIterable<Uint8Array>);
-        const forYoga = source.pipe(new PassThrough());
-        const checked = textFieldsAreUtf8(source.pipe(new PassThrough()), boundary);
-        const parsed = parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: forYoga, duplex: 'half' } as unknown as RequestInit));
+        const forYoga = new PassThrough();
+        const forCheck = new PassThrough();
+        // pipe() neither ends nor fails its destinations when the source fails (a client that
+        // aborts, a socket the request deadline cuts): both readers would wait forever, and the
+        // request with them. The failure goes to both.
+        source.on('error', (error) => {
+          forYoga.destroy(error);
+          forCheck.destroy(error);
+        });
+        source.pipe(forYoga);
+        source.pipe(forCheck);
+        const checked = textFieldsAreUtf8(forCheck, boundary);
+        const parsed = Promise.resolve(parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: forYoga, duplex: 'half' } as unknown as RequestInit)));
+        // A parser that gave up stops reading its copy, which would hold the tee (and the check)
+        // still: the check ends with it.
+        parsed.catch(() => {
+          source.unpipe(forYoga);
+          forYoga.resume();
+          forCheck.destroy();
+        });
         // Refuse on the check's verdict even when the parser also failed: invalid bytes are the cause to report.
         const [valid, result] = await Promise.allSettled([checked, parsed]);
         if (valid.status === 'fulfilled' && !valid.value) throw notUtf8Error();
@@ -112,6 +129,10 @@ function textFieldsAreUtf8(body: Readable, boundary: string | undefined): Promis
     // A malformed body is Yoga's parser's to refuse; here it only ends the check.
     dicer.on('error', done);
     body.on('error', done);
+    // Destroyed before its end (the parser gave up, the client went away): nothing more to check.
+    body.on('close', () => {
+      if (!body.readableEnded) done();
+    });
     body.pipe(dicer);
   });
 }
