@@ -52,7 +52,7 @@ export class KeptValues {
         return { text: { length: text.length, digest, keyId } };
       }
       case 'personal':
-        this.personal.push(printable(typeof value === 'string' ? value : JSON.stringify(value)).slice(0, 1024));
+        this.personal.push(printable(typeof value === 'string' ? personalForm(value) : JSON.stringify(value)).slice(0, 1024));
         return { personal: this.personal.length - 1 };
       default:
         return bounded(value, 0);
@@ -77,4 +77,14 @@ export function bounded(value: unknown, depth: number): unknown {
 /** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */
 export function printable(text: string): string {
   return text.toWellFormed().replace(/\u0000/g, '\uFFFD');
+}
+
+/**
+ * A personal value as erasure will look for it: erasure matches a user's email (lowercased)
+ * against the stored values, so an email typed with spaces, full-width letters or capitals
+ * (which sign-in accepts) is stored in the form it will be matched in.
+ */
+function personalForm(value: string): string {
+  const text = value.normalize('NFKC').trim();
+  return text.includes('@') ? text.toLowerCase() : text;
 }
