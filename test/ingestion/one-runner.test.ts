@@ -20,7 +20,10 @@ beforeAll(async () => {
   // "longer than stale" many times over.
   server = await startTestServer({ env: { SLUICE_WORKER_CONCURRENCY: '2', SLUICE_WORKER_HEARTBEAT_MS: '100', SLUICE_WORKER_STALE_MS: '1000' } });
 });
+/** Holds still open when a test failed: ended first, or the server's close would wait on them. */
+const openHolds = new Set<pg.Client>();
 afterAll(async () => {
+  for (const hold of openHolds) await hold.end().catch(() => undefined);
   await server?.close();
 });
 
@@ -38,6 +41,7 @@ async function heldJob(owner: Tenant) {
   const dataset = await createDataset(server, owner.token);
   const hold = await import('pg').then(({ default: pgModule }) => new pgModule.Client({ connectionString: server.database.ownerUrl }));
   await hold.connect();
+  openHolds.add(hold);
   await hold.query('begin');
   await hold.query(`select set_config('app.tenant_id', $1, true)`, [owner.tenant.id]);
   const { rowCount } = await hold.query('select 1 from datasets where id = $1 for no key update', [uuidOf(dataset.id)]);
@@ -46,7 +50,12 @@ async function heldJob(owner: Tenant) {
   const { body } = await ingestInline(server, owner.token, dataset.id, documents);
   const jobId: string = body.data.ingestDocuments.id;
   await until(() => waiting(hold), 'the runner to wait for the dataset row');
-  return { jobId, hold, release: async () => { await hold.query('commit'); await hold.end(); } };
+  const release = async () => {
+    await hold.query('commit');
+    await hold.end();
+    openHolds.delete(hold);
+  };
+  return { jobId, hold, release };
 }
 
 async function waiting(hold: pg.Client): Promise<boolean> {
