@@ -13,7 +13,7 @@ import { runMigrations } from '../src/db/migrate.js';
 import { openOrm } from '../src/db/orm.js';
 import { startScratchServer } from '../src/db/scratch-server.js';
 import { withClient } from '../src/db/bootstrap.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/platform/logging/logger.js';
 
 const { values } = parseArgs({
   options: { blank: { type: 'boolean', default: false }, name: { type: 'string' }, initial: { type: 'boolean', default: false } },

@@ -7,7 +7,7 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { DEFAULT_PARSE_LIMITS } from './domains/ingestion/parsers/limits.js';
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
-import type { BucketRule } from './rate-limits/token-bucket.js';
+import type { BucketRule } from './platform/rate-limits/token-bucket.js';
 
 const postgresUrl = z
   .string()

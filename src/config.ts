@@ -9,14 +9,14 @@
 import type { ParseBudget } from './domains/ingestion/document-parser.js';
 import type { ProviderSettings } from './domains/models/provider.js';
 import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
-import type { BucketRule } from './rate-limits/token-bucket.js';
+import type { BucketRule } from './platform/rate-limits/token-bucket.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
-import { loadOrCreateDevSecrets, type DevSecrets } from './dev-secrets.js';
-import { SECRET_RULES, secretWeakness, type SecretRule } from './secret-strength.js';
-import type { RedactionOptions } from './redaction.js';
-import { TrustedDocuments, TrustedDocumentsError } from './trusted-documents.js';
+import { loadOrCreateDevSecrets, type DevSecrets } from './platform/secrets/dev-secrets.js';
+import { SECRET_RULES, secretWeakness, type SecretRule } from './platform/secrets/secret-strength.js';
+import type { RedactionOptions } from './platform/logging/redaction.js';
+import { TrustedDocuments, TrustedDocumentsError } from './platform/trusted-documents/document-store.js';
 
 export type RuntimeEnv = 'development' | 'test' | 'production';
 
@@ -197,7 +197,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   if (production) {
     if (!cleaned.JWT_SECRET) issues.push('JWT_SECRET: required in production (at least 32 characters)');
     if (!cleaned.SLUICE_MASTER_KEY) issues.push('SLUICE_MASTER_KEY: required in production (32 bytes, base64)');
-    // No CORS_ORIGINS in production: no browser origin may call Sluice (deny all, http/cors.ts).
+    // No CORS_ORIGINS in production: no browser origin may call Sluice (deny all, platform/http/cors.ts).
     if (corsOrigins.includes('*')) issues.push('CORS_ORIGINS: "*" is not allowed in production; list the origins');
     if (!cleaned.DATABASE_URL) {
       issues.push('DATABASE_URL: required in production (embedded PostgreSQL is for development and tests)');
@@ -372,7 +372,7 @@ async function loadTrustedDocuments(file: string | undefined): Promise<TrustedDo
 }
 
 /**
- * Production secrets that are well formed but guessable (secret-strength.ts). Malformed ones
+ * Production secrets that are well formed but guessable (platform/secrets/secret-strength.ts). Malformed ones
  * are already named by the schema, so each variable gets one message.
  */
 function weakSecrets(env: Env): string[] {

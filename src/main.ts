@@ -15,14 +15,14 @@ import { entities } from './domains/entities.js';
 import { DomainError } from './domains/errors.js';
 import { runRetention, verifyAllChains } from './domains/audit/operator.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
-import { createLogger, redactUrl, type Logger } from './logger.js';
+import { createLogger, redactUrl, type Logger } from './platform/logging/logger.js';
 import { rotateMasterKey } from './domains/models/rotate-master-key.js';
 import { SecretBox } from './domains/models/secret-box.js';
-import { createEventBus } from './events.js';
+import { createEventBus } from './platform/events/event-bus.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import { createServer } from './server.js';
-import { startTracing } from './tracing.js';
-import { startWorker } from './worker.js';
+import { startTracing } from './platform/telemetry/otel-sdk.js';
+import { startWorker } from './server/job-worker.js';
 
 /** The help text; the client commands' part loads the CLI, which serving never needs. */
 async function usage(): Promise<string> {

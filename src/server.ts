@@ -15,7 +15,7 @@ import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, useReadinessCheck, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
-import type { GraphQLContext } from './context.js';
+import type { GraphQLContext } from './plugins/context.js';
 import type { Orm } from './db/orm.js';
 import { isDatabaseReady } from './db/readiness.js';
 import { AccessTokens } from './domains/identity/access-token.js';
@@ -25,45 +25,47 @@ import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
-import type { AuditBus } from './events.js';
+import type { AuditBus } from './platform/events/event-bus.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
-import type { Logger } from './logger.js';
+import type { Logger } from './platform/logging/logger.js';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useAttemptLimits } from './plugins/attempt-limits.js';
 import { useAudit } from './plugins/audit.js';
-import { useAuditExport } from './plugins/audit-export.js';
+import { useAuditExport } from './routes/audit-export.js';
 import { useIpAllowList } from './plugins/ip-allow-list.js';
 import { useAuth } from './plugins/auth.js';
-import { clientIpOf, useClientIp } from './plugins/client-ip.js';
+import { useClientIp } from './plugins/client-ip.js';
+import { clientIpOf } from './platform/http/client-address.js';
 import { useIpRateLimit } from './plugins/ip-rate-limit.js';
 import { useNulByteRefusal } from './plugins/nul-bytes.js';
 import { useOperationLimits } from './plugins/operation-limits.js';
 import { usePrincipalRateLimit } from './plugins/principal-rate-limit.js';
-import { AttemptLimits } from './rate-limits/attempt-limits.js';
-import { ipIdentity } from './rate-limits/keys.js';
-import { createBucketStore } from './rate-limits/resilient-buckets.js';
+import { AttemptLimits } from './platform/rate-limits/attempt-buckets.js';
+import { RateLimitedError } from './domains/errors.js';
+import { ipIdentity } from './platform/rate-limits/keys.js';
+import { createBucketStore } from './platform/rate-limits/resilient-buckets.js';
 import { useCredentialWatch } from './plugins/credential-watch.js';
 import { useErrorModel } from './plugins/error-model.js';
 import { useRequestId } from './plugins/request-id.js';
-import { REST_LOGIN_PATH, useRestLogin } from './plugins/rest-login.js';
+import { REST_LOGIN_PATH, useRestLogin } from './routes/auth-login.js';
 import { useRequestScope } from './plugins/request-scope.js';
 import { useSubscriptionLimits } from './plugins/subscription-limits.js';
 import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
-import { withConsole } from './console/serve.js';
-import { withBodyLimit } from './http/body-limit.js';
-import { corsPolicy, originAllowed, sameHostOrigin } from './http/cors.js';
-import { withSecurityHeaders } from './http/security-headers.js';
+import { CONSOLE_PATH, withConsole } from './console/serve.js';
+import { withBodyLimit } from './platform/http/body-limit.js';
+import { corsPolicy, originAllowed, sameHostOrigin } from './platform/http/cors.js';
+import { withSecurityHeaders } from './platform/http/security-headers.js';
 import { useCsrfPrevention } from './plugins/csrf-prevention.js';
 import { useMetrics } from './plugins/metrics.js';
 import { useTracing } from './plugins/tracing.js';
 import { useUtf8Bodies } from './plugins/utf8-bodies.js';
 import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents.js';
-import { QueueDepth } from './queue-depth.js';
+import { QueueDepth } from './platform/queue/queue-depth.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
-import { startTracing } from './tracing.js';
+import { startTracing } from './platform/telemetry/otel-sdk.js';
 import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
 import { schema } from './schema/index.js';
 
@@ -142,11 +144,15 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     authenticator: new Authenticator(tokens, credentials, external),
     recheckMs: config.http.credentialRecheckMs,
   });
-  const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
+  const attempts = buckets && new AttemptLimits(
+      buckets,
+      { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
+      (message, seconds) => new RateLimitedError(message, seconds),
+    );
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
-  // The body limits clients are told about (http/body-limit.ts answers 413 before Yoga reads a byte).
+  // The body limits clients are told about (platform/http/body-limit.ts answers 413 before Yoga reads a byte).
   const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 };
   const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
 
@@ -162,7 +168,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     // by the ingestion service (FILE_TOO_LARGE), which names the file.
     maxRequestBodySize: largestBody,
     fetchAPI: createFetch({ formDataLimits: { fieldSize: largestBody } }),
-    // An allow-list decided per request (see http/cors.ts: Yoga's own list handling is not one).
+    // An allow-list decided per request (see platform/http/cors.ts: Yoga's own list handling is not one).
     cors: corsPolicy(config.http.corsOrigins),
     logging: yogaLogger(logger),
     // The last line of defence for errors outside execution (the error-model plugin handles
@@ -235,7 +241,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const httpServer = createHttpServer(
     slowClientTimeouts(config.http),
     withSecurityHeaders(
-      { hsts: production, graphiql },
+      { hsts: production, graphiql, consolePath: CONSOLE_PATH },
       // The console's static files (src/console/) are answered before Yoga and its plugins.
       withConsole(withBodyLimit(bodyLimits, yoga)),
     ),

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { appUrlFrom, ensureAppRole, withClient, withDatabase } from '../../src/db/bootstrap.js';
 import { openDatabase } from '../../src/db/database.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
 import { serve, stop, type SluiceProcess } from '../../test/support/process.js';
 import { memoryOf } from './proc.js';
 

@@ -4,7 +4,7 @@
  *
  * The page holds no secret and grants nothing: everything it does goes through /graphql with
  * the signed-in user's token, under the same plugins as any client. So it needs no auth or
- * CSRF check of its own; its Content-Security-Policy is set in http/security-headers.ts.
+ * CSRF check of its own; its Content-Security-Policy is set in platform/http/security-headers.ts.
  *
  * Files are read once, when the server is created, into an allow-list keyed by URL path: no
  * request path ever reaches the file system, so there is nothing to traverse.

@@ -4,7 +4,7 @@
  * restricted role the API connects as).
  */
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { appUrlFrom, ensureAppRole, ensureDatabase, withDatabase } from './bootstrap.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
 

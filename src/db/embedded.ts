@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { findFreePort } from './free-port.js';
 import { postmasterHolding, spawnPostmaster, stopOrphan } from './postmaster.js';
 

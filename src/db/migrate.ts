@@ -3,7 +3,7 @@
  * worker) serialise on an advisory lock so each migration runs exactly once.
  */
 import type { EntitySchema } from '@mikro-orm/core';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { Logger as QueueLogger, runMigrations as runQueueMigrations } from 'graphile-worker';
 import { withClient } from './bootstrap.js';
 import { migrationsList } from '../../migrations/index.js';

@@ -7,7 +7,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { migrationsList } from '../../migrations/index.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { TenantSessionSubscriber } from './tenant-session.js';
 
 export type Orm = MikroORM<PostgreSqlDriver>;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
 
 export interface ScratchServer {

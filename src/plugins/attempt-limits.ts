@@ -1,6 +1,6 @@
 /**
  * Field-level limits on the mutations worth guessing at: `logIn` and `signUp` per client address
- * and per email, `createApiKey` and `rotateApiKey` per principal (rules in rate-limits/attempt-limits.ts). Checked
+ * and per email, `createApiKey` and `rotateApiKey` per principal (rules in platform/rate-limits/attempt-buckets.ts). Checked
  * before execution, for every such field in the operation (two aliased `logIn`s are two
  * attempts), so a refused operation runs nothing at all and opens no transaction.
  *
@@ -12,17 +12,17 @@
  */
 import { getArgumentValues, type FieldNode, type GraphQLObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { AuthContext, ClientContext } from '../context.js';
+import type { AuthContext, ClientContext } from './context.js';
 import type { RateLimitedError } from '../domains/errors.js';
-import type { AttemptLimits } from '../rate-limits/attempt-limits.js';
-import { principalOf } from '../rate-limits/keys.js';
+import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
+import { principalOf } from '../platform/rate-limits/keys.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
-import { operationOf, rootFieldsOf } from './root-fields.js';
+import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 type Context = ClientContext & AuthContext;
 
 export interface AttemptLimitOptions {
-  limits: AttemptLimits;
+  limits: AttemptLimits<RateLimitedError>;
 }
 
 export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Context> {

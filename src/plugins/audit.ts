@@ -1,7 +1,7 @@
 /**
  * One audit event per GraphQL operation (HTTP and graphql-ws alike): who, from where, which
  * operation (type, name, a hash of the document, and what the schema's audit marks let it keep
- * of each root field's arguments: see audit-arguments.ts; never the raw variables), the outcome
+ * of each root field's arguments: see graphql/audit-arguments.ts; never the raw variables), the outcome
  * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
  * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
  * once, when they start (or are refused). Writing is the AuditLog's job: batched, async.
@@ -9,12 +9,12 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { GraphQLContext } from '../context.js';
+import type { GraphQLContext } from './context.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
 import { KeptValues } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import { DomainError } from '../domains/errors.js';
-import { keptArguments } from './audit-arguments.js';
+import { keptArguments } from '../graphql/audit-arguments.js';
 
 export interface AuditOptions {
   audit: AuditLog;

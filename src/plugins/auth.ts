@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
-import type { AuthContext, ClientContext, ConnectionContext, RequestContext } from '../context.js';
+import type { AuthContext, ClientContext, ConnectionContext, RequestContext } from './context.js';
 import type { AuditRequest } from '../domains/audit/audit-log.js';
 import { DomainError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { AuthContext } from '../context.js';
+import type { AuthContext } from './context.js';
 import type { Actor } from '../domains/actor.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import { endOnAbort } from './subscription-shutdown.js';

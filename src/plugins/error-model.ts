@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import type { RequestContext } from '../context.js';
+import type { RequestContext } from './context.js';
 import { maskedError, toClientError } from '../schema/errors.js';
 
 export interface ErrorModelOptions {

@@ -6,8 +6,8 @@
  */
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { GraphQLContext } from '../context.js';
-import { allowList, type AllowList } from '../domains/tenancy/ip-allow-list.js';
+import type { GraphQLContext } from './context.js';
+import { allowList, type AllowList } from '../domains/tenancy/ip-ranges.js';
 
 export interface IpAllowListOptions {
   /** @default 5000 */

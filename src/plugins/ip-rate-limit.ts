@@ -6,12 +6,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import type { ClientContext } from '../context.js';
-import { bucketKey, ipIdentity } from '../rate-limits/keys.js';
-import type { BucketRule, BucketStore } from '../rate-limits/token-bucket.js';
+import type { ClientContext } from './context.js';
+import { bucketKey, ipIdentity } from '../platform/rate-limits/keys.js';
+import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
-import { clientIpOf } from './client-ip.js';
-import { rateLimited, rateLimitedResponse } from './rate-limited.js';
+import { clientIpOf } from '../platform/http/client-address.js';
+import { rateLimited, rateLimitedResponse } from '../graphql/rate-limited.js';
 
 export interface IpRateLimitOptions {
   buckets: BucketStore;

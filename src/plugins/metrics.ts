@@ -9,7 +9,7 @@
  * - `sluice_graphql_operation_duration_seconds{operation_type}`: queries and mutations, from
  *   context building to result (subscriptions last as long as the client wants: not timed);
  * - `sluice_graphql_active_subscriptions{transport}`: live subscriptions, `ws` or `sse`;
- * - `sluice_ingestion_queue_jobs{state}`: the job queue (see queue-depth.ts), read on scrape;
+ * - `sluice_ingestion_queue_jobs{state}`: the job queue (see platform/queue/queue-depth.ts), read on scrape;
  * - `sluice_db_statements_total`: SQL statements sent through the application's connection
  *   pool: requests' own (BEGIN and COMMIT included), the audit writer's batched inserts and
  *   an inline worker's ingestion (same ORM), not the job queue's pool; its rate over the
@@ -27,7 +27,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { QueueDepth } from '../queue-depth.js';
+import type { QueueDepth } from '../platform/queue/queue-depth.js';
 import { codesOf } from './tracing.js';
 
 export interface MetricsOptions {

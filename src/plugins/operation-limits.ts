@@ -2,7 +2,7 @@
  * Limits on the shape of one operation, before it runs: tokens (while parsing, so a huge
  * document is abandoned early), then depth, aliases and directives (GraphQL Armor's rules),
  * and introspection when it is turned off; then, once the variables are known and before
- * execution, cost (operation-cost.ts: lists sized by variables count too). A refusal carries a
+ * execution, cost (graphql/operation-cost.ts: lists sized by variables count too). A refusal carries a
  * stable code: `OPERATION_LIMIT_EXCEEDED` and `extensions.limit` (`tokens`, `depth`, `aliases`,
  * `directives`, `cost`, `listSize`) with `extensions.max`, or `INTROSPECTION_DISABLED`.
  *
@@ -29,7 +29,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { costModel } from './operation-cost.js';
+import { costModel } from '../graphql/operation-cost.js';
 
 export const OPERATION_LIMIT_EXCEEDED = 'OPERATION_LIMIT_EXCEEDED';
 export const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED';
@@ -41,7 +41,7 @@ export interface OperationLimitOptions {
   maxAliases?: number;
   /** Most lexical tokens in one document. @default 2000 */
   maxTokens?: number;
-  /** Highest cost (objects 2, scalars 1, × the items each list can return: see operation-cost.ts). @default 50000 */
+  /** Highest cost (objects 2, scalars 1, × the items each list can return: see graphql/operation-cost.ts). @default 50000 */
   maxCost?: number;
   /** SLUICE_INGEST_MAX_FILES: how many documents an ingestion job's list can hold. @default 100 */
   maxFilesPerJob?: number;

@@ -6,14 +6,14 @@
  * Anonymous callers have no principal; the per-IP limit covers them.
  */
 import type { Plugin } from 'graphql-yoga';
-import type { AuthContext, ScopeContext } from '../context.js';
-import type { Logger } from '../logger.js';
-import { bucketKey, principalOf } from '../rate-limits/keys.js';
-import { TenantRules, type RuleOverride } from '../rate-limits/tenant-rules.js';
-import type { BucketRule, BucketStore } from '../rate-limits/token-bucket.js';
+import type { AuthContext, ScopeContext } from './context.js';
+import type { Logger } from '../platform/logging/logger.js';
+import { bucketKey, principalOf } from '../platform/rate-limits/keys.js';
+import { TenantRules, type RuleOverride } from '../platform/rate-limits/tenant-rules.js';
+import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
-import { rateLimited } from './rate-limited.js';
-import { operationOf, rootFieldsOf } from './root-fields.js';
+import { rateLimited } from '../graphql/rate-limited.js';
+import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 type Context = AuthContext & ScopeContext;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
-import type { RequestContext } from '../context.js';
-import type { Logger } from '../logger.js';
+import type { RequestContext } from './context.js';
+import type { Logger } from '../platform/logging/logger.js';
 
 export interface RequestIdOptions {
   logger: Logger;

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { TransactionEventBroadcaster } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { AuthContext, ScopeContext } from '../context.js';
+import type { AuthContext, ScopeContext } from './context.js';
 import type { Orm } from '../db/orm.js';
 import { bindTenantSession } from '../db/tenant-session.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
-import { operationOf } from './root-fields.js';
+import { operationOf } from '../graphql/root-fields.js';
 
 export interface RequestScopeOptions {
   orm: Orm;

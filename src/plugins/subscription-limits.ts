@@ -12,9 +12,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { AuthContext, ClientContext } from '../context.js';
+import type { AuthContext, ClientContext } from './context.js';
 import { SubscriptionLimitError } from '../domains/errors.js';
-import { ipIdentity, principalOf } from '../rate-limits/keys.js';
+import { ipIdentity, principalOf } from '../platform/rate-limits/keys.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 
 export interface SubscriptionLimitsOptions {

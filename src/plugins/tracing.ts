@@ -23,7 +23,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, getOperationAST, type GraphQLError, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { RequestContext } from '../context.js';
+import type { RequestContext } from './context.js';
 
 export interface TracingOptions {
   /** Where spans go; undefined: tracing is off and `traceId` is null. @default undefined */

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
+import { NOT_UTF8_MESSAGE, NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
 const TEXT_FIELDS = new Set(['operations', 'map']);
@@ -25,25 +26,9 @@ type DicerConstructor = new (config: { boundary: string }) => Writable & { on(ev
 // CommonJS inside @fastify/busboy (a dependency of Yoga's own form parser), without an ES entry point.
 const Dicer = createRequire(import.meta.url)('@fastify/busboy/deps/dicer/lib/Dicer.js') as DicerConstructor;
 
-export const NOT_UTF8_MESSAGE = 'The request body is not valid UTF-8.';
-
-/** Bytes that are not UTF-8 where text was expected. */
-export class NotUtf8Error extends Error {
-  constructor() {
-    super(NOT_UTF8_MESSAGE);
-  }
-}
-
 /** The refusal as Yoga answers it: 400 with `{ errors: [{ extensions: { code: "BAD_REQUEST" } }] }`. */
 function notUtf8Error() {
   return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
-}
-
-/** A request's body as text, refusing bytes that are not UTF-8 (for JSON routes outside Yoga's parser). */
-export async function utf8TextOf(request: Request): Promise<string> {
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (!isUtf8(bytes)) throw new NotUtf8Error();
-  return bytes.toString('utf8');
 }
 
 export function useUtf8Bodies(): Plugin {

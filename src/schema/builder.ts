@@ -9,7 +9,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
-import type { GraphQLContext } from '../context.js';
+import type { GraphQLContext } from '../plugins/context.js';
 import { isAuthenticated } from '../domains/actor.js';
 import { isUuid } from '../domains/ids.js';
 import { can, type Permission } from '../domains/identity/permissions.js';

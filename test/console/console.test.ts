@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CONSOLE_POLICY } from '../../src/http/security-headers.js';
+import { CONSOLE_POLICY } from '../../src/platform/http/security-headers.js';
 import { signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';

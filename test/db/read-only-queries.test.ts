@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { Tenant } from '../../src/domains/tenancy/tenant.entity.js';
 import { useRequestScope } from '../../src/plugins/request-scope.js';
-import type { ScopeContext } from '../../src/context.js';
+import type { ScopeContext } from '../../src/plugins/context.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { testServiceDependencies } from '../support/services.js';

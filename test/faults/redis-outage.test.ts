@@ -9,7 +9,7 @@
  * Subscribers re-read the database only every 10 minutes here, and the worker starts only
  * once the subscriber has its first (QUEUED) update: every later update was an event.
  *
- * Regression: before src/events.ts fell back to in-process delivery, progress published while
+ * Regression: before the event bus (src/platform/events/event-bus.ts) fell back to in-process delivery, progress published while
  * Redis was down was lost (the subscriber waited for its next re-read), and the SUBSCRIBE of a
  * subscription opened during the outage was rejected after ioredis's retries with nobody to
  * catch it: an unhandled rejection, which ends a `sluice serve` process.
@@ -18,8 +18,8 @@ import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startWorker, type SluiceWorker } from '../../src/worker.js';
-import { createLogger } from '../../src/logger.js';
+import { startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';

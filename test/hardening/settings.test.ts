@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { randomBytes } from 'node:crypto';
 import { issuesOf, STRONG_SECRETS } from '../support/config.js';
-import { startTracing } from '../../src/tracing.js';
+import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
 
 
 describe('settings', () => {

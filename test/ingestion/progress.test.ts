@@ -6,9 +6,9 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createEventBus } from '../../src/events.js';
-import { createLogger } from '../../src/logger.js';
-import { startWorker } from '../../src/worker.js';
+import { createEventBus } from '../../src/platform/events/event-bus.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { startWorker } from '../../src/server/job-worker.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, jobOf, overSse, PROGRESS_FIELDS, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';

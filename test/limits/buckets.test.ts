@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBucketStore } from '../../src/rate-limits/memory-buckets.js';
-import { RedisBucketStore } from '../../src/rate-limits/redis-buckets.js';
-import type { BucketStore } from '../../src/rate-limits/token-bucket.js';
+import { MemoryBucketStore } from '../../src/platform/rate-limits/memory-buckets.js';
+import { RedisBucketStore } from '../../src/platform/rate-limits/redis-buckets.js';
+import type { BucketStore } from '../../src/platform/rate-limits/token-bucket.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 
 const RULE = { perSecond: 2, burst: 3 };

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
-import { unsizedListFields } from '../../src/plugins/operation-cost.js';
+import { unsizedListFields } from '../../src/graphql/operation-cost.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { wsClient, refusalOf } from './support.js';

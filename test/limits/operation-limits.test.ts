@@ -96,7 +96,7 @@ describe('refused operations', () => {
 
 describe('normal operations', () => {
   it('runs the deepest and widest queries the suite and SDK send', async () => {
-    // The query-count test's query (depth 7) and a full page of members with their users (cost 2104, see operation-cost.ts).
+    // The query-count test's query (depth 7) and a full page of members with their users (cost 2104, see src/graphql/operation-cost.ts).
     const queries = [
       '{ viewer { tenant { members(first: 20) { edges { node { role user { email } } } } } } }',
       '{ viewer { tenant { members(first: 100) { edges { node { role createdAt user { email displayName createdAt } tenant { slug name } } } pageInfo { hasNextPage endCursor } } } } }',

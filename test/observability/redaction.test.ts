@@ -5,8 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
-import { luhnValid, redact, redactValue } from '../../src/redaction.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { luhnValid, redact, redactValue } from '../../src/platform/logging/redaction.js';
 
 const API_KEY = `slk_${'Ab3_-'.repeat(8)}xyz`; // slk_ + 43 base64url characters
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';

@@ -9,7 +9,7 @@ import { APP_ROLE, ensureAppRole, withClient, withDatabase } from '../../src/db/
 import { runMigrations } from '../../src/db/migrate.js';
 import { startScratchServer } from '../../src/db/scratch-server.js';
 import { entities } from '../../src/domains/entities.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
 
 export interface ProvidedDatabase {
   adminUrl: string;

@@ -9,17 +9,17 @@ import { entities } from '../../src/domains/entities.js';
 import type { Clock } from '../../src/domains/clock.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import type { Role } from '../../src/domains/tenancy/roles.js';
-import { createLogger } from '../../src/logger.js';
-import { createEventBus, type EventBus } from '../../src/events.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { createEventBus, type EventBus } from '../../src/platform/events/event-bus.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
-import { startTracing } from '../../src/tracing.js';
-import { startWorker } from '../../src/worker.js';
+import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
+import { startWorker } from '../../src/server/job-worker.js';
 import { STRONG_SECRETS } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
-/** Strong enough for production mode (src/secret-strength.ts); test/support/config.ts has the source. */
+/** Strong enough for production mode (src/platform/secrets/secret-strength.ts); test/support/config.ts has the source. */
 export const TEST_MASTER_KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
 
 export interface GraphQLResponse<T = any> {

@@ -6,8 +6,8 @@ import { CredentialStore } from '../../src/domains/identity/credential-store.js'
 import { systemClock } from '../../src/domains/clock.js';
 import { SecretBox } from '../../src/domains/models/secret-box.js';
 import type { ServiceDependencies } from '../../src/domains/service-context.js';
-import { createEventBus } from '../../src/events.js';
-import { createLogger } from '../../src/logger.js';
+import { createEventBus } from '../../src/platform/events/event-bus.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
 import { TopicReaders } from '../../src/platform/subscriptions/topic-readers.js';
 
 export async function testServiceDependencies(orm: Orm): Promise<ServiceDependencies> {

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Orm } from '../../db/orm.js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../platform/logging/logger.js';
 import type { SecretBox } from '../models/secret-box.js';
 
 /** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */

@@ -12,7 +12,7 @@
  *              `emailClaim`): kept like any unmarked value.
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
-import { redact } from '../../redaction.js';
+import { redact } from '../../platform/logging/redaction.js';
 
 export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
 

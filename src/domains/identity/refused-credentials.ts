@@ -43,7 +43,7 @@ export interface RefusedCredentials {
 
 export const NO_ACTOR: AuditActor = { kind: 'anonymous', id: null, email: null };
 
-/** What the limits need of a bucket store (rate-limits/token-bucket.ts is one). */
+/** What the limits need of a bucket store (platform/rate-limits/token-bucket.ts is one). */
 interface Buckets {
   take(key: string, rule: { perSecond: number; burst: number }): Promise<{ allowed: boolean }>;
 }

@@ -1,7 +1,7 @@
 /**
  * One runner per ingestion job, whatever the queue does. The queue's own lock can be lifted
  * under a live runner (a process whose heartbeat lags is presumed dead and its jobs unlocked:
- * see worker.ts), so the runner also holds a session-level advisory lock on the job for the
+ * see platform/queue/job-runner.ts), so the runner also holds a session-level advisory lock on the job for the
  * whole run, on a connection of its own. PostgreSQL drops the lock with the session: a runner
  * that dies, dies with its lease, and the next runner takes the job without waiting for any
  * timeout. A second runner that finds the lease taken does not run the job (and so costs it

@@ -55,7 +55,7 @@ export interface ProgressUpdate extends JobSnapshot {
   documents: DocumentOutcome[];
 }
 
-/** The transport: in-process by default, Redis with REDIS_URL (src/events.ts). */
+/** The transport: in-process by default, Redis with REDIS_URL (platform/events/event-bus.ts). */
 export interface ProgressBus {
   publish(event: ProgressEvent): void;
   /** Starts listening at once; the iterator yields events published from then on. */

@@ -10,7 +10,7 @@ import { assertCan } from '../identity/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from './membership.entity.js';
-import { allowList, validRanges } from './ip-allow-list.js';
+import { allowList, validRanges } from './ip-ranges.js';
 import { Tenant } from './tenant.entity.js';
 import { User } from './user.entity.js';
 

@@ -4,7 +4,7 @@
  * is logged with its name and the next one runs, so the pool still closes, the embedded
  * PostgreSQL still stops and the process still exits with the code of its real outcome.
  */
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../logging/logger.js';
 
 export type ShutdownStep = readonly [name: string, run: () => unknown];
 

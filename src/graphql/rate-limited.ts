@@ -4,7 +4,7 @@
  * HTTP 429 and `Retry-After`. Over graphql-ws the same error arrives as a GraphQL error.
  */
 import { RateLimitedError } from '../domains/errors.js';
-import { retryAfterSeconds, type BucketResult } from '../rate-limits/token-bucket.js';
+import { retryAfterSeconds, type BucketResult } from '../platform/rate-limits/token-bucket.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 
 /** The refusal for a bucket that said no; `what` completes "Too many …". */

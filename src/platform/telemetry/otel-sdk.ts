@@ -12,7 +12,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ObservabilityConfig } from './config.js';
+import type { ObservabilityConfig } from '../../config.js';
 
 export interface Tracing {
   tracer: Tracer;

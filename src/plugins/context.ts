@@ -4,10 +4,10 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { YogaInitialContext } from 'graphql-yoga';
-import type { Actor } from './domains/actor.js';
-import type { PresentedCredential } from './domains/identity/authenticator.js';
-import type { Services } from './domains/services.js';
-import type { Logger } from './logger.js';
+import type { Actor } from '../domains/actor.js';
+import type { PresentedCredential } from '../domains/identity/authenticator.js';
+import type { Services } from '../domains/services.js';
+import type { Logger } from '../platform/logging/logger.js';
 
 export interface RequestContext {
   requestId: string;

@@ -8,7 +8,7 @@
  * that fails (database restarting) yields undefined and a warning, never a failed scrape.
  */
 import pg from 'pg';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 
 export type QueueCounts = Record<'waiting' | 'running' | 'failed', number>;
 

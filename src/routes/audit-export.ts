@@ -13,10 +13,10 @@ import { DomainError } from '../domains/errors.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
-import { presentedCredential } from './auth.js';
-import { clientIpOf } from './client-ip.js';
+import { presentedCredential } from '../plugins/auth.js';
+import { clientIpOf } from '../platform/http/client-address.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
 

@@ -12,8 +12,8 @@ import { ANONYMOUS } from '../domains/actor.js';
 import { DomainError, type RateLimitedError } from '../domains/errors.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
-import type { Logger } from '../logger.js';
-import { NotUtf8Error, utf8TextOf } from './utf8-bodies.js';
+import type { Logger } from '../platform/logging/logger.js';
+import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';

@@ -4,7 +4,16 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Actor } from '../domains/actor.js';
+
+/**
+ * What a principal key needs of the caller: the shape of domains/actor.ts's Actor (which
+ * satisfies it), spelled out here so the limits do not depend on the domain.
+ */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; tenantId: string; userId: string }
+  | { kind: 'apiKey'; tenantId: string; apiKeyId: string }
+  | { kind: 'external'; tenantId: string; issuer: string; subject: string };
 
 export function bucketKey(limit: string, identity: string): string {
   return `${limit}:${createHash('sha256').update(identity).digest('base64url').slice(0, 32)}`;
@@ -15,7 +24,7 @@ export function bucketKey(limit: string, identity: string): string {
  * identity (issuer and subject); null for anonymous callers (only their IP is limited). Keyed
  * per tenant because the limit itself is a tenant setting.
  */
-export function principalOf(actor: Actor): string | null {
+export function principalOf(actor: Principal): string | null {
   switch (actor.kind) {
     case 'anonymous':
       return null;

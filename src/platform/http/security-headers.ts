@@ -16,7 +16,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { renderGraphiQL, type GraphiQLOptions } from 'graphql-yoga';
-import { CONSOLE_PATH } from '../console/serve.js';
 
 export interface SecurityHeaderOptions {
   /** Send HSTS (production). @default false */
@@ -25,8 +24,8 @@ export interface SecurityHeaderOptions {
   graphiql?: GraphiQLOptions;
   /** Where GraphiQL is served. @default '/graphql' */
   graphqlEndpoint?: string;
-  /** Where the console's page and files are served. @default CONSOLE_PATH ('/console') */
-  consolePath?: string;
+  /** Where the console's page and files are served (console/serve.ts's CONSOLE_PATH). */
+  consolePath: string;
 }
 
 const API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -39,7 +38,7 @@ export const CONSOLE_POLICY =
 const HSTS = 'max-age=31536000; includeSubDomains';
 
 export function withSecurityHeaders(
-  { hsts = false, graphiql, graphqlEndpoint = '/graphql', consolePath = CONSOLE_PATH }: SecurityHeaderOptions,
+  { hsts = false, graphiql, graphqlEndpoint = '/graphql', consolePath }: SecurityHeaderOptions,
   next: RequestListener,
 ): RequestListener {
   const graphiqlPolicy = graphiql ? graphiqlContentSecurityPolicy(graphiql) : undefined;

@@ -37,7 +37,7 @@ import {
 } from 'graphql';
 import { MAX_TOP_K } from '../domains/endpoints/endpoint.service.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domains/pagination.js';
-import { MAX_RANGES } from '../domains/tenancy/ip-allow-list.js';
+import { MAX_RANGES } from '../domains/tenancy/ip-ranges.js';
 
 /** Most ids one `nodes(ids:)` (or any field sized by a list argument) takes. */
 export const MAX_IDS = MAX_PAGE_SIZE;

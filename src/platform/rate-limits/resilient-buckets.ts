@@ -13,7 +13,7 @@
  * up to N times its limit until Redis returns. That is the price of staying up.
  */
 import { Redis } from 'ioredis';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 import { MemoryBucketStore } from './memory-buckets.js';
 import { RedisBucketStore } from './redis-buckets.js';
 import type { BucketResult, BucketRule, BucketStore } from './token-bucket.js';

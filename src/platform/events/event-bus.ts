@@ -4,18 +4,35 @@
  *
  * Redis is optional at run time too: while it is unreachable, events are delivered within this
  * process (a subscriber on the instance whose inline worker runs the job still sees every
- * step), and other processes fall back to re-reading the database (progress.ts: events are
- * hints). The switch each way is logged once, not per event.
+ * step), and other processes fall back to re-reading the database (domains/ingestion/progress.ts:
+ * events are hints). The switch each way is logged once, not per event.
  */
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import type { ProgressBus, ProgressEvent } from './domains/ingestion/progress.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
+
+/**
+ * What the bus needs of an ingestion progress event: the job and dataset it is about, to pick
+ * its topics. The event itself (domains/ingestion/progress.ts) travels as it was published.
+ */
+export interface ProgressMessage {
+  snapshot: { jobId: string; datasetId: string };
+}
+
+/**
+ * Ingestion progress, per job and per dataset. `listen` yields what `publish` was given:
+ * domains/ingestion/progress.ts narrows `E` to its ProgressEvent (ProgressBus).
+ */
+export interface ProgressChannel {
+  publish(event: ProgressMessage): void;
+  /** Starts listening at once; the iterator yields events published from then on. */
+  listen<E extends ProgressMessage>(topic: { jobId: string } | { datasetId: string }): AsyncIterableIterator<E>;
+}
 
 type Topics = {
-  'ingestion:job': [jobId: string, event: ProgressEvent];
-  'ingestion:dataset': [datasetId: string, event: ProgressEvent];
+  'ingestion:job': [jobId: string, event: ProgressMessage];
+  'ingestion:dataset': [datasetId: string, event: ProgressMessage];
   'audit:tenant': [tenantId: string, hint: { seq: number }];
 };
 
@@ -26,7 +43,7 @@ export interface AuditBus {
 }
 
 export interface EventBus {
-  progress: ProgressBus;
+  progress: ProgressChannel;
   audit: AuditBus;
   /** Where events travel, for start-up logs. */
   transport: 'memory' | 'redis';
@@ -45,12 +62,12 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     close = redis.close;
   }
   const pubsub = createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
-  const progress: ProgressBus = {
+  const progress: ProgressChannel = {
     publish(event) {
       pubsub.publish('ingestion:job', event.snapshot.jobId, event);
       pubsub.publish('ingestion:dataset', event.snapshot.datasetId, event);
     },
-    listen(topic) {
+    listen<E extends ProgressMessage>(topic: { jobId: string } | { datasetId: string }) {
       const iterator = 'jobId' in topic ? pubsub.subscribe('ingestion:job', topic.jobId) : pubsub.subscribe('ingestion:dataset', topic.datasetId);
       // Repeaters start listening on their first `next()`: ask for one now so no event is missed.
       const first = iterator.next();
@@ -67,7 +84,7 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
         [Symbol.asyncIterator]() {
           return this;
         },
-      } as AsyncIterableIterator<ProgressEvent>;
+      } as AsyncIterableIterator<E>;
     },
   };
   const audit: AuditBus = {

@@ -1,0 +1,20 @@
+/**
+ * The queue's daily `retention` task (retention.ts): graphile-worker's cron runs it once
+ * across all workers, at 03:00, as the owner role (the queue's connection).
+ */
+import type { Task } from 'graphile-worker';
+import type { Logger } from '../../platform/logging/logger.js';
+import { applyRetention } from './retention.js';
+
+export const RETENTION_TASK = 'retention';
+/** graphile-worker crontab: daily at 03:00, at most one run at a time. */
+export const RETENTION_CRONTAB = `0 3 * * * ${RETENTION_TASK} ?max=1`;
+
+export function retentionTask(log: Logger): Task {
+  // Daily (graphile-worker's cron runs it once across all workers): expired audit events,
+  // usage records and decisions; audit partitions made ahead.
+  return async (_payload, helpers) => {
+    const report = await helpers.withPgClient((client) => applyRetention(client));
+    log.info(report, 'retention applied');
+  };
+}

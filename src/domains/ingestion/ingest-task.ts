@@ -1,0 +1,85 @@
+/**
+ * The queue's `ingest` task: runs one ingestion job under its lease (job-lease.ts), traced
+ * when tracing is on, and fails the job for good once the queue has tried it
+ * MAX_QUEUE_ATTEMPTS times. The pipeline's reads and writes go through the app role's ORM
+ * with the job's tenant bound, so they pass tenant isolation like any request's. The queue
+ * that runs it is platform/queue/job-runner.ts; server/job-worker.ts puts the two together.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Task } from 'graphile-worker';
+import type { Orm } from '../../db/orm.js';
+import type { Logger } from '../../platform/logging/logger.js';
+import { DocumentParser, type ParseBudget } from './document-parser.js';
+import { withJobLease } from './job-lease.js';
+import { failIngestionJob, runIngestionJob } from './pipeline.js';
+import type { ProgressBus } from './progress.js';
+import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './queue.js';
+
+export interface IngestTaskDependencies {
+  /** The app role's ORM, for the pipeline. */
+  orm: Orm;
+  /** Each input is parsed and chunked in a worker thread within these bounds. */
+  parsing: ParseBudget;
+  progress: ProgressBus;
+  progressIntervalMs: number;
+  /** How long to wait before looking again at a job another runner holds. */
+  heartbeatMs: number;
+  /** The worker process running the task, for its spans. */
+  instanceId: string;
+  log: Logger;
+  /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  tracer?: Tracer;
+}
+
+export interface IngestTask {
+  taskList: { [INGEST_TASK]: Task };
+  /** Ends the parser's threads, once the queue runs no job any more. */
+  close(): Promise<void>;
+}
+
+export function ingestTask({ orm, parsing, progress, progressIntervalMs, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
+  const em = orm.em.fork() as EntityManager;
+  const parser = new DocumentParser(parsing);
+
+  const ingest: Task = async (payload, helpers) => {
+    if (!isIngestPayload(payload)) throw new Error('ingest: malformed payload');
+    const span = tracer?.startSpan('ingestion job', {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
+    });
+    try {
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ em, progress, progressIntervalMs, parser }, payload)));
+      if (!run.held) await lookAgainLater(helpers, payload);
+    } catch (error) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
+      log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
+      if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) {
+        await failIngestionJob({ em, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      throw error;
+    } finally {
+      span?.end();
+    }
+  };
+
+  /**
+   * Another runner holds the job's lease (the queue's lock was lifted under it): this one
+   * leaves the job alone, costing it no attempt, and queues a look for later in the job's
+   * queue, so the job is not lost if that runner dies or fails without a retry of its own
+   * (completing this entry deletes the queue row both runners were given).
+   */
+  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: { jobId: string }) => {
+    const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [helpers.job.id]);
+    await helpers.addJob(INGEST_TASK, payload, {
+      queueName: rows[0]?.queue_name ?? undefined,
+      jobKey: `ingest:${payload.jobId}`,
+      jobKeyMode: 'replace',
+      runAt: new Date(Date.now() + heartbeatMs),
+      maxAttempts: MAX_QUEUE_ATTEMPTS,
+    });
+    log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
+  };
+
+  return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close() };
+}
