@@ -2,72 +2,50 @@
  * The HTTP server: Yoga on node:http, with graphql-ws on the same port and path (/graphql),
  * SSE subscriptions, /healthz and /readyz, and a graceful shutdown.
  *
+ * This file composes the collaborators (tokens, credentials, audit, rate limits, tracing) and
+ * the server's parts; the ordered plugin list is server/plugin-list.ts, the graphql-ws wiring
+ * server/websocket.ts, the job worker server/job-worker.ts.
+ *
  * The server does not own the database: whoever opened the ORM closes it after `close()`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
+import { GraphQLError } from 'graphql';
 import { createFetch } from '@whatwg-node/fetch';
-import { createYoga, useReadinessCheck, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
-import type { GraphQLContext } from './plugins/context.js';
+import { CONSOLE_PATH, withConsole } from './console/serve.js';
 import type { Orm } from './db/orm.js';
-import { isDatabaseReady } from './db/readiness.js';
+import { AuditLog } from './domains/audit/audit-log.js';
+import { systemClock, type Clock } from './domains/clock.js';
+import { RateLimitedError } from './domains/errors.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
-import { AuditLog } from './domains/audit/audit-log.js';
-import { systemClock, type Clock } from './domains/clock.js';
-import type { AuditBus } from './platform/events/event-bus.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
+import type { AuditBus } from './platform/events/event-bus.js';
+import { withBodyLimit } from './platform/http/body-limit.js';
+import { corsPolicy } from './platform/http/cors.js';
+import { withSecurityHeaders } from './platform/http/security-headers.js';
+import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import type { Logger } from './platform/logging/logger.js';
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
-import { useAttemptLimits } from './plugins/attempt-limits.js';
-import { useAudit } from './plugins/audit.js';
-import { useAuditExport } from './routes/audit-export.js';
-import { useIpAllowList } from './plugins/ip-allow-list.js';
-import { useAuth } from './plugins/auth.js';
-import { useClientIp } from './plugins/client-ip.js';
-import { clientIpOf } from './platform/http/client-address.js';
-import { useIpRateLimit } from './plugins/ip-rate-limit.js';
-import { useNulByteRefusal } from './plugins/nul-bytes.js';
-import { useOperationLimits } from './plugins/operation-limits.js';
-import { usePrincipalRateLimit } from './plugins/principal-rate-limit.js';
+import { QueueDepth } from './platform/queue/queue-depth.js';
 import { AttemptLimits } from './platform/rate-limits/attempt-buckets.js';
-import { RateLimitedError } from './domains/errors.js';
 import { ipIdentity } from './platform/rate-limits/keys.js';
 import { createBucketStore } from './platform/rate-limits/resilient-buckets.js';
-import { useCredentialWatch } from './plugins/credential-watch.js';
-import { useErrorModel } from './plugins/error-model.js';
-import { useRequestId } from './plugins/request-id.js';
-import { REST_LOGIN_PATH, useRestLogin } from './routes/auth-login.js';
-import { useRequestScope } from './plugins/request-scope.js';
-import { useSubscriptionLimits } from './plugins/subscription-limits.js';
-import { useSubscriptionShutdown } from './plugins/subscription-shutdown.js';
-import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
-import { CONSOLE_PATH, withConsole } from './console/serve.js';
-import { withBodyLimit } from './platform/http/body-limit.js';
-import { corsPolicy, originAllowed, sameHostOrigin } from './platform/http/cors.js';
-import { withSecurityHeaders } from './platform/http/security-headers.js';
-import { useCsrfPrevention } from './plugins/csrf-prevention.js';
-import { useMetrics } from './plugins/metrics.js';
-import { useTracing } from './plugins/tracing.js';
-import { useUtf8Bodies } from './plugins/utf8-bodies.js';
-import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents.js';
-import { QueueDepth } from './platform/queue/queue-depth.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './platform/telemetry/otel-sdk.js';
+import type { GraphQLContext } from './plugins/context.js';
+import { useCredentialWatch } from './plugins/credential-watch.js';
 import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
 import { schema } from './schema/index.js';
+import { pluginList } from './server/plugin-list.js';
+import { serveWebSockets } from './server/websocket.js';
 
 export interface ServerDependencies {
   config: Config;
@@ -137,14 +115,16 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     refusals,
     auditFeed,
   };
-  const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   // Re-checks of live subscriptions report nothing: a credential revoked meanwhile ends them
   // (the revocation is audited), it is no attempt.
   const credentialWatch = useCredentialWatch({
     authenticator: new Authenticator(tokens, credentials, external),
     recheckMs: config.http.credentialRecheckMs,
   });
-  const attempts = buckets && new AttemptLimits(
+  // The brute-force limits of `logIn`, `signUp` and API key creation, refused as the domain's RateLimitedError.
+  const attempts =
+    buckets &&
+    new AttemptLimits(
       buckets,
       { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
       (message, seconds) => new RateLimitedError(message, seconds),
@@ -183,59 +163,21 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         return maskedError(asGraphQL, 'unknown', !production);
       },
     },
-    plugins: [
-      useReadinessCheck({
-        endpoint: '/readyz',
-        check: async () => !shutdown.signal.aborted && (await isDatabaseReady(orm).catch(() => false)),
-      }),
-      useRequestId({ logger }),
-      useClientIp({ trustProxyHops: limits.trustProxyHops }),
-      // Per address, before the body is read (HTTP) or the credential checked (both transports).
-      ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops })] : []),
-      // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
-      useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
-      ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
-      useRestLogin({
-        orm,
-        deps,
-        logger,
-        checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
-      }),
-      useErrorModel({ exposeUnexpected: !production }),
-      // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
-      useUtf8Bodies(),
-      // After the error model, so spans and metrics see the codes clients get.
-      useTracing({ tracer: tracing?.tracer }),
-      useMetrics({
-        token: config.observability.metricsToken,
-        openWithoutToken: !production,
-        queueDepth,
-        subscriptionTopics: () => topicReaders.activeTopics,
-        onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
-      }),
-      useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
-      // NUL in any argument or variable is the caller's mistake, refused before anything runs.
-      useNulByteRefusal(),
-      ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
-      useAuth({ authenticator }),
-      // Before anything a subscription holds is made: a refusal costs nothing further.
-      subscriptionLimits,
+    plugins: pluginList({
+      config,
+      orm,
+      logger,
+      deps,
+      authenticator,
+      audit,
+      topicReaders,
+      buckets,
+      attempts,
       credentialWatch,
-      useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
-      useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
-      useAudit({ audit }),
-      useIpAllowList(),
-      // Per principal (the tenant's override read through its services) and per sensitive field.
-      ...(buckets && attempts
-        ? [
-            usePrincipalRateLimit({ buckets, rule: limits.perPrincipal, loadOverride: (context) => context.services.tenancy.rateLimitOverride(), logger }),
-            useAttemptLimits({ limits: attempts }),
-          ]
-        : []),
-      useSubscriptionShutdown({ signal: shutdown.signal }),
-      // @defer and @stream (incremental delivery over multipart/mixed or SSE).
-      useDeferStream(),
-    ],
+      tracer: tracing?.tracer,
+      queueDepth,
+      shutdownSignal: shutdown.signal,
+    }),
   });
 
   const httpServer = createHttpServer(
@@ -246,61 +188,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       withConsole(withBodyLimit(bodyLimits, yoga)),
     ),
   );
-  const wsServer = new WebSocketServer({
-    server: httpServer,
-    path: yoga.graphqlEndpoint,
-    // A WebSocket message larger than this closes the socket with 1009 (message too big).
-    maxPayload: config.http.maxBodyBytes,
-    // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
-    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
-    // so do pages of this server's own origin (the console).
-    verifyClient: ({ origin, req }, done) =>
-      done(originAllowed(config.http.corsOrigins, origin) || sameHostOrigin(origin, req.headers.host), 403, 'Origin not allowed'),
-  });
-  const ws = useServer(
-    {
-      // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, sent) => {
-        // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
-        let params = sent;
-        try {
-          if (config.trustedDocuments) params = { ...sent, query: trustedQueryOf(config.trustedDocuments, sent) };
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const enveloped = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          connectionParams: ctx.connectionParams,
-        });
-        try {
-          const document = enveloped.parse(params.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
-          const args: ExecutionArgs = {
-            schema: enveloped.schema,
-            operationName: params.operationName,
-            document,
-            variableValues: params.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
-          };
-          return args;
-        } catch (error) {
-          if (error instanceof GraphQLError) return [toClientError(error) ?? maskedError(error, 'unknown', !production)];
-          throw error;
-        }
-      },
-    },
-    wsServer,
-    // Pinged this often; a socket that has not answered within as long again is closed (a
-    // dropped network ends its subscriptions too). 0: never.
-    config.http.webSocketKeepAliveMs || Infinity,
-  );
+  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production });
 
   let closing: Promise<void> | undefined;
 
@@ -381,11 +269,6 @@ function slowClientTimeouts(http: Config['http']) {
     keepAliveTimeout: http.keepAliveTimeoutMs,
     connectionsCheckingInterval: Math.min(5_000, Math.max(50, Math.floor(http.headersTimeoutMs / 4))),
   };
-}
-
-interface EnvelopedRoot {
-  execute: (args: ExecutionArgs) => OperationResult;
-  subscribe: (args: ExecutionArgs) => OperationResult;
 }
 
 function yogaLogger(logger: Logger): YogaLogger {

@@ -16,7 +16,7 @@ export interface ClientIpOptions {
 export function useClientIp({ trustProxyHops = 0 }: ClientIpOptions = {}): Plugin<ClientContext> {
   return {
     onContextBuilding({ context, extendContext }) {
-      // HTTP: Yoga's server context carries node's request as `req`; graphql-ws: server.ts puts
+      // HTTP: Yoga's server context carries node's request as `req`; graphql-ws: server/websocket.ts puts
       // the upgrade request there.
       extendContext({ clientIp: clientIpOf((context as { req?: IncomingMessage }).req, trustProxyHops) });
     },

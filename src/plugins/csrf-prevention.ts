@@ -13,7 +13,7 @@
  *   preflighted. Authenticated uploads (multipart) therefore pass as they are.
  *
  * `application/json` POSTs (every GraphQL client, GraphiQL, SSE over POST) are preflighted and
- * pass. graphql-ws is not HTTP after the upgrade; server.ts checks the upgrade's Origin.
+ * pass. graphql-ws is not HTTP after the upgrade; server/websocket.ts checks the upgrade's Origin.
  * The GraphiQL page itself (a navigation) is served before this check.
  */
 import { GraphQLError } from 'graphql';

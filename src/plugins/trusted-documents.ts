@@ -2,7 +2,7 @@
  * Persisted-operations-only mode (SLUICE_TRUSTED_DOCUMENTS): clients name a trusted document
  * by its id and never send GraphQL text, so a locked-down deployment runs only the operations
  * its own clients were built with. Over HTTP this is Yoga's persisted-operations plugin; over
- * graphql-ws, server.ts resolves the document with `trustedQueryOf` before parsing.
+ * graphql-ws, server/websocket.ts resolves the document with `trustedQueryOf` before parsing.
  *
  * A client sends the id as Apollo's `extensions.persistedQuery.sha256Hash` (with `version: 1`)
  * or as `documentId` (GraphQL over HTTP's persisted documents; a `sha256:` prefix is ignored).

@@ -1,0 +1,144 @@
+/**
+ * The envelop / Yoga plugins of one server, in the order they run. Order matters: a request
+ * is identified (request id, client address) and limited per address before anything reads
+ * its body or credential; the error model comes before tracing and metrics so spans and
+ * metrics see the codes clients get; auth runs before anything a subscription holds is made;
+ * the request scope comes before what needs the actor's services (audit, allow-list,
+ * per-principal limits). Each plugin's own file says what it does.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
+import type { Tracer } from '@opentelemetry/api';
+import { useReadinessCheck, type YogaServerOptions } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Orm } from '../db/orm.js';
+import { isDatabaseReady } from '../db/readiness.js';
+import type { AuditLog } from '../domains/audit/audit-log.js';
+import type { RateLimitedError } from '../domains/errors.js';
+import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { ServiceDependencies } from '../domains/service-context.js';
+import { clientIpOf } from '../platform/http/client-address.js';
+import type { Logger } from '../platform/logging/logger.js';
+import type { QueueDepth } from '../platform/queue/queue-depth.js';
+import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
+import type { BucketStore } from '../platform/rate-limits/token-bucket.js';
+import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
+import { useAttemptLimits } from '../plugins/attempt-limits.js';
+import { useAudit } from '../plugins/audit.js';
+import { useAuth } from '../plugins/auth.js';
+import { useClientIp } from '../plugins/client-ip.js';
+import type { GraphQLContext } from '../plugins/context.js';
+import type { useCredentialWatch } from '../plugins/credential-watch.js';
+import { useCsrfPrevention } from '../plugins/csrf-prevention.js';
+import { useErrorModel } from '../plugins/error-model.js';
+import { useIpAllowList } from '../plugins/ip-allow-list.js';
+import { useIpRateLimit } from '../plugins/ip-rate-limit.js';
+import { useMetrics } from '../plugins/metrics.js';
+import { useNulByteRefusal } from '../plugins/nul-bytes.js';
+import { useOperationLimits } from '../plugins/operation-limits.js';
+import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
+import { useRequestId } from '../plugins/request-id.js';
+import { useRequestScope } from '../plugins/request-scope.js';
+import { useSubscriptionLimits } from '../plugins/subscription-limits.js';
+import { useSubscriptionShutdown } from '../plugins/subscription-shutdown.js';
+import { useTracing } from '../plugins/tracing.js';
+import { useTrustedDocuments } from '../plugins/trusted-documents.js';
+import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
+import { useAuditExport } from '../routes/audit-export.js';
+import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
+
+type YogaPlugins = NonNullable<YogaServerOptions<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>['plugins']>;
+
+/** What the plugins are built from: server.ts makes each once per server. */
+export interface PluginCollaborators {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+  deps: ServiceDependencies;
+  authenticator: Authenticator;
+  audit: AuditLog;
+  topicReaders: TopicReaders;
+  /** The rate limits' bucket store; undefined when rate limits are off (RATE_LIMITS=off). */
+  buckets: BucketStore | undefined;
+  attempts: AttemptLimits<RateLimitedError> | undefined;
+  /** Kept by server.ts, which disposes of it at shutdown. */
+  credentialWatch: ReturnType<typeof useCredentialWatch>;
+  tracer: Tracer | undefined;
+  queueDepth: QueueDepth | undefined;
+  /** Aborted when the server begins to shut down. */
+  shutdownSignal: AbortSignal;
+}
+
+export function pluginList({
+  config,
+  orm,
+  logger,
+  deps,
+  authenticator,
+  audit,
+  topicReaders,
+  buckets,
+  attempts,
+  credentialWatch,
+  tracer,
+  queueDepth,
+  shutdownSignal,
+}: PluginCollaborators): YogaPlugins {
+  const production = config.env === 'production';
+  const limits = config.rateLimits;
+  const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
+  return [
+    useReadinessCheck({
+      endpoint: '/readyz',
+      check: async () => !shutdownSignal.aborted && (await isDatabaseReady(orm).catch(() => false)),
+    }),
+    useRequestId({ logger }),
+    useClientIp({ trustProxyHops: limits.trustProxyHops }),
+    // Per address, before the body is read (HTTP) or the credential checked (both transports).
+    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops })] : []),
+    // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
+    useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
+    ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
+    useRestLogin({
+      orm,
+      deps,
+      logger,
+      checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
+    }),
+    useErrorModel({ exposeUnexpected: !production }),
+    // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
+    useUtf8Bodies(),
+    // After the error model, so spans and metrics see the codes clients get.
+    useTracing({ tracer }),
+    useMetrics({
+      token: config.observability.metricsToken,
+      openWithoutToken: !production,
+      queueDepth,
+      subscriptionTopics: () => topicReaders.activeTopics,
+      onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
+    }),
+    useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
+    // NUL in any argument or variable is the caller's mistake, refused before anything runs.
+    useNulByteRefusal(),
+    ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
+    useAuth({ authenticator }),
+    // Before anything a subscription holds is made: a refusal costs nothing further.
+    subscriptionLimits,
+    credentialWatch,
+    useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
+    useAudit({ audit }),
+    useIpAllowList(),
+    // Per principal (the tenant's override read through its services) and per sensitive field.
+    ...(buckets && attempts
+      ? [
+          usePrincipalRateLimit({ buckets, rule: limits.perPrincipal, loadOverride: (context) => context.services.tenancy.rateLimitOverride(), logger }),
+          useAttemptLimits({ limits: attempts }),
+        ]
+      : []),
+    useSubscriptionShutdown({ signal: shutdownSignal }),
+    // @defer and @stream (incremental delivery over multipart/mixed or SSE).
+    useDeferStream(),
+  ];
+}

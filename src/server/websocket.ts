@@ -1,0 +1,91 @@
+/**
+ * graphql-ws on the HTTP server's port and path: each operation runs through the same
+ * envelop plugins as HTTP (Yoga's graphql-ws recipe, `yoga.getEnveloped`), with the upgrade
+ * request as `req` so the client address and limits apply as they do over HTTP. The
+ * returned `dispose()` completes every subscription and closes every socket (1001).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Disposable, OperationResult } from 'graphql-ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
+import type { TrustedDocuments } from '../platform/trusted-documents/document-store.js';
+import type { GraphQLContext } from '../plugins/context.js';
+import { trustedQueryOf } from '../plugins/trusted-documents.js';
+import { maskedError, toClientError } from '../schema/errors.js';
+
+export interface WebSocketOptions {
+  httpServer: Server;
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
+  http: Config['http'];
+  /** Persisted-operations-only mode (SLUICE_TRUSTED_DOCUMENTS). */
+  trustedDocuments: TrustedDocuments | undefined;
+  /** Unexpected errors are masked in production. */
+  production: boolean;
+}
+
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production }: WebSocketOptions): Disposable {
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    // A WebSocket message larger than this closes the socket with 1009 (message too big).
+    maxPayload: http.maxBodyBytes,
+    // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
+    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
+    // so do pages of this server's own origin (the console).
+    verifyClient: ({ origin, req }, done) =>
+      done(originAllowed(http.corsOrigins, origin) || sameHostOrigin(origin, req.headers.host), 403, 'Origin not allowed'),
+  });
+  return useServer(
+    {
+      // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: async (ctx, _id, sent) => {
+        // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
+        let params = sent;
+        try {
+          if (trustedDocuments) params = { ...sent, query: trustedQueryOf(trustedDocuments, sent) };
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+        });
+        try {
+          const document = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors;
+          const args: ExecutionArgs = {
+            schema: enveloped.schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
+          };
+          return args;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [toClientError(error) ?? maskedError(error, 'unknown', !production)];
+          throw error;
+        }
+      },
+    },
+    wsServer,
+    // Pinged this often; a socket that has not answered within as long again is closed (a
+    // dropped network ends its subscriptions too). 0: never.
+    http.webSocketKeepAliveMs || Infinity,
+  );
+}
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
