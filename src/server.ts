@@ -36,7 +36,7 @@ import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import type { Logger } from './platform/logging/logger.js';
 import { QueueDepth } from './platform/queue/queue-depth.js';
 import { AttemptLimits } from './platform/rate-limits/attempt-buckets.js';
-import { ipIdentity } from './platform/rate-limits/keys.js';
+import { ipIdentity } from './platform/rate-limits/bucket-keys.js';
 import { createBucketStore } from './platform/rate-limits/resilient-buckets.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './platform/telemetry/otel-sdk.js';

@@ -15,7 +15,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ClientContext } from './context.js';
 import type { RateLimitedError } from '../domains/errors.js';
 import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
-import { principalOf } from '../platform/rate-limits/keys.js';
+import { principalOf } from '../platform/rate-limits/bucket-keys.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 

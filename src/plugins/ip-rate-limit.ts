@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import type { ClientContext } from './context.js';
-import { bucketKey, ipIdentity } from '../platform/rate-limits/keys.js';
+import { bucketKey, ipIdentity } from '../platform/rate-limits/bucket-keys.js';
 import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 import { clientIpOf } from '../platform/http/client-address.js';

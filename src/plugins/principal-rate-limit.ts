@@ -8,7 +8,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from './context.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { bucketKey, principalOf } from '../platform/rate-limits/keys.js';
+import { bucketKey, principalOf } from '../platform/rate-limits/bucket-keys.js';
 import { TenantRules, type RuleOverride } from '../platform/rate-limits/tenant-rules.js';
 import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';

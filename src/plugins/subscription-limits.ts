@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ClientContext } from './context.js';
 import { SubscriptionLimitError } from '../domains/errors.js';
-import { ipIdentity, principalOf } from '../platform/rate-limits/keys.js';
+import { ipIdentity, principalOf } from '../platform/rate-limits/bucket-keys.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
 
 export interface SubscriptionLimitsOptions {

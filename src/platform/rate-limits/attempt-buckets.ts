@@ -7,7 +7,7 @@
  * Every attempt counts, successful or not: counting only failures would need the outcome first,
  * and a parallel burst would be over before any failure was recorded.
  */
-import { bucketKey, ipIdentity } from './keys.js';
+import { bucketKey, ipIdentity } from './bucket-keys.js';
 import { retryAfterSeconds, type BucketResult, type BucketRule, type BucketStore } from './token-bucket.js';
 
 export interface AttemptRules {

@@ -1,0 +1,30 @@
+/**
+ * `sluice keys create --tenant <slug> --name <name> --scopes …`: mints an API key for a tenant
+ * and prints it (shown once) on stdout; logs go to stderr (main.ts), so the key can be piped.
+ */
+import { openOrm } from '../db/orm.js';
+import { entities } from '../domains/entities.js';
+import { DomainError } from '../domains/errors.js';
+import { createOperatorApiKey, type OperatorKeyRequest } from '../domains/identity/operator-keys.js';
+import type { Logger } from '../platform/logging/logger.js';
+
+export async function createApiKey(ownerUrl: string, logger: Logger, request: OperatorKeyRequest): Promise<number> {
+  const orm = await openOrm({ clientUrl: ownerUrl, entities, logger });
+  try {
+    const { secret, apiKey, tenant } = await createOperatorApiKey(orm, request);
+    logger.info(
+      { tenant: tenant.slug, name: apiKey.name, prefix: apiKey.prefix, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt },
+      'created API key (printed once on stdout)',
+    );
+    process.stdout.write(`${secret}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof DomainError) {
+      console.error(`sluice keys create: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await orm.close(true);
+  }
+}

@@ -1,0 +1,29 @@
+/** The help text of `sluice`; the client commands' part loads the CLI, which serving never needs. */
+export async function usage(): Promise<string> {
+  const { clientUsage } = await import('../cli/index.js');
+  return `Usage: sluice <command>
+
+Client commands (talk to a running Sluice; \`sluice <command> --help\` for each):
+${clientUsage()}
+
+${OPERATOR_USAGE}`;
+}
+
+const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
+  serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
+            and runs ingestion jobs too unless SLUICE_WORKER=off
+  worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
+            API processes hear their progress at once)
+  migrate   apply pending database migrations and exit
+  rotate-master-key
+            re-encrypt stored secrets (model API keys) under SLUICE_MASTER_KEY; set the
+            old key in SLUICE_MASTER_KEY_PREVIOUS first, drop it once this reports done
+  audit verify [--tenant <slug>]
+            recompute the audit hash chains (every tenant's, or one) and report the first
+            broken link of each; exit code 1 if any chain is broken
+  retention apply expired-data retention now (the worker does it daily)
+  keys create --tenant <slug> --name <name> --scopes read,write[,admin]
+            [--expires-in-days <n> | --no-expiry]
+            mint an API key for a tenant; prints the key (shown once) on stdout
+
+Configuration comes from the environment; see README.md.`;

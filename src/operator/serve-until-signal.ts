@@ -1,0 +1,79 @@
+/**
+ * `sluice serve` (the API and, unless SLUICE_WORKER=off, the job worker) and `sluice worker`
+ * (the worker alone): run until a shutdown signal, then stop each part in turn.
+ */
+import type { Config } from '../config.js';
+import { openOrm } from '../db/orm.js';
+import { assertRestrictedAppRole, searchIndexUsable } from '../db/readiness.js';
+import { entities } from '../domains/entities.js';
+import { createEventBus } from '../platform/events/event-bus.js';
+import { runShutdownSteps } from '../platform/lifecycle/shutdown-steps.js';
+import type { Logger } from '../platform/logging/logger.js';
+import { startTracing } from '../platform/telemetry/otel-sdk.js';
+import { createServer } from '../server.js';
+import { startWorker } from '../server/job-worker.js';
+
+/**
+ * The signals that end `serve`: SIGTERM (orchestrators), SIGINT (Ctrl-C) and SIGHUP (the
+ * terminal closed). The embedded PostgreSQL runs in a session of its own, so a terminal's
+ * Ctrl-C reaches only us; we stop it last.
+ */
+const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** `serve` runs the API (and, unless SLUICE_WORKER=off, the job worker); `worker` the worker alone. */
+export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { appUrl: string; ownerUrl: string }, logger: Logger, role: 'api' | 'worker'): Promise<number> {
+  const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
+  const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let workerTracing: ReturnType<typeof startTracing>;
+  let server: ReturnType<typeof createServer> | undefined;
+  try {
+    await assertRestrictedAppRole(orm);
+    if (!(await searchIndexUsable(orm))) {
+      logger.warn(
+        'full-text search cannot use its index under row-level security: a superuser should run ' +
+          'ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF (see docs/operations.md)',
+      );
+    }
+    // The worker's own tracer (the API server has one of its own): ingestion job spans.
+    workerTracing = role === 'worker' || config.worker.mode === 'inline' ? startTracing(config.observability) : undefined;
+    worker =
+      role === 'worker' || config.worker.mode === 'inline'
+        ? await startWorker({
+            config: config.worker,
+            progressIntervalMs: config.ingestion.progressIntervalMs,
+            orm,
+            queueUrl: ownerUrl,
+            progress: bus.progress,
+            logger,
+            tracer: workerTracing?.tracer,
+          })
+        : undefined;
+    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
+    if (server) {
+      const url = await server.listen();
+      logger.info(
+        { url: `${url}/graphql`, dataDir: config.dataDir, graphiql: config.http.graphiql, events: bus.transport, worker: Boolean(worker) },
+        `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}; the console is at ${url}/console/`,
+      );
+    }
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
+    });
+    logger.info({ signal }, 'shutting down: finishing in-flight work');
+    return 0;
+  } finally {
+    // Independent steps: one that fails (an unreachable collector) is logged and the rest run.
+    await runShutdownSteps(
+      logger,
+      [
+        ['server', () => server?.close()],
+        ['worker', () => worker?.stop()],
+        ['tracing', () => workerTracing?.shutdown()],
+        ['events', () => bus.close()],
+        ['database pool', () => orm.close(true)],
+      ],
+      { timeoutMs: config.http.shutdownTimeoutMs + 10_000 },
+    );
+  }
+}

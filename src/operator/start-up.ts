@@ -1,0 +1,25 @@
+/** What every operator command logs before it runs: where the secrets and the database come from. */
+import type { Config } from '../config.js';
+import type { DatabaseHandle } from '../db/database.js';
+import { redactUrl, type Logger } from '../platform/logging/logger.js';
+
+export function reportSecrets(config: Config, logger: Logger): void {
+  const source = config.secretsSource;
+  if (source.kind === 'generated') {
+    logger.warn(
+      { file: source.file },
+      `generated local development secrets in ${source.file} (mode 0600); production requires JWT_SECRET and SLUICE_MASTER_KEY in the environment`,
+    );
+  } else if (source.kind === 'reused') {
+    logger.info({ file: source.file }, `using local development secrets from ${source.file}`);
+  }
+}
+
+export function reportDatabase(config: Config, database: DatabaseHandle, logger: Logger): void {
+  logger.info(
+    { database: redactUrl(database.ownerUrl), embedded: Boolean(database.embedded), dataDir: config.dataDir },
+    database.embedded
+      ? `embedded PostgreSQL ${database.embedded.created ? 'created' : database.embedded.recovered ? 'started (after stopping the one a killed Sluice left running)' : 'started'} in ${database.embedded.directory}`
+      : 'using the PostgreSQL server from DATABASE_URL',
+  );
+}
