@@ -12,7 +12,6 @@ import type { Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ObservabilityConfig } from '../../config.js';
 
 export interface Tracing {
   tracer: Tracer;
@@ -20,7 +19,16 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-export function startTracing({ otlpEndpoint, serviceName, exportDelayMs }: ObservabilityConfig): Tracing | undefined {
+/** What tracing needs of the configuration (config.ts's ObservabilityConfig has it). */
+export interface TracingOptions {
+  /** OTLP/HTTP base URL (spans go to `<url>/v1/traces`); undefined: no tracing, no network. */
+  otlpEndpoint: string | undefined;
+  serviceName: string;
+  /** Most time a finished span waits before it is exported. */
+  exportDelayMs: number;
+}
+
+export function startTracing({ otlpEndpoint, serviceName, exportDelayMs }: TracingOptions): Tracing | undefined {
   if (!otlpEndpoint) return undefined;
   const exporter = new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/+$/, '')}/v1/traces` });
   const provider = new BasicTracerProvider({
