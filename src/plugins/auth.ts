@@ -6,7 +6,7 @@ import { DomainError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import { nulBytePath } from '../platform/input/nul-bytes.js';
 import { domainErrorToGraphQL } from '../schema/errors.js';
-import { nulByteError } from './nul-bytes.js';
+import { nulByteError } from './nul-byte-refusal.js';
 
 export interface AuthOptions {
   authenticator: Authenticator;

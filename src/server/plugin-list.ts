@@ -35,7 +35,7 @@ import { useErrorModel } from '../plugins/error-model.js';
 import { useIpAllowList } from '../plugins/ip-allow-list.js';
 import { useIpRateLimit } from '../plugins/ip-rate-limit.js';
 import { useMetrics } from '../plugins/metrics.js';
-import { useNulByteRefusal } from '../plugins/nul-bytes.js';
+import { useNulByteRefusal } from '../plugins/nul-byte-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';

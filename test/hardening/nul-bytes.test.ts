@@ -1,6 +1,6 @@
 /**
  * NUL (U+0000) in anything a caller sends is BAD_USER_INPUT before anything runs, by one rule
- * for every argument (src/plugins/nul-bytes.ts) and the same rule on the REST doors: as a
+ * for every argument (src/plugins/nul-byte-refusal.ts) and the same rule on the REST doors: as a
  * variable and as a literal, over HTTP and graphql-ws, in upload file names, the REST login
  * and the audit export's query parameters. It used to reach PostgreSQL and come back as
  * INTERNAL (500), with the SQL in development. Nothing is written.
