@@ -19,7 +19,6 @@ import { CONSOLE_PATH, withConsole } from './console/serve.js';
 import type { Orm } from './db/orm.js';
 import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
-import { RateLimitedError } from './domains/errors.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
@@ -28,6 +27,7 @@ import { RefusalLog } from './domains/identity/refused-credentials.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './domains/models/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
+import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus } from './platform/events/event-bus.js';
 import { withBodyLimit } from './platform/http/body-limit.js';
 import { corsPolicy } from './platform/http/cors.js';
@@ -42,7 +42,7 @@ import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './platform/telemetry/otel-sdk.js';
 import type { GraphQLContext } from './plugins/context.js';
 import { useCredentialWatch } from './plugins/credential-watch.js';
-import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
+import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
@@ -121,14 +121,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     authenticator: new Authenticator(tokens, credentials, external),
     recheckMs: config.http.credentialRecheckMs,
   });
-  // The brute-force limits of `logIn`, `signUp` and API key creation, refused as the domain's RateLimitedError.
-  const attempts =
-    buckets &&
-    new AttemptLimits(
-      buckets,
-      { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
-      (message, seconds) => new RateLimitedError(message, seconds),
-    );
+  const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
@@ -156,7 +149,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     maskedErrors: {
       maskError: (error) => {
         if (hasErrorCode(error)) return error;
-        const coded = error instanceof GraphQLError ? toClientError(error) : undefined;
+        const coded = error instanceof GraphQLError ? toClientError(error, { presentDetails: presentErrorDetails }) : undefined;
         if (coded) return coded;
         logger.error({ err: error }, 'unexpected error outside execution');
         const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));

@@ -4,8 +4,8 @@
  */
 import { openOrm } from '../db/orm.js';
 import { entities } from '../domains/entities.js';
-import { DomainError } from '../domains/errors.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from '../domains/identity/operator-keys.js';
+import { CodedError } from '../platform/errors/index.js';
 import type { Logger } from '../platform/logging/logger.js';
 
 export async function createApiKey(ownerUrl: string, logger: Logger, request: OperatorKeyRequest): Promise<number> {
@@ -19,7 +19,7 @@ export async function createApiKey(ownerUrl: string, logger: Logger, request: Op
     process.stdout.write(`${secret}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof DomainError) {
+    if (error instanceof CodedError) {
       console.error(`sluice keys create: ${error.message}`);
       return 2;
     }

@@ -13,16 +13,15 @@
 import { getArgumentValues, type FieldNode, type GraphQLObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ClientContext } from './context.js';
-import type { RateLimitedError } from '../domains/errors.js';
+import { codedErrorToGraphQL, type RateLimitedError } from '../platform/errors/index.js';
 import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
 import { principalOf } from '../platform/rate-limits/bucket-keys.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 type Context = ClientContext & AuthContext;
 
 export interface AttemptLimitOptions {
-  limits: AttemptLimits<RateLimitedError>;
+  limits: AttemptLimits;
 }
 
 export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Context> {
@@ -49,7 +48,7 @@ export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Contex
       for (const field of rootFieldsOf(args.document, operation)) {
         const refused: RateLimitedError | null = await refusalFor(field, mutation, context, args.variableValues ?? {});
         if (refused) {
-          setResultAndStopExecution({ errors: [domainErrorToGraphQL(refused)] });
+          setResultAndStopExecution({ errors: [codedErrorToGraphQL(refused)] });
           return;
         }
       }

@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { ClientContext } from './context.js';
 import { bucketKey, ipIdentity } from '../platform/rate-limits/bucket-keys.js';
 import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
+import { codedErrorToGraphQL } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import { rateLimited, rateLimitedResponse } from '../graphql/rate-limited.js';
 
@@ -35,7 +35,7 @@ export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, 
       // HTTP requests were counted in onRequest; only graphql-ws operations arrive without one.
       if ((context as { request?: Request }).request) return;
       const refused = await refusal(context.clientIp);
-      if (refused) throw domainErrorToGraphQL(refused);
+      if (refused) throw codedErrorToGraphQL(refused);
     },
   };
 }

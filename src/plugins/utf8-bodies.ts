@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
+import { httpStatusOf } from '../platform/errors/index.js';
 import { NOT_UTF8_MESSAGE, NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
@@ -28,7 +29,7 @@ const Dicer = createRequire(import.meta.url)('@fastify/busboy/deps/dicer/lib/Dic
 
 /** The refusal as Yoga answers it: 400 with `{ errors: [{ extensions: { code: "BAD_REQUEST" } }] }`. */
 function notUtf8Error() {
-  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: httpStatusOf('BAD_REQUEST') } } });
 }
 
 export function useUtf8Bodies(): Plugin {

@@ -15,7 +15,6 @@ import type { Config } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { isDatabaseReady } from '../db/readiness.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
-import type { RateLimitedError } from '../domains/errors.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { clientIpOf } from '../platform/http/client-address.js';
@@ -47,6 +46,7 @@ import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
+import { presentErrorDetails } from '../schema/error-details.js';
 
 type YogaPlugins = NonNullable<YogaServerOptions<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>['plugins']>;
 
@@ -61,7 +61,7 @@ export interface PluginCollaborators {
   topicReaders: TopicReaders;
   /** The rate limits' bucket store; undefined when rate limits are off (RATE_LIMITS=off). */
   buckets: BucketStore | undefined;
-  attempts: AttemptLimits<RateLimitedError> | undefined;
+  attempts: AttemptLimits | undefined;
   /** Kept by server.ts, which disposes of it at shutdown. */
   credentialWatch: ReturnType<typeof useCredentialWatch>;
   tracer: Tracer | undefined;
@@ -106,7 +106,7 @@ export function pluginList({
       logger,
       checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
     }),
-    useErrorModel({ exposeUnexpected: !production }),
+    useErrorModel({ exposeUnexpected: !production, presentDetails: presentErrorDetails }),
     // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
     useUtf8Bodies(),
     // After the error model, so spans and metrics see the codes clients get.

@@ -11,11 +11,12 @@ import type { Disposable, OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
+import { maskedError, toClientError } from '../platform/errors/index.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
 import type { TrustedDocuments } from '../platform/trusted-documents/document-store.js';
 import type { GraphQLContext } from '../plugins/context.js';
 import { trustedQueryOf } from '../plugins/trusted-documents.js';
-import { maskedError, toClientError } from '../schema/errors.js';
+import { presentErrorDetails } from '../schema/error-details.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -73,7 +74,7 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           };
           return args;
         } catch (error) {
-          if (error instanceof GraphQLError) return [toClientError(error) ?? maskedError(error, 'unknown', !production)];
+          if (error instanceof GraphQLError) return [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
           throw error;
         }
       },

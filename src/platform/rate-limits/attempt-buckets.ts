@@ -7,6 +7,7 @@
  * Every attempt counts, successful or not: counting only failures would need the outcome first,
  * and a parallel burst would be over before any failure was recorded.
  */
+import { RateLimitedError } from '../errors/index.js';
 import { bucketKey, ipIdentity } from './bucket-keys.js';
 import { retryAfterSeconds, type BucketResult, type BucketRule, type BucketStore } from './token-bucket.js';
 
@@ -21,40 +22,33 @@ export interface AttemptRules {
 
 export type CredentialAction = 'logIn' | 'signUp';
 
-/**
- * Builds the refusal the callers throw (server.ts passes the domain's RateLimitedError), so
- * this module needs nothing of the domain's error model.
- */
-export type RefusalFactory<Refusal> = (message: string, retryAfterSeconds: number) => Refusal;
-
-export class AttemptLimits<Refusal> {
+export class AttemptLimits {
   constructor(
     private readonly buckets: BucketStore,
     private readonly rules: AttemptRules,
-    private readonly refuse: RefusalFactory<Refusal>,
   ) {}
 
   /** Null when the attempt may go ahead; else the refusal. `email` as the caller typed it. */
-  async credentialAttempt(action: CredentialAction, ip: string, email: unknown): Promise<Refusal | null> {
+  async credentialAttempt(action: CredentialAction, ip: string, email: unknown): Promise<RateLimitedError | null> {
     const byIp = await this.buckets.take(bucketKey(`${action}:ip`, ipIdentity(ip)), this.rules.perIp);
-    if (!byIp.allowed) return this.refusal(`${ATTEMPTS[action]} from your address`, byIp);
+    if (!byIp.allowed) return refusal(`${ATTEMPTS[action]} from your address`, byIp);
     // The same normalisation as sign-in, so "Ann@X.org " and "ann@x.org" share a bucket.
     const normalized = typeof email === 'string' ? email.trim().toLowerCase().slice(0, 320) : '';
     if (!normalized) return null;
     const byEmail = await this.buckets.take(bucketKey(`${action}:email`, normalized), this.rules.perEmail);
     // The same answer whether or not the email has an account: the limit reveals nothing.
-    return byEmail.allowed ? null : this.refusal(`${ATTEMPTS[action]} for this email address`, byEmail);
+    return byEmail.allowed ? null : refusal(`${ATTEMPTS[action]} for this email address`, byEmail);
   }
 
-  async apiKeyCreation(principal: string): Promise<Refusal | null> {
+  async apiKeyCreation(principal: string): Promise<RateLimitedError | null> {
     const result = await this.buckets.take(bucketKey('createApiKey', principal), this.rules.createApiKey);
-    return result.allowed ? null : this.refusal('API keys created', result);
-  }
-
-  private refusal(what: string, result: BucketResult): Refusal {
-    const seconds = retryAfterSeconds(result);
-    return this.refuse(`Too many ${what}: retry in ${seconds} s`, seconds);
+    return result.allowed ? null : refusal('API keys created', result);
   }
 }
 
 const ATTEMPTS: Record<CredentialAction, string> = { logIn: 'sign-in attempts', signUp: 'sign-up attempts' };
+
+function refusal(what: string, result: BucketResult): RateLimitedError {
+  const seconds = retryAfterSeconds(result);
+  return new RateLimitedError(`Too many ${what}: retry in ${seconds} s`, seconds);
+}
