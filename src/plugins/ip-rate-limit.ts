@@ -11,7 +11,7 @@ import { bucketKey, ipIdentity } from '../platform/rate-limits/bucket-keys.js';
 import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { codedErrorToGraphQL } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
-import { rateLimited, rateLimitedResponse } from '../graphql/rate-limited.js';
+import { rateLimited, rateLimitedResponse } from '../platform/rate-limits/refusal.js';
 
 export interface IpRateLimitOptions {
   buckets: BucketStore;

@@ -12,7 +12,7 @@ import { bucketKey, principalOf } from '../platform/rate-limits/bucket-keys.js';
 import { TenantRules, type RuleOverride } from '../platform/rate-limits/tenant-rules.js';
 import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
 import { codedErrorToGraphQL } from '../platform/errors/index.js';
-import { rateLimited } from '../graphql/rate-limited.js';
+import { rateLimited } from '../platform/rate-limits/refusal.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 type Context = AuthContext & ScopeContext;

@@ -3,8 +3,8 @@
  * `retryAfterSeconds`, which platform/errors turns into `extensions.code: RATE_LIMITED`,
  * HTTP 429 and `Retry-After`. Over graphql-ws the same error arrives as a GraphQL error.
  */
-import { codedErrorResponse, RateLimitedError } from '../platform/errors/index.js';
-import { retryAfterSeconds, type BucketResult } from '../platform/rate-limits/token-bucket.js';
+import { codedErrorResponse, RateLimitedError } from '../errors/index.js';
+import { retryAfterSeconds, type BucketResult } from './token-bucket.js';
 
 /** The refusal for a bucket that said no; `what` completes "Too many …". */
 export function rateLimited(what: string, result: BucketResult): RateLimitedError {
