@@ -7,7 +7,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findByIds } from '../lookup.js';
 import { boundSql } from '../../db/bound-sql.js';
-import { bindTenantSession, tenantSessionOf } from '../../db/tenant-session.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { displayName, oneLine, TITLE_MAX, titleFromContent } from '../display-text.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -193,13 +192,10 @@ export class IngestionService {
 
   /**
    * Subscriptions run outside the request transaction: each read gets a short transaction
-   * of its own on a fresh fork bound to the same tenant (so RLS applies to it too).
+   * of its own, bound to the same tenant (so RLS applies to it too).
    */
   private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const em = this.ctx.em.fork({ clear: true }) as EntityManager;
-    const session = tenantSessionOf(this.ctx.em);
-    if (session) bindTenantSession(em, session);
-    return em.transactional((tx) => work(tx as EntityManager));
+    return this.ctx.scope.read(work);
   }
 
   private async lockedJob(jobId: string): Promise<IngestionJob> {
@@ -211,8 +207,7 @@ export class IngestionService {
   private publishAfterCommit(job: IngestionJob, previousSequence: number): void {
     const event = { snapshot: snapshotOf(job), previousSequence, outcomes: [] };
     const publish = () => this.ctx.deps.progress.publish(event);
-    if (this.ctx.afterCommit) this.ctx.afterCommit(publish);
-    else publish();
+    this.ctx.scope.afterCommit(publish);
   }
 
   private async accept(files: readonly UploadedFile[], documents: readonly InlineDocument[]): Promise<AcceptedInput[]> {
