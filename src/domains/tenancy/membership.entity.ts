@@ -1,23 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import { ROLES } from './roles.js';
-import { Tenant } from './tenant.entity.js';
+import { defineTenantOwnedEntity } from './tenant-owned.js';
 import { User } from './user.entity.js';
 
 /** A user's role in one tenant. Tenant-owned: filtered by the ORM and guarded by RLS. */
-export const Membership = defineEntity({
+export const Membership = defineTenantOwnedEntity({
   name: 'Membership',
   tableName: 'memberships',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     user: () => p.manyToOne(User).deleteRule('cascade').index(),
     role: p.enum([...ROLES]),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
   uniques: [{ properties: ['tenant', 'user'] }],
-  filters: { tenant: tenantFilter() },
 });
 
 export type Membership = InferEntity<typeof Membership>;
