@@ -1,6 +1,7 @@
 /**
  * `defineEntity` for tenant-owned entities: the id, the owning tenant and the tenant filter come
- * with the definition, so no tenant-owned entity can leave its filter out.
+ * with the definition, so no tenant-owned entity can leave its filter out. (Membership spells
+ * them out: see membership.entity.ts.)
  *
  * A function rather than a base entity (`extends`): in MikroORM 6.6 filters and properties are
  * inherited at run time, but `defineEntity`'s types neither see a base's properties (the
@@ -9,22 +10,15 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p, type EntityMetadataWithProperties } from '@mikro-orm/core';
 import { tenantFilter } from '../../db/tenant-session.js';
-import type { Tenant } from './tenant.entity.js';
+import { Tenant } from './tenant.entity.js';
 
 type PropertyBuilders = typeof p;
-
-/**
- * The Tenant entity by its name, which MikroORM resolves like the class: this module must not
- * import tenant.entity.ts at run time. Tenant imports Membership, which is defined with this
- * function; with the import, loading Membership could call it before this module had loaded.
- */
-const TENANT = 'Tenant' as unknown as typeof Tenant;
 
 /** First in every tenant-owned table: its id, then `tenant_id` (deleting a tenant deletes its rows). */
 function tenantOwnedHeader(builders: PropertyBuilders) {
   return {
     id: builders.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => builders.manyToOne(TENANT).deleteRule('cascade'),
+    tenant: () => builders.manyToOne(Tenant).deleteRule('cascade'),
   };
 }
 
