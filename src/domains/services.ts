@@ -8,7 +8,9 @@ import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
-import { IngestionService } from './ingestion/ingestion.service.js';
+import { AcceptInputService } from './ingestion/accept-input.service.js';
+import { JobCommandsService } from './ingestion/job-commands.service.js';
+import { ProgressReaderService } from './ingestion/progress-reader.service.js';
 import { ModelService } from './models/model.service.js';
 import { PolicyService } from './policies/policy.service.js';
 import { UsageService } from './policies/usage.service.js';
@@ -25,7 +27,10 @@ export function createServices(ctx: ServiceContext) {
     members: new MembersService(ctx),
     datasets: new DatasetService(ctx),
     documents: new DocumentService(ctx),
-    ingestion: new IngestionService(ctx),
+    /** Ingestion by use case: accepting input (starts a job), commanding jobs, reading progress. */
+    ingestionInput: new AcceptInputService(ctx),
+    ingestionCommands: new JobCommandsService(ctx),
+    ingestionProgress: new ProgressReaderService(ctx),
     models: new ModelService(ctx),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
