@@ -6,13 +6,13 @@
  * is revoked (token theft detection). Access tokens name their session, and the authenticator
  * refuses them once the session has ended.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { auditRequestOf } from '../audit/record.js';
 import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import type { ServiceContext } from '../service-context.js';
+import { flushOrConflict } from '../unique-names.js';
 import { Membership } from '../tenancy/membership.entity.js';
 import type { Role } from '../tenancy/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
@@ -68,7 +68,7 @@ export class AccountService {
 
     const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });
     const tenant = em.create(Tenant, { name: tenantName, slug: await this.freeSlug(slugify(tenantName)) });
-    await this.flushOrConflict('An account with this email already exists');
+    await flushOrConflict(em, () => new ConflictError('An account with this email already exists'));
     await this.ctx.scope.enterTenant(tenant.id, user.id);
     em.create(Membership, { tenant, user, role: 'OWNER' });
     await em.flush();
@@ -256,14 +256,5 @@ export class AccountService {
       if (!(await this.ctx.em.count(Tenant, { slug }))) return slug;
     }
     return `${base.slice(0, 40)}-${randomBytes(6).toString('hex')}`;
-  }
-
-  private async flushOrConflict(message: string): Promise<void> {
-    try {
-      await this.ctx.em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw new ConflictError(message);
-      throw error;
-    }
   }
 }
