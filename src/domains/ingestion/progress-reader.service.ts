@@ -68,7 +68,11 @@ export class ProgressReaderService {
   }
 
   private progressSource(): ProgressSource {
+    const { scope } = this.ctx;
     return {
+      get open() {
+        return !scope.closed;
+      },
       job: (jobId) => this.read(async (em) => {
         const job = await em.findOne(IngestionJob, { id: jobId });
         return job ? snapshotOf(job) : null;
