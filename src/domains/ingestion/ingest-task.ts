@@ -5,7 +5,6 @@
  * with the job's tenant bound, so they pass tenant isolation like any request's. The queue
  * that runs it is platform/queue/job-runner.ts; server/job-worker.ts puts the two together.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Task } from 'graphile-worker';
 import type { Orm } from '../../db/orm.js';
@@ -39,7 +38,6 @@ export interface IngestTask {
 }
 
 export function ingestTask({ orm, parsing, progress, progressIntervalMs, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
-  const em = orm.em.fork() as EntityManager;
   const parser = new DocumentParser(parsing);
 
   const ingest: Task = async (payload, helpers) => {
@@ -49,13 +47,13 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, heartbe
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ em, progress, progressIntervalMs, parser }, payload)));
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
       if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) {
-        await failIngestionJob({ em, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
+        await failIngestionJob({ orm, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
       }
       throw error;
     } finally {

@@ -2,7 +2,6 @@
  * Members of a tenant: invitations, role changes, removal. A tenant always keeps at least one
  * OWNER, and nobody hands out a role above their own.
  */
-import { enterSession } from '../../db/tenant-session.js';
 import { auditChange } from '../audit/record.js';
 import type { AuthPayload } from '../identity/account.service.js';
 import { AccountService, normalizeEmail } from '../identity/account.service.js';
@@ -93,13 +92,13 @@ export class MembersService {
     }
 
     // The invitation token is the proof of this tenant: enter it for the writes below.
-    await enterSession(em, { tenantId: record.tenantId, userId: user.id });
+    await this.ctx.scope.enterTenant(record.tenantId, user.id);
     const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
     em.create(Membership, { tenant: record.tenantId, user, role: record.role });
     invitation.acceptedAt = new Date();
     await em.flush();
-    const accounts = new AccountService({ ...this.ctx, em });
+    const accounts = new AccountService(this.ctx);
     return accounts.sessionFor(user, record.tenantId);
   }
 
