@@ -2,7 +2,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
 import type { AuthContext, ClientContext, ConnectionContext, RequestContext } from './context.js';
 import type { AuditRequest } from '../domains/audit/audit-log.js';
-import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
+import type { Authenticator } from '../domains/identity/authenticator.js';
+import { presentedCredential } from '../domains/identity/presented-credential.js';
 import { nulBytePath } from '../platform/input/nul-bytes.js';
 import { CodedError, codedErrorToGraphQL } from '../platform/errors/index.js';
 import { nulByteError } from './nul-byte-refusal.js';
@@ -32,21 +33,6 @@ export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & Co
         throw error instanceof CodedError ? codedErrorToGraphQL(error) : error;
       }
     },
-  };
-}
-
-/** The credential from HTTP headers, or from graphql-ws `connection_init` parameters. */
-export function presentedCredential(context: { request?: Request; connectionParams?: Record<string, unknown> }): PresentedCredential {
-  const params = context.connectionParams ?? {};
-  const fromParams = (...names: string[]) => {
-    for (const name of names) if (typeof params[name] === 'string') return params[name] as string;
-    return null;
-  };
-  const headers = context.request?.headers;
-  return {
-    authorization: headers?.get('authorization') ?? fromParams('authorization', 'Authorization'),
-    apiKey: headers?.get('x-api-key') ?? fromParams('apiKey', 'x-api-key', 'X-API-Key'),
-    tenant: headers?.get('x-sluice-tenant') ?? fromParams('tenant', 'x-sluice-tenant'),
   };
 }
 

@@ -14,7 +14,7 @@ import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
-import { presentedCredential } from '../plugins/auth.js';
+import { presentedCredential } from '../domains/identity/presented-credential.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
