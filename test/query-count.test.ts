@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { bindTenantSession } from '../src/db/tenant-session.js';
 import { entities } from '../src/domains/entities.js';
-import { scopesForRole } from '../src/domains/identity/permissions.js';
+import { scopesForRole } from '../src/domains/access/permissions.js';
 import { createServices } from '../src/domains/services.js';
 import { testServiceDependencies } from './support/services.js';
 import { schema } from '../src/schema/index.js';

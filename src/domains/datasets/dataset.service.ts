@@ -6,7 +6,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { findByIds } from '../lookup.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Dataset } from './dataset.entity.js';

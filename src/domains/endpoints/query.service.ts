@@ -7,7 +7,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';

@@ -15,7 +15,7 @@ import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } 
 import { displayName } from '../display-text.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from '../tenancy/membership.entity.js';
-import type { Role } from '../tenancy/roles.js';
+import type { Role } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';

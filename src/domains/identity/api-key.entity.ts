@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { tenantFilter } from '../../db/tenant-session.js';
-import type { ApiScope } from '../tenancy/roles.js';
+import type { ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
 

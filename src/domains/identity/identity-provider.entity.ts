@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { tenantFilter } from '../../db/tenant-session.js';
-import { ROLES, type Role } from '../tenancy/roles.js';
+import { ROLES, type Role } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 
 /**

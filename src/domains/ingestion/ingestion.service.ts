@@ -11,7 +11,7 @@ import { bindTenantSession, tenantSessionOf } from '../../db/tenant-session.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { displayName, oneLine, TITLE_MAX, titleFromContent } from '../display-text.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionItem } from './ingestion-item.entity.js';

@@ -11,7 +11,7 @@ import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validName } from '../fields.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { Model } from './model.entity.js';
 import { modelType, modelTypes, type ModelClient, type ModelType, type ProviderSettings } from './provider.js';

@@ -7,7 +7,7 @@ import { auditChange } from '../audit/record.js';
 import type { AuthPayload } from '../identity/account.service.js';
 import { AccountService, normalizeEmail } from '../identity/account.service.js';
 import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js';
-import { assertCan, assertMayGrant } from '../identity/permissions.js';
+import { assertCan, assertMayGrant } from '../access/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
@@ -16,7 +16,7 @@ import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Invitation } from './invitation.entity.js';
 import { Membership } from './membership.entity.js';
-import type { Role } from './roles.js';
+import type { Role } from '../access/roles.js';
 import { User } from './user.entity.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
