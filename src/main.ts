@@ -17,7 +17,7 @@ import { runRetention, verifyAllChains } from './domains/audit/operator.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
 import { rotateMasterKey } from './domains/models/rotate-master-key.js';
-import { SecretBox } from './domains/models/secret-box.js';
+import { SecretBox } from './platform/secrets/secret-box.js';
 import { createEventBus } from './events.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import { createServer } from './server.js';

@@ -27,7 +27,7 @@ import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
 import type { AuditBus } from './events.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
-import { SecretBox } from './domains/models/secret-box.js';
+import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import type { Logger } from './logger.js';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';

@@ -20,7 +20,7 @@ import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import { NO_ACTOR } from './refused-credentials.js';
-import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import { RefreshToken, Session } from './session.entity.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */

@@ -14,7 +14,7 @@ import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
 import { assertCan } from '../access/permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
 

@@ -8,7 +8,7 @@ import type { AuthPayload } from '../identity/account.service.js';
 import { AccountService, normalizeEmail } from '../identity/account.service.js';
 import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import { assertUuid } from '../ids.js';
