@@ -7,6 +7,7 @@ import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
+import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { ModelService } from './models/model.service.js';
@@ -23,6 +24,7 @@ export function createServices(ctx: ServiceContext) {
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
+    invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(ctx),
     documents: new DocumentService(ctx),
     ingestion: new IngestionService(ctx),

@@ -8,11 +8,11 @@
  */
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { enterSession } from '../../db/tenant-session.js';
 import { auditRequestOf } from '../audit/record.js';
-import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { displayName } from '../display-text.js';
+import { normalizeEmail } from '../fields.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from '../tenancy/membership.entity.js';
 import type { Role } from '../access/roles.js';
@@ -33,15 +33,6 @@ export interface AuthPayload {
   user: User;
   tenant: Tenant;
   role: Role;
-}
-
-const emailSchema = z.email({ message: 'Enter a valid email address' }).max(320);
-
-export function normalizeEmail(email: string): string {
-  const normalized = email.trim().toLowerCase();
-  const parsed = emailSchema.safeParse(normalized);
-  if (!parsed.success) throw new ValidationError('Enter a valid email address', { field: 'email' });
-  return normalized;
 }
 
 /** `Acme Corp!` → `acme-corp`: lower-case ASCII letters, digits and single dashes. */
