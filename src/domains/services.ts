@@ -3,6 +3,7 @@ import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
+import { endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
@@ -28,7 +29,7 @@ export function createServices(ctx: ServiceContext) {
     datasets: new DatasetService(ctx),
     documents: new DocumentService(ctx),
     ingestion: new IngestionService(ctx),
-    models: new ModelService(ctx),
+    models: new ModelService(ctx, (modelId) => endpointSlugsUsingModel(ctx.em, modelId)),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
     policies: new PolicyService(ctx),
