@@ -2,9 +2,9 @@
 import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
+import { QueryService } from './endpoint-queries/query.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsUsingModel } from './endpoints/model-users.js';
-import { QueryService } from './endpoints/query.service.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
