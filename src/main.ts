@@ -12,7 +12,7 @@ import { runMigrations } from './db/migrate.js';
 import { openOrm } from './db/orm.js';
 import { assertRestrictedAppRole, searchIndexUsable } from './db/readiness.js';
 import { entities } from './domains/entities.js';
-import { DomainError } from './domains/errors.js';
+import { CodedError } from './platform/errors/index.js';
 import { runRetention, verifyAllChains } from './domains/audit/operator.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from './domains/identity/operator-keys.js';
 import { createLogger, redactUrl, type Logger } from './logger.js';
@@ -231,7 +231,7 @@ async function keys(ownerUrl: string, logger: Logger, request: OperatorKeyReques
     process.stdout.write(`${secret}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof DomainError) {
+    if (error instanceof CodedError) {
       console.error(`sluice keys create: ${error.message}`);
       return 2;
     }

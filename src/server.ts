@@ -64,7 +64,8 @@ import { trustedQueryOf, useTrustedDocuments } from './plugins/trusted-documents
 import { QueueDepth } from './queue-depth.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './tracing.js';
-import { hasErrorCode, maskedError, toClientError } from './schema/errors.js';
+import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
+import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 
 export interface ServerDependencies {
@@ -170,7 +171,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     maskedErrors: {
       maskError: (error) => {
         if (hasErrorCode(error)) return error;
-        const coded = error instanceof GraphQLError ? toClientError(error) : undefined;
+        const coded = error instanceof GraphQLError ? toClientError(error, { presentDetails: presentErrorDetails }) : undefined;
         if (coded) return coded;
         logger.error({ err: error }, 'unexpected error outside execution');
         const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
@@ -195,7 +196,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         logger,
         checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
       }),
-      useErrorModel({ exposeUnexpected: !production }),
+      useErrorModel({ exposeUnexpected: !production, presentDetails: presentErrorDetails }),
       // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
       useUtf8Bodies(),
       // After the error model, so spans and metrics see the codes clients get.
@@ -285,7 +286,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
           };
           return args;
         } catch (error) {
-          if (error instanceof GraphQLError) return [toClientError(error) ?? maskedError(error, 'unknown', !production)];
+          if (error instanceof GraphQLError) return [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
           throw error;
         }
       },

@@ -3,7 +3,7 @@ import type { Actor } from './actor.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { RefusedCredentials } from './identity/refused-credentials.js';
-import type { IngestionLimits } from './ingestion/ingestion.service.js';
+import type { IngestionLimits } from './ingestion/ingestion-limits.js';
 import type { ProgressBus } from './ingestion/progress.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Clock } from './clock.js';

@@ -10,7 +10,9 @@ import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
-import { IngestionService } from './ingestion/ingestion.service.js';
+import { AcceptInputService } from './ingestion/accept-input.service.js';
+import { JobCommandsService } from './ingestion/job-commands.service.js';
+import { ProgressReaderService } from './ingestion/progress-reader.service.js';
 import { ModelService } from './models/model.service.js';
 import { PolicyService } from './policies/policy.service.js';
 import { UsageService } from './policies/usage.service.js';
@@ -28,7 +30,10 @@ export function createServices(ctx: ServiceContext) {
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(ctx),
     documents: new DocumentService(ctx),
-    ingestion: new IngestionService(ctx),
+    /** Ingestion by use case: accepting input (starts a job), commanding jobs, reading progress. */
+    ingestionInput: new AcceptInputService(ctx),
+    ingestionCommands: new JobCommandsService(ctx),
+    ingestionProgress: new ProgressReaderService(ctx),
     models: new ModelService(ctx, (modelId) => endpointSlugsUsingModel(ctx.em, modelId)),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),

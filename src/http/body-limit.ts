@@ -6,6 +6,7 @@
  * refused with 411 rather than buffered without bound.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { httpStatusOf, type ErrorCode } from '../platform/errors/index.js';
 
 export interface BodyLimits {
   /** Any request. */
@@ -20,9 +21,9 @@ export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLim
     const maxBytes = multipart ? Math.max(plainMax, maxMultipartBytes) : plainMax;
     const declared = req.headers['content-length'];
     const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
-    if (chunked) return refuse(req, res, 411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header.');
+    if (chunked) return refuse(req, res, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header.');
     if (declared !== undefined && Number(declared) > maxBytes) {
-      return refuse(req, res, 413, 'PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${maxBytes} bytes.`);
+      return refuse(req, res, 'PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${maxBytes} bytes.`);
     }
     return next(req, res);
   };
@@ -38,10 +39,10 @@ export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLim
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 10_000;
 
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
+function refuse(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   // The connection cannot carry another request after an unread body: close it after replying.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(httpStatusOf(code), { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
   // The answer goes out at once (the client may read it while still sending); the response
   // ends, and so the connection closes, only once the body is read or a bound is reached.
   res.write(body);

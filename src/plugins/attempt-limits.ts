@@ -13,10 +13,9 @@
 import { getArgumentValues, type FieldNode, type GraphQLObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ClientContext } from '../context.js';
-import type { RateLimitedError } from '../domains/errors.js';
+import { codedErrorToGraphQL, type RateLimitedError } from '../platform/errors/index.js';
 import type { AttemptLimits } from '../rate-limits/attempt-limits.js';
 import { principalOf } from '../rate-limits/keys.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
 import { operationOf, rootFieldsOf } from './root-fields.js';
 
 type Context = ClientContext & AuthContext;
@@ -49,7 +48,7 @@ export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Contex
       for (const field of rootFieldsOf(args.document, operation)) {
         const refused: RateLimitedError | null = await refusalFor(field, mutation, context, args.variableValues ?? {});
         if (refused) {
-          setResultAndStopExecution({ errors: [domainErrorToGraphQL(refused)] });
+          setResultAndStopExecution({ errors: [codedErrorToGraphQL(refused)] });
           return;
         }
       }

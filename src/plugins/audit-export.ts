@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { bindTenantSession } from '../db/tenant-session.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { DomainError } from '../domains/errors.js';
+import { CodedError, httpStatusOf } from '../platform/errors/index.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -19,8 +19,6 @@ import { presentedCredential } from './auth.js';
 import { clientIpOf } from './client-ip.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
-
-const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
 
 export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; authenticator: Authenticator; logger: Logger; trustProxyHops: number }): Plugin {
   return {
@@ -77,7 +75,7 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         return endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } }));
       } catch (failure) {
         await em.rollback().catch(() => undefined);
-        if (failure instanceof DomainError) return error(STATUS[failure.code] ?? 400, failure.code, failure.message);
+        if (failure instanceof CodedError) return error(httpStatusOf(failure.code), failure.code, failure.message);
         options.logger.error({ err: failure }, 'audit export failed');
         return error(500, 'INTERNAL', 'Unexpected error');
       }

@@ -2,10 +2,9 @@ import type { Plugin } from 'graphql-yoga';
 import type { IncomingMessage } from 'node:http';
 import type { AuthContext, ClientContext, ConnectionContext, RequestContext } from '../context.js';
 import type { AuditRequest } from '../domains/audit/audit-log.js';
-import { DomainError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import { nulBytePath } from '../platform/input/nul-bytes.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
+import { CodedError, codedErrorToGraphQL } from '../platform/errors/index.js';
 import { nulByteError } from './nul-bytes.js';
 
 export interface AuthOptions {
@@ -30,7 +29,7 @@ export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & Co
         const { actor, expiresAt } = await authenticator.authenticate(credential, refusalRequestOf(context));
         extendContext({ actor, credentialExpiresAt: expiresAt, credential });
       } catch (error) {
-        throw error instanceof DomainError ? domainErrorToGraphQL(error) : error;
+        throw error instanceof CodedError ? codedErrorToGraphQL(error) : error;
       }
     },
   };

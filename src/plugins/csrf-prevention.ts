@@ -18,8 +18,9 @@
  */
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { httpStatusOf, type ErrorCode } from '../platform/errors/index.js';
 
-export const CSRF_HEADER_REQUIRED = 'CSRF_HEADER_REQUIRED';
+export const CSRF_HEADER_REQUIRED = 'CSRF_HEADER_REQUIRED' satisfies ErrorCode;
 
 export interface CsrfPreventionOptions {
   /** Headers whose presence proves a preflighted (or non-browser) request. @default see module comment */
@@ -40,7 +41,7 @@ export function useCsrfPrevention({ requestHeaders = DEFAULT_HEADERS, extraPaths
       if (error) {
         endResponse(
           new fetchAPI.Response(JSON.stringify({ error: 'invalid_request', error_description: error.message, code: CSRF_HEADER_REQUIRED }), {
-            status: 403,
+            status: httpStatusOf(CSRF_HEADER_REQUIRED),
             headers: { 'content-type': 'application/json; charset=utf-8' },
           }),
         );
@@ -62,6 +63,6 @@ function isSimple(request: Request): boolean {
 function csrfError(): GraphQLError {
   return new GraphQLError(
     'This request could have been sent by another site: send it with Content-Type: application/json, or add an x-sluice-csrf header (any value).',
-    { extensions: { code: CSRF_HEADER_REQUIRED, http: { status: 403 } } },
+    { extensions: { code: CSRF_HEADER_REQUIRED, http: { status: httpStatusOf(CSRF_HEADER_REQUIRED) } } },
   );
 }

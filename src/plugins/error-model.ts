@@ -1,22 +1,24 @@
 import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
-import { maskedError, toClientError } from '../schema/errors.js';
+import { maskedError, toClientError, type PresentDetails } from '../platform/errors/index.js';
 
 export interface ErrorModelOptions {
   /** Put the original message of unexpected errors in the response (development only). */
   exposeUnexpected: boolean;
+  /** How coded errors' details are shown (the schema's global ids). @default as they are */
+  presentDetails?: PresentDetails;
 }
 
 /**
- * Gives every error in a result a stable `extensions.code` (see schema/errors.ts) and masks
+ * Gives every error in a result a stable `extensions.code` (see platform/errors) and masks
  * unexpected ones, logging them with the request id that the masked error carries, so an
  * operator can find the cause from what a client reports.
  */
-export function useErrorModel({ exposeUnexpected }: ErrorModelOptions): Plugin<RequestContext> {
+export function useErrorModel({ exposeUnexpected, presentDetails }: ErrorModelOptions): Plugin<RequestContext> {
   const present = (errors: readonly GraphQLError[], context: RequestContext) =>
     errors.map((error) => {
-      const client = toClientError(error);
+      const client = toClientError(error, { presentDetails });
       if (client) return client;
       context.logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in operation');
       return maskedError(error, context.requestId, exposeUnexpected);
@@ -34,7 +36,7 @@ export function useErrorModel({ exposeUnexpected }: ErrorModelOptions): Plugin<R
       // masking in server.ts could only say "unknown".
       registerContextErrorHandler(({ context, error, setError }) => {
         const { requestId, logger } = context as Partial<RequestContext>;
-        if (!requestId || !logger || (error instanceof GraphQLError && toClientError(error))) return;
+        if (!requestId || !logger || (error instanceof GraphQLError && toClientError(error, { presentDetails }))) return;
         logger.error({ err: error }, 'unexpected error while building the operation context');
         const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
         setError(maskedError(asGraphQL, requestId, exposeUnexpected));
@@ -42,7 +44,7 @@ export function useErrorModel({ exposeUnexpected }: ErrorModelOptions): Plugin<R
     },
     onValidate() {
       return ({ result, setResult }) => {
-        if (result.length) setResult(result.map((error) => toClientError(error) ?? error));
+        if (result.length) setResult(result.map((error) => toClientError(error, { presentDetails }) ?? error));
       };
     },
     onExecute({ args }) {

@@ -7,6 +7,7 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
+import { httpStatusOf } from '../platform/errors/index.js';
 import { allowList, type AllowList } from '../domains/tenancy/ip-allow-list.js';
 
 export interface IpAllowListOptions {
@@ -41,7 +42,7 @@ export function useIpAllowList({ ttlMs = 5000 }: IpAllowListOptions = {}): Plugi
     const ip = (context as { clientIp?: string }).clientIp ?? '';
     if (!list || list.allows(ip)) return undefined;
     return new GraphQLError(`This tenant accepts requests only from its allowed addresses; ${ip || 'yours'} is not one`, {
-      extensions: { code: 'FORBIDDEN', reason: 'IP_NOT_ALLOWED', http: { status: 403 } },
+      extensions: { code: 'FORBIDDEN', reason: 'IP_NOT_ALLOWED', http: { status: httpStatusOf('FORBIDDEN') } },
     });
   };
   return {

@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { ClientContext } from '../context.js';
 import { bucketKey, ipIdentity } from '../rate-limits/keys.js';
 import type { BucketRule, BucketStore } from '../rate-limits/token-bucket.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
+import { codedErrorToGraphQL } from '../platform/errors/index.js';
 import { clientIpOf } from './client-ip.js';
 import { rateLimited, rateLimitedResponse } from './rate-limited.js';
 
@@ -35,7 +35,7 @@ export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, 
       // HTTP requests were counted in onRequest; only graphql-ws operations arrive without one.
       if ((context as { request?: Request }).request) return;
       const refused = await refusal(context.clientIp);
-      if (refused) throw domainErrorToGraphQL(refused);
+      if (refused) throw codedErrorToGraphQL(refused);
     },
   };
 }

@@ -9,6 +9,7 @@
  */
 import { GraphQLError, Kind, type ASTNode, type ExecutionResult, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { httpStatusOf } from '../platform/errors/index.js';
 import { describePath, nulBytePath, nulByteMessage, type InputPath } from '../platform/input/nul-bytes.js';
 
 export function useNulByteRefusal(): Plugin {
@@ -61,6 +62,6 @@ export function nulByteError(what: string, path: InputPath, node?: ASTNode): Gra
   const message = nulByteMessage(what);
   return new GraphQLError(message, {
     nodes: node,
-    extensions: { code: 'BAD_USER_INPUT', issues: [{ path, message: 'must not contain NUL (U+0000)' }], http: { spec: true, status: 400 } },
+    extensions: { code: 'BAD_USER_INPUT', issues: [{ path, message: 'must not contain NUL (U+0000)' }], http: { spec: true, status: httpStatusOf('BAD_USER_INPUT') } },
   });
 }

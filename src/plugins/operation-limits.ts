@@ -29,10 +29,11 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { httpStatusOf, type ErrorCode } from '../platform/errors/index.js';
 import { costModel } from './operation-cost.js';
 
-export const OPERATION_LIMIT_EXCEEDED = 'OPERATION_LIMIT_EXCEEDED';
-export const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED';
+export const OPERATION_LIMIT_EXCEEDED = 'OPERATION_LIMIT_EXCEEDED' satisfies ErrorCode;
+export const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED' satisfies ErrorCode;
 
 export interface OperationLimitOptions {
   /** Most nested selections (fragments count as a level). @default 12 */
@@ -127,7 +128,7 @@ function limitError(armorError: GraphQLError, limit: string, max: number): Graph
  * 200 for legacy `application/json` clients, as GraphQL over HTTP asks.
  */
 function asValidationError(error: GraphQLError): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { spec: true, status: 400 } } });
+  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { spec: true, status: httpStatusOf(OPERATION_LIMIT_EXCEEDED) } } });
 }
 
 /** graphql-js's NoSchemaIntrospectionCustomRule, with a code. */

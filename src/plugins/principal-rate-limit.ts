@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { bucketKey, principalOf } from '../rate-limits/keys.js';
 import { TenantRules, type RuleOverride } from '../rate-limits/tenant-rules.js';
 import type { BucketRule, BucketStore } from '../rate-limits/token-bucket.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
+import { codedErrorToGraphQL } from '../platform/errors/index.js';
 import { rateLimited } from './rate-limited.js';
 import { operationOf, rootFieldsOf } from './root-fields.js';
 
@@ -47,7 +47,7 @@ export function usePrincipalRateLimit({
       if (!principal || !context.actor.tenantId) return;
       const tenantRule = await rules.ruleFor(context.actor.tenantId, () => loadOverride(context));
       const result = await buckets.take(bucketKey('principal', principal), tenantRule);
-      if (!result.allowed) throw domainErrorToGraphQL(rateLimited('requests', result));
+      if (!result.allowed) throw codedErrorToGraphQL(rateLimited('requests', result));
     },
     onExecute({ args }) {
       const tenantId = (args.contextValue as Context).actor.tenantId;

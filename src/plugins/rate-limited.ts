@@ -1,11 +1,10 @@
 /**
  * The one shape of a rate-limit refusal, whichever limit refused: a `RateLimitedError` with
- * `retryAfterSeconds`, which schema/errors.ts turns into `extensions.code: RATE_LIMITED`,
+ * `retryAfterSeconds`, which platform/errors turns into `extensions.code: RATE_LIMITED`,
  * HTTP 429 and `Retry-After`. Over graphql-ws the same error arrives as a GraphQL error.
  */
-import { RateLimitedError } from '../domains/errors.js';
+import { codedErrorResponse, RateLimitedError } from '../platform/errors/index.js';
 import { retryAfterSeconds, type BucketResult } from '../rate-limits/token-bucket.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
 
 /** The refusal for a bucket that said no; `what` completes "Too many …". */
 export function rateLimited(what: string, result: BucketResult): RateLimitedError {
@@ -18,13 +17,6 @@ export function rateLimited(what: string, result: BucketResult): RateLimitedErro
  * The body is the usual `{ errors: [...] }`, without the `http` extension Yoga would strip.
  */
 export function rateLimitedResponse(fetchAPI: { Response: typeof Response }, error: RateLimitedError): Response {
-  const { http: _http, ...extensions } = domainErrorToGraphQL(error).extensions as Record<string, unknown>;
-  return new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions }] }), {
-    status: 429,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'retry-after': String(error.details.retryAfterSeconds),
-    },
-  });
+  return codedErrorResponse(fetchAPI, error);
 }
 

@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { DomainError, type RateLimitedError } from '../domains/errors.js';
+import { CodedError, httpStatusOf, type RateLimitedError } from '../platform/errors/index.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../logger.js';
@@ -23,8 +23,6 @@ const LoginBody = z.object({
   password: z.string().max(4096),
   tenant: z.string().max(100).optional(),
 });
-
-const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400, RATE_LIMITED: 429 };
 
 export interface RestLoginOptions {
   orm: Orm;
@@ -74,11 +72,11 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
           role: payload.role,
         });
       } catch (error) {
-        if (!(error instanceof DomainError)) {
+        if (!(error instanceof CodedError)) {
           options.logger.error({ err: error }, 'REST login failed unexpectedly');
           return json(500, { error: 'server_error', error_description: 'Unexpected error' });
         }
-        const status = STATUS[error.code] ?? 400;
+        const status = httpStatusOf(error.code);
         const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
         const answer = { error: status === 401 ? 'invalid_grant' : 'invalid_request', error_description: error.message, code: error.code };
         if (retryAfter === undefined) return json(status, answer);

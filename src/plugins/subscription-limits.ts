@@ -13,9 +13,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ClientContext } from '../context.js';
-import { SubscriptionLimitError } from '../domains/errors.js';
 import { ipIdentity, principalOf } from '../rate-limits/keys.js';
-import { domainErrorToGraphQL } from '../schema/errors.js';
+import { codedErrorToGraphQL, SubscriptionLimitError } from '../platform/errors/index.js';
 
 export interface SubscriptionLimitsOptions {
   /** Live subscriptions one connection may hold. @default 50 */
@@ -48,7 +47,7 @@ export function useSubscriptionLimits({ perConnection = 50, perPrincipal = 100 }
             ? new SubscriptionLimitError(`At most ${perPrincipal} live subscriptions per user, API key or address: end one first`, { scope: 'principal', limit: perPrincipal })
             : undefined;
       if (refusal) {
-        setResultAndStopExecution({ errors: [domainErrorToGraphQL(refusal)] });
+        setResultAndStopExecution({ errors: [codedErrorToGraphQL(refusal)] });
         return;
       }
       byConnection.set(connection, onConnection + 1);

@@ -14,10 +14,11 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { httpStatusOf, type ErrorCode } from '../platform/errors/index.js';
 import type { TrustedDocuments } from '../trusted-documents.js';
 
-export const TRUSTED_DOCUMENT_REQUIRED = 'TRUSTED_DOCUMENT_REQUIRED';
-export const TRUSTED_DOCUMENT_NOT_FOUND = 'TRUSTED_DOCUMENT_NOT_FOUND';
+export const TRUSTED_DOCUMENT_REQUIRED = 'TRUSTED_DOCUMENT_REQUIRED' satisfies ErrorCode;
+export const TRUSTED_DOCUMENT_NOT_FOUND = 'TRUSTED_DOCUMENT_NOT_FOUND' satisfies ErrorCode;
 
 export interface TrustedDocumentOptions {
   /** The only documents clients may run. */
@@ -60,12 +61,12 @@ function documentIdOf(params: SentParams): string | null {
 function requiredError(): GraphQLError {
   return new GraphQLError(
     'This server runs trusted documents only: send the document id (extensions.persistedQuery.sha256Hash or documentId), not the query text.',
-    { extensions: { code: TRUSTED_DOCUMENT_REQUIRED, http: { status: 400 } } },
+    { extensions: { code: TRUSTED_DOCUMENT_REQUIRED, http: { status: httpStatusOf(TRUSTED_DOCUMENT_REQUIRED) } } },
   );
 }
 
 function notFoundError(): GraphQLError {
   return new GraphQLError('No trusted document has this id: the client may be newer than this server.', {
-    extensions: { code: TRUSTED_DOCUMENT_NOT_FOUND, http: { status: 400 } },
+    extensions: { code: TRUSTED_DOCUMENT_NOT_FOUND, http: { status: httpStatusOf(TRUSTED_DOCUMENT_NOT_FOUND) } },
   });
 }

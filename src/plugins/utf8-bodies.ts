@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
+import { httpStatusOf } from '../platform/errors/index.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
 const TEXT_FIELDS = new Set(['operations', 'map']);
@@ -36,7 +37,7 @@ export class NotUtf8Error extends Error {
 
 /** The refusal as Yoga answers it: 400 with `{ errors: [{ extensions: { code: "BAD_REQUEST" } }] }`. */
 function notUtf8Error() {
-  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: httpStatusOf('BAD_REQUEST') } } });
 }
 
 /** A request's body as text, refusing bytes that are not UTF-8 (for JSON routes outside Yoga's parser). */

@@ -7,7 +7,7 @@
  * Every attempt counts, successful or not: counting only failures would need the outcome first,
  * and a parallel burst would be over before any failure was recorded.
  */
-import { RateLimitedError } from '../domains/errors.js';
+import { RateLimitedError } from '../platform/errors/index.js';
 import { bucketKey, ipIdentity } from './keys.js';
 import { retryAfterSeconds, type BucketResult, type BucketRule, type BucketStore } from './token-bucket.js';
 

@@ -24,7 +24,7 @@ export interface AuthScopes {
   scope: ApiScope;
   /** The object belongs to the actor's tenant: the GraphQL layer of tenant isolation. */
   tenant: string;
-  /** The rule table (domains/identity/permissions.ts) allows the actor this permission. */
+  /** The rule table (domains/access/permissions.ts) allows the actor this permission. */
   permission: Permission;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
 import type { RetrievedPassage } from '../domains/endpoints/retriever.js';
-import { DomainError } from '../domains/errors.js';
+import { CodedError } from '../platform/errors/index.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 
@@ -128,7 +128,7 @@ function eventStream(prepared: PreparedQuery, outer?: AbortSignal): AsyncIterabl
       yield* prepared.events(controller.signal);
     } catch (error) {
       if (controller.signal.aborted) return;
-      if (!(error instanceof DomainError)) throw error;
+      if (!(error instanceof CodedError)) throw error;
       yield { kind: 'failed' as const, code: error.code, message: error.message };
     }
   })();

@@ -69,7 +69,7 @@ const ProgressRef = builder.objectRef<ProgressUpdate>('IngestionProgress').imple
 
 export const IngestionJobRef = builder.loadableNodeRef('IngestionJob', {
   id: { resolve: (job: IngestionJob) => job.id },
-  load: (ids: string[], ctx) => ctx.services.ingestion.byIds(ids),
+  load: (ids: string[], ctx) => ctx.services.ingestionProgress.byIds(ids),
 });
 
 IngestionJobRef.implement({
@@ -82,7 +82,7 @@ IngestionJobRef.implement({
     documents: t.field({
       type: [DocumentOutcomeRef],
       description: 'Every input with its outcome, in order.',
-      resolve: async (job, _args, ctx) => (await ctx.services.ingestion.items(job.id)).map(outcomeOf),
+      resolve: async (job, _args, ctx) => (await ctx.services.ingestionProgress.items(job.id)).map(outcomeOf),
     }),
     chunkSize: t.int({ resolve: (job) => job.options.chunking.size, description: 'In characters.' }),
     chunkOverlap: t.int({ resolve: (job) => job.options.chunking.overlap, description: 'In characters.' }),
@@ -122,13 +122,13 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { permission: 'tenant:read' },
     args: { id: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
-    resolve: async (_root, { id }, ctx) => (await ctx.services.ingestion.byIds([id.id]))[0] ?? null,
+    resolve: async (_root, { id }, ctx) => (await ctx.services.ingestionProgress.byIds([id.id]))[0] ?? null,
   }),
   ingestionJobs: t.connection({
     type: IngestionJobRef,
     authScopes: { permission: 'tenant:read' },
     args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
-    resolve: async (_root, { datasetId, ...page }, ctx) => toConnection(await ctx.services.ingestion.list(datasetId.id, page)),
+    resolve: async (_root, { datasetId, ...page }, ctx) => toConnection(await ctx.services.ingestionProgress.list(datasetId.id, page)),
   }),
 }));
 
@@ -144,21 +144,21 @@ builder.mutationFields((t) => ({
       options: t.arg({ type: IngestionOptionsInput, required: false }),
     },
     resolve: (_root, { datasetId, files, documents, options }, ctx) =>
-      ctx.services.ingestion.ingest(datasetId.id, files ?? [], documents ?? [], options ?? undefined),
+      ctx.services.ingestionInput.ingest(datasetId.id, files ?? [], documents ?? [], options ?? undefined),
   }),
   cancelIngestion: t.field({
     type: IngestionJobRef,
     description: 'Stops the job: the input in progress finishes, the rest are CANCELLED (and can be retried).',
     authScopes: { permission: 'data:write' },
     args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
-    resolve: (_root, { jobId }, ctx) => ctx.services.ingestion.cancel(jobId.id),
+    resolve: (_root, { jobId }, ctx) => ctx.services.ingestionCommands.cancel(jobId.id),
   }),
   retryIngestion: t.field({
     type: IngestionJobRef,
     description: 'Runs the failed and cancelled inputs of an ended job again.',
     authScopes: { permission: 'data:write' },
     args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
-    resolve: (_root, { jobId }, ctx) => ctx.services.ingestion.retry(jobId.id),
+    resolve: (_root, { jobId }, ctx) => ctx.services.ingestionCommands.retry(jobId.id),
   }),
 }));
 
@@ -174,7 +174,7 @@ builder.subscriptionFields((t) => ({
       after: t.arg.int({ required: false, description: 'The last sequence the client saw (0 or more).' }),
     },
     // A plain async function: refusing here ends this operation only, not the whole socket.
-    subscribe: (_root, { jobId, after }, ctx) => ctx.services.ingestion.follow(jobId.id, after ?? null),
+    subscribe: (_root, { jobId, after }, ctx) => ctx.services.ingestionProgress.follow(jobId.id, after ?? null),
     resolve: (update) => update,
   }),
   datasetIngestion: t.field({
@@ -182,7 +182,7 @@ builder.subscriptionFields((t) => ({
     description: "Progress of every job of a dataset: running jobs' state at once, then each change.",
     authScopes: { permission: 'tenant:read' },
     args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
-    subscribe: (_root, { datasetId }, ctx) => ctx.services.ingestion.followDataset(datasetId.id),
+    subscribe: (_root, { datasetId }, ctx) => ctx.services.ingestionProgress.followDataset(datasetId.id),
     resolve: (update) => update,
   }),
 }));

@@ -9,7 +9,7 @@
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, ValidationError } from '../errors.js';
+import { CodedError, ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
@@ -77,7 +77,7 @@ export class QueryService {
       this.ctx.request?.operationHash ?? null,
     ).catch((error: unknown) => {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
-      if (error instanceof DomainError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if (error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
       throw error;
     });
     const text = validQuery(query);
@@ -139,7 +139,7 @@ export class QueryService {
             latencyMs: Math.round(performance.now() - started),
           };
         } catch (error) {
-          outcome = signal.aborted ? 'CANCELLED' : error instanceof DomainError ? error.code : 'INTERNAL';
+          outcome = signal.aborted ? 'CANCELLED' : error instanceof CodedError ? error.code : 'INTERNAL';
           throw error;
         } finally {
           // Every query is recorded, finished or not: the accounting policy counts attempts too.

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { MessagePort } from 'node:worker_threads';
-import { DomainError } from '../errors.js';
+import { CodedError } from '../errors.js';
 import { chunkText, type TextChunk } from './chunker.js';
 import type { ChunkingOptions, IngestionOptions } from './options.js';
 import type { ParseLimits } from './parsers/limits.js';
@@ -53,7 +53,7 @@ function withChunks(documents: HashedDocument[], chunking: ChunkingOptions): Chu
 }
 
 function failureOf(task: ParseTask, error: unknown): ParseFailure {
-  if (error instanceof DomainError) {
+  if (error instanceof CodedError) {
     return { reason: error.details.reason === 'PARSE_LIMIT' ? 'PARSE_LIMIT' : 'PARSE_ERROR', message: error.message };
   }
   const name = task.kind === 'chunk-parsed' ? task.documents[0]?.sourceKey : task.input.name;

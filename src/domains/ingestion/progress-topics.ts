@@ -39,26 +39,21 @@ interface Topic<L> {
 }
 
 export function jobTopic(bus: ProgressBus, tenantId: string, jobId: string, topic: Topic<JobListener>): TopicSource<JobListener> {
-  let heard = false;
-  const events = hear(bus.listen({ jobId }), tenantId, (event) => {
-    heard = true;
-    let behind = false;
-    for (const listener of topic.listeners()) {
-      const seen = listener.seen();
-      if (event.snapshot.sequence <= seen) continue;
-      if (event.previousSequence <= seen) listener.deliver(toUpdate(event.snapshot, event.outcomes.filter((outcome) => outcome.sequence > seen)));
-      else behind = true;
-    }
-    // Someone missed an event: one read catches every such listener up.
-    if (behind) topic.wake();
-  });
-  return {
-    async read(listeners, cause) {
-      if (cause === 'interval' && heard) {
-        heard = false;
-        return;
+  return busTopic(
+    bus.listen({ jobId }),
+    tenantId,
+    (event) => {
+      let behind = false;
+      for (const listener of topic.listeners()) {
+        const seen = listener.seen();
+        if (event.snapshot.sequence <= seen) continue;
+        if (event.previousSequence <= seen) listener.deliver(toUpdate(event.snapshot, event.outcomes.filter((outcome) => outcome.sequence > seen)));
+        else behind = true;
       }
-      heard = false;
+      // Someone missed an event: one read catches every such listener up.
+      if (behind) topic.wake();
+    },
+    async (listeners) => {
       const source = listeners[0]!.source;
       const snapshot = await source.job(jobId);
       if (!snapshot) {
@@ -75,41 +70,54 @@ export function jobTopic(bus: ProgressBus, tenantId: string, jobId: string, topi
         if (seen < snapshot.sequence) listener.deliver(toUpdate(snapshot, outcomes.filter((outcome) => outcome.sequence > seen)));
       }
     },
-    close: () => void events.return?.(),
-  };
+  );
 }
 
 export function datasetTopic(bus: ProgressBus, tenantId: string, datasetId: string, pollMs: number, topic: Topic<DatasetListener>): TopicSource<DatasetListener> {
-  let heard = false;
   let since = new Date();
-  const events = hear(bus.listen({ datasetId }), tenantId, (event) => {
-    heard = true;
-    for (const listener of topic.listeners()) listener.offer(event.snapshot, event.outcomes);
-  });
-  return {
-    async read(listeners, cause) {
-      if (cause === 'interval' && heard) {
-        heard = false;
-        return;
-      }
-      heard = false;
+  return busTopic(
+    bus.listen({ datasetId }),
+    tenantId,
+    (event) => {
+      for (const listener of topic.listeners()) listener.offer(event.snapshot, event.outcomes);
+    },
+    async (listeners) => {
       const polledAt = new Date();
       // One interval of overlap: a job changed while the previous read ran is not missed.
       const snapshots = await listeners[0]!.source.datasetJobs(datasetId, new Date(since.getTime() - pollMs));
       since = polledAt;
       for (const snapshot of snapshots) for (const listener of listeners) listener.offer(snapshot, []);
     },
-    close: () => void events.return?.(),
-  };
+  );
 }
 
-/** Runs `onEvent` for each of the tenant's events until the topic closes the iterator. */
-function hear(events: AsyncIterableIterator<ProgressEvent>, tenantId: string, onEvent: (event: ProgressEvent) => void): AsyncIterableIterator<ProgressEvent> {
+/**
+ * A topic fed by the tenant's events on the bus: `onEvent` runs for each one until the topic
+ * closes, and `readDatabase` runs when woken, or on the interval only if nothing was heard
+ * since the last read (an event heard brought what a timed read would).
+ */
+function busTopic<L>(
+  events: AsyncIterableIterator<ProgressEvent>,
+  tenantId: string,
+  onEvent: (event: ProgressEvent) => void,
+  readDatabase: (listeners: readonly L[]) => Promise<void>,
+): TopicSource<L> {
+  let heard = false;
   void (async () => {
     for await (const event of events) {
       // Ids are unique across tenants; this check keeps a topic to its tenant even if not.
-      if (event.snapshot.tenantId === tenantId) onEvent(event);
+      if (event.snapshot.tenantId !== tenantId) continue;
+      heard = true;
+      onEvent(event);
     }
   })().catch(() => undefined);
-  return events;
+  return {
+    async read(listeners, cause) {
+      const quiet = !heard;
+      heard = false;
+      if (cause === 'interval' && !quiet) return;
+      await readDatabase(listeners);
+    },
+    close: () => void events.return?.(),
+  };
 }

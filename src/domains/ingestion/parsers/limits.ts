@@ -49,12 +49,19 @@ export function assertWithinLimits(name: string, format: Format, content: string
 }
 
 function assertLineLength(name: string, content: string, maxLineChars: number): void {
+  forEachLine(content, (start, stop, line) => {
+    if (stop - start > maxLineChars) throw limitError(name, `line ${line} is longer than ${maxLineChars} characters`);
+  });
+}
+
+/** Calls `visit` with each line's bounds (`stop` is its newline or the end) and its number from 1. */
+function forEachLine(content: string, visit: (start: number, stop: number, line: number) => void): void {
   let start = 0;
   let line = 1;
   while (start <= content.length) {
     const end = content.indexOf('\n', start);
     const stop = end === -1 ? content.length : end;
-    if (stop - start > maxLineChars) throw limitError(name, `line ${line} is longer than ${maxLineChars} characters`);
+    visit(start, stop, line);
     if (end === -1) return;
     start = end + 1;
     line += 1;
@@ -92,11 +99,7 @@ function assertJsonDepth(name: string, content: string, maxDepth: number): void 
 const CONTAINER_MARKER = /^ {0,3}(?:>|[-+*](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$))[ \t]?/;
 
 function assertMarkdownDepth(name: string, content: string, maxDepth: number): void {
-  let start = 0;
-  let line = 1;
-  while (start < content.length) {
-    const end = content.indexOf('\n', start);
-    const stop = end === -1 ? content.length : end;
+  forEachLine(content, (start, stop, line) => {
     let columns = 0;
     let at = start;
     for (; at < stop && (content[at] === ' ' || content[at] === '\t'); at++) columns += content[at] === '\t' ? 4 : 1;
@@ -109,10 +112,7 @@ function assertMarkdownDepth(name: string, content: string, maxDepth: number): v
     }
     const depth = markers === 0 ? 0 : markers + Math.floor(columns / 2);
     if (depth > maxDepth) throw limitError(name, `line ${line} nests quotes or lists deeper than ${maxDepth} levels`);
-    if (end === -1) return;
-    start = end + 1;
-    line += 1;
-  }
+  });
 }
 
 /**

@@ -1,0 +1,140 @@
+/**
+ * Accepting input: `ingest` validates every input up front (limits, format, UTF-8) and
+ * refuses the whole call if one is bad, so nothing is half-accepted; it stores the inputs
+ * durably and enqueues the job in the same transaction, so a job exists exactly when its queue
+ * entry does. The worker (pipeline.ts) does the rest; job-commands.service.ts cancels and
+ * retries, progress-reader.service.ts reads and follows.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql } from '../../db/bound-sql.js';
+import { Dataset } from '../datasets/dataset.entity.js';
+import { displayName, oneLine, TITLE_MAX, titleFromContent } from '../display-text.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { assertCan } from '../access/permissions.js';
+import type { ServiceContext } from '../service-context.js';
+import { IngestionJob } from './ingestion-job.entity.js';
+import { resolveIngestionOptions, type IngestionOptionsInput } from './options.js';
+import { assertTextual, decodeUtf8, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
+import { enqueueIngestion } from './queue.js';
+
+/** An uploaded file: the web File API's shape, so the schema can pass uploads straight in. */
+export interface UploadedFile {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface InlineDocument {
+  title: string;
+  text: string;
+  mimeType?: string | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+interface AcceptedInput {
+  name: string;
+  format: Format;
+  mimeType: string;
+  content: string;
+  byteCount: number;
+  metadata: Record<string, unknown>;
+}
+
+export class AcceptInputService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async ingest(datasetId: string, files: readonly UploadedFile[], documents: readonly InlineDocument[], options?: IngestionOptionsInput): Promise<IngestionJob> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'data:write');
+    const resolved = resolveIngestionOptions(options);
+    const dataset = await em.findOne(Dataset, { id: datasetId });
+    if (!dataset) throw new NotFoundError('Dataset');
+    const inputs = await this.accept(files, documents);
+    const job = em.create(IngestionJob, {
+      tenant: actor.tenantId,
+      dataset,
+      options: resolved,
+      documentsTotal: inputs.length,
+      bytesTotal: inputs.reduce((sum, input) => sum + input.byteCount, 0),
+      createdBy: actor.userId,
+    });
+    await em.flush();
+    await storeInputs(em, actor.tenantId, job.id, inputs);
+    await enqueueIngestion(em, job.id);
+    return job;
+  }
+
+  private async accept(files: readonly UploadedFile[], documents: readonly InlineDocument[]): Promise<AcceptedInput[]> {
+    const limits = this.ctx.deps.ingestion;
+    const count = files.length + documents.length;
+    if (count === 0) throw new ValidationError('Give at least one file or document', { reason: 'NO_INPUT' });
+    if (count > limits.maxFiles) {
+      throw new ValidationError(`At most ${limits.maxFiles} files and documents per call (got ${count})`, { reason: 'TOO_MANY_FILES', max: limits.maxFiles });
+    }
+    const problems: { index: number; name: string; reason: string; message: string }[] = [];
+    const accepted: AcceptedInput[] = [];
+    const refuse = (index: number, name: string, error: unknown) => {
+      if (!(error instanceof ValidationError)) throw error;
+      problems.push({ index, name, reason: String(error.details.reason ?? 'INVALID'), message: error.message });
+    };
+    for (const [index, file] of files.entries()) {
+      // A file's name names its document: cleaned like every title; a nameless file gets one.
+      const fallback = `file-${index + 1}`;
+      let name = titleFromContent(file.name) || fallback;
+      try {
+        name = displayName(oneLine(file.name) || fallback, `files.${index}.name`, TITLE_MAX, { reason: 'INVALID_NAME' });
+        if (file.size > limits.maxFileBytes) throw tooLarge(name, file.size, limits.maxFileBytes);
+        const format = detectFormat(name, file.type);
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        accepted.push({ name, format, mimeType: MIME_OF[format], content: decodeUtf8(bytes, name), byteCount: bytes.byteLength, metadata: {} });
+      } catch (error) {
+        refuse(index, name, error);
+      }
+    }
+    for (const [offset, document] of documents.entries()) {
+      const index = files.length + offset;
+      let name = titleFromContent(document.title ?? '') || `document-${offset + 1}`;
+      try {
+        name = displayName(document.title, `documents.${offset}.title`, TITLE_MAX, { reason: 'INVALID_TITLE' });
+        const byteCount = Buffer.byteLength(document.text, 'utf8');
+        if (byteCount > limits.maxFileBytes) throw tooLarge(name, byteCount, limits.maxFileBytes);
+        assertTextual(document.text, name);
+        const format = document.mimeType ? detectFormat(name, document.mimeType) : 'text';
+        accepted.push({ name, format, mimeType: MIME_OF[format], content: document.text, byteCount, metadata: document.metadata ?? {} });
+      } catch (error) {
+        refuse(index, name, error);
+      }
+    }
+    if (problems.length > 0) {
+      throw new ValidationError(`${problems.length} of ${count} inputs refused: ${problems.map((p) => p.message).join('; ')}`, {
+        reason: problems[0]!.reason,
+        problems,
+      });
+    }
+    const total = accepted.reduce((sum, input) => sum + input.byteCount, 0);
+    if (total > limits.maxRequestBytes) {
+      throw new ValidationError(`The inputs total ${total} bytes; at most ${limits.maxRequestBytes} per call`, { reason: 'REQUEST_TOO_LARGE', max: limits.maxRequestBytes });
+    }
+    return accepted;
+  }
+}
+
+/**
+ * The inputs as the job's items, with bound parameters: through the ORM each megabyte of text
+ * would be inlined into the SQL one character at a time (see bound-sql.ts).
+ */
+async function storeInputs(em: EntityManager, tenantId: string, jobId: string, inputs: AcceptedInput[]): Promise<void> {
+  for (const [ordinal, input] of inputs.entries()) {
+    await boundSql(
+      em,
+      `insert into ingestion_items (id, tenant_id, job_id, ordinal, name, format, mime_type, content, metadata, byte_count)
+       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?)`,
+      [tenantId, jobId, ordinal, input.name, input.format, input.mimeType, input.content, JSON.stringify(input.metadata), input.byteCount],
+    );
+  }
+}
+
+function tooLarge(name: string, size: number, max: number): ValidationError {
+  return new ValidationError(`${JSON.stringify(name)} is ${size} bytes; at most ${max} per file`, { reason: 'FILE_TOO_LARGE', name, max });
+}

@@ -1,0 +1,73 @@
+/**
+ * Commanding jobs: cancelling a running job and retrying what an ended one did not ingest.
+ * Both hold the job's row lock (job-lock.ts), so they wait for the input a worker is settling
+ * instead of racing it, and publish the change only once it has committed.
+ */
+import { ConflictError, NotFoundError } from '../errors.js';
+import { assertCan } from '../access/permissions.js';
+import type { ServiceContext } from '../service-context.js';
+import { IngestionItem } from './ingestion-item.entity.js';
+import type { IngestionJob } from './ingestion-job.entity.js';
+import { lockJob } from './job-lock.js';
+import { snapshotOf } from './progress.js';
+import { enqueueIngestion } from './queue.js';
+import { isTerminal } from './stages.js';
+
+export class JobCommandsService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async cancel(jobId: string): Promise<IngestionJob> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'data:write');
+    const job = await this.lockedJob(jobId);
+    if (isTerminal(job.stage)) throw new ConflictError(`The job has already ended (${job.stage})`, { stage: job.stage });
+    const sequence = job.sequence + 1;
+    const stopped = await em.nativeUpdate(
+      IngestionItem,
+      { job, status: { $in: ['PENDING', 'PARSED'] } },
+      { status: 'CANCELLED', sequence, finishedAt: new Date() },
+    );
+    Object.assign(job, { stage: 'CANCELLED', sequence, finishedAt: new Date(), documentsDone: job.documentsDone + stopped });
+    await em.flush();
+    this.publishAfterCommit(job, sequence - 1);
+    return job;
+  }
+
+  /** Runs the inputs that failed or were cancelled again, with the job's original options. */
+  async retry(jobId: string): Promise<IngestionJob> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'data:write');
+    const job = await this.lockedJob(jobId);
+    if (!isTerminal(job.stage)) throw new ConflictError(`The job is still running (${job.stage})`, { stage: job.stage });
+    const again = await em.find(IngestionItem, { job, status: { $in: ['FAILED', 'CANCELLED'] } }, { fields: ['id', 'status', 'byteCount'] });
+    if (again.length === 0) throw new ConflictError('Nothing to retry: every input of the job was ingested');
+    const failed = again.filter((item) => item.status === 'FAILED').length;
+    await em.nativeUpdate(IngestionItem, { id: { $in: again.map((item) => item.id) } }, { status: 'PENDING', error: null, errorReason: null, sequence: null, finishedAt: null });
+    Object.assign(job, {
+      stage: 'QUEUED',
+      error: null,
+      finishedAt: null,
+      sequence: job.sequence + 1,
+      documentsDone: job.documentsDone - again.length,
+      documentsFailed: job.documentsFailed - failed,
+      bytesDone: job.bytesDone - again.reduce((sum, item) => sum + item.byteCount, 0),
+    });
+    await em.flush();
+    await enqueueIngestion(em, job.id);
+    this.publishAfterCommit(job, job.sequence - 1);
+    return job;
+  }
+
+  private async lockedJob(jobId: string): Promise<IngestionJob> {
+    const job = await lockJob(this.ctx.em, jobId);
+    if (!job) throw new NotFoundError('Ingestion job');
+    return job;
+  }
+
+  private publishAfterCommit(job: IngestionJob, previousSequence: number): void {
+    const event = { snapshot: snapshotOf(job), previousSequence, outcomes: [] };
+    const publish = () => this.ctx.deps.progress.publish(event);
+    if (this.ctx.afterCommit) this.ctx.afterCommit(publish);
+    else publish();
+  }
+}

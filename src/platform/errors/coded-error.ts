@@ -1,0 +1,75 @@
+/**
+ * Coded errors: failures raised on purpose, each with its code (codes.ts). Services throw
+ * them (through domains/errors.ts), and so do plugins and rate limits; graphql.ts turns one
+ * into `extensions.code`, http.ts into a status. Anything else that escapes is unexpected and
+ * is masked.
+ *
+ * They live here rather than in domains/ because infrastructure raises them too (a rate
+ * limit's refusal is a RateLimitedError) and platform/ may not import domains/.
+ */
+import type { ErrorCode } from './codes.js';
+
+export abstract class CodedError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra, client-safe facts about the failure (never secrets). */
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+export class UnauthenticatedError extends CodedError {
+  readonly code = 'UNAUTHENTICATED';
+}
+
+export class ForbiddenError extends CodedError {
+  readonly code = 'FORBIDDEN';
+}
+
+/** Also what a foreign tenant's id gets: never confirm that another tenant's object exists. */
+export class NotFoundError extends CodedError {
+  readonly code = 'NOT_FOUND';
+  constructor(what: string, details: Record<string, unknown> = {}) {
+    super(`${what} not found`, details);
+  }
+}
+
+export class ValidationError extends CodedError {
+  readonly code = 'BAD_USER_INPUT';
+}
+
+export class ConflictError extends CodedError {
+  readonly code = 'CONFLICT';
+}
+
+export class RateLimitedError extends CodedError {
+  readonly code = 'RATE_LIMITED';
+  constructor(message: string, retryAfterSeconds: number, details: Record<string, unknown> = {}) {
+    super(message, { ...details, retryAfterSeconds });
+  }
+}
+
+export class PolicyDeniedError extends CodedError {
+  readonly code = 'POLICY_DENIED';
+}
+
+/**
+ * A model server failed us: it timed out, kept answering 429/5xx past the retries, or sent
+ * something that is not the protocol. `details.reason` says which; `details.status` the
+ * upstream HTTP status when there was one. Never carries the provider's key or raw body.
+ */
+export class UpstreamError extends CodedError {
+  readonly code = 'UPSTREAM_ERROR';
+}
+
+/**
+ * One more live subscription than a connection or a principal may hold
+ * (plugins/subscription-limits.ts): `details.scope` is `connection` or `principal`,
+ * `details.limit` the cap. Ending a subscription frees its place at once.
+ */
+export class SubscriptionLimitError extends CodedError {
+  readonly code = 'SUBSCRIPTION_LIMIT_EXCEEDED';
+}

@@ -1,0 +1,29 @@
+/**
+ * Coded errors over plain HTTP: the headers a status needs, and the response of a door that
+ * refuses outside GraphQL (a refusal before the body is read, the REST doors).
+ */
+import { httpStatusOf } from './codes.js';
+import type { CodedError } from './coded-error.js';
+
+/** What the status needs said over HTTP: the auth scheme with 401, when to come back with 429. */
+export function httpHeadersOf(error: CodedError): Record<string, string> | undefined {
+  if (error.code === 'UNAUTHENTICATED') return { 'WWW-Authenticate': 'Bearer' };
+  const retryAfter = error.details.retryAfterSeconds;
+  if (error.code === 'RATE_LIMITED' && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
+  return undefined;
+}
+
+/**
+ * A complete response for a coded error, for refusals with no GraphQL result to put it in:
+ * the status of its code and the usual `{ errors: [{ message, extensions }] }` body, whose
+ * extensions are the code and the error's details (what a GraphQL result would hold, without
+ * the `http` extension Yoga would strip).
+ */
+export function codedErrorResponse(fetchAPI: { Response: typeof Response }, error: CodedError): Response {
+  const body = { errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }] };
+  const headers = Object.entries(httpHeadersOf(error) ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  return new fetchAPI.Response(JSON.stringify(body), {
+    status: httpStatusOf(error.code),
+    headers: { 'content-type': 'application/json; charset=utf-8', ...Object.fromEntries(headers) },
+  });
+}
