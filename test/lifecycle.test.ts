@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { findFreePort } from '../src/db/free-port.js';
-import { serve, stop, type SluiceProcess } from './support/process.js';
+import { developmentEnv, serve, stop, type SluiceProcess } from './support/process.js';
 import { graphqlAt } from './support/server.js';
 
 let dataDir: string;
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 async function serveHere(env: Record<string, string> = {}, processGroup = false) {
-  const proc = await serve({ NODE_ENV: 'development', SLUICE_DATA_DIR: dataDir, ...env }, { processGroup });
+  const proc = await serve(developmentEnv(dataDir, env), { processGroup });
   started.push(proc);
   return proc;
 }

@@ -12,7 +12,7 @@ import { inject } from 'vitest';
 import { migrationsList } from '../migrations/index.js';
 import { appUrlFrom, withClient } from '../src/db/bootstrap.js';
 import { createEmptyDatabase } from './support/database.js';
-import { serve, spawnSluice, stop } from './support/process.js';
+import { developmentEnv, serve, spawnSluice, stop, type Env } from './support/process.js';
 
 const VIEWER = JSON.stringify({ query: '{ viewer { kind } }' });
 const postGraphQL = (baseUrl: string) =>
@@ -26,7 +26,7 @@ describe('embedded PostgreSQL in the data directory', () => {
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
   it('boots from an empty directory, serves, stops cleanly, and boots again on the same data', { timeout: 300_000 }, async () => {
-    const first = await serve({ NODE_ENV: 'development', SLUICE_DATA_DIR: dataDir });
+    const first = await serve(developmentEnv(dataDir));
     expect(first.logs.some((l) => /generated local development secrets/.test(l.msg))).toBe(true);
     expect(first.logs.some((l) => /embedded PostgreSQL created/.test(l.msg))).toBe(true);
     expect(first.logs.filter((l) => l.msg === 'applied migration')).toHaveLength(migrationsList.length);
@@ -38,7 +38,7 @@ describe('embedded PostgreSQL in the data directory', () => {
     expect(await stop(first)).toBe(0);
     expect(first.logs.slice(-3).map((l) => l.msg)).toContain('shutdown complete');
 
-    const second = await serve({ NODE_ENV: 'development', SLUICE_DATA_DIR: dataDir });
+    const second = await serve(developmentEnv(dataDir));
     try {
       expect(second.logs.some((l) => /using local development secrets/.test(l.msg))).toBe(true);
       expect(second.logs.some((l) => /embedded PostgreSQL started/.test(l.msg))).toBe(true);
@@ -59,18 +59,13 @@ describe('embedded PostgreSQL in the data directory', () => {
 
 describe('with DATABASE_URL', () => {
   let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
-  let env: Record<string, string>;
+  let env: Env;
   beforeAll(async () => {
     database = await createEmptyDatabase();
     const dataDir = await mkdtemp(path.join(tmpdir(), 'sluice-ext-'));
     // The app role is cluster-wide and other test files log in with the test password: pass
     // DATABASE_APP_URL so this process does not give the role a password of its own.
-    env = {
-      NODE_ENV: 'development',
-      SLUICE_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      DATABASE_APP_URL: appUrlFrom(database.url, inject('database').appPassword),
-    };
+    env = developmentEnv(dataDir, { DATABASE_URL: database.url, DATABASE_APP_URL: appUrlFrom(database.url, inject('database').appPassword) });
   });
   afterAll(async () => {
     await rm(env.SLUICE_DATA_DIR!, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { SignJWT } from 'jose';
+import { childEnv } from '../../test/support/process.js';
 import { memoryOf } from './proc.js';
 
 export interface PostGraphilePeer {
@@ -21,7 +22,7 @@ export interface PostGraphilePeer {
 export async function startPostGraphile(appUrl: string, tenantId: string): Promise<PostGraphilePeer> {
   const secret = randomBytes(32).toString('base64url');
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/support/postgraphile-server.ts'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', PG_APP_URL: appUrl, PG_JWT_SECRET: secret },
+    env: childEnv({ NODE_ENV: 'production', PG_APP_URL: appUrl, PG_JWT_SECRET: secret }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

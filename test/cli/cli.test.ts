@@ -4,43 +4,27 @@
  * datasets, ingesting a folder with progress lines, querying an endpoint, API keys, the audit
  * tail, --json output that parses, and non-zero exit codes with one-line reasons.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/free-port.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
-import { childEnv } from '../support/process.js';
+import { runNode, type NodeRun } from '../support/process.js';
 import { signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let server: TestServer;
 let owner: SignedUp;
 const home = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
 const configDir = join(home, 'config');
 
-function sluice(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['bin/sluice.js', ...args], {
-    env: childEnv({ HOME: home, SLUICE_CONFIG_DIR: configDir, ...options.env }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function sluice(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<NodeRun> {
+  return runNode(['bin/sluice.js', ...args], { env: { HOME: home, SLUICE_CONFIG_DIR: configDir, ...options.env }, input: options.input });
 }
 
 /** A failure is one line on stderr naming the command. */
-function expectOneLineFailure(run: Run, code: number, pattern: RegExp) {
+function expectOneLineFailure(run: NodeRun, code: number, pattern: RegExp) {
   expect({ code: run.code, stdout: run.stdout }).toEqual({ code, stdout: '' });
   expect(run.stderr.trim().split('\n')).toHaveLength(1);
   expect(run.stderr).toMatch(pattern);

@@ -3,19 +3,11 @@
  * exit code on signals and when the event loop drains. Loaded through Sluice, it must not:
  * a process that sets `process.exitCode` keeps it (a failed vitest run exits 1, not 0).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
+import { runNode } from '../support/process.js';
 
-const run = promisify(execFile);
-
-async function exitOf(script: string): Promise<{ code: number; stderr: string }> {
-  try {
-    const { stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd() });
-    return { code: 0, stderr };
-  } catch (error) {
-    return { code: (error as { code: number }).code, stderr: (error as { stderr: string }).stderr };
-  }
+function exitOf(script: string) {
+  return runNode(['--import', 'tsx', '--input-type=module', '-e', script]);
 }
 
 it('keeps the exit code a process sets, where the bare import loses it', async () => {

@@ -11,7 +11,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { spawnSluice } from '../support/process.js';
+import { developmentEnv, spawnSluice } from '../support/process.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -117,7 +117,7 @@ describe('the documents file', () => {
   });
 
   it('that is missing stops `sluice serve` with exit code 78', async () => {
-    const proc = spawnSluice(['serve'], { NODE_ENV: 'development', SLUICE_DATA_DIR: dir, SLUICE_TRUSTED_DOCUMENTS: path.join(dir, 'missing.json') });
+    const proc = spawnSluice(['serve'], developmentEnv(dir, { SLUICE_TRUSTED_DOCUMENTS: path.join(dir, 'missing.json') }));
     expect(await proc.exit).toBe(78);
     expect(proc.output()).toMatch(/SLUICE_TRUSTED_DOCUMENTS: cannot read ".*missing\.json" \(ENOENT\)/);
   });

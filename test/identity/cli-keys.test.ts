@@ -1,12 +1,9 @@
 /** `sluice keys create`: the operator CLI mints a working key, printed alone on stdout. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { childEnv, sluiceEnv } from '../support/process.js';
+import { execSluice, sluiceEnv } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-const run = promisify(execFile);
 let server: TestServer;
 let tenant: SeededTenant;
 
@@ -17,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 function sluice(...args: string[]) {
-  return run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: childEnv(sluiceEnv(server.database, { LOG_LEVEL: 'info' })) });
+  return execSluice(args, sluiceEnv(server.database, { LOG_LEVEL: 'info' }));
 }
 
 // Each command is a child process that migrates and opens the database: slow on a busy machine.

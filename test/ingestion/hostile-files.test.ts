@@ -7,8 +7,8 @@
  * another tenant's request is answered quickly all the while.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSluice, type SluiceProcess } from '../support/process.js';
-import { sameDatabaseAt, startTestServer, TEST_JWT_SECRET, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { serve, sluiceEnv, stop, type SluiceProcess } from '../support/process.js';
+import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 import { createDataset, ingestFiles, tenantWithOwner, type Tenant, type UploadFile } from '../support/ingestion.js';
 
 const GOOD: UploadFile = { name: 'good.md', type: 'text/markdown', content: '# Lamp\n\nThe lamp is wound at dusk. It burns until dawn.' };
@@ -73,7 +73,7 @@ afterAll(() => console.log('hostile files:', JSON.stringify(measured, null, 1)))
 
 describe('hostile files under the default limits', () => {
   let database: TestServer;
-  let serve: SluiceProcess;
+  let sluice: SluiceProcess | undefined;
   let server: TestServer;
   let owner: Tenant;
   let other: Tenant;
@@ -82,28 +82,19 @@ describe('hostile files under the default limits', () => {
     // and parser threads), in a process of its own: the probes measure its event loop, not
     // this test's. Large enough limits for the 5.5 MB HTML file; every other setting is the default.
     database = await startTestServer({ worker: false });
-    serve = spawnSluice(['serve'], {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.database.ownerUrl,
-      DATABASE_APP_URL: database.database.appUrl,
-      JWT_SECRET: TEST_JWT_SECRET,
-      SLUICE_MASTER_KEY: TEST_MASTER_KEY,
-      SLUICE_INGEST_MAX_FILE_BYTES: String(32 * 1024 * 1024),
-      SLUICE_INGEST_MAX_REQUEST_BYTES: String(64 * 1024 * 1024),
-    });
-    const listening = await serve.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('Sluice is listening on'));
-    server = sameDatabaseAt(database, /listening on (http:\/\/[^/\s]+)\/graphql/.exec(listening.msg)![1]!);
+    const serving = await serve(
+      sluiceEnv(database.database, {
+        SLUICE_INGEST_MAX_FILE_BYTES: String(32 * 1024 * 1024),
+        SLUICE_INGEST_MAX_REQUEST_BYTES: String(64 * 1024 * 1024),
+      }),
+    );
+    sluice = serving;
+    server = sameDatabaseAt(database, serving.baseUrl);
     owner = await tenantWithOwner(server);
     other = await tenantWithOwner(server);
   }, 120_000);
   afterAll(async () => {
-    if (serve && serve.child.exitCode === null) {
-      serve.child.kill('SIGTERM');
-      await serve.exit;
-    }
+    if (sluice) await stop(sluice);
     await database?.close();
   }, 120_000);
 

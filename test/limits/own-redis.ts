@@ -2,10 +2,11 @@
  * A redis-server of the test's own, which it may stop, start again on the same port, and pause:
  * never the machine's shared Redis (REDIS_URL), which other tests and sessions use.
  */
+import type { ChildProcess } from 'node:child_process';
 import { findFreePort } from '../../src/db/free-port.js';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { startRedisServer } from '../support/redis.js';
 
-export const redisServerAvailable = spawnSync('redis-server', ['--version']).status === 0;
+export { redisServerAvailable } from '../support/redis.js';
 
 export interface OwnRedis {
   url: string;
@@ -20,17 +21,11 @@ export interface OwnRedis {
 export async function ownRedis(options: { password: string }): Promise<OwnRedis> {
   const port = await findFreePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', options.password];
   const redis: OwnRedis = {
     url: `redis://:${options.password}@127.0.0.1:${port}`,
     async start() {
       if (child && child.exitCode === null) return;
-      const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      child = started;
-      await new Promise<void>((resolve, reject) => {
-        started.stdout!.on('data', (chunk) => String(chunk).includes('Ready to accept connections') && resolve());
-        started.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
-      });
+      child = await startRedisServer(port, ['--requirepass', options.password]);
     },
     async stop() {
       const running = child;

@@ -3,13 +3,12 @@
  * with a manifest naming exactly its run-time dependencies, used from plain Node (no tsx, no
  * TypeScript) against the real server, subscriptions included.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildSdk } from '../../scripts/build-sdk.js';
 import { signUp, type SignedUp } from '../support/identity.js';
+import { execNode } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -43,8 +42,6 @@ it('works from plain Node: a query, and a subscription over SSE (no WebSocket in
     for await (const { heartbeat } of client.subscribe(HeartbeatDocument, { intervalSeconds: 1, count: 2 })) ticks.push(heartbeat.sequence);
     console.log(JSON.stringify({ email: viewer.email, role: viewer.role, ticks }));
   `;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH, URL: server.url, EMAIL: owner.email, PASSWORD: owner.password },
-  });
+  const { stdout } = await execNode(['--input-type=module', '-e', script], { env: { URL: server.url, EMAIL: owner.email, PASSWORD: owner.password } });
   expect(JSON.parse(stdout)).toEqual({ email: owner.email, role: 'OWNER', ticks: [expect.any(Number), expect.any(Number)] });
 });

@@ -18,3 +18,8 @@ export const STRONG_SECRETS = {
   SLUICE_MASTER_KEY: '6drk0qEfOIiw2E0DyewsdCTvuDxbzjMx5p3XhpD2jYw=',
   SLUICE_MASTER_KEY_PREVIOUS: 'x7fjPorVcSwnpPaPyA9lDn1u0iXCw5a7Z4JPoDdmjv0=',
 };
+
+/** The secrets of test servers and of the `sluice` processes tests start (support/process.ts). */
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+/** Strong enough for production mode (src/secret-strength.ts). */
+export const TEST_MASTER_KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;

@@ -1,13 +1,19 @@
-/** The real `sluice` process, for start-up and shutdown tests. */
+/**
+ * Child processes of the tests: the real `sluice` (start-up, shutdown, operator commands) and
+ * plain `node` scripts. Every one gets its environment from `childEnv`.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './server.js';
+import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
+
+/** A child's environment: `undefined` leaves a variable out. */
+export type Env = Record<string, string | undefined>;
 
 /**
  * What a child `sluice` needs to run against a test database: the test secrets and the
  * database's two URLs. `extra` adds or overrides settings.
  */
-export function sluiceEnv(database: { ownerUrl: string; appUrl: string }, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function sluiceEnv(database: { ownerUrl: string; appUrl: string }, extra: Env = {}): Env {
   return {
     NODE_ENV: 'test',
     JWT_SECRET: TEST_JWT_SECRET,
@@ -19,8 +25,51 @@ export function sluiceEnv(database: { ownerUrl: string; appUrl: string }, extra:
 }
 
 /** The environment of every child process a test starts: no variable of the test run leaks in. */
-export function childEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+export function childEnv(env: Env): Env {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+}
+
+/** What a local `sluice` runs with, as on a developer's machine: its own data directory. */
+export function developmentEnv(dataDir: string, extra: Env = {}): Env {
+  return { NODE_ENV: 'development', SLUICE_DATA_DIR: dataDir, ...extra };
+}
+
+/** `node` arguments that run Sluice from this checkout, as `npm start` does. */
+const SLUICE_MAIN = ['--import', 'tsx', 'src/main.ts'];
+
+export interface NodeRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node …args` to its end in `childEnv(env)`, with `input` on its standard input. Resolves
+ * whatever the exit code: the caller asserts on it.
+ */
+export function runNode(args: string[], options: { env?: Env; input?: string; cwd?: string } = {}): Promise<NodeRun> {
+  const child = spawn(process.execPath, args, { cwd: options.cwd ?? process.cwd(), env: childEnv(options.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `runNode` that rejects, as `execFile` does, unless the exit code is 0: the error carries `code`, `stdout` and `stderr`. */
+export async function execNode(args: string[], options: { env?: Env; cwd?: string } = {}): Promise<NodeRun> {
+  const run = await runNode(args, options);
+  if (run.code !== 0) throw Object.assign(new Error(`node exited with ${run.code}:\n${run.stderr}`), run);
+  return run;
+}
+
+/** An operator command (`sluice keys create …`) run to its end, rejecting on a non-zero exit like `execNode`. */
+export function execSluice(args: string[], env: Env): Promise<NodeRun> {
+  return execNode([...SLUICE_MAIN, ...args], { env });
 }
 
 export interface SpawnOptions {
@@ -44,9 +93,9 @@ export interface SluiceProcess {
   waitForLog(predicate: (line: Record<string, any>) => boolean): Promise<Record<string, any>>;
 }
 
-export function spawnSluice(args: string[], env: Record<string, string | undefined>, options: string | SpawnOptions = {}): SluiceProcess {
+export function spawnSluice(args: string[], env: Env, options: string | SpawnOptions = {}): SluiceProcess {
   const { cwd = process.cwd(), processGroup = false } = typeof options === 'string' ? { cwd: options } : options;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...SLUICE_MAIN, ...args], {
     cwd,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,7 +142,7 @@ export function spawnSluice(args: string[], env: Record<string, string | undefin
 }
 
 /** Starts `sluice serve` and resolves with its base URL once it listens. */
-export async function serve(env: Record<string, string | undefined>, options?: string | SpawnOptions): Promise<SluiceProcess & { baseUrl: string }> {
+export async function serve(env: Env, options?: string | SpawnOptions): Promise<SluiceProcess & { baseUrl: string }> {
   const proc = spawnSluice(['serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, options);
   const line = await proc.waitForLog((log) => typeof log.msg === 'string' && log.msg.startsWith('Sluice is listening on'));
   return Object.assign(proc, { baseUrl: String(line.url).replace(/\/graphql$/, '') });

@@ -14,13 +14,11 @@ import { createEventBus, type EventBus } from '../../src/events.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
 import { startTracing } from '../../src/tracing.js';
 import { startWorker } from '../../src/worker.js';
-import { STRONG_SECRETS } from './config.js';
+import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
 
-export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
-/** Strong enough for production mode (src/secret-strength.ts); test/support/config.ts has the source. */
-export const TEST_MASTER_KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
+export { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { Dataset } from './dataset.entity.js';
 import { Document } from './document.entity.js';
 
@@ -10,12 +8,10 @@ import { Document } from './document.entity.js';
  * ingestion pipeline (raw SQL, one statement per batch); `search` is a generated tsvector with
  * a GIN index, built with the dataset's text-search configuration (`language`).
  */
-export const Chunk = defineEntity({
+export const Chunk = defineTenantOwnedEntity({
   name: 'Chunk',
   tableName: 'chunks',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
     document: () => p.manyToOne(Document).deleteRule('cascade').index(),
     ordinal: p.integer(),
@@ -36,6 +32,5 @@ export const Chunk = defineEntity({
     { properties: ['tenant', 'dataset'] },
     { name: 'chunks_search_index', expression: 'create index chunks_search_index on chunks using gin (search)' },
   ],
-  filters: { tenant: tenantFilter() },
 });
 export type Chunk = InferEntity<typeof Chunk>;

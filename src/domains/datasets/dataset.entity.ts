@@ -1,18 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * A tenant's collection of documents. The counters are kept by the ingestion pipeline in the
  * same transaction that changes the documents, so they are always exact.
  */
-export const Dataset = defineEntity({
+export const Dataset = defineTenantOwnedEntity({
   name: 'Dataset',
   tableName: 'datasets',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     name: p.string().length(255),
     slug: p.string().length(64),
     description: p.text().nullable(),
@@ -28,6 +24,5 @@ export const Dataset = defineEntity({
   uniques: [{ properties: ['tenant', 'slug'] }],
   indexes: [{ properties: ['tenant', 'createdAt', 'id'] }],
   checks: [{ name: 'datasets_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" }],
-  filters: { tenant: tenantFilter() },
 });
 export type Dataset = InferEntity<typeof Dataset>;

@@ -2,13 +2,13 @@
  * Datasets as the caller may see and change them. Deleting one removes its documents, chunks
  * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { findByIds } from '../lookup.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
+import { uniqueName } from '../unique-names.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
 
@@ -34,6 +34,8 @@ export type DatasetView = Pick<
 const VIEW_COLUMNS = `id, name, slug, description, language, document_count as "documentCount", chunk_count as "chunkCount",
   byte_count as "byteCount", last_ingested_at as "lastIngestedAt", created_at as "createdAt", updated_at as "updatedAt", tenant_id as "tenantId"`;
 
+const SLUG = uniqueName(Dataset, 'slug', (slug) => `A dataset with the slug "${slug}" already exists`);
+
 export class DatasetService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -44,7 +46,7 @@ export class DatasetService {
     if (!isTextSearchLanguage(language)) {
       throw new ValidationError(`language must be one of ${TEXT_SEARCH_LANGUAGES.join(', ')}`, { field: 'language' });
     }
-    await this.assertSlugFree(validSlug(input.slug));
+    await SLUG.assertFree(em, validSlug(input.slug));
     const dataset = em.create(Dataset, {
       tenant: actor.tenantId,
       name: validName(input.name),
@@ -52,7 +54,7 @@ export class DatasetService {
       description: validDescription(input.description),
       language,
     });
-    await this.flushUnique(input.slug);
+    await SLUG.flush(em, input.slug);
     return dataset;
   }
 
@@ -61,11 +63,11 @@ export class DatasetService {
     const dataset = await this.get(id);
     if (changes.name != null) dataset.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== dataset.slug) {
-      await this.assertSlugFree(validSlug(changes.slug), dataset.id);
+      await SLUG.assertFree(this.ctx.em, validSlug(changes.slug), dataset.id);
       dataset.slug = changes.slug;
     }
     if (changes.description !== undefined) dataset.description = validDescription(changes.description);
-    await this.flushUnique(dataset.slug);
+    await SLUG.flush(this.ctx.em, dataset.slug);
     return dataset;
   }
 
@@ -111,25 +113,5 @@ export class DatasetService {
 
   byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
     return findByIds(this.ctx.em, Dataset, ids);
-  }
-
-  /** Checked before flushing, so a taken slug does not abort the request's transaction. */
-  private async assertSlugFree(slug: string, exceptId?: string): Promise<void> {
-    const where = exceptId ? { slug, id: { $ne: exceptId } } : { slug };
-    if ((await this.ctx.em.count(Dataset, where, { flushMode: 'commit' })) > 0) {
-      throw new ConflictError(`A dataset with the slug "${slug}" already exists`, { field: 'slug' });
-    }
-  }
-
-  /** The check above can race another request; the unique index decides then. */
-  private async flushUnique(slug: string): Promise<void> {
-    try {
-      await this.ctx.em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new ConflictError(`A dataset with the slug "${slug}" already exists`, { field: 'slug' });
-      }
-      throw error;
-    }
   }
 }

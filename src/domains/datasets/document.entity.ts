@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { Dataset } from './dataset.entity.js';
 
 /**
@@ -9,12 +7,10 @@ import { Dataset } from './dataset.entity.js';
  * CSV row): ingesting the same key again with the same content hash changes nothing, with a
  * different hash replaces its chunks.
  */
-export const Document = defineEntity({
+export const Document = defineTenantOwnedEntity({
   name: 'Document',
   tableName: 'documents',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
     sourceKey: p.text(),
     title: p.text(),
@@ -29,6 +25,5 @@ export const Document = defineEntity({
   }),
   uniques: [{ properties: ['tenant', 'dataset', 'sourceKey'] }],
   indexes: [{ properties: ['tenant', 'dataset', 'contentHash'] }, { properties: ['dataset'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type Document = InferEntity<typeof Document>;

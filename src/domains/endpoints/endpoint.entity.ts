@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import { Model } from '../models/model.entity.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
@@ -10,12 +8,10 @@ import { Tenant } from '../tenancy/tenant.entity.js';
  * of other tenants may too (the policies issue narrows who). `datasetIds` are checked to be
  * the tenant's datasets when set; a dataset deleted later simply stops contributing.
  */
-export const Endpoint = defineEntity({
+export const Endpoint = defineTenantOwnedEntity({
   name: 'Endpoint',
   tableName: 'endpoints',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     name: p.string().length(255),
     slug: p.string().length(64),
     description: p.text().nullable(),
@@ -35,6 +31,5 @@ export const Endpoint = defineEntity({
     { name: 'endpoints_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" },
     { name: 'endpoints_top_k_check', expression: 'top_k >= 1 and top_k <= 50' },
   ],
-  filters: { tenant: tenantFilter() },
 });
 export type Endpoint = InferEntity<typeof Endpoint>;

@@ -2,20 +2,21 @@
  * A tenant's endpoints: a model over datasets behind a slug. Every id given (model, datasets)
  * must be the tenant's own; a foreign one is reported as not found, like a missing one.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { findByIds } from '../lookup.js';
 import { auditChange } from '../audit/record.js';
 import { Dataset } from '../datasets/dataset.entity.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import { validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { Model } from '../models/model.entity.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
+import { uniqueName } from '../unique-names.js';
 import { Endpoint } from './endpoint.entity.js';
 
 export const MAX_TOP_K = 50;
 const MAX_DATASETS = 20;
+const SLUG = uniqueName(Endpoint, 'slug', (slug) => `An endpoint with the slug "${slug}" already exists`);
 
 export interface RetrievalSettings {
   topK?: number | null;
@@ -49,7 +50,7 @@ export class EndpointService {
   async create(input: EndpointInput): Promise<Endpoint> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'endpoint:manage');
-    await this.assertSlugFree(validSlug(input.slug));
+    await SLUG.assertFree(em, validSlug(input.slug));
     const endpoint = em.create(Endpoint, {
       tenant: actor.tenantId,
       name: validName(input.name),
@@ -61,7 +62,7 @@ export class EndpointService {
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
     });
-    await this.flushUnique(endpoint.slug);
+    await SLUG.flush(em, endpoint.slug);
     auditChange(this.ctx, 'endpoint.create', { type: 'Endpoint', id: endpoint.id }, null, shown(endpoint), AUDIT_MARKS);
     return endpoint;
   }
@@ -72,7 +73,7 @@ export class EndpointService {
     const before = shown(endpoint);
     if (changes.name != null) endpoint.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== endpoint.slug) {
-      await this.assertSlugFree(validSlug(changes.slug), endpoint.id);
+      await SLUG.assertFree(this.ctx.em, validSlug(changes.slug), endpoint.id);
       endpoint.slug = changes.slug;
     }
     if (changes.description !== undefined) endpoint.description = validDescription(changes.description);
@@ -81,7 +82,7 @@ export class EndpointService {
     if (changes.published != null) endpoint.published = changes.published;
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
-    await this.flushUnique(endpoint.slug);
+    await SLUG.flush(this.ctx.em, endpoint.slug);
     auditChange(this.ctx, 'endpoint.update', { type: 'Endpoint', id: endpoint.id }, before, shown(endpoint), AUDIT_MARKS);
     return endpoint;
   }
@@ -132,26 +133,6 @@ export class EndpointService {
     const missing = unique.filter((id) => !found.some((dataset) => dataset.id === id));
     if (missing.length > 0) throw new NotFoundError('Dataset', { field: 'datasetIds', count: missing.length });
     return unique;
-  }
-
-  /** Checked before flushing, so a taken slug does not abort the request's transaction. */
-  private async assertSlugFree(slug: string, exceptId?: string): Promise<void> {
-    const where = exceptId ? { slug, id: { $ne: exceptId } } : { slug };
-    if ((await this.ctx.em.count(Endpoint, where, { flushMode: 'commit' })) > 0) {
-      throw new ConflictError(`An endpoint with the slug "${slug}" already exists`, { field: 'slug' });
-    }
-  }
-
-  /** The check above can race another request; the unique index decides then. */
-  private async flushUnique(slug: string): Promise<void> {
-    try {
-      await this.ctx.em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new ConflictError(`An endpoint with the slug "${slug}" already exists`, { field: 'slug' });
-      }
-      throw error;
-    }
   }
 }
 

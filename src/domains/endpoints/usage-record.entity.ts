@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { Endpoint } from './endpoint.entity.js';
 
 /**
@@ -9,12 +7,10 @@ import { Endpoint } from './endpoint.entity.js';
  * id, which may be another tenant's for a published endpoint), tokens, cost and latency. The
  * accounting policy and usage statistics read these. Kept when the endpoint is deleted.
  */
-export const UsageRecord = defineEntity({
+export const UsageRecord = defineTenantOwnedEntity({
   name: 'UsageRecord',
   tableName: 'usage_records',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     endpoint: () => p.manyToOne(Endpoint).deleteRule('set null').nullable(),
     endpointSlug: p.string().length(64),
     callerTenantId: p.uuid(),
@@ -32,6 +28,5 @@ export const UsageRecord = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
   indexes: [{ properties: ['tenant', 'createdAt'] }, { properties: ['endpoint', 'createdAt'] }, { properties: ['callerId', 'createdAt'] }, { properties: ['endpoint', 'callerId', 'createdAt'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type UsageRecord = InferEntity<typeof UsageRecord>;

@@ -6,7 +6,6 @@
  * is revoked (token theft detection). Access tokens name their session, and the authenticator
  * refuses them once the session has ended.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { enterSession } from '../../db/tenant-session.js';
 import { auditRequestOf } from '../audit/record.js';
@@ -14,6 +13,7 @@ import { ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.j
 import { displayName } from '../display-text.js';
 import { normalizeEmail } from '../fields.js';
 import type { ServiceContext } from '../service-context.js';
+import { flushOrConflict } from '../unique-names.js';
 import { Membership } from '../tenancy/membership.entity.js';
 import type { Role } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
@@ -60,7 +60,7 @@ export class AccountService {
 
     const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });
     const tenant = em.create(Tenant, { name: tenantName, slug: await this.freeSlug(slugify(tenantName)) });
-    await this.flushOrConflict('An account with this email already exists');
+    await flushOrConflict(em, () => new ConflictError('An account with this email already exists'));
     await enterSession(em, { tenantId: tenant.id, userId: user.id });
     em.create(Membership, { tenant, user, role: 'OWNER' });
     await em.flush();
@@ -248,14 +248,5 @@ export class AccountService {
       if (!(await this.ctx.em.count(Tenant, { slug }))) return slug;
     }
     return `${base.slice(0, 40)}-${randomBytes(6).toString('hex')}`;
-  }
-
-  private async flushOrConflict(message: string): Promise<void> {
-    try {
-      await this.ctx.em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw new ConflictError(message);
-      throw error;
-    }
   }
 }

@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import type { ApiScope } from '../access/roles.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { User } from '../tenancy/user.entity.js';
 
 /** A program's credential in one tenant. Only the SHA-256 of its secret is stored. */
-export const ApiKey = defineEntity({
+export const ApiKey = defineTenantOwnedEntity({
   name: 'ApiKey',
   tableName: 'api_keys',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     name: p.string().length(100),
     /** The first characters of the key (`slk_` + 8), shown to tell keys apart. */
     prefix: p.string().length(16),
@@ -32,6 +28,5 @@ export const ApiKey = defineEntity({
   // By prefix: a refused key that names one of a tenant's keys is recorded in that tenant's trail.
   indexes: [{ properties: ['secretHash'] }, { properties: ['prefix'] }],
   checks: [{ name: 'api_keys_scopes_check', expression: "cardinality(scopes) > 0 and scopes <@ array['read', 'write', 'admin']::text[]" }],
-  filters: { tenant: tenantFilter() },
 });
 export type ApiKey = InferEntity<typeof ApiKey>;

@@ -1,19 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import { ROLES, type Role } from '../access/roles.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * An external issuer a tenant trusts: its tokens (verified against its JWKS) act as `external`
  * actors in the tenant, with email and role read from claims.
  */
-export const IdentityProvider = defineEntity({
+export const IdentityProvider = defineTenantOwnedEntity({
   name: 'IdentityProvider',
   tableName: 'identity_providers',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     name: p.string().length(100),
     issuer: p.string().length(500),
     audience: p.string().length(500),
@@ -30,6 +26,5 @@ export const IdentityProvider = defineEntity({
   }),
   uniques: [{ properties: ['tenant', 'issuer'] }],
   indexes: [{ properties: ['issuer'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type IdentityProvider = InferEntity<typeof IdentityProvider>;

@@ -1,5 +1,4 @@
 /** Trusted external issuers of a tenant. */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { createLocalJWKSet } from 'jose';
 import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
 import { auditChange } from '../audit/record.js';
@@ -8,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
+import { flushOrConflict } from '../unique-names.js';
 import { isRole, type Role } from '../access/roles.js';
 import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
@@ -60,12 +60,7 @@ export class IdentityProviderService {
       roleMapping,
       defaultRole,
     });
-    try {
-      await em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw new ConflictError('This issuer is already registered', { field: 'issuer' });
-      throw error;
-    }
+    await flushOrConflict(em, () => new ConflictError('This issuer is already registered', { field: 'issuer' }));
     auditChange(this.ctx, 'identityProvider.register', { type: 'IdentityProvider', id: provider.id }, null, shown(provider));
     return provider;
   }

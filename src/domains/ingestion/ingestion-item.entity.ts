@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { ITEM_OUTCOMES, ITEM_STATUSES } from './stages.js';
 
@@ -11,12 +9,10 @@ import { ITEM_OUTCOMES, ITEM_STATUSES } from './stages.js';
  * input keeps it, so the job can be retried. `sequence` is the job sequence at which its
  * outcome was recorded: what a reconnecting subscriber replays.
  */
-export const IngestionItem = defineEntity({
+export const IngestionItem = defineTenantOwnedEntity({
   name: 'IngestionItem',
   tableName: 'ingestion_items',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     job: () => p.manyToOne(IngestionJob).deleteRule('cascade'),
     ordinal: p.integer(),
     name: p.text(),
@@ -37,6 +33,5 @@ export const IngestionItem = defineEntity({
   }),
   uniques: [{ properties: ['tenant', 'job', 'ordinal'] }],
   indexes: [{ properties: ['job', 'sequence'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type IngestionItem = InferEntity<typeof IngestionItem>;

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import { Dataset } from '../datasets/dataset.entity.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { User } from '../tenancy/user.entity.js';
 import type { IngestionOptions } from './options.js';
 import { INGESTION_STAGES } from './stages.js';
@@ -13,12 +11,10 @@ import { INGESTION_STAGES } from './stages.js';
  * "Documents" here are the job's inputs: a file or an inline document (one CSV file may
  * become many stored documents).
  */
-export const IngestionJob = defineEntity({
+export const IngestionJob = defineTenantOwnedEntity({
   name: 'IngestionJob',
   tableName: 'ingestion_jobs',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
     stage: p.enum([...INGESTION_STAGES]).default('QUEUED'),
     options: p.json<IngestionOptions>(),
@@ -39,6 +35,5 @@ export const IngestionJob = defineEntity({
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),
   indexes: [{ properties: ['tenant', 'dataset', 'createdAt'] }, { properties: ['dataset'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type IngestionJob = InferEntity<typeof IngestionJob>;

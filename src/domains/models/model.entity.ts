@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * A model a tenant's endpoints answer with: a registered type (providers/) and its validated,
@@ -10,12 +8,10 @@ import { Tenant } from '../tenancy/tenant.entity.js';
  * API ever shows.
  * Prices are micro-units per 1 000 tokens, so usage records can carry a cost.
  */
-export const Model = defineEntity({
+export const Model = defineTenantOwnedEntity({
   name: 'Model',
   tableName: 'models',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     name: p.string().length(255),
     type: p.string().length(64),
     config: p.json<Record<string, unknown>>(),
@@ -28,6 +24,5 @@ export const Model = defineEntity({
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),
   uniques: [{ properties: ['tenant', 'name'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type Model = InferEntity<typeof Model>;

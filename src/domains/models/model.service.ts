@@ -4,7 +4,6 @@
  * characters; only `clientFor` opens it, to call the provider.
  */
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { findByIds } from '../lookup.js';
 import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
@@ -12,6 +11,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validName } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
+import { uniqueName } from '../unique-names.js';
 import { Model } from './model.entity.js';
 import { modelType, modelTypes, type ModelClient, type ModelType, type ProviderSettings } from './provider.js';
 import './providers/index.js';
@@ -36,6 +36,7 @@ export interface ModelChanges {
 }
 
 const MAX_API_KEY_CHARS = 4096;
+const NAME = uniqueName(Model, 'name', (name) => `A model named "${name}" already exists`);
 
 /**
  * The slugs of (up to five of) the endpoints that answer with a model. Endpoints know their
@@ -53,7 +54,7 @@ export class ModelService {
     const { actor, em } = this.ctx;
     assertCan(actor, 'model:manage');
     const type = typeNamed(input.type);
-    await this.assertNameFree(validName(input.name));
+    await NAME.assertFree(em, validName(input.name));
     const model = em.create(Model, {
       // Set now, not at flush: the sealed key is bound to the row's id.
       id: randomUUID(),
@@ -66,7 +67,7 @@ export class ModelService {
       apiKeyCiphertext: null,
     });
     this.setApiKey(model, type, input.apiKey);
-    await this.flushUnique(model.name);
+    await NAME.flush(em, model.name);
     auditChange(this.ctx, 'model.create', { type: 'Model', id: model.id }, null, shown(model));
     return model;
   }
@@ -77,14 +78,14 @@ export class ModelService {
     const before = shown(model);
     const type = typeNamed(model.type);
     if (changes.name != null && changes.name.trim() !== model.name) {
-      await this.assertNameFree(validName(changes.name), model.id);
+      await NAME.assertFree(this.ctx.em, validName(changes.name), model.id);
       model.name = validName(changes.name);
     }
     if (changes.config != null) model.config = validConfig(type, changes.config, this.ctx.deps.modelSettings);
     if (changes.promptMicrosPer1k != null) model.promptMicrosPer1k = validPrice(changes.promptMicrosPer1k, 'promptMicrosPer1k');
     if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
     if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
-    await this.flushUnique(model.name);
+    await NAME.flush(this.ctx.em, model.name);
     auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model));
     return model;
   }
@@ -137,26 +138,6 @@ export class ModelService {
     }
     const sealed = this.ctx.deps.secrets.seal(apiKey, model.id);
     Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.slice(-4) });
-  }
-
-  /** Checked before flushing, so a taken name does not abort the request's transaction. */
-  private async assertNameFree(name: string, exceptId?: string): Promise<void> {
-    const where = exceptId ? { name, id: { $ne: exceptId } } : { name };
-    if ((await this.ctx.em.count(Model, where, { flushMode: 'commit' })) > 0) {
-      throw new ConflictError(`A model named "${name}" already exists`, { field: 'name' });
-    }
-  }
-
-  /** The check above can race another request; the unique index decides then. */
-  private async flushUnique(name: string): Promise<void> {
-    try {
-      await this.ctx.em.flush();
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new ConflictError(`A model named "${name}" already exists`, { field: 'name' });
-      }
-      throw error;
-    }
   }
 }
 

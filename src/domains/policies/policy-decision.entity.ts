@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * The outcome of evaluating an endpoint's policies for one query, owned by the endpoint's
@@ -10,12 +8,10 @@ import { Tenant } from '../tenancy/tenant.entity.js';
  * expected to cost. Rate limits and content-guard blocks count these rows, so they are the
  * record of truth for "why was this caller refused" and for the limits themselves.
  */
-export const PolicyDecision = defineEntity({
+export const PolicyDecision = defineTenantOwnedEntity({
   name: 'PolicyDecision',
   tableName: 'policy_decisions',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     /** No foreign key: the record outlives the endpoint and the policy. */
     endpointId: p.uuid(),
     endpointSlug: p.string().length(64),
@@ -43,6 +39,5 @@ export const PolicyDecision = defineEntity({
     { properties: ['endpointId', 'createdAt'] },
     { properties: ['endpointId', 'callerId', 'createdAt'] },
   ],
-  filters: { tenant: tenantFilter() },
 });
 export type PolicyDecision = InferEntity<typeof PolicyDecision>;

@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity } from '@mikro-orm/core';
-import { tenantFilter } from '../../db/tenant-session.js';
+import type { InferEntity } from '@mikro-orm/core';
 import { ROLES } from '../access/roles.js';
-import { Tenant } from './tenant.entity.js';
+import { defineTenantOwnedEntity } from './tenant-owned.js';
 import { User } from './user.entity.js';
 
 /** A single-use, expiring offer of a role in a tenant, to one email address. */
-export const Invitation = defineEntity({
+export const Invitation = defineTenantOwnedEntity({
   name: 'Invitation',
   tableName: 'invitations',
   properties: (p) => ({
-    id: p.uuid().primary().onCreate(() => randomUUID()),
-    tenant: () => p.manyToOne(Tenant).deleteRule('cascade'),
     /** Lower-cased. */
     email: p.string().length(320),
     role: p.enum([...ROLES]),
@@ -24,6 +20,5 @@ export const Invitation = defineEntity({
   }),
   uniques: [{ properties: ['tenant', 'tokenHash'] }],
   indexes: [{ properties: ['tokenHash'] }],
-  filters: { tenant: tenantFilter() },
 });
 export type Invitation = InferEntity<typeof Invitation>;

@@ -5,7 +5,14 @@ import { ROLES } from '../access/roles.js';
 import { Tenant } from './tenant.entity.js';
 import { User } from './user.entity.js';
 
-/** A user's role in one tenant. Tenant-owned: filtered by the ORM and guarded by RLS. */
+/**
+ * A user's role in one tenant. Tenant-owned: filtered by the ORM and guarded by RLS.
+ *
+ * The one tenant-owned entity that spells out its header (id, tenant, filter) instead of using
+ * defineTenantOwnedEntity: Tenant's `memberships` collection imports this file, so using
+ * tenant-owned.ts here (which imports Tenant) would close a circle through a non-entity module,
+ * one that can be entered before tenant-owned.ts has loaded.
+ */
 export const Membership = defineEntity({
   name: 'Membership',
   tableName: 'memberships',
