@@ -4,6 +4,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { TenantScope } from './db/tenant-scope.js';
 import type { Actor } from './domains/actor.js';
 import type { PresentedCredential } from './domains/identity/authenticator.js';
 import type { Services } from './domains/services.js';
@@ -29,7 +30,9 @@ export interface AuthContext {
 }
 
 export interface ScopeContext {
-  /** For plugins only: schema/ code goes through `services`, never the EntityManager. */
+  /** The operation's tenant scope (src/db/tenant-scope.ts); for plugins only, like `em`. */
+  scope: TenantScope;
+  /** `scope.em`, for plugins only: schema/ code goes through `services`, never the EntityManager. */
   em: EntityManager;
   services: Services;
 }

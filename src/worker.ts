@@ -61,7 +61,6 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
   const log = logger.child({ component: 'worker' });
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const workerIds = new Set<string>();
-  const em = orm.em.fork() as EntityManager;
   const parser = new DocumentParser(config.parsing);
 
   const ingest: Task = async (payload, helpers) => {
@@ -71,13 +70,13 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ em, progress, progressIntervalMs, parser }, payload)));
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
       if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) {
-        await failIngestionJob({ em, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
+        await failIngestionJob({ orm, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
       }
       throw error;
     } finally {

@@ -2,14 +2,12 @@
  * A connection page costs the same number of SQL statements whatever its size: members and
  * their users load in one query, not one per row (the N+1 that resolvers invite).
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, parse } from 'graphql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
-import { bindTenantSession } from '../src/db/tenant-session.js';
+import { openOperationScope } from '../src/plugins/request-scope.js';
 import { entities } from '../src/domains/entities.js';
 import { scopesForRole } from '../src/domains/access/permissions.js';
-import { createServices } from '../src/domains/services.js';
 import { testServiceDependencies } from './support/services.js';
 import { schema } from '../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -42,18 +40,18 @@ async function statementsFor(first: number): Promise<{ count: number; emails: nu
     scopes: scopesForRole('OWNER'),
     sessionId: null,
   };
-  const em = orm.em.fork({ clear: true }) as EntityManager;
-  bindTenantSession(em, { tenantId: tenant.id, userId: owner.id });
   const deps = await testServiceDependencies(orm);
-  await em.begin();
+  const operation = openOperationScope({ orm, deps }, actor);
+  const { scope } = operation;
+  await scope.begin({ readOnly: true });
   statements.length = 0;
   const result = await execute({
     schema,
     document: parse(`query($first: Int!) { viewer { tenant { members(first: $first) { edges { node { role user { email } } } } } } }`),
     variableValues: { first },
-    contextValue: { actor, credentialExpiresAt: null, credential: {}, em, services: createServices({ actor, em, deps }), requestId: 't', logger: console },
+    contextValue: { actor, credentialExpiresAt: null, credential: {}, ...operation, requestId: 't', logger: console },
   });
-  await em.commit();
+  await scope.commit();
   expect(result.errors).toBeUndefined();
   const edges = (result.data as any).viewer.tenant.members.edges as { node: { user: { email: string } } }[];
   return { count: statements.filter((sql) => /^\[query\] (select|insert|update|delete)\b/i.test(sql)).length, emails: edges.length };
@@ -87,10 +85,10 @@ it('reads 2 or 12 datasets with a page of documents each in the same number of s
   });
   const run = async (first: number) => {
     const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
-    const em = orm.em.fork({ clear: true }) as EntityManager;
-    bindTenantSession(em, { tenantId: tenant.id, userId: owner.id });
     const deps = await testServiceDependencies(orm);
-    await em.begin();
+    const operation = openOperationScope({ orm, deps }, actor);
+    const { scope } = operation;
+    await scope.begin({ readOnly: true });
     // Every statement, the raw ones (the documents' window query) included: knex runs them all.
     const seen: string[] = [];
     const knex = orm.em.getConnection().getKnex();
@@ -100,9 +98,9 @@ it('reads 2 or 12 datasets with a page of documents each in the same number of s
       schema,
       document: parse(`query($first: Int!) { datasets(first: $first) { edges { node { name documents(first: 2) { edges { node { title bytes } } pageInfo { hasNextPage } } } } } }`),
       variableValues: { first },
-      contextValue: { actor, credentialExpiresAt: null, credential: {}, em, services: createServices({ actor, em, deps }), requestId: 't', logger: console },
+      contextValue: { actor, credentialExpiresAt: null, credential: {}, ...operation, requestId: 't', logger: console },
     });
-    await em.commit();
+    await scope.commit();
     knex.off('query', listener);
     expect(result.errors).toBeUndefined();
     const edges = (result.data as any).datasets.edges as { node: { documents: { edges: unknown[]; pageInfo: { hasNextPage: boolean } } } }[];

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../src/db/bootstrap.js';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { assertRestrictedAppRole } from '../src/db/readiness.js';
-import { bindTenantSession } from '../src/db/tenant-session.js';
+import { TenantScope } from '../src/db/tenant-scope.js';
 import { entities } from '../src/domains/entities.js';
 import { scopesForRole } from '../src/domains/access/permissions.js';
 import { createServices } from '../src/domains/services.js';
@@ -142,8 +142,7 @@ describe('the MikroORM tenant filter alone (superuser connection: RLS does not a
   afterAll(() => orm?.close(true));
 
   function boundTo(tenantId: string, userId: string | null = null): EntityManager {
-    em = orm.em.fork({ clear: true }) as EntityManager;
-    bindTenantSession(em, { tenantId, userId });
+    em = TenantScope.open(orm, { tenantId, userId }).em;
     return em;
   }
 
@@ -198,8 +197,8 @@ describe('GraphQL scope-auth alone (EntityManager bound to B on the superuser co
   afterAll(() => orm?.close(true));
 
   it("refuses B's objects to A's owner even when the data layer would hand them over", async () => {
-    const em = orm.em.fork({ clear: true }) as EntityManager;
-    bindTenantSession(em, { tenantId: b.id, userId: null });
+    // The data layer bound to B (the scope's owner), the caller A's owner.
+    const scope = TenantScope.open(orm, { tenantId: b.id, userId: null });
     const owner = a.users[0]!;
     const actor = {
       kind: 'user' as const,
@@ -217,7 +216,7 @@ describe('GraphQL scope-auth alone (EntityManager bound to B on the superuser co
       schema,
       document: parse(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Membership { role } } }`),
       variableValues: { ids: b.users.map((user) => encodeGlobalID('Membership', user.membershipId)) },
-      contextValue: { actor, credentialExpiresAt: null, credential: {}, em, services: createServices({ actor, em, deps }), requestId: 't', logger: console },
+      contextValue: { actor, credentialExpiresAt: null, credential: {}, scope, em: scope.em, services: createServices({ actor, scope, deps }), requestId: 't', logger: console },
     });
     expect(JSON.stringify(result.data)).not.toContain('ADMIN');
     expect(result.data?.nodes).toEqual([null, null]);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from './actor.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
@@ -46,18 +47,15 @@ export interface RequestFacts {
 }
 
 /**
- * What every service is constructed with: the caller, the request's tenant-scoped
- * EntityManager (a fork whose tenant filter and RLS session are bound to `actor`), and the
- * process-wide dependencies.
+ * What every service is constructed with: the caller, the entry point's tenant scope
+ * (src/db/tenant-scope.ts: the one place that binds a tenant), its unit of work `em`, and the
+ * process-wide dependencies. Built by `createServices`.
  */
 export interface ServiceContext {
   readonly actor: Actor;
+  readonly scope: TenantScope;
+  /** `scope.em`: the entry point's unit of work, bound to the scope's tenant (ORM filter and RLS). */
   readonly em: EntityManager;
   readonly deps: ServiceDependencies;
   readonly request?: RequestFacts;
-  /**
-   * Runs a task once the request's transaction has committed (publishing an event about a
-   * change must not run ahead of the change). Absent outside a request: tasks run at once.
-   */
-  readonly afterCommit?: (task: () => void) => void;
 }

@@ -1,4 +1,7 @@
-/** The services of one request, built by the request-scope plugin around one EntityManager. */
+/**
+ * The services of one entry point (a GraphQL operation, a REST route, an operator command, a
+ * test), built around its tenant scope: every entry point builds them with this function.
+ */
 import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
@@ -16,11 +19,21 @@ import { ProgressReaderService } from './ingestion/progress-reader.service.js';
 import { ModelService } from './models/model.service.js';
 import { PolicyService } from './policies/policy.service.js';
 import { UsageService } from './policies/usage.service.js';
-import type { ServiceContext } from './service-context.js';
+import type { TenantScope } from '../db/tenant-scope.js';
+import type { Actor } from './actor.js';
+import type { RequestFacts, ServiceContext, ServiceDependencies } from './service-context.js';
 import { MembersService } from './tenancy/members.service.js';
 import { TenancyService } from './tenancy/tenancy.service.js';
 
-export function createServices(ctx: ServiceContext) {
+export interface ServicesInput {
+  actor: Actor;
+  scope: TenantScope;
+  deps: ServiceDependencies;
+  request?: RequestFacts;
+}
+
+export function createServices({ actor, scope, deps, request }: ServicesInput) {
+  const ctx: ServiceContext = { actor, scope, em: scope.em, deps, request };
   return {
     tenancy: new TenancyService(ctx),
     accounts: new AccountService(ctx),

@@ -4,10 +4,9 @@
  * bound to the caller's tenant reads them, a batch at a time.
  */
 import type { IncomingMessage } from 'node:http';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
-import { bindTenantSession } from '../db/tenant-session.js';
+import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
 import { CodedError, httpStatusOf } from '../platform/errors/index.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
@@ -33,15 +32,20 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
       } catch (problem) {
         return error(400, 'BAD_USER_INPUT', (problem as Error).message);
       }
-      const em = options.orm.em.fork({ clear: true }) as EntityManager;
+      let scope: TenantScope | undefined;
+      const end = async () => {
+        await scope?.rollback().catch(() => undefined);
+        scope?.close();
+      };
       try {
         const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, options.trustProxyHops);
         const source = { ip, userAgent: request.headers.get('user-agent'), requestId: null, traceId: null };
         const { actor } = await options.authenticator.authenticate(presentedCredential({ request }), source);
         if (!actor.tenantId) return error(401, 'UNAUTHENTICATED', 'Authenticate to export the audit trail');
-        bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
-        await em.begin();
-        const events = createServices({ actor, em, deps: options.deps }).audit.export(filter);
+        scope = TenantScope.open(options.orm, actor);
+        await scope.begin({ readOnly: false });
+        const events = createServices({ actor, scope, deps: options.deps }).audit.export(filter);
+        const opened = scope;
         // Asked for before the response starts, so a refusal is a status, not a broken stream.
         let pending: IteratorResult<unknown> | undefined = await events.next();
         const encoder = new TextEncoder();
@@ -54,7 +58,8 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
                 pending = undefined;
                 if (next.done) {
                   if (lines) controller.enqueue(encoder.encode(lines));
-                  await em.commit();
+                  await opened.commit();
+                  opened.close();
                   controller.close();
                   return;
                 }
@@ -63,18 +68,18 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
               controller.enqueue(encoder.encode(lines));
             } catch (failure) {
               options.logger.error({ err: failure }, 'audit export failed mid-stream');
-              await em.rollback().catch(() => undefined);
+              await end();
               controller.error(failure);
             }
           },
           async cancel() {
             await events.return(undefined);
-            await em.rollback().catch(() => undefined);
+            await end();
           },
         });
         return endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } }));
       } catch (failure) {
-        await em.rollback().catch(() => undefined);
+        await end();
         if (failure instanceof CodedError) return error(httpStatusOf(failure.code), failure.code, failure.message);
         options.logger.error({ err: failure }, 'audit export failed');
         return error(500, 'INTERNAL', 'Unexpected error');

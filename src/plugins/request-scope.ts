@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { TransactionEventBroadcaster } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from '../context.js';
 import type { Orm } from '../db/orm.js';
-import { bindTenantSession } from '../db/tenant-session.js';
-import type { ServiceDependencies } from '../domains/service-context.js';
+import { TenantScope } from '../db/tenant-scope.js';
+import type { Actor } from '../domains/actor.js';
+import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import { operationOf } from './root-fields.js';
 
@@ -21,61 +20,76 @@ export interface RequestScopeOptions {
 }
 
 /**
- * The per-operation unit of work: a forked EntityManager bound to the actor's tenant (ORM
- * filter parameters, which the transaction copies into `app.tenant_id` for RLS), the services
- * built around it, and a transaction around execution.
- *
- * The transaction commits when execution ends, field errors included: a service that needs
- * all-or-nothing opens its own (nested) transaction. A query's transaction is READ ONLY:
- * PostgreSQL refuses a write a query attempts, and its commit skips the flush (MikroORM's
- * `commit` first computes change sets over everything loaded); entities a query left to be
- * written fail it instead (changed ones only outside production: finding them is the cost). Subscriptions do not pass
- * through execute, so their reads open short transactions of their own instead of holding a
- * connection open.
+ * Opens the operation's tenant scope (src/db/tenant-scope.ts) for the actor, with the services
+ * built around it, and runs the operation in it:
+ *  - a query or mutation in one transaction around execution (READ ONLY for a query), which
+ *    commits when execution ends, field errors included; the scope ends with the response;
+ *  - a subscription without a transaction held open: its reads take short transactions of
+ *    their own (`scope.read`), and its scope ends when the subscription does.
  */
 export function useRequestScope({ orm, deps, checkQueriesChangeNothing = false }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
   return {
     onContextBuilding({ context, extendContext }) {
-      const { actor } = context;
-      const em = orm.em.fork({ clear: true }) as EntityManager;
-      if (actor.tenantId) bindTenantSession(em, { tenantId: actor.tenantId, userId: actor.userId });
-      const committed: (() => void)[] = [];
-      afterCommitTasks.set(em, committed);
-      const query = (context as { params?: { query?: unknown } }).params?.query;
-      const request = {
-        operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
-        requestId: (context as { requestId?: string }).requestId ?? null,
-        traceId: (context as { traceId?: string | null }).traceId ?? null,
-        ip: (context as { clientIp?: string }).clientIp ?? null,
-        userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
-      };
-      extendContext({ em, services: createServices({ actor, em, deps, request, afterCommit: (task) => committed.push(task) }) });
+      extendContext(openOperationScope({ orm, deps }, context.actor, requestFactsOf(context)));
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
-        const { em } = args.contextValue as ScopeContext;
+        const { scope } = args.contextValue as ScopeContext;
         const readOnly = operationOf(args.document, args.operationName)?.operation === 'query';
-        await em.begin({ readOnly });
+        await scope.begin({ readOnly, checkChanges: checkQueriesChangeNothing });
         let result;
         try {
           result = await executeFn(args);
         } catch (error) {
-          await em.rollback();
+          await scope.rollback();
+          scope.close();
           throw error;
         }
-        if (!isAsyncIterable(result)) {
-          await commit(em, readOnly, checkQueriesChangeNothing);
-          runAfterCommit(em);
-          return result;
+        if (isAsyncIterable(result)) return commitWhenDone(scope, result);
+        try {
+          await scope.commit();
+        } finally {
+          scope.close();
         }
-        return commitWhenDone(em, result, () => commit(em, readOnly, checkQueriesChangeNothing));
+        return result;
       });
+    },
+    onSubscribe({ args }) {
+      const { scope } = args.contextValue as ScopeContext;
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) return scope.close();
+          return { onEnd: () => scope.close() };
+        },
+        onSubscribeError: () => scope.close(),
+      };
     },
   };
 }
 
+/**
+ * What an operation's context gets from its scope: the scope, its unit of work (for plugins)
+ * and the services built around it. Tests that execute against the schema directly build
+ * their context with this too.
+ */
+export function openOperationScope({ orm, deps }: Pick<RequestScopeOptions, 'orm' | 'deps'>, actor: Actor, request?: RequestFacts): ScopeContext {
+  const scope = TenantScope.open(orm, actor);
+  return { scope, em: scope.em, services: createServices({ actor, scope, deps, request }) };
+}
+
+function requestFactsOf(context: object): RequestFacts {
+  const query = (context as { params?: { query?: unknown } }).params?.query;
+  return {
+    operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+    requestId: (context as { requestId?: string }).requestId ?? null,
+    traceId: (context as { traceId?: string | null }).traceId ?? null,
+    ip: (context as { clientIp?: string }).clientIp ?? null,
+    userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
+  };
+}
+
 /** Incremental delivery (@defer / @stream): the transaction lives until the last payload. */
-async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, commitIt: () => Promise<void>): AsyncGenerator<T> {
+async function* commitWhenDone<T>(scope: TenantScope, results: AsyncIterable<T>): AsyncGenerator<T> {
   let failed = false;
   try {
     yield* results;
@@ -83,39 +97,10 @@ async function* commitWhenDone<T>(em: EntityManager, results: AsyncIterable<T>, 
     failed = true;
     throw error;
   } finally {
-    await (failed ? em.rollback() : commitIt());
-    if (!failed) runAfterCommit(em);
+    try {
+      await (failed ? scope.rollback() : scope.commit());
+    } finally {
+      scope.close();
+    }
   }
-}
-
-/**
- * Commits; when that fails (a flush refused, a lost connection) rolls back and rethrows, so
- * the pooled connection never stays inside a transaction.
- */
-async function commit(em: EntityManager, readOnly: boolean, checkChanges: boolean): Promise<void> {
-  try {
-    if (!readOnly) return await em.commit();
-    if (leftChanges(em, checkChanges)) throw new Error('A query left entities to write: queries run in READ ONLY transactions');
-    await em.getConnection().commit(em.getTransactionContext()!, new TransactionEventBroadcaster(em));
-    em.resetTransactionContext();
-  } catch (error) {
-    if (em.isInTransaction()) await em.rollback().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** Entities persisted or removed (always checked: free), or changed once loaded (on request). */
-function leftChanges(em: EntityManager, checkChanges: boolean): boolean {
-  const work = em.getUnitOfWork();
-  if (work.getPersistStack().size > 0 || work.getRemoveStack().size > 0) return true;
-  if (!checkChanges) return false;
-  work.computeChangeSets();
-  return work.getChangeSets().length > 0;
-}
-
-/** Tasks services queued for after the commit (outside a transaction they run at once). */
-const afterCommitTasks = new WeakMap<EntityManager, (() => void)[]>();
-
-function runAfterCommit(em: EntityManager): void {
-  for (const task of afterCommitTasks.get(em)?.splice(0) ?? []) task();
 }

@@ -4,10 +4,10 @@
  * refresh token). Same service, same rules and the same errors as the `logIn` mutation.
  */
 import type { IncomingMessage } from 'node:http';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
+import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
 import { CodedError, httpStatusOf, type RateLimitedError } from '../platform/errors/index.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
@@ -56,13 +56,11 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       }
       const nul = nulBytePath(body);
       if (nul) return json(400, { error: 'invalid_request', error_description: nulByteMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
-      const em = options.orm.em.fork({ clear: true }) as EntityManager;
+      const scope = TenantScope.open(options.orm, ANONYMOUS);
       try {
         const refused = await options.checkAttempt?.((serverContext as { req?: IncomingMessage }).req, body.email);
         if (refused) throw refused;
-        const payload = await em.transactional((tx) =>
-          createServices({ actor: ANONYMOUS, em: tx as EntityManager, deps: options.deps }).accounts.logIn(body),
-        );
+        const payload = await scope.transaction({ readOnly: false }, () => createServices({ actor: ANONYMOUS, scope, deps: options.deps }).accounts.logIn(body));
         return json(200, {
           access_token: payload.accessToken,
           token_type: 'bearer',
@@ -81,6 +79,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         const answer = { error: status === 401 ? 'invalid_grant' : 'invalid_request', error_description: error.message, code: error.code };
         if (retryAfter === undefined) return json(status, answer);
         return json(status, { ...answer, retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
+      } finally {
+        scope.close();
       }
     },
   };

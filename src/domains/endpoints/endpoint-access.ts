@@ -3,11 +3,11 @@
  *
  * The endpoint is found with one SECURITY DEFINER lookup that returns only its id, tenant and
  * published flag. The caller may use it when it is their tenant's or published; anything else
- * is NOT_FOUND, exactly like a missing one. Only then is it read, on a fork bound to the
- * endpoint's tenant (ORM filter and RLS): everything done for the caller after this runs there.
+ * is NOT_FOUND, exactly like a missing one. Only then does the caller's scope cross to the
+ * publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and RLS
+ * bound there) and read the endpoint: everything done for the caller after this runs there.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { bindTenantSession } from '../../db/tenant-session.js';
 import type { AuthenticatedActor } from '../actor.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
@@ -36,8 +36,7 @@ export async function reachEndpoint(ctx: ServiceContext, endpointRef: string): P
     );
   if (!found || (found.tenant_id !== actor.tenantId && !found.published)) throw new NotFoundError('Endpoint');
 
-  const em = ctx.em.fork({ clear: true }) as EntityManager;
-  bindTenantSession(em, { tenantId: found.tenant_id, userId: null });
+  const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
   const endpoint = await em.transactional((tx) => tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] }));
   if (!endpoint) throw new NotFoundError('Endpoint');
   return { em, endpoint, tenantId: found.tenant_id };

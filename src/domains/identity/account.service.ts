@@ -7,7 +7,6 @@
  * refuses them once the session has ended.
  */
 import { randomBytes } from 'node:crypto';
-import { enterSession } from '../../db/tenant-session.js';
 import { auditRequestOf } from '../audit/record.js';
 import { ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { displayName } from '../display-text.js';
@@ -61,7 +60,7 @@ export class AccountService {
     const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });
     const tenant = em.create(Tenant, { name: tenantName, slug: await this.freeSlug(slugify(tenantName)) });
     await flushOrConflict(em, () => new ConflictError('An account with this email already exists'));
-    await enterSession(em, { tenantId: tenant.id, userId: user.id });
+    await this.ctx.scope.enterTenant(tenant.id, user.id);
     em.create(Membership, { tenant, user, role: 'OWNER' });
     await em.flush();
     return this.openSession(user, tenant, 'OWNER');
@@ -114,7 +113,7 @@ export class AccountService {
     if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now) {
       throw this.refused(invalid, session, session.revokedAt ? 'ended' : 'expired');
     }
-    await enterSession(em, { tenantId: session.activeTenant.id, userId: session.user.id });
+    await this.ctx.scope.enterTenant(session.activeTenant.id, session.user.id);
     const membership = await em.findOne(Membership, { user: session.user, tenant: session.activeTenant });
     if (!membership) {
       Object.assign(session, { revokedAt: now, revokedReason: 'membership' });
@@ -159,7 +158,7 @@ export class AccountService {
 
   /** The tenants `user` is a member of (read as the user, under RLS); `fallback` if none. */
   private async tenantIdsOf(user: User, fallback: string): Promise<string[]> {
-    await enterSession(this.ctx.em, { tenantId: null, userId: user.id });
+    await this.ctx.scope.enterAsUser(user.id);
     const memberships = await this.ctx.em.find(Membership, { user }, { filters: false, orderBy: { createdAt: 'asc', id: 'asc' } });
     const ids = memberships.map((membership) => membership.tenant.id);
     return ids.length > 0 ? ids : [fallback];
@@ -200,7 +199,7 @@ export class AccountService {
   /** The user's membership in `tenant` (id or slug), or their oldest; read as the user (RLS). */
   private async membershipOf(user: User, tenant: string | null): Promise<Membership> {
     const { em } = this.ctx;
-    await enterSession(em, { tenantId: null, userId: user.id });
+    await this.ctx.scope.enterAsUser(user.id);
     const memberships = await em.find(
       Membership,
       { user },
@@ -213,7 +212,7 @@ export class AccountService {
         reason: 'no-membership',
       });
     }
-    await enterSession(em, { tenantId: membership.tenant.id, userId: user.id });
+    await this.ctx.scope.enterTenant(membership.tenant.id, user.id);
     return membership;
   }
 

@@ -3,7 +3,6 @@
  * the invited email, or signing up as it, they become a member and get a session in the
  * invitation's tenant. It lives in identity because its result is a sign-in.
  */
-import { enterSession } from '../../db/tenant-session.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
 import { displayName } from '../display-text.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
@@ -46,13 +45,13 @@ export class InvitationAcceptanceService {
     }
 
     // The invitation token is the proof of this tenant: enter it for the writes below.
-    await enterSession(em, { tenantId: record.tenantId, userId: user.id });
+    await this.ctx.scope.enterTenant(record.tenantId, user.id);
     const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
     em.create(Membership, { tenant: record.tenantId, user, role: record.role });
     invitation.acceptedAt = new Date();
     await em.flush();
-    const accounts = new AccountService({ ...this.ctx, em });
+    const accounts = new AccountService(this.ctx);
     return accounts.sessionFor(user, record.tenantId);
   }
 }

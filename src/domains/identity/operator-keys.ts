@@ -1,10 +1,9 @@
 /**
  * `sluice keys create`: an operator mints an API key for a tenant from the command line, on the
- * owner connection, still through the tenant session (filter + RLS settings), like the API.
+ * owner connection, still through a tenant scope (filter + RLS settings), like the API.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../db/orm.js';
-import { bindTenantSession } from '../../db/tenant-session.js';
+import { TenantScope } from '../../db/tenant-scope.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
@@ -32,19 +31,23 @@ export async function createOperatorApiKey(orm: Orm, request: OperatorKeyRequest
   if (request.expiresInDays != null && !(Number.isInteger(request.expiresInDays) && request.expiresInDays > 0)) {
     throw new ValidationError('--expires-in-days must be a positive whole number');
   }
-  const em = orm.em.fork({ clear: true }) as EntityManager;
-  const tenant = await em.findOne(Tenant, { slug: request.tenant.toLowerCase() });
-  if (!tenant) throw new NotFoundError(`Tenant "${request.tenant}"`);
-  bindTenantSession(em, { tenantId: tenant.id, userId: null });
-  const created = await em.transactional((tx) =>
-    insertApiKey(tx as EntityManager, {
+  // The command's scope starts with no tenant (tenants are not tenant-owned rows); the
+  // operator's naming of the tenant, with access to the owner connection, is its proof.
+  const scope = TenantScope.open(orm, { tenantId: null, userId: null });
+  const { tenant, created } = await scope.transaction({ readOnly: false }, async (em) => {
+    const tenant = await em.findOne(Tenant, { slug: request.tenant.toLowerCase() });
+    if (!tenant) throw new NotFoundError(`Tenant "${request.tenant}"`);
+    await scope.enterTenant(tenant.id, null);
+    const created = await insertApiKey(em, {
       tenantId: tenant.id,
       name: request.name,
       scopes,
       expiresAt:
         request.expiresInDays === undefined ? undefined : request.expiresInDays === null ? null : new Date(Date.now() + request.expiresInDays * 86_400_000),
       createdById: null,
-    }),
-  );
+    });
+    return { tenant, created };
+  });
+  scope.close();
   return { ...created, tenant };
 }

@@ -67,7 +67,6 @@ export class JobCommandsService {
   private publishAfterCommit(job: IngestionJob, previousSequence: number): void {
     const event = { snapshot: snapshotOf(job), previousSequence, outcomes: [] };
     const publish = () => this.ctx.deps.progress.publish(event);
-    if (this.ctx.afterCommit) this.ctx.afterCommit(publish);
-    else publish();
+    this.ctx.scope.afterCommit(publish);
   }
 }

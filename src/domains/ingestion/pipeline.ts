@@ -8,7 +8,8 @@
  * job resumes from the inputs still pending, so the dataset ends with exactly its chunks.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { bindTenantSession } from '../../db/tenant-session.js';
+import type { Orm } from '../../db/orm.js';
+import { TenantScope } from '../../db/tenant-scope.js';
 import type { DocumentParser } from './document-parser.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
@@ -27,8 +28,8 @@ import { documentHashes, writeDocuments } from './writer.js';
 const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
 
 export interface PipelineDependencies {
-  /** An EntityManager of the app role; each job forks it and binds the job's tenant. */
-  em: EntityManager;
+  /** The app role's ORM: each job opens a tenant scope on it for the job's tenant. */
+  orm: Orm;
   progress: ProgressBus;
   progressIntervalMs: number;
   /** Parses and chunks in worker threads, within a time and memory budget per input. */
@@ -45,9 +46,16 @@ interface NextInput {
 type Settled = 'settled' | 'stopped';
 
 export async function runIngestionJob(deps: PipelineDependencies, payload: IngestPayload): Promise<void> {
-  const em = deps.em.fork({ clear: true }) as EntityManager;
-  bindTenantSession(em, { tenantId: payload.tenantId, userId: null });
-  const start = await em.transactional(async (tx) => {
+  const scope = TenantScope.open(deps.orm, { tenantId: payload.tenantId, userId: null });
+  try {
+    await runInScope(scope, deps, payload);
+  } finally {
+    scope.close();
+  }
+}
+
+async function runInScope(scope: TenantScope, deps: PipelineDependencies, payload: IngestPayload): Promise<void> {
+  const start = await scope.write(async (tx) => {
     const job = await tx.findOne(IngestionJob, { id: payload.jobId });
     if (!job || isTerminal(job.stage)) return null;
     job.attempts += 1;
@@ -57,7 +65,7 @@ export async function runIngestionJob(deps: PipelineDependencies, payload: Inges
   if (!start) return;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
-    const run = new JobRun(em, payload.jobId, reporter, deps.parser);
+    const run = new JobRun(scope, payload.jobId, reporter, deps.parser);
     if (!(await run.enter('PARSING'))) return;
     const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job, item, parsed) => run.check(tx, job, item, parsed));
     if (parsing === 'stopped') return;
@@ -76,7 +84,8 @@ class JobRun {
   private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
 
   constructor(
-    private readonly em: EntityManager,
+    /** The job's tenant scope: every step is a transaction of its own in it. */
+    private readonly scope: TenantScope,
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly parser: DocumentParser,
@@ -85,7 +94,7 @@ class JobRun {
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
   async enter(stage: IngestionStage): Promise<boolean> {
     const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING'];
-    const entered = await this.em.transactional(async (tx) => {
+    const entered = await this.scope.write(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return false;
       if (order.indexOf(job.stage) >= order.indexOf(stage)) return true;
@@ -114,7 +123,7 @@ class JobRun {
       if (next === 'stopped') return 'stopped';
       if (next === 'done') return 'settled';
       const prepared = await prepare(next);
-      const outcome = await this.em.transactional(async (tx) => {
+      const outcome = await this.scope.write(async (tx) => {
         const job = await this.lock(tx);
         if (!job || isTerminal(job.stage)) return 'stopped' as const;
         const item = await tx.findOne(IngestionItem, { id: next.id, status }, { refresh: true });
@@ -141,7 +150,7 @@ class JobRun {
 
   /** The first item in `status`, or why there is none. */
   private next(status: 'PENDING' | 'PARSED'): Promise<NextInput | 'stopped' | 'done'> {
-    return this.em.transactional(async (tx) => {
+    return this.scope.write(async (tx) => {
       const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
       const item = await tx.findOne(IngestionItem, { job: this.jobId, status }, { orderBy: { ordinal: 'asc' }, refresh: true });
@@ -189,7 +198,7 @@ class JobRun {
   }
 
   async finish(): Promise<void> {
-    const finished = await this.em.transactional(async (tx) => {
+    const finished = await this.scope.write(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return undefined;
       // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
@@ -248,15 +257,15 @@ function failed(item: IngestionItem, failure: ParseFailure): void {
  * The queue gave up on the job (its attempts are spent): the job ends FAILED with `message`,
  * and its subscribers hear it. A job that ended meanwhile is left as it is.
  */
-export async function failIngestionJob(deps: Pick<PipelineDependencies, 'em' | 'progress'>, payload: IngestPayload, message: string): Promise<void> {
-  const em = deps.em.fork({ clear: true }) as EntityManager;
-  bindTenantSession(em, { tenantId: payload.tenantId, userId: null });
-  const ended = await em.transactional(async (tx) => {
+export async function failIngestionJob(deps: Pick<PipelineDependencies, 'orm' | 'progress'>, payload: IngestPayload, message: string): Promise<void> {
+  const scope = TenantScope.open(deps.orm, { tenantId: payload.tenantId, userId: null });
+  const ended = await scope.write(async (tx) => {
     const job = await lockJob(tx, payload.jobId);
     if (!job || isTerminal(job.stage)) return undefined;
     Object.assign(job, { stage: 'FAILED', error: message.slice(0, 2000), finishedAt: new Date(), sequence: job.sequence + 1 });
     await tx.flush();
     return snapshotOf(job);
   });
+  scope.close();
   if (ended) deps.progress.publish({ snapshot: ended, previousSequence: ended.sequence - 1, outcomes: [] });
 }

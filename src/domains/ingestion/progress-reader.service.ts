@@ -6,7 +6,6 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { findByIds } from '../lookup.js';
-import { bindTenantSession, tenantSessionOf } from '../../db/tenant-session.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
@@ -69,7 +68,11 @@ export class ProgressReaderService {
   }
 
   private progressSource(): ProgressSource {
+    const { scope } = this.ctx;
     return {
+      get open() {
+        return !scope.closed;
+      },
       job: (jobId) => this.read(async (em) => {
         const job = await em.findOne(IngestionJob, { id: jobId });
         return job ? snapshotOf(job) : null;
@@ -95,9 +98,6 @@ export class ProgressReaderService {
    * of its own on a fresh fork bound to the same tenant (so RLS applies to it too).
    */
   private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const em = this.ctx.em.fork({ clear: true }) as EntityManager;
-    const session = tenantSessionOf(this.ctx.em);
-    if (session) bindTenantSession(em, session);
-    return em.transactional((tx) => work(tx as EntityManager));
+    return this.ctx.scope.read(work);
   }
 }

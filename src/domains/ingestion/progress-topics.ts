@@ -10,6 +10,8 @@ import { toUpdate, type DocumentOutcome, type JobSnapshot, type ProgressBus, typ
 
 /** Reads of one tenant, each in a short transaction of its own. */
 export interface ProgressSource {
+  /** False once the subscriber's scope has ended: its reads are refused from then on. */
+  readonly open: boolean;
   job(jobId: string): Promise<JobSnapshot | null>;
   outcomesAfter(jobId: string, sequence: number): Promise<DocumentOutcome[]>;
   /** The dataset's jobs that are running or changed after `since`. */
@@ -33,6 +35,14 @@ export interface DatasetListener {
   offer(snapshot: JobSnapshot, outcomes: DocumentOutcome[]): void;
 }
 
+/**
+ * The source a shared read uses: any listener's reads the tenant's rows alike, but one whose
+ * subscription is ending may already have had its scope closed before it leaves the topic.
+ */
+function sourceOf(listeners: readonly { source: ProgressSource }[]): ProgressSource {
+  return (listeners.find((listener) => listener.source.open) ?? listeners[0]!).source;
+}
+
 interface Topic<L> {
   wake(): void;
   listeners(): readonly L[];
@@ -54,7 +64,7 @@ export function jobTopic(bus: ProgressBus, tenantId: string, jobId: string, topi
       if (behind) topic.wake();
     },
     async (listeners) => {
-      const source = listeners[0]!.source;
+      const source = sourceOf(listeners);
       const snapshot = await source.job(jobId);
       if (!snapshot) {
         for (const listener of listeners) listener.gone();
@@ -84,7 +94,7 @@ export function datasetTopic(bus: ProgressBus, tenantId: string, datasetId: stri
     async (listeners) => {
       const polledAt = new Date();
       // One interval of overlap: a job changed while the previous read ran is not missed.
-      const snapshots = await listeners[0]!.source.datasetJobs(datasetId, new Date(since.getTime() - pollMs));
+      const snapshots = await sourceOf(listeners).datasetJobs(datasetId, new Date(since.getTime() - pollMs));
       since = polledAt;
       for (const snapshot of snapshots) for (const listener of listeners) listener.offer(snapshot, []);
     },
