@@ -25,7 +25,7 @@ import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
-import { SecretBox } from './domains/models/secret-box.js';
+import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus } from './platform/events/event-bus.js';

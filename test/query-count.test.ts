@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { openOperationScope } from '../src/plugins/request-scope.js';
 import { entities } from '../src/domains/entities.js';
-import { scopesForRole } from '../src/domains/identity/permissions.js';
+import { scopesForRole } from '../src/domains/access/permissions.js';
 import { testServiceDependencies } from './support/services.js';
 import { schema } from '../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';

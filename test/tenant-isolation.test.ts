@@ -17,7 +17,7 @@ import { openOrm, type Orm } from '../src/db/orm.js';
 import { assertRestrictedAppRole } from '../src/db/readiness.js';
 import { TenantScope } from '../src/db/tenant-scope.js';
 import { entities } from '../src/domains/entities.js';
-import { scopesForRole } from '../src/domains/identity/permissions.js';
+import { scopesForRole } from '../src/domains/access/permissions.js';
 import { createServices } from '../src/domains/services.js';
 import { testServiceDependencies } from './support/services.js';
 import { Membership } from '../src/domains/tenancy/membership.entity.js';

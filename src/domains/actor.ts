@@ -2,7 +2,7 @@
  * The Actor: who is calling, for which tenant, with which role and scopes. Built once per
  * request by the auth plugin from the credential, never from client-chosen input alone.
  */
-import type { ApiScope, Role } from './tenancy/roles.js';
+import type { ApiScope, Role } from './access/roles.js';
 
 interface TenantActor {
   tenantId: string;

@@ -1,4 +1,5 @@
-/** Checks for the fields many objects share: names, slugs, descriptions. */
+/** Checks for the fields many objects share: names, slugs, descriptions, emails. */
+import { z } from 'zod';
 import { displayDescription, displayName } from './display-text.js';
 import { ValidationError } from './errors.js';
 
@@ -7,6 +8,16 @@ const SLUG = /^[a-z0-9-]{3,64}$/;
 /** A name, cleaned and bounded as every displayed name is (display-text.ts). */
 export function validName(name: string): string {
   return displayName(name, 'name');
+}
+
+const emailSchema = z.email({ message: 'Enter a valid email address' }).max(320);
+
+/** A user's email as stored and compared: trimmed, lower-case, and valid. */
+export function normalizeEmail(email: string): string {
+  const normalized = email.trim().toLowerCase();
+  const parsed = emailSchema.safeParse(normalized);
+  if (!parsed.success) throw new ValidationError('Enter a valid email address', { field: 'email' });
+  return normalized;
 }
 
 export function validSlug(slug: string): string {

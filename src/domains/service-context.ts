@@ -9,7 +9,7 @@ import type { ProgressBus } from './ingestion/progress.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
-import type { SecretBox } from './models/secret-box.js';
+import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 

@@ -5,11 +5,13 @@
 import { AuditService } from './audit/audit.service.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
+import { QueryService } from './endpoint-queries/query.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
-import { QueryService } from './endpoints/query.service.js';
+import { endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
+import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
 import { AcceptInputService } from './ingestion/accept-input.service.js';
 import { JobCommandsService } from './ingestion/job-commands.service.js';
@@ -38,13 +40,14 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
+    invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(ctx),
     documents: new DocumentService(ctx),
     /** Ingestion by use case: accepting input (starts a job), commanding jobs, reading progress. */
     ingestionInput: new AcceptInputService(ctx),
     ingestionCommands: new JobCommandsService(ctx),
     ingestionProgress: new ProgressReaderService(ctx),
-    models: new ModelService(ctx),
+    models: new ModelService(ctx, (modelId) => endpointSlugsUsingModel(ctx.em, modelId)),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
     policies: new PolicyService(ctx),

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config.js';
 import { rotateMasterKey } from '../domains/models/rotate-master-key.js';
-import { SecretBox } from '../domains/models/secret-box.js';
+import { SecretBox } from '../platform/secrets/secret-box.js';
 import type { Logger } from '../platform/logging/logger.js';
 
 export async function resealSecrets(config: Config, ownerUrl: string, logger: Logger): Promise<number> {

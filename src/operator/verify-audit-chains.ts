@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config.js';
 import { verifyAllChains } from '../domains/audit/operator.js';
-import { SecretBox } from '../domains/models/secret-box.js';
+import { SecretBox } from '../platform/secrets/secret-box.js';
 import type { Logger } from '../platform/logging/logger.js';
 
 export async function verifyAuditChains(config: Config, ownerUrl: string, logger: Logger, tenant: string | undefined): Promise<number> {

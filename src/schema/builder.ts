@@ -12,8 +12,8 @@ import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-s
 import type { GraphQLContext } from '../plugins/context.js';
 import { isAuthenticated } from '../domains/actor.js';
 import { isUuid } from '../domains/ids.js';
-import { can, type Permission } from '../domains/identity/permissions.js';
-import { roleAtLeast, type ApiScope, type Role } from '../domains/tenancy/roles.js';
+import { can, type Permission } from '../domains/access/permissions.js';
+import { roleAtLeast, type ApiScope, type Role } from '../domains/access/roles.js';
 
 export interface AuthScopes {
   /** Any credential: user, API key or external identity. */
@@ -24,7 +24,7 @@ export interface AuthScopes {
   scope: ApiScope;
   /** The object belongs to the actor's tenant: the GraphQL layer of tenant isolation. */
   tenant: string;
-  /** The rule table (domains/identity/permissions.ts) allows the actor this permission. */
+  /** The rule table (domains/access/permissions.ts) allows the actor this permission. */
   permission: Permission;
 }
 

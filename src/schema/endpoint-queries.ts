@@ -3,7 +3,7 @@
  * answer to get them as they are ready) and the `endpointQuery` subscription (every event
  * as it happens, over graphql-ws or SSE). A caller that goes away aborts the model call.
  */
-import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoints/query.service.js';
+import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
 import type { RetrievedPassage } from '../domains/endpoints/retriever.js';
 import { CodedError } from '../platform/errors/index.js';
 import { audited } from './audit-marks.js';

@@ -57,7 +57,7 @@ builder.mutationFields((t) => ({
       password: t.arg.string({ required: false, ...audited.secret }),
       displayName: t.arg.string({ required: false, ...displayText('name', 'personal') }),
     },
-    resolve: (_root, args, ctx) => ctx.services.members.accept(args),
+    resolve: (_root, args, ctx) => ctx.services.invitationAcceptance.accept(args),
   }),
   updateMemberRole: t.field({
     type: MembershipRef,

@@ -1,6 +1,6 @@
 /** Tenants, users and memberships. */
 import type { Membership } from '../domains/tenancy/membership.entity.js';
-import { API_SCOPES, ROLES } from '../domains/tenancy/roles.js';
+import { API_SCOPES, ROLES } from '../domains/access/roles.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
 import { builder } from './builder.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
 import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
-import { SecretBox } from '../../src/domains/models/secret-box.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { AUDIT_FIELDS, auditEventsOf } from '../support/audit.js';
 import { endpointOver, endpointQueryOverWebSocket, gql, must } from '../support/endpoints.js';
 import { signUp, uniqueEmail } from '../support/identity.js';

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import pg from 'pg';
 import { withClient } from '../../src/db/bootstrap.js';
 import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
-import { SecretBox } from '../../src/domains/models/secret-box.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { endpointOver, gql, must, queryEndpoint } from '../support/endpoints.js';
 import { createApiKey, logIn, signUp } from '../support/identity.js';

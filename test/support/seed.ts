@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { withClient } from '../../src/db/bootstrap.js';
-import type { Role } from '../../src/domains/tenancy/roles.js';
+import type { Role } from '../../src/domains/access/roles.js';
 
 export interface SeededUser {
   id: string;

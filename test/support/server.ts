@@ -8,7 +8,7 @@ import { openOrm, type Orm } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
 import type { Clock } from '../../src/domains/clock.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
-import type { Role } from '../../src/domains/tenancy/roles.js';
+import type { Role } from '../../src/domains/access/roles.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { createEventBus, type EventBus } from '../../src/platform/events/event-bus.js';
 import { createServer, type SluiceServer } from '../../src/server.js';

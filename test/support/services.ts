@@ -4,7 +4,7 @@ import type { Orm } from '../../src/db/orm.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import { CredentialStore } from '../../src/domains/identity/credential-store.js';
 import { systemClock } from '../../src/domains/clock.js';
-import { SecretBox } from '../../src/domains/models/secret-box.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import type { ServiceDependencies } from '../../src/domains/service-context.js';
 import { createEventBus } from '../../src/platform/events/event-bus.js';
 import { createLogger } from '../../src/platform/logging/logger.js';

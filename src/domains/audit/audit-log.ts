@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Orm } from '../../db/orm.js';
 import type { Logger } from '../../platform/logging/logger.js';
-import type { SecretBox } from '../models/secret-box.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
 
 /** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */
 export const PLATFORM_CHAIN = '00000000-0000-0000-0000-000000000000';

@@ -5,7 +5,7 @@
  */
 import { boundSql } from '../../db/bound-sql.js';
 import { ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { MAX_PAGE_SIZE } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { tailTrail, type TrailSource } from './audit-tail.js';

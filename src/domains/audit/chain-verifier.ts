@@ -9,7 +9,7 @@
  * rewrites met are reported with the head hash each replaced. Reads in batches, so a chain of
  * any length is checked in constant memory.
  */
-import type { SecretBox } from '../models/secret-box.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { canonicalJson } from './audit-log.js';
 
 export type Query = <T>(sql: string, params: unknown[]) => Promise<T[]>;

@@ -3,7 +3,7 @@
  * `sluice audit verify [--tenant <slug>]` and `sluice retention`.
  */
 import { withClient } from '../../db/bootstrap.js';
-import type { SecretBox } from '../models/secret-box.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { PLATFORM_CHAIN } from './audit-log.js';
 import { verifyChain, type VerifyResult } from './chain-verifier.js';
 import { applyRetention, type RetentionReport } from './retention.js';

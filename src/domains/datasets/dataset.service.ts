@@ -5,7 +5,7 @@
 import { findByIds } from '../lookup.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';

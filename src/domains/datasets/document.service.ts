@@ -8,7 +8,7 @@
 import DataLoader from 'dataloader';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { findByIds } from '../lookup.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, type Page } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';

@@ -7,7 +7,7 @@ import { auditChange } from '../audit/record.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { validDescription, validName, validSlug } from '../fields.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { Model } from '../models/model.entity.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';

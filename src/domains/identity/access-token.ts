@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Actor } from '../actor.js';
 import { UnauthenticatedError } from '../errors.js';
-import { isRole, type Role } from '../tenancy/roles.js';
-import { scopesForRole } from './permissions.js';
+import { isRole, type Role } from '../access/roles.js';
+import { scopesForRole } from '../access/permissions.js';
 
 export const TOKEN_ISSUER = 'sluice';
 export const TOKEN_AUDIENCE = 'sluice-api';

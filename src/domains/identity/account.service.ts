@@ -7,19 +7,19 @@
  * refuses them once the session has ended.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { auditRequestOf } from '../audit/record.js';
-import { ConflictError, ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { displayName } from '../display-text.js';
+import { normalizeEmail } from '../fields.js';
 import type { ServiceContext } from '../service-context.js';
 import { flushOrConflict } from '../unique-names.js';
 import { Membership } from '../tenancy/membership.entity.js';
-import type { Role } from '../tenancy/roles.js';
+import type { Role } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import { NO_ACTOR } from './refused-credentials.js';
-import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import { RefreshToken, Session } from './session.entity.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */
@@ -32,15 +32,6 @@ export interface AuthPayload {
   user: User;
   tenant: Tenant;
   role: Role;
-}
-
-const emailSchema = z.email({ message: 'Enter a valid email address' }).max(320);
-
-export function normalizeEmail(email: string): string {
-  const normalized = email.trim().toLowerCase();
-  const parsed = emailSchema.safeParse(normalized);
-  if (!parsed.success) throw new ValidationError('Enter a valid email address', { field: 'email' });
-  return normalized;
 }
 
 /** `Acme Corp!` → `acme-corp`: lower-case ASCII letters, digits and single dashes. */

@@ -1,5 +1,5 @@
 import type { InferEntity } from '@mikro-orm/core';
-import type { ApiScope } from '../tenancy/roles.js';
+import type { ApiScope } from '../access/roles.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { User } from '../tenancy/user.entity.js';
 

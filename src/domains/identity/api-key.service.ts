@@ -10,11 +10,11 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
-import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
+import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
-import { assertCan } from './permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from './secrets.js';
+import { assertCan } from '../access/permissions.js';
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
 

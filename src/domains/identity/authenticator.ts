@@ -17,9 +17,9 @@ import { UnauthenticatedError } from '../errors.js';
 import { AccessTokenExpiredError, AccessTokens, TOKEN_ISSUER } from './access-token.js';
 import type { CredentialStore } from './credential-store.js';
 import { ExternalTokenVerifier } from './external-tokens.js';
-import { roleForScopes, scopesForRole } from './permissions.js';
+import { roleForScopes, scopesForRole } from '../access/permissions.js';
 import { NO_ACTOR, type RefusedCredential, type RefusedCredentials } from './refused-credentials.js';
-import { CREDENTIAL_PREFIX, hashToken, looksLike, shownPrefix } from './secrets.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
 type Refusal = Omit<RefusedCredential, 'action'>;
 /** Reports a refusal (to the audit trail) and gives back the error to throw. */

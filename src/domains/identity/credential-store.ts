@@ -5,7 +5,7 @@
  * of a credential the caller holds.
  */
 import type { Orm } from '../../db/orm.js';
-import type { ApiScope, Role } from '../tenancy/roles.js';
+import type { ApiScope, Role } from '../access/roles.js';
 
 export interface ApiKeyRecord {
   keyId: string;

@@ -12,10 +12,10 @@ import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, errors, 
 import type { PrivateNetworkPolicy } from '../../platform/egress/policy.js';
 import type { Actor } from '../actor.js';
 import { UnauthenticatedError } from '../errors.js';
-import { isRole, roleAtLeast, type Role } from '../tenancy/roles.js';
+import { isRole, roleAtLeast, type Role } from '../access/roles.js';
 import type { CredentialStore, IdentityProviderRecord } from './credential-store.js';
 import { keySetFetch, KeySetUnavailableError } from './key-set-fetch.js';
-import { scopesForRole } from './permissions.js';
+import { scopesForRole } from '../access/permissions.js';
 
 const CLOCK_TOLERANCE_SECONDS = 30;
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];

@@ -1,5 +1,5 @@
 import type { InferEntity } from '@mikro-orm/core';
-import { ROLES, type Role } from '../tenancy/roles.js';
+import { ROLES, type Role } from '../access/roles.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**

@@ -8,10 +8,10 @@ import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { flushOrConflict } from '../unique-names.js';
-import { isRole, type Role } from '../tenancy/roles.js';
+import { isRole, type Role } from '../access/roles.js';
 import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
-import { assertCan, assertMayGrant } from './permissions.js';
+import { assertCan, assertMayGrant } from '../access/permissions.js';
 
 export interface IdentityProviderInput {
   name: string;

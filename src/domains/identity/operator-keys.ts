@@ -5,7 +5,7 @@
 import type { Orm } from '../../db/orm.js';
 import { TenantScope } from '../../db/tenant-scope.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { API_SCOPES, type ApiScope } from '../tenancy/roles.js';
+import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { insertApiKey, type CreatedApiKey } from './api-key.service.js';
 

@@ -10,7 +10,7 @@ import { boundSql } from '../../db/bound-sql.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { displayName, oneLine, TITLE_MAX, titleFromContent } from '../display-text.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { resolveIngestionOptions, type IngestionOptionsInput } from './options.js';

@@ -4,7 +4,7 @@
  * instead of racing it, and publish the change only once it has committed.
  */
 import { ConflictError, NotFoundError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';

@@ -3,8 +3,9 @@ import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
  * A model a tenant's endpoints answer with: a registered type (providers/) and its validated,
- * non-secret configuration. A provider API key is stored sealed (secret-box.ts) with the id of
- * the master key that sealed it and its last four characters, which is all the API ever shows.
+ * non-secret configuration. A provider API key is stored sealed (platform/secrets/secret-box.ts)
+ * with the id of the master key that sealed it and its last four characters, which is all the
+ * API ever shows.
  * Prices are micro-units per 1 000 tokens, so usage records can carry a cost.
  */
 export const Model = defineTenantOwnedEntity({

@@ -5,12 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { findByIds } from '../lookup.js';
-import { Endpoint } from '../endpoints/endpoint.entity.js';
 import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validName } from '../fields.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { Model } from './model.entity.js';
@@ -39,8 +38,17 @@ export interface ModelChanges {
 const MAX_API_KEY_CHARS = 4096;
 const NAME = uniqueName(Model, 'name', (name) => `A model named "${name}" already exists`);
 
+/**
+ * The slugs of (up to five of) the endpoints that answer with a model. Endpoints know their
+ * model, models do not know endpoints: the composition (services.ts) supplies this.
+ */
+export type ModelUsers = (modelId: string) => Promise<string[]>;
+
 export class ModelService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly usersOf: ModelUsers,
+  ) {}
 
   async create(input: ModelInput): Promise<Model> {
     const { actor, em } = this.ctx;
@@ -86,11 +94,11 @@ export class ModelService {
   async delete(id: string): Promise<string> {
     assertCan(this.ctx.actor, 'model:manage');
     const model = await this.get(id);
-    const users = await this.ctx.em.find(Endpoint, { model: model.id }, { fields: ['slug'], limit: 5 });
+    const users = await this.usersOf(model.id);
     if (users.length > 0) {
-      throw new ConflictError(`Model is used by endpoints: ${users.map((endpoint) => endpoint.slug).join(', ')}`, {
+      throw new ConflictError(`Model is used by endpoints: ${users.join(', ')}`, {
         reason: 'MODEL_IN_USE',
-        endpoints: users.map((endpoint) => endpoint.slug),
+        endpoints: users,
       });
     }
     await this.ctx.em.nativeDelete(Model, { id: model.id });

@@ -9,7 +9,7 @@
  * the operator wants to retire.
  */
 import { withClient } from '../../db/bootstrap.js';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
 
 export interface RotationReport {
   resealed: number;

@@ -9,7 +9,7 @@ import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { Policy } from './policy.entity.js';
 import { policyType, policyTypes, type PolicyType } from './policy-type.js';

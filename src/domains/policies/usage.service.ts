@@ -6,7 +6,7 @@
 import { boundSql } from '../../db/bound-sql.js';
 import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
 import { ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { readPolicyStates } from './policy-engine.js';

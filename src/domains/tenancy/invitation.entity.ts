@@ -1,5 +1,5 @@
 import type { InferEntity } from '@mikro-orm/core';
-import { ROLES } from './roles.js';
+import { ROLES } from '../access/roles.js';
 import { defineTenantOwnedEntity } from './tenant-owned.js';
 import { User } from './user.entity.js';
 

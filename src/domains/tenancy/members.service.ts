@@ -1,22 +1,19 @@
 /**
  * Members of a tenant: invitations, role changes, removal. A tenant always keeps at least one
- * OWNER, and nobody hands out a role above their own.
+ * OWNER, and nobody hands out a role above their own. Accepting an invitation is the invitee's
+ * side, a sign-in: identity/invitation-acceptance.service.ts.
  */
+import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
+import { assertCan, assertMayGrant } from '../access/permissions.js';
+import type { Role } from '../access/roles.js';
 import { auditChange } from '../audit/record.js';
-import type { AuthPayload } from '../identity/account.service.js';
-import { AccountService, normalizeEmail } from '../identity/account.service.js';
-import { assertAcceptablePassword, hashPassword } from '../identity/passwords.js';
-import { assertCan, assertMayGrant } from '../identity/permissions.js';
-import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../identity/secrets.js';
-import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
-import { displayName } from '../display-text.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { normalizeEmail } from '../fields.js';
 import { assertUuid } from '../ids.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Invitation } from './invitation.entity.js';
 import { Membership } from './membership.entity.js';
-import type { Role } from './roles.js';
-import { User } from './user.entity.js';
 
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
@@ -61,45 +58,6 @@ export class MembersService {
     await this.ctx.em.flush();
     auditChange(this.ctx, 'member.invitation.revoke', { type: 'Invitation', id: invitation.id }, before, { ...before, revokedAt: invitation.revokedAt }, INVITATION_MARKS);
     return invitation;
-  }
-
-  /**
-   * Accepts an invitation: signed in as the invited email, or (with `password`) signing up as
-   * it. Single use; the membership and a session in the invitation's tenant are the result.
-   */
-  async accept(input: { token: string; password?: string | null; displayName?: string | null }): Promise<AuthPayload> {
-    const { actor, em, deps } = this.ctx;
-    const invalid = new NotFoundError('Invitation', { reason: 'invalid' });
-    if (!looksLike(input.token, CREDENTIAL_PREFIX.invitation)) throw invalid;
-    const record = await deps.credentials.invitation(hashToken(input.token));
-    if (!record || record.revokedAt) throw invalid;
-    if (record.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
-    if (record.expiresAt <= new Date()) throw new ValidationError('This invitation has expired', { reason: 'expired' });
-
-    let user: User | null;
-    if (actor.kind === 'user') {
-      if (actor.email !== record.email) throw new ForbiddenError('This invitation is for another email address', { reason: 'email' });
-      user = await em.findOneOrFail(User, { id: actor.userId });
-    } else if (actor.kind === 'anonymous') {
-      user = await em.findOne(User, { email: record.email });
-      if (user) throw new UnauthenticatedError('An account with this email exists: sign in, then accept', { reason: 'sign-in' });
-      if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
-      assertAcceptablePassword(input.password);
-      user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
-      await em.flush();
-    } else {
-      throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
-    }
-
-    // The invitation token is the proof of this tenant: enter it for the writes below.
-    await this.ctx.scope.enterTenant(record.tenantId, user.id);
-    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
-    if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
-    em.create(Membership, { tenant: record.tenantId, user, role: record.role });
-    invitation.acceptedAt = new Date();
-    await em.flush();
-    const accounts = new AccountService(this.ctx);
-    return accounts.sessionFor(user, record.tenantId);
   }
 
   async updateRole(membershipId: string, role: Role): Promise<Membership> {

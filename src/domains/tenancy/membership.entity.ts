@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 import { tenantFilter } from '../../db/tenant-session.js';
-import { ROLES } from './roles.js';
+import { ROLES } from '../access/roles.js';
 import { Tenant } from './tenant.entity.js';
 import { User } from './user.entity.js';
 

@@ -6,7 +6,7 @@ import { auditChange } from '../audit/record.js';
 import { isAuthenticated } from '../actor.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Membership } from './membership.entity.js';

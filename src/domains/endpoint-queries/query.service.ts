@@ -1,21 +1,24 @@
 /**
- * Asking an endpoint a question: reach it as the caller (endpoint-access.ts: NOT_FOUND unless
- * it is the caller's tenant's or published; everything after runs bound to its tenant), let
- * its policies admit or refuse the query (policies/policy-engine.ts), retrieve passages,
+ * Asking an endpoint a question: reach it as the caller (endpoints/endpoint-access.ts: NOT_FOUND
+ * unless it is the caller's tenant's or published; everything after runs bound to its tenant),
+ * let its policies admit or refuse the query (policies/policy-engine.ts), retrieve passages,
  * stream the model's answer, record the usage and what the accounting policies charge.
  * No database transaction is held while the model answers.
+ *
+ * Its own folder because it uses endpoints, policies and models, and policies belong to an
+ * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { CodedError, ValidationError } from '../errors.js';
-import { assertCan } from '../identity/permissions.js';
+import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
-import { callerOf, reachEndpoint } from './endpoint-access.js';
-import { validMinScore, validTopK } from './endpoint.service.js';
-import { retrieverNamed, type RetrievedPassage } from './retriever.js';
-import { UsageRecord } from './usage-record.entity.js';
+import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
+import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
+import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
+import { UsageRecord } from '../endpoints/usage-record.entity.js';
 
 const MAX_QUERY_CHARS = 8192;
 

@@ -5,7 +5,7 @@
  */
 import type { Actor } from '../actor.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
-import { roleAtLeast, type ApiScope, type Role } from '../tenancy/roles.js';
+import { roleAtLeast, type ApiScope, type Role } from './roles.js';
 
 export const PERMISSIONS = {
   /** Read the tenant's data: datasets, documents, endpoints, members, usage. */

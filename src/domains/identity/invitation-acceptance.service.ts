@@ -1,0 +1,57 @@
+/**
+ * The invitee's side of an invitation (tenancy/members.service.ts issues them): signed in as
+ * the invited email, or signing up as it, they become a member and get a session in the
+ * invitation's tenant. It lives in identity because its result is a sign-in.
+ */
+import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
+import { displayName } from '../display-text.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
+import type { ServiceContext } from '../service-context.js';
+import { Invitation } from '../tenancy/invitation.entity.js';
+import { Membership } from '../tenancy/membership.entity.js';
+import { User } from '../tenancy/user.entity.js';
+import { AccountService, type AuthPayload } from './account.service.js';
+import { assertAcceptablePassword, hashPassword } from './passwords.js';
+
+export class InvitationAcceptanceService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /**
+   * Accepts an invitation: signed in as the invited email, or (with `password`) signing up as
+   * it. Single use; the membership and a session in the invitation's tenant are the result.
+   */
+  async accept(input: { token: string; password?: string | null; displayName?: string | null }): Promise<AuthPayload> {
+    const { actor, em, deps } = this.ctx;
+    const invalid = new NotFoundError('Invitation', { reason: 'invalid' });
+    if (!looksLike(input.token, CREDENTIAL_PREFIX.invitation)) throw invalid;
+    const record = await deps.credentials.invitation(hashToken(input.token));
+    if (!record || record.revokedAt) throw invalid;
+    if (record.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
+    if (record.expiresAt <= new Date()) throw new ValidationError('This invitation has expired', { reason: 'expired' });
+
+    let user: User | null;
+    if (actor.kind === 'user') {
+      if (actor.email !== record.email) throw new ForbiddenError('This invitation is for another email address', { reason: 'email' });
+      user = await em.findOneOrFail(User, { id: actor.userId });
+    } else if (actor.kind === 'anonymous') {
+      user = await em.findOne(User, { email: record.email });
+      if (user) throw new UnauthenticatedError('An account with this email exists: sign in, then accept', { reason: 'sign-in' });
+      if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
+      assertAcceptablePassword(input.password);
+      user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
+      await em.flush();
+    } else {
+      throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
+    }
+
+    // The invitation token is the proof of this tenant: enter it for the writes below.
+    await this.ctx.scope.enterTenant(record.tenantId, user.id);
+    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
+    if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
+    em.create(Membership, { tenant: record.tenantId, user, role: record.role });
+    invitation.acceptedAt = new Date();
+    await em.flush();
+    const accounts = new AccountService(this.ctx);
+    return accounts.sessionFor(user, record.tenantId);
+  }
+}
