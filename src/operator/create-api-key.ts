@@ -3,6 +3,7 @@
  * and prints it (shown once) on stdout; logs go to stderr (main.ts), so the key can be piped.
  */
 import { openOrm } from '../db/orm.js';
+import { TenantScope } from '../db/tenant-scope.js';
 import { entities } from '../domains/entities.js';
 import { createOperatorApiKey, type OperatorKeyRequest } from '../domains/identity/operator-keys.js';
 import { CodedError } from '../platform/errors/index.js';
@@ -10,8 +11,10 @@ import type { Logger } from '../platform/logging/logger.js';
 
 export async function createApiKey(ownerUrl: string, logger: Logger, request: OperatorKeyRequest): Promise<number> {
   const orm = await openOrm({ clientUrl: ownerUrl, entities, logger });
+  // The command's one scope: no tenant until the operator's --tenant is found.
+  const scope = TenantScope.open(orm, { tenantId: null, userId: null });
   try {
-    const { secret, apiKey, tenant } = await createOperatorApiKey(orm, request);
+    const { secret, apiKey, tenant } = await createOperatorApiKey(scope, request);
     logger.info(
       { tenant: tenant.slug, name: apiKey.name, prefix: apiKey.prefix, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt },
       'created API key (printed once on stdout)',
@@ -25,6 +28,7 @@ export async function createApiKey(ownerUrl: string, logger: Logger, request: Op
     }
     throw error;
   } finally {
+    scope.close();
     await orm.close(true);
   }
 }

@@ -2,8 +2,7 @@
  * `sluice keys create`: an operator mints an API key for a tenant from the command line, on the
  * owner connection, still through a tenant scope (filter + RLS settings), like the API.
  */
-import type { Orm } from '../../db/orm.js';
-import { TenantScope } from '../../db/tenant-scope.js';
+import type { TenantScope } from '../../db/tenant-scope.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
@@ -26,14 +25,13 @@ export function parseScopes(list: string): ApiScope[] {
   return scopes as ApiScope[];
 }
 
-export async function createOperatorApiKey(orm: Orm, request: OperatorKeyRequest): Promise<CreatedApiKey & { tenant: Tenant }> {
+/** In the command's scope, opened with no tenant (tenants are not tenant-owned rows). */
+export async function createOperatorApiKey(scope: TenantScope, request: OperatorKeyRequest): Promise<CreatedApiKey & { tenant: Tenant }> {
   const scopes = parseScopes(request.scopes);
   if (request.expiresInDays != null && !(Number.isInteger(request.expiresInDays) && request.expiresInDays > 0)) {
     throw new ValidationError('--expires-in-days must be a positive whole number');
   }
-  // The command's scope starts with no tenant (tenants are not tenant-owned rows); the
-  // operator's naming of the tenant, with access to the owner connection, is its proof.
-  const scope = TenantScope.open(orm, { tenantId: null, userId: null });
+  // The operator's naming of the tenant, with access to the owner connection, is its proof.
   const { tenant, created } = await scope.transaction({ readOnly: false }, async (em) => {
     const tenant = await em.findOne(Tenant, { slug: request.tenant.toLowerCase() });
     if (!tenant) throw new NotFoundError(`Tenant "${request.tenant}"`);
@@ -48,6 +46,5 @@ export async function createOperatorApiKey(orm: Orm, request: OperatorKeyRequest
     });
     return { tenant, created };
   });
-  scope.close();
   return { ...created, tenant };
 }
