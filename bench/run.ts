@@ -9,6 +9,7 @@ import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
+import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
 import { soakBenchmark } from './soak.js';
 
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   ingestion: ingestionBenchmark,
   planning: planningBenchmark,
   pool: poolBenchmark,
+  relevance: relevanceBenchmark,
   search: searchBenchmark,
   soak: soakBenchmark,
 };

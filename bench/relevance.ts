@@ -1,0 +1,165 @@
+/**
+ * Ranking quality on the Cranfield test collection (1 400 aeronautics abstracts, graded
+ * relevance judgements), through a real `sluice serve` as a user would use it: sign up,
+ * upload the abstracts as one JSON Lines file, wait for the job, create an extractive model
+ * and an endpoint (topK 50, the most allowed), ask every question through `queryEndpoint`.
+ * Beside it, in the same run over the same documents, a textbook BM25 (bench/support/bm25.ts).
+ *
+ * A document ranks where its first passage does. Gain is 5 − Cleverdon's code (1 a complete
+ * answer … 4 minimal interest); nDCG uses 2^gain − 1; every judged pair counts as relevant
+ * for recall and MRR; unjudged documents are not relevant. Nothing is tuned.
+ *
+ * Settings: BENCH_RELEVANCE_DIR (default ../shared/retrieval-eval/cranfield beside the repo).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Bm25Index } from './support/bm25.js';
+import { firstOccurrences, meanScores, scoreRanking, type QualityScores } from './support/relevance-metrics.js';
+import { appendReport, fixed, table } from './support/report.js';
+import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
+
+const TOP_K = 50;
+const FILE_NAME = 'cranfield.jsonl';
+
+interface Collection {
+  documentsJsonl: string;
+  documents: { id: string; title: string; text: string }[];
+  questions: { id: string; text: string }[];
+  /** question id → (document id → gain) */
+  judgements: Map<string, Map<string, number>>;
+}
+
+async function loadCollection(directory: string): Promise<Collection> {
+  const documentsJsonl = await readFile(path.join(directory, 'documents.jsonl'), 'utf8');
+  const lines = (text: string) => text.split('\n').filter((line) => line.trim() !== '');
+  const documents = lines(documentsJsonl).map((line) => JSON.parse(line) as { id: string; title: string; text: string });
+  const questions = lines(await readFile(path.join(directory, 'queries.jsonl'), 'utf8')).map((line) => JSON.parse(line) as { id: string; text: string });
+  const judgements = new Map<string, Map<string, number>>();
+  for (const line of lines(await readFile(path.join(directory, 'qrels.tsv'), 'utf8')).slice(1)) {
+    const [question, document, code] = line.split('\t');
+    const gain = 5 - Number(code);
+    if (!question || !document || !(gain >= 1 && gain <= 4)) throw new Error(`qrels.tsv: unexpected line "${line}"`);
+    let forQuestion = judgements.get(question);
+    if (!forQuestion) judgements.set(question, (forQuestion = new Map()));
+    forQuestion.set(document, gain);
+  }
+  return { documentsJsonl, documents, questions, judgements };
+}
+
+export async function relevanceBenchmark(command: string): Promise<void> {
+  const directory = path.resolve(process.env.BENCH_RELEVANCE_DIR ?? '../shared/retrieval-eval/cranfield');
+  if (!existsSync(path.join(directory, 'documents.jsonl'))) {
+    console.error(`relevance: no Cranfield collection at ${directory} (set BENCH_RELEVANCE_DIR to the folder with documents.jsonl, queries.jsonl and qrels.tsv)`);
+    process.exit(1);
+  }
+  const collection = await loadCollection(directory);
+  // A question without judgements cannot be scored; the count below says how many were.
+  const questions = collection.questions.filter((question) => collection.judgements.has(question.id));
+  console.log(`${collection.documents.length} documents, ${questions.length} judged questions of ${collection.questions.length}`);
+
+  const database = await openBenchDatabase();
+  const server = await startBenchServer(database, { ...RAISED_LIMITS });
+  try {
+    const apiKey = await signUpWithKey(server.url);
+    const { createDataset } = await graphql(server.url, 'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Cranfield', slug: 'cranfield' } }, apiKey);
+    const jobId = await upload(server.url, apiKey, createDataset.id, collection.documentsJsonl);
+    const job = await finished(server.url, apiKey, jobId);
+    if (job.stage !== 'COMPLETED' || job.progress.documentsFailed > 0) throw new Error(`ingestion did not complete cleanly: ${JSON.stringify(job)}`);
+    const cranfieldIdOf = await documentIds(server.url, apiKey, createDataset.id);
+    if (cranfieldIdOf.size !== collection.documents.length) throw new Error(`the dataset holds ${cranfieldIdOf.size} documents, the collection ${collection.documents.length}`);
+
+    const { createModel } = await graphql(server.url, 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }', { i: { name: 'extractive', type: 'extractive' } }, apiKey);
+    const { createEndpoint } = await graphql(
+      server.url,
+      'mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { reference } }',
+      { i: { name: 'Cranfield', slug: 'cranfield', datasetIds: [createDataset.id], modelId: createModel.id, retrieval: { topK: TOP_K } } },
+      apiKey,
+    );
+
+    const bm25 = new Bm25Index(collection.documents);
+    const sluiceScores: QualityScores[] = [];
+    const bm25Scores: QualityScores[] = [];
+    let passagesTotal = 0;
+    let documentsTotal = 0;
+    for (const question of questions) {
+      const judgements = collection.judgements.get(question.id)!;
+      const { queryEndpoint } = await graphql(
+        server.url,
+        'query($e: String!, $q: String!) { queryEndpoint(endpoint: $e, query: $q) { passages { rank documentId } } }',
+        { e: createEndpoint.reference, q: question.text },
+        apiKey,
+      );
+      const passages = [...(queryEndpoint.passages as { rank: number; documentId: string }[])].sort((a, b) => a.rank - b.rank);
+      const ranking = firstOccurrences(
+        passages.map((passage) => {
+          const id = cranfieldIdOf.get(passage.documentId);
+          if (id === undefined) throw new Error(`passage of an unknown document ${passage.documentId}`);
+          return id;
+        }),
+      );
+      passagesTotal += passages.length;
+      documentsTotal += ranking.length;
+      sluiceScores.push(scoreRanking(ranking, judgements));
+      bm25Scores.push(scoreRanking(bm25.search(question.text, TOP_K), judgements));
+    }
+
+    const row = (name: string, scores: QualityScores) => [name, fixed(scores.ndcg10, 3), fixed(scores.recall50, 3), fixed(scores.mrr10, 3), questions.length];
+    const body = [
+      `Ranking quality: the Cranfield collection (${collection.documents.length} aeronautics abstracts, ingested as one JSON Lines file with default chunking; ${questions.length} questions, the odd-numbered half, with graded judgements: gain 5 − code, nDCG gain 2^g − 1, unjudged = not relevant). Sluice: an extractive endpoint with topK ${TOP_K}, every question asked through \`queryEndpoint\`, a document ranked at its first passage (on average ${fixed(passagesTotal / questions.length)} passages, ${fixed(documentsTotal / questions.length)} distinct documents per question). Reference: textbook BM25 (k1 1.2, b 0.75, Porter stems, the \`stopword\` English list, Lucene's idf) over the same documents, in the benchmark process. Nothing tuned.`,
+      '',
+      table(['ranking', 'nDCG@10', 'recall@50', 'MRR@10', 'questions'], [row('Sluice endpoint (`queryEndpoint`, keyword)', meanScores(sluiceScores)), row('Reference: BM25 in the benchmark process', meanScores(bm25Scores))]),
+    ].join('\n');
+    await appendReport('Ranking quality vs BM25 (Cranfield)', database.description, command, body);
+  } finally {
+    await server.stop();
+    await database.close();
+  }
+}
+
+/** One multipart request with the collection as a JSON Lines file; each record's "id" names its document. */
+async function upload(url: string, apiKey: string, datasetId: string, jsonl: string): Promise<string> {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: 'mutation($d: ID!, $files: [File!], $o: IngestionOptionsInput) { ingestDocuments(datasetId: $d, files: $files, options: $o) { id } }',
+      variables: { d: datasetId, files: [null], o: { jsonIdField: 'id', jsonTitleField: 'title', jsonTextField: 'text' } },
+    }),
+  );
+  form.set('map', JSON.stringify({ 0: ['variables.files.0'] }));
+  form.set('0', new Blob([jsonl], { type: 'application/jsonl' }), FILE_NAME);
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+  const body = (await response.json()) as any;
+  if (!body.data?.ingestDocuments) throw new Error(`upload failed (${response.status}): ${JSON.stringify(body.errors)}`);
+  return body.data.ingestDocuments.id;
+}
+
+async function finished(url: string, apiKey: string, id: string): Promise<{ stage: string; progress: { documentsFailed: number } }> {
+  for (;;) {
+    const { ingestionJob } = await graphql(url, 'query($id: ID!) { ingestionJob(id: $id) { stage progress { documentsTotal documentsFailed chunksDone } } }', { id }, apiKey);
+    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(ingestionJob.stage)) return ingestionJob;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Sluice document id → Cranfield id, read back from each document's sourceKey ("cranfield.jsonl#<id>"). */
+async function documentIds(url: string, apiKey: string, datasetId: string): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  let after: string | null = null;
+  for (;;) {
+    const { dataset }: any = await graphql(
+      url,
+      'query($id: ID!, $after: String) { dataset(id: $id) { documents(first: 100, after: $after) { edges { node { id sourceKey } } pageInfo { hasNextPage endCursor } } } }',
+      { id: datasetId, after },
+      apiKey,
+    );
+    for (const { node } of dataset.documents.edges as { node: { id: string; sourceKey: string } }[]) {
+      const prefix = `${FILE_NAME}#`;
+      if (!node.sourceKey.startsWith(prefix)) throw new Error(`unexpected sourceKey ${node.sourceKey}`);
+      ids.set(node.id, node.sourceKey.slice(prefix.length));
+    }
+    if (!dataset.documents.pageInfo.hasNextPage) return ids;
+    after = dataset.documents.pageInfo.endCursor;
+  }
+}
