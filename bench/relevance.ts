@@ -145,7 +145,7 @@ async function finished(url: string, apiKey: string, id: string): Promise<{ stag
   }
 }
 
-/** Sluice document id → Cranfield id, read back from each document's sourceKey ("cranfield.jsonl#<id>"). */
+/** Sluice document row id (as passages give it) → Cranfield id, read back from each document's sourceKey ("cranfield.jsonl#<id>"). */
 async function documentIds(url: string, apiKey: string, datasetId: string): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   let after: string | null = null;
@@ -159,7 +159,10 @@ async function documentIds(url: string, apiKey: string, datasetId: string): Prom
     for (const { node } of dataset.documents.edges as { node: { id: string; sourceKey: string } }[]) {
       const prefix = `${FILE_NAME}#`;
       if (!node.sourceKey.startsWith(prefix)) throw new Error(`unexpected sourceKey ${node.sourceKey}`);
-      ids.set(node.id, node.sourceKey.slice(prefix.length));
+      // Passages name their document by its row id; a Document's node id is base64("Document:<row id>").
+      const [typename, rowId] = Buffer.from(node.id, 'base64').toString('utf8').split(':');
+      if (typename !== 'Document' || !rowId) throw new Error(`unexpected document node id ${node.id}`);
+      ids.set(rowId, node.sourceKey.slice(prefix.length));
     }
     if (!dataset.documents.pageInfo.hasNextPage) return ids;
     after = dataset.documents.pageInfo.endCursor;
