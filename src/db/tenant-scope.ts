@@ -34,7 +34,7 @@ type Work<T> = (em: EntityManager) => Promise<T>;
 export class TenantScope {
   private ended = false;
   /** The entry point's open transaction (`begin`), if any. */
-  private open: { readOnly: boolean; checkChanges?: boolean } | undefined;
+  private openTransaction: { readOnly: boolean; checkChanges?: boolean } | undefined;
   private readonly afterCommitTasks: (() => void)[] = [];
   /** Scopes that end with this one (a hop into a publisher's tenant). */
   private readonly onClose: (() => void)[] = [];
@@ -74,7 +74,7 @@ export class TenantScope {
   async begin(options: { readOnly: boolean; checkChanges?: boolean }): Promise<void> {
     this.assertOpen();
     await this.em.begin({ readOnly: options.readOnly });
-    this.open = options;
+    this.openTransaction = options;
   }
 
   /**
@@ -85,8 +85,8 @@ export class TenantScope {
    * connection) it rolls back and rethrows: a pooled connection never stays in a transaction.
    */
   async commit(): Promise<void> {
-    const { readOnly, checkChanges = false } = this.open ?? { readOnly: false };
-    this.open = undefined;
+    const { readOnly, checkChanges = false } = this.openTransaction ?? { readOnly: false };
+    this.openTransaction = undefined;
     try {
       if (!readOnly) await this.em.commit();
       else {
@@ -118,7 +118,7 @@ export class TenantScope {
 
   /** Ends the entry point's transaction without keeping anything; the queued tasks are dropped. */
   async rollback(): Promise<void> {
-    this.open = undefined;
+    this.openTransaction = undefined;
     this.afterCommitTasks.length = 0;
     if (this.em.isInTransaction()) await this.em.rollback();
   }
