@@ -50,11 +50,6 @@ export class TenantScope {
     return new TenantScope(orm, boundFork(orm, owner));
   }
 
-  /** The tenant this scope is bound to now (after `enterTenant`, the entered one). */
-  get tenantId(): string | null {
-    return tenantSessionOf(this.em)?.tenantId ?? null;
-  }
-
   /** Runs `work` in a READ ONLY transaction of its own on a fresh unit of work bound to this scope's tenant. */
   read<T>(work: Work<T>): Promise<T> {
     return this.ownTransaction(work, true);
