@@ -150,7 +150,7 @@ export function modelKind(model: Pick<Model, 'type'>): ModelKind {
  * Refuses (BAD_USER_INPUT on `field`) a model of the wrong kind where one kind is needed: an
  * embeddings model cannot answer an endpoint's questions, a chat model cannot embed.
  */
-export function assertModelKind(model: Model, kind: ModelKind, field: string): void {
+export function assertModelKind(model: Pick<Model, 'name' | 'type'>, kind: ModelKind, field: string): void {
   const actual = modelKind(model);
   if (actual === kind) return;
   const needed = kind === 'chat' ? 'an answering (chat) model' : 'an embeddings model';
@@ -173,6 +173,11 @@ export function modelClient(deps: ServiceContext['deps'], model: Model): ModelCl
   return (type as Extract<ModelType, { kind: 'chat' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
 }
 
+/** What calling a model needs of the process: the master key to open its API key, the provider settings. */
+type KeyDeps = Pick<ServiceContext['deps'], 'secrets' | 'modelSettings'>;
+/** What calling a model needs of its row. */
+type StoredModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiKeyCiphertext' | 'apiKeyKeyId' | 'promptMicrosPer1k'>;
+
 /** Embeddings with what they cost: tokens at the model's prompt price (micro-units per 1 000). */
 export interface PricedEmbeddings extends Embeddings {
   usage: { promptTokens: number; costMicros: number };
@@ -186,7 +191,7 @@ export interface Embedder {
  * What embeds text with an embeddings model (BAD_USER_INPUT on `field` for a chat model), its key
  * opened, usage priced. For the domains that embed (ingestion, queries), never for a resolver.
  */
-export function embedderFor(deps: ServiceContext['deps'], model: Model, field = 'embeddingModelId'): Embedder {
+export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddingModelId'): Embedder {
   const type = typeNamed(model.type);
   assertModelKind(model, 'embeddings', field);
   const client = (type as Extract<ModelType, { kind: 'embeddings' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
@@ -199,7 +204,7 @@ export function embedderFor(deps: ServiceContext['deps'], model: Model, field = 
   };
 }
 
-function openedKey(deps: ServiceContext['deps'], model: Model): string | null {
+function openedKey(deps: KeyDeps, model: StoredModel): string | null {
   if (!model.apiKeyKeyId || !model.apiKeyCiphertext) return null;
   return deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
 }
