@@ -34,7 +34,7 @@ type Work<T> = (em: EntityManager) => Promise<T>;
 export class TenantScope {
   private ended = false;
   /** The entry point's open transaction (`begin`), if any. */
-  private open: { readOnly: boolean; checkChanges?: boolean } | undefined;
+  private openTransaction: { readOnly: boolean; checkChanges?: boolean } | undefined;
   private readonly afterCommitTasks: (() => void)[] = [];
   /** Scopes that end with this one (a hop into a publisher's tenant). */
   private readonly onClose: (() => void)[] = [];
@@ -48,11 +48,6 @@ export class TenantScope {
   /** Opens the scope of one entry point for `owner` (an `Actor` is one). */
   static open(orm: Orm, owner: ScopeOwner): TenantScope {
     return new TenantScope(orm, boundFork(orm, owner));
-  }
-
-  /** The tenant this scope is bound to now (after `enterTenant`, the entered one). */
-  get tenantId(): string | null {
-    return tenantSessionOf(this.em)?.tenantId ?? null;
   }
 
   /** Runs `work` in a READ ONLY transaction of its own on a fresh unit of work bound to this scope's tenant. */
@@ -74,7 +69,7 @@ export class TenantScope {
   async begin(options: { readOnly: boolean; checkChanges?: boolean }): Promise<void> {
     this.assertOpen();
     await this.em.begin({ readOnly: options.readOnly });
-    this.open = options;
+    this.openTransaction = options;
   }
 
   /**
@@ -85,8 +80,8 @@ export class TenantScope {
    * connection) it rolls back and rethrows: a pooled connection never stays in a transaction.
    */
   async commit(): Promise<void> {
-    const { readOnly, checkChanges = false } = this.open ?? { readOnly: false };
-    this.open = undefined;
+    const { readOnly, checkChanges = false } = this.openTransaction ?? { readOnly: false };
+    this.openTransaction = undefined;
     try {
       if (!readOnly) await this.em.commit();
       else {
@@ -118,7 +113,7 @@ export class TenantScope {
 
   /** Ends the entry point's transaction without keeping anything; the queued tasks are dropped. */
   async rollback(): Promise<void> {
-    this.open = undefined;
+    this.openTransaction = undefined;
     this.afterCommitTasks.length = 0;
     if (this.em.isInTransaction()) await this.em.rollback();
   }
