@@ -1,6 +1,7 @@
 /** Models: what endpoints answer with. The API key goes in and never comes out. */
 import type { Model } from '../domains/models/model.entity.js';
-import { modelTypes } from '../domains/models/provider.js';
+import { modelKind } from '../domains/models/model.service.js';
+import { modelTypes, type ModelKind } from '../domains/models/provider.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
@@ -10,12 +11,21 @@ export const ModelRef = builder.loadableNodeRef('Model', {
   load: (ids: string[], ctx) => ctx.services.models.byIds(ids),
 });
 
+const ModelKindRef = builder.enumType('ModelKind', {
+  description: 'What a model is for.',
+  values: {
+    CHAT: { value: 'chat', description: 'Answers questions from passages: what an endpoint answers with.' },
+    EMBEDDINGS: { value: 'embeddings', description: 'Turns text into vectors; cannot answer an endpoint.' },
+  } as const,
+});
+
 ModelRef.implement({
   description: 'A model type with its configuration; endpoints answer with it.',
   authScopes: (model) => ({ $all: { tenant: model.tenant.id, permission: 'tenant:read' } }),
   fields: (t) => ({
     name: t.exposeString('name'),
     type: t.exposeString('type', { description: 'A registered model type (see `modelTypes`).' }),
+    kind: t.field({ type: ModelKindRef, resolve: (model): ModelKind => modelKind(model), description: 'Chat (answers) or embeddings, from its type.' }),
     config: t.field({ type: 'JSONObject', resolve: (model) => model.config, description: 'The validated, non-secret configuration.' }),
     apiKeySet: t.boolean({ resolve: (model) => model.apiKeyKeyId !== null, description: 'Whether an API key is stored (sealed; never returned).' }),
     apiKeyLast4: t.string({ nullable: true, resolve: (model) => model.apiKeyLast4, description: 'The last four characters of the stored key.' }),
@@ -26,9 +36,10 @@ ModelRef.implement({
   }),
 });
 
-const ModelTypeRef = builder.objectRef<{ name: string; description: string; acceptsApiKey: boolean }>('ModelType').implement({
+const ModelTypeRef = builder.objectRef<{ name: string; description: string; acceptsApiKey: boolean; kind: ModelKind }>('ModelType').implement({
   fields: (t) => ({
     name: t.exposeString('name'),
+    kind: t.field({ type: ModelKindRef, resolve: (type) => type.kind }),
     description: t.exposeString('description'),
     acceptsApiKey: t.exposeBoolean('acceptsApiKey'),
   }),
@@ -37,11 +48,13 @@ const ModelTypeRef = builder.objectRef<{ name: string; description: string; acce
 const CreateModelInput = builder.inputType('CreateModelInput', {
   fields: (t) => ({
     name: t.string({ required: true, ...displayText('name'), description: 'Unique within the tenant.' }),
-    type: t.string({ required: true, description: 'extractive (built in) or openai-compatible.' }),
+    type: t.string({ required: true, description: 'extractive (built in), openai-compatible (chat) or openai-compatible-embeddings.' }),
     config: t.field({
       type: 'JSONObject',
       required: false,
-      description: 'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}.',
+      description:
+        'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}. ' +
+        'openai-compatible-embeddings: {baseUrl, model, dimensions?, batchSize?}.',
     }),
     apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.', ...audited.secret }),
     promptMicrosPer1k: t.int({ required: false }),

@@ -1,8 +1,10 @@
 /**
  * A test double for a third-party model server we cannot reach from tests: a real HTTP server
  * on 127.0.0.1 speaking the OpenAI chat completions protocol (`POST /v1/chat/completions`,
- * `stream: true` answered as server-sent `chat.completion.chunk` events ending in `[DONE]`).
- * Tests script what it answers and read what it received.
+ * `stream: true` answered as server-sent `chat.completion.chunk` events ending in `[DONE]`) and
+ * the embeddings protocol (`POST /v1/embeddings`: `{data: [{object: 'embedding', index,
+ * embedding}], usage}`), over real HTTP. Its vectors are hashed character trigrams, normalised,
+ * so texts that share words are neighbours. Tests script what it answers and read what it received.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +24,17 @@ export interface FakeScript {
   stream?: boolean;
   /** Send this instead of the events (a server that is not what it claims). */
   garbage?: string;
+  /** How `/v1/embeddings` answers (failures, hangAfter and delayMs apply to it too; hangAfter: headers only). */
+  embeddings?: {
+    /** Vector size when the request names no `dimensions` (default 16). */
+    dimension?: number;
+    /** Answer `dimension`-sized vectors even when the request names `dimensions` (a server that does not support it). */
+    ignoreDimensions?: boolean;
+    /** Reported usage; null: report none. Default: one token per 4 characters, as prompt and total tokens. */
+    usage?: { prompt_tokens: number; total_tokens: number } | null;
+    /** A server that breaks the protocol: one vector too few, one vector shorter, a number that overflows to Infinity, indexes repeated, not JSON. */
+    malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage';
+  };
 }
 
 export interface FakeRequest {
@@ -47,6 +60,46 @@ export interface FakeOpenAI {
 const chunk = (id: string, delta: Record<string, unknown>, usage: unknown = null) =>
   `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: 'fake', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}\n\n`;
 
+/** Hashed character trigrams of the text, L2-normalised: shared words make close vectors. */
+export function trigramVector(text: string, dimension: number): number[] {
+  const vector = new Array<number>(dimension).fill(0);
+  const padded = ` ${text.toLowerCase()} `;
+  for (let at = 0; at + 3 <= padded.length; at++) {
+    let hash = 2166136261;
+    for (const char of padded.slice(at, at + 3)) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+    vector[hash % dimension]! += 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((value) => value / norm);
+}
+
+async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: import('node:http').ServerResponse): Promise<void> {
+  const options = script.embeddings ?? {};
+  const inputs: string[] = typeof record.body.input === 'string' ? [record.body.input] : record.body.input;
+  const dimension: number = (options.ignoreDimensions ? undefined : record.body.dimensions) ?? options.dimension ?? 16;
+  if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
+  res.writeHead(200, { 'content-type': 'application/json' });
+  if (script.hangAfter !== undefined) {
+    res.flushHeaders();
+    return;
+  }
+  if (options.malformed === 'garbage') {
+    res.end('<html>Bad gateway</html>');
+    record.finished = true;
+    return;
+  }
+  let data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: trigramVector(input, dimension) }));
+  if (options.malformed === 'count') data = data.slice(1);
+  if (options.malformed === 'dimension') data[data.length - 1]!.embedding.pop();
+  // JSON has no Infinity, but a number too large for a double parses as one.
+  if (options.malformed === 'not-finite') data[0]!.embedding[0] = 12345.678;
+  if (options.malformed === 'indexes') data = data.map((item) => ({ ...item, index: 0 }));
+  const tokens = inputs.reduce((sum, input) => sum + Math.ceil(input.length / 4), 0);
+  const usage = options.usage === undefined ? { prompt_tokens: tokens, total_tokens: tokens } : options.usage;
+  res.end(JSON.stringify({ object: 'list', data, model: record.body.model, ...(usage ? { usage } : {}) }).replace('12345.678', '1e999'));
+  record.finished = true;
+}
+
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   let current: FakeScript = { deltas: ['Hello.'] };
   let failures: NonNullable<FakeScript['failures']> = [];
@@ -56,7 +109,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const server = createServer(async (req, res) => {
     const raw: Buffer[] = [];
     for await (const part of req) raw.push(part as Buffer);
-    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+    if (req.method !== 'POST' || (req.url !== '/v1/chat/completions' && req.url !== '/v1/embeddings')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       return;
     }
@@ -72,6 +125,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.writeHead(failure.status, { 'content-type': 'application/json', ...(failure.retryAfter ? { 'retry-after': failure.retryAfter } : {}) });
       res.end(JSON.stringify({ error: { message: `scripted ${failure.status}`, type: 'fake' } }));
       record.finished = true;
+      return;
+    }
+    if (req.url === '/v1/embeddings') {
+      await answerEmbeddings(script, record, res);
       return;
     }
     const id = `chatcmpl-${++counter}`;

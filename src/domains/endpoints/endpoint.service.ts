@@ -9,6 +9,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { Model } from '../models/model.entity.js';
+import { assertModelKind } from '../models/model.service.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
@@ -121,6 +122,7 @@ export class EndpointService {
   private async ownModel(id: string): Promise<Model> {
     const model = await this.ctx.em.findOne(Model, { id });
     if (!model) throw new NotFoundError('Model', { field: 'modelId' });
+    assertModelKind(model, 'chat', 'modelId');
     return model;
   }
 

@@ -13,7 +13,7 @@ import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { Model } from './model.entity.js';
-import { modelType, modelTypes, type ModelClient, type ModelType, type ProviderSettings } from './provider.js';
+import { modelType, modelTypes, type Embeddings, type ModelClient, type ModelKind, type ModelType, type ProviderSettings } from './provider.js';
 import './providers/index.js';
 
 export interface ModelInput {
@@ -141,18 +141,72 @@ export class ModelService {
   }
 }
 
+/** Whether a model answers questions (`chat`) or embeds text (`embeddings`). */
+export function modelKind(model: Pick<Model, 'type'>): ModelKind {
+  return typeNamed(model.type).kind;
+}
+
 /**
- * The provider client for a model, its key opened. Used by queries only, never by a resolver
+ * Refuses (BAD_USER_INPUT on `field`) a model of the wrong kind where one kind is needed: an
+ * embeddings model cannot answer an endpoint's questions, a chat model cannot embed.
+ */
+export function assertModelKind(model: Pick<Model, 'name' | 'type'>, kind: ModelKind, field: string): void {
+  const actual = modelKind(model);
+  if (actual === kind) return;
+  const needed = kind === 'chat' ? 'an answering (chat) model' : 'an embeddings model';
+  throw new ValidationError(`Model "${model.name}" is of type ${model.type} (${actual}); ${field} needs ${needed}`, {
+    field,
+    reason: 'WRONG_MODEL_KIND',
+    expected: kind.toUpperCase(),
+    actual: actual.toUpperCase(),
+  });
+}
+
+/**
+ * The provider client for a chat model, its key opened. Used by queries only, never by a resolver
  * that returns data.
  */
 export function modelClient(deps: ServiceContext['deps'], model: Model): ModelClient {
   const type = typeNamed(model.type);
-  let apiKey: string | null = null;
-  if (model.apiKeyKeyId && model.apiKeyCiphertext) {
-    apiKey = deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
-  }
+  assertModelKind(model, 'chat', 'modelId');
   // Not checked against the settings again: the provider guards each call itself.
-  return type.create(validConfig(type, model.config), apiKey, deps.modelSettings);
+  return (type as Extract<ModelType, { kind: 'chat' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
+}
+
+/** What calling a model needs of the process: the master key to open its API key, the provider settings. */
+type KeyDeps = Pick<ServiceContext['deps'], 'secrets' | 'modelSettings'>;
+/** What calling a model needs of its row. */
+type StoredModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiKeyCiphertext' | 'apiKeyKeyId' | 'promptMicrosPer1k'>;
+
+/** Embeddings with what they cost: tokens at the model's prompt price (micro-units per 1 000). */
+export interface PricedEmbeddings extends Embeddings {
+  usage: { promptTokens: number; costMicros: number };
+}
+
+export interface Embedder {
+  embed(texts: readonly string[], signal?: AbortSignal): Promise<PricedEmbeddings>;
+}
+
+/**
+ * What embeds text with an embeddings model (BAD_USER_INPUT on `field` for a chat model), its key
+ * opened, usage priced. For the domains that embed (ingestion, queries), never for a resolver.
+ */
+export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddingModelId'): Embedder {
+  const type = typeNamed(model.type);
+  assertModelKind(model, 'embeddings', field);
+  const client = (type as Extract<ModelType, { kind: 'embeddings' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
+  const price = model.promptMicrosPer1k;
+  return {
+    async embed(texts, signal) {
+      const { vectors, usage } = await client.embed(texts, signal);
+      return { vectors, usage: { promptTokens: usage.promptTokens, costMicros: Math.round((usage.promptTokens * price) / 1000) } };
+    },
+  };
+}
+
+function openedKey(deps: KeyDeps, model: StoredModel): string | null {
+  if (!model.apiKeyKeyId || !model.apiKeyCiphertext) return null;
+  return deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
 }
 
 /** What the audit trail shows of a model: never the key, only whether one is set (and its id changes). */

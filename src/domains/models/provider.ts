@@ -1,5 +1,6 @@
 /**
- * Model providers: what answers a question from retrieved passages. Each type is one file
+ * Model providers: what answers a question from retrieved passages (kind `chat`) or turns
+ * text into vectors (kind `embeddings`). Each type is one file
  * under providers/ that calls `registerModelType` when imported; nothing else in the code
  * names a type, so a new provider is a new file (plus its line in providers/index.ts).
  */
@@ -35,6 +36,20 @@ export interface ModelClient {
   answer(request: AnswerRequest): AsyncIterable<AnswerEvent>;
 }
 
+/** What a model is for: endpoints answer with `chat` models; `embeddings` models turn text into vectors. */
+export type ModelKind = 'chat' | 'embeddings';
+
+/** Vectors for texts, in their order, and the tokens the server counted for them. */
+export interface Embeddings {
+  vectors: number[][];
+  usage: { promptTokens: number };
+}
+
+export interface EmbeddingClient {
+  /** Batched as the type sees fit; every vector has the same dimension. `signal` cancels the upstream call. */
+  embed(texts: readonly string[], signal?: AbortSignal): Promise<Embeddings>;
+}
+
 /** Process-wide settings a provider may need (timeouts, retries); not per model. */
 export interface ProviderSettings {
   requestTimeoutMs: number;
@@ -45,8 +60,8 @@ export interface ProviderSettings {
   privateNetworks: PrivateNetworkPolicy;
 }
 
-export interface ModelType<Config extends Record<string, unknown> = Record<string, unknown>> {
-  /** The `type` clients give (`extractive`, `openai-compatible`). */
+interface ModelTypeBase<Config extends Record<string, unknown>> {
+  /** The `type` clients give (`extractive`, `openai-compatible`, `openai-compatible-embeddings`). */
   name: string;
   description: string;
   /** Validates the non-secret configuration; its messages reach the client. */
@@ -55,8 +70,19 @@ export interface ModelType<Config extends Record<string, unknown> = Record<strin
   acceptsApiKey: boolean;
   /** Checks a valid configuration against the server's settings (e.g. where it may call); its message reaches the client. */
   checkConfig?(config: Config, settings: ProviderSettings): void;
+}
+
+export interface ChatModelType<Config extends Record<string, unknown> = Record<string, unknown>> extends ModelTypeBase<Config> {
+  kind: 'chat';
   create(config: Config, apiKey: string | null, settings: ProviderSettings): ModelClient;
 }
+
+export interface EmbeddingModelType<Config extends Record<string, unknown> = Record<string, unknown>> extends ModelTypeBase<Config> {
+  kind: 'embeddings';
+  create(config: Config, apiKey: string | null, settings: ProviderSettings): EmbeddingClient;
+}
+
+export type ModelType<Config extends Record<string, unknown> = Record<string, unknown>> = ChatModelType<Config> | EmbeddingModelType<Config>;
 
 const types = new Map<string, ModelType<any>>();
 

@@ -62,6 +62,7 @@ export function extractAnswer(query: string, passages: readonly ModelPassage[], 
 const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
 registerModelType({
+  kind: 'chat',
   name: 'extractive',
   description: 'Built in: composes the answer from the best-matching sentences of the passages, with citations. Needs no model server.',
   configSchema,

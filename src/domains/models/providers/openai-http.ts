@@ -1,0 +1,142 @@
+/**
+ * What every OpenAI-protocol provider shares (chat completions, embeddings): one POST through
+ * the egress guard with the failure rules of docs/endpoints.md. Each attempt must answer within
+ * `requestTimeoutMs` (a `Deadline` the caller may `touch()` as pieces arrive); 429, 5xx and
+ * network errors before the first byte are retried up to `maxRetries` times with exponential
+ * backoff and jitter, honouring `Retry-After`; anything else fails at once. Errors never carry
+ * the API key or the server's body.
+ */
+import { UpstreamError } from '../../errors.js';
+import { egressFor } from '../../../platform/egress/guard.js';
+import { EgressRefusedError } from '../../../platform/egress/policy.js';
+import type { ProviderSettings } from '../provider.js';
+
+const MAX_RETRY_DELAY_MS = 8_000;
+
+/**
+ * An abort signal for one attempt: fires when the caller aborts, or when `timeoutMs` passes
+ * without `touch()` (the answer's start, then each piece, must arrive in time).
+ */
+export class Deadline {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  timedOut = false;
+
+  constructor(private readonly timeoutMs: number, private readonly caller: AbortSignal) {
+    this.onCallerAbort = this.onCallerAbort.bind(this);
+    caller.addEventListener('abort', this.onCallerAbort, { once: true });
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** While waiting to retry, only the caller can end the attempt. */
+  pause(): void {
+    clearTimeout(this.timer);
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort();
+    }, this.timeoutMs);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.caller.removeEventListener('abort', this.onCallerAbort);
+    // Closes the upstream connection if we stopped reading early.
+    this.controller.abort();
+  }
+
+  private onCallerAbort(): void {
+    this.controller.abort();
+  }
+}
+
+/** One logical call to a model server: counts its attempts, which every error reports. */
+export class UpstreamCall {
+  attempts = 0;
+
+  constructor(private readonly settings: ProviderSettings, private readonly apiKey: string | null) {}
+
+  /** The successful response, after retries; undefined when the caller went away. */
+  async post(url: string, body: string, accept: string, deadline: Deadline): Promise<Response | undefined> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept };
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    for (;;) {
+      this.attempts += 1;
+      let response: Response | undefined;
+      try {
+        response = await egressFor(this.settings.privateNetworks).fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' });
+      } catch (error) {
+        if (error instanceof EgressRefusedError) throw new UpstreamError(error.message, { reason: error.reason, attempts: this.attempts });
+        if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error;
+      }
+      if (response?.ok) return response;
+      if (response && !retryable(response.status)) throw this.httpError(response);
+      if (this.attempts > this.settings.maxRetries) throw this.httpError(response!);
+      await response?.body?.cancel();
+      if (!(await sleep(this.retryDelay(response), deadline))) return undefined;
+    }
+  }
+
+  /** The server answered, but not with what the protocol promises. */
+  badResponse(message: string): UpstreamError {
+    return new UpstreamError(message, { reason: 'BAD_RESPONSE', attempts: this.attempts });
+  }
+
+  /** Any failure of the call as the UpstreamError the client sees. */
+  failure(error: unknown, deadline: Deadline): UpstreamError {
+    if (error instanceof UpstreamError) return error;
+    if (deadline.timedOut) {
+      return new UpstreamError(`The model server did not answer within ${this.settings.requestTimeoutMs} ms`, { reason: 'TIMEOUT', attempts: this.attempts });
+    }
+    return new UpstreamError('The model server could not be reached', { reason: 'NETWORK', attempts: this.attempts });
+  }
+
+  private retryDelay(response: Response | undefined): number {
+    const exponential = Math.min(MAX_RETRY_DELAY_MS, this.settings.retryBaseDelayMs * 2 ** (this.attempts - 1));
+    const jittered = exponential / 2 + Math.random() * (exponential / 2);
+    const retryAfter = retryAfterMs(response?.headers.get('retry-after'));
+    return Math.min(MAX_RETRY_DELAY_MS, Math.max(jittered, retryAfter ?? 0));
+  }
+
+  private httpError(response: Response): UpstreamError {
+    void response.body?.cancel().catch(() => undefined);
+    return new UpstreamError(`The model server answered HTTP ${response.status}`, { reason: 'HTTP_ERROR', status: response.status, attempts: this.attempts });
+  }
+}
+
+function retryable(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
+function retryAfterMs(header: string | null | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Waits, unless the caller goes away first (false then). The deadline does not run while waiting. */
+function sleep(ms: number, deadline: Deadline): Promise<boolean> {
+  deadline.pause();
+  return new Promise((resolve) => {
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      deadline.signal.removeEventListener('abort', onAbort);
+      deadline.touch();
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    deadline.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
