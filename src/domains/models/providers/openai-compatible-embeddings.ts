@@ -12,9 +12,8 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
-import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import { registerModelType, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
-import { Deadline, UpstreamCall } from './openai-http.js';
+import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 
 const configSchema = z.strictObject({
   /** Up to and including the API version, e.g. `https://api.openai.com/v1`. */
@@ -120,13 +119,6 @@ registerModelType({
     'Embeddings from any server that speaks the OpenAI /v1/embeddings protocol (OpenAI, Ollama, vLLM, LM Studio, llama.cpp, Hugging Face TEI). Not an answering model.',
   configSchema,
   acceptsApiKey: true,
-  checkConfig(config, settings) {
-    try {
-      assertCallableUrl(settings.privateNetworks, config.baseUrl);
-    } catch (error) {
-      if (error instanceof EgressRefusedError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: error.reason });
-      throw error;
-    }
-  },
+  checkConfig: (config, settings) => checkBaseUrl(config.baseUrl, settings),
   create: (config, apiKey, settings) => new OpenAIEmbeddings(config, apiKey, settings),
 });

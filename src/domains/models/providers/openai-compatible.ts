@@ -10,9 +10,7 @@
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
-import { ValidationError } from '../../errors.js';
-import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
-import { Deadline, UpstreamCall } from './openai-http.js';
+import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
 
 const configSchema = z.strictObject({
@@ -136,14 +134,7 @@ registerModelType({
   description: 'Chat completions, streamed, from any server that speaks the OpenAI protocol (OpenAI, vLLM, Ollama, LM Studio).',
   configSchema,
   acceptsApiKey: true,
-  checkConfig(config, settings) {
-    try {
-      assertCallableUrl(settings.privateNetworks, config.baseUrl);
-    } catch (error) {
-      if (error instanceof EgressRefusedError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: error.reason });
-      throw error;
-    }
-  },
+  checkConfig: (config, settings) => checkBaseUrl(config.baseUrl, settings),
   create: (config, apiKey, settings) => new Completion(config, apiKey, settings),
 });
 

@@ -6,9 +6,9 @@
  * backoff and jitter, honouring `Retry-After`; anything else fails at once. Errors never carry
  * the API key or the server's body.
  */
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError, ValidationError } from '../../errors.js';
 import { egressFor } from '../../../platform/egress/guard.js';
-import { EgressRefusedError } from '../../../platform/egress/policy.js';
+import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import type { ProviderSettings } from '../provider.js';
 
 const MAX_RETRY_DELAY_MS = 8_000;
@@ -17,6 +17,16 @@ const MAX_RETRY_DELAY_MS = 8_000;
  * An abort signal for one attempt: fires when the caller aborts, or when `timeoutMs` passes
  * without `touch()` (the answer's start, then each piece, must arrive in time).
  */
+/** A model's `config.baseUrl`, checked against the egress policy when the model is stored (and again by the guard when called). */
+export function checkBaseUrl(baseUrl: string, settings: ProviderSettings): void {
+  try {
+    assertCallableUrl(settings.privateNetworks, baseUrl);
+  } catch (error) {
+    if (error instanceof EgressRefusedError) throw new ValidationError(`config.baseUrl: ${error.message}`, { field: 'config.baseUrl', reason: error.reason });
+    throw error;
+  }
+}
+
 export class Deadline {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
