@@ -59,6 +59,7 @@ const TENANT_TABLES = [
   'datasets',
   'documents',
   'chunks',
+  'chunk_embeddings',
   'ingestion_jobs',
   'ingestion_items',
   'models',

@@ -1,5 +1,6 @@
 /** Every entity, for the ORM and the migrator. A new entity is registered here. */
 import { Chunk } from './datasets/chunk.entity.js';
+import { ChunkEmbedding } from './datasets/chunk-embedding.entity.js';
 import { Dataset } from './datasets/dataset.entity.js';
 import { Document } from './datasets/document.entity.js';
 import { Endpoint } from './endpoints/endpoint.entity.js';
@@ -30,6 +31,7 @@ export const entities = [
   Dataset,
   Document,
   Chunk,
+  ChunkEmbedding,
   IngestionJob,
   IngestionItem,
   WorkerInstance,

@@ -1,4 +1,5 @@
 import type { InferEntity } from '@mikro-orm/core';
+import { Model } from '../models/model.entity.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
 /**
@@ -14,6 +15,13 @@ export const Dataset = defineTenantOwnedEntity({
     description: p.text().nullable(),
     /** The PostgreSQL text-search configuration its chunks are indexed with. */
     language: p.string().length(64).default('english'),
+    /**
+     * The embeddings model new chunks are embedded with (null: keyword search only). Changing it
+     * starts a re-embed job; until that completes, `servingEmbeddingModel` names the model whose
+     * vectors answer semantic queries (null: none complete yet).
+     */
+    embeddingModel: () => p.manyToOne(Model).nullable().deleteRule('set null'),
+    servingEmbeddingModel: () => p.manyToOne(Model).nullable().deleteRule('set null'),
     documentCount: p.integer().default(0),
     chunkCount: p.bigint('number').default(0),
     byteCount: p.bigint('number').default(0),
