@@ -14,7 +14,7 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { createModel, gql, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeScript } from '../support/fake-openai.js';
 import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -70,7 +70,7 @@ async function job(token: string, id: string) {
 
 /** The vectors of a dataset: rows, distinct (chunk, model) pairs, rows per model, and the worst distance of a norm from 1. */
 async function vectors(datasetId: string) {
-  const [row] = await owner<Record<string, any>>(
+  const [row] = await owner<{ rows: number; distinct_rows: number; worst_norm: number | null }>(
     `select count(*)::int as rows, count(distinct (chunk_id, model_id))::int as distinct_rows,
             max(abs(1 - sqrt((select sum(x * x) from unnest(embedding) x)))) as worst_norm
        from chunk_embeddings where dataset_id = $1`,
@@ -195,7 +195,7 @@ describe('re-embedding', () => {
     expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
   });
 
-  it('null makes a dataset keyword-only and deletes its vectors', async () => {
+  it('null makes a dataset keyword-only and deletes its vectors; usage records outlive the dataset', async () => {
     fake.script({});
     const model = await embeddingsModel(a.token);
     const { dataset, jobId } = await embeddedDataset(a.token, model);
@@ -205,14 +205,21 @@ describe('re-embedding', () => {
     expect((await vectors(dataset.id)).rows).toBe(0);
     const refused = await gql(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id });
     expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NO_EMBEDDING_MODEL' });
+    // The embedding calls' usage outlives the dataset (and its jobs), like a query's outlives its endpoint.
+    const recorded = async () => (await owner<{ n: number }>(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [rawId(jobId)]))[0]!.n;
+    const calls = await recorded();
+    expect(calls).toBeGreaterThan(0);
+    await must(server, a.token, `mutation($id: ID!) { deleteDataset(id: $id) { id } }`, { id: dataset.id });
+    expect(await recorded()).toBe(calls);
   });
 });
 
 describe('a model server that fails', () => {
-  for (const [name, script, reason] of [
+  const cases: [string, FakeScript, string][] = [
     ['answers HTTP 500 after its retries', { failures: [{ status: 500 }, { status: 500 }] }, 'EMBEDDING_HTTP_ERROR'],
     ['does not answer in time', { hangAfter: 0 }, 'EMBEDDING_TIMEOUT'],
-  ] as const) {
+  ];
+  for (const [name, script, reason] of cases) {
     it(`${name}: the job FAILS with ${reason}, keyword queries go on, a re-embed completes the vectors`, async () => {
       const model = await embeddingsModel(a.token, { baseUrl: fake.baseUrl });
       fake.script(script);

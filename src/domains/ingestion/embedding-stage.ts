@@ -24,7 +24,7 @@ import { Model } from '../models/model.entity.js';
 import type { Embedder } from '../models/model.service.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import { lockJob } from './job-lock.js';
-import { snapshotOf, type JobSnapshot } from './progress.js';
+import { snapshotOf } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
 import { isTerminal } from './stages.js';
 
@@ -191,7 +191,7 @@ export class EmbeddingStage {
       return snapshotOf(job);
     });
     if (!ended) return 'stopped';
-    this.reporter.record(ended as JobSnapshot);
+    this.reporter.record(ended);
     return 'failed';
   }
 }
