@@ -84,7 +84,7 @@ export class QueryService {
       topK: validTopK(options.topK ?? endpoint.topK),
       minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
     };
-    // The mode's own work (which datasets have embeddings, their embedders) is read here, in the request's transaction.
+    // What the mode needs (which datasets have embeddings, their embedders) is read before the query runs.
     const retrieval = await planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
     const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);

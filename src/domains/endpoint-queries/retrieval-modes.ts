@@ -2,7 +2,7 @@
  * Retrieval by the endpoint's mode: KEYWORD (the full-text retriever), SEMANTIC (embedding
  * similarity, endpoints/semantic-retriever.ts) or HYBRID (both, fused by reciprocal rank).
  *
- * Planned inside the request's transaction (which datasets have a serving embedding model,
+ * Planned first (which datasets have a serving embedding model,
  * and the embedders for those models); run later: the question is embedded once per serving
  * model with no transaction open (an HTTP call), then every ranking runs in one transaction,
  * bound to the endpoint's tenant, so RLS confines keyword and semantic search alike.
@@ -86,10 +86,9 @@ export async function planRetrieval(
 
 /** The endpoint's datasets that have a serving embedding model, grouped by that model. */
 async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datasetIds: readonly string[]): Promise<ModelGroup[]> {
-  const datasets = await em.find(
-    Dataset,
-    { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } },
-    { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } },
+  // `em` has no transaction open (endpoint-access.ts): RLS binds the tenant in one.
+  const datasets = await em.transactional((tx) =>
+    tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } }),
   );
   const groups = new Map<string, ModelGroup>();
   for (const dataset of datasets) {
