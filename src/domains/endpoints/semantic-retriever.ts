@@ -72,7 +72,7 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
       const efSearch = Math.min(1000, Math.max(request.settings?.hnswEfSearch ?? DEFAULT_VECTOR_SEARCH.hnswEfSearch, request.limit));
       await boundSql(em, `select set_config('hnsw.ef_search', ?, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(efSearch)]);
     }
-    const { sql, params } = searchSql(question, request.limit, engine, support.vectorSchema);
+    const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema);
     rows.push(...(await boundSql<Row>(em, sql, params)));
   }
   return rows
@@ -96,8 +96,9 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
 /**
  * One model group's nearest chunks. `materialized` keeps the limit on the vector scan alone,
  * before the joins that fetch the text; ties break on the chunk id so both engines agree.
+ * Exported for the test that checks the HNSW index serves it.
  */
-function searchSql(question: EmbeddedQuestion, limit: number, engine: VectorEngine | 'SQL_DOT_PRODUCT', vectorSchema: string | null) {
+export function semanticSearchSql(question: EmbeddedQuestion, limit: number, engine: VectorEngine, vectorSchema: string | null) {
   const dimensions = question.vector.length;
   const filters = 'e.dimensions = ?::int and e.model_id = ?::uuid and e.dataset_id = any(?::uuid[])';
   const filterParams = [dimensions, question.modelId, pgArray(question.datasetIds)];
