@@ -35,7 +35,7 @@ const RetrievalRef = builder.objectRef<Endpoint>('RetrievalSettings').implement(
     topK: t.exposeInt('topK', { description: 'Passages retrieved per query (1–50).' }),
     minScore: t.float({
       nullable: true,
-      description: 'Passages scoring below this are dropped: on the score the mode gives (ts_rank_cd, cosine similarity, or the fused score).',
+      description: 'Passages scoring below this are dropped: on the score the mode gives (BM25 score, cosine similarity, or the fused score).',
       resolve: (endpoint) => (endpoint.minScore == null ? null : Number(endpoint.minScore)),
     }),
   }),
