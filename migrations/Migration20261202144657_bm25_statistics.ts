@@ -56,6 +56,19 @@ const LEXEME_QUERY = String.raw`create or replace function lexeme_query(lexeme t
 language sql immutable strict parallel safe
 as $fn$ select ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery $fn$;`;
 
+/** A term's frequency in a tsvector, read in C (see the comment inside). */
+const LEXEME_FREQUENCY = String.raw`create or replace function lexeme_frequency(search tsvector, lexeme tsquery) returns int
+language sql immutable strict parallel safe
+as $fn$
+  -- How many times lexeme (a one-lexeme tsquery) occurs in search, read in C. ts_rank with
+  -- every weight 1 and no normalisation is (sum of 1/j^2 for j = 1..tf) / (pi^2/6) (tsrank.c,
+  -- calc_rank_or); pi^2/6 minus that sum is trigamma(tf + 1), and 1/trigamma(n + 1) - 1/2 lies
+  -- within 0.11 of n for every n >= 0, so rounding gives tf back exactly (test/endpoints/
+  -- bm25.test.ts checks 0 to 255, the most positions a tsvector keeps per lexeme). Unnesting
+  -- the tsvector to count positions costs about ten times as much per chunk.
+  select round(1 / (1.6449340668482264 * (1 - ts_rank('{1,1,1,1}', search, lexeme, 0))) - 0.5)::int
+$fn$;`;
+
 /**
  * The keyword search (src/domains/endpoints/retriever.ts): BM25 (k1 1.2, b 0.75) over the
  * chunks of the given datasets, complete passages first. Invoker's rights: row-level security
@@ -70,90 +83,83 @@ language plpgsql stable
 as $fn$
 #variable_conflict use_column
 declare
-  k1 constant float8 := 1.2;  -- as in score_sql: k1 + 1 = 2.2, 1 - b = 0.25, b = 0.75
-  terms text[];           -- the question's lexemes, highest bound (rarest) first
-  bounds float8[];        -- the most each term can add to a chunk's score
-  w_dataset uuid[]; w_term text[]; w_idf float8[]; w_avgdl float8[];
+  terms text[];           -- the question's lexemes found in the datasets, rarest first
+  bounds float8[];        -- the most each term can add to a chunk's score: idf * (k1 + 1)
+  term_queries tsquery[];
+  idfs float8[];          -- per dataset (in dataset_ids order), per term: idf, 0 where absent
+  average_lengths float8[];
+  frequencies text := '';  -- each term's frequency in candidate c: t1, t2, …
+  score_sql text := '0';  -- BM25 (k1 1.2, b 0.75) from them
+  candidates constant text := $q$(select id, d, norm %s from (
+      select id, search, array_position($1, dataset_id) - 1 as d,
+             1.2 * (0.25 + 0.75 * length(search) / $5[array_position($1, dataset_id)]) as norm
+        from chunks where dataset_id = any($1) and search @@ $2 %s limit $8) f) c$q$;
   matching tsquery;       -- what a complete passage matches
   ids uuid[]; scores float8[];
   best_ids uuid[] := '{}'; best_scores float8[] := '{}';
   seen tsquery;           -- the terms whose chunks are scored already
-  term_query tsquery;
   needed int;
   remaining float8;
   threshold float8;
-  -- BM25 of chunk c over the question's terms (tf from the tsvector's positions). Both
-  -- statements below bind the same parameters: $4..$7 the weights, $5 the terms.
-  score_sql constant text := $s$(select coalesce(sum(w.idf * x.tf * 2.2 / (x.tf + 1.2 * (0.25 + 0.75 * length(c.search) / w.avgdl))), 0)
-      from (select lexeme, array_length(positions, 1) as tf from unnest(c.search) where lexeme = any($5)) x
-      join weights w on w.term = x.lexeme and w.dataset_id = c.dataset_id)$s$;
 begin
-  -- The question's lexemes, as the dataset's configuration indexes them.
-  select coalesce(array_agg(t.term), '{}') into terms
-    from (select distinct unnest(tsvector_to_array(to_tsvector(config, query))) as term) t;
-  if cardinality(terms) = 0 then return; end if;
-
-  -- Per dataset: idf of each term (Lucene's, never negative) and the average chunk length.
-  select array_agg(s.dataset_id), array_agg(s.term), array_agg(s.idf), array_agg(s.avgdl)
-    into w_dataset, w_term, w_idf, w_avgdl
-    from (select d.id as dataset_id, x.term,
-                 ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5)) as idf,
-                 greatest(d.search_lexeme_count::float8 / nullif(d.search_chunk_count, 0), 1) as avgdl
-            from datasets d
-            join dataset_terms x on x.dataset_id = d.id and x.term = any(terms)
-           where d.id = any(dataset_ids)) s;
-  if w_term is null then return; end if;
-
-  select array_agg(u.term order by u.bound desc, u.term), array_agg(u.bound order by u.bound desc, u.term)
+  select array_agg(s.term order by s.bound desc, s.term), array_agg(s.bound order by s.bound desc, s.term)
     into terms, bounds
-    from (select w.term, max(w.idf) * (k1 + 1) as bound
-            from unnest(w_term, w_idf) as w(term, idf) group by w.term) u;
+    from (select x.term, max(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5))) * 2.2 as bound
+            from (select distinct unnest(tsvector_to_array(to_tsvector(config, query))) as term) t
+            join dataset_terms x on x.term = t.term and x.dataset_id = any(dataset_ids)
+            join datasets d on d.id = x.dataset_id
+           group by x.term) s;
+  if terms is null then return; end if;
+
+  select array_agg(coalesce(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5)), 0) order by ds.ord, t.ord)
+    into idfs
+    from unnest(dataset_ids) with ordinality as ds(id, ord)
+    cross join unnest(terms) with ordinality as t(term, ord)
+    left join datasets d on d.id = ds.id
+    left join dataset_terms x on x.dataset_id = ds.id and x.term = t.term;
+  select array_agg(greatest(coalesce(d.search_lexeme_count::float8 / nullif(d.search_chunk_count, 0), 1), 1) order by ds.ord)
+    into average_lengths
+    from unnest(dataset_ids) with ordinality as ds(id, ord) left join datasets d on d.id = ds.id;
+  select array_agg(lexeme_query(t) order by ord) into term_queries from unnest(terms) with ordinality as u(t, ord);
+  for i in 1 .. cardinality(terms) loop
+    frequencies := frequencies || format(', lexeme_frequency(search, $3[%s]) as t%s', i, i);
+    score_sql := score_sql || format(' + $4[c.d * %s + %s] * c.t%s * 2.2 / (c.t%s + c.norm)', cardinality(terms), i, i, i);
+  end loop;
 
   if strict then
     matching := websearch_to_tsquery(config, query);
   else
-    select string_agg(lexeme_query(t)::text, ' & ')::tsquery into matching from unnest(terms) as t;
+    select string_agg(q::text, ' & ')::tsquery into matching from unnest(term_queries) as q;
   end if;
 
   -- Complete passages first (all the words, or the search syntax as written), by BM25.
   return query execute format($q$
-    with weights as (select * from unnest($4, $5, $6, $7) as w(dataset_id, term, idf, avgdl))
-    select c.id, %s as score, true
-      from (select id, dataset_id, search from chunks
-             where dataset_id = any($1) and search @@ $2 limit $9) c
-     order by score desc, c.id limit $10 $q$, score_sql)
-    using dataset_ids, matching, matching, w_dataset, w_term, w_idf, w_avgdl, seen, row_cap, top_k;
+    select c.id, %s as score, true from %s order by score desc, c.id limit $9 $q$, score_sql, format(candidates, frequencies, ''))
+    using dataset_ids, matching, term_queries, idfs, average_lengths, seen, matching, row_cap, top_k;
   get diagnostics needed = row_count;
   needed := top_k - needed;
   if strict or needed <= 0 or cardinality(terms) = 1 then return; end if;
 
-  -- Then passages with some of the words: max-score pruning. Terms are taken rarest first;
-  -- a chunk not yet scored holds only terms not yet taken, so once their bounds add up to
-  -- less than the score the top list needs, no such chunk can enter it and the rest is skipped.
+  -- Then passages with some of the words: max-score pruning. Terms are taken rarest first; a
+  -- chunk not yet scored holds only terms not yet taken, so once their bounds add up to less
+  -- than the score the top list needs, no such chunk can enter it and the rest is skipped.
   for i in 1 .. cardinality(terms) loop
     select coalesce(sum(x), 0) into remaining from unnest(bounds[i:]) as x;
     threshold := case when cardinality(best_scores) >= needed then best_scores[needed] else 0 end;
     exit when remaining < threshold;
-    term_query := lexeme_query(terms[i]);
     execute format($q$
-      with weights as (select * from unnest($4, $5, $6, $7) as w(dataset_id, term, idf, avgdl)),
-      scored as (
-        select c.id, %s as score
-          from (select id, dataset_id, search from chunks
-                 where dataset_id = any($1) and search @@ $2
-                   and not (search @@ $3) and ($8::tsquery is null or not (search @@ $8))
-                 limit $9) c
-         order by score desc, c.id limit $10)
-      select array_agg(id order by score desc, id), array_agg(score order by score desc, id) from scored $q$, score_sql)
+      with scored as (select c.id, %s as score from %s order by score desc, c.id limit $9)
+      select array_agg(id order by score desc, id), array_agg(score order by score desc, id) from scored $q$,
+      score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
       into ids, scores
-      using dataset_ids, term_query, matching, w_dataset, w_term, w_idf, w_avgdl, seen, row_cap, needed;
+      using dataset_ids, term_queries[i], term_queries, idfs, average_lengths, seen, matching, row_cap, needed;
     if ids is not null then
       select array_agg(m.id order by m.score desc, m.id), array_agg(m.score order by m.score desc, m.id)
         into best_ids, best_scores
         from (select * from unnest(best_ids || ids, best_scores || scores) as u(id, score)
                order by score desc, id limit needed) m;
     end if;
-    seen := case when seen is null then term_query else seen || term_query end;
+    seen := case when seen is null then term_queries[i] else seen || term_queries[i] end;
   end loop;
   return query select u.id, u.score, false from unnest(best_ids, best_scores) as u(id, score);
 end $fn$;`;
@@ -162,6 +168,7 @@ export class Migration20261202144657_bm25_statistics extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(LEXEME_QUERY);
+    this.addSql(LEXEME_FREQUENCY);
     this.addSql(BM25_SEARCH);
     this.addSql(`create table "dataset_terms" ("id" uuid not null, "tenant_id" uuid not null, "dataset_id" uuid not null, "term" text not null, "chunk_count" int not null, constraint "dataset_terms_pkey" primary key ("id"));`);
     this.addSql(`alter table "dataset_terms" add constraint "dataset_terms_tenant_id_dataset_id_term_unique" unique ("tenant_id", "dataset_id", "term");`);
@@ -202,6 +209,7 @@ export class Migration20261202144657_bm25_statistics extends Migration {
     this.addSql(`drop function if exists chunks_search_statistics();`);
     this.addSql(`drop function if exists sluice_bm25_search(uuid[], regconfig, text, boolean, int, int);`);
     this.addSql(`drop function if exists lexeme_query(text);`);
+    this.addSql(`drop function if exists lexeme_frequency(tsvector, tsquery);`);
     this.addSql(`drop table if exists "dataset_terms" cascade;`);
 
     this.addSql(`alter table "datasets" drop column "search_chunk_count", drop column "search_lexeme_count";`);

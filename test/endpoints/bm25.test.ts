@@ -110,7 +110,8 @@ async function bruteForce(datasetId: string, query: string, topK: number): Promi
   });
 }
 
-describe('BM25 keyword search', () => {
+// Each test ingests a few jobs: generous on a busy machine; nothing here measures time.
+describe('BM25 keyword search', { timeout: 120_000 }, () => {
   it('keeps each dataset’s statistics exact as documents are added, replaced and deleted', async () => {
     const first = await endpointOver(server, owner.token, generatedCorpus(30, 11));
     const second = await endpointOver(server, other.token, generatedCorpus(20, 13));
@@ -142,6 +143,20 @@ describe('BM25 keyword search', () => {
       expect(passages.map((passage) => passage.chunkId), question).toEqual(expected.map((chunk) => chunk.chunkId));
       passages.forEach((passage, index) => expect(passage.score).toBeCloseTo(expected[index]!.score, 9));
     }
+  });
+
+  it('reads every term frequency a tsvector can hold exactly (lexeme_frequency, 0 to 255)', async () => {
+    const { rows } = await withClient(server.database.ownerUrl, (client) =>
+      client.query<{ n: number; stored: number; read: number }>(`
+        select n, coalesce((select array_length(positions, 1) from unnest(v) where lexeme = 'x'), 0) as stored,
+               lexeme_frequency(v, lexeme_query('x')) as read
+          from generate_series(0, 300) as n
+          cross join lateral (select to_tsvector('simple', repeat('x ', n) || 'y') as v) t`),
+    );
+    expect(rows).toHaveLength(301);
+    for (const row of rows) expect(row.read, `${row.n} occurrences`).toBe(row.stored);
+    // A tsvector keeps 255 positions of a lexeme at most; frequencies up to there are exact.
+    expect(rows.find((row) => row.n === 300)!.stored).toBe(255);
   });
 
   it('weighs rare words above common ones, prefers shorter passages, and puts complete matches first', async () => {
