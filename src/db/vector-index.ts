@@ -28,10 +28,13 @@ export const embeddingIndexName = (dimensions: number) => `chunk_embeddings_hnsw
 /**
  * The function the app calls to ensure the HNSW index for one dimension: false (and nothing
  * done) without the extension or outside 1..2000. The extension's schema is looked up, not
- * assumed (managed servers often install it in `extensions`). Concurrent callers for the same
- * dimension wait on an advisory lock, so `if not exists` never races into a duplicate name.
- * Built in the caller's transaction: it holds a SHARE lock on chunk_embeddings while it builds,
- * cheap when the first vectors of a dimension arrive, as they do.
+ * assumed (managed servers often install it in `extensions`). An existing index returns at
+ * once from the catalogue, so the EMBEDDING stage calls it before every batch it writes.
+ * Concurrent callers for the same dimension wait on an advisory lock, so `if not exists`
+ * never races into a duplicate name. Built in the caller's transaction, before that
+ * dimension's first vectors are written: the partial index then holds no rows yet (it holds a
+ * SHARE lock on chunk_embeddings only while it reads the table once), and pgvector adds the
+ * vectors as they are written.
  */
 export function embeddingIndexFunctionSql(): string[] {
   return definerFunctionSql(
@@ -43,6 +46,11 @@ export function embeddingIndexFunctionSql(): string[] {
          if p_dimensions is null or p_dimensions < 1 or p_dimensions > ${MAX_HNSW_DIMENSIONS} then return false; end if;
          select n.nspname into vector_schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'vector';
          if vector_schema is null then return false; end if;
+         -- Already there (every call but the first for a dimension): no lock on the table at all.
+         if exists (select from pg_index i join pg_class c on c.oid = i.indexrelid
+                     where i.indrelid = 'chunk_embeddings'::regclass and c.relname = 'chunk_embeddings_hnsw_' || p_dimensions) then
+           return true;
+         end if;
          perform pg_advisory_xact_lock(hashtext('sluice:embedding-index'), p_dimensions);
          execute format(
            'create index if not exists %I on chunk_embeddings using hnsw ((embedding::%I.vector(%s)) %I.vector_cosine_ops) where dimensions = %s',
@@ -73,7 +81,7 @@ export async function vectorSupport(em: EntityManager): Promise<VectorSupport> {
 
 /**
  * Ensures the HNSW index for `dimensions` in `em`'s (read-write) transaction; true when one
- * exists afterwards. For the code that writes embeddings.
+ * exists afterwards. For the code that writes embeddings (ingestion/embedding-stage.ts).
  */
 export async function ensureVectorIndex(em: EntityManager, dimensions: number): Promise<boolean> {
   const [row] = await boundSql<{ ensured: boolean }>(em, 'select ensure_embedding_index(?::int) as ensured', [dimensions]);
