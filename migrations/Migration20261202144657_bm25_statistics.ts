@@ -104,12 +104,15 @@ declare
   remaining float8;
   threshold float8;
 begin
+  -- Statistics rows are read by (dataset, term) pairs given as arrays, so the unique index
+  -- (tenant_id, dataset_id, term) finds them: a join on the terms can be planned as a scan of
+  -- the dataset's whole vocabulary (it was, on tables autovacuum had not analysed yet).
+  terms := array(select distinct unnest(tsvector_to_array(to_tsvector(config, query))));
   select array_agg(s.term order by s.bound desc, s.term), array_agg(s.bound order by s.bound desc, s.term)
     into terms, bounds
     from (select x.term, max(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5))) * 2.2 as bound
-            from (select distinct unnest(tsvector_to_array(to_tsvector(config, query))) as term) t
-            join dataset_terms x on x.term = t.term and x.dataset_id = any(dataset_ids)
-            join datasets d on d.id = x.dataset_id
+            from dataset_terms x join datasets d on d.id = x.dataset_id
+           where x.dataset_id = any(dataset_ids) and x.term = any(terms)
            group by x.term) s;
   if terms is null then return; end if;
 
@@ -118,7 +121,8 @@ begin
     from unnest(dataset_ids) with ordinality as ds(id, ord)
     cross join unnest(terms) with ordinality as t(term, ord)
     left join datasets d on d.id = ds.id
-    left join dataset_terms x on x.dataset_id = ds.id and x.term = t.term;
+    left join (select * from dataset_terms where dataset_id = any(dataset_ids) and term = any(terms)) x
+           on x.dataset_id = ds.id and x.term = t.term;
   select array_agg(greatest(coalesce(d.search_lexeme_count::float8 / nullif(d.search_chunk_count, 0), 1), 1) order by ds.ord)
     into average_lengths
     from unnest(dataset_ids) with ordinality as ds(id, ord) left join datasets d on d.id = ds.id;
