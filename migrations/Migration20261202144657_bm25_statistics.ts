@@ -78,8 +78,11 @@ $fn$;`;
  * place exactness is traded for speed (measured in docs/endpoints.md).
  */
 const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int)
-returns table (chunk_id uuid, score float8, complete boolean)
+returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
+-- At most top_k rows (50 at most), with everything the retriever shows, looked up by key
+-- here: joined outside, the planner expected 1 000 rows and read the whole dataset's chunks.
+rows 50
 as $fn$
 #variable_conflict use_column
 declare
@@ -96,6 +99,7 @@ declare
         from chunks where dataset_id = any($1) and search @@ $2 %s limit $8) f) c$q$;
   matching tsquery;       -- what a complete passage matches
   ids uuid[]; scores float8[];
+  complete_ids uuid[]; complete_scores float8[];
   best_ids uuid[] := '{}'; best_scores float8[] := '{}';
   seen tsquery;           -- the terms whose chunks are scored already
   needed int;
@@ -145,38 +149,48 @@ begin
            (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
            (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
     score_sql, format(candidates, frequencies, ''))
-    into examined, ids, scores
+    into examined, complete_ids, complete_scores
     using dataset_ids, matching, term_queries, idfs, average_lengths, seen, matching, budget, top_k;
   budget := budget - examined;
-  return query select u.id, u.score, true from unnest(ids, scores) as u(id, score);
-  needed := top_k - coalesce(cardinality(ids), 0);
-  if strict or needed <= 0 or cardinality(terms) = 1 then return; end if;
+  complete_ids := coalesce(complete_ids, '{}');
+  complete_scores := coalesce(complete_scores, '{}');
+  needed := top_k - cardinality(complete_ids);
 
   -- Then passages with some of the words: max-score pruning. Terms are taken rarest first; a
   -- chunk not yet scored holds only terms not yet taken, so once their bounds add up to less
   -- than the score the top list needs, no such chunk can enter it and the rest is skipped.
-  for i in 1 .. cardinality(terms) loop
-    select coalesce(sum(x), 0) into remaining from unnest(bounds[i:]) as x;
-    threshold := case when cardinality(best_scores) >= needed then best_scores[needed] else 0 end;
-    exit when remaining < threshold or budget <= 0;
-    execute format($q$
-      with scored as (select c.id, %s as score from %s)
-      select (select count(*) from scored)::int,
-             (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
-             (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
-      score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
-      into examined, ids, scores
-      using dataset_ids, term_queries[i], term_queries, idfs, average_lengths, seen, matching, budget, needed;
-    budget := budget - examined;
-    if ids is not null then
-      select array_agg(m.id order by m.score desc, m.id), array_agg(m.score order by m.score desc, m.id)
-        into best_ids, best_scores
-        from (select * from unnest(best_ids || ids, best_scores || scores) as u(id, score)
-               order by score desc, id limit needed) m;
-    end if;
-    seen := case when seen is null then term_queries[i] else seen || term_queries[i] end;
-  end loop;
-  return query select u.id, u.score, false from unnest(best_ids, best_scores) as u(id, score);
+  if not strict and needed > 0 and cardinality(terms) > 1 then
+    for i in 1 .. cardinality(terms) loop
+      select coalesce(sum(x), 0) into remaining from unnest(bounds[i:]) as x;
+      threshold := case when cardinality(best_scores) >= needed then best_scores[needed] else 0 end;
+      exit when remaining < threshold or budget <= 0;
+      execute format($q$
+        with scored as (select c.id, %s as score from %s)
+        select (select count(*) from scored)::int,
+               (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
+               (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
+        score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
+        into examined, ids, scores
+        using dataset_ids, term_queries[i], term_queries, idfs, average_lengths, seen, matching, budget, needed;
+      budget := budget - examined;
+      if ids is not null then
+        select array_agg(m.id order by m.score desc, m.id), array_agg(m.score order by m.score desc, m.id)
+          into best_ids, best_scores
+          from (select * from unnest(best_ids || ids, best_scores || scores) as u(id, score)
+                 order by score desc, id limit needed) m;
+      end if;
+      seen := case when seen is null then term_queries[i] else seen || term_queries[i] end;
+    end loop;
+  end if;
+
+  return query
+    select c.id, c.document_id, c.dataset_id, d.title::text, d.metadata, c.content, r.score, r.complete
+      from unnest(complete_ids || best_ids, complete_scores || best_scores,
+                  array_fill(true, array[cardinality(complete_ids)]) || array_fill(false, array[cardinality(best_ids)]))
+           with ordinality as r(id, score, complete, ord)
+      join chunks c on c.id = r.id
+      join documents d on d.id = c.document_id
+     order by r.ord;
 end $fn$;`;
 
 export class Migration20261202144657_bm25_statistics extends Migration {

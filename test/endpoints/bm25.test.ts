@@ -135,7 +135,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
   });
 
   it('returns exactly what scoring every matching chunk returns (max-score pruning loses nothing)', async () => {
-    const setup = await endpointOver(server, owner.token, generatedCorpus(80, 23));
+    const setup = await endpointOver(server, owner.token, generatedCorpus(50, 23));
     const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq'];
     for (const question of questions) {
       const expected = await bruteForce(uuidOf(setup.datasetId), question, 10);
@@ -177,7 +177,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     const setup = await endpointOver(server, owner.token, generatedCorpus(25, 29));
     const before = await ranked(owner, setup, 'wabq wbaq', 10);
     expect(before.length).toBeGreaterThan(0);
-    await endpointOver(server, other.token, generatedCorpus(60, 31));
+    await endpointOver(server, other.token, generatedCorpus(40, 31));
     expect(await ranked(owner, setup, 'wabq wbaq', 10)).toEqual(before);
   });
 });

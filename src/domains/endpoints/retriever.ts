@@ -92,11 +92,9 @@ export function fullTextSearchSql(
     ? 'websearch_to_tsquery(?::regconfig, ?)'
     : `replace(websearch_to_tsquery(?::regconfig, ?)::text, ' & ', ' | ')::tsquery`;
   return {
-    sql: `select h.chunk_id, c.document_id, c.dataset_id, d.title, d.metadata, c.content, h.score, h.complete,
-                 ts_headline(?::regconfig, c.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
+    sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
+                 ts_headline(?::regconfig, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
             from sluice_bm25_search(?::uuid[], ?::regconfig, ?, ?, ?, ?) h
-            join chunks c on c.id = h.chunk_id
-            join documents d on d.id = c.document_id
            ${minScore === null ? '' : 'where h.score >= ?::float8'}
            order by h.complete desc, h.score desc, h.chunk_id`,
     params: [
