@@ -14,6 +14,7 @@
  * Settings: BENCH_VECTOR_CHUNKS, BENCH_VECTOR_DIMENSIONS, BENCH_VECTOR_CLUSTERS,
  * BENCH_VECTOR_NOISE (noise length / centroid length, default 0.8), BENCH_VECTOR_QUERIES
  * (default 50), BENCH_VECTOR_SIZES (comma-separated), BENCH_VECTOR_STOP_MS (default 5000),
+ * BENCH_VECTOR_SQL_UP_TO (largest size for plain-SQL exact, default 200 000: ~80 µs a row),
  * BENCH_VECTOR_INGEST (default 100 000), BENCH_VECTOR_BATCH (default 64, the embeddings
  * model's default batchSize), BENCH_VECTOR_BUILD_MEMORY (default 4GB),
  * BENCH_VECTOR_BUILD_WORKERS (parallel maintenance workers, default 1).
@@ -39,6 +40,7 @@ export async function vectorsBenchmark(command: string): Promise<void> {
   const noiseRatio = setting('BENCH_VECTOR_NOISE', 0.8);
   const queryCount = setting('BENCH_VECTOR_QUERIES', 50);
   const stopMs = setting('BENCH_VECTOR_STOP_MS', 5_000);
+  const sqlUpTo = setting('BENCH_VECTOR_SQL_UP_TO', 200_000);
   const ingestCount = Math.min(chunkCount, setting('BENCH_VECTOR_INGEST', 100_000));
   const batchSize = setting('BENCH_VECTOR_BATCH', 64);
   const sizes = sizeSteps(chunkCount, process.env.BENCH_VECTOR_SIZES ? process.env.BENCH_VECTOR_SIZES.split(',').map(Number) : LADDER);
@@ -108,7 +110,7 @@ export async function vectorsBenchmark(command: string): Promise<void> {
         byPgvector.push(await measure(app, exactPgvector(data), data, size, questions, { all: last, budgetMs: 15_000, least: 5 }));
         console.log(`  pgvector exact: ${summary(byPgvector.at(-1)!)}`);
       }
-      if (!exactStopped) {
+      if (!exactStopped && size <= sqlUpTo) {
         exact.push(await measure(app, exactSql(data), data, size, questions, { all: false, budgetMs: 20_000, least: 5 }));
         console.log(`  SQL exact: ${summary(exact.at(-1)!)}`);
         exactStopped = Math.max(...exact.at(-1)!.samples) > stopMs;

@@ -89,15 +89,22 @@ export async function generateEmbeddings(client: pg.Client, data: VectorDataset,
       `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)
        select gen_random_uuid(), $1, $2, n.chunk_id, $3, ${data.dimensions}, v.embedding, now()
          from (select chunk_id, 1 + floor(random() * $4)::int as centroid from bench_vector_chunks where n > $5 and n <= $6) n
-         join bench_vector_centroids c on c.id = n.centroid
+         -- The lateral names the chunk row, so it runs once per chunk. (Joined to the centroid
+         -- outside it, PostgreSQL computed it once per centroid and every member of a cluster
+         -- got the same vector: the first 1 M run had 2 000 distinct vectors.)
          cross join lateral (
            select array_agg((x / norm)::real order by i) as embedding
              from (select i, x, sqrt(sum(x * x) over ()) as norm
-                     from (select i, c.v[i] + $7 * (2 * random() - 1) as x from generate_series(1, ${data.dimensions}) i) noisy) scaled
+                     from (select i, c.v[i] + $7 * (2 * random() - 1) as x
+                             from bench_vector_centroids c, generate_series(1, ${data.dimensions}) i
+                            where c.id = n.centroid and n.chunk_id is not null) noisy) scaled
          ) v`,
       [data.tenantId, data.datasetId, data.modelId, centroids, first, Math.min(to, first + slice), amplitude],
     );
     if (to - from > 100_000 && ((first - from) / slice) % 5 === 4) console.log(`  ${Math.min(to, first + slice)} embeddings`);
   }
   await client.query('vacuum analyze chunk_embeddings');
+  // Identical vectors would make ties of the exact answers and shrink the HNSW graph.
+  const { rows } = await client.query(`select count(*)::int as sampled, count(distinct embedding)::int as distinct from (select embedding from chunk_embeddings where model_id = $1 limit 10000) s`, [data.modelId]);
+  if (rows[0].sampled !== rows[0].distinct) throw new Error(`only ${rows[0].distinct} distinct of ${rows[0].sampled} embeddings sampled`);
 }
