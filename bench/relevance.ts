@@ -9,7 +9,9 @@
  * answer … 4 minimal interest); nDCG uses 2^gain − 1; every judged pair counts as relevant
  * for recall and MRR; unjudged documents are not relevant. Nothing is tuned.
  *
- * Settings: BENCH_RELEVANCE_DIR (default ../shared/retrieval-eval/cranfield beside the repo).
+ * Settings: BENCH_RELEVANCE_DIR (default ../shared/retrieval-eval/cranfield beside the repo);
+ * BENCH_CHUNK_SIZE (characters, no overlap; default: the ingestion default) to see what
+ * chunking costs against the whole-document reference.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -110,7 +112,7 @@ export async function relevanceBenchmark(command: string): Promise<void> {
 
     const row = (name: string, scores: QualityScores) => [name, fixed(scores.ndcg10, 3), fixed(scores.recall50, 3), fixed(scores.mrr10, 3), questions.length];
     const body = [
-      `Ranking quality: the Cranfield collection (${collection.documents.length} aeronautics abstracts, ingested as one JSON Lines file with default chunking, ${collection.documents.length - withText.length} of them empty and so not kept; ${questions.length} questions, the odd-numbered half, with graded judgements: gain 5 − code, nDCG gain 2^g − 1, unjudged = not relevant). Sluice: an extractive endpoint with topK ${TOP_K}, every question asked through \`queryEndpoint\`, a document ranked at its first passage (on average ${fixed(passagesTotal / questions.length)} passages, ${fixed(documentsTotal / questions.length)} distinct documents per question). Reference: textbook BM25 (k1 1.2, b 0.75, Porter stems, the \`stopword\` English list, Lucene's idf) over the same documents, in the benchmark process. Nothing tuned.`,
+      `Ranking quality: the Cranfield collection (${collection.documents.length} aeronautics abstracts, ingested as one JSON Lines file with ${process.env.BENCH_CHUNK_SIZE ? `${process.env.BENCH_CHUNK_SIZE}-character chunks (BENCH_CHUNK_SIZE), no overlap` : "default chunking"}, ${collection.documents.length - withText.length} of them empty and so not kept; ${questions.length} questions, the odd-numbered half, with graded judgements: gain 5 − code, nDCG gain 2^g − 1, unjudged = not relevant). Sluice: an extractive endpoint with topK ${TOP_K}, every question asked through \`queryEndpoint\`, a document ranked at its first passage (on average ${fixed(passagesTotal / questions.length)} passages, ${fixed(documentsTotal / questions.length)} distinct documents per question). Reference: textbook BM25 (k1 1.2, b 0.75, Porter stems, the \`stopword\` English list, Lucene's idf) over the same documents, in the benchmark process. Nothing tuned.`,
       '',
       table(['ranking', 'nDCG@10', 'recall@50', 'MRR@10', 'questions'], [row('Sluice endpoint (`queryEndpoint`, keyword)', meanScores(sluiceScores)), row('Reference: BM25 in the benchmark process', meanScores(bm25Scores))]),
     ].join('\n');
@@ -128,7 +130,7 @@ async function upload(url: string, apiKey: string, datasetId: string, jsonl: str
     'operations',
     JSON.stringify({
       query: 'mutation($d: ID!, $files: [File!], $o: IngestionOptionsInput) { ingestDocuments(datasetId: $d, files: $files, options: $o) { id } }',
-      variables: { d: datasetId, files: [null], o: { jsonIdField: 'id', jsonTitleField: 'title', jsonTextField: 'text' } },
+      variables: { d: datasetId, files: [null], o: { jsonIdField: 'id', jsonTitleField: 'title', jsonTextField: 'text', ...(process.env.BENCH_CHUNK_SIZE ? { chunkSize: Number(process.env.BENCH_CHUNK_SIZE), chunkOverlap: 0 } : {}) } },
     }),
   );
   form.set('map', JSON.stringify({ 0: ['variables.files.0'] }));

@@ -2,14 +2,16 @@
  * Query latency over a large dataset: 1 million generated chunks (BENCH_SEARCH_CHUNKS), asked
  * through `queryEndpoint` on a real `sluice serve` (auth, request transaction, endpoint
  * lookup, retrieval, the extractive model, the usage record), beside the same retrieval SQL
- * run directly as the app role under the same row-level security, in the same run, one
- * request at a time, the two interleaved so both see the same cache and machine state.
+ * run directly as the app role under the same row-level security, and the statement it
+ * replaced (ts_rank_cd, bench/support/legacy-search.ts), in the same run, one request at a
+ * time, the three interleaved so all see the same cache and machine state.
  *
  * Settings: BENCH_SEARCH_CHUNKS (default 1 000 000), BENCH_SEARCH_QUERIES (default 400 each).
  */
 import pg from 'pg';
 import { withClient } from '../src/db/bootstrap.js';
 import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
+import { legacyFullTextSearchSql } from './support/legacy-search.js';
 import { appendReport, fixed, percentile, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
@@ -57,6 +59,7 @@ export async function searchBenchmark(command: string): Promise<void> {
     const asks = questions(queryCount);
     const viaApi: number[] = [];
     const viaSql: number[] = [];
+    const viaLegacy: number[] = [];
     let hits = 0;
     try {
       if (process.env.BENCH_EXPLAIN) {
@@ -72,6 +75,7 @@ export async function searchBenchmark(command: string): Promise<void> {
       for (const query of asks.slice(0, 20)) {
         await ask(server.url, apiKey, createEndpoint.reference, query);
         await rawSearch(app, tenantId, datasetId, query);
+        await rawSearch(app, tenantId, datasetId, query, legacyFullTextSearchSql);
       }
       const timed = async <T>(samples: number[], run: () => Promise<T>): Promise<T> => {
         const started = performance.now();
@@ -79,15 +83,20 @@ export async function searchBenchmark(command: string): Promise<void> {
         samples.push(performance.now() - started);
         return result;
       };
+      const order = [
+        ['api', 'sql', 'legacy'],
+        ['sql', 'legacy', 'api'],
+        ['legacy', 'api', 'sql'],
+      ] as const;
       for (const [index, query] of asks.entries()) {
-        // Each path goes first for half the questions: the second to ask finds the first's
+        // Each path goes first for a third of the questions: the second to ask finds the first's
         // pages in PostgreSQL's buffers (until 2026-11-30 the SQL always went second).
-        const viaApiFirst = index % 2 === 0;
         let passages = 0;
         let rows = 0;
-        for (const path of viaApiFirst ? ['api', 'sql'] : ['sql', 'api']) {
+        for (const path of order[index % 3]!) {
           if (path === 'api') passages = await timed(viaApi, () => ask(server.url, apiKey, createEndpoint.reference, query));
-          else rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query));
+          else if (path === 'sql') rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query));
+          else await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, legacyFullTextSearchSql));
         }
         if (rows !== passages) throw new Error(`"${query}": the API returned ${passages} passages, the SQL ${rows}`);
         if (passages > 0) hits += 1;
@@ -102,15 +111,18 @@ export async function searchBenchmark(command: string): Promise<void> {
     };
     const api = stats(viaApi);
     const sql = stats(viaSql);
+    const legacy = stats(viaLegacy);
     const body = [
-      `Search: ${chunkCount} chunks of 40 generated words (a ${VOCABULARY}-word vocabulary drawn with a skew: a few words in most chunks, most words in few) in one dataset; ${queryCount} two- and three-word questions (${hits} with passages), topK 5, one request at a time, the two paths interleaved, each asking first for half the questions.`,
+      `Search: ${chunkCount} chunks of 40 generated words (a ${VOCABULARY}-word vocabulary drawn with a skew: a few words in most chunks, most words in few) in one dataset; ${queryCount} two- and three-word questions (${hits} with passages), topK 5, one request at a time, the three paths interleaved, each asking first for a third of the questions.`,
       '',
       table(
         ['path', 'p50 ms', 'p95 ms', 'p99 ms'],
         [
           ['GraphQL `queryEndpoint` (passages, extractive answer, usage record) over HTTP', ...api.map((value) => fixed(value))],
-          ['Reference: the retrieval SQL alone, app role under RLS, in a transaction', ...sql.map((value) => fixed(value))],
+          ['Reference: the retrieval SQL alone (`sluice_bm25_search`), app role under RLS, in a transaction', ...sql.map((value) => fixed(value))],
+          ['Before: the ts_rank_cd statement of 2f8e06e (bench/support/legacy-search.ts), the same way', ...legacy.map((value) => fixed(value))],
           ['Ratio (GraphQL / SQL)', ...api.map((value, index) => fixed(value / sql[index]!, 2))],
+          ['Ratio (BM25 SQL / before)', ...sql.map((value, index) => fixed(value / legacy[index]!, 2))],
         ],
       ),
     ].join('\n');
@@ -126,9 +138,9 @@ async function ask(url: string, apiKey: string, endpoint: string, query: string)
   return queryEndpoint.passages.length;
 }
 
-/** The retriever's own statement, on a plain pg connection as the app role, tenant set. */
-async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string): Promise<number> {
-  const { sql, params } = fullTextSearchSql({ datasetIds: [datasetId], query, topK: 5, minScore: null }, 'english');
+/** The retriever's own statement (or the legacy one), on a plain pg connection as the app role, tenant set. */
+async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string, statement = fullTextSearchSql): Promise<number> {
+  const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null }, 'english');
   let index = 0;
   const text = sql.replace(/\?/g, () => `$${++index}`);
   await client.query('begin');

@@ -21,6 +21,8 @@ import { Migration20261202082902_api_key_prefix_lookup } from './Migration202612
 import { Migration20261202083125_audit_history_without_arguments } from './Migration20261202083125_audit_history_without_arguments.js';
 import { Migration20261202085116_issuer_claims } from './Migration20261202085116_issuer_claims.js';
 import { Migration20261202144149_chunk_embeddings } from './Migration20261202144149_chunk_embeddings.js';
+import { Migration20261202144549_embedding_stage } from './Migration20261202144549_embedding_stage.js';
+import { Migration20261202144657_bm25_statistics } from './Migration20261202144657_bm25_statistics.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -44,4 +46,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202083125_audit_history_without_arguments', class: Migration20261202083125_audit_history_without_arguments },
   { name: 'Migration20261202085116_issuer_claims', class: Migration20261202085116_issuer_claims },
   { name: 'Migration20261202144149_chunk_embeddings', class: Migration20261202144149_chunk_embeddings },
+  { name: 'Migration20261202144549_embedding_stage', class: Migration20261202144549_embedding_stage },
+  { name: 'Migration20261202144657_bm25_statistics', class: Migration20261202144657_bm25_statistics },
 ];

@@ -57,6 +57,7 @@ const TENANT_TABLES = [
   'identity_providers',
   'invitations',
   'datasets',
+  'dataset_terms',
   'documents',
   'chunks',
   'chunk_embeddings',

@@ -2,6 +2,7 @@
 import { Chunk } from './datasets/chunk.entity.js';
 import { ChunkEmbedding } from './datasets/chunk-embedding.entity.js';
 import { Dataset } from './datasets/dataset.entity.js';
+import { DatasetTerm } from './datasets/dataset-term.entity.js';
 import { Document } from './datasets/document.entity.js';
 import { Endpoint } from './endpoints/endpoint.entity.js';
 import { UsageRecord } from './endpoints/usage-record.entity.js';
@@ -29,6 +30,7 @@ export const entities = [
   ApiKey,
   IdentityProvider,
   Dataset,
+  DatasetTerm,
   Document,
   Chunk,
   ChunkEmbedding,

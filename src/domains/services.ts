@@ -3,6 +3,7 @@
  * test), built around its tenant scope: every entry point builds them with this function.
  */
 import { AuditService } from './audit/audit.service.js';
+import { datasetSlugsUsingModel } from './datasets/dataset-embedding.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
 import { QueryService } from './endpoint-queries/query.service.js';
@@ -16,6 +17,7 @@ import { PrivacyService } from './identity/privacy.service.js';
 import { AcceptInputService } from './ingestion/accept-input.service.js';
 import { JobCommandsService } from './ingestion/job-commands.service.js';
 import { ProgressReaderService } from './ingestion/progress-reader.service.js';
+import { queueReembed, ReembedService } from './ingestion/reembed.js';
 import { ModelService } from './models/model.service.js';
 import { PolicyService } from './policies/policy.service.js';
 import { UsageService } from './policies/usage.service.js';
@@ -41,13 +43,17 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
-    datasets: new DatasetService(ctx),
+    datasets: new DatasetService(ctx, async (datasetId) => void (await queueReembed(ctx, datasetId))),
     documents: new DocumentService(ctx),
     /** Ingestion by use case: accepting input (starts a job), commanding jobs, reading progress. */
     ingestionInput: new AcceptInputService(ctx),
     ingestionCommands: new JobCommandsService(ctx),
     ingestionProgress: new ProgressReaderService(ctx),
-    models: new ModelService(ctx, (modelId) => endpointSlugsUsingModel(ctx.em, modelId)),
+    reembedding: new ReembedService(ctx),
+    models: new ModelService(ctx, async (modelId) => ({
+      endpoints: await endpointSlugsUsingModel(ctx.em, modelId),
+      datasets: await datasetSlugsUsingModel(ctx.em, modelId),
+    })),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
     policies: new PolicyService(ctx),

@@ -11,7 +11,7 @@ import { runShutdownSteps } from '../platform/lifecycle/shutdown-steps.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { startTracing } from '../platform/telemetry/otel-sdk.js';
 import { createServer } from '../server.js';
-import { startWorker } from '../server/job-worker.js';
+import { modelAccess, startWorker } from '../server/job-worker.js';
 
 /**
  * The signals that end `serve`: SIGTERM (orchestrators), SIGINT (Ctrl-C) and SIGHUP (the
@@ -45,6 +45,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             orm,
             queueUrl: ownerUrl,
             progress: bus.progress,
+            models: modelAccess(config),
             logger,
             tracer: workerTracing?.tracer,
           })

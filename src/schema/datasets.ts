@@ -1,10 +1,12 @@
 /** Datasets: a tenant's collections of documents. */
+import type { DatasetEmbeddingState } from '../domains/datasets/dataset-embedding.js';
 import type { DatasetView } from '../domains/datasets/dataset.service.js';
 import type { DocumentRow } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
+import { ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
 
 export const DocumentRef = builder.loadableNodeRef('Document', {
@@ -15,6 +17,18 @@ export const DocumentRef = builder.loadableNodeRef('Document', {
 export const DatasetRef = builder.loadableNodeRef('Dataset', {
   id: { resolve: (dataset: DatasetView) => dataset.id },
   load: (ids: string[], ctx) => ctx.services.datasets.byIds(ids),
+});
+
+const DatasetEmbeddingRef = builder.objectRef<DatasetEmbeddingState>('DatasetEmbedding').implement({
+  description:
+    'How far the chunks are embedded. Semantic queries use `servingModel`, set once every chunk has a vector by it; ' +
+    'after a change of `model` they go on using the old one until the re-embed job covers every chunk.',
+  fields: (t) => ({
+    model: t.field({ type: ModelRef, nullable: true, description: 'What new chunks are embedded with; null: keyword search only.', resolve: (state) => state.modelId }),
+    servingModel: t.field({ type: ModelRef, nullable: true, description: 'Whose vectors answer semantic queries; null until one covers every chunk.', resolve: (state) => state.servingModelId }),
+    embeddedChunks: t.exposeInt('embeddedChunks', { description: 'Chunks with a vector by `model`.' }),
+    totalChunks: t.exposeInt('totalChunks'),
+  }),
 });
 
 DatasetRef.implement({
@@ -29,6 +43,13 @@ DatasetRef.implement({
     chunkCount: t.exposeInt('chunkCount'),
     bytes: t.exposeInt('byteCount', { description: 'UTF-8 bytes of the parsed text of its documents.' }),
     lastIngestedAt: t.expose('lastIngestedAt', { type: 'DateTime', nullable: true }),
+    embedding: t.loadable({
+      type: DatasetEmbeddingRef,
+      nullable: true,
+      description: 'Its embedding model and progress; null for a keyword-only dataset. Many datasets cost one query.',
+      load: (ids: string[], ctx) => ctx.services.datasets.embeddingStates(ids),
+      resolve: (dataset) => dataset.id,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     documents: t.connection({
@@ -61,6 +82,11 @@ export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
     slug: t.string({ required: true }),
     description: t.string({ required: false, ...displayText('description', 'text') }),
     language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
+    embeddingModelId: t.globalID({
+      required: false,
+      for: [ModelRef],
+      description: 'An embeddings model to embed its chunks with (semantic search); omitted: keyword search only.',
+    }),
   }),
 });
 
@@ -69,6 +95,11 @@ const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
     name: t.string({ required: false, ...displayText('name') }),
     slug: t.string({ required: false }),
     description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
+    embeddingModelId: t.globalID({
+      required: false,
+      for: [ModelRef],
+      description: 'Another embeddings model starts a re-embed job (queries keep the current vectors until it completes); null: keyword search only, its vectors are deleted.',
+    }),
   }),
 });
 
@@ -101,14 +132,18 @@ builder.mutationFields((t) => ({
     type: DatasetRef,
     authScopes: { permission: 'data:write' },
     args: { input: t.arg({ type: CreateDatasetInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.datasets.create(input),
+    resolve: (_root, { input }, ctx) => ctx.services.datasets.create({ ...input, embeddingModelId: input.embeddingModelId?.id }),
   }),
   updateDataset: t.field({
     type: DatasetRef,
     authScopes: { permission: 'data:write' },
     args: { id: t.arg.globalID({ required: true, for: [DatasetRef] }), input: t.arg({ type: UpdateDatasetInput, required: true }) },
     resolve: (_root, { id, input }, ctx) =>
-      ctx.services.datasets.update(id.id, { ...input, description: 'description' in input ? (input.description ?? null) : undefined }),
+      ctx.services.datasets.update(id.id, {
+        ...input,
+        description: 'description' in input ? (input.description ?? null) : undefined,
+        embeddingModelId: 'embeddingModelId' in input ? (input.embeddingModelId?.id ?? null) : undefined,
+      }),
   }),
   deleteDataset: t.field({
     type: DeletedDatasetRef,

@@ -15,7 +15,7 @@ export const EndpointRef = builder.loadableNodeRef('Endpoint', {
 const RetrievalRef = builder.objectRef<{ topK: number; minScore: number | null }>('RetrievalSettings').implement({
   fields: (t) => ({
     topK: t.exposeInt('topK', { description: 'Passages retrieved per query (1–50).' }),
-    minScore: t.exposeFloat('minScore', { nullable: true, description: 'Passages scoring below this (ts_rank_cd) are dropped.' }),
+    minScore: t.exposeFloat('minScore', { nullable: true, description: 'Passages scoring below this (BM25 score) are dropped.' }),
   }),
 });
 

@@ -3,7 +3,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
 import { PARSE_FAILURE_REASONS, type ParseFailureReason } from '../domains/ingestion/parse-thread.js';
-import { INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
+import { INGESTION_JOB_KINDS, INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
@@ -12,7 +12,12 @@ import { toConnection } from './pagination.js';
 
 const IngestionStageEnum = builder.enumType('IngestionStage', {
   values: INGESTION_STAGES,
-  description: 'QUEUED → PARSING → CHUNKING → INDEXING → COMPLETED | FAILED | CANCELLED.',
+  description:
+    'QUEUED → PARSING → CHUNKING → INDEXING → EMBEDDING → COMPLETED | FAILED | CANCELLED. EMBEDDING only for a dataset with an embedding model; a REEMBED job goes from QUEUED to EMBEDDING.',
+});
+const IngestionJobKindEnum = builder.enumType('IngestionJobKind', {
+  values: INGESTION_JOB_KINDS,
+  description: 'INGEST: an ingestDocuments call; REEMBED: embedding the dataset’s chunks again (new embedding model, or reembedDataset).',
 });
 const DocumentStatusEnum = builder.enumType('IngestionDocumentStatus', { values: ITEM_STATUSES });
 const DocumentOutcomeEnum = builder.enumType('IngestionDocumentOutcome', {
@@ -46,15 +51,22 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
   fields: (t) => ({
     jobId: t.id({ description: "The job's global id.", resolve: (update) => encodeGlobalID('IngestionJob', update.jobId) }),
     stage: t.field({ type: IngestionStageEnum, resolve: (update) => update.stage }),
+    kind: t.field({ type: IngestionJobKindEnum, resolve: (update) => update.kind }),
     documentsTotal: t.exposeInt('documentsTotal'),
     documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
     documentsFailed: t.exposeInt('documentsFailed'),
     chunksDone: t.exposeInt('chunksDone'),
     bytesDone: t.exposeInt('bytesDone'),
     bytesTotal: t.exposeInt('bytesTotal'),
-    percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal, 0 to 100.' }),
+    chunksEmbedded: t.exposeInt('chunksEmbedded', { description: 'EMBEDDING: chunks given a vector by this job.' }),
+    chunksToEmbed: t.exposeInt('chunksToEmbed', { description: 'EMBEDDING: chunksEmbedded plus the chunks still without a vector when the stage (re)started.' }),
+    percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
     etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
     error: t.exposeString('error', { nullable: true }),
+    errorReason: t.exposeString('errorReason', {
+      nullable: true,
+      description: 'For a job FAILED in EMBEDDING: EMBEDDING_TIMEOUT, EMBEDDING_HTTP_ERROR, EMBEDDING_NETWORK, EMBEDDING_BAD_RESPONSE, ... (docs/errors.md).',
+    }),
     sequence: t.exposeInt('sequence', { description: 'Grows with every recorded change; resume with `after:`.' }),
   }),
 });
@@ -73,7 +85,7 @@ export const IngestionJobRef = builder.loadableNodeRef('IngestionJob', {
 });
 
 IngestionJobRef.implement({
-  description: 'One ingestDocuments call and its progress.',
+  description: 'One ingestDocuments call (or re-embedding of a dataset) and its progress.',
   authScopes: (job) => ({ $all: { tenant: job.tenant.id, permission: 'tenant:read' } }),
   fields: (t) => ({
     dataset: t.field({ type: DatasetRef, resolve: (job) => job.dataset.id }),
@@ -152,6 +164,14 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'data:write' },
     args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
     resolve: (_root, { jobId }, ctx) => ctx.services.ingestionCommands.cancel(jobId.id),
+  }),
+  reembedDataset: t.field({
+    type: IngestionJobRef,
+    description:
+      'Queues a REEMBED job: embeds the chunks without a vector by the dataset’s embedding model (after a failed EMBEDDING stage, say). BAD_USER_INPUT (NO_EMBEDDING_MODEL) for a keyword-only dataset.',
+    authScopes: { permission: 'data:write' },
+    args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
+    resolve: (_root, { datasetId }, ctx) => ctx.services.reembedding.reembed(datasetId.id),
   }),
   retryIngestion: t.field({
     type: IngestionJobRef,

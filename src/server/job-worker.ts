@@ -5,10 +5,13 @@
  * (`sluice worker`).
  */
 import type { Tracer } from '@opentelemetry/api';
-import type { WorkerConfig } from '../config.js';
+import type { Config, WorkerConfig } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { RETENTION_CRONTAB, RETENTION_TASK, retentionTask } from '../domains/audit/retention-task.js';
 import { ingestTask } from '../domains/ingestion/ingest-task.js';
+import { embedderFor } from '../domains/models/model.service.js';
+import type { ServiceDependencies } from '../domains/service-context.js';
+import { SecretBox } from '../platform/secrets/secret-box.js';
 import type { ProgressBus } from '../domains/ingestion/progress.js';
 import { startJobRunner, type JobRunner } from '../platform/queue/job-runner.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -21,6 +24,8 @@ export interface WorkerDependencies {
   /** The owner's URL: graphile-worker's pool for the queue's own tables. */
   queueUrl: string;
   progress: ProgressBus;
+  /** What the EMBEDDING stage needs to call a dataset's embedding model: see `modelAccess`. */
+  models: ModelAccess;
   logger: Logger;
   /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracer?: Tracer;
@@ -28,7 +33,14 @@ export interface WorkerDependencies {
 
 export type SluiceWorker = JobRunner;
 
-export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
+/** The master key that opens model API keys, and the providers' timeouts, retries and egress rules. */
+export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings'>;
+
+export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAccess {
+  return { secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), modelSettings: config.models };
+}
+
+export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
   return startJobRunner({
     queueUrl,
@@ -37,7 +49,8 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     staleAfterMs: config.staleAfterMs,
     log,
     tasks: (instanceId) => {
-      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
+      const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(models, model);
+      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
       return {
         taskList: { ...ingestion.taskList, [RETENTION_TASK]: retentionTask(log) },
         crontab: RETENTION_CRONTAB,

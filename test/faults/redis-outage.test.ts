@@ -18,7 +18,7 @@ import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
+import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
@@ -65,6 +65,7 @@ describe.skipIf(!redisServerAvailable)('Redis outage (needs redis-server)', () =
       orm: server.orm,
       queueUrl: database.ownerUrl,
       progress: server.bus.progress,
+      models: modelAccess(server.config),
       logger: createLogger({ level: 'silent' }),
     });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createEventBus } from '../../src/platform/events/event-bus.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
-import { startWorker } from '../../src/server/job-worker.js';
+import { modelAccess, startWorker } from '../../src/server/job-worker.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, jobOf, overSse, PROGRESS_FIELDS, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -137,7 +137,7 @@ describe('cancelIngestion and retryIngestion', () => {
     // Now a worker comes along (the same one `sluice worker` runs) and finishes the job.
     const logger = createLogger({ level: 'silent' });
     const bus = await createEventBus({ redisUrl: undefined, logger });
-    const worker = await startWorker({ config: held.config.worker, progressIntervalMs: 50, orm: held.orm, queueUrl: held.database.ownerUrl, progress: bus.progress, logger });
+    const worker = await startWorker({ config: held.config.worker, progressIntervalMs: 50, orm: held.orm, queueUrl: held.database.ownerUrl, progress: bus.progress, models: modelAccess(held.config), logger });
     try {
       const job = await settled(held, token, jobId);
       expect(job.stage).toBe('COMPLETED');

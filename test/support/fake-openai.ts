@@ -34,6 +34,8 @@ export interface FakeScript {
     usage?: { prompt_tokens: number; total_tokens: number } | null;
     /** A server that breaks the protocol: one vector too few, one vector shorter, a number that overflows to Infinity, indexes repeated, not JSON. */
     malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage';
+    /** Answer only once this settles (a server the test holds mid-request, to look at the world meanwhile). */
+    until?: Promise<unknown>;
   };
 }
 
@@ -78,6 +80,7 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
   const inputs: string[] = typeof record.body.input === 'string' ? [record.body.input] : record.body.input;
   const dimension: number = (options.ignoreDimensions ? undefined : record.body.dimensions) ?? options.dimension ?? 16;
   if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
+  if (options.until) await options.until;
   res.writeHead(200, { 'content-type': 'application/json' });
   if (script.hangAfter !== undefined) {
     res.flushHeaders();

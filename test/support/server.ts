@@ -13,7 +13,7 @@ import { createLogger } from '../../src/platform/logging/logger.js';
 import { createEventBus, type EventBus } from '../../src/platform/events/event-bus.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
 import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
-import { startWorker } from '../../src/server/job-worker.js';
+import { modelAccess, startWorker } from '../../src/server/job-worker.js';
 import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
@@ -107,6 +107,7 @@ export async function startTestServer(
           orm,
           queueUrl: database.ownerUrl,
           progress: bus.progress,
+          models: modelAccess(config),
           logger,
           tracer: workerTracing?.tracer,
         });

@@ -26,6 +26,13 @@ export const Dataset = defineTenantOwnedEntity({
     chunkCount: p.bigint('number').default(0),
     byteCount: p.bigint('number').default(0),
     lastIngestedAt: p.datetime().nullable(),
+    /**
+     * BM25's collection statistics, kept by triggers on `chunks` with `dataset_terms` (never by
+     * the app): how many chunks are indexed and how many lexemes they hold together (the
+     * average chunk length is their quotient).
+     */
+    searchChunkCount: p.bigint('number').default(0).hidden(),
+    searchLexemeCount: p.bigint('number').default(0).hidden(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),

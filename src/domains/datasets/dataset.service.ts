@@ -9,6 +9,7 @@ import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
+import { changeEmbeddingModel, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
 
@@ -17,12 +18,16 @@ export interface DatasetInput {
   slug: string;
   description?: string | null;
   language?: string | null;
+  /** The embeddings model its chunks are embedded with (omitted or null: keyword search only). */
+  embeddingModelId?: string | null;
 }
 
 export interface DatasetChanges {
   name?: string | null;
   slug?: string | null;
   description?: string | null;
+  /** Omitted: unchanged; null: keyword only (its vectors are deleted); another model: re-embeds the dataset. */
+  embeddingModelId?: string | null;
 }
 
 /** What the API shows of a dataset: the entity, or a row a list reads without one. */
@@ -37,7 +42,11 @@ const VIEW_COLUMNS = `id, name, slug, description, language, document_count as "
 const SLUG = uniqueName(Dataset, 'slug', (slug) => `A dataset with the slug "${slug}" already exists`);
 
 export class DatasetService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** Starts a re-embed job when the embedding model changes (ingestion's, supplied by services.ts). */
+    private readonly embeddingJobs: EmbeddingJobs,
+  ) {}
 
   async create(input: DatasetInput): Promise<Dataset> {
     const { actor, em } = this.ctx;
@@ -47,12 +56,15 @@ export class DatasetService {
       throw new ValidationError(`language must be one of ${TEXT_SEARCH_LANGUAGES.join(', ')}`, { field: 'language' });
     }
     await SLUG.assertFree(em, validSlug(input.slug));
+    // A new dataset has no chunks to embed: its first ingestion embeds them (no re-embed job).
+    const embeddingModel = input.embeddingModelId ? await embeddingModelNamed(em, input.embeddingModelId) : null;
     const dataset = em.create(Dataset, {
       tenant: actor.tenantId,
       name: validName(input.name),
       slug: validSlug(input.slug),
       description: validDescription(input.description),
       language,
+      embeddingModel,
     });
     await SLUG.flush(em, input.slug);
     return dataset;
@@ -68,6 +80,7 @@ export class DatasetService {
     }
     if (changes.description !== undefined) dataset.description = validDescription(changes.description);
     await SLUG.flush(this.ctx.em, dataset.slug);
+    if (changes.embeddingModelId !== undefined) await changeEmbeddingModel(this.ctx.em, dataset, changes.embeddingModelId, this.embeddingJobs);
     return dataset;
   }
 
@@ -109,6 +122,12 @@ export class DatasetService {
       updatedAt: new Date(row.updatedAt),
       tenant: { id: row.tenantId },
     }));
+  }
+
+  /** Each dataset's embedding model, serving model and progress (null: keyword only), in one statement for many. */
+  embeddingStates(ids: readonly string[]): Promise<(DatasetEmbeddingState | null)[]> {
+    assertCan(this.ctx.actor, 'tenant:read');
+    return embeddingStates(this.ctx.em, this.ctx.actor.tenantId!, ids);
   }
 
   byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {

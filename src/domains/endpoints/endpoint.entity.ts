@@ -20,7 +20,7 @@ export const Endpoint = defineTenantOwnedEntity({
     published: p.boolean().default(false),
     /** Passages retrieved per query. */
     topK: p.integer().default(5),
-    /** Passages scoring below this are dropped (ts_rank_cd scale); null keeps all topK. */
+    /** Passages scoring below this are dropped (BM25 scale); null keeps all topK. */
     minScore: p.double().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),

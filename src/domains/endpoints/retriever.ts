@@ -1,7 +1,7 @@
 /**
  * Retrievers find an endpoint's passages for a question. They register by name like model
- * types, so another kind (pgvector similarity, where the extension exists) is one more file;
- * `full-text` is the one there is, PostgreSQL text search over the chunks' GIN index.
+ * types, so another kind is one more file; `full-text` is keyword search with BM25 over the
+ * chunks' GIN index and per-dataset term statistics.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
@@ -57,47 +57,50 @@ interface Row {
   complete: boolean;
 }
 
-/** Quotes, a leading minus, or `or`: the caller wrote search syntax, so it is taken as written. */
-const SEARCH_SYNTAX = /"|(^|\s)-\S|\bor\b/i;
+/**
+ * Quotes, a leading minus, or `OR` in capitals: the caller wrote search syntax, so it is taken
+ * as written. A lower-case "or" is a word of a question ("gusts or blasts"), as search engines
+ * read it: until 2026-12-02 it switched 5 of Cranfield's 113 questions to all-words matching.
+ */
+const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
 
 /**
- * websearch_to_tsquery understands what people type: words, "quoted phrases", `or`, and
- * `-word`. ts_rank_cd ranks by cover density; ts_headline runs only on the topK rows, as it
- * re-parses their text.
- *
- * The tsquery must be a constant of the statement, or PostgreSQL cannot use the GIN index
- * and reads every chunk: so one statement per text-search configuration (an endpoint's
- * datasets nearly always share one), the configuration bound as a parameter.
+ * The most chunks one step of the keyword search scores (see `sluice_bm25_search` in
+ * migrations/…_bm25_statistics.ts). Only questions whose rarest word is in more chunks than
+ * this are ranked over a bounded sample; docs/endpoints.md gives what it costs.
+ */
+export const KEYWORD_ROW_CAP = 5000;
+
+/**
+ * Keyword search: BM25 over the chunks (term rarity from each dataset's exact statistics,
+ * chunk length against the dataset's average), in `sluice_bm25_search`.
  *
  * A question in plain words ("how does the lock fill?") rarely has every word in one
- * passage, and websearch_to_tsquery wants them all. Plain queries therefore match any of
- * their words, and passages with all of them rank first; queries with search syntax keep
- * their exact meaning.
+ * passage: plain questions match any of their words, and passages with all of them rank
+ * first; queries with search syntax (websearch_to_tsquery: "phrases", `or`, `-word`) keep
+ * their exact meaning. One statement per text-search configuration (an endpoint's datasets
+ * nearly always share one); ts_headline runs only on the rows returned, as it re-parses text.
  */
 export function fullTextSearchSql(
   { datasetIds, query, topK, minScore }: RetrievalRequest,
   language: string,
 ): { sql: string; params: (string | number | boolean | null)[] } {
-  const strict = 'websearch_to_tsquery(?::regconfig, ?)';
-  const matching = SEARCH_SYNTAX.test(query) ? strict : `replace(${strict}::text, ' & ', ' | ')::tsquery`;
-  const rank = `ts_rank_cd(c.search, ${matching})`;
-  const minimum = minScore === null ? '' : `and ${rank} >= ?::float8`;
+  const strict = SEARCH_SYNTAX.test(query);
+  const highlighted = strict
+    ? 'websearch_to_tsquery(?::regconfig, ?)'
+    : `replace(websearch_to_tsquery(?::regconfig, ?)::text, ' & ', ' | ')::tsquery`;
   return {
-    sql: `select h.id as chunk_id, h.document_id, h.dataset_id, d.title, d.metadata, h.content, h.score, h.complete,
-                 ts_headline(?::regconfig, h.content, ${matching}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
-            from (select c.id, c.document_id, c.dataset_id, c.content, ${rank} as score, c.search @@ ${strict} as complete
-                    from chunks c
-                   where c.dataset_id = any(?::uuid[]) and c.search @@ ${matching} ${minimum}
-                   order by complete desc, score desc, c.id
-                   limit ?) h
-            join documents d on d.id = h.document_id
-           order by h.complete desc, h.score desc, h.id`,
+    sql: `select h.chunk_id, c.document_id, c.dataset_id, d.title, d.metadata, c.content, h.score, h.complete,
+                 ts_headline(?::regconfig, c.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
+            from sluice_bm25_search(?::uuid[], ?::regconfig, ?, ?, ?, ?) h
+            join chunks c on c.id = h.chunk_id
+            join documents d on d.id = c.document_id
+           ${minScore === null ? '' : 'where h.score >= ?::float8'}
+           order by h.complete desc, h.score desc, h.chunk_id`,
     params: [
       language, language, query,
-      language, query, language, query,
-      pgArray(datasetIds), language, query,
-      ...(minScore === null ? [] : [language, query, minScore]),
-      topK,
+      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_CAP,
+      ...(minScore === null ? [] : [minScore]),
     ],
   };
 }

@@ -1,16 +1,23 @@
 import type { InferEntity } from '@mikro-orm/core';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
+import { Dataset } from '../datasets/dataset.entity.js';
 import { Endpoint } from './endpoint.entity.js';
 
 /**
  * One endpoint query, owned by the endpoint's tenant: who asked (the caller's tenant, kind and
  * id, which may be another tenant's for a published endpoint), tokens, cost and latency. The
  * accounting policy and usage statistics read these. Kept when the endpoint is deleted.
+ * Ingestion's embedding calls are recorded here too (`kind` embedding, caller `ingestion`:
+ * the job), so a tenant's model costs are in one place.
  */
 export const UsageRecord = defineTenantOwnedEntity({
   name: 'UsageRecord',
   tableName: 'usage_records',
   properties: (p) => ({
+    /** `query`: an endpoint query; `embedding`: a batch of a dataset's chunks embedded by ingestion (no endpoint). */
+    kind: p.string().length(16).default('query'),
+    /** For `embedding` records: the dataset whose chunks were embedded. */
+    dataset: () => p.manyToOne(Dataset).deleteRule('set null').nullable(),
     endpoint: () => p.manyToOne(Endpoint).deleteRule('set null').nullable(),
     endpointSlug: p.string().length(64),
     callerTenantId: p.uuid(),

@@ -10,6 +10,7 @@ import type { Task } from 'graphile-worker';
 import type { Orm } from '../../db/orm.js';
 import type { Logger } from '../../platform/logging/logger.js';
 import { DocumentParser, type ParseBudget } from './document-parser.js';
+import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
 import { failIngestionJob, runIngestionJob } from './pipeline.js';
 import type { ProgressBus } from './progress.js';
@@ -22,6 +23,8 @@ export interface IngestTaskDependencies {
   parsing: ParseBudget;
   progress: ProgressBus;
   progressIntervalMs: number;
+  /** The EMBEDDING stage's model clients. */
+  embedders: EmbedderFactory;
   /** How long to wait before looking again at a job another runner holds. */
   heartbeatMs: number;
   /** The worker process running the task, for its spans. */
@@ -37,7 +40,7 @@ export interface IngestTask {
   close(): Promise<void>;
 }
 
-export function ingestTask({ orm, parsing, progress, progressIntervalMs, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
+export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
   const parser = new DocumentParser(parsing);
 
   const ingest: Task = async (payload, helpers) => {
@@ -47,7 +50,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, heartbe
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser }, payload)));
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });

@@ -3,7 +3,7 @@ import { Dataset } from '../datasets/dataset.entity.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { User } from '../tenancy/user.entity.js';
 import type { IngestionOptions } from './options.js';
-import { INGESTION_STAGES } from './stages.js';
+import { INGESTION_JOB_KINDS, INGESTION_STAGES } from './stages.js';
 
 /**
  * One `ingestDocuments` call and its progress. `sequence` grows with every recorded change
@@ -16,6 +16,7 @@ export const IngestionJob = defineTenantOwnedEntity({
   tableName: 'ingestion_jobs',
   properties: (p) => ({
     dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
+    kind: p.enum([...INGESTION_JOB_KINDS]).default('INGEST'),
     stage: p.enum([...INGESTION_STAGES]).default('QUEUED'),
     options: p.json<IngestionOptions>(),
     documentsTotal: p.integer(),
@@ -24,7 +25,12 @@ export const IngestionJob = defineTenantOwnedEntity({
     chunksDone: p.integer().default(0),
     bytesTotal: p.bigint('number'),
     bytesDone: p.bigint('number').default(0),
+    /** EMBEDDING: chunks this job gave vectors, of `chunksToEmbed` (those without one when the stage began, plus these). */
+    chunksEmbedded: p.integer().default(0),
+    chunksToEmbed: p.integer().default(0),
     error: p.text().nullable(),
+    /** For a FAILED job, what failed, coded (e.g. EMBEDDING_TIMEOUT); null for other endings. */
+    errorReason: p.string().length(64).nullable(),
     sequence: p.bigint('number').default(0),
     /** How many times a worker has started this job (retries and crash recoveries). */
     attempts: p.integer().default(0),

@@ -1,7 +1,9 @@
 /**
  * The worker's side of a job: PARSING checks every pending input (parse errors and unchanged
  * content are settled here, and cost nothing later), CHUNKING splits and writes the rest,
- * INDEXING merges the search index's pending entries, then the job ends.
+ * INDEXING merges the search index's pending entries, EMBEDDING (for a dataset with an
+ * embedding model: embedding-stage.ts) gives the chunks without a vector one, then the job
+ * ends. A re-embed job (kind REEMBED) has no inputs and runs EMBEDDING alone.
  *
  * Every input is settled in a transaction of its own that also updates the job and dataset
  * counters: a worker that dies mid-input loses only that input's uncommitted work, and the
@@ -11,6 +13,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../db/orm.js';
 import { TenantScope } from '../../db/tenant-scope.js';
 import type { DocumentParser } from './document-parser.js';
+import { EmbeddingStage, type EmbedderFactory } from './embedding-stage.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import type { IngestionOptions } from './options.js';
@@ -34,6 +37,8 @@ export interface PipelineDependencies {
   progressIntervalMs: number;
   /** Parses and chunks in worker threads, within a time and memory budget per input. */
   parser: DocumentParser;
+  /** Embeds with a dataset's embedding model (its key opened, usage priced). */
+  embedders: EmbedderFactory;
 }
 
 /** An input about to be parsed, read in a short transaction of its own. */
@@ -66,13 +71,19 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
     const run = new JobRun(scope, payload.jobId, reporter, deps.parser);
-    if (!(await run.enter('PARSING'))) return;
-    const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job, item, parsed) => run.check(tx, job, item, parsed));
-    if (parsing === 'stopped') return;
-    if (!(await run.enter('CHUNKING'))) return;
-    const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, item, chunked) => run.index(tx, job, item, chunked));
-    if (chunking === 'stopped') return;
-    if (!(await run.enter('INDEXING'))) return;
+    // A job resumed in EMBEDDING has settled its inputs already.
+    if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
+      if (!(await run.enter('PARSING'))) return;
+      const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job, item, parsed) => run.check(tx, job, item, parsed));
+      if (parsing === 'stopped') return;
+      if (!(await run.enter('CHUNKING'))) return;
+      const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, item, chunked) => run.index(tx, job, item, chunked));
+      if (chunking === 'stopped') return;
+      if (!(await run.enter('INDEXING'))) return;
+      if (!(await run.mergeSearchIndex())) return;
+    }
+    const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders).run();
+    if (embedding !== 'done') return;
     await run.finish();
   } finally {
     reporter.flush();
@@ -93,7 +104,7 @@ class JobRun {
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
   async enter(stage: IngestionStage): Promise<boolean> {
-    const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING'];
+    const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING', 'EMBEDDING'];
     const entered = await this.scope.write(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return false;
@@ -197,14 +208,23 @@ class JobRun {
     Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
   }
 
+  /** INDEXING: false if the job was cancelled or deleted. */
+  async mergeSearchIndex(): Promise<boolean> {
+    return this.scope.write(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return false;
+      // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
+      // the first searches after a big ingestion fast.
+      await tx.getConnection().execute('select ingest_merge_search_index()', [], 'run', tx.getTransactionContext());
+      return true;
+    });
+  }
+
   async finish(): Promise<void> {
     const finished = await this.scope.write(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return undefined;
-      // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
-      // the first searches after a big ingestion fast.
-      await tx.getConnection().execute('select ingest_merge_search_index()', [], 'run', tx.getTransactionContext());
-      const allFailed = job.documentsFailed === job.documentsTotal;
+      const allFailed = job.documentsTotal > 0 && job.documentsFailed === job.documentsTotal;
       Object.assign(job, {
         stage: allFailed ? 'FAILED' : 'COMPLETED',
         error: allFailed ? 'Every input failed; see the document outcomes' : null,

@@ -8,7 +8,7 @@
  */
 import type { IngestionJob } from './ingestion-job.entity.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
-import { isTerminal, type IngestionStage, type ItemOutcome, type ItemStatus } from './stages.js';
+import { isTerminal, type IngestionJobKind, type IngestionStage, type ItemOutcome, type ItemStatus } from './stages.js';
 
 export interface DocumentOutcome {
   /** The input's position in the `ingestDocuments` call (files first, then inline documents). */
@@ -28,6 +28,7 @@ export interface JobSnapshot {
   jobId: string;
   tenantId: string;
   datasetId: string;
+  kind: IngestionJobKind;
   stage: IngestionStage;
   documentsTotal: number;
   documentsDone: number;
@@ -35,7 +36,10 @@ export interface JobSnapshot {
   chunksDone: number;
   bytesDone: number;
   bytesTotal: number;
+  chunksEmbedded: number;
+  chunksToEmbed: number;
   error: string | null;
+  errorReason: string | null;
   sequence: number;
   startedAt: string | null;
 }
@@ -67,6 +71,7 @@ export function snapshotOf(job: IngestionJob): JobSnapshot {
     jobId: job.id,
     tenantId: job.tenant.id,
     datasetId: job.dataset.id,
+    kind: job.kind,
     stage: job.stage,
     documentsTotal: job.documentsTotal,
     documentsDone: job.documentsDone,
@@ -74,7 +79,10 @@ export function snapshotOf(job: IngestionJob): JobSnapshot {
     chunksDone: job.chunksDone,
     bytesDone: job.bytesDone,
     bytesTotal: job.bytesTotal,
+    chunksEmbedded: job.chunksEmbedded,
+    chunksToEmbed: job.chunksToEmbed,
     error: job.error ?? null,
+    errorReason: job.errorReason ?? null,
     sequence: job.sequence,
     startedAt: job.startedAt?.toISOString() ?? null,
   };
@@ -98,11 +106,13 @@ export function outcomeOf(item: ItemSummary): DocumentOutcome {
 
 export function toUpdate(snapshot: JobSnapshot, documents: DocumentOutcome[], now = Date.now()): ProgressUpdate {
   const done = isTerminal(snapshot.stage);
-  const fraction = snapshot.bytesTotal > 0 ? snapshot.bytesDone / snapshot.bytesTotal : done ? 1 : 0;
+  // A re-embed job has no inputs: its progress is in chunks.
+  const [doneUnits, totalUnits] = snapshot.kind === 'REEMBED' ? [snapshot.chunksEmbedded, snapshot.chunksToEmbed] : [snapshot.bytesDone, snapshot.bytesTotal];
+  const fraction = totalUnits > 0 ? doneUnits / totalUnits : done ? 1 : 0;
   let etaSeconds: number | null = null;
-  if (!done && snapshot.startedAt && snapshot.bytesDone > 0) {
+  if (!done && snapshot.startedAt && doneUnits > 0) {
     const elapsed = (now - Date.parse(snapshot.startedAt)) / 1000;
-    etaSeconds = Math.max(0, Math.round((elapsed * (snapshot.bytesTotal - snapshot.bytesDone)) / snapshot.bytesDone));
+    etaSeconds = Math.max(0, Math.round((elapsed * (totalUnits - doneUnits)) / doneUnits));
   }
   return { ...snapshot, percent: Math.round(fraction * 1000) / 10, etaSeconds, documents };
 }

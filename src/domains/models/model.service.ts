@@ -39,10 +39,11 @@ const MAX_API_KEY_CHARS = 4096;
 const NAME = uniqueName(Model, 'name', (name) => `A model named "${name}" already exists`);
 
 /**
- * The slugs of (up to five of) the endpoints that answer with a model. Endpoints know their
- * model, models do not know endpoints: the composition (services.ts) supplies this.
+ * The slugs of (up to five of) the endpoints that answer with a model and of the datasets that
+ * embed with it. Endpoints and datasets know their model, models do not know them: the
+ * composition (services.ts) supplies this.
  */
-export type ModelUsers = (modelId: string) => Promise<string[]>;
+export type ModelUsers = (modelId: string) => Promise<{ endpoints: string[]; datasets: string[] }>;
 
 export class ModelService {
   constructor(
@@ -90,16 +91,14 @@ export class ModelService {
     return model;
   }
 
-  /** Refused while an endpoint answers with it (delete or repoint those first). */
+  /** Refused while an endpoint answers with it or a dataset embeds with it (delete or repoint those first). */
   async delete(id: string): Promise<string> {
     assertCan(this.ctx.actor, 'model:manage');
     const model = await this.get(id);
-    const users = await this.usersOf(model.id);
-    if (users.length > 0) {
-      throw new ConflictError(`Model is used by endpoints: ${users.join(', ')}`, {
-        reason: 'MODEL_IN_USE',
-        endpoints: users,
-      });
+    const { endpoints, datasets } = await this.usersOf(model.id);
+    if (endpoints.length > 0 || datasets.length > 0) {
+      const users = [endpoints.length > 0 ? `endpoints: ${endpoints.join(', ')}` : '', datasets.length > 0 ? `datasets: ${datasets.join(', ')}` : ''];
+      throw new ConflictError(`Model is used by ${users.filter(Boolean).join('; ')}`, { reason: 'MODEL_IN_USE', endpoints, datasets });
     }
     await this.ctx.em.nativeDelete(Model, { id: model.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(model);

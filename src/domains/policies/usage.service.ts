@@ -1,7 +1,8 @@
 /**
  * What queries cost and who was refused: the tenant's usage statistics and decision log for
  * its ADMINs, and a caller's own usage and remaining allowance on one endpoint (any tenant's
- * they may query). Reads only: the query path writes usage records and decisions.
+ * they may query). Reads only: the query path writes usage records and decisions, ingestion
+ * writes the records of its embedding calls (tokens and cost, not counted as queries).
  */
 import { boundSql } from '../../db/bound-sql.js';
 import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
@@ -42,7 +43,8 @@ const MAX_RANGE_DAYS = 400;
 
 /** Per grouping: the key of a usage record or decision row (both have these columns). */
 const GROUP_KEY: Record<UsageGrouping, string> = {
-  ENDPOINT: 'endpoint_slug',
+  // Ingestion's embedding calls have no endpoint: they group under one key of their own.
+  ENDPOINT: "case when source = 'embedding' then '(embedding)' else endpoint_slug end",
   CALLER: "caller_kind || ':' || caller_id",
   DAY: `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`,
 };
@@ -58,7 +60,7 @@ const TOTALS = (rows: string) => `
 
 /** Usage records and denials in one row set, for one tenant and range (and optionally more). */
 const ACTIVITY = (where: string) => `
-  select 'usage' as source, endpoint_slug, caller_kind, caller_id, created_at, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros
+  select case when kind = 'embedding' then 'embedding' else 'usage' end as source, endpoint_slug, caller_kind, caller_id, created_at, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros
     from usage_records where tenant_id = ?::uuid and created_at >= ?::timestamptz and created_at < ?::timestamptz ${where}
   union all
   select 'denial', endpoint_slug, caller_kind, caller_id, created_at, null, null, null, null, null

@@ -38,6 +38,8 @@ export type CreateApiKeyInput = {
 
 export type CreateDatasetInput = {
   description?: string | null | undefined;
+  /** An embeddings model to embed its chunks with (semantic search); omitted: keyword search only. */
+  embeddingModelId?: string | number | null | undefined;
   /** Default english. One of: simple, arabic, armenian, basque, catalan, danish, dutch, english, finnish, french, german, greek, hindi, hungarian, indonesian, irish, italian, lithuanian, nepali, norwegian, portuguese, romanian, russian, serbian, spanish, swedish, tamil, turkish, yiddish. */
   language?: string | null | undefined;
   name: string;
@@ -113,11 +115,12 @@ export type IngestionOptionsInput = {
   jsonTitleField?: string | null | undefined;
 };
 
-/** QUEUED → PARSING → CHUNKING → INDEXING → COMPLETED | FAILED | CANCELLED. */
+/** QUEUED → PARSING → CHUNKING → INDEXING → EMBEDDING → COMPLETED | FAILED | CANCELLED. EMBEDDING only for a dataset with an embedding model; a REEMBED job goes from QUEUED to EMBEDDING. */
 export type IngestionStage =
   | 'CANCELLED'
   | 'CHUNKING'
   | 'COMPLETED'
+  | 'EMBEDDING'
   | 'FAILED'
   | 'INDEXING'
   | 'PARSING'
@@ -214,6 +217,8 @@ export type TimeRangeInput = {
 export type UpdateDatasetInput = {
   /** null or empty clears it. */
   description?: string | null | undefined;
+  /** Another embeddings model starts a re-embed job (queries keep the current vectors until it completes); null: keyword search only, its vectors are deleted. */
+  embeddingModelId?: string | number | null | undefined;
   name?: string | null | undefined;
   slug?: string | null | undefined;
 };

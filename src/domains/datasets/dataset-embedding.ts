@@ -1,0 +1,95 @@
+/**
+ * A dataset's embedding model: which model its chunks are embedded with, which model's vectors
+ * answer its semantic queries, and how far the first has got.
+ *
+ * Changing the model keeps the serving model's vectors (queries go on using them) and starts a
+ * re-embed job, which switches the serving model when the new one covers every chunk
+ * (ingestion/embedding-stage.ts). Clearing it (null) makes the dataset keyword-only at once:
+ * every vector goes. Datasets do not know ingestion jobs (ingestion knows datasets), so the
+ * job is started through `EmbeddingJobs`, supplied by services.ts.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { NotFoundError } from '../errors.js';
+import { Model } from '../models/model.entity.js';
+import { assertModelKind } from '../models/model.service.js';
+import { Dataset } from './dataset.entity.js';
+
+/** Starts a re-embed job for the dataset (in the caller's transaction, so both commit or neither). */
+export type EmbeddingJobs = (datasetId: string) => Promise<void>;
+
+/** What a client can show of a dataset's embeddings. */
+export interface DatasetEmbeddingState {
+  datasetId: string;
+  /** What new chunks are embedded with (null: keyword search only). */
+  modelId: string | null;
+  /** Whose vectors answer semantic queries: set once every chunk has one by it. */
+  servingModelId: string | null;
+  /** Chunks with a vector by `modelId`. */
+  embeddedChunks: number;
+  totalChunks: number;
+}
+
+/** The tenant's embeddings model `id` (NOT_FOUND for an unknown or another tenant's; BAD_USER_INPUT, WRONG_MODEL_KIND, for a chat model). */
+export async function embeddingModelNamed(em: EntityManager, id: string): Promise<Model> {
+  const model = await em.findOne(Model, { id });
+  if (!model) throw new NotFoundError('Model');
+  assertModelKind(model, 'embeddings', 'embeddingModelId');
+  return model;
+}
+
+/**
+ * Sets the dataset's embedding model (`null` clears it); nothing happens when it is unchanged.
+ * Vectors of models that are neither the new one nor the serving one are deleted (a re-embed
+ * overtaken by another change leaves none behind).
+ */
+export async function changeEmbeddingModel(em: EntityManager, dataset: Dataset, modelId: string | null, startJob: EmbeddingJobs): Promise<void> {
+  const current = dataset.embeddingModel?.id ?? null;
+  if (modelId === current) return;
+  if (modelId === null) {
+    dataset.embeddingModel = null;
+    dataset.servingEmbeddingModel = null;
+    await em.flush();
+    await boundSql(em, 'delete from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid', [dataset.tenant.id, dataset.id]);
+    return;
+  }
+  const model = await embeddingModelNamed(em, modelId);
+  dataset.embeddingModel = model;
+  await em.flush();
+  const keep = [model.id, dataset.servingEmbeddingModel?.id].filter((id): id is string => Boolean(id));
+  await boundSql(em, 'delete from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid and model_id <> all(?::uuid[])', [
+    dataset.tenant.id,
+    dataset.id,
+    pgArray(keep),
+  ]);
+  await startJob(dataset.id);
+}
+
+/** The embedding state of each dataset in `ids` (in order; null for one with no model and no serving model, or not found). */
+export async function embeddingStates(em: EntityManager, tenantId: string, ids: readonly string[]): Promise<(DatasetEmbeddingState | null)[]> {
+  const rows = await boundSql<DatasetEmbeddingState>(
+    em,
+    `select d.id as "datasetId", d.embedding_model_id as "modelId", d.serving_embedding_model_id as "servingModelId",
+            d.chunk_count::bigint as "totalChunks",
+            (select count(*) from chunk_embeddings e
+              where e.tenant_id = d.tenant_id and e.dataset_id = d.id and e.model_id = d.embedding_model_id)::bigint as "embeddedChunks"
+       from datasets d
+      where d.tenant_id = ?::uuid and d.id = any(?::uuid[])`,
+    [tenantId, pgArray(ids)],
+  );
+  const byId = new Map(rows.map((row) => [row.datasetId, { ...row, totalChunks: Number(row.totalChunks), embeddedChunks: Number(row.embeddedChunks) }]));
+  return ids.map((id) => {
+    const state = byId.get(id);
+    return state && (state.modelId || state.servingModelId) ? state : null;
+  });
+}
+
+/** The slugs of up to five of the tenant's datasets that embed with `modelId` or are served by it. */
+export async function datasetSlugsUsingModel(em: EntityManager, modelId: string): Promise<string[]> {
+  const rows = await em.find(
+    Dataset,
+    { $or: [{ embeddingModel: modelId }, { servingEmbeddingModel: modelId }] },
+    { fields: ['slug'], limit: 5, orderBy: { slug: 'asc' } },
+  );
+  return rows.map((dataset) => dataset.slug);
+}

@@ -1,0 +1,21 @@
+import type { InferEntity } from '@mikro-orm/core';
+import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
+import { Dataset } from './dataset.entity.js';
+
+/**
+ * How many chunks of a dataset hold a term (a lexeme of the dataset's text-search
+ * configuration): the document frequency BM25 weighs words by. Kept exact by statement-level
+ * triggers on `chunks` (migrations/…_bm25_statistics.ts), in the transaction that adds,
+ * replaces or deletes the chunks, so no code path can forget it; never written by the app.
+ */
+export const DatasetTerm = defineTenantOwnedEntity({
+  name: 'DatasetTerm',
+  tableName: 'dataset_terms',
+  properties: (p) => ({
+    dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
+    term: p.text(),
+    chunkCount: p.integer(),
+  }),
+  uniques: [{ properties: ['tenant', 'dataset', 'term'] }],
+});
+export type DatasetTerm = InferEntity<typeof DatasetTerm>;

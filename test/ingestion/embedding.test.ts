@@ -1,0 +1,285 @@
+/**
+ * The EMBEDDING stage and re-embedding (issue 19, item 3), through the real API, a real job
+ * worker and real PostgreSQL. The embeddings provider is fake-openai: a TEST DOUBLE for a
+ * third-party model server, a real HTTP server on 127.0.0.1 speaking the real `/v1/embeddings`
+ * protocol (hashed character trigram vectors). Covers the stage with its progress events,
+ * exactly-once vectors, re-embedding with a model of another dimension while queries go on, a
+ * provider that fails or times out (job FAILED with a coded reason, keyword queries still
+ * answered), the refusals, and isolation between tenants. Crash resume: embedding-crash.test.ts.
+ */
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { createModel, gql, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeScript } from '../support/fake-openai.js';
+import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const DOCUMENTS = Array.from({ length: 6 }, (_, d) => ({
+  title: `Harbour ${d}`,
+  text: Array.from({ length: 4 }, (_, p) => `Harbour ${d}, note ${p}: the tide rises twice a day and the gates close at low tide. ${'Boats wait. '.repeat(12)}`).join('\n\n'),
+}));
+const CHUNKING = { chunkSize: 200, chunkOverlap: 20 };
+const EMBEDDING_FIELDS = 'embedding { model { id } servingModel { id } embeddedChunks totalChunks }';
+const PROGRESS = 'stage kind chunksDone chunksEmbedded chunksToEmbed percent error errorReason sequence';
+
+let server: TestServer;
+let fake: FakeOpenAI;
+let worker: SluiceWorker | undefined;
+let a: Tenant;
+let b: Tenant;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  // No inline worker: the first test subscribes before a worker exists, so it sees every stage.
+  server = await startTestServer({ worker: false, env: { SLUICE_MODEL_TIMEOUT_MS: '1500', SLUICE_MODEL_MAX_RETRIES: '1', SLUICE_MODEL_RETRY_BASE_MS: '10' } });
+  [a, b] = await Promise.all([tenantWithOwner(server), tenantWithOwner(server)]);
+});
+afterAll(async () => {
+  await worker?.stop();
+  await server?.close();
+  await fake?.close();
+});
+
+const startInProcessWorker = async () =>
+  (worker ??= await startWorker({
+    config: server.config.worker,
+    progressIntervalMs: 20,
+    orm: server.orm,
+    queueUrl: server.database.ownerUrl,
+    progress: server.bus.progress,
+    models: modelAccess(server.config),
+    logger: createLogger({ level: 'silent' }),
+  }));
+
+const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+const owner = <T>(sql: string, params: unknown[]) => withClient(server.database.ownerUrl, async (client) => (await client.query(sql, params)).rows as T[]);
+
+const embeddingsModel = (token: string, config: Record<string, unknown> = {}) =>
+  createModel(server, token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'fake-embed', batchSize: 4, ...config }, promptMicrosPer1k: 20 });
+
+async function datasetState(token: string, id: string) {
+  return (await must(server, token, `query($id: ID!) { node(id: $id) { ... on Dataset { chunkCount ${EMBEDDING_FIELDS} } } }`, { id })).node;
+}
+
+async function job(token: string, id: string) {
+  return (await must(server, token, `query($id: ID!) { ingestionJob(id: $id) { attempts progress { ${PROGRESS} } } }`, { id })).ingestionJob;
+}
+
+/** The vectors of a dataset: rows, distinct (chunk, model) pairs, rows per model, and the worst distance of a norm from 1. */
+async function vectors(datasetId: string) {
+  const [row] = await owner<{ rows: number; distinct_rows: number; worst_norm: number | null }>(
+    `select count(*)::int as rows, count(distinct (chunk_id, model_id))::int as distinct_rows,
+            max(abs(1 - sqrt((select sum(x * x) from unnest(embedding) x)))) as worst_norm
+       from chunk_embeddings where dataset_id = $1`,
+    [rawId(datasetId)],
+  );
+  const models = await owner<{ model: string; n: number }>(`select model_id as model, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1`, [rawId(datasetId)]);
+  return { ...row!, per_model: Object.fromEntries(models.map(({ model, n }) => [model, n])) };
+}
+
+async function embeddedDataset(token: string, model: { id: string }) {
+  const dataset = await createDataset(server, token, { embeddingModelId: model.id });
+  const { body } = await ingestInline(server, token, dataset.id, DOCUMENTS, CHUNKING);
+  return { dataset, jobId: body.data.ingestDocuments.id as string };
+}
+
+describe('the EMBEDDING stage', () => {
+  it('embeds every chunk after INDEXING, in batches of the model’s batchSize, with progress events and usage', async () => {
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${a.token}` } });
+    const updates: any[] = [];
+    const watching = (async () => {
+      for await (const result of client.iterate({ query: `subscription($id: ID!) { ingestionProgress(jobId: $id) { ${PROGRESS} } }`, variables: { id: jobId } })) {
+        updates.push(result.data?.ingestionProgress ?? result);
+      }
+    })();
+    await new Promise<void>((resolve) => { const wait = () => (updates.length > 0 ? resolve() : setTimeout(wait, 5)); wait(); });
+    const before = fake.requests.length;
+    await startInProcessWorker();
+    await watching;
+    await client.dispose();
+
+    const state = await datasetState(a.token, dataset.id);
+    const chunks = state.chunkCount as number;
+    expect(chunks).toBeGreaterThan(8);
+    const stages = updates.map((update) => update.stage).filter((stage, i, all) => stage !== all[i - 1]);
+    expect(stages).toEqual(['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING', 'EMBEDDING', 'COMPLETED']);
+    expect(updates.at(-1)).toMatchObject({ kind: 'INGEST', chunksDone: chunks, chunksEmbedded: chunks, chunksToEmbed: chunks, percent: 100, error: null });
+    // Progress within the stage: more than one event while EMBEDDING, counts never going back.
+    const embedding = updates.filter((update) => update.stage === 'EMBEDDING').map((update) => update.chunksEmbedded);
+    expect(embedding.length).toBeGreaterThan(1);
+    expect(embedding).toEqual([...embedding].sort((x, y) => x - y));
+    const calls = fake.requests.slice(before).filter((request) => Array.isArray(request.body.input));
+    expect(calls.map((call) => call.body.input.length)).toEqual(Array.from({ length: Math.ceil(chunks / 4) }, (_, i) => Math.min(4, chunks - 4 * i)));
+
+    expect(state.embedding).toEqual({ model: { id: model.id }, servingModel: { id: model.id }, embeddedChunks: chunks, totalChunks: chunks });
+    const stored = await vectors(dataset.id);
+    expect(stored).toMatchObject({ rows: chunks, distinct_rows: chunks });
+    expect(Number(stored.worst_norm)).toBeLessThan(1e-5);
+    // Usage: one record per call, tokens as the server counted them, priced at 20 micro-units per 1 000.
+    const tokens = calls.map((call) => call.body.input.reduce((sum: number, text: string) => sum + Math.ceil(text.length / 4), 0));
+    const usage = await owner<{ promptTokens: number; costMicros: number; callerId: string }>(
+      `select prompt_tokens as "promptTokens", cost_micros::int as "costMicros", caller_id as "callerId" from usage_records where kind = 'embedding' and dataset_id = $1 order by created_at`,
+      [rawId(dataset.id)],
+    );
+    expect(usage.map((record) => record.promptTokens)).toEqual(tokens);
+    expect(usage.map((record) => record.costMicros)).toEqual(tokens.map((count) => Math.round((count * 20) / 1000)));
+    expect(new Set(usage.map((record) => record.callerId))).toEqual(new Set([rawId(jobId)]));
+    const { usage: grouped } = await must(server, a.token, '{ usage(groupBy: ENDPOINT) { key queries promptTokens } }');
+    expect(grouped).toContainEqual({ key: '(embedding)', queries: 0, promptTokens: tokens.reduce((x, y) => x + y, 0) });
+  });
+
+  it('gives each chunk one vector: unchanged input and repairs add only what is missing', async () => {
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    await settled(server, a.token, jobId);
+    const chunks = (await datasetState(a.token, dataset.id)).chunkCount;
+
+    const again = (await ingestInline(server, a.token, dataset.id, DOCUMENTS, CHUNKING)).body.data.ingestDocuments.id;
+    await settled(server, a.token, again);
+    expect((await job(a.token, again)).progress).toMatchObject({ stage: 'COMPLETED', chunksEmbedded: 0, chunksToEmbed: 0 });
+
+    // Five vectors lost (as a failed stage leaves them): a repair embeds exactly those five.
+    await owner(`delete from chunk_embeddings where id in (select id from chunk_embeddings where dataset_id = $1 limit 5)`, [rawId(dataset.id)]);
+    const repair = (await must(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id progress { kind } } }`, { id: dataset.id })).reembedDataset;
+    expect(repair.progress.kind).toBe('REEMBED');
+    await settled(server, a.token, repair.id);
+    expect((await job(a.token, repair.id)).progress).toMatchObject({ stage: 'COMPLETED', kind: 'REEMBED', chunksEmbedded: 5, chunksToEmbed: 5, percent: 100 });
+    expect(await vectors(dataset.id)).toMatchObject({ rows: chunks, distinct_rows: chunks });
+  });
+});
+
+describe('re-embedding', () => {
+  it('re-embeds with a model of another dimension while queries keep the old vectors, then switches', async () => {
+    fake.script({});
+    const [first, second] = [await embeddingsModel(a.token), await embeddingsModel(a.token, { dimensions: 8 })];
+    const { dataset, jobId } = await embeddedDataset(a.token, first);
+    await settled(server, a.token, jobId);
+    const answerer = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const endpoint = (await must(server, a.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }`, {
+      input: { name: 'Tides', slug: uniqueSlug('ep'), datasetIds: [dataset.id], modelId: answerer.id },
+    })).createEndpoint.reference;
+    const chunks = (await datasetState(a.token, dataset.id)).chunkCount;
+
+    let release!: () => void;
+    fake.script({ embeddings: { until: new Promise<void>((resolve) => (release = resolve)) } });
+    const held = fake.requests.length;
+    const updated = (await must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { ${EMBEDDING_FIELDS} } }`, {
+      id: dataset.id,
+      input: { embeddingModelId: second.id },
+    })).updateDataset;
+    expect(updated.embedding).toEqual({ model: { id: second.id }, servingModel: { id: first.id }, embeddedChunks: 0, totalChunks: chunks });
+    // The re-embed job's first call is at the model server, held: the world meanwhile.
+    await new Promise<void>((resolve) => { const wait = () => (fake.requests.length > held ? resolve() : setTimeout(wait, 5)); wait(); });
+    expect(fake.requests.at(-1)!.body.dimensions).toBe(8);
+    const [reembed] = (await must(server, a.token, `query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { id progress { stage kind } } } } }`, { id: dataset.id })).ingestionJobs.edges.map((edge: any) => edge.node);
+    expect(reembed.progress).toEqual({ stage: 'EMBEDDING', kind: 'REEMBED' });
+    expect((await datasetState(a.token, dataset.id)).embedding.servingModel).toEqual({ id: first.id });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(first.id)]: chunks });
+    const during = await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }');
+    expect(during.data.queryEndpoint.passages.length).toBeGreaterThan(0);
+    fake.script({});
+    release();
+
+    await settled(server, a.token, reembed.id);
+    expect((await job(a.token, reembed.id)).progress).toMatchObject({ stage: 'COMPLETED', chunksEmbedded: chunks, chunksToEmbed: chunks });
+    expect((await datasetState(a.token, dataset.id)).embedding).toEqual({ model: { id: second.id }, servingModel: { id: second.id }, embeddedChunks: chunks, totalChunks: chunks });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(second.id)]: chunks });
+    expect(await owner(`select distinct dimensions from chunk_embeddings where dataset_id = $1`, [rawId(dataset.id)])).toEqual([{ dimensions: 8 }]);
+    expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
+  });
+
+  it('null makes a dataset keyword-only and deletes its vectors; usage records outlive the dataset', async () => {
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    await settled(server, a.token, jobId);
+    const cleared = (await must(server, a.token, `mutation($id: ID!) { updateDataset(id: $id, input: { embeddingModelId: null }) { ${EMBEDDING_FIELDS} } }`, { id: dataset.id })).updateDataset;
+    expect(cleared.embedding).toBeNull();
+    expect((await vectors(dataset.id)).rows).toBe(0);
+    const refused = await gql(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id });
+    expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NO_EMBEDDING_MODEL' });
+    // The embedding calls' usage outlives the dataset (and its jobs), like a query's outlives its endpoint.
+    const recorded = async () => (await owner<{ n: number }>(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [rawId(jobId)]))[0]!.n;
+    const calls = await recorded();
+    expect(calls).toBeGreaterThan(0);
+    await must(server, a.token, `mutation($id: ID!) { deleteDataset(id: $id) { id } }`, { id: dataset.id });
+    expect(await recorded()).toBe(calls);
+  });
+});
+
+describe('a model server that fails', () => {
+  const cases: [string, FakeScript, string][] = [
+    ['answers HTTP 500 after its retries', { failures: [{ status: 500 }, { status: 500 }] }, 'EMBEDDING_HTTP_ERROR'],
+    ['does not answer in time', { hangAfter: 0 }, 'EMBEDDING_TIMEOUT'],
+  ];
+  for (const [name, script, reason] of cases) {
+    it(`${name}: the job FAILS with ${reason}, keyword queries go on, a re-embed completes the vectors`, async () => {
+      const model = await embeddingsModel(a.token, { baseUrl: fake.baseUrl });
+      fake.script(script);
+      const { dataset, jobId } = await embeddedDataset(a.token, model);
+      const failed = await settled(server, a.token, jobId);
+      expect(failed.stage).toBe('FAILED');
+      const { progress } = await job(a.token, jobId);
+      expect(progress.errorReason).toBe(reason);
+      expect(progress.error).toMatch(/^Embedding failed \(EMBEDDING_[A-Z_]+\): .*keyword search/);
+      expect(progress.error).not.toContain(fake.baseUrl);
+      expect(failed.progress).toMatchObject({ documentsDone: DOCUMENTS.length, documentsFailed: 0 });
+      expect((await datasetState(a.token, dataset.id)).embedding).toMatchObject({ servingModel: null, embeddedChunks: 0 });
+
+      const answerer = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+      const endpoint = (await must(server, a.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }`, {
+        input: { name: 'Tides', slug: uniqueSlug('ep'), datasetIds: [dataset.id], modelId: answerer.id },
+      })).createEndpoint.reference;
+      expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
+
+      fake.script({});
+      const repair = (await must(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id })).reembedDataset;
+      expect((await settled(server, a.token, repair.id)).stage).toBe('COMPLETED');
+      const state = await datasetState(a.token, dataset.id);
+      expect(state.embedding).toEqual({ model: { id: model.id }, servingModel: { id: model.id }, embeddedChunks: state.chunkCount, totalChunks: state.chunkCount });
+    });
+  }
+});
+
+describe('refusals and isolation', () => {
+  const CREATE = `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`;
+  const UPDATE = `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { id } }`;
+  const codeOf = (body: any) => ({ code: body.errors?.[0]?.extensions?.code, reason: body.errors?.[0]?.extensions?.reason });
+
+  it('refuses a chat model, an unknown or foreign model, and deleting a model a dataset embeds with', async () => {
+    const chat = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const foreign = await embeddingsModel(b.token);
+    const input = (embeddingModelId: string) => ({ input: { name: 'x', slug: uniqueSlug('ds'), embeddingModelId } });
+    expect(codeOf(await gql(server, a.token, CREATE, input(chat.id)))).toEqual({ code: 'BAD_USER_INPUT', reason: 'WRONG_MODEL_KIND' });
+    expect(codeOf(await gql(server, a.token, CREATE, input(foreign.id)))).toEqual({ code: 'NOT_FOUND', reason: undefined });
+    const unknown = Buffer.from('Model:00000000-0000-4000-8000-000000000000').toString('base64');
+    expect(codeOf(await gql(server, a.token, CREATE, input(unknown)))).toEqual({ code: 'NOT_FOUND', reason: undefined });
+
+    const model = await embeddingsModel(a.token);
+    const dataset = await createDataset(server, a.token);
+    expect(codeOf(await gql(server, a.token, UPDATE, { id: dataset.id, input: { embeddingModelId: chat.id } }))).toEqual({ code: 'BAD_USER_INPUT', reason: 'WRONG_MODEL_KIND' });
+    expect(codeOf(await gql(server, a.token, UPDATE, { id: dataset.id, input: { embeddingModelId: foreign.id } }))).toEqual({ code: 'NOT_FOUND', reason: undefined });
+    await must(server, a.token, UPDATE, { id: dataset.id, input: { embeddingModelId: model.id } });
+    const inUse = await gql(server, a.token, `mutation($id: ID!) { deleteModel(id: $id) { id } }`, { id: model.id });
+    expect(inUse.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'MODEL_IN_USE', datasets: [dataset.slug] });
+  });
+
+  it('another tenant can neither see a dataset’s embedding state nor re-embed it', async () => {
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    await settled(server, a.token, jobId);
+    const seen = await gql(server, b.token, `query($id: ID!) { node(id: $id) { ... on Dataset { ${EMBEDDING_FIELDS} } } }`, { id: dataset.id });
+    expect(seen.data?.node ?? null).toBeNull();
+    expect(codeOf(await gql(server, b.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id })).code).toBe('NOT_FOUND');
+    expect(codeOf(await gql(server, b.token, UPDATE, { id: dataset.id, input: { embeddingModelId: null } })).code).toBe('NOT_FOUND');
+    expect((await datasetState(a.token, dataset.id)).embedding.servingModel).toEqual({ id: model.id });
+  });
+});
