@@ -1,7 +1,7 @@
 /**
  * The cost of writing embeddings: batched inserts as the app role under row-level security,
- * in the shape the ingestion writer gives chunks (one `json_to_recordset` statement per batch,
- * here one transaction per batch as an embedding stage commits each model answer), beside
+ * the EMBEDDING stage's own statement, one transaction per batch as the stage commits each
+ * model answer (its job lock and usage record left out), beside
  * COPY of the very rows written into an empty table of the same shape. Vectors are made
  * before each batch's clock starts: the embedding server's time is not counted.
  */
@@ -12,6 +12,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { pgArray } from '../../src/db/bound-sql.js';
+import { unitVectorLiteral } from '../../src/domains/ingestion/embedding-stage.js';
 import { clusterMember, noiseAmplitude, seededRandom } from './vectors.js';
 
 const EMBEDDING_COLUMNS = 'id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at';
@@ -40,22 +42,22 @@ export async function insertEmbeddings(
   let milliseconds = 0;
   try {
     for (let first = 0; first < chunkIds.length; first += batchSize) {
-      const rows = chunkIds.slice(first, first + batchSize).map((chunk) => ({
-        c: chunk,
-        e: clusterMember(random, centroids[Math.floor(random() * centroids.length)]!, amplitude),
-      }));
-      const body = JSON.stringify(rows);
+      const batch = chunkIds.slice(first, first + batchSize);
+      const vectors = batch.map(() => clusterMember(random, centroids[Math.floor(random() * centroids.length)]!, amplitude));
       const started = performance.now();
       await client.query('begin');
       try {
         await client.query(`select set_config('app.tenant_id', $1, true)`, [target.tenantId]);
-        // Exactly once per chunk and model: a resumed stage rewrites nothing it already wrote.
+        // The EMBEDDING stage's statement (src/domains/ingestion/embedding-stage.ts), its
+        // parameters made by its own helpers: exactly once per chunk and model.
         await client.query(
           `insert into chunk_embeddings (${EMBEDDING_COLUMNS})
-           select gen_random_uuid(), $1, $2, r.c, $3, ${target.dimensions}, r.e, now()
-             from json_to_recordset($4::json) as r(c uuid, e real[])
-           on conflict (tenant_id, chunk_id, model_id) do nothing`,
-          [target.tenantId, target.datasetId, target.modelId, body],
+           select gen_random_uuid(), c.tenant_id, c.dataset_id, c.id, $1::uuid, $2::int, v.embedding::real[], now()
+             from unnest($3::uuid[], $4::text[]) as v(chunk_id, embedding)
+             join chunks c on c.tenant_id = $5::uuid and c.id = v.chunk_id
+           on conflict (tenant_id, chunk_id, model_id) do nothing
+           returning 1`,
+          [target.modelId, target.dimensions, pgArray(batch), pgArray(vectors.map(unitVectorLiteral)), target.tenantId],
         );
         await client.query('commit');
       } catch (error) {
