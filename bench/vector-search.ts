@@ -178,7 +178,9 @@ export async function vectorsBenchmark(command: string): Promise<void> {
         [...exact, ...byPgvector].sort((a, b) => a.size - b.size).map((m) => [m.size, m.engine, m.samples.length, ...stats(m), m.engine.startsWith('exact, pgvector') ? '(itself)' : agreement(m)]),
       ),
       '',
-      `- Exact search in plain SQL stays within p95 ≤ ${LATENCY_GOAL_MS} ms up to **${limit === null ? `fewer than ${exact[0]?.size}` : limit}** chunks in a dataset${exactStopped ? `; it was no longer measured after a question took over ${stopMs / 1000} s` : ''}.`,
+      exact.length === 0
+        ? `- Exact search in plain SQL not measured (no size up to BENCH_VECTOR_SQL_UP_TO, ${sqlUpTo}).`
+        : `- Exact search in plain SQL stays within p95 ≤ ${LATENCY_GOAL_MS} ms up to **${limit === null ? `fewer than ${exact[0]!.size}` : limit}** chunks in a dataset${exactStopped ? `; it was no longer measured after a question took over ${stopMs / 1000} s` : ''}.`,
       ...(pgvector ? [`- pgvector's exact scan (no index) stays within it up to **${pgvectorLimit === null ? `fewer than ${byPgvector[0]?.size}` : pgvectorLimit}** chunks.`] : ['- No pgvector on this server: no HNSW figures.']),
       ...(build
         ? [
