@@ -74,10 +74,10 @@ $fn$;`;
  * chunks of the given datasets, complete passages first. Invoker's rights: row-level security
  * and the app role's grants apply to every statement inside. In PL/pgSQL so the max-score
  * rounds cost one round trip; EXECUTE plans each statement with its tsquery as a constant,
- * which the GIN index needs. `row_cap` bounds the chunks any one statement scores: the one
+ * which the GIN index needs. `row_budget` bounds the chunks one search scores in all: the one
  * place exactness is traded for speed (measured in docs/endpoints.md).
  */
-const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_cap int)
+const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int)
 returns table (chunk_id uuid, score float8, complete boolean)
 language plpgsql stable
 as $fn$
@@ -99,15 +99,20 @@ declare
   best_ids uuid[] := '{}'; best_scores float8[] := '{}';
   seen tsquery;           -- the terms whose chunks are scored already
   needed int;
+  budget int := row_budget;  -- chunks this search may still score
+  examined int;
   remaining float8;
   threshold float8;
 begin
+  -- Statistics rows are read by (dataset, term) pairs given as arrays, so the unique index
+  -- (tenant_id, dataset_id, term) finds them: a join on the terms can be planned as a scan of
+  -- the dataset's whole vocabulary (it was, on tables autovacuum had not analysed yet).
+  terms := array(select distinct unnest(tsvector_to_array(to_tsvector(config, query))));
   select array_agg(s.term order by s.bound desc, s.term), array_agg(s.bound order by s.bound desc, s.term)
     into terms, bounds
     from (select x.term, max(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5))) * 2.2 as bound
-            from (select distinct unnest(tsvector_to_array(to_tsvector(config, query))) as term) t
-            join dataset_terms x on x.term = t.term and x.dataset_id = any(dataset_ids)
-            join datasets d on d.id = x.dataset_id
+            from dataset_terms x join datasets d on d.id = x.dataset_id
+           where x.dataset_id = any(dataset_ids) and x.term = any(terms)
            group by x.term) s;
   if terms is null then return; end if;
 
@@ -116,7 +121,8 @@ begin
     from unnest(dataset_ids) with ordinality as ds(id, ord)
     cross join unnest(terms) with ordinality as t(term, ord)
     left join datasets d on d.id = ds.id
-    left join dataset_terms x on x.dataset_id = ds.id and x.term = t.term;
+    left join (select * from dataset_terms where dataset_id = any(dataset_ids) and term = any(terms)) x
+           on x.dataset_id = ds.id and x.term = t.term;
   select array_agg(greatest(coalesce(d.search_lexeme_count::float8 / nullif(d.search_chunk_count, 0), 1), 1) order by ds.ord)
     into average_lengths
     from unnest(dataset_ids) with ordinality as ds(id, ord) left join datasets d on d.id = ds.id;
@@ -133,11 +139,17 @@ begin
   end if;
 
   -- Complete passages first (all the words, or the search syntax as written), by BM25.
-  return query execute format($q$
-    select c.id, %s as score, true from %s order by score desc, c.id limit $9 $q$, score_sql, format(candidates, frequencies, ''))
-    using dataset_ids, matching, term_queries, idfs, average_lengths, seen, matching, row_cap, top_k;
-  get diagnostics needed = row_count;
-  needed := top_k - needed;
+  execute format($q$
+    with scored as (select c.id, %s as score from %s)
+    select (select count(*) from scored)::int,
+           (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
+           (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
+    score_sql, format(candidates, frequencies, ''))
+    into examined, ids, scores
+    using dataset_ids, matching, term_queries, idfs, average_lengths, seen, matching, budget, top_k;
+  budget := budget - examined;
+  return query select u.id, u.score, true from unnest(ids, scores) as u(id, score);
+  needed := top_k - coalesce(cardinality(ids), 0);
   if strict or needed <= 0 or cardinality(terms) = 1 then return; end if;
 
   -- Then passages with some of the words: max-score pruning. Terms are taken rarest first; a
@@ -146,13 +158,16 @@ begin
   for i in 1 .. cardinality(terms) loop
     select coalesce(sum(x), 0) into remaining from unnest(bounds[i:]) as x;
     threshold := case when cardinality(best_scores) >= needed then best_scores[needed] else 0 end;
-    exit when remaining < threshold;
+    exit when remaining < threshold or budget <= 0;
     execute format($q$
-      with scored as (select c.id, %s as score from %s order by score desc, c.id limit $9)
-      select array_agg(id order by score desc, id), array_agg(score order by score desc, id) from scored $q$,
+      with scored as (select c.id, %s as score from %s)
+      select (select count(*) from scored)::int,
+             (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
+             (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
       score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
-      into ids, scores
-      using dataset_ids, term_queries[i], term_queries, idfs, average_lengths, seen, matching, row_cap, needed;
+      into examined, ids, scores
+      using dataset_ids, term_queries[i], term_queries, idfs, average_lengths, seen, matching, budget, needed;
+    budget := budget - examined;
     if ids is not null then
       select array_agg(m.id order by m.score desc, m.id), array_agg(m.score order by m.score desc, m.id)
         into best_ids, best_scores

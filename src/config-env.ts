@@ -96,6 +96,7 @@ export const envSchema = z.object({
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   SLUICE_EGRESS_PRIVATE_NETWORKS: privateNetworks.optional(),
+  SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),

@@ -8,6 +8,7 @@
  */
 import type { ParseBudget } from './domains/ingestion/document-parser.js';
 import type { ProviderSettings } from './domains/models/provider.js';
+import type { VectorSearchSettings } from './domains/endpoints/semantic-retriever.js';
 import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './platform/rate-limits/token-bucket.js';
 import path from 'node:path';
@@ -76,6 +77,8 @@ export interface Config {
   egress: { privateNetworks: PrivateNetworkPolicy };
   /** How model providers call their servers (`privateNetworks` is `egress.privateNetworks`). */
   models: ProviderSettings;
+  /** Semantic search (docs/endpoints.md#engines). */
+  vectorSearch: VectorSearchSettings;
   rateLimits: RateLimitConfig;
   operationLimits: OperationLimitConfig;
   hardening: HardeningConfig;
@@ -278,6 +281,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       privateNetworks,
     },
     egress: { privateNetworks },
+    vectorSearch: { hnswEfSearch: values.SLUICE_HNSW_EF_SEARCH },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },

@@ -109,6 +109,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     topicReaders,
     secrets,
     modelSettings: config.models,
+    vectorSearch: config.vectorSearch,
     egress: config.egress.privateNetworks,
     clock,
     audit,

@@ -12,7 +12,9 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { execute, parse } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { APP_ROLE } from '../src/db/bootstrap.js';
+import { semanticSearchSql } from '../src/domains/endpoints/semantic-retriever.js';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { assertRestrictedAppRole } from '../src/db/readiness.js';
 import { TenantScope } from '../src/db/tenant-scope.js';
@@ -118,6 +120,45 @@ describe('PostgreSQL row-level security alone', () => {
       expect(rows.map((row) => row.tenant_id).sort()).toEqual([a.id, b.id].sort());
       await client.query('rollback');
     });
+  });
+
+  it("keeps vector search to the bound tenant: the same text and vector in two tenants, B's dataset and model named outright", async () => {
+    const vector = Array.from({ length: 8 }, (_, index) => (index === 0 ? 1 : 0));
+    const seeded = new Map<string, { datasetId: string; modelId: string; chunkId: string }>();
+    await asOwner(async (client) => {
+      for (const tenant of [a, b]) {
+        const [datasetId, documentId, chunkId, modelId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+        await client.query(`insert into datasets (id, tenant_id, name, slug, created_at, updated_at) values ($1, $2, 'V', $3, now(), now())`, [datasetId, tenant.id, `v-${datasetId.slice(0, 8)}`]);
+        await client.query(
+          `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, created_at, updated_at)
+           values ($1, $2, $3, 'k', 'Same', 'text/plain', 'h', 4, 1, now(), now())`,
+          [documentId, tenant.id, datasetId],
+        );
+        await client.query(
+          `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language) values ($1, $2, $3, $4, 0, 'same text', 0, 9, 'english')`,
+          [chunkId, tenant.id, datasetId, documentId],
+        );
+        await client.query(`insert into models (id, tenant_id, name, type, config, created_at, updated_at) values ($1, $2, 'emb', 'openai-compatible-embeddings', '{}', now(), now())`, [modelId, tenant.id]);
+        await client.query(
+          `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at) values (gen_random_uuid(), $1, $2, $3, $4, 8, $5::real[], now())`,
+          [tenant.id, datasetId, chunkId, modelId, `{${vector.join(',')}}`],
+        );
+        seeded.set(tenant.id, { datasetId, modelId, chunkId });
+      }
+    });
+    const vectorSchema = await asOwner(async (client) => (await client.query(`select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where extname = 'vector'`)).rows[0]?.nspname ?? null);
+    const search = (target: { datasetId: string; modelId: string }) =>
+      asAppRole(async (client) => {
+        await client.query('begin');
+        await client.query(`select set_config('app.tenant_id', $1, true)`, [a.id]);
+        const { sql, params } = semanticSearchSql({ modelId: target.modelId, datasetIds: [target.datasetId], vector }, 10, 'VECTOR_EXACT', vectorSchema);
+        let n = 0;
+        const { rows } = await client.query(sql.replace(/\?/g, () => `$${++n}`), params);
+        await client.query('rollback');
+        return rows.map((row) => row.chunk_id);
+      });
+    expect(await search(seeded.get(a.id)!)).toEqual([seeded.get(a.id)!.chunkId]);
+    expect(await search(seeded.get(b.id)!)).toEqual([]);
   });
 
   it('cannot switch RLS off or become the owner', async () => {
@@ -266,6 +307,20 @@ describe('the catalog', () => {
       }
     }
     expect(rows.map((row) => row.table)).toEqual(expect.arrayContaining(['audit_chain_heads', 'audit_erased_actors', 'audit_events', 'audit_events_default']));
+  });
+
+  it('lets the app role build an HNSW index only through ensure_embedding_index: SECURITY DEFINER, search_path pinned, not PUBLIC', async () => {
+    const { rows } = await asOwner((client) =>
+      client.query(`select p.prosecdef as definer, p.proconfig as config, has_function_privilege('${APP_ROLE}', p.oid, 'execute') as app,
+                           has_function_privilege('public', p.oid, 'execute') as public
+                      from pg_proc p where p.proname = 'ensure_embedding_index'`),
+    );
+    expect(rows).toEqual([{ definer: true, config: ['search_path=public, pg_temp'], app: true, public: false }]);
+    await asAppRole(async (client) => {
+      await expect(client.query('create index on chunk_embeddings (dimensions)')).rejects.toMatchObject({ code: '42501' });
+      // Outside 1..2000 (or without pgvector) it does nothing and says so.
+      expect((await client.query('select ensure_embedding_index(4000) as ensured')).rows[0].ensured).toBe(false);
+    });
   });
 
   it('starts every unique index of a tenant-owned table with tenant_id', async () => {

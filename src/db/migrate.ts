@@ -8,6 +8,7 @@ import { Logger as QueueLogger, runMigrations as runQueueMigrations } from 'grap
 import { withClient } from './bootstrap.js';
 import { migrationsList } from '../../migrations/index.js';
 import { openOrm } from './orm.js';
+import { enableVectorExtension } from './vector-index.js';
 
 export async function runMigrations(options: {
   ownerUrl: string;
@@ -21,6 +22,8 @@ export async function runMigrations(options: {
       const applied = await orm.getMigrator().up();
       for (const migration of applied) options.logger.info({ migration: migration.name }, 'applied migration');
       await migrateQueue(options.ownerUrl);
+      // Every start, not once: pgvector installed later is picked up by the next migrate.
+      await enableVectorExtension(options.ownerUrl, options.logger);
       return applied.map((migration) => migration.name);
     } finally {
       await orm.close(true);

@@ -4,12 +4,20 @@
  * as it happens, over graphql-ws or SSE). A caller that goes away aborts the model call.
  */
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import type { RetrievedPassage } from '../domains/endpoints/retriever.js';
+import type { RankedPassage } from '../domains/endpoint-queries/retrieval-modes.js';
 import { CodedError } from '../platform/errors/index.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 
-type Ranked = RetrievedPassage & { rank: number };
+type Ranked = RankedPassage & { rank: number };
+
+const PassageRanksRef = builder.objectRef<RankedPassage['ranks']>('PassageRanks').implement({
+  description: 'Where each ranking placed the passage (1 is first); null where it did not place it or did not run.',
+  fields: (t) => ({
+    keyword: t.exposeInt('keyword', { nullable: true }),
+    semantic: t.exposeInt('semantic', { nullable: true }),
+  }),
+});
 
 const PassageRef = builder.objectRef<Ranked>('Passage').implement({
   fields: (t) => ({
@@ -18,7 +26,10 @@ const PassageRef = builder.objectRef<Ranked>('Passage').implement({
     documentId: t.exposeString('documentId'),
     documentTitle: t.exposeString('documentTitle'),
     text: t.exposeString('text'),
-    score: t.exposeFloat('score', { description: 'ts_rank_cd: higher is better; comparable within one query.' }),
+    score: t.exposeFloat('score', {
+      description: 'Higher is better; comparable within one query. KEYWORD: the full-text rank; SEMANTIC: cosine similarity; HYBRID: the fused score Σ 1/(60 + rank).',
+    }),
+    ranks: t.field({ type: PassageRanksRef, resolve: (passage) => passage.ranks }),
     highlight: t.exposeString('highlight', { description: 'The best fragments, matches wrapped in ** (Markdown bold, never HTML).' }),
     metadata: t.field({ type: 'JSONObject', resolve: (passage) => passage.metadata }),
   }),

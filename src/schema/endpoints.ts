@@ -1,5 +1,6 @@
 /** Endpoints: a model over datasets behind a slug, what consumers query. */
 import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
+import { RETRIEVAL_ENGINES, RETRIEVAL_MODES, type RetrievalMode } from '../domains/endpoints/retrieval-mode.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
@@ -12,10 +13,31 @@ export const EndpointRef = builder.loadableNodeRef('Endpoint', {
   load: (ids: string[], ctx) => ctx.services.endpoints.byIds(ids),
 });
 
-const RetrievalRef = builder.objectRef<{ topK: number; minScore: number | null }>('RetrievalSettings').implement({
+const RetrievalModeEnum = builder.enumType('RetrievalMode', {
+  description: 'KEYWORD: full-text ranking. SEMANTIC: embedding similarity. HYBRID: both, fused by reciprocal rank (docs/endpoints.md#retrieval-modes).',
+  values: RETRIEVAL_MODES,
+});
+
+const RetrievalEngineEnum = builder.enumType('RetrievalEngine', {
+  description:
+    'What serves an endpoint’s retrieval now: KEYWORD_BM25; VECTOR_HNSW (pgvector’s HNSW index) or VECTOR_EXACT (every vector compared); HYBRID_BM25_HNSW or HYBRID_BM25_EXACT (docs/endpoints.md#engines).',
+  values: RETRIEVAL_ENGINES,
+});
+
+const RetrievalRef = builder.objectRef<Endpoint>('RetrievalSettings').implement({
   fields: (t) => ({
+    mode: t.field({ type: RetrievalModeEnum, resolve: (endpoint) => endpoint.retrievalMode as RetrievalMode }),
+    engine: t.field({
+      type: RetrievalEngineEnum,
+      description: 'Follows from the mode, the server (pgvector or not) and the datasets’ embeddings.',
+      resolve: (endpoint, _args, ctx) => ctx.services.endpoints.engine(endpoint),
+    }),
     topK: t.exposeInt('topK', { description: 'Passages retrieved per query (1–50).' }),
-    minScore: t.exposeFloat('minScore', { nullable: true, description: 'Passages scoring below this (BM25 score) are dropped.' }),
+    minScore: t.float({
+      nullable: true,
+      description: 'Passages scoring below this are dropped: on the score the mode gives (BM25 score, cosine similarity, or the fused score).',
+      resolve: (endpoint) => (endpoint.minScore == null ? null : Number(endpoint.minScore)),
+    }),
   }),
 });
 
@@ -39,10 +61,7 @@ EndpointRef.implement({
       description: 'Its datasets that still exist.',
       resolve: async (endpoint, _args, ctx) => (await ctx.services.datasets.byIds(endpoint.datasetIds)).filter((dataset) => dataset !== null),
     }),
-    retrieval: t.field({
-      type: RetrievalRef,
-      resolve: (endpoint) => ({ topK: endpoint.topK, minScore: endpoint.minScore == null ? null : Number(endpoint.minScore) }),
-    }),
+    retrieval: t.field({ type: RetrievalRef, resolve: (endpoint) => endpoint }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -50,6 +69,11 @@ EndpointRef.implement({
 
 const RetrievalInput = builder.inputType('RetrievalInput', {
   fields: (t) => ({
+    mode: t.field({
+      type: RetrievalModeEnum,
+      required: false,
+      description: 'Default KEYWORD. SEMANTIC and HYBRID need an embedding model on every dataset (BAD_USER_INPUT NO_EMBEDDING_MODEL).',
+    }),
     topK: t.int({ required: false, description: 'Default 5, at most 50.' }),
     minScore: t.float({ required: false }),
   }),

@@ -34,7 +34,9 @@ let b: Tenant;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
   // No inline worker: the first test subscribes before a worker exists, so it sees every stage.
-  server = await startTestServer({ worker: false, env: { SLUICE_MODEL_TIMEOUT_MS: '1500', SLUICE_MODEL_MAX_RETRIES: '1', SLUICE_MODEL_RETRY_BASE_MS: '10' } });
+  // The model timeout is the window in which the re-embed test holds a request while it reads
+  // state (four requests): 1.5 s was too short on a loaded machine; the timeout case waits 2 × 6 s.
+  server = await startTestServer({ worker: false, env: { SLUICE_MODEL_TIMEOUT_MS: '6000', SLUICE_MODEL_MAX_RETRIES: '1', SLUICE_MODEL_RETRY_BASE_MS: '10' } });
   [a, b] = await Promise.all([tenantWithOwner(server), tenantWithOwner(server)]);
 });
 afterAll(async () => {

@@ -21,6 +21,7 @@ export async function testServiceDependencies(orm: Orm): Promise<ServiceDependen
     topicReaders: new TopicReaders({ onError: () => undefined }),
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     modelSettings: parseConfig({ NODE_ENV: 'test' }).models,
+    vectorSearch: parseConfig({ NODE_ENV: 'test' }).vectorSearch,
     egress: parseConfig({ NODE_ENV: 'test' }).egress.privateNetworks,
     clock: systemClock,
   };

@@ -8,7 +8,6 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { CodedError, ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
@@ -17,7 +16,7 @@ import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
-import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
+import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 
 const MAX_QUERY_CHARS = 8192;
@@ -42,7 +41,7 @@ export interface Citation {
 }
 
 export type QueryEvent =
-  | { kind: 'retrieved'; rank: number; passage: RetrievedPassage }
+  | { kind: 'retrieved'; rank: number; passage: RankedPassage }
   | { kind: 'answerDelta'; text: string }
   | { kind: 'usage'; usage: QueryUsage }
   | { kind: 'completed'; answer: string; citations: Citation[]; latencyMs: number };
@@ -85,6 +84,8 @@ export class QueryService {
       topK: validTopK(options.topK ?? endpoint.topK),
       minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
     };
+    // What the mode needs (which datasets have embeddings, their embedders) is read before the query runs.
+    const retrieval = await planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
     const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);
     const clock = this.ctx.deps.clock;
@@ -111,9 +112,10 @@ export class QueryService {
         let usage: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
         let outcome = 'CANCELLED';
         try {
-          const passages = await em.transactional((tx) =>
-            retrieverNamed('full-text').retrieve(tx as EntityManager, { datasetIds: endpoint.datasetIds, query: text, ...settings }),
-          );
+          const retrieved = await retrieval.run(signal);
+          const passages = retrieved.passages;
+          // Embedding the question is part of the query's prompt tokens and cost.
+          usage = withEmbedding(usage, retrieved.usage);
           for (const [rank, passage] of passages.entries()) yield { kind: 'retrieved', rank: rank + 1, passage };
           let answer = '';
           let citations: string[] = [];
@@ -123,7 +125,7 @@ export class QueryService {
               yield { kind: 'answerDelta', text: event.text };
             } else {
               citations = event.citations;
-              usage = costOf(event.usage, model);
+              usage = withEmbedding(costOf(event.usage, model), retrieved.usage);
             }
           }
           if (signal.aborted) return;
@@ -157,6 +159,15 @@ function validQuery(query: string): string {
   }
   if (!text.isWellFormed()) throw new ValidationError('query must be valid Unicode text', { field: 'query' });
   return text;
+}
+
+function withEmbedding(usage: QueryUsage, embedding: { promptTokens: number; costMicros: number }): QueryUsage {
+  return {
+    ...usage,
+    promptTokens: usage.promptTokens + embedding.promptTokens,
+    totalTokens: usage.totalTokens + embedding.promptTokens,
+    costMicros: usage.costMicros + embedding.costMicros,
+  };
 }
 
 function costOf(usage: { promptTokens: number; completionTokens: number }, prices: { promptMicrosPer1k: number; completionMicrosPer1k: number }): QueryUsage {

@@ -2,6 +2,9 @@ import type { InferEntity } from '@mikro-orm/core';
 import { Model } from '../models/model.entity.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 
+/** How an endpoint finds passages (endpoints/retrieval-mode.ts). */
+export const RETRIEVAL_MODES = ['KEYWORD', 'SEMANTIC', 'HYBRID'] as const;
+
 /**
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
  * Unpublished, only the tenant's own members may query it; published, authenticated callers
@@ -18,6 +21,11 @@ export const Endpoint = defineTenantOwnedEntity({
     model: () => p.manyToOne(Model).deleteRule('restrict').index(),
     datasetIds: p.array<string>().columnType('uuid[]'),
     published: p.boolean().default(false),
+    /**
+     * How passages are found: KEYWORD (full-text ranking), SEMANTIC (embedding similarity over
+     * the datasets' serving embedding models) or HYBRID (both, fused by reciprocal rank).
+     */
+    retrievalMode: p.enum([...RETRIEVAL_MODES]).default('KEYWORD'),
     /** Passages retrieved per query. */
     topK: p.integer().default(5),
     /** Passages scoring below this are dropped (BM25 scale); null keeps all topK. */

@@ -14,12 +14,15 @@ import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { Endpoint } from './endpoint.entity.js';
+import { assertDatasetsEmbedded, retrievalEngine, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
 
 export const MAX_TOP_K = 50;
 const MAX_DATASETS = 20;
 const SLUG = uniqueName(Endpoint, 'slug', (slug) => `An endpoint with the slug "${slug}" already exists`);
 
 export interface RetrievalSettings {
+  /** KEYWORD (the default), SEMANTIC or HYBRID. */
+  mode?: string | null;
   topK?: number | null;
   minScore?: number | null;
 }
@@ -52,14 +55,19 @@ export class EndpointService {
     const { actor, em } = this.ctx;
     assertCan(actor, 'endpoint:manage');
     await SLUG.assertFree(em, validSlug(input.slug));
+    const retrievalMode = validRetrievalMode(input.retrieval?.mode ?? 'KEYWORD');
+    const model = await this.ownModel(input.modelId);
+    const datasetIds = await this.ownDatasets(input.datasetIds);
+    await assertDatasetsEmbedded(em, retrievalMode, datasetIds);
     const endpoint = em.create(Endpoint, {
       tenant: actor.tenantId,
       name: validName(input.name),
       slug: validSlug(input.slug),
       description: validDescription(input.description),
-      model: await this.ownModel(input.modelId),
-      datasetIds: await this.ownDatasets(input.datasetIds),
+      model,
+      datasetIds,
       published: input.published ?? false,
+      retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
     });
@@ -81,6 +89,10 @@ export class EndpointService {
     if (changes.modelId != null) endpoint.model = await this.ownModel(changes.modelId);
     if (changes.datasetIds != null) endpoint.datasetIds = await this.ownDatasets(changes.datasetIds);
     if (changes.published != null) endpoint.published = changes.published;
+    if (changes.retrieval?.mode != null) endpoint.retrievalMode = validRetrievalMode(changes.retrieval.mode);
+    if (changes.retrieval?.mode != null || changes.datasetIds != null) {
+      await assertDatasetsEmbedded(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
+    }
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
     await SLUG.flush(this.ctx.em, endpoint.slug);
@@ -113,6 +125,11 @@ export class EndpointService {
   async list(request: PageRequest): Promise<Page<Endpoint>> {
     assertCan(this.ctx.actor, 'tenant:read');
     return keysetPage(this.ctx.em, Endpoint, {}, request);
+  }
+
+  /** The engine that serves the endpoint's retrieval now (retrieval-mode.ts). */
+  engine(endpoint: Endpoint): Promise<RetrievalEngine> {
+    return retrievalEngine(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
   }
 
   byIds(ids: readonly string[]): Promise<(Endpoint | null)[]> {
@@ -149,6 +166,7 @@ function shown(endpoint: Endpoint) {
     modelId: endpoint.model.id,
     datasetIds: endpoint.datasetIds,
     published: endpoint.published,
+    retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
     minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
   };

@@ -65,11 +65,13 @@ interface Row {
 const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
 
 /**
- * The most chunks one step of the keyword search scores (see `sluice_bm25_search` in
- * migrations/…_bm25_statistics.ts). Only questions whose rarest word is in more chunks than
- * this are ranked over a bounded sample; docs/endpoints.md gives what it costs.
+ * The most chunks one keyword search scores, in all its steps (see `sluice_bm25_search` in
+ * migrations/…_bm25_statistics.ts). A search that needs more (questions whose rarest words
+ * are each in thousands of chunks of a large dataset) stops there and ranks what it scored:
+ * at 1 M chunks the top 5 were identical to exact BM25 for 297 of 300 benchmark questions,
+ * with 99.5 % of passages shared (docs/endpoints.md). Small datasets never reach it.
  */
-export const KEYWORD_ROW_CAP = 5000;
+export const KEYWORD_ROW_BUDGET = 5000;
 
 /**
  * Keyword search: BM25 over the chunks (term rarity from each dataset's exact statistics,
@@ -99,7 +101,7 @@ export function fullTextSearchSql(
            order by h.complete desc, h.score desc, h.chunk_id`,
     params: [
       language, language, query,
-      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_CAP,
+      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_BUDGET,
       ...(minScore === null ? [] : [minScore]),
     ],
   };

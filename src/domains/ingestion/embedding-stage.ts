@@ -17,6 +17,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
+import { ensureVectorIndex } from '../../db/vector-index.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 import { UpstreamError } from '../errors.js';
@@ -143,6 +144,8 @@ export class EmbeddingStage {
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
       const [dataset] = await boundSql<{ modelId: string | null }>(tx, 'select embedding_model_id as "modelId" from datasets where id = ?::uuid for share', [datasetId]);
       if (dataset?.modelId !== modelId) return 'superseded' as const;
+      // The dimension's HNSW index where pgvector exists, built while it is still empty (db/vector-index.ts).
+      await ensureVectorIndex(tx, vectors[0]!.length);
       const inserted = await boundSql(
         tx,
         `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)

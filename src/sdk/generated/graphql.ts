@@ -190,9 +190,17 @@ export type RegisterIdentityProviderInput = {
 
 export type RetrievalInput = {
   minScore?: number | null | undefined;
+  /** Default KEYWORD. SEMANTIC and HYBRID need an embedding model on every dataset (BAD_USER_INPUT NO_EMBEDDING_MODEL). */
+  mode?: RetrievalMode | null | undefined;
   /** Default 5, at most 50. */
   topK?: number | null | undefined;
 };
+
+/** KEYWORD: full-text ranking. SEMANTIC: embedding similarity. HYBRID: both, fused by reciprocal rank (docs/endpoints.md#retrieval-modes). */
+export type RetrievalMode =
+  | 'HYBRID'
+  | 'KEYWORD'
+  | 'SEMANTIC';
 
 export type Role =
   | 'ADMIN'

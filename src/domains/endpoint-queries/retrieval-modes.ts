@@ -1,0 +1,132 @@
+/**
+ * Retrieval by the endpoint's mode: KEYWORD (the full-text retriever), SEMANTIC (embedding
+ * similarity, endpoints/semantic-retriever.ts) or HYBRID (both, fused by reciprocal rank).
+ *
+ * Planned first (which datasets have a serving embedding model,
+ * and the embedders for those models); run later: the question is embedded once per serving
+ * model with no transaction open (an HTTP call), then every ranking runs in one transaction,
+ * bound to the endpoint's tenant, so RLS confines keyword and semantic search alike.
+ * Datasets without a serving embedding model (none named, or their vectors still being
+ * written) contribute nothing to the semantic ranking.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Dataset } from '../datasets/dataset.entity.js';
+import type { Endpoint } from '../endpoints/endpoint.entity.js';
+import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
+import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
+import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
+import { embedderFor, type Embedder } from '../models/model.service.js';
+import type { ServiceContext } from '../service-context.js';
+
+/** Reciprocal rank fusion's constant: score = Σ 1 / (RRF_K + rank), the value of Cormack et al. (SIGIR 2009). */
+export const RRF_K = 60;
+
+/** How deep each ranking is read before fusion: a passage second in one list and 70th in the other still counts. */
+export const fusionDepth = (topK: number) => Math.max(50, 4 * topK);
+
+export interface RankedPassage extends RetrievedPassage {
+  /** Where each ranking placed the passage (1 is first); null where it did not place it. */
+  ranks: { keyword: number | null; semantic: number | null };
+}
+
+/** Tokens and cost of embedding the question (priced at the embeddings model's prompt price). */
+export interface EmbeddingUsage {
+  promptTokens: number;
+  costMicros: number;
+}
+
+export interface RetrievalPlan {
+  mode: RetrievalMode;
+  run(signal: AbortSignal): Promise<{ passages: RankedPassage[]; usage: EmbeddingUsage }>;
+}
+
+interface ModelGroup {
+  modelId: string;
+  datasetIds: string[];
+  embedder: Embedder;
+}
+
+export async function planRetrieval(
+  ctx: ServiceContext,
+  em: EntityManager,
+  endpoint: Endpoint,
+  request: { query: string; topK: number; minScore: number | null },
+): Promise<RetrievalPlan> {
+  const mode = endpoint.retrievalMode as RetrievalMode;
+  const groups = usesVectors(mode) ? await servingModelGroups(ctx, em, endpoint.datasetIds) : [];
+  const keyword = (tx: EntityManager, topK: number, minScore: number | null) =>
+    retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
+  const semantic = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
+    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch });
+
+  return {
+    mode,
+    async run(signal) {
+      const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
+      const questions: EmbeddedQuestion[] = [];
+      for (const group of groups) {
+        const embedded = await group.embedder.embed([request.query], signal);
+        usage.promptTokens += embedded.usage.promptTokens;
+        usage.costMicros += embedded.usage.costMicros;
+        questions.push({ modelId: group.modelId, datasetIds: group.datasetIds, vector: embedded.vectors[0]! });
+      }
+      const passages = await em.transactional(async (tx) => {
+        const bound = tx as EntityManager;
+        if (mode === 'KEYWORD') return ranked(await keyword(bound, request.topK, request.minScore), 'keyword');
+        if (mode === 'SEMANTIC') return ranked(await semantic(bound, questions, request.topK, request.minScore), 'semantic');
+        const depth = fusionDepth(request.topK);
+        const byKeyword = await keyword(bound, depth, null);
+        const bySemantic = await semantic(bound, questions, depth, null);
+        return fused(byKeyword, bySemantic, request.topK, request.minScore);
+      });
+      return { passages, usage };
+    },
+  };
+}
+
+/** The endpoint's datasets that have a serving embedding model, grouped by that model. */
+async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datasetIds: readonly string[]): Promise<ModelGroup[]> {
+  // `em` has no transaction open (endpoint-access.ts): RLS binds the tenant in one.
+  const datasets = await em.transactional((tx) =>
+    tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } }),
+  );
+  const groups = new Map<string, ModelGroup>();
+  for (const dataset of datasets) {
+    const model = dataset.servingEmbeddingModel!;
+    const group = groups.get(model.id) ?? { modelId: model.id, datasetIds: [], embedder: embedderFor(ctx.deps, model) };
+    group.datasetIds.push(dataset.id);
+    groups.set(model.id, group);
+  }
+  return [...groups.values()];
+}
+
+function ranked(passages: RetrievedPassage[], by: 'keyword' | 'semantic'): RankedPassage[] {
+  return passages.map((passage, index) => ({
+    ...passage,
+    ranks: { keyword: by === 'keyword' ? index + 1 : null, semantic: by === 'semantic' ? index + 1 : null },
+  }));
+}
+
+/**
+ * Reciprocal rank fusion: each passage scores Σ 1 / (RRF_K + rank) over the rankings that
+ * placed it, so agreement between them outweighs a high place in one. Its score is the fused
+ * score (at most 2/61 ≈ 0.033); `minScore` applies to it. Ties: keyword rank, then chunk id.
+ */
+export function fused(byKeyword: RetrievedPassage[], bySemantic: RetrievedPassage[], topK: number, minScore: number | null): RankedPassage[] {
+  const passages = new Map<string, RankedPassage>();
+  const place = (list: RetrievedPassage[], by: 'keyword' | 'semantic') => {
+    for (const [index, passage] of list.entries()) {
+      // The keyword ranking's copy is kept: its highlight marks the matched words.
+      const entry = passages.get(passage.chunkId) ?? { ...passage, score: 0, ranks: { keyword: null, semantic: null } };
+      entry.ranks[by] = index + 1;
+      entry.score += 1 / (RRF_K + index + 1);
+      passages.set(passage.chunkId, entry);
+    }
+  };
+  place(byKeyword, 'keyword');
+  place(bySemantic, 'semantic');
+  return [...passages.values()]
+    .filter((passage) => minScore === null || passage.score >= minScore)
+    .sort((a, b) => b.score - a.score || (a.ranks.keyword ?? Infinity) - (b.ranks.keyword ?? Infinity) || a.chunkId.localeCompare(b.chunkId))
+    .slice(0, topK);
+}

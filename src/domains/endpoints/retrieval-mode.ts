@@ -1,0 +1,72 @@
+/**
+ * An endpoint's retrieval mode (KEYWORD, SEMANTIC, HYBRID) and the engine that serves it.
+ * The mode is the tenant's choice; the engine follows from the server (pgvector or not) and
+ * the datasets' embeddings, and is reported so a tenant can see what answers its consumers.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { vectorSupport } from '../../db/vector-index.js';
+import { ValidationError } from '../errors.js';
+import { RETRIEVAL_MODES } from './endpoint.entity.js';
+import { engineFor } from './semantic-retriever.js';
+
+export { RETRIEVAL_MODES };
+export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
+
+/**
+ * KEYWORD_BM25: full-text ranking only. VECTOR_HNSW / VECTOR_EXACT: embedding similarity by
+ * pgvector's HNSW index, or by comparing every vector. HYBRID_BM25_HNSW / HYBRID_BM25_EXACT:
+ * both, fused. Where an endpoint's vectors are served by both engines (datasets embedded at
+ * several dimensions, one above HNSW's limit), the slower one, EXACT, is reported.
+ */
+export const RETRIEVAL_ENGINES = ['KEYWORD_BM25', 'VECTOR_HNSW', 'VECTOR_EXACT', 'HYBRID_BM25_HNSW', 'HYBRID_BM25_EXACT'] as const;
+export type RetrievalEngine = (typeof RETRIEVAL_ENGINES)[number];
+
+export function validRetrievalMode(mode: string): RetrievalMode {
+  if (!(RETRIEVAL_MODES as readonly string[]).includes(mode)) {
+    throw new ValidationError(`mode must be one of ${RETRIEVAL_MODES.join(', ')}`, { field: 'mode' });
+  }
+  return mode as RetrievalMode;
+}
+
+export const usesVectors = (mode: RetrievalMode) => mode !== 'KEYWORD';
+
+/**
+ * SEMANTIC and HYBRID need embeddings: every dataset must name an embedding model (being
+ * embedded counts; until its vectors are complete it contributes nothing to the semantic
+ * ranking). BAD_USER_INPUT `NO_EMBEDDING_MODEL` lists the datasets that name none.
+ */
+export async function assertDatasetsEmbedded(em: EntityManager, mode: RetrievalMode, datasetIds: readonly string[]): Promise<void> {
+  if (!usesVectors(mode)) return;
+  const rows = await boundSql<{ id: string }>(
+    em,
+    'select id from datasets where id = any(?::uuid[]) and embedding_model_id is null and serving_embedding_model_id is null order by id',
+    [pgArray(datasetIds)],
+  );
+  if (rows.length === 0) return;
+  throw new ValidationError(`${mode} retrieval needs an embedding model on every dataset; ${rows.length} of the endpoint's datasets have none`, {
+    field: 'mode',
+    reason: 'NO_EMBEDDING_MODEL',
+    datasetIds: rows.map((row) => row.id),
+  });
+}
+
+/**
+ * The engine serving an endpoint now: its datasets' serving models, the dimension of their
+ * stored vectors (one row each, by the (tenant, dataset, model) index) and the server's indexes.
+ * Datasets with no vectors yet do not count; with none at all the engine is EXACT (what
+ * would serve the first vectors until their index exists).
+ */
+export async function retrievalEngine(em: EntityManager, mode: RetrievalMode, datasetIds: readonly string[]): Promise<RetrievalEngine> {
+  if (!usesVectors(mode)) return 'KEYWORD_BM25';
+  const dimensions = await boundSql<{ dimensions: number }>(
+    em,
+    `select (select e.dimensions from chunk_embeddings e where e.dataset_id = d.id and e.model_id = d.serving_embedding_model_id limit 1) as dimensions
+       from datasets d where d.id = any(?::uuid[]) and d.serving_embedding_model_id is not null`,
+    [pgArray(datasetIds)],
+  );
+  const present = dimensions.map((row) => row.dimensions).filter((value): value is number => value !== null);
+  const support = await vectorSupport(em);
+  const vector = present.length > 0 && present.every((value) => engineFor(support, value) === 'VECTOR_HNSW') ? 'HNSW' : 'EXACT';
+  return mode === 'SEMANTIC' ? `VECTOR_${vector}` : `HYBRID_BM25_${vector}`;
+}

@@ -1,0 +1,134 @@
+/**
+ * Semantic retrieval: the chunks whose embeddings are nearest the question's, by cosine
+ * similarity (vectors are stored at unit length, so it is their dot product).
+ *
+ * The question is embedded once per serving embedding model (by the caller, outside any
+ * transaction: it is an HTTP call); here each model's datasets are searched with that model's
+ * vector, in the caller's transaction (RLS confines it to the endpoint's tenant, as it does the
+ * keyword retriever), and the groups merged by similarity.
+ *
+ * Two engines, chosen per group from what the server has (db/vector-index.ts):
+ * - VECTOR_HNSW: pgvector with the HNSW index for the dimension, `order by
+ *   embedding::vector(D) <=> q` (the index's own expression, so the planner uses it). With
+ *   `hnsw.iterative_scan = relaxed_order` (pgvector 0.8) the scan goes on past ef_search
+ *   candidates until the tenant/dataset/model filters leave enough rows; the outer query puts
+ *   the relaxed order right.
+ * - VECTOR_EXACT: every stored vector of the datasets compared. With pgvector but no index
+ *   (over 2 000 dimensions, or not built yet) pgvector's distance computes it; without pgvector,
+ *   a dot product in SQL over `real[]`.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
+import type { RetrievedPassage } from './retriever.js';
+
+export interface VectorSearchSettings {
+  /** pgvector's `hnsw.ef_search`: candidates the HNSW scan keeps; raised to the rows a query asks for. */
+  hnswEfSearch: number;
+}
+
+export const DEFAULT_VECTOR_SEARCH: VectorSearchSettings = { hnswEfSearch: 100 };
+
+export type VectorEngine = 'VECTOR_HNSW' | 'VECTOR_EXACT';
+
+/** The datasets whose serving embedding model is `modelId`, and the question embedded by it. */
+export interface EmbeddedQuestion {
+  modelId: string;
+  datasetIds: readonly string[];
+  vector: readonly number[];
+}
+
+export interface SemanticRequest {
+  questions: readonly EmbeddedQuestion[];
+  limit: number;
+  /** Passages less similar than this (cosine, -1 to 1) are dropped. */
+  minScore: number | null;
+  settings?: VectorSearchSettings;
+}
+
+/** The engine that serves vectors of `dimensions` on a server with `support`. */
+export function engineFor(support: VectorSupport, dimensions: number): VectorEngine {
+  return support.vectorSchema !== null && support.indexedDimensions.has(dimensions) ? 'VECTOR_HNSW' : 'VECTOR_EXACT';
+}
+
+interface Row {
+  chunk_id: string;
+  document_id: string;
+  dataset_id: string;
+  title: string;
+  metadata: Record<string, unknown>;
+  content: string;
+  score: number;
+}
+
+export async function semanticSearch(em: EntityManager, request: SemanticRequest): Promise<RetrievedPassage[]> {
+  const questions = request.questions.filter((question) => question.datasetIds.length > 0 && question.vector.length > 0);
+  if (questions.length === 0) return [];
+  const support = await vectorSupport(em);
+  const rows: Row[] = [];
+  for (const question of questions) {
+    const engine = engineFor(support, question.vector.length);
+    if (engine === 'VECTOR_HNSW') {
+      const efSearch = Math.min(1000, Math.max(request.settings?.hnswEfSearch ?? DEFAULT_VECTOR_SEARCH.hnswEfSearch, request.limit));
+      await boundSql(em, `select set_config('hnsw.ef_search', ?, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(efSearch)]);
+    }
+    const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema);
+    rows.push(...(await boundSql<Row>(em, sql, params)));
+  }
+  return rows
+    .map((row) => ({ ...row, score: Number(row.score) }))
+    .filter((row) => request.minScore === null || row.score >= request.minScore)
+    .sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id))
+    .slice(0, request.limit)
+    .map((row) => ({
+      chunkId: row.chunk_id,
+      documentId: row.document_id,
+      datasetId: row.dataset_id,
+      documentTitle: row.title,
+      text: row.content,
+      score: row.score,
+      // Nothing matched word for word: the passage's opening stands for it.
+      highlight: opening(row.content),
+      metadata: row.metadata ?? {},
+    }));
+}
+
+/**
+ * One model group's nearest chunks. `materialized` keeps the limit on the vector scan alone,
+ * before the joins that fetch the text; ties break on the chunk id so both engines agree.
+ * Exported for the test that checks the HNSW index serves it.
+ */
+export function semanticSearchSql(question: EmbeddedQuestion, limit: number, engine: VectorEngine, vectorSchema: string | null) {
+  const dimensions = question.vector.length;
+  const filters = 'e.dimensions = ?::int and e.model_id = ?::uuid and e.dataset_id = any(?::uuid[])';
+  const filterParams = [dimensions, question.modelId, pgArray(question.datasetIds)];
+  const literal = `[${question.vector.join(',')}]`;
+  let nearest: string;
+  let params: (string | number)[];
+  if (vectorSchema !== null) {
+    // The cast's dimension is an integer we computed (not input), and must be a literal to
+    // match the index expression; the schema is pgvector's own, quoted.
+    const type = `"${vectorSchema.replace(/"/g, '""')}".vector(${Math.trunc(dimensions)})`;
+    const distance = `e.embedding::${type} OPERATOR("${vectorSchema.replace(/"/g, '""')}".<=>) ?::${type}`;
+    nearest = `select e.chunk_id, 1 - (${distance}) as score from chunk_embeddings e where ${filters} order by ${distance}${engine === 'VECTOR_EXACT' ? ', e.chunk_id' : ''} limit ?`;
+    params = [literal, ...filterParams, literal, limit];
+  } else {
+    nearest = `select e.chunk_id, (select sum(a * b) from unnest(e.embedding, ?::real[]) as v(a, b)) as score
+                 from chunk_embeddings e where ${filters} order by score desc, e.chunk_id limit ?`;
+    params = [`{${question.vector.join(',')}}`, ...filterParams, limit];
+  }
+  return {
+    sql: `with nearest as materialized (${nearest})
+          select c.id as chunk_id, c.document_id, c.dataset_id, d.title, d.metadata, c.content, n.score
+            from nearest n join chunks c on c.id = n.chunk_id join documents d on d.id = c.document_id
+           order by n.score desc, c.id`,
+    params,
+  };
+}
+
+const OPENING_WORDS = 30;
+
+function opening(text: string): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  return words.length <= OPENING_WORDS ? words.join(' ') : `${words.slice(0, OPENING_WORDS).join(' ')} …`;
+}
