@@ -12,6 +12,7 @@ import { poolBenchmark } from './pool.js';
 import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
 import { soakBenchmark } from './soak.js';
+import { vectorsBenchmark } from './vector-search.js';
 
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   api: apiBenchmark,
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   relevance: relevanceBenchmark,
   search: searchBenchmark,
   soak: soakBenchmark,
+  vectors: vectorsBenchmark,
 };
 
 const requested = process.argv.slice(2);
