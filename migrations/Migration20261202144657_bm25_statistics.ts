@@ -77,7 +77,7 @@ $fn$;`;
  * which the GIN index needs. `row_budget` bounds the chunks one search scores in all: the one
  * place exactness is traded for speed (measured in docs/endpoints.md).
  */
-const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int)
+const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
 -- At most top_k rows (50 at most), with everything the retriever shows, looked up by key
@@ -98,7 +98,7 @@ declare
              1.2 * (0.25 + 0.75 * length(search) / $5[array_position($1, dataset_id)]) as norm
         from chunks where dataset_id = any($1) and search @@ $2 %s limit $8) f) c$q$;
   matching tsquery;       -- what a complete passage matches
-  ids uuid[]; scores float8[];
+  ids uuid[]; scores float8[]; flags boolean[];
   complete_ids uuid[]; complete_scores float8[];
   best_ids uuid[] := '{}'; best_scores float8[] := '{}';
   seen tsquery;           -- the terms whose chunks are scored already
@@ -107,14 +107,16 @@ declare
   examined int;
   remaining float8;
   threshold float8;
+  matching_chunks bigint;  -- at most this many chunks hold any of the terms (sum of their counts)
 begin
   -- Statistics rows are read by (dataset, term) pairs given as arrays, so the unique index
   -- (tenant_id, dataset_id, term) finds them: a join on the terms can be planned as a scan of
   -- the dataset's whole vocabulary (it was, on tables autovacuum had not analysed yet).
   terms := array(select distinct unnest(tsvector_to_array(to_tsvector(config, query))));
-  select array_agg(s.term order by s.bound desc, s.term), array_agg(s.bound order by s.bound desc, s.term)
-    into terms, bounds
-    from (select x.term, max(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5))) * 2.2 as bound
+  select array_agg(s.term order by s.bound desc, s.term), array_agg(s.bound order by s.bound desc, s.term), sum(s.chunks)
+    into terms, bounds, matching_chunks
+    from (select x.term, max(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5))) * 2.2 as bound,
+                 sum(x.chunk_count) as chunks
             from dataset_terms x join datasets d on d.id = x.dataset_id
            where x.dataset_id = any(dataset_ids) and x.term = any(terms)
            group by x.term) s;
@@ -140,6 +142,27 @@ begin
     matching := websearch_to_tsquery(config, query);
   else
     select string_agg(q::text, ' & ')::tsquery into matching from unnest(term_queries) as q;
+  end if;
+
+  -- Few matching chunks (a small dataset, or rare words): score them all in one statement,
+  -- complete passages first. Exact, and cheaper than the steps below for so few.
+  if not strict and matching_chunks <= single_pass_limit then
+    execute format($q$
+      with scored as (select c.id, %s as score, c.search @@ $7 as complete from %s)
+      select array_agg(id order by complete desc, score desc, id), array_agg(score order by complete desc, score desc, id),
+             array_agg(complete order by complete desc, score desc, id)
+        from (select * from scored order by complete desc, score desc, id limit $9) t $q$,
+      score_sql, format(candidates, frequencies || ', search', ''))
+      into ids, scores, flags
+      using dataset_ids, (select string_agg(q::text, ' | ')::tsquery from unnest(term_queries) as q), term_queries, idfs,
+            average_lengths, seen, matching, matching_chunks, top_k;
+    return query
+      select c.id, c.document_id, c.dataset_id, d.title::text, d.metadata, c.content, r.score, r.complete
+        from unnest(ids, scores, flags) with ordinality as r(id, score, complete, ord)
+        join chunks c on c.id = r.id
+        join documents d on d.id = c.document_id
+       order by r.ord;
+    return;
   end if;
 
   -- Complete passages first (all the words, or the search syntax as written), by BM25.
@@ -236,7 +259,7 @@ export class Migration20261202144657_bm25_statistics extends Migration {
     this.addSql(`drop trigger if exists chunks_search_statistics_delete on chunks;`);
     this.addSql(`drop trigger if exists chunks_search_statistics_update on chunks;`);
     this.addSql(`drop function if exists chunks_search_statistics();`);
-    this.addSql(`drop function if exists sluice_bm25_search(uuid[], regconfig, text, boolean, int, int);`);
+    this.addSql(`drop function if exists sluice_bm25_search(uuid[], regconfig, text, boolean, int, int, int);`);
     this.addSql(`drop function if exists lexeme_query(text);`);
     this.addSql(`drop function if exists lexeme_frequency(tsvector, tsquery);`);
     this.addSql(`drop table if exists "dataset_terms" cascade;`);

@@ -139,9 +139,19 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq'];
     for (const question of questions) {
       const expected = await bruteForce(uuidOf(setup.datasetId), question, 10);
+      // Through the endpoint (few matching chunks: the single pass) and through the max-score
+      // steps (the function called with a single-pass limit of 0), both against brute force.
       const passages = await ranked(owner, setup, question, 10);
       expect(passages.map((passage) => passage.chunkId), question).toEqual(expected.map((chunk) => chunk.chunkId));
       passages.forEach((passage, index) => expect(passage.score).toBeCloseTo(expected[index]!.score, 9));
+      const stepped = await withClient(server.database.ownerUrl, (client) =>
+        client.query<{ chunk_id: string; score: number }>(
+          `select chunk_id, score from sluice_bm25_search($1::uuid[], 'english', $2, false, 10, 1000000, 0)`,
+          [`{${uuidOf(setup.datasetId)}}`, question],
+        ),
+      );
+      expect(stepped.rows.map((row) => row.chunk_id), `${question} (max-score steps)`).toEqual(expected.map((chunk) => chunk.chunkId));
+      stepped.rows.forEach((row, index) => expect(row.score).toBeCloseTo(expected[index]!.score, 9));
     }
   });
 

@@ -72,6 +72,9 @@ const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
  * with 99.5 % of passages shared (docs/endpoints.md). Small datasets never reach it.
  */
 export const KEYWORD_ROW_BUDGET = 5000;
+// The same number is the search's single-pass limit: when the question's words are in no more
+// chunks than this together, all of them are scored in one statement (exact, and cheapest);
+// above it the max-score steps run. The tests lower it to 0 to check those steps.
 
 /**
  * Keyword search: BM25 over the chunks (term rarity from each dataset's exact statistics,
@@ -94,12 +97,12 @@ export function fullTextSearchSql(
   return {
     sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
                  ts_headline(?::regconfig, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
-            from sluice_bm25_search(?::uuid[], ?::regconfig, ?, ?, ?, ?) h
+            from sluice_bm25_search(?::uuid[], ?::regconfig, ?, ?, ?, ?, ?) h
            ${minScore === null ? '' : 'where h.score >= ?::float8'}
            order by h.complete desc, h.score desc, h.chunk_id`,
     params: [
       language, language, query,
-      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_BUDGET,
+      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET,
       ...(minScore === null ? [] : [minScore]),
     ],
   };
