@@ -68,6 +68,8 @@ describe('datasets and ingestion', () => {
     const { dataset: read } = await owner.query(sdk.DatasetDocument, { slug: dataset.slug, first: 10 });
     expect(read).toMatchObject({ documentCount: 2, description: 'How the locks work' });
     expect(read!.documents.edges.map(({ node }) => node.title).sort()).toEqual(['Gates', 'Locks']);
+    // A keyword-only dataset has nothing to re-embed: a typed error, not a job.
+    await expect(owner.mutate(sdk.ReembedDatasetDocument, { datasetId: dataset.id })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it('follows progress over Server-Sent Events when there is no WebSocket, and raises typed errors there too', async () => {
