@@ -70,11 +70,12 @@ const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
  * are each in thousands of chunks of a large dataset) stops there and ranks what it scored:
  * at 1 M chunks the top 5 were identical to exact BM25 for 297 of 300 benchmark questions,
  * with 99.5 % of passages shared (docs/endpoints.md). Small datasets never reach it.
+ *
+ * The same number is the search's single-pass limit: when the question's words are in no
+ * more chunks than this together, all of them are scored in one statement (exact, and
+ * cheapest); above it the max-score steps run (test/endpoints/bm25.test.ts lowers it to 0).
  */
 export const KEYWORD_ROW_BUDGET = 5000;
-// The same number is the search's single-pass limit: when the question's words are in no more
-// chunks than this together, all of them are scored in one statement (exact, and cheapest);
-// above it the max-score steps run. The tests lower it to 0 to check those steps.
 
 /**
  * Keyword search: BM25 over the chunks (term rarity from each dataset's exact statistics,
@@ -82,7 +83,7 @@ export const KEYWORD_ROW_BUDGET = 5000;
  *
  * A question in plain words ("how does the lock fill?") rarely has every word in one
  * passage: plain questions match any of their words, and passages with all of them rank
- * first; queries with search syntax (websearch_to_tsquery: "phrases", `or`, `-word`) keep
+ * first; queries with search syntax (websearch_to_tsquery: "phrases", `OR`, `-word`) keep
  * their exact meaning. One statement per text-search configuration (an endpoint's datasets
  * nearly always share one); ts_headline runs only on the rows returned, as it re-parses text.
  */
