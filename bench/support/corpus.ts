@@ -3,18 +3,7 @@
  * headings, paragraphs of varied sentences, lists, links and code blocks, from a seeded
  * generator so every run ingests the same bytes.
  */
-
-/** mulberry32: small, fast and good enough to vary text. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './vectors.js';
 
 const STEMS = (
   'data stream index query tenant policy model endpoint chunk document search ranking answer cite ' +
@@ -31,7 +20,7 @@ export interface CorpusFile {
 }
 
 export function* markdownCorpus(totalBytes: number, fileBytes: number, seed = 42): Generator<CorpusFile> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   // A vocabulary of a few thousand distinct words, so the search index has real variety.
   const word = () => `${pick(STEMS)}${pick(SUFFIXES)}${next() < 0.3 ? Math.floor(next() * 40) : ''}`;

@@ -42,11 +42,7 @@ const documents = Array.from({ length: 4 }, (_, d) => ({
   text: Array.from({ length: 4 }, (_, p) => `Tides ${d}, paragraph ${p}: the harbour gates close at low tide. ${'Boats wait for the water. '.repeat(6)}`).join('\n\n'),
 }));
 
-const untilRequest = (count: number) =>
-  new Promise<void>((resolve) => {
-    const wait = () => (fake.requests.length >= count ? resolve() : setTimeout(wait, 5));
-    wait();
-  });
+const untilRequest = (count: number) => fake.requestsReached(count);
 
 it('resumes the EMBEDDING stage after its worker is SIGKILLed, with one vector per chunk', async () => {
   const { token } = await tenantWithOwner(server);

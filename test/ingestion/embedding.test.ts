@@ -95,12 +95,15 @@ describe('the EMBEDDING stage', () => {
     const { dataset, jobId } = await embeddedDataset(a.token, model);
     const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${a.token}` } });
     const updates: any[] = [];
+    let firstUpdate!: () => void;
+    const subscribed = new Promise<void>((resolve) => (firstUpdate = resolve));
     const watching = (async () => {
       for await (const result of client.iterate({ query: `subscription($id: ID!) { ingestionProgress(jobId: $id) { ${PROGRESS} } }`, variables: { id: jobId } })) {
         updates.push(result.data?.ingestionProgress ?? result);
+        firstUpdate();
       }
     })();
-    await new Promise<void>((resolve) => { const wait = () => (updates.length > 0 ? resolve() : setTimeout(wait, 5)); wait(); });
+    await subscribed;
     const before = fake.requests.length;
     await startInProcessWorker();
     await watching;
@@ -178,7 +181,7 @@ describe('re-embedding', () => {
     })).updateDataset;
     expect(updated.embedding).toEqual({ model: { id: second.id }, servingModel: { id: first.id }, embeddedChunks: 0, totalChunks: chunks });
     // The re-embed job's first call is at the model server, held: the world meanwhile.
-    await new Promise<void>((resolve) => { const wait = () => (fake.requests.length > held ? resolve() : setTimeout(wait, 5)); wait(); });
+    await fake.requestsReached(held + 1);
     expect(fake.requests.at(-1)!.body.dimensions).toBe(8);
     const [reembed] = (await must(server, a.token, `query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { id progress { stage kind } } } } }`, { id: dataset.id })).ingestionJobs.edges.map((edge: any) => edge.node);
     expect(reembed.progress).toEqual({ stage: 'EMBEDDING', kind: 'REEMBED' });

@@ -6,6 +6,7 @@
  * embedding}], usage}`), over real HTTP. Its vectors are hashed character trigrams, normalised,
  * so texts that share words are neighbours. Tests script what it answers and read what it received.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -54,6 +55,8 @@ export interface FakeOpenAI {
   /** What to give as the model's `baseUrl` (…/v1). */
   baseUrl: string;
   requests: FakeRequest[];
+  /** Resolves once `count` requests have arrived (at once if they have): an event, not a poll. */
+  requestsReached(count: number): Promise<void>;
   /** Replaces the script for the requests that follow. */
   script(script: FakeScript): void;
   close(): Promise<void>;
@@ -107,6 +110,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   let current: FakeScript = { deltas: ['Hello.'] };
   let failures: NonNullable<FakeScript['failures']> = [];
   const requests: FakeRequest[] = [];
+  const arrivals = new EventEmitter();
   let counter = 0;
 
   const server = createServer(async (req, res) => {
@@ -120,6 +124,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     let markClosed!: () => void;
     const record: FakeRequest = { headers: req.headers, body: JSON.parse(Buffer.concat(raw).toString()), status: 200, finished: false, closed: new Promise((resolve) => (markClosed = resolve)) };
     requests.push(record);
+    arrivals.emit('request');
     res.on('close', () => markClosed());
 
     const failure = failures.shift();
@@ -168,6 +173,17 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    requestsReached(count) {
+      return new Promise<void>((resolve) => {
+        const check = () => {
+          if (requests.length < count) return;
+          arrivals.off('request', check);
+          resolve();
+        };
+        arrivals.on('request', check);
+        check();
+      });
+    },
     script(script) {
       current = script;
       failures = [...(script.failures ?? [])];
