@@ -7,47 +7,28 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from './context.js';
-import type { Logger } from '../platform/logging/logger.js';
-import { bucketKey, principalOf } from '../platform/rate-limits/bucket-keys.js';
-import { TenantRules, type RuleOverride } from '../platform/rate-limits/tenant-rules.js';
-import type { BucketRule, BucketStore } from '../platform/rate-limits/token-bucket.js';
+import type { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
+import type { RuleOverride } from '../platform/rate-limits/tenant-rules.js';
 import { codedErrorToGraphQL } from '../platform/errors/index.js';
-import { rateLimited } from '../platform/rate-limits/refusal.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 type Context = AuthContext & ScopeContext;
 
 export interface PrincipalRateLimitOptions {
-  buckets: BucketStore;
-  /** The server default per principal. @default { perSecond: 10, burst: 20 } */
-  rule?: BucketRule;
-  /** Reads the tenant's override of `rule` (null: none); called at most once per tenant per `overrideTtlMs`. */
+  /** The server's one per-principal limit, shared with the consumer routes. */
+  limit: PrincipalLimit;
+  /** Reads the tenant's override of the server default (null: none). */
   loadOverride: (context: Context) => Promise<RuleOverride>;
-  /** How long a tenant's override is reused before it is read again. @default 5000 */
-  overrideTtlMs?: number;
-  logger: Logger;
 }
 
 /** The mutation that changes the override: running it drops this process's cached copy. */
 const SETTINGS_MUTATION = 'updateTenantSettings';
 
-export function usePrincipalRateLimit({
-  buckets,
-  rule = { perSecond: 10, burst: 20 },
-  loadOverride,
-  overrideTtlMs = 5_000,
-  logger,
-}: PrincipalRateLimitOptions): Plugin<Context> {
-  const rules = new TenantRules(rule, overrideTtlMs, (error, tenantId) =>
-    logger.warn({ err: error, tenantId }, 'could not read the tenant rate-limit settings; using the server default'),
-  );
+export function usePrincipalRateLimit({ limit, loadOverride }: PrincipalRateLimitOptions): Plugin<Context> {
   return {
     async onContextBuilding({ context }) {
-      const principal = principalOf(context.actor);
-      if (!principal || !context.actor.tenantId) return;
-      const tenantRule = await rules.ruleFor(context.actor.tenantId, () => loadOverride(context));
-      const result = await buckets.take(bucketKey('principal', principal), tenantRule);
-      if (!result.allowed) throw codedErrorToGraphQL(rateLimited('requests', result));
+      const refused = await limit.take(context.actor, () => loadOverride(context));
+      if (refused) throw codedErrorToGraphQL(refused);
     },
     onExecute({ args }) {
       const tenantId = (args.contextValue as Context).actor.tenantId;
@@ -55,7 +36,7 @@ export function usePrincipalRateLimit({
       if (!tenantId || operation?.operation !== 'mutation') return;
       if (!rootFieldsOf(args.document, operation).some((field) => field.name.value === SETTINGS_MUTATION)) return;
       // After execution, so after the commit: a reload then sees the new values.
-      return { onExecuteDone: () => rules.forget(tenantId) };
+      return { onExecuteDone: () => limit.forget(tenantId) };
     },
   };
 }

@@ -45,6 +45,9 @@ import { useTracing } from '../plugins/tracing.js';
 import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
+import { ConsumerDoor } from '../routes/consumer-door.js';
+import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
+import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 
@@ -87,6 +90,18 @@ export function pluginList({
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
   const limits = config.rateLimits;
+  // One per-principal limit and one allow-list check for GraphQL and the consumer routes alike.
+  const principalLimit = buckets
+    ? new PrincipalLimit({
+        buckets,
+        rule: limits.perPrincipal,
+        onOverrideError: (error, tenantId) => logger.warn({ err: error, tenantId }, 'could not read the tenant rate-limit settings; using the server default'),
+      })
+    : undefined;
+  const ipAllowList = new IpAllowListCheck();
+  // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
+  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList });
+  void consumerDoor;
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   return [
     useReadinessCheck({
@@ -129,14 +144,10 @@ export function pluginList({
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
-    useIpAllowList(),
+    useIpAllowList(ipAllowList),
     // Per principal (the tenant's override read through its services) and per sensitive field.
-    ...(buckets && attempts
-      ? [
-          usePrincipalRateLimit({ buckets, rule: limits.perPrincipal, loadOverride: (context) => context.services.tenancy.rateLimitOverride(), logger }),
-          useAttemptLimits({ limits: attempts }),
-        ]
-      : []),
+    ...(principalLimit ? [usePrincipalRateLimit({ limit: principalLimit, loadOverride: (context) => context.services.tenancy.rateLimitOverride() })] : []),
+    ...(attempts ? [useAttemptLimits({ limits: attempts })] : []),
     useSubscriptionShutdown({ signal: shutdownSignal }),
     // @defer and @stream (incremental delivery over multipart/mixed or SSE).
     useDeferStream(),

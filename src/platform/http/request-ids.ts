@@ -1,0 +1,26 @@
+/**
+ * Every HTTP request's id: the caller's `x-request-id` if it is short and plain (safe in logs
+ * and headers), else a new UUID, remembered per request so the GraphQL context, the routes,
+ * the log lines and the response all carry the same one.
+ */
+import { randomUUID } from 'node:crypto';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const SAFE_ID = /^[\w.:-]{1,128}$/;
+const ids = new WeakMap<Request, string>();
+
+export function requestIdOf(request: Request | undefined, header = REQUEST_ID_HEADER): string {
+  if (!request) return randomUUID(); // WebSocket operations: one id per operation
+  let id = ids.get(request);
+  if (!id) {
+    const incoming = request.headers.get(header);
+    id = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    ids.set(request, id);
+  }
+  return id;
+}
+
+/** The id given to `request`, if one was. */
+export function givenRequestId(request: Request): string | undefined {
+  return ids.get(request);
+}

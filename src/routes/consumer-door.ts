@@ -1,0 +1,114 @@
+/**
+ * The door of every non-GraphQL consumer surface (REST query and catalog, OpenAI-compatible,
+ * MCP): what a GraphQL operation meets in plugin-list.ts, in one call, so every surface meets
+ * the same things in the same order.
+ *
+ *  - the per-address limit already ran (plugins/ip-rate-limit.ts counts every HTTP request
+ *    in `onRequest`, whatever its path);
+ *  - the credential (`Authorization: Bearer <token or key>` or `X-API-Key`) becomes the Actor
+ *    through the one Authenticator; none is the anonymous actor, a bad one is UNAUTHENTICATED;
+ *  - the per-principal limit takes from the same buckets as GraphQL (PrincipalLimit);
+ *  - the caller's tenant's IP allow-list (IpAllowListCheck);
+ *  - a tenant scope and the services around it, with the request's facts (id, address, agent);
+ *  - one audit event per request on the caller's chain (`<surface>.<route>`, outcome, duration),
+ *    like the GraphQL audit plugin's one per operation; what the services record (the query on
+ *    the endpoint owner's chain, policy refusals) they record themselves.
+ *
+ * A refusal is thrown as a CodedError: each surface writes it in its own error format.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Orm } from '../db/orm.js';
+import { TenantScope } from '../db/tenant-scope.js';
+import type { Actor } from '../domains/actor.js';
+import type { AuditLog, AuditRequest } from '../domains/audit/audit-log.js';
+import { auditActorOf } from '../domains/audit/record.js';
+import type { Authenticator } from '../domains/identity/authenticator.js';
+import { presentedCredential } from '../domains/identity/presented-credential.js';
+import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
+import { createServices, type Services } from '../domains/services.js';
+import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
+import { CodedError } from '../platform/errors/index.js';
+import { clientIpOf } from '../platform/http/client-address.js';
+import { requestIdOf } from '../platform/http/request-ids.js';
+import type { Logger } from '../platform/logging/logger.js';
+import type { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
+
+export interface ConsumerDoorOptions {
+  orm: Orm;
+  deps: ServiceDependencies;
+  authenticator: Authenticator;
+  audit: AuditLog;
+  logger: Logger;
+  trustProxyHops: number;
+  /** The server's per-principal limit; undefined when rate limits are off. */
+  principalLimit: PrincipalLimit | undefined;
+  ipAllowList: IpAllowListCheck;
+}
+
+export interface DoorRequest {
+  request: Request;
+  /** Yoga's server context: the Node request, for the client's address. */
+  serverContext: unknown;
+  /** The audit action of this request: `rest.query`, `openai.chat`, `mcp.request`… */
+  action: string;
+}
+
+/** A request let in: who is calling, their services, and how to end the request. */
+export interface OpenedDoor {
+  actor: Actor;
+  services: Services;
+  facts: RequestFacts & { requestId: string; ip: string };
+  logger: Logger;
+  /**
+   * Records the request's audit event (`ok` or the error codes) and ends its scope. Call it
+   * once the response is complete (after the last streamed byte); later calls do nothing.
+   */
+  finish(outcome: string, details?: Record<string, unknown>): void;
+}
+
+export class ConsumerDoor {
+  constructor(private readonly options: ConsumerDoorOptions) {}
+
+  async open({ request, serverContext, action }: DoorRequest): Promise<OpenedDoor> {
+    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList } = this.options;
+    const started = performance.now();
+    const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxyHops);
+    const requestId = requestIdOf(request);
+    const userAgent = request.headers.get('user-agent');
+    const auditRequest: AuditRequest = { ip, userAgent, requestId, traceId: null };
+    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent };
+    // A refused credential is audited by the authenticator itself (auth.credential_refused).
+    const { actor } = await authenticator.authenticate(presentedCredential({ request }), auditRequest);
+    const scope = TenantScope.open(orm, actor);
+    const services = createServices({ actor, scope, deps, request: facts });
+    let finished = false;
+    const finish = (outcome: string, details: Record<string, unknown> = {}) => {
+      if (finished) return;
+      finished = true;
+      audit.record({
+        tenantId: actor.tenantId,
+        action,
+        outcome,
+        actor: auditActorOf(actor),
+        request: auditRequest,
+        details: { ...details, durationMs: Math.round(performance.now() - started) },
+      });
+      scope.close();
+    };
+    try {
+      const limited = await principalLimit?.take(actor, () => services.tenancy.rateLimitOverride());
+      if (limited) throw limited;
+      const refused = await ipAllowList.refusal(actor.tenantId, ip, () => services.tenancy.ipAllowList());
+      if (refused) throw refused;
+    } catch (error) {
+      finish(outcomeOf(error));
+      throw error;
+    }
+    return { actor, services, facts, logger: logger.child({ requestId }), finish };
+  }
+}
+
+/** The audit outcome of a failure: its code, or INTERNAL. */
+export function outcomeOf(error: unknown): string {
+  return error instanceof CodedError ? error.code : 'INTERNAL';
+}
