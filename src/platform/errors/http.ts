@@ -27,3 +27,31 @@ export function codedErrorResponse(fetchAPI: { Response: typeof Response }, erro
     headers: { 'content-type': 'application/json; charset=utf-8', ...Object.fromEntries(headers) },
   });
 }
+
+/** The media type of RFC 9457 problem details. */
+export const PROBLEM_JSON = 'application/problem+json';
+
+/**
+ * An RFC 9457 problem details response for the REST doors: `type` names the code (a page of
+ * docs/errors.md), `title` the code itself, `status`, `detail` the message, `instance` the
+ * request id, plus the same `code` and details a GraphQL error's extensions carry, so a
+ * client handles one set of codes on every surface. An uncoded failure is INTERNAL, its
+ * message masked: the request id is what an operator looks up.
+ */
+export function problemResponse(fetchAPI: { Response: typeof Response }, error: CodedError, requestId: string | null, extraHeaders: Record<string, string> = {}): Response {
+  const status = httpStatusOf(error.code);
+  const body = {
+    type: `urn:sluice:error:${error.code}`,
+    title: error.code,
+    status,
+    detail: error.message,
+    ...(requestId ? { instance: `urn:request:${requestId}`, requestId } : {}),
+    code: error.code,
+    ...error.details,
+  };
+  const headers = Object.entries(httpHeadersOf(error) ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  return new fetchAPI.Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': `${PROBLEM_JSON}; charset=utf-8`, 'cache-control': 'no-store', ...Object.fromEntries(headers), ...extraHeaders },
+  });
+}

@@ -18,4 +18,4 @@ export {
   ValidationError,
 } from './coded-error.js';
 export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, type ClientErrorOptions, type PresentDetails } from './graphql.js';
-export { codedErrorResponse, httpHeadersOf } from './http.js';
+export { codedErrorResponse, httpHeadersOf, problemResponse, PROBLEM_JSON } from './http.js';
