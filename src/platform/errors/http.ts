@@ -32,11 +32,11 @@ export function codedErrorResponse(fetchAPI: { Response: typeof Response }, erro
 export const PROBLEM_JSON = 'application/problem+json';
 
 /**
- * An RFC 9457 problem details response for the REST doors: `type` names the code (a page of
- * docs/errors.md), `title` the code itself, `status`, `detail` the message, `instance` the
- * request id, plus the same `code` and details a GraphQL error's extensions carry, so a
- * client handles one set of codes on every surface. An uncoded failure is INTERNAL, its
- * message masked: the request id is what an operator looks up.
+ * An RFC 9457 problem details response for the REST doors: `type` names the code as a URN
+ * (`urn:sluice:error:NOT_FOUND`; docs/errors.md explains each), `title` is the code, `status`,
+ * `detail` the message, `instance` the request id, plus the same `code` and details a GraphQL
+ * error's extensions carry, so a client handles one set of codes on every surface. (An
+ * uncoded failure is the caller's to turn into INTERNAL with a masked message.)
  */
 export function problemResponse(fetchAPI: { Response: typeof Response }, error: CodedError, requestId: string | null, extraHeaders: Record<string, string> = {}): Response {
   const status = httpStatusOf(error.code);
