@@ -55,6 +55,8 @@ beforeAll(async () => {
   [answered, hidden] = await Promise.all([endpointOver(server, acme.token, DOCS, { model: fakeModel() }), endpointOver(server, other.token, DOCS, { model: fakeModel() })]);
 });
 afterAll(async () => {
+  // Every failure above was a coded one: none reached the log as unexpected.
+  expect(server.logs.filter((line) => /OpenAI-compatible .* failed unexpectedly/.test(String(line.msg)))).toEqual([]);
   await server?.close();
   await fake?.close();
   await jwks?.stop();
@@ -142,6 +144,33 @@ describe('chat completions', () => {
     expect(rows.rows).toEqual([{ outcome: 'CANCELLED', caller_kind: 'user' }]);
     const [door] = await auditEventsOf(server, acme.token, 1, { action: 'openai.chat', outcome: 'CANCELLED' });
     expect(door).toMatchObject({ action: 'openai.chat', outcome: 'CANCELLED', details: { endpoint: setup.reference, stream: true } });
+  });
+});
+
+describe('a model server that fails', () => {
+  it('is 502 UPSTREAM_ERROR before an answer, and the last event of a stream after it started', async () => {
+    fake.script({ garbage: 'not the protocol' });
+    const error = await client(credentials.user)
+      .chat.completions.create({ model: answered.reference, messages: [{ role: 'user', content: QUESTION }] })
+      .then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(error).toMatchObject({ status: 502, code: 'UPSTREAM_ERROR', type: 'upstream_error', error: { sluice: { reason: 'BAD_RESPONSE' } } });
+
+    fake.script({ garbage: 'not the protocol' });
+    const stream = await client(credentials.user).chat.completions.create({ model: answered.reference, messages: [{ role: 'user', content: QUESTION }], stream: true });
+    const chunks: unknown[] = [];
+    const failure = await (async () => {
+      for await (const chunk of stream) chunks.push(chunk);
+    })().then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect(chunks).toEqual([expect.objectContaining({ choices: [expect.objectContaining({ delta: { role: 'assistant', content: '' } })] })]);
+    expect(failure).toBeInstanceOf(OpenAI.APIError);
+    expect(failure).toMatchObject({ code: 'UPSTREAM_ERROR', type: 'upstream_error' });
   });
 });
 
