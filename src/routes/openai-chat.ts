@@ -54,7 +54,10 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       }
       const writer = new CompletionWriter(chat.model);
       const details = { endpoint: chat.model, stream: chat.stream };
-      if (chat.stream) return endResponse(streamed(fetchAPI, prepared, writer, chat.includeUsage, cancel, (outcome) => opened.finish(outcome, details), logger, requestId));
+      if (chat.stream) {
+        const finish = (outcome: string) => opened.finish(outcome, details);
+        return endResponse(streamed(fetchAPI, { prepared, writer, includeUsage: chat.includeUsage, cancel, finish, logger, requestId }));
+      }
       try {
         for await (const event of prepared.events(cancel.signal)) writer.take(event);
         if (!writer.isComplete) throw new QueryCancelled();
@@ -76,16 +79,19 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
 }
 
 /** The chunks as server-sent events; the query runs as the client reads, and stops when it goes away. */
-function streamed(
-  fetchAPI: { Response: typeof Response },
-  prepared: PreparedQuery,
-  writer: CompletionWriter,
-  includeUsage: boolean,
-  cancel: AbortController,
-  finish: (outcome: string) => void,
-  logger: Logger,
-  requestId: string,
-): Response {
+interface StreamedAnswer {
+  prepared: PreparedQuery;
+  writer: CompletionWriter;
+  includeUsage: boolean;
+  /** Aborts the query; the stream aborts it when the caller cancels. */
+  cancel: AbortController;
+  /** Ends the request (its audit event) with the outcome. */
+  finish: (outcome: string) => void;
+  logger: Logger;
+  requestId: string;
+}
+
+function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, includeUsage, cancel, finish, logger, requestId }: StreamedAnswer): Response {
   const encoder = new TextEncoder();
   const event = (data: unknown) => encoder.encode(`data: ${JSON.stringify(data)}\n\n`);
   const events = prepared.events(cancel.signal);

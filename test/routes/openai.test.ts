@@ -36,6 +36,21 @@ let answered: EndpointSetup;
 let hidden: EndpointSetup;
 
 const fakeModel = () => ({ name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' }, promptMicrosPer1k: 1000, completionMicrosPer1k: 2000 });
+/**
+ * The usage records of an endpoint's queries, once its `endpoint.query` audit event (written in
+ * the same transaction) is there: the audit writer is asynchronous, so this waits for it.
+ */
+async function usageRecordedFor(setup: EndpointSetup) {
+  const slug = setup.reference.split('/')[1];
+  const deadline = Date.now() + 10_000;
+  while (!(await auditEventsOf(server, acme.token, 0, { action: 'endpoint.query' })).some((event) => event.details.endpointSlug === slug)) {
+    if (Date.now() > deadline) throw new Error(`no endpoint.query event for ${slug}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const { rows } = await withClient(server.database.ownerUrl, (db) => db.query('select outcome, caller_kind from usage_records where endpoint_slug = $1', [slug]));
+  return rows;
+}
+
 /** The official client as a Sluice consumer: no retries, so a refusal is seen once, as it is. */
 const client = (apiKey: string) => new OpenAI({ baseURL: `${server.baseUrl}/v1`, apiKey, maxRetries: 0 });
 
@@ -138,12 +153,22 @@ describe('chat completions', () => {
     expect(seen).toEqual(['Piece 0. ', 'Piece 1. ']);
     await fake.requests[before]!.closed;
     expect(fake.requests[before]!.finished).toBe(false);
-    const [recorded] = await auditEventsOf(server, acme.token, 1, { action: 'endpoint.query', outcome: 'CANCELLED' });
-    expect(recorded).toMatchObject({ action: 'endpoint.query', outcome: 'CANCELLED' });
-    const rows = await withClient(server.database.ownerUrl, (db) => db.query('select outcome, caller_kind from usage_records where endpoint_slug = $1', [setup.reference.split('/')[1]]));
-    expect(rows.rows).toEqual([{ outcome: 'CANCELLED', caller_kind: 'user' }]);
-    const [door] = await auditEventsOf(server, acme.token, 1, { action: 'openai.chat', outcome: 'CANCELLED' });
-    expect(door).toMatchObject({ action: 'openai.chat', outcome: 'CANCELLED', details: { endpoint: setup.reference, stream: true } });
+    expect(await usageRecordedFor(setup)).toEqual([{ outcome: 'CANCELLED', caller_kind: 'user' }]);
+    const doors = await auditEventsOf(server, acme.token, 1, { action: 'openai.chat', outcome: 'CANCELLED' });
+    expect(doors.find((event) => event.details.endpoint === setup.reference)).toMatchObject({ outcome: 'CANCELLED', details: { stream: true } });
+  });
+  it('a request the client aborts before the answer is complete cancels the query too', async () => {
+    fake.script({ deltas: Array.from({ length: 100 }, (_, index) => `Piece ${index}. `), delayMs: 100 });
+    const setup = await endpointOver(server, acme.token, DOCS, { model: fakeModel() });
+    const before = fake.requests.length;
+    const controller = new AbortController();
+    const asked = client(credentials.apiKey).chat.completions.create({ model: setup.reference, messages: [{ role: 'user', content: QUESTION }] }, { signal: controller.signal });
+    await fake.requestsReached(before + 1);
+    controller.abort();
+    await expect(asked).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    await fake.requests[before]!.closed;
+    expect(fake.requests[before]!.finished).toBe(false);
+    expect(await usageRecordedFor(setup)).toEqual([{ outcome: 'CANCELLED', caller_kind: 'apiKey' }]);
   });
 });
 
@@ -213,6 +238,7 @@ describe('refusals are the client’s typed errors', () => {
       const error = await refusal(ask(credential, hidden.reference));
       expect([kind, error]).toEqual([kind, expect.any(OpenAI.NotFoundError)]);
       expect(error).toMatchObject({ status: 404, code: 'NOT_FOUND', type: 'not_found_error', error: { message: 'Endpoint not found', param: null } });
+      expect((error.error as any).sluice.requestId).toBe(error.headers?.get('x-request-id'));
       const streamed = await refusal(client(credential).chat.completions.create({ model: hidden.reference, messages: [{ role: 'user', content: QUESTION }], stream: true }));
       expect(streamed).toBeInstanceOf(OpenAI.NotFoundError);
     }
