@@ -41,7 +41,7 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       // Aborted when the caller goes away (whatwg-node aborts the request's signal) or ends the stream.
       const cancel = new AbortController();
       request.signal.addEventListener('abort', () => cancel.abort(), { once: true });
-      let chat: ChatRequest;
+      let chat: ChatRequest | undefined;
       let prepared: PreparedQuery;
       try {
         chat = parseChatRequest(await jsonOf(request));
@@ -49,7 +49,8 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
           throw inOpenAITerms(error);
         });
       } catch (error) {
-        opened.finish(outcomeOf(error));
+        // The endpoint asked for, once the request is read: a refusal's audit event names it.
+        opened.finish(outcomeOf(error), chat ? { endpoint: chat.model, stream: chat.stream } : {});
         return refuse(error);
       }
       const writer = new CompletionWriter(chat.model);

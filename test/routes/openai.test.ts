@@ -265,6 +265,9 @@ describe('refusals are the client’s typed errors', () => {
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect(error).toMatchObject({ status: 403, code: 'POLICY_DENIED', type: 'permission_error' });
     expect((error.error as any).sluice).toMatchObject({ policyId: policy.id, policyType: 'access', reason: 'ACCESS_DENIED', requestId: expect.any(String) });
+    // On the caller's audit trail, the request's event names the endpoint it was refused.
+    const doors = await auditEventsOf(server, acme.token, 1, { action: 'openai.chat', outcome: 'POLICY_DENIED' });
+    expect(doors.find((event) => event.details.endpoint === setup.reference)).toMatchObject({ details: { stream: false } });
   });
 
   it('a rate limit is RateLimitError 429 with Retry-After', async () => {
