@@ -40,7 +40,17 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  server = await startTestServer({ env: { CORS_ORIGINS: CONSOLE_ORIGIN } });
+  // Rate limits on, roomy for the file's own bursts; one test tightens its tenant's limit.
+  server = await startTestServer({
+    env: {
+      CORS_ORIGINS: CONSOLE_ORIGIN,
+      SLUICE_RATE_LIMITS: 'on',
+      SLUICE_RATE_LIMIT_PER_SECOND: '1000',
+      SLUICE_RATE_LIMIT_BURST: '1000',
+      SLUICE_IP_RATE_LIMIT_PER_SECOND: '1000',
+      SLUICE_IP_RATE_LIMIT_BURST: '1000',
+    },
+  });
   [owner, other] = await Promise.all([tenantWithOwner(server), tenantWithOwner(server)]);
   docs = await endpointOver(server, owner.token, DOCS);
   await must(server, owner.token, `mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { id } }`, {
@@ -225,6 +235,18 @@ describe('refusals', () => {
     expect(anonymous.json.error.data.code).toBe('UNAUTHENTICATED');
   });
 
+  it('a caller over its per-principal limit is HTTP 429 with Retry-After and RATE_LIMITED', async () => {
+    const limited = await tenantWithOwner(server);
+    const setup = await endpointOver(server, limited.token, DOCS);
+    await must(server, limited.token, 'mutation { updateTenantSettings(input: { rateLimitPerSecond: 1, rateLimitBurst: 1 }) { id } }');
+    const answers = [];
+    for (let attempt = 0; attempt < 5; attempt += 1) answers.push(await rawRpc(endpointPath(setup), initialize, bearer(limited.token)));
+    const refused = answers.find((answer) => answer.status !== 200);
+    expect(refused?.status).toBe(429);
+    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused!.json).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000, data: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) } } });
+  });
+
   it('another tenant’s unpublished endpoint is NOT_FOUND with every credential kind, and answers none like a missing one', async () => {
     for (const [kind, headers] of Object.entries(otherCredentials)) {
       expect({ kind, status: await connectFailure(endpointPath(docs), headers) }).toEqual({ kind, status: 404 });
@@ -273,6 +295,30 @@ describe('cancellation', () => {
     await answerStarted;
     controller.abort('changed my mind');
     await expect(call).rejects.toThrow();
+    await fake.requests[before]!.closed;
+    expect(fake.requests[before]!.finished).toBe(false);
+    expect((await usageOutcomes(llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
+    // The cancellation came as its own request (stateless: another MCP server) and still reached the call.
+    const events = await auditEventsOf(server, owner.token, 1, { action: 'mcp.request', outcome: 'CANCELLED' });
+    expect(events.at(-1)).toMatchObject({ outcome: 'CANCELLED', details: { methods: ['tools/call'], tools: [`ask_${llm.reference.split('/')[1]}`] } });
+  });
+
+  it('a client that closes the response stream mid-answer stops the model call too', async () => {
+    fake.script({ deltas: Array.from({ length: 100 }, (_, index) => `Piece ${index}. `), delayMs: 100 });
+    const before = fake.requests.length;
+    const recorded = (await usageOutcomes(llm.endpointId)).length;
+    const controller = new AbortController();
+    const response = await fetch(new URL(endpointPath(llm), server.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', ...bearer(owner.token) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: `ask_${llm.reference.split('/')[1]}`, arguments: { query: 'lock' }, _meta: { progressToken: 'p' } } }),
+      signal: controller.signal,
+    });
+    // Read until a piece of the answer has arrived as progress: the model is streaming.
+    const reader = response.body!.getReader();
+    let seen = '';
+    while (!seen.includes('Piece 0.')) seen += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
     await fake.requests[before]!.closed;
     expect(fake.requests[before]!.finished).toBe(false);
     expect((await usageOutcomes(llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
