@@ -16,34 +16,34 @@
  * one `mcp.request` audit event when the response has ended, without query text). A refusal
  * before MCP runs is an HTTP status with a JSON-RPC error (routes/mcp/json-rpc.ts).
  *
- * Origin: a browser page may only call from this server's own origin or one on CORS_ORIGINS,
- * the rule of the WebSocket upgrade; requests without an Origin (every non-browser client)
- * pass. The MCP specification asks servers to check it against DNS rebinding.
+ * Origin (the MCP specification asks servers to check it, against DNS rebinding): requests
+ * without one (every non-browser client) pass; a browser page must be of an origin listed in
+ * CORS_ORIGINS. Neither `*` nor "same host as the Host header" counts, unlike the WebSocket
+ * upgrade: a rebinding page's Origin and Host name the attacker's domain alike, so a same-host
+ * rule lets it through, and a development server (`*` by default) is what rebinding targets.
  */
 import { randomUUID } from 'node:crypto';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Plugin } from 'graphql-yoga';
 import type { Actor } from '../domains/actor.js';
 import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoints.js';
 import { CodedError, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
-import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
+import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
-import { CANCELLED, callTool, endpointTools, errorResult, toolDefinition, type EndpointTool } from './mcp/endpoint-tools.js';
+import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
+import { toolServer } from './mcp/tool-server.js';
 import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
 import { BadMcpRequest, PARSE_ERROR, refusalResponse, rpcMessagesOf } from './mcp/json-rpc.js';
 
 export const MCP_PATH = '/mcp';
 const ENDPOINT_PATH = /^\/mcp\/([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})\/?$/;
-const SERVER_INFO = { name: 'sluice', version: '1.0.0' };
 
 export interface McpOptions {
   door: ConsumerDoor;
-  /** CORS_ORIGINS: browser pages of these origins may call too (`*`: any, development only). */
+  /** CORS_ORIGINS: browser pages of these origins may call (`*` does not count here: see above). */
   corsOrigins: readonly string[];
   logger: Logger;
   /** How error details are shown, as GraphQL shows them (policy ids as global ids). */
@@ -52,6 +52,7 @@ export interface McpOptions {
 
 export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions): Plugin {
   const inFlight = new InFlightCalls();
+  const listedOrigins = corsOrigins.filter((origin) => origin !== '*');
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== MCP_PATH && !url.pathname.startsWith(`${MCP_PATH}/`)) return;
@@ -61,9 +62,8 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
       const refuse = (error: CodedError, options?: Parameters<typeof refusalResponse>[4]) => endResponse(refusalResponse(fetchAPI, error, presentDetails(error.details), requestId, options));
       const route = routeOf(url.pathname);
       if (!route) return refuse(new NotFoundError('MCP server', { path: url.pathname }));
-      const origin = request.headers.get('origin') ?? undefined;
-      if (!originAllowed(corsOrigins, origin) && !sameHostOrigin(origin, request.headers.get('host') ?? undefined)) {
-        return refuse(new ForbiddenError('This origin may not call the MCP server: only pages of this server or of CORS_ORIGINS may'));
+      if (!originAllowed(listedOrigins, request.headers.get('origin') ?? undefined)) {
+        return refuse(new ForbiddenError('This origin may not call the MCP server: only browser pages of an origin listed in CORS_ORIGINS may'));
       }
       if (request.method !== 'POST') {
         return refuse(new BadMcpRequest('This stateless MCP server takes POST only (no server-initiated stream, no session to end)'), { status: 405, headers: { allow: 'POST' } });
@@ -89,34 +89,22 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
         const endpoints = messages.requestIds.length > 0 ? await endpointsOf(route, opened) : [];
         const tools = endpointTools(endpoints);
         const gone = new AbortController();
-        const server = new Server(SERVER_INFO, { capabilities: { tools: {} }, instructions: instructionsFor(route, endpoints) });
-        server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map(toolDefinition) }));
-        server.setRequestHandler(CallToolRequestSchema, async (call, extra) => {
-          const tool = tools.find((candidate) => candidate.name === call.params.name);
-          audit.tools.push(call.params.name.slice(0, 140));
-          if (!tool) {
-            outcome = 'NOT_FOUND';
-            throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${call.params.name}": tools/list names the tools here`, { code: 'NOT_FOUND' });
-          }
-          const running = inFlight.start(callKey(principal, sessionId, extra.requestId), AbortSignal.any([extra.signal, gone.signal]));
-          const progressToken = extra._meta?.progressToken;
-          try {
-            const result = await runCall(tool, call.params.arguments, presentDetails, {
-              queries: opened.services.queries,
-              signal: running.signal,
-              progress:
-                progressToken === undefined
-                  ? undefined
-                  : (progress, message) =>
-                      // A progress that cannot be delivered (the client went away) does not fail the call.
-                      extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined),
-            });
-            if (result.isError) outcome = String((result.structuredContent?.error as { code?: unknown } | undefined)?.code ?? 'INTERNAL');
-            return result;
-          } finally {
-            running.end();
-          }
+        const server = toolServer({
+          tools,
+          instructions: instructionsFor(route, endpoints),
+          onCallNamed: (name) => audit.tools.push(name.slice(0, 140)),
+          call: async (tool, args, { requestId, signal, progress }) => {
+            const running = inFlight.start(callKey(principal, sessionId, requestId), AbortSignal.any([signal, gone.signal]));
+            try {
+              const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });
+              if (result.isError) outcome = String((result.structuredContent?.error as { code?: unknown } | undefined)?.code ?? 'INTERNAL');
+              return result;
+            } finally {
+              running.end();
+            }
+          },
         });
+        server.onerror = (error) => opened.logger.debug({ err: error }, 'MCP protocol error');
         const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
         await server.connect(transport);
         const response = await transport.handleRequest(request, { parsedBody: body });
@@ -134,7 +122,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
         const coded = codedOrLogged(error, opened.logger);
         outcome = coded.code;
         finish();
-        return coded instanceof BadMcpRequest && coded.details.parse ? refuse(coded, { rpcCode: PARSE_ERROR }) : refuse(coded);
+        return refuse(coded);
       }
     },
   };
@@ -177,13 +165,13 @@ async function jsonBodyOf(request: Request): Promise<unknown> {
   try {
     text = await utf8TextOf(request);
   } catch (error) {
-    if (error instanceof NotUtf8Error) throw new BadMcpRequest(error.message, { parse: true });
+    if (error instanceof NotUtf8Error) throw new BadMcpRequest(error.message, PARSE_ERROR);
     throw error;
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new BadMcpRequest('Parse error: the body is not JSON', { parse: true });
+    throw new BadMcpRequest('Parse error: the body is not JSON', PARSE_ERROR);
   }
 }
 

@@ -264,13 +264,26 @@ describe('refusals', () => {
     expect(hidden.text).not.toContain('Canal handbook');
   });
 
-  it('a page of another origin is 403; this server’s own pages and CORS_ORIGINS pass; GET is 405', async () => {
+  it('a browser page is 403 unless its origin is on CORS_ORIGINS, even one naming the Host (DNS rebinding); a body not UTF-8 JSON is 400; GET is 405', async () => {
     const foreign = await rawRpc(endpointPath(docs), initialize, { ...bearer(owner.token), origin: 'https://evil.example.test' });
     expect([foreign.status, foreign.json.error.data.code]).toEqual([403, 'FORBIDDEN']);
-    const ownOrigin = await rawRpc(endpointPath(docs), initialize, { ...bearer(owner.token), origin: server.baseUrl });
-    expect(ownOrigin.status).toBe(200);
+    // A rebinding page's Origin names the same host as the request's Host header.
+    const rebound = await rawRpc(endpointPath(docs), initialize, { ...bearer(owner.token), origin: server.baseUrl });
+    expect(rebound.status).toBe(403);
     const listed = await rawRpc(endpointPath(docs), initialize, { ...bearer(owner.token), origin: CONSOLE_ORIGIN });
     expect(listed.status).toBe(200);
+    const notJson = await fetch(new URL(endpointPath(docs), server.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(owner.token) },
+      body: '{"jsonrpc": "2.0", "id": 1, ',
+    });
+    expect([notJson.status, (await notJson.json()).error]).toEqual([400, expect.objectContaining({ code: -32700, data: expect.objectContaining({ code: 'BAD_REQUEST' }) })]);
+    const notUtf8 = await fetch(new URL(endpointPath(docs), server.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(owner.token) },
+      body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]),
+    });
+    expect([notUtf8.status, (await notUtf8.json()).error.data.code]).toEqual([400, 'BAD_REQUEST']);
     const get = await fetch(new URL(endpointPath(docs), server.baseUrl), { headers: { ...bearer(owner.token), accept: 'text/event-stream' } });
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
   });

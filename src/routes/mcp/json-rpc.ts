@@ -7,15 +7,21 @@
  */
 import { CodedError, httpHeadersOf, httpStatusOf } from '../../platform/errors/index.js';
 
-/** A request MCP cannot take: not POST, not UTF-8, not JSON (`details.parse`: JSON-RPC's parse error). */
-export class BadMcpRequest extends CodedError {
-  readonly code = 'BAD_REQUEST';
-}
-
 /** JSON-RPC's "server error" range, as the SDK's transport uses for its own refusals. */
 const TRANSPORT_ERROR = -32000;
 /** JSON-RPC's code for a body that is not JSON. */
 export const PARSE_ERROR = -32700;
+
+/** A request MCP cannot take: not POST, not UTF-8, not JSON (then with JSON-RPC's parse error). */
+export class BadMcpRequest extends CodedError {
+  readonly code = 'BAD_REQUEST';
+  constructor(
+    message: string,
+    readonly rpcCode = TRANSPORT_ERROR,
+  ) {
+    super(message);
+  }
+}
 
 export function refusalResponse(
   fetchAPI: { Response: typeof Response },
@@ -23,12 +29,12 @@ export function refusalResponse(
   /** The error's details as clients see them (GraphQL's presentation). */
   details: Record<string, unknown>,
   requestId: string | null,
-  options: { status?: number; rpcCode?: number; headers?: Record<string, string> } = {},
+  options: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
   const body = {
     jsonrpc: '2.0',
     error: {
-      code: options.rpcCode ?? TRANSPORT_ERROR,
+      code: error instanceof BadMcpRequest ? error.rpcCode : TRANSPORT_ERROR,
       message: error.message,
       data: { code: error.code, ...details, ...(requestId ? { requestId } : {}) },
     },
