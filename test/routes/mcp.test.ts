@@ -156,6 +156,7 @@ describe('calls', () => {
     const client = await connect(endpointPath(docs));
     const progress: Progress[] = [];
     const slug = docs.reference.split('/')[1];
+    const recorded = (await usageOutcomes(docs.endpointId)).length;
     const result = await client.callTool({ name: `search_${slug}`, arguments: { query: QUESTION } }, undefined, { onprogress: (update) => progress.push(update) });
     const graphql = await queryEndpoint(server, owner.token, docs.reference, QUESTION, undefined, 'passages { rank chunkId documentId documentTitle text score }');
     expect(result.isError).toBeFalsy();
@@ -163,6 +164,8 @@ describe('calls', () => {
     expect(structured.passages).toEqual(graphql.data.queryEndpoint.passages);
     expect(structured.passages.length).toBeGreaterThan(0);
     expect(structured.usage.completionTokens).toBe(0);
+    // A search is a query in usage (and quotas): recorded, without the model's tokens.
+    expect((await usageOutcomes(docs.endpointId, recorded + 1)).slice(recorded, recorded + 1)).toEqual(['ok']);
     expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toEqual(structured);
     const passages = structured.passages as { rank: number; documentTitle: string }[];
     expect(progress.map((update) => update.message)).toEqual(passages.map((passage) => `Passage ${passage.rank}: ${passage.documentTitle}`));
