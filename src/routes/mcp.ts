@@ -81,7 +81,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
       try {
         const body = await jsonBodyOf(request);
         const messages = rpcMessagesOf(body);
-        audit.methods = messages.methods.slice(0, 20);
+        audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
         const principal = principalOf(opened.actor, opened.facts.ip);
         const sessionId = request.headers.get('mcp-session-id');
         for (const cancelled of messages.cancelled) inFlight.cancel(callKey(principal, sessionId, cancelled), 'the client cancelled the call');
