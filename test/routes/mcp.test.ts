@@ -1,7 +1,8 @@
 /**
  * MCP over Streamable HTTP (routes/mcp.ts), driven by the official SDK's own client against the
  * real server: the tools an endpoint becomes, search and ask answering what GraphQL answers,
- * progress notifications, refusals (policy, credential, another tenant's endpoint with every
+ * progress notifications, another tenant's published endpoint with every credential kind,
+ * refusals (policy, credential, rate limit, another tenant's unpublished endpoint with every
  * credential kind and none, Origin, bad input), a cancelled call recorded as CANCELLED, and
  * the `mcp.request` audit events.
  */
@@ -138,13 +139,17 @@ describe('tools', () => {
     expect(client.getInstructions()).toContain(docs.reference);
   });
 
-  it('/mcp lists the tools of every endpoint of the caller’s own tenant', async () => {
+  it('/mcp lists the tools of every endpoint of the caller’s own tenant, for a user and an API key alike', async () => {
     const client = await connect('/mcp');
     const names = (await client.listTools()).tools.map((tool) => tool.name);
     for (const setup of [docs, llm]) {
       const slug = setup.reference.split('/')[1];
       expect(names).toEqual(expect.arrayContaining([`search_${slug}`, `ask_${slug}`]));
     }
+    // A read API key of the tenant sees the same tools, sent as X-API-Key.
+    const key = await createApiKey(server, owner.token, { name: uniqueSlug('mcp-reader'), scopes: ['READ'] });
+    const withKey = await connect('/mcp', { 'x-api-key': key.body.data.createApiKey.secret });
+    expect((await withKey.listTools()).tools.map((tool) => tool.name)).toEqual(names);
     // The other tenant's /mcp lists none of them.
     const theirs = (await (await connect('/mcp', bearer(other.token))).listTools()).tools.map((tool) => tool.name);
     expect(theirs.filter((name) => names.includes(name))).toEqual([]);
@@ -194,6 +199,18 @@ describe('calls', () => {
     const result = await client.callTool({ name: `ask_${llm.reference.split('/')[1]}`, arguments: { query: QUESTION } }, undefined, { onprogress: (update) => progress.push(update) });
     expect((result.structuredContent as { answer: string }).answer).toBe('The keeper opens the gates [1].');
     expect(progress.filter((update) => !update.message!.startsWith('Passage ')).map((update) => update.message)).toEqual(['The keeper ', 'opens the gates ', '[1].']);
+  });
+});
+
+describe('another tenant’s published endpoint', () => {
+  it('is reachable at its address with the other tenant’s credentials of every kind', async () => {
+    const published = await endpointOver(server, owner.token, DOCS, { published: true });
+    const slug = published.reference.split('/')[1];
+    for (const [kind, headers] of Object.entries(otherCredentials)) {
+      const client = await connect(endpointPath(published), headers);
+      const result = await client.callTool({ name: `search_${slug}`, arguments: { query: QUESTION } });
+      expect({ kind, isError: result.isError ?? false, first: (result.structuredContent as any).passages[0].documentTitle }).toEqual({ kind, isError: false, first: 'Locks' });
+    }
   });
 });
 
