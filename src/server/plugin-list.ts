@@ -46,6 +46,8 @@ import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
+import { useOpenAIChat } from '../routes/openai-chat.js';
+import { useOpenAIModels } from '../routes/openai-models.js';
 import { useMcp } from '../routes/mcp.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
@@ -142,6 +144,9 @@ export function pluginList({
     subscriptionLimits,
     credentialWatch,
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
+    useOpenAIChat({ door: consumerDoor, logger }),
+    useOpenAIModels({ door: consumerDoor, logger }),
     // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
     useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
