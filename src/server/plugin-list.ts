@@ -48,6 +48,7 @@ import { useAuditExport } from '../routes/audit-export.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
 import { useOpenAIChat } from '../routes/openai-chat.js';
 import { useOpenAIModels } from '../routes/openai-models.js';
+import { useMcp } from '../routes/mcp.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
@@ -146,6 +147,8 @@ export function pluginList({
     // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),
+    // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
+    useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),
