@@ -70,6 +70,7 @@ const CatalogEntryRef = builder.objectRef<CatalogEntry>('CatalogEntry').implemen
     modelKind: t.exposeString('modelKind', { description: 'The model’s type (`extractive`, `openai-compatible`…); never its name, URL or key.' }),
     retrievalMode: t.field({ type: RetrievalModeEnum, resolve: (entry) => entry.retrievalMode }),
     access: t.field({ type: CatalogAccessRef, resolve: (entry) => entry.access }),
+    // health: the endpoint's model health, once endpoint health checks exist (CatalogEntry in catalog.service.ts).
   }),
 });
 

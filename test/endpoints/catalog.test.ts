@@ -6,6 +6,8 @@
  * in force, unpublishing unlists, bad input refused with codes; and the SECURITY DEFINER
  * function the catalog reads through returns public columns of listed rows only, RLS on.
  */
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, endpointOver, gql, must, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
@@ -15,6 +17,7 @@ import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } fr
 import { createPolicy } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { auditEventsOf } from '../support/audit.js';
+import { catalogPaths, catalogSchemas, PROBLEM_DETAILS_REF } from '../../src/routes/openapi/catalog-paths.js';
 
 const ENTRY_FIELDS = `address name description modelKind retrievalMode tenant { slug name }
   datasets { documentCount chunkCount lastIngestedAt }
@@ -270,6 +273,36 @@ describe('refusals', () => {
     const events = await auditEventsOf(server, b.token, 1, { action: 'rest.catalog' });
     expect(events.at(-1)).toMatchObject({ action: 'rest.catalog', outcome: 'ok', actorKind: 'user' });
     expect(JSON.stringify(events)).not.toContain('harbour');
+  });
+});
+
+describe('the OpenAPI description', () => {
+  it('is valid OpenAPI 3.1 (a maintained validator says so) and describes the answers the route really gives', async () => {
+    // What the openapi.json composer (feat/rest) provides around the catalog's path item.
+    const problemName = PROBLEM_DETAILS_REF.split('/').at(-1)!;
+    const document = {
+      openapi: '3.1.0',
+      info: { title: 'Sluice', version: 'test' },
+      paths: catalogPaths,
+      components: {
+        schemas: { ...catalogSchemas, [problemName]: { type: 'object', required: ['type', 'title', 'status', 'code'], properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' } } } },
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' }, apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      },
+    };
+    const result = await new Validator().validate(structuredClone(document) as Record<string, unknown>);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema({ $id: 'https://sluice.test/openapi.json', components: document.components });
+    const page = ajv.compile({ $ref: 'https://sluice.test/openapi.json#/components/schemas/CatalogPage' });
+    const problem = ajv.compile({ $ref: `https://sluice.test/openapi.json#/components/schemas/${problemName}` });
+    for (const caller of [{}, { token: a.token }]) {
+      const body = JSON.parse((await restPage(caller, { first: '2' })).text);
+      expect({ valid: page(body), errors: page.errors }).toEqual({ valid: true, errors: null });
+    }
+    const refused = JSON.parse((await restPage({}, { first: '500' })).text);
+    expect({ valid: problem(refused), errors: problem.errors }).toEqual({ valid: true, errors: null });
   });
 });
 

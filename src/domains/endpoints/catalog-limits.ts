@@ -32,6 +32,11 @@ export interface CatalogRateLimit {
 export interface ServerRequestLimits {
   perIp: BucketRule;
   perPrincipal: BucketRule;
+  /**
+   * Anonymous queries per address and endpoint, shown on entries that admit anonymous
+   * callers; absent until that limit exists (endpoints' allowAnonymous, issue 20 item 1).
+   */
+  anonymousPerAddress?: { requests: number; periodSeconds: number; burst: number | null };
 }
 
 /** A tenant's own per-caller values (updateTenantSettings); null ones fall back to the server's. */
@@ -64,6 +69,14 @@ export function serverLimits(limits: ServerRequestLimits | undefined, actor: Act
   const own = actor.kind !== 'anonymous' && (override?.perSecond != null || override?.burst != null);
   const perCaller = { perSecond: override?.perSecond ?? limits.perPrincipal.perSecond, burst: override?.burst ?? limits.perPrincipal.burst };
   return [bucketLimit('ADDRESS', 'SERVER', limits.perIp), bucketLimit('CALLER', own ? 'TENANT_SETTINGS' : 'SERVER', perCaller)];
+}
+
+/** The per-address limit on anonymous queries, for an endpoint that admits anonymous callers. */
+export function anonymousLimits(limits: ServerRequestLimits | undefined): CatalogRateLimit[] {
+  const rule = limits?.anonymousPerAddress;
+  if (!rule) return [];
+  const bursts = rule.burst == null ? '' : `, bursts of ${rule.burst}`;
+  return [{ per: 'ADDRESS', source: 'SERVER', ...rule, rule: `${rule.requests} per ${rule.periodSeconds} s per address (anonymous queries${bursts})` }];
 }
 
 /** The endpoint's rate_limit policies (a configuration that does not read as one is left out, never guessed). */

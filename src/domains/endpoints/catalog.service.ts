@@ -13,7 +13,7 @@ import type { Actor } from '../actor.js';
 import { ValidationError } from '../errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
-import { policyLimits, serverLimits, type CallerRuleOverride, type CatalogRateLimit, type PolicyRateLimit } from './catalog-limits.js';
+import { anonymousLimits, policyLimits, serverLimits, type CallerRuleOverride, type CatalogRateLimit, type PolicyRateLimit } from './catalog-limits.js';
 import type { RetrievalMode } from './retrieval-mode.js';
 
 /** Longest search text, in characters. */
@@ -33,8 +33,8 @@ export interface CatalogEntry {
   retrievalMode: RetrievalMode;
   /** What a consumer must satisfy. */
   access: { credentialRequired: boolean; rateLimits: CatalogRateLimit[] };
-  // Health (issue 20 item 7) goes here: read in bulk by endpoint id (the rows carry it) once
-  // endpoint health checks exist, and shown beside `access`.
+  // Health (issue 20 item 7) goes here: read in bulk by endpoint id (each row carries
+  // `endpoint_id`, never shown) once endpoint health checks exist, and shown beside `access`.
 }
 
 export interface CatalogRequest {
@@ -80,7 +80,7 @@ export class CatalogService {
         'all',
         em.getTransactionContext(),
       );
-    const limits = await this.serverLimitsFor(this.ctx.actor);
+    const limits = { server: await this.serverLimitsFor(this.ctx.actor), anonymous: anonymousLimits(this.ctx.deps.requestLimits) };
     const items = rows.slice(0, size).map((row) => entryOf(row, limits));
     return {
       items,
@@ -99,7 +99,8 @@ export class CatalogService {
   }
 }
 
-function entryOf(row: CatalogRow, server: CatalogRateLimit[]): CatalogEntry {
+function entryOf(row: CatalogRow, limits: { server: CatalogRateLimit[]; anonymous: CatalogRateLimit[] }): CatalogEntry {
+  const rateLimits = [...limits.server, ...(row.allow_anonymous ? limits.anonymous : []), ...policyLimits(row.rate_limit_policies)];
   return {
     address: `${row.tenant_slug}/${row.endpoint_slug}`,
     tenant: { slug: row.tenant_slug, name: row.tenant_name },
@@ -112,7 +113,7 @@ function entryOf(row: CatalogRow, server: CatalogRateLimit[]): CatalogEntry {
     },
     modelKind: row.model_kind,
     retrievalMode: row.retrieval_mode,
-    access: { credentialRequired: !row.allow_anonymous, rateLimits: [...server, ...policyLimits(row.rate_limit_policies)] },
+    access: { credentialRequired: !row.allow_anonymous, rateLimits },
   };
 }
 
