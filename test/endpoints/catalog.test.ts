@@ -18,6 +18,12 @@ import { createPolicy } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { auditEventsOf } from '../support/audit.js';
 import { catalogPaths, catalogSchemas, PROBLEM_DETAILS_REF } from '../../src/routes/openapi/catalog-paths.js';
+import { openOrm } from '../../src/db/orm.js';
+import { TenantScope } from '../../src/db/tenant-scope.js';
+import { scopesForRole } from '../../src/domains/access/permissions.js';
+import { entities } from '../../src/domains/entities.js';
+import { createServices } from '../../src/domains/services.js';
+import { testServiceDependencies } from '../support/services.js';
 
 const ENTRY_FIELDS = `address name description modelKind retrievalMode tenant { slug name }
   datasets { documentCount chunkCount lastIngestedAt }
@@ -303,6 +309,36 @@ describe('the OpenAPI description', () => {
     }
     const refused = JSON.parse((await restPage({}, { first: '500' })).text);
     expect({ valid: problem(refused), errors: problem.errors }).toEqual({ valid: true, errors: null });
+  });
+});
+
+describe('statements', () => {
+  it('reads a page of 1 or of every entry in the same statements: the catalog function, and the caller tenant’s limits', async () => {
+    const statements: string[] = [];
+    const orm = await openOrm({ clientUrl: server.database.appUrl, entities, onQuery: (sql) => statements.push(sql) });
+    try {
+      const owner = a.tenant.users[0]!;
+      const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: a.tenant.id, tenantSlug: a.tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
+      const deps = { ...(await testServiceDependencies(orm)), requestLimits: { perIp: { perSecond: 9, burst: 18 }, perPrincipal: { perSecond: 4, burst: 8 } } };
+      const counted = async (first: number) => {
+        const scope = TenantScope.open(orm, actor);
+        try {
+          statements.length = 0;
+          const page = await scope.transaction({ readOnly: true }, () => createServices({ actor, scope, deps }).catalog.browse({ first }));
+          return { entries: page.items.length, statements: statements.filter((sql) => /^\[query\] select\b/i.test(sql) && !sql.includes('set_config')).length };
+        } finally {
+          scope.close();
+        }
+      };
+      const one = await counted(1);
+      const all = await counted(100);
+      expect(one.entries).toBe(1);
+      expect(all.entries).toBeGreaterThan(1);
+      expect(all.statements).toBe(one.statements);
+      expect(one.statements).toBeLessThanOrEqual(2);
+    } finally {
+      await orm.close(true);
+    }
   });
 });
 
