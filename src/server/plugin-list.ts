@@ -47,6 +47,8 @@ import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
+import { useOpenAIChat } from '../routes/openai-chat.js';
+import { useOpenAIModels } from '../routes/openai-models.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
@@ -142,7 +144,11 @@ export function pluginList({
     subscriptionLimits,
     credentialWatch,
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    // The catalog of listed endpoints (routes/catalog.ts).
     useCatalogRoute({ door: consumerDoor, logger }),
+    // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
+    useOpenAIChat({ door: consumerDoor, logger }),
+    useOpenAIModels({ door: consumerDoor, logger }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),
