@@ -65,6 +65,31 @@ describe('JSON', () => {
     expect(answer.citations.length).toBeGreaterThan(0);
     expect(latencyMs).toEqual(expect.any(Number));
   });
+  it('a caller who aborts while waiting for the JSON answer cancels the query (usage CANCELLED, audit CANCELLED)', async () => {
+    const slow = await endpointOver(server, owner.token, DOCS, {
+      model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } },
+    });
+    fake.script({ deltas: Array.from({ length: 100 }, (_, index) => `Piece ${index}. `), delayMs: 100 });
+    const before = fake.requests.length;
+    const controller = new AbortController();
+    const asked = fetch(restQueryUrl(server, slow.reference), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+      body: JSON.stringify({ query: 'lock' }),
+      signal: controller.signal,
+    });
+    await fake.requestsReached(before + 1);
+    controller.abort();
+    await expect(asked).rejects.toThrow();
+    await fake.requests[before]!.closed;
+    expect(fake.requests[before]!.finished).toBe(false);
+    expect(await until(() => usageRows(slow.reference), (rows) => rows.length > 0)).toEqual([{ outcome: 'CANCELLED' }]);
+    const audit = await until(
+      () => auditEventsOf(server, owner.token, 0, { action: 'rest.query', outcome: 'CANCELLED' }),
+      (events) => events.some((event) => event.details.endpoint === slow.reference),
+    );
+    expect(audit.find((event) => event.details.endpoint === slow.reference)).toMatchObject({ outcome: 'CANCELLED', details: { stream: false } });
+  });
 });
 
 describe('Server-Sent Events', () => {
