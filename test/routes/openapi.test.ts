@@ -49,15 +49,15 @@ describe('the document', () => {
     expect(Object.keys(document.paths).sort()).toEqual(['/api/v1/audit/events.jsonl', '/api/v1/auth/login', '/api/v1/endpoints/{tenant}/{endpoint}/query', '/api/v1/openapi.json']);
     const query = document.paths['/api/v1/endpoints/{tenant}/{endpoint}/query'].post;
     expect(Object.keys(query.responses['200'].content).sort()).toEqual(['application/json', 'text/event-stream']);
-    expect(query.responses['404'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+    expect(query.responses['404'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDetails' });
     expect(query.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/QueryRequest' });
     expect(document.components.schemas.QueryRequest).toMatchObject({ required: ['query'], additionalProperties: false });
-    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['apiKeyAuth', 'bearerAuth']);
   });
 
   it('its schemas refuse what they should (a validator that accepts everything proves nothing)', () => {
     const validate = schemaValidator(document);
-    expect(validate('Problem', {})).not.toEqual([]);
+    expect(validate('ProblemDetails', {})).not.toEqual([]);
     expect(validate('QueryAnswer', { passages: [{ rank: 1 }], answer: 'x', citations: [], usage: {}, latencyMs: 1 })).not.toEqual([]);
     expect(validate('QueryRequest', { query: 'water', prompt: 'x' })).not.toEqual([]);
     expect(validate('QueryRequest', { query: 'water', topK: 3 })).toEqual([]);

@@ -167,7 +167,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
     const rest = await restQuery(server, denied.reference, { query: 'water' }, { token: owner.token });
     expect(rest.status).toBe(403);
     expect(rest.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-    expect(validate('Problem', rest.body)).toEqual([]);
+    expect(validate('ProblemDetails', rest.body)).toEqual([]);
     const graphql = await outcome(server, owner.token, denied.reference, 'water');
     expect(rest.body).toMatchObject({ type: 'urn:sluice:error:POLICY_DENIED', title: 'POLICY_DENIED', status: 403, code: 'POLICY_DENIED', policyId: policy.id, policyType: 'access' });
     const { code: _code, ...extensions } = graphql.extensions!;
@@ -182,7 +182,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({ code: 'RATE_LIMITED', reason: 'RATE_LIMIT', retryAfterSeconds: expect.any(Number) });
     expect(refused.headers.get('retry-after')).toBe(String(refused.body.retryAfterSeconds));
-    expect(validate('Problem', refused.body)).toEqual([]);
+    expect(validate('ProblemDetails', refused.body)).toEqual([]);
   });
 
   it('UNAUTHENTICATED (401, WWW-Authenticate) for a credential that is not valid, never an anonymous query', async () => {
@@ -191,7 +191,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Bearer');
       expect(refused.body).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
-      expect(validate('Problem', refused.body)).toEqual([]);
+      expect(validate('ProblemDetails', refused.body)).toEqual([]);
     }
   });
 
@@ -202,7 +202,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
       const absent = await restQuery(server, missing, { query: 'water' }, credential);
       expect(problemOf(foreign.body)).toEqual(problemOf(absent.body));
       expect(foreign.status).toBe(absent.status);
-      expect(validate('Problem', foreign.body)).toEqual([]);
+      expect(validate('ProblemDetails', foreign.body)).toEqual([]);
       if (credential.token || credential.apiKey) {
         expect(foreign.status).toBe(404);
         expect(problemOf(foreign.body)).toEqual({ type: 'urn:sluice:error:NOT_FOUND', title: 'NOT_FOUND', status: 404, detail: 'Endpoint not found', code: 'NOT_FOUND' });
@@ -234,7 +234,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
       const refused = await ask(body, headers);
       expect([refused.status, refused.body.code], JSON.stringify(body).slice(0, 80)).toEqual([status, code]);
       expect(refused.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-      expect(validate('Problem', refused.body)).toEqual([]);
+      expect(validate('ProblemDetails', refused.body)).toEqual([]);
     }
     const unknown = await ask({ query: 'water', prompt: 'x' });
     expect(unknown.body.issues).toEqual([{ path: '', message: expect.stringContaining('prompt') }]);

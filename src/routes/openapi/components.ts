@@ -11,7 +11,7 @@ export type JsonObject = Record<string, unknown>;
 export const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 export const sharedSchemas: Record<string, JsonObject> = {
-  Problem: {
+  ProblemDetails: {
     type: 'object',
     description:
       'RFC 9457 problem details. `code` is the same code a GraphQL error carries in `extensions.code` (docs/errors.md); the code’s own details (`retryAfterSeconds`, `policyId`, `policyType`, `reason`, `issues`, …) are members beside it.',
@@ -39,18 +39,18 @@ export const sharedSchemas: Record<string, JsonObject> = {
 };
 
 export const securitySchemes = {
-  bearer: {
+  bearerAuth: {
     type: 'http',
     scheme: 'bearer',
     description: 'An access token (from `POST /api/v1/auth/login` or the `logIn` mutation), an API key, or a token of an identity provider the tenant registered.',
   },
-  apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key (`sk_…`), for clients that cannot set `Authorization`.' },
+  apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key (`sk_…`), for clients that cannot set `Authorization`.' },
 } as const;
 
 /** Either credential; `{}` too where no credential is also allowed (the route says what it then does). */
-export const anyCredential = [{ bearer: [] }, { apiKey: [] }];
+export const anyCredential = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
 
-const problemContent = { 'application/problem+json': { schema: schemaRef('Problem') } };
+const problemContent = { 'application/problem+json': { schema: schemaRef('ProblemDetails') } };
 
 /** A problem response: `description` says which codes come with this status. */
 export function problem(description: string, headers: JsonObject = {}): JsonObject {

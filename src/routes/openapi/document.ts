@@ -60,6 +60,7 @@ export function openApiDocument(parts: DocumentPart[] = PARTS): JsonObject {
     servers: [{ url: '/' }],
     tags: [
       { name: 'Endpoints', description: 'Asking published endpoints.' },
+      { name: 'Catalog', description: 'Browsing the listed endpoints of every tenant.' },
       { name: 'Accounts', description: 'Signing in.' },
       { name: 'Audit', description: 'The tenant’s tamper-evident audit trail.' },
       { name: 'Meta', description: 'About this API.' },
