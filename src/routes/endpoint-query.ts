@@ -93,7 +93,7 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       request.signal.addEventListener('abort', abort, { once: true });
       const finish = (outcome: string) => {
         request.signal.removeEventListener('abort', abort);
-        opened.finish(outcome, audited);
+        opened.finish(outcome, audited); // once: later calls do nothing
       };
       try {
         const endpointRef = endpointRefOf(path[1]!, path[2]!);
@@ -103,6 +103,14 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
         if (stream) {
           const events = restEvents(prepared, controller, (error) => logger.error({ err: error, requestId }, 'REST query failed mid-stream'), requestId);
           const sse = eventStreamBody(events, { keepAliveMs, onEnd: () => finish(events.outcome()) });
+          // A response stuck on a gone client's backpressure never asks for the next event, so
+          // the query (suspended at a yield) would never unwind: end it here, which records it.
+          const endOnAbort = () =>
+            void events
+              .return()
+              .catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled REST query did not end cleanly'))
+              .finally(() => finish(events.outcome()));
+          request.signal.addEventListener('abort', endOnAbort, { once: true });
           return endResponse(
             new fetchAPI.Response(sse, {
               status: 200,
@@ -171,6 +179,7 @@ function serverSentEventOf(event: QueryEvent): ServerSentEvent {
 }
 
 interface RestEvents extends AsyncIterator<ServerSentEvent> {
+  return(value?: unknown): Promise<IteratorResult<ServerSentEvent>>;
   /** The audit outcome so far: ok once completed, the failure's code, or CANCELLED. */
   outcome(): string;
 }
