@@ -48,6 +48,8 @@ import { useAuditExport } from '../routes/audit-export.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
 import { useRestQuery } from '../routes/endpoint-query.js';
 import { useOpenApiDocument } from '../routes/openapi/serve.js';
+import { useOpenAIChat } from '../routes/openai-chat.js';
+import { useOpenAIModels } from '../routes/openai-models.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
@@ -145,6 +147,9 @@ export function pluginList({
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
     useRestQuery({ door: consumerDoor, logger, presentDetails: presentErrorDetails }),
     useOpenApiDocument(),
+    // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
+    useOpenAIChat({ door: consumerDoor, logger }),
+    useOpenAIModels({ door: consumerDoor, logger }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),
