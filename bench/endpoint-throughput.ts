@@ -19,6 +19,7 @@ import pg from 'pg';
 import { withClient } from '../src/db/bootstrap.js';
 import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
 import { WARM_UP_SECONDS, type Phase } from './support/api-data.js';
+import { cpuSecondsOf } from './support/proc.js';
 import { markdownCorpus, type CorpusFile } from './support/corpus.js';
 import { appendReport, fixed, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
@@ -82,8 +83,11 @@ export async function endpointThroughputBenchmark(command: string): Promise<void
     await rotatingLoad(sluiceTarget, connections, WARM_UP_SECONDS);
     await rotatingLoad(referenceTarget, connections, WARM_UP_SECONDS);
     const before = await sluiceCounters(server);
+    const cpuBefore = await cpuSecondsOf(server.process.child.pid!);
     const sluice = await rotatingLoad(sluiceTarget, connections, seconds);
     const after = await sluiceCounters(server);
+    // What one query costs the Sluice process: the figure contention disturbs least.
+    const cpuPerQuery = ((await cpuSecondsOf(server.process.child.pid!)) - cpuBefore) * 1000 / (after.queries - before.queries);
     const raw = await rotatingLoad(referenceTarget, connections, seconds);
     const loadAfter = loadAverage();
     const statementsPerQuery = (after.statements - before.statements) / (after.queries - before.queries);
@@ -97,7 +101,7 @@ export async function endpointThroughputBenchmark(command: string): Promise<void
       '',
       `**Machine load**: 2 cores shared by the load generator, both servers, PostgreSQL, and other engineers' test runs and benchmarks in the same minutes: \`uptime\` load average (1, 5, 15 min) ${loadBefore} before the warm-up and ${loadAfter} after the measurement. Absolute figures are depressed and noisy; the ratio, measured back to back in one run, is the figure to read.`,
       '',
-      `- **Sluice**: \`sluice serve\` in production mode, an ADMIN API key, rate limits on (raised), audit on, operation limits on; \`queryEndpoint { passages { chunkId documentTitle score highlight } answer citations usage }\`: authentication, the endpoint lookup, policies, the retrieval statement, the extractive answer and the usage record. SQL per query: **${fixed(statementsPerQuery)} statements** (\`sluice_db_statements_total\` over the queries answered in the measured phase; ${fixed(statementsPerRequest)} per autocannon request).`,
+      `- **Sluice**: \`sluice serve\` in production mode, an ADMIN API key, rate limits on (raised), audit on, operation limits on; \`queryEndpoint { passages { chunkId documentTitle score highlight } answer citations usage }\`: authentication, the endpoint lookup, policies, the retrieval statement, the extractive answer and the usage record. SQL per query: **${fixed(statementsPerQuery)} statements** (\`sluice_db_statements_total\` over the queries answered in the measured phase; ${fixed(statementsPerRequest)} per autocannon request). CPU of the Sluice process per query (user + system over the measured phase, /proc): **${fixed(cpuPerQuery)} ms**, i.e. at most ${fixed(1000 / cpuPerQuery, 0)} queries/s per core from the Node process alone.`,
       `- **Reference**: the same retrieval statement (\`fullTextSearchSql\`, src/domains/endpoints/retriever.ts) for the same questions from a bare node:http handler in the benchmark's own process (beside autocannon), as the application role, in a transaction that sets \`app.tenant_id\`, a pool of 10, the rows answered as JSON; no authentication, no answer, no usage record. Checked before the load: both return the same chunks in the same order for every question.`,
       '',
       table(['path', 'req/s (closed loop)', 'of reference', 'p50 ms', 'p99 ms', 'requests', 'errors'], [row('Sluice `queryEndpoint`', sluice), row('Reference: retrieval SQL over HTTP', raw)]),
