@@ -4,7 +4,8 @@
  * reference that runs the SAME retrieval statement (`fullTextSearchSql`) from a minimal
  * node:http handler as the application role, in a transaction that sets the tenant, with a
  * pool of 10, and answers the rows as JSON. Both are loaded closed-loop (autocannon) with the
- * same plain-word questions, rotated, at the same number of connections, after a warm-up.
+ * same plain-word questions, rotated, at the same number of connections, after a warm-up,
+ * in halves ordered Sluice, reference, reference, Sluice so a drifting machine load is shared.
  * Issue 20's goal: `queryEndpoint` at least half the reference's throughput.
  *
  * Settings: BENCH_ENDPOINT_SECONDS (default 10), BENCH_ENDPOINT_CONNECTIONS (default 16),
@@ -21,7 +22,7 @@ import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
 import { WARM_UP_SECONDS, type Phase } from './support/api-data.js';
 import { cpuSecondsOf } from './support/proc.js';
 import { markdownCorpus, type CorpusFile } from './support/corpus.js';
-import { appendReport, fixed, table } from './support/report.js';
+import { appendReport, fixed, percentile, table } from './support/report.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
 
 const TOP_K = 5;
@@ -82,22 +83,40 @@ export async function endpointThroughputBenchmark(command: string): Promise<void
     console.log(`warming up (${WARM_UP_SECONDS} s each)`);
     await rotatingLoad(sluiceTarget, connections, WARM_UP_SECONDS);
     await rotatingLoad(referenceTarget, connections, WARM_UP_SECONDS);
-    const before = await sluiceCounters(server);
-    const cpuBefore = await cpuSecondsOf(server.process.child.pid!);
-    const sluice = await rotatingLoad(sluiceTarget, connections, seconds);
-    const after = await sluiceCounters(server);
-    // What one query costs the Sluice process: the figure contention disturbs least.
-    const cpuPerQuery = ((await cpuSecondsOf(server.process.child.pid!)) - cpuBefore) * 1000 / (after.queries - before.queries);
-    const raw = await rotatingLoad(referenceTarget, connections, seconds);
+    // Sluice, reference, reference, Sluice (half the time each): a load that drifts over the
+    // run (other sessions' work on this machine) weighs on both paths alike.
+    const half = seconds / 2;
+    const sluicePhases: Measured[] = [];
+    const referencePhases: Measured[] = [];
+    let statements = 0;
+    let queries = 0;
+    let cpuSeconds = 0;
+    for (const path of ['sluice', 'reference', 'reference', 'sluice'] as const) {
+      if (path === 'reference') {
+        referencePhases.push(await rotatingLoad(referenceTarget, connections, half));
+        continue;
+      }
+      const before = await sluiceCounters(server);
+      const cpuBefore = await cpuSecondsOf(server.process.child.pid!);
+      sluicePhases.push(await rotatingLoad(sluiceTarget, connections, half));
+      // What one query costs the Sluice process: the figure contention disturbs least.
+      cpuSeconds += (await cpuSecondsOf(server.process.child.pid!)) - cpuBefore;
+      const after = await sluiceCounters(server);
+      statements += after.statements - before.statements;
+      queries += after.queries - before.queries;
+    }
     const loadAfter = loadAverage();
-    const statementsPerQuery = (after.statements - before.statements) / (after.queries - before.queries);
-    const statementsPerRequest = (after.statements - before.statements) / sluice.total;
+    const sluice = combined(sluicePhases, seconds);
+    const raw = combined(referencePhases, seconds);
+    const statementsPerQuery = statements / queries;
+    const statementsPerRequest = statements / sluice.total;
+    const cpuPerQuery = (cpuSeconds * 1000) / queries;
 
     const failures = (phase: Phase) => phase.errors + phase.non2xx + phase.timeouts;
     const row = (name: string, phase: Phase) => [name, fixed(phase.rps), fixed((phase.rps / raw.rps) * 100, 0) + ' %', phase.p50, phase.p99, phase.total, failures(phase)];
     const ratio = sluice.rps / raw.rps;
     const body = [
-      `Endpoint query throughput: a KEYWORD endpoint (topK ${TOP_K}, the built-in extractive model) over one dataset of ${chunks} chunks (${fixed(corpusBytes / 1e6, 0)} MB of the generated Markdown corpus, bench/support/corpus.ts, ingested through \`ingestDocuments\` with default chunking); ${QUESTIONS.length} plain-word questions (on average ${fixed(passagesPerQuestion)} passages each), rotated; closed loop (autocannon), ${connections} connections, ${seconds} s each after ${WARM_UP_SECONDS} s of warm-up each.`,
+      `Endpoint query throughput: a KEYWORD endpoint (topK ${TOP_K}, the built-in extractive model) over one dataset of ${chunks} chunks (${fixed(corpusBytes / 1e6, 0)} MB of the generated Markdown corpus, bench/support/corpus.ts, ingested through \`ingestDocuments\` with default chunking); ${QUESTIONS.length} plain-word questions (on average ${fixed(passagesPerQuestion)} passages each), rotated; closed loop (autocannon), ${connections} connections, ${seconds} s each after ${WARM_UP_SECONDS} s of warm-up each, measured in halves ordered Sluice, reference, reference, Sluice; latency percentiles over every response of both halves.`,
       '',
       `**Machine load**: 2 cores shared by the load generator, both servers, PostgreSQL, and other engineers' test runs and benchmarks in the same minutes: \`uptime\` load average (1, 5, 15 min) ${loadBefore} before the warm-up and ${loadAfter} after the measurement. Absolute figures are depressed and noisy; the ratio, measured back to back in one run, is the figure to read.`,
       '',
@@ -119,17 +138,35 @@ export async function endpointThroughputBenchmark(command: string): Promise<void
   }
 }
 
+interface Measured {
+  result: autocannon.Result;
+  /** Every response's time, ms: phases are combined from these, not from their percentiles. */
+  latencies: number[];
+}
+
 /** Closed loop over the target's requests, each connection asking them in turn. */
-async function rotatingLoad(target: Requests, connections: number, duration: number): Promise<Phase> {
-  const result = await autocannon({ url: target.url, headers: target.headers, requests: target.requests, connections, duration });
+async function rotatingLoad(target: Requests, connections: number, duration: number): Promise<Measured> {
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({ url: target.url, headers: target.headers, requests: target.requests, connections, duration }, (error, result) => (error ? reject(error) : resolve(result)));
+    instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  });
+  return { result, latencies };
+}
+
+/** Phases of one path as one: requests over the whole time, percentiles over all responses. */
+function combined(phases: Measured[], seconds: number): Phase {
+  const sorted = phases.flatMap((phase) => phase.latencies).sort((a, b) => a - b);
+  const sum = (pick: (result: autocannon.Result) => number) => phases.reduce((total, phase) => total + pick(phase.result), 0);
+  const total = sum((result) => result.requests.total);
   return {
-    rps: result.requests.average,
-    total: result.requests.total,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
-    timeouts: result.timeouts,
+    rps: total / seconds,
+    total,
+    p50: Math.round(percentile(sorted, 50)),
+    p99: Math.round(percentile(sorted, 99)),
+    errors: sum((result) => result.errors),
+    non2xx: sum((result) => result.non2xx),
+    timeouts: sum((result) => result.timeouts),
   };
 }
 
