@@ -55,6 +55,9 @@ EndpointRef.implement({
     published: t.exposeBoolean('published', {
       description: 'Unpublished: only members of this tenant may query it. Published: authenticated callers of other tenants too.',
     }),
+    allowAnonymous: t.exposeBoolean('allowAnonymous', {
+      description: 'Published and this: callers with no credential may query it too, under a per-address limit and the endpoint’s policies (docs/endpoints.md#who-may-ask).',
+    }),
     model: t.field({ type: ModelRef, resolve: (endpoint) => endpoint.model.id }),
     datasets: t.field({
       type: [DatasetRef],
@@ -87,6 +90,7 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
     datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
     modelId: t.globalID({ required: true, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'Default false.' }),
+    allowAnonymous: t.boolean({ required: false, description: 'Default false. Takes effect while the endpoint is published.' }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });
@@ -99,6 +103,7 @@ const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
     datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
     modelId: t.globalID({ required: false, for: [ModelRef] }),
     published: t.boolean({ required: false }),
+    allowAnonymous: t.boolean({ required: false }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });

@@ -8,8 +8,8 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, ValidationError } from '../errors.js';
-import { assertCan } from '../access/permissions.js';
+import { CodedError, NotFoundError, ValidationError } from '../errors.js';
+import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
@@ -18,6 +18,8 @@ import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
+import { admitAnonymous } from './anonymous-callers.js';
+import { platformRefusalOf, recordPlatformRefusal } from './refusals.js';
 
 const MAX_QUERY_CHARS = 8192;
 
@@ -57,12 +59,15 @@ export class QueryService {
 
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
     const { actor } = this.ctx;
-    assertCan(actor, 'endpoint:query');
+    assertMayAskEndpoints(actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
-    const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
+    const reached = await reachEndpoint(this.ctx, endpointRef);
+    const { em, endpoint, tenantId } = reached;
+    const caller = callerOf(this.ctx);
+    // Who may ask with no credential, and how often per address (anonymous-callers.ts).
+    if (actor.kind === 'anonymous') await admitAnonymous(this.ctx, reached, caller);
     // The endpoint's policies judge the query as sent, before the platform's own checks, so
     // a content guard sees (and counts) what it refuses.
-    const caller = callerOf(actor);
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
     const admission = await admitQuery(
@@ -149,6 +154,26 @@ export class QueryService {
         }
       },
     };
+  }
+
+  /**
+   * Records in the endpoint's decision log a refusal the caller met before this service ran:
+   * the per-caller request limit or the caller tenant's IP allow-list, refused at a consumer
+   * door or by a GraphQL plugin for a request naming `endpointRef`. Only when the caller
+   * could otherwise reach the endpoint (its tenant's, or published): nothing is written into
+   * a log the caller could not see, and a NOT_FOUND is never recorded. `rule` says what
+   * decided, when the refuser knows it. Returns whether a decision was written.
+   */
+  async recordRefusal(endpointRef: string, error: unknown, rule?: string): Promise<boolean> {
+    const refusal = platformRefusalOf(error, rule);
+    if (!refusal || !canAskEndpoints(this.ctx.actor)) return false;
+    const reached = await reachEndpoint(this.ctx, endpointRef).catch((failure: unknown) => {
+      if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
+      throw failure;
+    });
+    if (!reached) return false;
+    await recordPlatformRefusal(this.ctx, reached, callerOf(this.ctx), refusal);
+    return true;
   }
 }
 

@@ -34,6 +34,8 @@ export interface EndpointInput {
   datasetIds: readonly string[];
   modelId: string;
   published?: boolean | null;
+  /** Callers with no credential may ask too (while published). */
+  allowAnonymous?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -45,6 +47,8 @@ export interface EndpointChanges {
   datasetIds?: readonly string[] | null;
   modelId?: string | null;
   published?: boolean | null;
+  /** Callers with no credential may ask too (while published). */
+  allowAnonymous?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -67,6 +71,7 @@ export class EndpointService {
       model,
       datasetIds,
       published: input.published ?? false,
+      allowAnonymous: input.allowAnonymous ?? false,
       retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
@@ -89,6 +94,7 @@ export class EndpointService {
     if (changes.modelId != null) endpoint.model = await this.ownModel(changes.modelId);
     if (changes.datasetIds != null) endpoint.datasetIds = await this.ownDatasets(changes.datasetIds);
     if (changes.published != null) endpoint.published = changes.published;
+    if (changes.allowAnonymous != null) endpoint.allowAnonymous = changes.allowAnonymous;
     if (changes.retrieval?.mode != null) endpoint.retrievalMode = validRetrievalMode(changes.retrieval.mode);
     if (changes.retrieval?.mode != null || changes.datasetIds != null) {
       await assertDatasetsEmbedded(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
@@ -166,6 +172,7 @@ function shown(endpoint: Endpoint) {
     modelId: endpoint.model.id,
     datasetIds: endpoint.datasetIds,
     published: endpoint.published,
+    allowAnonymous: endpoint.allowAnonymous,
     retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
     minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
