@@ -9,6 +9,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOver, EVENT_FIELDS, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
 import { createPolicy, manualClock } from '../support/policies.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
@@ -253,5 +254,19 @@ describe('refusals before any resolver, in the decision log', () => {
     ]);
     // The unpublished endpoint is NOT_FOUND to the rival: nothing written in acme's log for it.
     expect(await decisionsOf(unpublished.endpointId)).toEqual([]);
+  });
+
+  it('the caller tenant’s IP allow-list refusing a GraphQL query is recorded as IP_NOT_ALLOWED', async () => {
+    const published = await acmeEndpoint();
+    const partner = await seedTenant(server.database.ownerUrl, { members: [{ role: 'OWNER' }] });
+    const partnerOwner = await server.tokenFor(partner, partner.users[0]!);
+    // Set in the database before the partner's first request: the check caches a tenant's
+    // list for 5 s, and updateTenantSettings would itself have to come from inside the list.
+    await withClient(server.database.ownerUrl, (client) => client.query("update tenants set ip_allow_list = '{10.0.0.0/8}' where id = $1", [partner.id]));
+    const refused = await queryEndpoint(server, partnerOwner, published.reference, 'lock keeper', undefined, 'answer');
+    expect(refused.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'IP_NOT_ALLOWED' });
+    expect(await decisionsOf(published.endpointId)).toEqual([
+      expect.objectContaining({ decision: 'DENY', rule: 'the caller tenant’s IP allow-list', reasonCode: 'IP_NOT_ALLOWED', callerTenantId: partner.id, callerKind: 'user' }),
+    ]);
   });
 });
