@@ -173,6 +173,8 @@ builder.queryFields((t) => ({
     description: 'Asks an endpoint: passages, answer, citations, usage. @stream passages / @defer the answer to get parts early.',
     // Anonymous callers pass here; the query service admits them only where the endpoint allows.
     authScopes: { endpointConsumer: true },
+    // The query service opens the transactions it needs (plugins/request-scope.ts).
+    extensions: { ownTransactions: true },
     args: queryArgs,
     resolve: async (_root, { endpoint, query, options }, ctx) => {
       const prepared = await ctx.services.queries.prepare(endpoint, query, options ?? {});

@@ -11,15 +11,15 @@
 import { CodedError, NotFoundError, ValidationError } from '../errors.js';
 import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
-import { admitQuery } from '../policies/policy-engine.js';
+import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
-import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
+import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
+import { anonymousRefusal } from './anonymous-callers.js';
+import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
-import { admitAnonymous } from './anonymous-callers.js';
-import { platformRefusalOf, recordPlatformRefusal } from './refusals.js';
 
 const MAX_QUERY_CHARS = 8192;
 
@@ -61,36 +61,59 @@ export class QueryService {
     const { actor } = this.ctx;
     assertMayAskEndpoints(actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
-    const reached = await reachEndpoint(this.ctx, endpointRef);
-    const { em, endpoint, tenantId } = reached;
     const caller = callerOf(this.ctx);
-    // Who may ask with no credential, and how often per address (anonymous-callers.ts).
-    if (actor.kind === 'anonymous') await admitAnonymous(this.ctx, reached, caller);
-    // The endpoint's policies judge the query as sent, before the platform's own checks, so
-    // a content guard sees (and counts) what it refuses.
+    // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
+    // admit or refuse the query (their decision row is committed with it), plan the
+    // retrieval and, for a keyword ranking, rank the passages too. The endpoint's policies
+    // judge the query as sent, before the platform's own checks, so a content guard sees (and
+    // counts) what it refuses.
+    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
+      const { em, endpoint, tenantId } = reached;
+      // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
+      // refusal is written here and committed with the endpoint's read.
+      const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
+      if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
+      const outcome = await decidePolicies(
+        tx,
+        {
+          now: this.ctx.deps.clock.now(),
+          endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
+          caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+          query: query.trim(),
+        },
+        this.ctx.request?.operationHash ?? null,
+      );
+      if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
+      let text: string;
+      let settings: { topK: number; minScore: number | null };
+      try {
+        text = validQuery(query);
+        settings = {
+          topK: validTopK(options.topK ?? endpoint.topK),
+          minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
+        };
+      } catch (error) {
+        // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
+        if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+        throw error;
+      }
+      const retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+      // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
+      const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
+      return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
+    });
+    const { em, endpoint, tenantId } = prepared;
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
-    const admission = await admitQuery(
-      em,
-      {
-        now: this.ctx.deps.clock.now(),
-        endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
-        caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
-        query: query.trim(),
-      },
-      this.ctx.request?.operationHash ?? null,
-    ).catch((error: unknown) => {
+    if (prepared.refused) {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
-      if (error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      const error = prepared.refused;
+      if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
       throw error;
-    });
-    const text = validQuery(query);
-    const settings = {
-      topK: validTopK(options.topK ?? endpoint.topK),
-      minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
-    };
-    // What the mode needs (which datasets have embeddings, their embedders) is read before the query runs.
-    const retrieval = await planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
+    }
+    const { text, retrieval, ranked } = prepared;
+    const admission = prepared.outcome.admission;
     const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);
     const clock = this.ctx.deps.clock;
@@ -117,7 +140,7 @@ export class QueryService {
         let usage: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
         let outcome = 'CANCELLED';
         try {
-          const retrieved = await retrieval.run(signal);
+          const retrieved = ranked ? { passages: ranked, usage: { promptTokens: 0, costMicros: 0 } } : await retrieval.run(signal);
           const passages = retrieved.passages;
           // Embedding the question is part of the query's prompt tokens and cost.
           usage = withEmbedding(usage, retrieved.usage);
@@ -167,12 +190,16 @@ export class QueryService {
   async recordRefusal(endpointRef: string, error: unknown, rule?: string): Promise<boolean> {
     const refusal = platformRefusalOf(error, rule);
     if (!refusal || !canAskEndpoints(this.ctx.actor)) return false;
-    const reached = await reachEndpoint(this.ctx, endpointRef).catch((failure: unknown) => {
+    const caller = callerOf(this.ctx);
+    const reached = await reachEndpointAnd(this.ctx, endpointRef, (tx, reached) => {
+      writePlatformRefusal(tx, this.ctx, reached, caller, refusal);
+      return reached;
+    }).catch((failure: unknown) => {
       if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
       throw failure;
     });
     if (!reached) return false;
-    await recordPlatformRefusal(this.ctx, reached, callerOf(this.ctx), refusal);
+    auditPlatformRefusal(this.ctx, reached, refusal.code, refusal.reasonCode);
     return true;
   }
 }

@@ -8,6 +8,7 @@
  * Written only for an endpoint the caller reached (its tenant's, or published): a caller that
  * could not see the endpoint gets NOT_FOUND and leaves nothing in that tenant's log.
  */
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { CodedError } from '../errors.js';
 import { auditEvent } from '../audit/record.js';
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
@@ -27,34 +28,41 @@ export interface PlatformRefusal {
   retryAfterSeconds: number | null;
 }
 
-/** Appends the refusal to the endpoint's decision log and its owner's audit trail. */
-export async function recordPlatformRefusal(ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): Promise<void> {
-  const { em, endpoint, tenantId } = reached;
-  await em.transactional(async (tx) => {
-    tx.create(PolicyDecision, {
-      tenant: tenantId,
-      endpointId: endpoint.id,
-      endpointSlug: endpoint.slug,
-      decision: 'DENY',
-      policyId: null,
-      policyType: null,
-      rule: refusal.rule.slice(0, 255),
-      reasonCode: refusal.reasonCode.slice(0, 32),
-      reason: refusal.reason,
-      retryAfterSeconds: refusal.retryAfterSeconds,
-      // No policy ran: nothing to list, nothing charged.
-      verdicts: [],
-      costMicros: 0,
-      ...caller,
-      operationHash: ctx.request?.operationHash ?? null,
-      createdAt: ctx.deps.clock.now(),
-    });
+/**
+ * Appends the refusal to the endpoint's decision log, in `tx` (the transaction that read the
+ * endpoint, bound to its tenant): it is on record once that commits. Audit it then
+ * (`auditPlatformRefusal`).
+ */
+export function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): void {
+  const { endpoint, tenantId } = reached;
+  tx.create(PolicyDecision, {
+    tenant: tenantId,
+    endpointId: endpoint.id,
+    endpointSlug: endpoint.slug,
+    decision: 'DENY',
+    policyId: null,
+    policyType: null,
+    rule: refusal.rule.slice(0, 255),
+    reasonCode: refusal.reasonCode.slice(0, 32),
+    reason: refusal.reason,
+    retryAfterSeconds: refusal.retryAfterSeconds,
+    // No policy ran: nothing to list, nothing charged.
+    verdicts: [],
+    costMicros: 0,
+    ...caller,
+    operationHash: ctx.request?.operationHash ?? null,
+    createdAt: ctx.deps.clock.now(),
   });
+}
+
+/** The refusal on the endpoint owner's audit trail, where its operators look (like a policy's `policy.denied`). */
+export function auditPlatformRefusal(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'endpoint' | 'tenantId'>, code: string, reasonCode: string): void {
+  const { endpoint, tenantId } = reached;
   auditEvent(ctx, {
     tenantId,
     action: 'policy.denied',
-    outcome: refusal.code,
-    details: { endpoint: endpoint.id, endpointSlug: endpoint.slug, policyId: null, policyType: null, reason: refusal.reasonCode },
+    outcome: code,
+    details: { endpoint: endpoint.id, endpointSlug: endpoint.slug, policyId: null, policyType: null, reason: reasonCode },
   });
 }
 
