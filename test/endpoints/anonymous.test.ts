@@ -10,7 +10,18 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOver, EVENT_FIELDS, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
 import { withClient } from '../../src/db/bootstrap.js';
+import { AuditLog } from '../../src/domains/audit/audit-log.js';
+import { Authenticator } from '../../src/domains/identity/authenticator.js';
+import { CredentialStore } from '../../src/domains/identity/credential-store.js';
+import { ExternalTokenVerifier } from '../../src/domains/identity/external-tokens.js';
+import { IpAllowListCheck } from '../../src/domains/tenancy/ip-allow-check.js';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { MemoryBucketStore } from '../../src/platform/rate-limits/memory-buckets.js';
+import { PrincipalLimit } from '../../src/platform/rate-limits/principal-limit.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
+import { ConsumerDoor } from '../../src/routes/consumer-door.js';
 import { auditEventsOf } from '../support/audit.js';
+import { testServiceDependencies } from '../support/services.js';
 import { createPolicy, manualClock } from '../support/policies.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -270,3 +281,41 @@ describe('refusals before any resolver, in the decision log', () => {
     ]);
   });
 });
+
+describe('the consumer door (REST, OpenAI-compatible and MCP routes open it)', () => {
+  it('records a per-caller refusal in the decision log of the endpoint the route names, only where the caller could reach it', async () => {
+    const published = await acmeEndpoint();
+    const unpublished = await acmeEndpoint({ published: false });
+    const partner = await seedTenant(server.database.ownerUrl, { members: [{ role: 'VIEWER' }] });
+    const partnerViewer = await server.tokenFor(partner, partner.users[0]!);
+    // The door as plugin-list.ts builds it, from real parts, with a per-caller limit of one request.
+    const logger = createLogger({ level: 'silent' });
+    const secrets = new SecretBox(server.config.secrets.masterKey);
+    const audit = new AuditLog({ orm: server.orm, secrets, logger });
+    const credentials = new CredentialStore(server.orm);
+    const door = new ConsumerDoor({
+      orm: server.orm,
+      deps: { ...(await testServiceDependencies(server.orm)), secrets, audit },
+      authenticator: new Authenticator(server.tokens, credentials, new ExternalTokenVerifier(credentials, { egress: server.config.egress.privateNetworks })),
+      audit,
+      logger,
+      trustProxyHops: 0,
+      principalLimit: new PrincipalLimit({ buckets: new MemoryBucketStore(), rule: { perSecond: 0.001, burst: 1 }, onOverrideError: () => undefined }),
+      ipAllowList: new IpAllowListCheck(),
+    });
+    const open = (endpointRef: string) =>
+      door.open({ request: new Request('http://sluice.test/api/v1/query', { headers: { authorization: `Bearer ${partnerViewer}` } }), serverContext: undefined, action: 'rest.query', endpointRef });
+    try {
+      (await open(published.reference)).finish('ok');
+      await expect(open(published.reference)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      await expect(open(unpublished.reference)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      await audit.close();
+    }
+    expect(await decisionsOf(published.endpointId)).toEqual([
+      expect.objectContaining({ decision: 'DENY', rule: 'caller: 1 at once, 0.001 per second', reasonCode: 'CALLER_RATE_LIMIT', callerTenantId: partner.id, callerKind: 'user' }),
+    ]);
+    expect(await decisionsOf(unpublished.endpointId)).toEqual([]);
+  });
+});
+
