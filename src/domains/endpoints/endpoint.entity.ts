@@ -8,8 +8,9 @@ export const RETRIEVAL_MODES = ['KEYWORD', 'SEMANTIC', 'HYBRID'] as const;
 /**
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
  * Unpublished, only the tenant's own members may query it; published, authenticated callers
- * of other tenants may too (the policies issue narrows who); published and `allowAnonymous`,
- * callers with no credential too. `datasetIds` are checked to be
+ * of other tenants may too (the policies issue narrows who); listed, it is also shown in the
+ * catalog (unlisted ones are reached by address only); published and `allowAnonymous`,
+ * callers with no credential may ask too. `datasetIds` are checked to be
  * the tenant's datasets when set; a dataset deleted later simply stops contributing.
  */
 export const Endpoint = defineTenantOwnedEntity({
@@ -22,6 +23,8 @@ export const Endpoint = defineTenantOwnedEntity({
     model: () => p.manyToOne(Model).deleteRule('restrict').index(),
     datasetIds: p.array<string>().columnType('uuid[]'),
     published: p.boolean().default(false),
+    /** Shown in the catalog any caller may browse (catalog.service.ts); only a published endpoint may be listed. */
+    listed: p.boolean().default(false),
     /**
      * Published and this: callers with no credential may ask too, under a per-address limit
      * (SLUICE_ANONYMOUS_QUERIES_PER_MINUTE) and the endpoint's policies.
@@ -44,6 +47,7 @@ export const Endpoint = defineTenantOwnedEntity({
   checks: [
     { name: 'endpoints_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" },
     { name: 'endpoints_top_k_check', expression: 'top_k >= 1 and top_k <= 50' },
+    { name: 'endpoints_listed_check', expression: 'not listed or published' },
   ],
 });
 export type Endpoint = InferEntity<typeof Endpoint>;
