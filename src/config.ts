@@ -115,6 +115,11 @@ export interface RateLimitConfig {
   perPrincipal: BucketRule;
   /** Per client address (IPv6: per /64), every request. */
   perIp: BucketRule;
+  /**
+   * Anonymous endpoint queries per client address (IPv6: per /64) and endpoint. Always
+   * applied, even with `enabled` false: an endpoint open to anyone is never left unlimited.
+   */
+  anonymousQueries: BucketRule;
   /** logIn and signUp attempts per client address (GraphQL and REST login share them). */
   authPerIp: BucketRule;
   /** logIn and signUp attempts per email address. */
@@ -286,6 +291,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },
       perIp: { perSecond: values.SLUICE_IP_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_IP_RATE_LIMIT_BURST },
+      anonymousQueries: { perSecond: values.SLUICE_ANONYMOUS_QUERIES_PER_MINUTE / 60, burst: values.SLUICE_ANONYMOUS_QUERY_BURST },
       authPerIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_IP),
       authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
       createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),

@@ -38,6 +38,7 @@ import { QueueDepth } from './platform/queue/queue-depth.js';
 import { AttemptLimits } from './platform/rate-limits/attempt-buckets.js';
 import { ipIdentity } from './platform/rate-limits/bucket-keys.js';
 import { createBucketStore } from './platform/rate-limits/resilient-buckets.js';
+import { AnonymousQueryLimit } from './platform/rate-limits/anonymous-query-limit.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './platform/telemetry/otel-sdk.js';
 import type { GraphQLContext } from './plugins/context.js';
@@ -88,8 +89,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const limits = config.rateLimits;
   const now = () => clock.now().getTime();
   const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, logger, now }) : undefined;
-  // Refused credentials are recorded with a flood limit of their own, kept even when request
-  // limits are left to a gateway: the gateway does not protect the audit trail.
+  // Refused credentials are recorded with a flood limit of their own, and anonymous endpoint
+  // queries are limited per address, both kept even when request limits are left to a
+  // gateway: the gateway does not protect the audit trail, nor tell anonymous callers apart.
   const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, logger, now });
   const refusals = new RefusalLog({
     audit,
@@ -115,6 +117,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     requestLimits: limits.enabled ? { perIp: limits.perIp, perPrincipal: limits.perPrincipal } : undefined,
     audit,
     refusals,
+    anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),
     auditFeed,
   };
   // Re-checks of live subscriptions report nothing: a credential revoked meanwhile ends them

@@ -12,6 +12,7 @@ import type { ProviderSettings } from './models/provider.js';
 import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
 import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
+import type { AnonymousQueryLimit } from '../platform/rate-limits/anonymous-query-limit.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 
@@ -36,6 +37,11 @@ export interface ServiceDependencies {
   readonly requestLimits?: ServerRequestLimits;
   /** The audit trail's writer; absent where nothing is audited (operator CLI). */
   readonly audit?: AuditLog;
+  /**
+   * The per-address limit on anonymous endpoint queries (SLUICE_ANONYMOUS_QUERIES_PER_MINUTE);
+   * absent only where no consumer can ask (operator commands, service-level tests).
+   */
+  readonly anonymousQueries?: AnonymousQueryLimit;
   /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */
   readonly refusals?: RefusedCredentials;
   /** Hints that a tenant's audit trail grew (live subscriptions). */

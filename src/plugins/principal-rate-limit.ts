@@ -3,7 +3,9 @@
  * every operation over HTTP, SSE and graphql-ws, checked as the operation's context is built:
  * after authentication, before any resolver or transaction. The tenant's own settings
  * (`updateTenantSettings`: rateLimitPerSecond, rateLimitBurst) override the server default.
- * Anonymous callers have no principal; the per-IP limit covers them.
+ * Anonymous callers have no principal; the per-IP limit covers them. A refused operation that
+ * asks endpoints (queryEndpoint, endpointQuery) is recorded in their decision logs first
+ * (endpoint-refusals.ts): the owner sees that the caller was refused, and by which rule.
  */
 import type { Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from './context.js';
@@ -11,8 +13,10 @@ import type { PrincipalLimit } from '../platform/rate-limits/principal-limit.js'
 import type { RuleOverride } from '../platform/rate-limits/tenant-rules.js';
 import { codedErrorToGraphQL } from '../platform/errors/index.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
+import type { Logger } from '../platform/logging/logger.js';
+import { recordEndpointRefusals } from './endpoint-refusals.js';
 
-type Context = AuthContext & ScopeContext;
+type Context = AuthContext & ScopeContext & { logger?: Logger };
 
 export interface PrincipalRateLimitOptions {
   /** The server's one per-principal limit, shared with the consumer routes. */
@@ -28,7 +32,9 @@ export function usePrincipalRateLimit({ limit, loadOverride }: PrincipalRateLimi
   return {
     async onContextBuilding({ context }) {
       const refused = await limit.take(context.actor, () => loadOverride(context));
-      if (refused) throw codedErrorToGraphQL(refused);
+      if (!refused) return;
+      await recordEndpointRefusals(context, refused, await limit.describe(context.actor, () => loadOverride(context)));
+      throw codedErrorToGraphQL(refused);
     },
     onExecute({ args }) {
       const tenantId = (args.contextValue as Context).actor.tenantId;

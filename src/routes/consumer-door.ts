@@ -51,6 +51,12 @@ export interface DoorRequest {
   serverContext: unknown;
   /** The audit action of this request: `rest.query`, `openai.chat`, `mcp.request`… */
   action: string;
+  /**
+   * The endpoint the request asks (`tenant/endpoint`), when the route knows it before opening
+   * the door: a refusal here (per-caller limit, IP allow-list) is then recorded in that
+   * endpoint's decision log (QueryService.recordRefusal: only where the caller could reach it).
+   */
+  endpointRef?: string;
 }
 
 /** A request let in: who is calling, their services, and how to end the request. */
@@ -69,7 +75,7 @@ export interface OpenedDoor {
 export class ConsumerDoor {
   constructor(private readonly options: ConsumerDoorOptions) {}
 
-  async open({ request, serverContext, action }: DoorRequest): Promise<OpenedDoor> {
+  async open({ request, serverContext, action, endpointRef }: DoorRequest): Promise<OpenedDoor> {
     const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList } = this.options;
     const started = performance.now();
     const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxyHops);
@@ -95,16 +101,30 @@ export class ConsumerDoor {
       });
       scope.close();
     };
+    const loadOverride = () => services.tenancy.rateLimitOverride();
     try {
-      const limited = await principalLimit?.take(actor, () => services.tenancy.rateLimitOverride());
-      if (limited) throw limited;
+      const limited = await principalLimit?.take(actor, loadOverride);
+      if (limited) {
+        if (endpointRef) await this.recordRefusal(services, endpointRef, limited, await principalLimit!.describe(actor, loadOverride), logger);
+        throw limited;
+      }
       const refused = await ipAllowList.refusal(actor.tenantId, ip, () => services.tenancy.ipAllowList());
-      if (refused) throw refused;
+      if (refused) {
+        if (endpointRef) await this.recordRefusal(services, endpointRef, refused, 'the caller tenant’s IP allow-list', logger);
+        throw refused;
+      }
     } catch (error) {
       finish(outcomeOf(error));
       throw error;
     }
     return { actor, services, facts, logger: logger.child({ requestId }), finish };
+  }
+
+  /** The refusal goes on the endpoint's decision log; failing to write it never changes the answer. */
+  private async recordRefusal(services: Services, endpointRef: string, error: CodedError, rule: string, logger: Logger): Promise<void> {
+    await services.queries.recordRefusal(endpointRef, error, rule).catch((failure: unknown) => {
+      logger.warn({ err: failure, endpoint: endpointRef }, 'a refusal could not be written to the endpoint decision log');
+    });
   }
 }
 

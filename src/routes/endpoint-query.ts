@@ -71,7 +71,8 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
 
       let opened: OpenedDoor;
       try {
-        opened = await door.open({ request, serverContext, action: 'rest.query' });
+        // The endpoint the path names: a refusal at the door goes on its decision log (where the caller could reach it).
+        opened = await door.open({ request, serverContext, action: 'rest.query', endpointRef: pathEndpointRef(path[1]!, path[2]!) });
       } catch (error) {
         return endResponse(problem(error)); // the door recorded the refusal
       }
@@ -118,6 +119,15 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       }
     },
   };
+}
+
+/** The path's reference, or undefined when it cannot be decoded (refused after the door). */
+function pathEndpointRef(tenant: string, endpoint: string): string | undefined {
+  try {
+    return endpointRefOf(tenant, endpoint);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `tenant/endpoint` from the path's two segments (percent-decoded; the service checks the shape). */

@@ -12,7 +12,7 @@ import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-s
 import type { GraphQLContext } from '../plugins/context.js';
 import { isAuthenticated } from '../domains/actor.js';
 import { isUuid } from '../domains/ids.js';
-import { can, type Permission } from '../domains/access/permissions.js';
+import { can, canAskEndpoints, type Permission } from '../domains/access/permissions.js';
 import { roleAtLeast, type ApiScope, type Role } from '../domains/access/roles.js';
 
 export interface AuthScopes {
@@ -26,6 +26,11 @@ export interface AuthScopes {
   tenant: string;
   /** The rule table (domains/access/permissions.ts) allows the actor this permission. */
   permission: Permission;
+  /**
+   * May ask endpoints: `endpoint:query`, or anonymous (the endpoint decides whether it admits
+   * anonymous callers). Only `queryEndpoint` and `endpointQuery` use it.
+   */
+  endpointConsumer: boolean;
 }
 
 /** A global id: base64("Type:uuid"), Pothos' default encoding. */
@@ -58,6 +63,7 @@ export const builder = new SchemaBuilder<{
       scope: (required) => context.actor.scopes.includes(required),
       tenant: (tenantId) => context.actor.tenantId !== null && context.actor.tenantId === tenantId,
       permission: (permission) => can(context.actor, permission),
+      endpointConsumer: canAskEndpoints(context.actor),
     }),
     unauthorizedError: (_parent, context, _info, result) =>
       new GraphQLError(isAuthenticated(context.actor) ? result.message : 'Authentication required', {

@@ -171,7 +171,8 @@ builder.queryFields((t) => ({
   queryEndpoint: t.field({
     type: QueryResultRef,
     description: 'Asks an endpoint: passages, answer, citations, usage. @stream passages / @defer the answer to get parts early.',
-    authScopes: { permission: 'endpoint:query' },
+    // Anonymous callers pass here; the query service admits them only where the endpoint allows.
+    authScopes: { endpointConsumer: true },
     // The query service opens the transactions it needs (plugins/request-scope.ts).
     extensions: { ownTransactions: true },
     args: queryArgs,
@@ -186,7 +187,8 @@ builder.subscriptionFields((t) => ({
   endpointQuery: t.field({
     type: EndpointQueryEventRef,
     description: 'Asks an endpoint and streams: each passage, answer pieces, usage, then completion (or EndpointQueryFailed).',
-    authScopes: { permission: 'endpoint:query' },
+    // Anonymous callers pass here; the query service admits them only where the endpoint allows.
+    authScopes: { endpointConsumer: true },
     args: queryArgs,
     // A plain async function: a refusal here ends this operation only, not the whole socket.
     subscribe: async (_root, { endpoint, query, options }, ctx) =>

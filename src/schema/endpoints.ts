@@ -58,6 +58,9 @@ EndpointRef.implement({
     listed: t.exposeBoolean('listed', {
       description: 'Shown in the catalog (`catalog`, GET /api/v1/endpoints) to any caller. Only a published endpoint can be listed; unpublishing unlists it. Unlisted: reached by address only.',
     }),
+    allowAnonymous: t.exposeBoolean('allowAnonymous', {
+      description: 'Published and this: callers with no credential may query it too, under a per-address limit and the endpoint’s policies (docs/endpoints.md#who-may-ask).',
+    }),
     model: t.field({ type: ModelRef, resolve: (endpoint) => endpoint.model.id }),
     datasets: t.field({
       type: [DatasetRef],
@@ -91,6 +94,7 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
     modelId: t.globalID({ required: true, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'Default false.' }),
     listed: t.boolean({ required: false, description: 'Default false. Needs published (BAD_USER_INPUT NOT_PUBLISHED otherwise).' }),
+    allowAnonymous: t.boolean({ required: false, description: 'Default false. Takes effect while the endpoint is published.' }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });
@@ -104,6 +108,7 @@ const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
     modelId: t.globalID({ required: false, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'false also unlists the endpoint.' }),
     listed: t.boolean({ required: false, description: 'Needs the endpoint published (BAD_USER_INPUT NOT_PUBLISHED otherwise).' }),
+    allowAnonymous: t.boolean({ required: false }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });

@@ -11,6 +11,7 @@ describe('limit settings', () => {
       enabled: true,
       perPrincipal: { perSecond: 10, burst: 20 },
       perIp: { perSecond: 50, burst: 100 },
+      anonymousQueries: { perSecond: 30 / 60, burst: 10 },
       authPerIp: { burst: 30, perSecond: 30 / 900 },
       authPerEmail: { burst: 5, perSecond: 5 / 900 },
       createApiKey: { burst: 30, perSecond: 30 / 3600 },
@@ -28,6 +29,11 @@ describe('limit settings', () => {
     });
     expect(parseConfig({ NODE_ENV: 'test' }).rateLimits.enabled).toBe(false);
     expect(parseConfig({ NODE_ENV: 'test', SLUICE_RATE_LIMITS: 'on' }).rateLimits.enabled).toBe(true);
+    // The anonymous per-address limit is read whatever SLUICE_RATE_LIMITS says (it always applies).
+    expect(parseConfig({ NODE_ENV: 'test', SLUICE_ANONYMOUS_QUERIES_PER_MINUTE: '0.5', SLUICE_ANONYMOUS_QUERY_BURST: '2' }).rateLimits.anonymousQueries).toEqual({
+      perSecond: 0.5 / 60,
+      burst: 2,
+    });
   });
 
   it('turns introspection off and hides suggestions in production, unless introspection is asked for', () => {
@@ -63,6 +69,8 @@ describe('limit settings', () => {
     [{ SLUICE_RATE_LIMIT_PER_SECOND: '0' }, /^SLUICE_RATE_LIMIT_PER_SECOND: must be more than 0 \(got "0"\)$/],
     [{ SLUICE_RATE_LIMIT_BURST: '2.5' }, /^SLUICE_RATE_LIMIT_BURST: must be an integer/],
     [{ SLUICE_IP_RATE_LIMIT_BURST: '0' }, /^SLUICE_IP_RATE_LIMIT_BURST: must be at least 1/],
+    [{ SLUICE_ANONYMOUS_QUERIES_PER_MINUTE: '0' }, /^SLUICE_ANONYMOUS_QUERIES_PER_MINUTE: must be more than 0/],
+    [{ SLUICE_ANONYMOUS_QUERY_BURST: 'many' }, /^SLUICE_ANONYMOUS_QUERY_BURST: must be a number/],
     [{ SLUICE_AUTH_LIMIT_PER_IP: '5 per minute' }, /^SLUICE_AUTH_LIMIT_PER_IP: must look like 5\/15m/],
     [{ SLUICE_AUTH_LIMIT_PER_EMAIL: '0/15m' }, /^SLUICE_AUTH_LIMIT_PER_EMAIL: must look like 5\/15m/],
     [{ SLUICE_API_KEY_CREATE_LIMIT: '5/0h' }, /^SLUICE_API_KEY_CREATE_LIMIT: must look like 5\/15m/],

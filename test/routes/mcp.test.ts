@@ -385,3 +385,19 @@ async function usageOutcomes(endpointId: string, atLeast = 0, timeoutMs = 10_000
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe('anonymous callers', () => {
+  it('reach an endpoint that allows them with no credential; a published one that does not is 401, an unpublished one 404', async () => {
+    const open = await endpointOver(server, owner.token, DOCS, { published: true });
+    const closed = await endpointOver(server, owner.token, DOCS, { published: true });
+    const hidden = await endpointOver(server, owner.token, DOCS, { published: false });
+    await must(server, owner.token, 'mutation($id: ID!) { updateEndpoint(id: $id, input: { allowAnonymous: true }) { id } }', { id: open.endpointId });
+    const client = await connect(endpointPath(open), {});
+    const slug = open.reference.split('/')[1];
+    const result = await client.callTool({ name: `search_${slug}`, arguments: { query: QUESTION } });
+    expect(result.isError).toBeFalsy();
+    expect((result.structuredContent as { passages: unknown[] }).passages.length).toBeGreaterThan(0);
+    expect(await connectFailure(endpointPath(closed), {})).toBe(401);
+    expect(await connectFailure(endpointPath(hidden), {})).toBe(404);
+  });
+});

@@ -246,16 +246,26 @@ describe('refusals are the client’s typed errors', () => {
     expect(await refusal(ask(credentials.user, `${other.tenant.slug}/no-such-endpoint`))).toMatchObject({ status: 404, code: 'NOT_FOUND', error: { message: 'Endpoint not found' } });
   });
 
-  it('with no credential the query is refused as UNAUTHENTICATED before any endpoint is looked up (anonymous callers: feat/anon)', async () => {
-    for (const model of [hidden.reference, answered.reference]) {
-      const response = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+  it('with no credential: NOT_FOUND where the endpoint is unpublished, UNAUTHENTICATED where it is published without allowAnonymous, an answer where it allows anonymous callers', async () => {
+    const anonymously = (model: string) =>
+      fetch(`${server.baseUrl}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model, messages: [{ role: 'user', content: QUESTION }] }),
       });
-      expect(response.status).toBe(401);
-      expect((await response.json()).error).toMatchObject({ code: 'UNAUTHENTICATED', type: 'authentication_error' });
+    for (const model of [hidden.reference, answered.reference]) {
+      const response = await anonymously(model);
+      expect(response.status).toBe(404);
+      expect((await response.json()).error).toMatchObject({ code: 'NOT_FOUND' });
     }
+    const published = await endpointOver(server, acme.token, DOCS, { model: fakeModel(), published: true });
+    const refused = await anonymously(published.reference);
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).error).toMatchObject({ code: 'UNAUTHENTICATED', type: 'authentication_error' });
+    await must(server, acme.token, 'mutation($id: ID!) { updateEndpoint(id: $id, input: { allowAnonymous: true }) { id } }', { id: published.endpointId });
+    const served = await anonymously(published.reference);
+    expect(served.status).toBe(200);
+    expect((await served.json()).choices[0].message.content).toEqual(expect.any(String));
   });
 
   it('a policy denial is PermissionDeniedError 403 naming the policy', async () => {

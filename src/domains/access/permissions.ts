@@ -61,6 +61,19 @@ export function assertCan(actor: Actor, permission: Permission): asserts actor i
   }
 }
 
+/**
+ * Asking endpoints: an authenticated caller needs `endpoint:query`; an anonymous caller may
+ * try, and the endpoint decides (published and allowAnonymous, endpoint-queries/). The one
+ * permission anonymous callers pass, for `queryEndpoint` and `endpointQuery` only.
+ */
+export function canAskEndpoints(actor: Actor): boolean {
+  return actor.kind === 'anonymous' || can(actor, 'endpoint:query');
+}
+
+export function assertMayAskEndpoints(actor: Actor): void {
+  if (actor.kind !== 'anonymous') assertCan(actor, 'endpoint:query');
+}
+
 /** An actor may hand out a role only up to its own (owners alone make owners). */
 export function assertMayGrant(actor: Actor, role: Role): void {
   if (!roleAtLeast(actor.role, role) || (role === 'OWNER' && !can(actor, 'owner:manage'))) {

@@ -1,11 +1,13 @@
 /**
  * Which endpoints a caller may ask, described for a consumer that discovers them (MCP's tool
  * list): the one named by reference, reached exactly as a query reaches it (own tenant, or
- * published; NOT_FOUND otherwise), or every endpoint of the caller's own tenant.
+ * published; NOT_FOUND otherwise; with no credential, published and allowAnonymous), or every
+ * endpoint of the caller's own tenant.
  *
  * Describing is not asking: the endpoint's policies judge each query (QueryService.prepare).
  */
-import { assertCan } from '../access/permissions.js';
+import { assertCan, assertMayAskEndpoints } from '../access/permissions.js';
+import { UnauthenticatedError } from '../errors.js';
 import { reachEndpoint } from '../endpoints/endpoint-access.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
 import type { ServiceContext } from '../service-context.js';
@@ -27,8 +29,13 @@ export class AskableEndpointService {
 
   /** The endpoint at `endpointRef`, if the caller may reach it (the same rule and errors as a query). */
   async describe(endpointRef: string): Promise<AskableEndpoint> {
-    assertCan(this.ctx.actor, 'endpoint:query');
+    const { actor } = this.ctx;
+    assertMayAskEndpoints(actor);
     const { endpoint } = await reachEndpoint(this.ctx, endpointRef);
+    // An anonymous caller is described only what admits it (a query says the same, and records it).
+    if (actor.kind === 'anonymous' && !endpoint.allowAnonymous) {
+      throw new UnauthenticatedError('This endpoint does not admit anonymous callers: sign in or use an API key', { reason: 'ANONYMOUS_NOT_ALLOWED' });
+    }
     return described(endpointRef.trim(), endpoint);
   }
 

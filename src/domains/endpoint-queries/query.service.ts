@@ -8,13 +8,15 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, ValidationError } from '../errors.js';
-import { assertCan } from '../access/permissions.js';
+import { CodedError, NotFoundError, ValidationError } from '../errors.js';
+import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
+import { anonymousRefusal } from './anonymous-callers.js';
+import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
@@ -62,15 +64,20 @@ export class QueryService {
 
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
     const { actor } = this.ctx;
-    assertCan(actor, 'endpoint:query');
+    assertMayAskEndpoints(actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
-    const caller = callerOf(actor);
+    const caller = callerOf(this.ctx);
     // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
     // admit or refuse the query (their decision row is committed with it), plan the
     // retrieval and, for a keyword ranking, rank the passages too. The endpoint's policies
     // judge the query as sent, before the platform's own checks, so a content guard sees (and
     // counts) what it refuses.
-    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, { em, endpoint, tenantId }) => {
+    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
+      const { em, endpoint, tenantId } = reached;
+      // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
+      // refusal is written here and committed with the endpoint's read.
+      const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
+      if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
       const outcome = await decidePolicies(
         tx,
         {
@@ -107,6 +114,7 @@ export class QueryService {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
       const error = prepared.refused;
       if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
       throw error;
     }
     const { text, retrieval, ranked } = prepared;
@@ -182,6 +190,30 @@ export class QueryService {
         }
       },
     };
+  }
+
+  /**
+   * Records in the endpoint's decision log a refusal the caller met before this service ran:
+   * the per-caller request limit or the caller tenant's IP allow-list, refused at a consumer
+   * door or by a GraphQL plugin for a request naming `endpointRef`. Only when the caller
+   * could otherwise reach the endpoint (its tenant's, or published): nothing is written into
+   * a log the caller could not see, and a NOT_FOUND is never recorded. `rule` says what
+   * decided, when the refuser knows it. Returns whether a decision was written.
+   */
+  async recordRefusal(endpointRef: string, error: unknown, rule?: string): Promise<boolean> {
+    const refusal = platformRefusalOf(error, rule);
+    if (!refusal || !canAskEndpoints(this.ctx.actor)) return false;
+    const caller = callerOf(this.ctx);
+    const reached = await reachEndpointAnd(this.ctx, endpointRef, (tx, reached) => {
+      writePlatformRefusal(tx, this.ctx, reached, caller, refusal);
+      return reached;
+    }).catch((failure: unknown) => {
+      if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
+      throw failure;
+    });
+    if (!reached) return false;
+    auditPlatformRefusal(this.ctx, reached, refusal.code, refusal.reasonCode);
+    return true;
   }
 }
 

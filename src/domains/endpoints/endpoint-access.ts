@@ -3,13 +3,15 @@
  *
  * The endpoint is found with one SECURITY DEFINER lookup that returns only its id, tenant and
  * published flag. The caller may use it when it is their tenant's or published; anything else
- * is NOT_FOUND, exactly like a missing one. Only then does the caller's scope cross to the
- * publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and RLS
- * bound there) and read the endpoint: everything done for the caller after this runs there.
+ * is NOT_FOUND, exactly like a missing one. An anonymous caller has no tenant: it reaches
+ * published endpoints only (whether the endpoint admits anonymous callers is decided after,
+ * by the query path, which records that refusal). Only then does the caller's scope cross to
+ * the publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and
+ * RLS bound there) and read the endpoint: everything done for the caller after this runs there.
  * `reachEndpointAnd` goes on in the transaction that read the endpoint.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { AuthenticatedActor } from '../actor.js';
+import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 import { Endpoint } from './endpoint.entity.js';
@@ -55,8 +57,26 @@ export async function reachEndpointAnd<T>(ctx: ServiceContext, endpointRef: stri
   });
 }
 
-/** How usage records and policy decisions name a caller (any tenant's). */
-export function callerOf(actor: AuthenticatedActor) {
+/** How usage records and policy decisions name a caller. */
+export interface Caller {
+  /** Null for anonymous callers. */
+  callerTenantId: string | null;
+  callerKind: 'user' | 'apiKey' | 'external' | 'anonymous';
+  callerId: string;
+}
+
+/**
+ * The request's caller, any tenant's. An anonymous caller is its address (IPv6: its /64, as
+ * the per-address limit counts it), kept as a keyed digest: comparable for per-caller limits
+ * and "which caller was refused", never the address itself (personal data). The digest's key
+ * comes from the master key, so rotating that key starts anonymous callers afresh.
+ */
+export function callerOf(ctx: Pick<ServiceContext, 'actor' | 'deps' | 'request'>): Caller {
+  const { actor } = ctx;
+  if (actor.kind === 'anonymous') {
+    const address = ipIdentity(ctx.request?.ip ?? 'unknown');
+    return { callerTenantId: null, callerKind: 'anonymous', callerId: ctx.deps.secrets.digest('anonymous caller', address).digest.slice(0, 32) };
+  }
   const callerId = actor.kind === 'user' ? actor.userId : actor.kind === 'apiKey' ? actor.apiKeyId : `${actor.issuer}#${actor.subject}`;
   return { callerTenantId: actor.tenantId, callerKind: actor.kind, callerId: callerId.slice(0, 255) };
 }

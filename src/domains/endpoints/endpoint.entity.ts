@@ -9,7 +9,8 @@ export const RETRIEVAL_MODES = ['KEYWORD', 'SEMANTIC', 'HYBRID'] as const;
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
  * Unpublished, only the tenant's own members may query it; published, authenticated callers
  * of other tenants may too (the policies issue narrows who); listed, it is also shown in the
- * catalog (unlisted ones are reached by address only). `datasetIds` are checked to be
+ * catalog (unlisted ones are reached by address only); published and `allowAnonymous`,
+ * callers with no credential may ask too. `datasetIds` are checked to be
  * the tenant's datasets when set; a dataset deleted later simply stops contributing.
  */
 export const Endpoint = defineTenantOwnedEntity({
@@ -24,6 +25,11 @@ export const Endpoint = defineTenantOwnedEntity({
     published: p.boolean().default(false),
     /** Shown in the catalog any caller may browse (catalog.service.ts); only a published endpoint may be listed. */
     listed: p.boolean().default(false),
+    /**
+     * Published and this: callers with no credential may ask too, under a per-address limit
+     * (SLUICE_ANONYMOUS_QUERIES_PER_MINUTE) and the endpoint's policies.
+     */
+    allowAnonymous: p.boolean().default(false),
     /**
      * How passages are found: KEYWORD (full-text ranking), SEMANTIC (embedding similarity over
      * the datasets' serving embedding models) or HYBRID (both, fused by reciprocal rank).

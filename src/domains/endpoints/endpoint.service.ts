@@ -48,6 +48,8 @@ export interface EndpointInput {
   published?: boolean | null;
   /** Shown in the catalog; needs `published`. Default false. */
   listed?: boolean | null;
+  /** Callers with no credential may ask too (while published). */
+  allowAnonymous?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -61,6 +63,8 @@ export interface EndpointChanges {
   published?: boolean | null;
   /** Omitted while unpublishing: the endpoint leaves the catalog too. */
   listed?: boolean | null;
+  /** Callers with no credential may ask too (while published). */
+  allowAnonymous?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -84,6 +88,7 @@ export class EndpointService {
       datasetIds,
       published: input.published ?? false,
       listed: listedIf(input.published ?? false, input.listed ?? false),
+      allowAnonymous: input.allowAnonymous ?? false,
       retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
@@ -111,6 +116,7 @@ export class EndpointService {
     if (changes.datasetIds != null) endpoint.datasetIds = await this.ownDatasets(changes.datasetIds);
     endpoint.published = published;
     endpoint.listed = listed;
+    if (changes.allowAnonymous != null) endpoint.allowAnonymous = changes.allowAnonymous;
     if (changes.retrieval?.mode != null) endpoint.retrievalMode = validRetrievalMode(changes.retrieval.mode);
     if (changes.retrieval?.mode != null || changes.datasetIds != null) {
       await assertDatasetsEmbedded(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
@@ -214,6 +220,7 @@ function shown(endpoint: Endpoint) {
     datasetIds: endpoint.datasetIds,
     published: endpoint.published,
     listed: endpoint.listed,
+    allowAnonymous: endpoint.allowAnonymous,
     retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
     minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),

@@ -20,7 +20,8 @@ export const UsageRecord = defineTenantOwnedEntity({
     dataset: () => p.manyToOne(Dataset).deleteRule('set null').nullable(),
     endpoint: () => p.manyToOne(Endpoint).deleteRule('set null').nullable(),
     endpointSlug: p.string().length(64),
-    callerTenantId: p.uuid(),
+    /** Null for anonymous callers (kind `anonymous`, id a keyed digest of their address). */
+    callerTenantId: p.uuid().nullable(),
     callerKind: p.string().length(16),
     callerId: p.string().length(255),
     promptTokens: p.integer(),

@@ -2,13 +2,14 @@
  * The facts a query's policies asked for, read in one statement whatever their number: each
  * request becomes a row of a JSON parameter and a correlated count over the endpoint's
  * decisions or usage. Runs in the evaluation's transaction, bound to the endpoint's tenant.
+ * Anonymous callers have no tenant: per_tenant counts them together (`is not distinct from`).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
 import type { Fact, FactRequest, PolicyCall } from './policy-type.js';
 
 const inScope = (alias: string) => `(n.scope = 'global'
-   or (n.scope = 'per_tenant' and ${alias}.caller_tenant_id = ?::uuid)
+   or (n.scope = 'per_tenant' and ${alias}.caller_tenant_id is not distinct from ?::uuid)
    or (n.scope = 'per_user' and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
 
 const FACTS_SQL = `

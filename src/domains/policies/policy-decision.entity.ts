@@ -25,7 +25,8 @@ export const PolicyDecision = defineTenantOwnedEntity({
     reason: p.text().nullable(),
     /** Each evaluated policy: `{policyId, type, decision, rule, reasonCode}`. */
     verdicts: p.json<unknown[]>(),
-    callerTenantId: p.uuid(),
+    /** Null for anonymous callers (kind `anonymous`, id a keyed digest of their address). */
+    callerTenantId: p.uuid().nullable(),
     callerKind: p.string().length(16),
     callerId: p.string().length(255),
     operationHash: p.string().length(64).nullable(),

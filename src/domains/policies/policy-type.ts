@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 
+/** per_user: each caller (each anonymous address); per_tenant: each caller's tenant (anonymous callers together); global: everyone. */
 export type Scope = 'per_user' | 'per_tenant' | 'global';
 export const SCOPES = ['per_user', 'per_tenant', 'global'] as const;
 
@@ -13,7 +14,8 @@ export const SCOPES = ['per_user', 'per_tenant', 'global'] as const;
 export interface PolicyCall {
   now: Date;
   endpoint: { id: string; slug: string; tenantId: string };
-  caller: { tenantId: string; kind: string; id: string; email: string | null };
+  /** `tenantId` null and kind `anonymous` for a caller with no credential. */
+  caller: { tenantId: string | null; kind: string; id: string; email: string | null };
   /** The query text as sent (trimmed); policies judge it before anything else does. */
   query: string;
 }

@@ -89,7 +89,7 @@ export class UsageService {
     assertCan(actor, 'endpoint:query');
     const { from, to } = this.validRange(range);
     const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
-    const caller = callerOf(actor);
+    const caller = callerOf(this.ctx);
     const now = this.ctx.deps.clock.now();
     return em.transactional(async (tx) => {
       const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerKind, caller.callerId];

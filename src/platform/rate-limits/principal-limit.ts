@@ -39,6 +39,12 @@ export class PrincipalLimit {
     return result.allowed ? null : rateLimited('requests', result);
   }
 
+  /** The rule a refusal came from, in words, for the endpoint decision log: `20 at once, 10 per second per caller`. */
+  async describe(actor: Principal & { tenantId?: string | null }, loadOverride: () => Promise<RuleOverride>): Promise<string> {
+    const rule = actor.tenantId ? await this.rules.ruleFor(actor.tenantId, loadOverride) : undefined;
+    return rule ? `caller: ${rule.burst} at once, ${rule.perSecond} per second` : 'caller: request limit';
+  }
+
   /** The tenant's settings changed: read them again on its next request. */
   forget(tenantId: string): void {
     this.rules.forget(tenantId);

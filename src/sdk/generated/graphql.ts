@@ -47,6 +47,8 @@ export type CreateDatasetInput = {
 };
 
 export type CreateEndpointInput = {
+  /** Default false. Takes effect while the endpoint is published. */
+  allowAnonymous?: boolean | null | undefined;
   datasetIds: Array<string | number>;
   description?: string | null | undefined;
   /** Default false. Needs published (BAD_USER_INPUT NOT_PUBLISHED otherwise). */
@@ -247,6 +249,7 @@ export type UpdateDatasetInput = {
 };
 
 export type UpdateEndpointInput = {
+  allowAnonymous?: boolean | null | undefined;
   datasetIds?: Array<string | number> | null | undefined;
   /** null or empty clears it. */
   description?: string | null | undefined;
@@ -800,7 +803,7 @@ export type PolicyDecisionsQueryVariables = Exact<{
 }>;
 
 
-export type PolicyDecisionsQuery = { policyDecisions: { edges: Array<{ cursor: string, node: { id: string, createdAt: string, decision: PolicyDecisionOutcome, endpointId: string, endpointSlug: string, callerKind: string, callerId: string, callerTenantId: string, policyId: string | null, policyType: string | null, rule: string | null, reason: string | null, reasonCode: string | null, retryAfterSeconds: number | null, costMicros: number, operationHash: string | null, verdicts: Array<Record<string, unknown>> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type PolicyDecisionsQuery = { policyDecisions: { edges: Array<{ cursor: string, node: { id: string, createdAt: string, decision: PolicyDecisionOutcome, endpointId: string, endpointSlug: string, callerKind: string, callerId: string, callerTenantId: string | null, policyId: string | null, policyType: string | null, rule: string | null, reason: string | null, reasonCode: string | null, retryAfterSeconds: number | null, costMicros: number, operationHash: string | null, verdicts: Array<Record<string, unknown>> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export const AuditEventFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AuditEventFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"AuditEvent"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"action"}},{"kind":"Field","name":{"kind":"Name","value":"outcome"}},{"kind":"Field","name":{"kind":"Name","value":"actorKind"}},{"kind":"Field","name":{"kind":"Name","value":"actorId"}},{"kind":"Field","name":{"kind":"Name","value":"actorEmail"}},{"kind":"Field","name":{"kind":"Name","value":"ip"}},{"kind":"Field","name":{"kind":"Name","value":"userAgent"}},{"kind":"Field","name":{"kind":"Name","value":"requestId"}},{"kind":"Field","name":{"kind":"Name","value":"traceId"}},{"kind":"Field","name":{"kind":"Name","value":"details"}},{"kind":"Field","name":{"kind":"Name","value":"hash"}}]}}]} as unknown as DocumentNode<AuditEventFieldsFragment, unknown>;
 export const DatasetFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DatasetFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Dataset"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"slug"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"language"}},{"kind":"Field","name":{"kind":"Name","value":"documentCount"}},{"kind":"Field","name":{"kind":"Name","value":"chunkCount"}},{"kind":"Field","name":{"kind":"Name","value":"bytes"}},{"kind":"Field","name":{"kind":"Name","value":"lastIngestedAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]} as unknown as DocumentNode<DatasetFieldsFragment, unknown>;

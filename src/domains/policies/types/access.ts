@@ -3,15 +3,31 @@
  * callers through (a caller with no email, such as an API key, fails it); `mode: deny` turns
  * matching callers away. Patterns are globs, case-insensitive (`*@example.com`,
  * `ann@example.org`, `*@*.example.com`). Allow and deny policies may coexist: a deny wins.
+ *
+ * Anonymous callers (no credential, on endpoints that admit them) have no email: only the
+ * pattern `anonymous` matches them, and it matches nobody else. So `deny anonymous` turns
+ * them away whatever else allows them, and an allow list admits them only if it lists
+ * `anonymous`; email globs such as `*@*` never match them.
  */
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { registerPolicyType } from '../policy-type.js';
+import { registerPolicyType, type Verdict } from '../policy-type.js';
+
+/** The one pattern that matches callers with no credential. */
+export const ANONYMOUS_PATTERN = 'anonymous';
 
 const configSchema = z.strictObject({
   mode: z.enum(['allow', 'deny']),
   patterns: z
-    .array(z.string().trim().min(3).max(320).refine((pattern) => pattern.includes('@'), 'must contain @ (an email pattern)'))
+    .array(
+      z
+        .string()
+        .trim()
+        .min(3)
+        .max(320)
+        .transform((pattern) => (pattern.toLowerCase() === ANONYMOUS_PATTERN ? ANONYMOUS_PATTERN : pattern))
+        .refine((pattern) => pattern === ANONYMOUS_PATTERN || pattern.includes('@'), 'must contain @ (an email pattern) or be "anonymous"'),
+    )
     .min(1)
     .max(200),
 });
@@ -23,7 +39,9 @@ const matchers = new WeakMap<AccessConfig, (email: string) => string | undefined
 function matcherFor(config: AccessConfig): (email: string) => string | undefined {
   let matcher = matchers.get(config);
   if (!matcher) {
-    const compiled = config.patterns.map((pattern) => ({ pattern, test: picomatch(pattern, { nocase: true, dot: true }) }));
+    const compiled = config.patterns
+      .filter((pattern) => pattern !== ANONYMOUS_PATTERN)
+      .map((pattern) => ({ pattern, test: picomatch(pattern, { nocase: true, dot: true }) }));
     matcher = (email) => compiled.find((entry) => entry.test(email))?.pattern;
     matchers.set(config, matcher);
   }
@@ -32,10 +50,11 @@ function matcherFor(config: AccessConfig): (email: string) => string | undefined
 
 registerPolicyType<AccessConfig>({
   name: 'access',
-  description: 'Allow or deny callers by email pattern (globs, case-insensitive); deny wins; no email fails an allow list.',
+  description: 'Allow or deny callers by email pattern (globs, case-insensitive) or `anonymous` (callers with no credential); deny wins; no email fails an allow list.',
   configSchema,
   precedence: 10,
   evaluate(config, call) {
+    if (call.caller.kind === 'anonymous') return anonymousVerdict(config);
     const email = call.caller.email;
     const matched = email ? matcherFor(config)(email) : undefined;
     if (config.mode === 'deny') {
@@ -53,3 +72,20 @@ registerPolicyType<AccessConfig>({
     };
   },
 });
+
+function anonymousVerdict(config: AccessConfig): Verdict {
+  const listed = config.patterns.includes(ANONYMOUS_PATTERN);
+  if (config.mode === 'deny') {
+    return listed
+      ? { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'ACCESS_DENIED', rule: `deny ${ANONYMOUS_PATTERN}`, reason: 'The endpoint’s access policy refuses anonymous callers' }
+      : { decision: 'ALLOW', rule: 'deny list: no match' };
+  }
+  if (listed) return { decision: 'ALLOW', rule: `allow ${ANONYMOUS_PATTERN}` };
+  return {
+    decision: 'DENY',
+    code: 'POLICY_DENIED',
+    reasonCode: 'NOT_ALLOWED',
+    rule: 'allow list: no match',
+    reason: 'The endpoint’s access policy does not admit anonymous callers: sign in or use an API key',
+  };
+}

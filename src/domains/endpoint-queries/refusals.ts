@@ -1,0 +1,92 @@
+/**
+ * Refusals that are not an endpoint policy's, in the endpoint's decision log: the platform's
+ * own rules a consumer meets when asking (anonymous callers not admitted, the per-address
+ * limit on anonymous queries, the per-caller request limit, the caller tenant's IP allow-list).
+ * The policies record their own refusals (policies/policy-engine.ts); together they answer
+ * "why was this caller refused" for the endpoint's owner.
+ *
+ * Written only for an endpoint the caller reached (its tenant's, or published): a caller that
+ * could not see the endpoint gets NOT_FOUND and leaves nothing in that tenant's log.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CodedError } from '../errors.js';
+import { auditEvent } from '../audit/record.js';
+import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
+import { PolicyDecision } from '../policies/policy-decision.entity.js';
+import type { ServiceContext } from '../service-context.js';
+
+/** The reason codes of platform refusals (beside the policies' ACCESS_DENIED, RATE_LIMIT, …). */
+export type PlatformReason = 'ANONYMOUS_NOT_ALLOWED' | 'ADDRESS_RATE_LIMIT' | 'CALLER_RATE_LIMIT' | 'IP_NOT_ALLOWED' | (string & {});
+
+export interface PlatformRefusal {
+  /** The client's error code: UNAUTHENTICATED, RATE_LIMITED, FORBIDDEN. */
+  code: string;
+  reasonCode: PlatformReason;
+  /** The rule that decided, in words. */
+  rule: string;
+  reason: string;
+  retryAfterSeconds: number | null;
+}
+
+/**
+ * Appends the refusal to the endpoint's decision log, in `tx` (the transaction that read the
+ * endpoint, bound to its tenant): it is on record once that commits. Audit it then
+ * (`auditPlatformRefusal`).
+ */
+export function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): void {
+  const { endpoint, tenantId } = reached;
+  tx.create(PolicyDecision, {
+    tenant: tenantId,
+    endpointId: endpoint.id,
+    endpointSlug: endpoint.slug,
+    decision: 'DENY',
+    policyId: null,
+    policyType: null,
+    rule: refusal.rule.slice(0, 255),
+    reasonCode: refusal.reasonCode.slice(0, 32),
+    reason: refusal.reason,
+    retryAfterSeconds: refusal.retryAfterSeconds,
+    // No policy ran: nothing to list, nothing charged.
+    verdicts: [],
+    costMicros: 0,
+    ...caller,
+    operationHash: ctx.request?.operationHash ?? null,
+    createdAt: ctx.deps.clock.now(),
+  });
+}
+
+/** The refusal on the endpoint owner's audit trail, where its operators look (like a policy's `policy.denied`). */
+export function auditPlatformRefusal(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'endpoint' | 'tenantId'>, code: string, reasonCode: string): void {
+  const { endpoint, tenantId } = reached;
+  auditEvent(ctx, {
+    tenantId,
+    action: 'policy.denied',
+    outcome: code,
+    details: { endpoint: endpoint.id, endpointSlug: endpoint.slug, policyId: null, policyType: null, reason: reasonCode },
+  });
+}
+
+/** Default rule texts of the refusals a door or plugin reports without one. */
+const DEFAULT_RULES: Record<string, string> = {
+  CALLER_RATE_LIMIT: 'per-caller request limit',
+  IP_NOT_ALLOWED: 'the caller tenant’s IP allow-list',
+};
+
+/**
+ * What a refusal met before the query service ran (the per-caller limit, the IP allow-list)
+ * says in the decision log; undefined for what is never recorded: NOT_FOUND (the caller did
+ * not reach the endpoint), BAD_USER_INPUT (nothing was asked) and unexpected errors.
+ */
+export function platformRefusalOf(error: unknown, rule?: string): PlatformRefusal | undefined {
+  if (!(error instanceof CodedError) || error.code === 'NOT_FOUND' || error.code === 'BAD_USER_INPUT') return undefined;
+  const named = typeof error.details.reason === 'string' ? error.details.reason : undefined;
+  const reasonCode = named ?? (error.code === 'RATE_LIMITED' ? 'CALLER_RATE_LIMIT' : error.code);
+  const retryAfter = error.details.retryAfterSeconds;
+  return {
+    code: error.code,
+    reasonCode,
+    rule: rule ?? DEFAULT_RULES[reasonCode] ?? reasonCode.toLowerCase(),
+    reason: error.message,
+    retryAfterSeconds: typeof retryAfter === 'number' ? retryAfter : null,
+  };
+}
