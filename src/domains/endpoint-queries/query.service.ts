@@ -8,7 +8,8 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, ValidationError } from '../errors.js';
+import { CodedError, ModelUnavailableError, ValidationError } from '../errors.js';
+import { assertAvailable } from '../model-health/health-rules.js';
 import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { admitQuery } from '../policies/policy-engine.js';
@@ -20,6 +21,7 @@ import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 
 const MAX_QUERY_CHARS = 8192;
+const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
 
 export interface QueryOptions {
   topK?: number | null;
@@ -84,10 +86,7 @@ export class QueryService {
       topK: validTopK(options.topK ?? endpoint.topK),
       minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
     };
-    // What the mode needs (which datasets have embeddings, their embedders) is read before the query runs.
-    const retrieval = await planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
     const model = endpoint.model;
-    const client = modelClient(this.ctx.deps, model);
     const clock = this.ctx.deps.clock;
     const record = (usage: QueryUsage, latencyMs: number, outcome: string) =>
       em.transactional(async (tx) => {
@@ -104,12 +103,22 @@ export class QueryService {
         });
         onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
       });
+    // What the mode needs (which datasets have embeddings, their embedders) is read before the
+    // query runs. A model a fresh health check found DOWN refuses here, at once, recorded.
+    const retrieval = await (async () => {
+      assertAvailable(model, 'chat', clock.now(), this.ctx.deps.modelHealth);
+      return planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
+    })().catch(async (error: unknown) => {
+      if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
+      throw error;
+    });
+    const client = modelClient(this.ctx.deps, model);
     const started = performance.now();
 
     return {
       endpointId: endpoint.id,
       async *events(signal) {
-        let usage: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
+        let usage: QueryUsage = NO_USAGE;
         let outcome = 'CANCELLED';
         try {
           const retrieved = await retrieval.run(signal);

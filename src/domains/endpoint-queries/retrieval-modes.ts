@@ -16,6 +16,7 @@ import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js'
 import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
+import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
 
 /** Reciprocal rank fusion's constant: score = Σ 1 / (RRF_K + rank), the value of Cormack et al. (SIGIR 2009). */
@@ -53,7 +54,7 @@ export async function planRetrieval(
   request: { query: string; topK: number; minScore: number | null },
 ): Promise<RetrievalPlan> {
   const mode = endpoint.retrievalMode as RetrievalMode;
-  const groups = usesVectors(mode) ? await servingModelGroups(ctx, em, endpoint.datasetIds) : [];
+  const groups = usesVectors(mode) ? await servingModelGroups(ctx, em, endpoint.datasetIds, mode) : [];
   const keyword = (tx: EntityManager, topK: number, minScore: number | null) =>
     retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
   const semantic = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
@@ -84,8 +85,12 @@ export async function planRetrieval(
   };
 }
 
-/** The endpoint's datasets that have a serving embedding model, grouped by that model. */
-async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datasetIds: readonly string[]): Promise<ModelGroup[]> {
+/**
+ * The endpoint's datasets that have a serving embedding model, grouped by that model. A model
+ * a fresh health check found DOWN (model-health/) refuses a SEMANTIC query at once
+ * (MODEL_UNAVAILABLE); in HYBRID its datasets rank by keyword only, as if not embedded.
+ */
+async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datasetIds: readonly string[], mode: RetrievalMode): Promise<ModelGroup[]> {
   // `em` has no transaction open (endpoint-access.ts): RLS binds the tenant in one.
   const datasets = await em.transactional((tx) =>
     tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } }),
@@ -93,6 +98,8 @@ async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datase
   const groups = new Map<string, ModelGroup>();
   for (const dataset of datasets) {
     const model = dataset.servingEmbeddingModel!;
+    if (mode === 'HYBRID' && isDown(model, ctx.deps.clock.now(), ctx.deps.modelHealth)) continue;
+    assertAvailable(model, 'embeddings', ctx.deps.clock.now(), ctx.deps.modelHealth);
     const group = groups.get(model.id) ?? { modelId: model.id, datasetIds: [], embedder: embedderFor(ctx.deps, model) };
     group.datasetIds.push(dataset.id);
     groups.set(model.id, group);

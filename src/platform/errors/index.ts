@@ -15,6 +15,7 @@ export {
   SubscriptionLimitError,
   UnauthenticatedError,
   UpstreamError,
+  ModelUnavailableError,
   ValidationError,
 } from './coded-error.js';
 export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, type ClientErrorOptions, type PresentDetails } from './graphql.js';
