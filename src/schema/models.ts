@@ -23,7 +23,7 @@ const ModelKindRef = builder.enumType('ModelKind', {
 const HealthStatusRef = builder.enumType('HealthStatus', {
   description: 'What the health checks found (docs/endpoints.md#health).',
   values: {
-    HEALTHY: { description: 'The last checks all answered, in time.' },
+    HEALTHY: { description: 'The last check answered in time, and none of the recent ones (SLUICE_HEALTH_WINDOW) failed.' },
     DEGRADED: { description: 'It answers, but slowly (over SLUICE_HEALTH_SLOW_MS), or some recent checks failed.' },
     DOWN: { description: 'The last checks (SLUICE_HEALTH_DOWN_AFTER in a row) failed: queries that need it are refused at once with MODEL_UNAVAILABLE.' },
   } as const,

@@ -4,7 +4,7 @@
  * - DOWN: each of the last `downAfter` checks failed;
  * - DEGRADED: it answered, but slower than `slowMs`, or some check of the last `window`
  *   failed (the last one included, while fewer than `downAfter` did in a row);
- * - HEALTHY: the last `window` checks all answered within `slowMs`.
+ * - HEALTHY: the last check answered within `slowMs`, and none of the last `window` failed.
  *
  * And what that means for a query: a model DOWN at a check fresh enough (within
  * `STALE_AFTER_INTERVALS` intervals) refuses at once (MODEL_UNAVAILABLE) instead of waiting
