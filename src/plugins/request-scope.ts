@@ -6,7 +6,8 @@ import { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from '../domains/actor.js';
 import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
-import { operationOf } from '../graphql/root-fields.js';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 
 export interface RequestScopeOptions {
   orm: Orm;
@@ -23,7 +24,11 @@ export interface RequestScopeOptions {
  * Opens the operation's tenant scope (src/db/tenant-scope.ts) for the actor, with the services
  * built around it, and runs the operation in it:
  *  - a query or mutation in one transaction around execution (READ ONLY for a query), which
- *    commits when execution ends, field errors included; the scope ends with the response;
+ *    commits when execution ends, field errors included; the scope ends with the response.
+ *    An operation whose every root field is marked `extensions: { ownTransactions: true }`
+ *    (queryEndpoint: its service opens exactly the transactions it needs, in the publisher's
+ *    tenant) runs without one: BEGIN, the tenant binding and COMMIT would be three statements
+ *    for nothing;
  *  - a subscription without a transaction held open: its reads take short transactions of
  *    their own (`scope.read`), and its scope ends when the subscription does.
  */
@@ -35,7 +40,20 @@ export function useRequestScope({ orm, deps, checkQueriesChangeNothing = false }
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
         const { scope } = args.contextValue as ScopeContext;
-        const readOnly = operationOf(args.document, args.operationName)?.operation === 'query';
+        const operation = operationOf(args.document, args.operationName);
+        if (operation && ownTransactions(args.schema, args.document, operation)) {
+          let ownResult;
+          try {
+            ownResult = await executeFn(args);
+          } catch (error) {
+            scope.close();
+            throw error;
+          }
+          if (isAsyncIterable(ownResult)) return closeWhenDone(scope, ownResult);
+          scope.close();
+          return ownResult;
+        }
+        const readOnly = operation?.operation === 'query';
         await scope.begin({ readOnly, checkChanges: checkQueriesChangeNothing });
         let result;
         try {
@@ -86,6 +104,22 @@ function requestFactsOf(context: object): RequestFacts {
     ip: (context as { clientIp?: string }).clientIp ?? null,
     userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
   };
+}
+
+/** Every root field of the operation opens its own transactions (see above). */
+function ownTransactions(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  const fields = schema.getRootType(operation.operation)?.getFields();
+  const root = rootFieldsOf(document, operation);
+  return root.length > 0 && root.every((field) => fields?.[field.name.value]?.extensions?.ownTransactions === true);
+}
+
+/** Incremental delivery without a request transaction: the scope lives until the last payload. */
+async function* closeWhenDone<T>(scope: TenantScope, results: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* results;
+  } finally {
+    scope.close();
+  }
 }
 
 /** Incremental delivery (@defer / @stream): the transaction lives until the last payload. */

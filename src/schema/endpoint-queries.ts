@@ -172,6 +172,8 @@ builder.queryFields((t) => ({
     type: QueryResultRef,
     description: 'Asks an endpoint: passages, answer, citations, usage. @stream passages / @defer the answer to get parts early.',
     authScopes: { permission: 'endpoint:query' },
+    // The query service opens the transactions it needs (plugins/request-scope.ts).
+    extensions: { ownTransactions: true },
     args: queryArgs,
     resolve: async (_root, { endpoint, query, options }, ctx) => {
       const prepared = await ctx.services.queries.prepare(endpoint, query, options ?? {});

@@ -31,10 +31,24 @@ const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().
 const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 150_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${await stateForTheRecord()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/**
+ * What the queue, the database and the server said, for a failure message: a wait that never
+ * ends is otherwise a bare timeout (CI once saw one, under load, that no local run repeated).
+ */
+async function stateForTheRecord(): Promise<string> {
+  const state = await withClient(server.database.ownerUrl, async (client) => ({
+    queue: (await client.query(`select task_identifier, key, attempts, last_error, locked_by, locked_at, run_at from graphile_worker.jobs`)).rows,
+    workers: (await client.query(`select * from worker_instances`)).rows,
+    activity: (await client.query(`select state, wait_event_type, wait_event, left(query, 120) as query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)).rows,
+  })).catch((error: unknown) => ({ unreadable: String(error) }));
+  const logs = server.logs.slice(-25).map((line) => JSON.stringify(line).slice(0, 400));
+  return `${JSON.stringify(state, null, 1)}\nlast server log lines:\n${logs.join('\n')}`;
+}
 
 /** Starts a job and holds it at its first write (CHUNKING), returning how to let it go. */
 async function heldJob(owner: Tenant) {

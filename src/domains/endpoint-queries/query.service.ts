@@ -12,10 +12,10 @@ import { CodedError, ModelUnavailableError, ValidationError } from '../errors.js
 import { assertAvailable } from '../model-health/health-rules.js';
 import { assertCan } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
-import { admitQuery } from '../policies/policy-engine.js';
+import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
-import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
+import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
@@ -61,32 +61,54 @@ export class QueryService {
     const { actor } = this.ctx;
     assertCan(actor, 'endpoint:query');
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
-    const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
-    // The endpoint's policies judge the query as sent, before the platform's own checks, so
-    // a content guard sees (and counts) what it refuses.
     const caller = callerOf(actor);
+    // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
+    // admit or refuse the query (their decision row is committed with it), plan the
+    // retrieval and, for a keyword ranking, rank the passages too. The endpoint's policies
+    // judge the query as sent, before the platform's own checks, so a content guard sees (and
+    // counts) what it refuses.
+    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, { em, endpoint, tenantId }) => {
+      const outcome = await decidePolicies(
+        tx,
+        {
+          now: this.ctx.deps.clock.now(),
+          endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
+          caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+          query: query.trim(),
+        },
+        this.ctx.request?.operationHash ?? null,
+      );
+      if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
+      let text: string;
+      let settings: { topK: number; minScore: number | null };
+      try {
+        text = validQuery(query);
+        settings = {
+          topK: validTopK(options.topK ?? endpoint.topK),
+          minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
+        };
+      } catch (error) {
+        // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
+        if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+        throw error;
+      }
+      let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
+      try {
+        // A model a fresh health check found DOWN refuses at once, before anything is ranked.
+        assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
+        retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+      } catch (error) {
+        if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+        throw error;
+      }
+      // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
+      const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
+      return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
+    });
+    const { em, endpoint, tenantId } = prepared;
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
-    const admission = await admitQuery(
-      em,
-      {
-        now: this.ctx.deps.clock.now(),
-        endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
-        caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
-        query: query.trim(),
-      },
-      this.ctx.request?.operationHash ?? null,
-    ).catch((error: unknown) => {
-      // A refusal is on the endpoint owner's audit chain, where its operators look.
-      if (error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
-      throw error;
-    });
-    const text = validQuery(query);
-    const settings = {
-      topK: validTopK(options.topK ?? endpoint.topK),
-      minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
-    };
-    const model = endpoint.model;
+    const admission = prepared.outcome.admission;
     const clock = this.ctx.deps.clock;
     const record = (usage: QueryUsage, latencyMs: number, outcome: string) =>
       em.transactional(async (tx) => {
@@ -103,15 +125,16 @@ export class QueryService {
         });
         onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
       });
-    // What the mode needs (which datasets have embeddings, their embedders) is read before the
-    // query runs. A model a fresh health check found DOWN refuses here, at once, recorded.
-    const retrieval = await (async () => {
-      assertAvailable(model, 'chat', clock.now(), this.ctx.deps.modelHealth);
-      return planRetrieval(this.ctx, em, endpoint, { query: text, ...settings });
-    })().catch(async (error: unknown) => {
+    if (prepared.refused) {
+      // A refusal is on the endpoint owner's audit chain, where its operators look.
+      const error = prepared.refused;
+      if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      // A model found DOWN: the query passed its checks and is recorded like any other's outcome.
       if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
       throw error;
-    });
+    }
+    const { text, retrieval, ranked } = prepared;
+    const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);
     const started = performance.now();
 
@@ -121,7 +144,7 @@ export class QueryService {
         let usage: QueryUsage = NO_USAGE;
         let outcome = 'CANCELLED';
         try {
-          const retrieved = await retrieval.run(signal);
+          const retrieved = ranked ? { passages: ranked, usage: { promptTokens: 0, costMicros: 0 } } : await retrieval.run(signal);
           const passages = retrieved.passages;
           // Embedding the question is part of the query's prompt tokens and cost.
           usage = withEmbedding(usage, retrieved.usage);

@@ -2,10 +2,12 @@
  * Retrieval by the endpoint's mode: KEYWORD (the full-text retriever), SEMANTIC (embedding
  * similarity, endpoints/semantic-retriever.ts) or HYBRID (both, fused by reciprocal rank).
  *
- * Planned first (which datasets have a serving embedding model,
- * and the embedders for those models); run later: the question is embedded once per serving
- * model with no transaction open (an HTTP call), then every ranking runs in one transaction,
- * bound to the endpoint's tenant, so RLS confines keyword and semantic search alike.
+ * Planned first, in the query's first transaction (which datasets have a serving embedding
+ * model, and the embedders for those models); run later: the question is embedded once per
+ * serving model with no transaction open (an HTTP call), then every ranking runs in one
+ * transaction, bound to the endpoint's tenant, so RLS confines keyword and semantic search
+ * alike. A keyword ranking needs nothing from outside the database: `rankNow` runs it in the
+ * planning transaction itself, saving the query a transaction.
  * Datasets without a serving embedding model (none named, or their vectors still being
  * written) contribute nothing to the semantic ranking.
  */
@@ -38,6 +40,9 @@ export interface EmbeddingUsage {
 
 export interface RetrievalPlan {
   mode: RetrievalMode;
+  /** The keyword ranking, in the caller's open transaction `tx`; undefined for modes that embed the question first. */
+  rankNow?: (tx: EntityManager) => Promise<RankedPassage[]>;
+  /** Embeds the question (no transaction open), then ranks in a transaction of its own. */
   run(signal: AbortSignal): Promise<{ passages: RankedPassage[]; usage: EmbeddingUsage }>;
 }
 
@@ -47,14 +52,16 @@ interface ModelGroup {
   embedder: Embedder;
 }
 
+/** `tx`: the caller's open transaction, bound to the endpoint's tenant; `em`: the same tenant, none open, for `run`. */
 export async function planRetrieval(
   ctx: ServiceContext,
+  tx: EntityManager,
   em: EntityManager,
   endpoint: Endpoint,
   request: { query: string; topK: number; minScore: number | null },
 ): Promise<RetrievalPlan> {
   const mode = endpoint.retrievalMode as RetrievalMode;
-  const groups = usesVectors(mode) ? await servingModelGroups(ctx, em, endpoint.datasetIds, mode) : [];
+  const groups = usesVectors(mode) ? await servingModelGroups(ctx, tx, endpoint.datasetIds, mode) : [];
   const keyword = (tx: EntityManager, topK: number, minScore: number | null) =>
     retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
   const semantic = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
@@ -62,6 +69,7 @@ export async function planRetrieval(
 
   return {
     mode,
+    rankNow: mode === 'KEYWORD' ? async (open) => ranked(await keyword(open, request.topK, request.minScore), 'keyword') : undefined,
     async run(signal) {
       const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
       const questions: EmbeddedQuestion[] = [];
@@ -85,19 +93,14 @@ export async function planRetrieval(
   };
 }
 
-/**
- * The endpoint's datasets that have a serving embedding model, grouped by that model. A model
- * a fresh health check found DOWN (model-health/) refuses a SEMANTIC query at once
- * (MODEL_UNAVAILABLE); in HYBRID its datasets rank by keyword only, as if not embedded.
- */
-async function servingModelGroups(ctx: ServiceContext, em: EntityManager, datasetIds: readonly string[], mode: RetrievalMode): Promise<ModelGroup[]> {
-  // `em` has no transaction open (endpoint-access.ts): RLS binds the tenant in one.
-  const datasets = await em.transactional((tx) =>
-    tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } }),
-  );
+/** The endpoint's datasets that have a serving embedding model, grouped by that model. */
+async function servingModelGroups(ctx: ServiceContext, tx: EntityManager, datasetIds: readonly string[], mode: RetrievalMode): Promise<ModelGroup[]> {
+  const datasets = await tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } });
   const groups = new Map<string, ModelGroup>();
   for (const dataset of datasets) {
     const model = dataset.servingEmbeddingModel!;
+    // A model a fresh health check found DOWN (model-health/): SEMANTIC is refused at once
+    // (MODEL_UNAVAILABLE); HYBRID ranks these datasets by keyword only, as if not embedded.
     if (mode === 'HYBRID' && isDown(model, ctx.deps.clock.now(), ctx.deps.modelHealth)) continue;
     assertAvailable(model, 'embeddings', ctx.deps.clock.now(), ctx.deps.modelHealth);
     const group = groups.get(model.id) ?? { modelId: model.id, datasetIds: [], embedder: embedderFor(ctx.deps, model) };

@@ -6,6 +6,7 @@
  * is NOT_FOUND, exactly like a missing one. Only then does the caller's scope cross to the
  * publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and RLS
  * bound there) and read the endpoint: everything done for the caller after this runs there.
+ * `reachEndpointAnd` goes on in the transaction that read the endpoint.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuthenticatedActor } from '../actor.js';
@@ -23,9 +24,19 @@ export interface ReachedEndpoint {
 }
 
 export async function reachEndpoint(ctx: ServiceContext, endpointRef: string): Promise<ReachedEndpoint> {
+  return reachEndpointAnd(ctx, endpointRef, (_tx, reached) => reached);
+}
+
+/**
+ * Reaches the endpoint and runs `work` in the same transaction as the endpoint's read, bound
+ * to its tenant: the query path reads the endpoint, decides its policies and (for keyword
+ * retrieval) ranks the passages in one transaction instead of one each.
+ */
+export async function reachEndpointAnd<T>(ctx: ServiceContext, endpointRef: string, work: (tx: EntityManager, reached: ReachedEndpoint) => Promise<T> | T): Promise<T> {
   const { actor } = ctx;
   const ref = ENDPOINT_REF.exec(endpointRef.trim());
   if (!ref) throw new ValidationError('endpoint must be "tenant-slug/endpoint-slug"', { field: 'endpoint' });
+  // Outside any transaction (the lookup is SECURITY DEFINER: it needs no tenant bound).
   const [found] = await ctx.em
     .getConnection()
     .execute<{ endpoint_id: string; tenant_id: string; published: boolean }[]>(
@@ -37,9 +48,11 @@ export async function reachEndpoint(ctx: ServiceContext, endpointRef: string): P
   if (!found || (found.tenant_id !== actor.tenantId && !found.published)) throw new NotFoundError('Endpoint');
 
   const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
-  const endpoint = await em.transactional((tx) => tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] }));
-  if (!endpoint) throw new NotFoundError('Endpoint');
-  return { em, endpoint, tenantId: found.tenant_id };
+  return em.transactional(async (tx) => {
+    const endpoint = await tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] });
+    if (!endpoint) throw new NotFoundError('Endpoint');
+    return work(tx as EntityManager, { em, endpoint, tenantId: found.tenant_id });
+  });
 }
 
 /** How usage records and policy decisions name a caller (any tenant's). */

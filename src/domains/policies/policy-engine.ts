@@ -1,12 +1,13 @@
 /**
  * Evaluates an endpoint's enabled policies for one query and records the decision.
  *
- * One transaction, bound to the endpoint's tenant: an advisory lock on the endpoint (so two
- * queries cannot both take the last slot of a rate limit or quota, on any instance), the
- * policies, one batched read of the facts they need (facts.ts), every verdict, and one
- * decision row. A denial is thrown only after that row is committed: the refusal is on
- * record, and rate limits and content-guard blocks count those rows. An endpoint without
- * policies is let through with nothing recorded.
+ * In the caller's transaction, bound to the endpoint's tenant: the policies; when there are
+ * any, an advisory lock on the endpoint (so two queries cannot both take the last slot of a
+ * rate limit or quota, on any instance: held to the transaction's end), one batched read of
+ * the facts they need (facts.ts), every verdict, and one decision row. A denial is thrown by
+ * the caller only after that row is committed: the refusal is on record, and rate limits and
+ * content-guard blocks count those rows. An endpoint without policies is let through with
+ * nothing recorded and nothing locked.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
@@ -32,46 +33,51 @@ interface Evaluated {
   verdict: Verdict;
 }
 
-/** Lets the query through (returning how to charge it) or throws the first denial. */
-export async function admitQuery(em: EntityManager, call: PolicyCall, operationHash: string | null): Promise<Admission> {
-  const { evaluated, decision } = await em.transactional(async (tx) => {
-    await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
-    const policies = await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
-    if (policies.length === 0) return { evaluated: [] as Evaluated[], decision: undefined };
-    const evaluated = await evaluate(tx as EntityManager, call, policies);
-    const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
-    const decision = tx.create(PolicyDecision, {
-      tenant: call.endpoint.tenantId,
-      endpointId: call.endpoint.id,
-      endpointSlug: call.endpoint.slug,
-      decision: denial ? 'DENY' : 'ALLOW',
-      policyId: denial?.policy.id ?? null,
-      policyType: denial?.policy.type ?? null,
-      rule: denial ? denial.verdict.rule.slice(0, 255) : null,
-      reasonCode: denial?.verdict.decision === 'DENY' ? denial.verdict.reasonCode : null,
-      reason: denial?.verdict.decision === 'DENY' ? denial.verdict.reason : null,
-      retryAfterSeconds: denial?.verdict.decision === 'DENY' ? (denial.verdict.retryAfterSeconds ?? null) : null,
-      verdicts: evaluated.map(({ policy, verdict }) => ({
-        policyId: policy.id,
-        type: policy.type,
-        decision: verdict.decision,
-        rule: verdict.rule,
-        ...(verdict.decision === 'DENY' ? { reasonCode: verdict.reasonCode } : {}),
-      })),
-      callerTenantId: call.caller.tenantId,
-      callerKind: call.caller.kind,
-      callerId: call.caller.id,
-      operationHash,
-      costMicros: evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0),
-      createdAt: call.now,
-    });
-    return { evaluated, decision };
-  });
-  if (!decision) return NOTHING_CHARGED;
+/** The policies' decision on one query: how to charge it, or the denial to throw once the decision row is committed. */
+export interface PolicyOutcome {
+  admission: Admission;
+  denial: Error | null;
+  /** The endpoint's advisory lock is held until the transaction ends (there were policies). */
+  locked: boolean;
+}
+
+/** Decides the query in `tx` (see above); the caller commits, then throws `denial` if any. */
+export async function decidePolicies(tx: EntityManager, call: PolicyCall, operationHash: string | null): Promise<PolicyOutcome> {
+  const policies = await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false };
+  await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
+  const evaluated = await evaluate(tx, call, policies);
   const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
-  if (denial && denial.verdict.decision === 'DENY') throw denialError(denial.policy, denial.verdict);
+  tx.create(PolicyDecision, {
+    tenant: call.endpoint.tenantId,
+    endpointId: call.endpoint.id,
+    endpointSlug: call.endpoint.slug,
+    decision: denial ? 'DENY' : 'ALLOW',
+    policyId: denial?.policy.id ?? null,
+    policyType: denial?.policy.type ?? null,
+    rule: denial ? denial.verdict.rule.slice(0, 255) : null,
+    reasonCode: denial?.verdict.decision === 'DENY' ? denial.verdict.reasonCode : null,
+    reason: denial?.verdict.decision === 'DENY' ? denial.verdict.reason : null,
+    retryAfterSeconds: denial?.verdict.decision === 'DENY' ? (denial.verdict.retryAfterSeconds ?? null) : null,
+    verdicts: evaluated.map(({ policy, verdict }) => ({
+      policyId: policy.id,
+      type: policy.type,
+      decision: verdict.decision,
+      rule: verdict.rule,
+      ...(verdict.decision === 'DENY' ? { reasonCode: verdict.reasonCode } : {}),
+    })),
+    callerTenantId: call.caller.tenantId,
+    callerKind: call.caller.kind,
+    callerId: call.caller.id,
+    operationHash,
+    costMicros: evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0),
+    createdAt: call.now,
+  });
+  if (denial && denial.verdict.decision === 'DENY') return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true };
   return {
-    charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0),
+    admission: { charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0) },
+    denial: null,
+    locked: true,
   };
 }
 
