@@ -28,7 +28,8 @@ const DOCS = [
   { title: 'Weirs', text: 'A weir holds water back across a river. Water flows over the crest of the weir.' },
 ];
 const API_KEY = 'sk-health-check-secret-0123456789abcdef';
-const SLOW_MS = 200;
+// Far above a local answer's latency even on a loaded machine; the slow model waits 1.5 times this.
+const SLOW_MS = 1000;
 const HEALTH = 'health { status lastCheckedAt latencyMs lastError }';
 
 let server: TestServer;
@@ -47,7 +48,7 @@ beforeAll(async () => {
       SLUICE_HEALTH_SLOW_MS: String(SLOW_MS),
       SLUICE_HEALTH_WINDOW: '2',
       SLUICE_HEALTH_DOWN_AFTER: '2',
-      SLUICE_MODEL_TIMEOUT_MS: '3000',
+      SLUICE_MODEL_TIMEOUT_MS: '10000',
       SLUICE_MODEL_MAX_RETRIES: '0',
     },
   });
@@ -146,7 +147,7 @@ describe('model health', () => {
   });
 
   it('a slow model is DEGRADED', async () => {
-    chatFake.script({ deltas: ['pong'], delayMs: SLOW_MS * 2 });
+    chatFake.script({ deltas: ['pong'], delayMs: SLOW_MS * 1.5 });
     await round();
     const { model } = await healthOf(owner.token, setup.endpointId);
     expect(model.health.status).toBe('DEGRADED');
