@@ -11,10 +11,11 @@ import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantScope } from '../../src/db/tenant-scope.js';
-import { UpstreamError } from '../../src/domains/errors.js';
+import { ModelUnavailableError, UpstreamError } from '../../src/domains/errors.js';
 import { endpointHealthByIds } from '../../src/domains/model-health/endpoint-health.js';
 import { runHealthRound } from '../../src/domains/model-health/health-round.js';
 import { describeFailure } from '../../src/domains/model-health/model-check.js';
+import { problemResponse } from '../../src/platform/errors/http.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { modelAccess } from '../../src/server/job-worker.js';
 import { rawId } from '../support/embeddings.js';
@@ -121,6 +122,13 @@ describe('model health', () => {
     expect(body.errors[0].extensions).toMatchObject({ code: 'MODEL_UNAVAILABLE', reason: 'MODEL_DOWN', model: 'CHAT' });
     expect(chatFake.requests.length).toBe(before);
     expect(await usageOutcomes(setup.endpointId)).toEqual(['MODEL_UNAVAILABLE']);
+
+    // The REST doors answer the same refusal as problem details: 503, come back at the next check.
+    const { code: _code, ...details } = body.errors[0].extensions;
+    const problem = problemResponse({ Response }, new ModelUnavailableError(body.errors[0].message, details), null);
+    expect(problem.status).toBe(503);
+    expect(problem.headers.get('retry-after')).toBe('3600');
+    expect(await problem.json()).toMatchObject({ type: 'urn:sluice:error:MODEL_UNAVAILABLE', status: 503, reason: 'MODEL_DOWN', model: 'CHAT' });
   });
 
   it('/metrics shows the model’s and the endpoint’s health by id, never a name, address or key', async () => {
