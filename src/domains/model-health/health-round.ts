@@ -50,7 +50,14 @@ interface TenantTargets {
 export async function runHealthRound(deps: HealthRoundDependencies): Promise<HealthRoundReport> {
   const tenants = await deps.publishingTenants();
   const targets: TenantTargets[] = [];
-  for (const tenantId of tenants) targets.push(await targetsOf(deps.orm, tenantId));
+  // One tenant that cannot be read (deleted meanwhile) costs only its own checks.
+  for (const tenantId of tenants) {
+    try {
+      targets.push(await targetsOf(deps.orm, tenantId));
+    } catch (error) {
+      deps.log.warn({ err: error, tenantId }, 'could not read a tenant’s published endpoints for health checks');
+    }
+  }
 
   const checks = targets.flatMap((tenant) => [...tenant.models.values()].map((model) => ({ tenant, model })));
   const results = new Map<string, ModelHealthColumns>();
@@ -62,7 +69,13 @@ export async function runHealthRound(deps: HealthRoundDependencies): Promise<Hea
   if (signal.aborted) return { tenants: 0, models: 0, endpoints: 0 };
 
   let endpoints = 0;
-  for (const tenant of targets) endpoints += await record(deps.orm, tenant, results);
+  for (const tenant of targets) {
+    try {
+      endpoints += await record(deps.orm, tenant, results);
+    } catch (error) {
+      deps.log.warn({ err: error, tenantId: tenant.tenantId }, 'could not record a tenant’s model health');
+    }
+  }
   return { tenants: targets.length, models: checks.length, endpoints };
 }
 
