@@ -63,7 +63,7 @@ export async function searchBenchmark(command: string): Promise<void> {
     let hits = 0;
     try {
       if (process.env.BENCH_EXPLAIN) {
-        const { sql, params } = fullTextSearchSql({ datasetIds: [datasetId], query: asks[0]!, topK: 5, minScore: null }, 'english');
+        const { sql, params } = fullTextSearchSql({ datasetIds: [datasetId], query: asks[0]!, topK: 5, minScore: null });
         let index = 0;
         await app.query('begin');
         await app.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
@@ -75,7 +75,7 @@ export async function searchBenchmark(command: string): Promise<void> {
       for (const query of asks.slice(0, 20)) {
         await ask(server.url, apiKey, createEndpoint.reference, query);
         await rawSearch(app, tenantId, datasetId, query);
-        await rawSearch(app, tenantId, datasetId, query, legacyFullTextSearchSql);
+        await rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english'));
       }
       const timed = async <T>(samples: number[], run: () => Promise<T>): Promise<T> => {
         const started = performance.now();
@@ -96,7 +96,7 @@ export async function searchBenchmark(command: string): Promise<void> {
         for (const path of order[index % 3]!) {
           if (path === 'api') passages = await timed(viaApi, () => ask(server.url, apiKey, createEndpoint.reference, query));
           else if (path === 'sql') rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query));
-          else await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, legacyFullTextSearchSql));
+          else await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english')));
         }
         if (rows !== passages) throw new Error(`"${query}": the API returned ${passages} passages, the SQL ${rows}`);
         if (passages > 0) hits += 1;
@@ -139,8 +139,8 @@ async function ask(url: string, apiKey: string, endpoint: string, query: string)
 }
 
 /** The retriever's own statement (or the legacy one), on a plain pg connection as the app role, tenant set. */
-async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string, statement = fullTextSearchSql): Promise<number> {
-  const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null }, 'english');
+async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string, statement: typeof fullTextSearchSql = fullTextSearchSql): Promise<number> {
+  const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null });
   let index = 0;
   const text = sql.replace(/\?/g, () => `$${++index}`);
   await client.query('begin');

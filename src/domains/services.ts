@@ -6,6 +6,7 @@ import { AuditService } from './audit/audit.service.js';
 import { datasetSlugsUsingModel } from './datasets/dataset-embedding.js';
 import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
+import { AskableEndpointService } from './endpoint-queries/askable-endpoints.js';
 import { QueryService } from './endpoint-queries/query.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsUsingModel } from './endpoints/model-users.js';
@@ -56,6 +57,8 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     })),
     endpoints: new EndpointService(ctx),
     queries: new QueryService(ctx),
+    /** What a consumer may ask, described (MCP's tool list). */
+    askable: new AskableEndpointService(ctx),
     policies: new PolicyService(ctx),
     usage: new UsageService(ctx),
     audit: new AuditService(ctx),

@@ -47,6 +47,9 @@ import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
+import { useOpenAIChat } from '../routes/openai-chat.js';
+import { useOpenAIModels } from '../routes/openai-models.js';
+import { useMcp } from '../routes/mcp.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
@@ -105,7 +108,6 @@ export function pluginList({
   const ipAllowList = new IpAllowListCheck();
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
   const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList });
-  void consumerDoor;
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   return [
     useReadinessCheck({
@@ -147,6 +149,11 @@ export function pluginList({
     subscriptionLimits,
     credentialWatch,
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
+    useOpenAIChat({ door: consumerDoor, logger }),
+    useOpenAIModels({ door: consumerDoor, logger }),
+    // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
+    useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),

@@ -34,7 +34,7 @@ async function statementsOf(ask: () => Promise<unknown>): Promise<string[]> {
 
 const transactionsIn = (statements: string[]) => statements.filter((sql) => /^BEGIN\b/i.test(sql)).length;
 
-it('asks a keyword endpoint in 13 statements and 2 transactions: one to read, decide and rank, one to record the usage', async () => {
+it('asks a keyword endpoint in 12 statements and 2 transactions: one to read, decide and rank, one to record the usage', async () => {
   const owner = await tenantWithOwner(server);
   const setup = await endpointOver(server, owner.token, [{ title: 'Lamps', text: 'The lamp is wound at dusk. Lamps burn oil.' }]);
   const ask = async () => {
@@ -45,9 +45,9 @@ it('asks a keyword endpoint in 13 statements and 2 transactions: one to read, de
   await ask();
   const statements = await statementsOf(ask);
   // The credential's membership check, the endpoint's address lookup, then
-  // BEGIN, tenant binding, endpoint with its model, policies, dataset languages, ranking, COMMIT;
+  // BEGIN, tenant binding, endpoint with its model, policies, ranking, COMMIT;
   // BEGIN, tenant binding, usage record, COMMIT.
-  expect({ statements: statements.length, transactions: transactionsIn(statements) }).toEqual({ statements: 13, transactions: 2 });
+  expect({ statements: statements.length, transactions: transactionsIn(statements) }).toEqual({ statements: 12, transactions: 2 });
 });
 
 it('with a policy: the lock, the facts and the decision row are added, and the ranking leaves the locked transaction', async () => {

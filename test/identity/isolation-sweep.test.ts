@@ -6,61 +6,25 @@
  * exactly as they were.
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { schema } from '../../src/schema/index.js';
-import { addMember, createApiKey, signUp } from '../support/identity.js';
+import { populatedTenant, type Credential, type PopulatedTenant } from '../support/populated-tenant.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { operationsFor, SKIPPED, withNodeFragments, type Target } from '../support/sweep.js';
 
-interface Credential {
-  name: string;
-  headers: Record<string, string>;
-}
-
 let server: TestServer;
 
-/** A tenant with a user of every role, a key of every scope, an identity provider and an open invitation. */
-async function populatedTenant(label: string) {
-  const owner = await signUp(server, { tenantName: `${label} Sweep Co` });
-  const credentials: Credential[] = [{ name: `${label}:OWNER`, headers: { authorization: `Bearer ${owner.accessToken}` } }];
-  for (const role of ['ADMIN', 'MEMBER', 'VIEWER']) {
-    const member = await addMember(server, owner.accessToken, role);
-    credentials.push({ name: `${label}:${role}`, headers: { authorization: `Bearer ${member.accessToken}` } });
-  }
-  for (const scope of ['READ', 'WRITE', 'ADMIN']) {
-    const { body } = await createApiKey(server, owner.accessToken, { name: `${label}-${scope}`, scopes: [scope] });
-    credentials.push({ name: `${label}:key-${scope}`, headers: { 'x-api-key': body.data.createApiKey.secret } });
-  }
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
-  const issuer = `https://idp.${label.toLowerCase()}.example.test`;
-  await server.graphql(
-    `mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id } }`,
-    { token: owner.accessToken, variables: { input: { name: `${label} IdP`, issuer, audience: 'sluice', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }, roleClaim: 'role', roleMapping: { admin: 'ADMIN' } } } },
-  );
-  const external = await new SignJWT({ role: 'admin', email: `partner@${label.toLowerCase()}.example.test` })
-    .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
-    .setIssuer(issuer)
-    .setAudience('sluice')
-    .setSubject(`${label}-partner`)
-    .setExpirationTime('1h')
-    .sign(privateKey);
-  credentials.push({ name: `${label}:external`, headers: { authorization: `Bearer ${external}` } });
-  await server.graphql('mutation { inviteMember(email: "pending@invitee.example.test", role: VIEWER) { token } }', { token: owner.accessToken });
-  return { owner, credentials, issuer };
-}
-
-let a: Awaited<ReturnType<typeof populatedTenant>>;
-let b: Awaited<ReturnType<typeof populatedTenant>>;
+let a: PopulatedTenant;
+let b: PopulatedTenant;
 let target: Target;
 /** Strings that only B's data contains. */
 let secretsOfB: string[];
 
 beforeAll(async () => {
   server = await startTestServer();
-  a = await populatedTenant('Alpha');
-  b = await populatedTenant('Bravo');
+  a = await populatedTenant(server, 'Alpha');
+  b = await populatedTenant(server, 'Bravo');
   const { body } = await server.graphql(
     `{ viewer { tenant { id slug name members { edges { node { id user { id email } } } } apiKeys { edges { node { id prefix name } } }
        identityProviders { edges { node { id issuer name } } } invitations { edges { node { id email } } } } } }`,

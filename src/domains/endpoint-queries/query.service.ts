@@ -20,12 +20,17 @@ import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 
-const MAX_QUERY_CHARS = 8192;
+export const MAX_QUERY_CHARS = 8192;
 const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
 
 export interface QueryOptions {
   topK?: number | null;
   minScore?: number | null;
+  /**
+   * Passages only: the model is not asked (a search, such as MCP's `search_<endpoint>` tool).
+   * The query passes the same policies and is recorded the same way, with no completion tokens.
+   */
+  retrievalOnly?: boolean;
 }
 
 export interface QueryUsage {
@@ -137,6 +142,7 @@ export class QueryService {
     const model = endpoint.model;
     const client = modelClient(this.ctx.deps, model);
     const started = performance.now();
+    const retrievalOnly = options.retrievalOnly === true;
 
     return {
       endpointId: endpoint.id,
@@ -149,6 +155,13 @@ export class QueryService {
           // Embedding the question is part of the query's prompt tokens and cost.
           usage = withEmbedding(usage, retrieved.usage);
           for (const [rank, passage] of passages.entries()) yield { kind: 'retrieved', rank: rank + 1, passage };
+          if (retrievalOnly) {
+            if (signal.aborted) return;
+            yield { kind: 'usage', usage };
+            outcome = 'ok';
+            yield { kind: 'completed', answer: '', citations: [], latencyMs: Math.round(performance.now() - started) };
+            return;
+          }
           let answer = '';
           let citations: string[] = [];
           for await (const event of client.answer({ query: text, passages, signal })) {

@@ -17,6 +17,8 @@ import { Endpoint } from './endpoint.entity.js';
 import { assertDatasetsEmbedded, retrievalEngine, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
 
 export const MAX_TOP_K = 50;
+/** The most endpoints `askable` lists: a list clients read whole (OpenAI's `/v1/models` has no pages). */
+export const MAX_ASKABLE = 1000;
 const MAX_DATASETS = 20;
 const SLUG = uniqueName(Endpoint, 'slug', (slug) => `An endpoint with the slug "${slug}" already exists`);
 
@@ -25,6 +27,16 @@ export interface RetrievalSettings {
   mode?: string | null;
   topK?: number | null;
   minScore?: number | null;
+}
+
+/** An endpoint the caller may ask, by the reference they ask it with. */
+export interface AskableEndpoint {
+  /** `tenantSlug/endpointSlug`. */
+  reference: string;
+  tenantSlug: string;
+  name: string;
+  description: string | null;
+  createdAt: Date;
 }
 
 export interface EndpointInput {
@@ -125,6 +137,31 @@ export class EndpointService {
   async list(request: PageRequest): Promise<Page<Endpoint>> {
     assertCan(this.ctx.actor, 'tenant:read');
     return keysetPage(this.ctx.em, Endpoint, {}, request);
+  }
+
+  /**
+   * What the caller may ask, by reference (the OpenAI-compatible `/v1/models`): their own
+   * tenant's endpoints, published or not, oldest first, at most MAX_ASKABLE. Read in a
+   * transaction of its own, so it serves doors with no request transaction (routes/).
+   */
+  async askable(): Promise<AskableEndpoint[]> {
+    const { actor } = this.ctx;
+    // Anonymous callers may ask no endpoint yet: endpoints that allow anonymous callers
+    // (issue 20, feat/anon) are to be listed here.
+    if (actor.kind === 'anonymous') return [];
+    assertCan(actor, 'endpoint:query');
+    const own = await this.ctx.scope.read((em) =>
+      em.find(Endpoint, {}, { fields: ['slug', 'name', 'description', 'createdAt'], orderBy: { createdAt: 'asc', id: 'asc' }, limit: MAX_ASKABLE }),
+    );
+    // Other tenants' published endpoints that are listed in the catalog (issue 20, feat/catalog)
+    // are to be added here, after the caller's own, without duplicates.
+    return own.map((endpoint) => ({
+      reference: `${actor.tenantSlug}/${endpoint.slug}`,
+      tenantSlug: actor.tenantSlug,
+      name: endpoint.name,
+      description: endpoint.description ?? null,
+      createdAt: endpoint.createdAt,
+    }));
   }
 
   /** The engine that serves the endpoint's retrieval now (retrieval-mode.ts). */

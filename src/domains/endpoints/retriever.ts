@@ -84,28 +84,26 @@ export const KEYWORD_ROW_BUDGET = 5000;
  * A question in plain words ("how does the lock fill?") rarely has every word in one
  * passage: plain questions match any of their words, and passages with all of them rank
  * first; queries with search syntax (websearch_to_tsquery: "phrases", `OR`, `-word`) keep
- * their exact meaning. One statement per text-search configuration (an endpoint's datasets
- * nearly always share one); ts_headline runs only on the rows returned, as it re-parses text.
+ * their exact meaning. One statement: the datasets are grouped by their text-search
+ * configuration (an endpoint's datasets nearly always share one) and each group searched with
+ * its own; ts_headline runs only on the rows returned, as it re-parses text.
  */
-export function fullTextSearchSql(
-  { datasetIds, query, topK, minScore }: RetrievalRequest,
-  language: string,
-): { sql: string; params: (string | number | boolean | null)[] } {
+export function fullTextSearchSql({ datasetIds, query, topK, minScore }: RetrievalRequest): { sql: string; params: (string | number | boolean | null)[] } {
   const strict = SEARCH_SYNTAX.test(query);
   const highlighted = strict
-    ? 'websearch_to_tsquery(?::regconfig, ?)'
-    : `replace(websearch_to_tsquery(?::regconfig, ?)::text, ' & ', ' | ')::tsquery`;
+    ? 'websearch_to_tsquery(h.language, ?)'
+    : `replace(websearch_to_tsquery(h.language, ?)::text, ' & ', ' | ')::tsquery`;
   return {
     sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
-                 ts_headline(?::regconfig, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
-            from sluice_bm25_search(?::uuid[], ?::regconfig, ?, ?, ?, ?, ?) h
-           ${minScore === null ? '' : 'where h.score >= ?::float8'}
+                 ts_headline(h.language, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
+            from (select g.language, s.*
+                    from (select language::regconfig as language, array_agg(id) as ids from datasets where id = any(?::uuid[]) group by language) g
+                    cross join lateral sluice_bm25_search(g.ids, g.language, ?, ?, ?, ?, ?) s
+                   ${minScore === null ? '' : 'where s.score >= ?::float8'}
+                   order by s.complete desc, s.score desc, s.chunk_id
+                   limit ?) h
            order by h.complete desc, h.score desc, h.chunk_id`,
-    params: [
-      language, language, query,
-      pgArray(datasetIds), language, query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET,
-      ...(minScore === null ? [] : [minScore]),
-    ],
+    params: [query, pgArray(datasetIds), query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET, ...(minScore === null ? [] : [minScore]), topK],
   };
 }
 
@@ -113,20 +111,9 @@ export const fullTextRetriever: Retriever = {
   name: 'full-text',
   async retrieve(em, request) {
     if (request.datasetIds.length === 0) return [];
-    const languages = await boundSql<{ language: string; ids: string[] }>(
-      em,
-      'select language, array_agg(id)::text[] as ids from datasets where id = any(?::uuid[]) group by language',
-      [pgArray(request.datasetIds)],
-    );
-    const rows: Row[] = [];
-    for (const { language, ids } of languages) {
-      const { sql, params } = fullTextSearchSql({ ...request, datasetIds: ids }, language);
-      rows.push(...(await boundSql<Row>(em, sql, params)));
-    }
-    return rows
-      .sort((a, b) => Number(b.complete) - Number(a.complete) || Number(b.score) - Number(a.score) || a.chunk_id.localeCompare(b.chunk_id))
-      .slice(0, request.topK)
-      .map((row) => ({
+    const { sql, params } = fullTextSearchSql(request);
+    const rows = await boundSql<Row>(em, sql, params);
+    return rows.map((row) => ({
         chunkId: row.chunk_id,
         documentId: row.document_id,
         datasetId: row.dataset_id,
