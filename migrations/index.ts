@@ -24,7 +24,8 @@ import { Migration20261202144149_chunk_embeddings } from './Migration20261202144
 import { Migration20261202144549_embedding_stage } from './Migration20261202144549_embedding_stage.js';
 import { Migration20261202144657_bm25_statistics } from './Migration20261202144657_bm25_statistics.js';
 import { Migration20261202145635_retrieval_modes } from './Migration20261202145635_retrieval_modes.js';
-import { Migration20261202181500_model_health } from './Migration20261202181500_model_health.js';
+import { Migration20261202181500_endpoint_catalog } from './Migration20261202181500_endpoint_catalog.js';
+import { Migration20261202181600_model_health } from './Migration20261202181600_model_health.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -51,5 +52,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202144549_embedding_stage', class: Migration20261202144549_embedding_stage },
   { name: 'Migration20261202144657_bm25_statistics', class: Migration20261202144657_bm25_statistics },
   { name: 'Migration20261202145635_retrieval_modes', class: Migration20261202145635_retrieval_modes },
-  { name: 'Migration20261202181500_model_health', class: Migration20261202181500_model_health },
+  { name: 'Migration20261202181500_endpoint_catalog', class: Migration20261202181500_endpoint_catalog },
+  { name: 'Migration20261202181600_model_health', class: Migration20261202181600_model_health },
 ];

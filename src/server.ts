@@ -114,6 +114,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     vectorSearch: config.vectorSearch,
     egress: config.egress.privateNetworks,
     clock,
+    requestLimits: limits.enabled ? { perIp: limits.perIp, perPrincipal: limits.perPrincipal } : undefined,
     audit,
     refusals,
     auditFeed,

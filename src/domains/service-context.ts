@@ -11,6 +11,7 @@ import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
 import type { HealthSettings } from './model-health/health-rules.js';
 import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
+import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
@@ -34,6 +35,8 @@ export interface ServiceDependencies {
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
   readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;
+  /** The server's request limits, which the catalog tells consumers; absent when rate limits are off. */
+  readonly requestLimits?: ServerRequestLimits;
   /** The audit trail's writer; absent where nothing is audited (operator CLI). */
   readonly audit?: AuditLog;
   /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */

@@ -8,6 +8,7 @@ import { DatasetService } from './datasets/dataset.service.js';
 import { DocumentService } from './datasets/document.service.js';
 import { AskableEndpointService } from './endpoint-queries/askable-endpoints.js';
 import { QueryService } from './endpoint-queries/query.service.js';
+import { CatalogService } from './endpoints/catalog.service.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
@@ -37,8 +38,9 @@ export interface ServicesInput {
 
 export function createServices({ actor, scope, deps, request }: ServicesInput) {
   const ctx: ServiceContext = { actor, scope, em: scope.em, deps, request };
+  const tenancy = new TenancyService(ctx);
   return {
-    tenancy: new TenancyService(ctx),
+    tenancy,
     accounts: new AccountService(ctx),
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
@@ -56,6 +58,8 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
       datasets: await datasetSlugsUsingModel(ctx.em, modelId),
     })),
     endpoints: new EndpointService(ctx),
+    /** Listed endpoints of every tenant, for any caller (the one SECURITY DEFINER read). */
+    catalog: new CatalogService(ctx, () => tenancy.rateLimitOverride()),
     queries: new QueryService(ctx),
     /** What a consumer may ask, described (MCP's tool list). */
     askable: new AskableEndpointService(ctx),

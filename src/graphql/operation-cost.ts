@@ -51,6 +51,7 @@ const DEFAULT_PAGE_SIZES: Record<string, number> = {
 const ASSUMED_SIZES: Record<string, number> = {
   'Endpoint.datasets': 20, // endpoint.service: MAX_DATASETS
   'Endpoint.policies': 50, // policy.service: MAX_POLICIES_PER_ENDPOINT
+  'CatalogAccess.rateLimits': 53, // the server's (per address, per caller, anonymous per address) and at most 50 policies
   'MyUsage.allowances': 50, // one per policy of the endpoint
   'PolicyDecision.verdicts': 50, // one per policy of the endpoint
   'QueryResult.passages': MAX_TOP_K,

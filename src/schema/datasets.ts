@@ -141,7 +141,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id, input }, ctx) =>
       ctx.services.datasets.update(id.id, {
         ...input,
-        description: 'description' in input ? (input.description ?? null) : undefined,
+        // Omitted is undefined, null clears: the validation plugin puts every validated field in
+        // `input`, omitted ones as undefined, so `'description' in input` is always true.
+        description: input.description === undefined ? undefined : (input.description ?? null),
         embeddingModelId: 'embeddingModelId' in input ? (input.embeddingModelId?.id ?? null) : undefined,
       }),
   }),

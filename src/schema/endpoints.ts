@@ -14,7 +14,7 @@ export const EndpointRef = builder.loadableNodeRef('Endpoint', {
   load: (ids: string[], ctx) => ctx.services.endpoints.byIds(ids),
 });
 
-const RetrievalModeEnum = builder.enumType('RetrievalMode', {
+export const RetrievalModeEnum = builder.enumType('RetrievalMode', {
   description: 'KEYWORD: full-text ranking. SEMANTIC: embedding similarity. HYBRID: both, fused by reciprocal rank (docs/endpoints.md#retrieval-modes).',
   values: RETRIEVAL_MODES,
 });
@@ -56,6 +56,9 @@ EndpointRef.implement({
     published: t.exposeBoolean('published', {
       description: 'Unpublished: only members of this tenant may query it. Published: authenticated callers of other tenants too.',
     }),
+    listed: t.exposeBoolean('listed', {
+      description: 'Shown in the catalog (`catalog`, GET /api/v1/endpoints) to any caller. Only a published endpoint can be listed; unpublishing unlists it. Unlisted: reached by address only.',
+    }),
     model: t.field({ type: ModelRef, resolve: (endpoint) => endpoint.model.id }),
     datasets: t.field({
       type: [DatasetRef],
@@ -94,6 +97,7 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
     datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
     modelId: t.globalID({ required: true, for: [ModelRef] }),
     published: t.boolean({ required: false, description: 'Default false.' }),
+    listed: t.boolean({ required: false, description: 'Default false. Needs published (BAD_USER_INPUT NOT_PUBLISHED otherwise).' }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });
@@ -105,7 +109,8 @@ const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
     description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
     datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
     modelId: t.globalID({ required: false, for: [ModelRef] }),
-    published: t.boolean({ required: false }),
+    published: t.boolean({ required: false, description: 'false also unlists the endpoint.' }),
+    listed: t.boolean({ required: false, description: 'Needs the endpoint published (BAD_USER_INPUT NOT_PUBLISHED otherwise).' }),
     retrieval: t.field({ type: RetrievalInput, required: false }),
   }),
 });
@@ -145,7 +150,9 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id, input }, ctx) =>
       ctx.services.endpoints.update(id.id, {
         ...input,
-        description: 'description' in input ? (input.description ?? null) : undefined,
+        // Omitted is undefined, null clears: the validation plugin puts every validated field in
+        // `input`, omitted ones as undefined, so `'description' in input` is always true.
+        description: input.description === undefined ? undefined : (input.description ?? null),
         modelId: input.modelId?.id,
         datasetIds: input.datasetIds?.map((dataset) => dataset.id),
       }),

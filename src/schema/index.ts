@@ -12,6 +12,7 @@ import './datasets.js';
 import './ingestion.js';
 import './models.js';
 import './endpoints.js';
+import './catalog.js';
 import './endpoint-queries.js';
 import './policies.js';
 import './usage.js';

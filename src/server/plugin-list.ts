@@ -46,6 +46,7 @@ import { useTracing } from '../plugins/tracing.js';
 import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
+import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
 import { useOpenAIChat } from '../routes/openai-chat.js';
 import { useOpenAIModels } from '../routes/openai-models.js';
@@ -149,6 +150,8 @@ export function pluginList({
     subscriptionLimits,
     credentialWatch,
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    // The catalog of listed endpoints (routes/catalog.ts).
+    useCatalogRoute({ door: consumerDoor, logger }),
     // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),

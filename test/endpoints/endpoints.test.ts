@@ -91,6 +91,18 @@ describe('endpoints', () => {
     expect(gone.endpoint).toBeNull();
   });
 
+  it('keeps the description when an update leaves it out (it was cleared by every endpoint or dataset update)', async () => {
+    const setup = await endpointOver(server, a.token, DOCS);
+    const update = 'mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { name description } }';
+    await must(server, a.token, update, { id: setup.endpointId, input: { description: 'Tide tables' } });
+    expect((await must(server, a.token, update, { id: setup.endpointId, input: { name: 'Renamed' } })).updateEndpoint).toEqual({ name: 'Renamed', description: 'Tide tables' });
+    expect((await must(server, a.token, update, { id: setup.endpointId, input: { description: null } })).updateEndpoint).toEqual({ name: 'Renamed', description: null });
+
+    const dataset = await createDataset(server, a.token, { description: 'Harbour logs' });
+    const renamed = await must(server, a.token, 'mutation($id: ID!) { updateDataset(id: $id, input: { name: "Renamed" }) { name description } }', { id: dataset.id });
+    expect(renamed.updateDataset).toEqual({ name: 'Renamed', description: 'Harbour logs' });
+  });
+
   it('refuses bad slugs, topK, empty datasets, taken slugs and other tenants’ ids', async () => {
     const dataset = await createDataset(server, a.token);
     const model = await createModel(server, a.token, { name: uniqueSlug('m'), type: 'extractive' });

@@ -117,8 +117,14 @@ describe('models, endpoints and policies', () => {
       input: { name: 'Locks', slug: `locks-${stamp}`, modelId: createModel.id, datasetIds: [dataset.id], published: true },
     });
     expect(createEndpoint).toMatchObject({ reference: `${tenantSlug}/locks-${stamp}`, model: { id: createModel.id }, datasets: [{ id: dataset.id }] });
-    const { updateEndpoint } = await owner.mutate(sdk.UpdateEndpointDocument, { id: createEndpoint.id, input: { description: 'Ask about locks', retrieval: { topK: 3 } } });
-    expect(updateEndpoint).toMatchObject({ description: 'Ask about locks', retrieval: { topK: 3 } });
+    const { updateEndpoint } = await owner.mutate(sdk.UpdateEndpointDocument, { id: createEndpoint.id, input: { description: 'Ask about locks', retrieval: { topK: 3 }, listed: true } });
+    expect(updateEndpoint).toMatchObject({ description: 'Ask about locks', retrieval: { topK: 3 }, listed: true });
+    // Listed: in the catalog, which a client with no credential may browse.
+    const { catalog } = await createClient({ url: server.url }).query(sdk.CatalogDocument, { search: `locks-${stamp}`, first: 5 });
+    const { documentCount } = (await owner.query(sdk.DatasetDocument, { id: dataset.id }))!.dataset!;
+    expect(catalog.edges.map(({ node }) => node)).toEqual([
+      expect.objectContaining({ address: createEndpoint.reference, description: 'Ask about locks', modelKind: 'extractive', datasets: expect.objectContaining({ documentCount }) }),
+    ]);
     expect((await owner.query(sdk.EndpointsDocument, { first: 10 })).endpoints.edges.map(({ node }) => node.slug)).toEqual([`locks-${stamp}`]);
     expect((await owner.query(sdk.EndpointDocument, { slug: `locks-${stamp}` })).endpoint?.id).toBe(createEndpoint.id);
 

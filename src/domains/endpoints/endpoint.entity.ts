@@ -8,7 +8,8 @@ export const RETRIEVAL_MODES = ['KEYWORD', 'SEMANTIC', 'HYBRID'] as const;
 /**
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
  * Unpublished, only the tenant's own members may query it; published, authenticated callers
- * of other tenants may too (the policies issue narrows who). `datasetIds` are checked to be
+ * of other tenants may too (the policies issue narrows who); listed, it is also shown in the
+ * catalog (unlisted ones are reached by address only). `datasetIds` are checked to be
  * the tenant's datasets when set; a dataset deleted later simply stops contributing.
  */
 export const Endpoint = defineTenantOwnedEntity({
@@ -21,6 +22,8 @@ export const Endpoint = defineTenantOwnedEntity({
     model: () => p.manyToOne(Model).deleteRule('restrict').index(),
     datasetIds: p.array<string>().columnType('uuid[]'),
     published: p.boolean().default(false),
+    /** Shown in the catalog any caller may browse (catalog.service.ts); only a published endpoint may be listed. */
+    listed: p.boolean().default(false),
     /**
      * How passages are found: KEYWORD (full-text ranking), SEMANTIC (embedding similarity over
      * the datasets' serving embedding models) or HYBRID (both, fused by reciprocal rank).
@@ -43,6 +46,7 @@ export const Endpoint = defineTenantOwnedEntity({
   checks: [
     { name: 'endpoints_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" },
     { name: 'endpoints_top_k_check', expression: 'top_k >= 1 and top_k <= 50' },
+    { name: 'endpoints_listed_check', expression: 'not listed or published' },
   ],
 });
 export type Endpoint = InferEntity<typeof Endpoint>;

@@ -46,6 +46,8 @@ export interface EndpointInput {
   datasetIds: readonly string[];
   modelId: string;
   published?: boolean | null;
+  /** Shown in the catalog; needs `published`. Default false. */
+  listed?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -57,6 +59,8 @@ export interface EndpointChanges {
   datasetIds?: readonly string[] | null;
   modelId?: string | null;
   published?: boolean | null;
+  /** Omitted while unpublishing: the endpoint leaves the catalog too. */
+  listed?: boolean | null;
   retrieval?: RetrievalSettings | null;
 }
 
@@ -79,6 +83,7 @@ export class EndpointService {
       model,
       datasetIds,
       published: input.published ?? false,
+      listed: listedIf(input.published ?? false, input.listed ?? false),
       retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
@@ -92,6 +97,10 @@ export class EndpointService {
     assertCan(this.ctx.actor, 'endpoint:manage');
     const endpoint = await this.get(id);
     const before = shown(endpoint);
+    // Decided before anything changes. Unpublishing unlists: the catalog never shows what
+    // callers of other tenants cannot ask.
+    const published = changes.published ?? endpoint.published;
+    const listed = listedIf(published, changes.listed ?? (published && endpoint.listed));
     if (changes.name != null) endpoint.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== endpoint.slug) {
       await SLUG.assertFree(this.ctx.em, validSlug(changes.slug), endpoint.id);
@@ -100,7 +109,8 @@ export class EndpointService {
     if (changes.description !== undefined) endpoint.description = validDescription(changes.description);
     if (changes.modelId != null) endpoint.model = await this.ownModel(changes.modelId);
     if (changes.datasetIds != null) endpoint.datasetIds = await this.ownDatasets(changes.datasetIds);
-    if (changes.published != null) endpoint.published = changes.published;
+    endpoint.published = published;
+    endpoint.listed = listed;
     if (changes.retrieval?.mode != null) endpoint.retrievalMode = validRetrievalMode(changes.retrieval.mode);
     if (changes.retrieval?.mode != null || changes.datasetIds != null) {
       await assertDatasetsEmbedded(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
@@ -203,10 +213,19 @@ function shown(endpoint: Endpoint) {
     modelId: endpoint.model.id,
     datasetIds: endpoint.datasetIds,
     published: endpoint.published,
+    listed: endpoint.listed,
     retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
     minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
   };
+}
+
+/** `listed` when allowed: only a published endpoint may be listed (the table checks it too). */
+function listedIf(published: boolean, listed: boolean): boolean {
+  if (listed && !published) {
+    throw new ValidationError('Only a published endpoint can be listed in the catalog: publish it too', { field: 'listed', reason: 'NOT_PUBLISHED' });
+  }
+  return listed;
 }
 
 export function validTopK(topK: number): number {

@@ -8,7 +8,7 @@ import { definerFunctionSql } from '../src/db/rls.js';
  * onto the endpoint's. `endpoint_health` reads endpoints' health by id across tenants for
  * the catalog, for published endpoints and the caller's own only, and nothing but health.
  */
-export class Migration20261202181500_model_health extends Migration {
+export class Migration20261202181600_model_health extends Migration {
   override async up(): Promise<void> {
     for (const table of ['models', 'endpoints']) {
       this.addSql(
