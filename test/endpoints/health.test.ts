@@ -180,6 +180,20 @@ describe('model health', () => {
     expect((await healthOf(owner.token, ep.createEndpoint.id)).model.health).toBeNull();
   });
 
+  it('the catalog shows a listed endpoint’s health, the same on GraphQL and REST, to any caller', async () => {
+    await must(server, owner.token, `mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { listed } }`, {
+      id: setup.endpointId,
+      input: { listed: true },
+    });
+    const { health } = await healthOf(owner.token, setup.endpointId);
+    expect(health.status).toBe('HEALTHY');
+    const search = setup.reference.split('/')[1]!;
+    const { body } = await server.graphql(`query($s: String) { catalog(search: $s) { edges { node { address ${HEALTH} } } } }`, { variables: { s: search } });
+    expect(body.data.catalog.edges).toEqual([{ node: { address: setup.reference, health } }]);
+    const rest = await (await fetch(`${server.baseUrl}/api/v1/endpoints?${new URLSearchParams({ search })}`, { headers: { authorization: `Bearer ${other.token}` } })).json();
+    expect(rest.items.map((item: any) => [item.address, item.health])).toEqual([[setup.reference, health]]);
+  });
+
   it('another tenant cannot read the health of an endpoint it cannot see; the catalog’s bulk read answers for published endpoints only', async () => {
     const hidden = await endpointOver(server, owner.token, DOCS, { published: true });
     await round();
