@@ -48,6 +48,8 @@ import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
+import { useRestQuery } from '../routes/endpoint-query.js';
+import { useOpenApiDocument } from '../routes/openapi/serve.js';
 import { useOpenAIChat } from '../routes/openai-chat.js';
 import { useOpenAIModels } from '../routes/openai-models.js';
 import { useMcp } from '../routes/mcp.js';
@@ -152,6 +154,9 @@ export function pluginList({
     useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
     // The catalog of listed endpoints (routes/catalog.ts).
     useCatalogRoute({ door: consumerDoor, logger }),
+    // REST query (routes/endpoint-query.ts) and the OpenAPI document of every REST route.
+    useRestQuery({ door: consumerDoor, logger, presentDetails: presentErrorDetails }),
+    useOpenApiDocument(),
     // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),

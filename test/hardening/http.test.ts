@@ -39,6 +39,8 @@ describe('security headers', () => {
     ['/readyz', () => fetch(`${server.baseUrl}/readyz`)],
     ['a CORS preflight', () => fetch(server.url, { method: 'OPTIONS', headers: { origin: ALLOWED, 'access-control-request-method': 'POST' } })],
     ['the REST login', () => fetch(`${server.baseUrl}/api/v1/auth/login`)],
+    ['a REST query refused', () => fetch(`${server.baseUrl}/api/v1/endpoints/acme/none/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })],
+    ['the OpenAPI document', () => fetch(`${server.baseUrl}/api/v1/openapi.json`)],
     ['an unknown path', () => fetch(`${server.baseUrl}/nope`)],
     ['a 413 written before Yoga', () => postJson(server, {}, JSON.stringify({ query: `{ viewer { kind } } #${'x'.repeat(server.config.http.maxBodyBytes)}` }))],
   ];

@@ -47,6 +47,10 @@ export const ERROR_CODES = {
   TRUSTED_DOCUMENT_NOT_FOUND: { status: 400 },
   PAYLOAD_TOO_LARGE: { status: 413 },
   LENGTH_REQUIRED: { status: 411 },
+  /** A REST door's body in a media type it does not take (the REST query takes JSON only). */
+  UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  /** A REST door asked with a method it does not answer (`Allow` says which it does). */
+  METHOD_NOT_ALLOWED: { status: 405 },
 } as const satisfies Record<string, CodeRule>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -18,5 +18,6 @@ export {
   ModelUnavailableError,
   ValidationError,
 } from './coded-error.js';
+export { RequestRefusal } from './request-refusal.js';
 export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, type ClientErrorOptions, type PresentDetails } from './graphql.js';
 export { codedErrorResponse, httpHeadersOf, problemResponse, PROBLEM_JSON } from './http.js';

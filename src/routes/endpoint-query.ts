@@ -1,0 +1,221 @@
+/**
+ * `POST /api/v1/endpoints/{tenant}/{endpoint}/query`: asking an endpoint over plain HTTP.
+ * `{ "query", "topK"?, "minScore"? }` in; out, by `Accept`, one JSON answer (the fields of
+ * GraphQL's `queryEndpoint`) or Server-Sent Events (the events of the `endpointQuery`
+ * subscription: passage, answerDelta, usage, completed, or a final failed).
+ *
+ * Through the ConsumerDoor (credential, per-principal limit, allow-list, the `rest.query`
+ * audit event ended when the response is), then the one query path,
+ * `services.queries.prepare(...).events(signal)`. Refusals before the answer starts are RFC
+ * 9457 problem details with GraphQL's codes; a caller who goes away aborts the query (usage
+ * recorded CANCELLED). JSON bodies only: a cross-site page cannot send one without a preflight.
+ */
+import type { Plugin } from 'graphql-yoga';
+import { z } from 'zod';
+import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
+import { CodedError, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
+import { requestIdOf } from '../platform/http/request-ids.js';
+import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
+import { nulByteMessage } from '../platform/input/nul-bytes.js';
+import type { Logger } from '../platform/logging/logger.js';
+import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
+
+/** `{tenant}` and `{endpoint}` are one path segment each. */
+const QUERY_PATH = /^\/api\/v1\/endpoints\/([^/]+)\/([^/]+)\/query$/;
+
+/** The request body; also the OpenAPI document's schema of it (routes/openapi/query-paths.ts). */
+export const QueryRequestBody = z.strictObject({
+  query: z.string().describe('What to ask: words, "quoted phrases", or -excluded (1–8192 characters).'),
+  topK: z.int().optional().describe('Override the endpoint’s topK (1–50).'),
+  minScore: z.number().optional().describe('Override the endpoint’s minScore.'),
+});
+
+/** The query text is at most 8192 characters (4 bytes each at worst), with room for the rest. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface RestQueryOptions {
+  door: ConsumerDoor;
+  logger: Logger;
+  /** How error details are shown (the same ids GraphQL shows). @default as they are */
+  presentDetails?: PresentDetails;
+  /** @default 15000 */
+  keepAliveMs?: number;
+}
+
+export interface RestPassage {
+  rank: number;
+  chunkId: string;
+  documentId: string;
+  documentTitle: string;
+  text: string;
+  score: number;
+  highlight: string;
+  metadata: Record<string, unknown>;
+  ranks: { keyword: number | null; semantic: number | null };
+}
+
+export interface RestQueryAnswer {
+  passages: RestPassage[];
+  answer: string;
+  citations: Citation[];
+  usage: QueryUsage;
+  latencyMs: number;
+}
+
+export function useRestQuery({ door, logger, presentDetails = (details) => details, keepAliveMs }: RestQueryOptions): Plugin {
+  return {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
+      const path = QUERY_PATH.exec(url.pathname);
+      if (!path) return;
+      const requestId = requestIdOf(request);
+      const problem = (error: unknown, headers?: Record<string, string>) => {
+        if (!(error instanceof CodedError)) {
+          logger.error({ err: error, requestId }, 'REST query failed unexpectedly');
+          return problemResponse(fetchAPI, new RequestRefusal('INTERNAL', 'Unexpected error.'), requestId);
+        }
+        return problemResponse(fetchAPI, new RequestRefusal(error.code, error.message, presentDetails(error.details)), requestId, headers);
+      };
+      if (request.method !== 'POST') return endResponse(problem(new RequestRefusal('METHOD_NOT_ALLOWED', 'Use POST.'), { allow: 'POST' }));
+      // Before the credential is looked at: a form post from another site goes no further.
+      if (!isJsonContent(request)) return endResponse(problem(new RequestRefusal('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with Content-Type: application/json.')));
+
+      let opened: OpenedDoor;
+      try {
+        opened = await door.open({ request, serverContext, action: 'rest.query' });
+      } catch (error) {
+        return endResponse(problem(error)); // the door recorded the refusal
+      }
+      const stream = prefersEventStream(request.headers.get('accept'));
+      const audited = { stream, endpoint: null as string | null };
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      request.signal.addEventListener('abort', abort, { once: true });
+      const finish = (outcome: string) => {
+        request.signal.removeEventListener('abort', abort);
+        opened.finish(outcome, audited); // once: later calls do nothing
+      };
+      try {
+        const endpointRef = endpointRefOf(path[1]!, path[2]!);
+        audited.endpoint = endpointRef.slice(0, 200);
+        const body = await readJsonBody(request, QueryRequestBody, { maxBytes: MAX_BODY_BYTES });
+        const prepared = await opened.services.queries.prepare(endpointRef, body.query, { topK: body.topK, minScore: body.minScore });
+        if (stream) {
+          const events = restEvents(prepared, controller, (error) => logger.error({ err: error, requestId }, 'REST query failed mid-stream'), requestId);
+          const sse = eventStreamBody(events, { keepAliveMs, onEnd: () => finish(events.outcome()) });
+          // A response stuck on a gone client's backpressure never asks for the next event, so
+          // the query (suspended at a yield) would never unwind: end it here, which records it.
+          const endOnAbort = () =>
+            void events
+              .return()
+              .catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled REST query did not end cleanly'))
+              .finally(() => finish(events.outcome()));
+          request.signal.addEventListener('abort', endOnAbort, { once: true });
+          return endResponse(
+            new fetchAPI.Response(sse, {
+              status: 200,
+              headers: { 'content-type': `${EVENT_STREAM}; charset=utf-8`, 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
+            }),
+          );
+        }
+        const answer = await answerOf(prepared, controller.signal);
+        finish('ok');
+        return endResponse(new fetchAPI.Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } }));
+      } catch (error) {
+        const cancelled = controller.signal.aborted;
+        finish(cancelled ? 'CANCELLED' : outcomeOf(error));
+        // No one is left to read the answer of a cancelled query, and it is no fault to log.
+        return endResponse(cancelled ? problem(new RequestRefusal('BAD_REQUEST', 'The caller went away.')) : problem(error));
+      }
+    },
+  };
+}
+
+/** `tenant/endpoint` from the path's two segments (percent-decoded; the service checks the shape). */
+function endpointRefOf(tenant: string, endpoint: string): string {
+  const decode = (segment: string, name: string) => {
+    let value: string;
+    try {
+      value = decodeURIComponent(segment);
+    } catch {
+      throw new RequestRefusal('BAD_USER_INPUT', `The path's {${name}} is not valid percent-encoding.`, { issues: [{ path: name, message: 'not valid percent-encoding' }] });
+    }
+    if (value.includes('\u0000')) throw new RequestRefusal('BAD_USER_INPUT', nulByteMessage(`The path's {${name}}`), { issues: [{ path: name, message: nulByteMessage('The value') }] });
+    return value;
+  };
+  return `${decode(tenant, 'tenant')}/${decode(endpoint, 'endpoint')}`;
+}
+
+/** A passage with exactly the fields of GraphQL's `Passage` (nothing internal, e.g. its dataset). */
+function passageOf(event: Extract<QueryEvent, { kind: 'retrieved' }>): RestPassage {
+  const { chunkId, documentId, documentTitle, text, score, highlight, metadata, ranks } = event.passage;
+  return { rank: event.rank, chunkId, documentId, documentTitle, text, score, highlight, metadata, ranks };
+}
+
+/** The whole answer, as `queryEndpoint` gives it. */
+async function answerOf(prepared: PreparedQuery, signal: AbortSignal): Promise<RestQueryAnswer> {
+  const passages: RestPassage[] = [];
+  let usage: QueryUsage | undefined;
+  for await (const event of prepared.events(signal)) {
+    if (event.kind === 'retrieved') passages.push(passageOf(event));
+    if (event.kind === 'usage') usage = event.usage;
+    if (event.kind === 'completed') return { passages, answer: event.answer, citations: event.citations, usage: usage!, latencyMs: event.latencyMs };
+  }
+  throw new Error(signal.aborted ? 'the caller went away' : 'the query ended without completing');
+}
+
+/** The subscription's events as SSE; the payloads are the GraphQL event types' fields. */
+function serverSentEventOf(event: QueryEvent): ServerSentEvent {
+  switch (event.kind) {
+    case 'retrieved':
+      return { event: 'passage', data: { passage: passageOf(event) } };
+    case 'answerDelta':
+      return { event: 'answerDelta', data: { text: event.text } };
+    case 'usage':
+      return { event: 'usage', data: { usage: event.usage } };
+    case 'completed':
+      return { event: 'completed', data: { answer: event.answer, citations: event.citations, latencyMs: event.latencyMs } };
+  }
+}
+
+interface RestEvents extends AsyncIterator<ServerSentEvent> {
+  return(value?: unknown): Promise<IteratorResult<ServerSentEvent>>;
+  /** The audit outcome so far: ok once completed, the failure's code, or CANCELLED. */
+  outcome(): string;
+}
+
+/**
+ * The query's events; a failure after the stream started is a last `failed` event (its code,
+ * or INTERNAL with the request id, logged). Ending the iterator aborts the query at once: an
+ * async generator's own return() would wait for its pending await (a model still thinking).
+ */
+function restEvents(prepared: PreparedQuery, controller: AbortController, onUnexpected: (error: unknown) => void, requestId: string): RestEvents {
+  let outcome = 'CANCELLED';
+  const { signal } = controller;
+  const inner = (async function* (): AsyncGenerator<ServerSentEvent> {
+    try {
+      for await (const event of prepared.events(signal)) {
+        if (event.kind === 'completed') outcome = 'ok';
+        yield serverSentEventOf(event);
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof CodedError) {
+        outcome = error.code;
+        yield { event: 'failed', data: { code: error.code, message: error.message } };
+        return;
+      }
+      onUnexpected(error);
+      outcome = 'INTERNAL';
+      yield { event: 'failed', data: { code: 'INTERNAL', message: 'Unexpected error.', requestId } };
+    }
+  })();
+  return {
+    outcome: () => (signal.aborted && outcome !== 'ok' ? 'CANCELLED' : outcome),
+    next: () => inner.next(),
+    return: (value?: unknown) => {
+      controller.abort();
+      return inner.return(value as undefined);
+    },
+  };
+}
