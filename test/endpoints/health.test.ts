@@ -11,16 +11,16 @@ import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantScope } from '../../src/db/tenant-scope.js';
-import { ModelUnavailableError, UpstreamError } from '../../src/domains/errors.js';
+import { UpstreamError } from '../../src/domains/errors.js';
 import { endpointHealthByIds } from '../../src/domains/model-health/endpoint-health.js';
 import { runHealthRound } from '../../src/domains/model-health/health-round.js';
 import { describeFailure } from '../../src/domains/model-health/model-check.js';
-import { problemResponse } from '../../src/platform/errors/http.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { modelAccess } from '../../src/server/job-worker.js';
 import { rawId } from '../support/embeddings.js';
 import { createModel, endpointOver, gql, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { restQuery } from '../support/rest.js';
 import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -107,7 +107,7 @@ describe('model health', () => {
     expect(await usageOutcomes(setup.endpointId)).toEqual([]);
   });
 
-  it('a failing server makes the model DOWN with a redacted error; a query then fails fast with MODEL_UNAVAILABLE without reaching the server, recorded in usage', async () => {
+  it('a failing server makes the model DOWN with a redacted error; a query then fails fast with MODEL_UNAVAILABLE (REST: 503) without reaching the server, recorded in usage', async () => {
     chatFake.script({ deltas: ['pong'], failures: [{ status: 500 }, { status: 500 }] });
     await round();
     expect((await healthOf(owner.token, setup.endpointId)).model.health).toMatchObject({ status: 'DEGRADED', latencyMs: null, lastError: 'HTTP_ERROR: The model server answered HTTP 500' });
@@ -123,12 +123,13 @@ describe('model health', () => {
     expect(chatFake.requests.length).toBe(before);
     expect(await usageOutcomes(setup.endpointId)).toEqual(['MODEL_UNAVAILABLE']);
 
-    // The REST doors answer the same refusal as problem details: 503, come back at the next check.
-    const { code: _code, ...details } = body.errors[0].extensions;
-    const problem = problemResponse({ Response }, new ModelUnavailableError(body.errors[0].message, details), null);
-    expect(problem.status).toBe(503);
-    expect(problem.headers.get('retry-after')).toBe('3600');
-    expect(await problem.json()).toMatchObject({ type: 'urn:sluice:error:MODEL_UNAVAILABLE', status: 503, reason: 'MODEL_DOWN', model: 'CHAT' });
+    // The REST door answers the same refusal as problem details: 503, come back at the next check.
+    const rest = await restQuery(server, setup.reference, { query: 'how does the lock fill' }, { token: other.token });
+    expect(rest.status).toBe(503);
+    expect(rest.headers.get('retry-after')).toBe('3600');
+    expect(rest.body).toMatchObject({ type: 'urn:sluice:error:MODEL_UNAVAILABLE', status: 503, reason: 'MODEL_DOWN', model: 'CHAT' });
+    expect(chatFake.requests.length).toBe(before);
+    expect(await usageOutcomes(setup.endpointId)).toEqual(['MODEL_UNAVAILABLE', 'MODEL_UNAVAILABLE']);
   });
 
   it('/metrics shows the model’s and the endpoint’s health by id, never a name, address or key', async () => {
