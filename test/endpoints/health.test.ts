@@ -167,6 +167,12 @@ describe('model health', () => {
     expect((await healthOf(owner.token, setup.endpointId)).model.health.status).toBe('HEALTHY');
   });
 
+  it('a server that refuses only the probe’s parameters (HTTP 400) answered: still HEALTHY', async () => {
+    chatFake.script({ deltas: ['pong'], failures: [{ status: 400 }] });
+    await round();
+    expect((await healthOf(owner.token, setup.endpointId)).model.health).toMatchObject({ status: 'HEALTHY', lastError: null });
+  });
+
   it('changing a model’s server forgets its health: null again until the next check', async () => {
     const model = await createModel(server, owner.token, { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: chatFake.baseUrl, model: 'a' } });
     const ep = await must(server, owner.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { id } }`, {

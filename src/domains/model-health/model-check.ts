@@ -34,6 +34,11 @@ export async function checkModel(access: ModelAccess, model: CheckedModel, signa
     }
     return { ok: true, latencyMs: performance.now() - started };
   } catch (error) {
+    // 400/422: the server answered, refusing only the probe's own parameters (some models
+    // want `max_completion_tokens`, not `max_tokens`): alive, not a reason to refuse queries.
+    if (error instanceof CodedError && error.details.reason === 'HTTP_ERROR' && (error.details.status === 400 || error.details.status === 422)) {
+      return { ok: true, latencyMs: performance.now() - started };
+    }
     if (!(error instanceof CodedError)) log?.warn({ err: error, modelId: model.id }, 'a model health check failed unexpectedly');
     return { ok: false, error: describeFailure(error) };
   }
