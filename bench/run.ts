@@ -5,6 +5,7 @@
  */
 import { apiBenchmark } from './api.js';
 import { compareBenchmark } from './compare.js';
+import { endpointThroughputBenchmark } from './endpoint-throughput.js';
 import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { planningBenchmark } from './planning.js';
@@ -17,6 +18,7 @@ import { vectorsBenchmark } from './vector-search.js';
 const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   api: apiBenchmark,
   compare: compareBenchmark,
+  endpoints: endpointThroughputBenchmark,
   fanout: fanoutBenchmark,
   ingestion: ingestionBenchmark,
   planning: planningBenchmark,

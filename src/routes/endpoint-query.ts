@@ -11,6 +11,7 @@
  * recorded CANCELLED). JSON bodies only: a cross-site page cannot send one without a preflight.
  */
 import type { Plugin } from 'graphql-yoga';
+import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
 import { CodedError, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
@@ -43,20 +44,8 @@ export interface RestQueryOptions {
   keepAliveMs?: number;
 }
 
-export interface RestPassage {
-  rank: number;
-  chunkId: string;
-  documentId: string;
-  documentTitle: string;
-  text: string;
-  score: number;
-  highlight: string;
-  metadata: Record<string, unknown>;
-  ranks: { keyword: number | null; semantic: number | null };
-}
-
 export interface RestQueryAnswer {
-  passages: RestPassage[];
+  passages: ShownPassage[];
   answer: string;
   citations: Citation[];
   usage: QueryUsage;
@@ -146,18 +135,12 @@ function endpointRefOf(tenant: string, endpoint: string): string {
   return `${decode(tenant, 'tenant')}/${decode(endpoint, 'endpoint')}`;
 }
 
-/** A passage with exactly the fields of GraphQL's `Passage` (nothing internal, e.g. its dataset). */
-function passageOf(event: Extract<QueryEvent, { kind: 'retrieved' }>): RestPassage {
-  const { chunkId, documentId, documentTitle, text, score, highlight, metadata, ranks } = event.passage;
-  return { rank: event.rank, chunkId, documentId, documentTitle, text, score, highlight, metadata, ranks };
-}
-
 /** The whole answer, as `queryEndpoint` gives it. */
 async function answerOf(prepared: PreparedQuery, signal: AbortSignal): Promise<RestQueryAnswer> {
-  const passages: RestPassage[] = [];
+  const passages: ShownPassage[] = [];
   let usage: QueryUsage | undefined;
   for await (const event of prepared.events(signal)) {
-    if (event.kind === 'retrieved') passages.push(passageOf(event));
+    if (event.kind === 'retrieved') passages.push(shownPassage(event.rank, event.passage));
     if (event.kind === 'usage') usage = event.usage;
     if (event.kind === 'completed') return { passages, answer: event.answer, citations: event.citations, usage: usage!, latencyMs: event.latencyMs };
   }
@@ -168,7 +151,7 @@ async function answerOf(prepared: PreparedQuery, signal: AbortSignal): Promise<R
 function serverSentEventOf(event: QueryEvent): ServerSentEvent {
   switch (event.kind) {
     case 'retrieved':
-      return { event: 'passage', data: { passage: passageOf(event) } };
+      return { event: 'passage', data: { passage: shownPassage(event.rank, event.passage) } };
     case 'answerDelta':
       return { event: 'answerDelta', data: { text: event.text } };
     case 'usage':

@@ -6,20 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Citation, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import type { RankedPassage } from '../domains/endpoint-queries/retrieval-modes.js';
-
-/** A passage as every surface shows it (GraphQL's `Passage`). */
-export interface ShownPassage {
-  rank: number;
-  chunkId: string;
-  documentId: string;
-  documentTitle: string;
-  text: string;
-  score: number;
-  ranks: RankedPassage['ranks'];
-  highlight: string;
-  metadata: Record<string, unknown>;
-}
+import { shownPassage, type ShownPassage } from './shown-passage.js';
 
 /** The extra field: what grounds the answer. */
 export interface SluiceExtra {
@@ -52,7 +39,7 @@ export class CompletionWriter {
   take(event: QueryEvent): string | null {
     switch (event.kind) {
       case 'retrieved':
-        this.passages.push(shown(event.rank, event.passage));
+        this.passages.push(shownPassage(event.rank, event.passage));
         return null;
       case 'answerDelta':
         this.answer += event.text;
@@ -119,9 +106,4 @@ export class CompletionWriter {
   private extra(): SluiceExtra {
     return { citations: this.completed?.citations ?? [], passages: this.passages, costMicros: this.usage.costMicros, latencyMs: this.completed?.latencyMs ?? 0 };
   }
-}
-
-function shown(rank: number, passage: RankedPassage): ShownPassage {
-  const { chunkId, documentId, documentTitle, text, score, ranks, highlight, metadata } = passage;
-  return { rank, chunkId, documentId, documentTitle, text, score, ranks, highlight, metadata };
 }

@@ -44,14 +44,32 @@ export function retrieverNamed(name: string): Retriever {
   return retriever;
 }
 
-interface Row {
+/** A passage as the search statements return it (keyword and semantic alike). */
+export interface PassageRow {
   chunk_id: string;
   document_id: string;
   dataset_id: string;
   title: string;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
   content: string;
-  score: number;
+  score: number | string;
+}
+
+/** A row of the search statements as a passage, with the highlight the retriever made for it. */
+export function passageFrom(row: PassageRow, highlight: string): RetrievedPassage {
+  return {
+    chunkId: row.chunk_id,
+    documentId: row.document_id,
+    datasetId: row.dataset_id,
+    documentTitle: row.title,
+    text: row.content,
+    score: Number(row.score),
+    highlight,
+    metadata: row.metadata ?? {},
+  };
+}
+
+interface Row extends PassageRow {
   highlight: string;
   /** Has every word of the query (plain queries match any word). */
   complete: boolean;
@@ -113,16 +131,7 @@ export const fullTextRetriever: Retriever = {
     if (request.datasetIds.length === 0) return [];
     const { sql, params } = fullTextSearchSql(request);
     const rows = await boundSql<Row>(em, sql, params);
-    return rows.map((row) => ({
-        chunkId: row.chunk_id,
-        documentId: row.document_id,
-        datasetId: row.dataset_id,
-        documentTitle: row.title,
-        text: row.content,
-        score: Number(row.score),
-        highlight: row.highlight,
-        metadata: row.metadata ?? {},
-      }));
+    return rows.map((row) => passageFrom(row, row.highlight));
   },
 };
 

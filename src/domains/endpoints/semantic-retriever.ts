@@ -20,7 +20,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
-import type { RetrievedPassage } from './retriever.js';
+import { passageFrom, type PassageRow, type RetrievedPassage } from './retriever.js';
 
 export interface VectorSearchSettings {
   /** pgvector's `hnsw.ef_search`: candidates the HNSW scan keeps; raised to the rows a query asks for. */
@@ -51,13 +51,7 @@ export function engineFor(support: VectorSupport, dimensions: number): VectorEng
   return support.vectorSchema !== null && support.indexedDimensions.has(dimensions) ? 'VECTOR_HNSW' : 'VECTOR_EXACT';
 }
 
-interface Row {
-  chunk_id: string;
-  document_id: string;
-  dataset_id: string;
-  title: string;
-  metadata: Record<string, unknown>;
-  content: string;
+interface Row extends PassageRow {
   score: number;
 }
 
@@ -80,17 +74,8 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
     .filter((row) => request.minScore === null || row.score >= request.minScore)
     .sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id))
     .slice(0, request.limit)
-    .map((row) => ({
-      chunkId: row.chunk_id,
-      documentId: row.document_id,
-      datasetId: row.dataset_id,
-      documentTitle: row.title,
-      text: row.content,
-      score: row.score,
-      // Nothing matched word for word: the passage's opening stands for it.
-      highlight: opening(row.content),
-      metadata: row.metadata ?? {},
-    }));
+    // Nothing matched word for word: the passage's opening stands for the highlight.
+    .map((row) => passageFrom(row, opening(row.content)));
 }
 
 /**
