@@ -26,6 +26,7 @@ import { Migration20261202144657_bm25_statistics } from './Migration202612021446
 import { Migration20261202145635_retrieval_modes } from './Migration20261202145635_retrieval_modes.js';
 import { Migration20261202181000_anonymous_callers } from './Migration20261202181000_anonymous_callers.js';
 import { Migration20261202181500_endpoint_catalog } from './Migration20261202181500_endpoint_catalog.js';
+import { Migration20261202181600_model_health } from './Migration20261202181600_model_health.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -54,4 +55,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202145635_retrieval_modes', class: Migration20261202145635_retrieval_modes },
   { name: 'Migration20261202181000_anonymous_callers', class: Migration20261202181000_anonymous_callers },
   { name: 'Migration20261202181500_endpoint_catalog', class: Migration20261202181500_endpoint_catalog },
+  { name: 'Migration20261202181600_model_health', class: Migration20261202181600_model_health },
 ];

@@ -96,6 +96,11 @@ export const envSchema = z.object({
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   SLUICE_EGRESS_PRIVATE_NETWORKS: privateNetworks.optional(),
+  /** Model health checks (docs/endpoints.md#health): seconds between rounds, 0 turns them off. */
+  SLUICE_HEALTH_INTERVAL_S: limit(0, 86_400).optional(),
+  SLUICE_HEALTH_SLOW_MS: limit(1, 600_000).default(5_000),
+  SLUICE_HEALTH_WINDOW: limit(1, 32).default(5),
+  SLUICE_HEALTH_DOWN_AFTER: limit(1, 32).default(2),
   SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),

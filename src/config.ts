@@ -7,6 +7,7 @@
  * never invents a secret.
  */
 import type { ParseBudget } from './domains/ingestion/document-parser.js';
+import type { HealthSettings } from './domains/model-health/health-rules.js';
 import type { ProviderSettings } from './domains/models/provider.js';
 import type { VectorSearchSettings } from './domains/endpoints/semantic-retriever.js';
 import { parsePrivateNetworkPolicy, type PrivateNetworkPolicy } from './platform/egress/policy.js';
@@ -79,6 +80,8 @@ export interface Config {
   models: ProviderSettings;
   /** Semantic search (docs/endpoints.md#engines). */
   vectorSearch: VectorSearchSettings;
+  /** The worker's checks of published endpoints' models (docs/endpoints.md#health). */
+  modelHealth: HealthSettings;
   rateLimits: RateLimitConfig;
   operationLimits: OperationLimitConfig;
   hardening: HardeningConfig;
@@ -287,6 +290,13 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
     },
     egress: { privateNetworks },
     vectorSearch: { hnswEfSearch: values.SLUICE_HNSW_EF_SEARCH },
+    modelHealth: {
+      // Off by default under test: a check is a request to the test's model server, which tests count.
+      intervalS: values.SLUICE_HEALTH_INTERVAL_S ?? (values.NODE_ENV === 'test' ? 0 : 60),
+      slowMs: values.SLUICE_HEALTH_SLOW_MS,
+      window: values.SLUICE_HEALTH_WINDOW,
+      downAfter: values.SLUICE_HEALTH_DOWN_AFTER,
+    },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },

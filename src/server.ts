@@ -24,6 +24,7 @@ import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
+import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
@@ -111,6 +112,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     topicReaders,
     secrets,
     modelSettings: config.models,
+    modelHealth: config.modelHealth,
     vectorSearch: config.vectorSearch,
     egress: config.egress.privateNetworks,
     clock,
@@ -129,6 +131,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
+  const modelHealth = queueUrl ? new HealthReadings(queueUrl, logger) : undefined;
   const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
   // The body limits clients are told about (platform/http/body-limit.ts answers 413 before Yoga reads a byte).
   const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 };
@@ -174,6 +177,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       credentialWatch,
       tracer: tracing?.tracer,
       queueDepth,
+      modelHealth,
       shutdownSignal: shutdown.signal,
     }),
   });
@@ -242,6 +246,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
             ['yoga', () => yoga.dispose()],
             ['tracing', () => tracing?.shutdown()],
             ['queue depth', () => queueDepth?.close()],
+            ['model health readings', () => modelHealth?.close()],
             // The refusal log's store is the rate limits' one, or its own when those are off.
             ['rate-limit store', () => refusalBuckets.close()],
           ],

@@ -6,6 +6,7 @@ export {
   CodedError,
   ConflictError,
   ForbiddenError,
+  ModelUnavailableError,
   NotFoundError,
   PolicyDeniedError,
   RateLimitedError,

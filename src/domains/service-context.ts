@@ -9,6 +9,7 @@ import type { ProgressBus } from './ingestion/progress.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { ProviderSettings } from './models/provider.js';
+import type { HealthSettings } from './model-health/health-rules.js';
 import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
 import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
@@ -28,6 +29,8 @@ export interface ServiceDependencies {
   /** Seals and opens secrets at rest (model API keys) under the master key. */
   readonly secrets: SecretBox;
   readonly modelSettings: ProviderSettings;
+  /** The model health checks' settings: a query refuses at once when a fresh check found its model DOWN. Absent: never. */
+  readonly modelHealth?: HealthSettings;
   /** HNSW search breadth (SLUICE_HNSW_EF_SEARCH); absent: the default. */
   readonly vectorSearch?: VectorSearchSettings;
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */

@@ -9,6 +9,7 @@ import { DocumentService } from './datasets/document.service.js';
 import { AskableEndpointService } from './endpoint-queries/askable-endpoints.js';
 import { QueryService } from './endpoint-queries/query.service.js';
 import { CatalogService } from './endpoints/catalog.service.js';
+import { endpointHealthByIds } from './model-health/endpoint-health.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
@@ -59,7 +60,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     })),
     endpoints: new EndpointService(ctx),
     /** Listed endpoints of every tenant, for any caller (the one SECURITY DEFINER read). */
-    catalog: new CatalogService(ctx, () => tenancy.rateLimitOverride()),
+    catalog: new CatalogService(ctx, () => tenancy.rateLimitOverride(), (endpointIds) => endpointHealthByIds(ctx.em, endpointIds)),
     queries: new QueryService(ctx),
     /** What a consumer may ask, described (MCP's tool list). */
     askable: new AskableEndpointService(ctx),

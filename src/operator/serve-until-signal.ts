@@ -48,6 +48,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             models: modelAccess(config),
             logger,
             tracer: workerTracing?.tracer,
+            health: config.modelHealth,
           })
         : undefined;
     server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;

@@ -14,10 +14,18 @@
  *   pool: requests' own (BEGIN and COMMIT included), the audit writer's batched inserts and
  *   an inline worker's ingestion (same ORM), not the job queue's pool; its rate over the
  *   operations' is the statements per request while nothing is being ingested;
+ * - `sluice_model_health{tenant_id, model_id, status}` (1 for the status the last check found,
+ *   0 for the others), `sluice_model_check_latency_seconds{tenant_id, model_id}`,
+ *   `sluice_model_last_check_timestamp_seconds{tenant_id, model_id}` and
+ *   `sluice_endpoint_health{tenant_id, endpoint_id, status}`: the health checks
+ *   (domains/model-health/), read on scrape;
  * - Node's process metrics (CPU, memory, event-loop lag, GC), prom-client's defaults.
  *
  * Each server has its own registry: nothing is global, so tests may run several servers.
- * Labels never carry tenant, user or operation names: their number stays bounded.
+ * Labels never carry tenant, user or operation names: their number stays bounded. The health
+ * series are the one exception to "no tenant": they carry ids (never names, addresses or
+ * errors), one series per checked model or published endpoint, as an operator needs to tell
+ * which one is down.
  *
  * Access: with a token, `/metrics` wants `Authorization: Bearer <token>` (401 otherwise).
  * Without one it is open, except that production then serves no metrics at all (404): the
@@ -28,6 +36,8 @@ import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueDepth } from '../platform/queue/queue-depth.js';
+import { HEALTH_STATUSES } from '../domains/model-health/health-rules.js';
+import type { HealthSnapshot } from '../domains/model-health/health-readings.js';
 import { codesOf } from './tracing.js';
 
 export interface MetricsOptions {
@@ -43,11 +53,13 @@ export interface MetricsOptions {
   subscriptionTopics?: () => number;
   /** Registers a callback to be called for each SQL statement the application sends. */
   onStatement?: (count: () => void) => void;
+  /** The model health checks' findings, read on scrape. @default undefined (no health metrics) */
+  modelHealth?: { read(): Promise<HealthSnapshot | undefined> };
 }
 
 type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 
-export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', subscriptionTopics, onStatement }: MetricsOptions = {}): Plugin {
+export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', subscriptionTopics, onStatement, modelHealth }: MetricsOptions = {}): Plugin {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const operations = new Counter({
@@ -97,6 +109,8 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
       },
     });
   }
+
+  if (modelHealth) healthGauges(registry, modelHealth);
 
   const started = new WeakMap<object, number>();
   const typeOf = new WeakMap<object, OperationType>();
@@ -168,6 +182,64 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
       };
     },
   };
+}
+
+/** The health checks' gauges: reset on each scrape, so a model no longer checked drops out. */
+function healthGauges(registry: Registry, source: { read(): Promise<HealthSnapshot | undefined> }): void {
+  // The four gauges of one scrape share one reading: the reader caches it (health-readings.ts).
+  const snapshot = () => source.read();
+  new Gauge({
+    name: 'sluice_model_health',
+    help: 'Model health by the last check: 1 for its status, 0 for the others',
+    labelNames: ['tenant_id', 'model_id', 'status'],
+    registers: [registry],
+    async collect() {
+      const health = await snapshot();
+      if (!health) return;
+      this.reset();
+      for (const model of health.models) {
+        for (const status of HEALTH_STATUSES) this.set({ tenant_id: model.tenantId, model_id: model.modelId, status }, model.status === status ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'sluice_model_check_latency_seconds',
+    help: 'How long the last health check of a model took (absent when it failed)',
+    labelNames: ['tenant_id', 'model_id'],
+    registers: [registry],
+    async collect() {
+      const health = await snapshot();
+      if (!health) return;
+      this.reset();
+      for (const model of health.models) if (model.latencyMs !== null) this.set({ tenant_id: model.tenantId, model_id: model.modelId }, model.latencyMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'sluice_model_last_check_timestamp_seconds',
+    help: 'When a model was last checked (Unix time): alert when it stops moving',
+    labelNames: ['tenant_id', 'model_id'],
+    registers: [registry],
+    async collect() {
+      const health = await snapshot();
+      if (!health) return;
+      this.reset();
+      for (const model of health.models) this.set({ tenant_id: model.tenantId, model_id: model.modelId }, model.checkedAt.getTime() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'sluice_endpoint_health',
+    help: 'Published endpoint health (the worst of its models): 1 for its status, 0 for the others',
+    labelNames: ['tenant_id', 'endpoint_id', 'status'],
+    registers: [registry],
+    async collect() {
+      const health = await snapshot();
+      if (!health) return;
+      this.reset();
+      for (const endpoint of health.endpoints) {
+        for (const status of HEALTH_STATUSES) this.set({ tenant_id: endpoint.tenantId, endpoint_id: endpoint.endpointId, status }, endpoint.status === status ? 1 : 0);
+      }
+    },
+  });
 }
 
 function operationType(document: DocumentNode, operationName?: string | null): OperationType {

@@ -9,6 +9,7 @@ import { RATE_LIMIT_SOURCES, RATE_LIMIT_SUBJECTS, type CatalogRateLimit } from '
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { RetrievalModeEnum } from './endpoints.js';
+import { HealthRef } from './models.js';
 import { toConnection } from './pagination.js';
 
 const RateLimitSubjectEnum = builder.enumType('RateLimitSubject', {
@@ -70,7 +71,12 @@ const CatalogEntryRef = builder.objectRef<CatalogEntry>('CatalogEntry').implemen
     modelKind: t.exposeString('modelKind', { description: 'The model’s type (`extractive`, `openai-compatible`…); never its name, URL or key.' }),
     retrievalMode: t.field({ type: RetrievalModeEnum, resolve: (entry) => entry.retrievalMode }),
     access: t.field({ type: CatalogAccessRef, resolve: (entry) => entry.access }),
-    // health: the endpoint's model health, once endpoint health checks exist (CatalogEntry in catalog.service.ts).
+    health: t.field({
+      type: HealthRef,
+      nullable: true,
+      description: 'The worst of its models’ health at the last check (docs/endpoints.md#health); null before the first.',
+      resolve: (entry) => entry.health,
+    }),
   }),
 });
 

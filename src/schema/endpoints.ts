@@ -1,11 +1,12 @@
 /** Endpoints: a model over datasets behind a slug, what consumers query. */
 import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
+import { healthOf } from '../domains/model-health/health-rules.js';
 import { RETRIEVAL_ENGINES, RETRIEVAL_MODES, type RetrievalMode } from '../domains/endpoints/retrieval-mode.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
-import { ModelRef } from './models.js';
+import { HealthRef, ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
 
 export const EndpointRef = builder.loadableNodeRef('Endpoint', {
@@ -68,6 +69,12 @@ EndpointRef.implement({
       resolve: async (endpoint, _args, ctx) => (await ctx.services.datasets.byIds(endpoint.datasetIds)).filter((dataset) => dataset !== null),
     }),
     retrieval: t.field({ type: RetrievalRef, resolve: (endpoint) => endpoint }),
+    health: t.field({
+      type: HealthRef,
+      nullable: true,
+      description: 'The worst of its models’ health (the chat model, and the embeddings models SEMANTIC or HYBRID retrieval needs) at the last check; null before the first. Only published endpoints are checked.',
+      resolve: (endpoint) => healthOf(endpoint),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

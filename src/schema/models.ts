@@ -1,4 +1,5 @@
 /** Models: what endpoints answer with. The API key goes in and never comes out. */
+import { healthOf, type Health } from '../domains/model-health/health-rules.js';
 import type { Model } from '../domains/models/model.entity.js';
 import { modelKind } from '../domains/models/model.service.js';
 import { modelTypes, type ModelKind } from '../domains/models/provider.js';
@@ -19,6 +20,26 @@ const ModelKindRef = builder.enumType('ModelKind', {
   } as const,
 });
 
+const HealthStatusRef = builder.enumType('HealthStatus', {
+  description: 'What the health checks found (docs/endpoints.md#health).',
+  values: {
+    HEALTHY: { description: 'The last check answered in time, and none of the recent ones (SLUICE_HEALTH_WINDOW) failed.' },
+    DEGRADED: { description: 'It answers, but slowly (over SLUICE_HEALTH_SLOW_MS), or some recent checks failed.' },
+    DOWN: { description: 'The last checks (SLUICE_HEALTH_DOWN_AFTER in a row) failed: queries that need it are refused at once with MODEL_UNAVAILABLE.' },
+  } as const,
+});
+
+/** A model's or an endpoint's health, as the worker's checks last found it. */
+export const HealthRef = builder.objectRef<Health>('Health').implement({
+  description: 'What the last health check found. Checks run every SLUICE_HEALTH_INTERVAL_S seconds on the models of published endpoints.',
+  fields: (t) => ({
+    status: t.field({ type: HealthStatusRef, resolve: (health) => health.status }),
+    lastCheckedAt: t.expose('lastCheckedAt', { type: 'DateTime' }),
+    latencyMs: t.exposeInt('latencyMs', { nullable: true, description: 'How long the last check took; null when it failed.' }),
+    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the last failed check failed (redacted); null when healthy.' }),
+  }),
+});
+
 ModelRef.implement({
   description: 'A model type with its configuration; endpoints answer with it.',
   authScopes: (model) => ({ $all: { tenant: model.tenant.id, permission: 'tenant:read' } }),
@@ -31,6 +52,12 @@ ModelRef.implement({
     apiKeyLast4: t.string({ nullable: true, resolve: (model) => model.apiKeyLast4, description: 'The last four characters of the stored key.' }),
     promptMicrosPer1k: t.exposeInt('promptMicrosPer1k', { description: 'Cost of 1 000 prompt tokens, in micro-units.' }),
     completionMicrosPer1k: t.exposeInt('completionMicrosPer1k', { description: 'Cost of 1 000 completion tokens, in micro-units.' }),
+    health: t.field({
+      type: HealthRef,
+      nullable: true,
+      description: 'Null until a published endpoint’s checks have reached it, and again after its configuration or key changes.',
+      resolve: (model) => healthOf(model),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

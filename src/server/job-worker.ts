@@ -1,7 +1,7 @@
 /**
  * The job worker: the queue's runner (platform/queue/job-runner.ts) running the domains'
- * tasks, ingestion (domains/ingestion/ingest-task.ts) and daily retention
- * (domains/audit/retention-task.ts). It runs in the API process (default) or alone
+ * tasks, ingestion (domains/ingestion/ingest-task.ts), daily retention
+ * (domains/audit/retention-task.ts) and the model health checks (domains/model-health/health-task.ts). It runs in the API process (default) or alone
  * (`sluice worker`).
  */
 import type { Tracer } from '@opentelemetry/api';
@@ -9,6 +9,8 @@ import type { Config, WorkerConfig } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { RETENTION_CRONTAB, RETENTION_TASK, retentionTask } from '../domains/audit/retention-task.js';
 import { ingestTask } from '../domains/ingestion/ingest-task.js';
+import type { HealthSettings } from '../domains/model-health/health-rules.js';
+import { HEALTH_TASK, healthTask, queueHealthRound } from '../domains/model-health/health-task.js';
 import { embedderFor } from '../domains/models/model.service.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { SecretBox } from '../platform/secrets/secret-box.js';
@@ -29,6 +31,8 @@ export interface WorkerDependencies {
   logger: Logger;
   /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracer?: Tracer;
+  /** The model health checks (SLUICE_HEALTH_*); absent: none from this process. */
+  health?: HealthSettings;
 }
 
 export type SluiceWorker = JobRunner;
@@ -40,7 +44,7 @@ export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAc
   return { secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), modelSettings: config.models };
 }
 
-export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer }: WorkerDependencies): Promise<SluiceWorker> {
+export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer, health }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
   return startJobRunner({
     queueUrl,
@@ -51,10 +55,14 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     tasks: (instanceId) => {
       const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(models, model);
       const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
+      const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models, settings: health, log }) } : {};
       return {
-        taskList: { ...ingestion.taskList, [RETENTION_TASK]: retentionTask(log) },
+        taskList: { ...ingestion.taskList, [RETENTION_TASK]: retentionTask(log), ...checks },
         crontab: RETENTION_CRONTAB,
         close: ingestion.close,
+        schedule: async (addJob) => {
+          if (health) await queueHealthRound(addJob, health);
+        },
       };
     },
   });

@@ -16,6 +16,7 @@ import type { Orm } from '../db/orm.js';
 import { isDatabaseReady } from '../db/readiness.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { HealthReadings } from '../domains/model-health/health-readings.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -75,6 +76,8 @@ export interface PluginCollaborators {
   credentialWatch: ReturnType<typeof useCredentialWatch>;
   tracer: Tracer | undefined;
   queueDepth: QueueDepth | undefined;
+  /** The model health checks' findings, for the metrics scrape. */
+  modelHealth: HealthReadings | undefined;
   /** Aborted when the server begins to shut down. */
   shutdownSignal: AbortSignal;
 }
@@ -92,6 +95,7 @@ export function pluginList({
   credentialWatch,
   tracer,
   queueDepth,
+  modelHealth,
   shutdownSignal,
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
@@ -135,6 +139,7 @@ export function pluginList({
       token: config.observability.metricsToken,
       openWithoutToken: !production,
       queueDepth,
+      modelHealth,
       subscriptionTopics: () => topicReaders.activeTopics,
       onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
     }),

@@ -27,7 +27,8 @@ import { testServiceDependencies } from '../support/services.js';
 
 const ENTRY_FIELDS = `address name description modelKind retrievalMode tenant { slug name }
   datasets { documentCount chunkCount lastIngestedAt }
-  access { credentialRequired rateLimits { per source requests periodSeconds burst rule } }`;
+  access { credentialRequired rateLimits { per source requests periodSeconds burst rule } }
+  health { status lastCheckedAt latencyMs lastError }`;
 const CATALOG = `query($search: String, $first: Int, $after: String) {
   catalog(search: $search, first: $first, after: $after) { edges { cursor node { ${ENTRY_FIELDS} } } pageInfo { hasNextPage endCursor } } }`;
 const UPDATE = 'mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { published listed } }';

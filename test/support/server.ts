@@ -110,6 +110,7 @@ export async function startTestServer(
           models: modelAccess(config),
           logger,
           tracer: workerTracing?.tracer,
+          health: config.modelHealth,
         });
   const baseUrl = await server.listen(0, '127.0.0.1');
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);

@@ -8,7 +8,8 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, NotFoundError, ValidationError } from '../errors.js';
+import { CodedError, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
+import { assertAvailable } from '../model-health/health-rules.js';
 import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { decidePolicies } from '../policies/policy-engine.js';
@@ -22,6 +23,7 @@ import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 
 export const MAX_QUERY_CHARS = 8192;
+const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
 
 export interface QueryOptions {
   topK?: number | null;
@@ -102,7 +104,15 @@ export class QueryService {
         if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
         throw error;
       }
-      const retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+      let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
+      try {
+        // A model a fresh health check found DOWN refuses at once, before anything is ranked.
+        assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
+        retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+      } catch (error) {
+        if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+        throw error;
+      }
       // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
       const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
       return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
@@ -110,17 +120,8 @@ export class QueryService {
     const { em, endpoint, tenantId } = prepared;
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
-    if (prepared.refused) {
-      // A refusal is on the endpoint owner's audit chain, where its operators look.
-      const error = prepared.refused;
-      if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
-      if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
-      throw error;
-    }
-    const { text, retrieval, ranked } = prepared;
-    const admission = prepared.outcome.admission;
-    const model = endpoint.model;
-    const client = modelClient(this.ctx.deps, model);
+    // Null when the platform refused before the policies ran (anonymous-callers.ts): nothing is charged then.
+    const admission = prepared.outcome?.admission;
     const clock = this.ctx.deps.clock;
     const record = (usage: QueryUsage, latencyMs: number, outcome: string) =>
       em.transactional(async (tx) => {
@@ -130,20 +131,32 @@ export class QueryService {
           endpointSlug: endpoint.slug,
           ...caller,
           ...usage,
-          chargedMicros: admission.charge(usage),
+          chargedMicros: admission?.charge(usage) ?? 0,
           latencyMs,
           outcome,
           createdAt: clock.now(),
         });
         onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
       });
+    if (prepared.refused) {
+      // A refusal is on the endpoint owner's audit chain, where its operators look.
+      const error = prepared.refused;
+      if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
+      // A model found DOWN: the query passed its checks and is recorded like any other's outcome.
+      if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
+      throw error;
+    }
+    const { text, retrieval, ranked } = prepared;
+    const model = endpoint.model;
+    const client = modelClient(this.ctx.deps, model);
     const started = performance.now();
     const retrievalOnly = options.retrievalOnly === true;
 
     return {
       endpointId: endpoint.id,
       async *events(signal) {
-        let usage: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
+        let usage: QueryUsage = NO_USAGE;
         let outcome = 'CANCELLED';
         try {
           const retrieved = ranked ? { passages: ranked, usage: { promptTokens: 0, costMicros: 0 } } : await retrieval.run(signal);

@@ -18,6 +18,7 @@ import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js'
 import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
+import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
 
 /** Reciprocal rank fusion's constant: score = Σ 1 / (RRF_K + rank), the value of Cormack et al. (SIGIR 2009). */
@@ -60,7 +61,7 @@ export async function planRetrieval(
   request: { query: string; topK: number; minScore: number | null },
 ): Promise<RetrievalPlan> {
   const mode = endpoint.retrievalMode as RetrievalMode;
-  const groups = usesVectors(mode) ? await servingModelGroups(ctx, tx, endpoint.datasetIds) : [];
+  const groups = usesVectors(mode) ? await servingModelGroups(ctx, tx, endpoint.datasetIds, mode) : [];
   const keyword = (tx: EntityManager, topK: number, minScore: number | null) =>
     retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
   const semantic = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
@@ -93,11 +94,15 @@ export async function planRetrieval(
 }
 
 /** The endpoint's datasets that have a serving embedding model, grouped by that model. */
-async function servingModelGroups(ctx: ServiceContext, tx: EntityManager, datasetIds: readonly string[]): Promise<ModelGroup[]> {
+async function servingModelGroups(ctx: ServiceContext, tx: EntityManager, datasetIds: readonly string[], mode: RetrievalMode): Promise<ModelGroup[]> {
   const datasets = await tx.find(Dataset, { id: { $in: [...datasetIds] }, servingEmbeddingModel: { $ne: null } }, { populate: ['servingEmbeddingModel'], orderBy: { id: 'asc' } });
   const groups = new Map<string, ModelGroup>();
   for (const dataset of datasets) {
     const model = dataset.servingEmbeddingModel!;
+    // A model a fresh health check found DOWN (model-health/): SEMANTIC is refused at once
+    // (MODEL_UNAVAILABLE); HYBRID ranks these datasets by keyword only, as if not embedded.
+    if (mode === 'HYBRID' && isDown(model, ctx.deps.clock.now(), ctx.deps.modelHealth)) continue;
+    assertAvailable(model, 'embeddings', ctx.deps.clock.now(), ctx.deps.modelHealth);
     const group = groups.get(model.id) ?? { modelId: model.id, datasetIds: [], embedder: embedderFor(ctx.deps, model) };
     group.datasetIds.push(dataset.id);
     groups.set(model.id, group);

@@ -33,9 +33,23 @@ export interface CatalogEntry {
   retrievalMode: RetrievalMode;
   /** What a consumer must satisfy. */
   access: { credentialRequired: boolean; rateLimits: CatalogRateLimit[] };
-  // Health (issue 20 item 7) goes here: read in bulk by endpoint id (each row carries
-  // `endpoint_id`, never shown) once endpoint health checks exist, and shown beside `access`.
+  /** What the last health check found (docs/endpoints.md#health); null before the first. */
+  health: CatalogHealth | null;
 }
+
+/** An endpoint's health as the checks left it (model-health/health-rules.ts `Health`). */
+export interface CatalogHealth {
+  status: 'HEALTHY' | 'DEGRADED' | 'DOWN';
+  lastCheckedAt: Date;
+  latencyMs: number | null;
+  lastError: string | null;
+}
+
+/**
+ * Endpoints' health by id, in bulk (model-health/endpoint-health.ts, supplied by services.ts:
+ * model-health reads endpoints, so endpoints may not import it back). Absent ids: no health yet.
+ */
+export type CatalogHealthReader = (endpointIds: string[]) => Promise<Map<string, CatalogHealth>>;
 
 export interface CatalogRequest {
   search?: string | null;
@@ -64,6 +78,7 @@ export class CatalogService {
     private readonly ctx: ServiceContext,
     /** The caller's own tenant's per-caller override (TenancyService.rateLimitOverride). */
     private readonly callerOverride: () => Promise<CallerRuleOverride>,
+    private readonly healthOf: CatalogHealthReader = async () => new Map(),
   ) {}
 
   /** A page of listed endpoints ordered by tenant slug then endpoint slug, narrowed by `search`. */
@@ -81,7 +96,10 @@ export class CatalogService {
         em.getTransactionContext(),
       );
     const limits = { server: await this.serverLimitsFor(this.ctx.actor), anonymous: anonymousLimits(this.ctx.deps.requestLimits) };
-    const items = rows.slice(0, size).map((row) => entryOf(row, limits));
+    const page = rows.slice(0, size);
+    // One statement for the page's health, however many entries.
+    const health = page.length > 0 ? await this.healthOf(page.map((row) => row.endpoint_id)) : new Map<string, CatalogHealth>();
+    const items = page.map((row) => entryOf(row, limits, health.get(row.endpoint_id) ?? null));
     return {
       items,
       hasNextPage: rows.length > size,
@@ -99,7 +117,7 @@ export class CatalogService {
   }
 }
 
-function entryOf(row: CatalogRow, limits: { server: CatalogRateLimit[]; anonymous: CatalogRateLimit[] }): CatalogEntry {
+function entryOf(row: CatalogRow, limits: { server: CatalogRateLimit[]; anonymous: CatalogRateLimit[] }, health: CatalogHealth | null): CatalogEntry {
   const rateLimits = [...limits.server, ...(row.allow_anonymous ? limits.anonymous : []), ...policyLimits(row.rate_limit_policies)];
   return {
     address: `${row.tenant_slug}/${row.endpoint_slug}`,
@@ -114,6 +132,7 @@ function entryOf(row: CatalogRow, limits: { server: CatalogRateLimit[]; anonymou
     modelKind: row.model_kind,
     retrievalMode: row.retrieval_mode,
     access: { credentialRequired: !row.allow_anonymous, rateLimits },
+    health,
   };
 }
 

@@ -39,6 +39,11 @@ export const Endpoint = defineTenantOwnedEntity({
     topK: p.integer().default(5),
     /** Passages scoring below this are dropped (BM25 scale); null keeps all topK. */
     minScore: p.double().nullable(),
+    /** The worst of its models' health at the last check (model-health/); written by the checks only, null before the first. */
+    healthStatus: p.enum(['HEALTHY', 'DEGRADED', 'DOWN']).nullable(),
+    healthCheckedAt: p.datetime().nullable(),
+    healthLatencyMs: p.integer().nullable(),
+    healthError: p.string().length(500).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),

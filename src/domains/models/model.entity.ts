@@ -20,6 +20,14 @@ export const Model = defineTenantOwnedEntity({
     apiKeyCiphertext: p.text().nullable(),
     apiKeyKeyId: p.string().length(16).nullable(),
     apiKeyLast4: p.string().length(4).nullable(),
+    // Written by the worker's health checks only (model-health/): on the row, so a query reads
+    // its model's health with the model. Null before the first check.
+    healthStatus: p.enum(['HEALTHY', 'DEGRADED', 'DOWN']).nullable(),
+    healthCheckedAt: p.datetime().nullable(),
+    healthLatencyMs: p.integer().nullable(),
+    healthError: p.string().length(500).nullable(),
+    /** The recent checks' outcomes, oldest first: `o` answered, `x` failed. */
+    healthRecent: p.string().length(32).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),

@@ -86,6 +86,8 @@ export class ModelService {
     if (changes.promptMicrosPer1k != null) model.promptMicrosPer1k = validPrice(changes.promptMicrosPer1k, 'promptMicrosPer1k');
     if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
     if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
+    // Another server or key is another model to check: its last health says nothing of it.
+    if (changes.config != null || changes.apiKey !== undefined) forgetHealth(model);
     await NAME.flush(this.ctx.em, model.name);
     auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model));
     return model;
@@ -165,7 +167,7 @@ export function assertModelKind(model: Pick<Model, 'name' | 'type'>, kind: Model
  * The provider client for a chat model, its key opened. Used by queries only, never by a resolver
  * that returns data.
  */
-export function modelClient(deps: ServiceContext['deps'], model: Model): ModelClient {
+export function modelClient(deps: KeyDeps, model: StoredModel): ModelClient {
   const type = typeNamed(model.type);
   assertModelKind(model, 'chat', 'modelId');
   // Not checked against the settings again: the provider guards each call itself.
@@ -206,6 +208,10 @@ export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddin
 function openedKey(deps: KeyDeps, model: StoredModel): string | null {
   if (!model.apiKeyKeyId || !model.apiKeyCiphertext) return null;
   return deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
+}
+
+function forgetHealth(model: Model): void {
+  Object.assign(model, { healthStatus: null, healthCheckedAt: null, healthLatencyMs: null, healthError: null, healthRecent: null });
 }
 
 /** What the audit trail shows of a model: never the key, only whether one is set (and its id changes). */

@@ -34,6 +34,12 @@ export type AnswerEvent =
 
 export interface ModelClient {
   answer(request: AnswerRequest): AsyncIterable<AnswerEvent>;
+  /**
+   * The health check's request (model-health/): the cheapest real call (one token), resolving
+   * when the server answered as the protocol says. Absent for a model that calls no server
+   * (`extractive`): always healthy.
+   */
+  probe?(signal: AbortSignal): Promise<void>;
 }
 
 /** What a model is for: endpoints answer with `chat` models; `embeddings` models turn text into vectors. */

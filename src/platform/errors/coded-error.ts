@@ -66,6 +66,14 @@ export class UpstreamError extends CodedError {
 }
 
 /**
+ * A model a query needs was found DOWN by its health checks: refused at once rather than
+ * after the model's timeout. `details.model` says which (`CHAT` or `EMBEDDINGS`).
+ */
+export class ModelUnavailableError extends CodedError {
+  readonly code = 'MODEL_UNAVAILABLE';
+}
+
+/**
  * One more live subscription than a connection or a principal may hold
  * (plugins/subscription-limits.ts): `details.scope` is `connection` or `principal`,
  * `details.limit` the cap. Ending a subscription frees its place at once.

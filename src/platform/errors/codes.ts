@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, statusInResults: true },
   POLICY_DENIED: { status: 403 },
   UPSTREAM_ERROR: { status: 502 },
+  /** A model the query needs is DOWN by its health checks (docs/endpoints.md#health). */
+  MODEL_UNAVAILABLE: { status: 503 },
   SUBSCRIPTION_LIMIT_EXCEEDED: { status: 429 },
   /** Something unexpected: the message is masked and the request id given instead. */
   INTERNAL: { status: 500 },

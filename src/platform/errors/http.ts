@@ -5,11 +5,11 @@
 import { httpStatusOf } from './codes.js';
 import type { CodedError } from './coded-error.js';
 
-/** What the status needs said over HTTP: the auth scheme with 401, when to come back with 429. */
+/** What the status needs said over HTTP: the auth scheme with 401, when to come back with 429 and 503. */
 export function httpHeadersOf(error: CodedError): Record<string, string> | undefined {
   if (error.code === 'UNAUTHENTICATED') return { 'WWW-Authenticate': 'Bearer' };
   const retryAfter = error.details.retryAfterSeconds;
-  if (error.code === 'RATE_LIMITED' && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
+  if ((error.code === 'RATE_LIMITED' || error.code === 'MODEL_UNAVAILABLE') && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
   return undefined;
 }
 

@@ -15,6 +15,7 @@ export {
   SubscriptionLimitError,
   UnauthenticatedError,
   UpstreamError,
+  ModelUnavailableError,
   ValidationError,
 } from './coded-error.js';
 export { RequestRefusal } from './request-refusal.js';

@@ -37,6 +37,8 @@ export interface JobTasks {
   crontab?: string;
   /** Releases what the tasks hold, once the queue runs none of them any more. */
   close?(): Promise<void>;
+  /** Queues what must run from the start (a recurring task's first run), once the queue runs. */
+  schedule?(addJob: WorkerUtils['addJob']): Promise<void>;
 }
 
 export interface JobRunner {
@@ -93,6 +95,7 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
       await recoverStaleWorkers(client, utils, staleAfterMs, log);
     });
   await beat();
+  await tasks.schedule?.((identifier, payload, spec) => utils.addJob(identifier, payload, spec));
   const timer = setInterval(() => beat().catch((error) => log.warn({ err: error }, 'worker heartbeat failed')), heartbeatMs);
   log.info({ instanceId, concurrency }, 'job worker started');
 

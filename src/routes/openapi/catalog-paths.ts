@@ -34,7 +34,7 @@ export const catalogSchemas = {
   CatalogEntry: {
     type: 'object',
     description: 'A listed endpoint, as any caller may see it (the same as GraphQL `CatalogEntry`).',
-    required: ['address', 'tenant', 'name', 'description', 'datasets', 'modelKind', 'retrievalMode', 'access'],
+    required: ['address', 'tenant', 'name', 'description', 'datasets', 'modelKind', 'retrievalMode', 'access', 'health'],
     additionalProperties: false,
     properties: {
       address: { type: 'string', pattern: '^[a-z0-9-]{1,64}/[a-z0-9-]{3,64}$', description: 'What queries name: tenantSlug/endpointSlug.', examples: ['acme/handbook'] },
@@ -67,6 +67,18 @@ export const catalogSchemas = {
         properties: {
           credentialRequired: { type: 'boolean' },
           rateLimits: { type: 'array', items: { $ref: '#/components/schemas/CatalogRateLimit' } },
+        },
+      },
+      health: {
+        type: ['object', 'null'],
+        description: "The worst of its models' health at the last check (docs/endpoints.md#health); null before the first.",
+        required: ['status', 'lastCheckedAt', 'latencyMs', 'lastError'],
+        additionalProperties: false,
+        properties: {
+          status: { type: 'string', enum: ['HEALTHY', 'DEGRADED', 'DOWN'] },
+          lastCheckedAt: { type: 'string', format: 'date-time' },
+          latencyMs: { type: ['integer', 'null'], minimum: 0, description: 'The last check’s time; null when it failed.' },
+          lastError: { type: ['string', 'null'], description: 'Why the last failed check failed (redacted; the model named by role only); null when healthy.' },
         },
       },
     },

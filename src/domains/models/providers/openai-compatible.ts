@@ -101,6 +101,27 @@ class Completion {
     };
   }
 
+  /** One token, not streamed: the cheapest answer that proves the server, model and key work. The whole answer must come within `requestTimeoutMs`. */
+  async probe(signal: AbortSignal): Promise<void> {
+    const call = new UpstreamCall(this.settings, this.apiKey);
+    const deadline = new Deadline(this.settings.requestTimeoutMs, signal);
+    try {
+      const body = JSON.stringify({ model: this.config.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1, stream: false });
+      const response = await call.post(this.url(), body, 'application/json, text/event-stream', deadline);
+      if (!response) return;
+      const text = await response.text();
+      // A server that streams anyway is read as its events (small: one token).
+      const streamed = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+      const pieces = streamed ? text.split('\n').flatMap((line) => (line.startsWith('data:') ? [line.slice(5).trim()] : [])).filter((data) => data && data !== '[DONE]') : [text];
+      if (pieces.length === 0) throw call.badResponse('The model server sent an empty answer');
+      for (const piece of pieces) parse(piece, call);
+    } catch (error) {
+      throw call.failure(error, deadline);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
   private url(): string {
     return `${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   }

@@ -1,0 +1,58 @@
+/**
+ * One health check of one model: the cheapest real request through its own client (so the
+ * same egress guard, timeout and sealed key as a query): a one-token completion for a chat
+ * model, the embedding of one word for an embeddings model. A model that calls no server
+ * (`extractive`) answers at once without a request. One attempt, no retries: a check measures
+ * the server, and the next round is the retry.
+ */
+import { CodedError } from '../errors.js';
+import { embedderFor, modelClient, modelKind } from '../models/model.service.js';
+import type { Model } from '../models/model.entity.js';
+import type { ServiceDependencies } from '../service-context.js';
+import type { Logger } from '../../platform/logging/logger.js';
+import { redact } from '../../platform/logging/redaction.js';
+import type { CheckOutcome } from './health-rules.js';
+
+/** What calling a model needs of the process: the master key that opens its API key, the providers' settings. */
+export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings'>;
+
+/** What a check needs of the model's row. */
+export type CheckedModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiKeyCiphertext' | 'apiKeyKeyId' | 'promptMicrosPer1k'>;
+
+const MAX_ERROR_CHARS = 500;
+
+export async function checkModel(access: ModelAccess, model: CheckedModel, signal: AbortSignal, log?: Logger): Promise<CheckOutcome> {
+  const once = { ...access, modelSettings: { ...access.modelSettings, maxRetries: 0 } };
+  const started = performance.now();
+  try {
+    if (modelKind(model) === 'embeddings') {
+      await embedderFor(once, model).embed(['ping'], signal);
+    } else {
+      const client = modelClient(once, model);
+      if (!client.probe) return { ok: true, latencyMs: 0 };
+      await client.probe(signal);
+    }
+    return { ok: true, latencyMs: performance.now() - started };
+  } catch (error) {
+    // 400/422: the server answered, refusing only the probe's own parameters (some models
+    // want `max_completion_tokens`, not `max_tokens`): alive, not a reason to refuse queries.
+    if (error instanceof CodedError && error.details.reason === 'HTTP_ERROR' && (error.details.status === 400 || error.details.status === 422)) {
+      return { ok: true, latencyMs: performance.now() - started };
+    }
+    if (!(error instanceof CodedError)) log?.warn({ err: error, modelId: model.id }, 'a model health check failed unexpectedly');
+    return { ok: false, error: describeFailure(error) };
+  }
+}
+
+/**
+ * What a failed check says: the coded error's reason and message (they never carry a key or
+ * the server's body: models/providers/openai-http.ts), through the log redaction and with any
+ * credentials in a URL removed, as a second net. Anything uncoded is not described.
+ */
+export function describeFailure(error: unknown): string {
+  const text =
+    error instanceof CodedError
+      ? `${typeof error.details.reason === 'string' ? `${error.details.reason}: ` : ''}${error.message}`
+      : 'The check failed unexpectedly';
+  return redact(text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1[redacted]@')).slice(0, MAX_ERROR_CHARS);
+}
