@@ -27,7 +27,7 @@ import { Migration20261202145635_retrieval_modes } from './Migration202612021456
 import { Migration20261202181000_anonymous_callers } from './Migration20261202181000_anonymous_callers.js';
 import { Migration20261202181500_endpoint_catalog } from './Migration20261202181500_endpoint_catalog.js';
 import { Migration20261202181600_model_health } from './Migration20261202181600_model_health.js';
-import { Migration20261202195000_catalog_allow_anonymous } from './Migration20261202195000_catalog_allow_anonymous.js';
+import { Migration20261202194000_catalog_anonymous } from './Migration20261202194000_catalog_anonymous.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -57,5 +57,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202181000_anonymous_callers', class: Migration20261202181000_anonymous_callers },
   { name: 'Migration20261202181500_endpoint_catalog', class: Migration20261202181500_endpoint_catalog },
   { name: 'Migration20261202181600_model_health', class: Migration20261202181600_model_health },
-  { name: 'Migration20261202195000_catalog_allow_anonymous', class: Migration20261202195000_catalog_allow_anonymous },
+  { name: 'Migration20261202194000_catalog_anonymous', class: Migration20261202194000_catalog_anonymous },
 ];

@@ -116,7 +116,10 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     vectorSearch: config.vectorSearch,
     egress: config.egress.privateNetworks,
     clock,
-    requestLimits: limits.enabled ? { perIp: limits.perIp, perPrincipal: limits.perPrincipal } : undefined,
+    requestLimits: {
+      ...(limits.enabled ? { perIp: limits.perIp, perPrincipal: limits.perPrincipal } : {}),
+      anonymousPerAddress: { requests: Math.round(limits.anonymousQueries.perSecond * 60), periodSeconds: 60, burst: limits.anonymousQueries.burst },
+    },
     audit,
     refusals,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),

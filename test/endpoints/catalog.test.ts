@@ -176,6 +176,26 @@ describe('browsing', () => {
     });
   });
 
+  it('says when no credential is needed, with the per-address limit anonymous callers meet, and an anonymous caller is answered', async () => {
+    // In a tenant of its own, named apart, so the other tests' searches do not meet it.
+    const open = await listedEndpoint(await tenantWithOwner(server), [{ title: 'Quay notices', text: 'Quayside notices for everyone.' }], { name: 'Quay notices', allowAnonymous: true });
+    const [entry] = await walk({}, 'graphql', 10, open.address);
+    expect(entry.address).toBe(open.address);
+    expect(entry.access.credentialRequired).toBe(false);
+    // SLUICE_ANONYMOUS_QUERIES_PER_MINUTE and SLUICE_ANONYMOUS_QUERY_BURST at their defaults (30, 10).
+    expect(entry.access.rateLimits).toContainEqual({ per: 'ADDRESS', source: 'SERVER', requests: 30, periodSeconds: 60, burst: 10, rule: '30 per 60 s per address (anonymous queries, bursts of 10)' });
+    const [rest] = await walk({}, 'rest', 10, open.address);
+    expect(rest.access).toEqual(entry.access);
+    // What the entry promises holds: no credential, an answer.
+    const { body } = await server.graphql('query($e: String!) { queryEndpoint(endpoint: $e, query: "quayside notices") { passages { documentTitle } } }', { variables: { e: open.address } });
+    expect(body.errors).toBeUndefined();
+    expect(body.data.queryEndpoint.passages[0].documentTitle).toBe('Quay notices');
+    // The entries that need a credential still say so.
+    const [harbourEntry] = await walk({}, 'graphql', 10, harbour.address);
+    expect(harbourEntry.access.credentialRequired).toBe(true);
+    expect(harbourEntry.access.rateLimits.some((limit: { rule: string }) => limit.rule.includes('anonymous'))).toBe(false);
+  });
+
   it("shows a caller their own tenant's per-caller limit where it set one", async () => {
     const own = await tenantWithOwner(server);
     await must(server, own.token, 'mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { rateLimitPerSecond } }', {

@@ -263,7 +263,7 @@ describe('refusals are the client’s typed errors', () => {
     expect(refused.status).toBe(401);
     expect((await refused.json()).error).toMatchObject({ code: 'UNAUTHENTICATED', type: 'authentication_error' });
     await must(server, acme.token, 'mutation($id: ID!) { updateEndpoint(id: $id, input: { allowAnonymous: true }) { id } }', { id: published.endpointId });
-    // The model answers as scripted (an earlier test may have left it failing).
+    // The fake model answers as the last test told it to (an earlier one scripts garbage).
     fake.script(ANSWER);
     const served = await anonymously(published.reference);
     expect(served.status).toBe(200);

@@ -28,13 +28,14 @@ export interface CatalogRateLimit {
   rule: string;
 }
 
-/** The server's request limits, as configured; absent when rate limits are off. */
+/** The server's request limits, as configured. */
 export interface ServerRequestLimits {
-  perIp: BucketRule;
-  perPrincipal: BucketRule;
+  /** Per address and per caller: absent when rate limits are off (SLUICE_RATE_LIMITS=off). */
+  perIp?: BucketRule;
+  perPrincipal?: BucketRule;
   /**
-   * Anonymous queries per address and endpoint, shown on entries that admit anonymous
-   * callers; absent until that limit exists (endpoints' allowAnonymous, issue 20 item 1).
+   * Anonymous queries per address and endpoint (always on), shown on entries that admit
+   * anonymous callers.
    */
   anonymousPerAddress?: { requests: number; periodSeconds: number; burst: number | null };
 }
@@ -65,7 +66,7 @@ const SUBJECT_WORDS: Record<RateLimitSubject, string> = {
  * tenant without an override meets.
  */
 export function serverLimits(limits: ServerRequestLimits | undefined, actor: Actor, override: CallerRuleOverride): CatalogRateLimit[] {
-  if (!limits) return [];
+  if (!limits?.perIp || !limits.perPrincipal) return [];
   const own = actor.kind !== 'anonymous' && (override?.perSecond != null || override?.burst != null);
   const perCaller = { perSecond: override?.perSecond ?? limits.perPrincipal.perSecond, burst: override?.burst ?? limits.perPrincipal.burst };
   return [bucketLimit('ADDRESS', 'SERVER', limits.perIp), bucketLimit('CALLER', own ? 'TENANT_SETTINGS' : 'SERVER', perCaller)];
