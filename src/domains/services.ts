@@ -40,6 +40,7 @@ export interface ServicesInput {
 export function createServices({ actor, scope, deps, request }: ServicesInput) {
   const ctx: ServiceContext = { actor, scope, em: scope.em, deps, request };
   const tenancy = new TenancyService(ctx);
+  const catalog = new CatalogService(ctx, () => tenancy.rateLimitOverride(), (endpointIds) => endpointHealthByIds(ctx.em, endpointIds));
   return {
     tenancy,
     accounts: new AccountService(ctx),
@@ -58,9 +59,9 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
       endpoints: await endpointSlugsUsingModel(ctx.em, modelId),
       datasets: await datasetSlugsUsingModel(ctx.em, modelId),
     })),
-    endpoints: new EndpointService(ctx),
+    endpoints: new EndpointService(ctx, catalog),
     /** Listed endpoints of every tenant, for any caller (the one SECURITY DEFINER read). */
-    catalog: new CatalogService(ctx, () => tenancy.rateLimitOverride(), (endpointIds) => endpointHealthByIds(ctx.em, endpointIds)),
+    catalog,
     queries: new QueryService(ctx),
     /** What a consumer may ask, described (MCP's tool list). */
     askable: new AskableEndpointService(ctx),

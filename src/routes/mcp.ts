@@ -71,7 +71,9 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
 
       let opened: OpenedDoor;
       try {
-        opened = await door.open({ request, serverContext, action: 'mcp.request' });
+        // An addressed endpoint is known before the door: a refusal goes on its decision log.
+        const endpointRef = route.kind === 'endpoint' ? route.reference : undefined;
+        opened = await door.open({ request, serverContext, action: 'mcp.request', endpointRef });
       } catch (error) {
         return refuse(codedOrLogged(error, logger));
       }

@@ -32,19 +32,28 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       const requestId = requestIdOf(request);
       const refuse = (error: unknown) => endResponse(openAIErrorResponse(fetchAPI, coded(error, logger, requestId), requestId));
       if (request.method !== 'POST') return endResponse(methodNotAllowed(fetchAPI, requestId));
+      // The body is read (bounded, as always) before the door, so a per-caller or IP allow-list
+      // refusal can be written to the decision log of the endpoint it asked (`model`). A bad
+      // body is refused after the door, so it is audited on the caller's chain as before.
+      let chat: ChatRequest | undefined;
+      let badBody: unknown;
+      try {
+        chat = parseChatRequest(await jsonOf(request));
+      } catch (error) {
+        badBody = error;
+      }
       let opened: OpenedDoor;
       try {
-        opened = await door.open({ request, serverContext, action: 'openai.chat' });
+        opened = await door.open({ request, serverContext, action: 'openai.chat', endpointRef: chat?.model });
       } catch (error) {
         return refuse(error);
       }
       // Aborted when the caller goes away (whatwg-node aborts the request's signal) or ends the stream.
       const cancel = new AbortController();
       request.signal.addEventListener('abort', () => cancel.abort(), { once: true });
-      let chat: ChatRequest | undefined;
       let prepared: PreparedQuery;
       try {
-        chat = parseChatRequest(await jsonOf(request));
+        if (!chat) throw badBody;
         prepared = await opened.services.queries.prepare(chat.model, chat.question, {}).catch((error: unknown) => {
           throw inOpenAITerms(error);
         });

@@ -54,7 +54,7 @@ export function useOpenAIModels({ door, logger }: OpenAIRouteOptions): Plugin {
   };
 }
 
-/** An endpoint as OpenAI's `Model`: `created` in seconds, `owned_by` the publishing tenant. */
+/** An endpoint as OpenAI's `Model`: `created` in seconds (0 for another tenant's: the catalog does not say), `owned_by` the publishing tenant. */
 function asModel(endpoint: AskableEndpoint) {
-  return { id: endpoint.reference, object: 'model' as const, created: Math.floor(endpoint.createdAt.getTime() / 1000), owned_by: endpoint.tenantSlug };
+  return { id: endpoint.reference, object: 'model' as const, created: endpoint.createdAt ? Math.floor(endpoint.createdAt.getTime() / 1000) : 0, owned_by: endpoint.tenantSlug };
 }

@@ -341,3 +341,32 @@ describe('malformed requests are 400 with a clear message', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 });
+
+describe('models across tenants', () => {
+  const UPDATE = 'mutation($id: ID!, $i: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $i) { id } }';
+  const anonymousIds = async () => ((await (await fetch(`${server.baseUrl}/v1/models`)).json()) as { data: { id: string }[] }).data.map((model) => model.id);
+
+  it('lists another tenant’s listed published endpoint to a key holder, not an unlisted one; anonymous callers see only listed ones that allow them', async () => {
+    const [listed, unlisted, open] = await Promise.all([
+      endpointOver(server, other.token, DOCS, { model: fakeModel() }),
+      endpointOver(server, other.token, DOCS, { model: fakeModel() }),
+      endpointOver(server, other.token, DOCS, { model: fakeModel() }),
+    ]);
+    await must(server, other.token, UPDATE, { id: listed.endpointId, i: { published: true, listed: true } });
+    await must(server, other.token, UPDATE, { id: unlisted.endpointId, i: { published: true } });
+    await must(server, other.token, UPDATE, { id: open.endpointId, i: { published: true, listed: true, allowAnonymous: true } });
+
+    const ids = (await client(credentials.apiKey).models.list()).data.map((model) => model.id);
+    expect(ids).toContain(answered.reference);
+    expect(ids).toEqual(expect.arrayContaining([listed.reference, open.reference]));
+    expect(ids).not.toContain(unlisted.reference);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The owner's own listed endpoint once, not again from the catalog.
+    const own = (await client(other.token).models.list()).data.map((model) => model.id);
+    expect(own.filter((id) => id === listed.reference)).toEqual([listed.reference]);
+
+    expect(await anonymousIds()).toEqual([open.reference]);
+    await must(server, other.token, UPDATE, { id: open.endpointId, i: { listed: false } });
+    await must(server, other.token, UPDATE, { id: listed.endpointId, i: { listed: false } });
+  });
+});

@@ -10,15 +10,18 @@ import { validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { Model } from '../models/model.entity.js';
 import { assertModelKind } from '../models/model.service.js';
-import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import { keysetPage, MAX_PAGE_SIZE, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
+import type { CatalogEntry, CatalogService } from './catalog.service.js';
 import { Endpoint } from './endpoint.entity.js';
 import { assertDatasetsEmbedded, retrievalEngine, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
 
 export const MAX_TOP_K = 50;
 /** The most endpoints `askable` lists: a list clients read whole (OpenAI's `/v1/models` has no pages). */
 export const MAX_ASKABLE = 1000;
+/** The most catalog pages `askable` reads (of MAX_PAGE_SIZE entries each). */
+const MAX_CATALOG_PAGES = 20;
 const MAX_DATASETS = 20;
 const SLUG = uniqueName(Endpoint, 'slug', (slug) => `An endpoint with the slug "${slug}" already exists`);
 
@@ -36,7 +39,8 @@ export interface AskableEndpoint {
   tenantSlug: string;
   name: string;
   description: string | null;
-  createdAt: Date;
+  /** Null for another tenant's endpoint: the catalog does not say when it was made. */
+  createdAt: Date | null;
 }
 
 export interface EndpointInput {
@@ -69,7 +73,11 @@ export interface EndpointChanges {
 }
 
 export class EndpointService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** Other tenants' listed endpoints (the one cross-tenant read); none when not given. */
+    private readonly catalog?: Pick<CatalogService, 'browse'>,
+  ) {}
 
   async create(input: EndpointInput): Promise<Endpoint> {
     const { actor, em } = this.ctx;
@@ -162,22 +170,44 @@ export class EndpointService {
    */
   async askable(): Promise<AskableEndpoint[]> {
     const { actor } = this.ctx;
-    // Anonymous callers may ask no endpoint yet: endpoints that allow anonymous callers
-    // (issue 20, feat/anon) are to be listed here.
-    if (actor.kind === 'anonymous') return [];
+    // Anonymous callers: the listed endpoints that take callers with no credential.
+    if (actor.kind === 'anonymous') return this.listed(MAX_ASKABLE, (entry) => !entry.access.credentialRequired, new Set());
     assertCan(actor, 'endpoint:query');
     const own = await this.ctx.scope.read((em) =>
       em.find(Endpoint, {}, { fields: ['slug', 'name', 'description', 'createdAt'], orderBy: { createdAt: 'asc', id: 'asc' }, limit: MAX_ASKABLE }),
     );
-    // Other tenants' published endpoints that are listed in the catalog (issue 20, feat/catalog)
-    // are to be added here, after the caller's own, without duplicates.
-    return own.map((endpoint) => ({
+    const mine: AskableEndpoint[] = own.map((endpoint) => ({
       reference: `${actor.tenantSlug}/${endpoint.slug}`,
       tenantSlug: actor.tenantSlug,
       name: endpoint.name,
       description: endpoint.description ?? null,
       createdAt: endpoint.createdAt,
     }));
+    // Then other tenants' listed (so published) endpoints, up to the same cap in all; the
+    // caller's own listed ones are in the catalog too, and are not repeated.
+    const others = await this.listed(MAX_ASKABLE - mine.length, () => true, new Set(mine.map((endpoint) => endpoint.reference)));
+    return [...mine, ...others];
+  }
+
+  /** Up to `room` catalog entries that `fits` takes and `seen` does not hold, in catalog order. */
+  private async listed(room: number, fits: (entry: CatalogEntry) => boolean, seen: Set<string>): Promise<AskableEndpoint[]> {
+    const found: AskableEndpoint[] = [];
+    if (!this.catalog) return found;
+    let after: string | null = null;
+    // Bounded: at most MAX_CATALOG_PAGES pages are read, whatever the filter leaves.
+    for (let pages = 0; found.length < room && pages < MAX_CATALOG_PAGES; pages++) {
+      const page = await this.catalog.browse({ first: MAX_PAGE_SIZE, after });
+      for (const entry of page.items) {
+        if (found.length >= room) break;
+        if (seen.has(entry.address) || !fits(entry)) continue;
+        seen.add(entry.address);
+        found.push({ reference: entry.address, tenantSlug: entry.tenant.slug, name: entry.name, description: entry.description, createdAt: null });
+      }
+      const last = page.items.at(-1);
+      if (!page.hasNextPage || !last) break;
+      after = page.cursorOf(last);
+    }
+    return found;
   }
 
   /** The engine that serves the endpoint's retrieval now (retrieval-mode.ts). */
