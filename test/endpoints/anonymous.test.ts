@@ -238,6 +238,35 @@ describe('the endpoint’s policies apply to anonymous callers', () => {
 });
 
 describe('refusals before any resolver, in the decision log', () => {
+  it('the per-caller limit refusing an OpenAI chat or an MCP request is recorded in the decision log of the endpoint it names', async () => {
+    const published = await acmeEndpoint();
+    const partner = await seedTenant(server.database.ownerUrl, { members: [{ role: 'OWNER' }] });
+    const partnerToken = await server.tokenFor(partner, partner.users[0]!);
+    await must(server, partnerToken, 'mutation { updateTenantSettings(input: { rateLimitPerSecond: 1, rateLimitBurst: 1 }) { rateLimitBurst } }');
+    const chat = () =>
+      fetch(`${server.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${partnerToken}` },
+        body: JSON.stringify({ model: published.reference, messages: [{ role: 'user', content: 'lock keeper' }] }),
+      });
+    // The clock does not move: one request, then the bucket is empty for every surface.
+    expect((await chat()).status).toBe(200);
+    const refused = await chat();
+    expect(refused.status).toBe(429);
+    expect((await refused.json()).error.code).toBe('RATE_LIMITED');
+    const mcp = await fetch(`${server.baseUrl}/mcp/${published.reference}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${partnerToken}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } } }),
+    });
+    expect(mcp.status).toBe(429);
+    const denials = (await decisionsOf(published.endpointId)).filter((decision: any) => decision.decision === 'DENY');
+    expect(denials).toHaveLength(2);
+    for (const denial of denials) {
+      expect(denial).toMatchObject({ reasonCode: 'CALLER_RATE_LIMIT', rule: 'caller: 1 at once, 1 per second', callerTenantId: partner.id, callerKind: 'user' });
+    }
+  });
+
   it('the per-caller limit refusing a GraphQL query is recorded as CALLER_RATE_LIMIT with its rule, only where the caller could reach the endpoint', async () => {
     const published = await acmeEndpoint();
     const unpublished = await acmeEndpoint({ published: false });

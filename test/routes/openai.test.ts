@@ -215,7 +215,7 @@ describe('models', () => {
     await expect(client(credentials.user).models.retrieve(hidden.reference)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
-  it('lists nothing to a caller with no credential (no endpoint allows anonymous callers yet)', async () => {
+  it('lists nothing to a caller with no credential while no listed endpoint admits anonymous callers', async () => {
     const response = await fetch(`${server.baseUrl}/v1/models`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ object: 'list', data: [] });
