@@ -258,8 +258,13 @@ describe('listing', () => {
     });
     expect(created.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_PUBLISHED' });
 
-    const events = await auditEventsOf(server, a.token, 1, { action: 'config.endpoint.update' });
-    const unlisting = events.find((event) => event.details?.before?.listed === true && event.details?.after?.listed === false);
+    // The audit writer is batched: wait for the unlisting itself, not for any update (a's earlier ones are there already).
+    const isUnlisting = (event: Record<string, any>) => event.details?.before?.listed === true && event.details?.after?.listed === false;
+    let unlisting: Record<string, any> | undefined;
+    for (const deadline = Date.now() + 10_000; !unlisting && Date.now() < deadline; ) {
+      unlisting = (await auditEventsOf(server, a.token, 1, { action: 'config.endpoint.update' })).find(isUnlisting);
+      if (!unlisting) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(unlisting?.details).toMatchObject({ before: { published: true, listed: true }, after: { published: false, listed: false } });
   });
 });
