@@ -63,7 +63,7 @@ async function heldJob(owner: Tenant) {
   const documents = Array.from({ length: 3 }, (_, i) => ({ title: `doc-${i}`, text: `Document ${i}. The lamp is wound at dusk.` }));
   const { body } = await ingestInline(server, owner.token, dataset.id, documents);
   const jobId: string = body.data.ingestDocuments.id;
-  await until(() => waiting(hold), 'the runner to wait for the dataset row');
+  await until(() => aSessionWaitsOnALock(), 'the runner to wait for the dataset row');
   const release = async () => {
     await hold.query('commit');
     await hold.end();
@@ -72,8 +72,15 @@ async function heldJob(owner: Tenant) {
   return { jobId, hold, release };
 }
 
-async function waiting(hold: pg.Client): Promise<boolean> {
-  const { rows } = await hold.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+/**
+ * Asked on a connection of its own: inside the hold's transaction, pg_stat_activity is a
+ * snapshot taken at its first read and kept to the transaction's end, so a first look taken
+ * before the runner reached the row (a busy machine) saw no waiter ever after (CI, twice).
+ */
+async function aSessionWaitsOnALock(): Promise<boolean> {
+  const { rows } = await withClient(server.database.ownerUrl, (client) =>
+    client.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`),
+  );
   return rows[0].n > 0;
 }
 
