@@ -12,6 +12,7 @@ import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
 import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
+import { searchBudgetBenchmark } from './search-budget.js';
 import { soakBenchmark } from './soak.js';
 import { vectorsBenchmark } from './vector-search.js';
 
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   pool: poolBenchmark,
   relevance: relevanceBenchmark,
   search: searchBenchmark,
+  'search-budget': searchBudgetBenchmark,
   soak: soakBenchmark,
   vectors: vectorsBenchmark,
 };

@@ -12,7 +12,7 @@ import { tenantTableSql } from '../src/db/rls.js';
  * Document length is the chunk's count of distinct lexemes (`length(search)`, read from the
  * tsvector's header), the same measure the counters sum.
  */
-const STATISTICS_TRIGGER = `create or replace function chunks_search_statistics() returns trigger
+export const STATISTICS_TRIGGER = `create or replace function chunks_search_statistics() returns trigger
   language plpgsql as $fn$
   declare
     emptied uuid[];
@@ -77,7 +77,7 @@ $fn$;`;
  * which the GIN index needs. `row_budget` bounds the chunks one search scores in all: the one
  * place exactness is traded for speed (measured in docs/endpoints.md).
  */
-const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
+export const BM25_SEARCH = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
 -- At most top_k rows (50 at most), with everything the retriever shows, looked up by key

@@ -7,6 +7,9 @@ import { Dataset } from './dataset.entity.js';
  * configuration): the document frequency BM25 weighs words by. Kept exact by statement-level
  * triggers on `chunks` (migrations/…_bm25_statistics.ts), in the transaction that adds,
  * replaces or deletes the chunks, so no code path can forget it; never written by the app.
+ * `maxFrequency` and `minLength` bound what the term can add to a chunk's score (keyword
+ * search's max-score pruning, migrations/…_bm25_term_bounds.ts): only insertions move them, so
+ * after deletions they are looser than the chunks left, never tighter.
  */
 export const DatasetTerm = defineTenantOwnedEntity({
   name: 'DatasetTerm',
@@ -15,6 +18,10 @@ export const DatasetTerm = defineTenantOwnedEntity({
     dataset: () => p.manyToOne(Dataset).deleteRule('cascade'),
     term: p.text(),
     chunkCount: p.integer(),
+    /** The most times the term occurs in one chunk (its positions in the tsvector). */
+    maxFrequency: p.integer(),
+    /** The fewest distinct lexemes of a chunk holding the term (BM25's length). */
+    minLength: p.integer(),
   }),
   uniques: [{ properties: ['tenant', 'dataset', 'term'] }],
 });

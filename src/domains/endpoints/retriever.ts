@@ -87,13 +87,20 @@ const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
  * migrations/…_bm25_statistics.ts). A search that needs more (questions whose rarest words
  * are each in thousands of chunks of a large dataset) stops there and ranks what it scored:
  * at 1 M chunks the top 5 were identical to exact BM25 for 297 of 300 benchmark questions,
- * with 99.5 % of passages shared (docs/endpoints.md). Small datasets never reach it.
- *
- * The same number is the search's single-pass limit: when the question's words are in no
- * more chunks than this together, all of them are scored in one statement (exact, and
- * cheapest); above it the max-score steps run (test/endpoints/bm25.test.ts lowers it to 0).
+ * with 99.5 % of passages shared (docs/endpoints.md, `npm run bench -- search-budget`). Small
+ * datasets never reach it.
  */
 export const KEYWORD_ROW_BUDGET = 5000;
+
+/**
+ * When the question's words are in no more chunks than this together, all of them are scored
+ * in one statement (exact, and cheapest for so few); above it the max-score steps run, which
+ * usually score far fewer (complete passages first, then rare words). It was the row budget
+ * (5 000) until 2026-12-02: a two-word question over 1 400 chunks then scored all of them,
+ * where the steps stop after the few dozen that hold both words. 500 measured best at 20 k and
+ * 200 k chunks (docs/benchmarks.md); test/endpoints/bm25.test.ts lowers it to 0.
+ */
+export const KEYWORD_SINGLE_PASS_LIMIT = 500;
 
 /**
  * Keyword search: BM25 over the chunks (term rarity from each dataset's exact statistics,
@@ -121,7 +128,7 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
                    order by s.complete desc, s.score desc, s.chunk_id
                    limit ?) h
            order by h.complete desc, h.score desc, h.chunk_id`,
-    params: [query, pgArray(datasetIds), query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET, ...(minScore === null ? [] : [minScore]), topK],
+    params: [query, pgArray(datasetIds), query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_SINGLE_PASS_LIMIT, ...(minScore === null ? [] : [minScore]), topK],
   };
 }
 
