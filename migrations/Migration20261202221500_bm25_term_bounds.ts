@@ -202,7 +202,7 @@ begin
      order by r.ord;
 end $fn$;`;
 
-export class Migration20261202213000_bm25_term_bounds extends Migration {
+export class Migration20261202221500_bm25_term_bounds extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`alter table "dataset_terms" add column "max_frequency" int, add column "min_length" int;`);
