@@ -31,7 +31,7 @@ as $fn$
    where t.alias not in ('blank', 'asciihword', 'hword', 'numhword')
 $fn$;`;
 
-export class Migration20261202212601_bm25_question_words extends Migration {
+export class Migration20261202214500_bm25_question_words extends Migration {
   override async up(): Promise<void> {
     this.addSql(PLAIN_QUESTION_TEXT);
   }
