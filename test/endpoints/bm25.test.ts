@@ -208,6 +208,25 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     expect(first!.score).toBeCloseTo((await ranked(owner, setup, 'boat tail drag', 1))[0]!.score, 9);
   });
 
+  it('reads every kind of token of a plain question (plain_question_text)', async () => {
+    const lexemes = (question: string) =>
+      withClient(server.database.ownerUrl, async (client) => {
+        const { rows } = await client.query<{ lexemes: string[] }>(
+          `select array(select unnest(tsvector_to_array(to_tsvector('english', plain_question_text('english', $1)))) order by 1) as lexemes`,
+          [question],
+        );
+        return rows[0]!.lexemes;
+      });
+    // Compounds as their parts only; paths, hosts and abbreviations as themselves and their words.
+    expect(await lexemes('The x-ray of a /boat-tail/ at www.nasa.gov, i.e. lift/drag')).toEqual(
+      ['/boat-tail', 'boat', 'drag', 'e', 'gov', 'i.e', 'lift', 'lift/drag', 'nasa', 'ray', 'tail', 'www', 'www.nasa.gov', 'x'].sort(),
+    );
+    // Stop words and punctuation leave nothing; numbers and apostrophes as the index reads them.
+    expect(await lexemes('what is, and how?')).toEqual([]);
+    expect(await lexemes('')).toEqual([]);
+    expect(await lexemes("the body's 1.5 m")).toEqual(['1.5', 'bodi', 'm']);
+  });
+
   it('scores with the dataset’s own statistics: another tenant’s documents move nothing', async () => {
     const setup = await endpointOver(server, owner.token, generatedCorpus(25, 29));
     const before = await ranked(owner, setup, 'wabq wbaq', 10);
