@@ -3,7 +3,8 @@
  * worker and PostgreSQL, with every request to another host refused: sign up (a refused
  * password first), the empty datasets view, create a dataset (a refused slug first, its error
  * staying until dismissed), see it listed, its detail with documents, switch tenant (refused,
- * then to a tenant the user was invited to), a narrow screen's menu, sign out.
+ * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
+ * in by the same session, sign out.
  *
  * Every view is checked with axe-core (@axe-core/playwright): no serious or critical
  * violation. Any console error, page error, CSP violation or request to another host fails
@@ -128,7 +129,17 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       expect(await page.getByRole('link', { name: 'Datasets', exact: true }).isVisible()).toBe(false);
       await menu.click();
       await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'visible' });
+      // Nothing wider than the screen: no sideways scrolling.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await view(page, 'narrow-menu');
+
+      // The classic page (ingestion, asking) is one link away, signed in with the same session.
+      await page.setViewportSize({ width: 1200, height: 800 });
+      await page.getByRole('link', { name: 'Ingest & ask (classic)' }).click();
+      await page.locator('#workspace').waitFor();
+      expect(await page.locator('#whoami').innerText()).toContain(email);
+      await page.goto(`${server.baseUrl}/console/datasets`);
+      await page.locator('#datasets-empty').waitFor();
 
       // Sign out: back to the sign-in form, nothing kept in the tab, the token refused by the server.
       const lastToken = await accessToken(page);

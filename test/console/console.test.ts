@@ -1,5 +1,5 @@
 /**
- * The web console (/console) in a real headless Chromium against the real server, worker and
+ * The first, one-page web console (/console/classic/) in a real headless Chromium against the real server, worker and
  * PostgreSQL: sign-in errors (wrong password, rate limited), sign in, datasets, a validation
  * error, uploads by file input and by drop with live progress to 100 %, document counts, and
  * a streamed answer from an endpoint. Any browser console error, page error, CSP violation or
@@ -67,16 +67,22 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     await server?.close();
   });
 
-  it('is served at /console with its own Content-Security-Policy, and graphql-ws without bare imports', async () => {
-    const redirect = await fetch(`${server.baseUrl}/console`, { redirect: 'manual' });
-    expect([redirect.status, redirect.headers.get('location')]).toEqual([308, '/console/']);
-    const page = await fetch(`${server.baseUrl}/console/`);
+  it('is served at /console (the application) and /console/classic/ (this page) with its own Content-Security-Policy, and graphql-ws without bare imports', async () => {
+    for (const [from, to] of [['/console', '/console/'], ['/console/classic', '/console/classic/']]) {
+      const redirect = await fetch(`${server.baseUrl}${from}`, { redirect: 'manual' });
+      expect([redirect.status, redirect.headers.get('location')]).toEqual([308, to]);
+    }
+    const app = await fetch(`${server.baseUrl}/console/`);
+    expect(await app.text()).toContain('<script type="module" src="/console/assets/app.js"></script>');
+    // Every in-app path answers the application's page (its router reads the URL).
+    expect(await (await fetch(`${server.baseUrl}/console/datasets/some-slug`)).text()).toContain('/console/assets/app.js');
+    const page = await fetch(`${server.baseUrl}/console/classic/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-security-policy')).toBe(CONSOLE_POLICY);
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(await page.text()).toContain('<script type="module" src="main.js"></script>');
-    for (const file of ['main.js', 'api.js', 'console.css', 'vendor/graphql-ws/client.js']) {
+    for (const file of ['classic/main.js', 'classic/api.js', 'classic/console.css', 'classic/vendor/graphql-ws/client.js', 'assets/app.js', 'assets/app.css']) {
       const response = await fetch(`${server.baseUrl}/console/${file}`);
       expect({ file, status: response.status, csp: response.headers.get('content-security-policy') }).toEqual({ file, status: 200, csp: CONSOLE_POLICY });
       expect(response.headers.get('content-type')).toMatch(file.endsWith('.css') ? /^text\/css/ : /^text\/javascript/);
@@ -85,6 +91,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     }
     expect((await fetch(`${server.baseUrl}/console/../src/config.ts`)).status).not.toBe(200);
     expect((await fetch(`${server.baseUrl}/console/serve.ts`)).status).toBe(404);
+    expect((await fetch(`${server.baseUrl}/console/classic/serve.ts`)).status).toBe(404);
     expect((await fetch(`${server.baseUrl}/console/`, { method: 'POST', body: 'x' })).status).toBe(405);
     // The API (and a path that only starts like the console's) keeps its own policy.
     const apiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -117,8 +124,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     const page = await context.newPage();
     const problems = watchForProblems(page, new URL(server.baseUrl).host);
     try {
-      await page.goto(`${server.baseUrl}/console`);
-      expect(new URL(page.url()).pathname).toBe('/console/');
+      await page.goto(`${server.baseUrl}/console/classic`);
+      expect(new URL(page.url()).pathname).toBe('/console/classic/');
 
       // Sign-in errors: an unknown account three times, then the per-email limit.
       const stranger = uniqueEmail('stranger');

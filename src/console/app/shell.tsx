@@ -46,7 +46,7 @@ export function Shell() {
               <Nav.Link href="/graphql">GraphiQL</Nav.Link>
             </Nav>
             <Nav>
-              <NavDropdown title={`${signedIn.tenant.name} · ${signedIn.user.email}`} id="account-menu" align="end">
+              <NavDropdown title={`${signedIn.tenant.name} · ${signedIn.user.email}`} id="account-menu" align="end" className="account-menu">
                 <NavDropdown.ItemText className="small text-body-secondary">
                   Tenant <strong>{signedIn.tenant.slug}</strong>, role {signedIn.role}
                 </NavDropdown.ItemText>
