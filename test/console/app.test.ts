@@ -2,7 +2,7 @@
  * The console application (/console) in a real headless Chromium against the real server,
  * worker and PostgreSQL, with every request to another host refused: sign up (a refused
  * password first), the empty datasets view, create a dataset (a refused slug first, its error
- * staying until dismissed), see it listed, its detail with documents, switch tenant (refused,
+ * staying until dismissed), see it listed, its detail with documents, its settings, switch tenant (refused,
  * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
  * in by the same session, sign out.
  *
@@ -108,6 +108,19 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       expect((await page.locator('#documents-table tbody tr td:first-child').allInnerTexts()).sort()).toEqual(['Fog signals', 'Lamp care']);
       expect(await page.locator('#dataset-facts dd[data-field="documents"]').innerText()).toBe('2');
       await view(page, 'dataset');
+
+      // Its settings: a refused slug is said; a new name and slug are saved, and the address follows.
+      await page.getByLabel('Slug').fill('Bad Slug');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Could not save the settings' }).filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
+      await page.getByLabel('Name').fill('Keepers handbook');
+      await page.getByLabel('Slug').fill('keepers-handbook');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('heading', { name: 'Keepers handbook', level: 1 }).waitFor();
+      await expect.poll(() => new URL(page.url()).pathname).toBe('/console/datasets/keepers-handbook');
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      expect(await page.locator('#dataset-facts dd[data-field="documents"]').innerText()).toBe('2');
+      expect((await server.graphql('{ dataset(slug: "keepers-handbook") { id name } }', { token })).body.data.dataset).toEqual({ id: datasetId, name: 'Keepers handbook' });
 
       // Switch tenant: one the user is not a member of is refused; then one they were invited to.
       const other = await signUp(server, { tenantName: 'Tide Office' });

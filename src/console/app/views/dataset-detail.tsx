@@ -1,6 +1,6 @@
 /**
  * One dataset: what it holds (documents, chunks, size, language), its documents (load more),
- * and deleting it, which asks first.
+ * its settings, and deleting it, which asks first.
  */
 import { useCallback, useEffect, useState } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -13,6 +13,7 @@ import { DatasetDocument, DeleteDatasetDocument, type DatasetQuery } from '../..
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen } from '../format.js';
 import { useSession } from '../session.js';
+import { DatasetSettings } from './dataset-settings.js';
 
 type Dataset = NonNullable<DatasetQuery['dataset']>;
 type DocumentRow = Dataset['documents']['edges'][number]['node'];
@@ -137,6 +138,14 @@ export function DatasetDetail() {
           Load more
         </Button>
       ) : null}
+
+      <DatasetSettings
+        dataset={dataset}
+        onSaved={(saved) => {
+          setDataset({ ...dataset, ...saved });
+          if (saved.slug !== dataset.slug) navigate(`/datasets/${encodeURIComponent(saved.slug)}`, { replace: true });
+        }}
+      />
 
       <Modal show={confirming} onHide={() => setConfirming(false)} aria-labelledby="delete-dataset-title">
         <Modal.Header closeButton closeLabel="Cancel">
