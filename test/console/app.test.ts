@@ -2,7 +2,7 @@
  * The console application (/console) in a real headless Chromium against the real server,
  * worker and PostgreSQL, with every request to another host refused: sign up (a refused
  * password first), the empty datasets view, create a dataset (a refused slug first, its error
- * staying until dismissed), see it listed, its detail with documents, its settings, switch tenant (refused,
+ * staying until dismissed), see it listed, its detail with documents, its settings, deleting it (asked first), switch tenant (refused,
  * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
  * in by the same session, sign out.
  *
@@ -122,6 +122,21 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       expect(await page.locator('#dataset-facts dd[data-field="documents"]').innerText()).toBe('2');
       expect((await server.graphql('{ dataset(slug: "keepers-handbook") { id name } }', { token })).body.data.dataset).toEqual({ id: datasetId, name: 'Keepers handbook' });
 
+      // Deleting asks first: "Keep it" keeps it; "Delete" deletes it and returns to the (empty) list.
+      await page.getByRole('button', { name: 'Delete dataset' }).click();
+      const confirm = page.getByRole('dialog', { name: 'Delete “Keepers handbook”?' });
+      await confirm.waitFor();
+      expect(await confirm.innerText()).toContain('Its 2 documents and 2 chunks are deleted with it');
+      // The window as it is (a full-page shot would cut the fixed backdrop at the window's height).
+      await view(page, 'dataset-delete', { fullPage: false });
+      await confirm.getByRole('button', { name: 'Keep it' }).click();
+      await confirm.waitFor({ state: 'detached' });
+      expect((await server.graphql('{ dataset(slug: "keepers-handbook") { id } }', { token })).body.data.dataset).toEqual({ id: datasetId });
+      await page.getByRole('button', { name: 'Delete dataset' }).click();
+      await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+      await page.locator('#datasets-empty').filter({ hasText: 'No datasets yet' }).waitFor();
+      expect((await server.graphql('{ dataset(slug: "keepers-handbook") { id } }', { token })).body.data.dataset).toBeNull();
+
       // Switch tenant: one the user is not a member of is refused; then one they were invited to.
       const other = await signUp(server, { tenantName: 'Tide Office' });
       await page.getByRole('button', { name: /Harbour Works/ }).click();
@@ -171,11 +186,11 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
 });
 
 /** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
-async function view(page: Page, name: string) {
+async function view(page: Page, name: string, { fullPage = true } = {}) {
   const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
   expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
-  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage });
 }
 
 async function accessToken(page: Page): Promise<string> {
