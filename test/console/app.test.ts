@@ -36,7 +36,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
   });
 
   it('walks sign up → create a dataset → see it listed and in detail → switch tenant → sign out', { timeout: 180_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    // Reduced motion: Bootstrap then skips its fades and slides, so axe never measures a half-faded colour.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, reducedMotion: 'reduce' });
     const host = new URL(server.baseUrl).host;
     const blocked = await blockOtherHosts(context, host);
     const page = await context.newPage();
@@ -103,6 +104,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
         { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind.' },
       ]);
       expect((await settled(server, token, job.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+      await page.waitForLoadState('networkidle');
       await page.reload();
       await page.locator('#documents-table tbody tr').nth(1).waitFor();
       expect((await page.locator('#documents-table tbody tr td:first-child').allInnerTexts()).sort()).toEqual(['Fog signals', 'Lamp care']);
@@ -163,9 +165,12 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
 
       // The classic page (ingestion, asking) is one link away, signed in with the same session.
       await page.setViewportSize({ width: 1200, height: 800 });
+      // Leaving while a request is in flight would abort it (a failed request, which fails the test).
+      await page.waitForLoadState('networkidle');
       await page.getByRole('link', { name: 'Ingest & ask (classic)' }).click();
       await page.locator('#workspace').waitFor();
       expect(await page.locator('#whoami').innerText()).toContain(email);
+      await page.waitForLoadState('networkidle');
       await page.goto(`${server.baseUrl}/console/datasets`);
       await page.locator('#datasets-empty').waitFor();
 
@@ -187,6 +192,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
 
 /** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
 async function view(page: Page, name: string, { fullPage = true } = {}) {
+  await page.evaluate(() => Promise.all(document.getAnimations().map((animation) => animation.finished)));
   const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
   expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
