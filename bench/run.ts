@@ -10,6 +10,7 @@ import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
+import { relevancePartsBenchmark } from './relevance-parts.js';
 import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
 import { searchBudgetBenchmark } from './search-budget.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   planning: planningBenchmark,
   pool: poolBenchmark,
   relevance: relevanceBenchmark,
+  'relevance-parts': relevancePartsBenchmark,
   search: searchBenchmark,
   'search-budget': searchBudgetBenchmark,
   soak: soakBenchmark,

@@ -4,7 +4,8 @@ import { BM25_SEARCH, STATISTICS_TRIGGER } from './Migration20261202144657_bm25_
 /**
  * Tighter max-score bounds for keyword search: each term's highest frequency in a chunk and the
  * fewest lexemes of a chunk that holds it, kept in `dataset_terms` by the statistics trigger
- * (one more aggregate in the grouped upsert it already runs). A term's bound was idf · (k1 + 1),
+ * (two more aggregates in the grouped upsert it already runs; the trigger is otherwise that of
+ * Migration20261202215000_bm25_statistics_upkeep). A term's bound was idf · (k1 + 1),
  * what it adds to a chunk as its frequency grows without limit; with these two it is what the
  * term adds at its highest frequency in its shortest chunk, about half as much for words that
  * occur once per chunk, so `sluice_bm25_search` stops scanning common words far sooner
@@ -42,7 +43,7 @@ const STATISTICS_TRIGGER_WITH_BOUNDS = `create or replace function chunks_search
       select gen_random_uuid(), n.tenant_id, n.dataset_id, t.lexeme, count(*), max(greatest(coalesce(cardinality(t.positions), 0), 1)), min(length(n.search))
         from new_chunks n cross join lateral unnest(n.search) as t
        group by n.tenant_id, n.dataset_id, t.lexeme
-       order by n.dataset_id, t.lexeme
+       order by n.dataset_id, t.lexeme collate "C"
       on conflict (tenant_id, dataset_id, term) do update
         set chunk_count = dataset_terms.chunk_count + excluded.chunk_count,
             max_frequency = greatest(dataset_terms.max_frequency, excluded.max_frequency),
@@ -222,7 +223,8 @@ export class Migration20261202221500_bm25_term_bounds extends Migration {
   }
 
   override async down(): Promise<void> {
-    this.addSql(STATISTICS_TRIGGER);
+    // The trigger as Migration20261202215000_bm25_statistics_upkeep left it (terms in bytewise order).
+    this.addSql(STATISTICS_TRIGGER.replace('order by n.dataset_id, t.term', 'order by n.dataset_id, t.term collate "C"'));
     this.addSql(BM25_SEARCH);
     this.addSql(`alter table "dataset_terms" drop column "max_frequency", drop column "min_length";`);
   }
