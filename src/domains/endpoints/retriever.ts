@@ -87,8 +87,8 @@ const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
  * migrations/…_bm25_term_bounds.ts). A search that needs more (questions whose rarest words
  * are each in thousands of chunks of a large dataset) stops there and ranks what it scored:
  * at 1 M chunks the top 5 were identical to exact BM25 for 297 of 300 benchmark questions,
- * with 99.5 % of passages shared (a one-off script, before the tighter bounds); at 200 k, all
- * 300 (`npm run bench -- search-budget`, docs/endpoints.md). Small datasets never reach it.
+ * with 99.6 % of passages shared; at 200 k, all 300 (`npm run bench -- search-budget`,
+ * docs/endpoints.md). Small datasets never reach it.
  */
 export const KEYWORD_ROW_BUDGET = 5000;
 
