@@ -158,7 +158,8 @@ export async function vectorsBenchmark(command: string): Promise<void> {
       }
       // The plan as run, as the app role under RLS, at the app's default ef_search (or the first).
       const shown = engines.find((engine) => engine.name === hnsw(data, DEFAULT_VECTOR_SEARCH.hnswEfSearch).name) ?? engines[0]!;
-      plan = `${shown.name}:\n${await explain(app, shown, data, questions[1]!, true)}`;
+      // The question's literal (thousands of characters) elided.
+      plan = `${shown.name}:\n${(await explain(app, shown, data, questions[1]!, true)).replace(/'\[[^\]]*\]'/g, `'[…${dimensions} numbers…]'`)}`;
       console.log(plan);
       // Interleaved, each ef_search first for an equal share of the questions: all see the same cache and load.
       const measured: Measured[] = engines.map((engine) => ({ engine: engine.name, size: chunkCount, samples: [], answers: [], scores: [] }));
