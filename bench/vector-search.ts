@@ -8,11 +8,18 @@
  * 2. Exact search as the dataset grows through BENCH_VECTOR_SIZES: plain SQL over `real[]`
  *    (stops once a question takes over BENCH_VECTOR_STOP_MS) and, where the `vector`
  *    extension exists, pgvector's `<=>` without index (at N its answers are the ground truth).
- * 3. At N, with pgvector: HNSW (m 16, ef_construction 64) build time and size, latency at
- *    ef_search 40 and 100 with recall@10 against exact, and inserts with the index present.
+ * 3. At N, with pgvector: the separation of the exact top 10 from ranks 11 to 100; HNSW
+ *    (m 16, ef_construction 64 by default) build time and size, the plan as run (EXPLAIN
+ *    ANALYZE as the app role), latency at each ef_search with recall@10 against exact and the
+ *    similarity the answers give up, and inserts with the index present.
  *
  * Settings: BENCH_VECTOR_CHUNKS, BENCH_VECTOR_DIMENSIONS, BENCH_VECTOR_CLUSTERS,
- * BENCH_VECTOR_NOISE (noise length / centroid length, default 0.8), BENCH_VECTOR_QUERIES
+ * BENCH_VECTOR_NOISE (noise length / centroid length, default 0.8), BENCH_VECTOR_SPECTRUM
+ * (noise variance ∝ i^−spectrum, default 0: isotropic, the hard case; 1 is closer to real
+ * embeddings), BENCH_VECTOR_TOPICS (default 0: independent centroids, all nearly orthogonal;
+ * else centroids grouped in that many topics), BENCH_VECTOR_TOPIC_SPREAD (default 0.8),
+ * BENCH_VECTOR_M (16), BENCH_VECTOR_EF_CONSTRUCTION (64), BENCH_VECTOR_EF_SEARCH
+ * (comma-separated, default 40,100,200,400), BENCH_VECTOR_QUERIES
  * (default 50), BENCH_VECTOR_SIZES (comma-separated), BENCH_VECTOR_STOP_MS (default 5000),
  * BENCH_VECTOR_SQL_UP_TO (largest size for plain-SQL exact, default 200 000: ~80 µs a row),
  * BENCH_VECTOR_INGEST (default 100 000), BENCH_VECTOR_BATCH (default 64, the embeddings
