@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       scopes: { type: 'string' },
       'expires-in-days': { type: 'string' },
       'no-expiry': { type: 'boolean' },
+      json: { type: 'boolean' },
     },
   });
   const command = positionals[0] ?? 'serve';
@@ -63,26 +64,34 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined, redaction: config.observability.redaction });
+  const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
+  // A one-shot command's stdout is its answer (operator/answer.ts): its logs go to stderr, warnings only unless LOG_LEVEL says.
+  const logger = createLogger({
+    level: serving ? config.logLevel : config.commandLogLevel,
+    destination: serving ? undefined : 2,
+    format: serving && values.json ? 'json' : config.logFormat,
+    redaction: config.observability.redaction,
+  });
+  const answer = { json: Boolean(values.json) };
   reportSecrets(config, logger);
 
-  const database = await openDatabase(config, logger);
-  const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
+  // Beside a running `serve` on the same data directory, every other command uses its database.
+  const database = await openDatabase(config, logger, { shareRunning: command !== 'serve' });
   let failed = false;
   try {
     reportDatabase(config, database, logger);
-    await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
-    if (command === 'migrate') return migrateOnly(logger);
-    if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, logger);
-    if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, logger, values.tenant);
-    if (command === 'retention') return await applyRetentionNow(database.ownerUrl, logger);
+    const applied = await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
+    if (command === 'migrate') return migrateOnly(applied, answer);
+    if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, answer);
+    if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, values.tenant, answer);
+    if (command === 'retention') return await applyRetentionNow(database.ownerUrl, answer);
     if (keysCreate) {
       return await createApiKey(database.ownerUrl, logger, {
         tenant: values.tenant!,
         name: values.name!,
         scopes: values.scopes!,
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
-      });
+      }, answer);
     }
     return await serveUntilSignal(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {

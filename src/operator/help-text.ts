@@ -26,4 +26,8 @@ const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
             [--expires-in-days <n> | --no-expiry]
             mint an API key for a tenant; prints the key (shown once) on stdout
 
+One-shot commands print their answer on stdout and logs on stderr; --json prints the
+answer as one JSON document. In development they share the embedded PostgreSQL of a
+running \`sluice serve\` on the same SLUICE_DATA_DIR.
+
 Configuration comes from the environment; see README.md.`;
