@@ -12,7 +12,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where the console is served. */
@@ -57,9 +57,12 @@ function answer(res: ServerResponse, status: number, headers: Record<string, str
 /** URL path → file: the console's own .html/.js/.css files, and graphql-ws's browser client. */
 function consoleAssets(): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  const here = dirname(fileURLToPath(import.meta.url));
+  const self = fileURLToPath(import.meta.url);
+  const here = dirname(self);
   for (const name of readdirSync(here)) {
     const type = TYPES[extname(name)];
+    // Compiled (dist/, scripts/compile.js), this server module is a .js beside the assets: never serve it.
+    if (name === basename(self)) continue;
     if (type) assets.set(`${CONSOLE_PATH}/${name}`, { body: readFileSync(join(here, name)), type });
   }
   const index = assets.get(`${CONSOLE_PATH}/index.html`);

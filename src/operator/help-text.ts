@@ -6,8 +6,26 @@ export async function usage(): Promise<string> {
 Client commands (talk to a running Sluice; \`sluice <command> --help\` for each):
 ${clientUsage()}
 
-${OPERATOR_USAGE}`;
+${OPERATOR_USAGE}
+
+Also:
+  --version print the version
+  completion bash|zsh
+            print a shell completion script (see docs/cli.md)
+
+Configuration comes from the environment; see README.md.`;
 }
+
+/** The operator commands and their options, for `sluice completion` (keep in step with the text below). */
+export const OPERATOR_COMMANDS: { name: string; options: string[] }[] = [
+  { name: 'serve', options: ['help'] },
+  { name: 'worker', options: ['help'] },
+  { name: 'migrate', options: ['help'] },
+  { name: 'rotate-master-key', options: ['help'] },
+  { name: 'audit verify', options: ['tenant', 'help'] },
+  { name: 'retention', options: ['help'] },
+  { name: 'keys create', options: ['tenant', 'name', 'scopes', 'expires-in-days', 'no-expiry', 'help'] },
+];
 
 const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
@@ -24,6 +42,4 @@ const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   retention apply expired-data retention now (the worker does it daily)
   keys create --tenant <slug> --name <name> --scopes read,write[,admin]
             [--expires-in-days <n> | --no-expiry]
-            mint an API key for a tenant; prints the key (shown once) on stdout
-
-Configuration comes from the environment; see README.md.`;
+            mint an API key for a tenant; prints the key (shown once) on stdout`;
