@@ -20,7 +20,6 @@ import { createApiKey } from './operator/create-api-key.js';
 import { usage } from './operator/help-text.js';
 import { migrateOnly } from './operator/migrate-only.js';
 import { resealSecrets } from './operator/reseal-secrets.js';
-import { serveUntilSignal } from './operator/serve-until-signal.js';
 import { reportDatabase, reportSecrets } from './operator/start-up.js';
 import { verifyAuditChains } from './operator/verify-audit-chains.js';
 
@@ -66,8 +65,11 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined, redaction: config.observability.redaction });
   reportSecrets(config, logger);
 
-  const database = await openDatabase(config, logger);
   const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
+  // The server's code (the schema, Yoga, the worker: a good part of a start) loads while the
+  // embedded PostgreSQL starts in its own process, rather than after it (issue 22).
+  const servingCode = serving ? import('./operator/serve-until-signal.js') : undefined;
+  const database = await openDatabase(config, logger);
   let failed = false;
   try {
     reportDatabase(config, database, logger);
@@ -84,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
       });
     }
+    const { serveUntilSignal } = await servingCode!;
     return await serveUntilSignal(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {
     // The last step, whatever came before: an embedded PostgreSQL never outlives us.
