@@ -104,6 +104,8 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
 const LazyWebSocket = new Proxy(function WebSocket() {}, {
   construct: (_target, args) => new (loadWebSocket())(...(args as [string])),
   get: (_target, key) => loadWebSocket()[key as keyof typeof WebSocket],
+  // graphql-ws checks the class with `'OPEN' in impl`.
+  has: (_target, key) => key in loadWebSocket(),
 });
 
 function loadWebSocket(): typeof WebSocket {
