@@ -28,6 +28,7 @@ import { Migration20261202181000_anonymous_callers } from './Migration2026120218
 import { Migration20261202181500_endpoint_catalog } from './Migration20261202181500_endpoint_catalog.js';
 import { Migration20261202181600_model_health } from './Migration20261202181600_model_health.js';
 import { Migration20261202194000_catalog_anonymous } from './Migration20261202194000_catalog_anonymous.js';
+import { Migration20261202213000_record_query_usage } from './Migration20261202213000_record_query_usage.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -58,4 +59,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202181500_endpoint_catalog', class: Migration20261202181500_endpoint_catalog },
   { name: 'Migration20261202181600_model_health', class: Migration20261202181600_model_health },
   { name: 'Migration20261202194000_catalog_anonymous', class: Migration20261202194000_catalog_anonymous },
+  { name: 'Migration20261202213000_record_query_usage', class: Migration20261202213000_record_query_usage },
 ];

@@ -111,6 +111,24 @@ describe('PostgreSQL row-level security alone', () => {
     expect(owners.rows.map((row) => row.role)).toEqual(['OWNER', 'ADMIN']);
   });
 
+
+  it('records query usage (record_query_usage) only for the tenant it binds, and never inside another tenant’s binding', async () => {
+    const usage = (tenant: string) => [tenant, null, 'ep', tenant, 'user', 'someone', 1, 2, 3, 0, 0, 5, 'ok', new Date()];
+    const call = 'select record_query_usage($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)';
+    await asAppRole(async (client) => {
+      // Inside a transaction bound to A, a record for B is refused (the function would otherwise rebind it).
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [a.id]);
+      await expect(client.query(call, usage(b.id))).rejects.toMatchObject({ code: '42501' });
+      await client.query('rollback');
+      // On its own it writes B's record under RLS, and leaves no binding behind on the connection.
+      await client.query(call, usage(b.id));
+      expect((await client.query(`select nullif(current_setting('app.tenant_id', true), '') as bound`)).rows[0].bound).toBeNull();
+      expect((await client.query('select count(*)::int as n from usage_records')).rows[0].n).toBe(0);
+    });
+    const written = await asOwner((client) => client.query(`select tenant_id, caller_id, total_tokens from usage_records where caller_id = 'someone'`));
+    expect(written.rows).toEqual([{ tenant_id: b.id, caller_id: 'someone', total_tokens: 3 }]);
+  });
   it("lets a user read their own memberships in other tenants, and nobody else's", async () => {
     await asAppRole(async (client) => {
       await client.query('begin');

@@ -20,7 +20,7 @@ import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
-import { UsageRecord } from '../endpoints/usage-record.entity.js';
+import { recordQueryUsage } from './usage-writer.js';
 
 export const MAX_QUERY_CHARS = 8192;
 const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
@@ -89,6 +89,7 @@ export class QueryService {
           query: query.trim(),
         },
         this.ctx.request?.operationHash ?? null,
+        endpoint.enabledPolicies,
       );
       if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
       let text: string;
@@ -116,28 +117,27 @@ export class QueryService {
       // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
       const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
       return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
-    });
+    }, { withPolicies: true });
     const { em, endpoint, tenantId } = prepared;
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
     // Null when the platform refused before the policies ran (anonymous-callers.ts): nothing is charged then.
     const admission = prepared.outcome?.admission;
     const clock = this.ctx.deps.clock;
-    const record = (usage: QueryUsage, latencyMs: number, outcome: string) =>
-      em.transactional(async (tx) => {
-        tx.create(UsageRecord, {
-          tenant: tenantId,
-          endpoint: endpoint.id,
-          endpointSlug: endpoint.slug,
-          ...caller,
-          ...usage,
-          chargedMicros: admission?.charge(usage) ?? 0,
-          latencyMs,
-          outcome,
-          createdAt: clock.now(),
-        });
-        onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
+    const record = async (usage: QueryUsage, latencyMs: number, outcome: string) => {
+      onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
+      await recordQueryUsage(em, {
+        tenantId,
+        endpointId: endpoint.id,
+        endpointSlug: endpoint.slug,
+        ...caller,
+        ...usage,
+        chargedMicros: admission?.charge(usage) ?? 0,
+        latencyMs,
+        outcome,
+        createdAt: clock.now(),
       });
+    };
     if (prepared.refused) {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
       const error = prepared.refused;

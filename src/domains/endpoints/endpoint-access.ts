@@ -8,7 +8,8 @@
  * by the query path, which records that refusal). Only then does the caller's scope cross to
  * the publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and
  * RLS bound there) and read the endpoint: everything done for the caller after this runs there.
- * `reachEndpointAnd` goes on in the transaction that read the endpoint.
+ * `reachEndpointAnd` goes on in the transaction that read the endpoint, and can read the
+ * endpoint's enabled policies in the same statement.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
@@ -34,7 +35,12 @@ export async function reachEndpoint(ctx: ServiceContext, endpointRef: string): P
  * to its tenant: the query path reads the endpoint, decides its policies and (for keyword
  * retrieval) ranks the passages in one transaction instead of one each.
  */
-export async function reachEndpointAnd<T>(ctx: ServiceContext, endpointRef: string, work: (tx: EntityManager, reached: ReachedEndpoint) => Promise<T> | T): Promise<T> {
+export async function reachEndpointAnd<T>(
+  ctx: ServiceContext,
+  endpointRef: string,
+  work: (tx: EntityManager, reached: ReachedEndpoint) => Promise<T> | T,
+  options: { withPolicies?: boolean } = {},
+): Promise<T> {
   const { actor } = ctx;
   const ref = ENDPOINT_REF.exec(endpointRef.trim());
   if (!ref) throw new ValidationError('endpoint must be "tenant-slug/endpoint-slug"', { field: 'endpoint' });
@@ -51,7 +57,8 @@ export async function reachEndpointAnd<T>(ctx: ServiceContext, endpointRef: stri
 
   const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
   return em.transactional(async (tx) => {
-    const endpoint = await tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: ['model'] });
+    // With its enabled policies when the caller decides them (the query path): same statement.
+    const endpoint = await tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: options.withPolicies ? ['model', 'enabledPolicies'] : ['model'] });
     if (!endpoint) throw new NotFoundError('Endpoint');
     return work(tx as EntityManager, { em, endpoint, tenantId: found.tenant_id });
   });

@@ -26,8 +26,11 @@ export interface Admission {
 const NOTHING_CHARGED: Admission = { charge: () => 0 };
 const NO_FACTS: Fact = { count: 0, total: 0, oldest: null, times: [] };
 
+/** What evaluating a policy needs of it: a stored Policy, or the row the query path read with its endpoint. */
+export type PolicyRule = Pick<Policy, 'id' | 'type' | 'configuration'>;
+
 interface Evaluated {
-  policy: Policy;
+  policy: PolicyRule;
   type: PolicyType | undefined;
   config: unknown;
   verdict: Verdict;
@@ -41,9 +44,13 @@ export interface PolicyOutcome {
   locked: boolean;
 }
 
-/** Decides the query in `tx` (see above); the caller commits, then throws `denial` if any. */
-export async function decidePolicies(tx: EntityManager, call: PolicyCall, operationHash: string | null): Promise<PolicyOutcome> {
-  const policies = await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+/**
+ * Decides the query in `tx` (see above); the caller commits, then throws `denial` if any.
+ * `enabled` are the endpoint's enabled policies, oldest first, when the caller has read them
+ * already (with the endpoint, in one statement); otherwise they are read here.
+ */
+export async function decidePolicies(tx: EntityManager, call: PolicyCall, operationHash: string | null, enabled?: readonly PolicyRule[]): Promise<PolicyOutcome> {
+  const policies = enabled ?? (await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
   if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false };
   await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
   const evaluated = await evaluate(tx, call, policies);
@@ -83,7 +90,7 @@ export async function decidePolicies(tx: EntityManager, call: PolicyCall, operat
 
 /** A policy with its type and configuration read, and the facts it asked for. */
 export interface PolicyState {
-  policy: Policy;
+  policy: PolicyRule;
   /** Undefined when this version cannot read the stored type or configuration. */
   type: PolicyType | undefined;
   config: unknown;
@@ -91,7 +98,7 @@ export interface PolicyState {
 }
 
 /** Reads the facts every policy needs, in one statement. */
-export async function readPolicyStates(tx: EntityManager, call: PolicyCall, policies: Policy[]): Promise<PolicyState[]> {
+export async function readPolicyStates(tx: EntityManager, call: PolicyCall, policies: readonly PolicyRule[]): Promise<PolicyState[]> {
   const typed = policies.map((policy) => {
     const type = policyType(policy.type);
     const parsed = type?.configSchema.safeParse(policy.configuration);
@@ -110,7 +117,7 @@ export async function readPolicyStates(tx: EntityManager, call: PolicyCall, poli
 }
 
 /** Every policy's verdict, the types that take precedence first. */
-async function evaluate(tx: EntityManager, call: PolicyCall, policies: Policy[]): Promise<Evaluated[]> {
+async function evaluate(tx: EntityManager, call: PolicyCall, policies: readonly PolicyRule[]): Promise<Evaluated[]> {
   return (await readPolicyStates(tx, call, policies))
     .map(({ policy, type, config, facts }) => {
       // A stored policy whose type or configuration this version cannot read fails closed.
@@ -122,7 +129,7 @@ async function evaluate(tx: EntityManager, call: PolicyCall, policies: Policy[])
     .sort((a, b) => (a.type?.precedence ?? 0) - (b.type?.precedence ?? 0));
 }
 
-function denialError(policy: Policy, verdict: Extract<Verdict, { decision: 'DENY' }>) {
+function denialError(policy: PolicyRule, verdict: Extract<Verdict, { decision: 'DENY' }>) {
   const details = { policyId: policy.id, policyType: policy.type, reason: verdict.reasonCode };
   if (verdict.code === 'RATE_LIMITED') return new RateLimitedError(verdict.reason, verdict.retryAfterSeconds ?? 1, details);
   return new PolicyDeniedError(verdict.reason, details);
