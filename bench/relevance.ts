@@ -24,7 +24,7 @@ import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchSer
 const TOP_K = 50;
 const FILE_NAME = 'cranfield.jsonl';
 
-interface Collection {
+export interface Collection {
   documentsJsonl: string;
   documents: { id: string; title: string; text: string }[];
   questions: { id: string; text: string }[];
@@ -32,7 +32,7 @@ interface Collection {
   judgements: Map<string, Map<string, number>>;
 }
 
-async function loadCollection(directory: string): Promise<Collection> {
+export async function loadCollection(directory: string): Promise<Collection> {
   const documentsJsonl = await readFile(path.join(directory, 'documents.jsonl'), 'utf8');
   const lines = (text: string) => text.split('\n').filter((line) => line.trim() !== '');
   const documents = lines(documentsJsonl).map((line) => JSON.parse(line) as { id: string; title: string; text: string });

@@ -10,6 +10,7 @@ import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
+import { relevancePartsBenchmark } from './relevance-parts.js';
 import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
 import { soakBenchmark } from './soak.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   planning: planningBenchmark,
   pool: poolBenchmark,
   relevance: relevanceBenchmark,
+  'relevance-parts': relevancePartsBenchmark,
   search: searchBenchmark,
   soak: soakBenchmark,
   vectors: vectorsBenchmark,

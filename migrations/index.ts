@@ -29,6 +29,8 @@ import { Migration20261202181500_endpoint_catalog } from './Migration20261202181
 import { Migration20261202181600_model_health } from './Migration20261202181600_model_health.js';
 import { Migration20261202194000_catalog_anonymous } from './Migration20261202194000_catalog_anonymous.js';
 import { Migration20261202213000_record_query_usage } from './Migration20261202213000_record_query_usage.js';
+import { Migration20261202214500_bm25_question_words } from './Migration20261202214500_bm25_question_words.js';
+import { Migration20261202215000_bm25_statistics_upkeep } from './Migration20261202215000_bm25_statistics_upkeep.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -60,4 +62,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202181600_model_health', class: Migration20261202181600_model_health },
   { name: 'Migration20261202194000_catalog_anonymous', class: Migration20261202194000_catalog_anonymous },
   { name: 'Migration20261202213000_record_query_usage', class: Migration20261202213000_record_query_usage },
+  { name: 'Migration20261202214500_bm25_question_words', class: Migration20261202214500_bm25_question_words },
+  { name: 'Migration20261202215000_bm25_statistics_upkeep', class: Migration20261202215000_bm25_statistics_upkeep },
 ];

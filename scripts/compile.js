@@ -22,6 +22,11 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 export const DIST = join(ROOT, 'dist');
 const SOURCE_FOLDERS = ['src', 'migrations'];
+/**
+ * Browser sources that src/console/build.ts bundles with esbuild at run time, from beside itself:
+ * copied as they are (TypeScript and all), so that bundle is the same from dist/ as from src/.
+ */
+const COPIED_AS_IS = ['src/console/app/'];
 /** Written last, once every output file is in place: its content says which sources dist/ is from. */
 const FINGERPRINT = join(DIST, '.fingerprint');
 
@@ -73,7 +78,7 @@ export async function compile() {
   const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts')),
+    entryPoints: files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && !copiedAsIs(file)),
     outdir: DIST,
     outbase: '.',
     bundle: false,
@@ -88,13 +93,17 @@ export async function compile() {
     write: false,
   });
   const outputs = new Map(result.outputFiles.map((file) => [file.path, file.contents]));
-  for (const file of files.filter((name) => name.startsWith(`src/`) && !name.endsWith('.ts'))) {
+  for (const file of files.filter((name) => name.startsWith(`src/`) && (!name.endsWith('.ts') || copiedAsIs(name)))) {
     outputs.set(join(DIST, file), readFileSync(join(ROOT, file)));
   }
   for (const [path, contents] of outputs) writeWhole(path, contents);
   removeLeftovers(new Set(outputs.keys()));
   writeWhole(FINGERPRINT, fingerprint);
   return { files: outputs.size, ms: Math.round(performance.now() - started) };
+}
+
+function copiedAsIs(file) {
+  return COPIED_AS_IS.some((folder) => file.startsWith(folder));
 }
 
 /** Writes `path` under a temporary name, then renames it into place. */

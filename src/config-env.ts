@@ -65,7 +65,9 @@ export const envSchema = z.object({
       message: 'must be a redis:// or rediss:// URL',
     })
     .optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Unset: `info` for serve and worker, `warn` for one-shot operator commands (their answer is the output).
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).optional(),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SLUICE_MASTER_KEY: base64Key.optional(),
   SLUICE_MASTER_KEY_PREVIOUS: z

@@ -18,9 +18,11 @@ import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './platform/secrets/dev-secrets.js';
 import { SECRET_RULES, secretWeakness, type SecretRule } from './platform/secrets/secret-strength.js';
 import type { RedactionOptions } from './platform/logging/redaction.js';
+import type { LogFormat } from './platform/logging/logger.js';
 import { TrustedDocuments, TrustedDocumentsError } from './platform/trusted-documents/document-store.js';
 
 export type RuntimeEnv = 'development' | 'test' | 'production';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
   env: RuntimeEnv;
@@ -56,7 +58,11 @@ export interface Config {
   };
   dataDir: string;
   redisUrl: string | undefined;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: LogLevel;
+  /** One-shot operator commands (`migrate`, `audit verify`…): LOG_LEVEL, else `warn`. */
+  commandLogLevel: LogLevel;
+  /** LOG_FORMAT: `auto` (readable in a terminal, JSON when piped) outside production, `json` in it. */
+  logFormat: LogFormat;
   secrets: {
     jwtSecret: string;
     /** 32 bytes for AES-256-GCM. */
@@ -272,7 +278,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
     database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),
     redisUrl: values.REDIS_URL,
-    logLevel: values.LOG_LEVEL,
+    logLevel: values.LOG_LEVEL ?? 'info',
+    commandLogLevel: values.LOG_LEVEL ?? 'warn',
+    logFormat: values.LOG_FORMAT ?? (values.NODE_ENV === 'production' ? 'json' : 'auto'),
     accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL_SECONDS,
     jwksCooldownMs: values.SLUICE_JWKS_COOLDOWN_MS,
     ingestion: {

@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       scopes: { type: 'string' },
       'expires-in-days': { type: 'string' },
       'no-expiry': { type: 'boolean' },
+      json: { type: 'boolean' },
     },
   });
   const command = positionals[0] ?? 'serve';
@@ -62,29 +63,37 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, destination: keysCreate ? 2 : undefined, redaction: config.observability.redaction });
+  const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
+  // A one-shot command's stdout is its answer (operator/answer.ts): its logs go to stderr, warnings only unless LOG_LEVEL says.
+  const logger = createLogger({
+    level: serving ? config.logLevel : config.commandLogLevel,
+    destination: serving ? undefined : 2,
+    format: serving && values.json ? 'json' : config.logFormat,
+    redaction: config.observability.redaction,
+  });
+  const answer = { json: Boolean(values.json) };
   reportSecrets(config, logger);
 
-  const serving = !['migrate', 'rotate-master-key', 'retention'].includes(command) && !keysCreate && !auditVerify;
   // The server's code (the schema, Yoga, the worker: a good part of a start) loads while the
   // embedded PostgreSQL starts in its own process, rather than after it (issue 22).
   const servingCode = serving ? import('./operator/serve-until-signal.js') : undefined;
-  const database = await openDatabase(config, logger);
+  // Beside a running `serve` on the same data directory, every other command uses its database.
+  const database = await openDatabase(config, logger, { shareRunning: command !== 'serve' });
   let failed = false;
   try {
     reportDatabase(config, database, logger);
-    await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
-    if (command === 'migrate') return migrateOnly(logger);
-    if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, logger);
-    if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, logger, values.tenant);
-    if (command === 'retention') return await applyRetentionNow(database.ownerUrl, logger);
+    const applied = await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
+    if (command === 'migrate') return migrateOnly(applied, answer);
+    if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, answer);
+    if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, values.tenant, answer);
+    if (command === 'retention') return await applyRetentionNow(database.ownerUrl, answer);
     if (keysCreate) {
       return await createApiKey(database.ownerUrl, logger, {
         tenant: values.tenant!,
         name: values.name!,
         scopes: values.scopes!,
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
-      });
+      }, answer);
     }
     const { serveUntilSignal } = await servingCode!;
     return await serveUntilSignal(config, database, logger, command === 'worker' ? 'worker' : 'api');

@@ -31,6 +31,7 @@ import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus } from './platform/events/event-bus.js';
 import { withBodyLimit } from './platform/http/body-limit.js';
+import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
 import { withSecurityHeaders } from './platform/http/security-headers.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
@@ -136,6 +137,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const modelHealth = queueUrl ? new HealthReadings(queueUrl, logger) : undefined;
   const graphiql = config.http.graphiql ? { title: 'Sluice', subscriptionsProtocol: 'WS' as const } : undefined;
+  // GraphiQL from installed packages, no CDN (platform/http/graphiql.ts).
+  const graphiqlFiles = graphiql ? graphiqlBundle(graphiql) : undefined;
   // The body limits clients are told about (platform/http/body-limit.ts answers 413 before Yoga reads a byte).
   const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 };
   const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
@@ -146,6 +149,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: graphiql ?? false,
+    ...(graphiqlFiles ? { renderGraphiQL: () => graphiqlFiles.page } : {}),
     // Yoga's own limits (25 000 000 bytes per body, 1 MiB per multipart field) would refuse
     // uploads the ingestion limits allow, with a code of their own: the node-level limit above
     // is the one that counts, so Yoga's are set to what it already admits. Files are limited
@@ -188,9 +192,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const httpServer = createHttpServer(
     slowClientTimeouts(config.http),
     withSecurityHeaders(
-      { hsts: production, graphiql, consolePath: CONSOLE_PATH },
-      // The console's static files (src/console/) are answered before Yoga and its plugins.
-      withConsole(withBodyLimit(bodyLimits, yoga)),
+      { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
+      // The console's and GraphiQL's static files are answered before Yoga and its plugins.
+      withConsole(withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, yoga))),
     ),
   );
   const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production });

@@ -23,7 +23,7 @@ function sourceFiles(dir = join(ROOT, 'src')): string[] {
     .sort();
 }
 
-const CODE = /\.(ts|js|mjs|cjs|mts|cts)$/;
+const CODE = /\.(ts|tsx|js|mjs|cjs|mts|cts)$/;
 
 describe('layers (ARCHITECTURE "Layers and who may import whom")', () => {
   let result: ICruiseResult;

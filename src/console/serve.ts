@@ -1,6 +1,11 @@
 /**
- * Serves the web console (a static page, its scripts and stylesheet) at /console, and the
- * browser build of graphql-ws under /console/vendor/graphql-ws/, before Yoga sees the request.
+ * Serves the web console at /console, before Yoga sees the request:
+ * - the application (app/, built by build.ts on the first request for its files): its page at
+ *   /console/ and at every in-app path (/console/datasets/…: the router reads the URL), its
+ *   script and stylesheet under /console/assets/;
+ * - the first, one-page console (classic/) at /console/classic/, for the views the application
+ *   does not have yet (ingestion, asking an endpoint), with the browser build of graphql-ws
+ *   under /console/classic/vendor/graphql-ws/.
  *
  * The page holds no secret and grants nothing: everything it does goes through /graphql with
  * the signed-in user's token, under the same plugins as any client. So it needs no auth or
@@ -12,11 +17,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsoleApp, type ConsoleBundle } from './build.js';
 
 /** Where the console is served. */
 export const CONSOLE_PATH = '/console';
+const CLASSIC_PATH = `${CONSOLE_PATH}/classic`;
+const ASSETS_PATH = `${CONSOLE_PATH}/assets`;
 
 interface Asset {
   body: Buffer;
@@ -30,23 +38,48 @@ const TYPES: Record<string, string> = {
 };
 
 export function withConsole(next: RequestListener): RequestListener {
-  const assets = consoleAssets();
+  const here = dirname(fileURLToPath(import.meta.url));
+  const classic = classicAssets(join(here, 'classic'));
+  const appPage: Asset = { body: readFileSync(join(here, 'app', 'index.html')), type: TYPES['.html']! };
+  let bundle: Promise<ConsoleBundle> | undefined;
+  const built = () => {
+    bundle ??= buildConsoleApp().catch((error: unknown) => {
+      bundle = undefined; // the next request tries again
+      throw error;
+    });
+    return bundle;
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return next(req, res);
-    // The page loads its files by relative URLs: /console must end with a slash for them to resolve.
-    if (path === CONSOLE_PATH) return answer(res, 308, { location: `${CONSOLE_PATH}/` });
-    const asset = assets.get(path);
-    if (!asset) return answer(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, { allow: 'GET, HEAD' });
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': asset.body.length,
-      // Small files that change with a deploy: revalidate rather than run a stale script.
-      'cache-control': 'no-cache',
-    });
-    res.end(req.method === 'HEAD' ? undefined : asset.body);
+    // Relative URLs in a page resolve against a directory only when its URL ends with a slash.
+    if (path === CONSOLE_PATH || path === CLASSIC_PATH) return answer(res, 308, { location: `${path}/` });
+    if (path.startsWith(`${CLASSIC_PATH}/`)) {
+      const asset = classic.get(path);
+      return asset ? send(req, res, asset) : answer(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not found\n');
+    }
+    if (path === `${ASSETS_PATH}/app.js` || path === `${ASSETS_PATH}/app.css`) {
+      built().then(
+        ({ script, stylesheet }) => send(req, res, path.endsWith('.js') ? { body: script, type: TYPES['.js']! } : { body: stylesheet, type: TYPES['.css']! }),
+        (error: Error) => answer(res, 500, { 'content-type': 'text/plain; charset=utf-8' }, `The console could not be built: ${error.message}\n`),
+      );
+      return;
+    }
+    // Any other path without a file extension is a view of the application.
+    if (!/\.[a-z0-9]+$/i.test(path)) return send(req, res, appPage);
+    return answer(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not found\n');
   };
+}
+
+function send(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
+  res.writeHead(200, {
+    'content-type': asset.type,
+    'content-length': asset.body.length,
+    // Files that change with a deploy: revalidate rather than run a stale script.
+    'cache-control': 'no-cache',
+  });
+  res.end(req.method === 'HEAD' ? undefined : asset.body);
 }
 
 function answer(res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void {
@@ -54,21 +87,17 @@ function answer(res: ServerResponse, status: number, headers: Record<string, str
   res.end(body);
 }
 
-/** URL path → file: the console's own .html/.js/.css files, and graphql-ws's browser client. */
-function consoleAssets(): Map<string, Asset> {
+/** URL path → file: the classic page's own .html/.js/.css files, and graphql-ws's browser client. */
+function classicAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  const self = fileURLToPath(import.meta.url);
-  const here = dirname(self);
-  for (const name of readdirSync(here)) {
+  for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)];
-    // Compiled (dist/, scripts/compile.js), this server module is a .js beside the assets: never serve it.
-    if (name === basename(self)) continue;
-    if (type) assets.set(`${CONSOLE_PATH}/${name}`, { body: readFileSync(join(here, name)), type });
+    if (type) assets.set(`${CLASSIC_PATH}/${name}`, { body: readFileSync(join(dir, name)), type });
   }
-  const index = assets.get(`${CONSOLE_PATH}/index.html`);
-  if (!index) throw new Error(`console: ${join(here, 'index.html')} is missing`);
-  assets.set(`${CONSOLE_PATH}/`, index);
-  for (const [name, body] of graphqlWsClientFiles()) assets.set(`${CONSOLE_PATH}/vendor/graphql-ws/${name}`, { body, type: TYPES['.js']! });
+  const index = assets.get(`${CLASSIC_PATH}/index.html`);
+  if (!index) throw new Error(`console: ${join(dir, 'index.html')} is missing`);
+  assets.set(`${CLASSIC_PATH}/`, index);
+  for (const [name, body] of graphqlWsClientFiles()) assets.set(`${CLASSIC_PATH}/vendor/graphql-ws/${name}`, { body, type: TYPES['.js']! });
   return assets;
 }
 

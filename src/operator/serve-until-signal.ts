@@ -22,6 +22,11 @@ const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** `serve` runs the API (and, unless SLUICE_WORKER=off, the job worker); `worker` the worker alone. */
 export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { appUrl: string; ownerUrl: string }, logger: Logger, role: 'api' | 'worker'): Promise<number> {
+  // Heard from the start: a signal while the parts start (right after "job worker started")
+  // must end us gracefully, not by the signal's default action.
+  const shutdownSignal = new Promise<NodeJS.Signals>((resolve) => {
+    for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
+  });
   const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
@@ -59,9 +64,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
         `Sluice is listening on ${url}/graphql${config.http.graphiql ? ' (GraphiQL in the browser)' : ''}; the console is at ${url}/console/`,
       );
     }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
-    });
+    const signal = await shutdownSignal;
     logger.info({ signal }, 'shutting down: finishing in-flight work');
     return 0;
   } finally {

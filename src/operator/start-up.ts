@@ -16,10 +16,15 @@ export function reportSecrets(config: Config, logger: Logger): void {
 }
 
 export function reportDatabase(config: Config, database: DatabaseHandle, logger: Logger): void {
+  const embedded = database.embedded;
   logger.info(
-    { database: redactUrl(database.ownerUrl), embedded: Boolean(database.embedded), dataDir: config.dataDir },
-    database.embedded
-      ? `embedded PostgreSQL ${database.embedded.created ? 'created' : database.embedded.recovered ? 'started (after stopping the one a killed Sluice left running)' : 'started'} in ${database.embedded.directory}`
-      : 'using the PostgreSQL server from DATABASE_URL',
+    { database: redactUrl(database.ownerUrl), embedded: Boolean(embedded), shared: embedded?.shared ?? false, dataDir: config.dataDir },
+    embedded ? `embedded PostgreSQL ${embeddedStart(embedded)} in ${embedded.directory} on port ${embedded.port}` : 'using the PostgreSQL server from DATABASE_URL',
   );
+}
+
+function embeddedStart(embedded: NonNullable<DatabaseHandle['embedded']>): string {
+  if (embedded.shared) return 'shared with the running Sluice that started it';
+  if (embedded.created) return 'created';
+  return embedded.recovered ? 'started (after stopping the one a killed Sluice left running)' : 'started';
 }

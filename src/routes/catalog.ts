@@ -9,7 +9,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { CatalogRequest } from '../domains/endpoints/catalog.service.js';
 import { ValidationError } from '../domains/errors.js';
-import { CodedError, problemResponse } from '../platform/errors/index.js';
+import { CodedError, problemResponse, RequestRefusal } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { nulByteMessage } from '../platform/input/nul-bytes.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -18,10 +18,6 @@ import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.j
 export const CATALOG_PATH = '/api/v1/endpoints';
 
 const PARAMETERS = ['search', 'first', 'after'] as const;
-
-class BadRequestError extends CodedError {
-  readonly code = 'BAD_REQUEST';
-}
 
 /** An uncoded failure as the client sees it: masked, with the request id to quote. */
 class UnexpectedError extends CodedError {
@@ -39,7 +35,7 @@ export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: 
         return endResponse(problemResponse(fetchAPI, new UnexpectedError('Unexpected error'), requestId));
       };
       if (request.method !== 'GET') {
-        return endResponse(problemResponse(fetchAPI, new BadRequestError(`Use GET on ${CATALOG_PATH}`), requestId, { allow: 'GET' }));
+        return endResponse(problemResponse(fetchAPI, new RequestRefusal('METHOD_NOT_ALLOWED', `Use GET on ${CATALOG_PATH}.`), requestId, { allow: 'GET' }));
       }
       let opened: OpenedDoor;
       try {

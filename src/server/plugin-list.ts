@@ -39,6 +39,7 @@ import { useNulByteRefusal } from '../plugins/nul-byte-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
+import { useRequestLog } from '../plugins/request-log.js';
 import { useRequestScope } from '../plugins/request-scope.js';
 import { useSubscriptionLimits } from '../plugins/subscription-limits.js';
 import { useSubscriptionShutdown } from '../plugins/subscription-shutdown.js';
@@ -118,6 +119,8 @@ export function pluginList({
       check: async () => !shutdownSignal.aborted && (await isDatabaseReady(orm).catch(() => false)),
     }),
     useRequestId({ logger }),
+    // After the request id (its line names it); first among the rest, so it times all of them.
+    useRequestLog({ logger }),
     useClientIp({ trustProxyHops: limits.trustProxyHops }),
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
     ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops })] : []),

@@ -10,7 +10,7 @@ import { applyRetention } from '../../src/domains/audit/retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
-import { sluiceEnv, spawnSluice } from '../support/process.js';
+import { runSluice, sluiceEnv } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const DAY = 86_400_000;
@@ -82,12 +82,18 @@ it('sluice audit verify reports every chain, and a broken one with exit code 1',
   await createApiKey(server, account.accessToken, { name: 'one', scopes: ['READ'] });
   const [event] = await auditEventsOf(server, account.accessToken, 1, { action: 'graphql.mutation' });
   const env = sluiceEnv(server.database, { LOG_LEVEL: 'info' });
-  const clean = spawnSluice(['audit', 'verify', '--tenant', account.tenant.slug], env);
-  expect(await clean.exit).toBe(0);
-  expect(clean.logs.find((line) => line.tenant === account.tenant.slug)).toMatchObject({ ok: true });
+  const clean = await runSluice(['audit', 'verify', '--tenant', account.tenant.slug, '--json'], env);
+  expect(clean.code).toBe(0);
+  expect(JSON.parse(clean.stdout).chains.find((chain: { tenant: string }) => chain.tenant === account.tenant.slug)).toMatchObject({ ok: true });
 
   await owner((client) => client.query(`update audit_events set payload = jsonb_set(payload, '{details}', '{}') where id = $1`, [event!.id]));
-  const broken = spawnSluice(['audit', 'verify'], env);
-  expect(await broken.exit).toBe(1);
-  expect(broken.logs.find((line) => line.tenant === account.tenant.slug)).toMatchObject({ ok: false, firstBrokenEventId: event!.id });
+  const broken = await runSluice(['audit', 'verify', '--json'], env);
+  expect(broken.code).toBe(1);
+  const report = JSON.parse(broken.stdout);
+  expect(report.ok).toBe(false);
+  expect(report.chains.find((chain: { tenant: string }) => chain.tenant === account.tenant.slug)).toMatchObject({ ok: false, firstBrokenEventId: event!.id });
+  // Without --json, the same answer as lines for a person.
+  const lines = await runSluice(['audit', 'verify'], env);
+  expect(lines.code).toBe(1);
+  expect(lines.stdout).toContain(`${account.tenant.slug}: BROKEN at event ${event!.id}`);
 });

@@ -1,5 +1,5 @@
 /**
- * The web console (/console) in a real headless Chromium against the real server, worker and
+ * The first, one-page web console (/console/classic/) in a real headless Chromium against the real server, worker and
  * PostgreSQL: sign-in errors (wrong password, rate limited), sign in, datasets, a validation
  * error, uploads by file input and by drop with live progress to 100 %, document counts, and
  * a streamed answer from an endpoint. Any browser console error, page error, CSP violation or
@@ -8,21 +8,18 @@
  * Needs Debian's chromium at /usr/bin/chromium: skipped without it, unless
  * SLUICE_REQUIRE_BROWSER=1 (CI), which makes a missing browser a failure.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CONSOLE_POLICY } from '../../src/platform/http/security-headers.js';
 import { signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
+import { browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT = 'test-results/console.png';
-const haveBrowser = existsSync(CHROMIUM);
-const requireBrowser = process.env.SLUICE_REQUIRE_BROWSER === '1';
 
 const LIGHTHOUSE = '# Lighthouse keeping\n\nThe keeper winds the clockwork lamp every evening at dusk.\n\nFog horns sound when the harbour is blind.\n';
 // Large enough (about 600 KB) for the job to report progress more than once.
@@ -30,8 +27,7 @@ const HARBOUR = `Harbour notes.\n\n${Array.from({ length: 6000 }, (_, n) => `Moo
 const PIPELINE = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING', 'COMPLETED'];
 const TIDES = '<html><head><title>Tide tables</title></head><body><p>High tide comes twice a day, about fifty minutes later each day.</p></body></html>';
 
-const skipReason = haveBrowser || requireBrowser ? undefined : `skipped: no ${CHROMIUM} (apt-get install chromium); SLUICE_REQUIRE_BROWSER=1 makes this a failure`;
-if (skipReason) console.warn(`test/console: ${skipReason}`);
+const skipReason = browserSkipReason('test/console');
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipReason})` : 'the web console', () => {
   let server: TestServer;
@@ -41,7 +37,6 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!haveBrowser) throw new Error(`SLUICE_REQUIRE_BROWSER=1 but ${CHROMIUM} does not exist: apt-get install -y chromium`);
     server = await startTestServer({
       env: {
         // No origin of its own on the allow-list: the page's WebSocket must pass as same-origin.
@@ -64,7 +59,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
       input: { name: 'Lighthouse', slug: uniqueSlug('lighthouse'), datasetIds: [dataset.id], modelId: model.id },
     });
     reference = created.createEndpoint.reference;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -72,16 +67,22 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     await server?.close();
   });
 
-  it('is served at /console with its own Content-Security-Policy, and graphql-ws without bare imports', async () => {
-    const redirect = await fetch(`${server.baseUrl}/console`, { redirect: 'manual' });
-    expect([redirect.status, redirect.headers.get('location')]).toEqual([308, '/console/']);
-    const page = await fetch(`${server.baseUrl}/console/`);
+  it('is served at /console (the application) and /console/classic/ (this page) with its own Content-Security-Policy, and graphql-ws without bare imports', async () => {
+    for (const [from, to] of [['/console', '/console/'], ['/console/classic', '/console/classic/']]) {
+      const redirect = await fetch(`${server.baseUrl}${from}`, { redirect: 'manual' });
+      expect([redirect.status, redirect.headers.get('location')]).toEqual([308, to]);
+    }
+    const app = await fetch(`${server.baseUrl}/console/`);
+    expect(await app.text()).toContain('<script type="module" src="/console/assets/app.js"></script>');
+    // Every in-app path answers the application's page (its router reads the URL).
+    expect(await (await fetch(`${server.baseUrl}/console/datasets/some-slug`)).text()).toContain('/console/assets/app.js');
+    const page = await fetch(`${server.baseUrl}/console/classic/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-security-policy')).toBe(CONSOLE_POLICY);
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(await page.text()).toContain('<script type="module" src="main.js"></script>');
-    for (const file of ['main.js', 'api.js', 'console.css', 'vendor/graphql-ws/client.js']) {
+    for (const file of ['classic/main.js', 'classic/api.js', 'classic/console.css', 'classic/vendor/graphql-ws/client.js', 'assets/app.js', 'assets/app.css']) {
       const response = await fetch(`${server.baseUrl}/console/${file}`);
       expect({ file, status: response.status, csp: response.headers.get('content-security-policy') }).toEqual({ file, status: 200, csp: CONSOLE_POLICY });
       expect(response.headers.get('content-type')).toMatch(file.endsWith('.css') ? /^text\/css/ : /^text\/javascript/);
@@ -90,6 +91,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     }
     expect((await fetch(`${server.baseUrl}/console/../src/config.ts`)).status).not.toBe(200);
     expect((await fetch(`${server.baseUrl}/console/serve.ts`)).status).toBe(404);
+    expect((await fetch(`${server.baseUrl}/console/classic/serve.ts`)).status).toBe(404);
     expect((await fetch(`${server.baseUrl}/console/`, { method: 'POST', body: 'x' })).status).toBe(405);
     // The API (and a path that only starts like the console's) keeps its own policy.
     const apiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -122,8 +124,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the web console (${skipR
     const page = await context.newPage();
     const problems = watchForProblems(page, new URL(server.baseUrl).host);
     try {
-      await page.goto(`${server.baseUrl}/console`);
-      expect(new URL(page.url()).pathname).toBe('/console/');
+      await page.goto(`${server.baseUrl}/console/classic`);
+      expect(new URL(page.url()).pathname).toBe('/console/classic/');
 
       // Sign-in errors: an unknown account three times, then the per-email limit.
       const stranger = uniqueEmail('stranger');
@@ -263,33 +265,4 @@ async function recordJobUpdates(page: Page) {
 
 function cell(page: Page, slug: string, field: 'documents' | 'chunks') {
   return page.locator(`#datasets tr[data-slug="${slug}"] td[data-field="${field}"]`);
-}
-
-/**
- * Console errors, page errors, CSP violations and requests to other hosts. Chromium logs the
- * refusals the test asks for (401 wrong password, 429 rate limited) as "Failed to load
- * resource" errors: those are let through (their statuses are checked), the rest is unexpected.
- */
-function watchForProblems(page: Page, host: string) {
-  const unexpected: string[] = [];
-  const refusedStatuses: number[] = [];
-  page.on('response', (response) => {
-    if (response.status() >= 400) refusedStatuses.push(response.status());
-  });
-  void page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));
-  });
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = `${message.text()} (${message.location().url})`;
-    const refusal = /Failed to load resource: the server responded with a status of (401|429)/.test(text) && message.location().url.endsWith('/graphql');
-    if (!refusal) unexpected.push(text);
-  });
-  page.on('pageerror', (error) => unexpected.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.protocol !== 'data:' && url.host !== host) unexpected.push(`request to another host: ${request.url()}`);
-  });
-  page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
-  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
 }

@@ -75,7 +75,7 @@ function generatedCorpus(count: number, seed: number): InlineDocument[] {
 /** BM25 of every chunk of a dataset, from the lexemes PostgreSQL stored, complete matches first. */
 async function bruteForce(datasetId: string, query: string, topK: number): Promise<{ chunkId: string; score: number }[]> {
   return withClient(server.database.ownerUrl, async (client) => {
-    const { rows: terms } = await client.query<{ term: string }>(`select distinct unnest(tsvector_to_array(to_tsvector('english', $1))) as term`, [query]);
+    const { rows: terms } = await client.query<{ term: string }>(`select distinct unnest(tsvector_to_array(to_tsvector('english', plain_question_text('english', $1)))) as term`, [query]);
     const { rows } = await client.query<{ id: string; lexeme: string; tf: number; length: number }>(
       `select c.id, u.lexeme, array_length(u.positions, 1) as tf, length(c.search) as length
          from chunks c cross join lateral unnest(c.search) u where c.dataset_id = $1`,
@@ -146,7 +146,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
       passages.forEach((passage, index) => expect(passage.score).toBeCloseTo(expected[index]!.score, 9));
       const stepped = await withClient(server.database.ownerUrl, (client) =>
         client.query<{ chunk_id: string; score: number }>(
-          `select chunk_id, score from sluice_bm25_search($1::uuid[], 'english', $2, false, 10, 1000000, 0)`,
+          `select chunk_id, score from sluice_bm25_search($1::uuid[], 'english', plain_question_text('english', $2), false, 10, 1000000, 0)`,
           [`{${uuidOf(setup.datasetId)}}`, question],
         ),
       );
@@ -181,6 +181,50 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     // All the words first; then the rare word (in a short passage before a long one) above the common one.
     expect(titles.slice(0, 3)).toEqual(['Both', 'Sextant short', 'Sextant long']);
     expect(titles[3]).toMatch(/^Water /);
+  });
+
+  it('reads a plain question as its words: a hyphenated compound as its parts, a /path/-like token as its words too', async () => {
+    const drag = Array.from({ length: 6 }, (_, index) => ({ title: `Drag ${index}`, text: `Drag rises with speed ${index}.` }));
+    const setup = await endpointOver(server, owner.token, [
+      ...drag,
+      { title: 'Spaced', text: 'The boundary layer thickens.' },
+      { title: 'Hyphenated', text: 'The boundary-layer thickens.' },
+      { title: 'Boat tail', text: 'A boat tail lowers base drag.' },
+    ]);
+    // PostgreSQL indexes "boundary-layer" as the compound and its parts: as three question
+    // terms the compound alone made 'Hyphenated' the only complete passage. As its parts, both
+    // passages hold every word and the shorter ranks first, exactly as the spaced question.
+    const hyphenated = await ranked(owner, setup, 'boundary-layer', 5);
+    expect(hyphenated.map((passage) => passage.documentTitle)).toEqual(['Spaced', 'Hyphenated']);
+    expect(hyphenated).toEqual(await ranked(owner, setup, 'boundary layer', 5));
+
+    // The parser reads "/boat-tail/" as a file path, one lexeme no passage holds: the question
+    // was "drag" alone and the short drag passages outranked the one about boat tails.
+    const body = await queryEndpoint(server, owner.token, setup.reference, '/boat-tail/ drag', { topK: 3 }, 'passages { documentTitle score highlight }');
+    expect(body.errors).toBeUndefined();
+    const [first] = body.data.queryEndpoint.passages as { documentTitle: string; score: number; highlight: string }[];
+    expect(first!.documentTitle).toBe('Boat tail');
+    expect(first!.highlight).toBe('**boat** **tail** lowers base **drag**');
+    expect(first!.score).toBeCloseTo((await ranked(owner, setup, 'boat tail drag', 1))[0]!.score, 9);
+  });
+
+  it('reads every kind of token of a plain question (plain_question_text)', async () => {
+    const lexemes = (question: string) =>
+      withClient(server.database.ownerUrl, async (client) => {
+        const { rows } = await client.query<{ lexemes: string[] }>(
+          `select array(select unnest(tsvector_to_array(to_tsvector('english', plain_question_text('english', $1)))) order by 1) as lexemes`,
+          [question],
+        );
+        return rows[0]!.lexemes;
+      });
+    // Compounds as their parts only; paths, hosts and abbreviations as themselves and their words.
+    expect(await lexemes('The x-ray of a /boat-tail/ at www.nasa.gov, i.e. lift/drag')).toEqual(
+      ['/boat-tail', 'boat', 'drag', 'e', 'gov', 'i.e', 'lift', 'lift/drag', 'nasa', 'ray', 'tail', 'www', 'www.nasa.gov', 'x'].sort(),
+    );
+    // Stop words and punctuation leave nothing; numbers and apostrophes as the index reads them.
+    expect(await lexemes('what is, and how?')).toEqual([]);
+    expect(await lexemes('')).toEqual([]);
+    expect(await lexemes("the body's 1.5 m")).toEqual(['1.5', 'bodi', 'm']);
   });
 
   it('scores with the dataset’s own statistics: another tenant’s documents move nothing', async () => {

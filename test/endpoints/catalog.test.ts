@@ -296,8 +296,8 @@ describe('refusals', () => {
     expect(badKey.headers.get('www-authenticate')).toBe('Bearer');
     expect(JSON.parse(badKey.text).code).toBe('UNAUTHENTICATED');
     const post = await fetch(`${server.baseUrl}/api/v1/endpoints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(post.status).toBe(400);
-    expect(await post.json()).toMatchObject({ code: 'BAD_REQUEST' });
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET']);
+    expect(await post.json()).toMatchObject({ code: 'METHOD_NOT_ALLOWED', status: 405 });
   });
 
   it('audits each REST request on the caller’s chain', async () => {

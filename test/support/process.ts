@@ -67,6 +67,11 @@ export async function execNode(args: string[], options: { env?: Env; cwd?: strin
   return run;
 }
 
+/** An operator command (`sluice audit verify …`) run to its end, whatever its exit code: the caller asserts on it. */
+export function runSluice(args: string[], env: Env): Promise<NodeRun> {
+  return runNode([...SLUICE_MAIN, ...args], { env });
+}
+
 /** An operator command (`sluice keys create …`) run to its end, rejecting on a non-zero exit like `execNode`. */
 export function execSluice(args: string[], env: Env): Promise<NodeRun> {
   return execNode([...SLUICE_MAIN, ...args], { env });

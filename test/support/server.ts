@@ -83,6 +83,12 @@ export async function startTestServer(
     DATABASE_APP_URL: database.appUrl,
     LOG_LEVEL: 'debug',
     SLUICE_SHUTDOWN_TIMEOUT_MS: '5000',
+    // Node's fetch reuses an idle connection until 1 s before the server's advertised
+    // keep-alive timeout runs out; a test that blocks its event loop for a second or more (a
+    // validator compiling a schema, a busy machine) reuses one the server has just closed:
+    // ECONNRESET. A long keep-alive moves that edge far from any test's idle gaps. Tests of
+    // the keep-alive deadline itself set their own.
+    SLUICE_KEEP_ALIVE_TIMEOUT_MS: '60000',
     ...options.env,
   });
   const logs: Record<string, any>[] = [];

@@ -102,26 +102,32 @@ export const KEYWORD_ROW_BUDGET = 5000;
  * A question in plain words ("how does the lock fill?") rarely has every word in one
  * passage: plain questions match any of their words, and passages with all of them rank
  * first; queries with search syntax (websearch_to_tsquery: "phrases", `OR`, `-word`) keep
- * their exact meaning. One statement: the datasets are grouped by their text-search
+ * their exact meaning. A plain question is read as its words first (`plain_question_text`,
+ * migrations/…_bm25_question_words.ts: a hyphenated compound as its parts, a path-like token
+ * such as "/boat-tail/" as itself and its words), for the search and the highlight alike.
+ * One statement: the datasets are grouped by their text-search
  * configuration (an endpoint's datasets nearly always share one) and each group searched with
  * its own; ts_headline runs only on the rows returned, as it re-parses text.
  */
 export function fullTextSearchSql({ datasetIds, query, topK, minScore }: RetrievalRequest): { sql: string; params: (string | number | boolean | null)[] } {
   const strict = SEARCH_SYNTAX.test(query);
+  // What the search reads, once per text-search configuration (`g.question`).
+  const question = strict ? '?::text' : 'plain_question_text(language::regconfig, ?)';
   const highlighted = strict
-    ? 'websearch_to_tsquery(h.language, ?)'
-    : `replace(websearch_to_tsquery(h.language, ?)::text, ' & ', ' | ')::tsquery`;
+    ? 'websearch_to_tsquery(h.language, h.question)'
+    : `replace(plainto_tsquery(h.language, h.question)::text, ' & ', ' | ')::tsquery`;
   return {
     sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
                  ts_headline(h.language, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
-            from (select g.language, s.*
-                    from (select language::regconfig as language, array_agg(id) as ids from datasets where id = any(?::uuid[]) group by language) g
-                    cross join lateral sluice_bm25_search(g.ids, g.language, ?, ?, ?, ?, ?) s
+            from (select g.language, g.question, s.*
+                    from (select language::regconfig as language, ${question} as question, array_agg(id) as ids
+                            from datasets where id = any(?::uuid[]) group by language) g
+                    cross join lateral sluice_bm25_search(g.ids, g.language, g.question, ?, ?, ?, ?) s
                    ${minScore === null ? '' : 'where s.score >= ?::float8'}
                    order by s.complete desc, s.score desc, s.chunk_id
                    limit ?) h
            order by h.complete desc, h.score desc, h.chunk_id`,
-    params: [query, pgArray(datasetIds), query, strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET, ...(minScore === null ? [] : [minScore]), topK],
+    params: [query, pgArray(datasetIds), strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_ROW_BUDGET, ...(minScore === null ? [] : [minScore]), topK],
   };
 }
 

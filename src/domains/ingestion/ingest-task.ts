@@ -13,7 +13,7 @@ import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
 import { failIngestionJob, runIngestionJob } from './pipeline.js';
-import type { ProgressBus } from './progress.js';
+import type { JobSnapshot, ProgressBus } from './progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './queue.js';
 
 export interface IngestTaskDependencies {
@@ -52,6 +52,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
     try {
       const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
+      else if (run.value) logOutcome(log, run.value);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
@@ -83,4 +84,16 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
   };
 
   return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close() };
+}
+
+/**
+ * How the ingestion job ended, in the worker's log. The queue's task succeeds either way (a
+ * document that does not parse is the tenant's, not the worker's, failure: retrying will not
+ * help), so this line, not the queue's, says whether the job FAILED.
+ */
+function logOutcome(log: Logger, job: JobSnapshot): void {
+  const counts = { jobId: job.jobId, tenantId: job.tenantId, documents: job.documentsTotal, failed: job.documentsFailed, chunks: job.chunksDone };
+  const summary = `${job.documentsTotal} documents (${job.documentsFailed} failed), ${job.chunksDone} chunks`;
+  if (job.stage === 'FAILED') log.warn({ ...counts, stage: job.stage, error: job.error }, `ingestion job ${job.jobId} FAILED: ${job.error ?? 'no reason recorded'}; ${summary}`);
+  else log.info({ ...counts, stage: job.stage }, `ingestion job ${job.jobId} ${job.stage.toLowerCase()}: ${summary}`);
 }

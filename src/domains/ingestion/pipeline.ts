@@ -20,7 +20,7 @@ import type { IngestionOptions } from './options.js';
 import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
 import type { Format } from './parsers/formats.js';
 import type { ParseInput } from './parsers/parse.js';
-import { outcomeOf, snapshotOf, type ProgressBus } from './progress.js';
+import { outcomeOf, snapshotOf, type JobSnapshot, type ProgressBus } from './progress.js';
 import { ProgressReporter } from './progress-reporter.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
@@ -50,16 +50,17 @@ interface NextInput {
 
 type Settled = 'settled' | 'stopped';
 
-export async function runIngestionJob(deps: PipelineDependencies, payload: IngestPayload): Promise<void> {
+/** Runs the job on from where it is; resolves to how it ended (COMPLETED or FAILED), or null if it stopped short (cancelled, deleted, already ended). */
+export async function runIngestionJob(deps: PipelineDependencies, payload: IngestPayload): Promise<JobSnapshot | null> {
   const scope = TenantScope.open(deps.orm, { tenantId: payload.tenantId, userId: null });
   try {
-    await runInScope(scope, deps, payload);
+    return await runInScope(scope, deps, payload);
   } finally {
     scope.close();
   }
 }
 
-async function runInScope(scope: TenantScope, deps: PipelineDependencies, payload: IngestPayload): Promise<void> {
+async function runInScope(scope: TenantScope, deps: PipelineDependencies, payload: IngestPayload): Promise<JobSnapshot | null> {
   const start = await scope.write(async (tx) => {
     const job = await tx.findOne(IngestionJob, { id: payload.jobId });
     if (!job || isTerminal(job.stage)) return null;
@@ -67,24 +68,24 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
     job.startedAt ??= new Date();
     return snapshotOf(job);
   });
-  if (!start) return;
+  if (!start) return null;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
     const run = new JobRun(scope, payload.jobId, reporter, deps.parser);
     // A job resumed in EMBEDDING has settled its inputs already.
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
-      if (!(await run.enter('PARSING'))) return;
+      if (!(await run.enter('PARSING'))) return null;
       const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job, item, parsed) => run.check(tx, job, item, parsed));
-      if (parsing === 'stopped') return;
-      if (!(await run.enter('CHUNKING'))) return;
+      if (parsing === 'stopped') return null;
+      if (!(await run.enter('CHUNKING'))) return null;
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, item, chunked) => run.index(tx, job, item, chunked));
-      if (chunking === 'stopped') return;
-      if (!(await run.enter('INDEXING'))) return;
-      if (!(await run.mergeSearchIndex())) return;
+      if (chunking === 'stopped') return null;
+      if (!(await run.enter('INDEXING'))) return null;
+      if (!(await run.mergeSearchIndex())) return null;
     }
     const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders).run();
-    if (embedding !== 'done') return;
-    await run.finish();
+    if (embedding !== 'done') return null;
+    return (await run.finish()) ?? null;
   } finally {
     reporter.flush();
   }
@@ -220,7 +221,8 @@ class JobRun {
     });
   }
 
-  async finish(): Promise<void> {
+  /** Ends the job COMPLETED, or FAILED when every input failed; its final snapshot (undefined if it had ended already). */
+  async finish(): Promise<JobSnapshot | undefined> {
     const finished = await this.scope.write(async (tx) => {
       const job = await this.lock(tx);
       if (!job || isTerminal(job.stage)) return undefined;
@@ -235,6 +237,7 @@ class JobRun {
       return snapshotOf(job);
     });
     if (finished) this.reporter.record(finished);
+    return finished;
   }
 
   private lock(tx: EntityManager): Promise<IngestionJob | null> {

@@ -1,5 +1,6 @@
 /**
- * Structured JSON logs (pino). Credentials and personal data never reach a log line, in two
+ * Structured logs (pino): JSON lines, or in a development terminal readable ones (pino-pretty,
+ * coloured unless NO_COLOR; see `LogFormat`). Credentials and personal data never reach a log line, in two
  * layers: known secret-bearing keys are censored wherever they appear (pino's path redaction),
  * and then every finished line, messages, bindings, `err.message` and `err.stack` alike, passes
  * through `redact` (emails, phone numbers, card numbers, tokens; see redaction.ts). Redacting
@@ -7,6 +8,8 @@
  * an error message, a token in a SQL debug line. Connection strings are logged without their
  * password (`redactUrl`).
  */
+import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
 import { redact, redactValue, type RedactionOptions } from './redaction.js';
 
@@ -35,15 +38,27 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
   return [k.startsWith('[') ? k : key, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`];
 });
 
-/** `destination`: a stream of your own, or 2 for stderr (commands whose stdout is their output). */
+/**
+ * `json`: one JSON object per line (log collectors). `pretty`: one readable line per entry,
+ * time, level, message and fields. `auto`: pretty when the output is a terminal, JSON when it
+ * is piped or redirected (LOG_FORMAT; production's default is `json`).
+ */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** `destination`: a stream of your own (always JSON), or 2 for stderr (commands whose stdout is their output). */
 export function createLogger(options: {
   level: string;
   name?: string;
   destination?: DestinationStream | 2;
+  /** @default 'json' */
+  format?: LogFormat;
   /** How free text is redacted (SLUICE_REDACT_PHONE_COUNTRY). @default {} */
   redaction?: RedactionOptions;
 }): Logger {
   const redaction = options.redaction ?? {};
+  const fd = options.destination === 2 ? 2 : 1;
+  const ownStream = options.destination !== undefined && options.destination !== 2;
+  const pretty = !ownStream && (options.format === 'pretty' || (options.format === 'auto' && isatty(fd)));
   return pino(
     {
       name: options.name ?? 'sluice',
@@ -51,10 +66,29 @@ export function createLogger(options: {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Before any formatting: the pretty lines are made from the redacted JSON.
       hooks: { streamWrite: (line) => redactLine(line, redaction) },
     },
-    options.destination === 2 ? destination(2) : options.destination,
+    pretty ? prettyStream(fd) : options.destination === 2 ? destination(2) : options.destination,
   );
+}
+
+/**
+ * pino-pretty writing to `fd`, synchronously like the JSON destination (a crash's last lines
+ * are not lost). Loaded only when asked for: JSON output never pays for it.
+ */
+function prettyStream(fd: 1 | 2): DestinationStream {
+  const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pinoPretty({
+    destination: fd,
+    sync: true,
+    // Colours for a person at a terminal; none when the lines go to a file or a pipe, or with NO_COLOR.
+    colorize: isatty(fd) && !process.env.NO_COLOR,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,component',
+    messageFormat: '{if component}[{component}] {end}{msg}',
+    singleLine: true,
+  });
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for log lines and messages. */

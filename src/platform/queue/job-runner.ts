@@ -136,9 +136,38 @@ async function recoverStaleWorkers(client: PoolClient, utils: WorkerUtils, stale
   await client.query(`delete from worker_instances where heartbeat_at < now() - make_interval(secs => $1 * 10 / 1000.0)`, [staleAfterMs]);
 }
 
+/**
+ * graphile-worker's lines, made short: its messages carry whole job rows (payload, lock,
+ * timestamps: 360–800 characters a line) and a task's stack inside the message. Kept: the
+ * queue job's id, task, attempt and duration, the error as `err`. A task that ran to its end is
+ * logged at `debug` as "ran", never "with success": the task's own line says how the work
+ * ended (an ingestion job can end FAILED while its queue task succeeds).
+ */
 function queueLogger(log: Logger): QueueLogger {
-  return new QueueLogger((scope) => (level, message, meta) => {
+  return new QueueLogger(() => (level, message, meta) => {
+    const job = meta?.job as QueueJob | undefined;
+    const fields = job ? { queueJob: job.id, task: job.task_identifier, attempt: job.attempts, maxAttempts: job.max_attempts } : {};
+    const ms = typeof meta?.duration === 'number' ? Math.round(meta.duration) : undefined;
+    if (job && meta?.success) {
+      log.debug({ ...fields, ms }, `queue task ${job.task_identifier} #${job.id} ran in ${ms} ms`);
+      return;
+    }
+    if (job && meta?.failure) {
+      const error = meta.error instanceof Error ? meta.error : new Error(String(meta.error));
+      log.error({ ...fields, ms, err: error }, `queue task ${job.task_identifier} #${job.id} failed (attempt ${job.attempts} of ${job.max_attempts}): ${error.message}`);
+      return;
+    }
     const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : level === 'info' ? 'info' : 'debug';
-    log[method]({ queue: scope, ...meta }, message);
+    const { job: _row, ...rest } = meta ?? {};
+    // The first line only: graphile-worker appends stacks to some messages.
+    log[method]({ ...fields, ...rest }, message.split('\n', 1)[0]!);
   });
+}
+
+/** The fields of a graphile-worker job row that a log line keeps. */
+interface QueueJob {
+  id: string;
+  task_identifier: string;
+  attempts: number;
+  max_attempts: number;
 }

@@ -124,9 +124,10 @@ export const catalogPaths = {
       ],
       responses: {
         '200': { description: 'A page of the catalog.', content: { 'application/json': { schema: { $ref: '#/components/schemas/CatalogPage' } } } },
-        '400': problem('BAD_USER_INPUT: page size out of range, malformed cursor, NUL or unknown parameter. BAD_REQUEST: not GET.'),
+        '400': problem('BAD_USER_INPUT: page size out of range, malformed cursor, NUL or unknown parameter.'),
         '401': problem('UNAUTHENTICATED: a credential was given and is not valid.'),
         '403': problem('FORBIDDEN: the caller’s tenant does not allow their address.'),
+        '405': problem('METHOD_NOT_ALLOWED: use GET.'),
         '429': problem('RATE_LIMITED: per address or per caller; see Retry-After.'),
         '500': problem('INTERNAL: unexpected; quote the request id.'),
       },

@@ -8,8 +8,8 @@
  */
 import { createClient } from './vendor/graphql-ws/client.js';
 
-/** /graphql of the server that served this page (the page lives at <base>/console/). */
-const GRAPHQL_URL = new URL('../graphql', document.baseURI);
+/** /graphql of the server that served this page (the page lives at <base>/console/classic/). */
+const GRAPHQL_URL = new URL('../../graphql', document.baseURI);
 const WS_URL = new URL(GRAPHQL_URL);
 WS_URL.protocol = GRAPHQL_URL.protocol === 'https:' ? 'wss:' : 'ws:';
 

@@ -1,0 +1,41 @@
+/**
+ * The Sluice console: a React application on react-bootstrap (plain CSS files and components
+ * that inject no <style> element, so the page's policy needs no 'unsafe-inline'), talking to
+ * Sluice only through the typed SDK. Served at /console by ../serve.ts, built by ../build.ts.
+ */
+import 'bootstrap/dist/css/bootstrap.min.css';
+import './console.css';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { SessionProvider } from './session.js';
+import { Shell } from './shell.js';
+import { DatasetDetail } from './views/dataset-detail.js';
+import { Datasets } from './views/datasets.js';
+import { NotFound } from './views/not-found.js';
+import { SignIn } from './views/sign-in.js';
+import { SignUp } from './views/sign-up.js';
+import { SwitchTenant } from './views/switch-tenant.js';
+
+const root = document.getElementById('root');
+if (!root) throw new Error('console: the page has no #root');
+
+createRoot(root).render(
+  <StrictMode>
+    <SessionProvider>
+      <BrowserRouter basename="/console">
+        <Routes>
+          <Route path="sign-in" element={<SignIn />} />
+          <Route path="sign-up" element={<SignUp />} />
+          <Route element={<Shell />}>
+            <Route index element={<Navigate to="/datasets" replace />} />
+            <Route path="datasets" element={<Datasets />} />
+            <Route path="datasets/:slug" element={<DatasetDetail />} />
+            <Route path="switch-tenant" element={<SwitchTenant />} />
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </BrowserRouter>
+    </SessionProvider>
+  </StrictMode>,
+);

@@ -1,0 +1,37 @@
+/**
+ * The console's way to Sluice: the project's typed SDK (src/sdk/), bundled for the browser,
+ * talking to /graphql of the server that served the page.
+ */
+import { createClient, SluiceError, type Session, type SluiceClient } from '../../sdk/index.js';
+
+export { SluiceError };
+
+/** /graphql of this page's own server (the console is served by Sluice itself). */
+export const GRAPHQL_URL = new URL('/graphql', window.location.origin).toString();
+
+/** A client for signed-out calls: sign up, sign in. */
+export function anonymousClient(): SluiceClient {
+  return createClient({ url: GRAPHQL_URL });
+}
+
+/**
+ * A client for a session: it refreshes the session before its token expires and tells
+ * `onSession` each time (refresh tokens are single-use: the next one must be kept).
+ */
+export function sessionClient(session: Session, onSession: (session: Session) => void): SluiceClient {
+  return createClient({ url: GRAPHQL_URL, session, onSession });
+}
+
+/** What to show for a failure: the API's message, its code and the request id to report. */
+export function describeError(error: unknown): { message: string; code?: string; requestId?: string; details: string[] } {
+  if (error instanceof SluiceError) {
+    const issues = (error.details as { issues?: { path?: string[]; message: string }[] }).issues ?? [];
+    return {
+      message: error.message,
+      code: error.code,
+      requestId: error.requestId ?? undefined,
+      details: issues.map((issue) => `${issue.path?.join('.') || 'input'}: ${issue.message}`),
+    };
+  }
+  return { message: error instanceof Error ? error.message : String(error), details: [] };
+}

@@ -1,0 +1,153 @@
+/** The tenant's datasets: a list (filter by name, load more) and a form to create one. */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import Button from 'react-bootstrap/Button';
+import Card from 'react-bootstrap/Card';
+import Form from 'react-bootstrap/Form';
+import Spinner from 'react-bootstrap/Spinner';
+import Table from 'react-bootstrap/Table';
+import { Link } from 'react-router';
+import { CreateDatasetDocument, DatasetsDocument, type DatasetFieldsFragment } from '../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../error-alert.js';
+import { formatBytes, formatWhen, slugFrom } from '../format.js';
+import { useSession } from '../session.js';
+
+const PAGE = 50;
+
+export function Datasets() {
+  const { call } = useSession();
+  const [datasets, setDatasets] = useState<DatasetFieldsFragment[] | undefined>();
+  const [next, setNext] = useState<string | null>(null);
+  const [filter, setFilter] = useState('');
+  const [failure, fail, dismiss] = useFailure();
+
+  const load = useCallback(
+    async (after?: string) => {
+      try {
+        const { datasets: page } = await call((client) => client.query(DatasetsDocument, { first: PAGE, after, nameContains: filter || undefined }));
+        const nodes = page.edges.map((edge) => edge.node);
+        setDatasets((shown) => (after ? [...(shown ?? []), ...nodes] : nodes));
+        setNext(page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    [call, fail, filter],
+  );
+  useEffect(() => void load(), [load]);
+
+  return (
+    <>
+      <h1 className="h3">Datasets</h1>
+      <p className="text-body-secondary">Documents you ingest are kept in datasets; endpoints answer questions from them.</p>
+      <ErrorAlert error={failure} onDismiss={dismiss} />
+      <Form className="mb-3 filter-form" role="search" onSubmit={(event) => event.preventDefault()}>
+        <Form.Label htmlFor="datasets-filter" visuallyHidden>
+          Filter datasets by name
+        </Form.Label>
+        <Form.Control id="datasets-filter" type="search" placeholder="Filter by name" value={filter} onChange={(event) => setFilter(event.target.value)} />
+      </Form>
+      {datasets === undefined ? (
+        failure === undefined ? <Spinner animation="border" role="status" size="sm"><span className="visually-hidden">Loading datasets</span></Spinner> : null
+      ) : datasets.length === 0 ? (
+        <Card body className="mb-4 empty-state" id="datasets-empty">
+          {filter ? (
+            <>No dataset's name contains “{filter}”.</>
+          ) : (
+            <>
+              <strong>No datasets yet.</strong> Create one below, then ingest files into it.
+            </>
+          )}
+        </Card>
+      ) : (
+        <Table responsive hover className="mb-2" id="datasets-table">
+          <caption className="visually-hidden">Your tenant's datasets</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Slug</th>
+              <th scope="col" className="text-end">Documents</th>
+              <th scope="col" className="text-end">Chunks</th>
+              <th scope="col" className="text-end">Size</th>
+              <th scope="col">Last ingested</th>
+            </tr>
+          </thead>
+          <tbody>
+            {datasets.map((dataset) => (
+              <tr key={dataset.id} data-slug={dataset.slug}>
+                <td>
+                  <Link to={`/datasets/${encodeURIComponent(dataset.slug)}`}>{dataset.name}</Link>
+                </td>
+                <td>
+                  <code>{dataset.slug}</code>
+                </td>
+                <td className="text-end" data-field="documents">{dataset.documentCount}</td>
+                <td className="text-end" data-field="chunks">{dataset.chunkCount}</td>
+                <td className="text-end">{formatBytes(dataset.bytes)}</td>
+                <td>{formatWhen(dataset.lastIngestedAt) ?? 'never'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      {next ? (
+        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
+          Load more
+        </Button>
+      ) : null}
+      <CreateDataset onCreated={() => void load()} />
+    </>
+  );
+}
+
+function CreateDataset({ onCreated }: { onCreated: () => void }) {
+  const { call } = useSession();
+  const [failure, fail, dismiss] = useFailure();
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    const name = String(form.get('name')).trim();
+    const description = String(form.get('description')).trim();
+    setBusy(true);
+    try {
+      const input = { name, slug: String(form.get('slug')).trim() || slugFrom(name), description: description || undefined };
+      await call((client) => client.mutate(CreateDatasetDocument, { input }));
+      formElement.reset();
+      onCreated();
+    } catch (error) {
+      fail(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="create-dataset-title" className="mt-4 narrow">
+      <h2 id="create-dataset-title" className="h5">
+        New dataset
+      </h2>
+      <ErrorAlert error={failure} onDismiss={dismiss} title="Could not create the dataset" />
+      <Form onSubmit={submit} noValidate id="create-dataset-form">
+        <Form.Group className="mb-3" controlId="dataset-name">
+          <Form.Label>Name</Form.Label>
+          <Form.Control name="name" required />
+        </Form.Group>
+        <Form.Group className="mb-3" controlId="dataset-slug">
+          <Form.Label>Slug</Form.Label>
+          <Form.Control name="slug" aria-describedby="dataset-slug-help" />
+          <Form.Text id="dataset-slug-help">Lower-case letters, digits and hyphens; made from the name when left empty.</Form.Text>
+        </Form.Group>
+        <Form.Group className="mb-3" controlId="dataset-description">
+          <Form.Label>Description</Form.Label>
+          <Form.Control name="description" as="textarea" rows={2} aria-describedby="dataset-description-help" />
+          <Form.Text id="dataset-description-help">Optional.</Form.Text>
+        </Form.Group>
+        <Button type="submit" disabled={busy}>
+          Create dataset
+        </Button>
+      </Form>
+    </section>
+  );
+}

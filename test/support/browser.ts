@@ -1,0 +1,67 @@
+/**
+ * Debian's Chromium through playwright-core, for the browser tests (test/console): launching
+ * it, skipping without it (unless SLUICE_REQUIRE_BROWSER=1, as in CI), and watching a page for
+ * anything that went wrong.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Why a browser test file skips (no Chromium and not required), or undefined: it runs. */
+export function browserSkipReason(file: string): string | undefined {
+  if (existsSync(CHROMIUM) || process.env.SLUICE_REQUIRE_BROWSER === '1') return undefined;
+  const reason = `skipped: no ${CHROMIUM} (apt-get install chromium); SLUICE_REQUIRE_BROWSER=1 makes this a failure`;
+  console.warn(`${file}: ${reason}`);
+  return reason;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`SLUICE_REQUIRE_BROWSER=1 but ${CHROMIUM} does not exist: apt-get install -y chromium`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
+}
+
+/**
+ * Aborts every request to a host other than `host` (the test server), as a machine offline or
+ * behind a firewall would see it; returns the URLs that were refused.
+ */
+export async function blockOtherHosts(context: BrowserContext, host: string): Promise<string[]> {
+  const blocked: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.protocol === 'data:' || url.protocol === 'blob:' || url.host === host) return route.continue();
+    blocked.push(route.request().url());
+    return route.abort('internetdisconnected');
+  });
+  return blocked;
+}
+
+/**
+ * Console errors, page errors, CSP violations and requests to other hosts. Chromium logs the
+ * refusals the test asks for (401 wrong password, 429 rate limited) as "Failed to load
+ * resource" errors: those are let through (their statuses are checked), the rest is unexpected.
+ */
+export function watchForProblems(page: Page, host: string) {
+  const unexpected: string[] = [];
+  const refusedStatuses: number[] = [];
+  page.on('response', (response) => {
+    if (response.status() >= 400) refusedStatuses.push(response.status());
+  });
+  void page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));
+  });
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = `${message.text()} (${message.location().url})`;
+    const refusal = /Failed to load resource: the server responded with a status of (401|429)/.test(text) && message.location().url.endsWith('/graphql');
+    if (!refusal) unexpected.push(text);
+  });
+  page.on('pageerror', (error) => unexpected.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.protocol !== 'data:' && url.host !== host) unexpected.push(`request to another host: ${request.url()}`);
+  });
+  page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
+}
