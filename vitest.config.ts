@@ -8,7 +8,9 @@ export default defineConfig({
     // One graphql module for project code and dependencies alike: otherwise Vite loads
     // index.mjs for us and index.js for Yoga, giving two GraphQLError classes (a 401 becomes
     // a masked 500 in tests only).
-    alias: { graphql: require.resolve('graphql') },
+    // Only the bare name: a deep import (graphql/language/printer.js, as the SDK does) is the
+    // same CommonJS file Yoga's copy loads already.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
     globalSetup: ['test/support/global-setup.ts'],

@@ -8,11 +8,18 @@
  * 2. Exact search as the dataset grows through BENCH_VECTOR_SIZES: plain SQL over `real[]`
  *    (stops once a question takes over BENCH_VECTOR_STOP_MS) and, where the `vector`
  *    extension exists, pgvector's `<=>` without index (at N its answers are the ground truth).
- * 3. At N, with pgvector: HNSW (m 16, ef_construction 64) build time and size, latency at
- *    ef_search 40 and 100 with recall@10 against exact, and inserts with the index present.
+ * 3. At N, with pgvector: the separation of the exact top 10 from ranks 11 to 100; HNSW
+ *    (m 16, ef_construction 64 by default) build time and size, the plan as run (EXPLAIN
+ *    ANALYZE as the app role), latency at each ef_search with recall@10 against exact and the
+ *    similarity the answers give up, and inserts with the index present.
  *
  * Settings: BENCH_VECTOR_CHUNKS, BENCH_VECTOR_DIMENSIONS, BENCH_VECTOR_CLUSTERS,
- * BENCH_VECTOR_NOISE (noise length / centroid length, default 0.8), BENCH_VECTOR_QUERIES
+ * BENCH_VECTOR_NOISE (noise length / centroid length, default 0.8), BENCH_VECTOR_SPECTRUM
+ * (noise variance ∝ i^−spectrum, default 0: isotropic, the hard case; 1 is closer to real
+ * embeddings), BENCH_VECTOR_TOPICS (default 0: independent centroids, all nearly orthogonal;
+ * else centroids grouped in that many topics), BENCH_VECTOR_TOPIC_SPREAD (default 0.8),
+ * BENCH_VECTOR_M (16), BENCH_VECTOR_EF_CONSTRUCTION (64), BENCH_VECTOR_EF_SEARCH
+ * (comma-separated, default 40,100,200,400), BENCH_VECTOR_QUERIES
  * (default 50), BENCH_VECTOR_SIZES (comma-separated), BENCH_VECTOR_STOP_MS (default 5000),
  * BENCH_VECTOR_SQL_UP_TO (largest size for plain-SQL exact, default 200 000: ~80 µs a row),
  * BENCH_VECTOR_INGEST (default 100 000), BENCH_VECTOR_BATCH (default 64, the embeddings
@@ -23,13 +30,13 @@ import pg from 'pg';
 import { appendReport, fixed, mb, percentile, table } from './support/report.js';
 import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
 import { firstChunkIds, generateChunks, generateEmbeddings, openDatasetAsOwner, storeCentroids, type VectorDataset } from './support/vector-data.js';
-import { ask, exactPgvector, exactSql, explain, hnsw, hnswIndexSql, measure, TOP_K, type Measured } from './support/vector-engines.js';
+import { ask, exactPgvector, exactProfile, exactSql, explain, hnsw, hnswIndexSql, measure, TOP_K, type Measured } from './support/vector-engines.js';
+import { DEFAULT_VECTOR_SEARCH } from '../src/domains/endpoints/semantic-retriever.js';
 import { copyEmbeddingsReference, insertEmbeddings } from './support/vector-ingestion.js';
-import { clusterMember, largestWithin, meanRecallAt, noiseAmplitude, randomUnitVector, recallAt, seededRandom, sizeSteps } from './support/vectors.js';
+import { clusterCentroids, clusterMember, largestWithin, meanRecallAt, noiseAmplitudes, recallAt, seededRandom, separation, similarityShortfall, sizeSteps } from './support/vectors.js';
 
 const LADDER = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000];
 const LATENCY_GOAL_MS = 50;
-const HNSW = { m: 16, efConstruction: 64, efSearch: [40, 100] };
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
@@ -38,6 +45,14 @@ export async function vectorsBenchmark(command: string): Promise<void> {
   const dimensions = setting('BENCH_VECTOR_DIMENSIONS', 384);
   const clusters = setting('BENCH_VECTOR_CLUSTERS', 2_000);
   const noiseRatio = setting('BENCH_VECTOR_NOISE', 0.8);
+  const spectrum = setting('BENCH_VECTOR_SPECTRUM', 0);
+  const topics = setting('BENCH_VECTOR_TOPICS', 0);
+  const topicSpread = setting('BENCH_VECTOR_TOPIC_SPREAD', 0.8);
+  const HNSW = {
+    m: setting('BENCH_VECTOR_M', 16),
+    efConstruction: setting('BENCH_VECTOR_EF_CONSTRUCTION', 64),
+    efSearch: (process.env.BENCH_VECTOR_EF_SEARCH ?? '40,100,200,400').split(',').map(Number),
+  };
   const queryCount = setting('BENCH_VECTOR_QUERIES', 50);
   const stopMs = setting('BENCH_VECTOR_STOP_MS', 5_000);
   const sqlUpTo = setting('BENCH_VECTOR_SQL_UP_TO', 200_000);
@@ -46,9 +61,12 @@ export async function vectorsBenchmark(command: string): Promise<void> {
   const sizes = sizeSteps(chunkCount, process.env.BENCH_VECTOR_SIZES ? process.env.BENCH_VECTOR_SIZES.split(',').map(Number) : LADDER);
 
   const random = seededRandom(19);
-  const centroids = Array.from({ length: clusters }, () => randomUnitVector(random, dimensions));
-  const amplitude = noiseAmplitude(dimensions, noiseRatio);
-  const questions = Array.from({ length: queryCount }, () => clusterMember(random, centroids[Math.floor(random() * clusters)]!, amplitude));
+  const centroids = clusterCentroids(random, dimensions, clusters, topics, topicSpread);
+  const amplitudes = noiseAmplitudes(dimensions, noiseRatio, spectrum);
+  const questions = Array.from({ length: queryCount }, () => {
+    const cluster = Math.floor(random() * clusters);
+    return clusterMember(random, centroids[cluster]!, amplitudes, cluster);
+  });
 
   const database = await openBenchDatabase();
   const owner = new pg.Client({ connectionString: database.ownerUrl });
@@ -89,7 +107,7 @@ export async function vectorsBenchmark(command: string): Promise<void> {
     console.log(`ingestion: ${ingestCount} embeddings by batched insert (${batchSize} a batch), then COPY of the same rows`);
     const chunkIds = await firstChunkIds(owner, ingestCount);
     const target = { appUrl: database.appUrl, tenantId, datasetId, modelId: writtenModelId, dimensions };
-    const insertSeconds = await insertEmbeddings(target, chunkIds, centroids, noiseRatio, batchSize, 7);
+    const insertSeconds = await insertEmbeddings(target, chunkIds, centroids, amplitudes, batchSize, 7);
     const copy = await copyEmbeddingsReference(owner, writtenModelId);
     if (copy.rows !== ingestCount) throw new Error(`COPY moved ${copy.rows} rows, the inserts wrote ${ingestCount}`);
     console.log(`  inserts ${fixed(insertSeconds)} s, COPY ${fixed(copy.seconds)} s`);
@@ -102,7 +120,7 @@ export async function vectorsBenchmark(command: string): Promise<void> {
     const summary = (m: Measured) => `${m.samples.length} questions, p95 ${fixed(p(m.samples, 95))} ms`;
     for (const size of sizes) {
       started = performance.now();
-      await generateEmbeddings(owner, data, clusters, noiseRatio, embedded, size);
+      await generateEmbeddings(owner, data, clusters, amplitudes, embedded, size);
       embedded = size;
       console.log(`${size} embeddings (+${fixed((performance.now() - started) / 1000)} s)`);
       const last = size === chunkCount;
@@ -117,7 +135,12 @@ export async function vectorsBenchmark(command: string): Promise<void> {
       }
     }
 
-    const hnswRows: { measured: Measured; recall: number; worst: number }[] = [];
+    // How distinct the exact top 10 is from what follows (before the index exists: exact).
+    const profile = pgvector ? separation((await measure(app, exactProfile(data, 100), data, chunkCount, questions, { all: true, budgetMs: 0, least: 0 })).scores) : null;
+    if (profile) console.log(`  exact similarity at ranks 1/10/11/100: ${[profile.at1, profile.at10, profile.at11, profile.at100].map((x) => fixed(x, 4)).join(' / ')}`);
+
+    const hnswRows: { measured: Measured; recall: number; worst: number; shortfall: number; lost: number }[] = [];
+    let plan = '';
     let build: { seconds: number; bytes: number; workers: number; memory: string } | null = null;
     let indexedInsert: { rows: number; seconds: number } | null = null;
     if (pgvector) {
@@ -136,31 +159,43 @@ export async function vectorsBenchmark(command: string): Promise<void> {
       const truth = byPgvector.at(-1)!.answers;
       const engines = HNSW.efSearch.map((efSearch) => hnsw(data, efSearch));
       for (const engine of engines) {
-        const plan = await explain(app, engine, data, questions[0]!);
-        if (!plan.includes('bench_chunk_embeddings_hnsw')) throw new Error(`the HNSW index is not used:\n${plan}`);
+        const planned = await explain(app, engine, data, questions[0]!);
+        if (!planned.includes('bench_chunk_embeddings_hnsw')) throw new Error(`the HNSW index is not used:\n${planned}`);
         for (const question of questions.slice(0, 20)) await ask(app, engine, data, question);
       }
-      // Interleaved, each ef_search first for half the questions: both see the same cache and load.
-      const measured: Measured[] = engines.map((engine) => ({ engine: engine.name, size: chunkCount, samples: [], answers: [] }));
+      // The plan as run, as the app role under RLS, at the app's default ef_search (or the first).
+      const shown = engines.find((engine) => engine.name === hnsw(data, DEFAULT_VECTOR_SEARCH.hnswEfSearch).name) ?? engines[0]!;
+      // The question's literal (thousands of characters) elided.
+      plan = `${shown.name}:\n${(await explain(app, shown, data, questions[1]!, true)).replace(/'\[[^\]]*\]'/g, `'[…${dimensions} numbers…]'`)}`;
+      console.log(plan);
+      // Interleaved, each ef_search first for an equal share of the questions: all see the same cache and load.
+      const measured: Measured[] = engines.map((engine) => ({ engine: engine.name, size: chunkCount, samples: [], answers: [], scores: [] }));
       for (const [index, question] of questions.entries()) {
-        for (const which of index % 2 === 0 ? [0, 1] : [1, 0]) {
-          const { ids, ms } = await ask(app, engines[which]!, data, question);
+        for (const [step] of engines.entries()) {
+          const which = (index + step) % engines.length;
+          const { ids, scores, ms } = await ask(app, engines[which]!, data, question);
           measured[which]!.samples.push(ms);
           measured[which]!.answers.push(ids);
+          measured[which]!.scores.push(scores);
         }
       }
+      const truthScores = byPgvector.at(-1)!.scores;
       for (const m of measured) {
         const recalls = truth.map((ids, index) => recallAt(TOP_K, ids, m.answers[index]!));
-        hnswRows.push({ measured: m, recall: meanRecallAt(TOP_K, truth, m.answers), worst: Math.min(...recalls) });
-        console.log(`  ${m.engine}: ${summary(m)}, recall@10 ${fixed(hnswRows.at(-1)!.recall, 3)}`);
+        const shortfall = similarityShortfall(TOP_K, truthScores, m.scores);
+        hnswRows.push({ measured: m, recall: meanRecallAt(TOP_K, truth, m.answers), worst: Math.min(...recalls), shortfall, lost: recalls.filter((r) => r < 0.5).length });
+        console.log(`  ${m.engine}: ${summary(m)}, recall@10 ${fixed(hnswRows.at(-1)!.recall, 3)}, worst ${fixed(Math.min(...recalls), 1)}, similarity shortfall ${fixed(shortfall, 4)}`);
       }
       // What the embedding stage pays once the index exists: every row joins the graph.
       const rows = Math.min(1_000, chunkCount);
-      const indexedSeconds = await insertEmbeddings(target, await firstChunkIds(owner, rows), centroids, noiseRatio, batchSize, 11);
+      const indexedSeconds = await insertEmbeddings(target, await firstChunkIds(owner, rows), centroids, amplitudes, batchSize, 11);
       indexedInsert = { rows, seconds: indexedSeconds };
     }
 
-    const context = `${chunkCount} chunks in one dataset, each with a ${dimensions}-dimensional unit embedding (\`real[]\`) around one of ${clusters} random centroids (uniform noise per coordinate, noise length ${noiseRatio} × the centroid's), generated in SQL; ${queryCount} questions drawn the same way (fixed seed), top ${TOP_K}. Each question is one transaction as the app role under row-level security, filtered by dataset, model and dimensions, one at a time; slow sizes ask fewer questions (column "n"). PostgreSQL settings as the server has them (shared_buffers, work_mem, jit, max_parallel_workers_per_gather).`;
+    const shape =
+      topics === 0 ? `${clusters} independent random centroids (nearly orthogonal to each other)` : `${clusters} centroids in ${topics} topics (each a topic's direction plus a random one of length ${topicSpread})`;
+    const noise = spectrum === 0 ? 'isotropic: every coordinate alike' : `decaying spectrum: coordinate i's variance ∝ i^−${spectrum}, rotated per cluster`;
+    const context = `${chunkCount} chunks in one dataset, each with a ${dimensions}-dimensional unit embedding (\`real[]\`) around one of ${shape}, uniform noise per coordinate of length ${noiseRatio} × the centroid's (${noise}), generated in SQL; ${queryCount} questions drawn the same way (fixed seed), top ${TOP_K}. Each question is one transaction as the app role under row-level security, filtered by dataset, model and dimensions, one at a time; slow sizes ask fewer questions (column "n"). PostgreSQL settings as the server has them (shared_buffers, work_mem, jit, max_parallel_workers_per_gather).`;
     const stats = (m: Measured) => [50, 95, 99].map((q) => fixed(p(m.samples, q)));
     const agreement = (m: Measured) => {
       const reference = byPgvector.find((row) => row.size === m.size);
@@ -185,15 +220,27 @@ export async function vectorsBenchmark(command: string): Promise<void> {
       ...(build
         ? [
             '',
-            `HNSW (pgvector ${version}) on \`embedding::vector(${dimensions})\`, partial on \`dimensions = ${dimensions}\`, m ${HNSW.m}, ef_construction ${HNSW.efConstruction}: built over ${chunkCount} rows in **${fixed(build.seconds)} s** (maintenance_work_mem ${build.memory}, ${build.workers} parallel worker${build.workers === 1 ? '' : 's'}), ${fixed(build.bytes / 2 ** 20, 0)} MiB. Queries with \`hnsw.iterative_scan = relaxed_order\`, after 20 untimed each, the two ef_search values interleaved (each first for half the questions); recall@10 against pgvector's exact answers to the same ${queryCount} questions.`,
+            `HNSW (pgvector ${version}) on \`embedding::vector(${dimensions})\`, partial on \`dimensions = ${dimensions}\`, m ${HNSW.m}, ef_construction ${HNSW.efConstruction}: built over ${chunkCount} rows in **${fixed(build.seconds)} s** (maintenance_work_mem ${build.memory}, ${build.workers} parallel worker${build.workers === 1 ? '' : 's'}), ${fixed(build.bytes / 2 ** 20, 0)} MiB. Queries as the app's (similarity beside the id), with \`hnsw.iterative_scan = relaxed_order\`, after 20 untimed each, the ef_search values interleaved (each first for an equal share of the questions); recall@10 against pgvector's exact answers to the same ${queryCount} questions. "Similarity shortfall": the exact top 10's mean cosine similarity minus that of the 10 returned, averaged over questions (near 0: near-equals swapped in; large: the search ended among the wrong vectors). "Lost": questions with recall@10 under 0.5.`,
             '',
+            ...(profile
+              ? [
+                  `Separation of the exact neighbours (pgvector exact top 100 of each question, mean): similarity ${fixed(profile.at1, 4)} at rank 1, ${fixed(profile.at10, 4)} at 10, ${fixed(profile.at11, 4)} at 11, ${fixed(profile.at100, 4)} at 100; the 10th is ahead of the 11th by ${fixed(profile.gap10to11, 4)} on average.`,
+                  '',
+                ]
+              : []),
             table(
-              ['engine', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'recall@10 (mean)', 'recall@10 (worst question)'],
+              ['engine', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'recall@10 (mean)', 'recall@10 (worst question)', 'lost', 'similarity shortfall'],
               [
-                ...hnswRows.map(({ measured, recall, worst }) => [measured.engine, measured.samples.length, ...stats(measured), fixed(recall, 3), fixed(worst, 1)]),
-                [`Reference: ${byPgvector.at(-1)!.engine}`, byPgvector.at(-1)!.samples.length, ...stats(byPgvector.at(-1)!), '1.000', '1.0'],
+                ...hnswRows.map(({ measured, recall, worst, lost, shortfall }) => [measured.engine, measured.samples.length, ...stats(measured), fixed(recall, 3), fixed(worst, 1), lost, fixed(shortfall, 4)]),
+                [`Reference: ${byPgvector.at(-1)!.engine}`, byPgvector.at(-1)!.samples.length, ...stats(byPgvector.at(-1)!), '1.000', '1.0', 0, '0'],
               ],
             ),
+            '',
+            'The plan as run (EXPLAIN ANALYZE, BUFFERS, as the app role under row-level security, second question):',
+            '',
+            '```',
+            plan,
+            '```',
           ]
         : []),
     ].join('\n');

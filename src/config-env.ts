@@ -103,7 +103,7 @@ export const envSchema = z.object({
   SLUICE_HEALTH_SLOW_MS: limit(1, 600_000).default(5_000),
   SLUICE_HEALTH_WINDOW: limit(1, 32).default(5),
   SLUICE_HEALTH_DOWN_AFTER: limit(1, 32).default(2),
-  SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
+  SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(200),
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),

@@ -20,7 +20,6 @@ import { createApiKey } from './operator/create-api-key.js';
 import { usage } from './operator/help-text.js';
 import { migrateOnly } from './operator/migrate-only.js';
 import { resealSecrets } from './operator/reseal-secrets.js';
-import { serveUntilSignal } from './operator/serve-until-signal.js';
 import { reportDatabase, reportSecrets } from './operator/start-up.js';
 import { verifyAuditChains } from './operator/verify-audit-chains.js';
 
@@ -75,6 +74,9 @@ async function main(argv: string[]): Promise<number> {
   const answer = { json: Boolean(values.json) };
   reportSecrets(config, logger);
 
+  // The server's code (the schema, Yoga, the worker: a good part of a start) loads while the
+  // embedded PostgreSQL starts in its own process, rather than after it (issue 22).
+  const servingCode = serving ? import('./operator/serve-until-signal.js') : undefined;
   // Beside a running `serve` on the same data directory, every other command uses its database.
   const database = await openDatabase(config, logger, { shareRunning: command !== 'serve' });
   let failed = false;
@@ -93,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
         expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
       }, answer);
     }
+    const { serveUntilSignal } = await servingCode!;
     return await serveUntilSignal(config, database, logger, command === 'worker' ? 'worker' : 'api');
   } finally {
     // The last step, whatever came before: an embedded PostgreSQL never outlives us.

@@ -25,6 +25,9 @@ describe('parseConfig', () => {
     expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
     expect(config.dataDir).toBe(path.resolve('.sluice'));
     expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10 });
+    // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
+    expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });
+    expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400' }).vectorSearch).toEqual({ hnswEfSearch: 400 });
   });
 
   it.each([
@@ -35,6 +38,8 @@ describe('parseConfig', () => {
     [{ REDIS_URL: 'http://localhost:6379' }, /^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL$/],
     [{ SLUICE_MAX_BODY_BYTES: '10' }, /^SLUICE_MAX_BODY_BYTES: must be at least 1024/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: /],
+    [{ SLUICE_HNSW_EF_SEARCH: '0' }, /^SLUICE_HNSW_EF_SEARCH: must be at least 1/],
+    [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
   ])('names the bad value in %j', (env, message) => {
     const issues = issuesOf(env);
     expect(issues).toHaveLength(1);

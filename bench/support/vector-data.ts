@@ -5,7 +5,6 @@
  * Two helper tables (`bench_vector_*`) live beside the app's in the scratch database.
  */
 import type pg from 'pg';
-import { noiseAmplitude } from './vectors.js';
 
 export interface VectorDataset {
   tenantId: string;
@@ -78,11 +77,11 @@ export async function storeCentroids(client: pg.Client, centroids: readonly numb
 
 /**
  * Embeds chunks (from, to] of the numbering: each picks a centroid at random, adds uniform
- * noise to every coordinate and is normalised, all in one statement per slice. Per slice of
+ * noise to every coordinate (half-widths `amplitudes`, rotated by the centroid's index as
+ * vectors.ts clusterMember does) and is normalised, all in one statement per slice. Per slice of
  * 20 000 so progress shows and no statement runs for minutes.
  */
-export async function generateEmbeddings(client: pg.Client, data: VectorDataset, centroids: number, noiseRatio: number, from: number, to: number): Promise<void> {
-  const amplitude = noiseAmplitude(data.dimensions, noiseRatio);
+export async function generateEmbeddings(client: pg.Client, data: VectorDataset, centroids: number, amplitudes: readonly number[], from: number, to: number): Promise<void> {
   const slice = 20_000;
   for (let first = from; first < to; first += slice) {
     await client.query(
@@ -95,11 +94,11 @@ export async function generateEmbeddings(client: pg.Client, data: VectorDataset,
          cross join lateral (
            select array_agg((x / norm)::real order by i) as embedding
              from (select i, x, sqrt(sum(x * x) over ()) as norm
-                     from (select i, c.v[i] + $7 * (2 * random() - 1) as x
+                     from (select i, c.v[i] + ($7::float8[])[1 + (i + c.id - 2) % ${data.dimensions}] * (2 * random() - 1) as x
                              from bench_vector_centroids c, generate_series(1, ${data.dimensions}) i
                             where c.id = n.centroid and n.chunk_id is not null) noisy) scaled
          ) v`,
-      [data.tenantId, data.datasetId, data.modelId, centroids, first, Math.min(to, first + slice), amplitude],
+      [data.tenantId, data.datasetId, data.modelId, centroids, first, Math.min(to, first + slice), `{${amplitudes.join(',')}}`],
     );
     if (to - from > 100_000 && ((first - from) / slice) % 5 === 4) console.log(`  ${Math.min(to, first + slice)} embeddings`);
   }

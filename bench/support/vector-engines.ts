@@ -30,10 +30,14 @@ export const exactSql = (data: VectorDataset): Engine => ({
   parameter: (vector) => vector,
 });
 
-/** The expression the HNSW indexes are built on; without an index, an exact scan. */
-const pgvectorSql = (data: VectorDataset) =>
-  `select e.chunk_id from chunk_embeddings e where ${filter(data)}
-   order by e.embedding::vector(${data.dimensions}) <=> $1::vector(${data.dimensions}) limit ${TOP_K}`;
+/**
+ * The expression the HNSW indexes are built on (without an index, an exact scan), with the
+ * similarity beside each id as the app's query has it (semantic-retriever.ts).
+ */
+const pgvectorSql = (data: VectorDataset, limit = TOP_K) =>
+  `select e.chunk_id, 1 - (e.embedding::vector(${data.dimensions}) <=> $1::vector(${data.dimensions})) as score
+     from chunk_embeddings e where ${filter(data)}
+    order by e.embedding::vector(${data.dimensions}) <=> $1::vector(${data.dimensions}) limit ${limit}`;
 
 export const exactPgvector = (data: VectorDataset): Engine => ({
   name: 'exact, pgvector `<=>` (no index)',
@@ -55,29 +59,40 @@ export function hnswIndexSql(data: VectorDataset, m: number, efConstruction: num
           with (m = ${m}, ef_construction = ${efConstruction}) where dimensions = ${data.dimensions}`;
 }
 
-/** One question: its ids best first, and the milliseconds from `begin` to `commit`. */
-export async function ask(client: pg.Client, engine: Engine, data: VectorDataset, vector: readonly number[]): Promise<{ ids: string[]; ms: number }> {
+/**
+ * The exact top `depth` (100) with their similarities, for how far apart the 10th and the
+ * following neighbours are: measured before the index exists, each question as the app role.
+ */
+export const exactProfile = (data: VectorDataset, depth: number): Engine => ({
+  name: `exact top ${depth}, pgvector`,
+  sql: pgvectorSql(data, depth),
+  settings: ['set local enable_indexscan = off'],
+  parameter: vectorLiteral,
+});
+
+/** One question: its ids best first (and their similarities where the engine gives them), and the milliseconds from `begin` to `commit`. */
+export async function ask(client: pg.Client, engine: Engine, data: VectorDataset, vector: readonly number[]): Promise<{ ids: string[]; scores: number[]; ms: number }> {
   const started = performance.now();
   await client.query('begin');
   try {
     await client.query(`select set_config('app.tenant_id', $1, true)`, [data.tenantId]);
     for (const setting of engine.settings) await client.query(setting);
-    const { rows } = await client.query<{ chunk_id: string }>(engine.sql, [engine.parameter(vector), data.datasetId, data.modelId]);
+    const { rows } = await client.query<{ chunk_id: string; score?: number }>(engine.sql, [engine.parameter(vector), data.datasetId, data.modelId]);
     await client.query('commit');
-    return { ids: rows.map((row) => row.chunk_id), ms: performance.now() - started };
+    return { ids: rows.map((row) => row.chunk_id), scores: rows.map((row) => Number(row.score)), ms: performance.now() - started };
   } catch (error) {
     await client.query('rollback');
     throw error;
   }
 }
 
-/** The plan PostgreSQL picks for `engine` (to check an index is used), as the app role. */
-export async function explain(client: pg.Client, engine: Engine, data: VectorDataset, vector: readonly number[]): Promise<string> {
+/** The plan PostgreSQL picks for `engine` (to check an index is used), as the app role; `analyze` runs it. */
+export async function explain(client: pg.Client, engine: Engine, data: VectorDataset, vector: readonly number[], analyze = false): Promise<string> {
   await client.query('begin');
   try {
     await client.query(`select set_config('app.tenant_id', $1, true)`, [data.tenantId]);
     for (const setting of engine.settings) await client.query(setting);
-    const { rows } = await client.query(`explain ${engine.sql}`, [engine.parameter(vector), data.datasetId, data.modelId]);
+    const { rows } = await client.query(`explain ${analyze ? '(analyze, buffers, timing off) ' : ''}${engine.sql}`, [engine.parameter(vector), data.datasetId, data.modelId]);
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   } finally {
     await client.query('rollback');
@@ -89,6 +104,8 @@ export interface Measured {
   size: number;
   samples: number[];
   answers: string[][];
+  /** Each answer's similarities, where the engine gives them. */
+  scores: number[][];
 }
 
 /**
@@ -104,13 +121,14 @@ export async function measure(
   options: { all: boolean; budgetMs: number; least: number },
 ): Promise<Measured> {
   await ask(client, engine, data, questions[questions.length - 1]!);
-  const result: Measured = { engine: engine.name, size, samples: [], answers: [] };
+  const result: Measured = { engine: engine.name, size, samples: [], answers: [], scores: [] };
   let count = questions.length;
   for (const [index, question] of questions.entries()) {
     if (index >= count) break;
-    const { ids, ms } = await ask(client, engine, data, question);
+    const { ids, scores, ms } = await ask(client, engine, data, question);
     result.samples.push(ms);
     result.answers.push(ids);
+    result.scores.push(scores);
     if (index === 0 && !options.all) count = Math.max(options.least, Math.min(questions.length, Math.floor(options.budgetMs / Math.max(ms, 1))));
   }
   return result;

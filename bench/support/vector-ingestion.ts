@@ -14,7 +14,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { pgArray } from '../../src/db/bound-sql.js';
 import { unitVectorLiteral } from '../../src/domains/ingestion/embedding-stage.js';
-import { clusterMember, noiseAmplitude, seededRandom } from './vectors.js';
+import { clusterMember, seededRandom } from './vectors.js';
 
 const EMBEDDING_COLUMNS = 'id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at';
 
@@ -31,19 +31,21 @@ export async function insertEmbeddings(
   target: InsertTarget,
   chunkIds: readonly string[],
   centroids: readonly number[][],
-  noiseRatio: number,
+  amplitudes: readonly number[],
   batchSize: number,
   seed: number,
 ): Promise<number> {
   const random = seededRandom(seed);
-  const amplitude = noiseAmplitude(target.dimensions, noiseRatio);
   const client = new pg.Client({ connectionString: target.appUrl });
   await client.connect();
   let milliseconds = 0;
   try {
     for (let first = 0; first < chunkIds.length; first += batchSize) {
       const batch = chunkIds.slice(first, first + batchSize);
-      const vectors = batch.map(() => clusterMember(random, centroids[Math.floor(random() * centroids.length)]!, amplitude));
+      const vectors = batch.map(() => {
+        const cluster = Math.floor(random() * centroids.length);
+        return clusterMember(random, centroids[cluster]!, amplitudes, cluster);
+      });
       const started = performance.now();
       await client.query('begin');
       try {

@@ -37,18 +37,45 @@ export function randomUnitVector(random: () => number, dimensions: number): numb
 }
 
 /**
- * Half-width of the uniform noise added to each coordinate of a unit centroid so that the
- * noise vector's expected length is `noiseRatio` (its standard deviation per coordinate is
- * noiseRatio / √D; a uniform on [−a, a] has deviation a / √3). The SQL generator uses the
- * same figure, so vectors written by PostgreSQL and by the benchmark share one distribution.
+ * Half-widths of the uniform noise added to each coordinate of a unit centroid so that the
+ * noise vector's expected length is `noiseRatio` (a uniform on [−a, a] has variance a² / 3).
+ * `spectrum` shapes it: coordinate i (from 1) gets a variance ∝ i^−spectrum. 0 is isotropic
+ * noise (every coordinate alike: within a cluster every direction of 384 varies as much, so a
+ * question is nearly equidistant from all members); 1 is a decaying spectrum like real text
+ * embeddings', whose variance sits in a few tens of directions. The SQL generator uses the
+ * same figures, so vectors written by PostgreSQL and by the benchmark share one distribution.
  */
-export function noiseAmplitude(dimensions: number, noiseRatio: number): number {
-  return (noiseRatio / Math.sqrt(dimensions)) * Math.sqrt(3);
+export function noiseAmplitudes(dimensions: number, noiseRatio: number, spectrum = 0): number[] {
+  const weights = Array.from({ length: dimensions }, (_, i) => (i + 1) ** -spectrum);
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  return weights.map((w) => Math.sqrt(3) * noiseRatio * Math.sqrt(w / total));
 }
 
-/** One member of a cluster: the centroid plus uniform noise, normalised. */
-export function clusterMember(random: () => number, centroid: readonly number[], amplitude: number): number[] {
-  return normalise(centroid.map((x) => x + amplitude * (2 * random() - 1)));
+/**
+ * One member of cluster `cluster`: the centroid plus uniform noise, normalised. The noise
+ * spectrum is rotated by the cluster's index (coordinate i takes amplitude i + cluster, mod D),
+ * so clusters do not all vary along the same few axes.
+ */
+export function clusterMember(random: () => number, centroid: readonly number[], amplitudes: readonly number[], cluster = 0): number[] {
+  if (amplitudes.length !== centroid.length) throw new Error(`${amplitudes.length} amplitudes for ${centroid.length} dimensions`);
+  const dimensions = centroid.length;
+  return normalise(centroid.map((x, i) => x + amplitudes[(i + cluster) % dimensions]! * (2 * random() - 1)));
+}
+
+/**
+ * The clusters' centres. With `topics` 0, independent random directions: in 384 dimensions
+ * they are all nearly orthogonal, every cluster equally far from every other (no path leads a
+ * graph search from one to the right one). With topics, each centre is a topic's direction
+ * plus a random direction of length `spread`, so clusters of one topic are near each other
+ * and similarity varies by degrees, as it does between real documents.
+ */
+export function clusterCentroids(random: () => number, dimensions: number, clusters: number, topics = 0, spread = 0.8): number[][] {
+  if (topics === 0) return Array.from({ length: clusters }, () => randomUnitVector(random, dimensions));
+  const topicDirections = Array.from({ length: topics }, () => randomUnitVector(random, dimensions));
+  return Array.from({ length: clusters }, (_, k) => {
+    const offset = randomUnitVector(random, dimensions);
+    return normalise(topicDirections[k % topics]!.map((x, i) => x + spread * offset[i]!));
+  });
 }
 
 /** pgvector's text form, `[x,y,…]`. */
@@ -86,4 +113,28 @@ export function largestWithin(rows: readonly { size: number; value: number }[], 
     largest = row.size;
   }
   return largest;
+}
+
+/**
+ * How separated the exact neighbours are, from each question's exact top 100 similarities
+ * (best first): the mean similarity at ranks 1, 10, 11 and 100, and the mean gap between the
+ * 10th and the 11th. A gap near 0 means the top 10 is barely distinct from what follows: any
+ * approximate search then swaps members of it for near-equals.
+ */
+export function separation(profiles: readonly (readonly number[])[]): { at1: number; at10: number; at11: number; at100: number; gap10to11: number } {
+  const usable = profiles.filter((scores) => scores.length >= 100);
+  if (usable.length === 0) throw new Error('no question has 100 exact neighbours');
+  const mean = (pick: (scores: readonly number[]) => number) => usable.reduce((sum, scores) => sum + pick(scores), 0) / usable.length;
+  return { at1: mean((s) => s[0]!), at10: mean((s) => s[9]!), at11: mean((s) => s[10]!), at100: mean((s) => s[99]!), gap10to11: mean((s) => s[9]! - s[10]!) };
+}
+
+/**
+ * What an approximate answer gives up in similarity: per question, the exact top k's mean
+ * similarity minus that of the k returned (0 when the misses are near-equals swapped in;
+ * large when the search ended in the wrong region), averaged over questions.
+ */
+export function similarityShortfall(k: number, exact: readonly (readonly number[])[], found: readonly (readonly number[])[]): number {
+  if (exact.length !== found.length) throw new Error(`${exact.length} exact answers but ${found.length} to compare`);
+  const mean = (scores: readonly number[]) => scores.slice(0, k).reduce((sum, x) => sum + x, 0) / Math.min(k, scores.length);
+  return exact.reduce((sum, truth, index) => sum + (found[index]!.length === 0 ? mean(truth) : mean(truth) - mean(found[index]!)), 0) / exact.length;
 }

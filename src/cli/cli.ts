@@ -3,8 +3,9 @@
  * user chose (SLUICE_API_KEY, or what `sluice login` stored), output as text or `--json`,
  * and failures as one line on stderr with an exit code that says what kind of failure.
  */
+import { createRequire } from 'node:module';
 import type { ParseArgsConfig } from 'node:util';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
 import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
 import { terminalJson, terminalText } from './terminal-text.js';
@@ -96,8 +97,23 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
   };
 }
 
+/**
+ * `ws`'s WebSocket class, loaded when graphql-ws first touches it (a subscription): loading it up
+ * front cost every command about 0.1 s of its start (issue 22), and most commands never subscribe.
+ */
+const LazyWebSocket = new Proxy(function WebSocket() {}, {
+  construct: (_target, args) => new (loadWebSocket())(...(args as [string])),
+  get: (_target, key) => loadWebSocket()[key as keyof typeof WebSocket],
+  // graphql-ws checks the class with `'OPEN' in impl`.
+  has: (_target, key) => key in loadWebSocket(),
+});
+
+function loadWebSocket(): typeof WebSocket {
+  return createRequire(import.meta.url)('ws') as typeof WebSocket;
+}
+
 function clientFor(url: string, env: NodeJS.ProcessEnv, stored: StoredLogin | undefined): SluiceClient {
-  const common = { url, webSocketImpl: WebSocket, maxRateLimitRetries: 3 };
+  const common = { url, webSocketImpl: LazyWebSocket, maxRateLimitRetries: 3 };
   if (env.SLUICE_API_KEY) return createClient({ ...common, apiKey: env.SLUICE_API_KEY });
   // A login is for the server it was made with; another --url goes anonymous (and says so on 401).
   if (!stored || graphqlUrl(stored.url) !== url) return createClient(common);

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createCli, explain, EXIT, type Command } from './cli.js';
+import type { CompletableCommand } from './completion.js';
 import { auditTail } from './commands/audit.js';
 import { datasetsCreate, datasetsList } from './commands/datasets.js';
 import { ingest } from './commands/ingest.js';
@@ -33,6 +34,11 @@ export function isClientCommand(argv: string[]): boolean {
 export function clientUsage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
   return COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n');
+}
+
+/** The client commands and their options, for `sluice completion`. */
+export function clientCompletion(): CompletableCommand[] {
+  return COMMANDS.map((command) => ({ name: command.name, options: [...Object.keys(command.options ?? {}), ...Object.keys(GLOBAL_OPTIONS)] }));
 }
 
 export interface Io {

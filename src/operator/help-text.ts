@@ -6,8 +6,26 @@ export async function usage(): Promise<string> {
 Client commands (talk to a running Sluice; \`sluice <command> --help\` for each):
 ${clientUsage()}
 
-${OPERATOR_USAGE}`;
+${OPERATOR_USAGE}
+
+Also:
+  --version print the version
+  completion bash|zsh
+            print a shell completion script (see docs/cli.md)
+
+Configuration comes from the environment; see README.md.`;
 }
+
+/** The operator commands and their options, for `sluice completion` (keep in step with the text below). */
+export const OPERATOR_COMMANDS: { name: string; options: string[] }[] = [
+  { name: 'serve', options: ['help'] },
+  { name: 'worker', options: ['help'] },
+  { name: 'migrate', options: ['json', 'help'] },
+  { name: 'rotate-master-key', options: ['json', 'help'] },
+  { name: 'audit verify', options: ['tenant', 'json', 'help'] },
+  { name: 'retention', options: ['json', 'help'] },
+  { name: 'keys create', options: ['tenant', 'name', 'scopes', 'expires-in-days', 'no-expiry', 'json', 'help'] },
+];
 
 const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
@@ -28,6 +46,4 @@ const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
 
 One-shot commands print their answer on stdout and logs on stderr; --json prints the
 answer as one JSON document. In development they share the embedded PostgreSQL of a
-running \`sluice serve\` on the same SLUICE_DATA_DIR.
-
-Configuration comes from the environment; see README.md.`;
+running \`sluice serve\` on the same SLUICE_DATA_DIR.`;

@@ -12,8 +12,12 @@
  * Every other error is a `SluiceError` with the API's `extensions.code`.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { getOperationAST, print } from 'graphql';
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+// The two functions' own modules, not graphql's index: loading all of graphql-js costs a CLI
+// command a few hundred milliseconds it never uses (issue 22). Likewise graphql-ws's client
+// entry, without its server half.
+import { print } from 'graphql/language/printer.js';
+import { getOperationAST } from 'graphql/utilities/getOperationAST.js';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws/client';
 import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
 import { reach } from './reach.js';

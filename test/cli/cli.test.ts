@@ -38,7 +38,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-// Each command is a child process that loads the CLI through tsx: seconds each on a busy machine,
+// Each command is a child process (the compiled CLI, bin/sluice.js): most of a second each on a busy machine,
 // and a test runs several in a row.
 describe('sluice (client commands)', { timeout: 300_000 }, () => {
   it('refuses a wrong password with exit code 3, then logs in and keeps only tokens, mode 0600', async () => {
