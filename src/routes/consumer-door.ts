@@ -29,6 +29,7 @@ import { createServices, type Services } from '../domains/services.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { CodedError } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
+import { carriedRefusalOf } from '../platform/rate-limits/sampled-address-refusals.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
@@ -103,6 +104,12 @@ export class ConsumerDoor {
     };
     const loadOverride = () => services.tenancy.rateLimitOverride();
     try {
+      // Refused by the per-address limit and let on to be recorded (plugins/ip-rate-limit.ts).
+      const carried = carriedRefusalOf(request);
+      if (carried) {
+        if (endpointRef) await this.recordRefusal(services, endpointRef, carried.error, carried.rule, logger);
+        throw carried.error;
+      }
       const limited = await principalLimit?.take(actor, loadOverride);
       if (limited) {
         if (endpointRef) await this.recordRefusal(services, endpointRef, limited, await principalLimit!.describe(actor, loadOverride), logger);

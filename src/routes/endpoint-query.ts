@@ -23,7 +23,8 @@ import type { Logger } from '../platform/logging/logger.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
 /** `{tenant}` and `{endpoint}` are one path segment each. */
-const QUERY_PATH = /^\/api\/v1\/endpoints\/([^/]+)\/([^/]+)\/query$/;
+/** `POST /api/v1/endpoints/{tenant}/{endpoint}/query`. */
+export const QUERY_PATH = /^\/api\/v1\/endpoints\/([^/]+)\/([^/]+)\/query$/;
 
 /** The request body; also the OpenAPI document's schema of it (routes/openapi/query-paths.ts). */
 export const QueryRequestBody = z.strictObject({

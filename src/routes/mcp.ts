@@ -39,7 +39,8 @@ import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
 import { BadMcpRequest, PARSE_ERROR, refusalResponse, rpcMessagesOf } from './mcp/json-rpc.js';
 
 export const MCP_PATH = '/mcp';
-const ENDPOINT_PATH = /^\/mcp\/([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})\/?$/;
+/** `/mcp/{tenant}/{endpoint}`: one endpoint's tools. */
+export const ENDPOINT_PATH = /^\/mcp\/([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})\/?$/;
 
 export interface McpOptions {
   door: ConsumerDoor;

@@ -33,7 +33,8 @@ import type { useCredentialWatch } from '../plugins/credential-watch.js';
 import { useCsrfPrevention } from '../plugins/csrf-prevention.js';
 import { useErrorModel } from '../plugins/error-model.js';
 import { useIpAllowList } from '../plugins/ip-allow-list.js';
-import { useIpRateLimit } from '../plugins/ip-rate-limit.js';
+import { useCarriedAddressRefusals, useIpRateLimit } from '../plugins/ip-rate-limit.js';
+import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
 import { useMetrics } from '../plugins/metrics.js';
 import { useNulByteRefusal } from '../plugins/nul-byte-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
@@ -49,11 +50,11 @@ import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
-import { useRestQuery } from '../routes/endpoint-query.js';
+import { QUERY_PATH, useRestQuery } from '../routes/endpoint-query.js';
 import { useOpenApiDocument } from '../routes/openapi/serve.js';
-import { useOpenAIChat } from '../routes/openai-chat.js';
+import { OPENAI_CHAT_PATH, useOpenAIChat } from '../routes/openai-chat.js';
 import { useOpenAIModels } from '../routes/openai-models.js';
-import { useMcp } from '../routes/mcp.js';
+import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
@@ -123,7 +124,9 @@ export function pluginList({
     useRequestLog({ logger }),
     useClientIp({ trustProxyHops: limits.trustProxyHops }),
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
-    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops })] : []),
+    // Its first refusal per address and minute on a path that asks an endpoint is let on to
+    // be recorded in that endpoint's decision log (useCarriedAddressRefusals, the consumer door).
+    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler() })] : []),
     // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
     useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
     ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
@@ -168,6 +171,7 @@ export function pluginList({
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),
+    useCarriedAddressRefusals(),
     // Per principal (the tenant's override read through its services) and per sensitive field.
     ...(principalLimit ? [usePrincipalRateLimit({ limit: principalLimit, loadOverride: (context) => context.services.tenancy.rateLimitOverride() })] : []),
     ...(attempts ? [useAttemptLimits({ limits: attempts })] : []),
@@ -176,3 +180,12 @@ export function pluginList({
     useDeferStream(),
   ];
 }
+
+/** Requests that ask an endpoint: GraphQL POSTs (queryEndpoint), the REST query, OpenAI chat, one endpoint's MCP server. */
+function asksEndpoint(url: URL, method: string): boolean {
+  if (method !== 'POST') return false;
+  const path = url.pathname;
+  return path === GRAPHQL_PATH || path === OPENAI_CHAT_PATH || QUERY_PATH.test(path) || MCP_ENDPOINT_PATH.test(path);
+}
+
+const GRAPHQL_PATH = '/graphql';

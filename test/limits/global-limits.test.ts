@@ -148,7 +148,7 @@ describe('per client address', () => {
     expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
     expect(refused.headers.get('x-request-id')).toBeTruthy();
     expect(await refused.json()).toEqual({
-      errors: [{ message: 'Too many requests from your address: retry in 1 s', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 } }],
+      errors: [{ message: 'Too many requests from your address: retry in 1 s', extensions: { code: 'RATE_LIMITED', reason: 'ADDRESS_RATE_LIMIT', retryAfterSeconds: 1 } }],
     });
     // The REST login counts against the same address.
     const rest = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
