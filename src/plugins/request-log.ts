@@ -12,6 +12,8 @@ export interface RequestLogOptions {
 interface OperationFacts {
   operation: string;
   tenant: string | undefined;
+  /** The operation's trace (plugins/tracing.ts), so the line joins the operation's other lines. */
+  traceId: string | undefined;
 }
 
 /**
@@ -29,6 +31,7 @@ export function useRequestLog({ logger }: RequestLogOptions): Plugin<Partial<Aut
     facts.set(context.request, {
       operation: `${operation?.operation ?? 'operation'} ${operation?.name?.value ?? '(anonymous)'}`,
       tenant: context.actor?.tenantId ?? undefined,
+      traceId: (context as { traceId?: string | null }).traceId ?? undefined,
     });
   };
   return {
@@ -48,7 +51,7 @@ export function useRequestLog({ logger }: RequestLogOptions): Plugin<Partial<Aut
       const path = pathOf(request.url);
       const fact = facts.get(request);
       logger.info(
-        { method: request.method, path, ...(fact ? { operation: fact.operation } : {}), status: response.status, ms, requestId: givenRequestId(request), tenant: fact?.tenant },
+        { method: request.method, path, ...(fact ? { operation: fact.operation } : {}), status: response.status, ms, requestId: givenRequestId(request), tenant: fact?.tenant, ...(fact?.traceId ? { traceId: fact.traceId } : {}) },
         `${request.method} ${path}${fact ? ` ${fact.operation}` : ''} ${response.status} ${ms} ms`,
       );
     },
