@@ -32,6 +32,11 @@ export interface IpRateLimitOptions {
   /** Paths whose refusals may be sampled into decision logs; none by default. */
   asksEndpoint?: (url: URL, method: string) => boolean;
   sampler?: AddressRefusalSampler;
+  /**
+   * The refusal in the shape the path's clients read (REST: problem details; OpenAI: its error
+   * object); undefined: GraphQL's `{ errors }`, the default.
+   */
+  responseFor?: (url: URL, request: Request, error: RateLimitedError, fetchAPI: { Response: typeof Response }) => Response | undefined;
 }
 
 /** The per-address rule in words, as the decision log shows it. */
@@ -39,7 +44,7 @@ export function addressRuleText(rule: BucketRule): string {
   return `${rule.perSecond} requests per second per address (bursts of ${rule.burst})`;
 }
 
-export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, trustProxyHops = 0, asksEndpoint, sampler }: IpRateLimitOptions): Plugin<ClientContext> {
+export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, trustProxyHops = 0, asksEndpoint, sampler, responseFor }: IpRateLimitOptions): Plugin<ClientContext> {
   const refusal = async (ip: string) => {
     const result = await buckets.take(bucketKey('ip', ipIdentity(ip)), rule);
     if (result.allowed) return null;
@@ -55,7 +60,7 @@ export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, 
         carryRefusal(request, { error: refused, rule: addressRuleText(rule) });
         return;
       }
-      endResponse(rateLimitedResponse(fetchAPI, refused));
+      endResponse(responseFor?.(url, request, refused, fetchAPI) ?? rateLimitedResponse(fetchAPI, refused));
     },
     async onContextBuilding({ context }) {
       // HTTP requests were counted in onRequest; only graphql-ws operations arrive without one.

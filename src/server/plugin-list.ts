@@ -35,6 +35,9 @@ import { useErrorModel } from '../plugins/error-model.js';
 import { useIpAllowList } from '../plugins/ip-allow-list.js';
 import { useCarriedAddressRefusals, useIpRateLimit } from '../plugins/ip-rate-limit.js';
 import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
+import { problemResponse, type RateLimitedError } from '../platform/errors/index.js';
+import { requestIdOf } from '../platform/http/request-ids.js';
+import { openAIErrorResponse } from '../routes/openai-errors.js';
 import { useMetrics } from '../plugins/metrics.js';
 import { useNulByteRefusal } from '../plugins/nul-byte-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
@@ -48,12 +51,12 @@ import { useTracing } from '../plugins/tracing.js';
 import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
-import { useCatalogRoute } from '../routes/catalog.js';
+import { CATALOG_PATH, useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
 import { QUERY_PATH, useRestQuery } from '../routes/endpoint-query.js';
 import { useOpenApiDocument } from '../routes/openapi/serve.js';
 import { OPENAI_CHAT_PATH, useOpenAIChat } from '../routes/openai-chat.js';
-import { useOpenAIModels } from '../routes/openai-models.js';
+import { OPENAI_MODELS_PATH, useOpenAIModels } from '../routes/openai-models.js';
 import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
 import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
@@ -126,7 +129,7 @@ export function pluginList({
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
     // Its first refusal per address and minute on a path that asks an endpoint is let on to
     // be recorded in that endpoint's decision log (useCarriedAddressRefusals, the consumer door).
-    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler() })] : []),
+    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler(), responseFor: refusalInPathShape })] : []),
     // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
     useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
     ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
@@ -189,3 +192,15 @@ function asksEndpoint(url: URL, method: string): boolean {
 }
 
 const GRAPHQL_PATH = '/graphql';
+
+/**
+ * A refusal before any route ran, as the route's own clients read errors: the catalog and the
+ * REST query answer problem details, the OpenAI-compatible routes OpenAI's error object; the
+ * rest (GraphQL, the login, the audit export) the GraphQL `{ errors }` their OpenAPI entries name.
+ */
+function refusalInPathShape(url: URL, request: Request, error: RateLimitedError, fetchAPI: { Response: typeof Response }): Response | undefined {
+  const requestId = requestIdOf(request);
+  if (url.pathname === CATALOG_PATH || url.pathname.startsWith(`${CATALOG_PATH}/`)) return problemResponse(fetchAPI, error, requestId);
+  if (url.pathname === OPENAI_CHAT_PATH || url.pathname === OPENAI_MODELS_PATH || url.pathname.startsWith(`${OPENAI_MODELS_PATH}/`)) return openAIErrorResponse(fetchAPI, error, requestId);
+  return undefined;
+}

@@ -74,12 +74,14 @@ it('records the first refusal of an address per minute on the REST query, and an
   const before = (await addressDenials()).length;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const refused = await restQuery(address);
-    // The recorded one is answered by the route (problem details); the rest before any route
-    // runs, in the per-address limit's own shape (GraphQL errors).
-    const body = await refused.json();
-    expect({ status: refused.status, code: body.code ?? body.errors?.[0]?.extensions?.code, retryAfter: Number(refused.headers.get('retry-after')) > 0 }).toEqual({
+    // The recorded one is answered by the route, the rest before any route runs: the same
+    // problem details either way, as the REST routes' clients read errors.
+    const problem = await refused.json();
+    expect({ status: refused.status, type: refused.headers.get('content-type'), code: problem.code, reason: problem.reason, retryAfter: Number(refused.headers.get('retry-after')) > 0 }).toEqual({
       status: 429,
+      type: 'application/problem+json; charset=utf-8',
       code: 'RATE_LIMITED',
+      reason: 'ADDRESS_RATE_LIMIT',
       retryAfter: true,
     });
   }
@@ -107,8 +109,11 @@ it('records it on GraphQL queryEndpoint and OpenAI chat too, for the endpoint ea
     body: JSON.stringify({ model: endpoint.reference, messages: [{ role: 'user', content: 'lock keeper' }] }),
   });
   expect(chat.status).toBe(429);
-  await chat.arrayBuffer();
+  expect((await chat.json()).error).toMatchObject({ code: 'RATE_LIMITED' });
   expect((await addressDenials()).slice(before)).toEqual([expectedDenial(), expectedDenial()]);
+  // The next refusal of that address, answered before the route runs, in OpenAI's shape too.
+  const again = await fetch(`${server.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${partnerToken}`, 'x-forwarded-for': openaiAddress } });
+  expect([again.status, (await again.json()).error?.code]).toEqual([429, 'RATE_LIMITED']);
 });
 
 it('lets no refused request through: a path that asks no endpoint is refused at once and nothing is recorded', async () => {
@@ -117,6 +122,6 @@ it('lets no refused request through: a path that asks no endpoint is refused at 
   const before = (await addressDenials()).length;
   const catalog = await fetch(`${server.baseUrl}/api/v1/endpoints`, { headers: { 'x-forwarded-for': address } });
   expect(catalog.status).toBe(429);
-  await catalog.arrayBuffer();
+  expect(await catalog.json()).toMatchObject({ code: 'RATE_LIMITED', reason: 'ADDRESS_RATE_LIMIT' });
   expect((await addressDenials()).length).toBe(before);
 });
