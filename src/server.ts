@@ -47,7 +47,7 @@ import type { GraphQLContext } from './plugins/context.js';
 import { useCredentialWatch } from './plugins/credential-watch.js';
 import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
-import { pluginList } from './server/plugin-list.js';
+import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
 
 export interface ServerDependencies {
@@ -145,7 +145,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     graphiql: graphiql ?? false,

@@ -184,14 +184,15 @@ export function pluginList({
   ];
 }
 
+/** Where Yoga serves GraphQL (server.ts's `graphqlEndpoint`): one name for both. */
+export const GRAPHQL_PATH = '/graphql';
+
 /** Requests that ask an endpoint: GraphQL POSTs (queryEndpoint), the REST query, OpenAI chat, one endpoint's MCP server. */
 function asksEndpoint(url: URL, method: string): boolean {
   if (method !== 'POST') return false;
   const path = url.pathname;
   return path === GRAPHQL_PATH || path === OPENAI_CHAT_PATH || QUERY_PATH.test(path) || MCP_ENDPOINT_PATH.test(path);
 }
-
-const GRAPHQL_PATH = '/graphql';
 
 /**
  * A refusal before any route ran, as the route's own clients read errors: the catalog and the

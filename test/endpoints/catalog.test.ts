@@ -260,11 +260,7 @@ describe('listing', () => {
 
     // The audit writer is batched: wait for the unlisting itself, not for any update (a's earlier ones are there already).
     const isUnlisting = (event: Record<string, any>) => event.details?.before?.listed === true && event.details?.after?.listed === false;
-    let unlisting: Record<string, any> | undefined;
-    for (const deadline = Date.now() + 10_000; !unlisting && Date.now() < deadline; ) {
-      unlisting = (await auditEventsOf(server, a.token, 1, { action: 'config.endpoint.update' })).find(isUnlisting);
-      if (!unlisting) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const unlisting = (await auditEventsOf(server, a.token, 1, { action: 'config.endpoint.update' }, 10_000, isUnlisting)).find(isUnlisting);
     expect(unlisting?.details).toMatchObject({ before: { published: true, listed: true }, after: { published: false, listed: false } });
   });
 });

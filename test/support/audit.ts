@@ -5,12 +5,20 @@ import type { TestServer } from './server.js';
 export const AUDIT_FIELDS = 'id sequence action outcome actorKind actorId actorEmail ip userAgent requestId details hash';
 
 /** The tenant's events (oldest first) once at least `atLeast` match `filter`. */
-export async function auditEventsOf(server: TestServer, token: string, atLeast: number, filter: Record<string, unknown> = {}, timeoutMs = 10_000) {
+export async function auditEventsOf(
+  server: TestServer,
+  token: string,
+  atLeast: number,
+  filter: Record<string, unknown> = {},
+  timeoutMs = 10_000,
+  /** Also wait until one of the events satisfies this (the writer is batched: an earlier event may already be there). */
+  until?: (event: Record<string, any>) => boolean,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const data = await must(server, token, `query($f: AuditEventFilter) { auditEvents(filter: $f, first: 100) { events { ${AUDIT_FIELDS} } } }`, { f: filter });
-    const events = [...data.auditEvents.events].reverse();
-    if (events.length >= atLeast || Date.now() > deadline) return events as Record<string, any>[];
+    const events = [...data.auditEvents.events].reverse() as Record<string, any>[];
+    if ((events.length >= atLeast && (!until || events.some(until))) || Date.now() > deadline) return events;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
