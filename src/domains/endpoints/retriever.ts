@@ -129,7 +129,7 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
             from (select g.language, g.question, s.*
                     from (select language::regconfig as language, ${question} as question, array_agg(id) as ids
                             from datasets where id = any(?::uuid[]) group by language) g
-                    cross join lateral sluice_bm25_search(g.ids, g.language, g.question, ?, ?, ?, ?) s
+                    cross join lateral sluice_keyword_search(g.ids, g.language, g.question, ?, ?, ?, ?) s
                    ${minScore === null ? '' : 'where s.score >= ?::float8'}
                    order by s.complete desc, s.score desc, s.chunk_id
                    limit ?) h

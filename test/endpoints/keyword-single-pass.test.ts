@@ -1,0 +1,111 @@
+/**
+ * Keyword search's single pass in plain SQL (`sluice_keyword_search`, issue 19: small datasets
+ * no slower than the ts_rank_cd statement it replaced) ranks exactly as `sluice_bm25_search`
+ * does: same chunks, same order, bit-identical scores, for one dataset and for several; it is
+ * inlined into the caller's statement (no procedural step), and questions with more matching
+ * chunks or search syntax still go through `sluice_bm25_search`'s max-score steps.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
+import { tenantWithOwner, type InlineDocument, type Tenant } from '../support/ingestion.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let owner: Tenant;
+let first: EndpointSetup;
+let second: EndpointSetup;
+
+/** A node's database id: global ids are base64 of "Type:uuid". */
+const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+
+/** Sentences over a small vocabulary, common words in most documents and rare ones in few. */
+function documents(count: number, seed: number): InlineDocument[] {
+  const words = ['river', 'lock', 'gate', 'boat', 'keeper', 'lamp', 'tide', 'weir', 'sluice', 'paddle', 'chamber', 'barge', 'towpath', 'culvert', 'mooring', 'winch'];
+  let state = seed;
+  const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
+  return Array.from({ length: count }, (_, index) => ({
+    title: `Canal note ${index}`,
+    text: Array.from({ length: 6 + Math.floor(next() * 40) }, () => words[Math.floor(words.length * next() ** 2.5)]).join(' ') + '.',
+  }));
+}
+
+const QUESTIONS = ['river lock', 'winch mooring culvert', 'the lamp of the keeper', 'paddle', 'sluice gate barge towpath', 'weir', 'unknownword', 'lock unknownword'];
+
+interface Ranked {
+  chunk_id: string;
+  score: number;
+  complete: boolean;
+}
+
+/** One search function's top 10 for a plain question over `datasetIds`, with `singlePassLimit`. */
+async function search(fn: 'sluice_keyword_search' | 'sluice_bm25_search', datasetIds: string[], question: string, singlePassLimit: number, strict = false): Promise<Ranked[]> {
+  return withClient(server.database.ownerUrl, async (client) => {
+    const text = strict ? '$2' : `plain_question_text('english', $2)`;
+    const { rows } = await client.query<Ranked>(
+      `select chunk_id, score, complete from ${fn}($1::uuid[], 'english', ${text}, $3, 10, 1000000, $4) order by complete desc, score desc, chunk_id`,
+      [`{${datasetIds.join(',')}}`, question, strict, singlePassLimit],
+    );
+    return rows;
+  });
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  owner = await tenantWithOwner(server);
+  first = await endpointOver(server, owner.token, documents(40, 7));
+  second = await endpointOver(server, owner.token, documents(15, 31));
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => {
+  it('ranks exactly as sluice_bm25_search (its single pass and its max-score steps), over one dataset and over two', async () => {
+    for (const datasetIds of [[uuidOf(first.datasetId)], [uuidOf(first.datasetId), uuidOf(second.datasetId)]]) {
+      for (const question of QUESTIONS) {
+        const plain = await search('sluice_keyword_search', datasetIds, question, 1_000_000);
+        const procedural = await search('sluice_bm25_search', datasetIds, question, 1_000_000);
+        const stepped = await search('sluice_bm25_search', datasetIds, question, 0);
+        const label = `${question} over ${datasetIds.length} dataset(s)`;
+        // Bit-identical: toEqual on the numbers, not toBeCloseTo.
+        expect(plain, label).toEqual(procedural);
+        expect(plain, `${label} (max-score steps)`).toEqual(stepped);
+        if (!question.startsWith('unknownword')) expect(plain.length, label).toBeGreaterThan(0);
+      }
+    }
+    expect(await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'unknownword', 1_000_000)).toEqual([]);
+  });
+
+  it('answers the endpoint with the same passages, scores in the same order', async () => {
+    for (const question of QUESTIONS.slice(0, 5)) {
+      const body = await queryEndpoint(server, owner.token, first.reference, question, { topK: 10 }, 'passages { chunkId score }');
+      expect(body.errors).toBeUndefined();
+      const passages = body.data.queryEndpoint.passages as { chunkId: string; score: number }[];
+      const expected = await search('sluice_bm25_search', [uuidOf(first.datasetId)], question, 0);
+      expect(passages.map((passage) => [passage.chunkId, passage.score]), question).toEqual(expected.map((row) => [row.chunk_id, row.score]));
+    }
+  });
+
+  it('is inlined, and calls the max-score steps only for questions over the single-pass limit or with search syntax', async () => {
+    const plan = (limit: number, question = 'river lock', strict = false) =>
+      withClient(server.database.ownerUrl, async (client) => {
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+          `explain (analyze, costs off, timing off, summary off) select * from sluice_keyword_search($1::uuid[], 'english', $2, $3, 5, 5000, $4)`,
+          [`{${uuidOf(first.datasetId)}}`, question, strict, limit],
+        );
+        return rows.map((row) => row['QUERY PLAN']).join('\n');
+      });
+    const small = await plan(1_000_000);
+    expect(small).not.toMatch(/Function Scan on sluice_keyword_search/);
+    expect(small).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
+    const large = await plan(0);
+    expect(large).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5 /);
+    const syntax = await plan(1_000_000, '"river lock"', true);
+    expect(syntax).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=[1-5] /);
+    // Search syntax keeps its meaning: both functions return the same.
+    expect(await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river -lock', 1_000_000, true)).toEqual(
+      await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river -lock', 1_000_000, true),
+    );
+  });
+});
