@@ -3,13 +3,16 @@
  * through `queryEndpoint` on a real `sluice serve` (auth, request transaction, endpoint
  * lookup, retrieval, the extractive model, the usage record), beside the same retrieval SQL
  * run directly as the app role under the same row-level security, and the statement it
- * replaced (ts_rank_cd, bench/support/legacy-search.ts), in the same run, one request at a
- * time, the three interleaved so all see the same cache and machine state.
+ * replaced (ts_rank_cd, bench/support/legacy-search.ts) and the same statement calling the
+ * PL/pgSQL `sluice_bm25_search` for every question (as before `sluice_keyword_search`), in the
+ * same run, one request at a time, the four interleaved so all see the same cache and machine
+ * state.
  *
  * Settings: BENCH_SEARCH_CHUNKS (default 1 000 000), BENCH_SEARCH_QUERIES (default 400 each).
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { fullTextSearchSql } from '../src/domains/endpoints/retriever.js';
+import { fullTextSearchSql, type RetrievalRequest } from '../src/domains/endpoints/retriever.js';
 import { legacyFullTextSearchSql } from './support/legacy-search.js';
 import { appendReport, fixed, percentile, table } from './support/report.js';
 import { questions, searchCorpus, VOCABULARY } from './support/search-corpus.js';
@@ -30,6 +33,7 @@ export async function searchBenchmark(command: string): Promise<void> {
     const viaApi: number[] = [];
     const viaSql: number[] = [];
     const viaLegacy: number[] = [];
+    const viaProcedural: number[] = [];
     let hits = 0;
     try {
       if (process.env.BENCH_EXPLAIN) {
@@ -46,6 +50,7 @@ export async function searchBenchmark(command: string): Promise<void> {
         await ask(server.url, apiKey, endpoint, query);
         await rawSearch(app, tenantId, datasetId, query);
         await rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english'));
+        await rawSearch(app, tenantId, datasetId, query, proceduralSearchSql);
       }
       const timed = async <T>(samples: number[], run: () => Promise<T>): Promise<T> => {
         const started = performance.now();
@@ -53,20 +58,18 @@ export async function searchBenchmark(command: string): Promise<void> {
         samples.push(performance.now() - started);
         return result;
       };
-      const order = [
-        ['api', 'sql', 'legacy'],
-        ['sql', 'legacy', 'api'],
-        ['legacy', 'api', 'sql'],
-      ] as const;
+      const paths = ['api', 'sql', 'legacy', 'procedural'] as const;
+      const order = paths.map((_, first) => [...paths.slice(first), ...paths.slice(0, first)]);
       for (const [index, query] of asks.entries()) {
         // Each path goes first for a third of the questions: the second to ask finds the first's
         // pages in PostgreSQL's buffers (until 2026-11-30 the SQL always went second).
         let passages = 0;
         let rows = 0;
-        for (const path of order[index % 3]!) {
+        for (const path of order[index % order.length]!) {
           if (path === 'api') passages = await timed(viaApi, () => ask(server.url, apiKey, endpoint, query));
           else if (path === 'sql') rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query));
-          else await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english')));
+          else if (path === 'legacy') await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english')));
+          else await timed(viaProcedural, () => rawSearch(app, tenantId, datasetId, query, proceduralSearchSql));
         }
         if (rows !== passages) throw new Error(`"${query}": the API returned ${passages} passages, the SQL ${rows}`);
         if (passages > 0) hits += 1;
@@ -82,17 +85,20 @@ export async function searchBenchmark(command: string): Promise<void> {
     const api = stats(viaApi);
     const sql = stats(viaSql);
     const legacy = stats(viaLegacy);
+    const procedural = stats(viaProcedural);
     const body = [
-      `Search: ${chunkCount} chunks of 40 generated words (a ${VOCABULARY}-word vocabulary drawn with a skew: a few words in most chunks, most words in few) in one dataset; ${queryCount} two- and three-word questions (${hits} with passages), topK 5, one request at a time, the three paths interleaved, each asking first for a third of the questions.`,
+      `Search: ${chunkCount} chunks of 40 generated words (a ${VOCABULARY}-word vocabulary drawn with a skew: a few words in most chunks, most words in few) in one dataset; ${queryCount} two- and three-word questions (${hits} with passages), topK 5, one request at a time, the four paths interleaved, each asking first for a quarter of the questions.`,
       '',
       table(
         ['path', 'p50 ms', 'p95 ms', 'p99 ms'],
         [
           ['GraphQL `queryEndpoint` (passages, extractive answer, usage record) over HTTP', ...api.map((value) => fixed(value))],
-          ['Reference: the retrieval SQL alone (`sluice_bm25_search`), app role under RLS, in a transaction', ...sql.map((value) => fixed(value))],
+          ['Reference: the retrieval SQL alone (`sluice_keyword_search`, a prepared statement as the retriever runs it), app role under RLS, in a transaction', ...sql.map((value) => fixed(value))],
           ['Before: the ts_rank_cd statement of 2f8e06e (bench/support/legacy-search.ts), the same way', ...legacy.map((value) => fixed(value))],
+          ['BM25 before 2026-12-03: the same statement calling `sluice_bm25_search` directly (PL/pgSQL single pass)', ...procedural.map((value) => fixed(value))],
           ['Ratio (GraphQL / SQL)', ...api.map((value, index) => fixed(value / sql[index]!, 2))],
           ['Ratio (BM25 SQL / before)', ...sql.map((value, index) => fixed(value / legacy[index]!, 2))],
+          ['Ratio (BM25 SQL / BM25 before 2026-12-03)', ...sql.map((value, index) => fixed(value / procedural[index]!, 2))],
         ],
       ),
     ].join('\n');
@@ -103,20 +109,31 @@ export async function searchBenchmark(command: string): Promise<void> {
   }
 }
 
+/** The retriever's statement as it was before sluice_keyword_search: every question through the PL/pgSQL function. */
+function proceduralSearchSql(request: RetrievalRequest): ReturnType<typeof fullTextSearchSql> {
+  const statement = fullTextSearchSql(request);
+  return { ...statement, sql: statement.sql.replace('sluice_keyword_search(', 'sluice_bm25_search(') };
+}
+
 async function ask(url: string, apiKey: string, endpoint: string, query: string): Promise<number> {
   const { queryEndpoint } = await graphql(url, 'query($e: String!, $q: String!) { queryEndpoint(endpoint: $e, query: $q) { passages { chunkId score highlight documentTitle } answer } }', { e: endpoint, q: query }, apiKey);
   return queryEndpoint.passages.length;
 }
 
-/** The retriever's own statement (or the legacy one), on a plain pg connection as the app role, tenant set. */
+/**
+ * The retriever's own statement (or the legacy one), on a plain pg connection as the app role,
+ * tenant set; the retriever's as a named prepared statement, as the retriever runs it
+ * (`preparedSql`), the others as they ran.
+ */
 async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string, statement: typeof fullTextSearchSql = fullTextSearchSql): Promise<number> {
   const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null });
   let index = 0;
   const text = sql.replace(/\?/g, () => `$${++index}`);
+  const name = statement === fullTextSearchSql ? `bench_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` : undefined;
   await client.query('begin');
   try {
     await client.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
-    return (await client.query(text, params)).rowCount ?? 0;
+    return (await client.query({ name, text, values: params })).rowCount ?? 0;
   } finally {
     await client.query('commit');
   }

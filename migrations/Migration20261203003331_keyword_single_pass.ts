@@ -19,20 +19,23 @@ import { Migration } from '@mikro-orm/migrations';
  * .test.ts compares them. A change of the BM25 formula in `sluice_bm25_search` must be made
  * here too (that test fails until it is). Hand-written (a function).
  */
-const KEYWORD_SEARCH = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
+export const KEYWORD_SEARCH = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language sql stable
 as $fn$
-  with question as (
-    -- The question's lexemes found in the datasets, rarest first (as sluice_bm25_search takes
-    -- them), and at most how many chunks hold any of them (the sum of their counts). One row,
-    -- nulls when no word is found. Read by (dataset, term) arrays: see sluice_bm25_search.
+  with found as materialized (
+    -- The question's lexemes' statistics rows in the datasets, read by (dataset, term) arrays
+    -- so the unique index finds them (a join on the terms was planned as a scan of the
+    -- dataset's whole vocabulary: see sluice_bm25_search).
+    select x.dataset_id, x.term, x.chunk_count, d.search_chunk_count
+      from dataset_terms x join datasets d on d.id = x.dataset_id
+     where x.dataset_id = any(dataset_ids)
+       and x.term = any(array(select distinct unnest(tsvector_to_array(to_tsvector(config, query)))))
+  ), question as (
+    -- Those lexemes rarest first (as sluice_bm25_search takes them), and at most how many
+    -- chunks hold any of them (the sum of their counts). One row, nulls when none is found.
     select array_agg(s.term order by s.chunks, s.term) as terms, sum(s.chunks) as matching_chunks, query as text
-      from (select x.term, sum(x.chunk_count) as chunks
-              from dataset_terms x join datasets d on d.id = x.dataset_id
-             where x.dataset_id = any(dataset_ids)
-               and x.term = any(array(select distinct unnest(tsvector_to_array(to_tsvector(config, query)))))
-             group by x.term) s
+      from (select term, sum(chunk_count) as chunks from found group by term) s
   ), small as (
     select q.terms,
            (select string_agg(lexeme_query(t)::text, ' | ')::tsquery from unnest(q.terms) as t) as any_word,
@@ -42,25 +45,25 @@ as $fn$
   ), lengths as (
     select ds.id, greatest(coalesce(d.search_lexeme_count::float8 / nullif(d.search_chunk_count, 0), 1), 1) as average
       from unnest(dataset_ids) as ds(id) left join datasets d on d.id = ds.id
-  ), weights as (
+  ), weights as materialized (
     -- Per dataset and term: the term's query and idf (0 where the dataset lacks the term).
+    -- Materialized: inlined, it was recomputed for every candidate chunk.
     select ds.id as dataset_id, t.ord, lexeme_query(t.term) as term_query,
-           coalesce(ln(1 + (d.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5)), 0)::float8 as idf
+           coalesce(ln(1 + (x.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5)), 0)::float8 as idf
       from small q
       cross join unnest(q.terms) with ordinality as t(term, ord)
       cross join unnest(dataset_ids) as ds(id)
-      left join datasets d on d.id = ds.id
-      left join dataset_terms x on x.tenant_id = d.tenant_id and x.dataset_id = ds.id and x.term = t.term
+      left join found x on x.dataset_id = ds.id and x.term = t.term
   ), candidates as (
-    select c.id, c.dataset_id, c.search, 1.2 * (0.25 + 0.75 * length(c.search) / l.average) as norm
+    select c.id, c.dataset_id, c.search, c.search @@ (select every_word from small) as complete,
+           1.2 * (0.25 + 0.75 * length(c.search) / l.average) as norm
       from chunks c join lengths l on l.id = c.dataset_id
      where c.dataset_id = any(dataset_ids) and c.search @@ (select any_word from small)
   ), scored as (
-    select c.id, c.search @@ (select every_word from small) as complete,
-           (select sum(w.idf * f.tf * 2.2 / (f.tf + c.norm) order by w.ord)
-              from weights w cross join lateral (select lexeme_frequency(c.search, w.term_query) as tf) f
-             where w.dataset_id = c.dataset_id) as score
-      from candidates c
+    select c.id, c.complete, sum(w.idf * f.tf * 2.2 / (f.tf + c.norm) order by w.ord) as score
+      from candidates c join weights w on w.dataset_id = c.dataset_id
+      cross join lateral (select lexeme_frequency(c.search, w.term_query) as tf) f
+     group by c.id, c.complete
   ), best as (
     select * from scored order by complete desc, score desc, id limit top_k
   )

@@ -4,7 +4,7 @@
  * chunks' GIN index and per-dataset term statistics.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { pgArray, preparedSql } from '../../db/bound-sql.js';
 
 export interface RetrievalRequest {
   datasetIds: readonly string[];
@@ -143,7 +143,7 @@ export const fullTextRetriever: Retriever = {
   async retrieve(em, request) {
     if (request.datasetIds.length === 0) return [];
     const { sql, params } = fullTextSearchSql(request);
-    const rows = await boundSql<Row>(em, sql, params);
+    const rows = await preparedSql<Row>(em, sql, params);
     return rows.map((row) => passageFrom(row, row.highlight));
   },
 };
