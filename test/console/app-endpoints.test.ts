@@ -3,7 +3,7 @@
  * Chromium against the real server, worker and PostgreSQL, with every request to another host
  * refused: add the built-in extractive model, a chat model and an embeddings model, test
  * connections (one answers, one fails and says why), create an endpoint over a dataset with
- * documents (a refused slug first), publish and list it, unpublish (which unlists) and publish
+ * documents (a refused slug first), change its retrieval settings (a refused top K first), publish and list it, unpublish (which unlists) and publish
  * again, see it in the catalog, ask it in the playground and watch the answer stream (partial
  * text seen before the final answer) with its passages and where each ranking placed them,
  * delete it (asked first), and the playground on a 390 px screen.
@@ -123,6 +123,22 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       await view(page, 'endpoints');
       await refusal.getByRole('button', { name: 'Dismiss this error' }).click();
       await refusal.waitFor({ state: 'detached' });
+
+      // Its retrieval settings change in a dialog: a top K over 50 is refused there, then 4 is saved.
+      await row.getByRole('button', { name: 'Retrieval settings' }).click();
+      const settings = page.getByRole('dialog', { name: 'Retrieval of “Lamp answers”' });
+      await settings.waitFor();
+      expect(await settings.getByLabel('Retrieval mode', { exact: true }).inputValue()).toBe('HYBRID');
+      await settings.getByLabel('Passages per query (top K)').fill('60');
+      await settings.getByRole('button', { name: 'Save retrieval settings' }).click();
+      const settingsRefusal = settings.getByRole('alert').filter({ hasText: 'Could not change the retrieval settings' });
+      await settingsRefusal.filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
+      expect(await settingsRefusal.innerText()).toMatch(/topK/);
+      await view(page, 'endpoint-retrieval', { fullPage: false });
+      await settings.getByLabel('Passages per query (top K)').fill('4');
+      await settings.getByRole('button', { name: 'Save retrieval settings' }).click();
+      await settings.waitFor({ state: 'detached' });
+      await row.locator('td[data-field="retrieval"]').filter({ hasText: /^HYBRID, top 4$/ }).waitFor();
 
       // Unpublishing also unlists; publishing again does not list again, listing does.
       await row.getByRole('button', { name: 'Unpublish' }).click();

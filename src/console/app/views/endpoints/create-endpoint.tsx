@@ -12,12 +12,7 @@ import { ConsoleCreateEndpointDocument, ConsoleEndpointPartsDocument, type Conso
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { slugFrom } from '../../format.js';
 import { useSession } from '../../session.js';
-
-const MODES: { mode: RetrievalMode; says: string }[] = [
-  { mode: 'KEYWORD', says: 'Keyword (BM25): passages sharing the question’s words. Works on every dataset.' },
-  { mode: 'SEMANTIC', says: 'Semantic: passages close in meaning (vectors). Every dataset needs an embeddings model.' },
-  { mode: 'HYBRID', says: 'Hybrid: both rankings fused. Every dataset needs an embeddings model.' },
-];
+import { RetrievalFields, retrievalFrom } from './retrieval-fields.js';
 
 export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
   const { call } = useSession();
@@ -45,8 +40,6 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
     const form = new FormData(formElement);
     const text = (name: string) => String(form.get(name) ?? '').trim();
     const name = text('name');
-    const topK = text('topK');
-    const minScore = text('minScore');
     setBusy(true);
     try {
       const input = {
@@ -57,7 +50,7 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
         modelId: text('modelId'),
         published,
         listed: published && form.get('listed') === 'on',
-        retrieval: { mode, topK: topK ? Number(topK) : undefined, minScore: minScore ? Number(minScore) : undefined },
+        retrieval: retrievalFrom(form, mode),
       };
       await call((client) => client.mutate(ConsoleCreateEndpointDocument, { input }));
       formElement.reset();
@@ -126,32 +119,7 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
             {chatModels.length === 0 ? <>No chat model yet: add one under <Link to="/models">Models</Link>.</> : 'What composes the answer from the passages.'}
           </Form.Text>
         </Form.Group>
-        <fieldset className="mb-3">
-          <legend className="form-label fs-6 mb-1">Retrieval</legend>
-          <Form.Group className="mb-2" controlId="endpoint-mode">
-            <Form.Label>Retrieval mode</Form.Label>
-            <Form.Select value={mode} onChange={(event) => setMode(event.target.value as RetrievalMode)} aria-describedby="endpoint-mode-help">
-              {MODES.map((option) => (
-                <option key={option.mode} value={option.mode}>
-                  {option.mode}
-                </option>
-              ))}
-            </Form.Select>
-            <Form.Text id="endpoint-mode-help">{MODES.find((option) => option.mode === mode)?.says}</Form.Text>
-          </Form.Group>
-          <div className="d-flex flex-wrap gap-3">
-            <Form.Group controlId="endpoint-top-k">
-              <Form.Label>Passages per query (top K)</Form.Label>
-              <Form.Control name="topK" type="number" min={1} max={50} placeholder="5" aria-describedby="endpoint-top-k-help" />
-              <Form.Text id="endpoint-top-k-help">1 to 50; 5 when empty.</Form.Text>
-            </Form.Group>
-            <Form.Group controlId="endpoint-min-score">
-              <Form.Label>Minimum score</Form.Label>
-              <Form.Control name="minScore" type="number" step="any" aria-describedby="endpoint-min-score-help" />
-              <Form.Text id="endpoint-min-score-help">Optional; on the mode’s own scale.</Form.Text>
-            </Form.Group>
-          </div>
-        </fieldset>
+        <RetrievalFields idPrefix="endpoint" mode={mode} onMode={setMode} />
         <Form.Check className="mb-2" id="endpoint-published" name="published" label="Published: callers of other tenants may ask it" checked={published} onChange={(event) => setPublished(event.target.checked)} />
         <Form.Check className="mb-3" id="endpoint-listed" name="listed" label="Listed in the catalog (needs published)" disabled={!published} />
         <Button type="submit" disabled={busy}>

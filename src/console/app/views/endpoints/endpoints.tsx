@@ -1,6 +1,6 @@
 /**
- * The tenant's endpoints: each one's address, model, datasets and retrieval settings;
- * publishing, listing in the catalog, asking it in the playground, deleting it (which asks
+ * The tenant's endpoints: each one's address, model, datasets and retrieval settings (which
+ * can be changed); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
  * first); and a form to create one.
  */
 import { useCallback, useEffect, useState } from 'react';
@@ -15,6 +15,7 @@ import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpoint
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { CreateEndpoint } from './create-endpoint.js';
+import { EditRetrieval } from './edit-retrieval.js';
 
 type EndpointRow = ConsoleEndpointFieldsFragment;
 const PAGE = 50;
@@ -24,6 +25,7 @@ export function Endpoints() {
   const [endpoints, setEndpoints] = useState<EndpointRow[] | undefined>();
   const [next, setNext] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
+  const [editing, setEditing] = useState<EndpointRow | undefined>();
   const [failure, fail, dismiss] = useFailure();
 
   const load = useCallback(
@@ -41,10 +43,12 @@ export function Endpoints() {
   );
   useEffect(() => void load(), [load]);
 
+  const replace = (changed: EndpointRow) => setEndpoints((shown) => shown?.map((row) => (row.id === changed.id ? changed : row)));
+
   const change = async (endpoint: EndpointRow, input: { published?: boolean; listed?: boolean }) => {
     try {
       const { updateEndpoint } = await call((client) => client.mutate(ConsoleUpdateEndpointDocument, { id: endpoint.id, input }));
-      setEndpoints((shown) => shown?.map((row) => (row.id === updateEndpoint.id ? updateEndpoint : row)));
+      replace(updateEndpoint);
     } catch (error) {
       fail(error);
     }
@@ -121,6 +125,9 @@ export function Endpoints() {
                         {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
                       </Button>
                     ) : null}
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(endpoint)}>
+                      Retrieval settings
+                    </Button>
                     <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
                       Ask
                     </Link>
@@ -140,6 +147,16 @@ export function Endpoints() {
         </Button>
       ) : null}
       <CreateEndpoint onCreated={() => void load()} />
+      {editing ? (
+        <EditRetrieval
+          endpoint={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(changed) => {
+            replace(changed);
+            setEditing(undefined);
+          }}
+        />
+      ) : null}
       <Modal show={deleting !== undefined} onHide={() => setDeleting(undefined)} aria-labelledby="delete-endpoint-title">
         <Modal.Header closeButton closeLabel="Cancel">
           <Modal.Title id="delete-endpoint-title" as="h2" className="h5">
