@@ -6,6 +6,7 @@
  * documents (a refused slug first), change its retrieval settings (a refused top K first), publish and list it, unpublish (which unlists) and publish
  * again, see it in the catalog, ask it in the playground and watch the answer stream (partial
  * text seen before the final answer) with its passages and where each ranking placed them,
+ * stop a question mid-answer (the server's call to the model is closed),
  * delete it (asked first), and the playground on a 390 px screen.
  *
  * The chat and embeddings model server is fake-openai (test/support/fake-openai.ts): a test
@@ -37,16 +38,18 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
   let server: TestServer;
   let browser: Browser;
   let fake: FakeOpenAI;
+  /** The embeddings server, apart from the chat one so each can be scripted alone. */
+  let vectorsFake: FakeOpenAI;
 
   beforeAll(async () => {
-    fake = await startFakeOpenAI();
-    [server, browser] = await Promise.all([startTestServer({ env: { SLUICE_MODEL_TIMEOUT_MS: '10000' } }), launchChromium()]);
+    [fake, vectorsFake] = await Promise.all([startFakeOpenAI(), startFakeOpenAI()]);
+    [server, browser] = await Promise.all([startTestServer({ env: { SLUICE_MODEL_TIMEOUT_MS: '60000' } }), launchChromium()]);
     mkdirSync(SHOTS, { recursive: true });
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    await fake?.close();
+    await Promise.all([fake?.close(), vectorsFake?.close()]);
   });
 
   it('models → test connection → endpoint → publish → catalog → playground streaming → delete', { timeout: 240_000 }, async () => {
@@ -71,7 +74,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       await view(page, 'models-empty');
       await createModel(page, { type: 'extractive', name: 'Built-in' });
       await createModel(page, { type: 'openai-compatible', name: 'Harbour chat', baseUrl: fake.baseUrl, model: 'sluice-test', apiKey: 'sk-console-test-0123456789' });
-      await createModel(page, { type: 'openai-compatible-embeddings', name: 'Harbour vectors', baseUrl: fake.baseUrl, model: 'sluice-embed' });
+      await createModel(page, { type: 'openai-compatible-embeddings', name: 'Harbour vectors', baseUrl: vectorsFake.baseUrl, model: 'sluice-embed' });
       await createModel(page, { type: 'openai-compatible', name: 'Nowhere chat', baseUrl: `http://127.0.0.1:${await closedPort()}/v1`, model: 'm' });
       expect(await page.locator('#models-table tr[data-name="Harbour chat"] td').nth(3).innerText()).toBe('set, …6789');
 
@@ -185,6 +188,25 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       expect(await first.locator('[data-field="keyword"]').innerText()).toBe('#1');
       expect(await first.locator('[data-field="semantic"]').innerText()).toMatch(/^#\d$/);
       await view(page, 'playground');
+
+      // Stop: a model that sends one piece and then nothing; Stop ends the question, and the server closes its call to the model.
+      fake.script({ deltas: ['The lamp is wound ', 'never sent'], hangAfter: 1 });
+      const asked = fake.requests.length;
+      await page.getByLabel('Question').fill('Who winds the lamp?');
+      await page.getByRole('button', { name: 'Ask' }).click();
+      await page.locator('#answer').filter({ hasText: 'The lamp is wound' }).waitFor();
+      expect(await page.locator('#answer-state').getAttribute('data-state')).toBe('streaming');
+      await page.getByRole('button', { name: 'Stop' }).click();
+      await page.locator('#answer-state[data-state="stopped"]').waitFor();
+      await fake.requestsReached(asked + 1);
+      // The model's timeout is a minute: only the stop can close this call within the wait.
+      await Promise.race([
+        fake.requests[asked]!.closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('the model call was not cancelled by Stop')), 20_000)),
+      ]);
+      expect(fake.requests[asked]!.finished).toBe(false);
+      expect(await page.locator('#answer').innerText()).toBe('The lamp is wound ');
+      fake.script({ deltas: ANSWER_PIECES });
 
       // A narrow screen: nothing wider than it.
       await page.setViewportSize({ width: 390, height: 800 });
