@@ -12,6 +12,11 @@ import { SessionProvider } from './session.js';
 import { Shell } from './shell.js';
 import { DatasetDetail } from './views/dataset-detail.js';
 import { Datasets } from './views/datasets.js';
+// Models, endpoints, catalog, playground (issue 21).
+import { Catalog } from './views/endpoints/catalog.js';
+import { Endpoints } from './views/endpoints/endpoints.js';
+import { Models } from './views/endpoints/models.js';
+import { Playground } from './views/endpoints/playground.js';
 import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
 import { SignUp } from './views/sign-up.js';
@@ -31,6 +36,11 @@ createRoot(root).render(
             <Route index element={<Navigate to="/datasets" replace />} />
             <Route path="datasets" element={<Datasets />} />
             <Route path="datasets/:slug" element={<DatasetDetail />} />
+            {/* Models, endpoints, catalog, playground (issue 21). */}
+            <Route path="models" element={<Models />} />
+            <Route path="endpoints" element={<Endpoints />} />
+            <Route path="catalog" element={<Catalog />} />
+            <Route path="playground" element={<Playground />} />
             <Route path="switch-tenant" element={<SwitchTenant />} />
             <Route path="*" element={<NotFound />} />
           </Route>

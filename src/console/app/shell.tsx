@@ -41,6 +41,19 @@ export function Shell() {
               <Nav.Link as={NavLink} to="/datasets" eventKey="datasets">
                 Datasets
               </Nav.Link>
+              {/* Models, endpoints, catalog, playground (issue 21). */}
+              <Nav.Link as={NavLink} to="/models" eventKey="models">
+                Models
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/endpoints" eventKey="endpoints">
+                Endpoints
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/catalog" eventKey="catalog">
+                Catalog
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/playground" eventKey="playground">
+                Playground
+              </Nav.Link>
               {/* The views the application does not have yet: the first console has them. */}
               <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
               <Nav.Link href="/graphql">GraphiQL</Nav.Link>
