@@ -102,6 +102,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's usage and 
       const keyCaller = Object.keys(byCaller[0]!).find((column) => column.startsWith('apiKey:'))!;
       expect(byCaller).toEqual([{ [`user:${owners}`]: '3', [keyCaller]: '1', Total: '4' }]);
       expect(await usageTable(page, 'refusals')).toEqual([{ [`user:${owners}`]: '1', [keyCaller]: '0', Total: '1' }]);
+      // Callers by name: the member's email, the API key's name and shown prefix.
+      await expect.poll(() => page.locator(`#usage-queries th[data-key="user:${owners}"]`).innerText()).toBe(owner.email);
+      expect(await page.locator(`#usage-queries th[data-key="${keyCaller}"]`).innerText()).toBe(`reader (${key.apiKey.prefix}…)`);
       await view(page, 'usage-by-caller');
 
       // A narrow screen: charts and tables fit, nothing scrolls sideways.

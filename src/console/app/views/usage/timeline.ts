@@ -75,10 +75,28 @@ export function seriesOf(points: UsagePoint[], starts: Date[], metric: Metric): 
   return keys.map((key) => ({ key, values: byKey.get(key)! }));
 }
 
-/** A caller key (`user:<uuid>`) shortened for a legend or a column; the full key goes in a title. */
-export function seriesLabel(key: string): string {
+/** Callers by key (`user:<uuid>` → email, `apiKey:<uuid>` → “key name (slk_…)”). */
+export type CallerNames = Map<string, string>;
+
+/**
+ * A series' name for a legend or a column: an endpoint's slug as it is, a caller by its name
+ * where known, else its key shortened (the full key goes in a title).
+ */
+export function seriesLabel(key: string, names?: CallerNames): string {
+  const named = names?.get(key);
+  if (named) return named;
   const caller = /^(\w+):(.{13,})$/.exec(key);
   return caller ? `${caller[1]}:${caller[2]!.slice(0, 8)}…` : key;
+}
+
+/** The uuid inside a global id (base64 of `Type:uuid`), as usage keys name callers. */
+export function uuidOf(globalId: string): string {
+  try {
+    const decoded = atob(globalId);
+    return decoded.slice(decoded.indexOf(':') + 1);
+  } catch {
+    return globalId;
+  }
 }
 
 /** A number as the tables show it: whole numbers as they are, cost to 4 decimals. */

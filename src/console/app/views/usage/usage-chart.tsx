@@ -9,7 +9,7 @@ import Col from 'react-bootstrap/Col';
 import Row from 'react-bootstrap/Row';
 import Table from 'react-bootstrap/Table';
 import { Bar } from 'react-chartjs-2';
-import { formatValue, seriesLabel, type Metric, type Series } from './timeline.js';
+import { formatValue, seriesLabel, type CallerNames, type Metric, type Series } from './timeline.js';
 
 ChartJS.register(CategoryScale, LinearScale, BarElement, Legend, Tooltip);
 
@@ -17,11 +17,11 @@ ChartJS.register(CategoryScale, LinearScale, BarElement, Legend, Tooltip);
 const COLOURS = ['#0d6efd', '#fd7e14', '#198754', '#d63384', '#6f42c1', '#20c997', '#dc3545', '#ffc107', '#0dcaf0', '#6610f2'];
 const OTHER = '#adb5bd';
 
-export function UsageChart({ metric, labels, series }: { metric: Metric; labels: string[]; series: Series[] }) {
+export function UsageChart({ metric, labels, series, names }: { metric: Metric; labels: string[]; series: Series[]; names: CallerNames }) {
   const data: ChartData<'bar'> = {
     labels,
     datasets: series.map((one, index) => ({
-      label: seriesLabel(one.key),
+      label: seriesLabel(one.key, names),
       data: one.values,
       backgroundColor: one.key === '(other)' ? OTHER : COLOURS[index % COLOURS.length],
     })),
@@ -69,7 +69,7 @@ export function UsageChart({ metric, labels, series }: { metric: Metric; labels:
                       <th scope="col">Time (UTC)</th>
                       {series.map((one) => (
                         <th scope="col" className="text-end" key={one.key} title={one.key} data-key={one.key}>
-                          {seriesLabel(one.key)}
+                          {seriesLabel(one.key, names)}
                         </th>
                       ))}
                       <th scope="col" className="text-end">

@@ -7,10 +7,10 @@ import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import Spinner from 'react-bootstrap/Spinner';
-import { UsageOverTimeDocument, type UsageSeriesGrouping } from '../../../../sdk/index.js';
+import { UsageCallersDocument, UsageOverTimeDocument, type UsageSeriesGrouping } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
-import { bucketLabel, bucketsOf, METRICS, RANGES, seriesOf, type UsagePoint } from './timeline.js';
+import { bucketLabel, bucketsOf, METRICS, RANGES, seriesOf, uuidOf, type CallerNames, type UsagePoint } from './timeline.js';
 import { UsageChart } from './usage-chart.js';
 
 export function Usage() {
@@ -19,6 +19,7 @@ export function Usage() {
   const [by, setBy] = useState<UsageSeriesGrouping>('ENDPOINT');
   const [loaded, setLoaded] = useState<{ points: UsagePoint[]; starts: Date[] } | undefined>();
   const [busy, setBusy] = useState(false);
+  const [names, setNames] = useState<CallerNames>(new Map());
   const [failure, fail, dismiss] = useFailure();
   const choice = RANGES.find((range) => range.id === rangeId) ?? RANGES[0]!;
 
@@ -36,6 +37,23 @@ export function Usage() {
     }
   }, [call, fail, choice, by]);
   useEffect(() => void load(), [load]);
+
+  // Callers by name (members' emails, API keys' names) once split by caller; unnamed ones keep their key.
+  useEffect(() => {
+    if (by !== 'CALLER') return;
+    call((client) => client.query(UsageCallersDocument, {})).then(
+      ({ viewer }) => {
+        const tenant = viewer.tenant;
+        if (!tenant) return;
+        const known: CallerNames = new Map();
+        for (const { node } of tenant.members.edges) known.set(`user:${uuidOf(node.user.id)}`, node.user.email);
+        for (const { node } of tenant.apiKeys.edges) known.set(`apiKey:${uuidOf(node.id)}`, `${node.name} (${node.prefix}…)`);
+        setNames(known);
+      },
+      // Names are a convenience: without them the keys are shown, and the charts are still right.
+      () => undefined,
+    );
+  }, [by, call]);
 
   const labels = useMemo(() => loaded?.starts.map((start) => bucketLabel(start, choice.interval)) ?? [], [loaded, choice.interval]);
 
@@ -78,7 +96,7 @@ export function Usage() {
           <strong>No queries in this range.</strong> Publish an endpoint and ask it (the classic page has <a href="/console/classic/">Ask an endpoint</a>), or choose a longer range.
         </Card>
       ) : (
-        METRICS.map((metric) => <UsageChart key={metric.id} metric={metric} labels={labels} series={seriesOf(loaded.points, loaded.starts, metric)} />)
+        METRICS.map((metric) => <UsageChart key={metric.id} metric={metric} labels={labels} series={seriesOf(loaded.points, loaded.starts, metric)} names={names} />)
       )}
     </>
   );
