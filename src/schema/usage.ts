@@ -18,16 +18,25 @@ const UsageIntervalEnum = builder.enumType('UsageInterval', { description: 'The 
 const UsageSeriesGroupingEnum = builder.enumType('UsageSeriesGrouping', { values: ['ENDPOINT', 'CALLER'] as const });
 const DecisionEnum = builder.enumType('PolicyDecisionOutcome', { values: ['ALLOW', 'DENY'] as const });
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The figures a usage row and a timeline's point share. */
+function totalsFields<Shape extends UsageTotals>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, Shape>) {
+  return {
+    queries: t.int({ resolve: (row) => row.queries }),
+    promptTokens: t.field({ type: 'SafeInt', resolve: (row) => row.promptTokens }),
+    completionTokens: t.field({ type: 'SafeInt', resolve: (row) => row.completionTokens }),
+    totalTokens: t.field({ type: 'SafeInt', resolve: (row) => row.totalTokens }),
+    costMicros: t.field({ type: 'SafeInt', description: 'By the models’ prices.', resolve: (row) => row.costMicros }),
+    chargedMicros: t.field({ type: 'SafeInt', description: 'By the endpoints’ accounting policies.', resolve: (row) => row.chargedMicros }),
+    denials: t.int({ description: 'Queries the policies refused.', resolve: (row) => row.denials }),
+  };
+}
+
 const UsageRowRef = builder.objectRef<UsageTotals & { key: string }>('UsageRow').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The endpoint slug, the caller (`kind:id`) or the day (YYYY-MM-DD, UTC).' }),
-    queries: t.exposeInt('queries'),
-    promptTokens: t.expose('promptTokens', { type: 'SafeInt' }),
-    completionTokens: t.expose('completionTokens', { type: 'SafeInt' }),
-    totalTokens: t.expose('totalTokens', { type: 'SafeInt' }),
-    costMicros: t.expose('costMicros', { type: 'SafeInt', description: 'By the models’ prices.' }),
-    chargedMicros: t.expose('chargedMicros', { type: 'SafeInt', description: 'By the endpoints’ accounting policies.' }),
-    denials: t.exposeInt('denials', { description: 'Queries the policies refused.' }),
+    ...totalsFields(t),
   }),
 });
 
@@ -36,13 +45,7 @@ const UsagePointRef = builder.objectRef<UsageTotals & { start: Date; key: string
   fields: (t) => ({
     start: t.expose('start', { type: 'DateTime', description: 'The bucket’s start (UTC hour or day); it ends where the next one starts.' }),
     key: t.exposeString('key', { description: 'The endpoint slug or the caller (`kind:id`); `(other)` sums the series beyond the busiest; `(embedding)` is ingestion’s embedding calls.' }),
-    queries: t.exposeInt('queries'),
-    promptTokens: t.expose('promptTokens', { type: 'SafeInt' }),
-    completionTokens: t.expose('completionTokens', { type: 'SafeInt' }),
-    totalTokens: t.expose('totalTokens', { type: 'SafeInt' }),
-    costMicros: t.expose('costMicros', { type: 'SafeInt', description: 'By the models’ prices.' }),
-    chargedMicros: t.expose('chargedMicros', { type: 'SafeInt', description: 'By the endpoints’ accounting policies.' }),
-    denials: t.exposeInt('denials', { description: 'Queries the policies refused.' }),
+    ...totalsFields(t),
   }),
 });
 

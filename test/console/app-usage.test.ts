@@ -13,10 +13,10 @@
  * another host fails the test. Screenshots: test-results/console-usage*.png, console-audit*.png.
  */
 import { mkdirSync } from 'node:fs';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
+import { checkView as view, SHOTS } from '../support/console-view.js';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { endpointOver, must, uniqueSlug } from '../support/endpoints.js';
 import { createApiKey, signUp, type SignedUp } from '../support/identity.js';
@@ -24,7 +24,6 @@ import { createPolicy, outcome } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/app-usage');
-const SHOTS = 'test-results';
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console's usage and audit views (${skipReason})` : 'the console’s usage and audit views', () => {
@@ -198,12 +197,4 @@ async function usageTable(page: Page, metric: string): Promise<Record<string, st
 
 async function actions(page: Page): Promise<string[]> {
   return page.locator('#audit-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-action') ?? ''));
-}
-
-/** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
-async function view(page: Page, name: string) {
-  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
-  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage: true });
 }
