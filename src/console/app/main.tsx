@@ -21,6 +21,8 @@ import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
 import { SignUp } from './views/sign-up.js';
 import { SwitchTenant } from './views/switch-tenant.js';
+import { Audit } from './views/usage/audit.js';
+import { Usage } from './views/usage/usage.js';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('console: the page has no #root');
@@ -42,6 +44,9 @@ createRoot(root).render(
             <Route path="catalog" element={<Catalog />} />
             <Route path="playground" element={<Playground />} />
             <Route path="switch-tenant" element={<SwitchTenant />} />
+            {/* console-usage: usage charts and the audit trail. */}
+            <Route path="usage" element={<Usage />} />
+            <Route path="audit" element={<Audit />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>
