@@ -102,6 +102,10 @@ export async function relevancePartsBenchmark(command: string): Promise<void> {
   const collection = await loadCollection(directory);
   const documents = collection.documents.filter((document) => document.text.trim() !== '');
   const chunks: Texts = documents.flatMap((document) => chunkText(document.text, DEFAULT_INGESTION_OPTIONS.chunking).map((chunk) => ({ id: document.id, text: chunk.content })));
+  // The document's title before every chunk but its first (which begins with it in Cranfield).
+  const titled: Texts = documents.flatMap((document) =>
+    chunkText(document.text, DEFAULT_INGESTION_OPTIONS.chunking).map((chunk, ordinal) => ({ id: document.id, text: ordinal === 0 ? chunk.content : `${document.title}\n${chunk.content}` })),
+  );
   const judged = collection.questions.filter((question) => collection.judgements.has(question.id));
 
   const database = await openBenchDatabase();
@@ -125,6 +129,8 @@ export async function relevancePartsBenchmark(command: string): Promise<void> {
       ['… without all the words first (BM25 alone)', quality({ ...now, allWordsFirst: false }, collection)],
       ['… a chunk’s length counted in tokens', quality({ ...now, length: 'tokens' }, collection)],
       ['… passages read like questions too (re-indexing every chunk)', quality({ ...now, passages: asPassages(chunks, await lexemes(url, chunks, read)) }, collection)],
+      ['… the title repeated in every later chunk', quality({ ...now, passages: asPassages(titled, await lexemes(url, titled, parsed)) }, collection)],
+      ['… both: passages read like questions, the title in every later chunk', quality({ ...now, passages: asPassages(titled, await lexemes(url, titled, read)) }, collection)],
       ['… whole documents instead of chunks', quality({ ...now, passages: asPassages(documents, await lexemes(url, documents, parsed)) }, collection)],
       ['Reference analysis (Porter, `stopword`) over the same chunks, BM25 alone', quality({ passages: analysed(chunks), questions: referenceQuestions, allWordsFirst: false, length: 'tokens', idf: 'passages' }, collection)],
     ];
