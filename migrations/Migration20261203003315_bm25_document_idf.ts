@@ -14,7 +14,10 @@ import { BM25_SEARCH_WITH_BOUNDS, STATISTICS_TRIGGER_WITH_BOUNDS } from './Migra
  *   batches) and go in one: the trigger counts a (document, term) pair only where no other chunk
  *   of that document, left in place by the statement, holds the term. Such chunks exist only
  *   for a document written over more than one batch, so the common case costs one index probe
- *   per document. Term frequency and length normalisation stay per chunk.
+ *   per document and a count of distinct documents per term: inserting Cranfield's chunks (four
+ *   copies, 8 392 chunks in batches of 2 000) took 16.3 s against 13.3 s with the trigger before
+ *   (medians of four, alternated, load average 18 on 2 cores; one-off). Term frequency and
+ *   length normalisation stay per chunk.
  * - **Exclusions in plain questions.** `sluice_bm25_search` takes an eighth argument, `excluded`
  *   (a tsquery such as `!'dash'`, or null): chunks that do not satisfy it are never candidates.
  *   The retriever uses it for a question whose only search syntax is `-word`: it is read as
@@ -32,9 +35,14 @@ const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chunks_sea
       select array_agg(c.id), array_agg(distinct c.document_id) into kept, continued
         from chunks c where c.document_id in (select document_id from old_chunks);
     elsif tg_op = 'INSERT' then
-      select array_agg(c.id), array_agg(distinct c.document_id) into kept, continued
-        from chunks c where c.document_id in (select document_id from new_chunks)
-         and not exists (select 1 from new_chunks n where n.id = c.id);
+      -- One index probe per document: does it hold chunks besides this statement's?
+      select array_agg(n.document_id) into continued
+        from (select document_id, count(*) as chunks from new_chunks group by 1) n
+       where (select count(*) from chunks c where c.document_id = n.document_id) > n.chunks;
+      if continued is not null then
+        select array_agg(c.id) into kept from chunks c
+         where c.document_id = any(continued) and not exists (select 1 from new_chunks n where n.id = c.id);
+      end if;
     else
       select array_agg(c.id), array_agg(distinct c.document_id) into kept, continued
         from chunks c where c.document_id in (select document_id from new_chunks union select document_id from old_chunks)
@@ -69,7 +77,21 @@ const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chunks_sea
                 from old_chunks group by 1) o
        where d.id = o.dataset_id;
     end if;
-    if tg_op in ('INSERT', 'UPDATE') then
+    if tg_op = 'INSERT' and kept is null then
+      -- Whole documents only (the common case): each document holding a term counts once.
+      -- As below otherwise (term order, bounds).
+      insert into dataset_terms (id, tenant_id, dataset_id, term, chunk_count, document_count, max_frequency, min_length)
+      select gen_random_uuid(), n.tenant_id, n.dataset_id, t.lexeme, count(*), count(distinct n.document_id),
+             max(greatest(coalesce(cardinality(t.positions), 0), 1)), min(length(n.search))
+        from new_chunks n cross join lateral unnest(n.search) as t
+       group by n.tenant_id, n.dataset_id, t.lexeme
+       order by n.dataset_id, t.lexeme collate "C"
+      on conflict (tenant_id, dataset_id, term) do update
+        set chunk_count = dataset_terms.chunk_count + excluded.chunk_count,
+            document_count = dataset_terms.document_count + excluded.document_count,
+            max_frequency = greatest(dataset_terms.max_frequency, excluded.max_frequency),
+            min_length = least(dataset_terms.min_length, excluded.min_length);
+    elsif tg_op in ('INSERT', 'UPDATE') then
       -- In term order, so two transactions upserting into one dataset lock rows in one order.
       -- A term's highest frequency and the fewest lexemes of a chunk holding it only ever rise
       -- and fall here: kept through deletions they stay bounds, loose but never wrong. A
@@ -91,6 +113,8 @@ const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chunks_sea
             document_count = dataset_terms.document_count + excluded.document_count,
             max_frequency = greatest(dataset_terms.max_frequency, excluded.max_frequency),
             min_length = least(dataset_terms.min_length, excluded.min_length);
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
       update datasets d
          set search_chunk_count = d.search_chunk_count + n.chunks, search_lexeme_count = d.search_lexeme_count + n.lexemes,
              search_document_count = d.search_document_count + n.documents
