@@ -2,8 +2,9 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * `sluice_keyword_search`: the keyword retriever's entry point (issue 19: "never slower than
- * today on small datasets"). Same arguments and rows as `sluice_bm25_search` (defined by
- * Migration20261202221500_bm25_term_bounds, not redefined here). When the question's words are
+ * today on small datasets"). Same arguments and rows as `sluice_bm25_search` (as
+ * Migration20261203003315_bm25_document_idf defines it: idf over documents, `excluded`; not
+ * redefined here). When the question's words are
  * in at most `single_pass_limit` chunks together (most questions on small datasets) it scores
  * them all in this one plain SQL statement; otherwise (and for search syntax) it hands the
  * question to `sluice_bm25_search`'s max-score steps.
@@ -14,12 +15,12 @@ import { Migration } from '@mikro-orm/migrations';
  * caller's statement by the planner: no procedural step at all.
  *
  * The scoring here is `sluice_bm25_search`'s single pass written as SQL, term for term and in
- * the same arithmetic order (idf as numeric then float8, `idf * tf * 2.2 / (tf + norm)`, terms
+ * the same arithmetic order (idf over documents as numeric then float8, `idf * tf * 2.2 / (tf + norm)`, terms
  * summed rarest first), so both give bit-identical scores; test/endpoints/keyword-single-pass
  * .test.ts compares them. A change of the BM25 formula in `sluice_bm25_search` must be made
  * here too (that test fails until it is). Hand-written (a function).
  */
-export const KEYWORD_SEARCH = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
+export const KEYWORD_SEARCH = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language sql stable
 as $fn$
@@ -27,7 +28,7 @@ as $fn$
     -- The question's lexemes' statistics rows in the datasets, read by (dataset, term) arrays
     -- so the unique index finds them (a join on the terms was planned as a scan of the
     -- dataset's whole vocabulary: see sluice_bm25_search).
-    select x.dataset_id, x.term, x.chunk_count, d.search_chunk_count
+    select x.dataset_id, x.term, x.chunk_count, x.document_count, d.search_document_count
       from dataset_terms x join datasets d on d.id = x.dataset_id
      where x.dataset_id = any(dataset_ids)
        and x.term = any(array(select distinct unnest(tsvector_to_array(to_tsvector(config, query)))))
@@ -49,7 +50,7 @@ as $fn$
     -- Per dataset and term: the term's query and idf (0 where the dataset lacks the term).
     -- Materialized: inlined, it was recomputed for every candidate chunk.
     select ds.id as dataset_id, t.ord, lexeme_query(t.term) as term_query,
-           coalesce(ln(1 + (x.search_chunk_count - x.chunk_count + 0.5) / (x.chunk_count + 0.5)), 0)::float8 as idf
+           coalesce(ln(1 + (x.search_document_count - x.document_count + 0.5) / (x.document_count + 0.5)), 0)::float8 as idf
       from small q
       cross join unnest(q.terms) with ordinality as t(term, ord)
       cross join unnest(dataset_ids) as ds(id)
@@ -59,6 +60,8 @@ as $fn$
            1.2 * (0.25 + 0.75 * length(c.search) / l.average) as norm
       from chunks c join lengths l on l.id = c.dataset_id
      where c.dataset_id = any(dataset_ids) and c.search @@ (select any_word from small)
+       -- The question's exclusions (an exclusion of stop words only excludes nothing).
+       and (excluded is null or numnode(excluded) = 0 or c.search @@ excluded)
   ), scored as (
     select c.id, c.complete, sum(w.idf * f.tf * 2.2 / (f.tf + c.norm) order by w.ord) as score
       from candidates c join weights w on w.dataset_id = c.dataset_id
@@ -74,7 +77,7 @@ as $fn$
   -- from q, so the call is on the inner side of a nested loop and never runs for a small one.
   select s.*
     from question q
-    cross join lateral sluice_bm25_search(dataset_ids, config, q.text, strict, top_k, row_budget, single_pass_limit) s
+    cross join lateral sluice_bm25_search(dataset_ids, config, q.text, strict, top_k, row_budget, single_pass_limit, excluded) s
    where q.matching_chunks is not null and (strict or q.matching_chunks > single_pass_limit)
 $fn$;`;
 
@@ -85,7 +88,7 @@ export class Migration20261203003331_keyword_single_pass extends Migration {
   }
 
   override async down(): Promise<void> {
-    this.addSql(`drop function if exists sluice_keyword_search(uuid[], regconfig, text, boolean, int, int, int);`);
+    this.addSql(`drop function if exists sluice_keyword_search(uuid[], regconfig, text, boolean, int, int, int, tsquery);`);
   }
 
 }

@@ -39,12 +39,12 @@ interface Ranked {
 }
 
 /** One search function's top 10 for a plain question over `datasetIds`, with `singlePassLimit`. */
-async function search(fn: 'sluice_keyword_search' | 'sluice_bm25_search', datasetIds: string[], question: string, singlePassLimit: number, strict = false): Promise<Ranked[]> {
+async function search(fn: 'sluice_keyword_search' | 'sluice_bm25_search', datasetIds: string[], question: string, singlePassLimit: number, strict = false, excluded: string | null = null): Promise<Ranked[]> {
   return withClient(server.database.ownerUrl, async (client) => {
     const text = strict ? '$2' : `plain_question_text('english', $2)`;
     const { rows } = await client.query<Ranked>(
-      `select chunk_id, score, complete from ${fn}($1::uuid[], 'english', ${text}, $3, 10, 1000000, $4) order by complete desc, score desc, chunk_id`,
-      [`{${datasetIds.join(',')}}`, question, strict, singlePassLimit],
+      `select chunk_id, score, complete from ${fn}($1::uuid[], 'english', ${text}, $3, 10, 1000000, $4, to_tsquery('english', $5)) order by complete desc, score desc, chunk_id`,
+      [`{${datasetIds.join(',')}}`, question, strict, singlePassLimit, excluded],
     );
     return rows;
   });
@@ -75,6 +75,18 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
       }
     }
     expect(await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'unknownword', 1_000_000)).toEqual([]);
+    // A plain question's exclusions (an exclusion of stop words only excludes nothing).
+    for (const excluded of ['!lock', '!the']) {
+      const plain = await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded);
+      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded));
+      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river gate barge', 0, false, excluded));
+      expect(plain.length, excluded).toBeGreaterThan(0);
+    }
+    const withoutLock = await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, '!lock');
+    const holdingLock = await withClient(server.database.ownerUrl, (client) =>
+      client.query(`select count(*)::int as n from chunks where id = any($1::uuid[]) and search @@ to_tsquery('english', 'lock')`, [`{${withoutLock.map((row) => row.chunk_id).join(',')}}`]),
+    );
+    expect(holdingLock.rows[0].n).toBe(0);
   });
 
   it('answers the endpoint with the same passages, scores in the same order', async () => {
