@@ -1,10 +1,13 @@
 /** `sluice ingest <dataset> <files or folders...>`: upload, then watch the jobs to their end. */
 import { readFile } from 'node:fs/promises';
-import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
+import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type IngestionOptionsInput, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli, type Command } from '../cli.js';
 import { batches, collectFiles, type LocalFile } from '../files.js';
 import { progressView, TERMINAL, type Progress, type ProgressView } from '../progress.js';
 import { findDataset, megabytes } from './datasets.js';
+import { numberOption } from './lookup.js';
+
+const WHOLE = { integer: true, min: 0 };
 
 /** What the server refuses a batch for that a smaller batch would fix. */
 const TOO_BIG = new Set(['TOO_MANY_FILES', 'REQUEST_TOO_LARGE']);
@@ -12,22 +15,36 @@ const TOO_BIG = new Set(['TOO_MANY_FILES', 'REQUEST_TOO_LARGE']);
 export const ingest: Command = {
   name: 'ingest',
   summary: 'upload files or folders into a dataset, with live progress',
-  usage: '<dataset> <files or folders...> [--chunk-size <n>] [--chunk-overlap <n>] [--batch-mb <n>] [--no-wait]',
+  usage: '<dataset> <files or folders...> [--chunk-size <n>] [--chunk-overlap <n>] [--json-text-field <path>] [--json-title-field <path>] [--json-id-field <path>] [--batch-mb <n>] [--no-wait]',
   help: `Uploads files into a dataset (by slug or id). Folders are walked for the formats Sluice
 parses (.txt .md .html .json .jsonl .csv); other files there are skipped and counted. Files go
 in batches (100 files or --batch-mb, default 16 MB, per request; each batch is one job) and
 each job's progress is shown live: stage, percent, documents, chunks, MB/s and ETA (a bar at a
 terminal, a line per change otherwise). Exits 1 if a job or a document failed. --no-wait
-returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.`,
-  options: { 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' }, 'batch-mb': { type: 'string' }, 'no-wait': { type: 'boolean' } },
+returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.
+For .json and .jsonl files, --json-text-field names the field with each record's text as a
+dotted path (default "text", e.g. body.content), --json-title-field its title (default "title")
+and --json-id-field a stable id per record (default its position).`,
+  options: {
+    'chunk-size': { type: 'string' },
+    'chunk-overlap': { type: 'string' },
+    'json-text-field': { type: 'string' },
+    'json-title-field': { type: 'string' },
+    'json-id-field': { type: 'string' },
+    'batch-mb': { type: 'string' },
+    'no-wait': { type: 'boolean' },
+  },
   async run(cli, args, values) {
     const [datasetRef, ...paths] = args;
     if (!datasetRef || paths.length === 0) throw new CliError('give a dataset and at least one file or folder', EXIT.usage);
     const options = {
-      chunkSize: integerOption(values['chunk-size'], '--chunk-size'),
-      chunkOverlap: integerOption(values['chunk-overlap'], '--chunk-overlap'),
+      chunkSize: numberOption(values['chunk-size'], '--chunk-size', WHOLE),
+      chunkOverlap: numberOption(values['chunk-overlap'], '--chunk-overlap', WHOLE),
+      jsonTextField: values['json-text-field'] as string | undefined,
+      jsonTitleField: values['json-title-field'] as string | undefined,
+      jsonIdField: values['json-id-field'] as string | undefined,
     };
-    const batchBytes = (integerOption(values['batch-mb'], '--batch-mb') ?? 16) * 1024 * 1024;
+    const batchBytes = (numberOption(values['batch-mb'], '--batch-mb', WHOLE) ?? 16) * 1024 * 1024;
     const { files, skipped } = await collectFiles(paths).catch((error: Error) => {
       throw new CliError(error.message, EXIT.usage);
     });
@@ -68,14 +85,7 @@ returns once the files are uploaded. With --json, prints the jobs' outcomes as J
   },
 };
 
-function integerOption(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new CliError(`${name} must be a whole number`, EXIT.usage);
-  return number;
-}
-
-async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[], options: { chunkSize?: number; chunkOverlap?: number }) {
+async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[], options: IngestionOptionsInput) {
   const files = await Promise.all(batch.map(async (file) => new File([await readFile(file.path)], file.name)));
   return (await client.mutate(IngestDocumentsDocument, { datasetId, files, options })).ingestDocuments;
 }
