@@ -34,9 +34,9 @@ export const policiesList: Command = {
   async run(cli, args) {
     const [reference] = args;
     const client = cli.client();
-    const endpoints = await allPages(async (after) => (await client.query(EndpointsWithPoliciesDocument, { first: 100, after })).endpoints);
+    const endpoints = await allPages(async (after) => (await client.query(EndpointsWithPoliciesDocument, { first: 25, after })).endpoints);
     if (reference && !endpoints.some((endpoint) => endpoint.slug === reference || endpoint.reference === reference)) await findEndpoint(client, reference);
-    const policies = endpoints.filter((endpoint) => !reference || endpoint.slug === reference || endpoint.reference === reference).flatMap((endpoint) => endpoint.policies);
+    const policies = endpoints.filter((endpoint) => !reference || endpoint.slug === reference || endpoint.reference === reference).flatMap((endpoint) => endpoint.policies.map((policy) => ({ ...policy, endpoint: { id: endpoint.id, slug: endpoint.slug } })));
     const rows = policies.map((policy) => [policy.id, policy.endpoint.slug, policy.type, policy.enabled ? 'yes' : 'no', JSON.stringify(policy.configuration)]);
     cli.print(table(['ID', 'ENDPOINT', 'TYPE', 'ENABLED', 'CONFIGURATION'], rows), policies);
   },
