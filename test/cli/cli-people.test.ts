@@ -76,9 +76,11 @@ describe('sluice: people, keys, audit and deleting from the terminal', { timeout
     const tail = await sluice(['audit', 'tail', '-n', '30']);
     expect(tail.code).toBe(0);
     const [header, ...lines] = tail.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^TIME {21}ACTION {15}OUTCOME {3}ACTOR {20}REQUEST$/);
-    // Aligned: every line has its ACTION where the header has it.
-    for (const line of lines) expect(line.slice(header!.indexOf('ACTION') - 2, header!.indexOf('ACTION'))).toBe('  ');
+    expect(header).toMatch(/^TIME {2,}ACTION {2,}OUTCOME {2,}ACTOR {2,}REQUEST$/);
+    // Aligned: each column of every line starts where its heading does, after a gap.
+    const starts = ['ACTION', 'OUTCOME', 'ACTOR', 'REQUEST'].map((heading) => header!.indexOf(heading));
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(starts.map((start) => line.slice(start - 2, start + 1))).toEqual(starts.map(() => expect.stringMatching(/^ {2}\S$/)));
     expect(lines.some((line) => line.includes(`key deploy (${key.prefix}…)`))).toBe(true);
     expect(lines.some((line) => line.includes(owner.email))).toBe(true);
     expect(tail.stdout).not.toMatch(/apikey:[0-9a-f-]{36}/i);
