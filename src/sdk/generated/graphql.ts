@@ -38,6 +38,8 @@ export type CreateApiKeyInput = {
 
 export type CreateDatasetInput = {
   description?: string | null | undefined;
+  /** 1 to 87600 hours a document is kept after it was last ingested; omitted or null: the tenant's default. */
+  documentRetentionHours?: number | null | undefined;
   /** An embeddings model to embed its chunks with (semantic search); omitted: keyword search only. */
   embeddingModelId?: string | number | null | undefined;
   /** Default english. One of: simple, arabic, armenian, basque, catalan, danish, dutch, english, finnish, french, german, greek, hindi, hungarian, indonesian, irish, italian, lithuanian, nepali, norwegian, portuguese, romanian, russian, serbian, spanish, swedish, tamil, turkish, yiddish. */
@@ -251,6 +253,8 @@ export type TimeRangeInput = {
 export type UpdateDatasetInput = {
   /** null or empty clears it. */
   description?: string | null | undefined;
+  /** 1 to 87600 hours a document is kept after it was last ingested; null: the tenant's default. */
+  documentRetentionHours?: number | null | undefined;
   /** Another embeddings model starts a re-embed job (queries keep the current vectors until it completes); null: keyword search only, its vectors are deleted. */
   embeddingModelId?: string | number | null | undefined;
   name?: string | null | undefined;
@@ -295,6 +299,8 @@ export type UpdateTenantSettingsInput = {
   auditRetentionDays?: number | null | undefined;
   /** false: audit events keep a keyed digest of the actor’s email instead (OWNER). */
   auditStoreEmails?: boolean | null | undefined;
+  /** Hours documents are kept after they were last ingested, 1 to 87600, in datasets that set none (OWNER); null: kept until deleted. */
+  documentRetentionHours?: number | null | undefined;
   /** CIDR ranges (IPv4 or IPv6) the tenant’s credentials may call from; [] removes the restriction (OWNER). Must include your own address. */
   ipAllowList?: Array<string> | null | undefined;
   name?: string | null | undefined;
