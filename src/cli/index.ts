@@ -9,7 +9,7 @@ import type { CompletableCommand } from './completion.js';
 import { auditTail } from './commands/audit.js';
 import { datasetsCreate, datasetsDelete, datasetsList } from './commands/datasets.js';
 import { decisions } from './commands/decisions.js';
-import { documentsList } from './commands/documents.js';
+import { documentsDelete, documentsList } from './commands/documents.js';
 import { catalog, endpointsCreate, endpointsDelete, endpointsList, endpointsPublish, endpointsShow, endpointsUnpublish } from './commands/endpoints.js';
 import { ingest } from './commands/ingest.js';
 import { init } from './commands/init.js';
@@ -32,6 +32,7 @@ const COMMANDS: Command[] = [
   datasetsList,
   datasetsDelete,
   documentsList,
+  documentsDelete,
   ingest,
   modelsCreate,
   modelsList,

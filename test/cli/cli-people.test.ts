@@ -4,7 +4,7 @@
  * confirmed, and --help for every command. Each command is `node bin/sluice.js …` in a child
  * process against the real server, with its own config directory; --json output is parsed.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,8 +96,21 @@ describe('sluice: people, keys, audit and deleting from the terminal', { timeout
     expect((await sluice(['keys', 'revoke', 'ci'])).stdout).toMatch(/^Revoked API key ci \(/);
   });
 
-  it('deletes a dataset only with --yes when not at a terminal', async () => {
+  it('deletes a document, then the dataset, only with --yes when not at a terminal', async () => {
     expect((await sluice(['datasets', 'create', 'scratch'])).code).toBe(0);
+    const folder = mkdtempSync(join(home, 'scratch-'));
+    writeFileSync(join(folder, 'weirs.txt'), 'A weir holds the river back and keeps the level for boats.\n');
+    writeFileSync(join(folder, 'locks.md'), '# Locks\n\nThe lock keeper opens the sluice gates at dawn.\n');
+    expect((await sluice(['ingest', 'scratch', folder])).code).toBe(0);
+
+    expectFailure(await sluice(['documents', 'delete', 'scratch', 'weirs.txt']), 2, /this deletes document weirs\.txt with its 1 chunks for good: pass --yes/);
+    expectFailure(await sluice(['documents', 'delete', 'scratch', 'nothing.txt', '--yes']), 1, /no document "nothing\.txt" in scratch/);
+    expect((await sluice(['documents', 'delete', 'scratch', 'weirs.txt', '--yes'])).stdout).toBe('Deleted weirs.txt (1 chunks) from scratch\n');
+    // By title, with --json.
+    expect(await json(['documents', 'list', 'scratch'])).toEqual([expect.objectContaining({ title: 'Locks', sourceKey: 'locks.md' })]);
+    expect(await json(['documents', 'delete', 'scratch', 'Locks', '--yes'])).toMatchObject({ sourceKey: 'locks.md', chunkCount: 1, deleted: true });
+    expect(await json(['datasets', 'list'])).toEqual([expect.objectContaining({ slug: 'scratch', documentCount: 0, chunkCount: 0 })]);
+
     expectFailure(await sluice(['datasets', 'delete', 'scratch']), 2, /^sluice datasets delete: this deletes dataset scratch with its 0 documents for good: pass --yes to confirm\n$/);
     expect((await json(['datasets', 'list'])).map((dataset: { slug: string }) => dataset.slug)).toEqual(['scratch']);
     expect(await json(['datasets', 'delete', 'scratch', '--yes'])).toMatchObject({ slug: 'scratch', deleted: true });
@@ -108,7 +121,7 @@ describe('sluice: people, keys, audit and deleting from the terminal', { timeout
   it('every command answers --help, and completion knows the new ones', async () => {
     const help = await sluice(['--help']);
     const names = [...help.stdout.matchAll(/^ {2}([a-z]+(?: [a-z]+)?) {2,}/gm)].map((match) => match[1]!).filter((name) => !['serve', 'worker', 'migrate', 'retention'].includes(name));
-    expect(names).toEqual(expect.arrayContaining(['init', 'endpoints create', 'models list', 'policies edit', 'decisions', 'usage', 'members invite', 'invitations revoke', 'documents list', 'datasets delete', 'catalog']));
+    expect(names).toEqual(expect.arrayContaining(['init', 'endpoints create', 'models list', 'policies edit', 'decisions', 'usage', 'members invite', 'invitations revoke', 'documents list', 'documents delete', 'datasets delete', 'catalog']));
     for (let start = 0; start < names.length; start += 4) {
       const runs = await Promise.all(names.slice(start, start + 4).map((name) => sluice([...name.split(' '), '--help'])));
       runs.forEach((run, index) => expect({ name: names[start + index], code: run.code, usage: run.stdout.split('\n')[0] }).toEqual({ name: names[start + index], code: 0, usage: expect.stringMatching(new RegExp(`^Usage: sluice ${names[start + index]}\\b`)) }));
