@@ -5,39 +5,22 @@
  * process against the real server, with its own config directory; --json output is parsed.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, type NodeRun } from '../support/process.js';
+import { cliUser, expectFailure } from '../support/cli.js';
 import { addMember, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let owner: SignedUp;
-const home = mkdtempSync(join(tmpdir(), 'sluice-cli-people-'));
-
-function sluice(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<NodeRun> {
-  return runNode(['bin/sluice.js', ...args], { env: { HOME: home, SLUICE_CONFIG_DIR: join(home, 'config'), ...options.env }, input: options.input });
-}
-
-async function json(args: string[], env?: Record<string, string>): Promise<any> {
-  const run = await sluice([...args, '--json'], { env });
-  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-  return JSON.parse(run.stdout);
-}
-
-function expectFailure(run: NodeRun, code: number, pattern: RegExp) {
-  expect({ code: run.code, stdout: run.stdout }).toEqual({ code, stdout: '' });
-  expect(run.stderr).toMatch(pattern);
-}
+const { home, sluice, json, logIn } = cliUser('cli-people');
 
 const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 beforeAll(async () => {
   server = await startTestServer();
   owner = await signUp(server);
-  const login = await sluice(['login', '--url', server.url, '--email', owner.email, '--password-stdin'], { input: `${owner.password}\n` });
-  expect(login.code).toBe(0);
+  await logIn(server.url, owner);
 });
 afterAll(async () => {
   await server?.close();

@@ -4,39 +4,21 @@
  * decision log and usage. Each command is `node bin/sluice.js …` in a child process against the
  * real server over HTTP and WebSocket, with its own config directory; --json output is parsed.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, type NodeRun } from '../support/process.js';
+import { cliUser, expectFailure } from '../support/cli.js';
 import { signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let owner: SignedUp;
-const home = mkdtempSync(join(tmpdir(), 'sluice-cli-product-'));
-
-function sluice(args: string[], options: { input?: string } = {}): Promise<NodeRun> {
-  return runNode(['bin/sluice.js', ...args], { env: { HOME: home, SLUICE_CONFIG_DIR: join(home, 'config') }, input: options.input });
-}
-
-/** Runs and parses the one JSON document a command prints with --json. */
-async function json(args: string[]): Promise<any> {
-  const run = await sluice([...args, '--json']);
-  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-  return JSON.parse(run.stdout);
-}
-
-function expectFailure(run: NodeRun, code: number, pattern: RegExp) {
-  expect({ code: run.code, stdout: run.stdout }).toEqual({ code, stdout: '' });
-  expect(run.stderr).toMatch(pattern);
-}
+const { home, sluice, json, logIn } = cliUser('cli-product');
 
 beforeAll(async () => {
   server = await startTestServer();
   owner = await signUp(server);
-  const login = await sluice(['login', '--url', server.url, '--email', owner.email, '--password-stdin'], { input: `${owner.password}\n` });
-  expect(login.code).toBe(0);
+  await logIn(server.url, owner);
 });
 afterAll(async () => {
   await server?.close();
