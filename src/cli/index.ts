@@ -15,7 +15,7 @@ import { ingest } from './commands/ingest.js';
 import { init } from './commands/init.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { invitationsList, invitationsRevoke, membersInvite, membersList, membersRemove, membersRole } from './commands/members.js';
-import { modelsCreate, modelsList, modelsTypes } from './commands/models.js';
+import { modelsCreate, modelsList, modelsTest, modelsTypes } from './commands/models.js';
 import { policiesCreate, policiesDelete, policiesEdit, policiesList, policiesTypes } from './commands/policies.js';
 import { query } from './commands/query.js';
 import { login, logout, whoami } from './commands/session.js';
@@ -36,6 +36,7 @@ const COMMANDS: Command[] = [
   ingest,
   modelsCreate,
   modelsList,
+  modelsTest,
   modelsTypes,
   endpointsCreate,
   endpointsList,

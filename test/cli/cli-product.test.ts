@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/db/free-port.js';
 import { cliUser, expectFailure } from '../support/cli.js';
 import { signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -65,12 +66,21 @@ describe('sluice: the product from the terminal', { timeout: 300_000 }, () => {
     expectFailure(await sluice(['models', 'create', 'x', '--type', 'extractive', '--config', '{maxSentences']), 2, /^sluice models create: --config is not JSON/);
     expectFailure(await sluice(['models', 'create', 'x', '--type', 'extractive', '--config', '{"maxSentences": 99}']), 1, /BAD_USER_INPUT/);
     expectFailure(await sluice(['models', 'create', 'x']), 2, /--type is required/);
+
+    expect(await json(['models', 'test', 'terse'])).toMatchObject({ name: 'terse', ok: true, latencyMs: 0, error: null });
+    // A chat model whose server is not there (a port just free): the test fails with the reason, exit 1.
+    const nowhere = `http://127.0.0.1:${await findFreePort()}/v1`;
+    expect((await sluice(['models', 'create', 'absent', '--type', 'openai-compatible', '--config', JSON.stringify({ baseUrl: nowhere, model: 'small' })])).code).toBe(0);
+    const failed = await sluice(['models', 'test', 'absent']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^absent failed: \S.*\n$/);
+    expectFailure(await sluice(['models', 'test', 'missing']), 1, /no model "missing"/);
   });
 
   it('endpoints: create, show, list, publish into the catalog, unpublish, delete only when confirmed', async () => {
     const created = await json(['endpoints', 'create', 'gates', '--dataset', 'docs', '--model', 'terse', '--top-k', '3']);
     expect(created).toMatchObject({ reference: `${owner.tenant.slug}/gates`, published: false, model: { name: 'terse' }, datasets: [{ slug: 'docs' }], retrieval: { topK: 3 } });
-    expectFailure(await sluice(['endpoints', 'create', 'other', '--dataset', 'docs']), 2, /which model\? --model one of built-in, terse/);
+    expectFailure(await sluice(['endpoints', 'create', 'other', '--dataset', 'docs']), 2, /which model\? --model one of built-in, terse, absent/);
     expectFailure(await sluice(['endpoints', 'create', 'other', '--dataset', 'nowhere', '--model', 'terse']), 1, /no dataset "nowhere"/);
 
     const shown = await sluice(['endpoints', 'show', 'gates']);

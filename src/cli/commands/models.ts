@@ -1,9 +1,9 @@
-/** `sluice models create|list|types`: what endpoints answer with. */
-import { CreateModelDocument, ModelsDocument, ModelTypesDocument, type ModelFieldsFragment } from '../../sdk/index.js';
+/** `sluice models create|list|test|types`: what endpoints answer with. */
+import { CreateModelDocument, ModelsDocument, ModelTypesDocument, TestModelDocument, type ModelFieldsFragment } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { readAllStdin } from '../prompt.js';
 import { table } from '../table.js';
-import { jsonObjectOption, numberOption } from './lookup.js';
+import { findModel, jsonObjectOption, numberOption } from './lookup.js';
 
 export const modelsCreate: Command = {
   name: 'models create',
@@ -62,6 +62,29 @@ function modelRow(model: ModelFieldsFragment): string[] {
     model.health ? `${model.health.status}${model.health.lastError ? `: ${model.health.lastError}` : ''}` : '-',
   ];
 }
+
+export const modelsTest: Command = {
+  name: 'models test',
+  summary: 'call a model now: does it answer, and how fast',
+  usage: '<name>',
+  help: `Tests one of your models (by name or id) with the cheapest real request through its own
+client, egress guard and stored key: one token of a chat model, one word embedded by an
+embeddings model (extractive calls no server and always answers). Prints how long it took, or
+why it failed, and exits 1 when it failed. Needs ADMIN.`,
+  async run(cli, args) {
+    const [reference] = args;
+    if (!reference) throw new CliError('which model? give its name (see `sluice models list`)', EXIT.usage);
+    const model = await findModel(cli.client(), reference);
+    const { testModel } = await cli.client().mutate(TestModelDocument, { id: model.id });
+    const result = { name: model.name, ...testModel };
+    if (testModel.ok) {
+      cli.print(`${model.name} answered in ${testModel.latencyMs} ms`, result);
+      return EXIT.ok;
+    }
+    cli.print(`${model.name} failed: ${testModel.error ?? 'no reason given'}`, result);
+    return EXIT.failed;
+  },
+};
 
 export const modelsTypes: Command = {
   name: 'models types',
