@@ -1,5 +1,5 @@
 /**
- * The end-user CLI: `sluice login`, `keys`, `datasets`, `ingest`, `query`, `audit tail`…,
+ * The end-user CLI: `sluice login`, `init`, `datasets`, `ingest`, `endpoints`, `query`, `policies`…,
  * talking to a running Sluice over its GraphQL API through the SDK (src/sdk/). The operator
  * commands (serve, worker, migrate, …) live in src/main.ts, which hands these over.
  */
@@ -7,14 +7,63 @@ import { parseArgs } from 'node:util';
 import { createCli, explain, EXIT, type Command } from './cli.js';
 import type { CompletableCommand } from './completion.js';
 import { auditTail } from './commands/audit.js';
-import { datasetsCreate, datasetsList } from './commands/datasets.js';
+import { datasetsCreate, datasetsDelete, datasetsList } from './commands/datasets.js';
+import { decisions } from './commands/decisions.js';
+import { documentsDelete, documentsList } from './commands/documents.js';
+import { catalog, endpointsCreate, endpointsDelete, endpointsList, endpointsPublish, endpointsShow, endpointsUnpublish } from './commands/endpoints.js';
 import { ingest } from './commands/ingest.js';
+import { init } from './commands/init.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { invitationsList, invitationsRevoke, membersInvite, membersList, membersRemove, membersRole } from './commands/members.js';
+import { modelsCreate, modelsList, modelsTest, modelsTypes } from './commands/models.js';
+import { policiesCreate, policiesDelete, policiesEdit, policiesList, policiesTypes } from './commands/policies.js';
 import { query } from './commands/query.js';
 import { login, logout, whoami } from './commands/session.js';
+import { usage } from './commands/usage.js';
 import { terminalText } from './terminal-text.js';
 
-const COMMANDS: Command[] = [login, logout, whoami, keysCreate, keysList, keysRevoke, datasetsCreate, datasetsList, ingest, query, auditTail];
+// In the order `sluice --help` lists them: getting started, data, answering, governing, people, keys.
+const COMMANDS: Command[] = [
+  login,
+  logout,
+  whoami,
+  init,
+  datasetsCreate,
+  datasetsList,
+  datasetsDelete,
+  documentsList,
+  documentsDelete,
+  ingest,
+  modelsCreate,
+  modelsList,
+  modelsTest,
+  modelsTypes,
+  endpointsCreate,
+  endpointsList,
+  endpointsShow,
+  endpointsPublish,
+  endpointsUnpublish,
+  endpointsDelete,
+  catalog,
+  query,
+  policiesCreate,
+  policiesList,
+  policiesEdit,
+  policiesDelete,
+  policiesTypes,
+  decisions,
+  usage,
+  membersList,
+  membersInvite,
+  membersRole,
+  membersRemove,
+  invitationsList,
+  invitationsRevoke,
+  keysCreate,
+  keysList,
+  keysRevoke,
+  auditTail,
+];
 
 const GLOBAL_OPTIONS = {
   url: { type: 'string' },

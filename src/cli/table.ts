@@ -3,8 +3,19 @@ import { terminalText } from './terminal-text.js';
 /** Rows as aligned text columns, for a terminal; each cell one line of printable text. */
 export function table(headers: string[], raw: string[][]): string {
   if (raw.length === 0) return '(none)';
-  const rows = raw.map((row) => row.map((cell) => terminalText(cell ?? '').replace(/\s+/g, ' ')));
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  const layout = columns(headers, raw);
+  return [layout.header, ...raw.map(layout.line)].join('\n');
+}
+
+/**
+ * Column widths fitted to the header and `sample` (at least `minWidths`), and a formatter for
+ * rows met later: a stream (`audit tail --follow`) keeps the columns its first page set, and a
+ * longer cell pushes only its own line along.
+ */
+export function columns(headers: string[], sample: string[][], minWidths: number[] = []): { header: string; line: (row: string[]) => string } {
+  const clean = (row: string[]) => row.map((cell) => terminalText(cell ?? '').replace(/\s+/g, ' '));
+  const rows = sample.map(clean);
+  const widths = headers.map((header, column) => Math.max(header.length, minWidths[column] ?? 0, ...rows.map((row) => (row[column] ?? '').length)));
+  const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  return { header: format(headers), line: (row) => format(clean(row)) };
 }

@@ -1,36 +1,56 @@
 /** `sluice audit tail`: the tenant's latest audit events, and with --follow the new ones live. */
 import { AuditEventsDocument, AuditEventsLiveDocument, type AuditEventFieldsFragment } from '../../sdk/index.js';
-import { CliError, EXIT, type Cli, type Command } from '../cli.js';
+import { actorNames, type ActorName } from '../actor-names.js';
+import { CliError, EXIT, type Command } from '../cli.js';
+import { columns } from '../table.js';
+
+const HEADERS = ['TIME', 'ACTION', 'OUTCOME', 'ACTOR', 'REQUEST'];
+/** Room for the usual values, so followed events line up with the first page. */
+const MIN_WIDTHS = [24, 20, 8, 24, 0];
 
 export const auditTail: Command = {
   name: 'audit tail',
   summary: "print the tenant's latest audit events (--follow: and new ones live)",
   usage: '[-n <count>] [--follow] [--action <action>]',
-  help: `Prints the last -n (default 20) audit events of your tenant, oldest first, one per line:
-time, action, outcome, actor, request id. --follow keeps printing new events as they are
-written until interrupted. --action filters by action (e.g. auth.login). With --json, one JSON
-object per line. Needs ADMIN.`,
+  help: `Prints the last -n (default 20) audit events of your tenant, oldest first, as a table:
+time, action, outcome, actor (a member's email, an API key's name and prefix), request id.
+--follow keeps printing new events as they are written until interrupted. --action filters by
+action (e.g. auth.login, or config.* for a prefix). With --json, one JSON object per line, with
+the actor's readable name as "actor". Needs ADMIN.`,
   options: { lines: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, action: { type: 'string' } },
   async run(cli, _args, values) {
     const count = Number(values.lines ?? 20);
     if (!Number.isInteger(count) || count < 0 || count > 100) throw new CliError('-n must be 0 to 100', EXIT.usage);
     const action = values.action as string | undefined;
     const client = cli.client();
-    const { auditEvents } = await client.query(AuditEventsDocument, { first: count, filter: action ? { action } : undefined });
-    for (const event of [...auditEvents.events].reverse()) printEvent(cli, event);
-    if (!values.follow) return;
+    const [{ auditEvents }, nameOf] = await Promise.all([client.query(AuditEventsDocument, { first: count, filter: action ? { action } : undefined }), actorNames(client)]);
+    const events = [...auditEvents.events].reverse();
+    const layout = columns(HEADERS, events.map((event) => cells(event, nameOf)), MIN_WIDTHS);
+    const show = (event: AuditEventFieldsFragment) => cli.print(layout.line(cells(event, nameOf)), { ...event, actor: nameOf(event.actorKind, event.actorId, event.actorEmail) });
+    if (!cli.json && (events.length > 0 || values.follow)) cli.print(layout.header, undefined);
+    events.forEach(show);
+    if (!values.follow) {
+      if (events.length === 0 && !cli.json) cli.print('(no events)', undefined);
+      return;
+    }
+    const matches = actionMatcher(action);
     const live = client.subscribe(AuditEventsLiveDocument);
     const stop = () => void live.return?.();
     process.once('SIGINT', stop);
     try {
-      for await (const { auditEvents: event } of live) if (!action || event.action === action) printEvent(cli, event);
+      for await (const { auditEvents: event } of live) if (matches(event.action)) show(event);
     } finally {
       process.off('SIGINT', stop);
     }
   },
 };
 
-function printEvent(cli: Cli, event: AuditEventFieldsFragment): void {
-  const actor = event.actorEmail ?? event.actorId ?? '-';
-  cli.print(`${event.createdAt}  ${event.action.padEnd(18)} ${event.outcome.padEnd(12)} ${event.actorKind.toLowerCase()}:${actor}${event.requestId ? `  ${event.requestId}` : ''}`, event);
+function cells(event: AuditEventFieldsFragment, nameOf: ActorName): string[] {
+  return [event.createdAt, event.action, event.outcome, nameOf(event.actorKind, event.actorId, event.actorEmail), event.requestId ?? '-'];
+}
+
+/** The filter's meaning for followed events too: exact, or a prefix ending in `*`. */
+function actionMatcher(action: string | undefined): (candidate: string) => boolean {
+  if (!action) return () => true;
+  return action.endsWith('*') ? (candidate) => candidate.startsWith(action.slice(0, -1)) : (candidate) => candidate === action;
 }

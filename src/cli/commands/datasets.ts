@@ -1,7 +1,8 @@
-/** `sluice datasets create|list`. */
-import { CreateDatasetDocument, DatasetDocument, DatasetsDocument, SluiceError, type DatasetFieldsFragment, type SluiceClient } from '../../sdk/index.js';
+/** `sluice datasets create|list|delete`. */
+import { CreateDatasetDocument, DatasetDocument, DatasetsDocument, DeleteDatasetDocument, SluiceError, type DatasetFieldsFragment, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
+import { allPages, confirmed } from './lookup.js';
 
 export const datasetsCreate: Command = {
   name: 'datasets create',
@@ -26,15 +27,29 @@ export const datasetsList: Command = {
   help: 'Lists datasets with their document and chunk counts and size.',
   options: { 'name-contains': { type: 'string' } },
   async run(cli, _args, values) {
-    const datasets: DatasetFieldsFragment[] = [];
-    let after: string | null | undefined;
-    do {
-      const page = (await cli.client().query(DatasetsDocument, { first: 100, after, nameContains: values['name-contains'] as string | undefined })).datasets;
-      datasets.push(...page.edges.map(({ node }) => node));
-      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
-    } while (after);
+    const client = cli.client();
+    const nameContains = values['name-contains'] as string | undefined;
+    const datasets = await allPages(async (after) => (await client.query(DatasetsDocument, { first: 100, after, nameContains })).datasets);
     const rows = datasets.map((dataset) => [dataset.slug, dataset.name, String(dataset.documentCount), String(dataset.chunkCount), megabytes(dataset.bytes), dataset.lastIngestedAt ?? '-']);
     cli.print(table(['SLUG', 'NAME', 'DOCUMENTS', 'CHUNKS', 'SIZE', 'LAST INGESTED'], rows), datasets);
+  },
+};
+
+export const datasetsDelete: Command = {
+  name: 'datasets delete',
+  summary: 'delete a dataset with its documents (asks first unless --yes)',
+  usage: '<dataset> [--yes]',
+  help: `Deletes a dataset (by slug or id) with its documents, chunks and ingestion jobs; a running
+job stops. At a terminal it asks you to type the slug; elsewhere (a script, a pipe) it needs
+--yes. Needs WRITE.`,
+  options: { yes: { type: 'boolean', short: 'y' } },
+  async run(cli, args, values) {
+    const [reference] = args;
+    if (!reference) throw new CliError('which dataset? give its slug (see `sluice datasets list`)', EXIT.usage);
+    const dataset = await findDataset(cli.client(), reference);
+    await confirmed(cli, values.yes, `dataset ${dataset.slug} with its ${dataset.documentCount} documents`, dataset.slug);
+    await cli.client().mutate(DeleteDatasetDocument, { id: dataset.id });
+    cli.print(`Deleted dataset ${dataset.slug} (${dataset.documentCount} documents, ${dataset.chunkCount} chunks)`, { id: dataset.id, slug: dataset.slug, deleted: true });
   },
 };
 

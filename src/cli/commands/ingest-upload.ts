@@ -4,7 +4,7 @@
  * progress (a dropped stream resumed), and the inputs that failed, with their reasons.
  */
 import { readFile } from 'node:fs/promises';
-import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type SluiceClient } from '../../sdk/index.js';
+import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type IngestionOptionsInput, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT } from '../cli.js';
 import { batches, type LocalFile } from '../files.js';
 import { TERMINAL, type Progress, type ProgressView } from '../progress.js';
@@ -13,7 +13,7 @@ import { TERMINAL, type Progress, type ProgressView } from '../progress.js';
 const TOO_BIG = new Set(['TOO_MANY_FILES', 'REQUEST_TOO_LARGE']);
 
 export interface UploadSettings {
-  options: { chunkSize?: number; chunkOverlap?: number };
+  options: IngestionOptionsInput;
   batchBytes: number;
   /** Where each job's progress is shown; absent: not followed. */
   view?: ProgressView;
@@ -42,7 +42,7 @@ export async function uploadInBatches(client: SluiceClient, datasetId: string, f
   return { jobs, followed };
 }
 
-async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[], options: { chunkSize?: number; chunkOverlap?: number }) {
+async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[], options: IngestionOptionsInput) {
   const files = await Promise.all(batch.map(async (file) => new File([await readFile(file.path)], file.name)));
   // The names go beside the files: multipart parsers keep only the last segment of a file's name, and "sub/a.md" must not become "a.md".
   return (await client.mutate(IngestDocumentsDocument, { datasetId, files, fileNames: batch.map((file) => file.name), options })).ingestDocuments;

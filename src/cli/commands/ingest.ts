@@ -5,17 +5,23 @@ import { progressView, type Progress } from '../progress.js';
 import { findDataset, megabytes } from './datasets.js';
 import { failedInputs, oneLine, uploadInBatches, type FailedInput } from './ingest-upload.js';
 import { watchFolder } from './ingest-watch.js';
+import { numberOption } from './lookup.js';
+
+const WHOLE = { integer: true, min: 0 };
 
 export const ingest: Command = {
   name: 'ingest',
   summary: 'upload files or folders into a dataset, with live progress',
-  usage: '<dataset> <files or folders...> [--chunk-size <n>] [--chunk-overlap <n>] [--batch-mb <n>] [--no-wait] | <dataset> <folder> --watch [--interval <s>]',
+  usage: '<dataset> <files or folders...> [--chunk-size <n>] [--chunk-overlap <n>] [--json-text-field <path>] [--json-title-field <path>] [--json-id-field <path>] [--batch-mb <n>] [--no-wait] | <dataset> <folder> --watch [--interval <s>]',
   help: `Uploads files into a dataset (by slug or id). Folders are walked for the formats Sluice
 parses (.txt .md .html .json .jsonl .csv); other files there are skipped and counted. Files go
 in batches (100 files or --batch-mb, default 16 MB, per request; each batch is one job) and
 each job's progress is shown live: stage, percent, documents, chunks, MB/s and ETA (a bar at a
 terminal, a line per change otherwise). Exits 1 if a job or a document failed. --no-wait
 returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.
+For .json and .jsonl files, --json-text-field names the field with each record's text as a
+dotted path (default "text", e.g. body.content), --json-title-field its title (default "title")
+and --json-id-field a stable id per record (default its position).
 
 --watch keeps one folder and the dataset in step until Ctrl-C: new and changed files are
 ingested (live progress), deleted files' documents removed, unchanged files cost nothing (what
@@ -25,6 +31,9 @@ per change. See docs/cli.md.`,
   options: {
     'chunk-size': { type: 'string' },
     'chunk-overlap': { type: 'string' },
+    'json-text-field': { type: 'string' },
+    'json-title-field': { type: 'string' },
+    'json-id-field': { type: 'string' },
     'batch-mb': { type: 'string' },
     'no-wait': { type: 'boolean' },
     watch: { type: 'boolean' },
@@ -34,13 +43,16 @@ per change. See docs/cli.md.`,
     const [datasetRef, ...paths] = args;
     if (!datasetRef || paths.length === 0) throw new CliError('give a dataset and at least one file or folder', EXIT.usage);
     const options = {
-      chunkSize: integerOption(values['chunk-size'], '--chunk-size'),
-      chunkOverlap: integerOption(values['chunk-overlap'], '--chunk-overlap'),
+      chunkSize: numberOption(values['chunk-size'], '--chunk-size', WHOLE),
+      chunkOverlap: numberOption(values['chunk-overlap'], '--chunk-overlap', WHOLE),
+      jsonTextField: values['json-text-field'] as string | undefined,
+      jsonTitleField: values['json-title-field'] as string | undefined,
+      jsonIdField: values['json-id-field'] as string | undefined,
     };
-    const batchBytes = (integerOption(values['batch-mb'], '--batch-mb') ?? 16) * 1024 * 1024;
+    const batchBytes = (numberOption(values['batch-mb'], '--batch-mb', WHOLE) ?? 16) * 1024 * 1024;
     if (values.watch) {
       if (paths.length !== 1) throw new CliError('--watch keeps one folder in step: give exactly one', EXIT.usage);
-      const intervalSeconds = integerOption(values.interval, '--interval') ?? 10;
+      const intervalSeconds = numberOption(values.interval, '--interval', WHOLE) ?? 10;
       if (intervalSeconds < 1) throw new CliError('--interval must be at least 1 second', EXIT.usage);
       return watchFolder(cli, { datasetRef, folder: paths[0]!, options, batchBytes, intervalMs: intervalSeconds * 1000 });
     }
@@ -66,13 +78,6 @@ per change. See docs/cli.md.`,
     }
   },
 };
-
-function integerOption(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new CliError(`${name} must be a whole number`, EXIT.usage);
-  return number;
-}
 
 function report(cli: Cli, dataset: string, jobs: { id: string; files: string[] }[], outcomes: Progress[], failures: FailedInput[]): number {
   if (outcomes.length === 0) {

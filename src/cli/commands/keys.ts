@@ -1,8 +1,9 @@
 /** `sluice keys create|list|revoke`: the signed-in tenant's API keys. */
-import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument, type ApiScope } from '../../sdk/index.js';
+import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument, type ApiKeyFieldsFragment, type ApiScope, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
 import { terminalText } from '../terminal-text.js';
+import { allPages } from './lookup.js';
 
 const SCOPES: readonly ApiScope[] = ['READ', 'WRITE', 'ADMIN'];
 
@@ -40,15 +41,7 @@ export const keysList: Command = {
   help: 'Lists the API keys of your tenant (never their secrets). Revoked keys only with --all.',
   options: { all: { type: 'boolean' } },
   async run(cli, _args, values) {
-    const keys = [];
-    let after: string | null | undefined;
-    do {
-      const { viewer } = await cli.client().query(ApiKeysDocument, { first: 100, after });
-      const page = viewer.tenant?.apiKeys;
-      if (!page) throw new CliError('API keys belong to a tenant: sign in as a tenant member', EXIT.failed);
-      keys.push(...page.edges.map(({ node }) => node));
-      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
-    } while (after);
+    const keys = await allKeys(cli.client());
     const shown = values.all ? keys : keys.filter((key) => !key.revokedAt);
     const rows = shown.map((key) => [key.id, key.name, `${key.prefix}…`, key.scopes.join(','), key.expiresAt ?? 'never', key.lastUsedAt ?? '-', key.revokedAt ? 'revoked' : 'active']);
     cli.print(table(['ID', 'NAME', 'PREFIX', 'SCOPES', 'EXPIRES', 'LAST USED', 'STATE'], rows), shown);
@@ -57,13 +50,37 @@ export const keysList: Command = {
 
 export const keysRevoke: Command = {
   name: 'keys revoke',
-  summary: 'revoke an API key at once',
-  usage: '<id>',
-  help: 'Revokes the API key with that id (from `sluice keys list`): it stops working at once.',
+  summary: 'revoke an API key at once (by name, prefix or id)',
+  usage: '<name, prefix or id>',
+  help: `Revokes an API key: it stops working at once. Name it by its name, its prefix (as
+\`sluice keys list\` shows it, with or without the …) or its id. A name or prefix that fits more
+than one active key is refused: give the id then.`,
   async run(cli, args) {
-    const [id] = args;
-    if (!id) throw new CliError('which key? give its id (see `sluice keys list`)', EXIT.usage);
-    const { revokeApiKey } = await cli.client().mutate(RevokeApiKeyDocument, { id });
+    const [reference] = args;
+    if (!reference) throw new CliError('which key? give its name, prefix or id (see `sluice keys list`)', EXIT.usage);
+    const key = findKey(await allKeys(cli.client()), reference);
+    const { revokeApiKey } = await cli.client().mutate(RevokeApiKeyDocument, { id: key.id });
     cli.print(`Revoked API key ${revokeApiKey.name} (${revokeApiKey.id})`, revokeApiKey);
   },
 };
+
+async function allKeys(client: SluiceClient): Promise<ApiKeyFieldsFragment[]> {
+  return allPages(async (after) => {
+    const page = (await client.query(ApiKeysDocument, { first: 100, after })).viewer.tenant?.apiKeys;
+    if (!page) throw new CliError('API keys belong to a tenant: sign in as a tenant member', EXIT.failed);
+    return page;
+  });
+}
+
+/** The key an id names, else the one active key a name or prefix names. */
+function findKey(keys: ApiKeyFieldsFragment[], reference: string): ApiKeyFieldsFragment {
+  const byId = keys.find((key) => key.id === reference);
+  if (byId) return byId;
+  const prefix = reference.replace(/…$/, '');
+  const active = keys.filter((key) => !key.revokedAt);
+  const byName = active.filter((key) => key.name === reference);
+  const matches = byName.length > 0 ? byName : active.filter((key) => prefix.length >= 6 && key.prefix.startsWith(prefix));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new CliError(`no active key "${reference}" in your tenant (see \`sluice keys list\`)`, EXIT.failed);
+  throw new CliError(`"${reference}" fits ${matches.length} active keys (${matches.map((key) => key.id).join(', ')}): give the id`, EXIT.usage);
+}

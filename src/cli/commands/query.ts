@@ -2,6 +2,7 @@
 import { EndpointQueryDocument, type EndpointQuerySubscription } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { terminalText } from '../terminal-text.js';
+import { numberOption } from './lookup.js';
 
 type Event = EndpointQuerySubscription['endpointQuery'];
 type Passage = Extract<Event, { __typename: 'EndpointQueryRetrieved' }>['passage'];
@@ -56,13 +57,6 @@ With --json, prints one JSON document at the end: passages, answer, citations, u
     throw new CliError('the answer stream ended before the answer was complete', EXIT.failed);
   },
 };
-
-function numberOption(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isFinite(number)) throw new CliError(`${name} must be a number`, EXIT.usage);
-  return number;
-}
 
 function oneLine(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();

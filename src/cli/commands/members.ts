@@ -1,0 +1,127 @@
+/** `sluice members list|invite|role|remove` and `sluice invitations list|revoke`. */
+import { InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role, type SluiceClient } from '../../sdk/index.js';
+import { CliError, EXIT, type Command } from '../cli.js';
+import { table } from '../table.js';
+import { confirmed } from './lookup.js';
+
+const ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER'];
+
+type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
+
+/** The tenant's members (every page) and its open invitations. */
+async function membersOf(client: SluiceClient): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Tenant['invitations']['edges'][number]['node'][] }> {
+  const members: Tenant['members']['edges'][number]['node'][] = [];
+  let invitations: Tenant['invitations']['edges'][number]['node'][] = [];
+  let after: string | undefined;
+  do {
+    const tenant = (await client.query(MembersDocument, { first: 100, after })).viewer.tenant;
+    if (!tenant) throw new CliError('members belong to a tenant: sign in as a tenant member', EXIT.failed);
+    members.push(...tenant.members.edges.map(({ node }) => node));
+    invitations = tenant.invitations.edges.map(({ node }) => node);
+    after = tenant.members.pageInfo.hasNextPage ? (tenant.members.pageInfo.endCursor ?? undefined) : undefined;
+  } while (after);
+  return { members, invitations };
+}
+
+function roleArgument(value: string | undefined): Role {
+  const role = String(value ?? '').toUpperCase() as Role;
+  if (!ROLES.includes(role)) throw new CliError(`the role must be one of ${ROLES.map((name) => name.toLowerCase()).join(', ')}`, EXIT.usage);
+  return role;
+}
+
+/** A member by email or membership id. */
+async function findMember(client: SluiceClient, reference: string | undefined) {
+  if (!reference) throw new CliError('which member? give their email (see `sluice members list`)', EXIT.usage);
+  const { members } = await membersOf(client);
+  const member = members.find((candidate) => candidate.user.email.toLowerCase() === reference.toLowerCase() || candidate.id === reference);
+  if (!member) throw new CliError(`no member "${reference}" in your tenant (see \`sluice members list\`)`, EXIT.failed);
+  return member;
+}
+
+export const membersList: Command = {
+  name: 'members list',
+  summary: "your tenant's members and open invitations",
+  usage: '',
+  help: 'Lists the members of your tenant with their roles, then the invitations not yet accepted. Needs ADMIN.',
+  async run(cli) {
+    const { members, invitations } = await membersOf(cli.client());
+    const rows = [
+      ...members.map((member) => [member.user.email, member.role, 'member', member.createdAt]),
+      ...invitations.map((invitation) => [invitation.email, invitation.role, `invited, expires ${invitation.expiresAt}`, invitation.createdAt]),
+    ];
+    cli.print(table(['EMAIL', 'ROLE', 'STATE', 'SINCE'], rows), { members, invitations });
+  },
+};
+
+export const membersInvite: Command = {
+  name: 'members invite',
+  summary: 'invite someone by email; prints the invitation token (shown once)',
+  usage: '<email> [--role owner|admin|member|viewer]',
+  help: `Invites someone to your tenant with a role (default member). The invitation token goes to
+stdout, shown only this once: give it to them; they accept it in the console or with the
+acceptInvitation mutation. Needs ADMIN (OWNER to invite an owner).`,
+  options: { role: { type: 'string' } },
+  async run(cli, args, values) {
+    const [email] = args;
+    if (!email) throw new CliError('whom? give their email', EXIT.usage);
+    const role = roleArgument((values.role as string | undefined) ?? 'member');
+    const { inviteMember } = await cli.client().mutate(InviteMemberDocument, { email, role });
+    if (!cli.json) cli.stderr.write(`Invited ${inviteMember.invitation.email} as ${inviteMember.invitation.role}, until ${inviteMember.invitation.expiresAt}. The token, shown once:\n`);
+    cli.print(inviteMember.token, { token: inviteMember.token, ...inviteMember.invitation });
+  },
+};
+
+export const membersRole: Command = {
+  name: 'members role',
+  summary: "change a member's role",
+  usage: '<email> <owner|admin|member|viewer>',
+  help: "Changes a member's role in your tenant. Needs ADMIN (OWNER for owners).",
+  async run(cli, args) {
+    const role = roleArgument(args[1]);
+    const member = await findMember(cli.client(), args[0]);
+    const { updateMemberRole } = await cli.client().mutate(UpdateMemberRoleDocument, { membership: member.id, role });
+    cli.print(`${updateMemberRole.user.email} is now ${updateMemberRole.role}`, updateMemberRole);
+  },
+};
+
+export const membersRemove: Command = {
+  name: 'members remove',
+  summary: 'remove a member (asks first unless --yes)',
+  usage: '<email> [--yes]',
+  help: `Ends someone's membership of your tenant; their sessions here stop working at once. At a
+terminal it asks you to type the email; elsewhere it needs --yes. Needs ADMIN.`,
+  options: { yes: { type: 'boolean', short: 'y' } },
+  async run(cli, args, values) {
+    const member = await findMember(cli.client(), args[0]);
+    await confirmed(cli, values.yes, `${member.user.email}'s membership`, member.user.email);
+    await cli.client().mutate(RemoveMemberDocument, { membership: member.id });
+    cli.print(`Removed ${member.user.email}`, { id: member.id, email: member.user.email, removed: true });
+  },
+};
+
+export const invitationsList: Command = {
+  name: 'invitations list',
+  summary: 'the invitations not yet accepted',
+  usage: '',
+  help: 'Lists the open invitations of your tenant (never their tokens). Needs ADMIN.',
+  async run(cli) {
+    const { invitations } = await membersOf(cli.client());
+    cli.print(table(['ID', 'EMAIL', 'ROLE', 'INVITED BY', 'EXPIRES'], invitations.map((invitation) => [invitation.id, invitation.email, invitation.role, invitation.invitedBy?.email ?? '-', invitation.expiresAt])), invitations);
+  },
+};
+
+export const invitationsRevoke: Command = {
+  name: 'invitations revoke',
+  summary: 'withdraw an invitation',
+  usage: '<email or id>',
+  help: 'Withdraws an open invitation (by the email it was sent to, or its id): its token stops working. Needs ADMIN.',
+  async run(cli, args) {
+    const [reference] = args;
+    if (!reference) throw new CliError('which invitation? give its email or id', EXIT.usage);
+    const { invitations } = await membersOf(cli.client());
+    const invitation = invitations.find((candidate) => candidate.id === reference || candidate.email.toLowerCase() === reference.toLowerCase());
+    if (!invitation) throw new CliError(`no open invitation "${reference}" (see \`sluice invitations list\`)`, EXIT.failed);
+    const { revokeInvitation } = await cli.client().mutate(RevokeInvitationDocument, { id: invitation.id });
+    cli.print(`Revoked the invitation of ${revokeInvitation.email}`, revokeInvitation);
+  },
+};
