@@ -6,22 +6,20 @@
  * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
  * in by the same session, sign out.
  *
- * Every view is checked with axe-core (injected as @axe-core/playwright does): no serious or critical
+ * Every view is checked with axe-core (test/support/console-view.ts): no serious or critical
  * violation. Any console error, page error, CSP violation or request to another host fails
  * the test. Screenshots of each view: test-results/console-*.png (docs/console.md shows them).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { AxeResults } from 'axe-core';
+import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkView as view, SHOTS } from '../support/console-view.js';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { addMember, signUp, uniqueEmail } from '../support/identity.js';
 import { ingestInline, settled } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/app');
-const SHOTS = 'test-results';
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console application (${skipReason})` : 'the console application', () => {
   let server: TestServer;
@@ -191,24 +189,6 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
   });
 });
 
-/** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
-async function view(page: Page, name: string, { fullPage = true } = {}) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((animation) => animation.finished)));
-  const { violations } = await axe(page, ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']);
-  const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
-  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage });
-}
-
-// axe-core itself rather than @axe-core/playwright, which declares Node 22 (issue 22: a quiet
-// install on Node 20). page.evaluate runs outside the page's content security policy, where a
-// script tag would be refused.
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function axe(page: Page, tags: string[]): Promise<AxeResults> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-  return page.evaluate((values) => (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResults> } }).axe.run(document, { runOnly: { type: 'tag', values } }), tags);
-}
 
 async function accessToken(page: Page): Promise<string> {
   return page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? '{}').tokens.accessToken);
