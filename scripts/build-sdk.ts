@@ -1,11 +1,12 @@
 /**
  * Builds the SDK as a package of its own, `@sluice/sdk`: src/sdk compiled to JavaScript with
- * type declarations in dist/sdk (or the folder given), with a package.json whose dependencies
+ * type declarations in dist/sdk (or the folder given), the API's schema.graphql (for your own
+ * operations' codegen: src/sdk/codegen.ts), and a package.json whose dependencies
  * are exactly what the SDK imports at run time, at the versions Sluice itself uses.
  * `npm publish dist/sdk` publishes it; test/sdk/package.test.ts uses it from plain Node.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** What the compiled SDK imports (the last for its declarations' TypedDocumentNode). */
@@ -26,12 +27,18 @@ export function buildSdk(outDir = 'dist/sdk'): string {
     license: 'UNLICENSED',
     main: './index.js',
     types: './index.d.ts',
-    exports: { '.': { types: './index.d.ts', default: './index.js' } },
+    exports: {
+      '.': { types: './index.d.ts', default: './index.js' },
+      // Your own operations, generated like the bundled ones (docs/sdk.md).
+      './codegen': { types: './codegen.d.ts', default: './codegen.js' },
+      './schema.graphql': './schema.graphql',
+    },
     sideEffects: false,
     engines: { node: '>=20' },
     dependencies: Object.fromEntries(DEPENDENCIES.map((name) => [name, versionOf(name)])),
   };
   writeFileSync(join(target, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  copyFileSync('schema.graphql', join(target, 'schema.graphql'));
   return target;
 }
 

@@ -49,6 +49,9 @@ import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
+import { Registry } from 'prom-client';
+import { ProductMetrics } from './platform/telemetry/product-metrics.js';
+import type { RefusedCredentials } from './domains/identity/refused-credentials.js';
 
 export interface ServerDependencies {
   config: Config;
@@ -62,6 +65,8 @@ export interface ServerDependencies {
   auditFeed?: AuditBus;
   /** The job queue's database (the owner URL), for the queue-depth metric; absent: no such metric. */
   queueUrl?: string;
+  /** The process's metrics, shared with an inline job worker; absent: the server's own. */
+  metrics?: ProductMetrics;
 }
 
 export interface SluiceServer {
@@ -76,7 +81,7 @@ export interface SluiceServer {
   close(): Promise<void>;
 }
 
-export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, queueUrl }: ServerDependencies): SluiceServer {
+export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, queueUrl, metrics = new ProductMetrics(new Registry()) }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   // Every live subscription listens for shutdown (their number is capped by subscription-limits).
   setMaxListeners(0, shutdown.signal);
@@ -102,8 +107,15 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     sourceOf: ipIdentity,
     onError: (error) => logger.error({ err: error }, 'a refused credential could not be judged for the audit trail'),
   });
+  // Every refused credential is counted for /metrics, whether or not the trail's flood limit writes it.
+  const countedRefusals: RefusedCredentials = {
+    refused(refusal, request) {
+      metrics.credentialFailure(refusal.credential, refusal.reason);
+      refusals.refused(refusal, request);
+    },
+  };
   const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
-  const authenticator = new Authenticator(tokens, credentials, external, refusals);
+  const authenticator = new Authenticator(tokens, credentials, external, countedRefusals);
   const deps: ServiceDependencies = {
     tokens,
     credentials,
@@ -122,7 +134,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       anonymousPerAddress: { requests: Math.round(limits.anonymousQueries.perSecond * 60), periodSeconds: 60, burst: limits.anonymousQueries.burst },
     },
     audit,
-    refusals,
+    refusals: countedRefusals,
+    meter: metrics,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),
     auditFeed,
   };
@@ -185,6 +198,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       tracer: tracing?.tracer,
       queueDepth,
       modelHealth,
+      metricsRegistry: metrics.registry,
       shutdownSignal: shutdown.signal,
     }),
   });

@@ -16,6 +16,7 @@ import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { AnonymousQueryLimit } from '../platform/rate-limits/anonymous-query-limit.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
+import type { ProductMeter } from '../platform/telemetry/product-metrics.js';
 
 /** Process-wide collaborators services need besides the database. */
 export interface ServiceDependencies {
@@ -47,6 +48,8 @@ export interface ServiceDependencies {
   readonly anonymousQueries?: AnonymousQueryLimit;
   /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */
   readonly refusals?: RefusedCredentials;
+  /** Where queries, model calls and policy decisions are counted for `/metrics`; absent: not counted (operator commands). */
+  readonly meter?: ProductMeter;
   /** Hints that a tenant's audit trail grew (live subscriptions). */
   readonly auditFeed?: { listen(tenantId: string): AsyncIterableIterator<unknown> };
 }

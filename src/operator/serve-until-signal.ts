@@ -12,6 +12,8 @@ import type { Logger } from '../platform/logging/logger.js';
 import { startTracing } from '../platform/telemetry/otel-sdk.js';
 import { createServer } from '../server.js';
 import { modelAccess, startWorker } from '../server/job-worker.js';
+import { Registry } from 'prom-client';
+import { ProductMetrics } from '../platform/telemetry/product-metrics.js';
 
 /**
  * The signals that end `serve`: SIGTERM (orchestrators), SIGINT (Ctrl-C) and SIGHUP (the
@@ -30,6 +32,8 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
   const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  // One registry for the API server and its inline worker: /metrics shows the ingestion volume too.
+  const metrics = new ProductMetrics(new Registry());
   let workerTracing: ReturnType<typeof startTracing>;
   let server: ReturnType<typeof createServer> | undefined;
   try {
@@ -54,9 +58,10 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             logger,
             tracer: workerTracing?.tracer,
             health: config.modelHealth,
+            meter: role === 'api' ? metrics : undefined,
           })
         : undefined;
-    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl }) : undefined;
+    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl, metrics }) : undefined;
     if (server) {
       const url = await server.listen();
       logger.info(

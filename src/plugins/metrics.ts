@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics (prom-client), recorded per GraphQL operation on both transports and
- * served at `/metrics` in the text exposition format:
+ * served at `/metrics` in the text exposition format. This plugin records:
  *
  * - `sluice_graphql_operations_total{operation_type, outcome}`: every operation, `outcome`
  *   `ok` or `error` (refused at parse, validation or authentication counts as `error`; an
  *   operation that could not be parsed has `operation_type="unknown"`);
+ * - `sluice_graphql_root_fields_total{operation_type, field, outcome}`: each root field of an
+ *   operation that was executed, by the schema's field name (never the client's operation name
+ *   or alias: those are the caller's to invent), `error` when an error sits at or under it;
  * - `sluice_graphql_errors_total{code}`: every error sent, by `extensions.code`;
  * - `sluice_graphql_operation_duration_seconds{operation_type}`: queries and mutations, from
  *   context building to result (subscriptions last as long as the client wants: not timed);
@@ -14,18 +17,17 @@
  *   pool: requests' own (BEGIN and COMMIT included), the audit writer's batched inserts and
  *   an inline worker's ingestion (same ORM), not the job queue's pool; its rate over the
  *   operations' is the statements per request while nothing is being ingested;
- * - `sluice_model_health{tenant_id, model_id, status}` (1 for the status the last check found,
- *   0 for the others), `sluice_model_check_latency_seconds{tenant_id, model_id}`,
- *   `sluice_model_last_check_timestamp_seconds{tenant_id, model_id}` and
- *   `sluice_endpoint_health{tenant_id, endpoint_id, status}`: the health checks
- *   (domains/model-health/), read on scrape;
+ * - the health checks' gauges (metrics-health.ts), read on scrape;
  * - Node's process metrics (CPU, memory, event-loop lag, GC), prom-client's defaults.
  *
+ * The product's own series (endpoint queries, model calls, policy decisions, ingestion volume,
+ * refused credentials) are recorded by the domains through platform/telemetry/product-metrics.ts
+ * on the same registry. docs/operations.md lists them all.
+ *
  * Each server has its own registry: nothing is global, so tests may run several servers.
- * Labels never carry tenant, user or operation names: their number stays bounded. The health
- * series are the one exception to "no tenant": they carry ids (never names, addresses or
- * errors), one series per checked model or published endpoint, as an operator needs to tell
- * which one is down.
+ * Label values are bounded: types, outcomes, codes and field names come from the code or the
+ * schema; the only ids are of rows that exist (endpoints, models, tenants in the health series),
+ * never names, addresses or anything a caller types.
  *
  * Access: with a token, `/metrics` wants `Authorization: Bearer <token>` (401 otherwise).
  * Without one it is open, except that production then serves no metrics at all (404): the
@@ -36,8 +38,9 @@ import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueDepth } from '../platform/queue/queue-depth.js';
-import { HEALTH_STATUSES } from '../domains/model-health/health-rules.js';
 import type { HealthSnapshot } from '../domains/model-health/health-readings.js';
+import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
+import { healthGauges } from './metrics-health.js';
 import { codesOf } from './tracing.js';
 
 export interface MetricsOptions {
@@ -55,17 +58,27 @@ export interface MetricsOptions {
   onStatement?: (count: () => void) => void;
   /** The model health checks' findings, read on scrape. @default undefined (no health metrics) */
   modelHealth?: { read(): Promise<HealthSnapshot | undefined> };
+  /**
+   * The registry to serve, shared with what records the product's series
+   * (platform/telemetry/product-metrics.ts). @default a registry of its own
+   */
+  registry?: Registry;
 }
 
 type OperationType = 'query' | 'mutation' | 'subscription' | 'unknown';
 
-export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', subscriptionTopics, onStatement, modelHealth }: MetricsOptions = {}): Plugin {
-  const registry = new Registry();
+export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoint = '/metrics', subscriptionTopics, onStatement, modelHealth, registry = new Registry() }: MetricsOptions = {}): Plugin {
   collectDefaultMetrics({ register: registry });
   const operations = new Counter({
     name: 'sluice_graphql_operations_total',
     help: 'GraphQL operations by type and outcome',
     labelNames: ['operation_type', 'outcome'],
+    registers: [registry],
+  });
+  const rootFields = new Counter({
+    name: 'sluice_graphql_root_fields_total',
+    help: 'Root fields of executed GraphQL operations by operation type, field and outcome (error: an error at or under that field)',
+    labelNames: ['operation_type', 'field', 'outcome'],
     registers: [registry],
   });
   const errors = new Counter({ name: 'sluice_graphql_errors_total', help: 'GraphQL errors sent, by code', labelNames: ['code'], registers: [registry] });
@@ -119,6 +132,19 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
     operations.inc({ operation_type: type, outcome: codes.size > 0 ? 'error' : 'ok' });
     for (const error of errorList ?? []) errors.inc({ code: [...codesOf([error])][0]! });
   };
+  /**
+   * Each root field of an operation that passed validation: its name is the schema's, so an
+   * attacker's made-up operation names and aliases never become series.
+   */
+  const recordFields = (type: OperationType, document: DocumentNode, operationName: string | null | undefined, errorList: readonly GraphQLError[] | undefined) => {
+    const operation = operationOf(document, operationName);
+    if (!operation) return;
+    const failed = new Set((errorList ?? []).map((error) => (typeof error.path?.[0] === 'string' ? error.path[0] : '*')));
+    for (const field of rootFieldsOf(document, operation)) {
+      const key = field.alias?.value ?? field.name.value;
+      rootFields.inc({ operation_type: type, field: field.name.value, outcome: failed.has('*') || failed.has(key) ? 'error' : 'ok' });
+    }
+  };
   const countStreamErrors = (next: { errors?: readonly GraphQLError[] }) => {
     for (const error of next.errors ?? []) errors.inc({ code: [...codesOf([error])][0]! });
   };
@@ -159,12 +185,14 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
         onExecuteDone: ({ result }) => {
           if (!isAsyncIterable(result)) {
             record(type, result.errors);
+            recordFields(type, args.document, args.operationName, result.errors);
             const start = started.get(context);
             if (start !== undefined) duration.observe({ operation_type: type }, (performance.now() - start) / 1000);
             return;
           }
           // @defer / @stream: the operation counts once; errors as they are sent.
           operations.inc({ operation_type: type, outcome: 'ok' });
+          recordFields(type, args.document, args.operationName, undefined);
           return { onNext: ({ result: next }) => countStreamErrors(next) };
         },
       };
@@ -174,6 +202,7 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
       return {
         onSubscribeError: ({ error }) => record('subscription', [error as GraphQLError]),
         onSubscribeResult: ({ result }) => {
+          recordFields('subscription', args.document, args.operationName, isAsyncIterable(result) ? undefined : result.errors);
           if (!isAsyncIterable(result)) return record('subscription', result.errors);
           operations.inc({ operation_type: 'subscription', outcome: 'ok' });
           subscriptions.inc({ transport });
@@ -182,64 +211,6 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
       };
     },
   };
-}
-
-/** The health checks' gauges: reset on each scrape, so a model no longer checked drops out. */
-function healthGauges(registry: Registry, source: { read(): Promise<HealthSnapshot | undefined> }): void {
-  // The four gauges of one scrape share one reading: the reader caches it (health-readings.ts).
-  const snapshot = () => source.read();
-  new Gauge({
-    name: 'sluice_model_health',
-    help: 'Model health by the last check: 1 for its status, 0 for the others',
-    labelNames: ['tenant_id', 'model_id', 'status'],
-    registers: [registry],
-    async collect() {
-      const health = await snapshot();
-      if (!health) return;
-      this.reset();
-      for (const model of health.models) {
-        for (const status of HEALTH_STATUSES) this.set({ tenant_id: model.tenantId, model_id: model.modelId, status }, model.status === status ? 1 : 0);
-      }
-    },
-  });
-  new Gauge({
-    name: 'sluice_model_check_latency_seconds',
-    help: 'How long the last health check of a model took (absent when it failed)',
-    labelNames: ['tenant_id', 'model_id'],
-    registers: [registry],
-    async collect() {
-      const health = await snapshot();
-      if (!health) return;
-      this.reset();
-      for (const model of health.models) if (model.latencyMs !== null) this.set({ tenant_id: model.tenantId, model_id: model.modelId }, model.latencyMs / 1000);
-    },
-  });
-  new Gauge({
-    name: 'sluice_model_last_check_timestamp_seconds',
-    help: 'When a model was last checked (Unix time): alert when it stops moving',
-    labelNames: ['tenant_id', 'model_id'],
-    registers: [registry],
-    async collect() {
-      const health = await snapshot();
-      if (!health) return;
-      this.reset();
-      for (const model of health.models) this.set({ tenant_id: model.tenantId, model_id: model.modelId }, model.checkedAt.getTime() / 1000);
-    },
-  });
-  new Gauge({
-    name: 'sluice_endpoint_health',
-    help: 'Published endpoint health (the worst of its models): 1 for its status, 0 for the others',
-    labelNames: ['tenant_id', 'endpoint_id', 'status'],
-    registers: [registry],
-    async collect() {
-      const health = await snapshot();
-      if (!health) return;
-      this.reset();
-      for (const endpoint of health.endpoints) {
-        for (const status of HEALTH_STATUSES) this.set({ tenant_id: endpoint.tenantId, endpoint_id: endpoint.endpointId, status }, endpoint.status === status ? 1 : 0);
-      }
-    },
-  });
 }
 
 function operationType(document: DocumentNode, operationName?: string | null): OperationType {

@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { RequestContext } from './context.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { givenRequestId, REQUEST_ID_HEADER, requestIdOf } from '../platform/http/request-ids.js';
+import { givenRequestId, operationRequestId, REQUEST_ID_HEADER, requestIdOf } from '../platform/http/request-ids.js';
 
 export interface RequestIdOptions {
   logger: Logger;
@@ -21,7 +21,9 @@ export function useRequestId({ logger, header = REQUEST_ID_HEADER }: RequestIdOp
       idFor(request);
     },
     onContextBuilding({ context, extendContext }) {
-      const requestId = idFor((context as { request?: Request }).request);
+      const { request, params } = context as { request?: Request; params?: { extensions?: { requestId?: unknown } } };
+      // Over WebSocket there is no request: the id comes with the operation, if its client sent one.
+      const requestId = request ? idFor(request) : operationRequestId(params?.extensions?.requestId);
       extendContext({ requestId, logger: logger.child({ requestId }) });
     },
     onResponse({ request, response }) {

@@ -21,17 +21,27 @@ import { createClient as createWsClient, type Client as WsClient } from 'graphql
 import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
 import { reach } from './reach.js';
+import { newRequestId } from './request-id.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
 
 export { SluiceError } from './errors.js';
 
-export type Auth =
-  | { apiKey: string }
-  | { token: string }
-  | { credentials: { email: string; password: string; tenant?: string } }
+/** No credential but `Kind`: the types refuse two at once. */
+type Only<Kind extends keyof Credentials> = Pick<Credentials, Kind> & { [Other in Exclude<keyof Credentials, Kind>]?: undefined };
+interface Credentials {
+  apiKey: string;
+  token: string;
+  credentials: { email: string; password: string; tenant?: string };
   /** A session kept from an earlier log-in (e.g. by the CLI): refreshed as needed, never re-entered. */
-  | { session: Session }
+  session: Session;
+}
+
+export type Auth =
+  | Only<'apiKey'>
+  | Only<'token'>
+  | Only<'credentials'>
+  | Only<'session'>
   /** Anonymous: sign-up, log-in, public reads. */
   | { apiKey?: undefined; token?: undefined; credentials?: undefined; session?: undefined };
 
@@ -60,15 +70,21 @@ export interface Session {
   expiresAt: number;
 }
 
+/**
+ * The variables argument of an operation: required when the operation declares a required
+ * variable (so `mutate(CreateDatasetDocument)` does not compile), optional when all are.
+ */
+export type VariablesArgument<Variables> = {} extends Variables ? [variables?: Variables] : [variables: Variables];
+
 export interface SluiceClient {
   /** Runs a query or mutation; resolves with its data or rejects with a SluiceError. */
-  request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): Promise<Data>;
+  request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, ...variables: VariablesArgument<Variables>): Promise<Data>;
   /** `request`, named for reading. */
   query: SluiceClient['request'];
   /** `request`, named for writing. */
   mutate: SluiceClient['request'];
   /** Every result of a subscription, until it completes; errors reject the iteration. */
-  subscribe<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, variables?: Variables): AsyncIterableIterator<Data>;
+  subscribe<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, ...variables: VariablesArgument<Variables>): AsyncIterableIterator<Data>;
   /** The current session's tokens (with credentials or a kept session), e.g. to store the refresh token. */
   session(): Session | undefined;
   /** Closes the WebSocket, if one was opened. */
@@ -95,17 +111,18 @@ export function createClient(options: ClientOptions): SluiceClient {
   async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined) {
     const { query, idempotent } = printed(document);
     const { body, multipart } = multipartBody(query, variables);
-    const headers: Record<string, string> = { accept: 'application/graphql-response+json, application/json' };
+    const requestId = newRequestId();
+    const headers: Record<string, string> = { accept: 'application/graphql-response+json, application/json', 'x-request-id': requestId };
     if (!multipart) headers['content-type'] = 'application/json';
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
     // A query goes again, once, if the connection is reset before any answer (reach.ts).
-    const response = await reach(options.url, { method: 'POST', headers, body }, { idempotent });
+    const response = await reach(options.url, { method: 'POST', headers, body }, { idempotent, requestId });
     const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
       data?: Data;
       errors?: { message: string; extensions?: Record<string, unknown> }[];
     };
-    return { payload, requestId: response.headers.get('x-request-id') };
+    return { payload, requestId: response.headers.get('x-request-id') ?? requestId };
   }
 
   const credentials = 'credentials' in options ? options.credentials : undefined;
@@ -127,7 +144,7 @@ export function createClient(options: ClientOptions): SluiceClient {
         // Only a refused refresh ends the session; any other failure is said as it is.
         const refusal = refreshed && toSluiceError(refreshed.payload.errors, refreshed.requestId);
         if (refusal && refusal.code !== 'UNAUTHENTICATED') throw refusal;
-        if (!credentials) throw new SluiceError('UNAUTHENTICATED', 'The session has ended (expired, logged out or revoked): sign in again', {});
+        if (!credentials) throw new SluiceError('UNAUTHENTICATED', 'The session has ended (expired, logged out or revoked): sign in again', {}, refreshed?.requestId ?? null);
         const { payload, requestId } = await post(LogInDocument, { input: credentials }, undefined);
         if (!payload.data) throw toSluiceError(payload.errors, requestId);
         return keep(payload.data.logIn);
@@ -151,11 +168,11 @@ export function createClient(options: ClientOptions): SluiceClient {
     return !options.webSocketImpl && typeof globalThis.WebSocket === 'undefined';
   }
 
-  async function* sseWithAuthorization(query: string, variables: Record<string, unknown> | undefined): AsyncGenerator<WireResult> {
-    yield* sseResults(options.url, query, variables, await authorization());
+  async function* sseWithAuthorization(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncGenerator<WireResult> {
+    yield* sseResults(options.url, query, variables, await authorization(), requestId);
   }
 
-  function wsResults(query: string, variables: Record<string, unknown> | undefined): AsyncIterator<WireResult, undefined> {
+  function wsResults(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncIterator<WireResult, undefined> {
     ws ??= createWsClient({
       url: options.url.replace(/^http/, 'ws'),
       webSocketImpl: options.webSocketImpl,
@@ -166,10 +183,12 @@ export function createClient(options: ClientOptions): SluiceClient {
         return value ? { authorization: value } : {};
       },
     });
-    return ws.iterate({ query, variables }) as AsyncIterator<WireResult, undefined>;
+    // The server adopts the id for the operation's log lines, as it does an HTTP x-request-id.
+    return ws.iterate({ query, variables, extensions: { requestId } }) as AsyncIterator<WireResult, undefined>;
   }
 
   async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>): Promise<Data> {
+    // The types (VariablesArgument) make required variables required; at run time they are passed through.
     let reauthenticated = false;
     for (let attempt = 0; ; attempt += 1) {
       const { payload, requestId } = await post(document, variables, await authorization());
@@ -194,21 +213,22 @@ export function createClient(options: ClientOptions): SluiceClient {
     query: request,
     mutate: request,
 
-    subscribe(document, variables) {
+    subscribe(document: TypedDocumentNode<unknown, any>, variables?: Record<string, unknown>) {
       const { query } = printed(document);
-      const results = useSse() ? sseWithAuthorization(query, variables) : wsResults(query, variables);
+      const requestId = newRequestId();
+      const results = useSse() ? sseWithAuthorization(query, variables, requestId) : wsResults(query, variables, requestId);
       const iterator: AsyncIterableIterator<any> = {
         async next() {
           let next: IteratorResult<WireResult, undefined>;
           try {
             next = await results.next();
           } catch (error) {
-            throw transportError(error, options.url);
+            throw transportError(error, options.url, requestId);
           }
           if (next.done) return { done: true, value: undefined };
           if (next.value.errors?.length) {
             await results.return?.(undefined);
-            throw toSluiceError(next.value.errors, null);
+            throw toSluiceError(next.value.errors, requestId);
           }
           return { done: false, value: next.value.data };
         },
@@ -237,10 +257,10 @@ export function createClient(options: ClientOptions): SluiceClient {
  * over the operation's errors as a list) by their code; a socket that could not open or
  * closed under the stream (a CloseEvent, a connection error) as NETWORK_ERROR.
  */
-function transportError(error: unknown, url: string): SluiceError {
+function transportError(error: unknown, url: string, requestId: string): SluiceError {
   if (error instanceof SluiceError) return error;
-  if (Array.isArray(error)) return toSluiceError(error, null);
+  if (Array.isArray(error)) return toSluiceError(error, requestId);
   const closed = error as { code?: unknown; reason?: unknown; message?: unknown };
   const cause = typeof closed.code === 'number' ? `closed (${closed.code}${closed.reason ? `: ${String(closed.reason)}` : ''})` : String(closed.message ?? closed.code ?? error);
-  return new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause}`, {});
+  return new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause}`, {}, requestId);
 }

@@ -14,6 +14,8 @@ export interface ReachOptions {
    * any answer. A mutation is not: the server may have acted on it before the reset.
    */
   idempotent?: boolean;
+  /** The request's id, named by the NETWORK_ERROR when the server cannot be reached. */
+  requestId?: string;
 }
 
 /** fetch, with a failure to connect as a SluiceError (`NETWORK_ERROR`) like any other. */
@@ -25,7 +27,7 @@ export async function reach(url: string, init: RequestInit, options: ReachOption
       if ((error as Error).name === 'AbortError') throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       if (options.idempotent && attempt === 1 && cause?.code && RESET_CODES.has(cause.code)) continue;
-      throw new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {});
+      throw new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {}, options.requestId ?? null);
     }
   }
 }

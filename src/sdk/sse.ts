@@ -13,12 +13,13 @@ export interface WireResult {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
-export async function* sseResults(url: string, query: string, variables: Record<string, unknown> | undefined, authorization: string | undefined): AsyncGenerator<WireResult> {
+/** `requestId` goes as `x-request-id`: the server logs the stream under it, and its errors name it. */
+export async function* sseResults(url: string, query: string, variables: Record<string, unknown> | undefined, authorization: string | undefined, requestId: string): AsyncGenerator<WireResult> {
   const abort = new AbortController();
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': requestId };
   if (authorization) headers.authorization = authorization;
   try {
-    const response = await reach(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal });
+    const response = await reach(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal }, { requestId });
     if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
       // Refused before the stream began (bad credentials, invalid operation): one JSON answer.
       const payload = (await response.json().catch(() => undefined)) as WireResult | undefined;

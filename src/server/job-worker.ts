@@ -18,6 +18,7 @@ import { SecretBox } from '../platform/secrets/secret-box.js';
 import type { ProgressBus } from '../domains/ingestion/progress.js';
 import { startJobRunner, type JobRunner } from '../platform/queue/job-runner.js';
 import type { Logger } from '../platform/logging/logger.js';
+import type { ProductMeter } from '../platform/telemetry/product-metrics.js';
 
 export interface WorkerDependencies {
   config: WorkerConfig;
@@ -32,6 +33,8 @@ export interface WorkerDependencies {
   logger: Logger;
   /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracer?: Tracer;
+  /** Ingestion volume for `/metrics`: the API server's meter when the worker runs inside `sluice serve`. */
+  meter?: ProductMeter;
   /** The model health checks (SLUICE_HEALTH_*); absent: none from this process. */
   health?: HealthSettings;
 }
@@ -45,7 +48,7 @@ export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAc
   return { secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), modelSettings: config.models };
 }
 
-export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer, health }: WorkerDependencies): Promise<SluiceWorker> {
+export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer, health, meter }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
   return startJobRunner({
     queueUrl,
@@ -55,7 +58,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     log,
     tasks: (instanceId) => {
       const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(models, model);
-      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
+      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
       const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models, settings: health, log }) } : {};
       return {
         taskList: {

@@ -62,6 +62,7 @@ import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
 import { presentErrorDetails } from '../schema/error-details.js';
+import type { Registry } from 'prom-client';
 
 type YogaPlugins = NonNullable<YogaServerOptions<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>['plugins']>;
 
@@ -81,6 +82,8 @@ export interface PluginCollaborators {
   credentialWatch: ReturnType<typeof useCredentialWatch>;
   tracer: Tracer | undefined;
   queueDepth: QueueDepth | undefined;
+  /** The process's metrics registry (the product's series are on it already), served at /metrics. */
+  metricsRegistry?: Registry;
   /** The model health checks' findings, for the metrics scrape. */
   modelHealth: HealthReadings | undefined;
   /** Aborted when the server begins to shut down. */
@@ -101,6 +104,7 @@ export function pluginList({
   tracer,
   queueDepth,
   modelHealth,
+  metricsRegistry,
   shutdownSignal,
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
@@ -149,6 +153,7 @@ export function pluginList({
       openWithoutToken: !production,
       queueDepth,
       modelHealth,
+      registry: metricsRegistry,
       subscriptionTopics: () => topicReaders.activeTopics,
       onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
     }),

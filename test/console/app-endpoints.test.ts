@@ -14,16 +14,16 @@
  * protocol (chat completions streamed as server-sent events, embeddings), paced so the answer
  * arrives in pieces. The failing model points at a port nobody listens on.
  *
- * Every view is checked with axe-core: no serious or critical violation. Any console error,
- * page error, CSP violation or request to another host fails the test. Screenshots:
- * test-results/console-<view>.png (docs/console.md shows copies).
+ * Every view is checked with axe-core (test/support/console-view.ts): no serious or critical
+ * violation. Any console error, page error, CSP violation or request to another host fails
+ * the test. Screenshots: test-results/console-<view>.png (docs/console.md shows copies).
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { checkView as view, SHOTS } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { uniqueEmail } from '../support/identity.js';
@@ -31,7 +31,6 @@ import { createDataset, ingestInline, settled } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/app-endpoints');
-const SHOTS = 'test-results';
 const ANSWER_PIECES = ['The keeper winds ', 'the clockwork lamp ', 'every evening at dusk. [1]'];
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint views (${skipReason})` : "the console's endpoint views", () => {
@@ -261,15 +260,6 @@ async function closedPort(): Promise<number> {
   const { port } = listener.address() as AddressInfo;
   await new Promise((resolve) => listener.close(resolve));
   return port;
-}
-
-/** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
-async function view(page: Page, name: string, { fullPage = true } = {}) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((animation) => animation.finished)));
-  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
-  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage });
 }
 
 async function accessToken(page: Page): Promise<string> {

@@ -6,7 +6,7 @@
  * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
  * in by the same session, sign out.
  *
- * Every view is checked with axe-core (@axe-core/playwright): no serious or critical
+ * Every view is checked with axe-core (test/support/console-view.ts): no serious or critical
  * violation. Any console error, page error, CSP violation or request to another host fails
  * the test. Screenshots of each view: test-results/console-*.png (docs/console.md shows them).
  */

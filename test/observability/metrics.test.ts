@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestInline, tenantWithOwner } from '../support/ingestion.js';
 import { seedTenant } from '../support/seed.js';
+import { scrape as scrapeOf, value } from '../support/metrics.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const METRICS_TOKEN = 'scrape-token-0123456789';
@@ -27,20 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all([server?.close(), guarded?.close(), production?.close()]));
 
-/** The scrape, as `name{labels}` → value. */
-async function scrape(target: TestServer = server): Promise<Map<string, number>> {
-  const response = await fetch(`${target.baseUrl}/metrics`);
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  const samples = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (match) samples.set(match[1]!, Number(match[2]));
-  }
-  return samples;
-}
-
-const value = (samples: Map<string, number>, key: string) => samples.get(key) ?? 0;
+const scrape = (target: TestServer = server) => scrapeOf(target);
 
 describe('/metrics', () => {
   it('reads the ingestion queue on scrape', async () => {

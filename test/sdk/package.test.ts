@@ -26,9 +26,14 @@ afterAll(async () => {
 });
 
 it('builds JavaScript, declarations and a manifest of its run-time dependencies', () => {
-  for (const file of ['index.js', 'index.d.ts', 'client.js', 'sse.js', 'generated/graphql.js', 'generated/graphql.d.ts']) expect(existsSync(join(outDir, file)), file).toBe(true);
+  for (const file of ['index.js', 'index.d.ts', 'client.js', 'sse.js', 'generated/graphql.js', 'generated/graphql.d.ts', 'codegen.js', 'codegen.d.ts', 'schema.graphql']) expect(existsSync(join(outDir, file)), file).toBe(true);
   const manifest = JSON.parse(readFileSync(join(outDir, 'package.json'), 'utf8'));
-  expect(manifest).toMatchObject({ name: '@sluice/sdk', type: 'module', exports: { '.': { types: './index.d.ts', default: './index.js' } } });
+  expect(manifest).toMatchObject({
+    name: '@sluice/sdk',
+    type: 'module',
+    exports: { '.': { types: './index.d.ts', default: './index.js' }, './codegen': { types: './codegen.d.ts', default: './codegen.js' }, './schema.graphql': './schema.graphql' },
+  });
+  expect(readFileSync(join(outDir, 'schema.graphql'), 'utf8')).toBe(readFileSync('schema.graphql', 'utf8'));
   expect(Object.keys(manifest.dependencies).sort()).toEqual(['@graphql-typed-document-node/core', 'eventsource-parser', 'graphql', 'graphql-ws']);
   expect(readFileSync(join(outDir, 'client.d.ts'), 'utf8')).toContain('export declare function createClient(options: ClientOptions): SluiceClient;');
 });

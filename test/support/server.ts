@@ -12,6 +12,8 @@ import type { Role } from '../../src/domains/access/roles.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { createEventBus, type EventBus } from '../../src/platform/events/event-bus.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
+import { Registry } from 'prom-client';
+import { ProductMetrics } from '../../src/platform/telemetry/product-metrics.js';
 import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
 import { modelAccess, startWorker } from '../../src/server/job-worker.js';
 import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
@@ -101,7 +103,9 @@ export async function startTestServer(
   const logger = createLogger({ level: config.logLevel, destination: sink, redaction: config.observability.redaction });
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
-  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl });
+  // One registry for the server and its in-process worker, as `sluice serve` has.
+  const metrics = new ProductMetrics(new Registry());
+  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl, metrics });
   const workerTracing = options.worker === false ? undefined : startTracing(config.observability);
   // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
   const worker =
@@ -117,6 +121,7 @@ export async function startTestServer(
           logger,
           tracer: workerTracing?.tracer,
           health: config.modelHealth,
+          meter: metrics,
         });
   const baseUrl = await server.listen(0, '127.0.0.1');
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);

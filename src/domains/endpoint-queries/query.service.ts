@@ -21,6 +21,7 @@ import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from '.
 import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { recordQueryUsage } from './usage-writer.js';
+import { callOutcome } from '../../platform/telemetry/product-metrics.js';
 
 export const MAX_QUERY_CHARS = 8192;
 const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
@@ -119,6 +120,10 @@ export class QueryService {
       return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
     }, { withPolicies: true });
     const { em, endpoint, tenantId } = prepared;
+    const meter = this.ctx.deps.meter;
+    // A decision row was written when the endpoint has policies (their lock was taken) or the platform refused.
+    if ('byPlatform' in prepared && prepared.refused instanceof CodedError) meter?.policyDecision('refused', String(prepared.refused.details.reason ?? prepared.refused.code));
+    else if (prepared.outcome?.locked) meter?.policyDecision(prepared.byPolicy ? 'denied' : 'allowed', prepared.byPolicy && prepared.refused instanceof CodedError ? String(prepared.refused.details.policyType ?? '') : null);
     const onEndpointChain = (action: string, outcome: string, details: Record<string, unknown>) =>
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
     // Null when the platform refused before the policies ran (anonymous-callers.ts): nothing is charged then.
@@ -126,6 +131,7 @@ export class QueryService {
     const clock = this.ctx.deps.clock;
     const record = async (usage: QueryUsage, latencyMs: number, outcome: string) => {
       onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
+      meter?.endpointQuery(endpoint.id, callOutcome(outcome), latencyMs / 1000);
       await recordQueryUsage(em, {
         tenantId,
         endpointId: endpoint.id,
@@ -173,14 +179,26 @@ export class QueryService {
           }
           let answer = '';
           let citations: string[] = [];
-          for await (const event of client.answer({ query: text, passages, signal })) {
-            if (event.kind === 'delta') {
-              answer += event.text;
-              yield { kind: 'answerDelta', text: event.text };
-            } else {
-              citations = event.citations;
-              usage = withEmbedding(costOf(event.usage, model), retrieved.usage);
+          const asked = performance.now();
+          let answered: { promptTokens: number; completionTokens: number } | undefined;
+          let modelOutcome = 'CANCELLED';
+          try {
+            for await (const event of client.answer({ query: text, passages, signal })) {
+              if (event.kind === 'delta') {
+                answer += event.text;
+                yield { kind: 'answerDelta', text: event.text };
+              } else {
+                citations = event.citations;
+                answered = event.usage;
+                usage = withEmbedding(costOf(event.usage, model), retrieved.usage);
+              }
             }
+            if (!signal.aborted) modelOutcome = 'ok';
+          } catch (error) {
+            if (!signal.aborted) modelOutcome = 'error';
+            throw error;
+          } finally {
+            meter?.modelCall(model.id, callOutcome(modelOutcome), (performance.now() - asked) / 1000, { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 });
           }
           if (signal.aborted) return;
           yield { kind: 'usage', usage };
@@ -225,6 +243,7 @@ export class QueryService {
       throw failure;
     });
     if (!reached) return false;
+    this.ctx.deps.meter?.policyDecision('refused', refusal.reasonCode);
     auditPlatformRefusal(this.ctx, reached, refusal.code, refusal.reasonCode);
     return true;
   }

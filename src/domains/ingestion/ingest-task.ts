@@ -12,7 +12,7 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
-import { failIngestionJob, runIngestionJob } from './pipeline.js';
+import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './pipeline.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './queue.js';
 
@@ -25,6 +25,8 @@ export interface IngestTaskDependencies {
   progressIntervalMs: number;
   /** The EMBEDDING stage's model clients. */
   embedders: EmbedderFactory;
+  /** Counts settled inputs for `/metrics` (the process's own); absent: not counted. */
+  meter?: PipelineDependencies['meter'];
   /** How long to wait before looking again at a job another runner holds. */
   heartbeatMs: number;
   /** The worker process running the task, for its spans. */
@@ -40,7 +42,7 @@ export interface IngestTask {
   close(): Promise<void>;
 }
 
-export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
+export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
   const parser = new DocumentParser(parsing);
 
   const ingest: Task = async (payload, helpers) => {
@@ -50,7 +52,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders }, payload)));
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
       else if (run.value) logOutcome(log, run.value);
     } catch (error) {

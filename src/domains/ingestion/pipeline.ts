@@ -28,6 +28,7 @@ import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { DatasetChunkWriter, documentHashes, writeDocuments } from './writer.js';
+import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 
 /** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
 const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
@@ -41,6 +42,8 @@ export interface PipelineDependencies {
   parser: DocumentParser;
   /** Embeds with a dataset's embedding model (its key opened, usage priced). */
   embedders: EmbedderFactory;
+  /** Counts each settled input's bytes, documents and chunks for `/metrics`; absent: not counted. */
+  meter?: Pick<ProductMeter, 'ingestedInput'>;
 }
 
 /** An input about to be parsed, read in a short transaction of its own. */
@@ -89,7 +92,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
   if (!start) return null;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
-    const run = new JobRun(scope, payload.jobId, reporter, deps.parser);
+    const run = new JobRun(scope, payload.jobId, reporter, deps.parser, deps.meter);
     // A job resumed in EMBEDDING has settled its inputs already.
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
       if (!(await run.enter('PARSING'))) return null;
@@ -125,6 +128,7 @@ class JobRun {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly parser: DocumentParser,
+    private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {}
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
@@ -169,6 +173,7 @@ class JobRun {
         const items = await tx.find(IngestionItem, { id: { $in: group.map((next) => next.id) }, status }, { refresh: true });
         const byId = new Map(items.map((item) => [item.id, item]));
         const outcomes = [];
+        const bytes: number[] = []; // each outcome's input bytes, for /metrics
         for (const { next, value } of prepared) {
           // Gone from `status`: another worker settled it meanwhile.
           const item = byId.get(next.id);
@@ -183,13 +188,18 @@ class JobRun {
             if (item.status === 'FAILED') job.documentsFailed += 1;
             else item.content = null;
             outcomes.push(outcomeOf(item));
+            bytes.push(item.byteCount);
           }
         }
         await settler.finish();
         await tx.flush();
-        return { snapshot: snapshotOf(job), outcomes };
+        return { snapshot: snapshotOf(job), outcomes, bytes };
       });
       if (outcome === 'stopped') return 'stopped';
+      // Counted once committed: a transaction that retried or rolled back counts nothing.
+      for (const [index, settled] of outcome.outcomes.entries()) {
+        this.meter?.ingestedInput(settled.status === 'FAILED' ? 'FAILED' : (settled.outcome ?? 'OTHER'), { bytes: outcome.bytes[index]!, documents: settled.documents, chunks: settled.chunks });
+      }
       // An input only PARSED changes nothing a subscriber sees (its outcome comes in CHUNKING):
       // no event for it, so a job sends no more events than it has outcomes and stages.
       if (outcome.outcomes.length > 0) this.reporter.record(outcome.snapshot, outcome.outcomes);

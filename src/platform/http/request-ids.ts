@@ -20,6 +20,14 @@ export function requestIdOf(request: Request | undefined, header = REQUEST_ID_HE
   return id;
 }
 
+/**
+ * A WebSocket operation's id: the one its client sent in the graphql-ws payload's
+ * `extensions.requestId` (the SDK does), under the same rule as the header, else a new UUID.
+ */
+export function operationRequestId(given: unknown): string {
+  return typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
+}
+
 /** The id given to `request`, if one was. */
 export function givenRequestId(request: Request): string | undefined {
   return ids.get(request);

@@ -1,0 +1,127 @@
+/**
+ * The product's series at /metrics (issue 22, item 4), scraped over HTTP from the real server
+ * with its in-process worker after real requests: ingestion volume by outcome, endpoint query
+ * latency per endpoint, model call latency and tokens, policy decisions by outcome, refused
+ * credentials, and requests per root field, whose labels stay bounded however many operation
+ * names and aliases a caller invents. Also: every expression of the Grafana dashboard in
+ * docs/grafana/ names a series this server exports.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointOver, queryEndpoint } from '../support/endpoints.js';
+import { tenantWithOwner } from '../support/ingestion.js';
+import { scrape, scrapeText, sumOf, value } from '../support/metrics.js';
+import { createPolicy } from '../support/policies.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.close());
+
+/** A global id (`Endpoint:<uuid>`, base64) as the row id the series carry. */
+const rowId = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
+
+const DOCUMENTS = [
+  { title: 'Lamp', text: 'The lamp is wound every evening at dusk by the keeper of the lighthouse.' },
+  { title: 'Fog', text: 'In fog the horn sounds twice a minute until the keeper sees the far buoy.' },
+];
+
+describe('product series', () => {
+  it('counts ingestion, endpoint queries, model calls and policy decisions with the values the API reports', async () => {
+    const { token } = await tenantWithOwner(server);
+    const before = await scrape(server);
+    const setup = await endpointOver(server, token, DOCUMENTS);
+    const ingested = await scrape(server);
+    const { body: dataset } = await server.graphql('query($id: ID!) { node(id: $id) { ... on Dataset { documentCount chunkCount bytes } } }', { token, variables: { id: setup.datasetId } });
+    const { documentCount, chunkCount, bytes } = dataset.data.node;
+    expect(documentCount).toBe(2);
+    expect({
+      documents: sumOf(ingested, 'sluice_ingestion_documents_total', { outcome: 'INDEXED' }) - sumOf(before, 'sluice_ingestion_documents_total', { outcome: 'INDEXED' }),
+      chunks: sumOf(ingested, 'sluice_ingestion_chunks_total', { outcome: 'INDEXED' }) - sumOf(before, 'sluice_ingestion_chunks_total', { outcome: 'INDEXED' }),
+      bytes: sumOf(ingested, 'sluice_ingestion_bytes_total', { outcome: 'INDEXED' }) - sumOf(before, 'sluice_ingestion_bytes_total', { outcome: 'INDEXED' }),
+    }).toEqual({ documents: 2, chunks: chunkCount, bytes });
+
+    const answers = [];
+    for (const question of ['When is the lamp wound?', 'How often does the horn sound?']) {
+      const { data, errors } = await queryEndpoint(server, token, setup.reference, question);
+      expect(errors).toBeUndefined();
+      answers.push(data.queryEndpoint.usage);
+    }
+    // A content guard: one question with a link is denied, one without is allowed.
+    await createPolicy(server, token, setup.endpointId, 'content_guard', { maxUrls: 0, maxViolationsPerMinute: 100 });
+    expect((await queryEndpoint(server, token, setup.reference, 'see https://example.com/lamp')).errors[0].extensions.code).toBe('POLICY_DENIED');
+    expect((await queryEndpoint(server, token, setup.reference, 'When is the lamp wound?')).errors).toBeUndefined();
+    const after = await scrape(server);
+
+    const endpoint = rowId(setup.endpointId);
+    const model = rowId(setup.modelId);
+    expect(value(after, `sluice_endpoint_query_duration_seconds_count{endpoint_id="${endpoint}",outcome="ok"}`)).toBe(3);
+    expect(value(after, `sluice_endpoint_query_duration_seconds_sum{endpoint_id="${endpoint}",outcome="ok"}`)).toBeGreaterThan(0);
+    expect(value(after, `sluice_model_call_duration_seconds_count{model_id="${model}",outcome="ok"}`)).toBe(3);
+    const [first, second] = answers;
+    const tokens = (direction: string) => value(after, `sluice_model_tokens_total{model_id="${model}",direction="${direction}"}`);
+    // The third answer is the first question again: the same tokens as the first.
+    expect({ prompt: tokens('prompt'), completion: tokens('completion') }).toEqual({
+      prompt: 2 * first.promptTokens + second.promptTokens,
+      completion: 2 * first.completionTokens + second.completionTokens,
+    });
+    expect(tokens('prompt') + tokens('completion')).toBeGreaterThan(0);
+    const decisions = (labels: Record<string, string>) => sumOf(after, 'sluice_policy_decisions_total', labels) - sumOf(before, 'sluice_policy_decisions_total', labels);
+    expect({ denied: decisions({ outcome: 'denied', rule: 'content_guard' }), allowed: decisions({ outcome: 'allowed', rule: 'none' }) }).toEqual({ denied: 1, allowed: 1 });
+  });
+
+  it('counts refused credentials by kind and reason', async () => {
+    const before = await scrape(server);
+    expect((await server.graphql('{ viewer { kind } }', { token: 'not-a-token' })).status).toBe(401);
+    expect((await server.graphql('{ viewer { kind } }', { headers: { 'x-api-key': 'sk_not_a_key' } })).status).toBe(401);
+    const after = await scrape(server);
+    const moved = (credential: string) => sumOf(after, 'sluice_credential_failures_total', { credential }) - sumOf(before, 'sluice_credential_failures_total', { credential });
+    expect({ accessToken: moved('accessToken'), apiKey: moved('apiKey') }).toEqual({ accessToken: 1, apiKey: 1 });
+  });
+
+  it('counts requests per root field, and invented operation names and aliases create no series', async () => {
+    const { token } = await tenantWithOwner(server);
+    const shape = (i: number) => `query Probe${i}x${Math.random().toString(36).slice(2)} { alias${i}: viewer { kind } }`;
+    // Warm up: the series this shape makes exist after the first request.
+    expect((await server.graphql(shape(0), { token })).body.errors).toBeUndefined();
+    expect((await server.graphql('{ nope_field }', { token })).status).toBe(400);
+    const before = await scrapeText(server);
+    for (let i = 1; i <= 20; i++) expect((await server.graphql(shape(i), { token })).body.errors).toBeUndefined();
+    for (let i = 1; i <= 5; i++) expect((await server.graphql(`{ nope${i}${Math.random().toString(36).slice(2)} }`, { token })).status).toBe(400);
+    const after = await scrapeText(server);
+    expect(value(after.samples, 'sluice_graphql_root_fields_total{operation_type="query",field="viewer",outcome="ok"}') - value(before.samples, 'sluice_graphql_root_fields_total{operation_type="query",field="viewer",outcome="ok"}')).toBe(20);
+    const seriesNames = (text: string) => new Set([...new Map(text.split('\n').filter((line) => /^sluice_graphql_/.test(line)).map((line) => [line.split(' ')[0]!, true])).keys()]);
+    expect([...seriesNames(after.text)].filter((series) => !seriesNames(before.text).has(series))).toEqual([]);
+    expect(after.text).not.toMatch(/Probe|alias\d|nope/);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('queries only series this server exports', async () => {
+    const dashboard = JSON.parse(readFileSync('docs/grafana/sluice-dashboard.json', 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+      templating: { list: { name: string; query: unknown }[] };
+    };
+    const expressions = [
+      ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr }))),
+      ...dashboard.templating.list.flatMap((variable) => (typeof variable.query === 'string' ? [{ panel: `$${variable.name}`, expr: variable.query }] : [])),
+    ];
+    expect(expressions.length).toBeGreaterThan(10);
+    const { text } = await scrapeText(server);
+    // Every family the server declares, with a histogram's _bucket, _sum and _count.
+    const exported = new Set<string>();
+    for (const [, name, type] of text.matchAll(/^# TYPE (\w+) (\w+)$/gm)) {
+      exported.add(name!);
+      if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
+    }
+    const unknown = expressions.flatMap(({ panel, expr }) => {
+      const named = (expr.match(/\b(?:sluice|process|nodejs)_[a-z_]+\b/g) ?? []).filter((name) => !exported.has(name));
+      return named.map((name) => `${panel}: ${name}`);
+    });
+    expect(unknown).toEqual([]);
+    // Each panel queries at least one Sluice series (not only process metrics).
+    expect(dashboard.panels.filter((panel) => panel.targets && !panel.targets.some((target) => /\bsluice_/.test(target.expr))).map((panel) => panel.title)).toEqual([]);
+  });
+});

@@ -1,0 +1,38 @@
+import { expect } from 'vitest';
+import type { TestServer } from './server.js';
+
+/** Scrapes `/metrics` over HTTP: every sample as `name{labels}` → value, and the text itself. */
+export async function scrapeText(target: TestServer): Promise<{ samples: Map<string, number>; text: string }> {
+  const response = await fetch(`${target.baseUrl}/metrics`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) samples.set(match[1]!, Number(match[2]));
+  }
+  return { samples, text };
+}
+
+export async function scrape(target: TestServer): Promise<Map<string, number>> {
+  return (await scrapeText(target)).samples;
+}
+
+export const value = (samples: Map<string, number>, key: string) => samples.get(key) ?? 0;
+
+/** The sum of every sample of `name` whose labels include all of `labels`. */
+export function sumOf(samples: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const [key, sample] of samples) {
+    const match = /^([a-z_]+)(?:\{(.*)\})?$/.exec(key);
+    if (match?.[1] !== name) continue;
+    const has = labelsOf(match[2] ?? '');
+    if (Object.entries(labels).every(([label, wanted]) => has[label] === wanted)) sum += sample;
+  }
+  return sum;
+}
+
+export function labelsOf(text: string): Record<string, string> {
+  return Object.fromEntries([...text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((match) => [match[1]!, match[2]!]));
+}
