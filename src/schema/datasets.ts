@@ -55,6 +55,7 @@ DatasetRef.implement({
     documents: t.connection({
       type: DocumentRef,
       description: 'Its documents, oldest first. A page for each of many datasets costs one query.',
+      args: { titleContains: t.arg.string({ required: false, description: 'Only documents whose title contains this (case-insensitive, at most 200 characters).' }) },
       resolve: async (dataset, args, ctx) => toConnection(await ctx.services.documents.page(dataset.id, args)),
     }),
   }),
@@ -146,6 +147,13 @@ builder.mutationFields((t) => ({
         description: input.description === undefined ? undefined : (input.description ?? null),
         embeddingModelId: 'embeddingModelId' in input ? (input.embeddingModelId?.id ?? null) : undefined,
       }),
+  }),
+  deleteDocument: t.field({
+    type: DocumentRef,
+    description: 'Deletes one document with its chunks; the dataset’s counts follow. Ingesting the same source key again brings it back.',
+    authScopes: { permission: 'data:write' },
+    args: { id: t.arg.globalID({ required: true, for: [DocumentRef] }) },
+    resolve: (_root, { id }, ctx) => ctx.services.documents.delete(id.id),
   }),
   deleteDataset: t.field({
     type: DeletedDatasetRef,
