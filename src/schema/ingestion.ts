@@ -68,6 +68,10 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
     chunksToEmbed: t.exposeInt('chunksToEmbed', { description: 'EMBEDDING: chunksEmbedded plus the chunks still without a vector when the stage (re)started.' }),
     percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
     etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
+    bytesPerSecond: t.exposeInt('bytesPerSecond', {
+      nullable: true,
+      description: 'INGEST jobs: input bytes settled per second since the job started; null until there is a rate and once the job has ended.',
+    }),
     error: t.exposeString('error', { nullable: true }),
     errorReason: t.exposeString('errorReason', {
       nullable: true,
