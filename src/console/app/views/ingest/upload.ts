@@ -31,7 +31,10 @@ export async function uploadFiles(
   let remaining = files;
   while (remaining.length > 0) {
     try {
-      const { ingestDocuments } = await client.mutate(ConsoleIngestFilesDocument, { datasetId, files: remaining }, { onUploadProgress: onProgress });
+      // Each file's name is its path in the folder it came from (chosen-files.ts); sent apart,
+      // since multipart keeps only a name's last segment.
+      const fileNames = remaining.map((file) => file.name);
+      const { ingestDocuments } = await client.mutate(ConsoleIngestFilesDocument, { datasetId, files: remaining, fileNames }, { onUploadProgress: onProgress });
       return { job: ingestDocuments, refused };
     } catch (error) {
       const problems = fileProblems(error);
