@@ -4,7 +4,8 @@
  * on a dataset's page (one Sluice cannot read skipped with a note, one that fails to parse
  * named as a failure), the upload's bar and the job's bar moving, the job's status
  * "Completed with failures", the history after a reload, documents searched by title, one
- * deleted (asked first), one re-ingested from a new file, and the page on a 390 px screen.
+ * deleted (asked first), one re-ingested from a new file, a folder chosen (its files keep their
+ * paths), and the page on a 390 px screen.
  *
  * Chromium's upload is throttled (DevTools network emulation) so the upload takes long enough
  * for its bar to be seen between 0 and 100 %. The bars' values are recorded in the page by a
@@ -12,7 +13,9 @@
  * Every view is checked with axe-core: no serious or critical violation. Screenshots:
  * test-results/console-ingest-*.png (docs/console.md shows some).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +164,20 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       await page.locator('#documents-table tbody tr[data-source-key="chapter-2.md"] td:first-child').filter({ hasText: 'Chapter 2, revised' }).waitFor();
       expect(await page.locator('#dataset-facts dd[data-field="documents"]').innerText()).toBe('5');
       expect((await titles()).filter((title: string) => title.startsWith('chapter-2.md'))).toEqual(['chapter-2.md: Chapter 2, revised']);
+
+      // A folder: its files keep their paths (two gates.md stay two documents); an unreadable one is skipped.
+      const folder = mkdtempSync(join(tmpdir(), 'sluice-console-folder-'));
+      mkdirSync(join(folder, 'guides', 'inner'), { recursive: true });
+      writeFileSync(join(folder, 'guides', 'gates.md'), '# Gates\n\nThe outer gates open at dawn.');
+      writeFileSync(join(folder, 'guides', 'inner', 'gates.md'), '# Inner gates\n\nThe inner gates close at dusk.');
+      writeFileSync(join(folder, 'guides', 'logo.bin'), Buffer.from([0, 1, 2, 3]));
+      const before = await page.locator('#jobs > li').count();
+      await page.locator('#ingest-folder').setInputFiles(join(folder, 'guides'));
+      await expect.poll(() => page.locator('#jobs > li').count()).toBe(before + 1);
+      expect(await page.locator('#skipped-files').innerText()).toMatch(/guides\/logo\.bin: \.bin files are not a format Sluice reads/);
+      await page.locator('#jobs > li').first().and(page.locator('[data-status="COMPLETED"]')).waitFor({ timeout: 60_000 });
+      expect(await titles()).toEqual(expect.arrayContaining(['guides/gates.md: Gates', 'guides/inner/gates.md: Inner gates']));
+      rmSync(folder, { recursive: true, force: true });
 
       // A narrow screen: nothing wider than it.
       await page.setViewportSize({ width: 390, height: 844 });
