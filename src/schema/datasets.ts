@@ -59,6 +59,7 @@ DatasetRef.implement({
     documents: t.connection({
       type: DocumentRef,
       description: 'Its documents, oldest first. A page for each of many datasets costs one query.',
+      args: { titleContains: t.arg.string({ required: false, description: 'Only documents whose title contains this (case-insensitive, at most 200 characters).' }) },
       resolve: async (dataset, args, ctx) => toConnection(await ctx.services.documents.page(dataset.id, args)),
     }),
   }),

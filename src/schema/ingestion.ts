@@ -3,7 +3,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { IngestionJob } from '../domains/ingestion/ingestion-job.entity.js';
 import { outcomeOf, toUpdate, snapshotOf, type DocumentOutcome, type ProgressUpdate } from '../domains/ingestion/progress.js';
 import { PARSE_FAILURE_REASONS, type ParseFailureReason } from '../domains/ingestion/parse-thread.js';
-import { INGESTION_JOB_KINDS, INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES } from '../domains/ingestion/stages.js';
+import { INGESTION_JOB_KINDS, INGESTION_JOB_STATUSES, INGESTION_STAGES, ITEM_OUTCOMES, ITEM_STATUSES, jobStatus } from '../domains/ingestion/stages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
@@ -18,6 +18,11 @@ const IngestionStageEnum = builder.enumType('IngestionStage', {
 const IngestionJobKindEnum = builder.enumType('IngestionJobKind', {
   values: INGESTION_JOB_KINDS,
   description: 'INGEST: an ingestDocuments call; REEMBED: embedding the dataset’s chunks again (new embedding model, or reembedDataset).',
+});
+const IngestionJobStatusEnum = builder.enumType('IngestionJobStatus', {
+  values: INGESTION_JOB_STATUSES,
+  description:
+    'The job in one word: QUEUED, RUNNING, then COMPLETED (no input failed), COMPLETED_WITH_FAILURES (some inputs failed, the rest are indexed: see `documentsFailed` and each document’s `error`), FAILED or CANCELLED.',
 });
 const DocumentStatusEnum = builder.enumType('IngestionDocumentStatus', { values: ITEM_STATUSES });
 const DocumentOutcomeEnum = builder.enumType('IngestionDocumentOutcome', {
@@ -51,6 +56,7 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
   fields: (t) => ({
     jobId: t.id({ description: "The job's global id.", resolve: (update) => encodeGlobalID('IngestionJob', update.jobId) }),
     stage: t.field({ type: IngestionStageEnum, resolve: (update) => update.stage }),
+    status: t.field({ type: IngestionJobStatusEnum, resolve: (update) => jobStatus(update.stage, update.documentsFailed) }),
     kind: t.field({ type: IngestionJobKindEnum, resolve: (update) => update.kind }),
     documentsTotal: t.exposeInt('documentsTotal'),
     documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
@@ -62,6 +68,10 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
     chunksToEmbed: t.exposeInt('chunksToEmbed', { description: 'EMBEDDING: chunksEmbedded plus the chunks still without a vector when the stage (re)started.' }),
     percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
     etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
+    bytesPerSecond: t.exposeInt('bytesPerSecond', {
+      nullable: true,
+      description: 'INGEST jobs: input bytes settled per second since the job started; null until there is a rate and once the job has ended.',
+    }),
     error: t.exposeString('error', { nullable: true }),
     errorReason: t.exposeString('errorReason', {
       nullable: true,
@@ -91,6 +101,8 @@ IngestionJobRef.implement({
     dataset: t.field({ type: DatasetRef, resolve: (job) => job.dataset.id }),
     progress: t.field({ type: ProgressRef, resolve: (job) => toUpdate(snapshotOf(job), []) }),
     stage: t.field({ type: IngestionStageEnum, resolve: (job) => job.stage }),
+    status: t.field({ type: IngestionJobStatusEnum, resolve: (job) => jobStatus(job.stage, job.documentsFailed) }),
+    documentsFailed: t.exposeInt('documentsFailed', { description: 'Inputs that FAILED (each names its reason in `documents`).' }),
     documents: t.field({
       type: [DocumentOutcomeRef],
       description: 'Every input with its outcome, in order.',

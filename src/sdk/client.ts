@@ -24,6 +24,7 @@ import { reach } from './reach.js';
 import { newRequestId } from './request-id.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
+import { postWithUploadProgress, type UploadProgress } from './upload-progress.js';
 
 export { SluiceError } from './errors.js';
 
@@ -76,9 +77,24 @@ export interface Session {
  */
 export type VariablesArgument<Variables> = {} extends Variables ? [variables?: Variables] : [variables: Variables];
 
+/** Per-call options of `request`. */
+export interface RequestOptions {
+  /**
+   * Called as the body of a call with files (a multipart upload) is sent, with the bytes sent
+   * and the total. Browsers only (it needs XMLHttpRequest); elsewhere the call is made with
+   * fetch and this is not called.
+   */
+  onUploadProgress?: UploadProgress;
+}
+
+/** `request`'s arguments after the document: its variables (required when any is), then options. */
+export type RequestArguments<Variables> = {} extends Variables
+  ? [variables?: Variables, options?: RequestOptions]
+  : [variables: Variables, options?: RequestOptions];
+
 export interface SluiceClient {
   /** Runs a query or mutation; resolves with its data or rejects with a SluiceError. */
-  request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, ...variables: VariablesArgument<Variables>): Promise<Data>;
+  request<Data, Variables extends Record<string, unknown>>(document: TypedDocumentNode<Data, Variables>, ...args: RequestArguments<Variables>): Promise<Data>;
   /** `request`, named for reading. */
   query: SluiceClient['request'];
   /** `request`, named for writing. */
@@ -108,7 +124,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   const maxRetries = options.maxRateLimitRetries ?? 2;
   const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
 
-  async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined) {
+  async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined, onUploadProgress?: UploadProgress) {
     const { query, idempotent } = printed(document);
     const { body, multipart } = multipartBody(query, variables);
     const requestId = newRequestId();
@@ -117,7 +133,10 @@ export function createClient(options: ClientOptions): SluiceClient {
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
     // A query goes again, once, if the connection is reset before any answer (reach.ts).
-    const response = await reach(options.url, { method: 'POST', headers, body }, { idempotent, requestId });
+    const response =
+      multipart && onUploadProgress && typeof XMLHttpRequest !== 'undefined'
+        ? await postWithUploadProgress(options.url, { headers, body }, onUploadProgress)
+        : await reach(options.url, { method: 'POST', headers, body }, { idempotent, requestId });
     const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
       data?: Data;
       errors?: { message: string; extensions?: Record<string, unknown> }[];
@@ -187,11 +206,11 @@ export function createClient(options: ClientOptions): SluiceClient {
     return ws.iterate({ query, variables, extensions: { requestId } }) as AsyncIterator<WireResult, undefined>;
   }
 
-  async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>): Promise<Data> {
-    // The types (VariablesArgument) make required variables required; at run time they are passed through.
+  async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>, requestOptions: RequestOptions = {}): Promise<Data> {
+    // The types (RequestArguments) make required variables required; at run time they are passed through.
     let reauthenticated = false;
     for (let attempt = 0; ; attempt += 1) {
-      const { payload, requestId } = await post(document, variables, await authorization());
+      const { payload, requestId } = await post(document, variables, await authorization(), requestOptions.onUploadProgress);
       if (!payload.errors?.length && payload.data !== undefined) return payload.data;
       const error = toSluiceError(payload.errors, requestId);
       if (error.code === 'RATE_LIMITED' && attempt < maxRetries) {

@@ -1,3 +1,4 @@
 /** The Sluice SDK: the client and every operation's typed document. */
-export { createClient, SluiceError, type ClientOptions, type Session, type SluiceClient, type VariablesArgument } from './client.js';
+export { createClient, SluiceError, type ClientOptions, type RequestArguments, type RequestOptions, type Session, type SluiceClient, type VariablesArgument } from './client.js';
+export type { UploadProgress } from './upload-progress.js';
 export * from './generated/graphql.js';

@@ -12,7 +12,7 @@ const INGEST = `mutation ConsoleIngest($datasetId: ID!, $files: [File!]) {
 
 const PROGRESS = `subscription ConsoleProgress($jobId: ID!) {
   ingestionProgress(jobId: $jobId) {
-    stage percent documentsDone documentsTotal documentsFailed chunksDone error sequence
+    stage status percent documentsDone documentsTotal documentsFailed chunksDone error sequence
     documents { index name status outcome documents chunks error }
   }
 }`;
@@ -130,7 +130,9 @@ function jobView(title) {
     /** @param {any} progress an IngestionProgress event */
     update(progress) {
       item.dataset.stage = progress.stage;
-      stageText.textContent = progress.stage;
+      // The status, not the stage: a job with a failed input ends COMPLETED_WITH_FAILURES, not a green COMPLETED.
+      item.dataset.status = progress.status;
+      stageText.textContent = progress.status === 'COMPLETED_WITH_FAILURES' ? progress.status : progress.stage;
       // Floor, so a bar never shows 100 % before the job is done.
       const percent = Math.min(100, Math.floor(progress.percent));
       bar.value = percent;

@@ -8,11 +8,15 @@
 import DataLoader from 'dataloader';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import { escapeLike } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { findByIds } from '../lookup.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, type Page } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { Document } from './document.entity.js';
+
+/** The longest title filter: a search box, not a document. */
+const MAX_TITLE_FILTER = 200;
 
 export interface DocumentRow {
   id: string;
@@ -32,6 +36,8 @@ interface PageKey {
   datasetId: string;
   first: number;
   after: string | null;
+  /** Only documents whose title contains this (case-insensitive). */
+  titleContains: string | null;
 }
 
 /** What deleting a document removed. */
@@ -45,18 +51,20 @@ export interface RemovedDocument {
 
 export class DocumentService {
   private readonly pages = new DataLoader<PageKey, Page<DocumentRow>, string>((keys) => this.loadPages(keys), {
-    cacheKeyFn: (key) => JSON.stringify([key.datasetId, key.first, key.after]),
+    cacheKeyFn: (key) => JSON.stringify([key.datasetId, key.first, key.after, key.titleContains]),
   });
 
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** The dataset's documents, oldest first (forward pagination). */
-  async page(datasetId: string, request: { first?: number | null; after?: string | null }): Promise<Page<DocumentRow>> {
+  /** The dataset's documents, oldest first (forward pagination), optionally those whose title contains `titleContains`. */
+  async page(datasetId: string, request: { first?: number | null; after?: string | null; titleContains?: string | null }): Promise<Page<DocumentRow>> {
     assertCan(this.ctx.actor, 'tenant:read');
     const first = request.first ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) throw new ValidationError(`Page size must be between 0 and ${MAX_PAGE_SIZE}`, { max: MAX_PAGE_SIZE });
     if (request.after) decodeCursor(request.after);
-    return this.pages.load({ datasetId, first, after: request.after ?? null });
+    const titleContains = request.titleContains?.trim() || null;
+    if (titleContains && titleContains.length > MAX_TITLE_FILTER) throw new ValidationError(`titleContains is at most ${MAX_TITLE_FILTER} characters`, { max: MAX_TITLE_FILTER });
+    return this.pages.load({ datasetId, first, after: request.after ?? null, titleContains });
   }
 
   async byIds(ids: readonly string[]): Promise<(DocumentRow | null)[]> {
@@ -87,13 +95,14 @@ export class DocumentService {
   private async loadPages(keys: readonly PageKey[]): Promise<Page<DocumentRow>[]> {
     const groups = new Map<string, PageKey[]>();
     for (const key of keys) {
-      const group = `${key.first}/${key.after ?? ''}`;
+      const group = JSON.stringify([key.first, key.after, key.titleContains]);
       groups.set(group, [...(groups.get(group) ?? []), key]);
     }
     const pages = new Map<PageKey, Page<DocumentRow>>();
     for (const group of groups.values()) {
-      const { first, after } = group[0]!;
+      const { first, after, titleContains } = group[0]!;
       const cursor = after ? decodeCursor(after) : null;
+      const titleParams = titleContains ? [`%${escapeLike(titleContains)}%`] : [];
       const rows = await boundSql<DocumentRow & { n: string }>(
         this.ctx.em,
         `select * from (
@@ -103,8 +112,15 @@ export class DocumentService {
              from documents d
             where d.tenant_id = ?::uuid and d.dataset_id = any(?::uuid[])
               ${cursor ? "and (date_trunc('milliseconds', d.created_at), d.id) > (?::timestamptz, ?::uuid)" : ''}
+              ${titleContains ? 'and d.title ilike ?' : ''}
          ) ranked where n <= ? order by "datasetId", n`,
-        [this.ctx.actor.tenantId!, pgArray(group.map((key) => key.datasetId)), ...(cursor ? [cursor.createdAt.toISOString(), cursor.id] : []), first + 1],
+        [
+          this.ctx.actor.tenantId!,
+          pgArray(group.map((key) => key.datasetId)),
+          ...(cursor ? [cursor.createdAt.toISOString(), cursor.id] : []),
+          ...titleParams,
+          first + 1,
+        ],
       );
       // One pass over the rows (ordered by dataset): a page per dataset.
       const byDataset = new Map<string, DocumentRow[]>();

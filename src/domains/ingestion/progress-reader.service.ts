@@ -5,6 +5,7 @@
  * job-commands.service.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
 import { findByIds } from '../lookup.js';
 import { Dataset } from '../datasets/dataset.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -14,9 +15,17 @@ import type { ServiceContext } from '../service-context.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { followDataset, followJob, type FeedOptions, type ProgressSource } from './progress-feed.js';
-import { outcomeOf, snapshotOf, type ProgressUpdate } from './progress.js';
+import { outcomeOf, snapshotOf, type ItemSummary, type ProgressUpdate } from './progress.js';
 
 export class ProgressReaderService {
+  /** A list of jobs with their inputs (the console's job history) reads the inputs of all of them in one statement. */
+  private readonly itemsOfJobs = new DataLoader<string, ItemSummary[]>(async (jobIds) => {
+    const items = await this.ctx.em.find(IngestionItem, { job: { $in: [...jobIds] } }, { orderBy: { ordinal: 'asc' }, exclude: ['content'] });
+    const byJob = new Map<string, ItemSummary[]>();
+    for (const item of items) byJob.set(item.job.id, [...(byJob.get(item.job.id) ?? []), item]);
+    return jobIds.map((jobId) => byJob.get(jobId) ?? []);
+  });
+
   constructor(private readonly ctx: ServiceContext) {}
 
   async get(jobId: string): Promise<IngestionJob> {
@@ -38,7 +47,7 @@ export class ProgressReaderService {
   /** The inputs of a job in order, with their outcomes. */
   async items(jobId: string) {
     assertCan(this.ctx.actor, 'tenant:read');
-    return this.ctx.em.find(IngestionItem, { job: jobId }, { orderBy: { ordinal: 'asc' }, exclude: ['content'] });
+    return this.itemsOfJobs.load(jobId);
   }
 
   /**

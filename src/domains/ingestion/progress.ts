@@ -56,6 +56,8 @@ export interface ProgressEvent {
 export interface ProgressUpdate extends JobSnapshot {
   percent: number;
   etaSeconds: number | null;
+  /** Input bytes settled per second since the job started; null until there is a rate, after it ends, and for REEMBED jobs. */
+  bytesPerSecond: number | null;
   documents: DocumentOutcome[];
 }
 
@@ -110,9 +112,11 @@ export function toUpdate(snapshot: JobSnapshot, documents: DocumentOutcome[], no
   const [doneUnits, totalUnits] = snapshot.kind === 'REEMBED' ? [snapshot.chunksEmbedded, snapshot.chunksToEmbed] : [snapshot.bytesDone, snapshot.bytesTotal];
   const fraction = totalUnits > 0 ? doneUnits / totalUnits : done ? 1 : 0;
   let etaSeconds: number | null = null;
+  let bytesPerSecond: number | null = null;
   if (!done && snapshot.startedAt && doneUnits > 0) {
     const elapsed = (now - Date.parse(snapshot.startedAt)) / 1000;
     etaSeconds = Math.max(0, Math.round((elapsed * (totalUnits - doneUnits)) / doneUnits));
+    if (snapshot.kind === 'INGEST' && elapsed > 0) bytesPerSecond = Math.round(snapshot.bytesDone / elapsed);
   }
-  return { ...snapshot, percent: Math.round(fraction * 1000) / 10, etaSeconds, documents };
+  return { ...snapshot, percent: Math.round(fraction * 1000) / 10, etaSeconds, bytesPerSecond, documents };
 }

@@ -22,3 +22,19 @@ export type ItemOutcome = (typeof ITEM_OUTCOMES)[number];
 /** INGEST: an `ingestDocuments` call; REEMBED: embedding a dataset's chunks again (a new embedding model, or a repair). */
 export const INGESTION_JOB_KINDS = ['INGEST', 'REEMBED'] as const;
 export type IngestionJobKind = (typeof INGESTION_JOB_KINDS)[number];
+
+/**
+ * A job's status in one word, for people and dashboards: the stage alone says COMPLETED for a
+ * job that indexed some inputs and failed others, which reads as all good. QUEUED and RUNNING
+ * until it ends; then COMPLETED (every input settled without failure),
+ * COMPLETED_WITH_FAILURES (some, not all, inputs failed), FAILED or CANCELLED.
+ */
+export const INGESTION_JOB_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED'] as const;
+export type IngestionJobStatus = (typeof INGESTION_JOB_STATUSES)[number];
+
+export function jobStatus(stage: IngestionStage, documentsFailed: number): IngestionJobStatus {
+  if (stage === 'QUEUED') return 'QUEUED';
+  if (stage === 'COMPLETED') return documentsFailed > 0 ? 'COMPLETED_WITH_FAILURES' : 'COMPLETED';
+  if (stage === 'FAILED' || stage === 'CANCELLED') return stage;
+  return 'RUNNING';
+}

@@ -1,50 +1,48 @@
 /**
- * One dataset: what it holds (documents, chunks, size, language), its documents (load more),
- * its settings, and deleting it, which asks first.
+ * One dataset: what it holds (documents, chunks, size, language), its documents (searched,
+ * deleted, re-ingested: ingest/documents-panel.tsx), ingesting files with the job history
+ * (ingest/ingest-panel.tsx), its settings, and deleting it, which asks first.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Modal from 'react-bootstrap/Modal';
 import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { Link, useNavigate, useParams } from 'react-router';
 import { DatasetDocument, DeleteDatasetDocument, type DatasetQuery } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen } from '../format.js';
+import { DocumentsPanel } from './ingest/documents-panel.js';
+import { IngestPanel } from './ingest/ingest-panel.js';
 import { useSession } from '../session.js';
 import { DatasetSettings } from './dataset-settings.js';
 
 type Dataset = NonNullable<DatasetQuery['dataset']>;
-type DocumentRow = Dataset['documents']['edges'][number]['node'];
-
-const PAGE = 50;
 
 export function DatasetDetail() {
   const { slug = '' } = useParams();
   const { call } = useSession();
   const navigate = useNavigate();
   const [dataset, setDataset] = useState<Dataset | null | undefined>();
-  const [documents, setDocuments] = useState<DocumentRow[]>([]);
-  const [next, setNext] = useState<string | null>(null);
+  // Bumped when a job ends: the documents are read again.
+  const [changes, setChanges] = useState(0);
+  const ingestRef = useRef<((files: File[]) => void) | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [failure, fail, dismiss] = useFailure();
 
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { dataset: found } = await call((client) => client.query(DatasetDocument, { slug, first: PAGE, after }));
-        setDataset(found);
-        const rows = found?.documents.edges.map((edge) => edge.node) ?? [];
-        setDocuments((shown) => (after ? [...shown, ...rows] : rows));
-        setNext(found?.documents.pageInfo.hasNextPage ? (found.documents.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail, slug],
-  );
+  // The dataset's facts; its documents are the documents panel's (first: 0 reads none here).
+  const load = useCallback(async () => {
+    try {
+      const { dataset: found } = await call((client) => client.query(DatasetDocument, { slug, first: 0 }));
+      setDataset(found);
+    } catch (error) {
+      fail(error);
+    }
+  }, [call, fail, slug]);
   useEffect(() => void load(), [load]);
+  const contentChanged = useCallback(() => {
+    setChanges((count) => count + 1);
+    void load();
+  }, [load]);
 
   const remove = async () => {
     if (!dataset) return;
@@ -100,44 +98,14 @@ export function DatasetDetail() {
         <div><dt>Last ingested</dt><dd>{formatWhen(dataset.lastIngestedAt) ?? 'never'}</dd></div>
       </dl>
 
-      <h2 className="h5 mt-4">Documents</h2>
-      {documents.length === 0 ? (
-        <Card body className="empty-state" id="documents-empty">
-          <strong>No documents yet.</strong> Ingest files into this dataset from the{' '}
-          <a href="/console/classic/">classic console</a> (drop files, watch their progress), the CLI or the SDK.
-        </Card>
-      ) : (
-        <Table responsive hover id="documents-table">
-          <caption className="visually-hidden">Documents of {dataset.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Title</th>
-              <th scope="col">Source</th>
-              <th scope="col">Type</th>
-              <th scope="col" className="text-end">Size</th>
-              <th scope="col" className="text-end">Chunks</th>
-              <th scope="col">Added</th>
-            </tr>
-          </thead>
-          <tbody>
-            {documents.map((document) => (
-              <tr key={document.id}>
-                <td>{document.title}</td>
-                <td className="text-break">{document.sourceKey}</td>
-                <td>{document.mimeType}</td>
-                <td className="text-end">{formatBytes(document.bytes)}</td>
-                <td className="text-end">{document.chunkCount}</td>
-                <td>{formatWhen(document.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
+      <DocumentsPanel
+        slug={dataset.slug}
+        datasetName={dataset.name}
+        refreshKey={changes}
+        onDeleted={() => void load()}
+        onReingest={(file) => ingestRef.current?.([file])}
+      />
+      <IngestPanel datasetId={dataset.id} ingestRef={ingestRef} onJobEnded={contentChanged} />
 
       <DatasetSettings
         dataset={dataset}

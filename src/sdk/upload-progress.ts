@@ -1,0 +1,30 @@
+import { SluiceError } from './errors.js';
+
+/** Bytes of the request body sent so far, of `total` (the whole body, multipart framing included). */
+export type UploadProgress = (sent: number, total: number) => void;
+
+/**
+ * A POST whose body's sending can be watched: fetch has no upload progress, so this uses
+ * XMLHttpRequest (browsers only; `request` falls back to fetch where there is none). Answers a
+ * standard Response, so the caller reads it as it reads fetch's.
+ */
+export function postWithUploadProgress(url: string, init: { headers: Record<string, string>; body: string | FormData }, onProgress: UploadProgress): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    for (const [name, value] of Object.entries(init.headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    xhr.onload = () => {
+      const headers = new Headers();
+      const requestId = xhr.getResponseHeader('x-request-id');
+      if (requestId) headers.set('x-request-id', requestId);
+      headers.set('content-type', xhr.getResponseHeader('content-type') ?? 'application/json');
+      resolve(new Response(xhr.responseText, { status: xhr.status, headers }));
+    };
+    xhr.onerror = () => reject(new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: the upload did not get through`, {}));
+    xhr.onabort = () => reject(new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: the upload was aborted`, {}));
+    xhr.send(init.body);
+  });
+}
