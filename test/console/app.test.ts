@@ -11,16 +11,15 @@
  * the test. Screenshots of each view: test-results/console-*.png (docs/console.md shows them).
  */
 import { mkdirSync } from 'node:fs';
-import AxeBuilder from '@axe-core/playwright';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { checkView as view, consoleAccessToken as accessToken, SHOTS } from '../support/console-view.js';
 import { addMember, signUp, uniqueEmail } from '../support/identity.js';
 import { ingestInline, settled } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/app');
-const SHOTS = 'test-results';
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console application (${skipReason})` : 'the console application', () => {
   let server: TestServer;
@@ -189,16 +188,3 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
     }
   });
 });
-
-/** axe-core on the page as it is (no serious or critical violation), then its screenshot. */
-async function view(page: Page, name: string, { fullPage = true } = {}) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((animation) => animation.finished)));
-  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
-  await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage });
-}
-
-async function accessToken(page: Page): Promise<string> {
-  return page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? '{}').tokens.accessToken);
-}

@@ -12,6 +12,11 @@ import { SessionProvider } from './session.js';
 import { Shell } from './shell.js';
 import { DatasetDetail } from './views/dataset-detail.js';
 import { Datasets } from './views/datasets.js';
+// Governance (policies and the decision log, API keys, members, tenant settings).
+import { ApiKeys } from './views/govern/api-keys.js';
+import { Members } from './views/govern/members.js';
+import { Policies } from './views/govern/policies.js';
+import { TenantSettings } from './views/govern/tenant-settings.js';
 import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
 import { SignUp } from './views/sign-up.js';
@@ -32,6 +37,11 @@ createRoot(root).render(
             <Route path="datasets" element={<Datasets />} />
             <Route path="datasets/:slug" element={<DatasetDetail />} />
             <Route path="switch-tenant" element={<SwitchTenant />} />
+            {/* Governance: policies and the decision log, API keys, members, tenant settings. */}
+            <Route path="policies" element={<Policies />} />
+            <Route path="api-keys" element={<ApiKeys />} />
+            <Route path="members" element={<Members />} />
+            <Route path="tenant-settings" element={<TenantSettings />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>
