@@ -15,7 +15,6 @@ import { GovernCallersDocument, RecentPolicyDecisionsDocument, type PolicyDecisi
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
-import type { GovernedEndpoint } from './policies.js';
 
 type Decision = RecentPolicyDecisionsQuery['policyDecisions']['edges'][number]['node'];
 interface Verdict {
@@ -27,7 +26,8 @@ interface Verdict {
 
 const PAGE = 50;
 
-export function DecisionLog({ endpoints }: { endpoints: GovernedEndpoint[] }) {
+/** The endpoints the log can be filtered by. */
+export function DecisionLog({ endpoints }: { endpoints: { id: string; slug: string }[] }) {
   const { call } = useSession();
   const [endpointId, setEndpointId] = useState('');
   const [outcome, setOutcome] = useState('');
