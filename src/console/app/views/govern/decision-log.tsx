@@ -147,7 +147,7 @@ export function DecisionLog({ endpoints }: { endpoints: { id: string; slug: stri
           {endpointId || outcome || callerId || from || to ? 'No decision matches these filters.' : 'No decisions yet: they appear once callers ask an endpoint that has policies.'}
         </Card>
       ) : (
-        <Table responsive className="mb-2 align-top" id="decisions-table">
+        <Table responsive className="mb-2 align-top stacked-on-narrow" id="decisions-table">
           <caption className="visually-hidden">Policy decisions, newest first</caption>
           <thead>
             <tr>
@@ -161,11 +161,11 @@ export function DecisionLog({ endpoints }: { endpoints: { id: string; slug: stri
           <tbody>
             {decisions.map((decision) => (
               <tr key={decision.id} data-decision={decision.decision}>
-                <td className="text-nowrap">{formatWhen(decision.createdAt)}</td>
-                <td>
+                <td className="text-nowrap" data-label="When">{formatWhen(decision.createdAt)}</td>
+                <td data-label="Endpoint">
                   <code>{decision.endpointSlug}</code>
                 </td>
-                <td className="text-break">
+                <td className="text-break" data-label="Caller">
                   {callerName(decision)} <span className="text-body-secondary small">({decision.callerKind})</span>
                   {callerId !== decision.callerId ? (
                     <Button variant="link" size="sm" className="p-0 d-block" onClick={() => setCallerId(decision.callerId)}>
@@ -173,8 +173,8 @@ export function DecisionLog({ endpoints }: { endpoints: { id: string; slug: stri
                     </Button>
                   ) : null}
                 </td>
-                <td>{decision.decision === 'DENY' ? <Badge bg="danger">Refused</Badge> : <Badge bg="success">Let through</Badge>}</td>
-                <td data-field="why">
+                <td data-label="Outcome">{decision.decision === 'DENY' ? <Badge bg="danger">Refused</Badge> : <Badge bg="success">Let through</Badge>}</td>
+                <td data-field="why" data-label="Why">
                   <Why decision={decision} />
                 </td>
               </tr>
