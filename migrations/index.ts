@@ -32,6 +32,7 @@ import { Migration20261202213000_record_query_usage } from './Migration202612022
 import { Migration20261202214500_bm25_question_words } from './Migration20261202214500_bm25_question_words.js';
 import { Migration20261202215000_bm25_statistics_upkeep } from './Migration20261202215000_bm25_statistics_upkeep.js';
 import { Migration20261202221500_bm25_term_bounds } from './Migration20261202221500_bm25_term_bounds.js';
+import { Migration20261203003019_document_retention } from './Migration20261203003019_document_retention.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -66,4 +67,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202214500_bm25_question_words', class: Migration20261202214500_bm25_question_words },
   { name: 'Migration20261202215000_bm25_statistics_upkeep', class: Migration20261202215000_bm25_statistics_upkeep },
   { name: 'Migration20261202221500_bm25_term_bounds', class: Migration20261202221500_bm25_term_bounds },
+  { name: 'Migration20261203003019_document_retention', class: Migration20261203003019_document_retention },
 ];

@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'migrate') return migrateOnly(applied, answer);
     if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, answer);
     if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, values.tenant, answer);
-    if (command === 'retention') return await applyRetentionNow(database.ownerUrl, answer);
+    if (command === 'retention') return await applyRetentionNow(config, database.ownerUrl, answer);
     if (keysCreate) {
       return await createApiKey(database.ownerUrl, logger, {
         tenant: values.tenant!,

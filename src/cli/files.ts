@@ -10,6 +10,8 @@ export interface LocalFile {
   /** The name Sluice stores: the path below the folder given (or the file's own name). */
   name: string;
   bytes: number;
+  /** Last modified (ms since the epoch): `ingest --watch` re-sends a file when it or the size changes. */
+  modifiedMs: number;
 }
 
 export async function collectFiles(paths: string[]): Promise<{ files: LocalFile[]; skipped: string[] }> {
@@ -18,7 +20,7 @@ export async function collectFiles(paths: string[]): Promise<{ files: LocalFile[
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (!info) throw new Error(`${path}: no such file or folder`);
-    if (info.isFile()) files.push({ path, name: basename(path), bytes: info.size });
+    if (info.isFile()) files.push({ path, name: basename(path), bytes: info.size, modifiedMs: info.mtimeMs });
     else if (info.isDirectory()) await walk(path, path, files, skipped);
   }
   return { files, skipped };
@@ -30,7 +32,11 @@ async function walk(root: string, folder: string, files: LocalFile[], skipped: s
     const path = join(folder, entry.name);
     if (entry.name.startsWith('.')) continue; // .git, .DS_Store and the like
     if (entry.isDirectory()) await walk(root, path, files, skipped);
-    else if (entry.isFile() && INGESTIBLE.test(entry.name)) files.push({ path, name: relative(root, path), bytes: (await stat(path)).size });
+    else if (entry.isFile() && INGESTIBLE.test(entry.name)) {
+      // A file deleted between the listing and its stat is simply not there.
+      const info = await stat(path).catch(() => undefined);
+      if (info) files.push({ path, name: relative(root, path), bytes: info.size, modifiedMs: info.mtimeMs });
+    }
     else if (entry.isFile()) skipped.push(path);
   }
 }

@@ -29,6 +29,16 @@ export function validDescription(description: string | null | undefined): string
   return displayDescription(description);
 }
 
+/** Document retention: 1 hour to 10 years; null keeps documents until they are deleted. */
+export const MAX_RETENTION_HOURS = 87_600;
+export function retentionHours(field: string, hours: number | null): number | null {
+  if (hours === null) return null;
+  if (!Number.isInteger(hours) || hours < 1 || hours > MAX_RETENTION_HOURS) {
+    throw new ValidationError(`${field} must be 1 to ${MAX_RETENTION_HOURS} hours, or null`, { field });
+  }
+  return hours;
+}
+
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

@@ -1,14 +1,17 @@
-/** `sluice retention`: applies expired-data retention now (the worker does it daily). */
+/** `sluice retention`: applies expired-data retention now (the worker does it daily, documents every five minutes). */
+import type { Config } from '../config.js';
 import { runRetention } from '../domains/audit/operator.js';
+import { SecretBox } from '../platform/secrets/secret-box.js';
 import { printAnswer, type AnswerFormat } from './answer.js';
 
-export async function applyRetentionNow(ownerUrl: string, format: AnswerFormat): Promise<number> {
-  const report = await runRetention(ownerUrl);
+export async function applyRetentionNow(config: Pick<Config, 'secrets'>, ownerUrl: string, format: AnswerFormat): Promise<number> {
+  const report = await runRetention(ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys));
   const text = [
     'retention applied:',
     `  audit events deleted     ${report.auditEventsDeleted}`,
     `  usage records deleted    ${report.usageRecordsDeleted}`,
     `  policy decisions deleted ${report.policyDecisionsDeleted}`,
+    `  documents deleted        ${report.documentsDeleted} (${report.chunksDeleted} chunks)`,
     `  partitions dropped       ${report.partitionsDropped.length === 0 ? 'none' : report.partitionsDropped.join(', ')}`,
   ].join('\n');
   printAnswer(format, text, report);

@@ -1,7 +1,7 @@
 /** Datasets: a tenant's collections of documents. */
 import type { DatasetEmbeddingState } from '../domains/datasets/dataset-embedding.js';
 import type { DatasetView } from '../domains/datasets/dataset.service.js';
-import type { DocumentRow } from '../domains/datasets/document.service.js';
+import type { DocumentRow, RemovedDocument } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
@@ -43,6 +43,10 @@ DatasetRef.implement({
     chunkCount: t.exposeInt('chunkCount'),
     bytes: t.exposeInt('byteCount', { description: 'UTF-8 bytes of the parsed text of its documents.' }),
     lastIngestedAt: t.expose('lastIngestedAt', { type: 'DateTime', nullable: true }),
+    documentRetentionHours: t.exposeInt('documentRetentionHours', {
+      nullable: true,
+      description: "Hours a document is kept after it was last ingested, then removed with its chunks; null: the tenant's documentRetentionHours.",
+    }),
     embedding: t.loadable({
       type: DatasetEmbeddingRef,
       nullable: true,
@@ -87,6 +91,7 @@ export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
       for: [ModelRef],
       description: 'An embeddings model to embed its chunks with (semantic search); omitted: keyword search only.',
     }),
+    documentRetentionHours: t.int({ required: false, description: "1 to 87600 hours a document is kept after it was last ingested; omitted or null: the tenant's default." }),
   }),
 });
 
@@ -100,6 +105,7 @@ const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
       for: [ModelRef],
       description: 'Another embeddings model starts a re-embed job (queries keep the current vectors until it completes); null: keyword search only, its vectors are deleted.',
     }),
+    documentRetentionHours: t.int({ required: false, description: "1 to 87600 hours a document is kept after it was last ingested; null: the tenant's default." }),
   }),
 });
 
@@ -125,6 +131,15 @@ builder.queryFields((t) => ({
 
 const DeletedDatasetRef = builder.objectRef<{ id: string }>('DeletedDataset').implement({
   fields: (t) => ({ id: t.globalID({ resolve: (deleted) => ({ type: 'Dataset', id: deleted.id }) }) }),
+});
+
+const DeletedDocumentRef = builder.objectRef<RemovedDocument>('DeletedDocument').implement({
+  fields: (t) => ({
+    id: t.globalID({ resolve: (deleted) => ({ type: 'Document', id: deleted.id }) }),
+    dataset: t.field({ type: DatasetRef, nullable: true, description: 'The dataset it was in.', resolve: (deleted) => deleted.datasetId }),
+    sourceKey: t.exposeString('sourceKey'),
+    chunkCount: t.exposeInt('chunkCount', { description: 'Chunks removed with it.' }),
+  }),
 });
 
 builder.mutationFields((t) => ({
@@ -153,5 +168,12 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'data:write' },
     args: { id: t.arg.globalID({ required: true, for: [DatasetRef] }) },
     resolve: async (_root, { id }, ctx) => ({ id: await ctx.services.datasets.delete(id.id) }),
+  }),
+  deleteDocument: t.field({
+    type: DeletedDocumentRef,
+    description: 'Deletes one document with its chunks and embeddings; search statistics and the dataset’s counts follow at once.',
+    authScopes: { permission: 'data:write' },
+    args: { id: t.arg.globalID({ required: true, for: [DocumentRef] }) },
+    resolve: (_root, { id }, ctx) => ctx.services.documents.delete(id.id),
   }),
 }));

@@ -152,11 +152,16 @@ builder.mutationFields((t) => ({
     args: {
       datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }),
       files: t.arg({ type: ['File'], required: false }),
+      fileNames: t.arg.stringList({
+        required: false,
+        description:
+          "The names to keep the files under, in the files' order: a path below the folder uploaded, say (multipart parsers keep only the last segment of a file's own name). Omitted, or for files past its end: each file's own name.",
+      }),
       documents: t.arg({ type: [InlineDocumentInput], required: false }),
       options: t.arg({ type: IngestionOptionsInput, required: false }),
     },
-    resolve: (_root, { datasetId, files, documents, options }, ctx) =>
-      ctx.services.ingestionInput.ingest(datasetId.id, files ?? [], documents ?? [], options ?? undefined),
+    resolve: (_root, { datasetId, files, fileNames, documents, options }, ctx) =>
+      ctx.services.ingestionInput.ingest(datasetId.id, files ?? [], documents ?? [], options ?? undefined, fileNames ?? undefined),
   }),
   cancelIngestion: t.field({
     type: IngestionJobRef,

@@ -50,6 +50,10 @@ TenantRef.implement({
     auditStoreEmails: t.exposeBoolean('auditStoreEmails', { description: 'false: audit events keep a keyed digest of emails, not the address.' }),
     auditRetentionDays: t.exposeInt('auditRetentionDays'),
     usageRetentionDays: t.exposeInt('usageRetentionDays'),
+    documentRetentionHours: t.exposeInt('documentRetentionHours', {
+      nullable: true,
+      description: 'Hours documents are kept after they were last ingested, in datasets that set no period of their own; null: kept until deleted.',
+    }),
     ipAllowList: t.stringList({ nullable: true, description: 'CIDR ranges the tenant’s credentials may call from; null: anywhere.', resolve: (tenant) => tenant.ipAllowList ?? null }),
     members: t.connection({
       type: MembershipRef,
@@ -89,6 +93,10 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
     auditStoreEmails: t.boolean({ required: false, description: 'false: audit events keep a keyed digest of the actor’s email instead (OWNER).' }),
     auditRetentionDays: t.int({ required: false, description: 'Days audit events are kept, 1 to 3650 (OWNER).' }),
     usageRetentionDays: t.int({ required: false, description: 'Days usage records and policy decisions are kept, 1 to 3650 (OWNER).' }),
+    documentRetentionHours: t.int({
+      required: false,
+      description: 'Hours documents are kept after they were last ingested, 1 to 87600, in datasets that set none (OWNER); null: kept until deleted.',
+    }),
     ipAllowList: t.stringList({
       required: false,
       description: 'CIDR ranges (IPv4 or IPv6) the tenant’s credentials may call from; [] removes the restriction (OWNER). Must include your own address.',

@@ -1,13 +1,14 @@
 /**
  * The job worker: the queue's runner (platform/queue/job-runner.ts) running the domains'
  * tasks, ingestion (domains/ingestion/ingest-task.ts), daily retention
- * (domains/audit/retention-task.ts) and the model health checks (domains/model-health/health-task.ts). It runs in the API process (default) or alone
+ * (domains/audit/retention-task.ts), document retention every five minutes (domains/datasets/document-retention-task.ts) and the model health checks (domains/model-health/health-task.ts). It runs in the API process (default) or alone
  * (`sluice worker`).
  */
 import type { Tracer } from '@opentelemetry/api';
 import type { Config, WorkerConfig } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { RETENTION_CRONTAB, RETENTION_TASK, retentionTask } from '../domains/audit/retention-task.js';
+import { DOCUMENT_RETENTION_CRONTAB, DOCUMENT_RETENTION_TASK, documentRetentionTask } from '../domains/datasets/document-retention-task.js';
 import { ingestTask } from '../domains/ingestion/ingest-task.js';
 import type { HealthSettings } from '../domains/model-health/health-rules.js';
 import { HEALTH_TASK, healthTask, queueHealthRound } from '../domains/model-health/health-task.js';
@@ -57,8 +58,13 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
       const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
       const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models, settings: health, log }) } : {};
       return {
-        taskList: { ...ingestion.taskList, [RETENTION_TASK]: retentionTask(log), ...checks },
-        crontab: RETENTION_CRONTAB,
+        taskList: {
+          ...ingestion.taskList,
+          [RETENTION_TASK]: retentionTask(log),
+          [DOCUMENT_RETENTION_TASK]: documentRetentionTask(models.secrets, log),
+          ...checks,
+        },
+        crontab: `${RETENTION_CRONTAB}\n${DOCUMENT_RETENTION_CRONTAB}`,
         close: ingestion.close,
         schedule: async (addJob) => {
           if (health) await queueHealthRound(addJob, health);

@@ -126,7 +126,7 @@ describe('sluice (client commands)', { timeout: 300_000 }, () => {
     const run = await sluice(['query', createEndpoint.reference, 'lock', 'keeper']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\[1\] Locks \(score [\d.]+\)\n {4}.*lock keeper opens the sluice gates/);
-    expect(run.stdout).toMatch(/\nAnswer: .*lock keeper.*\n\nSources: \[1\] Locks(, \[2\] gates\.html)?\n\(\d+ ms\)\n$/);
+    expect(run.stdout).toMatch(/\nAnswer: .*lock keeper.*\n\nSources: \[1\] Locks(, \[2\] guides\/gates\.html)?\n\(\d+ ms\)\n$/);
     const json = JSON.parse((await sluice(['query', createEndpoint.reference, 'lock keeper', '--json'])).stdout);
     expect(json).toMatchObject({ answer: expect.stringContaining('lock keeper'), passages: [expect.objectContaining({ documentTitle: 'Locks' }), ...json.passages.slice(1)] });
     expectOneLineFailure(await sluice(['query', `${owner.tenant.slug}/nowhere`, 'anything']), 1, /NOT_FOUND/);

@@ -153,31 +153,8 @@ export class AuditLog {
   private async event(id: string, createdAt: string, record: AuditRecord) {
     const tenantId = record.tenantId ?? PLATFORM_CHAIN;
     // Tenants that keep no emails get digests of the personal values too.
-    const stores = record.actor.email || record.personalValues?.length ? await this.storesEmails(tenantId) : true;
-    const hidden = (value: string) => (stores ? value : `digest:${this.options.secrets.digest('audit email', value.toLowerCase()).digest}`);
-    const email = record.actor.email ? hidden(record.actor.email) : record.actor.email;
-    const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
-    const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null, ...values };
-    const { keyId, digest } = this.options.secrets.digest('audit personal data', canonicalJson(personal));
-    return {
-      id,
-      tenantId,
-      createdAt,
-      personal,
-      payload: {
-        id,
-        at: createdAt,
-        action: record.action,
-        outcome: record.outcome.slice(0, 128),
-        actorKind: record.actor.kind,
-        actorId: record.actor.id,
-        requestId: record.request?.requestId ?? null,
-        traceId: record.request?.traceId ?? null,
-        details: record.details,
-        personalDigest: digest,
-        personalKeyId: keyId,
-      },
-    };
+    const storeEmails = record.actor.email || record.personalValues?.length ? await this.storesEmails(tenantId) : true;
+    return auditEventRow(this.options.secrets, { id, createdAt, record, storeEmails });
   }
 
   private async storesEmails(tenantId: string): Promise<boolean> {
@@ -191,6 +168,39 @@ export class AuditLog {
     this.storeEmails.set(tenantId, { value, until: Date.now() + SETTINGS_TTL_MS });
     return value;
   }
+}
+
+/**
+ * An event as `append_audit_events` takes it: the hashed payload, and the personal data kept
+ * beside it (with its keyed digest in the payload). `storeEmails` false: emails and personal
+ * values become keyed digests.
+ */
+export function auditEventRow(secrets: SecretBox, { id, createdAt, record, storeEmails }: { id: string; createdAt: string; record: AuditRecord; storeEmails: boolean }) {
+  const tenantId = record.tenantId ?? PLATFORM_CHAIN;
+  const hidden = (value: string) => (storeEmails ? value : `digest:${secrets.digest('audit email', value.toLowerCase()).digest}`);
+  const email = record.actor.email ? hidden(record.actor.email) : record.actor.email;
+  const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
+  const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null, ...values };
+  const { keyId, digest } = secrets.digest('audit personal data', canonicalJson(personal));
+  return {
+    id,
+    tenantId,
+    createdAt,
+    personal,
+    payload: {
+      id,
+      at: createdAt,
+      action: record.action,
+      outcome: record.outcome.slice(0, 128),
+      actorKind: record.actor.kind,
+      actorId: record.actor.id,
+      requestId: record.request?.requestId ?? null,
+      traceId: record.request?.traceId ?? null,
+      details: record.details,
+      personalDigest: digest,
+      personalKeyId: keyId,
+    },
+  };
 }
 
 /** JSON with keys sorted, so a digest does not depend on key order (jsonb reorders keys). */

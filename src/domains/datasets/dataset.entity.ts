@@ -26,6 +26,8 @@ export const Dataset = defineTenantOwnedEntity({
     chunkCount: p.bigint('number').default(0),
     byteCount: p.bigint('number').default(0),
     lastIngestedAt: p.datetime().nullable(),
+    /** Hours a document is kept after it was last ingested; null: the tenant's default (`Tenant.documentRetentionHours`). */
+    documentRetentionHours: p.integer().nullable(),
     /**
      * BM25's collection statistics, kept by triggers on `chunks` with `dataset_terms` (never by
      * the app): how many chunks are indexed and how many lexemes they hold together (the

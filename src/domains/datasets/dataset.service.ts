@@ -4,7 +4,7 @@
  */
 import { findByIds } from '../lookup.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { escapeLike, validDescription, validName, validSlug } from '../fields.js';
+import { escapeLike, retentionHours, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -20,6 +20,8 @@ export interface DatasetInput {
   language?: string | null;
   /** The embeddings model its chunks are embedded with (omitted or null: keyword search only). */
   embeddingModelId?: string | null;
+  /** Hours its documents are kept after they were last ingested; omitted or null: the tenant's default. */
+  documentRetentionHours?: number | null;
 }
 
 export interface DatasetChanges {
@@ -28,16 +30,18 @@ export interface DatasetChanges {
   description?: string | null;
   /** Omitted: unchanged; null: keyword only (its vectors are deleted); another model: re-embeds the dataset. */
   embeddingModelId?: string | null;
+  /** Omitted: unchanged; null: the tenant's default. */
+  documentRetentionHours?: number | null;
 }
 
 /** What the API shows of a dataset: the entity, or a row a list reads without one. */
 export type DatasetView = Pick<
   Dataset,
-  'id' | 'name' | 'slug' | 'description' | 'language' | 'documentCount' | 'chunkCount' | 'byteCount' | 'lastIngestedAt' | 'createdAt' | 'updatedAt'
+  'id' | 'name' | 'slug' | 'description' | 'language' | 'documentCount' | 'chunkCount' | 'byteCount' | 'lastIngestedAt' | 'documentRetentionHours' | 'createdAt' | 'updatedAt'
 > & { tenant: { id: string } };
 
 const VIEW_COLUMNS = `id, name, slug, description, language, document_count as "documentCount", chunk_count as "chunkCount",
-  byte_count as "byteCount", last_ingested_at as "lastIngestedAt", created_at as "createdAt", updated_at as "updatedAt", tenant_id as "tenantId"`;
+  byte_count as "byteCount", last_ingested_at as "lastIngestedAt", document_retention_hours as "documentRetentionHours", created_at as "createdAt", updated_at as "updatedAt", tenant_id as "tenantId"`;
 
 const SLUG = uniqueName(Dataset, 'slug', (slug) => `A dataset with the slug "${slug}" already exists`);
 
@@ -65,6 +69,7 @@ export class DatasetService {
       description: validDescription(input.description),
       language,
       embeddingModel,
+      documentRetentionHours: retentionHours('documentRetentionHours', input.documentRetentionHours ?? null),
     });
     await SLUG.flush(em, input.slug);
     return dataset;
@@ -78,6 +83,7 @@ export class DatasetService {
       await SLUG.assertFree(this.ctx.em, validSlug(changes.slug), dataset.id);
       dataset.slug = changes.slug;
     }
+    if (changes.documentRetentionHours !== undefined) dataset.documentRetentionHours = retentionHours('documentRetentionHours', changes.documentRetentionHours);
     if (changes.description !== undefined) dataset.description = validDescription(changes.description);
     await SLUG.flush(this.ctx.em, dataset.slug);
     if (changes.embeddingModelId !== undefined) await changeEmbeddingModel(this.ctx.em, dataset, changes.embeddingModelId, this.embeddingJobs);

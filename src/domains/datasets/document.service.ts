@@ -7,7 +7,7 @@
  */
 import DataLoader from 'dataloader';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
-import { ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import { findByIds } from '../lookup.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, type Page } from '../pagination.js';
@@ -34,6 +34,15 @@ interface PageKey {
   after: string | null;
 }
 
+/** What deleting a document removed. */
+export interface RemovedDocument {
+  id: string;
+  datasetId: string;
+  sourceKey: string;
+  title: string;
+  chunkCount: number;
+}
+
 export class DocumentService {
   private readonly pages = new DataLoader<PageKey, Page<DocumentRow>, string>((keys) => this.loadPages(keys), {
     cacheKeyFn: (key) => JSON.stringify([key.datasetId, key.first, key.after]),
@@ -52,6 +61,26 @@ export class DocumentService {
 
   async byIds(ids: readonly string[]): Promise<(DocumentRow | null)[]> {
     return (await findByIds(this.ctx.em, Document, ids)).map((document) => document && rowOf(document));
+  }
+
+  /**
+   * Removes a document with its chunks, embeddings and search statistics, and takes it off its
+   * dataset's counters (`delete_documents`, one statement). Found through the ORM first, so the
+   * tenant filter answers a foreign id with NOT_FOUND before row-level security would.
+   */
+  async delete(id: string): Promise<RemovedDocument> {
+    assertCan(this.ctx.actor, 'data:write');
+    const document = await this.ctx.em.findOne(Document, { id }, { fields: ['id'] });
+    if (!document) throw new NotFoundError('Document');
+    this.ctx.em.getUnitOfWork().unsetIdentity(document);
+    const [removed] = await boundSql<RemovedDocument>(
+      this.ctx.em,
+      'select id, dataset_id as "datasetId", source_key as "sourceKey", title, chunk_count as "chunkCount" from delete_documents(?::uuid[])',
+      [pgArray([id])],
+    );
+    // Gone between the two statements (another caller deleted it): the same answer.
+    if (!removed) throw new NotFoundError('Document');
+    return removed;
   }
 
   /** One statement per distinct (page size, cursor): in practice one per batch. */

@@ -44,13 +44,23 @@ interface AcceptedInput {
 export class AcceptInputService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async ingest(datasetId: string, files: readonly UploadedFile[], documents: readonly InlineDocument[], options?: IngestionOptionsInput): Promise<IngestionJob> {
+  /** `fileNames`: what to call each file instead of its own name (a relative path: multipart keeps only a name's last segment). */
+  async ingest(
+    datasetId: string,
+    files: readonly UploadedFile[],
+    documents: readonly InlineDocument[],
+    options?: IngestionOptionsInput,
+    fileNames?: readonly string[],
+  ): Promise<IngestionJob> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'data:write');
     const resolved = resolveIngestionOptions(options);
     const dataset = await em.findOne(Dataset, { id: datasetId });
     if (!dataset) throw new NotFoundError('Dataset');
-    const inputs = await this.accept(files, documents);
+    if (fileNames && fileNames.length > files.length) {
+      throw new ValidationError(`fileNames has ${fileNames.length} names for ${files.length} files`, { field: 'fileNames', reason: 'TOO_MANY_NAMES' });
+    }
+    const inputs = await this.accept(files, documents, fileNames ?? []);
     const job = em.create(IngestionJob, {
       tenant: actor.tenantId,
       dataset,
@@ -65,7 +75,7 @@ export class AcceptInputService {
     return job;
   }
 
-  private async accept(files: readonly UploadedFile[], documents: readonly InlineDocument[]): Promise<AcceptedInput[]> {
+  private async accept(files: readonly UploadedFile[], documents: readonly InlineDocument[], fileNames: readonly string[]): Promise<AcceptedInput[]> {
     const limits = this.ctx.deps.ingestion;
     const count = files.length + documents.length;
     if (count === 0) throw new ValidationError('Give at least one file or document', { reason: 'NO_INPUT' });
@@ -81,9 +91,10 @@ export class AcceptInputService {
     for (const [index, file] of files.entries()) {
       // A file's name names its document: cleaned like every title; a nameless file gets one.
       const fallback = `file-${index + 1}`;
-      let name = titleFromContent(file.name) || fallback;
+      const given = fileNames[index] ?? file.name;
+      let name = titleFromContent(given) || fallback;
       try {
-        name = displayName(oneLine(file.name) || fallback, `files.${index}.name`, TITLE_MAX, { reason: 'INVALID_NAME' });
+        name = displayName(oneLine(given) || fallback, `files.${index}.name`, TITLE_MAX, { reason: 'INVALID_NAME' });
         if (file.size > limits.maxFileBytes) throw tooLarge(name, file.size, limits.maxFileBytes);
         const format = detectFormat(name, file.type);
         const bytes = new Uint8Array(await file.arrayBuffer());

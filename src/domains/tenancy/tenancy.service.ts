@@ -6,6 +6,7 @@ import { auditChange } from '../audit/record.js';
 import { isAuthenticated } from '../actor.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
+import { retentionHours } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -81,7 +82,7 @@ export class TenancyService {
   async updateSettings(input: TenantSettingsInput): Promise<Tenant> {
     const { actor, em } = this.ctx;
     const limits = input.rateLimitPerSecond !== undefined || input.rateLimitBurst !== undefined;
-    const ownerOnly = [input.name, input.apiKeyDefaultTtlDays, input.auditStoreEmails, input.auditRetentionDays, input.usageRetentionDays, input.ipAllowList].some((value) => value != null);
+    const ownerOnly = [input.name, input.apiKeyDefaultTtlDays, input.auditStoreEmails, input.auditRetentionDays, input.usageRetentionDays, input.ipAllowList].some((value) => value != null) || input.documentRetentionHours !== undefined;
     if (!limits || ownerOnly) assertCan(actor, 'tenant:manage');
     if (limits) assertCan(actor, 'policy:manage');
     const tenant = await em.findOneOrFail(Tenant, { id: actor.tenantId });
@@ -99,6 +100,7 @@ export class TenancyService {
     if (input.auditStoreEmails != null) tenant.auditStoreEmails = input.auditStoreEmails;
     if (input.auditRetentionDays != null) tenant.auditRetentionDays = daysSetting('auditRetentionDays', input.auditRetentionDays);
     if (input.usageRetentionDays != null) tenant.usageRetentionDays = daysSetting('usageRetentionDays', input.usageRetentionDays);
+    if (input.documentRetentionHours !== undefined) tenant.documentRetentionHours = retentionHours('documentRetentionHours', input.documentRetentionHours);
     if (input.ipAllowList != null) tenant.ipAllowList = this.validAllowList(input.ipAllowList);
     await em.flush();
     this.ctx.deps.audit?.forgetTenant(tenant.id);
@@ -149,6 +151,8 @@ export interface TenantSettingsInput {
   auditStoreEmails?: boolean | null;
   auditRetentionDays?: number | null;
   usageRetentionDays?: number | null;
+  /** Hours documents are kept in datasets that set none; undefined: unchanged; null: kept until deleted. */
+  documentRetentionHours?: number | null;
   /** CIDR ranges; an empty list removes the restriction. */
   ipAllowList?: readonly string[] | null;
 }
@@ -181,6 +185,7 @@ function settingsOf(tenant: Tenant) {
     auditStoreEmails: tenant.auditStoreEmails,
     auditRetentionDays: tenant.auditRetentionDays,
     usageRetentionDays: tenant.usageRetentionDays,
+    documentRetentionHours: tenant.documentRetentionHours ?? null,
     ipAllowList: tenant.ipAllowList ?? null,
   };
 }

@@ -22,6 +22,8 @@ export const Tenant = defineEntity({
     auditRetentionDays: p.integer().default(90),
     /** Days usage records and policy decisions are kept. */
     usageRetentionDays: p.integer().default(400),
+    /** Hours a document is kept after it was last ingested, in datasets that set none; null: kept until deleted. */
+    documentRetentionHours: p.integer().nullable(),
     /** Addresses (CIDR) the tenant's credentials may call from; null: anywhere. */
     ipAllowList: p.array<string>().columnType('text[]').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
