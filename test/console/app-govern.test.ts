@@ -4,9 +4,9 @@
  * first), cause a refusal by asking the endpoint over HTTP as a caller the policy refuses,
  * find it explained in the decision log (filtered by outcome and caller), edit, switch off and
  * delete the policy (asked first); create an API key (secret shown once, copied), rotate it
- * with a grace period, revoke it (asked first) and see it refused; invite a member, revoke the
- * invitation, change a member's role; change tenant settings (a lock-out refused first); a
- * narrow screen. axe-core on every view; screenshots in test-results/console-*.png.
+ * with a grace period, revoke it (asked first) and see it refused; invite two people, revoke one
+ * invitation, accept the other through its link in a second tab, change a member's role;
+ * change tenant settings (a lock-out refused first); a narrow screen. axe-core on every view; screenshots in test-results/console-*.png.
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
@@ -159,28 +159,65 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's governance
       expect(codeOf(await gql(server, successor, '{ viewer { kind } }'))).toBe('UNAUTHENTICATED');
       await shown.getByRole('button', { name: 'I have kept it: hide' }).click();
 
-      // Members: invite (the token shown once), revoke the invitation (asked first), change a role.
+      // Members: invite two (each link shown once), revoke one (asked first: its token is then refused), change a role.
       await page.getByRole('link', { name: 'Members' }).click();
       await page.locator(`#members-table tr[data-email="${refusedEmail}"]`).waitFor();
       await page.locator('#invitations-empty').waitFor();
-      const invitee = uniqueEmail('deckhand');
-      await page.locator('#invite-form').getByLabel('Email').fill(invitee);
-      await page.locator('#invite-form').getByLabel('Role').selectOption('VIEWER');
-      await page.getByRole('button', { name: 'Invite', exact: true }).click();
-      const token = await page.locator('#invitation-token').getByRole('textbox').inputValue();
-      expect(token).toMatch(/^sli_/);
-      const invitation = page.locator(`#invitations-table tr[data-email="${invitee}"]`);
-      expect(await invitation.locator('td').nth(1).innerText()).toBe('viewer');
+      const invite = async (email: string, role: string) => {
+        await page.locator('#invite-form').getByLabel('Email').fill(email);
+        await page.locator('#invite-form').getByLabel('Role').selectOption(role);
+        await page.getByRole('button', { name: 'Invite', exact: true }).click();
+        const shownLink = page.locator('#invitation-link').filter({ hasText: email });
+        await shownLink.waitFor();
+        return new URL(await shownLink.getByRole('textbox').inputValue());
+      };
+      const deckhand = uniqueEmail('deckhand');
+      const deckhandLink = await invite(deckhand, 'VIEWER');
+      expect(deckhandLink.pathname).toBe('/console/accept-invitation');
+      expect(deckhandLink.search).toBe('');
+      const pilot = uniqueEmail('pilot');
+      const pilotToken = new URLSearchParams((await invite(pilot, 'MEMBER')).hash.slice(1)).get('token');
+      expect(pilotToken).toMatch(/^sli_/);
+      const pilotInvitation = page.locator(`#invitations-table tr[data-email="${pilot}"]`);
+      expect(await pilotInvitation.locator('td').nth(1).innerText()).toBe('member');
       await page.getByLabel(`Role of ${refusedEmail}`).selectOption('MEMBER');
       await expect
         .poll(async () => (await gql(server, owner.accessToken, '{ viewer { tenant { members(first: 10) { edges { node { role user { email } } } } } } }')).data.viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === refusedEmail)?.node.role)
         .toBe('MEMBER');
       await checkView(page, 'members');
-      await invitation.getByRole('button', { name: 'Revoke' }).click();
-      await page.getByRole('dialog', { name: `Revoke the invitation for ${invitee}?` }).getByRole('button', { name: 'Revoke' }).click();
+      await pilotInvitation.getByRole('button', { name: 'Revoke' }).click();
+      await page.getByRole('dialog', { name: `Revoke the invitation for ${pilot}?` }).getByRole('button', { name: 'Revoke' }).click();
+      await pilotInvitation.waitFor({ state: 'detached' });
+      const revoked = await server.graphql('mutation($t: String!) { acceptInvitation(token: $t, password: "a long enough passphrase") { role } }', { variables: { t: pilotToken } });
+      expect(revoked.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+      // The deckhand follows the link in a tab of their own: a short password is refused, then they are a viewer here.
+      const invited = await context.browser()!.newContext({ viewport: { width: 1200, height: 900 }, reducedMotion: 'reduce' });
+      const invitedBlocked = await blockOtherHosts(invited, host);
+      const invitedPage = await invited.newPage();
+      const invitedProblems = watchForProblems(invitedPage, host);
+      try {
+        await invitedPage.goto(deckhandLink.toString());
+        await invitedPage.getByRole('heading', { name: 'Accept an invitation' }).waitFor();
+        expect(await invitedPage.getByLabel('Invitation token').inputValue()).toMatch(/^sli_/);
+        await invitedPage.getByLabel('Password').fill('short');
+        await invitedPage.getByRole('button', { name: 'Accept' }).click();
+        await invitedPage.getByRole('alert').filter({ hasText: 'Could not accept the invitation' }).filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
+        await checkView(invitedPage, 'accept-invitation');
+        await invitedPage.getByLabel('Password').fill('a long enough passphrase');
+        await invitedPage.getByRole('button', { name: 'Accept' }).click();
+        await invitedPage.getByRole('button', { name: new RegExp(`Quay Authority · ${deckhand}`) }).waitFor();
+        await invitedPage.waitForLoadState('networkidle');
+        expect(invitedBlocked).toEqual([]);
+        expect(invitedProblems.unexpected()).toEqual([]);
+      } finally {
+        await invited.close();
+      }
+      const roles = await gql(server, owner.accessToken, '{ viewer { tenant { members(first: 10) { edges { node { role user { email } } } } } } }');
+      expect(roles.data.viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === deckhand)?.node.role).toBe('VIEWER');
+      await page.reload();
+      await page.locator(`#members-table tr[data-email="${deckhand}"]`).waitFor();
       await page.locator('#invitations-empty').waitFor();
-      const accepted = await server.graphql('mutation($t: String!) { acceptInvitation(token: $t, password: "a long enough passphrase") { role } }', { variables: { t: token } });
-      expect(accepted.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
       // Settings: an allow-list without this address is refused (lock-out); then a rate and a lifetime.
       await page.getByRole('link', { name: 'Settings' }).click();

@@ -13,6 +13,7 @@ import { Shell } from './shell.js';
 import { DatasetDetail } from './views/dataset-detail.js';
 import { Datasets } from './views/datasets.js';
 // Governance (policies and the decision log, API keys, members, tenant settings).
+import { AcceptInvitation } from './views/accept-invitation.js';
 import { ApiKeys } from './views/govern/api-keys.js';
 import { Members } from './views/govern/members.js';
 import { Policies } from './views/govern/policies.js';
@@ -32,6 +33,8 @@ createRoot(root).render(
         <Routes>
           <Route path="sign-in" element={<SignIn />} />
           <Route path="sign-up" element={<SignUp />} />
+          {/* Governance: an invitation's link leads here, signed in or not. */}
+          <Route path="accept-invitation" element={<AcceptInvitation />} />
           <Route element={<Shell />}>
             <Route index element={<Navigate to="/datasets" replace />} />
             <Route path="datasets" element={<Datasets />} />

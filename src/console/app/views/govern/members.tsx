@@ -123,9 +123,9 @@ export function Members() {
 
       <h2 className="h5 mt-4">Invitations</h2>
       {invited ? (
-        <ShownOnce id="invitation-token" title={`Invitation for ${invited.email}`} value={invited.token} onDismiss={() => setInvited(undefined)}>
-          Sluice sends no email: pass this single-use token to {invited.email} yourself. It is valid for 7 days and shown only now; they accept it signed in as that email, or
-          with a password to create their account (<code>acceptInvitation</code>).
+        <ShownOnce id="invitation-link" title={`Invitation link for ${invited.email}`} value={invitationLink(invited.token)} onDismiss={() => setInvited(undefined)}>
+          Sluice sends no email: pass this single-use link to {invited.email} yourself. It is valid for 7 days and shown only now; opening it, they accept signed in as
+          that email, or choose a password to create their account.
         </ShownOnce>
       ) : null}
       {invitations.length === 0 ? (
@@ -249,4 +249,9 @@ function Invite({ onInvited }: { onInvited: (email: string, token: string) => vo
       </Form>
     </section>
   );
+}
+
+/** The console's page that accepts the token; it travels in the fragment, which no server receives or logs. */
+function invitationLink(token: string): string {
+  return `${window.location.origin}/console/accept-invitation#${new URLSearchParams({ token })}`;
 }
