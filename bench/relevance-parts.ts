@@ -1,11 +1,12 @@
 /**
  * Where keyword ranking departs from the textbook, one part at a time, on the Cranfield
  * collection (bench/relevance.ts measures the endpoint itself). Each row re-ranks offline, in
- * this process, with the formula of `sluice_bm25_search` (k1 1.2, b 0.75, Lucene's idf, a
- * chunk's length as its distinct lexemes, passages with all the question's words first) over
+ * this process, with the formula of `sluice_bm25_search` (k1 1.2, b 0.75, Lucene's idf over
+ * documents, a chunk's length as its distinct lexemes, passages with all the question's words first) over
  * lexemes PostgreSQL makes (`to_tsvector('english', …)`, `plain_question_text`) from the
  * passages Sluice's own chunker cuts, changing one thing against the first row. Every question
- * is taken as plain words (the endpoint reads one, 125's "-dash", as search syntax).
+ * is taken as plain words (the endpoint reads 125's "-dash" as plain words minus "dash"; here
+ * "dash" is one of its words).
  *
  * Settings: BENCH_RELEVANCE_DIR as for `relevance`; BENCH_DATABASE_URL as for every benchmark.
  */
@@ -39,19 +40,25 @@ interface Ranking {
   questions: Map<string, string[]>;
   allWordsFirst?: boolean;
   length?: 'distinct' | 'tokens';
+  /** What a word's rarity counts: the documents holding it (as built) or the passages. */
+  idf?: 'documents' | 'passages';
 }
 
 /** Mean quality of ranking every judged question's passages by BM25, a document at its best passage. */
-function quality({ passages, questions, allWordsFirst = true, length = 'distinct' }: Ranking, collection: Collection): QualityScores {
+function quality({ passages, questions, allWordsFirst = true, length = 'distinct', idf: rarity = 'documents' }: Ranking, collection: Collection): QualityScores {
   const lengthOf = (passage: Passage) => (length === 'distinct' ? passage.frequencies.size : [...passage.frequencies.values()].reduce((sum, n) => sum + n, 0));
   const averageLength = passages.reduce((sum, passage) => sum + lengthOf(passage), 0) / passages.length;
   const chunkCounts = new Map<string, number>();
   for (const passage of passages) for (const term of passage.frequencies.keys()) chunkCounts.set(term, (chunkCounts.get(term) ?? 0) + 1);
+  const holders = new Map<string, Set<string>>();
+  for (const passage of passages) for (const term of passage.frequencies.keys()) holders.set(term, (holders.get(term) ?? new Set()).add(passage.documentId));
+  const collectionSize = rarity === 'documents' ? new Set(passages.map((passage) => passage.documentId)).size : passages.length;
+  const frequencyOf = (term: string) => (rarity === 'documents' ? holders.get(term)!.size : chunkCounts.get(term)!);
   const scores: QualityScores[] = [];
   for (const [questionId, judgements] of collection.judgements) {
     // As the search does: only the words the dataset holds count, for the score and for "all".
     const terms = (questions.get(questionId) ?? []).filter((term) => chunkCounts.has(term));
-    const idf = terms.map((term) => Math.log(1 + (passages.length - chunkCounts.get(term)! + 0.5) / (chunkCounts.get(term)! + 0.5)));
+    const idf = terms.map((term) => Math.log(1 + (collectionSize - frequencyOf(term) + 0.5) / (frequencyOf(term) + 0.5)));
     const scored: { documentId: string; score: number; complete: boolean }[] = [];
     for (const passage of passages) {
       const norm = K1 * (1 - B + (B * lengthOf(passage)) / averageLength);
@@ -95,6 +102,10 @@ export async function relevancePartsBenchmark(command: string): Promise<void> {
   const collection = await loadCollection(directory);
   const documents = collection.documents.filter((document) => document.text.trim() !== '');
   const chunks: Texts = documents.flatMap((document) => chunkText(document.text, DEFAULT_INGESTION_OPTIONS.chunking).map((chunk) => ({ id: document.id, text: chunk.content })));
+  // The document's title before every chunk but its first (which begins with it in Cranfield).
+  const titled: Texts = documents.flatMap((document) =>
+    chunkText(document.text, DEFAULT_INGESTION_OPTIONS.chunking).map((chunk, ordinal) => ({ id: document.id, text: ordinal === 0 ? chunk.content : `${document.title}\n${chunk.content}` })),
+  );
   const judged = collection.questions.filter((question) => collection.judgements.has(question.id));
 
   const database = await openBenchDatabase();
@@ -112,13 +123,16 @@ export async function relevancePartsBenchmark(command: string): Promise<void> {
     const referenceQuestions = new Map(judged.map((question) => [question.id, [...new Set(analyse(question.text))]]));
 
     const rows: [string, QualityScores][] = [
-      ['Sluice as built: question read as its words, all the words first, default chunks', quality(now, collection)],
-      ['… question parsed as PostgreSQL parses prose (before this change)', quality({ ...now, questions: asQuestions(await lexemes(url, judged, parsed)) }, collection)],
+      ['Sluice as built: question read as its words, all the words first, idf over documents, default chunks', quality(now, collection)],
+      ['… idf over chunks (before 2026-12-03)', quality({ ...now, idf: 'passages' }, collection)],
+      ['… question parsed as PostgreSQL parses prose (before 2026-12-02)', quality({ ...now, questions: asQuestions(await lexemes(url, judged, parsed)) }, collection)],
       ['… without all the words first (BM25 alone)', quality({ ...now, allWordsFirst: false }, collection)],
       ['… a chunk’s length counted in tokens', quality({ ...now, length: 'tokens' }, collection)],
       ['… passages read like questions too (re-indexing every chunk)', quality({ ...now, passages: asPassages(chunks, await lexemes(url, chunks, read)) }, collection)],
+      ['… the title repeated in every later chunk', quality({ ...now, passages: asPassages(titled, await lexemes(url, titled, parsed)) }, collection)],
+      ['… both: passages read like questions, the title in every later chunk', quality({ ...now, passages: asPassages(titled, await lexemes(url, titled, read)) }, collection)],
       ['… whole documents instead of chunks', quality({ ...now, passages: asPassages(documents, await lexemes(url, documents, parsed)) }, collection)],
-      ['Reference analysis (Porter, `stopword`) over the same chunks, BM25 alone', quality({ passages: analysed(chunks), questions: referenceQuestions, allWordsFirst: false, length: 'tokens' }, collection)],
+      ['Reference analysis (Porter, `stopword`) over the same chunks, BM25 alone', quality({ passages: analysed(chunks), questions: referenceQuestions, allWordsFirst: false, length: 'tokens', idf: 'passages' }, collection)],
     ];
     const bm25 = new Bm25Index(collection.documents);
     const reference = meanScores(judged.map((question) => scoreRanking(bm25.search(question.text, TOP_K), collection.judgements.get(question.id)!)));

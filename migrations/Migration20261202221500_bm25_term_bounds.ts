@@ -12,7 +12,7 @@ import { BM25_SEARCH, STATISTICS_TRIGGER } from './Migration20261202144657_bm25_
  * (docs/endpoints.md, "How it stays fast"). Only insertions move them: a deletion leaves them
  * looser, never wrong. Hand-written (functions and the backfill of existing rows).
  */
-const STATISTICS_TRIGGER_WITH_BOUNDS = `create or replace function chunks_search_statistics() returns trigger
+export const STATISTICS_TRIGGER_WITH_BOUNDS = `create or replace function chunks_search_statistics() returns trigger
   language plpgsql as $fn$
   declare
     emptied uuid[];
@@ -56,7 +56,7 @@ const STATISTICS_TRIGGER_WITH_BOUNDS = `create or replace function chunks_search
     return null;
   end $fn$;`;
 
-const BM25_SEARCH_WITH_BOUNDS = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
+export const BM25_SEARCH_WITH_BOUNDS = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
 -- At most top_k rows (50 at most), with everything the retriever shows, looked up by key

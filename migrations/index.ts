@@ -33,6 +33,7 @@ import { Migration20261202214500_bm25_question_words } from './Migration20261202
 import { Migration20261202215000_bm25_statistics_upkeep } from './Migration20261202215000_bm25_statistics_upkeep.js';
 import { Migration20261202221500_bm25_term_bounds } from './Migration20261202221500_bm25_term_bounds.js';
 import { Migration20261203003019_document_retention } from './Migration20261203003019_document_retention.js';
+import { Migration20261203003315_bm25_document_idf } from './Migration20261203003315_bm25_document_idf.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -68,4 +69,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202215000_bm25_statistics_upkeep', class: Migration20261202215000_bm25_statistics_upkeep },
   { name: 'Migration20261202221500_bm25_term_bounds', class: Migration20261202221500_bm25_term_bounds },
   { name: 'Migration20261203003019_document_retention', class: Migration20261203003019_document_retention },
+  { name: 'Migration20261203003315_bm25_document_idf', class: Migration20261203003315_bm25_document_idf },
 ];

@@ -194,7 +194,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     withSecurityHeaders(
       { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
       // The console's and GraphiQL's static files are answered before Yoga and its plugins.
-      withConsole(withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, yoga))),
+      withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, yoga))),
     ),
   );
   const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production });

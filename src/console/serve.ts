@@ -37,10 +37,15 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-export function withConsole(next: RequestListener): RequestListener {
+export interface ConsoleOptions {
+  /** Where this server serves GraphiQL, or undefined when it does not (production by default). */
+  graphiqlPath?: string;
+}
+
+export function withConsole(options: ConsoleOptions, next: RequestListener): RequestListener {
   const here = dirname(fileURLToPath(import.meta.url));
   const classic = classicAssets(join(here, 'classic'));
-  const appPage: Asset = { body: readFileSync(join(here, 'app', 'index.html')), type: TYPES['.html']! };
+  const appPage: Asset = { body: appPageOf(readFileSync(join(here, 'app', 'index.html'), 'utf8'), options), type: TYPES['.html']! };
   let bundle: Promise<ConsoleBundle> | undefined;
   const built = () => {
     bundle ??= buildConsoleApp().catch((error: unknown) => {
@@ -70,6 +75,16 @@ export function withConsole(next: RequestListener): RequestListener {
     if (!/\.[a-z0-9]+$/i.test(path)) return send(req, res, appPage);
     return answer(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not found\n');
   };
+}
+
+/**
+ * The application's page, telling the application what this server offers that the API does
+ * not say: whether GraphiQL is served (its link is shown only then: a link to a page the
+ * server refuses would be a dead end). A `<meta>` element, read by the script: no inline code.
+ */
+function appPageOf(html: string, { graphiqlPath }: ConsoleOptions): Buffer {
+  const facts = graphiqlPath ? `<meta name="sluice-graphiql" content="${graphiqlPath.replace(/[&"<>]/g, '')}">\n` : '';
+  return Buffer.from(html.replace('</head>', `${facts}</head>`), 'utf8');
 }
 
 function send(req: IncomingMessage, res: ServerResponse, asset: Asset): void {

@@ -10,6 +10,7 @@ import { AskableEndpointService } from './endpoint-queries/askable-endpoints.js'
 import { QueryService } from './endpoint-queries/query.service.js';
 import { CatalogService } from './endpoints/catalog.service.js';
 import { endpointHealthByIds } from './model-health/endpoint-health.js';
+import { ModelTestService } from './model-health/model-test.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
@@ -59,6 +60,8 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
       endpoints: await endpointSlugsUsingModel(ctx.em, modelId),
       datasets: await datasetSlugsUsingModel(ctx.em, modelId),
     })),
+    /** "Test connection": one check of a model on demand, told and audited. */
+    modelTests: new ModelTestService(ctx),
     endpoints: new EndpointService(ctx, catalog),
     /** Listed endpoints of every tenant, for any caller (the one SECURITY DEFINER read). */
     catalog,

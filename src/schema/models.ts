@@ -1,5 +1,6 @@
 /** Models: what endpoints answer with. The API key goes in and never comes out. */
 import { healthOf, type Health } from '../domains/model-health/health-rules.js';
+import type { ModelTestResult } from '../domains/model-health/model-test.js';
 import type { Model } from '../domains/models/model.entity.js';
 import { modelKind } from '../domains/models/model.service.js';
 import { modelTypes, type ModelKind } from '../domains/models/provider.js';
@@ -99,6 +100,17 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
   }),
 });
 
+const ModelTestResultRef = builder.objectRef<ModelTestResult>('ModelTestResult').implement({
+  description: 'What one test of a model found. Not written into `Model.health`, which is the worker checks’ own.',
+  fields: (t) => ({
+    model: t.field({ type: ModelRef, resolve: (result) => result.model }),
+    ok: t.exposeBoolean('ok', { description: 'The model server answered as the protocol says (a model that calls no server, such as extractive, always does).' }),
+    latencyMs: t.exposeInt('latencyMs', { nullable: true, description: 'How long the test took; null when it failed.' }),
+    error: t.exposeString('error', { nullable: true, description: 'Why it failed: the reason (TIMEOUT, NETWORK, HTTP_ERROR, BAD_RESPONSE, an egress refusal…) and message, redacted; null when it answered.' }),
+    testedAt: t.expose('testedAt', { type: 'DateTime' }),
+  }),
+});
+
 const DeletedModelRef = builder.objectRef<{ id: string }>('DeletedModel').implement({
   fields: (t) => ({ id: t.globalID({ resolve: (deleted) => ({ type: 'Model', id: deleted.id }) }) }),
 });
@@ -128,6 +140,17 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'model:manage' },
     args: { id: t.arg.globalID({ required: true, for: [ModelRef] }), input: t.arg({ type: UpdateModelInput, required: true }) },
     resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: 'apiKey' in input ? (input.apiKey ?? null) : undefined }),
+  }),
+  testModel: t.field({
+    type: ModelTestResultRef,
+    description:
+      'Tests the model now: the cheapest real request (one token, or one word embedded) through its own client, egress guard and key, one attempt. ' +
+      'A failing model is a result (ok false, with the reason), not an error. Audited as model.test.',
+    authScopes: { permission: 'model:manage' },
+    // The model server is called with no transaction open (domains/model-health/model-test.ts).
+    extensions: { ownTransactions: true },
+    args: { id: t.arg.globalID({ required: true, for: [ModelRef] }) },
+    resolve: (_root, { id }, ctx) => ctx.services.modelTests.test(id.id),
   }),
   deleteModel: t.field({
     type: DeletedModelRef,

@@ -14,18 +14,38 @@ const TimeRangeInput = builder.inputType('TimeRangeInput', {
 });
 
 const UsageGroupingEnum = builder.enumType('UsageGrouping', { values: ['ENDPOINT', 'CALLER', 'DAY'] as const });
+const UsageIntervalEnum = builder.enumType('UsageInterval', { description: 'The width of one bucket of a usage timeline, in UTC.', values: ['HOUR', 'DAY'] as const });
+const UsageSeriesGroupingEnum = builder.enumType('UsageSeriesGrouping', { values: ['ENDPOINT', 'CALLER'] as const });
 const DecisionEnum = builder.enumType('PolicyDecisionOutcome', { values: ['ALLOW', 'DENY'] as const });
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The figures a usage row and a timeline's point share. */
+function totalsFields<Shape extends UsageTotals>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, Shape>) {
+  return {
+    queries: t.int({ resolve: (row) => row.queries }),
+    promptTokens: t.field({ type: 'SafeInt', resolve: (row) => row.promptTokens }),
+    completionTokens: t.field({ type: 'SafeInt', resolve: (row) => row.completionTokens }),
+    totalTokens: t.field({ type: 'SafeInt', resolve: (row) => row.totalTokens }),
+    costMicros: t.field({ type: 'SafeInt', description: 'By the models’ prices.', resolve: (row) => row.costMicros }),
+    chargedMicros: t.field({ type: 'SafeInt', description: 'By the endpoints’ accounting policies.', resolve: (row) => row.chargedMicros }),
+    denials: t.int({ description: 'Queries the policies refused.', resolve: (row) => row.denials }),
+  };
+}
 
 const UsageRowRef = builder.objectRef<UsageTotals & { key: string }>('UsageRow').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The endpoint slug, the caller (`kind:id`) or the day (YYYY-MM-DD, UTC).' }),
-    queries: t.exposeInt('queries'),
-    promptTokens: t.expose('promptTokens', { type: 'SafeInt' }),
-    completionTokens: t.expose('completionTokens', { type: 'SafeInt' }),
-    totalTokens: t.expose('totalTokens', { type: 'SafeInt' }),
-    costMicros: t.expose('costMicros', { type: 'SafeInt', description: 'By the models’ prices.' }),
-    chargedMicros: t.expose('chargedMicros', { type: 'SafeInt', description: 'By the endpoints’ accounting policies.' }),
-    denials: t.exposeInt('denials', { description: 'Queries the policies refused.' }),
+    ...totalsFields(t),
+  }),
+});
+
+const UsagePointRef = builder.objectRef<UsageTotals & { start: Date; key: string }>('UsagePoint').implement({
+  description: 'One bucket of one series of a usage timeline.',
+  fields: (t) => ({
+    start: t.expose('start', { type: 'DateTime', description: 'The bucket’s start (UTC hour or day); it ends where the next one starts.' }),
+    key: t.exposeString('key', { description: 'The endpoint slug or the caller (`kind:id`); `(other)` sums the series beyond the busiest; `(embedding)` is ingestion’s embedding calls.' }),
+    ...totalsFields(t),
   }),
 });
 
@@ -96,6 +116,19 @@ builder.queryFields((t) => ({
     authScopes: { permission: 'usage:read' },
     args: { range: t.arg({ type: TimeRangeInput, required: false }), groupBy: t.arg({ type: UsageGroupingEnum, required: true }) },
     resolve: (_root, { range, groupBy }, ctx) => ctx.services.usage.usage(range ?? {}, groupBy),
+  }),
+  usageOverTime: t.field({
+    type: [UsagePointRef],
+    description:
+      'The tenant’s queries, tokens, cost and denials over time (ADMIN): per bucket and per endpoint or caller, oldest first; only buckets with activity. Hourly buckets over at most 31 days.',
+    authScopes: { permission: 'usage:read' },
+    args: {
+      range: t.arg({ type: TimeRangeInput, required: false }),
+      interval: t.arg({ type: UsageIntervalEnum, required: true }),
+      by: t.arg({ type: UsageSeriesGroupingEnum, required: true }),
+      series: t.arg.int({ required: false, description: 'How many of the busiest endpoints or callers keep their own series, 1 to 50 (default 8); the rest are summed as `(other)`.' }),
+    },
+    resolve: (_root, { range, interval, by, series }, ctx) => ctx.services.usage.usageOverTime(range ?? {}, interval, by, series ?? undefined),
   }),
   myUsage: t.field({
     type: MyUsageRef,

@@ -11,10 +11,10 @@
  * the test. Screenshots of each view: test-results/console-*.png (docs/console.md shows them).
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkView as view, SHOTS } from '../support/console-view.js';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
-import { checkView as view, consoleAccessToken as accessToken, SHOTS } from '../support/console-view.js';
 import { addMember, signUp, uniqueEmail } from '../support/identity.js';
 import { ingestInline, settled } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -188,3 +188,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
     }
   });
 });
+
+
+async function accessToken(page: Page): Promise<string> {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? '{}').tokens.accessToken);
+}

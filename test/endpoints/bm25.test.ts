@@ -1,10 +1,12 @@
 /**
  * Keyword search ranks with BM25 over each dataset's own statistics: the statistics stay exact
- * (and the per-term score bounds valid) as documents are added, replaced and deleted (checked
- * against a recount from the chunks themselves), the max-score pruning returns exactly what scoring every matching chunk would
+ * (and the per-term score bounds valid) as documents are added, replaced and deleted, and as
+ * chunks of one document come and go in several statements (checked against a recount from the
+ * chunks themselves; a word's rarity counts documents, not chunks), the max-score pruning returns exactly what scoring every matching chunk would
  * (checked against BM25 computed here from the stored lexemes), rare words outweigh common
  * ones, shorter passages win ties of frequency, and one tenant's documents never move another
- * tenant's scores.
+ * tenant's scores. A plain question with `-word` matches any of its other words, minus the
+ * passages holding the excluded one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -38,20 +40,23 @@ async function statisticsDrift(boundsExact = false): Promise<unknown[]> {
   return withClient(server.database.ownerUrl, async (client) => {
     const terms = await client.query(`
       with recount as (
-        select c.tenant_id, c.dataset_id, t.lexeme as term, count(*)::int as chunk_count,
+        select c.tenant_id, c.dataset_id, t.lexeme as term, count(*)::int as chunk_count, count(distinct c.document_id)::int as document_count,
                max(greatest(coalesce(array_length(t.positions, 1), 0), 1)) as max_frequency, min(length(c.search)) as min_length
           from chunks c cross join lateral unnest(c.search) as t group by 1, 2, 3)
       select coalesce(r.dataset_id, s.dataset_id) as dataset_id, coalesce(r.term, s.term) as term, r.chunk_count as recounted, s.chunk_count as stored,
+             r.document_count as recounted_documents, s.document_count as stored_documents,
              r.max_frequency as recounted_max_frequency, s.max_frequency as stored_max_frequency, r.min_length as recounted_min_length, s.min_length as stored_min_length
         from recount r full join dataset_terms s on s.tenant_id = r.tenant_id and s.dataset_id = r.dataset_id and s.term = r.term
-       where r.chunk_count is distinct from s.chunk_count
+       where r.chunk_count is distinct from s.chunk_count or r.document_count is distinct from s.document_count
           or s.max_frequency < r.max_frequency or s.min_length > r.min_length
           or ($1 and (s.max_frequency <> r.max_frequency or s.min_length <> r.min_length))`, [boundsExact]);
     const totals = await client.query(`
-      select d.id, d.search_chunk_count, d.search_lexeme_count, count(c.id) as chunks, coalesce(sum(length(c.search)), 0) as lexemes
+      select d.id, d.search_chunk_count, d.search_lexeme_count, d.search_document_count,
+             count(c.id) as chunks, coalesce(sum(length(c.search)), 0) as lexemes, count(distinct c.document_id) as documents
         from datasets d left join chunks c on c.dataset_id = d.id
        group by d.id
-      having d.search_chunk_count <> count(c.id) or d.search_lexeme_count <> coalesce(sum(length(c.search)), 0)`);
+      having d.search_chunk_count <> count(c.id) or d.search_lexeme_count <> coalesce(sum(length(c.search)), 0)
+          or d.search_document_count <> count(distinct c.document_id)`);
     return [...terms.rows, ...totals.rows];
   });
 }
@@ -69,37 +74,44 @@ async function ranked(tenant: Tenant, setup: EndpointSetup, query: string, topK 
   return body.data.queryEndpoint.passages as { chunkId: string; documentTitle: string; score: number }[];
 }
 
-/** Documents of words drawn with a skew from a small vocabulary: common words everywhere, rare ones in few. */
-function generatedCorpus(count: number, seed: number): InlineDocument[] {
+/**
+ * Documents of words drawn with a skew from a small vocabulary: common words everywhere, rare
+ * ones in few. `extra` more words make documents that a small chunk size splits.
+ */
+function generatedCorpus(count: number, seed: number, extra = 0): InlineDocument[] {
   const vocabulary = Array.from({ length: 60 }, (_, index) => `w${String.fromCharCode(97 + (index % 26))}${String.fromCharCode(97 + Math.floor(index / 26))}q`);
   let state = seed;
   const next = () => (state = (state * 16807) % 2147483647) / 2147483647;
   return Array.from({ length: count }, (_, index) => ({
     title: `Generated ${index}`,
-    text: Array.from({ length: 8 + Math.floor(next() * 30) }, () => vocabulary[Math.floor(vocabulary.length * next() ** 2)]).join(' ') + '.',
+    text: Array.from({ length: 8 + extra + Math.floor(next() * 30) }, () => vocabulary[Math.floor(vocabulary.length * next() ** 2)]).join(' ') + '.',
   }));
 }
 
-/** BM25 of every chunk of a dataset, from the lexemes PostgreSQL stored, complete matches first. */
+/**
+ * BM25 of every chunk of a dataset, from the lexemes PostgreSQL stored, complete matches first;
+ * a word's idf from the documents holding it among the dataset's documents.
+ */
 async function bruteForce(datasetId: string, query: string, topK: number): Promise<{ chunkId: string; score: number }[]> {
   return withClient(server.database.ownerUrl, async (client) => {
     const { rows: terms } = await client.query<{ term: string }>(`select distinct unnest(tsvector_to_array(to_tsvector('english', plain_question_text('english', $1)))) as term`, [query]);
-    const { rows } = await client.query<{ id: string; lexeme: string; tf: number; length: number }>(
-      `select c.id, u.lexeme, array_length(u.positions, 1) as tf, length(c.search) as length
+    const { rows } = await client.query<{ id: string; document_id: string; lexeme: string; tf: number; length: number }>(
+      `select c.id, c.document_id, u.lexeme, array_length(u.positions, 1) as tf, length(c.search) as length
          from chunks c cross join lateral unnest(c.search) u where c.dataset_id = $1`,
       [datasetId],
     );
-    const chunks = new Map<string, { length: number; tf: Map<string, number> }>();
+    const chunks = new Map<string, { documentId: string; length: number; tf: Map<string, number> }>();
     for (const row of rows) {
-      const chunk = chunks.get(row.id) ?? { length: row.length, tf: new Map() };
+      const chunk = chunks.get(row.id) ?? { documentId: row.document_id, length: row.length, tf: new Map() };
       chunk.tf.set(row.lexeme, row.tf);
       chunks.set(row.id, chunk);
     }
     const average = [...chunks.values()].reduce((sum, chunk) => sum + chunk.length, 0) / chunks.size;
     const wanted = terms.map((row) => row.term).filter((term) => [...chunks.values()].some((chunk) => chunk.tf.has(term)));
+    const documents = new Set([...chunks.values()].map((chunk) => chunk.documentId)).size;
     const idf = new Map(wanted.map((term) => {
-      const df = [...chunks.values()].filter((chunk) => chunk.tf.has(term)).length;
-      return [term, Math.log(1 + (chunks.size - df + 0.5) / (df + 0.5))];
+      const df = new Set([...chunks.values()].filter((chunk) => chunk.tf.has(term)).map((chunk) => chunk.documentId)).size;
+      return [term, Math.log(1 + (documents - df + 0.5) / (df + 0.5))];
     }));
     return [...chunks]
       .map(([chunkId, chunk]) => ({
@@ -143,9 +155,16 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
   });
 
   it('returns exactly what scoring every matching chunk returns (max-score pruning loses nothing)', async () => {
-    const setup = await endpointOver(server, owner.token, generatedCorpus(50, 23));
+    // One chunk per document, and documents split into several chunks (where a word's rarity
+    // over documents and over chunks differ, in the scores and in the pruning bounds).
+    const whole = await endpointOver(server, owner.token, generatedCorpus(50, 23));
+    const split = await endpointOver(server, owner.token, generatedCorpus(25, 37, 60), { ingestion: { chunkSize: 100, chunkOverlap: 0 } });
+    const { rows: shape } = await withClient(server.database.ownerUrl, (client) =>
+      client.query<{ chunks: number; documents: number }>('select count(*)::int as chunks, count(distinct document_id)::int as documents from chunks where dataset_id = $1', [uuidOf(split.datasetId)]),
+    );
+    expect(shape[0]!.chunks).toBeGreaterThan(3 * shape[0]!.documents);
     const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq'];
-    for (const question of questions) {
+    for (const [setup, question] of [whole, split].flatMap((setup) => questions.map((question) => [setup, question] as const))) {
       const expected = await bruteForce(uuidOf(setup.datasetId), question, 10);
       // Through the endpoint (few matching chunks: the single pass) and through the max-score
       // steps (the function called with a single-pass limit of 0), both against brute force.
@@ -233,6 +252,65 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     expect(await lexemes('what is, and how?')).toEqual([]);
     expect(await lexemes('')).toEqual([]);
     expect(await lexemes("the body's 1.5 m")).toEqual(['1.5', 'bodi', 'm']);
+  });
+
+  it('counts a word once per document, whichever statements add, change and remove its chunks', async () => {
+    const setup = await endpointOver(server, owner.token, generatedCorpus(6, 41, 60), { ingestion: { chunkSize: 100, chunkOverlap: 0 } });
+    const datasetId = uuidOf(setup.datasetId);
+    // (Bounds are exact only while nothing was deleted: earlier tests replaced documents.)
+    expect(await statisticsDrift()).toEqual([]);
+    const sql = <T extends Record<string, unknown>>(text: string, values: unknown[] = []) =>
+      withClient(server.database.ownerUrl, async (client) => (await client.query<T>(text, values)).rows);
+    const [document] = await sql<{ document_id: string }>('select document_id from chunks where dataset_id = $1 group by 1 order by 1 limit 1', [datasetId]);
+    const documentId = document!.document_id;
+    const documentsHolding = async (word: string) =>
+      (await sql<{ n: number }>(`select coalesce(sum(document_count), 0)::int as n from dataset_terms
+                                  where dataset_id = $1 and term = any(tsvector_to_array(to_tsvector('english', $2)))`, [datasetId, word]))[0]!.n;
+
+    // A document continued in a later statement (the writer batches chunks): its words that
+    // earlier chunks hold are not counted again, a new word once however many chunks hold it.
+    const before = await documentsHolding('waaq');
+    expect(await sql('select 1 from chunks where document_id = $1 and search @@ $2::tsquery', [documentId, 'waaq'])).not.toEqual([]);
+    await sql(`insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language)
+               select gen_random_uuid(), tenant_id, dataset_id, document_id, 1000 + n, 'waaq sluicegate sluicegate', 0, 25, language
+                 from chunks cross join generate_series(1, 2) as n where document_id = $1 and ordinal = 0`, [documentId]);
+    expect(await statisticsDrift()).toEqual([]);
+    expect(await documentsHolding('sluicegate')).toBe(1);
+    // "waaq", the commonest word, is in this document already: the same count.
+    expect(await documentsHolding('waaq')).toBe(before);
+
+    // One chunk changed in place, one removed: the word stays counted while a chunk holds it.
+    await sql(`update chunks set content = 'sluicegate keeper' where document_id = $1 and ordinal = 0`, [documentId]);
+    expect(await statisticsDrift()).toEqual([]);
+    await sql('delete from chunks where document_id = $1 and ordinal = 1001', [documentId]);
+    expect(await statisticsDrift()).toEqual([]);
+    expect(await documentsHolding('sluicegate')).toBe(1);
+    await sql('delete from chunks where document_id = $1 and ordinal in (0, 1002)', [documentId]);
+    expect(await statisticsDrift()).toEqual([]);
+    expect(await documentsHolding('sluicegate')).toBe(0);
+
+    // The whole document gone: the dataset counts one document fewer.
+    const [{ documents }] = (await sql<{ documents: number }>('select search_document_count::int as documents from datasets where id = $1', [datasetId])) as [{ documents: number }];
+    await sql('delete from chunks where document_id = $1', [documentId]);
+    expect(await statisticsDrift()).toEqual([]);
+    expect((await sql<{ documents: number }>('select search_document_count::int as documents from datasets where id = $1', [datasetId]))[0]!.documents).toBe(documents - 1);
+  });
+
+  it('reads a plain question with -word as its other words, minus the passages holding the excluded one', async () => {
+    const setup = await endpointOver(server, owner.token, [
+      { title: 'Wings', text: 'Supersonic flow over swept wings.' },
+      { title: 'Dash', text: 'Supersonic flow during a dash at altitude.' },
+      { title: 'Papers', text: 'Experimental papers on flow separation.' },
+      { title: 'Boats', text: 'Boats on the canal.' },
+    ]);
+    // It required every other word (no passage has all four) and found nothing.
+    const titles = (await ranked(owner, setup, 'supersonic flow -dash experimental papers')).map((passage) => passage.documentTitle);
+    expect(titles.sort()).toEqual(['Papers', 'Wings']);
+    // The same words without the exclusion find the excluded passage too.
+    expect((await ranked(owner, setup, 'supersonic flow experimental papers')).map((passage) => passage.documentTitle).sort()).toEqual(['Dash', 'Papers', 'Wings']);
+    // Excluding a stop word excludes nothing; quotes still make the whole query search syntax.
+    expect((await ranked(owner, setup, 'supersonic -the')).map((passage) => passage.documentTitle).sort()).toEqual(['Dash', 'Wings']);
+    expect((await ranked(owner, setup, '"supersonic flow" -dash')).map((passage) => passage.documentTitle)).toEqual(['Wings']);
   });
 
   it('scores with the dataset’s own statistics: another tenant’s documents move nothing', async () => {

@@ -20,7 +20,7 @@ import { configDirectory } from '../credentials.js';
 import { collectFiles, type LocalFile } from '../files.js';
 import { progressView } from '../progress.js';
 import { findDataset } from './datasets.js';
-import { failedInputs, oneLine, uploadInBatches, type FailedInput, type UploadSettings } from './ingest.js';
+import { failedInputs, oneLine, uploadInBatches, type FailedInput, type UploadSettings } from './ingest-upload.js';
 
 export interface WatchSettings extends Omit<UploadSettings, 'view'> {
   datasetRef: string;

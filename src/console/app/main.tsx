@@ -12,6 +12,11 @@ import { SessionProvider } from './session.js';
 import { Shell } from './shell.js';
 import { DatasetDetail } from './views/dataset-detail.js';
 import { Datasets } from './views/datasets.js';
+// Models, endpoints, catalog, playground (issue 21).
+import { Catalog } from './views/endpoints/catalog.js';
+import { Endpoints } from './views/endpoints/endpoints.js';
+import { Models } from './views/endpoints/models.js';
+import { Playground } from './views/endpoints/playground.js';
 // Governance (policies and the decision log, API keys, members, tenant settings).
 import { AcceptInvitation } from './views/accept-invitation.js';
 import { ApiKeys } from './views/govern/api-keys.js';
@@ -22,6 +27,8 @@ import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
 import { SignUp } from './views/sign-up.js';
 import { SwitchTenant } from './views/switch-tenant.js';
+import { Audit } from './views/usage/audit.js';
+import { Usage } from './views/usage/usage.js';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('console: the page has no #root');
@@ -39,7 +46,15 @@ createRoot(root).render(
             <Route index element={<Navigate to="/datasets" replace />} />
             <Route path="datasets" element={<Datasets />} />
             <Route path="datasets/:slug" element={<DatasetDetail />} />
+            {/* Models, endpoints, catalog, playground (issue 21). */}
+            <Route path="models" element={<Models />} />
+            <Route path="endpoints" element={<Endpoints />} />
+            <Route path="catalog" element={<Catalog />} />
+            <Route path="playground" element={<Playground />} />
             <Route path="switch-tenant" element={<SwitchTenant />} />
+            {/* console-usage: usage charts and the audit trail. */}
+            <Route path="usage" element={<Usage />} />
+            <Route path="audit" element={<Audit />} />
             {/* Governance: policies and the decision log, API keys, members, tenant settings. */}
             <Route path="policies" element={<Policies />} />
             <Route path="api-keys" element={<ApiKeys />} />

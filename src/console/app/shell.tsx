@@ -9,7 +9,10 @@ import Navbar from 'react-bootstrap/Navbar';
 import NavDropdown from 'react-bootstrap/NavDropdown';
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { ErrorAlert, useFailure } from './error-alert.js';
+import { graphiqlPath } from './server-facts.js';
 import { useSession } from './session.js';
+
+const GRAPHIQL = graphiqlPath();
 
 export function Shell() {
   const { signedIn, signOut } = useSession();
@@ -41,6 +44,26 @@ export function Shell() {
               <Nav.Link as={NavLink} to="/datasets" eventKey="datasets">
                 Datasets
               </Nav.Link>
+              {/* Models, endpoints, catalog, playground (issue 21). */}
+              <Nav.Link as={NavLink} to="/models" eventKey="models">
+                Models
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/endpoints" eventKey="endpoints">
+                Endpoints
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/catalog" eventKey="catalog">
+                Catalog
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/playground" eventKey="playground">
+                Playground
+              </Nav.Link>
+              {/* console-usage: usage charts and the audit trail. */}
+              <Nav.Link as={NavLink} to="/usage" eventKey="usage">
+                Usage
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/audit" eventKey="audit">
+                Audit
+              </Nav.Link>
               {/* Governance: policies and the decision log, API keys, members, tenant settings. */}
               <Nav.Link as={NavLink} to="/policies" eventKey="policies">
                 Policies
@@ -56,7 +79,8 @@ export function Shell() {
               </Nav.Link>
               {/* The views the application does not have yet: the first console has them. */}
               <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
-              <Nav.Link href="/graphql">GraphiQL</Nav.Link>
+              {/* Only where the server serves GraphiQL (not in production by default): no dead link. */}
+              {GRAPHIQL ? <Nav.Link href={GRAPHIQL}>GraphiQL</Nav.Link> : null}
             </Nav>
             <Nav>
               <NavDropdown title={`${signedIn.tenant.name} · ${signedIn.user.email}`} id="account-menu" align="end" className="account-menu">

@@ -6,7 +6,6 @@ import { withClient } from '../../db/bootstrap.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { PLATFORM_CHAIN } from './audit-log.js';
 import { verifyChain, type VerifyResult } from './chain-verifier.js';
-import { applyDocumentRetention, type DocumentRetentionReport } from '../datasets/document-retention.js';
 import { applyRetention, type RetentionReport } from './retention.js';
 
 export interface ChainReport extends VerifyResult {
@@ -36,7 +35,6 @@ export function verifyAllChains(ownerUrl: string, secrets: SecretBox, tenantSlug
   });
 }
 
-/** Audit, usage and decision retention, then expired documents (their removals audited). */
-export function runRetention(ownerUrl: string, secrets: SecretBox): Promise<RetentionReport & DocumentRetentionReport> {
-  return withClient(ownerUrl, async (client) => ({ ...(await applyRetention(client)), ...(await applyDocumentRetention(client, secrets)) }));
+export function runRetention(ownerUrl: string): Promise<RetentionReport> {
+  return withClient(ownerUrl, (client) => applyRetention(client));
 }

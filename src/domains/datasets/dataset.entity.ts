@@ -31,10 +31,12 @@ export const Dataset = defineTenantOwnedEntity({
     /**
      * BM25's collection statistics, kept by triggers on `chunks` with `dataset_terms` (never by
      * the app): how many chunks are indexed and how many lexemes they hold together (the
-     * average chunk length is their quotient).
+     * average chunk length is their quotient), and how many documents those chunks belong to
+     * (the N of a word's idf: rarity is counted over documents, migrations/…_bm25_document_idf.ts).
      */
     searchChunkCount: p.bigint('number').default(0).hidden(),
     searchLexemeCount: p.bigint('number').default(0).hidden(),
+    searchDocumentCount: p.bigint('number').default(0).hidden(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),

@@ -76,11 +76,27 @@ interface Row extends PassageRow {
 }
 
 /**
- * Quotes, a leading minus, or `OR` in capitals: the caller wrote search syntax, so it is taken
- * as written. A lower-case "or" is a word of a question ("gusts or blasts"), as search engines
- * read it: until 2026-12-02 it switched 5 of Cranfield's 113 questions to all-words matching.
+ * Quotes or `OR` in capitals: the caller wrote search syntax, so it is taken as written. A
+ * lower-case "or" is a word of a question ("gusts or blasts"), as search engines read it: until
+ * 2026-12-02 it switched 5 of Cranfield's 113 questions to all-words matching.
  */
-const SEARCH_SYNTAX = /"|(^|\s)-\S|\bOR\b/;
+const SEARCH_SYNTAX = /"|\bOR\b/;
+
+/** `-word`: an exclusion (a minus inside a word, "lift-to-drag", is not one). */
+const EXCLUSION = /(^|\s)-\S+/g;
+
+/**
+ * How the search reads a query: search syntax as written (`strict`), or plain words (any of
+ * them, all of them first) minus the words excluded with `-word`. A question whose only syntax
+ * is an exclusion stays a question: until 2026-12-03 "supersonic flow -dash experimental papers"
+ * required all four other words and found nothing (Cranfield's question 125).
+ */
+export function readQuery(query: string): { strict: boolean; words: string; exclusions: string | null } {
+  if (SEARCH_SYNTAX.test(query)) return { strict: true, words: query, exclusions: null };
+  const exclusions = query.match(EXCLUSION)?.map((token) => token.trim());
+  if (!exclusions) return { strict: false, words: query, exclusions: null };
+  return { strict: false, words: query.replace(EXCLUSION, ' '), exclusions: exclusions.join(' ') };
+}
 
 /**
  * The most chunks one keyword search scores, in all its steps (see `sluice_bm25_search` in
@@ -108,18 +124,21 @@ export const KEYWORD_SINGLE_PASS_LIMIT = 500;
  *
  * A question in plain words ("how does the lock fill?") rarely has every word in one
  * passage: plain questions match any of their words, and passages with all of them rank
- * first; queries with search syntax (websearch_to_tsquery: "phrases", `OR`, `-word`) keep
- * their exact meaning. A plain question is read as its words first (`plain_question_text`,
- * migrations/…_bm25_question_words.ts: a hyphenated compound as its parts, a path-like token
- * such as "/boat-tail/" as itself and its words), for the search and the highlight alike.
+ * first; queries with search syntax (websearch_to_tsquery: "phrases", `OR`) keep their exact
+ * meaning, and `-word` alone excludes passages from a plain question (`readQuery`). A plain
+ * question is read as its words first (`plain_question_text`, migrations/…_bm25_question_words.ts:
+ * a hyphenated compound as its parts, a path-like token such as "/boat-tail/" as itself and its
+ * words), for the search and the highlight alike. How rare a word is counts the documents that
+ * hold it, not the chunks (migrations/…_bm25_document_idf.ts).
  * One statement: the datasets are grouped by their text-search
  * configuration (an endpoint's datasets nearly always share one) and each group searched with
  * its own; ts_headline runs only on the rows returned, as it re-parses text.
  */
 export function fullTextSearchSql({ datasetIds, query, topK, minScore }: RetrievalRequest): { sql: string; params: (string | number | boolean | null)[] } {
-  const strict = SEARCH_SYNTAX.test(query);
-  // What the search reads, once per text-search configuration (`g.question`).
+  const { strict, words, exclusions } = readQuery(query);
+  // What the search reads, once per text-search configuration (`g.question`, `g.excluded`).
   const question = strict ? '?::text' : 'plain_question_text(language::regconfig, ?)';
+  const excluded = exclusions === null ? 'null::tsquery' : 'websearch_to_tsquery(language::regconfig, ?)';
   const highlighted = strict
     ? 'websearch_to_tsquery(h.language, h.question)'
     : `replace(plainto_tsquery(h.language, h.question)::text, ' & ', ' | ')::tsquery`;
@@ -127,14 +146,14 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
     sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
                  ts_headline(h.language, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
             from (select g.language, g.question, s.*
-                    from (select language::regconfig as language, ${question} as question, array_agg(id) as ids
+                    from (select language::regconfig as language, ${question} as question, ${excluded} as excluded, array_agg(id) as ids
                             from datasets where id = any(?::uuid[]) group by language) g
-                    cross join lateral sluice_bm25_search(g.ids, g.language, g.question, ?, ?, ?, ?) s
+                    cross join lateral sluice_bm25_search(g.ids, g.language, g.question, ?, ?, ?, ?, g.excluded) s
                    ${minScore === null ? '' : 'where s.score >= ?::float8'}
                    order by s.complete desc, s.score desc, s.chunk_id
                    limit ?) h
            order by h.complete desc, h.score desc, h.chunk_id`,
-    params: [query, pgArray(datasetIds), strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_SINGLE_PASS_LIMIT, ...(minScore === null ? [] : [minScore]), topK],
+    params: [words, ...(exclusions === null ? [] : [exclusions]), pgArray(datasetIds), strict, topK, KEYWORD_ROW_BUDGET, KEYWORD_SINGLE_PASS_LIMIT, ...(minScore === null ? [] : [minScore]), topK],
   };
 }
 

@@ -16,6 +16,8 @@ import { Policy } from './policy.entity.js';
 import type { Allowance } from './policy-type.js';
 
 export type UsageGrouping = 'ENDPOINT' | 'CALLER' | 'DAY';
+/** The width of one bucket of a usage timeline (UTC). */
+export type UsageInterval = 'HOUR' | 'DAY';
 
 export interface TimeRange {
   from?: Date | null;
@@ -40,6 +42,11 @@ export interface DecisionFilter extends TimeRange {
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_DAYS = 400;
+/** Hourly buckets over at most 31 days (744 buckets per series), daily over the full 400. */
+const MAX_HOURLY_RANGE_DAYS = 31;
+/** Series a timeline splits into by default and at most; the rest are summed as `(other)`. */
+const DEFAULT_SERIES = 8;
+const MAX_SERIES = 50;
 
 /** Per grouping: the key of a usage record or decision row (both have these columns). */
 const GROUP_KEY: Record<UsageGrouping, string> = {
@@ -81,6 +88,40 @@ export class UsageService {
       [...span, ...span],
     );
     return rows.map((row) => ({ key: String(row.key), ...totals(row) }));
+  }
+
+  /**
+   * The tenant's activity over time: per UTC bucket (hour or day) and per endpoint or caller,
+   * bucketed in SQL. Only buckets with activity are returned. The `series` busiest keys (by
+   * queries and denials over the whole range) keep their own rows; the rest are summed under
+   * `(other)`, so a tenant with thousands of callers gets a bounded answer.
+   */
+  async usageOverTime(
+    range: TimeRange,
+    interval: UsageInterval,
+    by: 'ENDPOINT' | 'CALLER',
+    series = DEFAULT_SERIES,
+  ): Promise<(UsageTotals & { start: Date; key: string })[]> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'usage:read');
+    const { from, to } = this.validRange(range);
+    if (interval === 'HOUR' && to.getTime() - from.getTime() > MAX_HOURLY_RANGE_DAYS * DAY_MS) {
+      throw new ValidationError(`hourly buckets span at most ${MAX_HOURLY_RANGE_DAYS} days: choose DAY or a shorter range`, { field: 'interval' });
+    }
+    if (!Number.isInteger(series) || series < 1 || series > MAX_SERIES) throw new ValidationError(`series must be 1 to ${MAX_SERIES}`, { field: 'series' });
+    const span = [actor.tenantId, from.toISOString(), to.toISOString()];
+    const rows = await boundSql<Record<string, string | number | Date>>(
+      em,
+      `with keyed as (
+         select date_trunc(?, created_at at time zone 'UTC') at time zone 'UTC' as start, ${GROUP_KEY[by]} as key, activity.*
+           from (${ACTIVITY('')}) activity),
+       ranked as (
+         select key, row_number() over (order by count(*) filter (where source <> 'embedding') desc, key) as rank from keyed group by key)
+       select start, case when rank <= ? then key else '(other)' end as key, ${TOTALS('source')}
+         from keyed join ranked using (key) group by 1, 2 order by 1, 2`,
+      [interval.toLowerCase(), ...span, ...span, series],
+    );
+    return rows.map((row) => ({ start: new Date(row.start as Date), key: String(row.key), ...totals(row as Record<string, string | number>) }));
   }
 
   /** The caller's own use of one endpoint in a range, and what is left of each limit on it. */

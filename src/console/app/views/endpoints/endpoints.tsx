@@ -1,0 +1,181 @@
+/**
+ * The tenant's endpoints: each one's address, model, datasets and retrieval settings (which
+ * can be changed); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
+ * first); and a form to create one.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import Badge from 'react-bootstrap/Badge';
+import Button from 'react-bootstrap/Button';
+import Card from 'react-bootstrap/Card';
+import Modal from 'react-bootstrap/Modal';
+import Spinner from 'react-bootstrap/Spinner';
+import Table from 'react-bootstrap/Table';
+import { Link } from 'react-router';
+import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpointDocument, type ConsoleEndpointFieldsFragment } from '../../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { useSession } from '../../session.js';
+import { CreateEndpoint } from './create-endpoint.js';
+import { EditRetrieval } from './edit-retrieval.js';
+
+type EndpointRow = ConsoleEndpointFieldsFragment;
+const PAGE = 50;
+
+export function Endpoints() {
+  const { call } = useSession();
+  const [endpoints, setEndpoints] = useState<EndpointRow[] | undefined>();
+  const [next, setNext] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<EndpointRow | undefined>();
+  const [editing, setEditing] = useState<EndpointRow | undefined>();
+  const [failure, fail, dismiss] = useFailure();
+
+  const load = useCallback(
+    async (after?: string) => {
+      try {
+        const { endpoints: page } = await call((client) => client.query(ConsoleEndpointsDocument, { first: PAGE, after }));
+        const rows = page.edges.map((edge) => edge.node);
+        setEndpoints((shown) => (after ? [...(shown ?? []), ...rows] : rows));
+        setNext(page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    [call, fail],
+  );
+  useEffect(() => void load(), [load]);
+
+  const replace = (changed: EndpointRow) => setEndpoints((shown) => shown?.map((row) => (row.id === changed.id ? changed : row)));
+
+  const change = async (endpoint: EndpointRow, input: { published?: boolean; listed?: boolean }) => {
+    try {
+      const { updateEndpoint } = await call((client) => client.mutate(ConsoleUpdateEndpointDocument, { id: endpoint.id, input }));
+      replace(updateEndpoint);
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  const remove = async () => {
+    if (!deleting) return;
+    const endpoint = deleting;
+    setDeleting(undefined);
+    try {
+      await call((client) => client.mutate(DeleteEndpointDocument, { id: endpoint.id }));
+      setEndpoints((shown) => shown?.filter((row) => row.id !== endpoint.id));
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  return (
+    <>
+      <h1 className="h3">Endpoints</h1>
+      <p className="text-body-secondary">
+        An endpoint answers questions from datasets with a model, at an address. Publish it to let other tenants ask; list it to show it in the catalog.
+      </p>
+      <ErrorAlert error={failure} onDismiss={dismiss} />
+      {endpoints === undefined ? (
+        failure === undefined ? (
+          <Spinner animation="border" role="status" size="sm">
+            <span className="visually-hidden">Loading endpoints</span>
+          </Spinner>
+        ) : null
+      ) : endpoints.length === 0 ? (
+        <Card body className="mb-4 empty-state" id="endpoints-empty">
+          <strong>No endpoints yet.</strong> Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
+        </Card>
+      ) : (
+        <Table responsive className="mb-2 align-middle" id="endpoints-table">
+          <caption className="visually-hidden">Your tenant's endpoints</caption>
+          <thead>
+            <tr>
+              <th scope="col">Endpoint</th>
+              <th scope="col">Model</th>
+              <th scope="col">Datasets</th>
+              <th scope="col">Retrieval</th>
+              <th scope="col">State</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {endpoints.map((endpoint) => (
+              <tr key={endpoint.id} data-slug={endpoint.slug}>
+                <td>
+                  {endpoint.name}
+                  <div>
+                    <code>{endpoint.reference}</code>
+                  </div>
+                </td>
+                <td>{endpoint.model.name}</td>
+                <td>{endpoint.datasets.map((dataset) => dataset.name).join(', ') || 'none left'}</td>
+                <td data-field="retrieval">
+                  {endpoint.retrieval.mode}, top {endpoint.retrieval.topK}
+                  {endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}
+                </td>
+                <td data-field="state">
+                  <Badge bg={endpoint.published ? 'success' : 'secondary'}>{endpoint.published ? 'published' : 'unpublished'}</Badge>{' '}
+                  {endpoint.listed ? <Badge bg="info" text="dark">in catalog</Badge> : null}
+                </td>
+                <td>
+                  <div className="d-flex flex-wrap gap-1">
+                    <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { published: !endpoint.published })}>
+                      {endpoint.published ? 'Unpublish' : 'Publish'}
+                    </Button>
+                    {endpoint.published ? (
+                      <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { listed: !endpoint.listed })}>
+                        {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
+                      </Button>
+                    ) : null}
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(endpoint)}>
+                      Retrieval settings
+                    </Button>
+                    <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
+                      Ask
+                    </Link>
+                    <Button size="sm" variant="outline-danger" onClick={() => setDeleting(endpoint)}>
+                      Delete
+                    </Button>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      {next ? (
+        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
+          Load more
+        </Button>
+      ) : null}
+      <CreateEndpoint onCreated={() => void load()} />
+      {editing ? (
+        <EditRetrieval
+          endpoint={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(changed) => {
+            replace(changed);
+            setEditing(undefined);
+          }}
+        />
+      ) : null}
+      <Modal show={deleting !== undefined} onHide={() => setDeleting(undefined)} aria-labelledby="delete-endpoint-title">
+        <Modal.Header closeButton closeLabel="Cancel">
+          <Modal.Title id="delete-endpoint-title" as="h2" className="h5">
+            Delete “{deleting?.name}”?
+          </Modal.Title>
+        </Modal.Header>
+        <Modal.Body>
+          <code>{deleting?.reference}</code> stops answering at once, for everyone; its policies go with it. Its datasets, model and usage records stay. This
+          cannot be undone.
+        </Modal.Body>
+        <Modal.Footer>
+          <Button variant="secondary" onClick={() => setDeleting(undefined)}>
+            Keep it
+          </Button>
+          <Button variant="danger" onClick={() => void remove()}>
+            Delete
+          </Button>
+        </Modal.Footer>
+      </Modal>
+    </>
+  );
+}

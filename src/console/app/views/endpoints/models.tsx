@@ -1,0 +1,132 @@
+/**
+ * The tenant's models (chat and embeddings): a list with each one's health and a "Test
+ * connection" action (`testModel`: one real request through the model's own client, the
+ * result said beside it), and a form to add one.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import Badge from 'react-bootstrap/Badge';
+import Button from 'react-bootstrap/Button';
+import Card from 'react-bootstrap/Card';
+import Spinner from 'react-bootstrap/Spinner';
+import Table from 'react-bootstrap/Table';
+import { ConsoleModelsDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { formatWhen } from '../../format.js';
+import { useSession } from '../../session.js';
+import { CreateModel } from './create-model.js';
+
+type Tested = TestModelMutation['testModel'];
+
+export function Models() {
+  const { call } = useSession();
+  const [models, setModels] = useState<ConsoleModelFieldsFragment[] | undefined>();
+  const [types, setTypes] = useState<ConsoleModelsQuery['modelTypes']>([]);
+  const [tests, setTests] = useState<Record<string, Tested | 'testing'>>({});
+  const [failure, fail, dismiss] = useFailure();
+
+  const load = useCallback(async () => {
+    try {
+      const found = await call((client) => client.query(ConsoleModelsDocument, {}));
+      setModels(found.models);
+      setTypes(found.modelTypes);
+    } catch (error) {
+      fail(error);
+    }
+  }, [call, fail]);
+  useEffect(() => void load(), [load]);
+
+  const test = async (model: ConsoleModelFieldsFragment) => {
+    setTests((shown) => ({ ...shown, [model.id]: 'testing' }));
+    try {
+      const { testModel } = await call((client) => client.mutate(TestModelDocument, { id: model.id }));
+      setTests((shown) => ({ ...shown, [model.id]: testModel }));
+    } catch (error) {
+      setTests(({ [model.id]: _dropped, ...rest }) => rest);
+      fail(error);
+    }
+  };
+
+  return (
+    <>
+      <h1 className="h3">Models</h1>
+      <p className="text-body-secondary">
+        Chat models answer an endpoint's questions from its passages; embeddings models turn text into vectors for semantic search.
+      </p>
+      <ErrorAlert error={failure} onDismiss={dismiss} />
+      {models === undefined ? (
+        failure === undefined ? (
+          <Spinner animation="border" role="status" size="sm">
+            <span className="visually-hidden">Loading models</span>
+          </Spinner>
+        ) : null
+      ) : models.length === 0 ? (
+        <Card body className="mb-4 empty-state" id="models-empty">
+          <strong>No models yet.</strong> Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI
+          protocol; then create an endpoint with it.
+        </Card>
+      ) : (
+        <Table responsive className="mb-4 align-middle" id="models-table">
+          <caption className="visually-hidden">Your tenant's models</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Type</th>
+              <th scope="col">Kind</th>
+              <th scope="col">API key</th>
+              <th scope="col">Health</th>
+              <th scope="col">Connection</th>
+            </tr>
+          </thead>
+          <tbody>
+            {models.map((model) => (
+              <tr key={model.id} data-name={model.name}>
+                <td>{model.name}</td>
+                <td>
+                  <code>{model.type}</code>
+                  {typeof model.config.baseUrl === 'string' ? <div className="small text-body-secondary text-break">{model.config.baseUrl}</div> : null}
+                </td>
+                <td>{model.kind === 'CHAT' ? 'chat' : 'embeddings'}</td>
+                <td>{model.apiKeySet ? `set, …${model.apiKeyLast4 ?? ''}` : 'none'}</td>
+                <td className="small">
+                  {model.health ? `${model.health.status}, ${formatWhen(model.health.lastCheckedAt)}` : 'not checked yet'}
+                </td>
+                <td data-field="connection">
+                  <Button size="sm" variant="outline-primary" onClick={() => void test(model)} disabled={tests[model.id] === 'testing'} aria-label={`Test connection of ${model.name}`}>
+                    Test connection
+                  </Button>
+                  <TestResult result={tests[model.id]} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      <CreateModel types={types} onCreated={() => void load()} />
+    </>
+  );
+}
+
+/** What the last test found, said in words (a screen reader hears it as it changes). */
+function TestResult({ result }: { result: Tested | 'testing' | undefined }) {
+  if (result === undefined) return null;
+  if (result === 'testing') {
+    return (
+      <div className="small mt-1" role="status">
+        Testing…
+      </div>
+    );
+  }
+  return (
+    <div className="small mt-1 test-result" role="status">
+      {result.ok ? (
+        <>
+          <Badge bg="success">Connected</Badge> answered in {result.latencyMs} ms
+        </>
+      ) : (
+        <>
+          <Badge bg="danger">Failed</Badge> <span className="text-danger-emphasis">{result.error}</span>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * The passages a question retrieved, in the endpoint's order: each one's document, its final
+ * rank and score, where each ranking placed it (keyword, semantic: a hybrid endpoint fuses
+ * both), and its best fragments with the matched words marked. The server marks them with
+ * `**` (never HTML), so they are written as text, with <mark> elements made here.
+ */
+import type { ConsoleAskSubscription } from '../../../../sdk/index.js';
+
+export type RetrievedPassage = Extract<ConsoleAskSubscription['endpointQuery'], { __typename: 'EndpointQueryRetrieved' }>['passage'];
+
+export function Passages({ passages, streaming }: { passages: RetrievedPassage[]; streaming: boolean }) {
+  return (
+    <section aria-labelledby="passages-title">
+      <h2 id="passages-title" className="h5">
+        Passages
+      </h2>
+      {passages.length === 0 ? (
+        <p className="text-body-secondary" id="passages-empty">
+          {streaming ? 'Searching…' : 'No passage matched. Try other words, or check that the endpoint’s datasets have documents.'}
+        </p>
+      ) : (
+        // A list, not a table: it wraps on a narrow screen instead of scrolling sideways.
+        <ol className="list-unstyled passages" id="passages-list" aria-label="Retrieved passages, best first">
+          {passages.map((passage) => (
+            <li key={passage.chunkId} data-rank={passage.rank} className="mb-3 pb-2 border-bottom">
+              <div className="d-flex flex-wrap column-gap-3">
+                <strong>
+                  #<span data-field="rank">{passage.rank}</span> {passage.documentTitle}
+                </strong>
+                <span className="small">score {passage.score.toPrecision(3)}</span>
+                <span className="small">
+                  keyword rank <span data-field="keyword">{placed(passage.ranks.keyword)}</span>, semantic rank{' '}
+                  <span data-field="semantic">{placed(passage.ranks.semantic)}</span>
+                </span>
+              </div>
+              <div className="small passage-text">
+                <Highlighted text={passage.highlight || passage.text} />
+              </div>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}
+
+/** Where one ranking placed a passage; "none" where it did not place it (or did not run: keyword-only endpoints have no semantic ranking). */
+function placed(rank: number | null | undefined): string {
+  return rank == null ? 'none' : `#${rank}`;
+}
+
+/** `**word**` as <mark>word</mark>; everything as text. */
+function Highlighted({ text }: { text: string }) {
+  const pieces = text.split('**');
+  return (
+    <>
+      {pieces.map((piece, index) => (index % 2 === 1 ? <mark key={index}>{piece}</mark> : <span key={index}>{piece}</span>))}
+    </>
+  );
+}
