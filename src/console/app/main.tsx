@@ -17,6 +17,12 @@ import { Catalog } from './views/endpoints/catalog.js';
 import { Endpoints } from './views/endpoints/endpoints.js';
 import { Models } from './views/endpoints/models.js';
 import { Playground } from './views/endpoints/playground.js';
+// Governance (policies and the decision log, API keys, members, tenant settings).
+import { AcceptInvitation } from './views/accept-invitation.js';
+import { ApiKeys } from './views/govern/api-keys.js';
+import { Members } from './views/govern/members.js';
+import { Policies } from './views/govern/policies.js';
+import { TenantSettings } from './views/govern/tenant-settings.js';
 import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
 import { SignUp } from './views/sign-up.js';
@@ -34,6 +40,8 @@ createRoot(root).render(
         <Routes>
           <Route path="sign-in" element={<SignIn />} />
           <Route path="sign-up" element={<SignUp />} />
+          {/* Governance: an invitation's link leads here, signed in or not. */}
+          <Route path="accept-invitation" element={<AcceptInvitation />} />
           <Route element={<Shell />}>
             <Route index element={<Navigate to="/datasets" replace />} />
             <Route path="datasets" element={<Datasets />} />
@@ -47,6 +55,11 @@ createRoot(root).render(
             {/* console-usage: usage charts and the audit trail. */}
             <Route path="usage" element={<Usage />} />
             <Route path="audit" element={<Audit />} />
+            {/* Governance: policies and the decision log, API keys, members, tenant settings. */}
+            <Route path="policies" element={<Policies />} />
+            <Route path="api-keys" element={<ApiKeys />} />
+            <Route path="members" element={<Members />} />
+            <Route path="tenant-settings" element={<TenantSettings />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

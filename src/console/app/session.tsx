@@ -8,7 +8,7 @@
  * too, so following the link to it needs no second sign-in.
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
-import { LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
+import { AcceptInvitationDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
 import type { Session, SluiceClient } from '../../sdk/index.js';
 import { anonymousClient, sessionClient, SluiceError } from './sluice.js';
 
@@ -29,6 +29,8 @@ interface SessionContextValue {
   signIn(input: { email: string; password: string; tenant?: string }): Promise<void>;
   signUp(input: { email: string; password: string; tenantName: string }): Promise<void>;
   switchTenant(slug: string): Promise<void>;
+  /** Accepts an invitation: as the signed-in user, or with a password for a new account; the session moves to its tenant. */
+  acceptInvitation(input: { token: string; password?: string; displayName?: string }): Promise<void>;
   signOut(): Promise<void>;
   /** Runs a call with the session's client; a refused session (UNAUTHENTICATED) signs out and says why. */
   call<T>(request: (client: SluiceClient) => Promise<T>): Promise<T>;
@@ -77,6 +79,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         if (!client) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
         const { switchTenant } = await client.mutate(SwitchTenantDocument, { tenant: slug });
         keep(fromPayload(switchTenant));
+      },
+      async acceptInvitation(input) {
+        const { acceptInvitation } = await (client ?? anonymousClient()).mutate(AcceptInvitationDocument, input);
+        setEndedBecause(undefined);
+        keep(fromPayload(acceptInvitation));
       },
       async signOut() {
         try {

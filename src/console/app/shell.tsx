@@ -64,6 +64,19 @@ export function Shell() {
               <Nav.Link as={NavLink} to="/audit" eventKey="audit">
                 Audit
               </Nav.Link>
+              {/* Governance: policies and the decision log, API keys, members, tenant settings. */}
+              <Nav.Link as={NavLink} to="/policies" eventKey="policies">
+                Policies
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/api-keys" eventKey="api-keys">
+                API keys
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/members" eventKey="members">
+                Members
+              </Nav.Link>
+              <Nav.Link as={NavLink} to="/tenant-settings" eventKey="tenant-settings">
+                Settings
+              </Nav.Link>
               {/* The views the application does not have yet: the first console has them. */}
               <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
               {/* Only where the server serves GraphiQL (not in production by default): no dead link. */}

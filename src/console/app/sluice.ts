@@ -25,12 +25,13 @@ export function sessionClient(session: Session, onSession: (session: Session) =>
 /** What to show for a failure: the API's message, its code and the request id to report. */
 export function describeError(error: unknown): { message: string; code?: string; requestId?: string; details: string[] } {
   if (error instanceof SluiceError) {
-    const issues = (error.details as { issues?: { path?: string[]; message: string }[] }).issues ?? [];
+    // A path is a list (datasets' input checks) or a dotted string (a policy's configuration: `configuration.patterns.0`).
+    const issues = (error.details as { issues?: { path?: string[] | string; message: string }[] }).issues ?? [];
     return {
       message: error.message,
       code: error.code,
       requestId: error.requestId ?? undefined,
-      details: issues.map((issue) => `${issue.path?.join('.') || 'input'}: ${issue.message}`),
+      details: issues.map((issue) => `${(Array.isArray(issue.path) ? issue.path.join('.') : issue.path) || 'input'}: ${issue.message}`),
     };
   }
   return { message: error instanceof Error ? error.message : String(error), details: [] };

@@ -1,0 +1,257 @@
+/**
+ * The tenant's members (change a role, remove one after asking) and invitations (invite by
+ * email with a role: the single-use token is shown once, for the inviter to pass on, since
+ * Sluice sends no email; revoke one after asking).
+ */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import Button from 'react-bootstrap/Button';
+import Card from 'react-bootstrap/Card';
+import Form from 'react-bootstrap/Form';
+import Spinner from 'react-bootstrap/Spinner';
+import Table from 'react-bootstrap/Table';
+import { InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role } from '../../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { formatWhen } from '../../format.js';
+import { useSession } from '../../session.js';
+import { Confirm } from './confirm.js';
+import { ShownOnce } from './shown-once.js';
+
+type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
+type Member = Tenant['members']['edges'][number]['node'];
+type Invitation = Tenant['invitations']['edges'][number]['node'];
+
+export const ROLES: [Role, string][] = [
+  ['VIEWER', 'Viewer: reads data, queries endpoints'],
+  ['MEMBER', 'Member: also writes datasets and documents'],
+  ['ADMIN', 'Admin: also manages endpoints, models, policies, keys and members'],
+  ['OWNER', 'Owner: also manages owners, tenant settings and deletion'],
+];
+
+export function Members() {
+  const { call, signedIn } = useSession();
+  const [members, setMembers] = useState<Member[] | undefined>();
+  const [invitations, setInvitations] = useState<Invitation[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [removing, setRemoving] = useState<Member | undefined>();
+  const [revoking, setRevoking] = useState<Invitation | undefined>();
+  const [invited, setInvited] = useState<{ email: string; token: string } | undefined>();
+  const [failure, fail, dismiss] = useFailure();
+
+  const load = useCallback(
+    async (after?: string) => {
+      try {
+        const { viewer } = await call((client) => client.query(MembersDocument, { first: 100, after }));
+        const rows = viewer.tenant?.members.edges.map((edge) => edge.node) ?? [];
+        setMembers((shown) => (after ? [...(shown ?? []), ...rows] : rows));
+        setNext(viewer.tenant?.members.pageInfo.hasNextPage ? (viewer.tenant.members.pageInfo.endCursor ?? null) : null);
+        setInvitations(viewer.tenant?.invitations.edges.map((edge) => edge.node) ?? []);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    [call, fail],
+  );
+  useEffect(() => void load(), [load]);
+
+  const run = async (request: Parameters<typeof call>[0]) => {
+    try {
+      await call(request);
+    } catch (error) {
+      fail(error);
+    }
+    await load();
+  };
+
+  return (
+    <>
+      <h1 className="h3">Members</h1>
+      <p className="text-body-secondary">People who may sign in to this tenant, each with a role. Nobody grants a role above their own, and a tenant always keeps one owner.</p>
+      <ErrorAlert error={failure} onDismiss={dismiss} />
+      {members === undefined ? (
+        failure === undefined ? <Spinner animation="border" role="status" size="sm"><span className="visually-hidden">Loading members</span></Spinner> : null
+      ) : (
+        <Table responsive className="mb-2" id="members-table">
+          <caption className="visually-hidden">Members of the tenant</caption>
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Name</th>
+              <th scope="col">Role</th>
+              <th scope="col">Member since</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((member) => (
+              <tr key={member.id} data-email={member.user.email}>
+                <td className="text-break">{member.user.email}</td>
+                <td>{member.user.displayName ?? ''}</td>
+                <td>
+                  <Form.Select
+                    size="sm"
+                    aria-label={`Role of ${member.user.email}`}
+                    value={member.role}
+                    onChange={(event) => void run((client) => client.mutate(UpdateMemberRoleDocument, { membership: member.id, role: event.target.value as Role }))}
+                  >
+                    {ROLES.map(([role]) => (
+                      <option key={role} value={role}>
+                        {role.toLowerCase()}
+                      </option>
+                    ))}
+                  </Form.Select>
+                </td>
+                <td>{formatWhen(member.createdAt)}</td>
+                <td className="text-end">
+                  {member.user.id === signedIn?.user.id ? null : (
+                    <Button size="sm" variant="outline-danger" onClick={() => setRemoving(member)}>
+                      Remove
+                    </Button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      {next ? (
+        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
+          Load more
+        </Button>
+      ) : null}
+
+      <h2 className="h5 mt-4">Invitations</h2>
+      {invited ? (
+        <ShownOnce id="invitation-link" title={`Invitation link for ${invited.email}`} value={invitationLink(invited.token)} onDismiss={() => setInvited(undefined)}>
+          Sluice sends no email: pass this single-use link to {invited.email} yourself. It is valid for 7 days and shown only now; opening it, they accept signed in as
+          that email, or choose a password to create their account.
+        </ShownOnce>
+      ) : null}
+      {invitations.length === 0 ? (
+        <Card body className="empty-state mb-3" id="invitations-empty">
+          No open invitations. Invite someone below.
+        </Card>
+      ) : (
+        <Table responsive className="mb-3" id="invitations-table">
+          <caption className="visually-hidden">Open invitations</caption>
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Role</th>
+              <th scope="col">Invited by</th>
+              <th scope="col">Expires</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {invitations.map((invitation) => (
+              <tr key={invitation.id} data-email={invitation.email}>
+                <td className="text-break">{invitation.email}</td>
+                <td>{invitation.role.toLowerCase()}</td>
+                <td className="text-break">{invitation.invitedBy?.email ?? ''}</td>
+                <td>{formatWhen(invitation.expiresAt)}</td>
+                <td className="text-end">
+                  <Button size="sm" variant="outline-danger" onClick={() => setRevoking(invitation)}>
+                    Revoke
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      <Invite
+        onInvited={(email, token) => {
+          setInvited({ email, token });
+          void load();
+        }}
+      />
+
+      <Confirm
+        title={removing ? `Remove ${removing.user.email}?` : undefined}
+        confirmLabel="Remove"
+        keepLabel="Keep them"
+        onCancel={() => setRemoving(undefined)}
+        onConfirm={() => {
+          const member = removing;
+          setRemoving(undefined);
+          if (member) void run((client) => client.mutate(RemoveMemberDocument, { membership: member.id }));
+        }}
+      >
+        They lose access to this tenant at once: their sessions here stop working. Their account and other tenants are kept.
+      </Confirm>
+      <Confirm
+        title={revoking ? `Revoke the invitation for ${revoking.email}?` : undefined}
+        confirmLabel="Revoke"
+        keepLabel="Keep it"
+        onCancel={() => setRevoking(undefined)}
+        onConfirm={() => {
+          const invitation = revoking;
+          setRevoking(undefined);
+          if (invitation) void run((client) => client.mutate(RevokeInvitationDocument, { id: invitation.id }));
+        }}
+      >
+        Its token stops working; you can invite them again later.
+      </Confirm>
+    </>
+  );
+}
+
+function Invite({ onInvited }: { onInvited: (email: string, token: string) => void }) {
+  const { call } = useSession();
+  const [failure, fail, dismiss] = useFailure();
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    const email = String(form.get('email')).trim();
+    setBusy(true);
+    try {
+      const { inviteMember } = await call((client) => client.mutate(InviteMemberDocument, { email, role: String(form.get('role')) as Role }));
+      formElement.reset();
+      onInvited(inviteMember.invitation.email, inviteMember.token);
+    } catch (error) {
+      fail(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="invite-title" className="narrow">
+      <h3 id="invite-title" className="h6">
+        Invite someone
+      </h3>
+      <ErrorAlert error={failure} onDismiss={dismiss} title="Could not invite" />
+      <Form onSubmit={submit} noValidate id="invite-form">
+        <Form.Group className="mb-3" controlId="invite-email">
+          <Form.Label>Email</Form.Label>
+          <Form.Control name="email" type="email" required />
+        </Form.Group>
+        <Form.Group className="mb-3" controlId="invite-role">
+          <Form.Label>Role</Form.Label>
+          <Form.Select name="role" defaultValue="MEMBER">
+            {ROLES.map(([role, label]) => (
+              <option key={role} value={role}>
+                {label}
+              </option>
+            ))}
+          </Form.Select>
+        </Form.Group>
+        <Button type="submit" disabled={busy}>
+          Invite
+        </Button>
+      </Form>
+    </section>
+  );
+}
+
+/** The console's page that accepts the token; it travels in the fragment, which no server receives or logs. */
+function invitationLink(token: string): string {
+  return `${window.location.origin}/console/accept-invitation#${new URLSearchParams({ token })}`;
+}
