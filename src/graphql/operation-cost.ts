@@ -63,6 +63,11 @@ const ASSUMED_SIZES: Record<string, number> = {
   'Query.modelTypes': 10, // registries of built-in types (a handful each)
   'Query.policyTypes': 10,
   'Query.usage': 400, // one row per group: days of a range (at most 400) or endpoints/keys
+  // Rows are bounded by the service (buckets with activity × at most 51 series: 744 hourly or
+  // 400 daily buckets), but each is a few scalars read by one grouped statement; costed as a
+  // page of 100, what the model counted before it was named. Costing it by its range and
+  // `series` arguments is left (issue 21 note): the honest maximum refuses every request.
+  'Query.usageOverTime': 100,
   'AuditEvent.personalValues': 50, // the personal arguments one operation gave (marks.ts keeps at most 50 per list)
   'AuditChainVerification.rewrites': 10, // one per history-cleaning migration (audit.chain.rewritten events)
   // Not bounded by the domain: a tenant's models are few in practice; a tenant with more

@@ -57,7 +57,7 @@ describe('the console’s ingestion operations', () => {
     const found = await owner.query(sdk.ConsoleDocumentsDocument, { slug: createDataset.slug, first: 10, titleContains: 'TIDE' });
     const documents = found.dataset!.documents.edges.map(({ node }) => node);
     expect(documents.map((document) => [document.title, document.sourceKey])).toEqual([['Tides', 'tides.md']]);
-    const { deleteDocument } = await owner.mutate(sdk.ConsoleDeleteDocumentDocument, { id: documents[0]!.id });
+    const { deleteDocument } = await owner.mutate(sdk.DeleteDocumentDocument, { id: documents[0]!.id });
     expect(deleteDocument).toMatchObject({ id: documents[0]!.id, sourceKey: 'tides.md' });
     expect((await owner.query(sdk.ConsoleDocumentsDocument, { slug: createDataset.slug, first: 10 })).dataset!.documents.edges).toEqual([]);
   });
