@@ -10,7 +10,7 @@ import Form from 'react-bootstrap/Form';
 import InputGroup from 'react-bootstrap/InputGroup';
 import Modal from 'react-bootstrap/Modal';
 import Table from 'react-bootstrap/Table';
-import { ConsoleDeleteDocumentDocument, ConsoleDocumentsDocument, type ConsoleDocumentsQuery } from '../../../../sdk/index.js';
+import { ConsoleDocumentsDocument, DeleteDocumentDocument, type ConsoleDocumentsQuery } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatBytes, formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
@@ -61,7 +61,7 @@ export function DocumentsPanel({
 
   const remove = async (document: DocumentRow) => {
     try {
-      await call((client) => client.mutate(ConsoleDeleteDocumentDocument, { id: document.id }));
+      await call((client) => client.mutate(DeleteDocumentDocument, { id: document.id }));
       setDocuments((shown) => shown?.filter((row) => row.id !== document.id));
       onDeleted();
     } catch (error) {
