@@ -117,6 +117,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       await view(page, 'ingest-job');
 
       // After a reload the job is still there, from the API, with its failure named.
+      // No query in flight: a reload would abort it, and an aborted request counts as a problem.
+      await page.waitForLoadState('networkidle');
       await page.reload();
       const again = page.locator('#jobs > li[data-status="COMPLETED_WITH_FAILURES"]');
       await again.waitFor();
