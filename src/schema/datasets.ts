@@ -58,7 +58,7 @@ DatasetRef.implement({
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     documents: t.connection({
       type: DocumentRef,
-      description: 'Its documents, oldest first. A page for each of many datasets costs one query.',
+      description: 'Its documents, oldest first; those of one upload in the order they were sent. A page for each of many datasets costs one query.',
       args: { titleContains: t.arg.string({ required: false, description: 'Only documents whose title contains this (case-insensitive, at most 200 characters).' }) },
       resolve: async (dataset, args, ctx) => toConnection(await ctx.services.documents.page(dataset.id, args)),
     }),

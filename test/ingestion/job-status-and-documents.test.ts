@@ -83,6 +83,17 @@ describe('a dataset’s documents', () => {
     return dataset;
   }
 
+  it('are listed in the order they were sent, even when one transaction wrote them all', async () => {
+    const { server, owner } = state;
+    const dataset = await createDataset(server, owner.token);
+    // Titles whose sorted order differs from the order sent: a listing by id or title would fail.
+    const sent = Array.from({ length: 20 }, (_, i) => `Note ${String.fromCharCode(116 - i)}${i}`);
+    const job = await ingestInline(server, owner.token, dataset.id, sent.map((title) => ({ title, text: `Entry ${title} of the keeper's log.` })));
+    await settled(server, owner.token, job.body.data.ingestDocuments.id);
+    const listed = await server.graphql(DOCUMENTS, { token: owner.token, variables: { slug: dataset.slug, q: null } });
+    expect(listed.body.data.dataset.documents.edges.map((edge: any) => edge.node.title)).toEqual(sent);
+  });
+
   it('are found by a part of their title, case-insensitively, with % and _ taken literally', async () => {
     const { server, owner } = state;
     const dataset = await seeded();

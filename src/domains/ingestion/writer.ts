@@ -8,6 +8,7 @@
  * far fewer than their sum (issue 19: ingestion cost).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
 import { boundSql as sql, pgArray } from '../../db/bound-sql.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { ChunkedDocument } from './parse-thread.js';
@@ -146,8 +147,10 @@ export async function writeDocuments(
     await chunks.beforeDelete(ids);
     await sql(tx, 'delete from chunks where document_id = any(?::uuid[])', [pgArray(ids)]);
   }
+  // New documents get time-ordered ids (UUIDv7, monotonic within a millisecond): every document
+  // of a transaction shares now(), and the listing breaks that tie by id, so input order holds.
   const rows = changed.map((document) => ({
-    id: stored.get(document.sourceKey)?.id ?? null,
+    id: stored.get(document.sourceKey)?.id ?? uuidv7(),
     source_key: document.sourceKey,
     title: document.title,
     mime_type: item.mimeType,
@@ -159,7 +162,7 @@ export async function writeDocuments(
   const written = await sql<{ id: string; source_key: string }>(
     tx,
     `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
-     select coalesce(r.id, gen_random_uuid()), ?, ?, r.source_key, r.title, r.mime_type, r.content_hash, r.byte_count, r.chunk_count, coalesce(r.metadata, '{}'), now(), now()
+     select r.id, ?, ?, r.source_key, r.title, r.mime_type, r.content_hash, r.byte_count, r.chunk_count, coalesce(r.metadata, '{}'), now(), now()
        from json_to_recordset(?::json) as r(id uuid, source_key text, title text, mime_type text, content_hash text, byte_count int, chunk_count int, metadata jsonb)
      on conflict (tenant_id, dataset_id, source_key) do update set
        title = excluded.title, mime_type = excluded.mime_type, content_hash = excluded.content_hash, byte_count = excluded.byte_count,
