@@ -1,6 +1,6 @@
 /**
- * The tenant's endpoints: each one's address, model, datasets and retrieval settings (which
- * can be changed); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
+ * The tenant's endpoints: each one's address, model, datasets and retrieval settings (all of
+ * which can be changed: Edit, or Retrieval settings alone); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
  * first); and a form to create one.
  */
 import { useCallback, useEffect, useState } from 'react';
@@ -15,6 +15,7 @@ import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpoint
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { CreateEndpoint } from './create-endpoint.js';
+import { EditEndpoint } from './edit-endpoint.js';
 import { EditRetrieval } from './edit-retrieval.js';
 
 type EndpointRow = ConsoleEndpointFieldsFragment;
@@ -26,6 +27,7 @@ export function Endpoints() {
   const [next, setNext] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
   const [editing, setEditing] = useState<EndpointRow | undefined>();
+  const [retuning, setRetuning] = useState<EndpointRow | undefined>();
   const [failure, fail, dismiss] = useFailure();
 
   const load = useCallback(
@@ -99,11 +101,12 @@ export function Endpoints() {
           <tbody>
             {endpoints.map((endpoint) => (
               <tr key={endpoint.id} data-slug={endpoint.slug}>
-                <td>
+                <td data-field="endpoint">
                   {endpoint.name}
                   <div>
                     <code>{endpoint.reference}</code>
                   </div>
+                  {endpoint.description ? <div className="small text-body-secondary">{endpoint.description}</div> : null}
                 </td>
                 <td>{endpoint.model.name}</td>
                 <td>{endpoint.datasets.map((dataset) => dataset.name).join(', ') || 'none left'}</td>
@@ -126,6 +129,9 @@ export function Endpoints() {
                       </Button>
                     ) : null}
                     <Button size="sm" variant="outline-primary" onClick={() => setEditing(endpoint)}>
+                      Edit
+                    </Button>
+                    <Button size="sm" variant="outline-primary" onClick={() => setRetuning(endpoint)}>
                       Retrieval settings
                     </Button>
                     <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
@@ -148,12 +154,22 @@ export function Endpoints() {
       ) : null}
       <CreateEndpoint onCreated={() => void load()} />
       {editing ? (
-        <EditRetrieval
+        <EditEndpoint
           endpoint={editing}
           onClose={() => setEditing(undefined)}
           onSaved={(changed) => {
             replace(changed);
             setEditing(undefined);
+          }}
+        />
+      ) : null}
+      {retuning ? (
+        <EditRetrieval
+          endpoint={retuning}
+          onClose={() => setRetuning(undefined)}
+          onSaved={(changed) => {
+            replace(changed);
+            setRetuning(undefined);
           }}
         />
       ) : null}
