@@ -67,17 +67,25 @@ export function Shell() {
           {GROUPS.map((group) => (
             <NavGroup key={group.title} title={group.title}>
               {group.links.map(([to, label]) => (
-                <Nav.Link key={to} as={NavLink} to={to} onClick={close}>
-                  {label}
-                </Nav.Link>
+                <Nav.Item as="li" key={to}>
+                  <Nav.Link as={NavLink} to={to} onClick={close}>
+                    {label}
+                  </Nav.Link>
+                </Nav.Item>
               ))}
             </NavGroup>
           ))}
           <NavGroup title="Tools">
             {/* The views the application does not have yet: the first console has them. */}
-            <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
+            <Nav.Item as="li">
+              <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
+            </Nav.Item>
             {/* Only where the server serves GraphiQL (not in production by default): no dead link. */}
-            {GRAPHIQL ? <Nav.Link href={GRAPHIQL}>GraphiQL</Nav.Link> : null}
+            {GRAPHIQL ? (
+              <Nav.Item as="li">
+                <Nav.Link href={GRAPHIQL}>GraphiQL</Nav.Link>
+              </Nav.Item>
+            ) : null}
           </NavGroup>
         </nav>
         <Container as="main" fluid className="py-3 console-main" id="content">
@@ -130,7 +138,7 @@ function NavGroup({ title, children }: { title: string; children: ReactNode }) {
       <h2 className="side-nav-title" id={id}>
         {title}
       </h2>
-      <Nav className="flex-column" aria-labelledby={id}>
+      <Nav as="ul" className="flex-column" aria-labelledby={id}>
         {children}
       </Nav>
     </div>
