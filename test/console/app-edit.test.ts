@@ -12,8 +12,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
-import { checkView, SHOTS } from '../support/console-view.js';
+import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
 import { createModel, must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { signUp } from '../support/identity.js';
@@ -49,17 +49,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's edit and d
     });
     const endpointId = created.createEndpoint.id as string;
 
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, reducedMotion: 'reduce' });
-    const host = new URL(server.baseUrl).host;
-    const blocked = await blockOtherHosts(context, host);
-    const page = await context.newPage();
-    const problems = watchForProblems(page, host);
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
-      await page.goto(`${server.baseUrl}/console/sign-in`);
-      await page.getByLabel('Email').fill(owner.email);
-      await page.getByLabel('Password').fill(owner.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+      await signInThroughConsole(page, server.baseUrl, owner);
 
       // A model edited: a blank name is refused in the dialog; then a new name, model name and key.
       await page.getByRole('link', { name: 'Models', exact: true }).click();

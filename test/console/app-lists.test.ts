@@ -5,7 +5,8 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -36,16 +37,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       await must(server, owner.accessToken, `mutation { ${fields.join('\n')} }`);
     }
 
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, reducedMotion: 'reduce' });
-    const host = new URL(server.baseUrl).host;
-    const blocked = await blockOtherHosts(context, host);
-    const page = await context.newPage();
-    const problems = watchForProblems(page, host);
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
-      await page.goto(`${server.baseUrl}/console/sign-in`);
-      await page.getByLabel('Email').fill(owner.email);
-      await page.getByLabel('Password').fill(owner.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signInThroughConsole(page, server.baseUrl, owner);
       const rows = page.locator('#datasets-table tbody tr');
       await rows.nth(49).waitFor();
       expect(await rows.count()).toBe(50);

@@ -15,8 +15,7 @@ import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpoint
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { CreateEndpoint } from './create-endpoint.js';
-import { EditEndpoint } from './edit-endpoint.js';
-import { EditRetrieval } from './edit-retrieval.js';
+import { EditEndpoint, type EndpointPart } from './edit-endpoint.js';
 
 type EndpointRow = ConsoleEndpointFieldsFragment;
 const PAGE = 50;
@@ -26,8 +25,7 @@ export function Endpoints() {
   const [endpoints, setEndpoints] = useState<EndpointRow[] | undefined>();
   const [next, setNext] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
-  const [editing, setEditing] = useState<EndpointRow | undefined>();
-  const [retuning, setRetuning] = useState<EndpointRow | undefined>();
+  const [editing, setEditing] = useState<{ endpoint: EndpointRow; part: EndpointPart } | undefined>();
   const [failure, fail, dismiss] = useFailure();
 
   const load = useCallback(
@@ -128,10 +126,10 @@ export function Endpoints() {
                         {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
                       </Button>
                     ) : null}
-                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(endpoint)}>
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'all' })}>
                       Edit
                     </Button>
-                    <Button size="sm" variant="outline-primary" onClick={() => setRetuning(endpoint)}>
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'retrieval' })}>
                       Retrieval settings
                     </Button>
                     <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
@@ -155,21 +153,12 @@ export function Endpoints() {
       <CreateEndpoint onCreated={() => void load()} />
       {editing ? (
         <EditEndpoint
-          endpoint={editing}
+          endpoint={editing.endpoint}
+          part={editing.part}
           onClose={() => setEditing(undefined)}
           onSaved={(changed) => {
             replace(changed);
             setEditing(undefined);
-          }}
-        />
-      ) : null}
-      {retuning ? (
-        <EditRetrieval
-          endpoint={retuning}
-          onClose={() => setRetuning(undefined)}
-          onSaved={(changed) => {
-            replace(changed);
-            setRetuning(undefined);
           }}
         />
       ) : null}
