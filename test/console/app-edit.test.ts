@@ -93,7 +93,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's edit and d
       await confirm.waitFor({ state: 'detached' });
       await builtInRow.getByRole('button', { name: 'Delete Built-in' }).click();
       await confirm.getByRole('button', { name: 'Delete' }).click();
-      const inUse = page.getByRole('alert').filter({ hasText: 'CONFLICT' });
+      const inUse = page.getByRole('alert').filter({ hasText: 'Could not delete the model' }).filter({ hasText: 'CONFLICT' });
       await inUse.waitFor();
       expect(await inUse.innerText()).toMatch(/Model is used by endpoints: lamp-answers/);
       expect(await builtInRow.count()).toBe(1);

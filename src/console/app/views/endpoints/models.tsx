@@ -29,6 +29,7 @@ export function Models() {
   const [editing, setEditing] = useState<ConsoleModelFieldsFragment | undefined>();
   const [deleting, setDeleting] = useState<ConsoleModelFieldsFragment | undefined>();
   const [failure, fail, dismiss] = useFailure();
+  const [refusal, refuse, dismissRefusal] = useFailure();
 
   const load = useCallback(async () => {
     try {
@@ -61,7 +62,7 @@ export function Models() {
       setModels((shown) => shown?.filter((row) => row.id !== model.id));
     } catch (error) {
       // CONFLICT (MODEL_IN_USE) names the endpoints and datasets that use it.
-      fail(error);
+      refuse(error);
     }
   };
 
@@ -72,6 +73,7 @@ export function Models() {
         Chat models answer an endpoint's questions from its passages; embeddings models turn text into vectors for semantic search.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
+      <ErrorAlert error={refusal} onDismiss={dismissRefusal} title="Could not delete the model" />
       {models === undefined ? (
         failure === undefined ? (
           <Spinner animation="border" role="status" size="sm">
