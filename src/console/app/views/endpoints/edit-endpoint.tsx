@@ -14,7 +14,7 @@ import Modal from 'react-bootstrap/Modal';
 import { ConsoleUpdateEndpointDocument, type ConsoleEndpointFieldsFragment, type RetrievalMode } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
-import { useEndpointParts } from './endpoint-parts.js';
+import { chatModelsOf, useEndpointParts } from './endpoint-parts.js';
 import { RetrievalFields, retrievalFrom } from './retrieval-fields.js';
 
 /** What the dialog changes: everything it can, or only the retrieval settings. */
@@ -94,8 +94,8 @@ export function EditEndpoint({
 function EndpointFields({ endpoint, parts }: { endpoint: ConsoleEndpointFieldsFragment; parts: ReturnType<typeof useEndpointParts> }) {
   const offered = parts?.datasets.edges.map((edge) => edge.node) ?? [];
   const datasets = [...endpoint.datasets.filter((own) => !offered.some((dataset) => dataset.id === own.id)), ...offered];
-  const chatModels = parts?.models.filter((model) => model.kind === 'CHAT') ?? [];
-  if (!chatModels.some((model) => model.id === endpoint.model.id)) chatModels.unshift({ ...endpoint.model, kind: 'CHAT' });
+  const chatModels = chatModelsOf(parts);
+  if (!chatModels.some((model) => model.id === endpoint.model.id)) chatModels.unshift(endpoint.model);
   const uses = new Set(endpoint.datasets.map((dataset) => dataset.id));
   return (
     <>

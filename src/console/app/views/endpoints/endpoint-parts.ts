@@ -14,3 +14,8 @@ export function useEndpointParts(fail: (error: unknown) => void): ConsoleEndpoin
   }, [call, fail]);
   return parts;
 }
+
+/** The chat models among them (what an endpoint answers with). */
+export function chatModelsOf(parts: ConsoleEndpointPartsQuery | undefined): { id: string; name: string }[] {
+  return parts?.models.filter((model) => model.kind === 'CHAT') ?? [];
+}
