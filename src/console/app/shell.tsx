@@ -3,7 +3,7 @@
  * navigation of the views in four groups (folded behind a Menu button on a narrow screen), and
  * the view beside it.
  */
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from 'react-bootstrap/Button';
 import Container from 'react-bootstrap/Container';
 import Nav from 'react-bootstrap/Nav';
@@ -22,6 +22,18 @@ export function Shell() {
   const navigate = useNavigate();
   const [failure, fail, dismiss] = useFailure();
   const [expanded, setExpanded] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
+  // An open menu closes with Escape and gives the focus back to its button (the disclosure pattern).
+  useEffect(() => {
+    if (!expanded) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setExpanded(false);
+      menuButton.current?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [expanded]);
   if (!signedIn) return <Navigate to="/sign-in" replace state={{ from: location.pathname }} />;
 
   const onSignOut = async () => {
@@ -43,7 +55,7 @@ export function Shell() {
             Sluice
           </Navbar.Brand>
           {/* Below the md breakpoint the side navigation folds behind this button. */}
-          <Button variant="outline-light" size="sm" className="d-md-none me-auto" aria-controls="main-nav" aria-expanded={expanded} onClick={() => setExpanded(!expanded)}>
+          <Button ref={menuButton} variant="outline-light" size="sm" className="d-md-none me-auto" aria-controls="main-nav" aria-expanded={expanded} onClick={() => setExpanded(!expanded)}>
             Menu
           </Button>
           <Nav className="ms-auto account-nav">
