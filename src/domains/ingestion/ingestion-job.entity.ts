@@ -25,6 +25,13 @@ export const IngestionJob = defineTenantOwnedEntity({
     chunksDone: p.integer().default(0),
     bytesTotal: p.bigint('number'),
     bytesDone: p.bigint('number').default(0),
+    /**
+     * Input bytes worked through: `bytesDone` plus a share of each input not yet settled for the
+     * steps it has been through (parsed, chunked); see processed-bytes.ts. Only ever raised
+     * while the job runs, so it holds across a worker's crash; below `bytesTotal` until the last
+     * input is settled.
+     */
+    bytesProcessed: p.bigint('number').default(0),
     /** EMBEDDING: chunks this job gave vectors, of `chunksToEmbed` (those without one when the stage began, plus these). */
     chunksEmbedded: p.integer().default(0),
     chunksToEmbed: p.integer().default(0),
