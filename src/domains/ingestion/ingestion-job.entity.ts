@@ -7,7 +7,7 @@ import { INGESTION_JOB_KINDS, INGESTION_STAGES } from './stages.js';
 
 /**
  * One `ingestDocuments` call and its progress. `sequence` grows with every recorded change
- * (a stage, an input's outcome), so a subscriber can resume after the last one it saw.
+ * (a stage, an input's outcome, a step through inputs not yet settled), so a subscriber can resume after the last one it saw.
  * "Documents" here are the job's inputs: a file or an inline document (one CSV file may
  * become many stored documents).
  */
