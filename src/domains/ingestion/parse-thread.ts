@@ -25,7 +25,7 @@ export interface ParseFailure {
   message: string;
 }
 
-/** `progress`, when given, hears the fraction of the text chunked so far (ChunkProgress). */
+/** `progress`, when given, hears the fraction of the text chunked so far (see withChunks). */
 export type ParseTask =
   | { kind: 'parse'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
   | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort; progress?: MessagePort }

@@ -69,7 +69,8 @@ interface GroupSettler<T> {
  * input is a group alone). Their chunks share INSERTs, so the BM25 statistics trigger upserts
  * the group's distinct lexemes once instead of each input's (issue 19: 39 files of the
  * benchmark corpus hold 29 000 distinct lexemes, one holds 12 000), and the group pays one
- * transaction's round trips instead of one per input. Progress events come per group.
+ * transaction's round trips instead of one per input. Outcomes come per group; progress inside
+ * it as each input is parsed and chunked (processed-bytes.ts).
  */
 const GROUP_ITEMS = 32;
 const GROUP_BYTES = 8 * 1024 * 1024;
