@@ -25,7 +25,12 @@ interface Span {
 
 const sentences = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 
-export function chunkText(text: string, { size, overlap, joinShortEnd = true }: Pick<ChunkingOptions, 'size' | 'overlap'> & Partial<Pick<ChunkingOptions, 'joinShortEnd'>>): TextChunk[] {
+/** `onChunk` hears where each chunk ends, for progress through a long text. */
+export function chunkText(
+  text: string,
+  { size, overlap, joinShortEnd = true }: Pick<ChunkingOptions, 'size' | 'overlap'> & Partial<Pick<ChunkingOptions, 'joinShortEnd'>>,
+  onChunk?: (end: number) => void,
+): TextChunk[] {
   const units = atomicUnits(text, size);
   const chunks: TextChunk[] = [];
   let first = 0;
@@ -34,6 +39,7 @@ export function chunkText(text: string, { size, overlap, joinShortEnd = true }: 
     while (last + 1 < units.length && units[last + 1]!.end - units[first]!.start <= size) last++;
     if (joinShortEnd && last + 1 < units.length && units.at(-1)!.end - units[last + 1]!.start < size / 2) last = units.length - 1;
     chunks.push(trimmedChunk(text, units[first]!.start, units[last]!.end));
+    onChunk?.(units[last]!.end);
     if (last + 1 >= units.length) break;
     // The next chunk starts with the trailing units of this one that fit in `overlap`, as long
     // as they leave room for the next unit.
