@@ -129,7 +129,7 @@ export type IngestionJobStatus =
 export type IngestionOptionsInput = {
   /** Characters repeated between neighbouring chunks (default 150, at most half of chunkSize). */
   chunkOverlap?: number | null | undefined;
-  /** Largest chunk in characters (100–20000, default 1000). */
+  /** Chunk size in characters (100–20000, default 1000); a rest under half of it at the end of a document joins the last chunk, which may then reach 1.5 × chunkSize. */
   chunkSize?: number | null | undefined;
   /** A stable id per row (default: the row number). */
   csvIdColumn?: string | null | undefined;
