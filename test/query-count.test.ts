@@ -115,3 +115,43 @@ it('reads 2 or 12 datasets with a page of documents each in the same number of s
   expect(small.count).toBeGreaterThanOrEqual(2);
   console.log(`datasets(first: 2 | 12) { documents(first: 2) }: ${small.count} SQL statements each`);
 });
+
+it('reads 2 or 12 models in the same number of statements (models became a connection)', async () => {
+  const owner = tenant.users[0]!;
+  const { withClient } = await import('../src/db/bootstrap.js');
+  await withClient(database.ownerUrl, (client) =>
+    client.query(
+      `insert into models (id, tenant_id, name, type, config, created_at, updated_at)
+       select gen_random_uuid(), $1, 'Model ' || g, 'extractive', '{}', now() + g * interval '1 ms', now() from generate_series(1, 12) g`,
+      [tenant.id],
+    ),
+  );
+  const run = async (first: number) => {
+    const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
+    const deps = await testServiceDependencies(orm);
+    const operation = openOperationScope({ orm, deps }, actor);
+    await operation.scope.begin({ readOnly: true });
+    const seen: string[] = [];
+    const knex = orm.em.getConnection().getKnex();
+    const listener = (query: { sql: string }) => seen.push(query.sql);
+    knex.on('query', listener);
+    const result = await execute({
+      schema,
+      document: parse(`query($first: Int!) { models(first: $first) { edges { cursor node { id name kind apiKeySet health { status } } } pageInfo { hasNextPage endCursor } } }`),
+      variableValues: { first },
+      contextValue: { actor, credentialExpiresAt: null, credential: {}, ...operation, requestId: 't', logger: console },
+    });
+    await operation.scope.commit();
+    knex.off('query', listener);
+    expect(result.errors).toBeUndefined();
+    const names = ((result.data as any).models.edges as { node: { name: string } }[]).map((edge) => edge.node.name);
+    return { count: seen.filter((sql) => /^\s*(with|select|insert|update|delete)\b/i.test(sql)).length, names };
+  };
+  const small = await run(2);
+  const large = await run(12);
+  expect(small.names).toEqual(['Model 1', 'Model 2']);
+  expect(large.names).toEqual(Array.from({ length: 12 }, (_, i) => `Model ${i + 1}`));
+  expect(small.count).toBeGreaterThanOrEqual(1);
+  expect(large.count).toBe(small.count);
+  console.log(`models(first: 2 | 12): ${small.count} SQL statements each`);
+});

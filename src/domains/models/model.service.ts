@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { findByIds } from '../lookup.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -115,9 +116,10 @@ export class ModelService {
     return model;
   }
 
-  async list(): Promise<Model[]> {
+  /** A page of the tenant's models, oldest first (the order every connection uses). */
+  async list(request: PageRequest): Promise<Page<Model>> {
     assertCan(this.ctx.actor, 'tenant:read');
-    return this.ctx.em.find(Model, {}, { orderBy: { name: 'asc', id: 'asc' } });
+    return keysetPage(this.ctx.em, Model, {}, request);
   }
 
   byIds(ids: readonly string[]): Promise<(Model | null)[]> {
