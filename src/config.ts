@@ -179,6 +179,13 @@ export interface WorkerConfig {
   staleAfterMs: number;
   /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
   parsing: ParseBudget;
+  /**
+   * The port `sluice worker` serves its own /metrics and /healthz on (it has no API listener);
+   * undefined: none. Not used by `sluice serve`, whose API serves /metrics.
+   */
+  metricsPort: number | undefined;
+  /** The address that listener binds: 127.0.0.1 unless told otherwise. */
+  metricsHost: string;
 }
 
 export class ConfigError extends Error {
@@ -350,6 +357,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxColumns: values.SLUICE_PARSE_MAX_COLUMNS,
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
       },
+      metricsPort: values.SLUICE_WORKER_METRICS_PORT,
+      metricsHost: values.SLUICE_WORKER_METRICS_HOST,
     },
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,
