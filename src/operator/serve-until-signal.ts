@@ -64,7 +64,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             meter: metrics,
           })
         : undefined;
-    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl, metrics }) : undefined;
+    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, callCancels: bus.callCancels, queueUrl: ownerUrl, metrics }) : undefined;
     if (role === 'worker' && config.worker.metricsPort !== undefined) {
       collectDefaultMetrics({ register: metrics.registry });
       metricsListener = await startMetricsListener({
