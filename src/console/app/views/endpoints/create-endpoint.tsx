@@ -24,7 +24,7 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
   const parts = useEndpointParts(fail);
 
   const datasets = parts?.datasets.edges.map((edge) => edge.node) ?? [];
-  const chatModels = parts?.models.filter((model) => model.kind === 'CHAT') ?? [];
+  const chatModels = parts?.models.edges.map((edge) => edge.node).filter((model) => model.kind === 'CHAT') ?? [];
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
