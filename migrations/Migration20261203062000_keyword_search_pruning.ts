@@ -78,6 +78,12 @@ declare
   remaining float8;
   threshold float8;
   matching_chunks bigint;  -- at most this many chunks hold any of the terms (sum of their counts)
+  -- A step: how many chunks it scored (at most $8), and the best $9 of them by score.
+  scored_steps constant text := $q$
+    with scored as (select c.id, %s as score from %s)
+    select (select count(*) from scored)::int,
+           (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
+           (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$;
   step tsquery;           -- the chunks a step scores
   rest tsquery;
 begin
@@ -147,12 +153,7 @@ begin
   end if;
 
   -- Complete passages first (all the words, or the search syntax as written), by BM25.
-  execute format($q$
-    with scored as (select c.id, %s as score from %s)
-    select (select count(*) from scored)::int,
-           (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
-           (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
-    score_sql, format(candidates, frequencies, ''))
+  execute format(scored_steps, score_sql, format(candidates, frequencies, ''))
     into examined, complete_ids, complete_scores
     using dataset_ids, matching, term_queries, idfs, average_lengths, seen, matching, budget, top_k, excluded;
   budget := budget - examined;
@@ -167,12 +168,7 @@ begin
   if not strict and needed > 0 and cardinality(terms) between 3 and 8 then
     select string_agg(format('(%s & %s)', a.q, b.q), ' | ')::tsquery into step
       from unnest(term_queries) with ordinality as a(q, i) join unnest(term_queries) with ordinality as b(q, i) on b.i > a.i;
-    execute format($q$
-      with scored as (select c.id, %s as score from %s)
-      select (select count(*) from scored)::int,
-             (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
-             (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
-      score_sql, format(candidates, frequencies, 'and not (search @@ $7)'))
+    execute format(scored_steps, score_sql, format(candidates, frequencies, 'and not (search @@ $7)'))
       into examined, ids, scores
       using dataset_ids, step, term_queries, idfs, average_lengths, seen, matching, least(budget, 20 * top_k), needed, excluded;
     budget := budget - examined;
@@ -197,12 +193,7 @@ begin
         -- Never null here (the words left can reach the threshold together), nor empty.
         if rest is not null and numnode(rest) > 0 then step := step && rest; end if;
       end if;
-      execute format($q$
-        with scored as (select c.id, %s as score from %s)
-        select (select count(*) from scored)::int,
-               (select array_agg(id order by score desc, id) from (select * from scored order by score desc, id limit $9) t),
-               (select array_agg(score order by score desc, id) from (select * from scored order by score desc, id limit $9) t) $q$,
-        score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
+      execute format(scored_steps, score_sql, format(candidates, frequencies, 'and not (search @@ $7) and ($6::tsquery is null or not (search @@ $6))'))
         into examined, ids, scores
         using dataset_ids, step, term_queries, idfs, average_lengths, seen, matching, budget, needed, excluded;
       budget := budget - examined;
