@@ -44,6 +44,7 @@ export async function appendReport(title: string, postgres: string, command: str
     `- Machine: ${machine(postgres)}`,
     `- Commit: ${commit()}`,
     `- Command: \`${command}\``,
+    `- Load average (1/5/15 min) as the report was written: ${os.loadavg().map((load) => load.toFixed(2)).join(' / ')}`,
   ].join('\n');
   await appendFile(REPORT, `\n## ${title}\n\n${facts}\n\n${body.trim()}\n`);
   console.log(`\nappended to ${path.relative(process.cwd(), REPORT)}`);
