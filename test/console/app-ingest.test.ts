@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { signUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
-import { axe } from '../support/console-view.js';
+import { axe, expectNoSidewaysScroll } from '../support/console-view.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/app-ingest');
@@ -186,7 +186,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       // A narrow screen: nothing wider than it.
       await page.setViewportSize({ width: 390, height: 844 });
       await page.locator('#jobs').waitFor();
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await expectNoSidewaysScroll(page);
       await view(page, 'ingest-narrow');
 
       expect(dataset.slug).toBe('keepers-log');
