@@ -126,7 +126,7 @@ export async function vectorsBenchmark(command: string): Promise<void> {
     const byPgvector: Measured[] = [];
     let embedded = 0;
     let exactStopped = false;
-    const summary = (m: Measured) => `${m.samples.length} questions, p95 ${fixed(p(m.samples, 95))} ms`;
+    const summary = (m: Measured) => `${m.samples.length} questions, p50/p95/p99 ${[50, 95, 99].map((q) => fixed(p(m.samples, q))).join(' / ')} ms`;
     for (const size of sizes) {
       started = performance.now();
       await generateEmbeddings(owner, { ...data, centroids, amplitudes, random: dataRandom }, embedded, size);
