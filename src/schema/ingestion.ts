@@ -62,11 +62,15 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
     documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
     documentsFailed: t.exposeInt('documentsFailed'),
     chunksDone: t.exposeInt('chunksDone'),
-    bytesDone: t.exposeInt('bytesDone'),
+    bytesDone: t.exposeInt('bytesDone', { description: 'Input bytes of the inputs settled (durable: their outcomes are recorded).' }),
+    bytesProcessed: t.exposeInt('bytesProcessed', {
+      description:
+        'bytesDone plus a share of each input not yet settled for the steps it has been through (parsed, chunked); reaches bytesTotal only when the last input is settled, and never goes back while the job runs (not even when a worker dies and the job resumes).',
+    }),
     bytesTotal: t.exposeInt('bytesTotal'),
     chunksEmbedded: t.exposeInt('chunksEmbedded', { description: 'EMBEDDING: chunks given a vector by this job.' }),
     chunksToEmbed: t.exposeInt('chunksToEmbed', { description: 'EMBEDDING: chunksEmbedded plus the chunks still without a vector when the stage (re)started.' }),
-    percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
+    percent: t.exposeFloat('percent', { description: 'bytesProcessed / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
     etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
     bytesPerSecond: t.exposeInt('bytesPerSecond', {
       nullable: true,
@@ -128,7 +132,7 @@ const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
 
 const IngestionOptionsInput = builder.inputType('IngestionOptionsInput', {
   fields: (t) => ({
-    chunkSize: t.int({ required: false, description: 'Largest chunk in characters (100–20000, default 1000).' }),
+    chunkSize: t.int({ required: false, description: 'Chunk size in characters (100–20000, default 1000); a rest under half of it at the end of a document joins the last chunk, which may then reach 1.5 × chunkSize.' }),
     chunkOverlap: t.int({ required: false, description: 'Characters repeated between neighbouring chunks (default 150, at most half of chunkSize).' }),
     jsonTextField: t.string({ required: false, description: 'JSON/JSONL: the field with the text (dotted path, default "text").' }),
     jsonTitleField: t.string({ required: false, description: 'JSON/JSONL: the title field (default "title").' }),
