@@ -8,16 +8,24 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyEmbeddings } from '../../bench/support/vector-copy.js';
 import { clusterCentroids, clusterMember, dot, noiseAmplitudes, seededRandom } from '../../bench/support/vectors.js';
+import { createEmptyDatabase } from '../support/database.js';
 
-const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+// The suite's own PostgreSQL (embedded, or DATABASE_URL's server): a database of this file's own.
+let database: Awaited<ReturnType<typeof createEmptyDatabase>>;
+let client: pg.Client;
 
 beforeAll(async () => {
+  database = await createEmptyDatabase();
+  client = new pg.Client({ connectionString: database.url });
   await client.connect();
   // A temporary table comes first on the search path: COPY into `chunk_embeddings` lands here.
   await client.query(`create temporary table chunk_embeddings (id uuid primary key, tenant_id uuid not null, dataset_id uuid not null, chunk_id uuid not null,
                         model_id uuid not null, dimensions int not null, embedding real[] not null, created_at timestamptz not null)`);
 });
-afterAll(() => client.end());
+afterAll(async () => {
+  await client?.end();
+  await database?.drop();
+});
 
 describe('embeddings by binary COPY', () => {
   it('stores each chunk its cluster member as float4, with the owners, dimensions and a fresh id', async () => {
