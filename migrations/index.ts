@@ -35,6 +35,7 @@ import { Migration20261202221500_bm25_term_bounds } from './Migration20261202221
 import { Migration20261203003019_document_retention } from './Migration20261203003019_document_retention.js';
 import { Migration20261203003315_bm25_document_idf } from './Migration20261203003315_bm25_document_idf.js';
 import { Migration20261203003331_keyword_single_pass } from './Migration20261203003331_keyword_single_pass.js';
+import { Migration20261203060410_ingestion_bytes_processed } from './Migration20261203060410_ingestion_bytes_processed.js';
 import { Migration20261203061539_bm25_statistics_narrow_aggregation } from './Migration20261203061539_bm25_statistics_narrow_aggregation.js';
 
 export const migrationsList: MigrationObject[] = [
@@ -73,5 +74,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203003019_document_retention', class: Migration20261203003019_document_retention },
   { name: 'Migration20261203003315_bm25_document_idf', class: Migration20261203003315_bm25_document_idf },
   { name: 'Migration20261203003331_keyword_single_pass', class: Migration20261203003331_keyword_single_pass },
+  { name: 'Migration20261203060410_ingestion_bytes_processed', class: Migration20261203060410_ingestion_bytes_processed },
   { name: 'Migration20261203061539_bm25_statistics_narrow_aggregation', class: Migration20261203061539_bm25_statistics_narrow_aggregation },
 ];

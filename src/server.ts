@@ -29,7 +29,7 @@ import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
-import type { AuditBus } from './platform/events/event-bus.js';
+import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { withBodyLimit } from './platform/http/body-limit.js';
 import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
@@ -63,6 +63,8 @@ export interface ServerDependencies {
   clock?: Clock;
   /** Told when a tenant's audit trail grows (live `auditEvents` subscriptions on any instance). */
   auditFeed?: AuditBus;
+  /** Where MCP cancellations travel to the process running the call (any instance, with Redis); absent: this process only. */
+  callCancels?: CallCancelBus;
   /** The job queue's database (the owner URL), for the queue-depth metric; absent: no such metric. */
   queueUrl?: string;
   /** The process's metrics, shared with an inline job worker; absent: the server's own. */
@@ -81,7 +83,7 @@ export interface SluiceServer {
   close(): Promise<void>;
 }
 
-export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, queueUrl, metrics = new ProductMetrics(new Registry()) }: ServerDependencies): SluiceServer {
+export function createServer({ config, orm, logger, progress, clock = systemClock, auditFeed, callCancels, queueUrl, metrics = new ProductMetrics(new Registry()) }: ServerDependencies): SluiceServer {
   const shutdown = new AbortController();
   // Every live subscription listens for shutdown (their number is capped by subscription-limits).
   setMaxListeners(0, shutdown.signal);
@@ -200,6 +202,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       modelHealth,
       metricsRegistry: metrics.registry,
       shutdownSignal: shutdown.signal,
+      callCancels,
     }),
   });
 

@@ -61,7 +61,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             meter: role === 'api' ? metrics : undefined,
           })
         : undefined;
-    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, queueUrl: ownerUrl, metrics }) : undefined;
+    server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, callCancels: bus.callCancels, queueUrl: ownerUrl, metrics }) : undefined;
     if (server) {
       const url = await server.listen();
       logger.info(

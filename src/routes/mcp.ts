@@ -31,6 +31,7 @@ import { CodedError, ForbiddenError, NotFoundError, UnauthenticatedError, type P
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
+import type { CallCancelBus } from '../platform/events/event-bus.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
 import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
@@ -49,10 +50,14 @@ export interface McpOptions {
   logger: Logger;
   /** How error details are shown, as GraphQL shows them (policy ids as global ids). */
   presentDetails: PresentDetails;
+  /** Cancellations to and from the other API processes (with Redis); absent: this process only. */
+  callCancels?: CallCancelBus;
+  /** Aborted at shutdown: stops listening for cancellations. */
+  shutdownSignal?: AbortSignal;
 }
 
-export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions): Plugin {
-  const inFlight = new InFlightCalls();
+export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels, shutdownSignal }: McpOptions): Plugin {
+  const inFlight = new InFlightCalls(callCancels, shutdownSignal, (error) => logger.error({ err: error }, 'MCP cancellations from other processes are no longer heard'));
   const listedOrigins = corsOrigins.filter((origin) => origin !== '*');
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
@@ -87,7 +92,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails }: McpOptions
         audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
         const principal = principalOf(opened.actor, opened.facts.ip);
         const sessionId = request.headers.get('mcp-session-id');
-        for (const cancelled of messages.cancelled) inFlight.cancel(callKey(principal, sessionId, cancelled), 'the client cancelled the call');
+        for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(callKey(principal, sessionId, cancelled), 'the client cancelled the call');
         // Only requests need the tools; notifications (initialized, cancelled) are answered 202.
         const endpoints = messages.requestIds.length > 0 ? await endpointsOf(route, opened) : [];
         const tools = endpointTools(endpoints);

@@ -62,11 +62,15 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
     documentsDone: t.exposeInt('documentsDone', { description: 'Inputs settled, failed ones included.' }),
     documentsFailed: t.exposeInt('documentsFailed'),
     chunksDone: t.exposeInt('chunksDone'),
-    bytesDone: t.exposeInt('bytesDone'),
+    bytesDone: t.exposeInt('bytesDone', { description: 'Input bytes of the inputs settled (durable: their outcomes are recorded).' }),
+    bytesProcessed: t.exposeInt('bytesProcessed', {
+      description:
+        'bytesDone plus a share of each input not yet settled for the steps it has been through (parsed, chunked); reaches bytesTotal only when the last input is settled, and never goes back while the job runs (not even when a worker dies and the job resumes).',
+    }),
     bytesTotal: t.exposeInt('bytesTotal'),
     chunksEmbedded: t.exposeInt('chunksEmbedded', { description: 'EMBEDDING: chunks given a vector by this job.' }),
     chunksToEmbed: t.exposeInt('chunksToEmbed', { description: 'EMBEDDING: chunksEmbedded plus the chunks still without a vector when the stage (re)started.' }),
-    percent: t.exposeFloat('percent', { description: 'bytesDone / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
+    percent: t.exposeFloat('percent', { description: 'bytesProcessed / bytesTotal (REEMBED jobs: chunksEmbedded / chunksToEmbed), 0 to 100.' }),
     etaSeconds: t.exposeInt('etaSeconds', { nullable: true, description: 'From the rate so far; null until there is one.' }),
     bytesPerSecond: t.exposeInt('bytesPerSecond', {
       nullable: true,

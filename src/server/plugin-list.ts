@@ -63,6 +63,7 @@ import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 import type { Registry } from 'prom-client';
+import type { CallCancelBus } from '../platform/events/event-bus.js';
 
 type YogaPlugins = NonNullable<YogaServerOptions<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>['plugins']>;
 
@@ -88,6 +89,8 @@ export interface PluginCollaborators {
   modelHealth: HealthReadings | undefined;
   /** Aborted when the server begins to shut down. */
   shutdownSignal: AbortSignal;
+  /** MCP cancellations across processes (routes/mcp/in-flight-calls.ts); absent: within this process. */
+  callCancels?: CallCancelBus;
 }
 
 export function pluginList({
@@ -106,6 +109,7 @@ export function pluginList({
   modelHealth,
   metricsRegistry,
   shutdownSignal,
+  callCancels,
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
   const limits = config.rateLimits;
@@ -175,7 +179,7 @@ export function pluginList({
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),
     // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
-    useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails }),
+    useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails, callCancels, shutdownSignal }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),

@@ -23,7 +23,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
-import { checkView as view, SHOTS } from '../support/console-view.js';
+import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { uniqueEmail } from '../support/identity.js';
@@ -210,7 +210,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       // A narrow screen: nothing wider than it.
       await page.setViewportSize({ width: 390, height: 800 });
       await page.getByRole('button', { name: 'Menu' }).waitFor({ state: 'visible' });
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await expectNoSidewaysScroll(page);
       await view(page, 'playground-narrow');
       await page.setViewportSize({ width: 1200, height: 800 });
 

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
-import { checkView, SHOTS } from '../support/console-view.js';
+import { checkView, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { endpointOver, gql } from '../support/endpoints.js';
 import { addMember, codeOf, signUp, uniqueEmail } from '../support/identity.js';
 import { outcome } from '../support/policies.js';
@@ -244,7 +244,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's governance
       await page.getByRole('button', { name: 'Menu' }).click();
       await page.getByRole('link', { name: 'Policies' }).click();
       await page.locator('#decisions-table').waitFor();
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await expectNoSidewaysScroll(page);
       await checkView(page, 'policies-narrow');
 
       await page.waitForLoadState('networkidle');

@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { checkView as view, SHOTS } from '../support/console-view.js';
+import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { endpointOver, must, uniqueSlug } from '../support/endpoints.js';
 import { createApiKey, signUp, type SignedUp } from '../support/identity.js';
@@ -109,7 +109,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's usage and 
       // A narrow screen: charts and tables fit, nothing scrolls sideways.
       await page.setViewportSize({ width: 390, height: 900 });
       await page.locator('#usage-queries canvas').waitFor();
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await expectNoSidewaysScroll(page);
       await view(page, 'usage-narrow');
       await page.setViewportSize({ width: 1200, height: 900 });
 

@@ -13,7 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkView as view, SHOTS } from '../support/console-view.js';
+import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
 import { addMember, signUp, uniqueEmail } from '../support/identity.js';
 import { ingestInline, settled } from '../support/ingestion.js';
@@ -159,7 +159,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       await menu.click();
       await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'visible' });
       // Nothing wider than the screen: no sideways scrolling.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await expectNoSidewaysScroll(page);
       await view(page, 'narrow-menu');
 
       // The classic page (ingestion, asking) is one link away, signed in with the same session.

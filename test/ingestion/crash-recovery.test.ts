@@ -1,12 +1,13 @@
 /**
  * A `sluice worker` process killed with SIGKILL mid-job: after a restart the job resumes and
  * the dataset ends with exactly the chunks it should have, no duplicates, no losses, and the
- * crash cost exactly one attempt.
+ * crash cost exactly one attempt. Its progress (bytesProcessed, which counts work inside
+ * inputs not yet settled) never goes back across the crash and ends at the total.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
-import { createDataset, ingestInline, jobOf, settled, tenantWithOwner } from '../support/ingestion.js';
+import { createDataset, ingestInline, jobOf, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
 import { sluiceEnv, spawnSluice, type SluiceProcess } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -58,6 +59,10 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   const interrupted = await jobOf(server, token, jobId);
   expect(interrupted.stage).toBe('CHUNKING');
   expect(interrupted.progress.documentsDone).toBeLessThan(documents.length);
+  expect(interrupted.progress.bytesProcessed).toBeGreaterThanOrEqual(interrupted.progress.bytesDone);
+  expect(interrupted.progress.bytesProcessed).toBeLessThan(interrupted.progress.bytesTotal);
+  // Watched from before the second worker starts (it publishes on its own bus: this sees the job as polled).
+  const watching = progressOverWebSocket(server.wsUrl, token, jobId);
 
   // The killed process's heartbeat, as it will look once SLUICE_WORKER_STALE_MS has passed.
   await withClient(server.database.ownerUrl, (client) =>
@@ -68,7 +73,11 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   const job = await settled(server, token, jobId, 90_000);
   expect(job.stage).toBe('COMPLETED');
   expect(job.attempts).toBe(2);
-  expect(job.progress).toMatchObject({ documentsDone: 60, documentsFailed: 0 });
+  expect(job.progress).toMatchObject({ documentsDone: 60, documentsFailed: 0, bytesDone: job.progress.bytesTotal, bytesProcessed: job.progress.bytesTotal, percent: 100 });
+  const processed = (await watching).map((result) => result.data.ingestionProgress.bytesProcessed);
+  expect(processed).toEqual([...processed].sort((a, b) => a - b));
+  expect(processed[0]).toBeGreaterThanOrEqual(interrupted.progress.bytesProcessed);
+  expect(processed.at(-1)).toBe(job.progress.bytesTotal);
 
   const expected = documents.reduce((sum, document) => sum + chunkText(document.text, CHUNKING).length, 0);
   const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];

@@ -37,9 +37,11 @@ function expectWellFormed(updates: any[], total: number) {
   for (const [a, b] of updates.slice(1).map((update, i) => [updates[i], update])) {
     expect(b.documentsDone).toBeGreaterThanOrEqual(a.documentsDone);
     expect(b.bytesDone).toBeGreaterThanOrEqual(a.bytesDone);
+    expect(b.bytesProcessed).toBeGreaterThanOrEqual(a.bytesProcessed);
   }
+  for (const update of updates) expect(update.bytesProcessed).toBeGreaterThanOrEqual(update.bytesDone);
   const last = updates.at(-1);
-  expect(last).toMatchObject({ documentsDone: total, documentsTotal: total, percent: 100, bytesDone: last.bytesTotal, etaSeconds: null, error: null });
+  expect(last).toMatchObject({ documentsDone: total, documentsTotal: total, percent: 100, bytesDone: last.bytesTotal, bytesProcessed: last.bytesTotal, etaSeconds: null, error: null });
 }
 
 describe('ingestionProgress', () => {

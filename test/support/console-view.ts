@@ -35,3 +35,13 @@ export async function checkView(page: Page, name: string, { fullPage = true } = 
   expect(grave.map(({ id, help, nodes }) => ({ view: name, id, help, targets: nodes.map((node) => node.target.join(' ')) }))).toEqual([]);
   await page.screenshot({ path: `${SHOTS}/console-${name}.png`, fullPage });
 }
+
+/**
+ * Nothing on the page is wider than the screen (no sideways scrolling). Polled: after a resize,
+ * charts and tables lay out again on the next frames (Chart.js through a ResizeObserver), and a
+ * busy machine can measure the old width first; a page that stays too wide still fails.
+ */
+export async function expectNoSidewaysScroll(page: Page): Promise<void> {
+  const width = page.viewportSize()!.width;
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 10_000 }).toBeLessThanOrEqual(width);
+}

@@ -5,7 +5,7 @@ import { seedTenant, type SeededTenant } from './seed.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startTestServer, type TestServer } from './server.js';
 
-export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesTotal percent etaSeconds error sequence
+export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
   documents { index name status outcome documents chunks error sequence }`;
 
 export const JOB_FIELDS = `id stage attempts progress { ${PROGRESS_FIELDS} } dataset { id documentCount chunkCount bytes }`;

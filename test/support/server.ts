@@ -105,7 +105,7 @@ export async function startTestServer(
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   // One registry for the server and its in-process worker, as `sluice serve` has.
   const metrics = new ProductMetrics(new Registry());
-  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, queueUrl: database.ownerUrl, metrics });
+  const server = createServer({ config, orm, logger, progress: bus.progress, clock: options.clock, auditFeed: bus.audit, callCancels: bus.callCancels, queueUrl: database.ownerUrl, metrics });
   const workerTracing = options.worker === false ? undefined : startTracing(config.observability);
   // The in-process job worker, as `npm start` runs it (tests of `sluice worker` pass false).
   const worker =

@@ -19,7 +19,8 @@ interface Span {
 
 const sentences = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 
-export function chunkText(text: string, { size, overlap }: Pick<ChunkingOptions, 'size' | 'overlap'>): TextChunk[] {
+/** `onChunk` hears where each chunk ends, for progress through a long text. */
+export function chunkText(text: string, { size, overlap }: Pick<ChunkingOptions, 'size' | 'overlap'>, onChunk?: (end: number) => void): TextChunk[] {
   const units = atomicUnits(text, size);
   const chunks: TextChunk[] = [];
   let first = 0;
@@ -27,6 +28,7 @@ export function chunkText(text: string, { size, overlap }: Pick<ChunkingOptions,
     let last = first;
     while (last + 1 < units.length && units[last + 1]!.end - units[first]!.start <= size) last++;
     chunks.push(trimmedChunk(text, units[first]!.start, units[last]!.end));
+    onChunk?.(units[last]!.end);
     if (last + 1 >= units.length) break;
     // The next chunk starts with the trailing units of this one that fit in `overlap`, as long
     // as they leave room for the next unit.

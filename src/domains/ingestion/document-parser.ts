@@ -62,19 +62,30 @@ export class DocumentParser {
     return this.run({ kind: 'parse', input, options, limits: this.budget }) as Promise<ParseResult<HashedDocument>>;
   }
 
-  /** CHUNKING: the input's documents with their chunks; from documents PARSING kept when there are some. */
-  chunk(source: { input: ParseInput; options: IngestionOptions } | { documents: HashedDocument[]; chunking: ChunkingOptions }): Promise<ParseResult<ChunkedDocument>> {
+  /**
+   * CHUNKING: the input's documents with their chunks; from documents PARSING kept when there
+   * are some. `onProgress` hears the fraction of a large input's text chunked so far.
+   */
+  chunk(
+    source: { input: ParseInput; options: IngestionOptions } | { documents: HashedDocument[]; chunking: ChunkingOptions },
+    onProgress?: (fraction: number) => void,
+  ): Promise<ParseResult<ChunkedDocument>> {
     const task = 'documents' in source ? { kind: 'chunk-parsed' as const, ...source } : { kind: 'chunk' as const, ...source, limits: this.budget };
-    return this.run(task) as Promise<ParseResult<ChunkedDocument>>;
+    return this.run(task, onProgress) as Promise<ParseResult<ChunkedDocument>>;
   }
 
   async close(): Promise<void> {
     await this.pool.close({ force: true });
   }
 
-  private async run(task: DistributiveOmit<ParseTask, 'started'>): Promise<ParseResult<HashedDocument | ChunkedDocument>> {
+  private async run(
+    task: DistributiveOmit<ParseTask, 'started' | 'progress'>,
+    onProgress?: (fraction: number) => void,
+  ): Promise<ParseResult<HashedDocument | ChunkedDocument>> {
     const name = 'input' in task ? task.input.name : (task.documents[0]?.sourceKey ?? 'input');
     const { port1: started, port2 } = new MessageChannel();
+    const progress = onProgress ? new MessageChannel() : undefined;
+    progress?.port1.on('message', (fraction: number) => onProgress!(fraction));
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     // The budget counts from the task's start in its thread, not from a thread's (slow, under tsx) start-up.
@@ -82,7 +93,8 @@ export class DocumentParser {
       timer = setTimeout(() => abort.abort(), this.budget.timeoutMs);
     });
     try {
-      return await this.pool.run({ ...task, started: port2 }, { signal: abort.signal, transferList: [port2] });
+      const ports = progress ? { started: port2, progress: progress.port2 } : { started: port2 };
+      return await this.pool.run({ ...task, ...ports }, { signal: abort.signal, transferList: progress ? [port2, progress.port2] : [port2] });
     } catch (error) {
       if (abort.signal.aborted) {
         return { failure: { reason: 'PARSE_TIMEOUT', message: `${JSON.stringify(name)}: parsing took longer than ${this.budget.timeoutMs} ms` } };
@@ -94,6 +106,7 @@ export class DocumentParser {
     } finally {
       clearTimeout(timer);
       started.close();
+      progress?.port1.close();
     }
   }
 }

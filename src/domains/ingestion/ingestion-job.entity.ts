@@ -7,7 +7,7 @@ import { INGESTION_JOB_KINDS, INGESTION_STAGES } from './stages.js';
 
 /**
  * One `ingestDocuments` call and its progress. `sequence` grows with every recorded change
- * (a stage, an input's outcome), so a subscriber can resume after the last one it saw.
+ * (a stage, an input's outcome, a step through inputs not yet settled), so a subscriber can resume after the last one it saw.
  * "Documents" here are the job's inputs: a file or an inline document (one CSV file may
  * become many stored documents).
  */
@@ -25,6 +25,13 @@ export const IngestionJob = defineTenantOwnedEntity({
     chunksDone: p.integer().default(0),
     bytesTotal: p.bigint('number'),
     bytesDone: p.bigint('number').default(0),
+    /**
+     * Input bytes worked through: `bytesDone` plus a share of each input not yet settled for the
+     * steps it has been through (parsed, chunked); see processed-bytes.ts. Only ever raised
+     * while the job runs, so it holds across a worker's crash; below `bytesTotal` until the last
+     * input is settled.
+     */
+    bytesProcessed: p.bigint('number').default(0),
     /** EMBEDDING: chunks this job gave vectors, of `chunksToEmbed` (those without one when the stage began, plus these). */
     chunksEmbedded: p.integer().default(0),
     chunksToEmbed: p.integer().default(0),

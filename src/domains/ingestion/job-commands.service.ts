@@ -52,6 +52,8 @@ export class JobCommandsService {
       documentsFailed: job.documentsFailed - failed,
       bytesDone: job.bytesDone - again.reduce((sum, item) => sum + item.byteCount, 0),
     });
+    // The run starts again from what is settled: the inputs run again earn their credit anew.
+    job.bytesProcessed = job.bytesDone;
     await em.flush();
     await enqueueIngestion(em, job.id);
     this.publishAfterCommit(job, job.sequence - 1);

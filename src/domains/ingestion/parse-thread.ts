@@ -25,10 +25,18 @@ export interface ParseFailure {
   message: string;
 }
 
+/** `progress`, when given, hears the fraction of the text chunked so far (see withChunks). */
 export type ParseTask =
   | { kind: 'parse'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
-  | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
-  | { kind: 'chunk-parsed'; documents: HashedDocument[]; chunking: ChunkingOptions; started: MessagePort };
+  | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort; progress?: MessagePort }
+  | { kind: 'chunk-parsed'; documents: HashedDocument[]; chunking: ChunkingOptions; started: MessagePort; progress?: MessagePort };
+
+/**
+ * Chunking progress is posted only for texts of at least this many characters, at most
+ * PROGRESS_STEPS times: a small input's chunking is over before anyone could see a step.
+ */
+export const PROGRESS_MIN_CHARS = 256 * 1024;
+const PROGRESS_STEPS = 20;
 
 export type ParseResult<T> = { documents: T[] } | { failure: ParseFailure };
 
@@ -37,19 +45,33 @@ export default function runParseTask(task: ParseTask): ParseResult<HashedDocumen
   task.started.postMessage('started');
   task.started.close();
   try {
-    if (task.kind === 'chunk-parsed') return { documents: withChunks(task.documents, task.chunking) };
+    if (task.kind === 'chunk-parsed') return { documents: withChunks(task.documents, task.chunking, task.progress) };
     const documents = parseDocuments(task.input, task.options, task.limits).map((document) => ({
       ...document,
       hash: hashOf(document.text, document.title, document.metadata, task.options.chunking),
     }));
-    return { documents: task.kind === 'chunk' ? withChunks(documents, task.options.chunking) : documents };
+    return { documents: task.kind === 'chunk' ? withChunks(documents, task.options.chunking, task.progress) : documents };
   } catch (error) {
     return { failure: failureOf(task, error) };
   }
 }
 
-function withChunks(documents: HashedDocument[], chunking: ChunkingOptions): ChunkedDocument[] {
-  return documents.map((document) => ({ ...document, chunks: chunkText(document.text, chunking) }));
+function withChunks(documents: HashedDocument[], chunking: ChunkingOptions, progress?: MessagePort): ChunkedDocument[] {
+  const total = documents.reduce((sum, document) => sum + document.text.length, 0);
+  if (!progress || total < PROGRESS_MIN_CHARS) return documents.map((document) => ({ ...document, chunks: chunkText(document.text, chunking) }));
+  // Characters of the documents before the current one; a step posted each 1/PROGRESS_STEPS.
+  let before = 0;
+  let next = total / PROGRESS_STEPS;
+  const heard = (done: number) => {
+    if (done < next) return;
+    progress.postMessage(done / total);
+    next = (Math.floor((done * PROGRESS_STEPS) / total) + 1) * (total / PROGRESS_STEPS);
+  };
+  return documents.map((document) => {
+    const chunks = chunkText(document.text, chunking, (end) => heard(before + end));
+    before += document.text.length;
+    return { ...document, chunks };
+  });
 }
 
 function failureOf(task: ParseTask, error: unknown): ParseFailure {

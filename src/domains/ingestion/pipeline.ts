@@ -8,7 +8,8 @@
  * Inputs are settled in groups (GROUP_ITEMS, GROUP_BYTES), each in one transaction that also
  * updates the job and dataset counters: a worker that dies mid-group loses only that group's
  * uncommitted work, and the job resumes from the inputs still pending, so the dataset ends
- * with exactly its chunks.
+ * with exactly its chunks. Progress inside a group (inputs parsed, a large one's text chunked)
+ * is credited as it happens: processed-bytes.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../db/orm.js';
@@ -23,6 +24,7 @@ import type { Format } from './parsers/formats.js';
 import type { ParseInput } from './parsers/parse.js';
 import { outcomeOf, snapshotOf, type JobSnapshot, type ProgressBus } from './progress.js';
 import { ProgressReporter } from './progress-reporter.js';
+import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes } from './processed-bytes.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
@@ -49,6 +51,7 @@ export interface PipelineDependencies {
 /** An input about to be parsed, read in a short transaction of its own. */
 interface NextInput {
   id: string;
+  byteCount: number;
   input: ParseInput;
   options: IngestionOptions;
 }
@@ -66,7 +69,8 @@ interface GroupSettler<T> {
  * input is a group alone). Their chunks share INSERTs, so the BM25 statistics trigger upserts
  * the group's distinct lexemes once instead of each input's (issue 19: 39 files of the
  * benchmark corpus hold 29 000 distinct lexemes, one holds 12 000), and the group pays one
- * transaction's round trips instead of one per input. Progress events come per group.
+ * transaction's round trips instead of one per input. Outcomes come per group; progress inside
+ * it as each input is parsed and chunked (processed-bytes.ts).
  */
 const GROUP_ITEMS = 32;
 const GROUP_BYTES = 8 * 1024 * 1024;
@@ -121,6 +125,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
 class JobRun {
   /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
   private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
+  private readonly processed: ProcessedBytes;
 
   constructor(
     /** The job's tenant scope: every step is a transaction of its own in it. */
@@ -129,7 +134,9 @@ class JobRun {
     private readonly reporter: ProgressReporter,
     private readonly parser: DocumentParser,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
-  ) {}
+  ) {
+    this.processed = new ProcessedBytes(scope, jobId, reporter);
+  }
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
   async enter(stage: IngestionStage): Promise<boolean> {
@@ -160,12 +167,14 @@ class JobRun {
     prepare: (next: NextInput) => Promise<T>,
     open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
   ): Promise<Settled> {
+    await this.processed.load();
     for (;;) {
       const group = await this.nextGroup(status);
       if (group === 'stopped') return 'stopped';
       if (group === 'done') return 'settled';
       const prepared: { next: NextInput; value: T }[] = [];
       for (const next of group) prepared.push({ next, value: await prepare(next) });
+      await this.processed.settling();
       const outcome = await this.scope.write(async (tx) => {
         const job = await this.lock(tx);
         if (!job || isTerminal(job.stage)) return 'stopped' as const;
@@ -174,12 +183,15 @@ class JobRun {
         const byId = new Map(items.map((item) => [item.id, item]));
         const outcomes = [];
         const bytes: number[] = []; // each outcome's input bytes, for /metrics
+        let parsedDelta = 0; // bytes of inputs that became PARSED (PARSING) or left it (CHUNKING)
         for (const { next, value } of prepared) {
           // Gone from `status`: another worker settled it meanwhile.
           const item = byId.get(next.id);
           if (!item) continue;
           await settler.settle(item, value);
           job.sequence += 1;
+          if (item.status === 'PARSED' && status === 'PENDING') parsedDelta += item.byteCount;
+          if (item.status !== 'PARSED' && status === 'PARSED') parsedDelta -= item.byteCount;
           if (item.status !== 'PARSED') {
             item.sequence = job.sequence;
             item.finishedAt = new Date();
@@ -192,17 +204,19 @@ class JobRun {
           }
         }
         await settler.finish();
+        const processed = this.processed.settle(job, parsedDelta);
         await tx.flush();
-        return { snapshot: snapshotOf(job), outcomes, bytes };
+        return { snapshot: snapshotOf(job), outcomes, bytes, parsedDelta, processed };
       });
       if (outcome === 'stopped') return 'stopped';
+      this.processed.settled(outcome.parsedDelta);
       // Counted once committed: a transaction that retried or rolled back counts nothing.
       for (const [index, settled] of outcome.outcomes.entries()) {
         this.meter?.ingestedInput(settled.status === 'FAILED' ? 'FAILED' : (settled.outcome ?? 'OTHER'), { bytes: outcome.bytes[index]!, documents: settled.documents, chunks: settled.chunks });
       }
-      // An input only PARSED changes nothing a subscriber sees (its outcome comes in CHUNKING):
-      // no event for it, so a job sends no more events than it has outcomes and stages.
-      if (outcome.outcomes.length > 0) this.reporter.record(outcome.snapshot, outcome.outcomes);
+      // An input only PARSED has no outcome yet (it comes in CHUNKING): an event for it only if
+      // it moved the job's processed bytes on.
+      if (outcome.outcomes.length > 0 || outcome.processed) this.reporter.record(outcome.snapshot, outcome.outcomes);
     }
   }
 
@@ -225,6 +239,7 @@ class JobRun {
       const items = await tx.find(IngestionItem, { id: { $in: ids } }, { orderBy: { ordinal: 'asc' }, refresh: true });
       return items.map((item) => ({
         id: item.id,
+        byteCount: item.byteCount,
         input: { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
         options: job.options,
       }));
@@ -235,13 +250,22 @@ class JobRun {
   async parse(next: NextInput): Promise<ParseResult<HashedDocument>> {
     const parsed = await this.parser.parse(next.input, next.options);
     if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
+    this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
     return parsed;
   }
 
-  /** CHUNKING, in a thread: from the documents PARSING kept, else from the input again. */
-  chunk(next: NextInput): Promise<ParseResult<ChunkedDocument>> {
+  /** CHUNKING, in a thread: from the documents PARSING kept, else from the input again; a large input's progress credited as it goes. */
+  async chunk(next: NextInput): Promise<ParseResult<ChunkedDocument>> {
     const kept = this.parsed.take(next.id);
-    return this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: next.input, options: next.options });
+    let chunking = true;
+    const credit = (fraction: number) => {
+      // A step the thread posted just before it finished may arrive after the result.
+      if (chunking) this.processed.credit(next.id, next.byteCount * CHUNKED_SHARE * Math.min(1, fraction));
+    };
+    const chunked = await this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: next.input, options: next.options }, credit);
+    credit(1);
+    chunking = false;
+    return chunked;
   }
 
   /** PARSING: a parse failure fails the input alone, for good; content already stored is settled as UNCHANGED. */

@@ -29,6 +29,11 @@ export class ProgressReporter {
     else this.timer ??= setTimeout(() => this.flush(), wait);
   }
 
+  /** Whether a change recorded now would go out at once: when a step through an input is worth recording (processed-bytes.ts). */
+  due(): boolean {
+    return this.timer === undefined && Date.now() - this.lastPublishAt >= this.intervalMs;
+  }
+
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;

@@ -1,7 +1,8 @@
 /**
  * Progress of an ingestion job as clients see it, and the bus it travels on.
  *
- * The database is the truth: a worker records every change (stage, an input's outcome) with
+ * The database is the truth: a worker records every change (stage, an input's outcome, a step
+ * through inputs not yet settled: processed-bytes.ts) with
  * the job's next `sequence` and only then publishes it. Published events are hints that save
  * subscribers a read; a subscriber that misses one (a gap in `previousSequence`) or hears
  * nothing for a while reads the job again, so a lost event delays an update but loses none.
@@ -35,6 +36,8 @@ export interface JobSnapshot {
   documentsFailed: number;
   chunksDone: number;
   bytesDone: number;
+  /** `bytesDone` plus credit for the steps inputs not yet settled have been through (processed-bytes.ts). */
+  bytesProcessed: number;
   bytesTotal: number;
   chunksEmbedded: number;
   chunksToEmbed: number;
@@ -80,6 +83,7 @@ export function snapshotOf(job: IngestionJob): JobSnapshot {
     documentsFailed: job.documentsFailed,
     chunksDone: job.chunksDone,
     bytesDone: job.bytesDone,
+    bytesProcessed: Math.max(job.bytesProcessed, job.bytesDone),
     bytesTotal: job.bytesTotal,
     chunksEmbedded: job.chunksEmbedded,
     chunksToEmbed: job.chunksToEmbed,
@@ -108,15 +112,16 @@ export function outcomeOf(item: ItemSummary): DocumentOutcome {
 
 export function toUpdate(snapshot: JobSnapshot, documents: DocumentOutcome[], now = Date.now()): ProgressUpdate {
   const done = isTerminal(snapshot.stage);
-  // A re-embed job has no inputs: its progress is in chunks.
-  const [doneUnits, totalUnits] = snapshot.kind === 'REEMBED' ? [snapshot.chunksEmbedded, snapshot.chunksToEmbed] : [snapshot.bytesDone, snapshot.bytesTotal];
+  // A re-embed job has no inputs: its progress is in chunks. An ingest job's counts the work
+  // done inside inputs not yet settled too, so one large input does not jump from 0 to 100 %.
+  const [doneUnits, totalUnits] = snapshot.kind === 'REEMBED' ? [snapshot.chunksEmbedded, snapshot.chunksToEmbed] : [snapshot.bytesProcessed, snapshot.bytesTotal];
   const fraction = totalUnits > 0 ? doneUnits / totalUnits : done ? 1 : 0;
   let etaSeconds: number | null = null;
   let bytesPerSecond: number | null = null;
   if (!done && snapshot.startedAt && doneUnits > 0) {
     const elapsed = (now - Date.parse(snapshot.startedAt)) / 1000;
     etaSeconds = Math.max(0, Math.round((elapsed * (totalUnits - doneUnits)) / doneUnits));
-    if (snapshot.kind === 'INGEST' && elapsed > 0) bytesPerSecond = Math.round(snapshot.bytesDone / elapsed);
+    if (snapshot.kind === 'INGEST' && elapsed > 0 && snapshot.bytesDone > 0) bytesPerSecond = Math.round(snapshot.bytesDone / elapsed);
   }
   return { ...snapshot, percent: Math.round(fraction * 1000) / 10, etaSeconds, bytesPerSecond, documents };
 }

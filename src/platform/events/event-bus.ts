@@ -34,6 +34,7 @@ type Topics = {
   'ingestion:job': [jobId: string, event: ProgressMessage];
   'ingestion:dataset': [datasetId: string, event: ProgressMessage];
   'audit:tenant': [tenantId: string, hint: { seq: number }];
+  'mcp:cancel': [request: CallCancellation];
 };
 
 /** Hints that a tenant's audit trail grew; listeners read the events themselves (RLS applies). */
@@ -42,9 +43,25 @@ export interface AuditBus {
   listen(tenantId: string): AsyncIterableIterator<{ seq: number }>;
 }
 
+/** A client's cancellation of a running MCP tool call, by the call's registry key (routes/mcp/in-flight-calls.ts). */
+export interface CallCancellation {
+  key: string;
+  reason: string;
+}
+
+/**
+ * Cancellations of MCP tool calls, for whichever process runs the call: a cancellation is a
+ * request of its own, which another API process may answer (with Redis, every process hears it).
+ */
+export interface CallCancelBus {
+  publish(cancellation: CallCancellation): void;
+  listen(): AsyncIterableIterator<CallCancellation>;
+}
+
 export interface EventBus {
   progress: ProgressChannel;
   audit: AuditBus;
+  callCancels: CallCancelBus;
   /** Where events travel, for start-up logs. */
   transport: 'memory' | 'redis';
   close(): Promise<void>;
@@ -91,7 +108,11 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     publish: (tenantId) => pubsub.publish('audit:tenant', tenantId, { seq: 0 }),
     listen: (tenantId) => pubsub.subscribe('audit:tenant', tenantId) as AsyncIterableIterator<{ seq: number }>,
   };
-  return { progress, audit, transport: redisUrl ? 'redis' : 'memory', close };
+  const callCancels: CallCancelBus = {
+    publish: (cancellation) => pubsub.publish('mcp:cancel', cancellation),
+    listen: () => pubsub.subscribe('mcp:cancel') as AsyncIterableIterator<CallCancellation>,
+  };
+  return { progress, audit, callCancels, transport: redisUrl ? 'redis' : 'memory', close };
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { CallCancelBus } from '../../platform/events/event-bus.js';
+
 /**
  * The tool calls running in this process, so that a client's cancellation reaches its call.
  *
@@ -9,12 +11,29 @@
  * and the cancellation looks them up. Another caller cannot cancel a call: the key starts with
  * the credential's principal, checked on every request.
  *
- * Limit: this reaches calls in this process only. A cancellation answered by another instance
- * does nothing there; the call then runs to its end unless the client closes the call's
- * response stream, which aborts it wherever it runs.
+ * A cancellation answered by a process that does not run the call is passed on over the event
+ * bus (`CallCancelBus`: Redis with REDIS_URL, so it reaches every API process; without Redis
+ * there is one process, and the call is here or nowhere). Every process listens and cancels
+ * what it runs; the key still names the caller, so a message can only end that caller's call.
  */
 export class InFlightCalls {
   private readonly calls = new Map<string, AbortController>();
+
+  /** With a bus, cancellations from other processes reach this one's calls until `stop` aborts. */
+  constructor(private readonly bus?: CallCancelBus, stop?: AbortSignal, onError?: (error: unknown) => void) {
+    if (bus) void this.follow(bus, stop).catch((error: unknown) => onError?.(error));
+  }
+
+  private async follow(bus: CallCancelBus, stop?: AbortSignal): Promise<void> {
+    const cancellations = bus.listen();
+    stop?.addEventListener('abort', () => void cancellations.return?.(), { once: true });
+    for await (const { key, reason } of cancellations) this.cancel(key, reason);
+  }
+
+  /** Cancels the call here or, when it does not run here, wherever it runs. */
+  cancelAnywhere(key: string, reason: string): void {
+    if (!this.cancel(key, reason)) this.bus?.publish({ key, reason });
+  }
 
   /** Registers a call; its signal aborts on `cancel(key)` or when `signal` does. Call `end` when the call is over. */
   start(key: string, signal: AbortSignal): { signal: AbortSignal; end(): void } {

@@ -1,7 +1,9 @@
 /**
  * One ingestion job: its status (a job whose inputs partly failed says so, in amber, never a
  * green "completed"), its stage and progress bar, documents, chunks, MB/s and ETA while it
- * runs, and each failed input named with its reason.
+ * runs, and each failed input named with its reason. The bar and the bytes shown are the
+ * job's processed bytes, which move while a large input is parsed and chunked, not only when
+ * an input is settled (docs/ingestion.md, "Progress").
  */
 import Badge from 'react-bootstrap/Badge';
 import Card from 'react-bootstrap/Card';
@@ -55,7 +57,7 @@ export function JobCard({ initial, onEnded }: { initial: JobView; onEnded: (job:
         />
         <p className="small mb-0 job-figures" aria-live="polite">
           <span className="job-stage">{progress.stage.toLowerCase()}</span> · {progress.percent} % · documents {progress.documentsDone} of {progress.documentsTotal} · chunks{' '}
-          {progress.chunksDone} · {formatBytes(progress.bytesDone)} of {formatBytes(progress.bytesTotal)}
+          {progress.chunksDone} · {formatBytes(progress.bytesProcessed)} of {formatBytes(progress.bytesTotal)}
           {rate ? ` · ${(rate / 1_000_000).toFixed(2)} MB/s` : ''}
           {!ended && progress.etaSeconds !== null ? ` · ETA ${formatEta(progress.etaSeconds)}` : ''}
         </p>

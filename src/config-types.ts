@@ -1,0 +1,173 @@
+/**
+ * The shape of Sluice's settings: what `parseConfig` (config.ts) produces from the environment.
+ * Kept apart from the parsing so readers of a setting need not read how it is validated.
+ */
+import type { ParseBudget } from './domains/ingestion/document-parser.js';
+import type { HealthSettings } from './domains/model-health/health-rules.js';
+import type { ProviderSettings } from './domains/models/provider.js';
+import type { VectorSearchSettings } from './domains/endpoints/semantic-retriever.js';
+import type { PrivateNetworkPolicy } from './platform/egress/policy.js';
+import type { BucketRule } from './platform/rate-limits/token-bucket.js';
+import type { RedactionOptions } from './platform/logging/redaction.js';
+import type { LogFormat } from './platform/logging/logger.js';
+import type { TrustedDocuments } from './platform/trusted-documents/document-store.js';
+
+export type RuntimeEnv = 'development' | 'test' | 'production';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  env: RuntimeEnv;
+  http: {
+    port: number;
+    host: string;
+    /** Allowed browser origins; `['*']` (development only) reflects any origin, `[]` allows none. */
+    corsOrigins: string[];
+    graphiql: boolean;
+    /** Largest accepted request body, in bytes. */
+    maxBodyBytes: number;
+    shutdownTimeoutMs: number;
+    /** How often live subscriptions re-check their credential. */
+    credentialRecheckMs: number;
+    /** Live subscriptions one connection, and one principal, may hold in this process. */
+    subscriptionsPerConnection: number;
+    subscriptionsPerPrincipal: number;
+    /** How often a WebSocket is pinged; one that has not answered the previous ping is closed (0: never). */
+    webSocketKeepAliveMs: number;
+    /** Slow clients are cut: all headers within `headersTimeoutMs`, the whole request within `requestTimeoutMs`. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open after a response. */
+    keepAliveTimeoutMs: number;
+  };
+  database: {
+    /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
+    url: string | undefined;
+    /** Connection for the API: a role that owns no table and cannot bypass RLS. */
+    appUrl: string | undefined;
+    /** Connections each process keeps to PostgreSQL as the app role (docs/benchmarks.md: pool size). */
+    poolSize: number;
+  };
+  dataDir: string;
+  redisUrl: string | undefined;
+  logLevel: LogLevel;
+  /** One-shot operator commands (`migrate`, `audit verify`…): LOG_LEVEL, else `warn`. */
+  commandLogLevel: LogLevel;
+  /** LOG_FORMAT: `auto` (readable in a terminal, JSON when piped) outside production, `json` in it. */
+  logFormat: LogFormat;
+  secrets: {
+    jwtSecret: string;
+    /** 32 bytes for AES-256-GCM. */
+    masterKey: Buffer;
+    /** Earlier master keys, still able to open what they sealed until `sluice rotate-master-key`. */
+    previousMasterKeys: Buffer[];
+    /** Passwords Sluice uses for the databases it creates itself (embedded / development). */
+    databasePassword: string | undefined;
+    appDatabasePassword: string | undefined;
+  };
+  /** Where the secrets came from, so start-up can say so. */
+  secretsSource: { kind: 'environment' } | { kind: 'generated' | 'reused'; file: string };
+  accessTokenTtlSeconds: number;
+  /** Least time between two fetches of one identity provider's JWKS. */
+  jwksCooldownMs: number;
+  ingestion: IngestionConfig;
+  worker: WorkerConfig;
+  /** Where outbound requests (models, identity providers' keys) may go (src/platform/egress). */
+  egress: { privateNetworks: PrivateNetworkPolicy };
+  /** How model providers call their servers (`privateNetworks` is `egress.privateNetworks`). */
+  models: ProviderSettings;
+  /** Semantic search (docs/endpoints.md#engines). */
+  vectorSearch: VectorSearchSettings;
+  /** The worker's checks of published endpoints' models (docs/endpoints.md#health). */
+  modelHealth: HealthSettings;
+  rateLimits: RateLimitConfig;
+  operationLimits: OperationLimitConfig;
+  hardening: HardeningConfig;
+  observability: ObservabilityConfig;
+  /** Persisted-operations-only mode: the only documents clients may run (SLUICE_TRUSTED_DOCUMENTS). */
+  trustedDocuments: TrustedDocuments | undefined;
+}
+
+/** What production refuses or locks down (docs/operations.md, "Security hardening"). */
+export interface HardeningConfig {
+  /** `require`: DATABASE_URL and DATABASE_APP_URL must ask for TLS (`sslmode=`); `disable`: not checked. */
+  databaseSsl: 'require' | 'disable';
+  /** The SLUICE_TRUSTED_DOCUMENTS file, resolved; loaded by `loadConfig`. */
+  trustedDocumentsFile: string | undefined;
+}
+
+/** Logs, traces and metrics (docs/operations.md, "Observability"). */
+export interface ObservabilityConfig {
+  /** OTLP/HTTP base URL (spans go to `<url>/v1/traces`); undefined: no tracing, no network. */
+  otlpEndpoint: string | undefined;
+  serviceName: string;
+  /** Most time a finished span waits before it is exported (OTEL_BSP_SCHEDULE_DELAY). */
+  exportDelayMs: number;
+  /** Bearer token /metrics asks for; production serves no metrics without one. */
+  metricsToken: string | undefined;
+  redaction: RedactionOptions;
+}
+
+/** Request rate limits (token buckets; see docs/operations.md). */
+export interface RateLimitConfig {
+  /** Off only when NODE_ENV=test leaves SLUICE_RATE_LIMITS unset: the suite sends bursts from one address. */
+  enabled: boolean;
+  /** Per user, API key or external identity, within its tenant; the tenant's settings may override. */
+  perPrincipal: BucketRule;
+  /** Per client address (IPv6: per /64), every request. */
+  perIp: BucketRule;
+  /**
+   * Anonymous endpoint queries per client address (IPv6: per /64) and endpoint. Always
+   * applied, even with `enabled` false: an endpoint open to anyone is never left unlimited.
+   */
+  anonymousQueries: BucketRule;
+  /** logIn and signUp attempts per client address (GraphQL and REST login share them). */
+  authPerIp: BucketRule;
+  /** logIn and signUp attempts per email address. */
+  authPerEmail: BucketRule;
+  /** createApiKey and rotateApiKey calls per principal. */
+  createApiKey: BucketRule;
+  /**
+   * Refused credentials written to the audit trail, per trail and client address (ten times
+   * this per trail); the rest are counted in one summary event. Always applied, even with
+   * `enabled` false: a gateway in front limits requests, not what the trail must hold.
+   */
+  refusalAudit: BucketRule;
+  /** Proxies in front of Sluice whose X-Forwarded-For entries are believed (0: none). */
+  trustProxyHops: number;
+}
+
+/** Limits on the shape of one GraphQL operation (GraphQL Armor), and introspection. */
+export interface OperationLimitConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
+  introspection: boolean;
+  /** Hide "Did you mean …?" in validation errors (production): they map the schema for a stranger. */
+  blockFieldSuggestions: boolean;
+}
+
+export interface IngestionConfig {
+  /** Largest accepted file or inline document, in bytes. */
+  maxFileBytes: number;
+  /** Most inputs (files plus inline documents) in one `ingestDocuments` call. */
+  maxFiles: number;
+  /** Largest multipart (upload) request body, in bytes. */
+  maxRequestBytes: number;
+  /** Least time between two progress events of one job (about 10 a second by default). */
+  progressIntervalMs: number;
+  /** How often a subscriber re-reads a job it has heard nothing about (a lost event costs at most this). */
+  progressPollMs: number;
+}
+
+export interface WorkerConfig {
+  /** Run ingestion jobs in the API process (`inline`), or leave them to `sluice worker` (`off`). */
+  mode: 'inline' | 'off';
+  concurrency: number;
+  heartbeatMs: number;
+  /** A worker process silent this long is presumed dead and its jobs are unlocked to resume. */
+  staleAfterMs: number;
+  /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
+  parsing: ParseBudget;
+}

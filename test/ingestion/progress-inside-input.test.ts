@@ -1,0 +1,94 @@
+/**
+ * Progress inside one large input (issue 21): a job of a single 4 MB file used to go from 0 to
+ * 100 % in one step, since bytes counted only when the input's transaction committed. Now the
+ * subscriber sees the job's processed bytes move while that one input is parsed and chunked:
+ * strictly between 0 and the total, never back, below the total until the input is settled,
+ * ending at the total.
+ *
+ * The API runs without a worker; the test subscribes, waits for the first (QUEUED) event, and
+ * only then starts a worker on the API's event bus, so no step can pass before it listens. The
+ * worker publishes every event at once (interval 0), as the console's browser test does.
+ */
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createLogger } from '../../src/platform/logging/logger.js';
+import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
+import { createDataset, ingestFiles, jobOf, tenantWithOwner } from '../support/ingestion.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let worker: SluiceWorker | undefined;
+beforeAll(async () => {
+  server = await startTestServer({ worker: false });
+});
+afterAll(async () => {
+  await worker?.stop();
+  await server?.close();
+});
+
+const FIELDS = 'stage documentsDone documentsTotal bytesDone bytesProcessed bytesTotal percent sequence';
+
+/** A Markdown file of about `bytes` bytes, in paragraphs that fit a chunk. */
+function largeMarkdown(bytes: number): string {
+  const paragraph = (n: number) => `Paragraph ${n}: the keeper trims the wick, winds the clockwork and logs the weather at every watch of the night. `.repeat(6);
+  const parts = ['# The keeper’s log'];
+  for (let n = 0, size = 0; size < bytes; n++) {
+    parts.push(paragraph(n));
+    size += parts.at(-1)!.length + 2;
+  }
+  return parts.join('\n\n');
+}
+
+it('moves the progress of a one-file job in steps while that file is parsed and chunked', { timeout: 120_000 }, async () => {
+  const { token } = await tenantWithOwner(server);
+  const dataset = await createDataset(server, token);
+  const content = largeMarkdown(4 * 1024 * 1024);
+  const { body } = await ingestFiles(server, token, dataset.id, [{ name: 'log.md', type: 'text/markdown', content }]);
+  const jobId = body.data.ingestDocuments.id;
+  expect(body.data.ingestDocuments.progress).toMatchObject({ stage: 'QUEUED', bytesProcessed: 0, percent: 0 });
+
+  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const updates: any[] = [];
+  try {
+    for await (const result of client.iterate({ query: `subscription($jobId: ID!) { ingestionProgress(jobId: $jobId) { ${FIELDS} } }`, variables: { jobId } })) {
+      expect(result.errors).toBeUndefined();
+      updates.push(result.data!.ingestionProgress);
+      // Listening: now a worker may run the job.
+      worker ??= await startWorker({
+        config: server.config.worker,
+        progressIntervalMs: 0,
+        orm: server.orm,
+        queueUrl: server.database.ownerUrl,
+        progress: server.bus.progress,
+        models: modelAccess(server.config),
+        logger: createLogger({ level: 'silent' }),
+      });
+    }
+  } finally {
+    await client.dispose();
+  }
+
+  const total = Buffer.byteLength(content);
+  const last = updates.at(-1);
+  expect(last).toMatchObject({ stage: 'COMPLETED', documentsDone: 1, bytesDone: total, bytesProcessed: total, bytesTotal: total, percent: 100 });
+  const processed = updates.map((update) => update.bytesProcessed);
+  expect(processed, `bytesProcessed: ${processed}`).toEqual([...processed].sort((a, b) => a - b));
+  const between = [...new Set(processed.filter((bytes) => bytes > 0 && bytes < total))];
+  expect(between.length, `bytesProcessed: ${processed}`).toBeGreaterThanOrEqual(2);
+  const percents = [...new Set(updates.map((update) => update.percent).filter((percent) => percent > 0 && percent < 100))];
+  expect(percents.length, `percent: ${updates.map((update) => update.percent)}`).toBeGreaterThanOrEqual(2);
+  for (const update of updates) {
+    // Honest: settled bytes never exceed processed ones, and the total waits for the input's commit.
+    expect(update.bytesDone).toBeLessThanOrEqual(update.bytesProcessed);
+    if (update.documentsDone < update.documentsTotal) expect(update.bytesProcessed).toBeLessThan(total);
+  }
+  // Steps were seen while the input was worked on, before any of it was settled.
+  expect(updates.filter((update) => update.bytesDone === 0 && update.bytesProcessed > 0).map((update) => update.stage)).toEqual(
+    expect.arrayContaining(['CHUNKING']),
+  );
+
+  // The job, read afterwards, says the same.
+  const job = await jobOf(server, token, jobId);
+  expect(job.progress).toMatchObject({ bytesDone: total, bytesTotal: total, percent: 100 });
+});
