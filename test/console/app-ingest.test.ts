@@ -184,6 +184,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       expect(await page.locator('#skipped-files').innerText()).toMatch(/guides\/logo\.bin: \.bin files are not a format Sluice reads/);
       await page.locator('#jobs > li').first().and(page.locator('[data-status="COMPLETED"]')).waitFor({ timeout: 60_000 });
       expect(await titles()).toEqual(expect.arrayContaining(['guides/gates.md: Gates', 'guides/inner/gates.md: Inner gates']));
+      // The page lists them under those paths too.
+      for (const path of ['guides/gates.md', 'guides/inner/gates.md']) await page.locator(`#documents-table tbody tr[data-source-key="${path}"]`).waitFor();
       rmSync(folder, { recursive: true, force: true });
 
       // A narrow screen: nothing wider than it.

@@ -161,6 +161,16 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       // Nothing wider than the screen: no sideways scrolling.
       await expectNoSidewaysScroll(page);
       await view(page, 'narrow-menu');
+      // The menu says it is open; Escape closes it and gives the focus back to its button; a followed link closes it too.
+      expect(await menu.getAttribute('aria-expanded')).toBe('true');
+      await page.keyboard.press('Escape');
+      await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'hidden' });
+      expect([await menu.getAttribute('aria-expanded'), await menu.evaluate((button) => button === document.activeElement)]).toEqual(['false', true]);
+      await menu.click();
+      await page.getByRole('link', { name: 'Members', exact: true }).click();
+      await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+      await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'hidden' });
+      await page.waitForLoadState('networkidle');
 
       // The classic page (ingestion, asking) is one link away, signed in with the same session.
       await page.setViewportSize({ width: 1200, height: 800 });

@@ -10,8 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AxeResults } from 'axe-core';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { blockOtherHosts, watchForProblems } from './browser.js';
 
 export const SHOTS = 'test-results';
 
@@ -44,4 +45,23 @@ export async function checkView(page: Page, name: string, { fullPage = true } = 
 export async function expectNoSidewaysScroll(page: Page): Promise<void> {
   const width = page.viewportSize()!.width;
   await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 10_000 }).toBeLessThanOrEqual(width);
+}
+
+/** A page in a new browser context on the test server, every other host refused, and what it reports (browser.ts). */
+export async function consolePage(browser: Browser, baseUrl: string, viewport = { width: 1200, height: 900 }) {
+  const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+  const host = new URL(baseUrl).host;
+  const blocked = await blockOtherHosts(context, host);
+  const page = await context.newPage();
+  const problems = watchForProblems(page, host);
+  return { context, page, blocked, problems };
+}
+
+/** Signs in through the console's sign-in view; resolves once the datasets view is shown. */
+export async function signInThroughConsole(page: Page, baseUrl: string, account: { email: string; password: string }): Promise<void> {
+  await page.goto(`${baseUrl}/console/sign-in`);
+  await page.getByLabel('Email').fill(account.email);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
 }

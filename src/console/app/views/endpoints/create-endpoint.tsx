@@ -4,32 +4,24 @@
  * minimum score), and whether it is published and listed at once. The server checks every
  * field; SEMANTIC and HYBRID need datasets that embed, which the form says beside the mode.
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
 import Form from 'react-bootstrap/Form';
 import { Link } from 'react-router';
-import { ConsoleCreateEndpointDocument, ConsoleEndpointPartsDocument, type ConsoleEndpointPartsQuery, type RetrievalMode } from '../../../../sdk/index.js';
+import { ConsoleCreateEndpointDocument, type RetrievalMode } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { slugFrom } from '../../format.js';
 import { useSession } from '../../session.js';
+import { useEndpointParts } from './endpoint-parts.js';
 import { RetrievalFields, retrievalFrom } from './retrieval-fields.js';
 
 export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
   const { call } = useSession();
-  const [parts, setParts] = useState<ConsoleEndpointPartsQuery | undefined>();
   const [mode, setMode] = useState<RetrievalMode>('KEYWORD');
   const [published, setPublished] = useState(false);
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
-
-  const load = useCallback(async () => {
-    try {
-      setParts(await call((client) => client.query(ConsoleEndpointPartsDocument, {})));
-    } catch (error) {
-      fail(error);
-    }
-  }, [call, fail]);
-  useEffect(() => void load(), [load]);
+  const parts = useEndpointParts(fail);
 
   const datasets = parts?.datasets.edges.map((edge) => edge.node) ?? [];
   const chatModels = parts?.models.filter((model) => model.kind === 'CHAT') ?? [];

@@ -1,6 +1,6 @@
 /**
- * The tenant's endpoints: each one's address, model, datasets and retrieval settings (which
- * can be changed); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
+ * The tenant's endpoints: each one's address, model, datasets and retrieval settings (all of
+ * which can be changed: Edit, or Retrieval settings alone); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
  * first); and a form to create one.
  */
 import { useCallback, useEffect, useState } from 'react';
@@ -15,7 +15,7 @@ import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpoint
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { CreateEndpoint } from './create-endpoint.js';
-import { EditRetrieval } from './edit-retrieval.js';
+import { EditEndpoint, type EndpointPart } from './edit-endpoint.js';
 
 type EndpointRow = ConsoleEndpointFieldsFragment;
 const PAGE = 50;
@@ -25,7 +25,7 @@ export function Endpoints() {
   const [endpoints, setEndpoints] = useState<EndpointRow[] | undefined>();
   const [next, setNext] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
-  const [editing, setEditing] = useState<EndpointRow | undefined>();
+  const [editing, setEditing] = useState<{ endpoint: EndpointRow; part: EndpointPart } | undefined>();
   const [failure, fail, dismiss] = useFailure();
 
   const load = useCallback(
@@ -99,11 +99,12 @@ export function Endpoints() {
           <tbody>
             {endpoints.map((endpoint) => (
               <tr key={endpoint.id} data-slug={endpoint.slug}>
-                <td>
+                <td data-field="endpoint">
                   {endpoint.name}
                   <div>
                     <code>{endpoint.reference}</code>
                   </div>
+                  {endpoint.description ? <div className="small text-body-secondary">{endpoint.description}</div> : null}
                 </td>
                 <td>{endpoint.model.name}</td>
                 <td>{endpoint.datasets.map((dataset) => dataset.name).join(', ') || 'none left'}</td>
@@ -125,7 +126,10 @@ export function Endpoints() {
                         {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
                       </Button>
                     ) : null}
-                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(endpoint)}>
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'all' })}>
+                      Edit
+                    </Button>
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'retrieval' })}>
                       Retrieval settings
                     </Button>
                     <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
@@ -148,8 +152,9 @@ export function Endpoints() {
       ) : null}
       <CreateEndpoint onCreated={() => void load()} />
       {editing ? (
-        <EditRetrieval
-          endpoint={editing}
+        <EditEndpoint
+          endpoint={editing.endpoint}
+          part={editing.part}
           onClose={() => setEditing(undefined)}
           onSaved={(changed) => {
             replace(changed);

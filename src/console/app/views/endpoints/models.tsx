@@ -1,7 +1,9 @@
 /**
  * The tenant's models (chat and embeddings): a list with each one's health and a "Test
  * connection" action (`testModel`: one real request through the model's own client, the
- * result said beside it), and a form to add one.
+ * result said beside it), editing one (name, configuration, API key), deleting one (asked
+ * first; the server refuses while an endpoint or a dataset uses it, and says which), and a
+ * form to add one.
  */
 import { useCallback, useEffect, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
@@ -9,11 +11,13 @@ import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
-import { ConsoleModelsDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
+import { ConsoleModelsDocument, DeleteModelDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
+import { Confirm } from '../govern/confirm.js';
 import { CreateModel } from './create-model.js';
+import { EditModel } from './edit-model.js';
 
 type Tested = TestModelMutation['testModel'];
 
@@ -22,7 +26,10 @@ export function Models() {
   const [models, setModels] = useState<ConsoleModelFieldsFragment[] | undefined>();
   const [types, setTypes] = useState<ConsoleModelsQuery['modelTypes']>([]);
   const [tests, setTests] = useState<Record<string, Tested | 'testing'>>({});
+  const [editing, setEditing] = useState<ConsoleModelFieldsFragment | undefined>();
+  const [deleting, setDeleting] = useState<ConsoleModelFieldsFragment | undefined>();
   const [failure, fail, dismiss] = useFailure();
+  const [refusal, refuse, dismissRefusal] = useFailure();
 
   const load = useCallback(async () => {
     try {
@@ -46,6 +53,19 @@ export function Models() {
     }
   };
 
+  const remove = async () => {
+    if (!deleting) return;
+    const model = deleting;
+    setDeleting(undefined);
+    try {
+      await call((client) => client.mutate(DeleteModelDocument, { id: model.id }));
+      setModels((shown) => shown?.filter((row) => row.id !== model.id));
+    } catch (error) {
+      // CONFLICT (MODEL_IN_USE) names the endpoints and datasets that use it.
+      refuse(error);
+    }
+  };
+
   return (
     <>
       <h1 className="h3">Models</h1>
@@ -53,6 +73,7 @@ export function Models() {
         Chat models answer an endpoint's questions from its passages; embeddings models turn text into vectors for semantic search.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
+      <ErrorAlert error={refusal} onDismiss={dismissRefusal} title="Could not delete the model" />
       {models === undefined ? (
         failure === undefined ? (
           <Spinner animation="border" role="status" size="sm">
@@ -75,6 +96,7 @@ export function Models() {
               <th scope="col">API key</th>
               <th scope="col">Health</th>
               <th scope="col">Connection</th>
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
@@ -96,12 +118,39 @@ export function Models() {
                   </Button>
                   <TestResult result={tests[model.id]} />
                 </td>
+                <td>
+                  <div className="d-flex flex-wrap gap-1">
+                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(model)} aria-label={`Edit ${model.name}`}>
+                      Edit
+                    </Button>
+                    <Button size="sm" variant="outline-danger" onClick={() => setDeleting(model)} aria-label={`Delete ${model.name}`}>
+                      Delete
+                    </Button>
+                  </div>
+                </td>
               </tr>
             ))}
           </tbody>
         </Table>
       )}
       <CreateModel types={types} onCreated={() => void load()} />
+      {editing ? (
+        <EditModel
+          model={editing}
+          type={types.find((known) => known.name === editing.type)}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            // A changed server or key is another model to test: forget the last result.
+            setTests(({ [editing.id]: _dropped, ...rest }) => rest);
+            void load();
+          }}
+        />
+      ) : null}
+      <Confirm title={deleting ? `Delete “${deleting.name}”?` : undefined} confirmLabel="Delete" keepLabel="Keep it" onConfirm={() => void remove()} onCancel={() => setDeleting(undefined)}>
+        The model and its stored API key are deleted. Sluice refuses while an endpoint answers with it or a dataset embeds with it: change or delete those
+        first. This cannot be undone.
+      </Confirm>
     </>
   );
 }
