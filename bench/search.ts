@@ -8,7 +8,9 @@
  * same run, one request at a time, the four interleaved so all see the same cache and machine
  * state.
  *
- * Settings: BENCH_SEARCH_CHUNKS (default 1 000 000), BENCH_SEARCH_QUERIES (default 400 each).
+ * Settings: BENCH_SEARCH_CHUNKS (default 1 000 000), BENCH_SEARCH_QUERIES (default 400 each),
+ * BENCH_SEARCH_KEEP (a directory: the embedded database is kept there and its corpus reused by
+ * later runs of the same size; generating 1 M chunks takes minutes).
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -21,11 +23,12 @@ import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer } from './s
 export async function searchBenchmark(command: string): Promise<void> {
   const chunkCount = Number(process.env.BENCH_SEARCH_CHUNKS ?? 1_000_000);
   const queryCount = Number(process.env.BENCH_SEARCH_QUERIES ?? 400);
-  const database = await openBenchDatabase();
+  const keepDir = process.env.BENCH_SEARCH_KEEP || undefined;
+  const database = await openBenchDatabase(keepDir);
   // Rate limits on and counting, out of the way: one client asks as fast as answers come.
   const server = await startBenchServer(database, { ...RAISED_LIMITS });
   try {
-    const { apiKey, endpoint, tenantId, datasetId } = await searchCorpus(server.url, database.ownerUrl, chunkCount);
+    const { apiKey, endpoint, tenantId, datasetId } = await searchCorpus(server.url, database.ownerUrl, chunkCount, keepDir);
 
     const app = new pg.Client({ connectionString: database.appUrl });
     await app.connect();

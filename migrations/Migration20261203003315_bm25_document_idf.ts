@@ -132,7 +132,7 @@ export const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chu
  * term (was: chunks), in the scores and in the bounds alike; and `excluded` filters the
  * candidates of every step (the bounds stay bounds: a filter only removes chunks).
  */
-const BM25_SEARCH_WITH_DOCUMENTS = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
+export const BM25_SEARCH_WITH_DOCUMENTS = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
 -- At most top_k rows (50 at most), with everything the retriever shows, looked up by key

@@ -109,6 +109,9 @@ export const envSchema = z.object({
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
+  /** `sluice worker`'s own /metrics and /healthz listener (its --metrics-port wins); unset: none. 0: any free port. */
+  SLUICE_WORKER_METRICS_PORT: limit(0, 65535).optional(),
+  SLUICE_WORKER_METRICS_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   SLUICE_PARSE_TIMEOUT_MS: limit(1, 3_600_000).default(60_000),
   SLUICE_PARSE_MEMORY_MB: limit(16, 65_536).default(512),
   SLUICE_PARSE_MAX_DEPTH: limit(1, 10_000).default(DEFAULT_PARSE_LIMITS.maxDepth),

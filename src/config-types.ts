@@ -170,4 +170,11 @@ export interface WorkerConfig {
   staleAfterMs: number;
   /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
   parsing: ParseBudget;
+  /**
+   * The port `sluice worker` serves its own /metrics and /healthz on (it has no API listener);
+   * undefined: none. Not used by `sluice serve`, whose API serves /metrics.
+   */
+  metricsPort: number | undefined;
+  /** The address that listener binds: 127.0.0.1 unless told otherwise. */
+  metricsHost: string;
 }

@@ -186,6 +186,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxColumns: values.SLUICE_PARSE_MAX_COLUMNS,
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
       },
+      metricsPort: values.SLUICE_WORKER_METRICS_PORT,
+      metricsHost: values.SLUICE_WORKER_METRICS_HOST,
     },
     secretsFromEnv: {
       jwtSecret: values.JWT_SECRET,

@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       'expires-in-days': { type: 'string' },
       'no-expiry': { type: 'boolean' },
       json: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
     },
   });
   const command = positionals[0] ?? 'serve';
@@ -52,10 +53,16 @@ async function main(argv: string[]): Promise<number> {
     console.error(`sluice: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
+  const metricsPort = values['metrics-port'];
+  if (metricsPort !== undefined && (command !== 'worker' || !/^\d{1,5}$/.test(metricsPort) || Number(metricsPort) > 65535)) {
+    console.error(`sluice: --metrics-port ${command === 'worker' ? 'must be a port number from 0 to 65535' : 'is for `sluice worker` only (`serve` serves /metrics on its API port)'}\n\n${await usage()}`);
+    return 2;
+  }
 
   let config: Config;
   try {
     config = await loadConfig(process.env);
+    if (metricsPort !== undefined) config = { ...config, worker: { ...config.worker, metricsPort: Number(metricsPort) } };
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`sluice: ${error.message}`);

@@ -67,7 +67,6 @@ it('reads 2 or 20 members with their users in the same number of statements', as
 });
 
 it('reads 2 or 12 datasets with a page of documents each in the same number of statements', async () => {
-  const owner = tenant.users[0]!;
   const { withClient } = await import('../src/db/bootstrap.js');
   // 12 datasets of 3 documents, written directly (the ingestion pipeline is tested elsewhere).
   await withClient(database.ownerUrl, async (client) => {
@@ -84,28 +83,13 @@ it('reads 2 or 12 datasets with a page of documents each in the same number of s
     );
   });
   const run = async (first: number) => {
-    const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
-    const deps = await testServiceDependencies(orm);
-    const operation = openOperationScope({ orm, deps }, actor);
-    const { scope } = operation;
-    await scope.begin({ readOnly: true });
-    // Every statement, the raw ones (the documents' window query) included: knex runs them all.
-    const seen: string[] = [];
-    const knex = orm.em.getConnection().getKnex();
-    const listener = (query: { sql: string }) => seen.push(query.sql);
-    knex.on('query', listener);
-    const result = await execute({
-      schema,
-      document: parse(`query($first: Int!) { datasets(first: $first) { edges { node { name documents(first: 2) { edges { node { title bytes } } pageInfo { hasNextPage } } } } } }`),
-      variableValues: { first },
-      contextValue: { actor, credentialExpiresAt: null, credential: {}, ...operation, requestId: 't', logger: console },
-    });
-    await scope.commit();
-    knex.off('query', listener);
-    expect(result.errors).toBeUndefined();
-    const edges = (result.data as any).datasets.edges as { node: { documents: { edges: unknown[]; pageInfo: { hasNextPage: boolean } } } }[];
+    const { data, count } = await countedAsOwner(
+      `query($first: Int!) { datasets(first: $first) { edges { node { name documents(first: 2) { edges { node { title bytes } } pageInfo { hasNextPage } } } } } }`,
+      { first },
+    );
+    const edges = data.datasets.edges as { node: { documents: { edges: unknown[]; pageInfo: { hasNextPage: boolean } } } }[];
     expect(edges.every((edge) => edge.node.documents.edges.length === 2 && edge.node.documents.pageInfo.hasNextPage)).toBe(true);
-    return { count: seen.filter((sql) => /^\s*(with|select|insert|update|delete)\b/i.test(sql)).length, datasets: edges.length };
+    return { count, datasets: edges.length };
   };
   const small = await run(2);
   const large = await run(12);
@@ -115,3 +99,52 @@ it('reads 2 or 12 datasets with a page of documents each in the same number of s
   expect(small.count).toBeGreaterThanOrEqual(2);
   console.log(`datasets(first: 2 | 12) { documents(first: 2) }: ${small.count} SQL statements each`);
 });
+
+it('reads 2 or 12 models in the same number of statements (models became a connection)', async () => {
+  const { withClient } = await import('../src/db/bootstrap.js');
+  await withClient(database.ownerUrl, (client) =>
+    client.query(
+      `insert into models (id, tenant_id, name, type, config, created_at, updated_at)
+       select gen_random_uuid(), $1, 'Model ' || g, 'extractive', '{}', now() + g * interval '1 ms', now() from generate_series(1, 12) g`,
+      [tenant.id],
+    ),
+  );
+  const run = async (first: number) => {
+    const { data, count } = await countedAsOwner(
+      `query($first: Int!) { models(first: $first) { edges { cursor node { id name kind apiKeySet health { status } } } pageInfo { hasNextPage endCursor } } }`,
+      { first },
+    );
+    return { count, names: (data.models.edges as { node: { name: string } }[]).map((edge) => edge.node.name) };
+  };
+  const small = await run(2);
+  const large = await run(12);
+  expect(small.names).toEqual(['Model 1', 'Model 2']);
+  expect(large.names).toEqual(Array.from({ length: 12 }, (_, i) => `Model ${i + 1}`));
+  expect(small.count).toBeGreaterThanOrEqual(1);
+  expect(large.count).toBe(small.count);
+  console.log(`models(first: 2 | 12): ${small.count} SQL statements each`);
+});
+
+/**
+ * Runs `query` as the tenant's owner in a read-only operation scope, counting every statement
+ * knex sends (raw ones, such as the documents' window query, included).
+ */
+async function countedAsOwner(query: string, variableValues: Record<string, unknown>): Promise<{ data: any; count: number }> {
+  const owner = tenant.users[0]!;
+  const actor = { kind: 'user' as const, userId: owner.id, email: owner.email, tenantId: tenant.id, tenantSlug: tenant.slug, role: 'OWNER' as const, scopes: scopesForRole('OWNER'), sessionId: null };
+  const deps = await testServiceDependencies(orm);
+  const operation = openOperationScope({ orm, deps }, actor);
+  await operation.scope.begin({ readOnly: true });
+  const seen: string[] = [];
+  const knex = orm.em.getConnection().getKnex();
+  const listener = (sent: { sql: string }) => seen.push(sent.sql);
+  knex.on('query', listener);
+  try {
+    const result = await execute({ schema, document: parse(query), variableValues, contextValue: { actor, credentialExpiresAt: null, credential: {}, ...operation, requestId: 't', logger: console } });
+    await operation.scope.commit();
+    expect(result.errors).toBeUndefined();
+    return { data: result.data, count: seen.filter((sql) => /^\s*(with|select|insert|update|delete)\b/i.test(sql)).length };
+  } finally {
+    knex.off('query', listener);
+  }
+}

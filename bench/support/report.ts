@@ -24,7 +24,8 @@ function machine(postgres: string): string {
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    // The report itself does not count: a run's second section would call its own first one a change.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', `:!${path.relative(process.cwd(), REPORT)}`], { encoding: 'utf8' }).trim();
     return dirty ? `${sha} (with uncommitted changes)` : sha;
   } catch {
     return 'unknown';
@@ -44,6 +45,7 @@ export async function appendReport(title: string, postgres: string, command: str
     `- Machine: ${machine(postgres)}`,
     `- Commit: ${commit()}`,
     `- Command: \`${command}\``,
+    `- Load average (1/5/15 min) as the report was written: ${os.loadavg().map((load) => load.toFixed(2)).join(' / ')}`,
   ].join('\n');
   await appendFile(REPORT, `\n## ${title}\n\n${facts}\n\n${body.trim()}\n`);
   console.log(`\nappended to ${path.relative(process.cwd(), REPORT)}`);

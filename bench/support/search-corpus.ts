@@ -4,6 +4,8 @@
  * 20 000-word vocabulary drawn with a skew: a few words in most chunks, most words in few),
  * written by PostgreSQL itself, and the questions both benchmarks ask, in a fixed order.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { withClient } from '../../src/db/bootstrap.js';
 import { fixed } from './report.js';
 import { graphql, signUpWithKey } from './sluice.js';
@@ -33,8 +35,21 @@ export interface SearchCorpus {
   datasetId: string;
 }
 
-/** Signs up on the server at `url`, creates the endpoint, and writes `chunkCount` chunks into its dataset. */
-export async function searchCorpus(url: string, ownerUrl: string, chunkCount: number): Promise<SearchCorpus> {
+/**
+ * Signs up on the server at `url`, creates the endpoint, and writes `chunkCount` chunks into its
+ * dataset. With `keepDir` (BENCH_SEARCH_KEEP: the embedded data directory kept between runs), a
+ * corpus of that size made there by an earlier run is reused, not made again.
+ */
+export async function searchCorpus(url: string, ownerUrl: string, chunkCount: number, keepDir?: string): Promise<SearchCorpus> {
+  const saved = keepDir ? path.join(keepDir, 'search-corpus.json') : undefined;
+  if (saved) {
+    const earlier = await readFile(saved, 'utf8').then((text) => JSON.parse(text) as SearchCorpus & { chunkCount: number }, () => undefined);
+    if (earlier && earlier.chunkCount === chunkCount) {
+      console.log(`reusing the ${chunkCount} chunks generated in ${keepDir}`);
+      return earlier;
+    }
+    if (earlier) throw new Error(`${keepDir} holds a corpus of ${earlier.chunkCount} chunks, not ${chunkCount}: use another BENCH_SEARCH_KEEP`);
+  }
   const apiKey = await signUpWithKey(url);
   const { createDataset } = await graphql(url, 'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Corpus', slug: 'corpus' } }, apiKey);
   const { createModel } = await graphql(url, 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }', { i: { name: 'extractive', type: 'extractive' } }, apiKey);
@@ -48,7 +63,9 @@ export async function searchCorpus(url: string, ownerUrl: string, chunkCount: nu
   const generated = performance.now();
   const { tenantId, datasetId } = await generateChunks(ownerUrl, chunkCount);
   console.log(`  done in ${fixed((performance.now() - generated) / 1000)} s`);
-  return { apiKey, endpoint: createEndpoint.reference, tenantId, datasetId };
+  const corpus = { apiKey, endpoint: createEndpoint.reference, tenantId, datasetId };
+  if (saved) await writeFile(saved, JSON.stringify({ ...corpus, chunkCount }), { mode: 0o600 });
+  return corpus;
 }
 
 /** Documents of 100 chunks each, written by PostgreSQL itself (owner role, one statement each). */

@@ -22,12 +22,16 @@ export interface BenchDatabase {
   close(): Promise<void>;
 }
 
-export async function openBenchDatabase(): Promise<BenchDatabase> {
+/**
+ * `keepDir`: an embedded data directory to keep after the run and reuse when it exists
+ * (bench/search.ts's BENCH_SEARCH_KEEP), so a large generated corpus is made once.
+ */
+export async function openBenchDatabase(keepDir?: string): Promise<BenchDatabase> {
   const logger = createLogger({ level: 'warn' });
   const adminUrl = process.env.BENCH_DATABASE_URL;
   let database: Omit<BenchDatabase, 'description'>;
   let kind: string;
-  if (adminUrl) {
+  if (adminUrl && !keepDir) {
     const name = `sluice_bench_${randomBytes(4).toString('hex')}`;
     await withClient(adminUrl, (client) => client.query(`create database ${name}`));
     const ownerUrl = withDatabase(adminUrl, name);
@@ -40,17 +44,17 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     };
     kind = 'BENCH_DATABASE_URL';
   } else {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-'));
+    const dataDir = keepDir ? path.resolve(keepDir) : await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-'));
     const handle = await openDatabase(await loadConfig({ SLUICE_DATA_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'warn' }), logger);
     database = {
       ownerUrl: handle.ownerUrl,
       appUrl: handle.appUrl,
       close: async () => {
         await handle.stop();
-        await rm(dataDir, { recursive: true, force: true });
+        if (!keepDir) await rm(dataDir, { recursive: true, force: true });
       },
     };
-    kind = 'embedded';
+    kind = keepDir ? 'embedded, data directory kept' : 'embedded';
   }
   const version = await withClient(database.ownerUrl, async (client) => (await client.query('show server_version')).rows[0].server_version as string);
   return { ...database, description: `PostgreSQL ${version.split(' ')[0]} (${kind})` };

@@ -1,10 +1,12 @@
 /**
- * The vector benchmark's data, written by PostgreSQL itself as the owner role (tenant named,
- * since row-level security is FORCEd on the owner too): chunks, a numbering of them so slices
- * can be embedded in order as the dataset grows, the centroids, and clustered embeddings.
- * Two helper tables (`bench_vector_*`) live beside the app's in the scratch database.
+ * The vector benchmark's data, as the owner role (tenant named, since row-level security is
+ * FORCEd on the owner too): chunks written by PostgreSQL itself, a numbering of them so slices
+ * can be embedded in order as the dataset grows, and clustered embeddings made in Node and
+ * written by binary COPY. The numbering
+ * (`bench_vector_chunks`) lives beside the app's tables in the scratch database.
  */
 import type pg from 'pg';
+import { copyEmbeddings, type CopiedRows } from './vector-copy.js';
 
 export interface VectorDataset {
   tenantId: string;
@@ -64,46 +66,22 @@ export async function firstChunkIds(client: pg.Client, count: number): Promise<s
   return rows.map((row) => row.chunk_id);
 }
 
-export async function storeCentroids(client: pg.Client, centroids: readonly number[][]): Promise<void> {
-  await client.query('create table bench_vector_centroids (id int primary key, v double precision[] not null)');
-  for (let first = 0; first < centroids.length; first += 500) {
-    const slice = centroids.slice(first, first + 500);
-    await client.query('insert into bench_vector_centroids (id, v) select first + i, v::double precision[] from (select $1::int as first) f, unnest($2::text[]) with ordinality as t(v, i)', [
-      first,
-      slice.map((centroid) => `{${centroid.join(',')}}`),
-    ]);
-  }
-}
-
 /**
- * Embeds chunks (from, to] of the numbering: each picks a centroid at random, adds uniform
- * noise to every coordinate (half-widths `amplitudes`, rotated by the centroid's index as
- * vectors.ts clusterMember does) and is normalised, all in one statement per slice. Per slice of
- * 20 000 so progress shows and no statement runs for minutes.
+ * Embeds chunks (from, to] of the numbering: each picks a cluster at random and gets its
+ * centroid plus noise, normalised (vectors.ts clusterMember, as the questions are drawn),
+ * written by binary COPY (vector-copy.ts) in slices of 100 000 so progress shows.
  */
-export async function generateEmbeddings(client: pg.Client, data: VectorDataset, centroids: number, amplitudes: readonly number[], from: number, to: number): Promise<void> {
-  const slice = 20_000;
+export async function generateEmbeddings(client: pg.Client, rows: CopiedRows, from: number, to: number): Promise<void> {
+  const slice = 100_000;
   for (let first = from; first < to; first += slice) {
-    await client.query(
-      `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)
-       select gen_random_uuid(), $1, $2, n.chunk_id, $3, ${data.dimensions}, v.embedding, now()
-         from (select chunk_id, 1 + floor(random() * $4)::int as centroid from bench_vector_chunks where n > $5 and n <= $6) n
-         -- The lateral names the chunk row, so it runs once per chunk. (Joined to the centroid
-         -- outside it, PostgreSQL computed it once per centroid and every member of a cluster
-         -- got the same vector: the first 1 M run had 2 000 distinct vectors.)
-         cross join lateral (
-           select array_agg((x / norm)::real order by i) as embedding
-             from (select i, x, sqrt(sum(x * x) over ()) as norm
-                     from (select i, c.v[i] + ($7::float8[])[1 + (i + c.id - 2) % ${data.dimensions}] * (2 * random() - 1) as x
-                             from bench_vector_centroids c, generate_series(1, ${data.dimensions}) i
-                            where c.id = n.centroid and n.chunk_id is not null) noisy) scaled
-         ) v`,
-      [data.tenantId, data.datasetId, data.modelId, centroids, first, Math.min(to, first + slice), `{${amplitudes.join(',')}}`],
-    );
-    if (to - from > 100_000 && ((first - from) / slice) % 5 === 4) console.log(`  ${Math.min(to, first + slice)} embeddings`);
+    const last = Math.min(to, first + slice);
+    const { rows: numbered } = await client.query<{ chunk_id: string }>('select chunk_id from bench_vector_chunks where n > $1 and n <= $2 order by n', [first, last]);
+    const written = await copyEmbeddings(client, rows, numbered.map((row) => row.chunk_id));
+    if (written !== last - first) throw new Error(`COPY wrote ${written} embeddings for chunks ${first + 1} to ${last}`);
+    if (to - from > slice) console.log(`  ${last} embeddings`);
   }
   await client.query('vacuum analyze chunk_embeddings');
   // Identical vectors would make ties of the exact answers and shrink the HNSW graph.
-  const { rows } = await client.query(`select count(*)::int as sampled, count(distinct embedding)::int as distinct from (select embedding from chunk_embeddings where model_id = $1 limit 10000) s`, [data.modelId]);
-  if (rows[0].sampled !== rows[0].distinct) throw new Error(`only ${rows[0].distinct} distinct of ${rows[0].sampled} embeddings sampled`);
+  const { rows: sample } = await client.query(`select count(*)::int as sampled, count(distinct embedding)::int as distinct from (select embedding from chunk_embeddings where model_id = $1 limit 10000) s`, [rows.modelId]);
+  if (sample[0].sampled !== sample[0].distinct) throw new Error(`only ${sample[0].distinct} distinct of ${sample[0].sampled} embeddings sampled`);
 }

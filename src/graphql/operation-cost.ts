@@ -70,9 +70,6 @@ const ASSUMED_SIZES: Record<string, number> = {
   'Query.usageOverTime': 100,
   'AuditEvent.personalValues': 50, // the personal arguments one operation gave (marks.ts keeps at most 50 per list)
   'AuditChainVerification.rewrites': 10, // one per history-cleaning migration (audit.chain.rewritten events)
-  // Not bounded by the domain: a tenant's models are few in practice; a tenant with more
-  // pays for them in its own queries only (a model holds no lists).
-  'Query.models': 100,
 };
 
 export interface CostModelOptions {

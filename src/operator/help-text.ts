@@ -19,7 +19,7 @@ Configuration comes from the environment; see README.md.`;
 /** The operator commands and their options, for `sluice completion` (keep in step with the text below). */
 export const OPERATOR_COMMANDS: { name: string; options: string[] }[] = [
   { name: 'serve', options: ['help'] },
-  { name: 'worker', options: ['help'] },
+  { name: 'worker', options: ['metrics-port', 'help'] },
   { name: 'migrate', options: ['json', 'help'] },
   { name: 'rotate-master-key', options: ['json', 'help'] },
   { name: 'audit verify', options: ['tenant', 'json', 'help'] },
@@ -30,8 +30,10 @@ export const OPERATOR_COMMANDS: { name: string; options: string[] }[] = [
 const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   serve     run the API (default): migrates, then serves /graphql, /healthz, /readyz,
             and runs ingestion jobs too unless SLUICE_WORKER=off
-  worker    run ingestion jobs only (scale out with more of these; set REDIS_URL so
-            API processes hear their progress at once)
+  worker [--metrics-port <port>]
+            run ingestion jobs only (scale out with more of these; set REDIS_URL so
+            API processes hear their progress at once); --metrics-port (or
+            SLUICE_WORKER_METRICS_PORT) serves its /metrics and /healthz on 127.0.0.1
   migrate   apply pending database migrations and exit
   rotate-master-key
             re-encrypt stored secrets (model API keys) under SLUICE_MASTER_KEY; set the

@@ -12,7 +12,8 @@ import type { Logger } from '../platform/logging/logger.js';
 import { startTracing } from '../platform/telemetry/otel-sdk.js';
 import { createServer } from '../server.js';
 import { modelAccess, startWorker } from '../server/job-worker.js';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { startMetricsListener, type MetricsListener } from '../platform/telemetry/metrics-listener.js';
 import { ProductMetrics } from '../platform/telemetry/product-metrics.js';
 
 /**
@@ -32,8 +33,10 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
   const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
-  // One registry for the API server and its inline worker: /metrics shows the ingestion volume too.
+  // One registry for the API server and its inline worker: /metrics shows the ingestion volume
+  // too. A worker alone serves it on a listener of its own, when asked (--metrics-port).
   const metrics = new ProductMetrics(new Registry());
+  let metricsListener: MetricsListener | undefined;
   let workerTracing: ReturnType<typeof startTracing>;
   let server: ReturnType<typeof createServer> | undefined;
   try {
@@ -58,10 +61,21 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
             logger,
             tracer: workerTracing?.tracer,
             health: config.modelHealth,
-            meter: role === 'api' ? metrics : undefined,
+            meter: metrics,
           })
         : undefined;
     server = role === 'api' ? createServer({ config, orm, logger, progress: bus.progress, auditFeed: bus.audit, callCancels: bus.callCancels, queueUrl: ownerUrl, metrics }) : undefined;
+    if (role === 'worker' && config.worker.metricsPort !== undefined) {
+      collectDefaultMetrics({ register: metrics.registry });
+      metricsListener = await startMetricsListener({
+        registry: metrics.registry,
+        port: config.worker.metricsPort,
+        host: config.worker.metricsHost,
+        token: config.observability.metricsToken,
+        openWithoutToken: config.env !== 'production',
+      });
+      logger.info({ url: `${metricsListener.url}/metrics` }, `the worker serves its metrics on ${metricsListener.url}/metrics`);
+    }
     if (server) {
       const url = await server.listen();
       logger.info(
@@ -78,6 +92,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
       logger,
       [
         ['server', () => server?.close()],
+        ['metrics listener', () => metricsListener?.close()],
         ['worker', () => worker?.stop()],
         ['tracing', () => workerTracing?.shutdown()],
         ['events', () => bus.close()],

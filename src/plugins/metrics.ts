@@ -33,11 +33,11 @@
  * Without one it is open, except that production then serves no metrics at all (404): the
  * numbers say how busy the service is and which errors it returns, not for the internet.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueDepth } from '../platform/queue/queue-depth.js';
+import { scrapeRefusal } from '../platform/telemetry/scrape-access.js';
 import type { HealthSnapshot } from '../domains/model-health/health-readings.js';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
 import { healthGauges } from './metrics-health.js';
@@ -157,10 +157,8 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
       if (url.pathname !== endpoint) return;
       const text = (status: number, body: string, headers: Record<string, string> = {}) =>
         endResponse(new fetchAPI.Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } }));
-      if (!token && !openWithoutToken) return text(404, 'Not found: set SLUICE_METRICS_TOKEN to serve metrics in production\n');
-      if (token && !bearerMatches(request.headers.get('authorization'), token)) {
-        return text(401, 'Send Authorization: Bearer <SLUICE_METRICS_TOKEN>\n', { 'www-authenticate': 'Bearer' });
-      }
+      const refused = scrapeRefusal({ token, openWithoutToken }, request.headers.get('authorization'));
+      if (refused) return text(refused.status, refused.body, refused.headers);
       return text(200, await registry.metrics(), { 'content-type': registry.contentType, 'cache-control': 'no-store' });
     },
     onParse({ context }) {
@@ -215,11 +213,4 @@ export function useMetrics({ token, openWithoutToken = true, queueDepth, endpoin
 
 function operationType(document: DocumentNode, operationName?: string | null): OperationType {
   return getOperationAST(document, operationName ?? undefined)?.operation ?? 'unknown';
-}
-
-/** Constant-time comparison of the presented bearer token with the configured one. */
-function bearerMatches(header: string | null, token: string): boolean {
-  const presented = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
-  const expected = Buffer.from(token);
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
 }

@@ -132,7 +132,7 @@ const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
 
 const IngestionOptionsInput = builder.inputType('IngestionOptionsInput', {
   fields: (t) => ({
-    chunkSize: t.int({ required: false, description: 'Largest chunk in characters (100–20000, default 1000).' }),
+    chunkSize: t.int({ required: false, description: 'Chunk size in characters (100–20000, default 1000); a rest under half of it at the end of a document joins the last chunk, which may then reach 1.5 × chunkSize.' }),
     chunkOverlap: t.int({ required: false, description: 'Characters repeated between neighbouring chunks (default 150, at most half of chunkSize).' }),
     jsonTextField: t.string({ required: false, description: 'JSON/JSONL: the field with the text (dotted path, default "text").' }),
     jsonTitleField: t.string({ required: false, description: 'JSON/JSONL: the title field (default "title").' }),

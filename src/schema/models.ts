@@ -7,6 +7,7 @@ import { modelTypes, type ModelKind } from '../domains/models/provider.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
+import { toConnection } from './pagination.js';
 
 export const ModelRef = builder.loadableNodeRef('Model', {
   id: { resolve: (model: Model) => model.id },
@@ -116,10 +117,11 @@ const DeletedModelRef = builder.objectRef<{ id: string }>('DeletedModel').implem
 });
 
 builder.queryFields((t) => ({
-  models: t.field({
-    type: [ModelRef],
+  models: t.connection({
+    type: ModelRef,
+    description: 'Your tenant’s models, oldest first (chat and embeddings).',
     authScopes: { permission: 'tenant:read' },
-    resolve: (_root, _args, ctx) => ctx.services.models.list(),
+    resolve: async (_root, args, ctx) => toConnection(await ctx.services.models.list(args)),
   }),
   modelTypes: t.field({
     type: [ModelTypeRef],

@@ -33,7 +33,7 @@ export interface WorkerDependencies {
   logger: Logger;
   /** Traces each ingestion job when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracer?: Tracer;
-  /** Ingestion volume for `/metrics`: the API server's meter when the worker runs inside `sluice serve`. */
+  /** Ingestion volume and model calls (embeddings, health checks) for `/metrics`: the process's meter. */
   meter?: ProductMeter;
   /** The model health checks (SLUICE_HEALTH_*); absent: none from this process. */
   health?: HealthSettings;
@@ -42,7 +42,7 @@ export interface WorkerDependencies {
 export type SluiceWorker = JobRunner;
 
 /** The master key that opens model API keys, and the providers' timeouts, retries and egress rules. */
-export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings'>;
+export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings' | 'meter'>;
 
 export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAccess {
   return { secrets: new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys), modelSettings: config.models };
@@ -50,6 +50,8 @@ export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAc
 
 export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer, health, meter }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
+  // Embedding calls and health checks are counted on the process's meter.
+  const metered: ModelAccess = { ...models, meter };
   return startJobRunner({
     queueUrl,
     concurrency: config.concurrency,
@@ -57,9 +59,9 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     staleAfterMs: config.staleAfterMs,
     log,
     tasks: (instanceId) => {
-      const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(models, model);
+      const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(metered, model);
       const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
-      const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models, settings: health, log }) } : {};
+      const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models: metered, settings: health, log }) } : {};
       return {
         taskList: {
           ...ingestion.taskList,

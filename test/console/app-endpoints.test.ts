@@ -87,7 +87,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       await view(page, 'models');
 
       // A dataset that embeds with the embeddings model, with documents (ingested through the API).
-      const models = (await must(server, token, '{ models { id name } }')).models as { id: string; name: string }[];
+      const models = ((await must(server, token, '{ models(first: 10) { edges { node { id name } } } }')).models.edges as { node: { id: string; name: string } }[]).map((edge) => edge.node);
       const vectors = models.find((model) => model.name === 'Harbour vectors')!;
       const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', embeddingModelId: vectors.id });
       const job = await ingestInline(server, token, dataset.id, [

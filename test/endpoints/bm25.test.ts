@@ -163,7 +163,9 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
       client.query<{ chunks: number; documents: number }>('select count(*)::int as chunks, count(distinct document_id)::int as documents from chunks where dataset_id = $1', [uuidOf(split.datasetId)]),
     );
     expect(shape[0]!.chunks).toBeGreaterThan(3 * shape[0]!.documents);
-    const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq'];
+    // Questions of 3 to 5 words take the first threshold and the steps' narrowed candidates
+    // (migrations/…_keyword_search_pruning.ts).
+    const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq', 'wcaq wdaq wvaq', 'waaq wzaq wcbq whbq', 'wfaq wgaq whaq wiaq wjaq', 'wzaq wabq wbbq'];
     for (const [setup, question] of [whole, split].flatMap((setup) => questions.map((question) => [setup, question] as const))) {
       const expected = await bruteForce(uuidOf(setup.datasetId), question, 10);
       // Through the endpoint (few matching chunks: the single pass) and through the max-score
@@ -179,6 +181,14 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
       );
       expect(stepped.rows.map((row) => row.chunk_id), `${question} (max-score steps)`).toEqual(expected.map((chunk) => chunk.chunkId));
       stepped.rows.forEach((row, index) => expect(row.score).toBeCloseTo(expected[index]!.score, 9));
+      // A shorter list needs a higher score: more is pruned.
+      const five = await withClient(server.database.ownerUrl, (client) =>
+        client.query<{ chunk_id: string }>(
+          `select chunk_id from sluice_bm25_search($1::uuid[], 'english', plain_question_text('english', $2), false, 5, 1000000, 0)`,
+          [`{${uuidOf(setup.datasetId)}}`, question],
+        ),
+      );
+      expect(five.rows.map((row) => row.chunk_id), `${question} (max-score steps, top 5)`).toEqual(expected.slice(0, 5).map((chunk) => chunk.chunkId));
     }
   });
 

@@ -88,8 +88,8 @@ describe('over GraphQL', () => {
     expect(created).toMatchObject({ type: 'openai-compatible-embeddings', kind: 'EMBEDDINGS', apiKeySet: true, apiKeyLast4: API_KEY.slice(-4) });
     expect(created.config).toEqual({ baseUrl: fake.baseUrl, model: 'text-embedding-3-small', dimensions: 8, batchSize: 64 });
 
-    const { models, modelTypes } = await must(server, owner.token, `{ models { ${MODEL_FIELDS} } modelTypes { name kind acceptsApiKey } }`);
-    expect(models.find((model: any) => model.id === created.id)).toEqual(created);
+    const { models, modelTypes } = await must(server, owner.token, `{ models(first: 100) { edges { node { ${MODEL_FIELDS} } } } modelTypes { name kind acceptsApiKey } }`);
+    expect(models.edges.find(({ node }: any) => node.id === created.id)?.node).toEqual(created);
     expect(modelTypes).toEqual(
       expect.arrayContaining([
         { name: 'openai-compatible-embeddings', kind: 'EMBEDDINGS', acceptsApiKey: true },

@@ -42,6 +42,27 @@ describe('models', () => {
     expect(keyed.message).toBe('Model type extractive takes no API key');
   });
 
+  it('lists models as a connection, oldest first, page by page, only the tenant’s own (it was a plain list)', async () => {
+    const tenant = await tenantWithOwner(server);
+    const names = ['m-one', 'm-two', 'm-three'].map((name) => uniqueSlug(name));
+    const ids: string[] = [];
+    for (const name of names) ids.push((await createModel(server, tenant.token, { name, type: 'extractive' })).id);
+    await createModel(server, b.token, { name: uniqueSlug('foreign'), type: 'extractive' });
+    const page = 'query($first: Int, $after: String, $last: Int, $before: String) { models(first: $first, after: $after, last: $last, before: $before) { edges { cursor node { id name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }';
+    const first = (await must(server, tenant.token, page, { first: 2 })).models;
+    expect(first.edges.map((edge: { node: { name: string } }) => edge.node.name)).toEqual(names.slice(0, 2));
+    expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    const second = (await must(server, tenant.token, page, { first: 2, after: first.pageInfo.endCursor })).models;
+    expect(second.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([ids[2]]);
+    expect(second.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    const back = (await must(server, tenant.token, page, { last: 1, before: second.pageInfo.startCursor })).models;
+    expect(back.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([ids[1]]);
+    // Bad page requests are BAD_USER_INPUT, never a 500.
+    expect((await errorCode(tenant.token, page, { first: 101 })).code).toBe('BAD_USER_INPUT');
+    expect((await errorCode(tenant.token, page, { first: 1, after: 'not-a-cursor' })).code).toBe('BAD_USER_INPUT');
+    expect((await errorCode(tenant.token, page, { first: 1, last: 1 })).code).toBe('BAD_USER_INPUT');
+  });
+
   it('refuses a duplicate name with CONFLICT and deleting a model an endpoint uses', async () => {
     const name = uniqueSlug('m');
     await createModel(server, a.token, { name, type: 'extractive' });

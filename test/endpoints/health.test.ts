@@ -20,6 +20,7 @@ import { modelAccess } from '../../src/server/job-worker.js';
 import { rawId } from '../support/embeddings.js';
 import { createModel, endpointOver, gql, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { scrape, sumOf } from '../support/metrics.js';
 import { restQuery } from '../support/rest.js';
 import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -293,6 +294,8 @@ describe('through the queue', () => {
   it('the worker runs a round queued under the job key, then queues the next one an interval later, once', async () => {
     chatFake.script({ deltas: ['pong'] });
     const { model: before } = await healthOf(owner.token, setup.endpointId);
+    const checks = async () => sumOf(await scrape(server), 'sluice_model_call_duration_seconds_count', { model_id: rawId(setup.modelId), kind: 'test', outcome: 'ok' });
+    const checksBefore = await checks();
     // Run the waiting round now (the key's job is replaced, so there is still one).
     await utils.addJob('model-health', {}, { jobKey: 'model-health', runAt: new Date() });
     const deadline = Date.now() + 20_000;
@@ -303,6 +306,8 @@ describe('through the queue', () => {
       ({ model: after } = await healthOf(owner.token, setup.endpointId));
     }
     expect(after.health.status).toBe('HEALTHY');
+    // The worker's check is a model call of kind `test` on /metrics (it was not counted).
+    expect((await checks()) - checksBefore).toBe(1);
     const next = async () => (await ownerSql.query<{ run_at: Date }>(`select run_at from graphile_worker.jobs where key = 'model-health'`)).rows;
     let queued = await next();
     while (queued.length !== 1 || queued[0]!.run_at.getTime() < Date.now() + 60_000) {

@@ -124,8 +124,9 @@ describe('re-ingestion', () => {
       { title: 'b', text: long('beta') },
     ], { chunkSize: 500, chunkOverlap: 0 });
     const firstJob = await settled(server, token, first.body.data.ingestDocuments.id);
-    // 3,599 and 2,999 characters in chunks of at most 500, cut between words: 8 + 7.
-    expect(firstJob.dataset).toMatchObject({ documentCount: 2, chunkCount: 15 });
+    // 3,599 and 2,999 characters in chunks of at most 500, cut between words, the short rest
+    // (113 and 24 characters) joining the chunk before it: 7 + 6.
+    expect(firstJob.dataset).toMatchObject({ documentCount: 2, chunkCount: 13 });
 
     const second = await ingestInline(server, token, dataset.id, [
       { title: 'a', text: long('alpha') },
@@ -141,10 +142,26 @@ describe('re-ingestion', () => {
       ['c.json', 'FAILED', null, 0],
     ]);
     expect(job.documents[2].error).toBe('"c.json": the document has no string field "text"');
-    expect(job.dataset).toMatchObject({ documentCount: 2, chunkCount: 9 });
+    expect(job.dataset).toMatchObject({ documentCount: 2, chunkCount: 8 });
     const chunks = await chunkTexts(dataset.id);
     expect(chunks.filter((row) => row.title === 'b').map((row) => row.content)).toEqual(['beta, shorter now']);
-    expect(chunks).toHaveLength(9);
+    expect(chunks).toHaveLength(8);
+  });
+
+  it('a short rest at the end of a document joins the chunk before it, by default', async () => {
+    const { token } = await tenantWithOwner(server);
+    const dataset = await createDataset(server, token);
+    // Lower-case prose without sentence breaks, as in the Cranfield abstracts: cut between words.
+    const words = (count: number) => Array.from({ length: count }, (_, i) => `flow${i % 10}`).join(' ');
+    const { body } = await ingestInline(server, token, dataset.id, [
+      { title: 'fits', text: words(200) }, // 1,199 characters: one chunk of the default 1,000 and a rest of under 500
+      { title: 'splits', text: words(300) }, // 1,799 characters: a rest of 500 or more stays a chunk of its own
+    ]);
+    const job = await settled(server, token, body.data.ingestDocuments.id);
+    expect(job.stage).toBe('COMPLETED');
+    const chunks = await chunkTexts(dataset.id);
+    expect(chunks.filter((row) => row.title === 'fits').map((row) => row.content)).toEqual([words(200)]);
+    expect(chunks.filter((row) => row.title === 'splits').map((row) => row.content.length)).toEqual([995, 803]);
   });
 
   it('fails a job whose every document fails, with a reason', async () => {

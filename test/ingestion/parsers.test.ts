@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
-import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions } from '../../src/domains/ingestion/options.js';
+import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions, storedIngestionOptions, type IngestionOptions } from '../../src/domains/ingestion/options.js';
 import { decodeUtf8, detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/domains/ingestion/parsers/limits.js';
 import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
@@ -141,7 +141,8 @@ describe('the chunker', () => {
     const chunks = chunkText(text, { size: 200, overlap: 60 });
     expect(chunks.length).toBeGreaterThan(5);
     for (const [index, chunk] of chunks.entries()) {
-      expect(chunk.content.length).toBeLessThanOrEqual(200);
+      // The last chunk may have taken in a rest shorter than half the size.
+      expect(chunk.content.length).toBeLessThanOrEqual(index === chunks.length - 1 ? 300 : 200);
       expect(text.slice(chunk.start, chunk.end)).toBe(chunk.content);
       expect(chunk.content).toMatch(/^Sentence number \d+ ends here\..*\.$/);
       if (index > 0) {
@@ -150,6 +151,29 @@ describe('the chunker', () => {
       }
     }
     expect(chunks.at(-1)!.end).toBe(text.length);
+  });
+
+  it('joins a rest shorter than half the size to the chunk before it, rather than leaving a sliver', () => {
+    // Lower-case "sentences" as in the Cranfield abstracts: no sentence break, so cut at words.
+    const words = (count: number) => Array.from({ length: count }, (_, i) => `word${i % 10}`).join(' ');
+    const text = words(45); // 269 characters: a cut at a word before 200, then a rest of 71 (under 100)
+    expect(chunkText(text, { size: 200, overlap: 0, joinShortEnd: false }).map((chunk) => chunk.content.length)).toEqual([197, 71]);
+    expect(chunkText(text, { size: 200, overlap: 0 })).toEqual([{ content: text, start: 0, end: text.length }]);
+    // A rest of half the size or more stays a chunk of its own.
+    expect(chunkText(words(50), { size: 200, overlap: 0 }).map((chunk) => chunk.content.length)).toEqual([197, 101]);
+    // Only the end of a text: 197 + 197 + 23 becomes 197 + 221.
+    expect(chunkText(words(70), { size: 200, overlap: 0 }).map((chunk) => chunk.content.length)).toEqual([197, 221]);
+    const sentencesText = paragraph(0, 9); // whole sentences, overlapping: the rest joins the last chunk
+    const joined = chunkText(sentencesText, { size: 200, overlap: 60 });
+    expect(joined.at(-1)!.end).toBe(sentencesText.length);
+    expect(joined.length).toBeLessThan(chunkText(sentencesText, { size: 200, overlap: 60, joinShortEnd: false }).length);
+  });
+
+  it('a job stored before joinShortEnd existed chunks as it began', () => {
+    const stored = { ...defaults, chunking: { unit: 'characters', size: 500, overlap: 50 } } as unknown as IngestionOptions;
+    expect(storedIngestionOptions(stored).chunking).toEqual({ unit: 'characters', size: 500, overlap: 50, joinShortEnd: false });
+    expect(resolveIngestionOptions({ chunkSize: 500 }).chunking.joinShortEnd).toBe(true);
+    expect(storedIngestionOptions(resolveIngestionOptions({})).chunking.joinShortEnd).toBe(true);
   });
 
   it('cuts text without sentence or word breaks at the size, never inside a surrogate pair', () => {

@@ -8,17 +8,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpointOver, queryEndpoint } from '../support/endpoints.js';
+import { createModel, endpointOver, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner } from '../support/ingestion.js';
 import { scrape, scrapeText, sumOf, value } from '../support/metrics.js';
 import { createPolicy } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
+let fake: FakeOpenAI;
 beforeAll(async () => {
+  fake = await startFakeOpenAI();
   server = await startTestServer();
 });
-afterAll(() => server?.close());
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+});
 
 /** A global id (`Endpoint:<uuid>`, base64) as the row id the series carry. */
 const rowId = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
@@ -29,7 +35,9 @@ const DOCUMENTS = [
 ];
 
 describe('product series', () => {
-  it('counts ingestion, endpoint queries, model calls and policy decisions with the values the API reports', async () => {
+  // Ingests, asks and decides through the real server: on a machine as busy as 2 cores under 20 runnable
+  // processes it took over 30 s once, so it has more room than the default.
+  it('counts ingestion, endpoint queries, model calls and policy decisions with the values the API reports', { timeout: 90_000 }, async () => {
     const { token } = await tenantWithOwner(server);
     const before = await scrape(server);
     const setup = await endpointOver(server, token, DOCUMENTS);
@@ -59,9 +67,9 @@ describe('product series', () => {
     const model = rowId(setup.modelId);
     expect(value(after, `sluice_endpoint_query_duration_seconds_count{endpoint_id="${endpoint}",outcome="ok"}`)).toBe(3);
     expect(value(after, `sluice_endpoint_query_duration_seconds_sum{endpoint_id="${endpoint}",outcome="ok"}`)).toBeGreaterThan(0);
-    expect(value(after, `sluice_model_call_duration_seconds_count{model_id="${model}",outcome="ok"}`)).toBe(3);
+    expect(sumOf(after, 'sluice_model_call_duration_seconds_count', { model_id: model, kind: 'chat', outcome: 'ok' })).toBe(3);
     const [first, second] = answers;
-    const tokens = (direction: string) => value(after, `sluice_model_tokens_total{model_id="${model}",direction="${direction}"}`);
+    const tokens = (direction: string) => sumOf(after, 'sluice_model_tokens_total', { model_id: model, kind: 'chat', direction });
     // The third answer is the first question again: the same tokens as the first.
     expect({ prompt: tokens('prompt'), completion: tokens('completion') }).toEqual({
       prompt: 2 * first.promptTokens + second.promptTokens,
@@ -70,6 +78,48 @@ describe('product series', () => {
     expect(tokens('prompt') + tokens('completion')).toBeGreaterThan(0);
     const decisions = (labels: Record<string, string>) => sumOf(after, 'sluice_policy_decisions_total', labels) - sumOf(before, 'sluice_policy_decisions_total', labels);
     expect({ denied: decisions({ outcome: 'denied', rule: 'content_guard' }), allowed: decisions({ outcome: 'allowed', rule: 'none' }) }).toEqual({ denied: 1, allowed: 1 });
+  });
+
+  it('counts embedding calls of ingestion and semantic queries, and model tests, by kind (they were not counted)', async () => {
+    const { token } = await tenantWithOwner(server);
+    // Every embeddings answer reports 7 tokens: the series must add up to 7 a request.
+    fake.script({ embeddings: { usage: { prompt_tokens: 7, total_tokens: 7 } } });
+    const embeddings = await createModel(server, token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'small', batchSize: 1 } });
+    const model = rowId(embeddings.id);
+    const series = (samples: Map<string, number>, kind: string, outcome = 'ok') => ({
+      calls: sumOf(samples, 'sluice_model_call_duration_seconds_count', { model_id: model, kind, outcome }),
+      tokens: sumOf(samples, 'sluice_model_tokens_total', { model_id: model, kind, direction: 'prompt' }),
+    });
+
+    const sent = fake.requests.length;
+    const setup = await endpointOver(server, token, DOCUMENTS, { retrieval: { mode: 'SEMANTIC' }, dataset: { embeddingModelId: embeddings.id } });
+    const ingestedCalls = fake.requests.length - sent;
+    expect(ingestedCalls).toBeGreaterThanOrEqual(2); // batchSize 1: a request per chunk
+    const ingested = await scrape(server);
+    expect(series(ingested, 'embedding')).toEqual({ calls: ingestedCalls, tokens: 7 * ingestedCalls });
+    expect(sumOf(ingested, 'sluice_model_tokens_total', { model_id: model, direction: 'completion' })).toBe(0);
+
+    // A semantic query embeds the question: one more embedding call.
+    expect((await queryEndpoint(server, token, setup.reference, 'When is the lamp wound?')).errors).toBeUndefined();
+    const asked = await scrape(server);
+    expect(series(asked, 'embedding')).toEqual({ calls: ingestedCalls + 1, tokens: 7 * (ingestedCalls + 1) });
+
+    // testModel: one `test` call, not also an `embedding` one.
+    const test = 'mutation($id: ID!) { testModel(id: $id) { ok error } }';
+    expect((await must(server, token, test, { id: embeddings.id })).testModel).toEqual({ ok: true, error: null });
+    const tested = await scrape(server);
+    expect(series(tested, 'test')).toEqual({ calls: 1, tokens: 7 });
+    expect(series(tested, 'embedding')).toEqual(series(asked, 'embedding'));
+
+    // A failed test and a failed embedding call are counted as errors.
+    fake.script({ failures: [{ status: 401 }, { status: 401 }, { status: 401 }, { status: 401 }] });
+    expect((await must(server, token, test, { id: embeddings.id })).testModel.ok).toBe(false);
+    const failed = await scrape(server);
+    expect(series(failed, 'test', 'error').calls).toBe(1);
+    fake.script({ failures: [{ status: 401 }, { status: 401 }, { status: 401 }, { status: 401 }] });
+    expect((await queryEndpoint(server, token, setup.reference, 'When is the lamp wound?')).errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    expect(series(await scrape(server), 'embedding', 'error').calls).toBe(1);
+    fake.script({});
   });
 
   it('counts refused credentials by kind and reason', async () => {

@@ -111,7 +111,7 @@ describe('models, endpoints and policies', () => {
     const { createModel } = await owner.mutate(sdk.CreateModelDocument, { input: { name: 'Extract', type: 'extractive' } });
     const { updateModel } = await owner.mutate(sdk.UpdateModelDocument, { id: createModel.id, input: { name: 'Extract 2' } });
     expect(updateModel).toMatchObject({ name: 'Extract 2', type: 'extractive', apiKeySet: false });
-    expect((await owner.query(sdk.ModelsDocument)).models.map((model) => model.id)).toContain(createModel.id);
+    expect((await owner.query(sdk.ModelsDocument, { first: 10 })).models.edges.map(({ node }) => node.id)).toContain(createModel.id);
 
     const { createEndpoint } = await owner.mutate(sdk.CreateEndpointDocument, {
       input: { name: 'Locks', slug: `locks-${stamp}`, modelId: createModel.id, datasetIds: [dataset.id], published: true },

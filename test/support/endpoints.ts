@@ -49,9 +49,9 @@ export async function endpointOver(
   server: TestServer,
   token: string,
   documents: InlineDocument[],
-  options: { model?: Record<string, unknown>; published?: boolean; retrieval?: Record<string, unknown>; ingestion?: Record<string, unknown> } = {},
+  options: { model?: Record<string, unknown>; published?: boolean; retrieval?: Record<string, unknown>; ingestion?: Record<string, unknown>; dataset?: Record<string, unknown> } = {},
 ): Promise<EndpointSetup> {
-  const dataset = await createDataset(server, token);
+  const dataset = await createDataset(server, token, options.dataset);
   const { body } = await ingestInline(server, token, dataset.id, documents, options.ingestion);
   const job = await settled(server, token, body.data.ingestDocuments.id);
   if (job.stage !== 'COMPLETED') throw new Error(`ingestion ended ${job.stage}`);

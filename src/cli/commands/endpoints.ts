@@ -4,7 +4,6 @@ import {
   CreateEndpointDocument,
   DeleteEndpointDocument,
   EndpointsDocument,
-  ModelsDocument,
   UpdateEndpointDocument,
   type EndpointFieldsFragment,
   type RetrievalMode,
@@ -13,7 +12,7 @@ import {
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
 import { findDataset } from './datasets.js';
-import { allPages, confirmed, findEndpoint, findModel, numberOption } from './lookup.js';
+import { allModels, allPages, confirmed, findEndpoint, findModel, numberOption } from './lookup.js';
 
 const MODES: readonly RetrievalMode[] = ['KEYWORD', 'SEMANTIC', 'HYBRID'];
 
@@ -66,7 +65,7 @@ need --publish). Needs ADMIN.`,
 };
 
 async function onlyChatModel(client: SluiceClient) {
-  const chat = (await client.query(ModelsDocument)).models.filter((model) => model.kind === 'CHAT');
+  const chat = (await allModels(client)).filter((model) => model.kind === 'CHAT');
   if (chat.length === 1) return chat[0]!;
   throw new CliError(chat.length === 0 ? 'no chat model yet: create one (`sluice models create`) or run `sluice init`' : `which model? --model one of ${chat.map((model) => model.name).join(', ')}`, EXIT.usage);
 }

@@ -3,8 +3,9 @@
  * model (no network, no key), a dataset and an endpoint over it; each made only if missing,
  * so running it again changes nothing.
  */
-import { CreateDatasetDocument, CreateEndpointDocument, CreateModelDocument, DatasetDocument, EndpointDocument, ModelsDocument, ViewerDocument, type SluiceClient } from '../../sdk/index.js';
+import { CreateDatasetDocument, CreateEndpointDocument, CreateModelDocument, DatasetDocument, EndpointDocument, ViewerDocument, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
+import { allModels } from './lookup.js';
 
 const BUILT_IN_MODEL = 'built-in';
 
@@ -51,7 +52,7 @@ ask the endpoint: the last lines say how. Running it again changes nothing. Need
 
 /** The tenant's built-in model: the one of that name, else any extractive one, else a new one. */
 async function ensureModel(client: SluiceClient, steps: { made: boolean; what: string }[]) {
-  const { models } = await client.query(ModelsDocument);
+  const models = await allModels(client);
   const found = models.find((model) => model.name === BUILT_IN_MODEL && model.type === 'extractive') ?? models.find((model) => model.type === 'extractive');
   if (found) {
     steps.push({ made: false, what: `model ${found.name} (extractive)` });

@@ -32,9 +32,14 @@ export async function findEndpoint(client: SluiceClient, reference: string): Pro
   return endpoint;
 }
 
+/** Every one of the tenant's models, oldest first. */
+export function allModels(client: SluiceClient): Promise<ModelFieldsFragment[]> {
+  return allPages(async (after) => (await client.query(ModelsDocument, { first: 100, after })).models);
+}
+
 /** One of the tenant's models by name or id. */
 export async function findModel(client: SluiceClient, reference: string): Promise<ModelFieldsFragment> {
-  const { models } = await client.query(ModelsDocument);
+  const models = await allModels(client);
   const found = models.find((model) => model.name === reference) ?? models.find((model) => model.id === reference);
   if (!found) throw new CliError(`no model "${reference}" in your tenant (see \`sluice models list\`)`, EXIT.failed);
   return found;

@@ -1,9 +1,9 @@
 /** `sluice models create|list|test|types`: what endpoints answer with. */
-import { CreateModelDocument, ModelsDocument, ModelTypesDocument, TestModelDocument, type ModelFieldsFragment } from '../../sdk/index.js';
+import { CreateModelDocument, ModelTypesDocument, TestModelDocument, type ModelFieldsFragment } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { readAllStdin } from '../prompt.js';
 import { table } from '../table.js';
-import { findModel, jsonObjectOption, numberOption } from './lookup.js';
+import { allModels, findModel, jsonObjectOption, numberOption } from './lookup.js';
 
 export const modelsCreate: Command = {
   name: 'models create',
@@ -45,9 +45,9 @@ export const modelsList: Command = {
   name: 'models list',
   summary: "list your tenant's models",
   usage: '',
-  help: "Lists your tenant's models: name, type, kind, whether an API key is stored, prices and health (never the key).",
+  help: "Lists your tenant's models, oldest first: name, type, kind, whether an API key is stored, prices and health (never the key).",
   async run(cli) {
-    const { models } = await cli.client().query(ModelsDocument);
+    const models = await allModels(cli.client());
     cli.print(table(['NAME', 'TYPE', 'KIND', 'API KEY', 'PRICE/1K (PROMPT, COMPLETION)', 'HEALTH'], models.map(modelRow)), models);
   },
 };

@@ -198,7 +198,7 @@ export class QueryService {
             if (!signal.aborted) modelOutcome = 'error';
             throw error;
           } finally {
-            meter?.modelCall(model.id, callOutcome(modelOutcome), (performance.now() - asked) / 1000, { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 });
+            meter?.modelCall(model.id, 'chat', callOutcome(modelOutcome), (performance.now() - asked) / 1000, { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 });
           }
           if (signal.aborted) return;
           yield { kind: 'usage', usage };

@@ -100,13 +100,14 @@ export function readQuery(query: string): { strict: boolean; words: string; excl
 
 /**
  * The most chunks one keyword search scores, in all its steps (see `sluice_bm25_search` in
- * migrations/…_bm25_term_bounds.ts). A search that needs more (questions whose rarest words
- * are each in thousands of chunks of a large dataset) stops there and ranks what it scored:
- * at 1 M chunks the top 5 were identical to exact BM25 for 297 of 300 benchmark questions,
- * with 99.6 % of passages shared; at 200 k, all 300 (`npm run bench -- search-budget`,
- * docs/endpoints.md). Small datasets never reach it.
+ * migrations/…_keyword_search_pruning.ts). A search that needs more (questions whose rarest
+ * words are each in thousands of chunks of a large dataset) stops there and ranks what it
+ * scored. 3 000 since 2026-12-03 (5 000 before): once the steps pruned within themselves, at
+ * 1 M chunks 3 000 gave the top 5 of exact BM25 for 295 of 300 benchmark questions (99.2 % of
+ * passages shared; 5 000: 298, 99.9 %) and a p95 a fifth lower (`npm run bench --
+ * search-budget`, docs/endpoints.md). Small datasets never reach it.
  */
-export const KEYWORD_ROW_BUDGET = 5000;
+export const KEYWORD_ROW_BUDGET = 3000;
 
 /**
  * When the question's words are in no more chunks than this together, all of them are scored

@@ -3,6 +3,12 @@
  * paragraphs where they fit, else whole sentences (Intl.Segmenter), else words, and only as a
  * last resort a hard cut. Sizes are characters (JavaScript string length). Each chunk is an
  * exact span of the text, so offsets point back into the document.
+ *
+ * With `joinShortEnd` (the default), a rest shorter than half of `size` at the end of a text
+ * joins the chunk before it instead of becoming a sliver of its own: a text up to 1.5 × `size`
+ * is one chunk, and the last chunk of a longer one reaches at most 1.5 × `size`. A sliver is
+ * ranked against whole chunks as if it were a document of its own, which costs ranking quality
+ * (docs/endpoints.md, "Ranking quality").
  */
 import type { ChunkingOptions } from './options.js';
 
@@ -20,13 +26,18 @@ interface Span {
 const sentences = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 
 /** `onChunk` hears where each chunk ends, for progress through a long text. */
-export function chunkText(text: string, { size, overlap }: Pick<ChunkingOptions, 'size' | 'overlap'>, onChunk?: (end: number) => void): TextChunk[] {
+export function chunkText(
+  text: string,
+  { size, overlap, joinShortEnd = true }: Pick<ChunkingOptions, 'size' | 'overlap'> & Partial<Pick<ChunkingOptions, 'joinShortEnd'>>,
+  onChunk?: (end: number) => void,
+): TextChunk[] {
   const units = atomicUnits(text, size);
   const chunks: TextChunk[] = [];
   let first = 0;
   while (first < units.length) {
     let last = first;
     while (last + 1 < units.length && units[last + 1]!.end - units[first]!.start <= size) last++;
+    if (joinShortEnd && last + 1 < units.length && units.at(-1)!.end - units[last + 1]!.start < size / 2) last = units.length - 1;
     chunks.push(trimmedChunk(text, units[first]!.start, units[last]!.end));
     onChunk?.(units[last]!.end);
     if (last + 1 >= units.length) break;

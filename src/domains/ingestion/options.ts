@@ -11,6 +11,12 @@ export interface ChunkingOptions {
   size: number;
   /** Characters of the previous chunk repeated at the start of the next, for context. */
   overlap: number;
+  /**
+   * A rest shorter than half of `size` at the end of a text joins the chunk before it (which may
+   * then reach 1.5 × `size`). Jobs stored before this option existed lack it and keep their own
+   * chunking: `storedIngestionOptions` reads it as false for them.
+   */
+  joinShortEnd: boolean;
 }
 
 export interface IngestionOptions {
@@ -22,7 +28,7 @@ export interface IngestionOptions {
 }
 
 export const DEFAULT_INGESTION_OPTIONS: IngestionOptions = {
-  chunking: { unit: 'characters', size: 1000, overlap: 150 },
+  chunking: { unit: 'characters', size: 1000, overlap: 150, joinShortEnd: true },
   json: { textField: 'text', titleField: 'title', idField: null },
   csv: { mode: 'ROW', textColumns: null, titleColumn: null, idColumn: null },
 };
@@ -60,7 +66,7 @@ export function resolveIngestionOptions(input: IngestionOptionsInput = {}): Inge
   const columns = input.csvTextColumns?.map((column) => field(column, null, 'csvTextColumns')!) ?? null;
   if (columns && columns.length === 0) throw new ValidationError('csvTextColumns must name at least one column', { field: 'csvTextColumns' });
   return {
-    chunking: { unit: 'characters', size, overlap },
+    chunking: { unit: 'characters', size, overlap, joinShortEnd: d.chunking.joinShortEnd },
     json: {
       textField: field(input.jsonTextField, d.json.textField, 'jsonTextField')!,
       titleField: field(input.jsonTitleField, d.json.titleField, 'jsonTitleField')!,
@@ -73,4 +79,9 @@ export function resolveIngestionOptions(input: IngestionOptionsInput = {}): Inge
       idColumn: field(input.csvIdColumn, null, 'csvIdColumn'),
     },
   };
+}
+
+/** A job's options as stored: a job stored before `joinShortEnd` existed chunks as it began, without it. */
+export function storedIngestionOptions(options: IngestionOptions): IngestionOptions {
+  return { ...options, chunking: { ...options.chunking, joinShortEnd: options.chunking.joinShortEnd ?? false } };
 }

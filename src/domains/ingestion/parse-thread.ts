@@ -88,5 +88,5 @@ function failureOf(task: ParseTask, error: unknown): ParseFailure {
 
 /** What makes a stored document current: its text, title, metadata and how it was chunked. */
 function hashOf(text: string, title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
-  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, title, metadata])).update('\n').update(text).digest('hex');
+  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, ...(chunking.joinShortEnd ? ['joinShortEnd'] : []), title, metadata])).update('\n').update(text).digest('hex');
 }

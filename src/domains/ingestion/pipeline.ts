@@ -18,7 +18,7 @@ import type { DocumentParser } from './document-parser.js';
 import { EmbeddingStage, type EmbedderFactory } from './embedding-stage.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
-import type { IngestionOptions } from './options.js';
+import { storedIngestionOptions, type IngestionOptions } from './options.js';
 import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
 import type { Format } from './parsers/formats.js';
 import type { ParseInput } from './parsers/parse.js';
@@ -241,7 +241,7 @@ class JobRun {
         id: item.id,
         byteCount: item.byteCount,
         input: { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
-        options: job.options,
+        options: storedIngestionOptions(job.options),
       }));
     });
   }

@@ -13,8 +13,11 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { redact } from '../../platform/logging/redaction.js';
 import type { CheckOutcome } from './health-rules.js';
 
-/** What calling a model needs of the process: the master key that opens its API key, the providers' settings. */
-export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings'>;
+/**
+ * What calling a model needs of the process: the master key that opens its API key, the
+ * providers' settings, and where checks are counted for /metrics (kind `test`; absent: not counted).
+ */
+export type ModelAccess = Pick<ServiceDependencies, 'secrets' | 'modelSettings' | 'meter'>;
 
 /** What a check needs of the model's row. */
 export type CheckedModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiKeyCiphertext' | 'apiKeyKeyId' | 'promptMicrosPer1k'>;
@@ -22,25 +25,38 @@ export type CheckedModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiK
 const MAX_ERROR_CHARS = 500;
 
 export async function checkModel(access: ModelAccess, model: CheckedModel, signal: AbortSignal, log?: Logger): Promise<CheckOutcome> {
-  const once = { ...access, modelSettings: { ...access.modelSettings, maxRetries: 0 } };
+  const outcome = await check(access, model, signal, log);
+  // Counted as one `test` call, not also as the `embedding` call it makes (no meter below).
+  access.meter?.modelCall(model.id, 'test', outcome.ok ? 'ok' : signal.aborted ? 'cancelled' : 'error', outcome.ok ? outcome.latencyMs / 1000 : outcome.seconds, {
+    prompt: outcome.promptTokens,
+    completion: 0,
+  });
+  return outcome.ok ? { ok: true, latencyMs: outcome.latencyMs } : { ok: false, error: outcome.error };
+}
+
+type Checked = ({ ok: true; latencyMs: number } | { ok: false; error: string; seconds: number }) & { promptTokens: number };
+
+async function check(access: ModelAccess, model: CheckedModel, signal: AbortSignal, log?: Logger): Promise<Checked> {
+  const once = { secrets: access.secrets, modelSettings: { ...access.modelSettings, maxRetries: 0 } };
   const started = performance.now();
+  let promptTokens = 0;
   try {
     if (modelKind(model) === 'embeddings') {
-      await embedderFor(once, model).embed(['ping'], signal);
+      promptTokens = (await embedderFor(once, model).embed(['ping'], signal)).usage.promptTokens;
     } else {
       const client = modelClient(once, model);
-      if (!client.probe) return { ok: true, latencyMs: 0 };
+      if (!client.probe) return { ok: true, latencyMs: 0, promptTokens };
       await client.probe(signal);
     }
-    return { ok: true, latencyMs: performance.now() - started };
+    return { ok: true, latencyMs: performance.now() - started, promptTokens };
   } catch (error) {
     // 400/422: the server answered, refusing only the probe's own parameters (some models
     // want `max_completion_tokens`, not `max_tokens`): alive, not a reason to refuse queries.
     if (error instanceof CodedError && error.details.reason === 'HTTP_ERROR' && (error.details.status === 400 || error.details.status === 422)) {
-      return { ok: true, latencyMs: performance.now() - started };
+      return { ok: true, latencyMs: performance.now() - started, promptTokens };
     }
     if (!(error instanceof CodedError)) log?.warn({ err: error, modelId: model.id }, 'a model health check failed unexpectedly');
-    return { ok: false, error: describeFailure(error) };
+    return { ok: false, error: describeFailure(error), seconds: (performance.now() - started) / 1000, promptTokens };
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { findByIds } from '../lookup.js';
+import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -115,9 +116,10 @@ export class ModelService {
     return model;
   }
 
-  async list(): Promise<Model[]> {
+  /** A page of the tenant's models, oldest first (the order every connection uses). */
+  async list(request: PageRequest): Promise<Page<Model>> {
     assertCan(this.ctx.actor, 'tenant:read');
-    return this.ctx.em.find(Model, {}, { orderBy: { name: 'asc', id: 'asc' } });
+    return keysetPage(this.ctx.em, Model, {}, request);
   }
 
   byIds(ids: readonly string[]): Promise<(Model | null)[]> {
@@ -174,8 +176,11 @@ export function modelClient(deps: KeyDeps, model: StoredModel): ModelClient {
   return (type as Extract<ModelType, { kind: 'chat' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
 }
 
-/** What calling a model needs of the process: the master key to open its API key, the provider settings. */
-type KeyDeps = Pick<ServiceContext['deps'], 'secrets' | 'modelSettings'>;
+/**
+ * What calling a model needs of the process: the master key to open its API key, the provider
+ * settings, and where embedding calls are counted for /metrics (absent: not counted).
+ */
+type KeyDeps = Pick<ServiceContext['deps'], 'secrets' | 'modelSettings' | 'meter'>;
 /** What calling a model needs of its row. */
 type StoredModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiKeyCiphertext' | 'apiKeyKeyId' | 'promptMicrosPer1k'>;
 
@@ -197,9 +202,20 @@ export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddin
   assertModelKind(model, 'embeddings', field);
   const client = (type as Extract<ModelType, { kind: 'embeddings' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
   const price = model.promptMicrosPer1k;
+  const { meter } = deps;
   return {
     async embed(texts, signal) {
-      const { vectors, usage } = await client.embed(texts, signal);
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      let embedded: Embeddings;
+      try {
+        embedded = await client.embed(texts, signal);
+      } catch (error) {
+        meter?.modelCall(model.id, 'embedding', signal?.aborted ? 'cancelled' : 'error', seconds(), { prompt: 0, completion: 0 });
+        throw error;
+      }
+      const { vectors, usage } = embedded;
+      meter?.modelCall(model.id, 'embedding', 'ok', seconds(), { prompt: usage.promptTokens, completion: 0 });
       return { vectors, usage: { promptTokens: usage.promptTokens, costMicros: Math.round((usage.promptTokens * price) / 1000) } };
     },
   };

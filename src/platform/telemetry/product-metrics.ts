@@ -12,14 +12,20 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** How a query or a model call ended. */
 export type CallOutcome = 'ok' | 'error' | 'cancelled';
+/**
+ * What a model was called for: an endpoint's answer (`chat`), text embedded for ingestion or a
+ * semantic query (`embedding`), or a check of the model (`test`: `testModel` and the worker's
+ * health checks).
+ */
+export type ModelCallKind = 'chat' | 'embedding' | 'test';
 /** A policy decision: the endpoint's policies allowed or denied, or the platform refused first. */
 export type DecisionOutcome = 'allowed' | 'denied' | 'refused';
 
 export interface ProductMeter {
   /** A query that ran (passed its policies), with its time from admission to the last event. */
   endpointQuery(endpointId: string, outcome: CallOutcome, seconds: number): void;
-  /** A chat model's answer: its time and the tokens it reported. */
-  modelCall(modelId: string, outcome: CallOutcome, seconds: number, tokens: { prompt: number; completion: number }): void;
+  /** A model call of any kind: its time and the tokens the model reported (embeddings: prompt only). */
+  modelCall(modelId: string, kind: ModelCallKind, outcome: CallOutcome, seconds: number, tokens: { prompt: number; completion: number }): void;
   /** A decision in an endpoint's decision log; `rule` is the denying policy's type, or what refused. */
   policyDecision(outcome: DecisionOutcome, rule: string | null): void;
   /** One ingestion input settled: `outcome` is INDEXED, REPLACED, UNCHANGED or FAILED. */
@@ -29,6 +35,7 @@ export interface ProductMeter {
 }
 
 const INGESTION_OUTCOMES = new Set(['INDEXED', 'REPLACED', 'UNCHANGED', 'FAILED']);
+const MODEL_CALL_KINDS = new Set<string>(['chat', 'embedding', 'test'] satisfies ModelCallKind[]);
 /** Kinds and reasons are code-defined words; anything else is folded, never a new series. */
 const WORD = /^[A-Za-z][\w-]{0,39}$/;
 const word = (value: string | null | undefined, fallback: string) => (value && WORD.test(value) ? value : fallback);
@@ -38,8 +45,8 @@ const CALL_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export class ProductMetrics implements ProductMeter {
   private readonly queryDuration: Histogram<'endpoint_id' | 'outcome'>;
-  private readonly modelDuration: Histogram<'model_id' | 'outcome'>;
-  private readonly modelTokens: Counter<'model_id' | 'direction'>;
+  private readonly modelDuration: Histogram<'model_id' | 'kind' | 'outcome'>;
+  private readonly modelTokens: Counter<'model_id' | 'kind' | 'direction'>;
   private readonly decisions: Counter<'outcome' | 'rule'>;
   private readonly ingestionBytes: Counter<'outcome'>;
   private readonly ingestionDocuments: Counter<'outcome'>;
@@ -57,12 +64,17 @@ export class ProductMetrics implements ProductMeter {
     });
     this.modelDuration = new Histogram({
       name: 'sluice_model_call_duration_seconds',
-      help: "Chat model answers, from the request to the answer's end, by model and outcome",
-      labelNames: ['model_id', 'outcome'],
+      help: "Model calls, from the request to the answer's end, by model, kind (chat, embedding, test) and outcome",
+      labelNames: ['model_id', 'kind', 'outcome'],
       buckets: CALL_BUCKETS,
       registers,
     });
-    this.modelTokens = new Counter({ name: 'sluice_model_tokens_total', help: 'Tokens chat models reported, by model and direction (prompt, completion)', labelNames: ['model_id', 'direction'], registers });
+    this.modelTokens = new Counter({
+      name: 'sluice_model_tokens_total',
+      help: 'Tokens models reported, by model, kind (chat, embedding, test) and direction (prompt, completion)',
+      labelNames: ['model_id', 'kind', 'direction'],
+      registers,
+    });
     this.decisions = new Counter({
       name: 'sluice_policy_decisions_total',
       help: "Decisions in endpoints' decision logs: allowed or denied by their policies (rule: the denying policy type), or refused by the platform first (rule: why)",
@@ -79,10 +91,12 @@ export class ProductMetrics implements ProductMeter {
     this.queryDuration.observe({ endpoint_id: endpointId, outcome }, seconds);
   }
 
-  modelCall(modelId: string, outcome: CallOutcome, seconds: number, tokens: { prompt: number; completion: number }): void {
-    this.modelDuration.observe({ model_id: modelId, outcome }, seconds);
-    this.modelTokens.inc({ model_id: modelId, direction: 'prompt' }, tokens.prompt);
-    this.modelTokens.inc({ model_id: modelId, direction: 'completion' }, tokens.completion);
+  modelCall(modelId: string, kind: ModelCallKind, outcome: CallOutcome, seconds: number, tokens: { prompt: number; completion: number }): void {
+    const called = MODEL_CALL_KINDS.has(kind) ? kind : 'other';
+    this.modelDuration.observe({ model_id: modelId, kind: called, outcome }, seconds);
+    this.modelTokens.inc({ model_id: modelId, kind: called, direction: 'prompt' }, tokens.prompt);
+    // Embeddings have no completion: no series that is always 0.
+    if (called !== 'embedding') this.modelTokens.inc({ model_id: modelId, kind: called, direction: 'completion' }, tokens.completion);
   }
 
   policyDecision(outcome: DecisionOutcome, rule: string | null): void {

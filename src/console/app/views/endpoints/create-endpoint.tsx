@@ -12,7 +12,7 @@ import { ConsoleCreateEndpointDocument, type RetrievalMode } from '../../../../s
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { slugFrom } from '../../format.js';
 import { useSession } from '../../session.js';
-import { useEndpointParts } from './endpoint-parts.js';
+import { chatModelsOf, useEndpointParts } from './endpoint-parts.js';
 import { RetrievalFields, retrievalFrom } from './retrieval-fields.js';
 
 export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
@@ -24,7 +24,7 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
   const parts = useEndpointParts(fail);
 
   const datasets = parts?.datasets.edges.map((edge) => edge.node) ?? [];
-  const chatModels = parts?.models.filter((model) => model.kind === 'CHAT') ?? [];
+  const chatModels = chatModelsOf(parts);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

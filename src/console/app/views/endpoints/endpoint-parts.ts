@@ -17,5 +17,5 @@ export function useEndpointParts(fail: (error: unknown) => void): ConsoleEndpoin
 
 /** The chat models among them (what an endpoint answers with). */
 export function chatModelsOf(parts: ConsoleEndpointPartsQuery | undefined): { id: string; name: string }[] {
-  return parts?.models.filter((model) => model.kind === 'CHAT') ?? [];
+  return parts?.models.edges.map((edge) => edge.node).filter((model) => model.kind === 'CHAT') ?? [];
 }

@@ -33,8 +33,16 @@ export function Models() {
 
   const load = useCallback(async () => {
     try {
-      const found = await call((client) => client.query(ConsoleModelsDocument, {}));
-      setModels(found.models);
+      // Every page, 100 a request: a tenant has a handful of models, and the list is one table.
+      const rows: ConsoleModelFieldsFragment[] = [];
+      let after: string | undefined;
+      let found: ConsoleModelsQuery;
+      do {
+        found = await call((client) => client.query(ConsoleModelsDocument, { first: 100, after }));
+        rows.push(...found.models.edges.map((edge) => edge.node));
+        after = found.models.pageInfo.hasNextPage ? (found.models.pageInfo.endCursor ?? undefined) : undefined;
+      } while (after);
+      setModels(rows);
       setTypes(found.modelTypes);
     } catch (error) {
       fail(error);
