@@ -4,17 +4,26 @@
  * the raw limit measured in the same run: PostgreSQL COPY of the very chunk rows the pipeline
  * wrote, into a table of the same shape (generated tsvector, GIN and b-tree indexes).
  *
+ * Beside the seconds, the CPU seconds each side used (Sluice's process with its parser threads,
+ * and every process of the embedded PostgreSQL, from /proc): on a shared, busy machine waiting
+ * for a core stretches the pipeline's many statements more than one COPY, and the CPU ratio is
+ * the figure that load disturbs least (not measured on a shared BENCH_DATABASE_URL server).
+ *
  * Settings: BENCH_INGEST_MB (default 200), BENCH_FILE_KB (default 512), BENCH_REQUEST_MB
- * (default 20: files per multipart request add up to about this).
+ * (default 20: files per multipart request add up to about this), BENCH_INGEST_REF (serve from
+ * this commit, checked out in a temporary git worktree, instead of the working tree: the
+ * "before" of a change; the benchmark's own code stays the working tree's).
  */
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { withClient } from '../src/db/bootstrap.js';
 import { markdownCorpus, type CorpusFile } from './support/corpus.js';
+import { cpuSecondsOf, serverCpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, mb, table } from './support/report.js';
 import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
 
@@ -32,13 +41,22 @@ export async function ingestionBenchmark(command: string): Promise<void> {
   const totalBytes = Number(process.env.BENCH_INGEST_MB ?? 200) * 1e6;
   const fileBytes = Number(process.env.BENCH_FILE_KB ?? 512) * 1024;
   const requestBytes = Number(process.env.BENCH_REQUEST_MB ?? 20) * 1e6;
+  const ref = process.env.BENCH_INGEST_REF;
+  const checkout = ref ? await checkOut(ref) : undefined;
   const database = await openBenchDatabase();
-  const server = await startBenchServer(database);
+  const server = await startBenchServer(database, {}, checkout?.directory);
   try {
+    // CPU is counted on a server only this benchmark uses.
+    const postmaster = database.description.includes('embedded') ? await postmasterPidOf(database.ownerUrl) : undefined;
+    const cpu = async () => ({
+      sluice: await cpuSecondsOf(server.process.child.pid!),
+      postgres: postmaster ? await serverCpuSecondsOf(postmaster) : Number.NaN,
+    });
     const apiKey = await signUpWithKey(server.url);
     const slug = 'bench-corpus';
     const { createDataset } = await graphql(server.url, `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`, { input: { name: 'Bench corpus', slug } }, apiKey);
 
+    const cpuAtStart = await cpu();
     console.log(`ingesting ${fixed(mb(totalBytes), 0)} MB of generated Markdown (${fileBytes / 1024} KiB files, ~${fixed(mb(requestBytes), 0)} MB per request)`);
     const started = performance.now();
     const jobIds: string[] = [];
@@ -62,6 +80,8 @@ export async function ingestionBenchmark(command: string): Promise<void> {
     const jobs: JobResult[] = [];
     for (const id of jobIds) jobs.push(await finished(server.url, apiKey, id));
     const endToEndSeconds = (performance.now() - started) / 1000;
+    const cpuAtEnd = await cpu();
+    const pipelineCpu = { sluice: cpuAtEnd.sluice - cpuAtStart.sluice, postgres: cpuAtEnd.postgres - cpuAtStart.postgres };
     const peakRss = await server.peakRss();
 
     const failed = jobs.filter((job) => job.stage !== 'COMPLETED' || job.progress.documentsFailed > 0);
@@ -75,31 +95,61 @@ export async function ingestionBenchmark(command: string): Promise<void> {
     }
 
     console.log('COPY of the same chunk rows (the reference)');
-    const copy = await copyReference(database.ownerUrl, slug);
+    const copy = await copyReference(database.ownerUrl, slug, async () => (await cpu()).postgres);
     if (copy.rows !== chunks) throw new Error(`COPY moved ${copy.rows} rows, the pipeline wrote ${chunks}`);
 
     const rate = (seconds: number) => [fixed(mb(textBytes) / seconds), fixed(chunks / seconds, 0)];
     const ratio = copy.seconds / endToEndSeconds;
+    const cpuRatio = copy.cpuSeconds / (pipelineCpu.sluice + pipelineCpu.postgres);
     const body = [
+      ...(ref ? [`Server from ${ref} (${checkout!.sha}), the benchmark from the working tree.`, ''] : []),
       `Ingestion: ${fixed(mb(textBytes))} MB of generated Markdown in ${documents} files (${fileBytes / 1024} KiB each), uploaded as ${jobIds.length} multipart requests of ${fixed(mb(textBytes / jobIds.length))} MB on average (one job each); default chunking (1000 characters, 150 overlap), giving ${chunks} chunks (${fixed(mb(copy.chunkBytes))} MB of chunk text with the overlaps). Worker inline in the API process (SLUICE_WORKER_CONCURRENCY 2; one dataset's jobs run in order).`,
       '',
       table(
-        ['measured', 'seconds', 'MB/s of text', 'chunks/s'],
+        ['measured', 'seconds', 'MB/s of text', 'chunks/s', 'CPU seconds: Sluice + PostgreSQL'],
         [
-          ['Sluice end to end: first upload → last job COMPLETED', fixed(endToEndSeconds), ...rate(endToEndSeconds)],
-          ['Sluice pipeline only: first job started → last finished', fixed(pipelineSeconds), ...rate(pipelineSeconds)],
-          ['Reference: COPY of the same chunk rows (tsvector + GIN, one transaction)', fixed(copy.seconds), ...rate(copy.seconds)],
+          ['Sluice end to end: first upload → last job COMPLETED', fixed(endToEndSeconds), ...rate(endToEndSeconds), `${fixed(pipelineCpu.sluice)} + ${fixed(pipelineCpu.postgres)}`],
+          ['Sluice pipeline only: first job started → last finished', fixed(pipelineSeconds), ...rate(pipelineSeconds), ''],
+          ['Reference: COPY of the same chunk rows (tsvector + GIN, one transaction)', fixed(copy.seconds), ...rate(copy.seconds), `${fixed(copy.cpuSeconds)} (PostgreSQL)`],
         ],
       ),
       '',
       `- Sluice end to end reaches **${fixed(ratio * 100, 0)} %** of the COPY rate (pipeline alone: ${fixed((copy.seconds / pipelineSeconds) * 100, 0)} %).`,
+      `- In CPU: COPY used **${fixed(cpuRatio * 100, 0)} %** of the CPU seconds Sluice and PostgreSQL used end to end (uploads and the benchmark's polling included).`,
       `- Peak resident memory of the Sluice process (API + worker, VmHWM): **${fixed(peakRss / 2 ** 20, 0)} MiB** (PostgreSQL's own processes not counted).`,
     ].join('\n');
     await appendReport('Ingestion throughput vs COPY', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();
+    await checkout?.remove();
   }
+}
+
+/** `ref` in a temporary git worktree sharing this checkout's node_modules (as bench/compare.ts does). */
+async function checkOut(ref: string): Promise<{ directory: string; sha: string; remove(): Promise<void> }> {
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { encoding: 'utf8' }).trim();
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'sluice-ingest-ref-'));
+  execFileSync('git', ['worktree', 'add', '--detach', directory, ref], { stdio: 'ignore' });
+  await symlink(path.resolve('node_modules'), path.join(directory, 'node_modules'));
+  return {
+    directory,
+    sha,
+    remove: async () => {
+      execFileSync('git', ['worktree', 'remove', '--force', directory], { stdio: 'ignore' });
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The server's postmaster: the parent of any backend. */
+async function postmasterPidOf(url: string): Promise<number> {
+  // Read while the backend lives: it exits when its connection closes.
+  return withClient(url, async (client) => {
+    const backend = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const stat = await readFile(`/proc/${backend}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  });
 }
 
 async function upload(url: string, apiKey: string, datasetId: string, files: CorpusFile[]): Promise<string> {
@@ -138,7 +188,7 @@ async function finished(url: string, apiKey: string, id: string): Promise<JobRes
 }
 
 /** Exports the dataset's chunk rows, then times COPY of them into an empty table shaped like `chunks`. */
-async function copyReference(ownerUrl: string, datasetSlug: string): Promise<{ seconds: number; rows: number; chunkBytes: number }> {
+async function copyReference(ownerUrl: string, datasetSlug: string, postgresCpu: () => Promise<number>): Promise<{ seconds: number; cpuSeconds: number; rows: number; chunkBytes: number }> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-copy-'));
   const file = path.join(directory, 'chunks.bin');
   try {
@@ -149,6 +199,7 @@ async function copyReference(ownerUrl: string, datasetSlug: string): Promise<{ s
       await client.query('create table bench_copy_chunks (like chunks including all)');
       try {
         const { rows: indexes } = await client.query(`select indexname from pg_indexes where tablename = 'bench_copy_chunks' and indexdef like '%USING gin%'`);
+        const cpuBefore = await postgresCpu();
         const started = performance.now();
         await client.query('begin');
         const copy = client.query(copyFrom(`copy bench_copy_chunks (${CHUNK_COLUMNS}) from stdin (format binary)`));
@@ -157,8 +208,9 @@ async function copyReference(ownerUrl: string, datasetSlug: string): Promise<{ s
         for (const { indexname } of indexes) await client.query(`select gin_clean_pending_list('${indexname}'::regclass)`);
         await client.query('commit');
         const seconds = (performance.now() - started) / 1000;
+        const cpuSeconds = (await postgresCpu()) - cpuBefore;
         console.log(`  COPY of ${copy.rowCount} rows (${fixed(mb((await stat(file)).size))} MB binary) in ${fixed(seconds)} s`);
-        return { seconds, rows: Number(copy.rowCount), chunkBytes: Number(rows[0].bytes) };
+        return { seconds, cpuSeconds, rows: Number(copy.rowCount), chunkBytes: Number(rows[0].bytes) };
       } finally {
         await client.query('drop table if exists bench_copy_chunks');
       }

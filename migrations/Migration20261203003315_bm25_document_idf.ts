@@ -24,7 +24,7 @@ import { BM25_SEARCH_WITH_BOUNDS, STATISTICS_TRIGGER_WITH_BOUNDS } from './Migra
  *   plain words (any of them, all of them first) minus the excluded ones, where it used to
  *   require every other word.
  */
-const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chunks_search_statistics() returns trigger
+export const STATISTICS_TRIGGER_WITH_DOCUMENTS = `create or replace function chunks_search_statistics() returns trigger
   language plpgsql as $fn$
   declare
     emptied uuid[];

@@ -36,6 +36,7 @@ import { Migration20261203003019_document_retention } from './Migration202612030
 import { Migration20261203003315_bm25_document_idf } from './Migration20261203003315_bm25_document_idf.js';
 import { Migration20261203003331_keyword_single_pass } from './Migration20261203003331_keyword_single_pass.js';
 import { Migration20261203060410_ingestion_bytes_processed } from './Migration20261203060410_ingestion_bytes_processed.js';
+import { Migration20261203061539_bm25_statistics_narrow_aggregation } from './Migration20261203061539_bm25_statistics_narrow_aggregation.js';
 import { Migration20261203062000_keyword_search_pruning } from './Migration20261203062000_keyword_search_pruning.js';
 
 export const migrationsList: MigrationObject[] = [
@@ -75,5 +76,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203003315_bm25_document_idf', class: Migration20261203003315_bm25_document_idf },
   { name: 'Migration20261203003331_keyword_single_pass', class: Migration20261203003331_keyword_single_pass },
   { name: 'Migration20261203060410_ingestion_bytes_processed', class: Migration20261203060410_ingestion_bytes_processed },
+  { name: 'Migration20261203061539_bm25_statistics_narrow_aggregation', class: Migration20261203061539_bm25_statistics_narrow_aggregation },
   { name: 'Migration20261203062000_keyword_search_pruning', class: Migration20261203062000_keyword_search_pruning },
 ];

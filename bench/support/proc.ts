@@ -1,5 +1,5 @@
 /** What the benchmarks read of a process from /proc (Linux only): memory and CPU time. */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** What a process holds now (VmRSS) and at most so far (VmHWM), in bytes, from /proc. */
 export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
@@ -28,3 +28,22 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
 const CLOCK_TICKS = 100;
 
 export const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+/**
+ * CPU seconds (user + system) a PostgreSQL server on this machine has used so far, all its
+ * processes: the postmaster's own and its reaped children's (cutime, cstime), plus every live
+ * child's (backends, checkpointer, walwriter, autovacuum). Only meaningful for a server the
+ * benchmark alone uses (the embedded one), never for a shared server.
+ */
+export async function serverCpuSecondsOf(postmasterPid: number): Promise<number> {
+  let ticks = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue; // exited meanwhile: its time is in the postmaster's cutime now
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(entry) === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    else if (Number(fields[1]) === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}

@@ -2,7 +2,8 @@
  * How BM25's statistics are kept (migrations/…_bm25_statistics_upkeep.ts): adding chunks whose
  * terms a dataset holds already updates those `dataset_terms` rows in place (HOT updates: no
  * index entry, nothing for vacuum to chase), as the app role under row-level security, and the
- * counts stay exact through ingestion, replacement and a rolled-back write. test/endpoints/
+ * counts stay exact through ingestion, replacement and a rolled-back write, and a large INSERT's
+ * terms are aggregated in memory (no temporary file). test/endpoints/
  * bm25.test.ts checks exactness across tenants and deletions; this file checks the layout the
  * write path's speed depends on.
  */
@@ -105,6 +106,48 @@ describe('BM25 statistics upkeep', { timeout: 120_000 }, () => {
         expect(updated).toBe(1200);
         // With full pages (the default fillfactor) next to none of these were HOT.
         expect(hot).toBe(updated);
+      } finally {
+        await client.query('rollback');
+      }
+    });
+    expect(await drift(id)).toEqual([]);
+  });
+
+  it('aggregates a large INSERT’s terms in memory: no temporary file (issue 19, ingestion cost)', async () => {
+    const dataset = await createDataset(state.server, state.owner.token);
+    const id = uuidOf(dataset.id);
+    await ingest(dataset.id, [{ title: 'Seed', text: 'A seed document for the chunks below.' }]);
+    await withClient(state.server.database.ownerUrl, async (client) => {
+      const temporaryFiles: string[] = [];
+      client.on('notice', (notice) => {
+        if (/temporary file/.test(notice.message ?? '')) temporaryFiles.push(notice.message!);
+      });
+      await client.query('begin');
+      try {
+        // Every temporary file this session writes is reported to it (superuser settings: the owner connection).
+        await client.query(`set local log_temp_files = 0`);
+        await client.query(`set local client_min_messages = log`);
+        // 1 000 chunks of 100 made-up words, one statement: 100 000 (chunk, term) rows for the
+        // trigger to aggregate. Sorted with their chunks' tsvectors, as the trigger once did, they
+        // made a sort of over 100 MB on disk; the new rows themselves (2 MB) stay in memory.
+        const inserted = await client.query(
+          `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language)
+           select gen_random_uuid(), c.tenant_id, c.dataset_id, c.document_id, 100 + g, w.content, 0, length(w.content), c.language
+             from (select * from chunks where dataset_id = $1 limit 1) c
+            cross join generate_series(1, 1000) as g
+            cross join lateral (select string_agg('zq' || substr(md5(g || '-' || n), 1, 6), ' ') as content from generate_series(1, 100) as n) w`,
+          [id],
+        );
+        expect(inserted.rowCount).toBe(1000);
+        // Counted exactly, inside the transaction (the drift check below runs after the rollback).
+        const { rows } = await client.query<{ stored: number; recounted: number }>(
+          `select (select sum(chunk_count)::int from dataset_terms where dataset_id = $1) as stored,
+                  (select sum(length(search))::int from chunks where dataset_id = $1) as recounted`,
+          [id],
+        );
+        expect(rows[0]!.recounted).toBeGreaterThan(90_000);
+        expect(rows[0]!.stored).toBe(rows[0]!.recounted);
+        expect(temporaryFiles).toEqual([]);
       } finally {
         await client.query('rollback');
       }
