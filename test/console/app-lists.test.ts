@@ -1,7 +1,8 @@
 /**
  * A list longer than 100 in the console (issue 21): 120 datasets, made through GraphQL, read
  * in the browser 50 at a time with "Load more" (the connection's pageInfo and cursor), every
- * one shown once and the button gone at the end. Real Chromium, server and PostgreSQL.
+ * one shown once and the button gone at the end; the new-endpoint form then offers all of them.
+ * Real Chromium, server and PostgreSQL.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
     await server?.close();
   });
 
-  it(`shows all ${COUNT} datasets with Load more, each once`, { timeout: 120_000 }, async () => {
+  it(`shows all ${COUNT} datasets with Load more, each once, and offers each for a new endpoint`, { timeout: 120_000 }, async () => {
     const owner = await signUp(server, { tenantName: 'Long Shelf' });
     const names = Array.from({ length: COUNT }, (_, index) => `Shelf ${String(index + 1).padStart(3, '0')}`);
     for (let start = 0; start < COUNT; start += PER_REQUEST) {
@@ -53,6 +54,14 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       const shown = await rows.locator('td:first-child').allInnerTexts();
       expect(shown).toHaveLength(COUNT);
       expect([...shown].sort()).toEqual(names);
+
+      // The new-endpoint form offers every dataset, the 101st to the 120th too (read 100 a request).
+      await page.getByRole('link', { name: 'Endpoints', exact: true }).click();
+      await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).waitFor();
+      const offered = await page.locator('input[type=checkbox][name=datasetIds]').count();
+      expect(offered).toBe(COUNT);
+      await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
+      expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
 
       await page.waitForLoadState('networkidle');
       expect(blocked).toEqual([]);

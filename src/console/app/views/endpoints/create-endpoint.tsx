@@ -23,7 +23,7 @@ export function CreateEndpoint({ onCreated }: { onCreated: () => void }) {
   const [busy, setBusy] = useState(false);
   const parts = useEndpointParts(fail);
 
-  const datasets = parts?.datasets.edges.map((edge) => edge.node) ?? [];
+  const datasets = parts?.datasets ?? [];
   const chatModels = chatModelsOf(parts);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {

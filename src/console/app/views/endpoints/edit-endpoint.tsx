@@ -92,7 +92,7 @@ export function EditEndpoint({
 
 /** Name, description, datasets and chat model, filled in with the endpoint's own. */
 function EndpointFields({ endpoint, parts }: { endpoint: ConsoleEndpointFieldsFragment; parts: ReturnType<typeof useEndpointParts> }) {
-  const offered = parts?.datasets.edges.map((edge) => edge.node) ?? [];
+  const offered = parts?.datasets ?? [];
   const datasets = [...endpoint.datasets.filter((own) => !offered.some((dataset) => dataset.id === own.id)), ...offered];
   const chatModels = chatModelsOf(parts);
   if (!chatModels.some((model) => model.id === endpoint.model.id)) chatModels.unshift(endpoint.model);

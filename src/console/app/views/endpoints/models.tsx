@@ -13,6 +13,7 @@ import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
 import { ConsoleModelsDocument, DeleteModelDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { nextCursor } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
@@ -40,7 +41,7 @@ export function Models() {
       do {
         found = await call((client) => client.query(ConsoleModelsDocument, { first: 100, after }));
         rows.push(...found.models.edges.map((edge) => edge.node));
-        after = found.models.pageInfo.hasNextPage ? (found.models.pageInfo.endCursor ?? undefined) : undefined;
+        after = nextCursor(found.models);
       } while (after);
       setModels(rows);
       setTypes(found.modelTypes);

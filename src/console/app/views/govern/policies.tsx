@@ -21,6 +21,7 @@ import {
   type PolicyFieldsFragment,
 } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { everyPage } from '../../every-page.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
 import { DecisionLog } from './decision-log.js';
@@ -40,9 +41,10 @@ export function Policies() {
   const [failure, fail, dismiss] = useFailure();
 
   useEffect(() => {
-    call((client) => Promise.all([client.query(GovernEndpointsDocument, { first: 100 }), client.query(PolicyTypesDocument, {})]))
-      .then(([{ endpoints: page }, { policyTypes }]) => {
-        setEndpoints(page.edges.map((edge) => edge.node));
+    // Every endpoint, so any of them can be governed however many the tenant has.
+    call((client) => Promise.all([everyPage((after) => client.query(GovernEndpointsDocument, { first: 100, after }).then(({ endpoints: page }) => page)), client.query(PolicyTypesDocument, {})]))
+      .then(([all, { policyTypes }]) => {
+        setEndpoints(all);
         setTypes(policyTypes);
       })
       .catch(fail);
