@@ -12,10 +12,9 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger } from '../../src/platform/logging/logger.js';
-import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
+import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { createDataset, ingestFiles, jobOf, tenantWithOwner } from '../support/ingestion.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let worker: SluiceWorker | undefined;
@@ -55,15 +54,7 @@ it('moves the progress of a one-file job in steps while that file is parsed and 
       expect(result.errors).toBeUndefined();
       updates.push(result.data!.ingestionProgress);
       // Listening: now a worker may run the job.
-      worker ??= await startWorker({
-        config: server.config.worker,
-        progressIntervalMs: 0,
-        orm: server.orm,
-        queueUrl: server.database.ownerUrl,
-        progress: server.bus.progress,
-        models: modelAccess(server.config),
-        logger: createLogger({ level: 'silent' }),
-      });
+      worker ??= await startLateWorker(server);
     }
   } finally {
     await client.dispose();

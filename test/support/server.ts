@@ -15,7 +15,7 @@ import { createServer, type SluiceServer } from '../../src/server.js';
 import { Registry } from 'prom-client';
 import { ProductMetrics } from '../../src/platform/telemetry/product-metrics.js';
 import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
-import { modelAccess, startWorker } from '../../src/server/job-worker.js';
+import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
 import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { SeededTenant, SeededUser } from './seed.js';
@@ -71,6 +71,23 @@ export function graphqlAt(url: string): TestServer['graphql'] {
 export function sameDatabaseAt(server: TestServer, baseUrl: string): TestServer {
   const url = `${baseUrl}/graphql`;
   return { ...server, url, baseUrl, wsUrl: url.replace(/^http/, 'ws'), graphql: graphqlAt(url) };
+}
+
+/**
+ * A job worker for a server started with `worker: false`, on that server's event bus, started
+ * when the test is ready for jobs to run (a job then waits QUEUED until this is called). Every
+ * progress step is published at once. The caller stops it.
+ */
+export function startLateWorker(server: TestServer): Promise<SluiceWorker> {
+  return startWorker({
+    config: server.config.worker,
+    progressIntervalMs: 0,
+    orm: server.orm,
+    queueUrl: server.database.ownerUrl,
+    progress: server.bus.progress,
+    models: modelAccess(server.config),
+    logger: createLogger({ level: 'silent' }),
+  });
 }
 
 export async function startTestServer(

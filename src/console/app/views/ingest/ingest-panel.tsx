@@ -168,7 +168,12 @@ export function IngestPanel({
       ) : (
         <ul className="list-unstyled mb-2" id="jobs">
           {jobs.map((job) => (
-            <JobCard key={job.id} initial={job} onEnded={onJobEnded} />
+            <JobCard
+              key={`${job.id}:${job.generation ?? 0}`}
+              initial={job}
+              onEnded={onJobEnded}
+              onChanged={(changed) => setJobs((shown) => shown?.map((other) => (other.id === changed.id ? changed : other)))}
+            />
           ))}
         </ul>
       )}

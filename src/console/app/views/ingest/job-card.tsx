@@ -3,12 +3,13 @@
  * green "completed"), its stage and progress bar, documents, chunks, MB/s and ETA while it
  * runs, and each failed input named with its reason. The bar and the bytes shown are the
  * job's processed bytes, which move while a large input is parsed and chunked, not only when
- * an input is settled (docs/ingestion.md, "Progress").
+ * an input is settled (docs/ingestion.md, "Progress"). Cancel and retry: job-actions.tsx.
  */
 import Badge from 'react-bootstrap/Badge';
 import Card from 'react-bootstrap/Card';
 import { ErrorAlert } from '../../error-alert.js';
 import { formatBytes, formatWhen } from '../../format.js';
+import { JobActions } from './job-actions.js';
 import { NamedProgressBar } from './named-progress-bar.js';
 import { hasEnded, useLiveJob, type JobView } from './live-job.js';
 
@@ -28,7 +29,7 @@ const REASONS: Record<string, string> = {
   PARSE_MEMORY: 'needed too much memory to parse',
 };
 
-export function JobCard({ initial, onEnded }: { initial: JobView; onEnded: (job: JobView) => void }) {
+export function JobCard({ initial, onEnded, onChanged }: { initial: JobView; onEnded: (job: JobView) => void; onChanged: (job: JobView) => void }) {
   const { job, failure, dismissFailure } = useLiveJob(initial, onEnded);
   const { progress } = job;
   const status = STATUS[progress.status] ?? { label: progress.status, variant: 'secondary' };
@@ -77,6 +78,7 @@ export function JobCard({ initial, onEnded }: { initial: JobView; onEnded: (job:
             </ul>
           </div>
         ) : null}
+        <JobActions job={job} title={title} onChanged={onChanged} />
         <ErrorAlert error={failure} onDismiss={dismissFailure} title="Lost this job’s progress (reload to see where it is)" />
       </Card.Body>
     </Card>

@@ -19,6 +19,8 @@ export interface JobView {
   inputs: ConsoleJobInputFragment[];
   /** The last input bytes per second seen while it ran (the API says none once it has ended). */
   bytesPerSecond?: number | null;
+  /** Counts the card's cancels and retries: a new value starts the card (and its subscription) afresh. */
+  generation?: number;
 }
 
 export const ENDED_STATUSES = ['COMPLETED', 'COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED'];

@@ -1,0 +1,71 @@
+/**
+ * What can be done to one job from its card: cancel it while it has not ended (asks first: the
+ * input in progress finishes, the rest are not ingested until retried), and retry the failed and
+ * cancelled inputs of a job that ended with some. Either way the card is handed the job as the
+ * API now has it, and follows it live again (job-card.tsx, live-job.ts).
+ */
+import { useState } from 'react';
+import Button from 'react-bootstrap/Button';
+import { ConsoleCancelJobDocument, ConsoleRetryJobDocument } from '../../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { useSession } from '../../session.js';
+import { Confirm } from '../govern/confirm.js';
+import { hasEnded, type JobView } from './live-job.js';
+
+/** Ended with inputs that did not make it: what `retryIngestion` accepts. */
+const RETRYABLE = ['COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED'];
+
+export function JobActions({ job, title, onChanged }: { job: JobView; title: string; onChanged: (job: JobView) => void }) {
+  const { call } = useSession();
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [failure, fail, dismiss] = useFailure();
+  const [failedAction, setFailedAction] = useState('');
+  const generation = (job.generation ?? 0) + 1;
+
+  const run = async (action: string, change: () => Promise<JobView>) => {
+    setBusy(true);
+    dismiss();
+    try {
+      onChanged(await change());
+    } catch (error) {
+      setFailedAction(action);
+      fail(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const cancel = () => {
+    setAsking(false);
+    void run('cancel', async () => {
+      const { cancelIngestion } = await call((client) => client.mutate(ConsoleCancelJobDocument, { jobId: job.id }));
+      return { ...job, progress: cancelIngestion.progress, generation };
+    });
+  };
+  const retry = () =>
+    void run('retry', async () => {
+      const { retryIngestion } = await call((client) => client.mutate(ConsoleRetryJobDocument, { jobId: job.id }));
+      const { documents, ...retried } = retryIngestion;
+      return { ...retried, names: job.names, inputs: documents, generation };
+    });
+
+  const ended = hasEnded(job);
+  if (ended && !RETRYABLE.includes(job.progress.status) && failure === undefined) return null;
+  return (
+    <div className="mt-2 job-actions">
+      {!ended ? (
+        <Button size="sm" variant="outline-danger" disabled={busy} onClick={() => setAsking(true)}>
+          Cancel job
+        </Button>
+      ) : RETRYABLE.includes(job.progress.status) ? (
+        <Button size="sm" variant="outline-primary" disabled={busy} onClick={retry}>
+          Retry failed inputs
+        </Button>
+      ) : null}
+      <ErrorAlert error={failure} onDismiss={dismiss} title={failedAction === 'cancel' ? 'Could not cancel the job' : 'Could not retry the job'} />
+      <Confirm title={asking ? `Cancel “${title}”?` : undefined} confirmLabel="Cancel job" keepLabel="Keep it running" onConfirm={cancel} onCancel={() => setAsking(false)}>
+        The input being ingested now finishes; the others are not ingested. You can retry them afterwards.
+      </Confirm>
+    </div>
+  );
+}
