@@ -11,7 +11,8 @@ import Col from 'react-bootstrap/Col';
 import Form from 'react-bootstrap/Form';
 import Row from 'react-bootstrap/Row';
 import Table from 'react-bootstrap/Table';
-import { GovernCallersDocument, RecentPolicyDecisionsDocument, type PolicyDecisionOutcome, type RecentPolicyDecisionsQuery } from '../../../../sdk/index.js';
+import { RecentPolicyDecisionsDocument, type PolicyDecisionOutcome, type RecentPolicyDecisionsQuery } from '../../../../sdk/index.js';
+import { readTenantCallers } from '../../callers.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
@@ -67,11 +68,10 @@ export function DecisionLog({ endpoints }: { endpoints: { id: string; slug: stri
 
   // The tenant's members and keys, to name callers: the log keeps ids (an email is personal data).
   useEffect(() => {
-    call((client) => client.query(GovernCallersDocument, {}))
-      .then(({ viewer }) => {
-        const named = new Map<string, string>();
-        for (const { node } of viewer.tenant?.members.edges ?? []) named.set(rawId(node.user.id), node.user.email);
-        for (const { node } of viewer.tenant?.apiKeys.edges ?? []) named.set(rawId(node.id), `key “${node.name}” (${node.prefix}…)`);
+    call(readTenantCallers)
+      .then(({ members, apiKeys }) => {
+        const named = new Map(members);
+        for (const [id, key] of apiKeys) named.set(id, `key “${key.name}” (${key.prefix}…)`);
         setCallers(named);
       })
       .catch(fail);
@@ -220,17 +220,4 @@ function Why({ decision }: { decision: Decision }) {
       ) : null}
     </>
   );
-}
-
-/**
- * The uuid inside a global id (base64 of "Type:uuid", the schema's encoding: src/schema/builder.ts),
- * as the decision log names callers.
- */
-function rawId(globalId: string): string {
-  try {
-    const decoded = atob(globalId);
-    return decoded.slice(decoded.indexOf(':') + 1);
-  } catch {
-    return globalId;
-  }
 }

@@ -89,16 +89,6 @@ export function seriesLabel(key: string, names?: CallerNames): string {
   return caller ? `${caller[1]}:${caller[2]!.slice(0, 8)}…` : key;
 }
 
-/** The uuid inside a global id (base64 of `Type:uuid`), as usage keys name callers. */
-export function uuidOf(globalId: string): string {
-  try {
-    const decoded = atob(globalId);
-    return decoded.slice(decoded.indexOf(':') + 1);
-  } catch {
-    return globalId;
-  }
-}
-
 /** A number as the tables show it: whole numbers as they are, cost to 4 decimals. */
 export function formatValue(value: number, metric: Metric): string {
   return metric.id === 'cost' ? value.toFixed(4) : String(value);

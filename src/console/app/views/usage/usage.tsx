@@ -7,10 +7,11 @@ import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import Spinner from 'react-bootstrap/Spinner';
-import { UsageCallersDocument, UsageOverTimeDocument, type UsageSeriesGrouping } from '../../../../sdk/index.js';
+import { UsageOverTimeDocument, type UsageSeriesGrouping } from '../../../../sdk/index.js';
+import { readTenantCallers } from '../../callers.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
-import { bucketLabel, bucketsOf, METRICS, RANGES, seriesOf, uuidOf, type CallerNames, type UsagePoint } from './timeline.js';
+import { bucketLabel, bucketsOf, METRICS, RANGES, seriesOf, type CallerNames, type UsagePoint } from './timeline.js';
 import { UsageChart } from './usage-chart.js';
 
 export function Usage() {
@@ -41,13 +42,11 @@ export function Usage() {
   // Callers by name (members' emails, API keys' names) once split by caller; unnamed ones keep their key.
   useEffect(() => {
     if (by !== 'CALLER') return;
-    call((client) => client.query(UsageCallersDocument, {})).then(
-      ({ viewer }) => {
-        const tenant = viewer.tenant;
-        if (!tenant) return;
+    call(readTenantCallers).then(
+      ({ members, apiKeys }) => {
         const known: CallerNames = new Map();
-        for (const { node } of tenant.members.edges) known.set(`user:${uuidOf(node.user.id)}`, node.user.email);
-        for (const { node } of tenant.apiKeys.edges) known.set(`apiKey:${uuidOf(node.id)}`, `${node.name} (${node.prefix}…)`);
+        for (const [id, email] of members) known.set(`user:${id}`, email);
+        for (const [id, key] of apiKeys) known.set(`apiKey:${id}`, `${key.name} (${key.prefix}…)`);
         setNames(known);
       },
       // Names are a convenience: without them the keys are shown, and the charts are still right.
