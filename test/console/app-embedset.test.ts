@@ -1,8 +1,8 @@
 /**
  * A dataset's embeddings model in the console's dataset settings (issue 21) in a real headless
  * Chromium against the real server, worker and PostgreSQL, every other host refused: an
- * embeddings model created in the models view, offered (and the chat model not) for a
- * keyword-only dataset with documents; a change asks first ("Keep the current model" changes
+ * embeddings model created in the models view, offered (and the chat model not) by the new
+ * dataset form (a dataset created with it) and for a keyword-only dataset with documents; a change asks first ("Keep the current model" changes
  * nothing); a model deleted meanwhile is refused and the error stays shown; then the model is
  * picked, the re-embed job is seen in progress (the model server held mid-request) and then
  * every chunk embedded, checked through the API too; then None, which the API shows as keyword
@@ -72,6 +72,17 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       await page.getByLabel('Model name on the server').fill('sluice-embed');
       await page.getByRole('button', { name: 'Create model' }).click();
       await page.locator('#models-table tr[data-name="Harbour vectors"]').waitFor();
+
+      // A new dataset can embed from the start: the create form offers the same models.
+      await page.getByRole('link', { name: 'Datasets', exact: true }).click();
+      const create = page.locator('#create-dataset-form');
+      await create.getByLabel('Embeddings model').locator('option', { hasText: 'Harbour vectors' }).waitFor({ state: 'attached' });
+      expect(await create.getByLabel('Embeddings model').locator('option').allInnerTexts()).toEqual(['None (keyword only)', 'Spare vectors', 'Harbour vectors']);
+      await create.getByLabel('Name').fill('Tide tables');
+      await create.getByLabel('Embeddings model').selectOption({ label: 'Harbour vectors' });
+      await create.getByRole('button', { name: 'Create dataset' }).click();
+      await page.getByRole('link', { name: 'Tide tables' }).waitFor();
+      expect((await must(server, token, '{ dataset(slug: "tide-tables") { embedding { model { name } } } }')).dataset).toEqual({ embedding: { model: { name: 'Harbour vectors' } } });
 
       // The dataset's settings offer the embeddings models only, with None first.
       await page.goto(`${server.baseUrl}/console/datasets/${dataset.slug}`);

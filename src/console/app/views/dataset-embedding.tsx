@@ -22,25 +22,32 @@ import { useSession } from '../session.js';
 const NONE = '';
 const POLL_MS = 1000;
 
-interface Choice {
+export interface EmbeddingModelChoice {
   id: string;
   name: string;
 }
 
-export function DatasetEmbedding({ datasetId, chunkCount }: { datasetId: string; chunkCount: number }) {
+/** The tenant's EMBEDDINGS models, every page read; undefined until read. */
+export function useEmbeddingModels(fail: (error: unknown) => void): EmbeddingModelChoice[] | undefined {
   const { call } = useSession();
-  const [failure, fail, dismiss] = useFailure();
-  const [models, setModels] = useState<Choice[] | undefined>();
-  const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
-  const [chosen, setChosen] = useState(NONE);
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-
+  const [models, setModels] = useState<EmbeddingModelChoice[] | undefined>();
   useEffect(() => {
     call((client) => everyPage((after) => client.query(ConsoleEmbeddingModelsDocument, { after }).then(({ models: page }) => page)))
       .then((nodes) => setModels(nodes.filter((model) => model.kind === 'EMBEDDINGS').map(({ id, name }) => ({ id, name }))))
       .catch(fail);
   }, [call, fail]);
+  return models;
+}
+
+export function DatasetEmbedding({ datasetId, chunkCount }: { datasetId: string; chunkCount: number }) {
+  const { call } = useSession();
+  const [failure, fail, dismiss] = useFailure();
+  const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
+  const [chosen, setChosen] = useState(NONE);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const models = useEmbeddingModels(fail);
 
   const load = useCallback(async () => {
     const { dataset } = await call((client) => client.query(ConsoleDatasetEmbeddingDocument, { id: datasetId }));
