@@ -1,6 +1,7 @@
 /**
  * A dataset's settings: name, slug and description. A new slug moves the view to its new
- * address. (Its embeddings model is not offered yet: the console has no models view.)
+ * address; below them its embeddings model (dataset-embedding.tsx), changed apart because a
+ * change re-embeds the dataset and asks first.
  */
 import { useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -8,6 +9,7 @@ import Form from 'react-bootstrap/Form';
 import { UpdateDatasetDocument, type DatasetFieldsFragment } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { useSession } from '../session.js';
+import { DatasetEmbedding } from './dataset-embedding.js';
 
 export function DatasetSettings({ dataset, onSaved }: { dataset: DatasetFieldsFragment; onSaved: (saved: DatasetFieldsFragment) => void }) {
   const { call } = useSession();
@@ -66,6 +68,7 @@ export function DatasetSettings({ dataset, onSaved }: { dataset: DatasetFieldsFr
           </span>
         </div>
       </Form>
+      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} />
     </section>
   );
 }

@@ -10,6 +10,7 @@ import { CreateDatasetDocument, DatasetsDocument, type DatasetFieldsFragment } f
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen, slugFrom } from '../format.js';
 import { useSession } from '../session.js';
+import { useEmbeddingModels } from './dataset-embedding.js';
 
 const PAGE = 50;
 
@@ -103,6 +104,7 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
+  const models = useEmbeddingModels(fail);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -112,7 +114,8 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
     const description = String(form.get('description')).trim();
     setBusy(true);
     try {
-      const input = { name, slug: String(form.get('slug')).trim() || slugFrom(name), description: description || undefined };
+      const embeddingModelId = String(form.get('embeddingModelId') ?? '') || undefined;
+      const input = { name, slug: String(form.get('slug')).trim() || slugFrom(name), description: description || undefined, embeddingModelId };
       await call((client) => client.mutate(CreateDatasetDocument, { input }));
       formElement.reset();
       onCreated();
@@ -143,6 +146,18 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
           <Form.Label>Description</Form.Label>
           <Form.Control name="description" as="textarea" rows={2} aria-describedby="dataset-description-help" />
           <Form.Text id="dataset-description-help">Optional.</Form.Text>
+        </Form.Group>
+        <Form.Group className="mb-3" controlId="dataset-embedding-model">
+          <Form.Label>Embeddings model</Form.Label>
+          <Form.Select name="embeddingModelId" defaultValue="" aria-describedby="dataset-embedding-model-help">
+            <option value="">None (keyword only)</option>
+            {models?.map((model) => (
+              <option key={model.id} value={model.id}>
+                {model.name}
+              </option>
+            ))}
+          </Form.Select>
+          <Form.Text id="dataset-embedding-model-help">Embeds its chunks for semantic search; it can be changed later in its settings.</Form.Text>
         </Form.Group>
         <Button type="submit" disabled={busy}>
           Create dataset

@@ -1,0 +1,144 @@
+/**
+ * A dataset's embeddings model: which of the tenant's EMBEDDINGS models embeds its chunks (or
+ * none: keyword search only), how many chunks have a vector by it, and whose vectors answer
+ * semantic queries meanwhile. A change asks first: another model re-embeds every chunk (a job;
+ * queries go on with the old vectors), none deletes the vectors. While chunks are still without
+ * a vector the counts are read again every second, so a re-embed job is seen to progress.
+ */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import Button from 'react-bootstrap/Button';
+import Form from 'react-bootstrap/Form';
+import Modal from 'react-bootstrap/Modal';
+import {
+  ConsoleDatasetEmbeddingDocument,
+  ConsoleEmbeddingModelsDocument,
+  ConsoleSetDatasetEmbeddingModelDocument,
+  type ConsoleDatasetEmbeddingFragment,
+} from '../../../sdk/index.js';
+import { ErrorAlert, useFailure } from '../error-alert.js';
+import { everyPage } from '../every-page.js';
+import { useSession } from '../session.js';
+
+const NONE = '';
+const POLL_MS = 1000;
+
+export interface EmbeddingModelChoice {
+  id: string;
+  name: string;
+}
+
+/** The tenant's EMBEDDINGS models, every page read; undefined until read. */
+export function useEmbeddingModels(fail: (error: unknown) => void): EmbeddingModelChoice[] | undefined {
+  const { call } = useSession();
+  const [models, setModels] = useState<EmbeddingModelChoice[] | undefined>();
+  useEffect(() => {
+    call((client) => everyPage((after) => client.query(ConsoleEmbeddingModelsDocument, { after }).then(({ models: page }) => page)))
+      .then((nodes) => setModels(nodes.filter((model) => model.kind === 'EMBEDDINGS').map(({ id, name }) => ({ id, name }))))
+      .catch(fail);
+  }, [call, fail]);
+  return models;
+}
+
+export function DatasetEmbedding({ datasetId, chunkCount }: { datasetId: string; chunkCount: number }) {
+  const { call } = useSession();
+  const [failure, fail, dismiss] = useFailure();
+  const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
+  const [chosen, setChosen] = useState(NONE);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const models = useEmbeddingModels(fail);
+
+  const load = useCallback(async () => {
+    const { dataset } = await call((client) => client.query(ConsoleDatasetEmbeddingDocument, { id: datasetId }));
+    setEmbedding(dataset?.embedding ?? null);
+  }, [call, datasetId]);
+  // Read again when the dataset's chunks change (an ingestion ended).
+  useEffect(() => void load().catch(fail), [load, fail, chunkCount]);
+  useEffect(() => setChosen(embedding?.model?.id ?? NONE), [embedding?.model?.id]);
+
+  const pending = !!embedding?.model && embedding.embeddedChunks < embedding.totalChunks;
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setTimeout(() => void load().catch(fail), POLL_MS);
+    return () => clearTimeout(timer);
+  }, [pending, embedding, load, fail]);
+
+  const current = embedding?.model?.id ?? NONE;
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    if (chosen !== current) setConfirming(true);
+  };
+  const save = async () => {
+    setBusy(true);
+    try {
+      const { updateDataset } = await call((client) =>
+        client.mutate(ConsoleSetDatasetEmbeddingModelDocument, { id: datasetId, embeddingModelId: chosen === NONE ? null : chosen }),
+      );
+      setEmbedding(updateDataset.embedding ?? null);
+    } catch (error) {
+      fail(error);
+    } finally {
+      setBusy(false);
+      setConfirming(false);
+    }
+  };
+  const chosenName = models?.find((model) => model.id === chosen)?.name;
+
+  return (
+    <section aria-labelledby="dataset-embedding-title" className="mt-4 narrow">
+      <h2 id="dataset-embedding-title" className="h5">
+        Embeddings
+      </h2>
+      <ErrorAlert error={failure} onDismiss={dismiss} title="Could not change the embeddings model" />
+      <dl className="facts" id="dataset-embedding">
+        <div><dt>Model</dt><dd data-field="model">{embedding === undefined ? '…' : (embedding?.model?.name ?? 'none (keyword search only)')}</dd></div>
+        <div>
+          <dt>Embedded</dt>
+          <dd data-field="embedded" data-state={embedding?.model ? (pending ? 'embedding' : 'done') : 'none'}>
+            {embedding?.model ? `${embedding.embeddedChunks} of ${embedding.totalChunks} chunks${pending ? ' (re-embedding…)' : ''}` : '—'}
+          </dd>
+        </div>
+        <div><dt>Semantic queries use</dt><dd data-field="serving">{embedding?.servingModel?.name ?? 'no vectors yet'}</dd></div>
+      </dl>
+      <Form onSubmit={submit} noValidate id="dataset-embedding-form">
+        <Form.Group className="mb-3" controlId="settings-embedding-model">
+          <Form.Label>Embeddings model</Form.Label>
+          <Form.Select value={chosen} onChange={(event) => setChosen(event.target.value)} disabled={!models || embedding === undefined} aria-describedby="settings-embedding-help">
+            <option value={NONE}>None (keyword only)</option>
+            {models?.map((model) => (
+              <option key={model.id} value={model.id}>
+                {model.name}
+              </option>
+            ))}
+          </Form.Select>
+          <Form.Text id="settings-embedding-help">Another model re-embeds every chunk; queries go on with the current vectors until it is done. Add models under Models.</Form.Text>
+        </Form.Group>
+        <Button type="submit" disabled={busy || chosen === current}>
+          Change embeddings model
+        </Button>
+      </Form>
+
+      <Modal show={confirming} onHide={() => setConfirming(false)} aria-labelledby="embedding-confirm-title">
+        <Modal.Header closeButton closeLabel="Cancel">
+          <Modal.Title id="embedding-confirm-title" as="h2" className="h5">
+            {chosen === NONE ? 'Stop embedding this dataset?' : `Re-embed with “${chosenName ?? chosen}”?`}
+          </Modal.Title>
+        </Modal.Header>
+        <Modal.Body>
+          {chosen === NONE
+            ? 'Its vectors are deleted: endpoints answer from it by keyword search only, and SEMANTIC or HYBRID endpoints over it are refused.'
+            : `The dataset will be re-embedded: all its ${embedding?.totalChunks ?? chunkCount} chunks are embedded again by this model, as a job. Queries go on with the current vectors until it is done.`}
+        </Modal.Body>
+        <Modal.Footer>
+          <Button variant="secondary" onClick={() => setConfirming(false)}>
+            Keep the current model
+          </Button>
+          <Button variant="warning" onClick={() => void save()} disabled={busy}>
+            {chosen === NONE ? 'Stop embedding' : 'Re-embed'}
+          </Button>
+        </Modal.Footer>
+      </Modal>
+    </section>
+  );
+}
