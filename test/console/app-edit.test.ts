@@ -71,13 +71,15 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's edit and d
       await edit.getByLabel('Name', { exact: true }).fill('Harbour chat two');
       await edit.getByLabel('Model name on the server').fill('sluice-test-2');
       await edit.getByLabel('New API key').fill('sk-new-key-000000002222');
+      await edit.getByLabel('Prompt tokens').fill('1500');
+      await edit.getByLabel('Completion tokens').fill('2000');
       await edit.getByRole('button', { name: 'Save model' }).click();
       await edit.waitFor({ state: 'detached' });
       const renamed = page.locator('#models-table tr[data-name="Harbour chat two"]');
       await renamed.waitFor();
       expect(await renamed.locator('td').nth(3).innerText()).toBe('set, …2222');
-      const stored = (await must(server, token, `query($id: ID!) { node(id: $id) { ... on Model { name config apiKeyLast4 } } }`, { id: chat.id })).node;
-      expect(stored).toEqual({ name: 'Harbour chat two', config: { baseUrl: fake.baseUrl, model: 'sluice-test-2' }, apiKeyLast4: '2222' });
+      const stored = (await must(server, token, `query($id: ID!) { node(id: $id) { ... on Model { name config apiKeyLast4 promptMicrosPer1k completionMicrosPer1k } } }`, { id: chat.id })).node;
+      expect(stored).toEqual({ name: 'Harbour chat two', config: { baseUrl: fake.baseUrl, model: 'sluice-test-2' }, apiKeyLast4: '2222', promptMicrosPer1k: 1500, completionMicrosPer1k: 2000 });
 
       // The rotated key is the one sent from now on.
       const before = fake.requests.length;
@@ -115,15 +117,21 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's edit and d
       await editEndpoint.getByLabel(/^Fog/).check();
       await editEndpoint.getByLabel('Chat model').selectOption({ label: 'Harbour chat two' });
       await editEndpoint.getByLabel('Passages per query (top K)').fill('7');
+      expect(await editEndpoint.getByLabel('Slug').inputValue()).toBe('lamp-answers');
+      await editEndpoint.getByLabel('Slug').fill('lamp-fog-answers');
+      expect(await editEndpoint.getByLabel(/^Anonymous callers may ask/).isChecked()).toBe(false);
+      await editEndpoint.getByLabel(/^Anonymous callers may ask/).check();
       await checkView(page, 'endpoint-edit', { fullPage: false });
       await editEndpoint.getByRole('button', { name: 'Save endpoint' }).click();
       await editEndpoint.waitFor({ state: 'detached' });
-      await row.locator('td[data-field="retrieval"]').filter({ hasText: /^KEYWORD, top 7$/ }).waitFor();
-      expect(await row.locator('td[data-field="endpoint"]').innerText()).toMatch(/^Lamp and fog answers\n.*lamp-answers\nAnswers about lamps and fog\.$/);
-      expect(await row.locator('td').nth(1).innerText()).toBe('Harbour chat two');
-      expect(await row.locator('td').nth(2).innerText()).toBe('Fog');
-      const endpoint = (await must(server, token, `query($id: ID!) { node(id: $id) { ... on Endpoint { name description model { id } datasets { id } retrieval { mode topK } } } }`, { id: endpointId })).node;
-      expect(endpoint).toEqual({ name: 'Lamp and fog answers', description: 'Answers about lamps and fog.', model: { id: chat.id }, datasets: [{ id: fog.id }], retrieval: { mode: 'KEYWORD', topK: 7 } });
+      // Its row is found by its new slug now.
+      const edited = page.locator(`#endpoints-table tr[data-slug="lamp-fog-answers"]`);
+      await edited.locator('td[data-field="retrieval"]').filter({ hasText: /^KEYWORD, top 7$/ }).waitFor();
+      expect(await edited.locator('td[data-field="endpoint"]').innerText()).toMatch(/^Lamp and fog answers\n.*lamp-fog-answers\nAnswers about lamps and fog\.$/);
+      expect(await edited.locator('td').nth(1).innerText()).toBe('Harbour chat two');
+      expect(await edited.locator('td').nth(2).innerText()).toBe('Fog');
+      const endpoint = (await must(server, token, `query($id: ID!) { node(id: $id) { ... on Endpoint { name slug allowAnonymous description model { id } datasets { id } retrieval { mode topK } } } }`, { id: endpointId })).node;
+      expect(endpoint).toEqual({ name: 'Lamp and fog answers', slug: 'lamp-fog-answers', allowAnonymous: true, description: 'Answers about lamps and fog.', model: { id: chat.id }, datasets: [{ id: fog.id }], retrieval: { mode: 'KEYWORD', topK: 7 } });
 
       // No longer used: the model is deleted.
       await page.getByRole('link', { name: 'Models', exact: true }).click();

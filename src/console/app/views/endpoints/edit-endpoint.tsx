@@ -51,7 +51,15 @@ export function EditEndpoint({
     const input =
       part === 'retrieval'
         ? { retrieval }
-        : { name: text('name'), description: text('description') || null, datasetIds: form.getAll('datasetIds').map(String), modelId: text('modelId'), retrieval };
+        : {
+            name: text('name'),
+            slug: text('slug'),
+            description: text('description') || null,
+            datasetIds: form.getAll('datasetIds').map(String),
+            modelId: text('modelId'),
+            allowAnonymous: form.get('allowAnonymous') === 'on',
+            retrieval,
+          };
     setBusy(true);
     try {
       const { updateEndpoint } = await call((client) => client.mutate(ConsoleUpdateEndpointDocument, { id: endpoint.id, input }));
@@ -90,7 +98,7 @@ export function EditEndpoint({
   );
 }
 
-/** Name, description, datasets and chat model, filled in with the endpoint's own. */
+/** Name, slug, description, datasets, anonymous callers and chat model, filled in with the endpoint's own. */
 function EndpointFields({ endpoint, parts }: { endpoint: ConsoleEndpointFieldsFragment; parts: ReturnType<typeof useEndpointParts> }) {
   const offered = parts?.datasets ?? [];
   const datasets = [...endpoint.datasets.filter((own) => !offered.some((dataset) => dataset.id === own.id)), ...offered];
@@ -102,6 +110,13 @@ function EndpointFields({ endpoint, parts }: { endpoint: ConsoleEndpointFieldsFr
       <Form.Group className="mb-3" controlId="edit-endpoint-name">
         <Form.Label>Name</Form.Label>
         <Form.Control name="name" required defaultValue={endpoint.name} />
+      </Form.Group>
+      <Form.Group className="mb-3" controlId="edit-endpoint-slug">
+        <Form.Label>Slug</Form.Label>
+        <Form.Control name="slug" required defaultValue={endpoint.slug} aria-describedby="edit-endpoint-slug-help" />
+        <Form.Text id="edit-endpoint-slug-help">
+          Its address is <code>{endpoint.reference.split('/')[0]}/</code> and this: a new slug changes the address, and callers using the old one are told it does not exist.
+        </Form.Text>
       </Form.Group>
       <Form.Group className="mb-3" controlId="edit-endpoint-description">
         <Form.Label>Description</Form.Label>
@@ -125,6 +140,13 @@ function EndpointFields({ endpoint, parts }: { endpoint: ConsoleEndpointFieldsFr
           ))
         )}
       </fieldset>
+      <Form.Check
+        className="mb-3"
+        id="edit-endpoint-allow-anonymous"
+        name="allowAnonymous"
+        defaultChecked={endpoint.allowAnonymous}
+        label="Anonymous callers may ask (while published; a per-address limit and the policies apply)"
+      />
       <Form.Group className="mb-3" controlId="edit-endpoint-model">
         <Form.Label>Chat model</Form.Label>
         <Form.Select name="modelId" defaultValue={endpoint.model.id} key={parts === undefined ? 'loading' : 'loaded'}>

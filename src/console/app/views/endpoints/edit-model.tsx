@@ -1,6 +1,6 @@
 /**
  * Changing a model in a dialog: its name, what its type is configured with (the server's
- * address and model name, or sentences per answer), and its API key: a new one replaces the
+ * address and model name, or sentences per answer), its prices, and its API key: a new one replaces the
  * stored key (rotation; the old one is gone at once), "Remove" clears it, empty keeps it. The
  * configuration is sent whole (`updateModel` replaces it), built on the one the model has, so
  * settings the form does not show (batch size, dimensions…) are kept.
@@ -41,7 +41,9 @@ export function EditModel({ model, type, onClose, onSaved }: { model: ConsoleMod
     const apiKey = removeKey ? null : newKey ? newKey : undefined;
     setBusy(true);
     try {
-      await call((client) => client.mutate(UpdateModelDocument, { id: model.id, input: { name: text('name'), config: nextConfig, apiKey } }));
+      const price = (name: string) => Number(text(name) || 0);
+      const input = { name: text('name'), config: nextConfig, apiKey, promptMicrosPer1k: price('promptMicrosPer1k'), completionMicrosPer1k: price('completionMicrosPer1k') };
+      await call((client) => client.mutate(UpdateModelDocument, { id: model.id, input }));
       onSaved();
     } catch (error) {
       fail(error);
@@ -85,6 +87,20 @@ export function EditModel({ model, type, onClose, onSaved }: { model: ConsoleMod
               <Form.Text id="edit-model-max-sentences-help">1 to 20; 3 when left empty.</Form.Text>
             </Form.Group>
           )}
+          <fieldset className="mb-3">
+            <legend className="form-label fs-6 mb-1">Prices (for usage cost)</legend>
+            <p className="small mb-2" id="edit-model-prices-help">
+              In micro-units of your currency per 1 000 tokens (1 000 000 = 1.00); 0 counts calls as free. Usage records keep the cost at the time of each call.
+            </p>
+            <Form.Group className="mb-2" controlId="edit-model-prompt-price">
+              <Form.Label>Prompt tokens</Form.Label>
+              <Form.Control name="promptMicrosPer1k" type="number" min={0} step={1} defaultValue={model.promptMicrosPer1k} aria-describedby="edit-model-prices-help" />
+            </Form.Group>
+            <Form.Group controlId="edit-model-completion-price">
+              <Form.Label>Completion tokens</Form.Label>
+              <Form.Control name="completionMicrosPer1k" type="number" min={0} step={1} defaultValue={model.completionMicrosPer1k} aria-describedby="edit-model-prices-help" />
+            </Form.Group>
+          </fieldset>
           {type?.acceptsApiKey ? (
             <fieldset>
               <legend className="form-label fs-6 mb-1">API key</legend>
