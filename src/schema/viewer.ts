@@ -1,6 +1,7 @@
 /** `viewer`: who the caller is. */
 import type { Actor } from '../domains/actor.js';
-import { builder } from './builder.js';
+import type { MyTenant } from '../domains/identity/privacy.service.js';
+import { builder, encodeNodeId } from './builder.js';
 import { ApiKeyRef } from './api-keys.js';
 import { ApiScopeEnum, RoleEnum, TenantRef, UserRef } from './tenancy.js';
 
@@ -11,6 +12,17 @@ const ActorKindEnum = builder.enumType('ActorKind', {
     API_KEY: { value: 'apiKey', description: 'A program using an API key.' },
     EXTERNAL: { value: 'external', description: "A token from a tenant's trusted identity provider." },
   } as const,
+});
+
+const MyTenantRef = builder.objectRef<MyTenant>('MyTenant').implement({
+  description: "A tenant the signed-in user is a member of, with their role there: what `switchTenant` accepts.",
+  fields: (t) => ({
+    tenantId: t.id({ description: "The tenant's global id (as `Tenant.id`).", resolve: ({ tenantId }) => encodeNodeId('Tenant', tenantId) }),
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+    role: t.field({ type: RoleEnum, resolve: ({ role }) => role }),
+    current: t.exposeBoolean('current', { description: "The tenant of this request's session." }),
+  }),
 });
 
 const ViewerRef = builder.objectRef<{ actor: Actor; expiresAt: Date | null }>('Viewer');
@@ -46,6 +58,13 @@ ViewerRef.implement({
       resolve: (_viewer, _args, ctx) => ctx.services.tenancy.currentTenant(),
     }),
     role: t.field({ type: RoleEnum, nullable: true, resolve: ({ actor }) => actor.role }),
+    tenants: t.field({
+      type: [MyTenantRef],
+      nullable: true,
+      description:
+        "The tenants a signed-in user is a member of (their own memberships only), by name. An API key or external identity is refused (FORBIDDEN, NOT_A_USER): it belongs to one tenant.",
+      resolve: (_viewer, _args, ctx) => ctx.services.privacy.myTenants(),
+    }),
     scopes: t.field({ type: [ApiScopeEnum], resolve: ({ actor }) => [...actor.scopes] }),
     credentialExpiresAt: t.field({
       type: 'DateTime',

@@ -138,15 +138,25 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       await page.locator('#datasets-empty').filter({ hasText: 'No datasets yet' }).waitFor();
       expect((await server.graphql('{ dataset(slug: "keepers-handbook") { id } }', { token })).body.data.dataset).toBeNull();
 
-      // Switch tenant: one the user is not a member of is refused; then one they were invited to.
+      // Switch tenant: the list holds the user's own tenants only (the current one marked, no
+      // button); once invited to another, it is listed with the role there, and choosing it switches.
       const other = await signUp(server, { tenantName: 'Tide Office' });
       await page.getByRole('button', { name: /Harbour Works/ }).click();
       await page.getByRole('button', { name: 'Switch tenant' }).or(page.getByRole('link', { name: 'Switch tenant' })).click();
-      await page.getByLabel('Tenant slug').fill(other.tenant.slug);
-      await page.getByRole('button', { name: 'Switch', exact: true }).click();
-      await page.getByRole('alert').filter({ hasText: 'Could not switch tenant' }).waitFor();
+      const yours = page.getByRole('list', { name: 'Your tenants' });
+      await yours.waitFor();
+      expect(await yours.getByRole('listitem').allInnerTexts()).toEqual([expect.stringMatching(/^Harbour Works \(harbour-works[^)]*\) as OWNER\s*Current$/)]);
+      expect(await yours.getByRole('listitem').first().getAttribute('aria-current')).toBe('true');
+      expect(await yours.getByRole('button').count()).toBe(0);
+      expect(await page.getByLabel('Tenant slug').count()).toBe(0);
       await addMember(server, other.accessToken, 'MEMBER', email, token);
-      await page.getByRole('button', { name: 'Switch', exact: true }).click();
+      await page.reload();
+      await yours.getByRole('listitem').nth(1).waitFor();
+      const texts = await yours.getByRole('listitem').allInnerTexts();
+      expect(texts).toHaveLength(2);
+      expect(texts[1]).toMatch(new RegExp(`^Tide Office \\(${other.tenant.slug}\\) as MEMBER\\s*Switch$`));
+      await view(page, 'switch-tenant');
+      await yours.getByRole('button', { name: 'Switch to Tide Office' }).click();
       await page.getByRole('button', { name: new RegExp(`Tide Office · ${email}`) }).waitFor();
       await page.locator('#datasets-empty').waitFor();
       await view(page, 'switch-tenant-done');

@@ -9,12 +9,23 @@
  * lies outside the hash, for a pseudonym.
  */
 import { randomBytes } from 'node:crypto';
+import type { Role } from '../access/roles.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { auditRequestOf } from '../audit/record.js';
 import { ConflictError, ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 import { User } from '../tenancy/user.entity.js';
 import { verifyPassword } from './passwords.js';
+
+/** One of the calling user's memberships: a tenant they may switch to. */
+export interface MyTenant {
+  tenantId: string;
+  slug: string;
+  name: string;
+  role: Role;
+  /** The tenant of this request's session. */
+  current: boolean;
+}
 
 export class PrivacyService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -23,6 +34,21 @@ export class PrivacyService {
     const userId = this.userId();
     const [row] = await boundSql<{ data: Record<string, unknown> }>(this.ctx.em, 'select export_user_data(?::uuid) as data', [userId]);
     return { exportedAt: new Date().toISOString(), ...row!.data };
+  }
+
+  /**
+   * The tenants the calling user belongs to, with their role in each (the tenant switcher).
+   * Only a person has memberships: an API key or external identity is confined to its one
+   * tenant, so it is refused rather than shown a list of one.
+   */
+  async myTenants(): Promise<MyTenant[]> {
+    const userId = this.userId('Only a signed-in person has tenants to list');
+    const rows = await boundSql<{ tenant_id: string; slug: string; name: string; role: Role }>(
+      this.ctx.em,
+      'select tenant_id, slug, name, role from user_memberships(?::uuid)',
+      [userId],
+    );
+    return rows.map((row) => ({ tenantId: row.tenant_id, slug: row.slug, name: row.name, role: row.role, current: row.tenant_id === this.ctx.actor.tenantId }));
   }
 
   /** Needs the account's password (a stolen access token alone cannot erase an account). */
@@ -48,10 +74,10 @@ export class PrivacyService {
     return true;
   }
 
-  private userId(): string {
+  private userId(refusal = 'Only a signed-in person has an account to export or delete'): string {
     const { actor } = this.ctx;
     if (actor.kind === 'anonymous') throw new UnauthenticatedError('Sign in first');
-    if (actor.kind !== 'user') throw new ForbiddenError('Only a signed-in person has an account to export or delete', { reason: 'NOT_A_USER' });
+    if (actor.kind !== 'user') throw new ForbiddenError(refusal, { reason: 'NOT_A_USER' });
     return actor.userId;
   }
 }
