@@ -1,6 +1,7 @@
 /** `viewer.tenants`: a signed-in user's own memberships, for switching tenant; refused to programs. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, codeOf, createApiKey, signUp, uniqueEmail } from '../support/identity.js';
+import { withClient } from '../../src/db/bootstrap.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -59,5 +60,25 @@ describe('viewer.tenants', () => {
     const anonymous = await server.graphql(MY_TENANTS);
     expect(codeOf(anonymous.body)).toBe('UNAUTHENTICATED');
     expect(anonymous.body.data.viewer).toEqual({ kind: 'ANONYMOUS', tenants: null });
+  });
+});
+
+describe('user_memberships (the function behind viewer.tenants)', () => {
+  it('answers, as the app role, only for the user the transaction names: another user id reads nothing', async () => {
+    const mine = await signUp(server, { tenantName: 'Dune Wharf' });
+    const other = await signUp(server, { tenantName: 'Elm Quay' });
+    const userIdOf = (email: string) =>
+      withClient(server.database.ownerUrl, async (client) => (await client.query<{ id: string }>('select id from users where email = $1', [email])).rows[0]!.id);
+    const [me, them] = [await userIdOf(mine.email), await userIdOf(other.email)];
+    const slugsAs = (sessionUser: string, asked: string) =>
+      withClient(server.database.appUrl, async (client) => {
+        await client.query('begin');
+        await client.query(`select set_config('app.user_id', $1, true)`, [sessionUser]);
+        const { rows } = await client.query<{ slug: string }>('select slug from user_memberships($1)', [asked]);
+        await client.query('rollback');
+        return rows.map((row) => row.slug);
+      });
+    expect(await slugsAs(me, me)).toEqual([mine.tenant.slug]);
+    expect(await slugsAs(me, them)).toEqual([]);
   });
 });
