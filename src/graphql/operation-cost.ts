@@ -70,6 +70,9 @@ const ASSUMED_SIZES: Record<string, number> = {
   'Query.usageOverTime': 100,
   'AuditEvent.personalValues': 50, // the personal arguments one operation gave (marks.ts keeps at most 50 per list)
   'AuditChainVerification.rewrites': 10, // one per history-cleaning migration (audit.chain.rewritten events)
+  // A person's own memberships: no bound in the domain, read by one statement of five scalars a
+  // row (user_memberships); costed as a page of 100, which few people exceed.
+  'Viewer.tenants': 100,
 };
 
 export interface CostModelOptions {

@@ -85,6 +85,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       expect((await must(server, token, '{ dataset(slug: "tide-tables") { embedding { model { name } } } }')).dataset).toEqual({ embedding: { model: { name: 'Harbour vectors' } } });
 
       // The dataset's settings offer the embeddings models only, with None first.
+      // Leaving while a view's query is in flight would abort it (a failed request).
+      await page.waitForLoadState('networkidle');
       await page.goto(`${server.baseUrl}/console/datasets/${dataset.slug}`);
       const facts = page.locator('#dataset-embedding');
       const select = page.getByLabel('Embeddings model');

@@ -215,6 +215,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       await page.setViewportSize({ width: 1200, height: 800 });
 
       // Deleting asks first: "Keep it" keeps it; "Delete" deletes it.
+      // Leaving while a view's query is in flight would abort it (a failed request).
+      await page.waitForLoadState('networkidle');
       await page.goto(`${server.baseUrl}/console/endpoints`);
       await row.getByRole('button', { name: 'Delete' }).click();
       const confirm = page.getByRole('dialog', { name: 'Delete “Lamp answers”?' });

@@ -36,6 +36,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's job action
     const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
       await signInThroughConsole(page, server.baseUrl, account);
+      // Leaving while a view's query is in flight would abort it (a failed request).
+      await page.waitForLoadState('networkidle');
       await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
       await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();
       await page.locator('#ingest-files').setInputFiles([
