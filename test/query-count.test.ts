@@ -122,7 +122,6 @@ it('reads 2 or 12 models in the same number of statements (models became a conne
   expect(large.names).toEqual(Array.from({ length: 12 }, (_, i) => `Model ${i + 1}`));
   expect(small.count).toBeGreaterThanOrEqual(1);
   expect(large.count).toBe(small.count);
-  console.log(`models(first: 2 | 12): ${small.count} SQL statements each`);
 });
 
 /**

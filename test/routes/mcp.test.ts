@@ -9,12 +9,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
-import { endpointOver, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { endpointOver, must, queryEndpoint, uniqueSlug, usageOutcomes, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createApiKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
@@ -161,7 +159,7 @@ describe('calls', () => {
     const client = await connect(endpointPath(docs));
     const progress: Progress[] = [];
     const slug = docs.reference.split('/')[1];
-    const recorded = (await usageOutcomes(docs.endpointId)).length;
+    const recorded = (await usageOutcomes(server.database, docs.endpointId)).length;
     const result = await client.callTool({ name: `search_${slug}`, arguments: { query: QUESTION } }, undefined, { onprogress: (update) => progress.push(update) });
     const graphql = await queryEndpoint(server, owner.token, docs.reference, QUESTION, undefined, 'passages { rank chunkId documentId documentTitle text score }');
     expect(result.isError).toBeFalsy();
@@ -170,7 +168,7 @@ describe('calls', () => {
     expect(structured.passages.length).toBeGreaterThan(0);
     expect(structured.usage.completionTokens).toBe(0);
     // A search is a query in usage (and quotas): recorded, without the model's tokens.
-    expect((await usageOutcomes(docs.endpointId, recorded + 1)).slice(recorded, recorded + 1)).toEqual(['ok']);
+    expect((await usageOutcomes(server.database, docs.endpointId, recorded + 1)).slice(recorded, recorded + 1)).toEqual(['ok']);
     expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toEqual(structured);
     const passages = structured.passages as { rank: number; documentTitle: string }[];
     expect(progress.map((update) => update.message)).toEqual(passages.map((passage) => `Passage ${passage.rank}: ${passage.documentTitle}`));
@@ -314,7 +312,7 @@ describe('cancellation', () => {
     // A piece every 100 ms for 10 s: only the cancellation can end it early.
     fake.script({ deltas: Array.from({ length: 100 }, (_, index) => `Piece ${index}. `), delayMs: 100 });
     const before = fake.requests.length;
-    const recorded = (await usageOutcomes(llm.endpointId)).length;
+    const recorded = (await usageOutcomes(server.database, llm.endpointId)).length;
     const client = await connect(endpointPath(llm));
     const controller = new AbortController();
     let answering!: () => void;
@@ -330,7 +328,7 @@ describe('cancellation', () => {
     await expect(call).rejects.toThrow();
     await fake.requests[before]!.closed;
     expect(fake.requests[before]!.finished).toBe(false);
-    expect((await usageOutcomes(llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
+    expect((await usageOutcomes(server.database, llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
     // The cancellation came as its own request (stateless: another MCP server) and still reached the call.
     const events = await auditEventsOf(server, owner.token, 1, { action: 'mcp.request', outcome: 'CANCELLED' });
     expect(events.at(-1)).toMatchObject({ outcome: 'CANCELLED', details: { methods: ['tools/call'], tools: [`ask_${llm.reference.split('/')[1]}`] } });
@@ -339,7 +337,7 @@ describe('cancellation', () => {
   it('a client that closes the response stream mid-answer stops the model call too', async () => {
     fake.script({ deltas: Array.from({ length: 100 }, (_, index) => `Piece ${index}. `), delayMs: 100 });
     const before = fake.requests.length;
-    const recorded = (await usageOutcomes(llm.endpointId)).length;
+    const recorded = (await usageOutcomes(server.database, llm.endpointId)).length;
     const controller = new AbortController();
     const response = await fetch(new URL(endpointPath(llm), server.baseUrl), {
       method: 'POST',
@@ -354,7 +352,7 @@ describe('cancellation', () => {
     controller.abort();
     await fake.requests[before]!.closed;
     expect(fake.requests[before]!.finished).toBe(false);
-    expect((await usageOutcomes(llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
+    expect((await usageOutcomes(server.database, llm.endpointId, recorded + 1)).slice(recorded)).toEqual(['CANCELLED']);
   });
 });
 
@@ -372,19 +370,6 @@ describe('audit', () => {
     expect(trail).not.toContain(owner.token);
   });
 });
-
-/** The outcomes of the endpoint's usage records, oldest first, once there are at least `atLeast`. */
-async function usageOutcomes(endpointId: string, atLeast = 0, timeoutMs = 10_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const outcomes = await withClient(server.database.ownerUrl, async (client) => {
-      const { rows } = await client.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [decodeGlobalID(endpointId).id]);
-      return rows.map((row) => row.outcome);
-    });
-    if (outcomes.length >= atLeast || Date.now() > deadline) return outcomes;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('anonymous callers', () => {
   it('reach an endpoint that allows them with no credential; a published one that does not is 401, an unpublished one 404', async () => {

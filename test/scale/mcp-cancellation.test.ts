@@ -7,10 +7,8 @@
  * The model is a local stand-in (test/support/fake-openai.ts) speaking the real OpenAI
  * chat-completions protocol over real HTTP: no model server can be reached from the tests.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
-import { endpointOver, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { endpointOver, uniqueSlug, usageOutcomes, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { serve, sluiceEnv, stop, type SluiceProcess } from '../support/process.js';
@@ -81,17 +79,6 @@ async function callStreaming(baseUrl: string, id: number, sessionId: string) {
   };
 }
 
-async function usageOutcomes(atLeast: number): Promise<string[]> {
-  for (;;) {
-    const outcomes = await withClient(seedServer.database.ownerUrl, async (client) => {
-      const { rows } = await client.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [decodeGlobalID(llm.endpointId).id]);
-      return rows.map((row) => row.outcome);
-    });
-    if (outcomes.length >= atLeast) return outcomes;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 it('a cancellation answered by another API process stops the call where it runs', async () => {
   const [a, b] = processes as [SluiceProcess & { baseUrl: string }, SluiceProcess & { baseUrl: string }];
   const sessionId = await initialize(a.baseUrl);
@@ -110,7 +97,7 @@ it('a cancellation answered by another API process stops the call where it runs'
   expect(fake.requests[before]!.finished).toBe(false);
   // A answers the call as cancelled, long before the model's ten seconds are up.
   expect(await call.rest()).toContain('The call was cancelled');
-  expect((await usageOutcomes(1)).at(-1)).toBe('CANCELLED');
+  expect((await usageOutcomes(seedServer.database, llm.endpointId, 1)).at(-1)).toBe('CANCELLED');
 });
 
 it('a cancellation under another caller’s credential, or of another session, leaves the call running', async () => {

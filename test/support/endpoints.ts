@@ -1,7 +1,9 @@
 /** Models, endpoints and queries over the real API, for the endpoint tests. */
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
+import { withClient } from '../../src/db/bootstrap.js';
 import type { TestServer } from './server.js';
 
 export const PASSAGE_FIELDS = 'rank chunkId documentId documentTitle text score highlight metadata';
@@ -93,4 +95,20 @@ export async function endpointQueryOverWebSocket(server: TestServer, token: stri
     await client.dispose();
   }
   return results;
+}
+
+/**
+ * The outcomes of an endpoint's usage records, oldest first, read as the owner once at least
+ * `atLeast` exist (usage is recorded as a query ends, after its response), or at the deadline.
+ */
+export async function usageOutcomes(database: { ownerUrl: string }, endpointId: string, atLeast = 0, timeoutMs = 10_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outcomes = await withClient(database.ownerUrl, async (client) => {
+      const { rows } = await client.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [decodeGlobalID(endpointId).id]);
+      return rows.map((row) => row.outcome);
+    });
+    if (outcomes.length >= atLeast || Date.now() > deadline) return outcomes;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
