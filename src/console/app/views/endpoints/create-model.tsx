@@ -18,6 +18,8 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
+  // The fields the last refusal named: marked until the form is sent again; the refusal itself stays above until dismissed or replaced.
+  const [marked, setMarked] = useState<unknown>();
   const [typeName, setTypeName] = useState('extractive');
   const type = types.find((known) => known.name === typeName);
 
@@ -27,6 +29,7 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
     const form = new FormData(formElement);
     const text = (name: string) => String(form.get(name) ?? '').trim();
     setBusy(true);
+    setMarked(undefined);
     try {
       const settings = readModelFields(form, typeName);
       const input = { name: text('name'), type: typeName, ...settings, apiKey: type?.acceptsApiKey && text('apiKey') ? text('apiKey') : undefined };
@@ -36,6 +39,7 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
       onCreated();
     } catch (error) {
       fail(error);
+      setMarked(error);
     } finally {
       setBusy(false);
     }
@@ -65,7 +69,7 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
           <Form.Text id="model-name-help">Unique in your tenant; endpoints name it.</Form.Text>
         </Form.Group>
         {/* Keyed by type: another type starts from its own empty fields. */}
-        <ModelFields key={typeName} idPrefix="model" type={typeName} failure={failure} />
+        <ModelFields key={typeName} idPrefix="model" type={typeName} failure={failure === undefined ? undefined : marked} />
         {type?.acceptsApiKey ? (
           <Form.Group className="mb-3" controlId="model-api-key">
             <Form.Label>API key</Form.Label>

@@ -48,6 +48,7 @@ export function ModelFields({
           required={spec.required}
           placeholder={spec.placeholder}
           isInvalid={problem !== undefined}
+          aria-invalid={problem !== undefined || undefined}
           aria-describedby={`${id}-help${problem ? ` ${id}-problem` : ''}`}
           {...(spec.kind === 'longtext'
             ? { as: 'textarea' as const, rows: 4, maxLength: spec.max }
@@ -79,6 +80,7 @@ export function ModelFields({
           inputMode="numeric"
           defaultValue={stored?.[key] ?? 0}
           isInvalid={problem !== undefined}
+          aria-invalid={problem !== undefined || undefined}
           aria-describedby={`${idPrefix}-prices-help${problem ? ` ${id}-problem` : ''}`}
         />
         {problem ? (
