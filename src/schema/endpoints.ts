@@ -39,6 +39,11 @@ const RetrievalRef = builder.objectRef<Endpoint>('RetrievalSettings').implement(
       description: 'Passages scoring below this are dropped: on the score the mode gives (BM25 score, cosine similarity, or the fused score).',
       resolve: (endpoint) => (endpoint.minScore == null ? null : Number(endpoint.minScore)),
     }),
+    passagesPerDocument: t.int({
+      nullable: true,
+      description: 'At most this many passages of one document per answer (its best), the next documents filling topK; null: no limit (docs/endpoints.md#passages-per-document).',
+      resolve: (endpoint) => endpoint.passagesPerDocument ?? null,
+    }),
   }),
 });
 
@@ -89,6 +94,7 @@ const RetrievalInput = builder.inputType('RetrievalInput', {
     }),
     topK: t.int({ required: false, description: 'Default 5, at most 50.' }),
     minScore: t.float({ required: false }),
+    passagesPerDocument: t.int({ required: false, description: '1 to 50: at most this many passages of one document per answer; null: no limit (the default). Omitted on update: unchanged.' }),
   }),
 });
 

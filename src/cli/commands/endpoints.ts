@@ -19,7 +19,7 @@ const MODES: readonly RetrievalMode[] = ['KEYWORD', 'SEMANTIC', 'HYBRID'];
 export const endpointsCreate: Command = {
   name: 'endpoints create',
   summary: 'create an endpoint: a model answering over datasets',
-  usage: '<slug> --dataset <slug>[,<slug>…] [--model <name>] [--name <name>] [--description <text>] [--top-k <n>] [--min-score <x>] [--mode keyword|semantic|hybrid] [--publish] [--listed] [--anonymous]',
+  usage: '<slug> --dataset <slug>[,<slug>…] [--model <name>] [--name <name>] [--description <text>] [--top-k <n>] [--min-score <x>] [--per-document <n>] [--mode keyword|semantic|hybrid] [--publish] [--listed] [--anonymous]',
   help: `Creates an endpoint that answers with a model over one or more datasets (by slug or id).
 --model names one of your models; without it, your only chat model is used. --name defaults to
 the slug. The endpoint starts unpublished (only your tenant may ask it) unless --publish;
@@ -32,6 +32,7 @@ need --publish). Needs ADMIN.`,
     description: { type: 'string' },
     'top-k': { type: 'string' },
     'min-score': { type: 'string' },
+    'per-document': { type: 'string' },
     mode: { type: 'string' },
     publish: { type: 'boolean' },
     listed: { type: 'boolean' },
@@ -44,7 +45,12 @@ need --publish). Needs ADMIN.`,
     if (datasetRefs.length === 0) throw new CliError('--dataset is required: the datasets it answers from', EXIT.usage);
     const mode = values.mode === undefined ? undefined : (String(values.mode).toUpperCase() as RetrievalMode);
     if (mode && !MODES.includes(mode)) throw new CliError('--mode must be keyword, semantic or hybrid', EXIT.usage);
-    const retrieval = { topK: numberOption(values['top-k'], '--top-k', { integer: true, min: 1 }), minScore: numberOption(values['min-score'], '--min-score'), mode };
+    const retrieval = {
+      topK: numberOption(values['top-k'], '--top-k', { integer: true, min: 1 }),
+      minScore: numberOption(values['min-score'], '--min-score'),
+      passagesPerDocument: numberOption(values['per-document'], '--per-document', { integer: true, min: 1 }),
+      mode,
+    };
     const client = cli.client();
     const model = values.model ? await findModel(client, String(values.model)) : await onlyChatModel(client);
     const datasets = await Promise.all(datasetRefs.map((ref) => findDataset(client, ref)));
@@ -137,7 +143,7 @@ function describeEndpoint(endpoint: EndpointFieldsFragment): string {
     `  visibility  ${endpoint.published ? `published${endpoint.listed ? ', listed in the catalog' : ''}` : 'unpublished (your tenant only)'}`,
     `  model       ${endpoint.model.name} (${endpoint.model.type})`,
     `  datasets    ${endpoint.datasets.map((dataset) => dataset.slug).join(', ') || '-'}`,
-    `  retrieval   top ${endpoint.retrieval.topK}${endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}`,
+    `  retrieval   top ${endpoint.retrieval.topK}${endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}${endpoint.retrieval.passagesPerDocument != null ? `, ${endpoint.retrieval.passagesPerDocument} per document` : ''}`,
     `  policies    ${endpoint.policies.map((policy) => `${policy.type}${policy.enabled ? '' : ' (disabled)'}`).join(', ') || '-'}`,
     `  health      ${health}`,
     `  id          ${endpoint.id}`,

@@ -17,6 +17,7 @@ import type { Endpoint } from '../endpoints/endpoint.entity.js';
 import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
+import { collapsed, readCollapsed } from './passages-per-document.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
 import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
@@ -62,14 +63,24 @@ export async function planRetrieval(
 ): Promise<RetrievalPlan> {
   const mode = endpoint.retrievalMode as RetrievalMode;
   const groups = usesVectors(mode) ? await servingModelGroups(ctx, tx, endpoint.datasetIds, mode) : [];
-  const keyword = (tx: EntityManager, topK: number, minScore: number | null) =>
+  const perDocument = endpoint.passagesPerDocument ?? null;
+  const keywordRows = (tx: EntityManager, topK: number, minScore: number | null) =>
     retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
-  const semantic = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
+  const semanticRows = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
     semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch });
+  // With passagesPerDocument, a ranking is read deeper until topK passages remain; its ranks stay its own.
+  const keyword = async (tx: EntityManager, topK: number, minScore: number | null) =>
+    perDocument === null
+      ? ranked(await keywordRows(tx, topK, minScore), 'keyword')
+      : readCollapsed(async (limit) => ranked(await keywordRows(tx, limit, minScore), 'keyword'), topK, perDocument);
+  const semantic = async (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
+    perDocument === null
+      ? ranked(await semanticRows(tx, questions, limit, minScore), 'semantic')
+      : readCollapsed(async (depth) => ranked(await semanticRows(tx, questions, depth, minScore), 'semantic'), limit, perDocument);
 
   return {
     mode,
-    rankNow: mode === 'KEYWORD' ? async (open) => ranked(await keyword(open, request.topK, request.minScore), 'keyword') : undefined,
+    rankNow: mode === 'KEYWORD' ? (open) => keyword(open, request.topK, request.minScore) : undefined,
     async run(signal) {
       const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
       const questions: EmbeddedQuestion[] = [];
@@ -81,12 +92,14 @@ export async function planRetrieval(
       }
       const passages = await em.transactional(async (tx) => {
         const bound = tx as EntityManager;
-        if (mode === 'KEYWORD') return ranked(await keyword(bound, request.topK, request.minScore), 'keyword');
-        if (mode === 'SEMANTIC') return ranked(await semantic(bound, questions, request.topK, request.minScore), 'semantic');
+        if (mode === 'KEYWORD') return keyword(bound, request.topK, request.minScore);
+        if (mode === 'SEMANTIC') return semantic(bound, questions, request.topK, request.minScore);
+        // Fused from both rankings read to the fusion depth; collapsed within what they fused.
         const depth = fusionDepth(request.topK);
-        const byKeyword = await keyword(bound, depth, null);
-        const bySemantic = await semantic(bound, questions, depth, null);
-        return fused(byKeyword, bySemantic, request.topK, request.minScore);
+        const byKeyword = await keywordRows(bound, depth, null);
+        const bySemantic = await semanticRows(bound, questions, depth, null);
+        const fusedPassages = fused(byKeyword, bySemantic, perDocument === null ? request.topK : 2 * depth, request.minScore);
+        return perDocument === null ? fusedPassages : collapsed(fusedPassages, perDocument, request.topK);
       });
       return { passages, usage };
     },

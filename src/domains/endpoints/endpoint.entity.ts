@@ -46,6 +46,11 @@ export const Endpoint = defineTenantOwnedEntity({
     topK: p.integer().default(5),
     /** Passages scoring below this are dropped (BM25 scale); null keeps all topK. */
     minScore: p.double().nullable(),
+    /**
+     * At most this many passages of one document in an answer (the best ones; the next
+     * documents' fill the topK); null: no limit. Field collapsing, as search engines call it.
+     */
+    passagesPerDocument: p.integer().nullable(),
     /** The worst of its models' health at the last check (model-health/); written by the checks only, null before the first. */
     healthStatus: p.enum(['HEALTHY', 'DEGRADED', 'DOWN']).nullable(),
     healthCheckedAt: p.datetime().nullable(),
@@ -74,6 +79,7 @@ export const Endpoint = defineTenantOwnedEntity({
   checks: [
     { name: 'endpoints_slug_check', expression: "slug ~ '^[a-z0-9-]{3,64}$'" },
     { name: 'endpoints_top_k_check', expression: 'top_k >= 1 and top_k <= 50' },
+    { name: 'endpoints_passages_per_document_check', expression: 'passages_per_document >= 1 and passages_per_document <= 50' },
     { name: 'endpoints_listed_check', expression: 'not listed or published' },
   ],
 });

@@ -30,6 +30,8 @@ export interface RetrievalSettings {
   mode?: string | null;
   topK?: number | null;
   minScore?: number | null;
+  /** 1 to 50; null: no limit. */
+  passagesPerDocument?: number | null;
 }
 
 /** An endpoint the caller may ask, by the reference they ask it with. */
@@ -100,6 +102,7 @@ export class EndpointService {
       retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
       minScore: validMinScore(input.retrieval?.minScore),
+      passagesPerDocument: validPassagesPerDocument(input.retrieval?.passagesPerDocument),
     });
     await SLUG.flush(em, endpoint.slug);
     auditChange(this.ctx, 'endpoint.create', { type: 'Endpoint', id: endpoint.id }, null, shown(endpoint), AUDIT_MARKS);
@@ -131,6 +134,9 @@ export class EndpointService {
     }
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
+    if (changes.retrieval && changes.retrieval.passagesPerDocument !== undefined) {
+      endpoint.passagesPerDocument = validPassagesPerDocument(changes.retrieval.passagesPerDocument);
+    }
     await SLUG.flush(this.ctx.em, endpoint.slug);
     auditChange(this.ctx, 'endpoint.update', { type: 'Endpoint', id: endpoint.id }, before, shown(endpoint), AUDIT_MARKS);
     return endpoint;
@@ -254,6 +260,7 @@ function shown(endpoint: Endpoint) {
     retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
     minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
+    passagesPerDocument: endpoint.passagesPerDocument ?? null,
   };
 }
 
@@ -268,6 +275,14 @@ function listedIf(published: boolean, listed: boolean): boolean {
 export function validTopK(topK: number): number {
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw new ValidationError(`topK must be 1 to ${MAX_TOP_K}`, { field: 'topK' });
   return topK;
+}
+
+export function validPassagesPerDocument(limit: number | null | undefined): number | null {
+  if (limit == null) return null;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_K) {
+    throw new ValidationError(`passagesPerDocument must be 1 to ${MAX_TOP_K}, or null for no limit`, { field: 'passagesPerDocument' });
+  }
+  return limit;
 }
 
 export function validMinScore(minScore: number | null | undefined): number | null {

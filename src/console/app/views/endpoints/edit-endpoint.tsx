@@ -82,7 +82,7 @@ export function EditEndpoint({
         <Modal.Body>
           <ErrorAlert error={failure} onDismiss={dismiss} title={words.refused} />
           {part === 'all' ? <EndpointFields endpoint={endpoint} parts={parts} /> : null}
-          <RetrievalFields idPrefix="edit-endpoint" mode={mode} onMode={setMode} topK={endpoint.retrieval.topK} minScore={endpoint.retrieval.minScore} />
+          <RetrievalFields idPrefix="edit-endpoint" mode={mode} onMode={setMode} topK={endpoint.retrieval.topK} minScore={endpoint.retrieval.minScore} passagesPerDocument={endpoint.retrieval.passagesPerDocument} />
           <p className="small mb-0">Served now by the {endpoint.retrieval.engine} engine.</p>
         </Modal.Body>
         <Modal.Footer>

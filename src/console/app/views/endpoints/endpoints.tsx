@@ -111,6 +111,7 @@ export function Endpoints() {
                 <td data-field="retrieval">
                   {endpoint.retrieval.mode}, top {endpoint.retrieval.topK}
                   {endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}
+                  {endpoint.retrieval.passagesPerDocument != null ? `, ${endpoint.retrieval.passagesPerDocument} per document` : ''}
                 </td>
                 <td data-field="state">
                   <Badge bg={endpoint.published ? 'success' : 'secondary'}>{endpoint.published ? 'published' : 'unpublished'}</Badge>{' '}

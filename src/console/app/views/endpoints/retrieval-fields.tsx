@@ -1,7 +1,8 @@
 /**
  * An endpoint's retrieval settings as form fields, for creating an endpoint and for changing
- * them later: the mode (each explained), passages per query, the minimum score. The inputs are
- * named `topK` and `minScore`; `retrievalFrom` reads them back.
+ * them later: the mode (each explained), passages per query, the minimum score, passages per
+ * document. The inputs are named `topK`, `minScore` and `passagesPerDocument`; `retrievalFrom`
+ * reads them back.
  */
 import Form from 'react-bootstrap/Form';
 import type { RetrievalMode } from '../../../../sdk/index.js';
@@ -18,12 +19,14 @@ export function RetrievalFields({
   onMode,
   topK,
   minScore,
+  passagesPerDocument,
 }: {
   idPrefix: string;
   mode: RetrievalMode;
   onMode: (mode: RetrievalMode) => void;
   topK?: number;
   minScore?: number | null;
+  passagesPerDocument?: number | null;
 }) {
   return (
     <fieldset className="mb-3">
@@ -50,13 +53,19 @@ export function RetrievalFields({
           <Form.Control name="minScore" type="number" step="any" defaultValue={minScore ?? undefined} aria-describedby={`${idPrefix}-min-score-help`} />
           <Form.Text id={`${idPrefix}-min-score-help`}>Optional; on the mode’s own scale. Empty: none.</Form.Text>
         </Form.Group>
+        <Form.Group controlId={`${idPrefix}-per-document`}>
+          <Form.Label>Passages per document</Form.Label>
+          <Form.Control name="passagesPerDocument" type="number" min={1} max={50} defaultValue={passagesPerDocument ?? undefined} aria-describedby={`${idPrefix}-per-document-help`} />
+          <Form.Text id={`${idPrefix}-per-document-help`}>At most this many from one document (its best); the next documents fill the answer. Empty: no limit.</Form.Text>
+        </Form.Group>
       </div>
     </fieldset>
   );
 }
 
-/** The settings the form holds; an empty minimum score is null (none), an empty top K the server's default. */
-export function retrievalFrom(form: FormData, mode: RetrievalMode): { mode: RetrievalMode; topK?: number; minScore: number | null } {
+/** The settings the form holds; an empty minimum score or passages per document is null (none), an empty top K the server's default. */
+export function retrievalFrom(form: FormData, mode: RetrievalMode): { mode: RetrievalMode; topK?: number; minScore: number | null; passagesPerDocument: number | null } {
   const text = (name: string) => String(form.get(name) ?? '').trim();
-  return { mode, topK: text('topK') ? Number(text('topK')) : undefined, minScore: text('minScore') ? Number(text('minScore')) : null };
+  const numberOrNull = (name: string) => (text(name) ? Number(text(name)) : null);
+  return { mode, topK: text('topK') ? Number(text('topK')) : undefined, minScore: numberOrNull('minScore'), passagesPerDocument: numberOrNull('passagesPerDocument') };
 }
