@@ -23,6 +23,28 @@ import type { ItemOutcome } from './stages.js';
 const BATCH_ROWS = 10_000;
 const BATCH_CHARS = 12 * 1024 * 1024;
 
+/**
+ * An input whose chunks hold at least WRITE_STEP_CHARS of text is written in slices (one
+ * INSERT each, of at least that much and about 1/WRITE_STEPS of it), each reported as a step
+ * of its progress (issue 21: writing a large file's chunks is most of its time, and one
+ * statement held the bar still). Slices this size upsert a file's vocabulary a few times more
+ * rather than once; smaller inputs keep sharing their group's statements.
+ */
+const WRITE_STEP_CHARS = 1024 * 1024;
+const WRITE_STEPS = 8;
+
+/** Told the fraction (0 to 1, by characters) of one input's chunks inserted so far, after each of its slices. */
+export type WrittenStep = (fraction: number) => void;
+
+/** A large input being written: its chunk characters in all, inserted, and waiting in the batch. */
+interface SlicedInput {
+  total: number;
+  slice: number;
+  inserted: number;
+  waiting: number;
+  step: WrittenStep;
+}
+
 interface StoredDocument {
   id: string;
   source_key: string;
@@ -52,6 +74,9 @@ export class DatasetChunkWriter {
   /** Chunks of these documents are waiting in `batch` (not yet inserted). */
   private readonly pendingDocuments = new Set<string>();
   private readonly delta = { documents: 0, chunks: 0, bytes: 0 };
+  /** The large inputs whose slices report steps, and the one whose chunks are being added. */
+  private readonly sliced = new Set<SlicedInput>();
+  private current: SlicedInput | undefined;
 
   constructor(
     private readonly tx: EntityManager,
@@ -74,11 +99,18 @@ export class DatasetChunkWriter {
     if (documentIds.some((id) => this.pendingDocuments.has(id))) await this.flush();
   }
 
+  /** The chunks added next are one input's, `chars` characters in all: a large one is written in slices, each told to `step`. */
+  startInput(chars: number, step: WrittenStep | undefined): void {
+    this.current = step && chars >= WRITE_STEP_CHARS ? { total: chars, slice: Math.max(WRITE_STEP_CHARS, Math.ceil(chars / WRITE_STEPS)), inserted: 0, waiting: 0, step } : undefined;
+    if (this.current) this.sliced.add(this.current);
+  }
+
   async add(documentId: string, ordinal: number, chunk: { content: string; start: number; end: number }): Promise<void> {
     this.batch.push([documentId, ordinal, chunk.content, chunk.start, chunk.end]);
     this.pendingDocuments.add(documentId);
     this.batchChars += chunk.content.length;
-    if (this.batch.length >= BATCH_ROWS || this.batchChars >= BATCH_CHARS) await this.flush();
+    if (this.current) this.current.waiting += chunk.content.length;
+    if (this.batch.length >= BATCH_ROWS || this.batchChars >= BATCH_CHARS || (this.current && this.current.waiting >= this.current.slice)) await this.flush();
   }
 
   count(delta: { documents: number; chunks: number; bytes: number }): void {
@@ -112,6 +144,13 @@ export class DatasetChunkWriter {
          from json_to_recordset(?::json) as r(d uuid, o int, c text, s int, e int)`,
       [this.tenantId, this.datasetId, await this.datasetLanguage(), JSON.stringify(rows)],
     );
+    for (const input of this.sliced) {
+      if (input.waiting === 0) continue;
+      input.inserted += input.waiting;
+      input.waiting = 0;
+      input.step(Math.min(1, input.inserted / input.total));
+      if (input.inserted >= input.total) this.sliced.delete(input);
+    }
   }
 }
 
@@ -120,6 +159,7 @@ export async function writeDocuments(
   tx: EntityManager,
   { item, documents }: { item: IngestionItem; documents: ChunkedDocument[] },
   chunks: DatasetChunkWriter,
+  step?: WrittenStep,
 ): Promise<{ outcome: ItemOutcome; chunks: number }> {
   const { tenantId, datasetId } = chunks;
   await chunks.datasetLanguage();
@@ -173,6 +213,10 @@ export async function writeDocuments(
   const documentIds = new Map(written.map((row) => [row.source_key, row.id]));
 
   let chunkTotal = 0;
+  chunks.startInput(
+    chunked.reduce((sum, entry) => sum + entry.chunks.reduce((chars, chunk) => chars + chunk.content.length, 0), 0),
+    step,
+  );
   for (const { document, chunks: documentChunks } of chunked) {
     const documentId = documentIds.get(document.sourceKey)!;
     for (const [ordinal, chunk] of documentChunks.entries()) await chunks.add(documentId, ordinal, chunk);
