@@ -30,6 +30,7 @@ import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { DatasetChunkWriter, documentHashes, writeDocuments } from './writer.js';
+import { WriteRate } from './write-rate.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 
 /** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
@@ -46,6 +47,8 @@ export interface PipelineDependencies {
   embedders: EmbedderFactory;
   /** Counts each settled input's bytes, documents and chunks for `/metrics`; absent: not counted. */
   meter?: Pick<ProductMeter, 'ingestedInput'>;
+  /** The worker's chunk INSERT rate, learned across its jobs (write-rate.ts); absent: learned per job. */
+  writeRate?: WriteRate;
 }
 
 /** An input about to be parsed, read in a short transaction of its own. */
@@ -96,7 +99,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
   if (!start) return null;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
-    const run = new JobRun(scope, payload.jobId, reporter, deps.parser, deps.meter);
+    const run = new JobRun(scope, payload.jobId, reporter, deps.parser, deps.writeRate ?? new WriteRate(), deps.meter);
     // A job resumed in EMBEDDING has settled its inputs already.
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
       if (!(await run.enter('PARSING'))) return null;
@@ -107,7 +110,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       if (parsing === 'stopped') return null;
       if (!(await run.enter('CHUNKING'))) return null;
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job) => {
-        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id);
+        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, run.writeRate);
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
       });
       if (chunking === 'stopped') return null;
@@ -133,6 +136,8 @@ class JobRun {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly parser: DocumentParser,
+    /** Estimates how far a running chunk INSERT has got: progress moves during a large file's write. */
+    readonly writeRate: WriteRate,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {
     this.processed = new ProcessedBytes(scope, jobId, reporter);
@@ -296,7 +301,7 @@ class JobRun {
   async index(tx: EntityManager, job: IngestionJob, item: IngestionItem, chunked: ParseResult<ChunkedDocument>, chunks: DatasetChunkWriter): Promise<void> {
     if ('failure' in chunked) return failed(item, chunked.failure);
     const { documents } = chunked;
-    // A large input's chunks go in slices, each a step of its progress until the commit settles it.
+    // A large input's progress through its chunk INSERTs, a step of the job's until the commit settles it.
     const written = await writeDocuments(tx, { item, documents }, chunks, (fraction) =>
       this.processed.written(job, item.id, item.byteCount * (CHUNKED_SHARE + WRITTEN_SHARE * fraction)),
     );

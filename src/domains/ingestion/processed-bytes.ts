@@ -3,12 +3,14 @@
  * yet settled (issue 21: a job of one large file went from 0 to 100 % in one step, since bytes
  * counted only when an input's group committed). Each input's bytes are credited in shares as
  * it goes: PARSED_SHARE once it is parsed, CHUNKED_SHARE as its text is chunked (the parser
- * thread reports where it is), WRITTEN_SHARE as its chunks are inserted (a large input's in
- * slices, writer.ts), and the rest only when the transaction that settles it commits.
+ * thread reports where it is), WRITTEN_SHARE as its chunks are inserted (writer.ts: measured
+ * after each INSERT, estimated while one runs), and the rest only when the transaction that
+ * settles it commits.
  *
- * Honest by construction: a share is credited for work finished, an input reaches its full
- * bytes only once settled, so `bytesProcessed` stays below `bytesTotal` until the last input
- * has committed. The parsed share is durable (the input is PARSED in the database); the
+ * Honest by construction: a share is credited for work finished (the one estimate, of an
+ * INSERT still running, stops short of that INSERT's part), an input reaches its full bytes
+ * only once settled, so `bytesProcessed` stays below `bytesTotal` until the last input has
+ * committed. The parsed share is durable (the input is PARSED in the database); the
  * chunked and written shares live in the worker until their input settles. `bytes_processed`
  * is only ever raised while the job runs: when a worker dies and the job resumes, its progress
  * holds where it was until the new worker's work passes it, and a resumed job's durable counts
