@@ -1,9 +1,12 @@
 /**
  * Progress inside one large input (issue 21): a job of a single 4 MB file used to go from 0 to
  * 100 % in one step, since bytes counted only when the input's transaction committed. Now the
- * subscriber sees the job's processed bytes move while that one input is parsed and chunked:
- * strictly between 0 and the total, never back, below the total until the input is settled,
- * ending at the total.
+ * subscriber sees the job's processed bytes move while that one input is parsed, chunked and
+ * its chunks written: strictly between 0 and the total, never back, below the total until the
+ * input is settled, ending at the total. Parsing and chunking earn at most their shares of the
+ * input; a value above them before the input settles can only come from a step taken while its
+ * chunks were written (one INSERT, inside the transaction that settles the input): the bar used
+ * to hold still there, for most of the file's time.
  *
  * The API runs without a worker; the test subscribes, waits for the first (QUEUED) event, and
  * only then starts a worker on the API's event bus, so no step can pass before it listens. The
@@ -13,6 +16,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
+import { CHUNKED_SHARE, PARSED_SHARE, WRITTEN_SHARE } from '../../src/domains/ingestion/processed-bytes.js';
 import { createDataset, ingestFiles, jobOf, tenantWithOwner } from '../support/ingestion.js';
 import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
 
@@ -26,7 +30,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const FIELDS = 'stage documentsDone documentsTotal bytesDone bytesProcessed bytesTotal percent sequence';
+const FIELDS = 'stage documentsDone documentsTotal chunksDone bytesDone bytesProcessed bytesTotal percent sequence';
 
 /** A Markdown file of about `bytes` bytes, in paragraphs that fit a chunk. */
 function largeMarkdown(bytes: number): string {
@@ -39,7 +43,7 @@ function largeMarkdown(bytes: number): string {
   return parts.join('\n\n');
 }
 
-it('moves the progress of a one-file job in steps while that file is parsed and chunked', { timeout: 120_000 }, async () => {
+it('moves the progress of a one-file job in steps while that file is parsed, chunked and written', { timeout: 120_000 }, async () => {
   const { token } = await tenantWithOwner(server);
   const dataset = await createDataset(server, token);
   const content = largeMarkdown(4 * 1024 * 1024);
@@ -78,6 +82,13 @@ it('moves the progress of a one-file job in steps while that file is parsed and 
   expect(updates.filter((update) => update.bytesDone === 0 && update.bytesProcessed > 0).map((update) => update.stage)).toEqual(
     expect.arrayContaining(['CHUNKING']),
   );
+  // Steps while its chunks were written: past what parsing and chunking earn, before it settled.
+  const writing = updates.filter((update) => update.bytesDone === 0 && update.bytesProcessed > total * (PARSED_SHARE + CHUNKED_SHARE));
+  expect(writing.length, `bytesProcessed: ${processed}`).toBeGreaterThanOrEqual(1);
+  for (const update of writing) expect(update).toMatchObject({ stage: 'CHUNKING', documentsDone: 0, chunksDone: 0 });
+  // The input's last share waits for the commit that settles it.
+  // (+ 1: the shares are floats, the bytes whole.)
+  expect(Math.max(...writing.map((update) => update.bytesProcessed))).toBeLessThan(total * (PARSED_SHARE + CHUNKED_SHARE + WRITTEN_SHARE) + 1);
 
   // The job, read afterwards, says the same.
   const job = await jobOf(server, token, jobId);

@@ -13,6 +13,7 @@ import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
 import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './pipeline.js';
+import { WriteRate } from './write-rate.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './queue.js';
 
@@ -44,6 +45,8 @@ export interface IngestTask {
 
 export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
   const parser = new DocumentParser(parsing);
+  // The worker's chunk INSERT rate, learned across its jobs: a progress estimate while one runs.
+  const writeRate = new WriteRate();
 
   const ingest: Task = async (payload, helpers) => {
     if (!isIngestPayload(payload)) throw new Error('ingest: malformed payload');
@@ -52,7 +55,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter }, payload)));
+      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter, writeRate }, payload)));
       if (!run.held) await lookAgainLater(helpers, payload);
       else if (run.value) logOutcome(log, run.value);
     } catch (error) {

@@ -8,8 +8,8 @@
  * Inputs are settled in groups (GROUP_ITEMS, GROUP_BYTES), each in one transaction that also
  * updates the job and dataset counters: a worker that dies mid-group loses only that group's
  * uncommitted work, and the job resumes from the inputs still pending, so the dataset ends
- * with exactly its chunks. Progress inside a group (inputs parsed, a large one's text chunked)
- * is credited as it happens: processed-bytes.ts.
+ * with exactly its chunks. Progress inside a group (inputs parsed, a large one's text chunked
+ * and its chunks written) is credited as it happens: processed-bytes.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../db/orm.js';
@@ -24,12 +24,13 @@ import type { Format } from './parsers/formats.js';
 import type { ParseInput } from './parsers/parse.js';
 import { outcomeOf, snapshotOf, type JobSnapshot, type ProgressBus } from './progress.js';
 import { ProgressReporter } from './progress-reporter.js';
-import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes } from './processed-bytes.js';
+import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes, WRITTEN_SHARE } from './processed-bytes.js';
 import type { IngestPayload } from './queue.js';
 import { isTerminal, type IngestionStage } from './stages.js';
 import { lockJob } from './job-lock.js';
 import { boundSql } from '../../db/bound-sql.js';
 import { DatasetChunkWriter, documentHashes, writeDocuments } from './writer.js';
+import { WriteRate } from './write-rate.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 
 /** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
@@ -46,6 +47,8 @@ export interface PipelineDependencies {
   embedders: EmbedderFactory;
   /** Counts each settled input's bytes, documents and chunks for `/metrics`; absent: not counted. */
   meter?: Pick<ProductMeter, 'ingestedInput'>;
+  /** The worker's chunk INSERT rate, learned across its jobs (write-rate.ts); absent: learned per job. */
+  writeRate?: WriteRate;
 }
 
 /** An input about to be parsed, read in a short transaction of its own. */
@@ -70,7 +73,7 @@ interface GroupSettler<T> {
  * the group's distinct lexemes once instead of each input's (issue 19: 39 files of the
  * benchmark corpus hold 29 000 distinct lexemes, one holds 12 000), and the group pays one
  * transaction's round trips instead of one per input. Outcomes come per group; progress inside
- * it as each input is parsed and chunked (processed-bytes.ts).
+ * it as each input is parsed and chunked, and as a large one's chunks are written (processed-bytes.ts).
  */
 const GROUP_ITEMS = 32;
 const GROUP_BYTES = 8 * 1024 * 1024;
@@ -96,7 +99,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
   if (!start) return null;
   const reporter = new ProgressReporter(deps.progress, deps.progressIntervalMs, start);
   try {
-    const run = new JobRun(scope, payload.jobId, reporter, deps.parser, deps.meter);
+    const run = new JobRun(scope, payload.jobId, reporter, deps.parser, deps.writeRate ?? new WriteRate(), deps.meter);
     // A job resumed in EMBEDDING has settled its inputs already.
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
       if (!(await run.enter('PARSING'))) return null;
@@ -107,7 +110,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       if (parsing === 'stopped') return null;
       if (!(await run.enter('CHUNKING'))) return null;
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job) => {
-        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id);
+        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, run.writeRate);
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
       });
       if (chunking === 'stopped') return null;
@@ -133,6 +136,8 @@ class JobRun {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly parser: DocumentParser,
+    /** Estimates how far a running chunk INSERT has got: progress moves during a large file's write. */
+    readonly writeRate: WriteRate,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {
     this.processed = new ProcessedBytes(scope, jobId, reporter);
@@ -176,19 +181,27 @@ class JobRun {
       for (const next of group) prepared.push({ next, value: await prepare(next) });
       await this.processed.settling();
       const outcome = await this.scope.write(async (tx) => {
-        const job = await this.lock(tx);
+        // KEY SHARE: cancel and retry wait for the group, progress steps of its writes do not (processed-bytes.ts).
+        const job = await lockJob(tx, this.jobId, 'key share');
         if (!job || isTerminal(job.stage)) return 'stopped' as const;
         const settler = open(tx, job);
         const items = await tx.find(IngestionItem, { id: { $in: group.map((next) => next.id) }, status }, { refresh: true });
         const byId = new Map(items.map((item) => [item.id, item]));
-        const outcomes = [];
-        const bytes: number[] = []; // each outcome's input bytes, for /metrics
-        let parsedDelta = 0; // bytes of inputs that became PARSED (PARSING) or left it (CHUNKING)
+        const settled: IngestionItem[] = [];
         for (const { next, value } of prepared) {
           // Gone from `status`: another worker settled it meanwhile.
           const item = byId.get(next.id);
           if (!item) continue;
           await settler.settle(item, value);
+          settled.push(item);
+        }
+        await settler.finish();
+        // Counted once every write is done: a progress step taken during the writes has a lower
+        // sequence than every outcome here, and counts from the job's committed bytes.
+        const outcomes = [];
+        const bytes: number[] = []; // each outcome's input bytes, for /metrics
+        let parsedDelta = 0; // bytes of inputs that became PARSED (PARSING) or left it (CHUNKING)
+        for (const item of settled) {
           job.sequence += 1;
           if (item.status === 'PARSED' && status === 'PENDING') parsedDelta += item.byteCount;
           if (item.status !== 'PARSED' && status === 'PARSED') parsedDelta -= item.byteCount;
@@ -203,11 +216,12 @@ class JobRun {
             bytes.push(item.byteCount);
           }
         }
-        await settler.finish();
         const processed = this.processed.settle(job, parsedDelta);
         await tx.flush();
         return { snapshot: snapshotOf(job), outcomes, bytes, parsedDelta, processed };
       });
+      // A step of this group's writes still being saved goes out before the group's outcomes.
+      await this.processed.settling();
       if (outcome === 'stopped') return 'stopped';
       this.processed.settled(outcome.parsedDelta);
       // Counted once committed: a transaction that retried or rolled back counts nothing.
@@ -287,7 +301,10 @@ class JobRun {
   async index(tx: EntityManager, job: IngestionJob, item: IngestionItem, chunked: ParseResult<ChunkedDocument>, chunks: DatasetChunkWriter): Promise<void> {
     if ('failure' in chunked) return failed(item, chunked.failure);
     const { documents } = chunked;
-    const written = await writeDocuments(tx, { item, documents }, chunks);
+    // A large input's progress through its chunk INSERTs, a step of the job's until the commit settles it.
+    const written = await writeDocuments(tx, { item, documents }, chunks, (fraction) =>
+      this.processed.written(job, item.id, item.byteCount * (CHUNKED_SHARE + WRITTEN_SHARE * fraction)),
+    );
     job.chunksDone += written.chunks;
     Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
   }

@@ -3,29 +3,34 @@
  * yet settled (issue 21: a job of one large file went from 0 to 100 % in one step, since bytes
  * counted only when an input's group committed). Each input's bytes are credited in shares as
  * it goes: PARSED_SHARE once it is parsed, CHUNKED_SHARE as its text is chunked (the parser
- * thread reports where it is), and the rest only when the transaction that writes its chunks
- * and settles it commits. No progress shows inside that transaction: its chunks go in one
- * statement per batch (writer.ts), and splitting them for progress would cost throughput.
+ * thread reports where it is), WRITTEN_SHARE as its chunks are inserted (writer.ts: measured
+ * after each INSERT, estimated while one runs), and the rest only when the transaction that
+ * settles it commits.
  *
- * Honest by construction: a share is credited for work finished, an input reaches its full
- * bytes only once settled, so `bytesProcessed` stays below `bytesTotal` until the last input
- * has committed. The parsed share is durable (the input is PARSED in the database); the
- * chunked share lives in the worker until its input settles. `bytes_processed` is only ever
- * raised while the job runs: when a worker dies and the job resumes, its progress holds where
- * it was until the new worker's work passes it, and a resumed job's durable counts are exact.
+ * Honest by construction: a share is credited for work finished (the one estimate, of an
+ * INSERT still running, stops short of that INSERT's part), an input reaches its full bytes
+ * only once settled, so `bytesProcessed` stays below `bytesTotal` until the last input has
+ * committed. The parsed share is durable (the input is PARSED in the database); the
+ * chunked and written shares live in the worker until their input settles. `bytes_processed`
+ * is only ever raised while the job runs: when a worker dies and the job resumes, its progress
+ * holds where it was until the new worker's work passes it, and a resumed job's durable counts
+ * are exact.
  *
  * A step is saved (one short transaction: the job's row, its sequence raised) only when the
  * reporter would publish it at once, so steps come no faster than progress events do, and an
- * input too small to be seen between events costs nothing more.
+ * input too small to be seen between events costs nothing more. A step of written chunks is
+ * saved while the settling transaction is open: that transaction holds the job's row with a
+ * KEY SHARE lock only (pipeline.ts), which a plain UPDATE does not wait for, while a cancel or
+ * retry (FOR UPDATE) still waits for the group.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { boundSql } from '../../db/bound-sql.js';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
-import type { IngestionJob } from './ingestion-job.entity.js';
+import { IngestionJob } from './ingestion-job.entity.js';
 import { lockJob } from './job-lock.js';
 import { snapshotOf } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
-import { isTerminal } from './stages.js';
+import { isTerminal, TERMINAL_STAGES } from './stages.js';
 
 /**
  * Shares of an input's bytes for being parsed and for being chunked; writing its chunks and
@@ -35,6 +40,8 @@ import { isTerminal } from './stages.js';
  */
 export const PARSED_SHARE = 0.25;
 export const CHUNKED_SHARE = 0.1;
+/** Earned as an input's chunks are inserted, by characters; the last 5 % waits for the commit that settles it. */
+export const WRITTEN_SHARE = 0.6;
 
 export class ProcessedBytes {
   /** Bytes of the job's PARSED inputs, as committed: each credited PARSED_SHARE. */
@@ -65,16 +72,29 @@ export class ProcessedBytes {
     if (value <= (this.inHand.get(itemId) ?? 0)) return;
     this.inHand.set(itemId, value);
     if (this.saving || !this.reporter.due()) return;
-    this.saving = this.save()
-      .catch((error: unknown) => {
-        this.failure ??= error;
-      })
-      .finally(() => {
-        this.saving = undefined;
-      });
+    this.track(this.save());
   }
 
-  /** Before the group in hand settles: a step being saved commits first (it holds the job's row briefly). */
+  /**
+   * In the transaction settling the group, which holds `job` (KEY SHARE): the input `itemId`
+   * has earned `bytes` of credit with its chunks inserted so far. A step, if due, takes the
+   * transaction's next sequence (below every outcome it will record, and kept by its commit)
+   * and is saved beside it. Not awaited there: the step needs a connection of its own.
+   */
+  written(job: IngestionJob, itemId: string, bytes: number): void {
+    const value = Math.floor(bytes);
+    if (value <= (this.inHand.get(itemId) ?? 0)) return;
+    this.inHand.set(itemId, value);
+    if (this.saving || !this.reporter.due()) return;
+    job.sequence += 1;
+    const sequence = job.sequence;
+    // The group's outcomes are counted after its writes (pipeline.ts): `bytesDone` is still the committed one.
+    const target = this.worked(job.bytesDone);
+    raise(job, target);
+    this.track(this.saveBeside(sequence, target));
+  }
+
+  /** Before the group in hand settles, and once it has: a step being saved commits first (it holds the job's row briefly). */
   async settling(): Promise<void> {
     await this.saving;
     if (this.failure) throw this.failure;
@@ -94,18 +114,55 @@ export class ProcessedBytes {
     this.inHand.clear();
   }
 
+  /** The job's bytes settled (`bytesDone`), plus the parsed share of its PARSED inputs and the credit in hand. */
+  private worked(bytesDone: number): number {
+    let credit = 0;
+    for (const bytes of this.inHand.values()) credit += bytes;
+    return bytesDone + Math.floor(this.parsedBytes * PARSED_SHARE) + credit;
+  }
+
+  private track(saving: Promise<void>): void {
+    this.saving = saving
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.saving = undefined;
+      });
+  }
+
   private async save(): Promise<void> {
     const snapshot = await this.scope.write(async (tx: EntityManager) => {
       const job = await lockJob(tx, this.jobId);
       if (!job || isTerminal(job.stage)) return undefined;
-      let credit = 0;
-      for (const bytes of this.inHand.values()) credit += bytes;
-      if (!raise(job, job.bytesDone + Math.floor(this.parsedBytes * PARSED_SHARE) + credit)) return undefined;
+      if (!raise(job, this.worked(job.bytesDone))) return undefined;
       job.sequence += 1;
       await tx.flush();
       return snapshotOf(job);
     });
     // Published after the commit, like every change.
+    if (snapshot) this.reporter.record(snapshot);
+  }
+
+  /**
+   * A step taken inside the settling transaction, saved in one of its own. It never waits for
+   * the job's row (SKIP LOCKED: anyone else holding it is a reason to drop an advisory step),
+   * and applies only while the row's sequence is below the step's: once the settling
+   * transaction has committed (its sequence is higher) a late step changes nothing.
+   */
+  private async saveBeside(sequence: number, value: number): Promise<void> {
+    const snapshot = await this.scope.write(async (tx: EntityManager) => {
+      const [saved] = await boundSql<{ id: string }>(
+        tx,
+        `update ingestion_jobs set sequence = ?, bytes_processed = greatest(bytes_processed, least(bytes_total, ?))
+          where id = (select id from ingestion_jobs where id = ? and sequence < ? and stage <> all(?::text[]) for no key update skip locked)
+          returning id`,
+        [sequence, value, this.jobId, sequence, pgArray(TERMINAL_STAGES)],
+      );
+      if (!saved) return undefined;
+      const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
+      return job ? snapshotOf(job) : undefined;
+    });
     if (snapshot) this.reporter.record(snapshot);
   }
 }

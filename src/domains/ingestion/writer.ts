@@ -5,7 +5,8 @@
  * the transaction that settles a group of inputs (pipeline.ts); the group's chunks share their
  * INSERTs (`DatasetChunkWriter`), and with them the BM25 statistics trigger's upsert of
  * `dataset_terms`, which runs once per statement: the distinct lexemes of several inputs are
- * far fewer than their sum (issue 19: ingestion cost).
+ * far fewer than their sum (issue 19: ingestion cost). A large input's progress through its
+ * INSERTs is told to the job's progress (FOLLOWED_CHARS).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
@@ -13,6 +14,7 @@ import { boundSql as sql, pgArray } from '../../db/bound-sql.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { ChunkedDocument } from './parse-thread.js';
 import type { ItemOutcome } from './stages.js';
+import type { WriteRate } from './write-rate.js';
 
 /**
  * Rows per chunk INSERT, and the most text one statement carries. Each INSERT runs the
@@ -22,6 +24,31 @@ import type { ItemOutcome } from './stages.js';
  */
 const BATCH_ROWS = 10_000;
 const BATCH_CHARS = 12 * 1024 * 1024;
+
+/**
+ * An input whose chunks hold at least FOLLOWED_CHARS of text is followed while they are
+ * inserted (issue 21: writing a large file's chunks is most of its time): after each INSERT
+ * holding some of them, the fraction inserted; while one runs, an estimate from the worker's
+ * rate so far (write-rate.ts), every TICK_MS and never past ESTIMATE_CAP of that INSERT's part.
+ * Exact steps would need more statements: each one after a document's first re-reads its
+ * earlier chunks for the BM25 statistics (the trigger's continued-document path), and five
+ * INSERTs per 4 MB file took about twice the PostgreSQL CPU time of one (docs/benchmarks.md,
+ * "Progress while a large file's chunks are written").
+ */
+const FOLLOWED_CHARS = 256 * 1024;
+const TICK_MS = 250;
+const ESTIMATE_CAP = 0.9;
+
+/** Told the fraction (0 to 1, by characters) of one input's chunks inserted so far, or estimated while an INSERT runs. */
+export type WrittenStep = (fraction: number) => void;
+
+/** A large input being written: its chunk characters in all, inserted, and waiting in the batch (or in the INSERT running). */
+interface FollowedInput {
+  total: number;
+  inserted: number;
+  waiting: number;
+  step: WrittenStep;
+}
 
 interface StoredDocument {
   id: string;
@@ -52,11 +79,16 @@ export class DatasetChunkWriter {
   /** Chunks of these documents are waiting in `batch` (not yet inserted). */
   private readonly pendingDocuments = new Set<string>();
   private readonly delta = { documents: 0, chunks: 0, bytes: 0 };
+  /** The large inputs whose chunks are followed (until all are inserted), and the one whose chunks are being added. */
+  private readonly followed = new Set<FollowedInput>();
+  private current: FollowedInput | undefined;
 
   constructor(
     private readonly tx: EntityManager,
     readonly tenantId: string,
     readonly datasetId: string,
+    /** The worker's INSERT rate, for the estimate while one runs; absent: inputs are followed only between INSERTs. */
+    private readonly rate?: WriteRate,
   ) {}
 
   /** Locks the dataset row (its counters change at the end) once, and reads its language (the index config). */
@@ -74,10 +106,17 @@ export class DatasetChunkWriter {
     if (documentIds.some((id) => this.pendingDocuments.has(id))) await this.flush();
   }
 
+  /** The chunks added next are one input's, `chars` characters in all: a large one's progress is told to `step`. */
+  startInput(chars: number, step: WrittenStep | undefined): void {
+    this.current = step && chars >= FOLLOWED_CHARS ? { total: chars, inserted: 0, waiting: 0, step } : undefined;
+    if (this.current) this.followed.add(this.current);
+  }
+
   async add(documentId: string, ordinal: number, chunk: { content: string; start: number; end: number }): Promise<void> {
     this.batch.push([documentId, ordinal, chunk.content, chunk.start, chunk.end]);
     this.pendingDocuments.add(documentId);
     this.batchChars += chunk.content.length;
+    if (this.current) this.current.waiting += chunk.content.length;
     if (this.batch.length >= BATCH_ROWS || this.batchChars >= BATCH_CHARS) await this.flush();
   }
 
@@ -102,16 +141,38 @@ export class DatasetChunkWriter {
   private async flush(): Promise<void> {
     if (this.batch.length === 0) return;
     const rows = this.batch.map(([d, o, c, s, e]) => ({ d, o, c, s, e }));
+    const chars = this.batchChars;
     this.batch = [];
     this.batchChars = 0;
     this.pendingDocuments.clear();
-    await sql(
-      this.tx,
-      `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language)
-       select gen_random_uuid(), ?, ?, r.d, r.o, r.c, r.s, r.e, ?::regconfig
-         from json_to_recordset(?::json) as r(d uuid, o int, c text, s int, e int)`,
-      [this.tenantId, this.datasetId, await this.datasetLanguage(), JSON.stringify(rows)],
-    );
+    const inFlight = [...this.followed].filter((input) => input.waiting > 0);
+    const started = Date.now();
+    const rate = this.rate;
+    const ticker =
+      rate && inFlight.length > 0
+        ? setInterval(() => {
+            const done = rate.estimate(chars, Date.now() - started, ESTIMATE_CAP);
+            for (const input of inFlight) input.step((input.inserted + input.waiting * done) / input.total);
+          }, TICK_MS)
+        : undefined;
+    try {
+      await sql(
+        this.tx,
+        `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language)
+         select gen_random_uuid(), ?, ?, r.d, r.o, r.c, r.s, r.e, ?::regconfig
+           from json_to_recordset(?::json) as r(d uuid, o int, c text, s int, e int)`,
+        [this.tenantId, this.datasetId, await this.datasetLanguage(), JSON.stringify(rows)],
+      );
+    } finally {
+      clearInterval(ticker);
+    }
+    rate?.observe(chars, Date.now() - started);
+    for (const input of inFlight) {
+      input.inserted += input.waiting;
+      input.waiting = 0;
+      input.step(Math.min(1, input.inserted / input.total));
+      if (input.inserted >= input.total) this.followed.delete(input);
+    }
   }
 }
 
@@ -120,6 +181,7 @@ export async function writeDocuments(
   tx: EntityManager,
   { item, documents }: { item: IngestionItem; documents: ChunkedDocument[] },
   chunks: DatasetChunkWriter,
+  step?: WrittenStep,
 ): Promise<{ outcome: ItemOutcome; chunks: number }> {
   const { tenantId, datasetId } = chunks;
   await chunks.datasetLanguage();
@@ -173,6 +235,10 @@ export async function writeDocuments(
   const documentIds = new Map(written.map((row) => [row.source_key, row.id]));
 
   let chunkTotal = 0;
+  chunks.startInput(
+    chunked.reduce((sum, entry) => sum + entry.chunks.reduce((chars, chunk) => chars + chunk.content.length, 0), 0),
+    step,
+  );
   for (const { document, chunks: documentChunks } of chunked) {
     const documentId = documentIds.get(document.sourceKey)!;
     for (const [ordinal, chunk] of documentChunks.entries()) await chunks.add(documentId, ordinal, chunk);
