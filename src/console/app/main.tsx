@@ -25,6 +25,7 @@ import { Policies } from './views/govern/policies.js';
 import { TenantSettings } from './views/govern/tenant-settings.js';
 import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
+import { SignInWithToken } from './views/sign-in-token.js';
 import { SignUp } from './views/sign-up.js';
 import { SwitchTenant } from './views/switch-tenant.js';
 import { Audit } from './views/usage/audit.js';
@@ -39,6 +40,8 @@ createRoot(root).render(
       <BrowserRouter basename="/console">
         <Routes>
           <Route path="sign-in" element={<SignIn />} />
+          {/* An external identity provider's token as the session's bearer (issue 21). */}
+          <Route path="sign-in/token" element={<SignInWithToken />} />
           <Route path="sign-up" element={<SignUp />} />
           {/* Governance: an invitation's link leads here, signed in or not. */}
           <Route path="accept-invitation" element={<AcceptInvitation />} />
