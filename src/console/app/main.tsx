@@ -20,6 +20,7 @@ import { Playground } from './views/endpoints/playground.js';
 // Governance (policies and the decision log, API keys, members, tenant settings).
 import { AcceptInvitation } from './views/accept-invitation.js';
 import { ApiKeys } from './views/govern/api-keys.js';
+import { IdentityProviders } from './views/govern/identity-providers.js';
 import { Members } from './views/govern/members.js';
 import { Policies } from './views/govern/policies.js';
 import { TenantSettings } from './views/govern/tenant-settings.js';
@@ -62,6 +63,7 @@ createRoot(root).render(
             <Route path="policies" element={<Policies />} />
             <Route path="api-keys" element={<ApiKeys />} />
             <Route path="members" element={<Members />} />
+            <Route path="identity-providers" element={<IdentityProviders />} />
             <Route path="tenant-settings" element={<TenantSettings />} />
             <Route path="*" element={<NotFound />} />
           </Route>

@@ -138,6 +138,7 @@ const GROUPS: { title: string; links: [to: string, label: string][] }[] = [
       ['/policies', 'Policies'],
       ['/api-keys', 'API keys'],
       ['/members', 'Members'],
+      ['/identity-providers', 'Identity providers'],
       ['/tenant-settings', 'Settings'],
     ],
   },
