@@ -64,6 +64,12 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
       expect(await refused.innerText()).toContain('External token expired');
       await checkView(page, 'idp-expired');
       await refused.getByRole('button', { name: 'Dismiss this error' }).click();
+      // A valid token naming a tenant that does not trust its issuer: the tenant is sent (X-Sluice-Tenant).
+      await page.getByLabel('Token', { exact: true }).fill(await sign());
+      await page.getByLabel('Tenant', { exact: true }).fill('another-board');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await refused.filter({ hasText: 'Token issuer is not trusted by any tenant' }).waitFor();
+      await refused.getByRole('button', { name: 'Dismiss this error' }).click();
       await page.getByRole('link', { name: 'Sign in with email and password' }).click();
 
       // A valid token, naming the tenant (sent as X-Sluice-Tenant): who it is, as the API says.
