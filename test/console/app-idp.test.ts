@@ -5,7 +5,7 @@
  * first) with an inline JWKS made here; the test signs tokens with its private key (jose). An
  * expired token is refused with the API's reason; a valid one shows who it is (subject, email,
  * tenant, mapped role), loads the datasets, follows the audit trail live over graphql-ws as
- * that identity, and switch tenant says why it lists nothing. Sign-out forgets the token; a
+ * that identity; switch tenant and the account view say why they offer nothing. Sign-out forgets the token; a
  * provider removed mid-session returns to the token's sign-in view with the API's reason.
  * axe-core on each view; screenshots in test-results/console-idp-*.png.
  */
@@ -111,6 +111,11 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
       // No error: the tenants query the API would refuse (FORBIDDEN, NOT_A_USER) is not even sent.
       expect(await page.locator('.alert-danger').count()).toBe(0);
       await checkView(page, 'idp-switch-tenant');
+      await page.locator('#account-menu').click();
+      await page.getByRole('link', { name: 'Your account' }).click();
+      await page.locator('#account-external').filter({ hasText: 'your account is your identity provider’s' }).waitFor();
+      expect(await page.getByRole('button', { name: 'Download my data' }).count()).toBe(0);
+      expect(await page.locator('.alert-danger').count()).toBe(0);
 
       // Sign-out forgets the token.
       await signOut(page);

@@ -137,7 +137,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         try {
           return await request(client);
         } catch (error) {
-          if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED') {
+          // A password the call itself carried (deleting the account) being wrong is not the session ending.
+          if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED' && error.details.reason !== 'credentials') {
             setEndedBecause(
               signedIn?.kind === 'external'
                 ? { kind: 'external', message: `Your identity provider’s token was refused: ${error.message} (${error.code}). Sign in again with a new token.` }
