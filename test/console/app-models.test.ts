@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -101,7 +101,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's model sett
       await checkView(page, 'model-edit-settings', { fullPage: false });
       await edit.getByRole('button', { name: 'Save model' }).click();
       await edit.waitFor({ state: 'detached' });
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(await stored('Harbour chat')).toEqual({ ...chat, config: { ...chatConfig, maxTokens: 500 } });
 
       // An embeddings model: its own fields (no chat settings), dimensions and batch size.
@@ -130,7 +130,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's model sett
       await vectorsRow.getByRole('status').filter({ hasText: /Connected/ }).waitFor();
       expect(fake.requests.slice(before).map((request) => [request.body.model, request.body.dimensions])).toEqual([['sluice-embed', 256]]);
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {
