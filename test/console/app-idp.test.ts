@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
 import { must, uniqueSlug } from '../support/endpoints.js';
 import { signUp } from '../support/identity.js';
@@ -90,7 +90,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
       await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
       await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
       expect(await page.locator('#account-menu').innerText()).toContain('Harbour Board · pat@harbour-partner.example');
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
 
       // …and of the WebSocket: the audit trail's live tail, subscribed as the external identity.
       await page.getByRole('link', { name: 'Audit' }).click();
@@ -102,7 +102,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
       await must(server, owner.accessToken, 'mutation TailedForPartner($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Berths', slug: uniqueSlug('berths') } });
       await page.locator('#audit-table tbody tr').filter({ hasText: 'TailedForPartner' }).first().waitFor({ timeout: 15_000 });
       await page.getByLabel('Live tail').uncheck();
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
 
       // Switch tenant needs a user: it says why instead of failing.
       await page.locator('#account-menu').click();
@@ -125,7 +125,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
       await signInWithToken(page, await sign(), '');
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       const [provider] = (await must(server, owner.accessToken, '{ viewer { tenant { identityProviders(first: 1) { edges { node { id } } } } } }')).viewer.tenant.identityProviders.edges;
       await must(server, owner.accessToken, 'mutation($id: ID!) { removeIdentityProvider(id: $id) { id } }', { id: provider.node.id });
       await page.getByRole('link', { name: 'Models' }).click();
@@ -146,7 +146,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
 /** The owner registers the provider in the console: a key set that is not JSON is refused first. */
 async function registerProvider(page: Page, baseUrl: string, owner: { email: string; password: string }, key: SigningKey, audience: string) {
   await signInThroughConsole(page, baseUrl, owner);
-  await page.waitForLoadState('networkidle');
+  await networkSettled(page);
   await page.getByRole('link', { name: 'Identity providers' }).click();
   await page.locator('#identity-providers-empty').filter({ hasText: 'No identity providers yet' }).waitFor();
   const form = page.locator('#register-provider-form');
@@ -182,7 +182,7 @@ async function signInWithToken(page: Page, token: string, tenant: string) {
 }
 
 async function signOut(page: Page) {
-  await page.waitForLoadState('networkidle');
+  await networkSettled(page);
   await page.locator('#account-menu').click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
