@@ -62,6 +62,12 @@ export type ClientOptions = Auth & {
   refreshSkewSeconds?: number;
   /** Told each time the session changes (log-in, refresh: refresh tokens are single-use), to keep it. */
   onSession?: (session: Session) => void;
+  /**
+   * The tenant (slug or id) an external identity provider's `token` acts in, sent as
+   * `X-Sluice-Tenant` (and as `tenant` to graphql-ws): needed only when several tenants trust
+   * its issuer.
+   */
+  tenant?: string;
 };
 
 export interface Session {
@@ -132,6 +138,7 @@ export function createClient(options: ClientOptions): SluiceClient {
     if (!multipart) headers['content-type'] = 'application/json';
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
+    if (options.tenant) headers['x-sluice-tenant'] = options.tenant;
     // A query goes again, once, if the connection is reset before any answer (reach.ts).
     const response =
       multipart && onUploadProgress && typeof XMLHttpRequest !== 'undefined'
@@ -188,7 +195,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   }
 
   async function* sseWithAuthorization(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncGenerator<WireResult> {
-    yield* sseResults(options.url, query, variables, await authorization(), requestId);
+    yield* sseResults(options.url, query, variables, { authorization: await authorization(), tenant: options.tenant }, requestId);
   }
 
   function wsResults(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncIterator<WireResult, undefined> {
@@ -199,7 +206,7 @@ export function createClient(options: ClientOptions): SluiceClient {
       // Asked on every (re)connection, so a reconnect presents a fresh token.
       connectionParams: async () => {
         const value = await authorization();
-        return value ? { authorization: value } : {};
+        return { ...(value ? { authorization: value } : {}), ...(options.tenant ? { tenant: options.tenant } : {}) };
       },
     });
     // The server adopts the id for the operation's log lines, as it does an HTTP x-request-id.

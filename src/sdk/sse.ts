@@ -13,11 +13,21 @@ export interface WireResult {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
-/** `requestId` goes as `x-request-id`: the server logs the stream under it, and its errors name it. */
-export async function* sseResults(url: string, query: string, variables: Record<string, unknown> | undefined, authorization: string | undefined, requestId: string): AsyncGenerator<WireResult> {
+/**
+ * `requestId` goes as `x-request-id`: the server logs the stream under it, and its errors name it.
+ * `credential.tenant` goes as `x-sluice-tenant` (which tenant an external token acts in).
+ */
+export async function* sseResults(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> | undefined,
+  credential: { authorization?: string; tenant?: string },
+  requestId: string,
+): AsyncGenerator<WireResult> {
   const abort = new AbortController();
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': requestId };
-  if (authorization) headers.authorization = authorization;
+  if (credential.authorization) headers.authorization = credential.authorization;
+  if (credential.tenant) headers['x-sluice-tenant'] = credential.tenant;
   try {
     const response = await reach(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: abort.signal }, { requestId });
     if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {

@@ -21,11 +21,13 @@ import { Playground } from './views/endpoints/playground.js';
 import { AcceptInvitation } from './views/accept-invitation.js';
 import { Account, AccountDeleted } from './views/account.js';
 import { ApiKeys } from './views/govern/api-keys.js';
+import { IdentityProviders } from './views/govern/identity-providers.js';
 import { Members } from './views/govern/members.js';
 import { Policies } from './views/govern/policies.js';
 import { TenantSettings } from './views/govern/tenant-settings.js';
 import { NotFound } from './views/not-found.js';
 import { SignIn } from './views/sign-in.js';
+import { SignInWithToken } from './views/sign-in-token.js';
 import { SignUp } from './views/sign-up.js';
 import { SwitchTenant } from './views/switch-tenant.js';
 import { Audit } from './views/usage/audit.js';
@@ -40,6 +42,8 @@ createRoot(root).render(
       <BrowserRouter basename="/console">
         <Routes>
           <Route path="sign-in" element={<SignIn />} />
+          {/* An external identity provider's token as the session's bearer (issue 21). */}
+          <Route path="sign-in/token" element={<SignInWithToken />} />
           <Route path="sign-up" element={<SignUp />} />
           {/* Governance: an invitation's link leads here, signed in or not. */}
           <Route path="accept-invitation" element={<AcceptInvitation />} />
@@ -63,6 +67,7 @@ createRoot(root).render(
             <Route path="policies" element={<Policies />} />
             <Route path="api-keys" element={<ApiKeys />} />
             <Route path="members" element={<Members />} />
+            <Route path="identity-providers" element={<IdentityProviders />} />
             <Route path="tenant-settings" element={<TenantSettings />} />
             <Route path="*" element={<NotFound />} />
           </Route>

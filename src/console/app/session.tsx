@@ -4,29 +4,60 @@
  * closes, kept across a reload; never in localStorage. The SDK refreshes it before the access
  * token expires; each refresh rotates the refresh token, which is stored again.
  *
+ * Or the session is an external identity provider's token (issue 21): checked once with a
+ * `viewer` query, then the bearer of every request and WebSocket until it is refused (it
+ * cannot be refreshed: the provider issues the next one). Kept exactly like the tokens above.
+ *
  * The classic page (/console/classic/) keeps its own record under its own key: it is written
  * too, so following the link to it needs no second sign-in.
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
-import { AcceptInvitationDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
+import { AcceptInvitationDocument, ConsoleExternalViewerDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
 import type { Session, SluiceClient } from '../../sdk/index.js';
-import { anonymousClient, sessionClient, SluiceError } from './sluice.js';
+import { anonymousClient, sessionClient, SluiceError, tokenClient } from './sluice.js';
 
 const STORAGE_KEY = 'sluice.console.app';
 const CLASSIC_KEY = 'sluice.console.session';
 
-export interface SignedIn {
-  tokens: Session;
+interface SignedInTenant {
   role: string;
   tenant: { id: string; slug: string; name: string };
+}
+
+/** A Sluice user, signed in with email and password (or sign-up, an invitation). */
+export interface UserSignedIn extends SignedInTenant {
+  kind: 'user';
+  tokens: Session;
   user: { id: string; email: string };
+}
+
+/** An external identity: the provider's token is the bearer; there is no Sluice user behind it. */
+export interface ExternalSignedIn extends SignedInTenant {
+  kind: 'external';
+  token: string;
+  /** The slug given at sign-in, sent as X-Sluice-Tenant (for an issuer several tenants trust). */
+  tenantHint?: string;
+  identity: { issuer: string; subject: string; email: string | null };
+  /** When the token stops being accepted (epoch ms), as the API said. */
+  expiresAt: number | null;
+  user?: undefined;
+}
+
+export type SignedIn = UserSignedIn | ExternalSignedIn;
+
+/** The name to show for whoever is signed in. */
+export function signedInName(signedIn: SignedIn): string {
+  if (signedIn.kind === 'user') return signedIn.user.email;
+  return signedIn.identity.email ?? signedIn.identity.subject;
 }
 
 interface SessionContextValue {
   signedIn: SignedIn | undefined;
-  /** Why the last session ended without the user signing out (shown by the sign-in view). */
-  endedBecause: string | undefined;
+  /** Why the last session ended without the user signing out, and how it had signed in (the sign-in view to return to). */
+  endedBecause: { message: string; kind: SignedIn['kind'] } | undefined;
   signIn(input: { email: string; password: string; tenant?: string }): Promise<void>;
+  /** Checks an identity provider's token with `viewer`, then signs in with it as the bearer. */
+  signInWithToken(input: { token: string; tenant?: string }): Promise<void>;
   signUp(input: { email: string; password: string; tenantName: string }): Promise<void>;
   switchTenant(slug: string): Promise<void>;
   /** Accepts an invitation: as the signed-in user, or with a password for a new account; the session moves to its tenant. */
@@ -46,7 +77,7 @@ export function useSession(): SessionContextValue {
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [current, setCurrent] = useState<{ signedIn: SignedIn; client: SluiceClient } | undefined>(() => withClient(restore()));
-  const [endedBecause, setEndedBecause] = useState<string | undefined>();
+  const [endedBecause, setEndedBecause] = useState<SessionContextValue['endedBecause']>();
   const signedIn = current?.signedIn;
   const client = current?.client;
 
@@ -57,6 +88,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const value = useMemo<SessionContextValue>(() => {
     const fromPayload = (payload: SessionFieldsFragment): SignedIn => ({
+      kind: 'user',
       tokens: { accessToken: payload.accessToken, refreshToken: payload.refreshToken, expiresAt: Date.parse(payload.expiresAt) },
       role: payload.role,
       tenant: payload.tenant,
@@ -70,6 +102,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         setEndedBecause(undefined);
         keep(fromPayload(logIn));
       },
+      async signInWithToken(input) {
+        keep(await checkedToken(input.token.trim(), input.tenant?.trim() || undefined));
+        setEndedBecause(undefined);
+      },
       async signUp(input) {
         const { signUp } = await anonymousClient().mutate(SignUpDocument, { input });
         setEndedBecause(undefined);
@@ -77,18 +113,21 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       },
       async switchTenant(slug) {
         if (!client) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
+        if (signedIn?.kind === 'external') throw new SluiceError('FORBIDDEN', NOT_A_USER, { reason: 'NOT_A_USER' });
         const { switchTenant } = await client.mutate(SwitchTenantDocument, { tenant: slug });
         keep(fromPayload(switchTenant));
       },
       async acceptInvitation(input) {
-        const { acceptInvitation } = await (client ?? anonymousClient()).mutate(AcceptInvitationDocument, input);
+        // An external identity is no user: the invitation makes (or signs in) the account instead.
+        const { acceptInvitation } = await (signedIn?.kind === 'user' && client ? client : anonymousClient()).mutate(AcceptInvitationDocument, input);
         setEndedBecause(undefined);
         keep(fromPayload(acceptInvitation));
       },
       async signOut() {
         try {
-          // Ends the session on the server too, so the tokens are worthless if copied.
-          await client?.mutate(LogOutDocument, {});
+          // Ends the session on the server too, so the tokens are worthless if copied. An
+          // external token has no session to end here: it is forgotten (its provider revokes it).
+          if (signedIn?.kind === 'user') await client?.mutate(LogOutDocument, {});
         } finally {
           keep(undefined);
         }
@@ -100,7 +139,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         } catch (error) {
           // A password the call itself carried (deleting the account) being wrong is not the session ending.
           if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED' && error.details.reason !== 'credentials') {
-            setEndedBecause('Your session ended (expired, signed out elsewhere or revoked): sign in again.');
+            setEndedBecause(
+              signedIn?.kind === 'external'
+                ? { kind: 'external', message: `Your identity provider’s token was refused: ${error.message} (${error.code}). Sign in again with a new token.` }
+                : { kind: 'user', message: 'Your session ended (expired, signed out elsewhere or revoked): sign in again.' },
+            );
             keep(undefined);
           }
           throw error;
@@ -112,10 +155,36 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 
+/** What the console says where a view needs a Sluice user and an external identity is signed in. */
+export const NOT_A_USER = 'You signed in with an identity provider’s token: it acts in one tenant, as the provider says, and has no Sluice account behind it.';
+
+/**
+ * The token as the API sees it: refused tokens reject with the API's own error (expired,
+ * untrusted issuer, …); a token that is valid but not an external identity's (a Sluice access
+ * token, an API key) is refused here, since this session could not refresh or scope it.
+ */
+async function checkedToken(token: string, tenantHint: string | undefined): Promise<ExternalSignedIn> {
+  if (!token) throw new SluiceError('BAD_USER_INPUT', 'Paste the token your identity provider issued (a JWT).', { field: 'token' });
+  const { viewer } = await tokenClient(token, tenantHint).query(ConsoleExternalViewerDocument, {});
+  if (viewer.kind !== 'EXTERNAL' || !viewer.tenant || !viewer.role || !viewer.externalIssuer || !viewer.externalSubject) {
+    throw new SluiceError('BAD_USER_INPUT', `This token is not an identity provider’s (Sluice sees a caller of kind ${viewer.kind}): sign in with your email and password instead.`, { field: 'token' });
+  }
+  return {
+    kind: 'external',
+    token,
+    tenantHint,
+    role: viewer.role,
+    tenant: viewer.tenant,
+    identity: { issuer: viewer.externalIssuer, subject: viewer.externalSubject, email: viewer.email ?? null },
+    expiresAt: viewer.credentialExpiresAt ? Date.parse(viewer.credentialExpiresAt) : null,
+  };
+}
+
 /** One client per signed-in session; its refreshes store the rotated tokens. */
 function withClient(signedIn: SignedIn | undefined): { signedIn: SignedIn; client: SluiceClient } | undefined {
   if (!signedIn) return undefined;
-  let latest = signedIn;
+  if (signedIn.kind === 'external') return { signedIn, client: tokenClient(signedIn.token, signedIn.tenantHint) };
+  let latest: UserSignedIn = signedIn;
   const client = sessionClient(signedIn.tokens, (tokens) => {
     latest = { ...latest, tokens };
     store(latest);
@@ -125,8 +194,11 @@ function withClient(signedIn: SignedIn | undefined): { signedIn: SignedIn; clien
 
 function restore(): SignedIn | undefined {
   try {
-    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as SignedIn | null;
-    if (saved && typeof saved.tokens?.refreshToken === 'string' && typeof saved.tenant?.slug === 'string') return saved;
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as { kind?: string; token?: unknown; tokens?: { refreshToken?: unknown }; tenant?: { slug?: unknown } } | null;
+    if (!saved || typeof saved.tenant?.slug !== 'string') return undefined;
+    if (saved.kind === 'external') return typeof saved.token === 'string' ? (saved as unknown as ExternalSignedIn) : undefined;
+    // Records from before external tokens have no kind: they are users' sessions.
+    if (typeof saved.tokens?.refreshToken === 'string') return { ...(saved as unknown as UserSignedIn), kind: 'user' };
   } catch {
     // Unreadable (or storage disabled): sign in again.
   }
@@ -141,6 +213,11 @@ function store(signedIn: SignedIn | undefined): void {
       return;
     }
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(signedIn));
+    if (signedIn.kind === 'external') {
+      // The classic page knows users' sessions only: it asks for its own sign-in.
+      sessionStorage.removeItem(CLASSIC_KEY);
+      return;
+    }
     const classic = {
       accessToken: signedIn.tokens.accessToken,
       expiresAt: new Date(signedIn.tokens.expiresAt).toISOString(),

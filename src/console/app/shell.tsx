@@ -12,12 +12,13 @@ import NavDropdown from 'react-bootstrap/NavDropdown';
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { ErrorAlert, useFailure } from './error-alert.js';
 import { graphiqlPath } from './server-facts.js';
-import { useSession } from './session.js';
+import { formatWhen } from './format.js';
+import { signedInName, useSession } from './session.js';
 
 const GRAPHIQL = graphiqlPath();
 
 export function Shell() {
-  const { signedIn, signOut } = useSession();
+  const { signedIn, signOut, endedBecause } = useSession();
   const location = useLocation();
   const navigate = useNavigate();
   const [failure, fail, dismiss] = useFailure();
@@ -34,7 +35,8 @@ export function Shell() {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, [expanded]);
-  if (!signedIn) return <Navigate to="/sign-in" replace state={{ from: location.pathname }} />;
+  // A refused external token returns to the token's sign-in view, which says why.
+  if (!signedIn) return <Navigate to={endedBecause?.kind === 'external' ? '/sign-in/token' : '/sign-in'} replace state={{ from: location.pathname }} />;
 
   const onSignOut = async () => {
     try {
@@ -59,10 +61,16 @@ export function Shell() {
             Menu
           </Button>
           <Nav className="ms-auto account-nav">
-            <NavDropdown title={`${signedIn.tenant.name} · ${signedIn.user.email}`} id="account-menu" align="end" className="account-menu">
+            <NavDropdown title={`${signedIn.tenant.name} · ${signedInName(signedIn)}`} id="account-menu" align="end" className="account-menu">
               <NavDropdown.ItemText className="small text-body-secondary">
                 Tenant <strong>{signedIn.tenant.slug}</strong>, role {signedIn.role}
               </NavDropdown.ItemText>
+              {signedIn.kind === 'external' ? (
+                <NavDropdown.ItemText className="small text-body-secondary" id="external-identity">
+                  External identity <strong>{signedIn.identity.subject}</strong> from {signedIn.identity.issuer}
+                  {signedIn.expiresAt ? `, token valid until ${formatWhen(new Date(signedIn.expiresAt).toISOString())}` : ''}
+                </NavDropdown.ItemText>
+              ) : null}
               <NavDropdown.Divider />
               <NavDropdown.Item as={NavLink} to="/switch-tenant">
                 Switch tenant
@@ -133,6 +141,7 @@ const GROUPS: { title: string; links: [to: string, label: string][] }[] = [
       ['/policies', 'Policies'],
       ['/api-keys', 'API keys'],
       ['/members', 'Members'],
+      ['/identity-providers', 'Identity providers'],
       ['/tenant-settings', 'Settings'],
     ],
   },

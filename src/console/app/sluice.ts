@@ -22,6 +22,14 @@ export function sessionClient(session: Session, onSession: (session: Session) =>
   return createClient({ url: GRAPHQL_URL, session, onSession });
 }
 
+/**
+ * A client whose bearer is an external identity provider's token; `tenant` (a slug) is sent
+ * as X-Sluice-Tenant, over HTTP and graphql-ws alike, for an issuer several tenants trust.
+ */
+export function tokenClient(token: string, tenant: string | undefined): SluiceClient {
+  return createClient({ url: GRAPHQL_URL, token, tenant });
+}
+
 /** What to show for a failure: the API's message, its code and the request id to report. */
 export function describeError(error: unknown): { message: string; code?: string; requestId?: string; details: string[] } {
   if (error instanceof SluiceError) {

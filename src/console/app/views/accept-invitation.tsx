@@ -12,7 +12,9 @@ import { useSession } from '../session.js';
 import { PublicPage } from './public-page.js';
 
 export function AcceptInvitation() {
-  const { signedIn, acceptInvitation } = useSession();
+  const { signedIn: anyone, acceptInvitation } = useSession();
+  // An external identity has no account to add a membership to: it is treated as signed out.
+  const signedIn = anyone?.kind === 'user' ? anyone : undefined;
   const navigate = useNavigate();
   const fromLink = new URLSearchParams(useLocation().hash.slice(1)).get('token') ?? '';
   const [failure, fail, dismiss] = useFailure();
@@ -47,6 +49,7 @@ export function AcceptInvitation() {
           </>
         ) : (
           <>
+            {anyone ? 'You signed in with an identity provider’s token, which has no Sluice account to accept an invitation with. ' : null}
             Choose a password to create your account with the invited email. Have an account already? <Link to="/sign-in">Sign in</Link> first, then open the link again.
           </>
         )}

@@ -2,16 +2,19 @@
  * Your account (docs/audit.md, "Personal data"): everything Sluice holds about you as one JSON
  * file (`exportMyData`), and erasing the account (`deleteMyAccount`), which needs the password
  * and asks first. The server refuses (CONFLICT, SOLE_OWNER) while you are the only owner of a
- * tenant with other members; the refusal is shown as it said it.
+ * tenant with other members; the refusal is shown as it said it. An external identity (an
+ * identity provider's token) has no Sluice account: the view says so instead (the API would
+ * refuse both: FORBIDDEN, NOT_A_USER).
  */
 import { useState, type FormEvent } from 'react';
+import Alert from 'react-bootstrap/Alert';
 import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import { Link, useNavigate } from 'react-router';
 import { DeleteMyAccountDocument, ExportMyDataDocument } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
-import { useSession } from '../session.js';
+import { NOT_A_USER, signedInName, useSession } from '../session.js';
 import { Confirm } from './govern/confirm.js';
 import { PublicPage } from './public-page.js';
 
@@ -66,6 +69,22 @@ export function Account() {
     event.preventDefault();
     setAsking(true);
   };
+
+  if (signedIn?.kind === 'external') {
+    return (
+      <section aria-labelledby="account-title" className="narrow">
+        <h1 id="account-title" className="h3">
+          Your account
+        </h1>
+        <p>
+          Signed in as <strong>{signedInName(signedIn)}</strong> ({signedIn.identity.issuer}), in tenant {signedIn.tenant.name} ({signedIn.tenant.slug}) as {signedIn.role}.
+        </p>
+        <Alert variant="info" id="account-external">
+          {NOT_A_USER} Downloading your data and deleting your account are for Sluice accounts: your account is your identity provider’s.
+        </Alert>
+      </section>
+    );
+  }
 
   return (
     <section aria-labelledby="account-title" className="narrow">

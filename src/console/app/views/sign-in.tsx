@@ -32,7 +32,7 @@ export function SignIn() {
 
   return (
     <PublicPage title="Sign in">
-      {endedBecause && failure === undefined ? <Alert variant="warning">{endedBecause}</Alert> : null}
+      {endedBecause && failure === undefined ? <Alert variant="warning">{endedBecause.message}</Alert> : null}
       <ErrorAlert error={failure} onDismiss={dismiss} title="Could not sign in" />
       <Form onSubmit={submit} noValidate>
         <Form.Group className="mb-3" controlId="sign-in-email">
@@ -52,7 +52,13 @@ export function SignIn() {
           Sign in
         </Button>
       </Form>
-      <p className="mt-3 mb-0">
+      <p className="mt-3 mb-1">
+        <Link to="/sign-in/token" state={{ from }}>
+          Sign in with your identity provider’s token
+        </Link>{' '}
+        (a partner’s single sign-on, registered by your tenant’s admins)
+      </p>
+      <p className="mb-0">
         No account yet? <Link to="/sign-up">Sign up</Link>
       </p>
     </PublicPage>

@@ -2,8 +2,11 @@
  * Switch tenant: the signed-in user's tenants (name, slug, their role), the current one
  * marked; choosing another opens a session there. The API refuses a tenant the user is not a
  * member of. A slug can still be typed when the list is empty (it could not be read).
+ * An external identity (an identity provider's token) has no memberships to list (the API
+ * refuses it: FORBIDDEN, NOT_A_USER): the view says so and how to act in another tenant.
  */
 import { useEffect, useState, type FormEvent } from 'react';
+import Alert from 'react-bootstrap/Alert';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
 import Form from 'react-bootstrap/Form';
@@ -11,7 +14,7 @@ import ListGroup from 'react-bootstrap/ListGroup';
 import { useNavigate } from 'react-router';
 import { ConsoleMyTenantsDocument, type ConsoleMyTenantsQuery } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
-import { useSession } from '../session.js';
+import { NOT_A_USER, useSession } from '../session.js';
 
 type MyTenant = NonNullable<ConsoleMyTenantsQuery['viewer']['tenants']>[number];
 
@@ -21,15 +24,17 @@ export function SwitchTenant() {
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
   const [tenants, setTenants] = useState<MyTenant[] | undefined>();
+  const external = signedIn?.kind === 'external';
 
   useEffect(() => {
+    if (external) return;
     call((client) => client.query(ConsoleMyTenantsDocument, {}))
       .then(({ viewer }) => setTenants(viewer.tenants ?? []))
       .catch((error) => {
         setTenants([]);
         fail(error);
       });
-  }, [call, fail]);
+  }, [call, fail, external]);
 
   const choose = async (slug: string) => {
     setBusy(true);
@@ -56,7 +61,12 @@ export function SwitchTenant() {
         You are in <strong>{signedIn?.tenant.name}</strong> ({signedIn?.tenant.slug}) as {signedIn?.role}.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} title="Could not switch tenant" />
-      {tenants === undefined && <p role="status">Reading your tenants…</p>}
+      {external ? (
+        <Alert variant="info" id="switch-tenant-external">
+          {NOT_A_USER} To act in another tenant, sign out, then sign in with a token that tenant trusts (naming its slug when several trust your provider), or with a Sluice account.
+        </Alert>
+      ) : null}
+      {!external && tenants === undefined && <p role="status">Reading your tenants…</p>}
       {tenants && tenants.length > 0 && (
         <ListGroup as="ul" aria-label="Your tenants">
           {tenants.map((tenant) => (

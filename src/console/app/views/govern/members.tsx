@@ -104,7 +104,7 @@ export function Members() {
                 </td>
                 <td>{formatWhen(member.createdAt)}</td>
                 <td className="text-end">
-                  {member.user.id === signedIn?.user.id ? null : (
+                  {member.user.id === signedIn?.user?.id ? null : (
                     <Button size="sm" variant="outline-danger" onClick={() => setRemoving(member)}>
                       Remove
                     </Button>
