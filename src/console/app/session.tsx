@@ -3,9 +3,6 @@
  * tenant, the role) lives in memory and in sessionStorage: this tab only, gone when the tab
  * closes, kept across a reload; never in localStorage. The SDK refreshes it before the access
  * token expires; each refresh rotates the refresh token, which is stored again.
- *
- * The classic page (/console/classic/) keeps its own record under its own key: it is written
- * too, so following the link to it needs no second sign-in.
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { AcceptInvitationDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
@@ -13,7 +10,8 @@ import type { Session, SluiceClient } from '../../sdk/index.js';
 import { anonymousClient, sessionClient, SluiceError } from './sluice.js';
 
 const STORAGE_KEY = 'sluice.console.app';
-const CLASSIC_KEY = 'sluice.console.session';
+/** The retired classic page's record (an access token): a tab open since before it was retired may still hold one. */
+const RETIRED_CLASSIC_KEY = 'sluice.console.session';
 
 export interface SignedIn {
   tokens: Session;
@@ -136,18 +134,10 @@ function store(signedIn: SignedIn | undefined): void {
   try {
     if (!signedIn) {
       sessionStorage.removeItem(STORAGE_KEY);
-      sessionStorage.removeItem(CLASSIC_KEY);
+      sessionStorage.removeItem(RETIRED_CLASSIC_KEY);
       return;
     }
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(signedIn));
-    const classic = {
-      accessToken: signedIn.tokens.accessToken,
-      expiresAt: new Date(signedIn.tokens.expiresAt).toISOString(),
-      role: signedIn.role,
-      tenant: { slug: signedIn.tenant.slug, name: signedIn.tenant.name },
-      user: { email: signedIn.user.email },
-    };
-    sessionStorage.setItem(CLASSIC_KEY, JSON.stringify(classic));
   } catch {
     // Storage disabled: the session lasts as long as the page.
   }
