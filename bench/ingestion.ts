@@ -12,7 +12,10 @@
  * Settings: BENCH_INGEST_MB (default 200), BENCH_FILE_KB (default 512), BENCH_REQUEST_MB
  * (default 20: files per multipart request add up to about this), BENCH_INGEST_REF (serve from
  * this commit, checked out in a temporary git worktree, instead of the working tree: the
- * "before" of a change; the benchmark's own code stays the working tree's).
+ * "before" of a change; the benchmark's own code stays the working tree's), BENCH_INGEST_EMBEDDINGS
+ * (dimensions, e.g. 384: the dataset names an embeddings model served by a local stand-in,
+ * support/embeddings-server.ts, so the EMBEDDING stage runs too; the time a request to it was in
+ * flight is left out of Sluice's, and the reference also COPYs the embedding rows written).
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -23,9 +26,11 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { withClient } from '../src/db/bootstrap.js';
 import { markdownCorpus, type CorpusFile } from './support/corpus.js';
+import { startEmbeddingsServer, type BenchEmbeddingsServer } from './support/embeddings-server.js';
 import { cpuSecondsOf, serverCpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, mb, table } from './support/report.js';
 import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
+import { copyEmbeddingsReference } from './support/vector-ingestion.js';
 
 const CHUNK_COLUMNS = 'id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language';
 
@@ -43,8 +48,11 @@ export async function ingestionBenchmark(command: string): Promise<void> {
   const requestBytes = Number(process.env.BENCH_REQUEST_MB ?? 20) * 1e6;
   const ref = process.env.BENCH_INGEST_REF;
   const checkout = ref ? await checkOut(ref) : undefined;
+  const embeddingDimensions = process.env.BENCH_INGEST_EMBEDDINGS ? Number(process.env.BENCH_INGEST_EMBEDDINGS) : undefined;
+  const embedder = embeddingDimensions ? await startEmbeddingsServer(embeddingDimensions) : undefined;
   const database = await openBenchDatabase();
-  const server = await startBenchServer(database, {}, checkout?.directory);
+  // The stand-in embeddings server is on loopback, which the egress guard refuses by default.
+  const server = await startBenchServer(database, embedder ? { SLUICE_EGRESS_PRIVATE_NETWORKS: '127.0.0.1/32' } : {}, checkout?.directory);
   try {
     // CPU is counted on a server only this benchmark uses.
     const postmaster = database.description.includes('embedded') ? await postmasterPidOf(database.ownerUrl) : undefined;
@@ -54,7 +62,8 @@ export async function ingestionBenchmark(command: string): Promise<void> {
     });
     const apiKey = await signUpWithKey(server.url);
     const slug = 'bench-corpus';
-    const { createDataset } = await graphql(server.url, `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`, { input: { name: 'Bench corpus', slug } }, apiKey);
+    const embeddingModelId = embedder ? await createEmbeddingsModel(server.url, apiKey, embedder, embeddingDimensions!) : undefined;
+    const { createDataset } = await graphql(server.url, `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`, { input: { name: 'Bench corpus', slug, ...(embeddingModelId ? { embeddingModelId } : {}) } }, apiKey);
 
     const cpuAtStart = await cpu();
     console.log(`ingesting ${fixed(mb(totalBytes), 0)} MB of generated Markdown (${fileBytes / 1024} KiB files, ~${fixed(mb(requestBytes), 0)} MB per request)`);
@@ -98,32 +107,74 @@ export async function ingestionBenchmark(command: string): Promise<void> {
     const copy = await copyReference(database.ownerUrl, slug, async () => (await cpu()).postgres);
     if (copy.rows !== chunks) throw new Error(`COPY moved ${copy.rows} rows, the pipeline wrote ${chunks}`);
 
+    const embeddings = embedder ? await embeddingsReference(database.ownerUrl, embeddingModelId!, chunks, async () => (await cpu()).postgres) : undefined;
+    // The embedding server's own time is not Sluice's (issue 19): left out where a request was in flight.
+    const busy = embedder?.busySeconds() ?? 0;
+    const sluiceSeconds = endToEndSeconds - busy;
+    const referenceSeconds = copy.seconds + (embeddings?.seconds ?? 0);
+    const referenceCpu = copy.cpuSeconds + (embeddings?.cpuSeconds ?? 0);
+
     const rate = (seconds: number) => [fixed(mb(textBytes) / seconds), fixed(chunks / seconds, 0)];
-    const ratio = copy.seconds / endToEndSeconds;
-    const cpuRatio = copy.cpuSeconds / (pipelineCpu.sluice + pipelineCpu.postgres);
+    const ratio = referenceSeconds / sluiceSeconds;
+    const cpuRatio = referenceCpu / (pipelineCpu.sluice + pipelineCpu.postgres);
+    const served = embedder?.stats();
     const body = [
       ...(ref ? [`Server from ${ref} (${checkout!.sha}), the benchmark from the working tree.`, ''] : []),
       `Ingestion: ${fixed(mb(textBytes))} MB of generated Markdown in ${documents} files (${fileBytes / 1024} KiB each), uploaded as ${jobIds.length} multipart requests of ${fixed(mb(textBytes / jobIds.length))} MB on average (one job each); default chunking (1000 characters, 150 overlap), giving ${chunks} chunks (${fixed(mb(copy.chunkBytes))} MB of chunk text with the overlaps). Worker inline in the API process (SLUICE_WORKER_CONCURRENCY 2; one dataset's jobs run in order).`,
+      ...(embedder
+        ? [
+            '',
+            `With embeddings: the dataset names an \`openai-compatible-embeddings\` model (${embeddingDimensions} dimensions, the default batch size) served by the benchmark's stand-in on 127.0.0.1 (bench/support/embeddings-server.ts: the real \`/v1/embeddings\` protocol, hashed character-trigram vectors; no model server is reachable here). It answered ${served!.requests} requests for ${served!.inputs} chunks; the ${fixed(busy)} s during which a request was in flight are left out of Sluice's time ("minus the embedding server"). The reference adds COPY of the ${embeddings!.rows} embedding rows (${fixed(mb(embeddings!.bytes))} MB binary) into an empty table \`like chunk_embeddings including all\`.`,
+          ]
+        : []),
       '',
       table(
         ['measured', 'seconds', 'MB/s of text', 'chunks/s', 'CPU seconds: Sluice + PostgreSQL'],
         [
           ['Sluice end to end: first upload → last job COMPLETED', fixed(endToEndSeconds), ...rate(endToEndSeconds), `${fixed(pipelineCpu.sluice)} + ${fixed(pipelineCpu.postgres)}`],
+          ...(embedder ? [['Sluice end to end minus the embedding server\'s time', fixed(sluiceSeconds), ...rate(sluiceSeconds), '']] : []),
           ['Sluice pipeline only: first job started → last finished', fixed(pipelineSeconds), ...rate(pipelineSeconds), ''],
           ['Reference: COPY of the same chunk rows (tsvector + GIN, one transaction)', fixed(copy.seconds), ...rate(copy.seconds), `${fixed(copy.cpuSeconds)} (PostgreSQL)`],
+          ...(embeddings ? [['Reference: COPY of the chunk rows, then of the embedding rows', fixed(referenceSeconds), ...rate(referenceSeconds), `${fixed(referenceCpu)} (PostgreSQL)`]] : []),
         ],
       ),
       '',
-      `- Sluice end to end reaches **${fixed(ratio * 100, 0)} %** of the COPY rate (pipeline alone: ${fixed((copy.seconds / pipelineSeconds) * 100, 0)} %).`,
-      `- In CPU: COPY used **${fixed(cpuRatio * 100, 0)} %** of the CPU seconds Sluice and PostgreSQL used end to end (uploads and the benchmark's polling included).`,
+      embedder
+        ? `- Sluice end to end, minus the embedding server's time, reaches **${fixed(ratio * 100, 0)} %** of the COPY rate of chunks and embeddings (end to end with it: ${fixed((referenceSeconds / endToEndSeconds) * 100, 0)} %).`
+        : `- Sluice end to end reaches **${fixed(ratio * 100, 0)} %** of the COPY rate (pipeline alone: ${fixed((copy.seconds / pipelineSeconds) * 100, 0)} %).`,
+      `- In CPU: COPY used **${fixed(cpuRatio * 100, 0)} %** of the CPU seconds Sluice and PostgreSQL used end to end (uploads and the benchmark's polling included${embedder ? '; the embedding server runs in the benchmark process, not counted' : ''}).`,
       `- Peak resident memory of the Sluice process (API + worker, VmHWM): **${fixed(peakRss / 2 ** 20, 0)} MiB** (PostgreSQL's own processes not counted).`,
     ].join('\n');
-    await appendReport('Ingestion throughput vs COPY', database.description, command, body);
+    await appendReport(embedder ? 'Ingestion throughput with embeddings vs COPY' : 'Ingestion throughput vs COPY', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();
+    await embedder?.close();
     await checkout?.remove();
   }
+}
+
+async function createEmbeddingsModel(url: string, apiKey: string, embedder: BenchEmbeddingsServer, dimensions: number): Promise<string> {
+  const { createModel } = await graphql(
+    url,
+    'mutation($input: CreateModelInput!) { createModel(input: $input) { id } }',
+    { input: { name: 'Bench embeddings', type: 'openai-compatible-embeddings', config: { baseUrl: embedder.baseUrl, model: 'bench-trigrams', dimensions } } },
+    apiKey,
+  );
+  return createModel.id;
+}
+
+/** Checks every chunk got its vector, then times COPY of the embedding rows (support/vector-ingestion.ts). */
+async function embeddingsReference(ownerUrl: string, modelGlobalId: string, chunks: number, postgresCpu: () => Promise<number>) {
+  const modelId = Buffer.from(modelGlobalId, 'base64').toString().split(':')[1]!;
+  return withClient(ownerUrl, async (client) => {
+    const { rows } = await client.query('select count(*)::int as n from chunk_embeddings where model_id = $1', [modelId]);
+    if (rows[0].n !== chunks) throw new Error(`${rows[0].n} embedding rows for ${chunks} chunks`);
+    const cpuBefore = await postgresCpu();
+    const copy = await copyEmbeddingsReference(client, modelId);
+    console.log(`  COPY of ${copy.rows} embedding rows in ${fixed(copy.seconds)} s`);
+    return { ...copy, cpuSeconds: (await postgresCpu()) - cpuBefore };
+  });
 }
 
 /** `ref` in a temporary git worktree sharing this checkout's node_modules (as bench/compare.ts does). */
