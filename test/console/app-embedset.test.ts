@@ -146,7 +146,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       expect(await completed.locator('.job-figures').innerText()).toBe(`completed · 100 % · chunks embedded ${chunkCount} of ${chunkCount}`);
       const latest = await must(server, token, 'query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { progress { kind status chunksEmbedded } } } } }', { id: dataset.id });
       expect(latest.ingestionJobs.edges[0].node.progress).toEqual({ kind: 'REEMBED', status: 'COMPLETED', chunksEmbedded: chunkCount });
-      await page.waitForLoadState('networkidle');
+      // The ended job's counts and documents are read again: a reload would abort them.
+      await problems.idle();
       await page.reload();
       await completed.waitFor();
       expect(await page.locator('.job-card').count()).toBe(2);

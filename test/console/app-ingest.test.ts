@@ -75,7 +75,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
       // Leaving while a view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await problems.idle();
       await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
       await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();
 

@@ -45,6 +45,7 @@ export async function blockOtherHosts(context: BrowserContext, host: string): Pr
 export function watchForProblems(page: Page, host: string) {
   const unexpected: string[] = [];
   const refusedStatuses: number[] = [];
+  const inFlight = trackRequests(page);
   page.on('response', (response) => {
     if (response.status() >= 400) refusedStatuses.push(response.status());
   });
@@ -63,5 +64,33 @@ export function watchForProblems(page: Page, host: string) {
     if (url.protocol !== 'data:' && url.host !== host) unexpected.push(`request to another host: ${request.url()}`);
   });
   page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
-  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
+  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses, idle: inFlight.idle };
+}
+
+/**
+ * The page's requests in flight, and `idle()`: resolves once none has been for `quietMs` (a
+ * view's second query starts when its first answers). Wait for it before `reload` or `goto`,
+ * which abort a request still in flight. `page.waitForLoadState('networkidle')` cannot tell:
+ * it is the document's lifecycle state, reached once at its load, so after a view shown by
+ * the router it resolves at once, whatever that view still has in flight.
+ */
+function trackRequests(page: Page, deadlineMs = 30_000) {
+  let count = 0;
+  let changedAt = Date.now();
+  const change = (by: number) => {
+    count += by;
+    changedAt = Date.now();
+  };
+  page.on('request', () => change(1));
+  page.on('requestfinished', () => change(-1));
+  page.on('requestfailed', () => change(-1));
+  return {
+    async idle(quietMs = 300): Promise<void> {
+      const deadline = Date.now() + deadlineMs;
+      while (count > 0 || Date.now() - changedAt < quietMs) {
+        if (Date.now() > deadline) throw new Error(`the page still had ${count} request(s) in flight after ${deadlineMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
 }
