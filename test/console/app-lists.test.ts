@@ -7,7 +7,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
 import { createDataset } from '../support/ingestion.js';
@@ -72,7 +72,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
       expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {
@@ -87,7 +87,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
     const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
       await signInThroughConsole(page, server.baseUrl, owner);
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.getByRole('link', { name: 'Members', exact: true }).click();
       const rows = page.locator('#invitations-table tbody tr');
       await rows.nth(99).waitFor();
@@ -100,7 +100,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       expect(shown).toHaveLength(COUNT);
       expect([...shown].sort()).toEqual([...emails].sort());
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {
@@ -124,7 +124,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
     const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
       await signInThroughConsole(page, server.baseUrl, owner);
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.getByRole('link', { name: 'Playground', exact: true }).click();
       const options = page.locator('#own-endpoints option');
       await page.locator(`#own-endpoints option[value="${references[total - 1]}"]`).waitFor({ state: 'attached' });
@@ -132,7 +132,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       expect(suggested).toHaveLength(total);
       expect([...suggested].sort()).toEqual([...references].sort());
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

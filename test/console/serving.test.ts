@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CONSOLE_POLICY } from '../../src/platform/http/security-headers.js';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
@@ -118,7 +118,7 @@ describe('the console, as served', () => {
         // The old address of the classic page lands on the application (signed out: its sign-in view).
         await page.goto(`${server.baseUrl}/console/classic/`);
         await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-        await page.waitForLoadState('networkidle');
+        await networkSettled(page);
 
         // An unknown account three times, then the per-email limit, then a wrong password.
         const stranger = uniqueEmail('stranger');
@@ -133,12 +133,12 @@ describe('the console, as served', () => {
 
         await signInThroughConsole(page, server.baseUrl, owner);
         // A reload would abort the datasets view's queries still in flight.
-        await problems.idle();
+        await networkSettled(page);
         // The session stays in this tab's sessionStorage, never in localStorage; a reload keeps it.
         expect(await page.evaluate(() => [localStorage.length, Object.keys(sessionStorage)])).toEqual([0, ['sluice.console.app']]);
         await page.reload();
         await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
-        await page.waitForLoadState('networkidle');
+        await networkSettled(page);
 
         // The session ended elsewhere: the page's next request takes it back to sign-in, which says so.
         const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? '{}').tokens.accessToken as string);

@@ -45,7 +45,7 @@ export async function blockOtherHosts(context: BrowserContext, host: string): Pr
 export function watchForProblems(page: Page, host: string) {
   const unexpected: string[] = [];
   const refusedStatuses: number[] = [];
-  const inFlight = trackRequests(page);
+  trackRequests(page);
   page.on('response', (response) => {
     if (response.status() >= 400) refusedStatuses.push(response.status());
   });
@@ -64,33 +64,37 @@ export function watchForProblems(page: Page, host: string) {
     if (url.protocol !== 'data:' && url.host !== host) unexpected.push(`request to another host: ${request.url()}`);
   });
   page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
-  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses, idle: inFlight.idle };
+  return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
+}
+
+/** Each watched page's requests in flight, and who waits for there to be none. */
+const traffic = new WeakMap<Page, { inFlight: number; waiting: (() => void)[] }>();
+
+function trackRequests(page: Page): void {
+  const state = { inFlight: 0, waiting: [] as (() => void)[] };
+  traffic.set(page, state);
+  const done = () => {
+    state.inFlight -= 1;
+    if (state.inFlight === 0) for (const resolve of state.waiting.splice(0)) resolve();
+  };
+  page.on('request', () => (state.inFlight += 1));
+  page.on('requestfinished', done);
+  page.on('requestfailed', done);
 }
 
 /**
- * The page's requests in flight, and `idle()`: resolves once none has been for `quietMs` (a
- * view's second query starts when its first answers). Wait for it before `reload` or `goto`,
- * which abort a request still in flight. `page.waitForLoadState('networkidle')` cannot tell:
- * it is the document's lifecycle state, reached once at its load, so after a view shown by
- * the router it resolves at once, whatever that view still has in flight.
+ * Resolves once the page has no request in flight, after letting it paint twice (a view shown
+ * starts its queries in effects, which run after it paints). For moving on by page.goto or a
+ * reload without aborting a view's query, which counts as a problem. Not
+ * `waitForLoadState('networkidle')`: that resolves at once on a page that reached it when it
+ * first loaded, and an application moving between views never loads again.
  */
-function trackRequests(page: Page, deadlineMs = 30_000) {
-  let count = 0;
-  let changedAt = Date.now();
-  const change = (by: number) => {
-    count += by;
-    changedAt = Date.now();
-  };
-  page.on('request', () => change(1));
-  page.on('requestfinished', () => change(-1));
-  page.on('requestfailed', () => change(-1));
-  return {
-    async idle(quietMs = 300): Promise<void> {
-      const deadline = Date.now() + deadlineMs;
-      while (count > 0 || Date.now() - changedAt < quietMs) {
-        if (Date.now() > deadline) throw new Error(`the page still had ${count} request(s) in flight after ${deadlineMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-  };
+export async function networkSettled(page: Page): Promise<void> {
+  const state = traffic.get(page);
+  if (!state) throw new Error('networkSettled: the page is not watched (watchForProblems)');
+  for (;;) {
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    if (state.inFlight === 0) return;
+    await new Promise<void>((resolve) => state.waiting.push(resolve));
+  }
 }
