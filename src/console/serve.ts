@@ -1,28 +1,27 @@
 /**
- * Serves the web console at /console, before Yoga sees the request:
- * - the application (app/, built by build.ts on the first request for its files): its page at
- *   /console/ and at every in-app path (/console/datasets/…: the router reads the URL), its
- *   script and stylesheet under /console/assets/;
- * - the first, one-page console (classic/) at /console/classic/, for the views the application
- *   does not have yet (ingestion, asking an endpoint), with the browser build of graphql-ws
- *   under /console/classic/vendor/graphql-ws/.
+ * Serves the web console at /console, before Yoga sees the request: the application (app/,
+ * built by build.ts on the first request for its files), its page at /console/ and at every
+ * in-app path (/console/datasets/…: the router reads the URL), its script and stylesheet under
+ * /console/assets/. The first, one-page console that stood at /console/classic/ is retired (the
+ * application does all it did): its addresses redirect to the application's datasets view,
+ * where its datasets, uploads and jobs now are, so old bookmarks still land somewhere useful.
  *
  * The page holds no secret and grants nothing: everything it does goes through /graphql with
  * the signed-in user's token, under the same plugins as any client. So it needs no auth or
  * CSRF check of its own; its Content-Security-Policy is set in platform/http/security-headers.ts.
  *
- * Files are read once, when the server is created, into an allow-list keyed by URL path: no
+ * The page is read once, when the server is created, and the bundle is built in memory: no
  * request path ever reaches the file system, so there is nothing to traverse.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildConsoleApp, type ConsoleBundle } from './build.js';
 
 /** Where the console is served. */
 export const CONSOLE_PATH = '/console';
+/** Where the retired classic page was. */
 const CLASSIC_PATH = `${CONSOLE_PATH}/classic`;
 const ASSETS_PATH = `${CONSOLE_PATH}/assets`;
 
@@ -31,10 +30,10 @@ interface Asset {
   type: string;
 }
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
+const TYPES = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
 };
 
 export interface ConsoleOptions {
@@ -44,8 +43,7 @@ export interface ConsoleOptions {
 
 export function withConsole(options: ConsoleOptions, next: RequestListener): RequestListener {
   const here = dirname(fileURLToPath(import.meta.url));
-  const classic = classicAssets(join(here, 'classic'));
-  const appPage: Asset = { body: appPageOf(readFileSync(join(here, 'app', 'index.html'), 'utf8'), options), type: TYPES['.html']! };
+  const appPage: Asset = { body: appPageOf(readFileSync(join(here, 'app', 'index.html'), 'utf8'), options), type: TYPES.html };
   let bundle: Promise<ConsoleBundle> | undefined;
   const built = () => {
     bundle ??= buildConsoleApp().catch((error: unknown) => {
@@ -59,14 +57,12 @@ export function withConsole(options: ConsoleOptions, next: RequestListener): Req
     if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return next(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, { allow: 'GET, HEAD' });
     // Relative URLs in a page resolve against a directory only when its URL ends with a slash.
-    if (path === CONSOLE_PATH || path === CLASSIC_PATH) return answer(res, 308, { location: `${path}/` });
-    if (path.startsWith(`${CLASSIC_PATH}/`)) {
-      const asset = classic.get(path);
-      return asset ? send(req, res, asset) : answer(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not found\n');
-    }
+    if (path === CONSOLE_PATH) return answer(res, 308, { location: `${path}/` });
+    // Permanent: the classic page is not coming back.
+    if (path === CLASSIC_PATH || path.startsWith(`${CLASSIC_PATH}/`)) return answer(res, 308, { location: `${CONSOLE_PATH}/datasets` });
     if (path === `${ASSETS_PATH}/app.js` || path === `${ASSETS_PATH}/app.css`) {
       built().then(
-        ({ script, stylesheet }) => send(req, res, path.endsWith('.js') ? { body: script, type: TYPES['.js']! } : { body: stylesheet, type: TYPES['.css']! }),
+        ({ script, stylesheet }) => send(req, res, path.endsWith('.js') ? { body: script, type: TYPES.js } : { body: stylesheet, type: TYPES.css }),
         (error: Error) => answer(res, 500, { 'content-type': 'text/plain; charset=utf-8' }, `The console could not be built: ${error.message}\n`),
       );
       return;
@@ -100,37 +96,4 @@ function send(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
 function answer(res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void {
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-/** URL path → file: the classic page's own .html/.js/.css files, and graphql-ws's browser client. */
-function classicAssets(dir: string): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)];
-    if (type) assets.set(`${CLASSIC_PATH}/${name}`, { body: readFileSync(join(dir, name)), type });
-  }
-  const index = assets.get(`${CLASSIC_PATH}/index.html`);
-  if (!index) throw new Error(`console: ${join(dir, 'index.html')} is missing`);
-  assets.set(`${CLASSIC_PATH}/`, index);
-  for (const [name, body] of graphqlWsClientFiles()) assets.set(`${CLASSIC_PATH}/vendor/graphql-ws/${name}`, { body, type: TYPES['.js']! });
-  return assets;
-}
-
-/**
- * graphql-ws's ESM client (its package's `browser` export, dist/client.js) and the chunks it
- * imports by relative path; it has no bare imports, so a browser runs it as it is. The chunk
- * names carry a content hash that changes between versions, so they are read from the file.
- */
-function graphqlWsClientFiles(): Map<string, Buffer> {
-  // The CommonJS entry sits beside the ESM one in dist/.
-  const dist = dirname(createRequire(import.meta.url).resolve('graphql-ws/client'));
-  const files = new Map<string, Buffer>();
-  const pending = ['client.js'];
-  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
-    if (files.has(name)) continue;
-    const body = readFileSync(join(dist, name));
-    files.set(name, body);
-    for (const [, imported] of body.toString('utf8').matchAll(/\bfrom\s*['"]\.\/([\w.-]+\.js)['"]/g)) pending.push(imported!);
-  }
-  return files;
 }

@@ -4,9 +4,9 @@
  * embeddings model created in the models view, offered (and the chat model not) by the new
  * dataset form (a dataset created with it) and for a keyword-only dataset with documents; a change asks first ("Keep the current model" changes
  * nothing); a model deleted meanwhile is refused and the error stays shown; then the model is
- * picked, the re-embed job is seen in progress (the model server held mid-request) and then
- * every chunk embedded, checked through the API too; then None, which the API shows as keyword
- * only.
+ * picked, the re-embed job is seen in progress (the model server held mid-request), in the
+ * settings and as a job card in the Jobs panel, and then every chunk embedded, checked through
+ * the API too (the card kept after a reload); then None, which the API shows as keyword only.
  *
  * The embeddings server is fake-openai (test/support/fake-openai.ts): a test double for a
  * third-party model server, a real HTTP server on 127.0.0.1 speaking the real OpenAI
@@ -129,6 +129,10 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       await embedded.filter({ hasText: `0 of ${chunkCount} chunks (re-embedding…)` }).waitFor();
       expect(await facts.locator('[data-field="model"]').innerText()).toBe('Harbour vectors');
       await fake.requestsReached(asked + 1);
+      // The Jobs panel shows the re-embed job too, followed live: running while the model server is held.
+      const reembedCard = page.locator('.job-card').filter({ has: page.getByRole('heading', { name: 'Re-embedding the chunks' }) });
+      await reembedCard.and(page.locator('[data-status="RUNNING"]')).waitFor();
+      expect(await reembedCard.locator('.job-figures').innerText()).toMatch(new RegExp(`^embedding · 0 % · chunks embedded 0 of ${chunkCount}$`));
       await checkView(page, 'dataset-embedding');
       release();
       await embedded.filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor({ timeout: 60_000 });
@@ -136,6 +140,17 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       // The refusal stays until dismissed (a later success does not clear it).
       expect(await refusal.isVisible()).toBe(true);
       await refusal.getByRole('button', { name: 'Dismiss this error' }).click();
+      // Its card ended completed, every chunk embedded, as the API says; and so it is after a reload (the history).
+      const completed = reembedCard.and(page.locator('[data-status="COMPLETED"]'));
+      await completed.waitFor();
+      expect(await completed.locator('.job-figures').innerText()).toBe(`completed · 100 % · chunks embedded ${chunkCount} of ${chunkCount}`);
+      const latest = await must(server, token, 'query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { progress { kind status chunksEmbedded } } } } }', { id: dataset.id });
+      expect(latest.ingestionJobs.edges[0].node.progress).toEqual({ kind: 'REEMBED', status: 'COMPLETED', chunksEmbedded: chunkCount });
+      // The ended job's counts and documents are read again: a reload would abort them.
+      await networkSettled(page);
+      await page.reload();
+      await completed.waitFor();
+      expect(await page.locator('.job-card').count()).toBe(2);
       const texts = fake.requests.slice(asked).flatMap((request) => [request.body.input].flat());
       expect(texts.some((text: string) => text.includes('clockwork lamp'))).toBe(true);
       const after = (await embeddingOf()).embedding;

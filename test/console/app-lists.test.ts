@@ -1,14 +1,16 @@
 /**
- * A list longer than 100 in the console (issue 21): 120 datasets, made through GraphQL, read
+ * Lists longer than 100 in the console (issue 21): 120 datasets, made through GraphQL, read
  * in the browser 50 at a time with "Load more" (the connection's pageInfo and cursor), every
  * one shown once and the button gone at the end; the new-endpoint form then offers all of them.
- * Real Chromium, server and PostgreSQL.
+ * 120 open invitations in the members view, 100 then "Load more invitations"; 150 endpoints
+ * all suggested by the playground. Real Chromium, server and PostgreSQL.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
-import { must } from '../support/endpoints.js';
+import { createModel, must, uniqueSlug } from '../support/endpoints.js';
+import { createDataset } from '../support/ingestion.js';
 import { signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -16,6 +18,17 @@ const skipReason = browserSkipReason('test/console/app-lists');
 const COUNT = 120;
 /** The server's default alias limit (SLUICE_MAX_ALIASES) is 15: that many creations per request. */
 const PER_REQUEST = 15;
+
+/** Runs `field(index)` for each of `count` indexes, PER_REQUEST aliased fields a request; the results in order. */
+async function createMany(server: TestServer, token: string, count: number, field: (index: number) => string): Promise<any[]> {
+  const results: any[] = [];
+  for (let start = 0; start < count; start += PER_REQUEST) {
+    const indexes = Array.from({ length: Math.min(PER_REQUEST, count - start) }, (_, offset) => start + offset);
+    const data = await must(server, token, `mutation { ${indexes.map((index) => `f${index}: ${field(index)}`).join('\n')} }`);
+    results.push(...indexes.map((index) => data[`f${index}`]));
+  }
+  return results;
+}
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists (${skipReason})` : "the console's long lists", () => {
   let server: TestServer;
@@ -32,11 +45,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
   it(`shows all ${COUNT} datasets with Load more, each once, and offers each for a new endpoint`, { timeout: 120_000 }, async () => {
     const owner = await signUp(server, { tenantName: 'Long Shelf' });
     const names = Array.from({ length: COUNT }, (_, index) => `Shelf ${String(index + 1).padStart(3, '0')}`);
-    for (let start = 0; start < COUNT; start += PER_REQUEST) {
-      const batch = names.slice(start, start + PER_REQUEST);
-      const fields = batch.map((name, index) => `d${index}: createDataset(input: { name: "${name}", slug: "${name.toLowerCase().replace(' ', '-')}" }) { id }`);
-      await must(server, owner.accessToken, `mutation { ${fields.join('\n')} }`);
-    }
+    await createMany(server, owner.accessToken, COUNT, (index) => `createDataset(input: { name: "${names[index]}", slug: "${names[index]!.toLowerCase().replace(' ', '-')}" }) { id }`);
 
     const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
     try {
@@ -62,6 +71,66 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       expect(offered).toBe(COUNT);
       await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
       expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
+
+      await networkSettled(page);
+      expect(blocked).toEqual([]);
+      expect(problems.unexpected()).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+  it('shows all 120 open invitations in the members view: 100, then Load more invitations', { timeout: 120_000 }, async () => {
+    const owner = await signUp(server, { tenantName: 'Crowded Quay' });
+    const emails = Array.from({ length: COUNT }, (_, index) => `guest-${String(index + 1).padStart(3, '0')}-${uniqueSlug('q')}@example.test`);
+    await createMany(server, owner.accessToken, COUNT, (index) => `inviteMember(email: "${emails[index]}", role: VIEWER) { invitation { id } }`);
+
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    try {
+      await signInThroughConsole(page, server.baseUrl, owner);
+      await networkSettled(page);
+      await page.getByRole('link', { name: 'Members', exact: true }).click();
+      const rows = page.locator('#invitations-table tbody tr');
+      await rows.nth(99).waitFor();
+      expect(await rows.count()).toBe(100);
+      const more = page.getByRole('button', { name: 'Load more invitations' });
+      await more.click();
+      await rows.nth(COUNT - 1).waitFor();
+      await more.waitFor({ state: 'detached' });
+      const shown = await rows.locator('td:first-child').allInnerTexts();
+      expect(shown).toHaveLength(COUNT);
+      expect([...shown].sort()).toEqual([...emails].sort());
+
+      await networkSettled(page);
+      expect(blocked).toEqual([]);
+      expect(problems.unexpected()).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('suggests every one of 150 endpoints in the playground, the 150th too', { timeout: 120_000 }, async () => {
+    const owner = await signUp(server, { tenantName: 'Many Doors' });
+    const dataset = await createDataset(server, owner.accessToken, { name: 'Doors' });
+    const model = await createModel(server, owner.accessToken, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const total = 150;
+    const created = await createMany(
+      server,
+      owner.accessToken,
+      total,
+      (index) => `createEndpoint(input: { name: "Door ${index + 1}", slug: "door-${String(index + 1).padStart(3, '0')}", datasetIds: ["${dataset.id}"], modelId: "${model.id}" }) { reference }`,
+    );
+    const references: string[] = created.map((endpoint) => endpoint.reference);
+
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    try {
+      await signInThroughConsole(page, server.baseUrl, owner);
+      await networkSettled(page);
+      await page.getByRole('link', { name: 'Playground', exact: true }).click();
+      const options = page.locator('#own-endpoints option');
+      await page.locator(`#own-endpoints option[value="${references[total - 1]}"]`).waitFor({ state: 'attached' });
+      const suggested = await options.evaluateAll((nodes) => nodes.map((node) => (node as HTMLOptionElement).value));
+      expect(suggested).toHaveLength(total);
+      expect([...suggested].sort()).toEqual([...references].sort());
 
       await networkSettled(page);
       expect(blocked).toEqual([]);

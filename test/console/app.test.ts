@@ -3,8 +3,7 @@
  * worker and PostgreSQL, with every request to another host refused: sign up (a refused
  * password first), the empty datasets view, create a dataset (a refused slug first, its error
  * staying until dismissed), see it listed, its detail with documents, its settings, deleting it (asked first), switch tenant (refused,
- * then to a tenant the user was invited to), a narrow screen's menu, the classic page signed
- * in by the same session, sign out.
+ * then to a tenant the user was invited to), a narrow screen's menu, sign out.
  *
  * Every view is checked with axe-core (test/support/console-view.ts): no serious or critical
  * violation. Any console error, page error, CSP violation or request to another host fails
@@ -182,13 +181,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'hidden' });
       await networkSettled(page);
 
-      // The classic page (ingestion, asking) is one link away, signed in with the same session.
       await page.setViewportSize({ width: 1200, height: 800 });
       // Leaving while a request is in flight would abort it (a failed request, which fails the test).
-      await networkSettled(page);
-      await page.getByRole('link', { name: 'Ingest & ask (classic)' }).click();
-      await page.locator('#workspace').waitFor();
-      expect(await page.locator('#whoami').innerText()).toContain(email);
       await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets`);
       await page.locator('#datasets-empty').waitFor();

@@ -7,9 +7,6 @@
  * Or the session is an external identity provider's token (issue 21): checked once with a
  * `viewer` query, then the bearer of every request and WebSocket until it is refused (it
  * cannot be refreshed: the provider issues the next one). Kept exactly like the tokens above.
- *
- * The classic page (/console/classic/) keeps its own record under its own key: it is written
- * too, so following the link to it needs no second sign-in.
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { AcceptInvitationDocument, ConsoleExternalViewerDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
@@ -17,7 +14,8 @@ import type { Session, SluiceClient } from '../../sdk/index.js';
 import { anonymousClient, sessionClient, SluiceError, tokenClient } from './sluice.js';
 
 const STORAGE_KEY = 'sluice.console.app';
-const CLASSIC_KEY = 'sluice.console.session';
+/** The retired classic page's record (an access token): a tab open since before it was retired may still hold one. */
+const RETIRED_CLASSIC_KEY = 'sluice.console.session';
 
 interface SignedInTenant {
   role: string;
@@ -209,23 +207,10 @@ function store(signedIn: SignedIn | undefined): void {
   try {
     if (!signedIn) {
       sessionStorage.removeItem(STORAGE_KEY);
-      sessionStorage.removeItem(CLASSIC_KEY);
+      sessionStorage.removeItem(RETIRED_CLASSIC_KEY);
       return;
     }
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(signedIn));
-    if (signedIn.kind === 'external') {
-      // The classic page knows users' sessions only: it asks for its own sign-in.
-      sessionStorage.removeItem(CLASSIC_KEY);
-      return;
-    }
-    const classic = {
-      accessToken: signedIn.tokens.accessToken,
-      expiresAt: new Date(signedIn.tokens.expiresAt).toISOString(),
-      role: signedIn.role,
-      tenant: { slug: signedIn.tenant.slug, name: signedIn.tenant.name },
-      user: { email: signedIn.user.email },
-    };
-    sessionStorage.setItem(CLASSIC_KEY, JSON.stringify(classic));
   } catch {
     // Storage disabled: the session lasts as long as the page.
   }

@@ -98,18 +98,14 @@ export function Shell() {
               ))}
             </NavGroup>
           ))}
-          <NavGroup title="Tools">
-            {/* The views the application does not have yet: the first console has them. */}
-            <Nav.Item as="li">
-              <Nav.Link href="/console/classic/">Ingest &amp; ask (classic)</Nav.Link>
-            </Nav.Item>
-            {/* Only where the server serves GraphiQL (not in production by default): no dead link. */}
-            {GRAPHIQL ? (
+          {/* Only where the server serves GraphiQL (not in production by default): no dead link. */}
+          {GRAPHIQL ? (
+            <NavGroup title="Tools">
               <Nav.Item as="li">
                 <Nav.Link href={GRAPHIQL}>GraphiQL</Nav.Link>
               </Nav.Item>
-            ) : null}
-          </NavGroup>
+            </NavGroup>
+          ) : null}
         </nav>
         <Container as="main" fluid className="py-3 console-main" id="content">
           <ErrorAlert error={failure} onDismiss={dismiss} title="Signing out did not work" />

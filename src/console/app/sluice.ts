@@ -9,9 +9,13 @@ export { SluiceError };
 /** /graphql of this page's own server (the console is served by Sluice itself). */
 export const GRAPHQL_URL = new URL('/graphql', window.location.origin).toString();
 
-/** A client for signed-out calls: sign up, sign in. */
+/**
+ * A client for signed-out calls: sign up, sign in. A refused attempt (RATE_LIMITED: too many
+ * for this email) is shown at once with its wait, not retried: the SDK's retries would keep the
+ * person behind a disabled button for up to a minute with no word of why.
+ */
 export function anonymousClient(): SluiceClient {
-  return createClient({ url: GRAPHQL_URL });
+  return createClient({ url: GRAPHQL_URL, maxRateLimitRetries: 0 });
 }
 
 /**

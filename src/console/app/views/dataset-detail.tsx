@@ -25,6 +25,8 @@ export function DatasetDetail() {
   const [dataset, setDataset] = useState<Dataset | null | undefined>();
   // Bumped when a job ends: the documents are read again.
   const [changes, setChanges] = useState(0);
+  // Bumped when the settings queue a re-embed job: the Jobs panel reads the newest jobs again.
+  const [jobsStarted, setJobsStarted] = useState(0);
   const ingestRef = useRef<((files: File[]) => void) | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [failure, fail, dismiss] = useFailure();
@@ -105,10 +107,11 @@ export function DatasetDetail() {
         onDeleted={() => void load()}
         onReingest={(file) => ingestRef.current?.([file])}
       />
-      <IngestPanel datasetId={dataset.id} ingestRef={ingestRef} onJobEnded={contentChanged} />
+      <IngestPanel datasetId={dataset.id} ingestRef={ingestRef} onJobEnded={contentChanged} refreshKey={jobsStarted} />
 
       <DatasetSettings
         dataset={dataset}
+        onJobStarted={() => setJobsStarted((count) => count + 1)}
         onSaved={(saved) => {
           setDataset({ ...dataset, ...saved });
           if (saved.slug !== dataset.slug) navigate(`/datasets/${encodeURIComponent(saved.slug)}`, { replace: true });

@@ -3,7 +3,8 @@
  * none: keyword search only), how many chunks have a vector by it, and whose vectors answer
  * semantic queries meanwhile. A change asks first: another model re-embeds every chunk (a job;
  * queries go on with the old vectors), none deletes the vectors. While chunks are still without
- * a vector the counts are read again every second, so a re-embed job is seen to progress.
+ * a vector the counts are read again every second, so a re-embed job is seen to progress (its
+ * job card in the Jobs panel shows its progress and outcome too).
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -39,7 +40,7 @@ export function useEmbeddingModels(fail: (error: unknown) => void): EmbeddingMod
   return models;
 }
 
-export function DatasetEmbedding({ datasetId, chunkCount }: { datasetId: string; chunkCount: number }) {
+export function DatasetEmbedding({ datasetId, chunkCount, onJobStarted }: { datasetId: string; chunkCount: number; onJobStarted?: () => void }) {
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
@@ -76,6 +77,8 @@ export function DatasetEmbedding({ datasetId, chunkCount }: { datasetId: string;
         client.mutate(ConsoleSetDatasetEmbeddingModelDocument, { id: datasetId, embeddingModelId: chosen === NONE ? null : chosen }),
       );
       setEmbedding(updateDataset.embedding ?? null);
+      // Another model queued a re-embed job: the Jobs panel shows it with its live progress.
+      if (chosen !== NONE) onJobStarted?.();
     } catch (error) {
       fail(error);
     } finally {

@@ -11,7 +11,16 @@ import { ErrorAlert, useFailure } from '../error-alert.js';
 import { useSession } from '../session.js';
 import { DatasetEmbedding } from './dataset-embedding.js';
 
-export function DatasetSettings({ dataset, onSaved }: { dataset: DatasetFieldsFragment; onSaved: (saved: DatasetFieldsFragment) => void }) {
+export function DatasetSettings({
+  dataset,
+  onSaved,
+  onJobStarted,
+}: {
+  dataset: DatasetFieldsFragment;
+  onSaved: (saved: DatasetFieldsFragment) => void;
+  /** A re-embed job was queued (a new embeddings model). */
+  onJobStarted?: () => void;
+}) {
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
@@ -68,7 +77,7 @@ export function DatasetSettings({ dataset, onSaved }: { dataset: DatasetFieldsFr
           </span>
         </div>
       </Form>
-      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} />
+      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} onJobStarted={onJobStarted} />
     </section>
   );
 }

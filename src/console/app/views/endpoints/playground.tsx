@@ -10,8 +10,9 @@ import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import { useSearchParams } from 'react-router';
-import { ConsoleAskDocument, ConsoleEndpointsDocument, type ConsoleAskSubscription } from '../../../../sdk/index.js';
+import { ConsoleAskDocument, GovernEndpointsDocument, type ConsoleAskSubscription } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { everyPage } from '../../every-page.js';
 import { useSession } from '../../session.js';
 import { SluiceError } from '../../sluice.js';
 import { MyAllowance } from './my-allowance.js';
@@ -45,8 +46,9 @@ export function Playground() {
 
   const loadOwn = useCallback(async () => {
     try {
-      const { endpoints } = await call((client) => client.query(ConsoleEndpointsDocument, { first: 100 }));
-      setOwn(endpoints.edges.map((edge) => edge.node.reference));
+      // Every page, 100 a request: the 150th endpoint is suggested as the first is.
+      const endpoints = await call((client) => everyPage((after) => client.query(GovernEndpointsDocument, { first: 100, after }).then((found) => found.endpoints)));
+      setOwn(endpoints.map((node) => node.reference));
     } catch (error) {
       fail(error);
     }

@@ -9,8 +9,18 @@ import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
-import { InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role } from '../../../../sdk/index.js';
+import {
+  ConsoleInvitationsDocument,
+  InviteMemberDocument,
+  MembersDocument,
+  RemoveMemberDocument,
+  RevokeInvitationDocument,
+  UpdateMemberRoleDocument,
+  type MembersQuery,
+  type Role,
+} from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { nextCursor } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
@@ -32,6 +42,7 @@ export function Members() {
   const [members, setMembers] = useState<Member[] | undefined>();
   const [invitations, setInvitations] = useState<Invitation[]>([]);
   const [next, setNext] = useState<string | null>(null);
+  const [nextInvitations, setNextInvitations] = useState<string | undefined>();
   const [removing, setRemoving] = useState<Member | undefined>();
   const [revoking, setRevoking] = useState<Invitation | undefined>();
   const [invited, setInvited] = useState<{ email: string; token: string } | undefined>();
@@ -44,13 +55,27 @@ export function Members() {
         const rows = viewer.tenant?.members.edges.map((edge) => edge.node) ?? [];
         setMembers((shown) => (after ? [...(shown ?? []), ...rows] : rows));
         setNext(viewer.tenant?.members.pageInfo.hasNextPage ? (viewer.tenant.members.pageInfo.endCursor ?? null) : null);
-        setInvitations(viewer.tenant?.invitations.edges.map((edge) => edge.node) ?? []);
+        // The first page of invitations comes with the first page of members; later ones: loadInvitations.
+        if (!after && viewer.tenant) {
+          setInvitations(viewer.tenant.invitations.edges.map((edge) => edge.node));
+          setNextInvitations(nextCursor(viewer.tenant.invitations));
+        }
       } catch (error) {
         fail(error);
       }
     },
     [call, fail],
   );
+  const loadInvitations = async (after: string) => {
+    try {
+      const { viewer } = await call((client) => client.query(ConsoleInvitationsDocument, { first: 100, after }));
+      if (!viewer.tenant) return;
+      setInvitations((shown) => [...shown, ...viewer.tenant!.invitations.edges.map((edge) => edge.node)]);
+      setNextInvitations(nextCursor(viewer.tenant.invitations));
+    } catch (error) {
+      fail(error);
+    }
+  };
   useEffect(() => void load(), [load]);
 
   const run = async (request: Parameters<typeof call>[0]) => {
@@ -163,6 +188,11 @@ export function Members() {
           </tbody>
         </Table>
       )}
+      {nextInvitations ? (
+        <Button variant="outline-secondary" className="mb-3" onClick={() => void loadInvitations(nextInvitations)}>
+          Load more invitations
+        </Button>
+      ) : null}
       <Invite
         onInvited={(email, token) => {
           setInvited({ email, token });

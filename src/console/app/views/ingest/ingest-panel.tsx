@@ -2,7 +2,8 @@
  * Ingesting into a dataset: drop files or folders, or choose them; files Sluice cannot read
  * are skipped with a note; the upload shows the bytes sent; then each job shows its live
  * progress (job-card.tsx). The dataset's jobs are read from the API, so the history is the
- * same after a reload, in another tab, or for jobs started by the CLI.
+ * same after a reload, in another tab, or for jobs started by the CLI; a job started elsewhere
+ * on the page (a re-embed, from the settings) bumps `refreshKey`, and the newest jobs are read again.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type RefObject } from 'react';
 import Alert from 'react-bootstrap/Alert';
@@ -23,9 +24,12 @@ export function IngestPanel({
   datasetId,
   onJobEnded,
   ingestRef,
+  refreshKey = 0,
 }: {
   datasetId: string;
   onJobEnded: () => void;
+  /** A new value reads the newest jobs again, adding those not shown yet (cards shown keep their live state). */
+  refreshKey?: number;
   /** Set to this panel's way in, for files chosen elsewhere on the page (re-ingesting a document). */
   ingestRef?: RefObject<((files: File[]) => void) | null>;
 }) {
@@ -40,10 +44,18 @@ export function IngestPanel({
   const folderInput = useRef<HTMLInputElement>(null);
 
   const loadHistory = useCallback(
-    async (before?: string) => {
+    async (before?: string, newOnly = false) => {
       try {
         const { ingestionJobs } = await call((client) => client.query(ConsoleIngestionJobsDocument, { datasetId, last: HISTORY_PAGE, before }));
         const page = ingestionJobs.edges.map(({ node }) => ({ ...node, inputs: node.documents })).reverse();
+        if (newOnly) {
+          // The older pages already read stay, and so does the cursor to the ones before them.
+          setJobs((shown) => {
+            const known = new Set((shown ?? []).map((job) => job.id));
+            return [...page.filter((job) => !known.has(job.id)), ...(shown ?? [])];
+          });
+          return;
+        }
         setJobs((shown) => (before ? [...(shown ?? []), ...page] : page));
         setOlder(ingestionJobs.pageInfo.hasPreviousPage ? (ingestionJobs.pageInfo.startCursor ?? null) : null);
       } catch (error) {
@@ -53,6 +65,9 @@ export function IngestPanel({
     [call, datasetId, fail],
   );
   useEffect(() => void loadHistory(), [loadHistory]);
+  useEffect(() => {
+    if (refreshKey > 0) void loadHistory(undefined, true);
+  }, [loadHistory, refreshKey]);
 
   const ingest = async (files: File[]) => {
     if (files.length === 0 || upload) return;
@@ -163,7 +178,7 @@ export function IngestPanel({
       <h3 className="h6 mt-3">Jobs</h3>
       {jobs === undefined ? null : jobs.length === 0 ? (
         <p className="text-body-secondary" id="jobs-empty">
-          No ingestion jobs yet: drop or choose files above, and each upload becomes a job you can follow here.
+          No jobs yet: drop or choose files above, and each upload becomes a job you can follow here (so does re-embedding, after a new embeddings model).
         </p>
       ) : (
         <ul className="list-unstyled mb-2" id="jobs">

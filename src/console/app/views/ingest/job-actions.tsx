@@ -50,14 +50,16 @@ export function JobActions({ job, title, onChanged }: { job: JobView; title: str
     });
 
   const ended = hasEnded(job);
-  if (ended && !RETRYABLE.includes(job.progress.status) && failure === undefined) return null;
+  // A re-embed job has no inputs to retry: `reembedDataset` embeds what it left out (docs/console.md, Limits).
+  const retryable = RETRYABLE.includes(job.progress.status) && job.progress.kind !== 'REEMBED';
+  if (ended && !retryable && failure === undefined) return null;
   return (
     <div className="mt-2 job-actions">
       {!ended ? (
         <Button size="sm" variant="outline-danger" disabled={busy} onClick={() => setAsking(true)}>
           Cancel job
         </Button>
-      ) : RETRYABLE.includes(job.progress.status) ? (
+      ) : retryable ? (
         <Button size="sm" variant="outline-primary" disabled={busy} onClick={retry}>
           Retry failed inputs
         </Button>

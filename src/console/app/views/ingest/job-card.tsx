@@ -3,7 +3,9 @@
  * green "completed"), its stage and progress bar, documents, chunks, MB/s and ETA while it
  * runs, and each failed input named with its reason. The bar and the bytes shown are the
  * job's processed bytes, which move while a large input is parsed and chunked, not only when
- * an input is settled (docs/ingestion.md, "Progress"). Cancel and retry: job-actions.tsx.
+ * an input is settled (docs/ingestion.md, "Progress"). A re-embed job (the dataset's
+ * embeddings model changed) has no inputs: it shows the chunks embedded of those to embed.
+ * Cancel and retry: job-actions.tsx.
  */
 import Badge from 'react-bootstrap/Badge';
 import Card from 'react-bootstrap/Card';
@@ -37,7 +39,8 @@ export function JobCard({ initial, onEnded, onChanged }: { initial: JobView; onE
   const failed = job.inputs.filter((input) => input.status === 'FAILED');
   const names = job.inputs.length > 0 ? job.inputs.map((input) => input.name) : (job.names ?? []);
   const rate = ended ? averageRate(job) : job.bytesPerSecond;
-  const title = names.length === 0 ? 'Job' : names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+  const reembed = progress.kind === 'REEMBED';
+  const title = reembed ? 'Re-embedding the chunks' : names.length === 0 ? 'Job' : names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 
   return (
     <Card as="li" className="mb-2 job-card" data-job-id={job.id} data-status={progress.status}>
@@ -56,12 +59,18 @@ export function JobCard({ initial, onEnded, onChanged }: { initial: JobView; onE
           animated={!ended}
           className="mb-1 job-progress"
         />
-        <p className="small mb-0 job-figures" aria-live="polite">
-          <span className="job-stage">{progress.stage.toLowerCase()}</span> · {progress.percent} % · documents {progress.documentsDone} of {progress.documentsTotal} · chunks{' '}
-          {progress.chunksDone} · {formatBytes(progress.bytesProcessed)} of {formatBytes(progress.bytesTotal)}
-          {rate ? ` · ${(rate / 1_000_000).toFixed(2)} MB/s` : ''}
-          {!ended && progress.etaSeconds !== null ? ` · ETA ${formatEta(progress.etaSeconds)}` : ''}
-        </p>
+        {reembed ? (
+          <p className="small mb-0 job-figures" aria-live="polite">
+            <span className="job-stage">{progress.stage.toLowerCase()}</span> · {progress.percent} % · chunks embedded {progress.chunksEmbedded} of {progress.chunksToEmbed}
+          </p>
+        ) : (
+          <p className="small mb-0 job-figures" aria-live="polite">
+            <span className="job-stage">{progress.stage.toLowerCase()}</span> · {progress.percent} % · documents {progress.documentsDone} of {progress.documentsTotal} · chunks{' '}
+            {progress.chunksDone} · {formatBytes(progress.bytesProcessed)} of {formatBytes(progress.bytesTotal)}
+            {rate ? ` · ${(rate / 1_000_000).toFixed(2)} MB/s` : ''}
+            {!ended && progress.etaSeconds !== null ? ` · ETA ${formatEta(progress.etaSeconds)}` : ''}
+          </p>
+        )}
         {progress.error ? <p className="small text-danger mb-0">{progress.error}</p> : null}
         {failed.length > 0 ? (
           <div className="mt-2">

@@ -7,6 +7,7 @@ import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import Spinner from 'react-bootstrap/Spinner';
+import { Link } from 'react-router';
 import { UsageOverTimeDocument, type UsageSeriesGrouping } from '../../../../sdk/index.js';
 import { readTenantCallers } from '../../callers.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
@@ -92,7 +93,7 @@ export function Usage() {
       </Form>
       {loaded === undefined ? null : loaded.points.length === 0 ? (
         <Card body className="mb-4 empty-state" id="usage-empty">
-          <strong>No queries in this range.</strong> Publish an endpoint and ask it (the classic page has <a href="/console/classic/">Ask an endpoint</a>), or choose a longer range.
+          <strong>No queries in this range.</strong> Publish an endpoint and ask it (in the <Link to="/playground">playground</Link>, say), or choose a longer range.
         </Card>
       ) : (
         METRICS.map((metric) => <UsageChart key={metric.id} metric={metric} labels={labels} series={seriesOf(loaded.points, loaded.starts, metric)} names={names} />)
