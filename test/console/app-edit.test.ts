@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
 import { createModel, must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -152,7 +152,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's edit and d
       expect([changes[0]!.details.before.keyLast4, changes[0]!.details.after.keyLast4]).toEqual(['1111', '2222']);
       expect(JSON.stringify(events)).not.toContain('sk-new-key');
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
 import { createModel, must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -86,7 +86,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
 
       // The dataset's settings offer the embeddings models only, with None first.
       // Leaving while a view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets/${dataset.slug}`);
       const facts = page.locator('#dataset-embedding');
       const select = page.getByLabel('Embeddings model');
@@ -152,7 +152,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset em
       await facts.locator('[data-field="model"]').filter({ hasText: 'none (keyword search only)' }).waitFor();
       expect((await embeddingOf()).embedding).toBeNull();
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, launchChromium, networkSettled, watchForProblems } from '../support/browser.js';
 import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -216,7 +216,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
 
       // Deleting asks first: "Keep it" keeps it; "Delete" deletes it.
       // Leaving while a view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/endpoints`);
       await row.getByRole('button', { name: 'Delete' }).click();
       const confirm = page.getByRole('dialog', { name: 'Delete “Lamp answers”?' });
@@ -230,7 +230,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's endpoint v
       await page.locator('#endpoints-empty').waitFor();
       expect((await must(server, token, '{ endpoint(slug: "lamp-answers") { slug } }')).endpoint).toBeNull();
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

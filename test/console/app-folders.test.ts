@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { signUp } from '../support/identity.js';
@@ -49,7 +49,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `folders in the console (
     try {
       await signInThroughConsole(page, server.baseUrl, owner);
       // Leaving while the datasets view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets/harbour-guides`);
       await page.locator('#documents-empty').waitFor();
 
@@ -71,7 +71,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `folders in the console (
       );
       expect([...documents].sort()).toEqual(['harbour/gates.md: Gates', 'harbour/locks/gates.md: Lock gates', 'harbour/locks/inner/notes.txt: harbour/locks/inner/notes.txt']);
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

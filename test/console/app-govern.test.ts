@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, launchChromium, networkSettled, watchForProblems } from '../support/browser.js';
 import { checkView, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
 import { endpointOver, gql } from '../support/endpoints.js';
 import { addMember, codeOf, signUp, uniqueEmail } from '../support/identity.js';
@@ -207,7 +207,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's governance
         await invitedPage.getByLabel('Password').fill('a long enough passphrase');
         await invitedPage.getByRole('button', { name: 'Accept' }).click();
         await invitedPage.getByRole('button', { name: new RegExp(`Quay Authority · ${deckhand}`) }).waitFor();
-        await invitedPage.waitForLoadState('networkidle');
+        await networkSettled(invitedPage);
         expect(invitedBlocked).toEqual([]);
         expect(invitedProblems.unexpected()).toEqual([]);
       } finally {
@@ -247,7 +247,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's governance
       await expectNoSidewaysScroll(page);
       await checkView(page, 'policies-narrow');
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, launchChromium, networkSettled, watchForProblems } from '../support/browser.js';
 import { signUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
 import { axe, expectNoSidewaysScroll } from '../support/console-view.js';
@@ -75,7 +75,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
       // Leaving while a view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
       await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();
 
@@ -123,7 +123,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's ingestion 
 
       // After a reload the job is still there, from the API, with its failure named.
       // No query in flight: a reload would abort it, and an aborted request counts as a problem.
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.reload();
       const again = page.locator('#jobs > li[data-status="COMPLETED_WITH_FAILURES"]');
       await again.waitFor();

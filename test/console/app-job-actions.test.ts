@@ -8,7 +8,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { checkView, consolePage, signInThroughConsole } from '../support/console-view.js';
 import { signUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
@@ -37,7 +37,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's job action
     try {
       await signInThroughConsole(page, server.baseUrl, account);
       // Leaving while a view's query is in flight would abort it (a failed request).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
       await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();
       await page.locator('#ingest-files').setInputFiles([
@@ -76,7 +76,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's job action
       expect(body.data.dataset.documents.edges.map((edge: any) => edge.node.title).sort()).toEqual(['Fog', 'Lamp']);
       expect(await jobStage(jobId!)).toBe('COMPLETED');
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

@@ -6,7 +6,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium } from '../support/browser.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { signUp } from '../support/identity.js';
@@ -63,7 +63,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
       await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
       expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
 
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       expect(blocked).toEqual([]);
       expect(problems.unexpected()).toEqual([]);
     } finally {

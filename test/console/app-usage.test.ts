@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
 import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, launchChromium, networkSettled, watchForProblems } from '../support/browser.js';
 import { endpointOver, must, uniqueSlug } from '../support/endpoints.js';
 import { createApiKey, signUp, type SignedUp } from '../support/identity.js';
 import { createPolicy, outcome } from '../support/policies.js';
@@ -114,7 +114,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's usage and 
       await page.setViewportSize({ width: 1200, height: 900 });
 
       // The audit trail, filtered by action: configuration changes only, then the one refusal.
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/audit`);
       await page.locator('#audit-table tbody tr').first().waitFor();
       await page.getByLabel('Action').fill('config.*');

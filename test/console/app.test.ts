@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkView as view, expectNoSidewaysScroll, SHOTS } from '../support/console-view.js';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, launchChromium, networkSettled, watchForProblems } from '../support/browser.js';
 import { addMember, signUp, uniqueEmail } from '../support/identity.js';
 import { ingestInline, settled } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -103,7 +103,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
         { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind.' },
       ]);
       expect((await settled(server, token, job.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.reload();
       await page.locator('#documents-table tbody tr').nth(1).waitFor();
       expect((await page.locator('#documents-table tbody tr td:first-child').allInnerTexts()).sort()).toEqual(['Fog signals', 'Lamp care']);
@@ -180,16 +180,16 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console application 
       await page.getByRole('link', { name: 'Members', exact: true }).click();
       await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
       await page.getByRole('link', { name: 'Datasets', exact: true }).waitFor({ state: 'hidden' });
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
 
       // The classic page (ingestion, asking) is one link away, signed in with the same session.
       await page.setViewportSize({ width: 1200, height: 800 });
       // Leaving while a request is in flight would abort it (a failed request, which fails the test).
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.getByRole('link', { name: 'Ingest & ask (classic)' }).click();
       await page.locator('#workspace').waitFor();
       expect(await page.locator('#whoami').innerText()).toContain(email);
-      await page.waitForLoadState('networkidle');
+      await networkSettled(page);
       await page.goto(`${server.baseUrl}/console/datasets`);
       await page.locator('#datasets-empty').waitFor();
 

@@ -45,6 +45,7 @@ export async function blockOtherHosts(context: BrowserContext, host: string): Pr
 export function watchForProblems(page: Page, host: string) {
   const unexpected: string[] = [];
   const refusedStatuses: number[] = [];
+  trackRequests(page);
   page.on('response', (response) => {
     if (response.status() >= 400) refusedStatuses.push(response.status());
   });
@@ -64,4 +65,36 @@ export function watchForProblems(page: Page, host: string) {
   });
   page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
   return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
+}
+
+/** Each watched page's requests in flight, and who waits for there to be none. */
+const traffic = new WeakMap<Page, { inFlight: number; waiting: (() => void)[] }>();
+
+function trackRequests(page: Page): void {
+  const state = { inFlight: 0, waiting: [] as (() => void)[] };
+  traffic.set(page, state);
+  const done = () => {
+    state.inFlight -= 1;
+    if (state.inFlight === 0) for (const resolve of state.waiting.splice(0)) resolve();
+  };
+  page.on('request', () => (state.inFlight += 1));
+  page.on('requestfinished', done);
+  page.on('requestfailed', done);
+}
+
+/**
+ * Resolves once the page has no request in flight, after letting it paint twice (a view shown
+ * starts its queries in effects, which run after it paints). For moving on by page.goto or a
+ * reload without aborting a view's query, which counts as a problem. Not
+ * `waitForLoadState('networkidle')`: that resolves at once on a page that reached it when it
+ * first loaded, and an application moving between views never loads again.
+ */
+export async function networkSettled(page: Page): Promise<void> {
+  const state = traffic.get(page);
+  if (!state) throw new Error('networkSettled: the page is not watched (watchForProblems)');
+  for (;;) {
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    if (state.inFlight === 0) return;
+    await new Promise<void>((resolve) => state.waiting.push(resolve));
+  }
 }

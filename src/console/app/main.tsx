@@ -19,6 +19,7 @@ import { Models } from './views/endpoints/models.js';
 import { Playground } from './views/endpoints/playground.js';
 // Governance (policies and the decision log, API keys, members, tenant settings).
 import { AcceptInvitation } from './views/accept-invitation.js';
+import { Account, AccountDeleted } from './views/account.js';
 import { ApiKeys } from './views/govern/api-keys.js';
 import { Members } from './views/govern/members.js';
 import { Policies } from './views/govern/policies.js';
@@ -42,6 +43,8 @@ createRoot(root).render(
           <Route path="sign-up" element={<SignUp />} />
           {/* Governance: an invitation's link leads here, signed in or not. */}
           <Route path="accept-invitation" element={<AcceptInvitation />} />
+          {/* Outside the signed-in frame: the account it belonged to is gone. */}
+          <Route path="account-deleted" element={<AccountDeleted />} />
           <Route element={<Shell />}>
             <Route index element={<Navigate to="/datasets" replace />} />
             <Route path="datasets" element={<Datasets />} />
@@ -52,6 +55,7 @@ createRoot(root).render(
             <Route path="catalog" element={<Catalog />} />
             <Route path="playground" element={<Playground />} />
             <Route path="switch-tenant" element={<SwitchTenant />} />
+            <Route path="account" element={<Account />} />
             {/* console-usage: usage charts and the audit trail. */}
             <Route path="usage" element={<Usage />} />
             <Route path="audit" element={<Audit />} />

@@ -98,7 +98,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         try {
           return await request(client);
         } catch (error) {
-          if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED') {
+          // A password the call itself carried (deleting the account) being wrong is not the session ending.
+          if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED' && error.details.reason !== 'credentials') {
             setEndedBecause('Your session ended (expired, signed out elsewhere or revoked): sign in again.');
             keep(undefined);
           }

@@ -67,6 +67,9 @@ export function Shell() {
               <NavDropdown.Item as={NavLink} to="/switch-tenant">
                 Switch tenant
               </NavDropdown.Item>
+              <NavDropdown.Item as={NavLink} to="/account">
+                Your account
+              </NavDropdown.Item>
               <NavDropdown.Item as="button" onClick={onSignOut}>
                 Sign out
               </NavDropdown.Item>

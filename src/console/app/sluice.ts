@@ -36,3 +36,19 @@ export function describeError(error: unknown): { message: string; code?: string;
   }
   return { message: error instanceof Error ? error.message : String(error), details: [] };
 }
+
+/**
+ * The input fields a refusal names, each with what is wrong (`config.temperature` → "Too big…"),
+ * so a form can mark them: an issue's path, else the one `field` the error names.
+ */
+export function invalidFields(error: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (!(error instanceof SluiceError)) return fields;
+  const details = error.details as { issues?: { path?: string[] | string; message: string }[]; field?: unknown };
+  for (const issue of details.issues ?? []) {
+    const path = Array.isArray(issue.path) ? issue.path.join('.') : issue.path;
+    if (path && !fields.has(path)) fields.set(path, issue.message);
+  }
+  if (fields.size === 0 && typeof details.field === 'string') fields.set(details.field, error.message);
+  return fields;
+}

@@ -1,8 +1,8 @@
 /**
- * Adding a model: its type (from the server's `modelTypes`), a name, and what that type needs:
- * the server's address and model name for the OpenAI-protocol types, an API key where the type
- * takes one (sent once, stored sealed, never shown again), sentences per answer for the
- * built-in extractive type. The server validates all of it; its refusals are shown as said.
+ * Adding a model: its type (from the server's `modelTypes`), a name, every setting of that type
+ * and its prices (model-fields.tsx, shared with the edit dialog), and an API key where the type
+ * takes one (sent once, stored sealed, never shown again). The server validates all of it; its
+ * refusal is shown as said, above the form, and marks the fields it names.
  */
 import { useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -10,6 +10,7 @@ import Form from 'react-bootstrap/Form';
 import { ConsoleCreateModelDocument, type ConsoleModelsQuery } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
+import { ModelFields, readModelFields } from './model-fields.js';
 
 type ModelTypeInfo = ConsoleModelsQuery['modelTypes'][number];
 
@@ -17,32 +18,28 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
+  // The fields the last refusal named: marked until the form is sent again; the refusal itself stays above until dismissed or replaced.
+  const [marked, setMarked] = useState<unknown>();
   const [typeName, setTypeName] = useState('extractive');
   const type = types.find((known) => known.name === typeName);
-  // Every type but the built-in one calls a server at an address (the OpenAI-protocol types today).
-  const callsServer = typeName !== 'extractive';
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const formElement = event.currentTarget;
     const form = new FormData(formElement);
     const text = (name: string) => String(form.get(name) ?? '').trim();
-    const config: Record<string, unknown> = {};
-    if (callsServer) {
-      config.baseUrl = text('baseUrl');
-      config.model = text('model');
-    } else if (text('maxSentences')) {
-      config.maxSentences = Number(text('maxSentences'));
-    }
     setBusy(true);
+    setMarked(undefined);
     try {
-      const input = { name: text('name'), type: typeName, config, apiKey: type?.acceptsApiKey && text('apiKey') ? text('apiKey') : undefined };
+      const settings = readModelFields(form, typeName);
+      const input = { name: text('name'), type: typeName, ...settings, apiKey: type?.acceptsApiKey && text('apiKey') ? text('apiKey') : undefined };
       await call((client) => client.mutate(ConsoleCreateModelDocument, { input }));
       formElement.reset();
       setTypeName('extractive');
       onCreated();
     } catch (error) {
       fail(error);
+      setMarked(error);
     } finally {
       setBusy(false);
     }
@@ -71,25 +68,8 @@ export function CreateModel({ types, onCreated }: { types: ModelTypeInfo[]; onCr
           <Form.Control name="name" required aria-describedby="model-name-help" />
           <Form.Text id="model-name-help">Unique in your tenant; endpoints name it.</Form.Text>
         </Form.Group>
-        {callsServer ? (
-          <>
-            <Form.Group className="mb-3" controlId="model-base-url">
-              <Form.Label>Server URL</Form.Label>
-              <Form.Control name="baseUrl" type="url" required placeholder="https://api.openai.com/v1" aria-describedby="model-base-url-help" />
-              <Form.Text id="model-base-url-help">Up to and including the API version. Private addresses are refused unless the operator allows them.</Form.Text>
-            </Form.Group>
-            <Form.Group className="mb-3" controlId="model-model">
-              <Form.Label>Model name on the server</Form.Label>
-              <Form.Control name="model" required placeholder="gpt-4o-mini" />
-            </Form.Group>
-          </>
-        ) : (
-          <Form.Group className="mb-3" controlId="model-max-sentences">
-            <Form.Label>Sentences per answer</Form.Label>
-            <Form.Control name="maxSentences" type="number" min={1} max={20} placeholder="3" aria-describedby="model-max-sentences-help" />
-            <Form.Text id="model-max-sentences-help">1 to 20; 3 when left empty.</Form.Text>
-          </Form.Group>
-        )}
+        {/* Keyed by type: another type starts from its own empty fields. */}
+        <ModelFields key={typeName} idPrefix="model" type={typeName} failure={failure === undefined ? undefined : marked} />
         {type?.acceptsApiKey ? (
           <Form.Group className="mb-3" controlId="model-api-key">
             <Form.Label>API key</Form.Label>

@@ -14,6 +14,7 @@ import { ConsoleAskDocument, ConsoleEndpointsDocument, type ConsoleAskSubscripti
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { SluiceError } from '../../sluice.js';
+import { MyAllowance } from './my-allowance.js';
 import { Passages, type RetrievedPassage } from './passages.js';
 
 type Event = ConsoleAskSubscription['endpointQuery'];
@@ -21,6 +22,10 @@ type Completed = Extract<Event, { __typename: 'EndpointQueryCompleted' }>;
 type Usage = Extract<Event, { __typename: 'EndpointQueryUsage' }>['usage'];
 
 interface Asked {
+  /** The endpoint asked, as `tenant/slug`. */
+  reference: string;
+  /** Counts questions, so that the caller's usage is read again after each. */
+  number: number;
   state: 'streaming' | 'done' | 'stopped' | 'failed';
   passages: RetrievedPassage[];
   answer: string;
@@ -58,7 +63,7 @@ export function Playground() {
     setParams(address ? { endpoint: address } : {}, { replace: true });
     await stream.current?.return?.();
     dismiss();
-    setAsked({ state: 'streaming', passages: [], answer: '' });
+    setAsked((previous) => ({ reference, number: (previous?.number ?? 0) + 1, state: 'streaming', passages: [], answer: '' }));
     const update = (change: (current: Asked) => Asked) => setAsked((current) => (current ? change(current) : current));
     try {
       await call(async (client) => {
@@ -130,6 +135,7 @@ export function Playground() {
         </div>
       </Form>
       {asked ? <Answer asked={asked} /> : null}
+      {asked && asked.state !== 'streaming' ? <MyAllowance reference={asked.reference} asked={asked.number} /> : null}
     </>
   );
 }
