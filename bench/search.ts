@@ -6,13 +6,15 @@
  * replaced (ts_rank_cd, bench/support/legacy-search.ts) and the same statement calling the
  * PL/pgSQL `sluice_bm25_search` for every question (as before `sluice_keyword_search`), in the
  * same run, one request at a time, the four interleaved so all see the same cache and machine
- * state.
+ * state. With the database on this machine, also the backend CPU time of the retrieval SQL and
+ * of the ts_rank_cd statement: their ratio holds when other work loads the machine.
  *
  * Settings: BENCH_SEARCH_CHUNKS (default 1 000 000), BENCH_SEARCH_QUERIES (default 400 each),
  * BENCH_SEARCH_KEEP (a directory: the embedded database is kept there and its corpus reused by
  * later runs of the same size; generating 1 M chunks takes minutes).
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { fullTextSearchSql, type RetrievalRequest } from '../src/domains/endpoints/retriever.js';
 import { legacyFullTextSearchSql } from './support/legacy-search.js';
@@ -32,11 +34,14 @@ export async function searchBenchmark(command: string): Promise<void> {
 
     const app = new pg.Client({ connectionString: database.appUrl });
     await app.connect();
+    const backendCpu = await backendCpuClock(app);
     const asks = questions(queryCount);
     const viaApi: number[] = [];
     const viaSql: number[] = [];
     const viaLegacy: number[] = [];
     const viaProcedural: number[] = [];
+    const cpuSql: number[] = [];
+    const cpuLegacy: number[] = [];
     let hits = 0;
     try {
       if (process.env.BENCH_EXPLAIN) {
@@ -55,10 +60,12 @@ export async function searchBenchmark(command: string): Promise<void> {
         await rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english'));
         await rawSearch(app, tenantId, datasetId, query, proceduralSearchSql);
       }
-      const timed = async <T>(samples: number[], run: () => Promise<T>): Promise<T> => {
+      const timed = async <T>(samples: number[], run: () => Promise<T>, cpuSamples?: number[]): Promise<T> => {
+        const cpuBefore = cpuSamples && backendCpu ? await backendCpu() : 0;
         const started = performance.now();
         const result = await run();
         samples.push(performance.now() - started);
+        if (cpuSamples && backendCpu) cpuSamples.push((await backendCpu()) - cpuBefore);
         return result;
       };
       const paths = ['api', 'sql', 'legacy', 'procedural'] as const;
@@ -70,8 +77,8 @@ export async function searchBenchmark(command: string): Promise<void> {
         let rows = 0;
         for (const path of order[index % order.length]!) {
           if (path === 'api') passages = await timed(viaApi, () => ask(server.url, apiKey, endpoint, query));
-          else if (path === 'sql') rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query));
-          else if (path === 'legacy') await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english')));
+          else if (path === 'sql') rows = await timed(viaSql, () => rawSearch(app, tenantId, datasetId, query), cpuSql);
+          else if (path === 'legacy') await timed(viaLegacy, () => rawSearch(app, tenantId, datasetId, query, (request) => legacyFullTextSearchSql(request, 'english')), cpuLegacy);
           else await timed(viaProcedural, () => rawSearch(app, tenantId, datasetId, query, proceduralSearchSql));
         }
         if (rows !== passages) throw new Error(`"${query}": the API returned ${passages} passages, the SQL ${rows}`);
@@ -89,6 +96,7 @@ export async function searchBenchmark(command: string): Promise<void> {
     const sql = stats(viaSql);
     const legacy = stats(viaLegacy);
     const procedural = stats(viaProcedural);
+    const cpu = backendCpu ? [stats(cpuSql), stats(cpuLegacy)] : undefined;
     const body = [
       `Search: ${chunkCount} chunks of 40 generated words (a ${VOCABULARY}-word vocabulary drawn with a skew: a few words in most chunks, most words in few) in one dataset; ${queryCount} two- and three-word questions (${hits} with passages), topK 5, one request at a time, the four paths interleaved, each asking first for a quarter of the questions.`,
       '',
@@ -102,6 +110,13 @@ export async function searchBenchmark(command: string): Promise<void> {
           ['Ratio (GraphQL / SQL)', ...api.map((value, index) => fixed(value / sql[index]!, 2))],
           ['Ratio (BM25 SQL / before)', ...sql.map((value, index) => fixed(value / legacy[index]!, 2))],
           ['Ratio (BM25 SQL / BM25 before 2026-12-03)', ...sql.map((value, index) => fixed(value / procedural[index]!, 2))],
+          ...(cpu
+            ? [
+                ['Backend CPU time, BM25 SQL (its transaction: begin, tenant, search, commit)', ...cpu[0]!.map((value) => fixed(value))],
+                ['Backend CPU time, before (ts_rank_cd)', ...cpu[1]!.map((value) => fixed(value))],
+                ['Ratio of backend CPU time (BM25 SQL / before)', ...cpu[0]!.map((value, index) => fixed(value / cpu[1]![index]!, 2))],
+              ]
+            : []),
         ],
       ),
     ].join('\n');
@@ -110,6 +125,20 @@ export async function searchBenchmark(command: string): Promise<void> {
     await server.stop();
     await database.close();
   }
+}
+
+/**
+ * The CPU time PostgreSQL's backend for `client` has used so far, in ms, when it runs on this
+ * machine (/proc/<pid>/schedstat: time on a core, in ns); undefined for a remote server. Wall
+ * time on a loaded machine includes waiting for a core; CPU time mostly does not, so the ratio
+ * of the two statements' CPU times holds when other work shares the machine.
+ */
+async function backendCpuClock(client: pg.Client): Promise<(() => Promise<number>) | undefined> {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(client.host) && !client.host.startsWith('/')) return undefined;
+  const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const file = `/proc/${rows[0]!.pid}/schedstat`;
+  const read = async () => Number((await readFile(file, 'utf8')).split(' ')[0]) / 1e6;
+  return (await read().then(Number.isFinite, () => false)) ? read : undefined;
 }
 
 /** The retriever's statement as it was before sluice_keyword_search: every question through the PL/pgSQL function. */

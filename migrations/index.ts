@@ -39,6 +39,7 @@ import { Migration20261203060410_ingestion_bytes_processed } from './Migration20
 import { Migration20261203061539_bm25_statistics_narrow_aggregation } from './Migration20261203061539_bm25_statistics_narrow_aggregation.js';
 import { Migration20261203062000_keyword_search_pruning } from './Migration20261203062000_keyword_search_pruning.js';
 import { Migration20261203074000_user_memberships } from './Migration20261203074000_user_memberships.js';
+import { Migration20261203091424_keyword_unrolled_single_pass } from './Migration20261203091424_keyword_unrolled_single_pass.js';
 import { Migration20261203095024_passages_per_document } from './Migration20261203095024_passages_per_document.js';
 
 export const migrationsList: MigrationObject[] = [
@@ -81,5 +82,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203061539_bm25_statistics_narrow_aggregation', class: Migration20261203061539_bm25_statistics_narrow_aggregation },
   { name: 'Migration20261203062000_keyword_search_pruning', class: Migration20261203062000_keyword_search_pruning },
   { name: 'Migration20261203074000_user_memberships', class: Migration20261203074000_user_memberships },
+  { name: 'Migration20261203091424_keyword_unrolled_single_pass', class: Migration20261203091424_keyword_unrolled_single_pass },
   { name: 'Migration20261203095024_passages_per_document', class: Migration20261203095024_passages_per_document },
 ];

@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { readsAsTokens } from '../../src/domains/endpoints/retriever.js';
 import { endpointOver, must, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { ingestInline, settled, tenantWithOwner, type InlineDocument, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -262,6 +263,21 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     expect(await lexemes('what is, and how?')).toEqual([]);
     expect(await lexemes('')).toEqual([]);
     expect(await lexemes("the body's 1.5 m")).toEqual(['1.5', 'bodi', 'm']);
+    // The retriever skips plain_question_text for questions of words and numbers between blanks
+    // (readsAsTokens false): both readings must give the same lexemes, in the same order.
+    const unread = ["What's the river's flow, in 1972?", 'naïve Straße  café42 (lock)!', 'how does the lock fill?', "x10 don't 7 canal;"];
+    for (const question of unread) {
+      expect(readsAsTokens(question), question).toBe(false);
+      const { rows } = await withClient(server.database.ownerUrl, (client) =>
+        client.query<{ same: boolean; lexemes: string }>(
+          `select to_tsvector('english', plain_question_text('english', $1)) = to_tsvector('english', $1) as same, to_tsvector('english', $1)::text as lexemes`,
+          [question],
+        ),
+      );
+      expect(rows[0], question).toMatchObject({ same: true });
+      expect(rows[0]!.lexemes, question).not.toBe('');
+    }
+    for (const question of ['x-ray', '/boat-tail/', 'www.nasa.gov', 'a@b.org', '1.5 m', 'i.e', 'snake_case']) expect(readsAsTokens(question), question).toBe(true);
   });
 
   it('counts a word once per document, whichever statements add, change and remove its chunks', async () => {

@@ -99,6 +99,21 @@ export function readQuery(query: string): { strict: boolean; words: string; excl
 }
 
 /**
+ * Characters the text-search parser may read as part of a compound ("x-ray"), a path, a host,
+ * an address or a number with a point, the tokens `plain_question_text` rewrites. A plain
+ * question with none of them is only words and numbers between blanks, which that function
+ * returns as they were: the retriever then skips it (a SQL function run at every search, about
+ * 0.15 ms, a tenth of a search on a small dataset). test/endpoints/bm25.test.ts checks the two
+ * readings agree.
+ */
+const TOKEN_SYNTAX = /[-./@:_~\\&<>+]/;
+
+/** Whether a plain question needs `plain_question_text` to read as its words. */
+export function readsAsTokens(words: string): boolean {
+  return TOKEN_SYNTAX.test(words);
+}
+
+/**
  * The most chunks one keyword search scores, in all its steps (see `sluice_bm25_search` in
  * migrations/…_keyword_search_pruning.ts). A search that needs more (questions whose rarest
  * words are each in thousands of chunks of a large dataset) stops there and ranks what it
@@ -138,7 +153,7 @@ export const KEYWORD_SINGLE_PASS_LIMIT = 500;
 export function fullTextSearchSql({ datasetIds, query, topK, minScore }: RetrievalRequest): { sql: string; params: (string | number | boolean | null)[] } {
   const { strict, words, exclusions } = readQuery(query);
   // What the search reads, once per text-search configuration (`g.question`, `g.excluded`).
-  const question = strict ? '?::text' : 'plain_question_text(language::regconfig, ?)';
+  const question = strict || !readsAsTokens(words) ? '?::text' : 'plain_question_text(language::regconfig, ?)';
   const excluded = exclusions === null ? 'null::tsquery' : 'websearch_to_tsquery(language::regconfig, ?)';
   const highlighted = strict
     ? 'websearch_to_tsquery(h.language, h.question)'
