@@ -29,7 +29,10 @@ export const Chunk = defineTenantOwnedEntity({
   }),
   uniques: [{ properties: ['tenant', 'document', 'ordinal'] }],
   indexes: [
-    { properties: ['tenant', 'dataset'] },
+    // A dataset's chunks in document order: the EMBEDDING stage reads them 64 at a time after a
+    // (document, ordinal) cursor; with (tenant, dataset) alone each batch sorted the whole
+    // dataset (26 000 chunks: PostgreSQL's CPU 69 s where COPY takes 5). Serves (tenant, dataset) lookups too.
+    { properties: ['tenant', 'dataset', 'document', 'ordinal'] },
     { name: 'chunks_search_index', expression: 'create index chunks_search_index on chunks using gin (search)' },
   ],
 });
