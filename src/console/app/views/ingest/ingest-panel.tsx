@@ -73,6 +73,9 @@ export function IngestPanel({
   }, [loadHistory, refreshKey]);
   const live = useNewJobs(datasetId, (jobId) => jobs?.some((job) => job.id === jobId) ?? false, () => loadHistory(undefined, true));
 
+  /** A job started on this page, first in the list (once: the live feed may have added it already). */
+  const added = (view: JobView) => setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== view.id)]);
+
   const ingest = async (files: File[]) => {
     if (files.length === 0 || upload) return;
     const { accepted, skipped: notReadable } = sortOut(files);
@@ -87,8 +90,7 @@ export function IngestPanel({
       setSkipped([...notReadable, ...refused]);
       if (job) {
         const refusedNames = new Set(refused.map((file) => file.name));
-        const view: JobView = { id: job.id, createdAt: job.createdAt, progress: job.progress, inputs: [], names: accepted.map((file) => file.name).filter((name) => !refusedNames.has(name)) };
-        setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== job.id)]);
+        added({ id: job.id, createdAt: job.createdAt, progress: job.progress, inputs: [], names: accepted.map((file) => file.name).filter((name) => !refusedNames.has(name)) });
       }
     } catch (error) {
       fail(error);
@@ -192,7 +194,9 @@ export function IngestPanel({
               key={`${job.id}:${job.generation ?? 0}`}
               initial={job}
               onEnded={onJobEnded}
+              datasetId={datasetId}
               onChanged={(changed) => setJobs((shown) => shown?.map((other) => (other.id === changed.id ? changed : other)))}
+              onStarted={added}
             />
           ))}
         </ul>
