@@ -2,8 +2,10 @@
  * Ingesting into a dataset: drop files or folders, or choose them; files Sluice cannot read
  * are skipped with a note; the upload shows the bytes sent; then each job shows its live
  * progress (job-card.tsx). The dataset's jobs are read from the API, so the history is the
- * same after a reload, in another tab, or for jobs started by the CLI; a job started elsewhere
- * on the page (a re-embed, from the settings) bumps `refreshKey`, and the newest jobs are read again.
+ * same after a reload, in another tab, or for jobs started by the CLI. A job started while the
+ * page is open appears without a reload: elsewhere on the page (a re-embed, from the settings)
+ * it bumps `refreshKey`; anywhere else (the CLI, the API, another tab) the dataset's live feed
+ * names it (new-jobs.ts); either way the newest jobs are read again.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type RefObject } from 'react';
 import Alert from 'react-bootstrap/Alert';
@@ -16,6 +18,7 @@ import { ACCEPTED_EXTENSIONS, filesOfDrop, named, sortOut, type SkippedFile } fr
 import { JobCard } from './job-card.js';
 import type { JobView } from './live-job.js';
 import { NamedProgressBar } from './named-progress-bar.js';
+import { useNewJobs } from './new-jobs.js';
 import { uploadFiles } from './upload.js';
 
 const HISTORY_PAGE = 10;
@@ -68,6 +71,10 @@ export function IngestPanel({
   useEffect(() => {
     if (refreshKey > 0) void loadHistory(undefined, true);
   }, [loadHistory, refreshKey]);
+  const live = useNewJobs(datasetId, (jobId) => jobs?.some((job) => job.id === jobId) ?? false, () => loadHistory(undefined, true));
+
+  /** A job started on this page, first in the list (once: the live feed may have added it already). */
+  const added = (view: JobView) => setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== view.id)]);
 
   const ingest = async (files: File[]) => {
     if (files.length === 0 || upload) return;
@@ -83,8 +90,7 @@ export function IngestPanel({
       setSkipped([...notReadable, ...refused]);
       if (job) {
         const refusedNames = new Set(refused.map((file) => file.name));
-        const view: JobView = { id: job.id, createdAt: job.createdAt, progress: job.progress, inputs: [], names: accepted.map((file) => file.name).filter((name) => !refusedNames.has(name)) };
-        setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== job.id)]);
+        added({ id: job.id, createdAt: job.createdAt, progress: job.progress, inputs: [], names: accepted.map((file) => file.name).filter((name) => !refusedNames.has(name)) });
       }
     } catch (error) {
       fail(error);
@@ -174,6 +180,7 @@ export function IngestPanel({
         </Alert>
       ) : null}
       <ErrorAlert error={failure} onDismiss={dismiss} title="Could not ingest" />
+      <ErrorAlert error={live.failure} onDismiss={live.dismissFailure} title="Lost the live list of jobs (jobs started elsewhere appear on a reload)" />
 
       <h3 className="h6 mt-3">Jobs</h3>
       {jobs === undefined ? null : jobs.length === 0 ? (
@@ -187,7 +194,9 @@ export function IngestPanel({
               key={`${job.id}:${job.generation ?? 0}`}
               initial={job}
               onEnded={onJobEnded}
+              datasetId={datasetId}
               onChanged={(changed) => setJobs((shown) => shown?.map((other) => (other.id === changed.id ? changed : other)))}
+              onStarted={added}
             />
           ))}
         </ul>

@@ -2,11 +2,12 @@
  * What can be done to one job from its card: cancel it while it has not ended (asks first: the
  * input in progress finishes, the rest are not ingested until retried), and retry the failed and
  * cancelled inputs of a job that ended with some. Either way the card is handed the job as the
- * API now has it, and follows it live again (job-card.tsx, live-job.ts).
+ * API now has it, and follows it live again (job-card.tsx, live-job.ts). A re-embed job has no
+ * inputs: its retry (`reembedDataset`) starts a new job, which `onStarted` adds to the panel.
  */
 import { useState } from 'react';
 import Button from 'react-bootstrap/Button';
-import { ConsoleCancelJobDocument, ConsoleRetryJobDocument } from '../../../../sdk/index.js';
+import { ConsoleCancelJobDocument, ConsoleReembedDatasetDocument, ConsoleRetryJobDocument } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
@@ -15,7 +16,15 @@ import { hasEnded, type JobView } from './live-job.js';
 /** Ended with inputs that did not make it: what `retryIngestion` accepts. */
 const RETRYABLE = ['COMPLETED_WITH_FAILURES', 'FAILED', 'CANCELLED'];
 
-export function JobActions({ job, title, onChanged }: { job: JobView; title: string; onChanged: (job: JobView) => void }) {
+export interface JobActionsProps {
+  /** The job's dataset, for a re-embed job's retry. */
+  datasetId: string;
+  onChanged: (job: JobView) => void;
+  /** A new job started from the card (a re-embed job retried). */
+  onStarted: (job: JobView) => void;
+}
+
+export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobActionsProps & { job: JobView; title: string }) {
   const { call } = useSession();
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -23,11 +32,11 @@ export function JobActions({ job, title, onChanged }: { job: JobView; title: str
   const [failedAction, setFailedAction] = useState('');
   const generation = (job.generation ?? 0) + 1;
 
-  const run = async (action: string, change: () => Promise<JobView>) => {
+  const run = async (action: string, change: () => Promise<JobView>, then = onChanged) => {
     setBusy(true);
     dismiss();
     try {
-      onChanged(await change());
+      then(await change());
     } catch (error) {
       setFailedAction(action);
       fail(error);
@@ -48,10 +57,19 @@ export function JobActions({ job, title, onChanged }: { job: JobView; title: str
       const { documents, ...retried } = retryIngestion;
       return { ...retried, names: job.names, inputs: documents, generation };
     });
+  const reembed = () =>
+    void run(
+      'retry',
+      async () => {
+        const { reembedDataset } = await call((client) => client.mutate(ConsoleReembedDatasetDocument, { datasetId }));
+        return { ...reembedDataset, inputs: [] };
+      },
+      onStarted,
+    );
 
   const ended = hasEnded(job);
-  // A re-embed job has no inputs to retry: `reembedDataset` embeds what it left out (docs/console.md, Limits).
-  const retryable = RETRYABLE.includes(job.progress.status) && job.progress.kind !== 'REEMBED';
+  const retryable = RETRYABLE.includes(job.progress.status);
+  const reembedding = job.progress.kind === 'REEMBED';
   if (ended && !retryable && failure === undefined) return null;
   return (
     <div className="mt-2 job-actions">
@@ -60,8 +78,8 @@ export function JobActions({ job, title, onChanged }: { job: JobView; title: str
           Cancel job
         </Button>
       ) : retryable ? (
-        <Button size="sm" variant="outline-primary" disabled={busy} onClick={retry}>
-          Retry failed inputs
+        <Button size="sm" variant="outline-primary" disabled={busy} onClick={reembedding ? reembed : retry}>
+          {reembedding ? 'Retry: embed the chunks left' : 'Retry failed inputs'}
         </Button>
       ) : null}
       <ErrorAlert error={failure} onDismiss={dismiss} title={failedAction === 'cancel' ? 'Could not cancel the job' : 'Could not retry the job'} />

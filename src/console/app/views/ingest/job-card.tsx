@@ -5,13 +5,13 @@
  * job's processed bytes, which move while a large input is parsed and chunked, not only when
  * an input is settled (docs/ingestion.md, "Progress"). A re-embed job (the dataset's
  * embeddings model changed) has no inputs: it shows the chunks embedded of those to embed.
- * Cancel and retry: job-actions.tsx.
+ * Cancel and retry (a re-embed job's retry starts a new one): job-actions.tsx.
  */
 import Badge from 'react-bootstrap/Badge';
 import Card from 'react-bootstrap/Card';
 import { ErrorAlert } from '../../error-alert.js';
 import { formatBytes, formatWhen } from '../../format.js';
-import { JobActions } from './job-actions.js';
+import { JobActions, type JobActionsProps } from './job-actions.js';
 import { NamedProgressBar } from './named-progress-bar.js';
 import { hasEnded, useLiveJob, type JobView } from './live-job.js';
 
@@ -31,7 +31,7 @@ const REASONS: Record<string, string> = {
   PARSE_MEMORY: 'needed too much memory to parse',
 };
 
-export function JobCard({ initial, onEnded, onChanged }: { initial: JobView; onEnded: (job: JobView) => void; onChanged: (job: JobView) => void }) {
+export function JobCard({ initial, onEnded, ...actions }: JobActionsProps & { initial: JobView; onEnded: (job: JobView) => void }) {
   const { job, failure, dismissFailure } = useLiveJob(initial, onEnded);
   const { progress } = job;
   const status = STATUS[progress.status] ?? { label: progress.status, variant: 'secondary' };
@@ -87,7 +87,7 @@ export function JobCard({ initial, onEnded, onChanged }: { initial: JobView; onE
             </ul>
           </div>
         ) : null}
-        <JobActions job={job} title={title} onChanged={onChanged} />
+        <JobActions job={job} title={title} {...actions} />
         <ErrorAlert error={failure} onDismiss={dismissFailure} title="Lost this job’s progress (reload to see where it is)" />
       </Card.Body>
     </Card>
