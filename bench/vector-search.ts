@@ -11,7 +11,7 @@
  *    extension exists, pgvector's `<=>` without index (at N it asks every question for its top
  *    100: the ground truth and the separation below, from one scan each).
  * 3. At N, with pgvector: the separation of the exact top 10 from ranks 11 to 100; HNSW
- *    (m 16, ef_construction 64 by default) build time and size, the plan as run (EXPLAIN
+ *    (Sluice's own m and ef_construction by default, src/db/vector-index.ts) build time and size, the plan as run (EXPLAIN
  *    ANALYZE as the app role), latency at each ef_search with recall@10 against exact and the
  *    similarity the answers give up, and inserts with the index present.
  *
@@ -20,7 +20,7 @@
  * (noise variance ∝ i^−spectrum, default 0: isotropic, the hard case; 1 is closer to real
  * embeddings), BENCH_VECTOR_TOPICS (default 0: independent centroids, all nearly orthogonal;
  * else centroids grouped in that many topics), BENCH_VECTOR_TOPIC_SPREAD (default 0.8),
- * BENCH_VECTOR_M (16), BENCH_VECTOR_EF_CONSTRUCTION (64), BENCH_VECTOR_EF_SEARCH
+ * BENCH_VECTOR_M (24), BENCH_VECTOR_EF_CONSTRUCTION (128: both Sluice's, HNSW_BUILD), BENCH_VECTOR_EF_SEARCH
  * (comma-separated, default 40,100,200,400), BENCH_VECTOR_QUERIES
  * (default 50), BENCH_VECTOR_SIZES (comma-separated), BENCH_VECTOR_STOP_MS (default 5000),
  * BENCH_VECTOR_SQL_UP_TO (largest size for plain-SQL exact, default 200 000: ~80 µs a row),
@@ -34,6 +34,7 @@ import { appendReport, fixed, mb, percentile, table } from './support/report.js'
 import { graphql, openBenchDatabase, signUpWithKey, startBenchServer } from './support/sluice.js';
 import { firstChunkIds, generateChunks, generateEmbeddings, openDatasetAsOwner, type VectorDataset } from './support/vector-data.js';
 import { ask, exactPgvector, exactSql, explain, hnsw, hnswIndexSql, measure, TOP_K, type Measured } from './support/vector-engines.js';
+import { HNSW_BUILD } from '../src/db/vector-index.js';
 import { DEFAULT_VECTOR_SEARCH } from '../src/domains/endpoints/semantic-retriever.js';
 import { copyEmbeddingsReference, insertEmbeddings } from './support/vector-ingestion.js';
 import { clusterCentroids, clusterMember, largestWithin, meanRecallAt, noiseAmplitudes, recallAt, seededRandom, separation, similarityShortfall, sizeSteps } from './support/vectors.js';
@@ -54,8 +55,8 @@ export async function vectorsBenchmark(command: string): Promise<void> {
   const topics = setting('BENCH_VECTOR_TOPICS', 0);
   const topicSpread = setting('BENCH_VECTOR_TOPIC_SPREAD', 0.8);
   const HNSW = {
-    m: setting('BENCH_VECTOR_M', 16),
-    efConstruction: setting('BENCH_VECTOR_EF_CONSTRUCTION', 64),
+    m: setting('BENCH_VECTOR_M', HNSW_BUILD.m),
+    efConstruction: setting('BENCH_VECTOR_EF_CONSTRUCTION', HNSW_BUILD.efConstruction),
     efSearch: (process.env.BENCH_VECTOR_EF_SEARCH ?? '40,100,200,400').split(',').map(Number),
   };
   const queryCount = setting('BENCH_VECTOR_QUERIES', 50);

@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import { embeddingIndexFunctionSql } from '../src/db/vector-index.js';
+import { embeddingIndexFunctionSql, PGVECTOR_DEFAULT_BUILD } from '../src/db/vector-index.js';
 
 /**
  * Generated (an endpoint's retrieval mode, KEYWORD for every existing endpoint), plus the
@@ -12,7 +12,8 @@ export class Migration20261202145635_retrieval_modes extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table "endpoints" add column "retrieval_mode" text check ("retrieval_mode" in ('KEYWORD', 'SEMANTIC', 'HYBRID')) not null default 'KEYWORD';`);
 
-    for (const statement of embeddingIndexFunctionSql()) this.addSql(statement);
+    // The settings of the time: a later migration (…_hnsw_build_settings) raises them.
+    for (const statement of embeddingIndexFunctionSql(PGVECTOR_DEFAULT_BUILD)) this.addSql(statement);
   }
 
   override async down(): Promise<void> {

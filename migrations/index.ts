@@ -41,6 +41,7 @@ import { Migration20261203062000_keyword_search_pruning } from './Migration20261
 import { Migration20261203074000_user_memberships } from './Migration20261203074000_user_memberships.js';
 import { Migration20261203091424_keyword_unrolled_single_pass } from './Migration20261203091424_keyword_unrolled_single_pass.js';
 import { Migration20261203095024_passages_per_document } from './Migration20261203095024_passages_per_document.js';
+import { Migration20261203101028_hnsw_build_settings } from './Migration20261203101028_hnsw_build_settings.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -84,4 +85,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203074000_user_memberships', class: Migration20261203074000_user_memberships },
   { name: 'Migration20261203091424_keyword_unrolled_single_pass', class: Migration20261203091424_keyword_unrolled_single_pass },
   { name: 'Migration20261203095024_passages_per_document', class: Migration20261203095024_passages_per_document },
+  { name: 'Migration20261203101028_hnsw_build_settings', class: Migration20261203101028_hnsw_build_settings },
 ];

@@ -209,6 +209,11 @@ it.runIf(process.env.DATABASE_URL)('uses the HNSW index for the semantic query w
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   });
   expect(plan).toContain(`Index Scan using chunk_embeddings_hnsw_${DIMENSIONS}`);
+  // Built with Sluice's graph settings, not pgvector's defaults (src/db/vector-index.ts, HNSW_BUILD).
+  const options = await withClient(server.database.ownerUrl, async (client) =>
+    (await client.query(`select reloptions from pg_class where relname = $1`, [`chunk_embeddings_hnsw_${DIMENSIONS}`])).rows[0].reloptions,
+  );
+  expect(options).toEqual(['m=24', 'ef_construction=128']);
 });
 
 describe('isolation', () => {
