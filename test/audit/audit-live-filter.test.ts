@@ -80,7 +80,7 @@ describe('the auditEvents subscription with a filter', () => {
     }
   });
 
-  it('refuses a bad filter as BAD_USER_INPUT, as the query does', async () => {
+  it('refuses a bad filter as BAD_USER_INPUT, as the query and the export do', async () => {
     const owner = await signUp(server);
     const client = wsClient(owner.accessToken);
     try {
@@ -90,6 +90,10 @@ describe('the auditEvents subscription with a filter', () => {
         const refusal = await firstResult(client, filter);
         expect(refusal).toEqual({ code: 'BAD_USER_INPUT', message: query.body.errors[0].message });
       }
+      // The JSON Lines export reads the filter the same way.
+      const exported = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?action=${encodeURIComponent('config.*.create')}`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+      expect(exported.status).toBe(400);
+      expect((await exported.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
     } finally {
       await client.dispose();
     }
