@@ -95,11 +95,12 @@ builder.queryFields((t) => ({
 builder.subscriptionField('auditEvents', (t) =>
   t.field({
     type: AuditEventRef,
-    description: 'New audit events of the tenant as they are written (ADMIN).',
+    description: 'New audit events of the tenant as they are written (ADMIN), only those the filter selects (as in the `auditEvents` query).',
     authScopes: { permission: 'audit:read' },
+    args: { filter: t.arg({ type: AuditEventFilterInput, required: false }) },
     // A plain async function: a refusal ends this operation only. The stream ends, and its
     // shared reader lets go of it, as soon as the client goes (audit-tail.ts).
-    subscribe: (_root, _args, ctx) => ctx.services.audit.live(),
+    subscribe: (_root, { filter }, ctx) => ctx.services.audit.live(filter ?? {}),
     resolve: (event) => event as AuditEventRow,
   }),
 );

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliUser, expectFailure } from '../support/cli.js';
+import { must } from '../support/endpoints.js';
 import { addMember, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -46,6 +47,25 @@ describe('sluice: people, keys, audit and deleting from the terminal', { timeout
     expect((await sluice(['members', 'remove', member.email, '--yes'])).stdout).toBe(`Removed ${member.email}\n`);
     expect((await json(['members', 'list'])).members.map((row: { user: { email: string } }) => row.user.email)).toEqual([owner.email]);
     expectFailure(await sluice(['members', 'role', 'nobody@example.com', 'admin']), 1, /no member "nobody@example.com"/);
+  });
+
+  it('lists and revokes invitations past the first 100', async () => {
+    // A tenant of its own, so the other tests' invitations do not count.
+    const crowded = await signUp(server, { tenantName: 'Crowded Quay' });
+    const other = cliUser('cli-invitations');
+    await other.logIn(server.url, crowded);
+    const emails = Array.from({ length: 120 }, (_, index) => uniqueEmail(`guest-${String(index).padStart(3, '0')}`));
+    // 15 aliased invitations a request: 8 requests rather than 120.
+    for (let start = 0; start < emails.length; start += 15) {
+      const batch = emails.slice(start, start + 15);
+      await must(server, crowded.accessToken, `mutation { ${batch.map((email, index) => `i${index}: inviteMember(email: "${email}", role: VIEWER) { invitation { id } }`).join('\n')} }`);
+    }
+    const listed: { email: string }[] = await other.json(['invitations', 'list']);
+    expect(listed.map((invitation) => invitation.email).sort()).toEqual([...emails].sort());
+    expect((await other.json(['members', 'list'])).invitations).toHaveLength(120);
+    // Whichever page the last one is on, revoke finds it.
+    expect((await other.sluice(['invitations', 'revoke', emails[119]!])).stdout).toBe(`Revoked the invitation of ${emails[119]}\n`);
+    expect((await other.json(['invitations', 'list'])).map((invitation: { email: string }) => invitation.email)).not.toContain(emails[119]);
   });
 
   it('revokes keys by prefix or name, refuses a name two keys share, and the audit tail names actors', async () => {

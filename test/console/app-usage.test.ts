@@ -136,15 +136,30 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's usage and 
       await page.locator('#audit-table tbody tr, #audit-empty').first().waitFor();
       await page.getByLabel('Live tail').check();
       await page.getByRole('status').filter({ hasText: 'Live: new events appear' }).waitFor();
-      // The subscription has started once its own start is in the trail (it is audited too).
-      await auditEventsOf(server, token, 1, { action: 'graphql.subscription' }, 15_000, (event) => event.details?.operationName === 'AuditEventsLive');
+      // The subscription has started once its own start is in the trail (it is audited too),
+      // and it carries the view's filter: the server, not the page, selects the events.
+      const tailing = (action: string) => (event: { details?: any }) =>
+        event.details?.operationName === 'AuditEventsLive' && event.details.fields?.[0]?.arguments?.filter?.action === action;
+      await auditEventsOf(server, token, 1, { action: 'graphql.subscription' }, 15_000, tailing('graphql.mutation'));
       await must(server, token, 'mutation LiveProbe($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Tail probe', slug: uniqueSlug('probe') } });
       const probe = page.locator('#audit-table tbody tr').filter({ hasText: 'new' }).first();
       await probe.waitFor({ timeout: 15_000 });
       expect(await probe.getAttribute('data-action')).toBe('graphql.mutation');
       expect(await probe.locator('pre').textContent()).toContain('LiveProbe');
-      // Only what the filter selects: the console's own queries, tailed too, were not added.
+      // Only what the filter selects: the console's own queries were not sent.
       expect((await actions(page)).every((action) => action === 'graphql.mutation')).toBe(true);
+
+      // A new filter while live subscribes again with it: a key made afterwards arrives, its mutation does not.
+      await page.getByLabel('Action').fill('config.apiKey.*');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await auditEventsOf(server, token, 1, { action: 'graphql.subscription' }, 15_000, tailing('config.apiKey.*'));
+      await expect.poll(async () => (await actions(page)).every((action) => action.startsWith('config.apiKey.'))).toBe(true);
+      const tailKey = await must(server, token, 'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { name } } }', { i: { name: 'tail-probe-key', scopes: ['READ'] } });
+      expect(tailKey.createApiKey.apiKey.name).toBe('tail-probe-key');
+      const keyRow = page.locator('#audit-table tbody tr[data-action="config.apiKey.create"]').filter({ hasText: 'new' }).first();
+      await keyRow.waitFor({ timeout: 15_000 });
+      expect(await keyRow.locator('pre').textContent()).toContain('tail-probe-key');
+      expect((await actions(page)).every((action) => action.startsWith('config.apiKey.'))).toBe(true);
 
       // Chain verification on demand: intact, with the number of events it checked.
       await page.getByRole('button', { name: 'Verify the chain' }).click();

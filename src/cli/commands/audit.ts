@@ -23,7 +23,8 @@ the actor's readable name as "actor". Needs ADMIN.`,
     if (!Number.isInteger(count) || count < 0 || count > 100) throw new CliError('-n must be 0 to 100', EXIT.usage);
     const action = values.action as string | undefined;
     const client = cli.client();
-    const [{ auditEvents }, nameOf] = await Promise.all([client.query(AuditEventsDocument, { first: count, filter: action ? { action } : undefined }), actorNames(client)]);
+    const filter = action ? { action } : undefined;
+    const [{ auditEvents }, nameOf] = await Promise.all([client.query(AuditEventsDocument, { first: count, filter }), actorNames(client)]);
     const events = [...auditEvents.events].reverse();
     const layout = columns(HEADERS, events.map((event) => cells(event, nameOf)), MIN_WIDTHS);
     const show = (event: AuditEventFieldsFragment) => cli.print(layout.line(cells(event, nameOf)), { ...event, actor: nameOf(event.actorKind, event.actorId, event.actorEmail) });
@@ -33,12 +34,12 @@ the actor's readable name as "actor". Needs ADMIN.`,
       if (events.length === 0 && !cli.json) cli.print('(no events)', undefined);
       return;
     }
-    const matches = actionMatcher(action);
-    const live = client.subscribe(AuditEventsLiveDocument);
+    // The server applies the filter to followed events too.
+    const live = client.subscribe(AuditEventsLiveDocument, { filter });
     const stop = () => void live.return?.();
     process.once('SIGINT', stop);
     try {
-      for await (const { auditEvents: event } of live) if (matches(event.action)) show(event);
+      for await (const { auditEvents: event } of live) show(event);
     } finally {
       process.off('SIGINT', stop);
     }
@@ -47,10 +48,4 @@ the actor's readable name as "actor". Needs ADMIN.`,
 
 function cells(event: AuditEventFieldsFragment, nameOf: ActorName): string[] {
   return [event.createdAt, event.action, event.outcome, nameOf(event.actorKind, event.actorId, event.actorEmail), event.requestId ?? '-'];
-}
-
-/** The filter's meaning for followed events too: exact, or a prefix ending in `*`. */
-function actionMatcher(action: string | undefined): (candidate: string) => boolean {
-  if (!action) return () => true;
-  return action.endsWith('*') ? (candidate) => candidate.startsWith(action.slice(0, -1)) : (candidate) => candidate === action;
 }

@@ -1,26 +1,29 @@
 /** `sluice members list|invite|role|remove` and `sluice invitations list|revoke`. */
-import { InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role, type SluiceClient } from '../../sdk/index.js';
+import { InvitationsDocument, InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
-import { confirmed } from './lookup.js';
+import { allPages, confirmed } from './lookup.js';
 
 const ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER'];
 
 type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
 
-/** The tenant's members (every page) and its open invitations. */
-async function membersOf(client: SluiceClient): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Tenant['invitations']['edges'][number]['node'][] }> {
-  const members: Tenant['members']['edges'][number]['node'][] = [];
-  let invitations: Tenant['invitations']['edges'][number]['node'][] = [];
-  let after: string | undefined;
-  do {
-    const tenant = (await client.query(MembersDocument, { first: 100, after })).viewer.tenant;
-    if (!tenant) throw new CliError('members belong to a tenant: sign in as a tenant member', EXIT.failed);
-    members.push(...tenant.members.edges.map(({ node }) => node));
-    invitations = tenant.invitations.edges.map(({ node }) => node);
-    after = tenant.members.pageInfo.hasNextPage ? (tenant.members.pageInfo.endCursor ?? undefined) : undefined;
-  } while (after);
+type Invitation = Tenant['invitations']['edges'][number]['node'];
+
+/** The tenant's members and its open invitations, every page of each. */
+async function membersOf(client: SluiceClient): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Invitation[] }> {
+  const [members, invitations] = await Promise.all([allPages(async (after) => tenantOf(await client.query(MembersDocument, { first: 100, after })).members), invitationsOf(client)]);
   return { members, invitations };
+}
+
+/** Every open invitation of the tenant, 100 a request. */
+function invitationsOf(client: SluiceClient): Promise<Invitation[]> {
+  return allPages(async (after) => tenantOf(await client.query(InvitationsDocument, { first: 100, after })).invitations);
+}
+
+function tenantOf<T>(data: { viewer: { tenant?: T | null } }): T {
+  if (!data.viewer.tenant) throw new CliError('members belong to a tenant: sign in as a tenant member', EXIT.failed);
+  return data.viewer.tenant;
 }
 
 function roleArgument(value: string | undefined): Role {
@@ -105,7 +108,7 @@ export const invitationsList: Command = {
   usage: '',
   help: 'Lists the open invitations of your tenant (never their tokens). Needs ADMIN.',
   async run(cli) {
-    const { invitations } = await membersOf(cli.client());
+    const invitations = await invitationsOf(cli.client());
     cli.print(table(['ID', 'EMAIL', 'ROLE', 'INVITED BY', 'EXPIRES'], invitations.map((invitation) => [invitation.id, invitation.email, invitation.role, invitation.invitedBy?.email ?? '-', invitation.expiresAt])), invitations);
   },
 };
@@ -118,7 +121,7 @@ export const invitationsRevoke: Command = {
   async run(cli, args) {
     const [reference] = args;
     if (!reference) throw new CliError('which invitation? give its email or id', EXIT.usage);
-    const { invitations } = await membersOf(cli.client());
+    const invitations = await invitationsOf(cli.client());
     const invitation = invitations.find((candidate) => candidate.id === reference || candidate.email.toLowerCase() === reference.toLowerCase());
     if (!invitation) throw new CliError(`no open invitation "${reference}" (see \`sluice invitations list\`)`, EXIT.failed);
     const { revokeInvitation } = await cli.client().mutate(RevokeInvitationDocument, { id: invitation.id });

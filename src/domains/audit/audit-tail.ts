@@ -1,5 +1,5 @@
 /**
- * The live audit trail (`auditEvents`): one reader per tenant however many ADMINs watch
+ * The live audit trail (`auditEvents`): one reader per tenant and filter however many ADMINs watch
  * (platform/subscriptions/topic-readers.ts). It reads what follows the furthest-behind
  * listener once per hint that the trail grew, or every `pollMs` failing hints, and hands each
  * listener the events it has not seen. Reads run in the tenant's scope (RLS applies).
@@ -26,18 +26,20 @@ const BATCH = 100;
 
 export interface TailOptions {
   tenantId: string;
+  /** Which of the tenant's trails: listeners with the same filter share one reader. */
+  topic: string;
   readers: TopicReaders;
   hints?: { listen(tenantId: string): AsyncIterableIterator<unknown> };
   pollMs: number;
 }
 
 /** New events of the tenant from now on. */
-export function tailTrail<Row extends { seq: string }>(source: TrailSource, { tenantId, readers, hints, pollMs }: TailOptions): AsyncIterableIterator<Row> {
+export function tailTrail<Row extends { seq: string }>(source: TrailSource, { tenantId, topic, readers, hints, pollMs }: TailOptions): AsyncIterableIterator<Row> {
   return listenerStream<Row>(async ({ send, ended }) => {
     const listener: TrailListener = { source, after: -1n, deliver: (row) => send(row as Row) };
     // Joined before the start is read: the topic reads from the furthest-behind listener, so
     // nothing written in between is lost, and a listener not started yet is skipped.
-    const membership = readers.join(`${tenantId}:audit`, listener, pollMs, (topic) => {
+    const membership = readers.join(`${tenantId}:audit:${topic}`, listener, pollMs, (topic) => {
       const heard = hints?.listen(tenantId);
       void (async () => {
         for await (const _ of heard ?? []) topic.wake();

@@ -73,22 +73,27 @@ export class AuditService {
   }
 
   /**
-   * New events as they are written, from now on: one shared reader per tenant (audit-tail.ts)
-   * reads them in short transactions of its own, under the tenant's RLS.
+   * New events of the filter as they are written, from now on: one shared reader per tenant
+   * and filter (audit-tail.ts) reads them in short transactions of its own, under the tenant's
+   * RLS, with the same conditions as `list`.
    */
-  async live(pollMs = 2000): Promise<AsyncIterableIterator<AuditEventRow>> {
+  async live(filter: AuditEventFilter, pollMs = 2000): Promise<AsyncIterableIterator<AuditEventRow>> {
     const { actor, em, deps } = this.ctx;
     assertCan(actor, 'audit:read');
     const tenantId = actor.tenantId!;
+    // Built (and so validated) before the stream starts: a bad filter refuses the subscription.
+    const { where, params } = this.conditions(filter);
     const source: TrailSource = {
       newest: async () => {
         const [row] = await em.transactional((tx) => boundSql<{ seq: string | null }>(tx, 'select max(seq) as seq from audit_events where tenant_id = ?::uuid', [tenantId]));
         return row?.seq ?? '0';
       },
       after: (seq, limit) =>
-        em.transactional((tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where tenant_id = ?::uuid and seq > ? order by seq limit ${limit}`, [tenantId, seq])),
+        em.transactional((tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where ${where.join(' and ')} and seq > ? order by seq limit ${limit}`, [...params, seq])),
     };
-    return tailTrail<AuditEventRow>(source, { tenantId, readers: deps.topicReaders, hints: deps.auditFeed, pollMs });
+    // Listeners of one filter share a reader; its key names the filter's conditions exactly.
+    const topic = JSON.stringify([where, params.slice(1)]);
+    return tailTrail<AuditEventRow>(source, { tenantId, topic, readers: deps.topicReaders, hints: deps.auditFeed, pollMs });
   }
 
   async verify(range: VerifyRange): Promise<VerifyResult> {
@@ -97,7 +102,10 @@ export class AuditService {
     return verifyChain((sql, params) => boundSql(em, sql, params as never), deps.secrets, actor.tenantId!, range);
   }
 
+  /** The filter as SQL conditions on the tenant's events; the one reading of a filter (`list`, `export`, `live`). */
   private conditions(filter: AuditEventFilter): { where: string[]; params: string[] } {
+    // `*` means "prefix" only at the end; elsewhere it would silently match nothing.
+    if (filter.action?.slice(0, -1).includes('*')) throw new ValidationError('action: exact, or a prefix ending in * (config.*)', { field: 'action' });
     const where = ['tenant_id = ?::uuid'];
     const params: string[] = [this.ctx.actor.tenantId!];
     if (filter.actor) (where.push('actor_id = ?'), params.push(filter.actor));

@@ -10,7 +10,7 @@ import Form from 'react-bootstrap/Form';
 import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
 import {
-  ConsoleInvitationsDocument,
+  InvitationsDocument,
   InviteMemberDocument,
   MembersDocument,
   RemoveMemberDocument,
@@ -68,7 +68,7 @@ export function Members() {
   );
   const loadInvitations = async (after: string) => {
     try {
-      const { viewer } = await call((client) => client.query(ConsoleInvitationsDocument, { first: 100, after }));
+      const { viewer } = await call((client) => client.query(InvitationsDocument, { first: 100, after }));
       if (!viewer.tenant) return;
       setInvitations((shown) => [...shown, ...viewer.tenant!.invitations.edges.map((edge) => edge.node)]);
       setNextInvitations(nextCursor(viewer.tenant.invitations));

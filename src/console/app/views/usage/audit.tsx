@@ -16,7 +16,7 @@ import { AuditEventsDocument, type AuditEventFilter } from '../../../../sdk/inde
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
 import { useSession } from '../../session.js';
-import { matchesFilter, useAuditTail, type AuditEvent } from './audit-tail.js';
+import { useAuditTail, type AuditEvent } from './audit-tail.js';
 import { AuditVerification } from './audit-verify.js';
 
 const PAGE = 50;
@@ -45,14 +45,11 @@ export function Audit() {
   );
   useEffect(() => void load(), [load]);
 
-  const onLiveEvent = useCallback(
-    (event: AuditEvent) => {
-      if (!matchesFilter(event, filter)) return;
-      setEvents((shown) => (shown?.some((known) => known.id === event.id) ? shown : [event, ...(shown ?? [])]));
-      setFresh((ids) => new Set(ids).add(event.id));
-    },
-    [filter],
-  );
+  // The server sends only the events the filter selects.
+  const onLiveEvent = useCallback((event: AuditEvent) => {
+    setEvents((shown) => (shown?.some((known) => known.id === event.id) ? shown : [event, ...(shown ?? [])]));
+    setFresh((ids) => new Set(ids).add(event.id));
+  }, []);
   const onLiveError = useCallback(
     (error: unknown) => {
       setLive(false);
@@ -60,7 +57,7 @@ export function Audit() {
     },
     [fail],
   );
-  useAuditTail(live, onLiveEvent, onLiveError);
+  useAuditTail(live, filter, onLiveEvent, onLiveError);
 
   const applyFilter = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
