@@ -24,7 +24,7 @@ const DOCUMENTS = Array.from({ length: 6 }, (_, d) => ({
 }));
 const CHUNKING = { chunkSize: 200, chunkOverlap: 20 };
 const EMBEDDING_FIELDS = 'embedding { model { id } servingModel { id } embeddedChunks totalChunks }';
-const PROGRESS = 'stage kind chunksDone chunksEmbedded chunksToEmbed percent error errorReason sequence';
+const PROGRESS = 'stage kind chunksDone chunksEmbedded chunksToEmbed percent etaSeconds error errorReason sequence';
 
 let server: TestServer;
 let fake: FakeOpenAI;
@@ -119,6 +119,10 @@ describe('the EMBEDDING stage', () => {
     const embedding = updates.filter((update) => update.stage === 'EMBEDDING').map((update) => update.chunksEmbedded);
     expect(embedding.length).toBeGreaterThan(1);
     expect(embedding).toEqual([...embedding].sort((x, y) => x - y));
+    // The bytes are all processed by then: no ETA from their rate while chunks are left to embed.
+    const embeddingLeft = updates.filter((update) => update.stage === 'EMBEDDING' && update.chunksEmbedded < update.chunksToEmbed);
+    expect(embeddingLeft.length).toBeGreaterThan(0);
+    expect(embeddingLeft.map((update) => update.etaSeconds)).toEqual(embeddingLeft.map(() => null));
     const calls = fake.requests.slice(before).filter((request) => Array.isArray(request.body.input));
     expect(calls.map((call) => call.body.input.length)).toEqual(Array.from({ length: Math.ceil(chunks / 4) }, (_, i) => Math.min(4, chunks - 4 * i)));
 

@@ -118,7 +118,10 @@ export function toUpdate(snapshot: JobSnapshot, documents: DocumentOutcome[], no
   const fraction = totalUnits > 0 ? doneUnits / totalUnits : done ? 1 : 0;
   let etaSeconds: number | null = null;
   let bytesPerSecond: number | null = null;
-  if (!done && snapshot.startedAt && doneUnits > 0) {
+  // An ingest job's bytes are all processed before its EMBEDDING stage: its rate says nothing of
+  // the chunks left to embed (chunksEmbedded of chunksToEmbed), so no ETA rather than "0 s".
+  const embeddingLeft = snapshot.kind === 'INGEST' && snapshot.stage === 'EMBEDDING' && snapshot.chunksEmbedded < snapshot.chunksToEmbed;
+  if (!done && !embeddingLeft && snapshot.startedAt && doneUnits > 0) {
     const elapsed = (now - Date.parse(snapshot.startedAt)) / 1000;
     etaSeconds = Math.max(0, Math.round((elapsed * (totalUnits - doneUnits)) / doneUnits));
     if (snapshot.kind === 'INGEST' && elapsed > 0 && snapshot.bytesDone > 0) bytesPerSecond = Math.round(snapshot.bytesDone / elapsed);

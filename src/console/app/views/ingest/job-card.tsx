@@ -40,6 +40,9 @@ export function JobCard({ initial, onEnded, ...actions }: JobActionsProps & { in
   const names = job.inputs.length > 0 ? job.inputs.map((input) => input.name) : (job.names ?? []);
   const rate = ended ? averageRate(job) : job.bytesPerSecond;
   const reembed = progress.kind === 'REEMBED';
+  // An ingest job's bytes are done before it embeds: while it does, the bar and figures follow the chunks.
+  const embedding = !reembed && progress.stage === 'EMBEDDING' && progress.chunksToEmbed > 0;
+  const barValue = embedding ? Math.round((1000 * progress.chunksEmbedded) / progress.chunksToEmbed) / 10 : progress.percent;
   const title = reembed ? 'Re-embedding the chunks' : names.length === 0 ? 'Job' : names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 
   return (
@@ -53,7 +56,7 @@ export function JobCard({ initial, onEnded, ...actions }: JobActionsProps & { in
         </div>
         <p className="small text-body-secondary mb-1">Started {formatWhen(job.createdAt)}</p>
         <NamedProgressBar
-          now={progress.percent}
+          now={barValue}
           name={`Progress of ${title}`}
           variant={status.variant === 'primary' || status.variant === 'secondary' ? undefined : status.variant}
           animated={!ended}
@@ -69,6 +72,7 @@ export function JobCard({ initial, onEnded, ...actions }: JobActionsProps & { in
             {progress.chunksDone} · {formatBytes(progress.bytesProcessed)} of {formatBytes(progress.bytesTotal)}
             {rate ? ` · ${(rate / 1_000_000).toFixed(2)} MB/s` : ''}
             {!ended && progress.etaSeconds !== null ? ` · ETA ${formatEta(progress.etaSeconds)}` : ''}
+            {embedding ? ` · chunks embedded ${progress.chunksEmbedded} of ${progress.chunksToEmbed}` : ''}
           </p>
         )}
         {progress.error ? <p className="small text-danger mb-0">{progress.error}</p> : null}
