@@ -5,7 +5,8 @@
  * same after a reload, in another tab, or for jobs started by the CLI. A job started while the
  * page is open appears without a reload: elsewhere on the page (a re-embed, from the settings)
  * it bumps `refreshKey`; anywhere else (the CLI, the API, another tab) the dataset's live feed
- * names it (new-jobs.ts); either way the newest jobs are read again.
+ * names it (new-jobs.ts); either way the newest jobs are read again. The Options above the
+ * drop zone (ingest-options.tsx) go with every upload started here, a re-ingest included.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type RefObject } from 'react';
 import Alert from 'react-bootstrap/Alert';
@@ -15,6 +16,7 @@ import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatBytes } from '../../format.js';
 import { useSession } from '../../session.js';
 import { ACCEPTED_EXTENSIONS, filesOfDrop, named, sortOut, type SkippedFile } from './chosen-files.js';
+import { IngestOptions, NO_OPTIONS, optionsToSend, type OptionFields } from './ingest-options.js';
 import { JobCard } from './job-card.js';
 import type { JobView } from './live-job.js';
 import { NamedProgressBar } from './named-progress-bar.js';
@@ -42,6 +44,7 @@ export function IngestPanel({
   const [upload, setUpload] = useState<{ sent: number; total: number; count: number } | undefined>();
   const [skipped, setSkipped] = useState<SkippedFile[]>([]);
   const [dragging, setDragging] = useState(false);
+  const [optionFields, setOptionFields] = useState<OptionFields>(NO_OPTIONS);
   const [failure, fail, dismiss] = useFailure();
   const filesInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
@@ -78,6 +81,13 @@ export function IngestPanel({
 
   const ingest = async (files: File[]) => {
     if (files.length === 0 || upload) return;
+    let options;
+    try {
+      options = optionsToSend(optionFields);
+    } catch (error) {
+      fail(error);
+      return;
+    }
     const { accepted, skipped: notReadable } = sortOut(files);
     setSkipped(notReadable);
     if (accepted.length === 0) return;
@@ -85,7 +95,7 @@ export function IngestPanel({
     setUpload({ sent: 0, total, count: accepted.length });
     try {
       const { job, refused } = await call((client) =>
-        uploadFiles(client, datasetId, accepted, (sent, bodyTotal) => setUpload({ sent, total: bodyTotal, count: accepted.length })),
+        uploadFiles(client, datasetId, accepted, (sent, bodyTotal) => setUpload({ sent, total: bodyTotal, count: accepted.length }), options),
       );
       setSkipped([...notReadable, ...refused]);
       if (job) {
@@ -123,6 +133,7 @@ export function IngestPanel({
       <h2 className="h5" id="ingest-title">
         Ingest files
       </h2>
+      <IngestOptions value={optionFields} onChange={setOptionFields} disabled={Boolean(upload)} />
       <div
         className={`drop-zone p-3 mb-2 ${dragging ? 'drop-zone-active' : ''}`}
         onDragOver={(event) => {

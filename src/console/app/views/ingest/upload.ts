@@ -5,7 +5,7 @@
  * not the user's whole drop being wrong: those files are set aside with the server's reason
  * and the rest are sent again.
  */
-import { ConsoleIngestFilesDocument, type ConsoleIngestFilesMutation, type SluiceClient } from '../../../../sdk/index.js';
+import { ConsoleIngestFilesDocument, type ConsoleIngestFilesMutation, type IngestionOptionsInput, type SluiceClient } from '../../../../sdk/index.js';
 import { SluiceError } from '../../sluice.js';
 import type { SkippedFile } from './chosen-files.js';
 
@@ -26,6 +26,7 @@ export async function uploadFiles(
   datasetId: string,
   files: File[],
   onProgress: (sent: number, total: number) => void,
+  options?: IngestionOptionsInput,
 ): Promise<{ job: StartedJob | undefined; refused: SkippedFile[] }> {
   const refused: SkippedFile[] = [];
   let remaining = files;
@@ -34,7 +35,7 @@ export async function uploadFiles(
       // Each file's name is its path in the folder it came from (chosen-files.ts); sent apart,
       // since multipart keeps only a name's last segment.
       const fileNames = remaining.map((file) => file.name);
-      const { ingestDocuments } = await client.mutate(ConsoleIngestFilesDocument, { datasetId, files: remaining, fileNames }, { onUploadProgress: onProgress });
+      const { ingestDocuments } = await client.mutate(ConsoleIngestFilesDocument, { datasetId, files: remaining, fileNames, options }, { onUploadProgress: onProgress });
       return { job: ingestDocuments, refused };
     } catch (error) {
       const problems = fileProblems(error);
