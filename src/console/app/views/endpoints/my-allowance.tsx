@@ -21,8 +21,14 @@ export function MyAllowance({ reference, asked }: { reference: string; asked: nu
   useEffect(() => {
     let current = true;
     call((client) => client.query(MyUsageDocument, { endpoint: reference }))
-      .then(({ myUsage }) => current && (setUsage(myUsage), setUnreadable(undefined)))
-      .catch((error: unknown) => current && setUnreadable(error instanceof Error ? error.message : String(error)));
+      .then(({ myUsage }) => {
+        if (!current) return;
+        setUsage(myUsage);
+        setUnreadable(undefined);
+      })
+      .catch((error: unknown) => {
+        if (current) setUnreadable(error instanceof Error ? error.message : String(error));
+      });
     return () => {
       current = false;
     };
