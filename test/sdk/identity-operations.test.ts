@@ -59,6 +59,10 @@ describe('identity', () => {
 
   it('invites, accepts, switches tenant, changes a role and removes a member', async () => {
     const first = await owner.mutate(sdk.InviteMemberDocument, { email: `gone-${stamp}@example.test`, role: 'VIEWER' });
+    // Invitations pages on past the first page Members reads: a page of one here, with a cursor.
+    const open = await owner.query(sdk.InvitationsDocument, { first: 1 });
+    expect(open.viewer.tenant!.invitations.edges.map(({ node }) => node.email)).toEqual([`gone-${stamp}@example.test`]);
+    expect(open.viewer.tenant!.invitations.pageInfo).toMatchObject({ hasNextPage: false, endCursor: expect.any(String) });
     expect((await owner.mutate(sdk.RevokeInvitationDocument, { id: first.inviteMember.invitation.id })).revokeInvitation.email).toBe(`gone-${stamp}@example.test`);
 
     await anonymous.mutate(sdk.SignUpDocument, { input: { email: emails.other, password, tenantName: 'Other' } });

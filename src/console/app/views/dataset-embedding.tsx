@@ -58,7 +58,9 @@ export function DatasetEmbedding({ datasetId, chunkCount, onJobStarted }: { data
   useEffect(() => void load().catch(fail), [load, fail, chunkCount]);
   useEffect(() => setChosen(embedding?.model?.id ?? NONE), [embedding?.model?.id]);
 
-  const pending = !!embedding?.model && embedding.embeddedChunks < embedding.totalChunks;
+  // Until the chosen model serves: it takes over in a transaction after the last vectors are
+  // written, so "every chunk embedded" can be read a moment before it does.
+  const pending = !!embedding?.model && (embedding.embeddedChunks < embedding.totalChunks || embedding.servingModel?.id !== embedding.model.id);
   useEffect(() => {
     if (!pending) return;
     const timer = setTimeout(() => void load().catch(fail), POLL_MS);
