@@ -2,17 +2,16 @@
  * The tenant's API keys: create one (its secret shown once, with a copy button), rotate one
  * with a grace period (the old key keeps working until it ends), revoke one after asking.
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import Modal from 'react-bootstrap/Modal';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument, RotateApiKeyDocument, type ApiKeyFieldsFragment, type ApiScope } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { usePagedList } from '../../paged-list.js';
+import { ACTIONS, EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
 import { ShownOnce } from './shown-once.js';
@@ -32,34 +31,20 @@ const GRACE_PERIODS: [number, string][] = [
 
 export function ApiKeys() {
   const { call } = useSession();
-  const [keys, setKeys] = useState<ApiKeyFieldsFragment[] | undefined>();
-  const [next, setNext] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ name: string; value: string } | undefined>();
   const [rotating, setRotating] = useState<ApiKeyFieldsFragment | undefined>();
   const [revoking, setRevoking] = useState<ApiKeyFieldsFragment | undefined>();
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { viewer } = await call((client) => client.query(ApiKeysDocument, { first: 100, after }));
-        const page = viewer.tenant?.apiKeys;
-        const rows = page?.edges.map((edge) => edge.node) ?? [];
-        setKeys((shown) => (after ? [...(shown ?? []), ...rows] : rows));
-        setNext(page?.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail],
+  const keys = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(ApiKeysDocument, { first: 100, after }))).viewer.tenant?.apiKeys, [call]),
+    fail,
   );
-  useEffect(() => void load(), [load]);
 
   const revoke = async (key: ApiKeyFieldsFragment) => {
     setRevoking(undefined);
     try {
       await call((client) => client.mutate(RevokeApiKeyDocument, { id: key.id }));
-      await load();
+      await keys.reload();
     } catch (error) {
       fail(error);
     }
@@ -75,31 +60,20 @@ export function ApiKeys() {
           Copy it now and keep it somewhere safe: Sluice keeps only its hash and cannot show it again. Send it as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
         </ShownOnce>
       ) : null}
-      {keys === undefined ? (
-        failure === undefined ? <Spinner animation="border" role="status" size="sm"><span className="visually-hidden">Loading keys</span></Spinner> : null
-      ) : keys.length === 0 ? (
-        <Card body className="empty-state mb-4" id="keys-empty">
-          <strong>No API keys yet.</strong> Create one below for a program (CI, a backend) that calls Sluice.
-        </Card>
-      ) : (
-        <Table responsive className="mb-2" id="keys-table">
-          <caption className="visually-hidden">The tenant's API keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Starts with</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((key) => {
+      <ResourceList
+        rows={keys.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading keys"
+        empty={
+          <EmptyState id="keys-empty">
+            <strong>No API keys yet.</strong> Create one below for a program (CI, a backend) that calls Sluice.
+          </EmptyState>
+        }
+        loadMore={keys.loadMore}
+      >
+        {(rows) => (
+          <ResourceTable id="keys-table" caption="The tenant's API keys" columns={['Name', 'Starts with', 'Scopes', 'Created', 'Expires', 'Last used', 'State', ACTIONS]}>
+            {rows.map((key) => {
               const live = !key.revokedAt && (!key.expiresAt || Date.parse(key.expiresAt) > Date.now());
               return (
                 <tr key={key.id} data-prefix={key.prefix}>
@@ -129,18 +103,13 @@ export function ApiKeys() {
                 </tr>
               );
             })}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
+          </ResourceTable>
+        )}
+      </ResourceList>
       <CreateKey
         onCreated={(name, value) => {
           setSecret({ name, value });
-          void load();
+          void keys.reload();
         }}
       />
       <RotateKey
@@ -149,7 +118,7 @@ export function ApiKeys() {
         onRotated={(name, value) => {
           setRotating(undefined);
           setSecret({ name, value });
-          void load();
+          void keys.reload();
         }}
       />
       <Confirm title={revoking ? `Revoke “${revoking.name}”?` : undefined} confirmLabel="Revoke" keepLabel="Keep it" onCancel={() => setRevoking(undefined)} onConfirm={() => revoking && void revoke(revoking)}>

@@ -3,14 +3,13 @@
  * external identities (docs/identity.md). Listed 100 at a time; register one below; remove one
  * after asking (its tokens are refused from their next request).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { ConsoleIdentityProvidersDocument, ConsoleRemoveIdentityProviderDocument, type ConsoleIdentityProviderFieldsFragment } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { usePagedList } from '../../paged-list.js';
+import { ACTIONS, EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
 import { RegisterIdentityProvider } from './register-identity-provider.js';
@@ -19,32 +18,18 @@ type Provider = ConsoleIdentityProviderFieldsFragment;
 
 export function IdentityProviders() {
   const { call } = useSession();
-  const [providers, setProviders] = useState<Provider[] | undefined>();
-  const [next, setNext] = useState<string | null>(null);
   const [removing, setRemoving] = useState<Provider | undefined>();
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { viewer } = await call((client) => client.query(ConsoleIdentityProvidersDocument, { first: 100, after }));
-        const page = viewer.tenant?.identityProviders;
-        const rows = page?.edges.map((edge) => edge.node) ?? [];
-        setProviders((shown) => (after ? [...(shown ?? []), ...rows] : rows));
-        setNext(page?.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail],
+  const providers = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(ConsoleIdentityProvidersDocument, { first: 100, after }))).viewer.tenant?.identityProviders, [call]),
+    fail,
   );
-  useEffect(() => void load(), [load]);
 
   const remove = async (provider: Provider) => {
     setRemoving(undefined);
     try {
       await call((client) => client.mutate(ConsoleRemoveIdentityProviderDocument, { id: provider.id }));
-      await load();
+      await providers.reload();
     } catch (error) {
       fail(error);
     }
@@ -58,34 +43,20 @@ export function IdentityProviders() {
         claims map to, never above ADMIN.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      {providers === undefined ? (
-        failure === undefined ? (
-          <Spinner animation="border" role="status" size="sm">
-            <span className="visually-hidden">Loading identity providers</span>
-          </Spinner>
-        ) : null
-      ) : providers.length === 0 ? (
-        <Card body className="empty-state mb-4" id="identity-providers-empty">
-          <strong>No identity providers yet.</strong> Register your partner’s issuer below, with its audience and its public keys.
-        </Card>
-      ) : (
-        <Table responsive className="mb-2" id="identity-providers-table">
-          <caption className="visually-hidden">The tenant's identity providers</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Issuer and audience</th>
-              <th scope="col">Keys</th>
-              <th scope="col">Claims</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Registered</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {providers.map((provider) => (
+      <ResourceList
+        rows={providers.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading identity providers"
+        empty={
+          <EmptyState id="identity-providers-empty">
+            <strong>No identity providers yet.</strong> Register your partner’s issuer below, with its audience and its public keys.
+          </EmptyState>
+        }
+        loadMore={providers.loadMore}
+      >
+        {(rows) => (
+          <ResourceTable id="identity-providers-table" caption="The tenant's identity providers" columns={['Name', 'Issuer and audience', 'Keys', 'Claims', 'Roles', 'Registered', ACTIONS]}>
+            {rows.map((provider) => (
               <tr key={provider.id} data-issuer={provider.issuer}>
                 <td>{provider.name}</td>
                 <td className="text-break">
@@ -113,15 +84,10 @@ export function IdentityProviders() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
-      <RegisterIdentityProvider onRegistered={() => void load()} />
+          </ResourceTable>
+        )}
+      </ResourceList>
+      <RegisterIdentityProvider onRegistered={() => void providers.reload()} />
       <Confirm title={removing ? `Remove “${removing.name}”?` : undefined} confirmLabel="Remove" keepLabel="Keep it" onCancel={() => setRemoving(undefined)} onConfirm={() => removing && void remove(removing)}>
         Tokens from <code>{removing?.issuer}</code> for <code>{removing?.audience}</code> are refused from their next request, including anyone signed in to the console with one.
       </Confirm>

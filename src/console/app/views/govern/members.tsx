@@ -3,12 +3,9 @@
  * email with a role: the single-use token is shown once, for the inviter to pass on, since
  * Sluice sends no email; revoke one after asking).
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import {
   InvitationsDocument,
   InviteMemberDocument,
@@ -20,8 +17,9 @@ import {
   type Role,
 } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
-import { nextCursor } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
+import { usePagedList } from '../../paged-list.js';
+import { ACTIONS, EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
 import { ShownOnce } from './shown-once.js';
@@ -39,44 +37,28 @@ export const ROLES: [Role, string][] = [
 
 export function Members() {
   const { call, signedIn } = useSession();
-  const [members, setMembers] = useState<Member[] | undefined>();
-  const [invitations, setInvitations] = useState<Invitation[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [nextInvitations, setNextInvitations] = useState<string | undefined>();
   const [removing, setRemoving] = useState<Member | undefined>();
   const [revoking, setRevoking] = useState<Invitation | undefined>();
   const [invited, setInvited] = useState<{ email: string; token: string } | undefined>();
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { viewer } = await call((client) => client.query(MembersDocument, { first: 100, after }));
-        const rows = viewer.tenant?.members.edges.map((edge) => edge.node) ?? [];
-        setMembers((shown) => (after ? [...(shown ?? []), ...rows] : rows));
-        setNext(viewer.tenant?.members.pageInfo.hasNextPage ? (viewer.tenant.members.pageInfo.endCursor ?? null) : null);
-        // The first page of invitations comes with the first page of members; later ones: loadInvitations.
-        if (!after && viewer.tenant) {
-          setInvitations(viewer.tenant.invitations.edges.map((edge) => edge.node));
-          setNextInvitations(nextCursor(viewer.tenant.invitations));
-        }
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail],
+  // The first page of invitations comes with the first page of members; later ones on their own.
+  const invitations = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(InvitationsDocument, { first: 100, after }))).viewer.tenant?.invitations, [call]),
+    fail,
+    { loadFirstPage: false },
   );
-  const loadInvitations = async (after: string) => {
-    try {
-      const { viewer } = await call((client) => client.query(InvitationsDocument, { first: 100, after }));
-      if (!viewer.tenant) return;
-      setInvitations((shown) => [...shown, ...viewer.tenant!.invitations.edges.map((edge) => edge.node)]);
-      setNextInvitations(nextCursor(viewer.tenant.invitations));
-    } catch (error) {
-      fail(error);
-    }
-  };
-  useEffect(() => void load(), [load]);
+  const showInvitations = invitations.show;
+  const members = usePagedList(
+    useCallback(
+      async (after: string | undefined) => {
+        const { viewer } = await call((client) => client.query(MembersDocument, { first: 100, after }));
+        if (!after) showInvitations(viewer.tenant?.invitations);
+        return viewer.tenant?.members;
+      },
+      [call, showInvitations],
+    ),
+    fail,
+  );
 
   const run = async (request: Parameters<typeof call>[0]) => {
     try {
@@ -84,7 +66,7 @@ export function Members() {
     } catch (error) {
       fail(error);
     }
-    await load();
+    await members.reload();
   };
 
   return (
@@ -92,24 +74,10 @@ export function Members() {
       <h1 className="h3">Members</h1>
       <p className="text-body-secondary">People who may sign in to this tenant, each with a role. Nobody grants a role above their own, and a tenant always keeps one owner.</p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      {members === undefined ? (
-        failure === undefined ? <Spinner animation="border" role="status" size="sm"><span className="visually-hidden">Loading members</span></Spinner> : null
-      ) : (
-        <Table responsive className="mb-2" id="members-table">
-          <caption className="visually-hidden">Members of the tenant</caption>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Member since</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {members.map((member) => (
+      <ResourceList rows={members.rows} failed={failure !== undefined} loadingLabel="Loading members" loadMore={members.loadMore}>
+        {(rows) => (
+          <ResourceTable id="members-table" caption="Members of the tenant" columns={['Email', 'Name', 'Role', 'Member since', ACTIONS]}>
+            {rows.map((member) => (
               <tr key={member.id} data-email={member.user.email}>
                 <td className="text-break">{member.user.email}</td>
                 <td>{member.user.displayName ?? ''}</td>
@@ -137,14 +105,9 @@ export function Members() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
+          </ResourceTable>
+        )}
+      </ResourceList>
 
       <h2 className="h5 mt-4">Invitations</h2>
       {invited ? (
@@ -153,26 +116,22 @@ export function Members() {
           that email, or choose a password to create their account.
         </ShownOnce>
       ) : null}
-      {invitations.length === 0 ? (
-        <Card body className="empty-state mb-3" id="invitations-empty">
-          No open invitations. Invite someone below.
-        </Card>
-      ) : (
-        <Table responsive className="mb-3" id="invitations-table">
-          <caption className="visually-hidden">Open invitations</caption>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Invited by</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {invitations.map((invitation) => (
+      <ResourceList
+        rows={invitations.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading invitations"
+        empty={
+          <EmptyState id="invitations-empty" className="mb-3">
+            No open invitations. Invite someone below.
+          </EmptyState>
+        }
+        loadMore={invitations.loadMore}
+        loadMoreLabel="Load more invitations"
+        loadMoreClassName="mb-3"
+      >
+        {(rows) => (
+          <ResourceTable id="invitations-table" caption="Open invitations" className="mb-3" columns={['Email', 'Role', 'Invited by', 'Expires', ACTIONS]}>
+            {rows.map((invitation) => (
               <tr key={invitation.id} data-email={invitation.email}>
                 <td className="text-break">{invitation.email}</td>
                 <td>{invitation.role.toLowerCase()}</td>
@@ -185,18 +144,13 @@ export function Members() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
-      {nextInvitations ? (
-        <Button variant="outline-secondary" className="mb-3" onClick={() => void loadInvitations(nextInvitations)}>
-          Load more invitations
-        </Button>
-      ) : null}
+          </ResourceTable>
+        )}
+      </ResourceList>
       <Invite
         onInvited={(email, token) => {
           setInvited({ email, token });
-          void load();
+          void members.reload();
         }}
       />
 
