@@ -1,14 +1,13 @@
 /** The tenant's datasets: a list (filter by name, load more) and a form to create one. */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { Link } from 'react-router';
 import { CreateDatasetDocument, DatasetsDocument, type DatasetFieldsFragment } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen, slugFrom } from '../format.js';
+import { usePagedList } from '../paged-list.js';
+import { EmptyState, ResourceList, ResourceTable } from '../resource-list.js';
 import { useSession } from '../session.js';
 import { useEmbeddingModels } from './dataset-embedding.js';
 
@@ -16,25 +15,12 @@ const PAGE = 50;
 
 export function Datasets() {
   const { call } = useSession();
-  const [datasets, setDatasets] = useState<DatasetFieldsFragment[] | undefined>();
-  const [next, setNext] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { datasets: page } = await call((client) => client.query(DatasetsDocument, { first: PAGE, after, nameContains: filter || undefined }));
-        const nodes = page.edges.map((edge) => edge.node);
-        setDatasets((shown) => (after ? [...(shown ?? []), ...nodes] : nodes));
-        setNext(page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail, filter],
+  const datasets = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(DatasetsDocument, { first: PAGE, after, nameContains: filter || undefined }))).datasets, [call, filter]),
+    fail,
   );
-  useEffect(() => void load(), [load]);
 
   return (
     <>
@@ -47,33 +33,31 @@ export function Datasets() {
         </Form.Label>
         <Form.Control id="datasets-filter" type="search" placeholder="Filter by name" value={filter} onChange={(event) => setFilter(event.target.value)} />
       </Form>
-      {datasets === undefined ? (
-        failure === undefined ? <Spinner animation="border" role="status" size="sm"><span className="visually-hidden">Loading datasets</span></Spinner> : null
-      ) : datasets.length === 0 ? (
-        <Card body className="mb-4 empty-state" id="datasets-empty">
-          {filter ? (
-            <>No dataset's name contains “{filter}”.</>
-          ) : (
-            <>
-              <strong>No datasets yet.</strong> Create one below, then ingest files into it.
-            </>
-          )}
-        </Card>
-      ) : (
-        <Table responsive hover className="mb-2" id="datasets-table">
-          <caption className="visually-hidden">Your tenant's datasets</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Slug</th>
-              <th scope="col" className="text-end">Documents</th>
-              <th scope="col" className="text-end">Chunks</th>
-              <th scope="col" className="text-end">Size</th>
-              <th scope="col">Last ingested</th>
-            </tr>
-          </thead>
-          <tbody>
-            {datasets.map((dataset) => (
+      <ResourceList
+        rows={datasets.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading datasets"
+        empty={
+          <EmptyState id="datasets-empty">
+            {filter ? (
+              <>No dataset's name contains “{filter}”.</>
+            ) : (
+              <>
+                <strong>No datasets yet.</strong> Create one below, then ingest files into it.
+              </>
+            )}
+          </EmptyState>
+        }
+        loadMore={datasets.loadMore}
+      >
+        {(rows) => (
+          <ResourceTable
+            id="datasets-table"
+            caption="Your tenant's datasets"
+            hover
+            columns={['Name', 'Slug', { label: 'Documents', className: 'text-end' }, { label: 'Chunks', className: 'text-end' }, { label: 'Size', className: 'text-end' }, 'Last ingested']}
+          >
+            {rows.map((dataset) => (
               <tr key={dataset.id} data-slug={dataset.slug}>
                 <td>
                   <Link to={`/datasets/${encodeURIComponent(dataset.slug)}`}>{dataset.name}</Link>
@@ -87,15 +71,10 @@ export function Datasets() {
                 <td>{formatWhen(dataset.lastIngestedAt) ?? 'never'}</td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
-      <CreateDataset onCreated={() => void load()} />
+          </ResourceTable>
+        )}
+      </ResourceList>
+      <CreateDataset onCreated={() => void datasets.reload()} />
     </>
   );
 }

@@ -3,16 +3,16 @@
  * needs to know before asking (documents, retrieval mode, whether a credential is needed, the
  * rate limits met), and a link to ask each in the playground.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
-import Button from 'react-bootstrap/Button';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
-import Spinner from 'react-bootstrap/Spinner';
 import { Link } from 'react-router';
 import { CatalogDocument, type CatalogQuery } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { usePagedList } from '../../paged-list.js';
+import { EmptyState, ResourceList } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 
 type Entry = CatalogQuery['catalog']['edges'][number]['node'];
@@ -20,25 +20,12 @@ const PAGE = 20;
 
 export function Catalog() {
   const { call } = useSession();
-  const [entries, setEntries] = useState<Entry[] | undefined>();
-  const [next, setNext] = useState<string | null>(null);
   const [search, setSearch] = useState('');
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { catalog } = await call((client) => client.query(CatalogDocument, { search: search || undefined, first: PAGE, after }));
-        const rows = catalog.edges.map((edge) => edge.node);
-        setEntries((shown) => (after ? [...(shown ?? []), ...rows] : rows));
-        setNext(catalog.pageInfo.hasNextPage ? (catalog.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail, search],
+  const entries = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(CatalogDocument, { search: search || undefined, first: PAGE, after }))).catalog, [call, search]),
+    fail,
   );
-  useEffect(() => void load(), [load]);
 
   return (
     <>
@@ -51,56 +38,53 @@ export function Catalog() {
         </Form.Label>
         <Form.Control id="catalog-search" type="search" placeholder="Search names, descriptions, tenants" value={search} onChange={(event) => setSearch(event.target.value)} />
       </Form>
-      {entries === undefined ? (
-        failure === undefined ? (
-          <Spinner animation="border" role="status" size="sm">
-            <span className="visually-hidden">Loading the catalog</span>
-          </Spinner>
-        ) : null
-      ) : entries.length === 0 ? (
-        <Card body className="mb-4 empty-state" id="catalog-empty">
-          {search ? (
-            <>Nothing in the catalog matches “{search}”.</>
-          ) : (
-            <>
-              <strong>The catalog is empty.</strong> Publish one of your <Link to="/endpoints">endpoints</Link> and list it to show it here.
-            </>
-          )}
-        </Card>
-      ) : (
-        <ul className="list-unstyled catalog" id="catalog-list">
-          {entries.map((entry) => (
-            <li key={entry.address} data-address={entry.address}>
-              <Card className="mb-3">
-                <Card.Body>
-                  <Card.Title as="h2" className="h5">
-                    {entry.name} <code className="fs-6">{entry.address}</code>
-                  </Card.Title>
-                  <Card.Subtitle className="mb-2 text-body-secondary">by {entry.tenant.name}</Card.Subtitle>
-                  {entry.description ? <Card.Text>{entry.description}</Card.Text> : null}
-                  <p className="small mb-2">
-                    {entry.datasets.documentCount} documents, {entry.datasets.chunkCount} passages
-                    {entry.datasets.lastIngestedAt ? `, updated ${formatWhen(entry.datasets.lastIngestedAt)}` : ''} · {entry.retrievalMode} retrieval ·
-                    answers with {entry.modelKind} ·{' '}
-                    {entry.access.credentialRequired ? <Badge bg="secondary">sign-in or API key needed</Badge> : <Badge bg="success">open to anyone</Badge>}
-                  </p>
-                  {entry.access.rateLimits.length > 0 ? (
-                    <p className="small mb-2">Limits: {entry.access.rateLimits.map((limit) => limit.rule).join('; ')}</p>
-                  ) : null}
-                  <Link className="btn btn-sm btn-primary" to={`/playground?endpoint=${encodeURIComponent(entry.address)}`}>
-                    Ask in the playground
-                  </Link>
-                </Card.Body>
-              </Card>
-            </li>
-          ))}
-        </ul>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
+      <ResourceList
+        rows={entries.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading the catalog"
+        empty={
+          <EmptyState id="catalog-empty">
+            {search ? (
+              <>Nothing in the catalog matches “{search}”.</>
+            ) : (
+              <>
+                <strong>The catalog is empty.</strong> Publish one of your <Link to="/endpoints">endpoints</Link> and list it to show it here.
+              </>
+            )}
+          </EmptyState>
+        }
+        loadMore={entries.loadMore}
+      >
+        {(rows) => (
+          <ul className="list-unstyled catalog" id="catalog-list">
+            {rows.map((entry) => (
+              <li key={entry.address} data-address={entry.address}>
+                <Card className="mb-3">
+                  <Card.Body>
+                    <Card.Title as="h2" className="h5">
+                      {entry.name} <code className="fs-6">{entry.address}</code>
+                    </Card.Title>
+                    <Card.Subtitle className="mb-2 text-body-secondary">by {entry.tenant.name}</Card.Subtitle>
+                    {entry.description ? <Card.Text>{entry.description}</Card.Text> : null}
+                    <p className="small mb-2">
+                      {entry.datasets.documentCount} documents, {entry.datasets.chunkCount} passages
+                      {entry.datasets.lastIngestedAt ? `, updated ${formatWhen(entry.datasets.lastIngestedAt)}` : ''} · {entry.retrievalMode} retrieval ·
+                      answers with {entry.modelKind} ·{' '}
+                      {entry.access.credentialRequired ? <Badge bg="secondary">sign-in or API key needed</Badge> : <Badge bg="success">open to anyone</Badge>}
+                    </p>
+                    {entry.access.rateLimits.length > 0 ? (
+                      <p className="small mb-2">Limits: {entry.access.rateLimits.map((limit) => limit.rule).join('; ')}</p>
+                    ) : null}
+                    <Link className="btn btn-sm btn-primary" to={`/playground?endpoint=${encodeURIComponent(entry.address)}`}>
+                      Ask in the playground
+                    </Link>
+                  </Card.Body>
+                </Card>
+              </li>
+            ))}
+          </ul>
+        )}
+      </ResourceList>
     </>
   );
 }

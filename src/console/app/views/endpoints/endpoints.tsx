@@ -3,16 +3,15 @@
  * which can be changed: Edit, or Retrieval settings alone); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
  * first); and a form to create one.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Modal from 'react-bootstrap/Modal';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { Link } from 'react-router';
 import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpointDocument, type ConsoleEndpointFieldsFragment } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { usePagedList } from '../../paged-list.js';
+import { EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { CreateEndpoint } from './create-endpoint.js';
 import { EditEndpoint, type EndpointPart } from './edit-endpoint.js';
@@ -22,28 +21,15 @@ const PAGE = 50;
 
 export function Endpoints() {
   const { call } = useSession();
-  const [endpoints, setEndpoints] = useState<EndpointRow[] | undefined>();
-  const [next, setNext] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
   const [editing, setEditing] = useState<{ endpoint: EndpointRow; part: EndpointPart } | undefined>();
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
-        const { endpoints: page } = await call((client) => client.query(ConsoleEndpointsDocument, { first: PAGE, after }));
-        const rows = page.edges.map((edge) => edge.node);
-        setEndpoints((shown) => (after ? [...(shown ?? []), ...rows] : rows));
-        setNext(page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail],
+  const endpoints = usePagedList(
+    useCallback(async (after: string | undefined) => (await call((client) => client.query(ConsoleEndpointsDocument, { first: PAGE, after }))).endpoints, [call]),
+    fail,
   );
-  useEffect(() => void load(), [load]);
 
-  const replace = (changed: EndpointRow) => setEndpoints((shown) => shown?.map((row) => (row.id === changed.id ? changed : row)));
+  const replace = (changed: EndpointRow) => endpoints.setRows((shown) => shown?.map((row) => (row.id === changed.id ? changed : row)));
 
   const change = async (endpoint: EndpointRow, input: { published?: boolean; listed?: boolean }) => {
     try {
@@ -60,7 +46,7 @@ export function Endpoints() {
     setDeleting(undefined);
     try {
       await call((client) => client.mutate(DeleteEndpointDocument, { id: endpoint.id }));
-      setEndpoints((shown) => shown?.filter((row) => row.id !== endpoint.id));
+      endpoints.setRows((shown) => shown?.filter((row) => row.id !== endpoint.id));
     } catch (error) {
       fail(error);
     }
@@ -73,31 +59,20 @@ export function Endpoints() {
         An endpoint answers questions from datasets with a model, at an address. Publish it to let other tenants ask; list it to show it in the catalog.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      {endpoints === undefined ? (
-        failure === undefined ? (
-          <Spinner animation="border" role="status" size="sm">
-            <span className="visually-hidden">Loading endpoints</span>
-          </Spinner>
-        ) : null
-      ) : endpoints.length === 0 ? (
-        <Card body className="mb-4 empty-state" id="endpoints-empty">
-          <strong>No endpoints yet.</strong> Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
-        </Card>
-      ) : (
-        <Table responsive className="mb-2 align-middle" id="endpoints-table">
-          <caption className="visually-hidden">Your tenant's endpoints</caption>
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Model</th>
-              <th scope="col">Datasets</th>
-              <th scope="col">Retrieval</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {endpoints.map((endpoint) => (
+      <ResourceList
+        rows={endpoints.rows}
+        failed={failure !== undefined}
+        loadingLabel="Loading endpoints"
+        empty={
+          <EmptyState id="endpoints-empty">
+            <strong>No endpoints yet.</strong> Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
+          </EmptyState>
+        }
+        loadMore={endpoints.loadMore}
+      >
+        {(rows) => (
+          <ResourceTable id="endpoints-table" caption="Your tenant's endpoints" className="mb-2 align-middle" columns={['Endpoint', 'Model', 'Datasets', 'Retrieval', 'State', 'Actions']}>
+            {rows.map((endpoint) => (
               <tr key={endpoint.id} data-slug={endpoint.slug}>
                 <td data-field="endpoint">
                   {endpoint.name}
@@ -143,15 +118,10 @@ export function Endpoints() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
-      {next ? (
-        <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-          Load more
-        </Button>
-      ) : null}
-      <CreateEndpoint onCreated={() => void load()} />
+          </ResourceTable>
+        )}
+      </ResourceList>
+      <CreateEndpoint onCreated={() => void endpoints.reload()} />
       {editing ? (
         <EditEndpoint
           endpoint={editing.endpoint}

@@ -8,13 +8,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
-import Spinner from 'react-bootstrap/Spinner';
-import Table from 'react-bootstrap/Table';
 import { ConsoleModelsDocument, DeleteModelDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
-import { nextCursor } from '../../every-page.js';
+import { everyPage } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
+import { EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
 import { CreateModel } from './create-model.js';
@@ -35,16 +33,15 @@ export function Models() {
   const load = useCallback(async () => {
     try {
       // Every page, 100 a request: a tenant has a handful of models, and the list is one table.
-      const rows: ConsoleModelFieldsFragment[] = [];
-      let after: string | undefined;
-      let found: ConsoleModelsQuery;
-      do {
-        found = await call((client) => client.query(ConsoleModelsDocument, { first: 100, after }));
-        rows.push(...found.models.edges.map((edge) => edge.node));
-        after = nextCursor(found.models);
-      } while (after);
+      let found: ConsoleModelsQuery | undefined;
+      const rows = await call((client) =>
+        everyPage(async (after) => {
+          found = await client.query(ConsoleModelsDocument, { first: 100, after });
+          return found.models;
+        }),
+      );
       setModels(rows);
-      setTypes(found.modelTypes);
+      setTypes(found?.modelTypes ?? []);
     } catch (error) {
       fail(error);
     }
@@ -83,33 +80,20 @@ export function Models() {
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
       <ErrorAlert error={refusal} onDismiss={dismissRefusal} title="Could not delete the model" />
-      {models === undefined ? (
-        failure === undefined ? (
-          <Spinner animation="border" role="status" size="sm">
-            <span className="visually-hidden">Loading models</span>
-          </Spinner>
-        ) : null
-      ) : models.length === 0 ? (
-        <Card body className="mb-4 empty-state" id="models-empty">
-          <strong>No models yet.</strong> Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI
-          protocol; then create an endpoint with it.
-        </Card>
-      ) : (
-        <Table responsive className="mb-4 align-middle" id="models-table">
-          <caption className="visually-hidden">Your tenant's models</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Kind</th>
-              <th scope="col">API key</th>
-              <th scope="col">Health</th>
-              <th scope="col">Connection</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {models.map((model) => (
+      <ResourceList
+        rows={models}
+        failed={failure !== undefined}
+        loadingLabel="Loading models"
+        empty={
+          <EmptyState id="models-empty">
+            <strong>No models yet.</strong> Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI
+            protocol; then create an endpoint with it.
+          </EmptyState>
+        }
+      >
+        {(rows) => (
+          <ResourceTable id="models-table" caption="Your tenant's models" className="mb-4 align-middle" columns={['Name', 'Type', 'Kind', 'API key', 'Health', 'Connection', 'Actions']}>
+            {rows.map((model) => (
               <tr key={model.id} data-name={model.name}>
                 <td>{model.name}</td>
                 <td>
@@ -139,9 +123,9 @@ export function Models() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </Table>
-      )}
+          </ResourceTable>
+        )}
+      </ResourceList>
       <CreateModel types={types} onCreated={() => void load()} />
       {editing ? (
         <EditModel

@@ -3,18 +3,18 @@
  * actor, outcome and time; 50 at a time; a live tail that adds new events as they are written;
  * chain verification on demand.
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
-import Card from 'react-bootstrap/Card';
 import Col from 'react-bootstrap/Col';
 import Form from 'react-bootstrap/Form';
 import Row from 'react-bootstrap/Row';
-import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
 import { AuditEventsDocument, type AuditEventFilter } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { usePagedList } from '../../paged-list.js';
+import { EmptyState, ResourceList } from '../../resource-list.js';
 import { useSession } from '../../session.js';
 import { useAuditTail, type AuditEvent } from './audit-tail.js';
 import { AuditVerification } from './audit-verify.js';
@@ -24,32 +24,28 @@ const PAGE = 50;
 export function Audit() {
   const { call } = useSession();
   const [filter, setFilter] = useState<AuditEventFilter>({});
-  const [events, setEvents] = useState<AuditEvent[] | undefined>();
   const [fresh, setFresh] = useState<Set<string>>(new Set());
-  const [next, setNext] = useState<string | null>(null);
   const [live, setLive] = useState(false);
   const [failure, fail, dismiss] = useFailure();
-
-  const load = useCallback(
-    async (after?: string) => {
-      try {
+  const events = usePagedList(
+    useCallback(
+      async (after: string | undefined) => {
         const { auditEvents } = await call((client) => client.query(AuditEventsDocument, { filter, first: PAGE, after }));
-        setEvents((shown) => (after ? [...(shown ?? []), ...auditEvents.events] : auditEvents.events));
-        setNext(auditEvents.hasNextPage ? (auditEvents.endCursor ?? null) : null);
         if (!after) setFresh(new Set());
-      } catch (error) {
-        fail(error);
-      }
-    },
-    [call, fail, filter],
+        // Not a Relay connection: the events, then where the next page starts.
+        return { edges: auditEvents.events.map((node) => ({ node })), pageInfo: { hasNextPage: auditEvents.hasNextPage, endCursor: auditEvents.endCursor } };
+      },
+      [call, filter],
+    ),
+    fail,
   );
-  useEffect(() => void load(), [load]);
+  const setEvents = events.setRows;
 
   // The server sends only the events the filter selects.
   const onLiveEvent = useCallback((event: AuditEvent) => {
     setEvents((shown) => (shown?.some((known) => known.id === event.id) ? shown : [event, ...(shown ?? [])]));
     setFresh((ids) => new Set(ids).add(event.id));
-  }, []);
+  }, [setEvents]);
   const onLiveError = useCallback(
     (error: unknown) => {
       setLive(false);
@@ -125,24 +121,19 @@ export function Audit() {
             </span>
           </div>
         </Form>
-        {events === undefined ? (
-          failure === undefined ? (
-            <Spinner animation="border" role="status" size="sm">
-              <span className="visually-hidden">Loading the audit trail</span>
-            </Spinner>
-          ) : null
-        ) : events.length === 0 ? (
-          <Card body className="mb-4 empty-state" id="audit-empty">
-            {filtered ? 'No event matches these filters: clear them or widen the time.' : 'No events yet: everything done in this tenant will appear here.'}
-          </Card>
-        ) : (
-          <AuditTable events={events} fresh={fresh} />
-        )}
-        {next ? (
-          <Button variant="outline-secondary" className="mb-4" onClick={() => void load(next)}>
-            Load more
-          </Button>
-        ) : null}
+        <ResourceList
+          rows={events.rows}
+          failed={failure !== undefined}
+          loadingLabel="Loading the audit trail"
+          empty={
+            <EmptyState id="audit-empty">
+              {filtered ? 'No event matches these filters: clear them or widen the time.' : 'No events yet: everything done in this tenant will appear here.'}
+            </EmptyState>
+          }
+          loadMore={events.loadMore}
+        >
+          {(rows) => <AuditTable events={rows} fresh={fresh} />}
+        </ResourceList>
       </section>
     </>
   );
