@@ -1,6 +1,6 @@
 /**
  * A list of a tenant's things as every console view shows one: a spinner until the first page
- * arrives (none when that failed: the view's ErrorAlert says why), the view's own empty state when
+ * arrives (none after a failure: the view's ErrorAlert says why), the view's own empty state when
  * there is nothing, otherwise its rows, then "Load more" while the connection has more pages.
  * The view keeps what is its own: the columns, each row, the actions and the forms.
  */
@@ -11,15 +11,14 @@ import Spinner from 'react-bootstrap/Spinner';
 import Table from 'react-bootstrap/Table';
 
 export interface ResourceListProps<T> {
-  rows: T[] | undefined;
-  /** Whether the first page failed to load: then no spinner turns forever. */
-  failed: boolean;
+  /** A usePagedList, or rows read otherwise (undefined until they arrive). */
+  list: { rows: T[] | undefined; loadMore?: () => void };
+  /** The view's failure (useFailure): while there is one, no spinner turns forever. */
+  failure: unknown;
   /** What the spinner says to a screen reader: "Loading keys". */
   loadingLabel: string;
   /** What an empty list says (an EmptyState); none: the rows are shown even when empty. */
   empty?: ReactNode;
-  /** From usePagedList: shows the button while there are more pages. */
-  loadMore?: () => void;
   /** @default 'Load more' */
   loadMoreLabel?: string;
   /** @default 'mb-4' */
@@ -28,11 +27,11 @@ export interface ResourceListProps<T> {
   children: (rows: T[]) => ReactNode;
 }
 
-export function ResourceList<T>({ rows, failed, loadingLabel, empty, loadMore, loadMoreLabel = 'Load more', loadMoreClassName = 'mb-4', children }: ResourceListProps<T>) {
+export function ResourceList<T>({ list: { rows, loadMore }, failure, loadingLabel, empty, loadMoreLabel = 'Load more', loadMoreClassName = 'mb-4', children }: ResourceListProps<T>) {
   return (
     <>
       {rows === undefined ? (
-        failed ? null : (
+        failure !== undefined ? null : (
           <Spinner animation="border" role="status" size="sm">
             <span className="visually-hidden">{loadingLabel}</span>
           </Spinner>

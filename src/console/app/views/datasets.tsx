@@ -33,10 +33,7 @@ export function Datasets() {
         </Form.Label>
         <Form.Control id="datasets-filter" type="search" placeholder="Filter by name" value={filter} onChange={(event) => setFilter(event.target.value)} />
       </Form>
-      <ResourceList
-        rows={datasets.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading datasets"
+      <ResourceList list={datasets} failure={failure} loadingLabel="Loading datasets"
         empty={
           <EmptyState id="datasets-empty">
             {filter ? (
@@ -48,7 +45,6 @@ export function Datasets() {
             )}
           </EmptyState>
         }
-        loadMore={datasets.loadMore}
       >
         {(rows) => (
           <ResourceTable

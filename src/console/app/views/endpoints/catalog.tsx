@@ -38,10 +38,7 @@ export function Catalog() {
         </Form.Label>
         <Form.Control id="catalog-search" type="search" placeholder="Search names, descriptions, tenants" value={search} onChange={(event) => setSearch(event.target.value)} />
       </Form>
-      <ResourceList
-        rows={entries.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading the catalog"
+      <ResourceList list={entries} failure={failure} loadingLabel="Loading the catalog"
         empty={
           <EmptyState id="catalog-empty">
             {search ? (
@@ -53,7 +50,6 @@ export function Catalog() {
             )}
           </EmptyState>
         }
-        loadMore={entries.loadMore}
       >
         {(rows) => (
           <ul className="list-unstyled catalog" id="catalog-list">

@@ -59,16 +59,12 @@ export function Endpoints() {
         An endpoint answers questions from datasets with a model, at an address. Publish it to let other tenants ask; list it to show it in the catalog.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      <ResourceList
-        rows={endpoints.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading endpoints"
+      <ResourceList list={endpoints} failure={failure} loadingLabel="Loading endpoints"
         empty={
           <EmptyState id="endpoints-empty">
             <strong>No endpoints yet.</strong> Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
           </EmptyState>
         }
-        loadMore={endpoints.loadMore}
       >
         {(rows) => (
           <ResourceTable id="endpoints-table" caption="Your tenant's endpoints" className="mb-2 align-middle" columns={['Endpoint', 'Model', 'Datasets', 'Retrieval', 'State', 'Actions']}>

@@ -80,10 +80,7 @@ export function Models() {
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
       <ErrorAlert error={refusal} onDismiss={dismissRefusal} title="Could not delete the model" />
-      <ResourceList
-        rows={models}
-        failed={failure !== undefined}
-        loadingLabel="Loading models"
+      <ResourceList list={{ rows: models }} failure={failure} loadingLabel="Loading models"
         empty={
           <EmptyState id="models-empty">
             <strong>No models yet.</strong> Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI

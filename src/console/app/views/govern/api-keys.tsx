@@ -60,16 +60,12 @@ export function ApiKeys() {
           Copy it now and keep it somewhere safe: Sluice keeps only its hash and cannot show it again. Send it as <code>Authorization: Bearer …</code> or <code>X-API-Key</code>.
         </ShownOnce>
       ) : null}
-      <ResourceList
-        rows={keys.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading keys"
+      <ResourceList list={keys} failure={failure} loadingLabel="Loading keys"
         empty={
           <EmptyState id="keys-empty">
             <strong>No API keys yet.</strong> Create one below for a program (CI, a backend) that calls Sluice.
           </EmptyState>
         }
-        loadMore={keys.loadMore}
       >
         {(rows) => (
           <ResourceTable id="keys-table" caption="The tenant's API keys" columns={['Name', 'Starts with', 'Scopes', 'Created', 'Expires', 'Last used', 'State', ACTIONS]}>

@@ -43,16 +43,12 @@ export function IdentityProviders() {
         claims map to, never above ADMIN.
       </p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      <ResourceList
-        rows={providers.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading identity providers"
+      <ResourceList list={providers} failure={failure} loadingLabel="Loading identity providers"
         empty={
           <EmptyState id="identity-providers-empty">
             <strong>No identity providers yet.</strong> Register your partner’s issuer below, with its audience and its public keys.
           </EmptyState>
         }
-        loadMore={providers.loadMore}
       >
         {(rows) => (
           <ResourceTable id="identity-providers-table" caption="The tenant's identity providers" columns={['Name', 'Issuer and audience', 'Keys', 'Claims', 'Roles', 'Registered', ACTIONS]}>

@@ -74,7 +74,7 @@ export function Members() {
       <h1 className="h3">Members</h1>
       <p className="text-body-secondary">People who may sign in to this tenant, each with a role. Nobody grants a role above their own, and a tenant always keeps one owner.</p>
       <ErrorAlert error={failure} onDismiss={dismiss} />
-      <ResourceList rows={members.rows} failed={failure !== undefined} loadingLabel="Loading members" loadMore={members.loadMore}>
+      <ResourceList list={members} failure={failure} loadingLabel="Loading members">
         {(rows) => (
           <ResourceTable id="members-table" caption="Members of the tenant" columns={['Email', 'Name', 'Role', 'Member since', ACTIONS]}>
             {rows.map((member) => (
@@ -116,16 +116,12 @@ export function Members() {
           that email, or choose a password to create their account.
         </ShownOnce>
       ) : null}
-      <ResourceList
-        rows={invitations.rows}
-        failed={failure !== undefined}
-        loadingLabel="Loading invitations"
+      <ResourceList list={invitations} failure={failure} loadingLabel="Loading invitations"
         empty={
           <EmptyState id="invitations-empty" className="mb-3">
             No open invitations. Invite someone below.
           </EmptyState>
         }
-        loadMore={invitations.loadMore}
         loadMoreLabel="Load more invitations"
         loadMoreClassName="mb-3"
       >

@@ -121,16 +121,12 @@ export function Audit() {
             </span>
           </div>
         </Form>
-        <ResourceList
-          rows={events.rows}
-          failed={failure !== undefined}
-          loadingLabel="Loading the audit trail"
+        <ResourceList list={events} failure={failure} loadingLabel="Loading the audit trail"
           empty={
             <EmptyState id="audit-empty">
               {filtered ? 'No event matches these filters: clear them or widen the time.' : 'No events yet: everything done in this tenant will appear here.'}
             </EmptyState>
           }
-          loadMore={events.loadMore}
         >
           {(rows) => <AuditTable events={rows} fresh={fresh} />}
         </ResourceList>
