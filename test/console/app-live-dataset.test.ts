@@ -5,6 +5,8 @@
  *   every one gets its card, newest first. The page's reads of the newest jobs are held until
  *   the burst is in, so a panel that learns of new jobs by reading the newest page again can
  *   only ever show the 10 newest; the panel reads each job named by the dataset's live feed by id.
+ * - 11 jobs queued before the page opens: the oldest, next to run, is not among the newest 10
+ *   but the live feed names it, so it is shown last; **Older jobs** does not show it twice.
  * - the dataset's embeddings model changed through the API, twice: the Embeddings section
  *   names each new model and follows its re-embed job until its vectors serve queries.
  * Real Chromium, server, PostgreSQL and job queue (no worker at first, so the burst stays
@@ -92,6 +94,39 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       expect(problems.unexpected()).toEqual([]);
     } finally {
       releaseReads();
+      await context.close();
+    }
+  });
+
+  it('shows a queued job older than the newest page, once, also after Older jobs', { timeout: 180_000 }, async () => {
+    const account = await signUp(server, { tenantName: 'Quay Works' });
+    const dataset = await createDataset(server, account.accessToken, { name: 'Quay log', slug: 'quay-log' });
+    // No worker yet: all 11 wait queued, and the oldest (next to run) is not among the newest 10.
+    const ids: string[] = [];
+    for (let index = 1; index <= 11; index++) {
+      const started = await ingestInline(server, account.accessToken, dataset.id, [{ title: `Berth ${index}`, text: `Berth ${index} was cleared before the tide turned.` }]);
+      expect(started.body.errors).toBeUndefined();
+      ids.push(started.body.data.ingestDocuments.id);
+    }
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    try {
+      await signInThroughConsole(page, server.baseUrl, account);
+      await openDataset(page, server.baseUrl, 'quay-log', 'Quay log');
+      const shownIds = () => page.locator('#jobs > li').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id')));
+      // The live feed names every queued job at once; the oldest is read by id and put last.
+      await page.locator(`#jobs > li[data-job-id="${ids[0]}"][data-status="QUEUED"]`).waitFor();
+      expect(await shownIds()).toEqual([...ids].reverse());
+
+      // The older page holds that job too: it is not shown twice.
+      await page.getByRole('button', { name: 'Older jobs' }).click();
+      await page.getByRole('button', { name: 'Older jobs' }).waitFor({ state: 'detached' });
+      expect(await shownIds()).toEqual([...ids].reverse());
+      expect(await sameDocument(page)).toBe(true);
+
+      await networkSettled(page);
+      expect(blocked).toEqual([]);
+      expect(problems.unexpected()).toEqual([]);
+    } finally {
       await context.close();
     }
   });

@@ -121,7 +121,8 @@ export function DatasetDetail() {
       <DatasetSettings
         dataset={dataset}
         onJobStarted={() => setJobsStarted((count) => count + 1)}
-        embeddingRefreshKey={reembeds}
+        // A job that ended changed the vectors too (an ingestion embeds its new chunks).
+        embeddingRefreshKey={reembeds + changes}
         onSaved={(saved) => {
           setDataset({ ...dataset, ...saved });
           if (saved.slug !== dataset.slug) navigate(`/datasets/${encodeURIComponent(saved.slug)}`, { replace: true });

@@ -7,7 +7,7 @@
  * job card in the Jobs panel shows its progress and outcome too). A change made elsewhere (the
  * API, the CLI, another tab) starts a re-embed job, which the page's live feed of the dataset's
  * jobs sees (ingest/new-jobs.ts): `refreshKey` changes and the state is read again. Clearing the
- * model elsewhere starts no job, so it shows on the next read (a reload, an ingestion ending).
+ * model elsewhere starts no job, so it shows on the next read (a reload, a job of the dataset ending).
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';

@@ -21,7 +21,7 @@ export function DatasetSettings({
   onSaved: (saved: DatasetFieldsFragment) => void;
   /** A re-embed job was queued (a new embeddings model). */
   onJobStarted?: () => void;
-  /** A new value reads the embeddings model's state again (it was changed elsewhere). */
+  /** A new value reads the embeddings model's state again (a re-embed job was seen: it may have changed elsewhere; or a job ended). */
   embeddingRefreshKey?: number;
 }) {
   const { call } = useSession();
