@@ -42,6 +42,13 @@ async function openDataset(page: Page, baseUrl: string, slug: string, name: stri
   await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
 }
 
+/** Nothing in flight, no other host asked, no error in the page. */
+async function endsClean(page: Page, blocked: string[], problems: { unexpected(): string[] }): Promise<void> {
+  await networkSettled(page);
+  expect(blocked).toEqual([]);
+  expect(problems.unexpected()).toEqual([]);
+}
+
 const sameDocument = (page: Page) => page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument);
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset page kept live (${skipReason})` : "the console's dataset page kept live", () => {
@@ -89,9 +96,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       expect(await sameDocument(page)).toBe(true);
 
       await page.unroute('**/graphql');
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
+      await endsClean(page, blocked, problems);
     } finally {
       releaseReads();
       await context.close();
@@ -123,9 +128,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       expect(await shownIds()).toEqual([...ids].reverse());
       expect(await sameDocument(page)).toBe(true);
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
+      await endsClean(page, blocked, problems);
     } finally {
       await context.close();
     }
@@ -155,26 +158,21 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       await field('model').filter({ hasText: 'none (keyword search only)' }).waitFor();
       await page.getByLabel('Embeddings model').locator('option', { hasText: 'Pier vectors' }).waitFor({ state: 'attached' });
 
-      // Changed elsewhere: the section names the new model and follows its re-embed job to the end.
-      expect((await must(server, token, SET_MODEL, { id: dataset.id, model: harbour.id })).updateDataset.id).toBe(dataset.id);
-      await field('model').filter({ hasText: /^Harbour vectors$/ }).waitFor({ timeout: 30_000 });
-      await field('serving').filter({ hasText: /^Harbour vectors$/ }).waitFor({ timeout: 60_000 });
-      await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
-      expect(await page.getByLabel('Embeddings model').inputValue()).toBe(harbour.id);
-
-      // And again: the other model, while the first one's vectors still serve until it is done.
-      expect((await must(server, token, SET_MODEL, { id: dataset.id, model: pier.id })).updateDataset.id).toBe(dataset.id);
-      await field('model').filter({ hasText: /^Pier vectors$/ }).waitFor({ timeout: 30_000 });
-      await field('serving').filter({ hasText: /^Pier vectors$/ }).waitFor({ timeout: 60_000 });
-      await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
-      expect(await page.getByLabel('Embeddings model').inputValue()).toBe(pier.id);
+      // Changed elsewhere, twice (the second while the first one's vectors serve): the section
+      // names the new model and follows its re-embed job until its vectors serve queries.
+      for (const model of [harbour, pier]) {
+        expect((await must(server, token, SET_MODEL, { id: dataset.id, model: model.id })).updateDataset.id).toBe(dataset.id);
+        const named = new RegExp(`^${model.name}$`);
+        await field('model').filter({ hasText: named }).waitFor({ timeout: 30_000 });
+        await field('serving').filter({ hasText: named }).waitFor({ timeout: 60_000 });
+        await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
+        expect(await page.getByLabel('Embeddings model').inputValue()).toBe(model.id);
+      }
       const { embedding } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { embedding { model { id } servingModel { id } embeddedChunks } } }', { id: dataset.id })).dataset;
       expect(embedding).toEqual({ model: { id: pier.id }, servingModel: { id: pier.id }, embeddedChunks: chunkCount });
       expect(await sameDocument(page)).toBe(true);
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
+      await endsClean(page, blocked, problems);
     } finally {
       await context.close();
     }
