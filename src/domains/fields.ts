@@ -39,6 +39,10 @@ export function retentionHours(field: string, hours: number | null): number | nu
   return hours;
 }
 
+/**
+ * `value` as literal text inside a LIKE/ILIKE pattern: `%`, `_` and the escape character `\`
+ * itself escaped. Use with `like ? escape '\'` (PostgreSQL's default escape, said explicitly).
+ */
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

@@ -10,34 +10,26 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
-import { consolePage, signInThroughConsole } from '../support/console-view.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { networkSettled } from '../support/browser.js';
+import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { must } from '../support/endpoints.js';
-import { signUp } from '../support/identity.js';
 import { createDataset } from '../support/ingestion.js';
-import { startTestServer, type TestServer } from '../support/server.js';
 
-const skipReason = browserSkipReason('test/console/app-folders');
-
-describe.skipIf(skipReason !== undefined)(skipReason ? `folders in the console (${skipReason})` : 'folders in the console', () => {
-  let server: TestServer;
-  let browser: Browser;
+describeInBrowser('test/console/app-folders', 'folders in the console', () => {
+  const suite = consoleSuite();
   let folder: string;
 
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
+  beforeAll(() => {
     folder = mkdtempSync(join(tmpdir(), 'sluice-console-drop-'));
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+  afterAll(() => {
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
   it('keeps the paths of a dropped folder’s nested files as source keys and titles', { timeout: 120_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Harbour Works' });
+    const { server } = suite;
+    const owner = await suite.signUp({ tenantName: 'Harbour Works' });
     await createDataset(server, owner.accessToken, { name: 'Harbour guides', slug: 'harbour-guides' });
     mkdirSync(join(folder, 'harbour', 'locks', 'inner'), { recursive: true });
     writeFileSync(join(folder, 'harbour', 'gates.md'), '# Gates\n\nThe outer gates open at dawn.');
@@ -45,37 +37,32 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `folders in the console (
     writeFileSync(join(folder, 'harbour', 'locks', 'inner', 'notes.txt'), 'The inner basin is dredged each spring.');
     writeFileSync(join(folder, 'harbour', 'locks', 'chart.bin'), Buffer.from([0, 1, 2, 3]));
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      // Leaving while the datasets view's query is in flight would abort it (a failed request).
-      await networkSettled(page);
-      await page.goto(`${server.baseUrl}/console/datasets/harbour-guides`);
-      await page.locator('#documents-empty').waitFor();
+    const { context, page, blocked, problems } = await suite.signedIn(owner);
+    // Leaving while the datasets view's query is in flight would abort it (a failed request).
+    await networkSettled(page);
+    await page.goto(`${server.baseUrl}/console/datasets/harbour-guides`);
+    await page.locator('#documents-empty').waitFor();
 
-      // Drag the folder over the zone and drop it, as the operating system would.
-      const zone = (await page.locator('.drop-zone').boundingBox())!;
-      const at = { x: zone.x + zone.width / 2, y: zone.y + zone.height / 2 };
-      const data = { items: [], files: [join(folder, 'harbour')], dragOperationsMask: 1 };
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Input.dispatchDragEvent', { type: 'dragEnter', ...at, data });
-      await cdp.send('Input.dispatchDragEvent', { type: 'dragOver', ...at, data });
-      await cdp.send('Input.dispatchDragEvent', { type: 'drop', ...at, data });
+    // Drag the folder over the zone and drop it, as the operating system would.
+    const zone = (await page.locator('.drop-zone').boundingBox())!;
+    const at = { x: zone.x + zone.width / 2, y: zone.y + zone.height / 2 };
+    const data = { items: [], files: [join(folder, 'harbour')], dragOperationsMask: 1 };
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Input.dispatchDragEvent', { type: 'dragEnter', ...at, data });
+    await cdp.send('Input.dispatchDragEvent', { type: 'dragOver', ...at, data });
+    await cdp.send('Input.dispatchDragEvent', { type: 'drop', ...at, data });
 
-      await page.locator('#skipped-files').filter({ hasText: 'harbour/locks/chart.bin' }).waitFor();
-      await page.locator('#jobs > li[data-status="COMPLETED"]').first().waitFor({ timeout: 60_000 });
-      const paths = ['harbour/gates.md', 'harbour/locks/gates.md', 'harbour/locks/inner/notes.txt'];
-      for (const path of paths) await page.locator(`#documents-table tbody tr[data-source-key="${path}"]`).waitFor();
-      const documents = (await must(server, owner.accessToken, '{ dataset(slug: "harbour-guides") { documents(first: 10) { edges { node { sourceKey title } } } } }')).dataset.documents.edges.map(
-        (edge: { node: { sourceKey: string; title: string } }) => `${edge.node.sourceKey}: ${edge.node.title}`,
-      );
-      expect([...documents].sort()).toEqual(['harbour/gates.md: Gates', 'harbour/locks/gates.md: Lock gates', 'harbour/locks/inner/notes.txt: harbour/locks/inner/notes.txt']);
+    await page.locator('#skipped-files').filter({ hasText: 'harbour/locks/chart.bin' }).waitFor();
+    await page.locator('#jobs > li[data-status="COMPLETED"]').first().waitFor({ timeout: 60_000 });
+    const paths = ['harbour/gates.md', 'harbour/locks/gates.md', 'harbour/locks/inner/notes.txt'];
+    for (const path of paths) await page.locator(`#documents-table tbody tr[data-source-key="${path}"]`).waitFor();
+    const documents = (await must(server, owner.accessToken, '{ dataset(slug: "harbour-guides") { documents(first: 10) { edges { node { sourceKey title } } } } }')).dataset.documents.edges.map(
+      (edge: { node: { sourceKey: string; title: string } }) => `${edge.node.sourceKey}: ${edge.node.title}`,
+    );
+    expect([...documents].sort()).toEqual(['harbour/gates.md: Gates', 'harbour/locks/gates.md: Lock gates', 'harbour/locks/inner/notes.txt: harbour/locks/inner/notes.txt']);
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    await networkSettled(page);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 });

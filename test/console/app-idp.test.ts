@@ -9,35 +9,23 @@
  * provider removed mid-session returns to the token's sign-in view with the API's reason.
  * axe-core on each view; screenshots in test-results/console-idp-*.png.
  */
-import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
-import { checkView, consolePage, SHOTS, signInThroughConsole } from '../support/console-view.js';
+import { networkSettled } from '../support/browser.js';
+import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
+import { checkView, signInThroughConsole } from '../support/console-view.js';
 import { must, uniqueSlug } from '../support/endpoints.js';
-import { signUp } from '../support/identity.js';
 import { externalToken, newKey, type SigningKey } from '../support/identity-provider.js';
-import { startTestServer, type TestServer } from '../support/server.js';
 
-const skipReason = browserSkipReason('test/console/app-idp');
 const ISSUER = 'https://sso.harbour-partner.example/';
 
-describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an identity provider's token (${skipReason})` : "console sign-in with an identity provider's token", () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
-    mkdirSync(SHOTS, { recursive: true });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+describeInBrowser('test/console/app-idp', "console sign-in with an identity provider's token", () => {
+  const suite = consoleSuite();
 
   it('registers a provider, signs in with its token, loads views as that identity, and refuses expired or untrusted tokens', { timeout: 240_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Harbour Board' });
+    const { server } = suite;
+    const owner = await suite.signUp({ tenantName: 'Harbour Board' });
     const slug = owner.tenant.slug as string;
     await must(server, owner.accessToken, 'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Tide tables', slug: uniqueSlug('tides') } });
     const key = await newKey('partner-key-1', 'RS256');
@@ -45,101 +33,97 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `console sign-in with an 
     const sign = (options: { expires?: number } = {}) =>
       externalToken(key, { email: 'pat@harbour-partner.example', groups: ['partner-admin'] }, { issuer: ISSUER, audience, ...options });
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await registerProvider(page, server.baseUrl, owner, key, audience);
-      // Read back from the API: the view registered what it showed.
-      const listed = await must(server, owner.accessToken, '{ viewer { tenant { identityProviders(first: 10) { edges { node { issuer audience jwks roleClaim roleMapping defaultRole } } } } } }');
-      expect(listed.viewer.tenant.identityProviders.edges.map((edge: any) => edge.node)).toEqual([
-        { issuer: ISSUER, audience, jwks: { keys: [key.jwk] }, roleClaim: 'groups', roleMapping: { 'partner-admin': 'ADMIN' }, defaultRole: 'VIEWER' },
-      ]);
-      await signOut(page);
+    const { page, blocked, problems } = await suite.openPage();
+    await registerProvider(page, server.baseUrl, owner, key, audience);
+    // Read back from the API: the view registered what it showed.
+    const listed = await must(server, owner.accessToken, '{ viewer { tenant { identityProviders(first: 10) { edges { node { issuer audience jwks roleClaim roleMapping defaultRole } } } } } }');
+    expect(listed.viewer.tenant.identityProviders.edges.map((edge: any) => edge.node)).toEqual([
+      { issuer: ISSUER, audience, jwks: { keys: [key.jwk] }, roleClaim: 'groups', roleMapping: { 'partner-admin': 'ADMIN' }, defaultRole: 'VIEWER' },
+    ]);
+    await signOut(page);
 
-      // An expired token (past the server's 30 s clock skew) is refused with the API's reason.
-      await page.getByRole('link', { name: 'Sign in with your identity provider’s token' }).click();
-      await page.getByLabel('Token', { exact: true }).fill(await sign({ expires: Math.floor(Date.now() / 1000) - 120 }));
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      const refused = page.getByRole('alert').filter({ hasText: 'The token was refused' });
-      await refused.filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
-      expect(await refused.innerText()).toContain('External token expired');
-      await checkView(page, 'idp-expired');
-      await refused.getByRole('button', { name: 'Dismiss this error' }).click();
-      // A valid token naming a tenant that does not trust its issuer: the tenant is sent (X-Sluice-Tenant).
-      await page.getByLabel('Token', { exact: true }).fill(await sign());
-      await page.getByLabel('Tenant', { exact: true }).fill('another-board');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await refused.filter({ hasText: 'Token issuer is not trusted by any tenant' }).waitFor();
-      await refused.getByRole('button', { name: 'Dismiss this error' }).click();
-      await page.getByRole('link', { name: 'Sign in with email and password' }).click();
+    // An expired token (past the server's 30 s clock skew) is refused with the API's reason.
+    await page.getByRole('link', { name: 'Sign in with your identity provider’s token' }).click();
+    await page.getByLabel('Token', { exact: true }).fill(await sign({ expires: Math.floor(Date.now() / 1000) - 120 }));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'The token was refused' });
+    await refused.filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
+    expect(await refused.innerText()).toContain('External token expired');
+    await checkView(page, 'idp-expired');
+    await refused.getByRole('button', { name: 'Dismiss this error' }).click();
+    // A valid token naming a tenant that does not trust its issuer: the tenant is sent (X-Sluice-Tenant).
+    await page.getByLabel('Token', { exact: true }).fill(await sign());
+    await page.getByLabel('Tenant', { exact: true }).fill('another-board');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await refused.filter({ hasText: 'Token issuer is not trusted by any tenant' }).waitFor();
+    await refused.getByRole('button', { name: 'Dismiss this error' }).click();
+    await page.getByRole('link', { name: 'Sign in with email and password' }).click();
 
-      // A valid token, naming the tenant (sent as X-Sluice-Tenant): who it is, as the API says.
-      await signInWithToken(page, await sign(), slug);
-      const facts = page.locator('#external-identity-facts');
-      expect(await facts.locator('[data-field="subject"]').innerText()).toBe('partner-user-1');
-      expect(await facts.locator('[data-field="email"]').innerText()).toBe('pat@harbour-partner.example');
-      expect(await facts.locator('[data-field="issuer"]').innerText()).toBe(ISSUER);
-      expect(await facts.locator('[data-field="tenant"]').innerText()).toBe(`Harbour Board (${slug})`);
-      expect(await facts.locator('[data-field="role"]').innerText()).toBe('ADMIN');
-      await checkView(page, 'idp-signed-in');
-      const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? 'null'));
-      expect(stored).toMatchObject({ kind: 'external', tenantHint: slug, role: 'ADMIN' });
-      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    // A valid token, naming the tenant (sent as X-Sluice-Tenant): who it is, as the API says.
+    await signInWithToken(page, await sign(), slug);
+    const facts = page.locator('#external-identity-facts');
+    expect(await facts.locator('[data-field="subject"]').innerText()).toBe('partner-user-1');
+    expect(await facts.locator('[data-field="email"]').innerText()).toBe('pat@harbour-partner.example');
+    expect(await facts.locator('[data-field="issuer"]').innerText()).toBe(ISSUER);
+    expect(await facts.locator('[data-field="tenant"]').innerText()).toBe(`Harbour Board (${slug})`);
+    expect(await facts.locator('[data-field="role"]').innerText()).toBe('ADMIN');
+    await checkView(page, 'idp-signed-in');
+    const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? 'null'));
+    expect(stored).toMatchObject({ kind: 'external', tenantHint: slug, role: 'ADMIN' });
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
 
-      // The token is the bearer of every request: the tenant's datasets load.
-      await page.getByRole('button', { name: 'Continue' }).click();
-      await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
-      await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
-      expect(await page.locator('#account-menu').innerText()).toContain('Harbour Board · pat@harbour-partner.example');
-      await networkSettled(page);
+    // The token is the bearer of every request: the tenant's datasets load.
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
+    expect(await page.locator('#account-menu').innerText()).toContain('Harbour Board · pat@harbour-partner.example');
+    await networkSettled(page);
 
-      // …and of the WebSocket: the audit trail's live tail, subscribed as the external identity.
-      await page.getByRole('link', { name: 'Audit' }).click();
-      await page.locator('#audit-table tbody tr, #audit-empty').first().waitFor();
-      await page.getByLabel('Live tail').check();
-      await page.getByRole('status').filter({ hasText: 'Live: new events appear' }).waitFor();
-      const subscribed = await auditEventsOf(server, owner.accessToken, 1, { action: 'graphql.subscription' }, 15_000, (event) => event.details?.operationName === 'AuditEventsLive');
-      expect(subscribed.find((event) => event.details?.operationName === 'AuditEventsLive')).toMatchObject({ actorKind: 'external', actorEmail: 'pat@harbour-partner.example' });
-      await must(server, owner.accessToken, 'mutation TailedForPartner($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Berths', slug: uniqueSlug('berths') } });
-      await page.locator('#audit-table tbody tr').filter({ hasText: 'TailedForPartner' }).first().waitFor({ timeout: 15_000 });
-      await page.getByLabel('Live tail').uncheck();
-      await networkSettled(page);
+    // …and of the WebSocket: the audit trail's live tail, subscribed as the external identity.
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.locator('#audit-table tbody tr, #audit-empty').first().waitFor();
+    await page.getByLabel('Live tail').check();
+    await page.getByRole('status').filter({ hasText: 'Live: new events appear' }).waitFor();
+    const subscribed = await auditEventsOf(server, owner.accessToken, 1, { action: 'graphql.subscription' }, 15_000, (event) => event.details?.operationName === 'AuditEventsLive');
+    expect(subscribed.find((event) => event.details?.operationName === 'AuditEventsLive')).toMatchObject({ actorKind: 'external', actorEmail: 'pat@harbour-partner.example' });
+    await must(server, owner.accessToken, 'mutation TailedForPartner($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', { i: { name: 'Berths', slug: uniqueSlug('berths') } });
+    await page.locator('#audit-table tbody tr').filter({ hasText: 'TailedForPartner' }).first().waitFor({ timeout: 15_000 });
+    await page.getByLabel('Live tail').uncheck();
+    await networkSettled(page);
 
-      // Switch tenant needs a user: it says why instead of failing.
-      await page.locator('#account-menu').click();
-      await page.getByRole('link', { name: 'Switch tenant' }).click();
-      await page.locator('#switch-tenant-external').filter({ hasText: 'has no Sluice account behind it' }).waitFor();
-      // No error: the tenants query the API would refuse (FORBIDDEN, NOT_A_USER) is not even sent.
-      expect(await page.locator('.alert-danger').count()).toBe(0);
-      await checkView(page, 'idp-switch-tenant');
-      await page.locator('#account-menu').click();
-      await page.getByRole('link', { name: 'Your account' }).click();
-      await page.locator('#account-external').filter({ hasText: 'your account is your identity provider’s' }).waitFor();
-      expect(await page.getByRole('button', { name: 'Download my data' }).count()).toBe(0);
-      expect(await page.locator('.alert-danger').count()).toBe(0);
+    // Switch tenant needs a user: it says why instead of failing.
+    await page.locator('#account-menu').click();
+    await page.getByRole('link', { name: 'Switch tenant' }).click();
+    await page.locator('#switch-tenant-external').filter({ hasText: 'has no Sluice account behind it' }).waitFor();
+    // No error: the tenants query the API would refuse (FORBIDDEN, NOT_A_USER) is not even sent.
+    expect(await page.locator('.alert-danger').count()).toBe(0);
+    await checkView(page, 'idp-switch-tenant');
+    await page.locator('#account-menu').click();
+    await page.getByRole('link', { name: 'Your account' }).click();
+    await page.locator('#account-external').filter({ hasText: 'your account is your identity provider’s' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Download my data' }).count()).toBe(0);
+    expect(await page.locator('.alert-danger').count()).toBe(0);
 
-      // Sign-out forgets the token.
-      await signOut(page);
-      expect(await page.evaluate(() => sessionStorage.getItem('sluice.console.app'))).toBeNull();
+    // Sign-out forgets the token.
+    await signOut(page);
+    expect(await page.evaluate(() => sessionStorage.getItem('sluice.console.app'))).toBeNull();
 
-      // A provider removed mid-session: the next request is refused, and the view says why.
-      await signInWithToken(page, await sign(), '');
-      await page.getByRole('button', { name: 'Continue' }).click();
-      await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
-      await networkSettled(page);
-      const [provider] = (await must(server, owner.accessToken, '{ viewer { tenant { identityProviders(first: 1) { edges { node { id } } } } } }')).viewer.tenant.identityProviders.edges;
-      await must(server, owner.accessToken, 'mutation($id: ID!) { removeIdentityProvider(id: $id) { id } }', { id: provider.node.id });
-      await page.getByRole('link', { name: 'Models' }).click();
-      const ended = page.getByRole('alert').filter({ hasText: 'Your identity provider’s token was refused' });
-      await ended.waitFor();
-      expect(await ended.innerText()).toContain('Token issuer is not trusted by any tenant (UNAUTHENTICATED)');
-      expect(new URL(page.url()).pathname).toBe('/console/sign-in/token');
-      await checkView(page, 'idp-refused');
+    // A provider removed mid-session: the next request is refused, and the view says why.
+    await signInWithToken(page, await sign(), '');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('cell', { name: 'Tide tables' }).waitFor();
+    await networkSettled(page);
+    const [provider] = (await must(server, owner.accessToken, '{ viewer { tenant { identityProviders(first: 1) { edges { node { id } } } } } }')).viewer.tenant.identityProviders.edges;
+    await must(server, owner.accessToken, 'mutation($id: ID!) { removeIdentityProvider(id: $id) { id } }', { id: provider.node.id });
+    await page.getByRole('link', { name: 'Models' }).click();
+    const ended = page.getByRole('alert').filter({ hasText: 'Your identity provider’s token was refused' });
+    await ended.waitFor();
+    expect(await ended.innerText()).toContain('Token issuer is not trusted by any tenant (UNAUTHENTICATED)');
+    expect(new URL(page.url()).pathname).toBe('/console/sign-in/token');
+    await checkView(page, 'idp-refused');
 
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 });
 

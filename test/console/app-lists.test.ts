@@ -5,16 +5,13 @@
  * 120 open invitations in the members view, 100 then "Load more invitations"; 150 endpoints
  * all suggested by the playground. Real Chromium, server and PostgreSQL.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
-import { consolePage, signInThroughConsole } from '../support/console-view.js';
+import { expect, it } from 'vitest';
+import { networkSettled } from '../support/browser.js';
+import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
 import { createDataset } from '../support/ingestion.js';
-import { signUp } from '../support/identity.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { type TestServer } from '../support/server.js';
 
-const skipReason = browserSkipReason('test/console/app-lists');
 const COUNT = 120;
 /** The server's default alias limit (SLUICE_MAX_ALIASES) is 15: that many creations per request. */
 const PER_REQUEST = 15;
@@ -30,86 +27,70 @@ async function createMany(server: TestServer, token: string, count: number, fiel
   return results;
 }
 
-describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists (${skipReason})` : "the console's long lists", () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+describeInBrowser('test/console/app-lists', "the console's long lists", () => {
+  const suite = consoleSuite();
 
   it(`shows all ${COUNT} datasets with Load more, each once, and offers each for a new endpoint`, { timeout: 120_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Long Shelf' });
+    const { server } = suite;
+    const owner = await suite.signUp({ tenantName: 'Long Shelf' });
     const names = Array.from({ length: COUNT }, (_, index) => `Shelf ${String(index + 1).padStart(3, '0')}`);
     await createMany(server, owner.accessToken, COUNT, (index) => `createDataset(input: { name: "${names[index]}", slug: "${names[index]!.toLowerCase().replace(' ', '-')}" }) { id }`);
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      const rows = page.locator('#datasets-table tbody tr');
-      await rows.nth(49).waitFor();
-      expect(await rows.count()).toBe(50);
-      const more = page.getByRole('button', { name: 'Load more' });
-      await more.click();
-      await rows.nth(99).waitFor();
-      expect(await rows.count()).toBe(100);
-      await more.click();
-      await rows.nth(COUNT - 1).waitFor();
-      await more.waitFor({ state: 'detached' });
-      const shown = await rows.locator('td:first-child').allInnerTexts();
-      expect(shown).toHaveLength(COUNT);
-      expect([...shown].sort()).toEqual(names);
+    const { page, blocked, problems } = await suite.signedIn(owner);
+    const rows = page.locator('#datasets-table tbody tr');
+    await rows.nth(49).waitFor();
+    expect(await rows.count()).toBe(50);
+    const more = page.getByRole('button', { name: 'Load more' });
+    await more.click();
+    await rows.nth(99).waitFor();
+    expect(await rows.count()).toBe(100);
+    await more.click();
+    await rows.nth(COUNT - 1).waitFor();
+    await more.waitFor({ state: 'detached' });
+    const shown = await rows.locator('td:first-child').allInnerTexts();
+    expect(shown).toHaveLength(COUNT);
+    expect([...shown].sort()).toEqual(names);
 
-      // The new-endpoint form offers every dataset, the 101st to the 120th too (read 100 a request).
-      await page.getByRole('link', { name: 'Endpoints', exact: true }).click();
-      await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).waitFor();
-      const offered = await page.locator('input[type=checkbox][name=datasetIds]').count();
-      expect(offered).toBe(COUNT);
-      await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
-      expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
+    // The new-endpoint form offers every dataset, the 101st to the 120th too (read 100 a request).
+    await page.getByRole('link', { name: 'Endpoints', exact: true }).click();
+    await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).waitFor();
+    const offered = await page.locator('input[type=checkbox][name=datasetIds]').count();
+    expect(offered).toBe(COUNT);
+    await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).check();
+    expect(await page.getByLabel(new RegExp(`^${names[COUNT - 1]} `)).isChecked()).toBe(true);
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    await networkSettled(page);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
   it('shows all 120 open invitations in the members view: 100, then Load more invitations', { timeout: 120_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Crowded Quay' });
+    const { server } = suite;
+    const owner = await suite.signUp({ tenantName: 'Crowded Quay' });
     const emails = Array.from({ length: COUNT }, (_, index) => `guest-${String(index + 1).padStart(3, '0')}-${uniqueSlug('q')}@example.test`);
     await createMany(server, owner.accessToken, COUNT, (index) => `inviteMember(email: "${emails[index]}", role: VIEWER) { invitation { id } }`);
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      await networkSettled(page);
-      await page.getByRole('link', { name: 'Members', exact: true }).click();
-      const rows = page.locator('#invitations-table tbody tr');
-      await rows.nth(99).waitFor();
-      expect(await rows.count()).toBe(100);
-      const more = page.getByRole('button', { name: 'Load more invitations' });
-      await more.click();
-      await rows.nth(COUNT - 1).waitFor();
-      await more.waitFor({ state: 'detached' });
-      const shown = await rows.locator('td:first-child').allInnerTexts();
-      expect(shown).toHaveLength(COUNT);
-      expect([...shown].sort()).toEqual([...emails].sort());
+    const { page, blocked, problems } = await suite.signedIn(owner);
+    await networkSettled(page);
+    await page.getByRole('link', { name: 'Members', exact: true }).click();
+    const rows = page.locator('#invitations-table tbody tr');
+    await rows.nth(99).waitFor();
+    expect(await rows.count()).toBe(100);
+    const more = page.getByRole('button', { name: 'Load more invitations' });
+    await more.click();
+    await rows.nth(COUNT - 1).waitFor();
+    await more.waitFor({ state: 'detached' });
+    const shown = await rows.locator('td:first-child').allInnerTexts();
+    expect(shown).toHaveLength(COUNT);
+    expect([...shown].sort()).toEqual([...emails].sort());
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    await networkSettled(page);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 
   it('suggests every one of 150 endpoints in the playground, the 150th too', { timeout: 120_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Many Doors' });
+    const { server } = suite;
+    const owner = await suite.signUp({ tenantName: 'Many Doors' });
     const dataset = await createDataset(server, owner.accessToken, { name: 'Doors' });
     const model = await createModel(server, owner.accessToken, { name: uniqueSlug('extractive'), type: 'extractive' });
     const total = 150;
@@ -121,22 +102,17 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's long lists
     );
     const references: string[] = created.map((endpoint) => endpoint.reference);
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      await networkSettled(page);
-      await page.getByRole('link', { name: 'Playground', exact: true }).click();
-      const options = page.locator('#own-endpoints option');
-      await page.locator(`#own-endpoints option[value="${references[total - 1]}"]`).waitFor({ state: 'attached' });
-      const suggested = await options.evaluateAll((nodes) => nodes.map((node) => (node as HTMLOptionElement).value));
-      expect(suggested).toHaveLength(total);
-      expect([...suggested].sort()).toEqual([...references].sort());
+    const { page, blocked, problems } = await suite.signedIn(owner);
+    await networkSettled(page);
+    await page.getByRole('link', { name: 'Playground', exact: true }).click();
+    const options = page.locator('#own-endpoints option');
+    await page.locator(`#own-endpoints option[value="${references[total - 1]}"]`).waitFor({ state: 'attached' });
+    const suggested = await options.evaluateAll((nodes) => nodes.map((node) => (node as HTMLOptionElement).value));
+    expect(suggested).toHaveLength(total);
+    expect([...suggested].sort()).toEqual([...references].sort());
 
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    await networkSettled(page);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 });

@@ -42,6 +42,22 @@ describe('createDataset', () => {
 });
 
 describe('datasets, dataset, updateDataset', () => {
+  it('filters by name with %, _ and \ taken literally', async () => {
+    const { token } = await tenantWithOwner(server);
+    for (const name of ['Q1_report', 'Q1 report', '100% done', 'C:\\shared\\notes', 'Plain']) await createDataset(server, token, { name });
+    const named = async (part: string) =>
+      (await server.graphql(`query($name: String) { datasets(first: 50, nameContains: $name) { edges { node { name } } } }`, { token, variables: { name: part } })).body.data.datasets.edges.map(
+        (edge: any) => edge.node.name,
+      );
+    expect(await named('_')).toEqual(['Q1_report']);
+    expect(await named('q1_')).toEqual(['Q1_report']);
+    expect(await named('%')).toEqual(['100% done']);
+    expect(await named('0%_')).toEqual([]);
+    expect(await named('\\')).toEqual(['C:\\shared\\notes']);
+    expect(await named('\\n')).toEqual(['C:\\shared\\notes']);
+    expect(await named('\\_')).toEqual([]);
+  });
+
   it('pages, filters by name, finds by id or slug, updates', async () => {
     const { token } = await tenantWithOwner(server);
     for (const name of ['Alpha guide', 'Beta notes', 'alpha FAQ']) await createDataset(server, token, { name });

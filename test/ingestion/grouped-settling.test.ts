@@ -1,5 +1,5 @@
 /**
- * A job's inputs are settled in groups (pipeline.ts, issue 19: ingestion cost): several inputs
+ * A job's inputs are settled in groups (item-groups.ts, issue 19: ingestion cost): several inputs
  * in one transaction, their chunks in one INSERT, so the BM25 statistics trigger upserts the
  * group's distinct lexemes once. Checked on the rows themselves: PostgreSQL's xmin (the
  * transaction that wrote a row) and cmin (the statement within it). The statistics stay exact

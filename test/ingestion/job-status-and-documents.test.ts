@@ -78,6 +78,7 @@ describe('a dataset’s documents', () => {
       { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
       { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind.' },
       { title: 'LAMP rooms 100%_done', text: 'The lamp room is swept each morning.' },
+      { title: 'Logs\\2026', text: 'The log is kept in the watch room.' },
     ]);
     await settled(server, owner.token, job.body.data.ingestDocuments.id);
     return dataset;
@@ -94,7 +95,7 @@ describe('a dataset’s documents', () => {
     expect(listed.body.data.dataset.documents.edges.map((edge: any) => edge.node.title)).toEqual(sent);
   });
 
-  it('are found by a part of their title, case-insensitively, with % and _ taken literally', async () => {
+  it('are found by a part of their title, case-insensitively, with %, _ and \\ taken literally', async () => {
     const { server, owner } = state;
     const dataset = await seeded();
     const titles = async (q: string | null) =>
@@ -102,8 +103,11 @@ describe('a dataset’s documents', () => {
     expect(await titles('lamp')).toEqual(['Lamp care', 'LAMP rooms 100%_done']);
     expect(await titles('%')).toEqual(['LAMP rooms 100%_done']);
     expect(await titles('_')).toEqual(['LAMP rooms 100%_done']);
+    expect(await titles('\\')).toEqual(['Logs\\2026']);
+    expect(await titles('s\\2')).toEqual(['Logs\\2026']);
+    expect(await titles('\\_')).toEqual([]);
     expect(await titles('nothing like it')).toEqual([]);
-    expect(await titles(null)).toHaveLength(3);
+    expect(await titles(null)).toHaveLength(4);
     const tooLong = await server.graphql(DOCUMENTS, { token: owner.token, variables: { slug: dataset.slug, q: 'x'.repeat(201) } });
     expect(codeOf(tooLong.body)).toBe('BAD_USER_INPUT');
   });

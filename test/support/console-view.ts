@@ -47,7 +47,10 @@ export async function expectNoSidewaysScroll(page: Page): Promise<void> {
   await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 10_000 }).toBeLessThanOrEqual(width);
 }
 
-/** A page in a new browser context on the test server, every other host refused, and what it reports (browser.ts). */
+/**
+ * A page in a new browser context on the test server, every other host refused, and what it
+ * reports (browser.ts). Reduced motion: Bootstrap then skips its fades and slides.
+ */
 export async function consolePage(browser: Browser, baseUrl: string, viewport = { width: 1200, height: 900 }) {
   const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
   const host = new URL(baseUrl).host;

@@ -5,6 +5,7 @@
  */
 import { boundSql } from '../../db/bound-sql.js';
 import { ValidationError } from '../errors.js';
+import { escapeLike } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { MAX_PAGE_SIZE } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -109,7 +110,12 @@ export class AuditService {
     const where = ['tenant_id = ?::uuid'];
     const params: string[] = [this.ctx.actor.tenantId!];
     if (filter.actor) (where.push('actor_id = ?'), params.push(filter.actor));
-    if (filter.action) (where.push(filter.action.endsWith('*') ? 'action like ?' : 'action = ?'), params.push(filter.action.replace(/\*$/, '%')));
+    if (filter.action?.endsWith('*')) {
+      // Every character before the `*` is literal: `%` and `_` are wildcards to LIKE, not to us
+      // (`endpoint_query*` must not select `endpoint.query`).
+      where.push(`action like ? escape '\\'`);
+      params.push(`${escapeLike(filter.action.slice(0, -1))}%`);
+    } else if (filter.action) (where.push('action = ?'), params.push(filter.action));
     if (filter.outcome) (where.push('outcome = ?'), params.push(filter.outcome));
     if (filter.from) (where.push('created_at >= ?::timestamptz'), params.push(filter.from.toISOString()));
     if (filter.to) (where.push('created_at < ?::timestamptz'), params.push(filter.to.toISOString()));

@@ -117,7 +117,7 @@ export class DatasetService {
     assertCan(this.ctx.actor, 'tenant:read');
     const where = ['tenant_id = ?::uuid'];
     const params = [this.ctx.actor.tenantId!];
-    if (request.nameContains) (where.push('name ilike ?'), params.push(`%${escapeLike(request.nameContains)}%`));
+    if (request.nameContains) (where.push(`name ilike ? escape '\\'`), params.push(`%${escapeLike(request.nameContains)}%`));
     type Row = DatasetView & { tenantId: string; chunkCount: number | string; byteCount: number | string; lastIngestedAt: Date | string | null; updatedAt: Date | string };
     return keysetRows<Row>(this.ctx.em, { select: VIEW_COLUMNS, from: 'datasets', where: where.join(' and '), params }, request, (row) => ({
       ...row,

@@ -112,7 +112,7 @@ export class DocumentService {
              from documents d
             where d.tenant_id = ?::uuid and d.dataset_id = any(?::uuid[])
               ${cursor ? "and (date_trunc('milliseconds', d.created_at), d.id) > (?::timestamptz, ?::uuid)" : ''}
-              ${titleContains ? 'and d.title ilike ?' : ''}
+              ${titleContains ? `and d.title ilike ? escape '\\'` : ''}
          ) ranked where n <= ? order by "datasetId", n`,
         [
           this.ctx.actor.tenantId!,

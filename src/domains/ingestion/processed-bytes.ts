@@ -20,7 +20,7 @@
  * reporter would publish it at once, so steps come no faster than progress events do, and an
  * input too small to be seen between events costs nothing more. A step of written chunks is
  * saved while the settling transaction is open: that transaction holds the job's row with a
- * KEY SHARE lock only (pipeline.ts), which a plain UPDATE does not wait for, while a cancel or
+ * KEY SHARE lock only (item-groups.ts), which a plain UPDATE does not wait for, while a cancel or
  * retry (FOR UPDATE) still waits for the group.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -88,7 +88,7 @@ export class ProcessedBytes {
     if (this.saving || !this.reporter.due()) return;
     job.sequence += 1;
     const sequence = job.sequence;
-    // The group's outcomes are counted after its writes (pipeline.ts): `bytesDone` is still the committed one.
+    // The group's outcomes are counted after its writes (item-groups.ts): `bytesDone` is still the committed one.
     const target = this.worked(job.bytesDone);
     raise(job, target);
     this.track(this.saveBeside(sequence, target));

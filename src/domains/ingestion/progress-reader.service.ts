@@ -16,6 +16,7 @@ import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { followDataset, followJob, type FeedOptions, type ProgressSource } from './progress-feed.js';
 import { outcomeOf, snapshotOf, type ItemSummary, type ProgressUpdate } from './progress.js';
+import { TERMINAL_STAGES } from './stages.js';
 
 export class ProgressReaderService {
   /** A list of jobs with their inputs (the console's job history) reads the inputs of all of them in one statement. */
@@ -95,7 +96,8 @@ export class ProgressReaderService {
           (
             await em.find(IngestionJob, {
               dataset: datasetId,
-              $or: [{ stage: { $in: ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING'] } }, { updatedAt: { $gte: since } }],
+              // Every job not yet in a terminal stage (EMBEDDING included: it was missed until its next step).
+              $or: [{ stage: { $nin: [...TERMINAL_STAGES] } }, { updatedAt: { $gte: since } }],
             }, { orderBy: { createdAt: 'asc' } })
           ).map(snapshotOf),
         ),

@@ -2,7 +2,7 @@
  * Writes parsed documents and their chunks with a few set-based statements per input (never
  * one INSERT per chunk): new documents in one INSERT, chunks in batches of rows decoded by
  * PostgreSQL from one JSON parameter, bound rather than inlined (see bound-sql.ts). Runs inside
- * the transaction that settles a group of inputs (pipeline.ts); the group's chunks share their
+ * the transaction that settles a group of inputs (item-groups.ts); the group's chunks share their
  * INSERTs (`DatasetChunkWriter`), and with them the BM25 statistics trigger's upsert of
  * `dataset_terms`, which runs once per statement: the distinct lexemes of several inputs are
  * far fewer than their sum (issue 19: ingestion cost). A large input's progress through its

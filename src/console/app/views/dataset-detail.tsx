@@ -27,6 +27,9 @@ export function DatasetDetail() {
   const [changes, setChanges] = useState(0);
   // Bumped when the settings queue a re-embed job: the Jobs panel reads the newest jobs again.
   const [jobsStarted, setJobsStarted] = useState(0);
+  // Bumped when the dataset's live feed shows a re-embed job not seen before (its embeddings
+  // model changed, here or elsewhere): the Embeddings section reads its state again.
+  const [reembeds, setReembeds] = useState(0);
   const ingestRef = useRef<((files: File[]) => void) | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [failure, fail, dismiss] = useFailure();
@@ -107,11 +110,19 @@ export function DatasetDetail() {
         onDeleted={() => void load()}
         onReingest={(file) => ingestRef.current?.([file])}
       />
-      <IngestPanel datasetId={dataset.id} ingestRef={ingestRef} onJobEnded={contentChanged} refreshKey={jobsStarted} />
+      <IngestPanel
+        datasetId={dataset.id}
+        ingestRef={ingestRef}
+        onJobEnded={contentChanged}
+        refreshKey={jobsStarted}
+        onReembed={() => setReembeds((count) => count + 1)}
+      />
 
       <DatasetSettings
         dataset={dataset}
         onJobStarted={() => setJobsStarted((count) => count + 1)}
+        // A job that ended changed the vectors too (an ingestion embeds its new chunks).
+        embeddingRefreshKey={reembeds + changes}
         onSaved={(saved) => {
           setDataset({ ...dataset, ...saved });
           if (saved.slug !== dataset.slug) navigate(`/datasets/${encodeURIComponent(saved.slug)}`, { replace: true });

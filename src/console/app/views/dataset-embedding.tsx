@@ -4,7 +4,10 @@
  * semantic queries meanwhile. A change asks first: another model re-embeds every chunk (a job;
  * queries go on with the old vectors), none deletes the vectors. While chunks are still without
  * a vector the counts are read again every second, so a re-embed job is seen to progress (its
- * job card in the Jobs panel shows its progress and outcome too).
+ * job card in the Jobs panel shows its progress and outcome too). A change made elsewhere (the
+ * API, the CLI, another tab) starts a re-embed job, which the page's live feed of the dataset's
+ * jobs sees (ingest/new-jobs.ts): `refreshKey` changes and the state is read again. Clearing the
+ * model elsewhere starts no job, so it shows on the next read (a reload, a job of the dataset ending).
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -40,7 +43,18 @@ export function useEmbeddingModels(fail: (error: unknown) => void): EmbeddingMod
   return models;
 }
 
-export function DatasetEmbedding({ datasetId, chunkCount, onJobStarted }: { datasetId: string; chunkCount: number; onJobStarted?: () => void }) {
+export function DatasetEmbedding({
+  datasetId,
+  chunkCount,
+  onJobStarted,
+  refreshKey = 0,
+}: {
+  datasetId: string;
+  chunkCount: number;
+  onJobStarted?: () => void;
+  /** A new value reads the state again (a re-embed job was seen: the model may have changed elsewhere). */
+  refreshKey?: number;
+}) {
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
@@ -54,8 +68,8 @@ export function DatasetEmbedding({ datasetId, chunkCount, onJobStarted }: { data
     const { dataset } = await call((client) => client.query(ConsoleDatasetEmbeddingDocument, { id: datasetId }));
     setEmbedding(dataset?.embedding ?? null);
   }, [call, datasetId]);
-  // Read again when the dataset's chunks change (an ingestion ended).
-  useEffect(() => void load().catch(fail), [load, fail, chunkCount]);
+  // Read again when the dataset's chunks change (an ingestion ended) or a re-embed job was seen.
+  useEffect(() => void load().catch(fail), [load, fail, chunkCount, refreshKey]);
   useEffect(() => setChosen(embedding?.model?.id ?? NONE), [embedding?.model?.id]);
 
   // Until the chosen model serves: it takes over in a transaction after the last vectors are

@@ -15,11 +15,14 @@ export function DatasetSettings({
   dataset,
   onSaved,
   onJobStarted,
+  embeddingRefreshKey,
 }: {
   dataset: DatasetFieldsFragment;
   onSaved: (saved: DatasetFieldsFragment) => void;
   /** A re-embed job was queued (a new embeddings model). */
   onJobStarted?: () => void;
+  /** A new value reads the embeddings model's state again (a re-embed job was seen: it may have changed elsewhere; or a job ended). */
+  embeddingRefreshKey?: number;
 }) {
   const { call } = useSession();
   const [failure, fail, dismiss] = useFailure();
@@ -77,7 +80,7 @@ export function DatasetSettings({
           </span>
         </div>
       </Form>
-      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} onJobStarted={onJobStarted} />
+      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} onJobStarted={onJobStarted} refreshKey={embeddingRefreshKey} />
     </section>
   );
 }

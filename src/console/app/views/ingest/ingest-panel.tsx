@@ -4,8 +4,9 @@
  * progress (job-card.tsx). The dataset's jobs are read from the API, so the history is the
  * same after a reload, in another tab, or for jobs started by the CLI. A job started while the
  * page is open appears without a reload: elsewhere on the page (a re-embed, from the settings)
- * it bumps `refreshKey`; anywhere else (the CLI, the API, another tab) the dataset's live feed
- * names it (new-jobs.ts); either way the newest jobs are read again. The Options above the
+ * it bumps `refreshKey` and the newest jobs are read again; anywhere else (the CLI, the API,
+ * another tab) the dataset's live feed names it (new-jobs.ts) and it is read by id, so it
+ * appears whatever the list shows, in its place by start time. The Options above the
  * drop zone (ingest-options.tsx) go with every upload started here, a re-ingest included.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type RefObject } from 'react';
@@ -28,11 +29,14 @@ const HISTORY_PAGE = 10;
 export function IngestPanel({
   datasetId,
   onJobEnded,
+  onReembed,
   ingestRef,
   refreshKey = 0,
 }: {
   datasetId: string;
   onJobEnded: () => void;
+  /** A re-embed job not seen before, started here or elsewhere: the dataset's embeddings model changed. */
+  onReembed?: () => void;
   /** A new value reads the newest jobs again, adding those not shown yet (cards shown keep their live state). */
   refreshKey?: number;
   /** Set to this panel's way in, for files chosen elsewhere on the page (re-ingesting a document). */
@@ -62,7 +66,8 @@ export function IngestPanel({
           });
           return;
         }
-        setJobs((shown) => (before ? [...(shown ?? []), ...page] : page));
+        // An older page may hold a job the live feed added already (an old one still running).
+        setJobs((shown) => (before ? [...(shown ?? []), ...page.filter((job) => !shown?.some((other) => other.id === job.id))] : page));
         setOlder(ingestionJobs.pageInfo.hasPreviousPage ? (ingestionJobs.pageInfo.startCursor ?? null) : null);
       } catch (error) {
         fail(error);
@@ -74,7 +79,11 @@ export function IngestPanel({
   useEffect(() => {
     if (refreshKey > 0) void loadHistory(undefined, true);
   }, [loadHistory, refreshKey]);
-  const live = useNewJobs(datasetId, (jobId) => jobs?.some((job) => job.id === jobId) ?? false, () => loadHistory(undefined, true));
+  const live = useNewJobs(datasetId, {
+    shown: (jobId) => jobs?.some((job) => job.id === jobId) ?? false,
+    onNewJob: (job) => setJobs((shown) => inPlace(shown ?? [], job)),
+    onReembed,
+  });
 
   /** A job started on this page, first in the list (once: the live feed may have added it already). */
   const added = (view: JobView) => setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== view.id)]);
@@ -219,4 +228,11 @@ export function IngestPanel({
       ) : null}
     </section>
   );
+}
+
+/** `job` among `shown` (newest first) by its start, unless shown already (that card keeps its live state). */
+function inPlace(shown: JobView[], job: JobView): JobView[] {
+  if (shown.some((other) => other.id === job.id)) return shown;
+  const at = shown.findIndex((other) => Date.parse(other.createdAt) < Date.parse(job.createdAt));
+  return at < 0 ? [...shown, job] : [...shown.slice(0, at), job, ...shown.slice(at)];
 }

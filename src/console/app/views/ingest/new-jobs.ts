@@ -1,52 +1,63 @@
 /**
  * Jobs started elsewhere while a dataset's page is open (the CLI, the API, another tab): the
  * `datasetIngestion` subscription sends every change of every job of the dataset; an id the
- * panel does not show yet calls `onNewJob`, which reads the newest jobs again (ingest-panel.tsx).
- * Only ids are asked for: each card follows its own job (live-job.ts). The server scopes the
- * feed to the caller's tenant and refuses a dataset it cannot see.
+ * panel does not show yet is read by id (`ingestionJob`) and handed to `onNewJob`, so it
+ * appears whatever the panel lists: reading the newest page again would miss a job of a burst
+ * larger than the page, or one older than the page that is still running. Only ids and kinds
+ * are asked for: each card follows its own job (live-job.ts). A REEMBED job not seen before
+ * means the dataset's embeddings model changed (or its vectors are being completed):
+ * `onReembed` lets the page read its Embeddings again. The server scopes the feed to the
+ * caller's tenant and refuses a dataset it cannot see.
  */
 import { useEffect, useRef, useState } from 'react';
-import { ConsoleDatasetJobsDocument } from '../../../../sdk/index.js';
+import { ConsoleDatasetJobsDocument, ConsoleIngestionJobDocument } from '../../../../sdk/index.js';
 import { useSession } from '../../session.js';
+import type { JobView } from './live-job.js';
 
-/** Follows the dataset's jobs while mounted; the failure, if the feed was lost. */
-export function useNewJobs(datasetId: string, shown: (jobId: string) => boolean, onNewJob: () => Promise<void>): { failure: unknown; dismissFailure: () => void } {
+export interface NewJobsHandlers {
+  /** Whether the panel shows the job already. */
+  shown: (jobId: string) => boolean;
+  /** A job the panel did not show, as the API has it now. */
+  onNewJob: (job: JobView) => void;
+  /** The first change seen of a REEMBED job. */
+  onReembed?: () => void;
+}
+
+/** Follows the dataset's jobs while mounted; the failure, if the feed (or a job read from it) was lost. */
+export function useNewJobs(datasetId: string, handlers: NewJobsHandlers): { failure: unknown; dismissFailure: () => void } {
   const { call } = useSession();
   const [failure, setFailure] = useState<unknown>();
-  const isShown = useRef(shown);
-  isShown.current = shown;
-  const readNew = useRef(onNewJob);
-  readNew.current = onNewJob;
+  // The latest handlers, without restarting the subscription when they change.
+  const latest = useRef(handlers);
+  latest.current = handlers;
 
   useEffect(() => {
     let stopped = false;
-    let iterator: AsyncIterableIterator<{ datasetIngestion: { jobId: string } }> | undefined;
-    // A burst of changes (a job's first events, several jobs at once) reads the list once more, not once each.
-    let reading: Promise<void> | undefined;
-    let again = false;
-    // Each id reads once: a job that is not in the newest page (an old one still running) would
-    // otherwise read the list again at each of its changes.
+    let iterator: AsyncIterableIterator<{ datasetIngestion: { jobId: string; kind: string } }> | undefined;
+    // Each id is read once (a job sends many changes; its card follows the rest itself).
     const asked = new Set<string>();
-    const read = async () => {
-      if (reading) {
-        again = true;
-        return;
+    const reembeds = new Set<string>();
+    const readJob = async (jobId: string) => {
+      try {
+        const { ingestionJob } = await call((client) => client.query(ConsoleIngestionJobDocument, { id: jobId }));
+        if (stopped || !ingestionJob) return;
+        latest.current.onNewJob({ ...ingestionJob, inputs: ingestionJob.documents });
+      } catch (error) {
+        if (!stopped) setFailure(error);
       }
-      do {
-        again = false;
-        reading = readNew.current();
-        await reading;
-      } while (again && !stopped);
-      reading = undefined;
     };
     void call(async (client) => {
       iterator = client.subscribe(ConsoleDatasetJobsDocument, { datasetId });
       for await (const { datasetIngestion } of iterator) {
         if (stopped) break;
-        const { jobId } = datasetIngestion;
-        if (isShown.current(jobId) || asked.has(jobId)) continue;
+        const { jobId, kind } = datasetIngestion;
+        if (kind === 'REEMBED' && !reembeds.has(jobId)) {
+          reembeds.add(jobId);
+          latest.current.onReembed?.();
+        }
+        if (latest.current.shown(jobId) || asked.has(jobId)) continue;
         asked.add(jobId);
-        void read();
+        void readJob(jobId);
       }
     }).catch((error: unknown) => {
       if (!stopped) setFailure(error);

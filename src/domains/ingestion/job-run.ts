@@ -1,0 +1,157 @@
+/**
+ * One run of an ingestion job by a worker: the job's stage transitions and what each stage
+ * does to an input. PARSING checks an input (a parse failure or unchanged content settles it
+ * for good), CHUNKING writes its documents and chunks, INDEXING merges the search index's
+ * pending entries, and the run ends the job. Inputs are settled in groups (item-groups.ts);
+ * progress inside a group is credited as it happens (processed-bytes.ts).
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TenantScope } from '../../db/tenant-scope.js';
+import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
+import type { DocumentParser } from './document-parser.js';
+import type { IngestionItem } from './ingestion-item.entity.js';
+import type { IngestionJob } from './ingestion-job.entity.js';
+import { ItemGroups, type GroupSettler, type NextInput, type Settled } from './item-groups.js';
+import { lockJob } from './job-lock.js';
+import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
+import { ParsedDocuments } from './parsed-documents.js';
+import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes, WRITTEN_SHARE } from './processed-bytes.js';
+import { snapshotOf, type JobSnapshot } from './progress.js';
+import type { ProgressReporter } from './progress-reporter.js';
+import { isTerminal, type IngestionStage } from './stages.js';
+import type { WriteRate } from './write-rate.js';
+import { documentHashes, writeDocuments, type DatasetChunkWriter } from './writer.js';
+
+/** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
+const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
+
+export class JobRun {
+  /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
+  private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
+  private readonly processed: ProcessedBytes;
+  private readonly groups: ItemGroups;
+
+  constructor(
+    /** The job's tenant scope: every step is a transaction of its own in it. */
+    private readonly scope: TenantScope,
+    private readonly jobId: string,
+    private readonly reporter: ProgressReporter,
+    private readonly parser: DocumentParser,
+    /** Estimates how far a running chunk INSERT has got: progress moves during a large file's write. */
+    readonly writeRate: WriteRate,
+    meter?: Pick<ProductMeter, 'ingestedInput'>,
+  ) {
+    this.processed = new ProcessedBytes(scope, jobId, reporter);
+    this.groups = new ItemGroups(scope, jobId, reporter, this.processed, meter);
+  }
+
+  /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
+  async enter(stage: IngestionStage): Promise<boolean> {
+    const order: IngestionStage[] = ['QUEUED', 'PARSING', 'CHUNKING', 'INDEXING', 'EMBEDDING'];
+    const entered = await this.scope.write(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return false;
+      if (order.indexOf(job.stage) >= order.indexOf(stage)) return true;
+      job.stage = stage;
+      job.sequence += 1;
+      await tx.flush();
+      return snapshotOf(job);
+    });
+    // Published after the commit: an event never runs ahead of the database.
+    if (typeof entered === 'object') this.reporter.record(entered);
+    return entered !== false;
+  }
+
+  /** Settles the job's items in `status`, a group at a time (item-groups.ts). */
+  eachItem<T>(status: 'PENDING' | 'PARSED', prepare: (next: NextInput) => Promise<T>, open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>): Promise<Settled> {
+    return this.groups.settleEach(status, prepare, open);
+  }
+
+  /** PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it failed. */
+  async parse(next: NextInput): Promise<ParseResult<HashedDocument>> {
+    const parsed = await this.parser.parse(next.input, next.options);
+    if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
+    this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
+    return parsed;
+  }
+
+  /** CHUNKING, in a thread: from the documents PARSING kept, else from the input again; a large input's progress credited as it goes. */
+  async chunk(next: NextInput): Promise<ParseResult<ChunkedDocument>> {
+    const kept = this.parsed.take(next.id);
+    let chunking = true;
+    const credit = (fraction: number) => {
+      // A step the thread posted just before it finished may arrive after the result.
+      if (chunking) this.processed.credit(next.id, next.byteCount * CHUNKED_SHARE * Math.min(1, fraction));
+    };
+    const chunked = await this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: next.input, options: next.options }, credit);
+    credit(1);
+    chunking = false;
+    return chunked;
+  }
+
+  /** PARSING: a parse failure fails the input alone, for good; content already stored is settled as UNCHANGED. */
+  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParseResult<HashedDocument>): Promise<void> {
+    if ('failure' in parsed) return failed(item, parsed.failure);
+    const { documents } = parsed;
+    item.documentCount = documents.length;
+    const stored = await documentHashes(tx, job.dataset.id, documents.map((document) => document.sourceKey));
+    const unchanged = documents.every((document) => stored.get(document.sourceKey) === document.hash);
+    if (unchanged) {
+      Object.assign(item, { status: 'DONE', outcome: 'UNCHANGED', chunkCount: 0 });
+      this.parsed.take(item.id);
+    } else {
+      item.status = 'PARSED';
+    }
+  }
+
+  /** CHUNKING: writes the input's documents and their chunks, replacing changed ones. */
+  async index(tx: EntityManager, job: IngestionJob, item: IngestionItem, chunked: ParseResult<ChunkedDocument>, chunks: DatasetChunkWriter): Promise<void> {
+    if ('failure' in chunked) return failed(item, chunked.failure);
+    const { documents } = chunked;
+    // A large input's progress through its chunk INSERTs, a step of the job's until the commit settles it.
+    const written = await writeDocuments(tx, { item, documents }, chunks, (fraction) =>
+      this.processed.written(job, item.id, item.byteCount * (CHUNKED_SHARE + WRITTEN_SHARE * fraction)),
+    );
+    job.chunksDone += written.chunks;
+    Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
+  }
+
+  /** INDEXING: false if the job was cancelled or deleted. */
+  async mergeSearchIndex(): Promise<boolean> {
+    return this.scope.write(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return false;
+      // Bulk inserts park new entries in the GIN index's pending list; merging them now keeps
+      // the first searches after a big ingestion fast.
+      await tx.getConnection().execute('select ingest_merge_search_index()', [], 'run', tx.getTransactionContext());
+      return true;
+    });
+  }
+
+  /** Ends the job COMPLETED, or FAILED when every input failed; its final snapshot (undefined if it had ended already). */
+  async finish(): Promise<JobSnapshot | undefined> {
+    const finished = await this.scope.write(async (tx) => {
+      const job = await this.lock(tx);
+      if (!job || isTerminal(job.stage)) return undefined;
+      const allFailed = job.documentsTotal > 0 && job.documentsFailed === job.documentsTotal;
+      Object.assign(job, {
+        stage: allFailed ? 'FAILED' : 'COMPLETED',
+        error: allFailed ? 'Every input failed; see the document outcomes' : null,
+        finishedAt: new Date(),
+        sequence: job.sequence + 1,
+      });
+      await tx.flush();
+      return snapshotOf(job);
+    });
+    if (finished) this.reporter.record(finished);
+    return finished;
+  }
+
+  private lock(tx: EntityManager): Promise<IngestionJob | null> {
+    return lockJob(tx, this.jobId);
+  }
+}
+
+function failed(item: IngestionItem, failure: ParseFailure): void {
+  Object.assign(item, { status: 'FAILED', error: failure.message, errorReason: failure.reason });
+}

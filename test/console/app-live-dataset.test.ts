@@ -1,0 +1,180 @@
+/**
+ * A dataset's page stays true while others change the dataset (through the API here, as the
+ * CLI or another tab would), without a reload:
+ * - a burst of jobs larger than the Jobs panel's page (10) started while the page is open:
+ *   every one gets its card, newest first. The page's reads of the newest jobs are held until
+ *   the burst is in, so a panel that learns of new jobs by reading the newest page again can
+ *   only ever show the 10 newest; the panel reads each job named by the dataset's live feed by id.
+ * - 11 jobs queued before the page opens: the oldest, next to run, is not among the newest 10
+ *   but the live feed names it, so it is shown last; **Older jobs** does not show it twice.
+ * - the dataset's embeddings model changed through the API, twice: the Embeddings section
+ *   names each new model and follows its re-embed job until its vectors serve queries.
+ * Real Chromium, server, PostgreSQL and job queue (no worker at first, so the burst stays
+ * queued); the embeddings server is fake-openai (test/support/fake-openai.ts), a test double
+ * for a third-party model server speaking the real OpenAI `/v1/embeddings` protocol over HTTP.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SluiceWorker } from '../../src/server/job-worker.js';
+import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
+import { consolePage, signInThroughConsole } from '../support/console-view.js';
+import { createModel, must } from '../support/endpoints.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { signUp } from '../support/identity.js';
+import { createDataset, ingestInline, settled } from '../support/ingestion.js';
+import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
+
+const skipReason = browserSkipReason('test/console/app-live-dataset');
+const SET_MODEL = 'mutation($id: ID!, $model: ID) { updateDataset(id: $id, input: { embeddingModelId: $model }) { id } }';
+
+/** Opens the dataset's page and resolves once its live feed of the dataset's jobs is subscribed. */
+async function openDataset(page: Page, baseUrl: string, slug: string, name: string): Promise<void> {
+  await networkSettled(page);
+  // The feed's subscribe message leaving the page: from then on, changes reach the page through it.
+  const subscribed = new Promise<void>((resolve) => {
+    page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => String(payload).includes('datasetIngestion') && resolve()));
+  });
+  await page.goto(`${baseUrl}/console/datasets/${slug}`);
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  await subscribed;
+  await networkSettled(page);
+  // Survives only if the page is not loaded again.
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+}
+
+/** Nothing in flight, no other host asked, no error in the page. */
+async function endsClean(page: Page, blocked: string[], problems: { unexpected(): string[] }): Promise<void> {
+  await networkSettled(page);
+  expect(blocked).toEqual([]);
+  expect(problems.unexpected()).toEqual([]);
+}
+
+const sameDocument = (page: Page) => page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument);
+
+describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset page kept live (${skipReason})` : "the console's dataset page kept live", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let worker: SluiceWorker | undefined;
+  let fake: FakeOpenAI;
+
+  beforeAll(async () => {
+    [server, browser, fake] = await Promise.all([startTestServer({ worker: false }), launchChromium(), startFakeOpenAI()]);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await browser?.close();
+    await server?.close();
+    await fake?.close();
+  });
+
+  it('adds every job of a burst started through the API, more than a page of them', { timeout: 180_000 }, async () => {
+    const account = await signUp(server, { tenantName: 'Pier Works' });
+    const dataset = await createDataset(server, account.accessToken, { name: 'Pier log', slug: 'pier-log' });
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    let releaseReads = () => {};
+    try {
+      await signInThroughConsole(page, server.baseUrl, account);
+      await openDataset(page, server.baseUrl, 'pier-log', 'Pier log');
+      await page.locator('#jobs-empty').waitFor();
+
+      // Reads of the newest jobs page wait until the whole burst is in.
+      const readsHeld = new Promise<void>((resolve) => (releaseReads = resolve));
+      await page.route('**/graphql', async (route) => {
+        if ((route.request().postData() ?? '').includes('query ConsoleIngestionJobs(')) await readsHeld;
+        await route.fallback();
+      });
+      const ids: string[] = [];
+      for (let index = 1; index <= 12; index++) {
+        const started = await ingestInline(server, account.accessToken, dataset.id, [{ title: `Entry ${index}`, text: `Tide entry ${index}: the pier stood dry at low water.` }]);
+        expect(started.body.errors).toBeUndefined();
+        ids.push(started.body.data.ingestDocuments.id);
+      }
+      releaseReads();
+
+      for (const id of ids) await page.locator(`#jobs > li[data-job-id="${id}"][data-status="QUEUED"]`).waitFor();
+      expect(await page.locator('#jobs > li').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id')))).toEqual([...ids].reverse());
+      expect(await sameDocument(page)).toBe(true);
+
+      await page.unroute('**/graphql');
+      await endsClean(page, blocked, problems);
+    } finally {
+      releaseReads();
+      await context.close();
+    }
+  });
+
+  it('shows a queued job older than the newest page, once, also after Older jobs', { timeout: 180_000 }, async () => {
+    const account = await signUp(server, { tenantName: 'Quay Works' });
+    const dataset = await createDataset(server, account.accessToken, { name: 'Quay log', slug: 'quay-log' });
+    // No worker yet: all 11 wait queued, and the oldest (next to run) is not among the newest 10.
+    const ids: string[] = [];
+    for (let index = 1; index <= 11; index++) {
+      const started = await ingestInline(server, account.accessToken, dataset.id, [{ title: `Berth ${index}`, text: `Berth ${index} was cleared before the tide turned.` }]);
+      expect(started.body.errors).toBeUndefined();
+      ids.push(started.body.data.ingestDocuments.id);
+    }
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    try {
+      await signInThroughConsole(page, server.baseUrl, account);
+      await openDataset(page, server.baseUrl, 'quay-log', 'Quay log');
+      const shownIds = () => page.locator('#jobs > li').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id')));
+      // The live feed names every queued job at once; the oldest is read by id and put last.
+      await page.locator(`#jobs > li[data-job-id="${ids[0]}"][data-status="QUEUED"]`).waitFor();
+      expect(await shownIds()).toEqual([...ids].reverse());
+
+      // The older page holds that job too: it is not shown twice.
+      await page.getByRole('button', { name: 'Older jobs' }).click();
+      await page.getByRole('button', { name: 'Older jobs' }).waitFor({ state: 'detached' });
+      expect(await shownIds()).toEqual([...ids].reverse());
+      expect(await sameDocument(page)).toBe(true);
+
+      await endsClean(page, blocked, problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('follows the embeddings model changed through the API, each time, to its vectors serving', { timeout: 180_000 }, async () => {
+    worker ??= await startLateWorker(server);
+    const account = await signUp(server, { tenantName: 'Harbour Works' });
+    const token = account.accessToken;
+    const harbour = await createModel(server, token, { name: 'Harbour vectors', type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'harbour' } });
+    const pier = await createModel(server, token, { name: 'Pier vectors', type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'pier' } });
+    const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', slug: 'lighthouse-handbook' });
+    const ingested = await ingestInline(server, token, dataset.id, [
+      { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
+      { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind with fog.' },
+    ]);
+    expect((await settled(server, token, ingested.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    const { chunkCount } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { chunkCount } }', { id: dataset.id })).dataset;
+    expect(chunkCount).toBeGreaterThan(0);
+
+    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    try {
+      await signInThroughConsole(page, server.baseUrl, account);
+      await openDataset(page, server.baseUrl, 'lighthouse-handbook', 'Lighthouse handbook');
+      const facts = page.locator('#dataset-embedding');
+      const field = (name: string) => facts.locator(`[data-field="${name}"]`);
+      await field('model').filter({ hasText: 'none (keyword search only)' }).waitFor();
+      await page.getByLabel('Embeddings model').locator('option', { hasText: 'Pier vectors' }).waitFor({ state: 'attached' });
+
+      // Changed elsewhere, twice (the second while the first one's vectors serve): the section
+      // names the new model and follows its re-embed job until its vectors serve queries.
+      for (const model of [harbour, pier]) {
+        expect((await must(server, token, SET_MODEL, { id: dataset.id, model: model.id })).updateDataset.id).toBe(dataset.id);
+        const named = new RegExp(`^${model.name}$`);
+        await field('model').filter({ hasText: named }).waitFor({ timeout: 30_000 });
+        await field('serving').filter({ hasText: named }).waitFor({ timeout: 60_000 });
+        await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
+        expect(await page.getByLabel('Embeddings model').inputValue()).toBe(model.id);
+      }
+      const { embedding } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { embedding { model { id } servingModel { id } embeddedChunks } } }', { id: dataset.id })).dataset;
+      expect(embedding).toEqual({ model: { id: pier.id }, servingModel: { id: pier.id }, embeddedChunks: chunkCount });
+      expect(await sameDocument(page)).toBe(true);
+
+      await endsClean(page, blocked, problems);
+    } finally {
+      await context.close();
+    }
+  });
+});
