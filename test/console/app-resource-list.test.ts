@@ -5,15 +5,11 @@
  * have arrived. The server's answers are held back in the browser (Playwright's routing) to
  * make the order certain. Real Chromium, server and PostgreSQL.
  */
-import type { Browser, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
-import { consolePage, signInThroughConsole } from '../support/console-view.js';
-import { signUp } from '../support/identity.js';
+import type { Route } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { networkSettled } from '../support/browser.js';
+import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { createDataset } from '../support/ingestion.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-
-const skipReason = browserSkipReason('test/console/app-resource-list');
 
 /** A promise, and the function that settles it. */
 function gate(): { opened: Promise<void>; open: () => void } {
@@ -22,85 +18,66 @@ function gate(): { opened: Promise<void>; open: () => void } {
   return { opened, open };
 }
 
-describe.skipIf(skipReason !== undefined)(skipReason ? `the console's resource list (${skipReason})` : "the console's resource list", () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+describeInBrowser('test/console/app-resource-list', "the console's resource list", () => {
+  const suite = consoleSuite();
 
   it('keeps the rows of the filter last typed when an earlier filter answers after it', { timeout: 60_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Filter Race' });
-    await createDataset(server, owner.accessToken, { name: 'Harbour charts' });
-    await createDataset(server, owner.accessToken, { name: 'Hartley letters' });
+    const owner = await suite.signUp({ tenantName: 'Filter Race' });
+    await createDataset(suite.server, owner.accessToken, { name: 'Harbour charts' });
+    await createDataset(suite.server, owner.accessToken, { name: 'Hartley letters' });
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      const names = page.locator('#datasets-table tbody tr td:first-child');
-      await names.nth(1).waitFor();
+    const { page, blocked, problems } = await suite.signedIn(owner);
+    const names = page.locator('#datasets-table tbody tr td:first-child');
+    await names.nth(1).waitFor();
 
-      // The answer for "Har" (both datasets) is held until the one for "Harb" has been shown.
-      const held = gate();
-      const reached = gate();
-      await page.route('**/graphql', async (route: Route) => {
-        const body = route.request().postData() ?? '';
-        if (body.includes('query Datasets(') && route.request().postDataJSON()?.variables?.nameContains === 'Har') {
-          reached.open();
-          await held.opened;
-        }
-        await route.fallback();
-      });
-      const filter = page.getByLabel('Filter datasets by name');
-      await filter.fill('Har');
-      await reached.opened;
-      await filter.fill('Harb');
-      await page.locator('#datasets-table tbody tr').nth(1).waitFor({ state: 'detached' });
-      expect(await names.allInnerTexts()).toEqual(['Harbour charts']);
+    // The answer for "Har" (both datasets) is held until the one for "Harb" has been shown.
+    const held = gate();
+    const reached = gate();
+    await page.route('**/graphql', async (route: Route) => {
+      const body = route.request().postData() ?? '';
+      if (body.includes('query Datasets(') && route.request().postDataJSON()?.variables?.nameContains === 'Har') {
+        reached.open();
+        await held.opened;
+      }
+      await route.fallback();
+    });
+    const filter = page.getByLabel('Filter datasets by name');
+    await filter.fill('Har');
+    await reached.opened;
+    await filter.fill('Harb');
+    await page.locator('#datasets-table tbody tr').nth(1).waitFor({ state: 'detached' });
+    expect(await names.allInnerTexts()).toEqual(['Harbour charts']);
 
-      held.open();
-      await networkSettled(page);
-      expect(await names.allInnerTexts()).toEqual(['Harbour charts']);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    held.open();
+    await networkSettled(page);
+    expect(await names.allInnerTexts()).toEqual(['Harbour charts']);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 
   it('shows the invitations as loading, not as none, until the members view has read them', { timeout: 60_000 }, async () => {
-    const owner = await signUp(server, { tenantName: 'Invitation Wait' });
+    const owner = await suite.signUp({ tenantName: 'Invitation Wait' });
     const invited = `pending-${Date.now()}@example.com`;
-    const { body } = await server.graphql('mutation($email: String!) { inviteMember(email: $email, role: VIEWER) { token } }', { token: owner.accessToken, variables: { email: invited } });
+    const { body } = await suite.server.graphql('mutation($email: String!) { inviteMember(email: $email, role: VIEWER) { token } }', { token: owner.accessToken, variables: { email: invited } });
     expect(body.data?.inviteMember?.token).toMatch(/^sli_/);
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, owner);
-      // The members' first page (which brings the first invitations) is held until released.
-      const held = gate();
-      await page.route('**/graphql', async (route: Route) => {
-        if ((route.request().postData() ?? '').includes('query Members(')) await held.opened;
-        await route.fallback();
-      });
-      await page.getByRole('link', { name: 'Members' }).click();
-      await page.getByRole('status').filter({ hasText: 'Loading invitations' }).waitFor();
-      expect(await page.locator('#invitations-empty').count()).toBe(0);
+    const { page, blocked, problems } = await suite.signedIn(owner);
+    // The members' first page (which brings the first invitations) is held until released.
+    const held = gate();
+    await page.route('**/graphql', async (route: Route) => {
+      if ((route.request().postData() ?? '').includes('query Members(')) await held.opened;
+      await route.fallback();
+    });
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('status').filter({ hasText: 'Loading invitations' }).waitFor();
+    expect(await page.locator('#invitations-empty').count()).toBe(0);
 
-      held.open();
-      await page.locator(`#invitations-table tr[data-email="${invited}"]`).waitFor();
-      expect(await page.locator('#invitations-empty').count()).toBe(0);
-      expect(await page.getByRole('status').filter({ hasText: 'Loading invitations' }).count()).toBe(0);
-      await networkSettled(page);
-      expect(blocked).toEqual([]);
-      expect(problems.unexpected()).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    held.open();
+    await page.locator(`#invitations-table tr[data-email="${invited}"]`).waitFor();
+    expect(await page.locator('#invitations-empty').count()).toBe(0);
+    expect(await page.getByRole('status').filter({ hasText: 'Loading invitations' }).count()).toBe(0);
+    await networkSettled(page);
+    expect(blocked).toEqual([]);
+    expect(problems.unexpected()).toEqual([]);
   });
 });
