@@ -48,14 +48,20 @@ describe('sluice audit tail --follow', () => {
       // Each key writes config.apiKey.create, then graphql.mutation (which the filter leaves
       // out). The stream's start point is read just after that start event is recorded, so
       // keys are made until two arrive rather than assuming the first is already after it.
-      const writes: Promise<{ body: { errors?: unknown } }>[] = [];
-      const writer = setInterval(() => writes.push(createApiKey(server, owner.accessToken, { name: `key-${writes.length}`, scopes: ['READ'] })), 150);
+      // One at a time: two creations in flight together may commit in either order, and the
+      // trail (rightly) follows the commits, not the names.
+      const written: { body: { errors?: unknown } }[] = [];
+      let enough = false;
+      const writer = (async () => {
+        while (!enough) written.push(await createApiKey(server, owner.accessToken, { name: `key-${written.length}`, scopes: ['READ'] }));
+      })();
       try {
-        await Promise.race([gotTwo, exit.then((code) => Promise.reject(new Error(`the CLI exited (${code}): ${stderr}`)))]);
+        await Promise.race([gotTwo, writer, exit.then((code) => Promise.reject(new Error(`the CLI exited (${code}): ${stderr}`)))]);
       } finally {
-        clearInterval(writer);
+        enough = true;
+        await writer;
       }
-      for (const written of await Promise.all(writes)) expect(written.body.errors).toBeUndefined();
+      for (const write of written) expect(write.body.errors).toBeUndefined();
       expect(lines.map((line) => line.action)).toEqual(lines.map(() => 'config.apiKey.create'));
       const numbers = lines.map((line) => Number(/^key-(\d+)$/.exec(line.details.after?.name ?? '')?.[1]));
       expect(numbers.every(Number.isInteger)).toBe(true);
