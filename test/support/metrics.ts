@@ -36,3 +36,17 @@ export function sumOf(samples: Map<string, number>, name: string, labels: Record
 export function labelsOf(text: string): Record<string, string> {
   return Object.fromEntries([...text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((match) => [match[1]!, match[2]!]));
 }
+
+/**
+ * Resolves once `target` runs `count` shared subscription readers (`sluice_subscription_topics`):
+ * a subscription that sends nothing until something happens (a dataset's jobs) has joined its
+ * topic, and so hears every event from then on. Throws after `timeoutMs`.
+ */
+export async function untilSubscriptionTopics(target: TestServer, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let topics: number;
+  while ((topics = value(await scrape(target), 'sluice_subscription_topics')) !== count) {
+    if (Date.now() > deadline) throw new Error(`${topics} subscription topics after ${timeoutMs} ms, not ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
