@@ -2,7 +2,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from './seed.js';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startTestServer, type TestServer } from './server.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
@@ -86,6 +86,20 @@ export async function settled(server: TestServer, token: string, jobId: string, 
     if (Date.now() > deadline) throw new Error(`job ${jobId} did not end: ${JSON.stringify(job)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * The "Lighthouse handbook" dataset with its two short documents, ingested to COMPLETED (several
+ * console tests start from it); resolves to the dataset.
+ */
+export async function ingestedHandbook(server: TestServer, token: string): Promise<{ id: string; slug: string }> {
+  const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', slug: 'lighthouse-handbook' });
+  const ingested = await ingestInline(server, token, dataset.id, [
+    { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
+    { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind with fog.' },
+  ]);
+  expect((await settled(server, token, ingested.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+  return dataset;
 }
 
 /** Every event of `ingestionProgress` over graphql-ws until it completes (or errors). */
