@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { findFreePort } from '../src/db/free-port.js';
+import { untilSubscriptionTopics } from './support/metrics.js';
 import { developmentEnv, serve, stop, type SluiceProcess } from './support/process.js';
 import { graphqlAt } from './support/server.js';
 
@@ -79,8 +80,11 @@ async function followAuditTrail(baseUrl: string, token: string) {
       messages.push(message);
       if (message.type === 'connection_ack') {
         socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { auditEvents { action } }' } }));
-        // Something to audit once the subscription is registered (the server handles messages in order).
-        setTimeout(() => void graphqlAt(`${baseUrl}/graphql`)('mutation { createDataset(input: { name: "Audited", slug: "audited" }) { id } }', { token }), 200);
+        // Something to audit once the subscription has joined the tenant's audit topic (the one
+        // shared reader in this fresh process), so its event cannot be missed.
+        void untilSubscriptionTopics({ baseUrl }, 1)
+          .then(() => graphqlAt(`${baseUrl}/graphql`)('mutation { createDataset(input: { name: "Audited", slug: "audited" }) { id } }', { token }))
+          .catch(reject);
       } else if (message.type === 'next') resolve();
       else if (message.type === 'error') reject(new Error(JSON.stringify(message.payload)));
     });
@@ -96,8 +100,11 @@ function requestInFlight(baseUrl: string, token: string) {
   const half = Math.floor(body.length / 2);
   const req = httpRequest(`${baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+    // With `Expect: 100-continue`, Node's server answers 100 as soon as it has parsed the headers:
+    // the client's 'continue' event says the request is in the server's hands.
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}`, expect: '100-continue' },
   });
+  const seen = new Promise<void>((resolve) => req.once('continue', () => resolve()));
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('response', (res) => {
       let text = '';
@@ -107,7 +114,7 @@ function requestInFlight(baseUrl: string, token: string) {
     req.on('error', reject);
   });
   const sentHalf = new Promise<void>((resolve) => req.write(body.slice(0, half), () => resolve()));
-  return { sentHalf, response, finish: () => req.end(body.slice(half)) };
+  return { sentHalf, seen, response, finish: () => req.end(body.slice(half)) };
 }
 
 it('Ctrl-C at a terminal (SIGINT to the process group, embedded PostgreSQL included) shuts down as gracefully as SIGINT to sluice alone', { timeout: 300_000 }, async () => {
@@ -116,8 +123,7 @@ it('Ctrl-C at a terminal (SIGINT to the process group, embedded PostgreSQL inclu
   const follower = await followAuditTrail(proc.baseUrl, token);
   const inFlight = requestInFlight(proc.baseUrl, token);
   await inFlight.sentHalf;
-  // Let the server accept the connection and read the headers (nothing outside it shows when).
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await inFlight.seen;
 
   // What a terminal does on Ctrl-C: the signal goes to every process of the foreground group.
   process.kill(-proc.child.pid!, 'SIGINT');

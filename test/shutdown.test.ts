@@ -3,6 +3,7 @@
  * close code 1001 "going away", SSE streams complete), an in-flight request still gets its
  * answer, and nothing new is accepted. (test/boot.test.ts covers SIGTERM on the real process.)
  */
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -68,6 +69,8 @@ it('ends subscriptions cleanly, finishes an in-flight request, then stops accept
   const body = JSON.stringify({ query: '{ viewer { kind } }' });
   const half = Math.floor(body.length / 2);
   let sendRest!: () => void;
+  // Node emits `request` once it has parsed the headers: from then on the request is in flight.
+  const seen = once(server.server.httpServer, 'request');
   const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = httpRequest(server.url, {
       method: 'POST',
@@ -82,8 +85,8 @@ it('ends subscriptions cleanly, finishes an in-flight request, then stops accept
     req.write(body.slice(0, half));
     sendRest = () => req.end(body.slice(half));
   });
-  // Wait until the server has seen the connection, so the shutdown finds a request in flight.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Wait until the server has seen the request, so the shutdown finds a request in flight.
+  await seen;
 
   const closing = server.server.close();
   expect(await ws.closed).toEqual({ code: 1001, reason: 'Going away' });

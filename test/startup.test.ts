@@ -87,11 +87,15 @@ describe('with DATABASE_URL', () => {
     expect(proc.logs.some((l) => l.msg === 'using the PostgreSQL server from DATABASE_URL')).toBe(true);
     const half = Math.floor(VIEWER.length / 2);
     let sendRest!: () => void;
+    let seen!: () => void;
+    const inServer = new Promise<void>((resolve) => (seen = resolve));
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(`${proc.baseUrl}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(VIEWER) },
+        // Node's server answers `Expect: 100-continue` once it has parsed the headers ('continue').
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(VIEWER), expect: '100-continue' },
       });
+      req.once('continue', () => seen());
       req.on('response', (res) => {
         let body = '';
         res.on('data', (chunk) => (body += chunk));
@@ -102,7 +106,7 @@ describe('with DATABASE_URL', () => {
         sendRest = () => req.end(VIEWER.slice(half));
       });
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await inServer;
     proc.child.kill('SIGTERM');
     await proc.waitForLog((l) => /shutting down/.test(l.msg));
     sendRest();

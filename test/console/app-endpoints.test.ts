@@ -23,7 +23,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
-import { checkView as view, expectNoSidewaysScroll } from '../support/console-view.js';
+import { checkView as view, deleteAfterKeeping, expectNoSidewaysScroll } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { uniqueEmail } from '../support/identity.js';
 import { createDataset, ingestInline, settled } from '../support/ingestion.js';
@@ -199,15 +199,12 @@ describeInBrowser('test/console/app-endpoints', "the console's endpoint views", 
     // Leaving while a view's query is in flight would abort it (a failed request).
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/endpoints`);
-    await row.getByRole('button', { name: 'Delete' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete “Lamp answers”?' });
-    await confirm.waitFor();
-    await view(page, 'endpoint-delete', { fullPage: false });
-    await confirm.getByRole('button', { name: 'Keep it' }).click();
-    await confirm.waitFor({ state: 'detached' });
-    expect((await must(server, token, '{ endpoint(slug: "lamp-answers") { slug } }')).endpoint).toEqual({ slug: 'lamp-answers' });
-    await row.getByRole('button', { name: 'Delete' }).click();
-    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+    await deleteAfterKeeping(page, {
+      dialog: 'Delete “Lamp answers”?',
+      open: () => row.getByRole('button', { name: 'Delete' }).click(),
+      asked: () => view(page, 'endpoint-delete', { fullPage: false }),
+      kept: async () => expect((await must(server, token, '{ endpoint(slug: "lamp-answers") { slug } }')).endpoint).toEqual({ slug: 'lamp-answers' }),
+    });
     await page.locator('#endpoints-empty').waitFor();
     expect((await must(server, token, '{ endpoint(slug: "lamp-answers") { slug } }')).endpoint).toBeNull();
 

@@ -11,7 +11,7 @@
 import { expect, it } from 'vitest';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
-import { checkView, expectNoSidewaysScroll } from '../support/console-view.js';
+import { checkView, expectNoSidewaysScroll, expectRefusal } from '../support/console-view.js';
 import { endpointOver, gql } from '../support/endpoints.js';
 import { addMember, codeOf, uniqueEmail } from '../support/identity.js';
 import { outcome } from '../support/policies.js';
@@ -40,9 +40,7 @@ describeInBrowser('test/console/app-govern', "the console's governance views", (
     await form.getByLabel('Mode').selectOption('deny');
     await form.getByLabel('Patterns').fill('nobody');
     await form.getByRole('button', { name: 'Add policy' }).click();
-    const addError = page.getByRole('alert').filter({ hasText: 'Could not add the policy' });
-    await addError.filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
-    expect(await addError.innerText()).toContain('configuration.patterns.0: must contain @');
+    const addError = await expectRefusal(page, { title: 'Could not add the policy', code: 'BAD_USER_INPUT', message: 'configuration.patterns.0: must contain @' });
     await form.getByLabel('Patterns').fill('*@refused.example');
     await form.getByRole('button', { name: 'Add policy' }).click();
     const row = page.locator('#policies-table tbody tr[data-type="access"]');
@@ -193,9 +191,7 @@ describeInBrowser('test/console/app-govern', "the console's governance views", (
     await page.getByRole('heading', { name: 'Tenant settings', level: 1 }).waitFor();
     await page.getByLabel('IP allow-list').fill('10.0.0.0/8');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    const settingsError = page.getByRole('alert').filter({ hasText: 'Could not save the settings' });
-    await settingsError.filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
-    expect(await settingsError.innerText()).toContain('you would lock yourself out');
+    const settingsError = await expectRefusal(page, { title: 'Could not save the settings', code: 'BAD_USER_INPUT', message: 'you would lock yourself out' });
     await checkView(page, 'tenant-settings-refused');
     await page.getByLabel('IP allow-list').fill('');
     await page.getByLabel('Requests per second, per caller').fill('40');

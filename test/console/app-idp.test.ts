@@ -14,7 +14,7 @@ import { expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
-import { checkView, signInThroughConsole } from '../support/console-view.js';
+import { checkView, expectRefusal, signInThroughConsole } from '../support/console-view.js';
 import { must, uniqueSlug } from '../support/endpoints.js';
 import { externalToken, newKey, type SigningKey } from '../support/identity-provider.js';
 
@@ -46,9 +46,7 @@ describeInBrowser('test/console/app-idp', "console sign-in with an identity prov
     await page.getByRole('link', { name: 'Sign in with your identity provider’s token' }).click();
     await page.getByLabel('Token', { exact: true }).fill(await sign({ expires: Math.floor(Date.now() / 1000) - 120 }));
     await page.getByRole('button', { name: 'Sign in' }).click();
-    const refused = page.getByRole('alert').filter({ hasText: 'The token was refused' });
-    await refused.filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
-    expect(await refused.innerText()).toContain('External token expired');
+    const refused = await expectRefusal(page, { title: 'The token was refused', code: 'UNAUTHENTICATED', message: 'External token expired' });
     await checkView(page, 'idp-expired');
     await refused.getByRole('button', { name: 'Dismiss this error' }).click();
     // A valid token naming a tenant that does not trust its issuer: the tenant is sent (X-Sluice-Tenant).
@@ -141,9 +139,7 @@ async function registerProvider(page: Page, baseUrl: string, owner: { email: str
   await form.getByLabel('Role claim').fill('groups');
   await form.getByLabel('Role mapping').fill('partner-admin = ADMIN');
   await form.getByRole('button', { name: 'Register provider' }).click();
-  const refused = page.getByRole('alert').filter({ hasText: 'Could not register the identity provider' });
-  await refused.filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
-  expect(await refused.innerText()).toContain('jwks: not JSON');
+  const refused = await expectRefusal(page, { title: 'Could not register the identity provider', code: 'BAD_USER_INPUT', message: 'jwks: not JSON' });
   await checkView(page, 'idp-register-refused');
   await refused.getByRole('button', { name: 'Dismiss this error' }).click();
   await form.getByLabel('Key set (JSON)').fill(JSON.stringify({ keys: [key.jwk] }));

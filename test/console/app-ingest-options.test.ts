@@ -10,7 +10,6 @@ import { expect, it } from 'vitest';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { checkView } from '../support/console-view.js';
-import { createDataset } from '../support/ingestion.js';
 
 
 /** About 600 characters in sentences, so a 200-character chunk size makes at least 3 chunks. */
@@ -21,12 +20,7 @@ describeInBrowser('test/console/app-ingest-options', "the console's ingestion op
 
   it('sends the options filled in with the next upload, and shows the API refusing a bad one without starting a job', { timeout: 120_000 }, async () => {
     const { server } = suite;
-    const account = await suite.signUp({ tenantName: 'Tide Office' });
-    const dataset = await createDataset(server, account.accessToken, { name: 'Tide notes', slug: 'tide-notes' });
-    const { page, blocked, problems } = await suite.signedIn(account);
-    await networkSettled(page);
-    await page.goto(`${server.baseUrl}/console/datasets/tide-notes`);
-    await page.getByRole('heading', { name: 'Tide notes', level: 1 }).waitFor();
+    const { account, dataset, page, blocked, problems } = await suite.datasetPage('Tide Office', { name: 'Tide notes', slug: 'tide-notes' });
     await page.locator('#jobs-empty').waitFor();
 
     // Collapsed by default: the toggle says so and the fields are hidden.

@@ -22,7 +22,7 @@ import { expect, it } from 'vitest';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { createDataset } from '../support/ingestion.js';
-import { axe, expectNoSidewaysScroll, SHOTS, signInThroughConsole } from '../support/console-view.js';
+import { axe, deleteAfterKeeping, expectNoSidewaysScroll, SHOTS, signInThroughConsole } from '../support/console-view.js';
 
 /** A Markdown chapter of about `bytes` bytes, its title from its first heading. */
 function chapter(title: string, bytes: number): Buffer {
@@ -121,15 +121,12 @@ describeInBrowser('test/console/app-ingest', "the console's ingestion views", ()
     await page.getByRole('button', { name: 'Search', exact: true }).click();
 
     // Deleting one asks first; "Keep it" keeps it, "Delete" deletes it and the counts follow.
-    await page.getByRole('button', { name: 'Delete Chapter 3' }).click();
-    const confirm = page.getByRole('dialog', { name: 'Delete “Chapter 3”?' });
-    await confirm.waitFor();
-    await view(page, 'document-delete', { fullPage: false });
-    await confirm.getByRole('button', { name: 'Keep it' }).click();
-    await confirm.waitFor({ state: 'detached' });
-    expect(await page.locator('#documents-table tbody tr').count()).toBe(1);
-    await page.getByRole('button', { name: 'Delete Chapter 3' }).click();
-    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+    await deleteAfterKeeping(page, {
+      dialog: 'Delete “Chapter 3”?',
+      open: () => page.getByRole('button', { name: 'Delete Chapter 3' }).click(),
+      asked: () => view(page, 'document-delete', { fullPage: false }),
+      kept: async () => expect(await page.locator('#documents-table tbody tr').count()).toBe(1),
+    });
     await page.locator('#documents-empty').filter({ hasText: '“chapter 3”' }).waitFor();
     await page.locator('#dataset-facts dd[data-field="documents"]').filter({ hasText: '5' }).waitFor();
     const titles = async () =>

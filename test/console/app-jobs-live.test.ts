@@ -15,7 +15,7 @@ import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { checkView } from '../support/console-view.js';
 import { createModel, must } from '../support/endpoints.js';
-import { createDataset, ingestInline, settled } from '../support/ingestion.js';
+import { createDataset, ingestedHandbook, ingestInline } from '../support/ingestion.js';
 
 describeInBrowser('test/console/app-jobs-live', "the console's live Jobs panel", () => {
   // One retry, soon: the model server's two scripted 500s fail the re-embed job quickly.
@@ -74,12 +74,7 @@ describeInBrowser('test/console/app-jobs-live', "the console's live Jobs panel",
     const account = await suite.signUp({ tenantName: 'Tide Works' });
     const token = account.accessToken;
     const model = await createModel(server, token, { name: 'Harbour vectors', type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'sluice-embed' } });
-    const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', slug: 'lighthouse-handbook' });
-    const ingested = await ingestInline(server, token, dataset.id, [
-      { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
-      { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind with fog.' },
-    ]);
-    expect((await settled(server, token, ingested.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    const dataset = await ingestedHandbook(server, token);
     const { page, blocked, problems } = await suite.signedIn(account);
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets/lighthouse-handbook`);

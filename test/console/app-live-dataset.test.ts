@@ -13,34 +13,19 @@
  * queued); the embeddings server is fake-openai (test/support/fake-openai.ts), a test double
  * for a third-party model server speaking the real OpenAI `/v1/embeddings` protocol over HTTP.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
-import { consolePage, signInThroughConsole } from '../support/console-view.js';
+import { networkSettled } from '../support/browser.js';
+import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
+import { openDatasetPage } from '../support/console-view.js';
 import { createModel, must } from '../support/endpoints.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { signUp } from '../support/identity.js';
-import { createDataset, ingestInline, settled } from '../support/ingestion.js';
-import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
+import { createDataset, ingestedHandbook, ingestInline } from '../support/ingestion.js';
 
-const skipReason = browserSkipReason('test/console/app-live-dataset');
 const SET_MODEL = 'mutation($id: ID!, $model: ID) { updateDataset(id: $id, input: { embeddingModelId: $model }) { id } }';
 
-/** Opens the dataset's page and resolves once its live feed of the dataset's jobs is subscribed. */
-async function openDataset(page: Page, baseUrl: string, slug: string, name: string): Promise<void> {
-  await networkSettled(page);
-  // The feed's subscribe message leaving the page: from then on, changes reach the page through it.
-  const subscribed = new Promise<void>((resolve) => {
-    page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => String(payload).includes('datasetIngestion') && resolve()));
-  });
-  await page.goto(`${baseUrl}/console/datasets/${slug}`);
-  await page.getByRole('heading', { name, level: 1 }).waitFor();
-  await subscribed;
-  await networkSettled(page);
-  // Survives only if the page is not loaded again.
-  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
-}
+/** Marks the page's document: the mark survives only if the page is not loaded again (sameDocument). */
+const markDocument = (page: Page) => page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
 
 /** Nothing in flight, no other host asked, no error in the page. */
 async function endsClean(page: Page, blocked: string[], problems: { unexpected(): string[] }): Promise<void> {
@@ -51,30 +36,16 @@ async function endsClean(page: Page, blocked: string[], problems: { unexpected()
 
 const sameDocument = (page: Page) => page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument);
 
-describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset page kept live (${skipReason})` : "the console's dataset page kept live", () => {
-  let server: TestServer;
-  let browser: Browser;
+describeInBrowser('test/console/app-live-dataset', "the console's dataset page kept live", () => {
+  const suite = consoleSuite({ server: { worker: false }, fakeOpenAIs: 1 });
   let worker: SluiceWorker | undefined;
-  let fake: FakeOpenAI;
-
-  beforeAll(async () => {
-    [server, browser, fake] = await Promise.all([startTestServer({ worker: false }), launchChromium(), startFakeOpenAI()]);
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await browser?.close();
-    await server?.close();
-    await fake?.close();
-  });
 
   it('adds every job of a burst started through the API, more than a page of them', { timeout: 180_000 }, async () => {
-    const account = await signUp(server, { tenantName: 'Pier Works' });
-    const dataset = await createDataset(server, account.accessToken, { name: 'Pier log', slug: 'pier-log' });
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
+    const { server } = suite;
+    const { account, dataset, page, blocked, problems } = await suite.datasetPage('Pier Works', { name: 'Pier log', slug: 'pier-log' });
+    await markDocument(page);
     let releaseReads = () => {};
     try {
-      await signInThroughConsole(page, server.baseUrl, account);
-      await openDataset(page, server.baseUrl, 'pier-log', 'Pier log');
       await page.locator('#jobs-empty').waitFor();
 
       // Reads of the newest jobs page wait until the whole burst is in.
@@ -99,12 +70,12 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       await endsClean(page, blocked, problems);
     } finally {
       releaseReads();
-      await context.close();
     }
   });
 
   it('shows a queued job older than the newest page, once, also after Older jobs', { timeout: 180_000 }, async () => {
-    const account = await signUp(server, { tenantName: 'Quay Works' });
+    const { server } = suite;
+    const account = await suite.signUp({ tenantName: 'Quay Works' });
     const dataset = await createDataset(server, account.accessToken, { name: 'Quay log', slug: 'quay-log' });
     // No worker yet: all 11 wait queued, and the oldest (next to run) is not among the newest 10.
     const ids: string[] = [];
@@ -113,68 +84,56 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's dataset pa
       expect(started.body.errors).toBeUndefined();
       ids.push(started.body.data.ingestDocuments.id);
     }
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, account);
-      await openDataset(page, server.baseUrl, 'quay-log', 'Quay log');
-      const shownIds = () => page.locator('#jobs > li').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id')));
-      // The live feed names every queued job at once; the oldest is read by id and put last.
-      await page.locator(`#jobs > li[data-job-id="${ids[0]}"][data-status="QUEUED"]`).waitFor();
-      expect(await shownIds()).toEqual([...ids].reverse());
+    const { page, blocked, problems } = await suite.signedIn(account);
+    await openDatasetPage(page, server.baseUrl, { slug: 'quay-log', name: 'Quay log' });
+    await markDocument(page);
+    const shownIds = () => page.locator('#jobs > li').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-job-id')));
+    // The live feed names every queued job at once; the oldest is read by id and put last.
+    await page.locator(`#jobs > li[data-job-id="${ids[0]}"][data-status="QUEUED"]`).waitFor();
+    expect(await shownIds()).toEqual([...ids].reverse());
 
-      // The older page holds that job too: it is not shown twice.
-      await page.getByRole('button', { name: 'Older jobs' }).click();
-      await page.getByRole('button', { name: 'Older jobs' }).waitFor({ state: 'detached' });
-      expect(await shownIds()).toEqual([...ids].reverse());
-      expect(await sameDocument(page)).toBe(true);
+    // The older page holds that job too: it is not shown twice.
+    await page.getByRole('button', { name: 'Older jobs' }).click();
+    await page.getByRole('button', { name: 'Older jobs' }).waitFor({ state: 'detached' });
+    expect(await shownIds()).toEqual([...ids].reverse());
+    expect(await sameDocument(page)).toBe(true);
 
-      await endsClean(page, blocked, problems);
-    } finally {
-      await context.close();
-    }
+    await endsClean(page, blocked, problems);
   });
 
   it('follows the embeddings model changed through the API, each time, to its vectors serving', { timeout: 180_000 }, async () => {
-    worker ??= await startLateWorker(server);
-    const account = await signUp(server, { tenantName: 'Harbour Works' });
+    const { server, fake } = suite;
+    worker ??= await suite.startLateWorker();
+    const account = await suite.signUp({ tenantName: 'Harbour Works' });
     const token = account.accessToken;
     const harbour = await createModel(server, token, { name: 'Harbour vectors', type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'harbour' } });
     const pier = await createModel(server, token, { name: 'Pier vectors', type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'pier' } });
-    const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', slug: 'lighthouse-handbook' });
-    const ingested = await ingestInline(server, token, dataset.id, [
-      { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
-      { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind with fog.' },
-    ]);
-    expect((await settled(server, token, ingested.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    const dataset = await ingestedHandbook(server, token);
     const { chunkCount } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { chunkCount } }', { id: dataset.id })).dataset;
     expect(chunkCount).toBeGreaterThan(0);
 
-    const { context, page, blocked, problems } = await consolePage(browser, server.baseUrl);
-    try {
-      await signInThroughConsole(page, server.baseUrl, account);
-      await openDataset(page, server.baseUrl, 'lighthouse-handbook', 'Lighthouse handbook');
-      const facts = page.locator('#dataset-embedding');
-      const field = (name: string) => facts.locator(`[data-field="${name}"]`);
-      await field('model').filter({ hasText: 'none (keyword search only)' }).waitFor();
-      await page.getByLabel('Embeddings model').locator('option', { hasText: 'Pier vectors' }).waitFor({ state: 'attached' });
+    const { page, blocked, problems } = await suite.signedIn(account);
+    await openDatasetPage(page, server.baseUrl, { slug: 'lighthouse-handbook', name: 'Lighthouse handbook' });
+    await markDocument(page);
+    const facts = page.locator('#dataset-embedding');
+    const field = (name: string) => facts.locator(`[data-field="${name}"]`);
+    await field('model').filter({ hasText: 'none (keyword search only)' }).waitFor();
+    await page.getByLabel('Embeddings model').locator('option', { hasText: 'Pier vectors' }).waitFor({ state: 'attached' });
 
-      // Changed elsewhere, twice (the second while the first one's vectors serve): the section
-      // names the new model and follows its re-embed job until its vectors serve queries.
-      for (const model of [harbour, pier]) {
-        expect((await must(server, token, SET_MODEL, { id: dataset.id, model: model.id })).updateDataset.id).toBe(dataset.id);
-        const named = new RegExp(`^${model.name}$`);
-        await field('model').filter({ hasText: named }).waitFor({ timeout: 30_000 });
-        await field('serving').filter({ hasText: named }).waitFor({ timeout: 60_000 });
-        await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
-        expect(await page.getByLabel('Embeddings model').inputValue()).toBe(model.id);
-      }
-      const { embedding } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { embedding { model { id } servingModel { id } embeddedChunks } } }', { id: dataset.id })).dataset;
-      expect(embedding).toEqual({ model: { id: pier.id }, servingModel: { id: pier.id }, embeddedChunks: chunkCount });
-      expect(await sameDocument(page)).toBe(true);
-
-      await endsClean(page, blocked, problems);
-    } finally {
-      await context.close();
+    // Changed elsewhere, twice (the second while the first one's vectors serve): the section
+    // names the new model and follows its re-embed job until its vectors serve queries.
+    for (const model of [harbour, pier]) {
+      expect((await must(server, token, SET_MODEL, { id: dataset.id, model: model.id })).updateDataset.id).toBe(dataset.id);
+      const named = new RegExp(`^${model.name}$`);
+      await field('model').filter({ hasText: named }).waitFor({ timeout: 30_000 });
+      await field('serving').filter({ hasText: named }).waitFor({ timeout: 60_000 });
+      await field('embedded').filter({ hasText: new RegExp(`^${chunkCount} of ${chunkCount} chunks$`) }).waitFor();
+      expect(await page.getByLabel('Embeddings model').inputValue()).toBe(model.id);
     }
+    const { embedding } = (await must(server, token, 'query($id: ID!) { dataset(id: $id) { embedding { model { id } servingModel { id } embeddedChunks } } }', { id: dataset.id })).dataset;
+    expect(embedding).toEqual({ model: { id: pier.id }, servingModel: { id: pier.id }, embeddedChunks: chunkCount });
+    expect(await sameDocument(page)).toBe(true);
+
+    await endsClean(page, blocked, problems);
   });
 });

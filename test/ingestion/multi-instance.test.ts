@@ -3,7 +3,9 @@
  * sees the progress of a job it started through the other, run by the worker: the events can
  * only have come through Redis (the subscribers' database polling is set to 10 minutes).
  */
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '../support/ingestion.js';
@@ -24,6 +26,24 @@ afterAll(async () => {
   await seedServer?.close();
   await redis?.stop();
 });
+
+/**
+ * Resolves once Redis has a subscriber on `channel`: API A's subscription has reached Redis
+ * (its SUBSCRIBE is answered), so it hears every event published from then on.
+ */
+async function untilRedisSubscribers(url: string, channel: string, timeoutMs = 10_000): Promise<void> {
+  const client = new Redis(url);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    const subscribers = async () => Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    while ((await subscribers()) === 0) {
+      if (Date.now() > deadline) throw new Error(`no subscriber on ${channel} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    client.disconnect();
+  }
+}
 
 it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ€™s progress through Redis on another API process', async () => {
   if (!redis) throw new Error('No Redis: set REDIS_URL or install redis-server (.ci/run makes sure one exists)');
@@ -54,7 +74,7 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
       },
     );
   });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await untilRedisSubscribers(redis.url, `ingestion:dataset:${decodeGlobalID(dataset.id).id}`);
   const documents = Array.from({ length: 20 }, (_, i) => ({ title: `doc-${i}`, text: `Paragraph ${i}. `.repeat(500) }));
   const { body } = await ingestInline(viaB, token, dataset.id, documents);
   await completed;

@@ -10,7 +10,8 @@ import { createEventBus } from '../../src/platform/events/event-bus.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { modelAccess, startWorker } from '../../src/server/job-worker.js';
 import { codeOf } from '../support/identity.js';
-import { createDataset, ingestInline, jobOf, overSse, PROGRESS_FIELDS, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
+import { createDataset, ingestInline, jobOf, overSse, PROGRESS_FIELDS, progressOverWebSocket, settled, tenantWithOwner, watchProgress } from '../support/ingestion.js';
+import { scrape, untilSubscriptionTopics, value } from '../support/metrics.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -125,12 +126,13 @@ describe('cancelIngestion and retryIngestion', () => {
     const dataset = await createDataset(held, token);
     const { body } = await ingestInline(held, token, dataset.id, documents(3));
     const jobId = body.data.ingestDocuments.id;
-    const watching = progressOverWebSocket(held.wsUrl, token, jobId);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const watching = watchProgress(held.wsUrl, token, jobId);
+    // The subscription is set up once its first state (QUEUED) arrives: cancel only then.
+    expect((await watching.first)?.data.ingestionProgress.stage).toBe('QUEUED');
     const cancel = `mutation($id: ID!) { cancelIngestion(jobId: $id) { stage documents { status } } }`;
     const cancelled = await held.graphql(cancel, { token, variables: { id: jobId } });
     expect(cancelled.body.data.cancelIngestion).toEqual({ stage: 'CANCELLED', documents: [{ status: 'CANCELLED' }, { status: 'CANCELLED' }, { status: 'CANCELLED' }] });
-    const seen = (await watching).map((result) => result.data.ingestionProgress);
+    const seen = (await watching.all).map((result) => result.data.ingestionProgress);
     expect(seen.map((update) => update.stage)).toEqual(['QUEUED', 'CANCELLED']);
     expect(codeOf((await held.graphql(cancel, { token, variables: { id: jobId } })).body)).toBe('CONFLICT');
 
@@ -157,6 +159,7 @@ describe('datasetIngestion', () => {
   it("streams every job of the dataset, and nothing of another tenant's", async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
+    const topicsBefore = value(await scrape(server), 'sluice_subscription_topics');
     const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
     const updates: any[] = [];
     const done = new Promise<void>((resolve, reject) => {
@@ -172,7 +175,8 @@ describe('datasetIngestion', () => {
         },
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The stream sends nothing until a job runs: ingest once the server has opened its topic.
+    await untilSubscriptionTopics(server, topicsBefore + 1);
     const first = (await ingestInline(server, token, dataset.id, documents(2))).body.data.ingestDocuments.id;
     const second = (await ingestInline(server, token, dataset.id, documents(1).map((d) => ({ ...d, title: 'other' })))).body.data.ingestDocuments.id;
     await done;

@@ -18,9 +18,10 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { browserSkipReason, launchChromium } from './browser.js';
-import { consolePage, SHOTS, signInThroughConsole } from './console-view.js';
+import { consolePage, openDatasetPage, SHOTS, signInThroughConsole } from './console-view.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
 import { signUp, type SignedUp } from './identity.js';
+import { createDataset } from './ingestion.js';
 import { startLateWorker, startTestServer, type TestServer } from './server.js';
 
 /** A describe block that runs in Chromium, or is skipped saying why (browserSkipReason). */
@@ -58,6 +59,11 @@ export interface ConsoleSuite {
   openPage(options?: TabOptions): Promise<ConsoleTab>;
   /** A page signed in as `account` through the sign-in view, showing the datasets view. */
   signedIn(account: { email: string; password: string }, options?: TabOptions): Promise<ConsoleTab>;
+  /**
+   * A new tenant (`tenantName`) with one empty dataset created through the API, and its owner's
+   * page signed in and showing that dataset (openDatasetPage).
+   */
+  datasetPage(tenantName: string, dataset: { name: string; slug: string }, options?: TabOptions): Promise<ConsoleTab & { account: SignedUp; dataset: { id: string; slug: string } }>;
   /** A job worker for a server started with `worker: false`, stopped before the server closes. */
   startLateWorker(): Promise<SluiceWorker>;
 }
@@ -123,6 +129,13 @@ export function consoleSuite(options: ConsoleSuiteOptions = {}): ConsoleSuite {
       const tab = await suite.openPage(tabOptions);
       await signInThroughConsole(tab.page, suite.server.baseUrl, account);
       return tab;
+    },
+    async datasetPage(tenantName, input, tabOptions) {
+      const account = await suite.signUp({ tenantName });
+      const dataset = await createDataset(suite.server, account.accessToken, input);
+      const tab = await suite.signedIn(account, tabOptions);
+      await openDatasetPage(tab.page, suite.server.baseUrl, input);
+      return { ...tab, account, dataset };
     },
     async startLateWorker() {
       const worker = await startLateWorker(suite.server);

@@ -10,9 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AxeResults } from 'axe-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { blockOtherHosts, watchForProblems } from './browser.js';
+import { blockOtherHosts, networkSettled, watchForProblems } from './browser.js';
 
 export const SHOTS = 'test-results';
 
@@ -67,4 +67,51 @@ export async function signInThroughConsole(page: Page, baseUrl: string, account:
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+}
+
+/**
+ * Opens a dataset's page and resolves once its heading shows and its live feed of the dataset's
+ * jobs is subscribed (the subscribe message has left the page: from then on, changes reach the
+ * page through it) and nothing is in flight.
+ */
+export async function openDatasetPage(page: Page, baseUrl: string, dataset: { slug: string; name: string }): Promise<void> {
+  await networkSettled(page);
+  const subscribed = new Promise<void>((resolve) => {
+    page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => String(payload).includes('datasetIngestion') && resolve()));
+  });
+  await page.goto(`${baseUrl}/console/datasets/${dataset.slug}`);
+  await page.getByRole('heading', { name: dataset.name, level: 1 }).waitFor();
+  await subscribed;
+  await networkSettled(page);
+}
+
+/**
+ * The console's error alert titled `title` (e.g. "Could not add the policy"), once it shows the
+ * API's `code`; it must also give the API's `message`. Returned for a view check or Dismiss.
+ */
+export async function expectRefusal(page: Page, { title, code, message }: { title: string; code: string; message: string }): Promise<Locator> {
+  const alert = page.getByRole('alert').filter({ hasText: title });
+  await alert.filter({ hasText: code }).waitFor();
+  expect(await alert.innerText()).toContain(message);
+  return alert;
+}
+
+/**
+ * Deleting asks first: `open()` brings up the dialog named `dialog`, `asked(dialog)` checks it
+ * (a view check), "Keep it" closes it and `kept()` checks nothing went; then `open()` again and
+ * "Delete". The caller checks what deleting did.
+ */
+export async function deleteAfterKeeping(
+  page: Page,
+  { dialog, open, asked, kept }: { dialog: string; open: () => Promise<void>; asked?: (dialog: Locator) => Promise<void>; kept: () => Promise<void> },
+): Promise<void> {
+  const confirm = page.getByRole('dialog', { name: dialog });
+  await open();
+  await confirm.waitFor();
+  await asked?.(confirm);
+  await confirm.getByRole('button', { name: 'Keep it' }).click();
+  await confirm.waitFor({ state: 'detached' });
+  await kept();
+  await open();
+  await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
 }

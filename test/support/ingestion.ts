@@ -2,7 +2,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from './seed.js';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startTestServer, type TestServer } from './server.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
@@ -88,22 +88,52 @@ export async function settled(server: TestServer, token: string, jobId: string, 
   }
 }
 
+/**
+ * The "Lighthouse handbook" dataset with its two short documents, ingested to COMPLETED (several
+ * console tests start from it); resolves to the dataset.
+ */
+export async function ingestedHandbook(server: TestServer, token: string): Promise<{ id: string; slug: string }> {
+  const dataset = await createDataset(server, token, { name: 'Lighthouse handbook', slug: 'lighthouse-handbook' });
+  const ingested = await ingestInline(server, token, dataset.id, [
+    { title: 'Lamp care', text: 'The keeper winds the clockwork lamp every evening at dusk.' },
+    { title: 'Fog signals', text: 'Fog horns sound when the harbour is blind with fog.' },
+  ]);
+  expect((await settled(server, token, ingested.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+  return dataset;
+}
+
 /** Every event of `ingestionProgress` over graphql-ws until it completes (or errors). */
-export async function progressOverWebSocket(wsUrl: string, token: string, jobId: string, after?: number) {
+export function progressOverWebSocket(wsUrl: string, token: string, jobId: string, after?: number) {
+  return watchProgress(wsUrl, token, jobId, after).all;
+}
+
+/**
+ * A job's progress over graphql-ws as it comes: `first` resolves with the first result (the
+ * server sends the job's state as soon as the subscription is set up), `all` with every result
+ * once the server completes the stream or sends an error.
+ */
+export function watchProgress(wsUrl: string, token: string, jobId: string, after?: number): { first: Promise<any>; all: Promise<any[]> } {
   const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
-  const results: any[] = [];
-  try {
-    for await (const result of client.iterate({
-      query: `subscription($jobId: ID!, $after: Int) { ingestionProgress(jobId: $jobId, after: $after) { ${PROGRESS_FIELDS} } }`,
-      variables: { jobId, after },
-    })) {
-      results.push(result);
-      if (result.errors) break;
+  let firstArrived!: (result: any) => void;
+  const first = new Promise<any>((resolve) => (firstArrived = resolve));
+  const all = (async () => {
+    const results: any[] = [];
+    try {
+      for await (const result of client.iterate({
+        query: `subscription($jobId: ID!, $after: Int) { ingestionProgress(jobId: $jobId, after: $after) { ${PROGRESS_FIELDS} } }`,
+        variables: { jobId, after },
+      })) {
+        if (results.push(result) === 1) firstArrived(result);
+        if (result.errors) break;
+      }
+    } finally {
+      await client.dispose();
     }
-  } finally {
-    await client.dispose();
-  }
-  return results;
+    return results;
+  })();
+  // A stream that fails before its first result fails `first` too, rather than leaving it pending.
+  all.then((results) => results.length === 0 && firstArrived(undefined), () => firstArrived(undefined));
+  return { first, all };
 }
 
 /** Every event of a subscription over Server-Sent Events until the server completes it. */

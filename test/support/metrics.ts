@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { TestServer } from './server.js';
 
 /** Scrapes `/metrics` over HTTP: every sample as `name{labels}` → value, and the text itself. */
-export async function scrapeText(target: TestServer): Promise<{ samples: Map<string, number>; text: string }> {
+export async function scrapeText(target: Pick<TestServer, 'baseUrl'>): Promise<{ samples: Map<string, number>; text: string }> {
   const response = await fetch(`${target.baseUrl}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -15,7 +15,7 @@ export async function scrapeText(target: TestServer): Promise<{ samples: Map<str
   return { samples, text };
 }
 
-export async function scrape(target: TestServer): Promise<Map<string, number>> {
+export async function scrape(target: Pick<TestServer, 'baseUrl'>): Promise<Map<string, number>> {
   return (await scrapeText(target)).samples;
 }
 
@@ -35,4 +35,18 @@ export function sumOf(samples: Map<string, number>, name: string, labels: Record
 
 export function labelsOf(text: string): Record<string, string> {
   return Object.fromEntries([...text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((match) => [match[1]!, match[2]!]));
+}
+
+/**
+ * Resolves once `target` runs `count` shared subscription readers (`sluice_subscription_topics`):
+ * a subscription that sends nothing until something happens (a dataset's jobs) has joined its
+ * topic, and so hears every event from then on. Throws after `timeoutMs`.
+ */
+export async function untilSubscriptionTopics(target: Pick<TestServer, 'baseUrl'>, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let topics: number;
+  while ((topics = value(await scrape(target), 'sluice_subscription_topics')) !== count) {
+    if (Date.now() > deadline) throw new Error(`${topics} subscription topics after ${timeoutMs} ms, not ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
