@@ -61,6 +61,8 @@ afterAll(() => server?.close());
  */
 async function subscribeOnce(credential: Credential, query: string, variables: Record<string, unknown>) {
   const controller = new AbortController();
+  // A stream that neither refuses nor sends is a failure too, reported rather than waited on.
+  const timer = setTimeout(() => controller.abort(), 20_000);
   const response = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...credential.headers },
@@ -74,7 +76,10 @@ async function subscribeOnce(credential: Credential, query: string, variables: R
       text += decoder.decode(chunk, { stream: true });
       if (/event: (next|complete)[^\n]*\n(data:[^\n]*\n)?\n/.test(text)) break;
     }
+  } catch (error) {
+    text += ` [stream cut: ${(error as Error).name}]`;
   } finally {
+    clearTimeout(timer);
     controller.abort();
   }
   return { status: response.status, text };
@@ -154,9 +159,10 @@ it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (
   const operations = subscriptionOperationsFor(schema, followTarget);
   const fields = new Set(operations.map((op) => op.field));
   expect([...fields].sort()).toEqual(['subscription.datasetChanges', 'subscription.datasetIngestion', 'subscription.ingestionProgress']);
-  // Positive control: B's owner is let in, and the first event names B's data.
+  // Positive control: B's owner is let in, and the first event names B's data (datasetIngestion
+  // sends only running jobs at once, and B's has ended by now: the other two always send).
   const owner: Credential = { name: 'B:OWNER', headers: { authorization: `Bearer ${b.owner.accessToken}` } };
-  for (const field of fields) {
+  for (const field of ['subscription.datasetChanges', 'subscription.ingestionProgress']) {
     const own = field === 'subscription.ingestionProgress' ? followTarget.ids[1] : followTarget.ids[0];
     const operation = operations.find((op) => op.field === field && Object.values(op.variables).includes(own))!;
     const { text } = await subscribeOnce(owner, operation.query, operation.variables);
@@ -168,7 +174,7 @@ it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (
       const { status, text } = await subscribeOnce(credential, operation.query, operation.variables);
       const echoed = JSON.stringify(operation.variables);
       const leaked = secretsOfB.filter((secret) => text.includes(secret) && !echoed.includes(secret));
-      // Refused means an error and no data: a subscription let in sends its first event at once.
+      // Refused means an error and no data (a subscription let in but silent is cut after 20 s: no errors either).
       if (leaked.length || status >= 500 || text.includes('"INTERNAL"') || !text.includes('"errors"') || /"data":\{/.test(text)) {
         leaks.push(`${credential.name} ${operation.field} ${echoed}: status ${status}, leaked ${JSON.stringify(leaked)}: ${text.slice(0, 300)}`);
       }
