@@ -4,9 +4,9 @@
  * starts no job (clearing the model) is heard here, where the dataset's job feed hears nothing.
  *
  * Events on the bus are hints (published after the change committed, by whichever process made
- * it): the topic reads the dataset again when one arrives, and on its interval when it heard
- * none, so a hint lost (Redis away) delays a change but loses none. One reader per tenant and
- * dataset, however many pages follow it (platform/subscriptions/topic-readers.ts).
+ * it): the topic reads the dataset again when one arrives, and on its interval (one small
+ * read by primary key), so a hint lost (Redis away) delays a change but loses none. One reader
+ * per tenant and dataset, however many pages follow it (platform/subscriptions/topic-readers.ts).
  */
 import { listenerStream } from '../../platform/subscriptions/listener-stream.js';
 import type { TopicReaders, TopicSource } from '../../platform/subscriptions/topic-readers.js';
@@ -67,20 +67,14 @@ export function followDatasetSettings(start: DatasetSettings, options: DatasetFe
 
 function settingsTopic(datasetId: string, tenantId: string, bus: DatasetFeedOptions['hints'], topic: { wake(): void }): TopicSource<Listener> {
   const hints = bus.listenDatasetChanges(datasetId);
-  let heard = false;
   void (async () => {
     for await (const hint of hints) {
       // Ids are unique across tenants; this keeps a topic to its tenant even if not.
-      if (hint.tenantId !== tenantId) continue;
-      heard = true;
-      topic.wake();
+      if (hint.tenantId === tenantId) topic.wake();
     }
   })().catch(() => undefined);
   return {
-    async read(listeners, cause) {
-      const quiet = !heard;
-      heard = false;
-      if (cause === 'interval' && !quiet) return;
+    async read(listeners) {
       // Any listener reads the tenant's rows alike; one whose subscription is ending may have had its scope closed.
       const reader = (listeners.find((listener) => listener.options.open()) ?? listeners[0]!).options;
       const settings = await reader.read(datasetId);
