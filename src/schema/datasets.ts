@@ -1,5 +1,6 @@
 /** Datasets: a tenant's collections of documents. */
 import type { DatasetEmbeddingState } from '../domains/datasets/dataset-embedding.js';
+import type { DatasetSettings } from '../domains/datasets/dataset-feed.js';
 import type { DatasetView } from '../domains/datasets/dataset.service.js';
 import type { DocumentRow, RemovedDocument } from '../domains/datasets/document.service.js';
 import { TEXT_SEARCH_LANGUAGES } from '../domains/datasets/languages.js';
@@ -176,5 +177,42 @@ builder.mutationFields((t) => ({
     authScopes: { permission: 'data:write' },
     args: { id: t.arg.globalID({ required: true, for: [DocumentRef] }) },
     resolve: (_root, { id }, ctx) => ctx.services.documents.delete(id.id),
+  }),
+}));
+
+/**
+ * Read once per change in a short transaction of its own and sent whole: its fields read
+ * nothing more (a node's loaders would cache across events, and an event resolves outside any
+ * transaction), so the model is named by id.
+ */
+const DatasetSettingsRef = builder.objectRef<DatasetSettings>('DatasetSettings').implement({
+  description: 'A dataset’s own settings as they stand (its counts move with every job: follow `datasetIngestion` for those).',
+  authScopes: (settings) => ({ $all: { tenant: settings.tenantId, permission: 'tenant:read' } }),
+  fields: (t) => ({
+    datasetId: t.globalID({ description: "The dataset's global id.", resolve: (settings) => ({ type: 'Dataset', id: settings.id }) }),
+    name: t.exposeString('name'),
+    slug: t.exposeString('slug'),
+    description: t.exposeString('description', { nullable: true }),
+    language: t.exposeString('language'),
+    documentRetentionHours: t.exposeInt('documentRetentionHours', { nullable: true }),
+    embeddingModelId: t.globalID({
+      nullable: true,
+      description: "The embeddings model's global id (`Dataset.embedding.model`); null: keyword search only.",
+      resolve: (settings) => (settings.embeddingModelId ? { type: 'Model', id: settings.embeddingModelId } : null),
+    }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  datasetChanges: t.field({
+    type: DatasetSettingsRef,
+    description:
+      'The dataset’s settings now, then after each change made anywhere (the API, the CLI, another tab): renamed, its embeddings model set or cleared, ...; completes when the dataset is deleted.',
+    authScopes: { permission: 'tenant:read' },
+    args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
+    // A plain async function: refusing here ends this operation only, not the whole socket.
+    subscribe: (_root, { datasetId }, ctx) => ctx.services.datasets.follow(datasetId.id),
+    resolve: (settings) => settings,
   }),
 }));

@@ -3,7 +3,8 @@
  * new fields are covered without touching this file), aimed at tenant B's ids, sent with each
  * of tenant A's credentials: users of every role, API keys of every scope, an external
  * identity. No response may carry B's data, nothing may fail as INTERNAL, and B's rows must be
- * exactly as they were.
+ * exactly as they were. Subscriptions that follow something by id (a job, a dataset) are swept
+ * the same way over SSE, aimed at B's dataset and job too: each must be refused, never started.
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,13 +12,16 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { schema } from '../../src/schema/index.js';
 import { populatedTenant, type Credential, type PopulatedTenant } from '../support/populated-tenant.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { operationsFor, SKIPPED, withNodeFragments, type Target } from '../support/sweep.js';
+import { createDataset, ingestInline } from '../support/ingestion.js';
+import { operationsFor, SKIPPED, subscriptionOperationsFor, withNodeFragments, type Target } from '../support/sweep.js';
 
 let server: TestServer;
 
 let a: PopulatedTenant;
 let b: PopulatedTenant;
 let target: Target;
+/** B's ids with its dataset and job first (subscriptions follow those). */
+let followTarget: Target;
 /** Strings that only B's data contains. */
 let secretsOfB: string[];
 
@@ -44,8 +48,42 @@ beforeAll(async () => {
     ...nodes(tenant.apiKeys).flatMap((k: any) => [k.prefix, k.name]),
     b.issuer,
   ];
+  const dataset = await createDataset(server, b.owner.accessToken, { name: 'Bravo ledger', slug: 'bravo-ledger' });
+  const job = (await ingestInline(server, b.owner.accessToken, dataset.id, [{ title: 'Bravo entry', text: 'Only Bravo keeps this ledger.' }])).body.data.ingestDocuments.id;
+  followTarget = { ...target, ids: [dataset.id, job, decodeGlobalID(dataset.id).id, ...target.ids] };
+  secretsOfB.push(dataset.id, job, decodeGlobalID(dataset.id).id, decodeGlobalID(job).id, 'Bravo ledger', 'bravo-ledger');
 }, 120_000);
 afterAll(() => server?.close());
+
+/**
+ * A subscription over SSE, read until its first event (a refusal, or data if it was let in) or
+ * its end: a subscription let in would otherwise stay open.
+ */
+async function subscribeOnce(credential: Credential, query: string, variables: Record<string, unknown>) {
+  const controller = new AbortController();
+  // A stream that neither refuses nor sends is a failure too, reported rather than waited on.
+  const timer = setTimeout(() => controller.abort(), 20_000);
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...credential.headers },
+    body: JSON.stringify({ query, variables }),
+    signal: controller.signal,
+  });
+  let text = '';
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (/event: (next|complete)[^\n]*\n(data:[^\n]*\n)?\n/.test(text)) break;
+    }
+  } catch (error) {
+    text += ` [stream cut: ${(error as Error).name}]`;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return { status: response.status, text };
+}
 
 /** B's rows, as the superuser sees them. */
 function snapshotOfB(): Promise<string> {
@@ -115,4 +153,33 @@ it('lets none of tenant A’s credentials read or change tenant B', { timeout: 6
     expect({ credential: credential.name, status }).toEqual({ credential: credential.name, status: 200 });
     expect(JSON.parse(text).data.viewer.tenant.slug).toBe(a.owner.tenant.slug);
   }
+});
+
+it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (subscriptions by id)', { timeout: 300_000 }, async () => {
+  const operations = subscriptionOperationsFor(schema, followTarget);
+  const fields = new Set(operations.map((op) => op.field));
+  expect([...fields].sort()).toEqual(['subscription.datasetChanges', 'subscription.datasetIngestion', 'subscription.ingestionProgress']);
+  // Positive control: B's owner is let in, and the first event names B's data (datasetIngestion
+  // sends only running jobs at once, and B's has ended by now: the other two always send).
+  const owner: Credential = { name: 'B:OWNER', headers: { authorization: `Bearer ${b.owner.accessToken}` } };
+  for (const field of ['subscription.datasetChanges', 'subscription.ingestionProgress']) {
+    const own = field === 'subscription.ingestionProgress' ? followTarget.ids[1] : followTarget.ids[0];
+    const operation = operations.find((op) => op.field === field && Object.values(op.variables).includes(own))!;
+    const { text } = await subscribeOnce(owner, operation.query, operation.variables);
+    expect({ field, text }).toMatchObject({ field, text: expect.stringContaining('"data"') });
+  }
+  const leaks: string[] = [];
+  for (const credential of a.credentials) {
+    for (const operation of operations) {
+      const { status, text } = await subscribeOnce(credential, operation.query, operation.variables);
+      const echoed = JSON.stringify(operation.variables);
+      const leaked = secretsOfB.filter((secret) => text.includes(secret) && !echoed.includes(secret));
+      // Refused means an error and no data (a subscription let in but silent is cut after 20 s: no errors either).
+      if (leaked.length || status >= 500 || text.includes('"INTERNAL"') || !text.includes('"errors"') || /"data":\{/.test(text)) {
+        leaks.push(`${credential.name} ${operation.field} ${echoed}: status ${status}, leaked ${JSON.stringify(leaked)}: ${text.slice(0, 300)}`);
+      }
+    }
+  }
+  console.log(`subscription sweep: ${fields.size} fields, ${operations.length} operations × ${a.credentials.length} credentials`);
+  expect(leaks).toEqual([]);
 });

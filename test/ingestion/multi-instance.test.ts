@@ -1,7 +1,8 @@
 /**
  * With Redis: two API processes and a separate worker process. A client subscribed to one API
- * sees the progress of a job it started through the other, run by the worker: the events can
- * only have come through Redis (the subscribers' database polling is set to 10 minutes).
+ * sees the progress of a job it started through the other, run by the worker, and a change of
+ * the dataset itself made through the other (`datasetChanges`): the events can only have come
+ * through Redis (the subscribers' database polling is set to 10 minutes).
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
@@ -83,4 +84,19 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
   expect(updates.map((update) => update.stage)).toEqual(expect.arrayContaining(['PARSING', 'CHUNKING', 'INDEXING', 'COMPLETED']));
   expect(updates.at(-1)).toMatchObject({ stage: 'COMPLETED', documentsDone: 20, percent: 100 });
   expect(updates.flatMap((update) => update.documents).map((outcome: any) => outcome.index).sort((a: number, b: number) => a - b)).toEqual([...Array(20).keys()]);
+
+  // The dataset renamed through B: a subscriber on A hears it.
+  const onA = createClient({ url: `${apiA.baseUrl.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const changes = onA.iterate({ query: 'subscription($id: ID!) { datasetChanges(datasetId: $id) { datasetId name } }', variables: { id: dataset.id } });
+  try {
+    expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id } } });
+    // As above: the topic's Redis SUBSCRIBE goes out asynchronously.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const renamed = await viaB.graphql('mutation($id: ID!) { updateDataset(id: $id, input: { name: "Renamed on B" }) { id } }', { token, variables: { id: dataset.id } });
+    expect(renamed.body.errors).toBeUndefined();
+    expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id, name: 'Renamed on B' } } });
+  } finally {
+    await changes.return?.();
+    await onA.dispose();
+  }
 }, 90_000);

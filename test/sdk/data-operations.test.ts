@@ -83,6 +83,18 @@ describe('datasets and ingestion', () => {
     expect(error).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('follows the dataset itself: its settings now, then a change (no job starts)', async () => {
+    const { createDataset } = await owner.mutate(sdk.CreateDatasetDocument, { input: { name: 'Weirs', slug: `weirs-${stamp}` } });
+    const feed = owner.subscribe(sdk.DatasetChangesDocument, { datasetId: createDataset.id });
+    try {
+      expect((await feed.next()).value.datasetChanges).toMatchObject({ datasetId: createDataset.id, name: 'Weirs', embeddingModelId: null });
+      await owner.mutate(sdk.UpdateDatasetDocument, { id: createDataset.id, input: { name: 'Weirs and sluices' } });
+      expect((await feed.next()).value.datasetChanges).toMatchObject({ datasetId: createDataset.id, name: 'Weirs and sluices' });
+    } finally {
+      await feed.return?.();
+    }
+  });
+
   it('cancels a queued job, sees it on the dataset feed, and retries it', async () => {
     const queueOnly = await startTestServer({ worker: false });
     const { client } = await signedUpClient(queueOnly, 'queue');

@@ -44,11 +44,28 @@ export const SKIPPED: Record<string, string> = {
 const MAX_DEPTH = 3;
 
 export function operationsFor(schema: GraphQLSchema, target: Target): Operation[] {
+  return operationsOf([['query', schema.getQueryType()], ['mutation', schema.getMutationType()]], target, () => true);
+}
+
+/**
+ * Subscriptions that name what they follow by id (a job, a dataset), aimed at the target's ids.
+ * The others name nothing of another tenant: `auditEvents` and `heartbeat` follow the caller's
+ * own tenant, `endpointQuery` is a consumer's door (test/identity/consumer-sweep.test.ts).
+ */
+export function subscriptionOperationsFor(schema: GraphQLSchema, target: Target): Operation[] {
+  return operationsOf([['subscription', schema.getSubscriptionType()]], target, (field) => field.args.some((arg) => getNamedType(arg.type).name === 'ID'));
+}
+
+function operationsOf(
+  roots: readonly (readonly [string, ReturnType<GraphQLSchema['getQueryType']>])[],
+  target: Target,
+  swept: (field: GraphQLField<unknown, unknown>) => boolean,
+): Operation[] {
   const operations: Operation[] = [];
-  for (const [kind, root] of [['query', schema.getQueryType()], ['mutation', schema.getMutationType()]] as const) {
+  for (const [kind, root] of roots) {
     if (!root) continue;
     for (const field of Object.values(root.getFields())) {
-      if (SKIPPED[field.name]) continue;
+      if (SKIPPED[field.name] || !swept(field)) continue;
       const header = field.args.length ? `(${field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ')})` : '';
       const call = field.args.length ? `(${field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ')})` : '';
       // Two selections: everything to MAX_DEPTH, and scalars only. In the deep one, a refused

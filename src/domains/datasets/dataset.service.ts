@@ -10,6 +10,7 @@ import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { changeEmbeddingModel, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
+import { followDatasetSettings, type DatasetSettings } from './dataset-feed.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
 
@@ -87,6 +88,7 @@ export class DatasetService {
     if (changes.description !== undefined) dataset.description = validDescription(changes.description);
     await SLUG.flush(this.ctx.em, dataset.slug);
     if (changes.embeddingModelId !== undefined) await changeEmbeddingModel(this.ctx.em, dataset, changes.embeddingModelId, this.embeddingJobs);
+    this.announceChange(dataset.id);
     return dataset;
   }
 
@@ -97,6 +99,7 @@ export class DatasetService {
     // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
     await this.ctx.em.nativeDelete(Dataset, { id: dataset.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(dataset);
+    this.announceChange(dataset.id);
     return dataset.id;
   }
 
@@ -139,4 +142,49 @@ export class DatasetService {
   byIds(ids: readonly string[]): Promise<(Dataset | null)[]> {
     return findByIds(this.ctx.em, Dataset, ids);
   }
+
+  /**
+   * The dataset's settings now, then after each change, wherever it was made (dataset-feed.ts).
+   * Authorised here, before the stream starts: a dataset the caller cannot see is NOT_FOUND.
+   */
+  async follow(id: string): Promise<AsyncIterableIterator<DatasetSettings>> {
+    const { actor, scope, deps } = this.ctx;
+    assertCan(actor, 'tenant:read');
+    // Outside the request transaction: each read is a short one of its own, in the caller's tenant (RLS too).
+    const read = (datasetId: string) =>
+      scope.read(async (em) => {
+        const dataset = await em.findOne(Dataset, { id: datasetId });
+        return dataset ? settingsOf(dataset) : null;
+      });
+    const start = await read(id);
+    if (!start) throw new NotFoundError('Dataset');
+    return followDatasetSettings(start, {
+      tenantId: actor.tenantId!,
+      read,
+      open: () => !scope.closed,
+      hints: deps.progress,
+      readers: deps.topicReaders,
+      pollMs: deps.ingestion.progressPollMs,
+    });
+  }
+
+  /** Once the change has committed, subscribers in any process read the dataset again. */
+  private announceChange(datasetId: string): void {
+    const { actor, scope, deps } = this.ctx;
+    scope.afterCommit(() => deps.progress.publishDatasetChange({ tenantId: actor.tenantId!, datasetId }));
+  }
+}
+
+function settingsOf(dataset: Dataset): DatasetSettings {
+  return {
+    id: dataset.id,
+    tenantId: dataset.tenant.id,
+    name: dataset.name,
+    slug: dataset.slug,
+    description: dataset.description ?? null,
+    language: dataset.language,
+    documentRetentionHours: dataset.documentRetentionHours ?? null,
+    embeddingModelId: dataset.embeddingModel?.id ?? null,
+    updatedAt: dataset.updatedAt,
+  };
 }

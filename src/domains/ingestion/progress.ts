@@ -7,6 +7,7 @@
  * subscribers a read; a subscriber that misses one (a gap in `previousSequence`) or hears
  * nothing for a while reads the job again, so a lost event delays an update but loses none.
  */
+import type { DatasetChangeMessage } from '../../platform/events/event-bus.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import { isTerminal, type IngestionJobKind, type IngestionStage, type ItemOutcome, type ItemStatus } from './stages.js';
@@ -64,11 +65,17 @@ export interface ProgressUpdate extends JobSnapshot {
   documents: DocumentOutcome[];
 }
 
-/** The transport: in-process by default, Redis with REDIS_URL (platform/events/event-bus.ts). */
+/**
+ * The transport: in-process by default, Redis with REDIS_URL (platform/events/event-bus.ts).
+ * It carries hints that a dataset itself changed too (datasets/dataset-feed.ts): the page that
+ * follows a dataset's jobs follows the dataset, and both must cross processes alike.
+ */
 export interface ProgressBus {
   publish(event: ProgressEvent): void;
   /** Starts listening at once; the iterator yields events published from then on. */
   listen(topic: { jobId: string } | { datasetId: string }): AsyncIterableIterator<ProgressEvent>;
+  publishDatasetChange(change: DatasetChangeMessage): void;
+  listenDatasetChanges(datasetId: string): AsyncIterableIterator<DatasetChangeMessage>;
 }
 
 export function snapshotOf(job: IngestionJob): JobSnapshot {

@@ -20,19 +20,30 @@ export interface ProgressMessage {
   snapshot: { jobId: string; datasetId: string };
 }
 
+/** A hint that a dataset itself changed (its settings, its embeddings model) or was deleted: listeners read it again. */
+export interface DatasetChangeMessage {
+  tenantId: string;
+  datasetId: string;
+}
+
 /**
- * Ingestion progress, per job and per dataset. `listen` yields what `publish` was given:
+ * Ingestion progress, per job and per dataset, and hints that a dataset itself changed (the
+ * same transport: a dataset page follows both). `listen` yields what `publish` was given:
  * domains/ingestion/progress.ts narrows `E` to its ProgressEvent (ProgressBus).
  */
 export interface ProgressChannel {
   publish(event: ProgressMessage): void;
   /** Starts listening at once; the iterator yields events published from then on. */
   listen<E extends ProgressMessage>(topic: { jobId: string } | { datasetId: string }): AsyncIterableIterator<E>;
+  publishDatasetChange(change: DatasetChangeMessage): void;
+  /** Starts listening at once, like `listen`. */
+  listenDatasetChanges(datasetId: string): AsyncIterableIterator<DatasetChangeMessage>;
 }
 
 type Topics = {
   'ingestion:job': [jobId: string, event: ProgressMessage];
   'ingestion:dataset': [datasetId: string, event: ProgressMessage];
+  'dataset:changed': [datasetId: string, change: DatasetChangeMessage];
   'audit:tenant': [tenantId: string, hint: { seq: number }];
   'mcp:cancel': [request: CallCancellation];
 };
@@ -86,23 +97,10 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     },
     listen<E extends ProgressMessage>(topic: { jobId: string } | { datasetId: string }) {
       const iterator = 'jobId' in topic ? pubsub.subscribe('ingestion:job', topic.jobId) : pubsub.subscribe('ingestion:dataset', topic.datasetId);
-      // Repeaters start listening on their first `next()`: ask for one now so no event is missed.
-      const first = iterator.next();
-      let started = false;
-      return {
-        next: () => {
-          if (!started) {
-            started = true;
-            return first;
-          }
-          return iterator.next();
-        },
-        return: (value?: unknown) => iterator.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      } as AsyncIterableIterator<E>;
+      return listeningNow(iterator) as AsyncIterableIterator<E>;
     },
+    publishDatasetChange: (change) => pubsub.publish('dataset:changed', change.datasetId, change),
+    listenDatasetChanges: (datasetId) => listeningNow(pubsub.subscribe('dataset:changed', datasetId)),
   };
   const audit: AuditBus = {
     publish: (tenantId) => pubsub.publish('audit:tenant', tenantId, { seq: 0 }),
@@ -113,6 +111,25 @@ export async function createEventBus({ redisUrl, logger }: { redisUrl: string | 
     listen: () => pubsub.subscribe('mcp:cancel') as AsyncIterableIterator<CallCancellation>,
   };
   return { progress, audit, callCancels, transport: redisUrl ? 'redis' : 'memory', close };
+}
+
+/** Repeaters start listening on their first `next()`: this asks for one now so no event is missed. */
+function listeningNow<T>(iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  const first = iterator.next();
+  let started = false;
+  return {
+    next: () => {
+      if (!started) {
+        started = true;
+        return first;
+      }
+      return iterator.next();
+    },
+    return: (value?: unknown) => iterator.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncIterableIterator<T>;
 }
 
 /**

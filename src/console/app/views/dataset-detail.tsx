@@ -14,6 +14,7 @@ import { formatBytes, formatWhen } from '../format.js';
 import { DocumentsPanel } from './ingest/documents-panel.js';
 import { IngestPanel } from './ingest/ingest-panel.js';
 import { useSession } from '../session.js';
+import { useDatasetChanges } from './dataset-changes.js';
 import { DatasetSettings } from './dataset-settings.js';
 
 type Dataset = NonNullable<DatasetQuery['dataset']>;
@@ -28,7 +29,8 @@ export function DatasetDetail() {
   // Bumped when the settings queue a re-embed job: the Jobs panel reads the newest jobs again.
   const [jobsStarted, setJobsStarted] = useState(0);
   // Bumped when the dataset's live feed shows a re-embed job not seen before (its embeddings
-  // model changed, here or elsewhere): the Embeddings section reads its state again.
+  // model changed, here or elsewhere), or the dataset itself changed elsewhere (its model
+  // cleared, which starts no job): the Embeddings section reads its state again.
   const [reembeds, setReembeds] = useState(0);
   const ingestRef = useRef<((files: File[]) => void) | null>(null);
   const [confirming, setConfirming] = useState(false);
@@ -44,6 +46,15 @@ export function DatasetDetail() {
     }
   }, [call, fail, slug]);
   useEffect(() => void load(), [load]);
+  // Changed elsewhere: its settings as they now stand, and its Embeddings read again.
+  const changedElsewhere = useDatasetChanges(dataset?.id, dataset?.updatedAt, {
+    onChange: ({ datasetId: _id, embeddingModelId: _model, ...settings }) => {
+      setDataset((shown) => (shown ? { ...shown, ...settings } : shown));
+      setReembeds((count) => count + 1);
+      if (settings.slug !== slug) navigate(`/datasets/${encodeURIComponent(settings.slug)}`, { replace: true });
+    },
+    onGone: () => void load(),
+  });
   const contentChanged = useCallback(() => {
     setChanges((count) => count + 1);
     void load();
@@ -92,6 +103,7 @@ export function DatasetDetail() {
         </Button>
       </div>
       <ErrorAlert error={failure} onDismiss={dismiss} />
+      <ErrorAlert error={changedElsewhere.failure} onDismiss={changedElsewhere.dismissFailure} title="Lost the live view of this dataset (changes made elsewhere show on a reload)" />
       {dataset.description ? <p>{dataset.description}</p> : null}
       <dl className="facts" id="dataset-facts">
         <div><dt>Slug</dt><dd><code>{dataset.slug}</code></dd></div>

@@ -6,8 +6,8 @@
  * a vector the counts are read again every second, so a re-embed job is seen to progress (its
  * job card in the Jobs panel shows its progress and outcome too). A change made elsewhere (the
  * API, the CLI, another tab) starts a re-embed job, which the page's live feed of the dataset's
- * jobs sees (ingest/new-jobs.ts): `refreshKey` changes and the state is read again. Clearing the
- * model elsewhere starts no job, so it shows on the next read (a reload, a job of the dataset ending).
+ * jobs sees (ingest/new-jobs.ts); clearing it elsewhere starts no job, but the page's feed of the
+ * dataset itself (dataset-changes.ts) hears it: either way `refreshKey` changes and the state is read again.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';

@@ -1,18 +1,30 @@
 /**
  * Jobs started elsewhere while a dataset's page is open (the CLI, the API, another tab): the
  * `datasetIngestion` subscription sends every change of every job of the dataset; an id the
- * panel does not show yet is read by id (`ingestionJob`) and handed to `onNewJob`, so it
- * appears whatever the panel lists: reading the newest page again would miss a job of a burst
- * larger than the page, or one older than the page that is still running. Only ids and kinds
+ * panel does not show yet is read by id and handed to `onNewJob`, so it appears whatever the
+ * panel lists: reading the newest page again would miss a job of a burst larger than the page,
+ * or one older than the page that is still running. The ids of a burst are read together
+ * (`nodes(ids:)`, up to BATCH a request): the first waits a frame for the rest, and those heard
+ * while a read is on its way go in the next one, so twelve jobs started at once cost a request
+ * or two, not twelve. Only ids and kinds
  * are asked for: each card follows its own job (live-job.ts). A REEMBED job not seen before
  * means the dataset's embeddings model changed (or its vectors are being completed):
  * `onReembed` lets the page read its Embeddings again. The server scopes the feed to the
  * caller's tenant and refuses a dataset it cannot see.
  */
 import { useEffect, useRef, useState } from 'react';
-import { ConsoleDatasetJobsDocument, ConsoleIngestionJobDocument } from '../../../../sdk/index.js';
+import { ConsoleDatasetJobsDocument, ConsoleIngestionJobsByIdsDocument, type ConsoleIngestionJobsByIdsQuery } from '../../../../sdk/index.js';
 import { useSession } from '../../session.js';
 import type { JobView } from './live-job.js';
+
+/**
+ * Jobs read in one request: a job's inputs weigh up to 100 in the operation's cost (about
+ * 1 100 a job), so 20 stay well under the server's default SLUICE_MAX_COST (50 000); the
+ * `nodes` list itself takes up to 100.
+ */
+const BATCH = 20;
+/** How long the first id of a burst waits for the rest: the feed's events arrive as separate socket messages (a microtask would flush after each). */
+const BURST_MS = 16;
 
 export interface NewJobsHandlers {
   /** Whether the panel shows the job already. */
@@ -21,6 +33,13 @@ export interface NewJobsHandlers {
   onNewJob: (job: JobView) => void;
   /** The first change seen of a REEMBED job. */
   onReembed?: () => void;
+}
+
+type JobNode = Extract<ConsoleIngestionJobsByIdsQuery['nodes'][number], { id: string }>;
+
+/** A job read by id (not null, not some other node an id named). */
+function isJob(node: ConsoleIngestionJobsByIdsQuery['nodes'][number]): node is JobNode {
+  return node !== null && 'id' in node;
 }
 
 /** Follows the dataset's jobs while mounted; the failure, if the feed (or a job read from it) was lost. */
@@ -37,14 +56,33 @@ export function useNewJobs(datasetId: string, handlers: NewJobsHandlers): { fail
     // Each id is read once (a job sends many changes; its card follows the rest itself).
     const asked = new Set<string>();
     const reembeds = new Set<string>();
-    const readJob = async (jobId: string) => {
+    const queued: string[] = [];
+    let reading = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One read at a time: ids heard meanwhile wait for it and go together in the next.
+    const readQueued = async () => {
+      timer = undefined;
+      if (reading) return;
+      reading = true;
       try {
-        const { ingestionJob } = await call((client) => client.query(ConsoleIngestionJobDocument, { id: jobId }));
-        if (stopped || !ingestionJob) return;
-        latest.current.onNewJob({ ...ingestionJob, inputs: ingestionJob.documents });
-      } catch (error) {
-        if (!stopped) setFailure(error);
+        while (queued.length > 0 && !stopped) {
+          const ids = queued.splice(0, BATCH);
+          try {
+            const { nodes } = await call((client) => client.query(ConsoleIngestionJobsByIdsDocument, { ids }));
+            if (stopped) return;
+            // null: a job deleted since (with its dataset), or not this tenant's.
+            for (const job of nodes) if (isJob(job)) latest.current.onNewJob({ ...job, inputs: job.documents });
+          } catch (error) {
+            if (!stopped) setFailure(error);
+          }
+        }
+      } finally {
+        reading = false;
       }
+    };
+    const readJob = (jobId: string) => {
+      queued.push(jobId);
+      if (!reading && timer === undefined) timer = setTimeout(() => void readQueued(), BURST_MS);
     };
     void call(async (client) => {
       iterator = client.subscribe(ConsoleDatasetJobsDocument, { datasetId });
@@ -57,13 +95,14 @@ export function useNewJobs(datasetId: string, handlers: NewJobsHandlers): { fail
         }
         if (latest.current.shown(jobId) || asked.has(jobId)) continue;
         asked.add(jobId);
-        void readJob(jobId);
+        readJob(jobId);
       }
     }).catch((error: unknown) => {
       if (!stopped) setFailure(error);
     });
     return () => {
       stopped = true;
+      clearTimeout(timer);
       void iterator?.return?.();
     };
   }, [call, datasetId]);
