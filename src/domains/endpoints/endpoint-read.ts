@@ -86,7 +86,8 @@ export async function readEndpoint(tx: EntityManager, tenantId: string, endpoint
       promptMicrosPer1k: row.m_prompt_micros_per1k,
       completionMicrosPer1k: row.m_completion_micros_per1k,
       healthStatus: row.m_health_status,
-      healthCheckedAt: row.m_health_checked_at,
+      // MikroORM's connection leaves timestamps as text (PostgreSqlConnection's type parsers).
+      healthCheckedAt: row.m_health_checked_at === null ? null : new Date(row.m_health_checked_at),
       healthLatencyMs: row.m_health_latency_ms,
       healthError: row.m_health_error,
       healthRecent: row.m_health_recent,
@@ -116,7 +117,7 @@ interface Row {
   m_prompt_micros_per1k: number;
   m_completion_micros_per1k: number;
   m_health_status: ReadModel['healthStatus'];
-  m_health_checked_at: Date | null;
+  m_health_checked_at: string | null;
   m_health_latency_ms: number | null;
   m_health_error: string | null;
   m_health_recent: string | null;
