@@ -10,7 +10,9 @@
  * benchmark's questions, API key, extractive model); runs alternate between the two servers in
  * ABBA order (BENCH_COMPARE_ROUNDS pairs, default 8, of BENCH_COMPARE_QUERIES each, default
  * 400), so drift in the machine's other load falls on both alike. Reported: each server's
- * median CPU ms per query over its runs, its median wall time per query, and their ratio.
+ * median CPU ms per query over its runs, its median wall time per query, and the median of
+ * each round's ratio (the two runs of a round are minutes apart at most, so a slow drift of
+ * the machine's load or of the JIT's warm-up weighs on a round's ratio less than on either).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,8 +54,8 @@ export async function queryCompareBenchmark(command: string): Promise<void> {
       { name: `${sha} (${ref})`, server: before, cpu: [] as number[], wall: [] as number[] },
       { name: 'working tree', server: after, cpu: [] as number[], wall: [] as number[] },
     ];
-    // Warm-up: JIT, prepared statements, caches, on both.
-    for (const { server } of contenders) for (const query of asks) await ask(server, query);
+    // Warm-up: JIT, prepared statements, caches, on both (twice: CPU per query still fell over the first runs after one).
+    for (let pass = 0; pass < 2; pass += 1) for (const { server } of contenders) for (const query of asks) await ask(server, query);
     for (let round = 0; round < rounds; round += 1) {
       for (const contender of round % 2 === 0 ? contenders : [...contenders].reverse()) {
         const pid = contender.server.process.child.pid!;
@@ -67,6 +69,7 @@ export async function queryCompareBenchmark(command: string): Promise<void> {
     }
     const [base, candidate] = contenders.map((contender) => ({ ...contender, cpuMedian: median(contender.cpu), wallMedian: median(contender.wall) }));
     const signed = (value: number) => `${value >= 0 ? '+' : ''}${fixed(value)} %`;
+    const roundRatios = candidate!.cpu.map((value, round) => value / base!.cpu[round]!);
     const body = [
       `One keyword \`queryEndpoint\` at a time (passages, extractive answer; API key; production mode) over ${chunkCount} generated chunks, from two servers on one database: \`sluice serve\` at ${sha} and from the working tree. ${rounds * 2} runs of ${perRun} questions, alternating ABBA; CPU per query is the server process's user + system time over a run divided by its questions.`,
       '',
@@ -75,7 +78,7 @@ export async function queryCompareBenchmark(command: string): Promise<void> {
         [base!, candidate!].map((contender) => [contender.name, contender.cpu.map((value) => fixed(value, 2)).join(', '), fixed(contender.cpuMedian, 2), fixed(contender.wallMedian, 2)]),
       ),
       '',
-      `- The working tree costs **${signed((candidate!.cpuMedian / base!.cpuMedian - 1) * 100)}** server CPU per query against ${sha}, ${signed((candidate!.wallMedian / base!.wallMedian - 1) * 100)} wall time (run medians).`,
+      `- The working tree costs **${signed((candidate!.cpuMedian / base!.cpuMedian - 1) * 100)}** server CPU per query against ${sha}, ${signed((candidate!.wallMedian / base!.wallMedian - 1) * 100)} wall time (run medians); each round's CPU ratio: ${roundRatios.map((ratio) => fixed(ratio, 2)).join(', ')} (median ${fixed(median(roundRatios), 2)}).`,
     ].join('\n');
     await appendReport(`queryEndpoint: ${sha} vs the working tree`, database.description, command, body);
   } finally {
