@@ -32,7 +32,10 @@ function blocksOf(markdown: string): Block[] {
   }));
 }
 
-it('compiles every TypeScript example of docs/sdk.md, with its own operations generated as the page says', async () => {
+// tsc over the SDK's sources takes its time: over 30 s on a machine at load 8.
+const COMPILING = { timeout: 180_000 };
+
+it('compiles every TypeScript example of docs/sdk.md, with its own operations generated as the page says', COMPILING, async () => {
   const blocks = blocksOf(readFileSync('docs/sdk.md', 'utf8'));
   const typescript = blocks.filter((block) => block.language === 'ts');
   expect(typescript.length).toBeGreaterThanOrEqual(3);
@@ -68,7 +71,7 @@ it('compiles every TypeScript example of docs/sdk.md, with its own operations ge
   expect(tsc).toBe('');
 });
 
-it('refuses a call without its required variables (the type test fails when it compiles)', async () => {
+it('refuses a call without its required variables (the type test fails when it compiles)', COMPILING, async () => {
   const probe = join(folder, 'probe');
   mkdirSync(probe, { recursive: true });
   writeFileSync(

@@ -5,6 +5,7 @@
  * sharing rows.
  */
 import type { TestProject } from 'vitest/node';
+import { compile, isCompiledFresh } from '../../scripts/compile.js';
 import { APP_ROLE, ensureAppRole, withClient, withDatabase } from '../../src/db/bootstrap.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { startScratchServer } from '../../src/db/scratch-server.js';
@@ -29,6 +30,8 @@ const APP_PASSWORD = 'sluice-test-app-role';
 
 export default async function setup(project: TestProject) {
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  // The `sluice` processes tests start run dist/ (support/process.ts): built from the sources as they are now.
+  if (!isCompiledFresh()) await compile();
   const server = await startScratchServer({ logger, databaseUrl: process.env.DATABASE_URL || undefined });
   const template = `sluice_test_template_${process.pid}`;
   await withClient(server.adminUrl, async (client) => {
