@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <name>...]`: runs the named benchmarks (all when none is named), each
  * against a fresh database and a real `sluice serve`, and appends the results to
- * docs/benchmarks.md. Never part of `npm test`. `compare` (bench/compare.ts) runs only when named.
+ * docs/benchmarks.md. Never part of `npm test`. `compare` and `query-compare` run only when named.
  */
 import { apiBenchmark } from './api.js';
 import { compareBenchmark } from './compare.js';
@@ -10,6 +10,7 @@ import { fanoutBenchmark } from './fanout.js';
 import { ingestionBenchmark } from './ingestion.js';
 import { planningBenchmark } from './planning.js';
 import { poolBenchmark } from './pool.js';
+import { queryCompareBenchmark } from './query-compare.js';
 import { relevancePartsBenchmark } from './relevance-parts.js';
 import { relevanceBenchmark } from './relevance.js';
 import { searchBenchmark } from './search.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (command: string) => Promise<void>> = {
   ingestion: ingestionBenchmark,
   planning: planningBenchmark,
   pool: poolBenchmark,
+  'query-compare': queryCompareBenchmark,
   relevance: relevanceBenchmark,
   'relevance-parts': relevancePartsBenchmark,
   search: searchBenchmark,
@@ -39,8 +41,8 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   process.exit(2);
 }
-// `compare` measures a change against a commit: asked for by name only.
-for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS).filter((name) => name !== 'compare')) {
+// `compare` and `query-compare` measure a change against a commit: asked for by name only.
+for (const name of requested.length > 0 ? requested : Object.keys(BENCHMARKS).filter((name) => name !== 'compare' && name !== 'query-compare')) {
   const settings = Object.entries(process.env)
     .filter(([key]) => key.startsWith('BENCH_') && key !== 'BENCH_DATABASE_URL')
     .map(([key, value]) => `${key}=${value} `)

@@ -13,7 +13,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Dataset } from '../datasets/dataset.entity.js';
-import type { Endpoint } from '../endpoints/endpoint.entity.js';
+import type { ReadEndpoint } from '../endpoints/endpoint-read.js';
 import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
@@ -58,7 +58,7 @@ export async function planRetrieval(
   ctx: ServiceContext,
   tx: EntityManager,
   em: EntityManager,
-  endpoint: Endpoint,
+  endpoint: ReadEndpoint,
   request: { query: string; topK: number; minScore: number | null },
 ): Promise<RetrievalPlan> {
   const mode = endpoint.retrievalMode as RetrievalMode;

@@ -9,20 +9,21 @@
  * the publisher's tenant (`crossToPublisherOf`, the one named cross-tenant hop: ORM filter and
  * RLS bound there) and read the endpoint: everything done for the caller after this runs there.
  * `reachEndpointAnd` goes on in the transaction that read the endpoint, and can read the
- * endpoint's enabled policies in the same statement.
+ * endpoint's enabled policies in the same statement (endpoint-read.ts: one prepared statement,
+ * plain values, no entities).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
-import { Endpoint } from './endpoint.entity.js';
+import { readEndpoint, type ReadEndpoint } from './endpoint-read.js';
 
 const ENDPOINT_REF = /^([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})$/;
 
 export interface ReachedEndpoint {
   /** Bound to the endpoint's tenant; no transaction open. */
   em: EntityManager;
-  endpoint: Endpoint;
+  endpoint: ReadEndpoint;
   tenantId: string;
 }
 
@@ -58,7 +59,7 @@ export async function reachEndpointAnd<T>(
   const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
   return em.transactional(async (tx) => {
     // With its enabled policies when the caller decides them (the query path): same statement.
-    const endpoint = await tx.findOne(Endpoint, { id: found.endpoint_id }, { populate: options.withPolicies ? ['model', 'enabledPolicies'] : ['model'] });
+    const endpoint = await readEndpoint(tx as EntityManager, found.tenant_id, found.endpoint_id, options);
     if (!endpoint) throw new NotFoundError('Endpoint');
     return work(tx as EntityManager, { em, endpoint, tenantId: found.tenant_id });
   });

@@ -5,13 +5,6 @@ import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 /** How an endpoint finds passages (endpoints/retrieval-mode.ts). */
 export const RETRIEVAL_MODES = ['KEYWORD', 'SEMANTIC', 'HYBRID'] as const;
 
-/** An enabled policy of the endpoint as the query path reads it with the endpoint (see `enabledPolicies`). */
-export interface EnabledPolicyRow {
-  id: string;
-  type: string;
-  configuration: Record<string, unknown>;
-}
-
 /**
  * What consumers query: a model over one or more datasets, reached as `tenantSlug/slug`.
  * Unpublished, only the tenant's own members may query it; published, authenticated callers
@@ -58,21 +51,6 @@ export const Endpoint = defineTenantOwnedEntity({
     healthError: p.string().length(500).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
-    /**
-     * The endpoint's enabled policies, oldest first, read in the same statement as the endpoint
-     * when asked for (`populate: ['enabledPolicies']`): a query reads both at once instead of one
-     * statement each (issue 20). Lazy, so no other read pays for it. Written as SQL here because
-     * policies belong to an endpoint (policies/ imports endpoints/, not the other way round);
-     * row-level security applies to the subquery as to any read, bound to this tenant.
-     */
-    enabledPolicies: p
-      .json<EnabledPolicyRow[]>()
-      .formula(
-        (table) =>
-          `(select coalesce(json_agg(json_build_object('id', p.id, 'type', p.type, 'configuration', p.configuration) order by p.created_at, p.id), '[]'::json) ` +
-          `from policies p where p.endpoint_id = ${table.alias}.id and p.tenant_id = ${table.alias}.tenant_id and p.enabled)`,
-      )
-      .lazy(true, false),
   }),
   uniques: [{ properties: ['tenant', 'slug'] }],
   indexes: [{ properties: ['tenant', 'createdAt', 'id'] }],
