@@ -46,8 +46,9 @@ describeInBrowser('test/console/app-live-dataset', "the console's dataset page k
 
   it('adds every job of a burst started through the API, more than a page of them', { timeout: 180_000 }, async () => {
     const { server } = suite;
-    const { account, dataset, page, blocked, problems } = await suite.datasetPage('Pier Works', { name: 'Pier log', slug: 'pier-log' });
-    await markDocument(page);
+    const account = await suite.signUp({ tenantName: 'Pier Works' });
+    const dataset = await createDataset(server, account.accessToken, { name: 'Pier log', slug: 'pier-log' });
+    const { page, blocked, problems } = await suite.signedIn(account);
     let releaseReads = () => {};
     // Job ids the page has heard from the live feed; all of the burst's, once the last is in.
     const ids: string[] = [];
@@ -55,6 +56,7 @@ describeInBrowser('test/console/app-live-dataset', "the console's dataset page k
     let everyJobHeard = () => {};
     const burstHeard = new Promise<void>((resolve) => (everyJobHeard = resolve));
     const checkHeard = () => ids.length === 12 && ids.every((id) => heard.has(id)) && everyJobHeard();
+    // Listening before the dataset page opens its socket (openDatasetPage loads the page).
     page.on('websocket', (socket) =>
       socket.on('framereceived', ({ payload }) => {
         for (const [, id] of String(payload).matchAll(/"jobId":"([^"]+)"/g)) heard.add(id!);
@@ -62,6 +64,8 @@ describeInBrowser('test/console/app-live-dataset', "the console's dataset page k
       }),
     );
     try {
+      await openDatasetPage(page, server.baseUrl, { slug: 'pier-log', name: 'Pier log' });
+      await markDocument(page);
       await page.locator('#jobs-empty').waitFor();
 
       // Reads of the newest jobs page wait until the whole burst is in; so does the first read
