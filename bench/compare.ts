@@ -13,15 +13,11 @@
  * change proves itself here: a single run's CPU per request varied by ±15 % over an hour on
  * this machine (docs/benchmarks.md).
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { load, pageTarget, seedApiData, WARM_UP_SECONDS } from './support/api-data.js';
 import { cpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, median, table } from './support/report.js';
-import { openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer, type BenchServer } from './support/sluice.js';
+import { withBeforeAndAfter } from './support/before-and-after.js';
+import { signUpWithKey, type BenchServer } from './support/sluice.js';
 
 interface Run {
   cpuMsPerRequest: number;
@@ -34,20 +30,7 @@ export async function compareBenchmark(command: string): Promise<void> {
   const rounds = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
   const seconds = Number(process.env.BENCH_COMPARE_SECONDS ?? 6);
   const connections = Number(process.env.BENCH_COMPARE_CONNECTIONS ?? 8);
-  const sha = execFileSync('git', ['rev-parse', '--short', ref], { encoding: 'utf8' }).trim();
-  const checkout = await mkdtemp(path.join(os.tmpdir(), 'sluice-compare-'));
-  execFileSync('git', ['worktree', 'add', '--detach', checkout, ref], { stdio: 'ignore' });
-  await symlink(path.resolve('node_modules'), path.join(checkout, 'node_modules'));
-  const database = await openBenchDatabase();
-  // One set of secrets for both: an API key minted through one is valid on the other.
-  const env = { ...RAISED_LIMITS, JWT_SECRET: randomBytes(32).toString('base64url'), SLUICE_MASTER_KEY: randomBytes(32).toString('base64') };
-  const servers: BenchServer[] = [];
-  try {
-    // One after the other: each applies the migrations it knows before it listens.
-    const before = await startBenchServer(database, env, checkout);
-    servers.push(before);
-    const after = await startBenchServer(database, env);
-    servers.push(after);
+  await withBeforeAndAfter(async ({ sha, database, before, after }) => {
     // Data through one, the key checked by both; then each warms up twice, in turn.
     const apiKey = await signUpWithKey(before.url);
     await seedApiData(after.url, apiKey, database.ownerUrl);
@@ -100,10 +83,5 @@ export async function compareBenchmark(command: string): Promise<void> {
       `- The working tree costs **${signed(change)}** CPU per request against ${sha} (run medians); ${signed(changeOverall)} counting all CPU from the first run to the last, rests between runs included (idle work: timers, and what a run left for the collector).`,
     ].join('\n');
     await appendReport(`API page: ${sha} vs the working tree`, database.description, command, body);
-  } finally {
-    for (const server of servers) await server.stop();
-    await database.close();
-    execFileSync('git', ['worktree', 'remove', '--force', checkout], { stdio: 'ignore' });
-    await rm(checkout, { recursive: true, force: true });
-  }
+  });
 }

@@ -14,15 +14,11 @@
  * each round's ratio (the two runs of a round are minutes apart at most, so a slow drift of
  * the machine's load or of the JIT's warm-up weighs on a round's ratio less than on either).
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { cpuSecondsOf } from './support/proc.js';
 import { appendReport, fixed, median, table } from './support/report.js';
 import { questions, searchCorpus } from './support/search-corpus.js';
-import { graphql, openBenchDatabase, RAISED_LIMITS, startBenchServer, type BenchServer } from './support/sluice.js';
+import { withBeforeAndAfter } from './support/before-and-after.js';
+import { graphql, type BenchServer } from './support/sluice.js';
 
 const QUERY = 'query($e: String!, $q: String!) { queryEndpoint(endpoint: $e, query: $q) { passages { chunkId score highlight documentTitle } answer } }';
 
@@ -31,19 +27,7 @@ export async function queryCompareBenchmark(command: string): Promise<void> {
   const rounds = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
   const perRun = Number(process.env.BENCH_COMPARE_QUERIES ?? 400);
   const chunkCount = Number(process.env.BENCH_SEARCH_CHUNKS ?? 20_000);
-  const sha = execFileSync('git', ['rev-parse', '--short', ref], { encoding: 'utf8' }).trim();
-  const checkout = await mkdtemp(path.join(os.tmpdir(), 'sluice-compare-'));
-  execFileSync('git', ['worktree', 'add', '--detach', checkout, ref], { stdio: 'ignore' });
-  await symlink(path.resolve('node_modules'), path.join(checkout, 'node_modules'));
-  const database = await openBenchDatabase();
-  // One set of secrets for both: the API key minted through one is valid on the other.
-  const env = { ...RAISED_LIMITS, JWT_SECRET: randomBytes(32).toString('base64url'), SLUICE_MASTER_KEY: randomBytes(32).toString('base64') };
-  const servers: BenchServer[] = [];
-  try {
-    const before = await startBenchServer(database, env, checkout);
-    servers.push(before);
-    const after = await startBenchServer(database, env);
-    servers.push(after);
+  await withBeforeAndAfter(async ({ sha, database, before, after }) => {
     const { apiKey, endpoint } = await searchCorpus(after.url, database.ownerUrl, chunkCount);
     const asks = questions(perRun);
     const ask = async (server: BenchServer, query: string) => {
@@ -81,10 +65,5 @@ export async function queryCompareBenchmark(command: string): Promise<void> {
       `- The working tree costs **${signed((candidate!.cpuMedian / base!.cpuMedian - 1) * 100)}** server CPU per query against ${sha}, ${signed((candidate!.wallMedian / base!.wallMedian - 1) * 100)} wall time (run medians); each round's CPU ratio: ${roundRatios.map((ratio) => fixed(ratio, 2)).join(', ')} (median ${fixed(median(roundRatios), 2)}).`,
     ].join('\n');
     await appendReport(`queryEndpoint: ${sha} vs the working tree`, database.description, command, body);
-  } finally {
-    for (const server of servers) await server.stop();
-    await database.close();
-    execFileSync('git', ['worktree', 'remove', '--force', checkout], { stdio: 'ignore' });
-    await rm(checkout, { recursive: true, force: true });
-  }
+  });
 }
