@@ -90,8 +90,8 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
   const changes = onA.iterate({ query: 'subscription($id: ID!) { datasetChanges(datasetId: $id) { datasetId name } }', variables: { id: dataset.id } });
   try {
     expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id } } });
-    // As above: the topic's Redis SUBSCRIBE goes out asynchronously.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // As above: the topic's Redis SUBSCRIBE goes out asynchronously; wait until Redis has it.
+    await untilRedisSubscribers(redis.url, `dataset:changed:${decodeGlobalID(dataset.id).id}`);
     const renamed = await viaB.graphql('mutation($id: ID!) { updateDataset(id: $id, input: { name: "Renamed on B" }) { id } }', { token, variables: { id: dataset.id } });
     expect(renamed.body.errors).toBeUndefined();
     expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id, name: 'Renamed on B' } } });
