@@ -169,7 +169,9 @@ it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (
     expect({ field, text }).toMatchObject({ field, text: expect.stringContaining('"data"') });
   }
   const leaks: string[] = [];
-  for (const credential of a.credentials) {
+  // A's credentials, and none at all or a forged token: each must be refused alike.
+  const callers: Credential[] = [...a.credentials, { name: 'none', headers: {} }, { name: 'forged-token', headers: { authorization: 'Bearer not.a.token' } }];
+  for (const credential of callers) {
     for (const operation of operations) {
       const { status, text } = await subscribeOnce(credential, operation.query, operation.variables);
       const echoed = JSON.stringify(operation.variables);
@@ -180,6 +182,6 @@ it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (
       }
     }
   }
-  console.log(`subscription sweep: ${fields.size} fields, ${operations.length} operations × ${a.credentials.length} credentials`);
+  console.log(`subscription sweep: ${fields.size} fields, ${operations.length} operations × ${callers.length} callers`);
   expect(leaks).toEqual([]);
 });
