@@ -66,7 +66,7 @@ describeInBrowser('test/console/app-embedset', "the console's dataset embeddings
     expect((await must(server, token, '{ dataset(slug: "tide-tables") { embedding { model { name } } } }')).dataset).toEqual({ embedding: { model: { name: 'Harbour vectors' } } });
 
     // The dataset's settings offer the embeddings models only, with None first.
-    // Leaving while a view's query is in flight would abort it (a failed request).
+    // Leave once the view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets/${dataset.slug}`);
     const facts = page.locator('#dataset-embedding');

@@ -196,7 +196,7 @@ describeInBrowser('test/console/app-endpoints', "the console's endpoint views", 
     await page.setViewportSize({ width: 1200, height: 800 });
 
     // Deleting asks first: "Keep it" keeps it; "Delete" deletes it.
-    // Leaving while a view's query is in flight would abort it (a failed request).
+    // Leave once the view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/endpoints`);
     await deleteAfterKeeping(page, {

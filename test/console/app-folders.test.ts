@@ -38,7 +38,7 @@ describeInBrowser('test/console/app-folders', 'folders in the console', () => {
     writeFileSync(join(folder, 'harbour', 'locks', 'chart.bin'), Buffer.from([0, 1, 2, 3]));
 
     const { context, page, blocked, problems } = await suite.signedIn(owner);
-    // Leaving while the datasets view's query is in flight would abort it (a failed request).
+    // Leave once the datasets view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets/harbour-guides`);
     await page.locator('#documents-empty').waitFor();

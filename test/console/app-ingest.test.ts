@@ -52,7 +52,7 @@ describeInBrowser('test/console/app-ingest', "the console's ingestion views", ()
       }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
     });
     await signInThroughConsole(page, server.baseUrl, account);
-    // Leaving while a view's query is in flight would abort it (a failed request).
+    // Leave once the view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
     await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();
@@ -100,7 +100,7 @@ describeInBrowser('test/console/app-ingest', "the console's ingestion views", ()
     await view(page, 'ingest-job');
 
     // After a reload the job is still there, from the API, with its failure named.
-    // No query in flight: a reload would abort it, and an aborted request counts as a problem.
+    // No query in flight: the reload shows the history as the API keeps it, not a half-read page.
     await networkSettled(page);
     await page.reload();
     const again = page.locator('#jobs > li[data-status="COMPLETED_WITH_FAILURES"]');

@@ -19,7 +19,7 @@ describeInBrowser('test/console/app-job-actions', "the console's job actions", (
     const account = await suite.signUp({ tenantName: 'Harbour Works' });
     await createDataset(server, account.accessToken, { name: 'Keepers log', slug: 'keepers-log' });
     const { page, blocked, problems } = await suite.signedIn(account);
-    // Leaving while a view's query is in flight would abort it (a failed request).
+    // Leave once the view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets/keepers-log`);
     await page.getByRole('heading', { name: 'Keepers log', level: 1 }).waitFor();

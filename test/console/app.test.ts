@@ -164,7 +164,7 @@ describeInBrowser('test/console/app', 'the console application', () => {
     await networkSettled(page);
 
     await page.setViewportSize({ width: 1200, height: 800 });
-    // Leaving while a request is in flight would abort it (a failed request, which fails the test).
+    // Leave once the view's queries have answered, so what it read is seen, not aborted.
     await networkSettled(page);
     await page.goto(`${server.baseUrl}/console/datasets`);
     await page.locator('#datasets-empty').waitFor();

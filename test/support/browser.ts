@@ -4,7 +4,7 @@
  * anything that went wrong.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -63,8 +63,43 @@ export function watchForProblems(page: Page, host: string) {
     const url = new URL(request.url());
     if (url.protocol !== 'data:' && url.host !== host) unexpected.push(`request to another host: ${request.url()}`);
   });
-  page.on('requestfailed', (request) => unexpected.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+  const leftBehind = watchDocumentChanges(page);
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText;
+    if (reason === 'net::ERR_ABORTED' && leftBehind(request)) return;
+    unexpected.push(`request failed: ${request.url()} ${reason}`);
+  });
   return { unexpected: () => unexpected, refusedStatuses: () => refusedStatuses };
+}
+
+/**
+ * Which requests belonged to a document the test has since left (page.goto, a reload). The
+ * browser aborts those when the new document commits: that is the test moving on, not the
+ * console failing. An event pushed by the server (a subscription) can start a query at any
+ * moment, so waiting for a quiet network before leaving cannot rule this out. Only a
+ * cross-document navigation of the main frame counts (it makes a navigation request); the
+ * console's own moves between views (history.pushState) do not, so a request the console
+ * itself abandons still counts as a problem.
+ *
+ * The epoch goes up when the navigation's request starts and again when it commits: a
+ * request started before that commit and aborted by it is left behind whichever of the
+ * abort and the commit the test hears first.
+ */
+function watchDocumentChanges(page: Page): (request: Request) => boolean {
+  let epoch = 0;
+  let navigating = false;
+  const startedIn = new WeakMap<Request, number>();
+  page.on('request', (request) => {
+    if (request.isNavigationRequest()) {
+      if (request.frame() === page.mainFrame()) [epoch, navigating] = [epoch + 1, true];
+      return;
+    }
+    startedIn.set(request, epoch);
+  });
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame() && navigating) [epoch, navigating] = [epoch + 1, false];
+  });
+  return (request) => !request.isNavigationRequest() && (navigating || (startedIn.get(request) ?? epoch) < epoch);
 }
 
 /** Each watched page's requests in flight, and who waits for there to be none. */
@@ -84,8 +119,9 @@ function trackRequests(page: Page): void {
 
 /**
  * Resolves once the page has no request in flight, after letting it paint twice (a view shown
- * starts its queries in effects, which run after it paints). For moving on by page.goto or a
- * reload without aborting a view's query, which counts as a problem. Not
+ * starts its queries in effects, which run after it paints). For checking a view's problems
+ * once its queries have ended, and for leaving a page only after its view has loaded (a query
+ * a navigation aborts is excused, see watchDocumentChanges, but its answer is never seen). Not
  * `waitForLoadState('networkidle')`: that resolves at once on a page that reached it when it
  * first loaded, and an application moving between views never loads again.
  */
