@@ -68,6 +68,8 @@ export async function startEmbeddedPostgres(options: {
    * a second `serve` on one data directory is a mistake). @default false
    */
   shareRunning?: boolean;
+  /** Further server settings (`-c name=value`) for this start, e.g. a throwaway cluster's. */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedDatabase> {
   // Absolute: PostgreSQL records it so in postmaster.pid, and a later start compares the two.
   const directory = path.resolve(options.dataDir, 'postgres');
@@ -120,7 +122,7 @@ export async function startEmbeddedPostgres(options: {
       postmaster = await spawnPostmaster({
         directory,
         port,
-        flags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
+        flags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=', ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
         onLog: (message) => log.debug(message.trim()),
       });
     } catch (error) {

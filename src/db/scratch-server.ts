@@ -17,6 +17,14 @@ export interface ScratchServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The cluster is deleted when it stops, so surviving an operating-system crash is worth
+ * nothing: no flush to disk at each commit and checkpoint, no full-page images in the WAL.
+ * A crash of PostgreSQL itself still recovers (the kernel keeps what was written), so tests
+ * that stop and restart the server see what a durable one would.
+ */
+const THROWAWAY_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
+
 export async function startScratchServer(options: { logger: Logger; databaseUrl?: string }): Promise<ScratchServer> {
   if (options.databaseUrl) {
     return { adminUrl: options.databaseUrl, kind: 'external', stop: async () => {} };
@@ -26,6 +34,7 @@ export async function startScratchServer(options: { logger: Logger; databaseUrl?
     dataDir,
     password: randomBytes(18).toString('base64url'),
     logger: options.logger,
+    settings: THROWAWAY_SETTINGS,
   });
   return {
     adminUrl: embedded.adminUrl,
