@@ -13,6 +13,9 @@
  *   names each new model and follows its re-embed job until its vectors serve queries; then
  *   cleared and the dataset renamed through the API (no job starts): the section shows no
  *   model and the heading the new name (the dataset's own feed, `datasetChanges`).
+ * - the dataset changed elsewhere while its Settings form is being edited: fields not edited
+ *   take the new values, an edited field keeps what was typed and the form says what the saved
+ *   value became; saving then saves what was typed, or the saved values are taken back.
  * Real Chromium, server, PostgreSQL and job queue (no worker at first, so the burst stays
  * queued); the embeddings server is fake-openai (test/support/fake-openai.ts), a test double
  * for a third-party model server speaking the real OpenAI `/v1/embeddings` protocol over HTTP.
@@ -171,6 +174,59 @@ describeInBrowser('test/console/app-live-dataset', "the console's dataset page k
     // Renamed elsewhere too: the heading follows.
     await must(server, token, 'mutation($id: ID!) { updateDataset(id: $id, input: { name: "Lighthouse handbook, 2nd ed." }) { id } }', { id: dataset.id });
     await page.getByRole('heading', { name: 'Lighthouse handbook, 2nd ed.', level: 1 }).waitFor();
+    expect(await sameDocument(page)).toBe(true);
+
+    await endsClean(page, blocked, problems);
+  });
+
+  it('keeps what is typed in Settings when the dataset changes elsewhere, and says what changed', { timeout: 120_000 }, async () => {
+    const { server } = suite;
+    const account = await suite.signUp({ tenantName: 'Dock Works' });
+    const token = account.accessToken;
+    const dataset = await createDataset(server, token, { name: 'Dock log', slug: 'dock-log' });
+    const update = (input: Record<string, string>) => must(server, token, 'mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { id } }', { id: dataset.id, input });
+    const stored = async () => (await must(server, token, 'query($id: ID!) { dataset(id: $id) { name slug description } }', { id: dataset.id })).dataset;
+    const { page, blocked, problems } = await suite.signedIn(account);
+    await openDatasetPage(page, server.baseUrl, { slug: 'dock-log', name: 'Dock log' });
+    await markDocument(page);
+    const name = page.locator('#settings-name');
+    const description = page.locator('#settings-description');
+    const notice = page.locator('#settings-changed-elsewhere');
+
+    // Typing a name; the description changes elsewhere: it follows, the typed name stays.
+    await name.fill('Dock journal');
+    await update({ description: 'Kept at the dock office.' });
+    await page.locator('p', { hasText: 'Kept at the dock office.' }).waitFor();
+    await expect.poll(() => description.inputValue()).toBe('Kept at the dock office.');
+    expect(await name.inputValue()).toBe('Dock journal');
+    expect(await notice.count()).toBe(0);
+
+    // The name changes elsewhere too: the heading follows, the typed name stays, the form says so.
+    await update({ name: 'Dock register' });
+    await page.getByRole('heading', { name: 'Dock register', level: 1 }).waitFor();
+    await notice.waitFor();
+    expect(await notice.locator('li').allInnerTexts()).toEqual(['Name is now “Dock register”.']);
+    expect(await name.inputValue()).toBe('Dock journal');
+
+    // Saving saves what was typed, with the description as it now stands.
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('heading', { name: 'Dock journal', level: 1 }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    expect(await notice.count()).toBe(0);
+    expect(await stored()).toEqual({ name: 'Dock journal', slug: 'dock-log', description: 'Kept at the dock office.' });
+
+    // Not being edited any more: a rename elsewhere shows in the field.
+    await update({ name: 'Dock book' });
+    await expect.poll(() => name.inputValue()).toBe('Dock book');
+
+    // Edited and changed elsewhere again: "Use the saved values" takes the saved ones back.
+    await name.fill('Scratch name');
+    await update({ name: 'Dock ledger' });
+    await notice.locator('li', { hasText: 'Name is now “Dock ledger”.' }).waitFor();
+    await notice.getByRole('button', { name: 'Use the saved values' }).click();
+    await notice.waitFor({ state: 'detached' });
+    expect(await name.inputValue()).toBe('Dock ledger');
+    expect(await stored()).toEqual({ name: 'Dock ledger', slug: 'dock-log', description: 'Kept at the dock office.' });
     expect(await sameDocument(page)).toBe(true);
 
     await endsClean(page, blocked, problems);
