@@ -19,6 +19,20 @@ export interface ConsoleBundle {
 
 const APP_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'app', 'main.tsx');
 
+let bundle: Promise<ConsoleBundle> | undefined;
+
+/**
+ * The bundle, built on the first call and kept for the process (every server in it serves the
+ * same sources); a build that failed is forgotten, so the next call tries again.
+ */
+export function consoleBundle(): Promise<ConsoleBundle> {
+  bundle ??= buildConsoleApp().catch((error: unknown) => {
+    bundle = undefined;
+    throw error;
+  });
+  return bundle;
+}
+
 export async function buildConsoleApp(): Promise<ConsoleBundle> {
   const result = await build({
     entryPoints: { app: APP_ENTRY },

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildConsoleApp, type ConsoleBundle } from './build.js';
+import { consoleBundle } from './build.js';
 
 /** Where the console is served. */
 export const CONSOLE_PATH = '/console';
@@ -44,14 +44,6 @@ export interface ConsoleOptions {
 export function withConsole(options: ConsoleOptions, next: RequestListener): RequestListener {
   const here = dirname(fileURLToPath(import.meta.url));
   const appPage: Asset = { body: appPageOf(readFileSync(join(here, 'app', 'index.html'), 'utf8'), options), type: TYPES.html };
-  let bundle: Promise<ConsoleBundle> | undefined;
-  const built = () => {
-    bundle ??= buildConsoleApp().catch((error: unknown) => {
-      bundle = undefined; // the next request tries again
-      throw error;
-    });
-    return bundle;
-  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return next(req, res);
@@ -61,7 +53,7 @@ export function withConsole(options: ConsoleOptions, next: RequestListener): Req
     // Permanent: the classic page is not coming back.
     if (path === CLASSIC_PATH || path.startsWith(`${CLASSIC_PATH}/`)) return answer(res, 308, { location: `${CONSOLE_PATH}/datasets` });
     if (path === `${ASSETS_PATH}/app.js` || path === `${ASSETS_PATH}/app.css`) {
-      built().then(
+      consoleBundle().then(
         ({ script, stylesheet }) => send(req, res, path.endsWith('.js') ? { body: script, type: TYPES.js } : { body: stylesheet, type: TYPES.css }),
         (error: Error) => answer(res, 500, { 'content-type': 'text/plain; charset=utf-8' }, `The console could not be built: ${error.message}\n`),
       );
