@@ -32,6 +32,8 @@ describeInBrowser('test/console/app', 'the console application', () => {
 
     // Sign up: a password too short is refused and said; then the account and its tenant.
     await page.getByRole('link', { name: 'Sign up' }).click();
+    // The sign-in form has an Email field too: filling before the new view shows fills that one.
+    await page.getByRole('heading', { name: 'Create an account', level: 1 }).waitFor();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('short');
     await page.getByLabel('Organisation').fill('Harbour Works');
