@@ -84,7 +84,7 @@ describeInBrowser('test/console/app-account', "the console's account view", () =
     const setup = await endpointOver(server, owner.accessToken, [{ title: 'Pilots', text: 'A pilot boards every ship entering the harbour at the outer buoy.' }]);
     await createPolicy(server, owner.accessToken, setup.endpointId, 'rate_limit', { requestsPerPeriod: 3, periodSeconds: 3600 });
     const { page, blocked, problems } = await suite.signedIn(owner);
-    // Moving inside the application, not page.goto: a reload would abort the datasets view's queries.
+    // Moving inside the application, as a user does (no reload of the page).
     await page.getByRole('link', { name: 'Playground' }).click();
     await page.getByLabel('Endpoint').fill(setup.reference);
     await page.getByLabel('Question').fill('Where does the pilot board?');

@@ -132,7 +132,7 @@ describe('the console, as served', () => {
         expect(new URL(page.url()).pathname).toBe('/console/sign-in');
 
         await signInThroughConsole(page, server.baseUrl, owner);
-        // A reload would abort the datasets view's queries still in flight.
+        // The datasets view loaded before the reload (its queries answered, not cut off).
         await networkSettled(page);
         // The session stays in this tab's sessionStorage, never in localStorage; a reload keeps it.
         expect(await page.evaluate(() => [localStorage.length, Object.keys(sessionStorage)])).toEqual([0, ['sluice.console.app']]);
