@@ -99,6 +99,10 @@ function watchDocumentChanges(page: Page): (request: Request) => boolean {
   page.on('framenavigated', (frame) => {
     if (frame === page.mainFrame() && navigating) [epoch, navigating] = [epoch + 1, false];
   });
+  // A navigation that failed never commits: the document stays, and so does the watch on it.
+  page.on('requestfailed', (request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigating = false;
+  });
   return (request) => !request.isNavigationRequest() && (navigating || (startedIn.get(request) ?? epoch) < epoch);
 }
 
