@@ -33,7 +33,7 @@ export function consoleBundle(): Promise<ConsoleBundle> {
   return bundle;
 }
 
-export async function buildConsoleApp(): Promise<ConsoleBundle> {
+async function buildConsoleApp(): Promise<ConsoleBundle> {
   const result = await build({
     entryPoints: { app: APP_ENTRY },
     bundle: true,
