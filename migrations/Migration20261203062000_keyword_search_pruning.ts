@@ -46,7 +46,7 @@ begin
   return with_first || without_first;
 end $fn$;`;
 
-const BM25_SEARCH_PRUNED = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
+export const BM25_SEARCH_PRUNED = String.raw`create or replace function sluice_bm25_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language plpgsql stable
 -- At most top_k rows (50 at most), with everything the retriever shows, looked up by key

@@ -3,7 +3,9 @@
  * (migrations/…_keyword_search_pruning.ts): `sluice_bm25_sufficient` builds the tsquery a step
  * adds to its word, matched by exactly the chunks whose words' bounds reach what the list
  * needs. Checked here over every set of words against the sums themselves; that the search
- * stays exact is checked against brute force in bm25.test.ts.
+ * stays exact is checked against brute force in bm25.test.ts. The first threshold's pairs
+ * (`sluice_bm25_pairs`, migrations/…_keyword_pairs_without_common_words.ts) leave out the words
+ * held by more than a tenth of the chunks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -50,5 +52,21 @@ describe('keyword search pruning', () => {
         }
       }
     });
+  });
+
+  it('pairs for the first threshold only the words held by at most a tenth of the chunks', async () => {
+    const pairs = (words: string[], chunks: number[], datasetChunks: number) =>
+      withClient(server.database.ownerUrl, async (client) => {
+        const { rows } = await client.query<{ pairs: string | null }>(
+          `select sluice_bm25_pairs((select array_agg(w::tsquery order by o) from unnest($1::text[]) with ordinality as u(w, o)), $2::bigint[], $3)::text as pairs`,
+          [words, chunks, datasetChunks],
+        );
+        return rows[0]!.pairs;
+      });
+    // 100 of 1 000 is a tenth: kept; 101 is not.
+    expect(await pairs(['alpha', 'bravo', 'charlie', 'delta'], [5, 40, 100, 900], 1000)).toBe("'alpha' & 'bravo' | 'alpha' & 'charlie' | 'bravo' & 'charlie'");
+    expect(await pairs(['alpha', 'bravo', 'charlie'], [5, 40, 101], 1000)).toBe("'alpha' & 'bravo'");
+    // Fewer than two such words: no pairs, so no first threshold.
+    expect(await pairs(['alpha', 'bravo', 'charlie'], [5, 700, 950], 1000)).toBeNull();
   });
 });
