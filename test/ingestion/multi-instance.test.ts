@@ -13,6 +13,7 @@ import { createDataset, ingestInline, PROGRESS_FIELDS, tenantWithOwner } from '.
 import { serve, sluiceEnv, spawnSluice, stop, type SluiceProcess } from '../support/process.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
+import { pollUntil } from '../support/poll.js';
 
 let redis: TestRedis | undefined;
 let seedServer: TestServer;
@@ -35,12 +36,8 @@ afterAll(async () => {
 async function untilRedisSubscribers(url: string, channel: string, timeoutMs = 10_000): Promise<void> {
   const client = new Redis(url);
   try {
-    const deadline = Date.now() + timeoutMs;
     const subscribers = async () => Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]);
-    while ((await subscribers()) === 0) {
-      if (Date.now() > deadline) throw new Error(`no subscriber on ${channel} after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await pollUntil(subscribers, (count) => count > 0, { timeoutMs, failure: () => `no subscriber on ${channel} after ${timeoutMs} ms` });
   } finally {
     client.disconnect();
   }

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from './seed.js';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { startTestServer, type TestServer } from './server.js';
+import { pollUntil } from './poll.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
   documents { index name status outcome documents chunks error sequence }`;
@@ -79,13 +80,11 @@ export async function jobOf(server: TestServer, token: string, jobId: string) {
 
 /** Polls until the job ends (tests that watch progress use the subscriptions instead). */
 export async function settled(server: TestServer, token: string, jobId: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await jobOf(server, token, jobId);
-    if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(job?.stage)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not end: ${JSON.stringify(job)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return pollUntil(() => jobOf(server, token, jobId), (job) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(job?.stage), {
+    timeoutMs,
+    intervalMs: 50,
+    failure: (job) => `job ${jobId} did not end: ${JSON.stringify(job)}`,
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { pollUntil } from './poll.js';
 import type { TestServer } from './server.js';
 
 /** Scrapes `/metrics` over HTTP: every sample as `name{labels}` → value, and the text itself. */
@@ -43,10 +44,8 @@ export function labelsOf(text: string): Record<string, string> {
  * topic, and so hears every event from then on. Throws after `timeoutMs`.
  */
 export async function untilSubscriptionTopics(target: Pick<TestServer, 'baseUrl'>, count: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let topics: number;
-  while ((topics = value(await scrape(target), 'sluice_subscription_topics')) !== count) {
-    if (Date.now() > deadline) throw new Error(`${topics} subscription topics after ${timeoutMs} ms, not ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await pollUntil(async () => value(await scrape(target), 'sluice_subscription_topics'), (topics) => topics === count, {
+    timeoutMs,
+    failure: (topics) => `${topics} subscription topics after ${timeoutMs} ms, not ${count}`,
+  });
 }
