@@ -13,9 +13,9 @@ import { BM25_SEARCH_PRUNED } from './Migration20261203062000_keyword_search_pru
  * threshold, so the search stays exact: the same formula and, where the row budget does not
  * bind, the same results (over bench/search.ts's 1 M chunks, 399 of its 400 questions gave the
  * same top 5; the other ran into the budget before and after, where which chunks fill it can
- * change). With fewer than
- * two such words the step is skipped, as for two-word questions. The pairs are written by
- * `sluice_bm25_pairs`, its own function so that a test can read them.
+ * change). With fewer than two such words the step is skipped, as for two-word questions.
+ * The pairs are written by `sluice_bm25_pairs`, its own function so that a test can read them;
+ * bm25.test.ts checks a question that pairs only its rarer words against brute force.
  *
  * The function is 062000's with that step changed (replacements checked below), not restated.
  */

@@ -193,6 +193,45 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     }
   });
 
+  it('stays exact when the first threshold pairs only the rarer words (a common word left out)', async () => {
+    // "harbour" in every document; "quay", "jetty" and "beacon" each in a few, together in
+    // fewer (each document one chunk), so a question of all four has fewer complete passages than it asks for and its
+    // first threshold pairs the three rare words only (migrations/…_keyword_pairs_without_common_words.ts).
+    const filler = generatedCorpus(60, 41);
+    // Two documents hold two of the rare words (0: quay and jetty; 34: jetty and beacon), none all three.
+    const holders: Record<string, number[]> = { quay: [0, 13, 26, 39, 52], jetty: [0, 17, 34, 51], beacon: [5, 34, 44, 55] };
+    const documents = filler.map((document, index) => ({
+      title: document.title,
+      text: `harbour ${Object.keys(holders).filter((word) => holders[word]!.includes(index)).join(' ')} ${document.text}`,
+    }));
+    const setup = await endpointOver(server, owner.token, documents);
+    const datasetId = uuidOf(setup.datasetId);
+    const { rows: counts } = await withClient(server.database.ownerUrl, (client) =>
+      client.query<{ term: string; share: number }>(
+        `select x.term, x.chunk_count::float8 / d.search_chunk_count as share from dataset_terms x join datasets d on d.id = x.dataset_id
+          where x.dataset_id = $1 and x.term in ('harbour', 'quay', 'jetti', 'beacon')`,
+        [datasetId],
+      ),
+    );
+    const share = Object.fromEntries(counts.map((row) => [row.term, row.share]));
+    expect(share.harbour).toBe(1);
+    for (const term of ['quay', 'jetti', 'beacon']) expect(share[term], term).toBeLessThanOrEqual(0.1);
+    const question = 'harbour quay jetty beacon';
+    for (const topK of [10, 5]) {
+      const expected = await bruteForce(datasetId, question, topK);
+      expect(expected.length).toBe(topK);
+      const stepped = await withClient(server.database.ownerUrl, (client) =>
+        client.query<{ chunk_id: string; score: number; complete: boolean }>(
+          `select chunk_id, score, complete from sluice_bm25_search($1::uuid[], 'english', $2, false, $3, 1000000, 0)`,
+          [`{${datasetId}}`, question, topK],
+        ),
+      );
+      expect(stepped.rows.filter((row) => row.complete).length, 'fewer complete passages than asked for').toBeLessThan(topK);
+      expect(stepped.rows.map((row) => row.chunk_id), `top ${topK}`).toEqual(expected.map((chunk) => chunk.chunkId));
+      stepped.rows.forEach((row, index) => expect(row.score).toBeCloseTo(expected[index]!.score, 9));
+    }
+  });
+
   it('reads every term frequency a tsvector can hold exactly (lexeme_frequency, 0 to 255)', async () => {
     const { rows } = await withClient(server.database.ownerUrl, (client) =>
       client.query<{ n: number; stored: number; read: number }>(`
