@@ -35,7 +35,7 @@ const BATCH_CHARS = 12 * 1024 * 1024;
  * INSERTs per 4 MB file took about twice the PostgreSQL CPU time of one (docs/benchmarks.md,
  * "Progress while a large file's chunks are written").
  */
-const FOLLOWED_CHARS = 256 * 1024;
+export const FOLLOWED_CHARS = 256 * 1024;
 const TICK_MS = 250;
 const ESTIMATE_CAP = 0.9;
 

@@ -1,0 +1,80 @@
+/**
+ * Progress of a job whose inputs settle in several groups (item-groups.ts): the next group is
+ * read and prepared (parsed, chunked) while the group before it is written and committed, so
+ * credit for the next group's inputs is earned while the group in hand still holds its own.
+ * The subscriber must still see honest bytes: never back, never more for an input than it has
+ * earned, the total only at the end, and every outcome once. The inputs here are far smaller
+ * than those whose chunk writes are followed (writer.ts), so one not yet settled earns at most
+ * its parsed and chunked shares. Counting a group's credit beside the bytes its commit settled
+ * (a step saved just after that commit, before the worker moved the credit) breaks that rule:
+ * without the held credit of processed-bytes.ts, this job's steps went past it by a third.
+ *
+ * As in progress-inside-input.test.ts, the API runs without a worker; a worker publishing
+ * every event at once (interval 0) starts only once the subscriber listens.
+ */
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { SluiceWorker } from '../../src/server/job-worker.js';
+import { CHUNKED_SHARE, PARSED_SHARE } from '../../src/domains/ingestion/processed-bytes.js';
+import { FOLLOWED_CHARS } from '../../src/domains/ingestion/writer.js';
+import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
+import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let worker: SluiceWorker | undefined;
+beforeAll(async () => {
+  server = await startTestServer({ worker: false });
+});
+afterAll(async () => {
+  await worker?.stop();
+  await server?.close();
+});
+
+const FIELDS = 'stage documentsDone documentsTotal chunksDone bytesDone bytesProcessed bytesTotal percent sequence';
+/** More inputs than one group takes (32): three groups. */
+const FILES = 80;
+
+function markdown(n: number): string {
+  const sentence = `File ${n}: the lock keeper opens paddle ${n % 7} and the barge waits below weir ${n % 5}. `;
+  return `# Log ${n}\n\n${Array.from({ length: 24 }, () => sentence.repeat(3)).join('\n\n')}`;
+}
+
+it('keeps progress honest while the next group is prepared beside the one being settled', { timeout: 120_000 }, async () => {
+  const { token } = await tenantWithOwner(server);
+  const dataset = await createDataset(server, token);
+  const files = Array.from({ length: FILES }, (_, n) => ({ name: `log-${n}.md`, type: 'text/markdown', content: markdown(n) }));
+  const { body } = await ingestFiles(server, token, dataset.id, files, { chunkSize: 300, chunkOverlap: 50 });
+  expect(body.errors).toBeUndefined();
+  const jobId = body.data.ingestDocuments.id;
+
+  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const updates: any[] = [];
+  try {
+    for await (const result of client.iterate({ query: `subscription($jobId: ID!) { ingestionProgress(jobId: $jobId) { ${FIELDS} } }`, variables: { jobId } })) {
+      expect(result.errors).toBeUndefined();
+      updates.push(result.data!.ingestionProgress);
+      worker ??= await startLateWorker(server);
+    }
+  } finally {
+    await client.dispose();
+  }
+
+  const total = files.reduce((sum, file) => sum + Buffer.byteLength(file.content), 0);
+  expect(updates.at(-1)).toMatchObject({ stage: 'COMPLETED', documentsDone: FILES, bytesDone: total, bytesProcessed: total, bytesTotal: total, percent: 100 });
+  const processed = updates.map((update) => update.bytesProcessed);
+  expect(processed, `bytesProcessed: ${processed}`).toEqual([...processed].sort((a, b) => a - b));
+  // Inputs settled in more than one commit: the groups, seen by the subscriber.
+  const settledSteps = [...new Set(updates.map((update) => update.documentsDone))].filter((done) => done > 0 && done < FILES);
+  expect(settledSteps.length, `documentsDone: ${updates.map((update) => update.documentsDone)}`).toBeGreaterThanOrEqual(2);
+
+  expect(Math.max(...files.map((file) => file.content.length))).toBeLessThan(FOLLOWED_CHARS / 10);
+  const unsettledShare = PARSED_SHARE + CHUNKED_SHARE;
+  for (const update of updates) {
+    expect(update.bytesDone).toBeLessThanOrEqual(update.bytesProcessed);
+    if (update.documentsDone < FILES) expect(update.bytesProcessed).toBeLessThan(total);
+    // What is not settled has earned at most its parsed and chunked shares (+ 1 per input: the shares are floats, the bytes whole).
+    const ceiling = update.bytesDone + (total - update.bytesDone) * unsettledShare + FILES;
+    expect(update.bytesProcessed, `at ${JSON.stringify(update)}`).toBeLessThanOrEqual(ceiling);
+  }
+});
