@@ -12,13 +12,11 @@
  * As in progress-inside-input.test.ts, the API runs without a worker; a worker publishing
  * every event at once (interval 0) starts only once the subscriber listens.
  */
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { CHUNKED_SHARE, PARSED_SHARE } from '../../src/domains/ingestion/processed-bytes.js';
 import { FOLLOWED_CHARS } from '../../src/domains/ingestion/writer.js';
-import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
+import { createDataset, ingestFiles, tenantWithOwner, watchProgress } from '../support/ingestion.js';
 import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -31,7 +29,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const FIELDS = 'stage documentsDone documentsTotal chunksDone bytesDone bytesProcessed bytesTotal percent sequence';
 /** More inputs than one group takes (32): three groups. */
 const FILES = 80;
 
@@ -48,17 +45,13 @@ it('keeps progress honest while the next group is prepared beside the one being 
   expect(body.errors).toBeUndefined();
   const jobId = body.data.ingestDocuments.id;
 
-  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
-  const updates: any[] = [];
-  try {
-    for await (const result of client.iterate({ query: `subscription($jobId: ID!) { ingestionProgress(jobId: $jobId) { ${FIELDS} } }`, variables: { jobId } })) {
-      expect(result.errors).toBeUndefined();
-      updates.push(result.data!.ingestionProgress);
-      worker ??= await startLateWorker(server);
-    }
-  } finally {
-    await client.dispose();
-  }
+  const progress = watchProgress(server.wsUrl, token, jobId);
+  await progress.first;
+  // Listening: now a worker may run the job.
+  worker = await startLateWorker(server);
+  const results = await progress.all;
+  for (const result of results) expect(result.errors).toBeUndefined();
+  const updates = results.map((result) => result.data.ingestionProgress);
 
   const total = files.reduce((sum, file) => sum + Buffer.byteLength(file.content), 0);
   expect(updates.at(-1)).toMatchObject({ stage: 'COMPLETED', documentsDone: FILES, bytesDone: total, bytesProcessed: total, bytesTotal: total, percent: 100 });
