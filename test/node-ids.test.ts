@@ -33,3 +33,16 @@ it('answers with ids that node(id:) finds again', async () => {
   expect(body.data.node).toEqual({ __typename: 'Dataset', id: dataset.id, slug: 'node-ids' });
   expect(Buffer.from(dataset.id, 'base64').toString()).toMatch(/^Dataset:[0-9a-f-]{36}$/);
 });
+
+it('refuses node(id:) and nodes(ids:) without credentials as UNAUTHENTICATED, before loading anything', async () => {
+  const { token } = await tenantWithOwner(server);
+  const dataset = await createDataset(server, token, { slug: 'node-anonymous' });
+  for (const [query, variables] of [
+    ['query($id: ID!) { node(id: $id) { id } }', { id: dataset.id }],
+    ['query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: [dataset.id] }],
+  ] as const) {
+    const { body } = await server.graphql(query, { variables });
+    expect(body.errors?.map((error: any) => error.extensions?.code), query).toEqual(['UNAUTHENTICATED']);
+    expect(JSON.stringify(body.data ?? null), query).not.toContain(dataset.id);
+  }
+});

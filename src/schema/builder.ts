@@ -72,6 +72,11 @@ export const builder = new SchemaBuilder<{
   },
   relay: {
     clientMutationId: 'omit',
+    // Every node type belongs to a tenant: a caller without credentials is refused like on any
+    // tenant's field (UNAUTHENTICATED) before a node is loaded. Loading one had no tenant to
+    // bind the data layer to, and failed as INTERNAL (the isolation sweep's "none" caller).
+    nodeQueryOptions: { authScopes: { authenticated: true } },
+    nodesQueryOptions: { authScopes: { authenticated: true } },
     cursorType: 'String',
     // Node ids are also encoded by node-ids.ts, outside Pothos: one function for both.
     encodeGlobalID: (typename, id) => encodeNodeId(typename, String(id)),

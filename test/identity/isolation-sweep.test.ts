@@ -2,7 +2,7 @@
  * The isolation sweep: every query and mutation in the schema (generated from the schema, so
  * new fields are covered without touching this file), aimed at tenant B's ids, sent with each
  * of tenant A's credentials: users of every role, API keys of every scope, an external
- * identity. No response may carry B's data, nothing may fail as INTERNAL, and B's rows must be
+ * identity; and with none at all or a forged token. No response may carry B's data, nothing may fail as INTERNAL, and B's rows must be
  * exactly as they were. Subscriptions that follow something by id (a job, a dataset) are swept
  * the same way over SSE, aimed at B's dataset and job too: each must be refused, never started.
  */
@@ -122,13 +122,16 @@ it('finds the generator can read B when pointed at B with B’s own owner (posit
   expect(revealing).toBeGreaterThan(5);
 });
 
-it('lets none of tenant A’s credentials read or change tenant B', { timeout: 600_000 }, async () => {
+it('lets none of tenant A’s credentials, nor a caller without one, read or change tenant B', { timeout: 600_000 }, async () => {
   const before = await snapshotOfB();
   const operations = withNodeFragments(schema, operationsFor(schema, target));
   const fields = new Set(operations.map((op) => op.field));
   const leaks: string[] = [];
   const tried: Record<string, number> = {};
-  for (const credential of a.credentials) {
+  // A's credentials, and none at all or a forged token (the anonymous paths: sign-up, sign-in,
+  // public endpoints) held to the same rules.
+  const callers: Credential[] = [...a.credentials, { name: 'none', headers: {} }, { name: 'forged-token', headers: { authorization: 'Bearer not.a.token' } }];
+  for (const credential of callers) {
     for (const operation of operations) {
       const { status, text } = await send(credential, operation.query, operation.variables);
       tried[credential.name] = (tried[credential.name] ?? 0) + 1;
@@ -140,7 +143,7 @@ it('lets none of tenant A’s credentials read or change tenant B', { timeout: 6
     }
   }
   const total = Object.values(tried).reduce((sum, n) => sum + n, 0);
-  console.log(`isolation sweep: ${fields.size} root fields (skipped: ${Object.keys(SKIPPED).join(', ')}), ${operations.length} operations × ${a.credentials.length} credentials = ${total} requests`);
+  console.log(`isolation sweep: ${fields.size} root fields (skipped: ${Object.keys(SKIPPED).join(', ')}), ${operations.length} operations × ${callers.length} callers = ${total} requests`);
   expect(leaks).toEqual([]);
   const rootFields = [schema.getQueryType(), schema.getMutationType()].flatMap((root) => Object.keys(root?.getFields() ?? {}));
   expect(fields.size).toBe(rootFields.length - Object.keys(SKIPPED).length);
