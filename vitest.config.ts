@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { LongFilesFirst } from './test/support/sequencer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -28,5 +29,7 @@ export default defineConfig({
     isolate: false,
     // Two cores: more workers only fight over the CPU and the database.
     maxWorkers: 2,
+    // The longest files first, with or without vitest's cache of durations (test/support/sequencer.ts).
+    sequence: { sequencer: LongFilesFirst },
   },
 });
