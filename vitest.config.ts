@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
-import { LongFilesFirst } from './test/support/sequencer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -29,7 +28,5 @@ export default defineConfig({
     isolate: false,
     // Two cores: more workers only fight over the CPU and the database.
     maxWorkers: 2,
-    // The longest files first, with or without vitest's cache of durations (test/support/sequencer.ts).
-    sequence: { sequencer: LongFilesFirst },
   },
 });

@@ -7,7 +7,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { expect, it } from 'vitest';
-import { LONG_FILES } from './support/sequencer.js';
 
 const LEAKING = [
   { what: 'a module mock', pattern: /\bvi\.(mock|doMock|hoisted)\(/ },
@@ -40,10 +39,4 @@ it('would see each of them (the patterns match what they are meant to)', () => {
   const samples = ["vi.mock('pg')", 'vi.useFakeTimers()', "vi.stubEnv('A', 'b')", 'process.env.PORT = "1"', "process.env['X'] ??= 'y'", 'delete process.env.X', "process.chdir('/')", 'setGlobalDispatcher(agent)'];
   expect(samples.map((sample) => LEAKING.some(({ pattern }) => pattern.test(sample)))).toEqual(samples.map(() => true));
   expect(LEAKING.some(({ pattern }) => pattern.test("process.env.SLUICE_REQUIRE_BROWSER === '1'"))).toBe(false);
-});
-
-it('starts the long files first: each one the sequencer names exists (test/support/sequencer.ts)', () => {
-  const files = new Set(typescriptFiles('test'));
-  expect(LONG_FILES.filter((file) => !files.has(file))).toEqual([]);
-  expect(LONG_FILES.length).toBeGreaterThan(0);
 });
