@@ -4,15 +4,9 @@
  * input holds no lock and no connection), then the whole group settled in one transaction
  * that also updates the job's counters. A worker that dies mid-group loses that group's
  * uncommitted work only; the job resumes from the inputs still in the status.
- *
- * Two kinds of work share the machine here: preparing is the parser threads' CPU, settling
- * is PostgreSQL's (the chunk INSERTs, the search index, the BM25 statistics). So a group's
- * inputs are prepared as many at once as the parser has threads, and the next group is read
- * and prepared while the one before it settles (issue 19: ingestion cost), instead of each
- * waiting for the other.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { boundSql, pgArray } from '../../db/bound-sql.js';
+import { boundSql } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import { IngestionItem } from './ingestion-item.entity.js';
@@ -60,8 +54,6 @@ export class ItemGroups {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly processed: ProcessedBytes,
-    /** Items of a group prepared at once: the parser's threads. */
-    private readonly parallelism: number,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {}
 
@@ -75,19 +67,12 @@ export class ItemGroups {
     open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
   ): Promise<Settled> {
     await this.processed.load();
-    let upcoming = this.prepareNext(status, [], prepare);
     for (;;) {
-      const prepared = await upcoming;
-      if (prepared === 'stopped') return 'stopped';
-      if (prepared === 'done') return 'settled';
-      const group = prepared.map(({ next }) => next);
-      // The next group is read and prepared while this one settles: its parsing or chunking (the
-      // parser threads' CPU) runs beside this group's writes (PostgreSQL's), not after them.
-      // Its credit is held until this group has settled (processed-bytes.ts).
-      this.processed.holdCredit();
-      upcoming = this.prepareNext(status, group.map((next) => next.id), prepare);
-      // Awaited on the next turn, or below when this group stops the job: never left unhandled.
-      upcoming.catch(() => {});
+      const group = await this.nextGroup(status);
+      if (group === 'stopped') return 'stopped';
+      if (group === 'done') return 'settled';
+      const prepared: { next: NextInput; value: T }[] = [];
+      for (const next of group) prepared.push({ next, value: await prepare(next) });
       await this.processed.settling();
       const outcome = await this.scope.write(async (tx) => {
         // KEY SHARE: cancel and retry wait for the group, progress steps of its writes do not (processed-bytes.ts).
@@ -115,11 +100,7 @@ export class ItemGroups {
       });
       // A step of this group's writes still being saved goes out before the group's outcomes.
       await this.processed.settling();
-      if (outcome === 'stopped') {
-        // Whatever the next group's preparation comes to, nothing more is settled.
-        await upcoming.catch(() => {});
-        return 'stopped';
-      }
+      if (outcome === 'stopped') return 'stopped';
       this.processed.settled(outcome.parsedDelta);
       // Counted once committed: a transaction that retried or rolled back counts nothing.
       for (const [index, settled] of outcome.outcomes.entries()) {
@@ -132,33 +113,17 @@ export class ItemGroups {
   }
 
   /**
-   * The next group (after the items `settling`, still in `status` until their group commits),
-   * each of its items prepared: up to `parallelism` at once (the parser's threads), in order.
+   * The next items in `status`, in order: as many as fit in GROUP_BYTES of input (at least
+   * one) and GROUP_ITEMS, or why there are none.
    */
-  private async prepareNext<T>(
-    status: 'PENDING' | 'PARSED',
-    settling: string[],
-    prepare: (next: NextInput) => Promise<T>,
-  ): Promise<{ next: NextInput; value: T }[] | 'stopped' | 'done'> {
-    const group = await this.nextGroup(status, settling);
-    if (typeof group === 'string') return group;
-    const values = await mapInOrder(group, this.parallelism, prepare);
-    return group.map((next, index) => ({ next, value: values[index]! }));
-  }
-
-  /**
-   * The next items in `status` (leaving out `settling`), in order: as many as fit in
-   * GROUP_BYTES of input (at least one) and GROUP_ITEMS, or why there are none.
-   */
-  private nextGroup(status: 'PENDING' | 'PARSED', settling: string[]): Promise<NextInput[] | 'stopped' | 'done'> {
+  private nextGroup(status: 'PENDING' | 'PARSED'): Promise<NextInput[] | 'stopped' | 'done'> {
     return this.scope.write(async (tx) => {
       const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
       const sizes = await boundSql<{ id: string; byte_count: number }>(
         tx,
-        `select id, byte_count from ingestion_items where job_id = ? and status = ? and id <> all(?::uuid[])
-          order by ordinal limit ?`,
-        [this.jobId, status, pgArray(settling), GROUP_ITEMS],
+        'select id, byte_count from ingestion_items where job_id = ? and status = ? order by ordinal limit ?',
+        [this.jobId, status, GROUP_ITEMS],
       );
       if (sizes.length === 0) return 'done' as const;
       let bytes = 0;
@@ -199,27 +164,4 @@ function countSettled(job: IngestionJob, settled: IngestionItem[], status: 'PEND
     }
   }
   return { outcomes, bytes, parsedDelta };
-}
-
-/**
- * `work` on each of `items`, at most `limit` at once, the results in the items' order. The
- * first failure rejects the whole, and no item is started after it.
- */
-async function mapInOrder<A, B>(items: A[], limit: number, work: (item: A) => Promise<B>): Promise<B[]> {
-  const results: B[] = new Array<B>(items.length);
-  let taken = 0;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (!failed && taken < items.length) {
-      const index = taken++;
-      try {
-        results[index] = await work(items[index]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-  return results;
 }

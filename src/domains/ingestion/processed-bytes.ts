@@ -48,13 +48,6 @@ export class ProcessedBytes {
   private parsedBytes = 0;
   /** Credit for the inputs of the group in hand, by input, since its last settle. */
   private readonly inHand = new Map<string, number>();
-  /**
-   * Credit earned by the next group's inputs (prepared while the group in hand settles:
-   * item-groups.ts) from `holdCredit` until `settled`: counted and saved only once the group in
-   * hand has settled, so no step ever counts the group in hand's credit beside its committed
-   * bytes, nor saves one while the settling transaction holds the job's row.
-   */
-  private held: Map<string, number> | undefined;
   private saving: Promise<void> | undefined;
   private failure: unknown;
 
@@ -71,16 +64,13 @@ export class ProcessedBytes {
     );
     this.parsedBytes = Number(row?.bytes ?? 0);
     this.inHand.clear();
-    this.held = undefined;
   }
 
   /** The input `itemId` has earned `bytes` of credit in the group in hand (never less than before); saved if a step is due. */
   credit(itemId: string, bytes: number): void {
     const value = Math.floor(bytes);
-    const credits = this.held ?? this.inHand;
-    if (value <= (credits.get(itemId) ?? 0)) return;
-    credits.set(itemId, value);
-    if (this.held) return;
+    if (value <= (this.inHand.get(itemId) ?? 0)) return;
+    this.inHand.set(itemId, value);
     if (this.saving || !this.reporter.due()) return;
     this.track(this.save());
   }
@@ -104,11 +94,6 @@ export class ProcessedBytes {
     this.track(this.saveBeside(sequence, target));
   }
 
-  /** The group in hand is about to settle: credit from now on is the next group's, held until `settled`. */
-  holdCredit(): void {
-    this.held ??= new Map();
-  }
-
   /** Before the group in hand settles, and once it has: a step being saved commits first (it holds the job's row briefly). */
   async settling(): Promise<void> {
     await this.saving;
@@ -123,16 +108,10 @@ export class ProcessedBytes {
     return raise(job, job.bytesDone + Math.floor((this.parsedBytes + parsedDelta) * PARSED_SHARE));
   }
 
-  /**
-   * Once the settle has committed: its PARSED inputs counted, the group's credit now in the
-   * job's counts. The next group's credit held meanwhile becomes the credit in hand (saved at
-   * its next credit, if a step is due then).
-   */
+  /** Once the settle has committed: its PARSED inputs counted, the group's credit now in the job's counts. */
   settled(parsedDelta: number): void {
     this.parsedBytes += parsedDelta;
     this.inHand.clear();
-    for (const [itemId, bytes] of this.held ?? []) this.inHand.set(itemId, bytes);
-    this.held = undefined;
   }
 
   /** The job's bytes settled (`bytesDone`), plus the parsed share of its PARSED inputs and the credit in hand. */
