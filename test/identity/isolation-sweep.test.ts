@@ -2,8 +2,8 @@
  * The isolation sweep: every query and mutation in the schema (generated from the schema, so
  * new fields are covered without touching this file), aimed at tenant B's ids, sent with each
  * of tenant A's credentials: users of every role, API keys of every scope, an external
- * identity; and with none at all or a forged token. No response may carry B's data, nothing may fail as INTERNAL, and B's rows must be
- * exactly as they were. Subscriptions that follow something by id (a job, a dataset) are swept
+ * identity; and with none at all or a forged token. No response may carry B's data, nothing
+ * may fail as INTERNAL, and B's rows must be exactly as they were. Subscriptions that follow something by id (a job, a dataset) are swept
  * the same way over SSE, aimed at B's dataset and job too: each must be refused, never started.
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
