@@ -11,22 +11,12 @@
  * As in progress-inside-input.test.ts, the API runs without a worker; a worker publishing
  * every event at once (interval 0) starts only once the subscriber listens.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { SluiceWorker } from '../../src/server/job-worker.js';
+import { expect, it } from 'vitest';
 import { CHUNKED_SHARE, PARSED_SHARE } from '../../src/domains/ingestion/processed-bytes.js';
 import { FOLLOWED_CHARS } from '../../src/domains/ingestion/writer.js';
-import { createDataset, ingestFiles, tenantWithOwner, watchProgress } from '../support/ingestion.js';
-import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
+import { createDataset, ingestFiles, serverForLateWorker, tenantWithOwner, watchProgress } from '../support/ingestion.js';
 
-let server: TestServer;
-let worker: SluiceWorker | undefined;
-beforeAll(async () => {
-  server = await startTestServer({ worker: false });
-});
-afterAll(async () => {
-  await worker?.stop();
-  await server?.close();
-});
+const suite = serverForLateWorker();
 
 /** More inputs than one group takes (32): three groups. */
 const FILES = 80;
@@ -37,17 +27,17 @@ function markdown(n: number): string {
 }
 
 it('keeps progress honest across the commits of a job of several groups', { timeout: 120_000 }, async () => {
-  const { token } = await tenantWithOwner(server);
-  const dataset = await createDataset(server, token);
+  const { token } = await tenantWithOwner(suite.server);
+  const dataset = await createDataset(suite.server, token);
   const files = Array.from({ length: FILES }, (_, n) => ({ name: `log-${n}.md`, type: 'text/markdown', content: markdown(n) }));
-  const { body } = await ingestFiles(server, token, dataset.id, files, { chunkSize: 300, chunkOverlap: 50 });
+  const { body } = await ingestFiles(suite.server, token, dataset.id, files, { chunkSize: 300, chunkOverlap: 50 });
   expect(body.errors).toBeUndefined();
   const jobId = body.data.ingestDocuments.id;
 
-  const progress = watchProgress(server.wsUrl, token, jobId);
+  const progress = watchProgress(suite.server.wsUrl, token, jobId);
   await progress.first;
   // Listening: now a worker may run the job.
-  worker = await startLateWorker(server);
+  await suite.startWorker();
   const results = await progress.all;
   for (const result of results) expect(result.errors).toBeUndefined();
   const updates = results.map((result) => result.data.ingestionProgress);

@@ -13,22 +13,12 @@
  * worker publishes every event at once (interval 0), as the console's browser test does.
  */
 import { createClient } from 'graphql-ws';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { CHUNKED_SHARE, PARSED_SHARE, WRITTEN_SHARE } from '../../src/domains/ingestion/processed-bytes.js';
-import { createDataset, ingestFiles, jobOf, tenantWithOwner } from '../support/ingestion.js';
-import { startLateWorker, startTestServer, type TestServer } from '../support/server.js';
+import { createDataset, ingestFiles, jobOf, serverForLateWorker, tenantWithOwner } from '../support/ingestion.js';
 
-let server: TestServer;
-let worker: SluiceWorker | undefined;
-beforeAll(async () => {
-  server = await startTestServer({ worker: false });
-});
-afterAll(async () => {
-  await worker?.stop();
-  await server?.close();
-});
+const suite = serverForLateWorker();
 
 const FIELDS = 'stage documentsDone documentsTotal chunksDone bytesDone bytesProcessed bytesTotal percent sequence';
 
@@ -44,21 +34,21 @@ function largeMarkdown(bytes: number): string {
 }
 
 it('moves the progress of a one-file job in steps while that file is parsed, chunked and written', { timeout: 120_000 }, async () => {
-  const { token } = await tenantWithOwner(server);
-  const dataset = await createDataset(server, token);
+  const { token } = await tenantWithOwner(suite.server);
+  const dataset = await createDataset(suite.server, token);
   const content = largeMarkdown(4 * 1024 * 1024);
-  const { body } = await ingestFiles(server, token, dataset.id, [{ name: 'log.md', type: 'text/markdown', content }]);
+  const { body } = await ingestFiles(suite.server, token, dataset.id, [{ name: 'log.md', type: 'text/markdown', content }]);
   const jobId = body.data.ingestDocuments.id;
   expect(body.data.ingestDocuments.progress).toMatchObject({ stage: 'QUEUED', bytesProcessed: 0, percent: 0 });
 
-  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+  const client = createClient({ url: suite.server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
   const updates: any[] = [];
   try {
     for await (const result of client.iterate({ query: `subscription($jobId: ID!) { ingestionProgress(jobId: $jobId) { ${FIELDS} } }`, variables: { jobId } })) {
       expect(result.errors).toBeUndefined();
       updates.push(result.data!.ingestionProgress);
       // Listening: now a worker may run the job.
-      worker ??= await startLateWorker(server);
+      await suite.startWorker();
     }
   } finally {
     await client.dispose();
@@ -91,6 +81,6 @@ it('moves the progress of a one-file job in steps while that file is parsed, chu
   expect(Math.max(...writing.map((update) => update.bytesProcessed))).toBeLessThan(total * (PARSED_SHARE + CHUNKED_SHARE + WRITTEN_SHARE) + 1);
 
   // The job, read afterwards, says the same.
-  const job = await jobOf(server, token, jobId);
+  const job = await jobOf(suite.server, token, jobId);
   expect(job.progress).toMatchObject({ bytesDone: total, bytesTotal: total, percent: 100 });
 });

@@ -3,7 +3,8 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { seedTenant, type SeededTenant } from './seed.js';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { startTestServer, type TestServer } from './server.js';
+import type { SluiceWorker } from '../../src/server/job-worker.js';
+import { startLateWorker, startTestServer, type TestServer } from './server.js';
 import { pollUntil } from './poll.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
@@ -159,5 +160,29 @@ export function serverWithOwner(): { server: TestServer; owner: Tenant } {
     state.owner = await tenantWithOwner(state.server);
   });
   afterAll(() => state.server?.close());
+  return state;
+}
+
+/**
+ * A server without a worker for the file, and a worker started on its event bus when the test
+ * asks (once it listens, so no progress step passes before it: the progress tests), both
+ * stopped after the file.
+ */
+export function serverForLateWorker(): { server: TestServer; startWorker(): Promise<SluiceWorker> } {
+  let worker: SluiceWorker | undefined;
+  const state = {
+    server: undefined as unknown as TestServer,
+    async startWorker() {
+      worker ??= await startLateWorker(state.server);
+      return worker;
+    },
+  };
+  beforeAll(async () => {
+    state.server = await startTestServer({ worker: false });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await state.server?.close();
+  });
   return state;
 }
