@@ -110,13 +110,20 @@ export async function startTestServer(
     SLUICE_KEEP_ALIVE_TIMEOUT_MS: '60000',
     ...options.env,
   });
+  // Kept as written and parsed when a test reads `logs`: at debug level every SQL statement is
+  // a line, and parsing each as it came cost the isolation sweep about a tenth of its time.
+  const written: string[] = [];
   const logs: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      written.push(String(chunk));
       done();
     },
   });
+  const parsedLogs = () => {
+    for (const chunk of written.splice(0)) for (const line of chunk.split('\n')) if (line) logs.push(JSON.parse(line));
+    return logs;
+  };
   const logger = createLogger({ level: config.logLevel, destination: sink, redaction: config.observability.redaction });
   const orm = await openOrm({ clientUrl: database.appUrl, entities, logger, poolMax: config.database.poolSize });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
@@ -153,7 +160,9 @@ export async function startTestServer(
     database,
     tokens,
     bus,
-    logs,
+    get logs() {
+      return parsedLogs();
+    },
     graphql: graphqlAt(url),
     async tokenFor(tenant, user, overrides = {}) {
       const { token } = await tokens.sign({
