@@ -95,9 +95,9 @@ export async function searchBenchmark(command: string): Promise<void> {
       // first asker reads its pages and the other three find them in PostgreSQL's buffers
       // (measured 2026-12-04: the API's p95 was 78 ms on the quarter of the questions it asked
       // first, right after the old statement had read a large share of the table, and 39 to
-      // 41 ms on the rest), so the API's figure there is flattered by the others' reads. Other
-      // questions of the same kind, asked after the interleaved run, so neither warms the other's pages.
-      // Each asked again at once: the same request with the question's pages in the buffers.
+      // 47 ms on the rest), so the API's figure there is flattered by the others' reads. Other
+      // questions of the same kind, asked after the interleaved run, so neither warms the
+      // other's pages; each asked again at once: the same request with its pages in the buffers.
       for (const query of alone) {
         await timed(viaApiAlone, () => ask(server.url, apiKey, endpoint, query));
         await timed(viaApiAgain, () => ask(server.url, apiKey, endpoint, query));
