@@ -40,8 +40,8 @@ export interface TestServer {
   tokens: AccessTokens;
   /** The server's event bus, for tests that run a worker of their own on it. */
   bus: EventBus;
-  /** Every log line the server wrote, parsed. */
-  logs: Record<string, any>[];
+  /** Every log line the server wrote, parsed when read (a getter). */
+  readonly logs: Record<string, any>[];
   graphql<T = any>(
     query: string,
     options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },

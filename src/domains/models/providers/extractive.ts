@@ -24,8 +24,8 @@ const STOPWORDS = new Set(
  */
 const SEGMENTER_SCRIPTS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\p{Script=Hebrew}]/u;
 /**
- * A word as Unicode's word boundaries (UAX #29) find it in the other scripts: letters, marks,
- * decimal digits and underscores (marks, soft hyphens and joiners inside a word stay in it), joined
+ * A word as Unicode's word boundaries (UAX #29) find it in the other scripts: it starts with a
+ * letter, decimal digit or underscore, goes on with those and marks, soft hyphens and joiners, is joined
  * across one apostrophe, period, colon or middle dot between letters ("don't", "e.g") and
  * one apostrophe, period, comma or semicolon between digits ("3.5", "1,000").
  */
