@@ -29,7 +29,7 @@ const STATISTICS_TRIGGER_NARROW = STATISTICS_TRIGGER_WITH_DOCUMENTS
 
 export class Migration20261203061539_bm25_statistics_narrow_aggregation extends Migration {
   override async up(): Promise<void> {
-    this.addSql(narrowed(STATISTICS_TRIGGER_NARROW));
+    this.addSql(statisticsTriggerNarrowed());
   }
 
   override async down(): Promise<void> {
@@ -73,3 +73,8 @@ const INSERT_PATH = `    if tg_op in ('INSERT', 'UPDATE') then
             min_length = least(dataset_terms.min_length, excluded.min_length);
     end if;
 `;
+
+/** The trigger function this migration installs (Migration20261204140000_statistics_lock_order rewrites it from this text). */
+export function statisticsTriggerNarrowed(): string {
+  return narrowed(STATISTICS_TRIGGER_NARROW);
+}

@@ -44,6 +44,7 @@ import { Migration20261203095024_passages_per_document } from './Migration202612
 import { Migration20261203101028_hnsw_build_settings } from './Migration20261203101028_hnsw_build_settings.js';
 import { Migration20261203102258_chunks_in_document_order } from './Migration20261203102258_chunks_in_document_order.js';
 import { Migration20261203221500_keyword_pairs_without_common_words } from './Migration20261203221500_keyword_pairs_without_common_words.js';
+import { Migration20261204140000_statistics_lock_order } from './Migration20261204140000_statistics_lock_order.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -90,4 +91,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203101028_hnsw_build_settings', class: Migration20261203101028_hnsw_build_settings },
   { name: 'Migration20261203102258_chunks_in_document_order', class: Migration20261203102258_chunks_in_document_order },
   { name: 'Migration20261203221500_keyword_pairs_without_common_words', class: Migration20261203221500_keyword_pairs_without_common_words },
+  { name: 'Migration20261204140000_statistics_lock_order', class: Migration20261204140000_statistics_lock_order },
 ];

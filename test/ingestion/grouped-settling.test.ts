@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
-import { createDataset, ingestInline, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
+import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -60,6 +61,21 @@ async function drift(datasetId: string) {
   });
 }
 
+/** The chunks' contents of the dataset's documents with these source keys, in key order. */
+async function storedChunks(datasetId: string, keys: string[]) {
+  return withClient(server.database.ownerUrl, async (client) =>
+    (
+      await client.query<{ source_key: string; contents: string[] }>(
+        `select d.source_key, array_agg(c.content order by c.ordinal) as contents
+           from documents d join chunks c on c.document_id = d.id where d.dataset_id = $1 and d.source_key = any($2) group by 1 order by 1`,
+        [datasetId, keys],
+      )
+    ).rows,
+  );
+}
+
+const contents = (value: string) => chunkText(value, CHUNKING).map((chunk) => chunk.content);
+
 describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
   it('writes a group’s chunks in one transaction and one INSERT, and upserts each term once', async () => {
     const documents = Array.from({ length: 6 }, (_, index) => ({ title: `note-${index}`, text: text(index) }));
@@ -94,20 +110,86 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
       { title: 'third', text: text(4) },
     ];
     const datasetId = await ingestJob(documents);
-    const stored = await withClient(server.database.ownerUrl, async (client) =>
-      (
-        await client.query<{ source_key: string; contents: string[] }>(
-          `select d.source_key, array_agg(c.content order by c.ordinal) as contents
-             from documents d join chunks c on c.document_id = d.id where d.dataset_id = $1 group by d.source_key order by d.source_key`,
-          [datasetId],
-        )
-      ).rows,
-    );
-    const contents = (value: string) => chunkText(value, CHUNKING).map((chunk) => chunk.content);
-    expect(stored).toEqual([
+    expect(await storedChunks(datasetId, ['first', 'second', 'third'])).toEqual([
       { source_key: 'first', contents: contents(text(3)) },
       { source_key: 'second', contents: contents(text(2)) },
       { source_key: 'third', contents: contents(text(4)) },
+    ]);
+    expect(await drift(datasetId)).toEqual({ terms: [], countersExact: true });
+  });
+
+  // item-groups.ts takes up to 32 inputs a group: 70 inputs make three groups, settled two at once.
+  const many = (seed: number) => Array.from({ length: 70 }, (_, index) => ({ title: `note-${index}`, text: text(seed + index) }));
+
+  it('writes the next group’s rows while a group’s statistics wait, and keeps every count exact', async () => {
+    const { token } = await tenantWithOwner(server);
+    const dataset = await createDataset(server, token);
+    const datasetId = uuidOf(dataset.id);
+    // The dataset's row held from outside: every group's statistics wait for it, its rows do not.
+    await withClient(server.database.ownerUrl, async (holder) => {
+      await holder.query('begin');
+      await holder.query('select 1 from datasets where id = $1 for no key update', [datasetId]);
+      const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+      const { body } = await ingestInline(server, token, dataset.id, many(0), { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap });
+      expect(body.errors).toBeUndefined();
+      // Two of the job's chunk INSERTs waiting for it at once: the second group's began while the
+      // first's was open. Watched from a connection outside any transaction (inside one,
+      // pg_stat_activity is read once and kept).
+      await withClient(server.database.ownerUrl, (watcher) =>
+        pollUntil(
+          async () =>
+            (
+              await watcher.query(
+                `select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid)) and query like 'insert into chunks%'`,
+                [holderPid],
+              )
+            ).rows[0].n as number,
+          (waiting) => waiting === 2,
+          { timeoutMs: 60_000, intervalMs: 50, failure: (waiting) => `${waiting} chunk INSERTs waiting for the dataset's row, not 2` },
+        ),
+      );
+      await holder.query('commit');
+      const job = await settled(server, token, body.data.ingestDocuments.id, 60_000);
+      expect(job).toMatchObject({ stage: 'COMPLETED', attempts: 1 });
+      const detail = await jobOf(server, token, job.id);
+      const chunks = many(0).reduce((sum, document) => sum + chunkText(document.text, CHUNKING).length, 0);
+      expect(detail.progress).toMatchObject({ documentsDone: 70, chunksDone: chunks, bytesProcessed: detail.progress.bytesTotal });
+      expect(detail.dataset).toMatchObject({ documentCount: 70, chunkCount: chunks });
+    });
+    const rows = await withClient(server.database.ownerUrl, async (client) =>
+      (
+        await client.query(
+          `select (select count(distinct xmin::text)::int from chunks where dataset_id = $1) as groups,
+                  (select count(distinct i.sequence)::int from ingestion_items i where i.job_id = j.id) as sequences,
+                  (select max(i.sequence)::int from ingestion_items i where i.job_id = j.id) <= j.sequence as below_job
+             from ingestion_jobs j where j.dataset_id = $1`,
+          [datasetId],
+        )
+      ).rows[0],
+    );
+    // Three groups, each input's outcome with a sequence of its own, counted from the row as committed.
+    expect(rows).toEqual({ groups: 3, sequences: 70, below_job: true });
+    expect(await drift(datasetId)).toEqual({ terms: [], countersExact: true });
+  });
+
+  it('replaces documents in groups settled at once, and a key in two groups ends with the later input', async () => {
+    const { token } = await tenantWithOwner(server);
+    const dataset = await createDataset(server, token);
+    const datasetId = uuidOf(dataset.id);
+    const options = { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap };
+    const first = await ingestInline(server, token, dataset.id, many(0), options);
+    expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
+    // Every document again with new text (each group deletes chunks, then inserts), and input 5's
+    // key again as input 60 (the first group and the second hold it: the second waits).
+    const again = many(100);
+    again[60] = { title: 'note-5', text: text(999) };
+    const second = await ingestInline(server, token, dataset.id, again, options);
+    const job = await settled(server, token, second.body.data.ingestDocuments.id, 60_000);
+    // A deadlock between the groups would have failed an attempt.
+    expect(job).toMatchObject({ stage: 'COMPLETED', attempts: 1 });
+    expect(await storedChunks(datasetId, ['note-5', 'note-6'])).toEqual([
+      { source_key: 'note-5', contents: contents(text(999)) },
+      { source_key: 'note-6', contents: contents(text(106)) },
     ]);
     expect(await drift(datasetId)).toEqual({ terms: [], countersExact: true });
   });

@@ -3,10 +3,11 @@
  * see honest bytes across the groups' commits: never back, never more for an input than it has
  * earned, the total only at the end, and every outcome once. The inputs here are far smaller
  * than those whose chunk writes are followed (writer.ts), so one not yet settled earns at most
- * its parsed and chunked shares. Written for a version that prepared the next group while one
- * settled (2026-12-04, not kept: docs/endpoints.md, Performance): counting a group's credit
- * beside the bytes its commit settled, as a step saved just after that commit did there, went a
- * third past that ceiling; any later overlap of groups has to pass it too.
+ * its parsed and chunked shares. The next group is prepared, and settled beside it, while one
+ * settles (item-groups.ts): a step saved just after a commit must not count the group's credit,
+ * or its inputs' parsed share, beside the bytes that commit settled (a first version of the
+ * overlap went a third past the ceiling that way, and another by the parsed share of a group,
+ * on a busy machine).
  *
  * As in progress-inside-input.test.ts, the API runs without a worker; a worker publishing
  * every event at once (interval 0) starts only once the subscriber listens.

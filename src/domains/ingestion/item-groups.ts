@@ -6,7 +6,7 @@
  * uncommitted work only; the job resumes from the inputs still in the status.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { boundSql } from '../../db/bound-sql.js';
+import { boundSql, pgArray } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import { IngestionItem } from './ingestion-item.entity.js';
@@ -16,7 +16,7 @@ import { storedIngestionOptions, type IngestionOptions } from './options.js';
 import type { Format } from './parsers/formats.js';
 import type { ParseInput } from './parsers/parse.js';
 import type { ProcessedBytes } from './processed-bytes.js';
-import { outcomeOf, snapshotOf, type DocumentOutcome } from './progress.js';
+import { outcomeOf, snapshotOf, type DocumentOutcome, type JobSnapshot } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
 import { isTerminal } from './stages.js';
 
@@ -34,6 +34,7 @@ const GROUP_BYTES = 8 * 1024 * 1024;
 /** An input about to be parsed, read in a short transaction of its own. */
 export interface NextInput {
   id: string;
+  ordinal: number;
   byteCount: number;
   input: ParseInput;
   options: IngestionOptions;
@@ -47,6 +48,27 @@ export interface GroupSettler<T> {
 
 export type Settled = 'settled' | 'stopped';
 
+/**
+ * Groups being settled at once when the stage allows it (CHUNKING): while one group's
+ * transaction writes, the next is read and prepared, and its transaction starts beside the first.
+ * PostgreSQL then inserts one group's rows and index entries while it runs the other's BM25
+ * statistics: the statistics trigger takes the dataset's row before any term, so they go one
+ * transaction at a time (Migration20261204140000_statistics_lock_order), and the rows do not
+ * wait. Two groups never hold a source key in common: a group with a key of the one in flight
+ * waits for it, so the later input still wins.
+ */
+const SETTLING_LANES = 2;
+
+/** A group settled: what its transaction recorded, once committed. */
+type GroupOutcome = 'stopped' | { snapshot: JobSnapshot; outcomes: DocumentOutcome[]; bytes: number[]; processed: boolean; parsedDelta: number; afterOther: boolean };
+
+/** A group whose transaction is running, and what it holds. */
+interface InFlight {
+  itemIds: string[];
+  keys: Set<string>;
+  settled: Promise<'settled' | 'stopped'>;
+}
+
 export class ItemGroups {
   constructor(
     /** The job's tenant scope: every group is a transaction of its own in it. */
@@ -54,76 +76,124 @@ export class ItemGroups {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly processed: ProcessedBytes,
+    /** Inputs of a group prepared at once: the parser's threads (each input is parsed or chunked in one). */
+    private readonly preparing: number,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {}
 
   /**
    * Settles the job's items in `status`, in order, a group at a time: `prepare` each of the
    * group's items, then `open` a settler for the group's transaction and settle them all.
+   * With `keysOf` (the source keys a prepared item writes), up to SETTLING_LANES groups at once.
    */
   async settleEach<T>(
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
     open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    keysOf?: (prepared: T) => string[],
   ): Promise<Settled> {
     await this.processed.load();
-    for (;;) {
-      const group = await this.nextGroup(status);
-      if (group === 'stopped') return 'stopped';
-      if (group === 'done') return 'settled';
-      const prepared: { next: NextInput; value: T }[] = [];
-      for (const next of group) prepared.push({ next, value: await prepare(next) });
-      await this.processed.settling();
-      const outcome = await this.scope.write(async (tx) => {
-        // KEY SHARE: cancel and retry wait for the group, progress steps of its writes do not (processed-bytes.ts).
-        const job = await lockJob(tx, this.jobId, 'key share');
-        if (!job || isTerminal(job.stage)) return 'stopped' as const;
-        const settler = open(tx, job);
-        // Without `content`: the group's inputs were read with it by nextGroup already, and
-        // settling needs their status only (issue 19: re-reading a group's 8 MB here was waste).
-        // Typed as whole items for the settlers, which never read `content` (countSettled only clears it).
-        const items = (await tx.find(IngestionItem, { id: { $in: group.map((next) => next.id) }, status }, { refresh: true, exclude: ['content'] })) as unknown as IngestionItem[];
-        const byId = new Map(items.map((item) => [item.id, item]));
-        const settled: IngestionItem[] = [];
-        for (const { next, value } of prepared) {
-          // Gone from `status`: another worker settled it meanwhile.
-          const item = byId.get(next.id);
-          if (!item) continue;
-          await settler.settle(item, value);
-          settled.push(item);
+    const lanes = keysOf ? SETTLING_LANES : 1;
+    let inFlight: InFlight | undefined;
+    let after = -1;
+    try {
+      for (;;) {
+        const group = await this.nextGroup(status, after);
+        if (group === 'stopped' || group === 'done') {
+          const last = inFlight ? await inFlight.settled : 'settled';
+          return group === 'stopped' || last === 'stopped' ? 'stopped' : 'settled';
         }
-        await settler.finish();
-        const { outcomes, bytes, parsedDelta } = countSettled(job, settled, status);
-        const processed = this.processed.settle(job, parsedDelta);
-        await tx.flush();
-        return { snapshot: snapshotOf(job), outcomes, bytes, parsedDelta, processed };
-      });
-      // A step of this group's writes still being saved goes out before the group's outcomes.
-      await this.processed.settling();
-      if (outcome === 'stopped') return 'stopped';
-      this.processed.settled(outcome.parsedDelta);
-      // Counted once committed: a transaction that retried or rolled back counts nothing.
-      for (const [index, settled] of outcome.outcomes.entries()) {
-        this.meter?.ingestedInput(settled.status === 'FAILED' ? 'FAILED' : (settled.outcome ?? 'OTHER'), { bytes: outcome.bytes[index]!, documents: settled.documents, chunks: settled.chunks });
+        after = group.at(-1)!.ordinal;
+        const prepared = await inOrder(group, this.preparing, async (next) => ({ next, value: await prepare(next) }));
+        const keys = new Set(keysOf ? prepared.flatMap(({ value }) => keysOf(value)) : []);
+        // One lane, or a key in common: this group waits for the one in flight.
+        if (inFlight && (lanes === 1 || [...keys].some((key) => inFlight!.keys.has(key)))) {
+          const earlier = inFlight;
+          inFlight = undefined;
+          if ((await earlier.settled) === 'stopped') return 'stopped';
+        }
+        const other = inFlight;
+        const settled = this.settleGroup(status, prepared, open, other);
+        // Handled now, awaited later: a failure while the next group is prepared is not unhandled.
+        settled.catch(() => undefined);
+        if (lanes === 1) {
+          if ((await settled) === 'stopped') return 'stopped';
+          continue;
+        }
+        inFlight = { itemIds: prepared.map(({ next }) => next.id), keys, settled };
+        if (other && (await other.settled) === 'stopped') return 'stopped';
       }
-      // An input only PARSED has no outcome yet (it comes in CHUNKING): an event for it only if
-      // it moved the job's processed bytes on.
-      if (outcome.outcomes.length > 0 || outcome.processed) this.reporter.record(outcome.snapshot, outcome.outcomes);
+    } finally {
+      // A group still running when another failed or stopped: waited for, its own failure dropped.
+      await inFlight?.settled.catch(() => undefined);
     }
+  }
+
+  /** One group's transaction, then its outcomes recorded (after `other`'s, when `other` committed first). */
+  private async settleGroup<T>(
+    status: 'PENDING' | 'PARSED',
+    prepared: { next: NextInput; value: T }[],
+    open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    other: InFlight | undefined,
+  ): Promise<'settled' | 'stopped'> {
+    await this.processed.settling();
+    const outcome: GroupOutcome = await this.scope.write(async (tx) => {
+      // KEY SHARE: cancel and retry wait for the group, progress steps of its writes do not (processed-bytes.ts).
+      const started = await lockJob(tx, this.jobId, 'key share');
+      if (!started || isTerminal(started.stage)) return 'stopped' as const;
+      const settler = open(tx, started);
+      // Without `content`: the group's inputs were read with it by nextGroup already, and
+      // settling needs their status only (issue 19: re-reading a group's 8 MB here was waste).
+      // Typed as whole items for the settlers, which never read `content` (countSettled only clears it).
+      const items = (await tx.find(IngestionItem, { id: { $in: prepared.map(({ next }) => next.id) }, status }, { refresh: true, exclude: ['content'] })) as unknown as IngestionItem[];
+      const byId = new Map(items.map((item) => [item.id, item]));
+      const settled: IngestionItem[] = [];
+      for (const { next, value } of prepared) {
+        // Gone from `status`: another worker settled it meanwhile.
+        const item = byId.get(next.id);
+        if (!item) continue;
+        await settler.settle(item, value);
+        settled.push(item);
+      }
+      await settler.finish();
+      // The counts last, from the row as committed now: the job's row is read again under a
+      // lock that one group at a time holds, so two groups never count from one old copy.
+      const job = (await lockJob(tx, this.jobId, 'no key update'))!;
+      const afterOther = other ? await committed(tx, other.itemIds, status) : false;
+      const { outcomes, bytes, parsedDelta } = countSettled(job, settled, status);
+      const processed = this.processed.settle(job, parsedDelta, settled.map((item) => item.id));
+      await tx.flush();
+      return { snapshot: snapshotOf(job), outcomes, bytes, processed, parsedDelta, afterOther };
+    });
+    // A step of this group's writes still being saved goes out before the group's outcomes.
+    await this.processed.settling();
+    if (outcome === 'stopped') return 'stopped';
+    // Events go out in the order of the commits, which gave the sequences.
+    if (outcome.afterOther) await other!.settled.catch(() => undefined);
+    this.processed.settled(outcome.parsedDelta);
+    // Counted once committed: a transaction that retried or rolled back counts nothing.
+    for (const [index, settled] of outcome.outcomes.entries()) {
+      this.meter?.ingestedInput(settled.status === 'FAILED' ? 'FAILED' : (settled.outcome ?? 'OTHER'), { bytes: outcome.bytes[index]!, documents: settled.documents, chunks: settled.chunks });
+    }
+    // An input only PARSED has no outcome yet (it comes in CHUNKING): an event for it only if
+    // it moved the job's processed bytes on.
+    if (outcome.outcomes.length > 0 || outcome.processed) this.reporter.record(outcome.snapshot, outcome.outcomes);
+    return 'settled';
   }
 
   /**
    * The next items in `status`, in order: as many as fit in GROUP_BYTES of input (at least
    * one) and GROUP_ITEMS, or why there are none.
    */
-  private nextGroup(status: 'PENDING' | 'PARSED'): Promise<NextInput[] | 'stopped' | 'done'> {
+  private nextGroup(status: 'PENDING' | 'PARSED', after: number): Promise<NextInput[] | 'stopped' | 'done'> {
     return this.scope.write(async (tx) => {
       const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
       const sizes = await boundSql<{ id: string; byte_count: number }>(
         tx,
-        'select id, byte_count from ingestion_items where job_id = ? and status = ? order by ordinal limit ?',
-        [this.jobId, status, GROUP_ITEMS],
+        // Past the groups already taken: one may still be settling.
+        'select id, byte_count from ingestion_items where job_id = ? and status = ? and ordinal > ? order by ordinal limit ?',
+        [this.jobId, status, after, GROUP_ITEMS],
       );
       if (sizes.length === 0) return 'done' as const;
       let bytes = 0;
@@ -131,12 +201,39 @@ export class ItemGroups {
       const items = await tx.find(IngestionItem, { id: { $in: ids } }, { orderBy: { ordinal: 'asc' }, refresh: true });
       return items.map((item) => ({
         id: item.id,
+        ordinal: item.ordinal,
         byteCount: item.byteCount,
         input: { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
         options: storedIngestionOptions(job.options),
       }));
     });
   }
+}
+
+/** `work` on each of `items`, at most `concurrency` at once, the results in the items' order; the first failure stops it. */
+async function inOrder<I, R>(items: I[], concurrency: number, work: (item: I) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const runner = async () => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await work(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, runner));
+  return results;
+}
+
+/** Whether the items of the other group in flight have left `status`: it committed before this group took the job's row. */
+async function committed(tx: EntityManager, itemIds: string[], status: 'PENDING' | 'PARSED'): Promise<boolean> {
+  const rows = await boundSql<{ id: string }>(tx, 'select id from ingestion_items where id = any(?::uuid[]) and status = ? limit 1', [pgArray(itemIds), status]);
+  return rows.length === 0;
 }
 
 /**
@@ -157,6 +254,7 @@ function countSettled(job: IngestionJob, settled: IngestionItem[], status: 'PEND
       item.finishedAt = new Date();
       job.documentsDone += 1;
       job.bytesDone += item.byteCount;
+      job.chunksDone += item.chunkCount;
       if (item.status === 'FAILED') job.documentsFailed += 1;
       else item.content = null;
       outcomes.push(outcomeOf(item));

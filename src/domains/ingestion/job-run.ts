@@ -42,7 +42,7 @@ export class JobRun {
     meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {
     this.processed = new ProcessedBytes(scope, jobId, reporter);
-    this.groups = new ItemGroups(scope, jobId, reporter, this.processed, meter);
+    this.groups = new ItemGroups(scope, jobId, reporter, this.processed, parser.threads, meter);
   }
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
@@ -62,9 +62,14 @@ export class JobRun {
     return entered !== false;
   }
 
-  /** Settles the job's items in `status`, a group at a time (item-groups.ts). */
-  eachItem<T>(status: 'PENDING' | 'PARSED', prepare: (next: NextInput) => Promise<T>, open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>): Promise<Settled> {
-    return this.groups.settleEach(status, prepare, open);
+  /** Settles the job's items in `status`, a group at a time, or two at once with `keysOf` (item-groups.ts). */
+  eachItem<T>(
+    status: 'PENDING' | 'PARSED',
+    prepare: (next: NextInput) => Promise<T>,
+    open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    keysOf?: (prepared: T) => string[],
+  ): Promise<Settled> {
+    return this.groups.settleEach(status, prepare, open, keysOf);
   }
 
   /** PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it failed. */
@@ -112,7 +117,7 @@ export class JobRun {
     const written = await writeDocuments(tx, { item, documents }, chunks, (fraction) =>
       this.processed.written(job, item.id, item.byteCount * (CHUNKED_SHARE + WRITTEN_SHARE * fraction)),
     );
-    job.chunksDone += written.chunks;
+    // The job's chunksDone counts it when the group settles (item-groups.ts).
     Object.assign(item, { status: 'DONE', outcome: written.outcome, chunkCount: written.chunks, documentCount: documents.length });
   }
 

@@ -76,7 +76,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job) => {
         const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, run.writeRate);
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
-      });
+      }, (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []));
       if (chunking === 'stopped') return null;
       if (!(await run.enter('INDEXING'))) return null;
       if (!(await run.mergeSearchIndex())) return null;

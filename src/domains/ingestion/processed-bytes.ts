@@ -44,9 +44,9 @@ export const CHUNKED_SHARE = 0.1;
 export const WRITTEN_SHARE = 0.6;
 
 export class ProcessedBytes {
-  /** Bytes of the job's PARSED inputs, as committed: each credited PARSED_SHARE. */
+  /** Bytes of the job's PARSED inputs, as committed (those a settling group is taking out of PARSED already gone): each credited PARSED_SHARE. */
   private parsedBytes = 0;
-  /** Credit for the inputs of the group in hand, by input, since its last settle. */
+  /** Credit for the inputs of the groups in hand (two at most are being settled at once), by input, until each settles. */
   private readonly inHand = new Map<string, number>();
   private saving: Promise<void> | undefined;
   private failure: unknown;
@@ -101,17 +101,23 @@ export class ProcessedBytes {
   }
 
   /**
-   * In the transaction settling the group: raises the job's `bytesProcessed` to its settled
-   * bytes plus the parsed share of `parsedBytes + parsedDelta`; true if it rose.
+   * In the transaction settling a group, under the job's row lock (item-groups.ts): raises the
+   * job's `bytesProcessed` to its settled bytes plus the parsed share of its PARSED inputs
+   * (`parsedDelta`: this group's change to them); true if it rose. What the commit will move
+   * into `bytesDone` leaves the hand here, before it: the group's credit, and the bytes of its
+   * inputs leaving PARSED (CHUNKING). A step taken in between (a group beside this one is being
+   * prepared meanwhile) counts them in neither place, lower but never twice. Inputs becoming
+   * PARSED (PARSING) are counted once committed (`settled`).
    */
-  settle(job: IngestionJob, parsedDelta: number): boolean {
-    return raise(job, job.bytesDone + Math.floor((this.parsedBytes + parsedDelta) * PARSED_SHARE));
+  settle(job: IngestionJob, parsedDelta: number, itemIds: string[]): boolean {
+    for (const id of itemIds) this.inHand.delete(id);
+    if (parsedDelta < 0) this.parsedBytes = Math.max(0, this.parsedBytes + parsedDelta);
+    return raise(job, job.bytesDone + Math.floor((this.parsedBytes + Math.max(parsedDelta, 0)) * PARSED_SHARE));
   }
 
-  /** Once the settle has committed: its PARSED inputs counted, the group's credit now in the job's counts. */
+  /** Once a settle has committed: inputs it made PARSED count from now on. */
   settled(parsedDelta: number): void {
-    this.parsedBytes += parsedDelta;
-    this.inHand.clear();
+    if (parsedDelta > 0) this.parsedBytes += parsedDelta;
   }
 
   /** The job's bytes settled (`bytesDone`), plus the parsed share of its PARSED inputs and the credit in hand. */
@@ -133,7 +139,8 @@ export class ProcessedBytes {
 
   private async save(): Promise<void> {
     const snapshot = await this.scope.write(async (tx: EntityManager) => {
-      const job = await lockJob(tx, this.jobId);
+      // NO KEY UPDATE: a step waits for no settling group (they hold KEY SHARE until their counts).
+      const job = await lockJob(tx, this.jobId, 'no key update');
       if (!job || isTerminal(job.stage)) return undefined;
       if (!raise(job, this.worked(job.bytesDone))) return undefined;
       job.sequence += 1;

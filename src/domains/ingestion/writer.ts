@@ -91,10 +91,14 @@ export class DatasetChunkWriter {
     private readonly rate?: WriteRate,
   ) {}
 
-  /** Locks the dataset row (its counters change at the end) once, and reads its language (the index config). */
+  /**
+   * Reads the dataset's language (the index config) once. Not locked: its row is locked by the
+   * first statement that changes its chunks (the statistics trigger, before any term), so a
+   * group settling beside this one writes its rows meanwhile (item-groups.ts).
+   */
   async datasetLanguage(): Promise<string> {
     if (this.language === undefined) {
-      const [dataset] = await sql<{ language: string }>(this.tx, 'select language from datasets where id = ? for update', [this.datasetId]);
+      const [dataset] = await sql<{ language: string }>(this.tx, 'select language from datasets where id = ?', [this.datasetId]);
       if (!dataset) throw new Error(`dataset ${this.datasetId} vanished under its job`);
       this.language = dataset.language;
     }
