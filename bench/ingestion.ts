@@ -4,7 +4,8 @@
  * the raw limit measured in the same run: PostgreSQL COPY of the very chunk rows the pipeline
  * wrote, into a table of the same shape (generated tsvector, GIN and b-tree indexes), three
  * times with the median reported (COPY alone varies by a third from run to run). A checkpoint
- * comes before the upload and before each COPY, so no run writes out another's dirty buffers.
+ * comes before the upload and before each COPY, so no run writes out another's dirty buffers,
+ * and each COPY waits until autovacuum has finished with the pipeline's tables.
  *
  * Beside the seconds, the CPU seconds each side used (Sluice's process with its parser threads,
  * and every process of the embedded PostgreSQL, from /proc): on a shared, busy machine waiting
@@ -260,6 +261,22 @@ async function checkpoint(client: pg.Client): Promise<void> {
 }
 
 /**
+ * Waits until no autovacuum worker runs in the database (10 minutes at most): the pipeline's
+ * inserts set autovacuum going on the chunks and statistics tables, and a COPY timed beside it
+ * shares the cores with it (2026-12-04: COPY used 50.7 CPU seconds in 46.6 s, more than one core
+ * of its own, after a pipeline that finished sooner). Returns the seconds waited.
+ */
+async function autovacuumIdle(client: pg.Client): Promise<number> {
+  const started = performance.now();
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const { rows } = await client.query(`select count(*)::int as n from pg_stat_activity where backend_type = 'autovacuum worker' and datname = current_database()`);
+    if (rows[0].n === 0 || Date.now() > deadline) return (performance.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
  * Exports the dataset's chunk rows, then times COPY of them into an empty table shaped like
  * `chunks`, COPY_RUNS times (the median reported, each run's time listed).
  */
@@ -281,6 +298,8 @@ async function copyReference(
         const runs: { seconds: number; cpuSeconds: number; rows: number }[] = [];
         for (let run = 0; run < COPY_RUNS; run++) {
           await client.query('truncate bench_copy_chunks');
+          const waited = await autovacuumIdle(client);
+          if (waited > 0.5) console.log(`  waited ${fixed(waited)} s for autovacuum to finish`);
           await checkpoint(client);
           const cpuBefore = await postgresCpu();
           const started = performance.now();
