@@ -74,6 +74,7 @@ async function followAuditTrail(baseUrl: string, token: string) {
   const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
   const messages: any[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  let created: Promise<unknown> | undefined;
   const firstEvent = new Promise<void>((resolve, reject) => {
     socket.on('message', (raw) => {
       const message = JSON.parse(raw.toString());
@@ -82,15 +83,19 @@ async function followAuditTrail(baseUrl: string, token: string) {
         socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { auditEvents { action } }' } }));
         // Something to audit once the subscription has joined the tenant's audit topic (the one
         // shared reader in this fresh process), so its event cannot be missed.
-        void untilSubscriptionTopics({ baseUrl }, 1)
-          .then(() => graphqlAt(`${baseUrl}/graphql`)('mutation { createDataset(input: { name: "Audited", slug: "audited" }) { id } }', { token }))
-          .catch(reject);
+        created = untilSubscriptionTopics({ baseUrl }, 1).then(() =>
+          graphqlAt(`${baseUrl}/graphql`)('mutation { createDataset(input: { name: "Audited", slug: "audited" }) { id } }', { token }),
+        );
+        created.catch(reject);
       } else if (message.type === 'next') resolve();
       else if (message.type === 'error') reject(new Error(JSON.stringify(message.payload)));
     });
   });
   socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
   await firstEvent;
+  // The event can come before the mutation's answer: the dataset is known created only once that
+  // has arrived (twice on a busy machine, the in-flight request after it listed no dataset).
+  await created;
   return { closed, messages };
 }
 

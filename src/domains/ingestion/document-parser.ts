@@ -57,11 +57,6 @@ export class DocumentParser {
     });
   }
 
-  /** Inputs parsed or chunked at once at most (more wait for a thread). */
-  get threads(): number {
-    return this.budget.threads;
-  }
-
   /** PARSING: the input's documents, hashed. */
   parse(input: ParseInput, options: IngestionOptions): Promise<ParseResult<HashedDocument>> {
     return this.run({ kind: 'parse', input, options, limits: this.budget }) as Promise<ParseResult<HashedDocument>>;

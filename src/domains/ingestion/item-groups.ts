@@ -76,8 +76,6 @@ export class ItemGroups {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly processed: ProcessedBytes,
-    /** Inputs of a group prepared at once: the parser's threads (each input is parsed or chunked in one). */
-    private readonly preparing: number,
     private readonly meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {}
 
@@ -104,7 +102,8 @@ export class ItemGroups {
           return group === 'stopped' || last === 'stopped' ? 'stopped' : 'settled';
         }
         after = group.at(-1)!.ordinal;
-        const prepared = await inOrder(group, this.preparing, async (next) => ({ next, value: await prepare(next) }));
+        const prepared: { next: NextInput; value: T }[] = [];
+        for (const next of group) prepared.push({ next, value: await prepare(next) });
         const keys = new Set(keysOf ? prepared.flatMap(({ value }) => keysOf(value)) : []);
         // One lane, or a key in common: this group waits for the one in flight.
         if (inFlight && (lanes === 1 || [...keys].some((key) => inFlight!.keys.has(key)))) {
@@ -208,26 +207,6 @@ export class ItemGroups {
       }));
     });
   }
-}
-
-/** `work` on each of `items`, at most `concurrency` at once, the results in the items' order; the first failure stops it. */
-async function inOrder<I, R>(items: I[], concurrency: number, work: (item: I) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failed = false;
-  const runner = async () => {
-    while (!failed && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await work(items[index]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, runner));
-  return results;
 }
 
 /** Whether the items of the other group in flight have left `status`: it committed before this group took the job's row. */

@@ -42,7 +42,7 @@ export class JobRun {
     meter?: Pick<ProductMeter, 'ingestedInput'>,
   ) {
     this.processed = new ProcessedBytes(scope, jobId, reporter);
-    this.groups = new ItemGroups(scope, jobId, reporter, this.processed, parser.threads, meter);
+    this.groups = new ItemGroups(scope, jobId, reporter, this.processed, meter);
   }
 
   /** Moves the job to `stage` (unless it is already there or beyond); false if it was cancelled or deleted. */
