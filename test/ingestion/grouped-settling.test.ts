@@ -172,6 +172,50 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
     expect(await drift(datasetId)).toEqual({ terms: [], countersExact: true });
   });
 
+  it('starts the next group when either group in flight settles, not only the older one', async () => {
+    const { token } = await tenantWithOwner(server);
+    const dataset = await createDataset(server, token);
+    const datasetId = uuidOf(dataset.id);
+    const options = { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap };
+    const first = await ingestInline(server, token, dataset.id, [{ title: 'note-0', text: text(0) }], options);
+    expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
+    // note-0 again, first of the job's 70 inputs: the first group replaces it and waits for its
+    // document's row, held here; the second group (new keys only) settles meanwhile, and the
+    // third must then be written beside the first, still waiting.
+    const again = many(100);
+    again[0] = { title: 'note-0', text: text(999) };
+    await withClient(server.database.ownerUrl, async (holder) => {
+      await holder.query('begin');
+      await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'note-0' for update`, [datasetId]);
+      const { body } = await ingestInline(server, token, dataset.id, again, options);
+      expect(body.errors).toBeUndefined();
+      const jobId = uuidOf(body.data.ingestDocuments.id);
+      const statuses = () =>
+        withClient(server.database.ownerUrl, async (watcher) =>
+          (
+            await watcher.query(
+              `select (ordinal >= 32) as later, status, count(*)::int as n from ingestion_items where job_id = $1 group by 1, 2 order by 1, 2`,
+              [jobId],
+            )
+          ).rows,
+        );
+      // Inputs 32 to 69 (the second and third groups) DONE, the first group's 32 still PARSED.
+      await pollUntil(statuses, (rows) => JSON.stringify(rows) === JSON.stringify([{ later: false, status: 'PARSED', n: 32 }, { later: true, status: 'DONE', n: 38 }]), {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        failure: (rows) => `the later groups did not settle while the first waited: ${JSON.stringify(rows)}`,
+      });
+      await holder.query('commit');
+      const job = await settled(server, token, body.data.ingestDocuments.id, 60_000);
+      expect(job).toMatchObject({ stage: 'COMPLETED', attempts: 1 });
+    });
+    expect(await storedChunks(datasetId, ['note-0', 'note-1'])).toEqual([
+      { source_key: 'note-0', contents: contents(text(999)) },
+      { source_key: 'note-1', contents: contents(text(101)) },
+    ]);
+    expect(await drift(datasetId)).toEqual({ terms: [], countersExact: true });
+  });
+
   it('replaces documents in groups settled at once, and a key in two groups ends with the later input', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
