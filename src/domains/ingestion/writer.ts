@@ -20,10 +20,26 @@ import type { WriteRate } from './write-rate.js';
  * Rows per chunk INSERT, and the most text one statement carries. Each INSERT runs the
  * statistics trigger's upsert once, for the distinct lexemes of its rows: larger statements
  * mean fewer upserted rows in all (2 000 rows and 4 MB until 2026-12-03, about one 512 KiB file
- * per statement, so every file upserted nearly the whole vocabulary again).
+ * per statement, so every file upserted nearly the whole vocabulary again). 16 384 rows hold a
+ * whole group of default-sized chunks (8 MB of input, GROUP_BYTES in item-groups.ts, makes about
+ * 10 500): at 10 000 each group ended with an INSERT of a few hundred rows, whose trigger took
+ * the continued-document path and which ran while the group held the dataset's row, and with it
+ * the other group's statistics (docs/endpoints.md, Performance). The trigger's (document, term)
+ * hash table, 25 MB measured for 10 000 chunks, grows to about 40 MB: inside the 64 MB work_mem
+ * the trigger sets itself (Migration20261203061539_bm25_statistics_narrow_aggregation).
  */
-const BATCH_ROWS = 10_000;
+const BATCH_ROWS = 16_384;
 const BATCH_CHARS = 12 * 1024 * 1024;
+
+/**
+ * The group's transaction's work_mem, set before its first chunk INSERT. PostgreSQL holds a
+ * batch in memory while it inserts it: json_to_recordset's rows, and the INSERT's transition
+ * table that the statistics trigger reads (the chunks with their tsvectors, about 24 MB for a
+ * group at default chunking). At the server's default (4 MB) the INSERTs wrote temporary files:
+ * 6 files, 70 MB, for the 20 MB benchmark (pg_stat_database); none with this. `set local`: back
+ * to the default at the commit.
+ */
+const INSERT_WORK_MEM = '64MB';
 
 /**
  * An input whose chunks hold at least FOLLOWED_CHARS of text is followed while they are
@@ -82,6 +98,7 @@ export class DatasetChunkWriter {
   /** The large inputs whose chunks are followed (until all are inserted), and the one whose chunks are being added. */
   private readonly followed = new Set<FollowedInput>();
   private current: FollowedInput | undefined;
+  private workMemSet = false;
 
   constructor(
     private readonly tx: EntityManager,
@@ -160,6 +177,10 @@ export class DatasetChunkWriter {
           }, TICK_MS)
         : undefined;
     try {
+      if (!this.workMemSet) {
+        await sql(this.tx, `set local work_mem = '${INSERT_WORK_MEM}'`, []);
+        this.workMemSet = true;
+      }
       await sql(
         this.tx,
         `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language)
