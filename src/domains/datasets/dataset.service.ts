@@ -2,6 +2,7 @@
  * Datasets as the caller may see and change them. Deleting one removes its documents, chunks
  * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
  */
+import { boundSql } from '../../db/bound-sql.js';
 import { findByIds } from '../lookup.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, retentionHours, validDescription, validName, validSlug } from '../fields.js';
@@ -96,8 +97,16 @@ export class DatasetService {
   async delete(id: string): Promise<string> {
     assertCan(this.ctx.actor, 'data:write');
     const dataset = await this.get(id);
-    // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
-    await this.ctx.em.nativeDelete(Dataset, { id: dataset.id });
+    await this.ctx.em.transactional(async (tx) => {
+      // The dataset's ingestion jobs first: a group of inputs being written holds its job's row
+      // (KEY SHARE, ingestion/job-lock.ts) and then needs the dataset's and its documents'.
+      // Taken by the cascade after those, the delete deadlocked with the group or left it to
+      // fail on the vanished dataset (test/ingestion/delete-during-ingestion.test.ts). Now the
+      // delete waits for the groups in flight to commit, and the job's next group finds the job gone.
+      await boundSql(tx, 'select 1 from ingestion_jobs where dataset_id = ?::uuid order by id for update', [dataset.id]);
+      // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
+      await tx.nativeDelete(Dataset, { id: dataset.id });
+    });
     this.ctx.em.getUnitOfWork().unsetIdentity(dataset);
     this.announceChange(dataset.id);
     return dataset.id;

@@ -53,8 +53,8 @@ export type Settled = 'settled' | 'stopped';
  * write, the next group is read and prepared, and its transaction starts as soon as a lane is
  * free: when either group in flight settles, the older or the newer (waiting for the older
  * alone left a lane idle while it ran its statistics, about a tenth of the 20 MB benchmark's
- * time). PostgreSQL then inserts one group's rows and index entries while it runs the other's BM25
- * statistics: the statistics trigger takes the dataset's row before any term, so they go one
+ * time). PostgreSQL then inserts one group's rows and index entries while it runs another's
+ * BM25 statistics: the statistics trigger takes the dataset's row before any term, so they go one
  * transaction at a time (Migration20261204140000_statistics_lock_order), and the rows do not
  * wait. Two groups never hold a source key in common: a group with a key of the one in flight
  * waits for it, so the later input still wins.
