@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { rawId } from '../support/embeddings.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -22,7 +23,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 const text = (seed: number) => Array.from({ length: 40 }, (_, i) => `sluice${(seed * 31 + i) % 97} gate paddle weir`).join(' ');
 const OPTIONS = { chunkSize: 200, chunkOverlap: 40 };
 
@@ -39,7 +39,7 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
   it('deletes it without a deadlock, and the job stops cleanly', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
-    const datasetId = uuidOf(dataset.id);
+    const datasetId = rawId(dataset.id);
     const first = await ingestInline(server, token, dataset.id, [{ title: 'note-0', text: text(0) }], OPTIONS);
     expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
     const logsBefore = server.logs.length;
