@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
 import { withClient } from '../../src/db/bootstrap.js';
 import type { TestServer } from './server.js';
+import { randomDigits } from './random-digits.js';
 
 export const PASSAGE_FIELDS = 'rank chunkId documentId documentTitle text score highlight metadata';
 export const RESULT_FIELDS = `passages { ${PASSAGE_FIELDS} } answer citations { marker chunkId documentTitle } usage { promptTokens completionTokens totalTokens costMicros } latencyMs`;
@@ -36,7 +37,7 @@ export async function createModel(server: TestServer, token: string, input: Reco
 
 let counter = 0;
 export function uniqueSlug(prefix: string): string {
-  return `${prefix}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 7)}`;
+  return `${prefix}-${process.pid}-${++counter}-${randomDigits(5)}`;
 }
 
 export interface EndpointSetup {

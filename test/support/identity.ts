@@ -1,5 +1,6 @@
 /** Identity helpers over the real API: sign-up, log-in, API keys, invitations. */
 import type { TestServer } from './server.js';
+import { randomDigits } from './random-digits.js';
 
 export interface SignedUp {
   email: string;
@@ -14,7 +15,7 @@ const AUTH_FIELDS = 'accessToken refreshToken expiresAt role tenant { id slug na
 let counter = 0;
 export function uniqueEmail(label = 'user'): string {
   counter += 1;
-  return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}@example.test`;
+  return `${label}-${process.pid}-${counter}-${randomDigits(6)}@example.test`;
 }
 
 export async function signUp(server: TestServer, options: { email?: string; tenantName?: string; password?: string } = {}): Promise<SignedUp> {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { startLateWorker, startTestServer, type TestServer } from './server.js';
 import { pollUntil } from './poll.js';
+import { randomDigits } from './random-digits.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
   documents { index name status outcome documents chunks error sequence }`;
@@ -24,7 +25,7 @@ export async function tenantWithOwner(server: TestServer): Promise<Tenant> {
 
 let datasetCounter = 0;
 export async function createDataset(server: TestServer, token: string, input: Record<string, unknown> = {}): Promise<{ id: string; slug: string }> {
-  const slug = `ds-${process.pid}-${++datasetCounter}-${Math.random().toString(36).slice(2, 8)}`;
+  const slug = `ds-${process.pid}-${++datasetCounter}-${randomDigits(6)}`;
   const { body } = await server.graphql(`mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id slug } }`, {
     token,
     variables: { input: { name: 'Docs', slug, ...input } },
