@@ -4,7 +4,7 @@
  * (KEY SHARE) and then needs the dataset's and its documents'; the delete took those first and
  * reached the job's row last, by the cascade. It now takes the dataset's jobs first (DatasetService.delete),
  * waits for the groups being written, and the job stops cleanly at its next group. Before that,
- * this test failed five of seven runs: mostly the delete lost a deadlock (an internal error to
+ * this test failed five of eight runs: three times the delete lost a deadlock (an internal error to
  * the caller), once the group's INSERT failed its attempt; which side loses is PostgreSQL's
  * choice, so a regression may pass a run now and then.
  */
