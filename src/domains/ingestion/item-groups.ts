@@ -96,9 +96,10 @@ export class ItemGroups {
   ): Promise<Settled> {
     await this.processed.load();
     const lanes = keysOf ? SETTLING_LANES : 1;
-    // Started, not yet known to be settled; at most `lanes`, oldest first.
+    // Started, not yet known to be settled; at most `lanes`, oldest first. dropSettled() removes
+    // those that have, and says whether one of them stopped the job.
     let inFlight: InFlight[] = [];
-    const settledOnes = (): boolean => {
+    const dropSettled = (): boolean => {
       const stopped = inFlight.some((group) => group.result === 'stopped');
       inFlight = inFlight.filter((group) => group.result === undefined);
       return stopped;
@@ -117,11 +118,11 @@ export class ItemGroups {
         const keys = new Set(keysOf ? prepared.flatMap(({ value }) => keysOf(value)) : []);
         // A key in common with a group in flight: this one waits for it, so the later input wins.
         for (const running of inFlight.filter((running) => [...keys].some((key) => running.keys.has(key)))) await running.settled;
-        if (settledOnes()) return 'stopped';
+        if (dropSettled()) return 'stopped';
         // Every lane busy: the first group to settle frees one, whichever it is.
         while (inFlight.length >= lanes) {
           await Promise.race(inFlight.map((running) => running.settled));
-          if (settledOnes()) return 'stopped';
+          if (dropSettled()) return 'stopped';
         }
         const other = inFlight[0];
         const running: InFlight = { itemIds: prepared.map(({ next }) => next.id), keys, settled: this.settleGroup(status, prepared, open, other) };
@@ -131,7 +132,7 @@ export class ItemGroups {
         // One lane (PARSING): settled before the next group is even read, as a sequence.
         if (lanes === 1) {
           await running.settled;
-          if (settledOnes()) return 'stopped';
+          if (dropSettled()) return 'stopped';
         }
       }
     } finally {
