@@ -5,7 +5,9 @@ import WebSocket from 'ws';
 import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
 import { withClient } from '../../src/db/bootstrap.js';
 import type { TestServer } from './server.js';
-import { randomDigits } from './random-digits.js';
+import { uniqueSlug } from './unique-names.js';
+
+export { uniqueSlug };
 
 export const PASSAGE_FIELDS = 'rank chunkId documentId documentTitle text score highlight metadata';
 export const RESULT_FIELDS = `passages { ${PASSAGE_FIELDS} } answer citations { marker chunkId documentTitle } usage { promptTokens completionTokens totalTokens costMicros } latencyMs`;
@@ -35,10 +37,6 @@ export async function createModel(server: TestServer, token: string, input: Reco
   return data.createModel as { id: string; name: string; type: string; apiKeySet: boolean; apiKeyLast4: string | null };
 }
 
-let counter = 0;
-export function uniqueSlug(prefix: string): string {
-  return `${prefix}-${process.pid}-${++counter}-${randomDigits(5)}`;
-}
 
 export interface EndpointSetup {
   datasetId: string;

@@ -1,6 +1,6 @@
 /** Identity helpers over the real API: sign-up, log-in, API keys, invitations. */
 import type { TestServer } from './server.js';
-import { randomDigits } from './random-digits.js';
+import { randomDigits } from './unique-names.js';
 
 export interface SignedUp {
   email: string;

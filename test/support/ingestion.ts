@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
 import { startLateWorker, startTestServer, type TestServer } from './server.js';
 import { pollUntil } from './poll.js';
-import { randomDigits } from './random-digits.js';
+import { uniqueSlug } from './unique-names.js';
 
 export const PROGRESS_FIELDS = `jobId stage documentsTotal documentsDone documentsFailed chunksDone bytesDone bytesProcessed bytesTotal percent etaSeconds error sequence
   documents { index name status outcome documents chunks error sequence }`;
@@ -23,9 +23,8 @@ export async function tenantWithOwner(server: TestServer): Promise<Tenant> {
   return { tenant, token: await server.tokenFor(tenant, tenant.users[0]!) };
 }
 
-let datasetCounter = 0;
 export async function createDataset(server: TestServer, token: string, input: Record<string, unknown> = {}): Promise<{ id: string; slug: string }> {
-  const slug = `ds-${process.pid}-${++datasetCounter}-${randomDigits(6)}`;
+  const slug = uniqueSlug('ds');
   const { body } = await server.graphql(`mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id slug } }`, {
     token,
     variables: { input: { name: 'Docs', slug, ...input } },
