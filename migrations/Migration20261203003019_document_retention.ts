@@ -17,16 +17,8 @@ import { definerFunctionSql } from '../src/db/rls.js';
  */
 const SIGNATURE = 'delete_documents(p_ids uuid[])';
 
-export class Migration20261203003019_document_retention extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`alter table "tenants" add column "document_retention_hours" int null;`);
-    this.addSql(`alter table "datasets" add column "document_retention_hours" int null;`);
-    this.addSql(`drop index "documents_dataset_id_index";`);
-    this.addSql(`create index "documents_dataset_id_updated_at_index" on "documents" ("dataset_id", "updated_at");`);
-    const [create, ...grants] = definerFunctionSql(
-      `${SIGNATURE} returns table (id uuid, tenant_id uuid, dataset_id uuid, source_key text, title text, chunk_count int, byte_count int)`,
-      `language sql volatile security invoker as $$
-        with gone as (
+/** The function's statement (Migration20261204193000_document_delete_lock_order puts a lock before it). */
+export const DELETE_DOCUMENTS = `with gone as (
           delete from documents d where d.id = any(p_ids)
           returning d.id, d.tenant_id, d.dataset_id, d.source_key, d.title, d.chunk_count, d.byte_count
         ), counted as (
@@ -37,7 +29,18 @@ export class Migration20261203003019_document_retention extends Migration {
                     from gone group by gone.dataset_id) g
            where s.id = g.dataset_id
         )
-        select gone.id, gone.tenant_id, gone.dataset_id, gone.source_key, gone.title, gone.chunk_count, gone.byte_count from gone
+        select gone.id, gone.tenant_id, gone.dataset_id, gone.source_key, gone.title, gone.chunk_count, gone.byte_count from gone`;
+
+export class Migration20261203003019_document_retention extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "tenants" add column "document_retention_hours" int null;`);
+    this.addSql(`alter table "datasets" add column "document_retention_hours" int null;`);
+    this.addSql(`drop index "documents_dataset_id_index";`);
+    this.addSql(`create index "documents_dataset_id_updated_at_index" on "documents" ("dataset_id", "updated_at");`);
+    const [create, ...grants] = definerFunctionSql(
+      `${SIGNATURE} returns table (id uuid, tenant_id uuid, dataset_id uuid, source_key text, title text, chunk_count int, byte_count int)`,
+      `language sql volatile security invoker as $$
+        ${DELETE_DOCUMENTS}
       $$`,
     );
     this.addSql(create!);

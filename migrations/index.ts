@@ -45,6 +45,7 @@ import { Migration20261203101028_hnsw_build_settings } from './Migration20261203
 import { Migration20261203102258_chunks_in_document_order } from './Migration20261203102258_chunks_in_document_order.js';
 import { Migration20261203221500_keyword_pairs_without_common_words } from './Migration20261203221500_keyword_pairs_without_common_words.js';
 import { Migration20261204140000_statistics_lock_order } from './Migration20261204140000_statistics_lock_order.js';
+import { Migration20261204193000_document_delete_lock_order } from './Migration20261204193000_document_delete_lock_order.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -92,4 +93,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203102258_chunks_in_document_order', class: Migration20261203102258_chunks_in_document_order },
   { name: 'Migration20261203221500_keyword_pairs_without_common_words', class: Migration20261203221500_keyword_pairs_without_common_words },
   { name: 'Migration20261204140000_statistics_lock_order', class: Migration20261204140000_statistics_lock_order },
+  { name: 'Migration20261204193000_document_delete_lock_order', class: Migration20261204193000_document_delete_lock_order },
 ];

@@ -1,15 +1,26 @@
 /**
- * Deleting a dataset while a job of its writes a group of inputs: the delete and the group's
+ * Deleting while a job of the dataset writes a group of inputs: the delete and the group's
  * transaction must neither deadlock nor fail the job's attempt. The group holds its job's row
- * (KEY SHARE) and then needs the dataset's and its documents'; the delete took those first and
- * reached the job's row last, by the cascade. It now takes the dataset's jobs first (DatasetService.delete),
- * waits for the groups being written, and the job stops cleanly at its next group. Before that,
- * this test failed five of eight runs: three times the delete lost a deadlock (an internal error to
- * the caller), once the group's INSERT failed its attempt; which side loses is PostgreSQL's
- * choice, so a regression may pass a run now and then.
+ * (KEY SHARE), then its documents' rows one input after another, and the dataset's row once a
+ * statement of it changes chunks (the statistics trigger).
+ *
+ * - A dataset: the delete took the dataset's and documents' rows first and reached the job's row
+ *   last, by the cascade. It now takes the dataset's jobs first (DatasetService.delete), waits for
+ *   the groups being written, and the job stops cleanly at its next group. Before that, this test
+ *   failed five of eight runs: three times the delete lost a deadlock (an internal error to the
+ *   caller), once the group's INSERT failed its attempt; which side loses is PostgreSQL's choice,
+ *   so a regression may pass a run now and then.
+ * - A document (`deleteDocument`, and retention): `delete_documents` took the document's row,
+ *   then the dataset's; a group that had replaced an earlier input's document held the dataset's
+ *   row and wanted that document next. The user's delete failed with a deadlock in three runs of
+ *   three. It now takes the running jobs of the documents' datasets first
+ *   (Migration20261204193000_document_delete_lock_order), and retention does so before it picks
+ *   its documents.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { rawId } from '../support/embeddings.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { pollUntil } from '../support/poll.js';
@@ -32,6 +43,28 @@ async function waitingFor(pid: number, prefix: string): Promise<number> {
     Number(
       (await watcher.query(`select count(*) as n from pg_stat_activity where datname = current_database() and $1 = any(pg_blocking_pids(pid)) and query ilike $2`, [pid, `${prefix}%`])).rows[0].n,
     ),
+  );
+}
+
+/**
+ * Until one statement besides the holder's and the group's waits for a lock: the delete's.
+ * Counted in this test's database only: other files' servers have databases of their own.
+ */
+function theDeleteAloneWaits(holderPid: number, groupPid: number): Promise<number> {
+  return pollUntil(
+    () =>
+      withClient(server.database.ownerUrl, async (watcher) =>
+        Number(
+          (
+            await watcher.query(`select count(*) as n from pg_stat_activity where datname = current_database() and pid not in ($1, $2) and cardinality(pg_blocking_pids(pid)) > 0`, [
+              holderPid,
+              groupPid,
+            ])
+          ).rows[0].n,
+        ),
+      ),
+    (n) => n === 1,
+    { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} other statements waiting for a lock, not the delete alone` },
   );
 }
 
@@ -59,25 +92,10 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
       });
       const deleting = server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) { id } }`, { token, variables: { id: dataset.id } });
       // The delete waits too: for the group's job (or, before the fix, for the held document).
-      // Counted in this test's database only: other files' servers have databases of their own.
       const groupPid = (
         await holder.query(`select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [holderPid])
       ).rows[0].pid as number;
-      await pollUntil(
-        () =>
-          withClient(server.database.ownerUrl, async (watcher) =>
-            Number(
-              (
-                await watcher.query(`select count(*) as n from pg_stat_activity where datname = current_database() and pid not in ($1, $2) and cardinality(pg_blocking_pids(pid)) > 0`, [
-                  holderPid,
-                  groupPid,
-                ])
-              ).rows[0].n,
-            ),
-          ),
-        (n) => n === 1,
-        { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} other statements waiting for a lock, not the delete alone` },
-      );
+      await theDeleteAloneWaits(holderPid, groupPid);
       await holder.query('commit');
       return deleting;
     });
@@ -98,5 +116,103 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
     // No attempt of the job failed on the way (a deadlock, a foreign key): nothing logged at error.
     const errors = server.logs.slice(logsBefore).filter((line) => line.level >= 50 || /deadlock|foreign key/i.test(JSON.stringify(line)));
     expect(errors.map((line) => JSON.stringify(line).slice(0, 300))).toEqual([]);
+  });
+});
+
+/** A document's global id, as the API gives it. */
+function globalId(documentId: string): string {
+  return Buffer.from(`Document:${documentId}`).toString('base64');
+}
+
+/**
+ * A dataset holding note-0 and note-1, then a job replacing both, stopped inside its group on the
+ * dataset's row (held here) after it took note-0's; `remove` starts meanwhile and must wait for a
+ * lock too before the row is let go. What `remove` answered, once the job has ended.
+ */
+async function removeDuringReplacement<T>(remove: (token: string, noteOne: string) => Promise<T>, { retentionHours }: { retentionHours?: number } = {}) {
+  const { token } = await tenantWithOwner(server);
+  const dataset = await createDataset(server, token);
+  const datasetId = rawId(dataset.id);
+  if (retentionHours) {
+    await withClient(server.database.ownerUrl, (client) => client.query('update datasets set document_retention_hours = $2 where id = $1', [datasetId, retentionHours]));
+  }
+  const notes = (seed: number) => [0, 1].map((index) => ({ title: `note-${index}`, text: text(seed + index) }));
+  const first = await ingestInline(server, token, dataset.id, notes(0), OPTIONS);
+  expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
+  const noteOne = await withClient(server.database.ownerUrl, async (client) =>
+    (await client.query(`select id from documents where dataset_id = $1 and source_key = 'note-1'`, [datasetId])).rows[0].id as string,
+  );
+  const logsBefore = server.logs.length;
+
+  const { removed, jobId } = await withClient(server.database.ownerUrl, async (holder) => {
+    await holder.query('begin');
+    // The group replaces note-0 first: deleting its old chunks needs the dataset's row, held here.
+    await holder.query(`select 1 from datasets where id = $1 for no key update`, [datasetId]);
+    const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const job = await ingestInline(server, token, dataset.id, notes(100), OPTIONS);
+    expect(job.body.errors).toBeUndefined();
+    await pollUntil(() => waitingFor(holderPid, 'delete from chunks'), (n) => n === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      failure: (n) => `${n} group statements waiting for the held dataset`,
+    });
+    const groupPid = (await holder.query(`select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [holderPid])).rows[0].pid as number;
+    // Before the fix the delete took note-1's row (which the group replaces next) and queued
+    // behind the group for the dataset's; now it waits for the group's job.
+    const removing = remove(token, noteOne);
+    await theDeleteAloneWaits(holderPid, groupPid);
+    await holder.query('commit');
+    return { removed: await removing.catch((error: unknown) => error), jobId: job.body.data.ingestDocuments.id as string };
+  });
+  const job = await settled(server, token, jobId, 60_000);
+  const replacementChunks = (job.progress as { chunksDone: number }).chunksDone;
+  const left = await withClient(server.database.ownerUrl, async (client) =>
+    (
+      await client.query(
+        `select array(select source_key from documents where dataset_id = $1 order by source_key) as documents,
+                s.document_count::int as "documentCount", s.chunk_count::int as "chunkCount",
+                (select count(*)::int from chunks where dataset_id = $1) as "chunksCounted"
+           from datasets s where s.id = $1`,
+        [datasetId],
+      )
+    ).rows[0],
+  );
+  // No attempt of the job failed on the way (a deadlock): nothing logged at error.
+  const errors = server.logs.slice(logsBefore).filter((line) => line.level >= 50 || /deadlock|foreign key/i.test(JSON.stringify(line)));
+  return { removed, noteOne, stage: job.stage, replacementChunks, left, errors: errors.map((line) => JSON.stringify(line).slice(0, 300)) };
+}
+
+describe('deleting documents while a job replaces them', { timeout: 120_000 }, () => {
+  it('deleteDocument waits for the group that replaces the document, then deletes it', async () => {
+    const outcome = await removeDuringReplacement((token, noteOne) =>
+      server.graphql(`mutation($id: ID!) { deleteDocument(id: $id) { id sourceKey } }`, { token, variables: { id: globalId(noteOne) } }),
+    );
+    const { body } = outcome.removed as { body: { errors?: unknown; data: { deleteDocument: unknown } } };
+    expect(body.errors).toBeUndefined();
+    expect(body.data.deleteDocument).toEqual({ id: globalId(outcome.noteOne), sourceKey: 'note-1' });
+    expect(outcome.stage).toBe('COMPLETED');
+    // After the group: note-0's new text stays, note-1 is gone, the counts agree.
+    expect(outcome.left.documents).toEqual(['note-0']);
+    expect(outcome.left.documentCount).toBe(1);
+    expect(outcome.left.chunkCount).toBe(outcome.left.chunksCounted);
+    expect(outcome.left.chunkCount).toBeGreaterThan(0);
+    expect(outcome.errors).toEqual([]);
+  });
+
+  it('retention waits for the group too, then removes both expired documents', async () => {
+    const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+    // A period of one hour and a clock two days on: both notes have expired, replaced or not.
+    const outcome = await removeDuringReplacement(
+      () => withClient(server.database.ownerUrl, (client) => applyDocumentRetention(client, secrets, new Date(Date.now() + 48 * 3_600_000))),
+      { retentionHours: 1 },
+    );
+    // Run after the group: the chunks it removed are the replacements' (40 words in 200-character chunks: several each).
+    expect(outcome.removed instanceof Error ? outcome.removed.message : null).toBeNull();
+    const { documentsDeleted, chunksDeleted } = outcome.removed as { documentsDeleted: number; chunksDeleted: number };
+    expect(documentsDeleted).toBe(2);
+    expect(chunksDeleted).toBe(outcome.replacementChunks);
+    expect(outcome.stage).toBe('COMPLETED');
+    expect(outcome.left).toMatchObject({ documents: [], documentCount: 0, chunkCount: 0, chunksCounted: 0 });
+    expect(outcome.errors).toEqual([]);
   });
 });

@@ -47,6 +47,23 @@ interface Expired {
 async function removeBatch(client: Client, secrets: SecretBox, now: Date, batch: number): Promise<{ documents: number; chunks: number }> {
   await client.query('begin');
   try {
+    // The running ingestion jobs of the datasets with expired documents come first, as in
+    // delete_documents (Migration20261204193000_document_delete_lock_order): a group of inputs
+    // holds its job's row before the documents it replaces, so taking a document first and the
+    // job after deadlocked with it (test/ingestion/delete-during-ingestion.test.ts). This waits
+    // for the groups being written, then for no one: their next group waits for this batch.
+    await client.query(
+      `select 1 from ingestion_jobs j
+        where j.stage not in ('COMPLETED', 'FAILED', 'CANCELLED')
+          and j.dataset_id in (
+            select s.id from datasets s join tenants t on t.id = s.tenant_id
+             cross join lateral (select coalesce(s.document_retention_hours, t.document_retention_hours) as hours) r
+             where r.hours is not null
+               and exists (select 1 from documents d where d.dataset_id = s.id and d.updated_at < $1::timestamptz - make_interval(hours => r.hours)))
+        order by j.id
+          for update of j`,
+      [now.toISOString()],
+    );
     // Per dataset with a period, its oldest documents past it (the (dataset_id, updated_at) index).
     const { rows: expired } = await client.query<Expired>(
       `select d.id, d.tenant_id, d.dataset_id, r.hours, d.updated_at as ingested_at
