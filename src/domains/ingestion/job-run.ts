@@ -6,6 +6,7 @@
  * progress inside a group is credited as it happens (processed-bytes.ts).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import type { DocumentParser } from './document-parser.js';
@@ -28,6 +29,14 @@ const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
 export class JobRun {
   /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
   private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
+  /**
+   * Source keys that inputs checked before this one are still to write (PARSED). A later input
+   * with such a key is written after them even when it matches what is stored now: settled
+   * UNCHANGED here it let the earlier input win (test/ingestion/later-input-wins.test.ts).
+   * Null when PARSING resumed with inputs PARSED before a crash, whose keys are not kept: then
+   * no input is settled UNCHANGED here, and CHUNKING's write finds out (writeDocuments).
+   */
+  private keysToWrite: Set<string> | null = new Set();
   private readonly processed: ProcessedBytes;
   private readonly groups: ItemGroups;
 
@@ -94,18 +103,31 @@ export class JobRun {
     return chunked;
   }
 
-  /** PARSING: a parse failure fails the input alone, for good; content already stored is settled as UNCHANGED. */
+  /** Before PARSING checks its first input: whether inputs were PARSED by an earlier run of the job (see keysToWrite). */
+  async beginParsing(): Promise<void> {
+    const [row] = await this.scope.read((tx) =>
+      boundSql<{ resumed: boolean }>(tx, `select exists (select 1 from ingestion_items where job_id = ? and status = 'PARSED') as resumed`, [this.jobId]),
+    );
+    this.keysToWrite = row?.resumed ? null : new Set();
+  }
+
+  /**
+   * PARSING: a parse failure fails the input alone, for good; content already stored is settled
+   * as UNCHANGED, unless an earlier input of the job is still to write one of its documents.
+   */
   async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParseResult<HashedDocument>): Promise<void> {
     if ('failure' in parsed) return failed(item, parsed.failure);
     const { documents } = parsed;
     item.documentCount = documents.length;
-    const stored = await documentHashes(tx, job.dataset.id, documents.map((document) => document.sourceKey));
-    const unchanged = documents.every((document) => stored.get(document.sourceKey) === document.hash);
+    const keys = documents.map((document) => document.sourceKey);
+    const written = this.keysToWrite;
+    const unchanged = written !== null && !keys.some((key) => written.has(key)) && (await storedAlready(tx, job.dataset.id, documents));
     if (unchanged) {
       Object.assign(item, { status: 'DONE', outcome: 'UNCHANGED', chunkCount: 0 });
       this.parsed.take(item.id);
     } else {
       item.status = 'PARSED';
+      for (const key of keys) written?.add(key);
     }
   }
 
@@ -159,4 +181,10 @@ export class JobRun {
 
 function failed(item: IngestionItem, failure: ParseFailure): void {
   Object.assign(item, { status: 'FAILED', error: failure.message, errorReason: failure.reason });
+}
+
+/** Whether every document is stored in the dataset with the same content already. */
+async function storedAlready(tx: EntityManager, datasetId: string, documents: HashedDocument[]): Promise<boolean> {
+  const stored = await documentHashes(tx, datasetId, documents.map((document) => document.sourceKey));
+  return documents.every((document) => stored.get(document.sourceKey) === document.hash);
 }

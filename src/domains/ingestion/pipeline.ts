@@ -67,6 +67,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
     // A job resumed in EMBEDDING has settled its inputs already.
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
       if (!(await run.enter('PARSING'))) return null;
+      await run.beginParsing();
       const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job) => ({
         settle: (item, parsed) => run.check(tx, job, item, parsed),
         finish: async () => {},
