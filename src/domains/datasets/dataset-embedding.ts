@@ -38,31 +38,39 @@ export async function embeddingModelNamed(em: EntityManager, id: string): Promis
   return model;
 }
 
+/** A change of a dataset's embedding model, validated: the new model, or null to clear it. */
+export interface EmbeddingModelChange {
+  model: Model | null;
+}
+
+/** The change `modelId` asks for (`null` clears the model), validated; undefined when it is the model already. */
+export async function embeddingModelChange(em: EntityManager, dataset: Dataset, modelId: string | null): Promise<EmbeddingModelChange | undefined> {
+  if (modelId === (dataset.embeddingModel?.id ?? null)) return undefined;
+  return { model: modelId === null ? null : await embeddingModelNamed(em, modelId) };
+}
+
 /**
- * Sets the dataset's embedding model (`null` clears it); nothing happens when it is unchanged.
- * Vectors of models that are neither the new one nor the serving one are deleted (a re-embed
- * overtaken by another change leaves none behind).
+ * Applies `change` to the dataset: the vectors it leaves without use go first (every one when
+ * the model is cleared; else those of models that are neither the new one nor the serving one,
+ * so a re-embed overtaken by another change leaves none behind), then `flush` writes the
+ * dataset's row, then a new model's re-embed job starts.
+ *
+ * The vectors before the row: a group of inputs replacing a document deletes its chunks, whose
+ * cascade takes their vectors' rows before the statistics trigger takes the dataset's. Taken
+ * the other way round, a change during an ingestion deadlocked with it
+ * (test/ingestion/embedding-model-change-during-ingestion.test.ts).
  */
-export async function changeEmbeddingModel(em: EntityManager, dataset: Dataset, modelId: string | null, startJob: EmbeddingJobs): Promise<void> {
-  const current = dataset.embeddingModel?.id ?? null;
-  if (modelId === current) return;
-  if (modelId === null) {
-    dataset.embeddingModel = null;
-    dataset.servingEmbeddingModel = null;
-    await em.flush();
-    await boundSql(em, 'delete from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid', [dataset.tenant.id, dataset.id]);
-    return;
-  }
-  const model = await embeddingModelNamed(em, modelId);
-  dataset.embeddingModel = model;
-  await em.flush();
-  const keep = [model.id, dataset.servingEmbeddingModel?.id].filter((id): id is string => Boolean(id));
+export async function changeEmbeddingModel(em: EntityManager, dataset: Dataset, change: EmbeddingModelChange, flush: () => Promise<void>, startJob: EmbeddingJobs): Promise<void> {
+  const keep = change.model ? [change.model.id, dataset.servingEmbeddingModel?.id].filter((id): id is string => Boolean(id)) : [];
   await boundSql(em, 'delete from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid and model_id <> all(?::uuid[])', [
     dataset.tenant.id,
     dataset.id,
     pgArray(keep),
   ]);
-  await startJob(dataset.id);
+  dataset.embeddingModel = change.model;
+  if (!change.model) dataset.servingEmbeddingModel = null;
+  await flush();
+  if (change.model) await startJob(dataset.id);
 }
 
 /** The embedding state of each dataset in `ids` (in order; null for one with no model and no serving model, or not found). */

@@ -10,7 +10,7 @@ import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
-import { changeEmbeddingModel, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
+import { changeEmbeddingModel, embeddingModelChange, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
 import { followDatasetSettings, type DatasetSettings } from './dataset-feed.js';
 import { Dataset } from './dataset.entity.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
@@ -80,15 +80,22 @@ export class DatasetService {
   async update(id: string, changes: DatasetChanges): Promise<Dataset> {
     assertCan(this.ctx.actor, 'data:write');
     const dataset = await this.get(id);
-    if (changes.name != null) dataset.name = validName(changes.name);
+    // Every change is checked (the model and the slug read) before any field is set: a read
+    // flushes the fields set before it, and a mutation commits what it wrote even when it
+    // answers with an error (test/ingestion/embedding-model-change-during-ingestion.test.ts).
+    const embedding = changes.embeddingModelId === undefined ? undefined : await embeddingModelChange(this.ctx.em, dataset, changes.embeddingModelId);
+    const fields: Partial<Pick<Dataset, 'name' | 'slug' | 'documentRetentionHours' | 'description'>> = {};
+    if (changes.name != null) fields.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== dataset.slug) {
       await SLUG.assertFree(this.ctx.em, validSlug(changes.slug), dataset.id);
-      dataset.slug = changes.slug;
+      fields.slug = changes.slug;
     }
-    if (changes.documentRetentionHours !== undefined) dataset.documentRetentionHours = retentionHours('documentRetentionHours', changes.documentRetentionHours);
-    if (changes.description !== undefined) dataset.description = validDescription(changes.description);
-    await SLUG.flush(this.ctx.em, dataset.slug);
-    if (changes.embeddingModelId !== undefined) await changeEmbeddingModel(this.ctx.em, dataset, changes.embeddingModelId, this.embeddingJobs);
+    if (changes.documentRetentionHours !== undefined) fields.documentRetentionHours = retentionHours('documentRetentionHours', changes.documentRetentionHours);
+    if (changes.description !== undefined) fields.description = validDescription(changes.description);
+    Object.assign(dataset, fields);
+    const flush = () => SLUG.flush(this.ctx.em, dataset.slug);
+    if (embedding) await changeEmbeddingModel(this.ctx.em, dataset, embedding, flush, this.embeddingJobs);
+    else await flush();
     this.announceChange(dataset.id);
     return dataset;
   }
