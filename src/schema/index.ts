@@ -1,5 +1,6 @@
 /** The schema: imports each domain's GraphQL file for its side effect, then builds. */
 import { builder } from './builder.js';
+import { withMutationSavepoints } from '../graphql/mutation-savepoints.js';
 import { withSynchronousNodeIds } from './node-ids.js';
 import './tenancy.js';
 import './viewer.js';
@@ -19,4 +20,4 @@ import './usage.js';
 import './audit.js';
 import './privacy.js';
 
-export const schema = withSynchronousNodeIds(builder.toSchema({ sortSchema: true }));
+export const schema = withMutationSavepoints(withSynchronousNodeIds(builder.toSchema({ sortSchema: true })));

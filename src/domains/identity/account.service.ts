@@ -100,10 +100,10 @@ export class AccountService {
     const now = new Date();
     if (stored.usedAt || !(await this.useUp(stored, now))) {
       // Used twice (or a concurrent refresh with it won): someone else holds a copy. End the
-      // family; the transaction commits the revocation even though this operation fails.
+      // family; the revocation is committed even though this operation fails (keepingWrites).
       if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
       await em.flush();
-      const reused = new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' });
+      const reused = new UnauthenticatedError('Refresh token reused: the session has been ended', { reason: 'reuse' }).keepingWrites();
       // Every tenant the user belongs to: a copy of the session can be switched into any of them.
       if (this.ctx.deps.refusals) {
         for (const tenantId of await this.tenantIdsOf(session.user, session.activeTenant.id)) this.refused(reused, session, 'reuse', tenantId);

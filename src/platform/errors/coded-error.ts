@@ -14,10 +14,23 @@ export abstract class CodedError extends Error {
   /** Extra, client-safe facts about the failure (never secrets). */
   readonly details: Record<string, unknown>;
 
+  /**
+   * Whether what the failing operation wrote before this error is committed all the same: a
+   * consequence that must hold though the caller is refused (a session ended on a reused
+   * refresh token). Otherwise a failing mutation field writes nothing (graphql/mutation-savepoints.ts).
+   */
+  keepsWrites = false;
+
   constructor(message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = new.target.name;
     this.details = details;
+  }
+
+  /** This error, its operation's writes kept (see keepsWrites). */
+  keepingWrites(): this {
+    this.keepsWrites = true;
+    return this;
   }
 }
 
