@@ -12,7 +12,7 @@ import { DELETE_DOCUMENTS } from './Migration20261203003019_document_retention.j
  * Migration20261204140000_statistics_lock_order): replacing an earlier input's document is
  * enough. The delete took the document's row, then the dataset's (its cascade to the chunks
  * fires the same trigger): holding the document a group was about to replace, it waited for
- * the dataset's row that group held (test/ingestion/delete-document-during-ingestion.test.ts).
+ * the dataset's row that group held (test/ingestion/delete-during-ingestion.test.ts).
  * Now it locks those jobs' rows FOR UPDATE in id order before any document: it waits for the
  * groups in flight to commit, and their next group waits for the delete. Jobs already ended
  * hold nothing and are left alone; under row-level security a request sees its tenant's only.
