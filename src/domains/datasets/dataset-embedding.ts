@@ -58,7 +58,9 @@ export async function embeddingModelChange(em: EntityManager, dataset: Dataset, 
  * The vectors before the row: a group of inputs replacing a document deletes its chunks, whose
  * cascade takes their vectors' rows before the statistics trigger takes the dataset's. Taken
  * the other way round, a change during an ingestion deadlocked with it
- * (test/ingestion/embedding-model-change-during-ingestion.test.ts).
+ * (test/ingestion/embedding-model-change-during-ingestion.test.ts). The caller has locked the
+ * dataset's running jobs before (ingestion-locks.ts), which covers a job that starts its group
+ * or its switch of serving model (dataset row, then vectors) before this change.
  */
 export async function changeEmbeddingModel(em: EntityManager, dataset: Dataset, change: EmbeddingModelChange, flush: () => Promise<void>, startJob: EmbeddingJobs): Promise<void> {
   const keep = change.model ? [change.model.id, dataset.servingEmbeddingModel?.id].filter((id): id is string => Boolean(id)) : [];

@@ -2,7 +2,6 @@
  * Datasets as the caller may see and change them. Deleting one removes its documents, chunks
  * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
  */
-import { boundSql } from '../../db/bound-sql.js';
 import { findByIds } from '../lookup.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, retentionHours, validDescription, validName, validSlug } from '../fields.js';
@@ -13,6 +12,7 @@ import { uniqueName } from '../unique-names.js';
 import { changeEmbeddingModel, embeddingModelChange, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
 import { followDatasetSettings, type DatasetSettings } from './dataset-feed.js';
 import { Dataset } from './dataset.entity.js';
+import { lockDatasetJobs } from './ingestion-locks.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
 
 export interface DatasetInput {
@@ -94,8 +94,15 @@ export class DatasetService {
     if (changes.description !== undefined) fields.description = validDescription(changes.description);
     Object.assign(dataset, fields);
     const flush = () => SLUG.flush(this.ctx.em, dataset.slug);
-    if (embedding) await changeEmbeddingModel(this.ctx.em, dataset, embedding, flush, this.embeddingJobs);
-    else await flush();
+    if (embedding) {
+      // Its running jobs first (ingestion-locks.ts): a group replacing documents and an
+      // embedding job switching its serving model each hold their job while they take vectors
+      // and the dataset's row, in orders the change cannot both follow.
+      await lockDatasetJobs(this.ctx.em, dataset.id, 'running');
+      await changeEmbeddingModel(this.ctx.em, dataset, embedding, flush, this.embeddingJobs);
+    } else {
+      await flush();
+    }
     this.announceChange(dataset.id);
     return dataset;
   }
@@ -105,12 +112,11 @@ export class DatasetService {
     assertCan(this.ctx.actor, 'data:write');
     const dataset = await this.get(id);
     await this.ctx.em.transactional(async (tx) => {
-      // The dataset's ingestion jobs first: a group of inputs being written holds its job's row
-      // (KEY SHARE, ingestion/job-lock.ts) and then needs the dataset's and its documents'.
-      // Taken by the cascade after those, the delete deadlocked with the group or left it to
-      // fail on the vanished dataset (test/ingestion/delete-during-ingestion.test.ts). Now the
-      // delete waits for the groups in flight to commit, and the job's next group finds the job gone.
-      await boundSql(tx, 'select 1 from ingestion_jobs where dataset_id = ?::uuid order by id for update', [dataset.id]);
+      // The dataset's ingestion jobs first (ingestion-locks.ts): taken by the cascade after the
+      // dataset's and documents' rows, the delete deadlocked with a group being written or left
+      // it to fail on the vanished dataset (test/ingestion/delete-during-ingestion.test.ts). Now
+      // it waits for the groups in flight to commit, and the job's next group finds the job gone.
+      await lockDatasetJobs(tx, dataset.id, 'all');
       // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
       await tx.nativeDelete(Dataset, { id: dataset.id });
     });

@@ -1,0 +1,21 @@
+/**
+ * A dataset's ingestion jobs locked before a change that touches its chunks or vectors while a
+ * job may be writing them. A job writes a group of inputs (or a batch of vectors, or switches
+ * the serving model) holding its job's row, then the documents, vectors and dataset row it
+ * changes; a change that took any of those first and the job's row last could deadlock with it.
+ * Taking the jobs first (FOR UPDATE, in id order) waits for the transaction in flight and makes
+ * the job's next one wait for the change. The same rule in SQL: `delete_documents`
+ * (Migration20261204193000_document_delete_lock_order) and document retention.
+ *
+ * Raw SQL on `ingestion_jobs`: the ingestion domain imports this one (ingestion/job-lock.ts
+ * locks a single job), so importing it back would make a circle.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { boundSql } from '../../db/bound-sql.js';
+
+/** `all`: every job of the dataset (it is being deleted with them); `running`: those not ended. */
+export async function lockDatasetJobs(em: EntityManager, datasetId: string, which: 'all' | 'running'): Promise<void> {
+  if (!em.isInTransaction()) throw new Error('lockDatasetJobs needs a transaction: the locks last until it ends');
+  const running = which === 'running' ? ` and stage not in ('COMPLETED', 'FAILED', 'CANCELLED')` : '';
+  await boundSql(em, `select 1 from ingestion_jobs where dataset_id = ?::uuid${running} order by id for update`, [datasetId]);
+}
