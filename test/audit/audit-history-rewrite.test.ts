@@ -9,11 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REWRITE_AUDIT_HISTORY_SQL } from '../../migrations/Migration20261202083125_audit_history_without_arguments.js';
-import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { asOwner } from '../support/locks.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,7 +23,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const owner = <T>(fn: (client: import('pg').Client) => Promise<T>) => withClient(server.database.ownerUrl, fn);
 const tenantIdOf = (account: { tenant: { id: string } }) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
 
 /** An event as the writer stored it before (details.variables). */
@@ -43,7 +42,7 @@ function oldEvent(tenantId: string, action: string, details: Record<string, unkn
 async function lastOperationWritten(tenantId: string, field: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   const count = () =>
-    owner(async (client) =>
+    asOwner(server, async (client) =>
       Number((await client.query(`select count(*) from audit_events where tenant_id = $1 and payload->'details'->'fields'->0->>'field' = $2`, [tenantId, field])).rows[0].count),
     );
   while ((await count()) === 0) {
@@ -54,11 +53,11 @@ async function lastOperationWritten(tenantId: string, field: string): Promise<vo
 
 /** The chain's (seq, hash) pairs up to `seq`, in order. */
 const hashesUpTo = (tenantId: string, seq: string) =>
-  owner(async (client) => (await client.query(`select seq, encode(hash, 'hex') as hash from audit_events where tenant_id = $1 and seq <= $2 order by seq`, [tenantId, seq])).rows);
+  asOwner(server, async (client) => (await client.query(`select seq, encode(hash, 'hex') as hash from audit_events where tenant_id = $1 and seq <= $2 order by seq`, [tenantId, seq])).rows);
 const rewriteEvents = (tenantId: string) =>
-  owner(async (client) => Number((await client.query(`select count(*) from audit_events where tenant_id = $1 and action = 'audit.chain.rewritten'`, [tenantId])).rows[0].count));
+  asOwner(server, async (client) => Number((await client.query(`select count(*) from audit_events where tenant_id = $1 and action = 'audit.chain.rewritten'`, [tenantId])).rows[0].count));
 
-const head = (tenantId: string) => owner(async (client) => (await client.query(`select seq, encode(hash, 'hex') as hash from audit_chain_heads where tenant_id = $1`, [tenantId])).rows[0]);
+const head = (tenantId: string) => asOwner(server, async (client) => (await client.query(`select seq, encode(hash, 'hex') as hash from audit_chain_heads where tenant_id = $1`, [tenantId])).rows[0]);
 const VERIFY = '{ verifyAuditChain { ok problem checked rewrites { eventId previousHeadHash rewrittenHeadHash } } }';
 
 it('removes stored variables and diff emails, re-hashes the chain, records the rewrite, and the chain verifies', async () => {
@@ -69,7 +68,7 @@ it('removes stored variables and diff emails, re-hashes the chain, records the r
   await createApiKey(server, untouched.accessToken, { name: 'clean', scopes: ['READ'] });
   await auditEventsOf(server, account.accessToken, 2);
   await auditEventsOf(server, untouched.accessToken, 2);
-  await owner((client) =>
+  await asOwner(server, (client) =>
     client.query('select append_audit_events($1::jsonb)', [
       JSON.stringify([
         oldEvent(tenantId, 'graphql.mutation', { operationName: null, documentHash: 'ab'.repeat(32), variables: { p: 'old secret password 999' }, durationMs: 3 }),
@@ -89,9 +88,9 @@ it('removes stored variables and diff emails, re-hashes the chain, records the r
   const cleanHead = await head(tenantIdOf(untouched));
   const cleanHashes = await hashesUpTo(tenantIdOf(untouched), cleanHead.seq);
 
-  await owner((client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
+  await asOwner(server, (client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
 
-  const rows = await owner(async (client) => (await client.query('select action, payload from audit_events where tenant_id = $1 order by seq', [tenantId])).rows);
+  const rows = await asOwner(server, async (client) => (await client.query('select action, payload from audit_events where tenant_id = $1 order by seq', [tenantId])).rows);
   const json = JSON.stringify(rows);
   expect(json).not.toContain('old secret password 999');
   expect(json).not.toContain('slr_oldrefreshtoken');
@@ -118,7 +117,7 @@ it('removes stored variables and diff emails, re-hashes the chain, records the r
   // Again: nothing left to remove, nothing recorded, nothing re-hashed.
   const rewritten = await head(tenantId);
   const rewrittenHashes = await hashesUpTo(tenantId, rewritten.seq);
-  await owner((client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
+  await asOwner(server, (client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
   expect(await hashesUpTo(tenantId, rewritten.seq)).toEqual(rewrittenHashes);
   expect(await rewriteEvents(tenantId)).toBe(1);
 });
@@ -126,14 +125,14 @@ it('removes stored variables and diff emails, re-hashes the chain, records the r
 it('a rewrite record that does not name the hash it follows is reported', async () => {
   const account = await signUp(server);
   const tenantId = tenantIdOf(account);
-  await owner((client) =>
+  await asOwner(server, (client) =>
     client.query('select append_audit_events($1::jsonb)', [
       JSON.stringify([oldEvent(tenantId, 'graphql.mutation', { variables: { p: 'x secret' } })]),
     ]),
   );
-  await owner((client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
+  await asOwner(server, (client) => client.query(REWRITE_AUDIT_HISTORY_SQL));
   // A forged record (re-hashed so the hashes hold) naming another head is caught.
-  await owner(async (client) => {
+  await asOwner(server, async (client) => {
     await client.query(`update audit_events set payload = jsonb_set(payload, '{details,rewrittenHeadHash}', '"00"') where tenant_id = $1 and action = 'audit.chain.rewritten'`, [tenantId]);
     await client.query(
       `update audit_events set hash = sha256(prev_hash || convert_to(payload::text, 'UTF8')) where tenant_id = $1 and action = 'audit.chain.rewritten'`,

@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { applyRetention } from '../../src/domains/audit/retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { runSluice, sluiceEnv } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { asOwner } from '../support/locks.js';
 
 const DAY = 86_400_000;
 let server: TestServer;
@@ -22,14 +22,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-const owner = <T>(fn: (client: import('pg').Client) => Promise<T>) => withClient(server.database.ownerUrl, fn);
 const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString();
 
 it('removes expired audit events, usage and decisions only, and the rest still verifies', async () => {
   const account = await signUp(server);
   const tenantId = Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
   // History older than the API: three events written long ago, in order, into monthly partitions.
-  await owner(async (client) => {
+  await asOwner(server, async (client) => {
     await client.query('select ensure_audit_partitions($1::date, 6)', [daysAgo(215)]);
     const old = [200, 150, 100].map((days) => ({
       id: randomUUID(),
@@ -53,13 +52,13 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   const before = (await must(server, account.accessToken, verify)).verifyAuditChain;
   expect(before.ok).toBe(true);
 
-  const report = await owner((client) => applyRetention(client));
+  const report = await asOwner(server, (client) => applyRetention(client));
   // The two expired events were alone in their months: those partitions are dropped whole.
   const month = (days: number) => `audit_events_${daysAgo(days).slice(0, 7).replace('-', '_')}`;
   expect(report.partitionsDropped).toEqual([month(200), month(150)]);
   expect(report.auditEventsDeleted).toBe(0);
   expect(report.usageRecordsDeleted).toBe(1);
-  const left = await owner(async (client) => {
+  const left = await asOwner(server, async (client) => {
     const { rows } = await client.query(`select payload->'details'->>'days' as days from audit_events where tenant_id = $1 order by seq`, [tenantId]);
     return rows.map((row) => row.days);
   });
@@ -69,10 +68,10 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   const after = (await must(server, account.accessToken, verify)).verifyAuditChain;
   expect(after).toMatchObject({ ok: true, firstBrokenEventId: null });
   expect(after.checked).toBeGreaterThanOrEqual(left.length);
-  const usage = await owner(async (client) => (await client.query('select endpoint_slug from usage_records where tenant_id = $1', [tenantId])).rows.map((row) => row.endpoint_slug));
+  const usage = await asOwner(server, async (client) => (await client.query('select endpoint_slug from usage_records where tenant_id = $1', [tenantId])).rows.map((row) => row.endpoint_slug));
   expect(usage).toEqual(['kept']);
   // Running it again changes nothing.
-  const again = await owner((client) => applyRetention(client));
+  const again = await asOwner(server, (client) => applyRetention(client));
   expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
 });
 
@@ -86,7 +85,7 @@ it('sluice audit verify reports every chain, and a broken one with exit code 1',
   expect(clean.code).toBe(0);
   expect(JSON.parse(clean.stdout).chains.find((chain: { tenant: string }) => chain.tenant === account.tenant.slug)).toMatchObject({ ok: true });
 
-  await owner((client) => client.query(`update audit_events set payload = jsonb_set(payload, '{details}', '{}') where id = $1`, [event!.id]));
+  await asOwner(server, (client) => client.query(`update audit_events set payload = jsonb_set(payload, '{details}', '{}') where id = $1`, [event!.id]));
   const broken = await runSluice(['audit', 'verify', '--json'], env);
   expect(broken.code).toBe(1);
   const report = JSON.parse(broken.stdout);

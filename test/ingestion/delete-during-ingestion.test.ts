@@ -18,12 +18,11 @@
  *   its documents.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
 import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { rawId } from '../support/embeddings.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
-import { pollUntil } from '../support/poll.js';
+import { asOwner, blockedBackend, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -37,37 +36,6 @@ afterAll(async () => {
 const text = (seed: number) => Array.from({ length: 40 }, (_, i) => `sluice${(seed * 31 + i) % 97} gate paddle weir`).join(' ');
 const OPTIONS = { chunkSize: 200, chunkOverlap: 40 };
 
-/** Statements in this test's database waiting for `pid`'s locks whose text starts with `prefix`. */
-async function waitingFor(pid: number, prefix: string): Promise<number> {
-  return withClient(server.database.ownerUrl, async (watcher) =>
-    Number(
-      (await watcher.query(`select count(*) as n from pg_stat_activity where datname = current_database() and $1 = any(pg_blocking_pids(pid)) and query ilike $2`, [pid, `${prefix}%`])).rows[0].n,
-    ),
-  );
-}
-
-/**
- * Until one statement besides the holder's and the group's waits for a lock: the delete's.
- * Counted in this test's database only: other files' servers have databases of their own.
- */
-function theDeleteAloneWaits(holderPid: number, groupPid: number): Promise<number> {
-  return pollUntil(
-    () =>
-      withClient(server.database.ownerUrl, async (watcher) =>
-        Number(
-          (
-            await watcher.query(`select count(*) as n from pg_stat_activity where datname = current_database() and pid not in ($1, $2) and cardinality(pg_blocking_pids(pid)) > 0`, [
-              holderPid,
-              groupPid,
-            ])
-          ).rows[0].n,
-        ),
-      ),
-    (n) => n === 1,
-    { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} other statements waiting for a lock, not the delete alone` },
-  );
-}
-
 describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => {
   it('deletes it without a deadlock, and the job stops cleanly', async () => {
     const { token } = await tenantWithOwner(server);
@@ -77,7 +45,7 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
     expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
     const logsBefore = server.logs.length;
 
-    const removed = await withClient(server.database.ownerUrl, async (holder) => {
+    const removed = await asOwner(server, async (holder) => {
       await holder.query('begin');
       // The job's first group replaces note-0 and waits for its row, inside the group's transaction.
       await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'note-0' for update`, [datasetId]);
@@ -85,24 +53,18 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
       const documents = Array.from({ length: 70 }, (_, index) => ({ title: `note-${index}`, text: text(100 + index) }));
       const job = await ingestInline(server, token, dataset.id, documents, OPTIONS);
       expect(job.body.errors).toBeUndefined();
-      await pollUntil(() => waitingFor(holderPid, 'select id, source_key'), (n) => n === 1, {
-        timeoutMs: 60_000,
-        intervalMs: 50,
-        failure: (n) => `${n} group statements waiting for the held document`,
-      });
+      await untilLockWaiters(server, { blockedBy: holderPid, startingWith: 'select id, source_key' }, 1, 'group statements for the held document');
       const deleting = server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) { id } }`, { token, variables: { id: dataset.id } });
       // The delete waits too: for the group's job (or, before the fix, for the held document).
-      const groupPid = (
-        await holder.query(`select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [holderPid])
-      ).rows[0].pid as number;
-      await theDeleteAloneWaits(holderPid, groupPid);
+      const groupPid = await blockedBackend(server, holderPid);
+      await untilLockWaiters(server, { except: [holderPid, groupPid] }, 1, 'statements besides the group (the delete alone)');
       await holder.query('commit');
       return deleting;
     });
     expect(removed.body.errors).toBeUndefined();
     expect(removed.body.data.deleteDataset.id).toBe(dataset.id);
 
-    const left = await withClient(server.database.ownerUrl, async (client) =>
+    const left = await asOwner(server, async (client) =>
       (
         await client.query(
           `select (select count(*)::int from datasets where id = $1) as datasets, (select count(*)::int from ingestion_jobs where dataset_id = $1) as jobs,
@@ -134,39 +96,35 @@ async function removeDuringReplacement<T>(remove: (token: string, noteOne: strin
   const dataset = await createDataset(server, token);
   const datasetId = rawId(dataset.id);
   if (retentionHours) {
-    await withClient(server.database.ownerUrl, (client) => client.query('update datasets set document_retention_hours = $2 where id = $1', [datasetId, retentionHours]));
+    await asOwner(server, (client) => client.query('update datasets set document_retention_hours = $2 where id = $1', [datasetId, retentionHours]));
   }
   const notes = (seed: number) => [0, 1].map((index) => ({ title: `note-${index}`, text: text(seed + index) }));
   const first = await ingestInline(server, token, dataset.id, notes(0), OPTIONS);
   expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
-  const noteOne = await withClient(server.database.ownerUrl, async (client) =>
+  const noteOne = await asOwner(server, async (client) =>
     (await client.query(`select id from documents where dataset_id = $1 and source_key = 'note-1'`, [datasetId])).rows[0].id as string,
   );
   const logsBefore = server.logs.length;
 
-  const { removed, jobId } = await withClient(server.database.ownerUrl, async (holder) => {
+  const { removed, jobId } = await asOwner(server, async (holder) => {
     await holder.query('begin');
     // The group replaces note-0 first: deleting its old chunks needs the dataset's row, held here.
     await holder.query(`select 1 from datasets where id = $1 for no key update`, [datasetId]);
     const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
     const job = await ingestInline(server, token, dataset.id, notes(100), OPTIONS);
     expect(job.body.errors).toBeUndefined();
-    await pollUntil(() => waitingFor(holderPid, 'delete from chunks'), (n) => n === 1, {
-      timeoutMs: 60_000,
-      intervalMs: 50,
-      failure: (n) => `${n} group statements waiting for the held dataset`,
-    });
-    const groupPid = (await holder.query(`select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [holderPid])).rows[0].pid as number;
+    await untilLockWaiters(server, { blockedBy: holderPid, startingWith: 'delete from chunks' }, 1, 'group statements for the held dataset');
+    const groupPid = await blockedBackend(server, holderPid);
     // Before the fix the delete took note-1's row (which the group replaces next) and queued
     // behind the group for the dataset's; now it waits for the group's job.
     const removing = remove(token, noteOne);
-    await theDeleteAloneWaits(holderPid, groupPid);
+    await untilLockWaiters(server, { except: [holderPid, groupPid] }, 1, 'statements besides the group (the delete alone)');
     await holder.query('commit');
     return { removed: await removing.catch((error: unknown) => error), jobId: job.body.data.ingestDocuments.id as string };
   });
   const job = await settled(server, token, jobId, 60_000);
   const replacementChunks = (job.progress as { chunksDone: number }).chunksDone;
-  const left = await withClient(server.database.ownerUrl, async (client) =>
+  const left = await asOwner(server, async (client) =>
     (
       await client.query(
         `select array(select source_key from documents where dataset_id = $1 order by source_key) as documents,
@@ -203,7 +161,7 @@ describe('deleting documents while a job replaces them', { timeout: 120_000 }, (
     const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
     // A period of one hour and a clock two days on: both notes have expired, replaced or not.
     const outcome = await removeDuringReplacement(
-      () => withClient(server.database.ownerUrl, (client) => applyDocumentRetention(client, secrets, new Date(Date.now() + 48 * 3_600_000))),
+      () => asOwner(server, (client) => applyDocumentRetention(client, secrets, new Date(Date.now() + 48 * 3_600_000))),
       { retentionHours: 1 },
     );
     // Run after the group: the chunks it removed are the replacements' (40 words in 200-character chunks: several each).

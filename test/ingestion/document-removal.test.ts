@@ -6,17 +6,16 @@
  * tenants keep theirs.
  */
 import { describe, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
 import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, serverWithOwner, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
+import { asOwner } from '../support/locks.js';
 
 const state = serverWithOwner();
 const HOUR = 3_600_000;
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
-const owner = <T>(fn: (client: import('pg').Client) => Promise<T>) => withClient(state.server.database.ownerUrl, fn);
 
 async function ingest(token: string, datasetId: string, documents: InlineDocument[]) {
   const { body } = await ingestInline(state.server, token, datasetId, documents);
@@ -26,7 +25,7 @@ async function ingest(token: string, datasetId: string, documents: InlineDocumen
 
 /** What the dataset says it holds beside a recount from its rows, and the term counts that drifted. */
 async function bookkeeping(datasetId: string) {
-  return owner(async (client) => {
+  return asOwner(state.server, async (client) => {
     const { rows: [counts] } = await client.query(
       `select s.document_count::int as documents, s.chunk_count::int as chunks, s.search_chunk_count::int as "searchChunks",
               (select count(*)::int from documents d where d.dataset_id = s.id) as "documentsCounted",
@@ -80,7 +79,7 @@ describe('removing documents', { timeout: 120_000 }, () => {
     const after = await bookkeeping(uuidOf(dataset.id));
     expect(after).toEqual({ documents: 2, chunks: after.chunksCounted, searchChunks: after.chunksCounted, documentsCounted: 2, chunksCounted: 2, drift: [] });
     // "boats" was only in the deleted document: no dataset term counts it any more.
-    const boats = await owner(async (client) => (await client.query(`select chunk_count from dataset_terms where dataset_id = $1 and term = 'boat'`, [uuidOf(dataset.id)])).rows);
+    const boats = await asOwner(state.server, async (client) => (await client.query(`select chunk_count from dataset_terms where dataset_id = $1 and term = 'boat'`, [uuidOf(dataset.id)])).rows);
     expect(boats.every((row) => row.chunk_count === 0)).toBe(true);
 
     // Again: it is gone.
@@ -114,15 +113,15 @@ describe('removing documents', { timeout: 120_000 }, () => {
     const now = Date.now();
 
     // An hour from now nothing has expired.
-    expect(await owner((client) => applyDocumentRetention(client, secrets, new Date(now + HOUR)))).toEqual({ documentsDeleted: 0, chunksDeleted: 0 });
+    expect(await asOwner(state.server, (client) => applyDocumentRetention(client, secrets, new Date(now + HOUR)))).toEqual({ documentsDeleted: 0, chunksDeleted: 0 });
     // A day and an hour: the 24-hour dataset's documents go, the others stay.
-    const first = await owner((client) => applyDocumentRetention(client, secrets, new Date(now + 25 * HOUR)));
+    const first = await asOwner(state.server, (client) => applyDocumentRetention(client, secrets, new Date(now + 25 * HOUR)));
     expect(first).toEqual({ documentsDeleted: 2, chunksDeleted: 2 });
     expect(await documentsOf(tenant.token, daily.id)).toEqual([]);
     expect(await documentsOf(tenant.token, inherits.id)).toHaveLength(2);
     expect(await bookkeeping(uuidOf(daily.id))).toEqual({ documents: 0, chunks: 0, searchChunks: 0, documentsCounted: 0, chunksCounted: 0, drift: [] });
     // Past the tenant's 48 hours: the dataset that inherits it follows; the other tenant keeps everything.
-    expect(await owner((client) => applyDocumentRetention(client, secrets, new Date(now + 49 * HOUR)))).toEqual({ documentsDeleted: 2, chunksDeleted: 2 });
+    expect(await asOwner(state.server, (client) => applyDocumentRetention(client, secrets, new Date(now + 49 * HOUR)))).toEqual({ documentsDeleted: 2, chunksDeleted: 2 });
     expect(await documentsOf(tenant.token, inherits.id)).toEqual([]);
     expect(await documentsOf(state.owner.token, elsewhere.id)).toHaveLength(2);
 

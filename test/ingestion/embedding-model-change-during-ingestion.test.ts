@@ -7,11 +7,10 @@
  * model is never called here: the vectors are written in SQL.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { rawId } from '../support/embeddings.js';
 import { createModel, uniqueSlug } from '../support/endpoints.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
-import { pollUntil } from '../support/poll.js';
+import { asOwner, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -22,14 +21,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const owner = <T>(work: (client: import('pg').Client) => Promise<T>) => withClient(server.database.ownerUrl, work);
-
-/** Statements of this test's database waiting for a lock whose text starts with `prefix`. */
-const waiting = (prefix: string) =>
-  owner(async (client) =>
-    Number((await client.query(`select count(*) as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0 and query ilike $1`, [`${prefix}%`])).rows[0].n),
-  );
-
 it('clears the model after the group that replaces a document, without a deadlock', { timeout: 120_000 }, async () => {
   const { token } = await tenantWithOwner(server);
   const model = await createModel(server, token, { name: uniqueSlug('embeddings'), type: 'openai-compatible-embeddings', config: { baseUrl: 'http://127.0.0.1:9/v1', model: 'unused', dimensions: 3 } });
@@ -39,7 +30,7 @@ it('clears the model after the group that replaces a document, without a deadloc
   const first = await ingestInline(server, token, dataset.id, notes('first'));
   expect((await settled(server, token, first.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
   // Every chunk embedded by the model, as its EMBEDDING stage would have left them.
-  await owner(async (client) => {
+  await asOwner(server, async (client) => {
     await client.query(`update datasets set embedding_model_id = $2, serving_embedding_model_id = $2 where id = $1`, [datasetId, rawId(model.id)]);
     await client.query(
       `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)
@@ -49,21 +40,21 @@ it('clears the model after the group that replaces a document, without a deadloc
   });
   const logsBefore = server.logs.length;
 
-  const { cleared, jobId } = await owner(async (holder) => {
+  const { cleared, jobId } = await asOwner(server, async (holder) => {
     await holder.query('begin');
     await holder.query(`select 1 from datasets where id = $1 for no key update`, [datasetId]);
     // The update first, then the group, both waiting for the dataset's row: the update gets it first.
     const clearing = server.graphql(`mutation($id: ID!) { updateDataset(id: $id, input: { embeddingModelId: null }) { id } }`, { token, variables: { id: dataset.id } });
-    await pollUntil(() => waiting('update "datasets"'), (n) => n === 1, { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} dataset updates waiting` });
+    await untilLockWaiters(server, { startingWith: 'update "datasets"' }, 1, 'dataset updates');
     const job = await ingestInline(server, token, dataset.id, notes('second').slice(0, 1));
     expect(job.body.errors).toBeUndefined();
-    await pollUntil(() => waiting('delete from chunks'), (n) => n === 1, { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} chunk deletes waiting` });
+    await untilLockWaiters(server, { startingWith: 'delete from chunks' }, 1, 'chunk deletes');
     await holder.query('commit');
     return { cleared: await clearing, jobId: job.body.data.ingestDocuments.id as string };
   });
   expect(cleared.body.errors).toBeUndefined();
   expect((await settled(server, token, jobId)).stage).toBe('COMPLETED');
-  const left = await owner(async (client) =>
+  const left = await asOwner(server, async (client) =>
     (
       await client.query(
         `select d.embedding_model_id as model, (select count(*)::int from chunk_embeddings e where e.dataset_id = d.id) as vectors,
@@ -83,7 +74,7 @@ it('writes nothing of an update refused for its embedding model or its slug', as
   const chat = await createModel(server, token, { name: uniqueSlug('extractive'), type: 'extractive' });
   const dataset = await createDataset(server, token);
   const other = await createDataset(server, token);
-  const stored = (id: string) => owner(async (client) => (await client.query(`select name, description, slug from datasets where id = $1`, [rawId(id)])).rows[0]);
+  const stored = (id: string) => asOwner(server, async (client) => (await client.query(`select name, description, slug from datasets where id = $1`, [rawId(id)])).rows[0]);
   const before = await stored(dataset.id);
   const takenSlug = (await stored(other.id)).slug as string;
   // A chat model as the embedding model; a slug another dataset has. Each with fields that pass.

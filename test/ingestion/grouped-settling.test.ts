@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
+import { untilLockWaiters } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -133,21 +134,8 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
       const { body } = await ingestInline(server, token, dataset.id, many(0), { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap });
       expect(body.errors).toBeUndefined();
       // Two of the job's chunk INSERTs waiting for it at once: the second group's began while the
-      // first's was open. Watched from a connection outside any transaction (inside one,
-      // pg_stat_activity is read once and kept).
-      await withClient(server.database.ownerUrl, (watcher) =>
-        pollUntil(
-          async () =>
-            (
-              await watcher.query(
-                `select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid)) and query like 'insert into chunks%'`,
-                [holderPid],
-              )
-            ).rows[0].n as number,
-          (waiting) => waiting === 2,
-          { timeoutMs: 60_000, intervalMs: 50, failure: (waiting) => `${waiting} chunk INSERTs waiting for the dataset's row, not 2` },
-        ),
-      );
+      // first's was open.
+      await untilLockWaiters(server, { blockedBy: holderPid, startingWith: 'insert into chunks' }, 2, "chunk INSERTs for the dataset's row");
       await holder.query('commit');
       const job = await settled(server, token, body.data.ingestDocuments.id, 60_000);
       expect(job).toMatchObject({ stage: 'COMPLETED', attempts: 1 });

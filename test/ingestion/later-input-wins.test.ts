@@ -7,10 +7,9 @@
  * keysToWrite), and after a crash in PARSING, whose earlier inputs' keys are not known, always.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withClient } from '../../src/db/bootstrap.js';
 import { rawId } from '../support/embeddings.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
-import { pollUntil } from '../support/poll.js';
+import { asOwner, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -21,13 +20,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-const owner = <T>(work: (client: import('pg').Client) => Promise<T>) => withClient(server.database.ownerUrl, work);
-
 const STORED = 'The lock keeper opens the upper gate at dawn.';
 const CHANGED = 'The lock keeper closes the lower gate at dusk.';
 
 async function storedText(datasetId: string, sourceKey: string): Promise<string> {
-  return owner(async (client) =>
+  return asOwner(server, async (client) =>
     (
       await client.query(
         `select string_agg(c.content, ' ' order by c.ordinal) as text from chunks c join documents d on d.id = c.document_id where d.dataset_id = $1 and d.source_key = $2`,
@@ -39,7 +36,7 @@ async function storedText(datasetId: string, sourceKey: string): Promise<string>
 
 /** Each input's outcome, in input order. */
 async function outcomes(jobId: string): Promise<string[]> {
-  return owner(async (client) => (await client.query(`select outcome from ingestion_items where job_id = $1 order by ordinal`, [rawId(jobId)])).rows.map((row) => row.outcome as string));
+  return asOwner(server, async (client) => (await client.query(`select outcome from ingestion_items where job_id = $1 order by ordinal`, [rawId(jobId)])).rows.map((row) => row.outcome as string));
 }
 
 async function datasetWith(documents: { title: string; text: string }[]) {
@@ -89,25 +86,21 @@ describe('inputs of one job with the same source key', { timeout: 120_000 }, () 
       { title: 'gate.md', text: 'The gate paddles let the water through.' },
     ]);
     const datasetId = rawId(dataset.id);
-    const resumedJobId = await owner(async (holder) => {
+    const resumedJobId = await asOwner(server, async (holder) => {
       await holder.query('begin');
       // A job that replaces gate.md waits here, and the dataset's queue with it.
       await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'gate.md' for update`, [datasetId]);
       const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
       const ahead = await ingestInline(server, token, dataset.id, [{ title: 'gate.md', text: 'The gate paddles are wound shut.' }]);
       expect(ahead.body.errors).toBeUndefined();
-      await pollUntil(
-        () => owner(async (client) => Number((await client.query(`select count(*) as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))`, [holderPid])).rows[0].n)),
-        (n) => n === 1,
-        { timeoutMs: 60_000, intervalMs: 50, failure: (n) => `${n} statements waiting for the held document` },
-      );
+      await untilLockWaiters(server, { blockedBy: holderPid }, 1, 'statements for the held document');
       const job = await ingestInline(server, token, dataset.id, [
         { title: 'lock.md', text: CHANGED },
         { title: 'lock.md', text: STORED },
       ]);
       const jobId = job.body.data.ingestDocuments.id as string;
       // As a run that parsed the first input and then died would have left it (its parsed documents lost with it).
-      await owner(async (client) => {
+      await asOwner(server, async (client) => {
         await client.query(`update ingestion_jobs set stage = 'PARSING' where id = $1 and stage = 'QUEUED'`, [rawId(jobId)]);
         await client.query(`update ingestion_items set status = 'PARSED', document_count = 1 where job_id = $1 and ordinal = (select min(ordinal) from ingestion_items where job_id = $1)`, [rawId(jobId)]);
       });
