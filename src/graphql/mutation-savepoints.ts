@@ -28,22 +28,25 @@ export function withMutationSavepoints(schema: GraphQLSchema): GraphQLSchema {
       const em = context.em;
       if (!em?.isInTransaction()) return resolve(source, args, context, info);
       await statement(em, `savepoint ${SAVEPOINT}`);
-      try {
-        const result = await resolve(source, args, context, info);
+      const keep = async () => {
         await em.flush();
         await statement(em, `release savepoint ${SAVEPOINT}`);
-        return result;
+      };
+      let result: unknown;
+      try {
+        result = await resolve(source, args, context, info);
       } catch (error) {
         if (error instanceof CodedError && error.keepsWrites) {
-          await em.flush();
-          await statement(em, `release savepoint ${SAVEPOINT}`);
-          throw error;
+          await keep();
+        } else {
+          // The field's error is the answer: a rollback that fails too (a lost connection) is not.
+          await statement(em, `rollback to savepoint ${SAVEPOINT}`).catch(() => undefined);
+          em.clear();
         }
-        // The field's error is the answer: a rollback that fails too (a lost connection) is not.
-        await statement(em, `rollback to savepoint ${SAVEPOINT}`).catch(() => undefined);
-        em.clear();
         throw error;
       }
+      await keep();
+      return result;
     };
   }
   return schema;
