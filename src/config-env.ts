@@ -143,6 +143,11 @@ export const envSchema = z.object({
   SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
   SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
   SLUICE_DATABASE_POOL_SIZE: limit(1, 500).default(10),
+  // The embedded PostgreSQL's page memory (src/db/embedded-memory.ts); PostgreSQL's own syntax.
+  SLUICE_EMBEDDED_SHARED_BUFFERS: z
+    .string()
+    .refine((value) => sharedBuffersMegabytes(value) !== undefined, { message: 'must be an amount such as 512MB or 2GB, from 16MB to 1TB' })
+    .optional(),
   SLUICE_TRUSTED_DOCUMENTS: z.string().min(1, 'must not be empty').optional(),
   SLUICE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SLUICE_REDACT_PHONE_COUNTRY: z
@@ -162,4 +167,12 @@ export function decodeMasterKey(value: string): Buffer | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
   const key = Buffer.from(value, 'base64');
   return key.length === 32 ? key : undefined;
+}
+
+/** `value` (PostgreSQL's memory syntax: a number and kB, MB, GB or TB) in megabytes, when it is one from 16 MB to 1 TB. */
+function sharedBuffersMegabytes(value: string): number | undefined {
+  const match = /^(\d{1,10})(kB|MB|GB|TB)$/.exec(value);
+  if (!match) return undefined;
+  const megabytes = Number(match[1]) * { kB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB' | 'TB'];
+  return megabytes >= 16 && megabytes <= 1024 * 1024 ? megabytes : undefined;
 }

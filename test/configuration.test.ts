@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
+import { embeddedMemorySettings, sharedBuffersFor, usableMemory } from '../src/db/embedded-memory.js';
 import { issuesOf, STRONG_SECRETS } from './support/config.js';
 
 const KEY = STRONG_SECRETS.SLUICE_MASTER_KEY;
@@ -24,7 +25,8 @@ describe('parseConfig', () => {
     expect(config.env).toBe('development');
     expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
     expect(config.dataDir).toBe(path.resolve('.sluice'));
-    expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10 });
+    expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10, embeddedSharedBuffers: undefined });
+    expect(parseConfig({ SLUICE_EMBEDDED_SHARED_BUFFERS: '2GB' }).database.embeddedSharedBuffers).toBe('2GB');
     // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
     expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });
     expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400' }).vectorSearch).toEqual({ hnswEfSearch: 400 });
@@ -40,6 +42,11 @@ describe('parseConfig', () => {
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: /],
     [{ SLUICE_HNSW_EF_SEARCH: '0' }, /^SLUICE_HNSW_EF_SEARCH: must be at least 1/],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
+    [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '512' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount such as 512MB or 2GB, from 16MB to 1TB/],
+    [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '2 GB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],
+    [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '8MB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],
+    [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '2TB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],
+    [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '1gb' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],
   ])('names the bad value in %j', (env, message) => {
     const issues = issuesOf(env);
     expect(issues).toHaveLength(1);
@@ -146,5 +153,20 @@ describe('loadConfig secrets', () => {
     const { JWT_SECRET: _omitted, ...withoutSecret } = PRODUCTION;
     await expect(loadConfig({ ...withoutSecret, SLUICE_DATA_DIR: dataDir })).rejects.toBeInstanceOf(ConfigError);
     await expect(readdir(dataDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the embedded PostgreSQL’s page memory (shared_buffers)', () => {
+  const GB = 1024 ** 3;
+  it('is a quarter of the memory, at least PostgreSQL’s 128 MB and at most 8 GB', () => {
+    expect(sharedBuffersFor(24 * GB)).toBe('6144MB');
+    expect(sharedBuffersFor(2 * GB)).toBe('512MB');
+    expect(sharedBuffersFor(256 * 1024 ** 2)).toBe('128MB');
+    expect(sharedBuffersFor(256 * GB)).toBe('8192MB');
+  });
+
+  it('is what SLUICE_EMBEDDED_SHARED_BUFFERS says when it is set', () => {
+    expect(embeddedMemorySettings('48MB')).toEqual({ shared_buffers: '48MB' });
+    expect(embeddedMemorySettings(undefined)).toEqual({ shared_buffers: sharedBuffersFor(usableMemory()) });
   });
 });

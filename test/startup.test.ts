@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { migrationsList } from '../migrations/index.js';
 import { appUrlFrom, withClient } from '../src/db/bootstrap.js';
+import { sharedBuffersFor, usableMemory } from '../src/db/embedded-memory.js';
 import { createEmptyDatabase } from './support/database.js';
 import { developmentEnv, runSluice, serve, spawnSluice, stop, type Env } from './support/process.js';
 
@@ -33,15 +34,20 @@ describe('embedded PostgreSQL in the data directory', () => {
     expect((await fetch(`${first.baseUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${first.baseUrl}/readyz`)).status).toBe(200);
     expect(await postGraphQL(first.baseUrl)).toEqual({ data: { viewer: { kind: 'ANONYMOUS' } } });
+    // Page memory sized to the machine (db/embedded-memory.ts), as the server itself reports it.
+    const sized = sharedBuffersFor(usableMemory());
+    expect(first.logs.find((l) => /embedded PostgreSQL created/.test(l.msg))).toMatchObject({ sharedBuffers: sized });
+    expect(await sharedBuffersOf(dataDir)).toBe(sizeAsPostgresShows(sized));
     const graphiql = await fetch(`${first.baseUrl}/graphql`, { headers: { accept: 'text/html' } });
     expect(await graphiql.text()).toMatch(/graphiql/i);
     expect(await stop(first)).toBe(0);
     expect(first.logs.slice(-3).map((l) => l.msg)).toContain('shutdown complete');
 
-    const second = await serve(developmentEnv(dataDir));
+    const second = await serve(developmentEnv(dataDir, { SLUICE_EMBEDDED_SHARED_BUFFERS: '48MB' }));
     try {
       expect(second.logs.some((l) => /using local development secrets/.test(l.msg))).toBe(true);
-      expect(second.logs.some((l) => /embedded PostgreSQL started/.test(l.msg))).toBe(true);
+      expect(second.logs.some((l) => /embedded PostgreSQL started .*\(shared_buffers 48MB\)$/.test(l.msg))).toBe(true);
+      expect(await sharedBuffersOf(dataDir)).toBe('48MB');
       expect(second.logs.filter((l) => l.msg === 'applied migration')).toHaveLength(0);
       expect((await fetch(`${second.baseUrl}/readyz`)).status).toBe(200);
     } finally {
@@ -56,6 +62,20 @@ describe('embedded PostgreSQL in the data directory', () => {
     }
   });
 });
+
+/** `shared_buffers` as the embedded server in `dataDir` reports it (its address and password are in the directory). */
+async function sharedBuffersOf(dataDir: string): Promise<string> {
+  const { port } = JSON.parse(await readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
+  const { databasePassword } = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { databasePassword: string };
+  const url = `postgres://postgres:${encodeURIComponent(databasePassword)}@127.0.0.1:${port}/postgres`;
+  return withClient(url, async (client) => (await client.query<{ shared_buffers: string }>('show shared_buffers')).rows[0]!.shared_buffers);
+}
+
+/** PostgreSQL shows a whole number of gigabytes as GB ("6144MB" is shown "6GB"). */
+function sizeAsPostgresShows(megabytes: string): string {
+  const value = Number.parseInt(megabytes, 10);
+  return value % 1024 === 0 ? `${value / 1024}GB` : megabytes;
+}
 
 describe('with DATABASE_URL', () => {
   let database: Awaited<ReturnType<typeof createEmptyDatabase>>;

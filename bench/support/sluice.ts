@@ -17,7 +17,7 @@ import { memoryOf } from './proc.js';
 export interface BenchDatabase {
   ownerUrl: string;
   appUrl: string;
-  /** e.g. "PostgreSQL 18.4 (embedded)" */
+  /** e.g. "PostgreSQL 18.4 (embedded; shared_buffers 6GB)" */
   description: string;
   close(): Promise<void>;
 }
@@ -45,7 +45,9 @@ export async function openBenchDatabase(keepDir?: string): Promise<BenchDatabase
     kind = 'BENCH_DATABASE_URL';
   } else {
     const dataDir = keepDir ? path.resolve(keepDir) : await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-'));
-    const handle = await openDatabase(await loadConfig({ SLUICE_DATA_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'warn' }), logger);
+    // SLUICE_EMBEDDED_SHARED_BUFFERS as the product reads it, to compare page memories.
+    const sharedBuffers = process.env.SLUICE_EMBEDDED_SHARED_BUFFERS ? { SLUICE_EMBEDDED_SHARED_BUFFERS: process.env.SLUICE_EMBEDDED_SHARED_BUFFERS } : {};
+    const handle = await openDatabase(await loadConfig({ SLUICE_DATA_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'warn', ...sharedBuffers }), logger);
     database = {
       ownerUrl: handle.ownerUrl,
       appUrl: handle.appUrl,
@@ -56,8 +58,11 @@ export async function openBenchDatabase(keepDir?: string): Promise<BenchDatabase
     };
     kind = keepDir ? 'embedded, data directory kept' : 'embedded';
   }
-  const version = await withClient(database.ownerUrl, async (client) => (await client.query('show server_version')).rows[0].server_version as string);
-  return { ...database, description: `PostgreSQL ${version.split(' ')[0]} (${kind})` };
+  // Page memory decides how much a large benchmark reads back from the OS (src/db/embedded-memory.ts): every report names it.
+  const [version, sharedBuffers] = await withClient(database.ownerUrl, async (client) =>
+    Promise.all(['server_version', 'shared_buffers'].map(async (setting) => (await client.query(`show ${setting}`)).rows[0][setting] as string)),
+  );
+  return { ...database, description: `PostgreSQL ${version!.split(' ')[0]} (${kind}; shared_buffers ${sharedBuffers})` };
 }
 
 /** Rate limits on and counting, but out of the way of one client sending thousands of requests a second. */

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { appUrlFrom, ensureAppRole, ensureDatabase, withDatabase } from './bootstrap.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
+import { embeddedMemorySettings } from './embedded-memory.js';
 
 export const EMBEDDED_DATABASE_NAME = 'sluice';
 
@@ -14,6 +15,8 @@ export interface DatabaseHandle {
   ownerUrl: string;
   appUrl: string;
   embedded: EmbeddedDatabase | undefined;
+  /** The embedded server's `shared_buffers` when this process started it (not when it shares a running one's). */
+  sharedBuffers: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -24,13 +27,17 @@ export interface DatabaseHandle {
 export async function openDatabase(config: Config, logger: Logger, { shareRunning = false }: { shareRunning?: boolean } = {}): Promise<DatabaseHandle> {
   let embedded: EmbeddedDatabase | undefined;
   let ownerUrl = config.database.url;
+  let sharedBuffers: string | undefined;
   if (!ownerUrl) {
+    const settings = embeddedMemorySettings(config.database.embeddedSharedBuffers);
     embedded = await startEmbeddedPostgres({
       dataDir: config.dataDir,
       password: requireSecret(config.secrets.databasePassword, 'database password'),
       logger,
       shareRunning,
+      settings,
     });
+    if (!embedded.shared) sharedBuffers = settings.shared_buffers;
     await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
     ownerUrl = withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
   }
@@ -45,6 +52,7 @@ export async function openDatabase(config: Config, logger: Logger, { shareRunnin
     ownerUrl,
     appUrl,
     embedded,
+    sharedBuffers,
     async stop() {
       // A shared server belongs to the Sluice that started it.
       if (!embedded || embedded.shared) return;

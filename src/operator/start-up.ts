@@ -18,8 +18,10 @@ export function reportSecrets(config: Config, logger: Logger): void {
 export function reportDatabase(config: Config, database: DatabaseHandle, logger: Logger): void {
   const embedded = database.embedded;
   logger.info(
-    { database: redactUrl(database.ownerUrl), embedded: Boolean(embedded), shared: embedded?.shared ?? false, dataDir: config.dataDir },
-    embedded ? `embedded PostgreSQL ${embeddedStart(embedded)} in ${embedded.directory} on port ${embedded.port}` : 'using the PostgreSQL server from DATABASE_URL',
+    { database: redactUrl(database.ownerUrl), embedded: Boolean(embedded), shared: embedded?.shared ?? false, dataDir: config.dataDir, sharedBuffers: database.sharedBuffers },
+    embedded
+      ? `embedded PostgreSQL ${embeddedStart(embedded)} in ${embedded.directory} on port ${embedded.port}${database.sharedBuffers ? ` (shared_buffers ${database.sharedBuffers})` : ''}`
+      : 'using the PostgreSQL server from DATABASE_URL',
   );
 }
 
