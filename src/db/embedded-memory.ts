@@ -3,13 +3,14 @@
  *
  * PostgreSQL's own default, 128 MB, is sized to start on any machine, not to serve: a search
  * over a large dataset then reads most of its pages back from the operating system's cache on
- * every question (measured 2026-12-04 on 1 M chunks: a question asked twice read the same
- * 18 000 pages both times, and took twice as long as with its pages held; docs/benchmarks.md).
+ * every question (measured 2026-12-04 on 1 M chunks: 40 questions asked a second time read
+ * 18 021 pages again, and took 1.7 times as long as with their pages held; docs/benchmarks.md).
  * PostgreSQL's documentation gives a quarter of the machine's memory as the reasonable
  * starting point for a server, and managed services set about that; so does Sluice, within
  * the memory the process may use (a container's limit, not the host's) and at most 8 GB.
  * PostgreSQL takes that memory only as it reads pages into it. `SLUICE_EMBEDDED_SHARED_BUFFERS`
- * sets another amount; a server behind DATABASE_URL is configured by whoever runs it.
+ * sets another amount (passed as `-c`, it overrides the cluster's own configuration files); a
+ * server behind DATABASE_URL is configured by whoever runs it.
  */
 import os from 'node:os';
 
