@@ -37,7 +37,7 @@ describe('embedded PostgreSQL in the data directory', () => {
     // Page memory sized to the machine (db/embedded-memory.ts), as the server itself reports it.
     const sized = sharedBuffersFor(usableMemory());
     expect(first.logs.find((l) => /embedded PostgreSQL created/.test(l.msg))).toMatchObject({ sharedBuffers: sized });
-    expect(await sharedBuffersOf(dataDir)).toBe(sizeAsPostgresShows(sized));
+    expect(await sharedBuffersOf(dataDir)).toBe(megabytes(sized));
     const graphiql = await fetch(`${first.baseUrl}/graphql`, { headers: { accept: 'text/html' } });
     expect(await graphiql.text()).toMatch(/graphiql/i);
     expect(await stop(first)).toBe(0);
@@ -47,7 +47,7 @@ describe('embedded PostgreSQL in the data directory', () => {
     try {
       expect(second.logs.some((l) => /using local development secrets/.test(l.msg))).toBe(true);
       expect(second.logs.some((l) => /embedded PostgreSQL started .*\(shared_buffers 48MB\)$/.test(l.msg))).toBe(true);
-      expect(await sharedBuffersOf(dataDir)).toBe('48MB');
+      expect(await sharedBuffersOf(dataDir)).toBe(megabytes('48MB'));
       expect(second.logs.filter((l) => l.msg === 'applied migration')).toHaveLength(0);
       expect((await fetch(`${second.baseUrl}/readyz`)).status).toBe(200);
     } finally {
@@ -63,19 +63,17 @@ describe('embedded PostgreSQL in the data directory', () => {
   });
 });
 
-/** `shared_buffers` as the embedded server in `dataDir` reports it (its address and password are in the directory). */
-async function sharedBuffersOf(dataDir: string): Promise<string> {
+/** `shared_buffers` in bytes, as the embedded server in `dataDir` reads its setting (its address and password are in the directory). */
+async function sharedBuffersOf(dataDir: string): Promise<number> {
   const { port } = JSON.parse(await readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
   const { databasePassword } = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { databasePassword: string };
   const url = `postgres://postgres:${encodeURIComponent(databasePassword)}@127.0.0.1:${port}/postgres`;
-  return withClient(url, async (client) => (await client.query<{ shared_buffers: string }>('show shared_buffers')).rows[0]!.shared_buffers);
+  const query = "select pg_size_bytes(current_setting('shared_buffers'))::float8 as bytes";
+  return withClient(url, async (client) => (await client.query<{ bytes: number }>(query)).rows[0]!.bytes);
 }
 
-/** PostgreSQL shows a whole number of gigabytes as GB ("6144MB" is shown "6GB"). */
-function sizeAsPostgresShows(megabytes: string): string {
-  const value = Number.parseInt(megabytes, 10);
-  return value % 1024 === 0 ? `${value / 1024}GB` : megabytes;
-}
+/** "48MB" (what Sluice sets: whole megabytes) in bytes. */
+const megabytes = (amount: string) => Number.parseInt(amount, 10) * 1024 ** 2;
 
 describe('with DATABASE_URL', () => {
   let database: Awaited<ReturnType<typeof createEmptyDatabase>>;

@@ -59,10 +59,10 @@ export async function openBenchDatabase(keepDir?: string): Promise<BenchDatabase
     kind = keepDir ? 'embedded, data directory kept' : 'embedded';
   }
   // Page memory decides how much a large benchmark reads back from the OS (src/db/embedded-memory.ts): every report names it.
-  const [version, sharedBuffers] = await withClient(database.ownerUrl, async (client) =>
-    Promise.all(['server_version', 'shared_buffers'].map(async (setting) => (await client.query(`show ${setting}`)).rows[0][setting] as string)),
+  const { version, shared_buffers: sharedBuffers } = await withClient(database.ownerUrl, async (client) =>
+    (await client.query<{ version: string; shared_buffers: string }>("select current_setting('server_version') as version, current_setting('shared_buffers') as shared_buffers")).rows[0]!,
   );
-  return { ...database, description: `PostgreSQL ${version!.split(' ')[0]} (${kind}; shared_buffers ${sharedBuffers})` };
+  return { ...database, description: `PostgreSQL ${version.split(' ')[0]} (${kind}; shared_buffers ${sharedBuffers})` };
 }
 
 /** Rate limits on and counting, but out of the way of one client sending thousands of requests a second. */
