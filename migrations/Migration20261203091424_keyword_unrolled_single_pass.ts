@@ -29,7 +29,7 @@ import { KEYWORD_SEARCH } from './Migration20261203003331_keyword_single_pass.js
 const UNROLLED = 8;
 const each = (text: (i: number) => string, separator: string) => Array.from({ length: UNROLLED }, (_, i) => text(i + 1)).join(separator);
 
-const KEYWORD_SEARCH_UNROLLED = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
+export const KEYWORD_SEARCH_UNROLLED = String.raw`create or replace function sluice_keyword_search(dataset_ids uuid[], config regconfig, query text, strict boolean, top_k int, row_budget int, single_pass_limit int, excluded tsquery default null)
 returns table (chunk_id uuid, document_id uuid, dataset_id uuid, title text, metadata jsonb, content text, score float8, complete boolean)
 language sql stable
 as $fn$

@@ -46,6 +46,8 @@ import { Migration20261203102258_chunks_in_document_order } from './Migration202
 import { Migration20261203221500_keyword_pairs_without_common_words } from './Migration20261203221500_keyword_pairs_without_common_words.js';
 import { Migration20261204140000_statistics_lock_order } from './Migration20261204140000_statistics_lock_order.js';
 import { Migration20261204193000_document_delete_lock_order } from './Migration20261204193000_document_delete_lock_order.js';
+import { Migration20261205010000_keyword_steps_cached_plans } from './Migration20261205010000_keyword_steps_cached_plans.js';
+import { Migration20261205020000_keyword_single_pass_when_steps_score_all } from './Migration20261205020000_keyword_single_pass_when_steps_score_all.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -94,4 +96,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203221500_keyword_pairs_without_common_words', class: Migration20261203221500_keyword_pairs_without_common_words },
   { name: 'Migration20261204140000_statistics_lock_order', class: Migration20261204140000_statistics_lock_order },
   { name: 'Migration20261204193000_document_delete_lock_order', class: Migration20261204193000_document_delete_lock_order },
+  { name: 'Migration20261205010000_keyword_steps_cached_plans', class: Migration20261205010000_keyword_steps_cached_plans },
+  { name: 'Migration20261205020000_keyword_single_pass_when_steps_score_all', class: Migration20261205020000_keyword_single_pass_when_steps_score_all },
 ];

@@ -15,6 +15,7 @@ let server: TestServer;
 let owner: Tenant;
 let first: EndpointSetup;
 let second: EndpointSetup;
+let harbour: EndpointSetup;
 
 /** A node's database id: global ids are base64 of "Type:uuid". */
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
@@ -27,6 +28,17 @@ function documents(count: number, seed: number): InlineDocument[] {
   return Array.from({ length: count }, (_, index) => ({
     title: `Canal note ${index}`,
     text: Array.from({ length: 6 + Math.floor(next() * 40) }, () => words[Math.floor(words.length * next() ** 2.5)]).join(' ') + '.',
+  }));
+}
+
+/**
+ * 60 one-chunk documents: "harbour" in every one, "quay" in 2 and "jetty" in 6 (a tenth), never
+ * together: words rare and common enough for each path of the search to be chosen.
+ */
+function harbourNotes(): InlineDocument[] {
+  return documents(60, 11).map((document, index) => ({
+    title: document.title,
+    text: `harbour ${index % 20 === 0 ? 'quay ' : ''}${index % 10 === 5 ? 'jetty ' : ''}${document.text}`,
   }));
 }
 
@@ -56,6 +68,7 @@ beforeAll(async () => {
   owner = await tenantWithOwner(server);
   first = await endpointOver(server, owner.token, documents(40, 7));
   second = await endpointOver(server, owner.token, documents(15, 31));
+  harbour = await endpointOver(server, owner.token, harbourNotes());
 });
 afterAll(async () => {
   await server?.close();
@@ -100,6 +113,30 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     }
   });
 
+  it('plans the max-score steps once per connection, not at every search', async () => {
+    // A step of a question of up to eight words is a static statement whose plan PL/pgSQL keeps,
+    // generic by the function's own setting (migrations/…_keyword_steps_cached_plans.ts); until
+    // 2026-12-05 each was a dynamic statement, parsed and planned at every search. A kept plan is
+    // a memory context named CachedPlan holding its statement's text.
+    await withClient(server.database.ownerUrl, async (client) => {
+      const kept = async () =>
+        (await client.query<{ n: number }>(`select count(*)::int as n from pg_backend_memory_contexts where name = 'CachedPlan' and ident like 'with scored as%'`)).rows[0]!.n;
+      // Through the steps (single-pass limit 0); both words in at most a tenth of the chunks.
+      const ask = () => client.query(`select * from sluice_bm25_search($1::uuid[], 'english', 'quay jetty', false, 5, 1000000, 0)`, [`{${uuidOf(harbour.datasetId)}}`]);
+      expect(await kept()).toBe(0);
+      const rows = (await ask()).rows;
+      expect(rows.length).toBe(5);
+      // Complete passages (none) and the words' step, each kept once.
+      const afterFirst = await kept();
+      expect(afterFirst).toBe(2);
+      // Asked again on the same connection: the same plans, none made anew.
+      expect((await ask()).rows).toEqual(rows);
+      expect(await kept()).toBe(afterFirst);
+      const setting = await client.query<{ config: string[] }>(`select proconfig as config from pg_proc where proname = 'sluice_bm25_search'`);
+      expect(setting.rows[0]!.config).toEqual(['plan_cache_mode=force_generic_plan']);
+    });
+  });
+
   it('is inlined, and calls the max-score steps only for questions over the single-pass limit or with search syntax', async () => {
     const plan = (limit: number, question = 'river lock', strict = false) =>
       withClient(server.database.ownerUrl, async (client) => {
@@ -116,6 +153,26 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     expect(await plan(1_000_000, QUESTIONS.at(-1))).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
     const large = await plan(0);
     expect(large).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
+    // Over the single-pass limit, but the steps would score every matching chunk anyway (the
+    // words but the commonest in fewer chunks than topK): the single pass, with the same rows.
+    const harbourPlan = (limit: number, question: string) =>
+      withClient(server.database.ownerUrl, async (client) => {
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+          `explain (analyze, costs off, timing off, summary off) select * from sluice_keyword_search($1::uuid[], 'english', $2, false, 5, 5000, $3)`,
+          [`{${uuidOf(harbour.datasetId)}}`, question, limit],
+        );
+        return rows.map((row) => row['QUERY PLAN']).join('\n');
+      });
+    // 62 chunks hold "harbour quay", over a limit of 61; but "quay" is in 2, fewer than topK, so
+    // the steps would score all 62: the single pass does.
+    expect(await harbourPlan(61, 'harbour quay')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
+    // "jetty" is in 6, topK's worth and more: the steps may prune, and run.
+    expect(await harbourPlan(61, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
+    for (const question of ['harbour quay', 'harbour jetty', 'harbour quay jetty']) {
+      expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], question, 61), question).toEqual(
+        await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], question, 0),
+      );
+    }
     const syntax = await plan(1_000_000, '"river lock"', true);
     expect(syntax).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=[1-5](\.00)? /);
     // Search syntax keeps its meaning: both functions return the same.
