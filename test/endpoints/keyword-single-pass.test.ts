@@ -5,6 +5,7 @@
  * inlined into the caller's statement (no procedural step), and questions with more matching
  * chunks or search syntax still go through `sluice_bm25_search`'s max-score steps.
  */
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
@@ -32,7 +33,7 @@ function documents(count: number, seed: number): InlineDocument[] {
 }
 
 /**
- * 60 one-chunk documents: "harbour" in every one, "quay" in 2 and "jetty" in 6 (a tenth), never
+ * 60 one-chunk documents: "harbour" in every one, "quay" in 3 and "jetty" in 6 (a tenth), never
  * together: words rare and common enough for each path of the search to be chosen.
  */
 function harbourNotes(): InlineDocument[] {
@@ -118,22 +119,30 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     // generic by the function's own setting (migrations/…_keyword_steps_cached_plans.ts); until
     // 2026-12-05 each was a dynamic statement, parsed and planned at every search. A kept plan is
     // a memory context named CachedPlan holding its statement's text.
+    const kept = async (client: pg.Client) =>
+      (await client.query<{ n: number }>(`select count(*)::int as n from pg_backend_memory_contexts where name = 'CachedPlan' and ident like 'with scored as%'`)).rows[0]!.n;
+    const stepped = (client: pg.Client, question: string, budget: number) =>
+      client.query(`select * from sluice_bm25_search($1::uuid[], 'english', $2, false, 5, $3, 0)`, [`{${uuidOf(harbour.datasetId)}}`, question, budget]);
     await withClient(server.database.ownerUrl, async (client) => {
-      const kept = async () =>
-        (await client.query<{ n: number }>(`select count(*)::int as n from pg_backend_memory_contexts where name = 'CachedPlan' and ident like 'with scored as%'`)).rows[0]!.n;
-      // Through the steps (single-pass limit 0); both words in at most a tenth of the chunks.
-      const ask = () => client.query(`select * from sluice_bm25_search($1::uuid[], 'english', 'quay jetty', false, 5, 1000000, 0)`, [`{${uuidOf(harbour.datasetId)}}`]);
-      expect(await kept()).toBe(0);
-      const rows = (await ask()).rows;
+      expect(await kept(client)).toBe(0);
+      // Through the steps (single-pass limit 0): "quay" in 3 chunks, "jetty" in 6.
+      const rows = (await stepped(client, 'quay jetty', 1_000_000)).rows;
       expect(rows.length).toBe(5);
       // Complete passages (none) and the words' step, each kept once.
-      const afterFirst = await kept();
-      expect(afterFirst).toBe(2);
+      expect(await kept(client)).toBe(2);
       // Asked again on the same connection: the same plans, none made anew.
-      expect((await ask()).rows).toEqual(rows);
-      expect(await kept()).toBe(afterFirst);
+      expect((await stepped(client, 'quay jetty', 1_000_000)).rows).toEqual(rows);
+      expect(await kept(client)).toBe(2);
       const setting = await client.query<{ config: string[] }>(`select proconfig as config from pg_proc where proname = 'sluice_bm25_search'`);
       expect(setting.rows[0]!.config).toEqual(['plan_cache_mode=force_generic_plan']);
+    });
+    // A step over more chunks than the search may still score (it stops at the row budget) keeps
+    // a plan made for its words: "harbour" is in 60 chunks, over a budget of 10, not of 100.
+    await withClient(server.database.ownerUrl, async (client) => {
+      expect((await stepped(client, 'harbour', 10)).rows.length).toBe(5);
+      expect(await kept(client)).toBe(0);
+      expect((await stepped(client, 'harbour', 100)).rows.length).toBe(5);
+      expect(await kept(client)).toBe(1);
     });
   });
 
@@ -163,8 +172,8 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
         );
         return rows.map((row) => row['QUERY PLAN']).join('\n');
       });
-    // 62 chunks hold "harbour quay", over a limit of 61; but "quay" is in 2, fewer than topK, so
-    // the steps would score all 62: the single pass does.
+    // 63 chunks hold "harbour quay", over a limit of 61; but "quay" is in 3, fewer than topK, so
+    // the steps would score all 63: the single pass does.
     expect(await harbourPlan(61, 'harbour quay')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
     // "jetty" is in 6, topK's worth and more: the steps may prune, and run.
     expect(await harbourPlan(61, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
