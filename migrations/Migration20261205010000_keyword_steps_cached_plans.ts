@@ -11,8 +11,9 @@ import { BM25_SEARCH_RARE_PAIRS } from './Migration20261203221500_keyword_pairs_
  * which PostgreSQL parses, rewrites and plans at every execution: about 0.5 to 0.9 ms a step,
  * most of a search that takes the steps on a small dataset. Over bench/search.ts's 20 000 chunks,
  * the questions whose words are in more than `KEYWORD_SINGLE_PASS_LIMIT` chunks took 2 to 5.6 ms
- * where their statements ran for well under 1 ms, and some were slower than the ts_rank_cd
- * statement they replaced ("dock jetty143 cluster67": 5.6 ms against 3.7; one-off, 2026-12-05).
+ * (one of them, traced with auto_explain: 0.55 ms running its statements, 3.4 around them), and
+ * some were slower than the ts_rank_cd statement they replaced ("dock jetty143 cluster67":
+ * 5.6 ms against 3.7; one-off, 2026-12-05).
  *
  * - A question of up to 8 words (nearly all: as in `sluice_keyword_search`'s single pass) now
  *   runs each step as a static statement, with each word's frequency a column `t1` … `t8` (null
