@@ -193,12 +193,8 @@ interface PerQuestion {
  */
 async function slowerQuestions(client: pg.Client, tenantId: string, datasetId: string, asks: string[]): Promise<PerQuestion> {
   const prepared = (statement: typeof fullTextSearchSql, query: string) => {
-    const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null });
-    let index = 0;
-    const text = sql.replace(/\?/g, () => `$${++index}`);
-    // The retriever's statement prepared as it runs it; the old one as it ran (unnamed).
-    const name = statement === fullTextSearchSql ? `bench_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` : undefined;
-    return () => client.query({ name, text, values: params });
+    const config = benchStatement(statement, datasetId, query);
+    return () => client.query(config);
   };
   const results: { query: string; ours: number; before: number }[] = [];
   await client.query('begin');
@@ -240,19 +236,28 @@ async function ask(url: string, apiKey: string, endpoint: string, query: string)
 }
 
 /**
+ * A search statement for pg: `?` numbered, and the retriever's own named by its text's digest,
+ * a prepared statement as the retriever runs it (`preparedSql`); the others unnamed, as they ran.
+ */
+function benchStatement(statement: typeof fullTextSearchSql, datasetId: string, query: string): pg.QueryConfig {
+  const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null });
+  let index = 0;
+  const text = sql.replace(/\?/g, () => `$${++index}`);
+  const name = statement === fullTextSearchSql ? `bench_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` : undefined;
+  return { name, text, values: params };
+}
+
+/**
  * The retriever's own statement (or the legacy one), on a plain pg connection as the app role,
  * tenant set; the retriever's as a named prepared statement, as the retriever runs it
  * (`preparedSql`), the others as they ran.
  */
 async function rawSearch(client: pg.Client, tenantId: string, datasetId: string, query: string, statement: typeof fullTextSearchSql = fullTextSearchSql): Promise<number> {
-  const { sql, params } = statement({ datasetIds: [datasetId], query, topK: 5, minScore: null });
-  let index = 0;
-  const text = sql.replace(/\?/g, () => `$${++index}`);
-  const name = statement === fullTextSearchSql ? `bench_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` : undefined;
+  const config = benchStatement(statement, datasetId, query);
   await client.query('begin');
   try {
     await client.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
-    return (await client.query({ name, text, values: params })).rowCount ?? 0;
+    return (await client.query(config)).rowCount ?? 0;
   } finally {
     await client.query('commit');
   }
