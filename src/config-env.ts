@@ -146,7 +146,7 @@ export const envSchema = z.object({
   // The embedded PostgreSQL's page memory (src/db/embedded-memory.ts); PostgreSQL's own syntax.
   SLUICE_EMBEDDED_SHARED_BUFFERS: z
     .string()
-    .refine((value) => sharedBuffersMegabytes(value) !== undefined, { message: 'must be an amount such as 512MB or 2GB, from 16MB to 1TB' })
+    .refine(isSharedBuffersAmount, { message: 'must be an amount such as 512MB or 2GB, from 16MB to 1TB' })
     .optional(),
   SLUICE_TRUSTED_DOCUMENTS: z.string().min(1, 'must not be empty').optional(),
   SLUICE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -169,10 +169,10 @@ export function decodeMasterKey(value: string): Buffer | undefined {
   return key.length === 32 ? key : undefined;
 }
 
-/** `value` (PostgreSQL's memory syntax: a number and kB, MB, GB or TB) in megabytes, when it is one from 16 MB to 1 TB. */
-function sharedBuffersMegabytes(value: string): number | undefined {
+/** Whether `value` is an amount in PostgreSQL's memory syntax (a number and kB, MB, GB or TB) from 16 MB to 1 TB. */
+function isSharedBuffersAmount(value: string): boolean {
   const match = /^(\d{1,10})(kB|MB|GB|TB)$/.exec(value);
-  if (!match) return undefined;
+  if (!match) return false;
   const megabytes = Number(match[1]) * { kB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB' | 'TB'];
-  return megabytes >= 16 && megabytes <= 1024 * 1024 ? megabytes : undefined;
+  return megabytes >= 16 && megabytes <= 1024 * 1024;
 }

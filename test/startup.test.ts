@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { migrationsList } from '../migrations/index.js';
 import { appUrlFrom, withClient } from '../src/db/bootstrap.js';
+import { readEmbeddedAddress } from '../src/db/embedded-address.js';
 import { sharedBuffersFor, usableMemory } from '../src/db/embedded-memory.js';
 import { createEmptyDatabase } from './support/database.js';
 import { developmentEnv, runSluice, serve, spawnSluice, stop, type Env } from './support/process.js';
@@ -65,9 +66,10 @@ describe('embedded PostgreSQL in the data directory', () => {
 
 /** `shared_buffers` in bytes, as the embedded server in `dataDir` reads its setting (its address and password are in the directory). */
 async function sharedBuffersOf(dataDir: string): Promise<number> {
-  const { port } = JSON.parse(await readFile(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
+  const address = await readEmbeddedAddress(dataDir);
+  if (!address) throw new Error(`no embedded server recorded in ${dataDir}`);
   const { databasePassword } = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { databasePassword: string };
-  const url = `postgres://postgres:${encodeURIComponent(databasePassword)}@127.0.0.1:${port}/postgres`;
+  const url = `postgres://postgres:${encodeURIComponent(databasePassword)}@${address.host}:${address.port}/postgres`;
   const query = "select pg_size_bytes(current_setting('shared_buffers'))::float8 as bytes";
   return withClient(url, async (client) => (await client.query<{ bytes: number }>(query)).rows[0]!.bytes);
 }
