@@ -64,7 +64,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         return json(200, {
           access_token: payload.accessToken,
           token_type: 'bearer',
-          expires_in: Math.max(0, Math.ceil((payload.expiresAt.getTime() - Date.now()) / 1000)),
+          // The token's lifetime as issued: time spent answering (a busy machine) must not make it 899 for 900.
+          expires_in: payload.expiresInSeconds,
           refresh_token: payload.refreshToken,
           tenant: payload.tenant.slug,
           role: payload.role,

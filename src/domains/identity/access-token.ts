@@ -53,7 +53,8 @@ export class AccessTokens {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(claims: AccessTokenClaims, now = new Date()): Promise<{ token: string; expiresAt: Date }> {
+  /** The token, when it expires, and its lifetime (the TTL: what OAuth's `expires_in` says). */
+  async sign(claims: AccessTokenClaims, now = new Date()): Promise<{ token: string; expiresAt: Date; lifetimeSeconds: number }> {
     const issuedAt = Math.floor(now.getTime() / 1000);
     const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
     const token = await new SignJWT({
@@ -71,7 +72,7 @@ export class AccessTokens {
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .setJti(randomUUID())
       .sign(this.key);
-    return { token, expiresAt };
+    return { token, expiresAt, lifetimeSeconds: this.ttlSeconds };
   }
 
   /** The user actor a valid token stands for; an UnauthenticatedError for anything else. */

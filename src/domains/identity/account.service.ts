@@ -29,6 +29,8 @@ export interface AuthPayload {
   accessToken: string;
   refreshToken: string;
   expiresAt: Date;
+  /** The access token's lifetime in seconds (REST login's `expires_in`). */
+  expiresInSeconds: number;
   user: User;
   tenant: Tenant;
   role: Role;
@@ -230,7 +232,7 @@ export class AccountService {
     const refreshToken = newOpaqueToken(CREDENTIAL_PREFIX.refreshToken);
     em.create(RefreshToken, { session, tokenHash: hashToken(refreshToken), expiresAt: session.expiresAt });
     await em.flush();
-    const { token, expiresAt } = await deps.tokens.sign({
+    const { token, expiresAt, lifetimeSeconds } = await deps.tokens.sign({
       userId: user.id,
       email: user.email,
       tenantId: tenant.id,
@@ -238,7 +240,7 @@ export class AccountService {
       role,
       sessionId: session.id,
     });
-    return { accessToken: token, refreshToken, expiresAt, user, tenant, role };
+    return { accessToken: token, refreshToken, expiresAt, expiresInSeconds: lifetimeSeconds, user, tenant, role };
   }
 
   private async freeSlug(base: string): Promise<string> {
