@@ -14,3 +14,4 @@ export {
   UpstreamError,
   ValidationError,
 } from '../platform/errors/coded-error.js';
+export { codedFailure } from '../platform/errors/transient.js';

@@ -13,7 +13,7 @@ import type { GraphQLContext } from './context.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
 import { KeptValues } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
-import { CodedError } from '../platform/errors/index.js';
+import { codedFailure } from '../platform/errors/index.js';
 import { keptArguments } from '../graphql/audit-arguments.js';
 
 export interface AuditOptions {
@@ -101,5 +101,5 @@ function keptOrUnreadable<T>(keep: () => T): T | { unreadable: 'arguments' } {
 function codeOf(error: GraphQLError): string {
   const code = error.extensions?.code;
   if (typeof code === 'string') return code;
-  return error.originalError instanceof CodedError ? error.originalError.code : 'INTERNAL';
+  return codedFailure(error.originalError)?.code ?? 'INTERNAL';
 }

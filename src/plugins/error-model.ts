@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import type { RequestContext } from './context.js';
-import { maskedError, toClientError, type PresentDetails } from '../platform/errors/index.js';
+import { codedErrorToGraphQL, maskedError, toClientError, transientFailure, withExtensions, type PresentDetails } from '../platform/errors/index.js';
 
 export interface ErrorModelOptions {
   /** Put the original message of unexpected errors in the response (development only). */
@@ -19,6 +19,10 @@ export function useErrorModel({ exposeUnexpected, presentDetails }: ErrorModelOp
   const present = (errors: readonly GraphQLError[], context: RequestContext) =>
     errors.map((error) => {
       const client = toClientError(error, { presentDetails });
+      if (client?.extensions.code === 'UNAVAILABLE') {
+        context.logger.warn({ err: error.originalError ?? error, path: error.path }, 'the database failed an operation transiently');
+        return withRequestId(client, context.requestId);
+      }
       if (client) return client;
       context.logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error in operation');
       return maskedError(error, context.requestId, exposeUnexpected);
@@ -37,6 +41,12 @@ export function useErrorModel({ exposeUnexpected, presentDetails }: ErrorModelOp
       registerContextErrorHandler(({ context, error, setError }) => {
         const { requestId, logger } = context as Partial<RequestContext>;
         if (!requestId || !logger || (error instanceof GraphQLError && toClientError(error, { presentDetails }))) return;
+        const transient = error instanceof GraphQLError ? undefined : transientFailure(error);
+        if (transient) {
+          logger.warn({ err: error }, 'the database failed while building the operation context, transiently');
+          setError(withRequestId(codedErrorToGraphQL(transient), requestId));
+          return;
+        }
         logger.error({ err: error }, 'unexpected error while building the operation context');
         const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
         setError(maskedError(asGraphQL, requestId, exposeUnexpected));
@@ -58,4 +68,9 @@ export function useErrorModel({ exposeUnexpected, presentDetails }: ErrorModelOp
       };
     },
   };
+}
+
+/** A transient failure names its request too (as a masked one does), for the client to quote if it persists. */
+function withRequestId(error: GraphQLError, requestId: string): GraphQLError {
+  return withExtensions(error, { requestId });
 }

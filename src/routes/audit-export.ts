@@ -8,7 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { CodedError, httpStatusOf } from '../platform/errors/index.js';
+import { codedFailure, httpStatusOf } from '../platform/errors/index.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -80,7 +80,8 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         return endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } }));
       } catch (failure) {
         await end();
-        if (failure instanceof CodedError) return error(httpStatusOf(failure.code), failure.code, failure.message);
+        const coded = codedFailure(failure);
+        if (coded) return error(httpStatusOf(coded.code), coded.code, coded.message);
         options.logger.error({ err: failure }, 'audit export failed');
         return error(500, 'INTERNAL', 'Unexpected error');
       }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { CodedError, httpStatusOf, type RateLimitedError } from '../platform/errors/index.js';
+import { codedFailure, httpStatusOf, type RateLimitedError } from '../platform/errors/index.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -70,9 +70,10 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
           tenant: payload.tenant.slug,
           role: payload.role,
         });
-      } catch (error) {
-        if (!(error instanceof CodedError)) {
-          options.logger.error({ err: error }, 'REST login failed unexpectedly');
+      } catch (failure) {
+        const error = codedFailure(failure);
+        if (!error) {
+          options.logger.error({ err: failure }, 'REST login failed unexpectedly');
           return json(500, { error: 'server_error', error_description: 'Unexpected error' });
         }
         const status = httpStatusOf(error.code);

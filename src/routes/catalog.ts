@@ -9,7 +9,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { CatalogRequest } from '../domains/endpoints/catalog.service.js';
 import { ValidationError } from '../domains/errors.js';
-import { CodedError, problemResponse, RequestRefusal } from '../platform/errors/index.js';
+import { CodedError, codedFailure, problemResponse, RequestRefusal } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { nulByteMessage } from '../platform/input/nul-bytes.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -30,7 +30,8 @@ export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: 
       if (url.pathname !== CATALOG_PATH) return;
       const requestId = requestIdOf(request);
       const problem = (error: unknown) => {
-        if (error instanceof CodedError) return endResponse(problemResponse(fetchAPI, error, requestId));
+        const coded = codedFailure(error);
+        if (coded) return endResponse(problemResponse(fetchAPI, coded, requestId));
         logger.error({ err: error, requestId }, 'the catalog failed unexpectedly');
         return endResponse(problemResponse(fetchAPI, new UnexpectedError('Unexpected error'), requestId));
       };

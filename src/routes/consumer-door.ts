@@ -27,7 +27,7 @@ import { presentedCredential } from '../domains/identity/presented-credential.js
 import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
 import { createServices, type Services } from '../domains/services.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
-import { CodedError } from '../platform/errors/index.js';
+import { CodedError, codedFailure } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import { carriedRefusalOf } from '../platform/rate-limits/sampled-address-refusals.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
@@ -137,5 +137,5 @@ export class ConsumerDoor {
 
 /** The audit outcome of a failure: its code, or INTERNAL. */
 export function outcomeOf(error: unknown): string {
-  return error instanceof CodedError ? error.code : 'INTERNAL';
+  return codedFailure(error)?.code ?? 'INTERNAL';
 }

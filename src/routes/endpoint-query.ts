@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import { CodedError, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { codedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
@@ -59,9 +59,10 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       const path = QUERY_PATH.exec(url.pathname);
       if (!path) return;
       const requestId = requestIdOf(request);
-      const problem = (error: unknown, headers?: Record<string, string>) => {
-        if (!(error instanceof CodedError)) {
-          logger.error({ err: error, requestId }, 'REST query failed unexpectedly');
+      const problem = (failure: unknown, headers?: Record<string, string>) => {
+        const error = codedFailure(failure);
+        if (!error) {
+          logger.error({ err: failure, requestId }, 'REST query failed unexpectedly');
           return problemResponse(fetchAPI, new RequestRefusal('INTERNAL', 'Unexpected error.'), requestId);
         }
         return problemResponse(fetchAPI, new RequestRefusal(error.code, error.message, presentDetails(error.details)), requestId, headers);
@@ -194,9 +195,10 @@ function restEvents(prepared: PreparedQuery, controller: AbortController, onUnex
       }
     } catch (error) {
       if (signal.aborted) return;
-      if (error instanceof CodedError) {
-        outcome = error.code;
-        yield { event: 'failed', data: { code: error.code, message: error.message } };
+      const coded = codedFailure(error);
+      if (coded) {
+        outcome = coded.code;
+        yield { event: 'failed', data: { code: coded.code, message: coded.message } };
         return;
       }
       onUnexpected(error);

@@ -27,7 +27,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { Plugin } from 'graphql-yoga';
 import type { Actor } from '../domains/actor.js';
 import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoints.js';
-import { CodedError, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
+import { CodedError, codedFailure, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
@@ -162,7 +162,8 @@ async function runCall(tool: EndpointTool, args: unknown, presentDetails: Presen
     return await callTool(tool, args, context);
   } catch (error) {
     if (context.signal.aborted) return errorResult(CANCELLED, 'The call was cancelled');
-    if (error instanceof CodedError) return errorResult(error.code, error.message, presentDetails(error.details));
+    const coded = codedFailure(error);
+    if (coded) return errorResult(coded.code, coded.message, presentDetails(coded.details));
     throw error;
   }
 }
@@ -227,7 +228,8 @@ function whenEnded(body: ReadableStream<Uint8Array>, ended: () => void): Readabl
 }
 
 function codedOrLogged(error: unknown, logger: Logger): CodedError {
-  if (error instanceof CodedError) return error;
+  const coded = codedFailure(error);
+  if (coded) return coded;
   logger.error({ err: error }, 'MCP request failed');
   return new InternalMcpError();
 }

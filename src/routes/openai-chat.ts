@@ -9,7 +9,7 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { PreparedQuery } from '../domains/endpoint-queries/query.service.js';
-import { CodedError, ValidationError } from '../platform/errors/index.js';
+import { CodedError, codedFailure, ValidationError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -186,7 +186,8 @@ function inOpenAITerms(error: unknown): unknown {
 
 /** A coded error as it is, anything else logged and masked. */
 function coded(error: unknown, logger: Logger, requestId: string): CodedError {
-  if (error instanceof CodedError) return error;
+  const known = codedFailure(error);
+  if (known) return known;
   logger.error({ err: error, requestId }, 'OpenAI-compatible chat failed unexpectedly');
   return new MaskedFailure();
 }

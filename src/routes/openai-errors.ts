@@ -19,6 +19,7 @@ const TYPES: Partial<Record<ErrorCode, string>> = {
   RATE_LIMITED: 'rate_limit_error',
   SUBSCRIPTION_LIMIT_EXCEEDED: 'rate_limit_error',
   UPSTREAM_ERROR: 'upstream_error',
+  UNAVAILABLE: 'server_error',
   INTERNAL: 'server_error',
 };
 

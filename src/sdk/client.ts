@@ -7,8 +7,9 @@
  *
  * Authentication: an API key, an access token, or credentials (email + password: the client
  * logs in when first needed, refreshes the session before the token expires, and once more on
- * UNAUTHENTICATED). RATE_LIMITED answers are retried after `retryAfterSeconds`, a bounded
- * number of times; a query whose connection is reset before any answer is sent once more.
+ * UNAUTHENTICATED). RATE_LIMITED answers, and a query's UNAVAILABLE answers, are retried after
+ * `retryAfterSeconds`, a bounded number of times; a query whose connection is reset before any
+ * answer is sent once more.
  * Every other error is a `SluiceError` with the API's `extensions.code`.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -56,7 +57,7 @@ export type ClientOptions = Auth & {
    * `auto`: graphql-ws when a WebSocket implementation is at hand, else SSE. @default 'auto'
    */
   subscriptionTransport?: 'auto' | 'ws' | 'sse';
-  /** Retries of a RATE_LIMITED answer. @default 2 */
+  /** Retries of a RATE_LIMITED answer, and of a query's UNAVAILABLE answer. @default 2 */
   maxRateLimitRetries?: number;
   /** Refresh a session this many seconds before its token expires. @default 30 */
   refreshSkewSeconds?: number;
@@ -220,7 +221,10 @@ export function createClient(options: ClientOptions): SluiceClient {
       const { payload, requestId } = await post(document, variables, await authorization(), requestOptions.onUploadProgress);
       if (!payload.errors?.length && payload.data !== undefined) return payload.data;
       const error = toSluiceError(payload.errors, requestId);
-      if (error.code === 'RATE_LIMITED' && attempt < maxRetries) {
+      // A query the database could not serve just now (UNAVAILABLE) is asked again the same way;
+      // a mutation is not: the caller decides whether to send it again.
+      const retried = error.code === 'RATE_LIMITED' || (error.code === 'UNAVAILABLE' && printed(document).idempotent);
+      if (retried && attempt < maxRetries) {
         const seconds = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 1;
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
         continue;

@@ -8,7 +8,7 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
+import { CodedError, codedFailure, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
 import { assertAvailable } from '../model-health/health-rules.js';
 import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
@@ -213,7 +213,7 @@ export class QueryService {
             latencyMs: Math.round(performance.now() - started),
           };
         } catch (error) {
-          outcome = signal.aborted ? 'CANCELLED' : error instanceof CodedError ? error.code : 'INTERNAL';
+          outcome = signal.aborted ? 'CANCELLED' : (codedFailure(error)?.code ?? 'INTERNAL');
           throw error;
         } finally {
           // Every query is recorded, finished or not: the accounting policy counts attempts too.

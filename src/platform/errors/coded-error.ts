@@ -94,3 +94,14 @@ export class ModelUnavailableError extends CodedError {
 export class SubscriptionLimitError extends CodedError {
   readonly code = 'SUBSCRIPTION_LIMIT_EXCEEDED';
 }
+
+/**
+ * The database failed the request for a reason of its own that passes (transient.ts):
+ * `details.reason` names it, `details.retryAfterSeconds` when to send the request again.
+ */
+export class UnavailableError extends CodedError {
+  readonly code = 'UNAVAILABLE';
+  constructor(message: string, reason: string, retryAfterSeconds: number) {
+    super(message, { reason, retryAfterSeconds });
+  }
+}

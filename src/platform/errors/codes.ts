@@ -32,6 +32,12 @@ export const ERROR_CODES = {
   /** A model the query needs is DOWN by its health checks (docs/endpoints.md#health). */
   MODEL_UNAVAILABLE: { status: 503 },
   SUBSCRIPTION_LIMIT_EXCEEDED: { status: 429 },
+  /**
+   * The database could not serve the request just now (a deadlock or serialization conflict
+   * it broke, a lock it waited on too long, its connections lost or full): nothing wrong with
+   * the request, which may be sent again (transient.ts).
+   */
+  UNAVAILABLE: { status: 503 },
   /** Something unexpected: the message is masked and the request id given instead. */
   INTERNAL: { status: 500 },
 

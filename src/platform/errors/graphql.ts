@@ -1,12 +1,14 @@
 /**
  * Coded errors as GraphQL errors: every error a client sees carries a stable
  * `extensions.code`. Coded errors map to their code; GraphQL errors that already carry a code
- * pass through; everything else is unexpected, logged with the request id, and masked.
+ * pass through; a transient database failure is UNAVAILABLE (transient.ts); everything else is
+ * unexpected, logged with the request id, and masked.
  */
 import { GraphQLError } from 'graphql';
 import { httpStatusOf, statusInResults, type ErrorCode } from './codes.js';
 import { CodedError } from './coded-error.js';
 import { httpHeadersOf } from './http.js';
+import { transientFailure } from './transient.js';
 
 /**
  * How a coded error's details are shown to clients. The schema rewrites ids that clients know
@@ -64,7 +66,8 @@ export function toClientError(error: GraphQLError, options: ClientErrorOptions =
       extensions: { ...inner.extensions },
     });
   }
-  return undefined;
+  const transient = transientFailure(original);
+  return transient ? codedErrorToGraphQL(transient, error, options) : undefined;
 }
 
 /** An unexpected error as the client sees it: `INTERNAL`, the request id, and (development only) the message. */
@@ -83,11 +86,16 @@ export function maskedError(error: GraphQLError, requestId: string, exposeMessag
  * error: they are the client's mistake.
  */
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
+  return withExtensions(error, { code });
+}
+
+/** The same error (message, location, path) with `extra` added to its extensions. */
+export function withExtensions(error: GraphQLError, extra: Record<string, unknown>): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
-    extensions: { ...error.extensions, code },
+    extensions: { ...error.extensions, ...extra },
   });
 }

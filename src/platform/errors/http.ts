@@ -9,7 +9,7 @@ import type { CodedError } from './coded-error.js';
 export function httpHeadersOf(error: CodedError): Record<string, string> | undefined {
   if (error.code === 'UNAUTHENTICATED') return { 'WWW-Authenticate': 'Bearer' };
   const retryAfter = error.details.retryAfterSeconds;
-  if ((error.code === 'RATE_LIMITED' || error.code === 'MODEL_UNAVAILABLE') && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
+  if ((error.code === 'RATE_LIMITED' || error.code === 'MODEL_UNAVAILABLE' || error.code === 'UNAVAILABLE') && typeof retryAfter === 'number') return { 'Retry-After': String(retryAfter) };
   return undefined;
 }
 

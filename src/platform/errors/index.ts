@@ -16,8 +16,10 @@ export {
   UnauthenticatedError,
   UpstreamError,
   ModelUnavailableError,
+  UnavailableError,
   ValidationError,
 } from './coded-error.js';
+export { codedFailure, transientFailure } from './transient.js';
 export { RequestRefusal } from './request-refusal.js';
-export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, type ClientErrorOptions, type PresentDetails } from './graphql.js';
+export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, withExtensions, type ClientErrorOptions, type PresentDetails } from './graphql.js';
 export { codedErrorResponse, httpHeadersOf, problemResponse, PROBLEM_JSON } from './http.js';
