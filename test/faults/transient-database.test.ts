@@ -6,6 +6,8 @@
  * `lock_timeout` (as an operator may set it) ends a statement that waits for a row this test
  * holds locked in its own transaction.
  */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { findFreePort } from '../../src/db/free-port.js';
@@ -112,6 +114,22 @@ it('answers the OpenAI-compatible door 503 in OpenAI\'s error shape, which OpenA
   const again = await ask();
   expect(again.status).toBe(200);
   expect((await again.json()).choices[0].message.content).toMatch(/Boats rise/);
+});
+
+it('answers an MCP tool call with an UNAVAILABLE tool error, and the same call succeeds after', async () => {
+  const client = new Client({ name: 'sluice-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`/mcp/${setup.reference}`, server.baseUrl), { requestInit: { headers: { authorization: `Bearer ${owner.token}` } } }));
+  try {
+    const tool = `search_${setup.reference.split('/')[1]}`;
+    const refused = await holding('select 1 from endpoints for update', () => client.callTool({ name: tool, arguments: { query: 'how do boats rise' } }));
+    expect(refused.isError).toBe(true);
+    expect(refused.structuredContent).toMatchObject({ error: { code: 'UNAVAILABLE', reason: 'LOCK_TIMEOUT', retryAfterSeconds: 1 } });
+    const again = await client.callTool({ name: tool, arguments: { query: 'how do boats rise' } });
+    expect(again.isError).toBeFalsy();
+    expect((again.structuredContent as { passages: { text: string }[] }).passages[0]!.text).toMatch(/Boats rise/);
+  } finally {
+    await client.close();
+  }
 });
 
 it('the SDK asks a query again after an UNAVAILABLE answer, and gets its answer', async () => {
