@@ -78,7 +78,9 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         }
         const status = httpStatusOf(error.code);
         const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
-        const answer = { error: status === 401 ? 'invalid_grant' : 'invalid_request', error_description: error.message, code: error.code };
+        // OAuth's names: a refused credential, the database briefly unable (UNAVAILABLE, 503), or the request.
+        const oauthError = status === 401 ? 'invalid_grant' : status === 503 ? 'temporarily_unavailable' : 'invalid_request';
+        const answer = { error: oauthError, error_description: error.message, code: error.code };
         if (retryAfter === undefined) return json(status, answer);
         return json(status, { ...answer, retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
       } finally {

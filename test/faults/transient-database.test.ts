@@ -15,6 +15,7 @@ import { transientFailure } from '../../src/platform/errors/index.js';
 import { createClient, QueryEndpointDocument } from '../../src/sdk/index.js';
 import { auditEventsOf } from '../support/audit.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { signUp } from '../support/identity.js';
 import { endpointOver, type EndpointSetup } from '../support/endpoints.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { restQuery } from '../support/rest.js';
@@ -98,6 +99,20 @@ it('answers the REST door 503 with Retry-After when its query cannot record its 
   const again = await restQuery(server, setup.reference, { query: 'how do boats rise' }, { token: owner.token });
   expect(again.status).toBe(200);
   expect(again.body.passages[0].text).toMatch(/Boats rise/);
+});
+
+it('answers the REST login 503 temporarily_unavailable with Retry-After, then logs in', async () => {
+  const account = await signUp(server);
+  const logIn = () =>
+    fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: account.email, password: account.password }) });
+  // A log-in writes a session for the user: its foreign-key check waits for the locked user.
+  const refused = await holding('select 1 from users for update', logIn);
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get('retry-after')).toBe('1');
+  expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable', code: 'UNAVAILABLE', retryAfterSeconds: 1 });
+  const again = await logIn();
+  expect(again.status).toBe(200);
+  expect(await again.json()).toMatchObject({ token_type: 'bearer', expires_in: 900 });
 });
 
 it('answers the OpenAI-compatible door 503 in OpenAI\'s error shape, which OpenAI clients retry', async () => {
