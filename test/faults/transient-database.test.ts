@@ -1,10 +1,12 @@
 /**
- * A database failure that passes answers UNAVAILABLE, not a masked INTERNAL: over GraphQL
- * (`extensions.code`, `reason`, `retryAfterSeconds`), over the REST door (503, `Retry-After`,
- * problem details) and in the audit trail; the request writes nothing, and the same request
- * succeeds once the cause has gone. The failure is a real one: the test database's
- * `lock_timeout` (as an operator may set it) ends a statement that waits for a row this test
- * holds locked in its own transaction.
+ * A database failure that passes answers UNAVAILABLE, not a masked INTERNAL, on every surface:
+ * GraphQL (`extensions.code`, `reason`, `retryAfterSeconds`, `requestId`) and its audit outcome,
+ * the REST query (503, `Retry-After`, problem details), the REST login (OAuth's
+ * `temporarily_unavailable`), the OpenAI-compatible door and MCP; the request writes nothing,
+ * the same request succeeds once the cause has gone, and the SDK asks a query again by itself.
+ * The failures are real ones: the test database's `lock_timeout` (as an operator may set it)
+ * ends a statement that waits for a row this test holds locked in its own transaction, and two
+ * sessions deadlock for the classifier's own test (platform/errors/transient.ts).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
