@@ -20,7 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { signUp } from '../support/identity.js';
 import { endpointOver, type EndpointSetup } from '../support/endpoints.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
-import { restQuery } from '../support/rest.js';
+import { restQuery, schemaValidator } from '../support/rest.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
@@ -97,6 +97,11 @@ it('answers the REST door 503 with Retry-After when its query cannot record its 
   expect(refused.headers.get('retry-after')).toBe('1');
   expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(refused.body).toMatchObject({ type: 'urn:sluice:error:UNAVAILABLE', status: 503, code: 'UNAVAILABLE', reason: 'LOCK_TIMEOUT', retryAfterSeconds: 1 });
+  // As the OpenAPI document describes it: a 503 of the query route, problem details with a known code.
+  const openapi = await (await fetch(`${server.baseUrl}/api/v1/openapi.json`)).json();
+  const queryPath = Object.keys(openapi.paths).find((path) => path.endsWith('/query'))!;
+  expect(openapi.paths[queryPath].post.responses['503'].headers).toHaveProperty('Retry-After');
+  expect(schemaValidator(openapi)('ProblemDetails', refused.body)).toEqual([]);
 
   const again = await restQuery(server, setup.reference, { query: 'how do boats rise' }, { token: owner.token });
   expect(again.status).toBe(200);

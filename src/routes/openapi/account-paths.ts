@@ -99,6 +99,7 @@ export const accountPaths: Record<string, JsonObject> = {
         '405': oauthError('Use POST.'),
         '429': oauthError('Too many attempts for this email or address (`code` RATE_LIMITED, `retryAfterSeconds`).', retryAfterHeader),
         '500': oauthError('server_error: unexpected.'),
+        '503': oauthError('temporarily_unavailable: the database could not serve the request just now (`code` UNAVAILABLE, `retryAfterSeconds`).', retryAfterHeader),
       },
     },
   },

@@ -10,6 +10,7 @@ import { RETRIEVAL_MODES } from '../../domains/endpoints/endpoint.entity.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../domains/pagination.js';
 import { PROBLEM_JSON } from '../../platform/errors/index.js';
 import { CATALOG_PATH } from '../catalog.js';
+import { retryAfterHeader } from './components.js';
 
 /** Where the composer keeps the RFC 9457 problem details schema. */
 export const PROBLEM_DETAILS_REF = '#/components/schemas/ProblemDetails';
@@ -130,6 +131,7 @@ export const catalogPaths = {
         '405': problem('METHOD_NOT_ALLOWED: use GET.'),
         '429': problem('RATE_LIMITED: per address or per caller; see Retry-After.'),
         '500': problem('INTERNAL: unexpected; quote the request id.'),
+        '503': { ...problem('UNAVAILABLE: the database could not serve the request just now (`reason`); send it again after Retry-After.'), headers: retryAfterHeader },
       },
     },
   },

@@ -113,6 +113,7 @@ export const queryPaths: Record<string, JsonObject> = {
         '429': problem('RATE_LIMITED: per address, per caller, or by the endpoint’s policies (`retryAfterSeconds`).', retryAfterHeader),
         '500': problem('INTERNAL: unexpected; the message is masked, `requestId` finds it in the logs.'),
         '502': problem('UPSTREAM_ERROR: the model server failed (`reason`, `attempts`). Over SSE after the stream started, a `failed` event instead.'),
+        '503': problem('MODEL_UNAVAILABLE: the endpoint’s model is DOWN by its health checks; or UNAVAILABLE: the database could not serve the request just now (`reason`), send it again after `Retry-After`.', retryAfterHeader),
       },
     },
   },
