@@ -353,6 +353,47 @@ describe('the catalog', () => {
     expect(rows.filter((row) => row.first !== 'tenant_id')).toEqual([]);
   });
 
+  it("ties a chunk to its document's tenant and dataset, even for a connection RLS does not apply to", async () => {
+    await asOwner(async (client) => {
+      await client.query('begin');
+      const dataset = async (tenantId: string) => {
+        const id = randomUUID();
+        await client.query(`insert into datasets (id, tenant_id, name, slug, created_at, updated_at) values ($1, $2, 'K', $3, now(), now())`, [id, tenantId, `k-${id.slice(0, 8)}`]);
+        return id;
+      };
+      const [datasetA, otherDatasetA, datasetB, documentA] = [await dataset(a.id), await dataset(a.id), await dataset(b.id), randomUUID()];
+      await client.query(
+        `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, created_at, updated_at)
+         values ($1, $2, $3, 'k', 'Key', 'text/plain', 'h', 4, 1, now(), now())`,
+        [documentA, a.id, datasetA],
+      );
+      const chunk = async (tenantId: string, datasetId: string, ordinal: number) => {
+        await client.query('savepoint attempt');
+        try {
+          await client.query(
+            `insert into chunks (id, tenant_id, dataset_id, document_id, ordinal, content, start_offset, end_offset, language) values (gen_random_uuid(), $1, $2, $3, $4, 'key text', 0, 8, 'english')`,
+            [tenantId, datasetId, documentA, ordinal],
+          );
+          await client.query('release savepoint attempt');
+          return 'written';
+        } catch (error) {
+          await client.query('rollback to savepoint attempt');
+          return `${(error as { code?: string }).code}: ${(error as { constraint?: string }).constraint}`;
+        }
+      };
+      // A's document named under B (tenant and dataset), under B's tenant with A's dataset, and in another dataset of A's.
+      expect(await chunk(b.id, datasetB, 0)).toBe('23503: chunks_document_foreign');
+      expect(await chunk(b.id, datasetA, 0)).toBe('23503: chunks_document_foreign');
+      expect(await chunk(a.id, otherDatasetA, 0)).toBe('23503: chunks_document_foreign');
+      expect(await chunk(a.id, datasetA, 0)).toBe('written');
+      expect(await chunk(a.id, datasetA, 0)).toBe('23505: chunks_tenant_id_dataset_id_document_id_ordinal_unique');
+      // Deleting the dataset reaches the chunk through its document.
+      await client.query('delete from datasets where id = $1', [datasetA]);
+      expect((await client.query('select count(*)::int as n from chunks where document_id = $1', [documentA])).rows[0].n).toBe(0);
+      await client.query('rollback');
+    });
+  });
+
   it('connects the API as a role that cannot bypass RLS, and refuses one that could', async () => {
     const app = await openOrm({ clientUrl: database.appUrl, entities });
     const owner = await openOrm({ clientUrl: database.ownerUrl, entities });

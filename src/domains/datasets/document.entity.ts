@@ -23,7 +23,8 @@ export const Document = defineTenantOwnedEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),
-  uniques: [{ properties: ['tenant', 'dataset', 'sourceKey'] }],
+  // (tenant, dataset, id): what a chunk's one foreign key names (chunk.entity.ts).
+  uniques: [{ properties: ['tenant', 'dataset', 'sourceKey'] }, { properties: ['tenant', 'dataset', 'id'] }],
   // (dataset, updatedAt): document retention finds a dataset's expired documents without reading the rest.
   indexes: [{ properties: ['tenant', 'dataset', 'contentHash'] }, { properties: ['dataset', 'updatedAt'] }],
 });
