@@ -8,7 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { codedFailure, httpStatusOf } from '../platform/errors/index.js';
+import { codedFailure, httpStatusOf, MASKED_MESSAGE } from '../platform/errors/index.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -83,7 +83,7 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         const coded = codedFailure(failure);
         if (coded) return error(httpStatusOf(coded.code), coded.code, coded.message);
         options.logger.error({ err: failure }, 'audit export failed');
-        return error(500, 'INTERNAL', 'Unexpected error');
+        return error(500, 'INTERNAL', MASKED_MESSAGE);
       }
     },
   };

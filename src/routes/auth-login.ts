@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { codedFailure, httpStatusOf, type RateLimitedError } from '../platform/errors/index.js';
+import { codedFailure, httpStatusOf, MASKED_MESSAGE, type RateLimitedError } from '../platform/errors/index.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -74,7 +74,7 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         const error = codedFailure(failure);
         if (!error) {
           options.logger.error({ err: failure }, 'REST login failed unexpectedly');
-          return json(500, { error: 'server_error', error_description: 'Unexpected error' });
+          return json(500, { error: 'server_error', error_description: MASKED_MESSAGE });
         }
         const status = httpStatusOf(error.code);
         const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;

@@ -9,7 +9,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { CatalogRequest } from '../domains/endpoints/catalog.service.js';
 import { ValidationError } from '../domains/errors.js';
-import { CodedError, codedFailure, problemResponse, RequestRefusal } from '../platform/errors/index.js';
+import { codedFailure, MaskedFailure, problemResponse, RequestRefusal } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { nulByteMessage } from '../platform/input/nul-bytes.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -18,11 +18,6 @@ import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.j
 export const CATALOG_PATH = '/api/v1/endpoints';
 
 const PARAMETERS = ['search', 'first', 'after'] as const;
-
-/** An uncoded failure as the client sees it: masked, with the request id to quote. */
-class UnexpectedError extends CodedError {
-  readonly code = 'INTERNAL';
-}
 
 export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: Logger }): Plugin {
   return {
@@ -33,7 +28,7 @@ export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: 
         const coded = codedFailure(error);
         if (coded) return endResponse(problemResponse(fetchAPI, coded, requestId));
         logger.error({ err: error, requestId }, 'the catalog failed unexpectedly');
-        return endResponse(problemResponse(fetchAPI, new UnexpectedError('Unexpected error'), requestId));
+        return endResponse(problemResponse(fetchAPI, new MaskedFailure(), requestId));
       };
       if (request.method !== 'GET') {
         return endResponse(problemResponse(fetchAPI, new RequestRefusal('METHOD_NOT_ALLOWED', `Use GET on ${CATALOG_PATH}.`), requestId, { allow: 'GET' }));

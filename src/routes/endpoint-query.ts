@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import { codedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { codedFailure, MASKED_MESSAGE, MaskedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
@@ -63,7 +63,7 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
         const error = codedFailure(failure);
         if (!error) {
           logger.error({ err: failure, requestId }, 'REST query failed unexpectedly');
-          return problemResponse(fetchAPI, new RequestRefusal('INTERNAL', 'Unexpected error.'), requestId);
+          return problemResponse(fetchAPI, new MaskedFailure(), requestId);
         }
         return problemResponse(fetchAPI, new RequestRefusal(error.code, error.message, presentDetails(error.details)), requestId, headers);
       };
@@ -203,7 +203,7 @@ function restEvents(prepared: PreparedQuery, controller: AbortController, onUnex
       }
       onUnexpected(error);
       outcome = 'INTERNAL';
-      yield { event: 'failed', data: { code: 'INTERNAL', message: 'Unexpected error.', requestId } };
+      yield { event: 'failed', data: { code: 'INTERNAL', message: MASKED_MESSAGE, requestId } };
     }
   })();
   return {

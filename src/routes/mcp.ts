@@ -27,7 +27,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { Plugin } from 'graphql-yoga';
 import type { Actor } from '../domains/actor.js';
 import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoints.js';
-import { CodedError, codedFailure, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
+import { CodedError, codedFailure, ForbiddenError, MaskedFailure, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
@@ -81,7 +81,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         const endpointRef = route.kind === 'endpoint' ? route.reference : undefined;
         opened = await door.open({ request, serverContext, action: 'mcp.request', endpointRef });
       } catch (error) {
-        return refuse(codedOrLogged(error, logger));
+        return refuse(codedOrLogged(error, logger.child({ requestId })));
       }
       const audit = { route: route.kind === 'endpoint' ? route.reference : 'tenant', methods: [] as string[], tools: [] as string[] };
       let outcome = 'ok';
@@ -231,12 +231,5 @@ function codedOrLogged(error: unknown, logger: Logger): CodedError {
   const coded = codedFailure(error);
   if (coded) return coded;
   logger.error({ err: error }, 'MCP request failed');
-  return new InternalMcpError();
-}
-
-class InternalMcpError extends CodedError {
-  readonly code = 'INTERNAL';
-  constructor() {
-    super('Unexpected error: the request id names it in the server logs');
-  }
+  return new MaskedFailure();
 }

@@ -9,14 +9,14 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { PreparedQuery } from '../domains/endpoint-queries/query.service.js';
-import { CodedError, codedFailure, ValidationError } from '../platform/errors/index.js';
+import { CodedError, codedFailure, MaskedFailure, ValidationError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { parseChatRequest, type ChatRequest } from './openai-chat-request.js';
 import { CompletionWriter } from './openai-completion.js';
-import { MaskedFailure, openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
+import { openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
 
 export const OPENAI_CHAT_PATH = '/v1/chat/completions';
 

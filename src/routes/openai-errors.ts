@@ -48,14 +48,6 @@ export function openAIErrorResponse(fetchAPI: { Response: typeof Response }, err
   });
 }
 
-/** What an unexpected failure shows: its code and the request id to quote, never its message. */
-export class MaskedFailure extends CodedError {
-  readonly code = 'INTERNAL';
-  constructor() {
-    super('Unexpected error: quote the request id to the operator');
-  }
-}
-
 /** A body that cannot be read as JSON text (not UTF-8, not JSON): the request, not a field, is at fault. */
 export class UnreadableBodyError extends CodedError {
   readonly code = 'BAD_REQUEST';

@@ -6,11 +6,11 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { AskableEndpoint } from '../domains/endpoints/endpoint.service.js';
-import { codedFailure, NotFoundError } from '../platform/errors/index.js';
+import { codedFailure, MaskedFailure, NotFoundError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { outcomeOf } from './consumer-door.js';
 import type { OpenAIRouteOptions } from './openai-chat.js';
-import { MaskedFailure, openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
+import { openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
 
 export const OPENAI_MODELS_PATH = '/v1/models';
 

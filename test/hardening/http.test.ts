@@ -205,4 +205,45 @@ describe('production error masking', () => {
       await withClient(production.database.ownerUrl, (client) => client.query('grant execute on function auth_api_key to sluice_app'));
     }
   });
+
+  it('masks it the same way on every door outside GraphQL: INTERNAL, "Unexpected error.", the request id logged', async () => {
+    await withClient(production.database.ownerUrl, (client) => client.query('revoke execute on function auth_api_key from public, sluice_app'));
+    const key = `slk_${'B'.repeat(43)}`;
+    const call = (door: string, path: string, init: RequestInit = {}) =>
+      fetch(`${production.baseUrl}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': `masked-${door}`, ...(init.headers as Record<string, string>) },
+      });
+    const post = (body: unknown): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
+    try {
+      const answers = {
+        rest: await call('rest', '/api/v1/endpoints/some-tenant/some-endpoint/query', post({ query: 'anything' })),
+        catalog: await call('catalog', '/api/v1/endpoints'),
+        models: await call('models', '/v1/models'),
+        chat: await call('chat', '/v1/chat/completions', post({ model: 'some-tenant/some-endpoint', messages: [{ role: 'user', content: 'anything' }] })),
+        mcp: await call('mcp', '/mcp', { ...post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), headers: { accept: 'application/json, text/event-stream' } }),
+      };
+      const seen: Record<string, unknown> = {};
+      for (const [door, response] of Object.entries(answers)) {
+        const body = (await response.json()) as any;
+        // Each door's own shape: problem details, OpenAI's error object, JSON-RPC's error.
+        const [message, code, requestId] =
+          door === 'rest' || door === 'catalog'
+            ? [body.detail, body.code, body.requestId]
+            : door === 'mcp'
+              ? [body.error?.message, body.error?.data?.code, body.error?.data?.requestId]
+              : [body.error?.message, body.error?.code, body.error?.sluice?.requestId];
+        seen[door] = { status: response.status, message, code, requestId };
+      }
+      expect(seen).toEqual(
+        Object.fromEntries(Object.keys(answers).map((door) => [door, { status: 500, message: 'Unexpected error.', code: 'INTERNAL', requestId: `masked-${door}` }])),
+      );
+      for (const door of Object.keys(answers)) {
+        const logged = production.logs.find((line) => line.requestId === `masked-${door}` && line.level >= 50);
+        expect({ door, cause: logged?.err?.message }).toEqual({ door, cause: expect.stringMatching(/permission denied for function auth_api_key/) });
+      }
+    } finally {
+      await withClient(production.database.ownerUrl, (client) => client.query('grant execute on function auth_api_key to sluice_app'));
+    }
+  });
 });

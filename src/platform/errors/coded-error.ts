@@ -105,3 +105,18 @@ export class UnavailableError extends CodedError {
     super(message, { reason, retryAfterSeconds });
   }
 }
+
+/** What every door shows of an unexpected failure, whatever it was (docs/errors.md). */
+export const MASKED_MESSAGE = 'Unexpected error.';
+
+/**
+ * An unexpected failure as a door outside GraphQL answers it (REST, OpenAI, MCP, the catalog):
+ * `INTERNAL` and the masked message, never the cause's; the door logs the cause with the
+ * request id its response carries. GraphQL masks with `maskedError` (graphql.ts), the same words.
+ */
+export class MaskedFailure extends CodedError {
+  readonly code = 'INTERNAL';
+  constructor() {
+    super(MASKED_MESSAGE);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { GraphQLError } from 'graphql';
 import { httpStatusOf, statusInResults, type ErrorCode } from './codes.js';
-import { CodedError } from './coded-error.js';
+import { CodedError, MASKED_MESSAGE } from './coded-error.js';
 import { httpHeadersOf } from './http.js';
 import { transientFailure } from './transient.js';
 
@@ -72,7 +72,7 @@ export function toClientError(error: GraphQLError, options: ClientErrorOptions =
 
 /** An unexpected error as the client sees it: `INTERNAL`, the request id, and (development only) the message. */
 export function maskedError(error: GraphQLError, requestId: string, exposeMessage: boolean): GraphQLError {
-  return new GraphQLError(exposeMessage ? `Unexpected error: ${error.message}` : 'Unexpected error.', {
+  return new GraphQLError(exposeMessage ? `Unexpected error: ${error.message}` : MASKED_MESSAGE, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,

@@ -18,6 +18,8 @@ export {
   ModelUnavailableError,
   UnavailableError,
   ValidationError,
+  MaskedFailure,
+  MASKED_MESSAGE,
 } from './coded-error.js';
 export { codedFailure, transientFailure } from './transient.js';
 export { RequestRefusal } from './request-refusal.js';
