@@ -3,8 +3,12 @@
  * answer pieces, usage, completion, in that order), refusals before the stream starts, and
  * `@stream` / `@defer` on `queryEndpoint` over multipart/mixed.
  */
+import { createClient } from 'graphql-ws';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { endpointOver, endpointQueryOverWebSocket, EVENT_FIELDS, type EndpointSetup } from '../support/endpoints.js';
+import { untilLockWaiters } from '../support/locks.js';
 import { overSse, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -61,6 +65,47 @@ describe('endpointQuery subscription', () => {
     const kinds = shape(events.map((event: any) => event.data.endpointQuery));
     expect(kinds[0]).toBe('EndpointQueryRetrieved');
     expect(kinds.slice(-2)).toEqual(['EndpointQueryUsage', 'EndpointQueryCompleted']);
+  });
+
+  it('counts a finished query before it says completed: the caller’s usage read on completion includes it', async () => {
+    const myQueries = async () => {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+        body: JSON.stringify({ query: 'query($e: String!) { myUsage(endpoint: $e) { queries } }', variables: { e: setup.reference } }),
+      });
+      return ((await response.json()) as any).data.myUsage.queries as number;
+    };
+    const before = await myQueries();
+    // Usage records cannot be written while this is held (reads go on).
+    const holder = new pg.Client({ connectionString: server.database.ownerUrl });
+    await holder.connect();
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${owner.token}` } });
+    try {
+      await holder.query('begin');
+      await holder.query('lock table usage_records in share row exclusive mode');
+      const kinds: string[] = [];
+      const streamed = (async () => {
+        for await (const result of client.iterate({
+          query: `subscription($e: String!, $q: String!) { endpointQuery(endpoint: $e, query: $q) { ${EVENT_FIELDS} } }`,
+          variables: { e: setup.reference, q: 'sluice gates' },
+        })) {
+          kinds.push((result.data as any)?.endpointQuery?.__typename ?? 'error');
+        }
+      })();
+      await untilLockWaiters(server, { startingWith: 'select record_query_usage' }, 1, 'usage records');
+      // The answer is out, its record waits: no completion has been sent.
+      expect(kinds).not.toContain('EndpointQueryCompleted');
+      await holder.query('commit');
+      await streamed;
+      expect(kinds.at(-1)).toBe('EndpointQueryCompleted');
+      // Read at once on completion, as the console's playground does.
+      expect(await myQueries()).toBe(before + 1);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+      await client.dispose();
+    }
   });
 
   it('refuses another tenant’s unpublished endpoint before streaming, with NOT_FOUND', async () => {

@@ -98,7 +98,8 @@ export async function endpointQueryOverWebSocket(server: TestServer, token: stri
 
 /**
  * The outcomes of an endpoint's usage records, oldest first, read as the owner once at least
- * `atLeast` exist (usage is recorded as a query ends, after its response), or at the deadline.
+ * `atLeast` exist, or at the deadline (a finished query is recorded before its completion is
+ * sent; a cancelled or failed one as it ends, which may be after its response).
  */
 export async function usageOutcomes(database: { ownerUrl: string }, endpointId: string, atLeast = 0, timeoutMs = 10_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;

@@ -164,6 +164,15 @@ export class QueryService {
       async *events(signal) {
         let usage: QueryUsage = NO_USAGE;
         let outcome = 'CANCELLED';
+        // Recorded once: before `completed` when the query finishes, so a caller that reads its
+        // usage on completion (the console's playground does) finds this query counted; else
+        // in `finally`, however it ended.
+        let recorded = false;
+        const recordOnce = async (latencyMs: number, how: string) => {
+          if (recorded) return;
+          recorded = true;
+          await record(usage, latencyMs, how);
+        };
         try {
           const retrieved = ranked ? { passages: ranked, usage: { promptTokens: 0, costMicros: 0 } } : await retrieval.run(signal);
           const passages = retrieved.passages;
@@ -174,7 +183,9 @@ export class QueryService {
             if (signal.aborted) return;
             yield { kind: 'usage', usage };
             outcome = 'ok';
-            yield { kind: 'completed', answer: '', citations: [], latencyMs: Math.round(performance.now() - started) };
+            const latencyMs = Math.round(performance.now() - started);
+            await recordOnce(latencyMs, outcome);
+            yield { kind: 'completed', answer: '', citations: [], latencyMs };
             return;
           }
           let answer = '';
@@ -203,6 +214,8 @@ export class QueryService {
           if (signal.aborted) return;
           yield { kind: 'usage', usage };
           outcome = 'ok';
+          const latencyMs = Math.round(performance.now() - started);
+          await recordOnce(latencyMs, outcome);
           yield {
             kind: 'completed',
             answer,
@@ -210,14 +223,14 @@ export class QueryService {
               const index = passages.findIndex((passage) => passage.chunkId === chunkId);
               return index < 0 ? [] : [{ marker: index + 1, chunkId, documentTitle: passages[index]!.documentTitle }];
             }),
-            latencyMs: Math.round(performance.now() - started),
+            latencyMs,
           };
         } catch (error) {
           outcome = signal.aborted ? 'CANCELLED' : (codedFailure(error)?.code ?? 'INTERNAL');
           throw error;
         } finally {
           // Every query is recorded, finished or not: the accounting policy counts attempts too.
-          await record(usage, Math.round(performance.now() - started), outcome);
+          await recordOnce(Math.round(performance.now() - started), outcome);
         }
       },
     };
