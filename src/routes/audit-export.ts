@@ -9,6 +9,7 @@ import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
 import { codedFailure, httpStatusOf, MASKED_MESSAGE } from '../platform/errors/index.js';
+import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -67,7 +68,7 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
               }
               controller.enqueue(encoder.encode(lines));
             } catch (failure) {
-              options.logger.error({ err: failure }, 'audit export failed mid-stream');
+              options.logger.error({ err: failure, requestId: requestIdOf(request) }, 'audit export failed mid-stream');
               await end();
               controller.error(failure);
             }
@@ -82,7 +83,8 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         await end();
         const coded = codedFailure(failure);
         if (coded) return error(httpStatusOf(coded.code), coded.code, coded.message);
-        options.logger.error({ err: failure }, 'audit export failed');
+        // Logged with the request id the response's x-request-id header carries.
+        options.logger.error({ err: failure, requestId: requestIdOf(request) }, 'audit export failed');
         return error(500, 'INTERNAL', MASKED_MESSAGE);
       }
     },

@@ -10,6 +10,7 @@ import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
 import { codedFailure, httpStatusOf, MASKED_MESSAGE, type RateLimitedError } from '../platform/errors/index.js';
+import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -73,7 +74,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       } catch (failure) {
         const error = codedFailure(failure);
         if (!error) {
-          options.logger.error({ err: failure }, 'REST login failed unexpectedly');
+          // Logged with the request id the response's x-request-id header carries.
+          options.logger.error({ err: failure, requestId: requestIdOf(request) }, 'REST login failed unexpectedly');
           return json(500, { error: 'server_error', error_description: MASKED_MESSAGE });
         }
         const status = httpStatusOf(error.code);

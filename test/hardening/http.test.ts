@@ -222,17 +222,21 @@ describe('production error masking', () => {
         models: await call('models', '/v1/models'),
         chat: await call('chat', '/v1/chat/completions', post({ model: 'some-tenant/some-endpoint', messages: [{ role: 'user', content: 'anything' }] })),
         mcp: await call('mcp', '/mcp', { ...post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), headers: { accept: 'application/json, text/event-stream' } }),
+        audit: await call('audit', '/api/v1/audit/events.jsonl'),
       };
       const seen: Record<string, unknown> = {};
       for (const [door, response] of Object.entries(answers)) {
         const body = (await response.json()) as any;
-        // Each door's own shape: problem details, OpenAI's error object, JSON-RPC's error.
+        // Each door's own shape: problem details, JSON-RPC's error, GraphQL's for the audit
+        // export (its request id in the x-request-id header), OpenAI's error object.
         const [message, code, requestId] =
           door === 'rest' || door === 'catalog'
             ? [body.detail, body.code, body.requestId]
             : door === 'mcp'
               ? [body.error?.message, body.error?.data?.code, body.error?.data?.requestId]
-              : [body.error?.message, body.error?.code, body.error?.sluice?.requestId];
+              : door === 'audit'
+                ? [body.errors?.[0]?.message, body.errors?.[0]?.extensions?.code, response.headers.get('x-request-id')]
+                : [body.error?.message, body.error?.code, body.error?.sluice?.requestId];
         seen[door] = { status: response.status, message, code, requestId };
       }
       expect(seen).toEqual(
@@ -244,6 +248,27 @@ describe('production error masking', () => {
       }
     } finally {
       await withClient(production.database.ownerUrl, (client) => client.query('grant execute on function auth_api_key to sluice_app'));
+    }
+  });
+
+  it('masks it on the REST login too, in OAuth’s shape, and logs the cause under the request id', async () => {
+    // The account lookup fails in a way no client input can cause.
+    await withClient(production.database.ownerUrl, (client) => client.query('revoke select on users from sluice_app'));
+    try {
+      const response = await fetch(`${production.baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'masked-login' },
+        body: JSON.stringify({ email: 'someone@example.test', password: 'a password of some length' }),
+      });
+      expect({ status: response.status, requestId: response.headers.get('x-request-id'), body: await response.json() }).toEqual({
+        status: 500,
+        requestId: 'masked-login',
+        body: { error: 'server_error', error_description: 'Unexpected error.' },
+      });
+      const logged = production.logs.find((line) => line.requestId === 'masked-login' && line.level >= 50);
+      expect(logged?.err?.message).toMatch(/permission denied for table users/);
+    } finally {
+      await withClient(production.database.ownerUrl, (client) => client.query('grant select on users to sluice_app'));
     }
   });
 });
