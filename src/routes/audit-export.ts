@@ -8,7 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { codedFailure, httpStatusOf, MASKED_MESSAGE } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
@@ -81,11 +81,9 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         return endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } }));
       } catch (failure) {
         await end();
-        const coded = codedFailure(failure);
-        if (coded) return error(httpStatusOf(coded.code), coded.code, coded.message);
         // Logged with the request id the response's x-request-id header carries.
-        options.logger.error({ err: failure, requestId: requestIdOf(request) }, 'audit export failed');
-        return error(500, 'INTERNAL', MASKED_MESSAGE);
+        const coded = codedOrMasked(failure, (err) => options.logger.error({ err, requestId: requestIdOf(request) }, 'audit export failed'));
+        return error(httpStatusOf(coded.code), coded.code, coded.message);
       }
     },
   };

@@ -9,7 +9,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { CatalogRequest } from '../domains/endpoints/catalog.service.js';
 import { ValidationError } from '../domains/errors.js';
-import { codedFailure, MaskedFailure, problemResponse, RequestRefusal } from '../platform/errors/index.js';
+import { codedOrMasked, problemResponse, RequestRefusal } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { nulByteMessage } from '../platform/input/nul-bytes.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -25,10 +25,8 @@ export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: 
       if (url.pathname !== CATALOG_PATH) return;
       const requestId = requestIdOf(request);
       const problem = (error: unknown) => {
-        const coded = codedFailure(error);
-        if (coded) return endResponse(problemResponse(fetchAPI, coded, requestId));
-        logger.error({ err: error, requestId }, 'the catalog failed unexpectedly');
-        return endResponse(problemResponse(fetchAPI, new MaskedFailure(), requestId));
+        const answer = codedOrMasked(error, (err) => logger.error({ err, requestId }, 'the catalog failed unexpectedly'));
+        return endResponse(problemResponse(fetchAPI, answer, requestId));
       };
       if (request.method !== 'GET') {
         return endResponse(problemResponse(fetchAPI, new RequestRefusal('METHOD_NOT_ALLOWED', `Use GET on ${CATALOG_PATH}.`), requestId, { allow: 'GET' }));

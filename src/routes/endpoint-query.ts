@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import { codedFailure, MASKED_MESSAGE, MaskedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { codedFailure, codedOrMasked, MASKED_MESSAGE, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
@@ -60,11 +60,7 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       if (!path) return;
       const requestId = requestIdOf(request);
       const problem = (failure: unknown, headers?: Record<string, string>) => {
-        const error = codedFailure(failure);
-        if (!error) {
-          logger.error({ err: failure, requestId }, 'REST query failed unexpectedly');
-          return problemResponse(fetchAPI, new MaskedFailure(), requestId);
-        }
+        const error = codedOrMasked(failure, (err) => logger.error({ err, requestId }, 'REST query failed unexpectedly'));
         return problemResponse(fetchAPI, new RequestRefusal(error.code, error.message, presentDetails(error.details)), requestId, headers);
       };
       if (request.method !== 'POST') return endResponse(problem(new RequestRefusal('METHOD_NOT_ALLOWED', 'Use POST.'), { allow: 'POST' }));

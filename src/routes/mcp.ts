@@ -27,7 +27,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { Plugin } from 'graphql-yoga';
 import type { Actor } from '../domains/actor.js';
 import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoints.js';
-import { CodedError, codedFailure, ForbiddenError, MaskedFailure, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
+import { CodedError, codedFailure, codedOrMasked, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
@@ -228,8 +228,5 @@ function whenEnded(body: ReadableStream<Uint8Array>, ended: () => void): Readabl
 }
 
 function codedOrLogged(error: unknown, logger: Logger): CodedError {
-  const coded = codedFailure(error);
-  if (coded) return coded;
-  logger.error({ err: error }, 'MCP request failed');
-  return new MaskedFailure();
+  return codedOrMasked(error, (err) => logger.error({ err }, 'MCP request failed'));
 }

@@ -9,7 +9,7 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { PreparedQuery } from '../domains/endpoint-queries/query.service.js';
-import { CodedError, codedFailure, MaskedFailure, ValidationError } from '../platform/errors/index.js';
+import { CodedError, codedOrMasked, ValidationError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -186,10 +186,7 @@ function inOpenAITerms(error: unknown): unknown {
 
 /** A coded error as it is, anything else logged and masked. */
 function coded(error: unknown, logger: Logger, requestId: string): CodedError {
-  const known = codedFailure(error);
-  if (known) return known;
-  logger.error({ err: error, requestId }, 'OpenAI-compatible chat failed unexpectedly');
-  return new MaskedFailure();
+  return codedOrMasked(error, (err) => logger.error({ err, requestId }, 'OpenAI-compatible chat failed unexpectedly'));
 }
 
 function methodNotAllowed(fetchAPI: { Response: typeof Response }, requestId: string): Response {

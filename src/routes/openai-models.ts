@@ -6,7 +6,7 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { AskableEndpoint } from '../domains/endpoints/endpoint.service.js';
-import { codedFailure, MaskedFailure, NotFoundError } from '../platform/errors/index.js';
+import { codedOrMasked, NotFoundError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { outcomeOf } from './consumer-door.js';
 import type { OpenAIRouteOptions } from './openai-chat.js';
@@ -46,10 +46,8 @@ export function useOpenAIModels({ door, logger }: OpenAIRouteOptions): Plugin {
         return json(model);
       } catch (error) {
         finish?.(outcomeOf(error));
-        const coded = codedFailure(error);
-        if (coded) return endResponse(openAIErrorResponse(fetchAPI, coded, requestId));
-        logger.error({ err: error, requestId }, 'OpenAI-compatible model list failed unexpectedly');
-        return endResponse(openAIErrorResponse(fetchAPI, new MaskedFailure(), requestId));
+        const answer = codedOrMasked(error, (err) => logger.error({ err, requestId }, 'OpenAI-compatible model list failed unexpectedly'));
+        return endResponse(openAIErrorResponse(fetchAPI, answer, requestId));
       }
     },
   };

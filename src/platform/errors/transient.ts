@@ -8,7 +8,7 @@
  * Recognised by SQLSTATE (the `code` a PostgreSQL error carries through the pg driver and
  * MikroORM's exceptions) or by the socket error of a lost connection.
  */
-import { CodedError, UnavailableError } from './coded-error.js';
+import { CodedError, MaskedFailure, UnavailableError } from './coded-error.js';
 
 /** SQLSTATE → the reason given to the client. */
 const TRANSIENT_STATES: Record<string, string> = {
@@ -53,4 +53,15 @@ export function transientFailure(error: unknown): UnavailableError | undefined {
 /** `error` as a coded error (itself, or a transient failure's coded form), or undefined if it is unexpected. */
 export function codedFailure(error: unknown): CodedError | undefined {
   return error instanceof CodedError ? error : transientFailure(error);
+}
+
+/**
+ * `error` as a door outside GraphQL answers it: its coded form, else a MaskedFailure after
+ * `logUnexpected` has logged the cause (with the request id the door's response carries).
+ */
+export function codedOrMasked(error: unknown, logUnexpected: (error: unknown) => void): CodedError {
+  const coded = codedFailure(error);
+  if (coded) return coded;
+  logUnexpected(error);
+  return new MaskedFailure();
 }
