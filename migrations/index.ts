@@ -49,6 +49,7 @@ import { Migration20261204193000_document_delete_lock_order } from './Migration2
 import { Migration20261205010000_keyword_steps_cached_plans } from './Migration20261205010000_keyword_steps_cached_plans.js';
 import { Migration20261205020000_keyword_single_pass_when_steps_score_all } from './Migration20261205020000_keyword_single_pass_when_steps_score_all.js';
 import { Migration20261205060000_chunk_document_key } from './Migration20261205060000_chunk_document_key.js';
+import { Migration20261205110000_keyword_single_pass_when_steps_save_little } from './Migration20261205110000_keyword_single_pass_when_steps_save_little.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -100,4 +101,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205010000_keyword_steps_cached_plans', class: Migration20261205010000_keyword_steps_cached_plans },
   { name: 'Migration20261205020000_keyword_single_pass_when_steps_score_all', class: Migration20261205020000_keyword_single_pass_when_steps_score_all },
   { name: 'Migration20261205060000_chunk_document_key', class: Migration20261205060000_chunk_document_key },
+  { name: 'Migration20261205110000_keyword_single_pass_when_steps_save_little', class: Migration20261205110000_keyword_single_pass_when_steps_save_little },
 ];

@@ -34,12 +34,14 @@ function documents(count: number, seed: number): InlineDocument[] {
 
 /**
  * 60 one-chunk documents: "harbour" in every one, "quay" in 3 and "jetty" in 6 (a tenth), never
- * together: words rare and common enough for each path of the search to be chosen.
+ * together, and "buoy" in 9, five times in one of them (so the most it can add to a score is
+ * more than "jetty" can, though it is commoner): words rare and common enough for each path of
+ * the search to be chosen.
  */
 function harbourNotes(): InlineDocument[] {
   return documents(60, 11).map((document, index) => ({
     title: document.title,
-    text: `harbour ${index % 20 === 0 ? 'quay ' : ''}${index % 10 === 5 ? 'jetty ' : ''}${document.text}`,
+    text: `harbour ${index % 20 === 0 ? 'quay ' : ''}${index % 10 === 5 ? 'jetty ' : ''}${index % 7 === 3 ? (index === 3 ? 'buoy '.repeat(5) : 'buoy ') : ''}${document.text}`,
   }));
 }
 
@@ -146,7 +148,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     });
   });
 
-  it('is inlined, and calls the max-score steps only for questions over the single-pass limit or with search syntax', async () => {
+  it('is inlined, and calls the max-score steps only for questions they may prune or with search syntax', async () => {
     const plan = (limit: number, question = 'river lock', strict = false) =>
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(
@@ -163,7 +165,8 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     const large = await plan(0);
     expect(large).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
     // Over the single-pass limit, but the steps would score every matching chunk anyway (the
-    // words but the commonest in fewer chunks than topK): the single pass, with the same rows.
+    // words but the commonest in fewer chunks than topK), or could skip only a few (the words but
+    // the rarest in no more chunks than the limit): the single pass, with the same rows.
     const harbourPlan = (limit: number, question: string) =>
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(
@@ -172,15 +175,41 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
         );
         return rows.map((row) => row['QUERY PLAN']).join('\n');
       });
-    // 63 chunks hold "harbour quay", over a limit of 61; but "quay" is in 3, fewer than topK, so
+    // 63 chunks hold "harbour quay", over a limit of 59; but "quay" is in 3, fewer than topK, so
     // the steps would score all 63: the single pass does.
-    expect(await harbourPlan(61, 'harbour quay')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
-    // "jetty" is in 6, topK's worth and more: the steps may prune, and run.
-    expect(await harbourPlan(61, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
-    for (const question of ['harbour quay', 'harbour jetty', 'harbour quay jetty']) {
-      expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], question, 61), question).toEqual(
-        await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], question, 0),
-      );
+    expect(await harbourPlan(59, 'harbour quay')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
+    // "jetty" is in 6, topK's worth and more: the steps may prune "harbour", in 60 chunks, more
+    // than the limit of 59, and run.
+    expect(await harbourPlan(59, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
+    // With a limit of 60 the chunks they could skip (the words but the rarest: 60) are within it:
+    // the single pass scores all 66 in one statement.
+    expect(await harbourPlan(60, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
+    // "jetty buoy": 15 chunks, 9 of them "buoy"'s, over a limit of 8; but the most "buoy" adds to a
+    // score is more than "jetty" can, so no threshold from chunks holding "jetty" alone can prune
+    // it: the steps would score all 15 in three statements, the single pass does in one.
+    const bounds = await withClient(server.database.ownerUrl, async (client) =>
+      Object.fromEntries(
+        (
+          await client.query<{ term: string; chunks: number; frequency: number }>(
+            `select term, chunk_count as chunks, max_frequency as frequency from dataset_terms where dataset_id = $1 and term in ('jetti', 'buoy')`,
+            [uuidOf(harbour.datasetId)],
+          )
+        ).rows.map((row) => [row.term, row]),
+      ),
+    );
+    expect(bounds).toEqual({ jetti: { term: 'jetti', chunks: 6, frequency: 1 }, buoy: { term: 'buoy', chunks: 9, frequency: 5 } });
+    expect(await harbourPlan(8, 'jetty buoy')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
+    // "harbour jetty" at the same limit: "harbour", in every document, adds almost nothing; the steps run.
+    expect(await harbourPlan(8, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
+    expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], 'jetty buoy', 8)).toEqual(
+      await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], 'jetty buoy', 0),
+    );
+    for (const limit of [59, 60]) {
+      for (const question of ['harbour quay', 'harbour jetty', 'harbour quay jetty']) {
+        expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], question, limit), `${question} (limit ${limit})`).toEqual(
+          await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], question, 0),
+        );
+      }
     }
     const syntax = await plan(1_000_000, '"river lock"', true);
     expect(syntax).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=[1-5](\.00)? /);

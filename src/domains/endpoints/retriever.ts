@@ -130,10 +130,12 @@ export const KEYWORD_ROW_BUDGET = 3000;
  * usually score far fewer (complete passages first, then rare words). It was the row budget
  * (5 000) until 2026-12-02: a two-word question over 1 400 chunks then scored all of them,
  * where the steps stop after the few dozen that hold both words. 500 measured best at 20 k and
- * 200 k chunks (docs/benchmarks.md); test/endpoints/bm25.test.ts lowers it to 0. Above it the
- * single pass still serves a question the steps would score whole anyway (its words but the
- * commonest in fewer chunks than topK, all within `KEYWORD_ROW_BUDGET`; since 2026-12-05,
- * migrations/…_keyword_single_pass_when_steps_score_all.ts).
+ * 200 k chunks (docs/benchmarks.md); test/endpoints/bm25.test.ts lowers it to 0. Above it, within
+ * `KEYWORD_ROW_BUDGET`, the single pass still serves a question the steps would score whole
+ * anyway (its words but the commonest in fewer chunks than topK; since 2026-12-05,
+ * migrations/…_keyword_single_pass_when_steps_score_all.ts) or could save little on (its words
+ * but the rarest, whose chunks the steps score whole, in at most this many chunks;
+ * migrations/…_keyword_single_pass_when_steps_save_little.ts).
  */
 export const KEYWORD_SINGLE_PASS_LIMIT = 500;
 
