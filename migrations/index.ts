@@ -50,6 +50,7 @@ import { Migration20261205010000_keyword_steps_cached_plans } from './Migration2
 import { Migration20261205020000_keyword_single_pass_when_steps_score_all } from './Migration20261205020000_keyword_single_pass_when_steps_score_all.js';
 import { Migration20261205060000_chunk_document_key } from './Migration20261205060000_chunk_document_key.js';
 import { Migration20261205110000_keyword_single_pass_when_steps_save_little } from './Migration20261205110000_keyword_single_pass_when_steps_save_little.js';
+import { Migration20261205120000_keyword_single_pass_candidates_unmaterialized } from './Migration20261205120000_keyword_single_pass_candidates_unmaterialized.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -102,4 +103,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205020000_keyword_single_pass_when_steps_score_all', class: Migration20261205020000_keyword_single_pass_when_steps_score_all },
   { name: 'Migration20261205060000_chunk_document_key', class: Migration20261205060000_chunk_document_key },
   { name: 'Migration20261205110000_keyword_single_pass_when_steps_save_little', class: Migration20261205110000_keyword_single_pass_when_steps_save_little },
+  { name: 'Migration20261205120000_keyword_single_pass_candidates_unmaterialized', class: Migration20261205120000_keyword_single_pass_candidates_unmaterialized },
 ];
