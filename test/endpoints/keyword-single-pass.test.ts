@@ -45,7 +45,7 @@ function harbourNotes(): InlineDocument[] {
   }));
 }
 
-// The last two: eight words (the most the single pass takes as columns) and ten (it sums them in a join).
+// The last two: eight words (the most the single pass takes as columns) and ten (it sums them over the words, per chunk).
 const QUESTIONS = ['river lock', 'winch mooring culvert', 'the lamp of the keeper', 'paddle', 'sluice gate barge towpath', 'weir', 'unknownword', 'lock unknownword', 'river lock gate boat keeper lamp tide weir', 'river lock gate boat keeper lamp tide weir sluice paddle'];
 
 interface Ranked {
@@ -160,11 +160,11 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     const small = await plan(1_000_000);
     expect(small).not.toMatch(/Function Scan on sluice_keyword_search/);
     // Its candidates are read as they are scored, not copied into a tuple store first (a
-    // materialized CTE did: migrations/…_keyword_single_pass_candidates_unmaterialized.ts).
-    expect(small).toMatch(/Bitmap Heap Scan on chunks/);
+    // materialized CTE did: migrations/…_keyword_single_pass_candidates_unmaterialized.ts). How
+    // the chunks are found is the planner's choice (an index or, in a table this small, a scan).
     expect(small).not.toMatch(/CTE Scan on candidates/);
     expect(small).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
-    // A question of more than eight words too (summed in a join, still in the one statement).
+    // A question of more than eight words too (summed over its words per chunk, still in the one statement).
     expect(await plan(1_000_000, QUESTIONS.at(-1))).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
     const large = await plan(0);
     expect(large).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);

@@ -133,8 +133,9 @@ export const KEYWORD_ROW_BUDGET = 3000;
  * 200 k chunks (docs/benchmarks.md); test/endpoints/bm25.test.ts lowers it to 0. Above it, within
  * `KEYWORD_ROW_BUDGET`, the single pass still serves a question the steps would score whole
  * anyway (its words but the commonest in fewer chunks than topK; since 2026-12-05,
- * migrations/…_keyword_single_pass_when_steps_score_all.ts) or could save little on (its words
- * but the rarest, whose chunks the steps score whole, in at most this many chunks;
+ * migrations/…_keyword_single_pass_when_steps_score_all.ts) or could save little or nothing on
+ * (its words but the rarest, whose chunks the steps score whole, in at most this many chunks;
+ * two words, the commoner one able to add as much to a score as the rarer one;
  * migrations/…_keyword_single_pass_when_steps_save_little.ts).
  */
 export const KEYWORD_SINGLE_PASS_LIMIT = 500;
