@@ -23,13 +23,15 @@ import { KEYWORD_SEARCH_WHEN_STEPS_SCORE_ALL } from './Migration20261205020000_k
  *   above its bound; the list then holds chunks with the rarer word alone, whose scores are at
  *   most the rarer word's bound. So the steps score every matching chunk, in three statements.
  *
- * Measured on the search benchmark's corpus (docs/benchmarks.md): at 20 000 chunks "ridge2
- * ferry2" (691 chunks, about half for each word) and "harvest3 summit2" took 3.7 to 5.1 ms through
- * the steps against 3.1 to 3.8 for the ts_rank_cd statement the search replaced, which ranks all
- * of them, with a costlier function than the single pass's; at 200 000, "census5 market12"
- * (969 and 597 chunks, bounds 1.67 and 1.55) 9.8 to 10.4 ms against 8.1, and 8.2 in one pass.
- * Exact either way: the same chunks scored with the same arithmetic
- * (test/endpoints/keyword-single-pass.test.ts).
+ * Measured on the search benchmark's corpus (docs/benchmarks.md; each machine generates its
+ * own): at 20 000 chunks "ridge2 ferry2" (691 chunks, about half for each word; an earlier
+ * machine) and "harvest3 summit2" took 3.7 to 5.1 ms through the steps against 3.1 to 3.8 for
+ * the ts_rank_cd statement the search replaced, which ranks all of them, with a costlier function
+ * than the single pass's; at 200 000, "census5 market12" (969 and 597 chunks, bounds 1.67 and
+ * 1.55) 9.8 to 10.4 ms against 8.1, and 8.2 in one pass. The price: a question whose complete
+ * passages fill the list is scored whole where the steps stopped after them ("ridge2 ferry2" on
+ * this machine's corpus: 4.3 ms against 1.7, the ts_rank_cd statement 4.5). Exact either way: the
+ * same chunks scored with the same arithmetic (test/endpoints/keyword-single-pass.test.ts).
  */
 const edits: [string, string][] = [
   [
