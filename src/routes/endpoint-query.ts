@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import { codedFailure, codedOrMasked, MASKED_MESSAGE, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { codedOrMasked, MaskedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
@@ -191,15 +191,10 @@ function restEvents(prepared: PreparedQuery, controller: AbortController, onUnex
       }
     } catch (error) {
       if (signal.aborted) return;
-      const coded = codedFailure(error);
-      if (coded) {
-        outcome = coded.code;
-        yield { event: 'failed', data: { code: coded.code, message: coded.message } };
-        return;
-      }
-      onUnexpected(error);
-      outcome = 'INTERNAL';
-      yield { event: 'failed', data: { code: 'INTERNAL', message: MASKED_MESSAGE, requestId } };
+      const coded = codedOrMasked(error, onUnexpected);
+      outcome = coded.code;
+      // A masked failure names the request id its log line carries.
+      yield { event: 'failed', data: { code: coded.code, message: coded.message, ...(coded instanceof MaskedFailure ? { requestId } : {}) } };
     }
   })();
   return {

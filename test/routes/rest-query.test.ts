@@ -123,6 +123,23 @@ describe('Server-Sent Events', () => {
     expect(validate('FailedEvent', events.at(-1)!.data)).toEqual([]);
   });
 
+  it('ends with a masked failed event naming the request id when the stream fails unexpectedly, and logs the cause under it', async () => {
+    // The usage record, written before the completion is sent, fails: not a coded error.
+    await withClient(server.database.ownerUrl, (client) => client.query('revoke execute on function record_query_usage from public, sluice_app'));
+    try {
+      const { status, headers, events } = await restQueryEvents(server, setup.reference, { query: QUESTION }, { token: owner.token });
+      expect(status).toBe(200);
+      const requestId = headers.get('x-request-id');
+      expect(events[0]!.event).toBe('passage');
+      expect(events.at(-1)).toEqual({ event: 'failed', data: { code: 'INTERNAL', message: 'Unexpected error.', requestId } });
+      expect(validate('FailedEvent', events.at(-1)!.data)).toEqual([]);
+      const logged = server.logs.find((line) => line.requestId === requestId && line.level >= 50);
+      expect(logged?.err?.message).toMatch(/permission denied for function record_query_usage/);
+    } finally {
+      await withClient(server.database.ownerUrl, (client) => client.query('grant execute on function record_query_usage to sluice_app'));
+    }
+  });
+
   it('a caller who closes the connection mid-answer cancels the query: the model call ends, usage is recorded CANCELLED', async () => {
     const slow = await endpointOver(server, owner.token, DOCS, {
       model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } },
