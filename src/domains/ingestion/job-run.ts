@@ -1,7 +1,8 @@
 /**
  * One run of an ingestion job by a worker: the job's stage transitions and what each stage
  * does to an input. PARSING checks an input (a parse failure or unchanged content settles it
- * for good), CHUNKING writes its documents and chunks, INDEXING merges the search index's
+ * for good; an input that can only add a document is left to CHUNKING unparsed, see
+ * `parse`), CHUNKING writes its documents and chunks, INDEXING merges the search index's
  * pending entries, and the run ends the job. Inputs are settled in groups (item-groups.ts);
  * progress inside a group is credited as it happens (processed-bytes.ts).
  */
@@ -16,6 +17,7 @@ import { ItemGroups, type GroupSettler, type NextInput, type Settled } from './i
 import { lockJob } from './job-lock.js';
 import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
 import { ParsedDocuments } from './parsed-documents.js';
+import { soleSourceKey } from './parsers/parse.js';
 import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes, WRITTEN_SHARE } from './processed-bytes.js';
 import { snapshotOf, type JobSnapshot } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
@@ -25,6 +27,9 @@ import { documentHashes, writeDocuments, type DatasetChunkWriter } from './write
 
 /** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
 const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
+
+/** What PARSING makes of an input: its documents, why it failed, or the key of the one new document it can hold, left unparsed. */
+export type ParsingResult = ParseResult<HashedDocument> | { unparsed: string };
 
 export class JobRun {
   /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
@@ -37,6 +42,8 @@ export class JobRun {
    * no input is settled UNCHANGED here, and CHUNKING's write finds out (writeDocuments).
    */
   private keysToWrite: Set<string> | null = new Set();
+  /** Ids of the pending inputs named after a document the dataset holds (beginParsing): of the inputs parse() may leave unparsed, only these can be unchanged. */
+  private namedAfterStored = new Set<string>();
   private readonly processed: ProcessedBytes;
   private readonly groups: ItemGroups;
 
@@ -81,8 +88,19 @@ export class JobRun {
     return this.groups.settleEach(status, prepare, open, keysOf);
   }
 
-  /** PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it failed. */
-  async parse(next: NextInput): Promise<ParseResult<HashedDocument>> {
+  /**
+   * PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it
+   * failed. An input whose format gives it one document named after it (soleSourceKey), a key
+   * the dataset does not hold, cannot be unchanged: it is not parsed here but in CHUNKING, once,
+   * while other groups are written (issue 19: parsing the 20 MB benchmark job first, with
+   * PostgreSQL idle, was a fifth of its time). Its parse failure, if any, is settled there.
+   */
+  async parse(next: NextInput): Promise<ParsingResult> {
+    const key = soleSourceKey(next.input, next.options);
+    if (key !== null && !this.namedAfterStored.has(next.id)) {
+      this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
+      return { unparsed: key };
+    }
     const parsed = await this.parser.parse(next.input, next.options);
     if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
     this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
@@ -103,20 +121,39 @@ export class JobRun {
     return chunked;
   }
 
-  /** Before PARSING checks its first input: whether inputs were PARSED by an earlier run of the job (see keysToWrite). */
+  /**
+   * Before PARSING checks its first input: whether inputs were PARSED by an earlier run of the
+   * job (see keysToWrite), and which pending inputs are named after a stored document (see
+   * parse). One dataset's jobs run one at a time, so no document is added meanwhile; were one
+   * added, CHUNKING's write would still find it unchanged (writeDocuments compares hashes).
+   */
   async beginParsing(): Promise<void> {
-    const [row] = await this.scope.read((tx) =>
-      boundSql<{ resumed: boolean }>(tx, `select exists (select 1 from ingestion_items where job_id = ? and status = 'PARSED') as resumed`, [this.jobId]),
-    );
-    this.keysToWrite = row?.resumed ? null : new Set();
+    const { resumed, named } = await this.scope.read(async (tx) => {
+      const [row] = await boundSql<{ resumed: boolean }>(tx, `select exists (select 1 from ingestion_items where job_id = ? and status = 'PARSED') as resumed`, [this.jobId]);
+      const rows = await boundSql<{ id: string }>(
+        tx,
+        `select i.id from ingestion_items i join ingestion_jobs j on j.id = i.job_id
+          where i.job_id = ? and i.status = 'PENDING'
+            and exists (select 1 from documents d where d.dataset_id = j.dataset_id and d.source_key = i.name)`,
+        [this.jobId],
+      );
+      return { resumed: row?.resumed ?? false, named: rows.map((item) => item.id) };
+    });
+    this.keysToWrite = resumed ? null : new Set();
+    this.namedAfterStored = new Set(named);
   }
 
   /**
    * PARSING: a parse failure fails the input alone, for good; content already stored is settled
    * as UNCHANGED, unless an earlier input of the job is still to write one of its documents.
    */
-  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParseResult<HashedDocument>): Promise<void> {
+  async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParsingResult): Promise<void> {
     if ('failure' in parsed) return failed(item, parsed.failure);
+    if ('unparsed' in parsed) {
+      item.status = 'PARSED';
+      this.keysToWrite?.add(parsed.unparsed);
+      return;
+    }
     const { documents } = parsed;
     item.documentCount = documents.length;
     const keys = documents.map((document) => document.sourceKey);

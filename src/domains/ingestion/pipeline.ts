@@ -1,6 +1,7 @@
 /**
  * The worker's side of a job: PARSING checks every pending input (parse errors and unchanged
- * content are settled here, and cost nothing later), CHUNKING splits and writes the rest,
+ * content are settled here, and cost nothing later; an input that can only add a document is
+ * left to CHUNKING unparsed: JobRun.parse), CHUNKING splits and writes the rest,
  * INDEXING merges the search index's pending entries, EMBEDDING (for a dataset with an
  * embedding model: embedding-stage.ts) gives the chunks without a vector one, then the job
  * ends. A re-embed job (kind REEMBED) has no inputs and runs EMBEDDING alone.

@@ -40,6 +40,25 @@ export function parseDocuments(input: ParseInput, options: IngestionOptions, lim
   return documents;
 }
 
+/**
+ * The source key of an input's documents when its format alone decides it: text, Markdown, HTML
+ * and CSV read as one file give one document named after the input (parseByFormat). Null when
+ * the content decides (JSON, JSONL and CSV rows: `name#id` or `name#row-n`).
+ */
+export function soleSourceKey(input: Pick<ParseInput, 'name' | 'format'>, { csv }: Pick<IngestionOptions, 'csv'>): string | null {
+  switch (input.format) {
+    case 'text':
+    case 'markdown':
+    case 'html':
+      return input.name;
+    case 'csv':
+      return csv.mode === 'FILE' ? input.name : null;
+    case 'json':
+    case 'jsonl':
+      return null;
+  }
+}
+
 function parseByFormat(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
   const one = (text: string, title: string | null): ParsedDocument[] => [
     { sourceKey: input.name, title: input.title ?? title ?? input.name, text, metadata: input.metadata ?? {} },
