@@ -8,7 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { codedOrMasked, httpStatusOf } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf, MaskedFailure } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
@@ -24,8 +24,14 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== AUDIT_EXPORT_PATH) return;
-      const error = (status: number, code: string, message: string) =>
-        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), { status, headers: { 'content-type': 'application/json' } }));
+      // An unexpected failure names the request id, as GraphQL's masked errors do: what to quote to an operator.
+      const error = (status: number, code: string, message: string, requestId?: string) =>
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code, ...(requestId ? { requestId } : {}) } }] }), {
+            status,
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
       if (request.method !== 'GET') return error(405, 'BAD_REQUEST', 'Use GET');
       let filter: AuditEventFilter;
       try {
@@ -82,8 +88,9 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
       } catch (failure) {
         await end();
         // Logged with the request id the response's x-request-id header carries.
-        const coded = codedOrMasked(failure, (err) => options.logger.error({ err, requestId: requestIdOf(request) }, 'audit export failed'));
-        return error(httpStatusOf(coded.code), coded.code, coded.message);
+        const requestId = requestIdOf(request);
+        const coded = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'audit export failed'));
+        return error(httpStatusOf(coded.code), coded.code, coded.message, coded instanceof MaskedFailure ? requestId : undefined);
       }
     },
   };

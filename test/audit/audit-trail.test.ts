@@ -174,6 +174,23 @@ describe('reading the trail', () => {
     expect((await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?from=yesterday`, { headers: { authorization: `Bearer ${owner.accessToken}` } })).status).toBe(400);
   });
 
+  it('answers an export that fails unexpectedly with INTERNAL and the request id its cause is logged under', async () => {
+    const owner = await ownerSession();
+    // Reading the events fails before the response starts: not a coded error.
+    await withClient(server.database.ownerUrl, (client) => client.query('revoke select on audit_events from sluice_app'));
+    try {
+      const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${owner.accessToken}` } });
+      expect(response.status).toBe(500);
+      const requestId = response.headers.get('x-request-id');
+      expect(requestId).toMatch(/\S/);
+      expect(await response.json()).toEqual({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL', requestId } }] });
+      const logged = server.logs.find((line) => line.requestId === requestId && line.level >= 50);
+      expect(logged?.err?.message).toMatch(/permission denied for table audit_events/);
+    } finally {
+      await withClient(server.database.ownerUrl, (client) => client.query('grant select on audit_events to sluice_app'));
+    }
+  });
+
   it('streams new events to a live subscription', async () => {
     const owner = await ownerSession();
     // Made and written before the subscription: history the feed must not replay.

@@ -53,7 +53,14 @@ export const accountSchemas: Record<string, JsonObject> = {
         items: {
           type: 'object',
           required: ['message', 'extensions'],
-          properties: { message: { type: 'string' }, extensions: { type: 'object', required: ['code'], properties: { code: { type: 'string' } } } },
+          properties: {
+            message: { type: 'string' },
+            extensions: {
+              type: 'object',
+              required: ['code'],
+              properties: { code: { type: 'string' }, requestId: { type: 'string', description: 'On INTERNAL only: the request id its cause is logged under (also the `x-request-id` header).' } },
+            },
+          },
         },
       },
     },
@@ -127,7 +134,7 @@ export const accountPaths: Record<string, JsonObject> = {
         '403': graphqlError('FORBIDDEN: the caller is not an ADMIN (or the API key has no `admin` scope).'),
         '405': graphqlError('Use GET.'),
         '429': { ...graphqlError('RATE_LIMITED.'), headers: retryAfterHeader },
-        '500': graphqlError('INTERNAL.'),
+        '500': graphqlError('INTERNAL: unexpected; `extensions.requestId` names the request.'),
       },
     },
   },
