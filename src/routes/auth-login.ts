@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { codedFailure, httpStatusOf, MASKED_MESSAGE, type RateLimitedError } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf, MaskedFailure, type RateLimitedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -72,12 +72,10 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
           role: payload.role,
         });
       } catch (failure) {
-        const error = codedFailure(failure);
-        if (!error) {
-          // Logged with the request id the response's x-request-id header carries.
-          options.logger.error({ err: failure, requestId: requestIdOf(request) }, 'REST login failed unexpectedly');
-          return json(500, { error: 'server_error', error_description: MASKED_MESSAGE });
-        }
+        // Logged with the request id the response's x-request-id header carries, and named in the body.
+        const requestId = requestIdOf(request);
+        const error = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'REST login failed unexpectedly'));
+        if (error instanceof MaskedFailure) return json(500, { error: 'server_error', error_description: error.message, code: error.code, requestId });
         const status = httpStatusOf(error.code);
         const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
         // OAuth's names: a refused credential, the database briefly unable (UNAVAILABLE, 503), or the request.

@@ -235,7 +235,7 @@ describe('production error masking', () => {
             : door === 'mcp'
               ? [body.error?.message, body.error?.data?.code, body.error?.data?.requestId]
               : door === 'audit'
-                ? [body.errors?.[0]?.message, body.errors?.[0]?.extensions?.code, response.headers.get('x-request-id')]
+                ? [body.errors?.[0]?.message, body.errors?.[0]?.extensions?.code, body.errors?.[0]?.extensions?.requestId]
                 : [body.error?.message, body.error?.code, body.error?.sluice?.requestId];
         seen[door] = { status: response.status, message, code, requestId };
       }
@@ -263,7 +263,7 @@ describe('production error masking', () => {
       expect({ status: response.status, requestId: response.headers.get('x-request-id'), body: await response.json() }).toEqual({
         status: 500,
         requestId: 'masked-login',
-        body: { error: 'server_error', error_description: 'Unexpected error.' },
+        body: { error: 'server_error', error_description: 'Unexpected error.', code: 'INTERNAL', requestId: 'masked-login' },
       });
       const logged = production.logs.find((line) => line.requestId === 'masked-login' && line.level >= 50);
       expect(logged?.err?.message).toMatch(/permission denied for table users/);

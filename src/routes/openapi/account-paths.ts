@@ -41,6 +41,7 @@ export const accountSchemas: Record<string, JsonObject> = {
       error_description: { type: 'string' },
       code: { type: 'string' },
       retryAfterSeconds: { type: 'integer' },
+      requestId: { type: 'string', description: 'On server_error only: the request id its cause is logged under (also the `x-request-id` header).' },
     },
   },
   GraphQLErrors: {
@@ -105,7 +106,7 @@ export const accountPaths: Record<string, JsonObject> = {
         '403': oauthError('CSRF_HEADER_REQUIRED: a simple cross-site request without `x-sluice-csrf`.'),
         '405': oauthError('Use POST.'),
         '429': oauthError('Too many attempts for this email or address (`code` RATE_LIMITED, `retryAfterSeconds`).', retryAfterHeader),
-        '500': oauthError('server_error: unexpected.'),
+        '500': oauthError('server_error: unexpected (`code` INTERNAL, `requestId`).'),
         '503': oauthError('temporarily_unavailable: the database could not serve the request just now (`code` UNAVAILABLE, `retryAfterSeconds`).', retryAfterHeader),
       },
     },
