@@ -8,7 +8,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { AuditEventFilter } from '../domains/audit/audit.service.js';
-import { codedOrMasked, httpStatusOf, MaskedFailure } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf, requestNamedBy } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
@@ -24,7 +24,7 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== AUDIT_EXPORT_PATH) return;
-      // An unexpected failure names the request id, as GraphQL's masked errors do: what to quote to an operator.
+      // An unexpected or transient failure names the request id, as GraphQL's do: what to quote to an operator.
       const error = (status: number, code: string, message: string, requestId?: string) =>
         endResponse(
           new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code, ...(requestId ? { requestId } : {}) } }] }), {
@@ -90,7 +90,7 @@ export function useAuditExport(options: { orm: Orm; deps: ServiceDependencies; a
         // Logged with the request id the response's x-request-id header carries.
         const requestId = requestIdOf(request);
         const coded = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'audit export failed'));
-        return error(httpStatusOf(coded.code), coded.code, coded.message, coded instanceof MaskedFailure ? requestId : undefined);
+        return error(httpStatusOf(coded.code), coded.code, coded.message, requestNamedBy(coded, requestId));
       }
     },
   };

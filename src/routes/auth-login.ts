@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { codedOrMasked, httpStatusOf, MaskedFailure, type RateLimitedError } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf, requestNamedBy, type RateLimitedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -75,12 +75,12 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         // Logged with the request id the response's x-request-id header carries, and named in the body.
         const requestId = requestIdOf(request);
         const error = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'REST login failed unexpectedly'));
-        if (error instanceof MaskedFailure) return json(500, { error: 'server_error', error_description: error.message, code: error.code, requestId });
         const status = httpStatusOf(error.code);
         const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
-        // OAuth's names: a refused credential, the database briefly unable (UNAVAILABLE, 503), or the request.
-        const oauthError = status === 401 ? 'invalid_grant' : status === 503 ? 'temporarily_unavailable' : 'invalid_request';
-        const answer = { error: oauthError, error_description: error.message, code: error.code };
+        // OAuth's names: a refused credential, the database briefly unable (UNAVAILABLE, 503), ours (INTERNAL), or the request.
+        const oauthError = status === 401 ? 'invalid_grant' : status === 503 ? 'temporarily_unavailable' : status === 500 ? 'server_error' : 'invalid_request';
+        const named = requestNamedBy(error, requestId);
+        const answer = { error: oauthError, error_description: error.message, code: error.code, ...(named ? { requestId: named } : {}) };
         if (retryAfter === undefined) return json(status, answer);
         return json(status, { ...answer, retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
       } finally {

@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { shownPassage, type ShownPassage } from './shown-passage.js';
 import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
-import { codedOrMasked, MaskedFailure, problemResponse, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
+import { codedOrMasked, problemResponse, requestNamedBy, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
@@ -193,8 +193,9 @@ function restEvents(prepared: PreparedQuery, controller: AbortController, onUnex
       if (signal.aborted) return;
       const coded = codedOrMasked(error, onUnexpected);
       outcome = coded.code;
-      // A masked failure names the request id its log line carries.
-      yield { event: 'failed', data: { code: coded.code, message: coded.message, ...(coded instanceof MaskedFailure ? { requestId } : {}) } };
+      // A masked or transient failure names the request id (a masked one's log line carries it).
+      const named = requestNamedBy(coded, requestId);
+      yield { event: 'failed', data: { code: coded.code, message: coded.message, ...(named ? { requestId: named } : {}) } };
     }
   })();
   return {

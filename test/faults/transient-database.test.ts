@@ -116,7 +116,7 @@ it('answers the REST login 503 temporarily_unavailable with Retry-After, then lo
   const refused = await holding('select 1 from users for update', logIn);
   expect(refused.status).toBe(503);
   expect(refused.headers.get('retry-after')).toBe('1');
-  expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable', code: 'UNAVAILABLE', retryAfterSeconds: 1 });
+  expect(await refused.json()).toMatchObject({ error: 'temporarily_unavailable', code: 'UNAVAILABLE', retryAfterSeconds: 1, requestId: refused.headers.get('x-request-id') });
   const again = await logIn();
   expect(again.status).toBe(200);
   expect(await again.json()).toMatchObject({ token_type: 'bearer', expires_in: 900 });

@@ -21,7 +21,7 @@ export {
   MaskedFailure,
   MASKED_MESSAGE,
 } from './coded-error.js';
-export { codedFailure, codedOrMasked, transientFailure } from './transient.js';
+export { codedFailure, codedOrMasked, requestNamedBy, transientFailure } from './transient.js';
 export { RequestRefusal } from './request-refusal.js';
 export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, withExtensions, type ClientErrorOptions, type PresentDetails } from './graphql.js';
 export { codedErrorResponse, httpHeadersOf, problemResponse, PROBLEM_JSON } from './http.js';

@@ -56,6 +56,15 @@ export function codedFailure(error: unknown): CodedError | undefined {
 }
 
 /**
+ * The request id an answer of `error` names, or undefined: a masked failure's and a transient
+ * one's, for the client to quote to an operator (the rule GraphQL's error model applies too,
+ * plugins/error-model.ts). The doors that name every error's request need not ask.
+ */
+export function requestNamedBy(error: CodedError, requestId: string): string | undefined {
+  return error instanceof MaskedFailure || error instanceof UnavailableError ? requestId : undefined;
+}
+
+/**
  * `error` as a door outside GraphQL answers it: its coded form, else a MaskedFailure after
  * `logUnexpected` has logged the cause (with the request id the door's response carries).
  */

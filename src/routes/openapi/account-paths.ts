@@ -41,7 +41,7 @@ export const accountSchemas: Record<string, JsonObject> = {
       error_description: { type: 'string' },
       code: { type: 'string' },
       retryAfterSeconds: { type: 'integer' },
-      requestId: { type: 'string', description: 'On server_error only: the request id its cause is logged under (also the `x-request-id` header).' },
+      requestId: { type: 'string', description: 'On server_error (its cause is logged under it) and temporarily_unavailable: the request id, also the `x-request-id` header.' },
     },
   },
   GraphQLErrors: {
@@ -59,7 +59,7 @@ export const accountSchemas: Record<string, JsonObject> = {
             extensions: {
               type: 'object',
               required: ['code'],
-              properties: { code: { type: 'string' }, requestId: { type: 'string', description: 'On INTERNAL only: the request id its cause is logged under (also the `x-request-id` header).' } },
+              properties: { code: { type: 'string' }, requestId: { type: 'string', description: 'On INTERNAL (its cause is logged under it) and UNAVAILABLE: the request id, also the `x-request-id` header.' } },
             },
           },
         },
@@ -107,7 +107,7 @@ export const accountPaths: Record<string, JsonObject> = {
         '405': oauthError('Use POST.'),
         '429': oauthError('Too many attempts for this email or address (`code` RATE_LIMITED, `retryAfterSeconds`).', retryAfterHeader),
         '500': oauthError('server_error: unexpected (`code` INTERNAL, `requestId`).'),
-        '503': oauthError('temporarily_unavailable: the database could not serve the request just now (`code` UNAVAILABLE, `retryAfterSeconds`).', retryAfterHeader),
+        '503': oauthError('temporarily_unavailable: the database could not serve the request just now (`code` UNAVAILABLE, `retryAfterSeconds`, `requestId`).', retryAfterHeader),
       },
     },
   },

@@ -59,7 +59,7 @@ export const querySchemas: Record<string, JsonObject> = {
   ),
   FailedEvent: {
     ...object({ code: { type: 'string' }, message: { type: 'string' } }, '`event: failed` (EndpointQueryFailed): the last event of a query that failed after the stream started.'),
-    properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string', description: 'With INTERNAL only.' } },
+    properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string', description: 'With INTERNAL and UNAVAILABLE only.' } },
   },
 };
 
