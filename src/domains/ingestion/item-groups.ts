@@ -31,13 +31,32 @@ import { isTerminal } from './stages.js';
 const GROUP_ITEMS = 32;
 const GROUP_BYTES = 8 * 1024 * 1024;
 
-/** An input about to be parsed, read in a short transaction of its own. */
-export interface NextInput {
+/** An input about to be prepared, without its content: what a stage may decide from (see `needsContent`). */
+export interface InputHeader {
   id: string;
   ordinal: number;
   byteCount: number;
-  input: ParseInput;
+  name: string;
+  format: Format;
   options: IngestionOptions;
+}
+
+/** An input about to be prepared, read in a short transaction of its own. */
+export interface NextInput extends InputHeader {
+  /** Null when the stage said it does not read this input's content (`needsContent`). */
+  input: ParseInput | null;
+}
+
+/** How a stage's groups are settled beyond its `prepare` and settler. */
+export interface GroupOptions<T> {
+  /** The source keys a prepared item writes: with it, up to SETTLING_LANES groups at once. */
+  keysOf?: (prepared: T) => string[];
+  /**
+   * Whether `prepare` reads this input's content; without it, every input's. A group's content
+   * is most of what reading it costs (8 MB for a full group), so an input prepared from its name
+   * and format alone is read without it (issue 19: PARSING leaves new files to CHUNKING).
+   */
+  needsContent?: (header: InputHeader) => boolean;
 }
 
 /** Settles the items of one group inside its transaction; `finish` runs after the last one. */
@@ -86,13 +105,13 @@ export class ItemGroups {
   /**
    * Settles the job's items in `status`, in order, a group at a time: `prepare` each of the
    * group's items, then `open` a settler for the group's transaction and settle them all.
-   * With `keysOf` (the source keys a prepared item writes), up to SETTLING_LANES groups at once.
+   * With `keysOf`, up to SETTLING_LANES groups at once (GroupOptions).
    */
   async settleEach<T>(
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
     open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
-    keysOf?: (prepared: T) => string[],
+    { keysOf, needsContent }: GroupOptions<T> = {},
   ): Promise<Settled> {
     await this.processed.load();
     const lanes = keysOf ? SETTLING_LANES : 1;
@@ -107,7 +126,7 @@ export class ItemGroups {
     let after = -1;
     try {
       for (;;) {
-        const group = await this.nextGroup(status, after);
+        const group = await this.nextGroup(status, after, needsContent);
         if (group === 'stopped' || group === 'done') {
           const last = await Promise.all(inFlight.map((running) => running.settled));
           return group === 'stopped' || last.includes('stopped') ? 'stopped' : 'settled';
@@ -195,29 +214,33 @@ export class ItemGroups {
 
   /**
    * The next items in `status`, in order: as many as fit in GROUP_BYTES of input (at least
-   * one) and GROUP_ITEMS, or why there are none.
+   * one) and GROUP_ITEMS, or why there are none. Content only where `needsContent` says so.
    */
-  private nextGroup(status: 'PENDING' | 'PARSED', after: number): Promise<NextInput[] | 'stopped' | 'done'> {
+  private nextGroup(status: 'PENDING' | 'PARSED', after: number, needsContent?: (header: InputHeader) => boolean): Promise<NextInput[] | 'stopped' | 'done'> {
     return this.scope.write(async (tx) => {
       const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
-      const sizes = await boundSql<{ id: string; byte_count: number }>(
+      const rows = await boundSql<{ id: string; ordinal: number; byte_count: number; name: string; format: Format }>(
         tx,
         // Past the groups already taken: one may still be settling.
-        'select id, byte_count from ingestion_items where job_id = ? and status = ? and ordinal > ? order by ordinal limit ?',
+        'select id, ordinal, byte_count, name, format from ingestion_items where job_id = ? and status = ? and ordinal > ? order by ordinal limit ?',
         [this.jobId, status, after, GROUP_ITEMS],
       );
-      if (sizes.length === 0) return 'done' as const;
+      if (rows.length === 0) return 'done' as const;
+      const options = storedIngestionOptions(job.options);
       let bytes = 0;
-      const ids = sizes.filter((row, index) => (bytes += row.byte_count) <= GROUP_BYTES || index === 0).map((row) => row.id);
-      const items = await tx.find(IngestionItem, { id: { $in: ids } }, { orderBy: { ordinal: 'asc' }, refresh: true });
-      return items.map((item) => ({
-        id: item.id,
-        ordinal: item.ordinal,
-        byteCount: item.byteCount,
-        input: { name: item.name, format: item.format as Format, content: item.content ?? '', metadata: item.metadata },
-        options: storedIngestionOptions(job.options),
-      }));
+      const headers: InputHeader[] = rows
+        .filter((row, index) => (bytes += row.byte_count) <= GROUP_BYTES || index === 0)
+        .map((row) => ({ id: row.id, ordinal: row.ordinal, byteCount: row.byte_count, name: row.name, format: row.format, options }));
+      const reading = headers.filter((header) => needsContent?.(header) ?? true).map((header) => header.id);
+      const read = reading.length === 0 ? [] : await boundSql<{ id: string; content: string | null; metadata: Record<string, unknown> }>(tx, 'select id, content, metadata from ingestion_items where id = any(?::uuid[])', [pgArray(reading)]);
+      // Gone between the two reads: only the job's deletion removes a running job's inputs.
+      if (read.length < reading.length) return 'stopped' as const;
+      const inputs = new Map(read.map((row) => [row.id, row]));
+      return headers.map((header) => {
+        const row = inputs.get(header.id);
+        return { ...header, input: row ? { name: header.name, format: header.format, content: row.content ?? '', metadata: row.metadata } : null };
+      });
     });
   }
 }

@@ -13,11 +13,11 @@ import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import type { DocumentParser } from './document-parser.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
-import { ItemGroups, type GroupSettler, type NextInput, type Settled } from './item-groups.js';
+import { ItemGroups, type GroupOptions, type GroupSettler, type InputHeader, type NextInput, type Settled } from './item-groups.js';
 import { lockJob } from './job-lock.js';
 import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
 import { ParsedDocuments } from './parsed-documents.js';
-import { soleSourceKey } from './parsers/parse.js';
+import { soleSourceKey, type ParseInput } from './parsers/parse.js';
 import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes, WRITTEN_SHARE } from './processed-bytes.js';
 import { snapshotOf, type JobSnapshot } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
@@ -42,7 +42,7 @@ export class JobRun {
    * no input is settled UNCHANGED here, and CHUNKING's write finds out (writeDocuments).
    */
   private keysToWrite: Set<string> | null = new Set();
-  /** Ids of the pending inputs named after a document the dataset holds (beginParsing): of the inputs parse() may leave unparsed, only these can be unchanged. */
+  /** Ids of the pending inputs named after a document the dataset holds (beginParsing): of the inputs of one document named after them, only these can be unchanged (unparsedKey). */
   private namedAfterStored = new Set<string>();
   private readonly processed: ProcessedBytes;
   private readonly groups: ItemGroups;
@@ -83,25 +83,35 @@ export class JobRun {
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
     open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
-    keysOf?: (prepared: T) => string[],
+    options?: GroupOptions<T>,
   ): Promise<Settled> {
-    return this.groups.settleEach(status, prepare, open, keysOf);
+    return this.groups.settleEach(status, prepare, open, options);
+  }
+
+  /**
+   * The key of the one new document an input can hold, when PARSING leaves it unparsed: its
+   * format gives it one document named after it (soleSourceKey), a key the dataset does not
+   * hold, so it cannot be unchanged. Decided from the input's name and format alone, before its
+   * content is read: PARSING reads only the content of inputs this gives null for.
+   */
+  unparsedKey(header: InputHeader): string | null {
+    const key = soleSourceKey(header, header.options);
+    return key !== null && !this.namedAfterStored.has(header.id) ? key : null;
   }
 
   /**
    * PARSING, in a thread: the input's documents (kept for CHUNKING within a budget), or why it
-   * failed. An input whose format gives it one document named after it (soleSourceKey), a key
-   * the dataset does not hold, cannot be unchanged: it is not parsed here but in CHUNKING, once,
+   * failed. An input with an `unparsedKey` is not read or parsed here but in CHUNKING, once,
    * while other groups are written (issue 19: parsing the 20 MB benchmark job first, with
    * PostgreSQL idle, was a fifth of its time). Its parse failure, if any, is settled there.
    */
   async parse(next: NextInput): Promise<ParsingResult> {
-    const key = soleSourceKey(next.input, next.options);
-    if (key !== null && !this.namedAfterStored.has(next.id)) {
+    const key = this.unparsedKey(next);
+    if (key !== null) {
       this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
       return { unparsed: key };
     }
-    const parsed = await this.parser.parse(next.input, next.options);
+    const parsed = await this.parser.parse(contentOf(next), next.options);
     if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
     this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
     return parsed;
@@ -115,7 +125,7 @@ export class JobRun {
       // A step the thread posted just before it finished may arrive after the result.
       if (chunking) this.processed.credit(next.id, next.byteCount * CHUNKED_SHARE * Math.min(1, fraction));
     };
-    const chunked = await this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: next.input, options: next.options }, credit);
+    const chunked = await this.parser.chunk(kept ? { documents: kept, chunking: next.options.chunking } : { input: contentOf(next), options: next.options }, credit);
     credit(1);
     chunking = false;
     return chunked;
@@ -214,6 +224,12 @@ export class JobRun {
   private lock(tx: EntityManager): Promise<IngestionJob | null> {
     return lockJob(tx, this.jobId);
   }
+}
+
+/** The input with its content: read for every input a stage does not prepare from its header (item-groups.ts `needsContent`). */
+function contentOf(next: NextInput): ParseInput {
+  if (!next.input) throw new Error(`ingestion input ${next.id} was read without its content`);
+  return next.input;
 }
 
 function failed(item: IngestionItem, failure: ParseFailure): void {

@@ -69,16 +69,19 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
     if (start.kind === 'INGEST' && start.stage !== 'EMBEDDING') {
       if (!(await run.enter('PARSING'))) return null;
       await run.beginParsing();
-      const parsing = await run.eachItem('PENDING', (next) => run.parse(next), (tx, job) => ({
-        settle: (item, parsed) => run.check(tx, job, item, parsed),
-        finish: async () => {},
-      }));
+      const parsing = await run.eachItem(
+        'PENDING',
+        (next) => run.parse(next),
+        (tx, job) => ({ settle: (item, parsed) => run.check(tx, job, item, parsed), finish: async () => {} }),
+        // An input PARSING leaves unparsed is read with its content once, in CHUNKING.
+        { needsContent: (header) => run.unparsedKey(header) === null },
+      );
       if (parsing === 'stopped') return null;
       if (!(await run.enter('CHUNKING'))) return null;
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job) => {
         const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, run.writeRate);
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
-      }, (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []));
+      }, { keysOf: (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []) });
       if (chunking === 'stopped') return null;
       if (!(await run.enter('INDEXING'))) return null;
       if (!(await run.mergeSearchIndex())) return null;
