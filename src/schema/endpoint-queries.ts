@@ -60,7 +60,11 @@ class QueryRun {
 
   constructor(prepared: PreparedQuery, signal: AbortSignal) {
     let markRetrieved!: () => void;
-    this.retrieved = new Promise<void>((resolve) => (markRetrieved = resolve)).then(() => this.passages);
+    let failRetrieval!: (error: unknown) => void;
+    this.retrieved = new Promise<void>((resolve, reject) => {
+      markRetrieved = resolve;
+      failRetrieval = reject;
+    }).then(() => this.passages);
     this.finished = (async () => {
       let usage: QueryUsage | undefined;
       try {
@@ -71,12 +75,19 @@ class QueryRun {
           if (event.kind === 'completed') return { ...event, usage: usage! };
         }
         throw new Error('the query ended without completing');
+      } catch (error) {
+        // Failed before the passages were complete (the question's embedding, the search): the
+        // passages fail with it, so a query selecting only them is not answered "no match".
+        // After them (the model's answer) this is a no-op: the passages stand.
+        failRetrieval(error);
+        throw error;
       } finally {
         markRetrieved();
       }
     })();
     // Fields that are not selected must not leave an unhandled rejection behind.
     this.finished.catch(() => undefined);
+    this.retrieved.catch(() => undefined);
   }
 
   /** For `@stream`: passages one by one once retrieved. */

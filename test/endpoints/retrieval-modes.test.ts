@@ -177,6 +177,17 @@ describe('retrieval modes', () => {
       const failed = await queryEndpoint(server, setup.owner.token, semantic.reference, 'canal lock', undefined, PASSAGES);
       expect(failed.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'HTTP_ERROR', status: 503 });
 
+      // A retrieval-only selection gets the failure on `passages` itself, never an empty "no match".
+      for (const reference of [semantic.reference, (await endpoint(setup, { mode: 'HYBRID' })).reference]) {
+        fake.script({ failures: [{ status: 503 }] });
+        const onlyPassages = await queryEndpoint(server, setup.owner.token, reference, 'canal lock', undefined, 'passages { rank chunkId }');
+        expect(onlyPassages.errors).toHaveLength(1);
+        expect(onlyPassages.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'HTTP_ERROR', status: 503 });
+        // The list's first item, as graphql-js reports a failed async iterable; the result is null.
+        expect(onlyPassages.errors[0].path.slice(0, 2)).toEqual(['queryEndpoint', 'passages']);
+        expect(onlyPassages.data).toBeNull();
+      }
+
       fake.script({ hangAfter: 0 });
       const timedOut = await queryEndpoint(server, setup.owner.token, semantic.reference, 'canal lock', undefined, PASSAGES);
       expect(timedOut.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'TIMEOUT' });
