@@ -199,7 +199,7 @@ describe('the provider, through the domain', () => {
 
   it('refuses malformed answers as UPSTREAM_ERROR BAD_RESPONSE', async () => {
     const model = await createModel(server, owner.token, embeddingsModel({ dimensions: 6 }));
-    for (const malformed of ['count', 'dimension', 'not-finite', 'indexes', 'garbage'] as const) {
+    for (const malformed of ['count', 'dimension', 'not-finite', 'indexes', 'garbage', 'zeros'] as const) {
       fake.script({ embeddings: { malformed } });
       const error = await failure((await embedder(model.id)).embed(['one', 'two', 'three']));
       expect(error, malformed).toBeInstanceOf(UpstreamError);

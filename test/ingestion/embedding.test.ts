@@ -273,6 +273,38 @@ describe('a model server that fails', () => {
   }
 });
 
+describe('a server whose vectors change length under the same model', () => {
+  it('fails the job rather than store vectors of two lengths, and a semantic query says why instead of finding nothing', async () => {
+    // No `dimensions` configured: the server's first answer decides the length (16 here).
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    expect((await settled(server, a.token, jobId)).stage).toBe('COMPLETED');
+    const stored = await owner<{ dimensions: number; n: number }>('select dimensions, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1', [rawId(dataset.id)]);
+    expect(stored).toEqual([{ dimensions: 16, n: (await datasetState(a.token, dataset.id)).chunkCount }]);
+    const answerer = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const endpoint = (await must(server, a.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }`, {
+      input: { name: 'Tides', slug: uniqueSlug('ep'), datasetIds: [dataset.id], modelId: answerer.id, retrieval: { mode: 'SEMANTIC' } },
+    })).createEndpoint.reference;
+    expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
+
+    // Another model behind the same address: 12-long vectors.
+    fake.script({ embeddings: { dimension: 12 } });
+    const refused = await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }');
+    expect(refused.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'BAD_RESPONSE' });
+    expect(refused.errors[0].message).toContain("dimension 12 where the dataset's vectors have 16");
+
+    const { body } = await ingestInline(server, a.token, dataset.id, [{ title: 'Weirs', text: 'A weir holds the river back above the mill.' }], CHUNKING);
+    const second = await settled(server, a.token, body.data.ingestDocuments.id);
+    expect(second.stage).toBe('FAILED');
+    const { progress } = await job(a.token, body.data.ingestDocuments.id);
+    expect(progress.errorReason).toBe('EMBEDDING_BAD_RESPONSE');
+    expect(progress.error).toContain('dimension 12 where the dataset');
+    const after = await owner<{ dimensions: number }>('select distinct dimensions from chunk_embeddings where dataset_id = $1', [rawId(dataset.id)]);
+    expect(after).toEqual([{ dimensions: 16 }]);
+  });
+});
+
 describe('refusals and isolation', () => {
   const CREATE = `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`;
   const UPDATE = `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { id } }`;
@@ -294,6 +326,26 @@ describe('refusals and isolation', () => {
     await must(server, a.token, UPDATE, { id: dataset.id, input: { embeddingModelId: model.id } });
     const inUse = await gql(server, a.token, `mutation($id: ID!) { deleteModel(id: $id) { id } }`, { id: model.id });
     expect(inUse.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'MODEL_IN_USE', datasets: [dataset.slug] });
+  });
+
+  it('refuses changing the model or dimensions of an embeddings model a dataset embeds with; its address and batch size may change', async () => {
+    const model = await embeddingsModel(a.token);
+    const config = { baseUrl: fake.baseUrl, model: 'fake-embed', batchSize: 4 };
+    const updateModel = (changes: Record<string, unknown>) =>
+      gql(server, a.token, `mutation($id: ID!, $input: UpdateModelInput!) { updateModel(id: $id, input: $input) { config } }`, { id: model.id, input: { config: { ...config, ...changes } } });
+    // Named by no dataset yet: nothing stored depends on it.
+    expect((await updateModel({ dimensions: 8 })).data.updateModel.config).toMatchObject({ dimensions: 8 });
+    const dataset = await createDataset(server, a.token);
+    await must(server, a.token, UPDATE, { id: dataset.id, input: { embeddingModelId: model.id } });
+    for (const [changes, settings] of [[{ model: 'other-embed', dimensions: 8 }, ['model']], [{ dimensions: 16 }, ['dimensions']], [{}, ['dimensions']], [{ model: 'other-embed' }, ['model', 'dimensions']]] as const) {
+      const refused = await updateModel(changes);
+      expect(refused.errors[0].extensions, JSON.stringify(changes)).toMatchObject({ code: 'CONFLICT', reason: 'MODEL_IN_USE', field: 'config', settings, datasets: [dataset.slug] });
+      expect(refused.errors[0].message).toContain('set it as their embeddingModelId');
+    }
+    // The same vectors from another address, or in smaller batches: allowed.
+    expect((await updateModel({ dimensions: 8, batchSize: 2, baseUrl: `${fake.baseUrl}/` })).data.updateModel.config).toMatchObject({ model: 'fake-embed', dimensions: 8, batchSize: 2 });
+    const [stored] = await owner<{ config: Record<string, unknown> }>('select config from models where id = $1', [rawId(model.id)]);
+    expect(stored!.config).toMatchObject({ model: 'fake-embed', dimensions: 8, batchSize: 2 });
   });
 
   it('another tenant can neither see a dataset’s embedding state nor re-embed it', async () => {

@@ -34,7 +34,7 @@ export interface FakeScript {
     /** Reported usage; null: report none. Default: one token per 4 characters, as prompt and total tokens. */
     usage?: { prompt_tokens: number; total_tokens: number } | null;
     /** A server that breaks the protocol: one vector too few, one vector shorter, a number that overflows to Infinity, indexes repeated, not JSON. */
-    malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage';
+    malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage' | 'zeros';
     /** Answer only once this settles (a server the test holds mid-request, to look at the world meanwhile). */
     until?: Promise<unknown>;
   };
@@ -100,6 +100,7 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
   // JSON has no Infinity, but a number too large for a double parses as one.
   if (options.malformed === 'not-finite') data[0]!.embedding[0] = 12345.678;
   if (options.malformed === 'indexes') data = data.map((item) => ({ ...item, index: 0 }));
+  if (options.malformed === 'zeros') data[1]!.embedding = data[1]!.embedding.map(() => 0);
   const tokens = inputs.reduce((sum, input) => sum + Math.ceil(input.length / 4), 0);
   const usage = options.usage === undefined ? { prompt_tokens: tokens, total_tokens: tokens } : options.usage;
   res.end(JSON.stringify({ object: 'list', data, model: record.body.model, ...(usage ? { usage } : {}) }).replace('12345.678', '1e999'));

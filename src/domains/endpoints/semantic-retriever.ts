@@ -20,6 +20,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
+import { UpstreamError } from '../errors.js';
 import { passageFrom, type PassageRow, type RetrievedPassage } from './retriever.js';
 
 export interface VectorSearchSettings {
@@ -74,7 +75,10 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
       await boundSql(em, `select set_config('hnsw.ef_search', ?, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(efSearch)]);
     }
     const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema);
-    rows.push(...(await boundSql<Row>(em, sql, params)));
+    const nearest = await boundSql<Row>(em, sql, params);
+    // Nothing of the question's length: not "no match" if the model's vectors here have another.
+    if (nearest.length === 0) await assertStoredDimension(em, question);
+    rows.push(...nearest);
   }
   return rows
     .map((row) => ({ ...row, score: Number(row.score) }))
@@ -83,6 +87,26 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
     .slice(0, request.limit)
     // Nothing matched word for word: the passage's opening stands for the highlight.
     .map((row) => passageFrom(row, opening(row.content)));
+}
+
+/**
+ * A question vector must have the length of the vectors its model stored for these datasets.
+ * A server that changed (another model behind the same address, `dimensions` not configured)
+ * answers with another length, and the search, which compares vectors of one length, would
+ * find nothing and say so as an empty ranking: refused as the server's bad answer instead.
+ */
+async function assertStoredDimension(em: EntityManager, question: EmbeddedQuestion): Promise<void> {
+  const [other] = await boundSql<{ dimensions: number }>(
+    em,
+    'select e.dimensions from chunk_embeddings e where e.model_id = ?::uuid and e.dataset_id = any(?::uuid[]) and e.dimensions <> ?::int limit 1',
+    [question.modelId, pgArray(question.datasetIds), question.vector.length],
+  );
+  if (other) {
+    throw new UpstreamError(
+      `The embeddings model's server sent a question vector of dimension ${question.vector.length} where the dataset's vectors have ${other.dimensions}: it no longer answers as the model they were embedded with`,
+      { reason: 'BAD_RESPONSE' },
+    );
+  }
 }
 
 /**

@@ -68,6 +68,8 @@ export class EmbeddingStage {
     const { model, datasetId } = entered;
     const embedder = this.embedders(model);
     const batchSize = Number(model.config.batchSize ?? 64);
+    // Every vector a model gives a dataset has one length: the search compares vectors of one.
+    let dimension = await this.storedDimension(datasetId, model.id);
     let cursor = START;
     // Two passes at most: the second only if chunks appeared behind the cursor (they cannot while
     // the dataset's queue runs one job at a time, but the switch below is only ever made exact).
@@ -84,6 +86,15 @@ export class EmbeddingStage {
           if (error instanceof UpstreamError) return this.fail(error);
           throw error;
         }
+        const length = embedded.vectors[0]?.length;
+        if (dimension !== undefined && length !== undefined && length !== dimension) {
+          return this.fail(
+            new UpstreamError(`The model server sent vectors of dimension ${length} where the dataset's vectors by this model have ${dimension}: it no longer answers as the model they were embedded with`, {
+              reason: 'BAD_RESPONSE',
+            }),
+          );
+        }
+        dimension ??= length;
         const latencyMs = Math.round(performance.now() - started);
         const written = await this.write(datasetId, model.id, batch, embedded.vectors, { ...embedded.usage, latencyMs });
         if (written === 'stopped') return 'stopped';
@@ -113,6 +124,14 @@ export class EmbeddingStage {
     if (typeof entered !== 'object') return entered;
     this.reporter.record(entered.snapshot);
     return entered;
+  }
+
+  /** The length of the vectors the model has given the dataset so far, if any. */
+  private async storedDimension(datasetId: string, modelId: string): Promise<number | undefined> {
+    const [row] = await this.scope.read((tx) =>
+      boundSql<{ dimensions: number }>(tx, 'select dimensions from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid and model_id = ?::uuid limit 1', [this.tenantId, datasetId, modelId]),
+    );
+    return row?.dimensions;
   }
 
   private pending(tx: EntityManager, datasetId: string, modelId: string, after: typeof START, limit: number): Promise<PendingChunk[]> {

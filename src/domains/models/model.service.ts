@@ -4,6 +4,7 @@
  * characters; only `clientFor` opens it, to call the provider.
  */
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { findByIds } from '../lookup.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import { auditChange } from '../audit/record.js';
@@ -83,7 +84,11 @@ export class ModelService {
       await NAME.assertFree(this.ctx.em, validName(changes.name), model.id);
       model.name = validName(changes.name);
     }
-    if (changes.config != null) model.config = validConfig(type, changes.config, this.ctx.deps.modelSettings);
+    if (changes.config != null) {
+      const config = validConfig(type, changes.config, this.ctx.deps.modelSettings);
+      if (type.kind === 'embeddings') await this.assertVectorsKept(model, config);
+      model.config = config;
+    }
     if (changes.promptMicrosPer1k != null) model.promptMicrosPer1k = validPrice(changes.promptMicrosPer1k, 'promptMicrosPer1k');
     if (changes.completionMicrosPer1k != null) model.completionMicrosPer1k = validPrice(changes.completionMicrosPer1k, 'completionMicrosPer1k');
     if (changes.apiKey !== undefined) this.setApiKey(model, type, changes.apiKey);
@@ -92,6 +97,25 @@ export class ModelService {
     await NAME.flush(this.ctx.em, model.name);
     auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model));
     return model;
+  }
+
+  /**
+   * An embeddings model's `model` and `dimensions` decide its vectors: changed under datasets
+   * embedded with it, their stored vectors would no longer match their questions' (of another
+   * model or length, a semantic search finds nothing) and nothing would re-embed them. Refused
+   * while a dataset names it; a new model set as the datasets' embeddingModelId re-embeds them
+   * as a job, their queries answered meanwhile. Its address, key, batch size may change.
+   */
+  private async assertVectorsKept(model: Model, config: Record<string, unknown>): Promise<void> {
+    const settings = VECTOR_SETTINGS.filter((key) => !isDeepStrictEqual(model.config[key], config[key]));
+    if (settings.length === 0) return;
+    const { datasets } = await this.usersOf(model.id);
+    if (datasets.length === 0) return;
+    const named = settings.map((key) => `config.${key}`).join(' and ');
+    throw new ConflictError(
+      `${named} of model "${model.name}" decide the vectors of datasets ${datasets.join(', ')}: create an embeddings model with the new settings and set it as their embeddingModelId (they are re-embedded while their queries go on)`,
+      { reason: 'MODEL_IN_USE', field: 'config', settings, datasets },
+    );
   }
 
   /** Refused while an endpoint answers with it or a dataset embeds with it (delete or repoint those first). */
@@ -143,6 +167,9 @@ export class ModelService {
     Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.slice(-4) });
   }
 }
+
+/** The settings of an embeddings model that decide its vectors (see assertVectorsKept). */
+const VECTOR_SETTINGS = ['model', 'dimensions'] as const;
 
 /** Whether a model answers questions (`chat`) or embeds text (`embeddings`). */
 export function modelKind(model: Pick<Model, 'type'>): ModelKind {

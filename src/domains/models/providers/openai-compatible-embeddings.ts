@@ -7,8 +7,8 @@
  * Same failure rules as chat (openai-http.ts): each request must answer within
  * `requestTimeoutMs`, 429/5xx/network errors are retried with backoff. An answer that is not
  * what the protocol promises (wrong count, indexes out of range, vectors of different or wrong
- * dimension, numbers that are not finite) is an UPSTREAM_ERROR with reason BAD_RESPONSE: a
- * vector stored wrong would silently spoil every search over it.
+ * dimension, numbers that are not finite, a vector of zeros) is an UPSTREAM_ERROR with reason
+ * BAD_RESPONSE: a vector stored wrong would silently spoil every search over it.
  */
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
@@ -102,6 +102,8 @@ function validAnswer(text: string, count: number, dimension: number | undefined,
       throw call.badResponse(`The model server sent a vector of dimension ${vector.length} where ${expected} was expected`);
     }
     if (!vector.every(Number.isFinite)) throw call.badResponse('The model server sent a vector with numbers that are not finite');
+    // No direction: stored, it would be similar to nothing; as a question, to everything alike.
+    if (vector.every((value) => value === 0)) throw call.badResponse('The model server sent a vector of zeros');
   }
   return { vectors: vectors as number[][], usage: parsed.usage };
 }
