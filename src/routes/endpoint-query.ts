@@ -30,7 +30,7 @@ export const QUERY_PATH = /^\/api\/v1\/endpoints\/([^/]+)\/([^/]+)\/query$/;
 export const QueryRequestBody = z.strictObject({
   query: z.string().describe('What to ask: words, "quoted phrases", or -excluded (1–8192 characters).'),
   topK: z.int().optional().describe('Override the endpoint’s topK (1–50).'),
-  minScore: z.number().optional().describe('Override the endpoint’s minScore.'),
+  minScore: z.number().optional().describe('Override the endpoint’s minScore: within its mode’s scores (KEYWORD at least 0, SEMANTIC −1 to 1, HYBRID 0 to 2/61), else 400 MIN_SCORE_OUT_OF_RANGE.'),
 });
 
 /** The query text is at most 8192 characters (4 bytes each at worst), with room for the rest. */

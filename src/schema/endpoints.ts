@@ -93,7 +93,11 @@ const RetrievalInput = builder.inputType('RetrievalInput', {
       description: 'Default KEYWORD. SEMANTIC and HYBRID need an embedding model on every dataset (BAD_USER_INPUT NO_EMBEDDING_MODEL).',
     }),
     topK: t.int({ required: false, description: 'Default 5, at most 50.' }),
-    minScore: t.float({ required: false }),
+    minScore: t.float({
+      required: false,
+      description:
+        'Within the mode’s scores: KEYWORD at least 0, SEMANTIC −1 to 1, HYBRID 0 to 2/61; null: none. A mode changed without it checks the kept one (BAD_USER_INPUT MIN_SCORE_OUT_OF_RANGE).',
+    }),
     passagesPerDocument: t.int({ required: false, description: '1 to 50: at most this many passages of one document per answer; null: no limit (the default). Omitted on update: unchanged.' }),
   }),
 });

@@ -156,6 +156,27 @@ describe('retrieval modes', () => {
     expect(passages.filter((p: any) => p.ranks.keyword === null).length).toBe(DOCUMENTS.length - 1);
   });
 
+  it('takes a minScore within the mode’s scores only, on create, on a change of mode, and per query', async () => {
+    const range = (body: any) => body.errors?.[0]?.extensions;
+    // SEMANTIC scores are cosines (−1 to 1): a negative threshold is meaningful, one above 1 is not.
+    expect((await endpoint(setup, { mode: 'SEMANTIC', minScore: -0.5 })).retrieval).toMatchObject({ mode: 'SEMANTIC', minScore: -0.5 });
+    expect(range(await createEndpoint(setup, { mode: 'SEMANTIC', minScore: 2 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'minScore', reason: 'MIN_SCORE_OUT_OF_RANGE', mode: 'SEMANTIC', min: -1, max: 1 });
+    expect(range(await createEndpoint(setup, { minScore: -0.5 }))).toMatchObject({ reason: 'MIN_SCORE_OUT_OF_RANGE', mode: 'KEYWORD', min: 0, max: null });
+    // A BM25 threshold kept into HYBRID (fused scores stay under 2/61) would keep nothing: refused.
+    const keyword = await endpoint(setup, { minScore: 1.5 });
+    const update = (retrieval: Record<string, unknown>) =>
+      gql(server, setup.owner.token, `mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { ${ENDPOINT_FIELDS} } }`, { id: keyword.id, input: { retrieval } });
+    const refused = await update({ mode: 'HYBRID' });
+    expect(range(refused)).toMatchObject({ reason: 'MIN_SCORE_OUT_OF_RANGE', mode: 'HYBRID', min: 0 });
+    expect(range(refused).max).toBeCloseTo(2 / 61, 10);
+    expect(refused.errors[0].message).toContain('0 to 0.0328');
+    expect((await update({ mode: 'HYBRID', minScore: 0.02 })).data.updateEndpoint.retrieval).toMatchObject({ mode: 'HYBRID', minScore: 0.02 });
+    // Per query, against the endpoint's mode.
+    const asked = await queryEndpoint(server, setup.owner.token, keyword.reference, 'canal lock', { minScore: 1.5 }, 'passages { rank }');
+    expect(range(asked)).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'MIN_SCORE_OUT_OF_RANGE', mode: 'HYBRID' });
+    expect((await update({ mode: 'KEYWORD', minScore: null })).data.updateEndpoint.retrieval).toMatchObject({ mode: 'KEYWORD', minScore: null });
+  });
+
   it('refuses SEMANTIC and HYBRID over a dataset with no embedding model, on create and on update', async () => {
     const plain = await createDataset(server, setup.owner.token);
     const refused = await createEndpoint(setup, { mode: 'SEMANTIC' }, [setup.datasetId, plain.id]);

@@ -18,7 +18,8 @@ import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
-import { validMinScore, validTopK } from '../endpoints/endpoint.service.js';
+import { validTopK } from '../endpoints/endpoint.service.js';
+import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { recordQueryUsage } from './usage-writer.js';
 import { callOutcome } from '../../platform/telemetry/product-metrics.js';
@@ -99,7 +100,7 @@ export class QueryService {
         text = validQuery(query);
         settings = {
           topK: validTopK(options.topK ?? endpoint.topK),
-          minScore: options.minScore !== undefined ? validMinScore(options.minScore) : endpoint.minScore == null ? null : Number(endpoint.minScore),
+          minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : endpoint.minScore == null ? null : Number(endpoint.minScore),
         };
       } catch (error) {
         // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).

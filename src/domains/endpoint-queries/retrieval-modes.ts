@@ -14,7 +14,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Dataset } from '../datasets/dataset.entity.js';
 import type { ReadEndpoint } from '../endpoints/endpoint-read.js';
-import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
+import { RRF_K, usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
 import { collapsed, readCollapsed } from './passages-per-document.js';
@@ -22,8 +22,6 @@ import { embedderFor, type Embedder } from '../models/model.service.js';
 import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
 
-/** Reciprocal rank fusion's constant: score = Σ 1 / (RRF_K + rank), the value of Cormack et al. (SIGIR 2009). */
-export const RRF_K = 60;
 
 /** How deep each ranking is read before fusion: a passage second in one list and 70th in the other still counts. */
 export const fusionDepth = (topK: number) => Math.max(50, 4 * topK);

@@ -15,7 +15,7 @@ import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import type { CatalogEntry, CatalogService } from './catalog.service.js';
 import { Endpoint } from './endpoint.entity.js';
-import { assertDatasetsEmbedded, retrievalEngine, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
+import { assertDatasetsEmbedded, retrievalEngine, validMinScore, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
 
 export const MAX_TOP_K = 50;
 /** The most endpoints `askable` lists: a list clients read whole (OpenAI's `/v1/models` has no pages). */
@@ -101,7 +101,7 @@ export class EndpointService {
       allowAnonymous: input.allowAnonymous ?? false,
       retrievalMode,
       topK: validTopK(input.retrieval?.topK ?? 5),
-      minScore: validMinScore(input.retrieval?.minScore),
+      minScore: validMinScore(input.retrieval?.minScore, retrievalMode),
       passagesPerDocument: validPassagesPerDocument(input.retrieval?.passagesPerDocument),
     });
     await SLUG.flush(em, endpoint.slug);
@@ -133,7 +133,9 @@ export class EndpointService {
       await assertDatasetsEmbedded(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
     }
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
-    if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore);
+    // Checked against the mode as changed: a minScore kept from another mode may be out of its range.
+    if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore, endpoint.retrievalMode as RetrievalMode);
+    else if (changes.retrieval?.mode != null) validMinScore(endpoint.minScore == null ? null : Number(endpoint.minScore), endpoint.retrievalMode as RetrievalMode);
     if (changes.retrieval && changes.retrieval.passagesPerDocument !== undefined) {
       endpoint.passagesPerDocument = validPassagesPerDocument(changes.retrieval.passagesPerDocument);
     }
@@ -285,8 +287,3 @@ export function validPassagesPerDocument(limit: number | null | undefined): numb
   return limit;
 }
 
-export function validMinScore(minScore: number | null | undefined): number | null {
-  if (minScore == null) return null;
-  if (!Number.isFinite(minScore) || minScore < 0) throw new ValidationError('minScore must be a number of at least 0', { field: 'minScore' });
-  return minScore;
-}

@@ -31,6 +31,38 @@ export function validRetrievalMode(mode: string): RetrievalMode {
 
 export const usesVectors = (mode: RetrievalMode) => mode !== 'KEYWORD';
 
+/** Reciprocal rank fusion's constant: score = Σ 1 / (RRF_K + rank), the value of Cormack et al. (SIGIR 2009). */
+export const RRF_K = 60;
+
+/**
+ * The scores each mode gives: KEYWORD's BM25 rank from 0 up, unbounded; SEMANTIC's cosine
+ * similarity −1 to 1; HYBRID's fused score 0 to 2 / (RRF_K + 1), first in both rankings.
+ */
+export const SCORE_RANGES: Record<RetrievalMode, { min: number; max: number | null }> = {
+  KEYWORD: { min: 0, max: null },
+  SEMANTIC: { min: -1, max: 1 },
+  HYBRID: { min: 0, max: 2 / (RRF_K + 1) },
+};
+
+/**
+ * A minScore within the mode's scores, or null for none. One outside them would keep every
+ * passage or none (1.5 under HYBRID, whose scores stay under 0.033), which is never meant:
+ * BAD_USER_INPUT `MIN_SCORE_OUT_OF_RANGE` with the mode's range.
+ */
+export function validMinScore(minScore: number | null | undefined, mode: RetrievalMode): number | null {
+  if (minScore == null) return null;
+  const { min, max } = SCORE_RANGES[mode];
+  if (Number.isFinite(minScore) && minScore >= min && (max === null || minScore <= max)) return minScore;
+  const range = max === null ? `at least ${min}` : `${min} to ${Number(max.toFixed(4))}`;
+  throw new ValidationError(`minScore must be a number ${range} for ${mode} retrieval (its scores' range), or null for none`, {
+    field: 'minScore',
+    reason: 'MIN_SCORE_OUT_OF_RANGE',
+    mode,
+    min,
+    max,
+  });
+}
+
 /**
  * SEMANTIC and HYBRID need embeddings: every dataset must name an embedding model (being
  * embedded counts; until its vectors are complete it contributes nothing to the semantic

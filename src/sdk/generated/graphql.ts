@@ -246,6 +246,7 @@ export type RetrievalEngine =
   | 'VECTOR_HNSW';
 
 export type RetrievalInput = {
+  /** Within the mode’s scores: KEYWORD at least 0, SEMANTIC −1 to 1, HYBRID 0 to 2/61; null: none. A mode changed without it checks the kept one (BAD_USER_INPUT MIN_SCORE_OUT_OF_RANGE). */
   minScore?: number | null | undefined;
   /** Default KEYWORD. SEMANTIC and HYBRID need an embedding model on every dataset (BAD_USER_INPUT NO_EMBEDDING_MODEL). */
   mode?: RetrievalMode | null | undefined;
