@@ -204,6 +204,7 @@ describe('retrieval modes', () => {
         const onlyPassages = await queryEndpoint(server, setup.owner.token, reference, 'canal lock', undefined, 'passages { rank chunkId }');
         expect(onlyPassages.errors).toHaveLength(1);
         expect(onlyPassages.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'HTTP_ERROR', status: 503 });
+        expect(onlyPassages.errors[0].message).toBe('Embedding the question failed: The model server answered HTTP 503');
         // The list's first item, as graphql-js reports a failed async iterable; the result is null.
         expect(onlyPassages.errors[0].path.slice(0, 2)).toEqual(['queryEndpoint', 'passages']);
         expect(onlyPassages.data).toBeNull();

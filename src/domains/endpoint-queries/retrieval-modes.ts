@@ -21,6 +21,7 @@ import { collapsed, readCollapsed } from './passages-per-document.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
 import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
+import { UpstreamError } from '../errors.js';
 
 
 /** How deep each ranking is read before fusion: a passage second in one list and 70th in the other still counts. */
@@ -83,7 +84,10 @@ export async function planRetrieval(
       const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
       const questions: EmbeddedQuestion[] = [];
       for (const group of groups) {
-        const embedded = await group.embedder.embed([request.query], signal);
+        const embedded = await group.embedder.embed([request.query], signal).catch((error: unknown) => {
+          // Said of the embeddings model, not the endpoint's chat model, which the same words would blame.
+          throw error instanceof UpstreamError ? new UpstreamError(`Embedding the question failed: ${error.message}`, error.details) : error;
+        });
         usage.promptTokens += embedded.usage.promptTokens;
         usage.costMicros += embedded.usage.costMicros;
         questions.push({ modelId: group.modelId, datasetIds: group.datasetIds, vector: embedded.vectors[0]! });
