@@ -180,7 +180,7 @@ describe('retrieval modes', () => {
   it('refuses SEMANTIC and HYBRID over a dataset with no embedding model, on create and on update', async () => {
     const plain = await createDataset(server, setup.owner.token);
     const refused = await createEndpoint(setup, { mode: 'SEMANTIC' }, [setup.datasetId, plain.id]);
-    expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'mode', reason: 'NO_EMBEDDING_MODEL', datasetIds: [rawId(plain.id)] });
+    expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'mode', reason: 'NO_EMBEDDING_MODEL', datasetIds: [plain.id] });
     const keyword = await endpoint(setup);
     const update = (input: Record<string, unknown>) =>
       gql(server, setup.owner.token, `mutation($id: ID!, $input: UpdateEndpointInput!) { updateEndpoint(id: $id, input: $input) { ${ENDPOINT_FIELDS} } }`, { id: keyword.id, input });
