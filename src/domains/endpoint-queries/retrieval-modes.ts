@@ -23,7 +23,6 @@ import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
 import { UpstreamError } from '../errors.js';
 
-
 /** How deep each ranking is read before fusion: a passage second in one list and 70th in the other still counts. */
 export const fusionDepth = (topK: number) => Math.max(50, 4 * topK);
 
