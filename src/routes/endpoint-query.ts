@@ -33,8 +33,11 @@ export const QueryRequestBody = z.strictObject({
   minScore: z.number().optional().describe('Override the endpoint’s minScore: within its mode’s scores (KEYWORD at least 0, SEMANTIC −1 to 1, HYBRID 0 to 2/61), else 400 MIN_SCORE_OUT_OF_RANGE.'),
 });
 
-/** The query text is at most 8192 characters (4 bytes each at worst), with room for the rest. */
-const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * The query text is at most 8192 characters (code points): 12 bytes each at worst in JSON (an
+ * astral character written as two `\uXXXX` escapes), with room for the rest.
+ */
+const MAX_BODY_BYTES = 128 * 1024;
 
 export interface RestQueryOptions {
   door: ConsumerDoor;

@@ -102,6 +102,15 @@ describe('full-text retrieval', () => {
       expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
   });
+
+  it('counts a question’s 8192 characters as code points: an emoji is one', async () => {
+    // 8192 emoji are 16 384 UTF-16 units: within the bound; one more character is over it.
+    const within = await queryEndpoint(server, owner.token, setup.reference, `water ${'🌊'.repeat(8186)}`, undefined, 'passages { documentTitle }');
+    expect(within.errors).toBeUndefined();
+    expect(within.data.queryEndpoint.passages.length).toBeGreaterThan(0);
+    const over = await queryEndpoint(server, owner.token, setup.reference, `water ${'🌊'.repeat(8187)}`, undefined, 'passages { documentTitle }');
+    expect(over.errors[0]).toMatchObject({ message: 'query must be 1 to 8192 characters', extensions: { code: 'BAD_USER_INPUT', field: 'query' } });
+  });
 });
 
 describe('the extractive model', () => {

@@ -247,7 +247,7 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
       { body: { query: 'water', topK: 1.5 }, expect: [400, 'BAD_USER_INPUT'] },
       { body: { query: 'water', topK: 500 }, expect: [400, 'BAD_USER_INPUT'] },
       { body: { query: '' }, expect: [400, 'BAD_USER_INPUT'] },
-      { body: { query: 'x'.repeat(70_000) }, expect: [413, 'PAYLOAD_TOO_LARGE'] },
+      { body: { query: 'x'.repeat(140_000) }, expect: [413, 'PAYLOAD_TOO_LARGE'] },
       { body: 'query=water', headers: { 'content-type': 'application/x-www-form-urlencoded' }, expect: [415, 'UNSUPPORTED_MEDIA_TYPE'] },
       { body: '{"query": "water"}', headers: { 'content-type': 'text/plain' }, expect: [415, 'UNSUPPORTED_MEDIA_TYPE'] },
     ];
@@ -265,6 +265,11 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
     expect([get.status, get.body.code, get.headers.get('allow')]).toEqual([405, 'METHOD_NOT_ALLOWED', 'POST']);
     const nulPath = await restQuery(server, `${owner.tenant.slug}/a%00b`, { query: 'water' }, { token: owner.token });
     expect([nulPath.status, nulPath.body.code, nulPath.body.issues[0].path]).toEqual([400, 'BAD_USER_INPUT', 'endpoint']);
+    // The longest question (8192 characters), every one an emoji written as two \u escapes: 98 KB of JSON, within the body's bound.
+    const escaped = `{"query": "water ${'\\ud83c\\udf0a'.repeat(8186)}"}`;
+    expect(escaped.length).toBeGreaterThan(96_000);
+    const longest = await ask(escaped);
+    expect([longest.status, longest.body.code ?? null]).toEqual([200, null]);
   });
 });
 

@@ -265,11 +265,19 @@ export class QueryService {
 
 function validQuery(query: string): string {
   const text = query.trim();
-  if (text.length === 0 || text.length > MAX_QUERY_CHARS) {
+  // Characters are code points, as every other bound (docs/errors.md) and MCP's JSON Schema
+  // maxLength count them: an emoji is one, not two UTF-16 units.
+  if (text.length === 0 || (text.length > MAX_QUERY_CHARS && codePoints(text) > MAX_QUERY_CHARS)) {
     throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
   }
   if (!text.isWellFormed()) throw new ValidationError('query must be valid Unicode text', { field: 'query' });
   return text;
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
 }
 
 function withEmbedding(usage: QueryUsage, embedding: { promptTokens: number; costMicros: number }): QueryUsage {

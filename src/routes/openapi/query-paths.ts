@@ -108,7 +108,7 @@ export const queryPaths: Record<string, JsonObject> = {
         '403': problem('POLICY_DENIED (`policyId`, `policyType`, `reason`), or FORBIDDEN (the credential lacks the `read` scope, or the client address is outside the tenant’s allow-list).'),
         '404': problem('NOT_FOUND: no such endpoint for this caller (another tenant’s unpublished endpoint looks exactly like a missing one).'),
         '405': problem('METHOD_NOT_ALLOWED: use POST.'),
-        '413': problem('PAYLOAD_TOO_LARGE: the body is over 64 KiB.'),
+        '413': problem('PAYLOAD_TOO_LARGE: the body is over 128 KiB.'),
         '415': problem('UNSUPPORTED_MEDIA_TYPE: send `Content-Type: application/json`.'),
         '429': problem('RATE_LIMITED: per address, per caller, or by the endpoint’s policies (`retryAfterSeconds`).', retryAfterHeader),
         '500': problem('INTERNAL: unexpected; the message is masked, `requestId` finds it in the logs.'),
