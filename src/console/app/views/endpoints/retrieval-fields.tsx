@@ -51,7 +51,7 @@ export function RetrievalFields({
         <Form.Group controlId={`${idPrefix}-min-score`}>
           <Form.Label>Minimum score</Form.Label>
           <Form.Control name="minScore" type="number" step="any" defaultValue={minScore ?? undefined} aria-describedby={`${idPrefix}-min-score-help`} />
-          <Form.Text id={`${idPrefix}-min-score-help`}>Optional; on the mode’s own scale. Empty: none.</Form.Text>
+          <Form.Text id={`${idPrefix}-min-score-help`}>Optional; on the mode’s own scale: keyword at least 0, semantic −1 to 1, hybrid 0 to 0.0328. Empty: none.</Form.Text>
         </Form.Group>
         <Form.Group controlId={`${idPrefix}-per-document`}>
           <Form.Label>Passages per document</Form.Label>
