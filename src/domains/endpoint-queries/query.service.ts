@@ -18,6 +18,7 @@ import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
+import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
 import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
@@ -267,17 +268,11 @@ function validQuery(query: string): string {
   const text = query.trim();
   // Characters are code points, as every other bound (docs/errors.md) and MCP's JSON Schema
   // maxLength count them: an emoji is one, not two UTF-16 units.
-  if (text.length === 0 || (text.length > MAX_QUERY_CHARS && codePoints(text) > MAX_QUERY_CHARS)) {
+  if (text.length === 0 || (text.length > MAX_QUERY_CHARS && characterCount(text) > MAX_QUERY_CHARS)) {
     throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
   }
   if (!text.isWellFormed()) throw new ValidationError('query must be valid Unicode text', { field: 'query' });
   return text;
-}
-
-function codePoints(text: string): number {
-  let count = 0;
-  for (const _ of text) count += 1;
-  return count;
 }
 
 function withEmbedding(usage: QueryUsage, embedding: { promptTokens: number; costMicros: number }): QueryUsage {
