@@ -5,7 +5,8 @@
  * The question is embedded once per serving embedding model (by the caller, outside any
  * transaction: it is an HTTP call); here each model's datasets are searched with that model's
  * vector, in the caller's transaction (RLS confines it to the endpoint's tenant, as it does the
- * keyword retriever), and the groups merged by similarity.
+ * keyword retriever), and the groups merged by rank (`mergedByRank`): cosines of different
+ * models are not on one scale.
  *
  * Two engines, chosen per group from what the server has (db/vector-index.ts):
  * - VECTOR_HNSW: pgvector with the HNSW index for the dimension, `order by
@@ -67,7 +68,7 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
   const questions = request.questions.filter((question) => question.datasetIds.length > 0 && question.vector.length > 0);
   if (questions.length === 0) return [];
   const support = await vectorSupport(em);
-  const rows: Row[] = [];
+  const groups: Row[][] = [];
   for (const question of questions) {
     const engine = engineFor(support, question.vector.length);
     if (engine === 'VECTOR_HNSW') {
@@ -78,15 +79,31 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
     const nearest = await boundSql<Row>(em, sql, params);
     // Nothing of the question's length: not "no match" if the model's vectors here have another.
     if (nearest.length === 0) await assertStoredDimension(em, question);
-    rows.push(...nearest);
+    groups.push(
+      nearest.map((row) => ({ ...row, score: Number(row.score) })).filter((row) => request.minScore === null || row.score >= request.minScore),
+    );
   }
-  return rows
-    .map((row) => ({ ...row, score: Number(row.score) }))
-    .filter((row) => request.minScore === null || row.score >= request.minScore)
-    .sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id))
-    .slice(0, request.limit)
-    // Nothing matched word for word: the passage's opening stands for the highlight.
-    .map((row) => passageFrom(row, opening(row.content)));
+  return (
+    mergedByRank(groups)
+      .slice(0, request.limit)
+      // Nothing matched word for word: the passage's opening stands for the highlight.
+      .map((row) => passageFrom(row, opening(row.content)))
+  );
+}
+
+/**
+ * One ranking from each model's, each already in order (similarity, then chunk id). A cosine is
+ * only comparable with cosines of the same model: another model (shorter vectors, another
+ * training) gives higher or lower similarities to everything, and merging by score would let
+ * its datasets crowd out the rest. So passages are merged by their place in their own model's
+ * ranking, as reciprocal rank fusion does (its lists are disjoint here, so it interleaves
+ * them), ties between models by similarity, then chunk id. With one model this is its ranking.
+ */
+export function mergedByRank<T extends { score: number; chunk_id: string }>(groups: readonly (readonly T[])[]): T[] {
+  return groups
+    .flatMap((group) => group.map((row, index) => ({ row, place: index })))
+    .sort((a, b) => a.place - b.place || b.row.score - a.row.score || a.row.chunk_id.localeCompare(b.row.chunk_id))
+    .map(({ row }) => row);
 }
 
 /**
