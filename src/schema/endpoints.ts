@@ -1,5 +1,5 @@
 /** Endpoints: a model over datasets behind a slug, what consumers query. */
-import type { Endpoint } from '../domains/endpoints/endpoint.entity.js';
+import { minScoreOf, type Endpoint } from '../domains/endpoints/endpoint.entity.js';
 import { healthOf } from '../domains/model-health/health-rules.js';
 import { RETRIEVAL_ENGINES, RETRIEVAL_MODES, type RetrievalMode } from '../domains/endpoints/retrieval-mode.js';
 import { audited } from './audit-marks.js';
@@ -37,7 +37,7 @@ const RetrievalRef = builder.objectRef<Endpoint>('RetrievalSettings').implement(
     minScore: t.float({
       nullable: true,
       description: 'Passages scoring below this are dropped: on the score the mode gives (BM25 score, cosine similarity, or the fused score).',
-      resolve: (endpoint) => (endpoint.minScore == null ? null : Number(endpoint.minScore)),
+      resolve: (endpoint) => minScoreOf(endpoint),
     }),
     passagesPerDocument: t.int({
       nullable: true,

@@ -20,6 +20,7 @@ import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
+import { minScoreOf } from '../endpoints/endpoint.entity.js';
 import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
 import { recordQueryUsage } from './usage-writer.js';
@@ -101,7 +102,7 @@ export class QueryService {
         text = validQuery(query);
         settings = {
           topK: validTopK(options.topK ?? endpoint.topK),
-          minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : endpoint.minScore == null ? null : Number(endpoint.minScore),
+          minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : minScoreOf(endpoint),
         };
       } catch (error) {
         // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).

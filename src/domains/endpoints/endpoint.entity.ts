@@ -62,3 +62,6 @@ export const Endpoint = defineTenantOwnedEntity({
   ],
 });
 export type Endpoint = InferEntity<typeof Endpoint>;
+
+/** An endpoint's minScore as a number, or null for none (a `double` may come back as its text). */
+export const minScoreOf = (endpoint: Pick<Endpoint, 'minScore'>): number | null => (endpoint.minScore == null ? null : Number(endpoint.minScore));

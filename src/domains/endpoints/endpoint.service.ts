@@ -14,7 +14,7 @@ import { keysetPage, MAX_PAGE_SIZE, type Page, type PageRequest } from '../pagin
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import type { CatalogEntry, CatalogService } from './catalog.service.js';
-import { Endpoint } from './endpoint.entity.js';
+import { Endpoint, minScoreOf } from './endpoint.entity.js';
 import { assertDatasetsEmbedded, retrievalEngine, validMinScore, validRetrievalMode, type RetrievalEngine, type RetrievalMode } from './retrieval-mode.js';
 
 export const MAX_TOP_K = 50;
@@ -135,7 +135,7 @@ export class EndpointService {
     if (changes.retrieval?.topK != null) endpoint.topK = validTopK(changes.retrieval.topK);
     // Checked against the mode as changed: a minScore kept from another mode may be out of its range.
     if (changes.retrieval && changes.retrieval.minScore !== undefined) endpoint.minScore = validMinScore(changes.retrieval.minScore, endpoint.retrievalMode as RetrievalMode);
-    else if (changes.retrieval?.mode != null) validMinScore(endpoint.minScore == null ? null : Number(endpoint.minScore), endpoint.retrievalMode as RetrievalMode);
+    else if (changes.retrieval?.mode != null) validMinScore(minScoreOf(endpoint), endpoint.retrievalMode as RetrievalMode);
     if (changes.retrieval && changes.retrieval.passagesPerDocument !== undefined) {
       endpoint.passagesPerDocument = validPassagesPerDocument(changes.retrieval.passagesPerDocument);
     }
@@ -261,7 +261,7 @@ function shown(endpoint: Endpoint) {
     allowAnonymous: endpoint.allowAnonymous,
     retrievalMode: endpoint.retrievalMode,
     topK: endpoint.topK,
-    minScore: endpoint.minScore == null ? null : Number(endpoint.minScore),
+    minScore: minScoreOf(endpoint),
     passagesPerDocument: endpoint.passagesPerDocument ?? null,
   };
 }
