@@ -79,7 +79,7 @@ const ProgressFields = builder.interfaceRef<ProgressUpdate>('IngestionProgressFi
     error: t.exposeString('error', { nullable: true }),
     errorReason: t.exposeString('errorReason', {
       nullable: true,
-      description: 'For a job FAILED in EMBEDDING: EMBEDDING_TIMEOUT, EMBEDDING_HTTP_ERROR, EMBEDDING_NETWORK, EMBEDDING_BAD_RESPONSE, ... (docs/errors.md).',
+      description: 'For a job FAILED in EMBEDDING: EMBEDDING_TIMEOUT, EMBEDDING_HTTP_ERROR, EMBEDDING_NETWORK, EMBEDDING_BAD_RESPONSE, ...; for a REEMBED job CANCELLED because the dataset\'s embedding model changed again: SUPERSEDED (docs/errors.md).',
     }),
     sequence: t.exposeInt('sequence', { description: 'Grows with every recorded change; resume with `after:`.' }),
   }),

@@ -220,6 +220,41 @@ describe('re-embedding', () => {
     expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
   });
 
+  it('ends a re-embed job superseded by another model change CANCELLED (SUPERSEDED); the next one embeds and serves', async () => {
+    await startInProcessWorker();
+    fake.script({});
+    const [first, second, third] = [await embeddingsModel(a.token), await embeddingsModel(a.token, { dimensions: 8 }), await embeddingsModel(a.token, { dimensions: 12 })];
+    const { dataset, jobId } = await embeddedDataset(a.token, first);
+    await settled(server, a.token, jobId);
+    const chunks = (await datasetState(a.token, dataset.id)).chunkCount;
+    const changeModel = (model: { id: string }) =>
+      must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { id } }`, { id: dataset.id, input: { embeddingModelId: model.id } });
+    const lastJob = async () =>
+      (await must(server, a.token, `query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { id } } } }`, { id: dataset.id })).ingestionJobs.edges[0].node.id as string;
+
+    let release!: () => void;
+    fake.script({ embeddings: { until: new Promise<void>((resolve) => (release = resolve)) } });
+    const held = fake.requests.length;
+    await changeModel(second);
+    await fake.requestsReached(held + 1);
+    const superseded = await lastJob();
+    // The first re-embed job's batch is at the model server when the model changes again.
+    await changeModel(third);
+    const next = await lastJob();
+    expect(next).not.toBe(superseded);
+    fake.script({});
+    release();
+
+    await settled(server, a.token, superseded);
+    const ended = await must(server, a.token, `query($id: ID!) { ingestionJob(id: $id) { status progress { stage kind chunksEmbedded error errorReason } } }`, { id: superseded });
+    expect(ended.ingestionJob).toMatchObject({ status: 'CANCELLED', progress: { stage: 'CANCELLED', kind: 'REEMBED', chunksEmbedded: 0, errorReason: 'SUPERSEDED' } });
+    expect(ended.ingestionJob.progress.error).toMatch(/embedding model changed while this job ran/);
+    await settled(server, a.token, next);
+    expect((await job(a.token, next)).progress).toMatchObject({ stage: 'COMPLETED', kind: 'REEMBED', chunksEmbedded: chunks, chunksToEmbed: chunks });
+    expect((await datasetState(a.token, dataset.id)).embedding).toEqual({ model: { id: third.id }, servingModel: { id: third.id }, embeddedChunks: chunks, totalChunks: chunks });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(third.id)]: chunks });
+  });
+
   it('null makes a dataset keyword-only and deletes its vectors; usage records outlive the dataset', async () => {
     fake.script({});
     const model = await embeddingsModel(a.token);

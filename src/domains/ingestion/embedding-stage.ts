@@ -32,7 +32,7 @@ import { isTerminal } from './stages.js';
 /** Makes the embedder of a stored model (models/model.service.ts embedderFor, with the process's keys and settings). */
 export type EmbedderFactory = (model: Model) => Embedder;
 
-/** How the stage ended: the job goes on to COMPLETED, was stopped (cancelled, deleted), or FAILED here. */
+/** How the stage ended: the job goes on to COMPLETED, was stopped (cancelled, deleted, superseded), or FAILED here. */
 export type EmbeddingOutcome = 'done' | 'stopped' | 'failed';
 
 interface PendingChunk {
@@ -58,8 +58,9 @@ export class EmbeddingStage {
     private readonly embedders: EmbedderFactory,
   ) {}
 
-  /** The job's tenant, read when the stage begins. */
+  /** The job's tenant and kind, read when the stage begins. */
   private tenantId = '';
+  private kind: IngestionJob['kind'] = 'INGEST';
 
   /** Runs the stage if the dataset has an embedding model; 'done' at once if it has none. */
   async run(): Promise<EmbeddingOutcome> {
@@ -98,9 +99,10 @@ export class EmbeddingStage {
         const latencyMs = Math.round(performance.now() - started);
         const written = await this.write(datasetId, model.id, batch, embedded.vectors, { ...embedded.usage, latencyMs });
         if (written === 'stopped') return 'stopped';
-        if (written === 'superseded') return 'done';
+        if (written === 'superseded') return this.superseded();
       }
       const switched = await this.switchWhenComplete(datasetId, model.id);
+      if (switched === 'superseded') return this.superseded();
       if (switched !== 'incomplete') return switched === 'stopped' ? 'stopped' : 'done';
       cursor = START;
     }
@@ -116,6 +118,7 @@ export class EmbeddingStage {
       const model = dataset?.embeddingModel;
       if (!dataset || !model) return 'none' as const;
       this.tenantId = job.tenant.id;
+      this.kind = job.kind;
       const [row] = await boundSql<{ missing: number }>(tx, `select count(*)::int as missing ${MISSING}`, [job.tenant.id, dataset.id, model.id]);
       Object.assign(job, { stage: 'EMBEDDING', chunksToEmbed: job.chunksEmbedded + row!.missing, sequence: job.sequence + 1 });
       await tx.flush();
@@ -198,6 +201,27 @@ export class EmbeddingStage {
       await boundSql(tx, 'delete from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid and model_id <> ?::uuid', [job.tenant.id, datasetId, modelId]);
       return 'switched' as const;
     });
+  }
+
+  /**
+   * The dataset's embedding model changed while the stage ran; the re-embed job that change
+   * queued embeds the chunks by the new model. An INGEST job has done its work (its documents
+   * are indexed) and goes on to COMPLETED. A REEMBED job's whole work was this model's vectors,
+   * now never to serve: it ends CANCELLED with `errorReason` SUPERSEDED, so nobody reads a
+   * COMPLETED job with part of its chunks embedded as a finished re-embedding.
+   */
+  private async superseded(): Promise<'done' | 'stopped'> {
+    if (this.kind !== 'REEMBED') return 'done';
+    const ended = await this.scope.write(async (tx) => {
+      const job = await lockJob(tx, this.jobId);
+      if (!job || isTerminal(job.stage)) return undefined;
+      const message = "Superseded: the dataset's embedding model changed while this job ran; the re-embed job queued by that change embeds its chunks by the new model.";
+      Object.assign(job, { stage: 'CANCELLED', error: message, errorReason: 'SUPERSEDED', finishedAt: new Date(), sequence: job.sequence + 1 });
+      await tx.flush();
+      return snapshotOf(job);
+    });
+    if (ended) this.reporter.record(ended);
+    return 'stopped';
   }
 
   /** The model server failed after its retries: the job ends FAILED, saying so in words a client may see. */

@@ -68,7 +68,8 @@ export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobA
     );
 
   const ended = hasEnded(job);
-  const retryable = RETRYABLE.includes(job.progress.status);
+  // A re-embed job overtaken by a later model change: the job that change queued does the work.
+  const retryable = RETRYABLE.includes(job.progress.status) && job.progress.errorReason !== 'SUPERSEDED';
   const reembedding = job.progress.kind === 'REEMBED';
   if (ended && !retryable && failure === undefined) return null;
   return (

@@ -75,7 +75,7 @@ export function JobCard({ initial, onEnded, ...actions }: JobActionsProps & { in
             {embedding ? ` · chunks embedded ${progress.chunksEmbedded} of ${progress.chunksToEmbed}` : ''}
           </p>
         )}
-        {progress.error ? <p className="small text-danger mb-0">{progress.error}</p> : null}
+        {progress.error ? <p className={`small mb-0 job-error ${progress.errorReason === 'SUPERSEDED' ? 'text-body-secondary' : 'text-danger'}`}>{progress.error}</p> : null}
         {failed.length > 0 ? (
           <div className="mt-2">
             <p className="small fw-semibold mb-1">
