@@ -25,6 +25,7 @@ describe('redact', () => {
     ['a provider key', 'upstream said: invalid key sk-proj-abcdefghijklmnop1234', 'upstream said: invalid key sk-[redacted]'],
     ['a secret assignment in a URL', 'GET /cb?code=1&access_token=s3cr3tvalue&x=2', 'GET /cb?code=1&access_token=[redacted]&x=2'],
     ['a secret field in JSON text', '{"password":"hunter22","n":1}', '{"password":"[redacted]","n":1}'],
+    ['credentials in a URL', 'calling http://ann:hunter2-horse@10.0.0.5:8080/v1 and ftp://bob@files', 'calling http://[redacted]@10.0.0.5:8080/v1 and ftp://[redacted]@files'],
   ])('masks %s', (_what, input, expected) => {
     expect(redact(input)).toBe(expected);
   });

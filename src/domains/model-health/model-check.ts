@@ -62,13 +62,13 @@ async function check(access: ModelAccess, model: CheckedModel, signal: AbortSign
 
 /**
  * What a failed check says: the coded error's reason and message (they never carry a key or
- * the server's body: models/providers/openai-http.ts), through the log redaction and with any
- * credentials in a URL removed, as a second net. Anything uncoded is not described.
+ * the server's body: models/providers/openai-http.ts), through the log redaction (which also
+ * removes credentials in a URL), as a second net. Anything uncoded is not described.
  */
 export function describeFailure(error: unknown): string {
   const text =
     error instanceof CodedError
       ? `${typeof error.details.reason === 'string' ? `${error.details.reason}: ` : ''}${error.message}`
       : 'The check failed unexpectedly';
-  return redact(text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1[redacted]@')).slice(0, MAX_ERROR_CHARS);
+  return redact(text).slice(0, MAX_ERROR_CHARS);
 }

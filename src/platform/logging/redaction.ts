@@ -14,6 +14,7 @@
  *   the kind so a line still says which credential was involved
  * - model provider keys (`sk-…`)             → `sk-[redacted]`
  * - `Bearer …` / `Basic …` credentials        → `Bearer [redacted]`
+ * - credentials in a URL (`https://user:pass@host`) → `https://[redacted]@host`
  * - values of secret-named keys in `key=value` / `"key": "value"` text
  *   (password, token, secret, api_key, …)    → `password=[redacted]`
  *
@@ -44,6 +45,8 @@ export interface RedactionOptions {
 const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const SLUICE_CREDENTIAL = /(?<![\w-])(sl[kri]_)[A-Za-z0-9_-]{43}(?![\w-])/g;
 const PROVIDER_KEY = /(?<![\w-])(sk-)[A-Za-z0-9_-]{16,}/g;
+// The userinfo of `scheme://userinfo@host`: up to the first `@` before any `/`, `?` or `#`.
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)(?!\[redacted\]@)[^/?#\s@]+@/gi;
 const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi;
 const SECRET_ASSIGNMENT =
   /\b(pass(?:word|wd)?|pwd|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|api[_-]?key|x-api-key)(\\?["']?\s*[:=]\s*\\?["']?)(?!\[redacted)([^\s"'\\&,;]{3,})/gi;
@@ -71,6 +74,7 @@ export function redact(text: string, options: RedactionOptions = {}): string {
   if (out.includes('eyJ')) out = out.replace(JWT, '[redacted jwt]');
   if (out.includes('_')) out = out.replace(SLUICE_CREDENTIAL, '$1[redacted]');
   if (out.includes('sk-')) out = out.replace(PROVIDER_KEY, '$1[redacted]');
+  if (out.includes('://')) out = out.replace(URL_USERINFO, '$1[redacted]@');
   out = out.replace(AUTH_SCHEME, '$1$2[redacted]');
   out = out.replace(SECRET_ASSIGNMENT, '$1$2[redacted]');
   if (out.includes('@')) out = out.replace(EMAIL, '[redacted email]');

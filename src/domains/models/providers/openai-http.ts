@@ -17,8 +17,27 @@ const MAX_RETRY_DELAY_MS = 8_000;
  * An abort signal for one attempt: fires when the caller aborts, or when `timeoutMs` passes
  * without `touch()` (the answer's start, then each piece, must arrive in time).
  */
-/** A model's `config.baseUrl`, checked against the egress policy when the model is stored (and again by the guard when called). */
+/**
+ * A model's `config.baseUrl`, checked when the model is stored: no credentials and no query or
+ * fragment in it (a model's config is shown to every member and written to the audit trail,
+ * while a key given as `apiKey` is sealed and never shown; the API's path is appended to the
+ * URL, which a query or fragment would swallow), and allowed by the egress policy (checked
+ * again by the guard on every call).
+ */
 export function checkBaseUrl(baseUrl: string, settings: ProviderSettings): void {
+  const url = new URL(baseUrl);
+  if (url.username !== '' || url.password !== '') {
+    throw new ValidationError('config.baseUrl must not carry credentials (user:password@): give the key as apiKey, which is stored sealed and never shown', {
+      field: 'config.baseUrl',
+      reason: 'CREDENTIALS_IN_URL',
+    });
+  }
+  if (url.search !== '' || url.hash !== '' || baseUrl.includes('?') || baseUrl.includes('#')) {
+    throw new ValidationError('config.baseUrl must not have a query string or fragment: the API path (/chat/completions, /embeddings) is appended to it; give a key as apiKey', {
+      field: 'config.baseUrl',
+      reason: 'QUERY_IN_URL',
+    });
+  }
   try {
     assertCallableUrl(settings.privateNetworks, baseUrl);
   } catch (error) {
