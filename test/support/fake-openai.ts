@@ -25,6 +25,10 @@ export interface FakeScript {
   stream?: boolean;
   /** Send this instead of the events (a server that is not what it claims). */
   garbage?: string;
+  /** Whitespace sent before a JSON answer (chat without streaming, embeddings): valid JSON, this many bytes larger. */
+  padding?: number;
+  /** One streamed piece of this many characters, written as one event line (a line larger than any real event). */
+  longPiece?: number;
   /** How `/v1/embeddings` answers (failures, hangAfter and delayMs apply to it too; hangAfter: headers only). */
   embeddings?: {
     /** Vector size when the request names no `dimensions` (default 16). */
@@ -103,6 +107,7 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
   if (options.malformed === 'zeros') data[1]!.embedding = data[1]!.embedding.map(() => 0);
   const tokens = inputs.reduce((sum, input) => sum + Math.ceil(input.length / 4), 0);
   const usage = options.usage === undefined ? { prompt_tokens: tokens, total_tokens: tokens } : options.usage;
+  if (script.padding) res.write(' '.repeat(script.padding));
   res.end(JSON.stringify({ object: 'list', data, model: record.body.model, ...(usage ? { usage } : {}) }).replace('12345.678', '1e999'));
   record.finished = true;
 }
@@ -145,6 +150,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const usage = script.usage === undefined ? { prompt_tokens: 42, completion_tokens: deltas.length } : script.usage;
     if (script.stream === false) {
       res.writeHead(200, { 'content-type': 'application/json' });
+      if (script.padding) res.write(' '.repeat(script.padding));
       res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: deltas.join('') }, finish_reason: 'stop' }], usage }));
       record.finished = true;
       return;
@@ -157,6 +163,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       return;
     }
     res.write(chunk(id, { role: 'assistant', content: '' }));
+    if (script.longPiece) res.write(chunk(id, { content: 'a'.repeat(script.longPiece) }));
     for (const [index, text] of deltas.entries()) {
       if (script.hangAfter !== undefined && index >= script.hangAfter) return;
       if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));

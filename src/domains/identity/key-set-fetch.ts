@@ -8,6 +8,7 @@
  * at once. Only a 200 answer whose body is a JSON key set counts as success.
  */
 import type { FetchImplementation } from 'jose';
+import { BodyTooLargeError, boundedText } from '../../platform/egress/bounded-body.js';
 import { egressFor } from '../../platform/egress/guard.js';
 import type { PrivateNetworkPolicy } from '../../platform/egress/policy.js';
 
@@ -49,8 +50,11 @@ export function keySetFetch(options: KeySetFetchOptions): FetchImplementation {
         await response.body?.cancel();
         throw new KeySetUnavailableError(`The key set answered HTTP ${response.status}`);
       }
-      const text = await response.text();
-      if (text.length > MAX_KEY_SET_BYTES || !Array.isArray((parseJson(text) as { keys?: unknown } | undefined)?.keys)) {
+      // Read as it arrives, up to the bound: an identity provider's answer is its own to size.
+      const text = await boundedText(response, MAX_KEY_SET_BYTES).catch((error: unknown) => {
+        throw error instanceof BodyTooLargeError ? new KeySetUnavailableError(`The key set is larger than ${MAX_KEY_SET_BYTES} bytes`) : error;
+      });
+      if (!Array.isArray((parseJson(text) as { keys?: unknown } | undefined)?.keys)) {
         throw new KeySetUnavailableError('The key set is not a JSON Web Key Set');
       }
       failing.delete(url);

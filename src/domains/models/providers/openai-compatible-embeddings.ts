@@ -36,6 +36,14 @@ const embeddingResponseSchema = z.object({
 
 const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
+/**
+ * The largest embeddings answer read: 32 bytes a number (a float written out in JSON, with its
+ * separator, is at most about 25) for `count` vectors of the dimension expected (8192 while
+ * unknown: larger than any common model's), plus 64 KiB for the rest, at most 256 MiB. A
+ * server sending more is a BAD_RESPONSE, read no further (ANSWER_LIMITS in openai-http.ts).
+ */
+const answerBytes = (count: number, dimension: number | undefined) => Math.min(256 * 1024 * 1024, 64 * 1024 + count * (dimension ?? 8192) * 32);
+
 class OpenAIEmbeddings implements EmbeddingClient {
   constructor(private readonly config: EmbeddingConfig, private readonly apiKey: string | null, private readonly settings: ProviderSettings) {}
 
@@ -68,7 +76,7 @@ class OpenAIEmbeddings implements EmbeddingClient {
     try {
       const response = await call.post(`${this.config.baseUrl.replace(/\/+$/, '')}/embeddings`, body, 'application/json', deadline);
       if (!response) throw new Error('aborted');
-      text = await response.text();
+      text = await call.text(response, answerBytes(batch.length, dimension));
     } catch (error) {
       if (signal.aborted) throw new DOMException('The embedding request was cancelled', 'AbortError');
       throw call.failure(error, deadline);

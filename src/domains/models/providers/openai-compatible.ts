@@ -10,7 +10,7 @@
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
-import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
+import { ANSWER_LIMITS, checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
 
 const configSchema = z.strictObject({
@@ -65,12 +65,12 @@ class Completion {
       const response = await call.post(this.url(), this.body(messages), 'text/event-stream, application/json', deadline);
       if (!response) return;
       if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-        const body = parse(await response.text(), call);
+        const body = parse(await call.text(response, ANSWER_LIMITS.jsonBytes), call);
         answer = body.choices?.[0]?.message?.content ?? body.choices?.[0]?.delta?.content ?? '';
         if (answer) yield { kind: 'delta', text: answer };
         usage = body.usage;
       } else {
-        const events = response.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+        const events = call.stream(response).pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
         for (;;) {
           const { done, value: event } = await events.read();
           if (done) break;
@@ -109,7 +109,7 @@ class Completion {
       const body = JSON.stringify({ model: this.config.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1, stream: false });
       const response = await call.post(this.url(), body, 'application/json, text/event-stream', deadline);
       if (!response) return;
-      const text = await response.text();
+      const text = await call.text(response, ANSWER_LIMITS.jsonBytes);
       // A server that streams anyway is read as its events (small: one token).
       const streamed = (response.headers.get('content-type') ?? '').includes('text/event-stream');
       const pieces = streamed ? text.split('\n').flatMap((line) => (line.startsWith('data:') ? [line.slice(5).trim()] : [])).filter((data) => data && data !== '[DONE]') : [text];

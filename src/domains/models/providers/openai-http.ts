@@ -7,11 +7,20 @@
  * the API key or the server's body.
  */
 import { UpstreamError, ValidationError } from '../../errors.js';
+import { BodyTooLargeError, boundedStream, boundedText } from '../../../platform/egress/bounded-body.js';
 import { egressFor } from '../../../platform/egress/guard.js';
 import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import type { ProviderSettings } from '../provider.js';
 
 const MAX_RETRY_DELAY_MS = 8_000;
+
+/**
+ * What a model server may send (its address is a tenant's choice, and so is its answer's size):
+ * a JSON answer up to `jsonBytes`; a streamed one up to `streamBytes` in all, each line (one
+ * event) up to `lineBytes`. Past a bound the answer is a BAD_RESPONSE, read no further.
+ * Embeddings answers have a bound of their own, from the texts and dimension asked for.
+ */
+export const ANSWER_LIMITS = { jsonBytes: 4 * 1024 * 1024, streamBytes: 64 * 1024 * 1024, lineBytes: 1024 * 1024 };
 
 /**
  * An abort signal for one attempt: fires when the caller aborts, or when `timeoutMs` passes
@@ -113,6 +122,20 @@ export class UpstreamCall {
     }
   }
 
+  /** The answer's body as text, a BAD_RESPONSE past `maxBytes` (read as it arrives, never whole first). */
+  async text(response: Response, maxBytes: number): Promise<string> {
+    try {
+      return await boundedText(response, maxBytes, "The model server's answer");
+    } catch (error) {
+      throw error instanceof BodyTooLargeError ? this.badResponse(error.message) : error;
+    }
+  }
+
+  /** The answer's body as a stream within ANSWER_LIMITS (its error past them reaches `failure` as a BAD_RESPONSE). */
+  stream(response: Response): NonNullable<Response['body']> {
+    return boundedStream(response.body!, { maxBytes: ANSWER_LIMITS.streamBytes, maxLineBytes: ANSWER_LIMITS.lineBytes }, "the model server's answer");
+  }
+
   /** The server answered, but not with what the protocol promises. */
   badResponse(message: string): UpstreamError {
     return new UpstreamError(message, { reason: 'BAD_RESPONSE', attempts: this.attempts });
@@ -121,6 +144,7 @@ export class UpstreamCall {
   /** Any failure of the call as the UpstreamError the client sees. */
   failure(error: unknown, deadline: Deadline): UpstreamError {
     if (error instanceof UpstreamError) return error;
+    if (error instanceof BodyTooLargeError) return this.badResponse(error.message);
     if (deadline.timedOut) {
       return new UpstreamError(`The model server did not answer within ${this.settings.requestTimeoutMs} ms`, { reason: 'TIMEOUT', attempts: this.attempts });
     }
