@@ -15,7 +15,8 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
-import { NOT_UTF8_MESSAGE, NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
+import { jsonNestsDeeperThan, TOO_DEEP_MESSAGE } from '../platform/input/json-depth.js';
+import { NOT_UTF8_MESSAGE, UnreadableBodyError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
 const TEXT_FIELDS = new Set(['operations', 'map']);
@@ -28,8 +29,8 @@ type DicerConstructor = new (config: { boundary: string }) => Writable & { on(ev
 const Dicer = createRequire(import.meta.url)('@fastify/busboy/deps/dicer/lib/Dicer.js') as DicerConstructor;
 
 /** The refusal as Yoga answers it: 400 with `{ errors: [{ extensions: { code: "BAD_REQUEST" } }] }`. */
-function notUtf8Error() {
-  return createGraphQLError(NOT_UTF8_MESSAGE, { extensions: { code: 'BAD_REQUEST', http: { status: httpStatusOf('BAD_REQUEST') } } });
+function unreadableBody(message: string) {
+  return createGraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: httpStatusOf('BAD_REQUEST') } } });
 }
 
 export function useUtf8Bodies(): Plugin {
@@ -40,9 +41,11 @@ export function useUtf8Bodies(): Plugin {
       const boundary = multipartBoundaryOf(request.headers.get('content-type'));
       if (boundary === null) {
         // JSON (application/json, application/graphql+json) or a GraphQL document: all text.
+        // JSON must not nest too deeply either (json-depth.ts); a GraphQL document's nesting is the depth limit's.
+        const json = /json/i.test(request.headers.get('content-type') ?? '');
         setRequestParser(async (req) => {
-          const text = await utf8TextOf(req).catch((error: unknown) => {
-            throw error instanceof NotUtf8Error ? notUtf8Error() : error;
+          const text = await (json ? jsonTextOf(req) : utf8TextOf(req)).catch((error: unknown) => {
+            throw error instanceof UnreadableBodyError ? unreadableBody(error.message) : error;
           });
           return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: text }));
         });
@@ -62,7 +65,7 @@ export function useUtf8Bodies(): Plugin {
         });
         source.pipe(forYoga);
         source.pipe(forCheck);
-        const checked = textFieldsAreUtf8(forCheck, boundary);
+        const checked = textFieldsRefusal(forCheck, boundary);
         const parsed = Promise.resolve(parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: forYoga, duplex: 'half' } as unknown as RequestInit)));
         // A parser that gave up stops reading its copy, which would hold the tee (and the check)
         // still: the check ends with it.
@@ -72,8 +75,8 @@ export function useUtf8Bodies(): Plugin {
           forCheck.destroy();
         });
         // Refuse on the check's verdict even when the parser also failed: invalid bytes are the cause to report.
-        const [valid, result] = await Promise.allSettled([checked, parsed]);
-        if (valid.status === 'fulfilled' && !valid.value) throw notUtf8Error();
+        const [refusal, result] = await Promise.allSettled([checked, parsed]);
+        if (refusal.status === 'fulfilled' && refusal.value !== null) throw unreadableBody(refusal.value);
         if (result.status === 'rejected') throw result.reason;
         return result.value;
       });
@@ -87,14 +90,17 @@ function multipartBoundaryOf(contentType: string | null): string | null | undefi
   return /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)?.slice(1).find(Boolean);
 }
 
-/** Whether every text field of the multipart body is valid UTF-8 (file parts are drained unread). */
-function textFieldsAreUtf8(body: Readable, boundary: string | undefined): Promise<boolean> {
+/**
+ * Why a text field of the multipart body is refused (not UTF-8; JSON nested too deeply), or
+ * null; file parts are drained unread.
+ */
+function textFieldsRefusal(body: Readable, boundary: string | undefined): Promise<string | null> {
   if (!boundary) {
     body.resume();
-    return Promise.resolve(true); // Yoga's parser refuses it.
+    return Promise.resolve(null); // Yoga's parser refuses it.
   }
   return new Promise((resolve) => {
-    let valid = true;
+    let refusal: string | null = null;
     const dicer = new Dicer({ boundary });
     dicer.on('part', (part) => {
       let name: string | undefined;
@@ -106,11 +112,14 @@ function textFieldsAreUtf8(body: Readable, boundary: string | undefined): Promis
         if (name !== undefined && TEXT_FIELDS.has(name)) chunks.push(chunk);
       });
       part.on('end', () => {
-        if (chunks.length > 0 && !isUtf8(Buffer.concat(chunks))) valid = false;
+        if (chunks.length === 0 || refusal !== null) return;
+        const bytes = Buffer.concat(chunks);
+        if (!isUtf8(bytes)) refusal = NOT_UTF8_MESSAGE;
+        else if (jsonNestsDeeperThan(bytes.toString('utf8'))) refusal = TOO_DEEP_MESSAGE;
       });
       part.resume();
     });
-    const done = () => resolve(valid);
+    const done = () => resolve(refusal);
     dicer.on('finish', done);
     // A malformed body is Yoga's parser's to refuse; here it only ends the check.
     dicer.on('error', done);

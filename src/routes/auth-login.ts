@@ -14,7 +14,7 @@ import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
+import { jsonTextOf, UnreadableBodyError } from '../platform/input/utf8-text.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
@@ -50,9 +50,9 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' });
       let body: z.infer<typeof LoginBody>;
       try {
-        body = LoginBody.parse(JSON.parse(await utf8TextOf(request)));
+        body = LoginBody.parse(JSON.parse(await jsonTextOf(request)));
       } catch (error) {
-        if (error instanceof NotUtf8Error) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
+        if (error instanceof UnreadableBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
       const nul = nulBytePath(body);

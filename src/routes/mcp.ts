@@ -30,7 +30,7 @@ import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoi
 import { CodedError, codedFailure, codedOrMasked, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
-import { NotUtf8Error, utf8TextOf } from '../platform/input/utf8-text.js';
+import { jsonTextOf, UnreadableBodyError } from '../platform/input/utf8-text.js';
 import type { CallCancelBus } from '../platform/events/event-bus.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
@@ -172,9 +172,9 @@ async function runCall(tool: EndpointTool, args: unknown, presentDetails: Presen
 async function jsonBodyOf(request: Request): Promise<unknown> {
   let text: string;
   try {
-    text = await utf8TextOf(request);
+    text = await jsonTextOf(request);
   } catch (error) {
-    if (error instanceof NotUtf8Error) throw new BadMcpRequest(error.message, PARSE_ERROR);
+    if (error instanceof UnreadableBodyError) throw new BadMcpRequest(error.message, PARSE_ERROR);
     throw error;
   }
   try {

@@ -11,29 +11,44 @@ export type InputPath = (string | number)[];
 
 const NUL = '\u0000';
 
+/** A step of a path, linked to its parent's: a path is built only for the NUL found. */
+interface Step {
+  parent: Step | null;
+  key: string | number;
+}
+
 /**
  * Where the first NUL in `value` is (a path of keys and indexes), or null. Walks strings, plain
  * objects (their keys too), arrays and uploaded files (their names), without recursion, so
- * deeply nested JSON cannot overflow the stack.
+ * deeply nested JSON cannot overflow the stack, and in time linear in the input: each value
+ * pending holds a link to its parent's step, not a copy of its whole path (copies made 450 000
+ * levels of `[[[…]]]`, under the body limit, cost quadratic time and held the event loop for
+ * minutes).
  */
 export function nulBytePath(value: unknown, root: InputPath = []): InputPath | null {
-  const pending: [unknown, InputPath][] = [[value, root]];
+  const pending: [unknown, Step | null][] = [[value, null]];
   for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, path] = next;
+    const [item, step] = next;
     if (typeof item === 'string') {
-      if (item.includes(NUL)) return path;
+      if (item.includes(NUL)) return pathOf(root, step);
     } else if (Array.isArray(item)) {
-      item.forEach((element, index) => pending.push([element, [...path, index]]));
+      item.forEach((element, index) => pending.push([element, { parent: step, key: index }]));
     } else if (isUploadedFile(item)) {
-      if (item.name.includes(NUL)) return [...path, 'name'];
+      if (item.name.includes(NUL)) return pathOf(root, { parent: step, key: 'name' });
     } else if (item !== null && typeof item === 'object' && !(item instanceof Date)) {
       for (const [key, element] of Object.entries(item)) {
-        if (key.includes(NUL)) return [...path, key];
-        pending.push([element, [...path, key]]);
+        if (key.includes(NUL)) return pathOf(root, { parent: step, key });
+        pending.push([element, { parent: step, key }]);
       }
     }
   }
   return null;
+}
+
+function pathOf(root: InputPath, step: Step | null): InputPath {
+  const keys: (string | number)[] = [];
+  for (let at = step; at; at = at.parent) keys.push(at.key);
+  return [...root, ...keys.reverse()];
 }
 
 /** A path as people read it: `$input.name`, `files.0.name`. */

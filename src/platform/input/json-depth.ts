@@ -1,0 +1,27 @@
+/**
+ * How deeply a request's JSON may nest: 128 levels of arrays and objects, far beyond any
+ * argument Sluice takes (a document's metadata, a model's config, a policy). Deeper text is
+ * refused before it is parsed: every reader after the parser (variable coercion, the NUL check,
+ * validation, redaction) walks the value, and 450 000 levels of `[[[…]]]` fit in a 1 MiB body.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+export const TOO_DEEP_MESSAGE = `The request body's JSON nests deeper than ${MAX_JSON_DEPTH} levels.`;
+
+/** Whether JSON text nests arrays and objects deeper than `max`: one pass, strings skipped, nothing parsed. */
+export function jsonNestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let at = 0; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (inString) {
+      if (code === 0x5c) at += 1; // a backslash escapes the next character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) {
+      depth += 1;
+      if (depth > max) return true;
+    } else if (code === 0x7d || code === 0x5d) depth -= 1;
+  }
+  return false;
+}
