@@ -129,9 +129,11 @@ export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined, comma
     const hint = command === 'login' ? '' : ' (run `sluice login`)';
     if (error.code === 'UNAUTHENTICATED') return { line: `${error.message}${hint}`, exitCode: EXIT.unauthenticated };
     if (error.code === 'NETWORK_ERROR') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
+    // The API's message names its own field (embeddingModelId); the fix here is a command.
+    const fix = error.details.reason === 'NO_EMBEDDING_MODEL' ? '; give the dataset an embedding model: `sluice datasets update <dataset> --embedding-model <model>`' : '';
     const retry = typeof error.details.retryAfterSeconds === 'number' ? ` (retry in ${error.details.retryAfterSeconds} s)` : '';
     const request = error.requestId ? ` [request ${error.requestId}]` : '';
-    return { line: `${error.code}: ${error.message}${retry}${request}`, exitCode: EXIT.failed };
+    return { line: `${error.code}: ${error.message}${fix}${retry}${request}`, exitCode: EXIT.failed };
   }
   return { line: `unexpected error talking to ${cli?.url ?? 'Sluice'}: ${(error as Error)?.message ?? String(error)}`, exitCode: EXIT.failed };
 }

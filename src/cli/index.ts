@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createCli, explain, EXIT, type Command } from './cli.js';
 import type { CompletableCommand } from './completion.js';
 import { auditTail } from './commands/audit.js';
-import { datasetsCreate, datasetsDelete, datasetsList } from './commands/datasets.js';
+import { datasetsCreate, datasetsDelete, datasetsList, datasetsReembed, datasetsUpdate } from './commands/datasets.js';
 import { decisions } from './commands/decisions.js';
 import { documentsDelete, documentsList } from './commands/documents.js';
 import { catalog, endpointsCreate, endpointsDelete, endpointsList, endpointsPublish, endpointsShow, endpointsUnpublish } from './commands/endpoints.js';
@@ -30,6 +30,8 @@ const COMMANDS: Command[] = [
   init,
   datasetsCreate,
   datasetsList,
+  datasetsUpdate,
+  datasetsReembed,
   datasetsDelete,
   documentsList,
   documentsDelete,

@@ -1,9 +1,10 @@
 /**
  * Live ingestion progress on the terminal: a bar per job (stage, percent, documents, chunks,
- * MB/s, ETA) redrawn in place when stderr is a terminal, else a plain line per notable change
- * (a new stage, 10 more percent, or 2 seconds since the last line), so logs and pipes get a
- * readable record. Figures come from the `ingestionProgress` subscription; the rate is
- * measured here, from bytes done since the job started.
+ * MB/s, ETA; a re-embed job, which has no inputs: chunks embedded of those to embed) redrawn in
+ * place when stderr is a terminal, else a plain line per notable change (a new stage, 10 more
+ * percent, or 2 seconds since the last line), so logs and pipes get a readable record. Figures
+ * come from the `ingestionProgress` subscription; the rate is measured here, from bytes done
+ * since the job started.
  */
 import cliProgress from 'cli-progress';
 import type { IngestionProgressSubscription } from '../sdk/index.js';
@@ -26,13 +27,16 @@ export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }
     const rate = seconds > 0.2 ? `${(progress.bytesDone / 1e6 / seconds).toFixed(1)} MB/s` : '- MB/s';
     const eta = TERMINAL.has(progress.stage) ? 'done' : progress.etaSeconds == null ? 'ETA -' : `ETA ${progress.etaSeconds}s`;
     const failed = progress.documentsFailed > 0 ? `, ${progress.documentsFailed} failed` : '';
+    // A re-embed job reads no input: its only figures are the chunks it embeds.
+    const work =
+      progress.kind === 'REEMBED'
+        ? `chunks embedded ${progress.chunksEmbedded}/${progress.chunksToEmbed}`
+        : `docs ${progress.documentsDone}/${progress.documentsTotal}${failed} | chunks ${progress.chunksDone} | ${rate}`;
     return {
       label,
       stage: progress.stage.padEnd(9),
       percent: `${Math.floor(progress.percent)}`.padStart(3),
-      docs: `docs ${progress.documentsDone}/${progress.documentsTotal}${failed}`,
-      chunks: `chunks ${progress.chunksDone}`,
-      rate,
+      work,
       remaining: eta,
     };
   };
@@ -45,7 +49,7 @@ function barView(stream: NodeJS.WritableStream, figures: Figures): ProgressView 
   const multibar = new cliProgress.MultiBar(
     {
       stream,
-      format: '{label} {bar} {percent}% | {stage} | {docs} | {chunks} | {rate} | {remaining}',
+      format: '{label} {bar} {percent}% | {stage} | {work} | {remaining}',
       barsize: 24,
       hideCursor: true,
       clearOnComplete: false,
@@ -74,8 +78,8 @@ function lineView(stream: NodeJS.WritableStream, figures: Figures): ProgressView
         !previous || previous.stage !== progress.stage || progress.percent - previous.percent >= 10 || Date.now() - previous.at >= 2000 || TERMINAL.has(progress.stage);
       if (!notable) return;
       last.set(progress.jobId, { stage: progress.stage, percent: progress.percent, at: Date.now() });
-      const { label: name, stage, percent, docs, chunks, rate, remaining } = figures(label, progress);
-      stream.write(`${name} ${stage} ${percent}% | ${docs} | ${chunks} | ${rate} | ${remaining}\n`);
+      const { label: name, stage, percent, work, remaining } = figures(label, progress);
+      stream.write(`${name} ${stage} ${percent}% | ${work} | ${remaining}\n`);
     },
     stop() {},
   };

@@ -1,6 +1,6 @@
 /**
  * The ingest progress view at a terminal: cli-progress bars redrawn in place, one per job,
- * with stage, percent, documents, chunks, rate and ETA. (Child-process runs have no terminal,
+ * with stage, percent, documents, chunks, rate and ETA (a re-embed job: chunks embedded). (Child-process runs have no terminal,
  * so test/cli/cli.test.ts sees the line view; this is the other one.)
  */
 import { Writable } from 'node:stream';
@@ -26,22 +26,36 @@ function progress(stage: string, percent: number, extra: Partial<Progress> = {})
   } as Progress;
 }
 
-it('draws a bar per job at a terminal, with the figures of the latest update', () => {
-  let written = '';
-  const terminal = Object.assign(
+function terminal() {
+  const screen = { written: '' };
+  const stream = Object.assign(
     new Writable({
       write(chunk, _encoding, done) {
-        written += String(chunk);
+        screen.written += String(chunk);
         done();
       },
     }),
     { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
   );
-  const view = progressView(terminal);
+  return { stream, lastFrame: (label: string) => screen.written.split(/\r|\n|\u001b\[[0-9;]*[A-Za-z]/).filter((line) => line.includes(label)).at(-1) };
+}
+
+it('draws a bar per job at a terminal, with the figures of the latest update', () => {
+  const { stream, lastFrame } = terminal();
+  const view = progressView(stream);
   view.update('job 1', progress('PARSING', 0));
   view.update('job 1', progress('CHUNKING', 50));
   view.update('job 1', progress('COMPLETED', 100));
   view.stop();
-  const lastFrame = written.split(/\r|\n|\u001b\[[0-9;]*[A-Za-z]/).filter((line) => line.includes('job 1')).at(-1);
-  expect(lastFrame).toMatch(/^job 1 █{24} 100% \| COMPLETED \| docs 4\/4 \| chunks 300 \| ([\d.]+|-) MB\/s \| done$/);
+  expect(lastFrame('job 1')).toMatch(/^job 1 █{24} 100% \| COMPLETED \| docs 4\/4 \| chunks 300 \| ([\d.]+|-) MB\/s \| done$/);
+});
+
+it('shows a re-embed job, which has no inputs, by its chunks embedded of those to embed', () => {
+  const { stream, lastFrame } = terminal();
+  const view = progressView(stream);
+  const reembed = { kind: 'REEMBED', documentsTotal: 0, documentsDone: 0, bytesDone: 0, bytesTotal: 0 } as Partial<Progress>;
+  view.update('re-embed', progress('QUEUED', 0, { ...reembed, chunksEmbedded: 0, chunksToEmbed: 0 }));
+  view.update('re-embed', progress('EMBEDDING', 40, { ...reembed, chunksEmbedded: 4, chunksToEmbed: 10 }));
+  view.stop();
+  expect(lastFrame('re-embed')).toMatch(/^re-embed █{10}░{14}  40% \| EMBEDDING \| chunks embedded 4\/10 \| ETA 7s$/);
 });

@@ -1,7 +1,8 @@
 /**
  * Sending files to a dataset and following the jobs, shared by `sluice ingest` and its
  * `--watch` mode: batches (halved when the server finds one too large), each job's live
- * progress (a dropped stream resumed), and the inputs that failed, with their reasons.
+ * progress (a dropped stream resumed; `datasets update` and `reembed` follow re-embed jobs the
+ * same way), and the inputs that failed, with their reasons.
  */
 import { readFile } from 'node:fs/promises';
 import { IngestDocumentsDocument, IngestionJobDocument, IngestionProgressDocument, SluiceError, type IngestionOptionsInput, type SluiceClient } from '../../sdk/index.js';
@@ -37,7 +38,7 @@ export async function uploadInBatches(client: SluiceClient, datasetId: string, f
       continue;
     }
     jobs.push({ id: job.id, files: batch.map((file) => file.name) });
-    if (view) followed.push(follow(client, job.id, `job ${jobs.length}`, view));
+    if (view) followed.push(followJob(client, job.id, `job ${jobs.length}`, view));
   }
   return { jobs, followed };
 }
@@ -48,8 +49,8 @@ async function upload(client: SluiceClient, datasetId: string, batch: LocalFile[
   return (await client.mutate(IngestDocumentsDocument, { datasetId, files, fileNames: batch.map((file) => file.name), options })).ingestDocuments;
 }
 
-/** The job's progress until it ends; a dropped stream resumes where it left off. */
-async function follow(client: SluiceClient, jobId: string, label: string, view: ProgressView): Promise<Progress> {
+/** The job's progress in `view` until it ends (its last event); a dropped stream resumes where it left off. */
+export async function followJob(client: SluiceClient, jobId: string, label: string, view: ProgressView): Promise<Progress> {
   let last: Progress | undefined;
   let dropped: SluiceError | undefined;
   // A stream that ends early or drops is resumed after the last event seen; an error the
