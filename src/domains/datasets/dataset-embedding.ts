@@ -11,7 +11,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { NotFoundError } from '../errors.js';
-import { Model } from '../models/model.entity.js';
+import type { Model } from '../models/model.entity.js';
+import { lockedModel } from '../models/model-lock.js';
 import { assertModelKind } from '../models/model.service.js';
 import { Dataset } from './dataset.entity.js';
 
@@ -30,9 +31,13 @@ export interface DatasetEmbeddingState {
   totalChunks: number;
 }
 
-/** The tenant's embeddings model `id` (NOT_FOUND for an unknown or another tenant's; BAD_USER_INPUT, WRONG_MODEL_KIND, for a chat model). */
+/**
+ * The tenant's embeddings model `id` (NOT_FOUND for an unknown or another tenant's; BAD_USER_INPUT,
+ * WRONG_MODEL_KIND, for a chat model), locked FOR SHARE until the transaction ends: a dataset about
+ * to embed with it cannot lose it to a concurrent deleteModel (models/model-lock.ts).
+ */
 export async function embeddingModelNamed(em: EntityManager, id: string): Promise<Model> {
-  const model = await em.findOne(Model, { id });
+  const model = await lockedModel(em, id, 'share');
   if (!model) throw new NotFoundError('Model');
   assertModelKind(model, 'embeddings', 'embeddingModelId');
   return model;

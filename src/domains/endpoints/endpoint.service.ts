@@ -8,7 +8,8 @@ import { Dataset } from '../datasets/dataset.entity.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
-import { Model } from '../models/model.entity.js';
+import type { Model } from '../models/model.entity.js';
+import { lockedModel } from '../models/model-lock.js';
 import { assertModelKind } from '../models/model.service.js';
 import { keysetPage, MAX_PAGE_SIZE, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -227,8 +228,9 @@ export class EndpointService {
     return findByIds(this.ctx.em, Endpoint, ids);
   }
 
+  /** Locked FOR SHARE until the transaction ends: the endpoint cannot lose it to a concurrent deleteModel (models/model-lock.ts). */
   private async ownModel(id: string): Promise<Model> {
-    const model = await this.ctx.em.findOne(Model, { id });
+    const model = await lockedModel(this.ctx.em, id, 'share');
     if (!model) throw new NotFoundError('Model', { field: 'modelId' });
     assertModelKind(model, 'chat', 'modelId');
     return model;

@@ -15,6 +15,7 @@ import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { Model } from './model.entity.js';
+import { lockedModel } from './model-lock.js';
 import { modelType, modelTypes, type Embeddings, type ModelClient, type ModelKind, type ModelType, type ProviderSettings } from './provider.js';
 import './providers/index.js';
 
@@ -109,6 +110,8 @@ export class ModelService {
   private async assertVectorsKept(model: Model, config: Record<string, unknown>): Promise<void> {
     const settings = VECTOR_SETTINGS.filter((key) => !isDeepStrictEqual(model.config[key], config[key]));
     if (settings.length === 0) return;
+    // Before asking: a dataset that picks the model meanwhile waits for this change (model-lock.ts).
+    await lockedModel(this.ctx.em, model.id, 'no key update');
     const { datasets } = await this.usersOf(model.id);
     if (datasets.length === 0) return;
     const named = settings.map((key) => `config.${key}`).join(' and ');
@@ -121,7 +124,10 @@ export class ModelService {
   /** Refused while an endpoint answers with it or a dataset embeds with it (delete or repoint those first). */
   async delete(id: string): Promise<string> {
     assertCan(this.ctx.actor, 'model:manage');
-    const model = await this.get(id);
+    // Locked before asking who uses it: an endpoint or dataset that picks it meanwhile either
+    // waits and finds it gone (NOT_FOUND) or committed first and is seen here (model-lock.ts).
+    const model = await lockedModel(this.ctx.em, id, 'update');
+    if (!model) throw new NotFoundError('Model');
     const { endpoints, datasets } = await this.usersOf(model.id);
     if (endpoints.length > 0 || datasets.length > 0) {
       const users = [endpoints.length > 0 ? `endpoints: ${endpoints.join(', ')}` : '', datasets.length > 0 ? `datasets: ${datasets.join(', ')}` : ''];
