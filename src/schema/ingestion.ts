@@ -196,7 +196,9 @@ builder.mutationFields((t) => ({
   }),
   retryIngestion: t.field({
     type: IngestionJobRef,
-    description: 'Runs the failed and cancelled inputs of an ended job again.',
+    description:
+      'Runs the failed and cancelled inputs of an ended job again: the same job, QUEUED again. CONFLICT when it has none; ' +
+      'for a job that failed in its EMBEDDING stage, `reason` EMBEDDING_FAILED and `retryWith` reembedDataset (which embeds the chunks left, as a new job).',
     authScopes: { permission: 'data:write' },
     args: { jobId: t.arg.globalID({ required: true, for: [IngestionJobRef] }) },
     resolve: (_root, { jobId }, ctx) => ctx.services.ingestionCommands.retry(jobId.id),

@@ -306,6 +306,31 @@ describe('a model server that fails', () => {
       expect(state.embedding).toEqual({ model: { id: model.id }, servingModel: { id: model.id }, embeddedChunks: state.chunkCount, totalChunks: state.chunkCount });
     });
   }
+
+  // It answered "Nothing to retry: every input of the job was ingested", true but no way on.
+  it('retryIngestion of a job that failed in its EMBEDDING stage is CONFLICT naming reembedDataset, and queues nothing', async () => {
+    const model = await embeddingsModel(a.token, { baseUrl: fake.baseUrl });
+    fake.script({ failures: [{ status: 500 }, { status: 500 }] });
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    expect((await settled(server, a.token, jobId)).stage).toBe('FAILED');
+    const jobCount = async () => (await owner<{ n: number }>('select count(*)::int as n from ingestion_jobs where dataset_id = $1', [rawId(dataset.id)]))[0]!.n;
+    const before = await jobCount();
+
+    const retried = await gql(server, a.token, `mutation($id: ID!) { retryIngestion(jobId: $id) { id } }`, { id: jobId });
+    expect(retried.errors).toHaveLength(1);
+    const [error] = retried.errors;
+    expect(error.extensions).toMatchObject({ code: 'CONFLICT', reason: 'EMBEDDING_FAILED', errorReason: 'EMBEDDING_HTTP_ERROR', retryWith: 'reembedDataset' });
+    expect(error.message).toMatch(/EMBEDDING stage failed \(EMBEDDING_HTTP_ERROR\)\. reembedDataset embeds the chunks still without a vector/);
+    expect(await jobCount()).toBe(before);
+    expect((await job(a.token, jobId)).progress).toMatchObject({ stage: 'FAILED', errorReason: 'EMBEDDING_HTTP_ERROR' });
+
+    // What it names does the work.
+    fake.script({});
+    const repair = (await must(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id })).reembedDataset;
+    expect((await settled(server, a.token, repair.id)).stage).toBe('COMPLETED');
+    const state = await datasetState(a.token, dataset.id);
+    expect(state.embedding).toMatchObject({ embeddedChunks: state.chunkCount, totalChunks: state.chunkCount });
+  });
 });
 
 describe('a server whose vectors change length under the same model', () => {

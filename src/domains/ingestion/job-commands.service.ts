@@ -40,6 +40,15 @@ export class JobCommandsService {
     const job = await this.lockedJob(jobId);
     if (!isTerminal(job.stage)) throw new ConflictError(`The job is still running (${job.stage})`, { stage: job.stage });
     const again = await em.find(IngestionItem, { job, status: { $in: ['FAILED', 'CANCELLED'] } }, { fields: ['id', 'status', 'byteCount'] });
+    if (again.length === 0 && job.errorReason?.startsWith('EMBEDDING_')) {
+      // Its inputs were all indexed; the vectors are the dataset's to complete, by a new REEMBED
+      // job. Not queued from here: this mutation answers the job it runs again (the console's
+      // card follows that same job), and a different job in its place would mislead its callers.
+      throw new ConflictError(
+        `Nothing to retry: every input of the job was ingested, and its EMBEDDING stage failed (${job.errorReason}). reembedDataset embeds the chunks still without a vector`,
+        { reason: 'EMBEDDING_FAILED', errorReason: job.errorReason, retryWith: 'reembedDataset' },
+      );
+    }
     if (again.length === 0) throw new ConflictError('Nothing to retry: every input of the job was ingested');
     const failed = again.filter((item) => item.status === 'FAILED').length;
     await em.nativeUpdate(IngestionItem, { id: { $in: again.map((item) => item.id) } }, { status: 'PENDING', error: null, errorReason: null, sequence: null, finishedAt: null });

@@ -3,7 +3,9 @@
  * input in progress finishes, the rest are not ingested until retried), and retry the failed and
  * cancelled inputs of a job that ended with some. Either way the card is handed the job as the
  * API now has it, and follows it live again (job-card.tsx, live-job.ts). A re-embed job has no
- * inputs: its retry (`reembedDataset`) starts a new job, which `onStarted` adds to the panel.
+ * inputs, and a job that failed in its EMBEDDING stage had all its inputs indexed: their retry
+ * (`reembedDataset`) starts a new job for the chunks left, which `onStarted` adds to the panel
+ * (`retryIngestion` refuses such a job: it has no input to run again).
  */
 import { useState } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -70,7 +72,7 @@ export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobA
   const ended = hasEnded(job);
   // A re-embed job overtaken by a later model change: the job that change queued does the work.
   const retryable = RETRYABLE.includes(job.progress.status) && job.progress.errorReason !== 'SUPERSEDED';
-  const reembedding = job.progress.kind === 'REEMBED';
+  const reembedding = job.progress.kind === 'REEMBED' || Boolean(job.progress.errorReason?.startsWith('EMBEDDING_'));
   if (ended && !retryable && failure === undefined) return null;
   return (
     <div className="mt-2 job-actions">
