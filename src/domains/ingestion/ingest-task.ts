@@ -9,6 +9,7 @@ import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Task } from 'graphile-worker';
 import type { Orm } from '../../db/orm.js';
 import type { Logger } from '../../platform/logging/logger.js';
+import { CodedError } from '../errors.js';
 import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
@@ -62,7 +63,10 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
       if (helpers.job.attempts >= MAX_QUEUE_ATTEMPTS) {
-        await failIngestionJob({ orm, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${error instanceof Error ? error.message : String(error)}`);
+        // The tenant reads this: a coded error's words are written for it; anything else (a
+        // statement and its values, a stack) stays in the log line above, under the job's id.
+        const cause = error instanceof CodedError ? error.message : `an internal error (logged under job ${payload.jobId})`;
+        await failIngestionJob({ orm, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${cause}`);
       }
       throw error;
     } finally {

@@ -27,6 +27,19 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
+/** The largest token count a model server's usage may report: usage is stored as a 32-bit integer. */
+export const MAX_REPORTED_TOKENS = 2_147_483_647;
+
+/**
+ * A token count a model server reported, when it is one: a whole number from 0 to
+ * MAX_REPORTED_TOKENS. Anything else (negative, fractional, 3e9, not a number) is not a count,
+ * and the caller estimates instead, as for a server that reports none: a server's number must
+ * not become a failed usage record (INTERNAL to the caller, a queue retry for a job).
+ */
+export function reportedTokens(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_REPORTED_TOKENS ? value : undefined;
+}
+
 /** What a model streams, in order: text pieces, then (once) the chunks it cited and its usage. */
 export type AnswerEvent =
   | { kind: 'delta'; text: string }

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
-import { registerModelType, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
+import { registerModelType, reportedTokens, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
 import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 
 const configSchema = z.strictObject({
@@ -116,10 +116,9 @@ function validAnswer(text: string, count: number, dimension: number | undefined,
   return { vectors: vectors as number[][], usage: parsed.usage };
 }
 
-/** The tokens the server reports for a batch; an estimate when it reports none (some local servers). */
+/** The tokens the server reports for a batch; an estimate when it reports none (some local servers) or no count (provider.ts, reportedTokens). */
 function tokensOf(usage: z.infer<typeof embeddingResponseSchema>['usage'], batch: readonly string[]): number {
-  const reported = usage?.prompt_tokens ?? usage?.total_tokens;
-  return reported != null && Number.isFinite(reported) && reported >= 0 ? Math.round(reported) : batch.reduce((sum, input) => sum + estimateTokens(input), 0);
+  return reportedTokens(usage?.prompt_tokens ?? usage?.total_tokens) ?? batch.reduce((sum, input) => sum + estimateTokens(input), 0);
 }
 
 registerModelType({

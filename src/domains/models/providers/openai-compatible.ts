@@ -11,7 +11,7 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
 import { ANSWER_LIMITS, checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
-import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
+import { registerModelType, reportedTokens, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
 
 const configSchema = z.strictObject({
   /** Up to and including the API version, e.g. `https://api.openai.com/v1`. */
@@ -96,8 +96,11 @@ class Completion {
     yield {
       kind: 'done',
       citations: citedChunks(answer, passages),
-      // Servers that do not report usage (some omit it when streaming) get an estimate.
-      usage: { promptTokens: usage?.prompt_tokens ?? estimateTokens(prompt), completionTokens: usage?.completion_tokens ?? estimateTokens(answer) },
+      // Servers that do not report usage (some omit it when streaming), or report no count, get an estimate.
+      usage: {
+        promptTokens: reportedTokens(usage?.prompt_tokens) ?? estimateTokens(prompt),
+        completionTokens: reportedTokens(usage?.completion_tokens) ?? estimateTokens(answer),
+      },
     };
   }
 
