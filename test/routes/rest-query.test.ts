@@ -195,6 +195,24 @@ describe('refusals: RFC 9457 problem details with GraphQL’s codes', () => {
     expect(rest.body).toMatchObject({ ...extensions, detail: graphql.message });
   });
 
+  it('UPSTREAM_ERROR: `status` is this response’s (502), the model server’s is `upstreamStatus`', async () => {
+    const failing = await endpointOver(server, owner.token, DOCS, { model: { name: uniqueSlug('chat'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'm' } } });
+    fake.script({ failures: [{ status: 503 }] });
+    const rest = await restQuery(server, failing.reference, { query: 'water' }, { token: owner.token });
+    expect(rest.status).toBe(502);
+    expect(validate('ProblemDetails', rest.body)).toEqual([]);
+    expect(problemOf(rest.body)).toEqual({
+      type: 'urn:sluice:error:UPSTREAM_ERROR',
+      title: 'UPSTREAM_ERROR',
+      status: 502,
+      detail: 'The model server answered HTTP 503',
+      code: 'UPSTREAM_ERROR',
+      reason: 'HTTP_ERROR',
+      upstreamStatus: 503,
+      attempts: 1,
+    });
+  });
+
   it('RATE_LIMITED with 429 and Retry-After once the endpoint’s limit is spent', async () => {
     const limited = await endpointOver(server, owner.token, DOCS, { published: true });
     await createPolicy(server, owner.token, limited.endpointId, 'rate_limit', { requestsPerPeriod: 1, periodSeconds: 60, scope: 'per_user' });

@@ -40,14 +40,19 @@ export const PROBLEM_JSON = 'application/problem+json';
  */
 export function problemResponse(fetchAPI: { Response: typeof Response }, error: CodedError, requestId: string | null, extraHeaders: Record<string, string> = {}): Response {
   const status = httpStatusOf(error.code);
+  // RFC 9457's members are this response's own: details come first, so none can overwrite
+  // them, and the one detail of such a name (the status a model server answered, on
+  // UPSTREAM_ERROR) is given as `upstreamStatus`.
+  const { status: upstreamStatus, ...details } = error.details;
   const body = {
+    code: error.code,
+    ...details,
+    ...(upstreamStatus !== undefined ? { upstreamStatus } : {}),
     type: `urn:sluice:error:${error.code}`,
     title: error.code,
     status,
     detail: error.message,
     ...(requestId ? { instance: `urn:request:${requestId}`, requestId } : {}),
-    code: error.code,
-    ...error.details,
   };
   const headers = Object.entries(httpHeadersOf(error) ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   return new fetchAPI.Response(JSON.stringify(body), {

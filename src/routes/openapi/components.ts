@@ -19,7 +19,7 @@ export const sharedSchemas: Record<string, JsonObject> = {
     properties: {
       type: { type: 'string', format: 'uri', description: '`urn:sluice:error:<CODE>`', examples: ['urn:sluice:error:NOT_FOUND'] },
       title: { type: 'string', description: 'The code.' },
-      status: { type: 'integer', minimum: 400, maximum: 599 },
+      status: { type: 'integer', minimum: 400, maximum: 599, description: 'This response’s HTTP status.' },
       detail: { type: 'string', description: 'For people; match on `code`, never on this.' },
       instance: { type: 'string', description: '`urn:request:<request id>`' },
       requestId: { type: 'string', description: 'Also the `x-request-id` response header: finds the request in the server logs.' },
@@ -28,6 +28,7 @@ export const sharedSchemas: Record<string, JsonObject> = {
       policyId: { type: 'string', description: 'POLICY_DENIED / RATE_LIMITED by a policy: the policy’s global id.' },
       policyType: { type: 'string' },
       reason: { type: 'string' },
+      upstreamStatus: { type: 'integer', description: 'UPSTREAM_ERROR with reason HTTP_ERROR: the status the model server answered.' },
       issues: {
         type: 'array',
         description: 'BAD_USER_INPUT: where the input is wrong.',
