@@ -249,10 +249,36 @@ describe('re-embedding', () => {
     const ended = await must(server, a.token, `query($id: ID!) { ingestionJob(id: $id) { status progress { stage kind chunksEmbedded error errorReason } } }`, { id: superseded });
     expect(ended.ingestionJob).toMatchObject({ status: 'CANCELLED', progress: { stage: 'CANCELLED', kind: 'REEMBED', chunksEmbedded: 0, errorReason: 'SUPERSEDED' } });
     expect(ended.ingestionJob.progress.error).toMatch(/embedding model changed while this job ran/);
+    // The batch it sent was answered (and is charged) though its vectors were not stored: its usage is recorded.
+    expect(await owner(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [rawId(superseded)])).toEqual([{ n: 1 }]);
     await settled(server, a.token, next);
     expect((await job(a.token, next)).progress).toMatchObject({ stage: 'COMPLETED', kind: 'REEMBED', chunksEmbedded: chunks, chunksToEmbed: chunks });
     expect((await datasetState(a.token, dataset.id)).embedding).toEqual({ model: { id: third.id }, servingModel: { id: third.id }, embeddedChunks: chunks, totalChunks: chunks });
     expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(third.id)]: chunks });
+  });
+
+  it('ends a re-embed job whose model is cleared meanwhile CANCELLED (SUPERSEDED), saying the dataset is keyword-only', async () => {
+    await startInProcessWorker();
+    fake.script({});
+    const [first, second] = [await embeddingsModel(a.token), await embeddingsModel(a.token, { dimensions: 8 })];
+    const { dataset, jobId } = await embeddedDataset(a.token, first);
+    await settled(server, a.token, jobId);
+    let release!: () => void;
+    fake.script({ embeddings: { until: new Promise<void>((resolve) => (release = resolve)) } });
+    const held = fake.requests.length;
+    await must(server, a.token, `mutation($id: ID!) { updateDataset(id: $id, input: { embeddingModelId: "${second.id}" }) { id } }`, { id: dataset.id });
+    await fake.requestsReached(held + 1);
+    const reembed = (await must(server, a.token, `query($id: ID!) { ingestionJobs(datasetId: $id, last: 1) { edges { node { id } } } }`, { id: dataset.id })).ingestionJobs.edges[0].node.id;
+    await must(server, a.token, `mutation($id: ID!) { updateDataset(id: $id, input: { embeddingModelId: null }) { id } }`, { id: dataset.id });
+    fake.script({});
+    release();
+    await settled(server, a.token, reembed);
+    expect((await job(a.token, reembed)).progress).toMatchObject({
+      stage: 'CANCELLED',
+      errorReason: 'SUPERSEDED',
+      error: "Superseded: the dataset's embedding model was cleared while this job ran; the dataset is keyword-only now.",
+    });
+    expect((await datasetState(a.token, dataset.id)).embedding).toBeNull();
   });
 
   it('null makes a dataset keyword-only and deletes its vectors; usage records outlive the dataset', async () => {

@@ -152,7 +152,7 @@ export class EmbeddingStage {
    * One batch's vectors (unit length), the job's progress and the call's usage, in one
    * transaction. A chunk deleted meanwhile is skipped (the join); one written already is kept
    * (on conflict do nothing). 'superseded' when the dataset's embedding model changed meanwhile:
-   * the re-embed job queued behind this one takes over.
+   * the re-embed job queued behind this one takes over; the call's usage is recorded all the same.
    */
   private async write(
     datasetId: string,
@@ -165,7 +165,12 @@ export class EmbeddingStage {
       const job = await lockJob(tx, this.jobId);
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
       const [dataset] = await boundSql<{ modelId: string | null }>(tx, 'select embedding_model_id as "modelId" from datasets where id = ?::uuid for share', [datasetId]);
-      if (dataset?.modelId !== modelId) return 'superseded' as const;
+      if (dataset?.modelId !== modelId) {
+        // Its vectors are not stored, but the provider was called and charges for it.
+        recordUsage(tx, job, datasetId, usage);
+        await tx.flush();
+        return 'superseded' as const;
+      }
       // The dimension's HNSW index where pgvector exists, built while it is still empty (db/vector-index.ts).
       await ensureVectorIndex(tx, vectors[0]!.length);
       const inserted = await boundSql(
@@ -215,7 +220,11 @@ export class EmbeddingStage {
     const ended = await this.scope.write(async (tx) => {
       const job = await lockJob(tx, this.jobId);
       if (!job || isTerminal(job.stage)) return undefined;
-      const message = "Superseded: the dataset's embedding model changed while this job ran; the re-embed job queued by that change embeds its chunks by the new model.";
+      const [dataset] = await boundSql<{ modelId: string | null }>(tx, 'select embedding_model_id as "modelId" from datasets where id = ?::uuid', [job.dataset.id]);
+      // Cleared, the dataset is keyword-only and no job follows; changed, the change's job embeds it.
+      const message = dataset?.modelId
+        ? "Superseded: the dataset's embedding model changed while this job ran; the re-embed job queued by that change embeds its chunks by the new model."
+        : "Superseded: the dataset's embedding model was cleared while this job ran; the dataset is keyword-only now.";
       Object.assign(job, { stage: 'CANCELLED', error: message, errorReason: 'SUPERSEDED', finishedAt: new Date(), sequence: job.sequence + 1 });
       await tx.flush();
       return snapshotOf(job);
