@@ -107,6 +107,8 @@ export const envSchema = z.object({
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
+  /** Ingestion jobs of one tenant running at once, across every worker; unset: SLUICE_WORKER_CONCURRENCY − 1, at least 1. */
+  SLUICE_WORKER_TENANT_CONCURRENCY: limit(1, 64).optional(),
   SLUICE_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100, 'must be at least 100').default(5_000),
   SLUICE_WORKER_STALE_MS: z.coerce.number().int().min(300, 'must be at least 300').default(30_000),
   /** `sluice worker`'s own /metrics and /healthz listener (its --metrics-port wins); unset: none. 0: any free port. */

@@ -167,6 +167,8 @@ export interface WorkerConfig {
   /** Run ingestion jobs in the API process (`inline`), or leave them to `sluice worker` (`off`). */
   mode: 'inline' | 'off';
   concurrency: number;
+  /** Ingestion jobs of one tenant running at once, across every worker process (domains/ingestion/tenant-slots.ts). */
+  tenantConcurrency: number;
   heartbeatMs: number;
   /** A worker process silent this long is presumed dead and its jobs are unlocked to resume. */
   staleAfterMs: number;

@@ -175,6 +175,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
     worker: {
       mode: values.SLUICE_WORKER,
       concurrency: values.SLUICE_WORKER_CONCURRENCY,
+      // One slot left for other tenants by default: one tenant's slow jobs cannot take them all.
+      tenantConcurrency: values.SLUICE_WORKER_TENANT_CONCURRENCY ?? Math.max(1, values.SLUICE_WORKER_CONCURRENCY - 1),
       heartbeatMs: values.SLUICE_WORKER_HEARTBEAT_MS,
       staleAfterMs: values.SLUICE_WORKER_STALE_MS,
       parsing: {

@@ -60,7 +60,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     log,
     tasks: (instanceId) => {
       const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(metered, model);
-      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, instanceId, log, tracer });
+      const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, tenantConcurrency: config.tenantConcurrency, instanceId, log, tracer });
       const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models: metered, settings: health, log }) } : {};
       return {
         taskList: {

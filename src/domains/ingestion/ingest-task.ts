@@ -13,6 +13,7 @@ import { CodedError } from '../errors.js';
 import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
 import { withJobLease } from './job-lease.js';
+import { withTenantSlot } from './tenant-slots.js';
 import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './pipeline.js';
 import { WriteRate } from './write-rate.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
@@ -29,8 +30,10 @@ export interface IngestTaskDependencies {
   embedders: EmbedderFactory;
   /** Counts settled inputs for `/metrics` (the process's own); absent: not counted. */
   meter?: PipelineDependencies['meter'];
-  /** How long to wait before looking again at a job another runner holds. */
+  /** How long to wait before looking again at a job another runner holds, or whose tenant's slots are taken. */
   heartbeatMs: number;
+  /** Jobs of one tenant running at once, across every worker (tenant-slots.ts). */
+  tenantConcurrency: number;
   /** The worker process running the task, for its spans. */
   instanceId: string;
   log: Logger;
@@ -44,7 +47,7 @@ export interface IngestTask {
   close(): Promise<void>;
 }
 
-export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
+export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs, tenantConcurrency, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
   const parser = new DocumentParser(parsing);
   // The worker's chunk INSERT rate, learned across its jobs: a progress estimate while one runs.
   const writeRate = new WriteRate();
@@ -56,9 +59,14 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
-      const run = await helpers.withPgClient((client) => withJobLease(client, payload.jobId, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter, writeRate }, payload)));
-      if (!run.held) await lookAgainLater(helpers, payload);
-      else if (run.value) logOutcome(log, run.value);
+      const run = await helpers.withPgClient((client) =>
+        withJobLease(client, payload.jobId, () =>
+          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter, writeRate }, payload)),
+        ),
+      );
+      if (!run.held) await lookAgainLater(helpers, payload, false);
+      else if (!run.value.ran) await lookAgainLater(helpers, payload, true);
+      else if (run.value.value) logOutcome(log, run.value.value);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
@@ -75,12 +83,13 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
   };
 
   /**
-   * Another runner holds the job's lease (the queue's lock was lifted under it): this one
-   * leaves the job alone, costing it no attempt, and queues a look for later in the job's
-   * queue, so the job is not lost if that runner dies or fails without a retry of its own
-   * (completing this entry deletes the queue row both runners were given).
+   * Another runner holds the job's lease (the queue's lock was lifted under it), or every slot
+   * of the job's tenant is taken (tenant-slots.ts): this one leaves the job alone, costing it no
+   * attempt, and queues a look for later in the job's queue, so the job is not lost if that
+   * runner dies or fails without a retry of its own (completing this entry deletes the queue
+   * row both runners were given).
    */
-  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: { jobId: string }) => {
+  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: { jobId: string }, tenantBusy: boolean) => {
     const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [helpers.job.id]);
     await helpers.addJob(INGEST_TASK, payload, {
       queueName: rows[0]?.queue_name ?? undefined,
@@ -89,7 +98,8 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
       runAt: new Date(Date.now() + heartbeatMs),
       maxAttempts: MAX_QUEUE_ATTEMPTS,
     });
-    log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
+    if (tenantBusy) log.info({ jobId: payload.jobId }, `ingestion job waits for one of its tenant's ${tenantConcurrency} slots; looking again later`);
+    else log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
   };
 
   return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close() };
