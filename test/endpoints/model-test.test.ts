@@ -83,6 +83,19 @@ describe('testModel', () => {
     expect(fake.requests.slice(before).map((request) => request.body.input)).toEqual([['ping']]);
   });
 
+  it('says a redirect is one (REDIRECT, not "could not be reached"), for chat and embeddings, in one attempt', async () => {
+    fake.script({ redirect: 'https://elsewhere.example/v1/chat/completions' });
+    for (const type of ['openai-compatible', 'openai-compatible-embeddings']) {
+      const model = await createModel(server, owner.token, { name: uniqueSlug('moved'), type, config: { baseUrl: fake.baseUrl, model: 'm' } });
+      const before = fake.requests.length;
+      const result = (await must(server, owner.token, TEST, { id: model.id })).testModel;
+      expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^REDIRECT: The model server answered HTTP 301, a redirect to another address, which is not followed/) });
+      // Not retried, and not followed: the one request went to the configured address.
+      expect(fake.requests.length - before).toBe(1);
+    }
+    fake.script({ deltas: ['pong'] });
+  });
+
   it('says why a model fails: a server that refuses the key (one attempt, no retries), a server that is not there', async () => {
     const refusing = await createModel(server, owner.token, { name: uniqueSlug('chat'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'm' } });
     fake.script({ failures: [{ status: 401 }], deltas: ['never'] });

@@ -25,6 +25,8 @@ export interface FakeScript {
   stream?: boolean;
   /** Send this instead of the events (a server that is not what it claims). */
   garbage?: string;
+  /** Answer every request with this redirect (HTTP 301 to `location`). */
+  redirect?: string;
   /** Whitespace sent before a JSON answer (chat without streaming, embeddings): valid JSON, this many bytes larger. */
   padding?: number;
   /** One streamed piece of this many characters, written as one event line (a line larger than any real event). */
@@ -133,6 +135,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     arrivals.emit('request');
     res.on('close', () => markClosed());
 
+    if (script.redirect) {
+      record.status = 301;
+      res.writeHead(301, { location: script.redirect }).end();
+      record.finished = true;
+      return;
+    }
     const failure = failures.shift();
     if (failure) {
       record.status = failure.status;

@@ -109,12 +109,15 @@ export class UpstreamCall {
       this.attempts += 1;
       let response: Response | undefined;
       try {
-        response = await egressFor(this.settings.privateNetworks).fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'error' });
+        // Never followed (the address is what the tenant configured and the guard checked), but
+        // seen: a redirect is said as one, not as a server that could not be reached.
+        response = await egressFor(this.settings.privateNetworks).fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'manual' });
       } catch (error) {
         if (error instanceof EgressRefusedError) throw new UpstreamError(error.message, { reason: error.reason, attempts: this.attempts });
         if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error;
       }
       if (response?.ok) return response;
+      if (response && response.status >= 300 && response.status < 400) throw this.redirected(response);
       if (response && !retryable(response.status)) throw this.httpError(response);
       if (this.attempts > this.settings.maxRetries) throw this.httpError(response!);
       await response?.body?.cancel();
@@ -156,6 +159,14 @@ export class UpstreamCall {
     const jittered = exponential / 2 + Math.random() * (exponential / 2);
     const retryAfter = retryAfterMs(response?.headers.get('retry-after'));
     return Math.min(MAX_RETRY_DELAY_MS, Math.max(jittered, retryAfter ?? 0));
+  }
+
+  private redirected(response: Response): UpstreamError {
+    void response.body?.cancel().catch(() => undefined);
+    return new UpstreamError(
+      `The model server answered HTTP ${response.status}, a redirect to another address, which is not followed: set the model's baseUrl to the address it redirects to`,
+      { reason: 'REDIRECT', status: response.status, attempts: this.attempts },
+    );
   }
 
   private httpError(response: Response): UpstreamError {
