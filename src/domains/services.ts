@@ -12,7 +12,7 @@ import { CatalogService } from './endpoints/catalog.service.js';
 import { endpointHealthByIds } from './model-health/endpoint-health.js';
 import { ModelTestService } from './model-health/model-test.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
-import { endpointSlugsUsingModel } from './endpoints/model-users.js';
+import { endpointSlugsRankingByVectors, endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
@@ -49,7 +49,11 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
-    datasets: new DatasetService(ctx, async (datasetId) => void (await queueReembed(ctx, datasetId))),
+    datasets: new DatasetService(
+      ctx,
+      async (datasetId) => void (await queueReembed(ctx, datasetId)),
+      (datasetId) => endpointSlugsRankingByVectors(ctx.em, datasetId),
+    ),
     documents: new DocumentService(ctx),
     /** Ingestion by use case: accepting input (starts a job), commanding jobs, reading progress. */
     ingestionInput: new AcceptInputService(ctx),

@@ -414,6 +414,41 @@ describe('refusals and isolation', () => {
     expect(inUse.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'MODEL_IN_USE', datasets: [dataset.slug] });
   });
 
+  it('refuses clearing the model of a dataset a SEMANTIC or HYBRID endpoint ranks by its vectors, until none does', async () => {
+    await startInProcessWorker();
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const { dataset, jobId } = await embeddedDataset(a.token, model);
+    await settled(server, a.token, jobId);
+    const answerer = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+    const endpoints = [];
+    for (const mode of ['SEMANTIC', 'HYBRID']) {
+      const slug = uniqueSlug(`ep-${mode.toLowerCase()}`);
+      const created = await must(server, a.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { id slug } }`, {
+        input: { name: mode, slug, datasetIds: [dataset.id], modelId: answerer.id, retrieval: { mode } },
+      });
+      endpoints.push(created.createEndpoint as { id: string; slug: string });
+    }
+    const clear = () => gql(server, a.token, `mutation($id: ID!) { updateDataset(id: $id, input: { embeddingModelId: null, name: "Renamed" }) { name } }`, { id: dataset.id });
+    const refused = await clear();
+    expect(refused.errors[0].extensions).toMatchObject({
+      code: 'CONFLICT',
+      reason: 'USED_BY_VECTOR_ENDPOINTS',
+      field: 'embeddingModelId',
+      endpoints: endpoints.map((endpoint) => endpoint.slug).sort(),
+    });
+    // Nothing changed: the model, its vectors, the name.
+    expect((await datasetState(a.token, dataset.id)).embedding.model).toEqual({ id: model.id });
+    expect((await vectors(dataset.id)).rows).toBeGreaterThan(0);
+    for (const endpoint of endpoints) {
+      await must(server, a.token, `mutation($id: ID!) { updateEndpoint(id: $id, input: { retrieval: { mode: KEYWORD } }) { id } }`, { id: endpoint.id });
+    }
+    const cleared = await clear();
+    expect(cleared.errors).toBeUndefined();
+    expect(cleared.data.updateDataset.name).toBe('Renamed');
+    expect((await datasetState(a.token, dataset.id)).embedding).toBeNull();
+  });
+
   it('refuses changing the model or dimensions of an embeddings model a dataset embeds with; its address and batch size may change', async () => {
     const model = await embeddingsModel(a.token);
     const config = { baseUrl: fake.baseUrl, model: 'fake-embed', batchSize: 4 };

@@ -19,6 +19,9 @@ import { Dataset } from './dataset.entity.js';
 /** Starts a re-embed job for the dataset (in the caller's transaction, so both commit or neither). */
 export type EmbeddingJobs = (datasetId: string) => Promise<void>;
 
+/** The slugs of the endpoints that rank a dataset by its vectors (SEMANTIC or HYBRID): endpoints', supplied by services.ts. */
+export type VectorUsers = (datasetId: string) => Promise<string[]>;
+
 /** What a client can show of a dataset's embeddings. */
 export interface DatasetEmbeddingState {
   datasetId: string;

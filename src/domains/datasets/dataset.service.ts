@@ -3,13 +3,13 @@
  * and ingestion jobs (foreign keys cascade); a job a worker is running stops at its next input.
  */
 import { findByIds } from '../lookup.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { escapeLike, retentionHours, validDescription, validName, validSlug } from '../fields.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetRows, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
-import { changeEmbeddingModel, embeddingModelChange, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs } from './dataset-embedding.js';
+import { changeEmbeddingModel, embeddingModelChange, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs, type VectorUsers } from './dataset-embedding.js';
 import { followDatasetSettings, type DatasetSettings } from './dataset-feed.js';
 import { Dataset } from './dataset.entity.js';
 import { lockDatasetJobs } from './ingestion-locks.js';
@@ -52,6 +52,8 @@ export class DatasetService {
     private readonly ctx: ServiceContext,
     /** Starts a re-embed job when the embedding model changes (ingestion's, supplied by services.ts). */
     private readonly embeddingJobs: EmbeddingJobs,
+    /** The endpoints ranking a dataset by its vectors, which clearing its model would leave answering nothing. */
+    private readonly vectorUsers: VectorUsers,
   ) {}
 
   async create(input: DatasetInput): Promise<Dataset> {
@@ -84,6 +86,7 @@ export class DatasetService {
     // flushes the fields set before it, and a mutation commits what it wrote even when it
     // answers with an error (test/ingestion/embedding-model-change-during-ingestion.test.ts).
     const embedding = changes.embeddingModelId === undefined ? undefined : await embeddingModelChange(this.ctx.em, dataset, changes.embeddingModelId);
+    if (embedding?.model === null) await this.assertNoVectorUsers(dataset.id);
     const fields: Partial<Pick<Dataset, 'name' | 'slug' | 'documentRetentionHours' | 'description'>> = {};
     if (changes.name != null) fields.name = validName(changes.name);
     if (changes.slug != null && changes.slug !== dataset.slug) {
@@ -105,6 +108,20 @@ export class DatasetService {
     }
     this.announceChange(dataset.id);
     return dataset;
+  }
+
+  /**
+   * A dataset a SEMANTIC or HYBRID endpoint ranks by its vectors keeps a model: cleared, the
+   * endpoint would answer nothing (or keyword only) and say nothing, where creating such an
+   * endpoint is refused (NO_EMBEDDING_MODEL). CONFLICT `USED_BY_VECTOR_ENDPOINTS` names them.
+   */
+  private async assertNoVectorUsers(datasetId: string): Promise<void> {
+    const endpoints = await this.vectorUsers(datasetId);
+    if (endpoints.length === 0) return;
+    throw new ConflictError(
+      `The dataset's vectors rank ${endpoints.length} SEMANTIC or HYBRID endpoint${endpoints.length === 1 ? '' : 's'} (${endpoints.join(', ')}): set their retrieval mode to KEYWORD or take the dataset out of them first`,
+      { reason: 'USED_BY_VECTOR_ENDPOINTS', field: 'embeddingModelId', endpoints },
+    );
   }
 
   /** Removes the dataset with everything in it; returns its id. */
