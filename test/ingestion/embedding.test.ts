@@ -389,6 +389,21 @@ describe('a server whose vectors change length under the same model', () => {
     const after = await owner<{ dimensions: number }>('select distinct dimensions from chunk_embeddings where dataset_id = $1', [rawId(dataset.id)]);
     expect(after).toEqual([{ dimensions: 16 }]);
   });
+
+  it("fails a job of another dataset of the same model too: an endpoint over both would miss the other length's dataset", async () => {
+    await startInProcessWorker();
+    fake.script({});
+    const model = await embeddingsModel(a.token);
+    const first = await embeddedDataset(a.token, model);
+    expect((await settled(server, a.token, first.jobId)).stage).toBe('COMPLETED');
+    // Another model behind the same address: the second dataset's first vectors would be 12 long.
+    fake.script({ embeddings: { dimension: 12 } });
+    const second = await embeddedDataset(a.token, model);
+    expect((await settled(server, a.token, second.jobId)).stage).toBe('FAILED');
+    expect((await job(a.token, second.jobId)).progress).toMatchObject({ errorReason: 'EMBEDDING_BAD_RESPONSE', error: expect.stringContaining("dimension 12 where the datasets' vectors by this model have 16") });
+    expect(await owner('select count(*)::int as n from chunk_embeddings where dataset_id = $1', [rawId(second.dataset.id)])).toEqual([{ n: 0 }]);
+    fake.script({});
+  });
 });
 
 describe('refusals and isolation', () => {

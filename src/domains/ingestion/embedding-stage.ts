@@ -90,7 +90,7 @@ export class EmbeddingStage {
         const length = embedded.vectors[0]?.length;
         if (dimension !== undefined && length !== undefined && length !== dimension) {
           return this.fail(
-            new UpstreamError(`The model server sent vectors of dimension ${length} where the dataset's vectors by this model have ${dimension}: it no longer answers as the model they were embedded with`, {
+            new UpstreamError(`The model server sent vectors of dimension ${length} where the datasets' vectors by this model have ${dimension}: it no longer answers as the model they were embedded with`, {
               reason: 'BAD_RESPONSE',
             }),
           );
@@ -129,10 +129,25 @@ export class EmbeddingStage {
     return entered;
   }
 
-  /** The length of the vectors the model has given the dataset so far, if any. */
+  /**
+   * The length of the vectors the model has given the tenant's datasets so far, if any: every
+   * dataset's, not only this one's, since an endpoint over several datasets searches them with
+   * one question vector and would silently miss the datasets of another length. Probed per
+   * dataset the model embeds or serves, through the (tenant, dataset, model) index.
+   */
   private async storedDimension(datasetId: string, modelId: string): Promise<number | undefined> {
     const [row] = await this.scope.read((tx) =>
-      boundSql<{ dimensions: number }>(tx, 'select dimensions from chunk_embeddings where tenant_id = ?::uuid and dataset_id = ?::uuid and model_id = ?::uuid limit 1', [this.tenantId, datasetId, modelId]),
+      boundSql<{ dimensions: number }>(
+        tx,
+        `select probe.dimensions
+           from datasets d
+           cross join lateral (select e.dimensions from chunk_embeddings e
+                                where e.tenant_id = d.tenant_id and e.dataset_id = d.id and e.model_id = ?::uuid limit 1) probe
+          where d.tenant_id = ?::uuid and (d.id = ?::uuid or d.embedding_model_id = ?::uuid or d.serving_embedding_model_id = ?::uuid)
+          order by d.id = ?::uuid desc
+          limit 1`,
+        [modelId, this.tenantId, datasetId, modelId, modelId, datasetId],
+      ),
     );
     return row?.dimensions;
   }
