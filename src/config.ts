@@ -7,6 +7,7 @@
  * never invents a secret.
  */
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
+import { hopMarkOf } from './platform/http/call-loops.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
@@ -216,11 +217,13 @@ export async function loadConfig(env: Env = process.env): Promise<Config> {
     // parseConfig already refused production without these; this is development or test.
     dev = await loadOrCreateDevSecrets(config.dataDir);
   }
+  const masterKey = secretsFromEnv.masterKey ?? decodeMasterKey(dev!.secrets.masterKey)!;
   return {
     ...config,
+    models: { ...config.models, hopMark: hopMarkOf(masterKey) },
     secrets: {
       jwtSecret: secretsFromEnv.jwtSecret ?? dev!.secrets.jwtSecret,
-      masterKey: secretsFromEnv.masterKey ?? decodeMasterKey(dev!.secrets.masterKey)!,
+      masterKey,
       previousMasterKeys: secretsFromEnv.previousMasterKeys,
       databasePassword: dev?.secrets.databasePassword,
       appDatabasePassword: dev?.secrets.appDatabasePassword,

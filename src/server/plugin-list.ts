@@ -33,9 +33,10 @@ import type { useCredentialWatch } from '../plugins/credential-watch.js';
 import { useCsrfPrevention } from '../plugins/csrf-prevention.js';
 import { useErrorModel } from '../plugins/error-model.js';
 import { useIpAllowList } from '../plugins/ip-allow-list.js';
+import { useLoopRefusal } from '../plugins/loop-refusal.js';
 import { useCarriedAddressRefusals, useIpRateLimit } from '../plugins/ip-rate-limit.js';
 import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
-import { problemResponse, type RateLimitedError } from '../platform/errors/index.js';
+import { problemResponse, type CodedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { openAIErrorResponse } from '../routes/openai-errors.js';
 import { useMetrics } from '../plugins/metrics.js';
@@ -134,6 +135,8 @@ export function pluginList({
     // After the request id (its line names it); first among the rest, so it times all of them.
     useRequestLog({ logger }),
     useClientIp({ trustProxyHops: limits.trustProxyHops }),
+    // A model call of this deployment's own that came back to it: refused before it is counted or read.
+    useLoopRefusal({ hopMark: config.models.hopMark, responseFor: refusalInPathShape }),
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
     // Its first refusal per address and minute on a path that asks an endpoint is let on to
     // be recorded in that endpoint's decision log (useCarriedAddressRefusals, the consumer door).
@@ -208,7 +211,7 @@ function asksEndpoint(url: URL, method: string): boolean {
  * REST query answer problem details, the OpenAI-compatible routes OpenAI's error object; the
  * rest (GraphQL, the login, the audit export) the GraphQL `{ errors }` their OpenAPI entries name.
  */
-function refusalInPathShape(url: URL, request: Request, error: RateLimitedError, fetchAPI: { Response: typeof Response }): Response | undefined {
+function refusalInPathShape(url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }): Response | undefined {
   const requestId = requestIdOf(request);
   if (url.pathname === CATALOG_PATH || url.pathname.startsWith(`${CATALOG_PATH}/`)) return problemResponse(fetchAPI, error, requestId);
   if (url.pathname === OPENAI_CHAT_PATH || url.pathname === OPENAI_MODELS_PATH || url.pathname.startsWith(`${OPENAI_MODELS_PATH}/`)) return openAIErrorResponse(fetchAPI, error, requestId);

@@ -50,7 +50,7 @@ export async function endpointOver(
   server: TestServer,
   token: string,
   documents: InlineDocument[],
-  options: { model?: Record<string, unknown>; published?: boolean; retrieval?: Record<string, unknown>; ingestion?: Record<string, unknown>; dataset?: Record<string, unknown> } = {},
+  options: { model?: Record<string, unknown>; published?: boolean; retrieval?: Record<string, unknown>; ingestion?: Record<string, unknown>; dataset?: Record<string, unknown>; slug?: string } = {},
 ): Promise<EndpointSetup> {
   const dataset = await createDataset(server, token, options.dataset);
   const { body } = await ingestInline(server, token, dataset.id, documents, options.ingestion);
@@ -60,7 +60,7 @@ export async function endpointOver(
   const data = await must(server, token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { id reference } }`, {
     input: {
       name: 'Docs',
-      slug: uniqueSlug('ep'),
+      slug: options.slug ?? uniqueSlug('ep'),
       datasetIds: [dataset.id],
       modelId: model.id,
       published: options.published ?? false,

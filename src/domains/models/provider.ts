@@ -77,6 +77,8 @@ export interface ProviderSettings {
   retryBaseDelayMs: number;
   /** Whether model servers may be in private networks (src/platform/egress). */
   privateNetworks: PrivateNetworkPolicy;
+  /** Sent as `Sluice-Hop` with every call: this deployment's doors refuse what carries it (platform/http/call-loops.ts). */
+  hopMark?: string;
 }
 
 interface ModelTypeBase<Config extends Record<string, unknown>> {

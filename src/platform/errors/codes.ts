@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   /** A REST door asked with a method it does not answer (`Allow` says which it does). */
   METHOD_NOT_ALLOWED: { status: 405 },
+  /** A request this deployment made itself, as a model call, came back to it (platform/http/call-loops.ts). */
+  LOOP_DETECTED: { status: 508 },
 } as const satisfies Record<string, CodeRule>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,7 +5,7 @@
  * shorten vectors honour it; the answer must then have exactly that many).
  *
  * Same failure rules as chat (openai-http.ts): each request must answer within
- * `requestTimeoutMs`, 429/5xx/network errors are retried with backoff. An answer that is not
+ * `requestTimeoutMs`, 429, 500, 502, 503, 504 and network errors are retried with backoff. An answer that is not
  * what the protocol promises (wrong count, indexes out of range, vectors of different or wrong
  * dimension, numbers that are not finite, a vector of zeros) is an UPSTREAM_ERROR with reason
  * BAD_RESPONSE: a vector stored wrong would silently spoil every search over it.

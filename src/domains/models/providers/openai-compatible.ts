@@ -5,7 +5,7 @@
  * works too.
  *
  * Failure rules (docs/endpoints.md, shared with embeddings in openai-http.ts): the answer must
- * start, and each further piece arrive, within `requestTimeoutMs`; 429, 5xx and network errors
+ * start, and each further piece arrive, within `requestTimeoutMs`; 429, 500, 502, 503, 504 and network errors
  * before the first byte are retried. Aborting the request's signal closes the upstream connection.
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';

@@ -1,7 +1,7 @@
 /**
  * What every OpenAI-protocol provider shares (chat completions, embeddings): one POST through
  * the egress guard with the failure rules of docs/endpoints.md. Each attempt must answer within
- * `requestTimeoutMs` (a `Deadline` the caller may `touch()` as pieces arrive); 429, 5xx and
+ * `requestTimeoutMs` (a `Deadline` the caller may `touch()` as pieces arrive); 429, 500, 502, 503, 504 and
  * network errors before the first byte are retried up to `maxRetries` times with exponential
  * backoff and jitter, honouring `Retry-After`; anything else fails at once. Errors never carry
  * the API key or the server's body.
@@ -9,6 +9,7 @@
 import { UpstreamError, ValidationError } from '../../errors.js';
 import { BodyTooLargeError, boundedStream, boundedText } from '../../../platform/egress/bounded-body.js';
 import { egressFor } from '../../../platform/egress/guard.js';
+import { HOP_HEADER } from '../../../platform/http/call-loops.js';
 import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import type { ProviderSettings } from '../provider.js';
 
@@ -105,6 +106,8 @@ export class UpstreamCall {
   async post(url: string, body: string, accept: string, deadline: Deadline): Promise<Response | undefined> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    // A call that comes back to this deployment is refused at its door (platform/http/call-loops.ts).
+    if (this.settings.hopMark) headers[HOP_HEADER] = this.settings.hopMark;
     for (;;) {
       this.attempts += 1;
       let response: Response | undefined;
@@ -175,8 +178,9 @@ export class UpstreamCall {
   }
 }
 
+/** Busy or briefly failing: 429, 500, 502, 503, 504. Not 501, 505, 508 (a loop: call-loops.ts) and the like, which no retry mends. */
 function retryable(status: number): boolean {
-  return status === 429 || status >= 500;
+  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds. */
