@@ -16,7 +16,7 @@ import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
 import { jsonNestsDeeperThan, TOO_DEEP_MESSAGE } from '../platform/input/json-depth.js';
-import { NOT_UTF8_MESSAGE, UnreadableBodyError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
+import { NOT_UTF8_MESSAGE, RefusedBodyError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
 const TEXT_FIELDS = new Set(['operations', 'map']);
@@ -45,7 +45,7 @@ export function useUtf8Bodies(): Plugin {
         const json = /json/i.test(request.headers.get('content-type') ?? '');
         setRequestParser(async (req) => {
           const text = await (json ? jsonTextOf(req) : utf8TextOf(req)).catch((error: unknown) => {
-            throw error instanceof UnreadableBodyError ? unreadableBody(error.message) : error;
+            throw error instanceof RefusedBodyError ? unreadableBody(error.message) : error;
           });
           return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: text }));
         });

@@ -14,7 +14,7 @@ import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { jsonTextOf, UnreadableBodyError } from '../platform/input/utf8-text.js';
+import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
@@ -52,7 +52,7 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       try {
         body = LoginBody.parse(JSON.parse(await jsonTextOf(request)));
       } catch (error) {
-        if (error instanceof UnreadableBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
+        if (error instanceof RefusedBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
       const nul = nulBytePath(body);

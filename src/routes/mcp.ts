@@ -30,7 +30,7 @@ import type { AskableEndpoint } from '../domains/endpoint-queries/askable-endpoi
 import { CodedError, codedFailure, codedOrMasked, ForbiddenError, NotFoundError, UnauthenticatedError, type PresentDetails } from '../platform/errors/index.js';
 import { originAllowed } from '../platform/http/cors.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
-import { jsonTextOf, UnreadableBodyError } from '../platform/input/utf8-text.js';
+import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import type { CallCancelBus } from '../platform/events/event-bus.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
@@ -174,7 +174,7 @@ async function jsonBodyOf(request: Request): Promise<unknown> {
   try {
     text = await jsonTextOf(request);
   } catch (error) {
-    if (error instanceof UnreadableBodyError) throw new BadMcpRequest(error.message, PARSE_ERROR);
+    if (error instanceof RefusedBodyError) throw new BadMcpRequest(error.message, PARSE_ERROR);
     throw error;
   }
   try {

@@ -11,7 +11,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { PreparedQuery } from '../domains/endpoint-queries/query.service.js';
 import { CodedError, codedOrMasked, ValidationError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
-import { jsonTextOf, UnreadableBodyError as RefusedBody } from '../platform/input/utf8-text.js';
+import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { parseChatRequest, type ChatRequest } from './openai-chat-request.js';
@@ -171,7 +171,7 @@ async function jsonOf(request: Request): Promise<unknown> {
   try {
     return JSON.parse(await jsonTextOf(request));
   } catch (error) {
-    if (error instanceof RefusedBody) throw new UnreadableBodyError(error.message);
+    if (error instanceof RefusedBodyError) throw new UnreadableBodyError(error.message);
     throw new UnreadableBodyError('The body must be JSON: a chat completions request ({"model": "tenant/endpoint", "messages": [...]})');
   }
 }

@@ -10,7 +10,7 @@
 import type { z } from 'zod';
 import { RequestRefusal } from '../errors/index.js';
 import { describePath, nulByteMessage, nulBytePath } from '../input/nul-bytes.js';
-import { jsonTextOf, UnreadableBodyError } from '../input/utf8-text.js';
+import { jsonTextOf, RefusedBodyError } from '../input/utf8-text.js';
 
 export interface JsonBodyOptions {
   /** Largest body accepted, in bytes (below the server's SLUICE_MAX_BODY_BYTES). */
@@ -31,7 +31,7 @@ export async function readJsonBody<Schema extends z.ZodType>(request: Request, s
   try {
     text = await jsonTextOf(request);
   } catch (error) {
-    if (error instanceof UnreadableBodyError) throw new RequestRefusal('BAD_REQUEST', error.message);
+    if (error instanceof RefusedBodyError) throw new RequestRefusal('BAD_REQUEST', error.message);
     throw error;
   }
   if (Buffer.byteLength(text) > maxBytes) throw tooLarge();

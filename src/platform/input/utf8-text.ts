@@ -9,17 +9,17 @@ import { jsonNestsDeeperThan, TOO_DEEP_MESSAGE } from './json-depth.js';
 export const NOT_UTF8_MESSAGE = 'The request body is not valid UTF-8.';
 
 /** A body refused before it is parsed (400 BAD_REQUEST on every door); the message says why. */
-export class UnreadableBodyError extends Error {}
+export class RefusedBodyError extends Error {}
 
 /** Bytes that are not UTF-8 where text was expected. */
-export class NotUtf8Error extends UnreadableBodyError {
+export class NotUtf8Error extends RefusedBodyError {
   constructor() {
     super(NOT_UTF8_MESSAGE);
   }
 }
 
 /** JSON nested deeper than MAX_JSON_DEPTH (platform/input/json-depth.ts). */
-export class TooDeepError extends UnreadableBodyError {
+export class TooDeepError extends RefusedBodyError {
   constructor() {
     super(TOO_DEEP_MESSAGE);
   }
