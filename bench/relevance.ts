@@ -8,6 +8,8 @@
  * A document ranks where its first passage does. Gain is 5 − Cleverdon's code (1 a complete
  * answer … 4 minimal interest); nDCG uses 2^gain − 1; every judged pair counts as relevant
  * for recall and MRR; unjudged documents are not relevant. Nothing is tuned.
+ * Each endpoint is compared with the reference question by question by a paired randomization
+ * test (bench/support/significance.ts): how likely chance alone gives a difference as large.
  *
  * Settings: BENCH_RELEVANCE_DIR (default ../shared/retrieval-eval/cranfield beside the repo);
  * BENCH_CHUNK_SIZE (characters, no overlap; default: the ingestion default) to see what
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { Bm25Index } from './support/bm25.js';
 import { firstOccurrences, meanScores, scoreRanking, type QualityScores } from './support/relevance-metrics.js';
 import { appendReport, fixed, table } from './support/report.js';
+import { pairedRandomizationTest } from './support/significance.js';
 import { graphql, openBenchDatabase, RAISED_LIMITS, signUpWithKey, startBenchServer } from './support/sluice.js';
 
 const TOP_K = 50;
@@ -143,12 +146,32 @@ export async function relevanceBenchmark(command: string): Promise<void> {
         ['ranking', 'nDCG@10', 'recall@50', 'MRR@10', 'nDCG@10, questions 1, 5, 9 …', 'nDCG@10, questions 3, 7, 11 …', 'questions'],
         [...endpoints.map((entry, index) => row(entry.name, tallies[index]!)), row('Reference: BM25 in the benchmark process', reference)],
       ),
+      '',
+      `Each endpoint against the reference, question by question: the mean difference and the two-sided p-value of a paired randomization test (${SIGNIFICANCE_TRIALS.toLocaleString('en').replace(/,/g, ' ')} random sign assignments, seeded; bench/support/significance.ts). A p-value above 0.05 says the two rankings' difference on these questions is within what chance gives: neither is shown better.`,
+      '',
+      table(
+        ['ranking', 'nDCG@10 difference (p)', 'recall@50 difference (p)', 'MRR@10 difference (p)'],
+        endpoints.map((entry, index) => [entry.name, ...METRICS.map((metric) => compared(tallies[index]!.scores, reference.scores, metric))]),
+      ),
     ].join('\n');
     await appendReport('Ranking quality vs BM25 (Cranfield)', database.description, command, body);
   } finally {
     await server.stop();
     await database.close();
   }
+}
+
+const SIGNIFICANCE_TRIALS = 100_000;
+const METRICS = ['ndcg10', 'recall50', 'mrr10'] as const;
+
+/** "+0.002 (p 0.710)": the mean per-question difference of one metric, and whether chance explains it. */
+function compared(scores: readonly QualityScores[], reference: readonly QualityScores[], metric: (typeof METRICS)[number]): string {
+  const { meanDifference, p } = pairedRandomizationTest(
+    scores.map((score) => score[metric]),
+    reference.map((score) => score[metric]),
+    { trials: SIGNIFICANCE_TRIALS },
+  );
+  return `${meanDifference >= 0 ? '+' : '−'}${fixed(Math.abs(meanDifference), 3)} (p ${p < 0.001 ? '< 0.001' : fixed(p, 3)})`;
 }
 
 /** One multipart request with the collection as a JSON Lines file; each record's "id" names its document. */

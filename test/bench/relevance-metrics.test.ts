@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bm25Index } from '../../bench/support/bm25.js';
 import { firstOccurrences, meanScores, ndcgAt, recallAt, reciprocalRankAt } from '../../bench/support/relevance-metrics.js';
+import { pairedRandomizationTest } from '../../bench/support/significance.js';
 
 // Gains 3, 2, 1 for a, b, c; x and y are unjudged.
 const judgements = new Map([
@@ -58,5 +59,34 @@ describe('BM25 reference', () => {
     expect(index.search('supersonic wing', 10)).toEqual(['2', '1']);
     // Stop words alone match nothing.
     expect(index.search('the of and', 10)).toEqual([]);
+  });
+});
+
+describe('paired randomization test', () => {
+  it('gives the share of sign assignments at least as far from 0 as the observed differences', () => {
+    // Differences 1, 2, 3: of the 8 sign assignments only +++ and −−− reach |6|, so p = 2/8.
+    const { meanDifference, p } = pairedRandomizationTest([1, 2, 3], [0, 0, 0]);
+    expect(meanDifference).toBe(2);
+    expect(p).toBeGreaterThan(0.24);
+    expect(p).toBeLessThan(0.26);
+    // Differences 0.3 and 0.1: sums ±0.4 and ±0.2, so half of the assignments reach |0.4|.
+    expect(pairedRandomizationTest([0.5, 0.25], [0.2, 0.15], { trials: 40_000 }).p).toBeCloseTo(0.5, 1);
+  });
+
+  it('finds no difference where there is none, and a clear one where every question differs the same way', () => {
+    expect(pairedRandomizationTest([0.3, 0.7, 1], [0.3, 0.7, 1]).p).toBe(1);
+    // One question 0.2 better, another 0.2 worse: the mean difference is 0, so every assignment reaches it.
+    expect(pairedRandomizationTest([0.5, 0.1], [0.3, 0.3]).p).toBe(1);
+    // Twenty questions each 0.1 better: 2 of 2^20 assignments reach it (p ≈ 2e-6); 100 000 trials say < 1e-4.
+    const better = pairedRandomizationTest(Array(20).fill(0.6), Array(20).fill(0.5));
+    expect(better.meanDifference).toBeCloseTo(0.1, 12);
+    expect(better.p).toBeLessThan(1e-4);
+  });
+
+  it('gives the same p for the same inputs (seeded), and refuses scores that are not paired', () => {
+    const a = [0.1, 0.4, 0.35, 0.8, 0.2, 0.55];
+    const b = [0.2, 0.3, 0.3, 0.6, 0.25, 0.5];
+    expect(pairedRandomizationTest(a, b).p).toBe(pairedRandomizationTest(a, b).p);
+    expect(() => pairedRandomizationTest([1, 2], [1])).toThrow(/differ in length/);
   });
 });
