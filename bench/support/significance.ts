@@ -8,6 +8,7 @@
  * drawn from a seeded generator (the same inputs give the same p every run), and the estimate
  * is (hits + 1) / (trials + 1), which never claims 0.
  */
+import { seededRandom } from './vectors.js';
 
 export interface PairedComparison {
   /** mean of a − b over the questions */
@@ -23,7 +24,7 @@ export function pairedRandomizationTest(a: readonly number[], b: readonly number
   const observed = Math.abs(sum(differences));
   // Sums equal up to rounding count as "as far": a permutation that only reorders the additions must not miss.
   const tolerance = 1e-9 * Math.max(1, observed);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   let hits = 0;
   for (let trial = 0; trial < trials; trial++) {
     let total = 0;
@@ -37,14 +38,3 @@ function sum(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
 
-/** A small seeded generator of uniform numbers in [0, 1) (Tommy Ettinger's mulberry32). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
