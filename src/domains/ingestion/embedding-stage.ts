@@ -25,6 +25,7 @@ import { Model } from '../models/model.entity.js';
 import type { Embedder } from '../models/model.service.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import { lockJob } from './job-lock.js';
+import { whileJobRuns } from './job-watch.js';
 import { snapshotOf } from './progress.js';
 import type { ProgressReporter } from './progress-reporter.js';
 import { isTerminal } from './stages.js';
@@ -56,6 +57,8 @@ export class EmbeddingStage {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly embedders: EmbedderFactory,
+    /** How often the job is looked at while a batch is at the model server (job-watch.ts). */
+    private readonly watchMs: number,
   ) {}
 
   /** The job's tenant and kind, read when the stage begins. */
@@ -79,14 +82,16 @@ export class EmbeddingStage {
         const batch = await this.scope.read((tx) => this.pending(tx, datasetId, model.id, cursor, batchSize));
         if (batch.length === 0) break;
         cursor = { documentId: batch.at(-1)!.documentId, ordinal: batch.at(-1)!.ordinal };
-        let embedded: Awaited<ReturnType<Embedder['embed']>>;
+        let embedded: Awaited<ReturnType<Embedder['embed']>> | 'stopped';
         const started = performance.now();
         try {
-          embedded = await embedder.embed(batch.map((chunk) => chunk.content));
+          // Abandoned when the job is cancelled (or its dataset deleted) while the server works.
+          embedded = await whileJobRuns(this.scope, this.jobId, this.watchMs, (signal) => embedder.embed(batch.map((chunk) => chunk.content), signal));
         } catch (error) {
           if (error instanceof UpstreamError) return this.fail(error);
           throw error;
         }
+        if (embedded === 'stopped') return 'stopped';
         const length = embedded.vectors[0]?.length;
         if (dimension !== undefined && length !== undefined && length !== dimension) {
           return this.fail(

@@ -61,7 +61,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
     try {
       const run = await helpers.withPgClient((client) =>
         withJobLease(client, payload.jobId, () =>
-          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter, writeRate }, payload)),
+          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, meter, writeRate, watchMs: heartbeatMs }, payload)),
         ),
       );
       if (!run.held) await lookAgainLater(helpers, payload, false);

@@ -39,6 +39,8 @@ export interface PipelineDependencies {
   embedders: EmbedderFactory;
   /** Counts each settled input's bytes, documents and chunks for `/metrics`; absent: not counted. */
   meter?: Pick<ProductMeter, 'ingestedInput'>;
+  /** How often a job waiting on a model server is looked at, to abandon the call once it is cancelled (the worker's heartbeat). */
+  watchMs: number;
   /** The worker's chunk INSERT rate, learned across its jobs (write-rate.ts); absent: learned per job. */
   writeRate?: WriteRate;
 }
@@ -86,7 +88,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       if (!(await run.enter('INDEXING'))) return null;
       if (!(await run.mergeSearchIndex())) return null;
     }
-    const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders).run();
+    const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders, deps.watchMs).run();
     if (embedding !== 'done') return null;
     return (await run.finish()) ?? null;
   } finally {
