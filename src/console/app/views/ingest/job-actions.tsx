@@ -3,9 +3,10 @@
  * input in progress finishes, the rest are not ingested until retried), and retry the failed and
  * cancelled inputs of a job that ended with some. Either way the card is handed the job as the
  * API now has it, and follows it live again (job-card.tsx, live-job.ts). A re-embed job has no
- * inputs, and a job that failed in its EMBEDDING stage had all its inputs indexed: their retry
- * (`reembedDataset`) starts a new job for the chunks left, which `onStarted` adds to the panel
- * (`retryIngestion` refuses such a job: it has no input to run again).
+ * inputs, and a job that failed in its EMBEDDING stage with all its inputs indexed has none to
+ * run again: their retry (`reembedDataset`) starts a new job for the chunks left, which
+ * `onStarted` adds to the panel (`retryIngestion` refuses such a job). One that failed there
+ * with failed inputs too is retried as any other: its EMBEDDING stage runs again after them.
  */
 import { useState } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -72,7 +73,10 @@ export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobA
   const ended = hasEnded(job);
   // A re-embed job overtaken by a later model change: the job that change queued does the work.
   const retryable = RETRYABLE.includes(job.progress.status) && job.progress.errorReason !== 'SUPERSEDED';
-  const reembedding = job.progress.kind === 'REEMBED' || Boolean(job.progress.errorReason?.startsWith('EMBEDDING_'));
+  // Failed in EMBEDDING with every input indexed: the chunks left are reembedDataset's. With
+  // failed inputs too, retryIngestion runs them again and its EMBEDDING stage embeds every chunk
+  // left, so the card offers that (reembedDataset would leave the inputs failed).
+  const reembedding = job.progress.kind === 'REEMBED' || (Boolean(job.progress.errorReason?.startsWith('EMBEDDING_')) && job.progress.documentsFailed === 0);
   if (ended && !retryable && failure === undefined) return null;
   return (
     <div className="mt-2 job-actions">
