@@ -6,12 +6,13 @@
  * model, and the embedders for those models); run later: the question is embedded once per
  * serving model with no transaction open (an HTTP call), then every ranking runs in one
  * transaction, bound to the endpoint's tenant, so RLS confines keyword and semantic search
- * alike. A keyword ranking needs nothing from outside the database: `rankNow` runs it in the
+ * alike; that transaction first checks, in its own snapshot, that the serving models are still
+ * those the question was embedded by (a re-embedding's switch deletes the old vectors). A keyword ranking needs nothing from outside the database: `rankNow` runs it in the
  * planning transaction itself, saving the query a transaction.
  * Datasets without a serving embedding model (none named, or their vectors still being
  * written) contribute nothing to the semantic ranking.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { IsolationLevel, type EntityManager } from '@mikro-orm/postgresql';
 import { Dataset } from '../datasets/dataset.entity.js';
 import type { ReadEndpoint } from '../endpoints/endpoint-read.js';
 import { RRF_K, usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
@@ -81,30 +82,59 @@ export async function planRetrieval(
     rankNow: mode === 'KEYWORD' ? (open) => keyword(open, request.topK, request.minScore) : undefined,
     async run(signal) {
       const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
-      const questions: EmbeddedQuestion[] = [];
-      for (const group of groups) {
-        const embedded = await group.embedder.embed([request.query], signal).catch((error: unknown) => {
-          // Said of the embeddings model, not the endpoint's chat model, which the same words would blame.
-          throw error instanceof UpstreamError ? new UpstreamError(`Embedding the question failed: ${error.message}`, error.details) : error;
-        });
-        usage.promptTokens += embedded.usage.promptTokens;
-        usage.costMicros += embedded.usage.costMicros;
-        questions.push({ modelId: group.modelId, datasetIds: group.datasetIds, vector: embedded.vectors[0]! });
+      const vectors = new Map<string, number[]>();
+      let serving = groups;
+      for (let attempt = 1; ; attempt += 1) {
+        for (const group of serving) {
+          if (vectors.has(group.modelId)) continue;
+          const embedded = await group.embedder.embed([request.query], signal).catch((error: unknown) => {
+            // Said of the embeddings model, not the endpoint's chat model, which the same words would blame.
+            throw error instanceof UpstreamError ? new UpstreamError(`Embedding the question failed: ${error.message}`, error.details) : error;
+          });
+          usage.promptTokens += embedded.usage.promptTokens;
+          usage.costMicros += embedded.usage.costMicros;
+          vectors.set(group.modelId, embedded.vectors[0]!);
+        }
+        const questions: EmbeddedQuestion[] = serving.map((group) => ({ modelId: group.modelId, datasetIds: group.datasetIds, vector: vectors.get(group.modelId)! }));
+        const outcome = await em.transactional(
+          async (tx): Promise<{ passages: RankedPassage[] } | { changed: ModelGroup[] }> => {
+            const bound = tx as EntityManager;
+            if (mode === 'KEYWORD') return { passages: await keyword(bound, request.topK, request.minScore) };
+            // A re-embedding may have switched a dataset's serving model while the question was
+            // embedded, deleting the vectors it is about to be compared with: checked in the
+            // search's own snapshot (REPEATABLE READ), and the question embedded by the new model.
+            if (attempt < SERVING_CHECKS) {
+              const now = await servingModelGroups(ctx, bound, endpoint.datasetIds, mode);
+              if (!sameServing(now, serving)) return { changed: now };
+            }
+            if (mode === 'SEMANTIC') return { passages: await semantic(bound, questions, request.topK, request.minScore) };
+            // Fused from both rankings read to the fusion depth; collapsed within what they fused.
+            const depth = fusionDepth(request.topK);
+            const byKeyword = await keywordRows(bound, depth, null);
+            const bySemantic = await semanticRows(bound, questions, depth, null);
+            const fusedPassages = fused(byKeyword, bySemantic, perDocument === null ? request.topK : 2 * depth, request.minScore);
+            return { passages: perDocument === null ? fusedPassages : collapsed(fusedPassages, perDocument, request.topK) };
+          },
+          mode === 'KEYWORD' ? {} : { isolationLevel: IsolationLevel.REPEATABLE_READ },
+        );
+        if ('passages' in outcome) return { passages: outcome.passages, usage };
+        serving = outcome.changed;
       }
-      const passages = await em.transactional(async (tx) => {
-        const bound = tx as EntityManager;
-        if (mode === 'KEYWORD') return keyword(bound, request.topK, request.minScore);
-        if (mode === 'SEMANTIC') return semantic(bound, questions, request.topK, request.minScore);
-        // Fused from both rankings read to the fusion depth; collapsed within what they fused.
-        const depth = fusionDepth(request.topK);
-        const byKeyword = await keywordRows(bound, depth, null);
-        const bySemantic = await semanticRows(bound, questions, depth, null);
-        const fusedPassages = fused(byKeyword, bySemantic, perDocument === null ? request.topK : 2 * depth, request.minScore);
-        return perDocument === null ? fusedPassages : collapsed(fusedPassages, perDocument, request.topK);
-      });
-      return { passages, usage };
     },
   };
+}
+
+/**
+ * How often the serving models are checked before a semantic search: a switch between each
+ * embedding of the question and its search is rare (one per re-embedding of a dataset); the
+ * last attempt searches with what it has.
+ */
+const SERVING_CHECKS = 3;
+
+/** Whether each dataset is served by the same model in both. */
+function sameServing(a: readonly ModelGroup[], b: readonly ModelGroup[]): boolean {
+  const pairs = (groups: readonly ModelGroup[]) => groups.flatMap((group) => group.datasetIds.map((id) => `${id}:${group.modelId}`)).sort().join(',');
+  return pairs(a) === pairs(b);
 }
 
 /** The endpoint's datasets that have a serving embedding model, grouped by that model. */
