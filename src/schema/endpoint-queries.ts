@@ -30,7 +30,7 @@ const PassageRef = builder.objectRef<Ranked>('Passage').implement({
       description: 'Higher is better; comparable within one query. KEYWORD: the full-text rank; SEMANTIC: cosine similarity; HYBRID: the fused score Σ 1/(60 + rank).',
     }),
     ranks: t.field({ type: PassageRanksRef, resolve: (passage) => passage.ranks }),
-    highlight: t.exposeString('highlight', { description: 'The best fragments, matches wrapped in ** (Markdown bold, never HTML).' }),
+    highlight: t.exposeString('highlight', { description: 'The best fragments, matches wrapped in ** (Markdown bold, never HTML). Stars and backslashes of the text itself come escaped with a backslash (\\*, \\\\), so ** is always a marker.' }),
     metadata: t.field({ type: 'JSONObject', resolve: (passage) => passage.metadata }),
   }),
 });

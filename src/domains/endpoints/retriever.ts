@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { pgArray, preparedSql } from '../../db/bound-sql.js';
+import { escapedForMarksSql, joinedMarks } from './highlight-marks.js';
 
 export interface RetrievalRequest {
   datasetIds: readonly string[];
@@ -20,7 +21,7 @@ export interface RetrievedPassage {
   documentTitle: string;
   text: string;
   score: number;
-  /** The best fragments of the text, matches wrapped in `**` (Markdown bold; never HTML). */
+  /** The best fragments of the text, matches wrapped in `**` (Markdown bold; never HTML), the text's `*` and `\` escaped (highlight-marks.ts). */
   highlight: string;
   metadata: Record<string, unknown>;
 }
@@ -166,7 +167,7 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
     : `replace(plainto_tsquery(h.language, h.question)::text, ' & ', ' | ')::tsquery`;
   return {
     sql: `select h.chunk_id, h.document_id, h.dataset_id, h.title, h.metadata, h.content, h.score, h.complete,
-                 ts_headline(h.language, h.content, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
+                 ts_headline(h.language, ${escapedForMarksSql('h.content')}, ${highlighted}, 'StartSel=**, StopSel=**, MaxFragments=2, MaxWords=30, MinWords=8, FragmentDelimiter=" … "') as highlight
             from (select g.language, g.question, s.*
                     from (select language::regconfig as language, ${question} as question, ${excluded} as excluded, array_agg(id) as ids
                             from datasets where id = any(?::uuid[]) group by language) g
@@ -185,7 +186,7 @@ export const fullTextRetriever: Retriever = {
     if (request.datasetIds.length === 0) return [];
     const { sql, params } = fullTextSearchSql(request);
     const rows = await preparedSql<Row>(em, sql, params);
-    return rows.map((row) => passageFrom(row, row.highlight));
+    return rows.map((row) => passageFrom(row, joinedMarks(row.highlight)));
   },
 };
 

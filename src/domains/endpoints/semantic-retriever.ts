@@ -23,6 +23,7 @@ import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
 import { UpstreamError } from '../errors.js';
 import { passageFrom, type PassageRow, type RetrievedPassage } from './retriever.js';
+import { escapedForMarks } from './highlight-marks.js';
 
 export interface VectorSearchSettings {
   /** pgvector's `hnsw.ef_search`: candidates the HNSW scan keeps; raised to the rows a query asks for. */
@@ -87,7 +88,7 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
     mergedByRank(groups)
       .slice(0, request.limit)
       // Nothing matched word for word: the passage's opening stands for the highlight.
-      .map((row) => passageFrom(row, opening(row.content)))
+      .map((row) => passageFrom(row, escapedForMarks(opening(row.content))))
   );
 }
 

@@ -26,7 +26,7 @@ export const querySchemas: Record<string, JsonObject> = {
     documentTitle: { type: 'string' },
     text: { type: 'string' },
     score: { type: 'number', description: 'Higher is better; comparable within one query.' },
-    highlight: { type: 'string', description: 'The best fragments, matches wrapped in ** (Markdown bold, never HTML).' },
+    highlight: { type: 'string', description: 'The best fragments, matches wrapped in ** (Markdown bold, never HTML). Stars and backslashes of the text itself come escaped with a backslash (\\*, \\\\), so ** is always a marker.' },
     metadata: { type: 'object', additionalProperties: true },
     ranks: object(
       { keyword: { type: ['integer', 'null'] }, semantic: { type: ['integer', 'null'] } },

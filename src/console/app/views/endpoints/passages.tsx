@@ -34,7 +34,7 @@ export function Passages({ passages, streaming }: { passages: RetrievedPassage[]
                 </span>
               </div>
               <div className="small passage-text">
-                <Highlighted text={passage.highlight || passage.text} />
+                {passage.highlight ? <Highlighted text={passage.highlight} /> : passage.text}
               </div>
             </li>
           ))}
@@ -49,12 +49,35 @@ function placed(rank: number | null | undefined): string {
   return rank == null ? 'none' : `#${rank}`;
 }
 
-/** `**word**` as <mark>word</mark>; everything as text. */
+/**
+ * `**word**` as <mark>word</mark>; everything as text. The server escapes the passage's own `*`
+ * and `\` with a backslash (`\*`, `\\`), so an unescaped `**` is always a marker.
+ */
 function Highlighted({ text }: { text: string }) {
-  const pieces = text.split('**');
   return (
     <>
-      {pieces.map((piece, index) => (index % 2 === 1 ? <mark key={index}>{piece}</mark> : <span key={index}>{piece}</span>))}
+      {highlightPieces(text).map((piece, index) => (piece.marked ? <mark key={index}>{piece.text}</mark> : <span key={index}>{piece.text}</span>))}
     </>
   );
+}
+
+/** The highlight's pieces, marked or not, with the escapes undone. */
+function highlightPieces(highlight: string): { text: string; marked: boolean }[] {
+  const pieces: { text: string; marked: boolean }[] = [];
+  let current = '';
+  let marked = false;
+  for (let at = 0; at < highlight.length; at += 1) {
+    const char = highlight[at]!;
+    if (char === '\\' && at + 1 < highlight.length) {
+      current += highlight[at + 1];
+      at += 1;
+    } else if (char === '*' && highlight[at + 1] === '*') {
+      if (current) pieces.push({ text: current, marked });
+      current = '';
+      marked = !marked;
+      at += 1;
+    } else current += char;
+  }
+  if (current) pieces.push({ text: current, marked });
+  return pieces;
 }
