@@ -103,6 +103,8 @@ export const envSchema = z.object({
   SLUICE_HEALTH_SLOW_MS: limit(1, 600_000).default(5_000),
   SLUICE_HEALTH_WINDOW: limit(1, 32).default(5),
   SLUICE_HEALTH_DOWN_AFTER: limit(1, 32).default(2),
+  /** Longest one retrieval statement of an endpoint query may run before it is cancelled (QUERY_TOO_COSTLY). */
+  SLUICE_SEARCH_TIMEOUT_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000, 'must be at most 600000').default(10_000),
   SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(200),
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),

@@ -79,6 +79,8 @@ export interface Config {
   models: ProviderSettings;
   /** Semantic search (docs/endpoints.md#engines). */
   vectorSearch: VectorSearchSettings;
+  /** Longest one retrieval statement may run (SLUICE_SEARCH_TIMEOUT_MS). */
+  searchTimeoutMs: number;
   /** The worker's checks of published endpoints' models (docs/endpoints.md#health). */
   modelHealth: HealthSettings;
   rateLimits: RateLimitConfig;

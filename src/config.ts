@@ -135,6 +135,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
     },
     egress: { privateNetworks },
     vectorSearch: { hnswEfSearch: values.SLUICE_HNSW_EF_SEARCH },
+    searchTimeoutMs: values.SLUICE_SEARCH_TIMEOUT_MS,
     modelHealth: {
       // Off by default under test: a check is a request to the test's model server, which tests count.
       intervalS: values.SLUICE_HEALTH_INTERVAL_S ?? (values.NODE_ENV === 'test' ? 0 : 60),

@@ -129,6 +129,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     modelSettings: config.models,
     modelHealth: config.modelHealth,
     vectorSearch: config.vectorSearch,
+    searchTimeoutMs: config.searchTimeoutMs,
     egress: config.egress.privateNetworks,
     clock,
     requestLimits: {

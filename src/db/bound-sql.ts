@@ -11,14 +11,24 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 
-export function boundSql<T = unknown>(em: EntityManager, sql: string, params: readonly Knex.RawBinding[]): Promise<T[]> {
-  return rowsOf<T>(em, em.getConnection().getKnex().raw(sql, params));
+/**
+ * `timeoutMs`: the statement is cancelled (pg_cancel_backend, from a connection of its own)
+ * once it runs longer, and the call rejects with knex's `KnexTimeoutError` (isStatementTimeout).
+ */
+export function boundSql<T = unknown>(em: EntityManager, sql: string, params: readonly Knex.RawBinding[], timeoutMs?: number): Promise<T[]> {
+  return rowsOf<T>(em, em.getConnection().getKnex().raw(sql, params), timeoutMs);
+}
+
+/** Whether `error` is a statement cancelled by the `timeoutMs` of boundSql or preparedSql (not the pool's own acquire timeout). */
+export function isStatementTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === 'KnexTimeoutError' && error.message.startsWith('Defined query timeout');
 }
 
 /** Runs `query` in the EntityManager's current transaction (if any). */
-async function rowsOf<T>(em: EntityManager, query: Knex.Raw): Promise<T[]> {
+async function rowsOf<T>(em: EntityManager, query: Knex.Raw, timeoutMs?: number): Promise<T[]> {
   const transaction = em.getTransactionContext();
   if (transaction) query.transacting(transaction);
+  if (timeoutMs !== undefined) query.timeout(timeoutMs, { cancel: true });
   const result = (await query) as { rows: T[] };
   return result.rows;
 }
@@ -35,7 +45,7 @@ export function pgArray(values: readonly string[]): string {
  * (sluice_keyword_search, inlined into the retriever's statement) took about as long to plan
  * as to run on a small dataset. The name is the text's digest, so one text is one statement.
  */
-export function preparedSql<T = unknown>(em: EntityManager, sql: string, params: readonly Knex.RawBinding[]): Promise<T[]> {
+export function preparedSql<T = unknown>(em: EntityManager, sql: string, params: readonly Knex.RawBinding[], timeoutMs?: number): Promise<T[]> {
   const name = `sluice_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
-  return rowsOf<T>(em, em.getConnection().getKnex().raw(sql, params).options({ name }));
+  return rowsOf<T>(em, em.getConnection().getKnex().raw(sql, params).options({ name }), timeoutMs);
 }

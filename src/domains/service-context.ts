@@ -34,6 +34,8 @@ export interface ServiceDependencies {
   readonly modelHealth?: HealthSettings;
   /** HNSW search breadth (SLUICE_HNSW_EF_SEARCH); absent: the default. */
   readonly vectorSearch?: VectorSearchSettings;
+  /** Longest one retrieval statement may run before it is cancelled (SLUICE_SEARCH_TIMEOUT_MS); absent: unbounded. */
+  readonly searchTimeoutMs?: number;
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
   readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;

@@ -273,7 +273,24 @@ function validQuery(query: string): string {
     throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
   }
   if (!text.isWellFormed()) throw new ValidationError('query must be valid Unicode text', { field: 'query' });
+  const words = distinctWords(text);
+  if (words > MAX_QUERY_WORDS) {
+    throw new ValidationError(`query may hold at most ${MAX_QUERY_WORDS} different words (it has ${words}): ask with the words that matter`, { field: 'query', reason: 'TOO_MANY_WORDS', max: MAX_QUERY_WORDS });
+  }
   return text;
+}
+
+/**
+ * The most different words a query may hold. A keyword search scores each word's chunks: 1 600
+ * numbers, each in thousands of chunks of a 200 000-chunk dataset, kept one statement running
+ * for minutes (2026-12-05, a review as an attacker). A hundred is a long paragraph; a search
+ * engine's question is rarely a tenth of it (Cranfield's longest: 26). Counted as runs of letters
+ * and digits, so "1,2,3" is three, as the text-search parser reads it.
+ */
+export const MAX_QUERY_WORDS = 100;
+
+function distinctWords(text: string): number {
+  return new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).size;
 }
 
 function withEmbedding(usage: QueryUsage, embedding: { promptTokens: number; costMicros: number }): QueryUsage {

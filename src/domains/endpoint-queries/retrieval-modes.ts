@@ -64,9 +64,9 @@ export async function planRetrieval(
   const groups = usesVectors(mode) ? await servingModelGroups(ctx, tx, endpoint.datasetIds, mode) : [];
   const perDocument = endpoint.passagesPerDocument ?? null;
   const keywordRows = (tx: EntityManager, topK: number, minScore: number | null) =>
-    retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore });
+    retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore, timeoutMs: ctx.deps.searchTimeoutMs });
   const semanticRows = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
-    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch });
+    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch, timeoutMs: ctx.deps.searchTimeoutMs });
   // With passagesPerDocument, a ranking is read deeper until topK passages remain; its ranks stay its own.
   const keyword = async (tx: EntityManager, topK: number, minScore: number | null) =>
     perDocument === null

@@ -4,7 +4,8 @@
  * chunks' GIN index and per-dataset term statistics.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { pgArray, preparedSql } from '../../db/bound-sql.js';
+import { isStatementTimeout, pgArray, preparedSql } from '../../db/bound-sql.js';
+import { ValidationError } from '../errors.js';
 import { escapedForMarksSql, joinedMarks } from './highlight-marks.js';
 
 export interface RetrievalRequest {
@@ -12,6 +13,8 @@ export interface RetrievalRequest {
   query: string;
   topK: number;
   minScore: number | null;
+  /** Longest the search statement may run; past it the search is cancelled (QUERY_TOO_COSTLY). */
+  timeoutMs?: number;
 }
 
 export interface RetrievedPassage {
@@ -180,12 +183,31 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
   };
 }
 
+/**
+ * A search statement cancelled at its time limit, as the caller's error: a question whose words
+ * are each in very many chunks (hundreds of numbers over a large dataset) costs more than one
+ * query may. Before 2026-12-05 nothing bounded it: twelve such questions ran for minutes each
+ * and held every database connection of the server.
+ */
+export function searchTimedOut(timeoutMs: number | undefined): (error: unknown) => never {
+  return (error) => {
+    if (isStatementTimeout(error)) {
+      throw new ValidationError(`The search took longer than the ${timeoutMs} ms one query may take, and was stopped; ask with fewer or rarer words`, {
+        field: 'query',
+        reason: 'QUERY_TOO_COSTLY',
+        timeoutMs,
+      });
+    }
+    throw error;
+  };
+}
+
 export const fullTextRetriever: Retriever = {
   name: 'full-text',
   async retrieve(em, request) {
     if (request.datasetIds.length === 0) return [];
     const { sql, params } = fullTextSearchSql(request);
-    const rows = await preparedSql<Row>(em, sql, params);
+    const rows = await preparedSql<Row>(em, sql, params, request.timeoutMs).catch(searchTimedOut(request.timeoutMs));
     return rows.map((row) => passageFrom(row, joinedMarks(row.highlight)));
   },
 };

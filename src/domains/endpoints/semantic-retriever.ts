@@ -22,7 +22,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
 import { UpstreamError } from '../errors.js';
-import { passageFrom, type PassageRow, type RetrievedPassage } from './retriever.js';
+import { passageFrom, searchTimedOut, type PassageRow, type RetrievedPassage } from './retriever.js';
 import { escapedForMarks } from './highlight-marks.js';
 
 export interface VectorSearchSettings {
@@ -54,6 +54,8 @@ export interface SemanticRequest {
   /** Passages less similar than this (cosine, -1 to 1) are dropped. */
   minScore: number | null;
   settings?: VectorSearchSettings;
+  /** Longest each search statement may run (QUERY_TOO_COSTLY past it). */
+  timeoutMs?: number;
 }
 
 /** The engine that serves vectors of `dimensions` on a server with `support`. */
@@ -77,7 +79,7 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
       await boundSql(em, `select set_config('hnsw.ef_search', ?, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(efSearch)]);
     }
     const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema);
-    const nearest = await boundSql<Row>(em, sql, params);
+    const nearest = await boundSql<Row>(em, sql, params, request.timeoutMs).catch(searchTimedOut(request.timeoutMs));
     // Nothing of the question's length: not "no match" if the model's vectors here have another.
     if (nearest.length === 0) await assertStoredDimension(em, question);
     groups.push(
