@@ -102,6 +102,30 @@ describe('sluice datasets: embedding models', { timeout: 300_000 }, () => {
     expect(endpoint.stdout).toBe(`Created endpoint ${owner.tenant.slug}/semantic (unpublished), model built-in, datasets semcli\n`);
   });
 
+  it('endpoints show, list and --json name the retrieval mode and engine (they showed only "top 5")', async () => {
+    expect((await sluice(['datasets', 'create', 'modes', '--embedding-model', 'emb'])).code).toBe(0);
+    expect((await ingest('modes', 'modes')).code).toBe(0);
+    for (const mode of ['semantic', 'hybrid']) expect((await sluice(['endpoints', 'create', `modes-${mode}`, '--dataset', 'modes', '--mode', mode, '--model', 'built-in'])).code).toBe(0);
+    // What the API says serves each one (VECTOR_EXACT or VECTOR_HNSW depends on the server's pgvector).
+    const { body } = await server.graphql('{ endpoints(first: 100) { edges { node { slug retrieval { mode engine } } } } }', { token: owner.accessToken });
+    const api = new Map<string, { mode: string; engine: string }>(body.data.endpoints.edges.map(({ node }: { node: { slug: string; retrieval: { mode: string; engine: string } } }) => [node.slug, node.retrieval]));
+    const semantic = api.get('modes-semantic')!;
+    const hybrid = api.get('modes-hybrid')!;
+    expect(semantic).toEqual({ mode: 'SEMANTIC', engine: expect.stringMatching(/^VECTOR_(EXACT|HNSW)$/) });
+    expect(hybrid).toEqual({ mode: 'HYBRID', engine: expect.stringMatching(/^HYBRID_BM25_(EXACT|HNSW)$/) });
+
+    const shown = await sluice(['endpoints', 'show', 'modes-semantic']);
+    expect(lines(shown.stdout)).toContain(`  retrieval   semantic (${semantic.engine}), top 5`);
+    expect((await json(['endpoints', 'show', 'modes-hybrid'])).retrieval).toEqual({ mode: 'HYBRID', engine: hybrid.engine, topK: 5, minScore: null, passagesPerDocument: null });
+
+    const table = lines((await sluice(['endpoints', 'list'])).stdout);
+    expect(table[0]).toMatch(/^ADDRESS\s+NAME\s+MODEL\s+DATASETS\s+MODE\s+VISIBILITY\s+HEALTH$/);
+    expect(table.find((line) => line.startsWith(`${owner.tenant.slug}/modes-semantic `))).toMatch(/\s+built-in\s+modes\s+semantic\s+private\s+/);
+    expect(table.find((line) => line.startsWith(`${owner.tenant.slug}/modes-hybrid `))).toMatch(/\s+built-in\s+modes\s+hybrid\s+private\s+/);
+    const listed = await json(['endpoints', 'list']);
+    expect(listed.find((endpoint: { slug: string }) => endpoint.slug === 'modes-semantic').retrieval).toMatchObject(semantic);
+  });
+
   it('update --embedding-model another: the re-embed job is followed live to COMPLETED, then the new model serves', async () => {
     expect((await sluice(['datasets', 'create', 'swap', '--embedding-model', 'emb'])).code).toBe(0);
     expect((await ingest('swap', 'swap')).code).toBe(0);

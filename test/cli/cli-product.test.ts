@@ -79,19 +79,19 @@ describe('sluice: the product from the terminal', { timeout: 300_000 }, () => {
 
   it('endpoints: create, show, list, publish into the catalog, unpublish, delete only when confirmed', async () => {
     const created = await json(['endpoints', 'create', 'gates', '--dataset', 'docs', '--model', 'terse', '--top-k', '3']);
-    expect(created).toMatchObject({ reference: `${owner.tenant.slug}/gates`, published: false, model: { name: 'terse' }, datasets: [{ slug: 'docs' }], retrieval: { topK: 3 } });
+    expect(created).toMatchObject({ reference: `${owner.tenant.slug}/gates`, published: false, model: { name: 'terse' }, datasets: [{ slug: 'docs' }], retrieval: { mode: 'KEYWORD', engine: 'KEYWORD_BM25', topK: 3 } });
     expectFailure(await sluice(['endpoints', 'create', 'other', '--dataset', 'docs']), 2, /which model\? --model one of (built-in|terse|absent)(, (built-in|terse|absent)){2}\n/);
     expectFailure(await sluice(['endpoints', 'create', 'other', '--dataset', 'nowhere', '--model', 'terse']), 1, /no dataset "nowhere"/);
 
     const shown = await sluice(['endpoints', 'show', 'gates']);
-    expect(shown.stdout).toMatch(new RegExp(`^${owner.tenant.slug}/gates  gates\n  visibility  unpublished \\(your tenant only\\)\n  model       terse \\(extractive\\)\n  datasets    docs\n  retrieval   top 3\n`));
+    expect(shown.stdout).toMatch(new RegExp(`^${owner.tenant.slug}/gates  gates\n  visibility  unpublished \\(your tenant only\\)\n  model       terse \\(extractive\\)\n  datasets    docs\n  retrieval   keyword \\(KEYWORD_BM25\\), top 3\n`));
     const listed = await json(['endpoints', 'list']);
     expect(listed.map((endpoint: { slug: string }) => endpoint.slug).sort()).toEqual(['docs', 'gates']);
 
     expect((await sluice(['endpoints', 'publish', 'gates', '--listed'])).stdout).toBe(`Published ${owner.tenant.slug}/gates, listed in the catalog\n`);
     const catalog = await json(['catalog', owner.tenant.slug]);
     expect(catalog).toEqual([expect.objectContaining({ address: `${owner.tenant.slug}/gates`, modelKind: 'extractive', retrievalMode: 'KEYWORD' })]);
-    expect((await sluice(['endpoints', 'list'])).stdout).toMatch(new RegExp(`\n${owner.tenant.slug}/gates\\s+gates\\s+terse\\s+docs\\s+listed`));
+    expect((await sluice(['endpoints', 'list'])).stdout).toMatch(new RegExp(`\n${owner.tenant.slug}/gates\\s+gates\\s+terse\\s+docs\\s+keyword\\s+listed`));
     expect(await json(['endpoints', 'unpublish', 'gates'])).toMatchObject({ published: false, listed: false });
     expect(await json(['catalog', owner.tenant.slug])).toEqual([]);
 

@@ -108,7 +108,7 @@ export const endpointsList: Command = {
   name: 'endpoints list',
   summary: "list your tenant's endpoints",
   usage: '',
-  help: 'Lists the endpoints of your tenant: address, model, datasets, whether published and listed, health.',
+  help: 'Lists the endpoints of your tenant: address, model, datasets, retrieval mode, whether published and listed, health.',
   async run(cli) {
     const client = cli.client();
     const endpoints = await allPages(async (after) => (await client.query(EndpointsDocument, { first: 100, after })).endpoints);
@@ -117,16 +117,17 @@ export const endpointsList: Command = {
       endpoint.name,
       endpoint.model.name,
       endpoint.datasets.map((dataset) => dataset.slug).join(','),
+      retrievalMode(endpoint),
       endpoint.published ? (endpoint.listed ? 'listed' : 'published') : 'private',
       endpoint.health?.status ?? '-',
     ]);
-    cli.print(table(['ADDRESS', 'NAME', 'MODEL', 'DATASETS', 'VISIBILITY', 'HEALTH'], rows), endpoints);
+    cli.print(table(['ADDRESS', 'NAME', 'MODEL', 'DATASETS', 'MODE', 'VISIBILITY', 'HEALTH'], rows), endpoints);
   },
 };
 
 export const endpointsShow: Command = {
   name: 'endpoints show',
-  summary: 'one endpoint: model, datasets, retrieval, policies, health',
+  summary: 'one endpoint: model, datasets, retrieval (mode and engine), policies, health',
   usage: '<slug>',
   help: 'Shows one endpoint of your tenant in full.',
   async run(cli, args) {
@@ -143,11 +144,16 @@ function describeEndpoint(endpoint: EndpointFieldsFragment): string {
     `  visibility  ${endpoint.published ? `published${endpoint.listed ? ', listed in the catalog' : ''}` : 'unpublished (your tenant only)'}`,
     `  model       ${endpoint.model.name} (${endpoint.model.type})`,
     `  datasets    ${endpoint.datasets.map((dataset) => dataset.slug).join(', ') || '-'}`,
-    `  retrieval   top ${endpoint.retrieval.topK}${endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}${endpoint.retrieval.passagesPerDocument != null ? `, ${endpoint.retrieval.passagesPerDocument} per document` : ''}`,
+    `  retrieval   ${retrievalMode(endpoint)} (${endpoint.retrieval.engine}), top ${endpoint.retrieval.topK}${endpoint.retrieval.minScore != null ? `, min score ${endpoint.retrieval.minScore}` : ''}${endpoint.retrieval.passagesPerDocument != null ? `, ${endpoint.retrieval.passagesPerDocument} per document` : ''}`,
     `  policies    ${endpoint.policies.map((policy) => `${policy.type}${policy.enabled ? '' : ' (disabled)'}`).join(', ') || '-'}`,
     `  health      ${health}`,
     `  id          ${endpoint.id}`,
   ].join('\n');
+}
+
+/** `keyword`, `semantic` or `hybrid`, as `--mode` takes it. */
+function retrievalMode(endpoint: EndpointFieldsFragment): string {
+  return endpoint.retrieval.mode.toLowerCase();
 }
 
 export const endpointsDelete: Command = {
