@@ -126,6 +126,27 @@ describe('sluice datasets: embedding models', { timeout: 300_000 }, () => {
     expect(listed.find((endpoint: { slug: string }) => endpoint.slug === 'modes-semantic').retrieval).toMatchObject(semantic);
   });
 
+  it('query --json gives each passage its ranks, highlight and documentId, as the API does (a script could not see how HYBRID placed it)', async () => {
+    expect((await sluice(['datasets', 'create', 'ranked', '--embedding-model', 'emb'])).code).toBe(0);
+    expect((await ingest('ranked', 'ranked')).code).toBe(0);
+    expect((await sluice(['endpoints', 'create', 'ranked', '--dataset', 'ranked', '--mode', 'hybrid', '--model', 'built-in', '--top-k', '3'])).code).toBe(0);
+    const reference = `${owner.tenant.slug}/ranked`;
+    const question = 'when do the tides open';
+
+    const asked = await json(['query', reference, question]);
+    const { body } = await server.graphql('query($endpoint: String!, $query: String!) { queryEndpoint(endpoint: $endpoint, query: $query) { passages { rank chunkId documentId documentTitle text score highlight ranks { keyword semantic } } } }', {
+      token: owner.accessToken,
+      variables: { endpoint: reference, query: question },
+    });
+    expect(body.errors).toBeUndefined();
+    expect(asked.passages).toEqual(body.data.queryEndpoint.passages);
+    expect(asked.passages).toHaveLength(3);
+    const [best] = asked.passages;
+    // The best passage is about the tides: both rankings placed it, and the highlight marks the words that matched.
+    expect(best).toMatchObject({ rank: 1, documentTitle: 'tides', documentId: expect.any(String), ranks: { keyword: expect.any(Number), semantic: expect.any(Number) } });
+    expect(best.highlight).toMatch(/\*\*tides\*\*/i);
+  });
+
   it('update --embedding-model another: the re-embed job is followed live to COMPLETED, then the new model serves', async () => {
     expect((await sluice(['datasets', 'create', 'swap', '--embedding-model', 'emb'])).code).toBe(0);
     expect((await ingest('swap', 'swap')).code).toBe(0);

@@ -13,7 +13,8 @@ export const query: Command = {
   usage: '<tenant/endpoint> "<question>" [--top-k <n>] [--min-score <x>]',
   help: `Asks a published endpoint (or one of your tenant's) over a subscription: prints each
 retrieved passage, then the model's answer as it is written, then its citations and cost.
-With --json, prints one JSON document at the end: passages, answer, citations, usage.`,
+With --json, prints one JSON document at the end: passages (each with its highlight and the
+ranks the keyword and semantic rankings gave it), answer, citations, usage.`,
   options: { 'top-k': { type: 'string' }, 'min-score': { type: 'string' } },
   async run(cli, args, values) {
     const [endpoint, ...words] = args;
