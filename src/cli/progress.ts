@@ -4,7 +4,8 @@
  * place when stderr is a terminal, else a plain line per notable change (a new stage, 10 more
  * percent, or 2 seconds since the last line), so logs and pipes get a readable record. Figures
  * come from the `ingestionProgress` subscription; the rate is measured here, from bytes done
- * since the job started.
+ * since the job started. An ingest job's EMBEDDING stage is shown by its chunks embedded of
+ * those to embed, with a bar and ETA of their own (docs/ingestion.md, "Progress").
  */
 import cliProgress from 'cli-progress';
 import type { IngestionProgressSubscription } from '../sdk/index.js';
@@ -21,31 +22,67 @@ export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }): ProgressView {
   const started = new Map<string, number>();
-  const figures = (label: string, progress: Progress) => {
+  const embedding = new Map<string, EmbeddingStart>();
+  const figures = (label: string, progress: Progress): Figures => {
     if (progress.stage !== 'QUEUED' && !started.has(progress.jobId)) started.set(progress.jobId, Date.now());
     const seconds = (Date.now() - (started.get(progress.jobId) ?? Date.now())) / 1000;
     const rate = seconds > 0.2 ? `${(progress.bytesDone / 1e6 / seconds).toFixed(1)} MB/s` : '- MB/s';
-    const eta = TERMINAL.has(progress.stage) ? 'done' : progress.etaSeconds == null ? 'ETA -' : `ETA ${progress.etaSeconds}s`;
     const failed = progress.documentsFailed > 0 ? `, ${progress.documentsFailed} failed` : '';
-    // A re-embed job reads no input: its only figures are the chunks it embeds.
-    const work =
-      progress.kind === 'REEMBED'
-        ? `chunks embedded ${progress.chunksEmbedded}/${progress.chunksToEmbed}`
-        : `docs ${progress.documentsDone}/${progress.documentsTotal}${failed} | chunks ${progress.chunksDone} | ${rate}`;
+    const docs = `docs ${progress.documentsDone}/${progress.documentsTotal}${failed}`;
+    let { percent, etaSeconds } = progress;
+    let work: string;
+    if (progress.kind === 'REEMBED') {
+      // A re-embed job reads no input: its only figures are the chunks it embeds.
+      work = `chunks embedded ${progress.chunksEmbedded}/${progress.chunksToEmbed}`;
+    } else if (progress.stage === 'EMBEDDING') {
+      // An ingest job's bytes are all processed before it embeds, so the server's percent stays
+      // 100 and its ETA null meanwhile, and a bytes rate only falls: the chunks are the work left.
+      if (!embedding.has(progress.jobId)) embedding.set(progress.jobId, { at: Date.now(), chunksEmbedded: progress.chunksEmbedded });
+      percent = progress.chunksToEmbed > 0 ? (100 * progress.chunksEmbedded) / progress.chunksToEmbed : 100;
+      etaSeconds = embeddingEta(embedding.get(progress.jobId)!, progress);
+      work = `${docs} | embedded ${progress.chunksEmbedded}/${progress.chunksToEmbed} chunks`;
+    } else {
+      work = `${docs} | chunks ${progress.chunksDone} | ${rate}`;
+    }
     return {
       label,
       stage: progress.stage.padEnd(9),
-      percent: `${Math.floor(progress.percent)}`.padStart(3),
+      value: percent,
+      percent: `${Math.floor(percent)}`.padStart(3),
       work,
-      remaining: eta,
+      remaining: TERMINAL.has(progress.stage) ? 'done' : etaSeconds == null ? 'ETA -' : `ETA ${etaSeconds}s`,
     };
   };
   return stream.isTTY ? barView(stream, figures) : lineView(stream, figures);
 }
 
-type Figures = (label: string, progress: Progress) => Record<string, string>;
+/** When this view first saw a job's EMBEDDING stage, and the chunks embedded by then. */
+interface EmbeddingStart {
+  at: number;
+  chunksEmbedded: number;
+}
 
-function barView(stream: NodeJS.WritableStream, figures: Figures): ProgressView {
+/** Seconds left at the rate chunks were embedded since `start`; null until one has been. */
+function embeddingEta(start: EmbeddingStart, progress: Progress): number | null {
+  const embedded = progress.chunksEmbedded - start.chunksEmbedded;
+  if (embedded <= 0) return null;
+  const seconds = (Date.now() - start.at) / 1000;
+  return Math.max(0, Math.round((seconds * (progress.chunksToEmbed - progress.chunksEmbedded)) / embedded));
+}
+
+/** One job's figures as shown: `value` is its bar's percent, the rest are text. */
+interface Figures {
+  label: string;
+  stage: string;
+  value: number;
+  percent: string;
+  work: string;
+  remaining: string;
+}
+
+type FiguresOf = (label: string, progress: Progress) => Figures;
+
+function barView(stream: NodeJS.WritableStream, figures: FiguresOf): ProgressView {
   const multibar = new cliProgress.MultiBar(
     {
       stream,
@@ -63,22 +100,23 @@ function barView(stream: NodeJS.WritableStream, figures: Figures): ProgressView 
     update(label, progress) {
       const payload = figures(label, progress);
       const bar = bars.get(progress.jobId) ?? bars.set(progress.jobId, multibar.create(100, 0, payload)).get(progress.jobId)!;
-      bar.update(progress.percent, payload);
+      bar.update(payload.value, payload);
     },
     stop: () => multibar.stop(),
   };
 }
 
-function lineView(stream: NodeJS.WritableStream, figures: Figures): ProgressView {
+function lineView(stream: NodeJS.WritableStream, figures: FiguresOf): ProgressView {
   const last = new Map<string, { stage: string; percent: number; at: number }>();
   return {
     update(label, progress) {
+      const shown = figures(label, progress);
       const previous = last.get(progress.jobId);
       const notable =
-        !previous || previous.stage !== progress.stage || progress.percent - previous.percent >= 10 || Date.now() - previous.at >= 2000 || TERMINAL.has(progress.stage);
+        !previous || previous.stage !== progress.stage || shown.value - previous.percent >= 10 || Date.now() - previous.at >= 2000 || TERMINAL.has(progress.stage);
       if (!notable) return;
-      last.set(progress.jobId, { stage: progress.stage, percent: progress.percent, at: Date.now() });
-      const { label: name, stage, percent, work, remaining } = figures(label, progress);
+      last.set(progress.jobId, { stage: progress.stage, percent: shown.value, at: Date.now() });
+      const { label: name, stage, percent, work, remaining } = shown;
       stream.write(`${name} ${stage} ${percent}% | ${work} | ${remaining}\n`);
     },
     stop() {},

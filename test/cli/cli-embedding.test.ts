@@ -3,7 +3,9 @@
  * semantic` was always refused, since no command could set one): `datasets create
  * --embedding-model`, `datasets list` showing the model and chunks embedded, `datasets update`
  * to another model with the re-embed job's live progress until COMPLETED (and a failed one, exit
- * 1), `datasets reembed`, clearing the model, and a model that is not there (nothing changes).
+ * 1), `datasets reembed`, clearing the model, and a model that is not there (nothing changes);
+ * and what a later review found missing: `ingest`'s EMBEDDING stage shown by chunks embedded,
+ * endpoints' retrieval mode and engine in `endpoints show|list`, passages' ranks in `query --json`.
  * Each command is `node bin/sluice.js …` in a child process against the real server (HTTP and
  * WebSocket) with a real job worker and PostgreSQL. The embeddings provider is fake-openai: a
  * TEST DOUBLE for a third-party model server, a real HTTP server on 127.0.0.1 speaking the real
@@ -20,7 +22,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 let server: TestServer;
 let fake: FakeOpenAI;
 let owner: SignedUp;
-const { home, sluice, json, logIn } = cliUser('cli-embedding');
+const { home, sluice, json, logIn, start } = cliUser('cli-embedding');
 
 const HINT = 'give the dataset an embedding model: `sluice datasets update <dataset> --embedding-model <model>`';
 
@@ -145,6 +147,44 @@ describe('sluice datasets: embedding models', { timeout: 300_000 }, () => {
     // The best passage is about the tides: both rankings placed it, and the highlight marks the words that matched.
     expect(best).toMatchObject({ rank: 1, documentTitle: 'tides', documentId: expect.any(String), ranks: { keyword: expect.any(Number), semantic: expect.any(Number) } });
     expect(best.highlight).toMatch(/\*\*tides\*\*/i);
+  });
+
+  it('ingest shows the EMBEDDING stage by its chunks embedded, with their own percent and ETA (it showed 100 %, ETA - and a falling MB/s)', async () => {
+    expect((await sluice(['datasets', 'create', 'paced', '--embedding-model', 'emb'])).code).toBe(0);
+    // The model server holds each batch (4 chunks) until the CLI has shown where the job is.
+    const hold = () => {
+      let release!: () => void;
+      const until = new Promise<void>((resolve) => (release = resolve));
+      fake.script({ embeddings: { until } });
+      return release;
+    };
+    const before = fake.requests.length;
+    let release = hold();
+    const run = start(['ingest', 'paced', folder('paced'), '--chunk-size', '100', '--chunk-overlap', '10']);
+    let total = 0;
+    try {
+      const first = await run.stderrLine((line) => line.includes(' EMBEDDING '));
+      total = Number(/embedded 0\/(\d+) chunks/.exec(first)?.[1]);
+      expect(first).toBe(`job 1 EMBEDDING   0% | docs 3/3 | embedded 0/${total} chunks | ETA -`);
+      expect(total).toBeGreaterThan(8);
+      await fake.requestsReached(before + 1);
+      const second = hold();
+      release();
+      release = second;
+      const next = await run.stderrLine((line) => line.includes(' EMBEDDING ') && !line.includes('embedded 0/'));
+      expect(next).toMatch(new RegExp(`^job 1 EMBEDDING\\s+${Math.floor((400) / total)}% \\| docs 3/3 \\| embedded 4/${total} chunks \\| ETA \\d+s$`));
+    } finally {
+      fake.script({});
+      release();
+    }
+    const { code, stdout, stderr } = await run.done;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^Ingested 3 inputs, ${total} chunks into paced \\(1 jobs\\)\n$`));
+    // No bytes rate while it embeds: the bytes were all read before.
+    const embedding = lines(stderr).filter((line) => line.includes(' EMBEDDING '));
+    for (const line of embedding) expect(line).toMatch(/^job 1 EMBEDDING\s+\d+% \| docs 3\/3 \| embedded \d+\/\d+ chunks \| ETA (-|\d+s)$/);
+    expect(lines(stderr).at(-1)).toMatch(/^job 1 COMPLETED\s+100% \| docs 3\/3 \| chunks \d+ \| [\d.]+ MB\/s \| done$/);
+    expect((await listed('paced')).embedding).toMatchObject({ embeddedChunks: total, totalChunks: total });
   });
 
   it('update --embedding-model another: the re-embed job is followed live to COMPLETED, then the new model serves', async () => {

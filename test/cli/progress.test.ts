@@ -1,10 +1,10 @@
 /**
  * The ingest progress view at a terminal: cli-progress bars redrawn in place, one per job,
- * with stage, percent, documents, chunks, rate and ETA (a re-embed job: chunks embedded). (Child-process runs have no terminal,
+ * with stage, percent, documents, chunks, rate and ETA (a re-embed job, and an ingest job's EMBEDDING stage: chunks embedded). (Child-process runs have no terminal,
  * so test/cli/cli.test.ts sees the line view; this is the other one.)
  */
 import { Writable } from 'node:stream';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { progressView, type Progress } from '../../src/cli/progress.js';
 
 function progress(stage: string, percent: number, extra: Partial<Progress> = {}): Progress {
@@ -58,4 +58,22 @@ it('shows a re-embed job, which has no inputs, by its chunks embedded of those t
   view.update('re-embed', progress('EMBEDDING', 40, { ...reembed, chunksEmbedded: 4, chunksToEmbed: 10 }));
   view.stop();
   expect(lastFrame('re-embed')).toMatch(/^re-embed █{10}░{14}  40% \| EMBEDDING \| chunks embedded 4\/10 \| ETA 7s$/);
+});
+
+afterEach(() => vi.useRealTimers());
+
+it("draws an ingest job's EMBEDDING stage by its chunks embedded, its ETA from their rate (not 100 % and ETA -)", () => {
+  // Only the clock is faked (cli-progress's own timers run): the ETA comes from the time between updates.
+  vi.useFakeTimers({ toFake: ['Date'], now: 0 });
+  const { stream, lastFrame } = terminal();
+  const view = progressView(stream);
+  // The server's figures for an ingest job embedding: percent 100 (its bytes are all done), no ETA.
+  const embedding = { kind: 'INGEST', etaSeconds: null, chunksToEmbed: 10 } as Partial<Progress>;
+  view.update('job 1', progress('INDEXING', 100, { kind: 'INGEST' }));
+  view.update('job 1', progress('EMBEDDING', 100, { ...embedding, chunksEmbedded: 0 }));
+  vi.setSystemTime(2_000);
+  view.update('job 1', progress('EMBEDDING', 100, { ...embedding, chunksEmbedded: 4 }));
+  view.stop();
+  // 4 chunks in 2 s: the 6 left take 3 s.
+  expect(lastFrame('job 1')).toMatch(/^job 1 █{10}░{14}  40% \| EMBEDDING \| docs 4\/4 \| embedded 4\/10 chunks \| ETA 3s$/);
 });

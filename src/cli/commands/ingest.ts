@@ -17,7 +17,8 @@ export const ingest: Command = {
 parses (.txt .md .html .json .jsonl .csv); other files there are skipped and counted. Files go
 in batches (100 files or --batch-mb, default 16 MB, per request; each batch is one job) and
 each job's progress is shown live: stage, percent, documents, chunks, MB/s and ETA (a bar at a
-terminal, a line per change otherwise). Exits 1 if a job or a document failed. --no-wait
+terminal, a line per change otherwise); while a dataset's embedding model embeds the job's
+chunks, the chunks embedded of those to embed, with their own percent and ETA. Exits 1 if a job or a document failed. --no-wait
 returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.
 For .json and .jsonl files, --json-text-field names the field with each record's text as a
 dotted path (default "text", e.g. body.content), --json-title-field its title (default "title")
