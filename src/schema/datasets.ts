@@ -29,6 +29,11 @@ const DatasetEmbeddingRef = builder.objectRef<DatasetEmbeddingState>('DatasetEmb
     servingModel: t.field({ type: ModelRef, nullable: true, description: 'Whose vectors answer semantic queries; null until one covers every chunk.', resolve: (state) => state.servingModelId }),
     embeddedChunks: t.exposeInt('embeddedChunks', { description: 'Chunks with a vector by `model`.' }),
     totalChunks: t.exposeInt('totalChunks'),
+    inProgress: t.exposeBoolean('inProgress', {
+      description:
+        'A job of the dataset (an ingestion or a re-embed) is queued or running, so the counts may still move. False while chunks lack a vector ' +
+        '(or `servingModel` is not `model`): the embedding stopped, its job failed or was cancelled; `reembedDataset` embeds the chunks left.',
+    }),
   }),
 });
 

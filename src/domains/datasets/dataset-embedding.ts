@@ -32,6 +32,8 @@ export interface DatasetEmbeddingState {
   /** Chunks with a vector by `modelId`. */
   embeddedChunks: number;
   totalChunks: number;
+  /** A job of the dataset (an ingestion or a re-embed) is queued or running: the counts may still move. */
+  inProgress: boolean;
 }
 
 /**
@@ -83,14 +85,19 @@ export async function changeEmbeddingModel(em: EntityManager, dataset: Dataset, 
   if (change.model) await startJob(dataset.id);
 }
 
-/** The embedding state of each dataset in `ids` (in order; null for one with no model and no serving model, or not found). */
+/**
+ * The embedding state of each dataset in `ids` (in order; null for one with no model and no serving model, or not found).
+ * `inProgress` reads `ingestion_jobs` in SQL, as ingestion-locks.ts does: datasets do not import the ingestion domain.
+ */
 export async function embeddingStates(em: EntityManager, tenantId: string, ids: readonly string[]): Promise<(DatasetEmbeddingState | null)[]> {
   const rows = await boundSql<DatasetEmbeddingState>(
     em,
     `select d.id as "datasetId", d.embedding_model_id as "modelId", d.serving_embedding_model_id as "servingModelId",
             d.chunk_count::bigint as "totalChunks",
             (select count(*) from chunk_embeddings e
-              where e.tenant_id = d.tenant_id and e.dataset_id = d.id and e.model_id = d.embedding_model_id)::bigint as "embeddedChunks"
+              where e.tenant_id = d.tenant_id and e.dataset_id = d.id and e.model_id = d.embedding_model_id)::bigint as "embeddedChunks",
+            exists(select 1 from ingestion_jobs j
+                    where j.tenant_id = d.tenant_id and j.dataset_id = d.id and j.stage not in ('COMPLETED', 'FAILED', 'CANCELLED')) as "inProgress"
        from datasets d
       where d.tenant_id = ?::uuid and d.id = any(?::uuid[])`,
     [tenantId, pgArray(ids)],

@@ -3,8 +3,10 @@
  * none: keyword search only), how many chunks have a vector by it, and whose vectors answer
  * semantic queries meanwhile. A change asks first: another model re-embeds every chunk (a job;
  * queries go on with the old vectors), none deletes the vectors. While chunks are still without
- * a vector the counts are read again every second, so a re-embed job is seen to progress (its
- * job card in the Jobs panel shows its progress and outcome too). A change made elsewhere (the
+ * a vector and a job of the dataset is queued or running (`inProgress`, read with the counts),
+ * the counts are read again every second, so a re-embed job is seen to progress (its job card in
+ * the Jobs panel shows its progress and outcome too); with no such job the embedding stopped (its
+ * job failed or was cancelled), which is said, and nothing is read until the next job. A change made elsewhere (the
  * API, the CLI, another tab) starts a re-embed job, which the page's live feed of the dataset's
  * jobs sees (ingest/new-jobs.ts); clearing it elsewhere starts no job, but the page's feed of the
  * dataset itself (dataset-changes.ts) hears it: either way `refreshKey` changes and the state is read again.
@@ -74,7 +76,10 @@ export function DatasetEmbedding({
 
   // Until the chosen model serves: it takes over in a transaction after the last vectors are
   // written, so "every chunk embedded" can be read a moment before it does.
-  const pending = !!embedding?.model && (embedding.embeddedChunks < embedding.totalChunks || embedding.servingModel?.id !== embedding.model.id);
+  const unfinished = !!embedding?.model && (embedding.embeddedChunks < embedding.totalChunks || embedding.servingModel?.id !== embedding.model.id);
+  // Only a queued or running job moves the counts: without one, reading them again shows nothing new.
+  const pending = unfinished && !!embedding?.inProgress;
+  const stopped = unfinished && !pending;
   useEffect(() => {
     if (!pending) return;
     const timer = setTimeout(() => void load().catch(fail), POLL_MS);
@@ -114,8 +119,8 @@ export function DatasetEmbedding({
         <div><dt>Model</dt><dd data-field="model">{embedding === undefined ? '…' : (embedding?.model?.name ?? 'none (keyword search only)')}</dd></div>
         <div>
           <dt>Embedded</dt>
-          <dd data-field="embedded" data-state={embedding?.model ? (pending ? 'embedding' : 'done') : 'none'}>
-            {embedding?.model ? `${embedding.embeddedChunks} of ${embedding.totalChunks} chunks${pending ? ' (re-embedding…)' : ''}` : '—'}
+          <dd data-field="embedded" data-state={embedding?.model ? (pending ? 'embedding' : stopped ? 'stopped' : 'done') : 'none'}>
+            {embedding?.model ? embeddedText(embedding, pending, stopped) : '—'}
           </dd>
         </div>
         <div><dt>Semantic queries use</dt><dd data-field="serving">{embedding?.servingModel?.name ?? 'no vectors yet'}</dd></div>
@@ -160,4 +165,10 @@ export function DatasetEmbedding({
       </Modal>
     </section>
   );
+}
+
+/** `3 of 12 chunks (re-embedding…)` while a job embeds; `3 of 12 chunks embedded; embedding stopped: see Jobs` when none does. */
+function embeddedText({ embeddedChunks, totalChunks }: ConsoleDatasetEmbeddingFragment, pending: boolean, stopped: boolean): string {
+  if (stopped) return `${embeddedChunks} of ${totalChunks} chunks embedded; embedding stopped: see Jobs`;
+  return `${embeddedChunks} of ${totalChunks} chunks${pending ? ' (re-embedding…)' : ''}`;
 }
