@@ -280,6 +280,30 @@ describe('embeddings models', () => {
     expect(embeddingsFake.requests.length).toBe(asked);
     embeddingsFake.script({ deltas: [] });
   });
+
+  it('an embeddings model whose vectors are no longer of the length its datasets hold is DOWN, as every semantic query over them fails', async () => {
+    // No `dimensions` configured: the server's first answer decided the stored length (16).
+    const drifting = await createModel(server, owner.token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: embeddingsFake.baseUrl, model: 'drifting' } });
+    const dataset = await createDataset(server, owner.token, { embeddingModelId: drifting.id });
+    const { body } = await ingestInline(server, owner.token, dataset.id, DOCS);
+    expect((await settled(server, owner.token, body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    const endpoint = (
+      await must(server, owner.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { id } }`, {
+        input: { name: 'Drifting', slug: uniqueSlug('ep'), datasetIds: [dataset.id], modelId: emb.chatModelId, published: true, retrieval: { mode: 'SEMANTIC' } },
+      })
+    ).createEndpoint as { id: string };
+    await round();
+    expect((await healthOf(owner.token, endpoint.id)).health).toMatchObject({ status: 'HEALTHY', lastError: null });
+
+    embeddingsFake.script({ deltas: [], embeddings: { dimension: 12 } });
+    await round();
+    await round();
+    const wrongLength = "BAD_RESPONSE: The model server sent vectors of dimension 12 where the datasets' vectors by this model have 16: it no longer answers as the model they were embedded with";
+    expect((await healthOf(owner.token, endpoint.id)).health).toMatchObject({ status: 'DOWN', lastError: `embeddings model: ${wrongLength}` });
+    const model = (await must(server, owner.token, `query($id: ID!) { node(id: $id) { ... on Model { ${HEALTH} } } }`, { id: drifting.id })).node;
+    expect(model.health).toMatchObject({ status: 'DOWN', lastError: wrongLength });
+    embeddingsFake.script({ deltas: [] });
+  });
 });
 
 describe('through the queue', () => {

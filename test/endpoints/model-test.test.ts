@@ -14,7 +14,7 @@ import { rawId } from '../support/embeddings.js';
 import { createModel, gql, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { seedTenant } from '../support/seed.js';
-import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const TEST = 'mutation($id: ID!) { testModel(id: $id) { ok latencyMs error testedAt model { id name health { status } } } }';
@@ -115,6 +115,29 @@ describe('testModel', () => {
     const byModel = new Map(events.map((event) => [event.details.target.id, event]));
     expect(byModel.get(rawId(refusing.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { type: 'openai-compatible', latencyMs: null, error: refused.error } });
     expect(byModel.get(rawId(absent.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { error: unreachable.error } });
+  });
+
+  it('fails an embeddings model whose vectors are no longer of the length its datasets hold, as every semantic query over them would', async () => {
+    // No `dimensions` configured: the server's first answer decided the stored length (16).
+    fake.script({});
+    const model = await createModel(server, owner.token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'drifting' } });
+    const unused = await createModel(server, owner.token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'unused' } });
+    const dataset = await createDataset(server, owner.token, { embeddingModelId: model.id });
+    const ingest = await ingestInline(server, owner.token, dataset.id, [{ title: 'Weir', text: 'Water spills over the crest of the weir when the river is high.' }]);
+    expect((await settled(server, owner.token, ingest.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    expect((await must(server, owner.token, TEST, { id: model.id })).testModel).toMatchObject({ ok: true, error: null });
+
+    // The server now answers with 12 numbers a vector.
+    fake.script({ embeddings: { dimension: 12 } });
+    const drifted = (await must(server, owner.token, TEST, { id: model.id })).testModel;
+    expect(drifted).toMatchObject({
+      ok: false,
+      latencyMs: null,
+      error: "BAD_RESPONSE: The model server sent vectors of dimension 12 where the datasets' vectors by this model have 16: it no longer answers as the model they were embedded with",
+    });
+    // A model with no vectors stored yet has no length to keep: any answer is fine.
+    expect((await must(server, owner.token, TEST, { id: unused.id })).testModel).toMatchObject({ ok: true, error: null });
+    fake.script({ deltas: ['pong'] });
   });
 
   it('is audited when it succeeds too', async () => {

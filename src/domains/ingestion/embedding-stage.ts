@@ -19,6 +19,7 @@ import { boundSql, pgArray } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import { ensureVectorIndex } from '../../db/vector-index.js';
 import { Dataset } from '../datasets/dataset.entity.js';
+import { dimensionChanged, storedVectorDimension } from '../datasets/vector-dimension.js';
 import { UsageRecord } from '../endpoints/usage-record.entity.js';
 import { UpstreamError } from '../errors.js';
 import { Model } from '../models/model.entity.js';
@@ -73,7 +74,7 @@ export class EmbeddingStage {
     const embedder = this.embedders(model);
     const batchSize = Number(model.config.batchSize ?? 64);
     // Every vector a model gives a dataset has one length: the search compares vectors of one.
-    let dimension = await this.storedDimension(datasetId, model.id);
+    let dimension = await this.scope.read((tx) => storedVectorDimension(tx, this.tenantId, model.id, datasetId));
     let cursor = START;
     // Two passes at most: the second only if chunks appeared behind the cursor (they cannot while
     // the dataset's queue runs one job at a time, but the switch below is only ever made exact).
@@ -93,13 +94,7 @@ export class EmbeddingStage {
         }
         if (embedded === 'stopped') return 'stopped';
         const length = embedded.vectors[0]?.length;
-        if (dimension !== undefined && length !== undefined && length !== dimension) {
-          return this.fail(
-            new UpstreamError(`The model server sent vectors of dimension ${length} where the datasets' vectors by this model have ${dimension}: it no longer answers as the model they were embedded with`, {
-              reason: 'BAD_RESPONSE',
-            }),
-          );
-        }
+        if (dimension !== undefined && length !== undefined && length !== dimension) return this.fail(dimensionChanged(length, dimension));
         dimension ??= length;
         const latencyMs = Math.round(performance.now() - started);
         const written = await this.write(datasetId, model.id, batch, embedded.vectors, { ...embedded.usage, latencyMs });
@@ -132,29 +127,6 @@ export class EmbeddingStage {
     if (typeof entered !== 'object') return entered;
     this.reporter.record(entered.snapshot);
     return entered;
-  }
-
-  /**
-   * The length of the vectors the model has given the tenant's datasets so far, if any: every
-   * dataset's, not only this one's, since an endpoint over several datasets searches them with
-   * one question vector and would silently miss the datasets of another length. Probed per
-   * dataset the model embeds or serves, through the (tenant, dataset, model) index.
-   */
-  private async storedDimension(datasetId: string, modelId: string): Promise<number | undefined> {
-    const [row] = await this.scope.read((tx) =>
-      boundSql<{ dimensions: number }>(
-        tx,
-        `select probe.dimensions
-           from datasets d
-           cross join lateral (select e.dimensions from chunk_embeddings e
-                                where e.tenant_id = d.tenant_id and e.dataset_id = d.id and e.model_id = ?::uuid limit 1) probe
-          where d.tenant_id = ?::uuid and (d.id = ?::uuid or d.embedding_model_id = ?::uuid or d.serving_embedding_model_id = ?::uuid)
-          order by d.id = ?::uuid desc
-          limit 1`,
-        [modelId, this.tenantId, datasetId, modelId, modelId, datasetId],
-      ),
-    );
-    return row?.dimensions;
   }
 
   private pending(tx: EntityManager, datasetId: string, modelId: string, after: typeof START, limit: number): Promise<PendingChunk[]> {

@@ -13,6 +13,7 @@ import type { Orm } from '../../db/orm.js';
 import { TenantScope } from '../../db/tenant-scope.js';
 import type { Logger } from '../../platform/logging/logger.js';
 import { Dataset } from '../datasets/dataset.entity.js';
+import { storedVectorDimension } from '../datasets/vector-dimension.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
 import { usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { Model } from '../models/model.entity.js';
@@ -39,7 +40,8 @@ export interface HealthRoundReport {
   endpoints: number;
 }
 
-type ModelRow = CheckedModel & ModelHealthColumns & { updatedAt: Date };
+/** `storedDimension`: an embeddings model's, checked against its answer (model-check.ts). */
+type ModelRow = CheckedModel & ModelHealthColumns & { updatedAt: Date; storedDimension?: number };
 
 interface TenantTargets {
   tenantId: string;
@@ -63,7 +65,7 @@ export async function runHealthRound(deps: HealthRoundDependencies): Promise<Hea
   const results = new Map<string, ModelHealthColumns>();
   const signal = deps.signal ?? new AbortController().signal;
   await inBatches(checks, deps.concurrency ?? 4, async ({ model }) => {
-    const outcome = await checkModel(deps.models, model, signal, deps.log);
+    const outcome = await checkModel(deps.models, model, signal, { storedDimension: model.storedDimension, log: deps.log });
     results.set(model.id, afterCheck(model, outcome, new Date(), deps.settings));
   });
   if (signal.aborted) return { tenants: 0, models: 0, endpoints: 0 };
@@ -97,6 +99,9 @@ async function targetsOf(orm: Orm, tenantId: string): Promise<TenantTargets> {
         for (const model of [endpoint.model, ...embedding]) models.set(model.id, rowOf(model));
         return { id: endpoint.id, mode, chatModelId: endpoint.model.id, embeddingModelIds: [...new Set(embedding.map((model) => model.id))] };
       });
+      for (const modelId of new Set(endpoints.flatMap((endpoint) => endpoint.embeddingModelIds))) {
+        models.get(modelId)!.storedDimension = await storedVectorDimension(em, tenantId, modelId);
+      }
       return { tenantId, models, endpoints };
     });
   } finally {

@@ -3,8 +3,11 @@
  * same egress guard, timeout and sealed key as a query): a one-token completion for a chat
  * model, the embedding of one word for an embeddings model. A model that calls no server
  * (`extractive`) answers at once without a request. One attempt, no retries: a check measures
- * the server, and the next round is the retry.
+ * the server, and the next round is the retry. An embeddings model whose vector is not of the
+ * length of those it stored in the tenant's datasets failed: every semantic query over them
+ * would (datasets/vector-dimension.ts).
  */
+import { dimensionChanged } from '../datasets/vector-dimension.js';
 import { CodedError } from '../errors.js';
 import { embedderFor, modelClient, modelKind } from '../models/model.service.js';
 import type { Model } from '../models/model.entity.js';
@@ -24,8 +27,14 @@ export type CheckedModel = Pick<Model, 'id' | 'name' | 'type' | 'config' | 'apiK
 
 const MAX_ERROR_CHARS = 500;
 
-export async function checkModel(access: ModelAccess, model: CheckedModel, signal: AbortSignal, log?: Logger): Promise<CheckOutcome> {
-  const outcome = await check(access, model, signal, log);
+export interface CheckOptions {
+  /** For an embeddings model, the length of the vectors it stored in the tenant's datasets (storedVectorDimension); undefined: none yet. */
+  storedDimension?: number;
+  log?: Logger;
+}
+
+export async function checkModel(access: ModelAccess, model: CheckedModel, signal: AbortSignal, options: CheckOptions = {}): Promise<CheckOutcome> {
+  const outcome = await check(access, model, signal, options);
   // Counted as one `test` call, not also as the `embedding` call it makes (no meter below).
   access.meter?.modelCall(model.id, 'test', outcome.ok ? 'ok' : signal.aborted ? 'cancelled' : 'error', outcome.ok ? outcome.latencyMs / 1000 : outcome.seconds, {
     prompt: outcome.promptTokens,
@@ -36,13 +45,16 @@ export async function checkModel(access: ModelAccess, model: CheckedModel, signa
 
 type Checked = ({ ok: true; latencyMs: number } | { ok: false; error: string; seconds: number }) & { promptTokens: number };
 
-async function check(access: ModelAccess, model: CheckedModel, signal: AbortSignal, log?: Logger): Promise<Checked> {
+async function check(access: ModelAccess, model: CheckedModel, signal: AbortSignal, { storedDimension, log }: CheckOptions): Promise<Checked> {
   const once = { secrets: access.secrets, modelSettings: { ...access.modelSettings, maxRetries: 0 } };
   const started = performance.now();
   let promptTokens = 0;
   try {
     if (modelKind(model) === 'embeddings') {
-      promptTokens = (await embedderFor(once, model).embed(['ping'], signal)).usage.promptTokens;
+      const { vectors, usage } = await embedderFor(once, model).embed(['ping'], signal);
+      promptTokens = usage.promptTokens;
+      const sent = vectors[0]!.length;
+      if (storedDimension !== undefined && sent !== storedDimension) throw dimensionChanged(sent, storedDimension);
     } else {
       const client = modelClient(once, model);
       if (!client.probe) return { ok: true, latencyMs: 0, promptTokens };

@@ -3,6 +3,9 @@
  * button, `testModel`). The same check as the worker's rounds (model-check.ts): the model's own
  * client, so the same egress guard, timeout and sealed key as a query; one attempt, no retries.
  *
+ * An embeddings model is asked for one vector, compared with the length of those it stored in
+ * the tenant's datasets (model-check.ts).
+ *
  * The result is told to the caller and written to the audit trail (`model.test`); it is not
  * written into the model's health, which stays what the worker's rounds found (their window
  * of recent checks would be skewed by checks clicked at will).
@@ -13,6 +16,7 @@
  */
 import { assertCan } from '../access/permissions.js';
 import { auditEvent } from '../audit/record.js';
+import { storedVectorDimension } from '../datasets/vector-dimension.js';
 import { NotFoundError } from '../errors.js';
 import { Model } from '../models/model.entity.js';
 import type { ServiceContext } from '../service-context.js';
@@ -36,9 +40,13 @@ export class ModelTestService {
     const { actor, scope, deps } = this.ctx;
     // It calls a server and may cost tokens: who may change models may test them.
     assertCan(actor, 'model:manage');
-    const model = await scope.read((em) => em.findOne(Model, { id }));
-    if (!model) throw new NotFoundError('Model');
-    const outcome = await checkModel(deps, model, new AbortController().signal);
+    const read = await scope.read(async (em) => {
+      const found = await em.findOne(Model, { id });
+      return found && { model: found, storedDimension: await storedVectorDimension(em, actor.tenantId!, found.id) };
+    });
+    if (!read) throw new NotFoundError('Model');
+    const { model, storedDimension } = read;
+    const outcome = await checkModel(deps, model, new AbortController().signal, { storedDimension });
     const result: ModelTestResult = {
       model,
       ok: outcome.ok,
