@@ -12,7 +12,7 @@
  *              `emailClaim`): kept like any unmarked value.
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
-import { redact } from '../../platform/logging/redaction.js';
+import { isSecretName, redact } from '../../platform/logging/redaction.js';
 
 export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
 
@@ -71,7 +71,8 @@ export function bounded(value: unknown, depth: number): unknown {
   // An upload (File / Blob): its size, never its content nor its name.
   if (typeof (value as { arrayBuffer?: unknown }).arrayBuffer === 'function') return { file: { size: (value as { size?: number }).size ?? null } };
   const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
-  return Object.fromEntries(entries.map(([key, item]) => [printable(key).slice(0, 128), bounded(item, depth + 1)]));
+  // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like.
+  return Object.fromEntries(entries.map(([key, item]) => [printable(key).slice(0, 128), item != null && isSecretName(key) ? { secret: 'omitted' } : bounded(item, depth + 1)]));
 }
 
 /** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */

@@ -89,6 +89,25 @@ export function redact(text: string, options: RedactionOptions = {}): string {
  * A copy of `value` with every string in it redacted (objects and arrays deeply, up to 8
  * levels; an Error becomes `{ name, message, stack }`). For structured audit details.
  */
+/**
+ * Whether an object member's name says its value is a secret: its last word (camelCase,
+ * snake_case, kebab-case) is key, apikey, secret, password, passwd, pwd, passphrase, token,
+ * credential(s), authorization or auth ("apiKey", "api_key", "accessToken", "x-api-key",
+ * "Authorization"; not "maxTokens" or "keyId"). Such a value is kept by neither logs nor the
+ * audit trail, whatever it looks like: a provider key without a recognisable prefix (Azure,
+ * Google, a self-hosted server's) put in a model's `config` was kept verbatim until 2026-12-05.
+ */
+export function isSecretName(name: string): boolean {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const last = words.at(-1)?.toLowerCase();
+  return last !== undefined && SECRET_NAMES.has(last);
+}
+
+const SECRET_NAMES = new Set(['key', 'apikey', 'secret', 'password', 'passwd', 'pwd', 'passphrase', 'token', 'credential', 'credentials', 'authorization', 'auth']);
+
+/** What a secret-named member's value becomes in a log line. */
+const REDACTED_MEMBER = '[redacted]';
+
 export function redactValue<T>(value: T, options: RedactionOptions = {}): T {
   return walk(value, options, 0, new WeakSet()) as T;
 }
@@ -103,7 +122,7 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   }
   if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, options, depth + 1, seen)]));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen)]));
 }
 
 /** The Luhn checksum over the digits of `candidate` (separators ignored). */
