@@ -45,7 +45,8 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     expiresAt: t.field({
       type: 'DateTime',
       required: false,
-      description: "Omit for the tenant's default lifetime; null for a key that never expires (OWNER only).",
+      description:
+        "Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now.",
     }),
   }),
 });

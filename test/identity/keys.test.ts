@@ -47,6 +47,26 @@ describe('creating keys', () => {
     expect(codeOf(past.body)).toBe('BAD_USER_INPUT');
   });
 
+  it("refuses a non-OWNER a key outliving the tenant's default lifetime: year 9999 is never by another name", async () => {
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const adminKey = (await createApiKey(server, owner.accessToken, { name: 'admin', scopes: ['READ', 'WRITE', 'ADMIN'] })).body.data.createApiKey.secret;
+    const farOff = { name: 'forever', scopes: ['READ'], expiresAt: '9999-12-31T23:59:59Z' };
+    const input = 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }';
+    for (const refused of [(await createApiKey(server, admin.accessToken, farOff)).body, (await asKey(adminKey, input, { input: farOff })).body]) {
+      expect(refused.data?.createApiKey ?? null).toBeNull();
+      expect(refused.errors[0]).toMatchObject({
+        message: expect.stringContaining('at most 90 days'),
+        extensions: { code: 'BAD_USER_INPUT', field: 'expiresAt', maxDays: 90 },
+      });
+    }
+    const justOver = new Date(Date.now() + 91 * 86_400_000).toISOString();
+    expect(codeOf((await createApiKey(server, admin.accessToken, { ...farOff, expiresAt: justOver })).body)).toBe('BAD_USER_INPUT');
+    const within = new Date(Date.now() + 89 * 86_400_000).toISOString();
+    expect((await createApiKey(server, admin.accessToken, { ...farOff, expiresAt: within })).body.data.createApiKey.apiKey.expiresAt).toBe(within);
+    const byOwner = await createApiKey(server, owner.accessToken, farOff);
+    expect(byOwner.body.data.createApiKey.apiKey.expiresAt).toBe('9999-12-31T23:59:59.000Z');
+  });
+
   it('is refused to MEMBER and VIEWER users, and to keys without the admin scope', async () => {
     for (const role of ['MEMBER', 'VIEWER']) {
       const member = await addMember(server, owner.accessToken, role);
@@ -152,6 +172,17 @@ describe('rotation follows the rules of creation', () => {
     const row = await dbKey(forever.apiKey.id);
     expect([row.replaced_by_id, row.expires_at]).toEqual([null, null]);
     expect((await asKey(forever.secret)).status).toBe(200);
+  });
+
+  it("refuses an ADMIN the successor of the OWNER's year-9999 key, as createApiKey would", async () => {
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const farOff = (await createApiKey(server, owner.accessToken, { name: 'far-off', scopes: ['READ'], expiresAt: '9999-12-31T23:59:59Z' })).body.data.createApiKey;
+    const created = await createApiKey(server, admin.accessToken, { name: 'far-off', scopes: ['READ'], expiresAt: '9999-12-31T23:59:59Z' });
+    const rotated = await rotateAs({ token: admin.accessToken }, farOff.apiKey.id);
+    expect(rotated.body.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'expiresAt', maxDays: 90 } });
+    expect(codeOf(rotated.body)).toBe(codeOf(created.body));
+    expect((await dbKey(farOff.apiKey.id)).replaced_by_id).toBeNull();
+    expect((await asKey(farOff.secret)).status).toBe(200);
   });
 
   it('refuses a key holding only admin a read/write/admin successor, as createApiKey would', async () => {

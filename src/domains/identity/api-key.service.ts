@@ -17,6 +17,7 @@ import { assertCan } from '../access/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
+const DAY_MS = 24 * 3600_000;
 
 export interface CreatedApiKey {
   apiKey: ApiKey;
@@ -43,7 +44,7 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
   let expiresAt = input.expiresAt;
   if (expiresAt === undefined) {
     const tenant = await em.findOneOrFail(Tenant, { id: input.tenantId });
-    expiresAt = new Date(Date.now() + tenant.apiKeyDefaultTtlDays * 24 * 3600_000);
+    expiresAt = new Date(Date.now() + tenant.apiKeyDefaultTtlDays * DAY_MS);
   } else if (expiresAt && expiresAt <= new Date()) {
     throw new ValidationError('expiresAt must be in the future', { field: 'expiresAt' });
   }
@@ -65,16 +66,28 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
  * Whether `actor` may issue a key with these scopes and expiry: the one rule for creating and
  * for rotating (a successor is a new secret), so the two cannot drift apart. Names, scope
  * values and dates in the past are checked where the key is stored (insertApiKey).
+ *
+ * Lifetime: only an OWNER may issue a key that never expires, or one that outlives the
+ * tenant's `apiKeyDefaultTtlDays` (which only an OWNER sets); otherwise a date in year 9999
+ * would be "never" by another name.
  */
 export function assertMayIssueKey(
   actor: Actor,
   key: { scopes: readonly ApiScope[]; expiresAt?: Date | null },
+  tenant: { apiKeyDefaultTtlDays: number },
 ): asserts actor is Exclude<Actor, { kind: 'anonymous' }> {
   assertCan(actor, 'apiKey:manage');
   const beyond = key.scopes.filter((scope) => !actor.scopes.includes(scope));
   if (beyond.length > 0) throw new ForbiddenError(`You cannot grant scopes you do not hold: ${beyond.join(', ')}`, { scopes: beyond });
-  if (key.expiresAt === null && actor.role !== 'OWNER') {
-    throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
+  if (actor.role === 'OWNER') return;
+  if (key.expiresAt === null) throw new ForbiddenError('Only an OWNER may create a key that never expires', { field: 'expiresAt' });
+  const maxDays = tenant.apiKeyDefaultTtlDays;
+  const latest = new Date(Date.now() + maxDays * DAY_MS);
+  if (key.expiresAt && key.expiresAt > latest) {
+    throw new ValidationError(
+      `expiresAt may be at most ${maxDays} days from now (the tenant's apiKeyDefaultTtlDays); only an OWNER may issue a key that lives longer`,
+      { field: 'expiresAt', maxDays, latest: latest.toISOString() },
+    );
   }
 }
 
@@ -83,7 +96,8 @@ export class ApiKeyService {
 
   async create(input: { name: string; scopes: readonly ApiScope[]; expiresAt?: Date | null }): Promise<CreatedApiKey> {
     const { actor, em } = this.ctx;
-    assertMayIssueKey(actor, input);
+    assertCan(actor, 'apiKey:manage');
+    assertMayIssueKey(actor, input, await this.tenant(actor.tenantId));
     const created = await insertApiKey(em, {
       tenantId: actor.tenantId,
       name: input.name,
@@ -119,7 +133,7 @@ export class ApiKeyService {
     const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
     const wanted = { scopes: old.scopes, expiresAt: lifetime === null ? null : new Date(now + lifetime) };
     // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
-    assertMayIssueKey(actor, wanted);
+    assertMayIssueKey(actor, wanted, await this.tenant(actor.tenantId));
     const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: actor.userId });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
@@ -140,6 +154,10 @@ export class ApiKeyService {
     await em.flush();
     auditChange(this.ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before, shown(key));
     return key;
+  }
+
+  private tenant(id: string): Promise<Tenant> {
+    return this.ctx.em.findOneOrFail(Tenant, { id });
   }
 
   private async activeKey(id: string): Promise<ApiKey> {

@@ -30,7 +30,7 @@ export type AuditEventFilter = {
 };
 
 export type CreateApiKeyInput = {
-  /** Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). */
+  /** Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now. */
   expiresAt?: string | null | undefined;
   name: string;
   scopes: Array<ApiScope>;

@@ -179,7 +179,7 @@ function CreateKey({ onCreated }: { onCreated: (name: string, secret: string) =>
             <option value="days">after the number of days below</option>
             {signedIn?.role === 'OWNER' ? <option value="never">never (owners only)</option> : null}
           </Form.Select>
-          <Form.Text id="key-lifetime-help">The default is set in Tenant settings (90 days unless changed).</Form.Text>
+          <Form.Text id="key-lifetime-help">The default is set in Tenant settings (90 days unless changed); only owners may choose a later date.</Form.Text>
         </Form.Group>
         <Form.Group className="mb-3" controlId="key-days">
           <Form.Label>Days</Form.Label>
