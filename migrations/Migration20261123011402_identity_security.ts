@@ -7,6 +7,21 @@ import { appTableGrantSql, definerFunctionSql, ownerLookupSql, tenantTableSql } 
  * invitation, a session's live membership). Each lookup takes the hash or id the caller
  * proved it holds and returns only the columns authentication needs.
  */
+/** Exported for api_key_creator_role, which restates it with edits (function-edits.ts). */
+export const AUTH_API_KEY = {
+  signature: `auth_api_key(p_secret_hash text) returns table (key_id uuid, tenant_id uuid, tenant_slug text, scopes text[], expires_at timestamptz, revoked_at timestamptz)`,
+  definition: `language plpgsql volatile security definer as $$
+         begin
+           update api_keys k set last_used_at = now()
+            where k.secret_hash = p_secret_hash and k.revoked_at is null
+              and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
+           return query
+             select k.id, k.tenant_id, t.slug::text, k.scopes, k.expires_at, k.revoked_at
+               from api_keys k join tenants t on t.id = k.tenant_id
+              where k.secret_hash = p_secret_hash;
+         end $$;`,
+};
+
 export class Migration20261123011402_identity_security extends Migration {
   override async up(): Promise<void> {
     const sql = [
@@ -22,19 +37,7 @@ export class Migration20261123011402_identity_security extends Migration {
       ...ownerLookupSql('memberships'),
 
       // An API key by the SHA-256 of its secret; notes its use at most once a minute.
-      ...definerFunctionSql(
-        `auth_api_key(p_secret_hash text) returns table (key_id uuid, tenant_id uuid, tenant_slug text, scopes text[], expires_at timestamptz, revoked_at timestamptz)`,
-        `language plpgsql volatile security definer as $$
-         begin
-           update api_keys k set last_used_at = now()
-            where k.secret_hash = p_secret_hash and k.revoked_at is null
-              and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
-           return query
-             select k.id, k.tenant_id, t.slug::text, k.scopes, k.expires_at, k.revoked_at
-               from api_keys k join tenants t on t.id = k.tenant_id
-              where k.secret_hash = p_secret_hash;
-         end $$;`,
-      ),
+      ...definerFunctionSql(AUTH_API_KEY.signature, AUTH_API_KEY.definition),
       // The tenants that trust an issuer, with how to verify and map its tokens.
       ...definerFunctionSql(
         `auth_identity_providers(p_issuer text) returns table (provider_id uuid, tenant_id uuid, tenant_slug text, audience text, jwks_url text, jwks jsonb, email_claim text, role_claim text, role_mapping jsonb, default_role text)`,
