@@ -52,6 +52,7 @@ import { Migration20261205060000_chunk_document_key } from './Migration202612050
 import { Migration20261205110000_keyword_single_pass_when_steps_save_little } from './Migration20261205110000_keyword_single_pass_when_steps_save_little.js';
 import { Migration20261205120000_keyword_single_pass_candidates_unmaterialized } from './Migration20261205120000_keyword_single_pass_candidates_unmaterialized.js';
 import { Migration20261205170000_model_base_url_without_credentials } from './Migration20261205170000_model_base_url_without_credentials.js';
+import { Migration20261205213000_api_key_creator_role } from './Migration20261205213000_api_key_creator_role.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -106,4 +107,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205110000_keyword_single_pass_when_steps_save_little', class: Migration20261205110000_keyword_single_pass_when_steps_save_little },
   { name: 'Migration20261205120000_keyword_single_pass_candidates_unmaterialized', class: Migration20261205120000_keyword_single_pass_candidates_unmaterialized },
   { name: 'Migration20261205170000_model_base_url_without_credentials', class: Migration20261205170000_model_base_url_without_credentials },
+  { name: 'Migration20261205213000_api_key_creator_role', class: Migration20261205213000_api_key_creator_role },
 ];

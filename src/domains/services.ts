@@ -14,7 +14,7 @@ import { ModelTestService } from './model-health/model-test.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsRankingByVectors, endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
-import { ApiKeyService } from './identity/api-key.service.js';
+import { ApiKeyService, revokeKeysOfFormerMember } from './identity/api-key.service.js';
 import { IdentityProviderService } from './identity/identity-provider.service.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
@@ -47,7 +47,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     accounts: new AccountService(ctx),
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
-    members: new MembersService(ctx),
+    members: new MembersService(ctx, (userId) => revokeKeysOfFormerMember(ctx, userId)),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(
       ctx,

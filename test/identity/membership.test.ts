@@ -1,7 +1,9 @@
 /** Invitations, role changes and removal: single use, expiry, no escalation, one OWNER kept. */
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
-import { addMember, codeOf, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
+import { auditEventsOf } from '../support/audit.js';
+import { addMember, codeOf, createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -119,5 +121,80 @@ describe('roles and removal', () => {
 
     expect((await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: memberId } })).body.data).toEqual({ removeMember: true });
     expect((await server.graphql('{ viewer { role } }', { token: member.accessToken })).status).toBe(401);
+  });
+});
+
+describe("API keys answer to their creator's current role", () => {
+  const STANDING = '{ viewer { role scopes } }';
+  const MINT = 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }';
+  const asKey = (secret: string, query = STANDING, variables?: Record<string, unknown>) => server.graphql(query, { headers: { 'x-api-key': secret }, variables });
+  const auditExport = (secret: string) => fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${secret}` } });
+
+  /** An ADMIN with a full key, a key that key minted, and a write-only key. */
+  async function adminWithKeys(tenantName: string) {
+    const owner = await signUp(server, { tenantName });
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const full = (await createApiKey(server, admin.accessToken, { name: 'full', scopes: ['READ', 'WRITE', 'ADMIN'] })).body.data.createApiKey;
+    const minted = (await asKey(full.secret, MINT, { input: { name: 'minted', scopes: ['READ', 'WRITE', 'ADMIN'] } })).body.data.createApiKey;
+    const writer = (await createApiKey(server, admin.accessToken, { name: 'writer', scopes: ['WRITE'] })).body.data.createApiKey;
+    const membership = await membershipOf(owner.accessToken, admin.email);
+    return { owner, admin, membership, keys: [full, minted], writer };
+  }
+
+  it('narrow at once when their creator is demoted, on every door, and cannot mint past it', async () => {
+    const { owner, membership, keys, writer } = await adminWithKeys('Demoted keys');
+    for (const key of keys) expect((await asKey(key.secret)).body.data.viewer).toEqual({ role: 'ADMIN', scopes: ['READ', 'WRITE', 'ADMIN'] });
+
+    await server.graphql(UPDATE, { token: owner.accessToken, variables: { m: membership, role: 'VIEWER' } });
+    for (const key of keys) {
+      expect((await asKey(key.secret)).body.data.viewer).toEqual({ role: 'VIEWER', scopes: ['READ'] });
+      expect(codeOf((await asKey(key.secret, MINT, { input: { name: 'after', scopes: ['READ'] } })).body)).toBe('FORBIDDEN');
+      expect((await auditExport(key.secret)).status).toBe(403);
+    }
+    // Nothing of the write-only key is left to a VIEWER: refused, saying why.
+    const refused = await asKey(writer.secret);
+    expect([refused.status, refused.body.errors[0]?.message]).toEqual([401, "API key's scopes are beyond its creator's current role"]);
+
+    // The cap is the creator's role now, not a revocation: promoted again, the keys are again what they were made as.
+    await server.graphql(UPDATE, { token: owner.accessToken, variables: { m: membership, role: 'ADMIN' } });
+    expect((await asKey(keys[0]!.secret)).body.data.viewer).toEqual({ role: 'ADMIN', scopes: ['READ', 'WRITE', 'ADMIN'] });
+  });
+
+  it('are revoked, with a trail, when their creator is removed, and stay revoked if they come back', async () => {
+    const { owner, admin, membership, keys, writer } = await adminWithKeys('Removed keys');
+    const stranger = await adminWithKeys('Unrelated keys');
+
+    expect((await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: membership } })).body.data).toEqual({ removeMember: true });
+    for (const key of [...keys, writer]) {
+      const refused = await asKey(key.secret);
+      expect([refused.status, refused.body.errors[0]?.message]).toEqual([401, 'API key revoked']);
+      expect((await auditExport(key.secret)).status).toBe(401);
+    }
+    const listed = await server.graphql('{ viewer { tenant { apiKeys { edges { node { id revokedAt } } } } } }', { token: owner.accessToken });
+    const revoked = listed.body.data.viewer.tenant.apiKeys.edges.filter((edge: any) => edge.node.revokedAt).map((edge: any) => edge.node.id);
+    expect(revoked.sort()).toEqual([...keys, writer].map((key) => key.apiKey.id).sort());
+    const trail = await auditEventsOf(server, owner.accessToken, 3, { action: 'config.apiKey.revoke' });
+    expect(trail.map((event) => [event.details.target.id, event.details.after.reason]).sort()).toEqual(
+      [...keys, writer].map((key) => [decodeGlobalID(key.apiKey.id).id, 'creator-removed']).sort(),
+    );
+
+    // A member again, the person has their role back, not their old keys.
+    await withClient(server.database.ownerUrl, (client) =>
+      client.query(`insert into memberships (id, tenant_id, user_id, role, created_at) values (gen_random_uuid(), $1, $2, 'ADMIN', now())`, [decodeGlobalID(owner.tenant.id).id, decodeGlobalID(admin.user.id).id]),
+    );
+    expect((await asKey(keys[0]!.secret)).status).toBe(401);
+    // Another tenant's ADMIN and keys are untouched.
+    expect((await asKey(stranger.keys[0]!.secret)).body.data.viewer).toEqual({ role: 'ADMIN', scopes: ['READ', 'WRITE', 'ADMIN'] });
+  });
+
+  it("stop when their creator's membership ends by any path, not only removeMember", async () => {
+    const { owner, admin, keys } = await adminWithKeys('Vanished creator');
+    await withClient(server.database.ownerUrl, (client) =>
+      client.query('delete from memberships where tenant_id = $1 and user_id = $2', [decodeGlobalID(owner.tenant.id).id, decodeGlobalID(admin.user.id).id]),
+    );
+    for (const key of keys) {
+      const refused = await asKey(key.secret);
+      expect([refused.status, refused.body.errors[0]?.message]).toEqual([401, 'API key of a former member']);
+    }
   });
 });

@@ -91,8 +91,9 @@ export const membersRemove: Command = {
   name: 'members remove',
   summary: 'remove a member (asks first unless --yes)',
   usage: '<email> [--yes]',
-  help: `Ends someone's membership of your tenant; their sessions here stop working at once. At a
-terminal it asks you to type the email; elsewhere it needs --yes. Needs ADMIN.`,
+  help: `Ends someone's membership of your tenant; their sessions here stop working at once and
+the API keys they created are revoked. At a terminal it asks you to type the email; elsewhere
+it needs --yes. Needs ADMIN.`,
   options: { yes: { type: 'boolean', short: 'y' } },
   async run(cli, args, values) {
     const member = await findMember(cli.client(), args[0]);

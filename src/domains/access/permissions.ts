@@ -42,6 +42,15 @@ export function scopesForRole(role: Role): readonly ApiScope[] {
   return ROLE_SCOPES[role];
 }
 
+/**
+ * What an API key may do now: its scopes, within those its creator's current role holds (a key
+ * never grants more than the person who made it may). `creatorRole` undefined: the key has no
+ * creator to follow (minted by an operator).
+ */
+export function keyScopesFor(scopes: readonly ApiScope[], creatorRole: Role | undefined): ApiScope[] {
+  return creatorRole ? scopes.filter((scope) => ROLE_SCOPES[creatorRole].includes(scope)) : [...scopes];
+}
+
 /** The role an API key with these scopes acts as: never above ADMIN (owners are people). */
 export function roleForScopes(scopes: readonly ApiScope[]): Role {
   if (scopes.includes('admin')) return 'ADMIN';

@@ -103,7 +103,7 @@ export class ApiKeyService {
       name: input.name,
       scopes: input.scopes,
       expiresAt: input.expiresAt,
-      createdById: actor.userId,
+      createdById: await this.issuerId(),
     });
     auditChange(this.ctx, 'apiKey.create', { type: 'ApiKey', id: created.apiKey.id }, null, shown(created.apiKey));
     return created;
@@ -134,7 +134,7 @@ export class ApiKeyService {
     const wanted = { scopes: old.scopes, expiresAt: lifetime === null ? null : new Date(now + lifetime) };
     // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
     assertMayIssueKey(actor, wanted, await this.tenant(actor.tenantId));
-    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: actor.userId });
+    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId() });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;
@@ -156,6 +156,18 @@ export class ApiKeyService {
     return key;
   }
 
+  /**
+   * The person a new key answers to (authentication holds it to their current role): the
+   * signed-in user, or, for a key minted by a key, that key's creator, so a key cannot launder
+   * its creator's authority into one that follows nobody.
+   */
+  private async issuerId(): Promise<string | null> {
+    const { actor, em } = this.ctx;
+    if (actor.kind !== 'apiKey') return actor.userId;
+    const key = await em.findOne(ApiKey, { id: actor.apiKeyId });
+    return key?.createdBy?.id ?? null;
+  }
+
   private tenant(id: string): Promise<Tenant> {
     return this.ctx.em.findOneOrFail(Tenant, { id });
   }
@@ -167,6 +179,21 @@ export class ApiKeyService {
     if (key.replacedBy) throw new ValidationError('This API key was already rotated', { reason: 'rotated' });
     return key;
   }
+}
+
+/**
+ * Revokes the live keys `userId` created in the caller's tenant, each recorded as an
+ * `apiKey.revoke` with the reason: a removed member's keys stop with them, and stay stopped if
+ * they are invited again. Authentication refuses them anyway (authenticator.ts); revoking makes
+ * it visible in the key list and the trail, and permanent.
+ */
+export async function revokeKeysOfFormerMember(ctx: ServiceContext, userId: string): Promise<void> {
+  const now = new Date();
+  const keys = await ctx.em.find(ApiKey, { createdBy: userId, revokedAt: null, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
+  const before = keys.map(shown);
+  for (const key of keys) key.revokedAt = now;
+  await ctx.em.flush();
+  keys.forEach((key, i) => auditChange(ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before[i]!, { ...shown(key), reason: 'creator-removed' }));
 }
 
 /** What the audit trail shows of a key: never its secret or hash. */

@@ -17,7 +17,7 @@ import { UnauthenticatedError } from '../errors.js';
 import { AccessTokenExpiredError, AccessTokens, TOKEN_ISSUER } from './access-token.js';
 import type { CredentialStore } from './credential-store.js';
 import { ExternalTokenVerifier } from './external-tokens.js';
-import { roleForScopes, scopesForRole } from '../access/permissions.js';
+import { keyScopesFor, roleForScopes, scopesForRole } from '../access/permissions.js';
 import { NO_ACTOR, type RefusedCredential, type RefusedCredentials } from './refused-credentials.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
@@ -145,6 +145,16 @@ export class Authenticator {
     const known: Refusal = { tenantId: record.tenantId, credential: 'apiKey', reason: '', actor: { kind: 'apiKey', id: record.keyId, email: null }, details: { keyPrefix } };
     if (record.revokedAt) throw refuse(new UnauthenticatedError('API key revoked', { reason: 'revoked' }), { ...known, reason: 'revoked' });
     if (record.expiresAt && record.expiresAt <= now) throw refuse(new UnauthenticatedError('API key expired', { reason: 'expired' }), { ...known, reason: 'expired' });
+    // Held to its creator's current role, read fresh like a user's: a demotion narrows the key
+    // at once; a removed creator's keys stop (removal also revokes them: members.service.ts).
+    if (record.creator && !record.creator.role) {
+      throw refuse(new UnauthenticatedError('API key of a former member', { reason: 'creator-left' }), { ...known, reason: 'creator-left' });
+    }
+    const scopes = keyScopesFor(record.scopes, record.creator?.role ?? undefined);
+    if (scopes.length === 0) {
+      const error = new UnauthenticatedError("API key's scopes are beyond its creator's current role", { reason: 'creator-role' });
+      throw refuse(error, { ...known, reason: 'creator-role' });
+    }
     return {
       actor: {
         kind: 'apiKey',
@@ -153,8 +163,8 @@ export class Authenticator {
         email: null,
         tenantId: record.tenantId,
         tenantSlug: record.tenantSlug,
-        role: roleForScopes(record.scopes),
-        scopes: record.scopes,
+        role: roleForScopes(scopes),
+        scopes,
       },
       expiresAt: record.expiresAt,
     };

@@ -14,6 +14,11 @@ export interface ApiKeyRecord {
   scopes: ApiScope[];
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /**
+   * The person whose authority the key carries, with their role in the key's tenant now (null:
+   * no longer a member). Null for keys no member created (the operator CLI's).
+   */
+  creator: { userId: string; role: Role | null } | null;
 }
 
 export interface IdentityProviderRecord {
@@ -56,6 +61,7 @@ export class CredentialStore {
       scopes: row.scopes,
       expiresAt: row.expires_at ? new Date(row.expires_at) : null,
       revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+      creator: row.creator_id ? { userId: row.creator_id, role: row.creator_role ?? null } : null,
     };
   }
 

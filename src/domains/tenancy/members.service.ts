@@ -21,7 +21,11 @@ export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 const INVITATION_MARKS = { email: 'personal' } as const;
 
 export class MembersService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** Ends what a removed member left behind in the tenant: the API keys they created. */
+    private readonly revokeKeysOf: (userId: string) => Promise<void>,
+  ) {}
 
   /** Returns the invitation and its token, shown once: the inviter passes it on. */
   async invite(input: { email: string; role: Role }): Promise<{ invitation: Invitation; token: string }> {
@@ -87,6 +91,7 @@ export class MembersService {
     em.remove(membership);
     await em.flush();
     auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: membership.user.id, role: membership.role }, null);
+    await this.revokeKeysOf(membership.user.id);
     return membership;
   }
 

@@ -161,7 +161,7 @@ export function Members() {
           if (member) void run((client) => client.mutate(RemoveMemberDocument, { membership: member.id }));
         }}
       >
-        They lose access to this tenant at once: their sessions here stop working. Their account and other tenants are kept.
+        They lose access to this tenant at once: their sessions here stop working and the API keys they created are revoked. Their account and other tenants are kept.
       </Confirm>
       <Confirm
         title={revoking ? `Revoke the invitation for ${revoking.email}?` : undefined}
