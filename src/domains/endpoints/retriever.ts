@@ -86,8 +86,11 @@ interface Row extends PassageRow {
  */
 const SEARCH_SYNTAX = /"|\bOR\b/;
 
-/** `-word`: an exclusion (a minus inside a word, "lift-to-drag", is not one). */
-const EXCLUSION = /(^|\s)-\S+/g;
+/**
+ * `-word`: an exclusion (a minus inside a word, "lift-to-drag", is not one, nor a minus before a
+ * digit: "-40" is a number, which until 2026-12-05 removed every passage holding 40).
+ */
+const EXCLUSION = /(^|\s)-(?!\d)\S+/g;
 
 /**
  * How the search reads a query: search syntax as written (`strict`), or plain words (any of
@@ -175,7 +178,9 @@ export function fullTextSearchSql({ datasetIds, query, topK, minScore }: Retriev
                     from (select language::regconfig as language, ${question} as question, ${excluded} as excluded, array_agg(id) as ids
                             from datasets where id = any(?::uuid[]) group by language) g
                     cross join lateral sluice_keyword_search(g.ids, g.language, g.question, ?, ?, ?, ?, g.excluded) s
-                   ${minScore === null ? '' : 'where s.score >= ?::float8'}
+                   -- A passage matched only by what the question excludes ("-\"clockwork lamp\"", "a OR -b")
+                   -- holds none of its words: score 0, not an answer (until 2026-12-05 such passages filled topK).
+                   where s.score > 0 ${minScore === null ? '' : 'and s.score >= ?::float8'}
                    order by s.complete desc, s.score desc, s.chunk_id
                    limit ?) h
            order by h.complete desc, h.score desc, h.chunk_id`,
