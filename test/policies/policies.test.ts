@@ -105,6 +105,22 @@ describe('rate_limit', () => {
     expect(results.filter((result) => result.code === 'ok')).toHaveLength(3);
     expect(results.filter((result) => result.code === 'RATE_LIMITED')).toHaveLength(5);
   });
+
+  it('counts what requests that started later admitted first: an earlier start is no way past the limit', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, tokens.ann, setup.endpointId, 'rate_limit', { requestsPerPeriod: 3, periodSeconds: 3600, scope: 'global' });
+    expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
+    expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
+    // A request that started 30 s before those two and takes the endpoint's lock after them (the
+    // race a review as an attacker won about one run in seven): it must see both.
+    clock.advance(-30);
+    try {
+      expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
+      expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('RATE_LIMITED');
+    } finally {
+      clock.advance(30);
+    }
+  });
 });
 
 describe('accounting', () => {
