@@ -16,9 +16,9 @@ import { z } from 'zod';
 import type { Citation, PreparedQuery, QueryEvent, QueryUsage } from '../domains/endpoint-queries/query.service.js';
 import { codedOrMasked, problemResponse, requestNamedBy, RequestRefusal, type PresentDetails } from '../platform/errors/index.js';
 import { isJsonContent, readJsonBody } from '../platform/http/json-body.js';
+import { decodePathSegment } from '../platform/http/path-segments.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
-import { nulByteMessage } from '../platform/input/nul-bytes.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
@@ -133,17 +133,7 @@ function pathEndpointRef(tenant: string, endpoint: string): string | undefined {
 
 /** `tenant/endpoint` from the path's two segments (percent-decoded; the service checks the shape). */
 function endpointRefOf(tenant: string, endpoint: string): string {
-  const decode = (segment: string, name: string) => {
-    let value: string;
-    try {
-      value = decodeURIComponent(segment);
-    } catch {
-      throw new RequestRefusal('BAD_USER_INPUT', `The path's {${name}} is not valid percent-encoding.`, { issues: [{ path: name, message: 'not valid percent-encoding' }] });
-    }
-    if (value.includes('\u0000')) throw new RequestRefusal('BAD_USER_INPUT', nulByteMessage(`The path's {${name}}`), { issues: [{ path: name, message: nulByteMessage('The value') }] });
-    return value;
-  };
-  return `${decode(tenant, 'tenant')}/${decode(endpoint, 'endpoint')}`;
+  return `${decodePathSegment(tenant, 'tenant')}/${decodePathSegment(endpoint, 'endpoint')}`;
 }
 
 /** The whole answer, as `queryEndpoint` gives it. */

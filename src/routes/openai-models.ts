@@ -7,6 +7,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { AskableEndpoint } from '../domains/endpoints/endpoint.service.js';
 import { codedOrMasked, NotFoundError } from '../platform/errors/index.js';
+import { decodePathSegment } from '../platform/http/path-segments.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { outcomeOf } from './consumer-door.js';
 import type { OpenAIRouteOptions } from './openai-chat.js';
@@ -29,10 +30,10 @@ export function useOpenAIModels({ door, logger }: OpenAIRouteOptions): Plugin {
           }),
         );
       }
-      // One model: its id is "tenant/endpoint", so the rest of the path, slash included.
-      const wanted = url.pathname === OPENAI_MODELS_PATH ? null : decodeURIComponent(url.pathname.slice(OPENAI_MODELS_PATH.length + 1));
       let finish: ((outcome: string) => void) | undefined;
       try {
+        // One model: its id is "tenant/endpoint", so the rest of the path, slash included.
+        const wanted = url.pathname === OPENAI_MODELS_PATH ? null : decodePathSegment(url.pathname.slice(OPENAI_MODELS_PATH.length + 1), 'model');
         const opened = await door.open({ request, serverContext, action: 'openai.models' });
         finish = opened.finish;
         const models = (await opened.services.endpoints.askable()).map(asModel);

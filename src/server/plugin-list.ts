@@ -36,7 +36,7 @@ import { useIpAllowList } from '../plugins/ip-allow-list.js';
 import { useLoopRefusal } from '../plugins/loop-refusal.js';
 import { useCarriedAddressRefusals, useIpRateLimit } from '../plugins/ip-rate-limit.js';
 import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
-import { problemResponse, type CodedError } from '../platform/errors/index.js';
+import { codedErrorResponse, problemResponse, type CodedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { openAIErrorResponse } from '../routes/openai-errors.js';
 import { useMetrics } from '../plugins/metrics.js';
@@ -45,6 +45,7 @@ import { useOperationLimits } from '../plugins/operation-limits.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
 import { useRequestLog } from '../plugins/request-log.js';
+import { withRequestHookGuard } from '../plugins/request-hook-guard.js';
 import { useRequestScope } from '../plugins/request-scope.js';
 import { useSubscriptionLimits } from '../plugins/subscription-limits.js';
 import { useSubscriptionShutdown } from '../plugins/subscription-shutdown.js';
@@ -126,7 +127,7 @@ export function pluginList({
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
   const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
-  return [
+  const plugins: YogaPlugins = [
     useReadinessCheck({
       endpoint: '/readyz',
       check: async () => !shutdownSignal.aborted && (await isDatabaseReady(orm).catch(() => false)),
@@ -194,6 +195,10 @@ export function pluginList({
     // @defer and @stream (incremental delivery over multipart/mixed or SSE).
     useDeferStream(),
   ];
+  // Nothing a route throws reaches @whatwg-node/server, which answers with the stack trace.
+  const answerUncaught = (url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }) =>
+    refusalInPathShape(url, request, error, fetchAPI) ?? codedErrorResponse(fetchAPI, error);
+  return plugins.map((plugin) => withRequestHookGuard(plugin, logger, answerUncaught));
 }
 
 /** Where Yoga serves GraphQL (server.ts's `graphqlEndpoint`): one name for both. */
