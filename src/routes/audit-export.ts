@@ -14,6 +14,7 @@ import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
+import { DATE_TIME_RANGE, isDateTimeInRange } from '../platform/input/date-times.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
 import { presentedCredential } from '../domains/identity/presented-credential.js';
 import { clientIpOf } from '../platform/http/client-address.js';
@@ -106,6 +107,7 @@ function filterOf(params: URLSearchParams): AuditEventFilter {
     if (value == null) return null;
     const parsed = new Date(value);
     if (Number.isNaN(parsed.getTime())) throw new Error(`${name} must be an ISO 8601 date-time`);
+    if (!isDateTimeInRange(parsed)) throw new Error(`${name} must be a date-time from ${DATE_TIME_RANGE}`);
     return parsed;
   };
   return { from: date('from'), to: date('to'), action: params.get('action'), actor: params.get('actor'), outcome: params.get('outcome') };

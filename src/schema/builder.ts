@@ -7,11 +7,12 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin, { encodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import type { GraphQLContext } from '../plugins/context.js';
 import { isAuthenticated } from '../domains/actor.js';
 import { isUuid } from '../domains/ids.js';
+import { DATE_TIME_RANGE, isDateTimeInRange } from '../platform/input/date-times.js';
 import { can, canAskEndpoints, type Permission } from '../domains/access/permissions.js';
 import { roleAtLeast, type ApiScope, type Role } from '../domains/access/roles.js';
 
@@ -104,7 +105,7 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('DateTime', boundedDateTime());
 builder.addScalarType('JSONObject', JSONObjectResolver);
 builder.addScalarType('SafeInt', SafeIntResolver);
 builder.scalarType('File', {
@@ -123,3 +124,24 @@ builder.scalarType('File', {
 builder.queryType({});
 builder.subscriptionType({});
 builder.mutationType({});
+
+/**
+ * graphql-scalars' DateTime, refusing what PostgreSQL cannot take (year 0000, or a time zone
+ * offset past 9999-12-31): BAD_USER_INPUT naming the range (platform/input/date-times.ts).
+ * GraphQL puts the variable or the literal before the message.
+ */
+function boundedDateTime(): GraphQLScalarType {
+  const checked = (value: unknown): Date => {
+    const date = value as Date;
+    if (!isDateTimeInRange(date)) {
+      throw new GraphQLError(`DateTime must be from ${DATE_TIME_RANGE}`, { extensions: { code: 'BAD_USER_INPUT', http: { spec: true, status: 400 } } });
+    }
+    return date;
+  };
+  const config = DateTimeResolver.toConfig();
+  return new GraphQLScalarType<Date, Date>({
+    ...config,
+    parseValue: (value) => checked(DateTimeResolver.parseValue(value)),
+    parseLiteral: (ast, variables) => checked(DateTimeResolver.parseLiteral(ast, variables)),
+  });
+}

@@ -58,7 +58,10 @@ export function toClientError(error: GraphQLError, options: ClientErrorOptions =
   if (original instanceof GraphQLError) {
     const inner = toClientError(original, options);
     if (!inner) return undefined;
-    return new GraphQLError(inner.message, {
+    // GraphQL names where a value was refused before the scalar's message (`Variable "$from"
+    // got invalid value …; `): kept, so the client learns which argument it was.
+    const where = error.message.endsWith(original.message) ? error.message.slice(0, error.message.length - original.message.length) : '';
+    return new GraphQLError(where + inner.message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
