@@ -49,5 +49,46 @@ export function toolServer({ tools, instructions, call, onCallNamed }: ToolServe
               extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined),
     });
   });
+  invalidParamsAsSuch(server);
   return server;
+}
+
+type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+
+/** At most this many issues are named in one refusal (a large body has as many as it likes). */
+const MAX_ISSUES = 5;
+
+/**
+ * The SDK checks each request against its method's schema before any handler runs, and
+ * answered a mismatch (`"arguments": [1]`, `"name": 5`, `initialize` without its params) as
+ * -32603 Internal error with the raw zod issues as the message. A caller's mistake is -32602
+ * Invalid params, with a readable message and `data` as every surface gives it (code
+ * BAD_USER_INPUT, `issues` of `{ path, message }`). The SDK has no hook for it, so the handlers
+ * it holds, its own `initialize` included, are wrapped (test/routes/mcp-invalid-params.test.ts
+ * fails if an SDK update moves them).
+ */
+function invalidParamsAsSuch(server: Server): void {
+  const handlers = (server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (error) {
+        throw invalidParamsOf(method, error) ?? error;
+      }
+    });
+  }
+}
+
+function invalidParamsOf(method: string, error: unknown): McpError | undefined {
+  // zod's classic ZodError, or its core $ZodError (what the SDK's schemas throw under some loaders).
+  const { name, issues } = (error ?? {}) as { name?: unknown; issues?: unknown };
+  if ((name !== 'ZodError' && name !== '$ZodError') || !Array.isArray(issues)) return undefined;
+  const named = (issues as { path?: PropertyKey[]; message?: string }[]).slice(0, MAX_ISSUES).map((issue) => ({
+    path: (issue.path ?? []).map(String).join('.'),
+    message: String(issue.message ?? 'invalid').slice(0, 200),
+  }));
+  const more = issues.length > named.length ? ` (and ${issues.length - named.length} more)` : '';
+  const message = `Invalid params for ${method.slice(0, 100)}: ${named.map(({ path, message }) => (path ? `${path}: ${message}` : message)).join('; ')}${more}`;
+  return new McpError(ErrorCode.InvalidParams, message, { code: 'BAD_USER_INPUT', issues: named });
 }
