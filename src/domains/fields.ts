@@ -3,14 +3,20 @@ import { z } from 'zod';
 import { displayDescription, displayName } from './display-text.js';
 import { ValidationError } from './errors.js';
 
-const SLUG = /^[a-z0-9-]{3,64}$/;
+/** The longest slug (datasets, endpoints, tenants). */
+export const SLUG_MAX = 64;
+const SLUG = new RegExp(`^[a-z0-9-]{3,${SLUG_MAX}}$`);
+/** The longest email an account may have (64 for the local part, @, 255 for the domain). */
+export const EMAIL_MAX = 320;
+/** The longest endpoint reference, `tenantSlug/endpointSlug`. */
+export const REFERENCE_MAX = 2 * SLUG_MAX + 1;
 
 /** A name, cleaned and bounded as every displayed name is (display-text.ts). */
 export function validName(name: string): string {
   return displayName(name, 'name');
 }
 
-const emailSchema = z.email({ message: 'Enter a valid email address' }).max(320);
+const emailSchema = z.email({ message: 'Enter a valid email address' }).max(EMAIL_MAX);
 
 /** A user's email as stored and compared: trimmed, lower-case, and valid. */
 export function normalizeEmail(email: string): string {

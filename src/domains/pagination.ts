@@ -33,7 +33,11 @@ export function encodeCursor(item: Keyed): string {
   return Buffer.from(JSON.stringify([item.createdAt.toISOString(), item.id])).toString('base64url');
 }
 
+/** Cursors this module writes are under 100 characters; a longer one is not decoded (nor echoed). */
+const CURSOR_MAX = 512;
+
 export function decodeCursor(cursor: string): Keyed {
+  if (cursor.length > CURSOR_MAX) throw new ValidationError(`Invalid pagination cursor: at most ${CURSOR_MAX} characters`, { field: 'cursor' });
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
     const date = new Date(createdAt);

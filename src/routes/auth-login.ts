@@ -16,14 +16,13 @@ import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
+import { STRING_BOUNDS } from '../schema/string-bounds.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
 
-const LoginBody = z.object({
-  email: z.string().max(320),
-  password: z.string().max(4096),
-  tenant: z.string().max(100).optional(),
-});
+/** The `logIn` mutation's bounds (schema/string-bounds.ts): a longer value is refused before any lookup. */
+const within = (kind: 'email' | 'password' | 'tenant') => z.string().max(STRING_BOUNDS[kind], { message: `must be at most ${STRING_BOUNDS[kind]} characters` });
+const LoginBody = z.object({ email: within('email'), password: within('password'), tenant: within('tenant').optional() });
 
 export interface RestLoginOptions {
   orm: Orm;
@@ -50,7 +49,14 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' });
       let body: z.infer<typeof LoginBody>;
       try {
-        body = LoginBody.parse(JSON.parse(await jsonTextOf(request)));
+        const parsed = LoginBody.safeParse(JSON.parse(await jsonTextOf(request)));
+        if (!parsed.success) {
+          // A field too long names itself and the limit; any other shape gets the usage line.
+          const tooLong = parsed.error.issues.find((issue) => issue.code === 'too_big');
+          if (tooLong) return json(400, { error: 'invalid_request', error_description: `${tooLong.path.join('.')}: ${tooLong.message}`, code: 'BAD_USER_INPUT' });
+          throw parsed.error;
+        }
+        body = parsed.data;
       } catch (error) {
         if (error instanceof RefusedBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });

@@ -7,6 +7,7 @@ import { displayText } from './display-text.js';
 import type { Tenant } from '../domains/tenancy/tenant.entity.js';
 import type { User } from '../domains/tenancy/user.entity.js';
 import { RoleEnum } from './tenancy.js';
+import { bounded } from './string-bounds.js';
 
 const SessionUserRef = builder.objectRef<User>('SessionUser').implement({
   description: 'The signed-in user of an AuthPayload.',
@@ -53,17 +54,17 @@ export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').impl
 
 const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
-    email: t.string({ required: true, ...audited.personal }),
-    password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.', ...audited.secret }),
+    email: t.string({ required: true, ...bounded('email', 'personal') }),
+    password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.', ...bounded('password', 'secret') }),
     tenantName: t.string({ required: true, ...displayText('name'), description: 'Your organisation; its slug is derived from it.' }),
   }),
 });
 
 const LogInInput = builder.inputType('LogInInput', {
   fields: (t) => ({
-    email: t.string({ required: true, ...audited.personal }),
-    password: t.string({ required: true, ...audited.secret }),
-    tenant: t.string({ required: false, description: 'Tenant id or slug; your oldest membership when omitted.' }),
+    email: t.string({ required: true, ...bounded('email', 'personal') }),
+    password: t.string({ required: true, ...bounded('password', 'secret') }),
+    tenant: t.string({ required: false, description: 'Tenant id or slug; your oldest membership when omitted.', ...bounded('tenant') }),
   }),
 });
 
@@ -82,7 +83,7 @@ builder.mutationFields((t) => ({
   refreshSession: t.field({
     type: AuthPayloadRef,
     description: 'Trades a refresh token for a new pair. Presenting a used one ends the whole session.',
-    args: { refreshToken: t.arg.string({ required: true, ...audited.secret }) },
+    args: { refreshToken: t.arg.string({ required: true, ...bounded('token', 'secret') }) },
     resolve: (_root, { refreshToken }, ctx) => ctx.services.accounts.refreshSession(refreshToken),
   }),
   logOut: t.boolean({
@@ -94,7 +95,7 @@ builder.mutationFields((t) => ({
     type: AuthPayloadRef,
     description: "Moves the caller's session to another tenant they belong to (id or slug).",
     authScopes: { authenticated: true },
-    args: { tenant: t.arg.string({ required: true }) },
+    args: { tenant: t.arg.string({ required: true, ...bounded('tenant') }) },
     resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenantKey(tenant)),
   }),
 }));

@@ -2,6 +2,7 @@
 import type { AuditEventRow } from '../domains/audit/audit.service.js';
 import type { ChainRewrite, VerifyResult } from '../domains/audit/chain-verifier.js';
 import { builder } from './builder.js';
+import { bounded } from './string-bounds.js';
 
 const AuditEventRef = builder.objectRef<AuditEventRow>('AuditEvent').implement({
   description: 'One entry of the tamper-evident audit trail.',
@@ -63,9 +64,9 @@ const VerifyResultRef = builder.objectRef<VerifyResult>('AuditChainVerification'
 
 const AuditEventFilterInput = builder.inputType('AuditEventFilter', {
   fields: (t) => ({
-    actor: t.string({ required: false, description: 'The actor id (user, API key, issuer#subject).' }),
-    action: t.string({ required: false, description: 'Exact, or a prefix ending in * (`config.*`).' }),
-    outcome: t.string({ required: false }),
+    actor: t.string({ required: false, description: 'The actor id (user, API key, issuer#subject).', ...bounded('actor') }),
+    action: t.string({ required: false, description: 'Exact, or a prefix ending in * (`config.*`).', ...bounded('keyword') }),
+    outcome: t.string({ required: false, ...bounded('keyword') }),
     from: t.field({ type: 'DateTime', required: false }),
     to: t.field({ type: 'DateTime', required: false }),
   }),
@@ -79,7 +80,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: AuditEventFilterInput, required: false }),
       first: t.arg.int({ required: false, description: 'Default 50, at most 100.' }),
-      after: t.arg.string({ required: false }),
+      after: t.arg.string({ required: false, ...bounded('cursor') }),
     },
     resolve: (_root, { filter, first, after }, ctx) => ctx.services.audit.list(filter ?? {}, { first, after }),
   }),

@@ -11,6 +11,7 @@ import { builder } from './builder.js';
 import { RetrievalModeEnum } from './endpoints.js';
 import { HealthRef } from './models.js';
 import { toConnection } from './pagination.js';
+import { bounded } from './string-bounds.js';
 
 const RateLimitSubjectEnum = builder.enumType('RateLimitSubject', {
   description: 'Who shares one allowance: each client ADDRESS, each CALLER (user, API key or identity), each CALLER_TENANT, or EVERYONE together.',
@@ -88,9 +89,9 @@ builder.queryFields((t) => ({
     description:
       'Listed endpoints of every tenant, ordered by tenant slug then endpoint slug; open to any caller, with or without a credential. `search` matches name, description, tenant and address as plain text, case-insensitive.',
     args: {
-      search: t.arg.string({ required: false, description: 'Plain text (no wildcards), at most 200 characters.', ...audited.text }),
+      search: t.arg.string({ required: false, description: 'Plain text (no wildcards), at most 200 characters.', ...bounded('search', 'text') }),
       first: t.arg.int({ required: false, description: 'Default 20, at most 100.' }),
-      after: t.arg.string({ required: false }),
+      after: t.arg.string({ required: false, ...bounded('cursor') }),
     },
     resolve: async (_root, args, ctx) => toConnection(await ctx.services.catalog.browse(args)),
   }),

@@ -9,6 +9,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
+import { bounded } from './string-bounds.js';
 
 export const DocumentRef = builder.loadableNodeRef('Document', {
   id: { resolve: (document: DocumentRow) => document.id },
@@ -65,7 +66,7 @@ DatasetRef.implement({
     documents: t.connection({
       type: DocumentRef,
       description: 'Its documents, oldest first; those of one upload in the order they were sent. A page for each of many datasets costs one query.',
-      args: { titleContains: t.arg.string({ required: false, description: 'Only documents whose title contains this (case-insensitive, at most 200 characters).' }) },
+      args: { titleContains: t.arg.string({ required: false, description: 'Only documents whose title contains this (case-insensitive, at most 200 characters).', ...bounded('search') }) },
       resolve: async (dataset, args, ctx) => toConnection(await ctx.services.documents.page(dataset.id, args)),
     }),
   }),
@@ -90,9 +91,9 @@ DocumentRef.implement({
 export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
   fields: (t) => ({
     name: t.string({ required: true, ...displayText('name') }),
-    slug: t.string({ required: true }),
+    slug: t.string({ required: true, ...bounded('slug') }),
     description: t.string({ required: false, ...displayText('description', 'text') }),
-    language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.` }),
+    language: t.string({ required: false, description: `Default english. One of: ${TEXT_SEARCH_LANGUAGES.join(', ')}.`, ...bounded('keyword') }),
     embeddingModelId: t.globalID({
       required: false,
       for: [ModelRef],
@@ -105,7 +106,7 @@ export const CreateDatasetInput = builder.inputType('CreateDatasetInput', {
 const UpdateDatasetInput = builder.inputType('UpdateDatasetInput', {
   fields: (t) => ({
     name: t.string({ required: false, ...displayText('name') }),
-    slug: t.string({ required: false }),
+    slug: t.string({ required: false, ...bounded('slug') }),
     description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
     embeddingModelId: t.globalID({
       required: false,
@@ -120,7 +121,7 @@ builder.queryFields((t) => ({
   datasets: t.connection({
     type: DatasetRef,
     authScopes: { permission: 'tenant:read' },
-    args: { nameContains: t.arg.string({ required: false, description: 'Case-insensitive part of the name.' }) },
+    args: { nameContains: t.arg.string({ required: false, description: 'Case-insensitive part of the name.', ...bounded('search') }) },
     resolve: async (_root, args, ctx) => toConnection(await ctx.services.datasets.list(args)),
   }),
   dataset: t.field({
@@ -128,7 +129,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'By id or by slug.',
     authScopes: { permission: 'tenant:read' },
-    args: { id: t.arg.globalID({ required: false, for: [DatasetRef] }), slug: t.arg.string({ required: false }) },
+    args: { id: t.arg.globalID({ required: false, for: [DatasetRef] }), slug: t.arg.string({ required: false, ...bounded('slug') }) },
     resolve: async (_root, { id, slug }, ctx) => {
       if (id) return (await ctx.services.datasets.byIds([id.id]))[0] ?? null;
       return slug ? ctx.services.datasets.bySlug(slug) : null;

@@ -8,6 +8,7 @@ import type { RankedPassage } from '../domains/endpoint-queries/retrieval-modes.
 import { CodedError } from '../platform/errors/index.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
+import { bounded } from './string-bounds.js';
 
 type Ranked = RankedPassage & { rank: number };
 
@@ -173,7 +174,7 @@ function eventStream(prepared: PreparedQuery, outer?: AbortSignal): AsyncIterabl
 }
 
 const queryArgs = builder.args((t) => ({
-  endpoint: t.string({ required: true, description: '"tenantSlug/endpointSlug"' }),
+  endpoint: t.string({ required: true, description: '"tenantSlug/endpointSlug"', ...bounded('reference') }),
   query: t.string({ required: true, description: 'What to ask: words, "quoted phrases", or, -excluded (1–8192 characters).', ...audited.text }),
   options: t.field({ type: QueryOptionsInput, required: false }),
 }));

@@ -8,6 +8,7 @@ import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
 import { HealthRef, ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
+import { bounded } from './string-bounds.js';
 
 export const EndpointRef = builder.loadableNodeRef('Endpoint', {
   id: { resolve: (endpoint: Endpoint) => endpoint.id },
@@ -105,7 +106,7 @@ const RetrievalInput = builder.inputType('RetrievalInput', {
 const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
   fields: (t) => ({
     name: t.string({ required: true, ...displayText('name') }),
-    slug: t.string({ required: true }),
+    slug: t.string({ required: true, ...bounded('slug') }),
     description: t.string({ required: false, ...displayText('description', 'text') }),
     datasetIds: t.globalIDList({ required: true, for: [DatasetRef] }),
     modelId: t.globalID({ required: true, for: [ModelRef] }),
@@ -119,7 +120,7 @@ const CreateEndpointInput = builder.inputType('CreateEndpointInput', {
 const UpdateEndpointInput = builder.inputType('UpdateEndpointInput', {
   fields: (t) => ({
     name: t.string({ required: false, ...displayText('name') }),
-    slug: t.string({ required: false }),
+    slug: t.string({ required: false, ...bounded('slug') }),
     description: t.string({ required: false, ...displayText('description', 'text'), description: 'null or empty clears it.' }),
     datasetIds: t.globalIDList({ required: false, for: [DatasetRef] }),
     modelId: t.globalID({ required: false, for: [ModelRef] }),
@@ -145,7 +146,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One of your tenant’s endpoints, by slug.',
     authScopes: { permission: 'tenant:read' },
-    args: { slug: t.arg.string({ required: true }) },
+    args: { slug: t.arg.string({ required: true, ...bounded('slug') }) },
     resolve: (_root, { slug }, ctx) => ctx.services.endpoints.bySlug(slug),
   }),
 }));

@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { RoleEnum, TenantRef } from './tenancy.js';
+import { bounded } from './string-bounds.js';
 
 export const IdentityProviderRef = builder.loadableNodeRef('IdentityProvider', {
   id: { resolve: (provider: IdentityProvider) => provider.id },
@@ -31,12 +32,12 @@ IdentityProviderRef.implement({
 const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProviderInput', {
   fields: (t) => ({
     name: t.string({ required: true, ...displayText('name') }),
-    issuer: t.string({ required: true, description: 'Must equal the `iss` claim of its tokens.' }),
-    audience: t.string({ required: true, description: 'Tokens must name this in `aud`.' }),
-    jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).' }),
+    issuer: t.string({ required: true, description: 'Must equal the `iss` claim of its tokens.', ...bounded('url') }),
+    audience: t.string({ required: true, description: 'Tokens must name this in `aud`.', ...bounded('url') }),
+    jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).', ...bounded('url') }),
     jwks: t.field({ type: 'JSONObject', required: false, description: 'Or the key set itself: public keys only.' }),
-    emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).', ...audited.plain }),
-    roleClaim: t.string({ required: false, description: 'Claim holding role names, mapped by `roleMapping`.' }),
+    emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).', ...bounded('keyword', 'plain') }),
+    roleClaim: t.string({ required: false, description: 'Claim holding role names, mapped by `roleMapping`.', ...bounded('keyword') }),
     roleMapping: t.field({ type: 'JSONObject', required: false, description: 'Claim value → role, e.g. {"partner-admin": "ADMIN"}.' }),
     defaultRole: t.field({ type: RoleEnum, required: false, description: 'Role when no mapping applies (default VIEWER).' }),
   }),

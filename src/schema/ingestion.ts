@@ -9,6 +9,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { DatasetRef } from './datasets.js';
 import { toConnection } from './pagination.js';
+import { bounded, boundedList } from './string-bounds.js';
 
 const IngestionStageEnum = builder.enumType('IngestionStage', {
   values: INGESTION_STAGES,
@@ -125,7 +126,7 @@ const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
     title: t.string({ required: true, ...displayText('title'), description: 'Also names the document in its dataset: the same title again replaces it.' }),
     text: t.string({ required: true, ...audited.text }),
-    mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.' }),
+    mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.', ...bounded('keyword') }),
     metadata: t.field({ type: 'JSONObject', required: false, ...audited.text }),
   }),
 });
@@ -134,13 +135,13 @@ const IngestionOptionsInput = builder.inputType('IngestionOptionsInput', {
   fields: (t) => ({
     chunkSize: t.int({ required: false, description: 'Chunk size in characters (100–20000, default 1000); a rest under half of it at the end of a document joins the last chunk, which may then reach 1.5 × chunkSize.' }),
     chunkOverlap: t.int({ required: false, description: 'Characters repeated between neighbouring chunks (default 150, at most half of chunkSize).' }),
-    jsonTextField: t.string({ required: false, description: 'JSON/JSONL: the field with the text (dotted path, default "text").' }),
-    jsonTitleField: t.string({ required: false, description: 'JSON/JSONL: the title field (default "title").' }),
-    jsonIdField: t.string({ required: false, description: 'JSON/JSONL: a stable id that names each record (default: its position).' }),
+    jsonTextField: t.string({ required: false, description: 'JSON/JSONL: the field with the text (dotted path, default "text").', ...bounded('keyword') }),
+    jsonTitleField: t.string({ required: false, description: 'JSON/JSONL: the title field (default "title").', ...bounded('keyword') }),
+    jsonIdField: t.string({ required: false, description: 'JSON/JSONL: a stable id that names each record (default: its position).', ...bounded('keyword') }),
     csvMode: t.field({ type: CsvModeEnum, required: false, description: 'One document per ROW (default) or per FILE.' }),
-    csvTextColumns: t.stringList({ required: false, description: 'Columns with the text (default: all, as "column: value" lines).' }),
-    csvTitleColumn: t.string({ required: false }),
-    csvIdColumn: t.string({ required: false, description: 'A stable id per row (default: the row number).' }),
+    csvTextColumns: t.stringList({ required: false, description: 'Columns with the text (default: all, as "column: value" lines).', ...boundedList('keyword') }),
+    csvTitleColumn: t.string({ required: false, ...bounded('keyword') }),
+    csvIdColumn: t.string({ required: false, description: 'A stable id per row (default: the row number).', ...bounded('keyword') }),
   }),
 });
 
@@ -172,6 +173,7 @@ builder.mutationFields((t) => ({
         required: false,
         description:
           "The names to keep the files under, in the files' order: a path below the folder uploaded, say (multipart parsers keep only the last segment of a file's own name). Omitted, or for files past its end: each file's own name.",
+        ...boundedList('fileName'),
       }),
       documents: t.arg({ type: [InlineDocumentInput], required: false }),
       options: t.arg({ type: IngestionOptionsInput, required: false }),

@@ -6,6 +6,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { MembershipRef, RoleEnum, TenantRef, UserRef } from './tenancy.js';
+import { bounded } from './string-bounds.js';
 
 export const InvitationRef = builder.objectRef<Invitation>('Invitation').implement({
   description: 'An offer of a role in a tenant to one email address: single use, expiring.',
@@ -40,7 +41,7 @@ builder.mutationFields((t) => ({
   inviteMember: t.field({
     type: CreatedInvitationRef,
     authScopes: { permission: 'member:manage' },
-    args: { email: t.arg.string({ required: true, ...audited.personal }), role: t.arg({ type: RoleEnum, required: true }) },
+    args: { email: t.arg.string({ required: true, ...bounded('email', 'personal') }), role: t.arg({ type: RoleEnum, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.members.invite(args),
   }),
   revokeInvitation: t.field({
@@ -53,8 +54,8 @@ builder.mutationFields((t) => ({
     type: AuthPayloadRef,
     description: 'Signed in as the invited email, or signing up with `password`. Returns a session in the new tenant.',
     args: {
-      token: t.arg.string({ required: true, ...audited.secret }),
-      password: t.arg.string({ required: false, ...audited.secret }),
+      token: t.arg.string({ required: true, ...bounded('token', 'secret') }),
+      password: t.arg.string({ required: false, ...bounded('password', 'secret') }),
       displayName: t.arg.string({ required: false, ...displayText('name', 'personal') }),
     },
     resolve: (_root, args, ctx) => ctx.services.invitationAcceptance.accept(args),

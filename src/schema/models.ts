@@ -8,6 +8,7 @@ import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
+import { bounded } from './string-bounds.js';
 
 export const ModelRef = builder.loadableNodeRef('Model', {
   id: { resolve: (model: Model) => model.id },
@@ -77,7 +78,7 @@ const ModelTypeRef = builder.objectRef<{ name: string; description: string; acce
 const CreateModelInput = builder.inputType('CreateModelInput', {
   fields: (t) => ({
     name: t.string({ required: true, ...displayText('name'), description: 'Unique within the tenant.' }),
-    type: t.string({ required: true, description: 'extractive (built in), openai-compatible (chat) or openai-compatible-embeddings.' }),
+    type: t.string({ required: true, description: 'extractive (built in), openai-compatible (chat) or openai-compatible-embeddings.', ...bounded('keyword') }),
     config: t.field({
       type: 'JSONObject',
       required: false,
@@ -85,7 +86,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
         'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}. ' +
         'openai-compatible-embeddings: {baseUrl, model, dimensions?, batchSize?}.',
     }),
-    apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.', ...audited.secret }),
+    apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.', ...bounded('secret', 'secret') }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),
   }),
@@ -95,7 +96,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
   fields: (t) => ({
     name: t.string({ required: false, ...displayText('name') }),
     config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.' }),
-    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...audited.secret }),
+    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...bounded('secret', 'secret') }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),
   }),

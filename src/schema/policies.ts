@@ -4,6 +4,7 @@ import type { PolicyType } from '../domains/policies/policy-type.js';
 import type { Policy } from '../domains/policies/policy.entity.js';
 import { builder } from './builder.js';
 import { EndpointRef } from './endpoints.js';
+import { bounded } from './string-bounds.js';
 
 export const PolicyRef = builder.loadableNodeRef('Policy', {
   id: { resolve: (policy: Policy) => policy.id },
@@ -46,7 +47,7 @@ const PolicyTypeRef = builder.objectRef<PolicyType>('PolicyType').implement({
 const CreatePolicyInput = builder.inputType('CreatePolicyInput', {
   fields: (t) => ({
     endpointId: t.globalID({ required: true, for: [EndpointRef] }),
-    type: t.string({ required: true }),
+    type: t.string({ required: true, ...bounded('keyword') }),
     configuration: t.field({ type: 'JSONObject', required: true }),
     enabled: t.boolean({ required: false, description: 'Default true.' }),
   }),

@@ -6,6 +6,7 @@ import type { User } from '../domains/tenancy/user.entity.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
+import { boundedList } from './string-bounds.js';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -99,7 +100,7 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
     }),
     ipAllowList: t.stringList({
       required: false,
-      description: 'CIDR ranges (IPv4 or IPv6) the tenant’s credentials may call from; [] removes the restriction (OWNER). Must include your own address.',
+      description: 'CIDR ranges (IPv4 or IPv6) the tenant’s credentials may call from; [] removes the restriction (OWNER). Must include your own address.',      ...boundedList('cidr'),
     }),
   }),
 });

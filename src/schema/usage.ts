@@ -4,6 +4,7 @@ import type { Allowance } from '../domains/policies/policy-type.js';
 import type { UsageTotals } from '../domains/policies/usage.service.js';
 import { builder } from './builder.js';
 import { toConnection } from './pagination.js';
+import { bounded } from './string-bounds.js';
 
 const TimeRangeInput = builder.inputType('TimeRangeInput', {
   description: 'A half-open range [from, to). Default: the 30 days up to now; at most 400 days.',
@@ -103,7 +104,7 @@ const DecisionFilterInput = builder.inputType('PolicyDecisionFilter', {
   fields: (t) => ({
     endpointId: t.globalID({ required: false }),
     decision: t.field({ type: DecisionEnum, required: false }),
-    callerId: t.string({ required: false }),
+    callerId: t.string({ required: false, ...bounded('actor') }),
     from: t.field({ type: 'DateTime', required: false }),
     to: t.field({ type: 'DateTime', required: false }),
   }),
@@ -134,7 +135,7 @@ builder.queryFields((t) => ({
     type: MyUsageRef,
     description: 'Your own use of an endpoint ("tenantSlug/endpointSlug") and what is left of each limit on it.',
     authScopes: { permission: 'endpoint:query' },
-    args: { endpoint: t.arg.string({ required: true }), range: t.arg({ type: TimeRangeInput, required: false }) },
+    args: { endpoint: t.arg.string({ required: true, ...bounded('reference') }), range: t.arg({ type: TimeRangeInput, required: false }) },
     resolve: (_root, { endpoint, range }, ctx) => ctx.services.usage.myUsage(endpoint, range ?? {}),
   }),
   policyDecisions: t.connection({
