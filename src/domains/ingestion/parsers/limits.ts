@@ -22,6 +22,26 @@ export interface ParseLimits {
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxDepth: 200, maxColumns: 1000, maxLineChars: 1024 * 1024 };
 
+/**
+ * What one document's metadata may hold: a JSON/JSONL record's other fields and a CSV row's
+ * other columns become its metadata, and every read of the document (its `metadata` field, a
+ * page of 20) parses and serialises all of it on the serving thread: a record of 500 000 keys
+ * (8 MB) cost seconds per read. Top-level keys: this many, or as many as a CSV file may have
+ * columns when that is more (a row's other columns, at least one is its text, and its `row`).
+ */
+export const METADATA_MAX_KEYS = 1000;
+/** Serialised as JSON (UTF-8 bytes). */
+export const METADATA_MAX_BYTES = 64 * 1024;
+
+/** Throws PARSE_LIMIT when a document's metadata is over its bounds; `where` names the record. */
+export function assertMetadataWithinLimits(name: string, where: string, metadata: Record<string, unknown>, limits: ParseLimits): void {
+  const maxKeys = Math.max(METADATA_MAX_KEYS, limits.maxColumns);
+  const keys = Object.keys(metadata).length;
+  if (keys > maxKeys) throw limitError(name, `${where} has ${keys} metadata fields, more than ${maxKeys}`);
+  const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+  if (bytes > METADATA_MAX_BYTES) throw limitError(name, `${where} has ${bytes} bytes of metadata, more than ${METADATA_MAX_BYTES}`);
+}
+
 /** The input is over a bound: it fails alone, with reason PARSE_LIMIT. */
 export function limitError(name: string, problem: string): ValidationError {
   return new ValidationError(`${JSON.stringify(name)}: ${problem}`, { reason: 'PARSE_LIMIT', name });

@@ -9,7 +9,7 @@ import { ValidationError } from '../../errors.js';
 import type { IngestionOptions } from '../options.js';
 import { assertTextual, type Format } from './formats.js';
 import { htmlTitle, htmlToPlainText } from './html.js';
-import { assertWithinLimits, limitError, type ParseLimits } from './limits.js';
+import { assertMetadataWithinLimits, assertWithinLimits, limitError, type ParseLimits } from './limits.js';
 import { markdownToText } from './markdown.js';
 
 export interface ParseInput {
@@ -32,7 +32,9 @@ export interface ParsedDocument {
 /** Throws a ValidationError whose `details.reason` is PARSE_ERROR (bad content) or PARSE_LIMIT (over a bound). */
 export function parseDocuments(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
   assertWithinLimits(input.name, input.format, input.content, limits);
-  const documents = parseByFormat(input, options, limits)
+  const parsed = parseByFormat(input, options, limits);
+  for (const [index, document] of parsed.entries()) assertMetadataWithinLimits(input.name, parsed.length === 1 ? 'the document' : `document ${index + 1}`, document.metadata, limits);
+  const documents = parsed
     .map((document) => ({ ...document, text: normalise(document.text), title: titleFromContent(document.title) || input.name }))
     .filter((document) => document.text.length > 0);
   if (documents.length === 0) throw parseError(input.name, 'no text in it');
