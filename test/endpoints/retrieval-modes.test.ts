@@ -124,6 +124,32 @@ describe('retrieval modes', () => {
     expect(body.data.queryEndpoint.usage.costMicros).toBe(Math.ceil(question.length / 4));
   });
 
+  it('embeds the question without its search syntax, and leaves out passages holding an excluded word', async () => {
+    const semantic = await endpoint(setup, { mode: 'SEMANTIC', topK: DOCUMENTS.length });
+    const hybrid = await endpoint(setup, { mode: 'HYBRID', topK: DOCUMENTS.length });
+    const titles = async (reference: string, question: string) => {
+      const body = await queryEndpoint(server, setup.owner.token, reference, question, undefined, PASSAGES);
+      expect(body.errors).toBeUndefined();
+      return body.data.queryEndpoint.passages.map((p: any) => p.documentTitle) as string[];
+    };
+    const before = fake.requests.length;
+    const kept = await titles(semantic.reference, 'lighthouse lamp -sourdough -"green plants"');
+    // Every passage but the two excluded, nearest first; what was embedded is the question's meaning only.
+    expect(kept).toHaveLength(DOCUMENTS.length - 2);
+    expect(kept[0]).toBe('Lighthouse');
+    expect(kept).not.toContain('Bread');
+    expect(kept).not.toContain('Plants');
+    expect(fake.requests.slice(before).map((request) => request.body.input)).toEqual([['lighthouse lamp']]);
+    // HYBRID: neither ranking places an excluded passage.
+    const fused = await titles(hybrid.reference, 'lamp -lighthouse');
+    expect(fused).not.toContain('Lighthouse');
+    expect(fused.length).toBeGreaterThan(0);
+    // Nothing but exclusions: nothing to embed, and nothing placed.
+    const asked = fake.requests.length;
+    expect(await titles(semantic.reference, '-lighthouse')).toEqual([]);
+    expect(fake.requests.length).toBe(asked);
+  });
+
   it('applies topK and minScore to the similarity', async () => {
     const created = await endpoint(setup, { mode: 'SEMANTIC', topK: 2, minScore: 0.3 });
     const question = 'lighthouse keeper lamp winter storms';

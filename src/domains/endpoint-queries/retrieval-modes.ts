@@ -16,7 +16,7 @@ import { IsolationLevel, type EntityManager } from '@mikro-orm/postgresql';
 import { Dataset } from '../datasets/dataset.entity.js';
 import type { ReadEndpoint } from '../endpoints/endpoint-read.js';
 import { RRF_K, usesVectors, type RetrievalMode } from '../endpoints/retrieval-mode.js';
-import { retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
+import { readSemanticQuery, retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
 import { collapsed, readCollapsed } from './passages-per-document.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
@@ -65,8 +65,10 @@ export async function planRetrieval(
   const perDocument = endpoint.passagesPerDocument ?? null;
   const keywordRows = (tx: EntityManager, topK: number, minScore: number | null) =>
     retrieverNamed('full-text').retrieve(tx, { datasetIds: endpoint.datasetIds, query: request.query, topK, minScore, timeoutMs: ctx.deps.searchTimeoutMs });
+  // What the semantic ranking embeds, and the exclusions it applies (search syntax is the keyword ranking's).
+  const asMeaning = readSemanticQuery(request.query);
   const semanticRows = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
-    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch, timeoutMs: ctx.deps.searchTimeoutMs });
+    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch, timeoutMs: ctx.deps.searchTimeoutMs, exclusions: asMeaning.exclusions });
   // With passagesPerDocument, a ranking is read deeper until topK passages remain; its ranks stay its own.
   const keyword = async (tx: EntityManager, topK: number, minScore: number | null) =>
     perDocument === null
@@ -85,9 +87,10 @@ export async function planRetrieval(
       const vectors = new Map<string, number[]>();
       let serving = groups;
       for (let attempt = 1; ; attempt += 1) {
-        for (const group of serving) {
+        // A query of exclusions only has no meaning to embed: the semantic ranking places nothing.
+        for (const group of asMeaning.text === '' ? [] : serving) {
           if (vectors.has(group.modelId)) continue;
-          const embedded = await group.embedder.embed([request.query], signal).catch((error: unknown) => {
+          const embedded = await group.embedder.embed([asMeaning.text], signal).catch((error: unknown) => {
             // Said of the embeddings model, not the endpoint's chat model, which the same words would blame.
             throw error instanceof UpstreamError ? new UpstreamError(`Embedding the question failed: ${error.message}`, error.details) : error;
           });
@@ -95,7 +98,9 @@ export async function planRetrieval(
           usage.costMicros += embedded.usage.costMicros;
           vectors.set(group.modelId, embedded.vectors[0]!);
         }
-        const questions: EmbeddedQuestion[] = serving.map((group) => ({ modelId: group.modelId, datasetIds: group.datasetIds, vector: vectors.get(group.modelId)! }));
+        const questions: EmbeddedQuestion[] = serving
+          .filter((group) => vectors.has(group.modelId))
+          .map((group) => ({ modelId: group.modelId, datasetIds: group.datasetIds, vector: vectors.get(group.modelId)! }));
         const outcome = await em.transactional(
           async (tx): Promise<{ passages: RankedPassage[] } | { changed: ModelGroup[] }> => {
             const bound = tx as EntityManager;

@@ -105,6 +105,27 @@ export function readQuery(query: string): { strict: boolean; words: string; excl
   return { strict: false, words: query.replace(EXCLUSION, ' '), exclusions: exclusions.join(' ') };
 }
 
+/** `-word` or `-"a phrase"`, wherever it stands (the semantic ranking's reading: quotes included). */
+const EXCLUDED_ITEM = /(^|\s)-(?!\d)("[^"]*"?|\S+)/g;
+
+/**
+ * How a semantic ranking reads a query (SEMANTIC and HYBRID endpoints): the text to embed, the
+ * query without its exclusions, quotes and `OR` (an excluded word embedded with the rest would
+ * pull its passages closer); and its exclusions as search syntax ('-harbour -"clockwork lamp"'),
+ * which remove the passages holding them, as in the keyword ranking. Phrases and `OR` shape the
+ * keyword ranking only: meaning has no phrase. Until 2026-12-05 the raw query was embedded and
+ * nothing was excluded: "zeppelin -harbour" returned passages full of "harbour".
+ */
+export function readSemanticQuery(query: string): { text: string; exclusions: string | null } {
+  const exclusions = [...query.matchAll(EXCLUDED_ITEM)].map((match) => `-${match[2]}`);
+  const text = query
+    .replace(EXCLUDED_ITEM, ' ')
+    .replace(/"|\bOR\b/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return { text, exclusions: exclusions.length > 0 ? exclusions.join(' ') : null };
+}
+
 /**
  * Characters the text-search parser may read as part of a compound ("x-ray"), a path, a host,
  * an address or a number with a point, the tokens `plain_question_text` rewrites. A plain

@@ -56,6 +56,8 @@ export interface SemanticRequest {
   settings?: VectorSearchSettings;
   /** Longest each search statement may run (QUERY_TOO_COSTLY past it). */
   timeoutMs?: number;
+  /** The query's exclusions as search syntax ('-harbour -"clockwork lamp"'): passages holding one are left out (retriever.ts readSemanticQuery). */
+  exclusions?: string | null;
 }
 
 /** The engine that serves vectors of `dimensions` on a server with `support`. */
@@ -78,7 +80,7 @@ export async function semanticSearch(em: EntityManager, request: SemanticRequest
       const efSearch = Math.min(1000, Math.max(request.settings?.hnswEfSearch ?? DEFAULT_VECTOR_SEARCH.hnswEfSearch, request.limit));
       await boundSql(em, `select set_config('hnsw.ef_search', ?, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(efSearch)]);
     }
-    const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema);
+    const { sql, params } = semanticSearchSql(question, request.limit, engine, support.vectorSchema, request.exclusions ?? null);
     const nearest = await boundSql<Row>(em, sql, params, request.timeoutMs).catch(searchTimedOut(request.timeoutMs));
     // Nothing of the question's length: not "no match" if the model's vectors here have another.
     if (nearest.length === 0) await assertStoredDimension(em, question);
@@ -134,8 +136,10 @@ async function assertStoredDimension(em: EntityManager, question: EmbeddedQuesti
  * before the joins that fetch the text; ties break on the chunk id so both engines agree.
  * Exported for the test that checks the HNSW index serves it.
  */
-export function semanticSearchSql(question: EmbeddedQuestion, limit: number, engine: VectorEngine, vectorSchema: string | null) {
+export function semanticSearchSql(question: EmbeddedQuestion, wanted: number, engine: VectorEngine, vectorSchema: string | null, exclusions: string | null = null) {
   const dimensions = question.vector.length;
+  // With exclusions, the nearest are read deeper and those holding an excluded word left out.
+  const limit = exclusions === null ? wanted : EXCLUSION_DEPTH * wanted;
   const filters = 'e.dimensions = ?::int and e.model_id = ?::uuid and e.dataset_id = any(?::uuid[])';
   const filterParams = [dimensions, question.modelId, pgArray(question.datasetIds)];
   const literal = `[${question.vector.join(',')}]`;
@@ -157,10 +161,16 @@ export function semanticSearchSql(question: EmbeddedQuestion, limit: number, eng
     sql: `with nearest as materialized (${nearest})
           select c.id as chunk_id, c.document_id, c.dataset_id, d.title, d.metadata, c.content, n.score
             from nearest n join chunks c on c.id = n.chunk_id join documents d on d.id = c.document_id
-           order by n.score desc, c.id`,
-    params,
+           ${exclusions === null ? '' : `cross join lateral (select websearch_to_tsquery(c.language, ?) as excluded) x
+           where numnode(x.excluded) = 0 or c.search @@ x.excluded`}
+           order by n.score desc, c.id
+           limit ?`,
+    params: [...params, ...(exclusions === null ? [] : [exclusions]), wanted],
   };
 }
+
+/** How much deeper the nearest are read when the query excludes words (what is left out is made up for, mostly). */
+const EXCLUSION_DEPTH = 3;
 
 const OPENING_WORDS = 30;
 

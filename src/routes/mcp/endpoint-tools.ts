@@ -37,7 +37,7 @@ export function endpointTools(endpoints: readonly AskableEndpoint[]): EndpointTo
 const INPUT_SCHEMA = {
   type: 'object',
   properties: {
-    query: { type: 'string', minLength: 1, maxLength: MAX_QUERY_CHARS, description: 'What to look for or ask: words, "quoted phrases", -excluded words.' },
+    query: { type: 'string', minLength: 1, maxLength: MAX_QUERY_CHARS, description: 'What to look for or ask: words, "quoted phrases" and OR (keyword ranking), -excluded words (left out of every ranking).' },
     topK: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, description: 'How many passages to retrieve (default: the endpoint’s setting).' },
   },
   required: ['query'],
