@@ -20,12 +20,13 @@ export interface ProgressView {
 /** The stages a job ends in. */
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
-export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }): ProgressView {
+/** `now`: the clock rates and ETAs are measured by (a test's own; the process's by default). */
+export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }, now: () => number = Date.now): ProgressView {
   const started = new Map<string, number>();
   const embedding = new Map<string, EmbeddingStart>();
   const figures = (label: string, progress: Progress): Figures => {
-    if (progress.stage !== 'QUEUED' && !started.has(progress.jobId)) started.set(progress.jobId, Date.now());
-    const seconds = (Date.now() - (started.get(progress.jobId) ?? Date.now())) / 1000;
+    if (progress.stage !== 'QUEUED' && !started.has(progress.jobId)) started.set(progress.jobId, now());
+    const seconds = (now() - (started.get(progress.jobId) ?? now())) / 1000;
     const rate = seconds > 0.2 ? `${(progress.bytesDone / 1e6 / seconds).toFixed(1)} MB/s` : '- MB/s';
     const failed = progress.documentsFailed > 0 ? `, ${progress.documentsFailed} failed` : '';
     const docs = `docs ${progress.documentsDone}/${progress.documentsTotal}${failed}`;
@@ -37,9 +38,9 @@ export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }
     } else if (progress.stage === 'EMBEDDING') {
       // An ingest job's bytes are all processed before it embeds, so the server's percent stays
       // 100 and its ETA null meanwhile, and a bytes rate only falls: the chunks are the work left.
-      if (!embedding.has(progress.jobId)) embedding.set(progress.jobId, { at: Date.now(), chunksEmbedded: progress.chunksEmbedded });
+      if (!embedding.has(progress.jobId)) embedding.set(progress.jobId, { at: now(), chunksEmbedded: progress.chunksEmbedded });
       percent = progress.chunksToEmbed > 0 ? (100 * progress.chunksEmbedded) / progress.chunksToEmbed : 100;
-      etaSeconds = embeddingEta(embedding.get(progress.jobId)!, progress);
+      etaSeconds = embeddingEta(embedding.get(progress.jobId)!, progress, now());
       work = `${docs} | embedded ${progress.chunksEmbedded}/${progress.chunksToEmbed} chunks`;
     } else {
       work = `${docs} | chunks ${progress.chunksDone} | ${rate}`;
@@ -63,10 +64,10 @@ interface EmbeddingStart {
 }
 
 /** Seconds left at the rate chunks were embedded since `start`; null until one has been. */
-function embeddingEta(start: EmbeddingStart, progress: Progress): number | null {
+function embeddingEta(start: EmbeddingStart, progress: Progress, at: number): number | null {
   const embedded = progress.chunksEmbedded - start.chunksEmbedded;
   if (embedded <= 0) return null;
-  const seconds = (Date.now() - start.at) / 1000;
+  const seconds = (at - start.at) / 1000;
   return Math.max(0, Math.round((seconds * (progress.chunksToEmbed - progress.chunksEmbedded)) / embedded));
 }
 

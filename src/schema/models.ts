@@ -142,7 +142,10 @@ builder.mutationFields((t) => ({
     type: ModelRef,
     authScopes: { permission: 'model:manage' },
     args: { id: t.arg.globalID({ required: true, for: [ModelRef] }), input: t.arg({ type: UpdateModelInput, required: true }) },
-    resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: 'apiKey' in input ? (input.apiKey ?? null) : undefined }),
+    // Omitted is undefined, null or "" removes: the validation plugin puts every validated field in
+    // `input`, omitted ones as undefined, so `'apiKey' in input` is always true (it removed the key
+    // on every update once apiKey got its length bound).
+    resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: input.apiKey === undefined ? undefined : (input.apiKey ?? null) }),
   }),
   testModel: t.field({
     type: ModelTestResultRef,

@@ -4,7 +4,7 @@
  * so test/cli/cli.test.ts sees the line view; this is the other one.)
  */
 import { Writable } from 'node:stream';
-import { afterEach, expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import { progressView, type Progress } from '../../src/cli/progress.js';
 
 function progress(stage: string, percent: number, extra: Partial<Progress> = {}): Progress {
@@ -60,18 +60,16 @@ it('shows a re-embed job, which has no inputs, by its chunks embedded of those t
   expect(lastFrame('re-embed')).toMatch(/^re-embed █{10}░{14}  40% \| EMBEDDING \| chunks embedded 4\/10 \| ETA 7s$/);
 });
 
-afterEach(() => vi.useRealTimers());
-
 it("draws an ingest job's EMBEDDING stage by its chunks embedded, its ETA from their rate (not 100 % and ETA -)", () => {
-  // Only the clock is faked (cli-progress's own timers run): the ETA comes from the time between updates.
-  vi.useFakeTimers({ toFake: ['Date'], now: 0 });
+  // The view's own clock, moved by the test (cli-progress's timers run): the ETA comes from the time between updates.
+  let now = 0;
   const { stream, lastFrame } = terminal();
-  const view = progressView(stream);
+  const view = progressView(stream, () => now);
   // The server's figures for an ingest job embedding: percent 100 (its bytes are all done), no ETA.
   const embedding = { kind: 'INGEST', etaSeconds: null, chunksToEmbed: 10 } as Partial<Progress>;
   view.update('job 1', progress('INDEXING', 100, { kind: 'INGEST' }));
   view.update('job 1', progress('EMBEDDING', 100, { ...embedding, chunksEmbedded: 0 }));
-  vi.setSystemTime(2_000);
+  now = 2_000;
   view.update('job 1', progress('EMBEDDING', 100, { ...embedding, chunksEmbedded: 4 }));
   view.stop();
   // 4 chunks in 2 s: the 6 left take 3 s.
