@@ -5,7 +5,7 @@
  * cleans it (src/schema/display-text.ts): the schema walk below fails on one that does not.
  * The CLI removes the same characters from what it prints, as a second net.
  */
-import { getNamedType, isInputObjectType, isIntrospectionType, isObjectType, type GraphQLArgument, type GraphQLInputField } from 'graphql';
+import { getNamedType } from 'graphql';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { table } from '../../src/cli/table.js';
 import { terminalJson, terminalText } from '../../src/cli/terminal-text.js';
@@ -13,6 +13,7 @@ import { NAME_MAX, TITLE_MAX } from '../../src/domains/display-text.js';
 import { schema } from '../../src/schema/index.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { createDataset, ingestFiles, ingestInline, serverWithOwner, settled, type Tenant } from '../support/ingestion.js';
+import { schemaInputs } from '../support/schema-inputs.js';
 import type { TestServer } from '../support/server.js';
 
 /** What an attacker puts in a name: colour, a bell, a right-to-left override, a line break, a tab. */
@@ -22,17 +23,11 @@ const LONG = 'x'.repeat(5000);
 
 describe('the schema', () => {
   it('marks every String argument and input field named like a name, title or description for cleaning', () => {
-    const unmarked: string[] = [];
-    const check = (where: string, input: GraphQLArgument | GraphQLInputField) => {
-      if (getNamedType(input.type).name !== 'String' || !/(^|[a-z])(name|title|description)$/i.test(input.name)) return;
-      if (!input.extensions?.displayText) unmarked.push(`${where}.${input.name}`);
-    };
-    let checked = 0;
-    for (const type of Object.values(schema.getTypeMap())) {
-      if (isIntrospectionType(type)) continue;
-      if (isObjectType(type)) for (const field of Object.values(type.getFields())) for (const arg of field.args) (checked += 1, check(`${type.name}.${field.name}`, arg));
-      if (isInputObjectType(type)) for (const field of Object.values(type.getFields())) (checked += 1, check(type.name, field));
-    }
+    const inputs = schemaInputs(schema);
+    const checked = inputs.length;
+    const unmarked = inputs
+      .filter(({ input }) => getNamedType(input.type).name === 'String' && /(^|[a-z])(name|title|description)$/i.test(input.name) && !input.extensions?.displayText)
+      .map(({ where, input }) => `${where}.${input.name}`);
     expect(checked).toBeGreaterThan(50);
     expect(unmarked).toEqual([]);
   });
