@@ -8,6 +8,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { createDataset, ingestInline, jobOf, progressOverWebSocket, settled, tenantWithOwner } from '../support/ingestion.js';
+import { asOwner, untilLockWaiters } from '../support/locks.js';
+import { pollUntil } from '../support/poll.js';
 import { sluiceEnv, spawnSluice, type SluiceProcess } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -47,24 +49,35 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   const { body } = await ingestInline(server, token, dataset.id, documents, { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap });
   const jobId = body.data.ingestDocuments.id;
 
-  const first = startWorkerProcess();
-  const { instanceId } = await first.waitForLog((line) => line.msg === 'job worker started');
-  // Kill it once some inputs are written and most are not: after the first group's commit, the
-  // dataset's row is taken from outside, so the groups still being written wait for it in their
-  // statistics (Migration20261204140000_statistics_lock_order) with their chunks inserted, uncommitted.
-  for (;;) {
-    const job = await jobOf(server, token, jobId);
-    if (job.progress.documentsDone >= 3) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  // Kill it once some inputs are committed and the rest are not, whatever the worker's speed:
+  // an outside transaction holds, uncommitted, documents with the keys of the first input of
+  // every group but the first (item-groups.ts: 32 inputs a group, two written at once). Those
+  // groups wait on it at their first document, before any chunk or statistic of theirs is
+  // written; the first group commits; the fourth cannot start while the second and third wait.
   const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
-  await withClient(server.database.ownerUrl, async (holder) => {
-    await holder.query('begin');
-    await holder.query('select 1 from datasets where id = $1 for no key update', [datasetUuid]);
-    first.child.kill('SIGKILL');
-    await first.exit;
-    await holder.query('commit');
+  const committedChunks = () => asOwner(server, async (client) => (await client.query('select count(*)::int as n from chunks where dataset_id = $1', [datasetUuid])).rows[0].n as number);
+  const groupStarts = ['doc-32', 'doc-64', 'doc-96'];
+  const { instanceId, committed } = await withClient(server.database.ownerUrl, async (blocker) => {
+    await blocker.query('begin');
+    await blocker.query(
+      `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
+       select gen_random_uuid(), d.tenant_id, d.id, key, key, 'text/plain', 'held by the test', 0, 0, '{}', now(), now()
+         from datasets d, unnest($2::text[]) as key where d.id = $1`,
+      [datasetUuid, groupStarts],
+    );
+    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const worker = startWorkerProcess();
+    const started = await worker.waitForLog((line) => line.msg === 'job worker started');
+    await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'groups');
+    const written = await pollUntil(committedChunks, (n) => n > 0, { timeoutMs: 60_000, failure: () => 'the first group did not commit' });
+    worker.child.kill('SIGKILL');
+    await worker.exit;
+    await blocker.query('rollback');
+    return { instanceId: started.instanceId, committed: written };
   });
+  const expected = documents.reduce((sum, document) => sum + chunkText(document.text, CHUNKING).length, 0);
+  expect(committed).toBe(await committedChunks());
+  expect(committed).toBeLessThan(expected);
   const interrupted = await jobOf(server, token, jobId);
   expect(interrupted.stage).toBe('CHUNKING');
   expect(interrupted.progress.documentsDone).toBeLessThan(documents.length);
@@ -88,7 +101,6 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   expect(processed[0]).toBeGreaterThanOrEqual(interrupted.progress.bytesProcessed);
   expect(processed.at(-1)).toBe(job.progress.bytesTotal);
 
-  const expected = documents.reduce((sum, document) => sum + chunkText(document.text, CHUNKING).length, 0);
   const counts = await withClient(server.database.ownerUrl, async (client) =>
     (
       await client.query(
