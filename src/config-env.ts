@@ -130,7 +130,8 @@ export const envSchema = z.object({
   SLUICE_ANONYMOUS_QUERIES_PER_MINUTE: z.coerce.number({ message: 'must be a number' }).positive('must be more than 0').max(1_000_000, 'must be at most 1000000').default(30),
   SLUICE_ANONYMOUS_QUERY_BURST: burst.default(10),
   SLUICE_AUTH_LIMIT_PER_IP: quota.default('30/15m'),
-  SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('5/15m'),
+  SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('20/1h'),
+  SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP: quota.default('5/15m'),
   SLUICE_API_KEY_CREATE_LIMIT: quota.default('30/1h'),
   SLUICE_AUTH_FAILURE_AUDIT_LIMIT: quota.default('10/1m'),
   SLUICE_TRUST_PROXY: z.coerce

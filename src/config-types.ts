@@ -126,8 +126,13 @@ export interface RateLimitConfig {
   anonymousQueries: BucketRule;
   /** logIn and signUp attempts per client address (GraphQL and REST login share them). */
   authPerIp: BucketRule;
-  /** logIn and signUp attempts per email address. */
+  /**
+   * logIn and signUp attempts per email address, from all addresses together; not applied to a
+   * logIn from an address where that account signed in lately (domains/identity/sign-in-addresses.ts).
+   */
   authPerEmail: BucketRule;
+  /** logIn and signUp attempts per email address from one client address (IPv6: per /64). */
+  authPerEmailAndIp: BucketRule;
   /** createApiKey and rotateApiKey calls per principal. */
   createApiKey: BucketRule;
   /**

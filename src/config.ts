@@ -150,6 +150,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       anonymousQueries: { perSecond: values.SLUICE_ANONYMOUS_QUERIES_PER_MINUTE / 60, burst: values.SLUICE_ANONYMOUS_QUERY_BURST },
       authPerIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_IP),
       authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
+      authPerEmailAndIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP),
       createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),
       refusalAudit: parseQuota(values.SLUICE_AUTH_FAILURE_AUDIT_LIMIT),
       trustProxyHops: values.SLUICE_TRUST_PROXY,

@@ -22,6 +22,7 @@ import { systemClock, type Clock } from './domains/clock.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
+import { signInAddressDigest } from './domains/identity/sign-in-addresses.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { HealthReadings } from './domains/model-health/health-readings.js';
@@ -148,7 +149,13 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     authenticator: new Authenticator(tokens, credentials, external),
     recheckMs: config.http.credentialRecheckMs,
   });
-  const attempts = buckets && new AttemptLimits(buckets, { perIp: limits.authPerIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey });
+  const attempts =
+    buckets &&
+    new AttemptLimits(
+      buckets,
+      { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
+      (email, ip) => credentials.signedInFrom(email, signInAddressDigest(secrets, ip)),
+    );
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const modelHealth = queueUrl ? new HealthReadings(queueUrl, logger) : undefined;

@@ -9,6 +9,7 @@ import { UsageRecord } from './endpoints/usage-record.entity.js';
 import { ApiKey } from './identity/api-key.entity.js';
 import { IdentityProvider } from './identity/identity-provider.entity.js';
 import { RefreshToken, Session } from './identity/session.entity.js';
+import { SignInAddress } from './identity/sign-in-address.entity.js';
 import { IngestionItem } from './ingestion/ingestion-item.entity.js';
 import { IngestionJob } from './ingestion/ingestion-job.entity.js';
 import { WorkerInstance } from './ingestion/worker-instance.entity.js';
@@ -27,6 +28,7 @@ export const entities = [
   Invitation,
   Session,
   RefreshToken,
+  SignInAddress,
   ApiKey,
   IdentityProvider,
   Dataset,

@@ -10,6 +10,7 @@ import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
 import { codedOrMasked, httpStatusOf, requestNamedBy, type RateLimitedError } from '../platform/errors/index.js';
+import { clientIpOf } from '../platform/http/client-address.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
@@ -28,11 +29,13 @@ export interface RestLoginOptions {
   orm: Orm;
   deps: ServiceDependencies;
   logger: Logger;
+  /** Proxies in front of Sluice whose X-Forwarded-For is believed (SLUICE_TRUST_PROXY). */
+  trustProxyHops: number;
   /**
    * The brute-force limits the `logIn` mutation has, on the same buckets (see
    * plugins/attempt-limits.ts): null to go ahead, or the refusal. Absent: no limit.
    */
-  checkAttempt?: (req: IncomingMessage | undefined, email: string) => Promise<RateLimitedError | null>;
+  checkAttempt?: (ip: string, email: string) => Promise<RateLimitedError | null>;
 }
 
 export function useRestLogin(options: RestLoginOptions): Plugin {
@@ -63,11 +66,14 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
       }
       const nul = nulBytePath(body);
       if (nul) return json(400, { error: 'invalid_request', error_description: nulByteMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
+      const ip = clientIpOf((serverContext as { req?: IncomingMessage }).req, options.trustProxyHops);
+      // What the mutation's services are told of their request: the audit event and the sign-in address need it.
+      const facts = { operationHash: null, requestId: requestIdOf(request), traceId: null, ip, userAgent: request.headers.get('user-agent') };
       const scope = TenantScope.open(options.orm, ANONYMOUS);
       try {
-        const refused = await options.checkAttempt?.((serverContext as { req?: IncomingMessage }).req, body.email);
+        const refused = await options.checkAttempt?.(ip, body.email);
         if (refused) throw refused;
-        const payload = await scope.transaction({ readOnly: false }, () => createServices({ actor: ANONYMOUS, scope, deps: options.deps }).accounts.logIn(body));
+        const payload = await scope.transaction({ readOnly: false }, () => createServices({ actor: ANONYMOUS, scope, deps: options.deps, request: facts }).accounts.logIn(body));
         return json(200, {
           access_token: payload.accessToken,
           token_type: 'bearer',

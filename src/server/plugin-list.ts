@@ -18,7 +18,6 @@ import type { AuditLog } from '../domains/audit/audit-log.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { HealthReadings } from '../domains/model-health/health-readings.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
-import { clientIpOf } from '../platform/http/client-address.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { QueueDepth } from '../platform/queue/queue-depth.js';
 import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
@@ -149,7 +148,8 @@ export function pluginList({
       orm,
       deps,
       logger,
-      checkAttempt: attempts && ((req, email) => attempts.credentialAttempt('logIn', clientIpOf(req, limits.trustProxyHops), email)),
+      trustProxyHops: limits.trustProxyHops,
+      checkAttempt: attempts && ((ip, email) => attempts.credentialAttempt('logIn', ip, email)),
     }),
     useErrorModel({ exposeUnexpected: !production, presentDetails: presentErrorDetails }),
     // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.

@@ -13,7 +13,8 @@ describe('limit settings', () => {
       perIp: { perSecond: 50, burst: 100 },
       anonymousQueries: { perSecond: 30 / 60, burst: 10 },
       authPerIp: { burst: 30, perSecond: 30 / 900 },
-      authPerEmail: { burst: 5, perSecond: 5 / 900 },
+      authPerEmail: { burst: 20, perSecond: 20 / 3600 },
+      authPerEmailAndIp: { burst: 5, perSecond: 5 / 900 },
       createApiKey: { burst: 30, perSecond: 30 / 3600 },
       refusalAudit: { burst: 10, perSecond: 10 / 60 },
       trustProxyHops: 0,
@@ -52,12 +53,14 @@ describe('limit settings', () => {
   it('reads attempts/period quotas', () => {
     const { rateLimits } = parseConfig({
       SLUICE_AUTH_LIMIT_PER_EMAIL: '10/s',
+      SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP: '3/5m',
       SLUICE_AUTH_LIMIT_PER_IP: '100/2h',
       SLUICE_API_KEY_CREATE_LIMIT: '1/m',
       SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '5/2s',
     });
-    expect([rateLimits.authPerEmail, rateLimits.authPerIp, rateLimits.createApiKey, rateLimits.refusalAudit]).toEqual([
+    expect([rateLimits.authPerEmail, rateLimits.authPerEmailAndIp, rateLimits.authPerIp, rateLimits.createApiKey, rateLimits.refusalAudit]).toEqual([
       { burst: 10, perSecond: 10 },
+      { burst: 3, perSecond: 3 / 300 },
       { burst: 100, perSecond: 100 / 7200 },
       { burst: 1, perSecond: 1 / 60 },
       { burst: 5, perSecond: 5 / 2 },

@@ -21,6 +21,7 @@ import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwo
 import { NO_ACTOR } from './refused-credentials.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import { RefreshToken, Session } from './session.entity.js';
+import { rememberSignInAddress } from './sign-in-addresses.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */
 export const SESSION_MAX_AGE_MS = 30 * 24 * 3600_000;
@@ -65,6 +66,7 @@ export class AccountService {
     await this.ctx.scope.enterTenant(tenant.id, user.id);
     em.create(Membership, { tenant, user, role: 'OWNER' });
     await em.flush();
+    await this.rememberAddress(user);
     return this.openSession(user, tenant, 'OWNER');
   }
 
@@ -89,6 +91,7 @@ export class AccountService {
     }
     const membership = await this.membershipOf(user, input.tenant ?? null);
     attempt(membership.tenant.id, 'ok', user.id);
+    await this.rememberAddress(user);
     return this.openSession(user, membership.tenant, membership.role);
   }
 
@@ -216,6 +219,12 @@ export class AccountService {
     }
     await this.ctx.scope.enterTenant(membership.tenant.id, user.id);
     return membership;
+  }
+
+  /** The address this password sign-in came from, so the limit across addresses spares it (sign-in-addresses.ts). */
+  private async rememberAddress(user: User): Promise<void> {
+    const ip = this.ctx.request?.ip;
+    if (ip) await rememberSignInAddress(this.ctx.em, this.ctx.deps.secrets, user.id, ip);
   }
 
   private async openSession(user: User, tenant: Tenant, role: Role): Promise<AuthPayload> {

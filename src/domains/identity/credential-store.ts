@@ -6,6 +6,7 @@
  */
 import type { Orm } from '../../db/orm.js';
 import type { ApiScope, Role } from '../access/roles.js';
+import { KNOWN_ADDRESS_DAYS, KNOWN_ADDRESS_SQL } from './sign-in-addresses.js';
 
 export interface ApiKeyRecord {
   keyId: string;
@@ -110,5 +111,14 @@ export class CredentialStore {
   async membershipRole(userId: string, tenantId: string): Promise<Role | undefined> {
     const [row] = await this.query<{ role: Role | null }>('select auth_membership_role(?, ?) as role', [userId, tenantId]);
     return row?.role ?? undefined;
+  }
+
+  /**
+   * Whether `email`'s account signed in from the address with this digest lately (sign-in-addresses.ts).
+   * Plain tables, no definer function: users and sign-in addresses hold no tenant's rows.
+   */
+  async signedInFrom(email: string, addressDigest: string): Promise<boolean> {
+    const [row] = await this.query<{ known: boolean }>(KNOWN_ADDRESS_SQL, [email, addressDigest, KNOWN_ADDRESS_DAYS]);
+    return row?.known === true;
   }
 }
