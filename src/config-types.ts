@@ -164,6 +164,11 @@ export interface IngestionConfig {
   maxFiles: number;
   /** Largest multipart (upload) request body, in bytes. */
   maxRequestBytes: number;
+  /**
+   * Upload (multipart) bytes received and processed at once, all callers together; one client
+   * address may hold half of it, or one largest upload if that is more (platform/http/upload-budget.ts).
+   */
+  uploadBytesInFlight: number;
   /** Least time between two progress events of one job (about 10 a second by default). */
   progressIntervalMs: number;
   /** How often a subscriber re-reads a job it has heard nothing about (a lost event costs at most this). */

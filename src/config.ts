@@ -11,6 +11,7 @@ import { hopMarkOf } from './platform/http/call-loops.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
+import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './platform/secrets/dev-secrets.js';
 import { SECRET_RULES, secretWeakness, type SecretRule } from './platform/secrets/secret-strength.js';
 import { TrustedDocuments, TrustedDocumentsError } from './platform/trusted-documents/document-store.js';
@@ -82,6 +83,11 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   const stale = Number(cleaned.SLUICE_WORKER_STALE_MS ?? 30_000);
   if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
   // node:http refuses a header deadline past the whole request's.
+  // One upload of the largest size the ingestion limit admits must fit, or it could never be sent.
+  const largestUpload = Number(cleaned.SLUICE_INGEST_MAX_REQUEST_BYTES ?? 100 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES;
+  if (Number(cleaned.SLUICE_UPLOAD_BYTES_IN_FLIGHT ?? 256 * 1024 * 1024) < largestUpload) {
+    issues.push(`SLUICE_UPLOAD_BYTES_IN_FLIGHT: must be at least SLUICE_INGEST_MAX_REQUEST_BYTES plus 1 MiB for the form's parts (${largestUpload})`);
+  }
   if (Number(cleaned.SLUICE_HEADERS_TIMEOUT_MS ?? 10_000) > Number(cleaned.SLUICE_REQUEST_TIMEOUT_MS ?? 300_000)) {
     issues.push('SLUICE_HEADERS_TIMEOUT_MS: must be at most SLUICE_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
@@ -124,6 +130,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       maxFileBytes: values.SLUICE_INGEST_MAX_FILE_BYTES,
       maxFiles: values.SLUICE_INGEST_MAX_FILES,
       maxRequestBytes: values.SLUICE_INGEST_MAX_REQUEST_BYTES,
+      uploadBytesInFlight: values.SLUICE_UPLOAD_BYTES_IN_FLIGHT,
       progressIntervalMs: values.SLUICE_PROGRESS_INTERVAL_MS,
       progressPollMs: values.SLUICE_PROGRESS_POLL_MS,
     },

@@ -31,7 +31,8 @@ import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
-import { withBodyLimit } from './platform/http/body-limit.js';
+import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
+import { UploadBudget } from './platform/http/upload-budget.js';
 import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
 import { withSecurityHeaders } from './platform/http/security-headers.js';
@@ -163,7 +164,13 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   // GraphiQL from installed packages, no CDN (platform/http/graphiql.ts).
   const graphiqlFiles = graphiql ? graphiqlBundle(graphiql) : undefined;
   // The body limits clients are told about (platform/http/body-limit.ts answers 413 before Yoga reads a byte).
-  const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + 1024 * 1024 };
+  const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + MULTIPART_OVERHEAD_BYTES };
+  const uploads = new UploadBudget({
+    maxBytes: config.ingestion.uploadBytesInFlight,
+    maxBytesPerAddress: Math.max(bodyLimits.maxMultipartBytes, Math.floor(config.ingestion.uploadBytesInFlight / 2)),
+    trustProxyHops: limits.trustProxyHops,
+    registry: metrics.registry,
+  });
   const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
@@ -219,7 +226,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     withSecurityHeaders(
       { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
       // The console's and GraphiQL's static files are answered before Yoga and its plugins.
-      withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, yoga))),
+      withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga)))),
     ),
   );
   const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production });

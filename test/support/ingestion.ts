@@ -55,7 +55,7 @@ export interface UploadFile {
 }
 
 /** A GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec). */
-export async function ingestFiles(server: TestServer, token: string, datasetId: string, files: UploadFile[], options?: Record<string, unknown>) {
+export async function ingestFiles(server: TestServer, token: string, datasetId: string, files: UploadFile[], options?: Record<string, unknown>, headers: Record<string, string> = {}) {
   const form = new FormData();
   form.set(
     'operations',
@@ -67,7 +67,7 @@ export async function ingestFiles(server: TestServer, token: string, datasetId: 
   );
   form.set('map', JSON.stringify(Object.fromEntries(files.map((_, index) => [String(index), [`variables.files.${index}`]]))));
   files.forEach((file, index) => form.set(String(index), new Blob([typeof file.content === 'string' ? file.content : Buffer.from(file.content)], { type: file.type ?? '' }), file.name));
-  const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: form });
   return { status: response.status, body: (await response.json()) as any };
 }
 

@@ -8,6 +8,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { httpStatusOf, type ErrorCode } from '../errors/index.js';
 
+/** Room a multipart body gets beyond the ingestion limit on its files, for the form's other parts. */
+export const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
 export interface BodyLimits {
   /** Any request. */
   maxBytes: number;
@@ -39,10 +42,17 @@ export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLim
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 10_000;
 
-function refuse(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+/** Answers `code` before the body is read, reads (a bounded part of) the body, then closes the connection. */
+export function refuse(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string, retryAfterSeconds?: number): void {
+  const extensions = retryAfterSeconds === undefined ? { code } : { code, retryAfterSeconds };
+  const body = JSON.stringify({ errors: [{ message, extensions }] });
   // The connection cannot carry another request after an unread body: close it after replying.
-  res.writeHead(httpStatusOf(code), { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(httpStatusOf(code), {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    ...(retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }),
+  });
   // The answer goes out at once (the client may read it while still sending); the response
   // ends, and so the connection closes, only once the body is read or a bound is reached.
   res.write(body);

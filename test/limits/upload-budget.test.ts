@@ -1,0 +1,86 @@
+/**
+ * Uploads in flight are bounded, all callers together and per client address (attacker review
+ * stop45, F11): a multipart request whose declared length does not fit is refused before a byte
+ * of it is read, and its bytes are given back when a held upload ends. Uploads are held open by
+ * sending their headers and part of their body over a raw connection; the server's own gauge
+ * (/metrics) says when it counts them, so nothing here waits on time.
+ */
+import { request, type ClientRequest } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
+import { scrape, value } from '../support/metrics.js';
+import { pollUntil } from '../support/poll.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { freshIp, fromIp } from './support.js';
+
+const MiB = 1024 * 1024;
+
+let server: TestServer;
+const held: ClientRequest[] = [];
+beforeAll(async () => {
+  server = await startTestServer({
+    env: {
+      SLUICE_TRUST_PROXY: '1',
+      // Largest upload 1 MiB + 1 MiB for the form: 2 MiB per address (half of 4 MiB, and one largest upload).
+      SLUICE_INGEST_MAX_REQUEST_BYTES: String(MiB),
+      SLUICE_UPLOAD_BYTES_IN_FLIGHT: String(4 * MiB),
+    },
+  });
+});
+afterAll(async () => {
+  for (const upload of held) upload.destroy();
+  await server?.close();
+});
+
+/** A multipart upload declaring `bytes`, from `ip`, of which only the first part is sent: it stays in flight until destroyed. */
+function holdUpload(ip: string, bytes: number): ClientRequest {
+  const upload = request(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'multipart/form-data; boundary=held', 'content-length': String(bytes), 'apollo-require-preflight': 'true', ...fromIp(ip) },
+  });
+  upload.on('error', () => {});
+  upload.write('--held\r\nContent-Disposition: form-data; name="operations"\r\n\r\n');
+  held.push(upload);
+  return upload;
+}
+
+const inFlight = async () => value(await scrape(server), 'sluice_upload_bytes_in_flight');
+const untilInFlight = (bytes: number) => pollUntil(inFlight, (n) => n === bytes, { timeoutMs: 20_000, failure: (n) => `${n} upload bytes in flight, not ${bytes}` });
+
+it('refuses uploads past an address’s share (429) or the whole budget (503), before reading them, and admits them once held ones end', async () => {
+  const owner = await tenantWithOwner(server);
+  const dataset = await createDataset(server, owner.token);
+  const file = { name: 'notes.txt', type: 'text/plain', content: 'Lamp oil and wicks. '.repeat(Math.ceil((0.6 * MiB) / 20)) };
+  const upload = (ip: string) => ingestFiles(server, owner.token, dataset.id, [file], undefined, fromIp(ip));
+
+  const [first, second, third] = [freshIp(), freshIp(), freshIp()];
+  const firstHeld = holdUpload(first, 1.5 * MiB);
+  await untilInFlight(1.5 * MiB);
+  // 1.5 MiB held + 0.6 MiB more from the same address passes its 2 MiB share.
+  const refused = await upload(first);
+  expect(refused.status).toBe(429);
+  expect(refused.body.errors[0]).toEqual({
+    message: expect.stringMatching(/^Too many uploads from your address at once: 1572864 bytes are still being received or processed/),
+    extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 5 },
+  });
+  // Another address: its own share, but the whole budget (4 MiB) is what is left to share.
+  holdUpload(second, 2 * MiB);
+  await untilInFlight(3.5 * MiB);
+  const full = await upload(third);
+  expect(full.status).toBe(503);
+  expect(full.body.errors[0].extensions).toEqual({ code: 'UNAVAILABLE', retryAfterSeconds: 5 });
+  // Requests that are not uploads are not counted against it.
+  expect((await server.graphql('query($id: ID!) { dataset(id: $id) { id } }', { token: owner.token, headers: fromIp(first), variables: { id: dataset.id } })).body).toEqual({ data: { dataset: { id: dataset.id } } });
+  // Nothing of the refused uploads was taken in.
+  const jobs = await server.graphql('query($id: ID!) { ingestionJobs(datasetId: $id, first: 10) { edges { node { id } } } }', { token: owner.token, variables: { id: dataset.id } });
+  expect(jobs.body.data.ingestionJobs.edges).toEqual([]);
+
+  firstHeld.destroy();
+  await untilInFlight(2 * MiB);
+  for (const ip of [third, first]) {
+    const accepted = await upload(ip);
+    expect([accepted.status, accepted.body.errors]).toEqual([200, undefined]);
+    expect(accepted.body.data.ingestDocuments.stage).toEqual(expect.any(String));
+  }
+  expect(await inFlight()).toBe(2 * MiB);
+});
