@@ -23,6 +23,7 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { signInAddressDigest } from './domains/identity/sign-in-addresses.js';
+import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { HealthReadings } from './domains/model-health/health-readings.js';
@@ -132,6 +133,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     modelHealth: config.modelHealth,
     vectorSearch: config.vectorSearch,
     searchTimeoutMs: config.searchTimeoutMs,
+    // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
+    querySlots: querySlotsFor(config.database.poolSize, config.searchTimeoutMs),
     egress: config.egress.privateNetworks,
     clock,
     requestLimits: {

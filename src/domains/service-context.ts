@@ -14,6 +14,7 @@ import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
 import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { AnonymousQueryLimit } from '../platform/rate-limits/anonymous-query-limit.js';
+import type { KeyedSlots } from '../platform/concurrency/keyed-slots.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 import type { ProductMeter } from '../platform/telemetry/product-metrics.js';
@@ -36,6 +37,8 @@ export interface ServiceDependencies {
   readonly vectorSearch?: VectorSearchSettings;
   /** Longest one retrieval statement may run before it is cancelled (SLUICE_SEARCH_TIMEOUT_MS); absent: unbounded. */
   readonly searchTimeoutMs?: number;
+  /** Each tenant's (anonymous callers': each address's) share of the pool for query transactions (endpoint-queries/query-slots.ts); absent: none. */
+  readonly querySlots?: KeyedSlots;
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
   readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;

@@ -16,6 +16,7 @@ import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
+import { inQuerySlot } from './query-slots.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { characterCount } from '../display-text.js';
@@ -78,50 +79,53 @@ export class QueryService {
     // retrieval and, for a keyword ranking, rank the passages too. The endpoint's policies
     // judge the query as sent, before the platform's own checks, so a content guard sees (and
     // counts) what it refuses.
-    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
-      const { em, endpoint, tenantId } = reached;
-      // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
-      // refusal is written here and committed with the endpoint's read.
-      const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
-      if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
-      const outcome = await decidePolicies(
-        tx,
-        {
-          now: this.ctx.deps.clock.now(),
-          endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
-          caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
-          query: query.trim(),
-        },
-        this.ctx.request?.operationHash ?? null,
-        endpoint.enabledPolicies,
-      );
-      if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
-      let text: string;
-      let settings: { topK: number; minScore: number | null };
-      try {
-        text = validQuery(query);
-        settings = {
-          topK: validTopK(options.topK ?? endpoint.topK),
-          minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : minScoreOf(endpoint),
-        };
-      } catch (error) {
-        // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
-        if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
-        throw error;
-      }
-      let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
-      try {
-        // A model a fresh health check found DOWN refuses at once, before anything is ranked.
-        assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
-        retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
-      } catch (error) {
-        if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
-        throw error;
-      }
-      // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
-      const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
-      return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
-    }, { withPolicies: true });
+    // In the caller's share of the pool (query-slots.ts), as the search transaction later is.
+    const prepared = await inQuerySlot(this.ctx, () =>
+      reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
+        const { em, endpoint, tenantId } = reached;
+        // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
+        // refusal is written here and committed with the endpoint's read.
+        const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
+        if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
+        const outcome = await decidePolicies(
+          tx,
+          {
+            now: this.ctx.deps.clock.now(),
+            endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
+            caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+            query: query.trim(),
+          },
+          this.ctx.request?.operationHash ?? null,
+          endpoint.enabledPolicies,
+        );
+        if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
+        let text: string;
+        let settings: { topK: number; minScore: number | null };
+        try {
+          text = validQuery(query);
+          settings = {
+            topK: validTopK(options.topK ?? endpoint.topK),
+            minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : minScoreOf(endpoint),
+          };
+        } catch (error) {
+          // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
+          if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+          throw error;
+        }
+        let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
+        try {
+          // A model a fresh health check found DOWN refuses at once, before anything is ranked.
+          assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
+          retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+        } catch (error) {
+          if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+          throw error;
+        }
+        // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
+        const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
+        return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
+      }, { withPolicies: true }),
+    );
     const { em, endpoint, tenantId } = prepared;
     const meter = this.ctx.deps.meter;
     // A decision row was written when the endpoint has policies (their lock was taken) or the platform refused.

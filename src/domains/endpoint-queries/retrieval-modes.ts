@@ -19,6 +19,7 @@ import { RRF_K, usesVectors, type RetrievalMode } from '../endpoints/retrieval-m
 import { readSemanticQuery, retrieverNamed, type RetrievedPassage } from '../endpoints/retriever.js';
 import { semanticSearch, type EmbeddedQuestion } from '../endpoints/semantic-retriever.js';
 import { collapsed, readCollapsed } from './passages-per-document.js';
+import { inQuerySlot } from './query-slots.js';
 import { embedderFor, type Embedder } from '../models/model.service.js';
 import { assertAvailable, isDown } from '../model-health/health-rules.js';
 import type { ServiceContext } from '../service-context.js';
@@ -101,26 +102,28 @@ export async function planRetrieval(
         const questions: EmbeddedQuestion[] = serving
           .filter((group) => vectors.has(group.modelId))
           .map((group) => ({ modelId: group.modelId, datasetIds: group.datasetIds, vector: vectors.get(group.modelId)! }));
-        const outcome = await em.transactional(
-          async (tx): Promise<{ passages: RankedPassage[] } | { changed: ModelGroup[] }> => {
-            const bound = tx as EntityManager;
-            if (mode === 'KEYWORD') return { passages: await keyword(bound, request.topK, request.minScore) };
-            // A re-embedding may have switched a dataset's serving model while the question was
-            // embedded, deleting the vectors it is about to be compared with: checked in the
-            // search's own snapshot (REPEATABLE READ), and the question embedded by the new model.
-            if (attempt < SERVING_CHECKS) {
-              const now = await servingModelGroups(ctx, bound, endpoint.datasetIds, mode);
-              if (!sameServing(now, serving)) return { changed: now };
-            }
-            if (mode === 'SEMANTIC') return { passages: await semantic(bound, questions, request.topK, request.minScore) };
-            // Fused from both rankings read to the fusion depth; collapsed within what they fused.
-            const depth = fusionDepth(request.topK);
-            const byKeyword = await keywordRows(bound, depth, null);
-            const bySemantic = await semanticRows(bound, questions, depth, null);
-            const fusedPassages = fused(byKeyword, bySemantic, perDocument === null ? request.topK : 2 * depth, request.minScore);
-            return { passages: perDocument === null ? fusedPassages : collapsed(fusedPassages, perDocument, request.topK) };
-          },
-          mode === 'KEYWORD' ? {} : { isolationLevel: IsolationLevel.REPEATABLE_READ },
+        const outcome = await inQuerySlot(ctx, () =>
+          em.transactional(
+            async (tx): Promise<{ passages: RankedPassage[] } | { changed: ModelGroup[] }> => {
+              const bound = tx as EntityManager;
+              if (mode === 'KEYWORD') return { passages: await keyword(bound, request.topK, request.minScore) };
+              // A re-embedding may have switched a dataset's serving model while the question was
+              // embedded, deleting the vectors it is about to be compared with: checked in the
+              // search's own snapshot (REPEATABLE READ), and the question embedded by the new model.
+              if (attempt < SERVING_CHECKS) {
+                const now = await servingModelGroups(ctx, bound, endpoint.datasetIds, mode);
+                if (!sameServing(now, serving)) return { changed: now };
+              }
+              if (mode === 'SEMANTIC') return { passages: await semantic(bound, questions, request.topK, request.minScore) };
+              // Fused from both rankings read to the fusion depth; collapsed within what they fused.
+              const depth = fusionDepth(request.topK);
+              const byKeyword = await keywordRows(bound, depth, null);
+              const bySemantic = await semanticRows(bound, questions, depth, null);
+              const fusedPassages = fused(byKeyword, bySemantic, perDocument === null ? request.topK : 2 * depth, request.minScore);
+              return { passages: perDocument === null ? fusedPassages : collapsed(fusedPassages, perDocument, request.topK) };
+            },
+            mode === 'KEYWORD' ? {} : { isolationLevel: IsolationLevel.REPEATABLE_READ },
+          ),
         );
         if ('passages' in outcome) return { passages: outcome.passages, usage };
         serving = outcome.changed;

@@ -1,0 +1,38 @@
+/**
+ * A caller's share of the database pool for endpoint queries. A search holds a pooled
+ * connection while it runs (up to SLUICE_SEARCH_TIMEOUT_MS); without a share, one tenant's
+ * concurrent queries could hold every connection of the process and every other tenant wait
+ * or fail (attacker review stop45, F15: twelve slow searches held all ten connections for
+ * minutes). A tenant's callers together (an anonymous caller: its client address) run at most
+ * half the pool's connections in query transactions at once; more wait in line, at most eight
+ * times that many, each at most SLUICE_SEARCH_TIMEOUT_MS; beyond that RATE_LIMITED, reason
+ * QUERIES_IN_PROGRESS. Held only while a transaction is open: not while the question is
+ * embedded or the model answers.
+ */
+import { KeyedSlots, SlotsBusyError } from '../../platform/concurrency/keyed-slots.js';
+import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
+import { RateLimitedError } from '../errors.js';
+import type { ServiceContext } from '../service-context.js';
+
+/** The slots for a pool of `poolSize` connections. */
+export function querySlotsFor(poolSize: number, waitMs: number): KeyedSlots {
+  const slots = Math.max(1, Math.floor(poolSize / 2));
+  // Waiting holds no connection, only a request: the line is long enough for a busy client's
+  // burst (a closed loop of 32 against the default pool of 10), and still bounded.
+  return new KeyedSlots({ slots, maxWaiting: 8 * slots, waitMs });
+}
+
+/** `work` (one query transaction) in the caller's share; RATE_LIMITED when the share stays full. */
+export async function inQuerySlot<T>(ctx: ServiceContext, work: () => Promise<T>): Promise<T> {
+  const slots = ctx.deps.querySlots;
+  if (!slots) return work();
+  const { actor } = ctx;
+  const key = actor.kind === 'anonymous' ? `address:${ipIdentity(ctx.request?.ip ?? 'unknown')}` : `tenant:${actor.tenantId}`;
+  try {
+    return await slots.run(key, work);
+  } catch (error) {
+    if (!(error instanceof SlotsBusyError)) throw error;
+    const whose = actor.kind === 'anonymous' ? 'from your address' : 'of your tenant';
+    throw new RateLimitedError(`Too many queries ${whose} are being searched at once: retry in a second`, 1, { reason: 'QUERIES_IN_PROGRESS' });
+  }
+}

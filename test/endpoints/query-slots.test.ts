@@ -1,0 +1,64 @@
+/**
+ * One tenant's concurrent queries hold at most half of the database pool (query-slots.ts;
+ * attacker review stop45, F15): with a pool of 4, two of its searches run at once, sixteen
+ * more wait in line, and one beyond that is refused at once with RATE_LIMITED QUERIES_IN_PROGRESS.
+ * Another tenant is served meanwhile. The searches are made to stay in the database for
+ * certain: the test holds a lock the keyword ranking needs until it has looked.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
+import { createDataset, tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { untilLockWaiters } from '../support/locks.js';
+import { pollUntil } from '../support/poll.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let owner: Tenant;
+let setup: EndpointSetup;
+beforeAll(async () => {
+  // A search may wait a minute: nothing here is cut short by the time limit.
+  server = await startTestServer({ env: { SLUICE_DATABASE_POOL_SIZE: '4', SLUICE_SEARCH_TIMEOUT_MS: '60000' } });
+  owner = await tenantWithOwner(server);
+  setup = await endpointOver(server, owner.token, [{ title: 'Lamps', text: 'The keeper trims the lamp wick at dusk.' }]);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, refuses the next, and serves another tenant meanwhile', async () => {
+  const other = await tenantWithOwner(server);
+  const otherDataset = await createDataset(server, other.token);
+  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
+  await blocker.connect();
+  const settled: unknown[] = [];
+  let queries: Promise<any>[] = [];
+  try {
+    await blocker.query('begin');
+    await blocker.query('lock table dataset_terms in access exclusive mode');
+    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    queries = Array.from({ length: 19 }, () =>
+      queryEndpoint(server, owner.token, setup.reference, 'keeper lamp', undefined, 'passages { documentTitle }').then((body) => {
+        settled.push(body);
+        return body;
+      }),
+    );
+    await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
+    const [refused] = await pollUntil(async () => settled, (bodies) => bodies.length >= 1, { failure: () => 'no query was refused' });
+    expect((refused as any).errors[0]).toMatchObject({
+      message: 'Too many queries of your tenant are being searched at once: retry in a second',
+      extensions: { code: 'RATE_LIMITED', reason: 'QUERIES_IN_PROGRESS', retryAfterSeconds: 1 },
+    });
+    // Two connections are the tenant's; the others still serve everyone else.
+    const elsewhere = await server.graphql('query($id: ID!) { dataset(id: $id) { id } }', { token: other.token, variables: { id: otherDataset.id } });
+    expect(elsewhere.body).toEqual({ data: { dataset: { id: otherDataset.id } } });
+    expect(settled).toHaveLength(1);
+    await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
+  } finally {
+    await blocker.query('rollback');
+    await blocker.end();
+  }
+  const answered = (await Promise.all(queries)).filter((body) => !body.errors);
+  expect(answered).toHaveLength(18);
+  for (const body of answered) expect(body.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Lamps' }]);
+});

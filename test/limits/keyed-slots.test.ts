@@ -1,0 +1,44 @@
+/** KeyedSlots (platform/concurrency/keyed-slots.ts): per-key slots, a bounded line, in order, with a bounded wait. */
+import { expect, it } from 'vitest';
+import { KeyedSlots, SlotsBusyError } from '../../src/platform/concurrency/keyed-slots.js';
+
+/** A piece of work that runs until `finish` is called, and says when it started. */
+function heldWork(log: string[], name: string) {
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return { finish, work: async () => (log.push(name), await done, name) };
+}
+
+it('runs a key’s work in its slots, the rest in the order it came, and other keys beside it', async () => {
+  const slots = new KeyedSlots({ slots: 1, maxWaiting: 2, waitMs: 60_000 });
+  const log: string[] = [];
+  const [a, b, c, other] = ['a', 'b', 'c', 'other'].map((name) => heldWork(log, name));
+  const running = [slots.run('t1', a!.work), slots.run('t1', b!.work), slots.run('t1', c!.work), slots.run('t2', other!.work)];
+  await Promise.resolve();
+  expect(log).toEqual(['a', 'other']);
+  expect(slots.load('t1')).toEqual({ running: 1, waiting: 2 });
+  await expect(slots.run('t1', async () => 'd')).rejects.toEqual(new SlotsBusyError('waiting-full'));
+  a!.finish();
+  await running[0];
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(log).toEqual(['a', 'other', 'b']);
+  b!.finish();
+  c!.finish();
+  other!.finish();
+  expect(await Promise.all(running)).toEqual(['a', 'b', 'c', 'other']);
+  expect([slots.load('t1'), slots.load('t2')]).toEqual([{ running: 0, waiting: 0 }, { running: 0, waiting: 0 }]);
+});
+
+it('refuses work that waited its time, and leaves the line to the rest', async () => {
+  const slots = new KeyedSlots({ slots: 1, maxWaiting: 1, waitMs: 20 });
+  const log: string[] = [];
+  const holder = heldWork(log, 'holder');
+  const held = slots.run('t', holder.work);
+  await expect(slots.run('t', async () => 'late')).rejects.toEqual(new SlotsBusyError('wait-expired'));
+  expect(slots.load('t')).toEqual({ running: 1, waiting: 0 });
+  // Its place in line is free again.
+  const next = slots.run('t', async () => 'next');
+  holder.finish();
+  expect([await held, await next]).toEqual(['holder', 'next']);
+  expect(slots.load('t')).toEqual({ running: 0, waiting: 0 });
+});
