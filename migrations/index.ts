@@ -54,6 +54,7 @@ import { Migration20261205120000_keyword_single_pass_candidates_unmaterialized }
 import { Migration20261205170000_model_base_url_without_credentials } from './Migration20261205170000_model_base_url_without_credentials.js';
 import { Migration20261205213000_api_key_creator_role } from './Migration20261205213000_api_key_creator_role.js';
 import { Migration20261205233913_sign_in_addresses } from './Migration20261205233913_sign_in_addresses.js';
+import { Migration20261206000000_keyword_pooled_statistics } from './Migration20261206000000_keyword_pooled_statistics.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -110,4 +111,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205170000_model_base_url_without_credentials', class: Migration20261205170000_model_base_url_without_credentials },
   { name: 'Migration20261205213000_api_key_creator_role', class: Migration20261205213000_api_key_creator_role },
   { name: 'Migration20261205233913_sign_in_addresses', class: Migration20261205233913_sign_in_addresses },
+  { name: 'Migration20261206000000_keyword_pooled_statistics', class: Migration20261206000000_keyword_pooled_statistics },
 ];
