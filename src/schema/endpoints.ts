@@ -22,7 +22,7 @@ export const RetrievalModeEnum = builder.enumType('RetrievalMode', {
 
 const RetrievalEngineEnum = builder.enumType('RetrievalEngine', {
   description:
-    'What serves an endpoint’s retrieval now: KEYWORD_BM25; VECTOR_HNSW (pgvector’s HNSW index) or VECTOR_EXACT (every vector compared); HYBRID_BM25_HNSW or HYBRID_BM25_EXACT (docs/endpoints.md#engines).',
+    'What serves an endpoint’s retrieval now: KEYWORD_BM25; VECTOR_HNSW (pgvector’s HNSW index) or VECTOR_EXACT (every vector compared); HYBRID_BM25_HNSW or HYBRID_BM25_EXACT; VECTOR_NONE (SEMANTIC with no vectors yet: it finds nothing); HYBRID_BM25_ONLY (HYBRID ranking by keyword alone: no vectors yet, or its embeddings model DOWN) (docs/endpoints.md#engines).',
   values: RETRIEVAL_ENGINES,
 });
 
@@ -31,7 +31,7 @@ const RetrievalRef = builder.objectRef<Endpoint>('RetrievalSettings').implement(
     mode: t.field({ type: RetrievalModeEnum, resolve: (endpoint) => endpoint.retrievalMode as RetrievalMode }),
     engine: t.field({
       type: RetrievalEngineEnum,
-      description: 'Follows from the mode, the server (pgvector or not) and the datasets’ embeddings.',
+      description: 'Follows from the mode, the server (pgvector or not), the datasets’ embeddings and their embeddings models’ health.',
       resolve: (endpoint, _args, ctx) => ctx.services.endpoints.engine(endpoint),
     }),
     topK: t.exposeInt('topK', { description: 'Passages retrieved per query (1–50).' }),

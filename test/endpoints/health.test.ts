@@ -269,6 +269,10 @@ describe('embeddings models', () => {
     await round();
     expect((await healthOf(owner.token, semantic.id)).health).toMatchObject({ status: 'DOWN', lastError: 'embeddings model: HTTP_ERROR: The model server answered HTTP 503' });
     expect((await healthOf(owner.token, hybrid.id)).health).toMatchObject({ status: 'DEGRADED' });
+    // The engine says what the queries below do: HYBRID ranks by keyword alone while the model is DOWN.
+    const engineOf = async (id: string) => (await must(server, owner.token, 'query($id: ID!) { node(id: $id) { ... on Endpoint { retrieval { engine } } } }', { id })).node.retrieval.engine;
+    expect(await engineOf(hybrid.id)).toBe('HYBRID_BM25_ONLY');
+    expect(await engineOf(semantic.id)).toMatch(/^VECTOR_(EXACT|HNSW)$/);
     expect((await healthOf(owner.token, keyword.id)).health).toMatchObject({ status: 'HEALTHY', lastError: null });
 
     const asked = embeddingsFake.requests.length;
@@ -279,6 +283,8 @@ describe('embeddings models', () => {
     expect(answered.data.queryEndpoint.passages[0]).toEqual({ documentTitle: 'Locks', ranks: { keyword: 1, semantic: null } });
     expect(embeddingsFake.requests.length).toBe(asked);
     embeddingsFake.script({ deltas: [] });
+    await round();
+    expect(await engineOf(hybrid.id)).toMatch(/^HYBRID_BM25_(EXACT|HNSW)$/);
   });
 
   it('an embeddings model whose vectors are no longer of the length its datasets hold is DOWN, as every semantic query over them fails', async () => {

@@ -50,6 +50,7 @@ interface Setup {
   datasetId: string;
   chunks: EmbeddedChunk[];
   chatModelId: string;
+  embeddingsModelId: string;
 }
 
 /** A tenant with the documents ingested and embedded (the EMBEDDING stage) by an embeddings model of the fake server (1000 micro-units per 1k tokens). */
@@ -67,7 +68,7 @@ async function embeddedTenant(): Promise<Setup> {
   const chunks = await embeddedChunks(server.database.ownerUrl, dataset.id);
   expect(chunks.length).toBe(DOCUMENTS.length);
   const chat = await createModel(server, owner.token, { name: uniqueSlug('extractive'), type: 'extractive' });
-  return { owner, datasetId: dataset.id, chunks, chatModelId: chat.id };
+  return { owner, datasetId: dataset.id, chunks, chatModelId: chat.id, embeddingsModelId: embeddings.id };
 }
 
 async function createEndpoint(setup: Setup, retrieval: Record<string, unknown> | undefined, datasetIds = [setup.datasetId]) {
@@ -160,6 +161,24 @@ describe('retrieval modes', () => {
     expect(passages[0].score).toBeGreaterThan(0.3);
     const two = await queryEndpoint(server, setup.owner.token, created.reference, question, { minScore: 0 }, PASSAGES);
     expect(two.data.queryEndpoint.passages.map((p: any) => p.documentTitle)).toEqual(['Lighthouse', 'Plants']);
+  });
+
+  it('says when nothing can be searched by meaning yet: VECTOR_NONE and HYBRID_BM25_ONLY until a dataset has vectors', async () => {
+    const empty = await createDataset(server, setup.owner.token, { embeddingModelId: setup.embeddingsModelId });
+    const engines = async (datasetIds: string[]) => {
+      const engineOf = async (mode: string) => {
+        const body = await createEndpoint(setup, { mode }, datasetIds);
+        expect(body.errors).toBeUndefined();
+        return body.data.createEndpoint.retrieval.engine;
+      };
+      return [await engineOf('SEMANTIC'), await engineOf('HYBRID')];
+    };
+    expect(await engines([empty.id])).toEqual(['VECTOR_NONE', 'HYBRID_BM25_ONLY']);
+    // Beside a dataset with vectors, the endpoint is served by them.
+    expect(await engines([empty.id, setup.datasetId])).toEqual(pgvector ? ['VECTOR_HNSW', 'HYBRID_BM25_HNSW'] : ['VECTOR_EXACT', 'HYBRID_BM25_EXACT']);
+    const { body } = await ingestInline(server, setup.owner.token, empty.id, [{ title: 'Tides', text: 'The tide turns twice a day at the harbour mouth.' }]);
+    expect((await settled(server, setup.owner.token, body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+    expect(await engines([empty.id])).toEqual(pgvector ? ['VECTOR_HNSW', 'HYBRID_BM25_HNSW'] : ['VECTOR_EXACT', 'HYBRID_BM25_EXACT']);
   });
 
   it('fuses both rankings in HYBRID: each passage carries its keyword and semantic ranks and the RRF score', async () => {

@@ -80,6 +80,8 @@ export class EndpointService {
     private readonly ctx: ServiceContext,
     /** Other tenants' listed endpoints (the one cross-tenant read); none when not given. */
     private readonly catalog?: Pick<CatalogService, 'browse'>,
+    /** Whether a fresh health check found a model DOWN (the engine of a HYBRID endpoint says so); absent: none is. */
+    private readonly isModelDown?: (model: { healthStatus: string | null; healthCheckedAt: Date | null }) => boolean,
   ) {}
 
   async create(input: EndpointInput): Promise<Endpoint> {
@@ -221,7 +223,7 @@ export class EndpointService {
 
   /** The engine that serves the endpoint's retrieval now (retrieval-mode.ts). */
   engine(endpoint: Endpoint): Promise<RetrievalEngine> {
-    return retrievalEngine(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds);
+    return retrievalEngine(this.ctx.em, endpoint.retrievalMode as RetrievalMode, endpoint.datasetIds, this.isModelDown);
   }
 
   byIds(ids: readonly string[]): Promise<(Endpoint | null)[]> {

@@ -18,8 +18,11 @@ export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
  * pgvector's HNSW index, or by comparing every vector. HYBRID_BM25_HNSW / HYBRID_BM25_EXACT:
  * both, fused. Where an endpoint's vectors are served by both engines (datasets embedded at
  * several dimensions, one above HNSW's limit), the slower one, EXACT, is reported.
+ * VECTOR_NONE: SEMANTIC with no vectors to compare yet (it answers nothing); HYBRID_BM25_ONLY:
+ * HYBRID whose semantic half has nothing to search (no vectors yet, or every serving embeddings
+ * model DOWN), so it ranks by keyword alone (user review stop45, F7: both said nothing of it).
  */
-export const RETRIEVAL_ENGINES = ['KEYWORD_BM25', 'VECTOR_HNSW', 'VECTOR_EXACT', 'HYBRID_BM25_HNSW', 'HYBRID_BM25_EXACT'] as const;
+export const RETRIEVAL_ENGINES = ['KEYWORD_BM25', 'VECTOR_HNSW', 'VECTOR_EXACT', 'HYBRID_BM25_HNSW', 'HYBRID_BM25_EXACT', 'VECTOR_NONE', 'HYBRID_BM25_ONLY'] as const;
 export type RetrievalEngine = (typeof RETRIEVAL_ENGINES)[number];
 
 export function validRetrievalMode(mode: string): RetrievalMode {
@@ -86,18 +89,31 @@ export async function assertDatasetsEmbedded(em: EntityManager, mode: RetrievalM
 /**
  * The engine serving an endpoint now: its datasets' serving models, the dimension of their
  * stored vectors (one row each, by the (tenant, dataset, model) index) and the server's indexes.
- * Datasets with no vectors yet do not count; with none at all the engine is EXACT (what
- * would serve the first vectors until their index exists).
+ * Datasets with no vectors yet do not count, nor, in HYBRID (which then ranks them by keyword
+ * only), those whose embeddings model a fresh health check found DOWN (`isModelDown`); with none
+ * left the engine is VECTOR_NONE or HYBRID_BM25_ONLY.
  */
-export async function retrievalEngine(em: EntityManager, mode: RetrievalMode, datasetIds: readonly string[]): Promise<RetrievalEngine> {
+export async function retrievalEngine(
+  em: EntityManager,
+  mode: RetrievalMode,
+  datasetIds: readonly string[],
+  /** Whether a fresh health check found an embeddings model DOWN (model-health/health-rules.ts's isDown); absent: none is. */
+  isModelDown?: (model: { healthStatus: string | null; healthCheckedAt: Date | null }) => boolean,
+): Promise<RetrievalEngine> {
   if (!usesVectors(mode)) return 'KEYWORD_BM25';
-  const dimensions = await boundSql<{ dimensions: number }>(
+  const serving = await boundSql<{ dimensions: number | null; health_status: string | null; health_checked_at: string | Date | null }>(
     em,
-    `select (select e.dimensions from chunk_embeddings e where e.dataset_id = d.id and e.model_id = d.serving_embedding_model_id limit 1) as dimensions
-       from datasets d where d.id = any(?::uuid[]) and d.serving_embedding_model_id is not null`,
+    `select (select e.dimensions from chunk_embeddings e where e.dataset_id = d.id and e.model_id = d.serving_embedding_model_id limit 1) as dimensions,
+            m.health_status, m.health_checked_at
+       from datasets d join models m on m.id = d.serving_embedding_model_id
+      where d.id = any(?::uuid[])`,
     [pgArray(datasetIds)],
   );
-  const present = dimensions.map((row) => row.dimensions).filter((value): value is number => value !== null);
+  const searched = serving.filter(
+    (row) => !(mode === 'HYBRID' && isModelDown?.({ healthStatus: row.health_status, healthCheckedAt: row.health_checked_at === null ? null : new Date(row.health_checked_at) })),
+  );
+  const present = searched.map((row) => row.dimensions).filter((value): value is number => value !== null);
+  if (present.length === 0) return mode === 'SEMANTIC' ? 'VECTOR_NONE' : 'HYBRID_BM25_ONLY';
   const support = await vectorSupport(em);
   const vector = present.length > 0 && present.every((value) => engineFor(support, value) === 'VECTOR_HNSW') ? 'HNSW' : 'EXACT';
   return mode === 'SEMANTIC' ? `VECTOR_${vector}` : `HYBRID_BM25_${vector}`;

@@ -237,13 +237,15 @@ export type RegisterIdentityProviderInput = {
   roleMapping?: Record<string, unknown> | null | undefined;
 };
 
-/** What serves an endpoint’s retrieval now: KEYWORD_BM25; VECTOR_HNSW (pgvector’s HNSW index) or VECTOR_EXACT (every vector compared); HYBRID_BM25_HNSW or HYBRID_BM25_EXACT (docs/endpoints.md#engines). */
+/** What serves an endpoint’s retrieval now: KEYWORD_BM25; VECTOR_HNSW (pgvector’s HNSW index) or VECTOR_EXACT (every vector compared); HYBRID_BM25_HNSW or HYBRID_BM25_EXACT; VECTOR_NONE (SEMANTIC with no vectors yet: it finds nothing); HYBRID_BM25_ONLY (HYBRID ranking by keyword alone: no vectors yet, or its embeddings model DOWN) (docs/endpoints.md#engines). */
 export type RetrievalEngine =
   | 'HYBRID_BM25_EXACT'
   | 'HYBRID_BM25_HNSW'
+  | 'HYBRID_BM25_ONLY'
   | 'KEYWORD_BM25'
   | 'VECTOR_EXACT'
-  | 'VECTOR_HNSW';
+  | 'VECTOR_HNSW'
+  | 'VECTOR_NONE';
 
 export type RetrievalInput = {
   /** Within the mode’s scores: KEYWORD at least 0, SEMANTIC −1 to 1, HYBRID 0 to 2/61; null: none. A mode changed without it checks the kept one (BAD_USER_INPUT MIN_SCORE_OUT_OF_RANGE). */
