@@ -86,6 +86,7 @@ export const envSchema = z.object({
   SLUICE_INGEST_MAX_FILES: z.coerce.number().int().min(1, 'must be at least 1').max(10_000).default(100),
   SLUICE_INGEST_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(100 * 1024 * 1024),
   SLUICE_UPLOAD_BYTES_IN_FLIGHT: z.coerce.number().int().min(1024, 'must be at least 1024').default(256 * 1024 * 1024),
+  SLUICE_UPLOAD_STALL_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(10_000),
   SLUICE_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   SLUICE_SUBSCRIPTIONS_PER_CONNECTION: limit(1, 10_000).default(50),
   SLUICE_SUBSCRIPTIONS_PER_PRINCIPAL: limit(1, 100_000).default(100),

@@ -169,6 +169,8 @@ export interface IngestionConfig {
    * address may hold half of it, or one largest upload if that is more (platform/http/upload-budget.ts).
    */
   uploadBytesInFlight: number;
+  /** An upload body gaining less than 64 KiB in this long is cut, and its share given back. */
+  uploadStallMs: number;
   /** Least time between two progress events of one job (about 10 a second by default). */
   progressIntervalMs: number;
   /** How often a subscriber re-reads a job it has heard nothing about (a lost event costs at most this). */

@@ -84,9 +84,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   if (stale < heartbeat * 3) issues.push('SLUICE_WORKER_STALE_MS: must be at least three heartbeats (SLUICE_WORKER_HEARTBEAT_MS × 3)');
   // node:http refuses a header deadline past the whole request's.
   // One upload of the largest size the ingestion limit admits must fit, or it could never be sent.
-  const largestUpload = Number(cleaned.SLUICE_INGEST_MAX_REQUEST_BYTES ?? 100 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES;
+  // (body-limit.ts admits a multipart body up to the larger of the two body limits.)
+  const largestUpload = Math.max(Number(cleaned.SLUICE_INGEST_MAX_REQUEST_BYTES ?? 100 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES, Number(cleaned.SLUICE_MAX_BODY_BYTES ?? 1_048_576));
   if (Number(cleaned.SLUICE_UPLOAD_BYTES_IN_FLIGHT ?? 256 * 1024 * 1024) < largestUpload) {
-    issues.push(`SLUICE_UPLOAD_BYTES_IN_FLIGHT: must be at least SLUICE_INGEST_MAX_REQUEST_BYTES plus 1 MiB for the form's parts (${largestUpload})`);
+    issues.push(`SLUICE_UPLOAD_BYTES_IN_FLIGHT: must be at least the largest upload body, SLUICE_INGEST_MAX_REQUEST_BYTES plus 1 MiB for the form's parts or SLUICE_MAX_BODY_BYTES if larger (${largestUpload})`);
   }
   if (Number(cleaned.SLUICE_HEADERS_TIMEOUT_MS ?? 10_000) > Number(cleaned.SLUICE_REQUEST_TIMEOUT_MS ?? 300_000)) {
     issues.push('SLUICE_HEADERS_TIMEOUT_MS: must be at most SLUICE_REQUEST_TIMEOUT_MS (the headers are part of the request)');
@@ -131,6 +132,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       maxFiles: values.SLUICE_INGEST_MAX_FILES,
       maxRequestBytes: values.SLUICE_INGEST_MAX_REQUEST_BYTES,
       uploadBytesInFlight: values.SLUICE_UPLOAD_BYTES_IN_FLIGHT,
+      uploadStallMs: values.SLUICE_UPLOAD_STALL_MS,
       progressIntervalMs: values.SLUICE_PROGRESS_INTERVAL_MS,
       progressPollMs: values.SLUICE_PROGRESS_POLL_MS,
     },

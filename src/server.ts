@@ -168,13 +168,14 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const graphiqlFiles = graphiql ? graphiqlBundle(graphiql) : undefined;
   // The body limits clients are told about (platform/http/body-limit.ts answers 413 before Yoga reads a byte).
   const bodyLimits = { maxBytes: config.http.maxBodyBytes, maxMultipartBytes: config.ingestion.maxRequestBytes + MULTIPART_OVERHEAD_BYTES };
+  const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
   const uploads = new UploadBudget({
     maxBytes: config.ingestion.uploadBytesInFlight,
-    maxBytesPerAddress: Math.max(bodyLimits.maxMultipartBytes, Math.floor(config.ingestion.uploadBytesInFlight / 2)),
+    maxBytesPerAddress: Math.max(largestBody, Math.floor(config.ingestion.uploadBytesInFlight / 2)),
     trustProxyHops: limits.trustProxyHops,
+    stallMs: config.ingestion.uploadStallMs,
     registry: metrics.registry,
   });
-  const largestBody = Math.max(bodyLimits.maxBytes, bodyLimits.maxMultipartBytes);
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,

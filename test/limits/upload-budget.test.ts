@@ -1,9 +1,9 @@
 /**
  * Uploads in flight are bounded, all callers together and per client address (attacker review
  * stop45, F11): a multipart request whose declared length does not fit is refused before a byte
- * of it is read, and its bytes are given back when a held upload ends. Uploads are held open by
- * sending their headers and part of their body over a raw connection; the server's own gauge
- * (/metrics) says when it counts them, so nothing here waits on time.
+ * of it is read, and its bytes are given back when a held upload ends, or is cut for stalling.
+ * Uploads are held open by sending their headers and part of their body over a raw connection;
+ * the server's own gauge (/metrics) says when it counts them, so nothing here waits on time.
  */
 import { request, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -24,6 +24,8 @@ beforeAll(async () => {
       // Largest upload 1 MiB + 1 MiB for the form: 2 MiB per address (half of 4 MiB, and one largest upload).
       SLUICE_INGEST_MAX_REQUEST_BYTES: String(MiB),
       SLUICE_UPLOAD_BYTES_IN_FLIGHT: String(4 * MiB),
+      // Held uploads below send nothing more: they must not count as stalled during the test.
+      SLUICE_UPLOAD_STALL_MS: '600000',
     },
   });
 });
@@ -32,9 +34,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A multipart upload declaring `bytes`, from `ip`, of which only the first part is sent: it stays in flight until destroyed. */
-function holdUpload(ip: string, bytes: number): ClientRequest {
-  const upload = request(server.url, {
+/** A multipart upload declaring `bytes`, from `ip`, of which only the first part is sent: it stays in flight until destroyed (or cut as stalled). */
+function holdUpload(ip: string, bytes: number, target: TestServer = server): ClientRequest {
+  const upload = request(target.url, {
     method: 'POST',
     headers: { 'content-type': 'multipart/form-data; boundary=held', 'content-length': String(bytes), 'apollo-require-preflight': 'true', ...fromIp(ip) },
   });
@@ -44,8 +46,9 @@ function holdUpload(ip: string, bytes: number): ClientRequest {
   return upload;
 }
 
-const inFlight = async () => value(await scrape(server), 'sluice_upload_bytes_in_flight');
-const untilInFlight = (bytes: number) => pollUntil(inFlight, (n) => n === bytes, { timeoutMs: 20_000, failure: (n) => `${n} upload bytes in flight, not ${bytes}` });
+const inFlight = async (target: TestServer = server) => value(await scrape(target), 'sluice_upload_bytes_in_flight');
+const untilInFlight = (bytes: number, target: TestServer = server) =>
+  pollUntil(() => inFlight(target), (n) => n === bytes, { timeoutMs: 20_000, failure: (n) => `${n} upload bytes in flight, not ${bytes}` });
 
 it('refuses uploads past an address’s share (429) or the whole budget (503), before reading them, and admits them once held ones end', async () => {
   const owner = await tenantWithOwner(server);
@@ -83,4 +86,17 @@ it('refuses uploads past an address’s share (429) or the whole budget (503), b
     expect(accepted.body.data.ingestDocuments.stage).toEqual(expect.any(String));
   }
   expect(await inFlight()).toBe(2 * MiB);
+});
+
+it('cuts an upload whose body stops arriving, and gives its share back', async () => {
+  const stalling = await startTestServer({ env: { SLUICE_TRUST_PROXY: '1', SLUICE_INGEST_MAX_REQUEST_BYTES: String(MiB), SLUICE_UPLOAD_BYTES_IN_FLIGHT: String(4 * MiB), SLUICE_UPLOAD_STALL_MS: '300' } });
+  try {
+    const upload = holdUpload(freshIp(), 1.5 * MiB, stalling);
+    // The server closes the connection: the client sees it end without an answer.
+    await new Promise<void>((resolve) => upload.once('close', () => resolve()));
+    expect(upload.destroyed).toBe(true);
+    await untilInFlight(0, stalling);
+  } finally {
+    await stalling.close();
+  }
 });

@@ -8,8 +8,10 @@
  *
  * A multipart request whose declared length would take the address past its share is refused
  * with 429 RATE_LIMITED; one that would take the whole budget past its bound, with 503
- * UNAVAILABLE. Both carry Retry-After: the bytes come back when those requests are answered or
- * their connections close. Other requests are small (SLUICE_MAX_BODY_BYTES) and pass untouched.
+ * UNAVAILABLE. Both carry Retry-After. An admitted request's bytes come back when the server is
+ * done with it (its handler has finished, whether or not the client is still there), or when
+ * its body stalls (less than 64 KiB in SLUICE_UPLOAD_STALL_MS) and is cut. Other requests are
+ * small (SLUICE_MAX_BODY_BYTES) and pass untouched.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
@@ -23,12 +25,16 @@ export interface UploadBudgetOptions {
   /** Of those, at most this many from one client address (IPv6: one /64). */
   maxBytesPerAddress: number;
   trustProxyHops: number;
+  /** An upload body gaining less than 64 KiB in this long is cut (SLUICE_UPLOAD_STALL_MS). */
+  stallMs: number;
   /** Where the sluice_upload_bytes_in_flight gauge is served from (/metrics). */
   registry?: Registry;
 }
 
 /** A hint, not a promise: uploads in flight usually end within seconds. */
 const RETRY_AFTER_SECONDS = 5;
+/** Least progress an unfinished upload body makes in each `stallMs` (or all of it, if less) before it is cut. */
+const STALL_BYTES = 64 * 1024;
 
 export class UploadBudget {
   private total = 0;
@@ -63,14 +69,41 @@ export class UploadBudget {
       }
       this.total += bytes;
       this.byAddress.set(address, held + bytes);
-      // 'close' comes once for every response: answered, or its connection gone.
-      res.once('close', () => {
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        clearInterval(watch);
         this.total -= bytes;
         const left = (this.byAddress.get(address) ?? bytes) - bytes;
         if (left > 0) this.byAddress.set(address, left);
         else this.byAddress.delete(address);
+      };
+      // A body that stops arriving is cut: declared bytes held by a client that sends none
+      // would keep everyone else's uploads out (review of 77b86ba). Read from the socket's
+      // count, which consumes nothing.
+      let seen = req.socket.bytesRead;
+      const watch = setInterval(() => {
+        if (req.complete) return clearInterval(watch);
+        const now = req.socket.bytesRead;
+        if (now - seen < Math.min(STALL_BYTES, bytes)) {
+          clearInterval(watch);
+          req.destroy();
+          return;
+        }
+        seen = now;
+      }, this.options.stallMs);
+      watch.unref();
+      // Given back when the handler is done with the body, not when the client goes: a client
+      // that hangs up after sending leaves the server parsing and storing what it sent. A body
+      // that never arrived whole (cut, or the client gone midway) is nobody's work: given back
+      // when its connection closes.
+      res.once('close', () => {
+        if (!req.complete) release();
       });
-      return next(req, res);
+      const handled: unknown = next(req, res);
+      if (typeof (handled as PromiseLike<void> | undefined)?.then === 'function') Promise.resolve(handled).then(release, release);
+      else res.once('close', release);
     };
   }
 }
