@@ -8,6 +8,7 @@ import type { RequestFacts, ServiceDependencies } from '../domains/service-conte
 import { createServices } from '../domains/services.js';
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { operationOf, rootFieldsOf } from '../graphql/root-fields.js';
+import { codedErrorToGraphQL, ValidationError } from '../platform/errors/index.js';
 
 export interface RequestScopeOptions {
   orm: Orm;
@@ -41,7 +42,12 @@ export function useRequestScope({ orm, deps, checkQueriesChangeNothing = false }
       setExecuteFn(async (args) => {
         const { scope } = args.contextValue as ScopeContext;
         const operation = operationOf(args.document, args.operationName);
-        if (operation && ownTransactions(args.schema, args.document, operation)) {
+        const needs = operation ? transactionNeeds(args.schema, args.document, operation) : { kind: 'operation' as const };
+        if (needs.kind === 'mixed') {
+          scope.close();
+          return { errors: [codedErrorToGraphQL(mixedRefusal(needs.own, needs.others))] };
+        }
+        if (needs.kind === 'own') {
           let ownResult;
           try {
             ownResult = await executeFn(args);
@@ -106,11 +112,32 @@ function requestFactsOf(context: object): RequestFacts {
   };
 }
 
-/** Every root field of the operation opens its own transactions (see above). */
-function ownTransactions(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): boolean {
+/**
+ * Whether every root field of the operation opens its own transactions (`own`, see above),
+ * none does (`operation`), or both kinds are asked together (`mixed`, refused). `__typename`
+ * needs neither. A mixed operation would hold its transaction's connection while the other
+ * fields wait: for a model server (testModel), or for the caller's share of the pool
+ * (queryEndpoint, endpoint-queries/query-slots.ts), so that a tenant's few mixed operations
+ * held every connection (review of 4616b86).
+ */
+function transactionNeeds(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): { kind: 'own' | 'operation' } | { kind: 'mixed'; own: string[]; others: string[] } {
   const fields = schema.getRootType(operation.operation)?.getFields();
-  const root = rootFieldsOf(document, operation);
-  return root.length > 0 && root.every((field) => fields?.[field.name.value]?.extensions?.ownTransactions === true);
+  const root = rootFieldsOf(document, operation).map((field) => field.name.value).filter((name) => !name.startsWith('__'));
+  const own = root.filter((name) => fields?.[name]?.extensions?.ownTransactions === true);
+  if (own.length === 0) return { kind: 'operation' };
+  if (own.length === root.length) return { kind: 'own' };
+  return { kind: 'mixed', own: [...new Set(own)], others: [...new Set(root.filter((name) => !own.includes(name)))] };
+}
+
+function mixedRefusal(own: string[], others: string[]): ValidationError {
+  return new ValidationError(
+    `${own.join(', ')} must be asked in an operation of ${own.length === 1 ? 'its' : 'their'} own, without ${others.join(', ')}: send those in another request`,
+    { reason: 'OWN_OPERATION', fields: own },
+  );
 }
 
 /** Incremental delivery without a request transaction: the scope lives until the last payload. */

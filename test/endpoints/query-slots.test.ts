@@ -3,7 +3,9 @@
  * attacker review stop45, F15): with a pool of 4, two of its searches run at once, sixteen
  * more wait in line, and one beyond that is refused at once with RATE_LIMITED QUERIES_IN_PROGRESS.
  * Another tenant is served meanwhile. The searches are made to stay in the database for
- * certain: the test holds a lock the keyword ranking needs until it has looked.
+ * certain: the test holds a lock the keyword ranking needs until it has looked. An operation
+ * asking queryEndpoint beside fields that need the operation’s transaction is refused: it would
+ * hold that transaction’s connection while waiting for the share.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -61,4 +63,24 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
   const answered = (await Promise.all(queries)).filter((body) => !body.errors);
   expect(answered).toHaveLength(18);
   for (const body of answered) expect(body.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Lamps' }]);
+});
+
+it('refuses queryEndpoint beside fields that need the operation’s own transaction, running none of them', async () => {
+  const refused = await server.graphql(
+    'query($e: String!) { datasets(first: 1) { edges { node { id } } } queryEndpoint(endpoint: $e, query: "lamp") { passages { documentTitle } } }',
+    { token: owner.token, variables: { e: setup.reference } },
+  );
+  expect(refused.body.data ?? null).toBeNull();
+  expect(refused.body.errors).toEqual([
+    expect.objectContaining({
+      message: 'queryEndpoint must be asked in an operation of its own, without datasets: send those in another request',
+      extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', reason: 'OWN_OPERATION', fields: ['queryEndpoint'] }),
+    }),
+  ]);
+  // __typename needs no transaction: beside it, and beside another queryEndpoint, it is answered.
+  const alone = await server.graphql(
+    'query($e: String!) { __typename a: queryEndpoint(endpoint: $e, query: "lamp") { passages { documentTitle } } b: queryEndpoint(endpoint: $e, query: "wick") { passages { documentTitle } } }',
+    { token: owner.token, variables: { e: setup.reference } },
+  );
+  expect(alone.body).toEqual({ data: { __typename: 'Query', a: { passages: [{ documentTitle: 'Lamps' }] }, b: { passages: [{ documentTitle: 'Lamps' }] } } });
 });
