@@ -22,7 +22,7 @@ import { systemClock, type Clock } from './domains/clock.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
-import { signInAddressDigest } from './domains/identity/sign-in-addresses.js';
+import { signInAddressDigests } from './domains/identity/sign-in-addresses.js';
 import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
@@ -158,7 +158,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     new AttemptLimits(
       buckets,
       { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
-      (email, ip) => credentials.signedInFrom(email, signInAddressDigest(secrets, ip)),
+      (email, ip) => credentials.signedInFrom(email, signInAddressDigests(secrets, ip)),
     );
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;

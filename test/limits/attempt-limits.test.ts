@@ -4,9 +4,10 @@
  * signed in before), over GraphQL and the REST login alike (one allowance for both doors), and
  * createApiKey per principal. Limits are small and refill slowly, so nothing refills mid-test.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { TEST_MASTER_KEY } from '../support/config.js';
 import { codeOf, uniqueEmail } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp } from './support.js';
@@ -15,18 +16,18 @@ const LOG_IN = 'mutation($input: LogInInput!) { logIn(input: $input) { accessTok
 const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
 const PASSWORD = 'the right passphrase';
 
+const LIMITS = {
+  SLUICE_RATE_LIMITS: 'on',
+  SLUICE_TRUST_PROXY: '1',
+  SLUICE_AUTH_LIMIT_PER_IP: '4/1h',
+  SLUICE_AUTH_LIMIT_PER_EMAIL: '5/1h',
+  SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP: '3/1h',
+  SLUICE_API_KEY_CREATE_LIMIT: '2/1h',
+};
+
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({
-    env: {
-      SLUICE_RATE_LIMITS: 'on',
-      SLUICE_TRUST_PROXY: '1',
-      SLUICE_AUTH_LIMIT_PER_IP: '4/1h',
-      SLUICE_AUTH_LIMIT_PER_EMAIL: '5/1h',
-      SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP: '3/1h',
-      SLUICE_API_KEY_CREATE_LIMIT: '2/1h',
-    },
-  });
+  server = await startTestServer({ env: LIMITS });
 });
 afterAll(() => server?.close());
 
@@ -38,7 +39,8 @@ async function account(email = uniqueEmail('brute')): Promise<{ email: string; t
   return { email, token: body.data.signUp.accessToken, home };
 }
 
-const logIn = (email: string, password: string, ip: string) => server.graphql(LOG_IN, { headers: fromIp(ip), variables: { input: { email, password } } });
+const logIn = (email: string, password: string, ip: string, target: TestServer = server) =>
+  target.graphql(LOG_IN, { headers: fromIp(ip), variables: { input: { email, password } } });
 
 function restLogIn(email: string, password: string, ip: string) {
   return fetch(`${server.baseUrl}/api/v1/auth/login`, {
@@ -116,12 +118,12 @@ describe('logIn', () => {
 
 describe('logIn, where guessing must not lock the owner out', () => {
   /** Guesses from new addresses until the limit per email (5, all addresses) refuses; then the right password from a new address is refused too. */
-  const lockedOut = async (email: string) => {
+  const lockedOut = async (email: string, target: TestServer = server) => {
     const codes: string[] = [];
-    while (codes.at(-1) !== 'RATE_LIMITED' && codes.length < 6) codes.push(codeOf((await logIn(email, `guess number ${codes.length}`, freshIp())).body));
+    while (codes.at(-1) !== 'RATE_LIMITED' && codes.length < 6) codes.push(codeOf((await logIn(email, `guess number ${codes.length}`, freshIp(), target)).body));
     expect(codes.at(-1)).toBe('RATE_LIMITED');
     expect(new Set(codes.slice(0, -1))).toEqual(new Set(['UNAUTHENTICATED']));
-    expect((await logIn(email, PASSWORD, freshIp())).status).toBe(429);
+    expect((await logIn(email, PASSWORD, freshIp(), target)).status).toBe(429);
   };
 
   it('refuses one address guessing one email, not the owner at another address', async () => {
@@ -168,6 +170,22 @@ describe('logIn, where guessing must not lock the owner out', () => {
     );
     await lockedOut(email);
     expect((await logIn(email, PASSWORD, home)).status).toBe(429);
+  });
+
+  it('still knows, after the master key is rotated, the addresses kept under the previous key', async () => {
+    const { email, home } = await account();
+    const rotated = await startTestServer({
+      database: server.database,
+      env: { ...LIMITS, SLUICE_MASTER_KEY: randomBytes(32).toString('base64'), SLUICE_MASTER_KEY_PREVIOUS: TEST_MASTER_KEY },
+    });
+    try {
+      await lockedOut(email, rotated);
+      const known = await logIn(email, PASSWORD, home, rotated);
+      expect(known.body.errors).toBeUndefined();
+      expect(known.body.data.logIn.accessToken).toEqual(expect.any(String));
+    } finally {
+      await rotated.close();
+    }
   });
 });
 

@@ -114,11 +114,11 @@ export class CredentialStore {
   }
 
   /**
-   * Whether `email`'s account signed in from the address with this digest lately (sign-in-addresses.ts).
+   * Whether `email`'s account signed in from the address with one of these digests lately (sign-in-addresses.ts).
    * Plain tables, no definer function: users and sign-in addresses hold no tenant's rows.
    */
-  async signedInFrom(email: string, addressDigest: string): Promise<boolean> {
-    const [row] = await this.query<{ known: boolean }>(KNOWN_ADDRESS_SQL, [email, addressDigest, KNOWN_ADDRESS_DAYS]);
+  async signedInFrom(email: string, addressDigests: string[]): Promise<boolean> {
+    const [row] = await this.query<{ known: boolean }>(KNOWN_ADDRESS_SQL, [email, `{${addressDigests.join(",")}}`, KNOWN_ADDRESS_DAYS]);
     return row?.known === true;
   }
 }

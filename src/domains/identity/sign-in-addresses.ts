@@ -12,9 +12,9 @@
  * no client has to keep anything.
  *
  * Addresses are kept as keyed digests (HMAC under a key derived from the master key): the table
- * shows no address to anyone reading the database. After the master key is rotated, digests
- * made under the old key no longer match: each user's addresses are learnt again at their next
- * sign-in.
+ * shows no address to anyone reading the database. They are looked up under every configured
+ * master key, so a rotation (the old key kept in SLUICE_MASTER_KEY_PREVIOUS) forgets none; a
+ * sign-in re-keeps its address under the current key.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
@@ -25,9 +25,16 @@ export const KNOWN_ADDRESS_DAYS = 90;
 /** Most addresses kept per user (the most recent ones): a roaming user cannot grow the table without end. */
 export const MAX_KNOWN_ADDRESSES = 20;
 
-/** The digest an address is kept and looked up by. */
+const PURPOSE = 'sign-in address';
+
+/** The digest an address is kept by (the current master key's). */
 export function signInAddressDigest(secrets: SecretBox, ip: string): string {
-  return secrets.digest('sign-in address', ipIdentity(ip)).digest;
+  return secrets.digest(PURPOSE, ipIdentity(ip)).digest;
+}
+
+/** The digests an address may have been kept by: under every configured master key (SLUICE_MASTER_KEY_PREVIOUS too). */
+export function signInAddressDigests(secrets: SecretBox, ip: string): string[] {
+  return secrets.digestsUnderEveryKey(PURPOSE, ipIdentity(ip));
 }
 
 /** Records a sign-in of `userId` from `ip`, in the caller's transaction, and forgets addresses past the bounds. */
@@ -56,4 +63,4 @@ export async function rememberSignInAddress(em: EntityManager, secrets: SecretBo
 /** The query that tells whether `email`'s account signed in from an address (by digest) within KNOWN_ADDRESS_DAYS. */
 export const KNOWN_ADDRESS_SQL = `select exists (
   select 1 from sign_in_addresses a join users u on u.id = a.user_id
-   where u.email = ? and a.address_digest = ? and a.last_signed_in_at > now() - make_interval(days => ?)) as known`;
+   where u.email = ? and a.address_digest = any(?::text[]) and a.last_signed_in_at > now() - make_interval(days => ?)) as known`;

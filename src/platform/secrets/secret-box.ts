@@ -72,6 +72,12 @@ export class SecretBox {
     return { keyId: this.currentKeyId, digest: this.digestWith(this.currentKeyId, purpose, value)! };
   }
 
+  /** `value`'s digest for `purpose` under every configured master key, the current one first. */
+  digestsUnderEveryKey(purpose: string, value: string): string[] {
+    const ids = [this.currentKeyId, ...[...this.keys.keys()].filter((id) => id !== this.currentKeyId)];
+    return ids.map((id) => this.digestWith(id, purpose, value)!);
+  }
+
   /** The digest under the key `keyId`, or undefined when that key is not configured. */
   digestWith(keyId: string, purpose: string, value: string): string | undefined {
     const key = this.keys.get(keyId);
