@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from './actor.js';
+import type { SharedSlots } from '../platform/concurrency/keyed-slots.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { RefusedCredentials } from './identity/refused-credentials.js';
@@ -14,7 +15,6 @@ import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
 import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { AnonymousQueryLimit } from '../platform/rate-limits/anonymous-query-limit.js';
-import type { KeyedSlots } from '../platform/concurrency/keyed-slots.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 import type { ProductMeter } from '../platform/telemetry/product-metrics.js';
@@ -38,7 +38,7 @@ export interface ServiceDependencies {
   /** Longest one retrieval statement may run before it is cancelled (SLUICE_SEARCH_TIMEOUT_MS); absent: unbounded. */
   readonly searchTimeoutMs?: number;
   /** Each tenant's (anonymous callers': each address's) share of the pool for query transactions (endpoint-queries/query-slots.ts); absent: none. */
-  readonly querySlots?: KeyedSlots;
+  readonly querySlots?: SharedSlots;
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
   readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;

@@ -1,6 +1,6 @@
 /** KeyedSlots (platform/concurrency/keyed-slots.ts): per-key slots, a bounded line, in order, with a bounded wait. */
 import { expect, it } from 'vitest';
-import { KeyedSlots, SlotsBusyError } from '../../src/platform/concurrency/keyed-slots.js';
+import { KeyedSlots, runShared, SlotsBusyError } from '../../src/platform/concurrency/keyed-slots.js';
 
 /** A piece of work that runs until `finish` is called, and says when it started. */
 function heldWork(log: string[], name: string) {
@@ -41,4 +41,26 @@ it('refuses work that waited its time, and leaves the line to the rest', async (
   holder.finish();
   expect([await held, await next]).toEqual(['holder', 'next']);
   expect(slots.load('t')).toEqual({ running: 0, waiting: 0 });
+});
+
+it('holds every key to its own slots and all keys together to the shared ones', async () => {
+  const slots = { perCaller: new KeyedSlots({ slots: 2, maxWaiting: 4, waitMs: 60_000 }), all: new KeyedSlots({ slots: 3, maxWaiting: 8, waitMs: 60_000 }) };
+  const log: string[] = [];
+  const [a1, a2, a3, b1, b2] = ['a1', 'a2', 'a3', 'b1', 'b2'].map((name) => heldWork(log, name));
+  const running = [runShared(slots, 'a', a1!.work), runShared(slots, 'a', a2!.work), runShared(slots, 'a', a3!.work), runShared(slots, 'b', b1!.work), runShared(slots, 'b', b2!.work)];
+  await new Promise((resolve) => setImmediate(resolve));
+  // a: two of its own; b: one, as all keys together hold three; a3 waits in a's line, b2 in everyone's.
+  expect(log).toEqual(['a1', 'a2', 'b1']);
+  expect([slots.perCaller.load('a'), slots.perCaller.load('b'), slots.all.load('all')]).toEqual([
+    { running: 2, waiting: 1 },
+    { running: 2, waiting: 0 },
+    { running: 3, waiting: 1 },
+  ]);
+  a1!.finish();
+  await running[0];
+  await new Promise((resolve) => setImmediate(resolve));
+  // The shared slot a1 gave back goes to b2, first in everyone's line; a3 now waits there.
+  expect(log).toEqual(['a1', 'a2', 'b1', 'b2']);
+  for (const held of [a2, a3, b1, b2]) held!.finish();
+  expect(await Promise.all(running)).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
 });

@@ -4,22 +4,27 @@
  * concurrent queries could hold every connection of the process and every other tenant wait
  * or fail (attacker review stop45, F15: twelve slow searches held all ten connections for
  * minutes). A tenant's callers together (an anonymous caller: its client address) run at most
- * half the pool's connections in query transactions at once; more wait in line, at most eight
- * times that many, each at most SLUICE_SEARCH_TIMEOUT_MS; beyond that RATE_LIMITED, reason
- * QUERIES_IN_PROGRESS. Held only while a transaction is open: not while the question is
+ * half the pool's connections in query transactions at once, and all callers together the pool
+ * less two (two tenants, or two addresses, could otherwise take it all); more wait in line, at
+ * most eight times that many, each at most SLUICE_SEARCH_TIMEOUT_MS; beyond that RATE_LIMITED,
+ * reason QUERIES_IN_PROGRESS. Held only while a transaction is open: not while the question is
  * embedded or the model answers.
  */
-import { KeyedSlots, SlotsBusyError } from '../../platform/concurrency/keyed-slots.js';
+import { KeyedSlots, runShared, SlotsBusyError, type SharedSlots } from '../../platform/concurrency/keyed-slots.js';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
 import { RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 
-/** The slots for a pool of `poolSize` connections. */
-export function querySlotsFor(poolSize: number, waitMs: number): KeyedSlots {
+/** Each caller's share, and every caller's together (the pool less two, so other requests always find a connection), of a pool of `poolSize` connections. */
+export function querySlotsFor(poolSize: number, waitMs: number): SharedSlots {
   const slots = Math.max(1, Math.floor(poolSize / 2));
+  const total = Math.max(1, poolSize - 2);
   // Waiting holds no connection, only a request: the line is long enough for a busy client's
   // burst (a closed loop of 32 against the default pool of 10), and still bounded.
-  return new KeyedSlots({ slots, maxWaiting: 8 * slots, waitMs });
+  return {
+    perCaller: new KeyedSlots({ slots, maxWaiting: 8 * slots, waitMs }),
+    all: new KeyedSlots({ slots: total, maxWaiting: 16 * total, waitMs }),
+  };
 }
 
 /** `work` (one query transaction) in the caller's share; RATE_LIMITED when the share stays full. */
@@ -29,7 +34,7 @@ export async function inQuerySlot<T>(ctx: ServiceContext, work: () => Promise<T>
   const { actor } = ctx;
   const key = actor.kind === 'anonymous' ? `address:${ipIdentity(ctx.request?.ip ?? 'unknown')}` : `tenant:${actor.tenantId}`;
   try {
-    return await slots.run(key, work);
+    return await runShared(slots, key, work);
   } catch (error) {
     if (!(error instanceof SlotsBusyError)) throw error;
     const whose = actor.kind === 'anonymous' ? 'from your address' : 'of your tenant';

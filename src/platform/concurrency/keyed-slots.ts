@@ -12,6 +12,17 @@ export interface KeyedSlotOptions {
   waitMs: number;
 }
 
+/** Slots per key, and slots for all keys together: work takes one of each (`runShared`). */
+export interface SharedSlots {
+  perCaller: KeyedSlots;
+  all: KeyedSlots;
+}
+
+/** `work` once `key` has a slot of its own and one of all keys' is free: its key's first, so one key's line waits there, not in everyone's. */
+export function runShared<T>(slots: SharedSlots, key: string, work: () => Promise<T>): Promise<T> {
+  return slots.perCaller.run(key, () => slots.all.run('all', work));
+}
+
 /** Why a piece of work was not let run: too many already waiting, or its wait ran out. */
 export class SlotsBusyError extends Error {
   override readonly name = 'SlotsBusyError';
