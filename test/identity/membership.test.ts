@@ -41,6 +41,11 @@ describe('invitations', () => {
     expect(invited.body.data.inviteMember.invitation).toMatchObject({ email: invited.email, role: 'MEMBER' });
     const accepted = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
     expect(accepted.body.data.acceptInvitation).toEqual({ role: 'MEMBER', tenant: { slug: owner.tenant.slug }, user: { email: invited.email } });
+    // The password was set here: the address counts as the new member's for the sign-in limits (docs/operations.md).
+    const addresses = await withClient(server.database.ownerUrl, async (client) =>
+      (await client.query('select count(*)::int as n from sign_in_addresses a join users u on u.id = a.user_id where u.email = $1', [invited.email])).rows[0].n,
+    );
+    expect(addresses).toBe(1);
     const again = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
     expect(codeOf(again.body)).toBe('CONFLICT');
   });

@@ -12,6 +12,7 @@ import { Membership } from '../tenancy/membership.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { AccountService, type AuthPayload } from './account.service.js';
 import { assertAcceptablePassword, hashPassword } from './passwords.js';
+import { rememberSignInAddress } from './sign-in-addresses.js';
 
 export class InvitationAcceptanceService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -40,6 +41,8 @@ export class InvitationAcceptanceService {
       assertAcceptablePassword(input.password);
       user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
       await em.flush();
+      // Its password was set here: like a sign-up's, this address is where its owner is.
+      if (this.ctx.request?.ip) await rememberSignInAddress(em, deps.secrets, user.id, this.ctx.request.ip);
     } else {
       throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
     }
