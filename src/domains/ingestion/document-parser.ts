@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChunkingOptions, IngestionOptions } from './options.js';
-import type { ChunkedDocument, HashedDocument, ParseResult, ParseTask } from './parse-thread.js';
+import type { ChunkedDocument, HashedDocument, ParseResult, ParseTask, ThreadResult } from './parse-thread.js';
 import type { ParseLimits } from './parsers/limits.js';
 import type { ParseInput } from './parsers/parse.js';
 
@@ -66,12 +66,25 @@ export class DocumentParser {
    * CHUNKING: the input's documents with their chunks; from documents PARSING kept when there
    * are some. `onProgress` hears the fraction of a large input's text chunked so far.
    */
-  chunk(
+  async chunk(
     source: { input: ParseInput; options: IngestionOptions } | { documents: HashedDocument[]; chunking: ChunkingOptions },
     onProgress?: (fraction: number) => void,
   ): Promise<ParseResult<ChunkedDocument>> {
-    const task = 'documents' in source ? { kind: 'chunk-parsed' as const, ...source } : { kind: 'chunk' as const, ...source, limits: this.budget };
-    return this.run(task, onProgress) as Promise<ParseResult<ChunkedDocument>>;
+    if (!('documents' in source)) return this.run({ kind: 'chunk', ...source, limits: this.budget }, onProgress) as Promise<ParseResult<ChunkedDocument>>;
+    // Kept documents go to threads a slice at a time (a task, and a time budget, each), so no
+    // thread holds a million rows' documents and their chunks at once.
+    const total = source.documents.reduce((sum, document) => sum + document.text.length, 0);
+    const chunked: ChunkedDocument[] = [];
+    let before = 0;
+    for (const documents of slices(source.documents)) {
+      const size = documents.reduce((sum, document) => sum + document.text.length, 0);
+      const heard = onProgress && ((fraction: number) => onProgress(total === 0 ? 1 : (before + fraction * size) / total));
+      const result = (await this.run({ kind: 'chunk-parsed', documents, chunking: source.chunking }, heard)) as ParseResult<ChunkedDocument>;
+      if ('failure' in result) return result;
+      for (const document of result.documents) chunked.push(document);
+      before += size;
+    }
+    return { documents: chunked };
   }
 
   async close(): Promise<void> {
@@ -79,13 +92,14 @@ export class DocumentParser {
   }
 
   private async run(
-    task: DistributiveOmit<ParseTask, 'started' | 'progress'>,
+    task: DistributiveOmit<ParseTask, 'started' | 'progress' | 'batches'>,
     onProgress?: (fraction: number) => void,
   ): Promise<ParseResult<HashedDocument | ChunkedDocument>> {
     const name = 'input' in task ? task.input.name : (task.documents[0]?.sourceKey ?? 'input');
     const { port1: started, port2 } = new MessageChannel();
     const progress = onProgress ? new MessageChannel() : undefined;
     progress?.port1.on('message', (fraction: number) => onProgress!(fraction));
+    const batches = 'input' in task ? new BatchReceiver() : undefined;
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     // The budget counts from the task's start in its thread, not from a thread's (slow, under tsx) start-up.
@@ -93,8 +107,11 @@ export class DocumentParser {
       timer = setTimeout(() => abort.abort(), this.budget.timeoutMs);
     });
     try {
-      const ports = progress ? { started: port2, progress: progress.port2 } : { started: port2 };
-      return await this.pool.run({ ...task, ...ports }, { signal: abort.signal, transferList: progress ? [port2, progress.port2] : [port2] });
+      const ports = { started: port2, ...(progress && { progress: progress.port2 }), ...(batches && { batches: batches.port }) };
+      const transferList = [port2, ...(progress ? [progress.port2] : []), ...(batches ? [batches.port] : [])];
+      const result = (await this.pool.run({ ...task, ...ports }, { signal: abort.signal, transferList })) as ThreadResult<HashedDocument | ChunkedDocument>;
+      if (!('batches' in result)) return result;
+      return { documents: await batches!.all(result.batches) };
     } catch (error) {
       if (abort.signal.aborted) {
         return { failure: { reason: 'PARSE_TIMEOUT', message: `${JSON.stringify(name)}: parsing took longer than ${this.budget.timeoutMs} ms` } };
@@ -107,7 +124,59 @@ export class DocumentParser {
       clearTimeout(timer);
       started.close();
       progress?.port1.close();
+      batches?.close();
     }
+  }
+}
+
+/** Kept documents to chunk per thread task: at most this many, or about this many characters (a larger document goes alone). */
+const SLICE_DOCUMENTS = 16_384;
+const SLICE_CHARS = 16 * 1024 * 1024;
+
+function* slices(documents: HashedDocument[]): Generator<HashedDocument[]> {
+  let start = 0;
+  while (start < documents.length) {
+    let end = start;
+    let chars = 0;
+    while (end < documents.length && end - start < SLICE_DOCUMENTS && (end === start || chars + documents[end]!.text.length <= SLICE_CHARS)) {
+      chars += documents[end]!.text.length;
+      end += 1;
+    }
+    yield documents.slice(start, end);
+    start = end;
+  }
+}
+
+/**
+ * The batches a thread posts (parse-thread.ts). They come on their own port, so the task's
+ * result may arrive before the last of them: `all` waits for as many as the result counts.
+ */
+class BatchReceiver<T = HashedDocument | ChunkedDocument> {
+  private readonly channel = new MessageChannel();
+  private readonly received: T[][] = [];
+  private waiting?: { count: number; resolve: () => void };
+
+  constructor() {
+    this.channel.port1.on('message', (batch: T[]) => {
+      this.received.push(batch);
+      if (this.waiting && this.received.length >= this.waiting.count) this.waiting.resolve();
+    });
+  }
+
+  /** The thread's end of the channel. */
+  get port() {
+    return this.channel.port2;
+  }
+
+  async all(count: number): Promise<T[]> {
+    if (this.received.length < count) await new Promise<void>((resolve) => (this.waiting = { count, resolve }));
+    const documents: T[] = [];
+    for (const batch of this.received) for (const document of batch) documents.push(document);
+    return documents;
+  }
+
+  close(): void {
+    this.channel.port1.close();
   }
 }
 

@@ -11,7 +11,7 @@ import { CodedError } from '../errors.js';
 import { chunkText, type TextChunk } from './chunker.js';
 import type { ChunkingOptions, IngestionOptions } from './options.js';
 import type { ParseLimits } from './parsers/limits.js';
-import { parseDocuments, type ParsedDocument, type ParseInput } from './parsers/parse.js';
+import { parseDocumentBatches, type ParsedDocument, type ParseInput } from './parsers/parse.js';
 
 export type HashedDocument = ParsedDocument & { hash: string };
 export type ChunkedDocument = HashedDocument & { chunks: TextChunk[] };
@@ -25,10 +25,15 @@ export interface ParseFailure {
   message: string;
 }
 
-/** `progress`, when given, hears the fraction of the text chunked so far (see withChunks). */
+/**
+ * `progress`, when given, hears the fraction of the text chunked so far (see withChunks).
+ * `batches` hears an input's documents (chunked, for `chunk`) a batch at a time as they are
+ * parsed, and the task's result says how many batches there were: a thread holds one batch
+ * of a million-row CSV, not all of it (parsers/parse.ts, DOCUMENT_BATCH_SIZE).
+ */
 export type ParseTask =
-  | { kind: 'parse'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort }
-  | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort; progress?: MessagePort }
+  | { kind: 'parse'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort; batches: MessagePort }
+  | { kind: 'chunk'; input: ParseInput; options: IngestionOptions; limits: ParseLimits; started: MessagePort; batches: MessagePort; progress?: MessagePort }
   | { kind: 'chunk-parsed'; documents: HashedDocument[]; chunking: ChunkingOptions; started: MessagePort; progress?: MessagePort };
 
 /**
@@ -39,18 +44,37 @@ export const PROGRESS_MIN_CHARS = 256 * 1024;
 const PROGRESS_STEPS = 20;
 
 export type ParseResult<T> = { documents: T[] } | { failure: ParseFailure };
+/** What a thread answers: documents (chunk-parsed), the number of batches it posted (parse, chunk), or why the input failed. */
+export type ThreadResult<T> = ParseResult<T> | { batches: number };
 
-export default function runParseTask(task: ParseTask): ParseResult<HashedDocument | ChunkedDocument> {
+export default function runParseTask(task: ParseTask): ThreadResult<HashedDocument | ChunkedDocument> {
   // The time budget starts now, once the thread is up and this module is loaded.
   task.started.postMessage('started');
   task.started.close();
   try {
     if (task.kind === 'chunk-parsed') return { documents: withChunks(task.documents, task.chunking, task.progress) };
-    const documents = parseDocuments(task.input, task.options, task.limits).map((document) => ({
-      ...document,
-      hash: hashOf(document.text, document.title, document.metadata, task.options.chunking),
-    }));
-    return { documents: task.kind === 'chunk' ? withChunks(documents, task.options.chunking, task.progress) : documents };
+    const { chunking } = task.options;
+    const large = task.input.content.length >= PROGRESS_MIN_CHARS;
+    let batches = 0;
+    let next = 1 / PROGRESS_STEPS;
+    parseDocumentBatches(task.input, task.options, task.limits, (batch, last, done) => {
+      const documents = batch.map((document) => ({ ...document, hash: hashOf(document.text, document.title, document.metadata, chunking) }));
+      if (task.kind === 'parse') {
+        task.batches.postMessage(documents);
+      } else if (batches === 0 && last) {
+        // One batch (every input but a CSV of many rows): progress through its text as it is chunked.
+        task.batches.postMessage(withChunks(documents, chunking, task.progress));
+      } else {
+        // Many: progress by how much of the input has been read, each 1/PROGRESS_STEPS.
+        task.batches.postMessage(withChunks(documents, chunking));
+        if (task.progress && large && done >= next) {
+          task.progress.postMessage(done);
+          next = (Math.floor(done * PROGRESS_STEPS) + 1) / PROGRESS_STEPS;
+        }
+      }
+      batches += 1;
+    });
+    return { batches };
   } catch (error) {
     return { failure: failureOf(task, error) };
   }

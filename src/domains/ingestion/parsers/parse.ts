@@ -31,15 +31,66 @@ export interface ParsedDocument {
 
 /** Throws a ValidationError whose `details.reason` is PARSE_ERROR (bad content) or PARSE_LIMIT (over a bound). */
 export function parseDocuments(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
-  assertWithinLimits(input.name, input.format, input.content, limits);
-  const parsed = parseByFormat(input, options, limits);
-  for (const [index, document] of parsed.entries()) assertMetadataWithinLimits(input.name, parsed.length === 1 ? 'the document' : `document ${index + 1}`, document.metadata, limits);
-  const documents = parsed
-    .map((document) => ({ ...document, text: normalise(document.text), title: titleFromContent(document.title) || input.name }))
-    .filter((document) => document.text.length > 0);
-  if (documents.length === 0) throw parseError(input.name, 'no text in it');
-  for (const document of documents) assertTextual(document.text, input.name);
+  const documents: ParsedDocument[] = [];
+  parseDocumentBatches(input, options, limits, (batch) => {
+    for (const document of batch) documents.push(document);
+  });
   return documents;
+}
+
+/**
+ * A batch of at most this many documents, or of about this many characters of text, is handed
+ * on as soon as it is full: a CSV file of a million short rows is a million documents, and held
+ * together in the parser thread (with csv-parse's record for each) they needed about 617 bytes
+ * a row, over the thread's 512 MB for 12 MB of CSV. Inputs of one document, and JSON, come as
+ * one batch.
+ */
+export const DOCUMENT_BATCH_SIZE = 4096;
+const DOCUMENT_BATCH_CHARS = 4 * 1024 * 1024;
+
+/**
+ * The input's documents, as parseDocuments gives them, in batches: `emit` hears each batch in
+ * order, `last` true for the final one, `done` the fraction of the input read by then. Only
+ * CSV comes in several batches (its rows are read one at a time); other formats hold their
+ * records whole anyway and come as one, checked as before. A failure found after some batches
+ * were emitted still throws: the input fails whole, and its batches are dropped.
+ */
+export function parseDocumentBatches(input: ParseInput, options: IngestionOptions, limits: ParseLimits, emit: (batch: ParsedDocument[], last: boolean, done: number) => void): void {
+  assertWithinLimits(input.name, input.format, input.content, limits);
+  let parsed: ParsedDocument[] = [];
+  let parsedChars = 0;
+  let before = 0;
+  // Held until a later batch with text (or the end) tells whether it is the last.
+  let ready: { documents: ParsedDocument[]; done: number } | null = null;
+  const settle = (last: boolean, done: number) => {
+    const batch = parsed;
+    parsed = [];
+    parsedChars = 0;
+    const one = last && before === 0 && batch.length === 1;
+    for (const [index, document] of batch.entries()) assertMetadataWithinLimits(input.name, one ? 'the document' : `document ${before + index + 1}`, document.metadata, limits);
+    before += batch.length;
+    const documents = batch
+      .map((document) => ({ ...document, text: normalise(document.text), title: titleFromContent(document.title) || input.name }))
+      .filter((document) => document.text.length > 0);
+    for (const document of documents) assertTextual(document.text, input.name);
+    if (documents.length === 0) return;
+    if (ready) emit(ready.documents, false, ready.done);
+    ready = { documents, done };
+  };
+  if (input.format === 'csv') {
+    csvDocuments(input, options, limits, (document, done) => {
+      parsed.push(document);
+      parsedChars += document.text.length;
+      if (parsed.length >= DOCUMENT_BATCH_SIZE || parsedChars >= DOCUMENT_BATCH_CHARS) settle(false, done);
+    });
+  } else {
+    parsed = parseByFormat(input, options, limits);
+  }
+  settle(true, 1);
+  // Read through a cast: TypeScript does not see `settle` assign it.
+  const final = ready as { documents: ParsedDocument[] } | null;
+  if (!final) throw parseError(input.name, 'no text in it');
+  emit(final.documents, true, 1);
 }
 
 /**
@@ -79,7 +130,7 @@ function parseByFormat(input: ParseInput, options: IngestionOptions, limits: Par
     case 'jsonl':
       return jsonDocuments(input, options, parseJsonLines(input.name, input.content));
     case 'csv':
-      return csvDocuments(input, options, limits);
+      throw new Error('CSV is read row by row: csvDocuments');
   }
 }
 
@@ -138,43 +189,71 @@ function jsonDocuments(
   });
 }
 
-function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
-  let rows: Record<string, string>[];
+/**
+ * CSV rows to documents, one row at a time (csv-parse's `on_record` hands each record over and
+ * keeps none): `add` hears each row's document in ROW mode, or the file's one document at the end,
+ * with the fraction of the input read so far.
+ */
+function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: ParseLimits, add: (document: ParsedDocument, done: number) => void): void {
   // The header bounds every row's width: csv-parse refuses a row with more fields than it.
   const boundedHeader = (names: string[]) => {
     if (names.length > limits.maxColumns) throw limitError(input.name, `${names.length} columns, more than ${limits.maxColumns}`);
     return names;
   };
+  let header: string[] = [];
+  let textColumns: string[] = [];
+  let rows = 0;
+  const bytes = Buffer.byteLength(input.content, 'utf8');
+  let done = 0;
+  // FILE mode: each row's text, joined once at the end.
+  const texts: string[] = [];
+  const render = (row: Record<string, string>) =>
+    csv.textColumns
+      ? textColumns.map((column) => row[column] ?? '').filter(Boolean).join('\n')
+      : textColumns.filter((column) => row[column]).map((column) => `${column}: ${row[column]}`).join('\n');
+  const onRow = (row: Record<string, string>) => {
+    if (rows === 0) {
+      header = Object.keys(row);
+      for (const column of [...(csv.textColumns ?? []), csv.titleColumn, csv.idColumn]) {
+        if (column && !header.includes(column)) throw parseError(input.name, `no column "${column}" (columns: ${header.join(', ')})`);
+      }
+      textColumns = csv.textColumns ?? header.filter((column) => column !== csv.idColumn);
+    }
+    const index = rows++;
+    if (csv.mode === 'FILE') {
+      texts.push(render(row));
+      return;
+    }
+    const id = csv.idColumn ? row[csv.idColumn] : undefined;
+    if (csv.idColumn && !id) throw parseError(input.name, `row ${index + 1} has an empty "${csv.idColumn}"`);
+    const metadata = Object.fromEntries(Object.entries(row).filter(([column]) => !csv.textColumns?.includes(column)));
+    add({
+      sourceKey: id ? `${input.name}#${id}` : `${input.name}#row-${index + 1}`,
+      title: (csv.titleColumn && row[csv.titleColumn]) || `${input.name} row ${index + 1}`,
+      text: render(row),
+      metadata: { ...input.metadata, ...(csv.textColumns ? metadata : {}), row: index + 1 },
+    }, done);
+  };
   try {
-    rows = parseCsv(input.content, { columns: boundedHeader, bom: true, skip_empty_lines: true, trim: true, relax_quotes: false, max_record_size: limits.maxLineChars });
+    parseCsv(input.content, {
+      columns: boundedHeader,
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_quotes: false,
+      max_record_size: limits.maxLineChars,
+      on_record: (row: Record<string, string>, info: { bytes: number }) => {
+        done = bytes > 0 ? Math.min(1, info.bytes / bytes) : 1;
+        onRow(row);
+        return null;
+      },
+    });
   } catch (error) {
     if (error instanceof ValidationError) throw error;
     if ((error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') throw limitError(input.name, `a record is longer than ${limits.maxLineChars} characters`);
     throw parseError(input.name, `not valid CSV (${(error as Error).message})`);
   }
-  const header = rows.length > 0 ? Object.keys(rows[0]!) : [];
-  for (const column of [...(csv.textColumns ?? []), csv.titleColumn, csv.idColumn]) {
-    if (column && rows.length > 0 && !header.includes(column)) throw parseError(input.name, `no column "${column}" (columns: ${header.join(', ')})`);
-  }
-  const textColumns = csv.textColumns ?? header.filter((column) => column !== csv.idColumn);
-  const render = (row: Record<string, string>) =>
-    csv.textColumns
-      ? textColumns.map((column) => row[column] ?? '').filter(Boolean).join('\n')
-      : textColumns.filter((column) => row[column]).map((column) => `${column}: ${row[column]}`).join('\n');
-  if (csv.mode === 'FILE') {
-    return [{ sourceKey: input.name, title: input.title ?? input.name, text: rows.map(render).join('\n\n'), metadata: { ...input.metadata, columns: header, rows: rows.length } }];
-  }
-  return rows.map((row, index) => {
-    const id = csv.idColumn ? row[csv.idColumn] : undefined;
-    if (csv.idColumn && !id) throw parseError(input.name, `row ${index + 1} has an empty "${csv.idColumn}"`);
-    const metadata = Object.fromEntries(Object.entries(row).filter(([column]) => !csv.textColumns?.includes(column)));
-    return {
-      sourceKey: id ? `${input.name}#${id}` : `${input.name}#row-${index + 1}`,
-      title: (csv.titleColumn && row[csv.titleColumn]) || `${input.name} row ${index + 1}`,
-      text: render(row),
-      metadata: { ...input.metadata, ...(csv.textColumns ? metadata : {}), row: index + 1 },
-    };
-  });
+  if (csv.mode === 'FILE') add({ sourceKey: input.name, title: input.title ?? input.name, text: texts.join('\n\n'), metadata: { ...input.metadata, columns: header, rows } }, 1);
 }
 
 /** A dotted path into a JSON object: `body.text`. */
