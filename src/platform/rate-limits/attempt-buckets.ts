@@ -51,12 +51,15 @@ export class AttemptLimits {
     const normalized = typeof email === 'string' ? email.trim().toLowerCase().slice(0, 320) : '';
     if (!normalized) return null;
     const fromHere = await this.buckets.take(bucketKey(`${action}:email-address`, `${ipIdentity(ip)} ${normalized}`), this.rules.perEmailAndAddress);
-    // The same answers whether or not the email has an account: the limits reveal nothing.
+    // The same answers whether or not the email has an account, with one exception below: once
+    // the limit across addresses is used up, an address the account signed in from is let
+    // through, so someone sharing that address (an office, a carrier's NAT) can tell.
     if (!fromHere.allowed) return refusal(`${ATTEMPTS[action]} for this email address from your address`, fromHere);
     const byEmail = await this.buckets.take(bucketKey(`${action}:email`, normalized), this.rules.perEmail);
     if (byEmail.allowed) return null;
     // Asked only once the limit is reached: a database read on refused attempts, not on every one.
-    if (action === 'logIn' && (await this.signedInFrom(normalized, ip))) return null;
+    // A lookup that fails refuses, as the limit says: the database being away is no way round it.
+    if (action === 'logIn' && (await this.signedInFrom(normalized, ip).catch(() => false))) return null;
     return refusal(`${ATTEMPTS[action]} for this email address`, byEmail);
   }
 
