@@ -82,11 +82,14 @@ export class UploadBudget {
       // A body that stops arriving is cut: declared bytes held by a client that sends none
       // would keep everyone else's uploads out (review of 77b86ba). Read from the socket's
       // count, which consumes nothing.
-      let seen = req.socket.bytesRead;
+      const start = req.socket.bytesRead;
+      let seen = start;
       const watch = setInterval(() => {
         if (req.complete) return clearInterval(watch);
         const now = req.socket.bytesRead;
-        if (now - seen < Math.min(STALL_BYTES, bytes)) {
+        // 64 KiB, or what is left of the body if less (counted from the request's arrival, when a
+        // little of the body may be in already: what is left is never underestimated).
+        if (now - seen < Math.max(1, Math.min(STALL_BYTES, bytes - (seen - start)))) {
           clearInterval(watch);
           req.destroy();
           return;
