@@ -183,7 +183,8 @@ describe('sluice datasets: embedding models', { timeout: 300_000 }, () => {
     // No bytes rate while it embeds: the bytes were all read before.
     const embedding = lines(stderr).filter((line) => line.includes(' EMBEDDING '));
     for (const line of embedding) expect(line).toMatch(/^job 1 EMBEDDING\s+\d+% \| docs 3\/3 \| embedded \d+\/\d+ chunks \| ETA (-|\d+s)$/);
-    expect(lines(stderr).at(-1)).toMatch(/^job 1 COMPLETED\s+100% \| docs 3\/3 \| chunks \d+ \| [\d.]+ MB\/s \| done$/);
+    // The rate is "-" when the whole job took under 0.2 s by the CLI's clock (progress.ts): it can, here, on an idle machine.
+    expect(lines(stderr).at(-1)).toMatch(/^job 1 COMPLETED\s+100% \| docs 3\/3 \| chunks \d+ \| (-|[\d.]+) MB\/s \| done$/);
     expect((await listed('paced')).embedding).toMatchObject({ embeddedChunks: total, totalChunks: total });
   });
 
