@@ -11,7 +11,7 @@ import { QueryService } from './endpoint-queries/query.service.js';
 import { CatalogService } from './endpoints/catalog.service.js';
 import { endpointHealthByIds } from './model-health/endpoint-health.js';
 import { ModelTestService } from './model-health/model-test.js';
-import { isDown, type ModelHealthColumns } from './model-health/health-rules.js';
+import { isDown } from './model-health/health-rules.js';
 import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsRankingByVectors, endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
@@ -67,7 +67,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     })),
     /** "Test connection": one check of a model on demand, told and audited. */
     modelTests: new ModelTestService(ctx),
-    endpoints: new EndpointService(ctx, catalog, (model) => isDown(model as ModelHealthColumns, ctx.deps.clock.now(), ctx.deps.modelHealth)),
+    endpoints: new EndpointService(ctx, catalog, (model) => isDown(model, ctx.deps.clock.now(), ctx.deps.modelHealth)),
     /** Listed endpoints of every tenant, for any caller (the one SECURITY DEFINER read). */
     catalog,
     queries: new QueryService(ctx),

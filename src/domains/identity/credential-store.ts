@@ -4,6 +4,7 @@
  * outside any request transaction. Nothing here can list rows; each call needs the hash or id
  * of a credential the caller holds.
  */
+import { pgArray } from '../../db/bound-sql.js';
 import type { Orm } from '../../db/orm.js';
 import type { ApiScope, Role } from '../access/roles.js';
 import { KNOWN_ADDRESS_DAYS, KNOWN_ADDRESS_SQL } from './sign-in-addresses.js';
@@ -118,7 +119,7 @@ export class CredentialStore {
    * Plain tables, no definer function: users and sign-in addresses hold no tenant's rows.
    */
   async signedInFrom(email: string, addressDigests: string[]): Promise<boolean> {
-    const [row] = await this.query<{ known: boolean }>(KNOWN_ADDRESS_SQL, [email, `{${addressDigests.join(",")}}`, KNOWN_ADDRESS_DAYS]);
+    const [row] = await this.query<{ known: boolean }>(KNOWN_ADDRESS_SQL, [email, pgArray(addressDigests), KNOWN_ADDRESS_DAYS]);
     return row?.known === true;
   }
 }

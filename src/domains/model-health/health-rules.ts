@@ -106,7 +106,8 @@ export function atMostDegraded(health: Health | null): Health | null {
 }
 
 /** Whether a fresh check found the model DOWN (so a query should not wait for it). */
-export function isDown(model: ModelHealthColumns, now: Date, settings: HealthSettings | undefined): boolean {
+/** `healthStatus` as a string: callers outside this folder read it straight from SQL. */
+export function isDown(model: { healthStatus?: string | null; healthCheckedAt?: Date | null }, now: Date, settings: HealthSettings | undefined): boolean {
   if (!settings || settings.intervalS === 0 || model.healthStatus !== 'DOWN' || !model.healthCheckedAt) return false;
   return now.getTime() - model.healthCheckedAt.getTime() <= STALE_AFTER_INTERVALS * settings.intervalS * 1000;
 }
