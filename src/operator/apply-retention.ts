@@ -15,6 +15,7 @@ export async function applyRetentionNow(config: Pick<Config, 'secrets'>, ownerUr
     `  audit events deleted     ${report.auditEventsDeleted}`,
     `  usage records deleted    ${report.usageRecordsDeleted}`,
     `  policy decisions deleted ${report.policyDecisionsDeleted}`,
+    `  sign-in addresses forgotten ${report.signInAddressesDeleted}`,
     `  documents deleted        ${report.documentsDeleted} (${report.chunksDeleted} chunks)`,
     `  partitions dropped       ${report.partitionsDropped.length === 0 ? 'none' : report.partitionsDropped.join(', ')}`,
   ].join('\n');

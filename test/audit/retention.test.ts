@@ -46,6 +46,11 @@ it('removes expired audit events, usage and decisions only, and the rest still v
       [randomUUID(), randomUUID(), tenantId, daysAgo(45)],
     );
   });
+  // Sign-in addresses (sign-in-addresses.ts): one unused for 91 days, the sign-up's own recent one.
+  const staleDigest = 'f'.repeat(64);
+  await asOwner(server, (client) =>
+    client.query(`insert into sign_in_addresses (user_id, address_digest, last_signed_in_at) select id, $2, $3 from users where email = $1`, [account.email, staleDigest, daysAgo(91)]),
+  );
   await createApiKey(server, account.accessToken, { name: 'recent', scopes: ['READ'] });
   await auditEventsOf(server, account.accessToken, 4);
   const verify = 'query { verifyAuditChain { ok checked firstBrokenEventId problem } }';
@@ -58,6 +63,12 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(report.partitionsDropped).toEqual([month(200), month(150)]);
   expect(report.auditEventsDeleted).toBe(0);
   expect(report.usageRecordsDeleted).toBe(1);
+  expect(report.signInAddressesDeleted).toBeGreaterThanOrEqual(1);
+  const addresses = await asOwner(server, async (client) =>
+    (await client.query('select a.address_digest from sign_in_addresses a join users u on u.id = a.user_id where u.email = $1', [account.email])).rows.map((row) => row.address_digest),
+  );
+  expect(addresses).toHaveLength(1);
+  expect(addresses).not.toContain(staleDigest);
   const left = await asOwner(server, async (client) => {
     const { rows } = await client.query(`select payload->'details'->>'days' as days from audit_events where tenant_id = $1 order by seq`, [tenantId]);
     return rows.map((row) => row.days);
@@ -72,7 +83,7 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(usage).toEqual(['kept']);
   // Running it again changes nothing.
   const again = await asOwner(server, (client) => applyRetention(client));
-  expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
+  expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0, signInAddressesDeleted: 0 });
 });
 
 // Two `sluice` child processes: slow on a busy machine.
