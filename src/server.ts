@@ -100,11 +100,13 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
   const limits = config.rateLimits;
   const now = () => clock.now().getTime();
-  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, logger, now }) : undefined;
+  // Keys in Redis are digested under the master key: every API process sharing the Redis has it.
+  const keyDigest = (key: string) => secrets.digest('rate-limit bucket', key).digest.slice(0, 32);
+  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now }) : undefined;
   // Refused credentials are recorded with a flood limit of their own, and anonymous endpoint
   // queries are limited per address, both kept even when request limits are left to a
   // gateway: the gateway does not protect the audit trail, nor tell anonymous callers apart.
-  const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, logger, now });
+  const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now });
   const refusals = new RefusalLog({
     audit,
     buckets: refusalBuckets,

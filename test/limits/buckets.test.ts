@@ -2,9 +2,10 @@
  * The token buckets themselves: the in-process store on a clock the test moves, its bounded
  * memory, and the Redis script giving the same answers as the JavaScript (on a real Redis).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketKey } from '../../src/platform/rate-limits/bucket-keys.js';
 import { MemoryBucketStore } from '../../src/platform/rate-limits/memory-buckets.js';
 import { RedisBucketStore } from '../../src/platform/rate-limits/redis-buckets.js';
 import type { BucketStore } from '../../src/platform/rate-limits/token-bucket.js';
@@ -66,7 +67,7 @@ describe('Redis buckets (needs redis-server or REDIS_URL)', () => {
   it('answers like the in-process buckets, atomically under parallel requests', async (context) => {
     if (!redis) return context.skip();
     // A prefix of this run's own: REDIS_URL may be a shared Redis.
-    const store = new RedisBucketStore(client, `sluice-test:${randomBytes(6).toString('hex')}:`);
+    const store = new RedisBucketStore(client, (key) => `d(${key})`, `sluice-test:${randomBytes(6).toString('hex')}:`);
     const results = await takes(store, 'k', 4);
     expect(results.map((result) => [result.allowed, result.remaining])).toEqual([
       [true, 2],
@@ -80,8 +81,24 @@ describe('Redis buckets (needs redis-server or REDIS_URL)', () => {
     const parallel = await Promise.all(Array.from({ length: 50 }, () => store.take('parallel', RULE)));
     expect(parallel.filter((result) => result.allowed)).toHaveLength(3);
     // The key expires once the bucket would be full again (burst / rate, plus a second).
-    const ttl = await client.pttl(`${(store as unknown as { prefix: string }).prefix}parallel`);
+    const ttl = await client.pttl(store.storedKey('parallel'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(2_500);
+  });
+
+  it('keeps in Redis a keyed digest of each key, and the limit’s name in clear', async (context) => {
+    if (!redis) return context.skip();
+    const prefix = `sluice-test:${randomBytes(6).toString('hex')}:`;
+    const secret = randomBytes(32);
+    const hmac = (key: string) => createHmac('sha256', secret).update(key).digest('hex').slice(0, 32);
+    const store = new RedisBucketStore(client, hmac, prefix);
+    const key = bucketKey('login:ip', '203.0.113.7');
+    await store.take(key, RULE);
+    // Only the digest is there: the plain hash of an IPv4 address can be found by trying them all.
+    expect(await client.keys(`${prefix}*`)).toEqual([`${prefix}login:ip:${hmac(key)}`]);
+    expect(key.split(':').at(-1)).not.toBe(hmac(key));
+    // The same digest from another process (the same master key) finds the same bucket.
+    const again = await new RedisBucketStore(client, hmac, prefix).take(key, RULE);
+    expect(again.remaining).toBe(RULE.burst - 2);
   });
 });

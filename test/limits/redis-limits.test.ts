@@ -4,7 +4,10 @@
  * wait); with Redis back they share again. Redis is this test's own (it is stopped and paused
  * here), with a password that must never reach a log line.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketKey, principalOf } from '../../src/platform/rate-limits/bucket-keys.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -72,6 +75,18 @@ describe.skipIf(!redisServerAvailable)('rate limits in Redis (needs redis-server
     expect(retryAfter).toBeLessThanOrEqual(100);
     expect(retryAfter).toBeGreaterThan(80);
     expect(refused.body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: retryAfter });
+    // The bucket sits under the master key's digest of its key, never under the plain hash,
+    // which anyone could recompute from the tenant and user ids.
+    const key = bucketKey('principal', principalOf({ kind: 'user', tenantId: tenant.id, userId: tenant.users[1]!.id })!);
+    const digest = new SecretBox(a.config.secrets.masterKey).digest('rate-limit bucket', key).digest.slice(0, 32);
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys('sluice:rl:principal:*');
+      expect(keys).toContain(`sluice:rl:principal:${digest}`);
+      expect(keys).not.toContain(`sluice:rl:${key}`);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps serving with in-process limits while Redis is down, and says so once', async () => {

@@ -1,6 +1,8 @@
 /**
- * What a bucket is keyed by. Keys hold no address, email or id in clear (they sit in a Redis
- * other systems may read): each is `<limit>:<sha256 of the identity>`.
+ * What a bucket is keyed by. Keys hold no address, email or id in clear: each is
+ * `<limit>:<sha256 of the identity>`. A plain hash of an IPv4 address or a known email can be
+ * reversed by trying candidates, so in Redis (which other systems may read) the whole key is
+ * digested again under the master key (redis-buckets.ts).
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';

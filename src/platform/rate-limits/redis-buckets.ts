@@ -42,12 +42,21 @@ type WithTakeToken = Redis & {
   sluiceTakeToken(key: string, perSecond: string, burst: string): Promise<[number, number, number]>;
 };
 
+/** A keyed digest (an HMAC under a key only the API processes hold) of a bucket key. */
+export type BucketKeyDigest = (key: string) => string;
+
 export class RedisBucketStore implements BucketStore {
   private readonly redis: WithTakeToken;
 
-  /** `prefix` keeps Sluice's keys apart from anything else in the same Redis. */
+  /**
+   * `prefix` keeps Sluice's keys apart from anything else in the same Redis. `digest` replaces
+   * each key's hash of its identity (bucket-keys.ts), so that someone who reads the Redis
+   * cannot recover an address or email by hashing every candidate (all of IPv4 is 2^32
+   * hashes); the limit's name stays readable.
+   */
   constructor(
     redis: Redis,
+    private readonly digest: BucketKeyDigest,
     private readonly prefix = 'sluice:rl:',
   ) {
     // defineCommand runs EVALSHA and falls back to EVAL when Redis has lost its script cache
@@ -58,11 +67,17 @@ export class RedisBucketStore implements BucketStore {
 
   async take(key: string, rule: BucketRule): Promise<BucketResult> {
     const [allowed, retryAfterMs, remaining] = await this.redis.sluiceTakeToken(
-      this.prefix + key,
+      this.storedKey(key),
       String(rule.perSecond),
       String(rule.burst),
     );
     return { allowed: allowed === 1, remaining, retryAfterMs };
+  }
+
+  /** Where `key` lives in Redis: `<prefix><limit>:<digest of the whole key>`. */
+  storedKey(key: string): string {
+    const limit = key.slice(0, Math.max(0, key.lastIndexOf(':')));
+    return `${this.prefix}${limit}:${this.digest(key)}`;
   }
 
   async close(): Promise<void> {

@@ -15,12 +15,14 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
 import { MemoryBucketStore } from './memory-buckets.js';
-import { RedisBucketStore } from './redis-buckets.js';
+import { RedisBucketStore, type BucketKeyDigest } from './redis-buckets.js';
 import type { BucketResult, BucketRule, BucketStore } from './token-bucket.js';
 
 export interface BucketStoreOptions {
   /** Absent: buckets live in this process only. */
   redisUrl: string | undefined;
+  /** How bucket keys are digested before they go to Redis (redis-buckets.ts). */
+  keyDigest: BucketKeyDigest;
   logger: Logger;
   /** The in-process buckets' clock, in milliseconds. @default Date.now */
   now?: () => number;
@@ -43,7 +45,7 @@ export function createBucketStore(options: BucketStoreOptions): BucketStore {
     // Reconnect for ever, at most a second apart, so recovery is noticed within about a second.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   });
-  return new ResilientBucketStore(client, local, options.logger.child({ component: 'rate-limits' }), options.probeIntervalMs ?? 1_000);
+  return new ResilientBucketStore(client, options.keyDigest, local, options.logger.child({ component: 'rate-limits' }), options.probeIntervalMs ?? 1_000);
 }
 
 export class ResilientBucketStore implements BucketStore {
@@ -53,11 +55,12 @@ export class ResilientBucketStore implements BucketStore {
 
   constructor(
     private readonly client: Redis,
+    keyDigest: BucketKeyDigest,
     private readonly local: MemoryBucketStore,
     private readonly logger: Logger,
     private readonly probeIntervalMs: number,
   ) {
-    this.shared = new RedisBucketStore(client);
+    this.shared = new RedisBucketStore(client, keyDigest);
     // Reconnected: let the next request try Redis rather than wait for the probe interval.
     client.on('ready', () => (this.nextProbeAt = 0));
     // ioredis reports every failed reconnect; the switch itself is logged once, in take().
