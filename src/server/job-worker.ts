@@ -9,6 +9,7 @@ import type { Config, WorkerConfig } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { RETENTION_CRONTAB, RETENTION_TASK, retentionTask } from '../domains/audit/retention-task.js';
 import { DOCUMENT_RETENTION_CRONTAB, DOCUMENT_RETENTION_TASK, documentRetentionTask } from '../domains/datasets/document-retention-task.js';
+import { SIGN_IN_ADDRESS_RETENTION_CRONTAB, SIGN_IN_ADDRESS_RETENTION_TASK, signInAddressRetentionTask } from '../domains/identity/sign-in-address-retention.js';
 import { ingestTask } from '../domains/ingestion/ingest-task.js';
 import type { HealthSettings } from '../domains/model-health/health-rules.js';
 import { HEALTH_TASK, healthTask, queueHealthRound } from '../domains/model-health/health-task.js';
@@ -67,9 +68,10 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
           ...ingestion.taskList,
           [RETENTION_TASK]: retentionTask(log),
           [DOCUMENT_RETENTION_TASK]: documentRetentionTask(models.secrets, log),
+          [SIGN_IN_ADDRESS_RETENTION_TASK]: signInAddressRetentionTask(log),
           ...checks,
         },
-        crontab: `${RETENTION_CRONTAB}\n${DOCUMENT_RETENTION_CRONTAB}`,
+        crontab: [RETENTION_CRONTAB, DOCUMENT_RETENTION_CRONTAB, SIGN_IN_ADDRESS_RETENTION_CRONTAB].join('\n'),
         close: ingestion.close,
         schedule: async (addJob) => {
           if (health) await queueHealthRound(addJob, health);

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyRetention } from '../../src/domains/audit/retention.js';
+import { forgetUnusedSignInAddresses } from '../../src/domains/identity/sign-in-address-retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
@@ -46,11 +47,6 @@ it('removes expired audit events, usage and decisions only, and the rest still v
       [randomUUID(), randomUUID(), tenantId, daysAgo(45)],
     );
   });
-  // Sign-in addresses (sign-in-addresses.ts): one unused for 91 days, the sign-up's own recent one.
-  const staleDigest = 'f'.repeat(64);
-  await asOwner(server, (client) =>
-    client.query(`insert into sign_in_addresses (user_id, address_digest, last_signed_in_at) select id, $2, $3 from users where email = $1`, [account.email, staleDigest, daysAgo(91)]),
-  );
   await createApiKey(server, account.accessToken, { name: 'recent', scopes: ['READ'] });
   await auditEventsOf(server, account.accessToken, 4);
   const verify = 'query { verifyAuditChain { ok checked firstBrokenEventId problem } }';
@@ -63,12 +59,6 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(report.partitionsDropped).toEqual([month(200), month(150)]);
   expect(report.auditEventsDeleted).toBe(0);
   expect(report.usageRecordsDeleted).toBe(1);
-  expect(report.signInAddressesDeleted).toBeGreaterThanOrEqual(1);
-  const addresses = await asOwner(server, async (client) =>
-    (await client.query('select a.address_digest from sign_in_addresses a join users u on u.id = a.user_id where u.email = $1', [account.email])).rows.map((row) => row.address_digest),
-  );
-  expect(addresses).toHaveLength(1);
-  expect(addresses).not.toContain(staleDigest);
   const left = await asOwner(server, async (client) => {
     const { rows } = await client.query(`select payload->'details'->>'days' as days from audit_events where tenant_id = $1 order by seq`, [tenantId]);
     return rows.map((row) => row.days);
@@ -83,7 +73,32 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   expect(usage).toEqual(['kept']);
   // Running it again changes nothing.
   const again = await asOwner(server, (client) => applyRetention(client));
-  expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0, signInAddressesDeleted: 0 });
+  expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
+});
+
+it('forgets sign-in addresses unused for 90 days, also of a user who never signs in again', async () => {
+  const account = await signUp(server);
+  // Beside the sign-up's own address: one last used 91 days ago, one 89 days ago.
+  const [stale, recent] = ['e'.repeat(64), 'f'.repeat(64)];
+  await asOwner(server, (client) =>
+    client.query(
+      `insert into sign_in_addresses (user_id, address_digest, last_signed_in_at) select id, $2, $3::timestamptz from users where email = $1
+       union all select id, $4, $5::timestamptz from users where email = $1`,
+      [account.email, stale, daysAgo(91), recent, daysAgo(89)],
+    ),
+  );
+  const digests = () =>
+    asOwner(server, async (client) =>
+      (await client.query('select a.address_digest from sign_in_addresses a join users u on u.id = a.user_id where u.email = $1', [account.email])).rows.map((row) => row.address_digest),
+    );
+  expect(await digests()).toHaveLength(3);
+  const report = await asOwner(server, (client) => forgetUnusedSignInAddresses(client));
+  expect(report.signInAddressesDeleted).toBeGreaterThanOrEqual(1);
+  const left = await digests();
+  expect(left).toHaveLength(2);
+  expect(left).toContain(recent);
+  expect(left).not.toContain(stale);
+  expect(await asOwner(server, (client) => forgetUnusedSignInAddresses(client))).toEqual({ signInAddressesDeleted: 0 });
 });
 
 // Two `sluice` child processes: slow on a busy machine.

@@ -7,13 +7,9 @@
  *   deleted row by row. Each chain head records where the kept chain now starts and the hash
  *   before it, so verification of what remains still passes.
  * - Usage records and policy decisions older than `usageRetentionDays` are deleted.
- * - Sign-in addresses (identity/sign-in-addresses.ts) unused for `KNOWN_ADDRESS_DAYS`: a sign-in
- *   already ignores them, and forgets its own user's, but a user who never signs in again
- *   would keep them.
  * - Monthly audit partitions are made three months ahead.
  */
 import type pg from 'pg';
-import { KNOWN_ADDRESS_DAYS } from '../identity/sign-in-addresses.js';
 import { PLATFORM_CHAIN } from './audit-log.js';
 
 const PLATFORM_RETENTION_DAYS = 90;
@@ -23,13 +19,12 @@ export interface RetentionReport {
   auditEventsDeleted: number;
   usageRecordsDeleted: number;
   policyDecisionsDeleted: number;
-  signInAddressesDeleted: number;
 }
 
 type Client = Pick<pg.Client, 'query'>;
 
 export async function applyRetention(client: Client, now = new Date()): Promise<RetentionReport> {
-  const report: RetentionReport = { partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0, policyDecisionsDeleted: 0, signInAddressesDeleted: 0 };
+  const report: RetentionReport = { partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0, policyDecisionsDeleted: 0 };
   await client.query('begin');
   try {
     await client.query('select ensure_audit_partitions($1::date, 3)', [now.toISOString()]);
@@ -63,8 +58,6 @@ export async function applyRetention(client: Client, now = new Date()): Promise<
       );
       report[key] = result.rowCount ?? 0;
     }
-    const addresses = await client.query(`delete from sign_in_addresses where last_signed_in_at <= $1::timestamptz - make_interval(days => $2)`, [now.toISOString(), KNOWN_ADDRESS_DAYS]);
-    report.signInAddressesDeleted = addresses.rowCount ?? 0;
     await client.query('commit');
   } catch (error) {
     await client.query('rollback');
