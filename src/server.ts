@@ -52,7 +52,7 @@ import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { ProductMetrics } from './platform/telemetry/product-metrics.js';
 import type { RefusedCredentials } from './domains/identity/refused-credentials.js';
 
@@ -123,6 +123,16 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   };
   const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
   const authenticator = new Authenticator(tokens, credentials, external, countedRefusals);
+  // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
+  const querySlots = querySlotsFor(config.database.poolSize, config.searchTimeoutMs);
+  new Gauge({
+    name: 'sluice_queries_waiting',
+    help: 'Endpoint queries waiting for their share of the database pool (a tenant: half the pool; everyone: the pool less two)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(querySlots.perCaller.waitingAll() + querySlots.all.waitingAll());
+    },
+  });
   const deps: ServiceDependencies = {
     tokens,
     credentials,
@@ -135,8 +145,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     modelHealth: config.modelHealth,
     vectorSearch: config.vectorSearch,
     searchTimeoutMs: config.searchTimeoutMs,
-    // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
-    querySlots: querySlotsFor(config.database.poolSize, config.searchTimeoutMs),
+    querySlots,
     egress: config.egress.privateNetworks,
     clock,
     requestLimits: {

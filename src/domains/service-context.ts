@@ -67,6 +67,8 @@ export interface RequestFacts {
   traceId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
+  /** Aborts when the client goes away before its answer is sent (the request's own signal). */
+  signal?: AbortSignal;
 }
 
 /**

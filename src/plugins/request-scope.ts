@@ -109,6 +109,7 @@ function requestFactsOf(context: object): RequestFacts {
     traceId: (context as { traceId?: string | null }).traceId ?? null,
     ip: (context as { clientIp?: string }).clientIp ?? null,
     userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
+    signal: (context as { request?: Request }).request?.signal,
   };
 }
 

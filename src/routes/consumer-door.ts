@@ -83,7 +83,7 @@ export class ConsumerDoor {
     const requestId = requestIdOf(request);
     const userAgent = request.headers.get('user-agent');
     const auditRequest: AuditRequest = { ip, userAgent, requestId, traceId: null };
-    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent };
+    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent, signal: request.signal };
     // A refused credential is audited by the authenticator itself (auth.credential_refused).
     const { actor } = await authenticator.authenticate(presentedCredential({ request }), auditRequest);
     const scope = TenantScope.open(orm, actor);

@@ -5,13 +5,15 @@
  * Another tenant is served meanwhile. The searches are made to stay in the database for
  * certain: the test holds a lock the keyword ranking needs until it has looked. An operation
  * asking queryEndpoint beside fields that need the operation’s transaction is refused: it would
- * hold that transaction’s connection while waiting for the share.
+ * hold that transaction’s connection while waiting for the share. A query whose client hangs up
+ * while it waits leaves the line at once (sluice_queries_waiting shows the line).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { createDataset, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { untilLockWaiters } from '../support/locks.js';
+import { scrape, value } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -63,6 +65,44 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
   const answered = (await Promise.all(queries)).filter((body) => !body.errors);
   expect(answered).toHaveLength(18);
   for (const body of answered) expect(body.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Lamps' }]);
+});
+
+it('takes a query whose client went away out of the line at once: abandoned requests cannot fill it', async () => {
+  const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
+  const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
+  const ask = (signal?: AbortSignal) =>
+    fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+      body: JSON.stringify({ query: 'query($e: String!) { queryEndpoint(endpoint: $e, query: "keeper lamp") { passages { documentTitle } } }', variables: { e: setup.reference } }),
+      signal,
+    }).then((response) => response.json() as Promise<any>);
+  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
+  await blocker.connect();
+  let kept: Promise<any>[] = [];
+  try {
+    await blocker.query('begin');
+    await blocker.query('lock table dataset_terms in access exclusive mode');
+    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    // Two run (held by the lock), sixteen fill the tenant's line; then all sixteen clients hang up.
+    const running = [ask(), ask()];
+    await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
+    const gone = new AbortController();
+    const abandoned = Array.from({ length: 16 }, () => ask(gone.signal).catch((error: Error) => error.name));
+    await untilWaiting(16);
+    gone.abort();
+    expect(await Promise.all(abandoned)).toEqual(Array(16).fill('AbortError'));
+    await untilWaiting(0);
+    // Sixteen new queries find the line free: none is refused.
+    kept = [...running, ...Array.from({ length: 16 }, () => ask())];
+    await untilWaiting(16);
+  } finally {
+    await blocker.query('rollback');
+    await blocker.end();
+  }
+  const bodies = await Promise.all(kept);
+  expect(bodies.filter((body) => body.errors)).toEqual([]);
+  expect(bodies.map((body) => body.data.queryEndpoint.passages)).toEqual(Array(18).fill([{ documentTitle: 'Lamps' }]));
 });
 
 it('refuses queryEndpoint beside fields that need the operation’s own transaction, running none of them', async () => {

@@ -64,3 +64,22 @@ it('holds every key to its own slots and all keys together to the shared ones', 
   for (const held of [a2, a3, b1, b2]) held!.finish();
   expect(await Promise.all(running)).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
 });
+
+it('takes work whose signal aborts out of the line at once, its place free for the next', async () => {
+  const slots = new KeyedSlots({ slots: 1, maxWaiting: 1, waitMs: 60_000 });
+  const log: string[] = [];
+  const holder = heldWork(log, 'holder');
+  const held = slots.run('t', holder.work);
+  const gone = new AbortController();
+  const abandoned = slots.run('t', async () => 'never', gone.signal);
+  expect([slots.load('t'), slots.waitingAll()]).toEqual([{ running: 1, waiting: 1 }, 1]);
+  gone.abort();
+  await expect(abandoned).rejects.toEqual(new SlotsBusyError('abandoned'));
+  expect([slots.load('t'), slots.waitingAll()]).toEqual([{ running: 1, waiting: 0 }, 0]);
+  // Its place is the next one's; work already aborted never queues.
+  const next = slots.run('t', async () => 'next');
+  await expect(slots.run('t', async () => 'late', AbortSignal.abort())).rejects.toEqual(new SlotsBusyError('abandoned'));
+  holder.finish();
+  expect([await held, await next]).toEqual(['holder', 'next']);
+  expect(slots.load('t')).toEqual({ running: 0, waiting: 0 });
+});

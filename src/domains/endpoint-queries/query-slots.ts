@@ -8,7 +8,8 @@
  * less two (two tenants, or two addresses, could otherwise take it all); more wait in line, at
  * most eight times that many, each at most SLUICE_SEARCH_TIMEOUT_MS; beyond that RATE_LIMITED,
  * reason QUERIES_IN_PROGRESS. Held only while a transaction is open: not while the question is
- * embedded or the model answers.
+ * embedded or the model answers. A request whose client goes away leaves the line at once (its
+ * signal), so abandoned requests cannot fill it.
  */
 import { KeyedSlots, runShared, SlotsBusyError, type SharedSlots } from '../../platform/concurrency/keyed-slots.js';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
@@ -34,7 +35,7 @@ export async function inQuerySlot<T>(ctx: ServiceContext, work: () => Promise<T>
   const { actor } = ctx;
   const key = actor.kind === 'anonymous' ? `address:${ipIdentity(ctx.request?.ip ?? 'unknown')}` : `tenant:${actor.tenantId}`;
   try {
-    return await runShared(slots, key, work);
+    return await runShared(slots, key, work, ctx.request?.signal);
   } catch (error) {
     if (!(error instanceof SlotsBusyError)) throw error;
     const whose = actor.kind === 'anonymous' ? 'from your address' : 'of your tenant';

@@ -19,15 +19,15 @@ export interface SharedSlots {
 }
 
 /** `work` once `key` has a slot of its own and one of all keys' is free: its key's first, so one key's line waits there, not in everyone's. */
-export function runShared<T>(slots: SharedSlots, key: string, work: () => Promise<T>): Promise<T> {
-  return slots.perCaller.run(key, () => slots.all.run('all', work));
+export function runShared<T>(slots: SharedSlots, key: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return slots.perCaller.run(key, () => slots.all.run('all', work, signal), signal);
 }
 
-/** Why a piece of work was not let run: too many already waiting, or its wait ran out. */
+/** Why a piece of work was not let run: too many already waiting, its wait ran out, or whoever asked for it went away (its signal aborted) while it waited. */
 export class SlotsBusyError extends Error {
   override readonly name = 'SlotsBusyError';
-  constructor(readonly reason: 'waiting-full' | 'wait-expired') {
-    super(reason === 'waiting-full' ? 'too many waiting' : 'waited too long');
+  constructor(readonly reason: 'waiting-full' | 'wait-expired' | 'abandoned') {
+    super(reason === 'waiting-full' ? 'too many waiting' : reason === 'wait-expired' ? 'waited too long' : 'given up while waiting');
   }
 }
 
@@ -41,14 +41,25 @@ export class KeyedSlots {
 
   constructor(private readonly options: KeyedSlotOptions) {}
 
-  /** Runs `work` once `key` has a slot free; throws SlotsBusyError when it cannot get one. */
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    await this.acquire(key);
+  /**
+   * Runs `work` once `key` has a slot free; throws SlotsBusyError when it cannot get one. An
+   * aborted `signal` takes the work out of the line at once: a client that went away holds no
+   * place another could have.
+   */
+  async run<T>(key: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire(key, signal);
     try {
       return await work();
     } finally {
       this.release(key);
     }
+  }
+
+  /** Work waiting for a slot, for every key together (a gauge's value). */
+  waitingAll(): number {
+    let waiting = 0;
+    for (const state of this.keys.values()) waiting += state.waiting.length;
+    return waiting;
   }
 
   /** Work running and waiting for `key` (for tests and diagnostics). */
@@ -57,7 +68,8 @@ export class KeyedSlots {
     return { running: state?.running ?? 0, waiting: state?.waiting.length ?? 0 };
   }
 
-  private acquire(key: string): Promise<void> {
+  private acquire(key: string, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new SlotsBusyError('abandoned'));
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { running: 0, waiting: [] }));
     if (state.running < this.options.slots) {
@@ -67,16 +79,22 @@ export class KeyedSlots {
     if (state.waiting.length >= this.options.maxWaiting) return Promise.reject(new SlotsBusyError('waiting-full'));
     const queue = state.waiting;
     return new Promise<void>((resolve, reject) => {
+      const leave = (reason: 'wait-expired' | 'abandoned') => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
+        queue.splice(queue.indexOf(waiter), 1);
+        reject(new SlotsBusyError(reason));
+      };
+      const abandon = () => leave('abandoned');
       const waiter = {
         admit: () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', abandon);
           resolve();
         },
       };
-      const timer = setTimeout(() => {
-        queue.splice(queue.indexOf(waiter), 1);
-        reject(new SlotsBusyError('wait-expired'));
-      }, this.options.waitMs);
+      const timer = setTimeout(() => leave('wait-expired'), this.options.waitMs);
+      signal?.addEventListener('abort', abandon, { once: true });
       queue.push(waiter);
     });
   }
