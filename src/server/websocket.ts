@@ -4,12 +4,13 @@
  * request as `req` so the client address and limits apply as they do over HTTP. The
  * returned `dispose()` completes every subscription and closes every socket (1001).
  */
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Disposable, OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { maskedError, toClientError } from '../platform/errors/index.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
@@ -26,6 +27,24 @@ export interface WebSocketOptions {
   trustedDocuments: TrustedDocuments | undefined;
   /** Unexpected errors are masked in production. */
   production: boolean;
+}
+
+/**
+ * Aborts when the socket closes: an operation's `signal` (RequestFacts), as HTTP requests have
+ * their request's, so that work waiting for its turn (an endpoint query's share of the pool)
+ * leaves the line when the client is gone. One per socket, however many operations it runs.
+ */
+const closedSignals = new WeakMap<WebSocket, AbortSignal>();
+function closedSignalOf(socket: WebSocket): AbortSignal {
+  let signal = closedSignals.get(socket);
+  if (!signal) {
+    const controller = new AbortController();
+    // Every operation waiting on the socket listens: no listener-count warning.
+    setMaxListeners(0, controller.signal);
+    socket.once('close', () => controller.abort());
+    closedSignals.set(socket, (signal = controller.signal));
+  }
+  return signal;
 }
 
 export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production }: WebSocketOptions): Disposable {
@@ -57,6 +76,7 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
+          signal: closedSignalOf(ctx.extra.socket),
           params,
           connectionParams: ctx.connectionParams,
         });

@@ -8,7 +8,9 @@
  * hold that transaction’s connection while waiting for the share. A query whose client hangs up
  * while it waits leaves the line at once (sluice_queries_waiting shows the line).
  */
+import { createClient } from 'graphql-ws';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { createDataset, tenantWithOwner, type Tenant } from '../support/ingestion.js';
@@ -67,7 +69,7 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
   for (const body of answered) expect(body.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Lamps' }]);
 });
 
-it('takes a query whose client went away out of the line at once: abandoned requests cannot fill it', async () => {
+it('takes a query whose client went away (HTTP or WebSocket) out of the line at once: abandoned requests cannot fill it', async () => {
   const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
   const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
   const ask = (signal?: AbortSignal) =>
@@ -92,6 +94,14 @@ it('takes a query whose client went away out of the line at once: abandoned requ
     await untilWaiting(16);
     gone.abort();
     expect(await Promise.all(abandoned)).toEqual(Array(16).fill('AbortError'));
+    await untilWaiting(0);
+    // The same over graphql-ws: sixteen operations on one socket, and the socket closes.
+    const socket = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${owner.token}` } });
+    for (let i = 0; i < 16; i++) {
+      socket.subscribe({ query: 'query($e: String!) { queryEndpoint(endpoint: $e, query: "keeper lamp") { passages { documentTitle } } }', variables: { e: setup.reference } }, { next: () => {}, error: () => {}, complete: () => {} });
+    }
+    await untilWaiting(16);
+    await socket.dispose();
     await untilWaiting(0);
     // Sixteen new queries find the line free: none is refused.
     kept = [...running, ...Array.from({ length: 16 }, () => ask())];
