@@ -7,8 +7,12 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { applyRetention } from './retention.js';
 
 export const RETENTION_TASK = 'retention';
-/** graphile-worker crontab: daily at 03:00, at most one run at a time. */
-export const RETENTION_CRONTAB = `0 3 * * * ${RETENTION_TASK} ?max=1`;
+/**
+ * graphile-worker crontab: daily at 03:00, one job per day across all workers. `?max=3` is its
+ * attempts (graphile-worker's `max`, not a limit on concurrent runs): a failed run (one
+ * transaction, rolled back) is retried with backoff rather than left to the next day.
+ */
+export const RETENTION_CRONTAB = `0 3 * * * ${RETENTION_TASK} ?max=3`;
 
 export function retentionTask(log: Logger): Task {
   // Daily (graphile-worker's cron runs it once across all workers): expired audit events,

@@ -9,7 +9,7 @@ import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { applyDocumentRetention } from './document-retention.js';
 
 export const DOCUMENT_RETENTION_TASK = 'document-retention';
-/** graphile-worker crontab: every five minutes, at most one run at a time. */
+/** graphile-worker crontab: every five minutes, one job each time across all workers; `?max=1` is one attempt (graphile-worker's `max`): a failed run waits for the next. */
 export const DOCUMENT_RETENTION_CRONTAB = `*/5 * * * * ${DOCUMENT_RETENTION_TASK} ?max=1`;
 
 export function documentRetentionTask(secrets: SecretBox, log: Logger): Task {

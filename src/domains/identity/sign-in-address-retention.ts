@@ -11,8 +11,12 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { KNOWN_ADDRESS_DAYS } from './sign-in-addresses.js';
 
 export const SIGN_IN_ADDRESS_RETENTION_TASK = 'sign-in-address-retention';
-/** graphile-worker crontab: daily at 03:10 (after the audit retention's 03:00), at most one run at a time. */
-export const SIGN_IN_ADDRESS_RETENTION_CRONTAB = `10 3 * * * ${SIGN_IN_ADDRESS_RETENTION_TASK} ?max=1`;
+/**
+ * graphile-worker crontab: daily at 03:10 (after the audit retention's 03:00), one job per day
+ * across all workers; `?max=3` is its attempts (graphile-worker's `max`), so a database blip
+ * is retried with backoff rather than left to the next day (the deletion is idempotent).
+ */
+export const SIGN_IN_ADDRESS_RETENTION_CRONTAB = `10 3 * * * ${SIGN_IN_ADDRESS_RETENTION_TASK} ?max=3`;
 
 /** Deletes the addresses last used `KNOWN_ADDRESS_DAYS` or more before `now`; how many it deleted. */
 export async function forgetUnusedSignInAddresses(client: Pick<pg.Client, 'query'>, now = new Date()): Promise<{ signInAddressesDeleted: number }> {
