@@ -111,8 +111,15 @@ function snapshotOfB(): Promise<string> {
 const SWEEP_CONCURRENCY = 4;
 async function eachConcurrently<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
+    try {
+      while (!failed && next < items.length) await work(items[next++]!);
+    } catch (error) {
+      // The other lanes stop too, rather than go on sending while the test reports the failure.
+      failed = true;
+      throw error;
+    }
   };
   await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
 }
