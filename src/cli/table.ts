@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import { terminalText } from './terminal-text.js';
 
 /** Rows as aligned text columns, for a terminal; each cell one line of printable text. */
@@ -15,7 +16,10 @@ export function table(headers: string[], raw: string[][]): string {
 export function columns(headers: string[], sample: string[][], minWidths: number[] = []): { header: string; line: (row: string[]) => string } {
   const clean = (row: string[]) => row.map((cell) => terminalText(cell ?? '').replace(/\s+/g, ' '));
   const rows = sample.map(clean);
-  const widths = headers.map((header, column) => Math.max(header.length, minWidths[column] ?? 0, ...rows.map((row) => (row[column] ?? '').length)));
-  const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  // Columns by the cells' width on a terminal, not their UTF-16 code units: a CJK character
+  // takes two columns, an emoji two, a combining accent none.
+  const widths = headers.map((header, column) => Math.max(stringWidth(header), minWidths[column] ?? 0, ...rows.map((row) => stringWidth(row[column] ?? ''))));
+  const pad = (cell: string, width: number) => cell + ' '.repeat(Math.max(0, width - stringWidth(cell)));
+  const format = (cells: string[]) => cells.map((cell, column) => pad(cell, widths[column] ?? 0)).join('  ').trimEnd();
   return { header: format(headers), line: (row) => format(clean(row)) };
 }
