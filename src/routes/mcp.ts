@@ -54,9 +54,11 @@ export interface McpOptions {
   callCancels?: CallCancelBus;
   /** Aborted at shutdown: stops listening for cancellations. */
   shutdownSignal?: AbortSignal;
+  /** A keyed digest (under the master key) of a call's key, so the bus never carries who called (mcp/in-flight-calls.ts). */
+  callKeyDigest: (text: string) => string;
 }
 
-export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels, shutdownSignal }: McpOptions): Plugin {
+export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels, shutdownSignal, callKeyDigest }: McpOptions): Plugin {
   const inFlight = new InFlightCalls(callCancels, shutdownSignal, (error) => logger.error({ err: error }, 'MCP cancellations from other processes are no longer heard'));
   const listedOrigins = corsOrigins.filter((origin) => origin !== '*');
   return {
@@ -92,7 +94,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
         const principal = principalOf(opened.actor, opened.facts.ip);
         const sessionId = request.headers.get('mcp-session-id');
-        for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(callKey(principal, sessionId, cancelled), 'the client cancelled the call');
+        for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(callKey(principal, sessionId, cancelled, callKeyDigest), 'the client cancelled the call');
         // Only requests need the tools; notifications (initialized, cancelled) are answered 202.
         const endpoints = messages.requestIds.length > 0 ? await endpointsOf(route, opened) : [];
         const tools = endpointTools(endpoints);
@@ -102,7 +104,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
           instructions: instructionsFor(route, endpoints),
           onCallNamed: (name) => audit.tools.push(name.slice(0, 140)),
           call: async (tool, args, { requestId, signal, progress }) => {
-            const running = inFlight.start(callKey(principal, sessionId, requestId), AbortSignal.any([signal, gone.signal]));
+            const running = inFlight.start(callKey(principal, sessionId, requestId, callKeyDigest), AbortSignal.any([signal, gone.signal]));
             try {
               const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });
               if (result.isError) outcome = String((result.structuredContent?.error as { code?: unknown } | undefined)?.code ?? 'INTERNAL');

@@ -183,7 +183,15 @@ export function pluginList({
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),
     // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
-    useMcp({ door: consumerDoor, corsOrigins: config.http.corsOrigins, logger, presentDetails: presentErrorDetails, callCancels, shutdownSignal }),
+    useMcp({
+      door: consumerDoor,
+      corsOrigins: config.http.corsOrigins,
+      logger,
+      presentDetails: presentErrorDetails,
+      callCancels,
+      shutdownSignal,
+      callKeyDigest: (text) => deps.secrets.digest('mcp call', text).digest,
+    }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),
     useIpAllowList(ipAllowList),

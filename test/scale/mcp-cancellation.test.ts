@@ -7,6 +7,7 @@
  * The model is a local stand-in (test/support/fake-openai.ts) speaking the real OpenAI
  * chat-completions protocol over real HTTP: no model server can be reached from the tests.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { endpointOver, uniqueSlug, usageOutcomes, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -89,7 +90,11 @@ it('a cancellation answered by another API process stops the call where it runs'
   const before = fake.requests.length;
   const call = await callStreaming(a.baseUrl, 7, sessionId);
 
-  // The cancellation goes to B, which does not run the call.
+  // The cancellation goes to B, which does not run the call; what crosses Redis is read too.
+  const listener = new Redis(redis!.url);
+  const published: string[] = [];
+  listener.on('pmessage', (_pattern, _channel, message) => published.push(message));
+  await listener.psubscribe('*');
   const cancelled = await rpc(b.baseUrl, { method: 'notifications/cancelled', params: { requestId: 7, reason: 'changed my mind' } }, sessionId);
   expect(cancelled.status).toBe(202);
 
@@ -98,6 +103,11 @@ it('a cancellation answered by another API process stops the call where it runs'
   // A answers the call as cancelled, long before the model's ten seconds are up.
   expect(await call.rest()).toContain('The call was cancelled');
   expect((await usageOutcomes(seedServer.database, llm.endpointId, 1)).at(-1)).toBe('CANCELLED');
+  // The bus carried the cancellation under a keyed digest: not the caller's user, tenant or session.
+  listener.disconnect();
+  const message = published.find((text) => text.includes('the client cancelled the call'));
+  expect(message).toBeDefined();
+  for (const clear of [owner.tenant.users[0]!.id, owner.tenant.id, sessionId, 'user:']) expect(message).not.toContain(clear);
 });
 
 it('a cancellation under another caller’s credential, or of another session, leaves the call running', async () => {

@@ -14,7 +14,8 @@ import type { CallCancelBus } from '../../platform/events/event-bus.js';
  * A cancellation answered by a process that does not run the call is passed on over the event
  * bus (`CallCancelBus`: Redis with REDIS_URL, so it reaches every API process; without Redis
  * there is one process, and the call is here or nowhere). Every process listens and cancels
- * what it runs; the key still names the caller, so a message can only end that caller's call.
+ * what it runs; the key is still derived from the caller, so a message can only end that
+ * caller's call, and it is a keyed digest (`callKey`), so the bus never carries who called.
  */
 export class InFlightCalls {
   private readonly calls = new Map<string, AbortController>();
@@ -63,7 +64,12 @@ export class InFlightCalls {
   }
 }
 
-/** The registry key of one call: who, in which client session, which JSON-RPC id. */
-export function callKey(principal: string, sessionId: string | null, requestId: string | number): string {
-  return JSON.stringify([principal, sessionId ?? '', typeof requestId, String(requestId)]);
+/**
+ * The registry key of one call: who, in which client session, which JSON-RPC id, as a keyed
+ * digest (`digest`: an HMAC under the master key, which every API process has). The key is
+ * published over the event bus (Redis), which other systems may read: in clear it named the
+ * caller's user, tenant or client address.
+ */
+export function callKey(principal: string, sessionId: string | null, requestId: string | number, digest: (text: string) => string): string {
+  return digest(JSON.stringify([principal, sessionId ?? '', typeof requestId, String(requestId)]));
 }
