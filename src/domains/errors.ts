@@ -3,6 +3,7 @@
  * platform/errors (rate limits and plugins raise them too); domain code imports them from here.
  */
 export {
+  CancelledError,
   CodedError,
   ConflictError,
   ForbiddenError,

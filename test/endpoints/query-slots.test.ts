@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { createDataset, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { untilLockWaiters } from '../support/locks.js';
+import { auditEventsOf } from '../support/audit.js';
 import { scrape, value } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -112,7 +113,9 @@ it('takes a query whose client went away (HTTP or WebSocket) out of the line at 
   }
   const bodies = await Promise.all(kept);
   expect(bodies.filter((body) => body.errors)).toEqual([]);
-  expect(bodies.map((body) => body.data.queryEndpoint.passages)).toEqual(Array(18).fill([{ documentTitle: 'Lamps' }]));
+  expect(bodies.map((body) => body.data.queryEndpoint.passages)).toEqual(Array(18).fill([{ documentTitle: 'Lamps' }]));  // The audit trail records the thirty-two abandoned queries as CANCELLED, not as refused.
+  const cancelled = await auditEventsOf(server, owner.token, 32, { action: 'graphql.query', outcome: 'CANCELLED' });
+  expect(cancelled).toHaveLength(32);
 });
 
 it('refuses queryEndpoint beside fields that need the operation’s own transaction, running none of them', async () => {

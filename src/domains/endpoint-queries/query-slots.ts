@@ -13,7 +13,7 @@
  */
 import { KeyedSlots, runShared, SlotsBusyError, type SharedSlots } from '../../platform/concurrency/keyed-slots.js';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
-import { RateLimitedError } from '../errors.js';
+import { CancelledError, RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 
 /** Each caller's share, and every caller's together (the pool less two, so other requests always find a connection), of a pool of `poolSize` connections. */
@@ -38,6 +38,8 @@ export async function inQuerySlot<T>(ctx: ServiceContext, work: () => Promise<T>
     return await runShared(slots, key, work, ctx.request?.signal);
   } catch (error) {
     if (!(error instanceof SlotsBusyError)) throw error;
+    // Nobody reads this answer; the code keeps the audit trail true (not RATE_LIMITED).
+    if (error.reason === 'abandoned') throw new CancelledError('The client went away while the query waited for its share of the database pool');
     const whose = actor.kind === 'anonymous' ? 'from your address' : 'of your tenant';
     throw new RateLimitedError(`Too many queries ${whose} are being searched at once: retry in a second`, 1, { reason: 'QUERIES_IN_PROGRESS' });
   }

@@ -86,6 +86,11 @@ export class ModelUnavailableError extends CodedError {
   readonly code = 'MODEL_UNAVAILABLE';
 }
 
+/** The client went away while its request waited for its turn (codes.ts, CANCELLED). */
+export class CancelledError extends CodedError {
+  readonly code = 'CANCELLED';
+}
+
 /**
  * One more live subscription than a connection or a principal may hold
  * (plugins/subscription-limits.ts): `details.scope` is `connection` or `principal`,

@@ -38,6 +38,12 @@ export const ERROR_CODES = {
    * the request, which may be sent again (transient.ts).
    */
   UNAVAILABLE: { status: 503 },
+  /**
+   * The client went away before its request was served (it hung up while the request waited
+   * for its turn): nobody reads the answer; the code is for the audit trail, logs and metrics.
+   * 499 is the status proxies log for a client that closed its request.
+   */
+  CANCELLED: { status: 499 },
   /** Something unexpected: the message is masked and the request id given instead. */
   INTERNAL: { status: 500 },
 
