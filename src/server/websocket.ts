@@ -4,7 +4,6 @@
  * request as `req` so the client address and limits apply as they do over HTTP. The
  * returned `dispose()` completes every subscription and closes every socket (1001).
  */
-import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -30,21 +29,57 @@ export interface WebSocketOptions {
 }
 
 /**
- * Aborts when the socket closes: an operation's `signal` (RequestFacts), as HTTP requests have
- * their request's, so that work waiting for its turn (an endpoint query's share of the pool)
- * leaves the line when the client is gone. One per socket, however many operations it runs.
+ * Each operation's `signal` (RequestFacts), as HTTP requests have their request's: aborted when
+ * the client completes the operation before its result (graphql-ws `complete`) or the socket
+ * closes, so that work waiting for its turn (an endpoint query's share of the pool) leaves the
+ * line when nobody waits for the answer. graphql-ws itself only forgets such an operation: its
+ * execution runs on.
  */
-const closedSignals = new WeakMap<WebSocket, AbortSignal>();
-function closedSignalOf(socket: WebSocket): AbortSignal {
-  let signal = closedSignals.get(socket);
-  if (!signal) {
-    const controller = new AbortController();
-    // Every operation waiting on the socket listens: no listener-count warning.
-    setMaxListeners(0, controller.signal);
-    socket.once('close', () => controller.abort());
-    closedSignals.set(socket, (signal = controller.signal));
+class OperationSignals {
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(socket: WebSocket) {
+    socket.on('message', (data) => {
+      const text = String(data);
+      // graphql-ws parses every message; this listener only needs `complete` ones.
+      if (!text.includes('"complete"')) return;
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return; // graphql-ws closes the socket (4400) for it
+      }
+      const { id, type } = (message ?? {}) as { id?: unknown; type?: unknown };
+      if (type === 'complete' && typeof id === 'string') this.abort(id);
+    });
+    socket.once('close', () => {
+      for (const id of [...this.running.keys()]) this.abort(id);
+    });
   }
-  return signal;
+
+  open(id: string): AbortSignal {
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    return controller.signal;
+  }
+
+  /** The operation ended (its result or error was sent): its signal is not needed any more. */
+  ended(id: string): void {
+    this.running.delete(id);
+  }
+
+  private abort(id: string): void {
+    const controller = this.running.get(id);
+    this.running.delete(id);
+    controller?.abort();
+  }
+}
+
+const operationSignals = new WeakMap<WebSocket, OperationSignals>();
+function operationSignalsOf(socket: WebSocket): OperationSignals {
+  let signals = operationSignals.get(socket);
+  if (!signals) operationSignals.set(socket, (signals = new OperationSignals(socket)));
+  return signals;
 }
 
 export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production }: WebSocketOptions): Disposable {
@@ -64,7 +99,7 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
       // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, sent) => {
+      onSubscribe: async (ctx, id, sent) => {
         // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
         let params = sent;
         try {
@@ -76,7 +111,7 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          signal: closedSignalOf(ctx.extra.socket),
+          signal: operationSignalsOf(ctx.extra.socket).open(id),
           params,
           connectionParams: ctx.connectionParams,
         });
@@ -97,6 +132,10 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           if (error instanceof GraphQLError) return [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
           throw error;
         }
+      },
+      onComplete: (ctx, id) => operationSignalsOf(ctx.extra.socket).ended(id),
+      onError: (ctx, id) => {
+        operationSignalsOf(ctx.extra.socket).ended(id);
       },
     },
     wsServer,

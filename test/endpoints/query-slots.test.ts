@@ -6,7 +6,8 @@
  * certain: the test holds a lock the keyword ranking needs until it has looked. An operation
  * asking queryEndpoint beside fields that need the operation’s transaction is refused: it would
  * hold that transaction’s connection while waiting for the share. A query whose client hangs up
- * while it waits leaves the line at once (sluice_queries_waiting shows the line).
+ * while it waits, or over graphql-ws completes the operation, leaves the line at once
+ * (sluice_queries_waiting shows the line).
  */
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
@@ -70,7 +71,7 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
   for (const body of answered) expect(body.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Lamps' }]);
 });
 
-it('takes a query whose client went away (HTTP or WebSocket) out of the line at once: abandoned requests cannot fill it', async () => {
+it('takes a query whose client went away (HTTP, a WebSocket closed, or one operation completed) out of the line at once: abandoned requests cannot fill it', async () => {
   const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
   const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
   const ask = (signal?: AbortSignal) =>
@@ -104,6 +105,15 @@ it('takes a query whose client went away (HTTP or WebSocket) out of the line at 
     await untilWaiting(16);
     await socket.dispose();
     await untilWaiting(0);
+    // And sixteen operations the client completes one by one, its socket staying open.
+    const staying = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, connectionParams: { authorization: `Bearer ${owner.token}` } });
+    const unsubscribes = Array.from({ length: 16 }, () =>
+      staying.subscribe({ query: 'query($e: String!) { queryEndpoint(endpoint: $e, query: "keeper lamp") { passages { documentTitle } } }', variables: { e: setup.reference } }, { next: () => {}, error: () => {}, complete: () => {} }),
+    );
+    await untilWaiting(16);
+    for (const unsubscribe of unsubscribes) unsubscribe();
+    await untilWaiting(0);
+    await staying.dispose();
     // Sixteen new queries find the line free: none is refused.
     kept = [...running, ...Array.from({ length: 16 }, () => ask())];
     await untilWaiting(16);
@@ -113,9 +123,10 @@ it('takes a query whose client went away (HTTP or WebSocket) out of the line at 
   }
   const bodies = await Promise.all(kept);
   expect(bodies.filter((body) => body.errors)).toEqual([]);
-  expect(bodies.map((body) => body.data.queryEndpoint.passages)).toEqual(Array(18).fill([{ documentTitle: 'Lamps' }]));  // The audit trail records the thirty-two abandoned queries as CANCELLED, not as refused.
-  const cancelled = await auditEventsOf(server, owner.token, 32, { action: 'graphql.query', outcome: 'CANCELLED' });
-  expect(cancelled).toHaveLength(32);
+  expect(bodies.map((body) => body.data.queryEndpoint.passages)).toEqual(Array(18).fill([{ documentTitle: 'Lamps' }]));
+  // The audit trail records the forty-eight abandoned queries as CANCELLED, not as refused.
+  const cancelled = await auditEventsOf(server, owner.token, 48, { action: 'graphql.query', outcome: 'CANCELLED' });
+  expect(cancelled).toHaveLength(48);
 });
 
 it('refuses queryEndpoint beside fields that need the operation’s own transaction, running none of them', async () => {
