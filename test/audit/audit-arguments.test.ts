@@ -165,18 +165,18 @@ describe('secrets given as arguments', () => {
   it('keeps no secret put under a secret-named member of an unmarked JSON argument, whatever it looks like', async () => {
     // A natural mistake: the provider key in `config` instead of `apiKey`, with no recognisable prefix (Azure's, a self-hosted server's).
     const owner = await signUp(server);
-    const secrets = { api_key: '3f9c2b7e8a1d4c6f9e0b2a5d7c8e1f40', apiKey: 'CFGSECRETVALUE42', headers: { Authorization: 'Token abcdef0123456789', 'x-api-key': 'hdrsecret99887766' } };
+    const secrets = { api_key: '3f9c2b7e8a1d4c6f9e0b2a5d7c8e1f40', apiKey: 'CFGSECRETVALUE42', headers: { Authorization: 'Token abcdef0123456789', 'x-api-key': 'hdrsecret99887766', Cookie: 'sid=cookie5566778899' }, env: { AZURE_OPENAI_APIKEY: 'envkey11223344', PGPASSWORD: 'pgpw99887766' } };
     const created = await gql(server, owner.accessToken, 'mutation($x: CreateModelInput!) { createModel(input: $x) { id } }', {
       x: { name: 'azure', type: 'openai-compatible', config: { baseUrl: 'https://myco.openai.azure.com/openai', model: 'gpt', maxTokens: 512, ...secrets } },
     });
     expect(created.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT'); // refused, and audited all the same
     const events = await tenantEvents(owner.accessToken, withFields('createModel'), { action: 'graphql.mutation' });
     const config = events.find((event) => event.details.fields?.[0]?.field === 'createModel')!.details.fields[0].arguments.input.config;
-    expect(config).toMatchObject({ api_key: { secret: 'omitted' }, apiKey: { secret: 'omitted' }, headers: { Authorization: { secret: 'omitted' }, 'x-api-key': { secret: 'omitted' } } });
+    expect(config).toMatchObject({ api_key: { secret: 'omitted' }, apiKey: { secret: 'omitted' }, headers: { Authorization: { secret: 'omitted' }, 'x-api-key': { secret: 'omitted' }, Cookie: { secret: 'omitted' } }, env: { AZURE_OPENAI_APIKEY: { secret: 'omitted' }, PGPASSWORD: { secret: 'omitted' } } });
     // What is not a secret is kept as it was.
     expect(config).toMatchObject({ model: 'gpt', maxTokens: 512 });
     const stored = JSON.stringify(await storedRows(databaseId(owner.tenant.id))) + JSON.stringify(await exported(owner.accessToken));
-    for (const secret of ['3f9c2b7e8a1d4c6f9e0b2a5d7c8e1f40', 'CFGSECRETVALUE42', 'abcdef0123456789', 'hdrsecret99887766']) expect(stored).not.toContain(secret);
+    for (const secret of ['3f9c2b7e8a1d4c6f9e0b2a5d7c8e1f40', 'CFGSECRETVALUE42', 'abcdef0123456789', 'hdrsecret99887766', 'cookie5566778899', 'envkey11223344', 'pgpw99887766']) expect(stored).not.toContain(secret);
   });
 });
 

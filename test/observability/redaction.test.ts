@@ -25,6 +25,12 @@ describe('redact', () => {
     ['a provider key', 'upstream said: invalid key sk-proj-abcdefghijklmnop1234', 'upstream said: invalid key sk-[redacted]'],
     ['a secret assignment in a URL', 'GET /cb?code=1&access_token=s3cr3tvalue&x=2', 'GET /cb?code=1&access_token=[redacted]&x=2'],
     ['a secret field in JSON text', '{"password":"hunter22","n":1}', '{"password":"[redacted]","n":1}'],
+    // A secret's name is isSecretName's whatever its case or compound (the same rule as for object members).
+    ['a camelCase secret name in free text', 'upstream: sessionToken=abc123def then retry', 'upstream: sessionToken=[redacted] then retry'],
+    ['a secret member in JSON text inside a message', 'provider said {"privateKey":"k3yv4lue99","model":"m"}', 'provider said {"privateKey":"[redacted]","model":"m"}'],
+    ['escaped JSON text', 'body {\\"clientSecret\\":\\"s3cr3tv4l\\"}', 'body {\\"clientSecret\\":\\"[redacted]\\"}'],
+    ['an environment-style name', 'ran with PGPASSWORD=hunter22 and AUTH_TOKEN=abcdef99', 'ran with PGPASSWORD=[redacted] and AUTH_TOKEN=[redacted]'],
+    ['a cookie header', 'headers Cookie: sid=abc123def', 'headers Cookie: [redacted]'],
     ['credentials in a URL', 'calling http://ann:hunter2-horse@10.0.0.5:8080/v1 and ftp://bob@files', 'calling http://[redacted]@10.0.0.5:8080/v1 and ftp://[redacted]@files'],
   ])('masks %s', (_what, input, expected) => {
     expect(redact(input)).toBe(expected);
@@ -36,6 +42,7 @@ describe('redact', () => {
     ['UUIDs, trace ids and ISO times', '6c1f8a52-1c2b-4d7e-9a61-3f0b7d1f2e4a 4bf92f3577b34da6a3ce929d0e0e4736 2026-05-01T12:00:00.000+02:00'],
     ['a nationally written number (no country configured)', 'call (213) 373-4253'],
     ['durations, ports and byte counts', 'listening on 127.0.0.1:54321 after 1234 ms, 2133734253 bytes'],
+    ['names that only end like a secret’s, and token counts', 'monkey=3 keyId=k-17 maxTokens=512 promptTokens: 40 status: ok'],
     ['an already redacted line', '{"password":"[redacted]","msg":"[redacted email] [redacted card]"}'],
   ])('leaves %s alone', (_what, input) => {
     expect(redact(input)).toBe(input);
@@ -137,6 +144,14 @@ describe('every log line', () => {
     for (const secret of ['dave@example.net', 'erin@example.com', '4111111111111111', '7946 0958', 'hunter22', API_KEY, JWT]) {
       expect(all).not.toContain(secret);
     }
+  });
+
+  it('censors secret-named members at any depth and however named, not only the paths a list once gave', () => {
+    const { lines, logger } = capture();
+    logger.info({ call: { upstream: { request: { headers: { cookie: 'sid=deepcookie42' } } } }, env: { PGPASSWORD: 'gluedpw42', secrets: ['listed42'] }, previousMasterKeys: ['oldmaster42'], maxTokens: 512 }, 'called');
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed).toMatchObject({ call: { upstream: { request: { headers: { cookie: '[redacted]' } } } }, env: { PGPASSWORD: '[redacted]', secrets: '[redacted]' }, previousMasterKeys: '[redacted]', maxTokens: 512 });
+    for (const secret of ['deepcookie42', 'gluedpw42', 'listed42', 'oldmaster42']) expect(lines[0]).not.toContain(secret);
   });
 
   it('keeps lines valid JSON when a number’s digits look like a card (regression: a fraction was masked)', () => {

@@ -1,11 +1,13 @@
 /**
  * Structured logs (pino): JSON lines, or in a development terminal readable ones (pino-pretty,
- * coloured unless NO_COLOR; see `LogFormat`). Credentials and personal data never reach a log line, in two
- * layers: known secret-bearing keys are censored wherever they appear (pino's path redaction),
- * and then every finished line, messages, bindings, `err.message` and `err.stack` alike, passes
- * through `redact` (emails, phone numbers, card numbers, tokens; see redaction.ts). Redacting
- * the serialized line rather than the objects catches what path rules cannot name: an email in
- * an error message, a token in a SQL debug line. Connection strings are logged without their
+ * coloured unless NO_COLOR; see `LogFormat`). Credentials and personal data never reach a log
+ * line: every finished line is parsed and passed through `redactValue` (redaction.ts), so the
+ * value of every member with a secret's name (`isSecretName`: password, apiKey, authorization,
+ * cookie, …) is censored at any depth, and every string, messages, bindings, `err.message` and
+ * `err.stack` alike, through `redact` (emails, phone numbers, card numbers, tokens, `name=value`
+ * with a secret's name). Redacting the serialized line rather than the objects catches what no
+ * list of paths can name: an email in an error message, a token in a SQL debug line, a secret
+ * member nested deeper than a path rule reaches. Connection strings are logged without their
  * password (`redactUrl`).
  */
 import { createRequire } from 'node:module';
@@ -14,29 +16,6 @@ import { destination, pino, type DestinationStream, type Logger } from 'pino';
 import { redact, redactValue, type RedactionOptions } from './redaction.js';
 
 export type { Logger };
-
-/** Keys whose values are secrets, at any of the first few levels of a logged object. */
-const SECRET_KEYS = [
-  'password',
-  'newPassword',
-  'token',
-  'accessToken',
-  'refreshToken',
-  'secret',
-  'apiKey',
-  'authorization',
-  'cookie',
-  'x-api-key',
-  'jwtSecret',
-  'masterKey',
-  'previousMasterKeys',
-];
-
-const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
-  const k = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
-  const dot = k.startsWith('[') ? k : `.${k}`;
-  return [k.startsWith('[') ? k : key, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`];
-});
 
 /**
  * `json`: one JSON object per line (log collectors). `pretty`: one readable line per entry,
@@ -63,7 +42,6 @@ export function createLogger(options: {
     {
       name: options.name ?? 'sluice',
       level: options.level,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Before any formatting: the pretty lines are made from the redacted JSON.
