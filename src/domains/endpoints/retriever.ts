@@ -84,13 +84,21 @@ interface Row extends PassageRow {
  * lower-case "or" is a word of a question ("gusts or blasts"), as search engines read it: until
  * 2026-12-02 it switched 5 of Cranfield's 113 questions to all-words matching.
  */
-const SEARCH_SYNTAX = /"|\bOR\b/;
+const SEARCH_SYNTAX = /"|\bOR\b/g;
 
 /**
- * `-word`: an exclusion (a minus inside a word, "lift-to-drag", is not one, nor a minus before a
- * digit: "-40" is a number, which until 2026-12-05 removed every passage holding 40).
+ * `-word` or `-"a phrase"`: an exclusion, wherever it stands (a minus inside a word,
+ * "lift-to-drag", is not one, nor a minus before a digit: "-40" is a number, which until
+ * 2026-12-05 removed every passage holding 40). One reading for both rankings; a plain
+ * question has no quotes (they make it search syntax), so there it is always `-word`.
  */
-const EXCLUSION = /(^|\s)-(?!\d)\S+/g;
+const EXCLUDED_ITEM = /(^|\s)-(?!\d)("[^"]*"?|\S+)/g;
+
+/** The exclusions of `query` as search syntax ('-harbour -"clockwork lamp"'), or null. */
+function exclusionsOf(query: string): string | null {
+  const exclusions = [...query.matchAll(EXCLUDED_ITEM)].map((match) => `-${match[2]}`);
+  return exclusions.length > 0 ? exclusions.join(' ') : null;
+}
 
 /**
  * How the search reads a query: search syntax as written (`strict`), or plain words (any of
@@ -99,14 +107,12 @@ const EXCLUSION = /(^|\s)-(?!\d)\S+/g;
  * required all four other words and found nothing (Cranfield's question 125).
  */
 export function readQuery(query: string): { strict: boolean; words: string; exclusions: string | null } {
-  if (SEARCH_SYNTAX.test(query)) return { strict: true, words: query, exclusions: null };
-  const exclusions = query.match(EXCLUSION)?.map((token) => token.trim());
-  if (!exclusions) return { strict: false, words: query, exclusions: null };
-  return { strict: false, words: query.replace(EXCLUSION, ' '), exclusions: exclusions.join(' ') };
+  // `search`, not `test`: it ignores a global pattern's lastIndex.
+  if (query.search(SEARCH_SYNTAX) !== -1) return { strict: true, words: query, exclusions: null };
+  const exclusions = exclusionsOf(query);
+  if (exclusions === null) return { strict: false, words: query, exclusions: null };
+  return { strict: false, words: query.replace(EXCLUDED_ITEM, ' '), exclusions };
 }
-
-/** `-word` or `-"a phrase"`, wherever it stands (the semantic ranking's reading: quotes included). */
-const EXCLUDED_ITEM = /(^|\s)-(?!\d)("[^"]*"?|\S+)/g;
 
 /**
  * How a semantic ranking reads a query (SEMANTIC and HYBRID endpoints): the text to embed, the
@@ -117,13 +123,12 @@ const EXCLUDED_ITEM = /(^|\s)-(?!\d)("[^"]*"?|\S+)/g;
  * nothing was excluded: "zeppelin -harbour" returned passages full of "harbour".
  */
 export function readSemanticQuery(query: string): { text: string; exclusions: string | null } {
-  const exclusions = [...query.matchAll(EXCLUDED_ITEM)].map((match) => `-${match[2]}`);
   const text = query
     .replace(EXCLUDED_ITEM, ' ')
-    .replace(/"|\bOR\b/g, ' ')
+    .replace(SEARCH_SYNTAX, ' ')
     .replace(/\s+/g, ' ')
     .trim();
-  return { text, exclusions: exclusions.length > 0 ? exclusions.join(' ') : null };
+  return { text, exclusions: exclusionsOf(query) };
 }
 
 /**
