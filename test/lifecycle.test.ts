@@ -170,7 +170,8 @@ it('after a SIGKILL left the embedded PostgreSQL running, the next start stops t
 it('an unreachable tracing collector at shutdown neither fails the exit nor skips the steps after it', { timeout: 300_000 }, async () => {
   // A port nothing listens on: every export is refused.
   const collector = `http://127.0.0.1:${await findFreePort()}`;
-  const proc = await serveHere({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_BSP_SCHEDULE_DELAY: '600000' });
+  // The exporter's own time limit (10 s by default) bounds its retries: a second is enough to fail.
+  const proc = await serveHere({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_BSP_SCHEDULE_DELAY: '600000', OTEL_EXPORTER_OTLP_TIMEOUT: '1000' });
   // A span waits in the exporter's buffer: shutdown has to flush it, and cannot.
   const { body } = await graphqlAt(`${proc.baseUrl}/graphql`)('{ viewer { kind } }');
   expect(body).toEqual({ data: { viewer: { kind: 'ANONYMOUS' } } });

@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { ApiScopeEnum, TenantRef, UserRef } from './tenancy.js';
+import { changeOf } from './update-fields.js';
 
 export const ApiKeyRef = builder.loadableNodeRef('ApiKey', {
   id: { resolve: (key: ApiKey) => key.id },
@@ -68,8 +69,8 @@ builder.mutationFields((t) => ({
       ctx.services.apiKeys.create({
         name: input.name,
         scopes: input.scopes,
-        // Distinguish "omitted" (tenant default) from an explicit null (never expires).
-        expiresAt: 'expiresAt' in input ? (input.expiresAt ?? null) : undefined,
+        // Omitted: the tenant's default; null: never expires.
+        expiresAt: changeOf(input.expiresAt),
       }),
   }),
   rotateApiKey: t.field({

@@ -10,6 +10,7 @@ import { displayText } from './display-text.js';
 import { ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
 import { bounded } from './string-bounds.js';
+import { changeOf } from './update-fields.js';
 
 export const DocumentRef = builder.loadableNodeRef('Document', {
   id: { resolve: (document: DocumentRow) => document.id },
@@ -164,10 +165,8 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id, input }, ctx) =>
       ctx.services.datasets.update(id.id, {
         ...input,
-        // Omitted is undefined, null clears: the validation plugin puts every validated field in
-        // `input`, omitted ones as undefined, so `'description' in input` is always true.
-        description: input.description === undefined ? undefined : (input.description ?? null),
-        embeddingModelId: 'embeddingModelId' in input ? (input.embeddingModelId?.id ?? null) : undefined,
+        description: changeOf(input.description),
+        embeddingModelId: changeOf(input.embeddingModelId, (model) => model.id),
       }),
   }),
   deleteDataset: t.field({

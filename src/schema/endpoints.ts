@@ -9,6 +9,7 @@ import { DatasetRef } from './datasets.js';
 import { HealthRef, ModelRef } from './models.js';
 import { toConnection } from './pagination.js';
 import { bounded } from './string-bounds.js';
+import { changeOf } from './update-fields.js';
 
 export const EndpointRef = builder.loadableNodeRef('Endpoint', {
   id: { resolve: (endpoint: Endpoint) => endpoint.id },
@@ -166,9 +167,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { id, input }, ctx) =>
       ctx.services.endpoints.update(id.id, {
         ...input,
-        // Omitted is undefined, null clears: the validation plugin puts every validated field in
-        // `input`, omitted ones as undefined, so `'description' in input` is always true.
-        description: input.description === undefined ? undefined : (input.description ?? null),
+        description: changeOf(input.description),
         modelId: input.modelId?.id,
         datasetIds: input.datasetIds?.map((dataset) => dataset.id),
       }),

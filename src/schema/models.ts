@@ -9,6 +9,7 @@ import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
 import { bounded } from './string-bounds.js';
+import { changeOf } from './update-fields.js';
 
 export const ModelRef = builder.loadableNodeRef('Model', {
   id: { resolve: (model: Model) => model.id },
@@ -142,10 +143,8 @@ builder.mutationFields((t) => ({
     type: ModelRef,
     authScopes: { permission: 'model:manage' },
     args: { id: t.arg.globalID({ required: true, for: [ModelRef] }), input: t.arg({ type: UpdateModelInput, required: true }) },
-    // Omitted is undefined, null or "" removes: the validation plugin puts every validated field in
-    // `input`, omitted ones as undefined, so `'apiKey' in input` is always true (it removed the key
-    // on every update once apiKey got its length bound).
-    resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: input.apiKey === undefined ? undefined : (input.apiKey ?? null) }),
+    // Omitted keeps the key, null or "" removes it.
+    resolve: (_root, { id, input }, ctx) => ctx.services.models.update(id.id, { ...input, apiKey: changeOf(input.apiKey) }),
   }),
   testModel: t.field({
     type: ModelTestResultRef,

@@ -218,6 +218,18 @@ describe('re-embedding', () => {
     expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(second.id)]: chunks });
     expect(await owner(`select distinct dimensions from chunk_embeddings where dataset_id = $1`, [rawId(dataset.id)])).toEqual([{ dimensions: 8 }]);
     expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
+    // An update that leaves embeddingModelId out keeps the model and its vectors; null clears them.
+    const renamed = (await must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { name ${EMBEDDING_FIELDS} } }`, {
+      id: dataset.id,
+      input: { name: 'Tides renamed', description: null },
+    })).updateDataset;
+    expect(renamed).toEqual({ name: 'Tides renamed', embedding: { model: { id: second.id }, servingModel: { id: second.id }, embeddedChunks: chunks, totalChunks: chunks } });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(second.id)]: chunks });
+    const cleared = (await must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { ${EMBEDDING_FIELDS} } }`, {
+      id: dataset.id,
+      input: { embeddingModelId: null },
+    })).updateDataset;
+    expect(cleared.embedding).toBeNull();
   });
 
   it('ends a re-embed job superseded by another model change CANCELLED (SUPERSEDED); the next one embeds and serves', async () => {
