@@ -16,7 +16,7 @@
  * - `Bearer …` / `Basic …` credentials        → `Bearer [redacted]`
  * - credentials in a URL (`https://user:pass@host`) → `https://[redacted]@host`
  * - values of secret-named keys in `key=value` / `"key": "value"` text
- *   (password, accessToken, api_key, PGPASSWORD, …; isSecretName) → `password=[redacted]`
+ *   (password, accessToken, api_key, PGPASSWORD, …; secret-names.ts) → `password=[redacted]`
  *
  * Before matching, invisible characters (NUL and other controls, zero-width and bidi format
  * characters) are removed and fullwidth forms read as ASCII, so none can split a pattern.
@@ -32,6 +32,9 @@
  * only ever sees short candidate spans. Measured numbers are in test/observability/redaction.test.ts.
  */
 import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+import { isSecretName, maskSecretAssignments } from './secret-names.js';
+
+export { isSecretName };
 
 export interface RedactionOptions {
   /**
@@ -48,12 +51,6 @@ const PROVIDER_KEY = /(?<![\w-])(sk-)[A-Za-z0-9_-]{16,}/g;
 // The userinfo of `scheme://userinfo@host`: up to the first `@` before any `/`, `?` or `#`.
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)(?!\[redacted\]@)[^/?#\s@]+@/gi;
 const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi;
-// `name=value`, `name: value` or `"name": "value"` (also JSON escaped inside a string), for
-// any name: whether the name is a secret's is isSecretName's to say, as for object members. A
-// value already masked, or an auth scheme's word (its credential is AUTH_SCHEME's), is kept.
-const ASSIGNMENT = /(?<![\w-])([A-Za-z][\w-]{0,127})(\\?["']?\s*[:=]\s*\\?["']?)(?!\[redacted|(?:Bearer|Basic)\s)([^\s"'\\&,;]{3,})/g;
-// A cheap test first: most lines name no secret at all.
-const MAY_NAME_A_SECRET = /key|secret|pass|pwd|token|credential|auth|cookie/i;
 // Anchored so each run of local-part characters is tried once: no quadratic backtracking.
 const EMAIL = /(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
 // 13 to 19 digits, optionally grouped by single spaces or dashes, starting 2-6 (the card
@@ -80,7 +77,7 @@ export function redact(text: string, options: RedactionOptions = {}): string {
   if (out.includes('sk-')) out = out.replace(PROVIDER_KEY, '$1[redacted]');
   if (out.includes('://')) out = out.replace(URL_USERINFO, '$1[redacted]@');
   out = out.replace(AUTH_SCHEME, '$1$2[redacted]');
-  if (MAY_NAME_A_SECRET.test(out)) out = maskSecretAssignments(out);
+  out = maskSecretAssignments(out);
   if (out.includes('@')) out = out.replace(EMAIL, '[redacted email]');
   if (!/\d/.test(out)) return out;
   out = out.replace(CARD, (match) => (luhnValid(match) ? '[redacted card]' : match));
@@ -89,53 +86,8 @@ export function redact(text: string, options: RedactionOptions = {}): string {
   return out;
 }
 
-/**
- * Whether a name (an object member's, or the left side of `name=value` in text) says its value
- * is a secret: its last word (camelCase, snake_case, kebab-case) is one of SECRET_WORDS
- * ("apiKey", "api_key", "accessToken", "x-api-key", "Authorization", "Set-Cookie",
- * "previousMasterKeys"; not "maxTokens", "keyId" or "monkey"), or a word glued to one of the
- * unmistakable ones ("PGPASSWORD", "authtoken", "clientsecret"). Such a value is kept by neither
- * logs nor the audit trail, whatever it looks like: a provider key without a recognisable
- * prefix (Azure, Google, a self-hosted server's) put in a model's `config` was kept verbatim
- * until 2026-12-05. The one list for every layer: log members at any depth, `name=value` in
- * free text, and unmarked JSON arguments in the audit trail (audit/marks.ts).
- */
-export function isSecretName(name: string): boolean {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').split(/[^A-Za-z0-9]+/).filter(Boolean);
-  const last = words.at(-1)?.toLowerCase();
-  return last !== undefined && (SECRET_WORDS.has(last) || GLUED_SECRET.test(last));
-}
-
-// "tokens" is not here: maxTokens, promptTokens and the like are counts.
-const SECRET_WORDS = new Set([
-  'key', 'keys', 'apikey', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pwd', 'passphrase',
-  'token', 'credential', 'credentials', 'authorization', 'auth', 'cookie', 'cookies',
-]);
-const GLUED_SECRET = /(?:password|passwd|passphrase|secret|token)$/;
-
 /** What a secret-named member's value becomes in a log line. */
 const REDACTED_MEMBER = '[redacted]';
-
-/**
- * `text` with the value of every `name=value` whose name is a secret's masked. Scanning resumes
- * right after a non-secret name's `=` (not after its value): in `upstream: token=abc` the value
- * of `upstream` would otherwise swallow the secret assignment that follows it.
- */
-function maskSecretAssignments(text: string): string {
-  let out = '';
-  let copied = 0;
-  ASSIGNMENT.lastIndex = 0;
-  for (let match = ASSIGNMENT.exec(text); match; match = ASSIGNMENT.exec(text)) {
-    const [whole, name = '', between = ''] = match;
-    if (isSecretName(name)) {
-      out += `${text.slice(copied, match.index)}${name}${between}[redacted]`;
-      copied = match.index + whole.length;
-    } else {
-      ASSIGNMENT.lastIndex = match.index + name.length + between.length;
-    }
-  }
-  return copied === 0 ? text : out + text.slice(copied);
-}
 
 /**
  * A copy of `value` with every string in it redacted, and the value of every member with a
