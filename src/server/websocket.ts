@@ -36,7 +36,8 @@ export interface WebSocketOptions {
  * execution runs on.
  */
 class OperationSignals {
-  private readonly running = new Map<string, AbortController>();
+  /** By id: the running operation's controller, and its subscribe message's payload (which operation it is). */
+  private readonly running = new Map<string, { controller: AbortController; payload: unknown }>();
 
   constructor(socket: WebSocket) {
     socket.on('message', (data) => {
@@ -57,21 +58,25 @@ class OperationSignals {
     });
   }
 
-  open(id: string): AbortSignal {
+  /** The signal of the operation `payload` subscribed as `id`. */
+  open(id: string, payload: unknown): AbortSignal {
     const controller = new AbortController();
-    this.running.set(id, controller);
+    this.running.set(id, { controller, payload });
     return controller.signal;
   }
 
-  /** The operation ended (its result or error was sent): its signal is not needed any more. */
-  ended(id: string): void {
-    this.running.delete(id);
+  /**
+   * The operation `payload` subscribed ended (its result or error was sent). A client may reuse
+   * an id once it completed it: the operation now running under it is another one, kept.
+   */
+  ended(id: string, payload: unknown): void {
+    if (this.running.get(id)?.payload === payload) this.running.delete(id);
   }
 
   private abort(id: string): void {
-    const controller = this.running.get(id);
+    const operation = this.running.get(id);
     this.running.delete(id);
-    controller?.abort();
+    operation?.controller.abort();
   }
 }
 
@@ -111,7 +116,7 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          signal: operationSignalsOf(ctx.extra.socket).open(id),
+          signal: operationSignalsOf(ctx.extra.socket).open(id, sent),
           params,
           connectionParams: ctx.connectionParams,
         });
@@ -133,9 +138,9 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
           throw error;
         }
       },
-      onComplete: (ctx, id) => operationSignalsOf(ctx.extra.socket).ended(id),
-      onError: (ctx, id) => {
-        operationSignalsOf(ctx.extra.socket).ended(id);
+      onComplete: (ctx, id, payload) => operationSignalsOf(ctx.extra.socket).ended(id, payload),
+      onError: (ctx, id, payload) => {
+        operationSignalsOf(ctx.extra.socket).ended(id, payload);
       },
     },
     wsServer,

@@ -9,6 +9,8 @@
  * while it waits, or over graphql-ws completes the operation, leaves the line at once
  * (sluice_queries_waiting shows the line).
  */
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -34,17 +36,30 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Holds a lock the keyword ranking needs: searches stay in the database until `release`. */
+async function holdSearches(): Promise<{ pid: number; release: () => Promise<void> }> {
+  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
+  await blocker.connect();
+  await blocker.query('begin');
+  await blocker.query('lock table dataset_terms in access exclusive mode');
+  const pid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+  return {
+    pid,
+    release: async () => {
+      await blocker.query('rollback');
+      await blocker.end();
+    },
+  };
+}
+
 it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, refuses the next, and serves another tenant meanwhile', async () => {
   const other = await tenantWithOwner(server);
   const otherDataset = await createDataset(server, other.token);
-  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
-  await blocker.connect();
+  const searches = await holdSearches();
   const settled: unknown[] = [];
   let queries: Promise<any>[] = [];
   try {
-    await blocker.query('begin');
-    await blocker.query('lock table dataset_terms in access exclusive mode');
-    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const blockerPid = searches.pid;
     queries = Array.from({ length: 19 }, () =>
       queryEndpoint(server, owner.token, setup.reference, 'keeper lamp', undefined, 'passages { documentTitle }').then((body) => {
         settled.push(body);
@@ -63,8 +78,7 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
     expect(settled).toHaveLength(1);
     await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
   } finally {
-    await blocker.query('rollback');
-    await blocker.end();
+    await searches.release();
   }
   const answered = (await Promise.all(queries)).filter((body) => !body.errors);
   expect(answered).toHaveLength(18);
@@ -81,13 +95,10 @@ it('takes a query whose client went away (HTTP, a WebSocket closed, or one opera
       body: JSON.stringify({ query: 'query($e: String!) { queryEndpoint(endpoint: $e, query: "keeper lamp") { passages { documentTitle } } }', variables: { e: setup.reference } }),
       signal,
     }).then((response) => response.json() as Promise<any>);
-  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
-  await blocker.connect();
+  const searches = await holdSearches();
   let kept: Promise<any>[] = [];
   try {
-    await blocker.query('begin');
-    await blocker.query('lock table dataset_terms in access exclusive mode');
-    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const blockerPid = searches.pid;
     // Two run (held by the lock), sixteen fill the tenant's line; then all sixteen clients hang up.
     const running = [ask(), ask()];
     await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
@@ -118,8 +129,7 @@ it('takes a query whose client went away (HTTP, a WebSocket closed, or one opera
     kept = [...running, ...Array.from({ length: 16 }, () => ask())];
     await untilWaiting(16);
   } finally {
-    await blocker.query('rollback');
-    await blocker.end();
+    await searches.release();
   }
   const bodies = await Promise.all(kept);
   expect(bodies.filter((body) => body.errors)).toEqual([]);
@@ -127,6 +137,49 @@ it('takes a query whose client went away (HTTP, a WebSocket closed, or one opera
   // The audit trail records the forty-eight abandoned queries as CANCELLED, not as refused.
   const cancelled = await auditEventsOf(server, owner.token, 48, { action: 'graphql.query', outcome: 'CANCELLED' });
   expect(cancelled).toHaveLength(48);
+});
+
+/** A client's text frame, masked with a zero key (the protocol allows it): several can go out in one write. */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const length = payload.length < 126 ? [0x80 | payload.length] : [0x80 | 126, payload.length >> 8, payload.length & 0xff];
+  return Buffer.concat([Buffer.from([0x81, ...length]), Buffer.alloc(4), payload]);
+}
+
+it('keeps a query under a reused graphql-ws id cancellable: the end of the one completed before does not forget it', async () => {
+  const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
+  const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
+  const cancelledSoFar = (await auditEventsOf(server, owner.token, 0, { action: 'graphql.query', outcome: 'CANCELLED' })).length;
+  const searches = await holdSearches();
+  let running: Promise<unknown>[] = [];
+  try {
+    const blockerPid = searches.pid;
+    running = [0, 1].map(() => queryEndpoint(server, owner.token, setup.reference, 'keeper lamp'));
+    await untilLockWaiters(server, { blockedBy: blockerPid }, 2, 'searches');
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { perMessageDeflate: false });
+    await once(socket, 'open');
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${owner.token}` } }));
+    await once(socket, 'message');
+    const subscribe = JSON.stringify({
+      id: '1',
+      type: 'subscribe',
+      payload: { query: 'query($e: String!) { queryEndpoint(endpoint: $e, query: "keeper lamp") { passages { documentTitle } } }', variables: { e: setup.reference } },
+    });
+    socket.send(subscribe);
+    await untilWaiting(1);
+    // The client completes operation 1 and reuses its id at once, both in one packet: the new
+    // query is in line before the first one's end is handled.
+    (socket as unknown as { _socket: Socket })._socket.write(Buffer.concat([clientFrame(JSON.stringify({ id: '1', type: 'complete' })), clientFrame(subscribe)]));
+    await auditEventsOf(server, owner.token, cancelledSoFar + 1, { action: 'graphql.query', outcome: 'CANCELLED' });
+    expect(await waiting()).toBe(1);
+    // Closing the socket takes the second query out of the line too.
+    socket.close();
+    await untilWaiting(0);
+  } finally {
+    await searches.release();
+  }
+  await Promise.all(running);
+  expect(await auditEventsOf(server, owner.token, cancelledSoFar + 2, { action: 'graphql.query', outcome: 'CANCELLED' })).toHaveLength(cancelledSoFar + 2);
 });
 
 it('refuses queryEndpoint beside fields that need the operation’s own transaction, running none of them', async () => {
