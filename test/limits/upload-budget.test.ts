@@ -3,11 +3,15 @@
  * stop45, F11): a multipart request whose declared length does not fit is refused before a byte
  * of it is read, and its bytes are given back when a held upload ends, or is cut for stalling.
  * Uploads are held open by sending their headers and part of their body over a raw connection;
- * the server's own gauge (/metrics) says when it counts them, so nothing here waits on time.
+ * the server's own gauge (/metrics) says when it counts them, so nothing here waits on time. An
+ * upload whose client hangs up after sending all of it is still taken in, and its share comes
+ * back only once the server is done with it.
  */
 import { request, type ClientRequest } from 'node:http';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
+import { createDataset, ingestFiles, settled, tenantWithOwner } from '../support/ingestion.js';
+import { untilLockWaiters } from '../support/locks.js';
 import { scrape, value } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -99,4 +103,50 @@ it('cuts an upload whose body stops arriving, and gives its share back', async (
   } finally {
     await stalling.close();
   }
+});
+
+it('takes in an upload whose client hangs up after sending all of it, holding its share until the server is done with it', async () => {
+  const owner = await tenantWithOwner(server);
+  const dataset = await createDataset(server, owner.token);
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({ query: 'mutation($d: ID!, $files: [File!]) { ingestDocuments(datasetId: $d, files: $files) { id } }', variables: { d: dataset.id, files: [null] } }),
+  );
+  form.set('map', JSON.stringify({ 0: ['variables.files.0'] }));
+  form.set('0', new Blob(['The keeper trims the lamp wick at dusk. '.repeat(2_000)], { type: 'text/plain' }), 'wicks.txt');
+  const encoded = new Response(form);
+  const body = Buffer.from(await encoded.arrayBuffer());
+  // The tests above leave their held uploads in flight until the end.
+  const before = await inFlight();
+  // The server waits at its first write of the upload (the job's row) while the client leaves.
+  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
+  await blocker.connect();
+  try {
+    await blocker.query('begin');
+    // SHARE: the job's insert waits; reads (the worker's, /metrics) do not.
+    await blocker.query('lock table ingestion_jobs in share mode');
+    const blockerPid = (await blocker.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const upload = request(server.url, {
+      method: 'POST',
+      headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.length), authorization: `Bearer ${owner.token}`, 'apollo-require-preflight': 'true', ...fromIp(freshIp()) },
+    });
+    upload.on('error', () => {});
+    upload.end(body);
+    await untilLockWaiters(server, { blockedBy: blockerPid, startingWith: 'insert into "ingestion_jobs"' }, 1, 'uploads');
+    upload.destroy();
+    await new Promise<void>((resolve) => upload.once('close', () => resolve()));
+    // Gone, but the server is still working on what it was sent: its bytes are still counted.
+    expect(await inFlight()).toBe(before + body.length);
+  } finally {
+    await blocker.query('rollback');
+    await blocker.end();
+  }
+  await untilInFlight(before);
+  // Nothing was lost: the upload became a job, and the job took the document in.
+  const jobs = await server.graphql('query($id: ID!) { ingestionJobs(datasetId: $id, first: 10) { edges { node { id } } } }', { token: owner.token, variables: { id: dataset.id } });
+  expect(jobs.body.data.ingestionJobs.edges).toHaveLength(1);
+  const job = await settled(server, owner.token, jobs.body.data.ingestionJobs.edges[0].node.id, 20_000);
+  expect(job).toMatchObject({ stage: 'COMPLETED' });
+  expect(job.documents).toEqual([expect.objectContaining({ name: 'wicks.txt', status: 'DONE', outcome: 'INDEXED', error: null })]);
 });
