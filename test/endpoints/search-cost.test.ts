@@ -5,20 +5,25 @@
  * tenant was refused for eight minutes. Now a query holds at most MAX_QUERY_WORDS different
  * words (BAD_USER_INPUT TOO_MANY_WORDS, before anything is searched), and a search statement
  * running past SLUICE_SEARCH_TIMEOUT_MS is cancelled in PostgreSQL (BAD_USER_INPUT
- * QUERY_TOO_COSTLY). The slow statement is made slow for certain, not by luck: the test holds a
- * lock the search needs, so the statement waits until the limit cancels it.
+ * QUERY_TOO_COSTLY), in the keyword and in the semantic ranking alike. The slow statement is
+ * made slow for certain, not by luck: the test holds a lock the search needs, so the statement
+ * waits until the limit cancels it. The embeddings server is a local stand-in that speaks the
+ * real /v1/embeddings protocol over HTTP (support/fake-openai.ts).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_QUERY_WORDS } from '../../src/domains/endpoint-queries/query.service.js';
-import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
-import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { createModel, endpointOver, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
+let fake: FakeOpenAI;
 let owner: Tenant;
 let setup: EndpointSetup;
 beforeAll(async () => {
+  fake = await startFakeOpenAI();
   server = await startTestServer({ env: { SLUICE_SEARCH_TIMEOUT_MS: '300' } });
   owner = await tenantWithOwner(server);
   setup = await endpointOver(server, owner.token, [
@@ -28,6 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
+  await fake?.close();
 });
 
 const numbers = (count: number, separator: string) => Array.from({ length: count }, (_, index) => String(index)).join(separator);
@@ -66,4 +72,37 @@ it('cancels a search that runs past its time limit, answers why, and the server 
   const after = await queryEndpoint(server, owner.token, setup.reference, 'keeper lamp', undefined, 'passages { documentTitle }');
   expect(after.errors).toBeUndefined();
   expect(after.data.queryEndpoint.passages[0].documentTitle).toBe('Lamps');
+});
+
+it('cancels a semantic search that runs past its time limit the same way, and keyword queries go on meanwhile', async () => {
+  const embeddings = await createModel(server, owner.token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'text-embedding-3-small', dimensions: 64 } });
+  const dataset = await createDataset(server, owner.token, { embeddingModelId: embeddings.id });
+  const { body: ingested } = await ingestInline(server, owner.token, dataset.id, [{ title: 'Locks', text: 'Sluice gates hold the water level in a canal lock chamber.' }]);
+  expect((await settled(server, owner.token, ingested.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+  const answerer = await createModel(server, owner.token, { name: uniqueSlug('extractive'), type: 'extractive' });
+  const created = await must(server, owner.token, 'mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }', {
+    input: { name: 'Meaning', slug: uniqueSlug('ep'), datasetIds: [dataset.id], modelId: answerer.id, retrieval: { mode: 'SEMANTIC' } },
+  });
+  const semantic = created.createEndpoint.reference as string;
+  const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
+  await blocker.connect();
+  try {
+    // The semantic ranking reads the chunks' vectors; this lock makes it wait. Keyword searches do not read them.
+    await blocker.query('begin');
+    await blocker.query('lock table chunk_embeddings in access exclusive mode');
+    const body = await queryEndpoint(server, owner.token, semantic, 'canal water level', undefined, 'passages { documentTitle }');
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'query', reason: 'QUERY_TOO_COSTLY', timeoutMs: 300 });
+    const { rows } = await blocker.query<{ waiting: number }>(
+      `select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+    );
+    expect(rows[0]!.waiting).toBe(0);
+    const keyword = await queryEndpoint(server, owner.token, setup.reference, 'keeper lamp', undefined, 'passages { documentTitle }');
+    expect(keyword.data.queryEndpoint.passages[0].documentTitle).toBe('Lamps');
+  } finally {
+    await blocker.query('rollback');
+    await blocker.end();
+  }
+  const after = await queryEndpoint(server, owner.token, semantic, 'canal water level', undefined, 'passages { documentTitle }');
+  expect(after.errors).toBeUndefined();
+  expect(after.data.queryEndpoint.passages).toEqual([{ documentTitle: 'Locks' }]);
 });
