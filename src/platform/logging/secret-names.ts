@@ -25,8 +25,6 @@ const SECRET_WORDS = new Set([
   'token', 'credential', 'credentials', 'authorization', 'auth', 'cookie', 'cookies', 'signature',
 ]);
 const GLUED_SECRET = /(?:password|passwd|passphrase|secret|token)$/;
-/** Names whose value, written as a header line (`Cookie: a=1; b=2`), runs to the end of the line. */
-const HEADER_WORDS = new Set(['authorization', 'cookie']);
 
 function lastWordOf(name: string): string | undefined {
   return name
@@ -34,36 +32,106 @@ function lastWordOf(name: string): string | undefined {
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
     .at(-1)
-    ?.toLowerCase();
+    ?.toLowerCase()
+    // `password1`, `apiKey2`: a number after the word does not change what it names.
+    .replace(/\d+$/, '');
 }
 
 // A name and its separator, up to where the value starts: `name=`, `name: `, `name => '`,
-// `"name": "` and JSON escaped inside a string (`\"name\":\"`). A name is a whole run of
-// letters, digits, `_` and `-` (`--password=`, `_authToken=`, `1client-secret=`), tried only
-// where the run starts: each character is looked at a bounded number of times.
-const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]{1,256})(\\?["']?)(\s*(?:=>|[:=])\s*)(\\?["']?)/g;
+// `"name": "`, `user[password]=` and JSON escaped inside a string (`\"name\":\"`). A name is a
+// whole run of letters, digits, `_` and `-` (`--password=`, `_authToken=`, `1client-secret=`),
+// tried only where the run starts. Groups: the name, what closes it (a quote or `]`), the
+// separator (blanks around it, not line breaks), and the quote that opens the value.
+const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]{1,256})(\\?["']|\])?([ \t]*(?:=>|[:=])[ \t]*)(\\?["'])?/g;
 // A cheap test first: most strings name no secret at all.
 const MAY_NAME_A_SECRET = /key|secret|pass|pwd|token|credential|auth|cookie|signature/i;
-// Where a value ends (each sticky, read from the value's start): at its closing quote (an
-// escaped one inside it does not end it), else at a blank or a separator of query strings and
-// lists; a header line's value at the end of the line.
+// A quoted value runs to its closing quote (an escaped one inside it does not end it; inside an
+// escaped string an inner quote is `\\\"` and the value ends at the next `\"`), or to the end of
+// the line when it has none. Each pattern is sticky: read from the value's start.
 const QUOTED_VALUE: Record<string, RegExp> = {
   '"': /(?:\\.|[^"\\\r\n])*/y,
   "'": /(?:\\.|[^'\\\r\n])*/y,
-  // Inside an escaped string an inner quote is `\\\"`; the value ends at the next `\"`.
-  '\\"': /(?:\\\\\\"|\\[^"]|[^\\\r\n])*/y,
-  "\\'": /(?:\\\\\\'|\\[^']|[^\\\r\n])*/y,
+  '\\"': /(?:\\\\\\"|\\[^"\r\n]|[^\\\r\n])*/y,
+  "\\'": /(?:\\\\\\'|\\[^'\r\n]|[^\\\r\n])*/y,
 };
-const BARE_VALUE = /[^\s"'\\&,;]*/y;
-const HEADER_VALUE = /[^\r\n]*/y;
-// Left as they are: a value already masked, and an auth scheme's word (AUTH_SCHEME masks its credential).
-const KEPT_VALUE = /^(?:\[redacted|(?:Bearer|Basic)\s)/;
+// A bare value: up to a blank, a quote (escaped or not), or a separator of query strings, lists
+// and brackets. After an auth scheme's word (`token=Bearer abc`) the credential is the word after it.
+const BARE_VALUE = /(?:\\(?!["'])|[^\s"'\\&,;)\]}])*/y;
+const AUTH_SCHEME_WORD = /(?:Bearer|Basic|Token|Digest|Bot|Negotiate)[ \t]+/y;
+const SCHEME_WORD = /[A-Za-z][\w-]*[ \t]+/y;
+const LINE = /[^\r\n]*/y;
+// Left as they are: a value already masked; a bare value of one or two characters (a flag, a
+// count, a `$1` placeholder: `tests pass: 42`), and JSON's literals.
+const ALREADY_MASKED = /\[redacted/y;
+const BARE_LITERAL = /(?:null|true|false)(?![^\s"'\\&,;)\]}])/y;
+/** Names whose value, written as an unquoted header line (`Cookie: a=1; b=2`), runs to the end of the line. */
+const HEADER_WORDS = new Set(['authorization', 'cookie']);
+
+/** Whether `pattern` (sticky) matches at `at`; how long the match is (-1: no match). */
+function matchLengthAt(pattern: RegExp, text: string, at: number): number {
+  pattern.lastIndex = at;
+  const match = pattern.exec(text);
+  return match ? match[0].length : -1;
+}
+
+/**
+ * Where the bracketed value (`[…]` or `{…}`) starting at `start` ends: after its matching
+ * bracket, strings inside skipped; at the end of the line when it does not close there.
+ */
+function bracketedEnd(text: string, start: number): number {
+  let depth = 0;
+  for (let index = start; index < text.length; index++) {
+    const char = text[index];
+    if (char === '\n' || char === '\r') return index;
+    if (char === '"' || char === "'") {
+      for (index++; index < text.length && text[index] !== char; index++) {
+        if (text[index] === '\n' || text[index] === '\r') return index;
+        if (text[index] === '\\') index++;
+      }
+    } else if (char === '[' || char === '{') {
+      depth++;
+    } else if ((char === ']' || char === '}') && --depth === 0) {
+      return index + 1;
+    }
+  }
+  return text.length;
+}
+
+/**
+ * The part of the text after a secret's name and separator to mask, as [from, to), or null to
+ * leave it. Only a value that is masked is read to its end: a kept one is decided on a bounded
+ * prefix (a header line kept is `[redacted]` alone), so the scan stays linear (it resumes where
+ * a kept value starts).
+ */
+function secretValueAt(text: string, start: number, name: string, nameCloser: string, separator: string, quote: string): [number, number] | null {
+  if (quote !== '') {
+    if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
+    const length = matchLengthAt(QUOTED_VALUE[quote]!, text, start);
+    return length > 0 ? [start, start + length] : null;
+  }
+  const word = lastWordOf(name) ?? '';
+  if (nameCloser === '' && separator.includes(':') && HEADER_WORDS.has(word)) {
+    // `Authorization: Token abc`: the scheme stays readable, the rest of the line is the
+    // credential, also where AUTH_SCHEME masked only part of it (`Bearer [redacted]:rest`).
+    const from = start + (word === 'authorization' ? Math.max(0, matchLengthAt(SCHEME_WORD, text, start)) : 0);
+    const length = matchLengthAt(LINE, text, from);
+    const rest = text.slice(from, from + length).trimEnd();
+    return rest !== '' && rest !== '[redacted]' ? [from, from + length] : null;
+  }
+  if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
+  if (text[start] === '[' || text[start] === '{') return [start, bracketedEnd(text, start)];
+  const scheme = Math.max(0, matchLengthAt(AUTH_SCHEME_WORD, text, start));
+  const from = start + scheme;
+  if (matchLengthAt(ALREADY_MASKED, text, from) >= 0 || matchLengthAt(BARE_LITERAL, text, from) >= 0) return null;
+  const length = matchLengthAt(BARE_VALUE, text, from);
+  return length >= 3 ? [from, from + length] : null;
+}
 
 /**
  * `text` with the value of every `name=value` whose name is a secret's (isSecretName) masked as
- * `[redacted]`. Linear: after a name that is not a secret's, scanning resumes where its value
- * starts, so a value never swallows an assignment inside it (`upstream: token=abc`), and no
- * value is read twice.
+ * `[redacted]`. Linear: after a name that is not a secret's, or a value that is kept, scanning
+ * resumes where the value starts (a value never swallows an assignment inside it:
+ * `upstream: token=abc`), and a masked value is read once and skipped.
  */
 export function maskSecretAssignments(text: string): string {
   if (!MAY_NAME_A_SECRET.test(text)) return text;
@@ -71,16 +139,12 @@ export function maskSecretAssignments(text: string): string {
   let copied = 0;
   NAME_AND_SEPARATOR.lastIndex = 0;
   for (let match = NAME_AND_SEPARATOR.exec(text); match; match = NAME_AND_SEPARATOR.exec(text)) {
-    const [whole, name = '', , separator = '', quote = ''] = match;
-    const start = match.index + whole.length;
+    const [whole, name = '', nameCloser = '', separator = '', quote = ''] = match;
     if (!MAY_NAME_A_SECRET.test(name) || !isSecretName(name)) continue;
-    const header = quote === '' && separator.includes(':') && HEADER_WORDS.has(lastWordOf(name) ?? '');
-    const valuePattern = quote !== '' ? QUOTED_VALUE[quote]! : header ? HEADER_VALUE : BARE_VALUE;
-    valuePattern.lastIndex = start;
-    const value = valuePattern.exec(text)?.[0] ?? '';
-    if (value.trim() === '' || KEPT_VALUE.test(value)) continue;
-    out += `${text.slice(copied, start)}[redacted]`;
-    copied = start + value.length;
+    const masked = secretValueAt(text, match.index + whole.length, name, nameCloser, separator, quote);
+    if (!masked) continue;
+    out += `${text.slice(copied, masked[0])}[redacted]`;
+    copied = masked[1];
     NAME_AND_SEPARATOR.lastIndex = copied;
   }
   return copied === 0 ? text : out + text.slice(copied);
