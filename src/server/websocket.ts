@@ -42,8 +42,9 @@ class OperationSignals {
   constructor(socket: WebSocket) {
     socket.on('message', (data) => {
       const text = String(data);
-      // graphql-ws parses every message; this listener only needs `complete` ones.
-      if (!text.includes('"complete"')) return;
+      // graphql-ws parses every message; this listener only needs `complete` ones, however
+      // written (JSON lets `"\u0063omplete"` say it too).
+      if (!text.includes('complete') && !text.includes('\\u')) return;
       let message: unknown;
       try {
         message = JSON.parse(text);
@@ -58,8 +59,12 @@ class OperationSignals {
     });
   }
 
-  /** The signal of the operation `payload` subscribed as `id`. */
+  /**
+   * The signal of the operation `payload` subscribed as `id`. graphql-ws takes an id again only
+   * once the client completed the operation under it: one still here is abandoned, and leaves.
+   */
   open(id: string, payload: unknown): AbortSignal {
+    this.abort(id);
     const controller = new AbortController();
     this.running.set(id, { controller, payload });
     return controller.signal;

@@ -105,7 +105,8 @@ it('cuts an upload whose body stops arriving, and gives its share back', async (
   }
 });
 
-it('takes in an upload whose client hangs up after sending all of it, holding its share until the server is done with it', async () => {
+// Its waits (the lock, then the job) have their own limits and messages: the test's must be longer.
+it('takes in an upload whose client hangs up after sending all of it, holding its share until the server is done with it', { timeout: 120_000 }, async () => {
   const owner = await tenantWithOwner(server);
   const dataset = await createDataset(server, owner.token);
   const form = new FormData();
