@@ -89,6 +89,11 @@ function redactLine(line: string, options: RedactionOptions): string {
   try {
     return `${JSON.stringify(redactValue(JSON.parse(line), options))}\n`;
   } catch {
-    return redact(line, options);
+    try {
+      return redact(line, options);
+    } catch {
+      // A redaction that fails must not fail the code that logs, nor write the line unmasked.
+      return `${JSON.stringify({ level: 50, time: new Date().toISOString(), pid: process.pid, msg: 'a log line could not be redacted and was dropped' })}\n`;
+    }
   }
 }
