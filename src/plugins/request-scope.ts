@@ -109,7 +109,7 @@ function requestFactsOf(context: object): RequestFacts {
     traceId: (context as { traceId?: string | null }).traceId ?? null,
     ip: (context as { clientIp?: string }).clientIp ?? null,
     userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
-    // HTTP: the request's own; graphql-ws: its socket's (server/websocket.ts).
+    // HTTP: the request's own; graphql-ws: the operation's, aborted by its complete or the socket's close (server/websocket.ts).
     signal: (context as { signal?: AbortSignal }).signal ?? (context as { request?: Request }).request?.signal,
   };
 }

@@ -36,6 +36,10 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Endpoint queries waiting in line for their pool share now (the server's gauge). */
+const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
+const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
+
 /** Holds a lock the keyword ranking needs: searches stay in the database until `release`. */
 async function holdSearches(): Promise<{ pid: number; release: () => Promise<void> }> {
   const blocker = new pg.Client({ connectionString: server.database.ownerUrl });
@@ -86,8 +90,6 @@ it('runs two of a tenant’s queries at once on a pool of four, queues sixteen, 
 });
 
 it('takes a query whose client went away (HTTP, a WebSocket closed, or one operation completed) out of the line at once: abandoned requests cannot fill it', async () => {
-  const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
-  const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
   const ask = (signal?: AbortSignal) =>
     fetch(server.url, {
       method: 'POST',
@@ -147,8 +149,6 @@ function clientFrame(text: string): Buffer {
 }
 
 it('keeps a query under a reused graphql-ws id cancellable: the end of the one completed before does not forget it', async () => {
-  const waiting = async () => value(await scrape(server), 'sluice_queries_waiting');
-  const untilWaiting = (count: number) => pollUntil(waiting, (n) => n === count, { failure: (n) => `${n} queries waiting, not ${count}` });
   const cancelledSoFar = (await auditEventsOf(server, owner.token, 0, { action: 'graphql.query', outcome: 'CANCELLED' })).length;
   const searches = await holdSearches();
   let running: Promise<unknown>[] = [];
