@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/platform/logging/logger.js';
-import { luhnValid, redact, redactValue } from '../../src/platform/logging/redaction.js';
+import { isSecretName, luhnValid, redact, redactValue } from '../../src/platform/logging/redaction.js';
 
 const API_KEY = `slk_${'Ab3_-'.repeat(8)}xyz`; // slk_ + 43 base64url characters
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
@@ -87,6 +87,80 @@ describe('redact', () => {
       err: { name: 'Error', message: 'for [redacted email]', stack: expect.stringContaining('for [redacted email]') },
     });
     expect(input.note).toBe('mail bob@example.com');
+  });
+});
+
+describe('a bare value under a secret’s name is masked to a blank, a quote or the end of the text (regression: it stopped at & , ; ) ] } and a secret holding one leaked its tail)', () => {
+  it.each([
+    ['a comma inside the secret', 'password=abc,def', 'password=[redacted]'],
+    ['a semicolon inside the secret', 'token=ab;cd', 'token=[redacted]'],
+    ['a closing parenthesis inside the secret', 'secret=a)b', 'secret=[redacted]'],
+    ['a closing brace inside the secret', 'apiKey=x}y', 'apiKey=[redacted]'],
+    ['a closing bracket inside the secret', 'secret=a]b', 'secret=[redacted]'],
+    ['an ampersand inside the secret, up to the blank', 'password=p&ss word', 'password=[redacted] word'],
+    ['a JSON literal with more after it', 'password=null,abc', 'password=[redacted]'],
+    ['an auth scheme’s credential with a comma and a parenthesis', 'token=Bearer abc,def)', 'token=Bearer [redacted]'],
+    // A separator ends the value only before another assignment, which stays readable.
+    ['a query string: the next parameter stays', 'GET /cb?token=ab&cd,e;f&page=2', 'GET /cb?token=[redacted]&page=2'],
+    ['a list of assignments: the next one stays', '{password=abc,def, user=x}', '{password=[redacted], user=x}'],
+    ['a connection string: a name with a blank (User Id=) is the next assignment', 'Server=db;Password=abc;def;User Id=x;Initial Catalog=y', 'Server=db;Password=[redacted];User Id=x;Initial Catalog=y'],
+    // A closer at the end stays the text’s only when the text opened it before the value.
+    ['an object printed by toString: its closing brace stays', 'Config{user=x, password=ab;cd}', 'Config{user=x, password=[redacted]}'],
+    ['nested calls: each closer the text opened stays', 'f(g(token=a)b))', 'f(g(token=[redacted]))'],
+    ['a parenthesis and a dot the text opened and ends with stay', '(password=ab,cd).', '(password=[redacted]).'],
+    ['a closer the text did not open is the secret’s', 'password=hunter22)', 'password=[redacted]'],
+    ['a closer after a bracket the value opened is the secret’s', '(password=a(b)', '(password=[redacted]'],
+    ['only as many closers as the text opened stay', '(password=ab)c)', '(password=[redacted])'],
+    ['punctuation after the value without a closer is masked with it', 'retry with token=abcd;. later', 'retry with token=[redacted] later'],
+    // Names of any length (regression: a name over 256 characters was not read at all).
+    ['the value of a 300-character name', `${'a'.repeat(291)}_password=hunter22`, `${'a'.repeat(291)}_password=[redacted]`],
+  ])('masks %s', (_what, input, expected) => {
+    expect(redact(input)).toBe(expected);
+    // What is masked stays as it is when redacted again.
+    expect(redact(expected)).toBe(expected);
+  });
+
+  it('stays linear on hostile bare values and names of megabytes (measured, printed)', () => {
+    // Compared by length and ends: a diff of two megabytes says nothing.
+    const summary = (text: string) => ({ length: text.length, head: text.slice(0, 40), tail: text.slice(-40) });
+    const cases: [string, string, string][] = [
+      ['separators in the value', `password=${'a,'.repeat(1_000_000)}`, 'password=[redacted]'],
+      ['semicolons in the value', `token=${'a;'.repeat(1_000_000)}`, 'token=[redacted]'],
+      ['a run of commas', `password=${','.repeat(2_000_000)}`, 'password=[redacted]'],
+      ['a run of semicolons', `password=${';'.repeat(2_000_000)}`, 'password=[redacted]'],
+      ['a separator before a name of megabytes', `password=a,${'b'.repeat(2_000_000)}`, 'password=[redacted]'],
+      ['separators before unclosed brackets', `password=${'a,b[x'.repeat(400_000)}`, 'password=[redacted]'],
+      ['a name of 2 MB', `${'a'.repeat(2_000_000)}_password=hunter22`, `${'a'.repeat(2_000_000)}_password=[redacted]`],
+      ['a name of 2 MB ending in a run of digits', `password_${'1'.repeat(2_000_000)}x=hunter22`, `password_${'1'.repeat(2_000_000)}x=hunter22`],
+      ['a million brackets the text opened', `${'('.repeat(1_000_000)}password=a)b${')'.repeat(1_000_000)}`, `${'('.repeat(1_000_000)}password=[redacted]${')'.repeat(1_000_000)}`],
+      // Kept values are read to their end too: never again for the next name.
+      ['short values before assignments', `key ${'a=a&'.repeat(500_000)}`, `key ${'a=a&'.repeat(500_000)}`],
+      ['short secret values before assignments', 'token=a&'.repeat(250_000), 'token=a&'.repeat(250_000)],
+      ['short secret values before assignments in one run', 'password=a,b='.repeat(150_000), 'password=a,b='.repeat(150_000)],
+      ['a separator before a million words and no assignment', `password=a; ${'w '.repeat(1_000_000)}`, `password=a; ${'w '.repeat(1_000_000)}`],
+      ['separators before line breaks', `password=a${';\n'.repeat(1_000_000)}`, `password=a${';\n'.repeat(1_000_000)}`],
+    ];
+    const timings: string[] = [];
+    for (const [what, hostile, expected] of cases) {
+      const start = process.hrtime.bigint();
+      const out = redact(hostile);
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      timings.push(`${what}: ${ms.toFixed(0)} ms`);
+      expect(summary(out), what).toEqual(summary(expected));
+      expect(out === expected, what).toBe(true);
+      expect(ms, what).toBeLessThan(2_000);
+    }
+    console.info(`redact, hostile bare values and names (about 2 MB each): ${timings.join('; ')}`);
+  });
+
+  it('decides whether a name of megabytes is a secret’s in linear time (regression: a run of digits not at its end was quadratic)', () => {
+    const name = `password${'1'.repeat(2_000_000)}x`;
+    const start = process.hrtime.bigint();
+    expect(isSecretName(name)).toBe(false);
+    expect(redactValue({ [name]: 'hunter22' })).toEqual({ [name]: 'hunter22' });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    console.info(`isSecretName and redactValue on a 2 MB name: ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(2_000);
   });
 });
 

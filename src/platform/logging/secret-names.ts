@@ -27,22 +27,29 @@ const SECRET_WORDS = new Set([
 const GLUED_SECRET = /(?:password|passwd|passphrase|secret|token)$/;
 
 function lastWordOf(name: string): string | undefined {
-  return name
+  const last = name
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
     .at(-1)
-    ?.toLowerCase()
-    // `password1`, `apiKey2`: a number after the word does not change what it names.
-    .replace(/\d+$/, '');
+    ?.toLowerCase();
+  if (last === undefined) return undefined;
+  // `password1`, `apiKey2`: a number after the word does not change what it names. Cut by hand:
+  // /\d+$/ tries again from every digit of a run not at the end (`1111…1x`), quadratic on a
+  // long name.
+  let end = last.length;
+  while (end > 0 && last.charCodeAt(end - 1) >= 48 && last.charCodeAt(end - 1) <= 57) end--;
+  return last.slice(0, end);
 }
 
 // A name and its separator, up to where the value starts: `name=`, `name: `, `name => '`,
 // `"name": "`, `user[password]=` and JSON escaped inside a string (`\"name\":\"`). A name is a
-// whole run of letters, digits, `_` and `-` (`--password=`, `_authToken=`, `1client-secret=`),
-// tried only where the run starts. Groups: the name, what closes it (a quote or `]`), the
-// separator (blanks around it, not line breaks), and the quote that opens the value.
-const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]{1,256})(\\?["']|\])?([ \t]*(?:=>|[:=])[ \t]*)(\\?["'])?/g;
+// whole run of letters, digits, `_` and `-` (`--password=`, `_authToken=`, `1client-secret=`) of
+// any length (a run over 256 characters was once not read at all, so `<300 characters>_password=`
+// kept its value), tried only where the run starts: each run is read once, so the scan stays
+// linear however long it is. Groups: the name, what closes it (a quote or `]`), the separator
+// (blanks around it, not line breaks), and the quote that opens the value.
+const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]+)(\\?["']|\])?([ \t]*(?:=>|[:=])[ \t]*)(\\?["'])?/g;
 // A cheap test first: most strings name no secret at all.
 const MAY_NAME_A_SECRET = /key|secret|pass|pwd|token|credential|auth|cookie|signature/i;
 // A quoted value runs to its closing quote (an escaped one inside it does not end it; inside an
@@ -54,16 +61,31 @@ const QUOTED_VALUE: Record<string, RegExp> = {
   '\\"': /(?:\\\\\\"|\\[^"\r\n]|[^\\\r\n])*/y,
   "\\'": /(?:\\\\\\'|\\[^'\r\n]|[^\\\r\n])*/y,
 };
-// A bare value: up to a blank, a quote (escaped or not), or a separator of query strings, lists
-// and brackets. After an auth scheme's word (`token=Bearer abc`) the credential is the word after it.
-const BARE_VALUE = /(?:\\(?!["'])|[^\s"'\\&,;)\]}])*/y;
+// A bare value runs to a blank, a quote (escaped or not) or the end of the text: a secret may hold
+// any other character. It once also stopped at `& , ; ) ] }`, so `password=abc,def`, `token=ab;cd`
+// and `secret=a)b` kept their tail. BARE_RUN reads up to the next `&`, `,` or `;`; one ends the
+// value only when another assignment follows it (NEXT_ASSIGNMENT): `?token=abc&page=2`,
+// `{password=abc, user=x}`, `Password=abc;User Id=x`. A secret holding `&name=` or `;name:`
+// itself is cut there: it reads exactly like the next assignment. An escaped quote (`\"`) ends
+// the value too: bareValueEnd leaves its backslash out. A closer at its end: secretEnd.
+const BARE_RUN = /[^\s"'&,;]*/y;
+// Another assignment, as NAME_AND_SEPARATOR reads one, after blanks or line breaks: a name
+// (quoted, `user[x]`, `ids[]`) and `=` or `:`. A name of up to 8 words apart by blanks counts too
+// (`User Id=`, `Initial Catalog=`: a connection string's `Password=abc;User Id=x` keeps
+// `;User Id=x`). Masking stops at a blank anyway, so such a name only decides whether the
+// separator and the word glued to it (`;User`) are the secret's. Brackets hold no separator, so
+// the text read after one separator never reaches the next: linear. Groups repeat a bounded
+// number of times (8 words, 8 brackets each): V8 keeps a backtracking entry per repetition and
+// throws past a few million of them.
+const NEXT_ASSIGNMENT = /\s*(?:\\?["'])?[\w-]+(?:\[[\w.-]*\]){0,8}(?:[ \t]+[\w-]+(?:\[[\w.-]*\]){0,8}){0,7}(?:\\?["'])?[ \t]*[:=]/y;
+// After an auth scheme's word (`token=Bearer abc`) the credential is the word after it.
 const AUTH_SCHEME_WORD = /(?:Bearer|Basic|Token|Digest|Bot|Negotiate)[ \t]+/y;
 const SCHEME_WORD = /[A-Za-z][\w-]*[ \t]+/y;
 const LINE = /[^\r\n]*/y;
 // Left as they are: a value already masked; a bare value of one or two characters (a flag, a
 // count, a `$1` placeholder: `tests pass: 42`), and JSON's literals.
 const ALREADY_MASKED = /\[redacted/y;
-const BARE_LITERAL = /(?:null|true|false)(?![^\s"'\\&,;)\]}])/y;
+const BARE_LITERAL = /^(?:null|true|false)$/;
 /** Names whose value, written as an unquoted header line (`Cookie: a=1; b=2`), runs to the end of the line. */
 const HEADER_WORDS = new Set(['authorization', 'cookie']);
 
@@ -72,6 +94,56 @@ function matchLengthAt(pattern: RegExp, text: string, at: number): number {
   pattern.lastIndex = at;
   const match = pattern.exec(text);
   return match ? match[0].length : -1;
+}
+
+/** Brackets opened and not yet closed on the current line, counted by their closer. */
+type OpenBrackets = Record<')' | ']' | '}', number>;
+
+/** `open` updated over text[from, to): a line break forgets every bracket before it. */
+function trackBrackets(text: string, from: number, to: number, open: OpenBrackets): void {
+  for (let index = from; index < to; index++) {
+    const char = text[index];
+    if (char === '\n' || char === '\r') open[')'] = open[']'] = open['}'] = 0;
+    else if (char === '(') open[')']++;
+    else if (char === '[') open[']']++;
+    else if (char === '{') open['}']++;
+    else if ((char === ')' || char === ']' || char === '}') && open[char] > 0) open[char]--;
+  }
+}
+
+/** Where the bare value starting at `from` ends: see BARE_RUN and NEXT_ASSIGNMENT. */
+function bareValueEnd(text: string, from: number): number {
+  let end = from;
+  for (;;) {
+    end += matchLengthAt(BARE_RUN, text, end);
+    const char = text[end];
+    if ((char === '"' || char === "'") && end > from && text[end - 1] === '\\') return end - 1;
+    if ((char !== '&' && char !== ',' && char !== ';') || matchLengthAt(NEXT_ASSIGNMENT, text, end + 1) >= 0) return end;
+    end++;
+  }
+}
+
+/**
+ * Where the secret in the bare value text[from, end) ends. A closing `)`, `]` or `}` at its end
+ * is left outside the mask only when it is punctuation of the surrounding text: it closes a
+ * bracket the line opened before the value and left open (`(password=abc)`,
+ * `Config{user=x, password=abc}`, `f(g(token=abc))`: as many of each kind as are open), and the
+ * value opens no bracket itself (in `(password=a(b)` the `)` may close the secret's own `(`). A
+ * `.`, `,`, `;` or `:` after such a closer is the text's too (`(password=abc).`). Anything else
+ * stays masked when in doubt: nothing tells the dot of `password=abc.` ending a sentence from a
+ * secret ending in a dot, nor `password=abc)` from a secret ending in `)`, and a character of
+ * the text masked costs less than one of the secret written out.
+ */
+function secretEnd(text: string, from: number, end: number, open: OpenBrackets): number {
+  const closed: OpenBrackets = { ')': 0, ']': 0, '}': 0 };
+  let cut = end;
+  for (let index = end - 1; index >= from; index--) {
+    const char = text[index];
+    if (char === '.' || char === ',' || char === ';' || char === ':') continue;
+    if ((char !== ')' && char !== ']' && char !== '}') || ++closed[char] > open[char]) break;
+    cut = index;
+  }
+  return cut === end || /[([{]/.test(text.slice(from, cut)) ? end : cut;
 }
 
 /**
@@ -100,10 +172,11 @@ function bracketedEnd(text: string, start: number): number {
 /**
  * The part of the text after a secret's name and separator to mask, as [from, to), or null to
  * leave it. Only a value that is masked is read to its end: a kept one is decided on a bounded
- * prefix (a header line kept is `[redacted]` alone), so the scan stays linear (it resumes where
- * a kept value starts).
+ * prefix (a header line kept is `[redacted]` alone; a bare value kept is at most five
+ * characters and a run of closers and punctuation, which holds no name), so the scan stays
+ * linear (it resumes where a kept value starts).
  */
-function secretValueAt(text: string, start: number, name: string, nameCloser: string, separator: string, quote: string): [number, number] | null {
+function secretValueAt(text: string, start: number, name: string, nameCloser: string, separator: string, quote: string, open: OpenBrackets): [number, number] | null {
   if (quote !== '') {
     if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
     const length = matchLengthAt(QUOTED_VALUE[quote]!, text, start);
@@ -122,29 +195,38 @@ function secretValueAt(text: string, start: number, name: string, nameCloser: st
   if (text[start] === '[' || text[start] === '{') return [start, bracketedEnd(text, start)];
   const scheme = Math.max(0, matchLengthAt(AUTH_SCHEME_WORD, text, start));
   const from = start + scheme;
-  if (matchLengthAt(ALREADY_MASKED, text, from) >= 0 || matchLengthAt(BARE_LITERAL, text, from) >= 0) return null;
-  const length = matchLengthAt(BARE_VALUE, text, from);
-  return length >= 3 ? [from, from + length] : null;
+  if (matchLengthAt(ALREADY_MASKED, text, from) >= 0) return null;
+  const to = secretEnd(text, from, bareValueEnd(text, from), open);
+  const length = to - from;
+  return length >= 3 && !(length <= 5 && BARE_LITERAL.test(text.slice(from, to))) ? [from, to] : null;
 }
 
 /**
  * `text` with the value of every `name=value` whose name is a secret's (isSecretName) masked as
  * `[redacted]`. Linear: after a name that is not a secret's, or a value that is kept, scanning
  * resumes where the value starts (a value never swallows an assignment inside it:
- * `upstream: token=abc`), and a masked value is read once and skipped.
+ * `upstream: token=abc`), a masked value is read once and skipped, and the brackets open before
+ * a value are counted by one pass that only moves forward.
  */
 export function maskSecretAssignments(text: string): string {
   if (!MAY_NAME_A_SECRET.test(text)) return text;
   let out = '';
   let copied = 0;
+  const open: OpenBrackets = { ')': 0, ']': 0, '}': 0 };
+  let tracked = 0;
   NAME_AND_SEPARATOR.lastIndex = 0;
   for (let match = NAME_AND_SEPARATOR.exec(text); match; match = NAME_AND_SEPARATOR.exec(text)) {
     const [whole, name = '', nameCloser = '', separator = '', quote = ''] = match;
     if (!MAY_NAME_A_SECRET.test(name) || !isSecretName(name)) continue;
-    const masked = secretValueAt(text, match.index + whole.length, name, nameCloser, separator, quote);
+    const start = match.index + whole.length;
+    trackBrackets(text, tracked, start, open);
+    tracked = start;
+    const masked = secretValueAt(text, start, name, nameCloser, separator, quote, open);
     if (!masked) continue;
     out += `${text.slice(copied, masked[0])}[redacted]`;
-    copied = masked[1];
+    // What is masked is `[redacted]` now: its brackets are not the text's.
+    trackBrackets(text, tracked, masked[0], open);
+    copied = tracked = masked[1];
     NAME_AND_SEPARATOR.lastIndex = copied;
   }
   return copied === 0 ? text : out + text.slice(copied);
