@@ -114,10 +114,49 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
     ['punctuation after the value without a closer is masked with it', 'retry with token=abcd;. later', 'retry with token=[redacted] later'],
     // Names of any length (regression: a name over 256 characters was not read at all).
     ['the value of a 300-character name', `${'a'.repeat(291)}_password=hunter22`, `${'a'.repeat(291)}_password=[redacted]`],
+    // A name further on is not the next assignment (regression: any later `word:` or `word=` cut the secret at its separator).
+    ['a secret with a comma before more logfmt', 'level=info msg=login password=p4ss,w0rd user=bob', 'level=info msg=login password=[redacted] user=bob'],
+    ['a secret with a comma before prose with a colon', 'login failed: password=p4ss,w0rd for user: bob', 'login failed: password=[redacted] for user: bob'],
+    ['a secret with a semicolon before a time', 'token=abcd;efgh expired at: 12:00', 'token=[redacted] expired at: 12:00'],
+    ['a secret holding a comma and a colon', 'password=hunter2,admin:root', 'password=[redacted]'],
+    ['a secret whose part before the comma is short', 'level=warn password=ab,cdefgh user=bob', 'level=warn password=[redacted] user=bob'],
+    // Blanks of any kind around the separator (regression: a no-break space hid the assignment).
+    ['a no-break space before the colon', 'mot de passe password\u00a0: hunter22', 'mot de passe password\u00a0: [redacted]'],
+    ['an ideographic space after the equals sign', 'password =\u3000hunter22', 'password =\u3000[redacted]'],
+    // Quotes: the secret's own, unless they close a string the text opened (regression: every quote ended the value).
+    ['a double quote inside the secret', 'password=abc"def', 'password=[redacted]'],
+    ['an apostrophe inside the secret', "password=it'sMyPass", 'password=[redacted]'],
+    ['a string the text opened ends the value', 'msg="token=abcdef" next', 'msg="token=[redacted]" next'],
+    ['a JSON string the text opened ends the value', '{"msg":"token=abcdef","n":1}', '{"msg":"token=[redacted]","n":1}'],
+    // A word glued after a bracketed value is the secret's (regression: it was kept).
+    ['a word glued after braces', 'PGPASSWORD={J%G7X}secret', 'PGPASSWORD=[redacted]'],
+    ['a word glued after brackets', 'password=[abc]def', 'password=[redacted]'],
+    ['a parenthesis the text opened after a list', 'f(password=[a,b])', 'f(password=[redacted])'],
+    ['a lower-case scheme word', 'token=bearer abcde', 'token=bearer [redacted]'],
+    // URL userinfo up to the last @ of the authority, as URL parsers read it.
+    ['a URL password holding an unencoded @', 'connect mysql://root:p@ss@db/app failed', 'connect mysql://[redacted]@db/app failed'],
   ])('masks %s', (_what, input, expected) => {
     expect(redact(input)).toBe(expected);
     // What is masked stays as it is when redacted again.
     expect(redact(expected)).toBe(expected);
+  });
+
+  it.each([
+    ['null values in a list of objects', '[{"id":1,"token":null},{"id":2,"token":null}]'],
+    ['a literal secret before more of the list', '{"items":[{"token":true},1,2,3],"total":3}'],
+    ['a literal secret before a closer', '{"password":null}]'],
+    ['a short number under a secret name', '{"token":12,"n":1}'],
+  ])('leaves compact JSON as it is: %s (regression: the value ran on past the closing brace)', (_what, json) => {
+    expect(redact(json)).toBe(json);
+  });
+
+  it.each([
+    ['an object value', '[{"token":{"a":1}},{"id":2}]', '[{"token":[redacted]},{"id":2}]'],
+    ['a number', '[{"pin_secret":123456},{"id":2}]', '[{"pin_secret":[redacted]},{"id":2}]'],
+  ])('masks a secret in compact JSON and keeps it valid JSON: %s', (_what, json, expected) => {
+    expect(redact(json)).toBe(expected);
+    // Only the value is gone: with a string in its place, the rest parses as before.
+    expect(JSON.parse(redact(json).replace('[redacted]', '"x"'))).toEqual(JSON.parse(json.replace(/:(\{"a":1\}|123456)/, ':"x"')));
   });
 
   it('stays linear on hostile bare values and names of megabytes (measured, printed)', () => {
@@ -139,6 +178,10 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
       ['short secret values before assignments in one run', 'password=a,b='.repeat(150_000), 'password=a,b='.repeat(150_000)],
       ['a separator before a million words and no assignment', `password=a; ${'w '.repeat(1_000_000)}`, `password=a; ${'w '.repeat(1_000_000)}`],
       ['separators before line breaks', `password=a${';\n'.repeat(1_000_000)}`, `password=a${';\n'.repeat(1_000_000)}`],
+      ['quotes in the value', `password=${'a"'.repeat(1_000_000)}`, 'password=[redacted]'],
+      ['quotes the text opened before short values', `"${'token=a" "'.repeat(200_000)}`, `"${'token=a" "'.repeat(200_000)}`],
+      ['separators before quoted names', `password=a${',"b'.repeat(600_000)}`, 'password=[redacted]'],
+      ['a bracketed value glued to more brackets', `password={a}${'b{'.repeat(1_000_000)}`, 'password=[redacted]'],
     ];
     const timings: string[] = [];
     for (const [what, hostile, expected] of cases) {
@@ -244,6 +287,27 @@ describe('every log line', () => {
     const parsed = JSON.parse(lines[0]!);
     expect(parsed).toMatchObject({ call: { upstream: { request: { headers: { cookie: '[redacted]' } } } }, env: { PGPASSWORD: '[redacted]', secrets: '[redacted]' }, previousMasterKeys: '[redacted]', maxTokens: 512 });
     for (const secret of ['deepcookie42', 'gluedpw42', 'listed42', 'oldmaster42']) expect(lines[0]).not.toContain(secret);
+  });
+
+  it('cuts strings of megabytes before redacting them, and says so (regression: one field of phone-like numbers held the event loop for seconds)', () => {
+    const { lines, logger } = capture();
+    const phones = '+1 202 555 0100 '.repeat(125_000); // 2 MB: 6 to 10 s of redaction, uncut
+    const started = process.hrtime.bigint();
+    logger.info({ body: phones, more: Array.from({ length: 8 }, () => `${'word '.repeat(200_000)}`) }, 'big request');
+    console.info(`a line with 10 MB of strings: ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)} ms`);
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed.msg).toBe('big request');
+    // Each string to 8 KiB, cut at a blank, its length said; every phone number kept is masked.
+    expect(parsed.body).toMatch(/^(\[redacted phone\] )+[^\d]*…\[cut: 2000000 characters in all\]$/);
+    // The number across the cut was masked whole before it, not written in part.
+    expect(parsed.body.replace(/…\[cut: \d+ characters in all\]$/, '')).not.toMatch(/\d/);
+    expect(parsed.body.length).toBeLessThanOrEqual(8_192 + '…[cut: 2000000 characters in all]'.length);
+    // All of the line's strings to 32 KiB, a string of 256 characters or fewer always whole (the message).
+    const kept = parsed.more.map((text: string) => text.replace(/…\[cut: \d+ characters in all\]$/, '').length);
+    expect(kept.reduce((sum: number, n: number) => sum + n, 0)).toBeLessThanOrEqual(32_768 - 8_000 + 8 * 256);
+    expect(kept.at(-1)).toBeLessThanOrEqual(256);
+    expect(parsed.more.at(-1)).toMatch(/…\[cut: 1000000 characters in all\]$/);
+    expect(lines[0]!.length).toBeLessThan(40_000);
   });
 
   it('keeps lines valid JSON when a number’s digits look like a card (regression: a fraction was masked)', () => {

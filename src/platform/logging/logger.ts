@@ -24,6 +24,13 @@ export type { Logger };
  */
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
+/**
+ * How much text a log line keeps: 8 KiB a string (a message, a field, an error's stack) and
+ * 32 KiB in all, far more than any line needs. Every string is redacted before it is written,
+ * on the event loop: an unbounded one let a single line stall every request for seconds.
+ */
+export const LOG_STRING_LIMITS = { each: 8_192, total: 32_768 };
+
 /** `destination`: a stream of your own (always JSON), or 2 for stderr (commands whose stdout is their output). */
 export function createLogger(options: {
   level: string;
@@ -34,7 +41,7 @@ export function createLogger(options: {
   /** How free text is redacted (SLUICE_REDACT_PHONE_COUNTRY). @default {} */
   redaction?: RedactionOptions;
 }): Logger {
-  const redaction = options.redaction ?? {};
+  const redaction = { ...options.redaction, stringLimits: LOG_STRING_LIMITS };
   const fd = options.destination === 2 ? 2 : 1;
   const ownStream = options.destination !== undefined && options.destination !== 2;
   const pretty = !ownStream && (options.format === 'pretty' || (options.format === 'auto' && isatty(fd)));
@@ -90,7 +97,7 @@ function redactLine(line: string, options: RedactionOptions): string {
     return `${JSON.stringify(redactValue(JSON.parse(line), options))}\n`;
   } catch {
     try {
-      return redact(line, options);
+      return redact(line.length > LOG_STRING_LIMITS.total ? `${line.slice(0, LOG_STRING_LIMITS.total)}…\n` : line, options);
     } catch {
       // A redaction that fails must not fail the code that logs, nor write the line unmasked.
       return `${JSON.stringify({ level: 50, time: new Date().toISOString(), pid: process.pid, msg: 'a log line could not be redacted and was dropped' })}\n`;

@@ -42,14 +42,25 @@ export interface RedactionOptions {
    * e.g. `US`). Without it only international (`+…`) numbers are masked. @default undefined
    */
   phoneCountry?: CountryCode;
+  /**
+   * How much of a value's strings `redactValue` reads: each string is cut to `each` characters,
+   * and all of them together to `total` (one of 256 characters or fewer is always kept whole),
+   * before they are redacted; a cut says so
+   * (`…[cut: 2097152 characters in all]`). Log lines set it (LOG_STRING_LIMITS in logger.ts):
+   * redaction is linear but not free (a 2 MB string of phone-like numbers took 6 to 10 s, on
+   * the event loop serving every request). @default no limit
+   */
+  stringLimits?: { each: number; total: number };
 }
 
 // Credentials first: a JWT or key must not be half-eaten by the card or phone patterns.
 const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const SLUICE_CREDENTIAL = /(?<![\w-])(sl[kri]_)[A-Za-z0-9_-]{43}(?![\w-])/g;
 const PROVIDER_KEY = /(?<![\w-])(sk-)[A-Za-z0-9_-]{16,}/g;
-// The userinfo of `scheme://userinfo@host`: up to the first `@` before any `/`, `?` or `#`.
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)(?!\[redacted\]@)[^/?#\s@]+@/gi;
+// The userinfo of `scheme://userinfo@host`: up to the last `@` before any `/`, `?`, `#` or
+// blank, as URL parsers read it (a password with an unencoded `@`, `mysql://root:p@ss@db`, once
+// kept `ss@`).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)(?!\[redacted\]@)[^/?#\s]+@/gi;
 const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi;
 // Anchored so each run of local-part characters is tried once: no quadratic backtracking.
 const EMAIL = /(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
@@ -95,20 +106,50 @@ const REDACTED_MEMBER = '[redacted]';
  * becomes `{ name, message, stack }`). For log lines and structured audit details.
  */
 export function redactValue<T>(value: T, options: RedactionOptions = {}): T {
-  return walk(value, options, 0, new WeakSet()) as T;
+  return walk(value, options, 0, new WeakSet(), { left: options.stringLimits?.total ?? Infinity }) as T;
 }
 
-function walk(value: unknown, options: RedactionOptions, depth: number, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') return redact(value, options);
+/** How many characters of strings a walk may still read (RedactionOptions.stringLimits). */
+interface Budget {
+  left: number;
+}
+
+function walk(value: unknown, options: RedactionOptions, depth: number, seen: WeakSet<object>, budget: Budget): unknown {
+  if (typeof value === 'string') return redactString(value, options, budget);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= 8 || seen.has(value)) return '[redacted: too deep]';
   seen.add(value);
   if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message, options), stack: value.stack && redact(value.stack, options) };
+    return { name: value.name, message: redactString(value.message, options, budget), stack: value.stack && redactString(value.stack, options, budget) };
   }
-  if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen));
+  if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen, budget));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen)]));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget)]));
+}
+
+const ALWAYS_KEPT = 256;
+/** Longer than an email (320 characters at most) or a phone number. */
+const READ_PAST_CUT = 512;
+
+/**
+ * `redact` on as much of `text` as the limits leave (RedactionOptions.stringLimits). What is
+ * kept is cut from the redacted text, read a little further than the cut: an email or a phone
+ * number across the cut is masked whole, never written in part (`+1 202 555` would pass for
+ * no number at all). The cut falls on a blank near the limit where there is one.
+ */
+function redactString(text: string, options: RedactionOptions, budget: Budget): string {
+  // Short strings (a message, an id) are kept whole whatever came before them in the line.
+  const limit = Math.min(options.stringLimits?.each ?? Infinity, Math.max(budget.left, ALWAYS_KEPT));
+  if (text.length <= limit) {
+    budget.left = Math.max(0, budget.left - text.length);
+    return redact(text, options);
+  }
+  const redacted = redact(text.slice(0, limit + READ_PAST_CUT), options);
+  const window = Math.max(0, limit - 256);
+  const blank = redacted.slice(window, limit).search(/\s\S*$/);
+  const cut = blank >= 0 ? window + blank : limit;
+  budget.left = Math.max(0, budget.left - limit - READ_PAST_CUT);
+  return `${redacted.slice(0, cut)}…[cut: ${text.length} characters in all]`;
 }
 
 /** The Luhn checksum over the digits of `candidate` (separators ignored). */

@@ -48,8 +48,9 @@ function lastWordOf(name: string): string | undefined {
 // any length (a run over 256 characters was once not read at all, so `<300 characters>_password=`
 // kept its value), tried only where the run starts: each run is read once, so the scan stays
 // linear however long it is. Groups: the name, what closes it (a quote or `]`), the separator
-// (blanks around it, not line breaks), and the quote that opens the value.
-const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]+)(\\?["']|\])?([ \t]*(?:=>|[:=])[ \t]*)(\\?["'])?/g;
+// (blanks around it of any kind, a no-break space too, not line breaks: `password\u00a0: abc`
+// was once read as no assignment at all), and the quote that opens the value.
+const NAME_AND_SEPARATOR = /(?<![\w-])([\w-]+)(\\?["']|\])?([^\S\r\n]*(?:=>|[:=])[^\S\r\n]*)(\\?["'])?/g;
 // A cheap test first: most strings name no secret at all.
 const MAY_NAME_A_SECRET = /key|secret|pass|pwd|token|credential|auth|cookie|signature/i;
 // A quoted value runs to its closing quote (an escaped one inside it does not end it; inside an
@@ -61,25 +62,29 @@ const QUOTED_VALUE: Record<string, RegExp> = {
   '\\"': /(?:\\\\\\"|\\[^"\r\n]|[^\\\r\n])*/y,
   "\\'": /(?:\\\\\\'|\\[^'\r\n]|[^\\\r\n])*/y,
 };
-// A bare value runs to a blank, a quote (escaped or not) or the end of the text: a secret may hold
-// any other character. It once also stopped at `& , ; ) ] }`, so `password=abc,def`, `token=ab;cd`
-// and `secret=a)b` kept their tail. BARE_RUN reads up to the next `&`, `,` or `;`; one ends the
-// value only when another assignment follows it (NEXT_ASSIGNMENT): `?token=abc&page=2`,
-// `{password=abc, user=x}`, `Password=abc;User Id=x`. A secret holding `&name=` or `;name:`
-// itself is cut there: it reads exactly like the next assignment. An escaped quote (`\"`) ends
-// the value too: bareValueEnd leaves its backslash out. A closer at its end: secretEnd.
+// A bare value runs to a blank, a quote that ends it (bareValueEnd) or the end of the text: a
+// secret may hold any other character. It once also stopped at `& , ; ) ] }`, so
+// `password=abc,def`, `token=ab;cd` and `secret=a)b` kept their tail. BARE_RUN reads up to the
+// next `&`, `,`, `;` or quote; a separator ends the value only when NEXT_ASSIGNMENT follows it. A
+// secret holding `&name=` itself is cut there: it reads exactly like the next assignment. A
+// closer at its end: secretEnd.
 const BARE_RUN = /[^\s"'&,;]*/y;
-// Another assignment, as NAME_AND_SEPARATOR reads one, after blanks or line breaks: a name
-// (quoted, `user[x]`, `ids[]`) and `=` or `:`. A name of up to 8 words apart by blanks counts too
-// (`User Id=`, `Initial Catalog=`: a connection string's `Password=abc;User Id=x` keeps
-// `;User Id=x`). Masking stops at a blank anyway, so such a name only decides whether the
-// separator and the word glued to it (`;User`) are the secret's. Brackets hold no separator, so
-// the text read after one separator never reaches the next: linear. Groups repeat a bounded
-// number of times (8 words, 8 brackets each): V8 keeps a backtracking entry per repetition and
-// throws past a few million of them.
-const NEXT_ASSIGNMENT = /\s*(?:\\?["'])?[\w-]+(?:\[[\w.-]*\]){0,8}(?:[ \t]+[\w-]+(?:\[[\w.-]*\]){0,8}){0,7}(?:\\?["'])?[ \t]*[:=]/y;
+// What ends a bare value at the separator before it: a blank (the value ends there anyway, and
+// the separator is the text's: `{password=abc, user=x}`), a name glued to the separator and `=`
+// (`?token=abc&page=2`, `;User=x`, `user[x]=`), a quoted name and `:` (JSON: `,"user":`), or a
+// connection string's key of a few words (`Password=abc;User Id=x`, `;Initial Catalog=y`). Not
+// a glued name and `:`, nor any name further on: in `password=p4ss,w0rd user=bob` and
+// `token=ab;cd expired at: 12:00` the secret is `p4ss,w0rd` and `ab;cd` (a rule that took any
+// later `word:` for the next assignment leaked their tails). Each alternative reads at most one
+// run of word characters after the separator, which holds no separator: linear.
+const NEXT_ASSIGNMENT =
+  /\s|(?:\\?["'])?[\w-]+(?:\[[\w.-]*\]){0,8}(?:\\?["'])?=|\\?["'][\w-]+\\?["'][^\S\r\n]*:|(?:User|Initial|Data|Integrated|Persist|Trust|Application|Connect|Connection|Max|Min|Multiple|Pool|Command|Load|Workstation|Packet)(?:[ \t]+[A-Za-z]+){1,3}[ \t]*=/iy;
+const GLUED_AFTER_BRACKET = /[^\s"'&,;:)\]}]/;
+// After a quoted name (JSON), a literal or a number is the whole value: in
+// `[{"token":null},{"id":2}]` the value is `null` (left as it is), not `null},{"id":2}]`.
+const JSON_SCALAR = /(?:null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=[\s,}\]]|$)/y;
 // After an auth scheme's word (`token=Bearer abc`) the credential is the word after it.
-const AUTH_SCHEME_WORD = /(?:Bearer|Basic|Token|Digest|Bot|Negotiate)[ \t]+/y;
+const AUTH_SCHEME_WORD = /(?:Bearer|Basic|Token|Digest|Bot|Negotiate)[ \t]+/iy;
 const SCHEME_WORD = /[A-Za-z][\w-]*[ \t]+/y;
 const LINE = /[^\r\n]*/y;
 // Left as they are: a value already masked; a bare value of one or two characters (a flag, a
@@ -96,29 +101,51 @@ function matchLengthAt(pattern: RegExp, text: string, at: number): number {
   return match ? match[0].length : -1;
 }
 
-/** Brackets opened and not yet closed on the current line, counted by their closer. */
-type OpenBrackets = Record<')' | ']' | '}', number>;
+/**
+ * What the current line has opened before a value and not closed: brackets, counted by their
+ * closer, and whether a `"` or `'` string is open (an odd number of them so far).
+ */
+interface LineState {
+  ')': number;
+  ']': number;
+  '}': number;
+  '"': boolean;
+  "'": boolean;
+}
 
-/** `open` updated over text[from, to): a line break forgets every bracket before it. */
-function trackBrackets(text: string, from: number, to: number, open: OpenBrackets): void {
+const newLineState = (): LineState => ({ ')': 0, ']': 0, '}': 0, '"': false, "'": false });
+
+/** `state` updated over text[from, to): a line break forgets everything before it. */
+function trackLine(text: string, from: number, to: number, state: LineState): void {
   for (let index = from; index < to; index++) {
     const char = text[index];
-    if (char === '\n' || char === '\r') open[')'] = open[']'] = open['}'] = 0;
-    else if (char === '(') open[')']++;
-    else if (char === '[') open[']']++;
-    else if (char === '{') open['}']++;
-    else if ((char === ')' || char === ']' || char === '}') && open[char] > 0) open[char]--;
+    if (char === '\n' || char === '\r') Object.assign(state, newLineState());
+    else if (char === '(') state[')']++;
+    else if (char === '[') state[']']++;
+    else if (char === '{') state['}']++;
+    else if ((char === ')' || char === ']' || char === '}') && state[char] > 0) state[char]--;
+    else if (char === '"' || char === "'") state[char] = !state[char];
   }
 }
 
-/** Where the bare value starting at `from` ends: see BARE_RUN and NEXT_ASSIGNMENT. */
-function bareValueEnd(text: string, from: number): number {
+/**
+ * Where the bare value starting at `from` ends: see BARE_RUN and NEXT_ASSIGNMENT. A quote ends
+ * it when escaped (`\"`: JSON inside a string; the backslash is left out) or when it closes a
+ * string the line opened before the value (`msg="token=abc" next`); any other quote is the
+ * secret's (`password=it'sMine`, `password=abc"def`). An apostrophe earlier on the line reads
+ * as an open string, so there such a secret is cut at its quote, as every quote once cut it.
+ */
+function bareValueEnd(text: string, from: number, state: LineState): number {
   let end = from;
   for (;;) {
     end += matchLengthAt(BARE_RUN, text, end);
     const char = text[end];
-    if ((char === '"' || char === "'") && end > from && text[end - 1] === '\\') return end - 1;
-    if ((char !== '&' && char !== ',' && char !== ';') || matchLengthAt(NEXT_ASSIGNMENT, text, end + 1) >= 0) return end;
+    if (char === '"' || char === "'") {
+      if (end > from && text[end - 1] === '\\') return end - 1;
+      if (state[char]) return end;
+    } else if ((char !== '&' && char !== ',' && char !== ';') || matchLengthAt(NEXT_ASSIGNMENT, text, end + 1) >= 0) {
+      return end;
+    }
     end++;
   }
 }
@@ -134,8 +161,8 @@ function bareValueEnd(text: string, from: number): number {
  * secret ending in a dot, nor `password=abc)` from a secret ending in `)`, and a character of
  * the text masked costs less than one of the secret written out.
  */
-function secretEnd(text: string, from: number, end: number, open: OpenBrackets): number {
-  const closed: OpenBrackets = { ')': 0, ']': 0, '}': 0 };
+function secretEnd(text: string, from: number, end: number, open: LineState): number {
+  const closed = { ')': 0, ']': 0, '}': 0 };
   let cut = end;
   for (let index = end - 1; index >= from; index--) {
     const char = text[index];
@@ -176,7 +203,7 @@ function bracketedEnd(text: string, start: number): number {
  * characters and a run of closers and punctuation, which holds no name), so the scan stays
  * linear (it resumes where a kept value starts).
  */
-function secretValueAt(text: string, start: number, name: string, nameCloser: string, separator: string, quote: string, open: OpenBrackets): [number, number] | null {
+function secretValueAt(text: string, start: number, name: string, nameCloser: string, separator: string, quote: string, line: LineState): [number, number] | null {
   if (quote !== '') {
     if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
     const length = matchLengthAt(QUOTED_VALUE[quote]!, text, start);
@@ -192,11 +219,20 @@ function secretValueAt(text: string, start: number, name: string, nameCloser: st
     return rest !== '' && rest !== '[redacted]' ? [from, from + length] : null;
   }
   if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
-  if (text[start] === '[' || text[start] === '{') return [start, bracketedEnd(text, start)];
+  if (text[start] === '[' || text[start] === '{') {
+    // A word glued after the closing bracket is the secret's too (`PGPASSWORD={J%G7X}rest`);
+    // what JSON puts there (`,`, a closer, a blank) is not: `[{"token":{"a":1}},{"id":2}]`.
+    const closed = bracketedEnd(text, start);
+    return [start, GLUED_AFTER_BRACKET.test(text[closed] ?? '') ? secretEnd(text, closed, bareValueEnd(text, closed, line), line) : closed];
+  }
+  if (nameCloser === '"' || nameCloser === "'" || nameCloser === '\\"' || nameCloser === "\\'") {
+    const scalar = matchLengthAt(JSON_SCALAR, text, start);
+    if (scalar >= 0) return scalar >= 3 && !BARE_LITERAL.test(text.slice(start, start + scalar)) ? [start, start + scalar] : null;
+  }
   const scheme = Math.max(0, matchLengthAt(AUTH_SCHEME_WORD, text, start));
   const from = start + scheme;
   if (matchLengthAt(ALREADY_MASKED, text, from) >= 0) return null;
-  const to = secretEnd(text, from, bareValueEnd(text, from), open);
+  const to = secretEnd(text, from, bareValueEnd(text, from, line), line);
   const length = to - from;
   return length >= 3 && !(length <= 5 && BARE_LITERAL.test(text.slice(from, to))) ? [from, to] : null;
 }
@@ -206,26 +242,26 @@ function secretValueAt(text: string, start: number, name: string, nameCloser: st
  * `[redacted]`. Linear: after a name that is not a secret's, or a value that is kept, scanning
  * resumes where the value starts (a value never swallows an assignment inside it:
  * `upstream: token=abc`), a masked value is read once and skipped, and the brackets open before
- * a value are counted by one pass that only moves forward.
+ * a value (and the strings it opened) are counted by one pass that only moves forward.
  */
 export function maskSecretAssignments(text: string): string {
   if (!MAY_NAME_A_SECRET.test(text)) return text;
   let out = '';
   let copied = 0;
-  const open: OpenBrackets = { ')': 0, ']': 0, '}': 0 };
+  const line = newLineState();
   let tracked = 0;
   NAME_AND_SEPARATOR.lastIndex = 0;
   for (let match = NAME_AND_SEPARATOR.exec(text); match; match = NAME_AND_SEPARATOR.exec(text)) {
     const [whole, name = '', nameCloser = '', separator = '', quote = ''] = match;
     if (!MAY_NAME_A_SECRET.test(name) || !isSecretName(name)) continue;
     const start = match.index + whole.length;
-    trackBrackets(text, tracked, start, open);
+    trackLine(text, tracked, start, line);
     tracked = start;
-    const masked = secretValueAt(text, start, name, nameCloser, separator, quote, open);
+    const masked = secretValueAt(text, start, name, nameCloser, separator, quote, line);
     if (!masked) continue;
     out += `${text.slice(copied, masked[0])}[redacted]`;
-    // What is masked is `[redacted]` now: its brackets are not the text's.
-    trackBrackets(text, tracked, masked[0], open);
+    // What is masked is `[redacted]` now: its brackets and quotes are not the text's.
+    trackLine(text, tracked, masked[0], line);
     copied = tracked = masked[1];
     NAME_AND_SEPARATOR.lastIndex = copied;
   }
