@@ -6,7 +6,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/platform/logging/logger.js';
-import { isSecretName, luhnValid, redact, redactValue } from '../../src/platform/logging/redaction.js';
+import { bounded } from '../../src/domains/audit/marks.js';
+import { isSecretName, luhnValid, redact, redactPrefix, redactValue } from '../../src/platform/logging/redaction.js';
 
 const API_KEY = `slk_${'Ab3_-'.repeat(8)}xyz`; // slk_ + 43 base64url characters
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
@@ -133,6 +134,9 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
     ['a word glued after brackets', 'password=[abc]def', 'password=[redacted]'],
     ['a parenthesis the text opened after a list', 'f(password=[a,b])', 'f(password=[redacted])'],
     ['a lower-case scheme word', 'token=bearer abcde', 'token=bearer [redacted]'],
+    ['text after braces, not JSON', 'password={abc},defgh x', 'password=[redacted] x'],
+    ['a colon after brackets, not JSON', 'password=[ab]:cdef x', 'password=[redacted] x'],
+    ['an escaped quote no string opened', "password=ab\\'cdef", 'password=[redacted]'],
     // URL userinfo up to the last @ of the authority, as URL parsers read it.
     ['a URL password holding an unencoded @', 'connect mysql://root:p@ss@db/app failed', 'connect mysql://[redacted]@db/app failed'],
   ])('masks %s', (_what, input, expected) => {
@@ -204,6 +208,41 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     console.info(`isSecretName and redactValue on a 2 MB name: ${ms.toFixed(0)} ms`);
     expect(ms).toBeLessThan(2_000);
+  });
+});
+
+describe('a string cut to a limit is redacted before it is cut (regression: the audit trail cut first, and kept `ann@examp…`)', () => {
+  // The value starts 7 characters before the cut at 256.
+  const across = (what: string) => `${'a'.repeat(248)} ${what} and more`;
+  it.each([
+    ['an email', 'ann@example.com'],
+    ['a phone number', '+44 20 7946 0958'],
+    ['a JWT', JWT],
+    ['a Sluice key', API_KEY],
+  ])('never writes part of %s across the cut', (_what, value) => {
+    const part = value.slice(0, 5);
+    const kept = redactPrefix(across(value), 256);
+    expect(kept.length).toBeLessThanOrEqual(256);
+    expect(kept).not.toContain(part);
+    expect(bounded(across(value), 0)).not.toContain(part);
+    expect(bounded(across(value), 0)).toMatch(/^a{248}.*…$/);
+    expect(redactValue({ text: across(value) }, { stringLimits: { each: 256, total: 1_000 } }).text).not.toContain(part);
+  });
+
+  it.each([
+    ['masks shortening the text before the cut', `sk-${'A'.repeat(3_000)} ${'x'.repeat(5_680)} ${API_KEY} tail`, API_KEY.slice(0, 8)],
+    ['invisible characters removed before the cut', `${'\u200b'.repeat(3_000)}${'y'.repeat(5_683)} ann.lee@example.com wrote`, 'ann.lee@'],
+    ['a token longer than what is read past the cut', `${'x '.repeat(4_000)}eyJhbGciOiJIUzI1NiJ9.eyJ${'c3ViIjoiam9obkBleGFtcGxlLmNvbSJ9'.repeat(400)}.SIG`, 'eyJhbGci'],
+    ['a token across the end of what is read', `${'x '.repeat(4_000)}${'z'.repeat(4_290)} ${API_KEY} ${'w '.repeat(5_000)}`, API_KEY.slice(0, 8)],
+  ])('never writes a value in part when %s (regression: the cut was made where the redacted text no longer matched the text)', (_what, text, part) => {
+    const out = redactValue({ text }, { stringLimits: { each: 8_192, total: 32_768 } }).text;
+    expect(out).not.toContain(part);
+    expect(out.length).toBeLessThanOrEqual(8_192 + '…[cut: 1000000 characters in all]'.length);
+  });
+
+  it('keeps a short string whole', () => {
+    expect(redactPrefix('ann@example.com called', 256)).toBe('[redacted email] called');
+    expect(bounded('ann@example.com called', 0)).toBe('[redacted email] called');
   });
 });
 
@@ -302,12 +341,22 @@ describe('every log line', () => {
     // The number across the cut was masked whole before it, not written in part.
     expect(parsed.body.replace(/…\[cut: \d+ characters in all\]$/, '')).not.toMatch(/\d/);
     expect(parsed.body.length).toBeLessThanOrEqual(8_192 + '…[cut: 2000000 characters in all]'.length);
-    // All of the line's strings to 32 KiB, a string of 256 characters or fewer always whole (the message).
-    const kept = parsed.more.map((text: string) => text.replace(/…\[cut: \d+ characters in all\]$/, '').length);
-    expect(kept.reduce((sum: number, n: number) => sum + n, 0)).toBeLessThanOrEqual(32_768 - 8_000 + 8 * 256);
-    expect(kept.at(-1)).toBeLessThanOrEqual(256);
-    expect(parsed.more.at(-1)).toMatch(/…\[cut: 1000000 characters in all\]$/);
+    // All of the fields' strings to 32 KiB, then only the note; the message has its own budget.
+    const kept = [parsed.body, ...parsed.more].map((text: string) => text.replace(/…\[cut: \d+ characters in all\]$/, '').length);
+    expect(kept.reduce((sum: number, n: number) => sum + n, 0)).toBeLessThanOrEqual(32_768);
+    expect(parsed.more.at(-1)).toBe('…[cut: 1000000 characters in all]');
     expect(lines[0]!.length).toBeLessThan(40_000);
+  });
+
+  it('bounds a line of many short strings, and keeps its message (a budget that spared short strings bounded nothing)', () => {
+    const { lines, logger } = capture();
+    logger.info({ numbers: Array.from({ length: 8_000 }, () => '+1 202 555 0143 '.repeat(16)) }, `imported ${'rows '.repeat(10)}`);
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed.msg).toBe(`imported ${'rows '.repeat(10)}`);
+    const read = parsed.numbers.filter((text: string) => !text.startsWith('…[cut'));
+    expect(read.length).toBeLessThanOrEqual(Math.ceil(32_768 / 256));
+    expect(parsed.numbers.at(-1)).toBe('…[cut: 256 characters in all]');
+    expect(lines[0]).not.toContain('202 555');
   });
 
   it('keeps lines valid JSON when a number’s digits look like a card (regression: a fraction was masked)', () => {

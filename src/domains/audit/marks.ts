@@ -12,7 +12,7 @@
  *              `emailClaim`): kept like any unmarked value.
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
-import { isSecretName, redact } from '../../platform/logging/redaction.js';
+import { isSecretName, redact, redactPrefix } from '../../platform/logging/redaction.js';
 
 export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
 
@@ -63,7 +63,8 @@ export class KeptValues {
 /** An unmarked value, kept: strings cut and redacted, lists and objects cut, files by size. */
 export function bounded(value: unknown, depth: number): unknown {
   if (value == null) return null;
-  if (typeof value === 'string') return redact(printable(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value));
+  // Cut after redacting, not before: an email across the cut was kept in part (`ann@examp…`).
+  if (typeof value === 'string') return value.length > MAX_STRING ? `${redactPrefix(printable(value), MAX_STRING)}…` : redact(printable(value));
   if (typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
   if (value instanceof Date) return value.toISOString();
   if (depth >= MAX_DEPTH) return '[…]';

@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
-import { redact, redactValue, type RedactionOptions } from './redaction.js';
+import { redactPrefix, redactValue, type RedactionOptions } from './redaction.js';
 
 export type { Logger };
 
@@ -26,7 +26,8 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /**
  * How much text a log line keeps: 8 KiB a string (a message, a field, an error's stack) and
- * 32 KiB in all, far more than any line needs. Every string is redacted before it is written,
+ * 32 KiB of its fields' strings in all (the message has its own 8 KiB), far more than any
+ * line needs. Every string is redacted before it is written,
  * on the event loop: an unbounded one let a single line stall every request for seconds.
  */
 export const LOG_STRING_LIMITS = { each: 8_192, total: 32_768 };
@@ -94,10 +95,14 @@ export function redactUrl(url: string): string {
  */
 function redactLine(line: string, options: RedactionOptions): string {
   try {
-    return `${JSON.stringify(redactValue(JSON.parse(line), options))}\n`;
+    const { msg, ...fields } = JSON.parse(line);
+    // The message first, with a budget of its own: fields of megabytes never use up the
+    // line's. pino writes it last, and so does this.
+    const message = msg === undefined ? {} : { msg: redactValue(msg, { ...options, stringLimits: { ...LOG_STRING_LIMITS, total: LOG_STRING_LIMITS.each } }) };
+    return `${JSON.stringify({ ...redactValue(fields, options), ...message })}\n`;
   } catch {
     try {
-      return redact(line.length > LOG_STRING_LIMITS.total ? `${line.slice(0, LOG_STRING_LIMITS.total)}…\n` : line, options);
+      return `${redactPrefix(line.replace(/\n$/, ''), LOG_STRING_LIMITS.total, options)}\n`;
     } catch {
       // A redaction that fails must not fail the code that logs, nor write the line unmasked.
       return `${JSON.stringify({ level: 50, time: new Date().toISOString(), pid: process.pid, msg: 'a log line could not be redacted and was dropped' })}\n`;

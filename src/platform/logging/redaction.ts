@@ -43,9 +43,9 @@ export interface RedactionOptions {
    */
   phoneCountry?: CountryCode;
   /**
-   * How much of a value's strings `redactValue` reads: each string is cut to `each` characters,
-   * and all of them together to `total` (one of 256 characters or fewer is always kept whole),
-   * before they are redacted; a cut says so
+   * How much of a value's strings `redactValue` keeps: each string is cut to `each` characters
+   * (at a blank, redacted first: redactPrefix), and all of them together to `total`, after
+   * which a string is only the note that it was cut
    * (`…[cut: 2097152 characters in all]`). Log lines set it (LOG_STRING_LIMITS in logger.ts):
    * redaction is linear but not free (a 2 MB string of phone-like numbers took 6 to 10 s, on
    * the event loop serving every request). @default no limit
@@ -127,29 +127,48 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget)]));
 }
 
-const ALWAYS_KEPT = 256;
-/** Longer than an email (320 characters at most) or a phone number. */
-const READ_PAST_CUT = 512;
-
 /**
- * `redact` on as much of `text` as the limits leave (RedactionOptions.stringLimits). What is
- * kept is cut from the redacted text, read a little further than the cut: an email or a phone
- * number across the cut is masked whole, never written in part (`+1 202 555` would pass for
- * no number at all). The cut falls on a blank near the limit where there is one.
+ * `redact` on as much of `text` as the limits leave (RedactionOptions.stringLimits), saying
+ * where it was cut. Every string is charged to the line's budget; once it is spent, a string
+ * is only the note that it was cut, so a line of many short strings costs no more than one of
+ * a few long ones.
  */
 function redactString(text: string, options: RedactionOptions, budget: Budget): string {
-  // Short strings (a message, an id) are kept whole whatever came before them in the line.
-  const limit = Math.min(options.stringLimits?.each ?? Infinity, Math.max(budget.left, ALWAYS_KEPT));
-  if (text.length <= limit) {
-    budget.left = Math.max(0, budget.left - text.length);
-    return redact(text, options);
-  }
-  const redacted = redact(text.slice(0, limit + READ_PAST_CUT), options);
-  const window = Math.max(0, limit - 256);
-  const blank = redacted.slice(window, limit).search(/\s\S*$/);
-  const cut = blank >= 0 ? window + blank : limit;
-  budget.left = Math.max(0, budget.left - limit - READ_PAST_CUT);
-  return `${redacted.slice(0, cut)}…[cut: ${text.length} characters in all]`;
+  if (!options.stringLimits) return redact(text, options);
+  const limit = Math.min(options.stringLimits.each, budget.left);
+  budget.left = Math.max(0, budget.left - Math.min(text.length, limit));
+  if (text.length <= limit) return redact(text, options);
+  const { kept, whole } = limit > 0 ? redactedPrefix(text, limit, options) : { kept: '', whole: false };
+  return whole ? kept : `${kept}…[cut: ${text.length} characters in all]`;
+}
+
+/**
+ * How far past a cut the text is read: longer than an email (320 characters at most), a phone
+ * or card number, a key.
+ */
+const READ_PAST_CUT = 4_096;
+
+/**
+ * At most the first `limit` characters of `text`, redacted (all of it when it is no longer),
+ * never a secret or personal value in part (`ann@examp` and `+1 202 555` pass for neither):
+ * - the text is redacted read past the cut, so a value across the cut is masked whole;
+ * - when the text is longer than what was read, whatever the read itself cut through sits
+ *   unmasked at the end of the redacted text: the last READ_PAST_CUT characters are dropped;
+ * - what is kept ends at a blank (a word across the cut is dropped whole: a token longer than
+ *   READ_PAST_CUT, such as a JWT, may reach back from the read's end past the cut).
+ */
+export function redactPrefix(text: string, limit: number, options: RedactionOptions = {}): string {
+  return redactedPrefix(text, limit, options).kept;
+}
+
+/** redactPrefix, and whether what it kept is the whole text (masks can make it short enough). */
+function redactedPrefix(text: string, limit: number, options: RedactionOptions): { kept: string; whole: boolean } {
+  const readAll = text.length <= limit + READ_PAST_CUT;
+  const redacted = redact(readAll ? text : text.slice(0, limit + READ_PAST_CUT), options);
+  if (readAll && redacted.length <= limit) return { kept: redacted, whole: true };
+  let cut = Math.max(0, Math.min(limit, redacted.length - (readAll ? 0 : READ_PAST_CUT)));
+  while (cut > 0 && !/\s/.test(redacted[cut]!)) cut--;
+  return { kept: redacted.slice(0, cut), whole: false };
 }
 
 /** The Luhn checksum over the digits of `candidate` (separators ignored). */

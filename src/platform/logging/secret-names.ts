@@ -79,7 +79,6 @@ const BARE_RUN = /[^\s"'&,;]*/y;
 // run of word characters after the separator, which holds no separator: linear.
 const NEXT_ASSIGNMENT =
   /\s|(?:\\?["'])?[\w-]+(?:\[[\w.-]*\]){0,8}(?:\\?["'])?=|\\?["'][\w-]+\\?["'][^\S\r\n]*:|(?:User|Initial|Data|Integrated|Persist|Trust|Application|Connect|Connection|Max|Min|Multiple|Pool|Command|Load|Workstation|Packet)(?:[ \t]+[A-Za-z]+){1,3}[ \t]*=/iy;
-const GLUED_AFTER_BRACKET = /[^\s"'&,;:)\]}]/;
 // After a quoted name (JSON), a literal or a number is the whole value: in
 // `[{"token":null},{"id":2}]` the value is `null` (left as it is), not `null},{"id":2}]`.
 const JSON_SCALAR = /(?:null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=[\s,}\]]|$)/y;
@@ -111,9 +110,11 @@ interface LineState {
   '}': number;
   '"': boolean;
   "'": boolean;
+  '\\"': boolean;
+  "\\'": boolean;
 }
 
-const newLineState = (): LineState => ({ ')': 0, ']': 0, '}': 0, '"': false, "'": false });
+const newLineState = (): LineState => ({ ')': 0, ']': 0, '}': 0, '"': false, "'": false, '\\"': false, "\\'": false });
 
 /** `state` updated over text[from, to): a line break forgets everything before it. */
 function trackLine(text: string, from: number, to: number, state: LineState): void {
@@ -124,15 +125,18 @@ function trackLine(text: string, from: number, to: number, state: LineState): vo
     else if (char === '[') state[']']++;
     else if (char === '{') state['}']++;
     else if ((char === ')' || char === ']' || char === '}') && state[char] > 0) state[char]--;
-    else if (char === '"' || char === "'") state[char] = !state[char];
+    else if (char === '"' || char === "'") {
+      const quote = index > 0 && text[index - 1] === '\\' ? (`\\${char}` as const) : char;
+      state[quote] = !state[quote];
+    }
   }
 }
 
 /**
  * Where the bare value starting at `from` ends: see BARE_RUN and NEXT_ASSIGNMENT. A quote ends
- * it when escaped (`\"`: JSON inside a string; the backslash is left out) or when it closes a
- * string the line opened before the value (`msg="token=abc" next`); any other quote is the
- * secret's (`password=it'sMine`, `password=abc"def`). An apostrophe earlier on the line reads
+ * it when it closes a string the line opened before the value, escaped like it (JSON inside a
+ * string: `{\"msg\":\"token=abc\"}`, the backslash left out) or not (`msg="token=abc" next`);
+ * any other quote is the secret's (`password=it'sMine`, `password=abc"def`, `password=ab\'cd`). An apostrophe earlier on the line reads
  * as an open string, so there such a secret is cut at its quote, as every quote once cut it.
  */
 function bareValueEnd(text: string, from: number, state: LineState): number {
@@ -141,8 +145,8 @@ function bareValueEnd(text: string, from: number, state: LineState): number {
     end += matchLengthAt(BARE_RUN, text, end);
     const char = text[end];
     if (char === '"' || char === "'") {
-      if (end > from && text[end - 1] === '\\') return end - 1;
-      if (state[char]) return end;
+      const escaped = end > from && text[end - 1] === '\\';
+      if (escaped ? state[`\\${char}`] : state[char]) return escaped ? end - 1 : end;
     } else if ((char !== '&' && char !== ',' && char !== ';') || matchLengthAt(NEXT_ASSIGNMENT, text, end + 1) >= 0) {
       return end;
     }
@@ -196,6 +200,9 @@ function bracketedEnd(text: string, start: number): number {
   return text.length;
 }
 
+/** Whether a name's closer is a quote: the name was written as JSON's (`"token":`, `\\"token\\":`). */
+const isQuote = (closer: string) => closer !== '' && closer !== ']';
+
 /**
  * The part of the text after a secret's name and separator to mask, as [from, to), or null to
  * leave it. Only a value that is masked is read to its end: a kept one is decided on a bounded
@@ -220,12 +227,13 @@ function secretValueAt(text: string, start: number, name: string, nameCloser: st
   }
   if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
   if (text[start] === '[' || text[start] === '{') {
-    // A word glued after the closing bracket is the secret's too (`PGPASSWORD={J%G7X}rest`);
-    // what JSON puts there (`,`, a closer, a blank) is not: `[{"token":{"a":1}},{"id":2}]`.
+    // After a quoted name (JSON) the value ends with its bracket: `[{"token":{"a":1}},{"id":2}]`.
+    // Otherwise what follows is read as a bare value's rest (`PGPASSWORD={J%G7X}rest`,
+    // `password={abc},def`), up to a blank or the next assignment.
     const closed = bracketedEnd(text, start);
-    return [start, GLUED_AFTER_BRACKET.test(text[closed] ?? '') ? secretEnd(text, closed, bareValueEnd(text, closed, line), line) : closed];
+    return [start, isQuote(nameCloser) ? closed : secretEnd(text, closed, bareValueEnd(text, closed, line), line)];
   }
-  if (nameCloser === '"' || nameCloser === "'" || nameCloser === '\\"' || nameCloser === "\\'") {
+  if (isQuote(nameCloser)) {
     const scalar = matchLengthAt(JSON_SCALAR, text, start);
     if (scalar >= 0) return scalar >= 3 && !BARE_LITERAL.test(text.slice(start, start + scalar)) ? [start, start + scalar] : null;
   }
