@@ -137,6 +137,8 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
     ['text after braces, not JSON', 'password={abc},defgh x', 'password=[redacted] x'],
     ['a colon after brackets, not JSON', 'password=[ab]:cdef x', 'password=[redacted] x'],
     ['an escaped quote no string opened', "password=ab\\'cdef", 'password=[redacted]'],
+    ['text glued after braces under a JSON name', '"password":{abc}defgh', '"password":[redacted]'],
+    ['text glued after brackets under a JSON name', '{"token":[x]hunter2secret, "a":1}', '{"token":[redacted], "a":1}'],
     // URL userinfo up to the last @ of the authority, as URL parsers read it.
     ['a URL password holding an unencoded @', 'connect mysql://root:p@ss@db/app failed', 'connect mysql://[redacted]@db/app failed'],
   ])('masks %s', (_what, input, expected) => {
@@ -357,6 +359,26 @@ describe('every log line', () => {
     expect(read.length).toBeLessThanOrEqual(Math.ceil(32_768 / 256));
     expect(parsed.numbers.at(-1)).toBe('…[cut: 256 characters in all]');
     expect(lines[0]).not.toContain('202 555');
+  });
+
+  it('redacts keys like strings, and past the budget writes no note longer than what it stands for', () => {
+    const { lines, logger } = capture();
+    logger.info({ byEmail: { 'ann@example.com': 1, [`${'k'.repeat(2_000_000)} ${JWT}`]: 2 }, filler: Array(4).fill('f '.repeat(20_000)), rest: Array(1_000).fill('ab') }, 'keys');
+    const parsed = JSON.parse(lines[0]!);
+    expect(Object.keys(parsed.byEmail)[0]).toBe('[redacted email]');
+    // A run with no break in reach of the cut, as a token would be, is dropped whole.
+    expect(Object.keys(parsed.byEmail)[1]).toMatch(/^k*…\[cut: 2000\d+ characters in all\]$/);
+    expect(lines[0]).not.toContain('eyJ');
+    expect(lines[0]).not.toContain('ann@example.com');
+    expect(parsed.rest).toEqual(Array(1_000).fill('…'));
+    expect(parsed.msg).toBe('keys');
+  });
+
+  it('cuts compact JSON and long URLs at their punctuation, not to nothing', () => {
+    const body = JSON.stringify(Array.from({ length: 2_000 }, (_, index) => ({ id: index, name: `item-${index}` })));
+    const kept = redactValue({ body }, { stringLimits: { each: 8_192, total: 32_768 } }).body;
+    expect(kept.length).toBeGreaterThan(7_000);
+    expect(kept).toMatch(/^\[\{"id":0,"name":"item-0"\}.*…\[cut: \d+ characters in all\]$/);
   });
 
   it('keeps lines valid JSON when a number’s digits look like a card (regression: a fraction was masked)', () => {

@@ -29,6 +29,7 @@ export type TextDigest = (text: string) => { keyId: string; digest: string };
 const MAX_STRING = 256;
 const MAX_ITEMS = 50;
 const MAX_DEPTH = 6;
+const MAX_KEY = 128;
 
 /**
  * Collects what one event keeps: `keep` returns the payload's form of a marked value and
@@ -73,7 +74,8 @@ export function bounded(value: unknown, depth: number): unknown {
   if (typeof (value as { arrayBuffer?: unknown }).arrayBuffer === 'function') return { file: { size: (value as { size?: number }).size ?? null } };
   const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
   // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like.
-  return Object.fromEntries(entries.map(([key, item]) => [printable(key).slice(0, 128), item != null && isSecretName(key) ? { secret: 'omitted' } : bounded(item, depth + 1)]));
+  // A key is text too (a map keyed by email): redacted, then cut, like a string.
+  return Object.fromEntries(entries.map(([key, item]) => [redactPrefix(printable(key), MAX_KEY), item != null && isSecretName(key) ? { secret: 'omitted' } : bounded(item, depth + 1)]));
 }
 
 /** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */

@@ -97,6 +97,9 @@ export function redact(text: string, options: RedactionOptions = {}): string {
   return out;
 }
 
+/** The longest key a value with string limits keeps. */
+const MAX_KEY = 256;
+
 /** What a secret-named member's value becomes in a log line. */
 const REDACTED_MEMBER = '[redacted]';
 
@@ -124,7 +127,14 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   }
   if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen, budget));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      // A key is text too (a map keyed by email): redacted, and cut when long. Never spent
+      // with the strings' budget: a member's name says what its value was.
+      options.stringLimits && key.length > MAX_KEY ? `${redactPrefix(key, MAX_KEY, options)}…[cut: ${key.length} characters in all]` : redact(key, options),
+      item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget),
+    ]),
+  );
 }
 
 /**
@@ -135,12 +145,18 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
  */
 function redactString(text: string, options: RedactionOptions, budget: Budget): string {
   if (!options.stringLimits) return redact(text, options);
+  // Spent: nothing more is read, and no note is longer than what it stands for.
+  if (budget.left === 0) return text.length > CUT_NOTE_LENGTH ? `…[cut: ${text.length} characters in all]` : '…';
   const limit = Math.min(options.stringLimits.each, budget.left);
   budget.left = Math.max(0, budget.left - Math.min(text.length, limit));
   if (text.length <= limit) return redact(text, options);
   const { kept, whole } = limit > 0 ? redactedPrefix(text, limit, options) : { kept: '', whole: false };
   return whole ? kept : `${kept}…[cut: ${text.length} characters in all]`;
 }
+
+/** What keys, JWTs and credentials (`Bearer …`, base64) are made of. */
+const TOKEN_CHARACTER = /[\w.~+=-]/;
+const CUT_NOTE_LENGTH = '…[cut: 1000000 characters in all]'.length;
 
 /**
  * How far past a cut the text is read: longer than an email (320 characters at most), a phone
@@ -153,9 +169,13 @@ const READ_PAST_CUT = 4_096;
  * never a secret or personal value in part (`ann@examp` and `+1 202 555` pass for neither):
  * - the text is redacted read past the cut, so a value across the cut is masked whole;
  * - when the text is longer than what was read, whatever the read itself cut through sits
- *   unmasked at the end of the redacted text: the last READ_PAST_CUT characters are dropped;
- * - what is kept ends at a blank (a word across the cut is dropped whole: a token longer than
- *   READ_PAST_CUT, such as a JWT, may reach back from the read's end past the cut).
+ *   unmasked at the end of the redacted text: the last READ_PAST_CUT characters are dropped,
+ *   and a token across the cut is dropped whole (one longer than READ_PAST_CUT, such as a JWT,
+ *   may reach back from the read's end past the cut). A token is a run of TOKEN_CHARACTERs:
+ *   every key, JWT and credential masked is one; compact JSON or a URL is cut at its quotes,
+ *   commas or slashes, not dropped whole.
+ * When all of the text was read, every value in it was seen whole and masked: the cut falls
+ * at the limit.
  */
 export function redactPrefix(text: string, limit: number, options: RedactionOptions = {}): string {
   return redactedPrefix(text, limit, options).kept;
@@ -167,7 +187,7 @@ function redactedPrefix(text: string, limit: number, options: RedactionOptions):
   const redacted = redact(readAll ? text : text.slice(0, limit + READ_PAST_CUT), options);
   if (readAll && redacted.length <= limit) return { kept: redacted, whole: true };
   let cut = Math.max(0, Math.min(limit, redacted.length - (readAll ? 0 : READ_PAST_CUT)));
-  while (cut > 0 && !/\s/.test(redacted[cut]!)) cut--;
+  if (!readAll) while (cut > 0 && TOKEN_CHARACTER.test(redacted[cut - 1]!) && TOKEN_CHARACTER.test(redacted[cut]!)) cut--;
   return { kept: redacted.slice(0, cut), whole: false };
 }
 

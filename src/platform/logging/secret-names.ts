@@ -15,9 +15,13 @@
  * in a model's `config` was kept verbatim until 2026-12-05.
  */
 export function isSecretName(name: string): boolean {
-  const last = lastWordOf(name);
+  // Its end decides, and reading only that keeps a name of megabytes cheap.
+  const last = lastWordOf(name.length > NAME_END ? name.slice(-NAME_END) : name);
   return last !== undefined && (SECRET_WORDS.has(last) || GLUED_SECRET.test(last));
 }
+
+/** How much of a name's end isSecretName reads: far longer than any word it looks for. */
+const NAME_END = 1_024;
 
 // "tokens" is not here: maxTokens, promptTokens and the like are counts.
 const SECRET_WORDS = new Set([
@@ -227,11 +231,13 @@ function secretValueAt(text: string, start: number, name: string, nameCloser: st
   }
   if (matchLengthAt(ALREADY_MASKED, text, start) >= 0) return null;
   if (text[start] === '[' || text[start] === '{') {
-    // After a quoted name (JSON) the value ends with its bracket: `[{"token":{"a":1}},{"id":2}]`.
-    // Otherwise what follows is read as a bare value's rest (`PGPASSWORD={J%G7X}rest`,
-    // `password={abc},def`), up to a blank or the next assignment.
+    // After a quoted name (JSON) the value ends with its bracket where JSON goes on
+    // (`[{"token":{"a":1}},{"id":2}]`). Otherwise what follows is read as a bare value's rest
+    // (`PGPASSWORD={J%G7X}rest`, `password={abc},def`, `"password":{abc}def`), up to a blank or
+    // the next assignment.
     const closed = bracketedEnd(text, start);
-    return [start, isQuote(nameCloser) ? closed : secretEnd(text, closed, bareValueEnd(text, closed, line), line)];
+    const jsonGoesOn = isQuote(nameCloser) && /^(?:[\s,:\]}]|$)/.test(text.slice(closed, closed + 1));
+    return [start, jsonGoesOn ? closed : secretEnd(text, closed, bareValueEnd(text, closed, line), line)];
   }
   if (isQuote(nameCloser)) {
     const scalar = matchLengthAt(JSON_SCALAR, text, start);
