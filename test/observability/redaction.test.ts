@@ -242,6 +242,14 @@ describe('a string cut to a limit is redacted before it is cut (regression: the 
     expect(out.length).toBeLessThanOrEqual(8_192 + '…[cut: 1000000 characters in all]'.length);
   });
 
+  it.each([
+    ['a URL whose password is longer than what is read past the cut', `${'x '.repeat(4_000)}https://alice:${'S3cr%2Fet'.repeat(600)}@db.example.com/x ${'x '.repeat(6_000)}`, 'alice:'],
+    ['an email whose domain is longer than what is read past the cut', `${'x '.repeat(4_050)}ann.smith@${'1.'.repeat(2_500)}com ${'y '.repeat(8_000)}`, 'ann.smith'],
+  ])('drops %s whole (regression: the cut walked back over token characters only)', (_what, text, part) => {
+    expect(redactPrefix(text, 8_192)).not.toContain(part);
+    expect(redactPrefix(text, 8_192)).toMatch(/^(x )+$/);
+  });
+
   it('keeps a short string whole', () => {
     expect(redactPrefix('ann@example.com called', 256)).toBe('[redacted email] called');
     expect(bounded('ann@example.com called', 0)).toBe('[redacted email] called');
@@ -372,6 +380,27 @@ describe('every log line', () => {
     expect(lines[0]).not.toContain('ann@example.com');
     expect(parsed.rest).toEqual(Array(1_000).fill('…'));
     expect(parsed.msg).toBe('keys');
+  });
+
+  it('judges a key as it is written, and keeps keys redacted alike apart (regression: a fullwidth key was written `password` with its value; one email key overwrote another)', () => {
+    const { lines, logger } = capture();
+    logger.info({ password: 'x', 'ｐａｓｓｗｏｒｄ': 'fullwidth42', 'pass\u200bword': 'zerowidth42', byEmail: { 'ann@a.example': 'first', 'bob@b.example': 'second' } }, 'keys');
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed).toMatchObject({ password: '[redacted]', 'password#2': '[redacted]', 'password#3': '[redacted]', byEmail: { '[redacted email]': 'first', '[redacted email]#2': 'second' } });
+    expect(lines[0]).not.toMatch(/fullwidth42|zerowidth42/);
+    expect(bounded({ 'ｐａｓｓｗｏｒｄ': 'fullwidth42', 'ann@a.example': 'first', 'bob@b.example': 'second' }, 0)).toEqual({
+      password: { secret: 'omitted' },
+      '[redacted email]': 'first',
+      '[redacted email]#2': 'second',
+    });
+  });
+
+  it('reads a secret’s name before any number of digits (regression: past 1 KiB of digits it read only digits)', () => {
+    for (const name of [`password${'1'.repeat(1_100)}`, `apiKey${'0'.repeat(5_000)}`]) {
+      expect(isSecretName(name)).toBe(true);
+      expect(redact(`${name}=hunter22`)).toBe(`${name}=[redacted]`);
+    }
+    expect(isSecretName(`${'aB'.repeat(2_500_000)}Password`)).toBe(true);
   });
 
   it('cuts compact JSON and long URLs at their punctuation, not to nothing', () => {

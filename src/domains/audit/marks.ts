@@ -12,7 +12,7 @@
  *              `emailClaim`): kept like any unmarked value.
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
-import { isSecretName, redact, redactPrefix } from '../../platform/logging/redaction.js';
+import { addMember, isSecretName, redact, redactPrefix } from '../../platform/logging/redaction.js';
 
 export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
 
@@ -74,8 +74,14 @@ export function bounded(value: unknown, depth: number): unknown {
   if (typeof (value as { arrayBuffer?: unknown }).arrayBuffer === 'function') return { file: { size: (value as { size?: number }).size ?? null } };
   const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
   // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like.
-  // A key is text too (a map keyed by email): redacted, then cut, like a string.
-  return Object.fromEntries(entries.map(([key, item]) => [redactPrefix(printable(key), MAX_KEY), item != null && isSecretName(key) ? { secret: 'omitted' } : bounded(item, depth + 1)]));
+  const kept: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    // A key is text too (a map keyed by email): redacted, then cut, like a string; judged as
+    // written too (`ｐａｓｓｗｏｒｄ` is written `password`), and never over another redacted alike.
+    const written = redactPrefix(printable(key), MAX_KEY);
+    addMember(kept, written, item != null && (isSecretName(key) || isSecretName(written)) ? { secret: 'omitted' } : bounded(item, depth + 1));
+  }
+  return kept;
 }
 
 /** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */

@@ -127,14 +127,16 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   }
   if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen, budget));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [
-      // A key is text too (a map keyed by email): redacted, and cut when long. Never spent
-      // with the strings' budget: a member's name says what its value was.
-      options.stringLimits && key.length > MAX_KEY ? `${redactPrefix(key, MAX_KEY, options)}…[cut: ${key.length} characters in all]` : redact(key, options),
-      item != null && isSecretName(key) ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget),
-    ]),
-  );
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    // A key is text too (a map keyed by email): redacted, and cut when long. Never spent with
+    // the strings' budget: a member's name says what its value was.
+    const written = options.stringLimits && key.length > MAX_KEY ? `${redactPrefix(key, MAX_KEY, options)}…[cut: ${key.length} characters in all]` : redact(key, options);
+    // Judged as written too: `ｐａｓｓｗｏｒｄ` and `pass\u200bword` are written `password`.
+    const secret = item != null && (isSecretName(key) || isSecretName(written));
+    addMember(out, written, secret ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget));
+  }
+  return out;
 }
 
 /**
@@ -154,8 +156,11 @@ function redactString(text: string, options: RedactionOptions, budget: Budget): 
   return whole ? kept : `${kept}…[cut: ${text.length} characters in all]`;
 }
 
-/** What keys, JWTs and credentials (`Bearer …`, base64) are made of. */
-const TOKEN_CHARACTER = /[\w.~+=-]/;
+/**
+ * What keys, JWTs, credentials (`Bearer …`, base64), emails and URLs (with their userinfo) are
+ * made of: anything but blanks, quotes, brackets, commas and semicolons.
+ */
+const VALUE_CHARACTER = /[^\s"'<>()[\]{},;]/;
 const CUT_NOTE_LENGTH = '…[cut: 1000000 characters in all]'.length;
 
 /**
@@ -170,10 +175,10 @@ const READ_PAST_CUT = 4_096;
  * - the text is redacted read past the cut, so a value across the cut is masked whole;
  * - when the text is longer than what was read, whatever the read itself cut through sits
  *   unmasked at the end of the redacted text: the last READ_PAST_CUT characters are dropped,
- *   and a token across the cut is dropped whole (one longer than READ_PAST_CUT, such as a JWT,
- *   may reach back from the read's end past the cut). A token is a run of TOKEN_CHARACTERs:
- *   every key, JWT and credential masked is one; compact JSON or a URL is cut at its quotes,
- *   commas or slashes, not dropped whole.
+ *   and a value across the cut is dropped whole (one longer than READ_PAST_CUT, a JWT or a URL
+ *   with a long password, may reach back from the read's end past the cut, unrecognised). A
+ *   value is a run of VALUE_CHARACTERs: every key, JWT, credential, email and URL masked is
+ *   one; compact JSON is cut at its quotes, commas or brackets, not dropped whole.
  * When all of the text was read, every value in it was seen whole and masked: the cut falls
  * at the limit.
  */
@@ -187,8 +192,19 @@ function redactedPrefix(text: string, limit: number, options: RedactionOptions):
   const redacted = redact(readAll ? text : text.slice(0, limit + READ_PAST_CUT), options);
   if (readAll && redacted.length <= limit) return { kept: redacted, whole: true };
   let cut = Math.max(0, Math.min(limit, redacted.length - (readAll ? 0 : READ_PAST_CUT)));
-  if (!readAll) while (cut > 0 && TOKEN_CHARACTER.test(redacted[cut - 1]!) && TOKEN_CHARACTER.test(redacted[cut]!)) cut--;
+  if (!readAll) while (cut > 0 && VALUE_CHARACTER.test(redacted[cut - 1]!) && VALUE_CHARACTER.test(redacted[cut]!)) cut--;
   return { kept: redacted.slice(0, cut), whole: false };
+}
+
+/**
+ * Adds `value` to `object` under `key`, or `key#2`, `key#3`… when `object` has it already: two
+ * keys redacted alike (`[redacted email]`) must not overwrite one another. Defined, not
+ * assigned: a key `__proto__` is a member like any other.
+ */
+export function addMember(object: Record<string, unknown>, key: string, value: unknown): void {
+  let name = key;
+  for (let n = 2; Object.hasOwn(object, name); n++) name = `${key}#${n}`;
+  Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The Luhn checksum over the digits of `candidate` (separators ignored). */

@@ -15,8 +15,11 @@
  * in a model's `config` was kept verbatim until 2026-12-05.
  */
 export function isSecretName(name: string): boolean {
-  // Its end decides, and reading only that keeps a name of megabytes cheap.
-  const last = lastWordOf(name.length > NAME_END ? name.slice(-NAME_END) : name);
+  // Its end decides (its last word, and the digits after it): reading only that keeps a name of
+  // megabytes cheap. The digits are read whole, however many: `password` + 2 000 digits.
+  let digits = name.length;
+  while (digits > 0 && name.charCodeAt(digits - 1) >= 48 && name.charCodeAt(digits - 1) <= 57) digits--;
+  const last = lastWordOf(digits > NAME_END ? name.slice(digits - NAME_END) : name);
   return last !== undefined && (SECRET_WORDS.has(last) || GLUED_SECRET.test(last));
 }
 
