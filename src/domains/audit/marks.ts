@@ -75,11 +75,12 @@ export function bounded(value: unknown, depth: number): unknown {
   const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
   // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like.
   const kept: Record<string, unknown> = {};
+  const suffixes = new Map<string, number>();
   for (const [key, item] of entries) {
     // A key is text too (a map keyed by email): redacted, then cut, like a string; judged as
     // written too (`ｐａｓｓｗｏｒｄ` is written `password`), and never over another redacted alike.
     const written = redactPrefix(printable(key), MAX_KEY);
-    addMember(kept, written, item != null && (isSecretName(key) || isSecretName(written)) ? { secret: 'omitted' } : bounded(item, depth + 1));
+    addMember(kept, written, item != null && (isSecretName(key) || isSecretName(written)) ? { secret: 'omitted' } : bounded(item, depth + 1), suffixes);
   }
   return kept;
 }

@@ -27,8 +27,8 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 /**
  * How much text a log line keeps: 8 KiB a string (a message, a field, an error's stack) and
  * 32 KiB of its fields' strings in all (the message has its own 8 KiB), far more than any
- * line needs. Every string is redacted before it is written,
- * on the event loop: an unbounded one let a single line stall every request for seconds.
+ * line needs. Every string is redacted before it is written, on the event loop: unbounded,
+ * a single line could stall every request for seconds.
  */
 export const LOG_STRING_LIMITS = { each: 8_192, total: 32_768 };
 

@@ -44,9 +44,9 @@ export interface RedactionOptions {
   phoneCountry?: CountryCode;
   /**
    * How much of a value's strings `redactValue` keeps: each string is cut to `each` characters
-   * (at a blank, redacted first: redactPrefix), and all of them together to `total`, after
-   * which a string is only the note that it was cut
-   * (`…[cut: 2097152 characters in all]`). Log lines set it (LOG_STRING_LIMITS in logger.ts):
+   * (redacted first, never a value in part: redactPrefix), and all of them together to `total`,
+   * after which a string is only the note that it was cut (`…[cut: 2097152 characters in all]`)
+   * or `…`. Keys are cut at 256 characters. Log lines set it (LOG_STRING_LIMITS in logger.ts):
    * redaction is linear but not free (a 2 MB string of phone-like numbers took 6 to 10 s, on
    * the event loop serving every request). @default no limit
    */
@@ -128,13 +128,14 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   if (Array.isArray(value)) return value.map((item) => walk(item, options, depth + 1, seen, budget));
   if (value instanceof Date || ArrayBuffer.isView(value)) return value;
   const out: Record<string, unknown> = {};
+  const suffixes = new Map<string, number>();
   for (const [key, item] of Object.entries(value)) {
     // A key is text too (a map keyed by email): redacted, and cut when long. Never spent with
     // the strings' budget: a member's name says what its value was.
     const written = options.stringLimits && key.length > MAX_KEY ? `${redactPrefix(key, MAX_KEY, options)}…[cut: ${key.length} characters in all]` : redact(key, options);
     // Judged as written too: `ｐａｓｓｗｏｒｄ` and `pass\u200bword` are written `password`.
     const secret = item != null && (isSecretName(key) || isSecretName(written));
-    addMember(out, written, secret ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget));
+    addMember(out, written, secret ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget), suffixes);
   }
   return out;
 }
@@ -152,7 +153,7 @@ function redactString(text: string, options: RedactionOptions, budget: Budget): 
   const limit = Math.min(options.stringLimits.each, budget.left);
   budget.left = Math.max(0, budget.left - Math.min(text.length, limit));
   if (text.length <= limit) return redact(text, options);
-  const { kept, whole } = limit > 0 ? redactedPrefix(text, limit, options) : { kept: '', whole: false };
+  const { kept, whole } = redactedPrefix(text, limit, options);
   return whole ? kept : `${kept}…[cut: ${text.length} characters in all]`;
 }
 
@@ -197,13 +198,20 @@ function redactedPrefix(text: string, limit: number, options: RedactionOptions):
 }
 
 /**
- * Adds `value` to `object` under `key`, or `key#2`, `key#3`… when `object` has it already: two
+ * Adds `value` to `object` under `key`, or `key#2`, `key#3`… when `object` has it already (the
+ * suffixes given so far in `suffixes`, one map per object): two
  * keys redacted alike (`[redacted email]`) must not overwrite one another. Defined, not
  * assigned: a key `__proto__` is a member like any other.
  */
-export function addMember(object: Record<string, unknown>, key: string, value: unknown): void {
+export function addMember(object: Record<string, unknown>, key: string, value: unknown, suffixes: Map<string, number>): void {
   let name = key;
-  for (let n = 2; Object.hasOwn(object, name); n++) name = `${key}#${n}`;
+  if (Object.hasOwn(object, name)) {
+    // The next suffix is remembered per key: a map keyed by 100 000 emails stays linear.
+    let n = suffixes.get(key) ?? 2;
+    while (Object.hasOwn(object, `${key}#${n}`)) n++;
+    suffixes.set(key, n + 1);
+    name = `${key}#${n}`;
+  }
   Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
