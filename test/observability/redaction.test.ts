@@ -33,6 +33,7 @@ describe('redact', () => {
     ['an environment-style name', 'ran with PGPASSWORD=hunter22 and AUTH_TOKEN=abcdef99', 'ran with PGPASSWORD=[redacted] and AUTH_TOKEN=[redacted]'],
     ['a cookie header, every cookie of it', 'Cookie: sid=abc123def; session=SECRET99', 'Cookie: [redacted]'],
     ['an authorization header of another scheme', 'Authorization: Token ghp_abcdef0123 more', 'Authorization: Token [redacted]'],
+    ['an authorization header without a scheme, all of it (regression: its first word was kept as the scheme)', 'Authorization: tok123secret trailing words', 'Authorization: [redacted]'],
     ['command-line flags', 'run --password=hunter22 --token=abcdef12 -api-key=zz9 _authToken=q1w2e3', 'run --password=[redacted] --token=[redacted] -api-key=[redacted] _authToken=[redacted]'],
     ['a name glued to a digit', 'config 1client-secret=s3cr3t', 'config 1client-secret=[redacted]'],
     ['pass', 'user: ann pass: hunter22', 'user: ann pass: [redacted]'],

@@ -91,7 +91,10 @@ const NEXT_ASSIGNMENT =
 const JSON_SCALAR = /(?:null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=[\s,}\]]|$)/y;
 // After an auth scheme's word (`token=Bearer abc`) the credential is the word after it.
 const AUTH_SCHEME_WORD = /(?:Bearer|Basic|Token|Digest|Bot|Negotiate)[ \t]+/iy;
-const SCHEME_WORD = /[A-Za-z][\w-]*[ \t]+/y;
+// An `Authorization:` header's scheme, kept readable: the registered ones (IANA's HTTP
+// authentication schemes) and those APIs commonly use. Any other first word may be the
+// credential itself (`Authorization: tok123secret`, an API taking a bare key): it is masked.
+const SCHEME_WORD = /(?:Basic|Bearer|Digest|DPoP|GNAP|HOBA|Mutual|Negotiate|NTLM|OAuth|PrivateToken|SCRAM-SHA-1|SCRAM-SHA-256|vapid|Token|Bot|ApiKey|AWS4-HMAC-SHA256)[ \t]+/iy;
 const LINE = /[^\r\n]*/y;
 // Left as they are: a value already masked; a bare value of one or two characters (a flag, a
 // count, a `$1` placeholder: `tests pass: 42`), and JSON's literals.
