@@ -5,9 +5,11 @@
 import { MikroORM, type EntitySchema, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { migrationsList } from '../../migrations/index.js';
 import type { Logger } from '../platform/logging/logger.js';
+import { serialiseQueries } from './serial-queries.js';
 import { TenantSessionSubscriber } from './tenant-session.js';
 
 export type Orm = MikroORM<PostgreSqlDriver>;
@@ -51,7 +53,15 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
     forceUtcTimezone: true,
     colors: false,
     ensureDatabase: false,
-    pool: { min: 0, max: settings.poolMax ?? 10 },
+    pool: {
+      min: 0,
+      max: settings.poolMax ?? 10,
+      // A request's sibling fields share its transaction's connection: their queries take turns here.
+      afterCreate: (connection: pg.Client, done: (error: Error | null, connection: pg.Client) => void) => {
+        serialiseQueries(connection);
+        done(null, connection);
+      },
+    },
     // MikroORM takes host, user and database from clientUrl but drops its query string, so
     // `sslmode=require` would silently connect in plain text: hand node-postgres the TLS
     // settings it would derive from the URL itself.

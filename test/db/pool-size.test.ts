@@ -33,3 +33,41 @@ it('serves concurrent requests through a pool of one, each seeing its own tenant
   );
   expect(pages.map((edges) => edges.map((edge: { node: { slug: string } }) => edge.node.slug))).toEqual([['pool-0'], ['pool-1'], ['pool-2'], ['pool-0'], ['pool-1'], ['pool-2']]);
 });
+
+it("takes a connection's concurrent queries in turn, in order, without node-postgres's deprecated queue", async () => {
+  // A GraphQL operation's sibling fields query its transaction's one connection at once
+  // (src/db/serial-queries.ts). pg 8.19 deprecated queueing them inside the client; pg 9 removes it.
+  const client = server.orm.em.getConnection().getKnex().client as { acquireConnection(): Promise<RawConnection>; releaseConnection(connection: RawConnection): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    const viaCallback = (sql: string) =>
+      new Promise<unknown>((resolve, reject) => connection.query(sql, (error, result) => (error ? reject(error) : resolve(result?.rows[0].n))));
+    const answers = [
+      viaCallback('select 1 as n, pg_sleep(0.02)'),
+      viaCallback('select 1 / 0 as n'),
+      viaCallback('select 3 as n'),
+      connection.query('select $1::int as n', [4]).then((result) => result?.rows[0].n),
+      connection.query('select $1::int / 0 as n', [5]).then((result) => result?.rows[0].n),
+      viaCallback('select 6 as n'),
+    ];
+    // node-postgres's own queue (the deprecated one) holds nothing: the calls wait in ours.
+    expect(connection._queryQueue).toHaveLength(0);
+    const settled = await Promise.allSettled(answers);
+    expect(settled.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : outcome.reason.message))).toEqual([
+      1,
+      'division by zero',
+      3,
+      4,
+      'division by zero',
+      6,
+    ]);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+});
+
+interface RawConnection {
+  query(sql: string, callback: (error: Error | null, result?: { rows: { n: unknown }[] }) => void): void;
+  query(sql: string, values: unknown[]): Promise<{ rows: { n: unknown }[] } | undefined>;
+  _queryQueue: unknown[];
+}
