@@ -173,7 +173,8 @@ export function pluginList({
     // Before anything a subscription holds is made: a refusal costs nothing further.
     subscriptionLimits,
     credentialWatch,
-    useAuditExport({ orm, deps, authenticator, logger, trustProxyHops: limits.trustProxyHops }),
+    // The audit trail as JSON Lines (routes/audit-export.ts).
+    useAuditExport({ door: consumerDoor, logger }),
     // The catalog of listed endpoints (routes/catalog.ts).
     useCatalogRoute({ door: consumerDoor, logger }),
     // REST query (routes/endpoint-query.ts) and the OpenAPI document of every REST route.

@@ -45,6 +45,17 @@ it('refuses operations from outside the list over HTTP and WebSocket; other tena
   expect(refused.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'IP_NOT_ALLOWED' });
   expect((await must(server, other.accessToken, '{ viewer { kind } }')).viewer.kind).toBe('USER');
 
+  // The REST routes meet the same list: the audit export too, and its refusal is audited.
+  const exported = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${fenced.accessToken}` } });
+  expect(exported.status).toBe(403);
+  expect((await exported.json()).errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'IP_NOT_ALLOWED' });
+  const catalog = await fetch(`${server.baseUrl}/api/v1/endpoints`, { headers: { authorization: `Bearer ${fenced.accessToken}` } });
+  expect([catalog.status, (await catalog.json()).reason]).toEqual([403, 'IP_NOT_ALLOWED']);
+  expect(await refusalsRecorded(fenced.tenant.slug, ['rest.audit_export', 'rest.catalog'])).toEqual([
+    { action: 'rest.audit_export', outcome: 'FORBIDDEN' },
+    { action: 'rest.catalog', outcome: 'FORBIDDEN' },
+  ]);
+
   const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${fenced.accessToken}` } });
   try {
     const results: any[] = [];
@@ -60,3 +71,17 @@ it('refuses operations from outside the list over HTTP and WebSocket; other tena
     await client.dispose();
   }
 });
+
+/** The tenant's events of these actions, once the asynchronous writer has written one of each. */
+async function refusalsRecorded(tenantSlug: string, actions: string[]): Promise<{ action: string; outcome: string }[]> {
+  return withClient(server.database.ownerUrl, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ action: string; outcome: string }>(
+        'select action, outcome from audit_events where tenant_id = (select id from tenants where slug = $1) and action = any($2) order by action, seq',
+        [tenantSlug, actions],
+      );
+      if (new Set(rows.map((row) => row.action)).size === actions.length) return rows;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+}

@@ -4,6 +4,7 @@
  * own transaction), so a small pool is slower, never wrong.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
 import { parseConfig } from '../../src/config.js';
 import { issuesOf } from '../support/config.js';
 import { createDataset, tenantWithOwner } from '../support/ingestion.js';
@@ -41,13 +42,13 @@ it("takes a connection's concurrent queries in turn, in order, without node-post
   const connection = await client.acquireConnection();
   try {
     const viaCallback = (sql: string) =>
-      new Promise<unknown>((resolve, reject) => connection.query(sql, (error, result) => (error ? reject(error) : resolve(result?.rows[0].n))));
+      new Promise<unknown>((resolve, reject) => connection.query(sql, (error, result) => (error ? reject(error) : resolve(result?.rows[0]?.n))));
     const answers = [
       viaCallback('select 1 as n, pg_sleep(0.02)'),
       viaCallback('select 1 / 0 as n'),
       viaCallback('select 3 as n'),
-      connection.query('select $1::int as n', [4]).then((result) => result?.rows[0].n),
-      connection.query('select $1::int / 0 as n', [5]).then((result) => result?.rows[0].n),
+      connection.query('select $1::int as n', [4]).then((result) => result?.rows[0]?.n),
+      connection.query('select $1::int / 0 as n', [5]).then((result) => result?.rows[0]?.n),
       viaCallback('select 6 as n'),
     ];
     // node-postgres's own queue (the deprecated one) holds nothing: the calls wait in ours.
@@ -64,6 +65,32 @@ it("takes a connection's concurrent queries in turn, in order, without node-post
   } finally {
     await client.releaseConnection(connection);
   }
+});
+
+it('answers other requests while an audit export is read slowly: the export holds no connection between batches', async () => {
+  const { tenant, token } = await tenantWithOwner(server);
+  // 6 000 events of 2 KB: far more than the socket buffers hold, so the server waits on the
+  // reader. Written straight through the trail's own append function (chained like any event).
+  await withClient(server.database.ownerUrl, (client) =>
+    client.query(
+      `select append_audit_events(jsonb_agg(jsonb_build_object('tenantId', $1::text, 'id', gen_random_uuid(), 'createdAt', now(), 'personal', '{}'::jsonb,
+         'payload', jsonb_build_object('action', 'test.bulk', 'outcome', 'ok', 'actorKind', 'SYSTEM', 'actorId', null, 'n', n, 'pad', repeat('x', 2000)))))
+         from generate_series(1, 6000) as n`,
+      [tenant.id],
+    ),
+  );
+  const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?action=test.bulk`, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status).toBe(200);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value, { stream: true });
+  // The export is mid-stream and unread; the pool's one connection still serves another request.
+  const other = await server.graphql('{ datasets { edges { node { slug } } } }', { token });
+  expect(other.status).toBe(200);
+  expect(other.body.data.datasets.edges).toEqual([]);
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value, { stream: true });
+  const numbers = text.trim().split('\n').map((line) => JSON.parse(line).payload.n);
+  expect(numbers).toEqual(Array.from({ length: 6000 }, (_, index) => index + 1));
 });
 
 interface RawConnection {

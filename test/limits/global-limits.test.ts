@@ -85,6 +85,22 @@ describe('per principal', () => {
       await client.dispose();
     }
   });
+
+  it('takes the audit export from the same bucket as GraphQL', async () => {
+    clock.advance(10_000);
+    const token = await server.tokenFor(tenantB, tenantB.users[1]!); // an ADMIN
+    const ip = freshIp();
+    const exportTrail = () => fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${token}`, ...fromIp(ip) } });
+    const answered = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await exportTrail();
+      answered.push([response.status, response.headers.get('retry-after')]);
+      await response.text();
+    }
+    expect(answered).toEqual([[200, null], [200, null], [200, null], [429, '1']]);
+    // One bucket for every surface: GraphQL is refused now too.
+    expect((await server.graphql(VIEWER, { token, headers: fromIp(ip) })).status).toBe(429);
+  });
 });
 
 describe('per-tenant override', () => {

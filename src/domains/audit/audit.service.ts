@@ -60,12 +60,14 @@ export class AuditService {
   async *export(filter: AuditEventFilter): AsyncGenerator<AuditEventRow> {
     assertCan(this.ctx.actor, 'audit:read');
     let after = '0';
+    const { where, params } = this.conditions(filter);
     for (;;) {
-      const { where, params } = this.conditions(filter);
-      const rows = await boundSql<AuditEventRow>(
-        this.ctx.em,
-        `select ${COLUMNS} from audit_events where ${where.join(' and ')} and seq > ? order by seq limit 1000`,
-        [...params, after],
+      // Each batch in a short transaction of its own: a client reading slowly holds no
+      // connection between batches (ten slow exports held the whole pool when one transaction
+      // lasted the stream). The keyset (`seq`) keeps the order and skips nothing committed.
+      const rows = await this.ctx.em.transactional(
+        (tx) => boundSql<AuditEventRow>(tx, `select ${COLUMNS} from audit_events where ${where.join(' and ')} and seq > ? order by seq limit 1000`, [...params, after]),
+        { readOnly: true },
       );
       yield* rows;
       if (rows.length < 1000) return;
