@@ -11,8 +11,9 @@
  *  - the caller's tenant's IP allow-list (IpAllowListCheck);
  *  - a tenant scope and the services around it, with the request's facts (id, address, agent);
  *  - one audit event per request on the caller's chain (`<surface>.<route>`, outcome, duration),
- *    like the GraphQL audit plugin's one per operation; what the services record (the query on
- *    the endpoint owner's chain, policy refusals) they record themselves.
+ *    like the GraphQL audit plugin's one per operation, its details kept as unmarked arguments
+ *    are (cut, redacted); what the services record (the query on the endpoint owner's chain,
+ *    policy refusals) they record themselves.
  *
  * A refusal is thrown as a CodedError: each surface writes it in its own error format.
  */
@@ -21,6 +22,7 @@ import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from '../domains/actor.js';
 import type { AuditLog, AuditRequest } from '../domains/audit/audit-log.js';
+import { bounded } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import { presentedCredential } from '../domains/identity/presented-credential.js';
@@ -71,6 +73,12 @@ export interface OpenedDoor {
    * once the response is complete (after the last streamed byte); later calls do nothing.
    */
   finish(outcome: string, details?: Record<string, unknown>): void;
+  /**
+   * Takes one more request from the caller's per-caller bucket, for an HTTP request that
+   * carries several (a JSON-RPC batch's further tool calls): null when allowed, else the
+   * refusal. A batch then costs what its calls sent one by one would.
+   */
+  takeAnother(): Promise<CodedError | null>;
 }
 
 export class ConsumerDoor {
@@ -98,7 +106,9 @@ export class ConsumerDoor {
         outcome,
         actor: auditActorOf(actor),
         request: auditRequest,
-        details: { ...details, durationMs: Math.round(performance.now() - started) },
+        // What a route records comes from the client's request (an endpoint reference, a tool
+        // name): kept as GraphQL keeps an unmarked argument, cut and redacted, never a secret.
+        details: { ...(bounded(details, 0) as Record<string, unknown>), durationMs: Math.round(performance.now() - started) },
       });
       scope.close();
     };
@@ -124,7 +134,8 @@ export class ConsumerDoor {
       finish(outcomeOf(error));
       throw error;
     }
-    return { actor, services, facts, logger: logger.child({ requestId }), finish };
+    const takeAnother = async () => (await principalLimit?.take(actor, loadOverride)) ?? null;
+    return { actor, services, facts, logger: logger.child({ requestId }), finish, takeAnother };
   }
 
   /** The refusal goes on the endpoint's decision log; failing to write it never changes the answer. */

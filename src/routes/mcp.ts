@@ -37,11 +37,18 @@ import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
 import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
 import { toolServer } from './mcp/tool-server.js';
 import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
-import { BadMcpRequest, PARSE_ERROR, refusalResponse, rpcMessagesOf } from './mcp/json-rpc.js';
+import { BadMcpRequest, INVALID_REQUEST, PARSE_ERROR, refusalResponse, rpcMessagesOf } from './mcp/json-rpc.js';
 
 export const MCP_PATH = '/mcp';
 /** `/mcp/{tenant}/{endpoint}`: one endpoint's tools. */
 export const ENDPOINT_PATH = /^\/mcp\/([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})\/?$/;
+
+/**
+ * `tools/call` requests one JSON-RPC batch may hold: as many endpoint queries as one GraphQL
+ * operation may ask (a field and 15 aliases, the default operation limits). Each call past
+ * the first also takes its own request from the caller's per-caller limit.
+ */
+export const MAX_CALLS = 16;
 
 export interface McpOptions {
   door: ConsumerDoor;
@@ -85,13 +92,17 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
       } catch (error) {
         return refuse(codedOrLogged(error, logger.child({ requestId })));
       }
-      const audit = { route: route.kind === 'endpoint' ? route.reference : 'tenant', methods: [] as string[], tools: [] as string[] };
+      // Tool names as the client sent them are not kept: one could be anything (a key pasted in
+      // the wrong field). Known tools are named, the rest counted; at most MAX_CALLS of each.
+      const audit = { route: route.kind === 'endpoint' ? route.reference : 'tenant', methods: [] as string[], tools: [] as string[], unknownTools: 0 };
       let outcome = 'ok';
       const finish = () => opened.finish(outcome, audit);
       try {
         const body = await jsonBodyOf(request);
         const messages = rpcMessagesOf(body);
         audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
+        const callCount = messages.methods.filter((method) => method === 'tools/call').length;
+        if (callCount > MAX_CALLS) throw new BadMcpRequest(`A batch holds at most ${MAX_CALLS} tools/call requests (this one held ${callCount}): send the rest in further requests`, INVALID_REQUEST);
         const principal = principalOf(opened.actor, opened.facts.ip);
         const sessionId = request.headers.get('mcp-session-id');
         for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(callKey(principal, sessionId, cancelled, callKeyDigest), 'the client cancelled the call');
@@ -99,11 +110,24 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         const endpoints = messages.requestIds.length > 0 ? await endpointsOf(route, opened) : [];
         const tools = endpointTools(endpoints);
         const gone = new AbortController();
+        let calls = 0;
         const server = toolServer({
           tools,
           instructions: instructionsFor(route, endpoints),
-          onCallNamed: (name) => audit.tools.push(name.slice(0, 140)),
+          onCallNamed: (name) => {
+            if (tools.some((tool) => tool.name === name)) audit.tools.push(name);
+            else audit.unknownTools += 1;
+          },
           call: async (tool, args, { requestId, signal, progress }) => {
+            // The door took one request for the HTTP request; each further call in a batch takes its own.
+            calls += 1;
+            if (calls > 1) {
+              const limited = await opened.takeAnother();
+              if (limited) {
+                outcome = limited.code;
+                return errorResult(limited.code, limited.message, presentDetails(limited.details));
+              }
+            }
             const running = inFlight.start(callKey(principal, sessionId, requestId, callKeyDigest), AbortSignal.any([signal, gone.signal]));
             try {
               const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });

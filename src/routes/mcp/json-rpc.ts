@@ -9,6 +9,8 @@ import { CodedError, httpHeadersOf, httpStatusOf } from '../../platform/errors/i
 
 /** JSON-RPC's "server error" range, as the SDK's transport uses for its own refusals. */
 const TRANSPORT_ERROR = -32000;
+/** JSON-RPC's code for a message that is JSON but not a request it can take. */
+export const INVALID_REQUEST = -32600;
 /** JSON-RPC's code for a body that is not JSON. */
 export const PARSE_ERROR = -32700;
 
