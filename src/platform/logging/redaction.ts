@@ -100,6 +100,12 @@ export function redact(text: string, options: RedactionOptions = {}): string {
 /** The longest key a value with string limits keeps. */
 const MAX_KEY = 256;
 
+/**
+ * A key `redact` cannot change (letters only: no pattern matches without a digit, `@`, `_`,
+ * `-`, `.`, a blank or a separator), as nearly every key of a log line is: not read again.
+ */
+const PLAIN_KEY = /^[A-Za-z]{1,64}$/;
+
 /** What a secret-named member's value becomes in a log line. */
 const REDACTED_MEMBER = '[redacted]';
 
@@ -132,7 +138,11 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
   for (const [key, item] of Object.entries(value)) {
     // A key is text too (a map keyed by email): redacted, and cut when long. Never spent with
     // the strings' budget: a member's name says what its value was.
-    const written = options.stringLimits && key.length > MAX_KEY ? `${redactPrefix(key, MAX_KEY, options)}…[cut: ${key.length} characters in all]` : redact(key, options);
+    const written = PLAIN_KEY.test(key)
+      ? key
+      : options.stringLimits && key.length > MAX_KEY
+        ? `${redactPrefix(key, MAX_KEY, options)}${cutNote(key.length)}`
+        : redact(key, options);
     // Judged as written too: `ｐａｓｓｗｏｒｄ` and `pass\u200bword` are written `password`.
     const secret = item != null && (isSecretName(key) || isSecretName(written));
     addMember(out, written, secret ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget), suffixes);
@@ -149,12 +159,12 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
 function redactString(text: string, options: RedactionOptions, budget: Budget): string {
   if (!options.stringLimits) return redact(text, options);
   // Spent: nothing more is read, and no note is longer than what it stands for.
-  if (budget.left === 0) return text.length > CUT_NOTE_LENGTH ? `…[cut: ${text.length} characters in all]` : '…';
+  if (budget.left === 0) return text.length > CUT_NOTE_LENGTH ? cutNote(text.length) : '…';
   const limit = Math.min(options.stringLimits.each, budget.left);
   budget.left = Math.max(0, budget.left - Math.min(text.length, limit));
   if (text.length <= limit) return redact(text, options);
   const { kept, whole } = redactedPrefix(text, limit, options);
-  return whole ? kept : `${kept}…[cut: ${text.length} characters in all]`;
+  return whole ? kept : `${kept}${cutNote(text.length)}`;
 }
 
 /**
@@ -162,7 +172,13 @@ function redactString(text: string, options: RedactionOptions, budget: Budget): 
  * made of: anything but blanks, quotes, brackets, commas and semicolons.
  */
 const VALUE_CHARACTER = /[^\s"'<>()[\]{},;]/;
-const CUT_NOTE_LENGTH = '…[cut: 1000000 characters in all]'.length;
+
+/** What a cut string ends with: how long it was. */
+function cutNote(length: number): string {
+  return `…[cut: ${length} characters in all]`;
+}
+
+const CUT_NOTE_LENGTH = cutNote(1_000_000).length;
 
 /**
  * How far past a cut the text is read: longer than an email (320 characters at most), a phone
