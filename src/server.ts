@@ -195,12 +195,14 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     landingPage: false,
     graphiql: graphiql ?? false,
     ...(graphiqlFiles ? { renderGraphiQL: () => graphiqlFiles.page } : {}),
-    // Yoga's own limits (25 000 000 bytes per body, 1 MiB per multipart field) would refuse
-    // uploads the ingestion limits allow, with a code of their own: the node-level limit above
-    // is the one that counts, so Yoga's are set to what it already admits. Files are limited
-    // by the ingestion service (FILE_TOO_LARGE), which names the file.
+    // Yoga's own limit (25 000 000 bytes per body) would refuse uploads the ingestion limits
+    // allow, with a code of its own: the node-level limit above is the one that counts, so
+    // Yoga's is set to what it already admits. Files are limited by the ingestion service
+    // (FILE_TOO_LARGE), which names the file. A form field (`operations`, `map`) gets no more
+    // than a plain body: utf8-bodies.ts refuses a larger one with 413 first, and the parser
+    // holds no more of it meanwhile.
     maxRequestBodySize: largestBody,
-    fetchAPI: createFetch({ formDataLimits: { fieldSize: largestBody } }),
+    fetchAPI: createFetch({ formDataLimits: { fieldSize: config.http.maxBodyBytes, fileSize: largestBody } }),
     // An allow-list decided per request (see platform/http/cors.ts: Yoga's own list handling is not one).
     cors: corsPolicy(config.http.corsOrigins),
     logging: yogaLogger(logger),

@@ -153,7 +153,7 @@ export function pluginList({
     }),
     useErrorModel({ exposeUnexpected: !production, presentDetails: presentErrorDetails }),
     // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
-    useUtf8Bodies(),
+    useUtf8Bodies({ maxFieldBytes: config.http.maxBodyBytes }),
     // After the error model, so spans and metrics see the codes clients get.
     useTracing({ tracer }),
     useMetrics({
