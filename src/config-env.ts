@@ -150,6 +150,8 @@ export const envSchema = z.object({
   SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
   SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
   SLUICE_DATABASE_POOL_SIZE: limit(1, 500).default(10),
+  // How long a request waits for a row lock (a job's, a dataset's) before UNAVAILABLE: db/tenant-scope.ts.
+  SLUICE_REQUEST_LOCK_TIMEOUT_MS: limit(100, 600_000).default(10_000),
   // The embedded PostgreSQL's page memory (src/db/embedded-memory.ts); PostgreSQL's own syntax.
   SLUICE_EMBEDDED_SHARED_BUFFERS: z
     .string()

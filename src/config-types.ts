@@ -46,6 +46,8 @@ export interface Config {
     appUrl: string | undefined;
     /** Connections each process keeps to PostgreSQL as the app role (docs/benchmarks.md: pool size). */
     poolSize: number;
+    /** SLUICE_REQUEST_LOCK_TIMEOUT_MS: the longest a request's transaction waits for a lock. */
+    requestLockTimeoutMs: number;
     /** SLUICE_EMBEDDED_SHARED_BUFFERS; absent: a quarter of the machine's memory (db/embedded-memory.ts). */
     embeddedSharedBuffers: string | undefined;
   };

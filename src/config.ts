@@ -119,7 +119,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       requestTimeoutMs: values.SLUICE_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: values.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
     },
-    database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE, embeddedSharedBuffers: values.SLUICE_EMBEDDED_SHARED_BUFFERS },
+    database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE, requestLockTimeoutMs: values.SLUICE_REQUEST_LOCK_TIMEOUT_MS, embeddedSharedBuffers: values.SLUICE_EMBEDDED_SHARED_BUFFERS },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),
     redisUrl: values.REDIS_URL,
     logLevel: values.LOG_LEVEL ?? 'info',

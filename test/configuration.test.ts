@@ -25,7 +25,7 @@ describe('parseConfig', () => {
     expect(config.env).toBe('development');
     expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
     expect(config.dataDir).toBe(path.resolve('.sluice'));
-    expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10, embeddedSharedBuffers: undefined });
+    expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10, requestLockTimeoutMs: 10_000, embeddedSharedBuffers: undefined });
     expect(parseConfig({ SLUICE_EMBEDDED_SHARED_BUFFERS: '2GB' }).database.embeddedSharedBuffers).toBe('2GB');
     // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
     expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });

@@ -21,6 +21,8 @@ export interface OrmSettings {
   entities: EntitySchema<any, any>[];
   logger?: Logger;
   poolMax?: number;
+  /** How long an entry point's transaction waits for a lock (TenantScope.begin); none when absent. */
+  requestLockTimeoutMs?: number;
   /** Log every SQL statement at debug level (tests count statements with it). */
   onQuery?: (sql: string) => void;
 }
@@ -47,7 +49,7 @@ export function ormOptions(settings: OrmSettings): Options<PostgreSqlDriver> {
     // The audit trail is partitioned and written by SQL functions (migrations, domains/audit):
     // the ORM neither maps nor diffs it.
     schemaGenerator: { ignoreSchema: ['graphile_worker'], skipTables: [/^audit_/] },
-    subscribers: [new TenantSessionSubscriber()],
+    subscribers: [new TenantSessionSubscriber(settings.requestLockTimeoutMs)],
     // The global EntityManager is refused: every request works on its own fork.
     allowGlobalContext: false,
     forceUtcTimezone: true,

@@ -21,7 +21,7 @@
 import { TransactionEventBroadcaster } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from './orm.js';
-import { bindTenantSession, enterSession, tenantSessionOf } from './tenant-session.js';
+import { bindTenantSession, enterSession, markEntryPoint, tenantSessionOf } from './tenant-session.js';
 
 /** Whose data a scope may touch: the tenant (none: only tenant-free tables) and the user behind it. */
 export interface ScopeOwner {
@@ -68,6 +68,8 @@ export class TenantScope {
    */
   async begin(options: { readOnly: boolean; checkChanges?: boolean }): Promise<void> {
     this.assertOpen();
+    // Waits for a lock at most the request lock timeout (tenant-session.ts), then UNAVAILABLE.
+    markEntryPoint(this.em);
     await this.em.begin({ readOnly: options.readOnly });
     this.openTransaction = options;
   }

@@ -34,15 +34,35 @@ export function tenantSessionOf(em: EntityManager): TenantSession | undefined {
   return em.getFilterParams<TenantSession>(TENANT_FILTER);
 }
 
+/**
+ * The units of work of entry points (a GraphQL operation, a REST route: TenantScope.begin),
+ * whose transactions wait at most the request lock timeout for a lock. A request that waited
+ * without end behind a worker's long transaction held a pooled connection all that time: ten
+ * `cancelIngestion` calls during a large ingestion held the whole pool for minutes. A job's
+ * own transactions are not limited: they wait for each other by design.
+ */
+const entryPoints = new WeakSet<EntityManager>();
+
+export function markEntryPoint(em: EntityManager): void {
+  entryPoints.add(em);
+}
+
 export class TenantSessionSubscriber implements EventSubscriber {
+  /** @param requestLockTimeoutMs how long an entry point's transaction waits for a lock; unlimited when absent. */
+  constructor(private readonly requestLockTimeoutMs?: number) {}
+
   async afterTransactionStart({ em, transaction }: TransactionEventArgs): Promise<void> {
     const session = tenantSessionOf(em as EntityManager);
-    // `true`: transaction-local, so a pooled connection never carries a tenant into the next use.
+    const lockTimeout = this.requestLockTimeoutMs !== undefined && entryPoints.has(em as EntityManager) ? `${this.requestLockTimeoutMs}ms` : null;
+    // `true`: transaction-local, so a pooled connection never carries a tenant (or a lock
+    // timeout) into the next use. One statement: the settings cost no round trip of their own.
     await (em as EntityManager)
       .getConnection()
       .execute(
-        `select set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)`,
-        [session?.tenantId ?? '', session?.userId ?? ''],
+        lockTimeout
+          ? `select set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true), set_config('lock_timeout', ?, true)`
+          : `select set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)`,
+        lockTimeout ? [session?.tenantId ?? '', session?.userId ?? '', lockTimeout] : [session?.tenantId ?? '', session?.userId ?? ''],
         'run',
         transaction,
       );

@@ -12,6 +12,7 @@ export {
   PolicyDeniedError,
   RateLimitedError,
   UnauthenticatedError,
+  UnavailableError,
   UpstreamError,
   ValidationError,
 } from '../platform/errors/coded-error.js';

@@ -30,7 +30,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
   const shutdownSignal = new Promise<NodeJS.Signals>((resolve) => {
     for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
   });
-  const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize });
+  const orm = await openOrm({ clientUrl: appUrl, entities, logger, poolMax: config.database.poolSize, requestLockTimeoutMs: config.database.requestLockTimeoutMs });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   // One registry for the API server and its inline worker: /metrics shows the ingestion volume

@@ -125,7 +125,7 @@ export async function startTestServer(
     return logs;
   };
   const logger = createLogger({ level: config.logLevel, destination: sink, redaction: config.observability.redaction });
-  const orm = await openOrm({ clientUrl: database.appUrl, entities, logger, poolMax: config.database.poolSize });
+  const orm = await openOrm({ clientUrl: database.appUrl, entities, logger, poolMax: config.database.poolSize, requestLockTimeoutMs: config.database.requestLockTimeoutMs });
   const bus = await createEventBus({ redisUrl: config.redisUrl, logger });
   // One registry for the server and its in-process worker, as `sluice serve` has.
   const metrics = new ProductMetrics(new Registry());

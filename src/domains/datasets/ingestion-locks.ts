@@ -12,10 +12,12 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
+import { waitAlone } from '../lock-waiters.js';
 
 /** `all`: every job of the dataset (it is being deleted with them); `running`: those not ended. */
 export async function lockDatasetJobs(em: EntityManager, datasetId: string, which: 'all' | 'running'): Promise<void> {
   if (!em.isInTransaction()) throw new Error('lockDatasetJobs needs a transaction: the locks last until it ends');
   const running = which === 'running' ? ` and stage not in ('COMPLETED', 'FAILED', 'CANCELLED')` : '';
-  await boundSql(em, `select 1 from ingestion_jobs where dataset_id = ?::uuid${running} order by id for update`, [datasetId]);
+  // Called by requests (deleting, re-embedding a dataset): one waits at a time (lock-waiters.ts).
+  await waitAlone(`dataset-jobs:${datasetId}`, () => boundSql(em, `select 1 from ingestion_jobs where dataset_id = ?::uuid${running} order by id for update`, [datasetId]));
 }

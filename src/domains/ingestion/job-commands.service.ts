@@ -8,6 +8,7 @@ import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
+import { waitAlone } from '../lock-waiters.js';
 import { lockJob } from './job-lock.js';
 import { snapshotOf } from './progress.js';
 import { enqueueIngestion } from './queue.js';
@@ -70,7 +71,7 @@ export class JobCommandsService {
   }
 
   private async lockedJob(jobId: string): Promise<IngestionJob> {
-    const job = await lockJob(this.ctx.em, jobId);
+    const job = await waitAlone(`ingestion-job:${jobId}`, () => lockJob(this.ctx.em, jobId));
     if (!job) throw new NotFoundError('Ingestion job');
     return job;
   }

@@ -39,6 +39,10 @@ const MAX_DEPTH = 5;
 export function transientFailure(error: unknown): UnavailableError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < MAX_DEPTH && current && typeof current === 'object'; depth += 1) {
+    // Every pooled connection stayed busy until the pool's acquire timeout.
+    if ((current as { name?: unknown }).name === 'KnexTimeoutError') {
+      return new UnavailableError('The database could not complete the request just now; send it again.', 'CONNECTIONS_BUSY', RETRY_AFTER_SECONDS);
+    }
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       const reason = TRANSIENT_STATES[code] ?? (depth === 0 && CONNECTION_ERRORS.has(code) ? 'CONNECTION_LOST' : undefined);
