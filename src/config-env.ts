@@ -91,6 +91,14 @@ export const envSchema = z.object({
   SLUICE_SUBSCRIPTIONS_PER_CONNECTION: limit(1, 10_000).default(50),
   SLUICE_SUBSCRIPTIONS_PER_PRINCIPAL: limit(1, 100_000).default(100),
   SLUICE_WS_KEEPALIVE_MS: limit(0, 600_000).default(12_000),
+  // Open WebSocket connections (src/server/websocket-caps.ts). Each holds a file descriptor for
+  // as long as it answers pings. 10 000 stays well under the descriptor limit Node raises itself
+  // to (a container's is usually 1 048 576, systemd's 524 288; check `ulimit -Hn`), leaving room
+  // for HTTP, PostgreSQL and Redis, and is more live clients than one process serves well.
+  SLUICE_WS_MAX_CONNECTIONS: limit(1, 1_000_000).default(10_000),
+  // 100 from one address: a client needs one per tab or backend process, and an office or a
+  // carrier NAT puts many users behind one IPv4 address; one address cannot take more than 1 %.
+  SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: limit(1, 1_000_000).default(100),
   SLUICE_HEADERS_TIMEOUT_MS: limit(100, 600_000).default(10_000),
   SLUICE_REQUEST_TIMEOUT_MS: limit(100, 3_600_000).default(300_000),
   SLUICE_KEEP_ALIVE_TIMEOUT_MS: limit(100, 600_000).default(5_000),

@@ -33,6 +33,9 @@ export interface Config {
     subscriptionsPerPrincipal: number;
     /** How often a WebSocket is pinged; one that has not answered the previous ping is closed (0: never). */
     webSocketKeepAliveMs: number;
+    /** Open WebSocket connections per process, and from one client address (IPv6: one /64); past either an upgrade is refused. */
+    webSocketConnections: number;
+    webSocketConnectionsPerAddress: number;
     /** Slow clients are cut: all headers within `headersTimeoutMs`, the whole request within `requestTimeoutMs`. */
     headersTimeoutMs: number;
     requestTimeoutMs: number;

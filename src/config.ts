@@ -115,6 +115,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       subscriptionsPerConnection: values.SLUICE_SUBSCRIPTIONS_PER_CONNECTION,
       subscriptionsPerPrincipal: values.SLUICE_SUBSCRIPTIONS_PER_PRINCIPAL,
       webSocketKeepAliveMs: values.SLUICE_WS_KEEPALIVE_MS,
+      webSocketConnections: values.SLUICE_WS_MAX_CONNECTIONS,
+      webSocketConnectionsPerAddress: values.SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS,
       headersTimeoutMs: values.SLUICE_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: values.SLUICE_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: values.SLUICE_KEEP_ALIVE_TIMEOUT_MS,

@@ -52,6 +52,7 @@ import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
+import { WebSocketCaps } from './server/websocket-caps.js';
 import { Gauge, Registry } from 'prom-client';
 import { ProductMetrics } from './platform/telemetry/product-metrics.js';
 import type { RefusedCredentials } from './domains/identity/refused-credentials.js';
@@ -246,7 +247,13 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga)))),
     ),
   );
-  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production });
+  const caps = new WebSocketCaps({
+    perAddress: config.http.webSocketConnectionsPerAddress,
+    total: config.http.webSocketConnections,
+    trustProxyHops: limits.trustProxyHops,
+    registry: metrics.registry,
+  });
+  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production, caps });
 
   let closing: Promise<void> | undefined;
 

@@ -17,6 +17,7 @@ import type { TrustedDocuments } from '../platform/trusted-documents/document-st
 import type { GraphQLContext } from '../plugins/context.js';
 import { trustedQueryOf } from '../plugins/trusted-documents.js';
 import { presentErrorDetails } from '../schema/error-details.js';
+import type { WebSocketCaps } from './websocket-caps.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -26,6 +27,8 @@ export interface WebSocketOptions {
   trustedDocuments: TrustedDocuments | undefined;
   /** Unexpected errors are masked in production. */
   production: boolean;
+  /** Open connections per client address and per process; an upgrade past either is refused (429 / 503). */
+  caps: WebSocketCaps;
 }
 
 /**
@@ -92,7 +95,7 @@ function operationSignalsOf(socket: WebSocket): OperationSignals {
   return signals;
 }
 
-export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production }: WebSocketOptions): Disposable {
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps }: WebSocketOptions): Disposable {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
@@ -100,12 +103,20 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
     maxPayload: http.maxBodyBytes,
     // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
     // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
-    // so do pages of this server's own origin (the console).
-    verifyClient: ({ origin, req }, done) =>
-      done(originAllowed(http.corsOrigins, origin) || sameHostOrigin(origin, req.headers.host), 403, 'Origin not allowed'),
+    // so do pages of this server's own origin (the console). Then the connection caps
+    // (websocket-caps.ts): past them 429 or 503, before the handshake completes.
+    verifyClient: ({ origin, req }, done) => {
+      if (!originAllowed(http.corsOrigins, origin) && !sameHostOrigin(origin, req.headers.host)) return done(false, 403, 'Origin not allowed');
+      const admission = caps.admit(req);
+      if (!admission.admitted) return done(false, admission.status, admission.message, admission.headers);
+      done(true);
+    },
   });
   return useServer(
     {
+      // graphql-ws's default, written out: a socket that has not sent connection_init within
+      // 3 s is closed (4408), giving its place under the caps back.
+      connectionInitWaitTimeout: 3_000,
       // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),

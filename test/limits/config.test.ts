@@ -28,6 +28,7 @@ describe('limit settings', () => {
       introspection: true,
       blockFieldSuggestions: false,
     });
+    expect([config.http.webSocketConnectionsPerAddress, config.http.webSocketConnections]).toEqual([100, 10_000]);
     expect(parseConfig({ NODE_ENV: 'test' }).rateLimits.enabled).toBe(false);
     expect(parseConfig({ NODE_ENV: 'test', SLUICE_RATE_LIMITS: 'on' }).rateLimits.enabled).toBe(true);
     // The anonymous per-address limit is read whatever SLUICE_RATE_LIMITS says (it always applies).
@@ -79,6 +80,8 @@ describe('limit settings', () => {
     [{ SLUICE_API_KEY_CREATE_LIMIT: '5/0h' }, /^SLUICE_API_KEY_CREATE_LIMIT: must look like 5\/15m/],
     [{ SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '0/1m' }, /^SLUICE_AUTH_FAILURE_AUDIT_LIMIT: must look like 5\/15m/],
     [{ SLUICE_TRUST_PROXY: 'true' }, /^SLUICE_TRUST_PROXY: must be the number of proxies in front of Sluice \(0 to 10\)/],
+    [{ SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: '0' }, /^SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: must be at least 1/],
+    [{ SLUICE_WS_MAX_CONNECTIONS: '1.5' }, /^SLUICE_WS_MAX_CONNECTIONS: must be an integer/],
     [{ SLUICE_MAX_DEPTH: '0' }, /^SLUICE_MAX_DEPTH: must be at least 1/],
     [{ SLUICE_MAX_TOKENS: 'lots' }, /^SLUICE_MAX_TOKENS: must be a number/],
     [{ SLUICE_INTROSPECTION: 'on' }, /^SLUICE_INTROSPECTION: /],
