@@ -23,6 +23,7 @@ import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { signInAddressDigests } from './domains/identity/sign-in-addresses.js';
+import { IpAllowListCheck } from './domains/tenancy/ip-allow-check.js';
 import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
@@ -159,10 +160,14 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),
     auditFeed,
   };
+  // One per server: new operations (plugins/ip-allow-list.ts), the consumer routes and the
+  // live subscriptions' re-checks share its per-tenant cache.
+  const ipAllowList = new IpAllowListCheck();
   // Re-checks of live subscriptions report nothing: a credential revoked meanwhile ends them
   // (the revocation is audited), it is no attempt.
   const credentialWatch = useCredentialWatch({
     authenticator: new Authenticator(tokens, credentials, external),
+    ipAllowList,
     recheckMs: config.http.credentialRecheckMs,
   });
   const attempts =
@@ -230,6 +235,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       buckets,
       attempts,
       credentialWatch,
+      ipAllowList,
       tracer: tracing?.tracer,
       queueDepth,
       modelHealth,

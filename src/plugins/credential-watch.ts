@@ -1,10 +1,13 @@
 /**
- * Long-lived subscriptions keep answering to their credential. A subscription ends with an
- * UNAUTHENTICATED error when its token expires (a timer, to the second), and within
- * `recheckMs` when its session is logged out, its API key revoked or expired, its membership
- * removed, or its role changed: every distinct live credential is re-authenticated once per
- * interval, however many subscriptions share it. Re-checks read the database, so they work
- * across any number of API instances.
+ * Long-lived subscriptions keep answering to their credential and to their tenant's IP
+ * allow-list. A subscription ends with an UNAUTHENTICATED error when its token expires (a
+ * timer, to the second), and within `recheckMs` when its session is logged out, its API key
+ * revoked or expired, its membership removed, or its role changed: every distinct live
+ * credential is re-authenticated once per interval, however many subscriptions share it. On
+ * the same interval each subscription's client address is held to its tenant's current
+ * allow-list (the shared check, cached per tenant): one from an address the list no longer
+ * allows ends with FORBIDDEN (reason IP_NOT_ALLOWED), as a new operation from there would be
+ * refused. Re-checks read the database, so they work across any number of API instances.
  *
  * Clients re-authenticate by subscribing again with a fresh token (the SDK's graphql-ws client
  * reads the token from a function at each (re)connect); see docs/subscriptions.md.
@@ -12,26 +15,43 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { AuthContext } from './context.js';
+import type { AuthContext, ClientContext, RequestContext, ScopeContext } from './context.js';
 import type { Actor } from '../domains/actor.js';
+import { UnauthenticatedError, type CodedError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
+import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
+import type { Logger } from '../platform/logging/logger.js';
 import { endOnAbort } from './subscription-shutdown.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Where one live subscription came from; it is ended by aborting its controller with the coded error it ends with. */
+interface Subscriber {
+  tenantId: string | null;
+  /** The operation's client address (context.clientIp), as its allow-list check saw it. */
+  ip: string;
+  /** Reads the tenant's allow-list through the subscription's own scope. */
+  readAllowList: () => Promise<readonly string[] | null>;
+  logger: Logger;
+}
+
 interface Watched {
   credential: PresentedCredential;
   actor: Actor;
-  subscribers: Set<AbortController>;
+  subscribers: Map<AbortController, Subscriber>;
 }
 
 export interface CredentialWatchOptions {
   authenticator: Authenticator;
-  /** How often live credentials are re-checked (default 5 s). */
+  /** The allow-list check new operations meet (plugins/ip-allow-list.ts), shared for its per-tenant cache. */
+  ipAllowList: IpAllowListCheck;
+  /** How often live credentials and addresses are re-checked (default 5 s). */
   recheckMs?: number;
 }
 
-export function useCredentialWatch({ authenticator, recheckMs = 5_000 }: CredentialWatchOptions): Plugin<AuthContext> & {
+type WatchedContext = AuthContext & ClientContext & RequestContext & ScopeContext;
+
+export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_000 }: CredentialWatchOptions): Plugin<WatchedContext> & {
   dispose(): void;
 } {
   const watched = new Map<string, Watched>();
@@ -41,22 +61,37 @@ export function useCredentialWatch({ authenticator, recheckMs = 5_000 }: Credent
   async function recheckAll(): Promise<void> {
     await Promise.all(
       [...watched.entries()].map(async ([key, entry]) => {
-        const reason = await authenticator.authenticate(entry.credential).then(
-          ({ actor }) => (sameStanding(actor, entry.actor) ? null : 'Your role or tenant changed: subscribe again'),
-          (error: Error) => error.message,
+        const lost = await authenticator.authenticate(entry.credential).then(
+          ({ actor }) => (sameStanding(actor, entry.actor) ? null : new UnauthenticatedError('Your role or tenant changed: subscribe again')),
+          (error: Error) => new UnauthenticatedError(error.message),
         );
-        if (!reason) return;
-        watched.delete(key);
-        for (const controller of entry.subscribers) controller.abort(reason);
+        if (lost) {
+          watched.delete(key);
+          for (const controller of entry.subscribers.keys()) controller.abort(lost);
+          return;
+        }
+        await Promise.all([...entry.subscribers].map(([controller, subscriber]) => recheckAddress(controller, subscriber)));
       }),
     );
   }
 
-  function watch(credential: PresentedCredential, actor: Actor, controller: AbortController): () => void {
+  /** Ends the subscription when its tenant's allow-list no longer holds its address. */
+  async function recheckAddress(controller: AbortController, { tenantId, ip, readAllowList, logger }: Subscriber): Promise<void> {
+    try {
+      const refused = await ipAllowList.refusal(tenantId, ip, readAllowList);
+      if (refused) controller.abort(refused);
+    } catch (error) {
+      // The list could not be read: the subscription passed the check when it started and is
+      // checked again next interval, rather than every subscription ending on a database blip.
+      logger.warn({ err: error, tenantId }, 'could not re-check a subscription against its tenant’s IP allow-list');
+    }
+  }
+
+  function watch(credential: PresentedCredential, actor: Actor, controller: AbortController, subscriber: Subscriber): () => void {
     const key = fingerprint(credential);
     let entry = watched.get(key);
-    if (!entry) watched.set(key, (entry = { credential, actor, subscribers: new Set() }));
-    entry.subscribers.add(controller);
+    if (!entry) watched.set(key, (entry = { credential, actor, subscribers: new Map() }));
+    entry.subscribers.set(controller, subscriber);
     return () => {
       entry.subscribers.delete(controller);
       if (entry.subscribers.size === 0 && watched.get(key) === entry) watched.delete(key);
@@ -65,27 +100,34 @@ export function useCredentialWatch({ authenticator, recheckMs = 5_000 }: Credent
 
   return {
     onSubscribe({ args }) {
-      const context = args.contextValue as AuthContext;
+      const context = args.contextValue as WatchedContext;
       if (context.actor.kind === 'anonymous') return;
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return;
           const controller = new AbortController();
-          const unwatch = watch(context.credential, context.actor, controller);
+          const unwatch = watch(context.credential, context.actor, controller, {
+            tenantId: context.actor.tenantId,
+            ip: context.clientIp ?? '',
+            readAllowList: () => context.services.tenancy.ipAllowList(),
+            logger: context.logger,
+          });
           const untilExpiry = context.credentialExpiresAt ? context.credentialExpiresAt.getTime() - Date.now() : Infinity;
           // Timers cannot wait past ~24.8 days; a credential further out is caught by the re-check.
           const expiry =
             untilExpiry <= MAX_TIMER_MS
-              ? setTimeout(() => controller.abort('Credential expired: subscribe again with a fresh token'), Math.max(0, untilExpiry))
+              ? setTimeout(() => controller.abort(new UnauthenticatedError('Credential expired: subscribe again with a fresh token')), Math.max(0, untilExpiry))
               : undefined;
           const ended = () => {
             unwatch();
             clearTimeout(expiry);
           };
           controller.signal.addEventListener('abort', ended, { once: true });
-          const guarded = endOnAbort(result, controller.signal, (reason) => ({
-            errors: [new GraphQLError(String(reason), { extensions: { code: 'UNAUTHENTICATED' } })],
-          }));
+          // The last result carries the reason's own code and details (UNAUTHENTICATED, or FORBIDDEN / IP_NOT_ALLOWED).
+          const guarded = endOnAbort(result, controller.signal, (reason) => {
+            const { message, code, details } = reason as CodedError;
+            return { errors: [new GraphQLError(message, { extensions: { code, ...details } })] };
+          });
           setResult(withCleanup(guarded, ended));
         },
       };

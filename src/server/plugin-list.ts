@@ -59,7 +59,7 @@ import { useOpenApiDocument } from '../routes/openapi/serve.js';
 import { OPENAI_CHAT_PATH, useOpenAIChat } from '../routes/openai-chat.js';
 import { OPENAI_MODELS_PATH, useOpenAIModels } from '../routes/openai-models.js';
 import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
-import { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
+import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
 import { presentErrorDetails } from '../schema/error-details.js';
@@ -82,6 +82,8 @@ export interface PluginCollaborators {
   attempts: AttemptLimits | undefined;
   /** Kept by server.ts, which disposes of it at shutdown. */
   credentialWatch: ReturnType<typeof useCredentialWatch>;
+  /** The tenants' IP allow-lists, one check (and cache) for new operations and the credential watch's re-checks. */
+  ipAllowList: IpAllowListCheck;
   tracer: Tracer | undefined;
   queueDepth: QueueDepth | undefined;
   /** The process's metrics registry (the product's series are on it already), served at /metrics. */
@@ -105,6 +107,7 @@ export function pluginList({
   buckets,
   attempts,
   credentialWatch,
+  ipAllowList,
   tracer,
   queueDepth,
   modelHealth,
@@ -114,7 +117,7 @@ export function pluginList({
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
   const limits = config.rateLimits;
-  // One per-principal limit and one allow-list check for GraphQL and the consumer routes alike.
+  // One per-principal limit and one allow-list check (server.ts) for GraphQL and the consumer routes alike.
   const principalLimit = buckets
     ? new PrincipalLimit({
         buckets,
@@ -122,7 +125,6 @@ export function pluginList({
         onOverrideError: (error, tenantId) => logger.warn({ err: error, tenantId }, 'could not read the tenant rate-limit settings; using the server default'),
       })
     : undefined;
-  const ipAllowList = new IpAllowListCheck();
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
   const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
