@@ -53,6 +53,7 @@ import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
+import { AddressLimit } from './plugins/ip-rate-limit.js';
 import { WebSocketCaps } from './server/websocket-caps.js';
 import { Gauge, Registry } from 'prom-client';
 import { ProductMetrics } from './platform/telemetry/product-metrics.js';
@@ -105,6 +106,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   // Keys in Redis are digested under the master key: every API process sharing the Redis has it.
   const keyDigest = (key: string) => secrets.digest('rate-limit bucket', key).digest.slice(0, 32);
   const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now }) : undefined;
+  // Per client address: HTTP requests (plugins/ip-rate-limit.ts) and graphql-ws operations (server/websocket.ts).
+  const addressLimit = buckets ? new AddressLimit(buckets, limits.perIp) : undefined;
   // Refused credentials are recorded with a flood limit of their own, and anonymous endpoint
   // queries are limited per address, both kept even when request limits are left to a
   // gateway: the gateway does not protect the audit trail, nor tell anonymous callers apart.
@@ -236,6 +239,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       attempts,
       credentialWatch,
       ipAllowList,
+      addressLimit,
       tracer: tracing?.tracer,
       queueDepth,
       modelHealth,
@@ -259,7 +263,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     trustProxyHops: limits.trustProxyHops,
     registry: metrics.registry,
   });
-  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production, caps });
+  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production, caps, addressLimit, trustProxyHops: limits.trustProxyHops });
 
   let closing: Promise<void> | undefined;
 

@@ -2,7 +2,9 @@
  * A token bucket per client address, for every request: anonymous or not, GraphQL or the REST
  * login, valid credential or not (so guessing tokens is limited too). Over HTTP the request is
  * refused before its body is read or parsed; over graphql-ws, where there is no HTTP request
- * per operation, each operation is counted as its context is built.
+ * per operation, each operation is counted before its document is parsed (server/websocket.ts
+ * takes from the same AddressLimit): a socket flooding `subscribe` messages once had each one
+ * parsed and validated before it was refused, holding the event loop for as long as it sent.
  *
  * A refused request on a path that asks an endpoint (`asksEndpoint`) is, once per address and
  * window, let on carrying its refusal (platform/rate-limits/sampled-address-refusals.ts), so
@@ -24,9 +26,8 @@ import type { AuthContext, ScopeContext } from './context.js';
 import type { Logger } from '../platform/logging/logger.js';
 
 export interface IpRateLimitOptions {
-  buckets: BucketStore;
-  /** Requests per second and burst per address (IPv6: per /64). @default { perSecond: 50, burst: 100 } */
-  rule?: BucketRule;
+  /** The per-address bucket and its rule (requests per second and burst per address; IPv6: per /64). */
+  limit: AddressLimit;
   /** Proxies in front of Sluice whose `X-Forwarded-For` is believed (see client-ip.ts). @default 0 */
   trustProxyHops?: number;
   /** Paths whose refusals may be sampled into decision logs; none by default. */
@@ -44,13 +45,25 @@ export function addressRuleText(rule: BucketRule): string {
   return `${rule.perSecond} requests per second per address (bursts of ${rule.burst})`;
 }
 
-export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, trustProxyHops = 0, asksEndpoint, sampler, responseFor }: IpRateLimitOptions): Plugin<ClientContext> {
-  const refusal = async (ip: string) => {
-    const result = await buckets.take(bucketKey('ip', ipIdentity(ip)), rule);
+/** The per-address bucket: one for the HTTP requests (useIpRateLimit) and the graphql-ws operations (server/websocket.ts). */
+export class AddressLimit {
+  constructor(
+    private readonly buckets: BucketStore,
+    readonly rule: BucketRule = { perSecond: 50, burst: 100 },
+  ) {}
+
+  /** Takes one request from `ip`'s bucket: null when allowed, else the refusal. */
+  async refusal(ip: string): Promise<RateLimitedError | null> {
+    const result = await this.buckets.take(bucketKey('ip', ipIdentity(ip)), this.rule);
     if (result.allowed) return null;
     const limited = rateLimited('requests from your address', result);
     return new RateLimitedError(limited.message, limited.details.retryAfterSeconds as number, { reason: 'ADDRESS_RATE_LIMIT' });
-  };
+  }
+}
+
+export function useIpRateLimit({ limit, trustProxyHops = 0, asksEndpoint, sampler, responseFor }: IpRateLimitOptions): Plugin<ClientContext> {
+  const rule = limit.rule;
+  const refusal = (ip: string) => limit.refusal(ip);
   return {
     async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       const ip = clientIpOf((serverContext as { req?: IncomingMessage }).req, trustProxyHops);
@@ -61,12 +74,6 @@ export function useIpRateLimit({ buckets, rule = { perSecond: 50, burst: 100 }, 
         return;
       }
       endResponse(responseFor?.(url, request, refused, fetchAPI) ?? rateLimitedResponse(fetchAPI, refused));
-    },
-    async onContextBuilding({ context }) {
-      // HTTP requests were counted in onRequest; only graphql-ws operations arrive without one.
-      if ((context as { request?: Request }).request) return;
-      const refused = await refusal(context.clientIp);
-      if (refused) throw codedErrorToGraphQL(refused);
     },
   };
 }

@@ -33,7 +33,7 @@ import { useCsrfPrevention } from '../plugins/csrf-prevention.js';
 import { useErrorModel } from '../plugins/error-model.js';
 import { useIpAllowList } from '../plugins/ip-allow-list.js';
 import { useLoopRefusal } from '../plugins/loop-refusal.js';
-import { useCarriedAddressRefusals, useIpRateLimit } from '../plugins/ip-rate-limit.js';
+import { useCarriedAddressRefusals, useIpRateLimit, type AddressLimit } from '../plugins/ip-rate-limit.js';
 import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
 import { codedErrorResponse, problemResponse, type CodedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
@@ -84,6 +84,8 @@ export interface PluginCollaborators {
   credentialWatch: ReturnType<typeof useCredentialWatch>;
   /** The tenants' IP allow-lists, one check (and cache) for new operations and the credential watch's re-checks. */
   ipAllowList: IpAllowListCheck;
+  /** The per-address limit (shared with server/websocket.ts); undefined when rate limits are off. */
+  addressLimit: AddressLimit | undefined;
   tracer: Tracer | undefined;
   queueDepth: QueueDepth | undefined;
   /** The process's metrics registry (the product's series are on it already), served at /metrics. */
@@ -108,6 +110,7 @@ export function pluginList({
   attempts,
   credentialWatch,
   ipAllowList,
+  addressLimit,
   tracer,
   queueDepth,
   modelHealth,
@@ -142,7 +145,7 @@ export function pluginList({
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
     // Its first refusal per address and minute on a path that asks an endpoint is let on to
     // be recorded in that endpoint's decision log (useCarriedAddressRefusals, the consumer door).
-    ...(buckets ? [useIpRateLimit({ buckets, rule: limits.perIp, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler(), responseFor: refusalInPathShape })] : []),
+    ...(addressLimit ? [useIpRateLimit({ limit: addressLimit, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler(), responseFor: refusalInPathShape })] : []),
     // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
     useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
     ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),

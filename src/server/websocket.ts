@@ -11,10 +11,12 @@ import type { Disposable, OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
-import { maskedError, toClientError } from '../platform/errors/index.js';
+import { codedErrorToGraphQL, maskedError, toClientError } from '../platform/errors/index.js';
+import { clientIpOf } from '../platform/http/client-address.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
 import type { TrustedDocuments } from '../platform/trusted-documents/document-store.js';
 import type { GraphQLContext } from '../plugins/context.js';
+import type { AddressLimit } from '../plugins/ip-rate-limit.js';
 import { trustedQueryOf } from '../plugins/trusted-documents.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 import type { WebSocketCaps } from './websocket-caps.js';
@@ -29,6 +31,9 @@ export interface WebSocketOptions {
   production: boolean;
   /** Open connections per client address and per process; an upgrade past either is refused (429 / 503). */
   caps: WebSocketCaps;
+  /** The per-address request limit, taken by each operation before its document is read; undefined when rate limits are off. */
+  addressLimit: AddressLimit | undefined;
+  trustProxyHops: number;
 }
 
 /**
@@ -95,7 +100,7 @@ function operationSignalsOf(socket: WebSocket): OperationSignals {
   return signals;
 }
 
-export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps }: WebSocketOptions): Disposable {
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops }: WebSocketOptions): Disposable {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
@@ -121,6 +126,10 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, id, sent) => {
+        // Counted before anything is read of it: a flood of operations is refused for the cost
+        // of taking from a bucket, not of parsing and validating each (plugins/ip-rate-limit.ts).
+        const limited = await addressLimit?.refusal(clientIpOf(ctx.extra.request, trustProxyHops));
+        if (limited) return [codedErrorToGraphQL(limited)];
         // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
         let params = sent;
         try {

@@ -192,6 +192,11 @@ describe('per client address', () => {
       for (let i = 0; i < 11; i++) results.push(await wsOperation(client, '{ viewer { kind } }'));
       expect(results.slice(0, 10).every((result) => result.data?.viewer?.kind === 'ANONYMOUS')).toBe(true);
       expect(results[10]!.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+      // Refused before its document is read: a document that would fail to parse or validate
+      // is refused for the rate all the same (a flood costs a bucket's take each, not a parse).
+      for (const document of ['{ nope }', '{ viewer {', '{ viewer { kind } }'.repeat(50)]) {
+        expect((await wsOperation(client, document)).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ADDRESS_RATE_LIMIT' });
+      }
     } finally {
       await client.dispose();
     }
