@@ -157,6 +157,19 @@ describe('a JSON body that is not UTF-8', () => {
     expect(codeOf(await response.json())).toBe('BAD_REQUEST');
   });
 
+  it("a multipart operations field that is not JSON is the client's mistake: refused, and no error in the log", async () => {
+    const boundary = 'sluice-json';
+    const body = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{not json\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{}\r\n--${boundary}--\r\n`,
+    );
+    const before = server.logs.length;
+    const response = await post(server.url, body, { 'content-type': `multipart/form-data; boundary=${boundary}` });
+    // Yoga's answer to a request it cannot read (200 under `application/json`, as GraphQL over HTTP has it for legacy clients).
+    expect([response.status, (await response.json()).errors[0].message]).toEqual([200, 'Multipart form field "operations" must be a valid JSON string']);
+    // Yoga logged it twice at error level: an operator's error log is for the server's failures.
+    expect(server.logs.slice(before).filter((line) => line.level >= 50)).toEqual([]);
+  });
+
   it('is refused by the REST login with 400 and the code', async () => {
     const { email } = await signUp(server);
     const response = await post(`${server.baseUrl}/api/v1/auth/login`, withBadBytes(JSON.stringify({ email, password: 'pass@@word' })), { 'content-type': 'application/json' });
