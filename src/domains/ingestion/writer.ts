@@ -55,6 +55,19 @@ export const FOLLOWED_CHARS = 256 * 1024;
 const TICK_MS = 250;
 const ESTIMATE_CAP = 0.9;
 
+/**
+ * Documents per statement looking up or writing an input's documents. A CSV of a million rows
+ * (a document each) made one lookup and one INSERT of a million rows: their parameters built
+ * and serialised in one go on the worker's event loop, which inline (`SLUICE_WORKER=inline`) is
+ * the one serving requests. UUIDv7 ids keep their order across the statements (one
+ * transaction, one now()).
+ */
+const DOCUMENTS_PER_STATEMENT = 4096;
+
+function* slices<T>(items: readonly T[]): Generator<T[]> {
+  for (let start = 0; start < items.length; start += DOCUMENTS_PER_STATEMENT) yield items.slice(start, start + DOCUMENTS_PER_STATEMENT);
+}
+
 /** Told the fraction (0 to 1, by characters) of one input's chunks inserted so far, or estimated while an INSERT runs. */
 export type WrittenStep = (fraction: number) => void;
 
@@ -210,17 +223,19 @@ export async function writeDocuments(
 ): Promise<{ outcome: ItemOutcome; chunks: number }> {
   const { tenantId, datasetId } = chunks;
   await chunks.datasetLanguage();
-  const stored = new Map(
-    (
-      await sql<StoredDocument>(
-        tx,
-        'select id, source_key, content_hash, chunk_count, byte_count from documents where dataset_id = ? and source_key = any(?::text[]) for update',
-        [datasetId, pgArray(documents.map((document) => document.sourceKey))],
-      )
-    ).map((row) => [row.source_key, row]),
-  );
   // The last of several documents with one key wins, as if they had come in one after another.
   const latest = [...new Map(documents.map((document) => [document.sourceKey, document])).values()];
+  // A table's rows are documents each: the statements go DOCUMENTS_PER_STATEMENT documents at a
+  // time, so no one step builds (and no one parameter holds) a million rows on the event loop.
+  const stored = new Map<string, StoredDocument>();
+  for (const slice of slices(latest)) {
+    const rows = await sql<StoredDocument>(
+      tx,
+      'select id, source_key, content_hash, chunk_count, byte_count from documents where dataset_id = ? and source_key = any(?::text[]) for update',
+      [datasetId, pgArray(slice.map((document) => document.sourceKey))],
+    );
+    for (const row of rows) stored.set(row.source_key, row);
+  }
   const changed = latest.filter((document) => stored.get(document.sourceKey)?.content_hash !== document.hash);
   const replaced = changed.filter((document) => stored.has(document.sourceKey));
   const added = changed.filter((document) => !stored.has(document.sourceKey));
@@ -236,28 +251,31 @@ export async function writeDocuments(
   }
   // New documents get time-ordered ids (UUIDv7, monotonic within a millisecond): every document
   // of a transaction shares now(), and the listing breaks that tie by id, so input order holds.
-  const rows = changed.map((document) => ({
-    id: stored.get(document.sourceKey)?.id ?? uuidv7(),
-    source_key: document.sourceKey,
-    title: document.title,
-    mime_type: item.mimeType,
-    content_hash: document.hash,
-    byte_count: byKey.get(document.sourceKey)!.bytes,
-    chunk_count: byKey.get(document.sourceKey)!.chunks.length,
-    metadata: document.metadata,
-  }));
-  const written = await sql<{ id: string; source_key: string }>(
-    tx,
-    `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
-     select r.id, ?, ?, r.source_key, r.title, r.mime_type, r.content_hash, r.byte_count, r.chunk_count, coalesce(r.metadata, '{}'), now(), now()
-       from json_to_recordset(?::json) as r(id uuid, source_key text, title text, mime_type text, content_hash text, byte_count int, chunk_count int, metadata jsonb)
-     on conflict (tenant_id, dataset_id, source_key) do update set
-       title = excluded.title, mime_type = excluded.mime_type, content_hash = excluded.content_hash, byte_count = excluded.byte_count,
-       chunk_count = excluded.chunk_count, metadata = excluded.metadata, updated_at = now()
-     returning id, source_key`,
-    [tenantId, datasetId, JSON.stringify(rows)],
-  );
-  const documentIds = new Map(written.map((row) => [row.source_key, row.id]));
+  const documentIds = new Map<string, string>();
+  for (const slice of slices(changed)) {
+    const rows = slice.map((document) => ({
+      id: stored.get(document.sourceKey)?.id ?? uuidv7(),
+      source_key: document.sourceKey,
+      title: document.title,
+      mime_type: item.mimeType,
+      content_hash: document.hash,
+      byte_count: byKey.get(document.sourceKey)!.bytes,
+      chunk_count: byKey.get(document.sourceKey)!.chunks.length,
+      metadata: document.metadata,
+    }));
+    const written = await sql<{ id: string; source_key: string }>(
+      tx,
+      `insert into documents (id, tenant_id, dataset_id, source_key, title, mime_type, content_hash, byte_count, chunk_count, metadata, created_at, updated_at)
+       select r.id, ?, ?, r.source_key, r.title, r.mime_type, r.content_hash, r.byte_count, r.chunk_count, coalesce(r.metadata, '{}'), now(), now()
+         from json_to_recordset(?::json) as r(id uuid, source_key text, title text, mime_type text, content_hash text, byte_count int, chunk_count int, metadata jsonb)
+       on conflict (tenant_id, dataset_id, source_key) do update set
+         title = excluded.title, mime_type = excluded.mime_type, content_hash = excluded.content_hash, byte_count = excluded.byte_count,
+         chunk_count = excluded.chunk_count, metadata = excluded.metadata, updated_at = now()
+       returning id, source_key`,
+      [tenantId, datasetId, JSON.stringify(rows)],
+    );
+    for (const row of written) documentIds.set(row.source_key, row.id);
+  }
 
   let chunkTotal = 0;
   chunks.startInput(
