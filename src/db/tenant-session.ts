@@ -35,7 +35,7 @@ export function tenantSessionOf(em: EntityManager): TenantSession | undefined {
 }
 
 /**
- * The units of work of entry points (a GraphQL operation, a REST route: TenantScope.begin),
+ * The units of work of entry points that open their own transaction (TenantScope.begin: a GraphQL operation, the REST login),
  * whose transactions wait at most the request lock timeout for a lock. A request that waited
  * without end behind a worker's long transaction held a pooled connection all that time: ten
  * `cancelIngestion` calls during a large ingestion held the whole pool for minutes. A job's
