@@ -35,8 +35,9 @@ export function tenantSessionOf(em: EntityManager): TenantSession | undefined {
 }
 
 /**
- * The units of work of entry points that open their own transaction (TenantScope.begin: a GraphQL operation, the REST login),
- * whose transactions wait at most the request lock timeout for a lock. A request that waited
+ * The units of work of entry points that open their own transaction (TenantScope.begin: a
+ * GraphQL operation, the REST login), whose transactions wait at most the request lock timeout
+ * for a lock. A request that waited
  * without end behind a worker's long transaction held a pooled connection all that time: ten
  * `cancelIngestion` calls during a large ingestion held the whole pool for minutes. A job's
  * own transactions are not limited: they wait for each other by design.
