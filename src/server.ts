@@ -99,7 +99,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
   // One reader per tenant and topic, however many subscriptions listen (docs/operations.md).
   const topicReaders = new TopicReaders({ onError: (error, topic) => logger.warn({ err: error, topic }, 'a subscription topic could not be read; it tries again') });
-  const audit = new AuditLog({ orm, secrets, logger, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
+  const audit = new AuditLog({ orm, secrets, logger, phoneCountry: config.observability.redaction.phoneCountry, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
   // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
   const limits = config.rateLimits;
   const now = () => clock.now().getTime();

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Orm } from '../../db/orm.js';
 import type { Logger } from '../../platform/logging/logger.js';
+import { redactStrings, type RedactionOptions } from '../../platform/logging/redaction.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
 
 /** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */
@@ -52,6 +53,11 @@ export interface AuditLogOptions {
   orm: Orm;
   secrets: SecretBox;
   logger: Logger;
+  /**
+   * Read national phone numbers as this country's in the details' strings too
+   * (SLUICE_REDACT_PHONE_COUNTRY, as the logs do); international ones are masked anyway.
+   */
+  phoneCountry?: RedactionOptions['phoneCountry'];
   /** Told which tenants' trails grew, after each write (live `auditEvents` subscriptions). */
   onWritten?: (tenantIds: string[]) => void;
   /** @default 200 */
@@ -154,7 +160,10 @@ export class AuditLog {
     const tenantId = record.tenantId ?? PLATFORM_CHAIN;
     // Tenants that keep no emails get digests of the personal values too.
     const storeEmails = record.actor.email || record.personalValues?.length ? await this.storesEmails(tenantId) : true;
-    return auditEventRow(this.options.secrets, { id, createdAt, record, storeEmails });
+    const { phoneCountry } = this.options;
+    // Off the request path: the writer's batch. The details were redacted (marks.ts) without the deployment's country.
+    const kept = phoneCountry ? { ...record, details: redactStrings(record.details, { phoneCountry }) as AuditRecord['details'] } : record;
+    return auditEventRow(this.options.secrets, { id, createdAt, record: kept, storeEmails });
   }
 
   private async storesEmails(tenantId: string): Promise<boolean> {

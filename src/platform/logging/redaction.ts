@@ -118,6 +118,22 @@ export function redactValue<T>(value: T, options: RedactionOptions = {}): T {
   return walk(value, options, 0, new WeakSet(), { left: options.stringLimits?.total ?? Infinity }) as T;
 }
 
+/**
+ * `value` (JSON: the audit trail's details, already kept by their marks) with `redact` applied
+ * to every string in it, keys included, and nothing else changed: no member is dropped or
+ * replaced by its name. For a deployment's own redaction options (`phoneCountry`) over values
+ * that were redacted without them.
+ */
+export function redactStrings(value: unknown, options: RedactionOptions, depth = 0): unknown {
+  if (typeof value === 'string') return redact(value, options);
+  if (value === null || typeof value !== 'object' || depth >= 16) return value;
+  if (Array.isArray(value)) return value.map((item) => redactStrings(item, options, depth + 1));
+  const out: Record<string, unknown> = {};
+  const suffixes = new Map<string, number>();
+  for (const [key, item] of Object.entries(value)) addMember(out, PLAIN_KEY.test(key) ? key : redact(key, options), redactStrings(item, options, depth + 1), suffixes);
+  return out;
+}
+
 /** How many characters of strings a walk may still read (RedactionOptions.stringLimits). */
 interface Budget {
   left: number;
