@@ -131,6 +131,9 @@ export const envSchema = z.object({
   SLUICE_PARSE_MAX_DEPTH: limit(1, 10_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
   SLUICE_PARSE_MAX_COLUMNS: limit(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxColumns),
   SLUICE_PARSE_MAX_LINE_CHARS: limit(80, 1024 * 1024 * 1024).default(DEFAULT_PARSE_LIMITS.maxLineChars),
+  // Documents one input may yield, held in the worker's heap until written: about 900 MB per
+  // million one-row documents (docs/ingestion.md), so 250 000 keeps two jobs' inputs near 450 MB.
+  SLUICE_PARSE_MAX_DOCUMENTS: limit(1, 10_000_000).default(250_000),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
   SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
   SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),

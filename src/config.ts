@@ -201,6 +201,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxDepth: values.SLUICE_PARSE_MAX_DEPTH,
         maxColumns: values.SLUICE_PARSE_MAX_COLUMNS,
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
+        maxDocuments: values.SLUICE_PARSE_MAX_DOCUMENTS,
       },
       metricsPort: values.SLUICE_WORKER_METRICS_PORT,
       metricsHost: values.SLUICE_WORKER_METRICS_HOST,

@@ -27,6 +27,12 @@ export interface ParseBudget extends ParseLimits {
   memoryMb: number;
   /** Threads at most: one per job running at once is enough. */
   threads: number;
+  /**
+   * Documents one input may yield (a CSV's or JSONL's rows, a JSON array's records). They are
+   * held in the worker's own heap (the serving process's, inline) until written: two CSVs of
+   * 2.4 million one-character rows, ingested at once, ran it out of memory and it died.
+   */
+  maxDocuments: number;
 }
 
 /** An error that is not the input's fault (the thread could not start, a bug): the job is retried. */
@@ -99,7 +105,8 @@ export class DocumentParser {
     const { port1: started, port2 } = new MessageChannel();
     const progress = onProgress ? new MessageChannel() : undefined;
     progress?.port1.on('message', (fraction: number) => onProgress!(fraction));
-    const batches = 'input' in task ? new BatchReceiver() : undefined;
+    // Over the documents an input may yield: the thread is stopped and what it sent dropped.
+    const batches = 'input' in task ? new BatchReceiver(this.budget.maxDocuments, () => abort.abort()) : undefined;
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     // The budget counts from the task's start in its thread, not from a thread's (slow, under tsx) start-up.
@@ -111,8 +118,10 @@ export class DocumentParser {
       const transferList = [port2, ...(progress ? [progress.port2] : []), ...(batches ? [batches.port] : [])];
       const result = (await this.pool.run({ ...task, ...ports }, { signal: abort.signal, transferList })) as ThreadResult<HashedDocument | ChunkedDocument>;
       if (!('batches' in result)) return result;
-      return { documents: await batches!.all(result.batches) };
+      const documents = await batches!.all(result.batches);
+      return batches!.overLimit ? this.tooManyDocuments(name) : { documents };
     } catch (error) {
+      if (batches?.overLimit) return this.tooManyDocuments(name);
       if (abort.signal.aborted) {
         return { failure: { reason: 'PARSE_TIMEOUT', message: `${JSON.stringify(name)}: parsing took longer than ${this.budget.timeoutMs} ms` } };
       }
@@ -126,6 +135,10 @@ export class DocumentParser {
       progress?.port1.close();
       batches?.close();
     }
+  }
+
+  private tooManyDocuments(name: string): ParseResult<never> {
+    return { failure: { reason: 'PARSE_LIMIT', message: `${JSON.stringify(name)}: yields more than ${this.budget.maxDocuments} documents (rows or records); split it, or ingest it whole (csvMode: FILE)` } };
   }
 }
 
@@ -154,12 +167,23 @@ function* slices(documents: HashedDocument[]): Generator<HashedDocument[]> {
 class BatchReceiver<T = HashedDocument | ChunkedDocument> {
   private readonly channel = new MessageChannel();
   private readonly received: T[][] = [];
+  private batchesIn = 0;
+  private documentsIn = 0;
+  /** More documents came than `maxDocuments`: none is kept. */
+  overLimit = false;
   private waiting?: { count: number; resolve: () => void };
 
-  constructor() {
+  constructor(maxDocuments: number, onOverLimit: () => void) {
     this.channel.port1.on('message', (batch: T[]) => {
-      this.received.push(batch);
-      if (this.waiting && this.received.length >= this.waiting.count) this.waiting.resolve();
+      this.batchesIn += 1;
+      this.documentsIn += batch.length;
+      if (!this.overLimit && this.documentsIn > maxDocuments) {
+        this.overLimit = true;
+        this.received.length = 0;
+        onOverLimit();
+      }
+      if (!this.overLimit) this.received.push(batch);
+      if (this.waiting && this.batchesIn >= this.waiting.count) this.waiting.resolve();
     });
   }
 
@@ -169,7 +193,7 @@ class BatchReceiver<T = HashedDocument | ChunkedDocument> {
   }
 
   async all(count: number): Promise<T[]> {
-    if (this.received.length < count) await new Promise<void>((resolve) => (this.waiting = { count, resolve }));
+    if (this.batchesIn < count) await new Promise<void>((resolve) => (this.waiting = { count, resolve }));
     const documents: T[] = [];
     for (const batch of this.received) for (const document of batch) documents.push(document);
     return documents;
