@@ -105,9 +105,9 @@ export class DocumentParser {
     const { port1: started, port2 } = new MessageChannel();
     const progress = onProgress ? new MessageChannel() : undefined;
     progress?.port1.on('message', (fraction: number) => onProgress!(fraction));
+    const abort = new AbortController();
     // Over the documents an input may yield: the thread is stopped and what it sent dropped.
     const batches = 'input' in task ? new BatchReceiver(this.budget.maxDocuments, () => abort.abort()) : undefined;
-    const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     // The budget counts from the task's start in its thread, not from a thread's (slow, under tsx) start-up.
     started.once('message', () => {
