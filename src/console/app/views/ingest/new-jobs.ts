@@ -8,7 +8,8 @@
  * while a read is on its way go in the next one, so twelve jobs started at once cost a request
  * or two, not twelve. Only ids and kinds
  * are asked for: each card follows its own job (live-job.ts). A REEMBED job not seen before
- * means the dataset's embeddings model changed (or its vectors are being completed):
+ * (and not listed by the panel when the page opened) means the dataset's embeddings model
+ * changed (or its vectors are being completed):
  * `onReembed` lets the page read its Embeddings again. The server scopes the feed to the
  * caller's tenant and refuses a dataset it cannot see.
  */
@@ -89,9 +90,12 @@ export function useNewJobs(datasetId: string, handlers: NewJobsHandlers): { fail
       for await (const { datasetIngestion } of iterator) {
         if (stopped) break;
         const { jobId, kind } = datasetIngestion;
+        // A REEMBED job the panel already shows was known when the page read its Embeddings: the
+        // feed also brings changes of jobs that ended before the page opened, and reading again
+        // for one of those (every time, a moment after the page loaded) was waste.
         if (kind === 'REEMBED' && !reembeds.has(jobId)) {
           reembeds.add(jobId);
-          latest.current.onReembed?.();
+          if (!latest.current.shown(jobId)) latest.current.onReembed?.();
         }
         if (latest.current.shown(jobId) || asked.has(jobId)) continue;
         asked.add(jobId);
