@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { withClient } from '../../src/db/bootstrap.js';
 import { gql, must } from '../support/endpoints.js';
 import { signUp } from '../support/identity.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -74,14 +75,17 @@ it('refuses operations from outside the list over HTTP and WebSocket; other tena
 
 /** The tenant's events of these actions, once the asynchronous writer has written one of each. */
 async function refusalsRecorded(tenantSlug: string, actions: string[]): Promise<{ action: string; outcome: string }[]> {
-  return withClient(server.database.ownerUrl, async (client) => {
-    for (;;) {
-      const { rows } = await client.query<{ action: string; outcome: string }>(
-        'select action, outcome from audit_events where tenant_id = (select id from tenants where slug = $1) and action = any($2) order by action, seq',
-        [tenantSlug, actions],
-      );
-      if (new Set(rows.map((row) => row.action)).size === actions.length) return rows;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  });
+  return withClient(server.database.ownerUrl, (client) =>
+    pollUntil(
+      async () =>
+        (
+          await client.query<{ action: string; outcome: string }>(
+            'select action, outcome from audit_events where tenant_id = (select id from tenants where slug = $1) and action = any($2) order by action, seq',
+            [tenantSlug, actions],
+          )
+        ).rows,
+      (rows) => new Set(rows.map((row) => row.action)).size === actions.length,
+      { failure: (rows) => `events of ${actions.join(', ')} not all written: ${JSON.stringify(rows)}` },
+    ),
+  );
 }

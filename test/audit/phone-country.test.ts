@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { signUp } from '../support/identity.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -21,16 +22,20 @@ it('masks a national number in an unmarked argument, and keeps the rest of the e
     variables: { f: { action: 'call 020 7946 0958 today' } },
   });
   expect(asked.body.errors).toBeUndefined();
-  const stored = await withClient(server.database.ownerUrl, async (client) => {
-    for (;;) {
-      const { rows } = await client.query<{ payload: string }>(
-        `select payload::text as payload from audit_events where tenant_id = (select id from tenants where slug = $1) and action = 'graphql.query' and payload::text like '%call%'`,
-        [owner.tenant.slug],
-      );
-      if (rows[0]) return rows[0].payload;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  });
+  const [event] = await withClient(server.database.ownerUrl, (client) =>
+    pollUntil(
+      async () =>
+        (
+          await client.query<{ payload: string }>(
+            `select payload::text as payload from audit_events where tenant_id = (select id from tenants where slug = $1) and action = 'graphql.query' and payload::text like '%call%'`,
+            [owner.tenant.slug],
+          )
+        ).rows,
+      (rows) => rows.length > 0,
+      { failure: () => 'the auditEvents query was not recorded' },
+    ),
+  );
+  const stored = event!.payload;
   expect(stored).not.toMatch(/7946|0958/);
   expect(stored).toContain('call ');
   expect(stored).toContain(' today');

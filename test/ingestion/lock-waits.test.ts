@@ -11,6 +11,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDataset, ingestInline, tenantWithOwner } from '../support/ingestion.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -51,9 +52,9 @@ it('lets one cancel wait (bounded), refuses the others at once, and keeps the po
 });
 
 async function untilSomeoneWaitsForALock(client: pg.Client): Promise<void> {
-  for (;;) {
-    const { rows } = await client.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`);
-    if (rows[0].n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await pollUntil(
+    async () => (await client.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`)).rows[0].n as number,
+    (waiting) => waiting > 0,
+    { failure: () => 'no cancel waited for the job row', timeoutMs: 20_000 },
+  );
 }

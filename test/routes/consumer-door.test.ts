@@ -13,6 +13,7 @@ import { MAX_CALLS } from '../../src/routes/mcp.js';
 import { endpointOver, must, type EndpointSetup } from '../support/endpoints.js';
 import { createApiKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
@@ -53,16 +54,20 @@ const searchCall = (setup: EndpointSetup, query = 'how does the lock keeper fill
 
 /** The payloads of the tenant's events of `action`, once at least `atLeast` are written. */
 async function storedPayloads(tenantSlug: string, action: string, atLeast: number): Promise<string[]> {
-  return withClient(server.database.ownerUrl, async (client) => {
-    for (;;) {
-      const { rows } = await client.query<{ payload: string }>(
-        'select payload::text as payload from audit_events where tenant_id = (select id from tenants where slug = $1) and action = $2 order by seq',
-        [tenantSlug, action],
-      );
-      if (rows.length >= atLeast) return rows.map((row) => row.payload);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  });
+  const rows = await withClient(server.database.ownerUrl, (client) =>
+    pollUntil(
+      async () =>
+        (
+          await client.query<{ payload: string }>(
+            'select payload::text as payload from audit_events where tenant_id = (select id from tenants where slug = $1) and action = $2 order by seq',
+            [tenantSlug, action],
+          )
+        ).rows,
+      (found) => found.length >= atLeast,
+      { failure: (found) => `${found.length} ${action} events, not ${atLeast}` },
+    ),
+  );
+  return rows.map((row) => row.payload);
 }
 
 it('never stores a secret the client put in a tool name, a method, a model or a path', async () => {
