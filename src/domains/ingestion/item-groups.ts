@@ -9,6 +9,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
+import { awaitYieldedTo, YieldCheck, YieldToRequest } from '../job-preemption.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { lockJob } from './job-lock.js';
@@ -110,7 +111,7 @@ export class ItemGroups {
   async settleEach<T>(
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
-    open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    open: (tx: EntityManager, job: IngestionJob, yieldCheck: YieldCheck) => GroupSettler<T>,
     { keysOf, needsContent }: GroupOptions<T> = {},
   ): Promise<Settled> {
     await this.processed.load();
@@ -164,15 +165,17 @@ export class ItemGroups {
   private async settleGroup<T>(
     status: 'PENDING' | 'PARSED',
     prepared: { next: NextInput; value: T }[],
-    open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    open: (tx: EntityManager, job: IngestionJob, yieldCheck: YieldCheck) => GroupSettler<T>,
     other: InFlight | undefined,
   ): Promise<'settled' | 'stopped'> {
     await this.processed.settling();
-    const outcome: GroupOutcome = await this.scope.write(async (tx) => {
+    const outcome: GroupOutcome = await this.yielding(() => this.scope.write(async (tx) => {
       // KEY SHARE: cancel and retry wait for the group, progress steps of its writes do not (processed-bytes.ts).
       const started = await lockJob(tx, this.jobId, 'key share');
       if (!started || isTerminal(started.stage)) return 'stopped' as const;
-      const settler = open(tx, started);
+      // A request waiting for the job's row (a cancel, the dataset deleted) goes first: job-preemption.ts.
+      const yieldCheck = new YieldCheck(tx, this.jobId);
+      const settler = open(tx, started, yieldCheck);
       // Without `content`: the group's inputs were read with it by nextGroup already, and
       // settling needs their status only (issue 19: re-reading a group's 8 MB here was waste).
       // Typed as whole items for the settlers, which never read `content` (countSettled only clears it).
@@ -183,6 +186,7 @@ export class ItemGroups {
         // Gone from `status`: another worker settled it meanwhile.
         const item = byId.get(next.id);
         if (!item) continue;
+        await yieldCheck.check();
         await settler.settle(item, value);
         settled.push(item);
       }
@@ -195,7 +199,7 @@ export class ItemGroups {
       const processed = this.processed.settle(job, parsedDelta, settled.map((item) => item.id));
       await tx.flush();
       return { snapshot: snapshotOf(job), outcomes, bytes, processed, parsedDelta, afterOther };
-    });
+    }));
     // A step of this group's writes still being saved goes out before the group's outcomes.
     await this.processed.settling();
     if (outcome === 'stopped') return 'stopped';
@@ -210,6 +214,28 @@ export class ItemGroups {
     // it moved the job's processed bytes on.
     if (outcome.outcomes.length > 0 || outcome.processed) this.reporter.record(outcome.snapshot, outcome.outcomes);
     return 'settled';
+  }
+
+  /**
+   * Runs a group's transaction; when it yielded to a request (job-preemption.ts), rolled back,
+   * runs it again once every request that asked has ended, unless one ended the job (a cancel,
+   * the dataset deleted). Its prepared inputs are kept: only the writes are done again.
+   */
+  private async yielding(transaction: () => Promise<GroupOutcome>): Promise<GroupOutcome> {
+    for (;;) {
+      try {
+        return await transaction();
+      } catch (error) {
+        if (!(error instanceof YieldToRequest)) throw error;
+      }
+      const goOn = await this.scope.write(async (tx) => {
+        await awaitYieldedTo(tx, this.jobId);
+        const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
+        return job !== null && !isTerminal(job.stage);
+      });
+      if (!goOn) return 'stopped';
+      await this.processed.settling();
+    }
   }
 
   /**

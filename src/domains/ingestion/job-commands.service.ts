@@ -1,13 +1,15 @@
 /**
  * Commanding jobs: cancelling a running job and retrying what an ended one did not ingest.
- * Both hold the job's row lock (job-lock.ts), so they wait for the input a worker is settling
- * instead of racing it, and publish the change only once it has committed.
+ * Both hold the job's row lock (job-lock.ts), so they never race the input a worker is settling,
+ * and publish the change only once it has committed. A cancel does not wait for that input to be
+ * written: the worker rolls its group back and yields (job-preemption.ts).
  */
 import { ConflictError, NotFoundError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
+import { askToYield } from '../job-preemption.js';
 import { waitAlone } from '../lock-waiters.js';
 import { lockJob } from './job-lock.js';
 import { snapshotOf } from './progress.js';
@@ -20,7 +22,8 @@ export class JobCommandsService {
   async cancel(jobId: string): Promise<IngestionJob> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'data:write');
-    const job = await this.lockedJob(jobId);
+    // The group of inputs being written, however long, rolls back and lets the cancel go first (job-preemption.ts).
+    const job = await this.lockedJob(jobId, () => askToYield(em, { jobId }));
     if (isTerminal(job.stage)) throw new ConflictError(`The job has already ended (${job.stage})`, { stage: job.stage });
     const sequence = job.sequence + 1;
     const stopped = await em.nativeUpdate(
@@ -70,8 +73,12 @@ export class JobCommandsService {
     return job;
   }
 
-  private async lockedJob(jobId: string): Promise<IngestionJob> {
-    const job = await waitAlone(`ingestion-job:${jobId}`, () => lockJob(this.ctx.em, jobId));
+  /** The job, locked FOR UPDATE; `before` runs first, in the one request of this process that waits for it (lock-waiters.ts). */
+  private async lockedJob(jobId: string, before?: () => Promise<void>): Promise<IngestionJob> {
+    const job = await waitAlone(`ingestion-job:${jobId}`, async () => {
+      await before?.();
+      return lockJob(this.ctx.em, jobId);
+    });
     if (!job) throw new NotFoundError('Ingestion job');
     return job;
   }

@@ -11,6 +11,7 @@ import { boundSql } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import type { DocumentParser } from './document-parser.js';
+import type { YieldCheck } from '../job-preemption.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import { ItemGroups, type GroupOptions, type GroupSettler, type InputHeader, type NextInput, type Settled } from './item-groups.js';
@@ -82,7 +83,7 @@ export class JobRun {
   eachItem<T>(
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
-    open: (tx: EntityManager, job: IngestionJob) => GroupSettler<T>,
+    open: (tx: EntityManager, job: IngestionJob, yieldCheck: YieldCheck) => GroupSettler<T>,
     options?: GroupOptions<T>,
   ): Promise<Settled> {
     return this.groups.settleEach(status, prepare, open, options);

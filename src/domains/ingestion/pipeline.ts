@@ -80,8 +80,8 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       );
       if (parsing === 'stopped') return null;
       if (!(await run.enter('CHUNKING'))) return null;
-      const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job) => {
-        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, run.writeRate);
+      const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, yieldCheck) => {
+        const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, { rate: run.writeRate, yieldCheck });
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
       }, { keysOf: (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []) });
       if (chunking === 'stopped') return null;

@@ -11,6 +11,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { boundSql as sql, pgArray } from '../../db/bound-sql.js';
+import type { YieldCheck } from '../job-preemption.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { ChunkedDocument } from './parse-thread.js';
 import type { ItemOutcome } from './stages.js';
@@ -113,13 +114,28 @@ export class DatasetChunkWriter {
   private current: FollowedInput | undefined;
   private workMemSet = false;
 
+  private readonly rate: WriteRate | undefined;
+  private readonly yieldCheck: Pick<YieldCheck, 'check'> | undefined;
+
   constructor(
     private readonly tx: EntityManager,
     readonly tenantId: string,
     readonly datasetId: string,
-    /** The worker's INSERT rate, for the estimate while one runs; absent: inputs are followed only between INSERTs. */
-    private readonly rate?: WriteRate,
-  ) {}
+    options: {
+      /** The worker's INSERT rate, for the estimate while one runs; absent: inputs are followed only between INSERTs. */
+      rate?: WriteRate;
+      /** Looked at before each statement: a request waiting for the job's row makes the group roll back (job-preemption.ts). */
+      yieldCheck?: Pick<YieldCheck, 'check'>;
+    } = {},
+  ) {
+    this.rate = options.rate;
+    this.yieldCheck = options.yieldCheck;
+  }
+
+  /** Before each statement of the group's writes: throws YieldToRequest once a request waits for the job (job-preemption.ts). */
+  async beforeStatement(): Promise<void> {
+    await this.yieldCheck?.check();
+  }
 
   /**
    * Reads the dataset's language (the index config) once. Not locked: its row is locked by the
@@ -179,6 +195,7 @@ export class DatasetChunkWriter {
     this.batch = [];
     this.batchChars = 0;
     this.pendingDocuments.clear();
+    await this.beforeStatement();
     const inFlight = [...this.followed].filter((input) => input.waiting > 0);
     const started = Date.now();
     const rate = this.rate;
@@ -229,6 +246,7 @@ export async function writeDocuments(
   // time, so no one step builds (and no one parameter holds) a million rows on the event loop.
   const stored = new Map<string, StoredDocument>();
   for (const slice of slices(latest)) {
+    await chunks.beforeStatement();
     const rows = await sql<StoredDocument>(
       tx,
       'select id, source_key, content_hash, chunk_count, byte_count from documents where dataset_id = ? and source_key = any(?::text[]) for update',
@@ -247,12 +265,14 @@ export async function writeDocuments(
   if (replaced.length > 0) {
     const ids = replaced.map((document) => stored.get(document.sourceKey)!.id);
     await chunks.beforeDelete(ids);
+    await chunks.beforeStatement();
     await sql(tx, 'delete from chunks where document_id = any(?::uuid[])', [pgArray(ids)]);
   }
   // New documents get time-ordered ids (UUIDv7, monotonic within a millisecond): every document
   // of a transaction shares now(), and the listing breaks that tie by id, so input order holds.
   const documentIds = new Map<string, string>();
   for (const slice of slices(changed)) {
+    await chunks.beforeStatement();
     const rows = slice.map((document) => ({
       id: stored.get(document.sourceKey)?.id ?? uuidv7(),
       source_key: document.sourceKey,
