@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Orm } from '../../db/orm.js';
 import type { Logger } from '../../platform/logging/logger.js';
 import { redactStrings, type RedactionOptions } from '../../platform/logging/redaction.js';
+import { cutAtCodePoint, wellFormed } from '../../platform/text/code-points.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
 
 /** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */
@@ -130,18 +131,27 @@ export class AuditLog {
 
   /**
    * One event PostgreSQL cannot store must not hold back the others: each is written alone,
-   * and one that still fails is written with its details replaced by the reason.
+   * and one that still fails is written with less, each form below the one before (its details
+   * replaced by the reason; then its personal values and actor's e-mail, address and user agent
+   * too). One that no form stores is dropped, logged at error: a data error is the event's
+   * content, and retrying it would hold every later event of every tenant behind it for ever.
    */
   private async writeOneByOne(batch: { id: string; createdAt: string; record: AuditRecord }[]): Promise<void> {
     for (const [index, { id, createdAt, record }] of batch.entries()) {
       try {
-        try {
-          await this.append([await this.event(id, createdAt, record)]);
-        } catch (error) {
-          if (!isDataError(error)) throw error;
-          this.options.logger.error({ err: error, action: record.action }, 'audit event details could not be stored; recorded without them');
-          await this.append([await this.event(id, createdAt, { ...record, details: { unrecordable: (error as { code?: string }).code ?? 'data error' } })]);
+        let failure: unknown;
+        for (const form of lesserForms(record)) {
+          try {
+            await this.append([await this.event(id, createdAt, form(failure))]);
+            failure = undefined;
+            break;
+          } catch (error) {
+            if (!isDataError(error)) throw error;
+            this.options.logger.error({ err: error, action: record.action }, 'audit event could not be stored as it was; trying with less of it');
+            failure = error;
+          }
         }
+        if (failure) this.options.logger.error({ err: failure, action: record.action, eventId: id }, 'audit event could not be stored in any form; dropped');
       } catch (error) {
         this.options.logger.error({ err: error, events: batch.length - index }, 'audit events could not be written; retrying');
         this.queue.unshift(...batch.slice(index));
@@ -184,12 +194,15 @@ export class AuditLog {
  * beside it (with its keyed digest in the payload). `storeEmails` false: emails and personal
  * values become keyed digests.
  */
-export function auditEventRow(secrets: SecretBox, { id, createdAt, record, storeEmails }: { id: string; createdAt: string; record: AuditRecord; storeEmails: boolean }) {
+export function auditEventRow(secrets: SecretBox, { id, createdAt, record: given, storeEmails }: { id: string; createdAt: string; record: AuditRecord; storeEmails: boolean }) {
+  // Whole characters only, before anything is digested: half a surrogate pair (a value cut
+  // between an emoji's halves) is refused by jsonb, and one such event held up the trail.
+  const record = wellFormed(given);
   const tenantId = record.tenantId ?? PLATFORM_CHAIN;
   const hidden = (value: string) => (storeEmails ? value : `digest:${secrets.digest('audit email', value.toLowerCase()).digest}`);
   const email = record.actor.email ? hidden(record.actor.email) : record.actor.email;
   const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
-  const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent?.slice(0, 512) ?? null, ...values };
+  const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent ? cutAtCodePoint(record.request.userAgent, 512) : null, ...values };
   const { keyId, digest } = secrets.digest('audit personal data', canonicalJson(personal));
   return {
     id,
@@ -200,7 +213,7 @@ export function auditEventRow(secrets: SecretBox, { id, createdAt, record, store
       id,
       at: createdAt,
       action: record.action,
-      outcome: record.outcome.slice(0, 128),
+      outcome: cutAtCodePoint(record.outcome, 128),
       actorKind: record.actor.kind,
       actorId: record.actor.id,
       requestId: record.request?.requestId ?? null,
@@ -215,6 +228,22 @@ export function auditEventRow(secrets: SecretBox, { id, createdAt, record, store
 /** JSON with keys sorted, so a digest does not depend on key order (jsonb reorders keys). */
 export function canonicalJson(value: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]])));
+}
+
+/** The forms an event is tried in, whole first, each given the data error the one before met. */
+function lesserForms(record: AuditRecord): ((failure: unknown) => AuditRecord)[] {
+  const unrecordable = (failure: unknown) => ({ unrecordable: (failure as { code?: string })?.code ?? 'data error' });
+  return [
+    () => record,
+    (failure) => ({ ...record, details: unrecordable(failure) }),
+    (failure) => ({
+      ...record,
+      details: unrecordable(failure),
+      actor: { ...record.actor, email: null },
+      request: record.request ? { ...record.request, ip: null, userAgent: null } : record.request,
+      personalValues: [],
+    }),
+  ];
 }
 
 /** PostgreSQL's class 22 (data exception): the event's content, not the database, is at fault. */

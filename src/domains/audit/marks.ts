@@ -13,6 +13,7 @@
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
 import { addMember, isSecretName, redact, redactPrefix } from '../../platform/logging/redaction.js';
+import { cutAtCodePoint } from '../../platform/text/code-points.js';
 
 export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
 
@@ -53,7 +54,7 @@ export class KeptValues {
         return { text: { length: text.length, digest, keyId } };
       }
       case 'personal':
-        this.personal.push(printable(typeof value === 'string' ? personalForm(value) : JSON.stringify(value)).slice(0, 1024));
+        this.personal.push(cutAtCodePoint(printable(typeof value === 'string' ? personalForm(value) : JSON.stringify(value)), 1024));
         return { personal: this.personal.length - 1 };
       default:
         return bounded(value, 0);

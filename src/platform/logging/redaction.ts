@@ -32,6 +32,7 @@
  * only ever sees short candidate spans. Measured numbers are in test/observability/redaction.test.ts.
  */
 import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+import { cutAtCodePoint } from '../text/code-points.js';
 import { isSecretName, maskSecretAssignments } from './secret-names.js';
 
 export { isSecretName };
@@ -226,7 +227,7 @@ function redactedPrefix(text: string, limit: number, options: RedactionOptions):
   if (readAll && redacted.length <= limit) return { kept: redacted, whole: true };
   let cut = Math.max(0, Math.min(limit, redacted.length - (readAll ? 0 : READ_PAST_CUT)));
   if (!readAll) while (cut > 0 && VALUE_CHARACTER.test(redacted[cut - 1]!) && VALUE_CHARACTER.test(redacted[cut]!)) cut--;
-  return { kept: redacted.slice(0, cut), whole: false };
+  return { kept: cutAtCodePoint(redacted, cut), whole: false };
 }
 
 /**
