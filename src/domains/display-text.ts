@@ -15,7 +15,7 @@
  * Cleaning is silent (none of it is visible text). Length is not: a name or title longer than
  * its maximum after cleaning is refused with BAD_USER_INPUT naming the field and the maximum,
  * never cut, except titles read from inside a file, which have no caller to tell.
- * NUL never gets here: every argument carrying one is refused first (plugins/nul-byte-refusal.ts).
+ * NUL never gets here: every argument carrying one is refused first (plugins/unstorable-text-refusal.ts).
  */
 import stripAnsi from 'strip-ansi';
 import { ValidationError } from './errors.js';

@@ -4,9 +4,9 @@ import type { AuthContext, ClientContext, ConnectionContext, RequestContext } fr
 import type { AuditRequest } from '../domains/audit/audit-log.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import { presentedCredential } from '../domains/identity/presented-credential.js';
-import { nulBytePath } from '../platform/input/nul-bytes.js';
+import { unstorableTextPath } from '../platform/input/unstorable-text.js';
 import { CodedError, codedErrorToGraphQL } from '../platform/errors/index.js';
-import { nulByteError } from './nul-byte-refusal.js';
+import { unstorableTextError } from './unstorable-text-refusal.js';
 
 export interface AuthOptions {
   authenticator: Authenticator;
@@ -23,8 +23,8 @@ export function useAuth({ authenticator }: AuthOptions): Plugin<AuthContext & Co
       // graphql-ws connection parameters are JSON a client chose, read before any argument rule
       // runs (the tenant picked among an issuer's tenants reaches a database lookup): the same
       // NUL rule as every argument. HTTP headers cannot carry NUL.
-      const nul = nulBytePath(context.connectionParams ?? {}, ['connectionParams']);
-      if (nul) throw nulByteError(`The connection parameter "${nul.slice(1).join('.')}"`, nul);
+      const nul = unstorableTextPath(context.connectionParams ?? {}, ['connectionParams']);
+      if (nul) throw unstorableTextError(`The connection parameter "${nul.slice(1).join('.')}"`, nul);
       const credential = presentedCredential(context);
       try {
         const { actor, expiresAt } = await authenticator.authenticate(credential, refusalRequestOf(context));

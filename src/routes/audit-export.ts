@@ -12,7 +12,7 @@ import { codedOrMasked, httpHeadersOf, httpStatusOf, requestNamedBy, type CodedE
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { DATE_TIME_RANGE, isDateTimeInRange } from '../platform/input/date-times.js';
-import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
+import { describePath, unstorableTextPath, unstorableTextMessage } from '../platform/input/unstorable-text.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
@@ -97,8 +97,8 @@ export function useAuditExport({ door, logger }: { door: ConsumerDoor; logger: L
 
 function filterOf(params: URLSearchParams): AuditEventFilter {
   for (const [name, value] of params) {
-    const nul = nulBytePath({ [name]: value });
-    if (nul) throw new Error(nulByteMessage(`Query parameter "${describePath(nul)}"`));
+    const nul = unstorableTextPath({ [name]: value });
+    if (nul) throw new Error(unstorableTextMessage(`Query parameter "${describePath(nul)}"`));
   }
   const date = (name: string) => {
     const value = params.get(name);

@@ -16,7 +16,7 @@ import type { ServiceDependencies } from '../domains/service-context.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
-import { describePath, nulBytePath, nulByteMessage } from '../platform/input/nul-bytes.js';
+import { describePath, unstorableTextPath, unstorableTextMessage } from '../platform/input/unstorable-text.js';
 import { STRING_BOUNDS } from '../schema/string-bounds.js';
 
 export const REST_LOGIN_PATH = '/api/v1/auth/login';
@@ -64,8 +64,8 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         if (error instanceof RefusedBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
         return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
       }
-      const nul = nulBytePath(body);
-      if (nul) return json(400, { error: 'invalid_request', error_description: nulByteMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
+      const nul = unstorableTextPath(body);
+      if (nul) return json(400, { error: 'invalid_request', error_description: unstorableTextMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
       const ip = clientIpOf((serverContext as { req?: IncomingMessage }).req, options.trustProxyHops);
       // What the mutation's services are told of their request: the audit event and the sign-in address need it.
       const facts = { operationHash: null, requestId: requestIdOf(request), traceId: null, ip, userAgent: request.headers.get('user-agent') };

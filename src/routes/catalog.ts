@@ -11,7 +11,7 @@ import type { CatalogRequest } from '../domains/endpoints/catalog.service.js';
 import { ValidationError } from '../domains/errors.js';
 import { codedOrMasked, problemResponse, RequestRefusal } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
-import { nulByteMessage } from '../platform/input/nul-bytes.js';
+import { unstorableTextMessage } from '../platform/input/unstorable-text.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
@@ -61,7 +61,7 @@ export function useCatalogRoute({ door, logger }: { door: ConsumerDoor; logger: 
 function catalogRequestOf(params: URLSearchParams): CatalogRequest {
   const seen = new Set<string>();
   for (const [name, value] of params) {
-    if (name.includes('\u0000') || value.includes('\u0000')) throw new ValidationError(nulByteMessage(`Query parameter "${name.replaceAll('\u0000', '')}"`));
+    if (name.includes('\u0000') || value.includes('\u0000')) throw new ValidationError(unstorableTextMessage(`Query parameter "${name.replaceAll('\u0000', '')}"`));
     if (!(PARAMETERS as readonly string[]).includes(name)) {
       throw new ValidationError(`Unknown query parameter "${name.slice(0, 64)}"; the catalog takes ${PARAMETERS.join(', ')}`, { parameter: name.slice(0, 64) });
     }

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../platform/errors/index.js';
-import { describePath, nulByteMessage, nulBytePath } from '../platform/input/nul-bytes.js';
+import { describePath, unstorableTextMessage, unstorableTextPath } from '../platform/input/unstorable-text.js';
 
 export interface ChatRequest {
   /** The endpoint's reference, as the client named it. */
@@ -54,8 +54,8 @@ const REFERENCE = /^[^/\s]+\/[^/\s]+$/;
 
 /** The request as OpenAI clients send it, or a ValidationError naming the field at fault. */
 export function parseChatRequest(json: unknown): ChatRequest {
-  const nul = nulBytePath(json);
-  if (nul) throw new ValidationError(nulByteMessage(`Field "${describePath(nul)}"`), { field: describePath(nul) });
+  const nul = unstorableTextPath(json);
+  if (nul) throw new ValidationError(unstorableTextMessage(`Field "${describePath(nul)}"`), { field: describePath(nul) });
   const parsed = Body.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

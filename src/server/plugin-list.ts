@@ -39,7 +39,7 @@ import { codedErrorResponse, problemResponse, type CodedError } from '../platfor
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { openAIErrorResponse } from '../routes/openai-errors.js';
 import { useMetrics } from '../plugins/metrics.js';
-import { useNulByteRefusal } from '../plugins/nul-byte-refusal.js';
+import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
@@ -172,7 +172,7 @@ export function pluginList({
     }),
     useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
     // NUL in any argument or variable is the caller's mistake, refused before anything runs.
-    useNulByteRefusal(),
+    useUnstorableTextRefusal(),
     ...(config.operationLimits.blockFieldSuggestions ? [blockFieldSuggestionsPlugin()] : []),
     useAuth({ authenticator }),
     // Before anything a subscription holds is made: a refusal costs nothing further.

@@ -1,6 +1,6 @@
 /**
  * NUL (U+0000) in anything a caller sends is BAD_USER_INPUT before anything runs, by one rule
- * for every argument (src/plugins/nul-byte-refusal.ts) and the same rule on the REST doors: as a
+ * for every argument (src/plugins/unstorable-text-refusal.ts) and the same rule on the REST doors: as a
  * variable and as a literal, over HTTP and graphql-ws, in upload file names, the REST login
  * and the audit export's query parameters. It used to reach PostgreSQL and come back as
  * INTERNAL (500), with the SQL in development. Nothing is written.
@@ -177,5 +177,46 @@ describe('a NUL byte on the REST doors', () => {
       const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl?${query}`, { headers: { authorization: `Bearer ${acme.token}` } });
       expect({ query, status: response.status, code: (await response.json()).errors?.[0]?.extensions?.code }).toEqual({ query, status: 400, code: 'BAD_USER_INPUT' });
     }
+  });
+});
+
+/**
+ * Half a surrogate pair (JSON's `"\ud83d"` alone) is refused by the same rule: PostgreSQL
+ * refuses it in jsonb and json_to_recordset (22P02), and stores it in text as U+FFFD, changed.
+ * Before, an inline document's text with one was accepted, and its job failed at the chunk
+ * INSERT, attempt after attempt; a name was stored with U+FFFD in its place.
+ */
+describe('half a surrogate pair in what a caller sends', () => {
+  const HALF = '\ud83d';
+
+  it('is refused in variables, plain arguments and document text alike, and by the parser in a literal', async () => {
+    expectRefused(
+      await server.graphql('mutation($input: CreateDatasetInput!) { createDataset(input: $input) { id } }', { token: acme.token, variables: { input: { name: `Hand${HALF}book`, slug: 'half-name' } } }),
+      ['$input', 'name'],
+    );
+    // In a literal, GraphQL's own parser refuses the escape first (graphql-js 16: "Invalid Unicode escape sequence").
+    const literal = await server.graphql('mutation { createDataset(input: { name: "Hand\\ud83dbook", slug: "half-name" }) { id } }', { token: acme.token });
+    expect({ status: literal.status, code: literal.body.errors?.[0]?.extensions?.code }).toEqual({ status: 400, code: 'GRAPHQL_PARSE_FAILED' });
+    const dataset = await createDataset(server, acme.token);
+    expectRefused(
+      await server.graphql('mutation($d: ID!, $docs: [InlineDocumentInput!]) { ingestDocuments(datasetId: $d, documents: $docs) { id } }', {
+        token: acme.token,
+        variables: { d: dataset.id, docs: [{ title: 'ok', text: `a low half alone ${'\udc00'} here` }] },
+      }),
+      ['$docs', 0, 'text'],
+    );
+    // A whole pair is a character like any other.
+    const whole = await server.graphql('mutation($input: CreateDatasetInput!) { createDataset(input: $input) { name } }', { token: acme.token, variables: { input: { name: 'Hand😀book', slug: 'whole-pair' } } });
+    expect(whole.body).toEqual({ data: { createDataset: { name: 'Hand😀book' } } });
+  });
+
+  it('in the REST login email is 400 BAD_USER_INPUT', async () => {
+    const response = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `ann${HALF}@example.test`, password: 'whatever it is' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: 'BAD_USER_INPUT', error_description: expect.stringContaining('surrogate') });
   });
 });

@@ -8,7 +8,7 @@
  * configuration, URL or key; dataset counts summed, never dataset names). Nothing here binds
  * a tenant or reads a tenant-owned table itself: RLS stays on everything else.
  */
-import { nulByteMessage } from '../../platform/input/nul-bytes.js';
+import { unstorableTextMessage } from '../../platform/input/unstorable-text.js';
 import type { Actor } from '../actor.js';
 import { ValidationError } from '../errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page } from '../pagination.js';
@@ -140,7 +140,7 @@ function entryOf(row: CatalogRow, limits: { server: CatalogRateLimit[]; anonymou
 function validSearch(search: string | null | undefined): string | null {
   if (search == null) return null;
   if (search.includes('\u0000')) {
-    throw new ValidationError(nulByteMessage('search'), { field: 'search' });
+    throw new ValidationError(unstorableTextMessage('search'), { field: 'search' });
   }
   const text = search.trim();
   if ([...text].length > MAX_CATALOG_SEARCH) throw new ValidationError(`search must be at most ${MAX_CATALOG_SEARCH} characters`, { field: 'search' });

@@ -9,7 +9,7 @@
  */
 import type { z } from 'zod';
 import { RequestRefusal } from '../errors/index.js';
-import { describePath, nulByteMessage, nulBytePath } from '../input/nul-bytes.js';
+import { describePath, unstorableTextMessage, unstorableTextPath } from '../input/unstorable-text.js';
 import { jsonTextOf, RefusedBodyError } from '../input/utf8-text.js';
 
 export interface JsonBodyOptions {
@@ -42,10 +42,10 @@ export async function readJsonBody<Schema extends z.ZodType>(request: Request, s
     throw new RequestRefusal('BAD_REQUEST', 'The request body is not valid JSON.');
   }
   // Before the schema: a NUL in an unknown key is refused for the NUL, like everywhere else.
-  const nul = nulBytePath(value);
+  const nul = unstorableTextPath(value);
   if (nul) {
     const path = describePath(nul);
-    throw new RequestRefusal('BAD_USER_INPUT', nulByteMessage(`Field "${path}"`), { issues: [{ path, message: nulByteMessage('The value') }] });
+    throw new RequestRefusal('BAD_USER_INPUT', unstorableTextMessage(`Field "${path}"`), { issues: [{ path, message: unstorableTextMessage('The value') }] });
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {

@@ -6,7 +6,7 @@
  * caller's mistake (BAD_USER_INPUT, 400) naming the part, in the route's own error shape.
  */
 import { RequestRefusal } from '../errors/index.js';
-import { nulByteMessage } from '../input/nul-bytes.js';
+import { unstorableTextMessage } from '../input/unstorable-text.js';
 
 /** `segment` decoded, or a BAD_USER_INPUT refusal naming `name` (the path's `{name}`); NUL is refused as everywhere. */
 export function decodePathSegment(segment: string, name: string): string {
@@ -16,6 +16,6 @@ export function decodePathSegment(segment: string, name: string): string {
   } catch {
     throw new RequestRefusal('BAD_USER_INPUT', `The path's {${name}} is not valid percent-encoding.`, { field: name, issues: [{ path: name, message: 'not valid percent-encoding' }] });
   }
-  if (value.includes('\u0000')) throw new RequestRefusal('BAD_USER_INPUT', nulByteMessage(`The path's {${name}}`), { field: name, issues: [{ path: name, message: nulByteMessage('The value') }] });
+  if (value.includes('\u0000')) throw new RequestRefusal('BAD_USER_INPUT', unstorableTextMessage(`The path's {${name}}`), { field: name, issues: [{ path: name, message: unstorableTextMessage('The value') }] });
   return value;
 }

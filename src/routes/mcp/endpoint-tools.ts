@@ -13,7 +13,7 @@ import type { AskableEndpoint } from '../../domains/endpoint-queries/askable-end
 import { MAX_QUERY_CHARS, type QueryService, type QueryUsage } from '../../domains/endpoint-queries/query.service.js';
 import { MAX_TOP_K } from '../../domains/endpoints/endpoint.service.js';
 import { ValidationError } from '../../platform/errors/index.js';
-import { describePath, nulByteMessage, nulBytePath } from '../../platform/input/nul-bytes.js';
+import { describePath, unstorableTextMessage, unstorableTextPath } from '../../platform/input/unstorable-text.js';
 
 export type ToolKind = 'search' | 'ask';
 
@@ -152,8 +152,8 @@ function toolInput(args: unknown): { query: string; topK: number | undefined } {
   if (args === undefined || args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw new ValidationError('arguments must be an object: { "query": "…", "topK": 5 }', { field: 'arguments' });
   }
-  const nul = nulBytePath(args);
-  if (nul) throw new ValidationError(nulByteMessage(`Argument "${describePath(nul)}"`), { field: describePath(nul) });
+  const nul = unstorableTextPath(args);
+  if (nul) throw new ValidationError(unstorableTextMessage(`Argument "${describePath(nul)}"`), { field: describePath(nul) });
   const { query, topK, ...unknown } = args as Record<string, unknown>;
   const extra = Object.keys(unknown);
   if (extra.length > 0) throw new ValidationError(`Unknown argument "${extra[0]}": the tools take query and topK`, { field: extra[0] });

@@ -1,6 +1,6 @@
 /**
- * Refuses NUL (U+0000) in an operation's arguments before anything runs (see
- * platform/input/nul-bytes.ts for why it is refused everywhere): string literals in the
+ * Refuses NUL (U+0000) and half surrogate pairs in an operation's arguments before anything
+ * runs (see platform/input/unstorable-text.ts for why they are refused everywhere): string literals in the
  * document through a validation rule (which Yoga caches with the document: it depends on
  * nothing else), and the variables, uploaded files' names included, before execution or
  * subscription starts, on HTTP, SSE and graphql-ws alike. The refusal is BAD_USER_INPUT,
@@ -10,19 +10,19 @@
 import { GraphQLError, Kind, type ASTNode, type ExecutionResult, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
-import { describePath, nulBytePath, nulByteMessage, type InputPath } from '../platform/input/nul-bytes.js';
+import { describePath, isUnstorableText, unstorableTextPath, unstorableTextMessage, type InputPath } from '../platform/input/unstorable-text.js';
 
-export function useNulByteRefusal(): Plugin {
+export function useUnstorableTextRefusal(): Plugin {
   const refuseVariables = (variables: unknown, stop: (result: ExecutionResult) => void) => {
-    const found = nulBytePath(variables ?? {});
+    const found = unstorableTextPath(variables ?? {});
     if (!found) return;
     const [name, ...rest] = found;
     const path = [`$${String(name)}`, ...rest];
-    stop({ errors: [nulByteError(`Variable "${describePath(path)}"`, path)] });
+    stop({ errors: [unstorableTextError(`Variable "${describePath(path)}"`, path)] });
   };
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(NoNulInArgumentLiterals);
+      addValidationRule(NoUnstorableTextInLiterals);
     },
     onExecute({ args, setResultAndStopExecution }) {
       refuseVariables(args.variableValues, setResultAndStopExecution);
@@ -34,12 +34,12 @@ export function useNulByteRefusal(): Plugin {
 }
 
 /** A string literal with NUL anywhere in the document: in an argument, a default value, a directive. */
-const NoNulInArgumentLiterals: ValidationRule = function NoNulInArgumentLiterals(context: ValidationContext) {
+const NoUnstorableTextInLiterals: ValidationRule = function NoUnstorableTextInLiterals(context: ValidationContext) {
   return {
     StringValue(node, _key, parent, _path, ancestors) {
-      if (!node.value.includes('\u0000')) return;
+      if (!isUnstorableText(node.value)) return;
       const path = literalPath(parent ? [...ancestors, parent] : ancestors);
-      context.reportError(nulByteError(`Argument "${describePath(path)}"`, path, node));
+      context.reportError(unstorableTextError(`Argument "${describePath(path)}"`, path, node));
     },
   };
 };
@@ -58,10 +58,10 @@ function literalPath(ancestors: readonly (ASTNode | readonly ASTNode[])[]): Inpu
   return path;
 }
 
-export function nulByteError(what: string, path: InputPath, node?: ASTNode): GraphQLError {
-  const message = nulByteMessage(what);
+export function unstorableTextError(what: string, path: InputPath, node?: ASTNode): GraphQLError {
+  const message = unstorableTextMessage(what);
   return new GraphQLError(message, {
     nodes: node,
-    extensions: { code: 'BAD_USER_INPUT', issues: [{ path, message: 'must not contain NUL (U+0000)' }], http: { spec: true, status: httpStatusOf('BAD_USER_INPUT') } },
+    extensions: { code: 'BAD_USER_INPUT', issues: [{ path, message: 'must not contain NUL (U+0000) or half a surrogate pair' }], http: { spec: true, status: httpStatusOf('BAD_USER_INPUT') } },
   });
 }
