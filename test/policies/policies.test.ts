@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, type EndpointSetup } from '../support/endpoints.js';
-import { createApiKey } from '../support/identity.js';
+import { createApiKey, signUp } from '../support/identity.js';
 import { createPolicy, gql, manualClock, must, outcome } from '../support/policies.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -48,24 +48,38 @@ describe('access', () => {
     const setup = await freshEndpoint();
     const policy = await createPolicy(server, tokens.ann, setup.endpointId, 'access', { mode: 'allow', patterns: ['*@COMPANY.test'] });
     expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
-    expect((await outcome(server, tokens.carol, setup.reference)).code).toBe('ok');
     const bob = await outcome(server, tokens.bob, setup.reference);
     expect(bob).toMatchObject({ code: 'POLICY_DENIED', extensions: { policyId: policy.id, policyType: 'access', reason: 'NOT_ALLOWED' } });
     const key = await outcome(server, tokens.key, setup.reference);
     expect(key).toMatchObject({ code: 'POLICY_DENIED', extensions: { reason: 'NO_EMAIL' } });
   });
 
+  it('an allow list admits only emails the endpoint’s tenant vouches for: not another tenant’s account, which anyone may open under any address', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, tokens.ann, setup.endpointId, 'access', { mode: 'allow', patterns: ['*@company.test'] });
+    // Carol is @company.test, but a member of another tenant: her address is only what she typed at sign-up.
+    expect(await outcome(server, tokens.carol, setup.reference)).toMatchObject({ code: 'POLICY_DENIED', extensions: { policyType: 'access', reason: 'EMAIL_NOT_VOUCHED' } });
+    // A stranger signing up as the owner's colleague (the attack the review found) gets no further.
+    const stranger = await signUp(server, { email: `ceo-${suffix}@company.test`, tenantName: `Evil ${suffix}` });
+    const strangerToken = stranger.accessToken;
+    expect(await outcome(server, strangerToken, setup.reference)).toMatchObject({ code: 'POLICY_DENIED', extensions: { reason: 'EMAIL_NOT_VOUCHED' } });
+    // Ann, a member of the endpoint's tenant, is vouched for by it.
+    expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
+  });
+
   it('a deny list refuses matches; with an allow list beside it, deny wins', async () => {
     const setup = await freshEndpoint();
     await createPolicy(server, tokens.ann, setup.endpointId, 'access', { mode: 'allow', patterns: ['*@company.test'] });
-    const deny = await createPolicy(server, tokens.ann, setup.endpointId, 'access', { mode: 'deny', patterns: [`carol-*@company.test`] });
     expect((await outcome(server, tokens.ann, setup.reference)).code).toBe('ok');
-    expect(await outcome(server, tokens.carol, setup.reference)).toMatchObject({ code: 'POLICY_DENIED', extensions: { policyId: deny.id, reason: 'ACCESS_DENIED' } });
-    // A deny list alone lets everyone else through, callers without an email too.
+    const deny = await createPolicy(server, tokens.ann, setup.endpointId, 'access', { mode: 'deny', patterns: [`ann-*@company.test`] });
+    expect(await outcome(server, tokens.ann, setup.reference)).toMatchObject({ code: 'POLICY_DENIED', extensions: { policyId: deny.id, reason: 'ACCESS_DENIED' } });
+    // A deny list alone lets everyone else through, callers without an email too; it matches
+    // any email a caller claims, vouched for or not (claiming one only gets the claimer refused).
     const open = await freshEndpoint();
-    await createPolicy(server, tokens.ann, open.endpointId, 'access', { mode: 'deny', patterns: ['*@elsewhere.test'] });
+    await createPolicy(server, tokens.ann, open.endpointId, 'access', { mode: 'deny', patterns: ['*@elsewhere.test', 'carol-*@company.test'] });
     expect((await outcome(server, tokens.key, open.reference)).code).toBe('ok');
     expect((await outcome(server, tokens.bob, open.reference)).code).toBe('POLICY_DENIED');
+    expect(await outcome(server, tokens.carol, open.reference)).toMatchObject({ code: 'POLICY_DENIED', extensions: { reason: 'ACCESS_DENIED' } });
   });
 });
 

@@ -15,7 +15,7 @@ import { modelClient } from '../models/model.service.js';
 import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
-import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
+import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { inQuerySlot } from './query-slots.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
@@ -92,7 +92,7 @@ export class QueryService {
           {
             now: this.ctx.deps.clock.now(),
             endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
-            caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+            caller: policyCaller(actor, caller, tenantId),
             query: query.trim(),
           },
           this.ctx.request?.operationHash ?? null,

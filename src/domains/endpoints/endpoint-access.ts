@@ -15,6 +15,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import type { Actor } from '../actor.js';
 import type { ServiceContext } from '../service-context.js';
 import { readEndpoint, type ReadEndpoint } from './endpoint-read.js';
 
@@ -71,6 +72,20 @@ export interface Caller {
   callerTenantId: string | null;
   callerKind: 'user' | 'apiKey' | 'external' | 'anonymous';
   callerId: string;
+}
+
+/**
+ * The caller as policies see it (PolicyCall.caller). Its email counts for an allow list only
+ * where the endpoint's tenant vouches for it: a member of that tenant signed in to it (the
+ * tenant invited that address), or an identity from a provider that tenant registered (whose
+ * verified email claim it chose to trust). Sluice verifies no address itself: anyone may sign
+ * up as ceo@victim.example, and any tenant may register a provider that says so; such an email
+ * admitted them to another tenant's allow list (an attacker review found both). A deny list
+ * matches any email the caller claims: claiming one can only get the claimer refused.
+ */
+export function policyCaller(actor: Actor, caller: Caller, endpointTenantId: string) {
+  const vouched = (actor.kind === 'user' || actor.kind === 'external') && actor.tenantId === endpointTenantId;
+  return { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: vouched ? actor.email : null, claimedEmail: actor.email };
 }
 
 /**

@@ -14,8 +14,12 @@ export const SCOPES = ['per_user', 'per_tenant', 'global'] as const;
 export interface PolicyCall {
   now: Date;
   endpoint: { id: string; slug: string; tenantId: string };
-  /** `tenantId` null and kind `anonymous` for a caller with no credential. */
-  caller: { tenantId: string | null; kind: string; id: string; email: string | null };
+  /**
+   * `tenantId` null and kind `anonymous` for a caller with no credential. `email` is the
+   * caller's email only where the endpoint's tenant vouches for it (endpoint-access.ts,
+   * `policyCaller`); `claimedEmail` is whatever email the credential carries, vouched or not.
+   */
+  caller: { tenantId: string | null; kind: string; id: string; email: string | null; claimedEmail: string | null };
   /** The query text as sent (trimmed); policies judge it before anything else does. */
   query: string;
 }

@@ -5,7 +5,7 @@
  * writes the records of its embedding calls (tokens and cost, not counted as queries).
  */
 import { boundSql } from '../../db/bound-sql.js';
-import { callerOf, reachEndpoint } from '../endpoints/endpoint-access.js';
+import { callerOf, policyCaller, reachEndpoint } from '../endpoints/endpoint-access.js';
 import { ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
@@ -140,7 +140,7 @@ export class UsageService {
       const call = {
         now,
         endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId },
-        caller: { tenantId: caller.callerTenantId, kind: caller.callerKind, id: caller.callerId, email: actor.email },
+        caller: policyCaller(actor, caller, tenantId),
         query: '',
       };
       const allowances = (await readPolicyStates(tx, call, policies)).flatMap(({ policy, type, config, facts }) => {

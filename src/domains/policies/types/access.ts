@@ -1,8 +1,11 @@
 /**
- * `access`: who may query, by the caller's verified email. `mode: allow` lets only matching
- * callers through (a caller with no email, such as an API key, fails it); `mode: deny` turns
- * matching callers away. Patterns are globs, case-insensitive (`*@example.com`,
- * `ann@example.org`, `*@*.example.com`). Allow and deny policies may coexist: a deny wins.
+ * `access`: who may query, by the caller's email. `mode: allow` lets only matching callers
+ * through, and only by an email the endpoint's tenant vouches for (its own members, identities
+ * from its own providers: `policyCaller` in endpoint-access.ts); a caller with no email (an API
+ * key) or only an email nobody vouches for (another tenant's account, which anyone may open
+ * under any address) fails it. `mode: deny` turns away callers matching by any email they
+ * claim. Patterns are globs, case-insensitive (`*@example.com`, `ann@example.org`,
+ * `*@*.example.com`). Allow and deny policies may coexist: a deny wins.
  *
  * Anonymous callers (no credential, on endpoints that admit them) have no email: only the
  * pattern `anonymous` matches them, and it matches nobody else. So `deny anonymous` turns
@@ -50,19 +53,31 @@ function matcherFor(config: AccessConfig): (email: string) => string | undefined
 
 registerPolicyType<AccessConfig>({
   name: 'access',
-  description: 'Allow or deny callers by email pattern (globs, case-insensitive) or `anonymous` (callers with no credential); deny wins; no email fails an allow list.',
+  description:
+    'Allow or deny callers by email pattern (globs, case-insensitive) or `anonymous` (callers with no credential); deny wins; an allow list admits only emails the endpoint’s tenant vouches for (its members, its identity providers).',
   configSchema,
   precedence: 10,
   evaluate(config, call) {
     if (call.caller.kind === 'anonymous') return anonymousVerdict(config);
-    const email = call.caller.email;
-    const matched = email ? matcherFor(config)(email) : undefined;
+    const { email, claimedEmail } = call.caller;
     if (config.mode === 'deny') {
-      return matched
-        ? { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'ACCESS_DENIED', rule: `deny ${matched}`, reason: 'The endpoint’s access policy refuses this caller' }
+      const denied = claimedEmail ? matcherFor(config)(claimedEmail) : undefined;
+      return denied
+        ? { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'ACCESS_DENIED', rule: `deny ${denied}`, reason: 'The endpoint’s access policy refuses this caller' }
         : { decision: 'ALLOW', rule: 'deny list: no match' };
     }
+    const matched = email ? matcherFor(config)(email) : undefined;
     if (matched) return { decision: 'ALLOW', rule: `allow ${matched}` };
+    if (!email && claimedEmail) {
+      return {
+        decision: 'DENY',
+        code: 'POLICY_DENIED',
+        reasonCode: 'EMAIL_NOT_VOUCHED',
+        rule: 'allow list: email not vouched for',
+        reason:
+          'The endpoint admits listed emails only, as its own tenant knows them: sign in to that tenant as its member, or through its identity provider (Sluice verifies no address, so another tenant’s account proves none)',
+      };
+    }
     return {
       decision: 'DENY',
       code: 'POLICY_DENIED',
