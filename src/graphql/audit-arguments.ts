@@ -19,7 +19,7 @@ import {
   type SelectionSetNode,
   type FieldNode,
 } from 'graphql';
-import { bounded, isAuditMark, KeptValues, type AuditMark } from '../domains/audit/marks.js';
+import { bounded, isAuditMark, isMemberMarks, KeptValues, type AuditMark, type MemberMarks } from '../domains/audit/marks.js';
 
 export interface KeptField {
   field: string;
@@ -55,8 +55,10 @@ export function keptArguments(args: ExecutionArgs, operation: OperationDefinitio
   return fields;
 }
 
-function keepInput(type: GraphQLInputType, mark: AuditMark | undefined, value: unknown, kept: KeptValues, depth: number): unknown {
+function keepInput(type: GraphQLInputType, mark: AuditMark | MemberMarks | undefined, value: unknown, kept: KeptValues, depth: number): unknown {
   if (value == null) return null;
+  // A JSON field whose members are marked (`...audited.members(...)`): a model's system prompt.
+  if (typeof mark === 'object') return kept.keepMembers(mark, value);
   if (mark && mark !== 'plain') return kept.keep(mark, value);
   const nullable = getNullableType(type);
   if (isListType(nullable) && Array.isArray(value)) return value.slice(0, 50).map((item) => keepInput(nullable.ofType, undefined, item, kept, depth + 1));
@@ -78,9 +80,10 @@ function keepInput(type: GraphQLInputType, mark: AuditMark | undefined, value: u
   return bounded(value, depth);
 }
 
-function markOf(extensions: Readonly<Record<string, unknown>> | null | undefined): AuditMark | undefined {
+function markOf(extensions: Readonly<Record<string, unknown>> | null | undefined): AuditMark | MemberMarks | undefined {
   const mark = extensions?.audit;
-  return isAuditMark(mark) ? mark : undefined;
+  if (isAuditMark(mark)) return mark;
+  return isMemberMarks(extensions?.auditMembers) ? extensions.auditMembers : undefined;
 }
 
 /** The root fields, through inline fragments and fragment spreads. */

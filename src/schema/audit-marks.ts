@@ -5,7 +5,7 @@
  * mark keeps). test/audit/audit-markings.test.ts fails on a secret- or personal-sounding
  * field that carries none.
  */
-import type { AuditMark } from '../domains/audit/marks.js';
+import type { AuditMark, MemberMarks } from '../domains/audit/marks.js';
 
 const mark = (audit: AuditMark) => ({ extensions: { audit } }) as const;
 
@@ -18,4 +18,6 @@ export const audited = {
   personal: mark('personal'),
   /** Sounds sensitive, is not (a claim's name): kept, and said so. */
   plain: mark('plain'),
+  /** A JSON field whose members are marked (a model config's `systemPrompt`: text); the rest unmarked. */
+  members: (marks: MemberMarks) => ({ extensions: { auditMembers: marks } }) as const,
 };

@@ -2,7 +2,7 @@
 import { healthOf, type Health } from '../domains/model-health/health-rules.js';
 import type { ModelTestResult } from '../domains/model-health/model-test.js';
 import type { Model } from '../domains/models/model.entity.js';
-import { modelKind } from '../domains/models/model.service.js';
+import { MODEL_CONFIG_MARKS, modelKind } from '../domains/models/model.service.js';
 import { modelTypes, type ModelKind } from '../domains/models/provider.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
@@ -86,6 +86,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
       description:
         'extractive: {maxSentences}. openai-compatible: {baseUrl, model, temperature?, maxTokens?, systemPrompt?}. ' +
         'openai-compatible-embeddings: {baseUrl, model, dimensions?, batchSize?}.',
+      ...audited.members(MODEL_CONFIG_MARKS),
     }),
     apiKey: t.string({ required: false, description: 'Stored encrypted (AES-256-GCM); never returned.', ...bounded('secret', 'secret') }),
     promptMicrosPer1k: t.int({ required: false }),
@@ -96,7 +97,7 @@ const CreateModelInput = builder.inputType('CreateModelInput', {
 const UpdateModelInput = builder.inputType('UpdateModelInput', {
   fields: (t) => ({
     name: t.string({ required: false, ...displayText('name') }),
-    config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.' }),
+    config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.', ...audited.members(MODEL_CONFIG_MARKS) }),
     apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...bounded('secret', 'secret') }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),

@@ -23,6 +23,21 @@ export function isAuditMark(value: unknown): value is AuditMark {
   return typeof value === 'string' && (AUDIT_MARKS as readonly string[]).includes(value);
 }
 
+/**
+ * Marks of the members of a JSON value, at any depth (`{ systemPrompt: 'text' }`): what a JSON
+ * argument's schema cannot mark, and the fields of a configuration change (record.ts).
+ */
+export type MemberMarks = { readonly [member: string]: AuditMark | MemberMarks };
+
+export function isMemberMarks(value: unknown): value is MemberMarks {
+  return (
+    value != null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((mark) => isAuditMark(mark) || isMemberMarks(mark))
+  );
+}
+
 /** A keyed digest of free text (AuditLog.digestText). */
 export type TextDigest = (text: string) => { keyId: string; digest: string };
 
@@ -60,7 +75,25 @@ export class KeptValues {
         return bounded(value, 0);
     }
   }
+
+  /**
+   * The payload's form of a JSON value whose members are marked: each marked member by its
+   * mark, the rest as an unmarked value (`bounded`: secret-named members omitted, strings and
+   * keys redacted and cut).
+   */
+  keepMembers(marks: AuditMark | MemberMarks | undefined, value: unknown): unknown {
+    if (typeof marks === 'string') return this.keep(marks, value);
+    const shown = this.keep(undefined, value);
+    if (!marks || !isRecord(value) || !isRecord(shown)) return shown;
+    // A marked member's name is a plain word: `bounded` kept it under the same name.
+    for (const [member, mark] of Object.entries(marks)) {
+      if (Object.hasOwn(value, member) && Object.hasOwn(shown, member)) shown[member] = this.keepMembers(mark, value[member]);
+    }
+    return shown;
+  }
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value != null && typeof value === 'object' && !Array.isArray(value);
 
 /** An unmarked value, kept: strings cut and redacted, lists and objects cut, files by size. */
 export function bounded(value: unknown, depth: number): unknown {

@@ -1,15 +1,12 @@
 /**
  * Building audit records from what a service knows: the actor and the request's facts.
- * Services call `auditChange` for configuration changes (before/after, secrets redacted) and
- * `auditEvent` for anything else the operation event cannot show.
+ * Services call `auditChange` for configuration changes (before/after, kept as marks.ts keeps
+ * any value) and `auditEvent` for anything else the operation event cannot show.
  */
 import type { Actor } from '../actor.js';
 import type { RequestFacts, ServiceContext } from '../service-context.js';
 import type { AuditActor, AuditRecord, AuditRequest } from './audit-log.js';
-import { KeptValues, printable, type AuditMark } from './marks.js';
-
-/** Field names whose values never reach the audit trail (a second net under the marks): `[REDACTED]`. */
-const SECRET_FIELD = /pass(word)?|secret|token|api_?key|authorization|credential|ciphertext|private/i;
+import { KeptValues, type MemberMarks } from './marks.js';
 
 export function auditActorOf(actor: Actor): AuditActor {
   switch (actor.kind) {
@@ -29,26 +26,6 @@ export function auditRequestOf(request: RequestFacts | undefined): AuditRequest 
   return { ip: request.ip ?? null, userAgent: request.userAgent ?? null, requestId: request.requestId ?? null, traceId: request.traceId ?? null };
 }
 
-/**
- * A copy with secret-named fields replaced and long strings cut: the second net for
- * configuration diffs, under the marks `auditChange` is given (see marks.ts).
- */
-export function withoutSecrets(value: unknown, depth = 0): unknown {
-  if (depth > 6) return '[…]';
-  if (typeof value === 'string') return printable(value.length > 1000 ? `${value.slice(0, 1000)}…` : value);
-  if (Array.isArray(value)) return value.slice(0, 100).map((item) => withoutSecrets(item, depth + 1));
-  if (value instanceof Date) return value.toISOString();
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([key, item]) => [
-        printable(key),
-        SECRET_FIELD.test(key) ? (item == null ? null : '[REDACTED]') : withoutSecrets(item, depth + 1),
-      ]),
-    );
-  }
-  return value;
-}
-
 export function auditEvent(
   ctx: ServiceContext,
   record: Omit<AuditRecord, 'actor' | 'request' | 'tenantId'> & { tenantId?: string | null },
@@ -65,10 +42,15 @@ export function auditEvent(
 }
 
 /**
- * A configuration change: what changed, before and after (only the fields that differ).
- * `marks` says what a field is (marks.ts), as the GraphQL input field it came from is marked:
- * an invitee's email is `personal` (outside the hashed payload), a description `text`.
- * Unmarked fields go through `withoutSecrets`.
+ * A configuration change: what changed, before and after (only the fields whose values differ).
+ * `marks` says what a field is, as the GraphQL input field it comes from is marked (marks.ts): an
+ * invitee's email `personal`, a description `text`; for a JSON field, the marks of its members
+ * (`{ config: MODEL_CONFIG_MARKS }`).
+ * Each value kept goes through the rules of every other audit event (marks.ts): marked fields
+ * by their mark (a personal value outside the hashed payload, where erasure finds it), the rest
+ * as an unmarked argument is kept (`bounded`): secret-named members at any depth omitted, strings
+ * and keys redacted and cut. Until 2026-12-06 they went through a narrower copy of those
+ * rules, which kept `slk_…` keys, `Bearer` values and `?access_token=` verbatim.
  */
 export function auditChange(
   ctx: ServiceContext,
@@ -76,18 +58,30 @@ export function auditChange(
   target: { type: string; id: string },
   before: object | null,
   after: object | null,
-  marks: Record<string, AuditMark> = {},
+  marks: MemberMarks = {},
 ): void {
-  const [old, now] = [withoutSecrets(before ?? {}), withoutSecrets(after ?? {})] as Record<string, unknown>[];
-  const raw = [(before ?? {}) as Record<string, unknown>, (after ?? {}) as Record<string, unknown>];
-  const keys = [...new Set([...Object.keys(old!), ...Object.keys(now!)])].filter((key) => JSON.stringify(old![key]) !== JSON.stringify(now![key]));
-  const kept = ctx.deps.audit ? new KeptValues((text) => ctx.deps.audit!.digestText(text)) : undefined;
-  const side = (shown: Record<string, unknown>, original: Record<string, unknown>) =>
-    Object.fromEntries(keys.map((key) => [key, marks[key] && kept ? kept.keep(marks[key], original[key]) : (shown[key] ?? null)]));
+  const audit = ctx.deps.audit;
+  if (!audit) return;
+  const [old, now] = [(before ?? {}) as Record<string, unknown>, (after ?? {}) as Record<string, unknown>];
+  // Compared as given, not as kept: a change past a cut, or of a secret, is still a change.
+  const keys = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((key) => canonical(old[key]) !== canonical(now[key]));
+  const kept = new KeptValues((text) => audit.digestText(text));
+  const side = (values: Record<string, unknown>) => kept.keepMembers(marks, Object.fromEntries(keys.map((key) => [key, values[key] ?? null])));
   auditEvent(ctx, {
     action: `config.${action}`,
     outcome: 'ok',
-    details: { target, before: before ? side(old!, raw[0]!) : null, after: after ? side(now!, raw[1]!) : null },
-    personalValues: kept?.personal,
+    details: { target, before: before ? side(old) : null, after: after ? side(now) : null },
+    personalValues: kept.personal,
   });
+}
+
+/**
+ * JSON with object members in one order (a config read back from jsonb has its keys reordered);
+ * a field that is absent is not one that is null (a creation lists its null fields).
+ */
+function canonical(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? String(item) : item != null && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
 }

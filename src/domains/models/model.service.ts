@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { findByIds } from '../lookup.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
+import type { MemberMarks } from '../audit/marks.js';
 import { auditChange } from '../audit/record.js';
 import { validConfiguration } from '../configuration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -42,6 +43,14 @@ const MAX_API_KEY_CHARS = 4096;
 const NAME = uniqueName(Model, 'name', (name) => `A model named "${name}" already exists`);
 
 /**
+ * What the audit trail keeps of a model's `config` (marks.ts), in the operation's event and the
+ * change's alike: the system prompt is free text (length and keyed digest); the rest as any
+ * unmarked value (secret-named members omitted, strings redacted and cut).
+ */
+export const MODEL_CONFIG_MARKS = { systemPrompt: 'text' } as const satisfies MemberMarks;
+const AUDIT_MARKS = { config: MODEL_CONFIG_MARKS } as const;
+
+/**
  * The slugs of (up to five of) the endpoints that answer with a model and of the datasets that
  * embed with it. Endpoints and datasets know their model, models do not know them: the
  * composition (services.ts) supplies this.
@@ -72,7 +81,7 @@ export class ModelService {
     });
     this.setApiKey(model, type, input.apiKey);
     await NAME.flush(em, model.name);
-    auditChange(this.ctx, 'model.create', { type: 'Model', id: model.id }, null, shown(model));
+    auditChange(this.ctx, 'model.create', { type: 'Model', id: model.id }, null, shown(model), AUDIT_MARKS);
     return model;
   }
 
@@ -96,7 +105,7 @@ export class ModelService {
     // Another server or key is another model to check: its last health says nothing of it.
     if (changes.config != null || changes.apiKey !== undefined) forgetHealth(model);
     await NAME.flush(this.ctx.em, model.name);
-    auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model));
+    auditChange(this.ctx, 'model.update', { type: 'Model', id: model.id }, before, shown(model), AUDIT_MARKS);
     return model;
   }
 
@@ -135,7 +144,7 @@ export class ModelService {
     }
     await this.ctx.em.nativeDelete(Model, { id: model.id });
     this.ctx.em.getUnitOfWork().unsetIdentity(model);
-    auditChange(this.ctx, 'model.delete', { type: 'Model', id: model.id }, shown(model), null);
+    auditChange(this.ctx, 'model.delete', { type: 'Model', id: model.id }, shown(model), null, AUDIT_MARKS);
     return model.id;
   }
 
