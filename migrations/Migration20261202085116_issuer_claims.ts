@@ -29,7 +29,7 @@ const claimedSql = definerFunctionSql(
    end $$;`,
 );
 
-const providersSql = (firstClaimOnly: boolean) =>
+export const providersSql = (firstClaimOnly: boolean) =>
   definerFunctionSql(
     `auth_identity_providers(p_issuer text) returns table (provider_id uuid, tenant_id uuid, tenant_slug text, audience text, jwks_url text, jwks jsonb, email_claim text, role_claim text, role_mapping jsonb, default_role text)`,
     firstClaimOnly

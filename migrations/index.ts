@@ -55,6 +55,8 @@ import { Migration20261205170000_model_base_url_without_credentials } from './Mi
 import { Migration20261205213000_api_key_creator_role } from './Migration20261205213000_api_key_creator_role.js';
 import { Migration20261205233913_sign_in_addresses } from './Migration20261205233913_sign_in_addresses.js';
 import { Migration20261206000000_keyword_pooled_statistics } from './Migration20261206000000_keyword_pooled_statistics.js';
+import { Migration20261206153118_registrars_and_inviters } from './Migration20261206153118_registrars_and_inviters.js';
+import { Migration20261206153131_provider_registrars } from './Migration20261206153131_provider_registrars.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -112,4 +114,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261205213000_api_key_creator_role', class: Migration20261205213000_api_key_creator_role },
   { name: 'Migration20261205233913_sign_in_addresses', class: Migration20261205233913_sign_in_addresses },
   { name: 'Migration20261206000000_keyword_pooled_statistics', class: Migration20261206000000_keyword_pooled_statistics },
+  { name: 'Migration20261206153118_registrars_and_inviters', class: Migration20261206153118_registrars_and_inviters },
+  { name: 'Migration20261206153131_provider_registrars', class: Migration20261206153131_provider_registrars },
 ];

@@ -16,7 +16,8 @@ import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsRankingByVectors, endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService, revokeKeysOfFormerMember } from './identity/api-key.service.js';
-import { IdentityProviderService } from './identity/identity-provider.service.js';
+import { disableProvidersOf, IdentityProviderService } from './identity/identity-provider.service.js';
+import { answerablePersonId } from './identity/answerable-person.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
 import { AcceptInputService } from './ingestion/accept-input.service.js';
@@ -48,7 +49,11 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     accounts: new AccountService(ctx),
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
-    members: new MembersService(ctx, (userId) => revokeKeysOfFormerMember(ctx, userId)),
+    members: new MembersService(ctx, {
+      revokeKeysOf: (userId) => revokeKeysOfFormerMember(ctx, userId),
+      disableProvidersOf: (userId, reason) => disableProvidersOf(ctx, userId, reason),
+      answerablePersonId: () => answerablePersonId(ctx),
+    }),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(
       ctx,

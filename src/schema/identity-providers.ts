@@ -4,7 +4,7 @@ import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { displayText } from './display-text.js';
 import { toConnection } from './pagination.js';
-import { RoleEnum, TenantRef } from './tenancy.js';
+import { RoleEnum, TenantRef, UserRef } from './tenancy.js';
 import { bounded } from './string-bounds.js';
 
 export const IdentityProviderRef = builder.loadableNodeRef('IdentityProvider', {
@@ -26,6 +26,30 @@ IdentityProviderRef.implement({
     roleMapping: t.field({ type: 'JSONObject', resolve: (provider) => provider.roleMapping }),
     defaultRole: t.expose('defaultRole', { type: RoleEnum }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    enabled: t.boolean({
+      description: 'False: its tokens are refused (`UNAUTHENTICATED`). Removing or demoting the member who registered it disables it.',
+      resolve: (provider) => !provider.disabledAt,
+    }),
+    disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true }),
+    disabledReason: t.exposeString('disabledReason', {
+      nullable: true,
+      description: '`registrar-removed`, `registrar-demoted`, or `disabled` (by hand).',
+    }),
+    registeredBy: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The person who answers for it (registered or last enabled it); its tokens are refused once they no longer manage the tenant.',
+      resolve: (provider) => provider.registeredBy?.id ?? null,
+    }),
+  }),
+});
+
+const UpdateIdentityProviderInput = builder.inputType('UpdateIdentityProviderInput', {
+  fields: (t) => ({
+    enabled: t.boolean({
+      required: true,
+      description: 'Enabling makes you the person who answers for it: you must be able to grant every role it maps to.',
+    }),
   }),
 });
 
@@ -58,6 +82,12 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RegisterIdentityProviderInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.identityProviders.register({ ...input, roleMapping: input.roleMapping as Record<string, string> | null }),
+  }),
+  updateIdentityProvider: t.field({
+    type: IdentityProviderRef,
+    authScopes: { permission: 'identityProvider:manage' },
+    args: { id: t.arg.globalID({ required: true, for: [IdentityProviderRef] }), input: t.arg({ type: UpdateIdentityProviderInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) => ctx.services.identityProviders.setEnabled(id.id, input.enabled),
   }),
   removeIdentityProvider: t.field({
     type: IdentityProviderRef,

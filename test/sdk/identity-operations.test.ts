@@ -88,6 +88,10 @@ describe('identity', () => {
     const { registerIdentityProvider } = await owner.mutate(sdk.RegisterIdentityProviderDocument, { input: { name: 'Partner', issuer, audience: 'sluice', jwks: { keys: [jwk] } } });
     const { viewer } = await owner.query(sdk.IdentityProvidersDocument);
     expect(viewer.tenant!.identityProviders.edges.map(({ node }) => node.issuer)).toContain(issuer);
+    const disabled = await owner.mutate(sdk.UpdateIdentityProviderDocument, { id: registerIdentityProvider.id, input: { enabled: false } });
+    expect(disabled.updateIdentityProvider).toMatchObject({ name: 'Partner', enabled: false, disabledReason: 'disabled' });
+    const enabled = await owner.mutate(sdk.UpdateIdentityProviderDocument, { id: registerIdentityProvider.id, input: { enabled: true } });
+    expect(enabled.updateIdentityProvider).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null });
     expect((await owner.mutate(sdk.RemoveIdentityProviderDocument, { id: registerIdentityProvider.id })).removeIdentityProvider.name).toBe('Partner');
   });
 });

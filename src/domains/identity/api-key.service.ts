@@ -13,6 +13,7 @@ import type { ServiceContext } from '../service-context.js';
 import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
+import { answerablePersonId } from './answerable-person.js';
 import { assertCan } from '../access/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
@@ -158,14 +159,10 @@ export class ApiKeyService {
 
   /**
    * The person a new key answers to (authentication holds it to their current role): the
-   * signed-in user, or, for a key minted by a key, that key's creator, so a key cannot launder
-   * its creator's authority into one that follows nobody.
+   * signed-in user, a minting key's creator, or an external identity's provider registrar.
    */
-  private async issuerId(): Promise<string | null> {
-    const { actor, em } = this.ctx;
-    if (actor.kind !== 'apiKey') return actor.userId;
-    const key = await em.findOne(ApiKey, { id: actor.apiKeyId });
-    return key?.createdBy?.id ?? null;
+  private issuerId(): Promise<string | null> {
+    return answerablePersonId(this.ctx);
   }
 
   private tenant(id: string): Promise<Tenant> {

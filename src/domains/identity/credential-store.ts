@@ -34,6 +34,11 @@ export interface IdentityProviderRecord {
   roleClaim: string | null;
   roleMapping: Record<string, Role>;
   defaultRole: Role;
+  /**
+   * Why its tokens are refused, though they verify: `provider-disabled`, or `registrar-left`
+   * (the person who answers for it is no longer an OWNER or ADMIN of the tenant). Null: trusted.
+   */
+  refusal: 'provider-disabled' | 'registrar-left' | null;
 }
 
 export interface InvitationRecord {
@@ -86,6 +91,7 @@ export class CredentialStore {
       roleClaim: row.role_claim,
       roleMapping: row.role_mapping ?? {},
       defaultRole: row.default_role,
+      refusal: row.refusal ?? null,
     }));
   }
 

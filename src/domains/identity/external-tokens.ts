@@ -22,6 +22,12 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 /** External identities never act as owners: owners are a tenant's own people. */
 const STRONGEST_EXTERNAL_ROLE: Role = 'ADMIN';
 
+/** Why a provider's genuine tokens are refused (removing or demoting its registrar disables it). */
+const REFUSALS = {
+  'provider-disabled': 'This identity provider is disabled in its tenant: an OWNER or ADMIN there can enable it again',
+  'registrar-left': 'The person who registered this identity provider no longer manages its tenant: an OWNER or ADMIN there can enable it again',
+} as const;
+
 type KeySet = ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
 
 export interface JwksCacheOptions {
@@ -96,6 +102,8 @@ export class ExternalTokenVerifier {
       });
     }
     const { provider, payload } = matches[0]!;
+    // Checked after the signature, so only a token the provider really issued learns this.
+    if (provider.refusal) throw new UnauthenticatedError(REFUSALS[provider.refusal], { reason: provider.refusal });
     const role = mapRole(provider, payload);
     const email = payload[provider.emailClaim];
     // An address the provider says it has not verified is no identity: policies match on it.

@@ -3,6 +3,8 @@ import { createLocalJWKSet } from 'jose';
 import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
+import { assertUuid } from '../ids.js';
+import { User } from '../tenancy/user.entity.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
@@ -11,6 +13,7 @@ import { flushOrConflict } from '../unique-names.js';
 import { isRole, type Role } from '../access/roles.js';
 import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
+import { answerablePersonId } from './answerable-person.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
 
 export interface IdentityProviderInput {
@@ -45,9 +48,11 @@ export class IdentityProviderService {
       }),
     ) as Record<string, Role>;
     const defaultRole = input.defaultRole ?? 'VIEWER';
+    // Its tokens act with this role: nobody hands out a role above their own.
     assertMayGrant(actor, defaultRole);
     const audience = required(input.audience, 'audience');
     await this.assertUnclaimed(issuer, audience);
+    const registrar = await answerablePersonId(this.ctx);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
       name: displayName(input.name, 'name'),
@@ -59,6 +64,8 @@ export class IdentityProviderService {
       roleClaim: input.roleClaim?.trim() || null,
       roleMapping,
       defaultRole,
+      registeredBy: registrar,
+      registeredByPerson: registrar !== null,
     });
     await flushOrConflict(em, () => new ConflictError('This issuer is already registered', { field: 'issuer' }));
     auditChange(this.ctx, 'identityProvider.register', { type: 'IdentityProvider', id: provider.id }, null, shown(provider));
@@ -81,6 +88,33 @@ export class IdentityProviderService {
     this.ctx.em.remove(provider);
     await this.ctx.em.flush();
     auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null);
+    return provider;
+  }
+
+  /**
+   * Disables or enables a provider. Whoever enables it answers for it from then on, so they
+   * must be allowed to grant every role its tokens can carry; it stays enabled while they remain
+   * an OWNER or ADMIN.
+   */
+  async setEnabled(id: string, enabled: boolean): Promise<IdentityProvider> {
+    const { actor, em } = this.ctx;
+    assertCan(actor, 'identityProvider:manage');
+    const provider = await em.findOne(IdentityProvider, { id: assertUuid(id) });
+    if (!provider) throw new NotFoundError('Identity provider');
+    const before = shown(provider);
+    if (enabled) {
+      for (const role of new Set([provider.defaultRole, ...Object.values(provider.roleMapping)])) assertMayGrant(actor, role);
+      const registrar = await answerablePersonId(this.ctx);
+      provider.registeredBy = registrar ? em.getReference(User, registrar) : null;
+      provider.registeredByPerson = registrar !== null;
+      provider.disabledAt = null;
+      provider.disabledReason = null;
+    } else if (!provider.disabledAt) {
+      provider.disabledAt = new Date();
+      provider.disabledReason = 'disabled';
+    }
+    await em.flush();
+    auditChange(this.ctx, enabled ? 'identityProvider.enable' : 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before, { ...shown(provider), registeredBy: provider.registeredBy?.id ?? null });
     return provider;
   }
 
@@ -123,6 +157,25 @@ export class IdentityProviderService {
   }
 }
 
+/**
+ * Disables the enabled providers `userId` answers for in the caller's tenant, each recorded as
+ * an `identityProvider.disable` with the reason: a person removed, or demoted below managing
+ * providers, keeps no way in through tokens they can sign. Authentication refuses them anyway
+ * (`registrar-left`); disabling makes it visible, and it lasts until an OWNER or ADMIN enables
+ * the provider again (and answers for it).
+ */
+export async function disableProvidersOf(ctx: ServiceContext, userId: string, reason: 'registrar-removed' | 'registrar-demoted'): Promise<void> {
+  const providers = await ctx.em.find(IdentityProvider, { registeredBy: userId, disabledAt: null });
+  const before = providers.map(shown);
+  const now = new Date();
+  for (const provider of providers) {
+    provider.disabledAt = now;
+    provider.disabledReason = reason;
+  }
+  await ctx.em.flush();
+  providers.forEach((provider, i) => auditChange(ctx, 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before[i]!, { ...shown(provider), reason }));
+}
+
 function required(value: string, field: string): string {
   const trimmed = value.trim();
   if (!trimmed || trimmed.length > 500) throw new ValidationError(`${field} must be 1 to 500 characters`, { field });
@@ -163,5 +216,7 @@ function shown(provider: IdentityProvider) {
     roleClaim: provider.roleClaim ?? null,
     roleMapping: provider.roleMapping,
     defaultRole: provider.defaultRole,
+    disabledAt: provider.disabledAt ?? null,
+    disabledReason: provider.disabledReason ?? null,
   };
 }

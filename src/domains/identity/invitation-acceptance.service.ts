@@ -4,6 +4,8 @@
  * invitation's tenant. It lives in identity because its result is a sign-in.
  */
 import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
+import { LockMode } from '@mikro-orm/core';
+import { roleAtLeast } from '../access/roles.js';
 import { displayName } from '../display-text.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
@@ -49,12 +51,34 @@ export class InvitationAcceptanceService {
 
     // The invitation token is the proof of this tenant: enter it for the writes below.
     await this.ctx.scope.enterTenant(record.tenantId, user.id);
-    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId });
+    // Locked, and checked again: a removal that revokes it either commits first or waits for this.
+    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (invitation.revokedAt) throw invalid;
+    if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
+    await this.assertInviterStillGrants(invitation);
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
     em.create(Membership, { tenant: record.tenantId, user, role: record.role });
     invitation.acceptedAt = new Date();
     await em.flush();
     const accounts = new AccountService(this.ctx);
     return accounts.sessionFor(user, record.tenantId);
+  }
+
+  /**
+   * An invitation grants no more than the person who answers for it may grant now: removed,
+   * demoted below its role, or their account deleted, and it is refused. Their membership row is
+   * locked (for share) so a removal or demotion racing this acceptance waits for it, then finds
+   * the new member and can remove them in turn.
+   */
+  private async assertInviterStillGrants(invitation: Invitation): Promise<void> {
+    if (!invitation.invitedByPerson) return;
+    const inviter = invitation.invitedBy
+      ? await this.ctx.em.findOne(Membership, { user: invitation.invitedBy.id }, { lockMode: LockMode.PESSIMISTIC_READ })
+      : null;
+    if (!inviter || !roleAtLeast(inviter.role, invitation.role)) {
+      throw new ForbiddenError(`Whoever invited you can no longer grant the ${invitation.role} role here: ask the tenant's administrators for a new invitation`, {
+        reason: 'inviter-gone',
+      });
+    }
   }
 }

@@ -12,7 +12,13 @@ export const Invitation = defineTenantOwnedEntity({
     email: p.string().length(320),
     role: p.enum([...ROLES]),
     tokenHash: p.string().length(64).hidden(),
+    /**
+     * The person who answers for the invitation: the inviter, a key's creator, or the registrar
+     * of an external inviter's identity provider. Acceptance holds it to their current role.
+     */
     invitedBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
+    /** Whether a person answered for it: if so and `invitedBy` is now null, their account is gone. */
+    invitedByPerson: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
     acceptedAt: p.datetime().nullable(),

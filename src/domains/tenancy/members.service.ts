@@ -5,7 +5,7 @@
  */
 import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
-import type { Role } from '../access/roles.js';
+import { roleAtLeast, type Role } from '../access/roles.js';
 import { auditChange } from '../audit/record.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { normalizeEmail } from '../fields.js';
@@ -20,11 +20,23 @@ export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 /** The invitee's email is personal data, as inviteMember(email:) is marked: outside the hashed payload. */
 const INVITATION_MARKS = { email: 'personal' } as const;
 
+/**
+ * What members leave behind in other domains (identity's keys and providers), and who answers
+ * for what an actor makes: given by services.ts, so tenancy does not reach into identity.
+ */
+export interface MemberAftermath {
+  /** Revokes the live API keys the person created in the tenant. */
+  revokeKeysOf(userId: string): Promise<void>;
+  /** Disables the identity providers the person answers for in the tenant. */
+  disableProvidersOf(userId: string, reason: 'registrar-removed' | 'registrar-demoted'): Promise<void>;
+  /** The person who answers for what the current actor makes (identity/answerable-person.ts). */
+  answerablePersonId(): Promise<string | null>;
+}
+
 export class MembersService {
   constructor(
     private readonly ctx: ServiceContext,
-    /** Ends what a removed member left behind in the tenant: the API keys they created. */
-    private readonly revokeKeysOf: (userId: string) => Promise<void>,
+    private readonly aftermath: MemberAftermath,
   ) {}
 
   /** Returns the invitation and its token, shown once: the inviter passes it on. */
@@ -35,12 +47,14 @@ export class MembersService {
     const email = normalizeEmail(input.email);
     if (await em.count(Membership, { user: { email } })) throw new ConflictError('This person is already a member', { field: 'email' });
     const token = newOpaqueToken(CREDENTIAL_PREFIX.invitation);
+    const inviter = await this.aftermath.answerablePersonId();
     const invitation = em.create(Invitation, {
       tenant: actor.tenantId,
       email,
       role: input.role,
       tokenHash: hashToken(token),
-      invitedBy: actor.userId,
+      invitedBy: inviter,
+      invitedByPerson: inviter !== null,
       expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
     });
     await em.flush();
@@ -75,6 +89,10 @@ export class MembersService {
     membership.role = role;
     await em.flush();
     auditChange(this.ctx, 'member.role', { type: 'Membership', id: membership.id }, before, { ...before, role });
+    // A demotion ends what the old role let them hand out: invitations above the new role, and
+    // providers (whose tokens act as up to ADMIN) once they may no longer manage them.
+    await this.revokeInvitationsOf(membership.user.id, 'inviter-demoted', role);
+    if (!roleAtLeast(role, 'ADMIN')) await this.aftermath.disableProvidersOf(membership.user.id, 'registrar-demoted');
     return membership;
   }
 
@@ -91,8 +109,28 @@ export class MembersService {
     em.remove(membership);
     await em.flush();
     auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: membership.user.id, role: membership.role }, null);
-    await this.revokeKeysOf(membership.user.id);
+    await this.aftermath.revokeKeysOf(membership.user.id);
+    await this.revokeInvitationsOf(membership.user.id, 'inviter-removed');
+    await this.aftermath.disableProvidersOf(membership.user.id, 'registrar-removed');
     return membership;
+  }
+
+  /**
+   * Revokes the pending invitations `userId` answers for (all, or those above `keptUpTo`), each
+   * a `member.invitation.revoke` with the reason: otherwise a removed ADMIN could accept their
+   * own ADMIN invitation. Acceptance checks the inviter again (invitation-acceptance.service.ts).
+   */
+  private async revokeInvitationsOf(userId: string, reason: 'inviter-removed' | 'inviter-demoted', keptUpTo?: Role): Promise<void> {
+    const { em } = this.ctx;
+    const now = new Date();
+    const pending = await em.find(Invitation, { invitedBy: userId, acceptedAt: null, revokedAt: null, expiresAt: { $gt: now } });
+    const revoked = pending.filter((invitation) => !keptUpTo || !roleAtLeast(keptUpTo, invitation.role));
+    for (const invitation of revoked) invitation.revokedAt = now;
+    await em.flush();
+    for (const invitation of revoked) {
+      const before = { email: invitation.email, role: invitation.role, revokedAt: null };
+      auditChange(this.ctx, 'member.invitation.revoke', { type: 'Invitation', id: invitation.id }, before, { ...before, revokedAt: now, reason }, INVITATION_MARKS);
+    }
   }
 
   /** Locks the tenant's owner rows too, so two concurrent demotions cannot remove the last owner. */
