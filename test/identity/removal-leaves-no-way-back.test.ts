@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
-import { addMember, codeOf, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
-import { externalToken, newKey, type SigningKey } from '../support/identity-provider.js';
+import { addMember, codeOf, signUp, uniqueEmail } from '../support/identity.js';
+import { externalToken, newKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -175,5 +175,3 @@ describe('identity providers a member registered', () => {
     expect(codeOf(byMember.body)).toBe('FORBIDDEN');
   });
 });
-
-export type { SignedUp, SigningKey };
