@@ -48,6 +48,13 @@ describe('invitations', () => {
     expect(addresses).toBe(1);
     const again = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
     expect(codeOf(again.body)).toBe('CONFLICT');
+    // The tenant's own trail says who joined, though the invitee asked anonymously (before, only
+    // the platform chain had the request's event).
+    const joins = await auditEventsOf(server, owner.accessToken, 1, { action: 'config.member.join' });
+    const userId = await withClient(server.database.ownerUrl, async (client) => (await client.query('select id from users where email = $1', [invited.email])).rows[0].id);
+    expect(joins.map((event) => [event.actorKind, event.details.after])).toEqual([
+      ['anonymous', { userId, role: 'MEMBER', invitationId: invited.body.data.inviteMember.invitation.id }],
+    ]);
   });
 
   it('are accepted by an existing account signed in as the invited email, and no other', async () => {

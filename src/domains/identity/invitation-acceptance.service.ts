@@ -6,6 +6,7 @@
 import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
 import { LockMode } from '@mikro-orm/core';
 import { roleAtLeast } from '../access/roles.js';
+import { auditEvent } from '../audit/record.js';
 import { displayName } from '../display-text.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
@@ -57,9 +58,17 @@ export class InvitationAcceptanceService {
     if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
     await this.assertInviterStillGrants(invitation);
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
-    em.create(Membership, { tenant: record.tenantId, user, role: record.role });
+    const membership = em.create(Membership, { tenant: record.tenantId, user, role: record.role });
     invitation.acceptedAt = new Date();
     await em.flush();
+    // In the tenant's own trail: the request's event goes to the caller's (an anonymous
+    // invitee's is the platform chain), and the tenant would not see who joined it.
+    auditEvent(this.ctx, {
+      tenantId: record.tenantId,
+      action: 'config.member.join',
+      outcome: 'ok',
+      details: { target: { type: 'Membership', id: membership.id }, before: null, after: { userId: user.id, role: record.role, invitationId: invitation.id } },
+    });
     const accounts = new AccountService(this.ctx);
     return accounts.sessionFor(user, record.tenantId);
   }
