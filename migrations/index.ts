@@ -57,6 +57,7 @@ import { Migration20261205233913_sign_in_addresses } from './Migration2026120523
 import { Migration20261206000000_keyword_pooled_statistics } from './Migration20261206000000_keyword_pooled_statistics.js';
 import { Migration20261206153118_registrars_and_inviters } from './Migration20261206153118_registrars_and_inviters.js';
 import { Migration20261206153131_provider_registrars } from './Migration20261206153131_provider_registrars.js';
+import { Migration20261206170000_erasure_in_own_tenants } from './Migration20261206170000_erasure_in_own_tenants.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -116,4 +117,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206000000_keyword_pooled_statistics', class: Migration20261206000000_keyword_pooled_statistics },
   { name: 'Migration20261206153118_registrars_and_inviters', class: Migration20261206153118_registrars_and_inviters },
   { name: 'Migration20261206153131_provider_registrars', class: Migration20261206153131_provider_registrars },
+  { name: 'Migration20261206170000_erasure_in_own_tenants', class: Migration20261206170000_erasure_in_own_tenants },
 ];

@@ -65,6 +65,23 @@ it('erases an account: no sign-in, audit events pseudonymised, chain still verif
   if (members) expect(JSON.stringify(members)).not.toContain(member.email);
 });
 
+it('erases an address from the trails of the tenants the account belonged to, not from others’', async () => {
+  const inviter = await signUp(server);
+  const invitedEmail = `newhire-${randomUUID()}@example.com`;
+  await must(server, inviter.accessToken, 'mutation($e: String!) { inviteMember(email: $e, role: MEMBER) { token } }', { e: invitedEmail });
+  const valuesOf = () =>
+    withClient(server.database.ownerUrl, async (client) =>
+      (await client.query(`select personal->'values' as v from audit_events where tenant_id = (select id from tenants where slug = $1) and action = 'config.member.invite'`, [inviter.tenant.slug])).rows.map((row) => row.v),
+    );
+  await auditEventsOf(server, inviter.accessToken, 1, { action: 'config.member.invite' });
+  expect(await valuesOf()).toEqual([[invitedEmail]]);
+  // A stranger signs up under the invited address (Sluice verifies none), then erases that account.
+  const stranger = await signUp(server, { email: invitedEmail });
+  expect((await must(server, stranger.accessToken, `mutation { deleteMyAccount(password: "${stranger.password}") }`)).deleteMyAccount).toBe(true);
+  // The inviting tenant's record is its own: the stranger never belonged to it.
+  expect(await valuesOf()).toEqual([[invitedEmail]]);
+});
+
 it('deletes the tenants only the erased user belonged to', async () => {
   const solo = await signUp(server);
   expect((await must(server, solo.accessToken, `mutation { deleteMyAccount(password: "${solo.password}") }`)).deleteMyAccount).toBe(true);
