@@ -113,6 +113,10 @@ export const envSchema = z.object({
   SLUICE_HEALTH_SLOW_MS: limit(1, 600_000).default(5_000),
   SLUICE_HEALTH_WINDOW: limit(1, 32).default(5),
   SLUICE_HEALTH_DOWN_AFTER: limit(1, 32).default(2),
+  /** One check's longest wait: a one-token request, far below a query's SLUICE_MODEL_TIMEOUT_MS. */
+  SLUICE_HEALTH_TIMEOUT_MS: limit(100, 600_000).default(10_000),
+  /** No check of a round starts later than this; the models left go first in the next round. */
+  SLUICE_HEALTH_ROUND_MAX_S: limit(1, 86_400).default(120),
   /** Longest one retrieval statement of an endpoint query may run before it is cancelled (QUERY_TOO_COSTLY). */
   SLUICE_SEARCH_TIMEOUT_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000, 'must be at most 600000').default(10_000),
   SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(200),

@@ -153,6 +153,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       slowMs: values.SLUICE_HEALTH_SLOW_MS,
       window: values.SLUICE_HEALTH_WINDOW,
       downAfter: values.SLUICE_HEALTH_DOWN_AFTER,
+      timeoutMs: values.SLUICE_HEALTH_TIMEOUT_MS,
+      roundMaxS: values.SLUICE_HEALTH_ROUND_MAX_S,
     },
     rateLimits: {
       enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',

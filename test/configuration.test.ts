@@ -30,6 +30,9 @@ describe('parseConfig', () => {
     // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
     expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });
     expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400' }).vectorSearch).toEqual({ hnswEfSearch: 400 });
+    // A health check is a one-token request: its wait is far below a query's 60 s model timeout.
+    expect(config.modelHealth).toEqual({ intervalS: 60, slowMs: 5_000, window: 5, downAfter: 2, timeoutMs: 10_000, roundMaxS: 120 });
+    expect(parseConfig({ SLUICE_HEALTH_TIMEOUT_MS: '2000', SLUICE_HEALTH_ROUND_MAX_S: '30' }).modelHealth).toMatchObject({ timeoutMs: 2_000, roundMaxS: 30 });
   });
 
   it.each([
@@ -41,6 +44,8 @@ describe('parseConfig', () => {
     [{ SLUICE_MAX_BODY_BYTES: '10' }, /^SLUICE_MAX_BODY_BYTES: must be at least 1024/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: /],
     [{ SLUICE_HNSW_EF_SEARCH: '0' }, /^SLUICE_HNSW_EF_SEARCH: must be at least 1/],
+    [{ SLUICE_HEALTH_TIMEOUT_MS: '10' }, /^SLUICE_HEALTH_TIMEOUT_MS: /],
+    [{ SLUICE_HEALTH_ROUND_MAX_S: '0' }, /^SLUICE_HEALTH_ROUND_MAX_S: /],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '512' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount such as 512MB or 2GB, from 16MB to 1TB/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '2 GB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],

@@ -1,7 +1,8 @@
 /**
  * The job worker: the queue's runner (platform/queue/job-runner.ts) running the domains'
  * tasks, ingestion (domains/ingestion/ingest-task.ts), daily retention
- * (domains/audit/retention-task.ts), document retention every five minutes (domains/datasets/document-retention-task.ts) and the model health checks (domains/model-health/health-task.ts). It runs in the API process (default) or alone
+ * (domains/audit/retention-task.ts), document retention every five minutes (domains/datasets/document-retention-task.ts) and the model health checks (domains/model-health/health-task.ts), the last in a
+ * worker pool of their own, outside the jobs' slots. It runs in the API process (default) or alone
  * (`sluice worker`).
  */
 import type { Tracer } from '@opentelemetry/api';
@@ -62,15 +63,17 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     tasks: (instanceId) => {
       const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(metered, model);
       const ingestion = ingestTask({ orm, parsing: config.parsing, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, tenantConcurrency: config.tenantConcurrency, instanceId, log, tracer });
-      const checks = health ? { [HEALTH_TASK]: healthTask({ orm, models: metered, settings: health, log }) } : {};
+      // The health checks run in a pool of their own (one round at a time): however long a
+      // tenant's models make a round, it takes none of the slots ingestion jobs run in.
+      const checks = health ? { taskList: { [HEALTH_TASK]: healthTask({ orm, models: metered, settings: health, log }) }, concurrency: 1 } : undefined;
       return {
         taskList: {
           ...ingestion.taskList,
           [RETENTION_TASK]: retentionTask(log),
           [DOCUMENT_RETENTION_TASK]: documentRetentionTask(models.secrets, log),
           [SIGN_IN_ADDRESS_RETENTION_TASK]: signInAddressRetentionTask(log),
-          ...checks,
         },
+        ...(checks ? { maintenance: checks } : {}),
         crontab: [RETENTION_CRONTAB, DOCUMENT_RETENTION_CRONTAB, SIGN_IN_ADDRESS_RETENTION_CRONTAB].join('\n'),
         close: ingestion.close,
         schedule: async (addJob) => {

@@ -8,6 +8,15 @@
  * health-task.ts); everything else runs in each tenant's own scope (ORM filter and RLS), as an
  * ingestion job does. No transaction is open while models are called. Checks are not usage:
  * no usage record, no cost, no policy sees them.
+ *
+ * A tenant decides how many models it publishes and how slowly their servers answer, so a
+ * round is shared out and bounded (the security review of 2026-12: 40 hanging models of one
+ * tenant made one round last 12 minutes): tenants take turns (round-robin), each with at
+ * most `tenantConcurrency` checks at once, so one tenant's hanging models leave the other lanes
+ * to the others; each check waits at most `settings.timeoutMs`; no check starts after
+ * `settings.roundMaxS`. The models left over keep their health and are checked first next
+ * round (least recently checked first), so a tenant with more models than a round holds is
+ * checked over several rounds, and every other tenant's in each.
  */
 import type { Orm } from '../../db/orm.js';
 import { TenantScope } from '../../db/tenant-scope.js';
@@ -30,14 +39,19 @@ export interface HealthRoundDependencies {
   publishingTenants(): Promise<string[]>;
   /** Models checked at once, across tenants. @default 4 */
   concurrency?: number;
+  /** Models of one tenant checked at once. @default 2 */
+  tenantConcurrency?: number;
   /** Aborts the round's model calls (the worker stopping). */
   signal?: AbortSignal;
 }
 
 export interface HealthRoundReport {
   tenants: number;
+  /** Models checked this round. */
   models: number;
   endpoints: number;
+  /** Models left for the next round: the round reached `settings.roundMaxS` first. */
+  deferred: number;
 }
 
 /** `storedDimension`: an embeddings model's, checked against its answer (model-check.ts). */
@@ -61,24 +75,40 @@ export async function runHealthRound(deps: HealthRoundDependencies): Promise<Hea
     }
   }
 
-  const checks = targets.flatMap((tenant) => [...tenant.models.values()].map((model) => ({ tenant, model })));
-  const results = new Map<string, ModelHealthColumns>();
   const signal = deps.signal ?? new AbortController().signal;
-  await inBatches(checks, deps.concurrency ?? 4, async ({ model }) => {
-    const outcome = await checkModel(deps.models, model, signal, { storedDimension: model.storedDimension, log: deps.log });
-    results.set(model.id, afterCheck(model, outcome, new Date(), deps.settings));
-  });
-  if (signal.aborted) return { tenants: 0, models: 0, endpoints: 0 };
-
+  const deadline = Date.now() + deps.settings.roundMaxS * 1000;
+  const results = new Map<string, ModelHealthColumns>();
+  const queues = targets.map((tenant) => [...tenant.models.values()].sort(leastRecentlyChecked));
   let endpoints = 0;
-  for (const tenant of targets) {
+  const recorded = new Set<TenantTargets>();
+  // One tenant that cannot be written (deleted meanwhile) costs only its own health.
+  const recordOnce = async (tenant: TenantTargets) => {
+    if (recorded.has(tenant)) return;
+    recorded.add(tenant);
     try {
       endpoints += await record(deps.orm, tenant, results);
     } catch (error) {
       deps.log.warn({ err: error, tenantId: tenant.tenantId }, 'could not record a tenant’s model health');
     }
-  }
-  return { tenants: targets.length, models: checks.length, endpoints };
+  };
+  await shareOut(queues, { concurrency: deps.concurrency ?? 4, perQueue: deps.tenantConcurrency ?? 2, until: () => signal.aborted || Date.now() >= deadline }, async (model, index) => {
+    const outcome = await checkModel(deps.models, model, signal, { storedDimension: model.storedDimension, timeoutMs: deps.settings.timeoutMs, log: deps.log });
+    if (signal.aborted) return;
+    results.set(model.id, afterCheck(model, outcome, new Date(), deps.settings));
+    // A tenant's health is written as soon as its models are checked, not when the slowest tenant's are.
+    if (queues[index]!.every((each) => results.has(each.id))) await recordOnce(targets[index]!);
+  });
+  if (signal.aborted) return { tenants: 0, models: 0, endpoints: 0, deferred: 0 };
+  const total = queues.reduce((sum, queue) => sum + queue.length, 0);
+  if (results.size < total) deps.log.warn({ checked: results.size, deferred: total - results.size }, 'a model health round reached its time limit; the models left are checked first next round');
+  // The tenants whose models were not all checked (and those with none): what was checked.
+  for (const tenant of targets) await recordOnce(tenant);
+  return { tenants: targets.length, models: results.size, endpoints, deferred: total - results.size };
+}
+
+/** Never checked first, then the oldest check: what a round left over goes first in the next. */
+function leastRecentlyChecked(a: ModelRow, b: ModelRow): number {
+  return (a.healthCheckedAt?.getTime() ?? -Infinity) - (b.healthCheckedAt?.getTime() ?? -Infinity) || (a.id < b.id ? -1 : 1);
 }
 
 /** The tenant's published endpoints and the models they need, as plain rows. */
@@ -120,14 +150,19 @@ async function record(orm: Orm, tenant: TenantTargets, results: Map<string, Mode
   try {
     return await scope.write(async (em) => {
       for (const model of tenant.models.values()) {
+        const result = results.get(model.id);
+        // Left for the next round: its row keeps the health it has.
+        if (!result) continue;
         // Only if the model is as it was checked: a model whose server or key changed meanwhile
         // had its health forgotten (model.service.ts), and this check was not of it.
-        await em.nativeUpdate(Model, { id: model.id, updatedAt: model.updatedAt }, results.get(model.id)!);
+        await em.nativeUpdate(Model, { id: model.id, updatedAt: model.updatedAt }, result);
       }
+      // A model not checked this round counts with the health it had.
+      const healthOfModel = (id: string) => healthOf(results.get(id) ?? tenant.models.get(id)!);
       for (const endpoint of tenant.endpoints) {
-        const chat = { role: 'chat model', health: healthOf(results.get(endpoint.chatModelId)!) };
+        const chat = { role: 'chat model', health: healthOfModel(endpoint.chatModelId) };
         const embeddings = endpoint.embeddingModelIds.map((id) => {
-          const health = healthOf(results.get(id)!);
+          const health = healthOfModel(id);
           // HYBRID still answers by keyword while an embeddings model is down (query.service.ts).
           return { role: 'embeddings model', health: endpoint.mode === 'HYBRID' ? atMostDegraded(health) : health };
         });
@@ -146,11 +181,42 @@ async function record(orm: Orm, tenant: TenantTargets, results: Map<string, Mode
   }
 }
 
-/** Runs `work` over `items`, at most `concurrency` at a time. */
-async function inBatches<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+/**
+ * Runs `work` over the queues' items, at most `concurrency` at once and at most `perQueue` of
+ * one queue at once, taking the queues in turn; starts nothing more once `until()` is true.
+ */
+async function shareOut<T>(queues: T[][], limits: { concurrency: number; perQueue: number; until(): boolean }, work: (item: T, queue: number) => Promise<void>): Promise<void> {
+  const pending = queues.map((queue) => [...queue]);
+  const running = pending.map(() => 0);
+  let turn = 0;
+  let active = 0;
+  await new Promise<void>((resolve, reject) => {
+    const next = (): void => {
+      while (active < limits.concurrency && !limits.until()) {
+        const index = pickQueue();
+        if (index === undefined) break;
+        const item = pending[index]!.shift()!;
+        running[index]!++;
+        active++;
+        work(item, index).then(() => {
+          running[index]!--;
+          active--;
+          next();
+        }, reject);
+      }
+      if (active === 0) resolve();
+    };
+    // The next queue after the last one served with an item and a free share.
+    const pickQueue = (): number | undefined => {
+      for (let step = 0; step < pending.length; step++) {
+        const index = (turn + step) % pending.length;
+        if (pending[index]!.length > 0 && running[index]! < limits.perQueue) {
+          turn = index + 1;
+          return index;
+        }
+      }
+      return undefined;
+    };
+    next();
+  });
 }

@@ -26,6 +26,10 @@ export interface HealthSettings {
   window: number;
   /** How many failed checks in a row make the model DOWN. */
   downAfter: number;
+  /** Longest wait for one check's answer (below the model's own timeout: a check is a one-token request). */
+  timeoutMs: number;
+  /** No check of a round starts later than this after it began; the models left go first next round. */
+  roundMaxS: number;
 }
 
 /** A DOWN status older than this many intervals refuses no query (the checks have stopped). */

@@ -30,6 +30,8 @@ const MAX_ERROR_CHARS = 500;
 export interface CheckOptions {
   /** For an embeddings model, the length of the vectors it stored in the tenant's datasets (storedVectorDimension); undefined: none yet. */
   storedDimension?: number;
+  /** A shorter wait than the model's own timeout (the worker's checks: SLUICE_HEALTH_TIMEOUT_MS); never a longer one. */
+  timeoutMs?: number;
   log?: Logger;
 }
 
@@ -45,8 +47,9 @@ export async function checkModel(access: ModelAccess, model: CheckedModel, signa
 
 type Checked = ({ ok: true; latencyMs: number } | { ok: false; error: string; seconds: number }) & { promptTokens: number };
 
-async function check(access: ModelAccess, model: CheckedModel, signal: AbortSignal, { storedDimension, log }: CheckOptions): Promise<Checked> {
-  const once = { secrets: access.secrets, modelSettings: { ...access.modelSettings, maxRetries: 0 } };
+async function check(access: ModelAccess, model: CheckedModel, signal: AbortSignal, { storedDimension, timeoutMs, log }: CheckOptions): Promise<Checked> {
+  const requestTimeoutMs = Math.min(access.modelSettings.requestTimeoutMs, timeoutMs ?? Infinity);
+  const once = { secrets: access.secrets, modelSettings: { ...access.modelSettings, requestTimeoutMs, maxRetries: 0 } };
   const started = performance.now();
   let promptTokens = 0;
   try {

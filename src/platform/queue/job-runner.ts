@@ -33,6 +33,12 @@ export interface JobRunnerOptions {
 
 export interface JobTasks {
   taskList: TaskList;
+  /**
+   * Background maintenance run by a worker pool of its own, beside the jobs' `concurrency`
+   * slots (graphile-worker's workers fetch only the tasks they know): work whose length a
+   * tenant's configuration decides (the model health checks) never takes a slot tenants' jobs need.
+   */
+  maintenance?: { taskList: TaskList; concurrency: number };
   /** graphile-worker crontab lines, if any task runs on a schedule. */
   crontab?: string;
   /** Releases what the tasks hold, once the queue runs none of them any more. */
@@ -68,7 +74,8 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
   // The queue's connections in a pool of ours, with an 'error' listener for its whole life:
   // graphile-worker's own pools drop theirs before they end, and a connection the database
   // closed in between (a shutdown, a restart) crashed the process with an unhandled 'error'.
-  const pgPool = new pg.Pool({ connectionString: queueUrl, max: queuePoolSize(concurrency) });
+  // The maintenance pool's workers hold connections too, and it has its own LISTEN connection.
+  const pgPool = new pg.Pool({ connectionString: queueUrl, max: queuePoolSize(concurrency) + (tasks.maintenance ? tasks.maintenance.concurrency + 1 : 0) });
   const connectionFailed = (error: Error) => log.warn({ err: error }, 'a queue connection failed; the pool replaces it');
   pgPool.on('error', connectionFailed);
   // A connection in use reports its error to the query too; this listener only keeps it from crashing us.
@@ -83,6 +90,9 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
     ...(tasks.crontab ? { crontab: tasks.crontab } : {}),
     logger: queueLogger(log),
   });
+  const maintenance: Runner | undefined = tasks.maintenance
+    ? await run({ events, pgPool, concurrency: tasks.maintenance.concurrency, noHandleSignals: true, pollInterval: 2000, taskList: tasks.maintenance.taskList, logger: queueLogger(log) })
+    : undefined;
 
   const utils = await makeWorkerUtils({ pgPool, logger: queueLogger(log) });
   const beat = () =>
@@ -103,7 +113,7 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
     instanceId,
     async stop() {
       clearInterval(timer);
-      await runner.stop();
+      await Promise.all([runner.stop(), maintenance?.stop()]);
       await tasks.close?.();
       await utils.withPgClient((client) => client.query('delete from worker_instances where id = $1', [instanceId])).catch(() => undefined);
       await utils.release();
