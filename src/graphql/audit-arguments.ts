@@ -39,7 +39,8 @@ export function keptArguments(args: ExecutionArgs, operation: OperationDefinitio
   const fields: KeptField[] = [];
   for (const node of rootFields(args, operation.selectionSet, 0).slice(0, MAX_FIELDS)) {
     const definition = root.getFields()[node.name.value];
-    const entry: KeptField = { field: node.name.value, ...(node.alias ? { alias: node.alias.value } : {}), arguments: {} };
+    // An alias is the caller's own word, kept like an unmarked argument (redacted, cut).
+    const entry: KeptField = { field: node.name.value, ...(node.alias ? { alias: bounded(node.alias.value, 0) as string } : {}), arguments: {} };
     fields.push(entry);
     if (!definition) continue;
     let values: Record<string, unknown>;

@@ -11,7 +11,7 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
-import { KeptValues } from '../domains/audit/marks.js';
+import { bounded, KeptValues } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import { codedFailure } from '../platform/errors/index.js';
 import { keptArguments } from '../graphql/audit-arguments.js';
@@ -47,7 +47,8 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
       request,
       personalValues: kept.personal,
       details: {
-        operationName: operation?.kind === 'OperationDefinition' ? (operation.name?.value ?? null) : null,
+        // A name the caller chose, kept like an unmarked argument: an API key once sat in one verbatim.
+        operationName: operation?.kind === 'OperationDefinition' && operation.name ? bounded(operation.name.value, 0) : null,
         documentHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
         fields,
         durationMs: Math.round(performance.now() - started),

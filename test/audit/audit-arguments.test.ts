@@ -150,6 +150,16 @@ describe('secrets given as arguments', () => {
     expect(afterErasure.personalValues).toEqual([null]);
   });
 
+  it('keeps no key put in an operation name or an alias', async () => {
+    const owner = await signUp(server);
+    const key = `slk_${'Ab3x'.repeat(10)}Zz9`; // the shape of a Sluice key (43 characters after the prefix), a valid GraphQL name
+    await must(server, owner.accessToken, `query ${key} { ${key}: viewer { kind } }`);
+    const events = await tenantEvents(owner.accessToken, withFields('viewer'), { action: 'graphql.query' });
+    const asked = events.find((event) => event.details.fields?.[0]?.field === 'viewer')!;
+    expect([asked.details.operationName, asked.details.fields[0].alias]).toEqual(['slk_[redacted]', 'slk_[redacted]']);
+    expect(JSON.stringify(await storedRows(databaseId(owner.tenant.id)))).not.toContain(key);
+  });
+
   it('keeps no model key, given in a variable of any name', async () => {
     const owner = await signUp(server);
     const modelKey = 'sk-model-key-0123456789abcdef';

@@ -23,6 +23,8 @@ describe('redact', () => {
     ['a bearer token', 'Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [redacted]'],
     ['a JWT', `token ${JWT} refused`, 'token [redacted jwt] refused'],
     ['a Sluice API key', `key ${API_KEY} revoked`, 'key slk_[redacted] revoked'],
+    ['a Sluice API key glued to a word', `ab-${API_KEY} abc_${API_KEY}`, 'ab-slk_[redacted] abc_slk_[redacted]'],
+    ['a Sluice API key inside a file name', `dir/${API_KEY}-FNSECRET.txt`, 'dir/slk_[redacted].txt'],
     ['a provider key', 'upstream said: invalid key sk-proj-abcdefghijklmnop1234', 'upstream said: invalid key sk-[redacted]'],
     ['a secret assignment in a URL', 'GET /cb?code=1&access_token=s3cr3tvalue&x=2', 'GET /cb?code=1&access_token=[redacted]&x=2'],
     ['a secret field in JSON text', '{"password":"hunter22","n":1}', '{"password":"[redacted]","n":1}'],

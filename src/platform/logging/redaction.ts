@@ -55,8 +55,13 @@ export interface RedactionOptions {
 }
 
 // Credentials first: a JWT or key must not be half-eaten by the card or phone patterns.
+// A JWT only at the start of a run: found anywhere in one, a run of `eyJeyJ…` without dots
+// would cost quadratic time (each start scanning the run again).
 const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-const SLUICE_CREDENTIAL = /(?<![\w-])(sl[kri]_)[A-Za-z0-9_-]{43}(?![\w-])/g;
+// Sluice's own keys are found glued to other text too (`ab-slk_…`, `dir/slk_…-x.txt`), where a
+// word boundary let them through whole; the rest of the run goes with them. Linear: a start
+// that fails scans fewer than 43 characters, and one that matches takes the whole run.
+const SLUICE_CREDENTIAL = /(sl[kri]_)[A-Za-z0-9_-]{43,}/g;
 const PROVIDER_KEY = /(?<![\w-])(sk-)[A-Za-z0-9_-]{16,}/g;
 // The userinfo of `scheme://userinfo@host`: up to the last `@` before any `/`, `?`, `#` or
 // blank, as URL parsers read it (a password with an unencoded `@`, `mysql://root:p@ss@db`, once
