@@ -78,7 +78,7 @@ async function failure(promise: Promise<unknown>): Promise<any> {
   throw new Error('expected a failure');
 }
 
-const cosine = (a: number[], b: number[]) => a.reduce((sum, value, index) => sum + value * b[index]!, 0);
+const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((sum, value, index) => sum + value * b[index]!, 0);
 
 describe('over GraphQL', () => {
   it('creates and lists the model with its kind; the key is sealed, never read back nor audited', async () => {

@@ -40,11 +40,11 @@ describe('an embeddings answer', () => {
       type: 'openai-compatible-embeddings',
       config: { baseUrl: fake.baseUrl, model: 'sized', dimensions: 16 },
     });
-    // One text of 16 dimensions: its bound is 64 KiB and 512 bytes.
+    // One text of 16 dimensions: its bound is 64 KiB, 512 bytes for the vector and 512 for its fields.
     fake.script({ padding: 2 * MiB });
     const refused = (await must(server, owner.token, TEST, { id: model.id })).testModel;
     expect(refused.ok).toBe(false);
-    expect(refused.error).toMatch(/^BAD_RESPONSE: The model server's answer is larger than 66048 bytes/);
+    expect(refused.error).toMatch(/^BAD_RESPONSE: The model server's answer is larger than 66560 bytes/);
     fake.script({ padding: 32 * 1024 });
     expect((await must(server, owner.token, TEST, { id: model.id })).testModel).toEqual({ ok: true, error: null });
   });

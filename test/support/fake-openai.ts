@@ -43,6 +43,11 @@ export interface FakeScript {
     malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage' | 'zeros';
     /** Answer only once this settles (a server the test holds mid-request, to look at the world meanwhile). */
     until?: Promise<unknown>;
+    /**
+     * A hostile server: one vector `[1,0,0,…]` (2 bytes a number) of about `bytes` in all, sent
+     * in 64 KiB pieces as the client reads them; `onPiece` hears the bytes sent so far after each.
+     */
+    flood?: { bytes: number; onPiece?: (sent: number) => void };
   };
 }
 
@@ -100,6 +105,10 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
     record.finished = true;
     return;
   }
+  if (options.flood) {
+    await flood(res, options.flood, record);
+    return;
+  }
   let data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: trigramVector(input, dimension) }));
   if (options.malformed === 'count') data = data.slice(1);
   if (options.malformed === 'dimension') data[data.length - 1]!.embedding.pop();
@@ -111,6 +120,31 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
   const usage = options.usage === undefined ? { prompt_tokens: tokens, total_tokens: tokens } : options.usage;
   if (script.padding) res.write(' '.repeat(script.padding));
   res.end(JSON.stringify({ object: 'list', data, model: record.body.model, ...(usage ? { usage } : {}) }).replace('12345.678', '1e999'));
+  record.finished = true;
+}
+
+async function flood(res: import('node:http').ServerResponse, { bytes, onPiece }: { bytes: number; onPiece?: (sent: number) => void }, record: FakeRequest): Promise<void> {
+  const piece = ',0'.repeat(32 * 1024);
+  let sent = 0;
+  const write = (text: string) =>
+    new Promise<boolean>((resolve) => {
+      if (res.destroyed) return resolve(false);
+      sent += text.length;
+      if (res.write(text)) return resolve(true);
+      const settle = (ok: boolean) => () => {
+        res.off('drain', drained).off('close', closed);
+        resolve(ok);
+      };
+      const drained = settle(true);
+      const closed = settle(false);
+      res.once('drain', drained).once('close', closed);
+    });
+  if (!(await write('{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1'))) return;
+  while (sent < bytes) {
+    if (!(await write(piece))) return;
+    onPiece?.(sent);
+  }
+  res.end(']}]}');
   record.finished = true;
 }
 

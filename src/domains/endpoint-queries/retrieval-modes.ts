@@ -85,7 +85,7 @@ export async function planRetrieval(
     rankNow: mode === 'KEYWORD' ? (open) => keyword(open, request.topK, request.minScore) : undefined,
     async run(signal) {
       const usage: EmbeddingUsage = { promptTokens: 0, costMicros: 0 };
-      const vectors = new Map<string, number[]>();
+      const vectors = new Map<string, Float32Array>();
       let serving = groups;
       for (let attempt = 1; ; attempt += 1) {
         // A query of exclusions only has no meaning to embed: the semantic ranking places nothing.

@@ -45,7 +45,7 @@ export type VectorEngine = 'VECTOR_HNSW' | 'VECTOR_EXACT';
 export interface EmbeddedQuestion {
   modelId: string;
   datasetIds: readonly string[];
-  vector: readonly number[];
+  vector: Float32Array | readonly number[];
 }
 
 export interface SemanticRequest {

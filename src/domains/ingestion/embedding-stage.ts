@@ -87,7 +87,7 @@ export class EmbeddingStage {
         const started = performance.now();
         try {
           // Abandoned when the job is cancelled (or its dataset deleted) while the server works.
-          embedded = await whileJobRuns(this.scope, this.jobId, this.watchMs, (signal) => embedder.embed(batch.map((chunk) => chunk.content), signal));
+          embedded = await whileJobRuns(this.scope, this.jobId, this.watchMs, (signal) => embedder.embed(batch.map((chunk) => chunk.content), signal, { dimension }));
         } catch (error) {
           if (error instanceof UpstreamError) return this.fail(error);
           throw error;
@@ -150,7 +150,7 @@ export class EmbeddingStage {
     datasetId: string,
     modelId: string,
     batch: PendingChunk[],
-    vectors: number[][],
+    vectors: Float32Array[],
     usage: { promptTokens: number; costMicros: number; latencyMs: number },
   ): Promise<'written' | 'stopped' | 'superseded'> {
     const written = await this.scope.write(async (tx) => {
@@ -265,9 +265,12 @@ function recordUsage(tx: EntityManager, job: IngestionJob, datasetId: string, us
 }
 
 /** The vector scaled to length 1 (cosine similarity is then a dot product), as a PostgreSQL array literal. */
-export function unitVectorLiteral(vector: readonly number[]): string {
-  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+export function unitVectorLiteral(vector: ArrayLike<number>): string {
+  let squares = 0;
+  for (let at = 0; at < vector.length; at++) squares += vector[at]! * vector[at]!;
+  const norm = Math.sqrt(squares);
   // A zero vector has no direction: kept as it is (it matches nothing).
   const scale = norm > 0 ? 1 / norm : 1;
-  return `{${vector.map((value) => value * scale).join(',')}}`;
+  // Scaled in doubles (not in the Float32Array itself), as PostgreSQL rounds them to real.
+  return `{${Array.from(vector, (value) => value * scale).join(',')}}`;
 }

@@ -54,7 +54,7 @@ async function check(access: ModelAccess, model: CheckedModel, signal: AbortSign
   let promptTokens = 0;
   try {
     if (modelKind(model) === 'embeddings') {
-      const { vectors, usage } = await embedderFor(once, model).embed(['ping'], signal);
+      const { vectors, usage } = await embedderFor(once, model).embed(['ping'], signal, { dimension: storedDimension });
       promptTokens = usage.promptTokens;
       const sent = vectors[0]!.length;
       if (storedDimension !== undefined && sent !== storedDimension) throw dimensionChanged(sent, storedDimension);

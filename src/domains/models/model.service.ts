@@ -232,7 +232,7 @@ export interface PricedEmbeddings extends Embeddings {
 }
 
 export interface Embedder {
-  embed(texts: readonly string[], signal?: AbortSignal): Promise<PricedEmbeddings>;
+  embed(texts: readonly string[], signal?: AbortSignal, expected?: { dimension?: number }): Promise<PricedEmbeddings>;
 }
 
 /**
@@ -246,12 +246,12 @@ export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddin
   const price = model.promptMicrosPer1k;
   const { meter } = deps;
   return {
-    async embed(texts, signal) {
+    async embed(texts, signal, expected) {
       const started = performance.now();
       const seconds = () => (performance.now() - started) / 1000;
       let embedded: Embeddings;
       try {
-        embedded = await client.embed(texts, signal);
+        embedded = await client.embed(texts, signal, expected);
       } catch (error) {
         meter?.modelCall(model.id, 'embedding', signal?.aborted ? 'cancelled' : 'error', seconds(), { prompt: 0, completion: 0 });
         throw error;

@@ -58,15 +58,23 @@ export interface ModelClient {
 /** What a model is for: endpoints answer with `chat` models; `embeddings` models turn text into vectors. */
 export type ModelKind = 'chat' | 'embeddings';
 
-/** Vectors for texts, in their order, and the tokens the server counted for them. */
+/**
+ * Vectors for texts, in their order, and the tokens the server counted for them. Float32Array:
+ * what is stored (`real[]`), and one buffer a batch that crosses from the thread that read the
+ * answer without a copy (providers/embedding-answers.ts).
+ */
 export interface Embeddings {
-  vectors: number[][];
+  vectors: Float32Array[];
   usage: { promptTokens: number };
 }
 
 export interface EmbeddingClient {
-  /** Batched as the type sees fit; every vector has the same dimension. `signal` cancels the upstream call. */
-  embed(texts: readonly string[], signal?: AbortSignal): Promise<Embeddings>;
+  /**
+   * Batched as the type sees fit; every vector has the same dimension. `signal` cancels the
+   * upstream call. `expected.dimension`, when the caller knows it (a dataset's stored vectors),
+   * bounds how large an answer may be: a server sending more is a BAD_RESPONSE.
+   */
+  embed(texts: readonly string[], signal?: AbortSignal, expected?: { dimension?: number }): Promise<Embeddings>;
 }
 
 /** Process-wide settings a provider may need (timeouts, retries); not per model. */

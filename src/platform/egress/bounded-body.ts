@@ -16,12 +16,21 @@ export class BodyTooLargeError extends Error {
 
 /** The whole body as UTF-8 text (invalid bytes replaced), or BodyTooLargeError past `maxBytes`. */
 export async function boundedText(response: Response, maxBytes: number, what = 'The answer'): Promise<string> {
+  return new TextDecoder().decode(await boundedBytes(response, maxBytes, what));
+}
+
+/**
+ * The whole body's bytes, or BodyTooLargeError past `maxBytes`. `inspect` sees each piece as it
+ * arrives and may throw to stop reading there (a bound on what the bytes say, not only their
+ * number). The bytes own their ArrayBuffer, so it can be transferred to a worker thread.
+ */
+export async function boundedBytes(response: Response, maxBytes: number, what = 'The answer', inspect?: (piece: Uint8Array) => void): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
     throw new BodyTooLargeError(maxBytes, what);
   }
-  if (!response.body) return '';
+  if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -33,9 +42,21 @@ export async function boundedText(response: Response, maxBytes: number, what = '
       await reader.cancel().catch(() => undefined);
       throw new BodyTooLargeError(maxBytes, what);
     }
+    try {
+      inspect?.(value);
+    } catch (error) {
+      await reader.cancel().catch(() => undefined);
+      throw error;
+    }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /**

@@ -13,6 +13,8 @@
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
 import { registerModelType, reportedTokens, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
+import { countSeparators, maxSeparators, tooManyNumbers, type AnswerShape, type Usage } from './embedding-answer.js';
+import { readAnswer } from './embedding-answers.js';
 import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 
 const configSchema = z.strictObject({
@@ -29,41 +31,47 @@ type EmbeddingConfig = z.infer<typeof configSchema>;
 /** At most this many texts in one `embed` call (the caller batches above it). */
 const MAX_TEXTS = 100_000;
 
-const embeddingResponseSchema = z.object({
-  data: z.array(z.object({ index: z.int().min(0).optional(), embedding: z.array(z.number()) })),
-  usage: z.object({ prompt_tokens: z.number().optional(), total_tokens: z.number().optional() }).nullish(),
-});
-
 const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
+/** The dimension assumed for bounds while nothing says it: larger than any common model's (3 072, 4 096). */
+const MAX_DIMENSION = 8192;
+
 /**
- * The largest embeddings answer read: 32 bytes a number (a float written out in JSON, with its
- * separator, is at most about 25) for `count` vectors of the dimension expected (8192 while
- * unknown: larger than any common model's), plus 64 KiB for the rest, at most 256 MiB. A
- * server sending more is a BAD_RESPONSE, read no further (ANSWER_LIMITS in openai-http.ts).
+ * The largest embeddings answer read, from what was asked: 32 bytes a number (a float written
+ * out in JSON, with its separator and a pretty-printer's indent, as OpenAI sends it, is at most
+ * about 31) for `count` vectors of `dimension`, 512 bytes a vector for its other fields, plus
+ * 64 KiB for the rest; at most 256 MiB. A server sending more is a BAD_RESPONSE, read no
+ * further (ANSWER_LIMITS in openai-http.ts). Beside it, the numbers themselves are bounded as
+ * they arrive (embedding-answer.ts, maxSeparators): `[1,0,0,…]` is 2 bytes a number.
  */
-const answerBytes = (count: number, dimension: number | undefined) => Math.min(256 * 1024 * 1024, 64 * 1024 + count * (dimension ?? 8192) * 32);
+const answerBytes = (count: number, dimension: number) => Math.min(256 * 1024 * 1024, 64 * 1024 + count * (512 + dimension * 32));
 
 class OpenAIEmbeddings implements EmbeddingClient {
   constructor(private readonly config: EmbeddingConfig, private readonly apiKey: string | null, private readonly settings: ProviderSettings) {}
 
-  async embed(texts: readonly string[], signal: AbortSignal = new AbortController().signal): Promise<Embeddings> {
+  async embed(texts: readonly string[], signal: AbortSignal = new AbortController().signal, expected: { dimension?: number } = {}): Promise<Embeddings> {
     if (texts.length > MAX_TEXTS) throw new ValidationError(`At most ${MAX_TEXTS} texts per embed call`, { field: 'texts' });
-    const vectors: number[][] = [];
+    const vectors: Float32Array[] = [];
     let promptTokens = 0;
+    // Every vector must have it once known: configured, or set by the first batch.
     let dimension = this.config.dimensions;
     for (let start = 0; start < texts.length; start += this.config.batchSize) {
       const batch = texts.slice(start, start + this.config.batchSize);
-      const answer = await this.embedBatch(batch, dimension, signal);
-      dimension ??= answer.vectors[0]?.length;
-      vectors.push(...answer.vectors);
-      promptTokens += answer.promptTokens;
+      const answer = await this.embedBatch(batch, { dimension, bound: dimension ?? expected.dimension ?? MAX_DIMENSION }, signal);
+      dimension ??= answer.dimension;
+      // Views of the batch's one buffer (moved from the answer thread, not copied).
+      for (let index = 0; index < batch.length; index++) vectors.push(answer.vectors.subarray(index * answer.dimension, (index + 1) * answer.dimension));
+      promptTokens += tokensOf(answer.usage, batch);
     }
     return { vectors, usage: { promptTokens } };
   }
 
-  /** One request; `dimension` (configured, or set by the first batch) every vector must have. */
-  private async embedBatch(batch: readonly string[], dimension: number | undefined, signal: AbortSignal) {
+  /**
+   * One request. `dimension`: what every vector must have (configured, or set by an earlier
+   * batch); `bound`: the dimension the answer's size is bounded by (that one, else the
+   * caller's expectation, such as the dataset's stored vectors, else MAX_DIMENSION).
+   */
+  private async embedBatch(batch: readonly string[], { dimension, bound }: { dimension: number | undefined; bound: number }, signal: AbortSignal) {
     const call = new UpstreamCall(this.settings, this.apiKey);
     const deadline = new Deadline(this.settings.requestTimeoutMs, signal);
     const body = JSON.stringify({
@@ -72,52 +80,36 @@ class OpenAIEmbeddings implements EmbeddingClient {
       encoding_format: 'float',
       ...(this.config.dimensions !== undefined ? { dimensions: this.config.dimensions } : {}),
     });
-    let text: string;
+    const bounds: AnswerShape = { count: batch.length, dimension: bound, maxDimension: bound };
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
       const response = await call.post(`${this.config.baseUrl.replace(/\/+$/, '')}/embeddings`, body, 'application/json', deadline);
       if (!response) throw new Error('aborted');
-      text = await call.text(response, answerBytes(batch.length, dimension));
+      bytes = await call.bytes(response, answerBytes(batch.length, bound), numbersWithin(bounds, call));
     } catch (error) {
       if (signal.aborted) throw new DOMException('The embedding request was cancelled', 'AbortError');
       throw call.failure(error, deadline);
     } finally {
       deadline.dispose();
     }
-    const answer = validAnswer(text, batch.length, dimension, call);
-    return { vectors: answer.vectors, promptTokens: tokensOf(answer.usage, batch) };
+    const read = await readAnswer(bytes, { count: batch.length, dimension, maxDimension: MAX_DIMENSION });
+    if (!read.ok) throw call.badResponse(read.message);
+    return read;
   }
 }
 
-/** The vectors of an answer in input order (and its usage), or BAD_RESPONSE. */
-function validAnswer(text: string, count: number, dimension: number | undefined, call: UpstreamCall) {
-  let parsed: z.infer<typeof embeddingResponseSchema>;
-  try {
-    parsed = embeddingResponseSchema.parse(JSON.parse(text));
-  } catch {
-    throw call.badResponse('The model server sent something that is not an embeddings answer');
-  }
-  if (parsed.data.length !== count) throw call.badResponse(`The model server sent ${parsed.data.length} vectors for ${count} texts`);
-  const vectors = new Array<number[] | undefined>(count);
-  for (const [position, item] of parsed.data.entries()) {
-    // Servers give each vector its input's index; those that omit it answer in order.
-    const index = item.index ?? position;
-    if (index >= count || vectors[index]) throw call.badResponse('The model server sent vectors with missing or repeated indexes');
-    vectors[index] = item.embedding;
-  }
-  const expected = dimension ?? vectors[0]!.length;
-  for (const vector of vectors as number[][]) {
-    if (vector.length === 0 || vector.length !== expected) {
-      throw call.badResponse(`The model server sent a vector of dimension ${vector.length} where ${expected} was expected`);
-    }
-    if (!vector.every(Number.isFinite)) throw call.badResponse('The model server sent a vector with numbers that are not finite');
-    // No direction: stored, it would be similar to nothing; as a question, to everything alike.
-    if (vector.every((value) => value === 0)) throw call.badResponse('The model server sent a vector of zeros');
-  }
-  return { vectors: vectors as number[][], usage: parsed.usage };
+/** Stops reading once the answer holds more numbers than `shape` can (maxSeparators), as it arrives. */
+function numbersWithin(shape: AnswerShape, call: UpstreamCall): (piece: Uint8Array) => void {
+  const most = maxSeparators(shape);
+  let separators = 0;
+  return (piece) => {
+    separators += countSeparators(piece);
+    if (separators > most) throw call.badResponse(tooManyNumbers(shape));
+  };
 }
 
 /** The tokens the server reports for a batch; an estimate when it reports none (some local servers) or no count (provider.ts, reportedTokens). */
-function tokensOf(usage: z.infer<typeof embeddingResponseSchema>['usage'], batch: readonly string[]): number {
+function tokensOf(usage: Usage, batch: readonly string[]): number {
   return reportedTokens(usage?.prompt_tokens ?? usage?.total_tokens) ?? batch.reduce((sum, input) => sum + estimateTokens(input), 0);
 }
 

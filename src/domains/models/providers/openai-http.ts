@@ -7,7 +7,7 @@
  * the API key or the server's body.
  */
 import { UpstreamError, ValidationError } from '../../errors.js';
-import { BodyTooLargeError, boundedStream, boundedText } from '../../../platform/egress/bounded-body.js';
+import { BodyTooLargeError, boundedBytes, boundedStream, boundedText } from '../../../platform/egress/bounded-body.js';
 import { egressFor } from '../../../platform/egress/guard.js';
 import { HOP_HEADER } from '../../../platform/http/call-loops.js';
 import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
@@ -132,6 +132,15 @@ export class UpstreamCall {
   async text(response: Response, maxBytes: number): Promise<string> {
     try {
       return await boundedText(response, maxBytes, "The model server's answer");
+    } catch (error) {
+      throw error instanceof BodyTooLargeError ? this.badResponse(error.message) : error;
+    }
+  }
+
+  /** The answer's body as bytes, like `text`; `inspect` sees each piece as it arrives and may throw to stop there. */
+  async bytes(response: Response, maxBytes: number, inspect?: (piece: Uint8Array) => void): Promise<Uint8Array<ArrayBuffer>> {
+    try {
+      return await boundedBytes(response, maxBytes, "The model server's answer", inspect);
     } catch (error) {
       throw error instanceof BodyTooLargeError ? this.badResponse(error.message) : error;
     }
