@@ -105,6 +105,8 @@ export const envSchema = z.object({
   SLUICE_PROGRESS_POLL_MS: z.coerce.number().int().min(50, 'must be at least 50').default(2_000),
   SLUICE_WORKER: z.enum(['inline', 'off']).default('inline'),
   SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
+  /** A streamed answer's whole time: SLUICE_MODEL_TIMEOUT_MS waits for each piece, and a server sending one every few seconds never met it. */
+  SLUICE_MODEL_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000, 'must be at least 1000').max(3_600_000).default(600_000),
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   SLUICE_EGRESS_PRIVATE_NETWORKS: privateNetworks.optional(),

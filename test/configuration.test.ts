@@ -33,6 +33,8 @@ describe('parseConfig', () => {
     // A health check is a one-token request: its wait is far below a query's 60 s model timeout.
     expect(config.modelHealth).toEqual({ intervalS: 60, slowMs: 5_000, window: 5, downAfter: 2, timeoutMs: 10_000, roundMaxS: 120 });
     expect(parseConfig({ SLUICE_HEALTH_TIMEOUT_MS: '2000', SLUICE_HEALTH_ROUND_MAX_S: '30' }).modelHealth).toMatchObject({ timeoutMs: 2_000, roundMaxS: 30 });
+    // A streamed answer's whole time, beside the wait for each piece.
+    expect(config.models).toMatchObject({ requestTimeoutMs: 60_000, answerTimeoutMs: 600_000 });
   });
 
   it.each([
@@ -46,6 +48,7 @@ describe('parseConfig', () => {
     [{ SLUICE_HNSW_EF_SEARCH: '0' }, /^SLUICE_HNSW_EF_SEARCH: must be at least 1/],
     [{ SLUICE_HEALTH_TIMEOUT_MS: '10' }, /^SLUICE_HEALTH_TIMEOUT_MS: /],
     [{ SLUICE_HEALTH_ROUND_MAX_S: '0' }, /^SLUICE_HEALTH_ROUND_MAX_S: /],
+    [{ SLUICE_MODEL_ANSWER_TIMEOUT_MS: '999' }, /^SLUICE_MODEL_ANSWER_TIMEOUT_MS: must be at least 1000/],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '512' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount such as 512MB or 2GB, from 16MB to 1TB/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '2 GB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],

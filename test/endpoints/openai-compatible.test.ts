@@ -18,6 +18,8 @@ const DOCS = [
   { title: 'Weirs', text: 'A weir holds water back across a river. Water flows over the crest of the weir.' },
 ];
 const TIMEOUT_MS = 400;
+/** A whole streamed answer's limit (SLUICE_MODEL_ANSWER_TIMEOUT_MS): far above what these answers take. */
+const ANSWER_TIMEOUT_MS = 2000;
 
 let server: TestServer;
 let fake: FakeOpenAI;
@@ -25,7 +27,9 @@ let owner: Tenant;
 let setup: EndpointSetup;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  server = await startTestServer({ env: { SLUICE_MODEL_TIMEOUT_MS: String(TIMEOUT_MS), SLUICE_MODEL_MAX_RETRIES: '2', SLUICE_MODEL_RETRY_BASE_MS: '10' } });
+  server = await startTestServer({
+    env: { SLUICE_MODEL_TIMEOUT_MS: String(TIMEOUT_MS), SLUICE_MODEL_ANSWER_TIMEOUT_MS: String(ANSWER_TIMEOUT_MS), SLUICE_MODEL_MAX_RETRIES: '2', SLUICE_MODEL_RETRY_BASE_MS: '10' },
+  });
   owner = await tenantWithOwner(server);
   setup = await endpointOver(server, owner.token, DOCS, {
     model: {
@@ -115,6 +119,19 @@ describe('failures', () => {
     expect(body.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'TIMEOUT' });
     expect(body.errors[0].message).toBe(`The model server did not answer within ${TIMEOUT_MS} ms`);
     expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS);
+  });
+
+  it('ends an answer that keeps trickling past the whole-answer limit, and closes the upstream request', async () => {
+    // A piece every 100 ms (well within the wait between pieces) for 4 s: before, the query stayed
+    // open for as long as the server went on (a review held one 17 minutes at a piece per 20 s).
+    fake.script({ deltas: Array.from({ length: 40 }, (_, index) => `piece ${index}. `), delayMs: 100 });
+    const before = fake.requests.length;
+    const body = await ask();
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', reason: 'TIMEOUT' });
+    expect(body.errors[0].message).toBe(`The model server's answer took longer than ${ANSWER_TIMEOUT_MS} ms in all (SLUICE_MODEL_ANSWER_TIMEOUT_MS)`);
+    const request = fake.requests[before]!;
+    await request.closed;
+    expect(request.finished).toBe(false);
   });
 
   it('ends a subscription whose server stops mid-answer with EndpointQueryFailed after the pieces it had', async () => {

@@ -79,7 +79,10 @@ export interface EmbeddingClient {
 
 /** Process-wide settings a provider may need (timeouts, retries); not per model. */
 export interface ProviderSettings {
+  /** The longest wait for a call's first byte, and between the pieces of a streamed answer. */
   requestTimeoutMs: number;
+  /** The longest a streamed answer may take in all (SLUICE_MODEL_ANSWER_TIMEOUT_MS); absent: no limit beyond `requestTimeoutMs` between pieces. */
+  answerTimeoutMs?: number;
   maxRetries: number;
   /** The first retry's delay; each further one doubles (with jitter), capped at 8 s. */
   retryBaseDelayMs: number;

@@ -58,7 +58,9 @@ class Completion {
   async *answer({ query, passages, signal }: AnswerRequest): AsyncGenerator<AnswerEvent> {
     const call = new UpstreamCall(this.settings, this.apiKey);
     const messages = promptFor(this.config, query, passages);
-    const deadline = new Deadline(this.settings.requestTimeoutMs, signal);
+    // Each wait within requestTimeoutMs, and the whole answer within answerTimeoutMs: a server
+    // sending a piece every few seconds kept a query (and its slot) open for as long as it liked.
+    const deadline = new Deadline(this.settings.requestTimeoutMs, signal, this.settings.answerTimeoutMs);
     let answer = '';
     let usage: { prompt_tokens: number; completion_tokens: number } | null | undefined;
     try {

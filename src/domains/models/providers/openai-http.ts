@@ -59,12 +59,23 @@ export function checkBaseUrl(baseUrl: string, settings: ProviderSettings): void 
 export class Deadline {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly wholeTimer: NodeJS.Timeout | undefined;
   timedOut = false;
+  /** Ended by `wholeMs`, not by a wait between pieces. */
+  overran = false;
 
-  constructor(private readonly timeoutMs: number, private readonly caller: AbortSignal) {
+  /** `timeoutMs` for each wait (`touch` starts it again); `wholeMs`, if given, for everything, however often touched. */
+  constructor(private readonly timeoutMs: number, private readonly caller: AbortSignal, readonly wholeMs?: number) {
     this.onCallerAbort = this.onCallerAbort.bind(this);
     caller.addEventListener('abort', this.onCallerAbort, { once: true });
     this.touch();
+    if (wholeMs !== undefined) {
+      this.wholeTimer = setTimeout(() => {
+        this.timedOut = true;
+        this.overran = true;
+        this.controller.abort();
+      }, wholeMs);
+    }
   }
 
   get signal(): AbortSignal {
@@ -86,6 +97,7 @@ export class Deadline {
 
   dispose(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.wholeTimer);
     this.caller.removeEventListener('abort', this.onCallerAbort);
     // Closes the upstream connection if we stopped reading early.
     this.controller.abort();
@@ -160,6 +172,9 @@ export class UpstreamCall {
   failure(error: unknown, deadline: Deadline): UpstreamError {
     if (error instanceof UpstreamError) return error;
     if (error instanceof BodyTooLargeError) return this.badResponse(error.message);
+    if (deadline.overran) {
+      return new UpstreamError(`The model server's answer took longer than ${deadline.wholeMs} ms in all (SLUICE_MODEL_ANSWER_TIMEOUT_MS)`, { reason: 'TIMEOUT', attempts: this.attempts });
+    }
     if (deadline.timedOut) {
       return new UpstreamError(`The model server did not answer within ${this.settings.requestTimeoutMs} ms`, { reason: 'TIMEOUT', attempts: this.attempts });
     }
