@@ -22,6 +22,8 @@ describe('redact', () => {
     ['an Amex card with dashes', 'amex 3782-822463-10005', 'amex [redacted card]'],
     ['a bearer token', 'Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [redacted]'],
     ['a JWT', `token ${JWT} refused`, 'token [redacted jwt] refused'],
+    ['a JWT glued to a word', `ab${JWT} x-${JWT}`, '[redacted jwt] [redacted jwt]'],
+    ['a dotted name that only looks like a payload', 'file.eyJunk.txt and a.eyJabcd.b', 'file.eyJunk.txt and a.eyJabcd.b'],
     ['a Sluice API key', `key ${API_KEY} revoked`, 'key slk_[redacted] revoked'],
     ['a Sluice API key glued to a word', `ab-${API_KEY} abc_${API_KEY}`, 'ab-slk_[redacted] abc_slk_[redacted]'],
     ['a Sluice API key inside a file name', `dir/${API_KEY}-FNSECRET.txt`, 'dir/slk_[redacted].txt'],
@@ -191,6 +193,8 @@ describe('a bare value under a secret’s name is masked to a blank, a quote or 
       ['quotes the text opened before short values', `"${'token=a" "'.repeat(200_000)}`, `"${'token=a" "'.repeat(200_000)}`],
       ['separators before quoted names', `password=a${',"b'.repeat(600_000)}`, 'password=[redacted]'],
       ['a bracketed value glued to more brackets', `password={a}${'b{'.repeat(1_000_000)}`, 'password=[redacted]'],
+      ['a run of JWT headers without a dot', 'eyJ'.repeat(700_000), 'eyJ'.repeat(700_000)],
+      ['payload-like pieces without a header', 'a.eyJaaaa.'.repeat(200_000), 'a.eyJaaaa.'.repeat(200_000)],
     ];
     const timings: string[] = [];
     for (const [what, hostile, expected] of cases) {

@@ -55,9 +55,13 @@ export interface RedactionOptions {
 }
 
 // Credentials first: a JWT or key must not be half-eaten by the card or phone patterns.
-// A JWT only at the start of a run: found anywhere in one, a run of `eyJeyJ…` without dots
-// would cost quadratic time (each start scanning the run again).
-const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+// A JWT's payload (`.eyJ…`), with the whole run before it and the signature after: the header
+// may be glued to other text (`ab<JWT>`), so the run before the dot is taken from its start and
+// masked whole when it holds the header's `eyJ` (isJwtRun). Linear: a match starts only where a
+// run starts, and a run without the dot fails at its end (looking for `eyJ` anywhere in a run
+// instead, a run of `eyJeyJ…` cost quadratic time).
+const JWT = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const isJwtRun = (match: string) => /eyJ[A-Za-z0-9_-]{4}/.test(match.slice(0, match.indexOf('.')));
 // Sluice's own keys are found glued to other text too (`ab-slk_…`, `dir/slk_…-x.txt`), where a
 // word boundary let them through whole; the rest of the run goes with them. Linear: a start
 // that fails scans fewer than 43 characters, and one that matches takes the whole run.
@@ -89,7 +93,7 @@ const DISGUISED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\p{Cf}\uF
 export function redact(text: string, options: RedactionOptions = {}): string {
   let out = DISGUISED.test(text) ? text.replace(INVISIBLE, '').normalize('NFKC') : text;
   if (out.length < 6) return out;
-  if (out.includes('eyJ')) out = out.replace(JWT, '[redacted jwt]');
+  if (out.includes('.eyJ')) out = out.replace(JWT, (match) => (isJwtRun(match) ? '[redacted jwt]' : match));
   if (out.includes('_')) out = out.replace(SLUICE_CREDENTIAL, '$1[redacted]');
   if (out.includes('sk-')) out = out.replace(PROVIDER_KEY, '$1[redacted]');
   if (out.includes('://')) out = out.replace(URL_USERINFO, '$1[redacted]@');
