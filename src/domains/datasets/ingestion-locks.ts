@@ -5,8 +5,9 @@
  * changes; a change that took any of those first and the job's row last could deadlock with it.
  * Taking the jobs first (FOR UPDATE, in id order) waits for the transaction in flight and makes
  * the job's next one wait for the change; the transaction in flight, asked to yield, rolls back
- * at its next statement instead of making the change wait for all its writes (job-preemption.ts). The same rule in SQL: `delete_documents`
- * (Migration20261204193000_document_delete_lock_order) and document retention.
+ * at its next statement instead of making the change wait for all its writes (job-preemption.ts).
+ * The same rule in SQL: `delete_documents` (Migration20261204193000_document_delete_lock_order)
+ * and document retention.
  *
  * Raw SQL on `ingestion_jobs`: the ingestion domain imports this one (ingestion/job-lock.ts
  * locks a single job), so importing it back would make a circle.
