@@ -10,6 +10,7 @@
  * ranked against whole chunks as if it were a document of its own, which costs ranking quality
  * (docs/endpoints.md, "Ranking quality").
  */
+import { isHighSurrogate } from '../../platform/text/code-points.js';
 import type { ChunkingOptions } from './options.js';
 import { SENTENCE_WINDOW, sentenceSpans, type Span } from './sentences.js';
 
@@ -116,8 +117,4 @@ function trim(text: string, { start, end }: Span): Span {
 function trimmedChunk(text: string, start: number, end: number): TextChunk {
   const span = trim(text, { start, end });
   return { content: text.slice(span.start, span.end), start: span.start, end: span.end };
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }

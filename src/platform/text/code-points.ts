@@ -43,6 +43,7 @@ function wellFormedValue(value: unknown): unknown {
   return changed ? Object.fromEntries(entries) : value;
 }
 
-function isHighSurrogate(code: number): boolean {
+/** The first half of a surrogate pair: a cut just after it leaves half a character. */
+export function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
