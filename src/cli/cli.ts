@@ -39,6 +39,8 @@ export interface Cli {
   client(): SluiceClient;
   /** Prints `text` (text mode) or `value` as one JSON document (--json). */
   print(text: string, value: unknown): void;
+  /** One line on stderr (what is going on, what failed), made safe for a terminal like `print`'s text. */
+  note(line: string): void;
   /** Closes the client's connections, if it made any. */
   close(): Promise<void>;
 }
@@ -92,6 +94,9 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
     print(text, value) {
       const shown = terminalText(text);
       options.stdout.write(options.json ? `${terminalJson(value)}\n` : shown.endsWith('\n') || shown === '' ? shown : `${shown}\n`);
+    },
+    note(line) {
+      options.stderr.write(`${terminalText(line)}\n`);
     },
     close: async () => client?.close(),
   };

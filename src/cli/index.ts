@@ -113,7 +113,7 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
   try {
     parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ...GLOBAL_OPTIONS, ...command.options } });
   } catch (error) {
-    io.stderr.write(`sluice ${command.name}: ${(error as Error).message}\nUsage: ${helpLine(command)}\n`);
+    io.stderr.write(`sluice ${command.name}: ${terminalText((error as Error).message)}\nUsage: ${helpLine(command)}\n`);
     return EXIT.usage;
   }
   if (parsed.values.help) {

@@ -9,6 +9,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { IngestionProgressSubscription } from '../sdk/index.js';
+import { terminalText } from './terminal-text.js';
 
 export type Progress = IngestionProgressSubscription['ingestionProgress'];
 
@@ -46,7 +47,8 @@ export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }
       work = `${docs} | chunks ${progress.chunksDone} | ${rate}`;
     }
     return {
-      label,
+      // A label may quote the server's data (a dataset's slug, a file's name): never drives the terminal.
+      label: terminalText(label),
       stage: progress.stage.padEnd(9),
       value: percent,
       percent: `${Math.floor(percent)}`.padStart(3),

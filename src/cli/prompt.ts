@@ -1,5 +1,6 @@
 /** Reading what the user types: all of stdin (for --password-stdin), or a line at a terminal. */
 import { createInterface } from 'node:readline/promises';
+import { terminalText } from './terminal-text.js';
 
 export async function readAllStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -8,10 +9,11 @@ export async function readAllStdin(stdin: NodeJS.ReadableStream): Promise<string
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** Asks at a terminal; the question (which may quote the server's data) never drives the terminal. */
 export async function askLine(question: string, stdin: NodeJS.ReadableStream, stderr: NodeJS.WritableStream): Promise<string> {
   const lines = createInterface({ input: stdin, output: stderr, terminal: true });
   try {
-    return (await lines.question(question)).trim();
+    return (await lines.question(terminalText(question))).trim();
   } finally {
     lines.close();
   }
@@ -20,7 +22,7 @@ export async function askLine(question: string, stdin: NodeJS.ReadableStream, st
 /** Asks at a terminal without echoing what is typed. */
 export function askSecret(question: string, stdin: NodeJS.ReadStream, stderr: NodeJS.WritableStream): Promise<string> {
   return new Promise((resolve, reject) => {
-    stderr.write(question);
+    stderr.write(terminalText(question));
     let typed = '';
     stdin.setRawMode(true);
     stdin.resume();

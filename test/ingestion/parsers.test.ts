@@ -48,6 +48,21 @@ describe('each format becomes the expected text', () => {
     ]);
   });
 
+  it('a record’s own id names its document cleaned like a name, and bounded', () => {
+    // The id is the file's content and its key is shown (the CLI's confirmation prompt): escape
+    // sequences (OSC 52 writes a terminal's clipboard), control characters and bidirectional
+    // overrides go, as they go from titles.
+    const options = resolveIngestionOptions({ jsonIdField: 'id' });
+    const hostile = '1\u001b]52;c;ZWNobyBwd25lZA==\u0007\u001b[2K\u001b[1Ghidden\u001b]0;PWNED\u0007 \u202Egpj.exe\r\nx';
+    const [document] = parse('evil.jsonl', 'jsonl', `${JSON.stringify({ id: hostile, text: 'some text' })}\n`, options);
+    expect(document!.sourceKey).toBe('evil.jsonl#1hidden gpj.exe x');
+    const csv = parse('evil.csv', 'csv', `id,body\n"a\u001b]0;CSVPWN\u0007b",text\n`, resolveIngestionOptions({ csvIdColumn: 'id' }));
+    expect(csv.map((row) => row.sourceKey)).toEqual(['evil.csv#ab']);
+    expect(() => parse('long.jsonl', 'jsonl', `${JSON.stringify({ id: 'x'.repeat(257), text: 't' })}\n`, options)).toThrow(/id of 257 characters; at most 256/);
+    expect(parse('long.jsonl', 'jsonl', `${JSON.stringify({ id: '😀'.repeat(256), text: 't' })}\n`, options)[0]!.sourceKey).toBe(`long.jsonl#${'😀'.repeat(256)}`);
+    expect(() => parse('blank.jsonl', 'jsonl', `${JSON.stringify({ id: '\u001b[0m', text: 't' })}\n`, options)).toThrow(/id with no visible text/);
+  });
+
   it('JSONL: one document per non-blank line', () => {
     const documents = parse('log.jsonl', 'jsonl', '{"text":"a"}\n\n{"text":"b","title":"B"}\n');
     expect(documents.map((d) => [d.sourceKey, d.title, d.text])).toEqual([

@@ -61,7 +61,7 @@ export async function watchFolder(cli: Cli, settings: WatchSettings): Promise<nu
   const folder = resolve(settings.folder);
   const statePath = stateFile(cli, dataset.id, folder);
   const state = await readState(statePath, { url: cli.url, datasetId: dataset.id, folder, files: {} });
-  cli.stderr.write(`Watching ${folder} for ${dataset.slug} (Ctrl-C stops)\n`);
+  cli.note(`Watching ${folder} for ${dataset.slug} (Ctrl-C stops)`);
 
   let stopping = false;
   let wake: (() => void) | undefined;

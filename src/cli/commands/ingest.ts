@@ -65,7 +65,7 @@ per change. See docs/cli.md.`,
     const client = cli.client();
     const dataset = await findDataset(client, datasetRef);
     const total = files.reduce((sum, file) => sum + file.bytes, 0);
-    if (!cli.json) cli.stderr.write(`Ingesting ${files.length} files (${megabytes(total)}) into ${dataset.slug}${skipped.length ? `; skipped ${skipped.length} of other formats` : ''}\n`);
+    if (!cli.json) cli.note(`Ingesting ${files.length} files (${megabytes(total)}) into ${dataset.slug}${skipped.length ? `; skipped ${skipped.length} of other formats` : ''}`);
 
     const view = values['no-wait'] ? undefined : progressView(cli.stderr);
     try {
@@ -99,7 +99,7 @@ function report(cli: Cli, dataset: string, jobs: { id: string; files: string[] }
     jobs: outcomes.map((outcome) => ({ id: outcome.jobId, stage: outcome.stage, documentsDone: outcome.documentsDone, documentsFailed: outcome.documentsFailed, chunks: outcome.chunksDone, error: outcome.error ?? null })),
     failures,
   });
-  if (failed > 0) cli.stderr.write(`sluice ingest: ${failed} of ${documents} inputs failed\n`);
-  else if (!ok) cli.stderr.write(`sluice ingest: ${ended.length} of ${outcomes.length} jobs did not complete\n`);
+  if (failed > 0) cli.note(`sluice ingest: ${failed} of ${documents} inputs failed`);
+  else if (!ok) cli.note(`sluice ingest: ${ended.length} of ${outcomes.length} jobs did not complete`);
   return ok ? EXIT.ok : EXIT.failed;
 }

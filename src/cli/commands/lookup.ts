@@ -5,6 +5,7 @@
 import { EndpointDocument, ModelsDocument, type EndpointFieldsFragment, type ModelFieldsFragment, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli } from '../cli.js';
 import { askLine } from '../prompt.js';
+import { terminalText } from '../terminal-text.js';
 
 /** A connection's page, as every list query returns it. */
 interface Page<T> {
@@ -85,6 +86,8 @@ export function sinceOption(value: unknown, name: string): string | undefined {
 export async function confirmed(cli: Cli, yes: unknown, what: string, name: string): Promise<void> {
   if (yes) return;
   if (!(cli.stdin as NodeJS.ReadStream).isTTY) throw new CliError(`this deletes ${what} for good: pass --yes to confirm`, EXIT.usage);
-  const typed = await askLine(`This deletes ${what} for good. Type ${name} to confirm: `, cli.stdin, cli.stderr);
-  if (typed !== name) throw new CliError('not confirmed; nothing was deleted', EXIT.failed);
+  // What is asked for is what is shown: a name stored with control characters is typed without them.
+  const shown = terminalText(name);
+  const typed = await askLine(`This deletes ${what} for good. Type ${shown} to confirm: `, cli.stdin, cli.stderr);
+  if (typed !== shown) throw new CliError('not confirmed; nothing was deleted', EXIT.failed);
 }

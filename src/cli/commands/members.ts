@@ -69,7 +69,7 @@ acceptInvitation mutation. Needs ADMIN (OWNER to invite an owner).`,
     if (!email) throw new CliError('whom? give their email', EXIT.usage);
     const role = roleArgument((values.role as string | undefined) ?? 'member');
     const { inviteMember } = await cli.client().mutate(InviteMemberDocument, { email, role });
-    if (!cli.json) cli.stderr.write(`Invited ${inviteMember.invitation.email} as ${inviteMember.invitation.role}, until ${inviteMember.invitation.expiresAt}. The token, shown once:\n`);
+    if (!cli.json) cli.note(`Invited ${inviteMember.invitation.email} as ${inviteMember.invitation.role}, until ${inviteMember.invitation.expiresAt}. The token, shown once:`);
     cli.print(inviteMember.token, { token: inviteMember.token, ...inviteMember.invitation });
   },
 };

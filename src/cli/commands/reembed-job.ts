@@ -48,7 +48,7 @@ export async function reportReembed(cli: Cli, command: string, dataset: DatasetF
     cli.print(`Re-embed job ${jobId} queued for ${dataset.slug} with ${model}; semantic queries use ${serving ? `${serving}'s vectors` : 'no vectors'} until it completes`, { dataset, job } satisfies ReembedReport);
     return EXIT.ok;
   }
-  if (!cli.json) cli.stderr.write(`Re-embedding ${dataset.slug} with ${model}\n`);
+  if (!cli.json) cli.note(`Re-embedding ${dataset.slug} with ${model}`);
   const view = progressView(cli.stderr);
   let outcome: Progress;
   try {
@@ -66,6 +66,6 @@ export async function reportReembed(cli: Cli, command: string, dataset: DatasetF
   }
   const why = [job.errorReason, job.error && oneLine(job.error)].filter(Boolean).join(': ');
   cli.print(`Re-embedding ${after.slug} ended ${outcome.stage}${why ? ` (${why})` : ''}: ${job.chunksEmbedded} of ${job.chunksToEmbed} chunks embedded`, report);
-  cli.stderr.write(`sluice ${command}: the re-embed job ${jobId} did not complete\n`);
+  cli.note(`sluice ${command}: the re-embed job ${jobId} did not complete`);
   return EXIT.failed;
 }

@@ -4,7 +4,7 @@
  * ends) so the same content always hashes the same.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
-import { titleFromContent } from '../../display-text.js';
+import { characterCount, oneLine, titleFromContent } from '../../display-text.js';
 import { ValidationError } from '../../errors.js';
 import type { IngestionOptions } from '../options.js';
 import { assertTextual, type Format } from './formats.js';
@@ -181,7 +181,7 @@ function jsonDocuments(
     }
     const { [json.textField]: _text, ...metadata } = record as Record<string, unknown>;
     return {
-      sourceKey: id !== undefined ? `${input.name}#${String(id)}` : single ? input.name : `${input.name}#${index + 1}`,
+      sourceKey: id !== undefined ? recordKey(input.name, String(id), where) : single ? input.name : `${input.name}#${index + 1}`,
       title: typeof title === 'string' ? title : single ? input.name : `${input.name} #${index + 1}`,
       text,
       metadata: { ...input.metadata, ...metadata },
@@ -228,7 +228,7 @@ function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: Pars
     if (csv.idColumn && !id) throw parseError(input.name, `row ${index + 1} has an empty "${csv.idColumn}"`);
     const metadata = Object.fromEntries(Object.entries(row).filter(([column]) => !csv.textColumns?.includes(column)));
     add({
-      sourceKey: id ? `${input.name}#${id}` : `${input.name}#row-${index + 1}`,
+      sourceKey: id ? recordKey(input.name, id, `row ${index + 1}`) : `${input.name}#row-${index + 1}`,
       title: (csv.titleColumn && row[csv.titleColumn]) || `${input.name} row ${index + 1}`,
       text: render(row),
       metadata: { ...input.metadata, ...(csv.textColumns ? metadata : {}), row: index + 1 },
@@ -267,4 +267,21 @@ function normalise(text: string): string {
 
 function parseError(name: string, problem: string): ValidationError {
   return new ValidationError(`${JSON.stringify(name)}: ${problem}`, { reason: 'PARSE_ERROR', name });
+}
+
+/** How long a record's id may be, in characters: it names its document, with the file's name. */
+export const RECORD_ID_MAX = 256;
+
+/**
+ * The source key of a record a file names by its own id (`jsonIdField`, `csvIdColumn`): the id
+ * is the file's content, and the key is shown (the CLI's confirmation prompt, the console), so
+ * it is cleaned like a name (escape sequences, control characters and bidirectional overrides
+ * gone, one line); and it is bounded, so a key always fits the unique index that finds a
+ * document by it.
+ */
+function recordKey(name: string, id: string, where: string): string {
+  const clean = oneLine(id);
+  if (clean === '') throw parseError(name, `${where} has an id with no visible text`);
+  if (characterCount(clean) > RECORD_ID_MAX) throw parseError(name, `${where} has an id of ${characterCount(clean)} characters; at most ${RECORD_ID_MAX}`);
+  return `${name}#${clean}`;
 }
