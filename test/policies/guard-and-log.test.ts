@@ -74,6 +74,47 @@ describe('content_guard', () => {
     expect((await outcome(server, owner, setup.reference, 'lock keeper\u3002 gates')).code).toBe('ok');
   });
 
+  // Regression: only zero-width characters and the soft hyphen were removed before matching, so a
+  // variation selector or any other character that shows nothing hid a URL or a phone number.
+  it('counts URLs and phone numbers hidden by any invisible, format or decorating character, or written with middle dots', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, owner, setup.endpointId, 'content_guard', { maxUrls: 0, maxPhoneNumbers: 0, maxViolationsPerMinute: 100 });
+    // Each inside the top-level domain, where it used to make linkify see none.
+    const urls = [
+      'reset locks at example.o\uFE0Frg', // variation selector
+      'lock example.o\u034Frg', // combining grapheme joiner
+      'lock example.o\u{E0020}\u{E007F}rg', // tag characters
+      'lock example.o\u3164rg', // Hangul filler
+      'lock example.\u115Fo\u1160rg', // Hangul choseong and jungseong fillers
+      'lock example.\u061Corg', // Arabic letter mark
+      'lock example.o\u206Arg', // deprecated format character (U+206A–U+206F)
+      'lock example.o\u0336rg', // combining strike-through on an ASCII letter
+      'lock example\u00B7org', // middle dot
+      'lock example\u2E33org', // raised dot
+    ];
+    const phones = ['call 2\uFE0F12 555 0123', 'call 212\u206F 555\u{E0041} 0123', 'call 2\uFE0F\u20E312 555 0123'];
+    const refused = [...urls.map((query) => [query, 'CONTENT_URLS']), ...phones.map((query) => [query, 'CONTENT_PHONE_NUMBERS'])];
+    for (const [query, reason] of refused) {
+      const result = await outcome(server, owner, setup.reference, query);
+      expect({ query, code: result.code, reason: result.extensions?.reason }).toEqual({ query, code: 'POLICY_DENIED', reason });
+    }
+    // Accented text, composed or not, is text: nothing in it is read as a URL or a number.
+    for (const query of ['lock café résumé naïve', 'lock cafe\u0301 re\u0301sume\u0301 nai\u0308ve', 'lock col\u00B7legi']) {
+      expect({ query, code: (await outcome(server, owner, setup.reference, query)).code }).toEqual({ query, code: 'ok' });
+    }
+  });
+
+  // Regression: maxLength counted UTF-16 units, so each emoji counted twice.
+  it('counts maxLength in characters (code points), like every other bound', async () => {
+    const setup = await freshEndpoint();
+    await createPolicy(server, owner, setup.endpointId, 'content_guard', { maxLength: 100, maxViolationsPerMinute: 100 });
+    expect((await outcome(server, owner, setup.reference, `reset locks ${'\u{1F600}'.repeat(60)}`)).code).toBe('ok');
+    const tooLong = await outcome(server, owner, setup.reference, `reset locks ${'\u{1F600}'.repeat(89)}`);
+    expect({ code: tooLong.code, reason: tooLong.extensions?.reason, message: tooLong.message }).toEqual({
+      code: 'POLICY_DENIED', reason: 'CONTENT_TOO_LONG', message: 'The query is 101 characters; at most 100',
+    });
+  });
+
   it('refuses bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069) and C1 controls as CONTENT_ENCODING', async () => {
     const setup = await freshEndpoint();
     await createPolicy(server, owner, setup.endpointId, 'content_guard', { maxViolationsPerMinute: 100 });

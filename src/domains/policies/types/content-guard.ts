@@ -13,7 +13,7 @@
 import { findPhoneNumbersInText, isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import LinkifyIt from 'linkify-it';
 import { z } from 'zod';
-import { BIDI_CONTROLS } from '../../display-text.js';
+import { BIDI_CONTROLS, characterCount } from '../../display-text.js';
 import { registerPolicyType, windowStart, type Verdict } from '../policy-type.js';
 
 const configSchema = z.strictObject({
@@ -37,25 +37,43 @@ const linkify = new LinkifyIt();
 // bytes that were not UTF-8; bidirectional embeddings, overrides and isolates make a reader (or
 // a reviewing model) see the text in another order than it is (BIDI_CONTROLS).
 const UNACCEPTABLE = new RegExp(`[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFFFD]|${BIDI_CONTROLS.source}`);
-// What a reader would take for a full stop in a host name: ideographic (U+3002) and, after
-// NFKC, the halfwidth ideographic one (U+FF61 becomes U+3002); NFKC already makes U+FF0E,
-// U+FE52 and U+2024 a '.'.
-const ALTERNATIVE_DOTS = /[\u3002\uFF61\uFF0E]/g;
-// Invisible characters that would split a host name for the matcher but not for a reader.
-const INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]/g;
+// What a reader would take for a dot between two labels of a host name, as NFKC leaves it:
+// full stops (ideographic U+3002, which NFKC also makes of U+FF61 and U+FE12; Arabic U+06D4;
+// Syriac U+0701, U+0702; Vai U+A60E; Lisu U+A4F8; Kharoshthi U+10A50; musical U+1D16D) and
+// middle dots (U+00B7, which NFKC makes of Greek U+0387; U+2E31, U+2E33, U+2022, U+2027, U+2219,
+// U+22C5, U+16EB, U+1427, U+A78F, U+10101; katakana U+30FB, which NFKC makes of U+FF65).
+// NFKC already makes U+FF0E, U+FE52 and U+2024 a '.'. Digits that look like a dot (Arabic-Indic
+// zero U+0660, U+06F0) are left alone: phone numbers are written with them.
+// The price: Catalan's "l·l" reads as a dot too, so "col·la" counts as a URL (".la").
+const ALTERNATIVE_DOTS = /[\u3002\u06D4\u0701\u0702\uA60E\uA4F8\u{10A50}\u{1D16D}\u00B7\u2E31\u2E33\u2022\u2027\u2219\u22C5\u16EB\u1427\uA78F\u{10101}\u30FB]/gu;
+// Characters that show nothing (Default_Ignorable_Code_Point: zero-width characters, soft
+// hyphen, variation selectors, the combining grapheme joiner, tag characters, Hangul fillers,
+// U+206A–U+206F, …) and format characters (Cf: the bidirectional marks, Arabic number signs, …):
+// inside a host name or a phone number they split it for the matchers, not for a reader.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/gu;
+// Combining marks left on an ASCII letter or a digit once NFKC has composed what it can: no
+// accented letter of any language (those compose, or sit on a non-ASCII base), only decoration
+// (strike-through U+0336, keycap U+20E3, enclosing circles) that a reader looks through.
+const DECORATION = /(?<=[A-Za-z\p{Nd}])\p{M}+/gu;
 
 /**
- * The text as the URL and phone number checks read it: NFKC (fullwidth letters and digits,
- * compatibility dots), the alternative full stops as '.', invisible characters removed, so a
- * URL written `example。com` or `ｅｘａｍｐｌｅ．ｃｏｍ` or `exa\u200Bmple.com` is counted.
+ * The text as the URL and phone number checks read it (and nothing else: the query itself is
+ * not changed): invisible and format characters removed, NFKC (fullwidth letters and digits,
+ * compatibility dots), decorating marks on ASCII letters and digits removed, and the look-alike
+ * dots as '.', so `example。com`, `ｅｘａｍｐｌｅ．ｃｏｍ`, `exa\u200Bmple.com`,
+ * `example.o\uFE0Frg`, `example·org` or `2\u20E312 555 0123` are counted.
  */
 export function inspectedText(text: string): string {
-  return text.normalize('NFKC').replace(ALTERNATIVE_DOTS, '.').replace(INVISIBLE, '').replace(BIDI_CONTROLS, '');
+  // Invisible ones go before NFKC, so a joiner between a letter and its accent does not keep
+  // them from composing (NFKC makes no invisible character of a visible one).
+  return text.replace(INVISIBLE, '').normalize('NFKC').replace(DECORATION, '').replace(ALTERNATIVE_DOTS, '.');
 }
 
 /** The first check the text fails, or undefined. */
 export function contentViolation(config: ContentGuardConfig, text: string): { reasonCode: string; reason: string } | undefined {
-  if (text.length > config.maxLength) return { reasonCode: 'CONTENT_TOO_LONG', reason: `The query is ${text.length} characters; at most ${config.maxLength}` };
+  // Characters as people count them (code points), like every other bound: an emoji is one.
+  const length = characterCount(text);
+  if (length > config.maxLength) return { reasonCode: 'CONTENT_TOO_LONG', reason: `The query is ${length} characters; at most ${config.maxLength}` };
   if (!text.isWellFormed() || UNACCEPTABLE.test(text)) {
     return { reasonCode: 'CONTENT_ENCODING', reason: 'The query must be valid UTF-8 text without control characters' };
   }
