@@ -133,6 +133,8 @@ export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined, comma
   if (error instanceof SluiceError) {
     const hint = command === 'login' ? '' : ' (run `sluice login`)';
     if (error.code === 'UNAUTHENTICATED') return { line: `${error.message}${hint}`, exitCode: EXIT.unauthenticated };
+    // A refused redirect says what to use instead; "is Sluice running there?" would mislead.
+    if (error.code === 'NETWORK_ERROR' && error.details.reason === 'REDIRECT') return { line: `${error.message} (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
     if (error.code === 'NETWORK_ERROR') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
     // The API's message names its own field (embeddingModelId); the fix here is a command.
     const fix = error.details.reason === 'NO_EMBEDDING_MODEL' ? '; give the dataset an embedding model: `sluice datasets update <dataset> --embedding-model <model>`' : '';

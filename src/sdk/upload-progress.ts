@@ -1,4 +1,5 @@
 import { SluiceError } from './errors.js';
+import { redirectRefused } from './reach.js';
 
 /** Bytes of the request body sent so far, of `total` (the whole body, multipart framing included). */
 export type UploadProgress = (sent: number, total: number) => void;
@@ -17,6 +18,13 @@ export function postWithUploadProgress(url: string, init: { headers: Record<stri
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     };
     xhr.onload = () => {
+      // XMLHttpRequest follows redirects and cannot be told not to (the browser's CORS checks
+      // still apply to the new address): the body has gone, but the answer of another URL is
+      // refused as reach() refuses a redirect, so the caller learns to use the final URL.
+      if (xhr.responseURL && xhr.responseURL !== new URL(url, globalThis.location?.href).href) {
+        reject(redirectRefused(url, 0, xhr.responseURL, xhr.getResponseHeader('x-request-id')));
+        return;
+      }
       const headers = new Headers();
       const requestId = xhr.getResponseHeader('x-request-id');
       if (requestId) headers.set('x-request-id', requestId);
