@@ -3,7 +3,7 @@
  * (over what a usage record holds), a negative or fractional number. Each used to reach the
  * usage record as it was: a SEMANTIC query failed INTERNAL with the SQL, an ingestion job was
  * retried by the queue, calling the server again each time. A figure that is not a count from
- * 0 to 2^31 − 1 is now treated as none reported: the tokens are estimated (4 characters a
+ * 0 to 10 000 000 is now treated as none reported: the tokens are estimated (4 characters a
  * token), as for a server that reports nothing (models/provider.ts, reportedTokens).
  *
  * fake-openai is a test double for a third-party model server: a real HTTP server on 127.0.0.1

@@ -216,6 +216,15 @@ export class QueryService {
             if (!signal.aborted) modelOutcome = 'error';
             throw error;
           } finally {
+            // Ended before the model's usage came (the caller went away mid-answer, the answer
+            // failed or ran out of time): the model was asked and its server bills what it read
+            // and wrote, so the query is recorded and charged the prompt and the text streamed so
+            // far, estimated as for a server that reports no usage. Left at none, a consumer that
+            // closed the stream after the last piece was never charged for its tokens.
+            if (!answered) {
+              answered = client.estimateUsage({ query: text, passages }, answer);
+              usage = withEmbedding(costOf(answered, model), retrieved.usage);
+            }
             meter?.modelCall(model.id, 'chat', callOutcome(modelOutcome), (performance.now() - asked) / 1000, { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 });
           }
           if (signal.aborted) return;

@@ -24,6 +24,14 @@ export interface QueryUsageRow extends Caller {
   createdAt: Date;
 }
 
+/**
+ * The most an `integer` column holds. Reported counts are bounded far below it (models/provider.ts,
+ * MAX_REPORTED_TOKENS) and estimates by what an answer may be; clamped here as well, because a
+ * value past it fails the statement and the query would go unrecorded: uncounted and uncharged.
+ */
+const MAX_INTEGER = 2_147_483_647;
+const stored = (count: number) => Math.min(count, MAX_INTEGER);
+
 /** Writes the record outside any transaction of `em` (autocommit): call it with no transaction open. */
 export async function recordQueryUsage(em: EntityManager, row: QueryUsageRow): Promise<void> {
   await boundSql(em, 'select record_query_usage(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
@@ -33,12 +41,12 @@ export async function recordQueryUsage(em: EntityManager, row: QueryUsageRow): P
     row.callerTenantId,
     row.callerKind,
     row.callerId,
-    row.promptTokens,
-    row.completionTokens,
-    row.totalTokens,
+    stored(row.promptTokens),
+    stored(row.completionTokens),
+    stored(row.totalTokens),
     row.costMicros,
     row.chargedMicros,
-    row.latencyMs,
+    stored(row.latencyMs),
     row.outcome.slice(0, 32),
     row.createdAt,
   ]);

@@ -27,8 +27,14 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
-/** The largest token count a model server's usage may report: usage is stored as a 32-bit integer. */
-export const MAX_REPORTED_TOKENS = 2_147_483_647;
+/**
+ * The largest token count a model server's usage may report for one call. Ten million is beyond
+ * any model's context window, and far enough below 2^31 − 1 (the usage record's 32-bit columns)
+ * that a record's sum of counts (prompt, completion, the question's embedding) always fits: at
+ * 2^31 − 1 each, 2 147 483 000 + 1 000 prompt and completion tokens overflowed `total_tokens`
+ * and no usage record was written at all (no cost, no charge, INTERNAL to the caller).
+ */
+export const MAX_REPORTED_TOKENS = 10_000_000;
 
 /**
  * A token count a model server reported, when it is one: a whole number from 0 to
@@ -40,6 +46,11 @@ export function reportedTokens(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_REPORTED_TOKENS ? value : undefined;
 }
 
+/** Tokens a text is estimated at when a server reports none: 4 characters a token. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
 /** What a model streams, in order: text pieces, then (once) the chunks it cited and its usage. */
 export type AnswerEvent =
   | { kind: 'delta'; text: string }
@@ -47,6 +58,12 @@ export type AnswerEvent =
 
 export interface ModelClient {
   answer(request: AnswerRequest): AsyncIterable<AnswerEvent>;
+  /**
+   * What a call consumed when it ended before its `done` (the caller went away, the answer
+   * failed or took too long): the prompt this type sends and `answer`, the text streamed so far,
+   * estimated. A server bills what it processed, so the query is charged it (docs/endpoints.md).
+   */
+  estimateUsage(request: Pick<AnswerRequest, 'query' | 'passages'>, answer: string): TokenUsage;
   /**
    * The health check's request (model-health/): the cheapest real call (one token), resolving
    * when the server answered as the protocol says. Absent for a model that calls no server

@@ -5,7 +5,7 @@
  * (`[n]`, n counting the passages from 1), citing exactly the chunks it used.
  */
 import { z } from 'zod';
-import { registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage } from '../provider.js';
+import { estimateTokens, registerModelType, type AnswerEvent, type AnswerRequest, type ModelPassage, type TokenUsage } from '../provider.js';
 
 const configSchema = z.strictObject({
   /** Sentences in the answer at most. */
@@ -92,7 +92,10 @@ export function extractAnswer(query: string, passages: readonly ModelPassage[], 
   };
 }
 
-const estimateTokens = (text: string) => Math.ceil(text.length / 4);
+/** What an answer is counted as: the question and passages it read, and the text it gave (no server reports a count). */
+function estimateUsage({ query, passages }: Pick<AnswerRequest, 'query' | 'passages'>, answer: string): TokenUsage {
+  return { promptTokens: estimateTokens(query + passages.map((passage) => passage.text).join('\n')), completionTokens: estimateTokens(answer) };
+}
 
 registerModelType({
   kind: 'chat',
@@ -104,17 +107,16 @@ registerModelType({
     async *answer({ query, passages, signal }: AnswerRequest): AsyncGenerator<AnswerEvent> {
       const { answer, cited } = extractAnswer(query, passages, config.maxSentences);
       const text = answer || 'None of the passages answers this question.';
+      let given = '';
       // One delta per sentence, so streaming clients see the answer build up.
       for (const piece of text.match(/[^[]+\[\d+\]\s?|.+$/g) ?? [text]) {
-        if (signal.aborted) return;
+        // Aborted: counted as what was given so far, as a model server's answer would be.
+        if (signal.aborted) break;
+        given += piece;
         yield { kind: 'delta', text: piece };
       }
-      const prompt = query + passages.map((passage) => passage.text).join('\n');
-      yield {
-        kind: 'done',
-        citations: cited.map((index) => passages[index]!.chunkId),
-        usage: { promptTokens: estimateTokens(prompt), completionTokens: estimateTokens(text) },
-      };
+      yield { kind: 'done', citations: cited.map((index) => passages[index]!.chunkId), usage: estimateUsage({ query, passages }, given) };
     },
+    estimateUsage,
   }),
 });

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
-import { registerModelType, reportedTokens, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
+import { estimateTokens, registerModelType, reportedTokens, type EmbeddingClient, type Embeddings, type ProviderSettings } from '../provider.js';
 import { countSeparators, maxSeparators, tooManyNumbers, type AnswerShape, type Usage } from './embedding-answer.js';
 import { readAnswer } from './embedding-answers.js';
 import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
@@ -30,8 +30,6 @@ type EmbeddingConfig = z.infer<typeof configSchema>;
 
 /** At most this many texts in one `embed` call (the caller batches above it). */
 const MAX_TEXTS = 100_000;
-
-const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
 /** The dimension assumed for bounds while nothing says it: larger than any common model's (3 072, 4 096). */
 const MAX_DIMENSION = 8192;

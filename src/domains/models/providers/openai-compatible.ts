@@ -11,7 +11,7 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
 import { ANSWER_LIMITS, checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
-import { registerModelType, reportedTokens, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings } from '../provider.js';
+import { estimateTokens, registerModelType, reportedTokens, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings, type TokenUsage } from '../provider.js';
 
 const configSchema = z.strictObject({
   /** Up to and including the API version, e.g. `https://api.openai.com/v1`. */
@@ -50,8 +50,6 @@ export function citedChunks(answer: string, passages: readonly ModelPassage[]): 
   return [...markers].filter((marker) => marker >= 1 && marker <= passages.length).sort((a, b) => a - b).map((marker) => passages[marker - 1]!.chunkId);
 }
 
-const estimateTokens = (text: string) => Math.ceil(text.length / 4);
-
 class Completion {
   constructor(private readonly config: OpenAIConfig, private readonly apiKey: string | null, private readonly settings: ProviderSettings) {}
 
@@ -88,22 +86,27 @@ class Completion {
         }
       }
     } catch (error) {
-      if (signal.aborted) return;
-      throw call.failure(error, deadline);
+      // Aborted: the server was asked and billed what it processed, so the usage it reported
+      // (if it came) or the estimate is yielded below, for a caller still reading to record.
+      if (!signal.aborted) throw call.failure(error, deadline);
     } finally {
       deadline.dispose();
     }
-    if (signal.aborted) return;
-    const prompt = messages.map((message) => message.content).join('\n');
+    const estimate = this.estimateUsage({ query, passages }, answer);
     yield {
       kind: 'done',
       citations: citedChunks(answer, passages),
       // Servers that do not report usage (some omit it when streaming), or report no count, get an estimate.
       usage: {
-        promptTokens: reportedTokens(usage?.prompt_tokens) ?? estimateTokens(prompt),
-        completionTokens: reportedTokens(usage?.completion_tokens) ?? estimateTokens(answer),
+        promptTokens: reportedTokens(usage?.prompt_tokens) ?? estimate.promptTokens,
+        completionTokens: reportedTokens(usage?.completion_tokens) ?? estimate.completionTokens,
       },
     };
+  }
+
+  estimateUsage({ query, passages }: Pick<AnswerRequest, 'query' | 'passages'>, answer: string): TokenUsage {
+    const prompt = promptFor(this.config, query, passages).map((message) => message.content).join('\n');
+    return { promptTokens: estimateTokens(prompt), completionTokens: estimateTokens(answer) };
   }
 
   /** One token, not streamed: the cheapest answer that proves the server, model and key work. The whole answer must come within `requestTimeoutMs`. */
