@@ -220,8 +220,10 @@ export class QueryService {
             // failed or ran out of time): the model was asked and its server bills what it read
             // and wrote, so the query is recorded and charged the prompt and the text streamed so
             // far, estimated as for a server that reports no usage. Left at none, a consumer that
-            // closed the stream after the last piece was never charged for its tokens.
-            if (!answered) {
+            // closed the stream after the last piece was never charged for its tokens. A model
+            // that failed before its first piece (refused the key, was down) is not charged: its
+            // server billed nothing we can tell of.
+            if (!answered && (modelOutcome !== 'error' || answer !== '')) {
               answered = client.estimateUsage({ query: text, passages }, answer);
               usage = withEmbedding(costOf(answered, model), retrieved.usage);
             }
