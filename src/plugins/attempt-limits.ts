@@ -1,6 +1,7 @@
 /**
  * Field-level limits on the mutations worth guessing at: `logIn` and `signUp` per client address
- * and per email, `createApiKey` and `rotateApiKey` per principal (rules in platform/rate-limits/attempt-buckets.ts). Checked
+ * and per email (`deleteMyAccount`, which checks a password, as a `logIn`), `createApiKey` and
+ * `rotateApiKey` per principal (rules in platform/rate-limits/attempt-buckets.ts). Checked
  * before execution, for every such field in the operation (two aliased `logIn`s are two
  * attempts), so a refused operation runs nothing at all and opens no transaction.
  *
@@ -29,6 +30,11 @@ export function useAttemptLimits({ limits }: AttemptLimitOptions): Plugin<Contex
     const name = field.name.value;
     if (name === 'logIn' || name === 'signUp') {
       return limits.credentialAttempt(name, context.clientIp, emailArgument(mutation, field, variables));
+    }
+    if (name === 'deleteMyAccount') {
+      // It checks the account's password: a guess there is a sign-in attempt, counted in the
+      // same buckets, or a stolen access token would guess at a dozen a second (an attacker review).
+      return limits.credentialAttempt('logIn', context.clientIp, context.actor.kind === 'user' ? context.actor.email : undefined);
     }
     if (name === 'createApiKey' || name === 'rotateApiKey') {
       // A rotation issues a new secret too, so it spends the same allowance as a creation.
