@@ -16,6 +16,7 @@ import { EndpointService } from './endpoints/endpoint.service.js';
 import { endpointSlugsRankingByVectors, endpointSlugsUsingModel } from './endpoints/model-users.js';
 import { AccountService } from './identity/account.service.js';
 import { ApiKeyService, revokeKeysOfFormerMember } from './identity/api-key.service.js';
+import { endSessionsOfFormerMember } from './identity/former-member-sessions.js';
 import { disableProvidersOf, IdentityProviderService } from './identity/identity-provider.service.js';
 import { answerablePersonId } from './identity/answerable-person.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
@@ -50,6 +51,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
     members: new MembersService(ctx, {
+      endSessionsOf: (userId, tenantId) => endSessionsOfFormerMember(ctx, userId, tenantId),
       revokeKeysOf: (userId) => revokeKeysOfFormerMember(ctx, userId),
       disableProvidersOf: (userId, reason) => disableProvidersOf(ctx, userId, reason),
       answerablePersonId: () => answerablePersonId(ctx),

@@ -1,5 +1,5 @@
 /** Sign-up, log-in and sessions. */
-import type { AuthPayload } from '../domains/identity/account.service.js';
+import type { AuthPayload, TenantSwitch } from '../domains/identity/account.service.js';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
@@ -52,6 +52,18 @@ export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').impl
   }),
 });
 
+const TenantSwitchRef = builder.objectRef<TenantSwitch>('TenantSwitch').implement({
+  description:
+    'The session, moved to another tenant: a new `accessToken` there. No refresh token: keep the one you hold, its next refresh yields tokens for this tenant.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', { description: 'A JWT, valid until `expiresAt`: no later than the token that asked for the switch.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    user: t.field({ type: SessionUserRef, resolve: (payload) => payload.user }),
+    tenant: t.field({ type: SessionTenantRef, resolve: (payload) => payload.tenant }),
+    role: t.expose('role', { type: RoleEnum }),
+  }),
+});
+
 const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
     email: t.string({ required: true, ...bounded('email', 'personal') }),
@@ -92,10 +104,11 @@ builder.mutationFields((t) => ({
     resolve: (_root, _args, ctx) => ctx.services.accounts.logOut(),
   }),
   switchTenant: t.field({
-    type: AuthPayloadRef,
-    description: "Moves the caller's session to another tenant they belong to (id or slug).",
+    type: TenantSwitchRef,
+    description:
+      "Moves the caller's session to another tenant they belong to (id or slug; the current one changes nothing). Returns an access token only: the session keeps its refresh token.",
     authScopes: { authenticated: true },
     args: { tenant: t.arg.string({ required: true, ...bounded('tenant') }) },
-    resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenantKey(tenant)),
+    resolve: (_root, { tenant }, ctx) => ctx.services.accounts.switchTenant(tenantKey(tenant), ctx.credentialExpiresAt),
   }),
 }));

@@ -1,14 +1,17 @@
 /**
  * Removing or demoting a member ends what they could hand out: their pending invitations and
  * the identity providers they registered (security review: a removed ADMIN accepted their own
- * ADMIN invitation, and kept signing EXTERNAL ADMIN tokens with a provider they registered).
+ * ADMIN invitation, and kept signing EXTERNAL ADMIN tokens with a provider they registered),
+ * and removal ends their sessions in the tenant (attacker review: invited back, the old access
+ * and refresh tokens worked again).
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
+import { decodeJwt } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
-import { addMember, codeOf, signUp, uniqueEmail } from '../support/identity.js';
+import { addMember, codeOf, refresh, signUp, uniqueEmail } from '../support/identity.js';
 import { externalToken, newKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -47,6 +50,33 @@ async function tenantWithAdmin(name: string) {
   const admin = await addMember(server, owner.accessToken, 'ADMIN');
   return { owner, admin, membership: await membershipOf(owner.accessToken, admin.email) };
 }
+
+describe("a removed member's sessions", () => {
+  it('end with the removal: invited back, the old access and refresh tokens stay refused', async () => {
+    const owner = await signUp(server, { tenantName: 'Sessions after removal' });
+    const erin = await signUp(server, { tenantName: "Erin's own" });
+    const old = await addMember(server, owner.accessToken, 'MEMBER', erin.email, erin.accessToken);
+    expect((await server.graphql(VIEWER, { token: old.accessToken })).body.data.viewer.role).toBe('MEMBER');
+
+    const removed = await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: await membershipOf(owner.accessToken, erin.email) } });
+    expect(removed.body.errors).toBeUndefined();
+    expect((await server.graphql(VIEWER, { token: old.accessToken })).status).toBe(401);
+
+    // Invited back: a new session works; the old one does not come back.
+    const again = await addMember(server, owner.accessToken, 'MEMBER', erin.email, erin.accessToken);
+    expect((await server.graphql(VIEWER, { token: again.accessToken })).body.data.viewer.role).toBe('MEMBER');
+    expect((await server.graphql(VIEWER, { token: old.accessToken })).status).toBe(401);
+    expect(codeOf((await refresh(server, old.refreshToken)).body)).toBe('UNAUTHENTICATED');
+    // Her session in her own tenant was never the removed membership's: it carries on.
+    expect((await server.graphql(VIEWER, { token: erin.accessToken })).body.data.viewer.role).toBe('OWNER');
+    expect((await refresh(server, erin.refreshToken)).body.data.refreshSession.role).toBe('OWNER');
+    // Ended by the removal itself, not only refused while the membership was missing.
+    const { rows } = await withClient(server.database.ownerUrl, (client) =>
+      client.query('select revoked_reason from sessions where id = $1 and revoked_at is not null', [decodeJwt(old.accessToken).sid]),
+    );
+    expect(rows).toEqual([{ revoked_reason: 'membership' }]);
+  });
+});
 
 describe("a member's invitations", () => {
   it('are revoked when the member is removed: a removed ADMIN cannot come back as ADMIN through one', async () => {

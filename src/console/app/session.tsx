@@ -113,7 +113,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         if (!client) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
         if (signedIn?.kind === 'external') throw new SluiceError('FORBIDDEN', NOT_A_USER, { reason: 'NOT_A_USER' });
         const { switchTenant } = await client.mutate(SwitchTenantDocument, { tenant: slug });
-        keep(fromPayload(switchTenant));
+        // Only a new access token: the session's refresh token (the latest the client rotated
+        // to) stays ours, and its next refresh yields tokens for the new tenant.
+        const refreshToken = client.session()?.refreshToken ?? signedIn?.tokens.refreshToken;
+        if (!refreshToken) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
+        keep({
+          kind: 'user',
+          tokens: { accessToken: switchTenant.accessToken, refreshToken, expiresAt: Date.parse(switchTenant.expiresAt) },
+          role: switchTenant.role,
+          tenant: switchTenant.tenant,
+          user: switchTenant.user,
+        });
       },
       async acceptInvitation(input) {
         // An external identity is no user: the invitation makes (or signs in) the account instead.

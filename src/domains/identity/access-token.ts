@@ -53,10 +53,15 @@ export class AccessTokens {
     this.key = new TextEncoder().encode(secret);
   }
 
-  /** The token, when it expires, and its lifetime (the TTL: what OAuth's `expires_in` says). */
-  async sign(claims: AccessTokenClaims, now = new Date()): Promise<{ token: string; expiresAt: Date; lifetimeSeconds: number }> {
+  /**
+   * The token, when it expires, and its lifetime (the TTL: what OAuth's `expires_in` says).
+   * `notAfter` caps the expiry (and so the lifetime): a token minted from another access token
+   * alone must not outlive it (switchTenant).
+   */
+  async sign(claims: AccessTokenClaims, now = new Date(), notAfter?: Date): Promise<{ token: string; expiresAt: Date; lifetimeSeconds: number }> {
     const issuedAt = Math.floor(now.getTime() / 1000);
-    const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
+    const cap = notAfter ? Math.floor(notAfter.getTime() / 1000) : Infinity;
+    const expiresAt = new Date(Math.min(issuedAt + this.ttlSeconds, cap) * 1000);
     const token = await new SignJWT({
       email: claims.email,
       tid: claims.tenantId,
@@ -72,7 +77,7 @@ export class AccessTokens {
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .setJti(randomUUID())
       .sign(this.key);
-    return { token, expiresAt, lifetimeSeconds: this.ttlSeconds };
+    return { token, expiresAt, lifetimeSeconds: expiresAt.getTime() / 1000 - issuedAt };
   }
 
   /** The user actor a valid token stands for; an UnauthenticatedError for anything else. */

@@ -20,11 +20,15 @@ import { User } from '../tenancy/user.entity.js';
 import { assertAcceptablePassword, hashPassword, verifyPassword } from './passwords.js';
 import { NO_ACTOR } from './refused-credentials.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
+import type { AccessTokenClaims } from './access-token.js';
 import { RefreshToken, Session } from './session.entity.js';
 import { rememberSignInAddress } from './sign-in-addresses.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */
 export const SESSION_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/** switchTenant's answer: an access token in the new tenant; the session's refresh token stays the client's. */
+export type TenantSwitch = Omit<AuthPayload, 'refreshToken' | 'expiresInSeconds'>;
 
 export interface AuthPayload {
   accessToken: string;
@@ -177,12 +181,22 @@ export class AccountService {
     return true;
   }
 
-  /** Moves the caller's session to another of their tenants. */
-  async switchTenant(tenant: string): Promise<AuthPayload> {
+  /**
+   * Moves the caller's session to another of their tenants, with an access token there and no
+   * refresh token: the session keeps its one refresh chain, whose next refresh yields tokens for
+   * the new tenant. The token expires when the one presented (`presentedExpiresAt`) does, so an
+   * access token alone never extends a session. Issuing a refresh token here let a 15-minute
+   * access token mint a 30-day chain, and forked the family into two live chains that reuse
+   * detection never saw. Switching to the current tenant changes nothing (same expiry).
+   */
+  async switchTenant(tenant: string, presentedExpiresAt: Date | null): Promise<TenantSwitch> {
     const session = await this.currentSession();
     const membership = await this.membershipOf(session.user, tenant);
     session.activeTenant = membership.tenant;
-    return this.issue(session, session.user, membership.tenant, membership.role);
+    await this.ctx.em.flush();
+    const notAfter = presentedExpiresAt && presentedExpiresAt < session.expiresAt ? presentedExpiresAt : session.expiresAt;
+    const { token, expiresAt } = await this.ctx.deps.tokens.sign(this.claims(session, session.user, membership.tenant, membership.role), new Date(), notAfter);
+    return { accessToken: token, expiresAt, user: session.user, tenant: membership.tenant, role: membership.role };
   }
 
   /** A new session for `user` in `tenantId` (after accepting an invitation). */
@@ -241,15 +255,12 @@ export class AccountService {
     const refreshToken = newOpaqueToken(CREDENTIAL_PREFIX.refreshToken);
     em.create(RefreshToken, { session, tokenHash: hashToken(refreshToken), expiresAt: session.expiresAt });
     await em.flush();
-    const { token, expiresAt, lifetimeSeconds } = await deps.tokens.sign({
-      userId: user.id,
-      email: user.email,
-      tenantId: tenant.id,
-      tenantSlug: tenant.slug,
-      role,
-      sessionId: session.id,
-    });
+    const { token, expiresAt, lifetimeSeconds } = await deps.tokens.sign(this.claims(session, user, tenant, role));
     return { accessToken: token, refreshToken, expiresAt, expiresInSeconds: lifetimeSeconds, user, tenant, role };
+  }
+
+  private claims(session: Session, user: User, tenant: Tenant, role: Role): AccessTokenClaims {
+    return { userId: user.id, email: user.email, tenantId: tenant.id, tenantSlug: tenant.slug, role, sessionId: session.id };
   }
 
   private async freeSlug(base: string): Promise<string> {

@@ -25,6 +25,8 @@ const INVITATION_MARKS = { email: 'personal' } as const;
  * for what an actor makes: given by services.ts, so tenancy does not reach into identity.
  */
 export interface MemberAftermath {
+  /** Ends the person's sessions active in the tenant, so re-admission does not revive their tokens. */
+  endSessionsOf(userId: string, tenantId: string): Promise<void>;
   /** Revokes the live API keys the person created in the tenant. */
   revokeKeysOf(userId: string): Promise<void>;
   /** Disables the identity providers the person answers for in the tenant. */
@@ -109,6 +111,7 @@ export class MembersService {
     em.remove(membership);
     await em.flush();
     auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: membership.user.id, role: membership.role }, null);
+    await this.aftermath.endSessionsOf(membership.user.id, membership.tenant.id);
     await this.aftermath.revokeKeysOf(membership.user.id);
     await this.revokeInvitationsOf(membership.user.id, 'inviter-removed');
     await this.aftermath.disableProvidersOf(membership.user.id, 'registrar-removed');
