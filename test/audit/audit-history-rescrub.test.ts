@@ -10,14 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runMigrations } from '../../src/db/migrate.js';
-import { MIGRATIONS_TABLE } from '../../src/db/orm.js';
-import { entities } from '../../src/domains/entities.js';
-import { createLogger } from '../../src/platform/logging/logger.js';
 import { auditEventsOf } from '../support/audit.js';
 import { createModel, must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
+import { runMigrationAgain } from '../support/migrations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -50,8 +47,7 @@ function oldEvent(tenantId: string, action: string, details: Record<string, unkn
  */
 async function rescrub(): Promise<string[]> {
   const rewritesBefore = await rewriteEventIds();
-  await asOwner(server, (client) => client.query(`delete from ${MIGRATIONS_TABLE} where name = $1`, [MIGRATION]));
-  expect(await runMigrations({ ownerUrl: server.database.ownerUrl, entities, logger: createLogger({ level: 'silent' }) })).toEqual([MIGRATION]);
+  await runMigrationAgain(server, MIGRATION);
   return (await rewriteEventIds()).filter((row) => !rewritesBefore.some((old) => old.id === row.id)).map((row) => row.tenant_id);
 }
 const MIGRATION = 'Migration20261206190000_audit_history_rescrubbed';

@@ -52,6 +52,22 @@ function restLogIn(email: string, password: string, ip: string) {
   });
 }
 
+describe('deleteMyAccount', () => {
+  it('counts each password check as a sign-in attempt: a stolen access token guesses no faster than logIn', async () => {
+    const { email, token } = await account();
+    const attacker = freshIp();
+    const deleteWith = (password: string) => server.graphql('mutation($p: String!) { deleteMyAccount(password: $p) }', { token, headers: fromIp(attacker), variables: { p: password } });
+    for (let i = 0; i < 3; i++) expect(codeOf((await deleteWith(`guess number ${i}`)).body)).toBe('UNAUTHENTICATED');
+    // The same buckets as logIn: 3 per email from one address, then refused, right password or not.
+    const right = await deleteWith(PASSWORD);
+    expect(right.status).toBe(429);
+    expect(right.body.errors[0].message).toMatch(/^Too many sign-in attempts for this email address from your address: retry in \d+ s$/);
+    expect(codeOf((await logIn(email, PASSWORD, attacker)).body)).toBe('RATE_LIMITED');
+    // Nothing was erased: the account signs in from elsewhere.
+    expect((await logIn(email, PASSWORD, freshIp())).body.data.logIn.accessToken).toEqual(expect.any(String));
+  });
+});
+
 describe('logIn', () => {
   it('blocks guessing one email from many addresses, then the right password from a new address too, over GraphQL and REST', async () => {
     const { email } = await account();
