@@ -58,6 +58,7 @@ import { Migration20261206000000_keyword_pooled_statistics } from './Migration20
 import { Migration20261206153118_registrars_and_inviters } from './Migration20261206153118_registrars_and_inviters.js';
 import { Migration20261206153131_provider_registrars } from './Migration20261206153131_provider_registrars.js';
 import { Migration20261206170000_erasure_in_own_tenants } from './Migration20261206170000_erasure_in_own_tenants.js';
+import { Migration20261206185042_credential_parents } from './Migration20261206185042_credential_parents.js';
 import { Migration20261206190000_audit_history_rescrubbed } from './Migration20261206190000_audit_history_rescrubbed.js';
 import { Migration20261206200000_sessions_repaired } from './Migration20261206200000_sessions_repaired.js';
 
@@ -120,6 +121,7 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206153118_registrars_and_inviters', class: Migration20261206153118_registrars_and_inviters },
   { name: 'Migration20261206153131_provider_registrars', class: Migration20261206153131_provider_registrars },
   { name: 'Migration20261206170000_erasure_in_own_tenants', class: Migration20261206170000_erasure_in_own_tenants },
+  { name: 'Migration20261206185042_credential_parents', class: Migration20261206185042_credential_parents },
   { name: 'Migration20261206190000_audit_history_rescrubbed', class: Migration20261206190000_audit_history_rescrubbed },
   { name: 'Migration20261206200000_sessions_repaired', class: Migration20261206200000_sessions_repaired },
 ];

@@ -19,6 +19,7 @@ import { ApiKeyService, revokeKeysOfFormerMember } from './identity/api-key.serv
 import { endSessionsOfFormerMember } from './identity/former-member-sessions.js';
 import { disableProvidersOf, IdentityProviderService } from './identity/identity-provider.service.js';
 import { answerablePersonId } from './identity/answerable-person.js';
+import { parentCredentialOf } from './identity/credential-children.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
 import { AcceptInputService } from './ingestion/accept-input.service.js';
@@ -55,6 +56,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
       revokeKeysOf: (userId) => revokeKeysOfFormerMember(ctx, userId),
       disableProvidersOf: (userId, reason) => disableProvidersOf(ctx, userId, reason),
       answerablePersonId: () => answerablePersonId(ctx),
+      parentCredential: () => parentCredentialOf(ctx),
     }),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(

@@ -48,7 +48,7 @@ const UpdateIdentityProviderInput = builder.inputType('UpdateIdentityProviderInp
   fields: (t) => ({
     enabled: t.boolean({
       required: true,
-      description: 'Enabling makes you the person who answers for it: you must be able to grant every role it maps to.',
+      description: 'Enabling makes you the person who answers for it: only an OWNER signed in as themselves (not an API key or external identity) may, and must be able to grant every role it maps to.',
     }),
   }),
 });
@@ -78,6 +78,7 @@ builder.objectField(TenantRef, 'identityProviders', (t) =>
 builder.mutationFields((t) => ({
   registerIdentityProvider: t.field({
     type: IdentityProviderRef,
+    description: 'Only an OWNER signed in as themselves (not an API key or external identity): its signer chooses how long each token lasts.',
     authScopes: { permission: 'identityProvider:manage' },
     args: { input: t.arg({ type: RegisterIdentityProviderInput, required: true }) },
     resolve: (_root, { input }, ctx) =>

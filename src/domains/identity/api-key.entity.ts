@@ -2,6 +2,7 @@ import type { InferEntity } from '@mikro-orm/core';
 import type { ApiScope } from '../access/roles.js';
 import { defineTenantOwnedEntity } from '../tenancy/tenant-owned.js';
 import { User } from '../tenancy/user.entity.js';
+import { IdentityProvider } from './identity-provider.entity.js';
 
 /** A program's credential in one tenant. Only the SHA-256 of its secret is stored. */
 export const ApiKey = defineTenantOwnedEntity({
@@ -14,6 +15,13 @@ export const ApiKey = defineTenantOwnedEntity({
     secretHash: p.string().length(64).hidden(),
     scopes: p.array((value) => value as ApiScope),
     createdBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
+    /**
+     * The credential that minted it, if not a person's sign-in: a key, or an external identity's
+     * provider. Revoking that key, or disabling or removing that provider, revokes this key too
+     * (credential-children.ts), so a credential leaves nothing of itself behind.
+     */
+    createdByApiKey: () => p.manyToOne(ApiKey).deleteRule('set null').nullable(),
+    createdByProvider: () => p.manyToOne(IdentityProvider).deleteRule('set null').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     /** Null: never expires (only an OWNER may create such a key). */
     expiresAt: p.datetime().nullable(),

@@ -14,6 +14,8 @@ import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
 import { answerablePersonId } from './answerable-person.js';
+import { shownKey } from './api-key-audit.js';
+import { endChildrenOf, parentCredentialOf, type ParentCredential } from './credential-children.js';
 import { assertCan } from '../access/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
@@ -33,6 +35,8 @@ export interface NewApiKey {
   /** undefined: the tenant's default lifetime; null: never expires. */
   expiresAt: Date | null | undefined;
   createdById: string | null;
+  /** The key or provider that minted it (credential-children.ts); none for a person or the CLI. */
+  parent?: ParentCredential;
 }
 
 /** Stores a new key; shared by the GraphQL service and the operator CLI. */
@@ -57,6 +61,8 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
     secretHash: hashToken(secret),
     scopes,
     createdBy: input.createdById,
+    createdByApiKey: input.parent?.apiKeyId ?? null,
+    createdByProvider: input.parent?.providerId ?? null,
     expiresAt,
   });
   await em.flush();
@@ -105,8 +111,9 @@ export class ApiKeyService {
       scopes: input.scopes,
       expiresAt: input.expiresAt,
       createdById: await this.issuerId(),
+      parent: await parentCredentialOf(this.ctx),
     });
-    auditChange(this.ctx, 'apiKey.create', { type: 'ApiKey', id: created.apiKey.id }, null, shown(created.apiKey));
+    auditChange(this.ctx, 'apiKey.create', { type: 'ApiKey', id: created.apiKey.id }, null, shownKey(created.apiKey));
     return created;
   }
 
@@ -135,7 +142,7 @@ export class ApiKeyService {
     const wanted = { scopes: old.scopes, expiresAt: lifetime === null ? null : new Date(now + lifetime) };
     // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
     assertMayIssueKey(actor, wanted, await this.tenant(actor.tenantId));
-    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId() });
+    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId(), parent: await parentCredentialOf(this.ctx) });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;
@@ -144,16 +151,17 @@ export class ApiKeyService {
     return successor;
   }
 
-  /** Stops the key at once. */
+  /** Stops the key at once, with the keys and invitations it made (credential-children.ts). */
   async revoke(id: string): Promise<ApiKey> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'apiKey:manage');
     const key = await em.findOne(ApiKey, { id });
     if (!key) throw new NotFoundError('API key');
-    const before = shown(key);
+    const before = shownKey(key);
     key.revokedAt ??= new Date();
     await em.flush();
-    auditChange(this.ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before, shown(key));
+    auditChange(this.ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before, shownKey(key));
+    await endChildrenOf(this.ctx, { apiKeyId: key.id }, 'parent-key-revoked');
     return key;
   }
 
@@ -187,13 +195,9 @@ export class ApiKeyService {
 export async function revokeKeysOfFormerMember(ctx: ServiceContext, userId: string): Promise<void> {
   const now = new Date();
   const keys = await ctx.em.find(ApiKey, { createdBy: userId, revokedAt: null, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
-  const before = keys.map(shown);
+  const before = keys.map(shownKey);
   for (const key of keys) key.revokedAt = now;
   await ctx.em.flush();
-  keys.forEach((key, i) => auditChange(ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before[i]!, { ...shown(key), reason: 'creator-removed' }));
+  keys.forEach((key, i) => auditChange(ctx, 'apiKey.revoke', { type: 'ApiKey', id: key.id }, before[i]!, { ...shownKey(key), reason: 'creator-removed' }));
 }
 
-/** What the audit trail shows of a key: never its secret or hash. */
-function shown(key: ApiKey) {
-  return { name: key.name, prefix: key.prefix, scopes: key.scopes, expiresAt: key.expiresAt ?? null, revokedAt: key.revokedAt ?? null };
-}

@@ -5,7 +5,7 @@ import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { assertUuid } from '../ids.js';
 import { User } from '../tenancy/user.entity.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { displayName } from '../display-text.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
@@ -14,6 +14,7 @@ import { isRole, type Role } from '../access/roles.js';
 import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
 import { answerablePersonId } from './answerable-person.js';
+import { endChildrenOf } from './credential-children.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
 
 export interface IdentityProviderInput {
@@ -34,6 +35,7 @@ export class IdentityProviderService {
   async register(input: IdentityProviderInput): Promise<IdentityProvider> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'identityProvider:manage');
+    assertMayVouchForProvider(actor);
     const issuer = required(input.issuer, 'issuer');
     if (issuer === TOKEN_ISSUER) throw new ValidationError(`"${TOKEN_ISSUER}" is Sluice's own issuer`, { field: 'issuer' });
     const hasUrl = Boolean(input.jwksUrl);
@@ -85,6 +87,8 @@ export class IdentityProviderService {
     assertCan(this.ctx.actor, 'identityProvider:manage');
     const provider = await this.ctx.em.findOne(IdentityProvider, { id });
     if (!provider) throw new NotFoundError('Identity provider');
+    // Before the row goes: removing it sets the keys' link to it null.
+    await endChildrenOf(this.ctx, { providerId: provider.id }, 'provider-removed');
     this.ctx.em.remove(provider);
     await this.ctx.em.flush();
     auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null);
@@ -94,7 +98,8 @@ export class IdentityProviderService {
   /**
    * Disables or enables a provider. Whoever enables it answers for it from then on, so they
    * must be allowed to grant every role its tokens can carry; it stays enabled while they remain
-   * an OWNER or ADMIN.
+   * an OWNER or ADMIN. Disabling it revokes what its identities made (credential-children.ts);
+   * enabling it again brings none of that back.
    */
   async setEnabled(id: string, enabled: boolean): Promise<IdentityProvider> {
     const { actor, em } = this.ctx;
@@ -103,6 +108,7 @@ export class IdentityProviderService {
     if (!provider) throw new NotFoundError('Identity provider');
     const before = shown(provider);
     if (enabled) {
+      assertMayVouchForProvider(actor);
       for (const role of new Set([provider.defaultRole, ...Object.values(provider.roleMapping)])) assertMayGrant(actor, role);
       const registrar = await answerablePersonId(this.ctx);
       provider.registeredBy = registrar ? em.getReference(User, registrar) : null;
@@ -114,6 +120,7 @@ export class IdentityProviderService {
       provider.disabledReason = 'disabled';
     }
     await em.flush();
+    if (!enabled) await endChildrenOf(this.ctx, { providerId: provider.id }, 'provider-disabled');
     auditChange(this.ctx, enabled ? 'identityProvider.enable' : 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before, { ...shown(provider), registeredBy: provider.registeredBy?.id ?? null });
     return provider;
   }
@@ -174,6 +181,27 @@ export async function disableProvidersOf(ctx: ServiceContext, userId: string, re
   }
   await ctx.em.flush();
   providers.forEach((provider, i) => auditChange(ctx, 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before[i]!, { ...shown(provider), reason }));
+  for (const provider of providers) await endChildrenOf(ctx, { providerId: provider.id }, 'provider-disabled');
+}
+
+/**
+ * Registering or enabling a provider vouches for every token its keys will sign: a person signed
+ * in to Sluice must do it, never a credential (an API key or an external identity could
+ * otherwise plant a provider that outlives its own revocation, credited to a person). And only
+ * an OWNER: the provider's signer chooses each token's lifetime (a year-2100 `exp` is "never"),
+ * which is what only an OWNER may give an API key (assertMayIssueKey).
+ */
+function assertMayVouchForProvider(actor: ServiceContext['actor']): void {
+  if (actor.kind !== 'user') {
+    throw new ForbiddenError('Only a person signed in to Sluice may register or enable an identity provider, not an API key or an external identity', {
+      reason: 'person-required',
+    });
+  }
+  if (actor.role !== 'OWNER') {
+    throw new ForbiddenError("Only an OWNER may register or enable an identity provider: its tokens last as long as its signer says, as only an OWNER's keys may", {
+      reason: 'owner-required',
+    });
+  }
 }
 
 function required(value: string, field: string): string {

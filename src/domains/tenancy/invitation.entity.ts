@@ -19,6 +19,14 @@ export const Invitation = defineTenantOwnedEntity({
     invitedBy: () => p.manyToOne(User).deleteRule('set null').nullable(),
     /** Whether a person answered for it: if so and `invitedBy` is now null, their account is gone. */
     invitedByPerson: p.boolean().default(false),
+    /**
+     * The credential that made it, if not a person's sign-in: an API key, or an external
+     * identity's provider. Revoking the key, or disabling or removing the provider, revokes the
+     * invitation (identity/credential-children.ts). Plain ids rather than relations: tenancy
+     * does not import identity (domain folders form a hierarchy).
+     */
+    createdByApiKeyId: p.uuid().nullable(),
+    createdByProviderId: p.uuid().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
     acceptedAt: p.datetime().nullable(),

@@ -18,7 +18,7 @@ import { Membership } from './membership.entity.js';
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
 
 /** The invitee's email is personal data, as inviteMember(email:) is marked: outside the hashed payload. */
-const INVITATION_MARKS = { email: 'personal' } as const;
+export const INVITATION_MARKS = { email: 'personal' } as const;
 
 /**
  * What members leave behind in other domains (identity's keys and providers), and who answers
@@ -33,6 +33,8 @@ export interface MemberAftermath {
   disableProvidersOf(userId: string, reason: 'registrar-removed' | 'registrar-demoted'): Promise<void>;
   /** The person who answers for what the current actor makes (identity/answerable-person.ts). */
   answerablePersonId(): Promise<string | null>;
+  /** The key or provider behind the current actor, recorded so its revocation revokes what it made. */
+  parentCredential(): Promise<{ apiKeyId: string | null; providerId: string | null }>;
 }
 
 export class MembersService {
@@ -50,6 +52,7 @@ export class MembersService {
     if (await em.count(Membership, { user: { email } })) throw new ConflictError('This person is already a member', { field: 'email' });
     const token = newOpaqueToken(CREDENTIAL_PREFIX.invitation);
     const inviter = await this.aftermath.answerablePersonId();
+    const parent = await this.aftermath.parentCredential();
     const invitation = em.create(Invitation, {
       tenant: actor.tenantId,
       email,
@@ -57,6 +60,8 @@ export class MembersService {
       tokenHash: hashToken(token),
       invitedBy: inviter,
       invitedByPerson: inviter !== null,
+      createdByApiKeyId: parent.apiKeyId,
+      createdByProviderId: parent.providerId,
       expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
     });
     await em.flush();

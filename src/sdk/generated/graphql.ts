@@ -311,7 +311,7 @@ export type UpdateEndpointInput = {
 };
 
 export type UpdateIdentityProviderInput = {
-  /** Enabling makes you the person who answers for it: you must be able to grant every role it maps to. */
+  /** Enabling makes you the person who answers for it: only an OWNER signed in as themselves (not an API key or external identity) may, and must be able to grant every role it maps to. */
   enabled: boolean;
 };
 
