@@ -53,7 +53,7 @@ describeInBrowser('test/console/app-idp', "console sign-in with an identity prov
     await page.getByLabel('Token', { exact: true }).fill(await sign());
     await page.getByLabel('Tenant', { exact: true }).fill('another-board');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await refused.filter({ hasText: 'Token issuer is not trusted by any tenant' }).waitFor();
+    await refused.filter({ hasText: 'Invalid external token' }).waitFor();
     await refused.getByRole('button', { name: 'Dismiss this error' }).click();
     await page.getByRole('link', { name: 'Sign in with email and password' }).click();
 
@@ -116,7 +116,7 @@ describeInBrowser('test/console/app-idp', "console sign-in with an identity prov
     await page.getByRole('link', { name: 'Models' }).click();
     const ended = page.getByRole('alert').filter({ hasText: 'Your identity provider’s token was refused' });
     await ended.waitFor();
-    expect(await ended.innerText()).toContain('Token issuer is not trusted by any tenant (UNAUTHENTICATED)');
+    expect(await ended.innerText()).toContain('Invalid external token (UNAUTHENTICATED)');
     expect(new URL(page.url()).pathname).toBe('/console/sign-in/token');
     await checkView(page, 'idp-refused');
 

@@ -157,6 +157,25 @@ describe('registration', () => {
   });
 });
 
+describe('refusals tell nothing of who trusts an issuer', () => {
+  it('answers a token of an untrusted issuer, or naming a tenant that does not trust it, as one with a bad signature', async () => {
+    const stranger = await signUp(server, { tenantName: 'Trusts Nobody' });
+    const forged = await token(await newKey('forger-1', 'EdDSA'));
+    const refusals = await Promise.all([
+      asExternal(forged),
+      asExternal(forged, { 'x-sluice-tenant': owner.tenant.slug }),
+      asExternal(forged, { 'x-sluice-tenant': stranger.tenant.slug }),
+      asExternal(await token(rsa, {}, { issuer: 'https://nobody-trusts.example.test' })),
+    ]);
+    // Before: the first two answered "Invalid external token", the last two "Token issuer is not
+    // trusted by any tenant": so the partner's issuer was trusted by the owner's tenant and not
+    // by the stranger's, and nobody trusted the fourth.
+    expect(refusals.map(({ status, body }) => ({ status, message: body.errors?.[0]?.message }))).toEqual(
+      Array.from({ length: 4 }, () => ({ status: 401, message: 'Invalid external token' })),
+    );
+  });
+});
+
 describe('issuer claims: an issuer and audience belong to the first tenant that registers them', () => {
   const REMOVE = 'mutation($id: ID!) { removeIdentityProvider(id: $id) { issuer } }';
 

@@ -68,9 +68,9 @@ export class ExternalTokenVerifier {
   ): Promise<{ actor: Extract<Actor, { kind: 'external' }>; expiresAt: Date | null }> {
     let providers = await this.store.identityProviders(issuer);
     if (tenantHint) providers = providers.filter((p) => p.tenantSlug === tenantHint || p.tenantId === tenantHint);
-    if (providers.length === 0) {
-      throw new UnauthenticatedError('Token issuer is not trusted by any tenant', { reason: 'untrusted-issuer' });
-    }
+    // The same answer as a bad signature: "not trusted" against "invalid" told anyone, with no
+    // token of theirs, which issuers a tenant (X-Sluice-Tenant) or the platform trusts.
+    if (providers.length === 0) throw new UnauthenticatedError('Invalid external token', { reason: 'invalid' });
     const matches: { provider: IdentityProviderRecord; payload: JWTPayload }[] = [];
     let lastError: unknown;
     for (const provider of providers) {
