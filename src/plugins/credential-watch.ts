@@ -9,6 +9,11 @@
  * allows ends with FORBIDDEN (reason IP_NOT_ALLOWED), as a new operation from there would be
  * refused. Re-checks read the database, so they work across any number of API instances.
  *
+ * The consumer doors (REST, OpenAI-compatible, MCP, the audit export: routes/consumer-door.ts)
+ * hold each request to the same watch through `watch()`, from the door to the response's last
+ * byte: a stream can run for as long as a model answers, and must stop answering (and stop the
+ * model the tenant pays for) when the credential that opened it is gone.
+ *
  * Clients re-authenticate by subscribing again with a fresh token (the SDK's graphql-ws client
  * reads the token from a function at each (re)connect); see docs/subscriptions.md.
  */
@@ -25,8 +30,8 @@ import { endOnAbort } from './subscription-shutdown.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Where one live subscription came from; it is ended by aborting its controller with the coded error it ends with. */
-interface Subscriber {
+/** Where one live subscription or stream came from; it is ended by aborting its controller with the coded error it ends with. */
+export interface Subscriber {
   tenantId: string | null;
   /** The operation's client address (context.clientIp), as its allow-list check saw it. */
   ip: string;
@@ -51,9 +56,22 @@ export interface CredentialWatchOptions {
 
 type WatchedContext = AuthContext & ClientContext & RequestContext & ScopeContext;
 
-export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_000 }: CredentialWatchOptions): Plugin<WatchedContext> & {
-  dispose(): void;
-} {
+/** One live response held to its credential: `signal` aborts with the coded error it must end with. */
+export interface LiveWatch {
+  signal: AbortSignal;
+  /** Stops watching (the response ended); the signal is then never aborted. */
+  end(): void;
+}
+
+/** What the consumer doors (routes/consumer-door.ts) hold their streams to: the same watch as subscriptions. */
+export interface CredentialWatch {
+  watch(credential: PresentedCredential, actor: Actor, expiresAt: Date | null, subscriber: Subscriber): LiveWatch;
+}
+
+export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_000 }: CredentialWatchOptions): Plugin<WatchedContext> &
+  CredentialWatch & {
+    dispose(): void;
+  } {
   const watched = new Map<string, Watched>();
   const timer = setInterval(() => void recheckAll(), recheckMs);
   timer.unref();
@@ -62,7 +80,7 @@ export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_0
     await Promise.all(
       [...watched.entries()].map(async ([key, entry]) => {
         const lost = await authenticator.authenticate(entry.credential).then(
-          ({ actor }) => (sameStanding(actor, entry.actor) ? null : new UnauthenticatedError('Your role or tenant changed: subscribe again')),
+          ({ actor }) => (sameStanding(actor, entry.actor) ? null : new UnauthenticatedError('Your role or tenant changed: authenticate again')),
           (error: Error) => new UnauthenticatedError(error.message),
         );
         if (lost) {
@@ -87,48 +105,50 @@ export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_0
     }
   }
 
-  function watch(credential: PresentedCredential, actor: Actor, controller: AbortController, subscriber: Subscriber): () => void {
+  function watch(credential: PresentedCredential, actor: Actor, expiresAt: Date | null, subscriber: Subscriber): LiveWatch {
+    const controller = new AbortController();
+    // Anonymous callers have no credential to lose (the allow-list met them at the start).
+    if (actor.kind === 'anonymous') return { signal: controller.signal, end: () => undefined };
     const key = fingerprint(credential);
     let entry = watched.get(key);
     if (!entry) watched.set(key, (entry = { credential, actor, subscribers: new Map() }));
-    entry.subscribers.set(controller, subscriber);
-    return () => {
-      entry.subscribers.delete(controller);
-      if (entry.subscribers.size === 0 && watched.get(key) === entry) watched.delete(key);
+    const untilExpiry = expiresAt ? expiresAt.getTime() - Date.now() : Infinity;
+    // Timers cannot wait past ~24.8 days; a credential further out is caught by the re-check.
+    const expiry =
+      untilExpiry <= MAX_TIMER_MS
+        ? setTimeout(() => controller.abort(new UnauthenticatedError('Credential expired: authenticate again with a fresh token')), Math.max(0, untilExpiry))
+        : undefined;
+    const registered = entry;
+    registered.subscribers.set(controller, subscriber);
+    const end = () => {
+      clearTimeout(expiry);
+      registered.subscribers.delete(controller);
+      if (registered.subscribers.size === 0 && watched.get(key) === registered) watched.delete(key);
     };
+    controller.signal.addEventListener('abort', end, { once: true });
+    return { signal: controller.signal, end };
   }
 
   return {
+    watch,
     onSubscribe({ args }) {
       const context = args.contextValue as WatchedContext;
       if (context.actor.kind === 'anonymous') return;
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return;
-          const controller = new AbortController();
-          const unwatch = watch(context.credential, context.actor, controller, {
+          const live = watch(context.credential, context.actor, context.credentialExpiresAt ?? null, {
             tenantId: context.actor.tenantId,
             ip: context.clientIp ?? '',
             readAllowList: () => context.services.tenancy.ipAllowList(),
             logger: context.logger,
           });
-          const untilExpiry = context.credentialExpiresAt ? context.credentialExpiresAt.getTime() - Date.now() : Infinity;
-          // Timers cannot wait past ~24.8 days; a credential further out is caught by the re-check.
-          const expiry =
-            untilExpiry <= MAX_TIMER_MS
-              ? setTimeout(() => controller.abort(new UnauthenticatedError('Credential expired: subscribe again with a fresh token')), Math.max(0, untilExpiry))
-              : undefined;
-          const ended = () => {
-            unwatch();
-            clearTimeout(expiry);
-          };
-          controller.signal.addEventListener('abort', ended, { once: true });
           // The last result carries the reason's own code and details (UNAUTHENTICATED, or FORBIDDEN / IP_NOT_ALLOWED).
-          const guarded = endOnAbort(result, controller.signal, (reason) => {
+          const guarded = endOnAbort(result, live.signal, (reason) => {
             const { message, code, details } = reason as CodedError;
             return { errors: [new GraphQLError(message, { extensions: { code, ...details } })] };
           });
-          setResult(withCleanup(guarded, ended));
+          setResult(withCleanup(guarded, live.end));
         },
       };
     },

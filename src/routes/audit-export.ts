@@ -13,7 +13,7 @@ import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { DATE_TIME_RANGE, isDateTimeInRange } from '../platform/input/date-times.js';
 import { describePath, unstorableTextPath, unstorableTextMessage } from '../platform/input/unstorable-text.js';
-import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
+import { lostStanding, outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
 export const AUDIT_EXPORT_PATH = '/api/v1/audit/events.jsonl';
 
@@ -59,6 +59,20 @@ export function useAuditExport({ door, logger }: { door: ConsumerDoor; logger: L
         let pending: IteratorResult<unknown> | undefined = await events.next();
         const encoder = new TextEncoder();
         const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            // The credential watch (consumer-door.ts) ends a long export as it ends a
+            // subscription: broken off, as a failure mid-stream is, so it never reads as complete.
+            opened.standing.addEventListener(
+              'abort',
+              () => {
+                const lost = lostStanding(opened)!;
+                opened.finish(lost.code, { lines });
+                void events.return(undefined).catch(() => undefined);
+                controller.error(lost);
+              },
+              { once: true },
+            );
+          },
           async pull(controller) {
             try {
               let chunk = '';
@@ -76,6 +90,7 @@ export function useAuditExport({ door, logger }: { door: ConsumerDoor; logger: L
               }
               controller.enqueue(encoder.encode(chunk));
             } catch (failure) {
+              if (opened.standing.aborted) return; // ended by the watch above, not a failure
               logger.error({ err: failure, requestId }, 'audit export failed mid-stream');
               opened.finish(outcomeOf(failure), { lines });
               controller.error(failure);

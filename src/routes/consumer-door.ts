@@ -13,7 +13,11 @@
  *  - one audit event per request on the caller's chain (`<surface>.<route>`, outcome, duration),
  *    like the GraphQL audit plugin's one per operation, its details kept as unmarked arguments
  *    are (cut, redacted); what the services record (the query on the endpoint owner's chain,
- *    policy refusals) they record themselves.
+ *    policy refusals) they record themselves;
+ *  - from the door to `finish`, the credential watch that holds GraphQL subscriptions
+ *    (plugins/credential-watch.ts): `standing` aborts with UNAUTHENTICATED when the key is
+ *    revoked, the session logged out, the member removed or the token expires, or FORBIDDEN when
+ *    the allow-list drops the address, and each route ends its response with that error.
  *
  * A refusal is thrown as a CodedError: each surface writes it in its own error format.
  */
@@ -25,6 +29,7 @@ import type { AuditLog, AuditRequest } from '../domains/audit/audit-log.js';
 import { bounded } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { CredentialWatch } from '../plugins/credential-watch.js';
 import { presentedCredential } from '../domains/identity/presented-credential.js';
 import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
 import { createServices, type Services } from '../domains/services.js';
@@ -46,6 +51,8 @@ export interface ConsumerDoorOptions {
   /** The server's per-principal limit; undefined when rate limits are off. */
   principalLimit: PrincipalLimit | undefined;
   ipAllowList: IpAllowListCheck;
+  /** The server's one credential watch, shared with GraphQL subscriptions (server.ts). */
+  credentialWatch: CredentialWatch;
 }
 
 export interface DoorRequest {
@@ -69,6 +76,13 @@ export interface OpenedDoor {
   facts: RequestFacts & { requestId: string; ip: string };
   logger: Logger;
   /**
+   * Aborted, its reason the CodedError the response must end with, when the caller may no
+   * longer be answered (credential gone, address no longer allowed), until `finish`. A route
+   * that streams or waits on a model joins it to its own cancellation and answers the reason in
+   * its own error format.
+   */
+  standing: AbortSignal;
+  /**
    * Records the request's audit event (`ok` or the error codes) and ends its scope. Call it
    * once the response is complete (after the last streamed byte); later calls do nothing.
    */
@@ -85,21 +99,32 @@ export class ConsumerDoor {
   constructor(private readonly options: ConsumerDoorOptions) {}
 
   async open({ request, serverContext, action, endpointRef }: DoorRequest): Promise<OpenedDoor> {
-    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList } = this.options;
+    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList, credentialWatch } = this.options;
     const started = performance.now();
     const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxyHops);
     const requestId = requestIdOf(request);
     const userAgent = request.headers.get('user-agent');
     const auditRequest: AuditRequest = { ip, userAgent, requestId, traceId: null };
-    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent, signal: request.signal };
+    const credential = presentedCredential({ request });
     // A refused credential is audited by the authenticator itself (auth.credential_refused).
-    const { actor } = await authenticator.authenticate(presentedCredential({ request }), auditRequest);
+    const { actor, expiresAt } = await authenticator.authenticate(credential, auditRequest);
     const scope = TenantScope.open(orm, actor);
+    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent, signal: request.signal };
     const services = createServices({ actor, scope, deps, request: facts });
+    // Ended by `finish`, which every route calls when its response has ended, however it ended.
+    // Not joined to `facts.signal` with AbortSignal.any: over whatwg-node's request signal that
+    // left a client who went away with its model call still running (the routes' abort tests).
+    const live = credentialWatch.watch(credential, actor, expiresAt, {
+      tenantId: actor.tenantId,
+      ip,
+      readAllowList: () => services.tenancy.ipAllowList(),
+      logger,
+    });
     let finished = false;
     const finish = (outcome: string, details: Record<string, unknown> = {}) => {
       if (finished) return;
       finished = true;
+      live.end();
       audit.record({
         tenantId: actor.tenantId,
         action,
@@ -135,7 +160,7 @@ export class ConsumerDoor {
       throw error;
     }
     const takeAnother = async () => (await principalLimit?.take(actor, loadOverride)) ?? null;
-    return { actor, services, facts, logger: logger.child({ requestId }), finish, takeAnother };
+    return { actor, services, facts, standing: live.signal, logger: logger.child({ requestId }), finish, takeAnother };
   }
 
   /** The refusal goes on the endpoint's decision log; failing to write it never changes the answer. */
@@ -144,6 +169,11 @@ export class ConsumerDoor {
       logger.warn({ err: failure, endpoint: endpointRef }, 'a refusal could not be written to the endpoint decision log');
     });
   }
+}
+
+/** The error a response must end with because the credential watch cut it, else undefined. */
+export function lostStanding(opened: OpenedDoor): CodedError | undefined {
+  return opened.standing.aborted ? (opened.standing.reason as CodedError) : undefined;
 }
 
 /** The audit outcome of a failure: its code, or INTERNAL. */

@@ -20,7 +20,7 @@ import { decodePathSegment } from '../platform/http/path-segments.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
+import { lostStanding, outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 
 /** `{tenant}` and `{endpoint}` are one path segment each. */
 /** `POST /api/v1/endpoints/{tenant}/{endpoint}/query`. */
@@ -81,9 +81,13 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       const audited = { stream, endpoint: null as string | null };
       const controller = new AbortController();
       const abort = () => controller.abort();
+      // The credential watch cuts the query (and its model call) as it cuts a subscription.
+      const cut = () => controller.abort(opened.standing.reason);
       request.signal.addEventListener('abort', abort, { once: true });
+      opened.standing.addEventListener('abort', cut, { once: true });
       const finish = (outcome: string) => {
         request.signal.removeEventListener('abort', abort);
+        opened.standing.removeEventListener('abort', cut);
         opened.finish(outcome, audited); // once: later calls do nothing
       };
       try {
@@ -92,7 +96,7 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
         const body = await readJsonBody(request, QueryRequestBody, { maxBytes: MAX_BODY_BYTES });
         const prepared = await opened.services.queries.prepare(endpointRef, body.query, { topK: body.topK, minScore: body.minScore });
         if (stream) {
-          const events = restEvents(prepared, controller, (error) => logger.error({ err: error, requestId }, 'REST query failed mid-stream'), requestId);
+          const events = restEvents(prepared, controller, opened, (error) => logger.error({ err: error, requestId }, 'REST query failed mid-stream'), requestId);
           const sse = eventStreamBody(events, { keepAliveMs, onEnd: () => finish(events.outcome()) });
           // A response stuck on a gone client's backpressure never asks for the next event, so
           // the query (suspended at a yield) would never unwind: end it here, which records it.
@@ -113,6 +117,11 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
         finish('ok');
         return endResponse(new fetchAPI.Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } }));
       } catch (error) {
+        const lost = lostStanding(opened);
+        if (lost) {
+          finish(lost.code);
+          return endResponse(problem(lost));
+        }
         const cancelled = controller.signal.aborted;
         finish(cancelled ? 'CANCELLED' : outcomeOf(error));
         // No one is left to read the answer of a cancelled query, and it is no fault to log.
@@ -170,29 +179,40 @@ interface RestEvents extends AsyncIterator<ServerSentEvent> {
 
 /**
  * The query's events; a failure after the stream started is a last `failed` event (its code,
- * or INTERNAL with the request id, logged). Ending the iterator aborts the query at once: an
- * async generator's own return() would wait for its pending await (a model still thinking).
+ * or INTERNAL with the request id, logged), and so is the credential watch's cut (the code a
+ * GraphQL subscription ends with). Ending the iterator aborts the query at once: an async
+ * generator's own return() would wait for its pending await (a model still thinking).
  */
-function restEvents(prepared: PreparedQuery, controller: AbortController, onUnexpected: (error: unknown) => void, requestId: string): RestEvents {
+function restEvents(prepared: PreparedQuery, controller: AbortController, opened: OpenedDoor, onUnexpected: (error: unknown) => void, requestId: string): RestEvents {
   let outcome = 'CANCELLED';
+  let cut: string | undefined;
   const { signal } = controller;
   const inner = (async function* (): AsyncGenerator<ServerSentEvent> {
+    let failure: unknown;
     try {
       for await (const event of prepared.events(signal)) {
         if (event.kind === 'completed') outcome = 'ok';
         yield serverSentEventOf(event);
       }
     } catch (error) {
-      if (signal.aborted) return;
-      const coded = codedOrMasked(error, onUnexpected);
-      outcome = coded.code;
-      // A masked or transient failure names the request id (a masked one's log line carries it).
-      const named = requestNamedBy(coded, requestId);
-      yield { event: 'failed', data: { code: coded.code, message: coded.message, ...(named ? { requestId: named } : {}) } };
+      failure = error;
     }
+    // An aborted query may end quietly or throw: either way, the watch's reason, if it cut it.
+    const lost = lostStanding(opened);
+    if (lost && outcome !== 'ok') {
+      cut = lost.code;
+      yield { event: 'failed', data: { code: lost.code, message: lost.message } };
+      return;
+    }
+    if (failure === undefined || signal.aborted) return;
+    const coded = codedOrMasked(failure, onUnexpected);
+    outcome = coded.code;
+    // A masked or transient failure names the request id (a masked one's log line carries it).
+    const named = requestNamedBy(coded, requestId);
+    yield { event: 'failed', data: { code: coded.code, message: coded.message, ...(named ? { requestId: named } : {}) } };
   })();
   return {
-    outcome: () => (signal.aborted && outcome !== 'ok' ? 'CANCELLED' : outcome),
+    outcome: () => cut ?? (signal.aborted && outcome !== 'ok' ? 'CANCELLED' : outcome),
     next: () => inner.next(),
     return: (value?: unknown) => {
       controller.abort();

@@ -33,7 +33,7 @@ import { requestIdOf } from '../platform/http/request-ids.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import type { CallCancelBus } from '../platform/events/event-bus.js';
 import type { Logger } from '../platform/logging/logger.js';
-import type { ConsumerDoor, OpenedDoor } from './consumer-door.js';
+import { lostStanding, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
 import { toolServer } from './mcp/tool-server.js';
 import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
@@ -128,9 +128,16 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
                 return errorResult(limited.code, limited.message, presentDetails(limited.details));
               }
             }
-            const running = inFlight.start(callKey(principal, sessionId, requestId, callKeyDigest), AbortSignal.any([signal, gone.signal]));
+            // The credential watch (consumer-door.ts) stops a call as the client's cancellation does.
+            const running = inFlight.start(callKey(principal, sessionId, requestId, callKeyDigest), AbortSignal.any([signal, gone.signal, opened.standing]));
             try {
               const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });
+              const lost = lostStanding(opened);
+              if (lost) {
+                // The error a GraphQL subscription ends with, as this server's tool errors are.
+                outcome = lost.code;
+                return errorResult(lost.code, lost.message, presentDetails(lost.details));
+              }
               if (result.isError) outcome = String((result.structuredContent?.error as { code?: unknown } | undefined)?.code ?? 'INTERNAL');
               return result;
             } finally {

@@ -13,7 +13,7 @@ import { CodedError, codedOrMasked, ValidationError } from '../platform/errors/i
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
-import { outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
+import { lostStanding, outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { parseChatRequest, type ChatRequest } from './openai-chat-request.js';
 import { CompletionWriter } from './openai-completion.js';
 import { openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
@@ -48,9 +48,11 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       } catch (error) {
         return refuse(error);
       }
-      // Aborted when the caller goes away (whatwg-node aborts the request's signal) or ends the stream.
+      // Aborted when the caller goes away (whatwg-node aborts the request's signal) or ends the
+      // stream, or when the credential watch cuts the request (its reason is then the answer).
       const cancel = new AbortController();
       request.signal.addEventListener('abort', () => cancel.abort(), { once: true });
+      opened.standing.addEventListener('abort', () => cancel.abort(opened.standing.reason), { once: true });
       let prepared: PreparedQuery;
       try {
         if (!chat) throw badBody;
@@ -66,7 +68,7 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       const details = { endpoint: chat.model, stream: chat.stream };
       if (chat.stream) {
         const finish = (outcome: string) => opened.finish(outcome, details);
-        return endResponse(streamed(fetchAPI, { prepared, writer, includeUsage: chat.includeUsage, cancel, finish, logger, requestId }));
+        return endResponse(streamed(fetchAPI, { prepared, writer, includeUsage: chat.includeUsage, cancel, lost: () => lostStanding(opened), finish, logger, requestId }));
       }
       try {
         for await (const event of prepared.events(cancel.signal)) writer.take(event);
@@ -76,9 +78,10 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
           new fetchAPI.Response(JSON.stringify(writer.completion()), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } }),
         );
       } catch (error) {
-        if (!cancel.signal.aborted) {
-          opened.finish(outcomeOf(error), details);
-          return refuse(error);
+        const failure = lostStanding(opened) ?? (cancel.signal.aborted ? undefined : error);
+        if (failure) {
+          opened.finish(outcomeOf(failure), details);
+          return refuse(failure);
         }
         // Nobody is left to read an answer: 499, as proxies log a client that closed first.
         opened.finish('CANCELLED', details);
@@ -95,13 +98,15 @@ interface StreamedAnswer {
   includeUsage: boolean;
   /** Aborts the query; the stream aborts it when the caller cancels. */
   cancel: AbortController;
+  /** The credential watch's error, when it is what aborted the query. */
+  lost: () => CodedError | undefined;
   /** Ends the request (its audit event) with the outcome. */
   finish: (outcome: string) => void;
   logger: Logger;
   requestId: string;
 }
 
-function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, includeUsage, cancel, finish, logger, requestId }: StreamedAnswer): Response {
+function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, includeUsage, cancel, lost, finish, logger, requestId }: StreamedAnswer): Response {
   const encoder = new TextEncoder();
   const event = (data: unknown) => encoder.encode(`data: ${JSON.stringify(data)}\n\n`);
   const events = prepared.events(cancel.signal);
@@ -129,13 +134,15 @@ function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, i
           }
         }
       } catch (error) {
-        if (cancel.signal.aborted) {
+        const cut = lost();
+        if (cancel.signal.aborted && !cut) {
           finish('CANCELLED');
           closeQuietly(controller);
           return;
         }
-        // After the status was sent, a failure is the stream's last event (OpenAI clients raise it).
-        const failure = coded(error, logger, requestId);
+        // After the status was sent, a failure is the stream's last event (OpenAI clients raise
+        // it), the credential watch's cut included: the error a GraphQL subscription ends with.
+        const failure = cut ?? coded(error, logger, requestId);
         finish(failure.code);
         controller.enqueue(event(openAIErrorBody(failure, requestId)));
         controller.close();

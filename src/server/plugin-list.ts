@@ -129,7 +129,7 @@ export function pluginList({
       })
     : undefined;
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
-  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList });
+  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   const plugins: YogaPlugins = [
     useReadinessCheck({

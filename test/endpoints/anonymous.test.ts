@@ -15,6 +15,7 @@ import { Authenticator } from '../../src/domains/identity/authenticator.js';
 import { CredentialStore } from '../../src/domains/identity/credential-store.js';
 import { ExternalTokenVerifier } from '../../src/domains/identity/external-tokens.js';
 import { IpAllowListCheck } from '../../src/domains/tenancy/ip-allow-check.js';
+import { useCredentialWatch } from '../../src/plugins/credential-watch.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { MemoryBucketStore } from '../../src/platform/rate-limits/memory-buckets.js';
 import { PrincipalLimit } from '../../src/platform/rate-limits/principal-limit.js';
@@ -322,15 +323,19 @@ describe('the consumer door (REST, OpenAI-compatible and MCP routes open it)', (
     const secrets = new SecretBox(server.config.secrets.masterKey);
     const audit = new AuditLog({ orm: server.orm, secrets, logger });
     const credentials = new CredentialStore(server.orm);
+    const authenticator = new Authenticator(server.tokens, credentials, new ExternalTokenVerifier(credentials, { egress: server.config.egress.privateNetworks }));
+    const ipAllowList = new IpAllowListCheck();
+    const credentialWatch = useCredentialWatch({ authenticator, ipAllowList });
     const door = new ConsumerDoor({
       orm: server.orm,
       deps: { ...(await testServiceDependencies(server.orm)), secrets, audit },
-      authenticator: new Authenticator(server.tokens, credentials, new ExternalTokenVerifier(credentials, { egress: server.config.egress.privateNetworks })),
+      authenticator,
       audit,
       logger,
       trustProxyHops: 0,
       principalLimit: new PrincipalLimit({ buckets: new MemoryBucketStore(), rule: { perSecond: 0.001, burst: 1 }, onOverrideError: () => undefined }),
-      ipAllowList: new IpAllowListCheck(),
+      ipAllowList,
+      credentialWatch,
     });
     const open = (endpointRef: string) =>
       door.open({ request: new Request('http://sluice.test/api/v1/query', { headers: { authorization: `Bearer ${partnerViewer}` } }), serverContext: undefined, action: 'rest.query', endpointRef });
@@ -339,6 +344,7 @@ describe('the consumer door (REST, OpenAI-compatible and MCP routes open it)', (
       await expect(open(published.reference)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
       await expect(open(unpublished.reference)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     } finally {
+      credentialWatch.dispose();
       await audit.close();
     }
     expect(await decisionsOf(published.endpointId)).toEqual([
