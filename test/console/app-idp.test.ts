@@ -89,6 +89,13 @@ describeInBrowser('test/console/app-idp', "console sign-in with an identity prov
     await page.getByLabel('Live tail').uncheck();
     await networkSettled(page);
 
+    // An ADMIN identity lists the providers but may not register one: the view says so, no form.
+    await page.getByRole('link', { name: 'Identity providers' }).click();
+    await page.locator('#identity-providers-owners-only').filter({ hasText: 'Only an owner, signed in with email and password' }).waitFor();
+    await page.locator('#identity-providers-table tbody tr').first().waitFor();
+    expect(await page.locator('#identity-providers-table tbody tr').count()).toBe(1);
+    expect(await page.locator('#register-provider-form').count()).toBe(0);
+
     // Switch tenant needs a user: it says why instead of failing.
     await page.locator('#account-menu').click();
     await page.getByRole('link', { name: 'Switch tenant' }).click();

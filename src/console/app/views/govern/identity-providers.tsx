@@ -1,7 +1,7 @@
 /**
  * The tenant's identity providers (ADMIN): the issuers whose tokens act in this tenant as
- * external identities (docs/identity.md). Listed 100 at a time; register one below; remove one
- * after asking (its tokens are refused from their next request).
+ * external identities (docs/identity.md). Listed 100 at a time; an OWNER signed in as a person
+ * registers one below; remove one after asking (its tokens are refused from their next request).
  */
 import { useCallback, useState } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -17,7 +17,7 @@ import { RegisterIdentityProvider } from './register-identity-provider.js';
 type Provider = ConsoleIdentityProviderFieldsFragment;
 
 export function IdentityProviders() {
-  const { call } = useSession();
+  const { call, signedIn } = useSession();
   const [removing, setRemoving] = useState<Provider | undefined>();
   const [failure, fail, dismiss] = useFailure();
   const providers = usePagedList(
@@ -83,7 +83,12 @@ export function IdentityProviders() {
           </ResourceTable>
         )}
       </ResourceList>
-      <RegisterIdentityProvider onRegistered={() => void providers.reload()} />
+      {signedIn?.kind === 'user' && signedIn.role === 'OWNER' ? (
+        <RegisterIdentityProvider onRegistered={() => void providers.reload()} />
+      ) : (
+        // The API refuses anyone else (a provider's signer chooses its tokens' lifetimes, as only an OWNER's keys may).
+        <p id="identity-providers-owners-only" className="text-body-secondary">Only an owner, signed in with email and password, may register an identity provider.</p>
+      )}
       <Confirm title={removing ? `Remove “${removing.name}”?` : undefined} confirmLabel="Remove" keepLabel="Keep it" onCancel={() => setRemoving(undefined)} onConfirm={() => removing && void remove(removing)}>
         Tokens from <code>{removing?.issuer}</code> for <code>{removing?.audience}</code> are refused from their next request, including anyone signed in to the console with one.
       </Confirm>
