@@ -1,7 +1,8 @@
 /**
  * The endpoints an operation asks (`queryEndpoint` and `endpointQuery` root fields and their
  * `endpoint` argument, literal or variable), read from the request before execution: what a
- * refusal at the door (the per-principal limit) names in the endpoints' decision logs.
+ * refusal at the door (the per-principal limit) names in the endpoints' decision logs, and how
+ * many endpoint queries it runs (what the per-principal limit charges it).
  */
 import { Kind, parse, type DocumentNode } from 'graphql';
 import { operationOf, rootFieldsOf } from './root-fields.js';
@@ -26,6 +27,23 @@ export function endpointReferencesOf(params: OperationParams | undefined): strin
     return [];
   }
   return endpointReferencesIn(document, typeof params.operationName === 'string' ? params.operationName : null, params.variables);
+}
+
+/**
+ * How many endpoint queries the operation runs: its `queryEndpoint` / `endpointQuery` root
+ * fields, each alias one, reached through fragment spreads and inline fragments too. Counted
+ * by response key, as execution merges them: `a: queryEndpoint(…)` selected twice (once in a
+ * fragment) runs once, and validation has made sure the two ask the same. Fields under `@skip`
+ * count (see root-fields.ts).
+ */
+export function endpointQueriesIn(document: DocumentNode, operationName: string | null | undefined): number {
+  const operation = operationOf(document, operationName);
+  if (!operation) return 0;
+  const keys = new Set<string>();
+  for (const field of rootFieldsOf(document, operation)) {
+    if (ASKING_FIELDS.has(field.name.value)) keys.add(field.alias?.value ?? field.name.value);
+  }
+  return keys.size;
 }
 
 /** The same, from a parsed document. */

@@ -40,6 +40,15 @@ describe('in-process buckets', () => {
     expect((await store.take('other', RULE)).remaining).toBe(2);
   });
 
+  it('takes several tokens at once, all or none', async () => {
+    const now = 1_000_000;
+    const store = new MemoryBucketStore({ now: () => now });
+    // 4 of a burst of 3: refused, and nothing is spent.
+    expect(await store.take('k', RULE, 4)).toEqual({ allowed: false, remaining: 0, retryAfterMs: 500 });
+    expect(await store.take('k', RULE, 3)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    expect(await store.take('k', RULE, 1)).toEqual({ allowed: false, remaining: 0, retryAfterMs: 500 });
+  });
+
   it('forgets full buckets and never holds more than maxKeys', async () => {
     let now = 0;
     const store = new MemoryBucketStore({ now: () => now, maxKeys: 100 });
@@ -77,6 +86,10 @@ describe('Redis buckets (needs redis-server or REDIS_URL)', () => {
     ]);
     expect(results[3]!.retryAfterMs).toBeGreaterThan(400);
     expect(results[3]!.retryAfterMs).toBeLessThanOrEqual(500);
+    // Several tokens at once, all or none, as in process.
+    expect(await store.take('several', RULE, 4)).toMatchObject({ allowed: false, remaining: 0 });
+    expect(await store.take('several', RULE, 3)).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await store.take('several', RULE)).allowed).toBe(false);
     // 50 at once against a burst of 3: exactly 3 pass.
     const parallel = await Promise.all(Array.from({ length: 50 }, () => store.take('parallel', RULE)));
     expect(parallel.filter((result) => result.allowed)).toHaveLength(3);

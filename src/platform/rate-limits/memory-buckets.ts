@@ -33,9 +33,9 @@ export class MemoryBucketStore implements BucketStore {
     this.maxKeys = options.maxKeys ?? 100_000;
   }
 
-  async take(key: string, rule: BucketRule): Promise<BucketResult> {
+  async take(key: string, rule: BucketRule, tokens = 1): Promise<BucketResult> {
     const now = this.now();
-    const { state, result } = takeToken(this.buckets.get(key), rule, now);
+    const { state, result } = takeToken(this.buckets.get(key), rule, now, tokens);
     // Delete then set: Map order becomes least recently used first.
     this.buckets.delete(key);
     this.buckets.set(key, { ...state, fullAt: fullAt(state, rule) });

@@ -9,7 +9,7 @@ import { bucketKey, principalOf, type Principal } from './bucket-keys.js';
 import { rateLimited } from './refusal.js';
 import { TenantRules, type RuleOverride } from './tenant-rules.js';
 import type { BucketRule, BucketStore } from './token-bucket.js';
-import type { RateLimitedError } from '../errors/index.js';
+import { RateLimitedError } from '../errors/index.js';
 
 export interface PrincipalLimitOptions {
   buckets: BucketStore;
@@ -30,13 +30,23 @@ export class PrincipalLimit {
     this.rules = new TenantRules(rule, overrideTtlMs, onOverrideError);
   }
 
-  /** Takes one request from the caller's bucket: null when allowed, else the refusal. Anonymous callers have no principal (the per-address limit covers them). */
-  async take(actor: Principal & { tenantId?: string | null }, loadOverride: () => Promise<RuleOverride>): Promise<RateLimitedError | null> {
+  /**
+   * Takes `requests` (default 1: a GraphQL operation asking several endpoint queries counts as
+   * that many) from the caller's bucket, all or none: null when allowed, else the refusal.
+   * Anonymous callers have no principal (the per-address limit covers them).
+   */
+  async take(actor: Principal & { tenantId?: string | null }, loadOverride: () => Promise<RuleOverride>, requests = 1): Promise<RateLimitedError | null> {
     const principal = principalOf(actor);
     if (!principal || !actor.tenantId) return null;
     const rule = await this.rules.ruleFor(actor.tenantId, loadOverride);
-    const result = await this.buckets.take(bucketKey('principal', principal), rule);
-    return result.allowed ? null : rateLimited('requests', result);
+    const result = await this.buckets.take(bucketKey('principal', principal), rule, requests);
+    if (result.allowed) return null;
+    const refused = rateLimited('requests', result);
+    // Waiting never lets through more than the burst at once: say so rather than have the client retry for ever.
+    if (requests > rule.burst) {
+      return new RateLimitedError(`This operation counts as ${requests} requests (one per endpoint query) and the caller limit allows ${rule.burst} at once: send fewer endpoint queries per operation`, Number(refused.details.retryAfterSeconds));
+    }
+    return refused;
   }
 
   /** The rule a refusal came from, in words, for the endpoint decision log: `20 at once, 10 per second per caller`. */

@@ -9,11 +9,12 @@
 import type { Redis } from 'ioredis';
 import type { BucketResult, BucketRule, BucketStore } from './token-bucket.js';
 
-// KEYS[1]: the bucket (a hash of tokens and at). ARGV: perSecond, burst.
+// KEYS[1]: the bucket (a hash of tokens and at). ARGV: perSecond, burst, tokens to take (all or none).
 // Returns {allowed (0|1), retryAfterMs, remaining}.
 const TAKE_TOKEN = `
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -26,20 +27,23 @@ else
 end
 local allowed = 0
 local retry = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= count then
+  tokens = tokens - count
   allowed = 1
 else
-  retry = math.ceil((1 - tokens) * 1000 / rate)
+  retry = math.ceil((count - tokens) * 1000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 -- An untouched bucket is full again after this long: then it may as well not exist.
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
-return {allowed, retry, math.floor(tokens)}
+-- Refused: none remain for this request, as takeToken says (a bucket may still hold fewer than asked).
+local remaining = 0
+if allowed == 1 then remaining = math.floor(tokens) end
+return {allowed, retry, remaining}
 `;
 
 type WithTakeToken = Redis & {
-  sluiceTakeToken(key: string, perSecond: string, burst: string): Promise<[number, number, number]>;
+  sluiceTakeToken(key: string, perSecond: string, burst: string, tokens: string): Promise<[number, number, number]>;
 };
 
 /** A keyed digest (an HMAC under a key only the API processes hold) of a bucket key. */
@@ -65,11 +69,12 @@ export class RedisBucketStore implements BucketStore {
     this.redis = redis as WithTakeToken;
   }
 
-  async take(key: string, rule: BucketRule): Promise<BucketResult> {
+  async take(key: string, rule: BucketRule, tokens = 1): Promise<BucketResult> {
     const [allowed, retryAfterMs, remaining] = await this.redis.sluiceTakeToken(
       this.storedKey(key),
       String(rule.perSecond),
       String(rule.burst),
+      String(tokens),
     );
     return { allowed: allowed === 1, remaining, retryAfterMs };
   }

@@ -67,13 +67,13 @@ export class ResilientBucketStore implements BucketStore {
     client.on('error', (error: Error) => logger.debug({ reason: error.message }, 'redis connection error'));
   }
 
-  async take(key: string, rule: BucketRule): Promise<BucketResult> {
+  async take(key: string, rule: BucketRule, tokens = 1): Promise<BucketResult> {
     const now = Date.now();
     if (!this.degraded || now >= this.nextProbeAt) {
       // Degraded: this request is the probe; the others keep to memory meanwhile.
       if (this.degraded) this.nextProbeAt = now + this.probeIntervalMs;
       try {
-        const result = await this.shared.take(key, rule);
+        const result = await this.shared.take(key, rule, tokens);
         if (this.degraded) {
           this.degraded = false;
           this.logger.info('Redis is reachable again: rate limits are shared across processes again');
@@ -90,7 +90,7 @@ export class ResilientBucketStore implements BucketStore {
         }
       }
     }
-    return this.local.take(key, rule);
+    return this.local.take(key, rule, tokens);
   }
 
   async close(): Promise<void> {

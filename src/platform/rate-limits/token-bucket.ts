@@ -1,6 +1,7 @@
 /**
  * Token buckets: a bucket holds up to `burst` tokens and refills continuously at `perSecond`;
- * each request takes one. A client may send `burst` requests at once, then `perSecond` a second
+ * each request takes one (or, for a request that counts as several, that many at once: all or
+ * none, so a refused request has spent nothing). A client may send `burst` requests at once, then `perSecond` a second
  * for as long as it likes, and is told exactly when the next token arrives.
  *
  * The arithmetic lives here once; the in-process store runs it in JavaScript and the Redis store
@@ -23,8 +24,11 @@ export interface BucketResult {
 
 /** Where buckets live: this process, or Redis shared by every API process. */
 export interface BucketStore {
-  /** Takes one token from the bucket `key`, judged by `rule` (which may change between calls). */
-  take(key: string, rule: BucketRule): Promise<BucketResult>;
+  /**
+   * Takes `tokens` (default 1) from the bucket `key` atomically, all or none, judged by `rule`
+   * (which may change between calls).
+   */
+  take(key: string, rule: BucketRule, tokens?: number): Promise<BucketResult>;
   close(): Promise<void>;
 }
 
@@ -34,16 +38,20 @@ export interface BucketState {
   at: number;
 }
 
-/** Refills `state` up to `now`, then takes one token if there is one. Pure. */
-export function takeToken(state: BucketState | undefined, rule: BucketRule, now: number): { state: BucketState; result: BucketResult } {
+/**
+ * Refills `state` up to `now`, then takes `count` tokens if there are that many, else none. Pure.
+ * A `count` over the burst is never allowed; its `retryAfterMs` is then when the bucket would
+ * hold `count`, were it not capped.
+ */
+export function takeToken(state: BucketState | undefined, rule: BucketRule, now: number, count = 1): { state: BucketState; result: BucketResult } {
   const elapsed = state ? Math.max(0, now - state.at) : 0;
   const tokens = state ? Math.min(rule.burst, state.tokens + (elapsed * rule.perSecond) / 1000) : rule.burst;
-  if (tokens >= 1) {
-    return { state: { tokens: tokens - 1, at: now }, result: { allowed: true, remaining: Math.floor(tokens - 1), retryAfterMs: 0 } };
+  if (tokens >= count) {
+    return { state: { tokens: tokens - count, at: now }, result: { allowed: true, remaining: Math.floor(tokens - count), retryAfterMs: 0 } };
   }
   return {
     state: { tokens, at: now },
-    result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(((1 - tokens) * 1000) / rule.perSecond) },
+    result: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(((count - tokens) * 1000) / rule.perSecond) },
   };
 }
 
