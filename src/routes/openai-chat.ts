@@ -9,7 +9,8 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { PreparedQuery } from '../domains/endpoint-queries/query.service.js';
-import { CodedError, codedOrMasked, ValidationError } from '../platform/errors/index.js';
+import { CodedError, codedOrMasked, RequestRefusal, ValidationError } from '../platform/errors/index.js';
+import { isJsonContent } from '../platform/http/json-body.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -38,6 +39,10 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       let chat: ChatRequest | undefined;
       let badBody: unknown;
       try {
+        // JSON only, as the REST query: a cross-site page can send a text/plain or form POST
+        // without a preflight, never an application/json one (and its visitors' browsers would
+        // spend the anonymous limits of their addresses on the page's questions).
+        if (!isJsonContent(request)) throw new RequestRefusal('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with Content-Type: application/json.');
         chat = parseChatRequest(await jsonOf(request));
       } catch (error) {
         badBody = error;

@@ -58,6 +58,7 @@ import { QUERY_PATH, useRestQuery } from '../routes/endpoint-query.js';
 import { useOpenApiDocument } from '../routes/openapi/serve.js';
 import { OPENAI_CHAT_PATH, useOpenAIChat } from '../routes/openai-chat.js';
 import { OPENAI_MODELS_PATH, useOpenAIModels } from '../routes/openai-models.js';
+import { OPENAI_PREFIX, useOpenAIUnknownPaths } from '../routes/openai-unknown-paths.js';
 import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
@@ -188,6 +189,7 @@ export function pluginList({
     // OpenAI-compatible chat completions and model list (routes/openai-chat.ts, openai-models.ts).
     useOpenAIChat({ door: consumerDoor, logger }),
     useOpenAIModels({ door: consumerDoor, logger }),
+    useOpenAIUnknownPaths(),
     // MCP over Streamable HTTP at /mcp and /mcp/{tenant}/{endpoint} (routes/mcp.ts).
     useMcp({
       door: consumerDoor,
@@ -233,6 +235,6 @@ function asksEndpoint(url: URL, method: string): boolean {
 function refusalInPathShape(url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }): Response | undefined {
   const requestId = requestIdOf(request);
   if (url.pathname === CATALOG_PATH || url.pathname.startsWith(`${CATALOG_PATH}/`)) return problemResponse(fetchAPI, error, requestId);
-  if (url.pathname === OPENAI_CHAT_PATH || url.pathname === OPENAI_MODELS_PATH || url.pathname.startsWith(`${OPENAI_MODELS_PATH}/`)) return openAIErrorResponse(fetchAPI, error, requestId);
+  if (url.pathname === OPENAI_PREFIX || url.pathname.startsWith(`${OPENAI_PREFIX}/`)) return openAIErrorResponse(fetchAPI, error, requestId);
   return undefined;
 }

@@ -340,6 +340,36 @@ describe('malformed requests are 400 with a clear message', () => {
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
   });
+
+  it('a body not sent as application/json is 415, a cross-site form or text/plain post included: the query never runs', async () => {
+    const asked = fake.requests.length;
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const post = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': type, origin: 'http://evil.example', authorization: `Bearer ${acme.token}` },
+        body: JSON.stringify({ model: answered.reference, messages: [{ role: 'user', content: QUESTION }] }),
+      });
+      expect({ type, status: post.status }).toEqual({ type, status: 415 });
+      expect((await post.json()).error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as JSON, with Content-Type: application/json.' });
+    }
+    // Refused before the query: the model was never asked (the responses above came after the refusal was decided).
+    expect(fake.requests.length).toBe(asked);
+  });
+
+  it('any other path under /v1 is a 404 in OpenAI’s shape, which the official client raises as NotFoundError', async () => {
+    const api = client(credentials.user);
+    const error = await api.embeddings.create({ model: answered.reference, input: 'lock' }).then(
+      () => null,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error).toMatchObject({ status: 404, code: 'NOT_FOUND', type: 'not_found_error' });
+    for (const path of ['/v1/responses', '/v1/chat/completions/', '/v1', '/v1//chat/completions']) {
+      const response = await fetch(`${server.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acme.token}` }, body: '{}' });
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      expect((await response.json()).error).toMatchObject({ code: 'NOT_FOUND', type: 'not_found_error', sluice: { requestId: expect.any(String) } });
+    }
+  });
 });
 
 describe('models across tenants', () => {
