@@ -7,20 +7,20 @@
  * folder changes (fs.watch) and every interval (fs.watch can miss events: network
  * filesystems, editors that replace files), one at a time.
  *
- * Only documents this watcher sent are ever deleted: a dataset may hold documents from other
- * sources, and a file is known here only once it was sent from this folder.
+ * Only documents this watcher wrote are ever deleted, and only while nobody has written them
+ * since: a dataset is shared, and another member may ingest under a watched file's source key
+ * (watch-documents.ts). A file's name alone never names what to delete.
  */
-import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { DatasetDocument, DeleteDocumentDocument, type SluiceClient } from '../../sdk/index.js';
+import { resolve } from 'node:path';
+import { IngestionJobDocument, type SluiceClient } from '../../sdk/index.js';
 import type { Cli } from '../cli.js';
-import { configDirectory } from '../credentials.js';
 import { collectFiles, type LocalFile } from '../files.js';
 import { progressView } from '../progress.js';
 import { findDataset } from './datasets.js';
 import { failedInputs, oneLine, uploadInBatches, type FailedInput, type UploadSettings } from './ingest-upload.js';
+import { deleteSentDocuments, documentsUnder, documentsWritten, type KeptDocument } from './watch-documents.js';
+import { emptyState, readState, stateFile, writeState, type WatchState } from './watch-state.js';
 
 export interface WatchSettings extends Omit<UploadSettings, 'view'> {
   datasetRef: string;
@@ -28,26 +28,13 @@ export interface WatchSettings extends Omit<UploadSettings, 'view'> {
   intervalMs: number;
 }
 
-/** What was sent of one file: re-sent when either changes. */
-interface SentFile {
-  bytes: number;
-  modifiedMs: number;
-  /** Why the server refused it, if it did (not retried until the file changes). */
-  failed?: string;
-}
-
-interface WatchState {
-  url: string;
-  datasetId: string;
-  folder: string;
-  files: Record<string, SentFile>;
-}
-
 export interface RoundReport {
   added: string[];
   changed: string[];
   removed: string[];
   documentsDeleted: number;
+  /** Documents of removed files left in place: written by someone else since, or not known to be this watcher's. */
+  documentsKept: KeptDocument[];
   failures: FailedInput[];
   jobs: { id: string; stage: string }[];
 }
@@ -60,7 +47,7 @@ export async function watchFolder(cli: Cli, settings: WatchSettings): Promise<nu
   const dataset = await findDataset(client, settings.datasetRef);
   const folder = resolve(settings.folder);
   const statePath = stateFile(cli, dataset.id, folder);
-  const state = await readState(statePath, { url: cli.url, datasetId: dataset.id, folder, files: {} });
+  const state = await readState(statePath, emptyState(cli.url, dataset.id, folder));
   cli.note(`Watching ${folder} for ${dataset.slug} (Ctrl-C stops)`);
 
   let stopping = false;
@@ -118,24 +105,36 @@ async function syncRound(cli: Cli, client: SluiceClient, datasetId: string, fold
   const added = files.filter(isNew);
   const changed = files.filter(isChanged);
   const removed = Object.keys(state.files).filter((name) => !present.has(name));
-  const report: RoundReport = { added: added.map((file) => file.name), changed: changed.map((file) => file.name), removed, documentsDeleted: 0, failures: [], jobs: [] };
+  const report: RoundReport = { added: added.map((file) => file.name), changed: changed.map((file) => file.name), removed, documentsDeleted: 0, documentsKept: [], failures: [], jobs: [] };
 
   const toSend = [...added, ...changed];
   if (toSend.length > 0) {
+    const names = new Set(toSend.map((file) => file.name));
+    // What is there before the send: a document under a sent file's key that the job leaves as
+    // it was (UNCHANGED) was written by someone else, and is not this watcher's to delete.
+    const before = await documentsUnder(client, datasetId, names);
     const view = cli.json ? undefined : progressView(cli.stderr);
+    let wrote: Set<string>;
     try {
       const { followed } = await uploadInBatches(client, datasetId, toSend, { ...settings, view: view ?? silentView });
       const outcomes = await Promise.all(followed);
       report.jobs = outcomes.map((outcome) => ({ id: outcome.jobId, stage: outcome.stage }));
       report.failures = await failedInputs(client, outcomes);
+      wrote = await inputsWritten(client, outcomes.map((outcome) => outcome.jobId));
     } finally {
       view?.stop();
     }
+    const after = await documentsUnder(client, datasetId, names);
     const failed = new Map(report.failures.map((failure) => [failure.name, failure.reason]));
-    for (const file of toSend) state.files[file.name] = { bytes: file.bytes, modifiedMs: file.modifiedMs, ...(failed.has(file.name) ? { failed: failed.get(file.name) } : {}) };
+    for (const file of toSend) {
+      const documents = documentsWritten(state.files[file.name], before.get(file.name) ?? [], after.get(file.name) ?? [], wrote.has(file.name));
+      state.files[file.name] = { bytes: file.bytes, modifiedMs: file.modifiedMs, ...(failed.has(file.name) ? { failed: failed.get(file.name) } : {}), ...(documents ? { documents } : {}) };
+    }
   }
   if (removed.length > 0) {
-    report.documentsDeleted = await deleteDocumentsOf(client, datasetId, new Set(removed));
+    const { deleted, kept } = await deleteSentDocuments(client, removed.map((name) => [name, state.files[name]!]));
+    report.documentsDeleted = deleted;
+    report.documentsKept = kept;
     for (const name of removed) delete state.files[name];
   }
   return report;
@@ -144,61 +143,25 @@ async function syncRound(cli: Cli, client: SluiceClient, datasetId: string, fold
 /** The jobs are followed to their end even when nothing is shown (--json): the round reports their outcome. */
 const silentView = { update: () => undefined, stop: () => undefined };
 
-/**
- * Deletes the documents that came from these files: a file's source key is its name, or its
- * name and `#…` for each record of a JSON or CSV file (docs/ingestion.md).
- */
-async function deleteDocumentsOf(client: SluiceClient, datasetId: string, names: Set<string>): Promise<number> {
-  const doomed: string[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const { dataset } = await client.query(DatasetDocument, { id: datasetId, first: 100, after });
-    for (const { node } of dataset?.documents.edges ?? []) {
-      const hash = node.sourceKey.indexOf('#');
-      if (names.has(node.sourceKey) || (hash > 0 && names.has(node.sourceKey.slice(0, hash)))) doomed.push(node.id);
-    }
-    if (!dataset?.documents.pageInfo.hasNextPage) break;
-    after = dataset.documents.pageInfo.endCursor ?? undefined;
-  }
-  let deleted = 0;
-  for (const id of doomed) {
-    // Gone already (deleted elsewhere, or by retention): nothing left to do for it.
-    const done = await client.mutate(DeleteDocumentDocument, { id }).catch((error: { code?: string }) => {
-      if (error.code === 'NOT_FOUND') return undefined;
-      throw error;
-    });
-    if (done) deleted += 1;
-  }
-  return deleted;
+/** The inputs (by name) whose documents these jobs wrote: added or replaced, not left as they were. */
+async function inputsWritten(client: SluiceClient, jobIds: string[]): Promise<Set<string>> {
+  const jobs = await Promise.all(jobIds.map(async (id) => (await client.query(IngestionJobDocument, { id })).ingestionJob));
+  return new Set(
+    jobs.flatMap((job) => job?.documents ?? []).filter((input) => input.status === 'DONE' && (input.outcome === 'INDEXED' || input.outcome === 'REPLACED')).map((input) => input.name),
+  );
 }
+
+const KEPT_BECAUSE: Record<KeptDocument['reason'], string> = {
+  CHANGED_SINCE_SENT: 'written by someone else since this watcher sent it; not deleted',
+  NOT_RECORDED: 'sent before this watcher recorded which documents it wrote; not deleted (sluice documents delete removes one)',
+};
 
 function printRound(cli: Cli, dataset: string, report: RoundReport): void {
   const time = new Date().toISOString().slice(11, 19);
-  const parts = [`${report.added.length} added`, `${report.changed.length} changed`, `${report.removed.length} removed (${report.documentsDeleted} documents deleted)`];
+  const parts = [`${report.added.length} added`, `${report.changed.length} changed`, `${report.removed.length} removed (${report.documentsDeleted} documents deleted${report.documentsKept.length ? `, ${report.documentsKept.length} kept` : ''})`];
   const failures = report.failures.map((failure) => `  ${oneLine(failure.name)}: ${oneLine(failure.reason)}`);
+  const kept = report.documentsKept.map((document) => `  kept ${oneLine(document.sourceKey ?? document.file)}: ${KEPT_BECAUSE[document.reason]}`);
   const summary = `${time} ${dataset}: ${parts.join(', ')}${report.failures.length ? `; ${report.failures.length} failed:` : ''}`;
   // One line of JSON per round with --json (a stream of documents, not one): cli.print adds the newline.
-  cli.print([summary, ...failures].join('\n'), { dataset, ...report });
-}
-
-/** One file per (server, dataset, folder): watching another folder into the same dataset keeps its own. */
-function stateFile(cli: Cli, datasetId: string, folder: string): string {
-  const key = createHash('sha256').update(JSON.stringify([cli.url, datasetId, folder])).digest('hex').slice(0, 24);
-  return join(configDirectory(cli.env), 'watch', `${key}.json`);
-}
-
-async function readState(path: string, empty: WatchState): Promise<WatchState> {
-  try {
-    const stored = JSON.parse(await readFile(path, 'utf8')) as WatchState;
-    return stored.datasetId === empty.datasetId && stored.folder === empty.folder && stored.files ? stored : empty;
-  } catch {
-    return empty; // none yet, or unreadable: everything is sent once (the server skips what it has)
-  }
-}
-
-async function writeState(path: string, state: WatchState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  // Write then rename: an interrupted write never leaves half a file.
-  await writeFile(`${path}.tmp`, JSON.stringify(state), { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  cli.print([summary, ...failures, ...kept].join('\n'), { dataset, ...report });
 }

@@ -25,7 +25,8 @@ dotted path (default "text", e.g. body.content), --json-title-field its title (d
 and --json-id-field a stable id per record (default its position).
 
 --watch keeps one folder and the dataset in step until Ctrl-C: new and changed files are
-ingested (live progress), deleted files' documents removed, unchanged files cost nothing (what
+ingested (live progress), deleted files' documents removed (only those this watcher wrote, and
+not since rewritten by someone else), unchanged files cost nothing (what
 was sent is remembered by size and time in the config directory, across runs). It looks again
 when the folder changes and every --interval seconds (default 10). With --json, one JSON line
 per change. See docs/cli.md.`,
