@@ -52,7 +52,7 @@ builder.mutationFields((t) => ({
   }),
   acceptInvitation: t.field({
     type: AuthPayloadRef,
-    description: 'Signed in as the invited email, or signing up with `password`. Returns a session in the new tenant.',
+    description: "Signed in as the invited email, or signed out with `password`: the existing account's (a sign-in attempt, limited as logIn) or the new account's. Returns a session in the new tenant.",
     args: {
       token: t.arg.string({ required: true, ...bounded('token', 'secret') }),
       password: t.arg.string({ required: false, ...bounded('password', 'secret') }),

@@ -63,6 +63,7 @@ import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
 import { REST_LOGIN_PATH, useRestLogin } from '../routes/auth-login.js';
+import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../platform/secrets/opaque-tokens.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 import type { Registry } from 'prom-client';
 import type { CallCancelBus } from '../platform/events/event-bus.js';
@@ -206,7 +207,7 @@ export function pluginList({
     useCarriedAddressRefusals(),
     // Per principal (the tenant's override read through its services) and per sensitive field.
     ...(principalLimit ? [usePrincipalRateLimit({ limit: principalLimit, loadOverride: (context) => context.services.tenancy.rateLimitOverride() })] : []),
-    ...(attempts ? [useAttemptLimits({ limits: attempts })] : []),
+    ...(attempts ? [useAttemptLimits({ limits: attempts, invitationEmail: (token) => invitationEmail(deps, token) })] : []),
     useSubscriptionShutdown({ signal: shutdownSignal }),
     // @defer and @stream (incremental delivery over multipart/mixed or SSE).
     useDeferStream(),
@@ -237,4 +238,10 @@ function refusalInPathShape(url: URL, request: Request, error: CodedError, fetch
   if (url.pathname === CATALOG_PATH || url.pathname.startsWith(`${CATALOG_PATH}/`)) return problemResponse(fetchAPI, error, requestId);
   if (url.pathname === OPENAI_PREFIX || url.pathname.startsWith(`${OPENAI_PREFIX}/`)) return openAIErrorResponse(fetchAPI, error, requestId);
   return undefined;
+}
+
+/** The email an invitation token is for, as acceptInvitation finds it; undefined if none. */
+async function invitationEmail(deps: ServiceDependencies, token: string): Promise<string | undefined> {
+  if (!looksLike(token, CREDENTIAL_PREFIX.invitation)) return undefined;
+  return (await deps.credentials.invitation(hashToken(token)))?.email;
 }

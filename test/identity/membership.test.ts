@@ -60,8 +60,11 @@ describe('invitations', () => {
   it('are accepted by an existing account signed in as the invited email, and no other', async () => {
     const person = await signUp(server, { tenantName: 'Elsewhere' });
     const invited = await invite(owner.accessToken, 'VIEWER', person.email);
-    const anonymous = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'a long enough passphrase' } });
+    // Signed out, the password must be the account's own (test/identity/removed-member-rejoins.test.ts).
+    const anonymous = await server.graphql(ACCEPT, { variables: { token: invited.token, password: 'not the account password' } });
     expect(codeOf(anonymous.body)).toBe('UNAUTHENTICATED');
+    const noPassword = await server.graphql(ACCEPT, { variables: { token: invited.token } });
+    expect(noPassword.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'sign-in' });
     const someoneElse = await signUp(server);
     const wrongPerson = await server.graphql(ACCEPT, { token: someoneElse.accessToken, variables: { token: invited.token } });
     expect(codeOf(wrongPerson.body)).toBe('FORBIDDEN');

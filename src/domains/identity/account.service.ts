@@ -76,27 +76,39 @@ export class AccountService {
 
   /** Unknown email and wrong password get the same answer, after the same amount of hashing. */
   async logIn(input: { email: string; password: string; tenant?: string | null }): Promise<AuthPayload> {
-    const { em } = this.ctx;
-    const email = input.email.trim().toLowerCase();
-    const user = await em.findOne(User, { email });
-    const attempt = (tenantId: string | null, outcome: string, userId: string | null) =>
-      this.ctx.deps.audit?.record({
-        tenantId,
-        action: 'auth.login',
-        outcome,
-        actor: { kind: 'user', id: userId, email },
-        request: auditRequestOf(this.ctx.request),
-        details: { tenant: input.tenant ?? null },
-      });
-    if (!(await verifyPassword(user?.passwordHash, input.password)) || !user) {
-      // Unknown account or wrong password: on the platform's chain (no tenant is known).
-      attempt(null, 'UNAUTHENTICATED', user?.id ?? null);
-      throw new UnauthenticatedError('Invalid email or password', { reason: 'credentials' });
-    }
+    const user = await this.verifiedAccount(input.email, input.password, { tenant: input.tenant ?? null });
     const membership = await this.membershipOf(user, input.tenant ?? null);
-    attempt(membership.tenant.id, 'ok', user.id);
+    this.recordSignIn(membership.tenant.id, 'ok', user.id, user.email, { tenant: input.tenant ?? null });
     await this.rememberAddress(user);
     return this.openSession(user, membership.tenant, membership.role);
+  }
+
+  /**
+   * The account of `email` if `password` is its password. Otherwise logIn's one answer for an
+   * unknown email and a wrong password alike (after the same hashing), recorded as a failed
+   * sign-in on the platform's chain. Every caller is a sign-in attempt in the attempt limits
+   * (plugins/attempt-limits.ts): logIn, and acceptInvitation with an existing account's password.
+   */
+  async verifiedAccount(rawEmail: string, password: string, details: Record<string, unknown>): Promise<User> {
+    const email = rawEmail.trim().toLowerCase();
+    const user = await this.ctx.em.findOne(User, { email });
+    if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
+      // Unknown account or wrong password: on the platform's chain (no tenant is known).
+      this.recordSignIn(null, 'UNAUTHENTICATED', user?.id ?? null, email, details);
+      throw new UnauthenticatedError('Invalid email or password', { reason: 'credentials' });
+    }
+    return user;
+  }
+
+  private recordSignIn(tenantId: string | null, outcome: string, userId: string | null, email: string, details: Record<string, unknown>): void {
+    this.ctx.deps.audit?.record({
+      tenantId,
+      action: 'auth.login',
+      outcome,
+      actor: { kind: 'user', id: userId, email },
+      request: auditRequestOf(this.ctx.request),
+      details,
+    });
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {

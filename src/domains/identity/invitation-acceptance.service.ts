@@ -1,6 +1,6 @@
 /**
  * The invitee's side of an invitation (tenancy/members.service.ts issues them): signed in as
- * the invited email, or signing up as it, they become a member and get a session in the
+ * the invited email, giving its account's password, or signing up as it, they become a member and get a session in the
  * invitation's tenant. It lives in identity because its result is a sign-in.
  */
 import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
@@ -21,8 +21,8 @@ export class InvitationAcceptanceService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /**
-   * Accepts an invitation: signed in as the invited email, or (with `password`) signing up as
-   * it. Single use; the membership and a session in the invitation's tenant are the result.
+   * Accepts an invitation: signed in as the invited email, or with `password`: the existing
+   * account's (a sign-in) or the new account's (a sign-up). Single use; the membership and a session in the invitation's tenant are the result.
    */
   async accept(input: { token: string; password?: string | null; displayName?: string | null }): Promise<AuthPayload> {
     const { actor, em, deps } = this.ctx;
@@ -39,12 +39,19 @@ export class InvitationAcceptanceService {
       user = await em.findOneOrFail(User, { id: actor.userId });
     } else if (actor.kind === 'anonymous') {
       user = await em.findOne(User, { email: record.email });
-      if (user) throw new UnauthenticatedError('An account with this email exists: sign in, then accept', { reason: 'sign-in' });
-      if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
-      assertAcceptablePassword(input.password);
-      user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
-      await em.flush();
-      // Its password was set here: like a sign-up's, this address is where its owner is.
+      if (user) {
+        // A person with no tenant left cannot sign in first (logIn needs a membership), so the
+        // account's password is accepted here instead: a sign-in, counted in logIn's attempt
+        // buckets (plugins/attempt-limits.ts) and refused with logIn's answer.
+        if (!input.password) throw new UnauthenticatedError("An account with this email exists: sign in, then accept, or accept with the account's password", { reason: 'sign-in' });
+        user = await new AccountService(this.ctx).verifiedAccount(record.email, input.password, { tenant: record.tenantSlug, invitationId: record.invitationId });
+      } else {
+        if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
+        assertAcceptablePassword(input.password);
+        user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
+        await em.flush();
+      }
+      // The password was set or proven here: like a sign-in's, this address is where its owner is.
       if (this.ctx.request?.ip) await rememberSignInAddress(em, deps.secrets, user.id, this.ctx.request.ip);
     } else {
       throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });

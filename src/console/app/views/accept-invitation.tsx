@@ -1,7 +1,8 @@
 /**
  * Accepting an invitation. The inviter passes on a link whose fragment holds the token (a
  * fragment never reaches a server or its logs), or the token itself. Signed in as the invited
- * email, it is accepted for that account; signed out, a password creates the account.
+ * email, it is accepted for that account; signed out, a password creates the account or, for
+ * an existing one, is its password (a person with no tenant left cannot sign in first).
  */
 import { useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -50,7 +51,7 @@ export function AcceptInvitation() {
         ) : (
           <>
             {anyone ? 'You signed in with an identity provider’s token, which has no Sluice account to accept an invitation with. ' : null}
-            Choose a password to create your account with the invited email. Have an account already? <Link to="/sign-in">Sign in</Link> first, then open the link again.
+            Choose a password to create your account with the invited email. Have an account already? Give its password here, or <Link to="/sign-in">sign in</Link> first and open the link again.
           </>
         )}
       </p>
