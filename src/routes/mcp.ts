@@ -10,7 +10,13 @@
  * answers any request and nothing is kept between them. GET (a server-initiated stream) and
  * DELETE (ending a session) are 405, as the specification allows. The session id handed out
  * at `initialize` is stored nowhere: clients echo it, and it only tells their cancellations
- * apart (routes/mcp/in-flight-calls.ts).
+ * apart (routes/mcp/in-flight-calls.ts). It is signed and bound to the caller
+ * (mcp/signed-tokens.ts): anonymous callers behind one address (a NAT) are one principal, and
+ * only a session id the server issued keeps one from cancelling another's calls.
+ *
+ * Bounded per HTTP request: a batch holds at most MAX_BATCH_MESSAGES messages, each request
+ * message past the first takes one more request from the per-caller limit, and `tools/list`
+ * answers in pages (mcp/tool-pages.ts), built once per HTTP request.
  *
  * Every request goes through the ConsumerDoor (credential, per-principal limit, IP allow-list,
  * one `mcp.request` audit event when the response has ended, without query text). A refusal
@@ -35,8 +41,10 @@ import type { CallCancelBus } from '../platform/events/event-bus.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { lostStanding, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
-import { toolServer } from './mcp/tool-server.js';
+import { toolServer, type Refusal } from './mcp/tool-server.js';
 import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
+import { signedToken, verifiedToken, type KeyedDigests } from './mcp/signed-tokens.js';
+import { ToolPages } from './mcp/tool-pages.js';
 import { BadMcpRequest, INVALID_REQUEST, PARSE_ERROR, refusalResponse, rpcMessagesOf } from './mcp/json-rpc.js';
 
 export const MCP_PATH = '/mcp';
@@ -44,11 +52,13 @@ export const MCP_PATH = '/mcp';
 export const ENDPOINT_PATH = /^\/mcp\/([a-z0-9-]{1,64})\/([a-z0-9-]{3,64})\/?$/;
 
 /**
- * `tools/call` requests one JSON-RPC batch may hold: as many endpoint queries as one GraphQL
- * operation may ask (a field and 15 aliases, the default operation limits). Each call past
- * the first also takes its own request from the caller's per-caller limit.
+ * Messages one JSON-RPC batch may hold, whatever their methods: as many endpoint queries as one
+ * GraphQL operation may ask (a field and 15 aliases, the default operation limits). The SDK
+ * takes 100, and 100 `tools/list` of a full tenant were 57 MB of answer to a 5 KB request.
+ * Each request message past the first also takes its own request from the per-caller limit.
  */
-export const MAX_CALLS = 16;
+export const MAX_BATCH_MESSAGES = 16;
+const SESSION_PURPOSE = 'mcp session';
 
 export interface McpOptions {
   door: ConsumerDoor;
@@ -61,11 +71,15 @@ export interface McpOptions {
   callCancels?: CallCancelBus;
   /** Aborted at shutdown: stops listening for cancellations. */
   shutdownSignal?: AbortSignal;
-  /** A keyed digest (under the master key) of a call's key, so the bus never carries who called (mcp/in-flight-calls.ts). */
-  callKeyDigest: (text: string) => string;
+  /**
+   * Keyed digests under the master key: of a call's key, so the bus never carries who called
+   * (mcp/in-flight-calls.ts); signing session ids and `tools/list` cursors (mcp/signed-tokens.ts).
+   */
+  keys: KeyedDigests;
 }
 
-export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels, shutdownSignal, callKeyDigest }: McpOptions): Plugin {
+export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels, shutdownSignal, keys }: McpOptions): Plugin {
+  const callKeyDigest = (text: string) => keys.digest('mcp call', text).digest;
   const inFlight = new InFlightCalls(callCancels, shutdownSignal, (error) => logger.error({ err: error }, 'MCP cancellations from other processes are no longer heard'));
   const listedOrigins = corsOrigins.filter((origin) => origin !== '*');
   return {
@@ -93,43 +107,51 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         return refuse(codedOrLogged(error, logger.child({ requestId })));
       }
       // Tool names as the client sent them are not kept: one could be anything (a key pasted in
-      // the wrong field). Known tools are named, the rest counted; at most MAX_CALLS of each.
-      const audit = { route: route.kind === 'endpoint' ? route.reference : 'tenant', methods: [] as string[], tools: [] as string[], unknownTools: 0 };
+      // the wrong field). Known tools are named, the rest counted; at most MAX_BATCH_MESSAGES of each.
+      const routeName = route.kind === 'endpoint' ? route.reference : 'tenant';
+      const audit = { route: routeName, methods: [] as string[], tools: [] as string[], unknownTools: 0 };
       let outcome = 'ok';
       const finish = () => opened.finish(outcome, audit);
       try {
         const body = await jsonBodyOf(request);
         const messages = rpcMessagesOf(body);
         audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
-        const callCount = messages.methods.filter((method) => method === 'tools/call').length;
-        if (callCount > MAX_CALLS) throw new BadMcpRequest(`A batch holds at most ${MAX_CALLS} tools/call requests (this one held ${callCount}): send the rest in further requests`, INVALID_REQUEST);
+        if (messages.count > MAX_BATCH_MESSAGES) {
+          throw new BadMcpRequest(`A batch holds at most ${MAX_BATCH_MESSAGES} messages (this one held ${messages.count}): send the rest in further requests`, INVALID_REQUEST);
+        }
         const principal = principalOf(opened.actor, opened.facts.ip);
         const sessionId = request.headers.get('mcp-session-id');
-        for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(callKey(principal, sessionId, cancelled, callKeyDigest), 'the client cancelled the call');
+        // An anonymous caller's cancellation counts only under a session id issued to its address;
+        // without one it is ignored (closing the call's stream still stops the call).
+        const mayCancel = opened.actor.kind !== 'anonymous' || verifiedToken(keys, SESSION_PURPOSE, sessionId, principal) !== null;
+        const keyOf = (requestId: string | number) => callKey(principal, routeName, sessionId, requestId, callKeyDigest);
+        if (mayCancel) for (const cancelled of messages.cancelled) inFlight.cancelAnywhere(keyOf(cancelled), 'the client cancelled the call');
         // Only requests need the tools; notifications (initialized, cancelled) are answered 202.
         const endpoints = messages.requestIds.length > 0 ? await endpointsOf(route, opened) : [];
         const tools = endpointTools(endpoints);
         const gone = new AbortController();
-        let calls = 0;
+        // The door took one request for the HTTP request; each further request message takes its own.
+        let requests = 0;
+        const admit = async (): Promise<Refusal | null> => {
+          requests += 1;
+          if (requests === 1) return null;
+          const limited = await opened.takeAnother();
+          if (!limited) return null;
+          outcome = limited.code;
+          return { code: limited.code, message: limited.message, details: presentDetails(limited.details) };
+        };
         const server = toolServer({
           tools,
+          pages: new ToolPages(tools, keys, routeName),
+          admit,
           instructions: instructionsFor(route, endpoints),
           onCallNamed: (name) => {
             if (tools.some((tool) => tool.name === name)) audit.tools.push(name);
             else audit.unknownTools += 1;
           },
           call: async (tool, args, { requestId, signal, progress }) => {
-            // The door took one request for the HTTP request; each further call in a batch takes its own.
-            calls += 1;
-            if (calls > 1) {
-              const limited = await opened.takeAnother();
-              if (limited) {
-                outcome = limited.code;
-                return errorResult(limited.code, limited.message, presentDetails(limited.details));
-              }
-            }
             // The credential watch (consumer-door.ts) stops a call as the client's cancellation does.
-            const running = inFlight.start(callKey(principal, sessionId, requestId, callKeyDigest), AbortSignal.any([signal, gone.signal, opened.standing]));
+            const running = inFlight.start(keyOf(requestId), AbortSignal.any([signal, gone.signal, opened.standing]));
             try {
               const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });
               const lost = lostStanding(opened);
@@ -152,7 +174,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         if (response.status >= 400) outcome = 'BAD_REQUEST';
         const headers = new Headers(response.headers);
         // A session id for the client to echo: it tells its cancellations apart, and is stored nowhere.
-        if (messages.methods.includes('initialize') && response.ok) headers.set('mcp-session-id', randomUUID());
+        if (messages.methods.includes('initialize') && response.ok) headers.set('mcp-session-id', signedToken(keys, SESSION_PURPOSE, randomUUID(), principal));
         const ended = () => {
           gone.abort(new Error('the client closed the response'));
           finish();

@@ -199,7 +199,7 @@ export function pluginList({
       presentDetails: presentErrorDetails,
       callCancels,
       shutdownSignal,
-      callKeyDigest: (text) => deps.secrets.digest('mcp call', text).digest,
+      keys: deps.secrets,
     }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     useAudit({ audit }),

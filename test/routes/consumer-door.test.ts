@@ -5,11 +5,11 @@
  *    redacted, so a key pasted as an MCP tool name, an OpenAI model or a REST path is never
  *    stored; MCP keeps only the names of tools it has, and counts the others;
  *  - one HTTP request is one request to the per-caller limit, except an MCP JSON-RPC batch:
- *    each further `tools/call` takes its own, and a batch holds at most 16 of them.
+ *    each further request message takes its own, and a batch holds at most 16 messages.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
-import { MAX_CALLS } from '../../src/routes/mcp.js';
+import { MAX_BATCH_MESSAGES } from '../../src/routes/mcp.js';
 import { endpointOver, must, type EndpointSetup } from '../support/endpoints.js';
 import { createApiKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
@@ -105,13 +105,13 @@ it('never stores a secret the client put in a tool name, a method, a model or a 
   }
 });
 
-it(`refuses an MCP batch of more than ${MAX_CALLS} tool calls before any runs`, async () => {
+it(`refuses an MCP batch of more than ${MAX_BATCH_MESSAGES} tool calls before any runs`, async () => {
   const { tenant, token } = await tenantWithOwner(server);
   const setup = await endpointOver(server, token, DOCS);
-  const refused = await mcpBatch(setup, token, Array.from({ length: MAX_CALLS + 1 }, () => searchCall(setup)));
+  const refused = await mcpBatch(setup, token, Array.from({ length: MAX_BATCH_MESSAGES + 1 }, () => searchCall(setup)));
   expect(refused.status).toBe(400);
   expect(refused.answers[0]).toMatchObject({ error: { code: -32600, data: { code: 'BAD_REQUEST' } } });
-  expect(refused.answers[0].error.message).toMatch(`at most ${MAX_CALLS} tools/call`);
+  expect(refused.answers[0].error.message).toMatch(`at most ${MAX_BATCH_MESSAGES} messages`);
   const usage = await withClient(server.database.ownerUrl, (client) =>
     client.query('select count(*)::int as n from usage_records where tenant_id = (select id from tenants where slug = $1)', [tenant.slug]),
   );
@@ -122,7 +122,7 @@ it('charges each further tool call of an MCP batch to the caller’s per-caller 
   const limited = await tenantWithOwner(server);
   const setup = await endpointOver(server, limited.token, DOCS);
   await must(server, limited.token, 'mutation { updateTenantSettings(input: { rateLimitPerSecond: 1, rateLimitBurst: 3 }) { id } }');
-  const { status, answers } = await mcpBatch(setup, limited.token, Array.from({ length: MAX_CALLS }, () => searchCall(setup)));
+  const { status, answers } = await mcpBatch(setup, limited.token, Array.from({ length: MAX_BATCH_MESSAGES }, () => searchCall(setup)));
   expect(status).toBe(200);
   const codes = answers.map((answer) => (answer.result.isError ? answer.result.structuredContent.error.code : 'ok'));
   const answered = codes.filter((code) => code === 'ok').length;
@@ -130,5 +130,5 @@ it('charges each further tool call of an MCP batch to the caller’s per-caller 
   // costs what its calls sent one by one would. Before, all 16 ran on the door's one request.
   expect(answered).toBeGreaterThanOrEqual(3);
   expect(answered).toBeLessThanOrEqual(8);
-  expect(codes.filter((code) => code !== 'ok')).toEqual(Array(MAX_CALLS - answered).fill('RATE_LIMITED'));
+  expect(codes.filter((code) => code !== 'ok')).toEqual(Array(MAX_BATCH_MESSAGES - answered).fill('RATE_LIMITED'));
 });

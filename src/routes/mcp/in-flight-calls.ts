@@ -9,7 +9,9 @@ import type { CallCancelBus } from '../../platform/events/event-bus.js';
  * call. Calls are therefore registered here under who is calling, the session id the client
  * echoes (routes/mcp.ts hands one out at `initialize` and stores nothing) and the call's id,
  * and the cancellation looks them up. Another caller cannot cancel a call: the key starts with
- * the credential's principal, checked on every request.
+ * the credential's principal, checked on every request. Anonymous callers at one address are
+ * one principal, so routes/mcp.ts honours their cancellations only under a session id it
+ * signed for that address, which another client there was never given.
  *
  * A cancellation answered by a process that does not run the call is passed on over the event
  * bus (`CallCancelBus`: Redis with REDIS_URL, so it reaches every API process; without Redis
@@ -65,11 +67,13 @@ export class InFlightCalls {
 }
 
 /**
- * The registry key of one call: who, in which client session, which JSON-RPC id, as a keyed
+ * The registry key of one call: who, on which route (`tenant` or the endpoint's reference: a
+ * cancellation sent to another endpoint's route names none of this one's calls), in which
+ * client session, which JSON-RPC id, as a keyed
  * digest (`digest`: an HMAC under the master key, which every API process has). The key is
  * published over the event bus (Redis), which other systems may read: in clear it named the
  * caller's user, tenant or client address.
  */
-export function callKey(principal: string, sessionId: string | null, requestId: string | number, digest: (text: string) => string): string {
-  return digest(JSON.stringify([principal, sessionId ?? '', typeof requestId, String(requestId)]));
+export function callKey(principal: string, route: string, sessionId: string | null, requestId: string | number, digest: (text: string) => string): string {
+  return digest(JSON.stringify([principal, route, sessionId ?? '', typeof requestId, String(requestId)]));
 }

@@ -51,6 +51,8 @@ export function refusalResponse(
 
 /** The JSON-RPC messages of a body: requests (with an id) and notifications, by method. */
 export interface RpcMessages {
+  /** How many messages the body holds (a batch's length; 1 otherwise). */
+  count: number;
   /** Every message's method (responses from the client have none). */
   methods: string[];
   /** The ids of the requests among them. */
@@ -70,5 +72,5 @@ export function rpcMessagesOf(body: unknown): RpcMessages {
     const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
     return isId(requestId) ? [requestId] : [];
   });
-  return { methods, requestIds, cancelled };
+  return { count: Array.isArray(body) ? body.length : 1, methods, requestIds, cancelled };
 }

@@ -6,7 +6,8 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { toolDefinition, type EndpointTool } from './endpoint-tools.js';
+import { errorResult, type EndpointTool } from './endpoint-tools.js';
+import type { ToolPages } from './tool-pages.js';
 
 const SERVER_INFO = { name: 'sluice', version: '1.0.0' };
 
@@ -20,17 +21,32 @@ export interface CallEnvironment {
   progress?: (step: number, message: string) => Promise<void>;
 }
 
+/** Why a request message of the batch is not answered (the per-caller limit): its code, message and details as clients see them. */
+export interface Refusal {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
 export interface ToolServerOptions {
   tools: readonly EndpointTool[];
+  /** `tools/list`'s pages of `tools`. */
+  pages: ToolPages;
   instructions: string;
+  /**
+   * Asked before every request message is handled, whatever its method: a batch pays for each
+   * message, not once per HTTP request. A refused `tools/call` is a tool result with `isError`,
+   * any other request a JSON-RPC error; both carry the code.
+   */
+  admit(): Promise<Refusal | null>;
   call(tool: EndpointTool, args: unknown, environment: CallEnvironment): Promise<CallToolResult>;
   /** Told of each `tools/call`, known tool or not (the audit names them). */
   onCallNamed?(name: string): void;
 }
 
-export function toolServer({ tools, instructions, call, onCallNamed }: ToolServerOptions): Server {
+export function toolServer({ tools, pages, instructions, admit, call, onCallNamed }: ToolServerOptions): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: {} }, instructions });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.map(toolDefinition) }));
+  server.setRequestHandler(ListToolsRequestSchema, (request) => pages.page(request.params?.cursor));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
     const { name, arguments: args } = request.params;
     onCallNamed?.(name);
@@ -50,10 +66,30 @@ export function toolServer({ tools, instructions, call, onCallNamed }: ToolServe
     });
   });
   invalidParamsAsSuch(server);
+  admittedFirst(server, admit);
   return server;
 }
 
 type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+
+/** JSON-RPC's "server error" range: a refusal that is not the caller's mistake in this message. */
+const REFUSED = -32000;
+
+/**
+ * Every handler the server holds (the SDK's own `initialize` and `ping` too) waits for `admit`
+ * first, before the SDK validates the message: a malformed message costs what a good one does.
+ */
+function admittedFirst(server: Server, admit: () => Promise<Refusal | null>): void {
+  const handlers = (server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      const refusal = await admit();
+      if (!refusal) return handler(request, extra);
+      if (method === 'tools/call') return errorResult(refusal.code, refusal.message, refusal.details);
+      throw new McpError(REFUSED, refusal.message, { ...refusal.details, code: refusal.code });
+    });
+  }
+}
 
 /** At most this many issues are named in one refusal (a large body has as many as it likes). */
 const MAX_ISSUES = 5;
