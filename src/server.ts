@@ -31,7 +31,7 @@ import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
-import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
+import { hasErrorCode, maskedError, toClientError, UnavailableError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
 import { UploadBudget } from './platform/http/upload-budget.js';
@@ -93,6 +93,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const shutdown = new AbortController();
   // Every live subscription listens for shutdown (their number is capped by subscription-limits).
   setMaxListeners(0, shutdown.signal);
+  // Aborted when the shutdown timeout cuts what is still in flight; every open consumer request listens.
+  const shutdownCut = new AbortController();
+  setMaxListeners(0, shutdownCut.signal);
   const production = config.env === 'production';
   const tokens = new AccessTokens(config.secrets.jwtSecret, config.accessTokenTtlSeconds);
   const credentials = new CredentialStore(orm);
@@ -245,6 +248,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       modelHealth,
       metricsRegistry: metrics.registry,
       shutdownSignal: shutdown.signal,
+      shutdownCut: shutdownCut.signal,
       callCancels,
     }),
   });
@@ -272,9 +276,17 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     await ws.dispose();
     httpServer.closeIdleConnections();
+    let cutTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
-      logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: closing remaining connections');
-      httpServer.closeAllConnections();
+      // First the requests' own last words: each consumer route ends its stream or answer with
+      // UNAVAILABLE in its format (routes/consumer-door.ts `standing`); what is still open a
+      // moment later is cut.
+      logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: ending the remaining requests with UNAVAILABLE');
+      shutdownCut.abort(new UnavailableError('The server is shutting down: send the request again.', 'shutdown', 1));
+      cutTimer = setTimeout(() => {
+        logger.warn({ graceMs: CUT_GRACE_MS }, 'shutdown timeout: closing remaining connections');
+        httpServer.closeAllConnections();
+      }, CUT_GRACE_MS);
     }, config.http.shutdownTimeoutMs);
     // Keep-alive connections become idle as their last response ends; close them as they do.
     const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 100);
@@ -282,6 +294,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       await closed;
     } finally {
       clearTimeout(timer);
+      clearTimeout(cutTimer);
       clearInterval(idleSweep);
     }
   }
@@ -312,10 +325,11 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
             ['credential watch', () => credentialWatch.dispose()],
             ['subscription topics', () => topicReaders.close()],
             // Suppressed refusals get their summary now, then every event of the requests that
-            // just finished is written before we stop; if the database is gone by now, the step
-            // says so and the others go on.
+            // just finished is written before we stop: the requests the timeout cut record theirs
+            // after their connection closed, so the log waits for them (at most AUDIT_SETTLE_MS);
+            // if the database is gone by now, the step says so and the others go on.
             ['refused credentials', () => refusals.close()],
-            ['audit', () => audit.close()],
+            ['audit', () => audit.close({ settleMs: AUDIT_SETTLE_MS })],
             ['yoga', () => yoga.dispose()],
             ['tracing', () => tracing?.shutdown()],
             ['queue depth', () => queueDepth?.close()],
@@ -331,6 +345,19 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     },
   };
 }
+
+/**
+ * After the shutdown timeout, how long the requests told UNAVAILABLE have to send it and end
+ * before their connections are closed regardless.
+ */
+const CUT_GRACE_MS = 1_000;
+
+/**
+ * How long the audit log waits, once the connections are closed, for the events of requests
+ * still settling (a cut stream's handler records its event after the cut). Within the
+ * shutdown step's own bound (the shutdown timeout + 5 s).
+ */
+const AUDIT_SETTLE_MS = 3_000;
 
 /**
  * Slow clients are cut (docs/operations.md): headers must arrive within `headersTimeoutMs` and

@@ -59,31 +59,43 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
   };
 
   return {
+    // Each operation's event is expected from its start: a shutdown that cuts the connection
+    // mid-operation closes the audit log only once the event is in (server.ts, bounded).
     onExecute({ args }) {
       const started = performance.now();
+      const settled = audit.expect();
+      const recordOnce = (errors: readonly GraphQLError[]) => {
+        record(args, errors, started);
+        settled();
+      };
       return {
         onExecuteDone({ result }) {
           if (!isAsyncIterable(result)) {
-            record(args, (result as ExecutionResult).errors ?? [], started);
+            recordOnce((result as ExecutionResult).errors ?? []);
             return undefined;
           }
           // Incremental delivery (@defer / @stream): one event once the last part is sent.
           const errors: GraphQLError[] = [];
           return {
             onNext: ({ result: part }) => void errors.push(...((part as ExecutionResult).errors ?? [])),
-            onEnd: () => record(args, errors, started),
+            onEnd: () => recordOnce(errors),
           };
         },
       };
     },
     onSubscribe({ args }) {
       const started = performance.now();
+      const settled = audit.expect();
+      const recordOnce = (errors: readonly GraphQLError[]) => {
+        record(args, errors, started);
+        settled();
+      };
       return {
         onSubscribeResult({ result }) {
-          record(args, isAsyncIterable(result) ? [] : ((result as ExecutionResult).errors ?? []), started);
+          recordOnce(isAsyncIterable(result) ? [] : ((result as ExecutionResult).errors ?? []));
         },
         onSubscribeError({ error }) {
-          record(args, [error instanceof GraphQLError ? error : new GraphQLError(String(error))], started);
+          recordOnce([error instanceof GraphQLError ? error : new GraphQLError(String(error))]);
         },
       };
     },

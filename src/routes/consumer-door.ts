@@ -17,7 +17,8 @@
  *  - from the door to `finish`, the credential watch that holds GraphQL subscriptions
  *    (plugins/credential-watch.ts): `standing` aborts with UNAUTHENTICATED when the key is
  *    revoked, the session logged out, the member removed or the token expires, or FORBIDDEN when
- *    the allow-list drops the address, and each route ends its response with that error.
+ *    the allow-list drops the address, and each route ends its response with that error; the
+ *    shutdown's cut (UNAVAILABLE) aborts it too, and the shutdown waits for `finish`'s event.
  *
  * A refusal is thrown as a CodedError: each surface writes it in its own error format.
  */
@@ -53,6 +54,12 @@ export interface ConsumerDoorOptions {
   ipAllowList: IpAllowListCheck;
   /** The server's one credential watch, shared with GraphQL subscriptions (server.ts). */
   credentialWatch: CredentialWatch;
+  /**
+   * Aborted when the shutdown timeout cuts what is still in flight (server.ts): every open
+   * request's `standing` aborts with its reason (UNAVAILABLE), so each route ends its response
+   * with that error in its own format before the connection closes. Absent: never cut.
+   */
+  shutdownCut?: AbortSignal;
 }
 
 export interface DoorRequest {
@@ -77,7 +84,8 @@ export interface OpenedDoor {
   logger: Logger;
   /**
    * Aborted, its reason the CodedError the response must end with, when the caller may no
-   * longer be answered (credential gone, address no longer allowed), until `finish`. A route
+   * longer be answered (credential gone, address no longer allowed, the server shutting down
+   * past its timeout), until `finish`. A route
    * that streams or waits on a model joins it to its own cancellation and answers the reason in
    * its own error format.
    */
@@ -99,7 +107,7 @@ export class ConsumerDoor {
   constructor(private readonly options: ConsumerDoorOptions) {}
 
   async open({ request, serverContext, action, endpointRef }: DoorRequest): Promise<OpenedDoor> {
-    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList, credentialWatch } = this.options;
+    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut } = this.options;
     const started = performance.now();
     const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxyHops);
     const requestId = requestIdOf(request);
@@ -120,10 +128,22 @@ export class ConsumerDoor {
       readAllowList: () => services.tenancy.ipAllowList(),
       logger,
     });
+    // The watch's cut or the shutdown's, whichever comes first. Listeners, not AbortSignal.any:
+    // the shutdown signal lives as long as the server, and `finish` removes what it was given.
+    const standing = new AbortController();
+    const onLost = () => standing.abort(live.signal.reason);
+    const onShutdownCut = () => standing.abort(shutdownCut?.reason);
+    live.signal.addEventListener('abort', onLost, { once: true });
+    shutdownCut?.addEventListener('abort', onShutdownCut, { once: true });
+    if (shutdownCut?.aborted) onShutdownCut();
+    // The shutdown closes the audit log only once this request's event is in (server.ts).
+    const settled = audit.expect();
     let finished = false;
     const finish = (outcome: string, details: Record<string, unknown> = {}) => {
       if (finished) return;
       finished = true;
+      live.signal.removeEventListener('abort', onLost);
+      shutdownCut?.removeEventListener('abort', onShutdownCut);
       live.end();
       audit.record({
         tenantId: actor.tenantId,
@@ -135,6 +155,7 @@ export class ConsumerDoor {
         // name): kept as GraphQL keeps an unmarked argument, cut and redacted, never a secret.
         details: { ...(bounded(details, 0) as Record<string, unknown>), durationMs: Math.round(performance.now() - started) },
       });
+      settled();
       scope.close();
     };
     const loadOverride = () => services.tenancy.rateLimitOverride();
@@ -160,7 +181,7 @@ export class ConsumerDoor {
       throw error;
     }
     const takeAnother = async () => (await principalLimit?.take(actor, loadOverride)) ?? null;
-    return { actor, services, facts, standing: live.signal, logger: logger.child({ requestId }), finish, takeAnother };
+    return { actor, services, facts, standing: standing.signal, logger: logger.child({ requestId }), finish, takeAnother };
   }
 
   /** The refusal goes on the endpoint's decision log; failing to write it never changes the answer. */

@@ -96,6 +96,11 @@ export interface PluginCollaborators {
   modelHealth: HealthReadings | undefined;
   /** Aborted when the server begins to shut down. */
   shutdownSignal: AbortSignal;
+  /**
+   * Aborted, its reason an UNAVAILABLE error, when the shutdown timeout cuts what is still in
+   * flight: the consumer routes end their responses with it (routes/consumer-door.ts).
+   */
+  shutdownCut: AbortSignal;
   /** MCP cancellations across processes (routes/mcp/in-flight-calls.ts); absent: within this process. */
   callCancels?: CallCancelBus;
 }
@@ -118,6 +123,7 @@ export function pluginList({
   modelHealth,
   metricsRegistry,
   shutdownSignal,
+  shutdownCut,
   callCancels,
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
@@ -131,7 +137,7 @@ export function pluginList({
       })
     : undefined;
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
-  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch });
+  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   const plugins: YogaPlugins = [
     useReadinessCheck({

@@ -75,6 +75,9 @@ export class AuditLog {
   private writing: Promise<void> = Promise.resolve();
   private readonly storeEmails = new Map<string, { value: boolean; until: number }>();
   private closed = false;
+  /** Events still to come from requests in flight (`expect`), and who waits for them on close. */
+  private expected = 0;
+  private onSettled: (() => void)[] = [];
 
   constructor(private readonly options: AuditLogOptions) {}
 
@@ -99,7 +102,37 @@ export class AuditLog {
     return this.writing;
   }
 
-  async close(): Promise<void> {
+  /**
+   * An event is still to come: a request or stream in flight will record it when it ends.
+   * `close({ settleMs })` waits for it; returns the release (later calls do nothing).
+   */
+  expect(): () => void {
+    this.expected += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.expected -= 1;
+      if (this.expected === 0) this.onSettled.splice(0).forEach((settled) => settled());
+    };
+  }
+
+  /**
+   * Writes everything queued and takes no more. With `settleMs`, first waits up to that long
+   * for the events still expected: a shutdown cuts streams whose handlers record their event
+   * asynchronously after the cut, and an event after close is lost.
+   */
+  async close({ settleMs = 0 }: { settleMs?: number } = {}): Promise<void> {
+    if (this.expected > 0 && settleMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, settleMs);
+        this.onSettled.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (this.expected > 0) this.options.logger.error({ expected: this.expected, settleMs }, 'audit log closing with events still expected from requests in flight');
+    }
     this.closed = true;
     await this.flush();
   }

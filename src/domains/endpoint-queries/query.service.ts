@@ -165,6 +165,7 @@ export class QueryService {
     const client = modelClient(this.ctx.deps, model);
     const started = performance.now();
     const retrievalOnly = options.retrievalOnly === true;
+    const audit = this.ctx.deps.audit;
 
     return {
       endpointId: endpoint.id,
@@ -175,6 +176,9 @@ export class QueryService {
         // usage on completion (the console's playground does) finds this query counted; else
         // in `finally`, however it ended.
         let recorded = false;
+        // A cut stream records its `endpoint.query` here after its door's event (the caller
+        // went away first): the shutdown waits for this one too before closing the audit log.
+        const settled = audit?.expect();
         const recordOnce = async (latencyMs: number, how: string) => {
           if (recorded) return;
           recorded = true;
@@ -248,7 +252,11 @@ export class QueryService {
           throw error;
         } finally {
           // Every query is recorded, finished or not: the accounting policy counts attempts too.
-          await recordOnce(Math.round(performance.now() - started), outcome);
+          try {
+            await recordOnce(Math.round(performance.now() - started), outcome);
+          } finally {
+            settled?.();
+          }
         }
       },
     };
