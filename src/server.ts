@@ -38,6 +38,7 @@ import { UploadBudget } from './platform/http/upload-budget.js';
 import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
 import { withSecurityHeaders } from './platform/http/security-headers.js';
+import { withProbeMethods } from './platform/http/probe-methods.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import type { Logger } from './platform/logging/logger.js';
 import { QueueDepth } from './platform/queue/queue-depth.js';
@@ -258,7 +259,11 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     withSecurityHeaders(
       { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
       // The console's and GraphiQL's static files are answered before Yoga and its plugins.
-      withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga)))),
+      // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga's path-only checks.
+      withProbeMethods(
+        PROBE_PATHS,
+        withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga)))),
+      ),
     ),
   );
   const caps = new WebSocketCaps({
@@ -345,6 +350,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     },
   };
 }
+
+/** Yoga's health check, the readiness check and the metrics scrape (plugin-list.ts). */
+const PROBE_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
 
 /**
  * After the shutdown timeout, how long the requests told UNAVAILABLE have to send it and end

@@ -49,3 +49,20 @@ export async function searchIndexUsable(orm: Orm): Promise<boolean> {
     .execute<{ leakproof: boolean }[]>(`select proleakproof as leakproof from pg_proc where oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure`);
   return row?.leakproof === true;
 }
+
+/**
+ * Readiness as every probe sees it: one answer shared by all callers for `ttlMs` (the check
+ * still running included), so a flood of `/readyz` costs at most one query per `ttlMs`,
+ * however many ask. A probe sees the database's state at most `ttlMs` late.
+ */
+export function sharedReadiness(orm: Orm, ttlMs = READINESS_TTL_MS): () => Promise<boolean> {
+  let last: { at: number; ready: Promise<boolean> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at >= ttlMs) last = { at: now, ready: isDatabaseReady(orm).catch(() => false) };
+    return last.ready;
+  };
+}
+
+/** How long one readiness answer is shared (docs/operations.md). */
+export const READINESS_TTL_MS = 1_000;

@@ -13,7 +13,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { useReadinessCheck, type YogaServerOptions } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Orm } from '../db/orm.js';
-import { isDatabaseReady } from '../db/readiness.js';
+import { sharedReadiness } from '../db/readiness.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
 import type { HealthReadings } from '../domains/model-health/health-readings.js';
@@ -139,10 +139,13 @@ export function pluginList({
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
   const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
+  const databaseReady = sharedReadiness(orm);
   const plugins: YogaPlugins = [
     useReadinessCheck({
       endpoint: '/readyz',
-      check: async () => !shutdownSignal.aborted && (await isDatabaseReady(orm).catch(() => false)),
+      // First, before any limit: a probe is never refused. One shared answer a second keeps a
+      // flood of probes from costing a query each (db/readiness.ts).
+      check: async () => !shutdownSignal.aborted && (await databaseReady()),
     }),
     useRequestId({ logger }),
     // After the request id (its line names it); first among the rest, so it times all of them.

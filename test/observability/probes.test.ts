@@ -1,0 +1,37 @@
+/**
+ * The probes and the scrape. Every `/readyz` used to run its own database query (a flood from
+ * one address cost the pool one statement per call: it answers before any rate limit, as a
+ * probe must), and `/metrics`, `/readyz` and `/healthz` answered 200 to any method: a PUT,
+ * DELETE or TRACE to `/metrics` got the full metrics. Now one readiness answer is shared by
+ * every caller for a second, and the three paths answer GET and HEAD only (405 otherwise).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { scrape, value } from '../support/metrics.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ worker: false });
+});
+afterAll(() => server?.close());
+
+it('a flood of /readyz shares one readiness query a second', async () => {
+  const before = value(await scrape(server), 'sluice_db_statements_total');
+  const statuses = await Promise.all(Array.from({ length: 200 }, async () => (await fetch(`${server.baseUrl}/readyz`)).status));
+  expect(new Set(statuses)).toEqual(new Set([200]));
+  const statements = value(await scrape(server), 'sluice_db_statements_total') - before;
+  // 200 before the fix; one query a second however many ask (two if the burst straddles a second).
+  expect(statements).toBeLessThanOrEqual(2);
+});
+
+it('the probes and the scrape answer GET and HEAD only: 405 with Allow otherwise', async () => {
+  for (const path of ['/metrics', '/readyz', '/healthz']) {
+    for (const method of ['GET', 'HEAD']) expect([path, method, (await fetch(`${server.baseUrl}${path}`, { method })).status]).toEqual([path, method, 200]);
+    for (const method of ['PUT', 'DELETE', 'POST', 'PATCH', 'OPTIONS']) {
+      const response = await fetch(`${server.baseUrl}${path}`, { method, body: method === 'PUT' || method === 'POST' || method === 'PATCH' ? 'x' : undefined });
+      const text = await response.text();
+      expect([path, method, response.status, response.headers.get('allow')]).toEqual([path, method, 405, 'GET, HEAD']);
+      expect(text).not.toContain('sluice_');
+    }
+  }
+});
