@@ -13,7 +13,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
 import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './platform/secrets/dev-secrets.js';
-import { SECRET_RULES, secretWeakness, type SecretRule } from './platform/secrets/secret-strength.js';
+import { weakSecrets } from './config-secrets.js';
 import { TrustedDocuments, TrustedDocumentsError } from './platform/trusted-documents/document-store.js';
 import type { Config } from './config-types.js';
 
@@ -257,27 +257,6 @@ async function loadTrustedDocuments(file: string | undefined): Promise<TrustedDo
   } catch (error) {
     throw error instanceof TrustedDocumentsError ? new ConfigError(error.issues) : error;
   }
-}
-
-/**
- * Production secrets that are well formed but guessable (platform/secrets/secret-strength.ts). Malformed ones
- * are already named by the schema, so each variable gets one message.
- */
-function weakSecrets(env: Env): string[] {
-  const candidates: [string, string | Uint8Array | undefined, SecretRule][] = [
-    ['JWT_SECRET', env.JWT_SECRET && env.JWT_SECRET.length >= 32 ? env.JWT_SECRET : undefined, SECRET_RULES.jwtSecret],
-    ['SLUICE_MASTER_KEY', env.SLUICE_MASTER_KEY ? decodeMasterKey(env.SLUICE_MASTER_KEY) : undefined, SECRET_RULES.masterKey],
-    ...(env.SLUICE_MASTER_KEY_PREVIOUS ?? '')
-      .split(',')
-      .map((key) => key.trim())
-      .filter(Boolean)
-      .map((key): [string, Uint8Array | undefined, SecretRule] => ['SLUICE_MASTER_KEY_PREVIOUS', decodeMasterKey(key), SECRET_RULES.masterKey]),
-    ['SLUICE_METRICS_TOKEN', env.SLUICE_METRICS_TOKEN && env.SLUICE_METRICS_TOKEN.length >= 16 ? env.SLUICE_METRICS_TOKEN : undefined, SECRET_RULES.metricsToken],
-  ];
-  return candidates.flatMap(([name, secret, rule]) => {
-    const weakness = secret === undefined ? undefined : secretWeakness(secret, rule);
-    return weakness ? [`${name}: ${weakness}`] : [];
-  });
 }
 
 /** Whether a postgres URL's `sslmode` makes node-postgres use TLS (see db/orm.ts `sslOptionsOf`). */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import { issuesOf, STRONG_SECRETS } from '../support/config.js';
+import { issuesOf, STRONG_DATABASE_PASSWORD, STRONG_SECRETS } from '../support/config.js';
 import { openOrm } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
 import { createTestDatabase } from '../support/database.js';
@@ -16,8 +16,8 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   JWT_SECRET: STRONG_SECRETS.JWT_SECRET,
   SLUICE_MASTER_KEY: STRONG_SECRETS.SLUICE_MASTER_KEY,
-  DATABASE_URL: 'postgres://owner:pw@db.internal/sluice?sslmode=verify-full',
-  DATABASE_APP_URL: 'postgres://api:pw@db.internal/sluice?sslmode=require',
+  DATABASE_URL: `postgres://owner:${STRONG_DATABASE_PASSWORD}@db.internal/sluice?sslmode=verify-full`,
+  DATABASE_APP_URL: 'postgres://api@db.internal/sluice?sslmode=require',
 };
 
 
@@ -28,12 +28,12 @@ describe('configuration', () => {
   });
 
   it('refuses production URLs without sslmode, naming each, without echoing them', () => {
-    const issues = issuesOf({ ...PRODUCTION, DATABASE_URL: 'postgres://owner:pw-never-shown@db/sluice', DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=disable' });
+    const issues = issuesOf({ ...PRODUCTION, DATABASE_URL: `postgres://owner:${STRONG_DATABASE_PASSWORD}@db/sluice`, DATABASE_APP_URL: 'postgres://api@db/sluice?sslmode=disable' });
     expect(issues).toEqual([
       expect.stringMatching(/^DATABASE_URL: must ask for TLS in production: add \?sslmode=require .* or set SLUICE_DATABASE_SSL=disable$/),
       expect.stringMatching(/^DATABASE_APP_URL: must ask for TLS in production/),
     ]);
-    expect(issues.join('\n')).not.toContain('pw-never-shown');
+    expect(issues.join('\n')).not.toContain(STRONG_DATABASE_PASSWORD);
   });
 
   it('lets an operator opt out explicitly, and does not ask outside production', () => {

@@ -19,6 +19,9 @@ export const STRONG_SECRETS = {
   SLUICE_MASTER_KEY_PREVIOUS: 'x7fjPorVcSwnpPaPyA9lDn1u0iXCw5a7Z4JPoDdmjv0=',
 };
 
+/** A database password that passes the production check (random hex, URL-safe). */
+export const STRONG_DATABASE_PASSWORD = '3f9c1e7a52b84d06c1a9e2f47b5d8c30e6a1f9b2d47c85e0';
+
 /** The secrets of test servers and of the `sluice` processes tests start (support/process.ts). */
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 /** Strong enough for production mode (src/secret-strength.ts). */
