@@ -15,6 +15,7 @@ import { createModel, must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
 import { runMigrationAgain } from '../support/migrations.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -60,11 +61,8 @@ const VERIFY = '{ verifyAuditChain { ok problem checked rewrites { eventId previ
 
 /** Waits (owner connection: no audited call of its own) until the chain holds `count` events of `action`. */
 async function written(tenantId: string, action: string, count: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while ((await stored(tenantId)).filter((row) => row.action === action).length < count) {
-    if (Date.now() > deadline) throw new Error(`${count} ${action} events were never written`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const ofAction = async () => (await stored(tenantId)).filter((row) => row.action === action).length;
+  await pollUntil(ofAction, (seen) => seen >= count, { timeoutMs: 15_000, failure: (seen) => `${count} ${action} events were never written (${seen} seen)` });
 }
 
 it('masks what older rules kept, re-hashes and records the rewrite, and leaves what today’s code wrote as it was', async () => {
