@@ -34,6 +34,7 @@ import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError, UnavailableError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
+import { refusalInDoorShape } from './routes/door-refusals.js';
 import { UploadBudget } from './platform/http/upload-budget.js';
 import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
@@ -262,7 +263,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga's path-only checks.
       withProbeMethods(
         PROBE_PATHS,
-        withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga)))),
+        withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga), refusalInDoorShape))),
       ),
     ),
   );

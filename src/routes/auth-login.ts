@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { ANONYMOUS } from '../domains/actor.js';
-import { codedOrMasked, httpStatusOf, requestNamedBy, type RateLimitedError } from '../platform/errors/index.js';
+import { codedOrMasked, httpStatusOf, requestNamedBy, type CodedError, type RateLimitedError } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
@@ -87,17 +87,28 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         // Logged with the request id the response's x-request-id header carries, and named in the body.
         const requestId = requestIdOf(request);
         const error = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'REST login failed unexpectedly'));
-        const status = httpStatusOf(error.code);
-        const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
-        // OAuth's names: a refused credential, the database briefly unable (UNAVAILABLE, 503), ours (INTERNAL), or the request.
-        const oauthError = status === 401 ? 'invalid_grant' : status === 503 ? 'temporarily_unavailable' : status === 500 ? 'server_error' : 'invalid_request';
-        const named = requestNamedBy(error, requestId);
-        const answer = { error: oauthError, error_description: error.message, code: error.code, ...(named ? { requestId: named } : {}) };
-        if (retryAfter === undefined) return json(status, answer);
-        return json(status, { ...answer, retryAfterSeconds: retryAfter }, { 'retry-after': String(retryAfter) });
+        return endResponse(oauthErrorResponse(fetchAPI, error, requestId));
       } finally {
         scope.close();
       }
     },
   };
+}
+
+/**
+ * The login's OAuth2-style error for a coded error: `error` in OAuth's names (a refused
+ * credential, the database briefly unable, ours, or the request), `error_description`, the
+ * Sluice `code`, `requestId` where an operator needs it, `retryAfterSeconds` with Retry-After.
+ * Also what a refusal before the route gets (routes/door-refusals.ts).
+ */
+export function oauthErrorResponse(fetchAPI: { Response: typeof Response }, error: CodedError, requestId: string): Response {
+  const status = httpStatusOf(error.code);
+  const retryAfter = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : undefined;
+  const oauthError = status === 401 ? 'invalid_grant' : status === 503 ? 'temporarily_unavailable' : status === 500 ? 'server_error' : 'invalid_request';
+  const named = requestNamedBy(error, requestId);
+  const answer = { error: oauthError, error_description: error.message, code: error.code, ...(named ? { requestId: named } : {}), ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }) };
+  return new fetchAPI.Response(JSON.stringify(answer), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }) },
+  });
 }

@@ -35,9 +35,9 @@ import { useIpAllowList } from '../plugins/ip-allow-list.js';
 import { useLoopRefusal } from '../plugins/loop-refusal.js';
 import { useCarriedAddressRefusals, useIpRateLimit, type AddressLimit } from '../plugins/ip-rate-limit.js';
 import { AddressRefusalSampler } from '../platform/rate-limits/sampled-address-refusals.js';
-import { codedErrorResponse, problemResponse, type CodedError } from '../platform/errors/index.js';
+import type { CodedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
-import { openAIErrorResponse } from '../routes/openai-errors.js';
+import { doorRefusal, refusalInDoorShape } from '../routes/door-refusals.js';
 import { useMetrics } from '../plugins/metrics.js';
 import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
@@ -52,13 +52,13 @@ import { useTracing } from '../plugins/tracing.js';
 import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
 import { useAuditExport } from '../routes/audit-export.js';
-import { CATALOG_PATH, useCatalogRoute } from '../routes/catalog.js';
+import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
 import { QUERY_PATH, useRestQuery } from '../routes/endpoint-query.js';
 import { useOpenApiDocument } from '../routes/openapi/serve.js';
 import { OPENAI_CHAT_PATH, useOpenAIChat } from '../routes/openai-chat.js';
 import { OPENAI_MODELS_PATH, useOpenAIModels } from '../routes/openai-models.js';
-import { OPENAI_PREFIX, useOpenAIUnknownPaths } from '../routes/openai-unknown-paths.js';
+import { useOpenAIUnknownPaths } from '../routes/openai-unknown-paths.js';
 import { ENDPOINT_PATH as MCP_ENDPOINT_PATH, useMcp } from '../routes/mcp.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
@@ -152,11 +152,11 @@ export function pluginList({
     useRequestLog({ logger }),
     useClientIp({ trustProxyHops: limits.trustProxyHops }),
     // A model call of this deployment's own that came back to it: refused before it is counted or read.
-    useLoopRefusal({ hopMark: config.models.hopMark, responseFor: refusalInPathShape }),
+    useLoopRefusal({ hopMark: config.models.hopMark, responseFor: refusalInDoorShapeOf }),
     // Per address, before the body is read (HTTP) or the credential checked (both transports).
     // Its first refusal per address and minute on a path that asks an endpoint is let on to
     // be recorded in that endpoint's decision log (useCarriedAddressRefusals, the consumer door).
-    ...(addressLimit ? [useIpRateLimit({ limit: addressLimit, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler(), responseFor: refusalInPathShape })] : []),
+    ...(addressLimit ? [useIpRateLimit({ limit: addressLimit, trustProxyHops: limits.trustProxyHops, asksEndpoint, sampler: new AddressRefusalSampler(), responseFor: refusalInDoorShapeOf })] : []),
     // Simple cross-site requests (forms, GET) must carry a header; before the REST login runs.
     useCsrfPrevention({ extraPaths: [REST_LOGIN_PATH] }),
     ...(config.trustedDocuments ? [useTrustedDocuments({ documents: config.trustedDocuments })] : []),
@@ -223,9 +223,13 @@ export function pluginList({
   ];
   // Nothing a route throws reaches @whatwg-node/server, which answers with the stack trace.
   const answerUncaught = (url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }) =>
-    refusalInPathShape(url, request, error, fetchAPI) ?? codedErrorResponse(fetchAPI, error);
+    doorRefusal(url.pathname, requestIdOf(request), error, fetchAPI);
   return plugins.map((plugin) => withRequestHookGuard(plugin, logger, answerUncaught));
 }
+
+/** A refusal before any route ran, in its door's shape (routes/door-refusals.ts), for the plugins that refuse first. */
+const refusalInDoorShapeOf = (url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }) =>
+  refusalInDoorShape(url.pathname, requestIdOf(request), error, fetchAPI);
 
 /** Where Yoga serves GraphQL (server.ts's `graphqlEndpoint`): one name for both. */
 export const GRAPHQL_PATH = '/graphql';
@@ -235,18 +239,6 @@ function asksEndpoint(url: URL, method: string): boolean {
   if (method !== 'POST') return false;
   const path = url.pathname;
   return path === GRAPHQL_PATH || path === OPENAI_CHAT_PATH || QUERY_PATH.test(path) || MCP_ENDPOINT_PATH.test(path);
-}
-
-/**
- * A refusal before any route ran, as the route's own clients read errors: the catalog and the
- * REST query answer problem details, the OpenAI-compatible routes OpenAI's error object; the
- * rest (GraphQL, the login, the audit export) the GraphQL `{ errors }` their OpenAPI entries name.
- */
-function refusalInPathShape(url: URL, request: Request, error: CodedError, fetchAPI: { Response: typeof Response }): Response | undefined {
-  const requestId = requestIdOf(request);
-  if (url.pathname === CATALOG_PATH || url.pathname.startsWith(`${CATALOG_PATH}/`)) return problemResponse(fetchAPI, error, requestId);
-  if (url.pathname === OPENAI_PREFIX || url.pathname.startsWith(`${OPENAI_PREFIX}/`)) return openAIErrorResponse(fetchAPI, error, requestId);
-  return undefined;
 }
 
 /** The email an invitation token is for, as acceptInvitation finds it; undefined if none. */

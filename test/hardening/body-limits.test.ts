@@ -117,6 +117,51 @@ describe('an over-limit body gets a readable answer (Node fetch)', () => {
   });
 });
 
+describe("a refusal before any route reads as its door's other errors", () => {
+  // OpenAI, MCP and REST clients parse their door's own error object: GraphQL's { errors } left
+  // an OpenAI client with "413 status code (no body)" and an MCP client with no JSON-RPC error.
+  const tooLarge = JSON.stringify({ query: 'x'.repeat(2 * MB) });
+  const doors: { path: string; read: (body: any) => unknown; contentType: string }[] = [
+    { path: '/v1/chat/completions', read: (body) => [body.error?.code, body.error?.type], contentType: 'application/json; charset=utf-8' },
+    { path: '/mcp', read: (body) => [body.jsonrpc, body.id, body.error?.data?.code], contentType: 'application/json; charset=utf-8' },
+    { path: '/mcp/acme/handbook', read: (body) => [body.jsonrpc, body.id, body.error?.data?.code], contentType: 'application/json; charset=utf-8' },
+    { path: '/api/v1/endpoints/acme/handbook/query', read: (body) => [body.type, body.code], contentType: 'application/problem+json; charset=utf-8' },
+    { path: '/api/v1/auth/login', read: (body) => [body.error, body.code], contentType: 'application/json; charset=utf-8' },
+    { path: '/graphql', read: (body) => [codeOf(body)], contentType: 'application/json; charset=utf-8' },
+  ];
+  const expected = (path: string, code: string) =>
+    ({
+      '/v1/chat/completions': [code, 'invalid_request_error'],
+      '/mcp': ['2.0', null, code],
+      '/mcp/acme/handbook': ['2.0', null, code],
+      '/api/v1/endpoints/acme/handbook/query': [`urn:sluice:error:${code}`, code],
+      '/api/v1/auth/login': ['invalid_request', code],
+      '/graphql': [code],
+    })[path];
+
+  it('413 over the body limit, in each door\'s shape, with the request id', async () => {
+    for (const { path, read, contentType } of doors) {
+      const response = await fetch(`${server.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'edge-413' }, body: tooLarge });
+      const body = await response.json();
+      expect([path, response.status, read(body)]).toEqual([path, 413, expected(path, 'PAYLOAD_TOO_LARGE')]);
+      expect([path, response.headers.get('content-type'), response.headers.get('x-request-id')]).toEqual([path, contentType, 'edge-413']);
+    }
+  });
+
+  it('411 for a chunked body, in each door\'s shape', async () => {
+    for (const { path, read } of doors) {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"query": "water"}'));
+          controller.close();
+        },
+      });
+      const response = await fetch(`${server.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+      expect([path, response.status, read(await response.json())]).toEqual([path, 411, expected(path, 'LENGTH_REQUIRED')]);
+    }
+  });
+});
+
 describe('a JSON body that is not UTF-8', () => {
   /** `{"query": …, "variables": {"name": "<bytes>"}}` with 0xff 0xfe inside the string. */
   const withBadBytes = (json: string, marker = '@@') => {

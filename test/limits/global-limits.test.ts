@@ -173,6 +173,11 @@ describe('per client address', () => {
       body: JSON.stringify({ email: 'nobody@example.test', password: 'whatever it is' }),
     });
     expect(rest.status).toBe(429);
+    // In the login's own OAuth2-style shape, as its OpenAPI entry says.
+    expect(await rest.json()).toMatchObject({ error: 'invalid_request', code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    // And the MCP door's in JSON-RPC's.
+    const mcp = await fetch(`${server.baseUrl}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', ...fromIp(ip) }, body: '{}' });
+    expect([mcp.status, await mcp.json()]).toMatchObject([429, { jsonrpc: '2.0', id: null, error: { data: { code: 'RATE_LIMITED', reason: 'ADDRESS_RATE_LIMIT' } } }]);
     // Another address is unaffected.
     expect((await server.graphql('{ viewer { kind } }', { headers: fromIp(freshIp()) })).status).toBe(200);
   });

@@ -6,10 +6,18 @@
  * refused with 411 rather than buffered without bound.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { httpStatusOf, type ErrorCode } from '../errors/index.js';
+import { CodedError, codedErrorResponse, type ErrorCode } from '../errors/index.js';
+import { requestIdFromHeader, REQUEST_ID_HEADER } from './request-ids.js';
 
 /** Room a multipart body gets beyond the ingestion limit on its files, for the form's other parts. */
 export const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
+/**
+ * The response a refusal before any route gets on `pathname`: its door's own error shape
+ * (routes/door-refusals.ts), so an OpenAI or MCP client reads a 413 as it reads the door's
+ * other errors. GraphQL's `{ errors }` when undefined, or when no shape is given.
+ */
+export type RefusalShape = (pathname: string, requestId: string, error: CodedError, fetchAPI: { Response: typeof Response }) => Response | undefined;
 
 export interface BodyLimits {
   /** Any request. */
@@ -18,15 +26,15 @@ export interface BodyLimits {
   maxMultipartBytes: number;
 }
 
-export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLimits, next: RequestListener): RequestListener {
+export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLimits, next: RequestListener, shape?: RefusalShape): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
     const maxBytes = multipart ? Math.max(plainMax, maxMultipartBytes) : plainMax;
     const declared = req.headers['content-length'];
     const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
-    if (chunked) return refuse(req, res, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header.');
+    if (chunked) return refuse(req, res, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header.', undefined, shape);
     if (declared !== undefined && Number(declared) > maxBytes) {
-      return refuse(req, res, 'PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${maxBytes} bytes.`);
+      return refuse(req, res, 'PAYLOAD_TOO_LARGE', `The request body exceeds the limit of ${maxBytes} bytes.`, undefined, shape);
     }
     return next(req, res);
   };
@@ -42,16 +50,38 @@ export function withBodyLimit({ maxBytes: plainMax, maxMultipartBytes }: BodyLim
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 10_000;
 
-/** Answers `code` before the body is read, reads (a bounded part of) the body, then closes the connection. */
-export function refuse(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string, retryAfterSeconds?: number): void {
-  const extensions = retryAfterSeconds === undefined ? { code } : { code, retryAfterSeconds };
-  const body = JSON.stringify({ errors: [{ message, extensions }] });
+/** A refusal at the edge: a code and a message, nothing else known yet. */
+class EdgeRefusal extends CodedError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    details: Record<string, unknown>,
+  ) {
+    super(message, details);
+  }
+}
+
+/** Answers `code` before the body is read (in the door's shape), reads (a bounded part of) the body, then closes the connection. */
+export function refuse(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string, retryAfterSeconds?: number, shape?: RefusalShape): void {
+  const error = new EdgeRefusal(code, message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+  const requestId = requestIdFromHeader(req.headers[REQUEST_ID_HEADER]);
+  const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+  const response = shape?.(pathname, requestId, error, { Response }) ?? codedErrorResponse({ Response }, error);
+  // A Response built from a string yields it at once; the body stays unread (and the client
+  // held by backpressure) until the answer is written.
+  void response.text().then(
+    (body) => answerThenDrain(req, res, response, body, requestId),
+    () => res.destroy(),
+  );
+}
+
+function answerThenDrain(req: IncomingMessage, res: ServerResponse, response: Response, body: string, requestId: string): void {
   // The connection cannot carry another request after an unread body: close it after replying.
-  res.writeHead(httpStatusOf(code), {
-    'content-type': 'application/json; charset=utf-8',
+  res.writeHead(response.status, {
+    ...Object.fromEntries(response.headers),
     'content-length': Buffer.byteLength(body),
+    [REQUEST_ID_HEADER]: requestId,
     connection: 'close',
-    ...(retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }),
   });
   // The answer goes out at once (the client may read it while still sending); the response
   // ends, and so the connection closes, only once the body is read or a bound is reached.

@@ -14,10 +14,15 @@ export function requestIdOf(request: Request | undefined, header = REQUEST_ID_HE
   let id = ids.get(request);
   if (!id) {
     const incoming = request.headers.get(header);
-    id = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    id = requestIdFromHeader(incoming ?? undefined);
     ids.set(request, id);
   }
   return id;
+}
+
+/** The id of a request seen before it is a fetch Request (a refusal at the edge): the caller's header, if plain, else a new UUID. */
+export function requestIdFromHeader(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /**
