@@ -5,7 +5,9 @@
 import type { EntityName, FilterQuery } from '@mikro-orm/core';
 import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import { boundSql } from '../db/bound-sql.js';
+import { isDateTimeInRange } from '../platform/input/date-times.js';
 import { ValidationError } from './errors.js';
+import { isUuid } from './ids.js';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -36,16 +38,26 @@ export function encodeCursor(item: Keyed): string {
 /** Cursors this module writes are under 100 characters; a longer one is not decoded (nor echoed). */
 const CURSOR_MAX = 512;
 
+/**
+ * The (created_at, id) a cursor holds, checked whole before it reaches SQL: an id that is not a
+ * UUID, or an instant PostgreSQL does not take, was INTERNAL (with the SQL, outside
+ * production) rather than the caller's mistake. Every paged table is keyed by a UUID.
+ */
 export function decodeCursor(cursor: string): Keyed {
   if (cursor.length > CURSOR_MAX) throw new ValidationError(`Invalid pagination cursor: at most ${CURSOR_MAX} characters`, { field: 'cursor' });
+  const invalid = () => new ValidationError('Invalid pagination cursor', { cursor });
+  let decoded: unknown;
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const date = new Date(createdAt);
-    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
-    return { createdAt: date, id };
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw new ValidationError('Invalid pagination cursor', { cursor });
+    throw invalid();
   }
+  if (!Array.isArray(decoded) || decoded.length !== 2) throw invalid();
+  const [createdAt, id] = decoded as unknown[];
+  if (typeof createdAt !== 'string' || typeof id !== 'string' || !isUuid(id)) throw invalid();
+  const date = new Date(createdAt);
+  if (!isDateTimeInRange(date)) throw invalid();
+  return { createdAt: date, id };
 }
 
 export async function keysetPage<T extends Keyed & object>(

@@ -57,8 +57,11 @@ export class DocumentService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** The dataset's documents, oldest first (forward pagination), optionally those whose title contains `titleContains`. */
-  async page(datasetId: string, request: { first?: number | null; after?: string | null; titleContains?: string | null }): Promise<Page<DocumentRow>> {
+  async page(datasetId: string, request: { first?: number | null; after?: string | null; last?: number | null; before?: string | null; titleContains?: string | null }): Promise<Page<DocumentRow>> {
     assertCan(this.ctx.actor, 'tenant:read');
+    // The connection has Relay's four arguments; a page for each of many datasets is one
+    // forward query, so `last`/`before` are refused rather than silently ignored.
+    if (request.last != null || request.before != null) throw new ValidationError('Documents are paged forward only: use first and after', { field: request.before != null ? 'before' : 'last' });
     const first = request.first ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) throw new ValidationError(`Page size must be between 0 and ${MAX_PAGE_SIZE}`, { max: MAX_PAGE_SIZE });
     if (request.after) decodeCursor(request.after);
