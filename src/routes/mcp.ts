@@ -142,7 +142,8 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         };
         const server = toolServer({
           tools,
-          pages: new ToolPages(tools, keys, routeName),
+          // A cursor pages this caller's list on this route: another tenant's, or another caller's, is not it.
+          pages: new ToolPages(tools, keys, `${routeName} ${principal}`),
           admit,
           instructions: instructionsFor(route, endpoints),
           onCallNamed: (name) => {

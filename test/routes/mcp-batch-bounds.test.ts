@@ -109,6 +109,14 @@ it('refuses a cursor that was altered, made up, or given for another route with 
   // The same cursor on an endpoint's route is not one of its cursors.
   const elsewhere = await batch(`/mcp/${first.reference}`, owner.token, [list(cursor)]);
   expect(elsewhere.answers[0].error.code).toBe(-32602);
+  // Nor is it another tenant's on the same route (it was taken there as that tenant's offset),
+  // nor another credential's of the same tenant.
+  const stranger = await tenantWithOwner(server);
+  const foreign = await batch('/mcp', stranger.token, [list(cursor)]);
+  expect(foreign.answers[0].error?.code).toBe(-32602);
+  const key = await must(server, owner.token, 'mutation { createApiKey(input: { name: "mcp-pages", scopes: [READ] }) { secret } }');
+  const byKey = await batch('/mcp', key.createApiKey.secret, [list(cursor)]);
+  expect(byKey.answers[0].error?.code).toBe(-32602);
 });
 
 it('charges every request message of a batch, not only tools/call, to the per-caller limit', async () => {

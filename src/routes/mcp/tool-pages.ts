@@ -5,8 +5,9 @@
  * TOOLS_PAGE_ENDPOINTS endpoints, and the definitions are built once per HTTP request however
  * many pages it asks for (routes/mcp.ts bounds how many).
  *
- * A cursor is the next page's offset, signed and bound to the route (signed-tokens.ts): opaque
- * to the client, and one it altered, made up or took from another route is refused (-32602).
+ * A cursor is the next page's offset, signed and bound to the route and the caller
+ * (signed-tokens.ts): opaque to the client, and one it altered, made up, or took from another
+ * route or another caller (another tenant's, say) is refused (-32602).
  * An offset rather than a key: the list is the caller's endpoints oldest first, so one created
  * between pages comes last, and one deleted between pages shifts the rest by two tools.
  */
@@ -22,7 +23,7 @@ const CURSOR_PURPOSE = 'mcp tools cursor';
 export class ToolPages {
   private definitions: Tool[] | undefined;
 
-  /** `route` names the list the cursors page through (`tenant`, or the endpoint's reference). */
+  /** `route` names the list the cursors page through: the route (`tenant`, or the endpoint's reference) and the caller. */
   constructor(
     private readonly tools: readonly EndpointTool[],
     private readonly keys: KeyedDigests,
