@@ -124,7 +124,8 @@ IngestionJobRef.implement({
 
 const InlineDocumentInput = builder.inputType('InlineDocumentInput', {
   fields: (t) => ({
-    title: t.string({ required: true, ...displayText('title'), description: 'Also names the document in its dataset: the same title again replaces it.' }),
+    // Kept as a digest in the audit trail: a title may name a person, and the trail outlives the document.
+    title: t.string({ required: true, ...displayText('title', 'text'), description: 'Also names the document in its dataset: the same title again replaces it.' }),
     text: t.string({ required: true, ...audited.text }),
     mimeType: t.string({ required: false, description: 'How to parse `text`; default text/plain.', ...bounded('keyword') }),
     metadata: t.field({ type: 'JSONObject', required: false, ...audited.text }),
