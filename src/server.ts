@@ -273,7 +273,18 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     trustProxyHops: limits.trustProxyHops,
     registry: metrics.registry,
   });
-  const ws = serveWebSockets({ httpServer, yoga, http: config.http, trustedDocuments: config.trustedDocuments, production, caps, addressLimit, trustProxyHops: limits.trustProxyHops });
+  const ws = serveWebSockets({
+    httpServer,
+    yoga,
+    http: config.http,
+    trustedDocuments: config.trustedDocuments,
+    production,
+    caps,
+    addressLimit,
+    trustProxyHops: limits.trustProxyHops,
+    logger,
+    registry: metrics.registry,
+  });
 
   let closing: Promise<void> | undefined;
 

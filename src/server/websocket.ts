@@ -1,25 +1,29 @@
 /**
  * graphql-ws on the HTTP server's port and path: each operation runs through the same
  * envelop plugins as HTTP (Yoga's graphql-ws recipe, `yoga.getEnveloped`), with the upgrade
- * request as `req` so the client address and limits apply as they do over HTTP. The
+ * request as `req` so the client address and limits apply as they do over HTTP. Every message
+ * is screened before graphql-ws parses it (graphql-ws-transport.ts, websocket-messages.ts). The
  * returned `dispose()` completes every subscription and closes every socket (1001).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import type { Disposable, OperationResult } from 'graphql-ws';
+import { makeServer, MessageType, stringifyMessage, type Context, type Disposable, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
-import { codedErrorToGraphQL, maskedError, toClientError } from '../platform/errors/index.js';
+import { codedErrorToGraphQL, maskedError, toClientError, type RateLimitedError } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
 import type { TrustedDocuments } from '../platform/trusted-documents/document-store.js';
+import type { Logger } from '../platform/logging/logger.js';
 import type { GraphQLContext } from '../plugins/context.js';
 import type { AddressLimit } from '../plugins/ip-rate-limit.js';
 import { trustedQueryOf } from '../plugins/trusted-documents.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 import type { WebSocketCaps } from './websocket-caps.js';
+import { serveGraphQLWs, type Extra } from './graphql-ws-transport.js';
+import type { ScreenedMessage } from './websocket-messages.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -34,6 +38,10 @@ export interface WebSocketOptions {
   /** The per-address request limit, taken by each operation before its document is read; undefined when rate limits are off. */
   addressLimit: AddressLimit | undefined;
   trustProxyHops: number;
+  /** Refused messages and graphql-ws's own failures are logged here. */
+  logger: Logger;
+  /** Where sluice_websocket_messages_refused_total is served from (/metrics). */
+  registry?: Registry;
 }
 
 /**
@@ -48,20 +56,6 @@ class OperationSignals {
   private readonly running = new Map<string, { controller: AbortController; payload: unknown }>();
 
   constructor(socket: WebSocket) {
-    socket.on('message', (data) => {
-      const text = String(data);
-      // graphql-ws parses every message; this listener only needs `complete` ones, however
-      // written (JSON lets `"\u0063omplete"` say it too).
-      if (!text.includes('complete') && !text.includes('\\u')) return;
-      let message: unknown;
-      try {
-        message = JSON.parse(text);
-      } catch {
-        return; // graphql-ws closes the socket (4400) for it
-      }
-      const { id, type } = (message ?? {}) as { id?: unknown; type?: unknown };
-      if (type === 'complete' && typeof id === 'string') this.abort(id);
-    });
     socket.once('close', () => {
       for (const id of [...this.running.keys()]) this.abort(id);
     });
@@ -86,25 +80,39 @@ class OperationSignals {
     if (this.running.get(id)?.payload === payload) this.running.delete(id);
   }
 
-  private abort(id: string): void {
+  /** The client sent `complete` for `id` (graphql-ws only forgets the operation). */
+  abort(id: string): void {
     const operation = this.running.get(id);
     this.running.delete(id);
     operation?.controller.abort();
   }
 }
 
-const operationSignals = new WeakMap<WebSocket, OperationSignals>();
-function operationSignalsOf(socket: WebSocket): OperationSignals {
-  let signals = operationSignals.get(socket);
-  if (!signals) operationSignals.set(socket, (signals = new OperationSignals(socket)));
-  return signals;
+/** What this file keeps per socket. */
+interface SocketState {
+  signals: OperationSignals;
+  /** graphql-ws's context, from connection_init on. */
+  context?: Context<Record<string, unknown> | undefined, Extra>;
+  /**
+   * The per-address limit's verdict on each `subscribe` by id, taken before graphql-ws parsed it
+   * (`beforeParse`) and read by onSubscribe: null, allowed.
+   */
+  verdicts: Map<string, RateLimitedError | null>;
 }
 
-export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops }: WebSocketOptions): Disposable {
+const socketStates = new WeakMap<WebSocket, SocketState>();
+function stateOf(socket: WebSocket): SocketState {
+  let state = socketStates.get(socket);
+  if (!state) socketStates.set(socket, (state = { signals: new OperationSignals(socket), verdicts: new Map() }));
+  return state;
+}
+
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops, logger, registry }: WebSocketOptions): Disposable {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
-    // A WebSocket message larger than this closes the socket with 1009 (message too big).
+    // A WebSocket message larger than this closes the socket with 1009 (message too big);
+    // smaller ones are screened by type before graphql-ws parses them (websocket-messages.ts).
     maxPayload: http.maxBodyBytes,
     // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
     // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
@@ -117,62 +125,94 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
       done(true);
     },
   });
-  return useServer(
-    {
-      // graphql-ws's default, written out: a socket that has not sent connection_init within
-      // 3 s is closed (4408), giving its place under the caps back.
-      connectionInitWaitTimeout: 3_000,
-      // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, id, sent) => {
-        // Counted before anything is read of it: a flood of operations is refused for the cost
-        // of taking from a bucket, not of parsing and validating each (plugins/ip-rate-limit.ts).
-        const limited = await addressLimit?.refusal(clientIpOf(ctx.extra.request, trustProxyHops));
-        if (limited) return [codedErrorToGraphQL(limited)];
-        // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
-        let params = sent;
-        try {
-          if (trustedDocuments) params = { ...sent, query: trustedQueryOf(trustedDocuments, sent) };
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const enveloped = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          signal: operationSignalsOf(ctx.extra.socket).open(id, sent),
-          params,
-          connectionParams: ctx.connectionParams,
-        });
-        try {
-          const document = enveloped.parse(params.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
-          const args: ExecutionArgs = {
-            schema: enveloped.schema,
-            operationName: params.operationName,
-            document,
-            variableValues: params.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
-          };
-          return args;
-        } catch (error) {
-          if (error instanceof GraphQLError) return [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
-          throw error;
-        }
-      },
-      onComplete: (ctx, id, payload) => operationSignalsOf(ctx.extra.socket).ended(id, payload),
-      onError: (ctx, id, payload) => {
-        operationSignalsOf(ctx.extra.socket).ended(id, payload);
-      },
+
+  /**
+   * Before graphql-ws parses a screened message: a `complete` aborts its operation's signal,
+   * and a `subscribe` takes from the per-address limit, as HTTP does before it reads a body
+   * (plugins/ip-rate-limit.ts): a flood of operations is refused for the cost of taking from a
+   * bucket, not of parsing each. A refused one is answered here, unread, as graphql-ws answers
+   * a refusal from onSubscribe; unless graphql-ws would close the socket for it (not yet
+   * acknowledged, or its id in use), which it is then left to do.
+   */
+  async function beforeParse(message: ScreenedMessage, { socket, request }: Extra): Promise<boolean> {
+    if (message.type === MessageType.Complete && message.id !== undefined) socketStates.get(socket)?.signals.abort(message.id);
+    if (message.type !== MessageType.Subscribe || message.id === undefined || !addressLimit) return true;
+    const limited = await addressLimit.refusal(clientIpOf(request, trustProxyHops));
+    const state = stateOf(socket);
+    if (limited && state.context?.acknowledged && !(message.id in state.context.subscriptions)) {
+      if (socket.readyState === socket.OPEN) socket.send(stringifyMessage({ id: message.id, type: MessageType.Error, payload: [codedErrorToGraphQL(limited).toJSON()] }));
+      return false;
+    }
+    state.verdicts.set(message.id, limited);
+    return true;
+  }
+
+  const server = makeServer<Record<string, unknown> | undefined, Extra>({
+    // graphql-ws's default, written out: a socket that has not sent connection_init within
+    // 3 s is closed (4408), giving its place under the caps back.
+    connectionInitWaitTimeout: 3_000,
+    // Acknowledged as before (no onConnect verdict); kept for beforeParse.
+    onConnect: (ctx) => {
+      stateOf(ctx.extra.socket).context = ctx;
     },
-    wsServer,
+    // Yoga's graphql-ws recipe: each operation runs through the same envelop plugins as HTTP.
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+    onSubscribe: async (ctx, id, sent) => {
+      const state = stateOf(ctx.extra.socket);
+      // Counted before graphql-ws parsed the message (beforeParse); here only if it somehow was not.
+      const counted = state.verdicts.get(id);
+      state.verdicts.delete(id);
+      const limited = counted !== undefined ? counted : await addressLimit?.refusal(clientIpOf(ctx.extra.request, trustProxyHops));
+      if (limited) return [codedErrorToGraphQL(limited)];
+      // Persisted-operations-only mode: the payload names a trusted document instead of carrying one.
+      let params = sent;
+      try {
+        if (trustedDocuments) params = { ...sent, query: trustedQueryOf(trustedDocuments, sent) };
+      } catch (error) {
+        return [error as GraphQLError];
+      }
+      const enveloped = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        signal: state.signals.open(id, sent),
+        params,
+        connectionParams: ctx.connectionParams,
+      });
+      try {
+        const document = enveloped.parse(params.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies EnvelopedRoot,
+        };
+        return args;
+      } catch (error) {
+        if (error instanceof GraphQLError) return [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
+        throw error;
+      }
+    },
+    onComplete: (ctx, id, payload) => stateOf(ctx.extra.socket).signals.ended(id, payload),
+    onError: (ctx, id, payload) => {
+      stateOf(ctx.extra.socket).signals.ended(id, payload);
+    },
+  });
+  return serveGraphQLWs(server, wsServer, {
     // Pinged this often; a socket that has not answered within as long again is closed (a
     // dropped network ends its subscriptions too). 0: never.
-    http.webSocketKeepAliveMs || Infinity,
-  );
+    keepAliveMs: http.webSocketKeepAliveMs,
+    maxMessageBytes: http.maxBodyBytes,
+    logger,
+    trustProxyHops,
+    registry,
+    beforeParse,
+  });
 }
 
 interface EnvelopedRoot {

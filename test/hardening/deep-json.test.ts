@@ -5,8 +5,9 @@
  * cost grew with the square of the depth), so one anonymous request stopped every tenant.
  * Now a JSON body nested deeper than 128 levels is 400 BAD_REQUEST before it is parsed
  * (platform/input/json-depth.ts), and what is walked after parsing (a WebSocket's
- * connectionParams, which no body reader sees) is walked in linear time. Through the real
- * server over HTTP and WebSocket.
+ * connectionParams, which no body reader sees) is walked in linear time. A WebSocket message
+ * nested too deeply closes its socket with 4400 before graphql-ws parses it
+ * (server/websocket-messages.ts). Through the real server over HTTP and WebSocket.
  */
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -62,29 +63,17 @@ describe('JSON nested 400 000 levels deep', () => {
     expect(JSON.parse(query.text)).toMatchObject({ code: 'BAD_REQUEST', detail: TOO_DEEP });
   });
 
-  it('in WebSocket connectionParams, which no body reader sees, is answered at once: walked in linear time', async () => {
+  it('in a WebSocket message (connectionParams here) closes the socket with 4400 before graphql-ws parses it', async () => {
     // Written by hand: JSON.stringify itself recurses, and would overflow on 400 000 levels.
+    // Every message type, and the size per type: websocket-messages.test.ts.
     const socket = new WebSocket(context.server.wsUrl, 'graphql-transport-ws');
-    const messages: any[] = [];
-    const arrived = (count: number) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => (messages.length >= count ? resolve() : undefined);
-        socket.on('message', (data) => {
-          messages.push(JSON.parse(String(data)));
-          check();
-        });
-        socket.on('close', (code) => reject(new Error(`closed ${code}`)));
-      });
+    const answers: string[] = [];
+    socket.on('message', (data) => answers.push(String(data)));
+    const closed = new Promise<[number, string]>((resolve) => socket.once('close', (code, reason) => resolve([code, String(reason)])));
     await new Promise((resolve) => socket.once('open', resolve));
-    const first = arrived(1);
     socket.send(`{"type":"connection_init","payload":{"authorization":"Bearer ${context.owner.token}","extra":${deep}}}`);
-    await first;
-    expect(messages[0]).toEqual({ type: 'connection_ack' });
-    const answered = arrived(2);
-    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ viewer { kind } }' } }));
-    await answered;
-    expect(messages[1]).toEqual({ id: '1', type: 'next', payload: { data: { viewer: { kind: 'USER' } } } });
-    socket.close();
+    expect(await closed).toEqual([4400, "The message's JSON nests deeper than 128 levels"]);
+    expect(answers).toEqual([]);
   });
 });
 
@@ -100,6 +89,21 @@ describe('JSON within 128 levels', () => {
       i: { name: 'deep', type: 'extractive', config: nested(120, 'a\u0000b') },
     });
     expect(withNul.errors[0].extensions.issues[0].path).toEqual(['$i', 'config', ...Array.from({ length: 120 }, () => 'a')]);
+
+    // connectionParams within the bound reach the operation, walked in linear time by the NUL check.
+    const socket = new WebSocket(context.server.wsUrl, 'graphql-transport-ws');
+    const messages: any[] = [];
+    const arrived = (count: number) => new Promise<void>((resolve) => socket.on('message', () => messages.length >= count && resolve()));
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    const acknowledged = arrived(1);
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${context.owner.token}`, extra: nested(120, 1) } }));
+    await acknowledged;
+    const answered = arrived(2);
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ viewer { kind } }' } }));
+    await answered;
+    expect(messages.slice(0, 2)).toEqual([{ type: 'connection_ack' }, { id: '1', type: 'next', payload: { data: { viewer: { kind: 'USER' } } } }]);
+    socket.close();
 
     // And the model the first refusal did not create is not there.
     const model = await createModel(context.server, context.owner.token, { name: 'after-deep', type: 'extractive' });

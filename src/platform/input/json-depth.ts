@@ -3,6 +3,8 @@
  * argument Sluice takes (a document's metadata, a model's config, a policy). Deeper text is
  * refused before it is parsed: every reader after the parser (variable coercion, the NUL check,
  * validation, redaction) walks the value, and 450 000 levels of `[[[…]]]` fit in a 1 MiB body.
+ * WebSocket messages are held to the same bound by server/websocket-messages.ts, whose one pass
+ * also reads the message's type.
  */
 export const MAX_JSON_DEPTH = 128;
 
