@@ -151,7 +151,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     progress,
     topicReaders,
     secrets,
-    modelSettings: config.models,
+    // The operator's log hears the egress refusals a model's caller is not told of.
+    modelSettings: { ...config.models, log: logger },
     modelHealth: config.modelHealth,
     vectorSearch: config.vectorSearch,
     searchTimeoutMs: config.searchTimeoutMs,

@@ -10,6 +10,7 @@ import { printAnswer, type AnswerFormat } from './answer.js';
 export async function resealSecrets(config: Config, ownerUrl: string, format: AnswerFormat): Promise<number> {
   const report = await rotateMasterKey(ownerUrl, new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys));
   const lines = [`re-encrypted ${report.resealed} secrets under the current master key (${report.alreadyCurrent} already were)`];
+  if (report.boundToOrigin > 0) lines.push(`${report.boundToOrigin} of them were model API keys sealed before keys were bound to their server's origin; now they are`);
   if (report.unreadable.length > 0) {
     lines.push(
       `${report.unreadable.length} model API keys open under none of the keys given; they are unchanged ` +

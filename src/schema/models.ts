@@ -98,7 +98,7 @@ const UpdateModelInput = builder.inputType('UpdateModelInput', {
   fields: (t) => ({
     name: t.string({ required: false, ...displayText('name') }),
     config: t.field({ type: 'JSONObject', required: false, description: 'Replaces the configuration.', ...audited.members(MODEL_CONFIG_MARKS) }),
-    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it.', ...bounded('secret', 'secret') }),
+    apiKey: t.string({ required: false, description: 'A new key; null or "" removes it; omit to keep it. Required when config.baseUrl moves to another origin (scheme, host, port): a key goes only to the server it was given for.', ...bounded('secret', 'secret') }),
     promptMicrosPer1k: t.int({ required: false }),
     completionMicrosPer1k: t.int({ required: false }),
   }),

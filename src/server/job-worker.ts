@@ -52,8 +52,8 @@ export function modelAccess(config: Pick<Config, 'secrets' | 'models'>): ModelAc
 
 export async function startWorker({ config, progressIntervalMs, orm, queueUrl, progress, models, logger, tracer, health, meter }: WorkerDependencies): Promise<SluiceWorker> {
   const log = logger.child({ component: 'worker' });
-  // Embedding calls and health checks are counted on the process's meter.
-  const metered: ModelAccess = { ...models, meter };
+  // Embedding calls and health checks are counted on the process's meter; what their callers are not told is logged.
+  const metered: ModelAccess = { ...models, meter, modelSettings: { ...models.modelSettings, log } };
   return startJobRunner({
     queueUrl,
     concurrency: config.concurrency,

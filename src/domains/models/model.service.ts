@@ -16,6 +16,7 @@ import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { uniqueName } from '../unique-names.js';
 import { Model } from './model.entity.js';
+import { assertKeyFollowsDestination, openKey, sealKey } from './model-key.js';
 import { lockedModel } from './model-lock.js';
 import { modelType, modelTypes, type Embeddings, type ModelClient, type ModelKind, type ModelType, type ProviderSettings } from './provider.js';
 import './providers/index.js';
@@ -96,6 +97,7 @@ export class ModelService {
     }
     if (changes.config != null) {
       const config = validConfig(type, changes.config, this.ctx.deps.modelSettings);
+      assertKeyFollowsDestination(model, type.keyDestination(model.config), type.keyDestination(config), changes.apiKey !== undefined);
       if (type.kind === 'embeddings') await this.assertVectorsKept(model, config);
       model.config = config;
     }
@@ -178,7 +180,8 @@ export class ModelService {
     if (apiKey.length > MAX_API_KEY_CHARS || /\s/.test(apiKey)) {
       throw new ValidationError(`apiKey must be at most ${MAX_API_KEY_CHARS} characters without whitespace`, { field: 'apiKey' });
     }
-    const sealed = this.ctx.deps.secrets.seal(apiKey, model.id);
+    // Sealed for the server it goes to (model-key.ts): config is set first.
+    const sealed = sealKey(this.ctx.deps.secrets, apiKey, model.id, type.keyDestination(model.config));
     Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.slice(-4) });
   }
 }
@@ -215,7 +218,8 @@ export function modelClient(deps: KeyDeps, model: StoredModel): ModelClient {
   const type = typeNamed(model.type);
   assertModelKind(model, 'chat', 'modelId');
   // Not checked against the settings again: the provider guards each call itself.
-  return (type as Extract<ModelType, { kind: 'chat' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
+  const config = validConfig(type, model.config);
+  return (type as Extract<ModelType, { kind: 'chat' }>).create(config, openedKey(deps, model, type.keyDestination(config)), deps.modelSettings);
 }
 
 /**
@@ -242,7 +246,8 @@ export interface Embedder {
 export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddingModelId'): Embedder {
   const type = typeNamed(model.type);
   assertModelKind(model, 'embeddings', field);
-  const client = (type as Extract<ModelType, { kind: 'embeddings' }>).create(validConfig(type, model.config), openedKey(deps, model), deps.modelSettings);
+  const config = validConfig(type, model.config);
+  const client = (type as Extract<ModelType, { kind: 'embeddings' }>).create(config, openedKey(deps, model, type.keyDestination(config)), deps.modelSettings);
   const price = model.promptMicrosPer1k;
   const { meter } = deps;
   return {
@@ -263,16 +268,20 @@ export function embedderFor(deps: KeyDeps, model: StoredModel, field = 'embeddin
   };
 }
 
-function openedKey(deps: KeyDeps, model: StoredModel): string | null {
+/** The model's key, opened for the server it is about to be sent to (model-key.ts). */
+function openedKey(deps: KeyDeps, model: StoredModel, destination: string | null): string | null {
   if (!model.apiKeyKeyId || !model.apiKeyCiphertext) return null;
-  return deps.secrets.open({ keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id);
+  return openKey(deps.secrets, { keyId: model.apiKeyKeyId, ciphertext: model.apiKeyCiphertext }, model.id, destination).key;
 }
 
 function forgetHealth(model: Model): void {
   Object.assign(model, { healthStatus: null, healthCheckedAt: null, healthLatencyMs: null, healthError: null, healthRecent: null });
 }
 
-/** What the audit trail shows of a model: never the key, only whether one is set (and its id changes). */
+/**
+ * What the audit trail shows of a model: never the key, only whether one is set, its last four
+ * characters, and the origin it is sent to (a key given again for another server is a change).
+ */
 function shown(model: Model) {
   return {
     name: model.name,
@@ -280,6 +289,7 @@ function shown(model: Model) {
     config: model.config,
     keySet: model.apiKeyCiphertext != null,
     keyLast4: model.apiKeyLast4 ?? null,
+    keyOrigin: model.apiKeyCiphertext != null ? typeNamed(model.type).keyDestination(model.config) : null,
     promptMicrosPer1k: model.promptMicrosPer1k,
     completionMicrosPer1k: model.completionMicrosPer1k,
   };

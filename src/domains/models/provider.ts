@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { PrivateNetworkPolicy } from '../../platform/egress/policy.js';
+import type { Logger } from '../../platform/logging/logger.js';
 
 /** A passage handed to a model: retrieved chunk text with where it came from. */
 export interface ModelPassage {
@@ -107,6 +108,8 @@ export interface ProviderSettings {
   privateNetworks: PrivateNetworkPolicy;
   /** Sent as `Sluice-Hop` with every call: this deployment's doors refuse what carries it (platform/http/call-loops.ts). */
   hopMark?: string;
+  /** The operator's log, for what a caller is not told (an egress refusal of what a name resolved to). */
+  log?: Pick<Logger, 'warn'>;
 }
 
 interface ModelTypeBase<Config extends Record<string, unknown>> {
@@ -117,6 +120,12 @@ interface ModelTypeBase<Config extends Record<string, unknown>> {
   configSchema: z.ZodType<Config>;
   /** Whether the type takes an API key (stored encrypted, never returned). */
   acceptsApiKey: boolean;
+  /**
+   * Where the type sends its API key: the origin (scheme, host, port) of the server it calls;
+   * null for a type that calls none. A stored key is bound to it (models/model-key.ts): a
+   * change of it needs the key given again, and a key sealed for one origin opens for no other.
+   */
+  keyDestination(config: Config): string | null;
   /** Checks a valid configuration against the server's settings (e.g. where it may call); its message reaches the client. */
   checkConfig?(config: Config, settings: ProviderSettings): void;
 }

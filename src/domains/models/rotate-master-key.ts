@@ -7,13 +7,20 @@
  * A secret that opens under none of the keys (sealed by a key not given, or damaged) is left
  * as it is and reported by model id: one bad row must not keep every other secret on a key
  * the operator wants to retire.
+ *
+ * It also binds keys sealed before keys were bound to their server's origin (model-key.ts):
+ * each is re-sealed with the origin of the model's `baseUrl` as it is now, even under a
+ * master key that is already current.
  */
 import { withClient } from '../../db/bootstrap.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
+import { keyDestinationOf, openKey, sealKey } from './model-key.js';
 
 export interface RotationReport {
   resealed: number;
   alreadyCurrent: number;
+  /** Of `resealed`, keys sealed before origins were bound, now bound to their model's origin. */
+  boundToOrigin: number;
   /** Models whose key opens under none of the keys given; unchanged. */
   unreadable: string[];
 }
@@ -22,25 +29,29 @@ export async function rotateMasterKey(ownerUrl: string, box: SecretBox): Promise
   return withClient(ownerUrl, async (client) => {
     await client.query('begin');
     try {
-      const { rows } = await client.query<{ id: string; api_key_key_id: string; api_key_ciphertext: string }>(
-        'select id, api_key_key_id, api_key_ciphertext from models where api_key_key_id is not null for update',
+      const { rows } = await client.query<{ id: string; type: string; config: Record<string, unknown>; api_key_key_id: string; api_key_ciphertext: string }>(
+        'select id, type, config, api_key_key_id, api_key_ciphertext from models where api_key_key_id is not null for update',
       );
       let resealed = 0;
       let alreadyCurrent = 0;
+      let boundToOrigin = 0;
       const unreadable: string[] = [];
       for (const row of rows) {
-        let plaintext: string;
+        let opened: { key: string; bound: boolean };
+        let origin: string | null;
         try {
-          plaintext = box.open({ keyId: row.api_key_key_id, ciphertext: row.api_key_ciphertext }, row.id);
+          origin = keyDestinationOf(row.type, row.config);
+          opened = openKey(box, { keyId: row.api_key_key_id, ciphertext: row.api_key_ciphertext }, row.id, origin);
         } catch {
           unreadable.push(row.id);
           continue;
         }
-        if (!box.isStale({ keyId: row.api_key_key_id })) {
+        if (opened.bound && !box.isStale({ keyId: row.api_key_key_id })) {
           alreadyCurrent += 1;
           continue;
         }
-        const sealed = box.seal(plaintext, row.id);
+        if (!opened.bound) boundToOrigin += 1;
+        const sealed = sealKey(box, opened.key, row.id, origin);
         await client.query('update models set api_key_ciphertext = $1, api_key_key_id = $2, updated_at = now() where id = $3', [
           sealed.ciphertext,
           sealed.keyId,
@@ -49,7 +60,7 @@ export async function rotateMasterKey(ownerUrl: string, box: SecretBox): Promise
         resealed += 1;
       }
       await client.query('commit');
-      return { resealed, alreadyCurrent, unreadable };
+      return { resealed, alreadyCurrent, boundToOrigin, unreadable };
     } catch (error) {
       await client.query('rollback');
       throw error;

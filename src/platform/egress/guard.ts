@@ -9,6 +9,9 @@
  *   the check is on the connection, not on the URL first given);
  * - the socket's peer address is checked once more after connecting, in case a future Node
  *   or undici path connects without our lookup.
+ * A refusal of what a name resolved to is marked `afterLookup`: told to whoever chose the
+ * name, it would say what an internal name resolves to (a DNS oracle), so callers answer it as
+ * a server that could not be reached and keep the reason for the operator's log.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type Socket, type TcpNetConnectOpts } from 'node:net';
@@ -61,7 +64,7 @@ function guardedAgent(policy: PrivateNetworkPolicy): Agent {
         const refusal = peer ? refusalOf(policy, peer) : undefined;
         if (refusal) {
           socket!.destroy();
-          return callback(new EgressRefusedError(host, refusal), null);
+          return callback(new EgressRefusedError(host, refusal, !isIP(host)), null);
         }
         return callback(null, socket!);
       });
@@ -79,7 +82,7 @@ function guardedLookup(policy: PrivateNetworkPolicy): TcpNetConnectOpts['lookup'
       const allowed = addresses.filter((entry) => !refusalOf(policy, entry.address));
       if (allowed.length === 0) {
         const reason = addresses.some((entry) => refusalOf(policy, entry.address) === 'METADATA_ADDRESS') ? 'METADATA_ADDRESS' : 'PRIVATE_ADDRESS';
-        return callback(new EgressRefusedError(hostname, reason), '', 0);
+        return callback(new EgressRefusedError(hostname, reason, true), '', 0);
       }
       if ((options as { all?: boolean }).all) return (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, allowed);
       return callback(null, allowed[0]!.address, allowed[0]!.family);

@@ -45,12 +45,14 @@ const SPECIAL_PURPOSE: Range[] = [
   ['198.18.0.0', 15, 'ipv4'],
   ['224.0.0.0', 3, 'ipv4'],
   // IPv4-compatible (::/96, with :: and ::1), and the ranges that carry an IPv4 address
-  // inside (NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16): a private IPv4 address
-  // could be reached through them.
+  // inside (NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32): a
+  // private IPv4 address could be reached through them. (IPv4-mapped ::ffff:0:0/96 and SIIT
+  // ::ffff:0:0:0/96 are judged as the IPv4 address they carry: `refusalOf`.)
   ['::', 96, 'ipv6'],
   ['64:ff9b::', 96, 'ipv6'],
   ['64:ff9b:1::', 48, 'ipv6'],
   ['2002::', 16, 'ipv6'],
+  ['2001::', 32, 'ipv6'],
   ['fc00::', 7, 'ipv6'],
   // Site-local, deprecated but still routed inside some networks.
   ['fec0::', 10, 'ipv6'],
@@ -72,6 +74,12 @@ export class EgressRefusedError extends Error {
   constructor(
     readonly host: string,
     readonly reason: EgressRefusal,
+    /**
+     * Refused for what a host name resolved to (not for an IP literal or a name refused as
+     * written): whoever chose the name must not learn this, or the guard answers "does this
+     * internal name exist, and where" (guard.ts, models/providers/openai-http.ts).
+     */
+    readonly afterLookup = false,
   ) {
     super(
       reason === 'METADATA_ADDRESS'
@@ -100,8 +108,9 @@ export function parsePrivateNetworkPolicy(value: string): PrivateNetworkPolicy {
 
 /** Why the policy refuses this IP address, or undefined when it may be called. */
 export function refusalOf(policy: PrivateNetworkPolicy, address: string): EgressRefusal | undefined {
-  // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address it carries.
-  const plain = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+  // An IPv4-mapped (::ffff:10.0.0.1) or SIIT (::ffff:0:10.0.0.1) IPv6 address is the IPv4
+  // address it carries, in either spelling (::ffff:a00:1): it reaches that address.
+  const plain = translatedIPv4(address) ?? address;
   const family = isIP(plain) === 6 ? 'ipv6' : 'ipv4';
   const embedded = family === 'ipv6' ? embeddedIPv4(plain) : undefined;
   if (never.check(plain, family) || (embedded && never.check(embedded, 'ipv4'))) return 'METADATA_ADDRESS';
@@ -147,17 +156,30 @@ function exceptions(policy: PrivateNetworkPolicy & { mode: 'deny' }): BlockList 
   return list;
 }
 
+const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+
+/** The IPv4 address of an IPv4-mapped (::ffff:0:0/96) or SIIT (::ffff:0:0:0/96, RFC 6052 §2.1) address. */
+function translatedIPv4(address: string): string | undefined {
+  if (isIP(address) !== 6) return undefined;
+  const words = ipv6Words(address);
+  if (!words || !words.slice(0, 4).every((word) => word === 0)) return undefined;
+  const mapped = words[4] === 0 && words[5] === 0xffff;
+  const siit = words[4] === 0xffff && words[5] === 0;
+  return mapped || siit ? v4(words[6]!, words[7]!) : undefined;
+}
+
 /**
  * The IPv4 address an IPv6 address carries, for the ranges that route to one: IPv4-compatible
- * (::a.b.c.d), NAT64 (64:ff9b::/96, 64:ff9b:1::/48, in the last 32 bits) and 6to4 (2002::/16,
- * bits 16–47). So metadata stays refused in `allow` mode when written as 64:ff9b::a9fe:a9fe.
+ * (::a.b.c.d), NAT64 (64:ff9b::/96, 64:ff9b:1::/48, in the last 32 bits), 6to4 (2002::/16,
+ * bits 16–47) and Teredo (2001::/32: the client's address, inverted, in the last 32 bits). So
+ * metadata stays refused in `allow` mode when written as 64:ff9b::a9fe:a9fe.
  */
 function embeddedIPv4(address: string): string | undefined {
   const words = ipv6Words(address);
   if (!words) return undefined;
-  const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
   const zeros = (from: number, to: number) => words.slice(from, to).every((word) => word === 0);
   if (words[0] === 0x2002) return v4(words[1]!, words[2]!);
+  if (words[0] === 0x2001 && words[1] === 0) return v4(words[6]! ^ 0xffff, words[7]! ^ 0xffff);
   if ((words[0] === 0x64 && words[1] === 0xff9b && (zeros(2, 6) || words[2] === 1)) || zeros(0, 6)) return v4(words[6]!, words[7]!);
   return undefined;
 }

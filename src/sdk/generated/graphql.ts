@@ -316,7 +316,7 @@ export type UpdateIdentityProviderInput = {
 };
 
 export type UpdateModelInput = {
-  /** A new key; null or "" removes it; omit to keep it. */
+  /** A new key; null or "" removes it; omit to keep it. Required when config.baseUrl moves to another origin (scheme, host, port): a key goes only to the server it was given for. */
   apiKey?: string | null | undefined;
   completionMicrosPer1k?: number | null | undefined;
   /** Replaces the configuration. */

@@ -103,6 +103,7 @@ registerModelType({
   description: 'Built in: composes the answer from the best-matching sentences of the passages, with citations. Needs no model server.',
   configSchema,
   acceptsApiKey: false,
+  keyDestination: () => null,
   create: (config) => ({
     async *answer({ query, passages, signal }: AnswerRequest): AsyncGenerator<AnswerEvent> {
       const { answer, cited } = extractAnswer(query, passages, config.maxSentences);

@@ -119,5 +119,6 @@ registerModelType({
   configSchema,
   acceptsApiKey: true,
   checkConfig: (config, settings) => checkBaseUrl(config.baseUrl, settings),
+  keyDestination: (config) => new URL(config.baseUrl).origin,
   create: (config, apiKey, settings) => new OpenAIEmbeddings(config, apiKey, settings),
 });

@@ -164,6 +164,7 @@ registerModelType({
   configSchema,
   acceptsApiKey: true,
   checkConfig: (config, settings) => checkBaseUrl(config.baseUrl, settings),
+  keyDestination: (config) => new URL(config.baseUrl).origin,
   create: (config, apiKey, settings) => new Completion(config, apiKey, settings),
 });
 

@@ -128,8 +128,14 @@ export class UpstreamCall {
         // seen: a redirect is said as one, not as a server that could not be reached.
         response = await egressFor(this.settings.privateNetworks).fetch(url, { method: 'POST', headers, body, signal: deadline.signal, redirect: 'manual' });
       } catch (error) {
-        if (error instanceof EgressRefusedError) throw new UpstreamError(error.message, { reason: error.reason, attempts: this.attempts });
-        if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error;
+        if (error instanceof EgressRefusedError && !error.afterLookup) throw new UpstreamError(error.message, { reason: error.reason, attempts: this.attempts });
+        if (error instanceof EgressRefusedError) {
+          // Refused for what a name resolved to: the caller hears what an unknown name gets (a
+          // network error, retried alike), or a tenant could map internal names through the
+          // answers (egress/guard.ts). The operator's log says why.
+          this.settings.log?.warn({ host: error.host, reason: error.reason, attempt: this.attempts }, `model call refused by the egress guard: ${error.message}`);
+        }
+        if (deadline.signal.aborted || this.attempts > this.settings.maxRetries) throw error instanceof EgressRefusedError ? new Error('The model server could not be reached') : error;
       }
       if (response?.ok) return response;
       if (response && response.status >= 300 && response.status < 400) throw this.redirected(response);
