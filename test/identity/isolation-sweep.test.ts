@@ -13,6 +13,8 @@ import { schema } from '../../src/schema/index.js';
 import { populatedTenant, type Credential, type PopulatedTenant } from '../support/populated-tenant.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createDataset, ingestInline } from '../support/ingestion.js';
+import { endpointOver, must } from '../support/endpoints.js';
+import { createPolicy } from '../support/policies.js';
 import { operationsFor, SKIPPED, subscriptionOperationsFor, withNodeFragments, type Target } from '../support/sweep.js';
 
 let server: TestServer;
@@ -24,6 +26,10 @@ let target: Target;
 let followTarget: Target;
 /** Strings that only B's data contains. */
 let secretsOfB: string[];
+/** B's data by id: its datasets, documents, models, endpoints, policies and jobs (global and raw ids). */
+let dataTarget: Target;
+/** Strings that only B's data (not its people) contains. */
+let dataSecretsOfB: string[];
 
 beforeAll(async () => {
   // At info: the sweep reads no log line, and at debug (every SQL statement a line) writing
@@ -54,6 +60,18 @@ beforeAll(async () => {
   const job = (await ingestInline(server, b.owner.accessToken, dataset.id, [{ title: 'Bravo entry', text: 'Only Bravo keeps this ledger.' }])).body.data.ingestDocuments.id;
   followTarget = { ...target, ids: [dataset.id, job, decodeGlobalID(dataset.id).id, ...target.ids] };
   secretsOfB.push(dataset.id, job, decodeGlobalID(dataset.id).id, decodeGlobalID(job).id, 'Bravo ledger', 'bravo-ledger');
+
+  // B's data, each kind once: the records a tenant's ids reach beyond its people and keys.
+  const setup = await endpointOver(server, b.owner.accessToken, [{ title: 'Bravo handbook', text: 'Bravo alone opens the north sluice at dusk.' }], {
+    dataset: { name: 'Bravo handbook', slug: 'bravo-handbook' },
+    slug: 'bravo-desk',
+  });
+  const policy = await createPolicy(server, b.owner.accessToken, setup.endpointId, 'access', { mode: 'allow', patterns: ['*@bravo-partner.example'] });
+  const documents = await must(server, b.owner.accessToken, 'query($id: ID!) { dataset(id: $id) { documents { edges { node { id } } } } }', { id: setup.datasetId });
+  const documentId: string = documents.dataset.documents.edges[0].node.id;
+  const dataIds = [setup.datasetId, documentId, setup.modelId, setup.endpointId, policy.id, job];
+  dataTarget = { ...target, ids: [...dataIds, ...dataIds.map((id) => decodeGlobalID(id).id)] };
+  dataSecretsOfB = [...dataTarget.ids, 'Bravo handbook', 'bravo-handbook', 'bravo-desk', 'north sluice', 'bravo-partner.example', 'Bravo entry', 'Only Bravo keeps'];
 }, 120_000);
 afterAll(() => server?.close());
 
@@ -85,6 +103,17 @@ async function subscribeOnce(credential: Credential, query: string, variables: R
     controller.abort();
   }
   return { status: response.status, text };
+}
+
+/** B's data rows (datasets and what hangs off them), as the superuser sees them. */
+function dataSnapshotOfB(): Promise<string> {
+  return withClient(server.database.ownerUrl, async (client) => {
+    const tables: Record<string, unknown[]> = {};
+    for (const table of ['datasets', 'documents', 'chunks', 'models', 'endpoints', 'policies', 'ingestion_jobs']) {
+      tables[table] = (await client.query(`select * from ${table} where tenant_id = $1 order by id`, [target.tenantIds[1]])).rows;
+    }
+    return JSON.stringify(tables);
+  });
 }
 
 /** B's rows, as the superuser sees them. */
@@ -180,6 +209,32 @@ it('lets none of tenant A’s credentials, nor a caller without one, read or cha
     expect({ credential: credential.name, status }).toEqual({ credential: credential.name, status: 200 });
     expect(JSON.parse(text).data.viewer.tenant.slug).toBe(a.owner.tenant.slug);
   }
+});
+
+// The callers who pass every permission check and so reach the tenant filter itself: lower
+// roles are refused before it, by the sweep above. About 1 600 operations each.
+it('lets none of tenant A’s most privileged credentials, nor a caller without one, reach B’s datasets, documents, models, endpoints, policies or jobs by id', { timeout: 600_000 }, async () => {
+  const before = await dataSnapshotOfB();
+  const operations = withNodeFragments(schema, operationsFor(schema, dataTarget));
+  const leaks: string[] = [];
+  const callers: Credential[] = [...a.credentials.filter((credential) => /:(OWNER|key-ADMIN|external)$/.test(credential.name)), { name: 'none', headers: {} }];
+  expect(callers.map((credential) => credential.name)).toEqual(['Alpha:OWNER', 'Alpha:key-ADMIN', 'Alpha:external', 'none']);
+  for (const credential of callers) {
+    await eachConcurrently(operations, async (operation) => {
+      const { status, text } = await send(credential, operation.query, operation.variables);
+      const echoed = JSON.stringify(operation.variables);
+      const leaked = dataSecretsOfB.filter((secret) => text.includes(secret) && !echoed.includes(secret));
+      if (leaked.length || status >= 500 || text.includes('"INTERNAL"')) {
+        leaks.push(`${credential.name} ${operation.field} ${echoed}: status ${status}, leaked ${JSON.stringify(leaked)}: ${text.slice(0, 300)}`);
+      }
+    });
+  }
+  console.log(`data sweep: ${operations.length} operations × ${callers.length} callers`);
+  expect(leaks).toEqual([]);
+  expect(await dataSnapshotOfB()).toBe(before);
+  // Positive control: B's owner reads each of them by the same ids.
+  const own = await must(server, b.owner.accessToken, 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: dataTarget.ids.slice(0, 6) });
+  expect(own.nodes.map((node: { id: string } | null) => node?.id)).toEqual(dataTarget.ids.slice(0, 6));
 });
 
 it('lets none of tenant A’s credentials follow tenant B’s jobs or datasets (subscriptions by id)', { timeout: 300_000 }, async () => {
