@@ -42,6 +42,38 @@ describe('a job’s status', () => {
     expect(await statusOf(owner.token, hopeless.body.data.ingestDocuments.id)).toMatchObject({ stage: 'FAILED', status: 'FAILED', documentsFailed: 1 });
   });
 
+  it('fails a file whose records repeat an id, storing none of it (the last record silently replaced the others, counted as written)', async () => {
+    const { server, owner } = state;
+    const dataset = await createDataset(server, owner.token);
+    const upload = await ingestFiles(
+      server,
+      owner.token,
+      dataset.id,
+      [
+        { name: 'd.json', content: '[{"text":"first record lamp","id":1},{"text":"second record fog","id":1}]' },
+        { name: 't.csv', content: 'id,t\n1,x\n1,y\n' },
+      ],
+      { jsonIdField: 'id', csvIdColumn: 'id' },
+    );
+    const job = await statusOf(owner.token, upload.body.data.ingestDocuments.id);
+    expect(job).toMatchObject({ stage: 'FAILED', status: 'FAILED', documentsFailed: 2 });
+    expect(job.documents).toEqual([
+      { name: 'd.json', status: 'FAILED', reason: 'PARSE_ERROR', error: expect.stringContaining('record 2 repeats the id "1" of record 1') },
+      { name: 't.csv', status: 'FAILED', reason: 'PARSE_ERROR', error: expect.stringContaining('row 2 repeats the id "1" of row 1') },
+    ]);
+    const stored = await server.graphql('query($id: ID!) { dataset(id: $id) { documentCount } }', { token: owner.token, variables: { id: dataset.id } });
+    expect(stored.body.data.dataset.documentCount).toBe(0);
+  });
+
+  it('reads an inline JSON Lines text that begins with a byte order mark as an uploaded file is read', async () => {
+    const { server, owner } = state;
+    const dataset = await createDataset(server, owner.token);
+    const text = '\uFEFF{"text":"the keeper trims the wick","id":"a"}\n';
+    const inline = await ingestInline(server, owner.token, dataset.id, [{ title: 'bom.jsonl', text, mimeType: 'application/jsonl' }], { jsonIdField: 'id' });
+    const job = await statusOf(owner.token, inline.body.data.ingestDocuments.id);
+    expect(job.documents).toEqual([{ name: 'bom.jsonl', status: 'DONE', reason: null, error: null }]);
+  });
+
   it('reads QUEUED or RUNNING before the job ends; the history (last: n) lists the jobs with their inputs', async () => {
     const { server, owner } = state;
     const dataset = await createDataset(server, owner.token);

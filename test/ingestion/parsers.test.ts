@@ -115,6 +115,24 @@ describe('bad input is refused with a reason', () => {
     expect(reasonOf(() => parse('e.txt', 'text', '   \n\n ')).message).toContain('no text');
   });
 
+  it('two records of one file with one id fail the file, naming both (the last would have replaced the first)', () => {
+    const json = resolveIngestionOptions({ jsonIdField: 'id' });
+    expect(reasonOf(() => parse('d.json', 'json', '[{"text":"first record lamp","id":1},{"text":"second record fog","id":1}]', json))).toMatchObject({
+      reason: 'PARSE_ERROR',
+      message: expect.stringContaining('record 2 repeats the id "1" of record 1: the values of "id" must be unique within a file'),
+    });
+    // Ids equal once cleaned are one id too (a number and its string; a control character removed).
+    expect(reasonOf(() => parse('d.jsonl', 'jsonl', '{"text":"a","id":7}\n\n{"text":"b","id":"7\\u0007"}\n', json))).toMatchObject({
+      reason: 'PARSE_ERROR',
+      message: expect.stringContaining('line 3 repeats the id "7" of line 1'),
+    });
+    const csv = resolveIngestionOptions({ csvIdColumn: 'id' });
+    expect(reasonOf(() => parse('t.csv', 'csv', 'id,t\n1,x\n2,y\n1,z\n', csv))).toMatchObject({ reason: 'PARSE_ERROR', message: expect.stringContaining('row 3 repeats the id "1" of row 1: the values of "id" must be unique') });
+    // Distinct ids, and no id field at all, are as before.
+    expect(parse('t.csv', 'csv', 'id,t\n1,x\n2,y\n', csv).map((row) => row.sourceKey)).toEqual(['t.csv#1', 't.csv#2']);
+    expect(parse('d.json', 'json', '[{"text":"a"},{"text":"b"}]').map((record) => record.sourceKey)).toEqual(['d.json#1', 'd.json#2']);
+  });
+
   it('every format is bounded before its parser runs: nesting, columns, line and record length (PARSE_LIMIT)', () => {
     const limited = (name: string, format: Parameters<typeof parse>[1], content: string) => reasonOf(() => parse(name, format, content));
     const over = expect.objectContaining({ reason: 'PARSE_LIMIT' });

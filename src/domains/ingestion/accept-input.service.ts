@@ -108,11 +108,13 @@ export class AcceptInputService {
       let name = titleFromContent(document.title ?? '') || `document-${offset + 1}`;
       try {
         name = displayName(document.title, `documents.${offset}.title`, TITLE_MAX, { reason: 'INVALID_TITLE' });
-        const byteCount = Buffer.byteLength(document.text, 'utf8');
+        // A byte order mark is not text: an uploaded file's goes when it is decoded (decodeUtf8), an inline text's here.
+        const text = document.text.startsWith('\uFEFF') ? document.text.slice(1) : document.text;
+        const byteCount = Buffer.byteLength(text, 'utf8');
         if (byteCount > limits.maxFileBytes) throw tooLarge(name, byteCount, limits.maxFileBytes);
-        assertTextual(document.text, name);
+        assertTextual(text, name);
         const format = document.mimeType ? detectFormat(name, document.mimeType) : 'text';
-        accepted.push({ name, format, mimeType: MIME_OF[format], content: document.text, byteCount, metadata: document.metadata ?? {} });
+        accepted.push({ name, format, mimeType: MIME_OF[format], content: text, byteCount, metadata: document.metadata ?? {} });
       } catch (error) {
         refuse(index, name, error);
       }

@@ -164,6 +164,7 @@ function jsonDocuments(
   { json }: IngestionOptions,
   { records, single, lines }: { records: unknown[]; single: boolean; lines?: number[] },
 ): ParsedDocument[] {
+  const ids = new RecordIds(input.name, json.idField);
   return records.map((record, index) => {
     const where = lines ? `line ${lines[index]}` : single ? 'the document' : `record ${index + 1}`;
     if (typeof record === 'string') {
@@ -181,7 +182,7 @@ function jsonDocuments(
     }
     const { [json.textField]: _text, ...metadata } = record as Record<string, unknown>;
     return {
-      sourceKey: id !== undefined ? recordKey(input.name, String(id), where) : single ? input.name : `${input.name}#${index + 1}`,
+      sourceKey: id !== undefined ? ids.keyOf(String(id), where) : single ? input.name : `${input.name}#${index + 1}`,
       title: typeof title === 'string' ? title : single ? input.name : `${input.name} #${index + 1}`,
       text,
       metadata: { ...input.metadata, ...metadata },
@@ -202,6 +203,7 @@ function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: Pars
   };
   let header: string[] = [];
   let textColumns: string[] = [];
+  const ids = new RecordIds(input.name, csv.idColumn);
   let rows = 0;
   const bytes = Buffer.byteLength(input.content, 'utf8');
   let done = 0;
@@ -228,7 +230,7 @@ function csvDocuments(input: ParseInput, { csv }: IngestionOptions, limits: Pars
     if (csv.idColumn && !id) throw parseError(input.name, `row ${index + 1} has an empty "${csv.idColumn}"`);
     const metadata = Object.fromEntries(Object.entries(row).filter(([column]) => !csv.textColumns?.includes(column)));
     add({
-      sourceKey: id ? recordKey(input.name, id, `row ${index + 1}`) : `${input.name}#row-${index + 1}`,
+      sourceKey: id ? ids.keyOf(id, `row ${index + 1}`) : `${input.name}#row-${index + 1}`,
       title: (csv.titleColumn && row[csv.titleColumn]) || `${input.name} row ${index + 1}`,
       text: render(row),
       metadata: { ...input.metadata, ...(csv.textColumns ? metadata : {}), row: index + 1 },
@@ -279,6 +281,32 @@ export const RECORD_ID_MAX = 256;
  * gone, one line); and it is bounded, so a key always fits the unique index that finds a
  * document by it.
  */
+/**
+ * The keys a file's records get from their own ids (`jsonIdField`, `csvIdColumn`), each once:
+ * two records of one file with one id would name one document, and the last would silently
+ * replace the others while the job counted them all (an "id" column that is really a
+ * category lost most of its rows). The file fails instead, naming both records.
+ */
+class RecordIds {
+  /** Each key seen, and where (the first record that had it). */
+  private readonly seen = new Map<string, string>();
+
+  constructor(
+    private readonly name: string,
+    private readonly field: string | null | undefined,
+  ) {}
+
+  keyOf(id: string, where: string): string {
+    const key = recordKey(this.name, id, where);
+    const first = this.seen.get(key);
+    if (first !== undefined) {
+      throw parseError(this.name, `${where} repeats the id "${key.slice(this.name.length + 1)}" of ${first}: the values of "${this.field}" must be unique within a file`);
+    }
+    this.seen.set(key, where);
+    return key;
+  }
+}
+
 function recordKey(name: string, id: string, where: string): string {
   const clean = oneLine(id);
   if (clean === '') throw parseError(name, `${where} has an id with no visible text`);
