@@ -164,6 +164,7 @@ export const envSchema = z.object({
   SLUICE_MAX_TOKENS: limit(100, 100_000).default(2000),
   SLUICE_MAX_COST: limit(10, 10_000_000).default(50_000),
   SLUICE_MAX_DIRECTIVES: limit(0, 1000).default(50),
+  SLUICE_MAX_VARIABLE_VALUES: limit(100, 1_000_000).default(10_000),
   SLUICE_INTROSPECTION: z.enum(['true', 'false']).optional(),
   SLUICE_DATABASE_SSL: z.enum(['require', 'disable'], { message: 'must be require or disable' }).optional(),
   SLUICE_DATABASE_POOL_SIZE: limit(1, 500).default(10),

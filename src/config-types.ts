@@ -157,6 +157,8 @@ export interface OperationLimitConfig {
   maxTokens: number;
   maxCost: number;
   maxDirectives: number;
+  /** Most values in an operation's variables, every item and field at any depth counted (SLUICE_MAX_VARIABLE_VALUES). */
+  maxVariableValues: number;
   introspection: boolean;
   /** Hide "Did you mean …?" in validation errors (production): they map the schema for a stranger. */
   blockFieldSuggestions: boolean;

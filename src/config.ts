@@ -175,6 +175,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       maxTokens: values.SLUICE_MAX_TOKENS,
       maxCost: values.SLUICE_MAX_COST,
       maxDirectives: values.SLUICE_MAX_DIRECTIVES,
+      maxVariableValues: values.SLUICE_MAX_VARIABLE_VALUES,
       introspection: values.SLUICE_INTROSPECTION ? values.SLUICE_INTROSPECTION === 'true' : !production,
       blockFieldSuggestions: production,
     },

@@ -36,6 +36,7 @@ import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
 import { refusalInDoorShape } from './routes/door-refusals.js';
 import { UploadBudget } from './platform/http/upload-budget.js';
+import { UNKNOWN_REQUEST_ID } from './platform/http/request-ids.js';
 import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
 import { withSecurityHeaders } from './platform/http/security-headers.js';
@@ -230,7 +231,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         if (coded) return coded;
         logger.error({ err: error }, 'unexpected error outside execution');
         const asGraphQL = error instanceof GraphQLError ? error : new GraphQLError(String((error as Error)?.message ?? error));
-        return maskedError(asGraphQL, 'unknown', !production);
+        // The request id plugin names the request in the answer (Yoga gives this hook none).
+        return maskedError(asGraphQL, UNKNOWN_REQUEST_ID, !production);
       },
     },
     plugins: pluginList({

@@ -13,6 +13,12 @@
  * above all) is held to the limit of a plain request body (`maxFieldBytes`), and refused with
  * 413 as soon as it passes it, the rest of the body unread. An upload form with a 98 MB
  * `operations` once went through whole: parsed on the event loop (11 s) into 1.4 GB.
+ *
+ * JSON (a body, an upload's `operations`) may hold no more values than an operation's variables
+ * may (`maxVariableValues`, counted in the text before it is parsed: parsing is the first walk of
+ * it), and an upload's `map` must have the shape the multipart spec gives it, within the files
+ * limit (platform/http/upload-map.ts): both 400 `BAD_REQUEST`. Yoga's parser applies the map as
+ * soon as it has read the body, so its copy of the body ends only once the check has passed.
  */
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
@@ -20,7 +26,8 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import { createGraphQLError } from '@graphql-tools/utils';
 import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
-import { jsonNestsDeeperThan, TOO_DEEP_MESSAGE } from '../platform/input/json-depth.js';
+import { uploadMapRefusal, type UploadMapBounds } from '../platform/http/upload-map.js';
+import { jsonNestsDeeperThan, jsonValuesMoreThan, MAX_JSON_DEPTH, TOO_DEEP_MESSAGE } from '../platform/input/json-depth.js';
 import { NOT_UTF8_MESSAGE, RefusedBodyError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
@@ -44,7 +51,17 @@ function unreadableBody(message: string, code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARG
   return createGraphQLError(message, { extensions: { code, http: { status: httpStatusOf(code) } } });
 }
 
-export function useUtf8Bodies({ maxFieldBytes }: { maxFieldBytes: number }): Plugin {
+export interface Utf8BodyOptions {
+  /** The most bytes of a form field (a plain body's limit). */
+  maxFieldBytes: number;
+  /** SLUICE_MAX_VARIABLE_VALUES: what an operation's variables may hold; a JSON body or an upload's `operations`, OPERATION_VALUES more. */
+  maxVariableValues: number;
+  /** SLUICE_INGEST_MAX_FILES: the most files (and paths) an upload's `map` may name. */
+  maxUploadFiles: number;
+}
+
+export function useUtf8Bodies({ maxFieldBytes, maxVariableValues, maxUploadFiles }: Utf8BodyOptions): Plugin {
+  const limits: FieldLimits = { maxFieldBytes, maxVariableValues, map: { maxFiles: maxUploadFiles, maxSegments: MAX_JSON_DEPTH + 1 } };
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       if (!requestParser || request.method !== 'POST' || request.body == null) return;
@@ -58,6 +75,7 @@ export function useUtf8Bodies({ maxFieldBytes }: { maxFieldBytes: number }): Plu
           const text = await (json ? jsonTextOf(req) : utf8TextOf(req)).catch((error: unknown) => {
             throw error instanceof RefusedBodyError ? unreadableBody(error.message) : error;
           });
+          if (json && jsonValuesMoreThan(text, maxVariableValues + OPERATION_VALUES)) throw unreadableBody(tooManyValuesMessage(maxVariableValues));
           return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: text }));
         });
         return;
@@ -74,9 +92,18 @@ export function useUtf8Bodies({ maxFieldBytes }: { maxFieldBytes: number }): Plu
           forYoga.destroy(error);
           forCheck.destroy(error);
         });
-        source.pipe(forYoga);
+        // Yoga's copy ends once the check has passed: its parser applies `map` (every segment
+        // of every path) as soon as it has the whole body, and must not apply a refused one.
+        source.pipe(forYoga, { end: false });
         source.pipe(forCheck);
-        const checked = textFieldsRefusal(forCheck, boundary, maxFieldBytes);
+        const checked = textFieldsRefusal(forCheck, boundary, limits);
+        source.on('end', () =>
+          void checked.then((found) => {
+            if (forYoga.destroyed) return;
+            if (found) forYoga.destroy(new Error(found.message));
+            else forYoga.end();
+          }),
+        );
         // A field over its limit is refused at once: the rest of the body is not read.
         void checked.then((found) => found?.code && source.destroy(new Error(found.message)));
         const parsed = Promise.resolve(parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: forYoga, duplex: 'half' } as unknown as RequestInit)));
@@ -97,18 +124,38 @@ export function useUtf8Bodies({ maxFieldBytes }: { maxFieldBytes: number }): Plu
   };
 }
 
+function mapRefusalOf(text: string, bounds: UploadMapBounds): Refusal | null {
+  const message = uploadMapRefusal(text, bounds);
+  return message === null ? null : { message };
+}
+
 /** The boundary of a multipart/form-data body, `undefined` if it has none, `null` if not multipart. */
 function multipartBoundaryOf(contentType: string | null): string | null | undefined {
   if (!contentType || !/^multipart\/form-data/i.test(contentType)) return null;
   return /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)?.slice(1).find(Boolean);
 }
 
+/** What a request's JSON holds besides its variables' values: the body, `query`, `operationName`, `variables`, `extensions` and theirs. */
+const OPERATION_VALUES = 32;
+
+/** The refusal of a JSON body or `operations` field holding more values than an operation's variables may. */
+function tooManyValuesMessage(maxVariableValues: number): string {
+  return `The request's JSON holds more values than an operation's variables may: ${maxVariableValues} (SLUICE_MAX_VARIABLE_VALUES), counting every item of every list and field of every object.`;
+}
+
+interface FieldLimits {
+  maxFieldBytes: number;
+  maxVariableValues: number;
+  map: UploadMapBounds;
+}
+
 /**
  * Why a field of the multipart body is refused (larger than `maxFieldBytes`; for the text
- * fields, not UTF-8 or JSON nested too deeply), or null; file parts are drained unread. A field
- * over its limit ends the check at once.
+ * fields, not UTF-8, JSON nested too deeply or holding too many values, a `map` not of the
+ * spec's shape), or null; file parts are drained unread. A field over its limit ends the check
+ * at once.
  */
-function textFieldsRefusal(body: Readable, boundary: string | undefined, maxFieldBytes: number): Promise<Refusal | null> {
+function textFieldsRefusal(body: Readable, boundary: string | undefined, { maxFieldBytes, maxVariableValues, map }: FieldLimits): Promise<Refusal | null> {
   if (!boundary) {
     body.resume();
     return Promise.resolve(null); // Yoga's parser refuses it.
@@ -140,8 +187,16 @@ function textFieldsRefusal(body: Readable, boundary: string | undefined, maxFiel
       part.on('end', () => {
         if (chunks.length === 0 || refusal !== null) return;
         const bytes = Buffer.concat(chunks);
-        if (!isUtf8(bytes)) refusal = { message: NOT_UTF8_MESSAGE };
-        else if (jsonNestsDeeperThan(bytes.toString('utf8'))) refusal = { message: TOO_DEEP_MESSAGE };
+        if (!isUtf8(bytes)) {
+          refusal = { message: NOT_UTF8_MESSAGE };
+          return;
+        }
+        const text = bytes.toString('utf8');
+        if (jsonNestsDeeperThan(text)) refusal = { message: TOO_DEEP_MESSAGE };
+        else if (jsonValuesMoreThan(text, maxVariableValues + OPERATION_VALUES)) refusal = { message: tooManyValuesMessage(maxVariableValues) };
+        else if (name === 'map') refusal = mapRefusalOf(text, map);
+        // One operation (batching is off): anything else failed inside Yoga's parser as INTERNAL.
+        else if (name === 'operations' && !text.trimStart().startsWith('{')) refusal = { message: 'The multipart field "operations" must be a JSON object: the operation.' };
       });
       part.resume();
     });

@@ -51,6 +51,7 @@ import { useSubscriptionShutdown } from '../plugins/subscription-shutdown.js';
 import { useTracing } from '../plugins/tracing.js';
 import { useTrustedDocuments } from '../plugins/trusted-documents.js';
 import { useUtf8Bodies } from '../plugins/utf8-bodies.js';
+import { useVariableLimits } from '../plugins/variable-limits.js';
 import { useAuditExport } from '../routes/audit-export.js';
 import { useCatalogRoute } from '../routes/catalog.js';
 import { ConsumerDoor } from '../routes/consumer-door.js';
@@ -169,7 +170,7 @@ export function pluginList({
     }),
     useErrorModel({ exposeUnexpected: !production, presentDetails: presentErrorDetails }),
     // Request text that is not UTF-8 is refused (400 BAD_REQUEST) before it is parsed.
-    useUtf8Bodies({ maxFieldBytes: config.http.maxBodyBytes }),
+    useUtf8Bodies({ maxFieldBytes: config.http.maxBodyBytes, maxVariableValues: config.operationLimits.maxVariableValues, maxUploadFiles: config.ingestion.maxFiles }),
     // After the error model, so spans and metrics see the codes clients get.
     useTracing({ tracer }),
     useMetrics({
@@ -181,6 +182,8 @@ export function pluginList({
       subscriptionTopics: () => topicReaders.activeTopics,
       onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
     }),
+    // Before anything walks the variables (the cost model's coercion, the NUL check, execution).
+    useVariableLimits({ maxValues: config.operationLimits.maxVariableValues }),
     useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
     // NUL in any argument or variable is the caller's mistake, refused before anything runs.
     useUnstorableTextRefusal(),

@@ -25,6 +25,7 @@ describe('limit settings', () => {
       maxTokens: 2000,
       maxCost: 50_000,
       maxDirectives: 50,
+      maxVariableValues: 10_000,
       introspection: true,
       blockFieldSuggestions: false,
     });

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** What an error masked where no request is known (Yoga's last-resort masking) carries until the request id plugin names it. */
+export const UNKNOWN_REQUEST_ID = 'unknown';
 const SAFE_ID = /^[\w.:-]{1,128}$/;
 const ids = new WeakMap<Request, string>();
 

@@ -21,44 +21,55 @@ export function isUnstorableText(text: string): boolean {
   return text.includes(NUL) || !text.isWellFormed();
 }
 
-/** A step of a path, linked to its parent's: a path is built only for the NUL found. */
-interface Step {
-  parent: Step | null;
-  key: string | number;
-}
-
 /**
- * Where the first unstorable string in `value` is (isUnstorableText) (a path of keys and indexes), or null. Walks strings, plain
- * objects (their keys too), arrays and uploaded files (their names), without recursion, so
- * deeply nested JSON cannot overflow the stack, and in time linear in the input: each value
- * pending holds a link to its parent's step, not a copy of its whole path (copies made 450 000
- * levels of `[[[…]]]`, under the body limit, cost quadratic time and held the event loop for
- * minutes).
+ * Where the first unstorable string in `value` is (isUnstorableText) (a path of keys and
+ * indexes), or null. Walks strings, plain objects (their keys too), arrays and uploaded files
+ * (their names) without recursion, so deeply nested JSON cannot overflow the stack, in time
+ * linear in the input, and allocating per container, not per value: a stack holds each open
+ * container with its keys and the index reached, and a path is built only for the string found.
+ * (Copying each value's path made 450 000 levels of `[[[…]]]` cost quadratic time; two objects
+ * per value made a list of 450 000 zeros cost a second. An operation's variables are bounded
+ * before this walk: plugins/variable-limits.ts.)
  */
 export function unstorableTextPath(value: unknown, root: InputPath = []): InputPath | null {
-  const pending: [unknown, Step | null][] = [[value, null]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, step] = next;
-    if (typeof item === 'string') {
-      if (isUnstorableText(item)) return pathOf(root, step);
-    } else if (Array.isArray(item)) {
-      item.forEach((element, index) => pending.push([element, { parent: step, key: index }]));
-    } else if (isUploadedFile(item)) {
-      if (isUnstorableText(item.name)) return pathOf(root, { parent: step, key: 'name' });
+  const open: Frame[] = [];
+  /** The next value below the open containers: a string or a file name checked, a list or an object opened. */
+  const visit = (item: unknown): InputPath | null => {
+    if (typeof item === 'string') return isUnstorableText(item) ? pathOf(root, open) : null;
+    if (Array.isArray(item)) open.push({ container: item, keys: null, next: 0 });
+    else if (isUploadedFile(item)) {
+      if (isUnstorableText(item.name)) return [...pathOf(root, open), 'name'];
     } else if (item !== null && typeof item === 'object' && !(item instanceof Date)) {
-      for (const [key, element] of Object.entries(item)) {
-        if (isUnstorableText(key)) return pathOf(root, { parent: step, key });
-        pending.push([element, { parent: step, key }]);
-      }
+      const keys = Object.keys(item);
+      for (const key of keys) if (isUnstorableText(key)) return [...pathOf(root, open), key];
+      open.push({ container: item as Record<string, unknown>, keys, next: 0 });
     }
+    return null;
+  };
+  let found = visit(value);
+  for (let frame = open.at(-1); !found && frame; frame = open.at(-1)) {
+    const { container, keys, next } = frame;
+    if (next >= (keys ?? (container as unknown[])).length) {
+      open.pop();
+      continue;
+    }
+    // Advanced before the child is visited: `next - 1` is where the child is, for its path.
+    frame.next = next + 1;
+    found = visit(keys ? (container as Record<string, unknown>)[keys[next] as string] : (container as unknown[])[next]);
   }
-  return null;
+  return found;
 }
 
-function pathOf(root: InputPath, step: Step | null): InputPath {
-  const keys: (string | number)[] = [];
-  for (let at = step; at; at = at.parent) keys.push(at.key);
-  return [...root, ...keys.reverse()];
+/** An open list or object, its keys (an object's), and the index of the next element to visit. */
+interface Frame {
+  container: unknown[] | Record<string, unknown>;
+  keys: string[] | null;
+  next: number;
+}
+
+/** The path to the element being visited: each open container's key or index, below `root`. */
+function pathOf(root: InputPath, open: Frame[]): InputPath {
+  return [...root, ...open.map(({ keys, next }) => (keys ? (keys[next - 1] as string) : next - 1))];
 }
 
 /** A path as people read it: `$input.name`, `files.0.name`. */
