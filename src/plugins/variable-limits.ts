@@ -1,21 +1,17 @@
 /**
  * Bounds an operation's variables before anything walks them (the NUL check, the cost model's
- * coercion, execution's, the audit's), on HTTP, SSE and graphql-ws alike:
- * - every variable must be declared by the operation. graphql-js ignores the others (the spec
- *   is silent, graphql/graphql-spec#540; GraphQL over HTTP defines `variables` as the values of
- *   the variables the operation defines), so nothing could use them: a typo'd name is a mistake
- *   the caller should hear about, and a 900 KB list under a name nobody declared was walked
- *   value by value for a second per request;
- * - at most `maxValues` values in all (each scalar, list and object, at any depth) and
- *   `maxDepth` levels (platform/input/value-bounds.ts): counted before anything else, stopping
- *   at the first value over the bound.
+ * coercion, execution's, the audit's), on HTTP, SSE and graphql-ws alike: at most `maxValues`
+ * values in all (each scalar, list and object, at any depth) and `maxDepth` levels
+ * (platform/input/value-bounds.ts), counted before anything else, stopping at the first value
+ * over the bound. Variables the operation does not declare count too: graphql-js ignores them
+ * (and so does Sluice: clients that send a shared bag of variables keep working), but a 900 KB
+ * list under a name nobody declared was walked value by value for a second per request.
  * A refusal is BAD_USER_INPUT before anything runs (HTTP 400 for
  * `application/graphql-response+json`, 200 for legacy `application/json`), with
- * `extensions.limit` and `extensions.max` for a bound, `extensions.issues` naming the variable
- * that is not declared. A multipart upload's `map` is bounded before it becomes variables
- * (utf8-bodies.ts and platform/http/upload-map.ts).
+ * `extensions.limit` and `extensions.max`. A multipart upload's `map` is bounded before it
+ * becomes variables (utf8-bodies.ts and platform/http/upload-map.ts).
  */
-import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
 import { MAX_JSON_DEPTH } from '../platform/input/json-depth.js';
@@ -43,20 +39,9 @@ export function useVariableLimits({ maxValues = 10_000, maxDepth = MAX_JSON_DEPT
   };
 }
 
-function variablesRefusal({ document, operationName, variableValues }: ExecutionArgs, maxValues: number, maxDepth: number): GraphQLError | undefined {
-  // Not an object (Yoga and graphql-ws refuse that themselves), or no operation to run: graphql-js answers.
+function variablesRefusal({ variableValues }: ExecutionArgs, maxValues: number, maxDepth: number): GraphQLError | undefined {
+  // Not an object: Yoga and graphql-ws refuse that themselves.
   if (variableValues == null || typeof variableValues !== 'object' || Array.isArray(variableValues)) return undefined;
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return undefined;
-  const declared = new Set((operation.variableDefinitions ?? []).map((definition) => definition.variable.name.value));
-  // The first name found ends the walk: a variables object of 90 000 names costs one step.
-  for (const name in variableValues) {
-    if (!Object.hasOwn(variableValues, name) || declared.has(name)) continue;
-    const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
-    return refusal(`Variable "$${shown}" is not declared by the operation: send only the variables it declares.`, {
-      issues: [{ path: [`$${shown}`], message: 'is not declared by the operation' }],
-    });
-  }
   const exceeded = exceededBound(variableValues, { maxValues, maxDepth });
   if (exceeded === 'values') {
     return refusal(`The variables hold more than ${maxValues} values (SLUICE_MAX_VARIABLE_VALUES), counting every item of every list and field of every object.`, {
