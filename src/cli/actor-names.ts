@@ -16,7 +16,7 @@ export async function actorNames(client: SluiceClient): Promise<ActorName> {
   try {
     const { viewer } = await client.query(ActorDirectoryDocument);
     for (const { node } of viewer.tenant?.apiKeys.edges ?? []) names.set(`apikey:${localId(node.id)}`, `key ${node.name} (${node.prefix}…)`);
-    for (const { node } of viewer.tenant?.members.edges ?? []) names.set(`user:${localId(node.user.id)}`, node.user.email);
+    for (const { node } of viewer.tenant?.members.edges ?? []) if (node.user.email) names.set(`user:${localId(node.user.id)}`, node.user.email);
   } catch (error) {
     // Not allowed to list them (a VIEWER, a read key): the ids are still right, just less readable.
     if (!(error instanceof SluiceError) || !['FORBIDDEN', 'UNAUTHENTICATED'].includes(error.code)) throw error;

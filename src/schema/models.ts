@@ -51,9 +51,20 @@ ModelRef.implement({
     name: t.exposeString('name'),
     type: t.exposeString('type', { description: 'A registered model type (see `modelTypes`).' }),
     kind: t.field({ type: ModelKindRef, resolve: (model): ModelKind => modelKind(model), description: 'Chat (answers) or embeddings, from its type.' }),
-    config: t.field({ type: 'JSONObject', resolve: (model) => model.config, description: 'The validated, non-secret configuration.' }),
+    config: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: 'The validated, non-secret configuration (base URL, model, system prompt…). ADMIN (`config:read`): others get FORBIDDEN.',
+      authScopes: { permission: 'config:read' },
+      resolve: (model) => model.config,
+    }),
     apiKeySet: t.boolean({ resolve: (model) => model.apiKeyKeyId !== null, description: 'Whether an API key is stored (sealed; never returned).' }),
-    apiKeyLast4: t.string({ nullable: true, resolve: (model) => model.apiKeyLast4, description: 'The last four characters of the stored key.' }),
+    apiKeyLast4: t.string({
+      nullable: true,
+      description: 'The last four characters of the stored key. ADMIN (`config:read`): others get FORBIDDEN.',
+      authScopes: { permission: 'config:read' },
+      resolve: (model) => model.apiKeyLast4,
+    }),
     promptMicrosPer1k: t.exposeInt('promptMicrosPer1k', { description: 'Cost of 1 000 prompt tokens, in micro-units.' }),
     completionMicrosPer1k: t.exposeInt('completionMicrosPer1k', { description: 'Cost of 1 000 completion tokens, in micro-units.' }),
     health: t.field({

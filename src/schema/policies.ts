@@ -16,7 +16,13 @@ PolicyRef.implement({
   authScopes: (policy) => ({ $all: { tenant: policy.tenant.id, permission: 'tenant:read' } }),
   fields: (t) => ({
     type: t.exposeString('type', { description: '`access`, `rate_limit`, `accounting` or `content_guard`.' }),
-    configuration: t.field({ type: 'JSONObject', description: 'As validated, defaults filled in.', resolve: (policy) => policy.configuration }),
+    configuration: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: 'As validated, defaults filled in. ADMIN (`config:read`): others get FORBIDDEN and see the type and whether it is enabled.',
+      authScopes: { permission: 'config:read' },
+      resolve: (policy) => policy.configuration,
+    }),
     enabled: t.exposeBoolean('enabled'),
     endpoint: t.field({ type: EndpointRef, resolve: (policy) => policy.endpoint.id }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -55,7 +55,12 @@ TenantRef.implement({
       nullable: true,
       description: 'Hours documents are kept after they were last ingested, in datasets that set no period of their own; null: kept until deleted.',
     }),
-    ipAllowList: t.stringList({ nullable: true, description: 'CIDR ranges the tenant’s credentials may call from; null: anywhere.', resolve: (tenant) => tenant.ipAllowList ?? null }),
+    ipAllowList: t.stringList({
+      nullable: true,
+      description: 'CIDR ranges the tenant’s credentials may call from; null: anywhere. ADMIN (`config:read`): others get FORBIDDEN.',
+      authScopes: { permission: 'config:read' },
+      resolve: (tenant) => tenant.ipAllowList ?? null,
+    }),
     members: t.connection({
       type: MembershipRef,
       resolve: async (tenant, args, ctx) => toConnection(await ctx.services.tenancy.listMembers(tenant.id, args)),
@@ -68,7 +73,12 @@ UserRef.implement({
   // Users are global; who may see which user is decided by the service that loads them.
   authScopes: { authenticated: true },
   fields: (t) => ({
-    email: t.exposeString('email'),
+    // Programs without `admin` are not told who works here; people of the tenant are (a team page).
+    email: t.exposeString('email', {
+      nullable: true,
+      description: "Visible to the user themselves and to the tenant's people (`memberEmail:read`); an API key needs the admin scope (FORBIDDEN otherwise).",
+      authScopes: (user, _args, ctx) => user.id === ctx.actor.userId || { permission: 'memberEmail:read' },
+    }),
     displayName: t.exposeString('displayName', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),

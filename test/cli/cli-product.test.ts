@@ -118,7 +118,15 @@ describe('sluice: the product from the terminal', { timeout: 300_000 }, () => {
     expect((await sluice(['query', `${owner.tenant.slug}/docs`, 'lock keeper'])).code).toBe(0);
     expect(await json(['decisions', '--allowed', '-n', '1'])).toEqual([expect.objectContaining({ decision: 'ALLOW', endpointSlug: 'docs', caller: owner.email })]);
     expect(await json(['policies', 'edit', policy.id, '--disable'])).toMatchObject({ id: policy.id, enabled: false });
-    expect(await json(['policies', 'list', 'docs'])).toEqual([expect.objectContaining({ id: policy.id, type: 'access', enabled: false })]);
+    expect(await json(['policies', 'list', 'docs'])).toEqual([expect.objectContaining({ id: policy.id, type: 'access', enabled: false, configuration: others })]);
+    // A read-only key lists policies and models without what only ADMIN reads (config:read), instead of failing on it.
+    const reader = { SLUICE_API_KEY: (await sluice(['keys', 'create', '--name', 'reader', '--scopes', 'read'])).stdout.trim() };
+    expect(await json(['policies', 'list', 'docs'], reader)).toEqual([{ id: policy.id, type: 'access', enabled: false, createdAt: expect.any(String), updatedAt: expect.any(String), endpoint: { id: expect.any(String), slug: 'docs' } }]);
+    expect((await sluice(['policies', 'list', 'docs'], { env: reader })).stdout).toMatch(/\saccess\s+no\s+\(ADMIN only\)\n$/);
+    const readersModels = await json(['models', 'list'], reader);
+    expect(readersModels.map((model: { name: string }) => model.name)).toEqual(expect.arrayContaining(['built-in', 'terse']));
+    expect(readersModels.filter((model: Record<string, unknown>) => 'config' in model || 'apiKeyLast4' in model)).toEqual([]);
+    expect((await json(['models', 'list'])).map((model: { name: string; config: unknown }) => [model.name, model.config])).toContainEqual(['terse', { maxSentences: 1 }]);
     expectFailure(await sluice(['policies', 'edit', policy.id]), 2, /nothing to change/);
     expect((await sluice(['policies', 'delete', policy.id])).stdout).toBe(`Deleted policy ${policy.id}\n`);
     expect(await json(['policies', 'list'])).toEqual([]);

@@ -2,7 +2,7 @@
  * Finding what a command names the way people name it (a slug, a name, a key's prefix) rather
  * than by its global id, and the small option readers several commands share.
  */
-import { EndpointDocument, ModelsDocument, type EndpointFieldsFragment, type ModelFieldsFragment, type SluiceClient } from '../../sdk/index.js';
+import { EndpointDocument, ModelsDocument, ViewerDocument, type EndpointFieldsFragment, type ModelFieldsFragment, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli } from '../cli.js';
 import { askLine } from '../prompt.js';
 import { terminalText } from '../terminal-text.js';
@@ -33,9 +33,19 @@ export async function findEndpoint(client: SluiceClient, reference: string): Pro
   return endpoint;
 }
 
-/** Every one of the tenant's models, oldest first. */
-export function allModels(client: SluiceClient): Promise<ModelFieldsFragment[]> {
-  return allPages(async (after) => (await client.query(ModelsDocument, { first: 100, after })).models);
+/**
+ * Whether the caller may read configuration (`config:read` in src/domains/access/permissions.ts:
+ * ADMIN, and an API key needs the admin scope), so a command asks for it only then: a refused
+ * field fails the whole request.
+ */
+export async function mayReadConfiguration(client: SluiceClient): Promise<boolean> {
+  const { viewer } = await client.query(ViewerDocument);
+  return (viewer.role === 'OWNER' || viewer.role === 'ADMIN') && viewer.scopes.includes('ADMIN');
+}
+
+/** Every one of the tenant's models, oldest first; their configuration and key ending only if asked. */
+export function allModels(client: SluiceClient, withConfig = false): Promise<ModelFieldsFragment[]> {
+  return allPages(async (after) => (await client.query(ModelsDocument, { first: 100, after, withConfig })).models);
 }
 
 /** One of the tenant's models by name or id. */

@@ -36,7 +36,7 @@ function roleArgument(value: string | undefined): Role {
 async function findMember(client: SluiceClient, reference: string | undefined) {
   if (!reference) throw new CliError('which member? give their email (see `sluice members list`)', EXIT.usage);
   const { members } = await membersOf(client);
-  const member = members.find((candidate) => candidate.user.email.toLowerCase() === reference.toLowerCase() || candidate.id === reference);
+  const member = members.find((candidate) => candidate.user.email?.toLowerCase() === reference.toLowerCase() || candidate.id === reference);
   if (!member) throw new CliError(`no member "${reference}" in your tenant (see \`sluice members list\`)`, EXIT.failed);
   return member;
 }
@@ -49,7 +49,8 @@ export const membersList: Command = {
   async run(cli) {
     const { members, invitations } = await membersOf(cli.client());
     const rows = [
-      ...members.map((member) => [member.user.email, member.role, 'member', member.createdAt]),
+      // The emails are there: these commands need ADMIN, which may read them (`memberEmail:read`).
+      ...members.map((member) => [member.user.email ?? member.user.id, member.role, 'member', member.createdAt]),
       ...invitations.map((invitation) => [invitation.email, invitation.role, `invited, expires ${invitation.expiresAt}`, invitation.createdAt]),
     ];
     cli.print(table(['EMAIL', 'ROLE', 'STATE', 'SINCE'], rows), { members, invitations });
@@ -97,9 +98,10 @@ it needs --yes. Needs ADMIN.`,
   options: { yes: { type: 'boolean', short: 'y' } },
   async run(cli, args, values) {
     const member = await findMember(cli.client(), args[0]);
-    await confirmed(cli, values.yes, `${member.user.email}'s membership`, member.user.email);
+    const name = member.user.email ?? member.id;
+    await confirmed(cli, values.yes, `${name}'s membership`, name);
     await cli.client().mutate(RemoveMemberDocument, { membership: member.id });
-    cli.print(`Removed ${member.user.email}`, { id: member.id, email: member.user.email, removed: true });
+    cli.print(`Removed ${name}`, { id: member.id, email: member.user.email, removed: true });
   },
 };
 

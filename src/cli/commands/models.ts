@@ -3,7 +3,7 @@ import { CreateModelDocument, ModelTypesDocument, TestModelDocument, type ModelF
 import { CliError, EXIT, type Command } from '../cli.js';
 import { readAllStdin } from '../prompt.js';
 import { table } from '../table.js';
-import { allModels, findModel, jsonObjectOption, numberOption } from './lookup.js';
+import { allModels, findModel, jsonObjectOption, mayReadConfiguration, numberOption } from './lookup.js';
 
 export const modelsCreate: Command = {
   name: 'models create',
@@ -45,9 +45,10 @@ export const modelsList: Command = {
   name: 'models list',
   summary: "list your tenant's models",
   usage: '',
-  help: "Lists your tenant's models, oldest first: name, type, kind, whether an API key is stored, prices and health (never the key).",
+  help: "Lists your tenant's models, oldest first: name, type, kind, whether an API key is stored, prices and health (never the key). With ADMIN (an API key: the admin scope), the key's last four characters too, and --json adds each configuration.",
   async run(cli) {
-    const models = await allModels(cli.client());
+    const client = cli.client();
+    const models = await allModels(client, await mayReadConfiguration(client));
     cli.print(table(['NAME', 'TYPE', 'KIND', 'API KEY', 'PRICE/1K (PROMPT, COMPLETION)', 'HEALTH'], models.map(modelRow)), models);
   },
 };
@@ -57,7 +58,7 @@ function modelRow(model: ModelFieldsFragment): string[] {
     model.name,
     model.type,
     model.kind.toLowerCase(),
-    model.apiKeySet ? `…${model.apiKeyLast4 ?? ''}` : '-',
+    model.apiKeySet ? (model.apiKeyLast4 ? `…${model.apiKeyLast4}` : 'set') : '-',
     `${model.promptMicrosPer1k}, ${model.completionMicrosPer1k}`,
     model.health ? `${model.health.status}${model.health.lastError ? `: ${model.health.lastError}` : ''}` : '-',
   ];

@@ -2,7 +2,7 @@
 import { CreatePolicyDocument, DeletePolicyDocument, EndpointsWithPoliciesDocument, PolicyTypesDocument, UpdatePolicyDocument, type PolicyFieldsFragment } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
-import { allPages, findEndpoint, jsonObjectOption } from './lookup.js';
+import { allPages, findEndpoint, jsonObjectOption, mayReadConfiguration } from './lookup.js';
 
 export const policiesCreate: Command = {
   name: 'policies create',
@@ -30,14 +30,15 @@ export const policiesList: Command = {
   name: 'policies list',
   summary: "list the policies of your tenant's endpoints",
   usage: '[<endpoint>]',
-  help: 'Lists the policies of one endpoint (by slug), or of all your endpoints: id, type, enabled, configuration.',
+  help: 'Lists the policies of one endpoint (by slug), or of all your endpoints: id, type, enabled, and with ADMIN (an API key: the admin scope) the configuration.',
   async run(cli, args) {
     const [reference] = args;
     const client = cli.client();
-    const endpoints = await allPages(async (after) => (await client.query(EndpointsWithPoliciesDocument, { first: 25, after })).endpoints);
+    const withConfig = await mayReadConfiguration(client);
+    const endpoints = await allPages(async (after) => (await client.query(EndpointsWithPoliciesDocument, { first: 25, after, withConfig })).endpoints);
     if (reference && !endpoints.some((endpoint) => endpoint.slug === reference || endpoint.reference === reference)) await findEndpoint(client, reference);
     const policies = endpoints.filter((endpoint) => !reference || endpoint.slug === reference || endpoint.reference === reference).flatMap((endpoint) => endpoint.policies.map((policy) => ({ ...policy, endpoint: { id: endpoint.id, slug: endpoint.slug } })));
-    const rows = policies.map((policy) => [policy.id, policy.endpoint.slug, policy.type, policy.enabled ? 'yes' : 'no', JSON.stringify(policy.configuration)]);
+    const rows = policies.map((policy) => [policy.id, policy.endpoint.slug, policy.type, policy.enabled ? 'yes' : 'no', policy.configuration ? JSON.stringify(policy.configuration) : '(ADMIN only)']);
     cli.print(table(['ID', 'ENDPOINT', 'TYPE', 'ENABLED', 'CONFIGURATION'], rows), policies);
   },
 };

@@ -22,7 +22,7 @@ export async function readTenantCallers(client: SluiceClient): Promise<TenantCal
     everyPage(async (after) => (await client.query(ConsoleCallerKeysDocument, { after })).viewer.tenant?.apiKeys ?? EMPTY),
   ]);
   return {
-    members: new Map(members.map((member) => [uuidOf(member.user.id), member.user.email])),
+    members: new Map(members.flatMap((member) => (member.user.email ? [[uuidOf(member.user.id), member.user.email] as const] : []))),
     apiKeys: new Map(apiKeys.map((key) => [uuidOf(key.id), { name: key.name, prefix: key.prefix }])),
   };
 }

@@ -1,15 +1,27 @@
 /**
  * Who may do what: the one rule table. A permission needs a minimum role and an API-key scope;
  * users and external identities hold the scopes of their role, API keys the scopes they were
- * given (and the role those scopes amount to). scope-auth and services both ask `can`.
+ * given (and the role those scopes amount to). scope-auth and services both ask `can`. A rule
+ * may ask more of an API key than of a person with the same role (`keyScope`).
  */
 import type { Actor } from '../actor.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { roleAtLeast, type ApiScope, type Role } from './roles.js';
 
 export const PERMISSIONS = {
-  /** Read the tenant's data: datasets, documents, endpoints, members, usage. */
+  /** Read the tenant's data: datasets, documents, endpoints, models, policies, members (names and types, not their configuration). */
   'tenant:read': { role: 'VIEWER', scope: 'read' },
+  /**
+   * Configuration that reaches other systems or says who may ask: the IP allow-list, models'
+   * configuration (base URLs, system prompts) and key endings, policies' configuration. Whoever
+   * may change it may read it; the others see that the thing exists.
+   */
+  'config:read': { role: 'ADMIN', scope: 'admin' },
+  /**
+   * Colleagues' emails: any person of the tenant (a team page); a program only with `admin`.
+   * Everyone sees their own (User.email of their own user, `viewer.email`).
+   */
+  'memberEmail:read': { role: 'VIEWER', scope: 'read', keyScope: 'admin' },
   /** Write datasets and documents. */
   'data:write': { role: 'MEMBER', scope: 'write' },
   /** Ask an endpoint a question (the tenant's own, or another tenant's published one). */
@@ -27,7 +39,14 @@ export const PERMISSIONS = {
   /** Grant, demote or remove owners; tenant settings; deleting the tenant. */
   'owner:manage': { role: 'OWNER', scope: 'admin' },
   'tenant:manage': { role: 'OWNER', scope: 'admin' },
-} as const satisfies Record<string, { role: Role; scope: ApiScope }>;
+} as const satisfies Record<string, Rule>;
+
+interface Rule {
+  role: Role;
+  scope: ApiScope;
+  /** What an API key needs instead of `scope`: programs get less than people of the same role. */
+  keyScope?: ApiScope;
+}
 
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -59,8 +78,9 @@ export function roleForScopes(scopes: readonly ApiScope[]): Role {
 }
 
 export function can(actor: Actor, permission: Permission): boolean {
-  const rule = PERMISSIONS[permission];
-  return roleAtLeast(actor.role, rule.role) && actor.scopes.includes(rule.scope);
+  const rule: Rule = PERMISSIONS[permission];
+  const scope = actor.kind === 'apiKey' ? (rule.keyScope ?? rule.scope) : rule.scope;
+  return roleAtLeast(actor.role, rule.role) && actor.scopes.includes(scope);
 }
 
 export function assertCan(actor: Actor, permission: Permission): asserts actor is Exclude<Actor, { kind: 'anonymous' }> {

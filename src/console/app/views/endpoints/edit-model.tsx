@@ -21,7 +21,7 @@ export function EditModel({ model, type, onClose, onSaved }: { model: ConsoleMod
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
   const [removeKey, setRemoveKey] = useState(false);
-  const stored = { config: model.config as Record<string, unknown>, promptMicrosPer1k: model.promptMicrosPer1k, completionMicrosPer1k: model.completionMicrosPer1k };
+  const stored = { config: (model.config ?? {}) as Record<string, unknown>, promptMicrosPer1k: model.promptMicrosPer1k, completionMicrosPer1k: model.completionMicrosPer1k };
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

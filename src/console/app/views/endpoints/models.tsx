@@ -13,6 +13,7 @@ import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { everyPage } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
 import { EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
+import { mayReadConfiguration } from '../../may.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
 import { CreateModel } from './create-model.js';
@@ -21,7 +22,9 @@ import { EditModel } from './edit-model.js';
 type Tested = TestModelMutation['testModel'];
 
 export function Models() {
-  const { call } = useSession();
+  const { call, signedIn } = useSession();
+  // Below ADMIN the list shows names, types and whether a key is stored, not where models call or the key's ending.
+  const withConfig = mayReadConfiguration(signedIn);
   const [models, setModels] = useState<ConsoleModelFieldsFragment[] | undefined>();
   const [types, setTypes] = useState<ConsoleModelsQuery['modelTypes']>([]);
   const [tests, setTests] = useState<Record<string, Tested | 'testing'>>({});
@@ -36,7 +39,7 @@ export function Models() {
       let found: ConsoleModelsQuery | undefined;
       const rows = await call((client) =>
         everyPage(async (after) => {
-          found = await client.query(ConsoleModelsDocument, { first: 100, after });
+          found = await client.query(ConsoleModelsDocument, { first: 100, after, withConfig });
           return found.models;
         }),
       );
@@ -45,7 +48,7 @@ export function Models() {
     } catch (error) {
       fail(error);
     }
-  }, [call, fail]);
+  }, [call, fail, withConfig]);
   useEffect(() => void load(), [load]);
 
   const test = async (model: ConsoleModelFieldsFragment) => {
@@ -95,10 +98,10 @@ export function Models() {
                 <td>{model.name}</td>
                 <td>
                   <code>{model.type}</code>
-                  {typeof model.config.baseUrl === 'string' ? <div className="small text-body-secondary text-break">{model.config.baseUrl}</div> : null}
+                  {typeof model.config?.baseUrl === 'string' ? <div className="small text-body-secondary text-break">{model.config.baseUrl}</div> : null}
                 </td>
                 <td>{model.kind === 'CHAT' ? 'chat' : 'embeddings'}</td>
-                <td>{model.apiKeySet ? `set, …${model.apiKeyLast4 ?? ''}` : 'none'}</td>
+                <td>{model.apiKeySet ? (model.apiKeyLast4 ? `set, …${model.apiKeyLast4}` : 'set') : 'none'}</td>
                 <td className="small">
                   {model.health ? `${model.health.status}, ${formatWhen(model.health.lastCheckedAt)}` : 'not checked yet'}
                 </td>

@@ -22,6 +22,7 @@ import {
 } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { everyPage } from '../../every-page.js';
+import { mayReadConfiguration } from '../../may.js';
 import { useSession } from '../../session.js';
 import { Confirm } from './confirm.js';
 import { DecisionLog } from './decision-log.js';
@@ -31,7 +32,9 @@ import { PolicyForm, type PolicyTypeInfo } from './policy-form.js';
 export type GovernedEndpoint = GovernEndpointsQuery['endpoints']['edges'][number]['node'];
 
 export function Policies() {
-  const { call } = useSession();
+  const { call, signedIn } = useSession();
+  // Below ADMIN a policy shows its type and whether it is on, not whom it names or what it allows.
+  const withConfig = mayReadConfiguration(signedIn);
   const [params, setParams] = useSearchParams();
   const [endpoints, setEndpoints] = useState<GovernedEndpoint[] | undefined>();
   const [types, setTypes] = useState<PolicyTypeInfo[]>([]);
@@ -57,12 +60,12 @@ export function Policies() {
   const load = useCallback(async () => {
     if (!slug) return;
     try {
-      const { endpoint: found } = await call((client) => client.query(EndpointPoliciesDocument, { slug }));
+      const { endpoint: found } = await call((client) => client.query(EndpointPoliciesDocument, { slug, withConfig }));
       setPolicies(found?.policies ?? []);
     } catch (error) {
       fail(error);
     }
-  }, [call, fail, slug]);
+  }, [call, fail, slug, withConfig]);
   useEffect(() => {
     setPolicies(undefined);
     void load();
@@ -131,7 +134,7 @@ export function Policies() {
                         <PolicyForm
                           idPrefix={`edit-policy`}
                           types={types}
-                          initial={policy}
+                          initial={{ ...policy, configuration: policy.configuration ?? {} }}
                           submitLabel="Save policy"
                           onCancel={() => setEditing(undefined)}
                           onSubmit={async ({ configuration, enabled }) => {
@@ -147,7 +150,7 @@ export function Policies() {
                       <td>
                         <code>{policy.type}</code>
                       </td>
-                      <td>{describePolicy(policy.type, policy.configuration)}</td>
+                      <td>{configurationSaid(policy)}</td>
                       <td>
                         <Form.Check
                           type="switch"
@@ -203,8 +206,13 @@ export function Policies() {
           if (policy) void run((client) => client.mutate(DeletePolicyDocument, { id: policy.id }));
         }}
       >
-        {deleting ? describePolicy(deleting.type, deleting.configuration) : null}. It stops applying to the next query; its past decisions stay in the log.
+        {deleting ? configurationSaid(deleting) : null}. It stops applying to the next query; its past decisions stay in the log.
       </Confirm>
     </>
   );
+}
+
+/** What the policy does, or, for a role that may not read its configuration, that it is not shown. */
+function configurationSaid(policy: PolicyFieldsFragment): string {
+  return policy.configuration ? describePolicy(policy.type, policy.configuration) : 'Its configuration is shown to admins only';
 }

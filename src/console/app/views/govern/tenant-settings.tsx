@@ -10,6 +10,7 @@ import Spinner from 'react-bootstrap/Spinner';
 import { TenantSettingsDocument, UpdateTenantSettingsDocument, type TenantSettingsFieldsFragment, type UpdateTenantSettingsInput } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { mayReadConfiguration } from '../../may.js';
 import { useSession } from '../../session.js';
 
 type Settings = TenantSettingsFieldsFragment;
@@ -38,15 +39,17 @@ export function TenantSettings() {
   const [busy, setBusy] = useState(false);
   const [failure, fail, dismiss] = useFailure();
   const owner = signedIn?.role === 'OWNER';
+  // The IP allow-list is for admins to read (`config:read`); below ADMIN the page leaves it out.
+  const withConfig = mayReadConfiguration(signedIn);
 
   const load = useCallback(async () => {
     try {
-      const { viewer } = await call((client) => client.query(TenantSettingsDocument, {}));
+      const { viewer } = await call((client) => client.query(TenantSettingsDocument, { withConfig }));
       setSettings(viewer.tenant ?? undefined);
     } catch (error) {
       fail(error);
     }
-  }, [call, fail]);
+  }, [call, fail, withConfig]);
   useEffect(() => void load(), [load]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
@@ -135,14 +138,16 @@ export function TenantSettings() {
             </Form.Text>
           </Form.Group>
         ))}
-        <Form.Group className="mb-3" controlId="tenant-ipAllowList">
-          <Form.Label>IP allow-list</Form.Label>
-          <Form.Control as="textarea" rows={3} name="ipAllowList" className="font-monospace" defaultValue={(settings.ipAllowList ?? []).join('\n')} disabled={!owner} aria-describedby="tenant-ipAllowList-help" />
-          <Form.Text id="tenant-ipAllowList-help">
-            One CIDR range a line (203.0.113.0/24, 2001:db8::/32; a bare address is one host): this tenant's credentials work only from there. Empty: from anywhere. A list
-            without the address you are using now is refused, so you cannot lock yourself out.{ownerNote}
-          </Form.Text>
-        </Form.Group>
+        {withConfig ? (
+          <Form.Group className="mb-3" controlId="tenant-ipAllowList">
+            <Form.Label>IP allow-list</Form.Label>
+            <Form.Control as="textarea" rows={3} name="ipAllowList" className="font-monospace" defaultValue={(settings.ipAllowList ?? []).join('\n')} disabled={!owner} aria-describedby="tenant-ipAllowList-help" />
+            <Form.Text id="tenant-ipAllowList-help">
+              One CIDR range a line (203.0.113.0/24, 2001:db8::/32; a bare address is one host): this tenant's credentials work only from there. Empty: from anywhere. A list
+              without the address you are using now is refused, so you cannot lock yourself out.{ownerNote}
+            </Form.Text>
+          </Form.Group>
+        ) : null}
         <Form.Check
           className="mb-3"
           type="switch"
