@@ -72,7 +72,8 @@ export function useUtf8Bodies({ maxFieldBytes, maxVariableValues, maxUploadFiles
         // JSON must not nest too deeply either (json-depth.ts); a GraphQL document's nesting is the depth limit's.
         const json = /json/i.test(request.headers.get('content-type') ?? '');
         setRequestParser(async (req) => {
-          const text = await (json ? jsonTextOf(req) : utf8TextOf(req)).catch((error: unknown) => {
+          // The count is the variables' bound plus the operation's own few values, with its own message.
+          const text = await (json ? jsonTextOf(req, Number.MAX_SAFE_INTEGER) : utf8TextOf(req)).catch((error: unknown) => {
             throw error instanceof RefusedBodyError ? unreadableBody(error.message) : error;
           });
           if (json && jsonValuesMoreThan(text, maxVariableValues + OPERATION_VALUES)) throw unreadableBody(tooManyValuesMessage(maxVariableValues));

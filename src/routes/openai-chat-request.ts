@@ -22,17 +22,21 @@ export interface ChatRequest {
 /** The roles OpenAI's protocol knows; any other is the client's mistake. */
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
 
+/** Messages in one request, and content parts in all of them together. */
+const MAX_MESSAGES = 1000;
+const MAX_CONTENT_PARTS = 256;
+
 const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
 const Message = z.looseObject({
   role: z.enum(ROLES),
-  content: z.union([z.string(), z.array(ContentPart), z.null()]).optional(),
+  content: z.union([z.string(), z.array(ContentPart).max(MAX_CONTENT_PARTS), z.null()]).optional(),
   name: z.string().optional(),
 });
 const optional = <T extends z.ZodType>(type: T) => type.nullable().optional();
 
 const Body = z.looseObject({
   model: z.string().max(200),
-  messages: z.array(Message).min(1).max(1000),
+  messages: z.array(Message).min(1).max(MAX_MESSAGES),
   stream: optional(z.boolean()),
   stream_options: optional(z.looseObject({ include_usage: optional(z.boolean()) })),
   // One answer per request: the endpoint has one answer to a question.
@@ -56,6 +60,7 @@ const REFERENCE = /^[^/\s]+\/[^/\s]+$/;
 export function parseChatRequest(json: unknown): ChatRequest {
   const nul = unstorableTextPath(json);
   if (nul) throw new ValidationError(unstorableTextMessage(`Field "${describePath(nul)}"`), { field: describePath(nul) });
+  assertListsBounded(json);
   const parsed = Body.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -67,6 +72,24 @@ export function parseChatRequest(json: unknown): ChatRequest {
     throw new ValidationError('model must be an endpoint\'s reference, "tenant-slug/endpoint-slug" (GET /v1/models lists them)', { field: 'model' });
   }
   return { model: body.model, question: lastUserText(body.messages), stream: body.stream ?? false, includeUsage: body.stream_options?.include_usage ?? false };
+}
+
+/**
+ * The lists' lengths, before the schema walks them: the schema records an issue for each
+ * element that fails a union, and 9 000 content parts of `0` (within the body's value bound)
+ * cost it 140-250 ms of the event loop, 1 000 messages of 9 `{}` parts 460 ms.
+ */
+function assertListsBounded(json: unknown): void {
+  if (json === null || typeof json !== 'object') return;
+  const { messages } = json as { messages?: unknown };
+  if (!Array.isArray(messages)) return;
+  if (messages.length > MAX_MESSAGES) throw new ValidationError(`messages: at most ${MAX_MESSAGES} messages`, { field: 'messages' });
+  let parts = 0;
+  for (const message of messages) {
+    const content = message !== null && typeof message === 'object' ? (message as { content?: unknown }).content : undefined;
+    if (Array.isArray(content)) parts += content.length;
+    if (parts > MAX_CONTENT_PARTS) throw new ValidationError(`messages: at most ${MAX_CONTENT_PARTS} content parts in all`, { field: 'messages' });
+  }
 }
 
 /** The text of the last user message: a string, or its text parts joined by new lines. */

@@ -95,6 +95,41 @@ describe('variables over HTTP', () => {
   });
 });
 
+describe('every JSON door counts values before it parses', () => {
+  // 450 000 zeros as an OpenAI message's content made its schema check record an issue per
+  // element: 3 to 15 s of the event loop per anonymous request (900 KB, under the body limit).
+  const zerosBody = (path: string) => {
+    const many = zeros(450_000);
+    if (path === '/v1/chat/completions') return { model: 'a/b', messages: [{ role: 'user', content: many }] };
+    if (path.startsWith('/mcp')) return { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search_x', arguments: { query: many } } };
+    if (path === '/api/v1/auth/login') return { email: many, password: 'x' };
+    // The REST query's own body limit is 128 KiB: 60 000 zeros fit it.
+    return { query: zeros(60_000) };
+  };
+  it.each([
+    ['/v1/chat/completions', (body: any) => [body.error?.code, body.error?.type]],
+    ['/mcp', (body: any) => [body.error?.data?.code]],
+    ['/api/v1/endpoints/acme/handbook/query', (body: any) => [body.code]],
+    ['/api/v1/auth/login', (body: any) => [body.code, body.error]],
+  ] as const)('%s: 400 BAD_REQUEST, the body never parsed', async (path, read) => {
+    const response = await fetch(`${context.server.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(zerosBody(path)) });
+    const body = await response.json();
+    const expected = { '/v1/chat/completions': ['BAD_REQUEST', 'invalid_request_error'], '/mcp': ['BAD_REQUEST'], '/api/v1/endpoints/acme/handbook/query': ['BAD_REQUEST'], '/api/v1/auth/login': ['BAD_REQUEST', 'invalid_request'] }[path];
+    expect([response.status, read(body)]).toEqual([400, expected]);
+    expect(JSON.stringify(body)).toContain('holds more than 10000 values');
+  });
+});
+
+describe("the OpenAI door's lists", () => {
+  it('are bounded before the schema walks them: 9 000 content parts (within the value bound) are refused by their count', async () => {
+    const ask = (body: unknown) => fetch(`${context.server.baseUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const parts = await ask({ model: 'a/b', messages: [{ role: 'user', content: zeros(9_000) }] });
+    expect([parts.status, (await parts.json()).error]).toEqual([400, expect.objectContaining({ code: 'BAD_USER_INPUT', message: 'messages: at most 256 content parts in all', param: 'messages' })]);
+    const messages = await ask({ model: 'a/b', messages: Array.from({ length: 1001 }, () => ({ role: 'user', content: 'hi' })) });
+    expect([messages.status, (await messages.json()).error?.message]).toEqual([400, 'messages: at most 1000 messages']);
+  });
+});
+
 describe('variables over graphql-ws, which no body reader sees', () => {
   it('refuses too many values (undeclared variables counted) with BAD_USER_INPUT, and runs ordinary operations', async () => {
     const undeclared = await overWebSocket('{ viewer { kind } }', { a: zeros(450_000) });
