@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/domains/ingestion/chunker.js';
 import { DEFAULT_INGESTION_OPTIONS as defaults, resolveIngestionOptions, storedIngestionOptions, type IngestionOptions } from '../../src/domains/ingestion/options.js';
-import { decodeUtf8, detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
+import { detectFormat } from '../../src/domains/ingestion/parsers/formats.js';
 import { DEFAULT_PARSE_LIMITS } from '../../src/domains/ingestion/parsers/limits.js';
 import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
 
@@ -93,11 +93,9 @@ describe('bad input is refused with a reason', () => {
     throw new Error('expected an error');
   };
 
-  it('invalid UTF-8, NUL bytes and lone surrogates', () => {
-    expect(reasonOf(() => decodeUtf8(Uint8Array.from([0x48, 0xc3, 0x28]), 'bad.txt')).reason).toBe('INVALID_ENCODING');
-    expect(reasonOf(() => decodeUtf8(new TextEncoder().encode('a\u0000b'), 'nul.txt')).reason).toBe('INVALID_ENCODING');
+  // Invalid UTF-8 and NUL bytes in uploaded files: upload-decoding.test.ts.
+  it('lone surrogates', () => {
     expect(reasonOf(() => parse('s.txt', 'text', 'a\ud800b')).reason).toBe('INVALID_ENCODING');
-    expect(decodeUtf8(Uint8Array.from([0xef, 0xbb, 0xbf, 0x68, 0x69]), 'bom.txt')).toBe('hi');
   });
 
   it('unknown formats', () => {

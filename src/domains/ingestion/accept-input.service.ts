@@ -14,15 +14,15 @@ import { assertCan } from '../access/permissions.js';
 import type { ServiceContext } from '../service-context.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { resolveIngestionOptions, type IngestionOptionsInput } from './options.js';
-import { assertTextual, decodeUtf8, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
+import { assertTextual, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
 import { enqueueIngestion } from './queue.js';
+import { decodeUpload, type UploadedBytes } from './upload-text.js';
 
 /** An uploaded file: the web File API's shape, so the schema can pass uploads straight in. */
-export interface UploadedFile {
+export interface UploadedFile extends UploadedBytes {
   readonly name: string;
   readonly type: string;
   readonly size: number;
-  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 export interface InlineDocument {
@@ -97,8 +97,9 @@ export class AcceptInputService {
         name = displayName(oneLine(given) || fallback, `files.${index}.name`, TITLE_MAX, { reason: 'INVALID_NAME' });
         if (file.size > limits.maxFileBytes) throw tooLarge(name, file.size, limits.maxFileBytes);
         const format = detectFormat(name, file.type);
-        const bytes = new Uint8Array(await file.arrayBuffer());
-        accepted.push({ name, format, mimeType: MIME_OF[format], content: decodeUtf8(bytes, name), byteCount: bytes.byteLength, metadata: {} });
+        // A step at a time (upload-text.ts): a call's files at once held the event loop for seconds.
+        const { text, byteCount } = await decodeUpload(file, name);
+        accepted.push({ name, format, mimeType: MIME_OF[format], content: text, byteCount, metadata: {} });
       } catch (error) {
         refuse(index, name, error);
       }
@@ -108,7 +109,7 @@ export class AcceptInputService {
       let name = titleFromContent(document.title ?? '') || `document-${offset + 1}`;
       try {
         name = displayName(document.title, `documents.${offset}.title`, TITLE_MAX, { reason: 'INVALID_TITLE' });
-        // A byte order mark is not text: an uploaded file's goes when it is decoded (decodeUtf8), an inline text's here.
+        // A byte order mark is not text: an uploaded file's goes when it is decoded (decodeUpload), an inline text's here.
         const text = document.text.startsWith('\uFEFF') ? document.text.slice(1) : document.text;
         const byteCount = Buffer.byteLength(text, 'utf8');
         if (byteCount > limits.maxFileBytes) throw tooLarge(name, byteCount, limits.maxFileBytes);

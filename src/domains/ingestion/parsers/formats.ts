@@ -65,23 +65,7 @@ export function detectFormat(name: string, mimeType: string | null | undefined):
   });
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-/**
- * Bytes to text: UTF-8 only (a byte sequence that is not UTF-8 is refused, never guessed at),
- * without the BOM, and without NUL (PostgreSQL text cannot hold it; such input is binary).
- */
-export function decodeUtf8(bytes: Uint8Array, name: string): string {
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch {
-    throw new ValidationError(`${JSON.stringify(name)} is not valid UTF-8 text`, { reason: 'INVALID_ENCODING', name });
-  }
-  assertTextual(text, name);
-  return text;
-}
-
+/** Text as it can be stored: no NUL (PostgreSQL text cannot hold it; such input is binary), no unpaired surrogate. */
 export function assertTextual(text: string, name: string): void {
   if (text.includes('\u0000')) {
     throw new ValidationError(`${JSON.stringify(name)} contains NUL characters: binary content is not accepted`, {
