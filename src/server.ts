@@ -287,6 +287,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     trustProxyHops: limits.trustProxyHops,
     logger,
     registry: metrics.registry,
+    maxVariableValues: config.operationLimits.maxVariableValues,
   });
 
   let closing: Promise<void> | undefined;

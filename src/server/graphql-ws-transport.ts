@@ -28,6 +28,8 @@ export interface TransportOptions {
   keepAliveMs: number;
   /** The largest message (`subscribe`); `ws` closes a socket sending a larger one with 1009. */
   maxMessageBytes: number;
+  /** The most JSON values a `subscribe` message may hold (counted before it is parsed). */
+  maxSubscribeValues: number;
   logger: Logger;
   trustProxyHops: number;
   /** Where sluice_websocket_messages_refused_total is served from (/metrics). */
@@ -100,7 +102,7 @@ export function serveGraphQLWs(server: Server<Extra>, wsServer: WebSocketServer,
       extra,
     );
 
-    const messages = new SocketMessages(options.maxMessageBytes);
+    const messages = new SocketMessages(options.maxMessageBytes, options.maxSubscribeValues);
     const refuse = (refusal: MessageRefusal) => {
       refused.inc({ reason: refusal.reason });
       logger.warn(

@@ -12,7 +12,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { MessageType } from 'graphql-ws';
-import { MAX_JSON_DEPTH } from '../platform/input/json-depth.js';
+import { jsonValuesMoreThan, MAX_JSON_DEPTH } from '../platform/input/json-depth.js';
 import { takeToken, type BucketRule, type BucketState } from '../platform/rate-limits/token-bucket.js';
 
 /**
@@ -31,7 +31,7 @@ export const BAD_MESSAGE_CLOSE = 4400;
 /** The WebSocket close code "policy violation": a socket sending faster than SOCKET_MESSAGE_RATE. */
 export const TOO_MANY_MESSAGES_CLOSE = 1008;
 
-export type RefusalReason = 'too_many' | 'not_utf8' | 'too_deep' | 'too_large' | 'no_id';
+export type RefusalReason = 'too_many' | 'not_utf8' | 'too_deep' | 'too_large' | 'too_many_values' | 'no_id';
 
 /** A message graphql-ws may parse: its text, and the top-level `type` and `id` it will find there. */
 export interface ScreenedMessage {
@@ -58,6 +58,8 @@ export class SocketMessages {
 
   constructor(
     private readonly maxBytes: number,
+    /** The most JSON values a `subscribe` may hold (its variables' bound and the message's own few), or no bound. */
+    private readonly maxValues = Number.POSITIVE_INFINITY,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -79,6 +81,11 @@ export class SocketMessages {
     const allowed = type === MessageType.Subscribe ? this.maxBytes : type === MessageType.ConnectionInit ? MESSAGE_BYTES.connectionInit : MESSAGE_BYTES.other;
     if (bytes > allowed) return { reason: 'too_large', code: BAD_MESSAGE_CLOSE, message: `A ${type ?? 'message'} message may have at most ${allowed} bytes`, type, bytes };
     // Its id is what the per-address limit's verdict is kept under until graphql-ws reads it (websocket.ts).
+    // As an HTTP body's values are counted before it is parsed (utf8-bodies.ts): 90 000 keys of
+    // variables in a 1 MiB subscribe were parsed whole before the variables' bound refused them.
+    if (type === MessageType.Subscribe && jsonValuesMoreThan(text, this.maxValues)) {
+      return { reason: 'too_many_values', code: BAD_MESSAGE_CLOSE, message: `A subscribe message may hold at most ${this.maxValues} JSON values`, type, bytes };
+    }
     if (type === MessageType.Subscribe && scanned.id === undefined) return { reason: 'no_id', code: BAD_MESSAGE_CLOSE, message: `A subscribe message needs a string id of at most ${MEMBER_CHARS} characters`, type, bytes };
     return { text, type: scanned.type, id: scanned.id };
   }

@@ -29,6 +29,8 @@ export interface WebSocketOptions {
   httpServer: Server;
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
   http: Config['http'];
+  /** SLUICE_MAX_VARIABLE_VALUES: a subscribe message holding more values is refused before it is parsed. */
+  maxVariableValues: number;
   /** Persisted-operations-only mode (SLUICE_TRUSTED_DOCUMENTS). */
   trustedDocuments: TrustedDocuments | undefined;
   /** Unexpected errors are masked in production. */
@@ -107,7 +109,7 @@ function stateOf(socket: WebSocket): SocketState {
   return state;
 }
 
-export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops, logger, registry }: WebSocketOptions): Disposable {
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops, logger, registry, maxVariableValues }: WebSocketOptions): Disposable {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
@@ -208,6 +210,8 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
     // dropped network ends its subscriptions too). 0: never.
     keepAliveMs: http.webSocketKeepAliveMs,
     maxMessageBytes: http.maxBodyBytes,
+    // The variables' bound, and room for the operation and the message around it (as an HTTP body gets).
+    maxSubscribeValues: maxVariableValues + 64,
     logger,
     trustProxyHops,
     registry,

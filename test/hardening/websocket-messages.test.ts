@@ -152,6 +152,18 @@ describe('a message over its size', () => {
     const variables = { pad: 'x'.repeat(server.config.http.maxBodyBytes) };
     expect(await big.after(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables } }))).toMatchObject({ closed: { code: 1009 } });
 
+    // 90 000 keys of variables (under the size bound, shallow): counted before they are parsed, as an HTTP body's are.
+    const many = await Peer.open({});
+    const keys = Object.fromEntries(Array.from({ length: 90_000 }, (_, index) => [`k${index}`, 0]));
+    const maxValues = server.config.operationLimits.maxVariableValues + 64;
+    expect(await many.after(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables: keys } }))).toEqual({
+      closed: { code: 4400, reason: `A subscribe message may hold at most ${maxValues} JSON values` },
+    });
+    // Within the bound, a subscribe with variables is read as before.
+    const few = await Peer.open({});
+    few.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: 'query($n: String) { datasets(nameContains: $n) { edges { node { id } } } }', variables: { n: 'x' } } }));
+    expect(await few.answer('next', '2')).toMatchObject({ message: { type: 'next', id: '2' } });
+
     const longId = await Peer.open({});
     expect(await longId.after(JSON.stringify({ id: 'i'.repeat(300), type: 'subscribe', payload: { query: '{ __typename }' } }))).toEqual({
       closed: { code: 4400, reason: 'A subscribe message needs a string id of at most 256 characters' },
