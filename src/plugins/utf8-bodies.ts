@@ -150,6 +150,28 @@ interface FieldLimits {
   map: UploadMapBounds;
 }
 
+const UNREADABLE = Symbol('unreadable');
+const UNREADABLE_PART_MESSAGE = 'A multipart part must name itself as Content-Disposition: form-data; name="…" (quoted, once).';
+
+/**
+ * A part's field name and whether it is a file, read from its Content-Disposition as this check
+ * reads it, or UNREADABLE. Yoga's form parser also takes a name unquoted (`name=map`), escaped
+ * or given twice: a part this check named differently, or not at all, skipped every check of
+ * `operations` and `map` (an unquoted `name=map` of `{"0":[5]}` was INTERNAL again). So a name
+ * must be written the one plain way, else the body is refused. Parts without a name (Yoga
+ * ignores them) pass.
+ */
+function partNameOf(values: string[] | undefined): { name: string | undefined; file: boolean } | typeof UNREADABLE {
+  if (values !== undefined && values.length > 1) return UNREADABLE;
+  const disposition = values?.[0] ?? '';
+  const names = disposition.match(/(?:^|;)\s*name\*?\s*=/gi) ?? [];
+  const file = /(?:^|;)\s*filename\*?\s*=/i.test(disposition);
+  if (names.length === 0) return { name: undefined, file };
+  const quoted = /(?:^|;)\s*name\s*=\s*"([^"\\]*)"\s*(?:;|$)/i.exec(disposition);
+  if (names.length > 1 || !quoted) return UNREADABLE;
+  return { name: quoted[1], file };
+}
+
 /**
  * Why a field of the multipart body is refused (larger than `maxFieldBytes`; for the text
  * fields, not UTF-8, JSON nested too deeply or holding too many values, a `map` not of the
@@ -170,12 +192,16 @@ function textFieldsRefusal(body: Readable, boundary: string | undefined, { maxFi
       let size = 0;
       const chunks: Buffer[] = [];
       part.on('header', (header: Record<string, string[] | undefined>) => {
-        const disposition = header['content-disposition']?.[0] ?? '';
-        name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
-        file = /\bfilename\*?=/i.test(disposition);
+        const read = partNameOf(header['content-disposition']);
+        if (read === UNREADABLE) {
+          refusal ??= { message: UNREADABLE_PART_MESSAGE };
+          return;
+        }
+        ({ name, file } = read);
       });
       part.on('data', (chunk: Buffer) => {
-        if (file || refusal !== null) return;
+        // A text field is checked even when it claims a file name: Yoga reads it by its name.
+        if ((file && !(name !== undefined && TEXT_FIELDS.has(name))) || refusal !== null) return;
         size += chunk.length;
         if (size > maxFieldBytes) {
           refusal = { code: 'PAYLOAD_TOO_LARGE', message: `The form field "${(name ?? '').slice(0, 64)}" exceeds the limit of ${maxFieldBytes} bytes (files are limited apart).` };

@@ -132,9 +132,11 @@ describe("the OpenAI door's lists", () => {
 
 describe('variables over graphql-ws, which no body reader sees', () => {
   it('refuses too many values (undeclared variables counted) with BAD_USER_INPUT, and runs ordinary operations', async () => {
-    const undeclared = await overWebSocket('{ viewer { kind } }', { a: zeros(450_000) });
+    // Far over the bound, a subscribe message is refused by the socket's screen before it is
+    // parsed (test/hardening/websocket-messages.test.ts); just over it, by the variables' bound.
+    const undeclared = await overWebSocket('{ viewer { kind } }', { a: zeros(MAX + 10) });
     expect(undeclared.errors.map((error: any) => [error.extensions.code, error.extensions.limit])).toEqual([['BAD_USER_INPUT', 'variableValues']]);
-    const many = await overWebSocket(NODES, { ids: zeros(200_000).map(String) });
+    const many = await overWebSocket(NODES, { ids: zeros(MAX + 10).map(String) });
     // (graphql-ws sends the extensions whole: Yoga's HTTP marking, `http`, comes along.)
     const limitOf = ({ extensions: { code, limit, max } }: any) => ({ code, limit, max });
     expect(many.errors.map(limitOf)).toEqual([{ code: 'BAD_USER_INPUT', limit: 'variableValues', max: MAX }]);
@@ -165,6 +167,28 @@ describe("an upload's map", () => {
   it('with a path of 450 000 segments is 400 BAD_REQUEST, nothing built from it', async () => {
     const map = JSON.stringify({ 0: [`variables${'.a'.repeat(450_000)}`] });
     expect(refusedAsBody(await upload(operations, map))).toEqual(refusal('The multipart field "map" maps "0" to a path of more than 129 keys.'));
+  });
+
+  it('whose parts name themselves in a way the check cannot read is 400 BAD_REQUEST (Yoga reads them: the checks were skipped)', async () => {
+    /** A body written by hand: each part's Content-Disposition as given. */
+    const raw = async (parts: [string, string][]) => {
+      const boundary = 'sluice-raw';
+      const body = parts.map(([disposition, content]) => `--${boundary}\r\nContent-Disposition: ${disposition}\r\n\r\n${content}\r\n`).join('') + `--${boundary}--\r\n`;
+      const response = await fetch(context.server.url, { method: 'POST', headers: { 'x-sluice-csrf': '1', accept: 'application/json', 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const ops = '{"query":"{ __typename }","variables":{}}';
+    const unreadable = refusal('A multipart part must name itself as Content-Disposition: form-data; name="…" (quoted, once).');
+    for (const disposition of ['form-data; name=map', 'form-data; name="map"; name="x"', 'form-data; name="ma\\"p"', "form-data; name*=UTF-8''map"]) {
+      const answer = await raw([['form-data; name="operations"', ops], [disposition, '{"0":[5]}'], ['form-data; name="0"; filename="f.txt"', 'plain text']]);
+      expect([disposition, refusedAsBody(answer)]).toEqual([disposition, unreadable]);
+    }
+    // An unquoted operations holding 450 000 zeros: refused, not parsed.
+    expect(refusedAsBody(await raw([['form-data; name=operations', JSON.stringify({ query: '{ __typename }', variables: { a: zeros(450_000) } })], ['form-data; name="map"', '{}']]))).toEqual(unreadable);
+    // A text field that claims a file name is still checked as the text field it is.
+    expect(refusedAsBody(await raw([['form-data; name="operations"', ops], ['form-data; name="map"; filename="m.json"', '{"0":[5]}'], ['form-data; name="0"; filename="f.txt"', 'x']]))).toEqual(
+      refusal('The multipart field "map" must give each file a non-empty list of variable paths (strings): "0" has none.'),
+    );
   });
 
   it('whose operations is no object is 400 BAD_REQUEST, not INTERNAL', async () => {
