@@ -28,7 +28,7 @@ import type { Plugin } from 'graphql-yoga';
 import { httpStatusOf } from '../platform/errors/index.js';
 import { uploadMapRefusal, type UploadMapBounds } from '../platform/http/upload-map.js';
 import { jsonNestsDeeperThan, jsonValuesMoreThan, MAX_JSON_DEPTH, TOO_DEEP_MESSAGE } from '../platform/input/json-depth.js';
-import { NOT_UTF8_MESSAGE, RefusedBodyError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
+import { NOT_UTF8_MESSAGE, RefusedBodyError, TooManyValuesError, jsonTextOf, utf8TextOf } from '../platform/input/utf8-text.js';
 
 /** The multipart fields that carry text the server reads (graphql-multipart-request-spec). */
 const TEXT_FIELDS = new Set(['operations', 'map']);
@@ -72,11 +72,11 @@ export function useUtf8Bodies({ maxFieldBytes, maxVariableValues, maxUploadFiles
         // JSON must not nest too deeply either (json-depth.ts); a GraphQL document's nesting is the depth limit's.
         const json = /json/i.test(request.headers.get('content-type') ?? '');
         setRequestParser(async (req) => {
-          // The count is the variables' bound plus the operation's own few values, with its own message.
-          const text = await (json ? jsonTextOf(req, Number.MAX_SAFE_INTEGER) : utf8TextOf(req)).catch((error: unknown) => {
+          // The count is the variables' bound plus the operation's own few values, said in the variables' terms.
+          const text = await (json ? jsonTextOf(req, maxVariableValues + OPERATION_VALUES) : utf8TextOf(req)).catch((error: unknown) => {
+            if (error instanceof TooManyValuesError) throw unreadableBody(tooManyValuesMessage(maxVariableValues));
             throw error instanceof RefusedBodyError ? unreadableBody(error.message) : error;
           });
-          if (json && jsonValuesMoreThan(text, maxVariableValues + OPERATION_VALUES)) throw unreadableBody(tooManyValuesMessage(maxVariableValues));
           return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: text }));
         });
         return;
