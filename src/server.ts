@@ -31,7 +31,7 @@ import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
-import { hasErrorCode, maskedError, toClientError, UnavailableError } from './platform/errors/index.js';
+import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
 import { refusalInDoorShape } from './routes/door-refusals.js';
@@ -56,6 +56,7 @@ import { presentErrorDetails } from './schema/error-details.js';
 import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
+import { drainConnections } from './server/drain-connections.js';
 import { AddressLimit } from './plugins/ip-rate-limit.js';
 import { WebSocketCaps } from './server/websocket-caps.js';
 import { Gauge, Registry } from 'prom-client';
@@ -292,34 +293,6 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
 
   let closing: Promise<void> | undefined;
 
-  /** Stop accepting, end subscriptions, let in-flight requests finish (then cut what is left). */
-  async function drainConnections() {
-    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    await ws.dispose();
-    httpServer.closeIdleConnections();
-    let cutTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      // First the requests' own last words: each consumer route ends its stream or answer with
-      // UNAVAILABLE in its format (routes/consumer-door.ts `standing`); what is still open a
-      // moment later is cut.
-      logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: ending the remaining requests with UNAVAILABLE');
-      shutdownCut.abort(new UnavailableError('The server is shutting down: send the request again.', 'shutdown', 1));
-      cutTimer = setTimeout(() => {
-        logger.warn({ graceMs: CUT_GRACE_MS }, 'shutdown timeout: closing remaining connections');
-        httpServer.closeAllConnections();
-      }, CUT_GRACE_MS);
-    }, config.http.shutdownTimeoutMs);
-    // Keep-alive connections become idle as their last response ends; close them as they do.
-    const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 100);
-    try {
-      await closed;
-    } finally {
-      clearTimeout(timer);
-      clearTimeout(cutTimer);
-      clearInterval(idleSweep);
-    }
-  }
-
   return {
     yoga,
     httpServer,
@@ -342,7 +315,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         await runShutdownSteps(
           logger,
           [
-            ['connections', () => drainConnections()],
+            ['connections', () => drainConnections({ httpServer, webSockets: ws, logger, shutdownTimeoutMs: config.http.shutdownTimeoutMs, cut: shutdownCut })],
             ['credential watch', () => credentialWatch.dispose()],
             ['subscription topics', () => topicReaders.close()],
             // Suppressed refusals get their summary now, then every event of the requests that
@@ -369,12 +342,6 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
 
 /** Yoga's health check, the readiness check and the metrics scrape (plugin-list.ts). */
 const PROBE_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
-
-/**
- * After the shutdown timeout, how long the requests told UNAVAILABLE have to send it and end
- * before their connections are closed regardless.
- */
-const CUT_GRACE_MS = 1_000;
 
 /**
  * How long the audit log waits, once the connections are closed, for the events of requests
