@@ -24,7 +24,7 @@ export interface DecodedUpload {
 
 /**
  * The file's text: UTF-8 only (refused, never guessed at, with `INVALID_ENCODING`), its byte
- * order mark dropped, no NUL or unpaired surrogate (as `decodeUtf8`). The bytes are read as the
+ * order mark dropped, no NUL or unpaired surrogate (assertTextual). The bytes are read as the
  * multipart parser holds them (pieces of 64 KiB), never joined, and decoded at most
  * DECODE_STEP_BYTES between two turns of the event loop; a turn comes first, so the files of
  * one call are decoded a step at a time too.
