@@ -14,22 +14,26 @@ const DROP = 'drop function if exists auth_api_key(text);';
  * return type changes, so the function is dropped and created again, in the migration's
  * transaction: no request sees it missing.
  */
+/** Exported for key_chain_lifetimes, which restates it with edits (function-edits.ts). */
+export const AUTH_API_KEY_WITH_CREATOR = {
+  signature: editedSql(AUTH_API_KEY.signature, [['revoked_at timestamptz)', 'revoked_at timestamptz, creator_id uuid, creator_role text)']], NAME),
+  definition: editedSql(
+    AUTH_API_KEY.definition,
+    [
+      ['k.expires_at, k.revoked_at\n', 'k.expires_at, k.revoked_at, k.created_by_id, m.role::text\n'],
+      [
+        'join tenants t on t.id = k.tenant_id\n',
+        'join tenants t on t.id = k.tenant_id\n               left join memberships m on m.user_id = k.created_by_id and m.tenant_id = k.tenant_id\n',
+      ],
+    ],
+    NAME,
+  ),
+};
+
 export class Migration20261205213000_api_key_creator_role extends Migration {
   override async up(): Promise<void> {
-    const signature = editedSql(AUTH_API_KEY.signature, [['revoked_at timestamptz)', 'revoked_at timestamptz, creator_id uuid, creator_role text)']], NAME);
-    const definition = editedSql(
-      AUTH_API_KEY.definition,
-      [
-        ['k.expires_at, k.revoked_at\n', 'k.expires_at, k.revoked_at, k.created_by_id, m.role::text\n'],
-        [
-          'join tenants t on t.id = k.tenant_id\n',
-          'join tenants t on t.id = k.tenant_id\n               left join memberships m on m.user_id = k.created_by_id and m.tenant_id = k.tenant_id\n',
-        ],
-      ],
-      NAME,
-    );
     this.addSql(DROP);
-    for (const statement of definerFunctionSql(signature, definition)) this.addSql(statement);
+    for (const statement of definerFunctionSql(AUTH_API_KEY_WITH_CREATOR.signature, AUTH_API_KEY_WITH_CREATOR.definition)) this.addSql(statement);
   }
 
   override async down(): Promise<void> {

@@ -47,7 +47,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
       type: 'DateTime',
       required: false,
       description:
-        "Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now.",
+        "Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now. A key creating a key: at most its own end (and its parents'), which is also the default (BAD_USER_INPUT, reason OUTLIVES_PARENT).",
     }),
   }),
 });
@@ -75,7 +75,8 @@ builder.mutationFields((t) => ({
   }),
   rotateApiKey: t.field({
     type: CreatedApiKeyRef,
-    description: 'Issues a successor; the old key keeps working for `gracePeriodSeconds`.',
+    description:
+      'Issues a successor; the old key keeps working for `gracePeriodSeconds`, and so do the keys it minted, no longer. Rotated by a key, the successor ends no later than that key.',
     authScopes: { permission: 'apiKey:manage' },
     args: {
       id: t.arg.globalID({ required: true, for: [ApiKeyRef] }),

@@ -16,6 +16,7 @@ import { ApiKey } from './api-key.entity.js';
 import { answerablePersonId } from './answerable-person.js';
 import { shownKey } from './api-key-audit.js';
 import { endChildrenOf, parentCredentialOf, type ParentCredential } from './credential-children.js';
+import { boundedByParent, clampedToParent } from './credential-lifetimes.js';
 import { assertCan } from '../access/permissions.js';
 import { CREDENTIAL_PREFIX, hashToken, newOpaqueToken, shownPrefix } from '../../platform/secrets/opaque-tokens.js';
 
@@ -47,11 +48,16 @@ export async function insertApiKey(em: EntityManager, input: NewApiKey): Promise
     throw new ValidationError(`Scopes must be a non-empty subset of ${API_SCOPES.join(', ')}`, { field: 'scopes' });
   }
   let expiresAt = input.expiresAt;
+  // A key minted by a key ends no later than that key's chain (credential-lifetimes.ts): the
+  // default is cut to it, an explicit later expiry (or never) is refused.
+  const notAfter = input.parent?.notAfter ?? null;
   if (expiresAt === undefined) {
     const tenant = await em.findOneOrFail(Tenant, { id: input.tenantId });
-    expiresAt = new Date(Date.now() + tenant.apiKeyDefaultTtlDays * DAY_MS);
+    expiresAt = clampedToParent(new Date(Date.now() + tenant.apiKeyDefaultTtlDays * DAY_MS), notAfter);
   } else if (expiresAt && expiresAt <= new Date()) {
     throw new ValidationError('expiresAt must be in the future', { field: 'expiresAt' });
+  } else {
+    expiresAt = boundedByParent(expiresAt, notAfter);
   }
   const secret = newOpaqueToken(CREDENTIAL_PREFIX.apiKey);
   const apiKey = em.create(ApiKey, {
@@ -128,7 +134,10 @@ export class ApiKeyService {
 
   /**
    * Issues a successor with the same name, scopes and lifetime; the old key keeps working for
-   * `gracePeriodSeconds` (so deployments can switch over), then stops.
+   * `gracePeriodSeconds` (so deployments can switch over), then stops, and so do the keys it
+   * minted (credential-lifetimes.ts). A successor minted by a key ends no later than that key,
+   * like a key it creates with no `expiresAt`; a key rotating itself gets a new secret, not a
+   * longer life, and its successor takes its place under its own parent.
    */
   async rotate(id: string, gracePeriodSeconds: number): Promise<CreatedApiKey> {
     const { actor, em } = this.ctx;
@@ -139,10 +148,17 @@ export class ApiKeyService {
     const old = await this.activeKey(id);
     const now = Date.now();
     const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
-    const wanted = { scopes: old.scopes, expiresAt: lifetime === null ? null : new Date(now + lifetime) };
+    const minter = await parentCredentialOf(this.ctx);
+    // Rotating itself, the old key's parent stays the successor's: were the old key the parent,
+    // its grace period's end would take the successor with it.
+    const parent: ParentCredential =
+      actor.kind === 'apiKey' && actor.apiKeyId === old.id
+        ? { apiKeyId: old.createdByApiKey?.id ?? null, providerId: old.createdByProvider?.id ?? null, notAfter: minter.notAfter }
+        : minter;
+    const wanted = { scopes: old.scopes, expiresAt: clampedToParent(lifetime === null ? null : new Date(now + lifetime), parent.notAfter) };
     // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
     assertMayIssueKey(actor, wanted, await this.tenant(actor.tenantId));
-    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId(), parent: await parentCredentialOf(this.ctx) });
+    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId(), parent });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;

@@ -16,6 +16,7 @@ import type { AuditRequest } from '../audit/audit-log.js';
 import { UnauthenticatedError } from '../errors.js';
 import { AccessTokenExpiredError, AccessTokens, TOKEN_ISSUER } from './access-token.js';
 import type { CredentialStore } from './credential-store.js';
+import { earlier } from './credential-lifetimes.js';
 import { ExternalTokenVerifier } from './external-tokens.js';
 import { keyScopesFor, roleForScopes, scopesForRole } from '../access/permissions.js';
 import { NO_ACTOR, type RefusedCredential, type RefusedCredentials } from './refused-credentials.js';
@@ -145,6 +146,14 @@ export class Authenticator {
     const known: Refusal = { tenantId: record.tenantId, credential: 'apiKey', reason: '', actor: { kind: 'apiKey', id: record.keyId, email: null }, details: { keyPrefix } };
     if (record.revokedAt) throw refuse(new UnauthenticatedError('API key revoked', { reason: 'revoked' }), { ...known, reason: 'revoked' });
     if (record.expiresAt && record.expiresAt <= now) throw refuse(new UnauthenticatedError('API key expired', { reason: 'expired' }), { ...known, reason: 'expired' });
+    // A key lives no longer than the keys that minted it (credential-lifetimes.ts), whatever
+    // path ended them: expiry, the end of a rotation's grace period, revocation.
+    if (record.parentRevokedAt) {
+      throw refuse(new UnauthenticatedError('API key revoked: a key that minted it was revoked', { reason: 'parent-revoked' }), { ...known, reason: 'parent-revoked' });
+    }
+    if (record.parentsExpireAt && record.parentsExpireAt <= now) {
+      throw refuse(new UnauthenticatedError('API key expired: a key that minted it expired', { reason: 'parent-expired' }), { ...known, reason: 'parent-expired' });
+    }
     // Held to its creator's current role, read fresh like a user's: a demotion narrows the key
     // at once; a removed creator's keys stop (removal also revokes them: members.service.ts).
     if (record.creator && !record.creator.role) {
@@ -166,7 +175,8 @@ export class Authenticator {
         role: roleForScopes(scopes),
         scopes,
       },
-      expiresAt: record.expiresAt,
+      // When it stops: its own end or its parents', whichever comes first (subscriptions end then).
+      expiresAt: earlier(record.expiresAt, record.parentsExpireAt),
     };
   }
 }

@@ -4,7 +4,8 @@
  * provider, revokes those children (and what they made in turn) in the same transaction, each
  * with an audit event naming the reason. Otherwise a revoked credential could leave behind a
  * live one credited to a real person (attacker review: an ADMIN key minted keys and invitations
- * that outlived its revocation).
+ * that outlived its revocation). Expiry needs no cascade: a child ends no later than its parent
+ * (credential-lifetimes.ts).
  */
 import { auditChange } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
@@ -12,22 +13,29 @@ import { Invitation } from '../tenancy/invitation.entity.js';
 import { INVITATION_MARKS } from '../tenancy/members.service.js';
 import { shownKey } from './api-key-audit.js';
 import { ApiKey } from './api-key.entity.js';
+import { keyChainOf } from './credential-lifetimes.js';
 import { IdentityProvider } from './identity-provider.entity.js';
 
 /** The credential behind the current actor, if it is not a person's own sign-in. */
 export interface ParentCredential {
   apiKeyId: string | null;
   providerId: string | null;
+  /**
+   * The latest a key or invitation it makes may live: a parent key's end, and the ends of the
+   * keys above it (credential-lifetimes.ts). Null: no bound (a person, a provider, or a key
+   * chain none of which expires).
+   */
+  notAfter: Date | null;
 }
 
 export async function parentCredentialOf(ctx: ServiceContext): Promise<ParentCredential> {
   const { actor, em } = ctx;
-  if (actor.kind === 'apiKey') return { apiKeyId: actor.apiKeyId, providerId: null };
+  if (actor.kind === 'apiKey') return { apiKeyId: actor.apiKeyId, providerId: null, notAfter: (await keyChainOf(em, actor.apiKeyId)).endsAt };
   if (actor.kind === 'external') {
     const provider = await em.findOne(IdentityProvider, { issuer: actor.issuer });
-    return { apiKeyId: null, providerId: provider?.id ?? null };
+    return { apiKeyId: null, providerId: provider?.id ?? null, notAfter: null };
   }
-  return { apiKeyId: null, providerId: null };
+  return { apiKeyId: null, providerId: null, notAfter: null };
 }
 
 export type ChildrenEndedBecause = 'parent-key-revoked' | 'provider-disabled' | 'provider-removed';

@@ -17,6 +17,12 @@ export interface ApiKeyRecord {
   expiresAt: Date | null;
   revokedAt: Date | null;
   /**
+   * The keys that minted it, and theirs, up the line (credential-lifetimes.ts): the earliest
+   * expiry and the earliest revocation among them. Null: none (or no parent key).
+   */
+  parentsExpireAt: Date | null;
+  parentRevokedAt: Date | null;
+  /**
    * The person whose authority the key carries, with their role in the key's tenant now (null:
    * no longer a member). Null for keys no member created (the operator CLI's).
    */
@@ -68,6 +74,8 @@ export class CredentialStore {
       scopes: row.scopes,
       expiresAt: row.expires_at ? new Date(row.expires_at) : null,
       revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+      parentsExpireAt: row.parents_expire_at ? new Date(row.parents_expire_at) : null,
+      parentRevokedAt: row.parent_revoked_at ? new Date(row.parent_revoked_at) : null,
       creator: row.creator_id ? { userId: row.creator_id, role: row.creator_role ?? null } : null,
     };
   }

@@ -14,6 +14,7 @@ import { Invitation } from '../tenancy/invitation.entity.js';
 import { Membership } from '../tenancy/membership.entity.js';
 import { User } from '../tenancy/user.entity.js';
 import { AccountService, type AuthPayload } from './account.service.js';
+import { keyChainOf } from './credential-lifetimes.js';
 import { assertAcceptablePassword, hashPassword } from './passwords.js';
 import { rememberSignInAddress } from './sign-in-addresses.js';
 
@@ -64,6 +65,7 @@ export class InvitationAcceptanceService {
     if (invitation.revokedAt) throw invalid;
     if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
     await this.assertInviterStillGrants(invitation);
+    await this.assertSendingKeyStillLive(invitation, invalid);
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
     const membership = em.create(Membership, { tenant: record.tenantId, user, role: record.role });
     invitation.acceptedAt = new Date();
@@ -78,6 +80,21 @@ export class InvitationAcceptanceService {
     });
     const accounts = new AccountService(this.ctx);
     return accounts.sessionFor(user, record.tenantId);
+  }
+
+  /**
+   * An invitation a key sent ends with that key and the keys above it (credential-lifetimes.ts):
+   * its expiry was cut to theirs when it was sent, but a key's life can be cut later (rotation
+   * ends it with its grace period), so the chain is read again here. A revoked one answers as a
+   * revoked invitation does (revocation revokes the invitation too).
+   */
+  private async assertSendingKeyStillLive(invitation: Invitation, invalid: NotFoundError): Promise<void> {
+    if (!invitation.createdByApiKeyId) return;
+    const chain = await keyChainOf(this.ctx.em, invitation.createdByApiKeyId);
+    if (chain.revoked) throw invalid;
+    if (chain.endsAt && chain.endsAt <= new Date()) {
+      throw new ValidationError('This invitation has expired: the API key that sent it has', { reason: 'expired' });
+    }
   }
 
   /**

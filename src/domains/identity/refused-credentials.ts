@@ -28,7 +28,7 @@ export interface RefusedCredential {
   /** The tenant whose key, session or user the credential names; null: the platform's trail. */
   tenantId: string | null;
   credential: CredentialKind;
-  /** Why, e.g. `unknown`, `wrong-secret`, `revoked`, `expired`, `creator-left`, `creator-role`, `invalid`, `ended`, `reuse`. */
+  /** Why, e.g. `unknown`, `wrong-secret`, `revoked`, `expired`, `creator-left`, `creator-role`, `parent-expired`, `parent-revoked`, `invalid`, `ended`, `reuse`. */
   reason: string;
   /** Whom the credential names, as far as it proves it: the key or the user; else anonymous. */
   actor: AuditActor;

@@ -33,8 +33,11 @@ export interface MemberAftermath {
   disableProvidersOf(userId: string, reason: 'registrar-removed' | 'registrar-demoted'): Promise<void>;
   /** The person who answers for what the current actor makes (identity/answerable-person.ts). */
   answerablePersonId(): Promise<string | null>;
-  /** The key or provider behind the current actor, recorded so its revocation revokes what it made. */
-  parentCredential(): Promise<{ apiKeyId: string | null; providerId: string | null }>;
+  /**
+   * The key or provider behind the current actor, recorded so its revocation revokes what it
+   * made; `notAfter`: the latest what it makes may live (a key's chain's end), null for none.
+   */
+  parentCredential(): Promise<{ apiKeyId: string | null; providerId: string | null; notAfter: Date | null }>;
 }
 
 export class MembersService {
@@ -53,6 +56,10 @@ export class MembersService {
     const token = newOpaqueToken(CREDENTIAL_PREFIX.invitation);
     const inviter = await this.aftermath.answerablePersonId();
     const parent = await this.aftermath.parentCredential();
+    // Sent by a key: the offer ends when that key does (identity/credential-lifetimes.ts), and
+    // acceptance checks the key again, in case its life was cut since.
+    const standard = new Date(Date.now() + INVITATION_TTL_MS);
+    const expiresAt = parent.notAfter && parent.notAfter < standard ? parent.notAfter : standard;
     const invitation = em.create(Invitation, {
       tenant: actor.tenantId,
       email,
@@ -62,7 +69,7 @@ export class MembersService {
       invitedByPerson: inviter !== null,
       createdByApiKeyId: parent.apiKeyId,
       createdByProviderId: parent.providerId,
-      expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+      expiresAt,
     });
     await em.flush();
     auditChange(this.ctx, 'member.invite', { type: 'Invitation', id: invitation.id }, null, { email, role: input.role, expiresAt: invitation.expiresAt }, INVITATION_MARKS);

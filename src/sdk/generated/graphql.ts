@@ -30,7 +30,7 @@ export type AuditEventFilter = {
 };
 
 export type CreateApiKeyInput = {
-  /** Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now. */
+  /** Omit for the tenant's default lifetime; null for a key that never expires (OWNER only). Others may set at most `apiKeyDefaultTtlDays` from now. A key creating a key: at most its own end (and its parents'), which is also the default (BAD_USER_INPUT, reason OUTLIVES_PARENT). */
   expiresAt?: string | null | undefined;
   name: string;
   scopes: Array<ApiScope>;
