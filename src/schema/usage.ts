@@ -50,11 +50,15 @@ const UsagePointRef = builder.objectRef<UsageTotals & { start: Date; key: string
   }),
 });
 
-type AllowanceRow = Allowance & { policyId: string; policyType: string };
+type AllowanceRow = Allowance & { policyId: string | null; policyType: string };
 const AllowanceRef = builder.objectRef<AllowanceRow>('Allowance').implement({
   description: 'One limit on the endpoint and how much of it the caller has used.',
   fields: (t) => ({
-    policyId: t.globalID({ resolve: (row) => ({ type: 'Policy', id: row.policyId }) }),
+    policyId: t.globalID({
+      nullable: true,
+      description: 'The policy that sets the limit, for a caller who may read the endpoint’s tenant’s policies (its own members and keys); null for anyone else.',
+      resolve: (row) => (row.policyId ? { type: 'Policy', id: row.policyId } : null),
+    }),
     policyType: t.exposeString('policyType'),
     unit: t.exposeString('unit', { description: '`QUERIES` (rate limits) or `MICROS` (quotas, charged micro-units).' }),
     limit: t.expose('limit', { type: 'SafeInt' }),

@@ -4,13 +4,14 @@
  * published; NOT_FOUND otherwise; with no credential, published and allowAnonymous), or every
  * endpoint of the caller's own tenant.
  *
- * Describing is not asking: the endpoint's policies judge each query (QueryService.prepare).
+ * Describing is not asking: the endpoint's policies judge each query (QueryService.prepare),
+ * and what a caller they turn away is told is consumer-disclosure.ts's to say.
  */
 import { assertCan, assertMayAskEndpoints } from '../access/permissions.js';
-import { UnauthenticatedError } from '../errors.js';
-import { reachEndpoint } from '../endpoints/endpoint-access.js';
+import { callerOf, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { Endpoint } from '../endpoints/endpoint.entity.js';
 import type { ServiceContext } from '../service-context.js';
+import { discoveryRefusal } from '../policies/consumer-disclosure.js';
 
 /** What a consumer is told about an endpoint it may ask. */
 export interface AskableEndpoint {
@@ -27,15 +28,25 @@ export const MAX_LISTED_ENDPOINTS = 100;
 export class AskableEndpointService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** The endpoint at `endpointRef`, if the caller may reach it (the same rule and errors as a query). */
+  /**
+   * The endpoint at `endpointRef`, if the caller may reach it (the same rule and errors as a
+   * query), and may be told of it: a caller its policies turn away whatever it asks gets the
+   * refusal a query would give instead (consumer-disclosure.ts).
+   */
   async describe(endpointRef: string): Promise<AskableEndpoint> {
     const { actor } = this.ctx;
     assertMayAskEndpoints(actor);
-    const { endpoint } = await reachEndpoint(this.ctx, endpointRef);
-    // An anonymous caller is described only what admits it (a query says the same, and records it).
-    if (actor.kind === 'anonymous' && !endpoint.allowAnonymous) {
-      throw new UnauthenticatedError('This endpoint does not admit anonymous callers: sign in or use an API key', { reason: 'ANONYMOUS_NOT_ALLOWED' });
-    }
+    const caller = callerOf(this.ctx);
+    const endpoint = await reachEndpointAnd(
+      this.ctx,
+      endpointRef,
+      (_tx, reached) => {
+        const refusal = discoveryRefusal(actor, caller, reached, this.ctx.deps.clock.now());
+        if (refusal) throw refusal;
+        return reached.endpoint;
+      },
+      { withPolicies: true },
+    );
     return described(endpointRef.trim(), endpoint);
   }
 

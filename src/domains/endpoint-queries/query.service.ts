@@ -19,6 +19,7 @@ import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-
 import { inQuerySlot } from './query-slots.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
+import { refusalShownTo } from '../policies/consumer-disclosure.js';
 import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
 import { minScoreOf } from '../endpoints/endpoint.entity.js';
@@ -158,7 +159,8 @@ export class QueryService {
       if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
       // A model found DOWN: the query passed its checks and is recorded like any other's outcome.
       if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
-      throw error;
+      // Recorded whole above; shown to the caller as consumer-disclosure.ts decides (no policy id for outsiders).
+      throw refusalShownTo(actor, tenantId, error);
     }
     const { text, retrieval, ranked } = prepared;
     const model = endpoint.model;

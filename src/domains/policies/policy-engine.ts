@@ -11,7 +11,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
-import { PolicyDeniedError, RateLimitedError } from '../errors.js';
+import { PolicyDeniedError, RateLimitedError, type CodedError } from '../errors.js';
 import { readFacts } from './facts.js';
 import { PolicyDecision } from './policy-decision.entity.js';
 import { Policy } from './policy.entity.js';
@@ -120,14 +120,39 @@ export async function readPolicyStates(tx: EntityManager, call: PolicyCall, poli
 async function evaluate(tx: EntityManager, call: PolicyCall, policies: readonly PolicyRule[]): Promise<Evaluated[]> {
   return (await readPolicyStates(tx, call, policies))
     .map(({ policy, type, config, facts }) => {
-      // A stored policy whose type or configuration this version cannot read fails closed.
-      const verdict: Verdict = type
-        ? type.evaluate(config, call, facts)
-        : { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'POLICY_UNREADABLE', rule: `unreadable ${policy.type} policy`, reason: 'The endpoint has a policy this server cannot evaluate' };
+      const verdict: Verdict = type ? type.evaluate(config, call, facts) : unreadable(policy);
       return { policy, type, config, verdict };
     })
-    .sort((a, b) => (a.type?.precedence ?? 0) - (b.type?.precedence ?? 0));
+    .sort(byPrecedence);
 }
+
+/**
+ * The refusal every query of this caller would meet, whatever it asked and whenever: the first
+ * denial of the policies that judge the caller alone (`access`), or of a policy this server
+ * cannot read (it refuses every query). Null when only a query could be refused (a rate limit,
+ * a content guard). Nothing is read or recorded: discovery (what a listing says of an endpoint)
+ * asks it, and a caller who only looks has not asked anything.
+ */
+export function callerDenial(call: Omit<PolicyCall, 'query'>, policies: readonly PolicyRule[]): CodedError | null {
+  const denial = policies
+    .map((policy) => {
+      const type = policyType(policy.type);
+      const parsed = type?.configSchema.safeParse(policy.configuration);
+      if (!type || !parsed?.success) return { policy, type: undefined, config: undefined, verdict: unreadable(policy) };
+      const verdict: Verdict = type.judgesCallerAlone ? type.evaluate(parsed.data, { ...call, query: '' }, {}) : { decision: 'ALLOW', rule: 'judges queries' };
+      return { policy, type, config: parsed.data, verdict };
+    })
+    .sort(byPrecedence)
+    .find((entry) => entry.verdict.decision === 'DENY');
+  return denial && denial.verdict.decision === 'DENY' ? denialError(denial.policy, denial.verdict) : null;
+}
+
+/** A stored policy whose type or configuration this version cannot read fails closed. */
+function unreadable(policy: PolicyRule): Verdict {
+  return { decision: 'DENY', code: 'POLICY_DENIED', reasonCode: 'POLICY_UNREADABLE', rule: `unreadable ${policy.type} policy`, reason: 'The endpoint has a policy this server cannot evaluate' };
+}
+
+const byPrecedence = (a: Evaluated, b: Evaluated) => (a.type?.precedence ?? 0) - (b.type?.precedence ?? 0);
 
 function denialError(policy: PolicyRule, verdict: Extract<Verdict, { decision: 'DENY' }>) {
   const details = { policyId: policy.id, policyType: policy.type, reason: verdict.reasonCode };

@@ -80,6 +80,12 @@ export interface PolicyType<Config = any> {
   configSchema: z.ZodType<Config>;
   /** Lower runs first and names the denial when several policies deny. */
   precedence: number;
+  /**
+   * Its verdict depends on who calls alone, never on the query or the past (`access`): discovery
+   * asks it, with no query and no facts, whether to describe the endpoint to a caller
+   * (policy-engine.ts, `callerDenial`).
+   */
+  judgesCallerAlone?: boolean;
   /** The facts `evaluate` needs, by a key of the type's choosing. */
   facts?(config: Config, call: PolicyCall): Record<string, FactRequest>;
   evaluate(config: Config, call: PolicyCall, facts: Record<string, Fact>): Verdict;

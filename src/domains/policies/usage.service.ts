@@ -10,6 +10,7 @@ import { ValidationError } from '../errors.js';
 import { assertCan } from '../access/permissions.js';
 import { keysetPage, type Page, type PageRequest } from '../pagination.js';
 import type { ServiceContext } from '../service-context.js';
+import { isInsiderOf } from './consumer-disclosure.js';
 import { readPolicyStates } from './policy-engine.js';
 import { PolicyDecision } from './policy-decision.entity.js';
 import { Policy } from './policy.entity.js';
@@ -124,14 +125,18 @@ export class UsageService {
     return rows.map((row) => ({ start: new Date(row.start as Date), key: String(row.key), ...totals(row as Record<string, string | number>) }));
   }
 
-  /** The caller's own use of one endpoint in a range, and what is left of each limit on it. */
-  async myUsage(endpointRef: string, range: TimeRange): Promise<UsageTotals & { allowances: (Allowance & { policyId: string; policyType: string })[] }> {
+  /**
+   * The caller's own use of one endpoint in a range, and what is left of each limit on it. A
+   * limit names its policy's id to insiders only (consumer-disclosure.ts), as a refusal does.
+   */
+  async myUsage(endpointRef: string, range: TimeRange): Promise<UsageTotals & { allowances: (Allowance & { policyId: string | null; policyType: string })[] }> {
     const { actor } = this.ctx;
     assertCan(actor, 'endpoint:query');
     const { from, to } = this.validRange(range);
     const { em, endpoint, tenantId } = await reachEndpoint(this.ctx, endpointRef);
     const caller = callerOf(this.ctx);
     const now = this.ctx.deps.clock.now();
+    const insider = isInsiderOf(actor, tenantId);
     return em.transactional(async (tx) => {
       const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerKind, caller.callerId];
       const mine = 'and endpoint_id = ?::uuid and caller_kind = ? and caller_id = ?';
@@ -145,7 +150,7 @@ export class UsageService {
       };
       const allowances = (await readPolicyStates(tx, call, policies)).flatMap(({ policy, type, config, facts }) => {
         const allowance = type?.allowance?.(config, facts, now);
-        return allowance ? [{ ...allowance, policyId: policy.id, policyType: policy.type }] : [];
+        return allowance ? [{ ...allowance, policyId: insider ? policy.id : null, policyType: policy.type }] : [];
       });
       return { ...totals(row!), allowances };
     });

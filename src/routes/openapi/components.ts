@@ -25,7 +25,7 @@ export const sharedSchemas: Record<string, JsonObject> = {
       requestId: { type: 'string', description: 'Also the `x-request-id` response header: finds the request in the server logs.' },
       code: { type: 'string', enum: Object.keys(ERROR_CODES) },
       retryAfterSeconds: { type: 'integer', minimum: 1, description: 'RATE_LIMITED: when to try again (also `Retry-After`).' },
-      policyId: { type: 'string', description: 'POLICY_DENIED / RATE_LIMITED by a policy: the policy’s global id.' },
+      policyId: { type: 'string', description: 'POLICY_DENIED / RATE_LIMITED by a policy: the policy’s global id, for callers of the endpoint’s own tenant only (docs/policies.md).' },
       policyType: { type: 'string' },
       reason: { type: 'string' },
       upstreamStatus: { type: 'integer', description: 'UPSTREAM_ERROR with reason HTTP_ERROR: the status the model server answered.' },

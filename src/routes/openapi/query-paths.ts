@@ -105,7 +105,7 @@ export const queryPaths: Record<string, JsonObject> = {
         },
         '400': problem('BAD_REQUEST (the body is not UTF-8 or not JSON) or BAD_USER_INPUT (`issues`: an unknown field, a wrong type, NUL, a query of 0 or over 8192 characters or over 100 different words, a search past its time limit (QUERY_TOO_COSTLY), topK outside 1–50, a malformed endpoint address).'),
         '401': problem('UNAUTHENTICATED: a credential that is not valid, or none where one is needed.', wwwAuthenticateHeader),
-        '403': problem('POLICY_DENIED (`policyId`, `policyType`, `reason`), or FORBIDDEN (the credential lacks the `read` scope, or the client address is outside the tenant’s allow-list).'),
+        '403': problem('POLICY_DENIED (`policyType`, `reason`; `policyId` for the endpoint’s own tenant’s callers), or FORBIDDEN (the credential lacks the `read` scope, or the client address is outside the tenant’s allow-list).'),
         '404': problem('NOT_FOUND: no such endpoint for this caller (another tenant’s unpublished endpoint looks exactly like a missing one).'),
         '405': problem('METHOD_NOT_ALLOWED: use POST.'),
         '413': problem('PAYLOAD_TOO_LARGE: the body is over 128 KiB.'),

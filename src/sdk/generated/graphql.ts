@@ -1227,7 +1227,7 @@ export type MyUsageQueryVariables = Exact<{
 }>;
 
 
-export type MyUsageQuery = { myUsage: { queries: number, denials: number, totalTokens: number, costMicros: number, chargedMicros: number, allowances: Array<{ policyId: string, policyType: string, unit: string, limit: number, used: number, remaining: number, periodSeconds: number, freesAt: string | null }> } };
+export type MyUsageQuery = { myUsage: { queries: number, denials: number, totalTokens: number, costMicros: number, chargedMicros: number, allowances: Array<{ policyId: string | null, policyType: string, unit: string, limit: number, used: number, remaining: number, periodSeconds: number, freesAt: string | null }> } };
 
 export type PolicyDecisionsQueryVariables = Exact<{
   filter?: PolicyDecisionFilter | null | undefined;

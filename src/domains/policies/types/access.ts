@@ -57,6 +57,7 @@ registerPolicyType<AccessConfig>({
     'Allow or deny callers by email pattern (globs, case-insensitive) or `anonymous` (callers with no credential); deny wins; an allow list admits only emails the endpoint’s tenant vouches for (its members, its identity providers).',
   configSchema,
   precedence: 10,
+  judgesCallerAlone: true,
   evaluate(config, call) {
     if (call.caller.kind === 'anonymous') return anonymousVerdict(config);
     const { email, claimedEmail } = call.caller;

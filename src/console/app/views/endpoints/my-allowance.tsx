@@ -58,8 +58,9 @@ export function MyAllowance({ reference, asked }: { reference: string; asked: nu
             </tr>
           </thead>
           <tbody>
-            {usage.allowances.map((allowance) => (
-              <tr key={allowance.policyId}>
+            {usage.allowances.map((allowance, index) => (
+              // Another tenant's caller is not told the policy's id (docs/policies.md): the order is stable.
+              <tr key={allowance.policyId ?? index}>
                 <td>
                   {allowance.limit} {allowance.unit === 'QUERIES' ? 'questions' : 'micro-units'} per {period(allowance.periodSeconds)} ({allowance.policyType})
                 </td>
