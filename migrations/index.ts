@@ -61,6 +61,7 @@ import { Migration20261206170000_erasure_in_own_tenants } from './Migration20261
 import { Migration20261206185042_credential_parents } from './Migration20261206185042_credential_parents.js';
 import { Migration20261206190000_audit_history_rescrubbed } from './Migration20261206190000_audit_history_rescrubbed.js';
 import { Migration20261206200000_sessions_repaired } from './Migration20261206200000_sessions_repaired.js';
+import { Migration20261207010000_query_usage_reservations } from './Migration20261207010000_query_usage_reservations.js';
 import { Migration20261207090000_key_chain_lifetimes } from './Migration20261207090000_key_chain_lifetimes.js';
 
 export const migrationsList: MigrationObject[] = [
@@ -125,5 +126,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206185042_credential_parents', class: Migration20261206185042_credential_parents },
   { name: 'Migration20261206190000_audit_history_rescrubbed', class: Migration20261206190000_audit_history_rescrubbed },
   { name: 'Migration20261206200000_sessions_repaired', class: Migration20261206200000_sessions_repaired },
+  { name: 'Migration20261207010000_query_usage_reservations', class: Migration20261207010000_query_usage_reservations },
   { name: 'Migration20261207090000_key_chain_lifetimes', class: Migration20261207090000_key_chain_lifetimes },
 ];

@@ -129,6 +129,43 @@ describe('PostgreSQL row-level security alone', () => {
     const written = await asOwner((client) => client.query(`select tenant_id, caller_id, total_tokens from usage_records where caller_id = 'someone'`));
     expect(written.rows).toEqual([{ tenant_id: b.id, caller_id: 'someone', total_tokens: 3 }]);
   });
+  it('settles a query’s reservation (settle_query_usage) only in the tenant it binds, once, and never a settled record; the app role still updates none itself', async () => {
+    const [reservation, settled] = [randomUUID(), randomUUID()];
+    await asOwner((client) =>
+      client.query(
+        `insert into usage_records (id, tenant_id, kind, endpoint_slug, caller_tenant_id, caller_kind, caller_id, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros, latency_ms, outcome, created_at)
+         values ($1, $3, 'query', 'ep', $3, 'user', 'reserver', 0, 0, 0, 0, 1000, 0, 'RUNNING', now()),
+                ($2, $3, 'query', 'ep', $3, 'user', 'reserver', 4, 5, 9, 1, 1009, 12, 'ok', now())`,
+        [reservation, settled, b.id],
+      ),
+    );
+    await asAppRole(async (client) => {
+      const settle = (tenant: string, id: string, outcome = 'ok') => client.query('select settle_query_usage($1, $2, 10, 20, 30, 5, 1030, 7, $3) as settled', [tenant, id, outcome]);
+      const run = async (tenant: string, id: string, outcome?: string) => (await settle(tenant, id, outcome)).rows[0].settled as boolean;
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [a.id]);
+      await expect(settle(b.id, reservation)).rejects.toMatchObject({ code: '42501' });
+      await client.query('rollback');
+      // Named under A's binding, B's reservation is out of reach; a settled record is never reopened.
+      expect(await run(a.id, reservation)).toBe(false);
+      expect(await run(b.id, settled)).toBe(false);
+      await expect(settle(b.id, reservation, 'RUNNING')).rejects.toMatchObject({ code: '22023' });
+      expect(await run(b.id, reservation)).toBe(true);
+      expect(await run(b.id, reservation, 'CANCELLED')).toBe(false);
+      expect((await client.query(`select nullif(current_setting('app.tenant_id', true), '') as bound`)).rows[0].bound).toBeNull();
+      await client.query('begin');
+      await client.query(`select set_config('app.tenant_id', $1, true)`, [b.id]);
+      await expect(client.query('update usage_records set charged_micros = 0 where id = $1', [settled])).rejects.toMatchObject({ code: '42501' });
+      await client.query('rollback');
+    });
+    const { rows } = await asOwner((client) =>
+      client.query(`select id, prompt_tokens, completion_tokens, total_tokens, cost_micros::int as cost, charged_micros::int as charged, latency_ms, outcome from usage_records where caller_id = 'reserver'`),
+    );
+    expect(Object.fromEntries(rows.map(({ id, ...row }) => [id, row]))).toEqual({
+      [reservation]: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30, cost: 5, charged: 1030, latency_ms: 7, outcome: 'ok' },
+      [settled]: { prompt_tokens: 4, completion_tokens: 5, total_tokens: 9, cost: 1, charged: 1009, latency_ms: 12, outcome: 'ok' },
+    });
+  });
   it("lets a user read their own memberships in other tenants, and nobody else's", async () => {
     await asAppRole(async (client) => {
       await client.query('begin');

@@ -19,6 +19,8 @@ export interface FakeScript {
   hangAfter?: number;
   /** Pause between pieces. */
   delayMs?: number;
+  /** Hold each chat request (before its failure or answer) until this settles: a model the test releases. */
+  until?: Promise<unknown>;
   /** Reported in the last event (`stream_options.include_usage`); null: report none. */
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   /** false: ignore `stream` and answer with one JSON body. */
@@ -175,6 +177,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       record.finished = true;
       return;
     }
+    if (req.url === '/v1/chat/completions' && script.until) await script.until;
     const failure = failures.shift();
     if (failure) {
       record.status = failure.status;

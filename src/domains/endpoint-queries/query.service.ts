@@ -2,8 +2,9 @@
  * Asking an endpoint a question: reach it as the caller (endpoints/endpoint-access.ts: NOT_FOUND
  * unless it is the caller's tenant's or published; everything after runs bound to its tenant),
  * let its policies admit or refuse the query (policies/policy-engine.ts), retrieve passages,
- * stream the model's answer, record the usage and what the accounting policies charge.
- * No database transaction is held while the model answers.
+ * stream the model's answer, record the usage and what the accounting policies charge (their
+ * flat charge reserved at admission, in the deciding transaction, and settled at the end:
+ * usage-writer.ts). No database transaction is held while the model answers.
  *
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
@@ -25,7 +26,7 @@ import { validTopK } from '../endpoints/endpoint.service.js';
 import { minScoreOf } from '../endpoints/endpoint.entity.js';
 import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
-import { recordQueryUsage } from './usage-writer.js';
+import { recordQueryUsage, reserveQueryUsage } from './usage-writer.js';
 import { callOutcome } from '../../platform/telemetry/product-metrics.js';
 
 export const MAX_QUERY_CHARS = 8192;
@@ -88,10 +89,11 @@ export class QueryService {
         // refusal is written here and committed with the endpoint's read.
         const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
         if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
+        const admittedAt = this.ctx.deps.clock.now();
         const outcome = await decidePolicies(
           tx,
           {
-            now: this.ctx.deps.clock.now(),
+            now: admittedAt,
             endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
             caller: policyCaller(actor, caller, tenantId),
             query: query.trim(),
@@ -113,18 +115,22 @@ export class QueryService {
           if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
           throw error;
         }
+        // From here the query is charged (at least its flat part, whatever its end): reserved now,
+        // under the policies' lock, so the next query's quota check counts it while it runs.
+        const { flatMicros } = outcome.admission;
+        const reservation = flatMicros > 0 ? reserveQueryUsage(tx, { tenantId, endpointId: endpoint.id, endpointSlug: endpoint.slug, ...caller, flatMicros, createdAt: admittedAt }) : null;
         let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
         try {
           // A model a fresh health check found DOWN refuses at once, before anything is ranked.
           assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
           retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
         } catch (error) {
-          if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+          if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false, reservation };
           throw error;
         }
         // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
         const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
-        return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked };
+        return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked, reservation };
       }, { withPolicies: true }),
     );
     const { em, endpoint, tenantId } = prepared;
@@ -136,6 +142,7 @@ export class QueryService {
       auditEvent(this.ctx, { tenantId, action, outcome, details: { endpoint: `${endpoint.id}`, endpointSlug: endpoint.slug, ...details } });
     // Null when the platform refused before the policies ran (anonymous-callers.ts): nothing is charged then.
     const admission = prepared.outcome?.admission;
+    const reservation = 'reservation' in prepared ? prepared.reservation : null;
     const clock = this.ctx.deps.clock;
     const record = async (usage: QueryUsage, latencyMs: number, outcome: string) => {
       onEndpointChain('endpoint.query', outcome, { ...usage, latencyMs });
@@ -150,7 +157,7 @@ export class QueryService {
         latencyMs,
         outcome,
         createdAt: clock.now(),
-      });
+      }, reservation);
     };
     if (prepared.refused) {
       // A refusal is on the endpoint owner's audit chain, where its operators look.

@@ -7,7 +7,8 @@
  * the facts they need (facts.ts), every verdict, and one decision row. A denial is thrown by
  * the caller only after that row is committed: the refusal is on record, and rate limits and
  * content-guard blocks count those rows. An endpoint without policies is let through with
- * nothing recorded and nothing locked.
+ * nothing recorded and nothing locked. Quotas count usage records: the caller writes an admitted
+ * query's flat charge (Admission.flatMicros) as its record in this transaction, under the lock.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
@@ -19,11 +20,17 @@ import { policyType, type Fact, type FactRequest, type PolicyCall, type PolicyTy
 import './types/index.js';
 
 export interface Admission {
-  /** What the accounting policies charge for a query that used `usage`. */
+  /**
+   * The accounting policies' flat charge, known before the query runs: the caller reserves it
+   * in the deciding transaction (endpoint-queries/usage-writer.ts), so the quotas count a query
+   * from its admission, not from its answer.
+   */
+  flatMicros: number;
+  /** What the accounting policies charge for a query that used `usage` (the flat part included). */
   charge(usage: Usage): number;
 }
 
-const NOTHING_CHARGED: Admission = { charge: () => 0 };
+const NOTHING_CHARGED: Admission = { flatMicros: 0, charge: () => 0 };
 const NO_FACTS: Fact = { count: 0, total: 0, oldest: null, times: [] };
 
 /** What evaluating a policy needs of it: a stored Policy, or the row the query path read with its endpoint. */
@@ -55,6 +62,7 @@ export async function decidePolicies(tx: EntityManager, call: PolicyCall, operat
   await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
   const evaluated = await evaluate(tx, call, policies);
   const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
+  const flatMicros = evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0);
   tx.create(PolicyDecision, {
     tenant: call.endpoint.tenantId,
     endpointId: call.endpoint.id,
@@ -77,12 +85,12 @@ export async function decidePolicies(tx: EntityManager, call: PolicyCall, operat
     callerKind: call.caller.kind,
     callerId: call.caller.id,
     operationHash,
-    costMicros: evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0),
+    costMicros: flatMicros,
     createdAt: call.now,
   });
   if (denial && denial.verdict.decision === 'DENY') return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true };
   return {
-    admission: { charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0) },
+    admission: { flatMicros, charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0) },
     denial: null,
     locked: true,
   };

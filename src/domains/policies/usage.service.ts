@@ -3,6 +3,8 @@
  * its ADMINs, and a caller's own usage and remaining allowance on one endpoint (any tenant's
  * they may query). Reads only: the query path writes usage records and decisions, ingestion
  * writes the records of its embedding calls (tokens and cost, not counted as queries).
+ * A query still running with a flat charge has its record already (outcome RUNNING, that
+ * charge, no tokens): counted as a query here as in the quotas, so the two agree.
  */
 import { boundSql } from '../../db/bound-sql.js';
 import { callerOf, policyCaller, reachEndpoint } from '../endpoints/endpoint-access.js';

@@ -3,8 +3,11 @@
  * `flatMicros` plus `microsPer1kTokens` per 1 000 tokens of the answer's usage (micro-units,
  * the currency is the operator's). With a `quota`, the charges of the last `periodSeconds`
  * (per caller, per caller's tenant, or for everyone) must stay under it: checked before the
- * model is called, charged after, so queries already running when the quota is reached still
- * finish. A sliding window: the quota frees up as old charges leave it.
+ * model is called, so queries already running when the quota is reached still finish. The flat
+ * part counts from admission (the query's usage record is written then, RUNNING, charged it:
+ * endpoint-queries/usage-writer.ts), so concurrent queries cannot overrun it; the token part is
+ * added when the query ends, so a query may end over the quota by its own token charge.
+ * A sliding window: the quota frees up as old charges leave it.
  */
 import { z } from 'zod';
 import { registerPolicyType, SCOPES, secondsUntilFree, windowStart, type FactRequest } from '../policy-type.js';
