@@ -3,6 +3,8 @@ import type { Actor } from '../domains/actor.js';
 import type { MyTenant } from '../domains/identity/privacy.service.js';
 import { builder, encodeNodeId } from './builder.js';
 import { ApiKeyRef } from './api-keys.js';
+import { permissionsOf } from '../domains/access/permissions.js';
+import { PermissionEnum } from './permissions.js';
 import { ApiScopeEnum, RoleEnum, TenantRef, UserRef } from './tenancy.js';
 
 const ActorKindEnum = builder.enumType('ActorKind', {
@@ -66,6 +68,12 @@ ViewerRef.implement({
       resolve: (_viewer, _args, ctx) => ctx.services.privacy.myTenants(),
     }),
     scopes: t.field({ type: [ApiScopeEnum], resolve: ({ actor }) => [...actor.scopes] }),
+    permissions: t.field({
+      type: [PermissionEnum],
+      description:
+        "What the caller may do now in its tenant, by the server's own rule table: a person's role decides, an API key's scopes (within its creator's role); anonymous holds none. A client asks this rather than repeating the rules, and offers only what will be allowed.",
+      resolve: ({ actor }) => permissionsOf(actor),
+    }),
     credentialExpiresAt: t.field({
       type: 'DateTime',
       nullable: true,

@@ -76,7 +76,7 @@ describe('identity', () => {
     const { viewer } = await owner.query(sdk.MembersDocument, { first: 10 });
     const membership = viewer.tenant!.members.edges.find(({ node }) => node.user.email === emails.other)!.node;
     expect(membership.role).toBe('MEMBER');
-    expect(viewer.tenant!.invitations.edges.map(({ node }) => node.email)).not.toContain(`gone-${stamp}@example.test`);
+    expect(viewer.tenant!.invitations!.edges.map(({ node }) => node.email)).not.toContain(`gone-${stamp}@example.test`);
     expect((await owner.mutate(sdk.UpdateMemberRoleDocument, { membership: membership.id, role: 'VIEWER' })).updateMemberRole.role).toBe('VIEWER');
     expect((await owner.mutate(sdk.RemoveMemberDocument, { membership: membership.id })).removeMember).toBe(true);
   });

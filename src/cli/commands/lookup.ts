@@ -34,13 +34,12 @@ export async function findEndpoint(client: SluiceClient, reference: string): Pro
 }
 
 /**
- * Whether the caller may read configuration (`config:read` in src/domains/access/permissions.ts:
- * ADMIN, and an API key needs the admin scope), so a command asks for it only then: a refused
- * field fails the whole request.
+ * Whether the caller may read configuration (CONFIG_READ), as the server's rule table says in
+ * `viewer.permissions`, so a command asks for it only then: a refused field fails the whole request.
  */
 export async function mayReadConfiguration(client: SluiceClient): Promise<boolean> {
   const { viewer } = await client.query(ViewerDocument);
-  return (viewer.role === 'OWNER' || viewer.role === 'ADMIN') && viewer.scopes.includes('ADMIN');
+  return viewer.permissions.includes('CONFIG_READ');
 }
 
 /** Every one of the tenant's models, oldest first; their configuration and key ending only if asked. */

@@ -8,7 +8,7 @@ const ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER'];
 
 type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
 
-type Invitation = Tenant['invitations']['edges'][number]['node'];
+type Invitation = NonNullable<Tenant['invitations']>['edges'][number]['node'];
 
 /** The tenant's members and its open invitations, every page of each. */
 async function membersOf(client: SluiceClient): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Invitation[] }> {

@@ -10,7 +10,8 @@
  */
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { AcceptInvitationDocument, ConsoleExternalViewerDocument, LogInDocument, LogOutDocument, SignUpDocument, SwitchTenantDocument, type SessionFieldsFragment } from '../../sdk/index.js';
-import type { Session, SluiceClient } from '../../sdk/index.js';
+import type { Permission, Session, SluiceClient } from '../../sdk/index.js';
+import { useHeldPermissions } from './held-permissions.js';
 import { anonymousClient, sessionClient, SluiceError, tokenClient } from './sluice.js';
 
 const STORAGE_KEY = 'sluice.console.app';
@@ -63,6 +64,13 @@ interface SessionContextValue {
   signOut(): Promise<void>;
   /** Runs a call with the session's client; a refused session (UNAUTHENTICATED) signs out and says why. */
   call<T>(request: (client: SluiceClient) => Promise<T>): Promise<T>;
+  /** What the caller may do in its tenant (`viewer.permissions`); undefined until the server has said. */
+  permissions: ReadonlySet<Permission> | undefined;
+  /** Why reading the permissions failed, if it did; `retryPermissions` asks again. */
+  permissionsFailure: unknown;
+  retryPermissions(): void;
+  /** Whether the caller holds `permission` (false until the permissions are known). */
+  may(permission: Permission): boolean;
 }
 
 const SessionContext = createContext<SessionContextValue | undefined>(undefined);
@@ -83,6 +91,29 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     store(next);
     setCurrent(withClient(next));
   }, []);
+
+  const call = useCallback(
+    async <T,>(request: (client: SluiceClient) => Promise<T>): Promise<T> => {
+      if (!client) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
+      try {
+        return await request(client);
+      } catch (error) {
+        // A password the call itself carried (deleting the account) being wrong is not the session ending.
+        if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED' && error.details.reason !== 'credentials') {
+          setEndedBecause(
+            signedIn?.kind === 'external'
+              ? { kind: 'external', message: `Your identity provider’s token was refused: ${error.message} (${error.code}). Sign in again with a new token.` }
+              : { kind: 'user', message: 'Your session ended (expired, signed out elsewhere or revoked): sign in again.' },
+          );
+          keep(undefined);
+        }
+        throw error;
+      }
+    },
+    [signedIn, client, keep],
+  );
+  // Read again for each session: after sign-in, a switch of tenant, a restore from storage.
+  const held = useHeldPermissions(current, call);
 
   const value = useMemo<SessionContextValue>(() => {
     const fromPayload = (payload: SessionFieldsFragment): SignedIn => ({
@@ -140,25 +171,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           keep(undefined);
         }
       },
-      async call(request) {
-        if (!client) throw new SluiceError('UNAUTHENTICATED', 'Sign in first', {});
-        try {
-          return await request(client);
-        } catch (error) {
-          // A password the call itself carried (deleting the account) being wrong is not the session ending.
-          if (error instanceof SluiceError && error.code === 'UNAUTHENTICATED' && error.details.reason !== 'credentials') {
-            setEndedBecause(
-              signedIn?.kind === 'external'
-                ? { kind: 'external', message: `Your identity provider’s token was refused: ${error.message} (${error.code}). Sign in again with a new token.` }
-                : { kind: 'user', message: 'Your session ended (expired, signed out elsewhere or revoked): sign in again.' },
-            );
-            keep(undefined);
-          }
-          throw error;
-        }
-      },
+      call,
+      permissions: held.permissions,
+      permissionsFailure: held.failure,
+      retryPermissions: held.retry,
+      may: (permission) => held.permissions?.has(permission) ?? false,
     };
-  }, [signedIn, endedBecause, client, keep]);
+  }, [signedIn, endedBecause, client, keep, call, held]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -5,20 +5,23 @@
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from 'react-bootstrap/Button';
+import Card from 'react-bootstrap/Card';
 import Container from 'react-bootstrap/Container';
 import Nav from 'react-bootstrap/Nav';
 import Navbar from 'react-bootstrap/Navbar';
 import NavDropdown from 'react-bootstrap/NavDropdown';
+import Spinner from 'react-bootstrap/Spinner';
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { ErrorAlert, useFailure } from './error-alert.js';
 import { graphiqlPath } from './server-facts.js';
 import { formatWhen } from './format.js';
+import { mayOpen } from './may.js';
 import { signedInName, useSession } from './session.js';
 
 const GRAPHIQL = graphiqlPath();
 
 export function Shell() {
-  const { signedIn, signOut, endedBecause } = useSession();
+  const { signedIn, signOut, endedBecause, permissions, may } = useSession();
   const location = useLocation();
   const navigate = useNavigate();
   const [failure, fail, dismiss] = useFailure();
@@ -48,6 +51,8 @@ export function Shell() {
   };
 
   const close = () => setExpanded(false);
+  // Only the views the caller may use; none until the server has said which.
+  const shownGroups = GROUPS.map((group) => ({ ...group, links: permissions ? group.links.filter(([to]) => mayOpen(may, to)) : [] })).filter((group) => group.links.length > 0);
 
   return (
     <>
@@ -87,7 +92,7 @@ export function Shell() {
       </Navbar>
       <div className="console-layout">
         <nav id="main-nav" aria-label="Main" className={expanded ? 'side-nav open' : 'side-nav'}>
-          {GROUPS.map((group) => (
+          {shownGroups.map((group) => (
             <NavGroup key={group.title} title={group.title}>
               {group.links.map(([to, label]) => (
                 <Nav.Item as="li" key={to}>
@@ -109,11 +114,43 @@ export function Shell() {
         </nav>
         <Container as="main" fluid className="py-3 console-main" id="content">
           <ErrorAlert error={failure} onDismiss={dismiss} title="Signing out did not work" />
-          <Outlet />
+          <AllowedView />
         </Container>
       </div>
     </>
   );
+}
+
+/**
+ * The view of the address, once the caller's permissions are known (so it asks nothing the API
+ * would refuse), or why not: still reading them, reading them failed, or not the caller's to use.
+ */
+function AllowedView() {
+  const { permissions, permissionsFailure, retryPermissions, may } = useSession();
+  const { pathname } = useLocation();
+  if (!permissions) {
+    if (permissionsFailure === undefined) {
+      return (
+        <Spinner animation="border" role="status" size="sm">
+          <span className="visually-hidden">Loading what you may do here</span>
+        </Spinner>
+      );
+    }
+    return (
+      <>
+        <ErrorAlert error={permissionsFailure} onDismiss={retryPermissions} title="Could not read what you may do in this tenant" />
+        <Button onClick={retryPermissions}>Try again</Button>
+      </>
+    );
+  }
+  if (!mayOpen(may, pathname)) {
+    return (
+      <Card body className="empty-state" id="view-not-allowed">
+        <strong>Not for your role.</strong> This page is for those who manage the tenant; ask one of its admins or owners.
+      </Card>
+    );
+  }
+  return <Outlet />;
 }
 
 /**

@@ -2,43 +2,44 @@
  * Who may do what: the one rule table. A permission needs a minimum role and an API-key scope;
  * users and external identities hold the scopes of their role, API keys the scopes they were
  * given (and the role those scopes amount to). scope-auth and services both ask `can`. A rule
- * may ask more of an API key than of a person with the same role (`keyScope`).
+ * may ask more of an API key than of a person with the same role (`keyScope`). Clients ask it
+ * through `viewer.permissions` (the GraphQL enum `Permission` is made from this table), so they
+ * never repeat a rule.
  */
 import type { Actor } from '../actor.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { roleAtLeast, type ApiScope, type Role } from './roles.js';
 
 export const PERMISSIONS = {
-  /** Read the tenant's data: datasets, documents, endpoints, models, policies, members (names and types, not their configuration). */
-  'tenant:read': { role: 'VIEWER', scope: 'read' },
-  /**
-   * Configuration that reaches other systems or says who may ask: the IP allow-list, models'
-   * configuration (base URLs, system prompts) and key endings, policies' configuration. Whoever
-   * may change it may read it; the others see that the thing exists.
-   */
-  'config:read': { role: 'ADMIN', scope: 'admin' },
-  /**
-   * Colleagues' emails: any person of the tenant (a team page); a program only with `admin`.
-   * Everyone sees their own (User.email of their own user, `viewer.email`).
-   */
-  'memberEmail:read': { role: 'VIEWER', scope: 'read', keyScope: 'admin' },
-  /** Write datasets and documents. */
-  'data:write': { role: 'MEMBER', scope: 'write' },
-  /** Ask an endpoint a question (the tenant's own, or another tenant's published one). */
-  'endpoint:query': { role: 'VIEWER', scope: 'read' },
-  'endpoint:manage': { role: 'ADMIN', scope: 'admin' },
-  'model:manage': { role: 'ADMIN', scope: 'admin' },
-  'policy:manage': { role: 'ADMIN', scope: 'admin' },
-  /** The tenant's usage statistics and policy decision log. */
-  'usage:read': { role: 'ADMIN', scope: 'admin' },
-  /** The tenant's audit trail: read, export, verify. */
-  'audit:read': { role: 'ADMIN', scope: 'admin' },
-  'apiKey:manage': { role: 'ADMIN', scope: 'admin' },
-  'member:manage': { role: 'ADMIN', scope: 'admin' },
-  'identityProvider:manage': { role: 'ADMIN', scope: 'admin' },
-  /** Grant, demote or remove owners; tenant settings; deleting the tenant. */
-  'owner:manage': { role: 'OWNER', scope: 'admin' },
-  'tenant:manage': { role: 'OWNER', scope: 'admin' },
+  'tenant:read': {
+    role: 'VIEWER',
+    scope: 'read',
+    doc: "Read the tenant's data: datasets, documents, endpoints, models, policies, members (that they exist, names and types, not their configuration).",
+  },
+  'config:read': {
+    role: 'ADMIN',
+    scope: 'admin',
+    doc:
+      "Read configuration that reaches other systems or says who may ask: the IP allow-list, models' configuration (base URLs, system prompts) and key endings, policies' configuration. Whoever may change it may read it; the others see that the thing exists.",
+  },
+  'memberEmail:read': {
+    role: 'VIEWER',
+    scope: 'read',
+    keyScope: 'admin',
+    doc: "Read colleagues' emails: any person of the tenant (a team page); an API key only with the admin scope. Everyone reads their own (`viewer.email`).",
+  },
+  'data:write': { role: 'MEMBER', scope: 'write', doc: 'Write datasets and documents (create, change, ingest, delete).' },
+  'endpoint:query': { role: 'VIEWER', scope: 'read', doc: "Ask an endpoint a question (the tenant's own, or another tenant's published one)." },
+  'endpoint:manage': { role: 'ADMIN', scope: 'admin', doc: "Create, change and delete the tenant's endpoints." },
+  'model:manage': { role: 'ADMIN', scope: 'admin', doc: "Create, change, test and delete the tenant's models." },
+  'policy:manage': { role: 'ADMIN', scope: 'admin', doc: "Create, change and delete endpoints' policies; change the tenant's rate limits." },
+  'usage:read': { role: 'ADMIN', scope: 'admin', doc: "Read the tenant's usage statistics and policy decision log." },
+  'audit:read': { role: 'ADMIN', scope: 'admin', doc: "Read, export and verify the tenant's audit trail." },
+  'apiKey:manage': { role: 'ADMIN', scope: 'admin', doc: "List, create, rotate and revoke the tenant's API keys." },
+  'member:manage': { role: 'ADMIN', scope: 'admin', doc: "Invite people, read and revoke open invitations, change members' roles (up to one's own), remove members." },
+  'identityProvider:manage': { role: 'ADMIN', scope: 'admin', doc: "Read, register and remove the tenant's trusted identity providers." },
+  'owner:manage': { role: 'OWNER', scope: 'admin', doc: 'Grant, demote or remove owners.' },
+  'tenant:manage': { role: 'OWNER', scope: 'admin', doc: "Change the tenant's settings (beyond its rate limits) and delete the tenant." },
 } as const satisfies Record<string, Rule>;
 
 interface Rule {
@@ -46,6 +47,8 @@ interface Rule {
   scope: ApiScope;
   /** What an API key needs instead of `scope`: programs get less than people of the same role. */
   keyScope?: ApiScope;
+  /** What the permission allows, in the product's words: the GraphQL enum `Permission` shows it. */
+  doc: string;
 }
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -81,6 +84,11 @@ export function can(actor: Actor, permission: Permission): boolean {
   const rule: Rule = PERMISSIONS[permission];
   const scope = actor.kind === 'apiKey' ? (rule.keyScope ?? rule.scope) : rule.scope;
   return roleAtLeast(actor.role, rule.role) && actor.scopes.includes(scope);
+}
+
+/** Every permission `actor` holds now, in the table's order: what `viewer.permissions` answers. */
+export function permissionsOf(actor: Actor): Permission[] {
+  return (Object.keys(PERMISSIONS) as Permission[]).filter((permission) => can(actor, permission));
 }
 
 export function assertCan(actor: Actor, permission: Permission): asserts actor is Exclude<Actor, { kind: 'anonymous' }> {

@@ -22,9 +22,9 @@ import { EditModel } from './edit-model.js';
 type Tested = TestModelMutation['testModel'];
 
 export function Models() {
-  const { call, signedIn } = useSession();
+  const { call, may } = useSession();
   // Below ADMIN the list shows names, types and whether a key is stored, not where models call or the key's ending.
-  const withConfig = mayReadConfiguration(signedIn);
+  const withConfig = mayReadConfiguration(may);
   const [models, setModels] = useState<ConsoleModelFieldsFragment[] | undefined>();
   const [types, setTypes] = useState<ConsoleModelsQuery['modelTypes']>([]);
   const [tests, setTests] = useState<Record<string, Tested | 'testing'>>({});

@@ -1,7 +1,8 @@
 /**
  * The tenant's members (change a role, remove one after asking) and invitations (invite by
  * email with a role: the single-use token is shown once, for the inviter to pass on, since
- * Sluice sends no email; revoke one after asking).
+ * Sluice sends no email; revoke one after asking). Those without MEMBER_MANAGE see the members
+ * alone, read-only: invitations and every change are the managers' (the API refuses the rest).
  */
 import { useCallback, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -26,7 +27,7 @@ import { ShownOnce } from './shown-once.js';
 
 type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
 type Member = Tenant['members']['edges'][number]['node'];
-type Invitation = Tenant['invitations']['edges'][number]['node'];
+type Invitation = NonNullable<Tenant['invitations']>['edges'][number]['node'];
 
 export const ROLES: [Role, string][] = [
   ['VIEWER', 'Viewer: reads data, queries endpoints'],
@@ -36,7 +37,9 @@ export const ROLES: [Role, string][] = [
 ];
 
 export function Members() {
-  const { call, signedIn } = useSession();
+  const { call, signedIn, may } = useSession();
+  // Known before the view renders (the shell waits for it): nothing refused is ever asked.
+  const manage = may('MEMBER_MANAGE');
   const [removing, setRemoving] = useState<Member | undefined>();
   const [revoking, setRevoking] = useState<Invitation | undefined>();
   const [invited, setInvited] = useState<{ email: string; token: string } | undefined>();
@@ -51,11 +54,11 @@ export function Members() {
   const members = usePagedList(
     useCallback(
       async (after: string | undefined) => {
-        const { viewer } = await call((client) => client.query(MembersDocument, { first: 100, after }));
-        if (!after) showInvitations(viewer.tenant?.invitations);
+        const { viewer } = await call((client) => client.query(MembersDocument, { first: 100, after, withInvitations: manage }));
+        if (!after && manage) showInvitations(viewer.tenant?.invitations ?? undefined);
         return viewer.tenant?.members;
       },
-      [call, showInvitations],
+      [call, showInvitations, manage],
     ),
     fail,
   );
@@ -76,79 +79,89 @@ export function Members() {
       <ErrorAlert error={failure} onDismiss={dismiss} />
       <ResourceList list={members} failure={failure} loadingLabel="Loading members">
         {(rows) => (
-          <ResourceTable id="members-table" caption="Members of the tenant" columns={['Email', 'Name', 'Role', 'Member since', ACTIONS]}>
+          <ResourceTable id="members-table" caption="Members of the tenant" columns={manage ? ['Email', 'Name', 'Role', 'Member since', ACTIONS] : ['Email', 'Name', 'Role', 'Member since']}>
             {rows.map((member) => (
               <tr key={member.id} data-email={member.user.email}>
                 <td className="text-break">{member.user.email}</td>
                 <td>{member.user.displayName ?? ''}</td>
                 <td>
-                  <Form.Select
-                    size="sm"
-                    aria-label={`Role of ${member.user.email}`}
-                    value={member.role}
-                    onChange={(event) => void run((client) => client.mutate(UpdateMemberRoleDocument, { membership: member.id, role: event.target.value as Role }))}
-                  >
-                    {ROLES.map(([role]) => (
-                      <option key={role} value={role}>
-                        {role.toLowerCase()}
-                      </option>
-                    ))}
-                  </Form.Select>
-                </td>
-                <td>{formatWhen(member.createdAt)}</td>
-                <td className="text-end">
-                  {member.user.id === signedIn?.user?.id ? null : (
-                    <Button size="sm" variant="outline-danger" onClick={() => setRemoving(member)}>
-                      Remove
-                    </Button>
+                  {manage ? (
+                    <Form.Select
+                      size="sm"
+                      aria-label={`Role of ${member.user.email}`}
+                      value={member.role}
+                      onChange={(event) => void run((client) => client.mutate(UpdateMemberRoleDocument, { membership: member.id, role: event.target.value as Role }))}
+                    >
+                      {ROLES.map(([role]) => (
+                        <option key={role} value={role}>
+                          {role.toLowerCase()}
+                        </option>
+                      ))}
+                    </Form.Select>
+                  ) : (
+                    member.role.toLowerCase()
                   )}
                 </td>
+                <td>{formatWhen(member.createdAt)}</td>
+                {manage ? (
+                  <td className="text-end">
+                    {member.user.id === signedIn?.user?.id ? null : (
+                      <Button size="sm" variant="outline-danger" onClick={() => setRemoving(member)}>
+                        Remove
+                      </Button>
+                    )}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </ResourceTable>
         )}
       </ResourceList>
 
-      <h2 className="h5 mt-4">Invitations</h2>
-      {invited ? (
-        <ShownOnce id="invitation-link" title={`Invitation link for ${invited.email}`} value={invitationLink(invited.token)} onDismiss={() => setInvited(undefined)}>
-          Sluice sends no email: pass this single-use link to {invited.email} yourself. It is valid for 7 days and shown only now; opening it, they accept signed in as
-          that email, or choose a password to create their account.
-        </ShownOnce>
+      {manage ? (
+        <>
+          <h2 className="h5 mt-4">Invitations</h2>
+          {invited ? (
+            <ShownOnce id="invitation-link" title={`Invitation link for ${invited.email}`} value={invitationLink(invited.token)} onDismiss={() => setInvited(undefined)}>
+              Sluice sends no email: pass this single-use link to {invited.email} yourself. It is valid for 7 days and shown only now; opening it, they accept signed in as
+              that email, or choose a password to create their account.
+            </ShownOnce>
+          ) : null}
+          <ResourceList list={invitations} failure={failure} loadingLabel="Loading invitations"
+            empty={
+              <EmptyState id="invitations-empty" className="mb-3">
+                No open invitations. Invite someone below.
+              </EmptyState>
+            }
+            loadMoreLabel="Load more invitations"
+            loadMoreClassName="mb-3"
+          >
+            {(rows) => (
+              <ResourceTable id="invitations-table" caption="Open invitations" className="mb-3" columns={['Email', 'Role', 'Invited by', 'Expires', ACTIONS]}>
+                {rows.map((invitation) => (
+                  <tr key={invitation.id} data-email={invitation.email}>
+                    <td className="text-break">{invitation.email}</td>
+                    <td>{invitation.role.toLowerCase()}</td>
+                    <td className="text-break">{invitation.invitedBy?.email ?? ''}</td>
+                    <td>{formatWhen(invitation.expiresAt)}</td>
+                    <td className="text-end">
+                      <Button size="sm" variant="outline-danger" onClick={() => setRevoking(invitation)}>
+                        Revoke
+                      </Button>
+                    </td>
+                  </tr>
+                ))}
+              </ResourceTable>
+            )}
+          </ResourceList>
+          <Invite
+            onInvited={(email, token) => {
+              setInvited({ email, token });
+              void members.reload();
+            }}
+          />
+        </>
       ) : null}
-      <ResourceList list={invitations} failure={failure} loadingLabel="Loading invitations"
-        empty={
-          <EmptyState id="invitations-empty" className="mb-3">
-            No open invitations. Invite someone below.
-          </EmptyState>
-        }
-        loadMoreLabel="Load more invitations"
-        loadMoreClassName="mb-3"
-      >
-        {(rows) => (
-          <ResourceTable id="invitations-table" caption="Open invitations" className="mb-3" columns={['Email', 'Role', 'Invited by', 'Expires', ACTIONS]}>
-            {rows.map((invitation) => (
-              <tr key={invitation.id} data-email={invitation.email}>
-                <td className="text-break">{invitation.email}</td>
-                <td>{invitation.role.toLowerCase()}</td>
-                <td className="text-break">{invitation.invitedBy?.email ?? ''}</td>
-                <td>{formatWhen(invitation.expiresAt)}</td>
-                <td className="text-end">
-                  <Button size="sm" variant="outline-danger" onClick={() => setRevoking(invitation)}>
-                    Revoke
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </ResourceTable>
-        )}
-      </ResourceList>
-      <Invite
-        onInvited={(email, token) => {
-          setInvited({ email, token });
-          void members.reload();
-        }}
-      />
 
       <Confirm
         title={removing ? `Remove ${removing.user.email}?` : undefined}

@@ -32,9 +32,11 @@ import { PolicyForm, type PolicyTypeInfo } from './policy-form.js';
 export type GovernedEndpoint = GovernEndpointsQuery['endpoints']['edges'][number]['node'];
 
 export function Policies() {
-  const { call, signedIn } = useSession();
+  const { call, may } = useSession();
   // Below ADMIN a policy shows its type and whether it is on, not whom it names or what it allows.
-  const withConfig = mayReadConfiguration(signedIn);
+  const withConfig = mayReadConfiguration(may);
+  // Changing policies is POLICY_MANAGE's, the decision log USAGE_READ's: below, the list alone.
+  const manage = may('POLICY_MANAGE');
   const [params, setParams] = useSearchParams();
   const [endpoints, setEndpoints] = useState<GovernedEndpoint[] | undefined>();
   const [types, setTypes] = useState<PolicyTypeInfo[]>([]);
@@ -111,7 +113,7 @@ export function Policies() {
           </h2>
           {policies === undefined ? null : policies.length === 0 ? (
             <Card body className="empty-state mb-3" id="policies-empty">
-              <strong>No policies.</strong> Every caller who may reach this endpoint is let through, as often as the platform's limits allow. Add a policy below.
+              <strong>No policies.</strong> Every caller who may reach this endpoint is let through, as often as the platform's limits allow.{manage ? ' Add a policy below.' : ''}
             </Card>
           ) : (
             <Table responsive className="mb-3" id="policies-table">
@@ -157,17 +159,22 @@ export function Policies() {
                           id={`policy-enabled-${policy.id}`}
                           aria-label={`${policy.type} policy enabled`}
                           checked={policy.enabled}
+                          disabled={!manage}
                           onChange={(event) => void run((client) => client.mutate(UpdatePolicyDocument, { id: policy.id, input: { enabled: event.target.checked } }))}
                         />
                         {policy.enabled ? null : <Badge bg="secondary">off</Badge>}
                       </td>
                       <td className="text-end text-nowrap">
-                        <Button size="sm" variant="outline-primary" className="me-2" onClick={() => setEditing(policy.id)}>
-                          Edit
-                        </Button>
-                        <Button size="sm" variant="outline-danger" onClick={() => setDeleting(policy)}>
-                          Delete
-                        </Button>
+                        {manage ? (
+                          <>
+                            <Button size="sm" variant="outline-primary" className="me-2" onClick={() => setEditing(policy.id)}>
+                              Edit
+                            </Button>
+                            <Button size="sm" variant="outline-danger" onClick={() => setDeleting(policy)}>
+                              Delete
+                            </Button>
+                          </>
+                        ) : null}
                       </td>
                     </tr>
                   ),
@@ -175,26 +182,28 @@ export function Policies() {
               </tbody>
             </Table>
           )}
-          <Card className="narrow">
-            <Card.Body>
-              <h3 className="h6">Add a policy to {endpoint.reference}</h3>
-              {types.length > 0 ? (
-                <PolicyForm
-                  key={endpoint.id}
-                  idPrefix="new-policy"
-                  types={types}
-                  submitLabel="Add policy"
-                  onSubmit={async ({ type, configuration, enabled }) => {
-                    await call((client) => client.mutate(CreatePolicyDocument, { input: { endpointId: endpoint.id, type, configuration, enabled } }));
-                    await load();
-                  }}
-                />
-              ) : null}
-            </Card.Body>
-          </Card>
+          {manage ? (
+            <Card className="narrow">
+              <Card.Body>
+                <h3 className="h6">Add a policy to {endpoint.reference}</h3>
+                {types.length > 0 ? (
+                  <PolicyForm
+                    key={endpoint.id}
+                    idPrefix="new-policy"
+                    types={types}
+                    submitLabel="Add policy"
+                    onSubmit={async ({ type, configuration, enabled }) => {
+                      await call((client) => client.mutate(CreatePolicyDocument, { input: { endpointId: endpoint.id, type, configuration, enabled } }));
+                      await load();
+                    }}
+                  />
+                ) : null}
+              </Card.Body>
+            </Card>
+          ) : null}
         </section>
       )}
-      {endpoints && endpoints.length > 0 ? <DecisionLog endpoints={endpoints} /> : null}
+      {endpoints && endpoints.length > 0 && may('USAGE_READ') ? <DecisionLog endpoints={endpoints} /> : null}
       <Confirm
         title={deleting ? `Delete this ${deleting.type} policy?` : undefined}
         confirmLabel="Delete"

@@ -1,7 +1,8 @@
 /**
  * The tenant's settings: name, API key lifetime, request rate, IP allow-list, audit and
- * retention. Only changed fields are sent (an ADMIN may change the rate limits, the rest is
- * for OWNERs: the server decides and says so); each change is an audit event.
+ * retention. Only changed fields are sent; each change is an audit event. What the caller may
+ * change follows its permissions (the rate limits POLICY_MANAGE, the rest TENANT_MANAGE); one
+ * who may change none reads them, without a Save button.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -21,6 +22,7 @@ interface NumberSetting {
   help: string;
   /** Empty means "the server's default" (sent as null). */
   nullable?: boolean;
+  /** TENANT_MANAGE's (an owner's); the others are POLICY_MANAGE's. */
   ownerOnly: boolean;
 }
 
@@ -33,14 +35,15 @@ const NUMBERS: NumberSetting[] = [
 ];
 
 export function TenantSettings() {
-  const { call, signedIn } = useSession();
+  const { call, may } = useSession();
   const [settings, setSettings] = useState<Settings | undefined>();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
   const [failure, fail, dismiss] = useFailure();
-  const owner = signedIn?.role === 'OWNER';
-  // The IP allow-list is for admins to read (`config:read`); below ADMIN the page leaves it out.
-  const withConfig = mayReadConfiguration(signedIn);
+  const owner = may('TENANT_MANAGE');
+  const limits = may('POLICY_MANAGE');
+  // The IP allow-list is for admins to read (CONFIG_READ); below ADMIN the page leaves it out.
+  const withConfig = mayReadConfiguration(may);
 
   const load = useCallback(async () => {
     try {
@@ -105,7 +108,7 @@ export function TenantSettings() {
       </>
     );
 
-  const ownerNote = owner ? '' : ' Only an owner may change it.';
+  const ownerNote = owner || !limits ? '' : ' Only an owner may change it.';
   return (
     <>
       <h1 className="h3">Tenant settings</h1>
@@ -128,7 +131,7 @@ export function TenantSettings() {
               type="number"
               min={1}
               defaultValue={settings[setting.key] ?? ''}
-              disabled={setting.ownerOnly && !owner}
+              disabled={setting.ownerOnly ? !owner : !limits}
               placeholder={setting.nullable ? 'server default' : undefined}
               aria-describedby={`tenant-${setting.key}-help`}
             />
@@ -157,14 +160,20 @@ export function TenantSettings() {
           disabled={!owner}
           label={`Audit events keep the actor's email (off: a keyed digest of it instead).${ownerNote}`}
         />
-        <div className="d-flex align-items-center gap-3">
-          <Button type="submit" disabled={busy}>
-            Save settings
-          </Button>
-          <span role="status" className="text-success">
-            {saved ? 'Saved.' : ''}
-          </span>
-        </div>
+        {owner || limits ? (
+          <div className="d-flex align-items-center gap-3">
+            <Button type="submit" disabled={busy}>
+              Save settings
+            </Button>
+            <span role="status" className="text-success">
+              {saved ? 'Saved.' : ''}
+            </span>
+          </div>
+        ) : (
+          <p className="text-body-secondary" id="tenant-settings-read-only">
+            Your role reads these settings; its owners and admins change them.
+          </p>
+        )}
       </Form>
     </>
   );
