@@ -180,6 +180,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     authenticator: new Authenticator(tokens, credentials, external),
     ipAllowList,
     recheckMs: config.http.credentialRecheckMs,
+    registry: metrics.registry,
   });
   const attempts =
     buckets &&
