@@ -34,7 +34,10 @@ let dataSecretsOfB: string[];
 beforeAll(async () => {
   // At info: the sweep reads no log line, and at debug (every SQL statement a line) writing
   // them took about a fifth of its 14 000 requests' time.
-  server = await startTestServer({ env: { LOG_LEVEL: 'info' } });
+  // Access tokens for the whole file: its three sweeps (~4 000 requests each) use the tokens
+  // made here, and on a busy machine they outlasted the default 15 minutes (UNAUTHENTICATED,
+  // "Access token expired", in the middle of a sweep).
+  server = await startTestServer({ env: { LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '86400' } });
   a = await populatedTenant(server, 'Alpha');
   b = await populatedTenant(server, 'Bravo');
   const { body } = await server.graphql(

@@ -17,11 +17,16 @@ afterAll(() => server?.close());
 
 it('a flood of /readyz shares one readiness query a second', async () => {
   const before = value(await scrape(server), 'sluice_db_statements_total');
+  const started = Date.now();
   const statuses = await Promise.all(Array.from({ length: 200 }, async () => (await fetch(`${server.baseUrl}/readyz`)).status));
+  // Read before the scrape: the bound is one query per second the flood lasted (plus the one a
+  // second boundary adds), so a busy machine that stretches the flood does not fail it.
+  const seconds = Math.ceil((Date.now() - started) / 1000);
   expect(new Set(statuses)).toEqual(new Set([200]));
   const statements = value(await scrape(server), 'sluice_db_statements_total') - before;
-  // 200 before the fix; one query a second however many ask (two if the burst straddles a second).
-  expect(statements).toBeLessThanOrEqual(2);
+  // 200 before the fix; one query a second however many ask.
+  expect(statements).toBeLessThanOrEqual(seconds + 1);
+  expect(statements).toBeLessThan(200);
 });
 
 it('the probes and the scrape answer GET and HEAD only: 405 with Allow otherwise', async () => {
