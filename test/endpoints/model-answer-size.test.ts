@@ -63,17 +63,17 @@ describe('a chat answer', () => {
     return body.errors ? { error: body.errors[0].extensions.reason as string, message: body.errors[0].message as string } : { answer: body.data.queryEndpoint.answer as string };
   };
 
-  it('in one JSON body over 4 MiB is BAD_RESPONSE; a padded one within it is answered', async () => {
-    fake.script({ stream: false, deltas: ['Fill the chamber [1].'], padding: 5 * MiB });
-    expect(await ask()).toEqual({ error: 'BAD_RESPONSE', message: `The model server's answer is larger than ${4 * MiB} bytes` });
+  it('in one JSON body over 2 MiB is BAD_RESPONSE; a padded one within it is answered', async () => {
+    fake.script({ stream: false, deltas: ['Fill the chamber [1].'], padding: 3 * MiB });
+    expect(await ask()).toEqual({ error: 'BAD_RESPONSE', message: `The model server's answer is larger than ${2 * MiB} bytes` });
     fake.script({ stream: false, deltas: ['Fill the chamber [1].'], padding: 64 * 1024 });
     expect(await ask()).toEqual({ answer: 'Fill the chamber [1].' });
   });
 
-  it('streamed with one event line over 1 MiB is BAD_RESPONSE; a long piece within it is answered', async () => {
+  it('streamed with one event line over 256 KiB is BAD_RESPONSE; a long piece within it is answered', async () => {
     fake.script({ deltas: [' [1]'], longPiece: 2 * MiB });
     const refused = await ask();
-    expect(refused).toEqual({ error: 'BAD_RESPONSE', message: `A line of the model server's answer is larger than ${MiB} bytes` });
+    expect(refused).toEqual({ error: 'BAD_RESPONSE', message: `A line of the model server's answer is larger than ${256 * 1024} bytes` });
     fake.script({ deltas: [' [1]'], longPiece: 1000 });
     expect(await ask()).toEqual({ answer: `${'a'.repeat(1000)} [1]` });
   });

@@ -33,6 +33,13 @@ export interface FakeScript {
   padding?: number;
   /** One streamed piece of this many characters, written as one event line (a line larger than any real event). */
   longPiece?: number;
+  // Hostile shapes within the byte bounds, written as the client reads (a closed connection stops them: `finished` false).
+  /** Stream `text` as `times` pieces after the `deltas` (an answer of many `[1]` markers, or one too long). */
+  repeat?: { text: string; times: number };
+  /** Before the answer, one event of `lines` `data:` lines of `lineChars` characters each (`[{},{},…]` in all). */
+  multilineEvent?: { lines: number; lineChars: number };
+  /** Add `"padding":[{},{},…]`, this many empty objects, to the JSON answer and the first streamed event. */
+  extraValues?: number;
   /** How `/v1/embeddings` answers (failures, hangAfter and delayMs apply to it too; hangAfter: headers only). */
   embeddings?: {
     /** Vector size when the request names no `dimensions` (default 16). */
@@ -75,8 +82,8 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
-const chunk = (id: string, delta: Record<string, unknown>, usage: unknown = null) =>
-  `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: 'fake', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}\n\n`;
+const chunk = (id: string, delta: Record<string, unknown>, usage: unknown = null, extra: Record<string, unknown> = {}) =>
+  `data: ${JSON.stringify({ ...extra, id, object: 'chat.completion.chunk', created: 0, model: 'fake', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}\n\n`;
 
 /** Hashed character trigrams of the text, L2-normalised: shared words make close vectors. */
 export function trigramVector(text: string, dimension: number): number[] {
@@ -128,19 +135,10 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
 async function flood(res: import('node:http').ServerResponse, { bytes, onPiece }: { bytes: number; onPiece?: (sent: number) => void }, record: FakeRequest): Promise<void> {
   const piece = ',0'.repeat(32 * 1024);
   let sent = 0;
-  const write = (text: string) =>
-    new Promise<boolean>((resolve) => {
-      if (res.destroyed) return resolve(false);
-      sent += text.length;
-      if (res.write(text)) return resolve(true);
-      const settle = (ok: boolean) => () => {
-        res.off('drain', drained).off('close', closed);
-        resolve(ok);
-      };
-      const drained = settle(true);
-      const closed = settle(false);
-      res.once('drain', drained).once('close', closed);
-    });
+  const write = (text: string) => {
+    sent += text.length;
+    return writeAsRead(res, text);
+  };
   if (!(await write('{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1'))) return;
   while (sent < bytes) {
     if (!(await write(piece))) return;
@@ -148,6 +146,21 @@ async function flood(res: import('node:http').ServerResponse, { bytes, onPiece }
   }
   res.end(']}]}');
   record.finished = true;
+}
+
+/** Writes `text` once the client has read what came before: false when the connection closed. */
+function writeAsRead(res: import('node:http').ServerResponse, text: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    if (res.destroyed) return resolve(false);
+    if (res.write(text)) return resolve(true);
+    const settle = (ok: boolean) => () => {
+      res.off('drain', drained).off('close', closed);
+      resolve(ok);
+    };
+    const drained = settle(true);
+    const closed = settle(false);
+    res.once('drain', drained).once('close', closed);
+  });
 }
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
@@ -193,10 +206,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const id = `chatcmpl-${++counter}`;
     const deltas = script.deltas ?? [];
     const usage = script.usage === undefined ? { prompt_tokens: 42, completion_tokens: deltas.length } : script.usage;
+    const padding = script.extraValues ? { padding: new Array(script.extraValues).fill({}) } : {};
     if (script.stream === false) {
       res.writeHead(200, { 'content-type': 'application/json' });
       if (script.padding) res.write(' '.repeat(script.padding));
-      res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: deltas.join('') }, finish_reason: 'stop' }], usage }));
+      res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: deltas.join('') }, finish_reason: 'stop' }], usage, ...padding }));
       record.finished = true;
       return;
     }
@@ -207,13 +221,24 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       record.finished = true;
       return;
     }
-    res.write(chunk(id, { role: 'assistant', content: '' }));
+    if (script.multilineEvent) {
+      const { lines, lineChars } = script.multilineEvent;
+      const line = `data: ${'{},'.repeat(Math.floor(lineChars / 3))}\n`;
+      if (!(await writeAsRead(res, 'data: [\n'))) return;
+      for (let at = 0; at < lines; at++) if (!(await writeAsRead(res, line))) return;
+      if (!(await writeAsRead(res, 'data: {}]\n\n'))) return;
+    }
+    res.write(chunk(id, { role: 'assistant', content: '' }, null, padding));
     if (script.longPiece) res.write(chunk(id, { content: 'a'.repeat(script.longPiece) }));
     for (const [index, text] of deltas.entries()) {
       if (script.hangAfter !== undefined && index >= script.hangAfter) return;
       if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
       if (res.destroyed) return;
       res.write(chunk(id, { content: text }));
+    }
+    if (script.repeat) {
+      const piece = chunk(id, { content: script.repeat.text });
+      for (let at = 0; at < script.repeat.times; at++) if (!(await writeAsRead(res, piece))) return;
     }
     if (script.hangAfter !== undefined) return;
     if (usage) res.write(chunk(id, undefined as never, usage));

@@ -35,6 +35,14 @@ export function jsonNestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean
  * first walk: an object of 90 000 keys in a 1 MiB body took JSON.parse itself 0.2 s.
  */
 export function jsonValuesMoreThan(text: string, max: number): boolean {
+  return countJsonValues(text, max) > max;
+}
+
+/**
+ * The values JSON text holds, counted as `jsonValuesMoreThan` does, but only up to one past
+ * `stopAbove` (the pass ends there): for readers that share one bound among several texts.
+ */
+export function countJsonValues(text: string, stopAbove: number): number {
   // For valid JSON: the root, one per comma, and the first element of each non-empty container.
   let values = 1;
   let inString = false;
@@ -51,7 +59,7 @@ export function jsonValuesMoreThan(text: string, max: number): boolean {
     opened = code === 0x7b || code === 0x5b;
     if (code === 0x22) inString = true;
     else if (code === 0x2c) values += 1;
-    if (values > max) return true;
+    if (values > stopAbove) return values;
   }
-  return false;
+  return values;
 }

@@ -8,7 +8,6 @@
  * start, and each further piece arrive, within `requestTimeoutMs`; 429, 500, 502, 503, 504 and network errors
  * before the first byte are retried. Aborting the request's signal closes the upstream connection.
  */
-import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
 import { ANSWER_LIMITS, checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 import { estimateTokens, registerModelType, reportedTokens, type AnswerEvent, type AnswerRequest, type ModelPassage, type ProviderSettings, type TokenUsage } from '../provider.js';
@@ -44,10 +43,25 @@ export function promptFor(config: OpenAIConfig, query: string, passages: readonl
   ];
 }
 
-/** The chunks whose `[n]` markers the answer uses, in marker order. */
+/**
+ * The chunks whose `[n]` markers the answer uses, in marker order. One pass over the answer
+ * without a regular expression or a list of matches, ending once every passage is cited: an
+ * answer of `[1][1]…` built a match array per marker (58 MiB of them took 3.6 GB and 70 s).
+ */
 export function citedChunks(answer: string, passages: readonly ModelPassage[]): string[] {
-  const markers = new Set([...answer.matchAll(/\[(\d{1,3})\]/g)].map((match) => Number(match[1])));
-  return [...markers].filter((marker) => marker >= 1 && marker <= passages.length).sort((a, b) => a - b).map((marker) => passages[marker - 1]!.chunkId);
+  const cited = new Set<number>();
+  for (let open = answer.indexOf('['); open !== -1 && cited.size < passages.length; open = answer.indexOf('[', open + 1)) {
+    // `[` then one to three ASCII digits then `]`, as `/\[(\d{1,3})\]/` matches.
+    let marker = 0;
+    let at = open + 1;
+    for (; at < answer.length && at <= open + 3; at++) {
+      const digit = answer.charCodeAt(at) - 0x30;
+      if (digit < 0 || digit > 9) break;
+      marker = marker * 10 + digit;
+    }
+    if (at > open + 1 && answer.charCodeAt(at) === 0x5d && marker >= 1 && marker <= passages.length) cited.add(marker);
+  }
+  return [...cited].sort((a, b) => a - b).map((marker) => passages[marker - 1]!.chunkId);
 }
 
 class Completion {
@@ -67,10 +81,11 @@ class Completion {
       if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
         const body = parse(await call.text(response, ANSWER_LIMITS.jsonBytes), call);
         answer = body.choices?.[0]?.message?.content ?? body.choices?.[0]?.delta?.content ?? '';
+        if (answer.length > ANSWER_LIMITS.answerChars) throw tooLong(call);
         if (answer) yield { kind: 'delta', text: answer };
         usage = body.usage;
       } else {
-        const events = call.stream(response).pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+        const events = call.events(response);
         for (;;) {
           const { done, value: event } = await events.read();
           if (done) break;
@@ -79,6 +94,7 @@ class Completion {
           const chunk = parse(event.data, call);
           const text = chunk.choices?.[0]?.delta?.content;
           if (text) {
+            if (answer.length + text.length > ANSWER_LIMITS.answerChars) throw tooLong(call);
             answer += text;
             yield { kind: 'delta', text };
           }
@@ -117,12 +133,14 @@ class Completion {
       const body = JSON.stringify({ model: this.config.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1, stream: false });
       const response = await call.post(this.url(), body, 'application/json, text/event-stream', deadline);
       if (!response) return;
-      const text = await call.text(response, ANSWER_LIMITS.jsonBytes);
-      // A server that streams anyway is read as its events (small: one token).
+      const text = await call.text(response, ANSWER_LIMITS.probeBytes);
+      // A server that streams anyway is read as its events (small: one token), all of them
+      // within one count of JSON values (10 000 events of `{}` are as many values as one body).
       const streamed = (response.headers.get('content-type') ?? '').includes('text/event-stream');
       const pieces = streamed ? text.split('\n').flatMap((line) => (line.startsWith('data:') ? [line.slice(5).trim()] : [])).filter((data) => data && data !== '[DONE]') : [text];
       if (pieces.length === 0) throw call.badResponse('The model server sent an empty answer');
-      for (const piece of pieces) parse(piece, call);
+      const budget = { values: ANSWER_LIMITS.jsonValues };
+      for (const piece of pieces) parse(piece, call, budget);
     } catch (error) {
       throw call.failure(error, deadline);
     } finally {
@@ -146,15 +164,17 @@ class Completion {
   }
 }
 
-function parse(data: string, call: UpstreamCall): z.infer<typeof completionSchema> {
-  let parsed: z.infer<typeof completionSchema>;
-  try {
-    parsed = completionSchema.parse(JSON.parse(data));
-  } catch {
-    throw call.badResponse('The model server sent something that is not a chat completion');
-  }
-  if (parsed.error) throw call.badResponse('The model server reported an error mid-answer');
-  return parsed;
+/** A chunk of the stream, or a whole answer: its JSON values counted before it is parsed (`UpstreamCall.json`), then checked. */
+function parse(data: string, call: UpstreamCall, budget?: { values: number }): z.infer<typeof completionSchema> {
+  const parsed = completionSchema.safeParse(call.json(data, budget));
+  if (!parsed.success) throw call.badResponse('The model server sent something that is not a chat completion');
+  if (parsed.data.error) throw call.badResponse('The model server reported an error mid-answer');
+  return parsed.data;
+}
+
+/** An answer's text past ANSWER_LIMITS.answerChars: far beyond any model's output, so refused rather than cut short silently. */
+function tooLong(call: UpstreamCall) {
+  return call.badResponse(`The model server's answer is longer than ${ANSWER_LIMITS.answerChars} characters`);
 }
 
 registerModelType({

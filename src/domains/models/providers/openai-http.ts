@@ -6,22 +6,39 @@
  * backoff and jitter, honouring `Retry-After`; anything else fails at once. Errors never carry
  * the API key or the server's body.
  */
+import { EventSourceParserStream, ParseError, type EventSourceMessage } from 'eventsource-parser/stream';
 import { UpstreamError, ValidationError } from '../../errors.js';
 import { BodyTooLargeError, boundedBytes, boundedStream, boundedText } from '../../../platform/egress/bounded-body.js';
 import { egressFor } from '../../../platform/egress/guard.js';
 import { HOP_HEADER } from '../../../platform/http/call-loops.js';
 import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
+import { countJsonValues, jsonNestsDeeperThan } from '../../../platform/input/json-depth.js';
 import type { ProviderSettings } from '../provider.js';
 
 const MAX_RETRY_DELAY_MS = 8_000;
 
 /**
- * What a model server may send (its address is a tenant's choice, and so is its answer's size):
- * a JSON answer up to `jsonBytes`; a streamed one up to `streamBytes` in all, each line (one
- * event) up to `lineBytes`. Past a bound the answer is a BAD_RESPONSE, read no further.
+ * What a model server may send (its address is a tenant's choice, and so are its answer's size
+ * and shape): a JSON answer up to `jsonBytes`; a streamed one up to `streamBytes` in all, each
+ * line up to `lineBytes` and each event (its `data:` lines up to a blank line) up to
+ * `eventChars`; the answer's text up to `answerChars`; a `testModel` or health check answer (one
+ * token asked) up to `probeBytes`; and each JSON text (a body, an event) holding at most
+ * `jsonValues` values, counted before it is parsed. Past a bound the answer is a BAD_RESPONSE,
+ * read no further. The work on the event loop is bounded by the shape, not only the bytes: 4 MiB
+ * of `{},{},…` in a JSON answer held the loop 1.5 to 3.5 s, one 60 MiB event of 900 KB `data:`
+ * lines 50 to 110 s, 58 MiB of `[1][1]…` searched for citations 70 to 170 s. A real answer is a
+ * few dozen values per body or event, and at most some 100 000 tokens (400 KB) of text.
  * Embeddings answers have a bound of their own, from the texts and dimension asked for.
  */
-export const ANSWER_LIMITS = { jsonBytes: 4 * 1024 * 1024, streamBytes: 64 * 1024 * 1024, lineBytes: 1024 * 1024 };
+export const ANSWER_LIMITS = {
+  jsonBytes: 2 * 1024 * 1024,
+  streamBytes: 64 * 1024 * 1024,
+  lineBytes: 256 * 1024,
+  eventChars: 256 * 1024,
+  answerChars: 1024 * 1024,
+  probeBytes: 64 * 1024,
+  jsonValues: 10_000,
+};
 
 /**
  * An abort signal for one attempt: fires when the caller aborts, or when `timeoutMs` passes
@@ -164,9 +181,35 @@ export class UpstreamCall {
     }
   }
 
-  /** The answer's body as a stream within ANSWER_LIMITS (its error past them reaches `failure` as a BAD_RESPONSE). */
-  stream(response: Response): NonNullable<Response['body']> {
-    return boundedStream(response.body!, { maxBytes: ANSWER_LIMITS.streamBytes, maxLineBytes: ANSWER_LIMITS.lineBytes }, "the model server's answer");
+  /**
+   * The answer's server-sent events, within ANSWER_LIMITS: in all, per line, and per event (the
+   * parser stops once the event it is building passes `eventChars`); past them the read fails,
+   * and `failure` says BAD_RESPONSE.
+   */
+  events(response: Response): ReadableStreamDefaultReader<EventSourceMessage> {
+    return boundedStream(response.body!, { maxBytes: ANSWER_LIMITS.streamBytes, maxLineBytes: ANSWER_LIMITS.lineBytes }, "the model server's answer")
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream({ maxBufferSize: ANSWER_LIMITS.eventChars }))
+      .getReader();
+  }
+
+  /**
+   * JSON text from the server, parsed once its values are counted (nothing parsed past the
+   * count, or past MAX_JSON_DEPTH): a BAD_RESPONSE beyond `budget.values`, which is spent by
+   * what this text holds. One budget is given to the pieces of one answer that share a bound;
+   * by default each text has ANSWER_LIMITS.jsonValues of its own.
+   */
+  json(text: string, budget = { values: ANSWER_LIMITS.jsonValues }): unknown {
+    const values = countJsonValues(text, budget.values);
+    if (values > budget.values || jsonNestsDeeperThan(text)) {
+      throw this.badResponse(`The model server's answer holds more than ${ANSWER_LIMITS.jsonValues} JSON values, or nests deeper than a chat completion`);
+    }
+    budget.values -= values;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw this.badResponse('The model server sent something that is not JSON');
+    }
   }
 
   /** The server answered, but not with what the protocol promises. */
@@ -178,6 +221,9 @@ export class UpstreamCall {
   failure(error: unknown, deadline: Deadline): UpstreamError {
     if (error instanceof UpstreamError) return error;
     if (error instanceof BodyTooLargeError) return this.badResponse(error.message);
+    if (error instanceof ParseError && error.type === 'max-buffer-size-exceeded') {
+      return this.badResponse(`An event of the model server's answer is larger than ${ANSWER_LIMITS.eventChars} characters`);
+    }
     if (deadline.overran) {
       return new UpstreamError(`The model server's answer took longer than ${deadline.wholeMs} ms in all (SLUICE_MODEL_ANSWER_TIMEOUT_MS)`, { reason: 'TIMEOUT', attempts: this.attempts });
     }
