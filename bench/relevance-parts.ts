@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { withClient } from '../src/db/bootstrap.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { DEFAULT_VECTOR_INDEX_DIMENSIONS } from '../src/db/vector-index.js';
 import { entities } from '../src/domains/entities.js';
 import { chunkText } from '../src/domains/ingestion/chunker.js';
 import { DEFAULT_INGESTION_OPTIONS } from '../src/domains/ingestion/options.js';
@@ -125,7 +126,7 @@ export async function relevancePartsBenchmark(command: string): Promise<void> {
 
   const database = await openBenchDatabase();
   try {
-    await runMigrations({ ownerUrl: database.ownerUrl, entities, logger: createLogger({ level: 'warn' }) });
+    await runMigrations({ ownerUrl: database.ownerUrl, entities, logger: createLogger({ level: 'warn' }), vectorIndexDimensions: new Set(DEFAULT_VECTOR_INDEX_DIMENSIONS) });
     const url = database.ownerUrl;
     const asPassages = (texts: Texts, frequencies: Map<string, number>[]) => texts.map((text, index) => ({ documentId: text.id, frequencies: frequencies[index]! }));
     const asQuestions = (frequencies: Map<string, number>[]) => new Map(judged.map((question, index) => [question.id, [...frequencies[index]!.keys()]]));

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { entities } from '../src/domains/entities.js';
 import { ensureDatabase, withDatabase } from '../src/db/bootstrap.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { DEFAULT_VECTOR_INDEX_DIMENSIONS } from '../src/db/vector-index.js';
 import { openOrm } from '../src/db/orm.js';
 import { startScratchServer } from '../src/db/scratch-server.js';
 import { withClient } from '../src/db/bootstrap.js';
@@ -25,7 +26,7 @@ const database = `sluice_migration_${process.pid}`;
 try {
   await ensureDatabase(server.adminUrl, database);
   const ownerUrl = withDatabase(server.adminUrl, database);
-  await runMigrations({ ownerUrl, entities, logger });
+  await runMigrations({ ownerUrl, entities, logger, vectorIndexDimensions: new Set(DEFAULT_VECTOR_INDEX_DIMENSIONS) });
   const orm = await openOrm({ clientUrl: ownerUrl, entities });
   try {
     const result = await orm.getMigrator().createMigration('migrations', values.blank, values.initial, values.name?.replace(/[^A-Za-z0-9_]/g, '_'));

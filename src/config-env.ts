@@ -5,6 +5,7 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import { DEFAULT_VECTOR_INDEX_DIMENSIONS, MAX_HNSW_DIMENSIONS } from './db/vector-index.js';
 import { DEFAULT_PARSE_LIMITS } from './domains/ingestion/parsers/limits.js';
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './platform/rate-limits/token-bucket.js';
@@ -122,6 +123,13 @@ export const envSchema = z.object({
   /** Longest one retrieval statement of an endpoint query may run before it is cancelled (QUERY_TOO_COSTLY). */
   SLUICE_SEARCH_TIMEOUT_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000, 'must be at most 600000').default(10_000),
   SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(200),
+  /** The only vector sizes given an HNSW index on the shared chunk_embeddings (db/vector-index.ts); any other is searched exactly. */
+  SLUICE_VECTOR_INDEX_DIMENSIONS: z
+    .string()
+    .refine((value) => parseIndexDimensions(value) !== undefined, {
+      message: `must be a comma-separated list of vector sizes from 1 to ${MAX_HNSW_DIMENSIONS} (e.g. 384,768,1536), or none`,
+    })
+    .default(DEFAULT_VECTOR_INDEX_DIMENSIONS.join(',')),
   /** The earlier name of SLUICE_EGRESS_PRIVATE_NETWORKS, from when only model servers were guarded; still accepted. */
   SLUICE_MODEL_PRIVATE_NETWORKS: privateNetworks.optional(),
   SLUICE_WORKER_CONCURRENCY: z.coerce.number().int().min(1, 'must be at least 1').max(64).default(2),
@@ -188,6 +196,14 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('sluice'),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(0).max(600_000).default(5_000),
 });
+
+/** SLUICE_VECTOR_INDEX_DIMENSIONS as a set (`none`: empty), or undefined when an entry is not a size pgvector can index. */
+export function parseIndexDimensions(value: string): ReadonlySet<number> | undefined {
+  if (value.trim() === 'none') return new Set();
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (!entries.every((entry) => /^\d{1,4}$/.test(entry) && Number(entry) >= 1 && Number(entry) <= MAX_HNSW_DIMENSIONS)) return undefined;
+  return new Set(entries.map(Number));
+}
 
 /** A 32-byte key from base64, or undefined when it is not one. */
 export function decodeMasterKey(value: string): Buffer | undefined {

@@ -195,6 +195,8 @@ export interface WorkerConfig {
   staleAfterMs: number;
   /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
   parsing: ParseBudget;
+  /** The vector sizes the EMBEDDING stage (and migrate, for those stored) builds HNSW indexes for (SLUICE_VECTOR_INDEX_DIMENSIONS, db/vector-index.ts). */
+  vectorIndexDimensions: ReadonlySet<number>;
   /**
    * The port `sluice worker` serves its own /metrics and /healthz on (it has no API listener);
    * undefined: none. Not used by `sluice serve`, whose API serves /metrics.

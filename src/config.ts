@@ -10,7 +10,7 @@ import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import { hopMarkOf } from './platform/http/call-loops.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
-import { decodeMasterKey, envSchema, parseQuota } from './config-env.js';
+import { decodeMasterKey, envSchema, parseIndexDimensions, parseQuota } from './config-env.js';
 import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
 import { loadOrCreateDevSecrets, type DevSecrets } from './platform/secrets/dev-secrets.js';
 import { weakSecrets } from './config-secrets.js';
@@ -207,6 +207,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
         maxDocuments: values.SLUICE_PARSE_MAX_DOCUMENTS,
       },
+      vectorIndexDimensions: parseIndexDimensions(values.SLUICE_VECTOR_INDEX_DIMENSIONS)!,
       metricsPort: values.SLUICE_WORKER_METRICS_PORT,
       metricsHost: values.SLUICE_WORKER_METRICS_HOST,
     },

@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   let failed = false;
   try {
     reportDatabase(config, database, logger);
-    const applied = await runMigrations({ ownerUrl: database.ownerUrl, entities, logger });
+    const applied = await runMigrations({ ownerUrl: database.ownerUrl, entities, logger, vectorIndexDimensions: config.worker.vectorIndexDimensions });
     if (command === 'migrate') return migrateOnly(applied, answer);
     if (command === 'rotate-master-key') return await resealSecrets(config, database.ownerUrl, answer);
     if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, values.tenant, answer);

@@ -30,6 +30,10 @@ describe('parseConfig', () => {
     // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
     expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });
     expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400' }).vectorSearch).toEqual({ hnswEfSearch: 400 });
+    // HNSW indexes on the shared table only for the common model sizes the operator allows, never one per size a tenant picks.
+    expect([...config.worker.vectorIndexDimensions]).toEqual([256, 384, 512, 768, 1024, 1536]);
+    expect([...parseConfig({ SLUICE_VECTOR_INDEX_DIMENSIONS: '768, 2000' }).worker.vectorIndexDimensions]).toEqual([768, 2000]);
+    expect([...parseConfig({ SLUICE_VECTOR_INDEX_DIMENSIONS: 'none' }).worker.vectorIndexDimensions]).toEqual([]);
     // A health check is a one-token request: its wait is far below a query's 60 s model timeout.
     expect(config.modelHealth).toEqual({ intervalS: 60, slowMs: 5_000, window: 5, downAfter: 2, timeoutMs: 10_000, roundMaxS: 120 });
     expect(parseConfig({ SLUICE_HEALTH_TIMEOUT_MS: '2000', SLUICE_HEALTH_ROUND_MAX_S: '30' }).modelHealth).toMatchObject({ timeoutMs: 2_000, roundMaxS: 30 });
@@ -50,6 +54,10 @@ describe('parseConfig', () => {
     [{ SLUICE_HEALTH_ROUND_MAX_S: '0' }, /^SLUICE_HEALTH_ROUND_MAX_S: /],
     [{ SLUICE_MODEL_ANSWER_TIMEOUT_MS: '999' }, /^SLUICE_MODEL_ANSWER_TIMEOUT_MS: must be at least 1000/],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
+    [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '3072' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list of vector sizes from 1 to 2000 \(e\.g\. 384,768,1536\), or none/],
+    [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '0' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],
+    [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '384,,768' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],
+    [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '1e3' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '512' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount such as 512MB or 2GB, from 16MB to 1TB/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '2 GB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],
     [{ SLUICE_EMBEDDED_SHARED_BUFFERS: '8MB' }, /^SLUICE_EMBEDDED_SHARED_BUFFERS: must be an amount/],

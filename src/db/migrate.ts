@@ -15,6 +15,8 @@ export async function runMigrations(options: {
   ownerUrl: string;
   entities: EntitySchema<any, any>[];
   logger: Logger;
+  /** The dimensions given an HNSW index (SLUICE_VECTOR_INDEX_DIMENSIONS): db/vector-index.ts. */
+  vectorIndexDimensions: ReadonlySet<number>;
 }): Promise<string[]> {
   return withClient(options.ownerUrl, async (lockClient) => {
     await lockClient.query(`select pg_advisory_lock(hashtext('sluice:migrations'))`);
@@ -26,7 +28,7 @@ export async function runMigrations(options: {
       for (const migration of applied) options.logger.info({ migration: migration.name }, 'applied migration');
       await migrateQueue(options.ownerUrl);
       // Every start, not once: pgvector installed later is picked up by the next migrate.
-      await enableVectorExtension(options.ownerUrl, options.logger);
+      await enableVectorExtension(options.ownerUrl, options.logger, options.vectorIndexDimensions);
       return applied.map((migration) => migration.name);
     } finally {
       await orm?.close(true);

@@ -12,6 +12,13 @@
  *   DEFINER function owned by the migrating role (rls.ts definerFunctionSql: search_path
  *   pinned, execute granted to the app role only), from a read-write transaction (the
  *   EMBEDDING stage, when it writes vectors of a dimension).
+ * - Only the dimensions the operator lists (SLUICE_VECTOR_INDEX_DIMENSIONS) get one. Every
+ *   index is on the table all tenants share: each is planned (and locked) by every semantic
+ *   query, and each build reads the whole table under a SHARE lock. A tenant picks its model's
+ *   `dimensions` (or its embeddings server picks the vector length), so building one per
+ *   dimension seen let one tenant add up to 2 000 of them, slow every tenant's query planning
+ *   30-fold and exhaust the lock table. Any other dimension is searched exactly. Indexes that
+ *   exist already stay, and serve.
  * - Above pgvector's 2 000-dimension HNSW limit there is no index: exact search.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -22,6 +29,13 @@ import { definerFunctionSql } from './rls.js';
 
 /** pgvector's limit for an HNSW index on `vector` (https://github.com/pgvector/pgvector#hnsw). */
 export const MAX_HNSW_DIMENSIONS = 2000;
+
+/**
+ * SLUICE_VECTOR_INDEX_DIMENSIONS' default: the common embedding sizes (OpenAI text-embedding-3
+ * shortened to 256, 512 or 1024, and -small's 1536; 384 MiniLM / bge-small; 768 nomic / bge-base;
+ * 1024 bge-large / Cohere v3 / Voyage). 3072 (-large) is above pgvector's limit: exact search.
+ */
+export const DEFAULT_VECTOR_INDEX_DIMENSIONS: readonly number[] = [256, 384, 512, 768, 1024, 1536];
 
 export const embeddingIndexName = (dimensions: number) => `chunk_embeddings_hnsw_${dimensions}`;
 
@@ -94,22 +108,26 @@ export async function vectorSupport(em: EntityManager): Promise<VectorSupport> {
 }
 
 /**
- * Ensures the HNSW index for `dimensions` in `em`'s (read-write) transaction; true when one
- * exists afterwards. For the code that writes embeddings (ingestion/embedding-stage.ts).
+ * Ensures the HNSW index for `dimensions` in `em`'s (read-write) transaction when the operator
+ * lists that dimension in `indexed` (SLUICE_VECTOR_INDEX_DIMENSIONS); true when one is built or
+ * exists. For the code that writes embeddings (ingestion/embedding-stage.ts).
  */
-export async function ensureVectorIndex(em: EntityManager, dimensions: number): Promise<boolean> {
+export async function ensureVectorIndex(em: EntityManager, dimensions: number, indexed: ReadonlySet<number>): Promise<boolean> {
+  // Checked before any SQL: a dimension not listed costs no catalogue lookup and takes no lock.
+  if (!indexed.has(dimensions)) return false;
   const [row] = await boundSql<{ ensured: boolean }>(em, 'select ensure_embedding_index(?::int) as ensured', [dimensions]);
   return row?.ensured === true;
 }
 
 /**
  * At migrate time, as the owner: `create extension if not exists vector` when the server offers
- * it, then the indexes for the dimensions already stored. Reading those needs an owner that
- * bypasses row-level security (a superuser, as the embedded server's and most self-hosted
- * owners are); any other owner sees no rows and the indexes come with the next vectors written.
+ * it, then the indexes for the dimensions already stored that `indexed` lists. Reading those
+ * needs an owner that bypasses row-level security (a superuser, as the embedded server's and
+ * most self-hosted owners are); any other owner sees no rows and the indexes come with the next
+ * vectors written.
  * A server that refuses the extension (no privilege) is logged and answers by exact search.
  */
-export async function enableVectorExtension(ownerUrl: string, logger: Logger): Promise<'pgvector' | 'exact'> {
+export async function enableVectorExtension(ownerUrl: string, logger: Logger, indexed: ReadonlySet<number>): Promise<'pgvector' | 'exact'> {
   return withClient(ownerUrl, async (client) => {
     const available = await client.query<{ default_version: string }>(`select default_version from pg_available_extensions where name = 'vector'`);
     if (available.rows.length === 0) {
@@ -122,7 +140,7 @@ export async function enableVectorExtension(ownerUrl: string, logger: Logger): P
       logger.warn({ vectorSearch: 'exact', err: error }, 'vector search: exact (pgvector is available but could not be created)');
       return 'exact';
     }
-    const stored = await client.query<{ dimensions: number }>('select distinct dimensions from chunk_embeddings');
+    const stored = await client.query<{ dimensions: number }>('select distinct dimensions from chunk_embeddings where dimensions = any($1::int[])', [[...indexed]]);
     for (const { dimensions } of stored.rows) await client.query('select ensure_embedding_index($1::int)', [dimensions]);
     const version = await client.query<{ extversion: string }>(`select extversion from pg_extension where extname = 'vector'`);
     logger.info({ vectorSearch: 'pgvector', version: version.rows[0]?.extversion, dimensions: stored.rows.map((row) => row.dimensions) }, 'vector search: pgvector HNSW');

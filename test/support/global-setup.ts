@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { compile, isCompiledFresh } from '../../scripts/compile.js';
 import { APP_ROLE, ensureAppRole, withClient, withDatabase } from '../../src/db/bootstrap.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { DEFAULT_VECTOR_INDEX_DIMENSIONS } from '../../src/db/vector-index.js';
 import { startScratchServer } from '../../src/db/scratch-server.js';
 import { entities } from '../../src/domains/entities.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
@@ -40,7 +41,7 @@ export default async function setup(project: TestProject) {
   });
   const ownerUrl = withDatabase(server.adminUrl, template);
   await ensureAppRole(ownerUrl, APP_PASSWORD);
-  await runMigrations({ ownerUrl, entities, logger });
+  await runMigrations({ ownerUrl, entities, logger, vectorIndexDimensions: new Set(DEFAULT_VECTOR_INDEX_DIMENSIONS) });
   project.provide('database', { adminUrl: server.adminUrl, template, appPassword: APP_PASSWORD, kind: server.kind });
   logger.info({ role: APP_ROLE, template, kind: server.kind }, 'test database ready');
 

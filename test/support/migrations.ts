@@ -5,6 +5,7 @@
  */
 import { expect } from 'vitest';
 import { runMigrations } from '../../src/db/migrate.js';
+import { DEFAULT_VECTOR_INDEX_DIMENSIONS } from '../../src/db/vector-index.js';
 import { MIGRATIONS_TABLE } from '../../src/db/orm.js';
 import { entities } from '../../src/domains/entities.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
@@ -13,5 +14,5 @@ import type { TestServer } from './server.js';
 
 export async function runMigrationAgain(server: TestServer, name: string): Promise<void> {
   await asOwner(server, (client) => client.query(`delete from ${MIGRATIONS_TABLE} where name = $1`, [name]));
-  expect(await runMigrations({ ownerUrl: server.database.ownerUrl, entities, logger: createLogger({ level: 'silent' }) })).toEqual([name]);
+  expect(await runMigrations({ ownerUrl: server.database.ownerUrl, entities, logger: createLogger({ level: 'silent' }), vectorIndexDimensions: new Set(DEFAULT_VECTOR_INDEX_DIMENSIONS) })).toEqual([name]);
 }

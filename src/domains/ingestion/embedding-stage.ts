@@ -58,6 +58,8 @@ export class EmbeddingStage {
     private readonly jobId: string,
     private readonly reporter: ProgressReporter,
     private readonly embedders: EmbedderFactory,
+    /** The vector sizes given an HNSW index (SLUICE_VECTOR_INDEX_DIMENSIONS); the tenant's model picks the size, so it cannot choose to build one. */
+    private readonly indexDimensions: ReadonlySet<number>,
     /** How often the job is looked at while a batch is at the model server (job-watch.ts). */
     private readonly watchMs: number,
   ) {}
@@ -163,8 +165,8 @@ export class EmbeddingStage {
         await tx.flush();
         return 'superseded' as const;
       }
-      // The dimension's HNSW index where pgvector exists, built while it is still empty (db/vector-index.ts).
-      await ensureVectorIndex(tx, vectors[0]!.length);
+      // The dimension's HNSW index where pgvector exists and the operator lists it, built while it is still empty (db/vector-index.ts).
+      await ensureVectorIndex(tx, vectors[0]!.length, this.indexDimensions);
       const inserted = await boundSql(
         tx,
         `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)

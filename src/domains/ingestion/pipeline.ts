@@ -37,6 +37,8 @@ export interface PipelineDependencies {
   parser: DocumentParser;
   /** Embeds with a dataset's embedding model (its key opened, usage priced). */
   embedders: EmbedderFactory;
+  /** The vector sizes the EMBEDDING stage builds an HNSW index for (SLUICE_VECTOR_INDEX_DIMENSIONS); any other is searched exactly. */
+  vectorIndexDimensions: ReadonlySet<number>;
   /** Counts each settled input's bytes, documents and chunks for `/metrics`; absent: not counted. */
   meter?: Pick<ProductMeter, 'ingestedInput'>;
   /** How often a job waiting on a model server is looked at, to abandon the call once it is cancelled (the worker's heartbeat). */
@@ -88,7 +90,7 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
       if (!(await run.enter('INDEXING'))) return null;
       if (!(await run.mergeSearchIndex())) return null;
     }
-    const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders, deps.watchMs).run();
+    const embedding = await new EmbeddingStage(scope, payload.jobId, reporter, deps.embedders, deps.vectorIndexDimensions, deps.watchMs).run();
     if (embedding !== 'done') return null;
     return (await run.finish()) ?? null;
   } finally {
