@@ -100,6 +100,15 @@ export const envSchema = z.object({
   // 100 from one address: a client needs one per tab or backend process, and an office or a
   // carrier NAT puts many users behind one IPv4 address; one address cannot take more than 1 %.
   SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: limit(1, 1_000_000).default(100),
+  // Answers in progress at once (domains/endpoint-queries/answers-in-progress.ts): each holds a
+  // socket to its client, often one to its model, and ~175 KB, for as long as the model answers
+  // and the client reads. 20 per caller is more than an interactive client or a backend's worker
+  // pool keeps open; 400 per process is ~70 MB and 800 descriptors at most.
+  SLUICE_MAX_ANSWERS_PER_CALLER: limit(1, 100_000).default(20),
+  SLUICE_MAX_ANSWERS: limit(1, 1_000_000).default(400),
+  // A response whose client takes nothing for this long (its buffered output never drains) is
+  // cut (platform/http/write-stall.ts): node:http has no write deadline of its own.
+  SLUICE_WRITE_STALL_MS: limit(100, 3_600_000).default(30_000),
   SLUICE_HEADERS_TIMEOUT_MS: limit(100, 600_000).default(10_000),
   SLUICE_REQUEST_TIMEOUT_MS: limit(100, 3_600_000).default(300_000),
   SLUICE_KEEP_ALIVE_TIMEOUT_MS: limit(100, 600_000).default(5_000),

@@ -41,7 +41,11 @@ export interface Config {
     requestTimeoutMs: number;
     /** How long an idle keep-alive connection stays open after a response. */
     keepAliveTimeoutMs: number;
+    /** A response whose client has taken none of its buffered output for this long is cut. */
+    writeStallMs: number;
   };
+  /** Endpoint answers in progress at once, per caller (an anonymous caller: its address) and per process. */
+  answersInProgress: { perCaller: number; total: number };
   database: {
     /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
     url: string | undefined;

@@ -25,6 +25,8 @@ import { CredentialStore } from './domains/identity/credential-store.js';
 import { signInAddressDigests } from './domains/identity/sign-in-addresses.js';
 import { IpAllowListCheck } from './domains/tenancy/ip-allow-check.js';
 import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
+import { HeldCounts } from './platform/concurrency/held-counts.js';
+import { withWriteStallDeadline } from './platform/http/write-stall.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { HealthReadings } from './domains/model-health/health-readings.js';
@@ -145,6 +147,16 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       this.set(querySlots.perCaller.waitingAll() + querySlots.all.waitingAll());
     },
   });
+  // Answers in progress, per caller and in all, whichever door asked (answers-in-progress.ts).
+  const answersInProgress = new HeldCounts({ perKey: config.answersInProgress.perCaller, total: config.answersInProgress.total });
+  new Gauge({
+    name: 'sluice_answers_in_progress',
+    help: 'Endpoint answers in progress (admitted, not yet ended), against SLUICE_MAX_ANSWERS',
+    registers: [metrics.registry],
+    collect() {
+      this.set(answersInProgress.held());
+    },
+  });
   const deps: ServiceDependencies = {
     tokens,
     credentials,
@@ -159,6 +171,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     vectorSearch: config.vectorSearch,
     searchTimeoutMs: config.searchTimeoutMs,
     querySlots,
+    answersInProgress,
     egress: config.egress.privateNetworks,
     clock,
     requestLimits: {
@@ -262,7 +275,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
 
   const httpServer = createHttpServer(
     slowClientTimeouts(config.http),
-    withSecurityHeaders(
+    // A client that stops reading is cut too: node:http has no write deadline (write-stall.ts).
+    withWriteStallDeadline(config.http.writeStallMs, withSecurityHeaders(
       { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
       // The console's and GraphiQL's static files are answered before Yoga and its plugins.
       // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga's path-only checks.
@@ -270,7 +284,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
         PROBE_PATHS,
         withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga), refusalInDoorShape))),
       ),
-    ),
+    )),
   );
   const caps = new WebSocketCaps({
     perAddress: config.http.webSocketConnectionsPerAddress,

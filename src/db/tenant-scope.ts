@@ -163,6 +163,15 @@ export class TenantScope {
     return publisher;
   }
 
+  /**
+   * Runs `task` when the scope ends (at once if it has): what the entry point holds for as
+   * long as it lasts is given back however it ends.
+   */
+  onEnd(task: () => void): void {
+    if (this.ended) return task();
+    this.onClose.push(task);
+  }
+
   /** Ends the scope (its entry point ended: a response sent, a subscription closed): later work is refused. */
   close(): void {
     if (this.ended) return;

@@ -73,7 +73,7 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       const details = { endpoint: chat.model, stream: chat.stream };
       if (chat.stream) {
         const finish = (outcome: string) => opened.finish(outcome, details);
-        return endResponse(streamed(fetchAPI, { prepared, writer, includeUsage: chat.includeUsage, cancel, lost: () => lostStanding(opened), finish, logger, requestId }));
+        return endResponse(streamed(fetchAPI, { prepared, writer, includeUsage: chat.includeUsage, cancel, gone: request.signal, lost: () => lostStanding(opened), finish, logger, requestId }));
       }
       try {
         for await (const event of prepared.events(cancel.signal)) writer.take(event);
@@ -103,6 +103,8 @@ interface StreamedAnswer {
   includeUsage: boolean;
   /** Aborts the query; the stream aborts it when the caller cancels. */
   cancel: AbortController;
+  /** Aborted when the client's connection closed (it left, or was cut for not reading). */
+  gone: AbortSignal;
   /** The credential watch's error, when it is what aborted the query. */
   lost: () => CodedError | undefined;
   /** Ends the request (its audit event) with the outcome. */
@@ -111,10 +113,22 @@ interface StreamedAnswer {
   requestId: string;
 }
 
-function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, includeUsage, cancel, lost, finish, logger, requestId }: StreamedAnswer): Response {
+function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, includeUsage, cancel, gone, lost, finish, logger, requestId }: StreamedAnswer): Response {
   const encoder = new TextEncoder();
   const event = (data: unknown) => encoder.encode(`data: ${JSON.stringify(data)}\n\n`);
   const events = prepared.events(cancel.signal);
+  // A response stuck on a gone client's backpressure never pulls again, so the query (suspended
+  // at a yield) would never unwind: end it here, which records it, as the REST route does.
+  // After a complete answer this changes nothing: the request's event is in, the events ended.
+  gone.addEventListener(
+    'abort',
+    () => {
+      finish('CANCELLED');
+      cancel.abort();
+      void events.return(undefined).catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled OpenAI-compatible answer did not end cleanly'));
+    },
+    { once: true },
+  );
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(event(writer.roleChunk()));

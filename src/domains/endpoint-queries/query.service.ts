@@ -18,6 +18,7 @@ import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { inQuerySlot } from './query-slots.js';
+import { answersRule, takeAnswerPlace } from './answers-in-progress.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { refusalShownTo } from '../policies/consumer-disclosure.js';
@@ -71,10 +72,48 @@ export interface PreparedQuery {
 export class QueryService {
   constructor(private readonly ctx: ServiceContext) {}
 
+  /**
+   * Admits a query (every door's one way in) and holds a place among the caller's answers in
+   * progress (answers-in-progress.ts) from here until its answer ends, however it ends: its
+   * events' end, a refusal below, or the end of the request that asked (a door whose client
+   * left before the answer's events started never runs them).
+   */
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
-    const { actor } = this.ctx;
-    assertMayAskEndpoints(actor);
+    assertMayAskEndpoints(this.ctx.actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
+    const giveBack = await this.answerPlace(endpointRef);
+    this.ctx.scope.onEnd(giveBack);
+    try {
+      const admitted = await this.admit(endpointRef, query, options);
+      return {
+        endpointId: admitted.endpointId,
+        async *events(signal) {
+          try {
+            yield* admitted.events(signal);
+          } finally {
+            // After the query was recorded: a caller who awaits its record finds the place free.
+            giveBack();
+          }
+        },
+      };
+    } catch (error) {
+      giveBack();
+      throw error;
+    }
+  }
+
+  /** A place for one more answer of the caller's; over the caller's or the process's count, the refusal, recorded as the door refusals are. */
+  private async answerPlace(endpointRef: string): Promise<() => void> {
+    try {
+      return takeAnswerPlace(this.ctx);
+    } catch (error) {
+      await this.recordRefusal(endpointRef, error, answersRule(this.ctx.deps.answersInProgress!));
+      throw error;
+    }
+  }
+
+  private async admit(endpointRef: string, query: string, options: QueryOptions): Promise<PreparedQuery> {
+    const { actor } = this.ctx;
     const caller = callerOf(this.ctx);
     // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
     // admit or refuse the query (their decision row is committed with it), plan the
