@@ -117,6 +117,8 @@ export const envSchema = z.object({
   SLUICE_MODEL_TIMEOUT_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000).default(60_000),
   /** A streamed answer's whole time: SLUICE_MODEL_TIMEOUT_MS waits for each piece, and a server sending one every few seconds never met it. */
   SLUICE_MODEL_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000, 'must be at least 1000').max(3_600_000).default(600_000),
+  /** The longest answer text a chat model may send (characters); past it the answer is refused (BAD_RESPONSE). */
+  SLUICE_MODEL_ANSWER_MAX_CHARS: z.coerce.number().int().min(1024, 'must be at least 1024').max(16 * 1024 * 1024, 'must be at most 16777216').default(1024 * 1024),
   SLUICE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   SLUICE_MODEL_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   SLUICE_EGRESS_PRIVATE_NETWORKS: privateNetworks.optional(),

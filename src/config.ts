@@ -143,6 +143,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
     models: {
       requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,
       answerTimeoutMs: values.SLUICE_MODEL_ANSWER_TIMEOUT_MS,
+      answerMaxChars: values.SLUICE_MODEL_ANSWER_MAX_CHARS,
       maxRetries: values.SLUICE_MODEL_MAX_RETRIES,
       retryBaseDelayMs: values.SLUICE_MODEL_RETRY_BASE_MS,
       privateNetworks,

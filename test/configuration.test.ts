@@ -38,7 +38,7 @@ describe('parseConfig', () => {
     expect(config.modelHealth).toEqual({ intervalS: 60, slowMs: 5_000, window: 5, downAfter: 2, timeoutMs: 10_000, roundMaxS: 120 });
     expect(parseConfig({ SLUICE_HEALTH_TIMEOUT_MS: '2000', SLUICE_HEALTH_ROUND_MAX_S: '30' }).modelHealth).toMatchObject({ timeoutMs: 2_000, roundMaxS: 30 });
     // A streamed answer's whole time, beside the wait for each piece.
-    expect(config.models).toMatchObject({ requestTimeoutMs: 60_000, answerTimeoutMs: 600_000 });
+    expect(config.models).toMatchObject({ requestTimeoutMs: 60_000, answerTimeoutMs: 600_000, answerMaxChars: 1_048_576 });
   });
 
   it.each([
@@ -53,6 +53,7 @@ describe('parseConfig', () => {
     [{ SLUICE_HEALTH_TIMEOUT_MS: '10' }, /^SLUICE_HEALTH_TIMEOUT_MS: /],
     [{ SLUICE_HEALTH_ROUND_MAX_S: '0' }, /^SLUICE_HEALTH_ROUND_MAX_S: /],
     [{ SLUICE_MODEL_ANSWER_TIMEOUT_MS: '999' }, /^SLUICE_MODEL_ANSWER_TIMEOUT_MS: must be at least 1000/],
+    [{ SLUICE_MODEL_ANSWER_MAX_CHARS: '16777217' }, /^SLUICE_MODEL_ANSWER_MAX_CHARS: must be at most 16777216/],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
     [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '3072' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list of vector sizes from 1 to 2000 \(e\.g\. 384,768,1536\), or none/],
     [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '0' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],

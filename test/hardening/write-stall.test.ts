@@ -14,7 +14,8 @@ import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** 16 MiB of answer: more than the socket buffers of both ends of a loopback connection hold. */
-const LARGE_ANSWER = { deltas: Array.from({ length: 64 }, () => 'x'.repeat(256 * 1024)), usage: null };
+// In pieces of 64 KiB: a model's event is bounded (256 Ki characters, model-answer-shape.test.ts).
+const LARGE_ANSWER = { deltas: Array.from({ length: 256 }, () => 'x'.repeat(64 * 1024)), usage: null };
 
 let fake: FakeOpenAI;
 let server: TestServer;
@@ -22,7 +23,8 @@ let owner: Tenant;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  server = await startTestServer({ env: { SLUICE_WRITE_STALL_MS: '300' } });
+  // The answer is longer than the default bound on an answer's text (1 Mi characters).
+  server = await startTestServer({ env: { SLUICE_WRITE_STALL_MS: '300', SLUICE_MODEL_ANSWER_MAX_CHARS: String(16 * 1024 * 1024) } });
   owner = await tenantWithOwner(server);
 }, 120_000);
 afterAll(async () => {
@@ -74,7 +76,7 @@ describe('a client that stops reading', () => {
   it('is not cut while it reads, however large the answer', async () => {
     const setup = await llmEndpoint();
     // 4 MiB: enough for the server's writes to wait on the reader many times.
-    fake.script({ ...LARGE_ANSWER, deltas: LARGE_ANSWER.deltas.slice(0, 16) });
+    fake.script({ ...LARGE_ANSWER, deltas: LARGE_ANSWER.deltas.slice(0, 64) });
     const response = await fetch(`${server.baseUrl}/api/v1/endpoints/${setup.reference}/query`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${owner.token}` },

@@ -101,6 +101,8 @@ export interface ProviderSettings {
   requestTimeoutMs: number;
   /** The longest a streamed answer may take in all (SLUICE_MODEL_ANSWER_TIMEOUT_MS); absent: no limit beyond `requestTimeoutMs` between pieces. */
   answerTimeoutMs?: number;
+  /** The longest answer text accepted (SLUICE_MODEL_ANSWER_MAX_CHARS); absent: ANSWER_LIMITS.answerChars. */
+  answerMaxChars?: number;
   maxRetries: number;
   /** The first retry's delay; each further one doubles (with jitter), capped at 8 s. */
   retryBaseDelayMs: number;

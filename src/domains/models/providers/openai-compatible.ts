@@ -67,6 +67,10 @@ export function citedChunks(answer: string, passages: readonly ModelPassage[]): 
 class Completion {
   constructor(private readonly config: OpenAIConfig, private readonly apiKey: string | null, private readonly settings: ProviderSettings) {}
 
+  private get answerMaxChars(): number {
+    return this.settings.answerMaxChars ?? ANSWER_LIMITS.answerChars;
+  }
+
   async *answer({ query, passages, signal }: AnswerRequest): AsyncGenerator<AnswerEvent> {
     const call = new UpstreamCall(this.settings, this.apiKey);
     const messages = promptFor(this.config, query, passages);
@@ -81,7 +85,7 @@ class Completion {
       if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
         const body = parse(await call.text(response, ANSWER_LIMITS.jsonBytes), call);
         answer = body.choices?.[0]?.message?.content ?? body.choices?.[0]?.delta?.content ?? '';
-        if (answer.length > ANSWER_LIMITS.answerChars) throw tooLong(call);
+        if (answer.length > this.answerMaxChars) throw tooLong(call, this.answerMaxChars);
         if (answer) yield { kind: 'delta', text: answer };
         usage = body.usage;
       } else {
@@ -94,7 +98,7 @@ class Completion {
           const chunk = parse(event.data, call);
           const text = chunk.choices?.[0]?.delta?.content;
           if (text) {
-            if (answer.length + text.length > ANSWER_LIMITS.answerChars) throw tooLong(call);
+            if (answer.length + text.length > this.answerMaxChars) throw tooLong(call, this.answerMaxChars);
             answer += text;
             yield { kind: 'delta', text };
           }
@@ -172,9 +176,9 @@ function parse(data: string, call: UpstreamCall, budget?: { values: number }): z
   return parsed.data;
 }
 
-/** An answer's text past ANSWER_LIMITS.answerChars: far beyond any model's output, so refused rather than cut short silently. */
-function tooLong(call: UpstreamCall) {
-  return call.badResponse(`The model server's answer is longer than ${ANSWER_LIMITS.answerChars} characters`);
+/** An answer's text past its bound (SLUICE_MODEL_ANSWER_MAX_CHARS): far beyond any model's output, so refused rather than cut short silently. */
+function tooLong(call: UpstreamCall, maxChars: number) {
+  return call.badResponse(`The model server's answer is longer than ${maxChars} characters`);
 }
 
 registerModelType({

@@ -21,7 +21,7 @@ const MAX_RETRY_DELAY_MS = 8_000;
  * What a model server may send (its address is a tenant's choice, and so are its answer's size
  * and shape): a JSON answer up to `jsonBytes`; a streamed one up to `streamBytes` in all, each
  * line up to `lineBytes` and each event (its `data:` lines up to a blank line) up to
- * `eventChars`; the answer's text up to `answerChars`; a `testModel` or health check answer (one
+ * `eventChars`; the answer's text up to `answerChars` (SLUICE_MODEL_ANSWER_MAX_CHARS's default); a `testModel` or health check answer (one
  * token asked) up to `probeBytes`; and each JSON text (a body, an event) holding at most
  * `jsonValues` values, counted before it is parsed. Past a bound the answer is a BAD_RESPONSE,
  * read no further. The work on the event loop is bounded by the shape, not only the bytes: 4 MiB
