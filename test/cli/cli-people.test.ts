@@ -49,6 +49,17 @@ describe('sluice: people, keys, audit and deleting from the terminal', { timeout
     expectFailure(await sluice(['members', 'role', 'nobody@example.com', 'admin']), 1, /no member "nobody@example.com"/);
   });
 
+  it('lists the members for a viewer too, without the invitations only admins may read', async () => {
+    const viewer = await addMember(server, owner.accessToken, 'VIEWER');
+    const theirs = cliUser('cli-viewer');
+    await theirs.logIn(server.url, viewer);
+    const listed = await theirs.json(['members', 'list']);
+    // A person of any role reads colleagues' emails (memberEmail:read); invitations are MEMBER_MANAGE.
+    expect(listed.invitations).toEqual([]);
+    expect(listed.members.map((member: { user: { email: string } }) => member.user.email)).toEqual(expect.arrayContaining([owner.email, viewer.email]));
+    expect((await theirs.sluice(['members', 'list'])).stdout).toMatch(new RegExp(`^EMAIL\\s+ROLE\\s+STATE\\s+SINCE\n(.*\n)*${escaped(viewer.email)}\\s+VIEWER\\s+member\\s`));
+  });
+
   it('lists and revokes invitations past the first 100', async () => {
     // A tenant of its own, so the other tests' invitations do not count.
     const crowded = await signUp(server, { tenantName: 'Crowded Quay' });

@@ -2,7 +2,7 @@
  * Finding what a command names the way people name it (a slug, a name, a key's prefix) rather
  * than by its global id, and the small option readers several commands share.
  */
-import { EndpointDocument, ModelsDocument, ViewerDocument, type EndpointFieldsFragment, type ModelFieldsFragment, type SluiceClient } from '../../sdk/index.js';
+import { EndpointDocument, ModelsDocument, ViewerDocument, type EndpointFieldsFragment, type ModelFieldsFragment, type Permission, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Cli } from '../cli.js';
 import { askLine } from '../prompt.js';
 import { terminalText } from '../terminal-text.js';
@@ -37,9 +37,14 @@ export async function findEndpoint(client: SluiceClient, reference: string): Pro
  * Whether the caller may read configuration (CONFIG_READ), as the server's rule table says in
  * `viewer.permissions`, so a command asks for it only then: a refused field fails the whole request.
  */
-export async function mayReadConfiguration(client: SluiceClient): Promise<boolean> {
+export function mayReadConfiguration(client: SluiceClient): Promise<boolean> {
+  return holds(client, 'CONFIG_READ');
+}
+
+/** Whether the caller holds `permission` now, as the server's rule table says (`viewer.permissions`). */
+export async function holds(client: SluiceClient, permission: Permission): Promise<boolean> {
   const { viewer } = await client.query(ViewerDocument);
-  return viewer.permissions.includes('CONFIG_READ');
+  return viewer.permissions.includes(permission);
 }
 
 /** Every one of the tenant's models, oldest first; their configuration and key ending only if asked. */

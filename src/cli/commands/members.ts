@@ -2,7 +2,7 @@
 import { InvitationsDocument, InviteMemberDocument, MembersDocument, RemoveMemberDocument, RevokeInvitationDocument, UpdateMemberRoleDocument, type MembersQuery, type Role, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
-import { allPages, confirmed } from './lookup.js';
+import { allPages, confirmed, holds } from './lookup.js';
 
 const ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'MEMBER', 'VIEWER'];
 
@@ -10,9 +10,16 @@ type Tenant = NonNullable<MembersQuery['viewer']['tenant']>;
 
 type Invitation = NonNullable<Tenant['invitations']>['edges'][number]['node'];
 
-/** The tenant's members and its open invitations, every page of each. */
-async function membersOf(client: SluiceClient): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Invitation[] }> {
-  const [members, invitations] = await Promise.all([allPages(async (after) => tenantOf(await client.query(MembersDocument, { first: 100, after })).members), invitationsOf(client)]);
+/**
+ * The tenant's members and, for those who manage members (MEMBER_MANAGE), its open invitations,
+ * every page of each: a refused field would fail the whole request, so a VIEWER's or a [read]
+ * key's list asks for the members alone (without `memberEmail:read`, a key sees user ids).
+ */
+async function membersOf(client: SluiceClient, withInvitations = true): Promise<{ members: Tenant['members']['edges'][number]['node'][]; invitations: Invitation[] }> {
+  const [members, invitations] = await Promise.all([
+    allPages(async (after) => tenantOf(await client.query(MembersDocument, { first: 100, after, withInvitations: false })).members),
+    withInvitations ? invitationsOf(client) : Promise.resolve([]),
+  ]);
   return { members, invitations };
 }
 
@@ -45,11 +52,12 @@ export const membersList: Command = {
   name: 'members list',
   summary: "your tenant's members and open invitations",
   usage: '',
-  help: 'Lists the members of your tenant with their roles, then the invitations not yet accepted. Needs ADMIN.',
+  help: 'Lists the members of your tenant with their roles, then (for ADMIN and above) the invitations not yet accepted. A key without the admin scope sees user ids, not emails.',
   async run(cli) {
-    const { members, invitations } = await membersOf(cli.client());
+    const client = cli.client();
+    const { members, invitations } = await membersOf(client, await holds(client, 'MEMBER_MANAGE'));
     const rows = [
-      // The emails are there: these commands need ADMIN, which may read them (`memberEmail:read`).
+      // An email where the caller may read it (`memberEmail:read`), else the user's id.
       ...members.map((member) => [member.user.email ?? member.user.id, member.role, 'member', member.createdAt]),
       ...invitations.map((invitation) => [invitation.email, invitation.role, `invited, expires ${invitation.expiresAt}`, invitation.createdAt]),
     ];
