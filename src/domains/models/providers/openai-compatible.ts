@@ -100,7 +100,12 @@ class Completion {
           if (text) {
             if (answer.length + text.length > this.answerMaxChars) throw tooLong(call, this.answerMaxChars);
             answer += text;
+            // The wait for the next piece is the model's; the time our caller takes to ask for
+            // it (a consumer reading slowly, its stream held by backpressure) is not: counted,
+            // it failed the answer as the model's TIMEOUT when the consumer went on reading.
+            deadline.pause();
             yield { kind: 'delta', text };
+            deadline.touch();
           }
           if (chunk.usage) usage = chunk.usage;
         }
