@@ -8,47 +8,38 @@
  *
  * The server does not own the database: whoever opened the ORM closes it after `close()`.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createFetch } from '@whatwg-node/fetch';
-import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { Registry } from 'prom-client';
 import type { Config } from './config.js';
-import { CONSOLE_PATH, withConsole } from './console/serve.js';
 import type { Orm } from './db/orm.js';
 import { AuditLog } from './domains/audit/audit-log.js';
 import { systemClock, type Clock } from './domains/clock.js';
 import { AccessTokens } from './domains/identity/access-token.js';
 import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
-import { signInAddressDigests } from './domains/identity/sign-in-addresses.js';
 import { IpAllowListCheck } from './domains/tenancy/ip-allow-check.js';
 import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
-import { HeldCounts } from './platform/concurrency/held-counts.js';
-import { withWriteStallDeadline } from './platform/http/write-stall.js';
+import { answersInProgressFor } from './domains/endpoint-queries/answers-in-progress.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
-import { RefusalLog } from './domains/identity/refused-credentials.js';
 import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
 import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
-import { MULTIPART_OVERHEAD_BYTES, withBodyLimit } from './platform/http/body-limit.js';
-import { refusalInDoorShape } from './routes/door-refusals.js';
+import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
+import { graphiqlBundle } from './platform/http/graphiql.js';
 import { UploadBudget } from './platform/http/upload-budget.js';
 import { UNKNOWN_REQUEST_ID } from './platform/http/request-ids.js';
-import { graphiqlBundle, withGraphiQLAssets } from './platform/http/graphiql.js';
 import { corsPolicy } from './platform/http/cors.js';
-import { withSecurityHeaders } from './platform/http/security-headers.js';
-import { withProbeMethods } from './platform/http/probe-methods.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import type { Logger } from './platform/logging/logger.js';
 import { QueueDepth } from './platform/queue/queue-depth.js';
-import { AttemptLimits } from './platform/rate-limits/attempt-buckets.js';
-import { ipIdentity } from './platform/rate-limits/bucket-keys.js';
-import { createBucketStore } from './platform/rate-limits/resilient-buckets.js';
 import { AnonymousQueryLimit } from './platform/rate-limits/anonymous-query-limit.js';
 import { TopicReaders } from './platform/subscriptions/topic-readers.js';
 import { startTracing } from './platform/telemetry/otel-sdk.js';
@@ -59,11 +50,12 @@ import { schema } from './schema/index.js';
 import { GRAPHQL_PATH, pluginList } from './server/plugin-list.js';
 import { serveWebSockets } from './server/websocket.js';
 import { drainConnections } from './server/drain-connections.js';
-import { AddressLimit } from './plugins/ip-rate-limit.js';
 import { WebSocketCaps } from './server/websocket-caps.js';
-import { Gauge, Registry } from 'prom-client';
+import { createHttpStack } from './server/http-stack.js';
+import { limitStores } from './server/limit-stores.js';
+import { yogaLogger } from './server/yoga-logger.js';
+import { NO_URL_ENDS_WITH } from './plugins/probes.js';
 import { ProductMetrics } from './platform/telemetry/product-metrics.js';
-import type { RefusedCredentials } from './domains/identity/refused-credentials.js';
 
 export interface ServerDependencies {
   config: Config;
@@ -109,54 +101,15 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   // One reader per tenant and topic, however many subscriptions listen (docs/operations.md).
   const topicReaders = new TopicReaders({ onError: (error, topic) => logger.warn({ err: error, topic }, 'a subscription topic could not be read; it tries again') });
   const audit = new AuditLog({ orm, secrets, logger, phoneCountry: config.observability.redaction.phoneCountry, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
-  // One bucket store for every rate limit: in-process, or Redis (falling back to in-process) with REDIS_URL.
   const limits = config.rateLimits;
   const now = () => clock.now().getTime();
-  // Keys in Redis are digested under the master key: every API process sharing the Redis has it.
-  const keyDigest = (key: string) => secrets.digest('rate-limit bucket', key).digest.slice(0, 32);
-  const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now }) : undefined;
-  // Per client address: HTTP requests (plugins/ip-rate-limit.ts) and graphql-ws operations (server/websocket.ts).
-  const addressLimit = buckets ? new AddressLimit(buckets, limits.perIp) : undefined;
-  // Refused credentials are recorded with a flood limit of their own, and anonymous endpoint
-  // queries are limited per address, both kept even when request limits are left to a
-  // gateway: the gateway does not protect the audit trail, nor tell anonymous callers apart.
-  const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now });
-  const refusals = new RefusalLog({
-    audit,
-    buckets: refusalBuckets,
-    rule: limits.refusalAudit,
-    sourceOf: ipIdentity,
-    onError: (error) => logger.error({ err: error }, 'a refused credential could not be judged for the audit trail'),
-  });
-  // Every refused credential is counted for /metrics, whether or not the trail's flood limit writes it.
-  const countedRefusals: RefusedCredentials = {
-    refused(refusal, request) {
-      metrics.credentialFailure(refusal.credential, refusal.reason);
-      refusals.refused(refusal, request);
-    },
-  };
+  const { buckets, refusalBuckets, addressLimit, attempts, refusalLog, refusals } = limitStores({ config, secrets, audit, credentials, logger, metrics, now });
   const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
-  const authenticator = new Authenticator(tokens, credentials, external, countedRefusals);
+  const authenticator = new Authenticator(tokens, credentials, external, refusals);
   // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
-  const querySlots = querySlotsFor(config.database.poolSize, config.searchTimeoutMs);
-  new Gauge({
-    name: 'sluice_queries_waiting',
-    help: 'Endpoint queries waiting for their share of the database pool (a tenant: half the pool; everyone: the pool less two)',
-    registers: [metrics.registry],
-    collect() {
-      this.set(querySlots.perCaller.waitingAll() + querySlots.all.waitingAll());
-    },
-  });
+  const querySlots = querySlotsFor(config.database.poolSize, config.searchTimeoutMs, metrics.registry);
   // Answers in progress, per caller and in all, whichever door asked (answers-in-progress.ts).
-  const answersInProgress = new HeldCounts({ perKey: config.answersInProgress.perCaller, total: config.answersInProgress.total });
-  new Gauge({
-    name: 'sluice_answers_in_progress',
-    help: 'Endpoint answers in progress (admitted, not yet ended), against SLUICE_MAX_ANSWERS',
-    registers: [metrics.registry],
-    collect() {
-      this.set(answersInProgress.held());
-    },
-  });
+  const answersInProgress = answersInProgressFor(config.answersInProgress, metrics.registry);
   const deps: ServiceDependencies = {
     tokens,
     credentials,
@@ -179,7 +132,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       anonymousPerAddress: { requests: Math.round(limits.anonymousQueries.perSecond * 60), periodSeconds: 60, burst: limits.anonymousQueries.burst },
     },
     audit,
-    refusals: countedRefusals,
+    refusals,
     meter: metrics,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),
     auditFeed,
@@ -195,13 +148,6 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     recheckMs: config.http.credentialRecheckMs,
     registry: metrics.registry,
   });
-  const attempts =
-    buckets &&
-    new AttemptLimits(
-      buckets,
-      { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
-      (email, ip) => credentials.signedInFrom(email, signInAddressDigests(secrets, ip)),
-    );
   const tracing = startTracing(config.observability);
   const queueDepth = queueUrl ? new QueueDepth(queueUrl, logger) : undefined;
   const modelHealth = queueUrl ? new HealthReadings(queueUrl, logger) : undefined;
@@ -222,7 +168,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    healthCheckEndpoint: '/healthz',
+    // Yoga's health check matches any URL ending in its path: ours matches the path (plugins/probes.ts).
+    healthCheckEndpoint: NO_URL_ENDS_WITH,
     landingPage: false,
     graphiql: graphiql ?? false,
     ...(graphiqlFiles ? { renderGraphiQL: () => graphiqlFiles.page } : {}),
@@ -273,19 +220,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     }),
   });
 
-  const httpServer = createHttpServer(
-    slowClientTimeouts(config.http),
-    // A client that stops reading is cut too: node:http has no write deadline (write-stall.ts).
-    withWriteStallDeadline(config.http.writeStallMs, withSecurityHeaders(
-      { hsts: production, graphiql: Boolean(graphiql), consolePath: CONSOLE_PATH },
-      // The console's and GraphiQL's static files are answered before Yoga and its plugins.
-      // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga's path-only checks.
-      withProbeMethods(
-        PROBE_PATHS,
-        withConsole({ graphiqlPath: graphiql ? GRAPHQL_PATH : undefined }, withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga), refusalInDoorShape))),
-      ),
-    )),
-  );
+  const httpServer = createHttpStack({ http: config.http, production, graphiqlFiles, bodyLimits, uploads, yoga });
   const caps = new WebSocketCaps({
     perAddress: config.http.webSocketConnectionsPerAddress,
     total: config.http.webSocketConnections,
@@ -337,7 +272,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
             // just finished is written before we stop: the requests the timeout cut record theirs
             // after their connection closed, so the log waits for them (at most AUDIT_SETTLE_MS);
             // if the database is gone by now, the step says so and the others go on.
-            ['refused credentials', () => refusals.close()],
+            ['refused credentials', () => refusalLog.close()],
             ['audit', () => audit.close({ settleMs: AUDIT_SETTLE_MS })],
             ['yoga', () => yoga.dispose()],
             ['tracing', () => tracing?.shutdown()],
@@ -355,51 +290,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   };
 }
 
-/** Yoga's health check, the readiness check and the metrics scrape (plugin-list.ts). */
-const PROBE_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
-
 /**
  * How long the audit log waits, once the connections are closed, for the events of requests
  * still settling (a cut stream's handler records its event after the cut). Within the
  * shutdown step's own bound (the shutdown timeout + 5 s).
  */
 const AUDIT_SETTLE_MS = 3_000;
-
-/**
- * Slow clients are cut (docs/operations.md): headers must arrive within `headersTimeoutMs` and
- * the whole request (an upload's body included) within `requestTimeoutMs`. node:http checks
- * these deadlines only every `connectionsCheckingInterval` (30 s by default): checking every
- * quarter of the header deadline cuts a trickling client within 1.25 × the deadline.
- */
-function slowClientTimeouts(http: Config['http']) {
-  return {
-    headersTimeout: http.headersTimeoutMs,
-    requestTimeout: http.requestTimeoutMs,
-    keepAliveTimeout: http.keepAliveTimeoutMs,
-    connectionsCheckingInterval: Math.min(5_000, Math.max(50, Math.floor(http.headersTimeoutMs / 4))),
-  };
-}
-
-/**
- * Whether Yoga logs `error` for a request it refused as unreadable: a GraphQLError of its own
- * making (no cause; its HTTP status, when it has one yet, a 4xx). Failures of the server have
- * a cause, and are logged where they happen (maskedErrors below, the error model).
- */
-function refusedRequest(error: Error): boolean {
-  if (!(error instanceof GraphQLError) || error.originalError) return false;
-  const status = (error.extensions as { http?: { status?: unknown } }).http?.status;
-  return status === undefined || (typeof status === 'number' && status >= 400 && status < 500);
-}
-
-function yogaLogger(logger: Logger): YogaLogger {
-  const log = logger.child({ component: 'yoga' });
-  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
-    const [first, ...rest] = args;
-    // Yoga logs the requests it refuses as errors (an upload form whose `operations` is not
-    // JSON, twice): a client's mistake, answered 4xx, is no error of the server's.
-    if (first instanceof Error && refusedRequest(first)) return log.debug({ err: first }, rest.map(String).join(' ') || first.message);
-    if (first instanceof Error) log[level]({ err: first }, rest.map(String).join(' ') || first.message);
-    else log[level](args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' '));
-  };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}

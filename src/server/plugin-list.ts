@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import type { Tracer } from '@opentelemetry/api';
-import { useReadinessCheck, type YogaServerOptions } from 'graphql-yoga';
+import type { YogaServerOptions } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { sharedReadiness } from '../db/readiness.js';
@@ -39,6 +39,7 @@ import type { CodedError } from '../platform/errors/index.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import { doorRefusal, refusalInDoorShape } from '../routes/door-refusals.js';
 import { useMetrics } from '../plugins/metrics.js';
+import { useProbes } from '../plugins/probes.js';
 import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
@@ -142,11 +143,10 @@ export function pluginList({
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   const databaseReady = sharedReadiness(orm);
   const plugins: YogaPlugins = [
-    useReadinessCheck({
-      endpoint: '/readyz',
+    useProbes({
       // First, before any limit: a probe is never refused. One shared answer a second keeps a
       // flood of probes from costing a query each (db/readiness.ts).
-      check: async () => !shutdownSignal.aborted && (await databaseReady()),
+      ready: async () => !shutdownSignal.aborted && (await databaseReady()),
     }),
     useRequestId({ logger }),
     // After the request id (its line names it); first among the rest, so it times all of them.

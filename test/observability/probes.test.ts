@@ -40,3 +40,23 @@ it('the probes and the scrape answer GET and HEAD only: 405 with Allow otherwise
     }
   }
 });
+
+it('the probes answer their exact path only: a URL that merely ends in one gets its own answer', async () => {
+  // Yoga's checks matched any URL ending in /healthz or /readyz, query string included: this
+  // GraphQL GET got the probe's empty 200 instead of its data, and so did `/v1/x/readyz`.
+  for (const probe of ['/healthz', '/readyz']) {
+    const graphql = await fetch(`${server.baseUrl}/graphql?query=${encodeURIComponent('{ __typename }')}&next=${probe}`, { headers: { accept: 'application/json', 'x-sluice-csrf': '1' } });
+    expect([probe, graphql.status, await graphql.json()]).toEqual([probe, 200, { data: { __typename: 'Query' } }]);
+    const posted = await fetch(`${server.baseUrl}/graphql?x=${probe}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect([probe, posted.status, await posted.json()]).toEqual([probe, 200, { data: { __typename: 'Query' } }]);
+    // Another path that ends like a probe is no probe: not found, and no 405 for its method.
+    for (const method of ['GET', 'PUT']) {
+      const elsewhere = await fetch(`${server.baseUrl}/v1/x${probe}`, { method, body: method === 'PUT' ? 'x' : undefined });
+      await elsewhere.arrayBuffer();
+      expect([probe, method, elsewhere.status]).toEqual([probe, method, 404]);
+    }
+    // The probe itself, with a query string, is still the probe.
+    const withQuery = await fetch(`${server.baseUrl}${probe}?from=balancer`);
+    expect([probe, withQuery.status, await withQuery.text()]).toEqual([probe, 200, '']);
+  }
+});

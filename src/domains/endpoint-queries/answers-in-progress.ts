@@ -13,6 +13,7 @@
  * the query's admission to its answer's end, however it ends (completed, failed, cancelled,
  * the client gone): query.service.ts.
  */
+import type { Registry } from 'prom-client';
 import { HeldCounts, type GiveBack } from '../../platform/concurrency/held-counts.js';
 import { ipIdentity, principalOf } from '../../platform/rate-limits/bucket-keys.js';
 import { RateLimitedError } from '../errors.js';
@@ -37,4 +38,12 @@ export function takeAnswerPlace(ctx: ServiceContext): GiveBack {
 /** The rule a refusal names in the endpoint's decision log. */
 export function answersRule(answers: HeldCounts): string {
   return `at most ${answers.limits.perKey} answers in progress per caller, ${answers.limits.total} per process`;
+}
+
+/** The process's count of answers in progress, with its gauge (sluice_answers_in_progress) on `registry`. */
+export function answersInProgressFor(limits: { perCaller: number; total: number }, registry?: Registry): HeldCounts {
+  return new HeldCounts(
+    { perKey: limits.perCaller, total: limits.total },
+    registry && { registry, name: 'sluice_answers_in_progress', help: 'Endpoint answers in progress (admitted, not yet ended), against SLUICE_MAX_ANSWERS' },
+  );
 }

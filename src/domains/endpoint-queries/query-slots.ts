@@ -11,21 +11,33 @@
  * embedded or the model answers. A request whose client goes away leaves the line at once (its
  * signal), so abandoned requests cannot fill it.
  */
+import { Gauge, type Registry } from 'prom-client';
 import { KeyedSlots, runShared, SlotsBusyError, type SharedSlots } from '../../platform/concurrency/keyed-slots.js';
 import { ipIdentity } from '../../platform/rate-limits/bucket-keys.js';
 import { CancelledError, RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
 
 /** Each caller's share, and every caller's together (the pool less two, so other requests always find a connection), of a pool of `poolSize` connections. */
-export function querySlotsFor(poolSize: number, waitMs: number): SharedSlots {
+export function querySlotsFor(poolSize: number, waitMs: number, registry?: Registry): SharedSlots {
   const slots = Math.max(1, Math.floor(poolSize / 2));
   const total = Math.max(1, poolSize - 2);
   // Waiting holds no connection, only a request: the line is long enough for a busy client's
   // burst (a closed loop of 32 against the default pool of 10), and still bounded.
-  return {
+  const shared = {
     perCaller: new KeyedSlots({ slots, maxWaiting: 8 * slots, waitMs }),
     all: new KeyedSlots({ slots: total, maxWaiting: 16 * total, waitMs }),
   };
+  if (registry) {
+    new Gauge({
+      name: 'sluice_queries_waiting',
+      help: 'Endpoint queries waiting for their share of the database pool (a tenant: half the pool; everyone: the pool less two)',
+      registers: [registry],
+      collect() {
+        this.set(shared.perCaller.waitingAll() + shared.all.waitingAll());
+      },
+    });
+  }
+  return shared;
 }
 
 /** `work` (one query transaction) in the caller's share; RATE_LIMITED when the share stays full. */

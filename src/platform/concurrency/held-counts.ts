@@ -5,6 +5,8 @@
  * only hold the waiters' connections too. In this process only: what it bounds (sockets,
  * memory, upstream connections) is this process's own.
  */
+import { Gauge, type Registry } from 'prom-client';
+
 export interface HeldCountLimits {
   /** Held at once by one key. */
   perKey: number;
@@ -15,11 +17,33 @@ export interface HeldCountLimits {
 /** Gives back what `take` handed out; later calls do nothing, so every way an answer ends may call it. */
 export type GiveBack = () => void;
 
+/** A gauge of what is held now by every key together, on a registry (/metrics). */
+export interface HeldCountGauge {
+  registry: Registry;
+  name: string;
+  help: string;
+}
+
 export class HeldCounts {
   private readonly byKey = new Map<string, number>();
   private all = 0;
 
-  constructor(readonly limits: HeldCountLimits) {}
+  constructor(
+    readonly limits: HeldCountLimits,
+    gauge?: HeldCountGauge,
+  ) {
+    const counts = this;
+    if (gauge) {
+      new Gauge({
+        name: gauge.name,
+        help: gauge.help,
+        registers: [gauge.registry],
+        collect() {
+          this.set(counts.all);
+        },
+      });
+    }
+  }
 
   /** One more for `key`, or which bound refused it. */
   take(key: string): { giveBack: GiveBack } | { full: 'key' | 'total' } {
