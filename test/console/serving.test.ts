@@ -12,7 +12,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { CONSOLE_POLICY } from '../../src/platform/http/security-headers.js';
 import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
@@ -108,6 +108,57 @@ describe('the console, as served', () => {
     expect(await upgrade(`http://${own.hostname}.evil.example:${own.port}`)).toBe(403);
     expect(await upgrade(`http://${own.hostname}:1`)).toBe(403);
   });
+
+  it.skipIf(skipReason !== undefined)(
+    `lets the page open its own WebSocket and no other${skipReason ? ` (${skipReason})` : ''}`,
+    { timeout: 60_000 },
+    async () => {
+      // connect-src listed ws: and wss:, every host: a script on the console's origin could
+      // send the session's tokens to any WebSocket server (attacker review, December).
+      const elsewhere = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      let reached = 0;
+      elsewhere.on('connection', (socket) => {
+        reached += 1;
+        socket.close();
+      });
+      await new Promise((resolve) => elsewhere.once('listening', resolve));
+      const context = await browser!.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${server.baseUrl}/console/sign-in`);
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+        const attempt = (url: string, protocol?: string) =>
+          page.evaluate(
+            ([target, subprotocol]) =>
+              new Promise<string>((resolve) => {
+                const violations: string[] = [];
+                document.addEventListener('securitypolicyviolation', (event) => violations.push(event.effectiveDirective));
+                // The page's own WebSocket: the name in this file is the ws package's.
+                const PageSocket = window.WebSocket;
+                let socket: InstanceType<typeof PageSocket>;
+                try {
+                  socket = subprotocol ? new PageSocket(target!, subprotocol) : new PageSocket(target!);
+                } catch (error) {
+                  return resolve(`refused: ${(error as Error).name}`);
+                }
+                socket.onopen = () => {
+                  socket.close();
+                  resolve('opened');
+                };
+                socket.onerror = () => setTimeout(() => resolve(`error: ${violations.join(',')}`), 0);
+              }),
+            [url, protocol] as const,
+          );
+        const port = (elsewhere.address() as { port: number }).port;
+        expect(await attempt(server.wsUrl, 'graphql-transport-ws')).toBe('opened');
+        expect(await attempt(`ws://127.0.0.1:${port}/`)).toMatch(/^(refused: SecurityError|error: connect-src)$/);
+        expect(reached).toBe(0);
+      } finally {
+        await context.close();
+        await new Promise((resolve) => elsewhere.close(resolve));
+      }
+    },
+  );
 
   it.skipIf(skipReason !== undefined)(
     `says why sign-in is refused, keeps the session in this tab only, and returns to sign-in when it ends elsewhere${skipReason ? ` (${skipReason})` : ''}`,
