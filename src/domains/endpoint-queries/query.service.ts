@@ -1,15 +1,16 @@
 /**
  * Asking an endpoint a question: reach it as the caller (endpoints/endpoint-access.ts: NOT_FOUND
  * unless it is the caller's tenant's or published; everything after runs bound to its tenant),
- * let its policies admit or refuse the query (policies/policy-engine.ts), retrieve passages,
- * stream the model's answer, record the usage and what the accounting policies charge (their
- * flat charge reserved at admission, in the deciding transaction, and settled at the end:
- * usage-writer.ts). No database transaction is held while the model answers.
+ * let its policies admit or refuse the query (policies/policy-engine.ts) and plan its retrieval;
+ * its answer (passages, the model's pieces, usage) is answer-events.ts's, and `record` here
+ * records it: the usage and what the accounting policies charge (their flat charge reserved
+ * at admission, in the deciding transaction, and settled at the end: usage-writer.ts). No
+ * database transaction is held while the model answers.
  *
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, codedFailure, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
+import { CodedError, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
 import { assertAvailable } from '../model-health/health-rules.js';
 import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
@@ -26,12 +27,14 @@ import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
 import { minScoreOf } from '../endpoints/endpoint.entity.js';
 import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
-import { planRetrieval, type RankedPassage } from './retrieval-modes.js';
+import { planRetrieval } from './retrieval-modes.js';
 import { recordQueryUsage, reserveQueryUsage } from './usage-writer.js';
+import { answerEvents, NO_USAGE, type AnswerRun, type QueryEvent, type QueryUsage } from './answer-events.js';
+
+export type { Citation, QueryEvent, QueryUsage } from './answer-events.js';
 import { callOutcome } from '../../platform/telemetry/product-metrics.js';
 
 export const MAX_QUERY_CHARS = 8192;
-const NO_USAGE: QueryUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, costMicros: 0 };
 
 export interface QueryOptions {
   topK?: number | null;
@@ -42,26 +45,6 @@ export interface QueryOptions {
    */
   retrievalOnly?: boolean;
 }
-
-export interface QueryUsage {
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-  costMicros: number;
-}
-
-export interface Citation {
-  /** The passage's number in the answer's `[n]` markers. */
-  marker: number;
-  chunkId: string;
-  documentTitle: string;
-}
-
-export type QueryEvent =
-  | { kind: 'retrieved'; rank: number; passage: RankedPassage }
-  | { kind: 'answerDelta'; text: string }
-  | { kind: 'usage'; usage: QueryUsage }
-  | { kind: 'completed'; answer: string; citations: Citation[]; latencyMs: number };
 
 /** A query that passed every check; `events` runs it. */
 export interface PreparedQuery {
@@ -209,105 +192,19 @@ export class QueryService {
       throw refusalShownTo(actor, tenantId, error);
     }
     const { text, retrieval, ranked } = prepared;
-    const model = endpoint.model;
-    const client = modelClient(this.ctx.deps, model);
-    const started = performance.now();
-    const retrievalOnly = options.retrievalOnly === true;
-    const audit = this.ctx.deps.audit;
-
-    return {
-      endpointId: endpoint.id,
-      async *events(signal) {
-        let usage: QueryUsage = NO_USAGE;
-        let outcome = 'CANCELLED';
-        // Recorded once: before `completed` when the query finishes, so a caller that reads its
-        // usage on completion (the console's playground does) finds this query counted; else
-        // in `finally`, however it ended.
-        let recorded = false;
-        // A cut stream records its `endpoint.query` here after its door's event (the caller
-        // went away first): the shutdown waits for this one too before closing the audit log.
-        const settled = audit?.expect();
-        const recordOnce = async (latencyMs: number, how: string) => {
-          if (recorded) return;
-          recorded = true;
-          await record(usage, latencyMs, how);
-        };
-        try {
-          const retrieved = ranked ? { passages: ranked, usage: { promptTokens: 0, costMicros: 0 } } : await retrieval.run(signal);
-          const passages = retrieved.passages;
-          // Embedding the question is part of the query's prompt tokens and cost.
-          usage = withEmbedding(usage, retrieved.usage);
-          for (const [rank, passage] of passages.entries()) yield { kind: 'retrieved', rank: rank + 1, passage };
-          if (retrievalOnly) {
-            if (signal.aborted) return;
-            yield { kind: 'usage', usage };
-            outcome = 'ok';
-            const latencyMs = Math.round(performance.now() - started);
-            await recordOnce(latencyMs, outcome);
-            yield { kind: 'completed', answer: '', citations: [], latencyMs };
-            return;
-          }
-          let answer = '';
-          let citations: string[] = [];
-          const asked = performance.now();
-          let answered: { promptTokens: number; completionTokens: number } | undefined;
-          let modelOutcome = 'CANCELLED';
-          try {
-            for await (const event of client.answer({ query: text, passages, signal })) {
-              if (event.kind === 'delta') {
-                answer += event.text;
-                yield { kind: 'answerDelta', text: event.text };
-              } else {
-                citations = event.citations;
-                answered = event.usage;
-                usage = withEmbedding(costOf(event.usage, model), retrieved.usage);
-              }
-            }
-            if (!signal.aborted) modelOutcome = 'ok';
-          } catch (error) {
-            if (!signal.aborted) modelOutcome = 'error';
-            throw error;
-          } finally {
-            // Ended before the model's usage came (the caller went away mid-answer, the answer
-            // failed or ran out of time): the model was asked and its server bills what it read
-            // and wrote, so the query is recorded and charged the prompt and the text streamed so
-            // far, estimated as for a server that reports no usage. Left at none, a consumer that
-            // closed the stream after the last piece was never charged for its tokens. A model
-            // that failed before its first piece (refused the key, was down) is not charged: its
-            // server billed nothing we can tell of.
-            if (!answered && (modelOutcome !== 'error' || answer !== '')) {
-              answered = client.estimateUsage({ query: text, passages }, answer);
-              usage = withEmbedding(costOf(answered, model), retrieved.usage);
-            }
-            meter?.modelCall(model.id, 'chat', callOutcome(modelOutcome), (performance.now() - asked) / 1000, { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 });
-          }
-          if (signal.aborted) return;
-          yield { kind: 'usage', usage };
-          outcome = 'ok';
-          const latencyMs = Math.round(performance.now() - started);
-          await recordOnce(latencyMs, outcome);
-          yield {
-            kind: 'completed',
-            answer,
-            citations: citations.flatMap((chunkId) => {
-              const index = passages.findIndex((passage) => passage.chunkId === chunkId);
-              return index < 0 ? [] : [{ marker: index + 1, chunkId, documentTitle: passages[index]!.documentTitle }];
-            }),
-            latencyMs,
-          };
-        } catch (error) {
-          outcome = signal.aborted ? 'CANCELLED' : (codedFailure(error)?.code ?? 'INTERNAL');
-          throw error;
-        } finally {
-          // Every query is recorded, finished or not: the accounting policy counts attempts too.
-          try {
-            await recordOnce(Math.round(performance.now() - started), outcome);
-          } finally {
-            settled?.();
-          }
-        }
-      },
+    const run: AnswerRun = {
+      text,
+      retrieval,
+      ranked,
+      model: endpoint.model,
+      client: modelClient(this.ctx.deps, endpoint.model),
+      retrievalOnly: options.retrievalOnly === true,
+      started: performance.now(),
+      record,
+      audit: this.ctx.deps.audit,
+      meter,
     };
+    return { endpointId: endpoint.id, events: (signal) => answerEvents(run, signal) };
   }
 
   /**
@@ -362,22 +259,4 @@ export const MAX_QUERY_WORDS = 100;
 
 function distinctWords(text: string): number {
   return new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).size;
-}
-
-function withEmbedding(usage: QueryUsage, embedding: { promptTokens: number; costMicros: number }): QueryUsage {
-  return {
-    ...usage,
-    promptTokens: usage.promptTokens + embedding.promptTokens,
-    totalTokens: usage.totalTokens + embedding.promptTokens,
-    costMicros: usage.costMicros + embedding.costMicros,
-  };
-}
-
-function costOf(usage: { promptTokens: number; completionTokens: number }, prices: { promptMicrosPer1k: number; completionMicrosPer1k: number }): QueryUsage {
-  return {
-    promptTokens: usage.promptTokens,
-    completionTokens: usage.completionTokens,
-    totalTokens: usage.promptTokens + usage.completionTokens,
-    costMicros: Math.round((usage.promptTokens * prices.promptMicrosPer1k + usage.completionTokens * prices.completionMicrosPer1k) / 1000),
-  };
 }
