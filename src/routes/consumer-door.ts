@@ -41,6 +41,7 @@ import { carriedRefusalOf } from '../platform/rate-limits/sampled-address-refusa
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { Logger } from '../platform/logging/logger.js';
 import type { PrincipalLimit } from '../platform/rate-limits/principal-limit.js';
+import { whenAborted } from '../platform/lifecycle/when-aborted.js';
 
 export interface ConsumerDoorOptions {
   orm: Orm;
@@ -133,17 +134,16 @@ export class ConsumerDoor {
     const standing = new AbortController();
     const onLost = () => standing.abort(live.signal.reason);
     const onShutdownCut = () => standing.abort(shutdownCut?.reason);
-    live.signal.addEventListener('abort', onLost, { once: true });
-    shutdownCut?.addEventListener('abort', onShutdownCut, { once: true });
-    if (shutdownCut?.aborted) onShutdownCut();
+    const stopLost = whenAborted(live.signal, onLost);
+    const stopShutdownCut = whenAborted(shutdownCut, onShutdownCut);
     // The shutdown closes the audit log only once this request's event is in (server.ts).
     const settled = audit.expect();
     let finished = false;
     const finish = (outcome: string, details: Record<string, unknown> = {}) => {
       if (finished) return;
       finished = true;
-      live.signal.removeEventListener('abort', onLost);
-      shutdownCut?.removeEventListener('abort', onShutdownCut);
+      stopLost();
+      stopShutdownCut();
       live.end();
       audit.record({
         tenantId: actor.tenantId,

@@ -21,6 +21,7 @@ import { requestIdOf } from '../platform/http/request-ids.js';
 import { EVENT_STREAM, eventStreamBody, prefersEventStream, type ServerSentEvent } from '../platform/http/server-sent-events.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { lostStanding, outcomeOf, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
+import { whenAborted } from '../platform/lifecycle/when-aborted.js';
 
 /** `{tenant}` and `{endpoint}` are one path segment each. */
 /** `POST /api/v1/endpoints/{tenant}/{endpoint}/query`. */
@@ -83,11 +84,11 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
       const abort = () => controller.abort();
       // The credential watch cuts the query (and its model call) as it cuts a subscription.
       const cut = () => controller.abort(opened.standing.reason);
-      request.signal.addEventListener('abort', abort, { once: true });
-      opened.standing.addEventListener('abort', cut, { once: true });
+      const stopAborting = whenAborted(request.signal, abort);
+      const stopCutting = whenAborted(opened.standing, cut);
       const finish = (outcome: string) => {
-        request.signal.removeEventListener('abort', abort);
-        opened.standing.removeEventListener('abort', cut);
+        stopAborting();
+        stopCutting();
         opened.finish(outcome, audited); // once: later calls do nothing
       };
       try {
@@ -105,7 +106,8 @@ export function useRestQuery({ door, logger, presentDetails = (details) => detai
               .return()
               .catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled REST query did not end cleanly'))
               .finally(() => finish(events.outcome()));
-          request.signal.addEventListener('abort', endOnAbort, { once: true });
+          // A client gone before this line (while the query was admitted) ends it now.
+          whenAborted(request.signal, endOnAbort);
           return endResponse(
             new fetchAPI.Response(sse, {
               status: 200,

@@ -18,6 +18,7 @@ import { lostStanding, outcomeOf, type ConsumerDoor, type OpenedDoor } from './c
 import { parseChatRequest, type ChatRequest } from './openai-chat-request.js';
 import { CompletionWriter } from './openai-completion.js';
 import { openAIErrorBody, openAIErrorResponse, UnreadableBodyError } from './openai-errors.js';
+import { whenAborted } from '../platform/lifecycle/when-aborted.js';
 
 export const OPENAI_CHAT_PATH = '/v1/chat/completions';
 
@@ -56,8 +57,8 @@ export function useOpenAIChat({ door, logger }: OpenAIRouteOptions): Plugin {
       // Aborted when the caller goes away (whatwg-node aborts the request's signal) or ends the
       // stream, or when the credential watch cuts the request (its reason is then the answer).
       const cancel = new AbortController();
-      request.signal.addEventListener('abort', () => cancel.abort(), { once: true });
-      opened.standing.addEventListener('abort', () => cancel.abort(opened.standing.reason), { once: true });
+      whenAborted(request.signal, () => cancel.abort());
+      whenAborted(opened.standing, () => cancel.abort(opened.standing.reason));
       let prepared: PreparedQuery;
       try {
         if (!chat) throw badBody;
@@ -120,15 +121,12 @@ function streamed(fetchAPI: { Response: typeof Response }, { prepared, writer, i
   // A response stuck on a gone client's backpressure never pulls again, so the query (suspended
   // at a yield) would never unwind: end it here, which records it, as the REST route does.
   // After a complete answer this changes nothing: the request's event is in, the events ended.
-  gone.addEventListener(
-    'abort',
-    () => {
-      finish('CANCELLED');
-      cancel.abort();
-      void events.return(undefined).catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled OpenAI-compatible answer did not end cleanly'));
-    },
-    { once: true },
-  );
+  // A client gone before this line (while the query was admitted) ends it now.
+  whenAborted(gone, () => {
+    finish('CANCELLED');
+    cancel.abort();
+    void events.return(undefined).catch((error: unknown) => logger.error({ err: error, requestId }, 'a cancelled OpenAI-compatible answer did not end cleanly'));
+  });
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(event(writer.roleChunk()));

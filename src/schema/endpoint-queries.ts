@@ -9,6 +9,8 @@ import { CodedError } from '../platform/errors/index.js';
 import { audited } from './audit-marks.js';
 import { builder } from './builder.js';
 import { bounded } from './string-bounds.js';
+import { whenAborted } from '../platform/lifecycle/when-aborted.js';
+import { Kind, type GraphQLResolveInfo, type SelectionNode } from 'graphql';
 
 type Ranked = RankedPassage & { rank: number };
 
@@ -145,7 +147,7 @@ const EndpointQueryEventRef = builder.unionType('EndpointQueryEvent', {
 /** The events, with a failure as the last event; ending the iterator aborts the run at once. */
 function eventStream(prepared: PreparedQuery, outer?: AbortSignal): AsyncIterableIterator<QueryEvent | Failed> {
   const controller = new AbortController();
-  outer?.addEventListener('abort', () => controller.abort(), { once: true });
+  whenAborted(outer, () => controller.abort());
   const inner = (async function* () {
     try {
       yield* prepared.events(controller.signal);
@@ -173,6 +175,24 @@ function eventStream(prepared: PreparedQuery, outer?: AbortSignal): AsyncIterabl
   };
 }
 
+/**
+ * Whether the operation asks of this field's result only what the search gives (its passages,
+ * `__typename`), through fragments too. A field skipped by a directive counts as asked.
+ */
+function asksOnlyPassages(info: GraphQLResolveInfo): boolean {
+  const visited = new Set<string>();
+  const only = (selections: readonly SelectionNode[]): boolean =>
+    selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === 'passages' || selection.name.value === '__typename';
+      if (selection.kind === Kind.INLINE_FRAGMENT) return only(selection.selectionSet.selections);
+      if (visited.has(selection.name.value)) return true;
+      visited.add(selection.name.value);
+      const fragment = info.fragments[selection.name.value];
+      return fragment ? only(fragment.selectionSet.selections) : true;
+    });
+  return info.fieldNodes.every((node) => only(node.selectionSet?.selections ?? []));
+}
+
 const queryArgs = builder.args((t) => ({
   endpoint: t.string({ required: true, description: '"tenantSlug/endpointSlug"', ...bounded('reference') }),
   query: t.string({ required: true, description: 'What to ask: words, "quoted phrases", or, -excluded (1–8192 characters).', ...audited.text }),
@@ -182,14 +202,16 @@ const queryArgs = builder.args((t) => ({
 builder.queryFields((t) => ({
   queryEndpoint: t.field({
     type: QueryResultRef,
-    description: 'Asks an endpoint: passages, answer, citations, usage. @stream passages / @defer the answer to get parts early.',
+    description:
+      'Asks an endpoint: passages, answer, citations, usage. @stream passages / @defer the answer to get parts early. Selecting only passages searches without asking the model; the model stops once the response is sent.',
     // Anonymous callers pass here; the query service admits them only where the endpoint allows.
     authScopes: { endpointConsumer: true },
     // The query service opens the transactions it needs (plugins/request-scope.ts).
     extensions: { ownTransactions: true },
     args: queryArgs,
-    resolve: async (_root, { endpoint, query, options }, ctx) => {
-      const prepared = await ctx.services.queries.prepare(endpoint, query, options ?? {});
+    resolve: async (_root, { endpoint, query, options }, ctx, info) => {
+      // Passages alone need no answer: asking the model for one nobody reads held its server.
+      const prepared = await ctx.services.queries.prepare(endpoint, query, { ...options, retrievalOnly: asksOnlyPassages(info) });
       return new QueryRun(prepared, ctx.request?.signal ?? new AbortController().signal);
     },
   }),

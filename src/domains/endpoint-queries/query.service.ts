@@ -29,6 +29,7 @@ import { minScoreOf } from '../endpoints/endpoint.entity.js';
 import { validMinScore, type RetrievalMode } from '../endpoints/retrieval-mode.js';
 import { planRetrieval } from './retrieval-modes.js';
 import { recordQueryUsage, reserveQueryUsage } from './usage-writer.js';
+import { whenAborted } from '../../platform/lifecycle/when-aborted.js';
 import { answerEvents, NO_USAGE, type AnswerRun, type QueryEvent, type QueryUsage } from './answer-events.js';
 
 export type { Citation, QueryEvent, QueryUsage } from './answer-events.js';
@@ -52,37 +53,61 @@ export interface PreparedQuery {
   events(signal: AbortSignal): AsyncGenerator<QueryEvent>;
 }
 
+/** An admitted query: run (`events`), or, when it is over before it ran, recorded as cancelled (`abandon`). */
+interface AdmittedQuery extends PreparedQuery {
+  abandon(): void;
+}
+
 export class QueryService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /**
    * Admits a query (every door's one way in) and holds a place among the caller's answers in
-   * progress (answers-in-progress.ts) from here until its answer ends, however it ends: its
-   * events' end, a refusal below, or the end of the request that asked (a door whose client
-   * left before the answer's events started never runs them).
+   * progress (answers-in-progress.ts) until its answer is over, however that comes: its
+   * events' end, a refusal below, or, before the events end, the end of the operation that
+   * asked (its scope) or of its request (the client went away). An answer over before its
+   * events started (a client that left while it was admitted) is recorded CANCELLED, which
+   * settles its quota reservation, and never runs; one over while its events run is aborted
+   * (a GraphQL query whose result was sent no longer asks the model for an answer nobody reads).
    */
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
     assertMayAskEndpoints(this.ctx.actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
     const giveBack = await this.answerPlace(endpointRef);
-    this.ctx.scope.onEnd(giveBack);
+    const over = new AbortController();
+    const end = () => over.abort();
+    this.ctx.scope.onEnd(end);
+    const stopWatching = whenAborted(this.ctx.request?.signal, end);
+    whenAborted(over.signal, giveBack);
+    let admitted: AdmittedQuery;
     try {
-      const admitted = await this.admit(endpointRef, query, options);
-      return {
-        endpointId: admitted.endpointId,
-        async *events(signal) {
-          try {
-            yield* admitted.events(signal);
-          } finally {
-            // After the query was recorded: a caller who awaits its record finds the place free.
-            giveBack();
-          }
-        },
-      };
+      admitted = await this.admit(endpointRef, query, options);
     } catch (error) {
-      giveBack();
+      stopWatching();
+      end();
       throw error;
     }
+    let started = false;
+    whenAborted(over.signal, () => {
+      if (started) return;
+      started = true;
+      stopWatching();
+      admitted.abandon();
+    });
+    return {
+      endpointId: admitted.endpointId,
+      async *events(signal) {
+        if (started) return;
+        started = true;
+        try {
+          yield* admitted.events(AbortSignal.any([signal, over.signal]));
+        } finally {
+          // After the query was recorded: a caller who awaits its record finds the place free.
+          stopWatching();
+          giveBack();
+        }
+      },
+    };
   }
 
   /** A place for one more answer of the caller's; over the caller's or the process's count, the refusal, recorded as the door refusals are. */
@@ -95,7 +120,7 @@ export class QueryService {
     }
   }
 
-  private async admit(endpointRef: string, query: string, options: QueryOptions): Promise<PreparedQuery> {
+  private async admit(endpointRef: string, query: string, options: QueryOptions): Promise<AdmittedQuery> {
     const { actor } = this.ctx;
     const caller = callerOf(this.ctx);
     // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
@@ -204,7 +229,13 @@ export class QueryService {
       audit: this.ctx.deps.audit,
       meter,
     };
-    return { endpointId: endpoint.id, events: (signal) => answerEvents(run, signal) };
+    const log = this.ctx.deps.modelSettings.log;
+    return {
+      endpointId: endpoint.id,
+      events: (signal) => answerEvents(run, signal),
+      abandon: () =>
+        void record(NO_USAGE, 0, 'CANCELLED').catch((error: unknown) => log?.warn({ err: error, endpointId: endpoint.id }, 'a query abandoned before its answer began could not be recorded')),
+    };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { CallCancelBus } from '../../platform/events/event-bus.js';
+import { whenAborted } from '../../platform/lifecycle/when-aborted.js';
 
 /**
  * The tool calls running in this process, so that a client's cancellation reaches its call.
@@ -29,7 +30,7 @@ export class InFlightCalls {
 
   private async follow(bus: CallCancelBus, stop?: AbortSignal): Promise<void> {
     const cancellations = bus.listen();
-    stop?.addEventListener('abort', () => void cancellations.return?.(), { once: true });
+    whenAborted(stop, () => void cancellations.return?.());
     for await (const { key, reason } of cancellations) this.cancel(key, reason);
   }
 

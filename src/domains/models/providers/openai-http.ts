@@ -14,6 +14,7 @@ import { HOP_HEADER } from '../../../platform/http/call-loops.js';
 import { assertCallableUrl, EgressRefusedError } from '../../../platform/egress/policy.js';
 import { countJsonValues, jsonNestsDeeperThan } from '../../../platform/input/json-depth.js';
 import type { ProviderSettings } from '../provider.js';
+import { whenAborted } from '../../../platform/lifecycle/when-aborted.js';
 
 const MAX_RETRY_DELAY_MS = 8_000;
 
@@ -77,15 +78,17 @@ export class Deadline {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private readonly wholeTimer: NodeJS.Timeout | undefined;
+  private readonly stopCallerWatch: () => void;
   timedOut = false;
   /** Ended by `wholeMs`, not by a wait between pieces. */
   overran = false;
 
   /** `timeoutMs` for each wait (`touch` starts it again); `wholeMs`, if given, for everything, however often touched. */
-  constructor(private readonly timeoutMs: number, private readonly caller: AbortSignal, readonly wholeMs?: number) {
+  constructor(private readonly timeoutMs: number, caller: AbortSignal, readonly wholeMs?: number) {
     this.onCallerAbort = this.onCallerAbort.bind(this);
-    caller.addEventListener('abort', this.onCallerAbort, { once: true });
     this.touch();
+    // A caller gone already (it left while the call was being set up) ends the call now.
+    this.stopCallerWatch = whenAborted(caller, this.onCallerAbort);
     if (wholeMs !== undefined) {
       this.wholeTimer = setTimeout(() => {
         this.timedOut = true;
@@ -115,7 +118,7 @@ export class Deadline {
   dispose(): void {
     clearTimeout(this.timer);
     clearTimeout(this.wholeTimer);
-    this.caller.removeEventListener('abort', this.onCallerAbort);
+    this.stopCallerWatch();
     // Closes the upstream connection if we stopped reading early.
     this.controller.abort();
   }
@@ -280,7 +283,7 @@ function sleep(ms: number, deadline: Deadline): Promise<boolean> {
     };
     const onAbort = () => done(false);
     const timer = setTimeout(() => done(true), ms);
-    deadline.signal.addEventListener('abort', onAbort, { once: true });
+    whenAborted(deadline.signal, onAbort);
   });
 }
 
