@@ -55,6 +55,7 @@ import { createHttpStack } from './server/http-stack.js';
 import { limitStores } from './server/limit-stores.js';
 import { yogaLogger } from './server/yoga-logger.js';
 import { NO_URL_ENDS_WITH } from './plugins/probes.js';
+import { RefusedOperationAudit } from './plugins/refused-operations.js';
 import { ProductMetrics } from './platform/telemetry/product-metrics.js';
 
 export interface ServerDependencies {
@@ -106,6 +107,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const { buckets, refusalBuckets, addressLimit, attempts, refusalLog, refusals } = limitStores({ config, secrets, audit, credentials, logger, metrics, now });
   const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
   const authenticator = new Authenticator(tokens, credentials, external, refusals);
+  // GraphQL operations refused before they ran, over HTTP and graphql-ws: plugins/refused-operations.ts.
+  const refusedOperations = new RefusedOperationAudit({ refusals: refusalLog, authenticator, audit, trustProxyHops: limits.trustProxyHops, logger });
   // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
   const querySlots = querySlotsFor(config.database.poolSize, config.searchTimeoutMs, metrics.registry);
   // Answers in progress, per caller and in all, whichever door asked (answers-in-progress.ts).
@@ -198,6 +201,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       },
     },
     plugins: pluginList({
+      refusedOperations,
+      refusedRequests: refusalLog,
       config,
       orm,
       logger,
@@ -239,6 +244,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     logger,
     registry: metrics.registry,
     maxVariableValues: config.operationLimits.maxVariableValues,
+    refusedOperations,
   });
 
   let closing: Promise<void> | undefined;

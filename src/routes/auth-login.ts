@@ -2,6 +2,12 @@
  * `POST /api/v1/auth/login` for plain HTTP clients: `{email, password, tenant?}` in, an
  * OAuth2-style token response out (`access_token`, `token_type`, `expires_in`, plus the
  * refresh token). Same service, same rules and the same errors as the `logIn` mutation.
+ *
+ * Every request here leaves one `rest.login` event on the platform chain (actor anonymous,
+ * outcome `ok` or the code answered, duration; never the body), as the `logIn` mutation
+ * leaves its `graphql.mutation` one, by the same rules: an attempt refused by the attempt
+ * limits (RATE_LIMITED) is recorded as GraphQL records it, each one; a body that cannot be
+ * read (GraphQL's invalid document) goes through the refused requests' flood limit.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
@@ -13,6 +19,9 @@ import { codedOrMasked, httpStatusOf, requestNamedBy, type CodedError, type Rate
 import { clientIpOf } from '../platform/http/client-address.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
+import type { AuditLog, AuditRecord } from '../domains/audit/audit-log.js';
+import type { RefusedRequests } from '../domains/identity/refused-credentials.js';
+import { outcomeOf } from './consumer-door.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
 import { jsonTextOf, RefusedBodyError } from '../platform/input/utf8-text.js';
@@ -28,6 +37,10 @@ const LoginBody = z.object({ email: within('email'), password: within('password'
 export interface RestLoginOptions {
   orm: Orm;
   deps: ServiceDependencies;
+  /** Where each request's `rest.login` event goes. */
+  audit: Pick<AuditLog, 'record' | 'expect'>;
+  /** The flood limit of requests refused before they ran (domains/identity/refused-credentials.ts). */
+  refusals: RefusedRequests;
   logger: Logger;
   /** Proxies in front of Sluice whose X-Forwarded-For is believed (SLUICE_TRUST_PROXY). */
   trustProxyHops: number;
@@ -38,43 +51,78 @@ export interface RestLoginOptions {
   checkAttempt?: (ip: string, email: string) => Promise<RateLimitedError | null>;
 }
 
+type FetchAPI = { Response: typeof Response };
+
 export function useRestLogin(options: RestLoginOptions): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== REST_LOGIN_PATH) return;
-      const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-        endResponse(
-          new fetchAPI.Response(JSON.stringify(body), {
-            status,
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
-          }),
-        );
-      if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' });
-      let body: z.infer<typeof LoginBody>;
-      try {
-        const parsed = LoginBody.safeParse(JSON.parse(await jsonTextOf(request)));
-        if (!parsed.success) {
-          // A field too long names itself and the limit; any other shape gets the usage line.
-          const tooLong = parsed.error.issues.find((issue) => issue.code === 'too_big');
-          if (tooLong) return json(400, { error: 'invalid_request', error_description: `${tooLong.path.join('.')}: ${tooLong.message}`, code: 'BAD_USER_INPUT' });
-          throw parsed.error;
-        }
-        body = parsed.data;
-      } catch (error) {
-        if (error instanceof RefusedBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' });
-        return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' });
-      }
-      const nul = unstorableTextPath(body);
-      if (nul) return json(400, { error: 'invalid_request', error_description: unstorableTextMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' });
+      const started = performance.now();
       const ip = clientIpOf((serverContext as { req?: IncomingMessage }).req, options.trustProxyHops);
-      // What the mutation's services are told of their request: the audit event and the sign-in address need it.
-      const facts = { operationHash: null, requestId: requestIdOf(request), traceId: null, ip, userAgent: request.headers.get('user-agent') };
-      const scope = TenantScope.open(options.orm, ANONYMOUS);
+      const requestId = requestIdOf(request);
+      const userAgent = request.headers.get('user-agent');
+      // The shutdown closes the audit log only once this request's event is in (server.ts).
+      const settled = options.audit.expect();
+      const event = (outcome: string): AuditRecord => ({
+        tenantId: null,
+        action: 'rest.login',
+        outcome,
+        actor: { kind: 'anonymous', id: null, email: null },
+        request: { ip, userAgent, requestId, traceId: null },
+        details: { durationMs: Math.round(performance.now() - started) },
+      });
       try {
-        const refused = await options.checkAttempt?.(ip, body.email);
-        if (refused) throw refused;
-        const payload = await scope.transaction({ readOnly: false }, () => createServices({ actor: ANONYMOUS, scope, deps: options.deps, request: facts }).accounts.logIn(body));
-        return json(200, {
+        const { response, outcome } = await answer(request, fetchAPI, ip, requestId, userAgent);
+        const record = event(outcome);
+        if (outcome === 'BAD_REQUEST' || outcome === 'BAD_USER_INPUT') options.refusals.refusedRequest(record);
+        else options.audit.record(record);
+        return endResponse(response);
+      } catch (error) {
+        // Not expected (answer maps every failure to a response), but never without its event.
+        options.audit.record(event('INTERNAL'));
+        throw error;
+      } finally {
+        settled();
+      }
+    },
+  };
+
+  /** The response, and the outcome its event records. */
+  async function answer(request: Request, fetchAPI: FetchAPI, ip: string, requestId: string, userAgent: string | null): Promise<{ response: Response; outcome: string }> {
+    const json = (status: number, body: { error: string; error_description: string; code?: string } | Record<string, unknown>, outcome: string, headers: Record<string, string> = {}) => ({
+      outcome,
+      response: new fetchAPI.Response(JSON.stringify(body), {
+        status,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+      }),
+    });
+    if (request.method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST' }, 'BAD_REQUEST');
+    let body: z.infer<typeof LoginBody>;
+    try {
+      const parsed = LoginBody.safeParse(JSON.parse(await jsonTextOf(request)));
+      if (!parsed.success) {
+        // A field too long names itself and the limit; any other shape gets the usage line.
+        const tooLong = parsed.error.issues.find((issue) => issue.code === 'too_big');
+        if (tooLong) return json(400, { error: 'invalid_request', error_description: `${tooLong.path.join('.')}: ${tooLong.message}`, code: 'BAD_USER_INPUT' }, 'BAD_USER_INPUT');
+        throw parsed.error;
+      }
+      body = parsed.data;
+    } catch (error) {
+      if (error instanceof RefusedBodyError) return json(400, { error: 'invalid_request', error_description: error.message, code: 'BAD_REQUEST' }, 'BAD_REQUEST');
+      return json(400, { error: 'invalid_request', error_description: 'Send JSON: {"email": "...", "password": "..."}' }, 'BAD_REQUEST');
+    }
+    const nul = unstorableTextPath(body);
+    if (nul) return json(400, { error: 'invalid_request', error_description: unstorableTextMessage(`Field "${describePath(nul)}"`), code: 'BAD_USER_INPUT' }, 'BAD_USER_INPUT');
+    // What the mutation's services are told of their request: the audit event and the sign-in address need it.
+    const facts = { operationHash: null, requestId, traceId: null, ip, userAgent };
+    const scope = TenantScope.open(options.orm, ANONYMOUS);
+    try {
+      const refused = await options.checkAttempt?.(ip, body.email);
+      if (refused) throw refused;
+      const payload = await scope.transaction({ readOnly: false }, () => createServices({ actor: ANONYMOUS, scope, deps: options.deps, request: facts }).accounts.logIn(body));
+      return json(
+        200,
+        {
           access_token: payload.accessToken,
           token_type: 'bearer',
           // The token's lifetime as issued: time spent answering (a busy machine) must not make it 899 for 900.
@@ -82,17 +130,17 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
           refresh_token: payload.refreshToken,
           tenant: payload.tenant.slug,
           role: payload.role,
-        });
-      } catch (failure) {
-        // Logged with the request id the response's x-request-id header carries, and named in the body.
-        const requestId = requestIdOf(request);
-        const error = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'REST login failed unexpectedly'));
-        return endResponse(oauthErrorResponse(fetchAPI, error, requestId));
-      } finally {
-        scope.close();
-      }
-    },
-  };
+        },
+        'ok',
+      );
+    } catch (failure) {
+      // Logged with the request id the response's x-request-id header carries, and named in the body.
+      const error = codedOrMasked(failure, (err) => options.logger.error({ err, requestId }, 'REST login failed unexpectedly'));
+      return { response: oauthErrorResponse(fetchAPI, error, requestId), outcome: outcomeOf(error) };
+    } finally {
+      scope.close();
+    }
+  }
 }
 
 /**

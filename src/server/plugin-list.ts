@@ -42,6 +42,8 @@ import { useMetrics } from '../plugins/metrics.js';
 import { useProbes } from '../plugins/probes.js';
 import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
+import type { RefusedOperationAudit } from '../plugins/refused-operations.js';
+import type { RefusedRequests } from '../domains/identity/refused-credentials.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
 import { useRequestLog } from '../plugins/request-log.js';
@@ -105,6 +107,10 @@ export interface PluginCollaborators {
   shutdownCut: AbortSignal;
   /** MCP cancellations across processes (routes/mcp/in-flight-calls.ts); absent: within this process. */
   callCancels?: CallCancelBus;
+  /** The audit of operations refused before they ran (shared with server/websocket.ts). */
+  refusedOperations: RefusedOperationAudit;
+  /** The refusal log's flood limit, for requests refused before they ran (the REST login's unreadable bodies). */
+  refusedRequests: RefusedRequests;
 }
 
 export function pluginList({
@@ -127,6 +133,8 @@ export function pluginList({
   shutdownSignal,
   shutdownCut,
   callCancels,
+  refusedOperations,
+  refusedRequests,
 }: PluginCollaborators): YogaPlugins {
   const production = config.env === 'production';
   const limits = config.rateLimits;
@@ -164,6 +172,8 @@ export function pluginList({
     useRestLogin({
       orm,
       deps,
+      audit,
+      refusals: refusedRequests,
       logger,
       trustProxyHops: limits.trustProxyHops,
       checkAttempt: attempts && ((ip, email) => attempts.credentialAttempt('logIn', ip, email)),
@@ -182,6 +192,8 @@ export function pluginList({
       subscriptionTopics: () => topicReaders.activeTopics,
       onStatement: (count) => orm.em.getConnection().getKnex().on('query', count),
     }),
+    // Sees what the plugins from here to the audit plugin refuse, and what parsing and validation refuse.
+    refusedOperations.watch,
     // Before anything walks the variables (the cost model's coercion, the NUL check, execution).
     useVariableLimits({ maxValues: config.operationLimits.maxVariableValues }),
     useOperationLimits({ ...config.operationLimits, maxFilesPerJob: config.ingestion.maxFiles }),
@@ -214,6 +226,7 @@ export function pluginList({
       keys: deps.secrets,
     }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
+    refusedOperations.reached,
     useAudit({ audit }),
     useIpAllowList(ipAllowList),
     useCarriedAddressRefusals(),

@@ -6,7 +6,7 @@
  * returned `dispose()` completes every subscription and closes every socket (1001).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { makeServer, MessageType, stringifyMessage, type Context, type Disposable, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
@@ -20,6 +20,7 @@ import type { Logger } from '../platform/logging/logger.js';
 import type { GraphQLContext } from '../plugins/context.js';
 import type { AddressLimit } from '../plugins/ip-rate-limit.js';
 import { trustedQueryOf } from '../plugins/trusted-documents.js';
+import type { RefusedOperationAudit } from '../plugins/refused-operations.js';
 import { presentErrorDetails } from '../schema/error-details.js';
 import type { WebSocketCaps } from './websocket-caps.js';
 import { serveGraphQLWs, type Extra } from './graphql-ws-transport.js';
@@ -29,6 +30,8 @@ export interface WebSocketOptions {
   httpServer: Server;
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>;
   http: Config['http'];
+  /** Where an operation refused before its context was built is recorded (plugins/refused-operations.ts). */
+  refusedOperations: Pick<RefusedOperationAudit, 'refusedBeforeContext'>;
   /** SLUICE_MAX_VARIABLE_VALUES: a subscribe message holding more values is refused before it is parsed. */
   maxVariableValues: number;
   /** Persisted-operations-only mode (SLUICE_TRUSTED_DOCUMENTS). */
@@ -109,7 +112,7 @@ function stateOf(socket: WebSocket): SocketState {
   return state;
 }
 
-export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops, logger, registry, maxVariableValues }: WebSocketOptions): Disposable {
+export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, production, caps, addressLimit, trustProxyHops, logger, registry, maxVariableValues, refusedOperations }: WebSocketOptions): Disposable {
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: yoga.graphqlEndpoint,
@@ -172,20 +175,34 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
       try {
         if (trustedDocuments) params = { ...sent, query: trustedQueryOf(trustedDocuments, sent) };
       } catch (error) {
+        refusedOperations.refusedBeforeContext({ req: ctx.extra.request, params: sent, connectionParams: ctx.connectionParams }, [error as GraphQLError]);
         return [error as GraphQLError];
       }
-      const enveloped = yoga.getEnveloped({
+      const initial = {
         ...ctx,
         req: ctx.extra.request,
         socket: ctx.extra.socket,
         signal: state.signals.open(id, sent),
         params,
         connectionParams: ctx.connectionParams,
-      });
+      };
+      const enveloped = yoga.getEnveloped(initial);
+      let document: DocumentNode;
       try {
-        const document = enveloped.parse(params.query);
+        document = enveloped.parse(params.query);
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        const answered = [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
+        // Over HTTP Yoga's onExecutionResult sees a refused document; over graphql-ws only this.
+        refusedOperations.refusedBeforeContext(initial, answered);
+        return answered;
+      }
+      try {
         const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) {
+          refusedOperations.refusedBeforeContext(initial, errors);
+          return errors;
+        }
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: params.operationName,

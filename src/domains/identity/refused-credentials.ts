@@ -1,10 +1,12 @@
 /**
- * Refused credentials in the audit trail: a wrong, unknown, revoked or expired API key; a bad,
- * expired or ended access token; an external token that fails; an unknown, expired or reused
- * refresh token. Each is recorded in the trail of the tenant the credential names (one of its
+ * Refused credentials, and other requests refused before they ran, in the audit trail: a
+ * wrong, unknown, revoked or expired API key; a bad, expired or ended access token; an
+ * external token that fails; an unknown, expired or reused refresh token. Each is recorded in the trail of the tenant the credential names (one of its
  * keys, sessions or users), where its ADMINs read it, or else in the platform's trail. Only
  * what identifies the credential is kept (key id and shown prefix, session id, user id,
- * issuer), never the secret presented.
+ * issuer), never the secret presented. A request refused before it ran (a GraphQL document
+ * that does not parse or validate, or over an operation limit; a login body that cannot be
+ * read: `refusedRequest`) is recorded under the same limits, as the record its door made.
  *
  * A flood must not flood the trail. The rule: per trail and client address (IPv6: its /64),
  * at most `rule.burst` events, refilled at `rule.perSecond` (default 10 a minute); per trail,
@@ -41,6 +43,14 @@ export interface RefusedCredentials {
   refused(refusal: RefusedCredential, request: AuditRequest | null): void;
 }
 
+/**
+ * Where the doors report a request refused before it ran: written unless the flood limit
+ * keeps it out (then counted in the summary as `<action>:<outcome>`).
+ */
+export interface RefusedRequests {
+  refusedRequest(record: AuditRecord): void;
+}
+
 export const NO_ACTOR: AuditActor = { kind: 'anonymous', id: null, email: null };
 
 /** What the limits need of a bucket store (platform/rate-limits/token-bucket.ts is one). */
@@ -71,14 +81,22 @@ interface Suppressed {
 const MAX_SOURCES = 10_000;
 const TRAIL_FACTOR = 10;
 
-export class RefusalLog implements RefusedCredentials {
+export class RefusalLog implements RefusedCredentials, RefusedRequests {
   private readonly suppressed = new Map<string | null, Suppressed>();
   private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: RefusalLogOptions) {}
 
   refused(refusal: RefusedCredential, request: AuditRequest | null): void {
-    const task = this.judge(refusal, request).catch((error: unknown) => this.options.onError?.(error));
+    this.judged(this.judge(refusal.tenantId, `${refusal.action}:${refusal.credential}:${refusal.reason}`, request, () => recordOf(refusal, request)));
+  }
+
+  refusedRequest(record: AuditRecord): void {
+    this.judged(this.judge(record.tenantId, `${record.action}:${record.outcome}`, record.request ?? null, () => record));
+  }
+
+  private judged(judging: Promise<void>): void {
+    const task = judging.catch((error: unknown) => this.options.onError?.(error));
     this.pending.add(task);
     void task.finally(() => this.pending.delete(task));
   }
@@ -89,19 +107,18 @@ export class RefusalLog implements RefusedCredentials {
     for (const trail of [...this.suppressed.keys()]) this.summarise(trail);
   }
 
-  private async judge(refusal: RefusedCredential, request: AuditRequest | null): Promise<void> {
+  private async judge(trail: string | null, kind: string, request: AuditRequest | null, record: () => AuditRecord): Promise<void> {
     const { buckets, rule } = this.options;
-    const trail = refusal.tenantId;
     const source = this.options.sourceOf(request?.ip ?? 'unknown');
     const bySource = await buckets.take(keyOf('source', trail, source), rule);
     const allowed =
       bySource.allowed &&
       (await buckets.take(keyOf('trail', trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
-    if (allowed) this.options.audit.record(recordOf(refusal, request));
-    else this.count(trail, refusal, source);
+    if (allowed) this.options.audit.record(record());
+    else this.count(trail, kind, source);
   }
 
-  private count(trail: string | null, refusal: RefusedCredential, source: string): void {
+  private count(trail: string | null, kind: string, source: string): void {
     let entry = this.suppressed.get(trail);
     if (!entry) {
       const periodMs = Math.ceil((this.options.rule.burst / this.options.rule.perSecond) * 1000);
@@ -111,7 +128,6 @@ export class RefusalLog implements RefusedCredentials {
       this.suppressed.set(trail, entry);
     }
     entry.count += 1;
-    const kind = `${refusal.action}:${refusal.credential}:${refusal.reason}`;
     entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
     if (entry.sources.size < MAX_SOURCES) entry.sources.add(source);
   }

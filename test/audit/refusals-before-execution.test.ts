@@ -1,0 +1,157 @@
+/**
+ * Requests refused before the point where the audit plugin records them leave an event too
+ * (an attacker review): the REST login's every request (`rest.login`, as the `logIn` mutation
+ * leaves `graphql.mutation`), and GraphQL operations refused by parsing, validation or an
+ * operation limit, over HTTP and graphql-ws. What costs the caller nothing goes through the
+ * refused credentials' flood limit, here 5 per chain and address every 2 s with the buckets'
+ * clock standing still, so counts are exact; only the summary's timer is real.
+ */
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
+import { createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { freshIp, fromIp, ManualClock, wsClient, wsOperation } from '../limits/support.js';
+
+let server: TestServer;
+let owner: SignedUp;
+let key: { secret: string; id: string };
+
+beforeAll(async () => {
+  server = await startTestServer({
+    clock: new ManualClock(),
+    env: { SLUICE_TRUST_PROXY: '1', SLUICE_RATE_LIMITS: 'on', SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '5/2s', SLUICE_MAX_VARIABLE_VALUES: '100' },
+  });
+  owner = await signUp(server, { tenantName: 'Refusals' });
+  const created = (await createApiKey(server, owner.accessToken, { name: 'caller', scopes: ['ADMIN', 'WRITE', 'READ'] })).body.data.createApiKey;
+  key = { secret: created.secret, id: decodeGlobalID(created.apiKey.id).id };
+});
+afterAll(() => server?.close());
+
+const ownerSql = <T = Record<string, any>>(sql: string, params: unknown[] = []) =>
+  withClient(server.database.ownerUrl, (client) => client.query(sql, params)).then((result) => result.rows as T[]);
+
+/** The events (any chain) whose request came from `ip`, once there are at least `atLeast`. */
+async function eventsFrom(ip: string, atLeast: number, action = '%'): Promise<Record<string, any>[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const rows = await ownerSql(
+      `select tenant_id as "tenantId", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload->'details' as details, payload::text as payload
+         from audit_events where personal->>'ip' = $1 and action like $2 order by created_at, seq`,
+      [ip, action],
+    );
+    if (rows.length >= atLeast || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The platform chain's summary of suppressed refusals that counts `kind`. */
+async function suppressedOf(kind: string): Promise<number | undefined> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [row] = await ownerSql<{ count: string | null }>(
+      `select sum((payload->'details'->'kinds'->>$2)::int) as count from audit_events where tenant_id = $1 and action = 'auth.refusals_suppressed'`,
+      [PLATFORM_CHAIN, kind],
+    );
+    if (row?.count != null || Date.now() > deadline) return row?.count == null ? undefined : Number(row.count);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const login = (ip: string, body: string) =>
+  fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...fromIp(ip) }, body });
+
+describe('the REST login', () => {
+  it('records every request as rest.login with its outcome, attempt-limited ones too, never the body', async () => {
+    const ip = freshIp();
+    const email = uniqueEmail('victim');
+    const statuses = [
+      (await login(ip, '{"email": ')).status,
+      (await login(ip, JSON.stringify({ email: `${'a'.repeat(400)}@example.test`, password: 'x' }))).status,
+    ];
+    for (let attempt = 0; attempt < 7; attempt++) statuses.push((await login(ip, JSON.stringify({ email, password: `guess-number-${attempt}` }))).status);
+    const signedUp = await signUp(server, { tenantName: 'Login door' });
+    statuses.push((await login(ip, JSON.stringify({ email: signedUp.email, password: signedUp.password }))).status);
+    expect(statuses).toEqual([400, 400, 401, 401, 401, 401, 401, 429, 429, 200]);
+    const events = await eventsFrom(ip, 10, 'rest.login');
+    // Sorted: the unreadable bodies' events pass the flood limit's buckets first, and may land after later ones.
+    expect(events.map((event) => event.outcome).sort()).toEqual(['BAD_REQUEST', 'BAD_USER_INPUT', 'RATE_LIMITED', 'RATE_LIMITED', ...Array(5).fill('UNAUTHENTICATED'), 'ok']);
+    for (const event of events) {
+      expect(event).toMatchObject({ tenantId: PLATFORM_CHAIN, actorKind: 'anonymous', actorId: null });
+      expect(Object.keys(event.details)).toEqual(['durationMs']);
+      expect(event.payload).not.toMatch(/guess-number|a long enough passphrase|aaaa/);
+    }
+  });
+
+  it('keeps a flood of unreadable bodies within the refusal flood limit, counting the rest', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 8; i++) expect((await login(ip, 'not json')).status).toBe(400);
+    expect(await suppressedOf('rest.login:BAD_REQUEST')).toBe(3);
+    expect((await eventsFrom(ip, 5, 'rest.login')).map((event) => event.outcome)).toEqual(Array(5).fill('BAD_REQUEST'));
+  });
+});
+
+describe('GraphQL operations refused before they ran', () => {
+  const asKey = (ip: string, query: string, variables?: Record<string, unknown>) =>
+    server.graphql(query, { headers: { 'x-api-key': key.secret, ...fromIp(ip) }, variables });
+
+  it("are recorded on the caller's chain with the operation type and the code, never the document", async () => {
+    const ip = freshIp();
+    const aliases = `query Many { ${Array.from({ length: 300 }, (_, i) => `a${i}: viewer { kind }`).join(' ')} }`;
+    const answers = [
+      await asKey(ip, 'mutation Revoke { revokeApiKeyX(id: "secret-looking-argument") { id } }'),
+      await asKey(ip, aliases),
+      await asKey(ip, 'query { viewer { kind '),
+      await asKey(ip, 'query { viewer { kind '),
+      await asKey(ip, 'query Nul($text: String) { viewer { kind } }', { text: 'nul-text\u0000after' }),
+    ];
+    expect(answers.map((answer) => answer.body.errors?.[0]?.extensions?.code)).toEqual([
+      'BAD_USER_INPUT',
+      'OPERATION_LIMIT_EXCEEDED',
+      'GRAPHQL_PARSE_FAILED',
+      'GRAPHQL_PARSE_FAILED',
+      'BAD_USER_INPUT',
+    ]);
+    const events = await eventsFrom(ip, 5);
+    expect(events.map((event) => [event.action, event.outcome, event.details.operationName])).toEqual([
+      ['graphql.mutation', 'BAD_USER_INPUT', 'Revoke'],
+      ['graphql.query', 'OPERATION_LIMIT_EXCEEDED', 'Many'],
+      ['graphql.document', 'GRAPHQL_PARSE_FAILED', null],
+      ['graphql.document', 'GRAPHQL_PARSE_FAILED', null],
+      ['graphql.query', 'BAD_USER_INPUT', 'Nul'],
+    ]);
+    for (const event of events) {
+      expect(event).toMatchObject({ tenantId: decodeGlobalID(owner.tenant.id).id, actorKind: 'apiKey', actorId: key.id });
+      expect(event.details.fields).toBeUndefined();
+      expect(event.details.documentHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(event.payload).not.toMatch(/secret-looking-argument|revokeApiKeyX|a299|nul-text/);
+    }
+  });
+
+  it('are recorded over graphql-ws too', async () => {
+    const ip = freshIp();
+    const client = wsClient(server.wsUrl, { headers: fromIp(ip), token: owner.accessToken });
+    try {
+      expect((await wsOperation(client, 'query Typo { viewerX { kind } }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      // graphql-ws answers a syntax error as the request's mistake (server/websocket.ts): the event records what was answered.
+      expect((await wsOperation(client, 'subscription {')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    } finally {
+      await client.dispose();
+    }
+    const events = await eventsFrom(ip, 2);
+    expect(events.map((event) => [event.action, event.outcome, event.actorKind])).toEqual([
+      ['graphql.query', 'BAD_USER_INPUT', 'user'],
+      ['graphql.document', 'BAD_USER_INPUT', 'user'],
+    ]);
+  });
+
+  it("keep an anonymous flood of invalid documents within the refusal flood limit on the platform's chain", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 8; i++) expect((await server.graphql('{ nothingHere }', { headers: fromIp(ip) })).status).toBe(400);
+    expect(await suppressedOf('graphql.query:BAD_USER_INPUT')).toBe(3);
+    const events = await eventsFrom(ip, 5);
+    expect(events).toHaveLength(5);
+    for (const event of events) expect(event).toMatchObject({ tenantId: PLATFORM_CHAIN, action: 'graphql.query', outcome: 'BAD_USER_INPUT', actorKind: 'anonymous' });
+  });
+});
