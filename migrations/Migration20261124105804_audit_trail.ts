@@ -2,6 +2,38 @@ import { Migration } from '@mikro-orm/migrations';
 import { APP_ROLE } from '../src/db/bootstrap.js';
 import { definerFunctionSql } from '../src/db/rls.js';
 
+/** append_audit_events as first written (later migrations restate it with edits). */
+export const APPEND_AUDIT_EVENTS = {
+  signature: 'append_audit_events(p_events jsonb) returns bigint',
+  definition: `language plpgsql volatile security definer as $$
+           declare
+             event jsonb;
+             head audit_chain_heads%rowtype;
+             chained bytea;
+             tenant uuid;
+             written bigint := 0;
+           begin
+             for event in select value from jsonb_array_elements(p_events) loop
+               tenant := (event->>'tenantId')::uuid;
+               insert into audit_chain_heads (tenant_id, hash, retained_prev_hash)
+                 values (tenant, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))
+                 on conflict (tenant_id) do nothing;
+               select * into head from audit_chain_heads where tenant_id = tenant for update;
+               chained := sha256(head.hash || convert_to((event->'payload')::text, 'UTF8'));
+               insert into audit_events (tenant_id, seq, id, created_at, action, outcome, actor_kind, actor_id, payload, personal, prev_hash, hash)
+                 values (tenant, head.seq + 1, (event->>'id')::uuid, (event->>'createdAt')::timestamptz,
+                         event->'payload'->>'action', event->'payload'->>'outcome', event->'payload'->>'actorKind', event->'payload'->>'actorId',
+                         event->'payload',
+                         coalesce((select jsonb_build_object('erased', true, 'pseudonym', x.pseudonym) from audit_erased_actors x where x.actor_id = event->'payload'->>'actorId'),
+                                  event->'personal'),
+                         head.hash, chained);
+               update audit_chain_heads set seq = head.seq + 1, hash = chained where tenant_id = tenant;
+               written := written + 1;
+             end loop;
+             return written;
+           end $$;`,
+};
+
 /**
  * Hand-written: the audit trail (docs/audit.md). Events are partitioned by month, hash-chained
  * per tenant, and append-only for the app role: it may read its tenant's events (RLS) and add
@@ -68,36 +100,7 @@ export class Migration20261124105804_audit_trail extends Migration {
       `create policy tenant_select on audit_events for select to ${APP_ROLE} using (tenant_id = app_current_tenant());`,
       'create policy owner_all on audit_events to current_user using (true) with check (true);',
       `grant select on audit_events to ${APP_ROLE};`,
-      ...definerFunctionSql(
-        'append_audit_events(p_events jsonb) returns bigint',
-        `language plpgsql volatile security definer as $$
-           declare
-             event jsonb;
-             head audit_chain_heads%rowtype;
-             chained bytea;
-             tenant uuid;
-             written bigint := 0;
-           begin
-             for event in select value from jsonb_array_elements(p_events) loop
-               tenant := (event->>'tenantId')::uuid;
-               insert into audit_chain_heads (tenant_id, hash, retained_prev_hash)
-                 values (tenant, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))
-                 on conflict (tenant_id) do nothing;
-               select * into head from audit_chain_heads where tenant_id = tenant for update;
-               chained := sha256(head.hash || convert_to((event->'payload')::text, 'UTF8'));
-               insert into audit_events (tenant_id, seq, id, created_at, action, outcome, actor_kind, actor_id, payload, personal, prev_hash, hash)
-                 values (tenant, head.seq + 1, (event->>'id')::uuid, (event->>'createdAt')::timestamptz,
-                         event->'payload'->>'action', event->'payload'->>'outcome', event->'payload'->>'actorKind', event->'payload'->>'actorId',
-                         event->'payload',
-                         coalesce((select jsonb_build_object('erased', true, 'pseudonym', x.pseudonym) from audit_erased_actors x where x.actor_id = event->'payload'->>'actorId'),
-                                  event->'personal'),
-                         head.hash, chained);
-               update audit_chain_heads set seq = head.seq + 1, hash = chained where tenant_id = tenant;
-               written := written + 1;
-             end loop;
-             return written;
-           end $$;`,
-      ),
+      ...definerFunctionSql(APPEND_AUDIT_EVENTS.signature, APPEND_AUDIT_EVENTS.definition),
       // The chain heads, for verification under the caller's tenant only.
       ...definerFunctionSql(
         'audit_chain_head(p_tenant uuid) returns table (seq bigint, hash bytea, retained_from_seq bigint, retained_prev_hash bytea)',

@@ -9,7 +9,7 @@ import { definerFunctionSql } from '../src/db/rls.js';
  * chain head) finish before it, and appends that start later wait until it commits, when
  * they see the erased actor and store the pseudonym instead.
  */
-const pseudonymise = (lock: boolean) =>
+export const pseudonymise = (lock: boolean) =>
   definerFunctionSql(
     'pseudonymise_audit_actor(p_actor_id text, p_pseudonym text) returns bigint',
     `language sql volatile security definer as $$

@@ -8,7 +8,7 @@ import { definerFunctionSql } from '../src/db/rls.js';
  * that account, erased the other tenant's record of the invitation (an attacker review). The
  * events the account's own actions wrote are pseudonymised by its id, wherever they are, as before.
  */
-const eraseUser = (scoped: boolean) =>
+export const eraseUser = (scoped: boolean) =>
   definerFunctionSql(
     'erase_user(p_user uuid, p_pseudonym text) returns text[]',
     `language plpgsql volatile security definer as $$

@@ -63,6 +63,7 @@ import { Migration20261206190000_audit_history_rescrubbed } from './Migration202
 import { Migration20261206200000_sessions_repaired } from './Migration20261206200000_sessions_repaired.js';
 import { Migration20261207010000_query_usage_reservations } from './Migration20261207010000_query_usage_reservations.js';
 import { Migration20261207090000_key_chain_lifetimes } from './Migration20261207090000_key_chain_lifetimes.js';
+import { Migration20261207100000_audit_trust_boundary } from './Migration20261207100000_audit_trust_boundary.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -128,4 +129,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206200000_sessions_repaired', class: Migration20261206200000_sessions_repaired },
   { name: 'Migration20261207010000_query_usage_reservations', class: Migration20261207010000_query_usage_reservations },
   { name: 'Migration20261207090000_key_chain_lifetimes', class: Migration20261207090000_key_chain_lifetimes },
+  { name: 'Migration20261207100000_audit_trust_boundary', class: Migration20261207100000_audit_trust_boundary },
 ];

@@ -38,6 +38,7 @@ const OPERATOR_USAGE = `Operator commands (run Sluice against its database):
   rotate-master-key
             re-encrypt stored secrets (model API keys) under SLUICE_MASTER_KEY; set the
             old key in SLUICE_MASTER_KEY_PREVIOUS first, drop it once this reports done
+            and the audit events digested under it have expired (audit verify needs it)
   audit verify [--tenant <slug>]
             recompute the audit hash chains (every tenant's, or one) and report the first
             broken link of each; exit code 1 if any chain is broken

@@ -31,14 +31,16 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   // History older than the API: three events written long ago, in order, into monthly partitions.
   await asOwner(server, async (client) => {
     await client.query('select ensure_audit_partitions($1::date, 6)', [daysAgo(215)]);
-    const old = [200, 150, 100].map((days) => ({
-      id: randomUUID(),
-      tenantId,
-      createdAt: daysAgo(days),
-      personal: { email: null, ip: null, userAgent: null },
-      payload: { id: '', action: 'config.test', outcome: 'ok', actorKind: 'system', actorId: null, details: { days } },
-    }));
-    for (const event of old) event.payload.id = event.id;
+    // The row's time is the payload's `at` (append_audit_events takes it from there).
+    const old = [200, 150, 100].map((days) => {
+      const id = randomUUID();
+      return {
+        id,
+        tenantId,
+        personal: { email: null, ip: null, userAgent: null },
+        payload: { id, at: daysAgo(days), action: 'config.test', outcome: 'ok', actorKind: 'system', actorId: null, details: { days } },
+      };
+    });
     await client.query('select append_audit_events($1::jsonb)', [JSON.stringify(old)]);
     await client.query('update tenants set audit_retention_days = 120, usage_retention_days = 30 where id = $1', [tenantId]);
     await client.query(

@@ -73,8 +73,8 @@ it('answers other requests while an audit export is read slowly: the export hold
   // reader. Written straight through the trail's own append function (chained like any event).
   await withClient(server.database.ownerUrl, (client) =>
     client.query(
-      `select append_audit_events(jsonb_agg(jsonb_build_object('tenantId', $1::text, 'id', gen_random_uuid(), 'createdAt', now(), 'personal', '{}'::jsonb,
-         'payload', jsonb_build_object('action', 'test.bulk', 'outcome', 'ok', 'actorKind', 'SYSTEM', 'actorId', null, 'n', n, 'pad', repeat('x', 2000)))))
+      `select append_audit_events(jsonb_agg(jsonb_build_object('tenantId', $1::text, 'personal', '{}'::jsonb,
+         'payload', jsonb_build_object('id', gen_random_uuid(), 'at', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'action', 'test.bulk', 'outcome', 'ok', 'actorKind', 'SYSTEM', 'actorId', null, 'n', n, 'pad', repeat('x', 2000)))))
          from generate_series(1, 6000) as n`,
       [tenant.id],
     ),

@@ -237,10 +237,10 @@ export function auditEventRow(secrets: SecretBox, { id, createdAt, record: given
   const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
   const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent ? cutAtCodePoint(record.request.userAgent, 512) : null, ...values };
   const { keyId, digest } = secrets.digest('audit personal data', canonicalJson(personal));
+  // No createdAt beside the payload: append_audit_events stores the payload's `at` as the row's time.
   return {
     id,
     tenantId,
-    createdAt,
     personal,
     payload: {
       id,

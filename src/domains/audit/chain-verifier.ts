@@ -2,13 +2,17 @@
  * Verifies a tenant's audit chain: every event's hash is sha256(previous hash ‖ payload) (the
  * payload as PostgreSQL's canonical jsonb text, recomputed in SQL), the links and sequence
  * numbers are unbroken from where retention left the chain to its head, the filterable
- * columns agree with the payload, and the personal data matches the payload's keyed digest
- * (unless erased, or sealed under a master key this process no longer has). A chain rewrite
+ * columns and the time agree with the payload, and the personal data matches the payload's
+ * keyed digest. What cannot be checked fails rather than passes: personal data marked erased
+ * must be its actor's pseudonym in the erased-actors list (an erasure the database recorded),
+ * a digest under a master key this process lacks names that key, and personal data without a
+ * digest must hold nothing. A chain rewrite
  * (`audit.chain.rewritten`, recorded by the migration that removed what should never have
  * been stored) must name, as the rewritten head, the hash its own event is linked to; the
  * rewrites met are reported with the head hash each replaced. Reads in batches, so a chain of
  * any length is checked in constant memory.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { canonicalJson } from './audit-log.js';
 
@@ -43,7 +47,11 @@ interface Row {
   hash: Buffer;
   hash_ok: boolean;
   columns_ok: boolean;
+  created_at: Date | string;
+  at: string | null;
   personal: Record<string, unknown>;
+  /** The pseudonym the erased-actors list holds for the actor, when the event claims erasure. */
+  erased_pseudonym: string | null;
   digest: string | null;
   key_id: string | null;
   rewrite: { previousHeadHash?: unknown; rewrittenHeadHash?: unknown } | null;
@@ -82,7 +90,9 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
               sha256(prev_hash || convert_to(payload::text, 'UTF8')) = hash as hash_ok,
               (action = payload->>'action' and outcome = payload->>'outcome' and actor_kind = payload->>'actorKind'
                  and actor_id is not distinct from payload->>'actorId' and id::text = payload->>'id') as columns_ok,
-              personal, payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id,
+              created_at, payload->>'at' as at,
+              personal, case when personal->'erased' is not null then audit_erased_pseudonym(actor_id) end as erased_pseudonym,
+              payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id,
               case when action = 'audit.chain.rewritten' then payload->'details' end as rewrite
          from audit_events
         where tenant_id = ?::uuid and seq >= ? and seq <= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
@@ -115,11 +125,29 @@ function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets:
   if (!row.prev_hash.equals(expectedPrev)) return 'its link to the previous event is broken';
   if (!row.hash_ok) return 'its payload does not match its hash';
   if (!row.columns_ok) return 'its columns do not match its payload';
+  // append_audit_events takes the time from the payload: a row that disagrees was not written by it.
+  if (row.at === null || Date.parse(row.at) !== new Date(row.created_at).getTime()) return 'its time does not match its payload';
   if (row.rewrite && row.rewrite.rewrittenHeadHash !== row.prev_hash.toString('hex')) return 'its record of a chain rewrite does not name the hash it follows';
-  // Erasure (of the actor, or of a personal argument value) changes the personal data on purpose.
-  if (row.personal.erased !== true && row.personal.valuesErased !== true && row.digest && row.key_id) {
-    const digest = secrets.digestWith(row.key_id, 'audit personal data', canonicalJson(row.personal));
-    if (digest !== undefined && digest !== row.digest) return 'its personal data does not match its digest';
+  return personalDataProblem(row, secrets);
+}
+
+function personalDataProblem(row: Row, secrets: SecretBox): string | undefined {
+  // Erasing an account replaces its events' personal data: only with the pseudonym it is listed under.
+  if (row.personal.erased !== undefined) {
+    if (row.erased_pseudonym === null) return 'its personal data is marked erased, but its actor was never erased';
+    if (!isDeepStrictEqual(row.personal, { erased: true, pseudonym: row.erased_pseudonym })) return 'its personal data is not its erased actor’s pseudonym';
+    return undefined;
   }
+  if (!row.digest || !row.key_id) return holdsPersonalData(row.personal) ? 'its personal data has no digest' : undefined;
+  // Erasing an address from personal values changes what was digested on purpose (docs/audit.md: not checked).
+  if (row.personal.valuesErased === true) return undefined;
+  const digest = secrets.digestWith(row.key_id, 'audit personal data', canonicalJson(row.personal));
+  if (digest === undefined) return `its personal data was digested under master key ${row.key_id}, which is neither SLUICE_MASTER_KEY nor in SLUICE_MASTER_KEY_PREVIOUS`;
+  if (digest !== row.digest) return 'its personal data does not match its digest';
   return undefined;
+}
+
+/** Events the system writes (chain rewrites) carry no personal data and no digest of it. */
+function holdsPersonalData(personal: Record<string, unknown>): boolean {
+  return Object.values(personal).some((value) => value !== null && !(Array.isArray(value) && value.every((item) => item === null)));
 }
