@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     if (auditVerify) return await verifyAuditChains(config, database.ownerUrl, values.tenant, answer);
     if (command === 'retention') return await applyRetentionNow(config, database.ownerUrl, answer);
     if (keysCreate) {
-      return await createApiKey(database.ownerUrl, logger, {
+      return await createApiKey(config, database.ownerUrl, logger, {
         tenant: values.tenant!,
         name: values.name!,
         scopes: values.scopes!,

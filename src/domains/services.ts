@@ -46,18 +46,21 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
   const ctx: ServiceContext = { actor, scope, em: scope.em, deps, request };
   const tenancy = new TenancyService(ctx);
   const catalog = new CatalogService(ctx, () => tenancy.rateLimitOverride(), (endpointIds) => endpointHealthByIds(ctx.em, endpointIds));
+  /** Members of the context's tenant: this request's, or another the caller leaves with their account. */
+  const membersIn = (tenantCtx: ServiceContext) =>
+    new MembersService(tenantCtx, {
+      endSessionsOf: (userId, tenantId) => endSessionsOfFormerMember(tenantCtx, userId, tenantId),
+      revokeKeysOf: (userId) => revokeKeysOfFormerMember(tenantCtx, userId),
+      disableProvidersOf: (userId, reason) => disableProvidersOf(tenantCtx, userId, reason),
+      answerablePersonId: () => answerablePersonId(tenantCtx),
+      parentCredential: () => parentCredentialOf(tenantCtx),
+    });
   return {
     tenancy,
     accounts: new AccountService(ctx),
     apiKeys: new ApiKeyService(ctx),
     identityProviders: new IdentityProviderService(ctx),
-    members: new MembersService(ctx, {
-      endSessionsOf: (userId, tenantId) => endSessionsOfFormerMember(ctx, userId, tenantId),
-      revokeKeysOf: (userId) => revokeKeysOfFormerMember(ctx, userId),
-      disableProvidersOf: (userId, reason) => disableProvidersOf(ctx, userId, reason),
-      answerablePersonId: () => answerablePersonId(ctx),
-      parentCredential: () => parentCredentialOf(ctx),
-    }),
+    members: membersIn(ctx),
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(
       ctx,
@@ -85,7 +88,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     policies: new PolicyService(ctx),
     usage: new UsageService(ctx),
     audit: new AuditService(ctx),
-    privacy: new PrivacyService(ctx),
+    privacy: new PrivacyService(ctx, (tenantCtx) => membersIn(tenantCtx).leaveWithAccount()),
   };
 }
 

@@ -62,17 +62,30 @@ export function auditChange(
 ): void {
   const audit = ctx.deps.audit;
   if (!audit) return;
+  const change = changeEvent((text) => audit.digestText(text), action, target, before, after, marks);
+  auditEvent(ctx, { ...change, outcome: 'ok' });
+}
+
+/**
+ * The action, details and personal values of a configuration change (`auditChange`), for the
+ * writers that are not a service's request: an operator command appends it in its own
+ * transaction, so its events read as the API's do.
+ */
+export function changeEvent(
+  digestText: (text: string) => { keyId: string; digest: string },
+  action: string,
+  target: { type: string; id: string },
+  before: object | null,
+  after: object | null,
+  marks: MemberMarks = {},
+): { action: string; details: Record<string, unknown>; personalValues: string[] } {
   const [old, now] = [(before ?? {}) as Record<string, unknown>, (after ?? {}) as Record<string, unknown>];
   // Compared as given, not as kept: a change past a cut, or of a secret, is still a change.
   const keys = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((key) => canonical(old[key]) !== canonical(now[key]));
-  const kept = new KeptValues((text) => audit.digestText(text));
+  const kept = new KeptValues(digestText);
   const side = (values: Record<string, unknown>) => kept.keepMembers(marks, Object.fromEntries(keys.map((key) => [key, values[key] ?? null])));
-  auditEvent(ctx, {
-    action: `config.${action}`,
-    outcome: 'ok',
-    details: { target, before: before ? side(old) : null, after: after ? side(now) : null },
-    personalValues: kept.personal,
-  });
+  const details = { target, before: before ? side(old) : null, after: after ? side(now) : null };
+  return { action: `config.${action}`, details, personalValues: kept.personal };
 }
 
 /**

@@ -1,11 +1,16 @@
 /**
  * `sluice keys create`: an operator mints an API key for a tenant from the command line, on the
- * owner connection, still through a tenant scope (filter + RLS settings), like the API.
+ * owner connection, still through a tenant scope (filter + RLS settings), like the API, and
+ * records it on the tenant's chain as the API does (`config.apiKey.create`), in the same
+ * transaction: the actor is the command (audit/operator-events.ts).
  */
 import type { TenantScope } from '../../db/tenant-scope.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
+import { operatorChange, operatorEventsJson } from '../audit/operator-events.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
+import { shownKey } from './api-key-audit.js';
 import { insertApiKey, type CreatedApiKey } from './api-key.service.js';
 
 export interface OperatorKeyRequest {
@@ -26,7 +31,7 @@ export function parseScopes(list: string): ApiScope[] {
 }
 
 /** In the command's scope, opened with no tenant (tenants are not tenant-owned rows). */
-export async function createOperatorApiKey(scope: TenantScope, request: OperatorKeyRequest): Promise<CreatedApiKey & { tenant: Tenant }> {
+export async function createOperatorApiKey(scope: TenantScope, secrets: SecretBox, request: OperatorKeyRequest): Promise<CreatedApiKey & { tenant: Tenant }> {
   const scopes = parseScopes(request.scopes);
   if (request.expiresInDays != null && !(Number.isInteger(request.expiresInDays) && request.expiresInDays > 0)) {
     throw new ValidationError('--expires-in-days must be a positive whole number');
@@ -44,6 +49,13 @@ export async function createOperatorApiKey(scope: TenantScope, request: Operator
         request.expiresInDays === undefined ? undefined : request.expiresInDays === null ? null : new Date(Date.now() + request.expiresInDays * 86_400_000),
       createdById: null,
     });
+    const event = operatorChange(secrets, 'keys create', tenant.id, {
+      action: 'apiKey.create',
+      target: { type: 'ApiKey', id: created.apiKey.id },
+      before: null,
+      after: shownKey(created.apiKey),
+    });
+    await em.getConnection().execute('select append_audit_events(?::jsonb)', [operatorEventsJson(secrets, [event])], 'run', em.getTransactionContext());
     return { tenant, created };
   });
   return { ...created, tenant };

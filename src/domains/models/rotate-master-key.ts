@@ -11,9 +11,15 @@
  * It also binds keys sealed before keys were bound to their server's origin (model-key.ts):
  * each is re-sealed with the origin of the model's `baseUrl` as it is now, even under a
  * master key that is already current.
+ *
+ * Each re-sealed key is an event `model.key_resealed` on its tenant's chain (actor `system` /
+ * `sluice rotate-master-key`), appended in the same transaction: the model row changes (its
+ * key's seal and `updatedAt`), and a tenant's admins see why.
  */
 import { withClient } from '../../db/bootstrap.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
+import type { AuditRecord } from '../audit/audit-log.js';
+import { operatorActor, operatorEventsJson } from '../audit/operator-events.js';
 import { keyDestinationOf, openKey, sealKey } from './model-key.js';
 
 export interface RotationReport {
@@ -29,9 +35,10 @@ export async function rotateMasterKey(ownerUrl: string, box: SecretBox): Promise
   return withClient(ownerUrl, async (client) => {
     await client.query('begin');
     try {
-      const { rows } = await client.query<{ id: string; type: string; config: Record<string, unknown>; api_key_key_id: string; api_key_ciphertext: string }>(
-        'select id, type, config, api_key_key_id, api_key_ciphertext from models where api_key_key_id is not null for update',
+      const { rows } = await client.query<{ id: string; tenant_id: string; type: string; config: Record<string, unknown>; api_key_key_id: string; api_key_ciphertext: string }>(
+        'select id, tenant_id, type, config, api_key_key_id, api_key_ciphertext from models where api_key_key_id is not null for update',
       );
+      const events: AuditRecord[] = [];
       let resealed = 0;
       let alreadyCurrent = 0;
       let boundToOrigin = 0;
@@ -58,7 +65,16 @@ export async function rotateMasterKey(ownerUrl: string, box: SecretBox): Promise
           row.id,
         ]);
         resealed += 1;
+        events.push({
+          tenantId: row.tenant_id,
+          action: 'model.key_resealed',
+          outcome: 'ok',
+          actor: operatorActor('rotate-master-key'),
+          // Master key ids are digests of the keys, never the keys; the model's own key is not named.
+          details: { target: { type: 'Model', id: row.id }, masterKeyId: sealed.keyId, previousMasterKeyId: row.api_key_key_id, boundToOrigin: !opened.bound },
+        });
       }
+      if (events.length > 0) await client.query('select append_audit_events($1::jsonb)', [operatorEventsJson(box, events)]);
       await client.query('commit');
       return { resealed, alreadyCurrent, boundToOrigin, unreadable };
     } catch (error) {

@@ -124,10 +124,33 @@ export class MembersService {
     await em.flush();
     auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: membership.user.id, role: membership.role }, null);
     await this.aftermath.endSessionsOf(membership.user.id, membership.tenant.id);
-    await this.aftermath.revokeKeysOf(membership.user.id);
-    await this.revokeInvitationsOf(membership.user.id, 'inviter-removed');
-    await this.aftermath.disableProvidersOf(membership.user.id, 'registrar-removed');
+    await this.endWhatTheyHandedOut(membership.user.id);
     return membership;
+  }
+
+  /**
+   * The context's actor is leaving this tenant with their account (deleteMyAccount, the actor
+   * bound to this tenant): `remove` without its checks, with its events on this tenant's chain.
+   * Until then erase_user revoked their keys and dropped the membership in SQL, and the
+   * tenant's admins found nothing on their trail (attacker review). The row itself goes with
+   * the account in erase_user, which reads the memberships to know on which chains the address
+   * is the account's to erase; their sessions go with the account too. A tenant with no other
+   * member is deleted with the account: there is nobody to tell.
+   */
+  async leaveWithAccount(): Promise<void> {
+    const { actor, em } = this.ctx;
+    if (actor.kind !== 'user') throw new Error('Only a person leaves with their account');
+    const membership = await em.findOne(Membership, { user: actor.userId });
+    if (!membership || (await em.count(Membership, { user: { $ne: actor.userId } })) === 0) return;
+    auditChange(this.ctx, 'member.remove', { type: 'Membership', id: membership.id }, { userId: actor.userId, role: membership.role }, null);
+    await this.endWhatTheyHandedOut(actor.userId);
+  }
+
+  /** A former member's keys, pending invitations and identity providers, each ended with its event. */
+  private async endWhatTheyHandedOut(userId: string): Promise<void> {
+    await this.aftermath.revokeKeysOf(userId);
+    await this.revokeInvitationsOf(userId, 'inviter-removed');
+    await this.aftermath.disableProvidersOf(userId, 'registrar-removed');
   }
 
   /**
