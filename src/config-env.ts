@@ -78,6 +78,7 @@ export const envSchema = z.object({
     })
     .optional(),
   CORS_ORIGINS: z.string().optional(),
+  SLUICE_ALLOWED_HOSTS: z.string().optional(),
   SLUICE_GRAPHIQL: z.enum(['true', 'false']).optional(),
   SLUICE_MAX_BODY_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(1_048_576),
   SLUICE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),

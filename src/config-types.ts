@@ -20,8 +20,14 @@ export interface Config {
   http: {
     port: number;
     host: string;
-    /** Allowed browser origins; `['*']` (development only) reflects any origin, `[]` allows none. */
+    /** Allowed browser origins (CORS_ORIGINS); `['*']` (development only) reflects any origin, `[]` allows none but loopback ones when `corsLoopback`. */
     corsOrigins: string[];
+    /** CORS_ORIGINS unset outside production: pages of this machine's origins (localhost, 127.0.0.0/8, [::1], any port) may call. */
+    corsLoopback: boolean;
+    /** SLUICE_ALLOWED_HOSTS: host names requests may be sent to besides IP addresses and localhost (`.name`, `*.name`, `*`: platform/http/allowed-hosts.ts). */
+    allowedHosts: string[];
+    /** Production without SLUICE_ALLOWED_HOSTS: any Host is answered, and start-up warns. */
+    anyHostByDefault: boolean;
     graphiql: boolean;
     /** Largest accepted request body, in bytes. */
     maxBodyBytes: number;

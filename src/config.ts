@@ -8,6 +8,7 @@
  */
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import { hopMarkOf } from './platform/http/call-loops.js';
+import { ANY_HOST, parseAllowedHosts } from './platform/http/allowed-hosts.js';
 import path from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { decodeMasterKey, envSchema, parseIndexDimensions, parseQuota } from './config-env.js';
@@ -43,7 +44,8 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         return `${key}: ${issue.message}${got}`;
       });
   const production = (cleaned.NODE_ENV ?? 'development') === 'production';
-  const corsOrigins = (cleaned.CORS_ORIGINS ?? (production ? '' : '*'))
+  // Unset: no browser origin in production, loopback origins only elsewhere (corsLoopback below).
+  const corsOrigins = (cleaned.CORS_ORIGINS ?? '')
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
@@ -95,6 +97,12 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   for (const origin of corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) issues.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin URL`);
   }
+  // Unset: IP addresses and localhost only, except in production, which answers any Host then
+  // (refusing to start would break every deployment) and says so at start-up (server.ts).
+  const allowedHosts = parseAllowedHosts(cleaned.SLUICE_ALLOWED_HOSTS ?? (production ? ANY_HOST : ''));
+  for (const entry of allowedHosts.bad) {
+    issues.push(`SLUICE_ALLOWED_HOSTS: ${JSON.stringify(entry)} is not a host name (a name, .name or *.name for the names under it, or *; no scheme, port or path)`);
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const values = parsed.data;
   // Secure by default in production; local servers (Ollama, a development identity provider) just work elsewhere.
@@ -108,6 +116,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       port: values.PORT,
       host: values.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
       corsOrigins,
+      corsLoopback: cleaned.CORS_ORIGINS === undefined && !production,
+      allowedHosts: allowedHosts.hosts,
+      anyHostByDefault: cleaned.SLUICE_ALLOWED_HOSTS === undefined && production,
       graphiql: values.SLUICE_GRAPHIQL ? values.SLUICE_GRAPHIQL === 'true' : !production,
       maxBodyBytes: values.SLUICE_MAX_BODY_BYTES,
       shutdownTimeoutMs: values.SLUICE_SHUTDOWN_TIMEOUT_MS,

@@ -36,6 +36,7 @@ import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
 import { graphiqlBundle } from './platform/http/graphiql.js';
 import { UploadBudget } from './platform/http/upload-budget.js';
 import { UNKNOWN_REQUEST_ID } from './platform/http/request-ids.js';
+import { ANY_HOST_WARNING } from './platform/http/allowed-hosts.js';
 import { corsPolicy } from './platform/http/cors.js';
 import { runShutdownSteps } from './platform/lifecycle/shutdown-steps.js';
 import type { Logger } from './platform/logging/logger.js';
@@ -185,7 +186,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     maxRequestBodySize: largestBody,
     fetchAPI: createFetch({ formDataLimits: { fieldSize: config.http.maxBodyBytes, fileSize: largestBody } }),
     // An allow-list decided per request (see platform/http/cors.ts: Yoga's own list handling is not one).
-    cors: corsPolicy(config.http.corsOrigins),
+    cors: corsPolicy(config.http.corsOrigins, { loopback: config.http.corsLoopback }),
     logging: yogaLogger(logger),
     // The last line of defence for errors outside execution (the error-model plugin handles
     // execution results first, with the request id).
@@ -225,7 +226,9 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     }),
   });
 
-  const httpServer = createHttpStack({ http: config.http, production, graphiqlFiles, bodyLimits, uploads, yoga });
+  const httpServer = createHttpStack({ http: config.http, production, graphiqlFiles, bodyLimits, uploads, scrapeNeedsToken: Boolean(config.observability.metricsToken), yoga });
+  // Production without SLUICE_ALLOWED_HOSTS answers any Host (docs/operations.md#security-hardening): said where operators look.
+  if (config.http.anyHostByDefault) logger.warn({ setting: 'SLUICE_ALLOWED_HOSTS' }, ANY_HOST_WARNING);
   const caps = new WebSocketCaps({
     perAddress: config.http.webSocketConnectionsPerAddress,
     total: config.http.webSocketConnections,

@@ -23,7 +23,8 @@ describe('parseConfig', () => {
   it('has development defaults', () => {
     const config = parseConfig({});
     expect(config.env).toBe('development');
-    expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: ['*'], graphiql: true });
+    // Browser pages of this machine only, and requests sent to an IP address or localhost only (DNS rebinding).
+    expect(config.http).toMatchObject({ port: 4000, host: '127.0.0.1', corsOrigins: [], corsLoopback: true, allowedHosts: [], anyHostByDefault: false, graphiql: true });
     expect(config.dataDir).toBe(path.resolve('.sluice'));
     expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10, requestLockTimeoutMs: 10_000, embeddedSharedBuffers: undefined });
     expect(parseConfig({ SLUICE_EMBEDDED_SHARED_BUFFERS: '2GB' }).database.embeddedSharedBuffers).toBe('2GB');
@@ -78,6 +79,21 @@ describe('parseConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(parseConfig({ PORT: '', HOST: '' }).http).toMatchObject({ port: 4000, host: '127.0.0.1' });
+  });
+
+  it('allows any origin in development only when CORS_ORIGINS says *, and then no loopback default is needed', () => {
+    expect(parseConfig({ CORS_ORIGINS: '*' }).http).toMatchObject({ corsOrigins: ['*'], corsLoopback: false });
+    expect(parseConfig({ CORS_ORIGINS: 'https://app.example' }).http).toMatchObject({ corsOrigins: ['https://app.example'], corsLoopback: false });
+  });
+
+  it('reads SLUICE_ALLOWED_HOSTS as host names, and production without it answers any host, flagged for the start-up warning', () => {
+    expect(parseConfig({ SLUICE_ALLOWED_HOSTS: 'Sluice.Example.com., .dev.example, *.preview.example, *' }).http.allowedHosts).toEqual(['sluice.example.com', '.dev.example', '*.preview.example', '*']);
+    const { CORS_ORIGINS: _unset, ...withoutOrigins } = PRODUCTION;
+    expect(parseConfig(withoutOrigins).http).toMatchObject({ allowedHosts: ['*'], anyHostByDefault: true, corsLoopback: false });
+    expect(parseConfig({ ...PRODUCTION, SLUICE_ALLOWED_HOSTS: 'api.example.com' }).http).toMatchObject({ allowedHosts: ['api.example.com'], anyHostByDefault: false });
+    expect(issuesOf({ SLUICE_ALLOWED_HOSTS: 'api.example.com, https://api.example.com, api.example.com:443, a/b, *.*' })).toEqual(
+      ['"https://api.example.com"', '"api.example.com:443"', '"a/b"', '"*.*"'].map((entry) => `SLUICE_ALLOWED_HOSTS: ${entry} is not a host name (a name, .name or *.name for the names under it, or *; no scheme, port or path)`),
+    );
   });
 
   it('allows no browser origin in production when CORS_ORIGINS is not set', () => {

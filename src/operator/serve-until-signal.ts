@@ -71,6 +71,7 @@ export async function serveUntilSignal(config: Config, { appUrl, ownerUrl }: { a
         registry: metrics.registry,
         port: config.worker.metricsPort,
         host: config.worker.metricsHost,
+        allowedHosts: config.http.allowedHosts,
         token: config.observability.metricsToken,
         openWithoutToken: config.env !== 'production',
       });

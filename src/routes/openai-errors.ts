@@ -15,6 +15,7 @@ const TYPES: Partial<Record<ErrorCode, string>> = {
   UNAUTHENTICATED: 'authentication_error',
   FORBIDDEN: 'permission_error',
   POLICY_DENIED: 'permission_error',
+  HOST_NOT_ALLOWED: 'permission_error',
   NOT_FOUND: 'not_found_error',
   RATE_LIMITED: 'rate_limit_error',
   SUBSCRIPTION_LIMIT_EXCEEDED: 'rate_limit_error',

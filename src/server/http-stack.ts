@@ -1,12 +1,13 @@
 /**
  * The node:http server under Yoga, and the layers a request passes before Yoga reads a byte:
  * slow clients cut (headers and whole-request deadlines, and a write deadline for a client that
- * stops reading), security headers, 405 for the probes' other methods, the console's and
- * GraphiQL's static files, the body limits and the upload budget.
+ * stops reading), security headers, the Host allow-list, 405 for the probes' other methods,
+ * the console's and GraphiQL's static files, the body limits and the upload budget.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import type { Config } from '../config.js';
 import { CONSOLE_PATH, withConsole } from '../console/serve.js';
+import { withAllowedHosts } from '../platform/http/allowed-hosts.js';
 import { withBodyLimit, type BodyLimits } from '../platform/http/body-limit.js';
 import { withGraphiQLAssets, type GraphiQLBundle } from '../platform/http/graphiql.js';
 import { withProbeMethods } from '../platform/http/probe-methods.js';
@@ -24,6 +25,8 @@ export interface HttpStackOptions {
   graphiqlFiles: GraphiQLBundle | undefined;
   bodyLimits: BodyLimits;
   uploads: UploadBudget;
+  /** SLUICE_METRICS_TOKEN is set: /metrics is guarded by it, which no rebound page knows, and answers any Host. */
+  scrapeNeedsToken: boolean;
   /** Yoga, last. */
   yoga: RequestListener;
 }
@@ -31,7 +34,9 @@ export interface HttpStackOptions {
 /** The probes and the scrape (plugins/probes.ts, plugins/metrics.ts): GET and HEAD only. */
 const PROBE_PATHS = [HEALTH_PATH, READINESS_PATH, '/metrics'] as const;
 
-export function createHttpStack({ http, production, graphiqlFiles, bodyLimits, uploads, yoga }: HttpStackOptions): Server {
+export function createHttpStack({ http, production, graphiqlFiles, bodyLimits, uploads, scrapeNeedsToken, yoga }: HttpStackOptions): Server {
+  // Load balancers probe by IP or by an internal name; scrapers often by a service name.
+  const anyHostPaths = [HEALTH_PATH, READINESS_PATH, ...(scrapeNeedsToken ? ['/metrics'] : [])];
   return createHttpServer(
     slowClientTimeouts(http),
     // A client that stops reading is cut too: node:http has no write deadline (write-stall.ts).
@@ -39,14 +44,19 @@ export function createHttpStack({ http, production, graphiqlFiles, bodyLimits, u
       http.writeStallMs,
       withSecurityHeaders(
         { hsts: production, graphiql: Boolean(graphiqlFiles), consolePath: CONSOLE_PATH },
-        // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga.
-        withProbeMethods(
-          PROBE_PATHS,
-          // The console's and GraphiQL's static files are answered before Yoga and its plugins.
-          withConsole(
-            { graphiqlPath: graphiqlFiles ? GRAPHQL_PATH : undefined },
-            withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga), refusalInDoorShape)),
+        // A request sent to a name that is not ours (DNS rebinding) is refused before anything runs.
+        withAllowedHosts(
+          { allowedHosts: http.allowedHosts, anyHostPaths },
+          // The probes and the scrape answer GET and HEAD only (405 otherwise), before Yoga.
+          withProbeMethods(
+            PROBE_PATHS,
+            // The console's and GraphiQL's static files are answered before Yoga and its plugins.
+            withConsole(
+              { graphiqlPath: graphiqlFiles ? GRAPHQL_PATH : undefined },
+              withGraphiQLAssets(graphiqlFiles, withBodyLimit(bodyLimits, uploads.guard(yoga), refusalInDoorShape)),
+            ),
           ),
+          refusalInDoorShape,
         ),
       ),
     ),

@@ -14,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { codedErrorToGraphQL, maskedError, toClientError, type RateLimitedError } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
+import { HOST_REFUSAL_MESSAGE, hostAllowed } from '../platform/http/allowed-hosts.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
 import type { TrustedDocuments } from '../platform/trusted-documents/document-store.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -119,12 +120,15 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
     // A WebSocket message larger than this closes the socket with 1009 (message too big);
     // smaller ones are screened by type before graphql-ws parses them (websocket-messages.ts).
     maxPayload: http.maxBodyBytes,
-    // CORS does not cover WebSockets: a browser page of an origin not on the allow-list is
-    // refused at the upgrade (403). Clients that are not browsers send no Origin and pass, and
-    // so do pages of this server's own origin (the console). Then the connection caps
-    // (websocket-caps.ts): past them 429 or 503, before the handshake completes.
+    // First the Host allow-list, as HTTP requests meet it (allowed-hosts.ts): a rebound page's
+    // upgrade names the attacker's host, and its Origin that same host, so the same-origin rule
+    // below would pass it. CORS does not cover WebSockets: a browser page of an origin not on
+    // the allow-list is refused at the upgrade (403). Clients that are not browsers send no
+    // Origin and pass, and so do pages of this server's own origin (the console). Then the
+    // connection caps (websocket-caps.ts): past them 429 or 503, before the handshake completes.
     verifyClient: ({ origin, req }, done) => {
-      if (!originAllowed(http.corsOrigins, origin) && !sameHostOrigin(origin, req.headers.host)) return done(false, 403, 'Origin not allowed');
+      if (!hostAllowed(http.allowedHosts, req.headers.host)) return done(false, 403, HOST_REFUSAL_MESSAGE, { 'Content-Type': 'text/plain; charset=utf-8' });
+      if (!originAllowed(http.corsOrigins, origin, { loopback: http.corsLoopback }) && !sameHostOrigin(origin, req.headers.host)) return done(false, 403, 'Origin not allowed');
       const admission = caps.admit(req);
       if (!admission.admitted) return done(false, admission.status, admission.message, admission.headers);
       done(true);

@@ -39,7 +39,7 @@ function trickle(socket: Socket, bytes: string, everyMs: number): { sent: () => 
 describe('slow clients', () => {
   it('are cut when their headers trickle in a byte at a time', async () => {
     const { socket, closed } = await rawConnection();
-    socket.write('POST /graphql HTTP/1.1\r\nHost: sluice\r\n');
+    socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\n');
     // Far more header bytes than the deadline lets through at this pace: the headers never end.
     const headers = 'X-Slow: ' + 'a'.repeat(10_000) + '\r\n';
     const sender = trickle(socket, headers, 50);
@@ -57,7 +57,7 @@ describe('slow clients', () => {
   it('are cut when their body trickles in past the request deadline', async () => {
     const { socket, closed } = await rawConnection();
     const body = JSON.stringify({ query: '{ viewer { kind } }', padding: 'x'.repeat(10_000) });
-    socket.write(`POST /graphql HTTP/1.1\r\nHost: sluice\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
     const sender = trickle(socket, body, 50);
     await closed;
     sender.stop();

@@ -42,7 +42,7 @@ async function neverReading(path: string, body: unknown, headers: Record<string,
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   socket.pause();
   const text = JSON.stringify(body);
-  const head = [`POST ${path} HTTP/1.1`, 'Host: sluice', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`, `Authorization: Bearer ${owner.token}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+  const head = [`POST ${path} HTTP/1.1`, 'Host: localhost', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text)}`, `Authorization: Bearer ${owner.token}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
   socket.write(`${head.join('\r\n')}\r\n\r\n${text}`);
   return socket;
 }

@@ -5,6 +5,7 @@
  * queues; its own /metrics holds the ingestion volume and the embedding calls, with the
  * values the API reports, and the API's /metrics holds none of them.
  */
+import { request } from 'node:http';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsListener } from '../../src/platform/telemetry/metrics-listener.js';
@@ -112,6 +113,8 @@ describe('the metrics listener', () => {
       const allowed = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer a-metrics-token-of-16+' } });
       expect(allowed.status).toBe(200);
       expect(allowed.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      // A token no page knows guards the scrape: a scraper may name the worker as it likes.
+      expect((await getWithHost(guarded.url, '/metrics', 'worker.rebind.example', { authorization: 'Bearer a-metrics-token-of-16+' })).status).toBe(200);
     } finally {
       await guarded.close();
     }
@@ -123,4 +126,37 @@ describe('the metrics listener', () => {
       await closed.close();
     }
   });
+
+  it('serves an open scrape only to the hosts the API answers (DNS rebinding), its /healthz to any', async () => {
+    const registry = new Registry();
+    const open = await startMetricsListener({ registry, port: 0 });
+    const named = await startMetricsListener({ registry, port: 0, allowedHosts: ['metrics.internal'] });
+    try {
+      const port = new URL(open.url).port;
+      expect((await getWithHost(open.url, '/metrics', `worker.rebind.example:${port}`)).status).toBe(403);
+      expect((await getWithHost(open.url, '/metrics', `worker.rebind.example:${port}`)).body).toContain('SLUICE_ALLOWED_HOSTS');
+      expect((await getWithHost(open.url, '/metrics', `127.0.0.1:${port}`)).status).toBe(200);
+      expect((await getWithHost(open.url, '/metrics', `localhost:${port}`)).status).toBe(200);
+      expect((await getWithHost(open.url, '/healthz', 'worker.rebind.example')).status).toBe(200);
+      expect((await getWithHost(named.url, '/metrics', 'metrics.internal')).status).toBe(200);
+      expect((await getWithHost(named.url, '/metrics', 'worker.rebind.example')).status).toBe(403);
+    } finally {
+      await Promise.all([open.close(), named.close()]);
+    }
+  });
 });
+
+/** A GET of `url`'s listener with the Host header `host` (fetch would send the URL's). */
+function getWithHost(url: string, path: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    request({ host: hostname, port, path, headers: { host, ...headers } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}

@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   OPERATION_LIMIT_EXCEEDED: { status: 400 },
   INTROSPECTION_DISABLED: { status: 400 },
   CSRF_HEADER_REQUIRED: { status: 403 },
+  /** The Host header names a host this server does not answer for (DNS rebinding: platform/http/allowed-hosts.ts). */
+  HOST_NOT_ALLOWED: { status: 403 },
   TRUSTED_DOCUMENT_REQUIRED: { status: 400 },
   TRUSTED_DOCUMENT_NOT_FOUND: { status: 400 },
   PAYLOAD_TOO_LARGE: { status: 413 },
