@@ -106,6 +106,7 @@ export const envSchema = z.object({
   // and the client reads. 20 per caller is more than an interactive client or a backend's worker
   // pool keeps open; 400 per process is ~70 MB and 800 descriptors at most.
   SLUICE_MAX_ANSWERS_PER_CALLER: limit(1, 100_000).default(20),
+  SLUICE_MAX_ANSWERS_PER_TENANT: limit(1, 1_000_000).default(100),
   SLUICE_MAX_ANSWERS: limit(1, 1_000_000).default(400),
   // A response whose client takes nothing for this long (its buffered output never drains) is
   // cut (platform/http/write-stall.ts): node:http has no write deadline of its own.

@@ -51,7 +51,7 @@ export interface Config {
     writeStallMs: number;
   };
   /** Endpoint answers in progress at once, per caller (an anonymous caller: its address) and per process. */
-  answersInProgress: { perCaller: number; total: number };
+  answersInProgress: { perCaller: number; perTenant: number; total: number };
   database: {
     /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
     url: string | undefined;

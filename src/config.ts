@@ -133,7 +133,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       keepAliveTimeoutMs: values.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
       writeStallMs: values.SLUICE_WRITE_STALL_MS,
     },
-    answersInProgress: { perCaller: values.SLUICE_MAX_ANSWERS_PER_CALLER, total: values.SLUICE_MAX_ANSWERS },
+    answersInProgress: { perCaller: values.SLUICE_MAX_ANSWERS_PER_CALLER, perTenant: values.SLUICE_MAX_ANSWERS_PER_TENANT, total: values.SLUICE_MAX_ANSWERS },
     database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE, requestLockTimeoutMs: values.SLUICE_REQUEST_LOCK_TIMEOUT_MS, embeddedSharedBuffers: values.SLUICE_EMBEDDED_SHARED_BUFFERS },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),
     redisUrl: values.REDIS_URL,

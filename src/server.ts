@@ -24,7 +24,7 @@ import { Authenticator } from './domains/identity/authenticator.js';
 import { CredentialStore } from './domains/identity/credential-store.js';
 import { IpAllowListCheck } from './domains/tenancy/ip-allow-check.js';
 import { querySlotsFor } from './domains/endpoint-queries/query-slots.js';
-import { answersInProgressFor } from './domains/endpoint-queries/answers-in-progress.js';
+import { AnswerPlaces } from './domains/endpoint-queries/answers-in-progress.js';
 import { ExternalTokenVerifier } from './domains/identity/external-tokens.js';
 import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
@@ -113,7 +113,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   // Waits at most as long as a search may run: by then a slot has freed, or something is stuck.
   const querySlots = querySlotsFor(config.database.poolSize, config.searchTimeoutMs, metrics.registry);
   // Answers in progress, per caller and in all, whichever door asked (answers-in-progress.ts).
-  const answersInProgress = answersInProgressFor(config.answersInProgress, metrics.registry);
+  const answersInProgress = new AnswerPlaces(config.answersInProgress, metrics.registry);
   const deps: ServiceDependencies = {
     tokens,
     credentials,

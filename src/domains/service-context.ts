@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from './actor.js';
 import type { SharedSlots } from '../platform/concurrency/keyed-slots.js';
-import type { HeldCounts } from '../platform/concurrency/held-counts.js';
+import type { AnswerPlaces } from '../platform/concurrency/answer-places.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
 import type { RefusedCredentials } from './identity/refused-credentials.js';
@@ -41,7 +41,7 @@ export interface ServiceDependencies {
   /** Each tenant's (anonymous callers': each address's) share of the pool for query transactions (endpoint-queries/query-slots.ts); absent: none. */
   readonly querySlots?: SharedSlots;
   /** Answers in progress per caller and in all (endpoint-queries/answers-in-progress.ts); absent: not counted. */
-  readonly answersInProgress?: HeldCounts;
+  readonly answersInProgress?: AnswerPlaces;
   /** Where outbound requests may go (src/platform/egress): checked when a URL is stored, and again when it is called. */
   readonly egress: PrivateNetworkPolicy;
   readonly clock: Clock;

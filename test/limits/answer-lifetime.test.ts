@@ -38,9 +38,9 @@ let key: string;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  server = await startTestServer({ env: { SLUICE_MAX_ANSWERS_PER_CALLER: '2', SLUICE_MAX_ANSWERS: '50' } });
+  server = await startTestServer({ env: { SLUICE_MAX_ANSWERS_PER_CALLER: '2', SLUICE_MAX_ANSWERS_PER_TENANT: '3', SLUICE_MAX_ANSWERS: '50' } });
   owner = await tenantWithOwner(server);
-  endpoint = await endpointOver(server, owner.token, DOCS, { model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } } });
+  endpoint = await endpointOver(server, owner.token, DOCS, { published: true, model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } } });
   // A flat charge: each admitted query reserves it as a RUNNING usage record until it is settled.
   await createPolicy(server, owner.token, endpoint.endpointId, 'accounting', { flatMicros: 1000, quota: 1e12, periodSeconds: 3600 });
   key = (await createApiKey(server, owner.token, { name: uniqueSlug('key'), scopes: ['READ'] })).body.data.createApiKey.secret;
@@ -170,6 +170,40 @@ describe('an answer holds its place as long as it lasts', () => {
     expect(third.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS' });
     release();
     for (const response of await Promise.all(answering)) expect(response.body).toEqual({ data: { queryEndpoint: { answer: 'Held.' } } });
+    expect(await pollUntil(answersInProgress, (places) => places === 0, { failure: (places) => `${places} answers still in progress` })).toBe(0);
+  });
+
+  it("a tenant's callers together, and a tenant's endpoints together, hold at most their tenant's share; other tenants are served", async () => {
+    // One tenant's keys, each within its own share, held the whole process against a slow model
+    // of its own (attacker review, December): the tenant's share bounds them together.
+    let release!: () => void;
+    fake.script({ deltas: ['Held.'], until: new Promise<void>((resolve) => (release = resolve)) });
+    const asked = fake.requests.length;
+    const secondKey = (await createApiKey(server, owner.token, { name: uniqueSlug('key'), scopes: ['READ'] })).body.data.createApiKey.secret;
+    const viaGraphQL = (apiKey: string, reference: string) =>
+      server.graphql(`query($e: String!) { queryEndpoint(endpoint: $e, query: "lock keeper") { answer } }`, { variables: { e: reference }, headers: { 'x-api-key': apiKey } });
+    const held = [viaGraphQL(key, endpoint.reference), viaGraphQL(key, endpoint.reference), viaGraphQL(secondKey, endpoint.reference)];
+    await fake.requestsReached(asked + 3);
+
+    // The second key is within its own share (1 of 2), not within its tenant's (3 of 3).
+    const overTenant = await viaGraphQL(secondKey, endpoint.reference);
+    expect(overTenant.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS' });
+    expect(overTenant.body.errors[0].message).toMatch(/Your tenant's callers have 3 answers in progress/);
+
+    // Another tenant asking its own endpoint is served meanwhile...
+    const other = await tenantWithOwner(server);
+    const otherEndpoint = await endpointOver(server, other.token, DOCS, { model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } } });
+    const otherKey = (await createApiKey(server, other.token, { name: uniqueSlug('key'), scopes: ['READ'] })).body.data.createApiKey.secret;
+    const served = viaGraphQL(otherKey, otherEndpoint.reference);
+    await fake.requestsReached(asked + 4);
+    // ...but not by the first tenant's endpoint, which gives as many answers as a tenant's endpoints may.
+    const overServing = await viaGraphQL(otherKey, endpoint.reference);
+    expect(overServing.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS' });
+    expect(overServing.body.errors[0].message).toMatch(/This endpoint's tenant is giving 3 answers at once/);
+    expect(fake.requests.length).toBe(asked + 4);
+
+    release();
+    for (const response of [...(await Promise.all(held)), await served]) expect(response.body).toEqual({ data: { queryEndpoint: { answer: 'Held.' } } });
     expect(await pollUntil(answersInProgress, (places) => places === 0, { failure: (places) => `${places} answers still in progress` })).toBe(0);
   });
 });

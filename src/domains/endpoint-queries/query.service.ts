@@ -113,7 +113,7 @@ export class QueryService {
   /** A place for one more answer of the caller's; over the caller's or the process's count, the refusal, recorded as the door refusals are. */
   private async answerPlace(endpointRef: string): Promise<() => void> {
     try {
-      return takeAnswerPlace(this.ctx);
+      return takeAnswerPlace(this.ctx, endpointRef);
     } catch (error) {
       await this.recordRefusal(endpointRef, error, answersRule(this.ctx.deps.answersInProgress!));
       throw error;
