@@ -131,6 +131,14 @@ describe('registration', () => {
       const { body } = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input(bad) } });
       expect(codeOf(body)).toBe('BAD_USER_INPUT');
     }
+    // A symmetric key is a secret, never a public key (an attacker review: it was stored, and
+    // shown to every reader of the tenant's providers), alone or beside a public one.
+    const secret = { kty: 'oct', kid: 'shared', k: 'c2VjcmV0LXNoYXJlZC13aXRoLWV2ZXJ5LWFkbWlu' };
+    for (const keys of [[secret], [key.jwk, secret]]) {
+      const { body } = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ jwks: { keys } }) } });
+      expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_PUBLIC_KEY', field: 'jwks' });
+      expect(JSON.stringify(body)).not.toContain(secret.k);
+    }
   });
 
   it('is for ADMINs and above, and never maps to OWNER', async () => {

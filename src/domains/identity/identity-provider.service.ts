@@ -211,12 +211,24 @@ function required(value: string, field: string): string {
 }
 
 /** An inline key set must be a JWKS jose accepts, with public keys only. */
+/** The key types of public-key algorithms: RSA (RS*, PS*), EC (ES*), OKP (EdDSA). */
+const PUBLIC_KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
+
 function parseJwks(value: unknown): { keys: Record<string, unknown>[] } {
   const jwks = typeof value === 'string' ? safeJson(value) : value;
   const keys = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
   if (keys.some((key) => typeof key !== 'object' || key === null || 'd' in key)) {
     throw new ValidationError('jwks must hold public keys only', { field: 'jwks' });
+  }
+  // A symmetric key (kty "oct", its secret in `k`) is no public key: stored here it would be
+  // shown to every reader of the tenant's providers, and tokens are verified with public-key
+  // algorithms only (external-tokens.ts), so it could never verify one either.
+  if (keys.some((key) => !PUBLIC_KEY_TYPES.has(String((key as { kty?: unknown }).kty)))) {
+    throw new ValidationError('jwks must hold public keys only (kty RSA, EC or OKP): a symmetric key ("oct") is a secret, and tokens are verified with RS, PS, ES or EdDSA algorithms', {
+      field: 'jwks',
+      reason: 'NOT_PUBLIC_KEY',
+    });
   }
   try {
     createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
