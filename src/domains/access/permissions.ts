@@ -37,7 +37,11 @@ export const PERMISSIONS = {
   'audit:read': { role: 'ADMIN', scope: 'admin', doc: "Read, export and verify the tenant's audit trail." },
   'apiKey:manage': { role: 'ADMIN', scope: 'admin', doc: "List, create, rotate and revoke the tenant's API keys." },
   'member:manage': { role: 'ADMIN', scope: 'admin', doc: "Invite people, read and revoke open invitations, change members' roles (up to one's own), remove members." },
-  'identityProvider:manage': { role: 'ADMIN', scope: 'admin', doc: "Read, register and remove the tenant's trusted identity providers." },
+  'identityProvider:manage': {
+    role: 'ADMIN',
+    scope: 'admin',
+    doc: "Read, disable and remove the tenant's trusted identity providers. Registering or enabling one vouches for every token it signs: that takes an OWNER signed in as a person, never a key.",
+  },
   'owner:manage': { role: 'OWNER', scope: 'admin', doc: 'Grant, demote or remove owners.' },
   'tenant:manage': { role: 'OWNER', scope: 'admin', doc: "Change the tenant's settings (beyond its rate limits) and delete the tenant." },
 } as const satisfies Record<string, Rule>;

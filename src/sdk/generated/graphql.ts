@@ -199,7 +199,7 @@ export type Permission =
   | 'ENDPOINT_MANAGE'
   /** Ask an endpoint a question (the tenant's own, or another tenant's published one). */
   | 'ENDPOINT_QUERY'
-  /** Read, register and remove the tenant's trusted identity providers. */
+  /** Read, disable and remove the tenant's trusted identity providers. Registering or enabling one vouches for every token it signs: that takes an OWNER signed in as a person, never a key. */
   | 'IDENTITY_PROVIDER_MANAGE'
   /** Read colleagues' emails: any person of the tenant (a team page); an API key only with the admin scope. Everyone reads their own (`viewer.email`). */
   | 'MEMBER_EMAIL_READ'
