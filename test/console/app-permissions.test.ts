@@ -11,22 +11,8 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { networkSettled } from '../support/browser.js';
 import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
-import { signInThroughConsole } from '../support/console-view.js';
+import { refusedFields, signInThroughConsole } from '../support/console-view.js';
 import { addMember } from '../support/identity.js';
-
-/** Every GraphQL error the page's requests were answered with ("path: CODE"), once each answer is read. */
-function refusedFields(page: Page): () => Promise<string[]> {
-  const reads: Promise<string[]>[] = [];
-  page.on('response', (response) => {
-    if (!response.url().endsWith('/graphql') || !(response.headers()['content-type'] ?? '').includes('json')) return;
-    reads.push(
-      response
-        .json()
-        .then((body: { errors?: { path?: string[]; extensions?: { code?: string } }[] }) => (body.errors ?? []).map((error) => `${(error.path ?? []).join('.')}: ${error.extensions?.code}`)),
-    );
-  });
-  return async () => (await Promise.all(reads)).flat();
-}
 
 const navLinks = (page: Page) => page.locator('#main-nav a').allInnerTexts();
 

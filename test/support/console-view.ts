@@ -115,3 +115,17 @@ export async function deleteAfterKeeping(
   await open();
   await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
 }
+
+/** Every GraphQL error the page's requests were answered with ("path: CODE"), once each answer is read. */
+export function refusedFields(page: Page): () => Promise<string[]> {
+  const reads: Promise<string[]>[] = [];
+  page.on('response', (response) => {
+    if (!response.url().endsWith('/graphql') || !(response.headers()['content-type'] ?? '').includes('json')) return;
+    reads.push(
+      response
+        .json()
+        .then((body: { errors?: { path?: string[]; extensions?: { code?: string } }[] }) => (body.errors ?? []).map((error) => `${(error.path ?? []).join('.')}: ${error.extensions?.code}`)),
+    );
+  });
+  return async () => (await Promise.all(reads)).flat();
+}

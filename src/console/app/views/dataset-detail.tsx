@@ -1,7 +1,8 @@
 /**
  * One dataset: what it holds (documents, chunks, size, language), its documents (searched,
  * deleted, re-ingested: ingest/documents-panel.tsx), ingesting files with the job history
- * (ingest/ingest-panel.tsx), its settings, and deleting it, which asks first.
+ * (ingest/ingest-panel.tsx), its settings, and deleting it, which asks first. Each change is
+ * offered only to a caller who may make it (may.ts): the others read the same page without them.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -11,6 +12,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { DatasetDocument, DeleteDatasetDocument, type DatasetQuery } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen } from '../format.js';
+import { mayRun } from '../may.js';
 import { DocumentsPanel } from './ingest/documents-panel.js';
 import { IngestPanel } from './ingest/ingest-panel.js';
 import { useSession } from '../session.js';
@@ -21,7 +23,7 @@ type Dataset = NonNullable<DatasetQuery['dataset']>;
 
 export function DatasetDetail() {
   const { slug = '' } = useParams();
-  const { call } = useSession();
+  const { call, may } = useSession();
   const navigate = useNavigate();
   const [dataset, setDataset] = useState<Dataset | null | undefined>();
   // Bumped when a job ends: the documents are read again.
@@ -98,9 +100,11 @@ export function DatasetDetail() {
       {back}
       <div className="d-flex flex-wrap align-items-baseline gap-2 mb-2">
         <h1 className="h3 me-auto mb-0">{dataset.name}</h1>
-        <Button variant="outline-danger" size="sm" onClick={() => setConfirming(true)}>
-          Delete dataset
-        </Button>
+        {mayRun(may, DeleteDatasetDocument) ? (
+          <Button variant="outline-danger" size="sm" onClick={() => setConfirming(true)}>
+            Delete dataset
+          </Button>
+        ) : null}
       </div>
       <ErrorAlert error={failure} onDismiss={dismiss} />
       <ErrorAlert error={changedElsewhere.failure} onDismiss={changedElsewhere.dismissFailure} title="Lost the live view of this dataset (changes made elsewhere show on a reload)" />

@@ -10,6 +10,7 @@
  * API, the CLI, another tab) starts a re-embed job, which the page's live feed of the dataset's
  * jobs sees (ingest/new-jobs.ts); clearing it elsewhere starts no job, but the page's feed of the
  * dataset itself (dataset-changes.ts) hears it: either way `refreshKey` changes and the state is read again.
+ * The form to change the model is offered only to a caller who may (DATA_WRITE); the others read the state.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -23,6 +24,7 @@ import {
 } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { everyPage } from '../every-page.js';
+import { mayRun } from '../may.js';
 import { useSession } from '../session.js';
 
 const NONE = '';
@@ -57,7 +59,8 @@ export function DatasetEmbedding({
   /** A new value reads the state again (a re-embed job was seen: the model may have changed elsewhere). */
   refreshKey?: number;
 }) {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const change = mayRun(may, ConsoleSetDatasetEmbeddingModelDocument);
   const [failure, fail, dismiss] = useFailure();
   const [embedding, setEmbedding] = useState<ConsoleDatasetEmbeddingFragment | null | undefined>();
   const [chosen, setChosen] = useState(NONE);
@@ -125,23 +128,25 @@ export function DatasetEmbedding({
         </div>
         <div><dt>Semantic queries use</dt><dd data-field="serving">{embedding?.servingModel?.name ?? 'no vectors yet'}</dd></div>
       </dl>
-      <Form onSubmit={submit} noValidate id="dataset-embedding-form">
-        <Form.Group className="mb-3" controlId="settings-embedding-model">
-          <Form.Label>Embeddings model</Form.Label>
-          <Form.Select value={chosen} onChange={(event) => setChosen(event.target.value)} disabled={!models || embedding === undefined} aria-describedby="settings-embedding-help">
-            <option value={NONE}>None (keyword only)</option>
-            {models?.map((model) => (
-              <option key={model.id} value={model.id}>
-                {model.name}
-              </option>
-            ))}
-          </Form.Select>
-          <Form.Text id="settings-embedding-help">Another model re-embeds every chunk; queries go on with the current vectors until it is done. Add models under Models.</Form.Text>
-        </Form.Group>
-        <Button type="submit" disabled={busy || chosen === current}>
-          Change embeddings model
-        </Button>
-      </Form>
+      {change ? (
+        <Form onSubmit={submit} noValidate id="dataset-embedding-form">
+          <Form.Group className="mb-3" controlId="settings-embedding-model">
+            <Form.Label>Embeddings model</Form.Label>
+            <Form.Select value={chosen} onChange={(event) => setChosen(event.target.value)} disabled={!models || embedding === undefined} aria-describedby="settings-embedding-help">
+              <option value={NONE}>None (keyword only)</option>
+              {models?.map((model) => (
+                <option key={model.id} value={model.id}>
+                  {model.name}
+                </option>
+              ))}
+            </Form.Select>
+            <Form.Text id="settings-embedding-help">Another model re-embeds every chunk; queries go on with the current vectors until it is done. Add models under Models.</Form.Text>
+          </Form.Group>
+          <Button type="submit" disabled={busy || chosen === current}>
+            Change embeddings model
+          </Button>
+        </Form>
+      ) : null}
 
       <Modal show={confirming} onHide={() => setConfirming(false)} aria-labelledby="embedding-confirm-title">
         <Modal.Header closeButton closeLabel="Cancel">

@@ -8,6 +8,9 @@
  * edited here takes the new saved value; a field edited here keeps the edit, and the form says
  * what the saved value has become, so saving overwrites it knowingly, or the saved values are
  * taken back with one click.
+ *
+ * A caller who may not change the dataset (no DATA_WRITE) gets no form: the page shows its name,
+ * slug and description already; its embeddings section still says how it is embedded.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import Alert from 'react-bootstrap/Alert';
@@ -15,6 +18,7 @@ import Button from 'react-bootstrap/Button';
 import Form from 'react-bootstrap/Form';
 import { UpdateDatasetDocument, type DatasetFieldsFragment } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
+import { mayRun } from '../may.js';
 import { useSession } from '../session.js';
 import { DatasetEmbedding } from './dataset-embedding.js';
 
@@ -69,7 +73,7 @@ export function DatasetSettings({
   /** A new value reads the embeddings model's state again (a re-embed job was seen: it may have changed elsewhere; or a job ended). */
   embeddingRefreshKey?: number;
 }) {
-  const { call } = useSession();
+  const { call, may } = useSession();
   const [failure, fail, dismiss] = useFailure();
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
@@ -98,6 +102,8 @@ export function DatasetSettings({
     }
   };
 
+  const embedding = <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} onJobStarted={onJobStarted} refreshKey={embeddingRefreshKey} />;
+  if (!mayRun(may, UpdateDatasetDocument)) return embedding;
   return (
     <section aria-labelledby="dataset-settings-title" className="mt-4 narrow">
       <h2 id="dataset-settings-title" className="h5">
@@ -143,7 +149,7 @@ export function DatasetSettings({
           </span>
         </div>
       </Form>
-      <DatasetEmbedding datasetId={dataset.id} chunkCount={dataset.chunkCount} onJobStarted={onJobStarted} refreshKey={embeddingRefreshKey} />
+      {embedding}
     </section>
   );
 }

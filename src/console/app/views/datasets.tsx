@@ -1,4 +1,4 @@
-/** The tenant's datasets: a list (filter by name, load more) and a form to create one. */
+/** The tenant's datasets: a list (filter by name, load more) and, for those who may write data, a form to create one. */
 import { useCallback, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
 import Form from 'react-bootstrap/Form';
@@ -6,6 +6,7 @@ import { Link } from 'react-router';
 import { CreateDatasetDocument, DatasetsDocument, type DatasetFieldsFragment } from '../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../error-alert.js';
 import { formatBytes, formatWhen, slugFrom } from '../format.js';
+import { mayRun } from '../may.js';
 import { usePagedList } from '../paged-list.js';
 import { EmptyState, ResourceList, ResourceTable } from '../resource-list.js';
 import { useSession } from '../session.js';
@@ -14,7 +15,8 @@ import { useEmbeddingModels } from './dataset-embedding.js';
 const PAGE = 50;
 
 export function Datasets() {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const create = mayRun(may, CreateDatasetDocument);
   const [filter, setFilter] = useState('');
   const [failure, fail, dismiss] = useFailure();
   const datasets = usePagedList(
@@ -40,7 +42,7 @@ export function Datasets() {
               <>No dataset's name contains “{filter}”.</>
             ) : (
               <>
-                <strong>No datasets yet.</strong> Create one below, then ingest files into it.
+                <strong>No datasets yet.</strong> {create ? 'Create one below, then ingest files into it.' : 'A member of the tenant creates them.'}
               </>
             )}
           </EmptyState>
@@ -70,7 +72,7 @@ export function Datasets() {
           </ResourceTable>
         )}
       </ResourceList>
-      <CreateDataset onCreated={() => void datasets.reload()} />
+      {create ? <CreateDataset onCreated={() => void datasets.reload()} /> : null}
     </>
   );
 }

@@ -1,16 +1,17 @@
 /**
  * The catalog: the listed, published endpoints of every tenant, searchable, with what a caller
  * needs to know before asking (documents, retrieval mode, whether a credential is needed, the
- * rate limits met), and a link to ask each in the playground.
+ * rate limits met), and a link to ask each in the playground (for a caller who may open it).
  */
 import { useCallback, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Card from 'react-bootstrap/Card';
 import Form from 'react-bootstrap/Form';
 import { Link } from 'react-router';
-import { CatalogDocument, type CatalogQuery } from '../../../../sdk/index.js';
+import { CatalogDocument, ConsoleUpdateEndpointDocument, type CatalogQuery } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatWhen } from '../../format.js';
+import { mayOpen, mayRun } from '../../may.js';
 import { usePagedList } from '../../paged-list.js';
 import { EmptyState, ResourceList } from '../../resource-list.js';
 import { useSession } from '../../session.js';
@@ -19,7 +20,8 @@ type Entry = CatalogQuery['catalog']['edges'][number]['node'];
 const PAGE = 20;
 
 export function Catalog() {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const mayAsk = mayOpen(may, '/playground');
   const [search, setSearch] = useState('');
   const [failure, fail, dismiss] = useFailure();
   const entries = usePagedList(
@@ -45,7 +47,13 @@ export function Catalog() {
               <>Nothing in the catalog matches “{search}”.</>
             ) : (
               <>
-                <strong>The catalog is empty.</strong> Publish one of your <Link to="/endpoints">endpoints</Link> and list it to show it here.
+                <strong>The catalog is empty.</strong>
+                {mayRun(may, ConsoleUpdateEndpointDocument) ? (
+                  <>
+                    {' '}
+                    Publish one of your <Link to="/endpoints">endpoints</Link> and list it to show it here.
+                  </>
+                ) : null}
               </>
             )}
           </EmptyState>
@@ -71,9 +79,11 @@ export function Catalog() {
                     {entry.access.rateLimits.length > 0 ? (
                       <p className="small mb-2">Limits: {entry.access.rateLimits.map((limit) => limit.rule).join('; ')}</p>
                     ) : null}
-                    <Link className="btn btn-sm btn-primary" to={`/playground?endpoint=${encodeURIComponent(entry.address)}`}>
-                      Ask in the playground
-                    </Link>
+                    {mayAsk ? (
+                      <Link className="btn btn-sm btn-primary" to={`/playground?endpoint=${encodeURIComponent(entry.address)}`}>
+                        Ask in the playground
+                      </Link>
+                    ) : null}
                   </Card.Body>
                 </Card>
               </li>

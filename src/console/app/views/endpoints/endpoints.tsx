@@ -1,15 +1,23 @@
 /**
  * The tenant's endpoints: each one's address, model, datasets and retrieval settings (all of
  * which can be changed: Edit, or Retrieval settings alone); publishing, listing in the catalog, asking it in the playground, deleting it (which asks
- * first); and a form to create one.
+ * first); and a form to create one. Each change is offered only to a caller who may make it
+ * (ENDPOINT_MANAGE, may.ts): the others read the list and ask the endpoints.
  */
 import { useCallback, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
 import Modal from 'react-bootstrap/Modal';
 import { Link } from 'react-router';
-import { ConsoleEndpointsDocument, ConsoleUpdateEndpointDocument, DeleteEndpointDocument, type ConsoleEndpointFieldsFragment } from '../../../../sdk/index.js';
+import {
+  ConsoleCreateEndpointDocument,
+  ConsoleEndpointsDocument,
+  ConsoleUpdateEndpointDocument,
+  DeleteEndpointDocument,
+  type ConsoleEndpointFieldsFragment,
+} from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { mayOpen, mayRun } from '../../may.js';
 import { usePagedList } from '../../paged-list.js';
 import { EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
 import { useSession } from '../../session.js';
@@ -20,7 +28,10 @@ type EndpointRow = ConsoleEndpointFieldsFragment;
 const PAGE = 50;
 
 export function Endpoints() {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const mayCreate = mayRun(may, ConsoleCreateEndpointDocument);
+  const mayChange = mayRun(may, ConsoleUpdateEndpointDocument);
+  const mayDelete = mayRun(may, DeleteEndpointDocument);
   const [deleting, setDeleting] = useState<EndpointRow | undefined>();
   const [editing, setEditing] = useState<{ endpoint: EndpointRow; part: EndpointPart } | undefined>();
   const [failure, fail, dismiss] = useFailure();
@@ -62,7 +73,14 @@ export function Endpoints() {
       <ResourceList list={endpoints} failure={failure} loadingLabel="Loading endpoints"
         empty={
           <EmptyState id="endpoints-empty">
-            <strong>No endpoints yet.</strong> Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
+            <strong>No endpoints yet.</strong>{' '}
+            {mayCreate ? (
+              <>
+                Create one below over a dataset with documents and a chat model (add one under <Link to="/models">Models</Link>).
+              </>
+            ) : (
+              'An administrator of the tenant creates them.'
+            )}
           </EmptyState>
         }
       >
@@ -90,26 +108,34 @@ export function Endpoints() {
                 </td>
                 <td>
                   <div className="d-flex flex-wrap gap-1">
-                    <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { published: !endpoint.published })}>
-                      {endpoint.published ? 'Unpublish' : 'Publish'}
-                    </Button>
-                    {endpoint.published ? (
-                      <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { listed: !endpoint.listed })}>
-                        {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
+                    {mayChange ? (
+                      <>
+                        <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { published: !endpoint.published })}>
+                          {endpoint.published ? 'Unpublish' : 'Publish'}
+                        </Button>
+                        {endpoint.published ? (
+                          <Button size="sm" variant="outline-primary" onClick={() => void change(endpoint, { listed: !endpoint.listed })}>
+                            {endpoint.listed ? 'Remove from catalog' : 'List in catalog'}
+                          </Button>
+                        ) : null}
+                        <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'all' })}>
+                          Edit
+                        </Button>
+                        <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'retrieval' })}>
+                          Retrieval settings
+                        </Button>
+                      </>
+                    ) : null}
+                    {mayOpen(may, '/playground') ? (
+                      <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
+                        Ask
+                      </Link>
+                    ) : null}
+                    {mayDelete ? (
+                      <Button size="sm" variant="outline-danger" onClick={() => setDeleting(endpoint)}>
+                        Delete
                       </Button>
                     ) : null}
-                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'all' })}>
-                      Edit
-                    </Button>
-                    <Button size="sm" variant="outline-primary" onClick={() => setEditing({ endpoint, part: 'retrieval' })}>
-                      Retrieval settings
-                    </Button>
-                    <Link className="btn btn-sm btn-outline-secondary" to={`/playground?endpoint=${encodeURIComponent(endpoint.reference)}`}>
-                      Ask
-                    </Link>
-                    <Button size="sm" variant="outline-danger" onClick={() => setDeleting(endpoint)}>
-                      Delete
-                    </Button>
                   </div>
                 </td>
               </tr>
@@ -117,7 +143,7 @@ export function Endpoints() {
           </ResourceTable>
         )}
       </ResourceList>
-      <CreateEndpoint onCreated={() => void endpoints.reload()} />
+      {mayCreate ? <CreateEndpoint onCreated={() => void endpoints.reload()} /> : null}
       {editing ? (
         <EditEndpoint
           endpoint={editing.endpoint}

@@ -3,17 +3,18 @@
  * connection" action (`testModel`: one real request through the model's own client, the
  * result said beside it), editing one (name, configuration, API key), deleting one (asked
  * first; the server refuses while an endpoint or a dataset uses it, and says which), and a
- * form to add one.
+ * form to add one. Each action is offered only to a caller who may run it (MODEL_MANAGE, may.ts):
+ * the others read the list.
  */
 import { useCallback, useEffect, useState } from 'react';
 import Badge from 'react-bootstrap/Badge';
 import Button from 'react-bootstrap/Button';
-import { ConsoleModelsDocument, DeleteModelDocument, TestModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
+import { ConsoleCreateModelDocument, ConsoleModelsDocument, DeleteModelDocument, TestModelDocument, UpdateModelDocument, type ConsoleModelFieldsFragment, type ConsoleModelsQuery, type TestModelMutation } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { everyPage } from '../../every-page.js';
 import { formatWhen } from '../../format.js';
 import { EmptyState, ResourceList, ResourceTable } from '../../resource-list.js';
-import { mayReadConfiguration } from '../../may.js';
+import { mayReadConfiguration, mayRun } from '../../may.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
 import { CreateModel } from './create-model.js';
@@ -25,6 +26,10 @@ export function Models() {
   const { call, may } = useSession();
   // Below ADMIN the list shows names, types and whether a key is stored, not where models call or the key's ending.
   const withConfig = mayReadConfiguration(may);
+  const mayTest = mayRun(may, TestModelDocument);
+  const mayEdit = mayRun(may, UpdateModelDocument);
+  const mayDelete = mayRun(may, DeleteModelDocument);
+  const mayCreate = mayRun(may, ConsoleCreateModelDocument);
   const [models, setModels] = useState<ConsoleModelFieldsFragment[] | undefined>();
   const [types, setTypes] = useState<ConsoleModelsQuery['modelTypes']>([]);
   const [tests, setTests] = useState<Record<string, Tested | 'testing'>>({});
@@ -86,13 +91,20 @@ export function Models() {
       <ResourceList list={{ rows: models }} failure={failure} loadingLabel="Loading models"
         empty={
           <EmptyState id="models-empty">
-            <strong>No models yet.</strong> Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI
-            protocol; then create an endpoint with it.
+            <strong>No models yet.</strong>{' '}
+            {mayCreate ? (
+              <>
+                Add the built-in <em>extractive</em> model below (it needs no model server), or one that speaks the OpenAI protocol; then create an endpoint
+                with it.
+              </>
+            ) : (
+              'An administrator of the tenant adds them.'
+            )}
           </EmptyState>
         }
       >
         {(rows) => (
-          <ResourceTable id="models-table" caption="Your tenant's models" className="mb-4 align-middle" columns={['Name', 'Type', 'Kind', 'API key', 'Health', 'Connection', 'Actions']}>
+          <ResourceTable id="models-table" caption="Your tenant's models" className="mb-4 align-middle" columns={['Name', 'Type', 'Kind', 'API key', 'Health', ...(mayTest ? ['Connection'] : []), ...(mayEdit || mayDelete ? ['Actions'] : [])]}>
             {rows.map((model) => (
               <tr key={model.id} data-name={model.name}>
                 <td>{model.name}</td>
@@ -105,28 +117,36 @@ export function Models() {
                 <td className="small">
                   {model.health ? `${model.health.status}, ${formatWhen(model.health.lastCheckedAt)}` : 'not checked yet'}
                 </td>
-                <td data-field="connection">
-                  <Button size="sm" variant="outline-primary" onClick={() => void test(model)} disabled={tests[model.id] === 'testing'} aria-label={`Test connection of ${model.name}`}>
-                    Test connection
-                  </Button>
-                  <TestResult result={tests[model.id]} />
-                </td>
-                <td>
-                  <div className="d-flex flex-wrap gap-1">
-                    <Button size="sm" variant="outline-primary" onClick={() => setEditing(model)} aria-label={`Edit ${model.name}`}>
-                      Edit
+                {mayTest ? (
+                  <td data-field="connection">
+                    <Button size="sm" variant="outline-primary" onClick={() => void test(model)} disabled={tests[model.id] === 'testing'} aria-label={`Test connection of ${model.name}`}>
+                      Test connection
                     </Button>
-                    <Button size="sm" variant="outline-danger" onClick={() => setDeleting(model)} aria-label={`Delete ${model.name}`}>
-                      Delete
-                    </Button>
-                  </div>
-                </td>
+                    <TestResult result={tests[model.id]} />
+                  </td>
+                ) : null}
+                {mayEdit || mayDelete ? (
+                  <td>
+                    <div className="d-flex flex-wrap gap-1">
+                      {mayEdit ? (
+                        <Button size="sm" variant="outline-primary" onClick={() => setEditing(model)} aria-label={`Edit ${model.name}`}>
+                          Edit
+                        </Button>
+                      ) : null}
+                      {mayDelete ? (
+                        <Button size="sm" variant="outline-danger" onClick={() => setDeleting(model)} aria-label={`Delete ${model.name}`}>
+                          Delete
+                        </Button>
+                      ) : null}
+                    </div>
+                  </td>
+                ) : null}
               </tr>
             ))}
           </ResourceTable>
         )}
       </ResourceList>
-      <CreateModel types={types} onCreated={() => void load()} />
+      {mayCreate ? <CreateModel types={types} onCreated={() => void load()} /> : null}
       {editing ? (
         <EditModel
           model={editing}

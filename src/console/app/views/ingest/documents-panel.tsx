@@ -1,7 +1,8 @@
 /**
  * A dataset's documents: 50 at a time, searched by title; one deleted (after asking), or
  * re-ingested from a file the user chooses, sent under the document's own name (its source
- * key) so it replaces that document rather than adding another.
+ * key) so it replaces that document rather than adding another. Each action is offered only
+ * to a caller who may run it (may.ts); the others read and search the table.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import Button from 'react-bootstrap/Button';
@@ -10,9 +11,10 @@ import Form from 'react-bootstrap/Form';
 import InputGroup from 'react-bootstrap/InputGroup';
 import Modal from 'react-bootstrap/Modal';
 import Table from 'react-bootstrap/Table';
-import { ConsoleDocumentsDocument, DeleteDocumentDocument, type ConsoleDocumentsQuery } from '../../../../sdk/index.js';
+import { ConsoleDocumentsDocument, ConsoleIngestFilesDocument, DeleteDocumentDocument, type ConsoleDocumentsQuery } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatBytes, formatWhen } from '../../format.js';
+import { mayRun } from '../../may.js';
 import { useSession } from '../../session.js';
 import { replacementFor } from './chosen-files.js';
 
@@ -34,7 +36,9 @@ export function DocumentsPanel({
   onDeleted: () => void;
   onReingest: (file: File) => void;
 }) {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const mayDelete = mayRun(may, DeleteDocumentDocument);
+  const mayReingest = mayRun(may, ConsoleIngestFilesDocument);
   const [documents, setDocuments] = useState<DocumentRow[] | undefined>();
   const [next, setNext] = useState<string | null>(null);
   const [search, setSearch] = useState('');
@@ -111,7 +115,14 @@ export function DocumentsPanel({
             </>
           ) : (
             <>
-              <strong>No documents yet.</strong> Drop or choose files under <a href="#ingest">Ingest files</a> below; the CLI and the SDK ingest too.
+              <strong>No documents yet.</strong>{' '}
+              {mayReingest ? (
+                <>
+                  Drop or choose files under <a href="#ingest">Ingest files</a> below; the CLI and the SDK ingest too.
+                </>
+              ) : (
+                'A member of the tenant ingests them.'
+              )}
             </>
           )}
         </Card>
@@ -126,9 +137,11 @@ export function DocumentsPanel({
               <th scope="col" className="text-end">Size</th>
               <th scope="col" className="text-end">Chunks</th>
               <th scope="col">Added</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
+              {mayDelete || mayReingest ? (
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              ) : null}
             </tr>
           </thead>
           <tbody>
@@ -140,14 +153,20 @@ export function DocumentsPanel({
                 <td className="text-end">{formatBytes(document.bytes)}</td>
                 <td className="text-end">{document.chunkCount}</td>
                 <td>{formatWhen(document.createdAt)}</td>
-                <td className="text-nowrap">
-                  <Button size="sm" variant="outline-secondary" className="me-1" onClick={() => chooseReplacement(document)} aria-label={`Re-ingest ${document.title} from a file`}>
-                    Re-ingest…
-                  </Button>
-                  <Button size="sm" variant="outline-danger" onClick={() => setDeleting(document)} aria-label={`Delete ${document.title}`}>
-                    Delete
-                  </Button>
-                </td>
+                {mayDelete || mayReingest ? (
+                  <td className="text-nowrap">
+                    {mayReingest ? (
+                      <Button size="sm" variant="outline-secondary" className="me-1" onClick={() => chooseReplacement(document)} aria-label={`Re-ingest ${document.title} from a file`}>
+                        Re-ingest…
+                      </Button>
+                    ) : null}
+                    {mayDelete ? (
+                      <Button size="sm" variant="outline-danger" onClick={() => setDeleting(document)} aria-label={`Delete ${document.title}`}>
+                        Delete
+                      </Button>
+                    ) : null}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>
@@ -158,7 +177,9 @@ export function DocumentsPanel({
           Load more
         </Button>
       ) : null}
-      <input ref={replacement} id="reingest-file" type="file" hidden aria-label="The file to re-ingest the document from" onChange={(event) => replacementChosen(event.currentTarget)} />
+      {mayReingest ? (
+        <input ref={replacement} id="reingest-file" type="file" hidden aria-label="The file to re-ingest the document from" onChange={(event) => replacementChosen(event.currentTarget)} />
+      ) : null}
 
       <Modal show={deleting !== undefined} onHide={() => setDeleting(undefined)} aria-labelledby="delete-document-title">
         <Modal.Header closeButton closeLabel="Cancel">

@@ -8,13 +8,15 @@
  * another tab) the dataset's live feed names it (new-jobs.ts) and it is read by id, so it
  * appears whatever the list shows, in its place by start time. The Options above the
  * drop zone (ingest-options.tsx) go with every upload started here, a re-ingest included.
+ * A caller who may not ingest (no DATA_WRITE) gets the jobs alone, read and followed live.
  */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type RefObject } from 'react';
 import Alert from 'react-bootstrap/Alert';
 import Button from 'react-bootstrap/Button';
-import { ConsoleIngestionJobsDocument } from '../../../../sdk/index.js';
+import { ConsoleIngestFilesDocument, ConsoleIngestionJobsDocument } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { formatBytes } from '../../format.js';
+import { mayRun } from '../../may.js';
 import { useSession } from '../../session.js';
 import { ACCEPTED_EXTENSIONS, filesOfDrop, named, sortOut, type SkippedFile } from './chosen-files.js';
 import { IngestOptions, NO_OPTIONS, optionsToSend, type OptionFields } from './ingest-options.js';
@@ -42,7 +44,8 @@ export function IngestPanel({
   /** Set to this panel's way in, for files chosen elsewhere on the page (re-ingesting a document). */
   ingestRef?: RefObject<((files: File[]) => void) | null>;
 }) {
-  const { call } = useSession();
+  const { call, may } = useSession();
+  const mayIngest = mayRun(may, ConsoleIngestFilesDocument);
   const [jobs, setJobs] = useState<JobView[] | undefined>();
   const [older, setOlder] = useState<string | null>(null);
   const [upload, setUpload] = useState<{ sent: number; total: number; count: number } | undefined>();
@@ -89,7 +92,7 @@ export function IngestPanel({
   const added = (view: JobView) => setJobs((shown) => [view, ...(shown ?? []).filter((other) => other.id !== view.id)]);
 
   const ingest = async (files: File[]) => {
-    if (files.length === 0 || upload) return;
+    if (files.length === 0 || upload || !mayIngest) return;
     let options;
     try {
       options = optionsToSend(optionFields);
@@ -140,41 +143,45 @@ export function IngestPanel({
   return (
     <section aria-labelledby="ingest-title" className="mt-4" id="ingest">
       <h2 className="h5" id="ingest-title">
-        Ingest files
+        {mayIngest ? 'Ingest files' : 'Ingestion jobs'}
       </h2>
-      <IngestOptions value={optionFields} onChange={setOptionFields} disabled={Boolean(upload)} />
-      <div
-        className={`drop-zone p-3 mb-2 ${dragging ? 'drop-zone-active' : ''}`}
-        onDragOver={(event) => {
-          event.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={(event) => void dropped(event)}
-      >
-        <p className="mb-2">
-          Drop files or folders here, or choose them. Sluice reads text, Markdown, HTML, JSON, JSON Lines and CSV ({ACCEPTED_EXTENSIONS.join(' ')}); other files are skipped.
-        </p>
-        <div className="d-flex flex-wrap gap-2">
-          <Button variant="primary" disabled={Boolean(upload)} onClick={() => filesInput.current?.click()}>
-            Choose files
-          </Button>
-          <Button variant="outline-primary" disabled={Boolean(upload)} onClick={() => folderInput.current?.click()}>
-            Choose a folder
-          </Button>
-        </div>
-        <input ref={filesInput} id="ingest-files" type="file" multiple hidden aria-label="Files to ingest" onChange={(event) => chosen(event.currentTarget)} />
-        <input
-          ref={folderInput}
-          id="ingest-folder"
-          type="file"
-          multiple
-          hidden
-          aria-label="A folder to ingest"
-          {...({ webkitdirectory: '' } as object)}
-          onChange={(event) => chosen(event.currentTarget)}
-        />
-      </div>
+      {mayIngest ? (
+        <>
+          <IngestOptions value={optionFields} onChange={setOptionFields} disabled={Boolean(upload)} />
+          <div
+            className={`drop-zone p-3 mb-2 ${dragging ? 'drop-zone-active' : ''}`}
+            onDragOver={(event) => {
+              event.preventDefault();
+              setDragging(true);
+            }}
+            onDragLeave={() => setDragging(false)}
+            onDrop={(event) => void dropped(event)}
+          >
+            <p className="mb-2">
+              Drop files or folders here, or choose them. Sluice reads text, Markdown, HTML, JSON, JSON Lines and CSV ({ACCEPTED_EXTENSIONS.join(' ')}); other files are skipped.
+            </p>
+            <div className="d-flex flex-wrap gap-2">
+              <Button variant="primary" disabled={Boolean(upload)} onClick={() => filesInput.current?.click()}>
+                Choose files
+              </Button>
+              <Button variant="outline-primary" disabled={Boolean(upload)} onClick={() => folderInput.current?.click()}>
+                Choose a folder
+              </Button>
+            </div>
+            <input ref={filesInput} id="ingest-files" type="file" multiple hidden aria-label="Files to ingest" onChange={(event) => chosen(event.currentTarget)} />
+            <input
+              ref={folderInput}
+              id="ingest-folder"
+              type="file"
+              multiple
+              hidden
+              aria-label="A folder to ingest"
+              {...({ webkitdirectory: '' } as object)}
+              onChange={(event) => chosen(event.currentTarget)}
+            />
+          </div>
+        </>
+      ) : null}
 
       {upload ? (
         <div className="mb-2" id="upload">
@@ -202,10 +209,12 @@ export function IngestPanel({
       <ErrorAlert error={failure} onDismiss={dismiss} title="Could not ingest" />
       <ErrorAlert error={live.failure} onDismiss={live.dismissFailure} title="Lost the live list of jobs (jobs started elsewhere appear on a reload)" />
 
-      <h3 className="h6 mt-3">Jobs</h3>
+      {mayIngest ? <h3 className="h6 mt-3">Jobs</h3> : null}
       {jobs === undefined ? null : jobs.length === 0 ? (
         <p className="text-body-secondary" id="jobs-empty">
-          No jobs yet: drop or choose files above, and each upload becomes a job you can follow here (so does re-embedding, after a new embeddings model).
+          {mayIngest
+            ? 'No jobs yet: drop or choose files above, and each upload becomes a job you can follow here (so does re-embedding, after a new embeddings model).'
+            : 'No jobs yet: each ingestion or re-embedding of this dataset shows here as a job.'}
         </p>
       ) : (
         <ul className="list-unstyled mb-2" id="jobs">

@@ -7,11 +7,13 @@
  * run again: their retry (`reembedDataset`) starts a new job for the chunks left, which
  * `onStarted` adds to the panel (`retryIngestion` refuses such a job). One that failed there
  * with failed inputs too is retried as any other: its EMBEDDING stage runs again after them.
+ * Each is offered only to a caller who may run it (may.ts).
  */
 import { useState } from 'react';
 import Button from 'react-bootstrap/Button';
 import { ConsoleCancelJobDocument, ConsoleReembedDatasetDocument, ConsoleRetryJobDocument } from '../../../../sdk/index.js';
 import { ErrorAlert, useFailure } from '../../error-alert.js';
+import { mayRun } from '../../may.js';
 import { useSession } from '../../session.js';
 import { Confirm } from '../govern/confirm.js';
 import { hasEnded, type JobView } from './live-job.js';
@@ -28,7 +30,7 @@ export interface JobActionsProps {
 }
 
 export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobActionsProps & { job: JobView; title: string }) {
-  const { call } = useSession();
+  const { call, may } = useSession();
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const [failure, fail, dismiss] = useFailure();
@@ -77,10 +79,11 @@ export function JobActions({ job, title, datasetId, onChanged, onStarted }: JobA
   // failed inputs too, retryIngestion runs them again and its EMBEDDING stage embeds every chunk
   // left, so the card offers that (reembedDataset would leave the inputs failed).
   const reembedding = job.progress.kind === 'REEMBED' || (Boolean(job.progress.errorReason?.startsWith('EMBEDDING_')) && job.progress.documentsFailed === 0);
-  if (ended && !retryable && failure === undefined) return null;
+  const offered = ended ? retryable && mayRun(may, reembedding ? ConsoleReembedDatasetDocument : ConsoleRetryJobDocument) : mayRun(may, ConsoleCancelJobDocument);
+  if (!offered && failure === undefined) return null;
   return (
     <div className="mt-2 job-actions">
-      {!ended ? (
+      {!offered ? null : !ended ? (
         <Button size="sm" variant="outline-danger" disabled={busy} onClick={() => setAsking(true)}>
           Cancel job
         </Button>
