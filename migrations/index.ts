@@ -64,6 +64,7 @@ import { Migration20261206200000_sessions_repaired } from './Migration2026120620
 import { Migration20261207010000_query_usage_reservations } from './Migration20261207010000_query_usage_reservations.js';
 import { Migration20261207090000_key_chain_lifetimes } from './Migration20261207090000_key_chain_lifetimes.js';
 import { Migration20261207100000_audit_trust_boundary } from './Migration20261207100000_audit_trust_boundary.js';
+import { Migration20261207110000_audit_retention_recorded } from './Migration20261207110000_audit_retention_recorded.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -130,4 +131,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207010000_query_usage_reservations', class: Migration20261207010000_query_usage_reservations },
   { name: 'Migration20261207090000_key_chain_lifetimes', class: Migration20261207090000_key_chain_lifetimes },
   { name: 'Migration20261207100000_audit_trust_boundary', class: Migration20261207100000_audit_trust_boundary },
+  { name: 'Migration20261207110000_audit_retention_recorded', class: Migration20261207110000_audit_retention_recorded },
 ];

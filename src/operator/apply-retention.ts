@@ -11,7 +11,7 @@ export async function applyRetentionNow(config: Pick<Config, 'secrets'>, ownerUr
   // Audit events, usage and decisions first, then unused sign-in addresses; then expired documents, whose removals are audited.
   const secrets = new SecretBox(config.secrets.masterKey, config.secrets.previousMasterKeys);
   const report = {
-    ...(await runRetention(ownerUrl)),
+    ...(await runRetention(ownerUrl, secrets)),
     ...(await withClient(ownerUrl, (client) => forgetUnusedSignInAddresses(client))),
     ...(await withClient(ownerUrl, (client) => applyDocumentRetention(client, secrets))),
   };

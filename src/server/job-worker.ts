@@ -69,7 +69,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
       return {
         taskList: {
           ...ingestion.taskList,
-          [RETENTION_TASK]: retentionTask(log),
+          [RETENTION_TASK]: retentionTask(models.secrets, log),
           [DOCUMENT_RETENTION_TASK]: documentRetentionTask(models.secrets, log),
           [SIGN_IN_ADDRESS_RETENTION_TASK]: signInAddressRetentionTask(log),
         },

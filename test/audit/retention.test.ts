@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyRetention } from '../../src/domains/audit/retention.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { forgetUnusedSignInAddresses } from '../../src/domains/identity/sign-in-address-retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
@@ -16,8 +17,10 @@ import { asOwner } from '../support/locks.js';
 
 const DAY = 86_400_000;
 let server: TestServer;
+let secrets: SecretBox;
 beforeAll(async () => {
   server = await startTestServer();
+  secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
 });
 afterAll(async () => {
   await server?.close();
@@ -55,7 +58,7 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   const before = (await must(server, account.accessToken, verify)).verifyAuditChain;
   expect(before.ok).toBe(true);
 
-  const report = await asOwner(server, (client) => applyRetention(client));
+  const report = await asOwner(server, (client) => applyRetention(client, secrets));
   // The two expired events were alone in their months: those partitions are dropped whole.
   const month = (days: number) => `audit_events_${daysAgo(days).slice(0, 7).replace('-', '_')}`;
   expect(report.partitionsDropped).toEqual([month(200), month(150)]);
@@ -67,6 +70,9 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   });
   // The 200- and 150-day-old events are gone; the 100-day-old one and the recent ones stay.
   expect(left[0]).toBe('100');
+  // The cut is on the chain: the two removed events, and where the kept chain starts.
+  const [cut] = await asOwner(server, async (client) => (await client.query(`select payload->'details' as details from audit_events where tenant_id = $1 and action = 'audit.retention_applied'`, [tenantId])).rows);
+  expect(cut.details).toMatchObject({ removedEvents: 2, fromSeq: '1', keptFromSeq: '3', retentionDays: 120 });
   expect(left.filter((days) => days === '200' || days === '150')).toEqual([]);
   const after = (await must(server, account.accessToken, verify)).verifyAuditChain;
   expect(after).toMatchObject({ ok: true, firstBrokenEventId: null });
@@ -74,7 +80,7 @@ it('removes expired audit events, usage and decisions only, and the rest still v
   const usage = await asOwner(server, async (client) => (await client.query('select endpoint_slug from usage_records where tenant_id = $1', [tenantId])).rows.map((row) => row.endpoint_slug));
   expect(usage).toEqual(['kept']);
   // Running it again changes nothing.
-  const again = await asOwner(server, (client) => applyRetention(client));
+  const again = await asOwner(server, (client) => applyRetention(client, secrets));
   expect(again).toMatchObject({ partitionsDropped: [], auditEventsDeleted: 0, usageRecordsDeleted: 0 });
 });
 

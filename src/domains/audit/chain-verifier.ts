@@ -9,12 +9,18 @@
  * digest must hold nothing. A chain rewrite
  * (`audit.chain.rewritten`, recorded by the migration that removed what should never have
  * been stored) must name, as the rewritten head, the hash its own event is linked to; the
- * rewrites met are reported with the head hash each replaced. Reads in batches, so a chain of
- * any length is checked in constant memory.
+ * rewrites met are reported with the head hash each replaced. A chain that does not start at
+ * its first event was cut, and only retention cuts: its first kept event is accepted only when an
+ * `audit.retention_applied` event on the chain names exactly that cut (where the kept chain
+ * starts and the hash it links to), and no such record may name a cut the chain does not show.
+ * Otherwise removing a chain's oldest events, head record and all, looked like a chain that never
+ * had them (attacker review). Reads in batches, so a chain of any length is checked in constant
+ * memory.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { canonicalJson } from './audit-log.js';
+import { RETENTION_APPLIED } from './retention.js';
 
 export type Query = <T>(sql: string, params: unknown[]) => Promise<T[]>;
 
@@ -55,9 +61,13 @@ interface Row {
   digest: string | null;
   key_id: string | null;
   rewrite: { previousHeadHash?: unknown; rewrittenHeadHash?: unknown } | null;
+  /** A retention record's `keptFromSeq`: where it says the chain was cut. */
+  cut_at: string | null;
 }
 
 const BATCH = 1000;
+/** What the first event of a chain links to. */
+const GENESIS = Buffer.alloc(32);
 
 export async function verifyChain(query: Query, secrets: SecretBox, tenantId: string, range: VerifyRange = {}): Promise<VerifyResult> {
   const [head] = await query<{ seq: string; hash: Buffer; retained_from_seq: string; retained_prev_hash: Buffer }>(
@@ -78,6 +88,17 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
       if (before) [expectedSeq, expectedPrev] = [BigInt(first.seq), before.hash];
     }
   }
+  // Checked from where the kept chain starts: a cut there must be one retention recorded.
+  let unexplainedCut = expectedSeq === retainedFrom && (retainedFrom !== 1n || !head.retained_prev_hash.equals(GENESIS));
+  if (unexplainedCut) {
+    const [record] = await query<{ id: string }>(
+      `select id from audit_events where tenant_id = ?::uuid and action = ? and seq >= ? and seq <= ?
+          and payload->'details'->>'keptFromSeq' = ? and payload->'details'->>'lastRemovedHash' = ? limit 1`,
+      [tenantId, RETENTION_APPLIED, String(retainedFrom), head.seq, String(retainedFrom), head.retained_prev_hash.toString('hex')],
+    );
+    unexplainedCut = !record;
+  }
+  const cutProblem = `the chain starts at event ${retainedFrom}, but no ${RETENTION_APPLIED} event records removing the events before it`;
 
   // Up to the head read above, not beyond: events appended while we read (each statement
   // sees a newer snapshot) belong to the next verification, not a false "chain ends after its head".
@@ -93,14 +114,15 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
               created_at, payload->>'at' as at,
               personal, case when personal->'erased' is not null then audit_erased_pseudonym(actor_id) end as erased_pseudonym,
               payload->>'personalDigest' as digest, payload->>'personalKeyId' as key_id,
-              case when action = 'audit.chain.rewritten' then payload->'details' end as rewrite
+              case when action = 'audit.chain.rewritten' then payload->'details' end as rewrite,
+              case when action = '${RETENTION_APPLIED}' then coalesce(payload->'details'->>'keptFromSeq', '') end as cut_at
          from audit_events
         where tenant_id = ?::uuid and seq >= ? and seq <= ? ${range.to ? 'and created_at < ?::timestamptz' : ''}
         order by seq limit ${BATCH}`,
       [tenantId, String(expectedSeq), head.seq, ...(range.to ? [range.to.toISOString()] : [])],
     );
     for (const row of rows) {
-      const problem = problemOf(row, expectedSeq, expectedPrev, secrets);
+      const problem = BigInt(row.seq) === retainedFrom && unexplainedCut ? cutProblem : problemOf(row, expectedSeq, expectedPrev, retainedFrom, secrets);
       if (problem) return { ok: false, checked, firstBrokenEventId: row.id, problem, rewrites };
       if (row.rewrite) rewrites.push({ eventId: row.id, previousHeadHash: String(row.rewrite.previousHeadHash), rewrittenHeadHash: String(row.rewrite.rewrittenHeadHash) });
       checked += 1;
@@ -110,6 +132,8 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
     }
     if (rows.length < BATCH) break;
   }
+  // The whole chain up to now, and nothing of it left: a cut no record explains.
+  if (!range.to && checked === 0 && unexplainedCut) return { ok: false, checked, firstBrokenEventId: null, problem: cutProblem, rewrites };
   // The whole chain up to now: it must end where its head says (no newest events removed).
   if (!range.to && expectedSeq - 1n !== BigInt(head.seq)) {
     return { ok: false, checked, firstBrokenEventId: last?.id ?? null, problem: `the chain ends at ${expectedSeq - 1n}, its head says ${head.seq}`, rewrites };
@@ -120,7 +144,7 @@ export async function verifyChain(query: Query, secrets: SecretBox, tenantId: st
   return { ok: true, checked, firstBrokenEventId: null, problem: null, rewrites };
 }
 
-function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets: SecretBox): string | undefined {
+function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, retainedFrom: bigint, secrets: SecretBox): string | undefined {
   if (BigInt(row.seq) !== expectedSeq) return `event ${expectedSeq} is missing`;
   if (!row.prev_hash.equals(expectedPrev)) return 'its link to the previous event is broken';
   if (!row.hash_ok) return 'its payload does not match its hash';
@@ -128,6 +152,9 @@ function problemOf(row: Row, expectedSeq: bigint, expectedPrev: Buffer, secrets:
   // append_audit_events takes the time from the payload: a row that disagrees was not written by it.
   if (row.at === null || Date.parse(row.at) !== new Date(row.created_at).getTime()) return 'its time does not match its payload';
   if (row.rewrite && row.rewrite.rewrittenHeadHash !== row.prev_hash.toString('hex')) return 'its record of a chain rewrite does not name the hash it follows';
+  // Retention moves the chain's start and records it in one transaction: a record of a cut after
+  // that start names events still on the chain, so it records no cut that happened.
+  if (row.cut_at !== null && !(/^\d+$/.test(row.cut_at) && BigInt(row.cut_at) <= retainedFrom)) return 'its record of retention names a cut the chain does not show';
   return personalDataProblem(row, secrets);
 }
 

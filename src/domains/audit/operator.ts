@@ -35,6 +35,6 @@ export function verifyAllChains(ownerUrl: string, secrets: SecretBox, tenantSlug
   });
 }
 
-export function runRetention(ownerUrl: string): Promise<RetentionReport> {
-  return withClient(ownerUrl, (client) => applyRetention(client));
+export function runRetention(ownerUrl: string, secrets: SecretBox): Promise<RetentionReport> {
+  return withClient(ownerUrl, (client) => applyRetention(client, secrets));
 }

@@ -4,6 +4,7 @@
  */
 import type { Task } from 'graphile-worker';
 import type { Logger } from '../../platform/logging/logger.js';
+import type { SecretBox } from '../../platform/secrets/secret-box.js';
 import { applyRetention } from './retention.js';
 
 export const RETENTION_TASK = 'retention';
@@ -14,11 +15,11 @@ export const RETENTION_TASK = 'retention';
  */
 export const RETENTION_CRONTAB = `0 3 * * * ${RETENTION_TASK} ?max=3`;
 
-export function retentionTask(log: Logger): Task {
+export function retentionTask(secrets: SecretBox, log: Logger): Task {
   // Daily (graphile-worker's cron runs it once across all workers): expired audit events,
-  // usage records and decisions; audit partitions made ahead.
+  // usage records and decisions; audit partitions made ahead. `secrets` digest the chain cuts' events.
   return async (_payload, helpers) => {
-    const report = await helpers.withPgClient((client) => applyRetention(client));
+    const report = await helpers.withPgClient((client) => applyRetention(client, secrets));
     log.info(report, 'retention applied');
   };
 }
