@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
 import { createModel, must } from '../support/endpoints.js';
-import { createApiKey, signUp } from '../support/identity.js';
+import { createApiKey, signUp, tenantIdOf } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
 import { runMigrationAgain } from '../support/migrations.js';
 import { pollUntil } from '../support/poll.js';
@@ -26,7 +26,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const tenantIdOf = (account: { tenant: { id: string } }) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
 const KEY = `slk_${'Q'.repeat(43)}`;
 
 /** An event as an older writer stored it. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REWRITE_AUDIT_HISTORY_SQL } from '../../migrations/Migration20261202083125_audit_history_without_arguments.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
-import { createApiKey, signUp } from '../support/identity.js';
+import { createApiKey, signUp, tenantIdOf } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { asOwner } from '../support/locks.js';
 
@@ -23,7 +23,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const tenantIdOf = (account: { tenant: { id: string } }) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
 
 /** An event as the writer stored it before (details.variables). */
 function oldEvent(tenantId: string, action: string, details: Record<string, unknown>) {

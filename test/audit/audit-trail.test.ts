@@ -10,12 +10,11 @@ import WebSocket from 'ws';
 import pg from 'pg';
 import { withClient } from '../../src/db/bootstrap.js';
 import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { endpointOver, gql, must, queryEndpoint } from '../support/endpoints.js';
-import { createApiKey, logIn, signUp } from '../support/identity.js';
+import { createApiKey, logIn, signUp, tenantIdOf } from '../support/identity.js';
 import { createPolicy } from '../support/policies.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -89,7 +88,7 @@ describe('a scripted session', () => {
 /** A fresh tenant's owner, and the tenant's database id (the API gives global ids). */
 async function ownerSession() {
   const owner = await signUp(server);
-  return { ...owner, tenantId: Buffer.from(owner.tenant.id, 'base64').toString().split(':')[1]! };
+  return { ...owner, tenantId: tenantIdOf(owner) };
 }
 
 describe('tamper evidence', () => {
@@ -137,7 +136,7 @@ describe('tamper evidence', () => {
     const owner = await ownerSession();
     await createApiKey(server, owner.accessToken, { name: 'before', scopes: ['READ'] });
     await auditEventsOf(server, owner.accessToken, 1, { action: 'graphql.mutation' });
-    const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+    const secrets = secretsOf(server);
     const result = await withClient(server.database.ownerUrl, async (client) => {
       let statements = 0;
       return verifyChain(async (sql, params) => {

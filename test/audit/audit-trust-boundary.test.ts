@@ -12,11 +12,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
 import { verifyAllChains } from '../../src/domains/audit/operator.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
+import { pollUntil } from '../support/poll.js';
 import { addMember, createApiKey, signUp } from '../support/identity.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -158,7 +158,7 @@ it('a genuine account deletion verifies on the tenant’s chain and the platform
   expect(theirs.every((event) => event.actorEmail === null && event.ip === null)).toBe(true);
 
   expect((await must(server, owner.accessToken, VERIFY)).verifyAuditChain).toEqual({ ok: true, problem: null, firstBrokenEventId: null });
-  const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+  const secrets = secretsOf(server);
   const platform = (await verifyAllChains(server.database.ownerUrl, secrets)).find((chain) => chain.tenantId === PLATFORM_CHAIN);
   expect(platform).toMatchObject({ ok: true, problem: null });
 
@@ -171,11 +171,9 @@ it('a genuine account deletion verifies on the tenant’s chain and the platform
 });
 
 /** The stored row of `actor`'s `action` event, once the asynchronous writer has written it. */
-async function auditEventsOfActor(actorId: string, action: string): Promise<{ personal: Record<string, unknown> }> {
-  for (let tries = 0; ; tries += 1) {
-    const [row] = await asOwner(async (client) => (await client.query('select personal from audit_events where actor_id = $1 and action = $2', [actorId, action])).rows);
-    if (row) return row;
-    if (tries > 200) throw new Error(`no ${action} event of ${actorId}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const auditEventsOfActor = (actorId: string, action: string): Promise<{ personal: Record<string, unknown> }> =>
+  pollUntil(
+    () => asOwner(async (client) => (await client.query('select personal from audit_events where actor_id = $1 and action = $2', [actorId, action])).rows),
+    (rows) => rows.length > 0,
+    { intervalMs: 50, failure: () => `no ${action} event of ${actorId}` },
+  ).then(([row]) => row);

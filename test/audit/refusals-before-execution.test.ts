@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
 import { createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp, ManualClock, wsClient, wsOperation } from '../limits/support.js';
 
@@ -33,31 +34,29 @@ const ownerSql = <T = Record<string, any>>(sql: string, params: unknown[] = []) 
   withClient(server.database.ownerUrl, (client) => client.query(sql, params)).then((result) => result.rows as T[]);
 
 /** The events (any chain) whose request came from `ip`, once there are at least `atLeast`. */
-async function eventsFrom(ip: string, atLeast: number, action = '%'): Promise<Record<string, any>[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const rows = await ownerSql(
-      `select tenant_id as "tenantId", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload->'details' as details, payload::text as payload
-         from audit_events where personal->>'ip' = $1 and action like $2 order by created_at, seq`,
-      [ip, action],
-    );
-    if (rows.length >= atLeast || Date.now() > deadline) return rows;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const eventsFrom = (ip: string, atLeast: number, action = '%') =>
+  pollUntil(
+    () =>
+      ownerSql(
+        `select tenant_id as "tenantId", action, outcome, actor_kind as "actorKind", actor_id as "actorId", payload->'details' as details, payload::text as payload
+           from audit_events where personal->>'ip' = $1 and action like $2 order by created_at, seq`,
+        [ip, action],
+      ),
+    (rows) => rows.length >= atLeast,
+    { timeoutMs: 15_000, intervalMs: 50, failure: (rows) => `expected ${atLeast} events from ${ip}, found ${JSON.stringify(rows)}` },
+  );
 
-/** The platform chain's summary of suppressed refusals that counts `kind`. */
-async function suppressedOf(kind: string): Promise<number | undefined> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const [row] = await ownerSql<{ count: string | null }>(
-      `select sum((payload->'details'->'kinds'->>$2)::int) as count from audit_events where tenant_id = $1 and action = 'auth.refusals_suppressed'`,
-      [PLATFORM_CHAIN, kind],
-    );
-    if (row?.count != null || Date.now() > deadline) return row?.count == null ? undefined : Number(row.count);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** The platform chain's summary of suppressed refusals that counts `kind`, once one is written. */
+const suppressedOf = (kind: string) =>
+  pollUntil(
+    () =>
+      ownerSql<{ count: string | null }>(
+        `select sum((payload->'details'->'kinds'->>$2)::int) as count from audit_events where tenant_id = $1 and action = 'auth.refusals_suppressed'`,
+        [PLATFORM_CHAIN, kind],
+      ),
+    ([row]) => row?.count != null,
+    { timeoutMs: 15_000, intervalMs: 100, failure: () => `no auth.refusals_suppressed event counts ${kind}` },
+  ).then(([row]) => Number(row!.count));
 
 const login = (ip: string, body: string) =>
   fetch(`${server.baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...fromIp(ip) }, body });

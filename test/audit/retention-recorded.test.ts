@@ -10,13 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { auditEventRow } from '../../src/domains/audit/audit-log.js';
 import { applyRetention } from '../../src/domains/audit/retention.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
+import type { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
-import { createApiKey, signUp, type SignedUp } from '../support/identity.js';
+import { createApiKey, signUp, type SignedUp, tenantIdOf } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
 import { runMigrationAgain } from '../support/migrations.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 const DAY = 86_400_000;
 const VERIFY = 'query { verifyAuditChain { ok checked firstBrokenEventId problem } }';
@@ -24,13 +24,12 @@ let server: TestServer;
 let secrets: SecretBox;
 beforeAll(async () => {
   server = await startTestServer();
-  secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+  secrets = secretsOf(server);
 });
 afterAll(async () => {
   await server?.close();
 });
 
-const tenantIdOf = (account: SignedUp) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
 const verify = async (account: SignedUp) => (await must(server, account.accessToken, VERIFY)).verifyAuditChain;
 
 /** The tenant's chain as stored, oldest first. */

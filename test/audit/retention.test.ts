@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyRetention } from '../../src/domains/audit/retention.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
+import type { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { forgetUnusedSignInAddresses } from '../../src/domains/identity/sign-in-address-retention.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
-import { createApiKey, signUp } from '../support/identity.js';
+import { createApiKey, signUp, tenantIdOf } from '../support/identity.js';
 import { runSluice, sluiceEnv } from '../support/process.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 import { asOwner } from '../support/locks.js';
 
 const DAY = 86_400_000;
@@ -20,7 +20,7 @@ let server: TestServer;
 let secrets: SecretBox;
 beforeAll(async () => {
   server = await startTestServer();
-  secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+  secrets = secretsOf(server);
 });
 afterAll(async () => {
   await server?.close();
@@ -30,7 +30,7 @@ const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString(
 
 it('removes expired audit events, usage and decisions only, and the rest still verifies', async () => {
   const account = await signUp(server);
-  const tenantId = Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
+  const tenantId = tenantIdOf(account);
   // History older than the API: three events written long ago, in order, into monthly partitions.
   await asOwner(server, async (client) => {
     await client.query('select ensure_audit_partitions($1::date, 6)', [daysAgo(215)]);

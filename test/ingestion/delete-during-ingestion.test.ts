@@ -19,11 +19,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { rawId } from '../support/embeddings.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, blockedBackend, untilLockWaiters } from '../support/locks.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -158,7 +157,7 @@ describe('deleting documents while a job replaces them', { timeout: 120_000 }, (
   });
 
   it('retention waits for the group too, then removes both expired documents', async () => {
-    const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+    const secrets = secretsOf(server);
     // A period of one hour and a clock two days on: both notes have expired, replaced or not.
     const outcome = await removeDuringReplacement(
       () => asOwner(server, (client) => applyDocumentRetention(client, secrets, new Date(Date.now() + 48 * 3_600_000))),

@@ -7,11 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, serverWithOwner, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
 import { asOwner } from '../support/locks.js';
+import { secretsOf } from '../support/server.js';
 
 const state = serverWithOwner();
 const HOUR = 3_600_000;
@@ -109,7 +109,7 @@ describe('removing documents', { timeout: 120_000 }, () => {
         { title: 'Flood', text: 'Flood water rises over the meadow in March.' },
       ]);
     }
-    const secrets = new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+    const secrets = secretsOf(server);
     const now = Date.now();
 
     // An hour from now nothing has expired.

@@ -108,7 +108,7 @@ async function holdAdmission(): Promise<() => Promise<void>> {
 /** Resolves once a query waits for the endpoint's policies' lock. */
 const admissionWaiting = () =>
   pollUntil(
-    () => withClient(server.database.ownerUrl, async (db) => Number((await db.query("select count(*) from pg_locks where locktype = 'advisory' and not granted")).rows[0].count)),
+    () => withClient(server.database.ownerUrl, async (db) => Number((await db.query("select count(*) from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())")).rows[0].count)),
     (count) => count > 0,
     { timeoutMs: 20_000, failure: (count) => `no query waited for the policies lock (${count} waiting)` },
   );

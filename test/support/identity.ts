@@ -12,6 +12,9 @@ export interface SignedUp {
 
 const AUTH_FIELDS = 'accessToken refreshToken expiresAt role tenant { id slug name } user { id email }';
 
+/** The tenant's database id, from its global id. */
+export const tenantIdOf = (account: { tenant: { id: string } }) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
+
 let counter = 0;
 export function uniqueEmail(label = 'user'): string {
   counter += 1;

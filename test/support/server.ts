@@ -15,6 +15,7 @@ import { createServer, type SluiceServer } from '../../src/server.js';
 import { Registry } from 'prom-client';
 import { ProductMetrics } from '../../src/platform/telemetry/product-metrics.js';
 import { startTracing } from '../../src/platform/telemetry/otel-sdk.js';
+import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { modelAccess, startWorker, type SluiceWorker } from '../../src/server/job-worker.js';
 import { TEST_JWT_SECRET, TEST_MASTER_KEY } from './config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -51,6 +52,9 @@ export interface TestServer {
 }
 
 /** GraphQL over HTTP to `url` (a test server's, or a `sluice serve` process's). */
+/** The server's secret box, current and previous master keys: to read or verify what it sealed or signed. */
+export const secretsOf = (server: TestServer) => new SecretBox(server.config.secrets.masterKey, server.config.secrets.previousMasterKeys);
+
 export function graphqlAt(url: string): TestServer['graphql'] {
   return async (query, { variables, token, headers } = {}) => {
     const response = await fetch(url, {
