@@ -28,7 +28,7 @@ const NAME = 'Migration20261207100000_audit_trust_boundary';
  *    when its actor is listed as erased, under that pseudonym; the list stays out of the app
  *    role's reach otherwise.
  */
-const APPEND_CHECKED = {
+export const APPEND_CHECKED = {
   signature: APPEND_AUDIT_EVENTS.signature,
   definition: editedSql(
     APPEND_AUDIT_EVENTS.definition,

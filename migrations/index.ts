@@ -65,6 +65,7 @@ import { Migration20261207010000_query_usage_reservations } from './Migration202
 import { Migration20261207090000_key_chain_lifetimes } from './Migration20261207090000_key_chain_lifetimes.js';
 import { Migration20261207100000_audit_trust_boundary } from './Migration20261207100000_audit_trust_boundary.js';
 import { Migration20261207110000_audit_retention_recorded } from './Migration20261207110000_audit_retention_recorded.js';
+import { Migration20261207120000_audit_owner_actions } from './Migration20261207120000_audit_owner_actions.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -132,4 +133,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207090000_key_chain_lifetimes', class: Migration20261207090000_key_chain_lifetimes },
   { name: 'Migration20261207100000_audit_trust_boundary', class: Migration20261207100000_audit_trust_boundary },
   { name: 'Migration20261207110000_audit_retention_recorded', class: Migration20261207110000_audit_retention_recorded },
+  { name: 'Migration20261207120000_audit_owner_actions', class: Migration20261207120000_audit_owner_actions },
 ];

@@ -134,6 +134,32 @@ it('refuses events whose personal data claims erasure or whose payload has no ti
   expect((await must(server, victim.accessToken, VERIFY)).verifyAuditChain).toEqual({ ok: false, problem: 'its personal data has no digest', firstBrokenEventId: undigested.id });
 });
 
+it('keeps the trail’s own events and times ahead of the database’s clock from the app role', async () => {
+  const victim = await signUp(server);
+  const tenantId = idOf(victim.tenant.id);
+  const actorId = await userIdOf(victim);
+  await auditEventsOf(server, victim.accessToken, 1);
+  const append = (event: unknown) => asApp((client) => client.query('select append_audit_events($1::jsonb)', [JSON.stringify([event])]));
+  const cutRecord = { action: 'audit.retention_applied', actorKind: 'system', actorId: 'audit-retention', details: { removedEvents: 0, fromSeq: '1', keptFromSeq: '1' } };
+  await expect(append(forged(tenantId, actorId, { payload: cutRecord }))).rejects.toMatchObject({ code: '42501' });
+  await expect(append(forged(tenantId, actorId, { payload: { action: 'audit.chain.rewritten' } }))).rejects.toMatchObject({ code: '42501' });
+  // A year ahead would keep retention from removing anything of this chain after it.
+  const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
+  await expect(append(forged(tenantId, actorId, { payload: { at: inAYear } }))).rejects.toMatchObject({ code: '22008' });
+  const [{ count }] = await asOwner(async (client) => (await client.query('select count(*)::int as count from audit_events where tenant_id = $1 and (action like $2 or created_at > now())', [tenantId, 'audit.%'])).rows);
+  expect(count).toBe(0);
+  // Within the clock skew allowed, and as the owner (what retention runs as), they are appended.
+  const soon = forged(tenantId, actorId, { payload: { at: new Date(Date.now() + 60_000).toISOString() } });
+  await append(soon);
+  const ownerRecord = forged(tenantId, actorId, { payload: { ...cutRecord, at: inAYear } });
+  await asOwner((client) => client.query('select append_audit_events($1::jsonb)', [JSON.stringify([ownerRecord])]));
+  const stored = await asOwner(async (client) => (await client.query('select id, action from audit_events where id = any($1::uuid[]) order by seq', [[soon.id, ownerRecord.id]])).rows);
+  expect(stored).toEqual([
+    { id: soon.id, action: 'config.apiKey.revoke' },
+    { id: ownerRecord.id, action: 'audit.retention_applied' },
+  ]);
+});
+
 it('reports an event whose time no longer matches its payload', async () => {
   const owner = await signUp(server);
   const [event] = await auditEventsOf(server, owner.accessToken, 1);
