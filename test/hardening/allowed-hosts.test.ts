@@ -101,6 +101,14 @@ describe('the Host allow-list', () => {
     }
   });
 
+  it('answers the probes only for a Host that is a host name: one holding a path would move the request elsewhere', async () => {
+    // The router builds the URL from the Host and the path, so this one reached /graphql while the check saw /healthz.
+    for (const server of [dev, production]) {
+      const answer = await send(server, '/healthz', { host: `${REBOUND}/graphql?query=%7B__typename%7D&x=`, method: 'GET', headers: { 'x-sluice-csrf': '1' } });
+      expect({ status: answer.status, code: JSON.parse(answer.body).errors?.[0]?.extensions?.code }).toEqual({ status: 403, code: 'HOST_NOT_ALLOWED' });
+    }
+  });
+
   it('answers the hosts SLUICE_ALLOWED_HOSTS lists, a leading dot or *. for the names under one', async () => {
     for (const host of ['sluice.internal', `Sluice.Internal:${portOf(listed)}`, 'dev.example', 'api.dev.example', 'pr-7.preview.example', '127.0.0.1']) {
       expect({ host, status: (await send(listed, '/graphql', { host })).status }).toEqual({ host, status: 200 });

@@ -66,7 +66,12 @@ export interface HostCheckOptions {
 /** `next`, unless the request names a host that is not allowed: then 403 HOST_NOT_ALLOWED, in the door's error shape. */
 export function withAllowedHosts({ allowedHosts, anyHostPaths }: HostCheckOptions, next: RequestListener, shape?: RefusalShape): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (hostAllowed(allowedHosts, req.headers.host) || anyHostPaths.includes((req.url ?? '/').split('?')[0]!)) return next(req, res);
+    const host = req.headers.host;
+    if (hostAllowed(allowedHosts, host)) return next(req, res);
+    // Only a Host that is a host: the router builds the request's URL as `http://<Host><path>`,
+    // so a Host holding `/` or `?` (`evil/graphql?query=…`) would send an exempt path elsewhere.
+    const exempt = (host === undefined || HOST_HEADER.test(host)) && anyHostPaths.includes((req.url ?? '/').split('?')[0]!);
+    if (exempt) return next(req, res);
     refuse(req, res, 'HOST_NOT_ALLOWED', HOST_REFUSAL_MESSAGE, undefined, shape);
   };
 }
