@@ -12,7 +12,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
-import { codedErrorToGraphQL, maskedError, toClientError, type RateLimitedError } from '../platform/errors/index.js';
+import { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, withExtensions, type RateLimitedError } from '../platform/errors/index.js';
 import { clientIpOf } from '../platform/http/client-address.js';
 import { HOST_REFUSAL_MESSAGE, hostAllowed } from '../platform/http/allowed-hosts.js';
 import { originAllowed, sameHostOrigin } from '../platform/http/cors.js';
@@ -196,7 +196,9 @@ export function serveWebSockets({ httpServer, yoga, http, trustedDocuments, prod
         document = enveloped.parse(params.query);
       } catch (error) {
         if (!(error instanceof GraphQLError)) throw error;
-        const answered = [toClientError(error, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
+        // A syntax error is GRAPHQL_PARSE_FAILED, as Yoga codes it over HTTP (only there: its plugin needs a fetch Request).
+        const syntaxError = !error.originalError && !hasErrorCode(error) ? withExtensions(error, { code: 'GRAPHQL_PARSE_FAILED' }) : error;
+        const answered = [toClientError(syntaxError, { presentDetails: presentErrorDetails }) ?? maskedError(error, 'unknown', !production)];
         // Over HTTP Yoga's onExecutionResult sees a refused document; over graphql-ws only this.
         refusedOperations.refusedBeforeContext(initial, answered);
         return answered;
