@@ -30,7 +30,7 @@ import { HealthReadings } from './domains/model-health/health-readings.js';
 import type { ProgressBus } from './domains/ingestion/progress.js';
 import { SecretBox } from './platform/secrets/secret-box.js';
 import type { ServiceDependencies } from './domains/service-context.js';
-import { hasErrorCode, maskedError, toClientError } from './platform/errors/index.js';
+import { hasErrorCode, maskedError, toClientError, withoutOriginalError } from './platform/errors/index.js';
 import type { AuditBus, CallCancelBus } from './platform/events/event-bus.js';
 import { MULTIPART_OVERHEAD_BYTES } from './platform/http/body-limit.js';
 import { graphiqlBundle } from './platform/http/graphiql.js';
@@ -192,7 +192,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     // execution results first, with the request id).
     maskedErrors: {
       maskError: (error) => {
-        if (hasErrorCode(error)) return error;
+        if (hasErrorCode(error)) return production ? withoutOriginalError(error) : error;
         const coded = error instanceof GraphQLError ? toClientError(error, { presentDetails: presentErrorDetails }) : undefined;
         if (coded) return coded;
         logger.error({ err: error }, 'unexpected error outside execution');

@@ -271,4 +271,14 @@ describe('production error masking', () => {
       await withClient(production.database.ownerUrl, (client) => client.query('grant select on users to sluice_app'));
     }
   });
+  it('answers a body it cannot read without quoting it back: no parser detail in production', async () => {
+    const broken = '{"query": "mutation { logIn(input: $i) { accessToken } }", "variables": {"i": {"password": "Broken-Quokka-77"}}';
+    const [inProduction, inDevelopment] = await Promise.all([production, dev].map(async (server) => {
+      const response = await postJson(server, {}, broken);
+      return { status: response.status, body: (await response.json()) as any };
+    }));
+    expect(inProduction).toEqual({ status: 400, body: { errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_REQUEST' } }] } });
+    // Development keeps the parser's words for whoever is debugging their client.
+    expect(inDevelopment!.body.errors[0].extensions.originalError.message).toContain('JSON');
+  });
 });

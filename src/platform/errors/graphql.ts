@@ -102,3 +102,19 @@ export function withExtensions(error: GraphQLError, extra: Record<string, unknow
     extensions: { ...error.extensions, ...extra },
   });
 }
+
+/**
+ * The error without `extensions.originalError`, which Yoga adds to a request it could not read
+ * (the JSON parser's message, quoting the start of the body): in production an answer carries no
+ * internal detail, and the body may hold what the caller meant to keep (a password in a broken
+ * sign-in body).
+ */
+export function withoutOriginalError(error: GraphQLError): GraphQLError {
+  const extensions = error.extensions as Record<string, any> | undefined;
+  if (extensions?.originalError === undefined) return error;
+  delete extensions.originalError;
+  // Yoga answers an application/json client 200 when no error carries an original error and the
+  // status is marked as the spec's; a body it could not read stays 400.
+  if (extensions.http?.spec) extensions.http = { ...extensions.http, spec: false };
+  return error;
+}

@@ -23,5 +23,5 @@ export {
 } from './coded-error.js';
 export { codedFailure, codedOrMasked, requestNamedBy, transientFailure } from './transient.js';
 export { RequestRefusal } from './request-refusal.js';
-export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, withExtensions, type ClientErrorOptions, type PresentDetails } from './graphql.js';
+export { codedErrorToGraphQL, hasErrorCode, maskedError, toClientError, withExtensions, withoutOriginalError, type ClientErrorOptions, type PresentDetails } from './graphql.js';
 export { codedErrorResponse, httpHeadersOf, problemResponse, PROBLEM_JSON } from './http.js';
