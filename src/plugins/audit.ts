@@ -1,12 +1,12 @@
 /**
  * One audit event per GraphQL operation (HTTP and graphql-ws alike): who, from where, which
- * operation (type, name, a hash of the document, and what the schema's audit marks let it keep
- * of each root field's arguments: see graphql/audit-arguments.ts; never the raw variables), the outcome
+ * operation (type, name, a keyed digest of the document: AuditLog.digestDocument, and what the
+ * schema's audit marks let it keep of each root field's arguments: see
+ * graphql/audit-arguments.ts; never the raw variables), the outcome
  * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
  * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
  * once, when they start (or are refused). Writing is the AuditLog's job: batched, async.
  */
-import { createHash } from 'node:crypto';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
@@ -49,7 +49,7 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
       details: {
         // A name the caller chose, kept like an unmarked argument: an API key once sat in one verbatim.
         operationName: operation?.kind === 'OperationDefinition' && operation.name ? bounded(operation.name.value, 0) : null,
-        documentHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+        documentHash: typeof query === 'string' ? audit.digestDocument(query) : null,
         fields,
         durationMs: Math.round(performance.now() - started),
       },

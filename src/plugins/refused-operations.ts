@@ -5,12 +5,14 @@
  * names no trusted document, or is refused once its variables are known (their bounds, the
  * cost, NUL in a variable, the subscription caps). One `graphql.<type>` event (the type when
  * the document names one, else `graphql.document`), outcome the codes answered, actor the
- * caller; of the document only its sha256 and the operation's name (kept like an unmarked
- * argument), never its text nor the variables: an invalid document carries no audit marks.
+ * caller; of the document only its keyed digest (AuditLog.digestDocument, as audit.ts) and the
+ * operation's name (kept like an unmarked argument), never its text nor the variables: an
+ * invalid document carries no audit marks.
  *
- * Such refusals cost the caller nothing and run nothing, so they go through the refused
- * credentials' flood limit (domains/identity/refused-credentials.ts): per chain and address,
- * and per chain, the excess counted in `auth.refusals_suppressed`.
+ * Such refusals cost the caller nothing and run nothing, so they go through the refusal log's
+ * flood limit (domains/identity/refused-credentials.ts), in buckets of their own, apart from
+ * refused credentials': per chain and caller (or address, for an anonymous one), and per
+ * chain, the excess counted in `auth.refusals_suppressed`.
  *
  * Where each is seen: `watch` sits before every plugin that refuses once the variables are
  * known and sees the result of an operation the audit plugin never reached (`reached` sits
@@ -20,7 +22,6 @@
  * authenticated for the record (a refused one is already its own event, and the operation's
  * refusal adds none).
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { DocumentNode, ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -41,8 +42,8 @@ import type { Logger } from '../platform/logging/logger.js';
 export interface RefusedOperationAuditOptions {
   refusals: RefusedRequests;
   authenticator: Authenticator;
-  /** The shutdown waits for the records still being made (audit.expect). */
-  audit: Pick<AuditLog, 'expect'>;
+  /** The shutdown waits for the records still being made (audit.expect); the document's keyed digest. */
+  audit: Pick<AuditLog, 'expect' | 'digestDocument'>;
   trustProxyHops: number;
   logger: Logger;
 }
@@ -141,7 +142,7 @@ export class RefusedOperationAudit {
       details: {
         // The caller's own words, kept as an unmarked argument is (cut, redacted), as audit.ts keeps it.
         operationName: operation?.name ? bounded(operation.name.value, 0) : null,
-        documentHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+        documentHash: typeof query === 'string' ? this.options.audit.digestDocument(query) : null,
         refused: 'before execution',
       },
     });

@@ -6,14 +6,21 @@
  * what identifies the credential is kept (key id and shown prefix, session id, user id,
  * issuer), never the secret presented. A request refused before it ran (a GraphQL document
  * that does not parse or validate, or over an operation limit; a login body that cannot be
- * read: `refusedRequest`) is recorded under the same limits, as the record its door made.
+ * read: `refusedRequest`) is recorded under limits of its own, as the record its door made.
  *
  * A flood must not flood the trail. The rule: per trail and client address (IPv6: its /64),
  * at most `rule.burst` events, refilled at `rule.perSecond` (default 10 a minute); per trail,
  * from all addresses together, ten times that. Events over either limit are not written but
  * counted; a trail that suppressed any gets one `auth.refusals_suppressed` event when the
  * period (burst / perSecond) since its first suppression ends, or at shutdown, saying how
- * many, of which kinds, from how many addresses.
+ * many, of which kinds, from how many sources.
+ *
+ * Two streams, two sets of buckets: refused credentials (`refused`) and requests refused
+ * before they ran (`refusedRequest`). Anyone holding any key of a tenant can have invalid
+ * documents refused on its trail for free; were they counted in the same buckets, such a
+ * flood would keep a stolen key's refusals (the event an ADMIN looks for) off the trail. A
+ * refused request from an authenticated caller is limited per caller instead of per address:
+ * one credential is one actor, however many addresses it comes from.
  *
  * The limits use the rate limits' buckets (shared through Redis when configured); the
  * suppressed counts are this process's own, so each instance writes its own summary.
@@ -61,12 +68,15 @@ interface Buckets {
 export interface RefusalLogOptions {
   audit: { record(record: AuditRecord): void };
   buckets: Buckets;
-  /** Per trail and client address; per trail it is ten times this. */
+  /** Per trail and source (client address, or an authenticated caller's refused requests); per trail ten times this, for each stream. */
   rule: { perSecond: number; burst: number };
   /** The address a limit counts (IPv6 by its /64). */
   sourceOf: (ip: string) => string;
   onError?: (error: unknown) => void;
 }
+
+/** Refused credentials, or requests refused before they ran: each has buckets of its own. */
+type Stream = 'credential' | 'request';
 
 /** Per trail, how many the trail's limit kept from a trail, until the summary is written. */
 interface Suppressed {
@@ -88,11 +98,14 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests {
   constructor(private readonly options: RefusalLogOptions) {}
 
   refused(refusal: RefusedCredential, request: AuditRequest | null): void {
-    this.judged(this.judge(refusal.tenantId, `${refusal.action}:${refusal.credential}:${refusal.reason}`, request, () => recordOf(refusal, request)));
+    const source = this.options.sourceOf(request?.ip ?? 'unknown');
+    this.judged(this.judge('credential', refusal.tenantId, `${refusal.action}:${refusal.credential}:${refusal.reason}`, source, () => recordOf(refusal, request)));
   }
 
   refusedRequest(record: AuditRecord): void {
-    this.judged(this.judge(record.tenantId, `${record.action}:${record.outcome}`, record.request ?? null, () => record));
+    const { actor } = record;
+    const source = actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.options.sourceOf(record.request?.ip ?? 'unknown');
+    this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, source, () => record));
   }
 
   private judged(judging: Promise<void>): void {
@@ -107,13 +120,13 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests {
     for (const trail of [...this.suppressed.keys()]) this.summarise(trail);
   }
 
-  private async judge(trail: string | null, kind: string, request: AuditRequest | null, record: () => AuditRecord): Promise<void> {
+  /** `stream`: whose buckets it draws on; `source`: the address (IPv6: its /64), or the caller. */
+  private async judge(stream: Stream, trail: string | null, kind: string, source: string, record: () => AuditRecord): Promise<void> {
     const { buckets, rule } = this.options;
-    const source = this.options.sourceOf(request?.ip ?? 'unknown');
-    const bySource = await buckets.take(keyOf('source', trail, source), rule);
+    const bySource = await buckets.take(keyOf(`${stream}:source`, trail, source), rule);
     const allowed =
       bySource.allowed &&
-      (await buckets.take(keyOf('trail', trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
+      (await buckets.take(keyOf(`${stream}:trail`, trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
     if (allowed) this.options.audit.record(record());
     else this.count(trail, kind, source);
   }
