@@ -7,49 +7,58 @@
  * 980 streams in 140 s (the process ran out of file descriptors and other tenants' connections
  * were reset), and one tenant held 566 sockets to a slow model (attacker reviews, December).
  *
- * Three bounds, each refused before anything runs (RATE_LIMITED, reason ANSWERS_IN_PROGRESS):
+ * Bounds, each refused before the model is asked (RATE_LIMITED, reason ANSWERS_IN_PROGRESS):
  *  - per caller (a user, an API key, an external identity; an anonymous caller: its address,
  *    IPv6 by its /64 as the address limit counts it): SLUICE_MAX_ANSWERS_PER_CALLER;
  *  - per tenant, SLUICE_MAX_ANSWERS_PER_TENANT, twice over: the answers a tenant's callers ask
  *    for (however many keys or identities it makes), and the answers a tenant's endpoints give
- *    (whoever asks: anonymous callers from any number of addresses included). Without it one
- *    tenant's keys, each within its share, held the whole process against a slow model of its
- *    own, and every other tenant was refused (attacker review, December);
+ *    to outsiders (other tenants' callers, anonymous callers from any number of addresses).
+ *    Without it one tenant's keys, each within its share, held the whole process against a
+ *    slow model of its own, and every other tenant was refused (attacker review, December);
+ *  - per outsider of a tenant (one other tenant's callers together; anonymous callers
+ *    together): half the tenant's serving share, rounded up, so one outsider cannot take it all;
  *  - per process: SLUICE_MAX_ANSWERS.
+ * The serving share counts outsiders only, and only once they reached the endpoint (it is the
+ * endpoint's tenant's or published; an anonymous caller is admitted there): it once counted the
+ * tenant's own callers too, and a reference to any endpoint of the tenant, private or missing,
+ * before its access check, so outsiders filled it and the tenant's own callers were refused
+ * on its private endpoints (attacker review, December). The tenant's own callers are bounded
+ * by their asking share and the process's bound.
  * Taken from the query's admission to its answer's end, however it ends (query.service.ts).
  */
-import { AnswerPlaces, type GiveBack } from '../../platform/concurrency/answer-places.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AnswerPlace, AnswerPlaces } from '../../platform/concurrency/answer-places.js';
 
 export { AnswerPlaces } from '../../platform/concurrency/answer-places.js';
+export type { AnswerPlace } from '../../platform/concurrency/answer-places.js';
 import { ipIdentity, principalOf } from '../../platform/rate-limits/bucket-keys.js';
+import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
 import { RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
+import { platformRefusalOf, writePlatformRefusal } from './refusals.js';
 
 export const ANSWERS_IN_PROGRESS = 'ANSWERS_IN_PROGRESS';
 
-/** The endpoint's tenant, as its reference names it ("tenant-slug/endpoint-slug"); null for a reference that names none. */
-function servingTenantOf(endpointRef: string): string | null {
-  return /^([a-z0-9-]{1,64})\//.exec(endpointRef.trim())?.[1] ?? null;
-}
+/** Where none are counted: nothing to take, nothing to give back. */
+const UNCOUNTED: AnswerPlace = { serve: () => null, giveBack: () => undefined };
 
-/** A place for one more answer of the caller's, or RATE_LIMITED (reason ANSWERS_IN_PROGRESS); nothing to give back where none are counted. */
-export function takeAnswerPlace(ctx: ServiceContext, endpointRef: string): GiveBack {
+// A second is about as long as a short answer takes; a held one ends when its client reads or leaves.
+const refuse = (message: string) => new RateLimitedError(message, 1, { reason: ANSWERS_IN_PROGRESS });
+
+/** A place for one more answer of the caller's (the caller's, its tenant's and the process's), or RATE_LIMITED (reason ANSWERS_IN_PROGRESS). */
+export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
   const answers = ctx.deps.answersInProgress;
-  if (!answers) return () => undefined;
+  if (!answers) return UNCOUNTED;
   const { actor } = ctx;
   const caller = principalOf(actor) ?? `address:${ipIdentity(ctx.request?.ip ?? 'unknown')}`;
-  const taken = answers.take(caller, { asking: actor.tenantId ?? null, serving: servingTenantOf(endpointRef) });
-  if ('giveBack' in taken) return taken.giveBack;
+  const taken = answers.take(caller, actor.tenantId ?? null);
+  if ('place' in taken) return taken.place;
   const { limits } = answers;
-  // A second is about as long as a short answer takes; a held one ends when its client reads or leaves.
-  const refuse = (message: string) => new RateLimitedError(message, 1, { reason: ANSWERS_IN_PROGRESS });
   switch (taken.full) {
     case 'total':
       throw refuse(`The server is answering as many queries as it holds at once (${limits.total}): retry in a second`);
     case 'asking':
       throw refuse(`Your tenant's callers have ${limits.perTenant} answers in progress, the most one tenant may hold at once: read or close one, then retry`);
-    case 'serving':
-      throw refuse(`This endpoint's tenant is giving ${limits.perTenant} answers at once, the most one tenant's endpoints may give: retry in a second`);
     case 'caller': {
       const whose = actor.kind === 'anonymous' ? 'from your address' : 'of yours';
       throw refuse(`${limits.perCaller} answers ${whose} are in progress, the most one caller may hold at once: read or close one, then retry`);
@@ -57,7 +66,31 @@ export function takeAnswerPlace(ctx: ServiceContext, endpointRef: string): GiveB
   }
 }
 
+/**
+ * For a caller from outside the reached endpoint's tenant, `place` takes a place of that
+ * tenant's serving share too. Null when it may go on (its own tenant's callers always may);
+ * else the refusal, already written in `tx` (the transaction that read the endpoint): throw it
+ * once that has committed.
+ */
+export function servingRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller, place: AnswerPlace): RateLimitedError | null {
+  const answers = ctx.deps.answersInProgress;
+  const { actor } = ctx;
+  if (!answers || actor.tenantId === reached.tenantId) return null;
+  const full = place.serve(reached.tenantId, actor.tenantId ? `tenant:${actor.tenantId}` : 'anonymous');
+  if (!full) return null;
+  const { perTenant } = answers.limits;
+  const error =
+    full === 'serving'
+      ? refuse(`This endpoint's tenant is giving ${perTenant} answers at once to other tenants' and anonymous callers, the most one tenant's endpoints may give them: retry in a second`)
+      : refuse(
+          `${actor.tenantId ? "Your tenant's callers" : 'Anonymous callers'} have ${answers.perOutsider} answers of this endpoint's tenant in progress, the most ${actor.tenantId ? 'one other tenant' : 'anonymous callers together'} may hold of the ${perTenant} it gives at once: read or close one, then retry`,
+        );
+  writePlatformRefusal(tx, ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!);
+  return error;
+}
+
 /** The rule a refusal names in the endpoint's decision log. */
 export function answersRule(answers: AnswerPlaces): string {
-  return `at most ${answers.limits.perCaller} answers in progress per caller, ${answers.limits.perTenant} per tenant asking or answering, ${answers.limits.total} per process`;
+  const { perCaller, perTenant, total } = answers.limits;
+  return `at most ${perCaller} answers in progress per caller, ${perTenant} per tenant asking, ${perTenant} per tenant answering outsiders (${answers.perOutsider} per outsider), ${total} per process`;
 }

@@ -19,7 +19,7 @@ import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
 import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { inQuerySlot } from './query-slots.js';
-import { answersRule, takeAnswerPlace } from './answers-in-progress.js';
+import { answersRule, servingRefusal, takeAnswerPlace, type AnswerPlace } from './answers-in-progress.js';
 import { anonymousRefusal } from './anonymous-callers.js';
 import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { refusalShownTo } from '../policies/consumer-disclosure.js';
@@ -63,7 +63,8 @@ export class QueryService {
 
   /**
    * Admits a query (every door's one way in) and holds a place among the caller's answers in
-   * progress (answers-in-progress.ts) until its answer is over, however that comes: its
+   * progress (answers-in-progress.ts; for an outsider, of the endpoint's tenant's serving share
+   * too, once it reached the endpoint) until its answer is over, however that comes: its
    * events' end, a refusal below, or, before the events end, the end of the operation that
    * asked (its scope) or of its request (the client went away). An answer over before its
    * events started (a client that left while it was admitted) is recorded CANCELLED, which
@@ -73,7 +74,8 @@ export class QueryService {
   async prepare(endpointRef: string, query: string, options: QueryOptions = {}): Promise<PreparedQuery> {
     assertMayAskEndpoints(this.ctx.actor);
     if (query.trim().length === 0) throw new ValidationError(`query must be 1 to ${MAX_QUERY_CHARS} characters`, { field: 'query' });
-    const giveBack = await this.answerPlace(endpointRef);
+    const place = await this.answerPlace(endpointRef);
+    const giveBack = place.giveBack;
     const over = new AbortController();
     const end = () => over.abort();
     this.ctx.scope.onEnd(end);
@@ -81,7 +83,7 @@ export class QueryService {
     whenAborted(over.signal, giveBack);
     let admitted: AdmittedQuery;
     try {
-      admitted = await this.admit(endpointRef, query, options);
+      admitted = await this.admit(endpointRef, query, options, place);
     } catch (error) {
       stopWatching();
       end();
@@ -111,16 +113,16 @@ export class QueryService {
   }
 
   /** A place for one more answer of the caller's; over the caller's or the process's count, the refusal, recorded as the door refusals are. */
-  private async answerPlace(endpointRef: string): Promise<() => void> {
+  private async answerPlace(endpointRef: string): Promise<AnswerPlace> {
     try {
-      return takeAnswerPlace(this.ctx, endpointRef);
+      return takeAnswerPlace(this.ctx);
     } catch (error) {
       await this.recordRefusal(endpointRef, error, answersRule(this.ctx.deps.answersInProgress!));
       throw error;
     }
   }
 
-  private async admit(endpointRef: string, query: string, options: QueryOptions): Promise<AdmittedQuery> {
+  private async admit(endpointRef: string, query: string, options: QueryOptions, place: AnswerPlace): Promise<AdmittedQuery> {
     const { actor } = this.ctx;
     const caller = callerOf(this.ctx);
     // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
@@ -136,6 +138,10 @@ export class QueryService {
         // refusal is written here and committed with the endpoint's read.
         const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
         if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
+        // An outsider takes a place of the endpoint's tenant's serving share only now that it reached
+        // the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
+        const servingFull = servingRefusal(this.ctx, tx, reached, caller, place);
+        if (servingFull) return { em, endpoint, tenantId, outcome: null, refused: servingFull, byPolicy: false, byPlatform: true };
         const admittedAt = this.ctx.deps.clock.now();
         const outcome = await decidePolicies(
           tx,
