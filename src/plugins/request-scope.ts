@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { AuthContext, ScopeContext } from './context.js';
 import type { Orm } from '../db/orm.js';
@@ -36,7 +35,7 @@ export interface RequestScopeOptions {
 export function useRequestScope({ orm, deps, checkQueriesChangeNothing = false }: RequestScopeOptions): Plugin<AuthContext & ScopeContext> {
   return {
     onContextBuilding({ context, extendContext }) {
-      extendContext(openOperationScope({ orm, deps }, context.actor, requestFactsOf(context)));
+      extendContext(openOperationScope({ orm, deps }, context.actor, requestFactsOf(context, deps.secrets)));
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {
@@ -101,10 +100,10 @@ export function openOperationScope({ orm, deps }: Pick<RequestScopeOptions, 'orm
   return { scope, em: scope.em, services: createServices({ actor, scope, deps, request }) };
 }
 
-function requestFactsOf(context: object): RequestFacts {
+function requestFactsOf(context: object, secrets: ServiceDependencies['secrets']): RequestFacts {
   const query = (context as { params?: { query?: unknown } }).params?.query;
   return {
-    operationHash: typeof query === 'string' ? createHash('sha256').update(query).digest('hex') : null,
+    operationHash: typeof query === 'string' ? secrets.documentDigest(query) : null,
     requestId: (context as { requestId?: string }).requestId ?? null,
     traceId: (context as { traceId?: string | null }).traceId ?? null,
     ip: (context as { clientIp?: string }).clientIp ?? null,

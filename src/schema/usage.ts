@@ -97,7 +97,7 @@ const PolicyDecisionRef = builder.objectRef<PolicyDecision>('PolicyDecision').im
     callerTenantId: t.exposeString('callerTenantId', { nullable: true, description: 'Null for anonymous callers.' }),
     callerKind: t.exposeString('callerKind', { description: 'user, apiKey, external or anonymous.' }),
     callerId: t.exposeString('callerId', { description: 'The user, API key or issuer#subject; for anonymous callers a keyed digest of their address (IPv6: its /64).' }),
-    operationHash: t.exposeString('operationHash', { nullable: true, description: 'sha256 of the GraphQL document.' }),
+    operationHash: t.exposeString('operationHash', { nullable: true, description: "The GraphQL document's keyed digest (HMAC-SHA256 under the deployment's master key; the audit events' documentHash of the same document)." }),
     costMicros: t.expose('costMicros', { type: 'SafeInt', description: 'The flat charge known before the query ran.' }),
     retryAfterSeconds: t.exposeInt('retryAfterSeconds', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

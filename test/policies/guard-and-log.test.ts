@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointOver, endpointQueryOverWebSocket, type EndpointSetup } from '../support/endpoints.js';
 import { createPolicy, gql, manualClock, must, outcome } from '../support/policies.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 const clock = manualClock();
@@ -176,7 +176,8 @@ describe('the decision log and usage statistics', () => {
       {
         decision: 'ALLOW', policyId: null, policyType: null, rule: null, reasonCode: null, reason: null, retryAfterSeconds: null,
         endpointSlug: slug, callerKind: 'user', callerId: acme.users[0]!.id,
-        operationHash: createHash('sha256').update(document).digest('hex'),
+        // Keyed, the audit event's documentHash: a plain sha256 let the publisher test guesses of inline secrets.
+        operationHash: secretsOf(server).documentDigest(document),
         verdicts: [{ policyId: expect.any(String), type: 'rate_limit', decision: 'ALLOW', rule: '1 per 600 s per_user' }],
       },
       {
@@ -186,6 +187,7 @@ describe('the decision log and usage statistics', () => {
         verdicts: [{ policyId: expect.any(String), type: 'rate_limit', decision: 'DENY', rule: '1 per 600 s per_user', reasonCode: 'RATE_LIMIT' }],
       },
     ]);
+    expect(nodes[0].operationHash).not.toBe(createHash('sha256').update(document).digest('hex'));
     const denials = await must(server, owner, 'query($f: PolicyDecisionFilter) { policyDecisions(filter: $f) { edges { node { decision } } } }', {
       f: { endpointId: setup.endpointId, decision: 'DENY' },
     });

@@ -148,7 +148,7 @@ export class AuditLog {
    * document held inline (a password in a `logIn` literal) as it could with a plain sha256.
    */
   digestDocument(document: string): string {
-    return this.options.secrets.digest('audit document', document).digest;
+    return this.options.secrets.documentDigest(document);
   }
 
   /** Tenants' audit settings change (updateTenantSettings): forget the cached one. */

@@ -72,6 +72,16 @@ export class SecretBox {
     return { keyId: this.currentKeyId, digest: this.digestWith(this.currentKeyId, purpose, value)! };
   }
 
+  /**
+   * A GraphQL document's digest, wherever one is kept (audit events' `documentHash`, policy
+   * decisions' `operationHash`: the same document gives the same digest in both, under one
+   * master key). Keyed, so a reader cannot test guesses of what a document held inline (a
+   * password in a `logIn` literal) as a plain sha256 let them.
+   */
+  documentDigest(document: string): string {
+    return this.digest('audit document', document).digest;
+  }
+
   /** `value`'s digest for `purpose` under every configured master key, the current one first. */
   digestsUnderEveryKey(purpose: string, value: string): string[] {
     const ids = [this.currentKeyId, ...[...this.keys.keys()].filter((id) => id !== this.currentKeyId)];
