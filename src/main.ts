@@ -99,7 +99,8 @@ async function main(argv: string[]): Promise<number> {
         tenant: values.tenant!,
         name: values.name!,
         scopes: values.scopes!,
-        expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
+        // `--expires-in-days=` (empty) is given, and refused as not a positive number: not the default lifetime.
+        expiresInDays: values['no-expiry'] ? null : values['expires-in-days'] !== undefined ? Number(values['expires-in-days']) : undefined,
       }, answer);
     }
     const { serveUntilSignal } = await servingCode!;

@@ -8,7 +8,9 @@ import type { ParseArgsConfig } from 'node:util';
 import type WebSocket from 'ws';
 import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
 import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
-import { terminalJson, terminalText } from './terminal-text.js';
+import { isPlainHttpBeyondLoopback, plainHttpAllowed } from './plain-http.js';
+import { UnsafeConfigFile } from './private-files.js';
+import { terminalText, writeJson, writeText } from './terminal-text.js';
 
 /** 0 success; the rest by what went wrong (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthenticated: 3, unreachable: 4 } as const;
@@ -70,7 +72,16 @@ export function graphqlUrl(raw: string): string {
   return url.toString();
 }
 
-export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?: string; stdout: Cli['stdout']; stderr: Cli['stderr']; stdin: Cli['stdin'] }): Cli {
+export function createCli(options: {
+  env: NodeJS.ProcessEnv;
+  json: boolean;
+  url?: string;
+  /** --insecure-http: plain http to a host other than loopback is allowed (with a warning). */
+  insecureHttp?: boolean;
+  stdout: Cli['stdout'];
+  stderr: Cli['stderr'];
+  stdin: Cli['stdin'];
+}): Cli {
   // An unreadable file stops only the commands that need the login (logout removes it).
   let stored: StoredLogin | undefined;
   let unreadable: UnreadableLogin | undefined;
@@ -81,6 +92,18 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
     unreadable = error;
   }
   const url = graphqlUrl(options.url ?? options.env.SLUICE_URL ?? stored?.url ?? DEFAULT_URL);
+  // Checked before any request, whichever way the URL came (--url, SLUICE_URL, the stored
+  // login, whose refresh token would go too): every command sends a credential if it has one.
+  const { host } = new URL(url);
+  if (isPlainHttpBeyondLoopback(new URL(url))) {
+    if (!plainHttpAllowed(Boolean(options.insecureHttp), options.env)) {
+      throw new CliError(
+        `refusing plain http to ${host}: your password, session tokens or API key would cross the network unencrypted; use https, or --insecure-http (SLUICE_ALLOW_INSECURE_HTTP=1) to send them anyway`,
+        EXIT.usage,
+      );
+    }
+    writeText(options.stderr, `sluice: warning: plain http to ${host}: your password, session tokens or API key cross the network unencrypted\n`);
+  }
   let client: SluiceClient | undefined;
   return {
     ...options,
@@ -93,10 +116,11 @@ export function createCli(options: { env: NodeJS.ProcessEnv; json: boolean; url?
     },
     print(text, value) {
       const shown = terminalText(text);
-      options.stdout.write(options.json ? `${terminalJson(value)}\n` : shown.endsWith('\n') || shown === '' ? shown : `${shown}\n`);
+      if (options.json) writeJson(options.stdout, value);
+      else writeText(options.stdout, shown.endsWith('\n') || shown === '' ? shown : `${shown}\n`);
     },
     note(line) {
-      options.stderr.write(`${terminalText(line)}\n`);
+      writeText(options.stderr, `${line}\n`);
     },
     close: async () => client?.close(),
   };
@@ -130,6 +154,7 @@ function clientFor(url: string, env: NodeJS.ProcessEnv, stored: StoredLogin | un
 /** A failure as one line and an exit code. */
 export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined, command: string): { line: string; exitCode: number } {
   if (error instanceof CliError) return { line: error.message, exitCode: error.exitCode };
+  if (error instanceof UnsafeConfigFile) return { line: error.message, exitCode: EXIT.failed };
   if (error instanceof SluiceError) {
     const hint = command === 'login' ? '' : ' (run `sluice login`)';
     if (error.code === 'UNAUTHENTICATED') return { line: `${error.message}${hint}`, exitCode: EXIT.unauthenticated };

@@ -20,7 +20,7 @@ import { policiesCreate, policiesDelete, policiesEdit, policiesList, policiesTyp
 import { query } from './commands/query.js';
 import { login, logout, whoami } from './commands/session.js';
 import { usage } from './commands/usage.js';
-import { terminalText } from './terminal-text.js';
+import { writeText } from './terminal-text.js';
 
 // In the order `sluice --help` lists them: getting started, data, answering, governing, people, keys.
 const COMMANDS: Command[] = [
@@ -69,6 +69,7 @@ const COMMANDS: Command[] = [
 
 const GLOBAL_OPTIONS = {
   url: { type: 'string' },
+  'insecure-http': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -105,7 +106,7 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
   if (!command) {
     const group = COMMANDS.filter((candidate) => candidate.name.startsWith(`${first} `));
     const asked = argv.includes('--help') || argv.includes('-h');
-    io[asked ? 'stdout' : 'stderr'].write(`${asked ? '' : `sluice ${first}: which one?\n\n`}${group.map(helpLine).join('\n')}\n`);
+    writeText(io[asked ? 'stdout' : 'stderr'], `${asked ? '' : `sluice ${first}: which one?\n\n`}${group.map(helpLine).join('\n')}\n`);
     return asked ? EXIT.ok : EXIT.usage;
   }
   const rest = argv.slice(command.name.split(' ').length);
@@ -113,20 +114,23 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
   try {
     parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ...GLOBAL_OPTIONS, ...command.options } });
   } catch (error) {
-    io.stderr.write(`sluice ${command.name}: ${terminalText((error as Error).message)}\nUsage: ${helpLine(command)}\n`);
+    writeText(io.stderr, `sluice ${command.name}: ${(error as Error).message}\nUsage: ${helpLine(command)}\n`);
     return EXIT.usage;
   }
   if (parsed.values.help) {
-    io.stdout.write(`Usage: sluice ${command.name} ${command.usage}\n\n${command.help}\n\nEvery command takes --url <url> (else SLUICE_URL, else the server you logged in to), --json and --help.\n`);
+    writeText(
+      io.stdout,
+      `Usage: sluice ${command.name} ${command.usage}\n\n${command.help}\n\nEvery command takes --url <url> (else SLUICE_URL, else the server you logged in to), --json and --help, and --insecure-http to allow plain http to a host other than this machine (docs/cli.md).\n`,
+    );
     return EXIT.ok;
   }
   let cli: ReturnType<typeof createCli> | undefined;
   try {
-    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined });
+    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined, insecureHttp: Boolean(parsed.values['insecure-http']) });
     return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
   } catch (error) {
     const { line, exitCode } = explain(error, cli, command.name);
-    io.stderr.write(`sluice ${command.name}: ${terminalText(line)}\n`);
+    writeText(io.stderr, `sluice ${command.name}: ${line}\n`);
     return exitCode;
   } finally {
     await cli?.close();

@@ -9,7 +9,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { IngestionProgressSubscription } from '../sdk/index.js';
-import { terminalText } from './terminal-text.js';
+import { terminalText, writeText } from './terminal-text.js';
 
 export type Progress = IngestionProgressSubscription['ingestionProgress'];
 
@@ -46,14 +46,16 @@ export function progressView(stream: NodeJS.WritableStream & { isTTY?: boolean }
     } else {
       work = `${docs} | chunks ${progress.chunksDone} | ${rate}`;
     }
+    // Every text shown is cleaned here, for both views: the label may quote the server's data (a
+    // dataset's slug, a file's name), and the stage and figures come from the server as sent (the
+    // SDK does not check that a stage is one of the enum's, nor that a count is a number).
     return {
-      // A label may quote the server's data (a dataset's slug, a file's name): never drives the terminal.
       label: terminalText(label),
-      stage: progress.stage.padEnd(9),
-      value: percent,
+      stage: terminalText(String(progress.stage)).padEnd(9),
+      value: Number(percent) || 0,
       percent: `${Math.floor(percent)}`.padStart(3),
-      work,
-      remaining: TERMINAL.has(progress.stage) ? 'done' : etaSeconds == null ? 'ETA -' : `ETA ${etaSeconds}s`,
+      work: terminalText(work),
+      remaining: terminalText(TERMINAL.has(progress.stage) ? 'done' : etaSeconds == null ? 'ETA -' : `ETA ${etaSeconds}s`),
     };
   };
   return stream.isTTY ? barView(stream, figures) : lineView(stream, figures);
@@ -120,7 +122,7 @@ function lineView(stream: NodeJS.WritableStream, figures: FiguresOf): ProgressVi
       if (!notable) return;
       last.set(progress.jobId, { stage: progress.stage, percent: shown.value, at: Date.now() });
       const { label: name, stage, percent, work, remaining } = shown;
-      stream.write(`${name} ${stage} ${percent}% | ${work} | ${remaining}\n`);
+      writeText(stream, `${name} ${stage} ${percent}% | ${work} | ${remaining}\n`);
     },
     stop() {},
   };

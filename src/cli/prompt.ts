@@ -1,6 +1,6 @@
 /** Reading what the user types: all of stdin (for --password-stdin), or a line at a terminal. */
 import { createInterface } from 'node:readline/promises';
-import { terminalText } from './terminal-text.js';
+import { terminalText, writeText } from './terminal-text.js';
 
 export async function readAllStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -22,7 +22,7 @@ export async function askLine(question: string, stdin: NodeJS.ReadableStream, st
 /** Asks at a terminal without echoing what is typed. */
 export function askSecret(question: string, stdin: NodeJS.ReadStream, stderr: NodeJS.WritableStream): Promise<string> {
   return new Promise((resolve, reject) => {
-    stderr.write(terminalText(question));
+    writeText(stderr, question);
     let typed = '';
     stdin.setRawMode(true);
     stdin.resume();
@@ -30,7 +30,7 @@ export function askSecret(question: string, stdin: NodeJS.ReadStream, stderr: No
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off('data', onData);
-      stderr.write('\n');
+      writeText(stderr, '\n');
       if (error) reject(error);
       else resolve(typed);
     };

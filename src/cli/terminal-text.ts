@@ -20,3 +20,17 @@ export function terminalText(text: string): string {
 export function terminalJson(value: unknown): string {
   return String(JSON.stringify(value)).replace(UNSAFE_IN_JSON, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * Writes `text` made safe for a terminal to `stream`. With `writeJson`, the only way src/cli
+ * writes to stdout or stderr (test/cli/terminal-writes.test.ts holds it to that), so data
+ * from the server cannot reach the terminal raw through a write that forgot to clean it.
+ */
+export function writeText(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(terminalText(text));
+}
+
+/** Writes `value` to `stream` as one line of JSON that is safe to show in a terminal. */
+export function writeJson(stream: NodeJS.WritableStream, value: unknown): void {
+  stream.write(`${terminalJson(value)}\n`);
+}

@@ -175,7 +175,7 @@ describe('sluice (client commands)', { timeout: 300_000 }, () => {
   it('names an unreadable credentials file, and logout removes it', async () => {
     const other = join(home, 'corrupt-config');
     mkdirSync(other, { recursive: true });
-    writeFileSync(join(other, 'credentials.json'), '{ not json');
+    writeFileSync(join(other, 'credentials.json'), '{ not json', { mode: 0o600 });
     const env = { SLUICE_CONFIG_DIR: other };
     expectOneLineFailure(await sluice(['whoami', '--url', server.url], { env }), 3, /credentials\.json is unreadable .*run `sluice logout`/);
     expect(await sluice(['logout'], { env })).toMatchObject({ code: 0, stdout: `Removed the unreadable ${join(other, 'credentials.json')}\n` });

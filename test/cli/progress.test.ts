@@ -37,7 +37,7 @@ function terminal() {
     }),
     { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
   );
-  return { stream, lastFrame: (label: string) => screen.written.split(/\r|\n|\u001b\[[0-9;]*[A-Za-z]/).filter((line) => line.includes(label)).at(-1) };
+  return { stream, screen, lastFrame: (label: string) => screen.written.split(/\r|\n|\u001b\[[0-9;]*[A-Za-z]/).filter((line) => line.includes(label)).at(-1) };
 }
 
 it('draws a bar per job at a terminal, with the figures of the latest update', () => {
@@ -74,4 +74,16 @@ it("draws an ingest job's EMBEDDING stage by its chunks embedded, its ETA from t
   view.stop();
   // 4 chunks in 2 s: the 6 left take 3 s.
   expect(lastFrame('job 1')).toMatch(/^job 1 █{10}░{14}  40% \| EMBEDDING \| docs 4\/4 \| embedded 4\/10 chunks \| ETA 3s$/);
+});
+
+it("cleans the server's stage and figures in the bar: a hostile server's escapes never reach the terminal", () => {
+  const { stream, screen, lastFrame } = terminal();
+  const view = progressView(stream);
+  // Not what Sluice sends (an enum, numbers); what the SDK passes on from a server that sends it.
+  const hostile = { kind: 'REEMBED', stage: '\u001b]52;c;aGFja2Vk\u0007EMBEDDING', chunksEmbedded: '4\u001b[2J', chunksToEmbed: '10\u001b]0;owned\u0007', etaSeconds: '5\u009b2J' } as unknown as Partial<Progress>;
+  view.update('re-embed', progress('EMBEDDING', 40, hostile));
+  view.stop();
+  // cli-progress's own cursor sequences stay; the server's clipboard write, title and screen clear do not.
+  expect(screen.written).not.toMatch(/\u001b\]|\u001b\[2J|\u009b|\u0007/);
+  expect(lastFrame('re-embed')).toMatch(/^re-embed █{10}░{14}  40% \| EMBEDDING \| chunks embedded 4\/10 \| ETA 5s$/);
 });

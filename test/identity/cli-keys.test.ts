@@ -1,5 +1,6 @@
 /** `sluice keys create`: the operator CLI mints a working key, printed alone on stdout. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { asOwner } from '../support/locks.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { execSluice, sluiceEnv } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -42,4 +43,17 @@ it('refuses unknown tenants and scopes with exit code 2 and a message', CHILD_PR
     stderr: expect.stringContaining('unknown: root'),
   });
   await expect(sluice('keys', 'create', '--tenant', tenant.slug)).rejects.toMatchObject({ code: 2 });
+});
+
+it('refuses an empty --expires-in-days with exit code 2, rather than the default lifetime', CHILD_PROCESS_TIMEOUT, async () => {
+  // `--expires-in-days=` (a variable that expanded to nothing) was taken as not given: a key of the tenant's default lifetime.
+  for (const given of [['--expires-in-days='], ['--expires-in-days', '']]) {
+    await expect(sluice('keys', 'create', '--tenant', tenant.slug, '--name', 'empty-expiry', '--scopes', 'read', ...given)).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('--expires-in-days must be a positive whole number'),
+    });
+  }
+  const { rows } = await asOwner(server, (client) => client.query("select count(*)::int as n from api_keys where name = 'empty-expiry'"));
+  expect(rows).toEqual([{ n: 0 }]);
 });

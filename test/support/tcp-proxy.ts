@@ -4,7 +4,8 @@
  * database restarts;
  * `restore()` accepts again on the same port. Bytes pass through untouched, except that the
  * first `resetFirst` connections are reset as soon as they send anything (what a client sees
- * when a server closes a kept-alive connection as the client writes to it).
+ * when a server closes a kept-alive connection as the client writes to it). `listenOn` puts it on
+ * another of the machine's addresses than loopback: a server as a client sees one across a network.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -19,7 +20,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }, options: { resetFirst?: number } = {}): Promise<TcpProxy> {
+export async function startTcpProxy(target: { host: string; port: number }, options: { resetFirst?: number; listenOn?: string } = {}): Promise<TcpProxy> {
+  const host = options.listenOn ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   const counts = { reset: 0, passed: 0 };
   const track = (socket: Socket) => {
@@ -44,7 +46,7 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
       upstream.on('error', () => client.destroy());
     });
   let server: Server = makeServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as { port: number }).port;
   const stopListening = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return {
@@ -52,7 +54,7 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     counts,
     through(url) {
       const parsed = new URL(url);
-      parsed.hostname = '127.0.0.1';
+      parsed.hostname = host.includes(':') ? `[${host}]` : host;
       parsed.port = String(port);
       return parsed.toString();
     },
@@ -63,7 +65,7 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     },
     async restore() {
       server = makeServer();
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      await new Promise<void>((resolve) => server.listen(port, host, resolve));
     },
     async close() {
       for (const socket of sockets) socket.destroy();

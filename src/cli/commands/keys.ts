@@ -2,7 +2,6 @@
 import { ApiKeysDocument, CreateApiKeyDocument, RevokeApiKeyDocument, type ApiKeyFieldsFragment, type ApiScope, type SluiceClient } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
 import { table } from '../table.js';
-import { terminalText } from '../terminal-text.js';
 import { allPages } from './lookup.js';
 
 const SCOPES: readonly ApiScope[] = ['READ', 'WRITE', 'ADMIN'];
@@ -29,7 +28,8 @@ default time (apiKeyDefaultTtlDays). Needs ADMIN.`,
     }
     const { createApiKey } = await cli.client().mutate(CreateApiKeyDocument, { input: { name, scopes: scopes as ApiScope[], expiresAt } });
     const { apiKey } = createApiKey;
-    if (!cli.json) cli.stderr.write(`Created API key ${terminalText(apiKey.name)} (${apiKey.id}), scopes ${apiKey.scopes.join(', ')}, expires ${apiKey.expiresAt ?? 'never'}. The secret, shown once:\n`);
+    // Every figure here is the server's: cleaned with the name by note, not the name alone.
+    if (!cli.json) cli.note(`Created API key ${apiKey.name} (${apiKey.id}), scopes ${apiKey.scopes.join(', ')}, expires ${apiKey.expiresAt ?? 'never'}. The secret, shown once:`);
     cli.print(createApiKey.secret, { secret: createApiKey.secret, ...apiKey });
   },
 };

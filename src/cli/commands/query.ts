@@ -1,7 +1,7 @@
 /** `sluice query <tenant/endpoint> "question"`: passages, then the answer as it streams. */
 import { EndpointQueryDocument, type EndpointQuerySubscription } from '../../sdk/index.js';
 import { CliError, EXIT, type Command } from '../cli.js';
-import { terminalText } from '../terminal-text.js';
+import { writeText } from '../terminal-text.js';
 import { numberOption } from './lookup.js';
 
 type Event = EndpointQuerySubscription['endpointQuery'];
@@ -26,7 +26,7 @@ ranks the keyword and semantic rankings gave it), answer, citations, usage.`,
     let streaming = false;
     const result: Record<string, unknown> = {};
     // Titles, passages and answers come from documents and models: shown, never obeyed by the terminal.
-    const write = (text: string) => cli.stdout.write(terminalText(text));
+    const write = (text: string) => writeText(cli.stdout, text);
     for await (const { endpointQuery: event } of cli.client().subscribe(EndpointQueryDocument, { endpoint, query: question, options })) {
       switch (event.__typename) {
         case 'EndpointQueryRetrieved':

@@ -6,10 +6,10 @@
  * and only while nobody has written them since.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Cli } from '../cli.js';
 import { configDirectory } from '../credentials.js';
+import { privateDirectory, readPrivateFile, UnsafeConfigFile, writePrivateFile } from '../private-files.js';
 
 /** A document as this watcher left it: deletable while its updatedAt is still this. */
 export interface SentDocument {
@@ -51,9 +51,13 @@ export function stateFile(cli: Cli, datasetId: string, folder: string): string {
 export async function readState(path: string, empty: WatchState): Promise<WatchState> {
   let stored: Partial<WatchState> & { version?: number };
   try {
-    stored = JSON.parse(await readFile(path, 'utf8'));
-  } catch {
-    return empty; // none yet, or unreadable: everything is sent once (the server skips what it has)
+    const text = readPrivateFile(path);
+    if (text === undefined) return empty;
+    stored = JSON.parse(text);
+  } catch (error) {
+    // A state another user could have written would choose which documents get deleted: refused.
+    if (error instanceof UnsafeConfigFile) throw new UnsafeConfigFile(`${error.message}; delete it to start this watch afresh`);
+    return empty; // unreadable: everything is sent once (the server skips what it has)
   }
   if (stored.datasetId !== empty.datasetId || stored.folder !== empty.folder || !stored.files) return empty;
   if (stored.version === VERSION) return stored as WatchState;
@@ -65,10 +69,10 @@ export async function readState(path: string, empty: WatchState): Promise<WatchS
 }
 
 export async function writeState(path: string, state: WatchState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // The config directory, then its watch/ (stateFile's layout), each the user's alone.
+  privateDirectory(dirname(dirname(path)));
   // Write then rename: an interrupted write never leaves half a file.
-  await writeFile(`${path}.tmp`, JSON.stringify(state), { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  writePrivateFile(path, JSON.stringify(state));
 }
 
 export function emptyState(url: string, datasetId: string, folder: string): WatchState {
