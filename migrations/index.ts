@@ -66,6 +66,8 @@ import { Migration20261207090000_key_chain_lifetimes } from './Migration20261207
 import { Migration20261207100000_audit_trust_boundary } from './Migration20261207100000_audit_trust_boundary.js';
 import { Migration20261207110000_audit_retention_recorded } from './Migration20261207110000_audit_retention_recorded.js';
 import { Migration20261207120000_audit_owner_actions } from './Migration20261207120000_audit_owner_actions.js';
+import { Migration20261207140000_audit_history_without_private_keys } from './Migration20261207140000_audit_history_without_private_keys.js';
+import { Migration20261207140100_model_key_last4_of_long_keys } from './Migration20261207140100_model_key_last4_of_long_keys.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -134,4 +136,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207100000_audit_trust_boundary', class: Migration20261207100000_audit_trust_boundary },
   { name: 'Migration20261207110000_audit_retention_recorded', class: Migration20261207110000_audit_retention_recorded },
   { name: 'Migration20261207120000_audit_owner_actions', class: Migration20261207120000_audit_owner_actions },
+  { name: 'Migration20261207140000_audit_history_without_private_keys', class: Migration20261207140000_audit_history_without_private_keys },
+  { name: 'Migration20261207140100_model_key_last4_of_long_keys', class: Migration20261207140100_model_key_last4_of_long_keys },
 ];

@@ -8,9 +8,12 @@
  * events change (`rescrubAuditHistory`): each changed event's details are replaced, the chain is
  * re-hashed from the first one, and the rewrite is recorded on the chain as an
  * `audit.chain.rewritten` event (docs/audit.md, "Chain rewrites"). Events written by today's
- * code are unchanged by it, so running it again rewrites nothing.
+ * code are unchanged by it, so running it again rewrites nothing. Each rewrite has its rules
+ * (`RescrubRules`): 2026-12-06's (`rescrubbedDetails`), and 2026-12-07's, which removes JSON Web
+ * Keys' private members that unmarked values kept (`detailsWithoutPrivateKeys`).
  */
 import { addMember, isSecretName, redact } from '../platform/logging/redaction.js';
+import { isJwkPrivateMember } from '../platform/secrets/json-web-keys.js';
 
 /** A form the audit trail writes in place of a value (marks.ts): kept as it is. */
 function isKeptForm(value: object): boolean {
@@ -26,6 +29,7 @@ function isKeptForm(value: object): boolean {
       return typeof inner === 'string';
     case 'text':
     case 'file':
+    case 'keySet':
       return inner != null && typeof inner === 'object' && !Array.isArray(inner);
     default:
       return false;
@@ -93,19 +97,83 @@ export function rescrubbedDetails(action: string, details: unknown): unknown {
   return details;
 }
 
+/**
+ * JSON Web Keys' private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`, in an object with
+ * `kty`) as `{ "secret": "omitted" }`, at any depth, everything else as it is: what an unmarked
+ * value kept of a key until 2026-12-07, when an identity provider's `jwks` had no audit mark and
+ * member names alone decided (a private key pasted as `jwks` was kept with its `d`).
+ */
+function withoutPrivateKeys(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
+  // Forms the trail writes in place of a value are read too: none holds a private member, and an
+  // old unmarked value shaped like one (`{"text": {…a key…}}`) is not skipped.
+  if (Array.isArray(value)) return value.map((item) => withoutPrivateKeys(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    Object.defineProperty(out, key, {
+      value: item != null && isJwkPrivateMember(value, key) ? OMITTED : withoutPrivateKeys(item, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** An event's `details` without JSON Web Keys' private members: operation arguments, configuration changes. */
+export function detailsWithoutPrivateKeys(action: string, details: unknown): unknown {
+  if (!isRecord(details)) return details;
+  if (action.startsWith('graphql.') && Array.isArray(details.fields)) {
+    return { ...details, fields: details.fields.map((field) => (isRecord(field) && 'arguments' in field ? { ...field, arguments: withoutPrivateKeys(field.arguments, 0) } : field)) };
+  }
+  if (action.startsWith('config.')) {
+    return {
+      ...details,
+      ...('before' in details ? { before: withoutPrivateKeys(details.before, 0) } : {}),
+      ...('after' in details ? { after: withoutPrivateKeys(details.after, 0) } : {}),
+    };
+  }
+  return details;
+}
+
+/** What a rewrite changes in an event's details, and how its `audit.chain.rewritten` event names it. */
+export interface RescrubRules {
+  details: (action: string, details: unknown) => unknown;
+  reason: string;
+  removed: string[];
+}
+
+/** The rules of the 2026-12-06 rewrite (Migration20261206190000_audit_history_rescrubbed). */
+export const RESCRUB_2026_12_06: RescrubRules = {
+  details: rescrubbedDetails,
+  reason: "values kept by rules older than today's: configuration changes, operation names and aliases, keys glued to text (2026-12-06)",
+  removed: ['secrets in details.before/after of config.* events, and model system prompts', 'secrets in operation names, aliases and arguments of graphql.* events'],
+};
+
+/** The rules of the 2026-12-07 rewrite (Migration20261207140000_audit_history_without_private_keys). */
+export const RESCRUB_2026_12_07: RescrubRules = {
+  details: detailsWithoutPrivateKeys,
+  reason: 'private members of JSON Web Keys kept by unmarked arguments, such as a private key given as an identity provider’s jwks (2026-12-07)',
+  removed: ['JWK private members (d, p, q, dp, dq, qi, oth, k) in arguments of graphql.* events and details.before/after of config.* events'],
+};
+
 /** Runs one statement (PostgreSQL's `$n` parameters) as the database owner, in the caller's transaction. */
 export type OwnerQuery = (sql: string, params?: readonly unknown[]) => Promise<Record<string, unknown>[]>;
 
 const BATCH = 1_000;
 
 /**
- * Applies `rescrubbedDetails` to every event of every chain, under an exclusive lock on the
- * chain heads (no append interleaves), re-hashes each chain from its first changed event and
- * records the rewrite on it. Returns how many events each rewritten chain had changed.
+ * Applies the rules' `details` (by default `rescrubbedDetails`) to every event of every chain,
+ * under an exclusive lock on the chain heads (no append interleaves), re-hashes each chain from
+ * its first changed event and records the rewrite on it. Returns how many events each rewritten chain had changed.
  */
-export async function rescrubAuditHistory(query: OwnerQuery): Promise<Map<string, number>> {
+export async function rescrubAuditHistory(query: OwnerQuery, rules: RescrubRules = RESCRUB_2026_12_06): Promise<Map<string, number>> {
   await query('lock table audit_chain_heads in exclusive mode');
+  // Migrations run in one transaction: an earlier rewrite's tables are still there.
+  await query('drop table if exists pg_temp.audit_rescrub_from, pg_temp.audit_rescrub_rules');
   await query('create temp table audit_rescrub_from (tenant_id uuid primary key, first_seq bigint not null, changed bigint not null) on commit drop');
+  await query('create temp table audit_rescrub_rules (reason text not null, removed jsonb not null) on commit drop');
+  await query('insert into audit_rescrub_rules values ($1, $2::jsonb)', [rules.reason, JSON.stringify(rules.removed)]);
   const rewritten = new Map<string, number>();
   for (const { tenant_id: tenantId } of await query('select tenant_id from audit_chain_heads order by tenant_id')) {
     let after = '0';
@@ -120,7 +188,7 @@ export async function rescrubAuditHistory(query: OwnerQuery): Promise<Map<string
       if (rows.length === 0) break;
       const updates = [];
       for (const row of rows) {
-        const details = rescrubbedDetails(String(row.action), row.details);
+        const details = rules.details(String(row.action), row.details);
         if (JSON.stringify(details) === JSON.stringify(row.details)) continue;
         updates.push({ seq: row.seq, created_at: row.created_at, details });
         firstSeq ??= String(row.seq);
@@ -151,8 +219,10 @@ declare
   ev record;
   prev bytea;
   rewrite uuid;
+  rules record;
   at text := to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
 begin
+  select * into rules from audit_rescrub_rules;
   for chain in select h.*, r.first_seq, r.changed from audit_chain_heads h join audit_rescrub_from r using (tenant_id) order by h.tenant_id loop
     if chain.first_seq <= chain.retained_from_seq then
       prev := chain.retained_prev_hash;
@@ -174,8 +244,8 @@ begin
         'id', rewrite, 'at', at, 'action', 'audit.chain.rewritten', 'outcome', 'ok', 'actorKind', 'system', 'actorId', null,
         'requestId', null, 'traceId', null,
         'details', jsonb_build_object(
-          'reason', 'values kept by rules older than today''s: configuration changes, operation names and aliases, keys glued to text (2026-12-06)',
-          'removed', jsonb_build_array('secrets in details.before/after of config.* events, and model system prompts', 'secrets in operation names, aliases and arguments of graphql.* events'),
+          'reason', rules.reason,
+          'removed', rules.removed,
           'changedEvents', chain.changed,
           'fromSeq', chain.first_seq::text,
           'toSeq', chain.seq::text,

@@ -26,6 +26,11 @@ export function normalizeEmail(email: string): string {
   return normalized;
 }
 
+/** Whether `email` (trimmed, lower-case) is shaped like an address an account could have. */
+export function looksLikeEmail(email: string): boolean {
+  return emailSchema.safeParse(email.trim().toLowerCase()).success;
+}
+
 export function validSlug(slug: string): string {
   if (!SLUG.test(slug)) throw new ValidationError('slug must be 3 to 64 lowercase letters, digits or hyphens', { field: 'slug' });
   return slug;

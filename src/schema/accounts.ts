@@ -66,7 +66,7 @@ const TenantSwitchRef = builder.objectRef<TenantSwitch>('TenantSwitch').implemen
 
 const SignUpInput = builder.inputType('SignUpInput', {
   fields: (t) => ({
-    email: t.string({ required: true, ...bounded('email', 'personal') }),
+    email: t.string({ required: true, ...bounded('email', 'email') }),
     password: t.string({ required: true, description: 'At least 10 characters, at most 256 bytes.', ...bounded('password', 'secret') }),
     tenantName: t.string({ required: true, ...displayText('name'), description: 'Your organisation; its slug is derived from it.' }),
   }),
@@ -74,7 +74,7 @@ const SignUpInput = builder.inputType('SignUpInput', {
 
 const LogInInput = builder.inputType('LogInInput', {
   fields: (t) => ({
-    email: t.string({ required: true, ...bounded('email', 'personal') }),
+    email: t.string({ required: true, ...bounded('email', 'email') }),
     password: t.string({ required: true, ...bounded('password', 'secret') }),
     tenant: t.string({ required: false, description: 'Tenant id or slug; your oldest membership when omitted.', ...bounded('tenant') }),
   }),

@@ -16,6 +16,10 @@ export const audited = {
   text: mark('text'),
   /** Emails, names: outside the hashed payload, removed by erasure. */
   personal: mark('personal'),
+  /** An email address: personal; a value not shaped like one (a password in the wrong field) only as a keyed digest. */
+  email: mark('email'),
+  /** A JSON Web Key Set (or key): per key, only what identifies it (type, id, algorithm, use, curve, thumbprint). */
+  keySet: mark('keySet'),
   /** Sounds sensitive, is not (a claim's name): kept, and said so. */
   plain: mark('plain'),
   /** A JSON field whose members are marked (a model config's `systemPrompt`: text); the rest unmarked. */

@@ -59,7 +59,13 @@ const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProvide
     issuer: t.string({ required: true, description: 'Must equal the `iss` claim of its tokens.', ...bounded('url') }),
     audience: t.string({ required: true, description: 'Tokens must name this in `aud`.', ...bounded('url') }),
     jwksUrl: t.string({ required: false, description: 'Where the issuer publishes its public keys (https in production).', ...bounded('url') }),
-    jwks: t.field({ type: 'JSONObject', required: false, description: 'Or the key set itself: public keys only.' }),
+    jwks: t.field({
+      type: 'JSONObject',
+      required: false,
+      description: 'Or the key set itself: public keys only (members kty, n, e, crv, x, y, kid, alg, use, key_ops, x5c, x5t, x5t#S256, x5u).',
+      // Kept on the audit trail only as what identifies each key: a private key pasted by mistake is never stored there.
+      ...audited.keySet,
+    }),
     emailClaim: t.string({ required: false, description: 'Claim holding the email (default `email`).', ...bounded('keyword', 'plain') }),
     roleClaim: t.string({ required: false, description: 'Claim holding role names, mapped by `roleMapping`.', ...bounded('keyword') }),
     roleMapping: t.field({ type: 'JSONObject', required: false, description: 'Claim value → role, e.g. {"partner-admin": "ADMIN"}.' }),

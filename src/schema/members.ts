@@ -41,7 +41,7 @@ builder.mutationFields((t) => ({
   inviteMember: t.field({
     type: CreatedInvitationRef,
     authScopes: { permission: 'member:manage' },
-    args: { email: t.arg.string({ required: true, ...bounded('email', 'personal') }), role: t.arg({ type: RoleEnum, required: true }) },
+    args: { email: t.arg.string({ required: true, ...bounded('email', 'email') }), role: t.arg({ type: RoleEnum, required: true }) },
     resolve: (_root, args, ctx) => ctx.services.members.invite(args),
   }),
   revokeInvitation: t.field({

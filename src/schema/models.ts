@@ -61,7 +61,7 @@ ModelRef.implement({
     apiKeySet: t.boolean({ resolve: (model) => model.apiKeyKeyId !== null, description: 'Whether an API key is stored (sealed; never returned).' }),
     apiKeyLast4: t.string({
       nullable: true,
-      description: 'The last four characters of the stored key. ADMIN (`config:read`): others get FORBIDDEN.',
+      description: 'The last four characters of the stored key; null for a key under 16 characters (it would show too much of it). ADMIN (`config:read`): others get FORBIDDEN.',
       authScopes: { permission: 'config:read' },
       resolve: (model) => model.apiKeyLast4,
     }),

@@ -7,6 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { auditEventsOf } from '../support/audit.js';
+import { runMigrationAgain } from '../support/migrations.js';
 import { endpointOver, gql, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
@@ -128,9 +130,38 @@ it('updateModel replaces or removes the key; a type without keys refuses one', a
   });
   expect(createModel.apiKeySet).toBe(false);
   const update = 'mutation($id: ID!, $i: UpdateModelInput!) { updateModel(id: $id, input: $i) { apiKeySet apiKeyLast4 } }';
-  expect((await must(server, owner.token, update, { id: createModel.id, i: { apiKey: 'sk-abcd-9876' } })).updateModel).toEqual({ apiKeySet: true, apiKeyLast4: '9876' });
+  expect((await must(server, owner.token, update, { id: createModel.id, i: { apiKey: 'sk-abcd-efgh-9876' } })).updateModel).toEqual({ apiKeySet: true, apiKeyLast4: '9876' });
   expect((await must(server, owner.token, update, { id: createModel.id, i: { name: uniqueSlug('renamed') } })).updateModel).toEqual({ apiKeySet: true, apiKeyLast4: '9876' });
   expect((await must(server, owner.token, update, { id: createModel.id, i: { apiKey: null } })).updateModel).toEqual({ apiKeySet: false, apiKeyLast4: null });
   const refused = await gql(server, owner.token, update, { id: createModel.id, i: { apiKey: 'has whitespace' } });
   expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'apiKey' });
+});
+
+it('shows and records the last four of a key of 16 characters or more only: a short key stays hidden', async () => {
+  // A 4-character key's "last four" were all of it, shown to every ADMIN and kept on the trail (attacker review).
+  const create = 'mutation($i: CreateModelInput!) { createModel(input: $i) { id apiKeyLast4 } }';
+  const shown: Record<string, string | null> = {};
+  for (const key of ['Zk9q', 'sk-15-chars-Q7x', 'sk-16-chars-Q7xY']) {
+    const { createModel } = await must(server, owner.token, create, { i: { name: uniqueSlug('short'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'x' }, apiKey: key } });
+    shown[key] = createModel.apiKeyLast4;
+  }
+  expect(shown).toEqual({ Zk9q: null, 'sk-15-chars-Q7x': null, 'sk-16-chars-Q7xY': 'Q7xY' });
+  const events = await auditEventsOf(server, owner.token, 3, { action: 'config.model.create' }, 10_000, (event) => event.details.after.keyLast4 === 'Q7xY');
+  const recorded = events.filter((event) => event.details.after.keySet).map((event) => event.details.after.keyLast4);
+  expect(recorded.slice(-3)).toEqual([null, null, 'Q7xY']);
+  expect(JSON.stringify(events)).not.toContain('Zk9q');
+});
+
+it('hides the last four that older code stored for a short key (migration model_key_last4_of_long_keys)', async () => {
+  const create = 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }';
+  const ids: string[] = [];
+  for (const key of ['Zk9q', 'sk-16-chars-R2dZ']) {
+    const { createModel } = await must(server, owner.token, create, { i: { name: uniqueSlug('older'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'x' }, apiKey: key } });
+    ids.push(Buffer.from(createModel.id, 'base64').toString().split(':')[1]!);
+  }
+  // As the code before 2026-12-07 stored them: every key's last four.
+  await withClient(server.database.ownerUrl, (client) => client.query(`update models set api_key_last4 = case id when $1 then 'Zk9q' else 'R2dZ' end where id = any($2::uuid[])`, [ids[0], ids]));
+  await runMigrationAgain(server, 'Migration20261207140100_model_key_last4_of_long_keys');
+  const rows = await withClient(server.database.ownerUrl, async (client) => (await client.query('select id, api_key_last4 from models where id = any($1::uuid[])', [ids])).rows);
+  expect(Object.fromEntries(rows.map((row) => [row.id, row.api_key_last4]))).toEqual({ [ids[0]!]: null, [ids[1]!]: 'R2dZ' });
 });

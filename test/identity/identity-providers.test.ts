@@ -141,6 +141,26 @@ describe('registration', () => {
     }
   });
 
+  it('accepts public members only: an RSA private key without `d` is refused, not stored', async () => {
+    // Its primes and CRT values rebuild the private key; only `d` was checked until 2026-12-07.
+    const rsa = await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey);
+    const { d: _d, ...withoutD } = rsa;
+    const issuer = `https://rsa-${Math.random()}.example.test`;
+    for (const key of [withoutD, { kty: rsa.kty, n: rsa.n, e: rsa.e, qi: rsa.qi }, { kty: rsa.kty, n: rsa.n, e: rsa.e, ext: true }]) {
+      const { body } = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer, jwks: { keys: [key] } }) } });
+      expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_PUBLIC_KEY', field: 'jwks' });
+    }
+    const { body } = await server.graphql('{ viewer { tenant { identityProviders(first: 100) { edges { node { issuer jwks } } } } } }', { token: owner.accessToken });
+    const stored = JSON.stringify(body.data.viewer.tenant.identityProviders);
+    expect(stored).not.toContain(issuer);
+    expect(stored).not.toContain(rsa.p!);
+    // Every public member a key set may carry is still accepted.
+    const key = await newKey('with-all-public-members', 'RS256');
+    const full = { ...key.jwk, key_ops: ['verify'], x5t: 'dGh1bWI', 'x5t#S256': 'dGh1bWI', x5u: 'https://partner.example.test/cert.pem' };
+    const accepted = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer, jwks: { keys: [full] } }) } });
+    expect(accepted.body.data?.registerIdentityProvider).toMatchObject({ issuer });
+  });
+
   it('is for ADMINs and above, and never maps to OWNER', async () => {
     const { addMember } = await import('../support/identity.js');
     const member = await addMember(server, owner.accessToken, 'MEMBER');

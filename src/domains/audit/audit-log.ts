@@ -16,6 +16,7 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { redactStrings, type RedactionOptions } from '../../platform/logging/redaction.js';
 import { cutAtCodePoint, wellFormed } from '../../platform/text/code-points.js';
 import type { SecretBox } from '../../platform/secrets/secret-box.js';
+import { isEmailShaped, notAnEmail } from './marks.js';
 
 /** The chain of events that belong to no tenant (log-in attempts for unknown accounts). */
 export const PLATFORM_CHAIN = '00000000-0000-0000-0000-000000000000';
@@ -242,7 +243,10 @@ export function auditEventRow(secrets: SecretBox, { id, createdAt, record: given
   const record = wellFormed(given);
   const tenantId = record.tenantId ?? PLATFORM_CHAIN;
   const hidden = (value: string) => (storeEmails ? value : `digest:${secrets.digest('audit email', value.toLowerCase()).digest}`);
-  const email = record.actor.email ? hidden(record.actor.email) : record.actor.email;
+  // An actor's email that is no address (what a failed log-in was given: a password typed into
+  // the email field) is kept only as a keyed digest, as an email-marked argument is (marks.ts).
+  const actorEmail = (value: string) => (isEmailShaped(value) ? hidden(value) : notAnEmail(value, (text) => secrets.digest('audit text', text)));
+  const email = record.actor.email ? actorEmail(record.actor.email) : record.actor.email;
   const values = record.personalValues?.length ? { values: record.personalValues.map(hidden) } : {};
   const personal = { email, ip: record.request?.ip ?? null, userAgent: record.request?.userAgent ? cutAtCodePoint(record.request.userAgent, 512) : null, ...values };
   const { keyId, digest } = secrets.digest('audit personal data', canonicalJson(personal));

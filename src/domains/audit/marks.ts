@@ -8,16 +8,25 @@
  *              events can be compared without the text being readable;
  * - `personal` (emails, names): stored outside the hashed payload, where erasure removes it;
  *              the payload keeps `{ personal: n }`, the place of the value in `personal.values`;
+ * - `email`    (an email address): `personal`, but a value not shaped like an address (a
+ *              password typed into the email field of a log-in) is kept only as
+ *              `digest:<hmac>` in its place (personalEmail): no account has it, so erasure
+ *              never needs it, and a password is never readable on the trail;
+ * - `keySet`   (a JSON Web Key Set, or a key): only what identifies each key (its type, id,
+ *              algorithm, use, curve and RFC 7638 thumbprint) and the names of any private
+ *              members given, never their values: `{ keySet: { given, count, ids } }`;
  * - `plain`    (a deliberate "keep it": a field whose name sounds sensitive but is not, such as
  *              `emailClaim`): kept like any unmarked value.
  * Unmarked values are kept, bounded, with strings through `redact` as a second net.
  */
 import { addMember, isSecretName, redact, redactPrefix } from '../../platform/logging/redaction.js';
+import { isJwkPrivateMember, keySetIdentification } from '../../platform/secrets/json-web-keys.js';
 import { cutAtCodePoint } from '../../platform/text/code-points.js';
+import { looksLikeEmail } from '../fields.js';
 
-export type AuditMark = 'secret' | 'text' | 'personal' | 'plain';
+export type AuditMark = 'secret' | 'text' | 'personal' | 'email' | 'keySet' | 'plain';
 
-export const AUDIT_MARKS: readonly AuditMark[] = ['secret', 'text', 'personal', 'plain'];
+export const AUDIT_MARKS: readonly AuditMark[] = ['secret', 'text', 'personal', 'email', 'keySet', 'plain'];
 
 export function isAuditMark(value: unknown): value is AuditMark {
   return typeof value === 'string' && (AUDIT_MARKS as readonly string[]).includes(value);
@@ -59,6 +68,8 @@ export class KeptValues {
   /** The payload's form of `value` under `mark` (lists: each item under the same mark). */
   keep(mark: AuditMark | undefined, value: unknown): unknown {
     if (value == null) return value ?? null;
+    // A key set is read whole, whatever its shape; what identifies a key is never a secret.
+    if (mark === 'keySet') return { keySet: bounded(keySetIdentification(value), 0) };
     if (Array.isArray(value) && mark && mark !== 'plain') return value.slice(0, MAX_ITEMS).map((item) => this.keep(mark, item));
     switch (mark) {
       case 'secret':
@@ -69,11 +80,18 @@ export class KeptValues {
         return { text: { length: text.length, digest, keyId } };
       }
       case 'personal':
-        this.personal.push(cutAtCodePoint(printable(typeof value === 'string' ? personalForm(value) : JSON.stringify(value)), 1024));
+        this.personal.push(this.keepPersonal(typeof value === 'string' ? personalForm(value) : JSON.stringify(value)));
+        return { personal: this.personal.length - 1 };
+      case 'email':
+        this.personal.push(typeof value === 'string' ? personalEmail(value, this.digestText) : this.keepPersonal(JSON.stringify(value)));
         return { personal: this.personal.length - 1 };
       default:
         return bounded(value, 0);
     }
+  }
+
+  private keepPersonal(value: string): string {
+    return cutAtCodePoint(printable(value), 1024);
   }
 
   /**
@@ -107,14 +125,16 @@ export function bounded(value: unknown, depth: number): unknown {
   // An upload (File / Blob): its size, never its content nor its name.
   if (typeof (value as { arrayBuffer?: unknown }).arrayBuffer === 'function') return { file: { size: (value as { size?: number }).size ?? null } };
   const entries = Object.entries(value as Record<string, unknown>).slice(0, MAX_ITEMS);
-  // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like.
+  // A member named as a secret ("api_key", "password") is not kept, whatever its value looks like;
+  // nor a JSON Web Key's private members (`d`, `p`, `q`, `k`…: in an object with `kty` only).
   const kept: Record<string, unknown> = {};
   const suffixes = new Map<string, number>();
   for (const [key, item] of entries) {
     // A key is text too (a map keyed by email): redacted, then cut, like a string; judged as
     // written too (`ｐａｓｓｗｏｒｄ` is written `password`), and never over another redacted alike.
     const written = redactPrefix(printable(key), MAX_KEY);
-    addMember(kept, written, item != null && (isSecretName(key) || isSecretName(written)) ? { secret: 'omitted' } : bounded(item, depth + 1), suffixes);
+    const secret = item != null && (isSecretName(key) || isSecretName(written) || isJwkPrivateMember(value as object, key));
+    addMember(kept, written, secret ? { secret: 'omitted' } : bounded(item, depth + 1), suffixes);
   }
   return kept;
 }
@@ -122,6 +142,27 @@ export function bounded(value: unknown, depth: number): unknown {
 /** PostgreSQL's jsonb cannot hold U+0000 nor lone surrogates: they become U+FFFD. */
 export function printable(text: string): string {
   return text.toWellFormed().replace(/\u0000/g, '\uFFFD');
+}
+
+/**
+ * What an email-marked value keeps among the personal values: the address, in the form erasure
+ * matches (personalForm); or, for a value that is no address (no single `@` before a domain: a
+ * password typed into the email field, the usual way a failed log-in leaks one), `digest:` and
+ * a keyed digest of it, so repeated attempts with the same value can still be matched, never
+ * read. The actor's email of an event is kept the same way (audit-log.ts).
+ */
+export function personalEmail(value: string, digestText: TextDigest): string {
+  return isEmailShaped(value) ? cutAtCodePoint(printable(personalForm(value)), 1024) : notAnEmail(value, digestText);
+}
+
+/** Whether a value given as an email is shaped like an address (as sign-in reads it). */
+export function isEmailShaped(value: string): boolean {
+  return looksLikeEmail(personalForm(value));
+}
+
+/** What is kept of a value given as an email that is none: `digest:` and its keyed digest. */
+export function notAnEmail(value: string, digestText: TextDigest): string {
+  return `digest:${digestText(printable(personalForm(value).toLowerCase())).digest}`;
 }
 
 /**

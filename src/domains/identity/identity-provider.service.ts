@@ -1,6 +1,7 @@
 /** Trusted external issuers of a tenant. */
 import { createLocalJWKSet } from 'jose';
 import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
+import { JWK_PUBLIC_MEMBERS } from '../../platform/secrets/json-web-keys.js';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { assertUuid } from '../ids.js';
@@ -16,6 +17,9 @@ import { IdentityProvider } from './identity-provider.entity.js';
 import { answerablePersonId } from './answerable-person.js';
 import { endChildrenOf } from './credential-children.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
+
+/** The marks of a provider's change event (record.ts): its key set as the registration's argument is kept. */
+const AUDIT_MARKS = { jwks: 'keySet' } as const;
 
 export interface IdentityProviderInput {
   name: string;
@@ -70,7 +74,7 @@ export class IdentityProviderService {
       registeredByPerson: registrar !== null,
     });
     await flushOrConflict(em, () => new ConflictError('This issuer is already registered', { field: 'issuer' }));
-    auditChange(this.ctx, 'identityProvider.register', { type: 'IdentityProvider', id: provider.id }, null, shown(provider));
+    auditChange(this.ctx, 'identityProvider.register', { type: 'IdentityProvider', id: provider.id }, null, shown(provider), AUDIT_MARKS);
     return provider;
   }
 
@@ -91,7 +95,7 @@ export class IdentityProviderService {
     await endChildrenOf(this.ctx, { providerId: provider.id }, 'provider-removed');
     this.ctx.em.remove(provider);
     await this.ctx.em.flush();
-    auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null);
+    auditChange(this.ctx, 'identityProvider.remove', { type: 'IdentityProvider', id: provider.id }, shown(provider), null, AUDIT_MARKS);
     return provider;
   }
 
@@ -121,7 +125,7 @@ export class IdentityProviderService {
     }
     await em.flush();
     if (!enabled) await endChildrenOf(this.ctx, { providerId: provider.id }, 'provider-disabled');
-    auditChange(this.ctx, enabled ? 'identityProvider.enable' : 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before, { ...shown(provider), registeredBy: provider.registeredBy?.id ?? null });
+    auditChange(this.ctx, enabled ? 'identityProvider.enable' : 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before, { ...shown(provider), registeredBy: provider.registeredBy?.id ?? null }, AUDIT_MARKS);
     return provider;
   }
 
@@ -180,7 +184,7 @@ export async function disableProvidersOf(ctx: ServiceContext, userId: string, re
     provider.disabledReason = reason;
   }
   await ctx.em.flush();
-  providers.forEach((provider, i) => auditChange(ctx, 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before[i]!, { ...shown(provider), reason }));
+  providers.forEach((provider, i) => auditChange(ctx, 'identityProvider.disable', { type: 'IdentityProvider', id: provider.id }, before[i]!, { ...shown(provider), reason }, AUDIT_MARKS));
   for (const provider of providers) await endChildrenOf(ctx, { providerId: provider.id }, 'provider-disabled');
 }
 
@@ -210,22 +214,33 @@ function required(value: string, field: string): string {
   return trimmed;
 }
 
-/** An inline key set must be a JWKS jose accepts, with public keys only. */
 /** The key types of public-key algorithms: RSA (RS*, PS*), EC (ES*), OKP (EdDSA). */
 const PUBLIC_KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
 
+/** An inline key set must be a JWKS jose accepts, with public keys only. */
 function parseJwks(value: unknown): { keys: Record<string, unknown>[] } {
   const jwks = typeof value === 'string' ? safeJson(value) : value;
   const keys = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
-  if (keys.some((key) => typeof key !== 'object' || key === null || 'd' in key)) {
-    throw new ValidationError('jwks must hold public keys only', { field: 'jwks' });
+  if (keys.some((key) => typeof key !== 'object' || key === null || Array.isArray(key))) {
+    throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
   }
   // A symmetric key (kty "oct", its secret in `k`) is no public key: stored here it would be
   // shown to every reader of the tenant's providers, and tokens are verified with public-key
   // algorithms only (external-tokens.ts), so it could never verify one either.
   if (keys.some((key) => !PUBLIC_KEY_TYPES.has(String((key as { kty?: unknown }).kty)))) {
     throw new ValidationError('jwks must hold public keys only (kty RSA, EC or OKP): a symmetric key ("oct") is a secret, and tokens are verified with RS, PS, ES or EdDSA algorithms', {
+      field: 'jwks',
+      reason: 'NOT_PUBLIC_KEY',
+    });
+  }
+  // Public members only, by name: a private key is more than `d` (an RSA key's `p`, `q`, `dp`,
+  // `dq`, `qi` are enough to rebuild it; until 2026-12-07 a key with those and no `d` was
+  // stored and shown to every reader of the tenant's providers), and a member nobody verifies
+  // with has no reason to be kept.
+  const extra = [...new Set(keys.flatMap((key) => Object.keys(key as object).filter((member) => !JWK_PUBLIC_MEMBERS.has(member))))];
+  if (extra.length > 0) {
+    throw new ValidationError(`jwks must hold public keys only: members other than ${[...JWK_PUBLIC_MEMBERS].join(', ')} are refused`, {
       field: 'jwks',
       reason: 'NOT_PUBLIC_KEY',
     });
@@ -246,12 +261,17 @@ function safeJson(text: string): unknown {
   }
 }
 
+/**
+ * What the audit trail shows of a provider (with AUDIT_MARKS): its inline key set only as what
+ * identifies each key, as the registration's argument is kept.
+ */
 function shown(provider: IdentityProvider) {
   return {
     name: provider.name,
     issuer: provider.issuer,
     audience: provider.audience,
     jwksUrl: provider.jwksUrl ?? null,
+    jwks: provider.jwks ?? null,
     emailClaim: provider.emailClaim,
     roleClaim: provider.roleClaim ?? null,
     roleMapping: provider.roleMapping,

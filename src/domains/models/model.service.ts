@@ -41,6 +41,12 @@ export interface ModelChanges {
 }
 
 const MAX_API_KEY_CHARS = 4096;
+/**
+ * A key's last four characters are shown (`apiKeyLast4`, an event's `keyLast4`) only when they
+ * are a small part of it: all of a 4-character key, or most of a short one, was shown to every
+ * ADMIN and kept on the trail until 2026-12-07.
+ */
+export const MIN_KEY_CHARS_FOR_LAST4 = 16;
 const NAME = uniqueName(Model, 'name', (name) => `A model named "${name}" already exists`);
 
 /**
@@ -182,7 +188,7 @@ export class ModelService {
     }
     // Sealed for the server it goes to (model-key.ts): config is set first.
     const sealed = sealKey(this.ctx.deps.secrets, apiKey, model.id, type.keyDestination(model.config));
-    Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.slice(-4) });
+    Object.assign(model, { apiKeyCiphertext: sealed.ciphertext, apiKeyKeyId: sealed.keyId, apiKeyLast4: apiKey.length >= MIN_KEY_CHARS_FOR_LAST4 ? apiKey.slice(-4) : null });
   }
 }
 
@@ -280,7 +286,7 @@ function forgetHealth(model: Model): void {
 
 /**
  * What the audit trail shows of a model: never the key, only whether one is set, its last four
- * characters, and the origin it is sent to (a key given again for another server is a change).
+ * characters (of a key of 16 or more), and the origin it is sent to (a key given again for another server is a change).
  */
 function shown(model: Model) {
   return {

@@ -33,6 +33,7 @@
  */
 import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
 import { cutAtCodePoint } from '../text/code-points.js';
+import { isJwkPrivateMember } from '../secrets/json-web-keys.js';
 import { isSecretName, maskSecretAssignments } from './secret-names.js';
 
 export { isSecretName };
@@ -170,7 +171,8 @@ function walk(value: unknown, options: RedactionOptions, depth: number, seen: We
         ? `${redactPrefix(key, MAX_KEY, options)}${cutNote(key.length)}`
         : redact(key, options);
     // Judged as written too: `ｐａｓｓｗｏｒｄ` and `pass\u200bword` are written `password`.
-    const secret = item != null && (isSecretName(key) || isSecretName(written));
+    // A JSON Web Key's private members too (`d`, `p`, `k`…), in an object with `kty` only.
+    const secret = item != null && (isSecretName(key) || isSecretName(written) || isJwkPrivateMember(value, key));
     addMember(out, written, secret ? REDACTED_MEMBER : walk(item, options, depth + 1, seen, budget), suffixes);
   }
   return out;

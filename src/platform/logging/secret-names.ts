@@ -26,7 +26,9 @@ export function isSecretName(name: string): boolean {
 /** How much of a name's end isSecretName reads: far longer than any word it looks for. */
 const NAME_END = 1_024;
 
-// "tokens" is not here: maxTokens, promptTokens and the like are counts.
+// "tokens" is not here: maxTokens, promptTokens and the like are counts. Nor a JSON Web Key's
+// private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`): as names alone they are ordinary
+// (a page, a query), so they are secrets only inside a JWK (isJwkPrivateMember, json-web-keys.ts).
 const SECRET_WORDS = new Set([
   'key', 'keys', 'apikey', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pass', 'pwd', 'passphrase',
   'token', 'credential', 'credentials', 'authorization', 'auth', 'cookie', 'cookies', 'signature',
