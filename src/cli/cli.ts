@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { ParseArgsConfig } from 'node:util';
 import type WebSocket from 'ws';
-import { createClient, SluiceError, type SluiceClient } from '../sdk/index.js';
+import { createClient, DEFAULT_MAX_RESPONSE_BYTES, SluiceError, type SluiceClient } from '../sdk/index.js';
 import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
 import { isPlainHttpBeyondLoopback, plainHttpAllowed } from './plain-http.js';
 import { UnsafeConfigFile } from './private-files.js';
@@ -16,6 +16,14 @@ import { terminalText, writeJson, writeText } from './terminal-text.js';
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthenticated: 3, unreachable: 4 } as const;
 
 export const DEFAULT_URL = 'http://localhost:4000/graphql';
+
+/**
+ * How long one request may take (sending it, and reading its whole answer; a subscription
+ * only until it opens) unless --timeout or SLUICE_TIMEOUT says otherwise: a server that
+ * trickles or never answers must not hold a script forever. Two minutes, above the server's own
+ * 60 s wait for a model, so a request that waits on one still gets its answer.
+ */
+export const DEFAULT_TIMEOUT_SECONDS = 120;
 
 /** A failure the user can act on: printed as one line, exiting with `exitCode`. */
 export class CliError extends Error {
@@ -32,6 +40,8 @@ export interface Cli {
   json: boolean;
   /** The GraphQL endpoint: --url, else SLUICE_URL, else the logged-in server, else localhost. */
   url: string;
+  /** Each request's deadline (ms): --timeout, else SLUICE_TIMEOUT (seconds), else DEFAULT_TIMEOUT_SECONDS; 0: none. */
+  timeoutMs: number;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream;
@@ -72,12 +82,22 @@ export function graphqlUrl(raw: string): string {
   return url.toString();
 }
 
+/** `--timeout`/`SLUICE_TIMEOUT` in seconds (0: no deadline) as milliseconds. */
+export function timeoutMs(raw: string | undefined, name: string): number {
+  if (raw === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
+  const seconds = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new CliError(`${name} must be a number of seconds (0: wait as long as it takes)`, EXIT.usage);
+  return Math.round(seconds * 1000);
+}
+
 export function createCli(options: {
   env: NodeJS.ProcessEnv;
   json: boolean;
   url?: string;
   /** --insecure-http: plain http to a host other than loopback is allowed (with a warning). */
   insecureHttp?: boolean;
+  /** --timeout, in seconds (else SLUICE_TIMEOUT, else the default). */
+  timeout?: string;
   stdout: Cli['stdout'];
   stderr: Cli['stderr'];
   stdin: Cli['stdin'];
@@ -104,14 +124,16 @@ export function createCli(options: {
     }
     writeText(options.stderr, `sluice: warning: plain http to ${host}: your password, session tokens or API key cross the network unencrypted\n`);
   }
+  const timeout = options.timeout !== undefined ? timeoutMs(options.timeout, '--timeout') : timeoutMs(options.env.SLUICE_TIMEOUT, 'SLUICE_TIMEOUT');
   let client: SluiceClient | undefined;
   return {
     ...options,
     url,
+    timeoutMs: timeout,
     stored: unreadable ? 'unreadable' : stored,
     client() {
       if (unreadable && !options.env.SLUICE_API_KEY) throw new CliError(unreadable.message, EXIT.unauthenticated);
-      client ??= clientFor(url, options.env, stored);
+      client ??= clientFor(url, timeout, options.env, stored);
       return client;
     },
     print(text, value) {
@@ -129,20 +151,25 @@ export function createCli(options: {
 /**
  * `ws`'s WebSocket class, loaded when graphql-ws first touches it (a subscription): loading it up
  * front cost every command about 0.1 s of its start (issue 22), and most commands never subscribe.
+ * Its sockets give up an opening handshake after `timeoutMs` (the SDK's deadline starts only
+ * once the socket is open) and refuse a message past the SDK's answer bound.
  */
-const LazyWebSocket = new Proxy(function WebSocket() {}, {
-  construct: (_target, args) => new (loadWebSocket())(...(args as [string])),
-  get: (_target, key) => loadWebSocket()[key as keyof typeof WebSocket],
-  // graphql-ws checks the class with `'OPEN' in impl`.
-  has: (_target, key) => key in loadWebSocket(),
-});
+function lazyWebSocket(timeoutMs: number) {
+  const bounds = { maxPayload: DEFAULT_MAX_RESPONSE_BYTES, ...(timeoutMs ? { handshakeTimeout: timeoutMs } : {}) };
+  return new Proxy(function WebSocket() {}, {
+    construct: (_target, [address, protocols]) => new (loadWebSocket())(address as string, protocols as string | string[] | undefined, bounds),
+    get: (_target, key) => loadWebSocket()[key as keyof typeof WebSocket],
+    // graphql-ws checks the class with `'OPEN' in impl`.
+    has: (_target, key) => key in loadWebSocket(),
+  });
+}
 
 function loadWebSocket(): typeof WebSocket {
   return createRequire(import.meta.url)('ws') as typeof WebSocket;
 }
 
-function clientFor(url: string, env: NodeJS.ProcessEnv, stored: StoredLogin | undefined): SluiceClient {
-  const common = { url, webSocketImpl: LazyWebSocket, maxRateLimitRetries: 3 };
+function clientFor(url: string, timeoutMs: number, env: NodeJS.ProcessEnv, stored: StoredLogin | undefined): SluiceClient {
+  const common = { url, timeoutMs, webSocketImpl: lazyWebSocket(timeoutMs), maxRateLimitRetries: 3 };
   if (env.SLUICE_API_KEY) return createClient({ ...common, apiKey: env.SLUICE_API_KEY });
   // A login is for the server it was made with; another --url goes anonymous (and says so on 401).
   if (!stored || graphqlUrl(stored.url) !== url) return createClient(common);
@@ -160,6 +187,7 @@ export function explain(error: unknown, cli: Pick<Cli, 'url'> | undefined, comma
     if (error.code === 'UNAUTHENTICATED') return { line: `${error.message}${hint}`, exitCode: EXIT.unauthenticated };
     // A refused redirect says what to use instead; "is Sluice running there?" would mislead.
     if (error.code === 'NETWORK_ERROR' && error.details.reason === 'REDIRECT') return { line: `${error.message} (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
+    if (error.code === 'NETWORK_ERROR' && error.details.reason === 'TIMEOUT') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL; --timeout or SLUICE_TIMEOUT to wait longer)`, exitCode: EXIT.unreachable };
     if (error.code === 'NETWORK_ERROR') return { line: `${error.message}: is Sluice running there? (--url or SLUICE_URL)`, exitCode: EXIT.unreachable };
     // The API's message names its own field (embeddingModelId); the fix here is a command.
     const fix = error.details.reason === 'NO_EMBEDDING_MODEL' ? '; give the dataset an embedding model: `sluice datasets update <dataset> --embedding-model <model>`' : '';

@@ -70,6 +70,7 @@ const COMMANDS: Command[] = [
 const GLOBAL_OPTIONS = {
   url: { type: 'string' },
   'insecure-http': { type: 'boolean' },
+  timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -120,13 +121,14 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
   if (parsed.values.help) {
     writeText(
       io.stdout,
-      `Usage: sluice ${command.name} ${command.usage}\n\n${command.help}\n\nEvery command takes --url <url> (else SLUICE_URL, else the server you logged in to), --json and --help, and --insecure-http to allow plain http to a host other than this machine (docs/cli.md).\n`,
+      `Usage: sluice ${command.name} ${command.usage}\n\n${command.help}\n\nEvery command takes --url <url> (else SLUICE_URL, else the server you logged in to), --timeout <s> (else SLUICE_TIMEOUT, else 120; 0: none), --json and --help, and --insecure-http to allow plain http to a host other than this machine (docs/cli.md).\n`,
     );
     return EXIT.ok;
   }
   let cli: ReturnType<typeof createCli> | undefined;
   try {
     cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined, insecureHttp: Boolean(parsed.values['insecure-http']) });
+    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined, timeout: parsed.values.timeout as string | undefined });
     return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
   } catch (error) {
     const { line, exitCode } = explain(error, cli, command.name);

@@ -9,7 +9,8 @@
  * logs in when first needed, refreshes the session before the token expires, and once more on
  * UNAUTHENTICATED). RATE_LIMITED answers, and a query's UNAVAILABLE answers, are retried after
  * `retryAfterSeconds`, a bounded number of times; a query whose connection is reset before any
- * answer is sent once more.
+ * answer is sent once more. What a server sends is bounded (limits.ts): an answer or an SSE event
+ * past `maxResponseBytes`, or a wait past `timeoutMs`, is a NETWORK_ERROR.
  * Every other error is a `SluiceError` with the API's `extensions.code`.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -23,6 +24,7 @@ import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
 import { reach } from './reach.js';
 import { newRequestId } from './request-id.js';
+import { deadline, DEFAULT_MAX_RESPONSE_BYTES, readBody, timedOut } from './limits.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
 import { postWithUploadProgress, type UploadProgress } from './upload-progress.js';
@@ -69,6 +71,20 @@ export type ClientOptions = Auth & {
    * its issuer.
    */
   tenant?: string;
+  /**
+   * The largest answer read, in bytes (and the largest Server-Sent Event, in characters): past
+   * it the call fails with `NETWORK_ERROR` (reason `TOO_LARGE`) and the rest is not read, so a
+   * broken or hostile server cannot fill the client's memory. @default 16 MiB
+   */
+  maxResponseBytes?: number;
+  /**
+   * The longest wait for one HTTP request, from sending it to its whole answer read; for a
+   * subscription, only until its stream opens (SSE) or the server acknowledges the connection
+   * (graphql-ws): a stream may then run as long as it likes. Past it the call fails with
+   * `NETWORK_ERROR` (reason `TIMEOUT`). `0` or absent: no deadline of the client's own.
+   * @default undefined
+   */
+  timeoutMs?: number;
 };
 
 export interface Session {
@@ -92,6 +108,8 @@ export interface RequestOptions {
    * fetch and this is not called.
    */
   onUploadProgress?: UploadProgress;
+  /** The client's `maxResponseBytes` for this call: for an answer known to be large (`ExportMyData`). */
+  maxResponseBytes?: number;
 }
 
 /** `request`'s arguments after the document: its variables (required when any is), then options. */
@@ -130,8 +148,14 @@ export function createClient(options: ClientOptions): SluiceClient {
   let ws: WsClient | undefined;
   const maxRetries = options.maxRateLimitRetries ?? 2;
   const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
+  const limits = { maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, timeoutMs: options.timeoutMs || undefined };
 
-  async function post<Data>(document: TypedDocumentNode<Data, any>, variables: Record<string, unknown> | undefined, authorization: string | undefined, onUploadProgress?: UploadProgress) {
+  async function post<Data>(
+    document: TypedDocumentNode<Data, any>,
+    variables: Record<string, unknown> | undefined,
+    authorization: string | undefined,
+    { onUploadProgress, maxResponseBytes = limits.maxResponseBytes }: RequestOptions = {},
+  ) {
     const { query, idempotent } = printed(document);
     const { body, multipart } = multipartBody(query, variables);
     const requestId = newRequestId();
@@ -140,15 +164,20 @@ export function createClient(options: ClientOptions): SluiceClient {
     else headers['x-sluice-csrf'] = '1';
     if (authorization) headers.authorization = authorization;
     if (options.tenant) headers['x-sluice-tenant'] = options.tenant;
-    // A query goes again, once, if the connection is reset before any answer (reach.ts).
-    const response =
-      multipart && onUploadProgress && typeof XMLHttpRequest !== 'undefined'
-        ? await postWithUploadProgress(options.url, { headers, body }, onUploadProgress)
-        : await reach(options.url, { method: 'POST', headers, body }, { idempotent, requestId });
-    const payload = (await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'INTERNAL' } }] }))) as {
-      data?: Data;
-      errors?: { message: string; extensions?: Record<string, unknown> }[];
-    };
+    const signal = deadline(limits.timeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      // A query goes again, once, if the connection is reset before any answer (reach.ts).
+      response =
+        multipart && onUploadProgress && typeof XMLHttpRequest !== 'undefined'
+          ? await postWithUploadProgress(options.url, { headers, body }, onUploadProgress, { maxResponseBytes, timeoutMs: limits.timeoutMs })
+          : await reach(options.url, { method: 'POST', headers, body, signal }, { idempotent, requestId });
+      text = await readBody(response, maxResponseBytes, options.url, requestId);
+    } catch (error) {
+      throw signal?.aborted ? timedOut(options.url, limits.timeoutMs!, requestId) : error;
+    }
+    const payload = parsedAnswer<Data>(text, response.status);
     return { payload, requestId: response.headers.get('x-request-id') ?? requestId };
   }
 
@@ -196,7 +225,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   }
 
   async function* sseWithAuthorization(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncGenerator<WireResult> {
-    yield* sseResults(options.url, query, variables, { authorization: await authorization(), tenant: options.tenant }, requestId);
+    yield* sseResults(options.url, query, variables, { authorization: await authorization(), tenant: options.tenant }, requestId, limits);
   }
 
   function wsResults(query: string, variables: Record<string, unknown> | undefined, requestId: string): AsyncIterator<WireResult, undefined> {
@@ -204,6 +233,8 @@ export function createClient(options: ClientOptions): SluiceClient {
       url: options.url.replace(/^http/, 'ws'),
       webSocketImpl: options.webSocketImpl,
       retryAttempts: 3,
+      // The connection phase only (graphql-ws' default is to wait for the server's ack forever).
+      ...(limits.timeoutMs ? { connectionAckWaitTimeout: limits.timeoutMs } : {}),
       // Asked on every (re)connection, so a reconnect presents a fresh token.
       connectionParams: async () => {
         const value = await authorization();
@@ -218,7 +249,7 @@ export function createClient(options: ClientOptions): SluiceClient {
     // The types (RequestArguments) make required variables required; at run time they are passed through.
     let reauthenticated = false;
     for (let attempt = 0; ; attempt += 1) {
-      const { payload, requestId } = await post(document, variables, await authorization(), requestOptions.onUploadProgress);
+      const { payload, requestId } = await post(document, variables, await authorization(), requestOptions);
       if (!payload.errors?.length && payload.data !== undefined) return payload.data;
       const error = toSluiceError(payload.errors, requestId);
       // A query the database could not serve just now (UNAVAILABLE) is asked again the same way;
@@ -280,6 +311,17 @@ export function createClient(options: ClientOptions): SluiceClient {
       ws = undefined;
     },
   };
+}
+
+/** An answer's JSON; one that is not a JSON object is an INTERNAL error naming the HTTP status. */
+function parsedAnswer<Data>(text: string, status: number): { data?: Data; errors?: { message: string; extensions?: Record<string, unknown> }[] } {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
+  } catch {
+    // Not JSON: said below, as any other answer that is not GraphQL's.
+  }
+  return { errors: [{ message: `HTTP ${status}`, extensions: { code: 'INTERNAL' } }] };
 }
 
 /**

@@ -30,7 +30,8 @@ export async function reach(url: string, init: RequestInit, options: ReachOption
     try {
       response = await fetch(url, { ...init, redirect: 'manual' });
     } catch (error) {
-      if ((error as Error).name === 'AbortError') throw error;
+      // Aborted by the caller or by a deadline (timeoutMs): the caller says what that means.
+      if (init.signal?.aborted) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       if (options.idempotent && attempt === 1 && cause?.code && RESET_CODES.has(cause.code)) continue;
       throw new SluiceError('NETWORK_ERROR', `Cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {}, options.requestId ?? null);

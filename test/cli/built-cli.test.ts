@@ -56,7 +56,7 @@ describe('sluice, compiled', { timeout: 120_000 }, () => {
     expect(bashCompletes(run.stdout, 'sluice --url http://localhost:4000 datasets l')).toEqual(['list']);
     expect(bashCompletes(run.stdout, 'sluice keys create --s')).toEqual(['--scopes']);
     expect(bashCompletes(run.stdout, 'sluice datasets ')).toEqual(['create', 'delete', 'list', 'reembed', 'update']);
-    expect(bashCompletes(run.stdout, 'sluice datasets update semcli --')).toEqual(['--description', '--embedding-model', '--help', '--insecure-http', '--json', '--name', '--no-embedding-model', '--no-wait', '--url']);
+    expect(bashCompletes(run.stdout, 'sluice datasets update semcli --')).toEqual(['--description', '--embedding-model', '--help', '--insecure-http', '--json', '--name', '--no-embedding-model', '--no-wait', '--timeout', '--url']);
     expect(bashCompletes(run.stdout, 'sluice datasets create semcli --e')).toEqual(['--embedding-model']);
     // serve takes no client options: no --url, no --json.
     expect(bashCompletes(run.stdout, 'sluice serve --')).toEqual(['--help']);

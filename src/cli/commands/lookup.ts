@@ -13,16 +13,30 @@ interface Page<T> {
   pageInfo: { hasNextPage: boolean; endCursor?: string | null };
 }
 
-/** Every node of a connection, 100 a request. */
+/**
+ * The most pages a listing reads: a million items at 100 a page, beyond any tenant's keys,
+ * members or datasets and the largest dataset's documents. A server whose pages never end
+ * (always `hasNextPage`, a new cursor each time) is refused here rather than followed forever.
+ */
+export const MAX_PAGES = 10_000;
+
+/**
+ * Every node of a connection, 100 a request; refused (exit 1) when the server names a cursor it
+ * named before (its pages go round in a circle) or past MAX_PAGES.
+ */
 export async function allPages<T>(fetch: (after: string | undefined) => Promise<Page<T>>): Promise<T[]> {
   const nodes: T[] = [];
+  const seen = new Set<string>();
   let after: string | undefined;
-  do {
+  for (let pages = 1; ; pages += 1) {
     const page = await fetch(after);
-    nodes.push(...page.edges.map(({ node }) => node));
+    for (const { node } of page.edges) nodes.push(node);
     after = page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? undefined) : undefined;
-  } while (after);
-  return nodes;
+    if (after === undefined) return nodes;
+    if (seen.has(after)) throw new CliError(`the server's pages go round in a circle (page ${pages + 1} would start at a cursor it gave before): stopped after ${pages} pages`, EXIT.failed);
+    if (pages >= MAX_PAGES) throw new CliError(`the server's pages did not end: stopped after ${MAX_PAGES} pages (${nodes.length} items)`, EXIT.failed);
+    seen.add(after);
+  }
 }
 
 /** One of the tenant's endpoints by slug (`tenant/slug` is accepted too, for the tenant's own). */

@@ -23,7 +23,7 @@ same --url; SLUICE_API_KEY in the environment takes precedence over it.`,
     if (values['api-key-stdin']) {
       const apiKey = (await readAllStdin(cli.stdin)).trim();
       if (!apiKey) throw new CliError('no API key on stdin', EXIT.usage);
-      const { viewer } = await createClient({ url: cli.url, apiKey }).query(ViewerDocument);
+      const { viewer } = await createClient({ url: cli.url, timeoutMs: cli.timeoutMs, apiKey }).query(ViewerDocument);
       writeLogin({ url: cli.url, apiKey, tenant: viewer.tenant?.slug }, cli.env);
       cli.print(`Logged in to ${cli.url} with API key ${viewer.apiKey?.name ?? ''} (tenant ${viewer.tenant?.slug}, scopes ${viewer.scopes.join(', ')})`, {
         url: cli.url,
@@ -40,7 +40,7 @@ same --url; SLUICE_API_KEY in the environment takes precedence over it.`,
     if (values['password-stdin']) password = await readAllStdin(cli.stdin);
     else if (interactive) password = await askSecret('Password: ', cli.stdin as NodeJS.ReadStream, cli.stderr);
     else throw new CliError('give the password on stdin with --password-stdin (or run at a terminal to be asked)', EXIT.usage);
-    const { logIn } = await createClient({ url: cli.url }).mutate(LogInDocument, { input: { email, password, tenant: values.tenant as string | undefined } });
+    const { logIn } = await createClient({ url: cli.url, timeoutMs: cli.timeoutMs }).mutate(LogInDocument, { input: { email, password, tenant: values.tenant as string | undefined } });
     writeLogin(
       { url: cli.url, email: logIn.user.email, tenant: logIn.tenant?.slug, session: { accessToken: logIn.accessToken, refreshToken: logIn.refreshToken, expiresAt: Date.parse(logIn.expiresAt) } },
       cli.env,

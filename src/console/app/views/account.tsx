@@ -18,6 +18,9 @@ import { NOT_A_USER, signedInName, useSession } from '../session.js';
 import { Confirm } from './govern/confirm.js';
 import { PublicPage } from './public-page.js';
 
+/** An export is one jsonb value, which PostgreSQL holds to 255 MiB at most. */
+const EXPORT_MAX_BYTES = 256 * 1024 * 1024;
+
 export function Account() {
   const { call, signedIn, signOut } = useSession();
   const navigate = useNavigate();
@@ -31,7 +34,8 @@ export function Account() {
     setBusy(true);
     dismiss();
     try {
-      const { exportMyData } = await call((client) => client.query(ExportMyDataDocument, {}));
+      // Everything about a busy person (every audit event) can outgrow the client's 16 MiB default.
+      const { exportMyData } = await call((client) => client.query(ExportMyDataDocument, {}, { maxResponseBytes: EXPORT_MAX_BYTES }));
       const name = `sluice-my-data-${new Date().toISOString().slice(0, 10)}.json`;
       // A Blob URL from this page: nothing is fetched from anywhere else (the page's CSP allows no other host).
       const url = URL.createObjectURL(new Blob([JSON.stringify(exportMyData, null, 2)], { type: 'application/json' }));
