@@ -8,6 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUp, type SignedUp } from '../support/identity.js';
 import { externalToken, JwksServer, newKey, REGISTER_PROVIDER as REGISTER, type SigningKey } from '../support/identity-provider.js';
+import { asOwner } from '../support/locks.js';
+import { runMigrationAgain } from '../support/migrations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const ISSUER = 'https://partner.example.test';
@@ -159,6 +161,20 @@ describe('registration', () => {
     const full = { ...key.jwk, key_ops: ['verify'], x5t: 'dGh1bWI', 'x5t#S256': 'dGh1bWI', x5u: 'https://partner.example.test/cert.pem' };
     const accepted = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer, jwks: { keys: [full] } }) } });
     expect(accepted.body.data?.registerIdentityProvider).toMatchObject({ issuer });
+  });
+
+  it('keeps only the public members of key sets stored before that rule (the migration)', async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    const publicKey = { ...(await exportJWK(pair.publicKey)), kid: 'stored-before', alg: 'RS256', use: 'sig' };
+    const { d: _d, ...primes } = await exportJWK(pair.privateKey);
+    const issuer = `https://stored-before-${Math.random()}.example.test`;
+    const registered = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer, jwks: { keys: [publicKey] } }) } });
+    expect(registered.body.errors).toBeUndefined();
+    // As it could be stored until 2026-12-07: the primes and CRT values beside the public key.
+    await asOwner(server, (client) => client.query(`update identity_providers set jwks = $2 where issuer = $1`, [issuer, JSON.stringify({ keys: [{ ...primes, ...publicKey }] })]));
+    await runMigrationAgain(server, 'Migration20261207150000_identity_provider_public_members');
+    const [row] = await asOwner(server, async (client) => (await client.query('select jwks from identity_providers where issuer = $1', [issuer])).rows);
+    expect(row.jwks).toEqual({ keys: [publicKey] });
   });
 
   it('is for ADMINs and above, and never maps to OWNER', async () => {
