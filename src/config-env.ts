@@ -6,6 +6,7 @@
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { DEFAULT_VECTOR_INDEX_DIMENSIONS, MAX_HNSW_DIMENSIONS } from './db/vector-index.js';
+import { DEFAULT_GROUP_ROWS } from './domains/ingestion/ingestion-limits.js';
 import { DEFAULT_PARSE_LIMITS } from './domains/ingestion/parsers/limits.js';
 import { parsePrivateNetworkPolicy } from './platform/egress/policy.js';
 import type { BucketRule } from './platform/rate-limits/token-bucket.js';
@@ -161,6 +162,8 @@ export const envSchema = z.object({
   // Documents one input may yield, held in the worker's heap until written: about 900 MB per
   // million one-row documents (docs/ingestion.md), so 250 000 keeps two jobs' inputs near 450 MB.
   SLUICE_PARSE_MAX_DOCUMENTS: limit(1, 10_000_000).default(250_000),
+  // Rows (documents and chunks) one transaction of an ingestion job writes, unless one input holds more (domains/ingestion/item-groups.ts).
+  SLUICE_INGEST_GROUP_ROWS: limit(100, 10_000_000).default(DEFAULT_GROUP_ROWS),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
   SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
   SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),

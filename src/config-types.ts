@@ -205,6 +205,8 @@ export interface WorkerConfig {
   staleAfterMs: number;
   /** Each input is parsed and chunked in a worker thread within these bounds (document-parser.ts). */
   parsing: ParseBudget;
+  /** Rows (documents and chunks) one group of a job's inputs writes in its transaction, unless one input holds more (SLUICE_INGEST_GROUP_ROWS, domains/ingestion/item-groups.ts). */
+  groupRows: number;
   /** The vector sizes the EMBEDDING stage (and migrate, for those stored) builds HNSW indexes for (SLUICE_VECTOR_INDEX_DIMENSIONS, db/vector-index.ts). */
   vectorIndexDimensions: ReadonlySet<number>;
   /**

@@ -221,6 +221,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
         maxDocuments: values.SLUICE_PARSE_MAX_DOCUMENTS,
       },
+      groupRows: values.SLUICE_INGEST_GROUP_ROWS,
       vectorIndexDimensions: parseIndexDimensions(values.SLUICE_VECTOR_INDEX_DIMENSIONS)!,
       metricsPort: values.SLUICE_WORKER_METRICS_PORT,
       metricsHost: values.SLUICE_WORKER_METRICS_HOST,

@@ -62,7 +62,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
     log,
     tasks: (instanceId) => {
       const embedders = (model: Parameters<typeof embedderFor>[1]) => embedderFor(metered, model);
-      const ingestion = ingestTask({ orm, parsing: config.parsing, vectorIndexDimensions: config.vectorIndexDimensions, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, tenantConcurrency: config.tenantConcurrency, instanceId, log, tracer });
+      const ingestion = ingestTask({ orm, parsing: config.parsing, groupRows: config.groupRows, vectorIndexDimensions: config.vectorIndexDimensions, progress, progressIntervalMs, embedders, meter, heartbeatMs: config.heartbeatMs, tenantConcurrency: config.tenantConcurrency, instanceId, log, tracer });
       // The health checks run in a pool of their own (one round at a time): however long a
       // tenant's models make a round, it takes none of the slots ingestion jobs run in.
       const checks = health ? { taskList: { [HEALTH_TASK]: healthTask({ orm, models: metered, settings: health, log }) }, concurrency: 1 } : undefined;

@@ -30,6 +30,8 @@ export interface IngestTaskDependencies {
   embedders: EmbedderFactory;
   /** The vector sizes given an HNSW index (db/vector-index.ts). */
   vectorIndexDimensions: ReadonlySet<number>;
+  /** Rows one group of a job's inputs writes at most (SLUICE_INGEST_GROUP_ROWS, item-groups.ts); absent: the default. */
+  groupRows?: number;
   /** Counts settled inputs for `/metrics` (the process's own); absent: not counted. */
   meter?: PipelineDependencies['meter'];
   /** How long to wait before looking again at a job another runner holds, or whose tenant's slots are taken. */
@@ -49,7 +51,7 @@ export interface IngestTask {
   close(): Promise<void>;
 }
 
-export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedders, vectorIndexDimensions, meter, heartbeatMs, tenantConcurrency, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
+export function ingestTask({ orm, parsing, groupRows, progress, progressIntervalMs, embedders, vectorIndexDimensions, meter, heartbeatMs, tenantConcurrency, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
   const parser = new DocumentParser(parsing);
   // The worker's chunk INSERT rate, learned across its jobs: a progress estimate while one runs.
   const writeRate = new WriteRate();
@@ -63,7 +65,7 @@ export function ingestTask({ orm, parsing, progress, progressIntervalMs, embedde
     try {
       const run = await helpers.withPgClient((client) =>
         withJobLease(client, payload.jobId, () =>
-          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, vectorIndexDimensions, meter, writeRate, watchMs: heartbeatMs }, payload)),
+          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, vectorIndexDimensions, meter, writeRate, watchMs: heartbeatMs, groupRows }, payload)),
         ),
       );
       if (!run.held) await lookAgainLater(helpers, payload, false);

@@ -12,6 +12,7 @@ import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
 import { awaitYieldedTo, YieldCheck, YieldToRequest } from '../job-preemption.js';
 import { IngestionItem } from './ingestion-item.entity.js';
 import { IngestionJob } from './ingestion-job.entity.js';
+import { DEFAULT_GROUP_ROWS } from './ingestion-limits.js';
 import { lockJob } from './job-lock.js';
 import { storedIngestionOptions, type IngestionOptions } from './options.js';
 import type { Format } from './parsers/formats.js';
@@ -58,6 +59,13 @@ export interface GroupOptions<T> {
    * and format alone is read without it (issue 19: PARSING leaves new files to CHUNKING).
    */
   needsContent?: (header: InputHeader) => boolean;
+  /**
+   * The rows a prepared input writes (its documents and chunks): a group stops before the input
+   * that would take it past `maxRows` (DEFAULT_GROUP_ROWS, ingestion-limits.ts, unless told),
+   * which then starts the next group.
+   */
+  rowsOf?: (prepared: T) => number;
+  maxRows?: number;
 }
 
 /** Settles the items of one group inside its transaction; `finish` runs after the last one. */
@@ -83,6 +91,12 @@ const SETTLING_LANES = 2;
 
 /** A group settled: what its transaction recorded, once committed. */
 type GroupOutcome = 'stopped' | { snapshot: JobSnapshot; outcomes: DocumentOutcome[]; bytes: number[]; processed: boolean; parsedDelta: number; afterOther: boolean };
+
+/** An input of a group, prepared. */
+interface Prepared<T> {
+  next: NextInput;
+  value: T;
+}
 
 /** A group whose transaction is running, and what it holds. */
 interface InFlight {
@@ -112,7 +126,7 @@ export class ItemGroups {
     status: 'PENDING' | 'PARSED',
     prepare: (next: NextInput) => Promise<T>,
     open: (tx: EntityManager, job: IngestionJob, yieldCheck: YieldCheck) => GroupSettler<T>,
-    { keysOf, needsContent }: GroupOptions<T> = {},
+    { keysOf, needsContent, rowsOf, maxRows = DEFAULT_GROUP_ROWS }: GroupOptions<T> = {},
   ): Promise<Settled> {
     await this.processed.load();
     const lanes = keysOf ? SETTLING_LANES : 1;
@@ -125,16 +139,30 @@ export class ItemGroups {
       return stopped;
     };
     let after = -1;
+    // The input that would have taken the last group past `maxRows`: prepared, it starts the next.
+    let carried: Prepared<T> | undefined;
     try {
       for (;;) {
-        const group = await this.nextGroup(status, after, needsContent);
-        if (group === 'stopped' || group === 'done') {
+        const group = await this.nextGroup(status, after, needsContent, carried?.next);
+        if (group === 'stopped' || (group === 'done' && !carried)) {
           const last = await Promise.all(inFlight.map((running) => running.settled));
           return group === 'stopped' || last.includes('stopped') ? 'stopped' : 'settled';
         }
-        after = group.at(-1)!.ordinal;
-        const prepared: { next: NextInput; value: T }[] = [];
-        for (const next of group) prepared.push({ next, value: await prepare(next) });
+        const prepared: Prepared<T>[] = carried ? [carried] : [];
+        carried = undefined;
+        let rows = prepared.reduce((sum, { value }) => sum + (rowsOf?.(value) ?? 0), 0);
+        for (const next of group === 'done' ? [] : group) {
+          const value = await prepare(next);
+          after = next.ordinal;
+          const more = rowsOf?.(value) ?? 0;
+          // The rest of the inputs read are read again for the next group (their content too: only when a group is cut short).
+          if (prepared.length > 0 && rows + more > maxRows) {
+            carried = { next, value };
+            break;
+          }
+          prepared.push({ next, value });
+          rows += more;
+        }
         const keys = new Set(keysOf ? prepared.flatMap(({ value }) => keysOf(value)) : []);
         // A key in common with a group in flight: this one waits for it, so the later input wins.
         for (const running of inFlight.filter((running) => [...keys].some((key) => running.keys.has(key)))) await running.settled;
@@ -164,7 +192,7 @@ export class ItemGroups {
   /** One group's transaction, then its outcomes recorded (after `other`'s, when `other` committed first). */
   private async settleGroup<T>(
     status: 'PENDING' | 'PARSED',
-    prepared: { next: NextInput; value: T }[],
+    prepared: Prepared<T>[],
     open: (tx: EntityManager, job: IngestionJob, yieldCheck: YieldCheck) => GroupSettler<T>,
     other: InFlight | undefined,
   ): Promise<'settled' | 'stopped'> {
@@ -240,9 +268,10 @@ export class ItemGroups {
 
   /**
    * The next items in `status`, in order: as many as fit in GROUP_BYTES of input (at least
-   * one) and GROUP_ITEMS, or why there are none. Content only where `needsContent` says so.
+   * one) and GROUP_ITEMS beside `carried` (an input of the group read already), or why there
+   * are none. Content only where `needsContent` says so.
    */
-  private nextGroup(status: 'PENDING' | 'PARSED', after: number, needsContent?: (header: InputHeader) => boolean): Promise<NextInput[] | 'stopped' | 'done'> {
+  private nextGroup(status: 'PENDING' | 'PARSED', after: number, needsContent?: (header: InputHeader) => boolean, carried?: InputHeader): Promise<NextInput[] | 'stopped' | 'done'> {
     return this.scope.write(async (tx) => {
       const job = await tx.findOne(IngestionJob, { id: this.jobId }, { refresh: true });
       if (!job || isTerminal(job.stage)) return 'stopped' as const;
@@ -250,13 +279,13 @@ export class ItemGroups {
         tx,
         // Past the groups already taken: one may still be settling.
         'select id, ordinal, byte_count, name, format from ingestion_items where job_id = ? and status = ? and ordinal > ? order by ordinal limit ?',
-        [this.jobId, status, after, GROUP_ITEMS],
+        [this.jobId, status, after, GROUP_ITEMS - (carried ? 1 : 0)],
       );
       if (rows.length === 0) return 'done' as const;
       const options = storedIngestionOptions(job.options);
-      let bytes = 0;
+      let bytes = carried?.byteCount ?? 0;
       const headers: InputHeader[] = rows
-        .filter((row, index) => (bytes += row.byte_count) <= GROUP_BYTES || index === 0)
+        .filter((row, index) => (bytes += row.byte_count) <= GROUP_BYTES || (index === 0 && !carried))
         .map((row) => ({ id: row.id, ordinal: row.ordinal, byteCount: row.byte_count, name: row.name, format: row.format, options }));
       const reading = headers.filter((header) => needsContent?.(header) ?? true).map((header) => header.id);
       const read = reading.length === 0 ? [] : await boundSql<{ id: string; content: string | null; metadata: Record<string, unknown> }>(tx, 'select id, content, metadata from ingestion_items where id = any(?::uuid[])', [pgArray(reading)]);

@@ -45,6 +45,8 @@ export interface PipelineDependencies {
   watchMs: number;
   /** The worker's chunk INSERT rate, learned across its jobs (write-rate.ts); absent: learned per job. */
   writeRate?: WriteRate;
+  /** Rows (documents and chunks) one group of inputs writes at most, unless one input writes more alone (SLUICE_INGEST_GROUP_ROWS); absent: GROUP_ROWS. */
+  groupRows?: number;
 }
 
 /** Runs the job on from where it is; resolves to how it ended (COMPLETED or FAILED), or null if it stopped short (cancelled, deleted, already ended). */
@@ -77,15 +79,20 @@ async function runInScope(scope: TenantScope, deps: PipelineDependencies, payloa
         'PENDING',
         (next) => run.parse(next),
         (tx, job) => ({ settle: (item, parsed) => run.check(tx, job, item, parsed), finish: async () => {} }),
-        // An input PARSING leaves unparsed is read with its content once, in CHUNKING.
-        { needsContent: (header) => run.unparsedKey(header) === null },
+        // An input PARSING leaves unparsed is read with its content once, in CHUNKING. A group's
+        // parsed documents are held until it settles: bounded as CHUNKING's writes are.
+        { needsContent: (header) => run.unparsedKey(header) === null, rowsOf: (parsed) => ('documents' in parsed ? parsed.documents.length : 0), maxRows: deps.groupRows },
       );
       if (parsing === 'stopped') return null;
       if (!(await run.enter('CHUNKING'))) return null;
       const chunking = await run.eachItem('PARSED', (next) => run.chunk(next), (tx, job, yieldCheck) => {
         const chunks = new DatasetChunkWriter(tx, job.tenant.id, job.dataset.id, { rate: run.writeRate, yieldCheck });
         return { settle: (item, chunked) => run.index(tx, job, item, chunked, chunks), finish: () => chunks.finish() };
-      }, { keysOf: (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []) });
+      }, {
+        keysOf: (chunked) => ('documents' in chunked ? chunked.documents.map((document) => document.sourceKey) : []),
+        rowsOf: (chunked) => ('documents' in chunked ? chunked.documents.reduce((rows, document) => rows + 1 + document.chunks.length, 0) : 0),
+        maxRows: deps.groupRows,
+      });
       if (chunking === 'stopped') return null;
       if (!(await run.enter('INDEXING'))) return null;
       if (!(await run.mergeSearchIndex())) return null;

@@ -27,7 +27,8 @@ import type { WriteRate } from './write-rate.js';
  * the continued-document path and which ran while the group held the dataset's row, and with it
  * the other group's statistics (docs/endpoints.md, Performance). The trigger's (document, term)
  * hash table, 25 MB measured for 10 000 chunks, grows to about 40 MB: inside the 64 MB work_mem
- * the trigger sets itself (Migration20261203061539_bm25_statistics_narrow_aggregation).
+ * the trigger sets itself (Migration20261203061539_bm25_statistics_narrow_aggregation). A batch
+ * also holds the chunks of at most DOCUMENTS_PER_STATEMENT documents (below).
  */
 const BATCH_ROWS = 16_384;
 const BATCH_CHARS = 12 * 1024 * 1024;
@@ -57,11 +58,15 @@ const TICK_MS = 250;
 const ESTIMATE_CAP = 0.9;
 
 /**
- * Documents per statement looking up or writing an input's documents. A CSV of a million rows
- * (a document each) made one lookup and one INSERT of a million rows: their parameters built
- * and serialised in one go on the worker's event loop, which inline (`SLUICE_WORKER=inline`) is
- * the one serving requests. UUIDv7 ids keep their order across the statements (one
- * transaction, one now()).
+ * Documents per statement looking up or writing an input's documents, and whose chunks one
+ * chunk INSERT holds. A CSV of a million rows (a document each) made one lookup and one INSERT
+ * of a million rows: their parameters built and serialised in one go on the worker's event
+ * loop, which inline (`SLUICE_WORKER=inline`) is the one serving requests. UUIDv7 ids keep
+ * their order across the statements (one transaction, one now()). A chunk INSERT of 16 384
+ * one-chunk documents took 2.5 to 4 s on a loaded 2-core machine (over 1.5 minutes inside a
+ * transaction of 2 million, by a review's account; the statistics trigger probes each
+ * document), and a group yields to a cancel only between statements (job-preemption.ts). Cut
+ * between documents, a batch never splits one, so the cut adds no continued-document path.
  */
 const DOCUMENTS_PER_STATEMENT = 4096;
 
@@ -163,6 +168,8 @@ export class DatasetChunkWriter {
   }
 
   async add(documentId: string, ordinal: number, chunk: { content: string; start: number; end: number }): Promise<void> {
+    // A document's first chunk that would make the batch span more documents goes in the next.
+    if (!this.pendingDocuments.has(documentId) && this.pendingDocuments.size >= DOCUMENTS_PER_STATEMENT) await this.flush();
     this.batch.push([documentId, ordinal, chunk.content, chunk.start, chunk.end]);
     this.pendingDocuments.add(documentId);
     this.batchChars += chunk.content.length;

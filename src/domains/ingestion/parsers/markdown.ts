@@ -55,10 +55,21 @@ class LargeTableTokenizer extends Tokenizer {
     if (!cap || !cap[3] || !moreLinesThan(cap[3], this.sliceRows)) return super.table(src);
     // Not a table when its header and delimiter are not (no pipe or colon, column counts differ).
     if (!this.rules.other.tableDelimiter.test(cap[2]!) || new Lexer({ gfm: true }).lex(`${cap[1]}\n${cap[2]}`)[0]?.type !== 'table') return undefined;
-    const table: LargeTable = { type: 'largeTable', raw: cap[0].replace(/\n+$/, ''), header: cap[1]!, delimiter: cap[2]!, rows: cap[3].replace(this.rules.other.tableRowBlankLine, '') };
+    const table: LargeTable = { type: 'largeTable', raw: withoutTrailingNewlines(cap[0]), header: cap[1]!, delimiter: cap[2]!, rows: cap[3].replace(this.rules.other.tableRowBlankLine, '') };
     // marked keeps whatever token a tokenizer returns; only block() below reads this one.
     return table as unknown as Tokens.Table;
   }
+}
+
+/**
+ * `text.replace(/\n+$/, '')` without the expression, which tries every newline as the start of
+ * the final run: quadratic over a long run of newlines not at the end. marked's table rule
+ * leaves none inside a table, so this is a guard rather than a fix.
+ */
+function withoutTrailingNewlines(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x0a) end -= 1;
+  return text.slice(0, end);
 }
 
 function moreLinesThan(text: string, count: number): boolean {
