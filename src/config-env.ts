@@ -160,10 +160,14 @@ export const envSchema = z.object({
   SLUICE_PARSE_MAX_COLUMNS: limit(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxColumns),
   SLUICE_PARSE_MAX_LINE_CHARS: limit(80, 1024 * 1024 * 1024).default(DEFAULT_PARSE_LIMITS.maxLineChars),
   // Documents one input may yield, held in the worker's heap until written: about 900 MB per
-  // million one-row documents (docs/ingestion.md), so 250 000 keeps two jobs' inputs near 450 MB.
+  // million one-row documents (docs/ingestion.md), so 250 000 keeps an input near 225 MB.
   SLUICE_PARSE_MAX_DOCUMENTS: limit(1, 10_000_000).default(250_000),
   // Rows (documents and chunks) one transaction of an ingestion job writes, unless one input holds more (domains/ingestion/item-groups.ts).
   SLUICE_INGEST_GROUP_ROWS: limit(100, 10_000_000).default(DEFAULT_GROUP_ROWS),
+  // Documents one job's inputs may yield in all: a job holds a group of inputs' documents at
+  // once, so the bound per input alone let one call of many files hold gigabytes. Unset: twice
+  // SLUICE_PARSE_MAX_DOCUMENTS (config.ts).
+  SLUICE_PARSE_MAX_JOB_DOCUMENTS: limit(1, 100_000_000).optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60, 'must be at least 60').max(86_400).default(900),
   SLUICE_RATE_LIMITS: z.enum(['on', 'off']).optional(),
   SLUICE_RATE_LIMIT_PER_SECOND: perSecond.default(10),

@@ -220,6 +220,9 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
         maxColumns: values.SLUICE_PARSE_MAX_COLUMNS,
         maxLineChars: values.SLUICE_PARSE_MAX_LINE_CHARS,
         maxDocuments: values.SLUICE_PARSE_MAX_DOCUMENTS,
+        // Two inputs at their own bound, or any number of smaller ones: about 450 MB of
+        // documents and chunks at the defaults, whatever the number of files (docs/ingestion.md).
+        maxJobDocuments: values.SLUICE_PARSE_MAX_JOB_DOCUMENTS ?? 2 * values.SLUICE_PARSE_MAX_DOCUMENTS,
       },
       groupRows: values.SLUICE_INGEST_GROUP_ROWS,
       vectorIndexDimensions: parseIndexDimensions(values.SLUICE_VECTOR_INDEX_DIMENSIONS)!,

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChunkingOptions, IngestionOptions } from './options.js';
-import type { ChunkedDocument, HashedDocument, ParseResult, ParseTask, ThreadResult } from './parse-thread.js';
+import type { ChunkedDocument, DocumentBatch, HashedDocument, ParseFailure, ParseResult, ParseTask, ThreadResult } from './parse-thread.js';
 import type { ParseLimits } from './parsers/limits.js';
 import type { ParseInput } from './parsers/parse.js';
 
@@ -33,7 +33,17 @@ export interface ParseBudget extends ParseLimits {
    * 2.4 million one-character rows, ingested at once, ran it out of memory and it died.
    */
   maxDocuments: number;
+  /**
+   * Documents the inputs of one job may yield in all (SLUICE_PARSE_MAX_JOB_DOCUMENTS): a job
+   * holds the documents of a group of inputs at once (up to 32 of them), and its source keys
+   * while it parses, so a call of many inputs each within `maxDocuments` (32 files of 250 000
+   * one-character JSON records) held gigabytes.
+   */
+  maxJobDocuments: number;
 }
+
+/** An input's documents and what they cost the heap (DocumentBatch), or why it failed. */
+export type ParsedInput = DocumentBatch<HashedDocument> | { failure: ParseFailure };
 
 /** An error that is not the input's fault (the thread could not start, a bug): the job is retried. */
 export class ParserUnavailableError extends Error {}
@@ -63,9 +73,23 @@ export class DocumentParser {
     });
   }
 
-  /** PARSING: the input's documents, hashed. */
-  parse(input: ParseInput, options: IngestionOptions): Promise<ParseResult<HashedDocument>> {
-    return this.run({ kind: 'parse', input, options, limits: this.budget }) as Promise<ParseResult<HashedDocument>>;
+  /**
+   * PARSING: the input's documents, hashed. `earlier` documents of its job came before it: an
+   * input that would take the job past `maxJobDocuments` fails (jobRoomFor), the thread stopped
+   * as soon as it does.
+   */
+  parse(input: ParseInput, options: IngestionOptions, earlier = 0): Promise<ParsedInput> {
+    return this.run({ kind: 'parse', input, options, limits: this.budget }, undefined, this.jobRoomFor(earlier)) as Promise<ParsedInput>;
+  }
+
+  /** The documents an input may yield after `earlier` ones of its job: its own bound, or what is left of the job's. */
+  jobRoomFor(earlier: number): number {
+    return Math.max(0, Math.min(this.budget.maxDocuments, this.budget.maxJobDocuments - earlier));
+  }
+
+  /** Why an input fails that would take its job past `maxJobDocuments`. */
+  overJobLimit(name: string): ParseFailure {
+    return { reason: 'PARSE_LIMIT', message: `${JSON.stringify(name)}: would take the job past ${this.budget.maxJobDocuments} documents (rows or records, its inputs' in all); ingest it in another job` };
   }
 
   /**
@@ -97,9 +121,11 @@ export class DocumentParser {
     await this.pool.close({ force: true });
   }
 
+  /** Runs `task` in a thread; an input's task may yield at most `maxDocuments` documents. */
   private async run(
     task: DistributiveOmit<ParseTask, 'started' | 'progress' | 'batches'>,
     onProgress?: (fraction: number) => void,
+    maxDocuments = this.budget.maxDocuments,
   ): Promise<ParseResult<HashedDocument | ChunkedDocument>> {
     const name = 'input' in task ? task.input.name : (task.documents[0]?.sourceKey ?? 'input');
     const { port1: started, port2 } = new MessageChannel();
@@ -107,7 +133,8 @@ export class DocumentParser {
     progress?.port1.on('message', (fraction: number) => onProgress!(fraction));
     const abort = new AbortController();
     // Over the documents an input may yield: the thread is stopped and what it sent dropped.
-    const batches = 'input' in task ? new BatchReceiver(this.budget.maxDocuments, () => abort.abort()) : undefined;
+    const batches = 'input' in task ? new BatchReceiver(maxDocuments, () => abort.abort()) : undefined;
+    const overLimit = () => (maxDocuments < this.budget.maxDocuments ? this.overJobLimit(name) : this.tooManyDocuments(name));
     let timer: NodeJS.Timeout | undefined;
     // The budget counts from the task's start in its thread, not from a thread's (slow, under tsx) start-up.
     started.once('message', () => {
@@ -118,10 +145,10 @@ export class DocumentParser {
       const transferList = [port2, ...(progress ? [progress.port2] : []), ...(batches ? [batches.port] : [])];
       const result = (await this.pool.run({ ...task, ...ports }, { signal: abort.signal, transferList })) as ThreadResult<HashedDocument | ChunkedDocument>;
       if (!('batches' in result)) return result;
-      const documents = await batches!.all(result.batches);
-      return batches!.overLimit ? this.tooManyDocuments(name) : { documents };
+      const received = await batches!.all(result.batches);
+      return batches!.overLimit ? { failure: overLimit() } : received;
     } catch (error) {
-      if (batches?.overLimit) return this.tooManyDocuments(name);
+      if (batches?.overLimit) return { failure: overLimit() };
       if (abort.signal.aborted) {
         return { failure: { reason: 'PARSE_TIMEOUT', message: `${JSON.stringify(name)}: parsing took longer than ${this.budget.timeoutMs} ms` } };
       }
@@ -137,8 +164,8 @@ export class DocumentParser {
     }
   }
 
-  private tooManyDocuments(name: string): ParseResult<never> {
-    return { failure: { reason: 'PARSE_LIMIT', message: `${JSON.stringify(name)}: yields more than ${this.budget.maxDocuments} documents (rows or records); split it, or ingest it whole (csvMode: FILE)` } };
+  private tooManyDocuments(name: string): ParseFailure {
+    return { reason: 'PARSE_LIMIT', message: `${JSON.stringify(name)}: yields more than ${this.budget.maxDocuments} documents (rows or records); split it, or ingest it whole (csvMode: FILE)` };
   }
 }
 
@@ -163,26 +190,29 @@ function* slices(documents: HashedDocument[]): Generator<HashedDocument[]> {
 /**
  * The batches a thread posts (parse-thread.ts). They come on their own port, so the task's
  * result may arrive before the last of them: `all` waits for as many as the result counts.
+ * Each is a message of its own, decoded on this (the worker's) event loop one at a time.
  */
 class BatchReceiver<T = HashedDocument | ChunkedDocument> {
   private readonly channel = new MessageChannel();
   private readonly received: T[][] = [];
   private batchesIn = 0;
   private documentsIn = 0;
+  private heapBytes = 0;
   /** More documents came than `maxDocuments`: none is kept. */
   overLimit = false;
   private waiting?: { count: number; resolve: () => void };
 
   constructor(maxDocuments: number, onOverLimit: () => void) {
-    this.channel.port1.on('message', (batch: T[]) => {
+    this.channel.port1.on('message', ({ documents, heapBytes }: DocumentBatch<T>) => {
       this.batchesIn += 1;
-      this.documentsIn += batch.length;
+      this.documentsIn += documents.length;
+      this.heapBytes += heapBytes;
       if (!this.overLimit && this.documentsIn > maxDocuments) {
         this.overLimit = true;
         this.received.length = 0;
         onOverLimit();
       }
-      if (!this.overLimit) this.received.push(batch);
+      if (!this.overLimit) this.received.push(documents);
       if (this.waiting && this.batchesIn >= this.waiting.count) this.waiting.resolve();
     });
   }
@@ -192,11 +222,11 @@ class BatchReceiver<T = HashedDocument | ChunkedDocument> {
     return this.channel.port2;
   }
 
-  async all(count: number): Promise<T[]> {
+  async all(count: number): Promise<DocumentBatch<T>> {
     if (this.batchesIn < count) await new Promise<void>((resolve) => (this.waiting = { count, resolve }));
     const documents: T[] = [];
     for (const batch of this.received) for (const document of batch) documents.push(document);
-    return documents;
+    return { documents, heapBytes: this.heapBytes };
   }
 
   close(): void {

@@ -10,14 +10,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { ProductMeter } from '../../platform/telemetry/product-metrics.js';
-import type { DocumentParser } from './document-parser.js';
+import type { DocumentParser, ParsedInput } from './document-parser.js';
 import type { YieldCheck } from '../job-preemption.js';
 import type { IngestionItem } from './ingestion-item.entity.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import { ItemGroups, type GroupOptions, type GroupSettler, type InputHeader, type NextInput, type Settled } from './item-groups.js';
 import { lockJob } from './job-lock.js';
 import type { ChunkedDocument, HashedDocument, ParseFailure, ParseResult } from './parse-thread.js';
-import { ParsedDocuments } from './parsed-documents.js';
+import { PARSED_DOCUMENTS_BUDGET, ParsedDocuments } from './parsed-documents.js';
 import { soleSourceKey, type ParseInput } from './parsers/parse.js';
 import { CHUNKED_SHARE, PARSED_SHARE, ProcessedBytes, WRITTEN_SHARE } from './processed-bytes.js';
 import { snapshotOf, type JobSnapshot } from './progress.js';
@@ -26,15 +26,18 @@ import { isTerminal, type IngestionStage } from './stages.js';
 import type { WriteRate } from './write-rate.js';
 import { documentHashes, writeDocuments, type DatasetChunkWriter } from './writer.js';
 
-/** 16 M characters of parsed text (16 MB for Latin-1 text, 32 MB beyond) kept between PARSING and CHUNKING; see ParsedDocuments. */
-const PARSED_CACHE_CHARS = 16 * 1024 * 1024;
-
 /** What PARSING makes of an input: its documents, why it failed, or the key of the one new document it can hold, left unparsed. */
-export type ParsingResult = ParseResult<HashedDocument> | { unparsed: string };
+export type ParsingResult = ParsedInput | { unparsed: string };
 
 export class JobRun {
-  /** What PARSING parsed, kept (within a budget) so CHUNKING need not parse it again. */
-  private readonly parsed = new ParsedDocuments(PARSED_CACHE_CHARS);
+  /** What PARSING parsed, kept (within a budget of heap) so CHUNKING need not parse it again. */
+  private readonly parsed = new ParsedDocuments(PARSED_DOCUMENTS_BUDGET);
+  /**
+   * Documents the job's inputs yield, in input order, up to the one PARSING is at: those of
+   * inputs settled before (beginParsing) and those parsed since. The parser holds the job to
+   * its bound with it (DocumentParser.jobRoomFor).
+   */
+  private documentsSoFar = 0;
   /**
    * Source keys that inputs checked before this one are still to write (PARSED). A later input
    * with such a key is written after them even when it matches what is stored now: settled
@@ -109,11 +112,17 @@ export class JobRun {
   async parse(next: NextInput): Promise<ParsingResult> {
     const key = this.unparsedKey(next);
     if (key !== null) {
+      // One document, the job's room for it known without parsing.
+      const parsed = this.parser.jobRoomFor(this.documentsSoFar) >= 1 ? { unparsed: key } : { failure: this.parser.overJobLimit(next.name) };
+      if ('unparsed' in parsed) this.documentsSoFar += 1;
       this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
-      return { unparsed: key };
+      return parsed;
     }
-    const parsed = await this.parser.parse(contentOf(next), next.options);
-    if ('documents' in parsed) this.parsed.keep(next.id, parsed.documents);
+    const parsed = await this.parser.parse(contentOf(next), next.options, this.documentsSoFar);
+    if ('documents' in parsed) {
+      this.documentsSoFar += parsed.documents.length;
+      this.parsed.keep(next.id, parsed.documents, parsed.heapBytes);
+    }
     this.processed.credit(next.id, next.byteCount * PARSED_SHARE);
     return parsed;
   }
@@ -134,13 +143,20 @@ export class JobRun {
 
   /**
    * Before PARSING checks its first input: whether inputs were PARSED by an earlier run of the
-   * job (see keysToWrite), and which pending inputs are named after a stored document (see
-   * parse). One dataset's jobs run one at a time, so no document is added meanwhile; were one
-   * added, CHUNKING's write would still find it unchanged (writeDocuments compares hashes).
+   * job (see keysToWrite), how many documents the inputs settled so far yield (an input left
+   * unparsed counts its one: `check`), and which pending inputs are named after a stored
+   * document (see parse). One dataset's jobs run one at a time, so no document is added
+   * meanwhile; were one added, CHUNKING's write would still find it unchanged (writeDocuments
+   * compares hashes).
    */
   async beginParsing(): Promise<void> {
-    const { resumed, named } = await this.scope.read(async (tx) => {
-      const [row] = await boundSql<{ resumed: boolean }>(tx, `select exists (select 1 from ingestion_items where job_id = ? and status = 'PARSED') as resumed`, [this.jobId]);
+    const { resumed, documents, named } = await this.scope.read(async (tx) => {
+      const [row] = await boundSql<{ resumed: boolean; documents: number }>(
+        tx,
+        `select exists (select 1 from ingestion_items where job_id = ? and status = 'PARSED') as resumed,
+                (select coalesce(sum(greatest(document_count, 1)), 0)::int from ingestion_items where job_id = ? and status in ('PARSED', 'DONE')) as documents`,
+        [this.jobId, this.jobId],
+      );
       const rows = await boundSql<{ id: string }>(
         tx,
         `select i.id from ingestion_items i join ingestion_jobs j on j.id = i.job_id
@@ -148,9 +164,10 @@ export class JobRun {
             and exists (select 1 from documents d where d.dataset_id = j.dataset_id and d.source_key = i.name)`,
         [this.jobId],
       );
-      return { resumed: row?.resumed ?? false, named: rows.map((item) => item.id) };
+      return { resumed: row?.resumed ?? false, documents: row?.documents ?? 0, named: rows.map((item) => item.id) };
     });
     this.keysToWrite = resumed ? null : new Set();
+    this.documentsSoFar = documents;
     this.namedAfterStored = new Set(named);
   }
 
@@ -161,7 +178,8 @@ export class JobRun {
   async check(tx: EntityManager, job: IngestionJob, item: IngestionItem, parsed: ParsingResult): Promise<void> {
     if ('failure' in parsed) return failed(item, parsed.failure);
     if ('unparsed' in parsed) {
-      item.status = 'PARSED';
+      // Its one document, counted toward the job's bound should PARSING resume (beginParsing).
+      Object.assign(item, { status: 'PARSED', documentCount: 1 });
       this.keysToWrite?.add(parsed.unparsed);
       return;
     }

@@ -44,8 +44,35 @@ export const PROGRESS_MIN_CHARS = 256 * 1024;
 const PROGRESS_STEPS = 20;
 
 export type ParseResult<T> = { documents: T[] } | { failure: ParseFailure };
+/**
+ * Documents as a thread posts them, a batch at a time, and as PARSING gets an input's: with
+ * `heapBytes`, what they (not their chunks) will cost the heap that keeps them, estimated in the
+ * thread (keptBytes) so the worker's event loop need not walk them to know.
+ */
+export interface DocumentBatch<T> {
+  documents: T[];
+  heapBytes: number;
+}
 /** What a thread answers: documents (chunk-parsed), the number of batches it posted (parse, chunk), or why the input failed. */
 export type ThreadResult<T> = ParseResult<T> | { batches: number };
+
+/**
+ * A document's fixed cost beside its strings: its object, the headers of its four strings, its
+ * metadata object and its slot in the input's array (measured: about 220 bytes for a record
+ * whose strings hold 100 characters in all; rounded up).
+ */
+const DOCUMENT_OVERHEAD_BYTES = 256;
+
+/**
+ * What a document costs the heap that keeps it (parsed-documents.ts), estimated from above: the
+ * fixed overhead, and two bytes a character of its text, key and hash (V8 keeps Latin-1
+ * strings in one) and of `serialisedChars`, its title and metadata as JSON (a metadata object
+ * costs about twice its JSON: 650 bytes a record with 160 characters of it, against 320 with
+ * none). Computed here, where the metadata is serialised for the hash anyway.
+ */
+function keptBytes(document: HashedDocument, serialisedChars: number): number {
+  return DOCUMENT_OVERHEAD_BYTES + 2 * (document.text.length + document.sourceKey.length + document.hash.length + serialisedChars);
+}
 
 export default function runParseTask(task: ParseTask): ThreadResult<HashedDocument | ChunkedDocument> {
   // The time budget starts now, once the thread is up and this module is loaded.
@@ -58,15 +85,21 @@ export default function runParseTask(task: ParseTask): ThreadResult<HashedDocume
     let batches = 0;
     let next = 1 / PROGRESS_STEPS;
     parseDocumentBatches(task.input, task.options, task.limits, (batch, last, done) => {
-      const documents = batch.map((document) => ({ ...document, hash: hashOf(document.text, document.title, document.metadata, chunking) }));
+      let heapBytes = 0;
+      const documents = batch.map((document) => {
+        const described = describedBy(document.title, document.metadata, chunking);
+        const hashed = { ...document, hash: hashOf(described, document.text) };
+        heapBytes += keptBytes(hashed, described.length);
+        return hashed;
+      });
       if (task.kind === 'parse') {
-        task.batches.postMessage(documents);
+        task.batches.postMessage({ documents, heapBytes } satisfies DocumentBatch<HashedDocument>);
       } else if (batches === 0 && last) {
-        // One batch (every input but a CSV of many rows): progress through its text as it is chunked.
-        task.batches.postMessage(withChunks(documents, chunking, task.progress));
+        // One batch (an input of one document, or a few records): progress through its text as it is chunked.
+        task.batches.postMessage({ documents: withChunks(documents, chunking, task.progress), heapBytes } satisfies DocumentBatch<ChunkedDocument>);
       } else {
         // Many: progress by how much of the input has been read, each 1/PROGRESS_STEPS.
-        task.batches.postMessage(withChunks(documents, chunking));
+        task.batches.postMessage({ documents: withChunks(documents, chunking), heapBytes } satisfies DocumentBatch<ChunkedDocument>);
         if (task.progress && large && done >= next) {
           task.progress.postMessage(done);
           next = (Math.floor(done * PROGRESS_STEPS) + 1) / PROGRESS_STEPS;
@@ -110,7 +143,12 @@ function failureOf(task: ParseTask, error: unknown): ParseFailure {
   return { reason: 'PARSE_ERROR', message: `${JSON.stringify(name)}: the parser failed (${error instanceof Error ? error.message : String(error)})`.slice(0, 2000) };
 }
 
+/** A document's title and metadata, and how it is chunked, as JSON: what its hash covers beside its text. */
+function describedBy(title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
+  return JSON.stringify([chunking.size, chunking.overlap, ...(chunking.joinShortEnd ? ['joinShortEnd'] : []), title, metadata]);
+}
+
 /** What makes a stored document current: its text, title, metadata and how it was chunked. */
-function hashOf(text: string, title: string, metadata: Record<string, unknown>, chunking: ChunkingOptions): string {
-  return createHash('sha256').update(JSON.stringify([chunking.size, chunking.overlap, ...(chunking.joinShortEnd ? ['joinShortEnd'] : []), title, metadata])).update('\n').update(text).digest('hex');
+function hashOf(described: string, text: string): string {
+  return createHash('sha256').update(described).update('\n').update(text).digest('hex');
 }

@@ -42,18 +42,20 @@ export function parseDocuments(input: ParseInput, options: IngestionOptions, lim
  * A batch of at most this many documents, or of about this many characters of text, is handed
  * on as soon as it is full: a CSV file of a million short rows is a million documents, and held
  * together in the parser thread (with csv-parse's record for each) they needed about 617 bytes
- * a row, over the thread's 512 MB for 12 MB of CSV. Inputs of one document, and JSON, come as
- * one batch.
+ * a row, over the thread's 512 MB for 12 MB of CSV. JSON and JSONL records go the same way: each
+ * batch is one message the worker's event loop (the serving one, inline) decodes, and 250 000
+ * records of one 1 MB file sent as one message held it for the whole decode, in one allocation.
+ * Inputs of one document come as one batch.
  */
 export const DOCUMENT_BATCH_SIZE = 4096;
 const DOCUMENT_BATCH_CHARS = 4 * 1024 * 1024;
 
 /**
  * The input's documents, as parseDocuments gives them, in batches: `emit` hears each batch in
- * order, `last` true for the final one, `done` the fraction of the input read by then. Only
- * CSV comes in several batches (its rows are read one at a time); other formats hold their
- * records whole anyway and come as one, checked as before. A failure found after some batches
- * were emitted still throws: the input fails whole, and its batches are dropped.
+ * order, `last` true for the final one, `done` the fraction of the input read by then (for
+ * JSON and JSONL, of its records). CSV, JSON and JSONL come in several batches; inputs of one
+ * document in one. A failure found after some batches were emitted still throws: the input
+ * fails whole, and its batches are dropped.
  */
 export function parseDocumentBatches(input: ParseInput, options: IngestionOptions, limits: ParseLimits, emit: (batch: ParsedDocument[], last: boolean, done: number) => void): void {
   assertWithinLimits(input.name, input.format, input.content, limits);
@@ -77,15 +79,15 @@ export function parseDocumentBatches(input: ParseInput, options: IngestionOption
     if (ready) emit(ready.documents, false, ready.done);
     ready = { documents, done };
   };
-  if (input.format === 'csv') {
-    csvDocuments(input, options, limits, (document, done) => {
-      parsed.push(document);
-      parsedChars += document.text.length;
-      if (parsed.length >= DOCUMENT_BATCH_SIZE || parsedChars >= DOCUMENT_BATCH_CHARS) settle(false, done);
-    });
-  } else {
-    parsed = parseByFormat(input, options, limits);
-  }
+  const add = (document: ParsedDocument, done: number) => {
+    parsed.push(document);
+    parsedChars += document.text.length;
+    if (parsed.length >= DOCUMENT_BATCH_SIZE || parsedChars >= DOCUMENT_BATCH_CHARS) settle(false, done);
+  };
+  if (input.format === 'csv') csvDocuments(input, options, limits, add);
+  else if (input.format === 'json') jsonDocuments(input, options, parseJson(input.name, input.content), add);
+  else if (input.format === 'jsonl') jsonDocuments(input, options, parseJsonLines(input.name, input.content), add);
+  else parsed = parseByFormat(input, limits);
   settle(true, 1);
   // Read through a cast: TypeScript does not see `settle` assign it.
   const final = ready as { documents: ParsedDocument[] } | null;
@@ -112,7 +114,8 @@ export function soleSourceKey(input: Pick<ParseInput, 'name' | 'format'>, { csv 
   }
 }
 
-function parseByFormat(input: ParseInput, options: IngestionOptions, limits: ParseLimits): ParsedDocument[] {
+/** An input of one document: text, Markdown or HTML. */
+function parseByFormat(input: ParseInput, limits: ParseLimits): ParsedDocument[] {
   const one = (text: string, title: string | null): ParsedDocument[] => [
     { sourceKey: input.name, title: input.title ?? title ?? input.name, text, metadata: input.metadata ?? {} },
   ];
@@ -126,11 +129,9 @@ function parseByFormat(input: ParseInput, options: IngestionOptions, limits: Par
     case 'html':
       return one(htmlToPlainText(input.content, limits.maxDepth), htmlTitle(input.content));
     case 'json':
-      return jsonDocuments(input, options, parseJson(input.name, input.content));
     case 'jsonl':
-      return jsonDocuments(input, options, parseJsonLines(input.name, input.content));
     case 'csv':
-      throw new Error('CSV is read row by row: csvDocuments');
+      throw new Error(`${input.format} is read record by record: jsonDocuments, csvDocuments`);
   }
 }
 
@@ -159,13 +160,17 @@ function parseJsonLines(name: string, content: string): { records: unknown[]; si
   return { records, single: false, lines };
 }
 
+/** JSON records to documents, one at a time: `add` hears each with the fraction of the records read so far. */
 function jsonDocuments(
   input: ParseInput,
   { json }: IngestionOptions,
   { records, single, lines }: { records: unknown[]; single: boolean; lines?: number[] },
-): ParsedDocument[] {
+  add: (document: ParsedDocument, done: number) => void,
+): void {
   const ids = new RecordIds(input.name, json.idField);
-  return records.map((record, index) => {
+  records.forEach((record, index) => add(jsonDocument(record, index), (index + 1) / records.length));
+
+  function jsonDocument(record: unknown, index: number): ParsedDocument {
     const where = lines ? `line ${lines[index]}` : single ? 'the document' : `record ${index + 1}`;
     if (typeof record === 'string') {
       return { sourceKey: single ? input.name : `${input.name}#${index + 1}`, title: `${input.name} #${index + 1}`, text: record, metadata: {} };
@@ -187,7 +192,7 @@ function jsonDocuments(
       text,
       metadata: { ...input.metadata, ...metadata },
     };
-  });
+  }
 }
 
 /**
