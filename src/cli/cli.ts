@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { ParseArgsConfig } from 'node:util';
 import type WebSocket from 'ws';
-import { createClient, DEFAULT_MAX_RESPONSE_BYTES, SluiceError, type SluiceClient } from '../sdk/index.js';
+import { createClient, DEFAULT_MAX_RESPONSE_BYTES, MAX_TIMEOUT_MS, SluiceError, type SluiceClient } from '../sdk/index.js';
 import { readLogin, UnreadableLogin, writeLogin, type StoredLogin } from './credentials.js';
 import { isPlainHttpBeyondLoopback, plainHttpAllowed } from './plain-http.js';
 import { UnsafeConfigFile } from './private-files.js';
@@ -86,7 +86,10 @@ export function graphqlUrl(raw: string): string {
 export function timeoutMs(raw: string | undefined, name: string): number {
   if (raw === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
   const seconds = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new CliError(`${name} must be a number of seconds (0: wait as long as it takes)`, EXIT.usage);
+  // A timer holds at most 2^31 - 1 ms (about 24.8 days): past it every request would fail at once.
+  if (raw.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds * 1000 > MAX_TIMEOUT_MS) {
+    throw new CliError(`${name} must be a number of seconds up to ${Math.floor(MAX_TIMEOUT_MS / 1000)} (0: wait as long as it takes)`, EXIT.usage);
+  }
   return Math.round(seconds * 1000);
 }
 

@@ -24,7 +24,7 @@ import { LogInDocument, RefreshSessionDocument } from './generated/graphql.js';
 import { SluiceError, toSluiceError } from './errors.js';
 import { reach } from './reach.js';
 import { newRequestId } from './request-id.js';
-import { deadline, DEFAULT_MAX_RESPONSE_BYTES, readBody, timedOut } from './limits.js';
+import { checkedTimeoutMs, deadline, DEFAULT_MAX_RESPONSE_BYTES, readBody, timedOut } from './limits.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
 import { postWithUploadProgress, type UploadProgress } from './upload-progress.js';
@@ -148,7 +148,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   let ws: WsClient | undefined;
   const maxRetries = options.maxRateLimitRetries ?? 2;
   const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
-  const limits = { maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, timeoutMs: options.timeoutMs || undefined };
+  const limits = { maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, timeoutMs: checkedTimeoutMs(options.timeoutMs) };
 
   async function post<Data>(
     document: TypedDocumentNode<Data, any>,

@@ -52,6 +52,18 @@ export function timedOut(url: string, timeoutMs: number, requestId: string | nul
   return new SluiceError('NETWORK_ERROR', `${url} did not answer within ${timeoutMs} ms`, { reason: 'TIMEOUT', timeoutMs }, requestId);
 }
 
+/** The longest deadline a timer holds (2^31 - 1 ms, about 24.8 days): past it Node fires at once or throws. */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** `timeoutMs` as given to createClient: absent or 0 (no deadline), else 1 to MAX_TIMEOUT_MS; anything else is refused at once. */
+export function checkedTimeoutMs(timeoutMs: number | undefined): number | undefined {
+  if (timeoutMs === undefined || timeoutMs === 0) return undefined;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new RangeError(`timeoutMs must be 0 (no deadline) or a number of milliseconds up to ${MAX_TIMEOUT_MS}, not ${timeoutMs}`);
+  }
+  return timeoutMs;
+}
+
 /** A signal that aborts after `timeoutMs` (none when it is absent or 0: no deadline). */
 export function deadline(timeoutMs: number | undefined): AbortSignal | undefined {
   return timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined;

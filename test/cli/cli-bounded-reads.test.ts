@@ -64,7 +64,13 @@ describe('sluice against a hostile server', { timeout: 120_000 }, () => {
     expect(await user.sluice(['whoami', '--url', hostile.url, '--timeout', 'soon'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'sluice whoami: --timeout must be a number of seconds (0: wait as long as it takes)\n',
+      stderr: 'sluice whoami: --timeout must be a number of seconds up to 2147483 (0: wait as long as it takes)\n',
+    });
+    // Past what a timer holds, every request would have failed at once ("did not answer within").
+    expect(await user.sluice(['whoami', '--url', hostile.url], { env: { SLUICE_TIMEOUT: '2147484' } })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'sluice whoami: SLUICE_TIMEOUT must be a number of seconds up to 2147483 (0: wait as long as it takes)\n',
     });
   });
 });
