@@ -47,7 +47,9 @@ export interface Cli {
   stdin: NodeJS.ReadableStream;
   /** The stored login; `unreadable` when the file is there but cannot be read. */
   stored: StoredLogin | 'unreadable' | undefined;
-  /** A client authenticated as the user; refreshed sessions are stored again. */
+  /** Why nothing may be sent to `url` (plain http beyond loopback, not allowed), for a command that defers it. */
+  plainHttpRefusal: CliError | undefined;
+  /** A client authenticated as the user; refreshed sessions are stored again. Throws `plainHttpRefusal`. */
   client(): SluiceClient;
   /** Prints `text` (text mode) or `value` as one JSON document (--json). */
   print(text: string, value: unknown): void;
@@ -66,6 +68,12 @@ export interface Command {
   /** Further help: what it does, its options. */
   help: string;
   options?: ParseArgsConfig['options'];
+  /**
+   * The command has something to do without the server (logout forgets the local login), so a
+   * plain-http refusal is left to it (`cli.plainHttpRefusal`, and `client()` throws it) instead of
+   * stopping it before it starts.
+   */
+  defersPlainHttpRefusal?: boolean;
   run(cli: Cli, args: string[], values: Record<string, string | boolean | string[] | undefined>): Promise<number | void>;
 }
 
@@ -101,6 +109,8 @@ export function createCli(options: {
   insecureHttp?: boolean;
   /** --timeout, in seconds (else SLUICE_TIMEOUT, else the default). */
   timeout?: string;
+  /** Command['defersPlainHttpRefusal']. */
+  defersPlainHttpRefusal?: boolean;
   stdout: Cli['stdout'];
   stderr: Cli['stderr'];
   stdin: Cli['stdin'];
@@ -118,23 +128,29 @@ export function createCli(options: {
   // Checked before any request, whichever way the URL came (--url, SLUICE_URL, the stored
   // login, whose refresh token would go too): every command sends a credential if it has one.
   const { host } = new URL(url);
+  let plainHttpRefusal: CliError | undefined;
   if (isPlainHttpBeyondLoopback(new URL(url))) {
     if (!plainHttpAllowed(Boolean(options.insecureHttp), options.env)) {
-      throw new CliError(
+      plainHttpRefusal = new CliError(
         `refusing plain http to ${host}: your password, session tokens or API key would cross the network unencrypted; use https, or --insecure-http (SLUICE_ALLOW_INSECURE_HTTP=1) to send them anyway`,
         EXIT.usage,
       );
+      if (!options.defersPlainHttpRefusal) throw plainHttpRefusal;
+    } else {
+      writeText(options.stderr, `sluice: warning: plain http to ${host}: your password, session tokens or API key cross the network unencrypted\n`);
     }
-    writeText(options.stderr, `sluice: warning: plain http to ${host}: your password, session tokens or API key cross the network unencrypted\n`);
   }
-  const timeout = options.timeout !== undefined ? timeoutMs(options.timeout, '--timeout') : timeoutMs(options.env.SLUICE_TIMEOUT, 'SLUICE_TIMEOUT');
+  // An empty SLUICE_TIMEOUT is an unset one (as `SLUICE_TIMEOUT= sluice …` means); an empty --timeout= is a mistake.
+  const timeout = options.timeout !== undefined ? timeoutMs(options.timeout, '--timeout') : timeoutMs(options.env.SLUICE_TIMEOUT || undefined, 'SLUICE_TIMEOUT');
   let client: SluiceClient | undefined;
   return {
     ...options,
     url,
     timeoutMs: timeout,
     stored: unreadable ? 'unreadable' : stored,
+    plainHttpRefusal,
     client() {
+      if (plainHttpRefusal) throw plainHttpRefusal;
       if (unreadable && !options.env.SLUICE_API_KEY) throw new CliError(unreadable.message, EXIT.unauthenticated);
       client ??= clientFor(url, timeout, options.env, stored);
       return client;

@@ -127,7 +127,7 @@ export async function runCli(argv: string[], io: Io = { env: process.env, stdout
   }
   let cli: ReturnType<typeof createCli> | undefined;
   try {
-    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined, insecureHttp: Boolean(parsed.values['insecure-http']), timeout: parsed.values.timeout as string | undefined });
+    cli = createCli({ ...io, json: Boolean(parsed.values.json), url: parsed.values.url as string | undefined, insecureHttp: Boolean(parsed.values['insecure-http']), timeout: parsed.values.timeout as string | undefined, defersPlainHttpRefusal: command.defersPlainHttpRefusal });
     return (await command.run(cli, parsed.positionals, parsed.values)) ?? EXIT.ok;
   } catch (error) {
     const { line, exitCode } = explain(error, cli, command.name);

@@ -62,6 +62,14 @@ describe.skipIf(!remoteAddress)('sluice over plain http to another host', { time
     writeFileSync(file, JSON.stringify({ ...stored, url: remoteUrl, session: { ...stored.session, expiresAt: 0 } }));
     expectFailure(await user.sluice(['whoami']), 2, refusal());
     expectFailure(await user.sluice(['datasets', 'list']), 2, refusal());
+    // logout still forgets the login here (it must not depend on the server), without sending
+    // the session's token in the clear to tell it.
+    expect(await user.sluice(['logout'])).toEqual({
+      code: 0,
+      stdout: `Logged out of ${remoteUrl} (the server was not told: its session token would cross the network unencrypted; the session ends when it expires)\n`,
+      stderr: '',
+    });
+    expect(() => readFileSync(file)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(proxy.counts.passed).toBe(0);
   });
 

@@ -168,6 +168,9 @@ describe('sluice (client commands)', { timeout: 300_000 }, () => {
     expectOneLineFailure(await sluice(['whoami', '--url', nowhere]), 4, unreachable);
     // A subscription's transport failing is the same NETWORK_ERROR (it was exit 1, "unexpected error").
     expectOneLineFailure(await sluice(['query', `${owner.tenant.slug}/anything`, 'question', '--url', nowhere]), 4, unreachable);
+    // An empty SLUICE_TIMEOUT is an unset one (the default deadline); an empty --timeout= is a mistake.
+    expect(await sluice(['catalog', '--url', server.url, '--json'], { env: { SLUICE_TIMEOUT: '' } })).toMatchObject({ code: 0, stderr: '' });
+    expectOneLineFailure(await sluice(['catalog', '--url', server.url, '--timeout=']), 2, /--timeout must be a number of seconds/);
     const help = await sluice(['ingest', '--help']);
     expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: sluice ingest <dataset> <files or folders\.\.\.>/) });
   });

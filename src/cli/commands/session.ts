@@ -59,7 +59,9 @@ export const logout: Command = {
   summary: 'end the stored session and forget it',
   usage: '',
   help: `Ends the session on the server (its tokens stop working) and deletes ${credentialsPath()}.
-A stored API key is only forgotten here; revoke it with \`sluice keys revoke\`.`,
+A stored API key is only forgotten here; revoke it with \`sluice keys revoke\`. Over plain http
+to another host (without --insecure-http) the login is forgotten but the server is not told.`,
+  defersPlainHttpRefusal: true,
   async run(cli) {
     const { stored } = cli;
     if (!stored) {
@@ -71,10 +73,15 @@ A stored API key is only forgotten here; revoke it with \`sluice keys revoke\`.`
       cli.print(`Removed the unreadable ${credentialsPath(cli.env)}`, { loggedOut: true, sessionEnded: false });
       return;
     }
-    // The local copy goes whatever the server says: logging out must not depend on reaching it.
-    const ended = stored.session ? await cli.client().mutate(LogOutDocument).then(() => true, () => false) : false;
+    // The local copy goes whatever the server says: logging out must not depend on reaching it,
+    // nor on sending the session's token in the clear (then the server is not told).
+    const told = stored.session && !cli.plainHttpRefusal;
+    const ended = told ? await cli.client().mutate(LogOutDocument).then(() => true, () => false) : false;
     forgetLogin(cli.env);
-    cli.print(`Logged out of ${stored.url}${stored.session && !ended ? ' (the server could not be told; the session ends when it expires)' : ''}`, {
+    const untold = cli.plainHttpRefusal
+      ? ' (the server was not told: its session token would cross the network unencrypted; the session ends when it expires)'
+      : ' (the server could not be told; the session ends when it expires)';
+    cli.print(`Logged out of ${stored.url}${stored.session && !ended ? untold : ''}`, {
       loggedOut: true,
       sessionEnded: ended,
     });
