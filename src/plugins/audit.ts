@@ -5,22 +5,27 @@
  * graphql/audit-arguments.ts; never the raw variables), the outcome
  * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
  * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
- * once, when they start (or are refused). Writing is the AuditLog's job: batched, async.
+ * once, when they start (or are refused). Writing is the AuditLog's job: batched, async. A
+ * refused sign-in (graphql/sign-in-fields.ts) goes through the refusal log's flood limit.
  */
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
-import type { AuditLog } from '../domains/audit/audit-log.js';
+import type { AuditLog, AuditRecord } from '../domains/audit/audit-log.js';
 import { bounded, KeptValues } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import { codedFailure } from '../platform/errors/index.js';
 import { keptArguments } from '../graphql/audit-arguments.js';
+import { onlySignIns } from '../graphql/sign-in-fields.js';
+import { SIGN_IN_REFUSALS, type RefusedSignIns } from '../domains/identity/refused-credentials.js';
 
 export interface AuditOptions {
   audit: AuditLog;
+  /** Where a refused sign-in's event goes: the refusal log's flood limit. */
+  refusedSignIns: RefusedSignIns;
 }
 
-export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
+export function useAudit({ audit, refusedSignIns }: AuditOptions): Plugin<GraphQLContext> {
   const record = (args: ExecutionArgs, errors: readonly GraphQLError[], started: number) => {
     const context = args.contextValue as GraphQLContext;
     const operation = args.document.definitions.find(
@@ -39,7 +44,7 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
     const tenantId = context.actor.tenantId;
     const kept = new KeptValues((text) => audit.digestText(text));
     const fields = operation?.kind === 'OperationDefinition' ? keptOrUnreadable(() => keptArguments(args, operation, kept)) : [];
-    audit.record({
+    const event: AuditRecord = {
       tenantId,
       action: `graphql.${type}`,
       outcome: codes.length === 0 ? 'ok' : codes.join(','),
@@ -53,7 +58,10 @@ export function useAudit({ audit }: AuditOptions): Plugin<GraphQLContext> {
         fields,
         durationMs: Math.round(performance.now() - started),
       },
-    });
+    };
+    const refusedSignIn = codes.length > 0 && codes.every((code) => SIGN_IN_REFUSALS.has(code)) && operation?.kind === 'OperationDefinition' && onlySignIns(args.document, operation);
+    if (refusedSignIn) refusedSignIns.refusedSignIn(event);
+    else audit.record(event);
     const denied = errors.filter((error) => codeOf(error) === 'FORBIDDEN').map((error) => error.path?.join('.') ?? null);
     if (denied.length > 0) audit.record({ tenantId, action: 'authz.denied', outcome: 'FORBIDDEN', actor, request, details: { paths: denied } });
   };

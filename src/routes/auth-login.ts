@@ -5,9 +5,10 @@
  *
  * Every request here leaves one `rest.login` event on the platform chain (actor anonymous,
  * outcome `ok` or the code answered, duration; never the body), as the `logIn` mutation
- * leaves its `graphql.mutation` one, by the same rules: an attempt refused by the attempt
- * limits (RATE_LIMITED) is recorded as GraphQL records it, each one; a body that cannot be
- * read (GraphQL's invalid document) goes through the refused requests' flood limit.
+ * leaves its `graphql.mutation` one, by the same rules: a refused sign-in (UNAUTHENTICATED, or
+ * RATE_LIMITED by the attempt limits) goes through the refused sign-ins' flood limit, as
+ * GraphQL's does; a body that cannot be read (GraphQL's invalid document) through the refused
+ * requests'. Recorded each, one address hammering the login wrote a row per attempt.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
@@ -20,7 +21,7 @@ import { clientIpOf } from '../platform/http/client-address.js';
 import { requestIdOf } from '../platform/http/request-ids.js';
 import type { ServiceDependencies } from '../domains/service-context.js';
 import type { AuditLog, AuditRecord } from '../domains/audit/audit-log.js';
-import type { RefusedRequests } from '../domains/identity/refused-credentials.js';
+import { SIGN_IN_REFUSALS, type RefusedRequests, type RefusedSignIns } from '../domains/identity/refused-credentials.js';
 import { outcomeOf } from './consumer-door.js';
 import { createServices } from '../domains/services.js';
 import type { Logger } from '../platform/logging/logger.js';
@@ -39,8 +40,8 @@ export interface RestLoginOptions {
   deps: ServiceDependencies;
   /** Where each request's `rest.login` event goes. */
   audit: Pick<AuditLog, 'record' | 'expect'>;
-  /** The flood limit of requests refused before they ran (domains/identity/refused-credentials.ts). */
-  refusals: RefusedRequests;
+  /** The flood limits of requests refused before they ran and of refused sign-ins (domains/identity/refused-credentials.ts). */
+  refusals: RefusedRequests & RefusedSignIns;
   logger: Logger;
   /** Proxies in front of Sluice whose X-Forwarded-For is believed (SLUICE_TRUST_PROXY). */
   trustProxyHops: number;
@@ -75,6 +76,7 @@ export function useRestLogin(options: RestLoginOptions): Plugin {
         const { response, outcome } = await answer(request, fetchAPI, ip, requestId, userAgent);
         const record = event(outcome);
         if (outcome === 'BAD_REQUEST' || outcome === 'BAD_USER_INPUT') options.refusals.refusedRequest(record);
+        else if (SIGN_IN_REFUSALS.has(outcome)) options.refusals.refusedSignIn(record);
         else options.audit.record(record);
         return endResponse(response);
       } catch (error) {

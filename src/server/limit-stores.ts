@@ -75,6 +75,7 @@ export function limitStores({ config, secrets, audit, credentials, logger, metri
         metrics.credentialFailure(refusal.credential, refusal.reason);
         refusalLog.refused(refusal, request);
       },
+      refusedSignIn: (record) => refusalLog.refusedSignIn(record),
     },
   };
 }

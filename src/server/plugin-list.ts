@@ -43,7 +43,7 @@ import { useProbes } from '../plugins/probes.js';
 import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import type { RefusedOperationAudit } from '../plugins/refused-operations.js';
-import type { RefusedRequests } from '../domains/identity/refused-credentials.js';
+import type { RefusedRequests, RefusedSignIns } from '../domains/identity/refused-credentials.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
 import { useRequestLog } from '../plugins/request-log.js';
@@ -109,8 +109,8 @@ export interface PluginCollaborators {
   callCancels?: CallCancelBus;
   /** The audit of operations refused before they ran (shared with server/websocket.ts). */
   refusedOperations: RefusedOperationAudit;
-  /** The refusal log's flood limit, for requests refused before they ran (the REST login's unreadable bodies). */
-  refusedRequests: RefusedRequests;
+  /** The refusal log's flood limits, for requests refused before they ran (the REST login's unreadable bodies) and refused sign-ins. */
+  refusedRequests: RefusedRequests & RefusedSignIns;
 }
 
 export function pluginList({
@@ -227,7 +227,7 @@ export function pluginList({
     }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     refusedOperations.reached,
-    useAudit({ audit }),
+    useAudit({ audit, refusedSignIns: refusedRequests }),
     useIpAllowList(ipAllowList),
     useCarriedAddressRefusals(),
     // Per principal (the tenant's override read through its services) and per sensitive field.

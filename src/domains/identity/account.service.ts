@@ -100,15 +100,12 @@ export class AccountService {
     return user;
   }
 
+  /** A refused one goes through the refusal log's flood limit: one address guessing must not fill the trail. */
   private recordSignIn(tenantId: string | null, outcome: string, userId: string | null, email: string, details: Record<string, unknown>): void {
-    this.ctx.deps.audit?.record({
-      tenantId,
-      action: 'auth.login',
-      outcome,
-      actor: { kind: 'user', id: userId, email },
-      request: auditRequestOf(this.ctx.request),
-      details,
-    });
+    const record = { tenantId, action: 'auth.login', outcome, actor: { kind: 'user' as const, id: userId, email }, request: auditRequestOf(this.ctx.request), details };
+    const { refusals, audit } = this.ctx.deps;
+    if (outcome !== 'ok' && refusals) refusals.refusedSignIn(record);
+    else audit?.record(record);
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
@@ -170,6 +167,8 @@ export class AccountService {
         credential: 'refreshToken',
         reason,
         actor: session ? { kind: 'user', id: session.user.id, email: session.user.email } : NO_ACTOR,
+        // Found by the token's hash: its presenter holds one of the session's refresh tokens.
+        proven: session !== null,
         details: session ? { sessionId: session.id } : {},
       },
       auditRequestOf(this.ctx.request),

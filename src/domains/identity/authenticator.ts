@@ -66,6 +66,7 @@ export class Authenticator {
         credential: 'authorization',
         reason: 'ambiguous',
         actor: NO_ACTOR,
+        proven: false,
       });
     }
     if (apiKey) return this.apiKey(apiKey, now, refuse);
@@ -77,6 +78,7 @@ export class Authenticator {
         credential: 'authorization',
         reason: 'malformed',
         actor: NO_ACTOR,
+        proven: false,
       });
     }
     const token = match[1];
@@ -89,7 +91,7 @@ export class Authenticator {
         // The issuer is whatever the unverified token says: the platform's trail, never a tenant's.
         if (!(error instanceof UnauthenticatedError)) throw error;
         const reason = typeof error.details.reason === 'string' ? error.details.reason : 'invalid';
-        throw refuse(error, { tenantId: null, credential: 'externalToken', reason, actor: NO_ACTOR, details: { issuer } });
+        throw refuse(error, { tenantId: null, credential: 'externalToken', reason, actor: NO_ACTOR, proven: false, details: { issuer } });
       }
     }
     return this.user(token, refuse);
@@ -108,6 +110,8 @@ export class Authenticator {
         credential: 'accessToken',
         reason: typeof error.details.reason === 'string' ? error.details.reason : 'invalid',
         actor: holder ? { kind: 'user', id: holder.userId, email: holder.email } : NO_ACTOR,
+        // Expired but signed by us: it was issued to its holder.
+        proven: holder !== null,
         details: holder ? { sessionId: holder.sessionId } : {},
       });
     }
@@ -122,6 +126,7 @@ export class Authenticator {
         credential: 'accessToken',
         reason,
         actor: { kind: 'user', id: claims.userId, email: claims.email },
+        proven: true,
         details: { sessionId: claims.sessionId ?? null },
       });
     }
@@ -136,14 +141,16 @@ export class Authenticator {
     if (!record) {
       const error = new UnauthenticatedError('Invalid API key', { reason: 'invalid' });
       // A secret that is not the key its prefix names: a wrong (or guessed) secret for that key.
+      // The prefix is no secret: anyone can send these, so they prove nothing (not `proven`).
       const named = keyPrefix && this.refusals ? await this.store.apiKeysByPrefix(keyPrefix) : [];
       for (const { keyId, tenantId } of named) {
-        refuse(error, { tenantId, credential: 'apiKey', reason: wellFormed ? 'wrong-secret' : 'malformed', actor: { kind: 'apiKey', id: keyId, email: null }, details: { keyPrefix } });
+        refuse(error, { tenantId, credential: 'apiKey', reason: wellFormed ? 'wrong-secret' : 'malformed', actor: { kind: 'apiKey', id: keyId, email: null }, proven: false, details: { keyPrefix } });
       }
-      if (named.length === 0) refuse(error, { tenantId: null, credential: 'apiKey', reason: wellFormed ? 'unknown' : 'malformed', actor: NO_ACTOR, details: { keyPrefix } });
+      if (named.length === 0) refuse(error, { tenantId: null, credential: 'apiKey', reason: wellFormed ? 'unknown' : 'malformed', actor: NO_ACTOR, proven: false, details: { keyPrefix } });
       throw error;
     }
-    const known: Refusal = { tenantId: record.tenantId, credential: 'apiKey', reason: '', actor: { kind: 'apiKey', id: record.keyId, email: null }, details: { keyPrefix } };
+    // Found by the secret's hash: the presenter holds the key itself (a stolen, revoked one, say).
+    const known: Refusal = { tenantId: record.tenantId, credential: 'apiKey', reason: '', actor: { kind: 'apiKey', id: record.keyId, email: null }, proven: true, details: { keyPrefix } };
     if (record.revokedAt) throw refuse(new UnauthenticatedError('API key revoked', { reason: 'revoked' }), { ...known, reason: 'revoked' });
     if (record.expiresAt && record.expiresAt <= now) throw refuse(new UnauthenticatedError('API key expired', { reason: 'expired' }), { ...known, reason: 'expired' });
     // A key lives no longer than the keys that minted it (credential-lifetimes.ts), whatever

@@ -6,7 +6,9 @@
  * what identifies the credential is kept (key id and shown prefix, session id, user id,
  * issuer), never the secret presented. A request refused before it ran (a GraphQL document
  * that does not parse or validate, or over an operation limit; a login body that cannot be
- * read: `refusedRequest`) is recorded under limits of its own, as the record its door made.
+ * read: `refusedRequest`) and a refused sign-in (a wrong password, an attempt over the
+ * attempt limits: `refusedSignIn`) are recorded under limits of their own, as the record
+ * their door made.
  *
  * A flood must not flood the trail. The rule: per trail and client address (IPv6: its /64),
  * at most `rule.burst` events, refilled at `rule.perSecond` (default 10 a minute); per trail,
@@ -15,12 +17,20 @@
  * period (burst / perSecond) since its first suppression ends, or at shutdown, saying how
  * many, of which kinds, from how many sources.
  *
- * Two streams, two sets of buckets: refused credentials (`refused`) and requests refused
- * before they ran (`refusedRequest`). Anyone holding any key of a tenant can have invalid
- * documents refused on its trail for free; were they counted in the same buckets, such a
- * flood would keep a stolen key's refusals (the event an ADMIN looks for) off the trail. A
- * refused request from an authenticated caller is limited per caller instead of per address:
- * one credential is one actor, however many addresses it comes from.
+ * Four streams, each with buckets of its own, so that what costs a caller nothing cannot use
+ * up the budget of what an ADMIN looks for:
+ * - proven credentials (`refused`, `proven`): the presenter held the credential's secret (its
+ *   hash matched) or our signature: a stolen, revoked key; an ended session;
+ * - claims (`refused`, not `proven`): a credential named by what is no secret (a wrong secret
+ *   under a key's shown prefix) or by nothing. Anyone who saw a key's prefix can make these up
+ *   from as many addresses as they hold; in the same buckets, such a flood (even ten from the
+ *   thief's own address) kept the revoked key's refusals off its tenant's trail;
+ * - requests refused before they ran: anyone holding any key of a tenant can have invalid
+ *   documents refused on its trail for free;
+ * - refused sign-ins: one address hammering the login wrote an event for every attempt.
+ * A refused request from an authenticated caller is limited per caller instead of per
+ * address: one credential is one actor, however many addresses it comes from. A refused
+ * sign-in is limited per address: the account it names is the one guessed at, not the caller.
  *
  * The limits use the rate limits' buckets (shared through Redis when configured); the
  * suppressed counts are this process's own, so each instance writes its own summary.
@@ -41,14 +51,31 @@ export interface RefusedCredential {
   reason: string;
   /** Whom the credential names, as far as it proves it: the key or the user; else anonymous. */
   actor: AuditActor;
+  /**
+   * Whether the presenter proved holding the credential it names: the secret's hash matched a
+   * stored one, or the token carries our signature. Not proven (a wrong secret under a key's
+   * shown prefix, an unknown key, a forged token): anyone can send it, so it has buckets apart.
+   */
+  proven: boolean;
   /** Identifiers only (keyId, keyPrefix, sessionId, issuer): never the secret. */
   details?: Record<string, string | null>;
 }
 
 /** Where the identity domain reports refused credentials (a small interface: the audit sink). */
-export interface RefusedCredentials {
+export interface RefusedCredentials extends RefusedSignIns {
   refused(refusal: RefusedCredential, request: AuditRequest | null): void;
 }
+
+/**
+ * Where a refused sign-in's events go (`auth.login`, and its door's: `rest.login`,
+ * `graphql.mutation`): written unless the flood limit keeps them out.
+ */
+export interface RefusedSignIns {
+  refusedSignIn(record: AuditRecord): void;
+}
+
+/** The outcomes of a refused sign-in: a wrong password, an attempt over the attempt limits. */
+export const SIGN_IN_REFUSALS: ReadonlySet<string> = new Set(['UNAUTHENTICATED', 'RATE_LIMITED']);
 
 /**
  * Where the doors report a request refused before it ran: written unless the flood limit
@@ -75,8 +102,8 @@ export interface RefusalLogOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Refused credentials, or requests refused before they ran: each has buckets of its own. */
-type Stream = 'credential' | 'request';
+/** Proven credentials, claims, requests refused before they ran, refused sign-ins: each has buckets of its own. */
+type Stream = 'credential' | 'claim' | 'request' | 'sign-in';
 
 /** Per trail, how many the trail's limit kept from a trail, until the summary is written. */
 interface Suppressed {
@@ -99,13 +126,28 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests {
 
   refused(refusal: RefusedCredential, request: AuditRequest | null): void {
     const source = this.options.sourceOf(request?.ip ?? 'unknown');
-    this.judged(this.judge('credential', refusal.tenantId, `${refusal.action}:${refusal.credential}:${refusal.reason}`, source, () => recordOf(refusal, request)));
+    const stream = refusal.proven ? 'credential' : 'claim';
+    this.judged(this.judge(stream, refusal.tenantId, `${refusal.action}:${refusal.credential}:${refusal.reason}`, source, () => recordOf(refusal, request)));
   }
 
+  /** Limited per authenticated caller (the record's actor), or per address for anonymous ones. */
   refusedRequest(record: AuditRecord): void {
     const { actor } = record;
-    const source = actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.options.sourceOf(record.request?.ip ?? 'unknown');
+    const source = actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.addressOf(record);
     this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, source, () => record));
+  }
+
+  /**
+   * Limited per address, whoever the record's actor is: `auth.login` names the account guessed
+   * at, not the caller, and keyed by that account a stranger's guesses would use up the budget
+   * of its owner's own failed sign-ins.
+   */
+  refusedSignIn(record: AuditRecord): void {
+    this.judged(this.judge('sign-in', record.tenantId, `${record.action}:${record.outcome}`, this.addressOf(record), () => record));
+  }
+
+  private addressOf(record: AuditRecord): string {
+    return this.options.sourceOf(record.request?.ip ?? 'unknown');
   }
 
   private judged(judging: Promise<void>): void {
