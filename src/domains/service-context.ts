@@ -72,6 +72,17 @@ export interface RequestFacts {
   userAgent?: string | null;
   /** Aborts when the client goes away before its answer is sent (the request's own signal). */
   signal?: AbortSignal;
+  /**
+   * Holds the rest of a GraphQL query or mutation to its credential, as the doors and
+   * subscriptions are held (plugins/credential-watch.ts): from this call on, the signal aborts,
+   * its reason the CodedError the operation must end with (UNAUTHENTICATED when the key is
+   * revoked or expires, the session ends or the member is removed; FORBIDDEN when the tenant's
+   * allow-list drops the address). Called by what waits long (asking an endpoint), so a short
+   * operation costs the watch nothing. Undefined, or returning undefined, where nothing holds
+   * the operation this way: the doors watch their whole request themselves, subscriptions are
+   * watched as streams, anonymous callers have no credential to lose.
+   */
+  standing?: () => AbortSignal | undefined;
 }
 
 /**

@@ -37,6 +37,12 @@ export interface ScopeContext {
   services: Services;
 }
 
+/** What a query or mutation answers to while it executes (plugins/credential-watch.ts). */
+export interface StandingContext {
+  /** `held()`: RequestFacts.standing, for the operation's services; undefined outside its execution. */
+  standing: { held(): AbortSignal | undefined };
+}
+
 /** Where the operation came from (client-ip plugin), for per-IP limits and logs. */
 export interface ClientContext {
   /** The TCP peer, or the address trusted proxies forwarded (SLUICE_TRUST_PROXY). */
@@ -48,4 +54,4 @@ export interface ConnectionContext {
   connectionParams?: Record<string, unknown>;
 }
 
-export type GraphQLContext = YogaInitialContext & ConnectionContext & RequestContext & ClientContext & AuthContext & ScopeContext;
+export type GraphQLContext = YogaInitialContext & ConnectionContext & RequestContext & ClientContext & AuthContext & StandingContext & ScopeContext;

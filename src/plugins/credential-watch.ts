@@ -14,6 +14,12 @@
  * byte: a stream can run for as long as a model answers, and must stop answering (and stop the
  * model the tenant pays for) when the credential that opened it is gone.
  *
+ * A GraphQL query or mutation is held to it too while it executes, incremental delivery
+ * included, from the moment one of its services asks (RequestFacts.standing: asking an
+ * endpoint does, QueryService.prepare), whatever the transport: a `queryEndpoint` over HTTP,
+ * with `@defer`, or over graphql-ws ends with the same coded error and closes its model request.
+ * Until then it is not watched: a short operation adds nothing to the re-check rounds.
+ *
  * Clients re-authenticate by subscribing again with a fresh token (the SDK's graphql-ws client
  * reads the token from a function at each (re)connect); see docs/subscriptions.md.
  */
@@ -21,12 +27,13 @@ import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { Gauge, type Registry } from 'prom-client';
-import type { AuthContext, ClientContext, RequestContext, ScopeContext } from './context.js';
+import type { AuthContext, ClientContext, RequestContext, ScopeContext, StandingContext } from './context.js';
 import type { Actor } from '../domains/actor.js';
 import { UnauthenticatedError, type CodedError } from '../domains/errors.js';
 import type { Authenticator, PresentedCredential } from '../domains/identity/authenticator.js';
 import type { IpAllowListCheck } from '../domains/tenancy/ip-allow-check.js';
 import type { Logger } from '../platform/logging/logger.js';
+import { OperationStanding } from './operation-standing.js';
 import { endOnAbort } from './subscription-shutdown.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -71,7 +78,7 @@ export interface CredentialWatch {
   watch(credential: PresentedCredential, actor: Actor, expiresAt: Date | null, subscriber: Subscriber): LiveWatch;
 }
 
-export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_000, registry }: CredentialWatchOptions): Plugin<WatchedContext> &
+export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_000, registry }: CredentialWatchOptions): Plugin<WatchedContext & StandingContext> &
   CredentialWatch & {
     dispose(): void;
   } {
@@ -79,7 +86,7 @@ export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_0
   if (registry) {
     new Gauge({
       name: 'sluice_live_credentials',
-      help: 'Distinct credentials holding live subscriptions or streams: each is re-authenticated every SLUICE_CREDENTIAL_RECHECK_MS',
+      help: 'Distinct credentials holding live subscriptions, streams or queries asking an endpoint: each is re-authenticated every SLUICE_CREDENTIAL_RECHECK_MS',
       registers: [registry],
       collect() {
         this.set(watched.size);
@@ -146,20 +153,46 @@ export function useCredentialWatch({ authenticator, ipAllowList, recheckMs = 5_0
     return { signal: controller.signal, end };
   }
 
+  /** Watches the operation of `context` until `end()`. */
+  const watchOperation = (context: WatchedContext) =>
+    watch(context.credential, context.actor, context.credentialExpiresAt ?? null, {
+      tenantId: context.actor.tenantId,
+      ip: context.clientIp ?? '',
+      readAllowList: () => context.services.tenancy.ipAllowList(),
+      logger: context.logger,
+    });
+
   return {
     watch,
+    onContextBuilding({ extendContext }) {
+      extendContext({ standing: new OperationStanding() });
+    },
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const context = args.contextValue as WatchedContext & Partial<StandingContext>;
+      const standing = context.standing;
+      if (!(standing instanceof OperationStanding) || context.actor.kind === 'anonymous') return;
+      setExecuteFn(async (executeArgs) => {
+        standing.open(() => watchOperation(context));
+        let result;
+        try {
+          result = await executeFn(executeArgs);
+        } catch (error) {
+          standing.close();
+          throw error;
+        }
+        // @defer / @stream: held until the last part is sent.
+        if (isAsyncIterable(result)) return withCleanup(result, () => standing.close());
+        standing.close();
+        return result;
+      });
+    },
     onSubscribe({ args }) {
       const context = args.contextValue as WatchedContext;
       if (context.actor.kind === 'anonymous') return;
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return;
-          const live = watch(context.credential, context.actor, context.credentialExpiresAt ?? null, {
-            tenantId: context.actor.tenantId,
-            ip: context.clientIp ?? '',
-            readAllowList: () => context.services.tenancy.ipAllowList(),
-            logger: context.logger,
-          });
+          const live = watchOperation(context);
           // The last result carries the reason's own code and details (UNAUTHENTICATED, or FORBIDDEN / IP_NOT_ALLOWED).
           const guarded = endOnAbort(result, live.signal, (reason) => {
             const { message, code, details } = reason as CodedError;
@@ -210,14 +243,21 @@ async function inTurns<T>(items: readonly T[], atOnce: number, work: (item: T) =
   await Promise.all(Array.from({ length: Math.min(atOnce, items.length) }, lane));
 }
 
-/** Runs `cleanup` when the consumer is done with `source`, however it ends. */
-function withCleanup<T>(source: AsyncIterableIterator<T>, cleanup: () => void): AsyncIterableIterator<T> {
+/** Runs `cleanup` when the consumer is done with `iterable`, however it ends. */
+function withCleanup<T>(iterable: AsyncIterable<T>, cleanup: () => void): AsyncIterableIterator<T> {
+  const source = iterable[Symbol.asyncIterator]();
   return {
     next: () =>
-      source.next().then((result) => {
-        if (result.done) cleanup();
-        return result;
-      }),
+      source.next().then(
+        (result) => {
+          if (result.done) cleanup();
+          return result;
+        },
+        (error: unknown) => {
+          cleanup();
+          throw error;
+        },
+      ),
     return: (value?: unknown) => {
       cleanup();
       return source.return?.(value) ?? Promise.resolve({ done: true, value: undefined });

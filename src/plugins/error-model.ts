@@ -30,7 +30,17 @@ export function useErrorModel({ exposeUnexpected, presentDetails }: ErrorModelOp
 
   const onResult = (context: RequestContext) => (payload: Parameters<Parameters<typeof handleStreamOrSingleExecutionResult>[1]>[0]) => {
     const { result, setResult } = payload;
-    if (result.errors?.length) setResult({ ...result, errors: present(result.errors, context) });
+    // A later part of @defer / @stream carries its errors in its items: they are coded and
+    // masked as a result's own are (before, they went out bare: no code, an unexpected
+    // error's own message).
+    const items = (result as { incremental?: readonly { errors?: readonly GraphQLError[] }[] }).incremental;
+    const itemsFailed = items?.some((item) => item.errors?.length) ?? false;
+    if (!result.errors?.length && !itemsFailed) return;
+    setResult({
+      ...result,
+      ...(result.errors?.length ? { errors: present(result.errors, context) } : {}),
+      ...(itemsFailed ? { incremental: items!.map((item) => (item.errors?.length ? { ...item, errors: present(item.errors, context) } : item)) } : {}),
+    });
   };
 
   return {

@@ -1,5 +1,5 @@
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { AuthContext, ScopeContext } from './context.js';
+import type { AuthContext, ScopeContext, StandingContext } from './context.js';
 import type { Orm } from '../db/orm.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { Actor } from '../domains/actor.js';
@@ -102,6 +102,7 @@ export function openOperationScope({ orm, deps }: Pick<RequestScopeOptions, 'orm
 
 function requestFactsOf(context: object, secrets: ServiceDependencies['secrets']): RequestFacts {
   const query = (context as { params?: { query?: unknown } }).params?.query;
+  const standing = (context as Partial<StandingContext>).standing;
   return {
     operationHash: typeof query === 'string' ? secrets.documentDigest(query) : null,
     requestId: (context as { requestId?: string }).requestId ?? null,
@@ -110,6 +111,7 @@ function requestFactsOf(context: object, secrets: ServiceDependencies['secrets']
     userAgent: (context as { request?: Request }).request?.headers.get('user-agent') ?? null,
     // HTTP: the request's own; graphql-ws: the operation's, aborted by its complete or the socket's close (server/websocket.ts).
     signal: (context as { signal?: AbortSignal }).signal ?? (context as { request?: Request }).request?.signal,
+    standing: standing && (() => standing.held()),
   };
 }
 

@@ -13,9 +13,9 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { auditEventsOf } from '../support/audit.js';
-import { endpointOver, must, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { createApiKey } from '../support/identity.js';
+import { endpointOver, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
+import { closedBeforeItsEnd, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { revocableKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { parseEvents, restQueryUrl } from '../support/rest.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -42,12 +42,7 @@ afterAll(async () => {
 });
 
 /** A fresh READ key of the owner's tenant, and how to revoke it. */
-async function freshKey() {
-  const created = await createApiKey(server, owner.token, { name: uniqueSlug('stream'), scopes: ['READ'] });
-  const { secret, apiKey } = created.body.data.createApiKey;
-  const revoke = () => must(server, owner.token, `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: apiKey.id });
-  return { secret: secret as string, revoke };
-}
+const freshKey = () => revocableKey(server, owner.token, uniqueSlug('stream'));
 
 /** Reads the streamed `response` until `started(text so far)`, revokes the key, then reads it to its end: the whole text. */
 async function revokeMidStream(response: Response, revoke: () => Promise<unknown>, started: (text: string) => boolean): Promise<string> {
@@ -76,10 +71,7 @@ function slowModel(): number {
 }
 
 /** The model double saw its request closed by Sluice before it finished answering. */
-async function expectModelRequestClosed(index: number) {
-  await fake.requests[index]!.closed;
-  expect(fake.requests[index]!.finished).toBe(false);
-}
+const expectModelRequestClosed = async (index: number) => expect(await closedBeforeItsEnd(fake, index)).toBe(true);
 
 /** The door's one audit event for the request says how it ended. */
 async function expectAudited(action: string, code: string) {

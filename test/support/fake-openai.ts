@@ -272,3 +272,9 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     },
   };
 }
+
+/** Whether the double's request `index` was closed by its client (Sluice) before it finished answering. */
+export async function closedBeforeItsEnd(fake: FakeOpenAI, index: number): Promise<boolean> {
+  await fake.requests[index]!.closed;
+  return !fake.requests[index]!.finished;
+}

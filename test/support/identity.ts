@@ -73,3 +73,15 @@ export async function addMember(server: TestServer, ownerToken: string, role: st
 }
 
 export const codeOf = (body: { errors?: { extensions?: Record<string, any> }[] }) => body.errors?.[0]?.extensions?.code;
+
+/** A fresh READ key of the tenant `ownerToken` owns, and how to revoke it (as that owner). */
+export async function revocableKey(server: TestServer, ownerToken: string, name: string) {
+  const created = await createApiKey(server, ownerToken, { name, scopes: ['READ'] });
+  if (created.body.errors) throw new Error(`createApiKey failed: ${JSON.stringify(created.body.errors)}`);
+  const { secret, apiKey } = created.body.data.createApiKey;
+  const revoke = async () => {
+    const { body } = await server.graphql(`mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { token: ownerToken, variables: { id: apiKey.id } });
+    if (body.errors) throw new Error(`revokeApiKey failed: ${JSON.stringify(body.errors)}`);
+  };
+  return { secret: secret as string, revoke };
+}

@@ -79,7 +79,20 @@ export class QueryService {
     const over = new AbortController();
     const end = () => over.abort();
     this.ctx.scope.onEnd(end);
-    const stopWatching = whenAborted(this.ctx.request?.signal, end);
+    // Held to the caller's credential while it runs, as the doors and subscriptions are (a
+    // GraphQL operation's, RequestFacts.standing): a key revoked, a session ended or a member
+    // removed mid-answer ends the query with that error and closes the model request, which
+    // otherwise ran to its end (up to SLUICE_MODEL_ANSWER_TIMEOUT_MS) for a caller already gone.
+    const standing = this.ctx.request?.standing?.();
+    let lost: CodedError | undefined;
+    const stopHolding = [
+      whenAborted(this.ctx.request?.signal, end),
+      whenAborted(standing, () => {
+        lost = standing!.reason as CodedError;
+        end();
+      }),
+    ];
+    const stopWatching = () => stopHolding.forEach((stop) => stop());
     whenAborted(over.signal, giveBack);
     let admitted: AdmittedQuery;
     try {
@@ -99,15 +112,27 @@ export class QueryService {
     return {
       endpointId: admitted.endpointId,
       async *events(signal) {
-        if (started) return;
+        if (started) {
+          // Over before it ran: for a lost credential, its error.
+          if (lost) throw lost;
+          return;
+        }
         started = true;
+        let completed = false;
         try {
-          yield* admitted.events(AbortSignal.any([signal, over.signal]));
+          for await (const event of admitted.events(AbortSignal.any([signal, over.signal]))) {
+            completed ||= event.kind === 'completed';
+            yield event;
+          }
+        } catch (error) {
+          throw lost ?? error;
         } finally {
           // After the query was recorded: a caller who awaits its record finds the place free.
           stopWatching();
           giveBack();
         }
+        // Cut by the credential: its error, not an answer that merely stopped.
+        if (lost && !completed) throw lost;
       },
     };
   }
