@@ -1,5 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
-import { RESCRUB_2026_12_07, rescrubAuditHistory } from '../src/db/audit-history-rescrub.js';
+import { RESCRUB_2026_12_07, rescrubAuditHistory } from './support/audit-history-rescrub.js';
+import { ownerQuery } from './support/owner-query.js';
 
 /**
  * Hand-written. Until 2026-12-07 an identity provider's `jwks` had no audit mark: a private key
@@ -8,19 +9,11 @@ import { RESCRUB_2026_12_07, rescrubAuditHistory } from '../src/db/audit-history
  * ADMIN. Today `jwks` is kept only as what identifies each key (marks.ts, `keySet`), and a JSON
  * Web Key's private members are omitted from any unmarked value. This removes them from the
  * stored events (operation arguments, configuration changes) and records each chain's rewrite
- * on it (src/db/audit-history-rescrub.ts; docs/audit.md, "Chain rewrites").
+ * on it (migrations/support/audit-history-rescrub.ts; docs/audit.md, "Chain rewrites").
  */
 export class Migration20261207140000_audit_history_without_private_keys extends Migration {
   override async up(): Promise<void> {
-    // The ORM's raw queries take knex's `?` placeholders; the module writes PostgreSQL's `$n`.
-    await rescrubAuditHistory(async (sql, params = []) => {
-      const ordered: unknown[] = [];
-      const knexSql = sql.replace(/\$(\d+)\b/g, (_, n: string) => {
-        ordered.push(params[Number(n) - 1]);
-        return '?';
-      });
-      return (await this.execute(knexSql, ordered)) as Record<string, unknown>[];
-    }, RESCRUB_2026_12_07);
+    await rescrubAuditHistory(ownerQuery(this), RESCRUB_2026_12_07);
   }
 
   override async down(): Promise<void> {

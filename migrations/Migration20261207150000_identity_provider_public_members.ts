@@ -1,9 +1,8 @@
 import { Migration } from '@mikro-orm/migrations';
-import { JWK_PUBLIC_MEMBERS } from '../src/platform/secrets/json-web-keys.js';
 
 /**
- * Hand-written. An identity provider's inline key set now takes public members only
- * (identity-provider.service.ts, JWK_PUBLIC_MEMBERS); before, only a key with `d` was refused,
+ * Hand-written. An identity provider's inline key set took public members only from 2026-12-07
+ * (identity-provider.service.ts); before, only a key with `d` was refused,
  * so one given with an RSA key's primes and CRT values (`p`, `q`, `dp`, `dq`, `qi`) but no `d`
  * was stored and shown to every reader of the providers (a secret review). Stored key sets
  * keep their public members only: tokens verify with those alone, so every provider goes on
@@ -12,7 +11,8 @@ import { JWK_PUBLIC_MEMBERS } from '../src/platform/secrets/json-web-keys.js';
  */
 export class Migration20261207150000_identity_provider_public_members extends Migration {
   override async up(): Promise<void> {
-    const publicMembers = `array[${[...JWK_PUBLIC_MEMBERS].map((member) => `'${member}'`).join(', ')}]::text[]`;
+    // The public members of 2026-12-07 (json-web-keys.ts then), frozen: this replays what ran.
+    const publicMembers = `array['kty', 'n', 'e', 'crv', 'x', 'y', 'kid', 'alg', 'use', 'key_ops', 'x5c', 'x5t', 'x5t#S256', 'x5u']::text[]`;
     this.addSql(`update identity_providers p
         set jwks = jsonb_set(p.jwks, '{keys}', (
           select coalesce(jsonb_agg((select coalesce(jsonb_object_agg(m.key, m.value), '{}'::jsonb) from jsonb_each(k.value) m where m.key = any(${publicMembers})) order by k.ordinality), '[]'::jsonb)

@@ -20,7 +20,7 @@ IdentityProviderRef.implement({
     issuer: t.exposeString('issuer'),
     audience: t.exposeString('audience'),
     jwksUrl: t.exposeString('jwksUrl', { nullable: true }),
-    jwks: t.field({ type: 'JSONObject', nullable: true, resolve: (provider) => provider.jwks }),
+    jwks: t.field({ type: 'JSONObject', nullable: true, description: 'The inline key set as stored: its keys, each with only the members that verify tokens.', resolve: (provider) => provider.jwks }),
     emailClaim: t.exposeString('emailClaim'),
     roleClaim: t.exposeString('roleClaim', { nullable: true }),
     roleMapping: t.field({ type: 'JSONObject', resolve: (provider) => provider.roleMapping }),
@@ -62,7 +62,7 @@ const RegisterIdentityProviderInput = builder.inputType('RegisterIdentityProvide
     jwks: t.field({
       type: 'JSONObject',
       required: false,
-      description: 'Or the key set itself: public keys only (members kty, n, e, crv, x, y, kid, alg, use, key_ops, x5c, x5t, x5t#S256, x5u).',
+      description: 'Or the key set itself: public keys only (a key with a private member d, p, q, dp, dq, qi, oth or k is refused). Each key is stored with only the members that verify tokens (kty, n, e, crv, x, y, kid, alg, use, key_ops); others (x5c, issuer, ext, …) are dropped.',
       // Kept on the audit trail only as what identifies each key: a private key pasted by mistake is never stored there.
       ...audited.keySet,
     }),

@@ -1,6 +1,6 @@
 /**
  * The migration that applies today's audit rules to events written under older ones
- * (Migration20261206190000_audit_history_rescrubbed, src/db/audit-history-rescrub.ts):
+ * (Migration20261206190000_audit_history_rescrubbed, migrations/support/audit-history-rescrub.ts):
  * events seeded as the code before 2026-12-06 wrote them (a config change keeping an `slk_` key,
  * a Bearer value, a provider key, a JWKS `access_token` and a system prompt verbatim; an
  * operation whose name, alias and argument hold a key) lose those secrets; the chain is

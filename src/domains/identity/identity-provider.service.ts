@@ -1,7 +1,5 @@
 /** Trusted external issuers of a tenant. */
-import { createLocalJWKSet } from 'jose';
 import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
-import { JWK_PUBLIC_MEMBERS } from '../../platform/secrets/json-web-keys.js';
 import { auditChange } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { assertUuid } from '../ids.js';
@@ -16,6 +14,7 @@ import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
 import { answerablePersonId } from './answerable-person.js';
 import { endChildrenOf } from './credential-children.js';
+import { parseInlineKeySet } from './inline-key-set.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
 
 /** The marks of a provider's change event (record.ts): its key set as the registration's argument is kept. */
@@ -45,7 +44,7 @@ export class IdentityProviderService {
     const hasUrl = Boolean(input.jwksUrl);
     if (hasUrl === (input.jwks != null)) throw new ValidationError('Give exactly one of jwksUrl and jwks', { field: 'jwksUrl' });
     if (input.jwksUrl) this.assertJwksUrl(input.jwksUrl);
-    const jwks = input.jwks == null ? null : parseJwks(input.jwks);
+    const jwks = input.jwks == null ? null : parseInlineKeySet(input.jwks);
     const roleMapping = Object.fromEntries(
       Object.entries(input.roleMapping ?? {}).map(([claim, role]) => {
         if (!isRole(role)) throw new ValidationError(`roleMapping: "${role}" is not a role`, { field: 'roleMapping' });
@@ -212,53 +211,6 @@ function required(value: string, field: string): string {
   const trimmed = value.trim();
   if (!trimmed || trimmed.length > 500) throw new ValidationError(`${field} must be 1 to 500 characters`, { field });
   return trimmed;
-}
-
-/** The key types of public-key algorithms: RSA (RS*, PS*), EC (ES*), OKP (EdDSA). */
-const PUBLIC_KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
-
-/** An inline key set must be a JWKS jose accepts, with public keys only. */
-function parseJwks(value: unknown): { keys: Record<string, unknown>[] } {
-  const jwks = typeof value === 'string' ? safeJson(value) : value;
-  const keys = (jwks as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
-  if (keys.some((key) => typeof key !== 'object' || key === null || Array.isArray(key))) {
-    throw new ValidationError('jwks must be a JSON Web Key Set with keys', { field: 'jwks' });
-  }
-  // A symmetric key (kty "oct", its secret in `k`) is no public key: stored here it would be
-  // shown to every reader of the tenant's providers, and tokens are verified with public-key
-  // algorithms only (external-tokens.ts), so it could never verify one either.
-  if (keys.some((key) => !PUBLIC_KEY_TYPES.has(String((key as { kty?: unknown }).kty)))) {
-    throw new ValidationError('jwks must hold public keys only (kty RSA, EC or OKP): a symmetric key ("oct") is a secret, and tokens are verified with RS, PS, ES or EdDSA algorithms', {
-      field: 'jwks',
-      reason: 'NOT_PUBLIC_KEY',
-    });
-  }
-  // Public members only, by name: a private key is more than `d` (an RSA key's `p`, `q`, `dp`,
-  // `dq`, `qi` are enough to rebuild it; until 2026-12-07 a key with those and no `d` was
-  // stored and shown to every reader of the tenant's providers), and a member nobody verifies
-  // with has no reason to be kept.
-  const extra = [...new Set(keys.flatMap((key) => Object.keys(key as object).filter((member) => !JWK_PUBLIC_MEMBERS.has(member))))];
-  if (extra.length > 0) {
-    throw new ValidationError(`jwks must hold public keys only: members other than ${[...JWK_PUBLIC_MEMBERS].join(', ')} are refused`, {
-      field: 'jwks',
-      reason: 'NOT_PUBLIC_KEY',
-    });
-  }
-  try {
-    createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
-  } catch {
-    throw new ValidationError('jwks is not a valid JSON Web Key Set', { field: 'jwks' });
-  }
-  return jwks as { keys: Record<string, unknown>[] };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ValidationError('jwks is not valid JSON', { field: 'jwks' });
-  }
 }
 
 /**

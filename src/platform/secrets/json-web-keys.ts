@@ -7,17 +7,20 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The members a public key may carry: its type and parameters (RSA `n`, `e`; EC and OKP `crv`,
- * `x`, `y`), how it is named and used, and its certificates.
+ * The members a token's verifier reads of a public key (jose's createLocalJWKSet): its type and
+ * parameters (RSA `n`, `e`; EC and OKP `crv`, `x`, `y`), and what picks it for a token and limits
+ * it (`kid`, `alg`, `use`, `key_ops`). Where a key set is kept, every other member is dropped:
+ * certificates (`x5c`, `x5t`, `x5u`), WebCrypto's `ext`, an issuer's own extras (Microsoft Entra's
+ * `issuer`, `cloud_instance_name`) verify nothing, and a member nobody reads is not stored.
  */
-export const JWK_PUBLIC_MEMBERS: ReadonlySet<string> = new Set(['kty', 'n', 'e', 'crv', 'x', 'y', 'kid', 'alg', 'use', 'key_ops', 'x5c', 'x5t', 'x5t#S256', 'x5u']);
+export const JWK_VERIFICATION_MEMBERS: ReadonlySet<string> = new Set(['kty', 'n', 'e', 'crv', 'x', 'y', 'kid', 'alg', 'use', 'key_ops']);
 
 /**
  * The members that hold a key's secret: an EC, OKP or RSA private key's `d`, RSA's primes and
  * CRT values (`p`, `q`, `dp`, `dq`, `qi`, and `oth` for more primes, whose members `r`, `d`, `t`
  * are inside it), a symmetric key's `k`.
  */
-const JWK_PRIVATE_MEMBERS: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+export const JWK_PRIVATE_MEMBERS: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
 /**
  * Whether `name`, a member of `object`, holds a key's secret: one of JWK_PRIVATE_MEMBERS in an

@@ -259,7 +259,7 @@ export type RegisterIdentityProviderInput = {
   emailClaim?: string | null | undefined;
   /** Must equal the `iss` claim of its tokens. */
   issuer: string;
-  /** Or the key set itself: public keys only (members kty, n, e, crv, x, y, kid, alg, use, key_ops, x5c, x5t, x5t#S256, x5u). */
+  /** Or the key set itself: public keys only (a key with a private member d, p, q, dp, dq, qi, oth or k is refused). Each key is stored with only the members that verify tokens (kty, n, e, crv, x, y, kid, alg, use, key_ops); others (x5c, issuer, ext, …) are dropped. */
   jwks?: Record<string, unknown> | null | undefined;
   /** Where the issuer publishes its public keys (https in production). */
   jwksUrl?: string | null | undefined;

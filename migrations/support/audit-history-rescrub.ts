@@ -11,9 +11,14 @@
  * code are unchanged by it, so running it again rewrites nothing. Each rewrite has its rules
  * (`RescrubRules`): 2026-12-06's (`rescrubbedDetails`), and 2026-12-07's, which removes JSON Web
  * Keys' private members that unmarked values kept (`detailsWithoutPrivateKeys`).
+ *
+ * Migrations-local, for the two migrations that run it. 2026-12-07's rules are frozen here as
+ * literals (a migration replays what production ran, whatever src/ says later). 2026-12-06's
+ * run today's redaction (src/platform/logging/redaction.ts) on purpose: that migration applies
+ * the rules of the build that runs it, which are never weaker than its own.
  */
-import { addMember, isSecretName, redact } from '../platform/logging/redaction.js';
-import { isJwkPrivateMember } from '../platform/secrets/json-web-keys.js';
+import { addMember, isSecretName, redact } from '../../src/platform/logging/redaction.js';
+import type { OwnerQuery } from './owner-query.js';
 
 /** A form the audit trail writes in place of a value (marks.ts): kept as it is. */
 function isKeptForm(value: object): boolean {
@@ -97,6 +102,12 @@ export function rescrubbedDetails(action: string, details: unknown): unknown {
   return details;
 }
 
+/** JSON Web Keys' private members as of 2026-12-07 (json-web-keys.ts then; frozen). */
+const JWK_PRIVATE_MEMBERS_2026_12_07: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+
+/** A private member only in an object that is a JWK (it names its `kty`): elsewhere `d` or `k` is an ordinary name. */
+const isJwkPrivateMember = (object: object, name: string) => JWK_PRIVATE_MEMBERS_2026_12_07.has(name) && Object.hasOwn(object, 'kty');
+
 /**
  * JSON Web Keys' private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`, in an object with
  * `kty`) as `{ "secret": "omitted" }`, at any depth, everything else as it is: what an unmarked
@@ -156,9 +167,6 @@ export const RESCRUB_2026_12_07: RescrubRules = {
   reason: 'private members of JSON Web Keys kept by unmarked arguments, such as a private key given as an identity provider’s jwks (2026-12-07)',
   removed: ['JWK private members (d, p, q, dp, dq, qi, oth, k) in arguments of graphql.* events and details.before/after of config.* events'],
 };
-
-/** Runs one statement (PostgreSQL's `$n` parameters) as the database owner, in the caller's transaction. */
-export type OwnerQuery = (sql: string, params?: readonly unknown[]) => Promise<Record<string, unknown>[]>;
 
 const BATCH = 1_000;
 
