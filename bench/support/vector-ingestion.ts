@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { pgArray } from '../../src/db/bound-sql.js';
-import { unitVectorLiteral } from '../../src/domains/ingestion/embedding-stage.js';
+import { unitVectorLiteral } from '../../src/domains/models/unit-vector.js';
 import { clusterMember, seededRandom } from './vectors.js';
 
 const EMBEDDING_COLUMNS = 'id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at';

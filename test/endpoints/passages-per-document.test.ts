@@ -8,8 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, gql, must, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
+import { embeddedDatasetAt } from '../support/embeddings.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
+import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // "Harbour" is in every chunk of the long document (four chunks at 120 characters) and once in each short one.
@@ -34,14 +35,7 @@ beforeAll(async () => {
   fake = await startFakeOpenAI();
   server = await startTestServer({ env: { SLUICE_MODEL_MAX_RETRIES: '0' } });
   owner = await tenantWithOwner(server);
-  const embeddings = await createModel(server, owner.token, {
-    name: uniqueSlug('emb'),
-    type: 'openai-compatible-embeddings',
-    config: { baseUrl: fake.baseUrl, model: 'text-embedding-3-small', dimensions: 64 },
-  });
-  datasetId = (await createDataset(server, owner.token, { embeddingModelId: embeddings.id })).id;
-  const { body } = await ingestInline(server, owner.token, datasetId, DOCUMENTS, { chunkSize: 120, chunkOverlap: 0 });
-  expect((await settled(server, owner.token, body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+  ({ datasetId } = await embeddedDatasetAt(server, owner.token, fake.baseUrl, { dimensions: 64, documents: DOCUMENTS, options: { chunkSize: 120, chunkOverlap: 0 } }));
   chatModelId = (await createModel(server, owner.token, { name: uniqueSlug('extractive'), type: 'extractive' })).id;
 });
 afterAll(async () => {

@@ -1,5 +1,9 @@
-/** Reading what the EMBEDDING stage wrote, for the retrieval-mode tests. */
+/** Embedded datasets, and reading what the EMBEDDING stage wrote, for the retrieval-mode tests. */
+import { expect } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
+import { createModel, uniqueSlug } from './endpoints.js';
+import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
+import type { TestServer } from './server.js';
 
 /** The database id inside a Relay global id ("Dataset:<uuid>", base64). */
 export const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -36,4 +40,23 @@ export function exactRanking(chunks: EmbeddedChunk[], question: number[]): strin
     .map((chunk) => ({ id: chunk.id, score: dot(chunk.vector) }))
     .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
     .map((chunk) => chunk.id);
+}
+
+/** An `openai-compatible-embeddings` model of the model server at `baseUrl` (fake-openai), asking for vectors of `dimensions`. */
+export function embeddingsModelAt(server: TestServer, token: string, baseUrl: string, dimensions: number) {
+  return createModel(server, token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl, model: 'text-embedding-3-small', dimensions } });
+}
+
+/** A dataset embedded by such a model, `documents` ingested (with `options`) to COMPLETED. */
+export async function embeddedDatasetAt(
+  server: TestServer,
+  token: string,
+  baseUrl: string,
+  { dimensions, documents, options }: { dimensions: number; documents: InlineDocument[]; options?: Record<string, unknown> },
+): Promise<{ datasetId: string; modelId: string }> {
+  const model = await embeddingsModelAt(server, token, baseUrl, dimensions);
+  const dataset = await createDataset(server, token, { embeddingModelId: model.id });
+  const { body } = await ingestInline(server, token, dataset.id, documents, options);
+  expect((await settled(server, token, body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
+  return { datasetId: dataset.id, modelId: model.id };
 }

@@ -50,6 +50,8 @@ export interface FakeScript {
     usage?: { prompt_tokens: number; total_tokens: number } | null;
     /** A server that breaks the protocol: one vector too few, one vector shorter, a number that overflows to Infinity, indexes repeated, not JSON. */
     malformed?: 'count' | 'dimension' | 'not-finite' | 'indexes' | 'garbage' | 'zeros';
+    /** Every number of every vector multiplied by this (a server that does not normalise, as llama.cpp's need not): 0 sends zeros. */
+    scale?: number;
     /** Answer only once this settles (a server the test holds mid-request, to look at the world meanwhile). */
     until?: Promise<unknown>;
     /**
@@ -118,7 +120,8 @@ async function answerEmbeddings(script: FakeScript, record: FakeRequest, res: im
     await flood(res, options.flood, record);
     return;
   }
-  let data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: trigramVector(input, dimension) }));
+  const scale = options.scale ?? 1;
+  let data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: trigramVector(input, dimension).map((value) => value * scale) }));
   if (options.malformed === 'count') data = data.slice(1);
   if (options.malformed === 'dimension') data[data.length - 1]!.embedding.pop();
   // JSON has no Infinity, but a number too large for a double parses as one.

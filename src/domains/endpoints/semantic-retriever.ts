@@ -1,6 +1,7 @@
 /**
  * Semantic retrieval: the chunks whose embeddings are nearest the question's, by cosine
- * similarity (vectors are stored at unit length, so it is their dot product).
+ * similarity (vectors are stored at unit length, and the question's is scaled to it, so it is
+ * their dot product).
  *
  * The question is embedded once per serving embedding model (by the caller, outside any
  * transaction: it is an HTTP call); here each model's datasets are searched with that model's
@@ -16,12 +17,13 @@
  *   the relaxed order right.
  * - VECTOR_EXACT: every stored vector of the datasets compared. With pgvector but no index
  *   (over 2 000 dimensions, or not built yet) pgvector's distance computes it; without pgvector,
- *   a dot product in SQL over `real[]`.
+ *   a dot product in SQL over `real[]`, in doubles.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql, pgArray } from '../../db/bound-sql.js';
 import { vectorSupport, type VectorSupport } from '../../db/vector-index.js';
 import { UpstreamError } from '../errors.js';
+import { unitVector, vectorProblem } from '../models/unit-vector.js';
 import { passageFrom, searchTimedOut, type PassageRow, type RetrievedPassage } from './retriever.js';
 import { escapedForMarks } from './highlight-marks.js';
 
@@ -142,7 +144,8 @@ export function semanticSearchSql(question: EmbeddedQuestion, wanted: number, en
   const limit = exclusions === null ? wanted : EXCLUSION_DEPTH * wanted;
   const filters = 'e.dimensions = ?::int and e.model_id = ?::uuid and e.dataset_id = any(?::uuid[])';
   const filterParams = [dimensions, question.modelId, pgArray(question.datasetIds)];
-  const literal = `[${question.vector.join(',')}]`;
+  const unit = unitQuestion(question.vector);
+  const literal = `[${unit.join(',')}]`;
   let nearest: string;
   let params: (string | number)[];
   if (vectorSchema !== null) {
@@ -153,9 +156,10 @@ export function semanticSearchSql(question: EmbeddedQuestion, wanted: number, en
     nearest = `select e.chunk_id, 1 - (${distance}) as score from chunk_embeddings e where ${filters} order by ${distance}${engine === 'VECTOR_EXACT' ? ', e.chunk_id' : ''} limit ?`;
     params = [literal, ...filterParams, literal, limit];
   } else {
-    nearest = `select e.chunk_id, (select sum(a * b) from unnest(e.embedding, ?::real[]) as v(a, b)) as score
+    // In doubles: two float4 numbers' product can underflow, which PostgreSQL's float4 multiply refuses as an error.
+    nearest = `select e.chunk_id, (select sum(a::float8 * b::float8) from unnest(e.embedding, ?::real[]) as v(a, b)) as score
                  from chunk_embeddings e where ${filters} order by score desc, e.chunk_id limit ?`;
-    params = [`{${question.vector.join(',')}}`, ...filterParams, limit];
+    params = [`{${unit.join(',')}}`, ...filterParams, limit];
   }
   return {
     sql: `with nearest as materialized (${nearest})
@@ -167,6 +171,19 @@ export function semanticSearchSql(question: EmbeddedQuestion, wanted: number, en
            limit ?`,
     params: [...params, ...(exclusions === null ? [] : [exclusions]), wanted],
   };
+}
+
+/**
+ * The question's vector at unit length, as the stored ones are (unit-vector.ts), so `score` is
+ * their cosine whatever length the server sent: it was searched as sent, and ×1000 gave scores
+ * of 735 that `minScore` could not bound. A vector with no direction float4 can hold is the
+ * server's bad answer (the embeddings answer is refused for it first: this keeps the search's
+ * own promise for any embeddings client).
+ */
+function unitQuestion(vector: ArrayLike<number>): number[] {
+  const problem = vectorProblem(vector);
+  if (problem !== null) throw new UpstreamError(`Embedding the question failed: ${problem}`, { reason: 'BAD_RESPONSE' });
+  return unitVector(vector);
 }
 
 /** How much deeper the nearest are read when the query excludes words (what is left out is made up for, mostly). */

@@ -24,6 +24,7 @@ import { UsageRecord } from '../endpoints/usage-record.entity.js';
 import { UpstreamError } from '../errors.js';
 import { Model } from '../models/model.entity.js';
 import type { Embedder } from '../models/model.service.js';
+import { unitVectorLiteral } from '../models/unit-vector.js';
 import type { IngestionJob } from './ingestion-job.entity.js';
 import { lockJob } from './job-lock.js';
 import { whileJobRuns } from './job-watch.js';
@@ -264,15 +265,4 @@ function recordUsage(tx: EntityManager, job: IngestionJob, datasetId: string, us
     latencyMs: usage.latencyMs,
     outcome: 'ok',
   });
-}
-
-/** The vector scaled to length 1 (cosine similarity is then a dot product), as a PostgreSQL array literal. */
-export function unitVectorLiteral(vector: ArrayLike<number>): string {
-  let squares = 0;
-  for (let at = 0; at < vector.length; at++) squares += vector[at]! * vector[at]!;
-  const norm = Math.sqrt(squares);
-  // A zero vector has no direction: kept as it is (it matches nothing).
-  const scale = norm > 0 ? 1 / norm : 1;
-  // Scaled in doubles (not in the Float32Array itself), as PostgreSQL rounds them to real.
-  return `{${Array.from(vector, (value) => value * scale).join(',')}}`;
 }

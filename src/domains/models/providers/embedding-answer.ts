@@ -1,11 +1,13 @@
 /**
  * Reading one `/v1/embeddings` answer into vectors, checked against what was asked: one vector
- * per text (by `index`, or in order), all of one dimension, finite, not all zeros. Pure, so it
+ * per text (by `index`, or in order), all of one dimension, with a direction a unit float4 vector
+ * can hold (unit-vector.ts: finite, not all zeros, within float4's range). Pure, so it
  * runs on the event loop for a small answer and in a thread for a large one
  * (embedding-answers.ts). The vectors come back in one Float32Array (`count` × `dimension`, in
  * input order): what is stored is `real[]` anyway, and one buffer crosses threads without a copy.
  */
 import { z } from 'zod';
+import { vectorProblem } from '../unit-vector.js';
 
 /** What a server must say, counted per text and per number (see `answerBytes`). */
 export interface AnswerShape {
@@ -67,18 +69,15 @@ export function readEmbeddingAnswer(bytes: Uint8Array, shape: AnswerShape): Read
     if (vector.length === 0 || vector.length !== dimension) {
       return { ok: false, message: `The model server sent a vector of dimension ${vector.length} where ${dimension} was expected` };
     }
-    let direction = false;
     const offset = index * dimension;
     for (let at = 0; at < dimension; at++) {
       const value = vector[at];
       if (typeof value !== 'number') return { ok: false, message: NOT_EMBEDDINGS };
-      // As stored (real[]): a number a float32 cannot hold is not finite either.
-      const stored = (vectors[offset + at] = value);
-      if (!Number.isFinite(stored)) return { ok: false, message: 'The model server sent a vector with numbers that are not finite' };
-      if (stored !== 0) direction = true;
+      vectors[offset + at] = value;
     }
-    // No direction: stored, it would be similar to nothing; as a question, to everything alike.
-    if (!direction) return { ok: false, message: 'The model server sent a vector of zeros' };
+    // As held (float32, as stored: a number it cannot hold is not finite either), and as it will be scaled to unit length.
+    const problem = vectorProblem(vectors.subarray(offset, offset + dimension));
+    if (problem !== null) return { ok: false, message: problem };
   }
   const usage = usageSchema.safeParse((parsed as { usage?: unknown }).usage);
   if (!usage.success) return { ok: false, message: NOT_EMBEDDINGS };

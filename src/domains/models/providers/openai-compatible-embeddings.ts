@@ -17,12 +17,22 @@ import { countSeparators, maxSeparators, tooManyNumbers, type AnswerShape, type 
 import { readAnswer } from './embedding-answers.js';
 import { checkBaseUrl, Deadline, UpstreamCall } from './openai-http.js';
 
+/**
+ * The longest vector Sluice reads, and so the largest `dimensions` a model may ask for: twice the
+ * longest common model's (3 072, 4 096). It bounds an answer whose dimension nothing says yet
+ * (`answerBytes`, `maxSeparators`). Storage and search allow it: `real[]` has no limit, pgvector's
+ * `vector` (exact search) 16 000, its HNSW index 2 000 (longer vectors are searched exactly).
+ * Until 2026-12-07 `dimensions` went to 16 000 while answers over 8 192 were refused: such a
+ * model could never answer.
+ */
+const MAX_DIMENSION = 8192;
+
 const configSchema = z.strictObject({
   /** Up to and including the API version, e.g. `https://api.openai.com/v1`. */
   baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
   model: z.string().min(1).max(255),
   /** Asked of the server (OpenAI's text-embedding-3 models shorten to it); checked on every answer. */
-  dimensions: z.int().min(1).max(16_000).optional(),
+  dimensions: z.int().min(1).max(MAX_DIMENSION, { error: `must be at most ${MAX_DIMENSION}, the longest vector Sluice reads` }).optional(),
   /** Texts per request (OpenAI accepts up to 2048; local servers often far fewer). */
   batchSize: z.int().min(1).max(2048).default(64),
 });
@@ -30,9 +40,6 @@ type EmbeddingConfig = z.infer<typeof configSchema>;
 
 /** At most this many texts in one `embed` call (the caller batches above it). */
 const MAX_TEXTS = 100_000;
-
-/** The dimension assumed for bounds while nothing says it: larger than any common model's (3 072, 4 096). */
-const MAX_DIMENSION = 8192;
 
 /**
  * The largest embeddings answer read, from what was asked: 32 bytes a number (a float written

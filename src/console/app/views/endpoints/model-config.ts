@@ -84,8 +84,8 @@ export const MODEL_FIELDS: Record<string, ModelField[]> = {
       label: 'Dimensions',
       kind: 'integer',
       min: 1,
-      max: 16_000,
-      help: 'The length of each vector, 1 to 16,000: asked of the server (OpenAI’s text-embedding-3 models shorten to it) and checked on every answer. Empty: what the model gives.',
+      max: 8192,
+      help: 'The length of each vector, 1 to 8,192: asked of the server (OpenAI’s text-embedding-3 models shorten to it) and checked on every answer. Empty: what the model gives.',
     },
     {
       key: 'batchSize',
