@@ -109,6 +109,13 @@ export const envSchema = z.object({
   SLUICE_MAX_ANSWERS_PER_CALLER: limit(1, 100_000).default(20),
   SLUICE_MAX_ANSWERS_PER_TENANT: limit(1, 1_000_000).default(100),
   SLUICE_MAX_ANSWERS: limit(1, 1_000_000).default(400),
+  // The last places, kept for tenants with little running (platform/concurrency/answer-places.ts):
+  // unset, a quarter of SLUICE_MAX_ANSWERS (100 of 400: 25 tenants at the guarantee below), so
+  // normal load (three quarters of the process) meets no new bound. 4 per tenant is an
+  // interactive user's stream or two plus a small backend's; past the line a tenant holding
+  // that many is refused (retry in a second) while the heavy ones hold the rest.
+  SLUICE_ANSWERS_RESERVE: limit(0, 1_000_000).optional(),
+  SLUICE_ANSWERS_GUARANTEED_PER_TENANT: limit(1, 1_000_000).default(4),
   // A response whose client takes nothing for this long (its buffered output never drains) is
   // cut (platform/http/write-stall.ts): node:http has no write deadline of its own.
   SLUICE_WRITE_STALL_MS: limit(100, 3_600_000).default(30_000),
@@ -180,6 +187,9 @@ export const envSchema = z.object({
   SLUICE_AUTH_LIMIT_PER_EMAIL: quota.default('20/1h'),
   SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP: quota.default('5/15m'),
   SLUICE_API_KEY_CREATE_LIMIT: quota.default('30/1h'),
+  // Tenants made per client address: a person makes one, a team or a classroom behind one NAT a
+  // few; each is a share of the answer places (above), so one address makes at most 5 an hour.
+  SLUICE_SIGNUP_LIMIT_PER_IP: quota.default('5/1h'),
   SLUICE_AUTH_FAILURE_AUDIT_LIMIT: quota.default('10/1m'),
   SLUICE_TRUST_PROXY: z.coerce
     .number({ message: 'must be the number of proxies in front of Sluice (0 to 10)' })

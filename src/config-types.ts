@@ -7,6 +7,7 @@ import type { HealthSettings } from './domains/model-health/health-rules.js';
 import type { ProviderSettings } from './domains/models/provider.js';
 import type { VectorSearchSettings } from './domains/endpoints/semantic-retriever.js';
 import type { PrivateNetworkPolicy } from './platform/egress/policy.js';
+import type { AnswerLimits } from './platform/concurrency/answer-places.js';
 import type { BucketRule } from './platform/rate-limits/token-bucket.js';
 import type { RedactionOptions } from './platform/logging/redaction.js';
 import type { LogFormat } from './platform/logging/logger.js';
@@ -50,8 +51,8 @@ export interface Config {
     /** A response whose client has taken none of its buffered output for this long is cut. */
     writeStallMs: number;
   };
-  /** Endpoint answers in progress at once, per caller (an anonymous caller: its address) and per process. */
-  answersInProgress: { perCaller: number; perTenant: number; total: number };
+  /** Endpoint answers in progress at once, per caller (an anonymous caller: its address), per tenant and per process, and the process's reserve (platform/concurrency/answer-places.ts). */
+  answersInProgress: AnswerLimits;
   database: {
     /** Owner connection (runs migrations). Absent: start embedded PostgreSQL. */
     url: string | undefined;
@@ -150,6 +151,8 @@ export interface RateLimitConfig {
   authPerEmailAndIp: BucketRule;
   /** createApiKey and rotateApiKey calls per principal. */
   createApiKey: BucketRule;
+  /** Sign-ups that make a tenant, per client address (IPv6: per /64): tenants cost nothing else. */
+  signUpsPerIp: BucketRule;
   /**
    * Refused credentials written to the audit trail, per trail and client address (ten times
    * this per trail); the rest are counted in one summary event. Always applied, even with

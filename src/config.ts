@@ -91,6 +91,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   if (Number(cleaned.SLUICE_UPLOAD_BYTES_IN_FLIGHT ?? 256 * 1024 * 1024) < largestUpload) {
     issues.push(`SLUICE_UPLOAD_BYTES_IN_FLIGHT: must be at least the largest upload body, SLUICE_INGEST_MAX_REQUEST_BYTES plus 1 MiB for the form's parts or SLUICE_MAX_BODY_BYTES if larger (${largestUpload})`);
   }
+  const answersReserve = Number(cleaned.SLUICE_ANSWERS_RESERVE ?? 0);
+  if (answersReserve >= Number(cleaned.SLUICE_MAX_ANSWERS ?? 400)) {
+    issues.push('SLUICE_ANSWERS_RESERVE: must be less than SLUICE_MAX_ANSWERS (the reserve is the last of its places)');
+  }
   if (Number(cleaned.SLUICE_HEADERS_TIMEOUT_MS ?? 10_000) > Number(cleaned.SLUICE_REQUEST_TIMEOUT_MS ?? 300_000)) {
     issues.push('SLUICE_HEADERS_TIMEOUT_MS: must be at most SLUICE_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
@@ -133,7 +137,13 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       keepAliveTimeoutMs: values.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
       writeStallMs: values.SLUICE_WRITE_STALL_MS,
     },
-    answersInProgress: { perCaller: values.SLUICE_MAX_ANSWERS_PER_CALLER, perTenant: values.SLUICE_MAX_ANSWERS_PER_TENANT, total: values.SLUICE_MAX_ANSWERS },
+    answersInProgress: {
+      perCaller: values.SLUICE_MAX_ANSWERS_PER_CALLER,
+      perTenant: values.SLUICE_MAX_ANSWERS_PER_TENANT,
+      total: values.SLUICE_MAX_ANSWERS,
+      reserve: values.SLUICE_ANSWERS_RESERVE ?? Math.floor(values.SLUICE_MAX_ANSWERS / 4),
+      guaranteed: values.SLUICE_ANSWERS_GUARANTEED_PER_TENANT,
+    },
     database: { url: values.DATABASE_URL, appUrl: values.DATABASE_APP_URL, poolSize: values.SLUICE_DATABASE_POOL_SIZE, requestLockTimeoutMs: values.SLUICE_REQUEST_LOCK_TIMEOUT_MS, embeddedSharedBuffers: values.SLUICE_EMBEDDED_SHARED_BUFFERS },
     dataDir: path.resolve(values.SLUICE_DATA_DIR),
     redisUrl: values.REDIS_URL,
@@ -180,6 +190,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
       authPerEmailAndIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP),
       createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),
+      signUpsPerIp: parseQuota(values.SLUICE_SIGNUP_LIMIT_PER_IP),
       refusalAudit: parseQuota(values.SLUICE_AUTH_FAILURE_AUDIT_LIMIT),
       trustProxyHops: values.SLUICE_TRUST_PROXY,
     },

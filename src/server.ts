@@ -136,6 +136,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       anonymousPerAddress: { requests: Math.round(limits.anonymousQueries.perSecond * 60), periodSeconds: 60, burst: limits.anonymousQueries.burst },
     },
     audit,
+    signUps: attempts,
     refusals,
     meter: metrics,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),

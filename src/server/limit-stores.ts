@@ -65,7 +65,7 @@ export function limitStores({ config, secrets, audit, credentials, logger, metri
       buckets &&
       new AttemptLimits(
         buckets,
-        { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
+        { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey, signUpsPerIp: limits.signUpsPerIp },
         (email, ip) => credentials.signedInFrom(email, signInAddressDigests(secrets, ip)),
       ),
     refusalLog,

@@ -11,6 +11,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createApiKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { holdAnswers } from './held-answers.js';
 import { fromIp } from './support.js';
 
 const PER_CALLER = 2;
@@ -24,7 +25,8 @@ let endpoint: EndpointSetup;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  server = await startTestServer({ env: { SLUICE_MAX_ANSWERS_PER_CALLER: String(PER_CALLER), SLUICE_MAX_ANSWERS: String(TOTAL), SLUICE_TRUST_PROXY: '1' } });
+  // No reserve: these tests fill the process from one tenant's endpoint (answer-reserve.test.ts keeps its last places).
+  server = await startTestServer({ env: { SLUICE_MAX_ANSWERS_PER_CALLER: String(PER_CALLER), SLUICE_MAX_ANSWERS: String(TOTAL), SLUICE_ANSWERS_RESERVE: '0', SLUICE_TRUST_PROXY: '1' } });
   owner = await tenantWithOwner(server);
   endpoint = await endpointOver(server, owner.token, DOCS, { published: true, model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } } });
   await must(server, owner.token, 'mutation($id: ID!) { updateEndpoint(id: $id, input: { allowAnonymous: true }) { id } }', { id: endpoint.endpointId });
@@ -33,13 +35,6 @@ afterAll(async () => {
   await server?.close();
   await fake?.close();
 });
-
-/** The model holds every answer asked from now until the returned function is called. */
-function holdAnswers(): () => void {
-  let release!: () => void;
-  fake.script({ deltas: ['Held.'], until: new Promise<void>((resolve) => (release = resolve)) });
-  return release;
-}
 
 async function newKey(): Promise<string> {
   return (await createApiKey(server, owner.token, { name: uniqueSlug('key'), scopes: ['READ'] })).body.data.createApiKey.secret;
@@ -79,7 +74,7 @@ async function answersRefused(): Promise<number> {
 describe('answers in progress', () => {
   it('one API key holds at most its share across doors; another caller is served; an ended answer frees its place', async () => {
     const [key, otherKey] = [await newKey(), await newKey()];
-    const release = holdAnswers();
+    const release = holdAnswers(fake);
     const asked = fake.requests.length;
     const usageBefore = (await usageOutcomes(server.database, endpoint.endpointId)).length;
     const refusedBefore = await answersRefused();
@@ -118,7 +113,7 @@ describe('answers in progress', () => {
   });
 
   it('counts an anonymous caller by its address (an IPv6 /64 as one), and the process as a whole', async () => {
-    const release = holdAnswers();
+    const release = holdAnswers(fake);
     const asked = fake.requests.length;
     const held = [rest({ ip: '2001:db8:5:1::1' }), rest({ ip: '2001:db8:5:1::2' })];
     await fake.requestsReached(asked + 2);

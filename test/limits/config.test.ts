@@ -16,9 +16,14 @@ describe('limit settings', () => {
       authPerEmail: { burst: 20, perSecond: 20 / 3600 },
       authPerEmailAndIp: { burst: 5, perSecond: 5 / 900 },
       createApiKey: { burst: 30, perSecond: 30 / 3600 },
+      signUpsPerIp: { burst: 5, perSecond: 5 / 3600 },
       refusalAudit: { burst: 10, perSecond: 10 / 60 },
       trustProxyHops: 0,
     });
+    // The answer places' reserve: a quarter of the process's, unless set.
+    expect(config.answersInProgress).toEqual({ perCaller: 20, perTenant: 100, total: 400, reserve: 100, guaranteed: 4 });
+    expect(parseConfig({ SLUICE_MAX_ANSWERS: '10' }).answersInProgress).toMatchObject({ total: 10, reserve: 2 });
+    expect(parseConfig({ SLUICE_ANSWERS_RESERVE: '0', SLUICE_ANSWERS_GUARANTEED_PER_TENANT: '1' }).answersInProgress).toMatchObject({ reserve: 0, guaranteed: 1 });
     expect(config.operationLimits).toEqual({
       maxDepth: 12,
       maxAliases: 15,
@@ -80,6 +85,9 @@ describe('limit settings', () => {
     [{ SLUICE_AUTH_LIMIT_PER_EMAIL: '0/15m' }, /^SLUICE_AUTH_LIMIT_PER_EMAIL: must look like 5\/15m/],
     [{ SLUICE_API_KEY_CREATE_LIMIT: '5/0h' }, /^SLUICE_API_KEY_CREATE_LIMIT: must look like 5\/15m/],
     [{ SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '0/1m' }, /^SLUICE_AUTH_FAILURE_AUDIT_LIMIT: must look like 5\/15m/],
+    [{ SLUICE_SIGNUP_LIMIT_PER_IP: '5' }, /^SLUICE_SIGNUP_LIMIT_PER_IP: must look like 5\/15m/],
+    [{ SLUICE_MAX_ANSWERS: '8', SLUICE_ANSWERS_RESERVE: '8' }, /^SLUICE_ANSWERS_RESERVE: must be less than SLUICE_MAX_ANSWERS/],
+    [{ SLUICE_ANSWERS_GUARANTEED_PER_TENANT: '0' }, /^SLUICE_ANSWERS_GUARANTEED_PER_TENANT: must be at least 1/],
     [{ SLUICE_TRUST_PROXY: 'true' }, /^SLUICE_TRUST_PROXY: must be the number of proxies in front of Sluice \(0 to 10\)/],
     [{ SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: '0' }, /^SLUICE_WS_MAX_CONNECTIONS_PER_ADDRESS: must be at least 1/],
     [{ SLUICE_WS_MAX_CONNECTIONS: '1.5' }, /^SLUICE_WS_MAX_CONNECTIONS: must be an integer/],

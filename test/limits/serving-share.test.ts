@@ -15,9 +15,9 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createApiKey } from '../support/identity.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { lockWaiters } from '../support/locks.js';
-import { scrape, value } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { allGivenBack, holdAnswers } from './held-answers.js';
 import { fromIp } from './support.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber.' }];
@@ -46,13 +46,6 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** The model holds every answer asked from now until the returned function is called. */
-function holdAnswers(): () => void {
-  let release!: () => void;
-  fake.script({ deltas: ['Held.'], until: new Promise<void>((resolve) => (release = resolve)) });
-  return release;
-}
-
 /** A READ key of `tenant`'s, made by its owner. */
 async function readKey(tenant: Tenant): Promise<string> {
   return (await createApiKey(server, tenant.token, { name: uniqueSlug('key'), scopes: ['READ'] })).body.data.createApiKey.secret;
@@ -73,15 +66,12 @@ async function answersRefused(endpointId: string): Promise<number> {
   return data.policyDecisions.edges.filter(({ node }: { node: { decision: string; reasonCode: string } }) => node.decision === 'DENY' && node.reasonCode === 'ANSWERS_IN_PROGRESS').length;
 }
 
-const answersInProgress = async () => value(await scrape(server), 'sluice_answers_in_progress');
-const allGivenBack = () => pollUntil(answersInProgress, (places) => places === 0, { failure: (places) => `${places} answers still in progress` });
-
 describe("a tenant's serving share", () => {
   it("counts outsiders only: other tenants filling it leave the tenant's own callers served, on its private endpoints too", async () => {
     const [a, c] = [await tenantWithOwner(server), await tenantWithOwner(server)];
     const [aKey, cKey, cSecondKey, bKey] = [await readKey(a), await readKey(c), await readKey(c), await readKey(b)];
     const refusedBefore = await answersRefused(quick.endpointId);
-    const release = holdAnswers();
+    const release = holdAnswers(fake);
     const asked = fake.requests.length;
     // Two outside tenants hold the whole share (3 of 3): A its part (2), C one more.
     const held = [ask({ key: aKey }, slow.reference), ask({ key: aKey }, slow.reference), ask({ key: cKey }, slow.reference)];
@@ -107,13 +97,13 @@ describe("a tenant's serving share", () => {
       release();
     }
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
-    await allGivenBack();
+    await allGivenBack(server);
   });
 
   it('gives one outside tenant, and anonymous callers together, at most half of it', async () => {
     const [a, c] = [await tenantWithOwner(server), await tenantWithOwner(server)];
     const [aKey, aSecondKey, cKey] = [await readKey(a), await readKey(a), await readKey(c)];
-    let release = holdAnswers();
+    let release = holdAnswers(fake);
     let asked = fake.requests.length;
     let held = [ask({ key: aKey }, slow.reference), ask({ key: aKey }, slow.reference)];
     try {
@@ -129,10 +119,10 @@ describe("a tenant's serving share", () => {
       release();
     }
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
-    await allGivenBack();
+    await allGivenBack(server);
 
     // Anonymous callers from any number of addresses are one outsider.
-    release = holdAnswers();
+    release = holdAnswers(fake);
     asked = fake.requests.length;
     held = [ask({ ip: '203.0.113.71' }, slow.reference), ask({ ip: '2001:db8:71:1::1' }, slow.reference)];
     try {
@@ -145,7 +135,7 @@ describe("a tenant's serving share", () => {
       release();
     }
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
-    await allGivenBack();
+    await allGivenBack(server);
   });
 
   it("takes no place for a reference to the tenant's private or missing endpoint", async () => {
@@ -179,6 +169,6 @@ describe("a tenant's serving share", () => {
     } finally {
       await holder.end();
     }
-    await allGivenBack();
+    await allGivenBack(server);
   });
 });

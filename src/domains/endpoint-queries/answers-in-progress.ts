@@ -17,7 +17,16 @@
  *    slow model of its own, and every other tenant was refused (attacker review, December);
  *  - per outsider of a tenant (one other tenant's callers together; anonymous callers
  *    together): half the tenant's serving share, rounded up, so one outsider cannot take it all;
- *  - per process: SLUICE_MAX_ANSWERS.
+ *  - per process: SLUICE_MAX_ANSWERS;
+ *  - the process's reserve, SLUICE_ANSWERS_RESERVE (a quarter of SLUICE_MAX_ANSWERS): once all
+ *    but it are in use, a tenant (an anonymous caller: its address) starts one more only while
+ *    its callers hold fewer than SLUICE_ANSWERS_GUARANTEED_PER_TENANT, and an endpoint's tenant
+ *    gives one more to outsiders only while it gives them fewer. Tenants cost nothing (sign-up
+ *    is open): four self-made tenants, each within its share, held all 400 places against slow
+ *    models of their own, and every other tenant was refused, on its own private endpoints too
+ *    (attacker review, December). Many tenants from many addresses can still fill the reserve;
+ *    it raises the cost (sign-ups are limited per address: SLUICE_SIGNUP_LIMIT_PER_IP).
+ * Every refusal names its bound in `bound`: CALLER, TENANT, SERVING, OUTSIDER, RESERVE, PROCESS.
  * The serving share counts outsiders only, and only once they reached the endpoint (it is the
  * endpoint's tenant's or published; an anonymous caller is admitted there): it once counted the
  * tenant's own callers too, and a reference to any endpoint of the tenant, private or missing,
@@ -27,7 +36,7 @@
  * Taken from the query's admission to its answer's end, however it ends (query.service.ts).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { AnswerPlace, AnswerPlaces } from '../../platform/concurrency/answer-places.js';
+import type { AnswerPlace, AnswerPlaces, ServingFull } from '../../platform/concurrency/answer-places.js';
 
 export { AnswerPlaces } from '../../platform/concurrency/answer-places.js';
 export type { AnswerPlace } from '../../platform/concurrency/answer-places.js';
@@ -42,8 +51,11 @@ export const ANSWERS_IN_PROGRESS = 'ANSWERS_IN_PROGRESS';
 /** Where none are counted: nothing to take, nothing to give back. */
 const UNCOUNTED: AnswerPlace = { serve: () => null, giveBack: () => undefined };
 
+/** Which bound refused, as the refusal names it (`extensions.bound`). */
+type Bound = 'CALLER' | 'TENANT' | 'SERVING' | 'OUTSIDER' | 'RESERVE' | 'PROCESS';
+
 // A second is about as long as a short answer takes; a held one ends when its client reads or leaves.
-const refuse = (message: string) => new RateLimitedError(message, 1, { reason: ANSWERS_IN_PROGRESS });
+const refuse = (bound: Bound, message: string) => new RateLimitedError(message, 1, { reason: ANSWERS_IN_PROGRESS, bound });
 
 /** A place for one more answer of the caller's (the caller's, its tenant's and the process's), or RATE_LIMITED (reason ANSWERS_IN_PROGRESS). */
 export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
@@ -56,12 +68,19 @@ export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
   const { limits } = answers;
   switch (taken.full) {
     case 'total':
-      throw refuse(`The server is answering as many queries as it holds at once (${limits.total}): retry in a second`);
+      throw refuse('PROCESS', `The server is answering as many queries as it holds at once (${limits.total}): retry in a second`);
+    case 'reserve': {
+      const who = actor.tenantId ? "Your tenant's callers have" : 'Your address has';
+      throw refuse(
+        'RESERVE',
+        `${who} ${limits.guaranteed} or more answers in progress, and the server's last ${limits.reserve} places are kept for tenants with fewer: read or close one, then retry`,
+      );
+    }
     case 'asking':
-      throw refuse(`Your tenant's callers have ${limits.perTenant} answers in progress, the most one tenant may hold at once: read or close one, then retry`);
+      throw refuse('TENANT', `Your tenant's callers have ${limits.perTenant} answers in progress, the most one tenant may hold at once: read or close one, then retry`);
     case 'caller': {
       const whose = actor.kind === 'anonymous' ? 'from your address' : 'of yours';
-      throw refuse(`${limits.perCaller} answers ${whose} are in progress, the most one caller may hold at once: read or close one, then retry`);
+      throw refuse('CALLER', `${limits.perCaller} answers ${whose} are in progress, the most one caller may hold at once: read or close one, then retry`);
     }
   }
 }
@@ -78,19 +97,31 @@ export function servingRefusal(ctx: ServiceContext, tx: EntityManager, reached: 
   if (!answers || actor.tenantId === reached.tenantId) return null;
   const full = place.serve(reached.tenantId, actor.tenantId ? `tenant:${actor.tenantId}` : 'anonymous');
   if (!full) return null;
-  const { perTenant } = answers.limits;
-  const error =
-    full === 'serving'
-      ? refuse(`This endpoint's tenant is giving ${perTenant} answers at once to other tenants' and anonymous callers, the most one tenant's endpoints may give them: retry in a second`)
-      : refuse(
-          `${actor.tenantId ? "Your tenant's callers" : 'Anonymous callers'} have ${answers.perOutsider} answers of this endpoint's tenant in progress, the most ${actor.tenantId ? 'one other tenant' : 'anonymous callers together'} may hold of the ${perTenant} it gives at once: read or close one, then retry`,
-        );
+  const error = servingError(answers, full, Boolean(actor.tenantId));
   writePlatformRefusal(tx, ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!);
   return error;
 }
 
+function servingError(answers: AnswerPlaces, full: ServingFull, fromTenant: boolean): RateLimitedError {
+  const { perTenant, guaranteed, reserve } = answers.limits;
+  switch (full) {
+    case 'serving':
+      return refuse('SERVING', `This endpoint's tenant is giving ${perTenant} answers at once to other tenants' and anonymous callers, the most one tenant's endpoints may give them: retry in a second`);
+    case 'outsider':
+      return refuse(
+        'OUTSIDER',
+        `${fromTenant ? "Your tenant's callers" : 'Anonymous callers'} have ${answers.perOutsider} answers of this endpoint's tenant in progress, the most ${fromTenant ? 'one other tenant' : 'anonymous callers together'} may hold of the ${perTenant} it gives at once: read or close one, then retry`,
+      );
+    case 'reserve':
+      return refuse(
+        'RESERVE',
+        `This endpoint's tenant is giving ${guaranteed} or more answers to other tenants' and anonymous callers, and the server's last ${reserve} places are kept for tenants with fewer: retry in a second`,
+      );
+  }
+}
+
 /** The rule a refusal names in the endpoint's decision log. */
 export function answersRule(answers: AnswerPlaces): string {
-  const { perCaller, perTenant, total } = answers.limits;
-  return `at most ${perCaller} answers in progress per caller, ${perTenant} per tenant asking, ${perTenant} per tenant answering outsiders (${answers.perOutsider} per outsider), ${total} per process`;
+  const { perCaller, perTenant, total, reserve, guaranteed } = answers.limits;
+  return `at most ${perCaller} answers in progress per caller, ${perTenant} per tenant asking, ${perTenant} per tenant answering outsiders (${answers.perOutsider} per outsider), ${total} per process, the last ${reserve} only for tenants holding fewer than ${guaranteed}`;
 }

@@ -63,6 +63,10 @@ export class AccountService {
     assertAcceptablePassword(input.password);
     const tenantName = displayName(input.tenantName, 'tenantName');
     if (await em.count(User, { email })) throw new ConflictError('An account with this email already exists', { field: 'email' });
+    // Counted only now that it would make a tenant (a mistyped form costs nothing): tenants are
+    // free and each is a share of the answer places, so one address makes only a few.
+    const refused = await this.ctx.deps.signUps?.tenantSignUp(this.ctx.request?.ip ?? 'unknown');
+    if (refused) throw refused;
 
     const user = em.create(User, { email, passwordHash: await hashPassword(input.password) });
     const tenant = em.create(Tenant, { name: tenantName, slug: await this.freeSlug(slugify(tenantName)) });

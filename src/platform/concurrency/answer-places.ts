@@ -6,6 +6,12 @@
  * taken in two steps: the caller's, its tenant's and the process's at once, on admission; the
  * serving tenant's once the endpoint is reached (`serve`). Each step takes all its places or
  * none; the place gives back everything it took, together, once.
+ *
+ * The last `reserve` places of the process are kept for whoever has little running: once
+ * `total − reserve` are in use, a place goes only to an asking tenant (an anonymous caller: its
+ * address) holding fewer than `guaranteed`, and `serve` only to a serving tenant giving fewer
+ * than `guaranteed` to outsiders. Tenants cost nothing to make (sign-up is open), so the
+ * per-tenant bounds alone let four of them hold the whole process (attacker review, December).
  */
 import type { Registry } from 'prom-client';
 import { HeldCounts, type GiveBack } from './held-counts.js';
@@ -16,13 +22,17 @@ export interface AnswerLimits {
   perCaller: number;
   perTenant: number;
   total: number;
+  /** The process's last places, kept for tenants with fewer than `guaranteed` running (0: none kept). Less than `total`. */
+  reserve: number;
+  /** What a tenant may still start while the process is past its reserve line: it takes a place while it holds fewer. */
+  guaranteed: number;
 }
 
-/** Which bound refused the first step: the caller's, its tenant's (`asking`), or the process's. */
-type Full = 'caller' | 'asking' | 'total';
+/** Which bound refused the first step: the caller's, its tenant's (`asking`), the reserve's (the tenant already holds its guaranteed places), or the process's. */
+type Full = 'caller' | 'asking' | 'reserve' | 'total';
 
-/** Which bound refused `serve`: the endpoint's tenant's (`serving`), or the outsider's part of it (`outsider`). */
-export type ServingFull = 'serving' | 'outsider';
+/** Which bound refused `serve`: the endpoint's tenant's (`serving`), the outsider's part of it (`outsider`), or the reserve's (that tenant already gives its guaranteed places). */
+export type ServingFull = 'serving' | 'outsider' | 'reserve';
 
 /** One answer's places, taken until `giveBack`. */
 export interface AnswerPlace {
@@ -60,8 +70,15 @@ export class AnswerPlaces {
     this.outsiders = new HeldCounts({ perKey: this.perOutsider, total: Number.MAX_SAFE_INTEGER });
   }
 
-  /** One more answer for `caller`, asked by `asking`'s callers: the caller's, the asking tenant's and the process's places, or none and the bound that refused. */
+  /**
+   * One more answer for `caller`, asked by `asking`'s callers: the caller's, the asking tenant's
+   * and the process's places, or none and the bound that refused. Past the reserve line the
+   * asking tenant (no tenant: the caller, an anonymous address) must hold fewer than `guaranteed`.
+   */
   take(caller: string, asking: string | null): { place: AnswerPlace } | { full: Full } {
+    // Read before taking: what the asker holds, and whether this place would be one of the reserve.
+    const inReserve = this.pastReserveLine(0);
+    const askerHolds = asking ? this.tenants.heldBy(`asking:${asking}`) : this.callers.heldBy(caller);
     const first = this.callers.take(caller);
     if ('full' in first) return { full: first.full === 'key' ? 'caller' : 'total' };
     const held = [first.giveBack];
@@ -73,17 +90,29 @@ export class AnswerPlaces {
       }
       held.push(tenant.giveBack);
     }
+    if (inReserve && askerHolds >= this.limits.guaranteed) {
+      held.forEach((giveBack) => giveBack());
+      return { full: 'reserve' };
+    }
     let given = false;
     return {
       place: {
         serve: (serving, outsider) => {
           if (given) return null;
+          // This place is counted already: it is in the reserve if the others reach the line.
+          const inReserve = this.pastReserveLine(1);
+          const servingGives = this.tenants.heldBy(`serving:${serving}`);
           const share = this.tenants.take(`serving:${serving}`);
           if ('full' in share) return 'serving';
           const part = this.outsiders.take(`serving:${serving}:${outsider}`);
           if ('full' in part) {
             share.giveBack();
             return 'outsider';
+          }
+          if (inReserve && servingGives >= this.limits.guaranteed) {
+            share.giveBack();
+            part.giveBack();
+            return 'reserve';
           }
           held.push(share.giveBack, part.giveBack);
           return null;
@@ -94,6 +123,11 @@ export class AnswerPlaces {
         },
       },
     };
+  }
+
+  /** Whether the process's places in use, less `own` of the place being judged, reach `total − reserve`. */
+  private pastReserveLine(own: number): boolean {
+    return this.callers.held() - own >= this.limits.total - this.limits.reserve;
   }
 
   /** Answers in progress now, in all. */

@@ -65,6 +65,11 @@ export class HeldCounts {
     };
   }
 
+  /** Held now by `key`. */
+  heldBy(key: string): number {
+    return this.byKey.get(key) ?? 0;
+  }
+
   /** Held now by every key together (a gauge's value). */
   held(): number {
     return this.all;

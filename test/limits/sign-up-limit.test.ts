@@ -1,0 +1,75 @@
+/**
+ * The tenants sign-up makes per client address (SLUICE_SIGNUP_LIMIT_PER_IP). Each tenant is a
+ * share of the process's answer places, and one address signed up four in a row, enough to hold
+ * them all (attacker review, December): the attempt limits (30 per 15 minutes) were sized for
+ * typing mistakes, not for tenants. Counted when a sign-up would make its tenant, so a refused
+ * form costs nothing of it. Real server and PostgreSQL, addresses set through a trusted proxy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
+import { codeOf, uniqueEmail } from '../support/identity.js';
+import { pollUntil } from '../support/poll.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { freshIp, fromIp } from './support.js';
+
+const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken tenant { slug } } }';
+const PASSWORD = 'a long enough passphrase';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ env: { SLUICE_RATE_LIMITS: 'on', SLUICE_TRUST_PROXY: '1', SLUICE_SIGNUP_LIMIT_PER_IP: '2/1h' } });
+});
+afterAll(() => server?.close());
+
+const signUp = (ip: string, input: { email?: string; password?: string } = {}) =>
+  server.graphql(SIGN_UP, { headers: fromIp(ip), variables: { input: { email: input.email ?? uniqueEmail('signup'), password: input.password ?? PASSWORD, tenantName: 'Free tenant' } } });
+
+/** The outcomes of the sign-ups from `ip` on the audit trail, once there are `count`. */
+const signUpOutcomes = (ip: string, count: number) =>
+  pollUntil(
+    () =>
+      withClient(server.database.ownerUrl, (client) =>
+        client.query<{ outcome: string }>(`select outcome from audit_events where personal->>'ip' = $1 and action = 'graphql.mutation'`, [ip]),
+      ).then(({ rows }) => rows.map((row) => row.outcome).sort()),
+    (outcomes) => outcomes.length >= count,
+    { failure: (outcomes) => `expected ${count} sign-ups from ${ip} on the audit trail, found ${JSON.stringify(outcomes)}` },
+  );
+
+describe('sign-up per client address', () => {
+  it('makes a few tenants per address, then refuses with RATE_LIMITED and a retry time; another address still signs up', async () => {
+    const ip = freshIp();
+    const first = await signUp(ip);
+    expect(first.body.data.signUp.accessToken).toEqual(expect.any(String));
+    // Refused forms make no tenant and cost nothing of the limit: a taken email, a short password.
+    const email = uniqueEmail('taken');
+    expect((await signUp(freshIp(), { email })).body.data.signUp).toBeTruthy();
+    expect(codeOf((await signUp(ip, { email })).body)).toBe('CONFLICT');
+    expect(codeOf((await signUp(ip, { password: 'short' })).body)).toBe('BAD_USER_INPUT');
+    expect((await signUp(ip)).body.data.signUp.accessToken).toEqual(expect.any(String));
+
+    const refusedEmail = uniqueEmail('third');
+    const third = await signUp(ip, { email: refusedEmail });
+    expect(third.status).toBe(429);
+    const { extensions, message } = third.body.errors[0];
+    expect(extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'SIGN_UP_LIMIT' });
+    // 2 an hour: the next one 30 minutes after the first, less the seconds the test took.
+    expect(extensions.retryAfterSeconds).toBeGreaterThan(1700);
+    expect(extensions.retryAfterSeconds).toBeLessThanOrEqual(1800);
+    expect(third.headers.get('retry-after')).toBe(String(extensions.retryAfterSeconds));
+    expect(message).toBe(`Too many tenants signed up from your address: retry in ${extensions.retryAfterSeconds} s`);
+    // Nothing was made for it.
+    const accounts = await withClient(server.database.ownerUrl, (client) => client.query('select 1 from users where email = $1', [refusedEmail]));
+    expect(accounts.rowCount).toBe(0);
+
+    // Another address signs up as before.
+    expect((await signUp(freshIp())).body.data.signUp.accessToken).toEqual(expect.any(String));
+    // On the audit trail like the other attempt limits' refusals.
+    expect(await signUpOutcomes(ip, 5)).toEqual(['BAD_USER_INPUT', 'CONFLICT', 'RATE_LIMITED', 'ok', 'ok']);
+  });
+
+  it('counts an IPv6 /64 as one address, as the other address limits do', async () => {
+    for (const host of ['1', '2']) expect((await signUp(`2001:db8:5:7::${host}`)).body.data.signUp).toBeTruthy();
+    expect(codeOf((await signUp('2001:db8:5:7::3')).body)).toBe('RATE_LIMITED');
+    expect((await signUp('2001:db8:5:8::1')).body.data.signUp).toBeTruthy();
+  });
+});
