@@ -70,6 +70,7 @@ import { Migration20261207140000_audit_history_without_private_keys } from './Mi
 import { Migration20261207140100_model_key_last4_of_long_keys } from './Migration20261207140100_model_key_last4_of_long_keys.js';
 import { Migration20261207150000_identity_provider_public_members } from './Migration20261207150000_identity_provider_public_members.js';
 import { Migration20261207160000_identity_provider_verification_members } from './Migration20261207160000_identity_provider_verification_members.js';
+import { Migration20261207170000_ingestion_unended_jobs_index } from './Migration20261207170000_ingestion_unended_jobs_index.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122224127', class: Migration20261122224127 },
@@ -142,4 +143,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207140100_model_key_last4_of_long_keys', class: Migration20261207140100_model_key_last4_of_long_keys },
   { name: 'Migration20261207150000_identity_provider_public_members', class: Migration20261207150000_identity_provider_public_members },
   { name: 'Migration20261207160000_identity_provider_verification_members', class: Migration20261207160000_identity_provider_verification_members },
+  { name: 'Migration20261207170000_ingestion_unended_jobs_index', class: Migration20261207170000_ingestion_unended_jobs_index },
 ];

@@ -87,6 +87,8 @@ export const envSchema = z.object({
   SLUICE_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   SLUICE_INGEST_MAX_FILE_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(25 * 1024 * 1024),
   SLUICE_INGEST_MAX_FILES: z.coerce.number().int().min(1, 'must be at least 1').max(10_000).default(100),
+  /** A tenant's ingestion and re-embed jobs queued or running at once (domains/ingestion/queue.ts). */
+  SLUICE_INGEST_MAX_QUEUED_JOBS: z.coerce.number().int().min(1, 'must be at least 1').max(100_000).default(100),
   SLUICE_INGEST_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024, 'must be at least 1024').default(100 * 1024 * 1024),
   SLUICE_UPLOAD_BYTES_IN_FLIGHT: z.coerce.number().int().min(1024, 'must be at least 1024').default(256 * 1024 * 1024),
   SLUICE_UPLOAD_STALL_MS: z.coerce.number().int().min(100, 'must be at least 100').max(600_000, 'must be at most 600000').default(10_000),

@@ -195,6 +195,8 @@ export interface IngestionConfig {
   progressIntervalMs: number;
   /** How often a subscriber re-reads a job it has heard nothing about (a lost event costs at most this). */
   progressPollMs: number;
+  /** A tenant's ingestion and re-embed jobs not yet ended (queued or running), at most; one more is refused RATE_LIMITED (domains/ingestion/queue.ts). */
+  maxQueuedJobs: number;
 }
 
 export interface WorkerConfig {

@@ -160,6 +160,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       uploadStallMs: values.SLUICE_UPLOAD_STALL_MS,
       progressIntervalMs: values.SLUICE_PROGRESS_INTERVAL_MS,
       progressPollMs: values.SLUICE_PROGRESS_POLL_MS,
+      maxQueuedJobs: values.SLUICE_INGEST_MAX_QUEUED_JOBS,
     },
     models: {
       requestTimeoutMs: values.SLUICE_MODEL_TIMEOUT_MS,

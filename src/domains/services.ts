@@ -64,7 +64,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
     invitationAcceptance: new InvitationAcceptanceService(ctx),
     datasets: new DatasetService(
       ctx,
-      async (datasetId) => void (await queueReembed(ctx, datasetId)),
+      async (datasetId) => void (await queueReembed(ctx, datasetId, 'queued')),
       (datasetId) => endpointSlugsRankingByVectors(ctx.em, datasetId),
     ),
     documents: new DocumentService(ctx),

@@ -165,7 +165,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   ingestDocuments: t.field({
     type: IngestionJobRef,
-    description: 'Queues files (multipart upload) and inline documents for ingestion; returns the job at once.',
+    description: 'Queues files (multipart upload) and inline documents for ingestion; returns the job at once. RATE_LIMITED (QUEUED_JOBS) when the tenant has SLUICE_INGEST_MAX_QUEUED_JOBS jobs queued or running.',
     authScopes: { permission: 'data:write' },
     args: {
       datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }),
@@ -192,7 +192,7 @@ builder.mutationFields((t) => ({
   reembedDataset: t.field({
     type: IngestionJobRef,
     description:
-      'Queues a REEMBED job: embeds the chunks without a vector by the dataset’s embedding model (after a failed EMBEDDING stage, say). BAD_USER_INPUT (NO_EMBEDDING_MODEL) for a keyword-only dataset.',
+      'Queues a REEMBED job: embeds the chunks without a vector by the dataset’s embedding model (after a failed EMBEDDING stage, say); while the dataset has one queued or running, answers that job instead. BAD_USER_INPUT (NO_EMBEDDING_MODEL) for a keyword-only dataset; RATE_LIMITED (QUEUED_JOBS) when the tenant has SLUICE_INGEST_MAX_QUEUED_JOBS jobs queued or running.',
     authScopes: { permission: 'data:write' },
     args: { datasetId: t.arg.globalID({ required: true, for: [DatasetRef] }) },
     resolve: (_root, { datasetId }, ctx) => ctx.services.reembedding.reembed(datasetId.id),

@@ -76,6 +76,7 @@ export async function startWorker({ config, progressIntervalMs, orm, queueUrl, p
         ...(checks ? { maintenance: checks } : {}),
         crontab: [RETENTION_CRONTAB, DOCUMENT_RETENTION_CRONTAB, SIGN_IN_ADDRESS_RETENTION_CRONTAB].join('\n'),
         close: ingestion.close,
+        heartbeat: ingestion.heartbeat,
         schedule: async (addJob) => {
           if (health) await queueHealthRound(addJob, health);
         },

@@ -71,7 +71,7 @@ export class AcceptInputService {
     });
     await em.flush();
     await storeInputs(em, actor.tenantId, job.id, inputs);
-    await enqueueIngestion(em, job.id);
+    await enqueueIngestion(em, actor.tenantId, job.id, this.ctx.deps.ingestion.maxQueuedJobs);
     return job;
   }
 

@@ -4,6 +4,8 @@
  * MAX_QUEUE_ATTEMPTS times. The pipeline's reads and writes go through the app role's ORM
  * with the job's tenant bound, so they pass tenant isolation like any request's. The queue
  * that runs it is platform/queue/job-runner.ts; server/job-worker.ts puts the two together.
+ * A job whose tenant's slots are all taken waits parked, out of the shared worker's way, until
+ * one frees (waiting-jobs.ts); the task's heartbeat sweep covers a runner that died.
  */
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Task } from 'graphile-worker';
@@ -12,12 +14,13 @@ import type { Logger } from '../../platform/logging/logger.js';
 import { CodedError } from '../errors.js';
 import { DocumentParser, type ParseBudget } from './document-parser.js';
 import type { EmbedderFactory } from './embedding-stage.js';
-import { withJobLease } from './job-lease.js';
+import { withJobLease, type LeaseConnection } from './job-lease.js';
 import { withTenantSlot } from './tenant-slots.js';
 import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './pipeline.js';
 import { WriteRate } from './write-rate.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
-import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS } from './queue.js';
+import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS, type IngestPayload } from './queue.js';
+import { parkJob, wakeWaitingJobs } from './waiting-jobs.js';
 
 export interface IngestTaskDependencies {
   /** The app role's ORM, for the pipeline. */
@@ -34,7 +37,7 @@ export interface IngestTaskDependencies {
   groupRows?: number;
   /** Counts settled inputs for `/metrics` (the process's own); absent: not counted. */
   meter?: PipelineDependencies['meter'];
-  /** How long to wait before looking again at a job another runner holds, or whose tenant's slots are taken. */
+  /** How long to wait before looking again at a job another runner holds. */
   heartbeatMs: number;
   /** Jobs of one tenant running at once, across every worker (tenant-slots.ts). */
   tenantConcurrency: number;
@@ -49,6 +52,8 @@ export interface IngestTask {
   taskList: { [INGEST_TASK]: Task };
   /** Ends the parser's threads, once the queue runs no job any more. */
   close(): Promise<void>;
+  /** At each worker heartbeat: wakes waiting jobs into slots nobody woke them for (a runner died holding one). */
+  heartbeat(client: LeaseConnection): Promise<void>;
 }
 
 export function ingestTask({ orm, parsing, groupRows, progress, progressIntervalMs, embedders, vectorIndexDimensions, meter, heartbeatMs, tenantConcurrency, instanceId, log, tracer }: IngestTaskDependencies): IngestTask {
@@ -63,13 +68,25 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
       attributes: { 'sluice.job_id': payload.jobId, 'sluice.attempt': helpers.job.attempts, 'sluice.worker': instanceId },
     });
     try {
+      // Once the slot is let go (the job ended, failed or stepped back), the tenant's next waiting job may take it.
+      const wakeNext = (client: LeaseConnection) => () =>
+        wakeWaitingJobs(client, { tenantId: payload.tenantId, slots: tenantConcurrency, running: helpers.job.id }).then(
+          () => undefined,
+          (error: unknown) => log.warn({ err: error, jobId: payload.jobId }, 'could not wake the next waiting ingestion job; the heartbeat will'),
+        );
       const run = await helpers.withPgClient((client) =>
         withJobLease(client, payload.jobId, () =>
-          withTenantSlot(client, payload.tenantId, tenantConcurrency, () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, vectorIndexDimensions, meter, writeRate, watchMs: heartbeatMs, groupRows }, payload)),
+          withTenantSlot(
+            client,
+            payload.tenantId,
+            tenantConcurrency,
+            () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, vectorIndexDimensions, meter, writeRate, watchMs: heartbeatMs, groupRows }, payload),
+            wakeNext(client),
+          ),
         ),
       );
-      if (!run.held) await lookAgainLater(helpers, payload, false);
-      else if (!run.value.ran) await lookAgainLater(helpers, payload, true);
+      if (!run.held) await lookAgainLater(helpers, payload);
+      else if (!run.value.ran) await waitForSlot(helpers, payload);
       else if (run.value.value) logOutcome(log, run.value.value);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
@@ -86,27 +103,50 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
     }
   };
 
-  /**
-   * Another runner holds the job's lease (the queue's lock was lifted under it), or every slot
-   * of the job's tenant is taken (tenant-slots.ts): this one leaves the job alone, costing it no
-   * attempt, and queues a look for later in the job's queue, so the job is not lost if that
-   * runner dies or fails without a retry of its own (completing this entry deletes the queue
-   * row both runners were given).
-   */
-  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: { jobId: string }, tenantBusy: boolean) => {
+  /** The job's queue (its dataset's), and its payload with when it was first queued, for queueing it again. */
+  const again = async (helpers: Parameters<Task>[1], payload: IngestPayload) => {
     const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [helpers.job.id]);
-    await helpers.addJob(INGEST_TASK, payload, {
-      queueName: rows[0]?.queue_name ?? undefined,
+    return { queueName: rows[0]?.queue_name ?? null, payload: { ...payload, queuedAt: payload.queuedAt ?? new Date(helpers.job.created_at).toISOString() } };
+  };
+
+  /**
+   * Another runner holds the job's lease (the queue's lock was lifted under it): this one leaves
+   * the job alone, costing it no attempt, and queues a look for later in the job's queue, so the
+   * job is not lost if that runner dies or fails without a retry of its own (completing this
+   * entry deletes the queue row both runners were given).
+   */
+  const lookAgainLater = async (helpers: Parameters<Task>[1], payload: IngestPayload) => {
+    const next = await again(helpers, payload);
+    await helpers.addJob(INGEST_TASK, next.payload, {
+      queueName: next.queueName ?? undefined,
       jobKey: `ingest:${payload.jobId}`,
       jobKeyMode: 'replace',
       runAt: new Date(Date.now() + heartbeatMs),
       maxAttempts: MAX_QUEUE_ATTEMPTS,
     });
-    if (tenantBusy) log.info({ jobId: payload.jobId }, `ingestion job waits for one of its tenant's ${tenantConcurrency} slots; looking again later`);
-    else log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
+    log.warn({ jobId: payload.jobId }, 'ingestion job is held by another runner; looking again later');
   };
 
-  return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close() };
+  /**
+   * Every slot of the job's tenant is taken (tenant-slots.ts): the job waits parked, costing no
+   * attempt and no look until a slot frees (waiting-jobs.ts). Woken at once if one freed while
+   * it was being parked: the job letting it go may have looked for waiting jobs before this one was.
+   */
+  const waitForSlot = async (helpers: Parameters<Task>[1], payload: IngestPayload) => {
+    const next = await again(helpers, payload);
+    await helpers.withPgClient(async (client) => {
+      await parkJob(client, next.payload, next.queueName);
+      await wakeWaitingJobs(client, { tenantId: payload.tenantId, slots: tenantConcurrency, running: helpers.job.id });
+    });
+    log.info({ jobId: payload.jobId, tenantId: payload.tenantId }, `ingestion job waits for one of its tenant's ${tenantConcurrency} slots`);
+  };
+
+  const heartbeat = async (client: LeaseConnection) => {
+    const woken = await wakeWaitingJobs(client, { tenantId: null, slots: tenantConcurrency });
+    if (woken > 0) log.info({ woken }, 'woke ingestion jobs waiting for slots that no job woke them for');
+  };
+
+  return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close(), heartbeat };
 }
 
 /**

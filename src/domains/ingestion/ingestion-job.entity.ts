@@ -47,6 +47,14 @@ export const IngestionJob = defineTenantOwnedEntity({
     finishedAt: p.datetime().nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),
-  indexes: [{ properties: ['tenant', 'dataset', 'createdAt'] }, { properties: ['dataset'] }],
+  indexes: [
+    { properties: ['tenant', 'dataset', 'createdAt'] },
+    { properties: ['dataset'] },
+    // A tenant's jobs not ended: counted at every enqueue (queue.ts), however many have ended.
+    {
+      name: 'ingestion_jobs_unended_index',
+      expression: `create index "ingestion_jobs_unended_index" on "ingestion_jobs" ("tenant_id", "dataset_id", "kind") where "stage" not in ('COMPLETED', 'FAILED', 'CANCELLED')`,
+    },
+  ],
 });
 export type IngestionJob = InferEntity<typeof IngestionJob>;

@@ -8,6 +8,8 @@ export interface IngestionLimits {
   maxFiles: number;
   maxRequestBytes: number;
   progressPollMs: number;
+  /** A tenant's ingestion and re-embed jobs not yet ended, at most (SLUICE_INGEST_MAX_QUEUED_JOBS; queue.ts). */
+  maxQueuedJobs: number;
 }
 
 /**

@@ -68,7 +68,7 @@ export class JobCommandsService {
     // The run starts again from what is settled: the inputs run again earn their credit anew.
     job.bytesProcessed = job.bytesDone;
     await em.flush();
-    await enqueueIngestion(em, job.id);
+    await enqueueIngestion(em, job.tenant.id, job.id, this.ctx.deps.ingestion.maxQueuedJobs);
     this.publishAfterCommit(job, job.sequence - 1);
     return job;
   }

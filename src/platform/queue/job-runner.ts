@@ -43,6 +43,8 @@ export interface JobTasks {
   crontab?: string;
   /** Releases what the tasks hold, once the queue runs none of them any more. */
   close?(): Promise<void>;
+  /** Runs at each heartbeat of the process, on a queue connection (the ingestion task wakes jobs that wait for a slot nobody woke them for). */
+  heartbeat?(client: PoolClient): Promise<void>;
   /** Queues what must run from the start (a recurring task's first run), once the queue runs. */
   schedule?(addJob: WorkerUtils['addJob']): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
         [instanceId, [...workerIds]],
       );
       await recoverStaleWorkers(client, utils, staleAfterMs, log);
+      await tasks.heartbeat?.(client);
     });
   await beat();
   await tasks.schedule?.((identifier, payload, spec) => utils.addJob(identifier, payload, spec));
