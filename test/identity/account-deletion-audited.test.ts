@@ -33,7 +33,10 @@ async function membershipOf(ownerToken: string, email: string): Promise<string> 
   return rawId(viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === email).node.id);
 }
 
-/** `leaver`, an OWNER of `owner`'s tenant, leaves behind there a key, an invitation and an identity provider. */
+/**
+ * `leaver`, an OWNER of `owner`'s tenant, leaves behind there a key, an invitation and an identity
+ * provider. They accept signed in, so their session moves there: `token` is its access token.
+ */
 async function handOutIn(owner: SignedUp, leaver: SignedUp) {
   const session = await addMember(server, owner.accessToken, 'OWNER', leaver.email, leaver.accessToken);
   const key = await createApiKey(server, session.accessToken, { name: 'leaver-key', scopes: ['READ', 'ADMIN'] });
@@ -48,6 +51,7 @@ async function handOutIn(owner: SignedUp, leaver: SignedUp) {
     providerId: rawId(provider.registerIdentityProvider.id),
     membershipId: await membershipOf(owner.accessToken, leaver.email),
     userId: rawId((await must(server, session.accessToken, MEMBERS)).viewer.user.id),
+    token: session.accessToken as string,
   };
 }
 
@@ -64,7 +68,7 @@ it("records the person's leaving on the chain of every tenant they shared, not o
   const colleague = await addMember(server, leaver.accessToken, 'OWNER');
   const there = await handOutIn(other, leaver);
 
-  expect((await must(server, leaver.accessToken, DELETE, { p: leaver.password })).deleteMyAccount).toBe(true);
+  expect((await must(server, there.token, DELETE, { p: leaver.password })).deleteMyAccount).toBe(true);
 
   const trail = await changesBy(other.accessToken, there.userId, 4);
   expect(trail.map((event) => [event.action, event.actorKind, event.actorId, event.details.target, event.details.after?.reason ?? null])).toEqual([
@@ -90,7 +94,7 @@ it('changes and records nothing in the other tenants when the erasure is refused
   await addMember(server, leaver.accessToken, 'MEMBER');
   const there = await handOutIn(other, leaver);
 
-  const refused = await server.graphql(DELETE, { token: leaver.accessToken, variables: { p: leaver.password } });
+  const refused = await server.graphql(DELETE, { token: there.token, variables: { p: leaver.password } });
   expect(refused.body.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'SOLE_OWNER', tenants: [leaver.tenant.slug] });
 
   // Still a member there, the key still works, and nothing of a removal is on the trail: an

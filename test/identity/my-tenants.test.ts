@@ -18,7 +18,7 @@ describe('viewer.tenants', () => {
     const mine = await signUp(server, { email, tenantName: 'Alder Mill' });
     const other = await signUp(server, { tenantName: 'Birch Yard' });
     const stranger = await signUp(server, { tenantName: 'Cedar Dock' });
-    await addMember(server, other.accessToken, 'ADMIN', email, mine.accessToken);
+    await addMember(server, other.accessToken, 'ADMIN', email);
     // The other tenant's owner has members of their own (this user), and the stranger's tenant exists: neither leaks in.
     await addMember(server, stranger.accessToken, 'VIEWER');
 

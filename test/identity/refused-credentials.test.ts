@@ -170,7 +170,7 @@ describe('refresh tokens', () => {
   it("records reuse as auth.refresh_reuse in each of the user's tenants, and unknown tokens in the platform's trail", async () => {
     const account = await signUp(server, { tenantName: 'Home' });
     const other = await signUp(server, { tenantName: 'Elsewhere' });
-    await addMember(server, other.accessToken, 'VIEWER', account.email, account.accessToken);
+    await addMember(server, other.accessToken, 'VIEWER', account.email);
     const ip = freshIp();
     const refreshAs = (token: string) => {
       presented.push(token);

@@ -55,7 +55,7 @@ describe("a removed member's sessions", () => {
   it('end with the removal: invited back, the old access and refresh tokens stay refused', async () => {
     const owner = await signUp(server, { tenantName: 'Sessions after removal' });
     const erin = await signUp(server, { tenantName: "Erin's own" });
-    const old = await addMember(server, owner.accessToken, 'MEMBER', erin.email, erin.accessToken);
+    const old = await addMember(server, owner.accessToken, 'MEMBER', erin.email);
     expect((await server.graphql(VIEWER, { token: old.accessToken })).body.data.viewer.role).toBe('MEMBER');
 
     const removed = await server.graphql(REMOVE, { token: owner.accessToken, variables: { m: await membershipOf(owner.accessToken, erin.email) } });
@@ -63,7 +63,7 @@ describe("a removed member's sessions", () => {
     expect((await server.graphql(VIEWER, { token: old.accessToken })).status).toBe(401);
 
     // Invited back: a new session works; the old one does not come back.
-    const again = await addMember(server, owner.accessToken, 'MEMBER', erin.email, erin.accessToken);
+    const again = await addMember(server, owner.accessToken, 'MEMBER', erin.email);
     expect((await server.graphql(VIEWER, { token: again.accessToken })).body.data.viewer.role).toBe('MEMBER');
     expect((await server.graphql(VIEWER, { token: old.accessToken })).status).toBe(401);
     expect(codeOf((await refresh(server, old.refreshToken)).body)).toBe('UNAUTHENTICATED');

@@ -159,7 +159,7 @@ describe('sessions', () => {
   it('switchTenant moves the session; the old tenant token stops working', async () => {
     const owner = await signUp(server, { tenantName: 'Home' });
     const other = await signUp(server, { tenantName: 'Away' });
-    await addMember(server, other.accessToken, 'MEMBER', owner.email, owner.accessToken);
+    await addMember(server, other.accessToken, 'MEMBER', owner.email);
     const switched = await server.graphql(`mutation($t: String!) { switchTenant(tenant: $t) { accessToken role tenant { slug } } }`, {
       token: owner.accessToken,
       variables: { t: other.tenant.slug },

@@ -37,7 +37,7 @@ const liveRefreshTokens = (sessionId: string) =>
 async function userInTwoTenants() {
   const owner = await signUp(server, { tenantName: 'Home' });
   const other = await signUp(server, { tenantName: 'Away' });
-  await addMember(server, other.accessToken, 'MEMBER', owner.email, owner.accessToken);
+  await addMember(server, other.accessToken, 'MEMBER', owner.email);
   return { owner, home: owner.tenant.slug, away: other.tenant.slug, sessionId: decodeJwt(owner.accessToken).sid as string };
 }
 

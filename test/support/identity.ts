@@ -48,8 +48,10 @@ export async function createApiKey(server: TestServer, token: string, input: Rec
 }
 
 /**
- * Invites `email` as `role` and accepts: anonymously with a password (a new account), or with
- * `acceptAs`, the access token of the existing account. Returns the new session.
+ * Invites `email` as `role` and accepts: signed out with the password (a new account's, or an
+ * existing account's created by signUp here: a sign-in of its own, so the account's other
+ * sessions carry on), or with `acceptAs`, the access token of the existing account, whose
+ * session moves into the tenant (its tokens are then the ones returned). Returns the session.
  */
 export async function addMember(server: TestServer, ownerToken: string, role: string, email = uniqueEmail(role.toLowerCase()), acceptAs?: string) {
   const invited = await server.graphql(`mutation($email: String!, $role: Role!) { inviteMember(email: $email, role: $role) { token } }`, {

@@ -214,10 +214,25 @@ export class AccountService {
     return { accessToken: token, expiresAt, user: session.user, tenant: membership.tenant, role: membership.role };
   }
 
-  /** A new session for `user` in `tenantId` (after accepting an invitation). */
+  /**
+   * `user`'s session in `tenantId`, after they accepted an invitation there. A signed-in caller's
+   * own session moves there, as switchTenant moves it: opening a second one left the first alive
+   * with a refresh token the client had swapped away, which signing out never ended. The answer
+   * carries a refresh token, so the session's chain is rotated, not forked: its unused refresh
+   * tokens are used up and the successor is the only live one, still ending with the session
+   * (presenting an older one again is reuse, as after a refresh). A signed-out acceptance is a
+   * sign-in and opens a new session.
+   */
   async sessionFor(user: User, tenantId: string): Promise<AuthPayload> {
     const membership = await this.membershipOf(user, tenantId);
-    return this.openSession(user, membership.tenant, membership.role);
+    const { actor, em } = this.ctx;
+    if (actor.kind !== 'user' || !actor.sessionId) return this.openSession(user, membership.tenant, membership.role);
+    const session = await this.currentSession();
+    if (session.revokedAt || session.user.id !== user.id) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
+    session.activeTenant = membership.tenant;
+    await em.flush();
+    await em.execute('update refresh_tokens set used_at = ? where session_id = ? and used_at is null', [new Date(), session.id]);
+    return this.issue(session, user, membership.tenant, membership.role);
   }
 
   private async currentSession(): Promise<Session> {

@@ -1,7 +1,7 @@
 /**
  * The invitee's side of an invitation (tenancy/members.service.ts issues them): signed in as
  * the invited email, giving its account's password, or signing up as it, they become a member and get a session in the
- * invitation's tenant. It lives in identity because its result is a sign-in.
+ * invitation's tenant (a signed-in caller's own session, moved there: AccountService.sessionFor). It lives in identity because its result is a sign-in.
  */
 import { CREDENTIAL_PREFIX, hashToken, looksLike } from '../../platform/secrets/opaque-tokens.js';
 import { LockMode } from '@mikro-orm/core';

@@ -2,7 +2,8 @@
  * The playground: ask an endpoint (yours by slug, or any `tenant/slug` you may ask) and watch
  * the answer stream over the SDK's subscription (`endpointQuery`, graphql-ws to this page's own
  * server): each passage as it is retrieved, with its score and where each ranking (keyword,
- * semantic) placed it, then the answer piece by piece, then its citations, usage and latency.
+ * semantic) placed it, then the answer piece by piece (at most every 50 ms: answer-pieces.ts),
+ * then its citations, usage and latency.
  * **Stop** ends the subscription, which cancels the model's answer on the server.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
@@ -15,6 +16,7 @@ import { ErrorAlert, useFailure } from '../../error-alert.js';
 import { everyPage } from '../../every-page.js';
 import { useSession } from '../../session.js';
 import { SluiceError } from '../../sluice.js';
+import { useAnswerPieces } from './answer-pieces.js';
 import { MyAllowance } from './my-allowance.js';
 import { Passages, type RetrievedPassage } from './passages.js';
 
@@ -43,6 +45,7 @@ export function Playground() {
   const [asked, setAsked] = useState<Asked | undefined>();
   const [failure, fail, dismiss] = useFailure();
   const stream = useRef<AsyncIterableIterator<unknown> | undefined>(undefined);
+  const pieces = useAnswerPieces((text) => setAsked((current) => (current ? { ...current, answer: current.answer + text } : current)));
 
   const loadOwn = useCallback(async () => {
     try {
@@ -64,6 +67,7 @@ export function Playground() {
     const reference = address.includes('/') || !signedIn ? address : `${signedIn.tenant.slug}/${address}`;
     setParams(address ? { endpoint: address } : {}, { replace: true });
     await stream.current?.return?.();
+    pieces.discard();
     dismiss();
     setAsked((previous) => ({ reference, number: (previous?.number ?? 0) + 1, state: 'streaming', passages: [], answer: '' }));
     const update = (change: (current: Asked) => Asked) => setAsked((current) => (current ? change(current) : current));
@@ -77,23 +81,27 @@ export function Playground() {
               update((current) => ({ ...current, passages: [...current.passages, next.passage] }));
               break;
             case 'EndpointQueryAnswerDelta':
-              update((current) => ({ ...current, answer: current.answer + next.text }));
+              pieces.add(next.text);
               break;
             case 'EndpointQueryUsage':
               update((current) => ({ ...current, usage: next.usage }));
               break;
             case 'EndpointQueryCompleted':
+              pieces.discard();
               update((current) => ({ ...current, state: 'done', answer: next.answer, completed: next }));
               break;
             case 'EndpointQueryFailed':
+              pieces.flush();
               update((current) => ({ ...current, state: 'failed' }));
               fail(new SluiceError(next.code, next.message, {}));
               break;
           }
         }
       });
+      pieces.flush();
       update((current) => (current.state === 'streaming' ? { ...current, state: 'stopped' } : current));
     } catch (error) {
+      pieces.flush();
       update((current) => ({ ...current, state: 'failed' }));
       fail(error);
     } finally {
@@ -103,6 +111,7 @@ export function Playground() {
 
   const stop = () => {
     void stream.current?.return?.();
+    pieces.flush();
     setAsked((current) => (current?.state === 'streaming' ? { ...current, state: 'stopped' } : current));
   };
 
