@@ -98,12 +98,21 @@ describe('revoking an API key ends its queryEndpoint mid-answer', () => {
   it('with @defer over multipart/mixed: the passages, then the deferred answer fails with UNAUTHENTICATED', async () => {
     const key = await freshKey();
     const model = slowModel();
-    const response = askOverHttp({ authorization: `Bearer ${key.secret}` }, ASK_DEFERRED, 'multipart/mixed');
+    const answered = await askOverHttp({ authorization: `Bearer ${key.secret}` }, ASK_DEFERRED, 'multipart/mixed');
+    expect(answered.headers.get('content-type')).toMatch(/^multipart\/mixed/);
+    // Revoked once the passages have arrived (a key revoked before they are sent refuses them
+    // too: the whole result is UNAUTHENTICATED), and while the model answers.
+    const body = answered.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!/"hasNext":\s*true/.test(text)) {
+      const { value, done } = await body.read();
+      if (done) break;
+      text += value;
+    }
     const index = await model.started;
     await key.revoke();
-    const answered = await response;
-    expect(answered.headers.get('content-type')).toMatch(/^multipart\/mixed/);
-    const { parts, errors } = multipartErrors(await answered.text());
+    for (let chunk = await body.read(); !chunk.done; chunk = await body.read()) text += chunk.value;
+    const { parts, errors } = multipartErrors(text);
     expect(parts[0].data.queryEndpoint.passages).toEqual([{ rank: 1 }]);
     expect(errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/revoked/i), extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })]);
     expect(parts.at(-1).hasNext).toBe(false);
