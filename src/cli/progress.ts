@@ -15,6 +15,8 @@ export type Progress = IngestionProgressSubscription['ingestionProgress'];
 
 export interface ProgressView {
   update(label: string, progress: Progress): void;
+  /** A line of its own among the jobs' (a bar view keeps it above the bars instead of breaking them). */
+  note(line: string): void;
   stop(): void;
 }
 
@@ -107,6 +109,8 @@ function barView(stream: NodeJS.WritableStream, figures: FiguresOf): ProgressVie
       const bar = bars.get(progress.jobId) ?? bars.set(progress.jobId, multibar.create(100, 0, payload)).get(progress.jobId)!;
       bar.update(payload.value, payload);
     },
+    // Written with the next redraw; nothing was drawn yet when no bar exists, so it can go now.
+    note: (line) => (bars.size > 0 ? multibar.log(`${terminalText(line)}\n`) : writeText(stream, `${line}\n`)),
     stop: () => multibar.stop(),
   };
 }
@@ -124,6 +128,7 @@ function lineView(stream: NodeJS.WritableStream, figures: FiguresOf): ProgressVi
       const { label: name, stage, percent, work, remaining } = shown;
       writeText(stream, `${name} ${stage} ${percent}% | ${work} | ${remaining}\n`);
     },
+    note: (line) => writeText(stream, `${line}\n`),
     stop() {},
   };
 }

@@ -3,6 +3,7 @@
  * takes, and what it offers. Apart from client.ts so the implementation reads on its own.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { SluiceError } from './errors.js';
 import type { UploadProgress } from './upload-progress.js';
 
 /** No credential but `Kind`: the types refuse two at once. */
@@ -84,6 +85,13 @@ export interface RequestOptions {
   onUploadProgress?: UploadProgress;
   /** The client's `maxResponseBytes` for this call: for an answer known to be large (`ExportMyData`). */
   maxResponseBytes?: number;
+  /**
+   * Whether a RATE_LIMITED answer to this call is retried after its `retryAfterSeconds` (up to
+   * the client's `maxRateLimitRetries`) or thrown at once: for a caller that knows better when to
+   * try again, as one waiting for its own ingestion jobs on `reason: QUEUED_JOBS` (docs/sdk.md).
+   * @default every RATE_LIMITED answer is retried
+   */
+  retryRateLimited?: (error: SluiceError) => boolean;
 }
 
 /** `request`'s arguments after the document: its variables (required when any is), then options. */

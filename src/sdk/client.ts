@@ -156,7 +156,7 @@ export function createClient(options: ClientOptions): SluiceClient {
       const error = toSluiceError(payload.errors, requestId);
       // A query the database could not serve just now (UNAVAILABLE) is asked again the same way;
       // a mutation is not: the caller decides whether to send it again.
-      const retried = error.code === 'RATE_LIMITED' || (error.code === 'UNAVAILABLE' && printed(document).idempotent);
+      const retried = (error.code === 'RATE_LIMITED' && (requestOptions.retryRateLimited?.(error) ?? true)) || (error.code === 'UNAVAILABLE' && printed(document).idempotent);
       if (retried && attempt < maxRetries) {
         const seconds = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : 1;
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));

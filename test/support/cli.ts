@@ -15,7 +15,7 @@ export interface CliUser {
   home: string;
   sluice(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<NodeRun>;
   /** Starts a command and lets the test await its stderr lines as they are printed (a job's progress). */
-  start(args: string[]): RunningCli;
+  start(args: string[], env?: Record<string, string>): RunningCli;
   /** Runs with --json, expects exit 0 and a quiet stderr, and parses the one JSON document printed. */
   json(args: string[], env?: Record<string, string>): Promise<any>;
   /** `sluice login` with an email and password on stdin; expects it to succeed. */
@@ -36,7 +36,7 @@ export function cliUser(label: string): CliUser {
   return {
     home,
     sluice,
-    start: (args) => startCli(args, env),
+    start: (args, more) => startCli(args, { ...env, ...more }),
     async json(args, env) {
       const run = await sluice([...args, '--json'], { env });
       expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });

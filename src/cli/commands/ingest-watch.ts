@@ -18,11 +18,11 @@ import type { Cli } from '../cli.js';
 import { collectFiles, type LocalFile } from '../files.js';
 import { progressView } from '../progress.js';
 import { findDataset } from './datasets.js';
-import { failedInputs, oneLine, uploadInBatches, type FailedInput, type UploadSettings } from './ingest-upload.js';
+import { failedInputs, oneLine, silentView, uploadInBatches, type FailedInput, type UploadSettings } from './ingest-upload.js';
 import { deleteSentDocuments, documentsUnder, documentsWritten, type KeptDocument } from './watch-documents.js';
 import { emptyState, readState, stateFile, writeState, type WatchState } from './watch-state.js';
 
-export interface WatchSettings extends Omit<UploadSettings, 'view'> {
+export interface WatchSettings extends Omit<UploadSettings, 'view' | 'note'> {
   datasetRef: string;
   folder: string;
   intervalMs: number;
@@ -114,9 +114,10 @@ async function syncRound(cli: Cli, client: SluiceClient, datasetId: string, fold
     // it was (UNCHANGED) was written by someone else, and is not this watcher's to delete.
     const before = await documentsUnder(client, datasetId, names);
     const view = cli.json ? undefined : progressView(cli.stderr);
+    // The jobs are followed to their end even when nothing is shown (--json): the round reports their outcome.
     let wrote: Set<string>;
     try {
-      const { followed } = await uploadInBatches(client, datasetId, toSend, { ...settings, view: view ?? silentView });
+      const { followed } = await uploadInBatches(client, datasetId, toSend, { ...settings, view: view ?? silentView, note: (line) => (view ? view.note(line) : cli.note(line)) });
       const outcomes = await Promise.all(followed);
       report.jobs = outcomes.map((outcome) => ({ id: outcome.jobId, stage: outcome.stage }));
       report.failures = await failedInputs(client, outcomes);
@@ -139,9 +140,6 @@ async function syncRound(cli: Cli, client: SluiceClient, datasetId: string, fold
   }
   return report;
 }
-
-/** The jobs are followed to their end even when nothing is shown (--json): the round reports their outcome. */
-const silentView = { update: () => undefined, stop: () => undefined };
 
 /** The inputs (by name) whose documents these jobs wrote: added or replaced, not left as they were. */
 async function inputsWritten(client: SluiceClient, jobIds: string[]): Promise<Set<string>> {

@@ -19,7 +19,8 @@ in batches (100 files or --batch-mb, default 16 MB, per request; each batch is o
 each job's progress is shown live: stage, percent, documents, chunks, MB/s and ETA (a bar at a
 terminal, a line per change otherwise); while a dataset's embedding model embeds the job's
 chunks, the chunks embedded of those to embed, with their own percent and ETA. Exits 1 if a job or a document failed. --no-wait
-returns once the files are uploaded. With --json, prints the jobs' outcomes as JSON at the end.
+returns once the files are uploaded. When the tenant has as many jobs queued or running as it may
+(RATE_LIMITED, QUEUED_JOBS), the rest are sent as this command's earlier jobs end (said on stderr). With --json, prints the jobs' outcomes as JSON at the end.
 For .json and .jsonl files, --json-text-field names the field with each record's text as a
 dotted path (default "text", e.g. body.content), --json-title-field its title (default "title")
 and --json-id-field a stable id per record (default its position).
@@ -70,7 +71,7 @@ per change. See docs/cli.md.`,
 
     const view = values['no-wait'] ? undefined : progressView(cli.stderr);
     try {
-      const { jobs, followed } = await uploadInBatches(client, dataset.id, files, { options, batchBytes, view });
+      const { jobs, followed } = await uploadInBatches(client, dataset.id, files, { options, batchBytes, view, note: (line) => (view ? view.note(line) : cli.note(line)) });
       const outcomes = await Promise.all(followed);
       view?.stop();
       return report(cli, dataset.slug, jobs, outcomes, await failedInputs(client, outcomes));
