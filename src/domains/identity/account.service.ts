@@ -22,6 +22,7 @@ import { NO_ACTOR } from './refused-credentials.js';
 import { CREDENTIAL_PREFIX, hashToken, looksLike, newOpaqueToken } from '../../platform/secrets/opaque-tokens.js';
 import type { AccessTokenClaims } from './access-token.js';
 import { RefreshToken, Session } from './session.entity.js';
+import { lockedSession, sessionChanged, usedBy } from './session-lock.js';
 import { rememberSignInAddress } from './sign-in-addresses.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */
@@ -116,11 +117,16 @@ export class AccountService {
     const { em } = this.ctx;
     const invalid = new UnauthenticatedError('Invalid or expired refresh token', { reason: 'refresh' });
     if (!looksLike(refreshToken, CREDENTIAL_PREFIX.refreshToken)) throw this.refused(invalid, null, 'malformed');
-    const stored = await em.findOne(RefreshToken, { tokenHash: hashToken(refreshToken) }, { populate: ['session.user', 'session.activeTenant'] });
+    const stored = await em.findOne(RefreshToken, { tokenHash: hashToken(refreshToken) });
     if (!stored) throw this.refused(invalid, null, 'unknown');
-    const { session } = stored;
+    const unusedWhenFound = !stored.usedAt;
+    // From here on the session is read with its row held (session-lock.ts).
+    const session = await lockedSession(em, stored.session.id, ['user', 'activeTenant']);
+    if (!session) throw this.refused(invalid, null, 'unknown');
     const now = new Date();
     if (stored.usedAt || !(await this.useUp(stored, now))) {
+      // Used up, while this request waited for the session, by an acceptInvitation's rotation.
+      if (unusedWhenFound && (await usedBy(em, stored.id)) === 'move') throw sessionChanged();
       // Used twice (or a concurrent refresh with it won): someone else holds a copy. End the
       // family; the revocation is committed even though this operation fails (keepingWrites).
       if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
@@ -153,7 +159,7 @@ export class AccountService {
    */
   private async useUp(token: RefreshToken, now: Date): Promise<boolean> {
     const rows = await this.ctx.em.execute<{ id: string }[]>(
-      'update refresh_tokens set used_at = ? where id = ? and used_at is null returning id',
+      "update refresh_tokens set used_at = ?, used_by = 'refresh' where id = ? and used_at is null returning id",
       [now, token.id],
     );
     return rows.length === 1;
@@ -206,6 +212,8 @@ export class AccountService {
    */
   async switchTenant(tenant: string, presentedExpiresAt: Date | null): Promise<TenantSwitch> {
     const session = await this.currentSession();
+    // Ended (logOut) while this request waited for the session's row.
+    if (session.revokedAt) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
     const membership = await this.membershipOf(session.user, tenant);
     session.activeTenant = membership.tenant;
     await this.ctx.em.flush();
@@ -231,16 +239,18 @@ export class AccountService {
     if (session.revokedAt || session.user.id !== user.id) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
     session.activeTenant = membership.tenant;
     await em.flush();
-    await em.execute('update refresh_tokens set used_at = ? where session_id = ? and used_at is null', [new Date(), session.id]);
+    // Marked `move`: a refresh that waited for the session and finds its token spent so lost a race (session-lock.ts).
+    await em.execute("update refresh_tokens set used_at = ?, used_by = 'move' where session_id = ? and used_at is null", [new Date(), session.id]);
     return this.issue(session, user, membership.tenant, membership.role);
   }
 
+  /** The caller's session, its row held (session-lock.ts): each caller of this changes it. */
   private async currentSession(): Promise<Session> {
     const { actor, em } = this.ctx;
     if (actor.kind !== 'user' || !actor.sessionId) {
       throw new ForbiddenError('Only a signed-in user session can do this', { reason: 'session-required' });
     }
-    const session = await em.findOne(Session, { id: actor.sessionId }, { populate: ['user'] });
+    const session = await lockedSession(em, actor.sessionId);
     if (!session) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
     return session;
   }

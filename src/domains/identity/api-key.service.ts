@@ -171,7 +171,7 @@ export class ApiKeyService {
   async revoke(id: string): Promise<ApiKey> {
     const { actor, em } = this.ctx;
     assertCan(actor, 'apiKey:manage');
-    const key = await em.findOne(ApiKey, { id });
+    const key = await this.lockedKey(id);
     if (!key) throw new NotFoundError('API key');
     const before = shownKey(key);
     key.revokedAt ??= new Date();
@@ -193,8 +193,21 @@ export class ApiKeyService {
     return this.ctx.em.findOneOrFail(Tenant, { id });
   }
 
+  /**
+   * The key, its row held until the transaction ends and read once held: two rotations of one
+   * key at once both found it not yet replaced and each issued a successor, two live keys for
+   * one; now the second waits, then finds it rotated.
+   */
+  private async lockedKey(id: string): Promise<ApiKey | null> {
+    // Locked in plain SQL, then read: the ORM's strict filters join `replacedBy`, and after the
+    // wait PostgreSQL re-checks that join against the old snapshot, where the successor the
+    // other rotation made does not exist yet, so `findOne(…, { lockMode })` found no key at all.
+    await this.ctx.em.execute('select 1 from api_keys where id = ? for update', [id]);
+    return this.ctx.em.findOne(ApiKey, { id }, { refresh: true });
+  }
+
   private async activeKey(id: string): Promise<ApiKey> {
-    const key = await this.ctx.em.findOne(ApiKey, { id });
+    const key = await this.lockedKey(id);
     if (!key) throw new NotFoundError('API key');
     if (key.revokedAt) throw new ValidationError('This API key is revoked', { reason: 'revoked' });
     if (key.replacedBy) throw new ValidationError('This API key was already rotated', { reason: 'rotated' });

@@ -17,6 +17,7 @@ import { AccountService, type AuthPayload } from './account.service.js';
 import { keyChainOf } from './credential-lifetimes.js';
 import { assertAcceptablePassword, hashPassword } from './passwords.js';
 import { rememberSignInAddress } from './sign-in-addresses.js';
+import { flushOrConflict } from '../unique-names.js';
 
 export class InvitationAcceptanceService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -33,14 +34,26 @@ export class InvitationAcceptanceService {
     if (!record || record.revokedAt) throw invalid;
     if (record.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
     if (record.expiresAt <= new Date()) throw new ValidationError('This invitation has expired', { reason: 'expired' });
+    if (actor.kind !== 'user' && actor.kind !== 'anonymous') {
+      throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
+    }
 
-    let user: User | null;
+    // The invitation token is the proof of this tenant: enter it for the writes below.
+    await this.ctx.scope.enterTenant(record.tenantId, actor.kind === 'user' ? actor.userId : null);
+    // Held before an account is made or a password checked, and checked again: a second
+    // acceptance of it waits here and is refused as used (it used to create the same account
+    // too and fail on the unique email, INTERNAL); a removal that revokes it either commits
+    // first or waits for this.
+    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (invitation.revokedAt) throw invalid;
+    if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
+
+    let user: User;
     if (actor.kind === 'user') {
       if (actor.email !== record.email) throw new ForbiddenError('This invitation is for another email address', { reason: 'email' });
       user = await em.findOneOrFail(User, { id: actor.userId });
-    } else if (actor.kind === 'anonymous') {
-      user = await em.findOne(User, { email: record.email });
-      if (user) {
+    } else {
+      if (await em.count(User, { email: record.email })) {
         // A person with no tenant left cannot sign in first (logIn needs a membership), so the
         // account's password is accepted here instead: a sign-in, counted in logIn's attempt
         // buckets (plugins/attempt-limits.ts) and refused with logIn's answer.
@@ -50,20 +63,17 @@ export class InvitationAcceptanceService {
         if (!input.password) throw new ValidationError('Choose a password to create your account', { field: 'password' });
         assertAcceptablePassword(input.password);
         user = em.create(User, { email: record.email, displayName: input.displayName ? displayName(input.displayName, 'displayName') : null, passwordHash: await hashPassword(input.password) });
-        await em.flush();
+        // Another request made the account meanwhile (another tenant's invitation, or signUp):
+        // refused, and this request's writes, the invitation's acceptance among them, roll back
+        // with its mutation (graphql/mutation-savepoints.ts), so the invitation can be accepted
+        // again, with that account's password.
+        await flushOrConflict(em, () => new ConflictError('An account with this email was created meanwhile: accept again with its password', { field: 'email' }));
       }
       // The password was set or proven here: like a sign-in's, this address is where its owner is.
       if (this.ctx.request?.ip) await rememberSignInAddress(em, deps.secrets, user.id, this.ctx.request.ip);
-    } else {
-      throw new ForbiddenError('Invitations are accepted by people, not keys or external identities', { reason: 'actor' });
     }
 
-    // The invitation token is the proof of this tenant: enter it for the writes below.
     await this.ctx.scope.enterTenant(record.tenantId, user.id);
-    // Locked, and checked again: a removal that revokes it either commits first or waits for this.
-    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (invitation.revokedAt) throw invalid;
-    if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
     await this.assertInviterStillGrants(invitation);
     await this.assertSendingKeyStillLive(invitation, invalid);
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });

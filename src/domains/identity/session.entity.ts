@@ -38,6 +38,8 @@ export const RefreshToken = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
     usedAt: p.datetime().nullable(),
+    /** What used it up: `refresh` (traded for its successor) or `move` (acceptInvitation rotated the chain); null before 2026-12-07. */
+    usedBy: p.string().length(16).nullable(),
   }),
 });
 export type RefreshToken = InferEntity<typeof RefreshToken>;
