@@ -151,8 +151,8 @@ export interface RateLimitConfig {
   authPerEmailAndIp: BucketRule;
   /** createApiKey and rotateApiKey calls per principal. */
   createApiKey: BucketRule;
-  /** Sign-ups that make a tenant, per client address (IPv6: per /64): tenants cost nothing else. */
-  signUpsPerIp: BucketRule;
+  /** Sign-ups that make a tenant, per client address (IPv6: per /64): tenants cost nothing else. On even with `enabled` false; null (none) only under NODE_ENV=test with it unset and `enabled` false. */
+  signUpsPerIp: BucketRule | null;
   /**
    * Refused credentials written to the audit trail, per trail and client address (ten times
    * this per trail); the rest are counted in one summary event. Always applied, even with

@@ -109,6 +109,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const values = parsed.data;
+  const rateLimitsOn = (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on';
   // Secure by default in production; local servers (Ollama, a development identity provider) just work elsewhere.
   const privateNetworks = parsePrivateNetworkPolicy(
     values.SLUICE_EGRESS_PRIVATE_NETWORKS ?? values.SLUICE_MODEL_PRIVATE_NETWORKS ?? (production ? 'deny' : 'allow'),
@@ -183,7 +184,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       roundMaxS: values.SLUICE_HEALTH_ROUND_MAX_S,
     },
     rateLimits: {
-      enabled: (values.SLUICE_RATE_LIMITS ?? (values.NODE_ENV === 'test' ? 'off' : 'on')) === 'on',
+      enabled: rateLimitsOn,
       perPrincipal: { perSecond: values.SLUICE_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_RATE_LIMIT_BURST },
       perIp: { perSecond: values.SLUICE_IP_RATE_LIMIT_PER_SECOND, burst: values.SLUICE_IP_RATE_LIMIT_BURST },
       anonymousQueries: { perSecond: values.SLUICE_ANONYMOUS_QUERIES_PER_MINUTE / 60, burst: values.SLUICE_ANONYMOUS_QUERY_BURST },
@@ -191,7 +192,10 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       authPerEmail: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL),
       authPerEmailAndIp: parseQuota(values.SLUICE_AUTH_LIMIT_PER_EMAIL_AND_IP),
       createApiKey: parseQuota(values.SLUICE_API_KEY_CREATE_LIMIT),
-      signUpsPerIp: parseQuota(values.SLUICE_SIGNUP_LIMIT_PER_IP),
+      // On whatever SLUICE_RATE_LIMITS says: the answer reserve counts on it, and it once went with
+      // them. Unset under NODE_ENV=test, it follows them (off there: the suite signs up many
+      // tenants from one address).
+      signUpsPerIp: values.SLUICE_SIGNUP_LIMIT_PER_IP ? parseQuota(values.SLUICE_SIGNUP_LIMIT_PER_IP) : values.NODE_ENV !== 'test' || rateLimitsOn ? parseQuota('5/1h') : null,
       refusalAudit: parseQuota(values.SLUICE_AUTH_FAILURE_AUDIT_LIMIT),
       trustProxyHops: values.SLUICE_TRUST_PROXY,
     },

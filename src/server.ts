@@ -105,7 +105,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
   const audit = new AuditLog({ orm, secrets, logger, phoneCountry: config.observability.redaction.phoneCountry, onWritten: (tenantIds) => tenantIds.forEach((tenantId) => auditFeed?.publish(tenantId)) });
   const limits = config.rateLimits;
   const now = () => clock.now().getTime();
-  const { buckets, refusalBuckets, addressLimit, attempts, refusalLog, refusals } = limitStores({ config, secrets, audit, credentials, logger, metrics, now });
+  const { buckets, refusalBuckets, addressLimit, attempts, signUps, refusalLog, refusals } = limitStores({ config, secrets, audit, credentials, logger, metrics, now });
   const external = new ExternalTokenVerifier(credentials, { egress: config.egress.privateNetworks, cooldownMs: config.jwksCooldownMs });
   const authenticator = new Authenticator(tokens, credentials, external, refusals);
   // GraphQL operations refused before they ran, over HTTP and graphql-ws: plugins/refused-operations.ts.
@@ -136,7 +136,7 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
       anonymousPerAddress: { requests: Math.round(limits.anonymousQueries.perSecond * 60), periodSeconds: 60, burst: limits.anonymousQueries.burst },
     },
     audit,
-    signUps: attempts,
+    signUps,
     refusals,
     meter: metrics,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),

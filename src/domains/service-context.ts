@@ -16,7 +16,7 @@ import type { VectorSearchSettings } from './endpoints/semantic-retriever.js';
 import type { ServerRequestLimits } from './endpoints/catalog-limits.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { AnonymousQueryLimit } from '../platform/rate-limits/anonymous-query-limit.js';
-import type { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
+import type { SignUpLimit } from '../platform/rate-limits/sign-up-limit.js';
 import type { PrivateNetworkPolicy } from '../platform/egress/policy.js';
 import type { TopicReaders } from '../platform/subscriptions/topic-readers.js';
 import type { ProductMeter } from '../platform/telemetry/product-metrics.js';
@@ -55,8 +55,8 @@ export interface ServiceDependencies {
    * absent only where no consumer can ask (operator commands, service-level tests).
    */
   readonly anonymousQueries?: AnonymousQueryLimit;
-  /** The tenants sign-up may make per client address (SLUICE_SIGNUP_LIMIT_PER_IP); absent when rate limits are off. */
-  readonly signUps?: Pick<AttemptLimits, 'tenantSignUp'>;
+  /** The tenants sign-up may make per client address (SLUICE_SIGNUP_LIMIT_PER_IP), on even when rate limits are off; absent where no one signs up (operator commands, service-level tests), and under NODE_ENV=test unless set or rate limits are on. */
+  readonly signUps?: Pick<SignUpLimit, 'tenantSignUp'>;
   /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */
   readonly refusals?: RefusedCredentials;
   /** Where queries, model calls and policy decisions are counted for `/metrics`; absent: not counted (operator commands). */

@@ -1,7 +1,8 @@
 /**
  * The rate limits' bucket store and what is built on it: the per-address limit, the limits of
- * sign-in and key-minting attempts, and the log of refused credentials (counted for /metrics,
- * recorded in the audit trail under a flood limit of its own).
+ * sign-in and key-minting attempts, the tenants sign-up makes per address, and the log of
+ * refused credentials (counted for /metrics, recorded in the audit trail under a flood limit of
+ * its own).
  */
 import type { Config } from '../config.js';
 import type { AuditLog } from '../domains/audit/audit-log.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../platform/logging/logger.js';
 import { AttemptLimits } from '../platform/rate-limits/attempt-buckets.js';
 import { ipIdentity } from '../platform/rate-limits/bucket-keys.js';
 import { createBucketStore } from '../platform/rate-limits/resilient-buckets.js';
+import { SignUpLimit } from '../platform/rate-limits/sign-up-limit.js';
 import type { BucketStore } from '../platform/rate-limits/token-bucket.js';
 import type { SecretBox } from '../platform/secrets/secret-box.js';
 import type { ProductMetrics } from '../platform/telemetry/product-metrics.js';
@@ -30,10 +32,12 @@ export interface LimitStoreOptions {
 export interface LimitStores {
   /** Every request limit's buckets: in-process, or Redis (falling back to in-process) with REDIS_URL; absent when limits are off. */
   buckets: BucketStore | undefined;
-  /** The refusal log's and the anonymous queries' buckets: the request limits' store, or their own when those are off. */
+  /** The always-on limits' buckets (the refusal log's, anonymous queries', sign-ups'): the request limits' store, or their own when those are off. */
   refusalBuckets: BucketStore;
   addressLimit: AddressLimit | undefined;
   attempts: AttemptLimits | undefined;
+  /** The tenants sign-up makes per client address: on whether or not the request limits are (absent only under NODE_ENV=test, config.ts). */
+  signUps: SignUpLimit | undefined;
   /** The refusal log, for the summary of suppressed refusals at shutdown. */
   refusalLog: RefusalLog;
   /** Where every refused credential is told: counted for /metrics, then judged for the audit trail. */
@@ -45,9 +49,10 @@ export function limitStores({ config, secrets, audit, credentials, logger, metri
   // Keys in Redis are digested under the master key: every API process sharing the Redis has it.
   const keyDigest = (key: string) => secrets.digest('rate-limit bucket', key).digest.slice(0, 32);
   const buckets = limits.enabled ? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now }) : undefined;
-  // Refused credentials are recorded with a flood limit of their own, and anonymous endpoint
-  // queries are limited per address, both kept even when request limits are left to a
-  // gateway: the gateway does not protect the audit trail, nor tell anonymous callers apart.
+  // Refused credentials are recorded with a flood limit of their own, anonymous endpoint queries
+  // and the tenants sign-up makes are limited per address, all kept even when request limits
+  // are left to a gateway: the gateway does not protect the audit trail, tell anonymous callers
+  // apart, or know that each tenant is a share of the answer places (the reserve counts on it).
   const refusalBuckets = buckets ?? createBucketStore({ redisUrl: config.redisUrl, keyDigest, logger, now });
   const refusalLog = new RefusalLog({
     audit,
@@ -65,9 +70,10 @@ export function limitStores({ config, secrets, audit, credentials, logger, metri
       buckets &&
       new AttemptLimits(
         buckets,
-        { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey, signUpsPerIp: limits.signUpsPerIp },
+        { perIp: limits.authPerIp, perEmailAndAddress: limits.authPerEmailAndIp, perEmail: limits.authPerEmail, createApiKey: limits.createApiKey },
         (email, ip) => credentials.signedInFrom(email, signInAddressDigests(secrets, ip)),
       ),
+    signUps: limits.signUpsPerIp ? new SignUpLimit(refusalBuckets, limits.signUpsPerIp) : undefined,
     refusalLog,
     // Every refused credential is counted for /metrics, whether or not the trail's flood limit writes it.
     refusals: {

@@ -37,6 +37,11 @@ describe('limit settings', () => {
     expect([config.http.webSocketConnectionsPerAddress, config.http.webSocketConnections]).toEqual([100, 10_000]);
     expect(parseConfig({ NODE_ENV: 'test' }).rateLimits.enabled).toBe(false);
     expect(parseConfig({ NODE_ENV: 'test', SLUICE_RATE_LIMITS: 'on' }).rateLimits.enabled).toBe(true);
+    // The sign-up limit per address stays on with the request limits off; under NODE_ENV=test, unset, it follows them.
+    expect(parseConfig({ SLUICE_RATE_LIMITS: 'off' }).rateLimits.signUpsPerIp).toEqual({ burst: 5, perSecond: 5 / 3600 });
+    expect(parseConfig({ NODE_ENV: 'test' }).rateLimits.signUpsPerIp).toBeNull();
+    expect(parseConfig({ NODE_ENV: 'test', SLUICE_RATE_LIMITS: 'on' }).rateLimits.signUpsPerIp).toEqual({ burst: 5, perSecond: 5 / 3600 });
+    expect(parseConfig({ NODE_ENV: 'test', SLUICE_SIGNUP_LIMIT_PER_IP: '2/1h' }).rateLimits.signUpsPerIp).toEqual({ burst: 2, perSecond: 2 / 3600 });
     // The anonymous per-address limit is read whatever SLUICE_RATE_LIMITS says (it always applies).
     expect(parseConfig({ NODE_ENV: 'test', SLUICE_ANONYMOUS_QUERIES_PER_MINUTE: '0.5', SLUICE_ANONYMOUS_QUERY_BURST: '2' }).rateLimits.anonymousQueries).toEqual({
       perSecond: 0.5 / 60,

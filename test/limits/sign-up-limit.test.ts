@@ -3,7 +3,9 @@
  * share of the process's answer places, and one address signed up four in a row, enough to hold
  * them all (attacker review, December): the attempt limits (30 per 15 minutes) were sized for
  * typing mistakes, not for tenants. Counted when a sign-up would make its tenant, so a refused
- * form costs nothing of it. Real server and PostgreSQL, addresses set through a trusted proxy.
+ * form costs nothing of it. It stays on with the request limits off (SLUICE_RATE_LIMITS=off):
+ * the answer reserve counts on it, and it once went with them. Real server and PostgreSQL,
+ * addresses set through a trusted proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -21,8 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const signUp = (ip: string, input: { email?: string; password?: string } = {}) =>
-  server.graphql(SIGN_UP, { headers: fromIp(ip), variables: { input: { email: input.email ?? uniqueEmail('signup'), password: input.password ?? PASSWORD, tenantName: 'Free tenant' } } });
+const signUp = (ip: string, input: { email?: string; password?: string } = {}, on = server) =>
+  on.graphql(SIGN_UP, { headers: fromIp(ip), variables: { input: { email: input.email ?? uniqueEmail('signup'), password: input.password ?? PASSWORD, tenantName: 'Free tenant' } } });
 
 /** The outcomes of the sign-ups from `ip` on the audit trail, once there are `count`. */
 const signUpOutcomes = (ip: string, count: number) =>
@@ -71,5 +73,34 @@ describe('sign-up per client address', () => {
     for (const host of ['1', '2']) expect((await signUp(`2001:db8:5:7::${host}`)).body.data.signUp).toBeTruthy();
     expect(codeOf((await signUp('2001:db8:5:7::3')).body)).toBe('RATE_LIMITED');
     expect((await signUp('2001:db8:5:8::1')).body.data.signUp).toBeTruthy();
+  });
+
+  it('reads an IPv4 client its proxy wrote as IPv6, in any case or spelling, as that IPv4 address', async () => {
+    // Before, only a lower-case "::ffff:" was unwrapped: these three clients shared one IPv6 /64
+    // and the third was refused.
+    for (const ip of [freshIp(), freshIp(), freshIp()]) expect((await signUp(`::FFFF:${ip}`)).body.data.signUp).toBeTruthy();
+    // One client, three spellings: one address, refused at the third.
+    const ip = freshIp();
+    const hex = ip.split('.').map((part) => Number(part).toString(16).padStart(2, '0'));
+    expect((await signUp(`0:0:0:0:0:FFFF:${ip}`)).body.data.signUp).toBeTruthy();
+    expect((await signUp(ip)).body.data.signUp).toBeTruthy();
+    expect(codeOf((await signUp(`::ffff:${hex[0]}${hex[1]}:${hex[2]}${hex[3]}`)).body)).toBe('RATE_LIMITED');
+  });
+});
+
+describe('sign-up per client address with the request limits off', () => {
+  let unlimited: TestServer;
+  beforeAll(async () => {
+    unlimited = await startTestServer({ env: { SLUICE_RATE_LIMITS: 'off', SLUICE_TRUST_PROXY: '1', SLUICE_SIGNUP_LIMIT_PER_IP: '2/1h' } });
+  });
+  afterAll(() => unlimited?.close());
+
+  it('still refuses the third tenant from one address (before, every sign-up made its tenant)', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 2; i++) expect((await signUp(ip, {}, unlimited)).body.data.signUp.accessToken).toEqual(expect.any(String));
+    const third = await signUp(ip, {}, unlimited);
+    expect(third.status).toBe(429);
+    expect(third.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'SIGN_UP_LIMIT' });
+    expect((await signUp(freshIp(), {}, unlimited)).body.data.signUp.accessToken).toEqual(expect.any(String));
   });
 });

@@ -19,12 +19,16 @@
  *    together): half the tenant's serving share, rounded up, so one outsider cannot take it all;
  *  - per process: SLUICE_MAX_ANSWERS;
  *  - the process's reserve, SLUICE_ANSWERS_RESERVE (a quarter of SLUICE_MAX_ANSWERS): once all
- *    but it are in use, a tenant (an anonymous caller: its address) starts one more only while
- *    its callers hold fewer than SLUICE_ANSWERS_GUARANTEED_PER_TENANT, and an endpoint's tenant
- *    gives one more to outsiders only while it gives them fewer. Tenants cost nothing (sign-up
- *    is open): four self-made tenants, each within its share, held all 400 places against slow
- *    models of their own, and every other tenant was refused, on its own private endpoints too
- *    (attacker review, December). Many tenants from many addresses can still fill the reserve;
+ *    but it are in use, one more place goes only where each tenant it involves (the asking
+ *    tenant; for an outsider, the endpoint's tenant too) is involved in fewer than
+ *    SLUICE_ANSWERS_GUARANTEED_PER_TENANT, its callers' answers and its endpoints' for outsiders
+ *    counted together. An anonymous caller has no guarantee of its own: its place is the
+ *    endpoint's tenant's. Tenants cost nothing (sign-up is open): four self-made tenants, each
+ *    within its share, held all 400 places against slow models of their own, and every other
+ *    tenant was refused, on its own private endpoints too; when asking and serving had a
+ *    guarantee each and an anonymous address one of its own, a tenant took two and anonymous
+ *    callers from two addresses the rest (attacker reviews, December). So N tenants hold at
+ *    most N × the guarantee of the reserve; many tenants from many addresses can still fill it,
  *    it raises the cost (sign-ups are limited per address: SLUICE_SIGNUP_LIMIT_PER_IP).
  * Every refusal names its bound in `bound`: CALLER, TENANT, SERVING, OUTSIDER, RESERVE, PROCESS.
  * The serving share counts outsiders only, and only once they reached the endpoint (it is the
@@ -69,13 +73,12 @@ export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
   switch (taken.full) {
     case 'total':
       throw refuse('PROCESS', `The server is answering as many queries as it holds at once (${limits.total}): retry in a second`);
-    case 'reserve': {
-      const who = actor.tenantId ? "Your tenant's callers have" : 'Your address has';
+    // Only a tenant's callers: an anonymous caller's place is judged at the endpoint (servingRefusal).
+    case 'reserve':
       throw refuse(
         'RESERVE',
-        `${who} ${limits.guaranteed} or more answers in progress, and the server's last ${limits.reserve} places are kept for tenants with fewer: read or close one, then retry`,
+        `Your tenant has ${limits.guaranteed} or more answers in progress (its callers' and its endpoints' for other tenants' and anonymous callers), and the server's last ${limits.reserve} places are kept for tenants with fewer: read or close one, then retry`,
       );
-    }
     case 'asking':
       throw refuse('TENANT', `Your tenant's callers have ${limits.perTenant} answers in progress, the most one tenant may hold at once: read or close one, then retry`);
     case 'caller': {
@@ -115,7 +118,7 @@ function servingError(answers: AnswerPlaces, full: ServingFull, fromTenant: bool
     case 'reserve':
       return refuse(
         'RESERVE',
-        `This endpoint's tenant is giving ${guaranteed} or more answers to other tenants' and anonymous callers, and the server's last ${reserve} places are kept for tenants with fewer: retry in a second`,
+        `This endpoint's tenant has ${guaranteed} or more answers in progress (its callers' and its endpoints' for other tenants' and anonymous callers), and the server's last ${reserve} places are kept for tenants with fewer: retry in a second`,
       );
   }
 }
@@ -123,5 +126,5 @@ function servingError(answers: AnswerPlaces, full: ServingFull, fromTenant: bool
 /** The rule a refusal names in the endpoint's decision log. */
 export function answersRule(answers: AnswerPlaces): string {
   const { perCaller, perTenant, total, reserve, guaranteed } = answers.limits;
-  return `at most ${perCaller} answers in progress per caller, ${perTenant} per tenant asking, ${perTenant} per tenant answering outsiders (${answers.perOutsider} per outsider), ${total} per process, the last ${reserve} only for tenants holding fewer than ${guaranteed}`;
+  return `at most ${perCaller} answers in progress per caller, ${perTenant} per tenant asking, ${perTenant} per tenant answering outsiders (${answers.perOutsider} per outsider), ${total} per process, the last ${reserve} only for tenants in fewer than ${guaranteed} (asking and answering outsiders together)`;
 }

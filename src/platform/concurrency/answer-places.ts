@@ -7,11 +7,15 @@
  * serving tenant's once the endpoint is reached (`serve`). Each step takes all its places or
  * none; the place gives back everything it took, together, once.
  *
- * The last `reserve` places of the process are kept for whoever has little running: once
- * `total − reserve` are in use, a place goes only to an asking tenant (an anonymous caller: its
- * address) holding fewer than `guaranteed`, and `serve` only to a serving tenant giving fewer
- * than `guaranteed` to outsiders. Tenants cost nothing to make (sign-up is open), so the
- * per-tenant bounds alone let four of them hold the whole process (attacker review, December).
+ * The last `reserve` places of the process are kept for tenants with little running: once
+ * `total − reserve` are in use, a place goes only where every tenant it involves (the asking
+ * tenant; the serving tenant, for an outsider) is involved in fewer than `guaranteed` places in
+ * all, asking and serving counted together. Tenants cost nothing to make (sign-up is open), so
+ * the per-tenant bounds alone let four of them hold the whole process; and when the asking and
+ * the serving counts each had a guarantee, and an anonymous caller's address one of its own, a
+ * tenant took twice its guarantee and anonymous callers from a few addresses took the rest
+ * (attacker reviews, December). An anonymous caller has no guarantee: addresses are free too, so
+ * its place past the line is the serving tenant's, judged at `serve`.
  */
 import type { Registry } from 'prom-client';
 import { HeldCounts, type GiveBack } from './held-counts.js';
@@ -22,16 +26,16 @@ export interface AnswerLimits {
   perCaller: number;
   perTenant: number;
   total: number;
-  /** The process's last places, kept for tenants with fewer than `guaranteed` running (0: none kept). Less than `total`. */
+  /** The process's last places, kept for tenants involved in fewer than `guaranteed` (0: none kept). Less than `total`. */
   reserve: number;
-  /** What a tenant may still start while the process is past its reserve line: it takes a place while it holds fewer. */
+  /** What a tenant may still be involved in while the process is past its reserve line, asking and serving together: it takes a place while it is in fewer. */
   guaranteed: number;
 }
 
-/** Which bound refused the first step: the caller's, its tenant's (`asking`), the reserve's (the tenant already holds its guaranteed places), or the process's. */
+/** Which bound refused the first step: the caller's, its tenant's (`asking`), the reserve's (the tenant is in its guaranteed places already), or the process's. */
 type Full = 'caller' | 'asking' | 'reserve' | 'total';
 
-/** Which bound refused `serve`: the endpoint's tenant's (`serving`), the outsider's part of it (`outsider`), or the reserve's (that tenant already gives its guaranteed places). */
+/** Which bound refused `serve`: the endpoint's tenant's (`serving`), the outsider's part of it (`outsider`), or the reserve's (that tenant is in its guaranteed places already). */
 export type ServingFull = 'serving' | 'outsider' | 'reserve';
 
 /** One answer's places, taken until `giveBack`. */
@@ -73,12 +77,13 @@ export class AnswerPlaces {
   /**
    * One more answer for `caller`, asked by `asking`'s callers: the caller's, the asking tenant's
    * and the process's places, or none and the bound that refused. Past the reserve line the
-   * asking tenant (no tenant: the caller, an anonymous address) must hold fewer than `guaranteed`.
+   * asking tenant must be involved in fewer than `guaranteed`; a caller of no tenant (anonymous)
+   * is judged by the serving tenant's guarantee at `serve`, never by its own.
    */
   take(caller: string, asking: string | null): { place: AnswerPlace } | { full: Full } {
-    // Read before taking: what the asker holds, and whether this place would be one of the reserve.
+    // Read before taking: what the asking tenant is in, and whether this place would be one of the reserve.
     const inReserve = this.pastReserveLine(0);
-    const askerHolds = asking ? this.tenants.heldBy(`asking:${asking}`) : this.callers.heldBy(caller);
+    const askerHolds = asking ? this.involving(asking) : 0;
     const first = this.callers.take(caller);
     if ('full' in first) return { full: first.full === 'key' ? 'caller' : 'total' };
     const held = [first.giveBack];
@@ -101,7 +106,8 @@ export class AnswerPlaces {
           if (given) return null;
           // This place is counted already: it is in the reserve if the others reach the line.
           const inReserve = this.pastReserveLine(1);
-          const servingGives = this.tenants.heldBy(`serving:${serving}`);
+          // Its callers' answers count too: one tenant, one guarantee, whichever side it is on.
+          const servingHolds = this.involving(serving);
           const share = this.tenants.take(`serving:${serving}`);
           if ('full' in share) return 'serving';
           const part = this.outsiders.take(`serving:${serving}:${outsider}`);
@@ -109,7 +115,7 @@ export class AnswerPlaces {
             share.giveBack();
             return 'outsider';
           }
-          if (inReserve && servingGives >= this.limits.guaranteed) {
+          if (inReserve && servingHolds >= this.limits.guaranteed) {
             share.giveBack();
             part.giveBack();
             return 'reserve';
@@ -123,6 +129,11 @@ export class AnswerPlaces {
         },
       },
     };
+  }
+
+  /** The places `tenant` is involved in: its callers' answers and its endpoints' for outsiders. */
+  private involving(tenant: string): number {
+    return this.tenants.heldBy(`asking:${tenant}`) + this.tenants.heldBy(`serving:${tenant}`);
   }
 
   /** Whether the process's places in use, less `own` of the place being judged, reach `total − reserve`. */

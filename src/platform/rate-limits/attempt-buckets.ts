@@ -16,11 +16,8 @@
  * Every attempt counts, successful or not: counting only failures would need the outcome first,
  * and a parallel burst would be over before any failure was recorded.
  *
- * Beside the attempts, the tenants sign-up makes are limited per client address
- * (`tenantSignUp`): a tenant is a share of the process's answer places, and one address once
- * made four in a row, enough to hold them all (attacker review, December). Counted when a
- * sign-up is about to make its tenant, so a mistyped form costs nothing of it; a parallel burst
- * takes its tokens one by one, atomically, as the attempts do.
+ * The tenants sign-up makes per client address are limited apart (sign-up-limit.ts): that limit
+ * stays on when these are off.
  */
 import { RateLimitedError } from '../errors/index.js';
 import { bucketKey, ipIdentity } from './bucket-keys.js';
@@ -35,12 +32,7 @@ export interface AttemptRules {
   perEmail: BucketRule;
   /** `createApiKey` and `rotateApiKey` calls per principal. */
   createApiKey: BucketRule;
-  /** Sign-ups that make a tenant, per client address. */
-  signUpsPerIp: BucketRule;
 }
-
-/** The reason a refused sign-up gives when its address made its tenants for now. */
-const SIGN_UP_LIMIT = 'SIGN_UP_LIMIT';
 
 export type CredentialAction = 'logIn' | 'signUp';
 
@@ -74,12 +66,6 @@ export class AttemptLimits {
     return refusal(`${ATTEMPTS[action]} for this email address`, byEmail);
   }
 
-  /** Null when a sign-up from `ip` may make its tenant; else the refusal (reason SIGN_UP_LIMIT). */
-  async tenantSignUp(ip: string): Promise<RateLimitedError | null> {
-    const result = await this.buckets.take(bucketKey('signUp:tenants', ipIdentity(ip)), this.rules.signUpsPerIp);
-    return result.allowed ? null : refusal('tenants signed up from your address', result, { reason: SIGN_UP_LIMIT });
-  }
-
   async apiKeyCreation(principal: string): Promise<RateLimitedError | null> {
     const result = await this.buckets.take(bucketKey('createApiKey', principal), this.rules.createApiKey);
     return result.allowed ? null : refusal('API keys created', result);
@@ -88,7 +74,7 @@ export class AttemptLimits {
 
 const ATTEMPTS: Record<CredentialAction, string> = { logIn: 'sign-in attempts', signUp: 'sign-up attempts' };
 
-function refusal(what: string, result: BucketResult, details?: Record<string, unknown>): RateLimitedError {
+function refusal(what: string, result: BucketResult): RateLimitedError {
   const seconds = retryAfterSeconds(result);
-  return new RateLimitedError(`Too many ${what}: retry in ${seconds} s`, seconds, details);
+  return new RateLimitedError(`Too many ${what}: retry in ${seconds} s`, seconds);
 }
