@@ -71,6 +71,7 @@ import { Migration20261207140100_model_key_last4_of_long_keys } from './Migratio
 import { Migration20261207150000_identity_provider_public_members } from './Migration20261207150000_identity_provider_public_members.js';
 import { Migration20261207160000_identity_provider_verification_members } from './Migration20261207160000_identity_provider_verification_members.js';
 import { Migration20261207170000_ingestion_unended_jobs_index } from './Migration20261207170000_ingestion_unended_jobs_index.js';
+import { Migration20261207180000_ingestion_dequeue } from './Migration20261207180000_ingestion_dequeue.js';
 import { Migration20261207183000_refresh_tokens_used_by } from './Migration20261207183000_refresh_tokens_used_by.js';
 
 export const migrationsList: MigrationObject[] = [
@@ -145,5 +146,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207150000_identity_provider_public_members', class: Migration20261207150000_identity_provider_public_members },
   { name: 'Migration20261207160000_identity_provider_verification_members', class: Migration20261207160000_identity_provider_verification_members },
   { name: 'Migration20261207170000_ingestion_unended_jobs_index', class: Migration20261207170000_ingestion_unended_jobs_index },
+  { name: 'Migration20261207180000_ingestion_dequeue', class: Migration20261207180000_ingestion_dequeue },
   { name: 'Migration20261207183000_refresh_tokens_used_by', class: Migration20261207183000_refresh_tokens_used_by },
 ];

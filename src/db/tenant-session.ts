@@ -89,3 +89,27 @@ export async function enterSession(em: EntityManager, session: TenantSession | {
       transaction,
     );
 }
+
+/** A plain connection (a pg client), as the job queue's tasks hold one. */
+export interface SqlConnection {
+  query<R extends Record<string, unknown>>(sql: string, values: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * Runs `work` in a transaction of its own on a plain connection, bound to the tenant for RLS
+ * (no user). For the job queue's connections, which are the owner's: FORCEd RLS binds the owner
+ * too, so the queue reads a job's row only in its tenant, as the app does (the ingestion task,
+ * checking a job has not ended before it takes a slot or parks, ingestion/waiting-jobs.ts).
+ */
+export async function inTenantTransaction<T>(connection: SqlConnection, tenantId: string, work: () => Promise<T>): Promise<T> {
+  await connection.query('begin', []);
+  try {
+    await connection.query(`select set_config('app.tenant_id', $1, true), set_config('app.user_id', '', true)`, [tenantId]);
+    const value = await work();
+    await connection.query('commit', []);
+    return value;
+  } catch (error) {
+    await connection.query('rollback', []).catch(() => undefined);
+    throw error;
+  }
+}

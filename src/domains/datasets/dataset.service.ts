@@ -12,7 +12,7 @@ import { uniqueName } from '../unique-names.js';
 import { changeEmbeddingModel, embeddingModelChange, embeddingModelNamed, embeddingStates, type DatasetEmbeddingState, type EmbeddingJobs, type VectorUsers } from './dataset-embedding.js';
 import { followDatasetSettings, type DatasetSettings } from './dataset-feed.js';
 import { Dataset } from './dataset.entity.js';
-import { lockDatasetJobs } from './ingestion-locks.js';
+import { dequeueDatasetJobs, lockDatasetJobs } from './ingestion-locks.js';
 import { isTextSearchLanguage, TEXT_SEARCH_LANGUAGES } from './languages.js';
 
 export interface DatasetInput {
@@ -134,6 +134,7 @@ export class DatasetService {
       // it to fail on the vanished dataset (test/ingestion/delete-during-ingestion.test.ts). Now
       // it waits for the groups in flight to commit, and the job's next group finds the job gone.
       await lockDatasetJobs(tx, dataset.id, 'all');
+      await dequeueDatasetJobs(tx, dataset.id);
       // One DELETE: the database cascades to documents, chunks, jobs and their inputs.
       await tx.nativeDelete(Dataset, { id: dataset.id });
     });

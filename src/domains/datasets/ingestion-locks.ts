@@ -28,3 +28,13 @@ export async function lockDatasetJobs(em: EntityManager, datasetId: string, whic
     await boundSql(em, `select 1 from ingestion_jobs where dataset_id = ?::uuid${running} order by id for update`, [datasetId]);
   });
 }
+
+/**
+ * Removes the queue entries of the dataset's jobs, in the caller's transaction, before it deletes
+ * them with the dataset (dequeue_ingestion, Migration20261207180000_ingestion_dequeue): a
+ * deleted job's entry, parked, would wait with nothing to run, uncounted by
+ * SLUICE_INGEST_MAX_QUEUED_JOBS, so creating, filling and deleting datasets in a loop grew the queue.
+ */
+export async function dequeueDatasetJobs(em: EntityManager, datasetId: string): Promise<void> {
+  await boundSql(em, `select dequeue_ingestion(array(select id from ingestion_jobs where dataset_id = ?::uuid))`, [datasetId]);
+}

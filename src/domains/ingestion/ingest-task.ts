@@ -20,7 +20,10 @@ import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './
 import { WriteRate } from './write-rate.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS, type IngestPayload } from './queue.js';
-import { parkJob, wakeWaitingJobs } from './waiting-jobs.js';
+import { parkJob, placeInQueue, wakeWaitingJobs } from './waiting-jobs.js';
+
+/** What a fetched job did under its lease: ran in a slot, or did not (and why). */
+type Started = { ran: true; value: JobSnapshot | null } | { ran: false; place: 'ended' | 'behind' | 'no slot' };
 
 export interface IngestTaskDependencies {
   /** The app role's ORM, for the pipeline. */
@@ -69,25 +72,31 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
     });
     try {
       // Once the slot is let go (the job ended, failed or stepped back), the tenant's next waiting job may take it.
-      const wakeNext = (client: LeaseConnection) => () =>
-        wakeWaitingJobs(client, { tenantId: payload.tenantId, slots: tenantConcurrency, running: helpers.job.id }).then(
-          () => undefined,
-          (error: unknown) => log.warn({ err: error, jobId: payload.jobId }, 'could not wake the next waiting ingestion job; the heartbeat will'),
-        );
+      const wakeNext = (client: LeaseConnection) => () => wakeQuietly(client, payload, helpers.job.id);
       const run = await helpers.withPgClient((client) =>
-        withJobLease(client, payload.jobId, () =>
-          withTenantSlot(
+        withJobLease(client, payload.jobId, async (): Promise<Started> => {
+          // Before a slot: an ended job's entry (cancelled while queued) costs none, and a job
+          // with an older entry of its dataset's queue waiting parks behind it (waiting-jobs.ts).
+          const place = await placeInQueue(client, { jobId: payload.jobId, tenantId: payload.tenantId, queueJobId: helpers.job.id });
+          if (place !== 'first') return { ran: false, place };
+          const slotted = await withTenantSlot(
             client,
             payload.tenantId,
             tenantConcurrency,
             () => runIngestionJob({ orm, progress, progressIntervalMs, parser, embedders, vectorIndexDimensions, meter, writeRate, watchMs: heartbeatMs, groupRows }, payload),
             wakeNext(client),
-          ),
-        ),
+          );
+          return slotted.ran ? slotted : { ran: false, place: 'no slot' };
+        }),
       );
       if (!run.held) await lookAgainLater(helpers, payload);
-      else if (!run.value.ran) await waitForSlot(helpers, payload);
-      else if (run.value.value) logOutcome(log, run.value.value);
+      else if (run.value.ran) {
+        if (run.value.value) logOutcome(log, run.value.value);
+      } else if (run.value.place === 'ended') {
+        // It may have been woken into a slot it will not take: the next one may.
+        await helpers.withPgClient((client) => wakeQuietly(client, payload, helpers.job.id));
+        log.debug({ jobId: payload.jobId }, 'ingestion job has ended; its queue entry is dropped');
+      } else await waitForSlot(helpers, payload, run.value.place);
     } catch (error) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message.slice(0, 200) : 'failed' });
       log.error({ err: error, jobId: payload.jobId, attempt: helpers.job.attempts }, 'ingestion job failed; the queue will retry it');
@@ -96,6 +105,9 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
         // statement and its values, a stack) stays in the log line above, under the job's id.
         const cause = error instanceof CodedError ? error.message : `an internal error (logged under job ${payload.jobId})`;
         await failIngestionJob({ orm, progress }, payload, `The job failed ${MAX_QUEUE_ATTEMPTS} times: ${cause}`);
+        // The job has ended FAILED: its queue entry completes rather than staying behind as a
+        // failed one (graphile-worker keeps those for good), one more for each retryIngestion.
+        return;
       }
       throw error;
     } finally {
@@ -103,10 +115,24 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
     }
   };
 
-  /** The job's queue (its dataset's), and its payload with when it was first queued, for queueing it again. */
+  /**
+   * Wakes the tenant's next waiting jobs into the slot the job lets go (or did not take). Never
+   * throws: the job's own work is done by then, and the heartbeat's sweep wakes what this misses.
+   */
+  const wakeQuietly = (client: LeaseConnection, payload: IngestPayload, running: string) =>
+    wakeWaitingJobs(client, { tenantId: payload.tenantId, slots: tenantConcurrency, running }).then(
+      () => undefined,
+      (error: unknown) => log.warn({ err: error, jobId: payload.jobId }, 'could not wake the next waiting ingestion job; the heartbeat will'),
+    );
+
+  /** The job's queue (its dataset's), and its payload with when it was first queued (to the microsecond, as the queue orders), for queueing it again. */
   const again = async (helpers: Parameters<Task>[1], payload: IngestPayload) => {
-    const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [helpers.job.id]);
-    return { queueName: rows[0]?.queue_name ?? null, payload: { ...payload, queuedAt: payload.queuedAt ?? new Date(helpers.job.created_at).toISOString() } };
+    const { rows } = await helpers.query<{ queue_name: string | null; created_at: string }>(
+      `select queue_name, to_json(created_at) #>> '{}' as created_at from graphile_worker.jobs where id = $1`,
+      [helpers.job.id],
+    );
+    const queuedAt = payload.queuedAt ?? rows[0]?.created_at ?? new Date(helpers.job.created_at).toISOString();
+    return { queueName: rows[0]?.queue_name ?? null, payload: { ...payload, queuedAt } };
   };
 
   /**
@@ -128,17 +154,22 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
   };
 
   /**
-   * Every slot of the job's tenant is taken (tenant-slots.ts): the job waits parked, costing no
-   * attempt and no look until a slot frees (waiting-jobs.ts). Woken at once if one freed while
-   * it was being parked: the job letting it go may have looked for waiting jobs before this one was.
+   * Every slot of the job's tenant is taken (tenant-slots.ts), or an older job of its dataset's
+   * queue waits: the job waits parked, costing no attempt and no look until a slot frees
+   * (waiting-jobs.ts). Woken at once if one freed while it was being parked: the job letting it
+   * go may have looked for waiting jobs before this one was. Once parked, the job's part is
+   * done: a wake-up that fails is the heartbeat's to make up, not a failure of the job.
    */
-  const waitForSlot = async (helpers: Parameters<Task>[1], payload: IngestPayload) => {
+  const waitForSlot = async (helpers: Parameters<Task>[1], payload: IngestPayload, why: 'behind' | 'no slot') => {
     const next = await again(helpers, payload);
-    await helpers.withPgClient(async (client) => {
-      await parkJob(client, next.payload, next.queueName);
-      await wakeWaitingJobs(client, { tenantId: payload.tenantId, slots: tenantConcurrency, running: helpers.job.id });
+    const parked = await helpers.withPgClient(async (client) => {
+      const parked = await parkJob(client, next.payload, next.queueName);
+      await wakeQuietly(client, payload, helpers.job.id);
+      return parked;
     });
-    log.info({ jobId: payload.jobId, tenantId: payload.tenantId }, `ingestion job waits for one of its tenant's ${tenantConcurrency} slots`);
+    if (!parked) log.debug({ jobId: payload.jobId }, 'ingestion job ended while it was being parked; its queue entry is dropped');
+    else if (why === 'behind') log.info({ jobId: payload.jobId, tenantId: payload.tenantId }, 'ingestion job waits behind an older job of its dataset');
+    else log.info({ jobId: payload.jobId, tenantId: payload.tenantId }, `ingestion job waits for one of its tenant's ${tenantConcurrency} slots`);
   };
 
   const heartbeat = async (client: LeaseConnection) => {

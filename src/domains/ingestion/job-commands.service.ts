@@ -13,7 +13,7 @@ import { askToYield } from '../job-preemption.js';
 import { waitAlone } from '../lock-waiters.js';
 import { lockJob } from './job-lock.js';
 import { snapshotOf } from './progress.js';
-import { enqueueIngestion } from './queue.js';
+import { dequeueIngestion, enqueueIngestion } from './queue.js';
 import { isTerminal } from './stages.js';
 
 export class JobCommandsService {
@@ -33,6 +33,9 @@ export class JobCommandsService {
     );
     Object.assign(job, { stage: 'CANCELLED', sequence, finishedAt: new Date(), documentsDone: job.documentsDone + stopped });
     await em.flush();
+    // Its queue entry goes with it: an ended job's entry (a parked one waits for good) is not
+    // counted by SLUICE_INGEST_MAX_QUEUED_JOBS, so "ingest, cancel" in a loop grew the queue.
+    await dequeueIngestion(em, [job.id]);
     this.publishAfterCommit(job, sequence - 1);
     return job;
   }

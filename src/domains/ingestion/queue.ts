@@ -61,3 +61,14 @@ export async function enqueueIngestion(em: EntityManager, tenantId: string, jobI
   }
   await em.getConnection().execute('select enqueue_ingestion(?)', [jobId], 'run', em.getTransactionContext());
 }
+
+/**
+ * Removes the queue entries of jobs the caller ends without the worker (a cancel), in its
+ * transaction (via dequeue_ingestion, see its migration): an ended job's entry would otherwise
+ * stay queued, parked for good if it was waiting, beyond the count SLUICE_INGEST_MAX_QUEUED_JOBS
+ * bounds. An entry being run is kept, but graphile-worker will not retry it.
+ */
+export async function dequeueIngestion(em: EntityManager, jobIds: readonly string[]): Promise<void> {
+  // An array literal: a bound array would be spread into a list.
+  await em.getConnection().execute('select dequeue_ingestion(?::uuid[])', [`{${jobIds.join(',')}}`], 'run', em.getTransactionContext());
+}

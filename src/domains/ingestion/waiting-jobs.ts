@@ -22,9 +22,19 @@
  * A woken job is not guaranteed its slot (a new job of the tenant may take it first): it parks
  * again. Waking skips a job whose dataset queue another job is running in (it could not start),
  * but not the queue of the job waking it, which is about to finish.
+ *
+ * A dataset's queue stays first in, first out across parking. graphile-worker fetches by
+ * `run_at`, and a parked job's is a thousand years ahead: until 2026-12-07 a job queued after
+ * it in the same dataset was fetched first and, given a slot, ran first (a later upload of a
+ * document overwritten by an earlier one). Now every entry is ordered by when its job was first
+ * queued (kept in the payload of its parked copies, `queuedAt`), a job that finds an older
+ * entry of its queue not running parks behind it before taking a slot (`placeInQueue`), and a
+ * wake-up wakes only the first entry of each queue.
  */
+import { inTenantTransaction } from '../../db/tenant-session.js';
 import type { LeaseConnection } from './job-lease.js';
 import { INGEST_TASK, MAX_QUEUE_ATTEMPTS, type IngestPayload } from './queue.js';
+import { TERMINAL_STAGES } from './stages.js';
 import { TENANT_SLOT_PREFIX } from './tenant-slots.js';
 
 /**
@@ -42,21 +52,64 @@ const PARKED_AHEAD = `interval '1000 years'`;
 /** A job due later than this is parked. */
 const PARKED_FROM = `now() + interval '500 years'`;
 
-/** Queues the job again, parked, in its dataset's queue, under its key (replacing the entry being run, which is then completed). */
-export async function parkJob(connection: LeaseConnection, payload: IngestPayload & { queuedAt: string }, queueName: string | null): Promise<void> {
-  await connection.query(
-    `select graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4::timestamptz + ${PARKED_AHEAD}, max_attempts := $5,
-            job_key := $6, job_key_mode := 'replace', flags := array[$7])`,
-    [INGEST_TASK, JSON.stringify(payload), queueName, payload.queuedAt, MAX_QUEUE_ATTEMPTS, `ingest:${payload.jobId}`, `${WAITING_TENANT_FLAG}${payload.tenantId}`],
+/** When an entry of the queue was first queued: its parked copies carry it, an entry never parked is its own. */
+const queuedAt = (jobs: string, privateJobs: string) => `coalesce((${privateJobs}.payload->>'queuedAt')::timestamptz, ${jobs}.created_at)`;
+
+const ENDED = `(${TERMINAL_STAGES.map((stage) => `'${stage}'`).join(', ')})`;
+
+/**
+ * Where the job fetched as queue entry `queueJobId` stands, looked at before it takes a slot:
+ * `ended` (cancelled, deleted, or ended otherwise: its entry has nothing to run, and costs no
+ * slot), `behind` an older entry of its dataset's queue not running (it parks behind it, so
+ * the queue keeps its order), or `first`.
+ */
+export async function placeInQueue(connection: LeaseConnection, { jobId, tenantId, queueJobId }: { jobId: string; tenantId: string; queueJobId: string }): Promise<'ended' | 'behind' | 'first'> {
+  const { rows } = await inTenantTransaction(connection, tenantId, () =>
+    connection.query<{ ended: boolean; behind: boolean }>(
+      `with me as (
+         select j.id, j.queue_name, j.key, ${queuedAt('j', 'p')} as queued_at
+           from graphile_worker.jobs j join graphile_worker._private_jobs p on p.id = j.id where j.id = $2::bigint
+       )
+       select coalesce((select stage in ${ENDED} from ingestion_jobs where id = $3::uuid), true) as ended,
+              exists (
+                select 1 from me
+                  join graphile_worker.jobs o on o.queue_name = me.queue_name and o.id <> me.id
+                  join graphile_worker._private_jobs op on op.id = o.id
+                 where o.task_identifier = $1 and o.locked_at is null and o.attempts < o.max_attempts
+                   and (${queuedAt('o', 'op')}, o.key) < (me.queued_at, me.key)
+              ) as behind`,
+      [INGEST_TASK, queueJobId, jobId],
+    ),
   );
+  return rows[0]?.ended ? 'ended' : rows[0]?.behind ? 'behind' : 'first';
+}
+
+/**
+ * Queues the job again, parked, in its dataset's queue, under its key (replacing the entry being
+ * run, which is then completed), unless it has ended: the job's row is held while the entry is
+ * added, so a cancel either comes first (nothing is parked) or after (and removes the entry).
+ * Resolves to whether it parked the job.
+ */
+export async function parkJob(connection: LeaseConnection, payload: IngestPayload & { queuedAt: string }, queueName: string | null): Promise<boolean> {
+  return inTenantTransaction(connection, payload.tenantId, async () => {
+    const { rows } = await connection.query<{ stage: string }>(`select stage from ingestion_jobs where id = $1::uuid for key share`, [payload.jobId]);
+    if (!rows[0] || (TERMINAL_STAGES as readonly string[]).includes(rows[0].stage)) return false;
+    await connection.query(
+      `select graphile_worker.add_job($1, $2::json, queue_name := $3, run_at := $4::timestamptz + ${PARKED_AHEAD}, max_attempts := $5,
+              job_key := $6, job_key_mode := 'replace', flags := array[$7])`,
+      [INGEST_TASK, JSON.stringify(payload), queueName, payload.queuedAt, MAX_QUEUE_ATTEMPTS, `ingest:${payload.jobId}`, `${WAITING_TENANT_FLAG}${payload.tenantId}`],
+    );
+    return true;
+  });
 }
 
 /**
  * Wakes parked jobs into the tenant's free slots (`tenantId` null: every tenant with parked
  * jobs, the heartbeat's sweep): its slots, less those held (pg_locks, this database's) and
- * those its woken jobs not yet started will take. `running`: the queue entry of the job
- * calling, about to finish: its own queue does not hold back a job of its dataset. Resolves
- * to how many it woke.
+ * those its woken jobs not yet started will take. Only the first entry of a dataset's queue
+ * (by when it was first queued) is woken, oldest first across the tenant's queues.
+ * `running`: the queue entry of the job calling, about to finish: its own queue does not hold
+ * back a job of its dataset. Resolves to how many it woke.
  */
 export async function wakeWaitingJobs(connection: LeaseConnection, { tenantId, slots, running }: { tenantId: string | null; slots: number; running?: string }): Promise<number> {
   const { rows } = await connection.query<{ woken: number }>(
@@ -64,13 +117,24 @@ export async function wakeWaitingJobs(connection: LeaseConnection, { tenantId, s
        -- The queues a job is running in (a few: one per worker slot), the caller's own excepted.
        select queue_name from graphile_worker.jobs where locked_at is not null and queue_name is not null and id::text is distinct from $4
      ),
-     waiting as (
-       select j.id, j.run_at, substr(f.flag, length($2) + 1) as tenant
-         from graphile_worker.jobs j
-         cross join lateral (select k as flag from jsonb_object_keys(j.flags) k where starts_with(k, $2) limit 1) f
-        where j.task_identifier = $1 and j.flags is not null and j.locked_at is null and j.attempts < j.max_attempts
-          and ($3::text is null or j.flags ? ($2 || $3))
+     ready as (
+       -- The ingestion entries not running, each with when its job was first queued.
+       select j.id, j.queue_name, j.key, j.run_at, j.flags, ${queuedAt('j', 'p')} as queued_at
+         from graphile_worker.jobs j join graphile_worker._private_jobs p on p.id = j.id
+        where j.task_identifier = $1 and j.locked_at is null and j.attempts < j.max_attempts
           and (j.queue_name is null or j.queue_name not in (select queue_name from busy_queues))
+     ),
+     waiting as (
+       select r.id, r.queue_name, r.key, r.run_at, r.queued_at, substr(f.flag, length($2) + 1) as tenant
+         from ready r
+         cross join lateral (select k as flag from jsonb_object_keys(r.flags) k where starts_with(k, $2) limit 1) f
+        where r.flags is not null and ($3::text is null or r.flags ? ($2 || $3))
+     ),
+     heads as (
+       -- The first entry of each queue a parked job is in: a later one woken would run first.
+       select distinct on (r.queue_name) r.id from ready r
+        where r.queue_name in (select queue_name from waiting)
+        order by r.queue_name, r.queued_at, r.key
      ),
      room as (
        select t.tenant,
@@ -86,7 +150,9 @@ export async function wakeWaitingJobs(connection: LeaseConnection, { tenantId, s
      chosen as (
        select next.id from room r
         cross join lateral (
-          select w.id from waiting w where w.tenant = r.tenant and w.run_at > ${PARKED_FROM} order by w.run_at, w.id limit greatest(r.free, 0)
+          select w.id from waiting w
+           where w.tenant = r.tenant and w.run_at > ${PARKED_FROM} and (w.queue_name is null or w.id in (select id from heads))
+           order by w.queued_at, w.key limit greatest(r.free, 0)
         ) next
      )
      select count(*)::int as woken from graphile_worker.reschedule_jobs(array(select id from chosen)::bigint[], run_at := now())`,

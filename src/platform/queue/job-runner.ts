@@ -43,7 +43,11 @@ export interface JobTasks {
   crontab?: string;
   /** Releases what the tasks hold, once the queue runs none of them any more. */
   close?(): Promise<void>;
-  /** Runs at each heartbeat of the process, on a queue connection (the ingestion task wakes jobs that wait for a slot nobody woke them for). */
+  /**
+   * Runs at each heartbeat of the process, on a queue connection (the ingestion task wakes jobs
+   * that wait for a slot nobody woke them for): never two at once (a beat while one runs skips
+   * it), and a throw is logged, failing neither the beat nor the worker's start.
+   */
   heartbeat?(client: PoolClient): Promise<void>;
   /** Queues what must run from the start (a recurring task's first run), once the queue runs. */
   schedule?(addJob: WorkerUtils['addJob']): Promise<void>;
@@ -97,7 +101,7 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
     : undefined;
 
   const utils = await makeWorkerUtils({ pgPool, logger: queueLogger(log) });
-  const beat = () =>
+  const record = oneAtATime(() =>
     utils.withPgClient(async (client) => {
       await client.query(
         `insert into worker_instances (id, worker_ids, started_at, heartbeat_at) values ($1, $2, now(), now())
@@ -105,11 +109,26 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
         [instanceId, [...workerIds]],
       );
       await recoverStaleWorkers(client, utils, staleAfterMs, log);
-      await tasks.heartbeat?.(client);
-    });
+    }),
+  );
+  // The tasks' own heartbeat on a connection of its own, one at a time: a slow one (waiting on a
+  // queue row) is not started again beside itself at every beat, holding a connection each, and
+  // does not hold back the process's record above, which says it is alive. It fails alone:
+  // logged, never failing the beat or the worker's start (until 2026-12-07 it did both).
+  const { heartbeat } = tasks;
+  const taskBeat = oneAtATime(async () => {
+    if (heartbeat) await utils.withPgClient((client) => heartbeat(client)).catch((error: unknown) => log.warn({ err: error }, "the tasks' heartbeat failed; the next one tries again"));
+  });
+  const beat = async () => {
+    await record();
+    await taskBeat();
+  };
   await beat();
   await tasks.schedule?.((identifier, payload, spec) => utils.addJob(identifier, payload, spec));
-  const timer = setInterval(() => beat().catch((error) => log.warn({ err: error }, 'worker heartbeat failed')), heartbeatMs);
+  const timer = setInterval(() => {
+    record().catch((error: unknown) => log.warn({ err: error }, 'worker heartbeat failed'));
+    void taskBeat();
+  }, heartbeatMs);
   log.info({ instanceId, concurrency }, 'job worker started');
 
   return {
@@ -123,6 +142,21 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
       await pgPool.end();
       log.info({ instanceId }, 'job worker stopped');
     },
+  };
+}
+
+/** `run`, unless a call of it is still in flight: then that call's promise (beats must not pile up). */
+function oneAtATime(run: () => Promise<unknown>): () => Promise<void> {
+  let inFlight: Promise<void> | undefined;
+  return () => {
+    inFlight ??= (async () => {
+      try {
+        await run();
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
   };
 }
 
