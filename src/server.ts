@@ -138,6 +138,8 @@ export function createServer({ config, orm, logger, progress, clock = systemCloc
     audit,
     signUps,
     refusals,
+    // A refusal's rows in an endpoint's decision log, under the refusal log's flood limit.
+    limitedRefusals: refusalLog,
     meter: metrics,
     anonymousQueries: new AnonymousQueryLimit(refusalBuckets, limits.anonymousQueries),
     auditFeed,

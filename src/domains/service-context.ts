@@ -5,7 +5,7 @@ import type { SharedSlots } from '../platform/concurrency/keyed-slots.js';
 import type { AnswerPlaces } from '../platform/concurrency/answer-places.js';
 import type { AccessTokens } from './identity/access-token.js';
 import type { CredentialStore } from './identity/credential-store.js';
-import type { RefusedCredentials } from './identity/refused-credentials.js';
+import type { LimitedRefusals, RefusedCredentials } from './identity/refused-credentials.js';
 import type { IngestionLimits } from './ingestion/ingestion-limits.js';
 import type { ProgressBus } from './ingestion/progress.js';
 import type { AuditLog } from './audit/audit-log.js';
@@ -59,6 +59,8 @@ export interface ServiceDependencies {
   readonly signUps?: Pick<SignUpLimit, 'tenantSignUp'>;
   /** Refused credentials (refresh tokens here), into the audit trail, rate-limited; absent: not recorded. */
   readonly refusals?: RefusedCredentials;
+  /** The flood limit on a refusal's rows in an endpoint's decision log (endpoint-queries/refusals.ts); absent: each is written. */
+  readonly limitedRefusals?: Pick<LimitedRefusals, 'mayRecordDecision'>;
   /** Where queries, model calls and policy decisions are counted for `/metrics`; absent: not counted (operator commands). */
   readonly meter?: ProductMeter;
   /** Hints that a tenant's audit trail grew (live subscriptions). */

@@ -6,7 +6,10 @@
  * (`ok` or the error codes), duration, request and trace ids. Authorization failures get an
  * `authz.denied` event of their own, naming the refused paths. Subscriptions are recorded
  * once, when they start (or are refused). Writing is the AuditLog's job: batched, async. A
- * refused sign-in (graphql/sign-in-fields.ts) goes through the refusal log's flood limit.
+ * refused sign-in (graphql/sign-in-fields.ts) goes through the refusal log's flood limit, and
+ * so does an operation refused only by limits (every error RATE_LIMITED: an endpoint's rate
+ * limit or quota, the answers in progress, the queued jobs, the key-minting limit): a caller
+ * at its limit is refused at once however fast it asks, and each was an event.
  */
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -17,15 +20,17 @@ import { auditActorOf } from '../domains/audit/record.js';
 import { codedFailure } from '../platform/errors/index.js';
 import { keptArguments } from '../graphql/audit-arguments.js';
 import { onlySignIns } from '../graphql/sign-in-fields.js';
-import { SIGN_IN_REFUSALS, type RefusedSignIns } from '../domains/identity/refused-credentials.js';
+import { SIGN_IN_REFUSALS, type LimitedRefusals, type RefusedSignIns } from '../domains/identity/refused-credentials.js';
 
 export interface AuditOptions {
   audit: AuditLog;
   /** Where a refused sign-in's event goes: the refusal log's flood limit. */
   refusedSignIns: RefusedSignIns;
+  /** Where an operation refused only by limits goes: the refusal log's flood limit. */
+  limitedRefusals: LimitedRefusals;
 }
 
-export function useAudit({ audit, refusedSignIns }: AuditOptions): Plugin<GraphQLContext> {
+export function useAudit({ audit, refusedSignIns, limitedRefusals }: AuditOptions): Plugin<GraphQLContext> {
   const record = (args: ExecutionArgs, errors: readonly GraphQLError[], started: number) => {
     const context = args.contextValue as GraphQLContext;
     const operation = args.document.definitions.find(
@@ -61,6 +66,7 @@ export function useAudit({ audit, refusedSignIns }: AuditOptions): Plugin<GraphQ
     };
     const refusedSignIn = codes.length > 0 && codes.every((code) => SIGN_IN_REFUSALS.has(code)) && operation?.kind === 'OperationDefinition' && onlySignIns(args.document, operation);
     if (refusedSignIn) refusedSignIns.refusedSignIn(event);
+    else if (codes.length > 0 && codes.every((code) => code === 'RATE_LIMITED')) limitedRefusals.refusedOverLimit(event);
     else audit.record(event);
     const denied = errors.filter((error) => codeOf(error) === 'FORBIDDEN').map((error) => error.path?.join('.') ?? null);
     if (denied.length > 0) audit.record({ tenantId, action: 'authz.denied', outcome: 'FORBIDDEN', actor, request, details: { paths: denied } });

@@ -13,7 +13,9 @@
  *  - one audit event per request on the caller's chain (`<surface>.<route>`, outcome, duration),
  *    like the GraphQL audit plugin's one per operation, its details kept as unmarked arguments
  *    are (cut, redacted); what the services record (the query on the endpoint owner's chain,
- *    policy refusals) they record themselves;
+ *    policy refusals) they record themselves. A request refused by limits (outcome
+ *    RATE_LIMITED) goes through the refusal log's flood limit instead (`limitedRefusals`): a
+ *    caller at its limit is refused at once however fast it asks;
  *  - from the door to `finish`, the credential watch that holds GraphQL subscriptions
  *    (plugins/credential-watch.ts): `standing` aborts with UNAUTHENTICATED when the key is
  *    revoked, the session logged out, the member removed or the token expires, or FORBIDDEN when
@@ -30,6 +32,7 @@ import type { AuditLog, AuditRequest } from '../domains/audit/audit-log.js';
 import { bounded } from '../domains/audit/marks.js';
 import { auditActorOf } from '../domains/audit/record.js';
 import type { Authenticator } from '../domains/identity/authenticator.js';
+import type { LimitedRefusals } from '../domains/identity/refused-credentials.js';
 import type { CredentialWatch } from '../plugins/credential-watch.js';
 import { presentedCredential } from '../domains/identity/presented-credential.js';
 import type { RequestFacts, ServiceDependencies } from '../domains/service-context.js';
@@ -48,6 +51,8 @@ export interface ConsumerDoorOptions {
   deps: ServiceDependencies;
   authenticator: Authenticator;
   audit: AuditLog;
+  /** Where a RATE_LIMITED request's event goes (the refusal log's flood limit); absent: written like any other. */
+  limitedRefusals?: LimitedRefusals;
   logger: Logger;
   trustProxyHops: number;
   /** The server's per-principal limit; undefined when rate limits are off. */
@@ -108,7 +113,7 @@ export class ConsumerDoor {
   constructor(private readonly options: ConsumerDoorOptions) {}
 
   async open({ request, serverContext, action, endpointRef }: DoorRequest): Promise<OpenedDoor> {
-    const { orm, deps, authenticator, audit, logger, trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut } = this.options;
+    const { orm, deps, authenticator, audit, limitedRefusals, logger, trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut } = this.options;
     const started = performance.now();
     const ip = clientIpOf((serverContext as { req?: IncomingMessage } | undefined)?.req, trustProxyHops);
     const requestId = requestIdOf(request);
@@ -145,7 +150,7 @@ export class ConsumerDoor {
       stopLost();
       stopShutdownCut();
       live.end();
-      audit.record({
+      const record = {
         tenantId: actor.tenantId,
         action,
         outcome,
@@ -154,7 +159,9 @@ export class ConsumerDoor {
         // What a route records comes from the client's request (an endpoint reference, a tool
         // name): kept as GraphQL keeps an unmarked argument, cut and redacted, never a secret.
         details: { ...(bounded(details, 0) as Record<string, unknown>), durationMs: Math.round(performance.now() - started) },
-      });
+      };
+      if (outcome === 'RATE_LIMITED' && limitedRefusals) limitedRefusals.refusedOverLimit(record);
+      else audit.record(record);
       settled();
       scope.close();
     };

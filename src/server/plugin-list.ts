@@ -43,7 +43,7 @@ import { useProbes } from '../plugins/probes.js';
 import { useUnstorableTextRefusal } from '../plugins/unstorable-text-refusal.js';
 import { useOperationLimits } from '../plugins/operation-limits.js';
 import type { RefusedOperationAudit } from '../plugins/refused-operations.js';
-import type { RefusedRequests, RefusedSignIns } from '../domains/identity/refused-credentials.js';
+import type { LimitedRefusals, RefusedRequests, RefusedSignIns } from '../domains/identity/refused-credentials.js';
 import { usePrincipalRateLimit } from '../plugins/principal-rate-limit.js';
 import { useRequestId } from '../plugins/request-id.js';
 import { useRequestLog } from '../plugins/request-log.js';
@@ -110,7 +110,7 @@ export interface PluginCollaborators {
   /** The audit of operations refused before they ran (shared with server/websocket.ts). */
   refusedOperations: RefusedOperationAudit;
   /** The refusal log's flood limits, for requests refused before they ran (the REST login's unreadable bodies) and refused sign-ins. */
-  refusedRequests: RefusedRequests & RefusedSignIns;
+  refusedRequests: RefusedRequests & RefusedSignIns & LimitedRefusals;
 }
 
 export function pluginList({
@@ -147,7 +147,7 @@ export function pluginList({
       })
     : undefined;
   // The door the consumer routes (REST, OpenAI-compatible, MCP) open: routes/consumer-door.ts.
-  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut });
+  const consumerDoor = new ConsumerDoor({ orm, deps, authenticator, audit, limitedRefusals: refusedRequests, logger, trustProxyHops: limits.trustProxyHops, principalLimit, ipAllowList, credentialWatch, shutdownCut });
   const subscriptionLimits = useSubscriptionLimits({ perConnection: config.http.subscriptionsPerConnection, perPrincipal: config.http.subscriptionsPerPrincipal });
   const databaseReady = sharedReadiness(orm);
   const plugins: YogaPlugins = [
@@ -227,7 +227,7 @@ export function pluginList({
     }),
     useRequestScope({ orm, deps, checkQueriesChangeNothing: !production }),
     refusedOperations.reached,
-    useAudit({ audit, refusedSignIns: refusedRequests }),
+    useAudit({ audit, refusedSignIns: refusedRequests, limitedRefusals: refusedRequests }),
     useIpAllowList(ipAllowList),
     useCarriedAddressRefusals(),
     // Per principal (the tenant's override read through its services) and per sensitive field.

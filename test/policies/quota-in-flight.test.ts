@@ -34,7 +34,8 @@ beforeAll(async () => {
   [fake, server] = await Promise.all([
     startFakeOpenAI(),
     // A clock that stands still: a refusal's retryAfterSeconds is the whole period, exactly.
-    startTestServer({ clock: manualClock(), env: { SLUICE_MODEL_MAX_RETRIES: '0', SLUICE_RATE_LIMIT_PER_SECOND: '200', SLUICE_RATE_LIMIT_BURST: '200' } }),
+    // Every denial counted in `denials`: above the refusal flood limit's (docs/policies.md#the-decision-log).
+    startTestServer({ clock: manualClock(), env: { SLUICE_MODEL_MAX_RETRIES: '0', SLUICE_RATE_LIMIT_PER_SECOND: '200', SLUICE_RATE_LIMIT_BURST: '200', SLUICE_AUTH_FAILURE_AUDIT_LIMIT: '1000/1m' } }),
   ]);
   owner = await tenantWithOwner(server);
   // Ingested once: each test asks an endpoint of its own over it.

@@ -9,36 +9,37 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
-import { RateLimitedError, UnauthenticatedError, type CodedError } from '../errors.js';
+import { RateLimitedError, UnauthenticatedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
-import { writePlatformRefusal } from './refusals.js';
+import { writePlatformRefusal, type RecordedRefusal } from './refusals.js';
 
 /**
  * Null when the anonymous caller may go on to the policies; else the refusal, already written
- * in `tx` (the transaction that read the endpoint): throw it once that has committed.
+ * in `tx` (the transaction that read the endpoint) unless the flood limit only counted it:
+ * throw it once that has committed.
  */
-export async function anonymousRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller): Promise<CodedError | null> {
+export async function anonymousRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller): Promise<RecordedRefusal | null> {
   if (!reached.endpoint.allowAnonymous) {
     const message = 'This endpoint does not admit anonymous callers: sign in or use an API key';
-    writePlatformRefusal(tx, ctx, reached, caller, {
+    const recorded = await writePlatformRefusal(tx, ctx, reached, caller, {
       code: 'UNAUTHENTICATED',
       reasonCode: 'ANONYMOUS_NOT_ALLOWED',
       rule: 'allowAnonymous: false',
       reason: message,
       retryAfterSeconds: null,
     });
-    return new UnauthenticatedError(message, { reason: 'ANONYMOUS_NOT_ALLOWED' });
+    return { error: new UnauthenticatedError(message, { reason: 'ANONYMOUS_NOT_ALLOWED' }), recorded };
   }
   const limit = ctx.deps.anonymousQueries;
   const refused = limit && (await limit.take(ctx.request?.ip ?? 'unknown', reached.endpoint.id));
   if (!refused) return null;
   const retryAfterSeconds = Number(refused.details.retryAfterSeconds);
-  writePlatformRefusal(tx, ctx, reached, caller, {
+  const recorded = await writePlatformRefusal(tx, ctx, reached, caller, {
     code: 'RATE_LIMITED',
     reasonCode: 'ADDRESS_RATE_LIMIT',
     rule: limit.describe(),
     reason: refused.message,
     retryAfterSeconds,
   });
-  return new RateLimitedError(refused.message, retryAfterSeconds, { reason: 'ADDRESS_RATE_LIMIT' });
+  return { error: new RateLimitedError(refused.message, retryAfterSeconds, { reason: 'ADDRESS_RATE_LIMIT' }), recorded };
 }

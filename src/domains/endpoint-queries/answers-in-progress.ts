@@ -48,7 +48,7 @@ import { ipIdentity, principalOf } from '../../platform/rate-limits/bucket-keys.
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
 import { RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
-import { platformRefusalOf, writePlatformRefusal } from './refusals.js';
+import { platformRefusalOf, writePlatformRefusal, type RecordedRefusal } from './refusals.js';
 
 export const ANSWERS_IN_PROGRESS = 'ANSWERS_IN_PROGRESS';
 
@@ -91,18 +91,18 @@ export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
 /**
  * For a caller from outside the reached endpoint's tenant, `place` takes a place of that
  * tenant's serving share too. Null when it may go on (its own tenant's callers always may);
- * else the refusal, already written in `tx` (the transaction that read the endpoint): throw it
- * once that has committed.
+ * else the refusal, already written in `tx` (the transaction that read the endpoint) unless the
+ * flood limit only counted it: throw it once that has committed.
  */
-export function servingRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller, place: AnswerPlace): RateLimitedError | null {
+export async function servingRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller, place: AnswerPlace): Promise<RecordedRefusal<RateLimitedError> | null> {
   const answers = ctx.deps.answersInProgress;
   const { actor } = ctx;
   if (!answers || actor.tenantId === reached.tenantId) return null;
   const full = place.serve(reached.tenantId, actor.tenantId ? `tenant:${actor.tenantId}` : 'anonymous');
   if (!full) return null;
   const error = servingError(answers, full, Boolean(actor.tenantId));
-  writePlatformRefusal(tx, ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!);
-  return error;
+  const recorded = await writePlatformRefusal(tx, ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!);
+  return { error, recorded };
 }
 
 function servingError(answers: AnswerPlaces, full: ServingFull, fromTenant: boolean): RateLimitedError {

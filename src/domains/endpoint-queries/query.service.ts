@@ -21,7 +21,7 @@ import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-
 import { inQuerySlot } from './query-slots.js';
 import { answersRule, servingRefusal, takeAnswerPlace, type AnswerPlace } from './answers-in-progress.js';
 import { anonymousRefusal } from './anonymous-callers.js';
-import { auditPlatformRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
+import { auditPlatformRefusal, mayRecordRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
 import { refusalShownTo } from '../policies/consumer-disclosure.js';
 import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
@@ -162,11 +162,11 @@ export class QueryService {
         // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
         // refusal is written here and committed with the endpoint's read.
         const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
-        if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal, byPolicy: false, byPlatform: true };
+        if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal.error, recorded: platformRefusal.recorded, byPolicy: false, byPlatform: true };
         // An outsider takes a place of the endpoint's tenant's serving share only now that it reached
         // the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
-        const servingFull = servingRefusal(this.ctx, tx, reached, caller, place);
-        if (servingFull) return { em, endpoint, tenantId, outcome: null, refused: servingFull, byPolicy: false, byPlatform: true };
+        const servingFull = await servingRefusal(this.ctx, tx, reached, caller, place);
+        if (servingFull) return { em, endpoint, tenantId, outcome: null, refused: servingFull.error, recorded: servingFull.recorded, byPolicy: false, byPlatform: true };
         const admittedAt = this.ctx.deps.clock.now();
         const outcome = await decidePolicies(
           tx,
@@ -178,6 +178,7 @@ export class QueryService {
           },
           this.ctx.request?.operationHash ?? null,
           endpoint.enabledPolicies,
+          (reasonCode) => mayRecordRefusal(this.ctx, reached, reasonCode),
         );
         if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
         let text: string;
@@ -240,8 +241,9 @@ export class QueryService {
     if (prepared.refused) {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
       const error = prepared.refused;
-      if (prepared.byPolicy && error instanceof CodedError) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
-      if ('byPlatform' in prepared && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
+      // Unless the flood limit only counted it (refusals.ts): then its decision row is not written either.
+      if (prepared.byPolicy && error instanceof CodedError && prepared.outcome?.recorded) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if ('byPlatform' in prepared && prepared.recorded && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
       // A model found DOWN: the query passed its checks and is recorded like any other's outcome.
       if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
       // Recorded whole above; shown to the caller as consumer-disclosure.ts decides (no policy id for outsiders).
@@ -281,16 +283,17 @@ export class QueryService {
     const refusal = platformRefusalOf(error, rule);
     if (!refusal || !canAskEndpoints(this.ctx.actor)) return false;
     const caller = callerOf(this.ctx);
-    const reached = await reachEndpointAnd(this.ctx, endpointRef, (tx, reached) => {
-      writePlatformRefusal(tx, this.ctx, reached, caller, refusal);
-      return reached;
-    }).catch((failure: unknown) => {
-      if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
-      throw failure;
-    });
+    const reached = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => ({ reached, recorded: await writePlatformRefusal(tx, this.ctx, reached, caller, refusal) })).catch(
+      (failure: unknown) => {
+        if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
+        throw failure;
+      },
+    );
     if (!reached) return false;
     this.ctx.deps.meter?.policyDecision('refused', refusal.reasonCode);
-    auditPlatformRefusal(this.ctx, reached, refusal.code, refusal.reasonCode);
+    // Over the refusal log's flood limit it was counted, not written (refusals.ts).
+    if (!reached.recorded) return false;
+    auditPlatformRefusal(this.ctx, reached.reached, refusal.code, refusal.reasonCode);
     return true;
   }
 }

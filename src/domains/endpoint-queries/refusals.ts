@@ -7,10 +7,16 @@
  *
  * Written only for an endpoint the caller reached (its tenant's, or published): a caller that
  * could not see the endpoint gets NOT_FOUND and leaves nothing in that tenant's log.
+ *
+ * Refused at once however fast the caller asks, a refusal's rows (the DENY row and its
+ * `policy.denied` event), the policies' refusals too, go through the refusal log's flood limit
+ * (domains/identity/refused-credentials.ts: per endpoint tenant and caller, or address for an
+ * anonymous caller, and per tenant): over it they are counted in the tenant's
+ * `auth.refusals_suppressed` summary as `policy.denied:<endpoint slug>:<reason code>`.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { CodedError } from '../errors.js';
-import { auditEvent } from '../audit/record.js';
+import { auditActorOf, auditEvent } from '../audit/record.js';
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
 import { PolicyDecision } from '../policies/policy-decision.entity.js';
 import type { ServiceContext } from '../service-context.js';
@@ -33,8 +39,9 @@ export interface PlatformRefusal {
  * endpoint, bound to its tenant): it is on record once that commits. Audit it then
  * (`auditPlatformRefusal`).
  */
-export function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): void {
+export async function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): Promise<boolean> {
   const { endpoint, tenantId } = reached;
+  if (!(await mayRecordRefusal(ctx, reached, refusal.reasonCode))) return false;
   tx.create(PolicyDecision, {
     tenant: tenantId,
     endpointId: endpoint.id,
@@ -53,6 +60,23 @@ export function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, rea
     operationHash: ctx.request?.operationHash ?? null,
     createdAt: ctx.deps.clock.now(),
   });
+  return true;
+}
+
+/** A refusal the caller met, and whether its rows were written (the flood limit may have only counted it). */
+export interface RecordedRefusal<E extends CodedError = CodedError> {
+  error: E;
+  recorded: boolean;
+}
+
+/**
+ * Whether a refusal's rows may be written in `reached`'s decision log and trail; false: the
+ * refusal log's flood limit counted it instead (see above).
+ */
+export function mayRecordRefusal(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'endpoint' | 'tenantId'>, reasonCode: string): Promise<boolean> {
+  const limit = ctx.deps.limitedRefusals;
+  if (!limit) return Promise.resolve(true);
+  return limit.mayRecordDecision(reached.tenantId, `policy.denied:${reached.endpoint.slug}:${reasonCode}`, auditActorOf(ctx.actor), ctx.request?.ip ?? null);
 }
 
 /** The refusal on the endpoint owner's audit trail, where its operators look (like a policy's `policy.denied`). */

@@ -17,7 +17,7 @@
  * period (burst / perSecond) since its first suppression ends, or at shutdown, saying how
  * many, of which kinds, from how many sources.
  *
- * Four streams, each with buckets of its own, so that what costs a caller nothing cannot use
+ * Six streams, each with buckets of its own, so that what costs a caller nothing cannot use
  * up the budget of what an ADMIN looks for:
  * - proven credentials (`refused`, `proven`): the presenter held the credential's secret (its
  *   hash matched) or our signature: a stolen, revoked key; an ended session;
@@ -27,8 +27,12 @@
  *   thief's own address) kept the revoked key's refusals off its tenant's trail;
  * - requests refused before they ran: anyone holding any key of a tenant can have invalid
  *   documents refused on its trail for free;
- * - refused sign-ins: one address hammering the login wrote an event for every attempt.
- * A refused request from an authenticated caller is limited per caller instead of per
+ * - refused sign-ins: one address hammering the login wrote an event for every attempt;
+ * - requests refused by a limit (`refusedOverLimit`: RATE_LIMITED, whatever limit): a caller at
+ *   its limit is refused at once, however fast it asks;
+ * - an endpoint's refusals (`mayRecordDecision`: its DENY row and `policy.denied` event,
+ *   written or counted together), on the endpoint's tenant's trail.
+ * A refused request (or one of the last two) from an authenticated caller is limited per caller instead of per
  * address: one credential is one actor, however many addresses it comes from. A refused
  * sign-in is limited per address: the account it names is the one guessed at, not the caller.
  *
@@ -85,6 +89,23 @@ export interface RefusedRequests {
   refusedRequest(record: AuditRecord): void;
 }
 
+/**
+ * Refusals by a limit (RATE_LIMITED: the per-caller request limit, an endpoint's rate_limit or
+ * quota, the answers in progress, the queued jobs, the key-minting limit) and an endpoint's
+ * refusals: a caller at its limit can ask again as fast as it likes, and each refusal is
+ * refused at once, so its rows are limited as the requests refused before they ran are.
+ */
+export interface LimitedRefusals {
+  /** The refused request's own audit event (`graphql.*`, `rest.query`…): written unless over the flood limit. */
+  refusedOverLimit(record: AuditRecord): void;
+  /**
+   * Whether the rows recording a refusal in an endpoint's decision log (its DENY row and its
+   * `policy.denied` event) may be written on `trail`, the endpoint's tenant's; false: counted
+   * as `kind` in that trail's summary instead.
+   */
+  mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null): Promise<boolean>;
+}
+
 export const NO_ACTOR: AuditActor = { kind: 'anonymous', id: null, email: null };
 
 /** What the limits need of a bucket store (platform/rate-limits/token-bucket.ts is one). */
@@ -102,8 +123,11 @@ export interface RefusalLogOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Proven credentials, claims, requests refused before they ran, refused sign-ins: each has buckets of its own. */
-type Stream = 'credential' | 'claim' | 'request' | 'sign-in';
+/**
+ * Proven credentials, claims, requests refused before they ran, refused sign-ins, requests
+ * refused by a limit, endpoint decisions refused: each has buckets of its own.
+ */
+type Stream = 'credential' | 'claim' | 'request' | 'sign-in' | 'limited' | 'decision';
 
 /** Per trail, how many the trail's limit kept from a trail, until the summary is written. */
 interface Suppressed {
@@ -118,7 +142,7 @@ interface Suppressed {
 const MAX_SOURCES = 10_000;
 const TRAIL_FACTOR = 10;
 
-export class RefusalLog implements RefusedCredentials, RefusedRequests {
+export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedRefusals {
   private readonly suppressed = new Map<string | null, Suppressed>();
   private readonly pending = new Set<Promise<void>>();
 
@@ -132,9 +156,27 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests {
 
   /** Limited per authenticated caller (the record's actor), or per address for anonymous ones. */
   refusedRequest(record: AuditRecord): void {
-    const { actor } = record;
-    const source = actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.addressOf(record);
-    this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, source, () => record));
+    this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, this.callerOf(record.actor, record.request?.ip), () => record));
+  }
+
+  /** Limited per authenticated caller, or per address for anonymous ones, in buckets apart from the above. */
+  refusedOverLimit(record: AuditRecord): void {
+    this.judged(this.judge('limited', record.tenantId, `${record.action}:${record.outcome}`, this.callerOf(record.actor, record.request?.ip), () => record));
+  }
+
+  /** Per endpoint tenant and caller (or address); a bucket store that fails lets the rows be written. */
+  async mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null): Promise<boolean> {
+    try {
+      return await this.allowed('decision', trail, kind, this.callerOf(caller, ip));
+    } catch (error) {
+      this.options.onError?.(error);
+      return true;
+    }
+  }
+
+  /** One credential is one actor, however many addresses it sends from; an anonymous caller is its address. */
+  private callerOf(actor: AuditActor, ip: string | null | undefined): string {
+    return actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
   }
 
   /**
@@ -164,13 +206,18 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests {
 
   /** `stream`: whose buckets it draws on; `source`: the address (IPv6: its /64), or the caller. */
   private async judge(stream: Stream, trail: string | null, kind: string, source: string, record: () => AuditRecord): Promise<void> {
+    if (await this.allowed(stream, trail, kind, source)) this.options.audit.record(record());
+  }
+
+  /** Whether one more of `stream` may be written on `trail` from `source`; if not, it is counted. */
+  private async allowed(stream: Stream, trail: string | null, kind: string, source: string): Promise<boolean> {
     const { buckets, rule } = this.options;
     const bySource = await buckets.take(keyOf(`${stream}:source`, trail, source), rule);
     const allowed =
       bySource.allowed &&
       (await buckets.take(keyOf(`${stream}:trail`, trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
-    if (allowed) this.options.audit.record(record());
-    else this.count(trail, kind, source);
+    if (!allowed) this.count(trail, kind, source);
+    return allowed;
   }
 
   private count(trail: string | null, kind: string, source: string): void {

@@ -9,6 +9,9 @@
  * content-guard blocks count those rows. An endpoint without policies is let through with
  * nothing recorded and nothing locked. Quotas count usage records: the caller writes an admitted
  * query's flat charge (Admission.flatMicros) as its record in this transaction, under the lock.
+ * A denial's row is written only if `mayRecordDenial` lets it (the refusal log's flood limit:
+ * a caller at a rate limit or quota is refused at once however fast it asks); a content guard's
+ * violations always are, since the guard counts them. No policy counts other denials.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
@@ -49,20 +52,37 @@ export interface PolicyOutcome {
   denial: Error | null;
   /** The endpoint's advisory lock is held until the transaction ends (there were policies). */
   locked: boolean;
+  /** Whether the decision row was written (false: a denial only counted by the flood limit, or no policies). */
+  recorded: boolean;
 }
+
+/** Whether a denial's row may be written, by its reason code; absent: always. */
+export type DenialRecording = (reasonCode: string) => Promise<boolean>;
+
+/** The reason codes of a content guard's violations: its block counts their rows (facts.ts). */
+const isViolation = (reasonCode: string) => reasonCode.startsWith('CONTENT_');
 
 /**
  * Decides the query in `tx` (see above); the caller commits, then throws `denial` if any.
  * `enabled` are the endpoint's enabled policies, oldest first, when the caller has read them
  * already (with the endpoint, in one statement); otherwise they are read here.
  */
-export async function decidePolicies(tx: EntityManager, call: PolicyCall, operationHash: string | null, enabled?: readonly PolicyRule[]): Promise<PolicyOutcome> {
+export async function decidePolicies(
+  tx: EntityManager,
+  call: PolicyCall,
+  operationHash: string | null,
+  enabled?: readonly PolicyRule[],
+  mayRecordDenial?: DenialRecording,
+): Promise<PolicyOutcome> {
   const policies = enabled ?? (await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
-  if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false };
+  if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false, recorded: false };
   await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
   const evaluated = await evaluate(tx, call, policies);
   const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
   const flatMicros = evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0);
+  if (denial?.verdict.decision === 'DENY' && mayRecordDenial && !isViolation(denial.verdict.reasonCode) && !(await mayRecordDenial(denial.verdict.reasonCode))) {
+    return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true, recorded: false };
+  }
   tx.create(PolicyDecision, {
     tenant: call.endpoint.tenantId,
     endpointId: call.endpoint.id,
@@ -88,11 +108,12 @@ export async function decidePolicies(tx: EntityManager, call: PolicyCall, operat
     costMicros: flatMicros,
     createdAt: call.now,
   });
-  if (denial && denial.verdict.decision === 'DENY') return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true };
+  if (denial && denial.verdict.decision === 'DENY') return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true, recorded: true };
   return {
     admission: { flatMicros, charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0) },
     denial: null,
     locked: true,
+    recorded: true,
   };
 }
 
