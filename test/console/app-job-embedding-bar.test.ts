@@ -9,7 +9,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
+import { browserSkipReason, sharedChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { createModel } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -28,10 +28,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `the console's job card w
   let fake: FakeOpenAI;
 
   beforeAll(async () => {
-    [server, browser, fake] = await Promise.all([startTestServer(), launchChromium(), startFakeOpenAI()]);
+    [server, browser, fake] = await Promise.all([startTestServer(), sharedChromium(), startFakeOpenAI()]);
   });
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
     await fake?.close();
   });

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOtherHosts, browserSkipReason, launchChromium, watchForProblems } from '../support/browser.js';
+import { blockOtherHosts, browserSkipReason, sharedChromium, watchForProblems } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const skipReason = browserSkipReason('test/console/graphiql');
@@ -17,10 +17,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `GraphiQL (${skipReason})
   let browser: Browser;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startTestServer({ env: { SLUICE_GRAPHIQL: 'true' } }), launchChromium()]);
+    [server, browser] = await Promise.all([startTestServer({ env: { SLUICE_GRAPHIQL: 'true' } }), sharedChromium()]);
   });
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
   });
 

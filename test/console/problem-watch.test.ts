@@ -9,7 +9,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, watchForProblems } from '../support/browser.js';
+import { sharedChromium, watchForProblems } from '../support/browser.js';
 import { describeInBrowser } from '../support/console-suite.js';
 
 describeInBrowser('test/console/problem-watch', 'the browser tests’ problem watch', () => {
@@ -29,11 +29,10 @@ describeInBrowser('test/console/problem-watch', 'the browser tests’ problem wa
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   afterAll(async () => {
     for (const response of held.splice(0)) response.destroy();
-    await browser?.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });

@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CONSOLE_POLICY } from '../../src/platform/http/security-headers.js';
-import { browserSkipReason, launchChromium, networkSettled } from '../support/browser.js';
+import { browserSkipReason, sharedChromium, networkSettled } from '../support/browser.js';
 import { consolePage, signInThroughConsole } from '../support/console-view.js';
 import { must } from '../support/endpoints.js';
 import { signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
@@ -44,11 +44,10 @@ describe('the console, as served', () => {
       },
     });
     owner = await signUp(server, { tenantName: 'Harbour Works' });
-    if (!skipReason) browser = await launchChromium();
+    if (!skipReason) browser = await sharedChromium();
   });
 
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
   });
 

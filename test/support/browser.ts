@@ -22,6 +22,25 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
 }
 
+/** This worker's Chromium (sharedChromium); relaunched if it went away. */
+let shared: Promise<Browser> | undefined;
+
+/**
+ * One Chromium for every browser test file a worker runs, launched on first use: a launch and
+ * close cost about 2 s of CPU per file, some 30 files a run. Files never close it; each opens
+ * and closes its own contexts, which keep their cookies and storage apart. The module lives as
+ * long as the worker (vitest.config.ts: isolate false), and playwright kills the browsers it
+ * launched when the process exits (and Chromium ends when its pipe to the process closes).
+ */
+export function sharedChromium(): Promise<Browser> {
+  const previous = shared;
+  shared = (async () => {
+    const browser = await previous?.catch(() => undefined);
+    return browser?.isConnected() ? browser : launchChromium();
+  })();
+  return shared;
+}
+
 /**
  * Aborts every request to a host other than `host` (the test server), as a machine offline or
  * behind a firewall would see it; returns the URLs that were refused.

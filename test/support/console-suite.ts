@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import type { SluiceWorker } from '../../src/server/job-worker.js';
-import { browserSkipReason, launchChromium } from './browser.js';
+import { browserSkipReason, sharedChromium } from './browser.js';
 import { consolePage, openDatasetPage, SHOTS, signInThroughConsole } from './console-view.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
 import { signUp, type SignedUp } from './identity.js';
@@ -81,7 +81,7 @@ export function consoleSuite(options: ConsoleSuiteOptions = {}): ConsoleSuite {
     // Each kept as soon as it is up, and every start awaited: if one fails, afterAll closes the others.
     const starts = await Promise.allSettled([
       startTestServer(options.server).then((started) => (server = started)),
-      launchChromium().then((started) => (browser = started)),
+      sharedChromium().then((started) => (browser = started)),
       ...Array.from({ length: options.fakeOpenAIs ?? 0 }, () => startFakeOpenAI().then((started) => fakes.push(started))),
     ]);
     const failed = starts.find((start) => start.status === 'rejected');
@@ -93,7 +93,6 @@ export function consoleSuite(options: ConsoleSuiteOptions = {}): ConsoleSuite {
   afterAll(async () => {
     // Workers first: they use the server's database and event bus.
     await Promise.all(workers.map((worker) => worker.stop()));
-    await browser?.close();
     await server?.close();
     await Promise.all(fakes.map((fake) => fake.close()));
   });
