@@ -26,7 +26,10 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const ROUNDS = 8;
+// Rounds of requests sent at once: each round signs people up (a password hash each), so a
+// round costs seconds on a busy machine; the rounds get a time limit to match.
+const ROUNDS = 4;
+const ROUNDS_TIMEOUT = { timeout: 180_000 };
 const INVITE = 'mutation($email: String!, $role: Role!) { inviteMember(email: $email, role: $role) { token } }';
 const ACCEPT =
   'mutation($token: String!, $password: String) { acceptInvitation(token: $token, password: $password) { accessToken refreshToken tenant { slug } } }';
@@ -98,7 +101,7 @@ describe('a signed-in acceptInvitation and a refreshSession of the same session 
     await expectOneChainIn(sessionId, host, accepted.body.data.acceptInvitation, 'move first');
   });
 
-  it('never fork the chain nor end the session: the move lands, one refresh token lives, a losing refresh is CONFLICT', async () => {
+  it('never fork the chain nor end the session: the move lands, one refresh token lives, a losing refresh is CONFLICT', ROUNDS_TIMEOUT, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const { person, host, token, sessionId } = await invitedWhileSignedIn();
       const [accepted, refreshed] = await Promise.all([
@@ -123,7 +126,7 @@ describe('a signed-in acceptInvitation and a refreshSession of the same session 
 });
 
 describe('signed-out acceptances that create the same account at once', () => {
-  it('accept one invitation once: the other request is CONFLICT `used`, one account, one membership', async () => {
+  it('accept one invitation once: the other request is CONFLICT `used`, one account, one membership', ROUNDS_TIMEOUT, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const host = await signUp(server, { tenantName: 'Host' });
       const email = uniqueEmail('twice');
@@ -139,7 +142,7 @@ describe('signed-out acceptances that create the same account at once', () => {
     }
   });
 
-  it("refuse the second account with CONFLICT and leave the loser's invitation usable", async () => {
+  it("refuse the second account with CONFLICT and leave the loser's invitation usable", ROUNDS_TIMEOUT, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const [first, second] = await Promise.all([signUp(server, { tenantName: 'One' }), signUp(server, { tenantName: 'Two' })]);
       const email = uniqueEmail('two-doors');
@@ -164,7 +167,7 @@ describe('signed-out acceptances that create the same account at once', () => {
 describe('rotateApiKey twice at once', () => {
   const ROTATE = 'mutation($id: ID!) { rotateApiKey(id: $id, gracePeriodSeconds: 3600) { secret apiKey { id } } }';
 
-  it('issues one successor: the other rotation is refused as already rotated', async () => {
+  it('issues one successor: the other rotation is refused as already rotated', ROUNDS_TIMEOUT, async () => {
     const owner = await signUp(server, { tenantName: 'Keys' });
     for (let round = 0; round < ROUNDS; round++) {
       const created = await createApiKey(server, owner.accessToken, { name: `rotating-${round}`, scopes: ['READ'] });
@@ -187,7 +190,7 @@ describe('rotateApiKey twice at once', () => {
 describe('other changes to one session at once', () => {
   const SWITCH = 'mutation($t: String!) { switchTenant(tenant: $t) { accessToken tenant { slug } } }';
 
-  it('switchTenant, refreshSession and logOut serialise: no INTERNAL, no answer for a session that had already ended', async () => {
+  it('switchTenant, refreshSession and logOut serialise: no INTERNAL, no answer for a session that had already ended', ROUNDS_TIMEOUT, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const away = await signUp(server, { tenantName: 'Away' });
       const person = await signUp(server, { tenantName: 'Home' });
