@@ -146,6 +146,8 @@ export const envSchema = z.object({
   /** Longest one retrieval statement of an endpoint query may run before it is cancelled (QUERY_TOO_COSTLY). */
   SLUICE_SEARCH_TIMEOUT_MS: z.coerce.number().int().min(10, 'must be at least 10').max(600_000, 'must be at most 600000').default(10_000),
   SLUICE_HNSW_EF_SEARCH: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(200),
+  /** pgvector's hnsw.max_scan_tuples (its default 20 000): a scan cut short by it is searched again exactly (endpoints/semantic-retriever.ts). */
+  SLUICE_HNSW_MAX_SCAN_TUPLES: z.coerce.number().int().min(1, 'must be at least 1').max(2_147_483_647, 'must be at most 2147483647').default(20_000),
   /** The only vector sizes given an HNSW index on the shared chunk_embeddings (db/vector-index.ts); any other is searched exactly. */
   SLUICE_VECTOR_INDEX_DIMENSIONS: z
     .string()

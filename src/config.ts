@@ -172,7 +172,7 @@ export function parseConfig(env: Env): Omit<Config, 'secrets' | 'secretsSource' 
       privateNetworks,
     },
     egress: { privateNetworks },
-    vectorSearch: { hnswEfSearch: values.SLUICE_HNSW_EF_SEARCH },
+    vectorSearch: { hnswEfSearch: values.SLUICE_HNSW_EF_SEARCH, hnswMaxScanTuples: values.SLUICE_HNSW_MAX_SCAN_TUPLES },
     searchTimeoutMs: values.SLUICE_SEARCH_TIMEOUT_MS,
     modelHealth: {
       // Off by default under test: a check is a request to the test's model server, which tests count.

@@ -29,8 +29,8 @@ describe('parseConfig', () => {
     expect(config.database).toEqual({ url: undefined, appUrl: undefined, poolSize: 10, requestLockTimeoutMs: 10_000, embeddedSharedBuffers: undefined });
     expect(parseConfig({ SLUICE_EMBEDDED_SHARED_BUFFERS: '2GB' }).database.embeddedSharedBuffers).toBe('2GB');
     // HNSW search breadth chosen from recall measurements (docs/endpoints.md#engines), not pgvector's 40.
-    expect(config.vectorSearch).toEqual({ hnswEfSearch: 200 });
-    expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400' }).vectorSearch).toEqual({ hnswEfSearch: 400 });
+    expect(config.vectorSearch).toEqual({ hnswEfSearch: 200, hnswMaxScanTuples: 20_000 });
+    expect(parseConfig({ SLUICE_HNSW_EF_SEARCH: '400', SLUICE_HNSW_MAX_SCAN_TUPLES: '50000' }).vectorSearch).toEqual({ hnswEfSearch: 400, hnswMaxScanTuples: 50_000 });
     // HNSW indexes on the shared table only for the common model sizes the operator allows, never one per size a tenant picks.
     expect([...config.worker.vectorIndexDimensions]).toEqual([256, 384, 512, 768, 1024, 1536]);
     expect([...parseConfig({ SLUICE_VECTOR_INDEX_DIMENSIONS: '768, 2000' }).worker.vectorIndexDimensions]).toEqual([768, 2000]);
@@ -56,6 +56,7 @@ describe('parseConfig', () => {
     [{ SLUICE_MODEL_ANSWER_TIMEOUT_MS: '999' }, /^SLUICE_MODEL_ANSWER_TIMEOUT_MS: must be at least 1000/],
     [{ SLUICE_MODEL_ANSWER_MAX_CHARS: '16777217' }, /^SLUICE_MODEL_ANSWER_MAX_CHARS: must be at most 16777216/],
     [{ SLUICE_HNSW_EF_SEARCH: '1001' }, /^SLUICE_HNSW_EF_SEARCH: must be at most 1000/],
+    [{ SLUICE_HNSW_MAX_SCAN_TUPLES: '0' }, /^SLUICE_HNSW_MAX_SCAN_TUPLES: must be at least 1/],
     [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '3072' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list of vector sizes from 1 to 2000 \(e\.g\. 384,768,1536\), or none/],
     [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '0' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],
     [{ SLUICE_VECTOR_INDEX_DIMENSIONS: '384,,768' }, /^SLUICE_VECTOR_INDEX_DIMENSIONS: must be a comma-separated list/],

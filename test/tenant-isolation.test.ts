@@ -210,7 +210,8 @@ describe('PostgreSQL row-level security alone', () => {
         let n = 0;
         const { rows } = await client.query(sql.replace(/\?/g, () => `$${++n}`), params);
         await client.query('rollback');
-        return rows.map((row) => row.chunk_id);
+        // A statement that places nothing answers one row of nulls (and how many the scan found).
+        return rows.filter((row) => row.chunk_id !== null).map((row) => row.chunk_id);
       });
     expect(await search(seeded.get(a.id)!)).toEqual([seeded.get(a.id)!.chunkId]);
     expect(await search(seeded.get(b.id)!)).toEqual([]);

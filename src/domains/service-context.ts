@@ -35,7 +35,7 @@ export interface ServiceDependencies {
   readonly modelSettings: ProviderSettings;
   /** The model health checks' settings: a query refuses at once when a fresh check found its model DOWN. Absent: never. */
   readonly modelHealth?: HealthSettings;
-  /** HNSW search breadth (SLUICE_HNSW_EF_SEARCH); absent: the default. */
+  /** HNSW search breadth and scan bound (SLUICE_HNSW_EF_SEARCH, SLUICE_HNSW_MAX_SCAN_TUPLES); absent: the defaults. */
   readonly vectorSearch?: VectorSearchSettings;
   /** Longest one retrieval statement may run before it is cancelled (SLUICE_SEARCH_TIMEOUT_MS); absent: unbounded. */
   readonly searchTimeoutMs?: number;

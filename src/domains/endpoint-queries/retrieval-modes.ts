@@ -69,7 +69,7 @@ export async function planRetrieval(
   // What the semantic ranking embeds, and the exclusions it applies (search syntax is the keyword ranking's).
   const asMeaning = readSemanticQuery(request.query);
   const semanticRows = (tx: EntityManager, questions: EmbeddedQuestion[], limit: number, minScore: number | null) =>
-    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch, timeoutMs: ctx.deps.searchTimeoutMs, exclusions: asMeaning.exclusions });
+    semanticSearch(tx, { questions, limit, minScore, settings: ctx.deps.vectorSearch, timeoutMs: ctx.deps.searchTimeoutMs, exclusions: asMeaning.exclusions, meter: ctx.deps.meter });
   // With passagesPerDocument, a ranking is read deeper until topK passages remain; its ranks stay its own.
   const keyword = async (tx: EntityManager, topK: number, minScore: number | null) =>
     perDocument === null

@@ -32,6 +32,8 @@ export interface ProductMeter {
   ingestedInput(outcome: string, volume: { bytes: number; documents: number; chunks: number }): void;
   /** A credential refused: its kind (apiKey, accessToken, …) and why (unknown, expired, …). */
   credentialFailure(credential: string, reason: string): void;
+  /** A semantic search the HNSW index answered short of the rows its filters hold, searched again exactly. */
+  vectorSearchExactFallback(): void;
 }
 
 const INGESTION_OUTCOMES = new Set(['INDEXED', 'REPLACED', 'UNCHANGED', 'FAILED']);
@@ -52,6 +54,7 @@ export class ProductMetrics implements ProductMeter {
   private readonly ingestionDocuments: Counter<'outcome'>;
   private readonly ingestionChunks: Counter<'outcome'>;
   private readonly credentialFailures: Counter<'credential' | 'reason'>;
+  private readonly exactFallbacks: Counter;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -85,6 +88,11 @@ export class ProductMetrics implements ProductMeter {
     this.ingestionDocuments = new Counter({ name: 'sluice_ingestion_documents_total', help: 'Documents written from ingestion inputs (an input that failed: 0), by outcome', labelNames: ['outcome'], registers });
     this.ingestionChunks = new Counter({ name: 'sluice_ingestion_chunks_total', help: 'Chunks written from ingestion inputs, by outcome', labelNames: ['outcome'], registers });
     this.credentialFailures = new Counter({ name: 'sluice_credential_failures_total', help: 'Credentials refused, by kind and reason', labelNames: ['credential', 'reason'], registers });
+    this.exactFallbacks = new Counter({
+      name: 'sluice_vector_search_exact_fallbacks_total',
+      help: 'Semantic searches whose HNSW scan stopped (hnsw.max_scan_tuples) short of the rows their filters hold, searched again exactly',
+      registers,
+    });
   }
 
   endpointQuery(endpointId: string, outcome: CallOutcome, seconds: number): void {
@@ -112,6 +120,10 @@ export class ProductMetrics implements ProductMeter {
 
   credentialFailure(credential: string, reason: string): void {
     this.credentialFailures.inc({ credential: word(credential, 'other'), reason: word(reason, 'other') });
+  }
+
+  vectorSearchExactFallback(): void {
+    this.exactFallbacks.inc();
   }
 }
 
