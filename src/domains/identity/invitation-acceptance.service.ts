@@ -40,11 +40,17 @@ export class InvitationAcceptanceService {
 
     // The invitation token is the proof of this tenant: enter it for the writes below.
     await this.ctx.scope.enterTenant(record.tenantId, actor.kind === 'user' ? actor.userId : null);
+    // Locked in the order a removal or demotion of the inviter takes the same rows (their
+    // membership, then their invitations: members.service.ts): the inviter's membership for
+    // share, then the invitation. Taken the other way round, an acceptance hashing a password
+    // with the invitation held deadlocked against the owner removing the inviter (one of them
+    // UNAVAILABLE DEADLOCK; test/identity/accept-versus-inviter-change.test.ts).
+    const inviter = await this.lockedInviter((await em.findOneOrFail(Invitation, { id: record.invitationId })).invitedBy?.id ?? null);
     // Held before an account is made or a password checked, and checked again: a second
     // acceptance of it waits here and is refused as used (it used to create the same account
     // too and fail on the unique email, INTERNAL); a removal that revokes it either commits
     // first or waits for this.
-    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const invitation = await em.findOneOrFail(Invitation, { id: record.invitationId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
     if (invitation.revokedAt) throw invalid;
     if (invitation.acceptedAt) throw new ConflictError('This invitation has already been used', { reason: 'used' });
 
@@ -74,7 +80,7 @@ export class InvitationAcceptanceService {
     }
 
     await this.ctx.scope.enterTenant(record.tenantId, user.id);
-    await this.assertInviterStillGrants(invitation);
+    this.assertInviterStillGrants(invitation, inviter);
     await this.assertSendingKeyStillLive(invitation, invalid);
     if (await em.count(Membership, { user })) throw new ConflictError('You are already a member of this tenant', { reason: 'member' });
     const membership = em.create(Membership, { tenant: record.tenantId, user, role: record.role });
@@ -108,16 +114,21 @@ export class InvitationAcceptanceService {
   }
 
   /**
-   * An invitation grants no more than the person who answers for it may grant now: removed,
-   * demoted below its role, or their account deleted, and it is refused. Their membership row is
-   * locked (for share) so a removal or demotion racing this acceptance waits for it, then finds
-   * the new member and can remove them in turn.
+   * The inviter's membership in this tenant, its row locked for share (null: none, or nobody
+   * invited), so a removal or demotion racing this acceptance waits for it, then finds the new
+   * member and can remove them in turn; one that came first is seen (the row gone, or its new role).
    */
-  private async assertInviterStillGrants(invitation: Invitation): Promise<void> {
+  private async lockedInviter(inviterUserId: string | null): Promise<Membership | null> {
+    if (!inviterUserId) return null;
+    return this.ctx.em.findOne(Membership, { user: inviterUserId }, { lockMode: LockMode.PESSIMISTIC_READ, refresh: true });
+  }
+
+  /**
+   * An invitation grants no more than the person who answers for it may grant now: removed,
+   * demoted below its role, or their account deleted, and it is refused.
+   */
+  private assertInviterStillGrants(invitation: Invitation, inviter: Membership | null): void {
     if (!invitation.invitedByPerson) return;
-    const inviter = invitation.invitedBy
-      ? await this.ctx.em.findOne(Membership, { user: invitation.invitedBy.id }, { lockMode: LockMode.PESSIMISTIC_READ })
-      : null;
     if (!inviter || !roleAtLeast(inviter.role, invitation.role)) {
       throw new ForbiddenError(`Whoever invited you can no longer grant the ${invitation.role} role here: ask the tenant's administrators for a new invitation`, {
         reason: 'inviter-gone',
