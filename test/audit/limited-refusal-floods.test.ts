@@ -11,7 +11,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, must, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
-import { createApiKey, signUp, type SignedUp } from '../support/identity.js';
+import { addMember, createApiKey, signUp, type SignedUp } from '../support/identity.js';
 import { createPolicy } from '../support/policies.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -180,5 +180,37 @@ describe('a mutation refused by its own limit', { timeout: 90_000 }, () => {
       ownerSql<{ count: string }>(`select count(*) from audit_events where tenant_id = $1 and action = 'graphql.mutation' and outcome = 'RATE_LIMITED'`, [tenantId]).then(([row]) => Number(row!.count));
     expect(await pollUntil(refused, (count) => count >= LIMIT, { timeoutMs: 10_000, intervalMs: 100, failure: (count) => `${count} events` })).toBe(LIMIT);
     await suppressedOn(tenantId, { 'graphql.mutation:RATE_LIMITED': FLOOD - LIMIT });
+  });
+});
+
+describe("other callers' floods", { timeout: 120_000 }, () => {
+  // The trail's own budget is ten callers' worth (50 here): ten callers, each at its own limit of
+  // 5, used it up, and a caller refused after them had its first denial counted, not written.
+  it("leave an authenticated caller its own first refusals written: the trail's budget is not theirs to use up", async () => {
+    const setup = await tenantWithEndpoint('Crowded trail');
+    await createPolicy(server, setup.owner.accessToken, setup.endpoint.endpointId, 'rate_limit', { requestsPerPeriod: 1, periodSeconds: 3600, scope: 'per_user' });
+    const askAs = (token: string, ip: string) => async () =>
+      (await server.graphql('query($e: String!) { queryEndpoint(endpoint: $e, query: "lock keeper") { answer } }', { token, headers: fromIp(ip), variables: { e: setup.endpoint.reference } }))
+        .body.errors?.[0]?.extensions?.code as string | undefined;
+    const others = await Promise.all(Array.from({ length: 10 }, () => addMember(server, setup.owner.accessToken, 'MEMBER')));
+    await Promise.all(
+      others.map(async (other) => {
+        const ask = askAs(other.accessToken, freshIp());
+        expect(await ask()).toBeUndefined();
+        await refusedTimes(LIMIT + 1, ask);
+      }),
+    );
+    const victim = await addMember(server, setup.owner.accessToken, 'MEMBER');
+    const ask = askAs(victim.accessToken, freshIp());
+    expect(await ask()).toBeUndefined();
+    await refusedTimes(1, ask);
+    // The victim's own rows (rowsOf counts every caller's policy.denied of the endpoint).
+    const victimId = idOf(victim.user.id);
+    const victimRows = async () => {
+      const [denials] = await ownerSql<{ count: string }>(`select count(*) from policy_decisions where endpoint_id = $1 and decision = 'DENY' and caller_id = $2`, [idOf(setup.endpoint.endpointId), victimId]);
+      const events = await ownerSql<{ kind: string; count: string }>(`select action || ':' || outcome as kind, count(*) from audit_events where tenant_id = $1 and actor_id = $2 and (action like '%.query' or action = 'policy.denied') group by 1`, [setup.tenantId, victimId]);
+      return { denials: Number(denials!.count), events: Object.fromEntries(events.map((row) => [row.kind, Number(row.count)])) as Record<string, number> };
+    };
+    await expectRows(victimRows, { denials: 1, events: { 'endpoint.query:ok': 1, 'graphql.query:RATE_LIMITED': 1, 'graphql.query:ok': 1, 'policy.denied:RATE_LIMITED': 1 } });
   });
 });

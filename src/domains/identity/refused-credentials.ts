@@ -140,6 +140,8 @@ interface Suppressed {
 
 /** Distinct addresses counted per summary, at most (memory stays bounded). */
 const MAX_SOURCES = 10_000;
+/** How an authenticated caller's source starts (an address's never does). */
+const CALLER_SOURCE = 'caller ';
 const TRAIL_FACTOR = 10;
 
 export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedRefusals {
@@ -176,7 +178,7 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
 
   /** One credential is one actor, however many addresses it sends from; an anonymous caller is its address. */
   private callerOf(actor: AuditActor, ip: string | null | undefined): string {
-    return actor.kind !== 'anonymous' && actor.id ? `caller ${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
+    return actor.kind !== 'anonymous' && actor.id ? `${CALLER_SOURCE}${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
   }
 
   /**
@@ -209,13 +211,24 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
     if (await this.allowed(stream, trail, kind, source)) this.options.audit.record(record());
   }
 
-  /** Whether one more of `stream` may be written on `trail` from `source`; if not, it is counted. */
+  /**
+   * Whether one more of `stream` may be written on `trail` from `source`; if not, it is counted.
+   * A trail's own budget (ten sources' worth) is shared by every source, so a flood from others
+   * could leave a caller's first refusals unwritten. For refusals by a limit and an endpoint's
+   * refusals, an authenticated caller's are judged by its own budget alone: each caller is a
+   * credential its tenant (or, for a published endpoint, another tenant) made, so their number
+   * is bounded by what minting them costs, and ten attacker keys each refused once every six
+   * seconds kept a victim key's first policy denial off its endpoint's log (an attacker review
+   * of dd35c90). Anonymous addresses come free, so theirs still share the trail's budget.
+   */
   private async allowed(stream: Stream, trail: string | null, kind: string, source: string): Promise<boolean> {
     const { buckets, rule } = this.options;
     const bySource = await buckets.take(keyOf(`${stream}:source`, trail, source), rule);
+    const ownBudgetOnly = (stream === 'limited' || stream === 'decision') && source.startsWith(CALLER_SOURCE);
     const allowed =
       bySource.allowed &&
-      (await buckets.take(keyOf(`${stream}:trail`, trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed;
+      (ownBudgetOnly ||
+        (await buckets.take(keyOf(`${stream}:trail`, trail), { perSecond: rule.perSecond * TRAIL_FACTOR, burst: rule.burst * TRAIL_FACTOR })).allowed);
     if (!allowed) this.count(trail, kind, source);
     return allowed;
   }
