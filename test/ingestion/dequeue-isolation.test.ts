@@ -5,8 +5,9 @@
  * job id, it must remove nothing; bound to A, it removes A's entry (the positive control).
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withClient } from '../../src/db/bootstrap.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 
@@ -21,19 +22,9 @@ beforeAll(async () => {
 });
 afterAll(() => database?.drop());
 
-async function connected<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Runs `sql` as the app role in a transaction bound to `tenantId`. */
 const asAppIn = <T extends pg.QueryResultRow>(tenantId: string, sql: string, values: unknown[]) =>
-  connected(database.appUrl, async (client) => {
+  withClient(database.appUrl, async (client) => {
     await client.query('begin');
     await client.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
     const result = await client.query<T>(sql, values);
@@ -42,12 +33,12 @@ const asAppIn = <T extends pg.QueryResultRow>(tenantId: string, sql: string, val
   });
 
 const queueEntries = (jobId: string) =>
-  connected(database.ownerUrl, async (client) => (await client.query<{ n: number }>(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${jobId}`])).rows[0]!.n);
+  withClient(database.ownerUrl, async (client) => (await client.query<{ n: number }>(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${jobId}`])).rows[0]!.n);
 
 it("removes only the bound tenant's queue entries: B cannot dequeue A's job, A can", async () => {
   const datasetId = randomUUID();
   const jobId = randomUUID();
-  await connected(database.ownerUrl, async (client) => {
+  await withClient(database.ownerUrl, async (client) => {
     await client.query(`insert into datasets (id, tenant_id, name, slug, created_at, updated_at) values ($1, $2, 'Q', $3, now(), now())`, [datasetId, a.id, `q-${datasetId.slice(0, 8)}`]);
     await client.query(
       `insert into ingestion_jobs (id, tenant_id, dataset_id, options, documents_total, bytes_total, created_at, updated_at) values ($1, $2, $3, '{}', 1, 1, now(), now())`,
