@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
 import { verifyChain } from '../../src/domains/audit/chain-verifier.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { AUDIT_FIELDS, auditEventsOf } from '../support/audit.js';
 import { endpointOver, endpointQueryOverWebSocket, gql, must } from '../support/endpoints.js';
 import { signUp, uniqueEmail } from '../support/identity.js';
 import { createDataset, ingestInline } from '../support/ingestion.js';
-import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -25,7 +25,6 @@ afterAll(async () => {
 });
 
 const SESSION = 'accessToken refreshToken user { id }';
-const databaseId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 /** The tenant's events as an ADMIN sees them (GraphQL), with `personalValues`. */
 /** A test for tenantEvents: an operation event of each of these root fields is there. */
@@ -82,7 +81,7 @@ async function verifyPlatformChain() {
         let index = 0;
         return (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
       },
-      new SecretBox(Buffer.from(TEST_MASTER_KEY, 'base64')),
+      secretsOf(server),
       PLATFORM_CHAIN,
     ),
   );
@@ -91,7 +90,7 @@ async function verifyPlatformChain() {
 describe('secrets given as arguments', () => {
   it('keeps no password, refresh token or invitation token, whatever the variables are called, and erasure leaves no email', async () => {
     const owner = await signUp(server, { password: 'owner passphrase 0001' });
-    const ownerTenant = databaseId(owner.tenant.id);
+    const ownerTenant = databaseIdOf(owner.tenant.id);
     const invitee = uniqueEmail('invitee');
     const invited = await must(server, owner.accessToken, 'mutation($x: String!) { inviteMember(email: $x, role: MEMBER) { token } }', { x: invitee });
     const invitationToken = invited.inviteMember.token as string;
@@ -109,7 +108,7 @@ describe('secrets given as arguments', () => {
     expect(wrong.errors[0].extensions.code).toBe('UNAUTHENTICATED');
 
     const secrets = [owner.password, memberPassword, 'wrong but secret 4242', 'not my passphrase 31337', invitationToken, member.refreshToken, refreshed.refreshSession.refreshToken, token];
-    const events = await tenantEvents(owner.accessToken, withFields('deleteMyAccount'), { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    const events = await tenantEvents(owner.accessToken, withFields('deleteMyAccount'), { action: 'graphql.mutation', actor: databaseIdOf(member.user.id) });
     const platform = await platformOperation('logIn', invitee, 2);
     expect(platform.length).toBe(2);
     const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(ownerTenant), await storedRows(PLATFORM_CHAIN)]);
@@ -141,7 +140,7 @@ describe('secrets given as arguments', () => {
 
     // Erasure: the email leaves the personal data too, and both chains still verify.
     expect((await must(server, token, 'mutation($p: String!) { deleteMyAccount(password: $p) }', { p: memberPassword })).deleteMyAccount).toBe(true);
-    await tenantEvents(owner.accessToken, (events) => events.filter((event) => event.details.fields?.[0]?.field === 'deleteMyAccount').length >= 2, { action: 'graphql.mutation', actor: databaseId(member.user.id) });
+    await tenantEvents(owner.accessToken, (events) => events.filter((event) => event.details.fields?.[0]?.field === 'deleteMyAccount').length >= 2, { action: 'graphql.mutation', actor: databaseIdOf(member.user.id) });
     const everything = await withClient(server.database.ownerUrl, async (client) => (await client.query('select payload, personal from audit_events')).rows);
     expect(JSON.stringify(everything).toLowerCase()).not.toContain(invitee.toLowerCase());
     expect((await must(server, owner.accessToken, '{ verifyAuditChain { ok problem } }')).verifyAuditChain).toEqual({ ok: true, problem: null });
@@ -157,7 +156,7 @@ describe('secrets given as arguments', () => {
     const events = await tenantEvents(owner.accessToken, withFields('viewer'), { action: 'graphql.query' });
     const asked = events.find((event) => event.details.fields?.[0]?.field === 'viewer')!;
     expect([asked.details.operationName, asked.details.fields[0].alias]).toEqual(['slk_[redacted]', 'slk_[redacted]']);
-    expect(JSON.stringify(await storedRows(databaseId(owner.tenant.id)))).not.toContain(key);
+    expect(JSON.stringify(await storedRows(databaseIdOf(owner.tenant.id)))).not.toContain(key);
   });
 
   it('keeps no model key, given in a variable of any name', async () => {
@@ -169,7 +168,7 @@ describe('secrets given as arguments', () => {
     const events = await tenantEvents(owner.accessToken, withFields('createModel'), { action: 'graphql.mutation' });
     const creation = events.find((event) => event.details.fields?.[0]?.field === 'createModel')!;
     expect(creation.details.fields[0].arguments.input.apiKey).toEqual({ secret: 'omitted' });
-    expect(JSON.stringify(await storedRows(databaseId(owner.tenant.id)))).not.toContain('model-key-0123456789abcdef');
+    expect(JSON.stringify(await storedRows(databaseIdOf(owner.tenant.id)))).not.toContain('model-key-0123456789abcdef');
   });
 
   it('keeps no secret put under a secret-named member of an unmarked JSON argument, whatever it looks like', async () => {
@@ -185,7 +184,7 @@ describe('secrets given as arguments', () => {
     expect(config).toMatchObject({ api_key: { secret: 'omitted' }, apiKey: { secret: 'omitted' }, headers: { Authorization: { secret: 'omitted' }, 'x-api-key': { secret: 'omitted' }, Cookie: { secret: 'omitted' } }, env: { AZURE_OPENAI_APIKEY: { secret: 'omitted' }, PGPASSWORD: { secret: 'omitted' } } });
     // What is not a secret is kept as it was.
     expect(config).toMatchObject({ model: 'gpt', maxTokens: 512 });
-    const stored = JSON.stringify(await storedRows(databaseId(owner.tenant.id))) + JSON.stringify(await exported(owner.accessToken));
+    const stored = JSON.stringify(await storedRows(databaseIdOf(owner.tenant.id))) + JSON.stringify(await exported(owner.accessToken));
     for (const secret of ['3f9c2b7e8a1d4c6f9e0b2a5d7c8e1f40', 'CFGSECRETVALUE42', 'abcdef0123456789', 'hdrsecret99887766', 'cookie5566778899', 'envkey11223344', 'pgpw99887766']) expect(stored).not.toContain(secret);
   });
 });
@@ -209,7 +208,7 @@ describe('free text given as arguments', () => {
     });
     // The same text gives the same digest: events can be matched without the text.
     expect(ws.details.fields[0].arguments.query).toEqual(http.details.fields[0].arguments.query);
-    const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(databaseId(owner.tenant.id))]);
+    const json = JSON.stringify([events, await exported(owner.accessToken), await storedRows(databaseIdOf(owner.tenant.id))]);
     expect(json).not.toContain('4111 1111 1111 1111');
     expect(json).not.toContain('lock keeper, my card');
   });

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { auditEventsOf } from '../support/audit.js';
+import { auditEventsOf, oldAuditEvent } from '../support/audit.js';
 import { createModel, must } from '../support/endpoints.js';
 import { createApiKey, signUp, tenantIdOf } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
@@ -27,19 +27,6 @@ afterAll(async () => {
 });
 
 const KEY = `slk_${'Q'.repeat(43)}`;
-
-/** An event as an older writer stored it. */
-function oldEvent(tenantId: string, action: string, details: Record<string, unknown>) {
-  const id = randomUUID();
-  const createdAt = new Date().toISOString();
-  return {
-    id,
-    tenantId,
-    createdAt,
-    personal: { email: null, ip: null, userAgent: null },
-    payload: { id, at: createdAt, action, outcome: 'ok', actorKind: 'user', actorId: null, requestId: null, traceId: null, details },
-  };
-}
 
 /**
  * The migration, run by the migrator as a start after an upgrade runs it: un-recorded first, so
@@ -83,14 +70,14 @@ it('masks what older rules kept, re-hashes and records the rewrite, and leaves w
   await asOwner(server, (client) =>
     client.query('select append_audit_events($1::jsonb)', [
       JSON.stringify([
-        oldEvent(tenantId, 'config.endpoint.update', { target: { type: 'Endpoint', id: randomUUID() }, before: { name: 'Docs' }, after: { name: `harbour ab-${KEY} Bearer EPSECRETabcdef` } }),
-        oldEvent(tenantId, 'config.model.update', {
+        oldAuditEvent(tenantId, 'config.endpoint.update', { target: { type: 'Endpoint', id: randomUUID() }, before: { name: 'Docs' }, after: { name: `harbour ab-${KEY} Bearer EPSECRETabcdef` } }),
+        oldAuditEvent(tenantId, 'config.model.update', {
           target: { type: 'Model', id: randomUUID() },
           before: null,
           after: { config: { model: 'sk-proj-PROVIDERKEY1234567890abcdef', systemPrompt: 'The vault code is 4417.', headers: { Cookie: 'session=abc' } } },
         }),
-        oldEvent(tenantId, 'config.identityProvider.create', { target: { type: 'IdentityProvider', id: randomUUID() }, before: null, after: { jwksUrl: 'https://idp.example.com/jwks?access_token=JWKSSECRET123456' } }),
-        oldEvent(tenantId, 'graphql.query', { operationName: KEY, documentHash: 'ab'.repeat(32), fields: [{ field: 'viewer', alias: `x${KEY}`, arguments: { path: `dir/${KEY}-x.txt` } }], durationMs: 2 }),
+        oldAuditEvent(tenantId, 'config.identityProvider.create', { target: { type: 'IdentityProvider', id: randomUUID() }, before: null, after: { jwksUrl: 'https://idp.example.com/jwks?access_token=JWKSSECRET123456' } }),
+        oldAuditEvent(tenantId, 'graphql.query', { operationName: KEY, documentHash: 'ab'.repeat(32), fields: [{ field: 'viewer', alias: `x${KEY}`, arguments: { path: `dir/${KEY}-x.txt` } }], durationMs: 2 }),
       ]),
     ]),
   );

@@ -9,11 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REWRITE_AUDIT_HISTORY_SQL } from '../../migrations/Migration20261202083125_audit_history_without_arguments.js';
-import { auditEventsOf } from '../support/audit.js';
+import { auditEventsOf, oldAuditEvent } from '../support/audit.js';
 import { must } from '../support/endpoints.js';
 import { createApiKey, signUp, tenantIdOf } from '../support/identity.js';
-import { startTestServer, type TestServer } from '../support/server.js';
 import { asOwner } from '../support/locks.js';
+import { pollUntil } from '../support/poll.js';
+import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,31 +24,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-
-/** An event as the writer stored it before (details.variables). */
-function oldEvent(tenantId: string, action: string, details: Record<string, unknown>) {
-  const id = randomUUID();
-  const createdAt = new Date().toISOString();
-  return {
-    id,
-    tenantId,
-    createdAt,
-    personal: { email: null, ip: null, userAgent: null },
-    payload: { id, at: createdAt, action, outcome: 'ok', actorKind: 'user', actorId: null, requestId: null, traceId: null, details },
-  };
-}
-
 /** Waits (owner connection: no audited call of its own) until `field`'s operation event is stored. */
 async function lastOperationWritten(tenantId: string, field: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
   const count = () =>
     asOwner(server, async (client) =>
       Number((await client.query(`select count(*) from audit_events where tenant_id = $1 and payload->'details'->'fields'->0->>'field' = $2`, [tenantId, field])).rows[0].count),
     );
-  while ((await count()) === 0) {
-    if (Date.now() > deadline) throw new Error(`the ${field} operation event was never written`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await pollUntil(count, (seen) => seen > 0, { timeoutMs: 15_000, intervalMs: 25, failure: () => `the ${field} operation event was never written` });
 }
 
 /** The chain's (seq, hash) pairs up to `seq`, in order. */
@@ -70,9 +53,9 @@ it('removes stored variables and diff emails, re-hashes the chain, records the r
   await asOwner(server, (client) =>
     client.query('select append_audit_events($1::jsonb)', [
       JSON.stringify([
-        oldEvent(tenantId, 'graphql.mutation', { operationName: null, documentHash: 'ab'.repeat(32), variables: { p: 'old secret password 999' }, durationMs: 3 }),
-        oldEvent(tenantId, 'config.member.invite', { target: { type: 'Invitation', id: randomUUID() }, before: null, after: { email: 'old-invitee@example.test', role: 'MEMBER' } }),
-        oldEvent(tenantId, 'graphql.mutation', { operationName: 'R', documentHash: 'cd'.repeat(32), variables: { r: 'slr_oldrefreshtoken' }, durationMs: 1 }),
+        oldAuditEvent(tenantId, 'graphql.mutation', { operationName: null, documentHash: 'ab'.repeat(32), variables: { p: 'old secret password 999' }, durationMs: 3 }),
+        oldAuditEvent(tenantId, 'config.member.invite', { target: { type: 'Invitation', id: randomUUID() }, before: null, after: { email: 'old-invitee@example.test', role: 'MEMBER' } }),
+        oldAuditEvent(tenantId, 'graphql.mutation', { operationName: 'R', documentHash: 'cd'.repeat(32), variables: { r: 'slr_oldrefreshtoken' }, durationMs: 1 }),
       ]),
     ]),
   );
@@ -126,7 +109,7 @@ it('a rewrite record that does not name the hash it follows is reported', async 
   const tenantId = tenantIdOf(account);
   await asOwner(server, (client) =>
     client.query('select append_audit_events($1::jsonb)', [
-      JSON.stringify([oldEvent(tenantId, 'graphql.mutation', { variables: { p: 'x secret' } })]),
+      JSON.stringify([oldAuditEvent(tenantId, 'graphql.mutation', { variables: { p: 'x secret' } })]),
     ]),
   );
   await asOwner(server, (client) => client.query(REWRITE_AUDIT_HISTORY_SQL));

@@ -17,6 +17,7 @@ import { must } from '../support/endpoints.js';
 import { pollUntil } from '../support/poll.js';
 import { addMember, createApiKey, signUp } from '../support/identity.js';
 import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -27,7 +28,6 @@ afterAll(async () => {
 });
 
 const VERIFY = '{ verifyAuditChain { ok problem firstBrokenEventId } }';
-const idOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const asApp = <T>(work: (client: pg.Client) => Promise<T>) => withClient(server.database.appUrl, work);
 const asOwner = <T>(work: (client: pg.Client) => Promise<T>) => withClient(server.database.ownerUrl, work);
 const userIdOf = async (account: { email: string }): Promise<string> =>
@@ -60,7 +60,7 @@ it('the app role cannot pseudonymise a live account: its email and IP stay, late
   const owner = await signUp(server);
   const ownerId = await userIdOf(owner);
   const key = await createApiKey(server, owner.accessToken, { name: 'evidence', scopes: ['READ'] });
-  const keyId = idOf(key.body.data.createApiKey.apiKey.id);
+  const keyId = databaseIdOf(key.body.data.createApiKey.apiKey.id);
   const before = await auditEventsOf(server, owner.accessToken, 1, { action: 'config.apiKey.create' });
   expect(before.map((event) => event.actorEmail)).toEqual([owner.email]);
 
@@ -98,7 +98,7 @@ it('reports personal data marked erased for an actor who was never erased', asyn
 
 it('stores a forged event’s time as its payload says, and reports its personal data under an unknown master key', async () => {
   const victim = await signUp(server);
-  const tenantId = idOf(victim.tenant.id);
+  const tenantId = databaseIdOf(victim.tenant.id);
   const actorId = await userIdOf(victim);
   await auditEventsOf(server, victim.accessToken, 1);
   const event = forged(tenantId, actorId, {
@@ -119,7 +119,7 @@ it('stores a forged event’s time as its payload says, and reports its personal
 
 it('refuses events whose personal data claims erasure or whose payload has no time, and reports personal data without a digest', async () => {
   const victim = await signUp(server);
-  const tenantId = idOf(victim.tenant.id);
+  const tenantId = databaseIdOf(victim.tenant.id);
   const actorId = await userIdOf(victim);
   await auditEventsOf(server, victim.accessToken, 1);
   const append = (event: unknown) => asApp((client) => client.query('select append_audit_events($1::jsonb)', [JSON.stringify([event])]));
@@ -136,7 +136,7 @@ it('refuses events whose personal data claims erasure or whose payload has no ti
 
 it('keeps the trail’s own events and times ahead of the database’s clock from the app role', async () => {
   const victim = await signUp(server);
-  const tenantId = idOf(victim.tenant.id);
+  const tenantId = databaseIdOf(victim.tenant.id);
   const actorId = await userIdOf(victim);
   await auditEventsOf(server, victim.accessToken, 1);
   const append = (event: unknown) => asApp((client) => client.query('select append_audit_events($1::jsonb)', [JSON.stringify([event])]));
@@ -170,7 +170,7 @@ it('reports an event whose time no longer matches its payload', async () => {
 it('a genuine account deletion verifies on the tenant’s chain and the platform’s, under the listed pseudonym only', async () => {
   const owner = await signUp(server);
   const member = await addMember(server, owner.accessToken, 'MEMBER');
-  const memberId = idOf(member.user.id);
+  const memberId = databaseIdOf(member.user.id);
   await must(server, member.accessToken, '{ viewer { kind } }');
   await auditEventsOf(server, owner.accessToken, 1, { actor: memberId });
   expect((await must(server, member.accessToken, `mutation { deleteMyAccount(password: "${member.password}") }`)).deleteMyAccount).toBe(true);

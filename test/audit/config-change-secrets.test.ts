@@ -14,6 +14,7 @@ import { auditEventsOf } from '../support/audit.js';
 import { endpointOver, must } from '../support/endpoints.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,7 +24,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const databaseId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 /** Everything the trail holds of the tenant, as every reader sees it: the query, the export, the stored rows. */
 async function everywhere(token: string, tenantId: string): Promise<string> {
@@ -58,7 +58,7 @@ describe('configuration change events keep no secret', () => {
     expect(change.details.after).toEqual({ name: 'harbour ep slk_[redacted] Bearer [redacted]' });
     // Kept as the operation's own event keeps the argument.
     expect(change.details.after.name).toBe(operation.details.fields[0].arguments.input.name);
-    const stored = await everywhere(owner.accessToken, databaseId(owner.tenant.id));
+    const stored = await everywhere(owner.accessToken, databaseIdOf(owner.tenant.id));
     expect(stored).not.toContain(apiKey.slice(4));
     expect(stored).not.toContain('EPSECRETabcdef');
   });
@@ -80,7 +80,7 @@ describe('configuration change events keep no secret', () => {
       keySet: false,
     });
     expect(operation.details.fields[0].arguments.input.config).toEqual(change.details.after.config);
-    const stored = await everywhere(owner.accessToken, databaseId(owner.tenant.id));
+    const stored = await everywhere(owner.accessToken, databaseIdOf(owner.tenant.id));
     expect(stored).not.toContain('PROVIDERKEY0123456789abcdef');
     expect(stored).not.toContain('PROMPTSECRET77');
   });
@@ -109,7 +109,7 @@ describe('configuration change events keep no secret', () => {
       roleMapping: { 'partner-admin': 'ADMIN', 'team slk_[redacted]': 'VIEWER', 'group?client_secret=[redacted]': { secret: 'omitted' }, longClaim: 'VIEWER', ['a'.repeat(127)]: 'VIEWER' },
     });
     expect(operation.details.fields[0].arguments.input.roleMapping).toEqual(change.details.after.roleMapping);
-    const stored = await everywhere(owner.accessToken, databaseId(owner.tenant.id));
+    const stored = await everywhere(owner.accessToken, databaseIdOf(owner.tenant.id));
     for (const secret of ['JWKSSECRET123456', apiKey.slice(4), 'GLUEDSECRET424242']) expect(stored).not.toContain(secret);
     // Half an emoji is no text: PostgreSQL would refuse it, or it would be stored as U+FFFD.
     expect(stored).not.toContain('\\ud83d"');

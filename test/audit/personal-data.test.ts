@@ -12,6 +12,7 @@ import { auditEventsOf } from '../support/audit.js';
 import { gql, must } from '../support/endpoints.js';
 import { addMember, createApiKey, logIn, signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -43,7 +44,7 @@ it('erases an account: no sign-in, audit events pseudonymised, chain still verif
   const member = await addMember(server, owner.accessToken, 'MEMBER');
   await createApiKey(server, owner.accessToken, { name: 'k', scopes: ['READ'] });
   await must(server, member.accessToken, '{ viewer { kind } }');
-  const memberId = Buffer.from(member.user.id, 'base64').toString().split(':')[1]!;
+  const memberId = databaseIdOf(member.user.id);
   await auditEventsOf(server, owner.accessToken, 1, { actor: memberId });
 
   const wrong = await gql(server, member.accessToken, 'mutation { deleteMyAccount(password: "not it") }');

@@ -12,7 +12,6 @@
  * real. The audit writer is asynchronous: every read waits for the events it expects.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
@@ -20,6 +19,7 @@ import { createApiKey, signUp, tenantIdOf, uniqueEmail } from '../support/identi
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp, ManualClock } from '../limits/support.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 
@@ -137,11 +137,11 @@ describe("wrong secrets under a key's shown prefix", () => {
       (rows) => rows.length >= 2,
       { timeoutMs: 15_000, intervalMs: 50, failure: (rows) => `expected the revoked key's 2 refusals on the tenant's chain, found ${JSON.stringify(rows)}` },
     );
-    const stolenId = decodeGlobalID(stolen.apiKey.id).id;
+    const stolenId = databaseIdOf(stolen.apiKey.id);
     expect(new Set(revoked.map((event) => `${event.actorId} ${event.ip}`))).toEqual(new Set([`${stolenId} ${elsewhere}`, `${stolenId} ${attackers[0]}`]));
 
     // The flood itself stays bounded: the chain's 50 wrong secrets, nothing more.
-    const seenId = decodeGlobalID(seen.apiKey.id).id;
+    const seenId = databaseIdOf(seen.apiKey.id);
     expect(flood.filter((event) => event.reason === 'wrong-secret' && event.actorId === seenId)).toHaveLength(50);
     expect(await eventsFrom(attackers, 50, 'auth.credential_refused')).toHaveLength(51);
   });

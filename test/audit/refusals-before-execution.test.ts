@@ -9,7 +9,6 @@
  * refused operations draws on (an attacker review).
  */
 import { createHash } from 'node:crypto';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
@@ -17,6 +16,7 @@ import { createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/ide
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp, ManualClock, wsClient, wsOperation } from '../limits/support.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let owner: SignedUp;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   owner = await signUp(server, { tenantName: 'Refusals' });
   const created = (await createApiKey(server, owner.accessToken, { name: 'caller', scopes: ['ADMIN', 'WRITE', 'READ'] })).body.data.createApiKey;
-  key = { secret: created.secret, id: decodeGlobalID(created.apiKey.id).id };
+  key = { secret: created.secret, id: databaseIdOf(created.apiKey.id) };
 });
 afterAll(() => server?.close());
 
@@ -132,7 +132,7 @@ describe('GraphQL operations refused before they ran', () => {
       ]),
     );
     for (const event of events) {
-      expect(event).toMatchObject({ tenantId: decodeGlobalID(owner.tenant.id).id, actorKind: 'apiKey', actorId: key.id });
+      expect(event).toMatchObject({ tenantId: databaseIdOf(owner.tenant.id), actorKind: 'apiKey', actorId: key.id });
       expect(event.details.fields).toBeUndefined();
       expect(event.details.documentHash).toMatch(/^[0-9a-f]{64}$/);
       expect(event.payload).not.toMatch(/secret-looking-argument|revokeApiKeyX|a299|nul-text/);
@@ -177,7 +177,7 @@ describe("a key holder's flood of refused operations", () => {
     for (let i = 0; i < readers; i++) keys.push((await createApiKey(server, tenant.accessToken, { name: `reader ${i}`, scopes: ['READ'] })).body.data.createApiKey);
     const stolen = (await createApiKey(server, tenant.accessToken, { name: 'stolen', scopes: ['ADMIN'] })).body.data.createApiKey;
     expect((await server.graphql(REVOKE_KEY, { token: tenant.accessToken, variables: { id: stolen.apiKey.id } })).body.data.revokeApiKey.revokedAt).toBeTruthy();
-    return { tenantId: decodeGlobalID(tenant.tenant.id).id, readers: keys as { secret: string; apiKey: { id: string } }[], stolen };
+    return { tenantId: databaseIdOf(tenant.tenant.id), readers: keys as { secret: string; apiKey: { id: string } }[], stolen };
   }
 
   const invalid = (secret: string, ip: string) => server.graphql('{ nope }', { headers: { 'x-api-key': secret, ...fromIp(ip) } });
@@ -189,7 +189,7 @@ describe("a key holder's flood of refused operations", () => {
     const refusals = await eventsFrom(ip, 5, 'auth.credential_refused');
     expect(refusals).toHaveLength(5);
     for (const event of refusals) {
-      expect(event).toMatchObject({ tenantId, action: 'auth.credential_refused', outcome: 'UNAUTHENTICATED', actorKind: 'apiKey', actorId: decodeGlobalID(stolen.apiKey.id).id });
+      expect(event).toMatchObject({ tenantId, action: 'auth.credential_refused', outcome: 'UNAUTHENTICATED', actorKind: 'apiKey', actorId: databaseIdOf(stolen.apiKey.id) });
       expect(event.details).toMatchObject({ credential: 'apiKey', reason: 'revoked' });
     }
   }
@@ -211,7 +211,7 @@ describe("a key holder's flood of refused operations", () => {
     expect(suppressed.count).toBe(50);
     expect(new Set(suppressed.sources)).toEqual(new Set([1]));
     const recorded = await recordedOperations(tenantId);
-    expect(recorded).toEqual(Array(5).fill({ actorId: decodeGlobalID(reader.apiKey.id).id, outcome: 'BAD_USER_INPUT' }));
+    expect(recorded).toEqual(Array(5).fill({ actorId: databaseIdOf(reader.apiKey.id), outcome: 'BAD_USER_INPUT' }));
   });
 
   it("from many keys uses up the chain's budget of refused requests, not that of refused credentials", async () => {

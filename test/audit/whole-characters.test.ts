@@ -11,10 +11,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { AuditLog, PLATFORM_CHAIN } from '../../src/domains/audit/audit-log.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { createApiKey, signUp } from '../support/identity.js';
 import { pollUntil } from '../support/poll.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -45,7 +44,7 @@ it('keeps recording after a value cut at an emoji, and keeps that event with who
   );
   // Neither is an address an account could have (over 320 characters): since 2026-12-07 each is
   // kept as a keyed digest of the whole value (marks.ts, `email`), computed over whole characters.
-  const secrets = new SecretBox(server.config.secrets.masterKey);
+  const secrets = secretsOf(server);
   for (const email of [`${'a'.repeat(1023)}😀`, `${'b'.repeat(1022)}😀😀@example.com`]) {
     const digest = `digest:${secrets.digest('audit text', email.toLowerCase()).digest}`;
     await pollUntil(
@@ -65,7 +64,7 @@ it('stores an event PostgreSQL refuses with less of it, and the events after it 
   // The writer as server.ts builds it, on the test server's database. NUL is refused at every
   // door, so no request can carry it this far: the event is made here, as a value from
   // elsewhere (a provider's claim, a model's message) could make it.
-  const audit = new AuditLog({ orm: server.orm, secrets: new SecretBox(server.config.secrets.masterKey), logger: createLogger({ level: 'silent' }) });
+  const audit = new AuditLog({ orm: server.orm, secrets: secretsOf(server), logger: createLogger({ level: 'silent' }) });
   const actor = { kind: 'user', id: null, email: 'nul\u0000@example.com' };
   audit.record({ tenantId, action: 'test.unstorable', outcome: 'ok', actor, details: { note: 'nul \u0000 here' } });
   audit.record({ tenantId, action: 'test.after', outcome: 'ok', actor: { kind: 'user', id: null, email: 'fine@example.com' }, details: { note: 'whole' } });

@@ -19,6 +19,7 @@ import { consoleSuite, describeInBrowser } from '../support/console-suite.js';
 import { checkView as view, expectNoSidewaysScroll, signInThroughConsole } from '../support/console-view.js';
 import { networkSettled } from '../support/browser.js';
 import { endpointOver, must, uniqueSlug } from '../support/endpoints.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createApiKey } from '../support/identity.js';
 import { createPolicy, outcome } from '../support/policies.js';
 import { startTestServer } from '../support/server.js';
@@ -77,9 +78,9 @@ describeInBrowser('test/console/app-usage', 'the console’s usage and audit vie
 
     // Split by caller: the owner and the API key, each with their own queries.
     await page.getByLabel('Split by').selectOption('CALLER');
-    // The session holds the user's global id (base64 of `User:<uuid>`); a caller key names the uuid.
+    // The session holds the user's global id; a caller key names the database id inside it.
     const globalId = await page.evaluate(() => JSON.parse(sessionStorage.getItem('sluice.console.app') ?? '{}').user.id as string);
-    const owners = Buffer.from(globalId, 'base64').toString('utf8').replace(/^User:/, '');
+    const owners = databaseIdOf(globalId);
     await page.locator(`#usage-queries th[data-key="user:${owners}"]`).waitFor();
     const byCaller = await usageTable(page, 'queries');
     const keyCaller = Object.keys(byCaller[0]!).find((column) => column.startsWith('apiKey:'))!;

@@ -19,13 +19,12 @@ import { useCredentialWatch } from '../../src/plugins/credential-watch.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { MemoryBucketStore } from '../../src/platform/rate-limits/memory-buckets.js';
 import { PrincipalLimit } from '../../src/platform/rate-limits/principal-limit.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { ConsumerDoor } from '../../src/routes/consumer-door.js';
 import { auditEventsOf } from '../support/audit.js';
 import { testServiceDependencies } from '../support/services.js';
 import { createPolicy, manualClock } from '../support/policies.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 const ANONYMOUS = '';
@@ -320,7 +319,7 @@ describe('the consumer door (REST, OpenAI-compatible and MCP routes open it)', (
     const partnerViewer = await server.tokenFor(partner, partner.users[0]!);
     // The door as plugin-list.ts builds it, from real parts, with a per-caller limit of one request.
     const logger = createLogger({ level: 'silent' });
-    const secrets = new SecretBox(server.config.secrets.masterKey);
+    const secrets = secretsOf(server);
     const audit = new AuditLog({ orm: server.orm, secrets, logger });
     const credentials = new CredentialStore(server.orm);
     const authenticator = new Authenticator(server.tokens, credentials, new ExternalTokenVerifier(credentials, { egress: server.config.egress.privateNetworks }));

@@ -15,6 +15,7 @@ import { readsAsTokens } from '../../src/domains/endpoints/retriever.js';
 import { endpointOver, must, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { ingestInline, settled, tenantWithOwner, type InlineDocument, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let owner: Tenant;
@@ -27,8 +28,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A node's database id: global ids are base64 of "Type:uuid". */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 const K1 = 1.2;
 const B = 0.75;
@@ -156,12 +155,12 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     expect(await statisticsDrift()).toEqual([]);
 
     const { rows } = await withClient(server.database.ownerUrl, (client) =>
-      client.query('select count(*)::int as terms from dataset_terms where dataset_id = $1', [uuidOf(second.datasetId)]),
+      client.query('select count(*)::int as terms from dataset_terms where dataset_id = $1', [databaseIdOf(second.datasetId)]),
     );
     expect(rows[0].terms).toBeGreaterThan(10);
     await must(server, other.token, 'mutation($id: ID!) { deleteDataset(id: $id) { id } }', { id: second.datasetId });
     const after = await withClient(server.database.ownerUrl, (client) =>
-      client.query('select count(*)::int as terms from dataset_terms where dataset_id = $1', [uuidOf(second.datasetId)]),
+      client.query('select count(*)::int as terms from dataset_terms where dataset_id = $1', [databaseIdOf(second.datasetId)]),
     );
     expect(after.rows[0].terms).toBe(0);
     expect(await statisticsDrift()).toEqual([]);
@@ -173,24 +172,24 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
     const whole = await endpointOver(server, owner.token, generatedCorpus(50, 23));
     const split = await endpointOver(server, owner.token, generatedCorpus(25, 37, 60), { ingestion: { chunkSize: 100, chunkOverlap: 0 } });
     const { rows: shape } = await withClient(server.database.ownerUrl, (client) =>
-      client.query<{ chunks: number; documents: number }>('select count(*)::int as chunks, count(distinct document_id)::int as documents from chunks where dataset_id = $1', [uuidOf(split.datasetId)]),
+      client.query<{ chunks: number; documents: number }>('select count(*)::int as chunks, count(distinct document_id)::int as documents from chunks where dataset_id = $1', [databaseIdOf(split.datasetId)]),
     );
     expect(shape[0]!.chunks).toBeGreaterThan(3 * shape[0]!.documents);
     // Questions of 3 to 5 words take the first threshold and the steps' narrowed candidates
     // (migrations/…_keyword_search_pruning.ts).
     const questions = ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wdbq whbq wgbq wfbq', 'wzaq', 'waaq', 'wcaq wdaq wvaq', 'waaq wzaq wcbq whbq', 'wfaq wgaq whaq wiaq wjaq', 'wzaq wabq wbbq'];
     for (const [setup, question] of [whole, split].flatMap((setup) => questions.map((question) => [setup, question] as const))) {
-      const expected = await bruteForce(uuidOf(setup.datasetId), question, 10);
+      const expected = await bruteForce(databaseIdOf(setup.datasetId), question, 10);
       // Through the endpoint (few matching chunks: the single pass) and through the max-score
       // steps (the function called with a single-pass limit of 0), both against brute force.
       const passages = await ranked(owner, setup, question, 10);
       expect(passages.map((passage) => passage.chunkId), question).toEqual(expected.map((chunk) => chunk.chunkId));
       passages.forEach((passage, index) => expect(passage.score).toBeCloseTo(expected[index]!.score, 9));
-      const stepped = await steppedSearch([uuidOf(setup.datasetId)], question, 10);
+      const stepped = await steppedSearch([databaseIdOf(setup.datasetId)], question, 10);
       expect(stepped.rows.map((row) => row.chunk_id), `${question} (max-score steps)`).toEqual(expected.map((chunk) => chunk.chunkId));
       stepped.rows.forEach((row, index) => expect(row.score).toBeCloseTo(expected[index]!.score, 9));
       // A shorter list needs a higher score: more is pruned.
-      const five = await steppedSearch([uuidOf(setup.datasetId)], question, 5);
+      const five = await steppedSearch([databaseIdOf(setup.datasetId)], question, 5);
       expect(five.rows.map((row) => row.chunk_id), `${question} (max-score steps, top 5)`).toEqual(expected.slice(0, 5).map((chunk) => chunk.chunkId));
     }
   });
@@ -205,7 +204,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
       id: large.endpointId,
       input: { datasetIds: [large.datasetId, small.datasetId] },
     });
-    const ids = [uuidOf(large.datasetId), uuidOf(small.datasetId)];
+    const ids = [databaseIdOf(large.datasetId), databaseIdOf(small.datasetId)];
     const fromSmall = new Set<string>();
     for (const question of ['wabq wacq', 'wbaq wzaq wcbq', 'waaq wbaq', 'wzaq', 'waaq wzaq wcbq whbq', 'wfaq wgaq whaq wiaq wjaq']) {
       const expected = await bruteForce(ids, question, 10);
@@ -233,7 +232,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
       text: `harbour ${Object.keys(holders).filter((word) => holders[word]!.includes(index)).join(' ')} ${document.text}`,
     }));
     const setup = await endpointOver(server, owner.token, documents);
-    const datasetId = uuidOf(setup.datasetId);
+    const datasetId = databaseIdOf(setup.datasetId);
     const { rows: counts } = await withClient(server.database.ownerUrl, (client) =>
       client.query<{ term: string; share: number }>(
         `select x.term, x.chunk_count::float8 / d.search_chunk_count as share from dataset_terms x join datasets d on d.id = x.dataset_id
@@ -349,7 +348,7 @@ describe('BM25 keyword search', { timeout: 120_000 }, () => {
 
   it('counts a word once per document, whichever statements add, change and remove its chunks', async () => {
     const setup = await endpointOver(server, owner.token, generatedCorpus(6, 41, 60), { ingestion: { chunkSize: 100, chunkOverlap: 0 } });
-    const datasetId = uuidOf(setup.datasetId);
+    const datasetId = databaseIdOf(setup.datasetId);
     // (Bounds are exact only while nothing was deleted: earlier tests replaced documents.)
     expect(await statisticsDrift()).toEqual([]);
     const sql = <T extends Record<string, unknown>>(text: string, values: unknown[] = []) =>

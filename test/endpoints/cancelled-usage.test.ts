@@ -12,7 +12,6 @@
  * fake-openai is a test double for a third-party model server: a real HTTP server on 127.0.0.1
  * speaking the real chat completions protocol (streamed server-sent events), with scripted pieces.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -22,6 +21,7 @@ import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { createPolicy } from '../support/policies.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 const QUESTION = 'how does the lock fill';
@@ -64,7 +64,7 @@ function usageRecordOf(setup: EndpointSetup): Promise<UsageRow[]> {
   const read = () =>
     withClient(server.database.ownerUrl, async (db) => {
       const { rows } = await db.query<UsageRow>('select outcome, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros from usage_records where endpoint_id = $1', [
-        decodeGlobalID(setup.endpointId).id,
+        databaseIdOf(setup.endpointId),
       ]);
       return rows;
     });

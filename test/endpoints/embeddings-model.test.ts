@@ -14,11 +14,12 @@ import { UpstreamError, ValidationError } from '../../src/domains/errors.js';
 import { embedderFor } from '../../src/domains/models/model.service.js';
 import type { ProviderSettings } from '../../src/domains/models/provider.js';
 import { parsePrivateNetworkPolicy } from '../../src/platform/egress/policy.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { createModel, gql, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, tenantWithOwner, type Tenant } from '../support/ingestion.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
+import { pollUntil } from '../support/poll.js';
 
 const API_KEY = `sk-emb-${randomBytes(12).toString('hex')}`;
 const MODEL_FIELDS = 'id name type kind config apiKeySet apiKeyLast4 promptMicrosPer1k';
@@ -36,11 +37,9 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** The database id inside a Relay global id ("Model:<uuid>", base64). */
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 async function modelRow(id: string) {
-  return withClient(server.database.ownerUrl, async (client) => (await client.query(`select * from models where id = $1`, [rawId(id)])).rows[0]);
+  return withClient(server.database.ownerUrl, async (client) => (await client.query(`select * from models where id = $1`, [databaseIdOf(id)])).rows[0]);
 }
 
 /** The provider as the domain calls it, with the server's master key and these settings. */
@@ -56,7 +55,7 @@ async function embedder(modelId: string, settings: Partial<ProviderSettings> = {
     promptMicrosPer1k: row.prompt_micros_per1k,
   };
   const deps = {
-    secrets: new SecretBox(server.config.secrets.masterKey),
+    secrets: secretsOf(server),
     modelSettings: { ...server.config.models, requestTimeoutMs: 2_000, maxRetries: 2, retryBaseDelayMs: 10, ...settings },
   };
   return embedderFor(deps, model);
@@ -102,13 +101,10 @@ describe('over GraphQL', () => {
     expect(JSON.stringify(row)).not.toContain(API_KEY);
     expect(row.api_key_ciphertext).toEqual(expect.any(String));
 
-    let trail = '';
-    for (const deadline = Date.now() + 10_000; !trail.includes(rawId(created.id)) && Date.now() < deadline; ) {
-      const response = await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${owner.token}` } });
-      trail = await response.text();
-    }
+    const readTrail = async () => (await fetch(`${server.baseUrl}/api/v1/audit/events.jsonl`, { headers: { authorization: `Bearer ${owner.token}` } })).text();
+    const trail = await pollUntil(readTrail, (text) => text.includes(databaseIdOf(created.id)), { failure: () => `the model ${created.id} is not on the audit trail` });
     expect(trail).toContain('model.create');
-    expect(trail).toContain(rawId(created.id));
+    expect(trail).toContain(databaseIdOf(created.id));
     expect(trail).not.toContain(API_KEY);
     expect(JSON.stringify(server.logs)).not.toContain(API_KEY);
   });

@@ -17,7 +17,7 @@ import { runHealthRound } from '../../src/domains/model-health/health-round.js';
 import { describeFailure } from '../../src/domains/model-health/model-check.js';
 import { createLogger } from '../../src/platform/logging/logger.js';
 import { modelAccess } from '../../src/server/job-worker.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createModel, endpointOver, gql, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { scrape, sumOf } from '../support/metrics.js';
@@ -84,7 +84,7 @@ async function healthOf(token: string, endpointId: string) {
 }
 
 async function usageOutcomes(endpointId: string): Promise<string[]> {
-  const { rows } = await ownerSql.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [rawId(endpointId)]);
+  const { rows } = await ownerSql.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [databaseIdOf(endpointId)]);
   return rows.map((row) => row.outcome);
 }
 
@@ -136,11 +136,11 @@ describe('model health', () => {
   it('/metrics shows the model’s and the endpoint’s health by id, never a name, address or key', async () => {
     const response = await fetch(`${server.baseUrl}/metrics`);
     const text = await response.text();
-    const model = `tenant_id="${owner.tenant.id}",model_id="${rawId(setup.modelId)}"`;
+    const model = `tenant_id="${owner.tenant.id}",model_id="${databaseIdOf(setup.modelId)}"`;
     expect(text).toContain(`sluice_model_health{${model},status="DOWN"} 1`);
     expect(text).toContain(`sluice_model_health{${model},status="HEALTHY"} 0`);
     expect(text).toMatch(new RegExp(`sluice_model_last_check_timestamp_seconds\\{${model}\\} \\d+`));
-    expect(text).toContain(`sluice_endpoint_health{tenant_id="${owner.tenant.id}",endpoint_id="${rawId(setup.endpointId)}",status="DOWN"} 1`);
+    expect(text).toContain(`sluice_endpoint_health{tenant_id="${owner.tenant.id}",endpoint_id="${databaseIdOf(setup.endpointId)}",status="DOWN"} 1`);
     expect(text).not.toContain(API_KEY);
     expect(text).not.toContain(chatFake.baseUrl);
   });
@@ -216,17 +216,17 @@ describe('model health', () => {
     const bulk = async (tenantId: string) => {
       const scope = TenantScope.open(server.orm, { tenantId, userId: null });
       try {
-        return await scope.read((em) => endpointHealthByIds(em, [rawId(hidden.endpointId), rawId(setup.endpointId)]));
+        return await scope.read((em) => endpointHealthByIds(em, [databaseIdOf(hidden.endpointId), databaseIdOf(setup.endpointId)]));
       } finally {
         scope.close();
       }
     };
     const seenByOther = await bulk(other.tenant.id);
-    expect([...seenByOther.keys()]).toEqual([rawId(setup.endpointId)]);
-    expect(seenByOther.get(rawId(setup.endpointId))!.status).toBe('HEALTHY');
+    expect([...seenByOther.keys()]).toEqual([databaseIdOf(setup.endpointId)]);
+    expect(seenByOther.get(databaseIdOf(setup.endpointId))!.status).toBe('HEALTHY');
     const seenByOwner = await bulk(owner.tenant.id);
-    expect([...seenByOwner.keys()].sort()).toEqual([rawId(hidden.endpointId), rawId(setup.endpointId)].sort());
-    expect(seenByOwner.get(rawId(hidden.endpointId))).toMatchObject({ status: 'HEALTHY', latencyMs: 0, lastError: null });
+    expect([...seenByOwner.keys()].sort()).toEqual([databaseIdOf(hidden.endpointId), databaseIdOf(setup.endpointId)].sort());
+    expect(seenByOwner.get(databaseIdOf(hidden.endpointId))).toMatchObject({ status: 'HEALTHY', latencyMs: 0, lastError: null });
   });
 });
 
@@ -324,7 +324,7 @@ describe('through the queue', () => {
   it('the worker runs a round queued under the job key, then queues the next one an interval later, once', async () => {
     chatFake.script({ deltas: ['pong'] });
     const { model: before } = await healthOf(owner.token, setup.endpointId);
-    const checks = async () => sumOf(await scrape(server), 'sluice_model_call_duration_seconds_count', { model_id: rawId(setup.modelId), kind: 'test', outcome: 'ok' });
+    const checks = async () => sumOf(await scrape(server), 'sluice_model_call_duration_seconds_count', { model_id: databaseIdOf(setup.modelId), kind: 'test', outcome: 'ok' });
     const checksBefore = await checks();
     // Run the waiting round now (the key's job is replaced, so there is still one).
     await utils.addJob('model-health', {}, { jobKey: 'model-health', runAt: new Date() });

@@ -11,6 +11,7 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
 import { tenantWithOwner, type InlineDocument, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let owner: Tenant;
@@ -18,8 +19,6 @@ let first: EndpointSetup;
 let second: EndpointSetup;
 let harbour: EndpointSetup;
 
-/** A node's database id: global ids are base64 of "Type:uuid". */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 /** Sentences over a small vocabulary, common words in most documents and rare ones in few. */
 function documents(count: number, seed: number): InlineDocument[] {
@@ -79,7 +78,7 @@ afterAll(async () => {
 
 describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => {
   it('ranks exactly as sluice_bm25_search (its single pass and its max-score steps), over one dataset and over two', async () => {
-    for (const datasetIds of [[uuidOf(first.datasetId)], [uuidOf(first.datasetId), uuidOf(second.datasetId)]]) {
+    for (const datasetIds of [[databaseIdOf(first.datasetId)], [databaseIdOf(first.datasetId), databaseIdOf(second.datasetId)]]) {
       for (const question of QUESTIONS) {
         const plain = await search('sluice_keyword_search', datasetIds, question, 1_000_000);
         const procedural = await search('sluice_bm25_search', datasetIds, question, 1_000_000);
@@ -91,15 +90,15 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
         if (!question.startsWith('unknownword')) expect(plain.length, label).toBeGreaterThan(0);
       }
     }
-    expect(await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'unknownword', 1_000_000)).toEqual([]);
+    expect(await search('sluice_keyword_search', [databaseIdOf(first.datasetId)], 'unknownword', 1_000_000)).toEqual([]);
     // A plain question's exclusions (an exclusion of stop words only excludes nothing).
     for (const excluded of ['!lock', '!the']) {
-      const plain = await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded);
-      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded));
-      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river gate barge', 0, false, excluded));
+      const plain = await search('sluice_keyword_search', [databaseIdOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded);
+      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [databaseIdOf(first.datasetId)], 'river gate barge', 1_000_000, false, excluded));
+      expect(plain, excluded).toEqual(await search('sluice_bm25_search', [databaseIdOf(first.datasetId)], 'river gate barge', 0, false, excluded));
       expect(plain.length, excluded).toBeGreaterThan(0);
     }
-    const withoutLock = await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river gate barge', 1_000_000, false, '!lock');
+    const withoutLock = await search('sluice_keyword_search', [databaseIdOf(first.datasetId)], 'river gate barge', 1_000_000, false, '!lock');
     const holdingLock = await withClient(server.database.ownerUrl, (client) =>
       client.query(`select count(*)::int as n from chunks where id = any($1::uuid[]) and search @@ to_tsquery('english', 'lock')`, [`{${withoutLock.map((row) => row.chunk_id).join(',')}}`]),
     );
@@ -111,7 +110,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
       const body = await queryEndpoint(server, owner.token, first.reference, question, { topK: 10 }, 'passages { chunkId score }');
       expect(body.errors).toBeUndefined();
       const passages = body.data.queryEndpoint.passages as { chunkId: string; score: number }[];
-      const expected = await search('sluice_bm25_search', [uuidOf(first.datasetId)], question, 0);
+      const expected = await search('sluice_bm25_search', [databaseIdOf(first.datasetId)], question, 0);
       expect(passages.map((passage) => [passage.chunkId, passage.score]), question).toEqual(expected.map((row) => [row.chunk_id, row.score]));
     }
   });
@@ -124,7 +123,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     const kept = async (client: pg.Client) =>
       (await client.query<{ n: number }>(`select count(*)::int as n from pg_backend_memory_contexts where name = 'CachedPlan' and ident like 'with scored as%'`)).rows[0]!.n;
     const stepped = (client: pg.Client, question: string, budget: number) =>
-      client.query(`select * from sluice_bm25_search($1::uuid[], 'english', $2, false, 5, $3, 0)`, [`{${uuidOf(harbour.datasetId)}}`, question, budget]);
+      client.query(`select * from sluice_bm25_search($1::uuid[], 'english', $2, false, 5, $3, 0)`, [`{${databaseIdOf(harbour.datasetId)}}`, question, budget]);
     await withClient(server.database.ownerUrl, async (client) => {
       expect(await kept(client)).toBe(0);
       // Through the steps (single-pass limit 0): "quay" in 3 chunks, "jetty" in 6.
@@ -153,7 +152,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(
           `explain (analyze, costs off, timing off, summary off) select * from sluice_keyword_search($1::uuid[], 'english', $2, $3, 5, 5000, $4)`,
-          [`{${uuidOf(first.datasetId)}}`, question, strict, limit],
+          [`{${databaseIdOf(first.datasetId)}}`, question, strict, limit],
         );
         return rows.map((row) => row['QUERY PLAN']).join('\n');
       });
@@ -175,7 +174,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(
           `explain (analyze, costs off, timing off, summary off) select * from sluice_keyword_search($1::uuid[], 'english', $2, false, 5, 5000, $3)`,
-          [`{${uuidOf(harbour.datasetId)}}`, question, limit],
+          [`{${databaseIdOf(harbour.datasetId)}}`, question, limit],
         );
         return rows.map((row) => row['QUERY PLAN']).join('\n');
       });
@@ -196,7 +195,7 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
         (
           await client.query<{ term: string; chunks: number; frequency: number }>(
             `select term, chunk_count as chunks, max_frequency as frequency from dataset_terms where dataset_id = $1 and term in ('jetti', 'buoy')`,
-            [uuidOf(harbour.datasetId)],
+            [databaseIdOf(harbour.datasetId)],
           )
         ).rows.map((row) => [row.term, row]),
       ),
@@ -205,21 +204,21 @@ describe('keyword search single pass in plain SQL', { timeout: 120_000 }, () => 
     expect(await harbourPlan(8, 'jetty buoy')).toMatch(/Function Scan on sluice_bm25_search[^\n]*\(never executed\)/);
     // "harbour jetty" at the same limit: "harbour", in every document, adds almost nothing; the steps run.
     expect(await harbourPlan(8, 'harbour jetty')).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=5(\.00)? /);
-    expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], 'jetty buoy', 8)).toEqual(
-      await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], 'jetty buoy', 0),
+    expect(await search('sluice_keyword_search', [databaseIdOf(harbour.datasetId)], 'jetty buoy', 8)).toEqual(
+      await search('sluice_bm25_search', [databaseIdOf(harbour.datasetId)], 'jetty buoy', 0),
     );
     for (const limit of [59, 60]) {
       for (const question of ['harbour quay', 'harbour jetty', 'harbour quay jetty']) {
-        expect(await search('sluice_keyword_search', [uuidOf(harbour.datasetId)], question, limit), `${question} (limit ${limit})`).toEqual(
-          await search('sluice_bm25_search', [uuidOf(harbour.datasetId)], question, 0),
+        expect(await search('sluice_keyword_search', [databaseIdOf(harbour.datasetId)], question, limit), `${question} (limit ${limit})`).toEqual(
+          await search('sluice_bm25_search', [databaseIdOf(harbour.datasetId)], question, 0),
         );
       }
     }
     const syntax = await plan(1_000_000, '"river lock"', true);
     expect(syntax).toMatch(/Function Scan on sluice_bm25_search s \(actual rows=[1-5](\.00)? /);
     // Search syntax keeps its meaning: both functions return the same.
-    expect(await search('sluice_keyword_search', [uuidOf(first.datasetId)], 'river -lock', 1_000_000, true)).toEqual(
-      await search('sluice_bm25_search', [uuidOf(first.datasetId)], 'river -lock', 1_000_000, true),
+    expect(await search('sluice_keyword_search', [databaseIdOf(first.datasetId)], 'river -lock', 1_000_000, true)).toEqual(
+      await search('sluice_bm25_search', [databaseIdOf(first.datasetId)], 'river -lock', 1_000_000, true),
     );
   });
 });

@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, gql, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, blockedBackend, lockWaiters, untilLockWaiters } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
@@ -54,7 +54,7 @@ interface Pick {
 }
 
 const modelOf = (table: string, column: string, id: string) =>
-  asOwner(server, async (client) => (await client.query(`select ${column} as model from ${table} where id = $1`, [rawId(id)])).rows[0]?.model as string | null | undefined);
+  asOwner(server, async (client) => (await client.query(`select ${column} as model from ${table} where id = $1`, [databaseIdOf(id)])).rows[0]?.model as string | null | undefined);
 
 const datasetEndpointSetup = new Map<string, { datasetId: string; endpointId?: string }>();
 
@@ -119,14 +119,14 @@ const PICKS: Record<string, Pick> = {
 };
 
 const codeOf = (body: Body) => body.errors?.[0]?.extensions?.code as string | undefined;
-const modelExists = (modelId: string) => asOwner(server, async (client) => (await client.query('select 1 from models where id = $1', [rawId(modelId)])).rowCount === 1);
+const modelExists = (modelId: string) => asOwner(server, async (client) => (await client.query('select 1 from models where id = $1', [databaseIdOf(modelId)])).rowCount === 1);
 
 /** The pick won: it answered the model, deleteModel answered CONFLICT MODEL_IN_USE, and the row still names the model. */
 async function expectPickWon(pick: Pick, modelId: string, picked: Body, deleted: Body) {
   expect({ errors: picked.errors, model: picked.errors ? undefined : pick.answered(picked) }).toEqual({ errors: undefined, model: modelId });
   expect({ code: codeOf(deleted), reason: deleted.errors?.[0]?.extensions?.reason }).toEqual({ code: 'CONFLICT', reason: 'MODEL_IN_USE' });
   expect(await modelExists(modelId)).toBe(true);
-  expect(await pick.stored(picked)).toBe(rawId(modelId));
+  expect(await pick.stored(picked)).toBe(databaseIdOf(modelId));
 }
 
 describe('deleteModel racing a mutation that makes something use the model', { timeout: 120_000 }, () => {
@@ -137,7 +137,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
     const { picked, deleted } = await asOwner(server, async (holder) => {
       await holder.query('begin');
       // Shared, like the pick's own lock (or its foreign key's): the pick passes, the delete waits.
-      await holder.query('select 1 from models where id = $1 for share', [rawId(modelId)]);
+      await holder.query('select 1 from models where id = $1 for share', [databaseIdOf(modelId)]);
       const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
       const deleting = gql(server, token, DELETE_MODEL, { id: modelId });
       await untilLockWaiters(server, { blockedBy: holderPid }, 1, 'deleteModel statements for the held model');
@@ -154,7 +154,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
     const { modelId, row } = await pick.prepare(token);
     const { picked, deleted } = await asOwner(server, async (holder) => {
       await holder.query('begin');
-      await holder.query(`select 1 from ${row!.table} where id = $1 for update`, [rawId(row!.id)]);
+      await holder.query(`select 1 from ${row!.table} where id = $1 for update`, [databaseIdOf(row!.id)]);
       const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
       const picking = pick.run(token, modelId);
       await untilLockWaiters(server, { blockedBy: holderPid, startingWith: 'update' }, 1, `${name} statements for the held row`);
@@ -182,7 +182,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
       await holder.query('begin');
       // Held like an update of the model would hold it: the delete waits for it first, then the
       // pick's share lock queues behind the delete (PostgreSQL serves row-lock waiters in order).
-      await holder.query('select 1 from models where id = $1 for no key update', [rawId(modelId)]);
+      await holder.query('select 1 from models where id = $1 for no key update', [databaseIdOf(modelId)]);
       const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
       const deleting = gql(server, token, DELETE_MODEL, { id: modelId });
       await untilLockWaiters(server, { blockedBy: holderPid }, 1, 'deleteModel statements for the held model');
@@ -202,7 +202,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
     expect(deleted.data.deleteModel.id).toBe(modelId);
     expect({ code: codeOf(picked), message: picked.errors?.[0]?.message }).toEqual({ code: 'NOT_FOUND', message: expect.stringMatching(/Model/) });
     expect(await modelOf('datasets', 'embedding_model_id', datasetId)).toBeNull();
-    const jobs = await asOwner(server, async (client) => (await client.query('select count(*)::int as n from ingestion_jobs where dataset_id = $1', [rawId(datasetId)])).rows[0].n);
+    const jobs = await asOwner(server, async (client) => (await client.query('select count(*)::int as n from ingestion_jobs where dataset_id = $1', [databaseIdOf(datasetId)])).rows[0].n);
     expect(jobs).toBe(0);
   });
 
@@ -212,7 +212,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
     const { modelId } = await pick.prepare(token);
     const { picked, changed } = await asOwner(server, async (holder) => {
       await holder.query('begin');
-      await holder.query('select 1 from models where id = $1 for share', [rawId(modelId)]);
+      await holder.query('select 1 from models where id = $1 for share', [databaseIdOf(modelId)]);
       const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
       const changing = gql(server, token, 'mutation($id: ID!, $input: UpdateModelInput!) { updateModel(id: $id, input: $input) { id config } }', {
         id: modelId,
@@ -225,7 +225,7 @@ describe('deleteModel racing a mutation that makes something use the model', { t
     });
     expect(pick.answered(picked)).toBe(modelId);
     expect({ code: codeOf(changed), reason: changed.errors?.[0]?.extensions?.reason }).toEqual({ code: 'CONFLICT', reason: 'MODEL_IN_USE' });
-    const config = await asOwner(server, async (client) => (await client.query('select config from models where id = $1', [rawId(modelId)])).rows[0].config);
+    const config = await asOwner(server, async (client) => (await client.query('select config from models where id = $1', [databaseIdOf(modelId)])).rows[0].config);
     expect(config.dimensions).toBeUndefined();
   });
 
@@ -238,9 +238,9 @@ describe('deleteModel racing a mutation that makes something use the model', { t
         const { datasetId } = datasetEndpointSetup.get(modelId)!;
         const [picked, deleted] = await Promise.all([pick.run(token, modelId), gql(server, token, DELETE_MODEL, { id: modelId })]);
         const stored = await modelOf('datasets', 'embedding_model_id', datasetId);
-        if (!picked.errors && codeOf(deleted) === 'CONFLICT' && stored === rawId(modelId) && (await modelExists(modelId))) return 'updateDataset won';
+        if (!picked.errors && codeOf(deleted) === 'CONFLICT' && stored === databaseIdOf(modelId) && (await modelExists(modelId))) return 'updateDataset won';
         if (codeOf(picked) === 'NOT_FOUND' && !deleted.errors && stored === null && !(await modelExists(modelId))) return 'deleteModel won';
-        return `unclean: updateDataset ${codeOf(picked) ?? 'ok'}, deleteModel ${codeOf(deleted) ?? 'ok'}, dataset's model ${stored === rawId(modelId) ? 'kept' : String(stored)}`;
+        return `unclean: updateDataset ${codeOf(picked) ?? 'ok'}, deleteModel ${codeOf(deleted) ?? 'ok'}, dataset's model ${stored === databaseIdOf(modelId) ? 'kept' : String(stored)}`;
       }),
     );
     expect(outcomes.filter((outcome) => outcome.startsWith('unclean'))).toEqual([]);

@@ -10,12 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { rotateMasterKey } from '../../src/domains/models/rotate-master-key.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { gql, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { addMember, createApiKey, signUp, type SignedUp } from '../support/identity.js';
-import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const OWNERS_KEY = 'sk-OWNERS-PROVIDER-KEY-9f3a';
 const CREATE = 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }';
@@ -44,8 +44,6 @@ const TYPES = [
   { type: 'openai-compatible-embeddings', config: (baseUrl: string) => ({ baseUrl, model: 'embed' }) },
 ];
 
-/** The database id inside a Relay global id ("Model:<uuid>", base64). */
-const rawIdOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 /** The Authorization headers `fake` received since `from`. */
 const authorizations = (fake: FakeOpenAI, from: number) => fake.requests.slice(from).map((request) => request.headers.authorization ?? null);
@@ -81,7 +79,7 @@ describe.each(TYPES)('a $type model', ({ type, config }) => {
     expect(replaced.updateModel).toMatchObject({ apiKeySet: true, apiKeyLast4: '7777' });
     expect(authorizations(b, fromB)).toEqual([null]);
     // The audit trail records the key's change of destination beside its config's.
-    const ofModel = (event: Record<string, any>) => event.details.target.id === rawIdOf(id);
+    const ofModel = (event: Record<string, any>) => event.details.target.id === databaseIdOf(id);
     const events = (await auditEventsOf(server, owner.accessToken, 1, { action: 'config.model.update' }, 10_000, (event) => ofModel(event) && event.details.after.keyLast4 === '7777')).filter(ofModel);
     const seen = (side: Record<string, any>) => ({ baseUrl: side.config.baseUrl, keySet: side.keySet, keyLast4: side.keyLast4, keyOrigin: side.keyOrigin });
     const [atA, atB] = [{ baseUrl: a.baseUrl, keyOrigin: new URL(a.baseUrl).origin }, { baseUrl: b.baseUrl, keyOrigin: null }];
@@ -103,7 +101,7 @@ describe.each(TYPES)('a $type model', ({ type, config }) => {
   it('does not send the key when the row is pointed elsewhere by any other path: it is sealed for its origin', async () => {
     const id = await ownersModel();
     await withClient(server.database.ownerUrl, (client) =>
-      client.query(`update models set config = jsonb_set(config, '{baseUrl}', to_jsonb($1::text)) where id = $2`, [b.baseUrl, rawIdOf(id)]),
+      client.query(`update models set config = jsonb_set(config, '{baseUrl}', to_jsonb($1::text)) where id = $2`, [b.baseUrl, databaseIdOf(id)]),
     );
     const fromB = b.requests.length;
     const result = await gql(server, admin.accessToken, TEST, { id });
@@ -115,11 +113,11 @@ describe.each(TYPES)('a $type model', ({ type, config }) => {
 
 describe('a key sealed before keys were bound to their origin', () => {
   it('still opens where it is, and sluice rotate-master-key binds it to its origin', async () => {
-    const box = new SecretBox(Buffer.from(TEST_MASTER_KEY, 'base64'));
+    const box = secretsOf(server);
     const id = (await must(server, owner.accessToken, CREATE, { i: { name: uniqueSlug('legacy'), type: 'openai-compatible', config: { baseUrl: a.baseUrl, model: 'gpt' } } })).createModel.id;
     // Sealed as before: the row's id alone as associated data.
-    const legacy = box.seal(OWNERS_KEY, rawIdOf(id));
-    const setRow = (sql: string, values: unknown[]) => withClient(server.database.ownerUrl, (client) => client.query(sql, [...values, rawIdOf(id)]));
+    const legacy = box.seal(OWNERS_KEY, databaseIdOf(id));
+    const setRow = (sql: string, values: unknown[]) => withClient(server.database.ownerUrl, (client) => client.query(sql, [...values, databaseIdOf(id)]));
     await setRow('update models set api_key_ciphertext = $1, api_key_key_id = $2, api_key_last4 = $3 where id = $4', [legacy.ciphertext, legacy.keyId, '9f3a']);
     const fromA = a.requests.length;
     expect((await must(server, owner.accessToken, TEST, { id })).testModel).toEqual({ ok: true, error: null });
@@ -127,7 +125,7 @@ describe('a key sealed before keys were bound to their origin', () => {
 
     const report = await rotateMasterKey(server.database.ownerUrl, box);
     expect(report.boundToOrigin).toBe(1);
-    expect(report.unreadable).not.toContain(rawIdOf(id));
+    expect(report.unreadable).not.toContain(databaseIdOf(id));
     expect((await must(server, owner.accessToken, TEST, { id })).testModel).toEqual({ ok: true, error: null });
     expect(authorizations(a, fromA)).toEqual([`Bearer ${OWNERS_KEY}`, `Bearer ${OWNERS_KEY}`]);
     // Bound now: pointed at B behind the API's back, it no longer opens.
@@ -138,6 +136,6 @@ describe('a key sealed before keys were bound to their origin', () => {
     // A second run finds nothing left to bind, and reports the row it cannot open.
     const again = await rotateMasterKey(server.database.ownerUrl, box);
     expect(again.boundToOrigin).toBe(0);
-    expect(again.unreadable).toContain(rawIdOf(id));
+    expect(again.unreadable).toContain(databaseIdOf(id));
   });
 });

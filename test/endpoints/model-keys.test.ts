@@ -14,6 +14,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { runSluice, sluiceEnv } from '../support/process.js';
 import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const API_KEY = `sk-live-${randomBytes(12).toString('hex')}`;
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber.' }];
@@ -31,8 +32,6 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** The database id inside a Relay global id ("Model:<uuid>", base64). */
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 async function modelRow(id: string) {
   return withClient(server.database.ownerUrl, async (client) => {
@@ -63,7 +62,7 @@ it('stores the key sealed, shows only its last four characters, logs it nowhere,
   const { node } = await must(server, owner.token, 'query($id: ID!) { node(id: $id) { ... on Model { apiKeySet apiKeyLast4 config } } }', { id: setup.modelId });
   expect(node).toEqual({ apiKeySet: true, apiKeyLast4: API_KEY.slice(-4), config: { baseUrl: fake.baseUrl, model: 'test-model' } });
 
-  const row = await modelRow(rawId(setup.modelId));
+  const row = await modelRow(databaseIdOf(setup.modelId));
   expect(JSON.stringify(row)).not.toContain(API_KEY);
   expect(JSON.stringify(row)).not.toContain(API_KEY.slice(0, -4));
   expect(row.api_key_ciphertext.length).toBeGreaterThan(API_KEY.length);
@@ -78,7 +77,7 @@ it('a ciphertext moved onto another model row does not open', { timeout: 300_000
   const first = await endpointOver(server, owner.token, DOCS, { model: { ...model, name: uniqueSlug('a'), apiKey: API_KEY } });
   const second = await endpointOver(server, owner.token, DOCS, { model: { ...model, name: uniqueSlug('b'), apiKey: 'sk-other-0000' } });
   await withClient(server.database.ownerUrl, (client) =>
-    client.query(`update models set api_key_ciphertext = (select api_key_ciphertext from models where id = $1) where id = $2`, [rawId(first.modelId), rawId(second.modelId)]),
+    client.query(`update models set api_key_ciphertext = (select api_key_ciphertext from models where id = $1) where id = $2`, [databaseIdOf(first.modelId), databaseIdOf(second.modelId)]),
   );
   const body = await queryEndpoint(server, owner.token, second.reference, 'lock keeper', undefined, 'answer');
   expect(body.errors[0].extensions.code).toBe('INTERNAL');
@@ -88,7 +87,7 @@ it('a ciphertext moved onto another model row does not open', { timeout: 300_000
   // other rows stay as they are for the tests that follow).
   const rotation = await runSluice(['rotate-master-key', '--json'], rotationEnv(TEST_MASTER_KEY));
   expect(rotation.code).toBe(1);
-  expect(JSON.parse(rotation.stdout).unreadable).toEqual([rawId(second.modelId)]);
+  expect(JSON.parse(rotation.stdout).unreadable).toEqual([databaseIdOf(second.modelId)]);
   // Repair it for the tests that follow: a new key on the model.
   await must(server, owner.token, 'mutation($id: ID!) { updateModel(id: $id, input: { apiKey: "sk-repaired-1234" }) { id } }', { id: second.modelId });
 });
@@ -98,7 +97,7 @@ it('sluice rotate-master-key re-encrypts under the new key; the model works with
   const setup = await endpointOver(server, owner.token, DOCS, {
     model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'test-model' }, apiKey: API_KEY },
   });
-  const id = rawId(setup.modelId);
+  const id = databaseIdOf(setup.modelId);
   const before = await modelRow(id);
   const newKey = randomBytes(32).toString('base64');
 
@@ -157,7 +156,7 @@ it('hides the last four that older code stored for a short key (migration model_
   const ids: string[] = [];
   for (const key of ['Zk9q', 'sk-16-chars-R2dZ']) {
     const { createModel } = await must(server, owner.token, create, { i: { name: uniqueSlug('older'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'x' }, apiKey: key } });
-    ids.push(Buffer.from(createModel.id, 'base64').toString().split(':')[1]!);
+    ids.push(databaseIdOf(createModel.id));
   }
   // As the code before 2026-12-07 stored them: every key's last four.
   await withClient(server.database.ownerUrl, (client) => client.query(`update models set api_key_last4 = case id when $1 then 'Zk9q' else 'R2dZ' end where id = any($2::uuid[])`, [ids[0], ids]));

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createModel, gql, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { seedTenant } from '../support/seed.js';
@@ -111,10 +111,10 @@ describe('testModel', () => {
     expect(unreachable).toMatchObject({ ok: false, latencyMs: null, error: 'NETWORK: The model server could not be reached', model: { health: null } });
 
     // Both on the audit trail: the outcome, the model, the reason; never the key.
-    const events = await auditEventsOf(server, owner.token, 2, { action: 'model.test' }, 10_000, (event) => event.details.target.id === rawId(absent.id));
+    const events = await auditEventsOf(server, owner.token, 2, { action: 'model.test' }, 10_000, (event) => event.details.target.id === databaseIdOf(absent.id));
     const byModel = new Map(events.map((event) => [event.details.target.id, event]));
-    expect(byModel.get(rawId(refusing.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { type: 'openai-compatible', latencyMs: null, error: refused.error } });
-    expect(byModel.get(rawId(absent.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { error: unreachable.error } });
+    expect(byModel.get(databaseIdOf(refusing.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { type: 'openai-compatible', latencyMs: null, error: refused.error } });
+    expect(byModel.get(databaseIdOf(absent.id))).toMatchObject({ outcome: 'UPSTREAM_ERROR', details: { error: unreachable.error } });
   });
 
   it('fails an embeddings model whose vectors are no longer of the length its datasets hold, as every semantic query over them would', async () => {
@@ -143,8 +143,8 @@ describe('testModel', () => {
   it('is audited when it succeeds too', async () => {
     const model = await createModel(server, owner.token, { name: uniqueSlug('extractive'), type: 'extractive' });
     await must(server, owner.token, TEST, { id: model.id });
-    const events = await auditEventsOf(server, owner.token, 1, { action: 'model.test' }, 10_000, (event) => event.details.target.id === rawId(model.id));
-    expect(events.find((event) => event.details.target.id === rawId(model.id))).toMatchObject({ outcome: 'ok', details: { type: 'extractive', latencyMs: 0, error: null } });
+    const events = await auditEventsOf(server, owner.token, 1, { action: 'model.test' }, 10_000, (event) => event.details.target.id === databaseIdOf(model.id));
+    expect(events.find((event) => event.details.target.id === databaseIdOf(model.id))).toMatchObject({ outcome: 'ok', details: { type: 'extractive', latencyMs: 0, error: null } });
   });
 
   it('needs ADMIN, and another tenant’s model does not exist', async () => {

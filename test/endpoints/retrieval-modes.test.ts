@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { semanticSearchSql } from '../../src/domains/endpoints/semantic-retriever.js';
 import { createModel, gql, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
-import { embeddedChunks, exactRanking, hasPgvector, rawId, type EmbeddedChunk } from '../support/embeddings.js';
+import { embeddedChunks, exactRanking, hasPgvector, type EmbeddedChunk } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { startFakeOpenAI, trigramVector, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -270,7 +271,7 @@ describe('retrieval modes', () => {
 it.runIf(process.env.DATABASE_URL)('uses the HNSW index for the semantic query where pgvector is installed (the statement matches its expression)', async () => {
   if (!pgvector) return;
   const setup = await embeddedTenant();
-  const question = { modelId: rawId(setup.chatModelId), datasetIds: [rawId(setup.datasetId)], vector: trigramVector('canal lock', DIMENSIONS) };
+  const question = { modelId: databaseIdOf(setup.chatModelId), datasetIds: [databaseIdOf(setup.datasetId)], vector: trigramVector('canal lock', DIMENSIONS) };
   const { sql, params } = semanticSearchSql(question, 10, 'VECTOR_HNSW', 'public');
   // Positional parameters as knex binds them; the planner sees the same custom plan.
   let n = 0;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createModel, endpointOver, uniqueSlug } from '../support/endpoints.js';
 import { tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 const stored = (endpointId: string) =>
-  withClient(server.database.ownerUrl, async (client) => (await client.query('select name, description, model_id as "modelId" from endpoints where id = $1', [rawId(endpointId)])).rows[0]);
+  withClient(server.database.ownerUrl, async (client) => (await client.query('select name, description, model_id as "modelId" from endpoints where id = $1', [databaseIdOf(endpointId)])).rows[0]);
 
 async function endpointAndEmbeddingsModel() {
   const { token } = await tenantWithOwner(server);

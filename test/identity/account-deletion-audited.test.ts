@@ -7,7 +7,6 @@
  * identity providers), as `removeMember` records them, with the person as the actor; a refused
  * erasure (sole owner) changes and records nothing.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
@@ -15,6 +14,7 @@ import { must } from '../support/endpoints.js';
 import { addMember, createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { newKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -26,11 +26,10 @@ const MEMBERS = '{ viewer { user { id } tenant { members { edges { node { id use
 const INVITE = 'mutation($email: String!) { inviteMember(email: $email, role: MEMBER) { invitation { id } } }';
 const REGISTER = 'mutation($input: RegisterIdentityProviderInput!) { registerIdentityProvider(input: $input) { id } }';
 const DELETE = 'mutation($p: String!) { deleteMyAccount(password: $p) }';
-const rawId = (globalId: string) => decodeGlobalID(globalId).id;
 
 async function membershipOf(ownerToken: string, email: string): Promise<string> {
   const { viewer } = await must(server, ownerToken, MEMBERS);
-  return rawId(viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === email).node.id);
+  return databaseIdOf(viewer.tenant.members.edges.find((edge: any) => edge.node.user.email === email).node.id);
 }
 
 /**
@@ -46,11 +45,11 @@ async function handOutIn(owner: SignedUp, leaver: SignedUp) {
   });
   return {
     secret: key.body.data.createApiKey.secret as string,
-    keyId: rawId(key.body.data.createApiKey.apiKey.id),
+    keyId: databaseIdOf(key.body.data.createApiKey.apiKey.id),
     invitationId: invitation.inviteMember.invitation.id as string,
-    providerId: rawId(provider.registerIdentityProvider.id),
+    providerId: databaseIdOf(provider.registerIdentityProvider.id),
     membershipId: await membershipOf(owner.accessToken, leaver.email),
-    userId: rawId((await must(server, session.accessToken, MEMBERS)).viewer.user.id),
+    userId: databaseIdOf((await must(server, session.accessToken, MEMBERS)).viewer.user.id),
     token: session.accessToken as string,
   };
 }
@@ -104,7 +103,7 @@ it('changes and records nothing in the other tenants when the erasure is refused
   // The owner's second invitation (its first let the leaver in): once it is on the trail,
   // everything recorded before it is too (the writer keeps the order things were recorded in).
   await must(server, other.accessToken, INVITE, { email: uniqueEmail('marker') });
-  const ownerId = rawId((await must(server, other.accessToken, MEMBERS)).viewer.user.id);
+  const ownerId = databaseIdOf((await must(server, other.accessToken, MEMBERS)).viewer.user.id);
   await auditEventsOf(server, other.accessToken, 2, { action: 'config.member.invite', actor: ownerId });
   const trail = await auditEventsOf(server, other.accessToken, 1, { action: 'config.*' });
   expect(trail.filter((event) => event.actorId === there.userId).map((event) => event.action)).toEqual(['config.member.join', 'config.apiKey.create', 'config.member.invite', 'config.identityProvider.register']);

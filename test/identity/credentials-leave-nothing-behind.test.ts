@@ -4,7 +4,6 @@
  * ends when the key is revoked or its provider disabled or removed. The identity provider is
  * an inline JWKS whose private key the test holds, so tokens are really signed and verified.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventsOf } from '../support/audit.js';
@@ -12,6 +11,7 @@ import { addMember, signUp, uniqueEmail, type SignedUp } from '../support/identi
 import { externalToken, newKey, type SigningKey } from '../support/identity-provider.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -68,7 +68,7 @@ async function expectRefusedInvitation(token: string) {
   expect(body.errors[0].extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'invalid' });
 }
 
-/** [target id, reason] of the tenant's automatic revocations of keys and invitations, once `count` are written. */
+/** [target id, reason] of the tenant's automatic revocations of keys and invitations (an invitation's id is its row id already), once `count` are written. */
 async function revocations(owner: SignedUp, count: number) {
   const read = async () => {
     const events = await Promise.all(['config.apiKey.revoke', 'config.member.invitation.revoke'].map((action) => auditEventsOf(server, owner.accessToken, 0, { action })));
@@ -77,8 +77,6 @@ async function revocations(owner: SignedUp, count: number) {
   return pollUntil(read, (found) => found.length >= count, { failure: (found) => `automatic revocations: ${JSON.stringify(found)}` });
 }
 
-/** Audit targets name the row id; keys are given as global ids, invitations as row ids. */
-const rawId = (id: string) => (/^[0-9a-f-]{36}$/.test(id) ? id : decodeGlobalID(id).id);
 
 describe('registering or enabling an identity provider', () => {
   it('is refused to an external identity, even one acting as ADMIN (repro A)', async () => {
@@ -137,9 +135,9 @@ describe('what a credential made', () => {
     expect((await call(asKey(kept.secret), VIEWER)).status).toBe(200);
     expect(await revocations(owner, 3)).toEqual(
       [
-        [rawId(child.id), 'parent-key-revoked'],
-        [rawId(grandchild.id), 'parent-key-revoked'],
-        [rawId(invitation.id), 'parent-key-revoked'],
+        [databaseIdOf(child.id), 'parent-key-revoked'],
+        [databaseIdOf(grandchild.id), 'parent-key-revoked'],
+        [invitation.id, 'parent-key-revoked'],
       ].sort(),
     );
   });
@@ -159,9 +157,9 @@ describe('what a credential made', () => {
     await expectRefusedInvitation(invitation.token);
     expect(await revocations(owner, 3)).toEqual(
       [
-        [rawId(key.id), 'provider-disabled'],
-        [rawId(minted.id), 'provider-disabled'],
-        [rawId(invitation.id), 'provider-disabled'],
+        [databaseIdOf(key.id), 'provider-disabled'],
+        [databaseIdOf(minted.id), 'provider-disabled'],
+        [invitation.id, 'provider-disabled'],
       ].sort(),
     );
   });
@@ -176,6 +174,6 @@ describe('what a credential made', () => {
 
     expect((await call(asKey(key.secret), VIEWER)).status).toBe(401);
     await expectRefusedInvitation(invitation.token);
-    expect(await revocations(owner, 2)).toEqual([[rawId(key.id), 'provider-removed'], [rawId(invitation.id), 'provider-removed']].sort());
+    expect(await revocations(owner, 2)).toEqual([[databaseIdOf(key.id), 'provider-removed'], [invitation.id, 'provider-removed']].sort());
   });
 });

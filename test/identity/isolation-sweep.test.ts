@@ -6,7 +6,6 @@
  * may fail as INTERNAL, and B's rows must be exactly as they were. Subscriptions that follow something by id (a job, a dataset) are swept
  * the same way over SSE, aimed at B's dataset and job too: each must be refused, never started.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { schema } from '../../src/schema/index.js';
@@ -16,6 +15,7 @@ import { createDataset, ingestInline } from '../support/ingestion.js';
 import { endpointOver, must } from '../support/endpoints.js';
 import { createPolicy } from '../support/policies.js';
 import { operationsFor, SKIPPED, subscriptionOperationsFor, withNodeFragments, type Target } from '../support/sweep.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 
@@ -50,8 +50,8 @@ beforeAll(async () => {
   const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((edge) => edge.node);
   const members = nodes(tenant.members);
   const globalIds = [tenant.id, ...members.flatMap((m: any) => [m.id, m.user.id]), ...nodes(tenant.apiKeys).map((k: any) => k.id), ...nodes(tenant.identityProviders).map((p: any) => p.id)];
-  const rawIds = [...globalIds.map((id) => decodeGlobalID(id).id), ...nodes(tenant.invitations).map((i: any) => i.id)];
-  target = { ids: [...globalIds, ...rawIds], slug: tenant.slug, tenantIds: [tenant.id, decodeGlobalID(tenant.id).id], email: b.owner.email };
+  const rawIds = [...globalIds.map((id) => databaseIdOf(id)), ...nodes(tenant.invitations).map((i: any) => i.id)];
+  target = { ids: [...globalIds, ...rawIds], slug: tenant.slug, tenantIds: [tenant.id, databaseIdOf(tenant.id)], email: b.owner.email };
   secretsOfB = [
     ...target.ids,
     tenant.slug,
@@ -62,8 +62,8 @@ beforeAll(async () => {
   ];
   const dataset = await createDataset(server, b.owner.accessToken, { name: 'Bravo ledger', slug: 'bravo-ledger' });
   const job = (await ingestInline(server, b.owner.accessToken, dataset.id, [{ title: 'Bravo entry', text: 'Only Bravo keeps this ledger.' }])).body.data.ingestDocuments.id;
-  followTarget = { ...target, ids: [dataset.id, job, decodeGlobalID(dataset.id).id, ...target.ids] };
-  secretsOfB.push(dataset.id, job, decodeGlobalID(dataset.id).id, decodeGlobalID(job).id, 'Bravo ledger', 'bravo-ledger');
+  followTarget = { ...target, ids: [dataset.id, job, databaseIdOf(dataset.id), ...target.ids] };
+  secretsOfB.push(dataset.id, job, databaseIdOf(dataset.id), databaseIdOf(job), 'Bravo ledger', 'bravo-ledger');
 
   // B's data, each kind once: the records a tenant's ids reach beyond its people and keys.
   const setup = await endpointOver(server, b.owner.accessToken, [{ title: 'Bravo handbook', text: 'Bravo alone opens the north sluice at dusk.' }], {
@@ -74,7 +74,7 @@ beforeAll(async () => {
   const documents = await must(server, b.owner.accessToken, 'query($id: ID!) { dataset(id: $id) { documents { edges { node { id } } } } }', { id: setup.datasetId });
   const documentId: string = documents.dataset.documents.edges[0].node.id;
   const dataIds = [setup.datasetId, documentId, setup.modelId, setup.endpointId, policy.id, job];
-  dataTarget = { ...target, ids: [...dataIds, ...dataIds.map((id) => decodeGlobalID(id).id)] };
+  dataTarget = { ...target, ids: [...dataIds, ...dataIds.map((id) => databaseIdOf(id))] };
   dataSecretsOfB = [...dataTarget.ids, 'Bravo handbook', 'bravo-handbook', 'bravo-desk', 'north sluice', 'bravo-partner.example', 'Bravo entry', 'Only Bravo keeps'];
 }, 120_000);
 afterAll(() => server?.close());

@@ -4,12 +4,12 @@
  * for 90 days, or send a 7-day invitation, and those outlived it; rotating it left them too.
  * Expiry is simulated by moving `expires_at` into the past on the test database: no waiting.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { asOwner } from '../support/locks.js';
 import { runMigrationAgain } from '../support/migrations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -27,10 +27,9 @@ const HOUR_MS = 3600_000;
 
 type Key = { secret: string; id: string; expiresAt: string | null };
 const asKey = (secret: string, query: string, variables?: Record<string, unknown>) => server.graphql(query, { headers: { 'x-api-key': secret }, variables });
-const rowId = (id: string) => decodeGlobalID(id).id;
 const sql = (text: string, params: unknown[]) => asOwner(server, (client) => client.query(text, params));
-const expire = (key: Key) => sql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [rowId(key.id)]);
-const storedExpiry = async (key: Key) => ((await sql('select expires_at from api_keys where id = $1', [rowId(key.id)])).rows[0].expires_at as Date | null)?.toISOString() ?? null;
+const expire = (key: Key) => sql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [databaseIdOf(key.id)]);
+const storedExpiry = async (key: Key) => ((await sql('select expires_at from api_keys where id = $1', [databaseIdOf(key.id)])).rows[0].expires_at as Date | null)?.toISOString() ?? null;
 /** [status, reason] of a request made with the key. */
 const standing = async (key: Key) => {
   const { status, body } = await asKey(key.secret, VIEWER);
@@ -77,7 +76,7 @@ describe('a key whose parent has ended', () => {
     const parent = await keyOf(owner, 1);
     const child = await mintedBy(parent);
     const grandchild = await mintedBy(child);
-    await sql(`update api_keys set expires_at = '2999-01-01T00:00:00Z' where id = any($1::uuid[])`, [[rowId(child.id), rowId(grandchild.id)]]);
+    await sql(`update api_keys set expires_at = '2999-01-01T00:00:00Z' where id = any($1::uuid[])`, [[databaseIdOf(child.id), databaseIdOf(grandchild.id)]]);
     const bystander = await keyOf(owner, 1);
     expect(await standing(grandchild)).toEqual([200, null]);
 
@@ -93,7 +92,7 @@ describe('a key whose parent has ended', () => {
     const owner = await signUp(server, { tenantName: 'Parent revoked quietly' });
     const parent = await keyOf(owner, 1);
     const child = await mintedBy(parent);
-    await sql('update api_keys set revoked_at = now() where id = $1', [rowId(parent.id)]);
+    await sql('update api_keys set revoked_at = now() where id = $1', [databaseIdOf(parent.id)]);
     expect(await standing(child)).toEqual([401, 'parent-revoked']);
   });
 });
@@ -176,11 +175,10 @@ it('the upgrade gives children that older code let outlive their parents the par
   const never = await mintedBy(parent);
   const within = await mintedBy(parent, { expiresAt: new Date(Date.parse(parent.expiresAt!) - HOUR_MS / 2).toISOString() });
   const sent = await asKey(parent.secret, INVITE, { email: uniqueEmail('invitee') });
-  const sentId = sent.body.data.inviteMember.invitation.id as string;
-  const invitationId = /^[0-9a-f-]{36}$/.test(sentId) ? sentId : rowId(sentId);
+  const invitationId = sent.body.data.inviteMember.invitation.id as string; // an invitation's id is its row id
   // As older code stored them.
-  await sql(`update api_keys set expires_at = '2999-01-01T00:00:00Z' where id = $1`, [rowId(later.id)]);
-  await sql('update api_keys set expires_at = null where id = $1', [rowId(never.id)]);
+  await sql(`update api_keys set expires_at = '2999-01-01T00:00:00Z' where id = $1`, [databaseIdOf(later.id)]);
+  await sql('update api_keys set expires_at = null where id = $1', [databaseIdOf(never.id)]);
   await asOwner(server, async (client) => {
     await client.query('begin');
     await client.query(`select set_config('app.tenant_id', $1, true)`, [owner.tenant.id]);

@@ -1,9 +1,9 @@
 /** API keys over real HTTP: creation, use, scopes, expiry, rotation, revocation. */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { addMember, codeOf, createApiKey, signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let owner: SignedUp;
@@ -17,7 +17,7 @@ const VIEWER = '{ viewer { kind role scopes apiKey { name } tenant { slug } } }'
 const asKey = (secret: string, query = VIEWER, variables?: Record<string, unknown>) =>
   server.graphql(query, { headers: { 'x-api-key': secret }, variables });
 const dbKey = (id: string) =>
-  withClient(server.database.ownerUrl, (client) => client.query('select * from api_keys where id = $1', [decodeGlobalID(id).id])).then((r) => r.rows[0]);
+  withClient(server.database.ownerUrl, (client) => client.query('select * from api_keys where id = $1', [databaseIdOf(id)])).then((r) => r.rows[0]);
 const ownerSql = (sql: string, params: unknown[]) => withClient(server.database.ownerUrl, (client) => client.query(sql, params));
 
 describe('creating keys', () => {
@@ -119,7 +119,7 @@ describe('using keys', () => {
     expect([afterRevoke.status, afterRevoke.body.errors[0]?.message]).toEqual([401, 'API key revoked']);
 
     const expired = (await createApiKey(server, owner.accessToken, { name: 'expired', scopes: ['READ'] })).body.data.createApiKey;
-    await ownerSql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [decodeGlobalID(expired.apiKey.id).id]);
+    await ownerSql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [databaseIdOf(expired.apiKey.id)]);
     const afterExpiry = await asKey(expired.secret);
     expect([afterExpiry.status, afterExpiry.body.errors[0]?.message]).toEqual([401, 'API key expired']);
   });
@@ -136,10 +136,10 @@ describe('rotation', () => {
     expect(successor.secret).not.toBe(old.secret);
     expect((await asKey(old.secret)).status).toBe(200);
     expect((await asKey(successor.secret)).status).toBe(200);
-    expect((await dbKey(old.apiKey.id)).replaced_by_id).toBe(decodeGlobalID(successor.apiKey.id).id);
+    expect((await dbKey(old.apiKey.id)).replaced_by_id).toBe(databaseIdOf(successor.apiKey.id));
 
     // The grace period ends.
-    await ownerSql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [decodeGlobalID(old.apiKey.id).id]);
+    await ownerSql(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [databaseIdOf(old.apiKey.id)]);
     expect((await asKey(old.secret)).status).toBe(401);
     expect((await asKey(successor.secret)).status).toBe(200);
 

@@ -1,10 +1,10 @@
 /** Invitations, role changes and removal: single use, expiry, no escalation, one OWNER kept. */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, createApiKey, signUp, uniqueEmail, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -190,12 +190,12 @@ describe("API keys answer to their creator's current role", () => {
     expect(revoked.sort()).toEqual([...keys, writer].map((key) => key.apiKey.id).sort());
     const trail = await auditEventsOf(server, owner.accessToken, 3, { action: 'config.apiKey.revoke' });
     expect(trail.map((event) => [event.details.target.id, event.details.after.reason]).sort()).toEqual(
-      [...keys, writer].map((key) => [decodeGlobalID(key.apiKey.id).id, 'creator-removed']).sort(),
+      [...keys, writer].map((key) => [databaseIdOf(key.apiKey.id), 'creator-removed']).sort(),
     );
 
     // A member again, the person has their role back, not their old keys.
     await withClient(server.database.ownerUrl, (client) =>
-      client.query(`insert into memberships (id, tenant_id, user_id, role, created_at) values (gen_random_uuid(), $1, $2, 'ADMIN', now())`, [decodeGlobalID(owner.tenant.id).id, decodeGlobalID(admin.user.id).id]),
+      client.query(`insert into memberships (id, tenant_id, user_id, role, created_at) values (gen_random_uuid(), $1, $2, 'ADMIN', now())`, [databaseIdOf(owner.tenant.id), databaseIdOf(admin.user.id)]),
     );
     expect((await asKey(keys[0]!.secret)).status).toBe(401);
     // Another tenant's ADMIN and keys are untouched.
@@ -205,7 +205,7 @@ describe("API keys answer to their creator's current role", () => {
   it("stop when their creator's membership ends by any path, not only removeMember", async () => {
     const { owner, admin, keys } = await adminWithKeys('Vanished creator');
     await withClient(server.database.ownerUrl, (client) =>
-      client.query('delete from memberships where tenant_id = $1 and user_id = $2', [decodeGlobalID(owner.tenant.id).id, decodeGlobalID(admin.user.id).id]),
+      client.query('delete from memberships where tenant_id = $1 and user_id = $2', [databaseIdOf(owner.tenant.id), databaseIdOf(admin.user.id)]),
     );
     for (const key of keys) {
       const refused = await asKey(key.secret);

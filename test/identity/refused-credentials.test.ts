@@ -9,7 +9,6 @@
  * is real.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -18,6 +17,7 @@ import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, createApiKey, logIn, refresh, signUp, type SignedUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp, ManualClock } from '../limits/support.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 /** Every secret presented in this file: none may be stored. */
@@ -69,7 +69,6 @@ const tenantRefusals = (token: string, atLeast = 1, timeoutMs = 30_000) =>
     events.filter((event) => event.action !== 'auth.login') as { action: string; details: Record<string, any>; [field: string]: any }[],
   );
 
-const idOf = (globalId: string) => decodeGlobalID(globalId).id;
 
 describe('API keys', () => {
   let owner: SignedUp;
@@ -88,7 +87,7 @@ describe('API keys', () => {
       action: 'auth.credential_refused',
       outcome: 'UNAUTHENTICATED',
       actorKind: 'apiKey',
-      actorId: idOf(key.apiKey.id),
+      actorId: databaseIdOf(key.apiKey.id),
       ip,
       details: { credential: 'apiKey', reason: 'wrong-secret', keyPrefix: key.apiKey.prefix },
     });
@@ -100,14 +99,14 @@ describe('API keys', () => {
     const revoked = (await createApiKey(server, tenant.accessToken, { name: 'revoked', scopes: ['READ'] })).body.data.createApiKey;
     await server.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { token: tenant.accessToken, variables: { id: revoked.apiKey.id } });
     const expired = (await createApiKey(server, tenant.accessToken, { name: 'expired', scopes: ['READ'] })).body.data.createApiKey;
-    await ownerSql(`update api_keys set expires_at = now() - interval '1 minute' where id = $1`, [idOf(expired.apiKey.id)]);
+    await ownerSql(`update api_keys set expires_at = now() - interval '1 minute' where id = $1`, [databaseIdOf(expired.apiKey.id)]);
     const ip = freshIp();
     expect((await present({ authorization: `Bearer ${revoked.secret}` }, ip)).status).toBe(401);
     expect((await present({ 'x-api-key': expired.secret }, ip)).status).toBe(401);
     const events = await tenantRefusals(tenant.accessToken, 2);
     expect(events.map((event) => [event.actorId, event.details.reason])).toEqual([
-      [idOf(revoked.apiKey.id), 'revoked'],
-      [idOf(expired.apiKey.id), 'expired'],
+      [databaseIdOf(revoked.apiKey.id), 'revoked'],
+      [databaseIdOf(expired.apiKey.id), 'expired'],
     ]);
   });
 

@@ -5,7 +5,6 @@
  * and removal ends their sessions in the tenant (attacker review: invited back, the old access
  * and refresh tokens worked again).
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, refresh, signUp, uniqueEmail } from '../support/identity.js';
 import { externalToken, newKey } from '../support/identity-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -112,9 +112,9 @@ describe("a member's invitations", () => {
     const { owner, admin } = await tenantWithAdmin('Inviter gone');
     const left = await invite(admin.accessToken, 'ADMIN');
     const deleted = await invite(owner.accessToken, 'MEMBER');
-    const tenantId = decodeGlobalID(owner.tenant.id).id;
+    const tenantId = databaseIdOf(owner.tenant.id);
     await withClient(server.database.ownerUrl, async (client) => {
-      await client.query('delete from memberships where tenant_id = $1 and user_id = $2', [tenantId, decodeGlobalID(admin.user.id).id]);
+      await client.query('delete from memberships where tenant_id = $1 and user_id = $2', [tenantId, databaseIdOf(admin.user.id)]);
       // What deleting the owner's account leaves (the foreign key sets it null).
       await client.query('update invitations set invited_by_id = null where id = $1', [deleted.id]);
     });
@@ -171,7 +171,7 @@ describe('identity providers a member registered', () => {
       { id: providerId, enabled: false, disabledReason: 'registrar-removed', registeredBy: null },
     ]);
     const trail = await auditEventsOf(server, owner.accessToken, 1, { action: 'config.identityProvider.disable' });
-    expect(trail.map((event) => [event.details.target.id, event.details.after.reason])).toEqual([[decodeGlobalID(providerId).id, 'registrar-removed']]);
+    expect(trail.map((event) => [event.details.target.id, event.details.after.reason])).toEqual([[databaseIdOf(providerId), 'registrar-removed']]);
 
     const enabled = await server.graphql(SET_ENABLED, { token: owner.accessToken, variables: { id: providerId, enabled: true } });
     expect(enabled.body.data.updateIdentityProvider).toEqual({ enabled: true, disabledReason: null, registeredBy: { email: owner.email } });
@@ -187,7 +187,7 @@ describe('identity providers a member registered', () => {
 
     const vanished = await adminWithProvider('Provider registrar vanished');
     await withClient(server.database.ownerUrl, (client) =>
-      client.query('delete from memberships where tenant_id = $1 and user_id = $2', [decodeGlobalID(vanished.owner.tenant.id).id, decodeGlobalID(vanished.admin.user.id).id]),
+      client.query('delete from memberships where tenant_id = $1 and user_id = $2', [databaseIdOf(vanished.owner.tenant.id), databaseIdOf(vanished.admin.user.id)]),
     );
     const refused = await asExternal(await vanished.sign());
     expect(refused.body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'registrar-left' });

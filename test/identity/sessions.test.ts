@@ -1,11 +1,11 @@
 /** Sign-up, log-in, refresh, log-out and switching tenant, over real HTTP, failures included. */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { auditEventsOf } from '../support/audit.js';
 import { addMember, codeOf, logIn, refresh, signUp, uniqueEmail } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('logIn', () => {
     const account = await signUp(server);
     const { body } = await logIn(server, { email: account.email, password: account.password });
     const claims = decodeJwt(body.data.logIn.accessToken);
-    expect(claims).toMatchObject({ iss: 'sluice', aud: 'sluice-api', email: account.email, tid: decodeGlobalID(account.tenant.id).id, tslug: account.tenant.slug, role: 'OWNER' });
+    expect(claims).toMatchObject({ iss: 'sluice', aud: 'sluice-api', email: account.email, tid: databaseIdOf(account.tenant.id), tslug: account.tenant.slug, role: 'OWNER' });
     expect(typeof claims.sid).toBe('string');
     expect(typeof claims.jti).toBe('string');
     expect(claims.exp! - claims.iat!).toBe(900);
@@ -79,7 +79,7 @@ describe('logIn', () => {
     expect(byDefault.body.data.logIn).toMatchObject({ role: 'OWNER', tenant: { slug: owner.tenant.slug } });
     const bySlug = await logIn(server, { email: owner.email, password: owner.password, tenant: other.tenant.slug });
     expect(bySlug.body.data.logIn).toMatchObject({ role: 'VIEWER', tenant: { slug: other.tenant.slug } });
-    for (const id of [other.tenant.id, decodeGlobalID(other.tenant.id).id]) {
+    for (const id of [other.tenant.id, databaseIdOf(other.tenant.id)]) {
       const byId = await logIn(server, { email: owner.email, password: owner.password, tenant: id });
       expect(byId.body.data.logIn.tenant.slug).toBe(other.tenant.slug);
     }

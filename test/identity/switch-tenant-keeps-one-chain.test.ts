@@ -5,12 +5,12 @@
  * session that reuse detection never saw. Now it returns an access token only, expiring with
  * the one presented; the session's one refresh token carries on into the new tenant.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { addMember, codeOf, refresh, signUp } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -74,7 +74,7 @@ describe('switchTenant', () => {
     const claims = decodeJwt(owner.accessToken);
     const issuedAt = new Date(Date.now() - (server.config.accessTokenTtlSeconds - 120) * 1000);
     const { token: ageing, expiresAt } = await server.tokens.sign(
-      { userId: claims.sub!, email: owner.email, tenantId: decodeGlobalID(owner.tenant.id).id, tenantSlug: home, role: 'OWNER', sessionId },
+      { userId: claims.sub!, email: owner.email, tenantId: databaseIdOf(owner.tenant.id), tenantSlug: home, role: 'OWNER', sessionId },
       issuedAt,
     );
 

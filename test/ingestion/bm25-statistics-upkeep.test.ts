@@ -10,11 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestInline, serverWithOwner, settled, type InlineDocument } from '../support/ingestion.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const state = serverWithOwner();
 
-/** A node's database id: global ids are base64 of "Type:uuid". */
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 async function ingest(datasetId: string, documents: InlineDocument[]) {
   const { server, owner } = state;
@@ -44,7 +43,7 @@ async function drift(datasetId: string): Promise<unknown[]> {
 describe('BM25 statistics upkeep', { timeout: 120_000 }, () => {
   it('stays exact through ingestion and replacement', async () => {
     const dataset = await createDataset(state.server, state.owner.token);
-    const id = uuidOf(dataset.id);
+    const id = databaseIdOf(dataset.id);
     await ingest(dataset.id, [
       { title: 'Weir', text: 'The weir holds the river back; the river spills over the weir in spring.' },
       { title: 'Lock', text: 'A lock lifts boats between river levels.' },
@@ -72,7 +71,7 @@ describe('BM25 statistics upkeep', { timeout: 120_000 }, () => {
 
   it('updates the rows of terms a dataset holds in place (HOT), as the app role under row-level security', async () => {
     const dataset = await createDataset(state.server, state.owner.token);
-    const id = uuidOf(dataset.id);
+    const id = databaseIdOf(dataset.id);
     // 1200 distinct made-up words (no stemming merges them): their rows fill many pages.
     const letters = (n: number) => Array.from({ length: 3 }, (_, place) => String.fromCharCode(97 + (Math.floor(n / 26 ** place) % 26))).join('');
     const words = Array.from({ length: 1200 }, (_, index) => `zq${letters(index)}x`);
@@ -115,7 +114,7 @@ describe('BM25 statistics upkeep', { timeout: 120_000 }, () => {
 
   it('aggregates a large INSERT’s terms in memory: no temporary file (issue 19, ingestion cost)', async () => {
     const dataset = await createDataset(state.server, state.owner.token);
-    const id = uuidOf(dataset.id);
+    const id = databaseIdOf(dataset.id);
     await ingest(dataset.id, [{ title: 'Seed', text: 'A seed document for the chunks below.' }]);
     await withClient(state.server.database.ownerUrl, async (client) => {
       const temporaryFiles: string[] = [];

@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { YIELD_CHECK_MS } from '../../src/domains/job-preemption.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, blockedBackend, untilLockWaiters } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
@@ -39,7 +39,7 @@ async function withGroupHeld<T>(during: (context: { token: string; jobId: string
   expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
   const outcome = await asOwner(server, async (holder) => {
     await holder.query('begin');
-    await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'note-0' for update`, [rawId(dataset.id)]);
+    await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'note-0' for update`, [databaseIdOf(dataset.id)]);
     const holderPid = (await holder.query('select pg_backend_pid() as pid')).rows[0].pid as number;
     const job = await ingestInline(server, token, dataset.id, DOCUMENTS, OPTIONS);
     expect(job.body.errors).toBeUndefined();
@@ -68,7 +68,7 @@ async function datasetState(datasetId: string) {
               (select chunk_count::int from datasets where id = $1) as "countedChunks",
               (select string_agg(content, ' ' order by ordinal) from chunks c join documents d on d.id = c.document_id
                 where d.dataset_id = $1 and d.source_key = 'note-0') as "note0"`,
-      [rawId(datasetId)],
+      [databaseIdOf(datasetId)],
     );
     return rows[0];
   });
@@ -103,7 +103,7 @@ it('lets the job go on when a cancel asks and then gives up: the group runs agai
     const held = await withGroupHeld(async ({ token, jobId, holderPid, groupPid }) => {
       // Someone else holds the job's row too (as a group would), past the cancel's lock timeout.
       await rowHolder.query('begin');
-      await rowHolder.query('select 1 from ingestion_jobs where id = $1 for key share', [rawId(jobId)]);
+      await rowHolder.query('select 1 from ingestion_jobs where id = $1 for key share', [databaseIdOf(jobId)]);
       const cancelling = server.graphql(CANCEL, { token, variables: { id: jobId } });
       await untilLockWaiters(server, { except: [holderPid, groupPid] }, 1, 'statements besides the group (the cancel)');
       return { token, jobId, cancelling };

@@ -12,6 +12,7 @@ import { asOwner, untilLockWaiters } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
 import { sluiceEnv, spawnSluice, type SluiceProcess } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 const workers: SluiceProcess[] = [];
@@ -54,7 +55,7 @@ it('resumes a job after its worker is SIGKILLed, with exactly the right chunks',
   // every group but the first (item-groups.ts: 32 inputs a group, two written at once). Those
   // groups wait on it at their first document, before any chunk or statistic of theirs is
   // written; the first group commits; the fourth cannot start while the second and third wait.
-  const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
+  const datasetUuid = databaseIdOf(dataset.id);
   const committedChunks = () => asOwner(server, async (client) => (await client.query('select count(*)::int as n from chunks where dataset_id = $1', [datasetUuid])).rows[0].n as number);
   const groupStarts = ['doc-32', 'doc-64', 'doc-96'];
   const { instanceId, committed } = await withClient(server.database.ownerUrl, async (blocker) => {

@@ -5,6 +5,7 @@ import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { seedTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -119,8 +120,8 @@ describe('deleteDataset', () => {
     const { body } = await ingestInline(server, token, dataset.id, [{ title: 'doc', text: 'Some text to index. '.repeat(200) }]);
     const job = await settled(server, token, body.data.ingestDocuments.id);
     expect(job.stage).toBe('COMPLETED');
-    const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
-    const jobUuid = Buffer.from(job.id, 'base64').toString().split(':')[1];
+    const datasetUuid = databaseIdOf(dataset.id);
+    const jobUuid = databaseIdOf(job.id);
     const count = () =>
       withClient(server.database.ownerUrl, async (client) => {
         const { rows } = await client.query(

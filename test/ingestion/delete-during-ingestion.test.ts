@@ -19,7 +19,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDocumentRetention } from '../../src/domains/datasets/document-retention.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, blockedBackend, untilLockWaiters } from '../support/locks.js';
 import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
@@ -39,7 +39,7 @@ describe('deleting a dataset while its job writes', { timeout: 120_000 }, () => 
   it('deletes it without a deadlock, and the job stops cleanly', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
-    const datasetId = rawId(dataset.id);
+    const datasetId = databaseIdOf(dataset.id);
     const first = await ingestInline(server, token, dataset.id, [{ title: 'note-0', text: text(0) }], OPTIONS);
     expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
     const logsBefore = server.logs.length;
@@ -93,7 +93,7 @@ function globalId(documentId: string): string {
 async function removeDuringReplacement<T>(remove: (token: string, noteOne: string) => Promise<T>, { retentionHours }: { retentionHours?: number } = {}) {
   const { token } = await tenantWithOwner(server);
   const dataset = await createDataset(server, token);
-  const datasetId = rawId(dataset.id);
+  const datasetId = databaseIdOf(dataset.id);
   if (retentionHours) {
     await asOwner(server, (client) => client.query('update datasets set document_retention_hours = $2 where id = $1', [datasetId, retentionHours]));
   }

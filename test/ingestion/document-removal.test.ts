@@ -12,10 +12,10 @@ import { codeOf } from '../support/identity.js';
 import { createDataset, ingestInline, serverWithOwner, settled, tenantWithOwner, type InlineDocument } from '../support/ingestion.js';
 import { asOwner } from '../support/locks.js';
 import { secretsOf } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const state = serverWithOwner();
 const HOUR = 3_600_000;
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 async function ingest(token: string, datasetId: string, documents: InlineDocument[]) {
   const { body } = await ingestInline(state.server, token, datasetId, documents);
@@ -76,10 +76,10 @@ describe('removing documents', { timeout: 120_000 }, () => {
     expect(body.data.deleteDocument).toMatchObject({ id: lock.id, sourceKey: 'Lock', dataset: { id: dataset.id, documentCount: 2 } });
     expect(body.data.deleteDocument.chunkCount).toBeGreaterThan(1);
     expect((await documentsOf(me.token, dataset.id)).map((document) => document.title).sort()).toEqual(['Gate', 'Weir']);
-    const after = await bookkeeping(uuidOf(dataset.id));
+    const after = await bookkeeping(databaseIdOf(dataset.id));
     expect(after).toEqual({ documents: 2, chunks: after.chunksCounted, searchChunks: after.chunksCounted, documentsCounted: 2, chunksCounted: 2, drift: [] });
     // "boats" was only in the deleted document: no dataset term counts it any more.
-    const boats = await asOwner(state.server, async (client) => (await client.query(`select chunk_count from dataset_terms where dataset_id = $1 and term = 'boat'`, [uuidOf(dataset.id)])).rows);
+    const boats = await asOwner(state.server, async (client) => (await client.query(`select chunk_count from dataset_terms where dataset_id = $1 and term = 'boat'`, [databaseIdOf(dataset.id)])).rows);
     expect(boats.every((row) => row.chunk_count === 0)).toBe(true);
 
     // Again: it is gone.
@@ -119,7 +119,7 @@ describe('removing documents', { timeout: 120_000 }, () => {
     expect(first).toEqual({ documentsDeleted: 2, chunksDeleted: 2 });
     expect(await documentsOf(tenant.token, daily.id)).toEqual([]);
     expect(await documentsOf(tenant.token, inherits.id)).toHaveLength(2);
-    expect(await bookkeeping(uuidOf(daily.id))).toEqual({ documents: 0, chunks: 0, searchChunks: 0, documentsCounted: 0, chunksCounted: 0, drift: [] });
+    expect(await bookkeeping(databaseIdOf(daily.id))).toEqual({ documents: 0, chunks: 0, searchChunks: 0, documentsCounted: 0, chunksCounted: 0, drift: [] });
     // Past the tenant's 48 hours: the dataset that inherits it follows; the other tenant keeps everything.
     expect(await asOwner(state.server, (client) => applyDocumentRetention(client, secrets, new Date(now + 49 * HOUR)))).toEqual({ documentsDeleted: 2, chunksDeleted: 2 });
     expect(await documentsOf(tenant.token, inherits.id)).toEqual([]);
@@ -128,7 +128,7 @@ describe('removing documents', { timeout: 120_000 }, () => {
     // Each removal is in the tenant's audit trail, without the file's name, and the chain verifies.
     const events = await auditEventsOf(server, tenant.token, 4, { action: 'document.expired' });
     expect(events).toHaveLength(4);
-    expect(new Set(events.map((event) => event.details.datasetId))).toEqual(new Set([uuidOf(daily.id), uuidOf(inherits.id)]));
+    expect(new Set(events.map((event) => event.details.datasetId))).toEqual(new Set([databaseIdOf(daily.id), databaseIdOf(inherits.id)]));
     expect(events.map((event) => [event.actorKind, event.actorId, event.details.retentionHours]).sort()).toEqual([
       ['system', 'document-retention', 24],
       ['system', 'document-retention', 24],

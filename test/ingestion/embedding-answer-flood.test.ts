@@ -16,6 +16,7 @@ import { createModel, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, trigramVector, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const MiB = 1024 * 1024;
 const CHUNKING = { chunkSize: 100, chunkOverlap: 0 };
@@ -35,7 +36,6 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 async function ingestWith(config: Record<string, unknown>) {
   const model = await createModel(server, owner.token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'flood', batchSize: 2048, ...config } });
@@ -91,7 +91,7 @@ describe('a large honest embeddings answer', () => {
     const rows = await withClient(server.database.ownerUrl, async (client) =>
       (await client.query<{ content: string; dimensions: number; embedding: number[] }>(
         'select c.content, e.dimensions, e.embedding from chunk_embeddings e join chunks c on c.id = e.chunk_id where e.dataset_id = $1 order by c.ordinal',
-        [rawId(dataset.id)],
+        [databaseIdOf(dataset.id)],
       )).rows,
     );
     expect(rows.length).toBe(job.dataset.chunkCount);

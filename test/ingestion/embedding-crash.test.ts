@@ -15,6 +15,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { sluiceEnv, spawnSluice, type SluiceProcess } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let fake: FakeOpenAI;
@@ -52,7 +53,7 @@ it('resumes the EMBEDDING stage after its worker is SIGKILLed, with one vector p
     config: { baseUrl: fake.baseUrl, model: 'fake-embed', batchSize: BATCH },
   });
   const dataset = await createDataset(server, token, { embeddingModelId: model.id });
-  const datasetUuid = Buffer.from(dataset.id, 'base64').toString().split(':')[1];
+  const datasetUuid = databaseIdOf(dataset.id);
 
   // Each answer waits for its own gate: three let through, the fourth held when the worker dies.
   const gates: (() => void)[] = [];
@@ -102,7 +103,7 @@ it('resumes the EMBEDDING stage after its worker is SIGKILLed, with one vector p
       )
     ).rows,
   );
-  expect(counts).toEqual({ vectors: chunks, distinct_chunks: chunks, chunks, usage_records: Math.ceil(chunks / BATCH), serving: Buffer.from(model.id, 'base64').toString().split(':')[1] });
+  expect(counts).toEqual({ vectors: chunks, distinct_chunks: chunks, chunks, usage_records: Math.ceil(chunks / BATCH), serving: databaseIdOf(model.id) });
   second.child.kill('SIGTERM');
   expect(await second.exit).toBe(0);
 }, 180_000);

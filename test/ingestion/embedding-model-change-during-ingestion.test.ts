@@ -7,7 +7,7 @@
  * model is never called here: the vectors are written in SQL.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createModel, uniqueSlug } from '../support/endpoints.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, untilLockWaiters } from '../support/locks.js';
@@ -25,17 +25,17 @@ it('clears the model after the group that replaces a document, without a deadloc
   const { token } = await tenantWithOwner(server);
   const model = await createModel(server, token, { name: uniqueSlug('embeddings'), type: 'openai-compatible-embeddings', config: { baseUrl: 'http://127.0.0.1:9/v1', model: 'unused', dimensions: 3 } });
   const dataset = await createDataset(server, token);
-  const datasetId = rawId(dataset.id);
+  const datasetId = databaseIdOf(dataset.id);
   const notes = (seed: string) => [0, 1].map((index) => ({ title: `note-${index}`, text: `Note ${index}, ${seed}: the keeper winds the lamp and opens the gate.` }));
   const first = await ingestInline(server, token, dataset.id, notes('first'));
   expect((await settled(server, token, first.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');
   // Every chunk embedded by the model, as its EMBEDDING stage would have left them.
   await asOwner(server, async (client) => {
-    await client.query(`update datasets set embedding_model_id = $2, serving_embedding_model_id = $2 where id = $1`, [datasetId, rawId(model.id)]);
+    await client.query(`update datasets set embedding_model_id = $2, serving_embedding_model_id = $2 where id = $1`, [datasetId, databaseIdOf(model.id)]);
     await client.query(
       `insert into chunk_embeddings (id, tenant_id, dataset_id, chunk_id, model_id, dimensions, embedding, created_at)
        select gen_random_uuid(), c.tenant_id, c.dataset_id, c.id, $2, 3, '{1,0,0}', now() from chunks c where c.dataset_id = $1`,
-      [datasetId, rawId(model.id)],
+      [datasetId, databaseIdOf(model.id)],
     );
   });
   const logsBefore = server.logs.length;
@@ -74,7 +74,7 @@ it('writes nothing of an update refused for its embedding model or its slug', as
   const chat = await createModel(server, token, { name: uniqueSlug('extractive'), type: 'extractive' });
   const dataset = await createDataset(server, token);
   const other = await createDataset(server, token);
-  const stored = (id: string) => asOwner(server, async (client) => (await client.query(`select name, description, slug from datasets where id = $1`, [rawId(id)])).rows[0]);
+  const stored = (id: string) => asOwner(server, async (client) => (await client.query(`select name, description, slug from datasets where id = $1`, [databaseIdOf(id)])).rows[0]);
   const before = await stored(dataset.id);
   const takenSlug = (await stored(other.id)).slug as string;
   // A chat model as the embedding model; a slug another dataset has. Each with fields that pass.

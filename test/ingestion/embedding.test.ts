@@ -17,6 +17,7 @@ import { createModel, gql, must, queryEndpoint, uniqueSlug } from '../support/en
 import { startFakeOpenAI, type FakeOpenAI, type FakeScript } from '../support/fake-openai.js';
 import { createDataset, ingestInline, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const DOCUMENTS = Array.from({ length: 6 }, (_, d) => ({
   title: `Harbour ${d}`,
@@ -56,7 +57,6 @@ const startInProcessWorker = async () =>
     logger: createLogger({ level: 'silent' }),
   }));
 
-const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const owner = <T>(sql: string, params: unknown[]) => withClient(server.database.ownerUrl, async (client) => (await client.query(sql, params)).rows as T[]);
 
 const embeddingsModel = (token: string, config: Record<string, unknown> = {}) =>
@@ -89,9 +89,9 @@ async function vectors(datasetId: string) {
     `select count(*)::int as rows, count(distinct (chunk_id, model_id))::int as distinct_rows,
             max(abs(1 - sqrt((select sum(x * x) from unnest(embedding) x)))) as worst_norm
        from chunk_embeddings where dataset_id = $1`,
-    [rawId(datasetId)],
+    [databaseIdOf(datasetId)],
   );
-  const models = await owner<{ model: string; n: number }>(`select model_id as model, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1`, [rawId(datasetId)]);
+  const models = await owner<{ model: string; n: number }>(`select model_id as model, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1`, [databaseIdOf(datasetId)]);
   return { ...row!, per_model: Object.fromEntries(models.map(({ model, n }) => [model, n])) };
 }
 
@@ -147,11 +147,11 @@ describe('the EMBEDDING stage', () => {
     const tokens = calls.map((call) => call.body.input.reduce((sum: number, text: string) => sum + Math.ceil(text.length / 4), 0));
     const usage = await owner<{ promptTokens: number; costMicros: number; callerId: string }>(
       `select prompt_tokens as "promptTokens", cost_micros::int as "costMicros", caller_id as "callerId" from usage_records where kind = 'embedding' and dataset_id = $1 order by created_at`,
-      [rawId(dataset.id)],
+      [databaseIdOf(dataset.id)],
     );
     expect(usage.map((record) => record.promptTokens)).toEqual(tokens);
     expect(usage.map((record) => record.costMicros)).toEqual(tokens.map((count) => Math.round((count * 20) / 1000)));
-    expect(new Set(usage.map((record) => record.callerId))).toEqual(new Set([rawId(jobId)]));
+    expect(new Set(usage.map((record) => record.callerId))).toEqual(new Set([databaseIdOf(jobId)]));
     const { usage: grouped } = await must(server, a.token, '{ usage(groupBy: ENDPOINT) { key queries promptTokens } }');
     expect(grouped).toContainEqual({ key: '(embedding)', queries: 0, promptTokens: tokens.reduce((x, y) => x + y, 0) });
   });
@@ -168,7 +168,7 @@ describe('the EMBEDDING stage', () => {
     expect((await job(a.token, again)).progress).toMatchObject({ stage: 'COMPLETED', chunksEmbedded: 0, chunksToEmbed: 0 });
 
     // Five vectors lost (as a failed stage leaves them): a repair embeds exactly those five.
-    await owner(`delete from chunk_embeddings where id in (select id from chunk_embeddings where dataset_id = $1 limit 5)`, [rawId(dataset.id)]);
+    await owner(`delete from chunk_embeddings where id in (select id from chunk_embeddings where dataset_id = $1 limit 5)`, [databaseIdOf(dataset.id)]);
     const repair = (await must(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id progress { kind } } }`, { id: dataset.id })).reembedDataset;
     expect(repair.progress.kind).toBe('REEMBED');
     await settled(server, a.token, repair.id);
@@ -206,7 +206,7 @@ describe('re-embedding', () => {
     // 2026-12-03 a job in EMBEDDING was left out of the feed's first read, until its next step).
     expect(await firstDatasetEvent(a.token, dataset.id)).toEqual({ jobId: reembed.id, stage: 'EMBEDDING', kind: 'REEMBED' });
     expect((await datasetState(a.token, dataset.id)).embedding.servingModel).toEqual({ id: first.id });
-    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(first.id)]: chunks });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [databaseIdOf(first.id)]: chunks });
     const during = await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }');
     expect(during.data.queryEndpoint.passages.length).toBeGreaterThan(0);
     fake.script({});
@@ -215,8 +215,8 @@ describe('re-embedding', () => {
     await settled(server, a.token, reembed.id);
     expect((await job(a.token, reembed.id)).progress).toMatchObject({ stage: 'COMPLETED', chunksEmbedded: chunks, chunksToEmbed: chunks });
     expect((await datasetState(a.token, dataset.id)).embedding).toEqual({ model: { id: second.id }, servingModel: { id: second.id }, embeddedChunks: chunks, totalChunks: chunks });
-    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(second.id)]: chunks });
-    expect(await owner(`select distinct dimensions from chunk_embeddings where dataset_id = $1`, [rawId(dataset.id)])).toEqual([{ dimensions: 8 }]);
+    expect((await vectors(dataset.id)).per_model).toEqual({ [databaseIdOf(second.id)]: chunks });
+    expect(await owner(`select distinct dimensions from chunk_embeddings where dataset_id = $1`, [databaseIdOf(dataset.id)])).toEqual([{ dimensions: 8 }]);
     expect((await queryEndpoint(server, a.token, endpoint, 'tide gates', undefined, 'passages { documentTitle }')).data.queryEndpoint.passages.length).toBeGreaterThan(0);
     // An update that leaves embeddingModelId out keeps the model and its vectors; null clears them.
     const renamed = (await must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { name ${EMBEDDING_FIELDS} } }`, {
@@ -224,7 +224,7 @@ describe('re-embedding', () => {
       input: { name: 'Tides renamed', description: null },
     })).updateDataset;
     expect(renamed).toEqual({ name: 'Tides renamed', embedding: { model: { id: second.id }, servingModel: { id: second.id }, embeddedChunks: chunks, totalChunks: chunks } });
-    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(second.id)]: chunks });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [databaseIdOf(second.id)]: chunks });
     const cleared = (await must(server, a.token, `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { ${EMBEDDING_FIELDS} } }`, {
       id: dataset.id,
       input: { embeddingModelId: null },
@@ -262,11 +262,11 @@ describe('re-embedding', () => {
     expect(ended.ingestionJob).toMatchObject({ status: 'CANCELLED', progress: { stage: 'CANCELLED', kind: 'REEMBED', chunksEmbedded: 0, errorReason: 'SUPERSEDED' } });
     expect(ended.ingestionJob.progress.error).toMatch(/embedding model changed while this job ran/);
     // The batch it sent was answered (and is charged) though its vectors were not stored: its usage is recorded.
-    expect(await owner(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [rawId(superseded)])).toEqual([{ n: 1 }]);
+    expect(await owner(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [databaseIdOf(superseded)])).toEqual([{ n: 1 }]);
     await settled(server, a.token, next);
     expect((await job(a.token, next)).progress).toMatchObject({ stage: 'COMPLETED', kind: 'REEMBED', chunksEmbedded: chunks, chunksToEmbed: chunks });
     expect((await datasetState(a.token, dataset.id)).embedding).toEqual({ model: { id: third.id }, servingModel: { id: third.id }, embeddedChunks: chunks, totalChunks: chunks });
-    expect((await vectors(dataset.id)).per_model).toEqual({ [rawId(third.id)]: chunks });
+    expect((await vectors(dataset.id)).per_model).toEqual({ [databaseIdOf(third.id)]: chunks });
   });
 
   it('ends a re-embed job whose model is cleared meanwhile CANCELLED (SUPERSEDED), saying the dataset is keyword-only', async () => {
@@ -304,7 +304,7 @@ describe('re-embedding', () => {
     const refused = await gql(server, a.token, `mutation($id: ID!) { reembedDataset(datasetId: $id) { id } }`, { id: dataset.id });
     expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NO_EMBEDDING_MODEL' });
     // The embedding calls' usage outlives the dataset (and its jobs), like a query's outlives its endpoint.
-    const recorded = async () => (await owner<{ n: number }>(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [rawId(jobId)]))[0]!.n;
+    const recorded = async () => (await owner<{ n: number }>(`select count(*)::int as n from usage_records where caller_id = $1 and kind = 'embedding'`, [databaseIdOf(jobId)]))[0]!.n;
     const calls = await recorded();
     expect(calls).toBeGreaterThan(0);
     await must(server, a.token, `mutation($id: ID!) { deleteDataset(id: $id) { id } }`, { id: dataset.id });
@@ -351,7 +351,7 @@ describe('a model server that fails', () => {
     fake.script({ failures: [{ status: 500 }, { status: 500 }] });
     const { dataset, jobId } = await embeddedDataset(a.token, model);
     expect((await settled(server, a.token, jobId)).stage).toBe('FAILED');
-    const jobCount = async () => (await owner<{ n: number }>('select count(*)::int as n from ingestion_jobs where dataset_id = $1', [rawId(dataset.id)]))[0]!.n;
+    const jobCount = async () => (await owner<{ n: number }>('select count(*)::int as n from ingestion_jobs where dataset_id = $1', [databaseIdOf(dataset.id)]))[0]!.n;
     const before = await jobCount();
 
     const retried = await gql(server, a.token, `mutation($id: ID!) { retryIngestion(jobId: $id) { id } }`, { id: jobId });
@@ -378,7 +378,7 @@ describe('a server whose vectors change length under the same model', () => {
     const model = await embeddingsModel(a.token);
     const { dataset, jobId } = await embeddedDataset(a.token, model);
     expect((await settled(server, a.token, jobId)).stage).toBe('COMPLETED');
-    const stored = await owner<{ dimensions: number; n: number }>('select dimensions, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1', [rawId(dataset.id)]);
+    const stored = await owner<{ dimensions: number; n: number }>('select dimensions, count(*)::int as n from chunk_embeddings where dataset_id = $1 group by 1', [databaseIdOf(dataset.id)]);
     expect(stored).toEqual([{ dimensions: 16, n: (await datasetState(a.token, dataset.id)).chunkCount }]);
     const answerer = await createModel(server, a.token, { name: uniqueSlug('extractive'), type: 'extractive' });
     const endpoint = (await must(server, a.token, `mutation($input: CreateEndpointInput!) { createEndpoint(input: $input) { reference } }`, {
@@ -398,7 +398,7 @@ describe('a server whose vectors change length under the same model', () => {
     const { progress } = await job(a.token, body.data.ingestDocuments.id);
     expect(progress.errorReason).toBe('EMBEDDING_BAD_RESPONSE');
     expect(progress.error).toContain('dimension 12 where the dataset');
-    const after = await owner<{ dimensions: number }>('select distinct dimensions from chunk_embeddings where dataset_id = $1', [rawId(dataset.id)]);
+    const after = await owner<{ dimensions: number }>('select distinct dimensions from chunk_embeddings where dataset_id = $1', [databaseIdOf(dataset.id)]);
     expect(after).toEqual([{ dimensions: 16 }]);
   });
 
@@ -413,7 +413,7 @@ describe('a server whose vectors change length under the same model', () => {
     const second = await embeddedDataset(a.token, model);
     expect((await settled(server, a.token, second.jobId)).stage).toBe('FAILED');
     expect((await job(a.token, second.jobId)).progress).toMatchObject({ errorReason: 'EMBEDDING_BAD_RESPONSE', error: expect.stringContaining("dimension 12 where the datasets' vectors by this model have 16") });
-    expect(await owner('select count(*)::int as n from chunk_embeddings where dataset_id = $1', [rawId(second.dataset.id)])).toEqual([{ n: 0 }]);
+    expect(await owner('select count(*)::int as n from chunk_embeddings where dataset_id = $1', [databaseIdOf(second.dataset.id)])).toEqual([{ n: 0 }]);
     fake.script({});
   });
 });
@@ -492,7 +492,7 @@ describe('refusals and isolation', () => {
     }
     // The same vectors from another address, or in smaller batches: allowed.
     expect((await updateModel({ dimensions: 8, batchSize: 2, baseUrl: `${fake.baseUrl}/` })).data.updateModel.config).toMatchObject({ model: 'fake-embed', dimensions: 8, batchSize: 2 });
-    const [stored] = await owner<{ config: Record<string, unknown> }>('select config from models where id = $1', [rawId(model.id)]);
+    const [stored] = await owner<{ config: Record<string, unknown> }>('select config from models where id = $1', [databaseIdOf(model.id)]);
     expect(stored!.config).toMatchObject({ model: 'fake-embed', dimensions: 8, batchSize: 2 });
   });
 

@@ -20,6 +20,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const MAX_QUEUED = 12;
 let server: TestServer;
@@ -37,7 +38,6 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const REEMBED = `mutation($id: ID!) { reembedDataset(datasetId: $id) { id stage } }`;
 
 /** Takes the tenant's one slot, as a job running elsewhere holds it; resolves to letting it go (without waking anyone). */
@@ -56,12 +56,12 @@ async function holdSlot(tenant: Tenant): Promise<() => Promise<void>> {
 /** How many times the worker found each job's tenant slots taken (one line per look). */
 function looksAt(jobIds: string[]): number[] {
   const logs = server.logs;
-  return jobIds.map((id) => logs.filter((line) => line.jobId === uuidOf(id) && String(line.msg).includes("waits for one of its tenant's")).length);
+  return jobIds.map((id) => logs.filter((line) => line.jobId === databaseIdOf(id) && String(line.msg).includes("waits for one of its tenant's")).length);
 }
 
 /** The queue's rows of these jobs (each under its key, `ingest:<job id>`): a job queued again is a new row. */
 function queueRows(jobIds: string[]): Promise<{ id: string; run_at: Date; locked_at: Date | null }[]> {
-  const keys = jobIds.map((id) => `ingest:${uuidOf(id)}`);
+  const keys = jobIds.map((id) => `ingest:${databaseIdOf(id)}`);
   return withClient(server.database.ownerUrl, async (client) => (await client.query(`select id, run_at, locked_at from graphile_worker.jobs where key = any($1) order by id`, [keys])).rows);
 }
 

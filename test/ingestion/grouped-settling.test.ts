@@ -13,6 +13,7 @@ import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type Inli
 import { untilLockWaiters } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,7 +24,6 @@ afterAll(async () => {
 });
 
 const CHUNKING = { size: 200, overlap: 40 };
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 function text(seed: number): string {
   const words = ['lock', 'keeper', 'gate', 'paddle', 'barge', 'weir', 'tide', 'mooring', 'culvert', 'towpath', `rare${seed}`];
@@ -38,7 +38,7 @@ async function ingestJob(documents: InlineDocument[]): Promise<string> {
   const job = await settled(server, token, body.data.ingestDocuments.id, 60_000);
   expect(job.stage).toBe('COMPLETED');
   expect(job.progress.documentsDone).toBe(documents.length);
-  return uuidOf(dataset.id);
+  return databaseIdOf(dataset.id);
 }
 
 /** The dataset's terms whose stored statistics differ from a recount over its chunks, and its counters against the rows. */
@@ -125,7 +125,7 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
   it('writes the next group’s rows while a group’s statistics wait, and keeps every count exact', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
-    const datasetId = uuidOf(dataset.id);
+    const datasetId = databaseIdOf(dataset.id);
     // The dataset's row held from outside: every group's statistics wait for it, its rows do not.
     await withClient(server.database.ownerUrl, async (holder) => {
       await holder.query('begin');
@@ -163,7 +163,7 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
   it('starts the next group when either group in flight settles, not only the older one', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
-    const datasetId = uuidOf(dataset.id);
+    const datasetId = databaseIdOf(dataset.id);
     const options = { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap };
     const first = await ingestInline(server, token, dataset.id, [{ title: 'note-0', text: text(0) }], options);
     expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');
@@ -177,7 +177,7 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
       await holder.query(`select 1 from documents where dataset_id = $1 and source_key = 'note-0' for update`, [datasetId]);
       const { body } = await ingestInline(server, token, dataset.id, again, options);
       expect(body.errors).toBeUndefined();
-      const jobId = uuidOf(body.data.ingestDocuments.id);
+      const jobId = databaseIdOf(body.data.ingestDocuments.id);
       const statuses = () =>
         withClient(server.database.ownerUrl, async (watcher) =>
           (
@@ -207,7 +207,7 @@ describe('grouped settling of a job’s inputs', { timeout: 120_000 }, () => {
   it('replaces documents in groups settled at once, and a key in two groups ends with the later input', async () => {
     const { token } = await tenantWithOwner(server);
     const dataset = await createDataset(server, token);
-    const datasetId = uuidOf(dataset.id);
+    const datasetId = databaseIdOf(dataset.id);
     const options = { chunkSize: CHUNKING.size, chunkOverlap: CHUNKING.overlap };
     const first = await ingestInline(server, token, dataset.id, many(0), options);
     expect((await settled(server, token, first.body.data.ingestDocuments.id, 60_000)).stage).toBe('COMPLETED');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, sluiceEnv, stop, type SluiceProcess } from '../support/process.js';
 import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 import { createDataset, ingestFiles, tenantWithOwner, type Tenant, type UploadFile } from '../support/ingestion.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const GOOD: UploadFile = { name: 'good.md', type: 'text/markdown', content: '# Lamp\n\nThe lamp is wound at dusk. It burns until dawn.' };
 /** The issue's bar: another tenant's `{ viewer { kind } }` within 200 ms while a hostile file parses. */
@@ -141,7 +142,7 @@ describe('hostile files under the default limits', () => {
     // Nothing of the job is left in the queue to run again.
     const { withClient } = await import('../../src/db/bootstrap.js');
     const queued = await withClient(database.database.ownerUrl, async (client) =>
-      (await client.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${Buffer.from(jobId, 'base64').toString().split(':')[1]}`])).rows[0].n,
+      (await client.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${databaseIdOf(jobId)}`])).rows[0].n,
     );
     expect(queued).toBe(0);
   }, 60_000);

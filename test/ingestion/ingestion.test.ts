@@ -7,6 +7,7 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { codeOf } from '../support/identity.js';
 import { createDataset, ingestFiles, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -16,7 +17,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 function owner<T>(query: string, params: unknown[]): Promise<T[]> {
   return withClient(server.database.ownerUrl, async (client) => (await client.query(query, params)).rows as T[]);
@@ -25,7 +25,7 @@ function owner<T>(query: string, params: unknown[]): Promise<T[]> {
 const chunkTexts = (datasetId: string) =>
   owner<{ title: string; content: string }>(
     'select d.title, c.content from chunks c join documents d on d.id = c.document_id where c.dataset_id = $1 order by d.source_key, c.ordinal',
-    [uuidOf(datasetId)],
+    [databaseIdOf(datasetId)],
   );
 
 describe('uploads in every format', () => {
@@ -63,7 +63,7 @@ describe('uploads in every format', () => {
     // The generated tsvector and its GIN index answer full-text queries (stemmed: "lift" ~ "lifting").
     const [hit] = await owner<{ content: string }>(
       `select content from chunks where dataset_id = $1 and search @@ websearch_to_tsquery('english', 'lifting boat')`,
-      [uuidOf(dataset.id)],
+      [databaseIdOf(dataset.id)],
     );
     expect(hit?.content).toBe('Canal locks lift boats.');
   });
@@ -85,7 +85,7 @@ describe('limits and encodings', () => {
       ['big.txt', 'FILE_TOO_LARGE'],
       ['doc.pdf', 'UNSUPPORTED_FORMAT'],
     ]);
-    const rows = await owner<{ jobs: number }>('select count(*)::int as jobs from ingestion_jobs where dataset_id = $1', [uuidOf(dataset.id)]);
+    const rows = await owner<{ jobs: number }>('select count(*)::int as jobs from ingestion_jobs where dataset_id = $1', [databaseIdOf(dataset.id)]);
     expect(rows).toEqual([{ jobs: 0 }]);
   });
 

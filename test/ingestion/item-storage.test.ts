@@ -6,11 +6,11 @@
  * 2026-12-04). Checked on a real upload of very compressible text, held there by an API
  * without a worker, on the rows themselves.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ it('keeps an uploaded input out of line and uncompressed until its job reads it'
   const content = `# Tide table\n\n${'High water at the lock at six; low water at noon. '.repeat(12_000)}`;
   const { body } = await ingestFiles(server, token, dataset.id, [{ name: 'tides.md', type: 'text/markdown', content }]);
   expect(body.errors).toBeUndefined();
-  const jobId = decodeGlobalID(body.data.ingestDocuments.id).id;
+  const jobId = databaseIdOf(body.data.ingestDocuments.id);
 
   const [row] = await withClient(server.database.ownerUrl, async (client) =>
     (

@@ -20,6 +20,7 @@ import { markdownToText } from '../../src/domains/ingestion/parsers/markdown.js'
 import { parseDocuments } from '../../src/domains/ingestion/parsers/parse.js';
 import { createDataset, ingestFiles, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 /** An eighth of the default parse budget, for inputs an eighth of the size that failed. */
 const PARSE_MEMORY_MB = 64;
@@ -31,7 +32,6 @@ afterAll(() => server?.close());
 
 /** The CSV's rows: an eighth of the million that failed at 512 MB. */
 const ROWS = 125_000;
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 /** `id,name` and `rows` rows of a number and four letters: 1 000 000 rows are 11.9 MB. */
@@ -58,7 +58,7 @@ async function storedChunks(datasetId: string): Promise<{ count: number; digest:
     const { rows } = await client.query(
       `select count(*)::int as count, md5(string_agg(c.content, E'\\x1f' order by (d.metadata->>'row')::int nulls first, c.ordinal)) as digest
          from chunks c join documents d on d.id = c.document_id where c.dataset_id = $1`,
-      [uuidOf(datasetId)],
+      [databaseIdOf(datasetId)],
     );
     return rows[0];
   });

@@ -7,7 +7,7 @@
  * keysToWrite), and after a crash in PARSING, whose earlier inputs' keys are not known, always.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -28,7 +28,7 @@ async function storedText(datasetId: string, sourceKey: string): Promise<string>
     (
       await client.query(
         `select string_agg(c.content, ' ' order by c.ordinal) as text from chunks c join documents d on d.id = c.document_id where d.dataset_id = $1 and d.source_key = $2`,
-        [rawId(datasetId), sourceKey],
+        [databaseIdOf(datasetId), sourceKey],
       )
     ).rows[0].text as string,
   );
@@ -36,7 +36,7 @@ async function storedText(datasetId: string, sourceKey: string): Promise<string>
 
 /** Each input's outcome, in input order. */
 async function outcomes(jobId: string): Promise<string[]> {
-  return asOwner(server, async (client) => (await client.query(`select outcome from ingestion_items where job_id = $1 order by ordinal`, [rawId(jobId)])).rows.map((row) => row.outcome as string));
+  return asOwner(server, async (client) => (await client.query(`select outcome from ingestion_items where job_id = $1 order by ordinal`, [databaseIdOf(jobId)])).rows.map((row) => row.outcome as string));
 }
 
 async function datasetWith(documents: { title: string; text: string }[]) {
@@ -85,7 +85,7 @@ describe('inputs of one job with the same source key', { timeout: 120_000 }, () 
       { title: 'lock.md', text: STORED },
       { title: 'gate.md', text: 'The gate paddles let the water through.' },
     ]);
-    const datasetId = rawId(dataset.id);
+    const datasetId = databaseIdOf(dataset.id);
     const resumedJobId = await asOwner(server, async (holder) => {
       await holder.query('begin');
       // A job that replaces gate.md waits here, and the dataset's queue with it.
@@ -101,8 +101,8 @@ describe('inputs of one job with the same source key', { timeout: 120_000 }, () 
       const jobId = job.body.data.ingestDocuments.id as string;
       // As a run that parsed the first input and then died would have left it (its parsed documents lost with it).
       await asOwner(server, async (client) => {
-        await client.query(`update ingestion_jobs set stage = 'PARSING' where id = $1 and stage = 'QUEUED'`, [rawId(jobId)]);
-        await client.query(`update ingestion_items set status = 'PARSED', document_count = 1 where job_id = $1 and ordinal = (select min(ordinal) from ingestion_items where job_id = $1)`, [rawId(jobId)]);
+        await client.query(`update ingestion_jobs set stage = 'PARSING' where id = $1 and stage = 'QUEUED'`, [databaseIdOf(jobId)]);
+        await client.query(`update ingestion_items set status = 'PARSED', document_count = 1 where job_id = $1 and ordinal = (select min(ordinal) from ingestion_items where job_id = $1)`, [databaseIdOf(jobId)]);
       });
       await holder.query('commit');
       expect((await settled(server, token, ahead.body.data.ingestDocuments.id)).stage).toBe('COMPLETED');

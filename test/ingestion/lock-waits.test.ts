@@ -7,12 +7,12 @@
  * The worker's transaction is played by a connection of the test's own that holds the job's
  * row `FOR KEY SHARE`, as item-groups.ts does, until the test ends it.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDataset, ingestInline, tenantWithOwner } from '../support/ingestion.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -31,7 +31,7 @@ it('lets one cancel wait (bounded), refuses the others at once, and keeps the po
   await worker.connect();
   try {
     await worker.query('begin');
-    await worker.query('select 1 from ingestion_jobs where id = $1 for key share', [decodeGlobalID(jobId).id]);
+    await worker.query('select 1 from ingestion_jobs where id = $1 for key share', [databaseIdOf(jobId)]);
     const cancels = Promise.all(Array.from({ length: 10 }, () => server.graphql(CANCEL, { token, variables: { id: jobId } })));
     // Once a cancel waits for the row, another tenant-scoped request still gets a connection.
     await untilSomeoneWaitsForALock(worker);

@@ -10,6 +10,7 @@ import { DEFAULT_INGESTION_OPTIONS } from '../../src/domains/ingestion/options.j
 import { createDataset, ingestFiles, settled, tenantWithOwner } from '../support/ingestion.js';
 import { lineBrokenText } from '../support/long-text.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -17,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 it('a 2 MB text file of line-broken sentences is indexed, chunked as the chunker chunks it', { timeout: 120_000 }, async () => {
   const { token } = await tenantWithOwner(server);
@@ -30,7 +30,7 @@ it('a 2 MB text file of line-broken sentences is indexed, chunked as the chunker
   expect(job.stage).toBe('COMPLETED');
   expect(job.documents.map((d: any) => [d.name, d.status, d.outcome, d.chunks])).toEqual([['log.txt', 'DONE', 'INDEXED', expected.length]]);
   const stored = await withClient(server.database.ownerUrl, async (client) =>
-    (await client.query('select content from chunks where dataset_id = $1 order by ordinal', [uuidOf(dataset.id)])).rows.map((row) => row.content as string),
+    (await client.query('select content from chunks where dataset_id = $1 order by ordinal', [databaseIdOf(dataset.id)])).rows.map((row) => row.content as string),
   );
   expect(stored.length).toBe(expected.length);
   // One comparison, not one per chunk: a mismatch prints the first differing chunk only.

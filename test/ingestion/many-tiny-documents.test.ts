@@ -18,6 +18,7 @@ import { DEFAULT_PARSE_LIMITS } from '../../src/domains/ingestion/parsers/limits
 import { DOCUMENT_BATCH_SIZE, parseDocumentBatches, parseDocuments, type ParsedDocument } from '../../src/domains/ingestion/parsers/parse.js';
 import { createDataset, ingestFiles, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -66,7 +67,6 @@ describe('what PARSING keeps for CHUNKING is budgeted by what its documents cost
   }, 60_000);
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 /** The dataset's documents' texts and keys, in key order, as digests (read as the owner, past row-level security). */
@@ -77,7 +77,7 @@ async function storedDocuments(datasetId: string): Promise<{ documents: number; 
               md5(string_agg(d.source_key || '=' || c.content, E'\\x1f' order by d.source_key collate "C")) as texts,
               md5(string_agg(d.source_key, E'\\x1f' order by d.source_key collate "C")) as keys
          from documents d join chunks c on c.document_id = d.id where d.dataset_id = $1`,
-      [uuidOf(datasetId)],
+      [databaseIdOf(datasetId)],
     );
     return rows[0];
   });

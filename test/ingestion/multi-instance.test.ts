@@ -4,7 +4,6 @@
  * the dataset itself made through the other (`datasetChanges`): the events can only have come
  * through Redis (the subscribers' database polling is set to 10 minutes).
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { serve, sluiceEnv, spawnSluice, stop, type SluiceProcess } from '../supp
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 import { pollUntil } from '../support/poll.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let redis: TestRedis | undefined;
 let seedServer: TestServer;
@@ -72,7 +72,7 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
       },
     );
   });
-  await untilRedisSubscribers(redis.url, `ingestion:dataset:${decodeGlobalID(dataset.id).id}`);
+  await untilRedisSubscribers(redis.url, `ingestion:dataset:${databaseIdOf(dataset.id)}`);
   const documents = Array.from({ length: 20 }, (_, i) => ({ title: `doc-${i}`, text: `Paragraph ${i}. `.repeat(500) }));
   const { body } = await ingestInline(viaB, token, dataset.id, documents);
   await completed;
@@ -88,7 +88,7 @@ it.runIf(process.env.REDIS_URL || process.platform === 'linux')('shows a workerâ
   try {
     expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id } } });
     // As above: the topic's Redis SUBSCRIBE goes out asynchronously; wait until Redis has it.
-    await untilRedisSubscribers(redis.url, `dataset:changed:${decodeGlobalID(dataset.id).id}`);
+    await untilRedisSubscribers(redis.url, `dataset:changed:${databaseIdOf(dataset.id)}`);
     const renamed = await viaB.graphql('mutation($id: ID!) { updateDataset(id: $id, input: { name: "Renamed on B" }) { id } }', { token, variables: { id: dataset.id } });
     expect(renamed.body.errors).toBeUndefined();
     expect((await changes.next()).value).toMatchObject({ data: { datasetChanges: { datasetId: dataset.id, name: 'Renamed on B' } } });

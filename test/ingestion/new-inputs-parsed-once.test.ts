@@ -8,7 +8,7 @@
  * sequence: PARSING settles a group before CHUNKING begins.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, ingestFiles, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { asOwner } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -93,7 +93,7 @@ describe('inputs new to the dataset', { timeout: 120_000 }, () => {
       (
         await client.query(
           `select d.source_key, string_agg(c.content, ' ' order by c.ordinal) as text from documents d join chunks c on c.document_id = d.id where d.dataset_id = $1 group by d.source_key`,
-          [rawId(dataset.id)],
+          [databaseIdOf(dataset.id)],
         )
       ).rows,
     );

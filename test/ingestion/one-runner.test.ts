@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -27,7 +28,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 150_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -58,7 +58,7 @@ async function heldJob(owner: Tenant) {
   openHolds.add(hold);
   await hold.query('begin');
   await hold.query(`select set_config('app.tenant_id', $1, true)`, [owner.tenant.id]);
-  const { rowCount } = await hold.query('select 1 from datasets where id = $1 for no key update', [uuidOf(dataset.id)]);
+  const { rowCount } = await hold.query('select 1 from datasets where id = $1 for no key update', [databaseIdOf(dataset.id)]);
   expect(rowCount).toBe(1);
   const documents = Array.from({ length: 3 }, (_, i) => ({ title: `doc-${i}`, text: `Document ${i}. The lamp is wound at dusk.` }));
   const { body } = await ingestInline(server, owner.token, dataset.id, documents);
@@ -91,7 +91,7 @@ async function queueRow(key: string) {
 it('a job running longer than the staleness period keeps its one runner (its lock is not lifted)', async () => {
   const owner = await tenantWithOwner(server);
   const { jobId, release } = await heldJob(owner);
-  const key = `ingest:${uuidOf(jobId)}`;
+  const key = `ingest:${databaseIdOf(jobId)}`;
   const lockedBy = (await queueRow(key)).locked_by;
   expect(lockedBy).toMatch(/^pool-/);
   // Wait until the lock is three staleness periods old and a heartbeat (with its recovery
@@ -113,13 +113,13 @@ it('a job running longer than the staleness period keeps its one runner (its loc
 it('a second runner given a job whose lock was lifted leaves it to the first, costing no attempt', async () => {
   const owner = await tenantWithOwner(server);
   const { jobId, release } = await heldJob(owner);
-  const key = `ingest:${uuidOf(jobId)}`;
+  const key = `ingest:${databaseIdOf(jobId)}`;
   const first = (await queueRow(key)).locked_by;
   // What the old recovery did to a live runner: lift the queue's lock. The process's other
   // worker takes the job at once.
   const seen = server.logs.length;
   await withClient(server.database.ownerUrl, (client) => client.query('select graphile_worker.force_unlock_workers($1::text[])', [[first]]));
-  await until(async () => server.logs.slice(seen).some((line) => line.msg === 'ingestion job is held by another runner; looking again later' && line.jobId === uuidOf(jobId)), 'the second runner to step back');
+  await until(async () => server.logs.slice(seen).some((line) => line.msg === 'ingestion job is held by another runner; looking again later' && line.jobId === databaseIdOf(jobId)), 'the second runner to step back');
   // It queued a later look at the job, in the job's own queue.
   const later = await queueRow(key);
   expect(later.run_at.getTime()).toBeGreaterThan(Date.now() - 1000);

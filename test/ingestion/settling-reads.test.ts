@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestFiles, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -21,7 +22,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 interface Statement {
   sql: string;
@@ -87,7 +87,7 @@ it('reads an input’s content once per stage that parses or chunks it, and sett
   expect(await namesRead(statements)).toEqual([['broken.json'], ['a.md', 'b.md']]);
 
   const rows = await withClient(server.database.ownerUrl, async (client) =>
-    (await client.query('select name, status, content is null as cleared from ingestion_items where job_id = $1 order by ordinal', [uuidOf(jobId)])).rows,
+    (await client.query('select name, status, content is null as cleared from ingestion_items where job_id = $1 order by ordinal', [databaseIdOf(jobId)])).rows,
   );
   expect(rows).toEqual([
     { name: 'a.md', status: 'DONE', cleared: true },

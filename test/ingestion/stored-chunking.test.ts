@@ -10,6 +10,7 @@ import { createLogger } from '../../src/platform/logging/logger.js';
 import { modelAccess, startWorker } from '../../src/server/job-worker.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let held: TestServer;
 beforeAll(async () => {
@@ -17,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => held?.close());
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const owner = <T>(query: string, params: unknown[]) => withClient(held.database.ownerUrl, async (client) => (await client.query(query, params)).rows as T[]);
 
 it('a job stored without joinShortEnd chunks as before; the same document ingested again is re-chunked', async () => {
@@ -28,7 +28,7 @@ it('a job stored without joinShortEnd chunks as before; the same document ingest
   const { body } = await ingestInline(held, token, dataset.id, [{ title: 'abstract', text }]);
   const jobId = body.data.ingestDocuments.id;
   // As a job stored before the option existed: its options have no joinShortEnd.
-  const [stored] = await owner<{ options: any }>(`update ingestion_jobs set options = options #- '{chunking,joinShortEnd}' where id = $1 returning options`, [uuidOf(jobId)]);
+  const [stored] = await owner<{ options: any }>(`update ingestion_jobs set options = options #- '{chunking,joinShortEnd}' where id = $1 returning options`, [databaseIdOf(jobId)]);
   expect(stored!.options.chunking).toEqual({ unit: 'characters', size: 1000, overlap: 150 });
 
   const logger = createLogger({ level: 'silent' });
@@ -36,7 +36,7 @@ it('a job stored without joinShortEnd chunks as before; the same document ingest
   const worker = await startWorker({ config: held.config.worker, progressIntervalMs: 50, orm: held.orm, queueUrl: held.database.ownerUrl, progress: bus.progress, models: modelAccess(held.config), logger });
   try {
     expect((await settled(held, token, jobId)).stage).toBe('COMPLETED');
-    const chunks = () => owner<{ length: number }>('select length(content) from chunks where dataset_id = $1 order by ordinal', [uuidOf(dataset.id)]);
+    const chunks = () => owner<{ length: number }>('select length(content) from chunks where dataset_id = $1 order by ordinal', [databaseIdOf(dataset.id)]);
     expect((await chunks()).map((row) => row.length)).toEqual([995, 203]);
 
     const again = await ingestInline(held, token, dataset.id, [{ title: 'abstract', text }]);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDataset, ingestInline, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const POLL_MS = 100;
 const PER_CONNECTION = 12;
@@ -158,12 +159,7 @@ async function queuedJob(token: string, on = server) {
   const dataset = await createDataset(on, token);
   const { body } = await ingestInline(on, token, dataset.id, [{ title: 'a', text: 'Some text to index.' }]);
   const jobId = body.data.ingestDocuments.id as string;
-  return { datasetId: dataset.id, jobId, rawIds: [rawId(dataset.id), rawId(jobId)] };
-}
-
-/** The database id inside a Relay global id. */
-function rawId(globalId: string): string {
-  return Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+  return { datasetId: dataset.id, jobId, rawIds: [databaseIdOf(dataset.id), databaseIdOf(jobId)] };
 }
 
 const AUDIT_FEED = `subscription { auditEvents { action } }`;

@@ -11,7 +11,7 @@
  * a row) and cmin (the statement within it), as grouped-settling.test.ts reads them.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createDataset, ingestFiles, settled, tenantWithOwner, type UploadFile } from '../support/ingestion.js';
 import { asOwner } from '../support/locks.js';
 import { pollUntil } from '../support/poll.js';
@@ -49,7 +49,7 @@ async function stored(datasetId: string) {
                 where c.dataset_id = $1 and c.xmin::text <> d.xmin::text) as "chunksOutsideTheirDocumentsGroup",
               (select document_count = (select count(*) from documents where dataset_id = d.id)
                       and chunk_count = (select count(*) from chunks where dataset_id = d.id) from datasets d where d.id = $1) as "countersExact"`,
-      [rawId(datasetId)],
+      [databaseIdOf(datasetId)],
     );
     return rows[0];
   });
@@ -58,7 +58,7 @@ async function stored(datasetId: string) {
 /** Sizes of the groups of the dataset's rows of `table` by `by` (xmin: transactions; xmin and cmin: statements), largest first. */
 async function groupSizes(datasetId: string, table: 'documents' | 'chunks', by: string) {
   return asOwner(server, async (client) => {
-    const { rows } = await client.query(`select count(*)::int as n from ${table} where dataset_id = $1 group by ${by} order by 1 desc`, [rawId(datasetId)]);
+    const { rows } = await client.query(`select count(*)::int as n from ${table} where dataset_id = $1 group by ${by} order by 1 desc`, [databaseIdOf(datasetId)]);
     return rows.map((row) => row.n as number);
   });
 }

@@ -5,12 +5,12 @@
  * 0.9 s on a loaded 2-core machine (docs/ingestion.md). The steps are counted in turns of the
  * event loop, not timed; the text they make is checked byte for byte on a real upload.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { DECODE_STEP_BYTES, decodeUpload } from '../../src/domains/ingestion/upload-text.js';
 import { createDataset, ingestFiles, tenantWithOwner } from '../support/ingestion.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 /** Text of about `bytes` UTF-8 bytes whose 2-, 3- and 4-byte characters fall across every step's edge. */
 function mixedText(bytes: number): string {
@@ -82,7 +82,7 @@ describe('over HTTP', () => {
     ];
     const { body } = await ingestFiles(server, token, dataset.id, files);
     expect(body.errors).toBeUndefined();
-    const jobId = decodeGlobalID(body.data.ingestDocuments.id).id;
+    const jobId = databaseIdOf(body.data.ingestDocuments.id);
     const rows = await withClient(server.database.ownerUrl, async (client) =>
       (await client.query(`select name, content, byte_count from ingestion_items where job_id = $1 order by ordinal`, [jobId])).rows,
     );

@@ -15,7 +15,6 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -27,6 +26,7 @@ import { scrape, value } from '../support/metrics.js';
 import { createPolicy } from '../support/policies.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber.' }];
 
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 const answersInProgress = async () => value(await scrape(server), 'sluice_answers_in_progress');
-const endpointRowId = () => decodeGlobalID(endpoint.endpointId).id;
+const endpointRowId = () => databaseIdOf(endpoint.endpointId);
 const running = () =>
   withClient(server.database.ownerUrl, async (db) => Number((await db.query("select count(*) from usage_records where endpoint_id = $1 and outcome = 'RUNNING'", [endpointRowId()])).rows[0].count));
 

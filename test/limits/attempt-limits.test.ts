@@ -8,10 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { signInAddressDigest } from '../../src/domains/identity/sign-in-addresses.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { TEST_MASTER_KEY } from '../support/config.js';
 import { codeOf, uniqueEmail } from '../support/identity.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp } from './support.js';
 
 const LOG_IN = 'mutation($input: LogInInput!) { logIn(input: $input) { accessToken } }';
@@ -183,7 +182,7 @@ describe('logIn, where guessing must not lock the owner out', () => {
     );
     expect(rows).toEqual([{ address_digest: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     // The HMAC under the server's master key: not the plain hash, which anyone could recompute.
-    expect(rows[0].address_digest).toBe(signInAddressDigest(new SecretBox(server.config.secrets.masterKey), home));
+    expect(rows[0].address_digest).toBe(signInAddressDigest(secretsOf(server), home));
     expect(rows[0].address_digest).not.toBe(createHash('sha256').update(home).digest('hex'));
     await withClient(server.database.ownerUrl, (client) =>
       client.query(`update sign_in_addresses a set last_signed_in_at = now() - interval '91 days' from users u where u.id = a.user_id and u.email = $1`, [email]),

@@ -1,14 +1,19 @@
 /** Answers held in progress for the answer-place tests: a model that holds them, and the process's count of them. */
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import type { FakeOpenAI } from '../support/fake-openai.js';
 import { scrape, value } from '../support/metrics.js';
 import { pollUntil } from '../support/poll.js';
 import type { TestServer } from '../support/server.js';
 
-/** `fake` holds every answer asked from now until the returned function is called. */
+/**
+ * `fake` holds every answer asked from now until the returned function is called, or until the
+ * test ends: a test failing while answers are held does not leave them held (and their places
+ * taken) for the next test. Call the function to release them earlier.
+ */
 export function holdAnswers(fake: FakeOpenAI): () => void {
   let release!: () => void;
   fake.script({ deltas: ['Held.'], until: new Promise<void>((resolve) => (release = resolve)) });
+  onTestFinished(() => release());
   return release;
 }
 

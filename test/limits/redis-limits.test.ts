@@ -7,10 +7,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketKey, principalOf } from '../../src/platform/rate-limits/bucket-keys.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
 import { ownRedis, redisServerAvailable, type OwnRedis } from './own-redis.js';
 
 const PASSWORD = 'redis-password-that-must-not-be-logged';
@@ -78,7 +77,7 @@ describe.skipIf(!redisServerAvailable)('rate limits in Redis (needs redis-server
     // The bucket sits under the master key's digest of its key, never under the plain hash,
     // which anyone could recompute from the tenant and user ids.
     const key = bucketKey('principal', principalOf({ kind: 'user', tenantId: tenant.id, userId: tenant.users[1]!.id })!);
-    const digest = new SecretBox(a.config.secrets.masterKey).digest('rate-limit bucket', key).digest.slice(0, 32);
+    const digest = secretsOf(a).digest('rate-limit bucket', key).digest.slice(0, 32);
     const client = new Redis(redis.url);
     try {
       const keys = await client.keys('sluice:rl:principal:*');

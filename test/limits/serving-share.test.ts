@@ -75,27 +75,24 @@ describe("a tenant's serving share", () => {
     const asked = fake.requests.length;
     // Two outside tenants hold the whole share (3 of 3): A its part (2), C one more.
     const held = [ask({ key: aKey }, slow.reference), ask({ key: aKey }, slow.reference), ask({ key: cKey }, slow.reference)];
-    try {
-      await fake.requestsReached(asked + 3);
+    await fake.requestsReached(asked + 3);
 
-      // The tenant's own key is answered on its private endpoint, and on its published one too.
-      expect((await ask({ key: bKey }, privateEndpoint.reference)).body).toEqual(FOUND);
-      held.push(ask({ key: bKey }, slow.reference));
-      await fake.requestsReached(asked + 4);
+    // The tenant's own key is answered on its private endpoint, and on its published one too.
+    expect((await ask({ key: bKey }, privateEndpoint.reference)).body).toEqual(FOUND);
+    held.push(ask({ key: bKey }, slow.reference));
+    await fake.requestsReached(asked + 4);
 
-      // Outsiders are still refused past the share: another tenant's key, and an anonymous caller.
-      for (const outsider of [{ key: cSecondKey }, { ip: '203.0.113.61' }]) {
-        const refused = await ask(outsider, quick.reference);
-        expect(refused.status).toBe(429);
-        expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS', retryAfterSeconds: 1 });
-        expect(refused.body.errors[0].message).toMatch(/^This endpoint's tenant is giving 3 answers at once to other tenants' and anonymous callers/);
-      }
-      expect(fake.requests.length).toBe(asked + 4);
-      // Both refusals are in the endpoint's decision log, where the tenant's operators look.
-      expect(await answersRefused(quick.endpointId)).toBe(refusedBefore + 2);
-    } finally {
-      release();
+    // Outsiders are still refused past the share: another tenant's key, and an anonymous caller.
+    for (const outsider of [{ key: cSecondKey }, { ip: '203.0.113.61' }]) {
+      const refused = await ask(outsider, quick.reference);
+      expect(refused.status).toBe(429);
+      expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS', retryAfterSeconds: 1 });
+      expect(refused.body.errors[0].message).toMatch(/^This endpoint's tenant is giving 3 answers at once to other tenants' and anonymous callers/);
     }
+    expect(fake.requests.length).toBe(asked + 4);
+    // Both refusals are in the endpoint's decision log, where the tenant's operators look.
+    expect(await answersRefused(quick.endpointId)).toBe(refusedBefore + 2);
+    release();
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
     await allGivenBack(server);
   });
@@ -106,18 +103,15 @@ describe("a tenant's serving share", () => {
     let release = holdAnswers(fake);
     let asked = fake.requests.length;
     let held = [ask({ key: aKey }, slow.reference), ask({ key: aKey }, slow.reference)];
-    try {
-      await fake.requestsReached(asked + 2);
-      // A's second key is within its own share (0 of 2) and the tenant's (2 of 3), not within A's part (2 of 2).
-      const overPart = await ask({ key: aSecondKey }, quick.reference);
-      expect(overPart.status).toBe(429);
-      expect(overPart.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS' });
-      expect(overPart.body.errors[0].message).toMatch(/^Your tenant's callers have 2 answers of this endpoint's tenant in progress, the most one other tenant may hold of the 3/);
-      // Another outside tenant takes the share's last place.
-      expect((await ask({ key: cKey }, quick.reference)).body).toEqual(FOUND);
-    } finally {
-      release();
-    }
+    await fake.requestsReached(asked + 2);
+    // A's second key is within its own share (0 of 2) and the tenant's (2 of 3), not within A's part (2 of 2).
+    const overPart = await ask({ key: aSecondKey }, quick.reference);
+    expect(overPart.status).toBe(429);
+    expect(overPart.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'ANSWERS_IN_PROGRESS' });
+    expect(overPart.body.errors[0].message).toMatch(/^Your tenant's callers have 2 answers of this endpoint's tenant in progress, the most one other tenant may hold of the 3/);
+    // Another outside tenant takes the share's last place.
+    expect((await ask({ key: cKey }, quick.reference)).body).toEqual(FOUND);
+    release();
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
     await allGivenBack(server);
 
@@ -125,15 +119,12 @@ describe("a tenant's serving share", () => {
     release = holdAnswers(fake);
     asked = fake.requests.length;
     held = [ask({ ip: '203.0.113.71' }, slow.reference), ask({ ip: '2001:db8:71:1::1' }, slow.reference)];
-    try {
-      await fake.requestsReached(asked + 2);
-      const anonymous = await ask({ ip: '203.0.113.72' }, quick.reference);
-      expect(anonymous.status).toBe(429);
-      expect(anonymous.body.errors[0].message).toMatch(/^Anonymous callers have 2 answers of this endpoint's tenant in progress, the most anonymous callers together may hold of the 3/);
-      expect((await ask({ key: cKey }, quick.reference)).body).toEqual(FOUND);
-    } finally {
-      release();
-    }
+    await fake.requestsReached(asked + 2);
+    const anonymous = await ask({ ip: '203.0.113.72' }, quick.reference);
+    expect(anonymous.status).toBe(429);
+    expect(anonymous.body.errors[0].message).toMatch(/^Anonymous callers have 2 answers of this endpoint's tenant in progress, the most anonymous callers together may hold of the 3/);
+    expect((await ask({ key: cKey }, quick.reference)).body).toEqual(FOUND);
+    release();
     for (const response of await Promise.all(held)) expect(response.body).toEqual(HELD);
     await allGivenBack(server);
   });

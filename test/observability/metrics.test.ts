@@ -11,6 +11,7 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { createDataset, ingestInline, tenantWithOwner } from '../support/ingestion.js';
 import { seedTenant } from '../support/seed.js';
 import { scrape as scrapeOf, value } from '../support/metrics.js';
+import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const METRICS_TOKEN = 'scrape-token-0123456789';
@@ -102,9 +103,7 @@ describe('/metrics', () => {
       expect((await events.next()).value?.data).toEqual({ heartbeat: { sequence: 1 } });
       expect(value(await scrape(), live)).toBe(1);
       await events.return?.();
-      const deadline = Date.now() + 5_000;
-      while (value(await scrape(), live) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
-      expect(value(await scrape(), live)).toBe(0);
+      await pollUntil(async () => value(await scrape(), live), (n) => n === 0, { timeoutMs: 5_000, intervalMs: 25, failure: (n) => `${live} stayed ${n} after the subscription ended` });
     } finally {
       await client.dispose();
     }

@@ -14,6 +14,7 @@ import { tenantWithOwner } from '../support/ingestion.js';
 import { scrape, scrapeText, sumOf, value } from '../support/metrics.js';
 import { createPolicy } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let fake: FakeOpenAI;
@@ -26,8 +27,6 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** A global id (`Endpoint:<uuid>`, base64) as the row id the series carry. */
-const rowId = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 const DOCUMENTS = [
   { title: 'Lamp', text: 'The lamp is wound every evening at dusk by the keeper of the lighthouse.' },
@@ -63,8 +62,8 @@ describe('product series', () => {
     expect((await queryEndpoint(server, token, setup.reference, 'When is the lamp wound?')).errors).toBeUndefined();
     const after = await scrape(server);
 
-    const endpoint = rowId(setup.endpointId);
-    const model = rowId(setup.modelId);
+    const endpoint = databaseIdOf(setup.endpointId);
+    const model = databaseIdOf(setup.modelId);
     expect(value(after, `sluice_endpoint_query_duration_seconds_count{endpoint_id="${endpoint}",outcome="ok"}`)).toBe(3);
     expect(value(after, `sluice_endpoint_query_duration_seconds_sum{endpoint_id="${endpoint}",outcome="ok"}`)).toBeGreaterThan(0);
     expect(sumOf(after, 'sluice_model_call_duration_seconds_count', { model_id: model, kind: 'chat', outcome: 'ok' })).toBe(3);
@@ -85,7 +84,7 @@ describe('product series', () => {
     // Every embeddings answer reports 7 tokens: the series must add up to 7 a request.
     fake.script({ embeddings: { usage: { prompt_tokens: 7, total_tokens: 7 } } });
     const embeddings = await createModel(server, token, { name: uniqueSlug('emb'), type: 'openai-compatible-embeddings', config: { baseUrl: fake.baseUrl, model: 'small', batchSize: 1 } });
-    const model = rowId(embeddings.id);
+    const model = databaseIdOf(embeddings.id);
     const series = (samples: Map<string, number>, kind: string, outcome = 'ok') => ({
       calls: sumOf(samples, 'sluice_model_call_duration_seconds_count', { model_id: model, kind, outcome }),
       tokens: sumOf(samples, 'sluice_model_tokens_total', { model_id: model, kind, direction: 'prompt' }),

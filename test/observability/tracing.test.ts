@@ -14,6 +14,8 @@ import WebSocket from 'ws';
 import { withClient } from '../../src/db/bootstrap.js';
 import { seedTenant, type SeededTenant } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
+import { pollUntil } from '../support/poll.js';
 
 interface ReceivedSpan {
   traceId: string;
@@ -67,14 +69,11 @@ afterAll(async () => {
 });
 
 /** The spans of one trace once `ready` holds for them; fails after 10 s. */
-async function trace(traceId: string, ready: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const found = spans.filter((span) => span.traceId === traceId);
-    if (ready(found)) return found;
-    if (Date.now() > deadline) throw new Error(`trace ${traceId} incomplete: ${JSON.stringify(found.map((span) => span.name))}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function trace(traceId: string, ready: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]> {
+  return pollUntil(async () => spans.filter((span) => span.traceId === traceId), ready, {
+    intervalMs: 25,
+    failure: (found) => `trace ${traceId} incomplete: ${JSON.stringify(found.map((span) => span.name))}`,
+  });
 }
 
 describe('operation spans', () => {
@@ -126,9 +125,10 @@ describe('operation spans', () => {
     const requestId = `refused-${Date.now()}`;
     const { status } = await server.graphql('query Refused { viewer { kind } }', { token: 'not-a-token', headers: { 'x-request-id': requestId } });
     expect(status).toBe(401);
-    const deadline = Date.now() + 10_000;
-    while (!spans.some((span) => span.attributes['sluice.request_id'] === requestId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    const span = spans.find((candidate) => candidate.attributes['sluice.request_id'] === requestId);
+    const span = await pollUntil(async () => spans.find((candidate) => candidate.attributes['sluice.request_id'] === requestId), Boolean, {
+      intervalMs: 25,
+      failure: () => `no span of request ${requestId}`,
+    });
     expect(span).toMatchObject({ status: { code: 2, message: 'UNAUTHENTICATED' }, attributes: { 'graphql.error.codes': ['UNAUTHENTICATED'] } });
   });
 
@@ -141,9 +141,7 @@ describe('operation spans', () => {
     } finally {
       await client.dispose();
     }
-    const deadline = Date.now() + 10_000;
-    while (!spans.some((span) => span.name === 'subscription Beat') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    const span = spans.find((candidate) => candidate.name === 'subscription Beat');
+    const span = await pollUntil(async () => spans.find((candidate) => candidate.name === 'subscription Beat'), Boolean, { intervalMs: 25, failure: () => 'no span "subscription Beat"' });
     expect(span).toMatchObject({ kind: 2, attributes: { 'sluice.transport': 'ws', 'graphql.operation.type': 'subscription' } });
     // It lasted as long as the subscription did (two events a second apart).
     const durationMs = (Number(BigInt((span as any).endTimeUnixNano) - BigInt((span as any).startTimeUnixNano)) / 1e6);
@@ -158,12 +156,11 @@ describe('ingestion job spans', () => {
     const { body } = await ingestInline(server, token, dataset.id, [{ title: 'Locks', text: 'The lock keeper opens the gates.' }]);
     const jobGlobalId = body.data.ingestDocuments.id as string;
     expect((await settled(server, token, jobGlobalId)).stage).toBe('COMPLETED');
-    const jobId = Buffer.from(jobGlobalId, 'base64').toString().split(':')[1];
-    const deadline = Date.now() + 10_000;
-    let span: ReceivedSpan | undefined;
-    while (!(span = spans.find((candidate) => candidate.name === 'ingestion job' && candidate.attributes['sluice.job_id'] === jobId)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const jobId = databaseIdOf(jobGlobalId);
+    const span = await pollUntil(async () => spans.find((candidate) => candidate.name === 'ingestion job' && candidate.attributes['sluice.job_id'] === jobId), Boolean, {
+      intervalMs: 25,
+      failure: () => `no "ingestion job" span of job ${jobId}`,
+    });
     expect(span).toMatchObject({ kind: 5, service: 'sluice-test', attributes: { 'sluice.job_id': jobId, 'sluice.attempt': expect.anything() } });
     expect(span!.status?.code ?? 0).not.toBe(2);
   });

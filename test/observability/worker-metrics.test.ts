@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsListener } from '../../src/platform/telemetry/metrics-listener.js';
-import { rawId } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { createModel, must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { createDataset, ingestInline, settled, tenantWithOwner } from '../support/ingestion.js';
@@ -77,7 +77,7 @@ describe('sluice worker --metrics-port', () => {
 
     const { node } = await must(api, token, 'query($id: ID!) { node(id: $id) { ... on Dataset { documentCount chunkCount bytes } } }', { id: dataset.id });
     expect(node.documentCount).toBe(2);
-    expect(ingestion(await scrape(at), rawId(model.id))).toEqual({
+    expect(ingestion(await scrape(at), databaseIdOf(model.id))).toEqual({
       documents: 2,
       chunks: node.chunkCount,
       bytes: node.bytes,
@@ -85,7 +85,7 @@ describe('sluice worker --metrics-port', () => {
       embeddingTokens: 7 * requests,
     });
     // The API process ran none of it.
-    expect(ingestion(await scrape(api), rawId(model.id))).toEqual({ documents: 0, chunks: 0, bytes: 0, embeddingCalls: 0, embeddingTokens: 0 });
+    expect(ingestion(await scrape(api), databaseIdOf(model.id))).toEqual({ documents: 0, chunks: 0, bytes: 0, embeddingCalls: 0, embeddingTokens: 0 });
 
     // It stops cleanly, its listener with it.
     expect(await stop(worker)).toBe(0);

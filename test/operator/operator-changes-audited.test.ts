@@ -5,16 +5,15 @@
  * that no event named (attacker review), and `sluice rotate-master-key` re-sealed models' keys
  * unrecorded. The tenant's owner reads the events through GraphQL, and the chain still verifies.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
-import { SecretBox } from '../../src/platform/secrets/secret-box.js';
 import { auditEventsOf } from '../support/audit.js';
 import { must, uniqueSlug } from '../support/endpoints.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { signUp } from '../support/identity.js';
 import { execSluice, sluiceEnv } from '../support/process.js';
-import { startTestServer, TEST_MASTER_KEY, type TestServer } from '../support/server.js';
+import { secretsOf, startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 let fake: FakeOpenAI;
@@ -27,7 +26,6 @@ afterAll(async () => {
 });
 
 const sluice = (...args: string[]) => execSluice(args, sluiceEnv(server.database, { LOG_LEVEL: 'info' }));
-const rawId = (globalId: string) => decodeGlobalID(globalId).id;
 const verified = async (token: string) => (await must(server, token, '{ verifyAuditChain { ok problem } }')).verifyAuditChain;
 
 // Each command is a child process that migrates and opens the database: slow on a busy machine.
@@ -38,7 +36,7 @@ it('sluice keys create records config.apiKey.create on the tenant’s chain', CH
   const { stdout } = await sluice('keys', 'create', '--tenant', owner.tenant.slug, '--name', 'backdoor', '--scopes', 'read,write,admin', '--no-expiry', '--json');
   const minted = JSON.parse(stdout);
   const { viewer } = await must(server, owner.accessToken, '{ viewer { tenant { apiKeys(first: 10) { edges { node { id prefix } } } } } }');
-  const keyId = rawId(viewer.tenant.apiKeys.edges.find((edge: any) => edge.node.prefix === minted.prefix).node.id);
+  const keyId = databaseIdOf(viewer.tenant.apiKeys.edges.find((edge: any) => edge.node.prefix === minted.prefix).node.id);
 
   // Committed with the key, so already there.
   const [event, ...more] = await auditEventsOf(server, owner.accessToken, 0, { action: 'config.apiKey.create' });
@@ -58,9 +56,9 @@ it('sluice rotate-master-key records each re-sealed model key on its tenant’s 
   const created = await must(server, owner.accessToken, 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }', {
     i: { name: uniqueSlug('model'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'gpt' }, apiKey: 'sk-rotation-test-1234' },
   });
-  const modelId = rawId(created.createModel.id);
+  const modelId = databaseIdOf(created.createModel.id);
   // Sealed as before keys were bound to their origin, so the rotation (to the same master key) re-seals it.
-  const box = new SecretBox(Buffer.from(TEST_MASTER_KEY, 'base64'));
+  const box = secretsOf(server);
   const legacy = box.seal('sk-rotation-test-1234', modelId);
   await withClient(server.database.ownerUrl, (client) => client.query('update models set api_key_ciphertext = $1, api_key_key_id = $2 where id = $3', [legacy.ciphertext, legacy.keyId, modelId]));
 

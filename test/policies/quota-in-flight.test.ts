@@ -9,7 +9,6 @@
  * fake-openai is a test double for the model server (real HTTP, the real chat completions
  * protocol); `until` holds its answers until the test releases them.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, must, queryEndpoint, uniqueSlug, type EndpointSetup } from '../support/endpoints.js';
@@ -18,6 +17,7 @@ import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { createPolicy, manualClock, outcome } from '../support/policies.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 const QUESTION = 'lock keeper';
@@ -75,7 +75,7 @@ async function usageRows(setup: EndpointSetup): Promise<UsageRow[]> {
   return withClient(server.database.ownerUrl, async (db) => {
     const { rows } = await db.query<{ outcome: string; total_tokens: number; charged_micros: string }>(
       'select outcome, total_tokens, charged_micros from usage_records where endpoint_id = $1 order by created_at, id',
-      [decodeGlobalID(setup.endpointId).id],
+      [databaseIdOf(setup.endpointId)],
     );
     return rows.map((row) => ({ outcome: row.outcome, total_tokens: row.total_tokens, charged_micros: Number(row.charged_micros) }));
   });
@@ -143,7 +143,7 @@ describe('an accounting quota and the queries still running', () => {
       { key: setup.reference.split('/')[1], queries: 1, denials: CONCURRENT - 1, promptTokens: 300, completionTokens: 200, totalTokens: 500, costMicros: 0, chargedMicros: 1500 },
     ]);
     const decisions = await withClient(server.database.ownerUrl, async (db) => {
-      const { rows } = await db.query('select decision, cost_micros::int as cost, count(*)::int as n from policy_decisions where endpoint_id = $1 group by 1, 2 order by 1', [decodeGlobalID(setup.endpointId).id]);
+      const { rows } = await db.query('select decision, cost_micros::int as cost, count(*)::int as n from policy_decisions where endpoint_id = $1 group by 1, 2 order by 1', [databaseIdOf(setup.endpointId)]);
       return rows;
     });
     expect(decisions).toEqual([

@@ -6,7 +6,6 @@
  * that they may not use the endpoint, not its name or description.
  * The endpoint owner's audit trail keeps the policy's id.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import OpenAI from 'openai';
@@ -19,6 +18,7 @@ import { tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { createPolicy, manualClock, outcome } from '../support/policies.js';
 import { restQuery } from '../support/rest.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 const QUESTION = 'how does the lock keeper fill the chamber';
@@ -75,7 +75,7 @@ describe('a policy denial names the policy only to callers who may read it', () 
     expect((await outcome(server, ownKey, guarded.reference)).extensions).toEqual({ code: 'POLICY_DENIED', policyId, policyType: 'access', reason: 'NO_EMAIL' });
     // The owner's audit trail names the policy whoever was refused.
     const denied = await auditEventsOf(server, owner.token, 4, { action: 'policy.denied' });
-    const stored = decodeGlobalID(policyId).id;
+    const stored = databaseIdOf(policyId);
     expect(denied.map((event) => [event.details.endpointSlug, event.details.policyId])).toEqual(Array(4).fill([guarded.reference.split('/')[1], stored]));
   });
 

@@ -1,4 +1,5 @@
-/** Reading the audit trail over the real API, waiting for the asynchronous writer. */
+/** Reading the audit trail over the real API, waiting for the asynchronous writer; seeding it as older code wrote it. */
+import { randomUUID } from 'node:crypto';
 import { must } from './endpoints.js';
 import type { TestServer } from './server.js';
 
@@ -21,4 +22,20 @@ export async function auditEventsOf(
     if ((events.length >= atLeast && (!until || events.some(until))) || Date.now() > deadline) return events;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * An audit event as older writers stored it, a row to insert for the tests of the migrations that
+ * rewrite such history: `details` kept whole in the payload, no actor, no request.
+ */
+export function oldAuditEvent(tenantId: string, action: string, details: Record<string, unknown>) {
+  const id = randomUUID();
+  const createdAt = new Date().toISOString();
+  return {
+    id,
+    tenantId,
+    createdAt,
+    personal: { email: null, ip: null, userAgent: null },
+    payload: { id, at: createdAt, action, outcome: 'ok', actorKind: 'user', actorId: null, requestId: null, traceId: null, details },
+  };
 }

@@ -4,9 +4,8 @@ import { withClient } from '../../src/db/bootstrap.js';
 import { createModel, uniqueSlug } from './endpoints.js';
 import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
 import type { TestServer } from './server.js';
+import { databaseIdOf } from './global-ids.js';
 
-/** The database id inside a Relay global id ("Dataset:<uuid>", base64). */
-export const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 export interface EmbeddedChunk {
   id: string;
@@ -22,7 +21,7 @@ export async function embeddedChunks(ownerUrl: string, datasetGlobalId: string):
          join datasets d on d.id = c.dataset_id
          join chunk_embeddings e on e.chunk_id = c.id and e.model_id = d.serving_embedding_model_id
         where c.dataset_id = $1 order by c.id`,
-      [rawId(datasetGlobalId)],
+      [databaseIdOf(datasetGlobalId)],
     );
     return rows.map((row) => ({ id: row.id, content: row.content, vector: row.embedding.map(Number) }));
   });

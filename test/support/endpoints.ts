@@ -1,11 +1,11 @@
 /** Models, endpoints and queries over the real API, for the endpoint tests. */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createDataset, ingestInline, settled, type InlineDocument } from './ingestion.js';
 import { withClient } from '../../src/db/bootstrap.js';
 import type { TestServer } from './server.js';
 import { uniqueSlug } from './unique-names.js';
+import { databaseIdOf } from './global-ids.js';
 
 export { uniqueSlug };
 
@@ -105,7 +105,7 @@ export async function usageOutcomes(database: { ownerUrl: string }, endpointId: 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const outcomes = await withClient(database.ownerUrl, async (client) => {
-      const { rows } = await client.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [decodeGlobalID(endpointId).id]);
+      const { rows } = await client.query<{ outcome: string }>('select outcome from usage_records where endpoint_id = $1 order by created_at, id', [databaseIdOf(endpointId)]);
       return rows.map((row) => row.outcome);
     });
     if (outcomes.length >= atLeast || Date.now() > deadline) return outcomes;

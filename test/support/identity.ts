@@ -1,6 +1,7 @@
 /** Identity helpers over the real API: sign-up, log-in, API keys, invitations. */
 import type { TestServer } from './server.js';
 import { randomDigits } from './unique-names.js';
+import { databaseIdOf } from './global-ids.js';
 
 export interface SignedUp {
   email: string;
@@ -13,7 +14,7 @@ export interface SignedUp {
 const AUTH_FIELDS = 'accessToken refreshToken expiresAt role tenant { id slug name } user { id email }';
 
 /** The tenant's database id, from its global id. */
-export const tenantIdOf = (account: { tenant: { id: string } }) => Buffer.from(account.tenant.id, 'base64').toString().split(':')[1]!;
+export const tenantIdOf = (account: { tenant: { id: string } }) => databaseIdOf(account.tenant.id);
 
 let counter = 0;
 export function uniqueEmail(label = 'user'): string {
