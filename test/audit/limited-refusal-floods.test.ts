@@ -7,7 +7,6 @@
  * trail), with the buckets' clock standing still, so counts are exact: the first 5 of each are
  * written, the rest counted in `auth.refusals_suppressed` (only the summary's timer is real).
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { endpointOver, must, queryEndpoint, type EndpointSetup } from '../support/endpoints.js';
@@ -16,6 +15,7 @@ import { createPolicy } from '../support/policies.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freshIp, fromIp, ManualClock } from '../limits/support.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const LIMIT = 5;
 const FLOOD = 200;
@@ -44,7 +44,7 @@ afterAll(() => server?.close());
 const ownerSql = <T = Record<string, any>>(sql: string, params: unknown[] = []) =>
   withClient(server.database.ownerUrl, (client) => client.query(sql, params)).then((result) => result.rows as T[]);
 
-const idOf = (globalId: string) => decodeGlobalID(globalId).id;
+const idOf = databaseIdOf;
 
 interface Setup {
   owner: SignedUp;

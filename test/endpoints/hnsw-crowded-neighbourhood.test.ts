@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
 import { semanticSearchSql } from '../../src/domains/endpoints/semantic-retriever.js';
 import { createModel, gql, queryEndpoint, uniqueSlug } from '../support/endpoints.js';
-import { embeddedChunks, embeddedDatasetAt, exactRanking, hasPgvector, rawId, type EmbeddedChunk } from '../support/embeddings.js';
+import { embeddedChunks, embeddedDatasetAt, exactRanking, hasPgvector, type EmbeddedChunk } from '../support/embeddings.js';
+import { databaseIdOf } from '../support/global-ids.js';
 import { startFakeOpenAI, trigramVector, type FakeOpenAI } from '../support/fake-openai.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { scrape, sumOf } from '../support/metrics.js';
@@ -118,7 +119,7 @@ const closeTo = (values: number[]) => values.map((value) => expect.closeTo(value
  * (tenant, dataset, model) index would search B's vectors exactly, and prove nothing here.
  */
 async function planFor(tenant: typeof b): Promise<string> {
-  const question = { modelId: rawId(tenant.modelId), datasetIds: [rawId(tenant.datasetId)], vector: trigramVector(QUESTION, DIMENSIONS) };
+  const question = { modelId: databaseIdOf(tenant.modelId), datasetIds: [databaseIdOf(tenant.datasetId)], vector: trigramVector(QUESTION, DIMENSIONS) };
   const vectorSchema = await withClient(server.database.ownerUrl, async (client) =>
     (await client.query(`select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'vector'`)).rows[0].nspname as string,
   );

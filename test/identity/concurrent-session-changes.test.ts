@@ -11,7 +11,6 @@
  *   tenants' invitations) collided on the users' unique email: an INTERNAL error.
  * - Two rotateApiKey calls on one key both issued a successor: two live keys for one.
  */
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/db/bootstrap.js';
@@ -19,6 +18,7 @@ import { hashToken } from '../../src/platform/secrets/opaque-tokens.js';
 import { codeOf, createApiKey, refresh, signUp, tenantIdOf, uniqueEmail } from '../support/identity.js';
 import { asOwner, untilLockWaiters } from '../support/locks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -178,9 +178,9 @@ describe('rotateApiKey twice at once', () => {
       expect(won, `round ${round}`).toHaveLength(1);
       expect(answers.find((answer) => answer.body.errors)!.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'rotated' });
       const keys = await sql('select id, replaced_by_id from api_keys where tenant_id = $1 and name = $2 order by created_at', [tenantIdOf(owner), `rotating-${round}`]);
-      const successorId = decodeGlobalID(won[0]!.body.data.rotateApiKey.apiKey.id).id;
+      const successorId = databaseIdOf(won[0]!.body.data.rotateApiKey.apiKey.id);
       expect(keys, `round ${round}`).toEqual([
-        { id: decodeGlobalID(apiKey.id).id, replaced_by_id: successorId },
+        { id: databaseIdOf(apiKey.id), replaced_by_id: successorId },
         { id: successorId, replaced_by_id: null },
       ]);
     }

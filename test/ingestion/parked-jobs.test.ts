@@ -20,6 +20,7 @@ import { must } from '../support/endpoints.js';
 import { createDataset, ingestInline, jobOf, settled, tenantWithOwner, type Tenant } from '../support/ingestion.js';
 import { pollUntil } from '../support/poll.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { databaseIdOf } from '../support/global-ids.js';
 
 const MAX_QUEUED = 4;
 const ENV = { SLUICE_WORKER_CONCURRENCY: '2', SLUICE_WORKER_HEARTBEAT_MS: '200', SLUICE_INGEST_MAX_QUEUED_JOBS: String(MAX_QUEUED) };
@@ -34,7 +35,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+const uuidOf = databaseIdOf;
 const CANCEL = `mutation($id: ID!) { cancelIngestion(jobId: $id) { stage } }`;
 const RETRY = `mutation($id: ID!) { retryIngestion(jobId: $id) { stage } }`;
 const owner = <T>(work: (client: pg.Client) => Promise<T>) => withClient(server.database.ownerUrl, work);

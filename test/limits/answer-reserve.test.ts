@@ -139,10 +139,12 @@ describe("the process's reserve of answer places", () => {
       expect(refusals).toHaveLength(refusedBefore + 1);
       expect(refusals).toContain(refused.body.errors[0].message);
 
-    // A tenant holding nothing still gets the last place.
-    expect(await answersInProgress(server)).toBe(7);
-    expect((await ask(victim.tenant, victim.endpoint)).body).toEqual(FOUND);
-    release();
+      // A tenant holding nothing still gets the last place.
+      expect(await answersInProgress(server)).toBe(7);
+      expect((await ask(victim.tenant, victim.endpoint)).body).toEqual(FOUND);
+    } finally {
+      release();
+    }
     await heldAnswered(server, held, HELD);
   });
 
