@@ -11,7 +11,7 @@
  * limit or quota, the answers in progress, the queued jobs, the key-minting limit): a caller
  * at its limit is refused at once however fast it asks, and each was an event.
  */
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { GraphQLError, type DefinitionNode, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import type { AuditLog, AuditRecord } from '../domains/audit/audit-log.js';
@@ -20,6 +20,7 @@ import { auditActorOf } from '../domains/audit/record.js';
 import { codedFailure } from '../platform/errors/index.js';
 import { keptArguments } from '../graphql/audit-arguments.js';
 import { onlySignIns } from '../graphql/sign-in-fields.js';
+import { rootFieldsOf } from '../graphql/root-fields.js';
 import { SIGN_IN_REFUSALS, type LimitedRefusals, type RefusedSignIns } from '../domains/identity/refused-credentials.js';
 
 export interface AuditOptions {
@@ -28,6 +29,20 @@ export interface AuditOptions {
   refusedSignIns: RefusedSignIns;
   /** Where an operation refused only by limits goes: the refusal log's flood limit. */
   limitedRefusals: LimitedRefusals;
+}
+
+/**
+ * Whether the operation did nothing: an error without a path (refused before it ran), or each of
+ * its root fields refused itself (an error whose path is that field). A mutation whose other
+ * field succeeded (each runs in a savepoint of its own, and stays) is written in full: its event
+ * may be the only record of that change (a deleteDataset beside an ingestDocuments refused
+ * QUEUED_JOBS must not become a count in a summary).
+ */
+export function everyRootFieldRefused(document: DocumentNode, operation: DefinitionNode | undefined, errors: readonly GraphQLError[]): boolean {
+  if (errors.some((error) => !error.path || error.path.length === 0)) return true;
+  if (operation?.kind !== 'OperationDefinition') return true;
+  const refused = new Set(errors.filter((error) => error.path!.length === 1).map((error) => error.path![0]));
+  return rootFieldsOf(document, operation).every((field) => refused.has((field.alias ?? field.name).value));
 }
 
 export function useAudit({ audit, refusedSignIns, limitedRefusals }: AuditOptions): Plugin<GraphQLContext> {
@@ -66,7 +81,7 @@ export function useAudit({ audit, refusedSignIns, limitedRefusals }: AuditOption
     };
     const refusedSignIn = codes.length > 0 && codes.every((code) => SIGN_IN_REFUSALS.has(code)) && operation?.kind === 'OperationDefinition' && onlySignIns(args.document, operation);
     if (refusedSignIn) refusedSignIns.refusedSignIn(event);
-    else if (codes.length > 0 && codes.every((code) => code === 'RATE_LIMITED')) limitedRefusals.refusedOverLimit(event);
+    else if (codes.length > 0 && codes.every((code) => code === 'RATE_LIMITED') && everyRootFieldRefused(args.document, operation, errors)) limitedRefusals.refusedOverLimit(event);
     else audit.record(event);
     const denied = errors.filter((error) => codeOf(error) === 'FORBIDDEN').map((error) => error.path?.join('.') ?? null);
     if (denied.length > 0) audit.record({ tenantId, action: 'authz.denied', outcome: 'FORBIDDEN', actor, request, details: { paths: denied } });

@@ -101,6 +101,16 @@ describe('a signed-in acceptInvitation and a refreshSession of the same session 
     await expectOneChainIn(sessionId, host, accepted.body.data.acceptInvitation, 'move first');
   });
 
+  it('the refresh read after the move committed (a crossed request, not a stolen copy): CONFLICT `session-changed`, the session carries on', async () => {
+    const { person, host, token, sessionId } = await invitedWhileSignedIn();
+    const accepted = await server.graphql(ACCEPT, { token: person.accessToken, variables: { token } });
+    expect(accepted.body.errors).toBeUndefined();
+    // Before: the spent token was reuse, and the session the acceptance had just moved was ended.
+    const refreshed = await refresh(server, person.refreshToken);
+    expect(refreshed.body.errors[0].extensions).toMatchObject({ code: 'CONFLICT', reason: 'session-changed' });
+    await expectOneChainIn(sessionId, host, accepted.body.data.acceptInvitation, 'refresh after the move');
+  });
+
   it('never fork the chain nor end the session: the move lands, one refresh token lives, a losing refresh is CONFLICT', ROUNDS_TIMEOUT, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const { person, host, token, sessionId } = await invitedWhileSignedIn();

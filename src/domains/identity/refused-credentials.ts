@@ -101,9 +101,10 @@ export interface LimitedRefusals {
   /**
    * Whether the rows recording a refusal in an endpoint's decision log (its DENY row and its
    * `policy.denied` event) may be written on `trail`, the endpoint's tenant's; false: counted
-   * as `kind` in that trail's summary instead.
+   * as `kind` in that trail's summary instead. `callerTenant`: the caller's own tenant (one of
+   * the trail's own callers is judged by its own budget alone).
    */
-  mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null): Promise<boolean>;
+  mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null, callerTenant: string | null): Promise<boolean>;
 }
 
 export const NO_ACTOR: AuditActor = { kind: 'anonymous', id: null, email: null };
@@ -163,13 +164,16 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
 
   /** Limited per authenticated caller, or per address for anonymous ones, in buckets apart from the above. */
   refusedOverLimit(record: AuditRecord): void {
-    this.judged(this.judge('limited', record.tenantId, `${record.action}:${record.outcome}`, this.callerOf(record.actor, record.request?.ip), () => record));
+    // On the caller's own tenant's trail: an authenticated caller is one of its own.
+    const source = this.callerOf(record.actor, record.request?.ip);
+    this.judged(this.judge('limited', record.tenantId, `${record.action}:${record.outcome}`, source, () => record, source.startsWith(CALLER_SOURCE)));
   }
 
   /** Per endpoint tenant and caller (or address); a bucket store that fails lets the rows be written. */
-  async mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null): Promise<boolean> {
+  async mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null, callerTenant: string | null): Promise<boolean> {
     try {
-      return await this.allowed('decision', trail, kind, this.callerOf(caller, ip));
+      const source = this.callerOf(caller, ip);
+      return await this.allowed('decision', trail, kind, source, source.startsWith(CALLER_SOURCE) && callerTenant === trail);
     } catch (error) {
       this.options.onError?.(error);
       return true;
@@ -207,24 +211,23 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
   }
 
   /** `stream`: whose buckets it draws on; `source`: the address (IPv6: its /64), or the caller. */
-  private async judge(stream: Stream, trail: string | null, kind: string, source: string, record: () => AuditRecord): Promise<void> {
-    if (await this.allowed(stream, trail, kind, source)) this.options.audit.record(record());
+  private async judge(stream: Stream, trail: string | null, kind: string, source: string, record: () => AuditRecord, ownBudgetOnly = false): Promise<void> {
+    if (await this.allowed(stream, trail, kind, source, ownBudgetOnly)) this.options.audit.record(record());
   }
 
   /**
    * Whether one more of `stream` may be written on `trail` from `source`; if not, it is counted.
    * A trail's own budget (ten sources' worth) is shared by every source, so a flood from others
    * could leave a caller's first refusals unwritten. For refusals by a limit and an endpoint's
-   * refusals, an authenticated caller's are judged by its own budget alone: each caller is a
-   * credential its tenant (or, for a published endpoint, another tenant) made, so their number
-   * is bounded by what minting them costs, and ten attacker keys each refused once every six
-   * seconds kept a victim key's first policy denial off its endpoint's log (an attacker review
-   * of dd35c90). Anonymous addresses come free, so theirs still share the trail's budget.
+   * refusals (`ownBudgetOnly`), an authenticated caller of the trail's own tenant is judged by its
+   * own budget alone: ten keys each refused once every six seconds kept a victim key's first
+   * policy denial off its endpoint's log (an attacker review of dd35c90), and the tenant's own
+   * callers are credentials it made. Another tenant's callers (keys are cheap to mint elsewhere)
+   * and anonymous addresses (free) still share the trail's budget, so they cannot fill a log.
    */
-  private async allowed(stream: Stream, trail: string | null, kind: string, source: string): Promise<boolean> {
+  private async allowed(stream: Stream, trail: string | null, kind: string, source: string, ownBudgetOnly = false): Promise<boolean> {
     const { buckets, rule } = this.options;
     const bySource = await buckets.take(keyOf(`${stream}:source`, trail, source), rule);
-    const ownBudgetOnly = (stream === 'limited' || stream === 'decision') && source.startsWith(CALLER_SOURCE);
     const allowed =
       bySource.allowed &&
       (ownBudgetOnly ||
