@@ -27,8 +27,6 @@ import { rememberSignInAddress } from './sign-in-addresses.js';
 
 /** A session lives this long from log-in, however often it is refreshed. */
 export const SESSION_MAX_AGE_MS = 30 * 24 * 3600_000;
-/** How long after a signed-in acceptInvitation moved a session its spent refresh token is a crossed request, not reuse. */
-const MOVE_GRACE_MS = 60_000;
 
 /** switchTenant's answer: an access token in the new tenant; the session's refresh token stays the client's. */
 export type TenantSwitch = Omit<AuthPayload, 'refreshToken' | 'expiresInSeconds'>;
@@ -128,10 +126,7 @@ export class AccountService {
     const now = new Date();
     if (stored.usedAt || !(await this.useUp(stored, now))) {
       // Used up, while this request waited for the session, by an acceptInvitation's rotation.
-      // Or spent by one just before this request read it: the client's refresh crossed its own
-      // acceptance (a copy presented later than the grace is reuse, as any spent token is).
-      const crossed = unusedWhenFound || (stored.usedAt !== null && stored.usedAt !== undefined && now.getTime() - stored.usedAt.getTime() < MOVE_GRACE_MS);
-      if (crossed && (await usedBy(em, stored.id)) === 'move') throw sessionChanged();
+      if (unusedWhenFound && (await usedBy(em, stored.id)) === 'move') throw sessionChanged();
       // Used twice (or a concurrent refresh with it won): someone else holds a copy. End the
       // family; the revocation is committed even though this operation fails (keepingWrites).
       if (!session.revokedAt) Object.assign(session, { revokedAt: now, revokedReason: 'reuse' });
