@@ -11,6 +11,7 @@ import { serve, sluiceEnv, stop, type SluiceProcess } from '../support/process.j
 import { sameDatabaseAt, startTestServer, type TestServer } from '../support/server.js';
 import { createDataset, ingestFiles, tenantWithOwner, type Tenant, type UploadFile } from '../support/ingestion.js';
 import { databaseIdOf } from '../support/global-ids.js';
+import { pollUntil } from '../support/poll.js';
 
 const GOOD: UploadFile = { name: 'good.md', type: 'text/markdown', content: '# Lamp\n\nThe lamp is wound at dusk. It burns until dawn.' };
 /** The issue's bar: another tenant's `{ viewer { kind } }` within 200 ms while a hostile file parses. */
@@ -139,12 +140,14 @@ describe('hostile files under the default limits', () => {
     while (!['COMPLETED', 'FAILED'].includes(job.stage)) job = await jobState(server, owner.token, jobId);
     expect(job).toMatchObject({ stage: 'FAILED', attempts: 1, progress: { error: 'Every input failed; see the document outcomes' } });
     expect(job.documents[0]).toMatchObject({ status: 'FAILED', reason: 'PARSE_LIMIT' });
-    // Nothing of the job is left in the queue to run again.
+    // Nothing of the job is left in the queue to run again. Its entry goes when the task function
+    // returns, just after the job's stage is written, so the count is awaited, not read once.
     const { withClient } = await import('../../src/db/bootstrap.js');
-    const queued = await withClient(database.database.ownerUrl, async (client) =>
-      (await client.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${databaseIdOf(jobId)}`])).rows[0].n,
-    );
-    expect(queued).toBe(0);
+    const queued = () =>
+      withClient(database.database.ownerUrl, async (client) =>
+        (await client.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`ingest:${databaseIdOf(jobId)}`])).rows[0].n as number,
+      );
+    await pollUntil(queued, (n) => n === 0, { timeoutMs: 15_000, failure: (n) => `${n} queue entries left of the failed job` });
   }, 60_000);
 });
 
