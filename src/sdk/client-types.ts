@@ -38,7 +38,11 @@ export type ClientOptions = Auth & {
   maxRateLimitRetries?: number;
   /** Refresh a session this many seconds before its token expires. @default 30 */
   refreshSkewSeconds?: number;
-  /** Told each time the session changes (log-in, refresh: refresh tokens are single-use), to keep it. */
+  /**
+   * Told each time the session changes, to keep it: log-in, refresh (refresh tokens are
+   * single-use), and a mutation that moves it (`acceptInvitation`, `switchTenant`), whose tokens
+   * the client takes as its own.
+   */
   onSession?: (session: Session) => void;
   /**
    * The tenant (slug or id) an external identity provider's `token` acts in, sent as

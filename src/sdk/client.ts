@@ -7,7 +7,8 @@
  *
  * Authentication: an API key, an access token, or credentials (email + password: the client
  * logs in when first needed, refreshes the session before the token expires, and once more on
- * UNAUTHENTICATED). RATE_LIMITED answers, and a query's UNAVAILABLE answers, are retried after
+ * UNAUTHENTICATED; the tokens of a mutation that moves the session are kept: session-keeper.ts).
+ * RATE_LIMITED answers, and a query's UNAVAILABLE answers, are retried after
  * `retryAfterSeconds`, a bounded number of times; a query whose connection is reset before any
  * answer is sent once more. What a server sends is bounded (limits.ts): an answer or an SSE event
  * past `maxResponseBytes`, or a wait past `timeoutMs`, is a NETWORK_ERROR.
@@ -27,8 +28,10 @@ import { newRequestId } from './request-id.js';
 import { checkedTimeoutMs, deadline, DEFAULT_MAX_RESPONSE_BYTES, readBody, timedOut } from './limits.js';
 import { sseResults, type WireResult } from './sse.js';
 import { multipartBody } from './uploads.js';
+import { sessionDocumentOf } from './session-changes.js';
+import { sessionKeeper } from './session-keeper.js';
 import { postWithUploadProgress } from './upload-progress.js';
-import type { ClientOptions, RequestArguments, RequestOptions, Session, SluiceClient, VariablesArgument } from './client-types.js';
+import type { ClientOptions, RequestArguments, RequestOptions, SluiceClient, VariablesArgument } from './client-types.js';
 
 export { SluiceError } from './errors.js';
 
@@ -45,11 +48,8 @@ function printed(document: TypedDocumentNode<any, any>): { query: string; idempo
 }
 
 export function createClient(options: ClientOptions): SluiceClient {
-  let session: Session | undefined = 'session' in options ? options.session : undefined;
-  let sessionPending: Promise<Session> | undefined;
   let ws: WsClient | undefined;
   const maxRetries = options.maxRateLimitRetries ?? 2;
-  const skewMs = (options.refreshSkewSeconds ?? 30) * 1000;
   const limits = { maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, timeoutMs: checkedTimeoutMs(options.timeoutMs) };
 
   async function post<Data>(
@@ -84,39 +84,23 @@ export function createClient(options: ClientOptions): SluiceClient {
   }
 
   const credentials = 'credentials' in options ? options.credentials : undefined;
-  const keep = (next: { accessToken: string; refreshToken: string; expiresAt: string }): Session => {
-    session = { accessToken: next.accessToken, refreshToken: next.refreshToken, expiresAt: Date.parse(next.expiresAt) };
-    options.onSession?.(session);
-    return session;
-  };
+  const initial = 'session' in options ? options.session : undefined;
+  const keeper =
+    credentials || initial
+      ? sessionKeeper({
+          session: initial,
+          credentials,
+          skewMs: (options.refreshSkewSeconds ?? 30) * 1000,
+          onSession: options.onSession,
+          refresh: (refreshToken) => post(RefreshSessionDocument, { refreshToken }, undefined),
+          logIn: (input) => post(LogInDocument, { input }, undefined),
+        })
+      : undefined;
 
-  /** Logs in or refreshes as needed; one at a time. */
-  async function currentSession(force = false): Promise<Session> {
-    if (!credentials && !session) throw new SluiceError('UNAUTHENTICATED', 'No credentials to sign in with', {});
-    if (session && !force && session.expiresAt - skewMs > Date.now()) return session;
-    sessionPending ??= (async () => {
-      try {
-        const refreshed = session ? await post(RefreshSessionDocument, { refreshToken: session.refreshToken }, undefined) : undefined;
-        const next = refreshed?.payload.data?.refreshSession;
-        if (next) return keep(next);
-        // Only a refused refresh ends the session; any other failure is said as it is.
-        const refusal = refreshed && toSluiceError(refreshed.payload.errors, refreshed.requestId);
-        if (refusal && refusal.code !== 'UNAUTHENTICATED') throw refusal;
-        if (!credentials) throw new SluiceError('UNAUTHENTICATED', 'The session has ended (expired, logged out or revoked): sign in again', {}, refreshed?.requestId ?? null);
-        const { payload, requestId } = await post(LogInDocument, { input: credentials }, undefined);
-        if (!payload.data) throw toSluiceError(payload.errors, requestId);
-        return keep(payload.data.logIn);
-      } finally {
-        sessionPending = undefined;
-      }
-    })();
-    return sessionPending;
-  }
-
-  async function authorization(force = false): Promise<string | undefined> {
+  async function authorization(): Promise<string | undefined> {
     if ('apiKey' in options && options.apiKey) return `Bearer ${options.apiKey}`;
     if ('token' in options && options.token) return `Bearer ${options.token}`;
-    if (credentials || session) return `Bearer ${(await currentSession(force)).accessToken}`;
+    if (keeper) return `Bearer ${(await keeper.session()).accessToken}`;
     return undefined;
   }
 
@@ -147,11 +131,36 @@ export function createClient(options: ClientOptions): SluiceClient {
     return ws.iterate({ query, variables, extensions: { requestId } }) as AsyncIterator<WireResult, undefined>;
   }
 
+  /**
+   * Runs a query or mutation. One that may move the kept session (session-changes.ts) runs in
+   * the session's turn and hands its tokens to it, from every answer: one with errors may carry
+   * a field that ran.
+   */
   async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>, requestOptions: RequestOptions = {}): Promise<Data> {
+    const changing = keeper && sessionDocumentOf(document);
+    if (!keeper || !changing) return attempts(document, variables, requestOptions, authorization);
+    return keeper.changing((send, keep) =>
+      attempts(changing.document as TypedDocumentNode<Data, any>, variables, requestOptions, async () => `Bearer ${(await send()).accessToken}`, (data) => {
+        const tokens = changing.handed(data, variables, (refreshToken) => refreshToken === keeper.current()?.refreshToken);
+        if (tokens) keep(tokens);
+      }),
+    );
+  }
+
+  /** Sends a call until it is answered for good: retries (rate limits, a query's UNAVAILABLE) and one renewal of a refused token. */
+  async function attempts<Data>(
+    document: TypedDocumentNode<Data, any>,
+    variables: Record<string, unknown> | undefined,
+    requestOptions: RequestOptions,
+    bearer: () => Promise<string | undefined>,
+    answered?: (data: unknown) => void,
+  ): Promise<Data> {
     // The types (RequestArguments) make required variables required; at run time they are passed through.
     let reauthenticated = false;
     for (let attempt = 0; ; attempt += 1) {
-      const { payload, requestId } = await post(document, variables, await authorization(), requestOptions);
+      const sentWith = await bearer();
+      const { payload, requestId } = await post(document, variables, sentWith, requestOptions);
+      answered?.(payload.data);
       if (!payload.errors?.length && payload.data !== undefined) return payload.data;
       const error = toSluiceError(payload.errors, requestId);
       // A query the database could not serve just now (UNAVAILABLE) is asked again the same way;
@@ -162,9 +171,10 @@ export function createClient(options: ClientOptions): SluiceClient {
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, seconds * 1000)));
         continue;
       }
-      if (error.code === 'UNAUTHENTICATED' && (credentials || session) && !reauthenticated) {
+      // Renewed once, unless a call meanwhile renewed (or moved) the session: then sent with that.
+      if (error.code === 'UNAUTHENTICATED' && keeper && sentWith && !reauthenticated) {
         reauthenticated = true;
-        await currentSession(true);
+        keeper.refused(sentWith.slice('Bearer '.length));
         continue;
       }
       throw error;
@@ -206,7 +216,7 @@ export function createClient(options: ClientOptions): SluiceClient {
       return iterator;
     },
 
-    session: () => session,
+    session: () => keeper?.current(),
 
     async close() {
       await ws?.dispose();

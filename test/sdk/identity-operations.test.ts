@@ -65,13 +65,20 @@ describe('identity', () => {
     expect(open.viewer.tenant!.invitations.pageInfo).toMatchObject({ hasNextPage: false, endCursor: expect.any(String) });
     expect((await owner.mutate(sdk.RevokeInvitationDocument, { id: first.inviteMember.invitation.id })).revokeInvitation.email).toBe(`gone-${stamp}@example.test`);
 
-    await anonymous.mutate(sdk.SignUpDocument, { input: { email: emails.other, password, tenantName: 'Other' } });
+    const otherSlug = (await anonymous.mutate(sdk.SignUpDocument, { input: { email: emails.other, password, tenantName: 'Other' } })).signUp.tenant.slug;
     const other = createClient({ url: server.url, credentials: { email: emails.other, password } });
     const { inviteMember } = await owner.mutate(sdk.InviteMemberDocument, { email: emails.other, role: 'MEMBER' });
     const { acceptInvitation } = await other.mutate(sdk.AcceptInvitationDocument, { token: inviteMember.token });
     expect(acceptInvitation.tenant).toMatchObject({ slug: tenantSlug });
+    // The acceptance moved the client's session (no second sign-in): it goes on with the tokens returned.
+    expect(other.session()).toMatchObject({ accessToken: acceptInvitation.accessToken, refreshToken: acceptInvitation.refreshToken });
+    expect((await other.query(sdk.ViewerDocument)).viewer).toMatchObject({ role: 'MEMBER', tenant: { slug: tenantSlug } });
+    const { switchTenant: home } = await other.mutate(sdk.SwitchTenantDocument, { tenant: otherSlug });
+    expect(home).toMatchObject({ role: 'OWNER', tenant: { slug: otherSlug } });
+    expect(other.session()).toMatchObject({ accessToken: home.accessToken, refreshToken: acceptInvitation.refreshToken });
     const { switchTenant } = await other.mutate(sdk.SwitchTenantDocument, { tenant: tenantSlug });
     expect(switchTenant).toMatchObject({ role: 'MEMBER', tenant: { slug: tenantSlug } });
+    expect((await other.query(sdk.ViewerDocument)).viewer).toMatchObject({ role: 'MEMBER', tenant: { slug: tenantSlug } });
 
     const { viewer } = await owner.query(sdk.MembersDocument, { first: 10 });
     const membership = viewer.tenant!.members.edges.find(({ node }) => node.user.email === emails.other)!.node;
