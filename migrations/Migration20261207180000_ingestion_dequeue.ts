@@ -6,8 +6,10 @@ import { definerFunctionSql } from '../src/db/rls.js';
  * (cancelled, or deleted with their dataset), as it adds them (`enqueue_ingestion`): through
  * the owner, and only for jobs of its current tenant. Until now a cancelled job kept its entry
  * (a parked one for good), so a loop of "ingest, cancel" grew the queue past
- * SLUICE_INGEST_MAX_QUEUED_JOBS, which counts jobs not ended. Resolves to how many it removed
- * (an entry being run is not removed: graphile-worker stops it from being retried).
+ * SLUICE_INGEST_MAX_QUEUED_JOBS, which counts jobs not ended. Resolves to how many entries it
+ * removed or stopped: an entry being run is not removed (graphile-worker's `remove_job` clears
+ * its key and spends its attempts, so it is not retried, and returns it), and is counted too.
+ * (Comment corrected 2026-12-07; the SQL is as first applied.)
  */
 export class Migration20261207180000_ingestion_dequeue extends Migration {
   override async up(): Promise<void> {

@@ -5,7 +5,8 @@
  * - a dataset's queue runs its jobs in the order they were queued, a job woken from parking
  *   included;
  * - a wake-up that fails after a job has parked does not fail the job;
- * - the heartbeat's sweep fails neither the worker's start nor runs twice at once.
+ * - the heartbeat's sweep fails neither the worker's start nor runs twice at once;
+ * - one tenant's parked entry held by a long transaction delays no other tenant's wake-up.
  *
  * Through the real server, its inline worker (graphile-worker) and PostgreSQL. The test holds
  * tenant A's one slot (SLUICE_WORKER_CONCURRENCY 2 − 1) on a connection of its own, as a job
@@ -210,24 +211,23 @@ it("a worker starts while the heartbeat's sweep fails", async () => {
 }, 120_000);
 
 it("the heartbeat's sweep never runs twice at once", async () => {
-  // A parked job's queue row held by the test, so that a sweep waking it waits.
+  // The sweeps' own lock (taken in turn, across processes) held by the test, so that a sweep waits.
   const a = await tenantWithOwner(server);
   const letGo = await holdSlot(a);
   const dataset = await createDataset(server, a.token);
   const jobId: string = (await ingestInline(server, a.token, dataset.id, [{ title: 'Pier', text: 'The pier reaches past the breakers.' }])).body.data.ingestDocuments.id;
   await logged(jobId, PARKED);
-  const row = await connection();
-  await row.query('begin');
-  await row.query(`select 1 from graphile_worker._private_jobs where key = $1 for update`, [`ingest:${uuidOf(jobId)}`]);
+  const sweeps = await connection();
+  // Named as src/domains/ingestion/waiting-jobs.ts names it (SWEEP_LOCK).
+  await sweeps.query('select pg_advisory_lock(hashtextextended($1, 0))', ['ingestion-waiting-sweep']);
   await letGo();
   // Several heartbeats pass (the process's record goes on), each finding the sweep still waiting.
-  // The sweep's statement (waiting-jobs.ts) is told by its start: pg_stat_activity cuts long ones.
   const beats = new Set<string>();
   const waiting = () =>
     owner(async (client) => {
       beats.add(String((await client.query(`select max(heartbeat_at) as at from worker_instances`)).rows[0]!.at?.toISOString()));
       const { rows } = await client.query(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'with busy_queues as%'`,
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and query like 'select pg_advisory_xact_lock(%'`,
       );
       return rows[0].n as number;
     });
@@ -235,7 +235,35 @@ it("the heartbeat's sweep never runs twice at once", async () => {
   const seenAt = beats.size;
   await pollUntil(async () => (await waiting(), beats.size), (size) => size >= seenAt + 4, { timeoutMs: 30_000, failure: (size) => `saw ${size - seenAt} heartbeats` });
   expect(await waiting()).toBe(1);
-  await row.query('rollback');
-  await close(row);
+  await close(sweeps);
   expect((await settled(server, a.token, jobId, 60_000)).stage).toBe('COMPLETED');
 }, 180_000);
+
+it("one tenant's parked entry held by a long transaction delays no other tenant's wake-up", async () => {
+  // Tenant A's parked entry held FOR UPDATE, as a slow request removing it (dequeue_ingestion) holds it.
+  const [a, b] = [await tenantWithOwner(server), await tenantWithOwner(server)];
+  const letGoA = await holdSlot(a);
+  const letGoB = await holdSlot(b);
+  const park = async (tenant: Tenant, title: string) => {
+    const dataset = await createDataset(server, tenant.token);
+    const jobId: string = (await ingestInline(server, tenant.token, dataset.id, [{ title, text: 'The lock keeper opens the upper gate.' }])).body.data.ingestDocuments.id;
+    await logged(jobId, PARKED);
+    return jobId;
+  };
+  const [jobA, jobB] = [await park(a, 'Upper gate'), await park(b, 'Lower gate')];
+  const row = await connection();
+  await row.query('begin');
+  expect((await row.query(`select 1 from graphile_worker._private_jobs where key = $1 for update`, [`ingest:${uuidOf(jobA)}`])).rowCount).toBe(1);
+  // Both slots free without waking anyone (the wake-ups lost): only the heartbeat's sweep wakes
+  // the two jobs. A's stays held; B's runs to its end meanwhile.
+  await letGoA();
+  await letGoB();
+  try {
+    expect((await settled(server, b.token, jobB, 30_000)).stage).toBe('COMPLETED');
+    expect((await jobOf(server, a.token, jobA)).stage).toBe('QUEUED');
+  } finally {
+    await row.query('rollback');
+    await close(row);
+  }
+  expect((await settled(server, a.token, jobA, 60_000)).stage).toBe('COMPLETED');
+}, 120_000);

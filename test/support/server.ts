@@ -9,7 +9,7 @@ import { entities } from '../../src/domains/entities.js';
 import type { Clock } from '../../src/domains/clock.js';
 import { AccessTokens } from '../../src/domains/identity/access-token.js';
 import type { Role } from '../../src/domains/access/roles.js';
-import { createLogger } from '../../src/platform/logging/logger.js';
+import { createLogger, type Logger } from '../../src/platform/logging/logger.js';
 import { createEventBus, type EventBus } from '../../src/platform/events/event-bus.js';
 import { createServer, type SluiceServer } from '../../src/server.js';
 import { Registry } from 'prom-client';
@@ -80,9 +80,9 @@ export function sameDatabaseAt(server: TestServer, baseUrl: string): TestServer 
 /**
  * A job worker for a server started with `worker: false`, on that server's event bus, started
  * when the test is ready for jobs to run (a job then waits QUEUED until this is called). Every
- * progress step is published at once. The caller stops it.
+ * progress step is published at once. The caller stops it. Its log goes to `logger` (none by default).
  */
-export function startLateWorker(server: TestServer): Promise<SluiceWorker> {
+export function startLateWorker(server: TestServer, logger: Logger = createLogger({ level: 'silent' })): Promise<SluiceWorker> {
   return startWorker({
     config: server.config.worker,
     progressIntervalMs: 0,
@@ -90,7 +90,7 @@ export function startLateWorker(server: TestServer): Promise<SluiceWorker> {
     queueUrl: server.database.ownerUrl,
     progress: server.bus.progress,
     models: modelAccess(server.config),
-    logger: createLogger({ level: 'silent' }),
+    logger,
   });
 }
 

@@ -20,7 +20,7 @@ import { failIngestionJob, runIngestionJob, type PipelineDependencies } from './
 import { WriteRate } from './write-rate.js';
 import type { JobSnapshot, ProgressBus } from './progress.js';
 import { INGEST_TASK, isIngestPayload, MAX_QUEUE_ATTEMPTS, type IngestPayload } from './queue.js';
-import { parkJob, placeInQueue, wakeWaitingJobs } from './waiting-jobs.js';
+import { parkJob, placeInQueue, sweepWaitingJobs, wakeWaitingJobs } from './waiting-jobs.js';
 
 /** What a fetched job did under its lease: ran in a slot, or did not (and why). */
 type Started = { ran: true; value: JobSnapshot | null } | { ran: false; place: 'ended' | 'behind' | 'no slot' };
@@ -173,7 +173,7 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
   };
 
   const heartbeat = async (client: LeaseConnection) => {
-    const woken = await wakeWaitingJobs(client, { tenantId: null, slots: tenantConcurrency });
+    const woken = await sweepWaitingJobs(client, tenantConcurrency);
     if (woken > 0) log.info({ woken }, 'woke ingestion jobs waiting for slots that no job woke them for');
   };
 

@@ -15,6 +15,9 @@
  * `reschedule_jobs`), oldest first by when each was queued. A job that parks wakes the same way just after (a slot let go between its look and
  * its parking would otherwise wake nobody), and every worker process sweeps at each heartbeat
  * for the case nothing else covers: a runner that died let its slot go without waking anyone.
+ * A wake-up skips the entries another transaction holds (a tenant's slow request removing its
+ * own): until 2026-12-07 the sweep waited for such a transaction, and every tenant's lost
+ * wake-ups with it (test/ingestion/parked-jobs.test.ts).
  * Free slots are read from pg_locks (the slots are advisory locks), so a sweep of a tenant
  * whose slots are all taken wakes nothing: a waiting job is looked at once when queued, and
  * once per slot that frees for it, however long it waits (test/ingestion/fair-scheduling.test.ts).
@@ -103,13 +106,36 @@ export async function parkJob(connection: LeaseConnection, payload: IngestPayloa
   });
 }
 
+/** The advisory lock the heartbeat's sweeps take in turn, across every worker process. */
+export const SWEEP_LOCK = 'ingestion-waiting-sweep';
+
+/**
+ * The heartbeat's sweep: wakes the parked jobs of every tenant into their free slots. One at a
+ * time across processes (a transaction-level advisory lock, taken before the sweep's snapshot):
+ * two at once counted the same free slots and each woke jobs into them, the extra ones only to
+ * park again. Entries another transaction holds are skipped, never waited for (wakeWaitingJobs).
+ */
+export async function sweepWaitingJobs(connection: LeaseConnection, slots: number): Promise<number> {
+  await connection.query('begin', []);
+  try {
+    await connection.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [SWEEP_LOCK]);
+    const woken = await wakeWaitingJobs(connection, { tenantId: null, slots });
+    await connection.query('commit', []);
+    return woken;
+  } catch (error) {
+    await connection.query('rollback', []).catch(() => undefined);
+    throw error;
+  }
+}
+
 /**
  * Wakes parked jobs into the tenant's free slots (`tenantId` null: every tenant with parked
  * jobs, the heartbeat's sweep): its slots, less those held (pg_locks, this database's) and
  * those its woken jobs not yet started will take. Only the first entry of a dataset's queue
  * (by when it was first queued) is woken, oldest first across the tenant's queues.
  * `running`: the queue entry of the job calling, about to finish: its own queue does not hold
- * back a job of its dataset. Resolves to how many it woke.
+ * back a job of its dataset. An entry another transaction holds locked is skipped, not waited
+ * for, so no tenant's held rows delay another's wake-ups. Resolves to how many it woke.
  */
 export async function wakeWaitingJobs(connection: LeaseConnection, { tenantId, slots, running }: { tenantId: string | null; slots: number; running?: string }): Promise<number> {
   const { rows } = await connection.query<{ woken: number }>(
@@ -154,8 +180,16 @@ export async function wakeWaitingJobs(connection: LeaseConnection, { tenantId, s
            where w.tenant = r.tenant and w.run_at > ${PARKED_FROM} and (w.queue_name is null or w.id in (select id from heads))
            order by w.queued_at, w.key limit greatest(r.free, 0)
         ) next
+     ),
+     claimed as (
+       -- Locked here, skipping those another transaction holds: a tenant's request removing its
+       -- entries (dequeue_ingestion) in a slow transaction made every wake-up, the sweep of all
+       -- tenants included, wait for its commit. A skipped entry is the next sweep's to wake.
+       select p.id from graphile_worker._private_jobs p
+        where p.id in (select id from chosen) and p.locked_at is null and p.run_at > ${PARKED_FROM}
+        for update of p skip locked
      )
-     select count(*)::int as woken from graphile_worker.reschedule_jobs(array(select id from chosen)::bigint[], run_at := now())`,
+     select count(*)::int as woken from graphile_worker.reschedule_jobs(array(select id from claimed)::bigint[], run_at := now())`,
     [INGEST_TASK, WAITING_TENANT_FLAG, tenantId, running ?? null, slots, TENANT_SLOT_PREFIX],
   );
   return rows[0]?.woken ?? 0;

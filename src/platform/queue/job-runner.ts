@@ -55,7 +55,7 @@ export interface JobTasks {
 
 export interface JobRunner {
   readonly instanceId: string;
-  /** Finishes running jobs (or gives them back to the queue), then stops. */
+  /** Finishes running jobs (or gives them back to the queue) and the heartbeat in flight, then stops. */
   stop(): Promise<void>;
 }
 
@@ -135,7 +135,12 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
     instanceId,
     async stop() {
       clearInterval(timer);
-      await Promise.all([runner.stop(), maintenance?.stop()]);
+      // No beat starts after this; one in flight is waited for before the instance's row is
+      // removed: until 2026-12-07 a beat still writing recorded the row again after the stop
+      // removed it, a ghost of a stopped process (test/ingestion/worker-stop.test.ts).
+      const beats = [record.inFlight()?.catch(() => undefined), taskBeat.inFlight()].filter((beat) => beat !== undefined);
+      if (beats.length > 0) log.info({ instanceId }, 'job worker stops once its heartbeat in flight ends');
+      await Promise.all([runner.stop(), maintenance?.stop(), ...beats]);
       await tasks.close?.();
       await utils.withPgClient((client) => client.query('delete from worker_instances where id = $1', [instanceId])).catch(() => undefined);
       await utils.release();
@@ -145,19 +150,23 @@ export async function startJobRunner({ queueUrl, concurrency, heartbeatMs, stale
   };
 }
 
-/** `run`, unless a call of it is still in flight: then that call's promise (beats must not pile up). */
-function oneAtATime(run: () => Promise<unknown>): () => Promise<void> {
-  let inFlight: Promise<void> | undefined;
-  return () => {
-    inFlight ??= (async () => {
+/**
+ * `run`, unless a call of it is still in flight: then that call's promise (beats must not pile
+ * up). `inFlight` is that call, if any, for a stop to wait for.
+ */
+function oneAtATime(run: () => Promise<unknown>): (() => Promise<void>) & { inFlight(): Promise<void> | undefined } {
+  let current: Promise<void> | undefined;
+  const call = () => {
+    current ??= (async () => {
       try {
         await run();
       } finally {
-        inFlight = undefined;
+        current = undefined;
       }
     })();
-    return inFlight;
+    return current;
   };
+  return Object.assign(call, { inFlight: () => current });
 }
 
 /**
