@@ -73,17 +73,29 @@ describe('a client that stops reading', () => {
     socket.destroy();
   });
 
+  // On a server of its own with a deadline of seconds: the reader runs in this process beside the
+  // server, so whenever a busy machine pauses the process the reader pauses too, and at load 14
+  // such a pause passed the 300 ms above (the process then sees the deadline before the drain).
   it('is not cut while it reads, however large the answer', async () => {
-    const setup = await llmEndpoint();
-    // 4 MiB: enough for the server's writes to wait on the reader many times.
-    fake.script({ ...LARGE_ANSWER, deltas: LARGE_ANSWER.deltas.slice(0, 64) });
-    const response = await fetch(`${server.baseUrl}/api/v1/endpoints/${setup.reference}/query`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${owner.token}` },
-      body: JSON.stringify({ query: 'lock keeper' }),
-    });
-    const text = await response.text();
-    expect(text).toContain('event: completed');
-    expect(await usageOutcomes(server.database, setup.endpointId, 1)).toEqual(['ok']);
-  });
+    const reading = await startTestServer({ env: { SLUICE_WRITE_STALL_MS: '5000', SLUICE_MODEL_ANSWER_MAX_CHARS: String(16 * 1024 * 1024) } });
+    try {
+      const reader = await tenantWithOwner(reading);
+      const setup = await endpointOver(reading, reader.token, [{ title: 'Locks', text: 'The lock keeper opens the sluice gates.' }], {
+        model: { name: uniqueSlug('llm'), type: 'openai-compatible', config: { baseUrl: fake.baseUrl, model: 'sluice-test' } },
+      });
+      // 4 MiB: enough for the server's writes to wait on the reader many times.
+      fake.script({ ...LARGE_ANSWER, deltas: LARGE_ANSWER.deltas.slice(0, 64) });
+      const response = await fetch(`${reading.baseUrl}/api/v1/endpoints/${setup.reference}/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${reader.token}` },
+        body: JSON.stringify({ query: 'lock keeper' }),
+      });
+      const text = await response.text();
+      expect(text).toContain('event: completed');
+      expect(text.length).toBeGreaterThan(4 * 1024 * 1024);
+      expect(await usageOutcomes(reading.database, setup.endpointId, 1)).toEqual(['ok']);
+    } finally {
+      await reading.close();
+    }
+  }, 60_000);
 });
