@@ -39,7 +39,6 @@
  * by their asking share and the process's bound.
  * Taken from the query's admission to its answer's end, however it ends (query.service.ts).
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AnswerPlace, AnswerPlaces, ServingFull } from '../../platform/concurrency/answer-places.js';
 
 export { AnswerPlaces } from '../../platform/concurrency/answer-places.js';
@@ -48,7 +47,7 @@ import { ipIdentity, principalOf } from '../../platform/rate-limits/bucket-keys.
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
 import { RateLimitedError } from '../errors.js';
 import type { ServiceContext } from '../service-context.js';
-import { platformRefusalOf, writePlatformRefusal, type RecordedRefusal } from './refusals.js';
+import { platformDenial, platformRefusalOf, type PendingRefusal } from './refusals.js';
 
 export const ANSWERS_IN_PROGRESS = 'ANSWERS_IN_PROGRESS';
 
@@ -91,18 +90,17 @@ export function takeAnswerPlace(ctx: ServiceContext): AnswerPlace {
 /**
  * For a caller from outside the reached endpoint's tenant, `place` takes a place of that
  * tenant's serving share too. Null when it may go on (its own tenant's callers always may);
- * else the refusal, already written in `tx` (the transaction that read the endpoint) unless the
- * flood limit only counted it: throw it once that has committed.
+ * else the refusal and its DENY row, for the caller to write once the transaction that read the
+ * endpoint has ended (refusals.ts, `recordDenial`), then throw.
  */
-export async function servingRefusal(ctx: ServiceContext, tx: EntityManager, reached: ReachedEndpoint, caller: Caller, place: AnswerPlace): Promise<RecordedRefusal<RateLimitedError> | null> {
+export function servingRefusal(ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, place: AnswerPlace): PendingRefusal<RateLimitedError> | null {
   const answers = ctx.deps.answersInProgress;
   const { actor } = ctx;
   if (!answers || actor.tenantId === reached.tenantId) return null;
   const full = place.serve(reached.tenantId, actor.tenantId ? `tenant:${actor.tenantId}` : 'anonymous');
   if (!full) return null;
   const error = servingError(answers, full, Boolean(actor.tenantId));
-  const recorded = await writePlatformRefusal(tx, ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!);
-  return { error, recorded };
+  return { error, denial: platformDenial(ctx, reached, caller, platformRefusalOf(error, answersRule(answers))!) };
 }
 
 function servingError(answers: AnswerPlaces, full: ServingFull, fromTenant: boolean): RateLimitedError {

@@ -10,18 +10,18 @@
  * Its own folder because it uses endpoints, policies and models, and policies belong to an
  * endpoint (policies import endpoints): inside endpoints/ it would close a circle.
  */
-import { CodedError, ModelUnavailableError, NotFoundError, ValidationError } from '../errors.js';
+import { CodedError, ModelUnavailableError, NotFoundError, ValidationError, type RateLimitedError } from '../errors.js';
 import { assertAvailable } from '../model-health/health-rules.js';
 import { assertMayAskEndpoints, canAskEndpoints } from '../access/permissions.js';
 import { modelClient } from '../models/model.service.js';
 import { decidePolicies } from '../policies/policy-engine.js';
 import { auditEvent } from '../audit/record.js';
 import type { ServiceContext } from '../service-context.js';
-import { callerOf, policyCaller, reachEndpointAnd } from '../endpoints/endpoint-access.js';
+import { callerOf, policyCaller, reachEndpoint, reachEndpointAnd } from '../endpoints/endpoint-access.js';
 import { inQuerySlot } from './query-slots.js';
 import { answersRule, servingRefusal, takeAnswerPlace, type AnswerPlace } from './answers-in-progress.js';
-import { anonymousRefusal } from './anonymous-callers.js';
-import { auditPlatformRefusal, mayRecordRefusal, platformRefusalOf, writePlatformRefusal } from './refusals.js';
+import { anonymousRefusal, takeAnonymousQuery } from './anonymous-callers.js';
+import { auditPlatformRefusal, platformDenial, platformRefusalOf, recordDenial } from './refusals.js';
 import { refusalShownTo } from '../policies/consumer-disclosure.js';
 import { characterCount } from '../display-text.js';
 import { validTopK } from '../endpoints/endpoint.service.js';
@@ -151,22 +151,23 @@ export class QueryService {
     const { actor } = this.ctx;
     const caller = callerOf(this.ctx);
     // One transaction, bound to the endpoint's tenant: read the endpoint, let its policies
-    // admit or refuse the query (their decision row is committed with it), plan the
+    // admit or refuse the query (an admission's decision row is committed with it), plan the
     // retrieval and, for a keyword ranking, rank the passages too. The endpoint's policies
     // judge the query as sent, before the platform's own checks, so a content guard sees (and
-    // counts) what it refuses.
+    // counts) what it refuses. No bucket store is asked in it (Redis may be slow, and the
+    // policies' lock is held): an anonymous caller's query is taken from its address's bucket
+    // before it opens, a refusal's DENY row written after it ends (recordDenial, below).
     // In the caller's share of the pool (query-slots.ts), as the search transaction later is.
+    let overAddressLimit: RateLimitedError | null = null;
+    const takeAddressQuery = async (endpointId: string) => void (overAddressLimit = await takeAnonymousQuery(this.ctx, endpointId));
     const prepared = await inQuerySlot(this.ctx, () =>
       reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
         const { em, endpoint, tenantId } = reached;
-        // Who may ask with no credential, and how often per address (anonymous-callers.ts); the
-        // refusal is written here and committed with the endpoint's read.
-        const platformRefusal = actor.kind === 'anonymous' ? await anonymousRefusal(this.ctx, tx, reached, caller) : null;
-        if (platformRefusal) return { em, endpoint, tenantId, outcome: null, refused: platformRefusal.error, recorded: platformRefusal.recorded, byPolicy: false, byPlatform: true };
-        // An outsider takes a place of the endpoint's tenant's serving share only now that it reached
-        // the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
-        const servingFull = await servingRefusal(this.ctx, tx, reached, caller, place);
-        if (servingFull) return { em, endpoint, tenantId, outcome: null, refused: servingFull.error, recorded: servingFull.recorded, byPolicy: false, byPlatform: true };
+        // Who may ask with no credential, and how often per address (anonymous-callers.ts); then,
+        // for an outsider, a place of the endpoint's tenant's serving share, taken only now that it
+        // reached the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
+        const platform = (actor.kind === 'anonymous' ? anonymousRefusal(this.ctx, reached, caller, overAddressLimit) : null) ?? servingRefusal(this.ctx, reached, caller, place);
+        if (platform) return { em, endpoint, tenantId, outcome: null, refused: platform.error, unwritten: platform.denial, byPolicy: false, byPlatform: true };
         const admittedAt = this.ctx.deps.clock.now();
         const outcome = await decidePolicies(
           tx,
@@ -178,9 +179,8 @@ export class QueryService {
           },
           this.ctx.request?.operationHash ?? null,
           endpoint.enabledPolicies,
-          (reasonCode) => mayRecordRefusal(this.ctx, reached, reasonCode),
         );
-        if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, byPolicy: true };
+        if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, unwritten: outcome.unwritten, byPolicy: true };
         let text: string;
         let settings: { topK: number; minScore: number | null };
         try {
@@ -210,9 +210,13 @@ export class QueryService {
         // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
         const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
         return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked, reservation };
-      }, { withPolicies: true }),
+      }, { withPolicies: true, beforeTransaction: actor.kind === 'anonymous' ? takeAddressQuery : undefined }),
     );
     const { em, endpoint, tenantId } = prepared;
+    // With no transaction open and no lock held: the flood limit asks the bucket store (refusals.ts).
+    // False: only counted. A content guard's violation was written under the lock (nothing unwritten).
+    const unwritten = 'unwritten' in prepared ? prepared.unwritten : null;
+    const written = unwritten ? await recordDenial(this.ctx, prepared, unwritten) : true;
     const meter = this.ctx.deps.meter;
     // A decision row was written when the endpoint has policies (their lock was taken) or the platform refused.
     if ('byPlatform' in prepared && prepared.refused instanceof CodedError) meter?.policyDecision('refused', String(prepared.refused.details.reason ?? prepared.refused.code));
@@ -242,8 +246,8 @@ export class QueryService {
       // A refusal is on the endpoint owner's audit chain, where its operators look.
       const error = prepared.refused;
       // Unless the flood limit only counted it (refusals.ts): then its decision row is not written either.
-      if (prepared.byPolicy && error instanceof CodedError && prepared.outcome?.recorded) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
-      if ('byPlatform' in prepared && prepared.recorded && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
+      if (prepared.byPolicy && error instanceof CodedError && written) onEndpointChain('policy.denied', error.code, { policyId: error.details.policyId ?? null, policyType: error.details.policyType ?? null, reason: error.details.reason ?? null });
+      if ('byPlatform' in prepared && written && error instanceof CodedError) auditPlatformRefusal(this.ctx, prepared, error.code, String(error.details.reason));
       // A model found DOWN: the query passed its checks and is recorded like any other's outcome.
       if (error instanceof ModelUnavailableError) await record(NO_USAGE, 0, error.code);
       // Recorded whole above; shown to the caller as consumer-disclosure.ts decides (no policy id for outsiders).
@@ -283,17 +287,15 @@ export class QueryService {
     const refusal = platformRefusalOf(error, rule);
     if (!refusal || !canAskEndpoints(this.ctx.actor)) return false;
     const caller = callerOf(this.ctx);
-    const reached = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => ({ reached, recorded: await writePlatformRefusal(tx, this.ctx, reached, caller, refusal) })).catch(
-      (failure: unknown) => {
-        if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
-        throw failure;
-      },
-    );
+    const reached = await reachEndpoint(this.ctx, endpointRef).catch((failure: unknown) => {
+      if (failure instanceof NotFoundError || failure instanceof ValidationError) return undefined;
+      throw failure;
+    });
     if (!reached) return false;
     this.ctx.deps.meter?.policyDecision('refused', refusal.reasonCode);
-    // Over the refusal log's flood limit it was counted, not written (refusals.ts).
-    if (!reached.recorded) return false;
-    auditPlatformRefusal(this.ctx, reached.reached, refusal.code, refusal.reasonCode);
+    // Over the refusal log's flood limit it was counted, not written; asked once the endpoint's read has ended (refusals.ts).
+    if (!(await recordDenial(this.ctx, reached, platformDenial(this.ctx, reached, caller, refusal)))) return false;
+    auditPlatformRefusal(this.ctx, reached, refusal.code, refusal.reasonCode);
     return true;
   }
 }

@@ -12,13 +12,15 @@
  * `policy.denied` event), the policies' refusals too, go through the refusal log's flood limit
  * (domains/identity/refused-credentials.ts: per endpoint tenant and caller, or address for an
  * anonymous caller, and per tenant): over it they are counted in the tenant's
- * `auth.refusals_suppressed` summary as `policy.denied:<endpoint slug>:<reason code>`.
+ * `auth.refusals_suppressed` summary as `policy.denied:<endpoint slug>:<reason code>`. The flood
+ * limit is asked, and the DENY row written, once the transaction that read the endpoint (and
+ * decided its policies, under their lock) has ended: `recordDenial`.
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { CodedError } from '../errors.js';
 import { auditActorOf, auditEvent } from '../audit/record.js';
 import type { Caller, ReachedEndpoint } from '../endpoints/endpoint-access.js';
 import { PolicyDecision } from '../policies/policy-decision.entity.js';
+import type { DenialRow } from '../policies/policy-engine.js';
 import type { ServiceContext } from '../service-context.js';
 
 /** The reason codes of platform refusals (beside the policies' ACCESS_DENIED, RATE_LIMIT, …). */
@@ -35,14 +37,12 @@ export interface PlatformRefusal {
 }
 
 /**
- * Appends the refusal to the endpoint's decision log, in `tx` (the transaction that read the
- * endpoint, bound to its tenant): it is on record once that commits. Audit it then
- * (`auditPlatformRefusal`).
+ * The refusal's DENY row, decided in the transaction that read the endpoint: `recordDenial`
+ * writes it once that transaction has ended.
  */
-export async function writePlatformRefusal(tx: EntityManager, ctx: ServiceContext, reached: ReachedEndpoint, caller: Caller, refusal: PlatformRefusal): Promise<boolean> {
+export function platformDenial(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'endpoint' | 'tenantId'>, caller: Caller, refusal: PlatformRefusal): DenialRow {
   const { endpoint, tenantId } = reached;
-  if (!(await mayRecordRefusal(ctx, reached, refusal.reasonCode))) return false;
-  tx.create(PolicyDecision, {
+  return {
     tenant: tenantId,
     endpointId: endpoint.id,
     endpointSlug: endpoint.slug,
@@ -59,14 +59,28 @@ export async function writePlatformRefusal(tx: EntityManager, ctx: ServiceContex
     ...caller,
     operationHash: ctx.request?.operationHash ?? null,
     createdAt: ctx.deps.clock.now(),
-  });
+  };
+}
+
+/**
+ * Writes a refusal's DENY row in `reached`'s decision log if the flood limit lets it (false: it
+ * was counted instead), in a short transaction of its own. Call it with no transaction of the
+ * endpoint's open: the flood limit asks the bucket store (Redis when configured), and awaited
+ * under the policies' advisory lock a slow one queued every query on the endpoint behind it,
+ * each holding a pooled connection. Nothing counts these rows (rate limits count ALLOWs, a
+ * content guard its violations, which the policies write under the lock): written after the
+ * decision committed, they change no other query's decision. Audit it then (`auditPlatformRefusal`).
+ */
+export async function recordDenial(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'em' | 'endpoint' | 'tenantId'>, row: DenialRow): Promise<boolean> {
+  if (!(await mayRecordRefusal(ctx, reached, row.reasonCode ?? 'DENY'))) return false;
+  await reached.em.transactional((tx) => void tx.create(PolicyDecision, row));
   return true;
 }
 
-/** A refusal the caller met, and whether its rows were written (the flood limit may have only counted it). */
-export interface RecordedRefusal<E extends CodedError = CodedError> {
+/** A refusal the caller met, and its DENY row, to write once the endpoint's transaction has ended (`recordDenial`). */
+export interface PendingRefusal<E extends CodedError = CodedError> {
   error: E;
-  recorded: boolean;
+  denial: DenialRow;
 }
 
 /**

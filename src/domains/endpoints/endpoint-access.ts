@@ -41,7 +41,14 @@ export async function reachEndpointAnd<T>(
   ctx: ServiceContext,
   endpointRef: string,
   work: (tx: EntityManager, reached: ReachedEndpoint) => Promise<T> | T,
-  options: { withPolicies?: boolean } = {},
+  options: {
+    withPolicies?: boolean;
+    /**
+     * Runs once the caller may reach the endpoint, before its transaction opens: for what must
+     * not be awaited holding a pooled connection (a bucket store, which may be Redis).
+     */
+    beforeTransaction?: (endpointId: string) => Promise<void>;
+  } = {},
 ): Promise<T> {
   const { actor } = ctx;
   const ref = ENDPOINT_REF.exec(endpointRef.trim());
@@ -56,6 +63,7 @@ export async function reachEndpointAnd<T>(
       ctx.em.getTransactionContext(),
     );
   if (!found || (found.tenant_id !== actor.tenantId && !found.published)) throw new NotFoundError('Endpoint');
+  await options.beforeTransaction?.(found.endpoint_id);
 
   const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
   return em.transactional(async (tx) => {

@@ -1,6 +1,7 @@
 /**
  * Accepting input: `ingest` validates every input up front (limits, format, UTF-8) and
- * refuses the whole call if one is bad, so nothing is half-accepted; it stores the inputs
+ * refuses the whole call if one is bad, so nothing is half-accepted (a tenant at its queued-jobs
+ * limit is refused before any of that, queue.ts); it stores the inputs
  * durably and enqueues the job in the same transaction, so a job exists exactly when its queue
  * entry does. The worker (pipeline.ts) does the rest; job-commands.service.ts cancels and
  * retries, progress-reader.service.ts reads and follows.
@@ -15,7 +16,7 @@ import type { ServiceContext } from '../service-context.js';
 import { IngestionJob } from './ingestion-job.entity.js';
 import { resolveIngestionOptions, type IngestionOptionsInput } from './options.js';
 import { assertTextual, detectFormat, MIME_OF, type Format } from './parsers/formats.js';
-import { enqueueIngestion } from './queue.js';
+import { assertQueueRoom, enqueueIngestion } from './queue.js';
 import { decodeUpload, type UploadedBytes } from './upload-text.js';
 
 /** An uploaded file: the web File API's shape, so the schema can pass uploads straight in. */
@@ -60,6 +61,8 @@ export class AcceptInputService {
     if (fileNames && fileNames.length > files.length) {
       throw new ValidationError(`fileNames has ${fileNames.length} names for ${files.length} files`, { field: 'fileNames', reason: 'TOO_MANY_NAMES' });
     }
+    // At the queued-jobs limit, refused before its inputs are decoded or written (queue.ts).
+    await assertQueueRoom(em, actor.tenantId, this.ctx.deps.ingestion.maxQueuedJobs);
     const inputs = await this.accept(files, documents, fileNames ?? []);
     const job = em.create(IngestionJob, {
       tenant: actor.tenantId,

@@ -38,12 +38,31 @@ export async function lockTenantQueue(em: EntityManager, tenantId: string): Prom
 }
 
 /**
+ * Refuses (RATE_LIMITED, QUEUED_JOBS) a request that would queue one more job when the tenant
+ * already has `maxQueuedJobs` not ended: before the request reads, decodes or writes its inputs.
+ * An upload refused only by `enqueueIngestion`'s count had its inputs written first (up to
+ * SLUICE_INGEST_MAX_REQUEST_BYTES), then rolled back, for every refused retry. Without the
+ * queue's lock: `enqueueIngestion` counts again under it (two requests at once can both pass here).
+ */
+export async function assertQueueRoom(em: EntityManager, tenantId: string, maxQueuedJobs: number): Promise<void> {
+  if ((await unendedJobs(em, tenantId)) >= maxQueuedJobs) throw queueFull(maxQueuedJobs);
+}
+
+/**
  * Adds the job's queue entry in the caller's transaction (via enqueue_ingestion, see the
  * migration), once the job's row says QUEUED; refused (RATE_LIMITED, QUEUED_JOBS) when the
- * tenant would have more than `maxQueuedJobs` jobs not ended, this one included.
+ * tenant would have more than `maxQueuedJobs` jobs not ended, this one included. The lock is
+ * taken only now, not before the job's inputs are written: held to the transaction's end, it
+ * would make a tenant's uploads write one after another (a caller refused at the limit is
+ * refused before writing, by `assertQueueRoom`).
  */
 export async function enqueueIngestion(em: EntityManager, tenantId: string, jobId: string, maxQueuedJobs: number): Promise<void> {
   await lockTenantQueue(em, tenantId);
+  if ((await unendedJobs(em, tenantId)) > maxQueuedJobs) throw queueFull(maxQueuedJobs);
+  await em.getConnection().execute('select enqueue_ingestion(?)', [jobId], 'run', em.getTransactionContext());
+}
+
+async function unendedJobs(em: EntityManager, tenantId: string): Promise<number> {
   const [row] = await em
     .getConnection()
     .execute<{ unended: number }[]>(
@@ -52,14 +71,15 @@ export async function enqueueIngestion(em: EntityManager, tenantId: string, jobI
       'all',
       em.getTransactionContext(),
     );
-  if ((row?.unended ?? 0) > maxQueuedJobs) {
-    throw new RateLimitedError(
-      `The tenant already has ${maxQueuedJobs} ingestion and re-embed jobs queued or running, the most it may have at once: wait for some to end (or cancel some), then try again`,
-      30,
-      { reason: 'QUEUED_JOBS', max: maxQueuedJobs },
-    );
-  }
-  await em.getConnection().execute('select enqueue_ingestion(?)', [jobId], 'run', em.getTransactionContext());
+  return row?.unended ?? 0;
+}
+
+function queueFull(maxQueuedJobs: number): RateLimitedError {
+  return new RateLimitedError(
+    `The tenant already has ${maxQueuedJobs} ingestion and re-embed jobs queued or running, the most it may have at once: wait for some to end (or cancel some), then try again`,
+    30,
+    { reason: 'QUEUED_JOBS', max: maxQueuedJobs },
+  );
 }
 
 /**

@@ -9,10 +9,13 @@
  * content-guard blocks count those rows. An endpoint without policies is let through with
  * nothing recorded and nothing locked. Quotas count usage records: the caller writes an admitted
  * query's flat charge (Admission.flatMicros) as its record in this transaction, under the lock.
- * A denial's row is written only if `mayRecordDenial` lets it (the refusal log's flood limit:
- * a caller at a rate limit or quota is refused at once however fast it asks); a content guard's
- * violations always are, since the guard counts them. No policy counts other denials.
+ * A content guard's violations are written here, always: the guard counts them. Any other
+ * denial's row is returned (`PolicyOutcome.denial`) for the caller to write after the
+ * transaction, if the refusal log's flood limit lets it (a caller at a rate limit or quota is
+ * refused at once however fast it asks): no policy counts those rows, and the flood limit asks
+ * the bucket store (Redis), which must not be awaited under the lock.
  */
+import type { RequiredEntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
 import { PolicyDeniedError, RateLimitedError, type CodedError } from '../errors.js';
@@ -46,18 +49,20 @@ interface Evaluated {
   verdict: Verdict;
 }
 
-/** The policies' decision on one query: how to charge it, or the denial to throw once the decision row is committed. */
+/** A decision row, as written. */
+export type DecisionRow = RequiredEntityData<PolicyDecision>;
+/** A DENY row the caller writes after the deciding transaction, if the flood limit lets it. */
+export type DenialRow = DecisionRow & { decision: 'DENY' };
+
+/** The policies' decision on one query: how to charge it, or the denial to throw once its row is committed. */
 export interface PolicyOutcome {
   admission: Admission;
   denial: Error | null;
   /** The endpoint's advisory lock is held until the transaction ends (there were policies). */
   locked: boolean;
-  /** Whether the decision row was written (false: a denial only counted by the flood limit, or no policies). */
-  recorded: boolean;
+  /** The denial's row, not written yet: the caller writes it after the transaction (or counts it, over the flood limit). */
+  unwritten: DenialRow | null;
 }
-
-/** Whether a denial's row may be written, by its reason code; absent: always. */
-export type DenialRecording = (reasonCode: string) => Promise<boolean>;
 
 /** The reason codes of a content guard's violations: its block counts their rows (facts.ts). */
 const isViolation = (reasonCode: string) => reasonCode.startsWith('CONTENT_');
@@ -72,18 +77,14 @@ export async function decidePolicies(
   call: PolicyCall,
   operationHash: string | null,
   enabled?: readonly PolicyRule[],
-  mayRecordDenial?: DenialRecording,
 ): Promise<PolicyOutcome> {
   const policies = enabled ?? (await tx.find(Policy, { endpoint: call.endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } }));
-  if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false, recorded: false };
+  if (policies.length === 0) return { admission: NOTHING_CHARGED, denial: null, locked: false, unwritten: null };
   await boundSql(tx, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [call.endpoint.id]);
   const evaluated = await evaluate(tx, call, policies);
   const denial = evaluated.find((entry) => entry.verdict.decision === 'DENY');
   const flatMicros = evaluated.reduce((sum, { type, config }) => sum + (type?.flatCharge?.(config) ?? 0), 0);
-  if (denial?.verdict.decision === 'DENY' && mayRecordDenial && !isViolation(denial.verdict.reasonCode) && !(await mayRecordDenial(denial.verdict.reasonCode))) {
-    return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true, recorded: false };
-  }
-  tx.create(PolicyDecision, {
+  const row: DecisionRow = {
     tenant: call.endpoint.tenantId,
     endpointId: call.endpoint.id,
     endpointSlug: call.endpoint.slug,
@@ -107,13 +108,19 @@ export async function decidePolicies(
     operationHash,
     costMicros: flatMicros,
     createdAt: call.now,
-  });
-  if (denial && denial.verdict.decision === 'DENY') return { admission: NOTHING_CHARGED, denial: denialError(denial.policy, denial.verdict), locked: true, recorded: true };
+  };
+  if (denial?.verdict.decision === 'DENY') {
+    const error = denialError(denial.policy, denial.verdict);
+    if (!isViolation(denial.verdict.reasonCode)) return { admission: NOTHING_CHARGED, denial: error, locked: true, unwritten: { ...row, decision: 'DENY' } };
+    tx.create(PolicyDecision, row);
+    return { admission: NOTHING_CHARGED, denial: error, locked: true, unwritten: null };
+  }
+  tx.create(PolicyDecision, row);
   return {
     admission: { flatMicros, charge: (usage) => evaluated.reduce((sum, { type, config }) => sum + (type?.charge?.(config, usage) ?? 0), 0) },
     denial: null,
     locked: true,
-    recorded: true,
+    unwritten: null,
   };
 }
 
