@@ -15,7 +15,10 @@
  *    are (cut, redacted); what the services record (the query on the endpoint owner's chain,
  *    policy refusals) they record themselves. A request refused by limits (outcome
  *    RATE_LIMITED) goes through the refusal log's flood limit instead (`limitedRefusals`): a
- *    caller at its limit is refused at once however fast it asks;
+ *    caller at its limit is refused at once however fast it asks. A request that carries
+ *    several (an MCP batch) gives each one's outcome, and goes there only when every one was
+ *    refused by a limit: one that ran is recorded in full, as a GraphQL operation one root field
+ *    of which succeeded (plugins/audit.ts);
  *  - from the door to `finish`, the credential watch that holds GraphQL subscriptions
  *    (plugins/credential-watch.ts): `standing` aborts with UNAUTHENTICATED when the key is
  *    revoked, the session logged out, the member removed or the token expires, or FORBIDDEN when
@@ -99,8 +102,10 @@ export interface OpenedDoor {
   /**
    * Records the request's audit event (`ok` or the error codes) and ends its scope. Call it
    * once the response is complete (after the last streamed byte); later calls do nothing.
+   * `outcome`: the request's, or one per request it carried (an MCP batch's messages), which
+   * the event keeps as `details.outcomes` (see `auditedOutcome`).
    */
-  finish(outcome: string, details?: Record<string, unknown>): void;
+  finish(outcome: string | readonly string[], details?: Record<string, unknown>): void;
   /**
    * Takes one more request from the caller's per-caller bucket, for an HTTP request that
    * carries several (a JSON-RPC batch's further tool calls): null when allowed, else the
@@ -144,12 +149,13 @@ export class ConsumerDoor {
     // The shutdown closes the audit log only once this request's event is in (server.ts).
     const settled = audit.expect();
     let finished = false;
-    const finish = (outcome: string, details: Record<string, unknown> = {}) => {
+    const finish = (outcomes: string | readonly string[], details: Record<string, unknown> = {}) => {
       if (finished) return;
       finished = true;
       stopLost();
       stopShutdownCut();
       live.end();
+      const { outcome, each, refusedByLimits } = auditedOutcome(outcomes);
       const record = {
         tenantId: actor.tenantId,
         action,
@@ -158,9 +164,10 @@ export class ConsumerDoor {
         request: auditRequest,
         // What a route records comes from the client's request (an endpoint reference, a tool
         // name): kept as GraphQL keeps an unmarked argument, cut and redacted, never a secret.
-        details: { ...(bounded(details, 0) as Record<string, unknown>), durationMs: Math.round(performance.now() - started) },
+        // The outcomes are the server's own codes.
+        details: { ...(bounded(details, 0) as Record<string, unknown>), ...(each ? { outcomes: each } : {}), durationMs: Math.round(performance.now() - started) },
       };
-      if (outcome === 'RATE_LIMITED' && limitedRefusals) limitedRefusals.refusedOverLimit(record);
+      if (refusedByLimits && limitedRefusals) limitedRefusals.refusedOverLimit(record);
       else audit.record(record);
       settled();
       scope.close();
@@ -202,6 +209,17 @@ export class ConsumerDoor {
 /** The error a response must end with because the credential watch cut it, else undefined. */
 export function lostStanding(opened: OpenedDoor): CodedError | undefined {
   return opened.standing.aborted ? (opened.standing.reason as CodedError) : undefined;
+}
+
+/**
+ * A request's audit outcome: `ok`, or the distinct error codes in the order met, comma-joined (as
+ * a GraphQL operation's: `RATE_LIMITED` for a batch of a call answered and one refused by a
+ * limit); `each`, the list given, kept whole; `refusedByLimits` when every one was RATE_LIMITED.
+ */
+function auditedOutcome(outcomes: string | readonly string[]): { outcome: string; each?: readonly string[]; refusedByLimits: boolean } {
+  if (typeof outcomes === 'string') return { outcome: outcomes, refusedByLimits: outcomes === 'RATE_LIMITED' };
+  const codes = [...new Set(outcomes.filter((outcome) => outcome !== 'ok'))];
+  return { outcome: codes.length === 0 ? 'ok' : codes.join(','), each: outcomes, refusedByLimits: outcomes.length > 0 && outcomes.every((outcome) => outcome === 'RATE_LIMITED') };
 }
 
 /** The audit outcome of a failure: its code, or INTERNAL. */

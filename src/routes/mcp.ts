@@ -19,8 +19,9 @@
  * answers in pages (mcp/tool-pages.ts), built once per HTTP request.
  *
  * Every request goes through the ConsumerDoor (credential, per-principal limit, IP allow-list,
- * one `mcp.request` audit event when the response has ended, without query text). A refusal
- * before MCP runs is an HTTP status with a JSON-RPC error (routes/mcp/json-rpc.ts).
+ * one `mcp.request` audit event when the response has ended, with each request message's
+ * outcome, without query text). A refusal before MCP runs is an HTTP status with a JSON-RPC
+ * error (routes/mcp/json-rpc.ts).
  *
  * Origin (the MCP specification asks servers to check it, against DNS rebinding): requests
  * without one (every non-browser client) pass; a browser page must be of an origin listed in
@@ -42,6 +43,7 @@ import type { Logger } from '../platform/logging/logger.js';
 import { lostStanding, type ConsumerDoor, type OpenedDoor } from './consumer-door.js';
 import { CANCELLED, callTool, endpointTools, errorResult, type EndpointTool } from './mcp/endpoint-tools.js';
 import { toolServer, type Refusal } from './mcp/tool-server.js';
+import { MessageOutcomes } from './mcp/message-outcomes.js';
 import { callKey, InFlightCalls } from './mcp/in-flight-calls.js';
 import { signedToken, verifiedToken, type KeyedDigests } from './mcp/signed-tokens.js';
 import { ToolPages } from './mcp/tool-pages.js';
@@ -110,11 +112,17 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
       // the wrong field). Known tools are named, the rest counted; at most MAX_BATCH_MESSAGES of each.
       const routeName = route.kind === 'endpoint' ? route.reference : 'tenant';
       const audit = { route: routeName, methods: [] as string[], tools: [] as string[], unknownTools: 0 };
-      let outcome = 'ok';
-      const finish = () => opened.finish(outcome, audit);
+      // Each request message's outcome, not one for the request: a batch's call that ran is
+      // audited in full beside one refused by a limit (mcp/message-outcomes.ts). `failure`: the
+      // request failed whole, before any message was answered.
+      const outcomes = new MessageOutcomes();
+      let requestMessages = 0;
+      let failure: string | undefined;
+      const finish = () => opened.finish(failure ?? outcomes.list(requestMessages), audit);
       try {
         const body = await jsonBodyOf(request);
         const messages = rpcMessagesOf(body);
+        requestMessages = messages.requestIds.length;
         audit.methods = messages.methods.slice(0, 20).map((method) => method.slice(0, 100));
         if (messages.count > MAX_BATCH_MESSAGES) {
           throw new BadMcpRequest(`A batch holds at most ${MAX_BATCH_MESSAGES} messages (this one held ${messages.count}): send the rest in further requests`, INVALID_REQUEST);
@@ -137,7 +145,6 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
           if (requests === 1) return null;
           const limited = await opened.takeAnother();
           if (!limited) return null;
-          outcome = limited.code;
           return { code: limited.code, message: limited.message, details: presentDetails(limited.details) };
         };
         const server = toolServer({
@@ -145,6 +152,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
           // A cursor pages this caller's list on this route: another tenant's, or another caller's, is not it.
           pages: new ToolPages(tools, keys, `${routeName} ${principal}`),
           admit,
+          outcomes,
           instructions: instructionsFor(route, endpoints),
           onCallNamed: (name) => {
             if (tools.some((tool) => tool.name === name)) audit.tools.push(name);
@@ -156,12 +164,8 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
             try {
               const result = await runCall(tool, args, presentDetails, { queries: opened.services.queries, signal: running.signal, progress });
               const lost = lostStanding(opened);
-              if (lost) {
-                // The error a GraphQL subscription ends with, as this server's tool errors are.
-                outcome = lost.code;
-                return errorResult(lost.code, lost.message, presentDetails(lost.details));
-              }
-              if (result.isError) outcome = String((result.structuredContent?.error as { code?: unknown } | undefined)?.code ?? 'INTERNAL');
+              // The error a GraphQL subscription ends with, as this server's tool errors are.
+              if (lost) return errorResult(lost.code, lost.message, presentDetails(lost.details));
               return result;
             } finally {
               running.end();
@@ -172,7 +176,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
         await server.connect(transport);
         const response = await transport.handleRequest(request, { parsedBody: body });
-        if (response.status >= 400) outcome = 'BAD_REQUEST';
+        if (response.status >= 400) failure = 'BAD_REQUEST';
         const headers = new Headers(response.headers);
         // A session id for the client to echo: it tells its cancellations apart, and is stored nowhere.
         if (messages.methods.includes('initialize') && response.ok) headers.set('mcp-session-id', signedToken(keys, SESSION_PURPOSE, randomUUID(), principal));
@@ -184,7 +188,7 @@ export function useMcp({ door, corsOrigins, logger, presentDetails, callCancels,
         return endResponse(new fetchAPI.Response(response.body ? whenEnded(response.body, ended) : (ended(), null), { status: response.status, headers }));
       } catch (error) {
         const coded = codedOrLogged(error, opened.logger);
-        outcome = coded.code;
+        failure = coded.code;
         finish();
         return refuse(coded);
       }

@@ -7,6 +7,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { errorResult, type EndpointTool } from './endpoint-tools.js';
+import { outcomeOfAnswer, outcomeOfThrown, type MessageOutcomes } from './message-outcomes.js';
 import type { ToolPages } from './tool-pages.js';
 
 const SERVER_INFO = { name: 'sluice', version: '1.0.0' };
@@ -42,9 +43,11 @@ export interface ToolServerOptions {
   call(tool: EndpointTool, args: unknown, environment: CallEnvironment): Promise<CallToolResult>;
   /** Told of each `tools/call`, known tool or not (the audit names them). */
   onCallNamed?(name: string): void;
+  /** Where each request message's outcome goes, a refusal by `admit` included (the audit event keeps them all). */
+  outcomes: MessageOutcomes;
 }
 
-export function toolServer({ tools, pages, instructions, admit, call, onCallNamed }: ToolServerOptions): Server {
+export function toolServer({ tools, pages, instructions, admit, call, onCallNamed, outcomes }: ToolServerOptions): Server {
   const server = new Server(SERVER_INFO, { capabilities: { tools: {} }, instructions });
   server.setRequestHandler(ListToolsRequestSchema, (request) => pages.page(request.params?.cursor));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
@@ -67,6 +70,7 @@ export function toolServer({ tools, pages, instructions, admit, call, onCallName
   });
   invalidParamsAsSuch(server);
   admittedFirst(server, admit);
+  outcomesKept(server, outcomes);
   return server;
 }
 
@@ -80,15 +84,33 @@ const REFUSED = -32000;
  * first, before the SDK validates the message: a malformed message costs what a good one does.
  */
 function admittedFirst(server: Server, admit: () => Promise<Refusal | null>): void {
+  wrapEachHandler(server, (method, handler) => async (request, extra) => {
+    const refusal = await admit();
+    if (!refusal) return handler(request, extra);
+    if (method === 'tools/call') return errorResult(refusal.code, refusal.message, refusal.details);
+    throw new McpError(REFUSED, refusal.message, { ...refusal.details, code: refusal.code });
+  });
+}
+
+/** Wraps every handler the server holds, the SDK's own (`initialize`, `ping`) too: the SDK has no hook before them. */
+function wrapEachHandler(server: Server, wrap: (method: string, handler: RequestHandler) => RequestHandler): void {
   const handlers = (server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
-  for (const [method, handler] of handlers) {
-    handlers.set(method, async (request, extra) => {
-      const refusal = await admit();
-      if (!refusal) return handler(request, extra);
-      if (method === 'tools/call') return errorResult(refusal.code, refusal.message, refusal.details);
-      throw new McpError(REFUSED, refusal.message, { ...refusal.details, code: refusal.code });
-    });
-  }
+  for (const [method, handler] of handlers) handlers.set(method, wrap(method, handler));
+}
+
+/** Outermost: each request message's outcome is what its client was answered, a refusal by `admit` included. */
+function outcomesKept(server: Server, outcomes: MessageOutcomes): void {
+  wrapEachHandler(server, (_method, handler) => async (request, extra) => {
+    const settle = outcomes.begin();
+    try {
+      const answer = await handler(request, extra);
+      settle(outcomeOfAnswer(answer));
+      return answer;
+    } catch (error) {
+      settle(outcomeOfThrown(error));
+      throw error;
+    }
+  });
 }
 
 /** At most this many issues are named in one refusal (a large body has as many as it likes). */
@@ -104,16 +126,13 @@ const MAX_ISSUES = 5;
  * fails if an SDK update moves them).
  */
 function invalidParamsAsSuch(server: Server): void {
-  const handlers = (server as unknown as { _requestHandlers: Map<string, RequestHandler> })._requestHandlers;
-  for (const [method, handler] of handlers) {
-    handlers.set(method, async (request, extra) => {
-      try {
-        return await handler(request, extra);
-      } catch (error) {
-        throw invalidParamsOf(method, error) ?? error;
-      }
-    });
-  }
+  wrapEachHandler(server, (method, handler) => async (request, extra) => {
+    try {
+      return await handler(request, extra);
+    } catch (error) {
+      throw invalidParamsOf(method, error) ?? error;
+    }
+  });
 }
 
 function invalidParamsOf(method: string, error: unknown): McpError | undefined {
