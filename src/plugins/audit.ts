@@ -60,7 +60,7 @@ export function useAudit({ audit, refusedSignIns, limitedRefusals }: AuditOption
       requestId: context.requestId ?? null,
       traceId: (context as { traceId?: string | null }).traceId ?? null,
     };
-    const actor = auditActorOf(context.actor);
+    const actor = auditActorOf(context.actor, context.actor.tenantId);
     const tenantId = context.actor.tenantId;
     const kept = new KeptValues((text) => audit.digestText(text));
     const fields = operation?.kind === 'OperationDefinition' ? keptOrUnreadable(() => keptArguments(args, operation, kept)) : [];

@@ -137,7 +137,7 @@ export class RefusedOperationAudit {
       tenantId: actor.tenantId,
       action: `graphql.${operation?.operation ?? 'document'}`,
       outcome: [...new Set(codes)].join(','),
-      actor: auditActorOf(actor),
+      actor: auditActorOf(actor, actor.tenantId),
       request,
       details: {
         // The caller's own words, kept as an unmarked argument is (cut, redacted), as audit.ts keeps it.

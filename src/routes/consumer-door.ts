@@ -160,7 +160,7 @@ export class ConsumerDoor {
         tenantId: actor.tenantId,
         action,
         outcome,
-        actor: auditActorOf(actor),
+        actor: auditActorOf(actor, actor.tenantId),
         request: auditRequest,
         // What a route records comes from the client's request (an endpoint reference, a tool
         // name): kept as GraphQL keeps an unmarked argument, cut and redacted, never a secret.

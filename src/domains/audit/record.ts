@@ -8,14 +8,23 @@ import type { RequestFacts, ServiceContext } from '../service-context.js';
 import type { AuditActor, AuditRecord, AuditRequest } from './audit-log.js';
 import { KeptValues, type MemberMarks } from './marks.js';
 
-export function auditActorOf(actor: Actor): AuditActor {
+/**
+ * The actor as the events of `trail` (the tenant whose chain they go on) name it. An external
+ * identity's `issuer#subject` is unique only within the tenant that registered the issuer:
+ * another tenant may register the same issuer (with an audience of its own) under its own key
+ * and sign any subject. On another tenant's trail it is therefore qualified with its own
+ * tenant, `tenant:<id>/issuer#subject`, so it neither reads as nor is filtered with the trail
+ * tenant's own user of that name (an attacker review: a tenant's forged `sub` was written on a
+ * victim tenant's trail as exactly its user's id). User and API key ids are UUIDs, unique anyway.
+ */
+export function auditActorOf(actor: Actor, trail: string | null): AuditActor {
   switch (actor.kind) {
     case 'user':
       return { kind: 'user', id: actor.userId, email: actor.email };
     case 'apiKey':
       return { kind: 'apiKey', id: actor.apiKeyId, email: null };
     case 'external':
-      return { kind: 'external', id: `${actor.issuer}#${actor.subject}`.slice(0, 255), email: actor.email };
+      return { kind: 'external', id: `${actor.tenantId === trail ? '' : `tenant:${actor.tenantId}/`}${actor.issuer}#${actor.subject}`.slice(0, 255), email: actor.email };
     default:
       return { kind: 'anonymous', id: null, email: null };
   }
@@ -30,13 +39,14 @@ export function auditEvent(
   ctx: ServiceContext,
   record: Omit<AuditRecord, 'actor' | 'request' | 'tenantId'> & { tenantId?: string | null },
 ): void {
+  const tenantId = record.tenantId !== undefined ? record.tenantId : ctx.actor.tenantId;
   ctx.deps.audit?.record({
-    tenantId: record.tenantId !== undefined ? record.tenantId : ctx.actor.tenantId,
+    tenantId,
     action: record.action,
     outcome: record.outcome,
     details: record.details,
     personalValues: record.personalValues,
-    actor: auditActorOf(ctx.actor),
+    actor: auditActorOf(ctx.actor, tenantId),
     request: auditRequestOf(ctx.request),
   });
 }

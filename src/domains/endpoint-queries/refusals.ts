@@ -90,7 +90,7 @@ export interface PendingRefusal<E extends CodedError = CodedError> {
 export function mayRecordRefusal(ctx: ServiceContext, reached: Pick<ReachedEndpoint, 'endpoint' | 'tenantId'>, reasonCode: string): Promise<boolean> {
   const limit = ctx.deps.limitedRefusals;
   if (!limit) return Promise.resolve(true);
-  return limit.mayRecordDecision(reached.tenantId, `policy.denied:${reached.endpoint.slug}:${reasonCode}`, auditActorOf(ctx.actor), ctx.request?.ip ?? null, ctx.actor.tenantId);
+  return limit.mayRecordDecision(reached.tenantId, `policy.denied:${reached.endpoint.slug}:${reasonCode}`, auditActorOf(ctx.actor, reached.tenantId), ctx.request?.ip ?? null, ctx.actor.tenantId);
 }
 
 /** The refusal on the endpoint owner's audit trail, where its operators look (like a policy's `policy.denied`). */

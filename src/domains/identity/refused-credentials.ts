@@ -159,20 +159,21 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
 
   /** Limited per authenticated caller (the record's actor), or per address for anonymous ones. */
   refusedRequest(record: AuditRecord): void {
-    this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, this.callerOf(record.actor, record.request?.ip), () => record));
+    // On the caller's own tenant's trail (refused-operations.ts): the trail is the caller's tenant.
+    this.judged(this.judge('request', record.tenantId, `${record.action}:${record.outcome}`, this.callerOf(record.actor, record.tenantId, record.request?.ip), () => record));
   }
 
   /** Limited per authenticated caller, or per address for anonymous ones, in buckets apart from the above. */
   refusedOverLimit(record: AuditRecord): void {
     // On the caller's own tenant's trail: an authenticated caller is one of its own.
-    const source = this.callerOf(record.actor, record.request?.ip);
+    const source = this.callerOf(record.actor, record.tenantId, record.request?.ip);
     this.judged(this.judge('limited', record.tenantId, `${record.action}:${record.outcome}`, source, () => record, source.startsWith(CALLER_SOURCE)));
   }
 
   /** Per endpoint tenant and caller (or address); a bucket store that fails lets the rows be written. */
   async mayRecordDecision(trail: string, kind: string, caller: AuditActor, ip: string | null, callerTenant: string | null): Promise<boolean> {
     try {
-      const source = this.callerOf(caller, ip);
+      const source = this.callerOf(caller, callerTenant, ip);
       return await this.allowed('decision', trail, kind, source, source.startsWith(CALLER_SOURCE) && callerTenant === trail);
     } catch (error) {
       this.options.onError?.(error);
@@ -180,9 +181,14 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
     }
   }
 
-  /** One credential is one actor, however many addresses it sends from; an anonymous caller is its address. */
-  private callerOf(actor: AuditActor, ip: string | null | undefined): string {
-    return actor.kind !== 'anonymous' && actor.id ? `${CALLER_SOURCE}${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
+  /**
+   * One credential is one actor, however many addresses it sends from; an anonymous caller is its
+   * address. Keyed with the caller's tenant: an external identity (`issuer#subject`) is unique
+   * only within it, and another tenant registering the same issuer under its own key filled a
+   * victim user's bucket on the victim tenant's own endpoints (an attacker review).
+   */
+  private callerOf(actor: AuditActor, callerTenant: string | null, ip: string | null | undefined): string {
+    return actor.kind !== 'anonymous' && actor.id ? `${CALLER_SOURCE}${callerTenant ?? '-'}/${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
   }
 
   /**

@@ -3,6 +3,10 @@
  * request becomes a row of a JSON parameter and a correlated count over the endpoint's
  * decisions or usage. Runs in the evaluation's transaction, bound to the endpoint's tenant.
  * Anonymous callers have no tenant: per_tenant counts them together (`is not distinct from`).
+ * A caller (per_user, and a content guard's violations) is its tenant, kind and id: an external
+ * identity's `issuer#subject` is unique only within the tenant that registered the issuer, and
+ * another tenant registering the same issuer under its own key, signing its `sub`, used up a
+ * victim tenant's user's allowance and got it blocked (an attacker review, 2026-12-07).
  *
  * Counted from the window's start with no upper bound: a decision is stamped with its
  * request's start time, so one that started after this request but took the endpoint's lock
@@ -16,7 +20,7 @@ import type { Fact, FactRequest, PolicyCall } from './policy-type.js';
 
 const inScope = (alias: string) => `(n.scope = 'global'
    or (n.scope = 'per_tenant' and ${alias}.caller_tenant_id is not distinct from ?::uuid)
-   or (n.scope = 'per_user' and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
+   or (n.scope = 'per_user' and ${alias}.caller_tenant_id is not distinct from ?::uuid and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
 
 const FACTS_SQL = `
 select n.key, case n.kind
@@ -31,7 +35,7 @@ select n.key, case n.kind
   when 'violations' then (
     select json_build_object('count', count(*), 'times', coalesce(json_agg(d.created_at), '[]'))
       from policy_decisions d
-     where d.endpoint_id = ?::uuid and d.caller_kind = ? and d.caller_id = ? and d.reason_code like 'CONTENT\\_%'
+     where d.endpoint_id = ?::uuid and d.caller_tenant_id is not distinct from ?::uuid and d.caller_kind = ? and d.caller_id = ? and d.reason_code like 'CONTENT\\_%'
        and d.created_at > n.since)
   end as fact
   from json_to_recordset(?::json) as n(key text, kind text, scope text, since timestamptz)`;
@@ -39,11 +43,12 @@ select n.key, case n.kind
 export async function readFacts(em: EntityManager, call: PolicyCall, requests: Map<string, FactRequest>): Promise<Map<string, Fact>> {
   if (requests.size === 0) return new Map();
   const { endpoint, caller } = call;
-  const who = [caller.tenantId, caller.kind, caller.id];
+  // per_tenant's tenant, then per_user's caller: its tenant, kind and id.
+  const who = [caller.tenantId, caller.tenantId, caller.kind, caller.id];
   const rows = await boundSql<{ key: string; fact: { count: number; total?: number | string; oldest?: string | null; times?: string[] } }>(em, FACTS_SQL, [
     endpoint.id, ...who,
     endpoint.id, ...who,
-    endpoint.id, caller.kind, caller.id,
+    endpoint.id, caller.tenantId, caller.kind, caller.id,
     JSON.stringify([...requests].map(([key, request]) => ({ key, kind: request.kind, scope: 'scope' in request ? request.scope : null, since: request.since.toISOString() }))),
   ]);
   return new Map(

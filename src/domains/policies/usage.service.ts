@@ -55,7 +55,7 @@ const MAX_SERIES = 50;
 const GROUP_KEY: Record<UsageGrouping, string> = {
   // Ingestion's embedding calls have no endpoint: they group under one key of their own.
   ENDPOINT: "case when source = 'embedding' then '(embedding)' else endpoint_slug end",
-  CALLER: "caller_kind || ':' || caller_id",
+  CALLER: 'caller_key',
   DAY: `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`,
 };
 
@@ -68,12 +68,19 @@ const TOTALS = (rows: string) => `
   coalesce(sum(charged_micros), 0)::bigint as "chargedMicros",
   count(*) filter (where ${rows} = 'denial')::int as denials`;
 
+/**
+ * `kind:id`; another tenant's external identity as `external:tenant:<its tenant>/issuer#subject`:
+ * an issuer#subject is unique only within the tenant that registered the issuer, and another
+ * tenant may register the same issuer and sign the same subject.
+ */
+const CALLER_KEY = `caller_kind || ':' || case when caller_kind = 'external' and caller_tenant_id is distinct from tenant_id then 'tenant:' || caller_tenant_id || '/' else '' end || caller_id`;
+
 /** Usage records and denials in one row set, for one tenant and range (and optionally more). */
 const ACTIVITY = (where: string) => `
-  select case when kind = 'embedding' then 'embedding' else 'usage' end as source, endpoint_slug, caller_kind, caller_id, created_at, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros
+  select case when kind = 'embedding' then 'embedding' else 'usage' end as source, endpoint_slug, ${CALLER_KEY} as caller_key, created_at, prompt_tokens, completion_tokens, total_tokens, cost_micros, charged_micros
     from usage_records where tenant_id = ?::uuid and created_at >= ?::timestamptz and created_at < ?::timestamptz ${where}
   union all
-  select 'denial', endpoint_slug, caller_kind, caller_id, created_at, null, null, null, null, null
+  select 'denial', endpoint_slug, ${CALLER_KEY}, created_at, null, null, null, null, null
     from policy_decisions where tenant_id = ?::uuid and decision = 'DENY' and created_at >= ?::timestamptz and created_at < ?::timestamptz ${where}`;
 
 export class UsageService {
@@ -140,8 +147,9 @@ export class UsageService {
     const now = this.ctx.deps.clock.now();
     const insider = isInsiderOf(actor, tenantId);
     return em.transactional(async (tx) => {
-      const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerKind, caller.callerId];
-      const mine = 'and endpoint_id = ?::uuid and caller_kind = ? and caller_id = ?';
+      const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerTenantId, caller.callerKind, caller.callerId];
+      // With the caller's tenant: an external identity's issuer#subject is unique only within it.
+      const mine = 'and endpoint_id = ?::uuid and caller_tenant_id is not distinct from ?::uuid and caller_kind = ? and caller_id = ?';
       const [row] = await boundSql<Record<string, string | number>>(tx, `select ${TOTALS('source')} from (${ACTIVITY(mine)}) activity`, [...span, ...span]);
       const policies = await tx.find(Policy, { endpoint: endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
       const call = {
