@@ -133,6 +133,9 @@ describe('registration', () => {
       const { body } = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input(bad) } });
       expect(codeOf(body)).toBe('BAD_USER_INPUT');
     }
+    // The audit's form for another tenant's external caller (tenant:<id>/issuer#subject) is no issuer's.
+    const qualified = await server.graphql(REGISTER, { token: owner.accessToken, variables: { input: input({ issuer: 'tenant:0b4c3a2e-0000-4000-8000-000000000000/https://idp.example', jwks: { keys: [key.jwk] } }) } });
+    expect(qualified.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'issuer' });
     // A symmetric key is a secret, never a public key (an attacker review: it was stored, and
     // shown to every reader of the tenant's providers), alone or beside a public one.
     const secret = { kty: 'oct', kid: 'shared', k: 'c2VjcmV0LXNoYXJlZC13aXRoLWV2ZXJ5LWFkbWlu' };

@@ -8,6 +8,9 @@ import type { RequestFacts, ServiceContext } from '../service-context.js';
 import type { AuditActor, AuditRecord, AuditRequest } from './audit-log.js';
 import { KeptValues, type MemberMarks } from './marks.js';
 
+/** How an external actor of another tenant is named on a trail (`tenant:<id>/issuer#subject`); no issuer may begin so. */
+export const QUALIFIED_ACTOR_PREFIX = 'tenant:';
+
 /**
  * The actor as the events of `trail` (the tenant whose chain they go on) name it. An external
  * identity's `issuer#subject` is unique only within the tenant that registered the issuer:
@@ -24,7 +27,7 @@ export function auditActorOf(actor: Actor, trail: string | null): AuditActor {
     case 'apiKey':
       return { kind: 'apiKey', id: actor.apiKeyId, email: null };
     case 'external':
-      return { kind: 'external', id: `${actor.tenantId === trail ? '' : `tenant:${actor.tenantId}/`}${actor.issuer}#${actor.subject}`.slice(0, 255), email: actor.email };
+      return { kind: 'external', id: `${actor.tenantId === trail ? '' : `${QUALIFIED_ACTOR_PREFIX}${actor.tenantId}/`}${actor.issuer}#${actor.subject}`.slice(0, 255), email: actor.email };
     default:
       return { kind: 'anonymous', id: null, email: null };
   }

@@ -1,6 +1,6 @@
 /** Trusted external issuers of a tenant. */
 import { assertCallableUrl, EgressRefusedError } from '../../platform/egress/policy.js';
-import { auditChange } from '../audit/record.js';
+import { auditChange, QUALIFIED_ACTOR_PREFIX } from '../audit/record.js';
 import { findByIds } from '../lookup.js';
 import { assertUuid } from '../ids.js';
 import { User } from '../tenancy/user.entity.js';
@@ -41,6 +41,9 @@ export class IdentityProviderService {
     assertMayVouchForProvider(actor);
     const issuer = required(input.issuer, 'issuer');
     if (issuer === TOKEN_ISSUER) throw new ValidationError(`"${TOKEN_ISSUER}" is Sluice's own issuer`, { field: 'issuer' });
+    // The audit names another tenant's external caller `tenant:<id>/issuer#subject` (audit/record.ts):
+    // an issuer of that shape would read, on its own tenant's trail, as another tenant's caller.
+    if (issuer.startsWith(QUALIFIED_ACTOR_PREFIX)) throw new ValidationError(`An issuer may not begin with "${QUALIFIED_ACTOR_PREFIX}"`, { field: 'issuer' });
     const hasUrl = Boolean(input.jwksUrl);
     if (hasUrl === (input.jwks != null)) throw new ValidationError('Give exactly one of jwksUrl and jwks', { field: 'jwksUrl' });
     if (input.jwksUrl) this.assertJwksUrl(input.jwksUrl);
