@@ -18,7 +18,7 @@ import { AccountService } from './identity/account.service.js';
 import { ApiKeyService, revokeKeysOfFormerMember } from './identity/api-key.service.js';
 import { endSessionsOfFormerMember } from './identity/former-member-sessions.js';
 import { disableProvidersOf, IdentityProviderService } from './identity/identity-provider.service.js';
-import { answerablePersonId } from './identity/answerable-person.js';
+import { heldAnswerablePerson } from './identity/answerable-person.js';
 import { parentCredentialOf } from './identity/credential-children.js';
 import { InvitationAcceptanceService } from './identity/invitation-acceptance.service.js';
 import { PrivacyService } from './identity/privacy.service.js';
@@ -52,7 +52,7 @@ export function createServices({ actor, scope, deps, request }: ServicesInput) {
       endSessionsOf: (userId, tenantId) => endSessionsOfFormerMember(tenantCtx, userId, tenantId),
       revokeKeysOf: (userId) => revokeKeysOfFormerMember(tenantCtx, userId),
       disableProvidersOf: (userId, reason) => disableProvidersOf(tenantCtx, userId, reason),
-      answerablePersonId: () => answerablePersonId(tenantCtx),
+      heldAnswerablePerson: () => heldAnswerablePerson(tenantCtx),
       parentCredential: () => parentCredentialOf(tenantCtx),
     });
   return {

@@ -14,6 +14,7 @@ import { normalizeEmail } from '../fields.js';
 import type { ServiceContext } from '../service-context.js';
 import { flushOrConflict } from '../unique-names.js';
 import { Membership } from '../tenancy/membership.entity.js';
+import { heldMembership } from '../tenancy/held-membership.js';
 import type { Role } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { User } from '../tenancy/user.entity.js';
@@ -82,7 +83,7 @@ export class AccountService {
   /** Unknown email and wrong password get the same answer, after the same amount of hashing. */
   async logIn(input: { email: string; password: string; tenant?: string | null }): Promise<AuthPayload> {
     const user = await this.verifiedAccount(input.email, input.password, { tenant: input.tenant ?? null });
-    const membership = await this.membershipOf(user, input.tenant ?? null);
+    const membership = await this.membershipOf(user.id, input.tenant ?? null);
     this.recordSignIn(membership.tenant.id, 'ok', user.id, user.email, { tenant: input.tenant ?? null });
     await this.rememberAddress(user);
     return this.openSession(user, membership.tenant, membership.role);
@@ -211,10 +212,11 @@ export class AccountService {
    * detection never saw. Switching to the current tenant changes nothing (same expiry).
    */
   async switchTenant(tenant: string, presentedExpiresAt: Date | null): Promise<TenantSwitch> {
+    // The membership before the session: a removal holds them in that order (held-membership.ts).
+    const membership = await this.membershipOf(this.sessionOf().userId, tenant);
     const session = await this.currentSession();
     // Ended (logOut) while this request waited for the session's row.
     if (session.revokedAt) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
-    const membership = await this.membershipOf(session.user, tenant);
     session.activeTenant = membership.tenant;
     await this.ctx.em.flush();
     const notAfter = presentedExpiresAt && presentedExpiresAt < session.expiresAt ? presentedExpiresAt : session.expiresAt;
@@ -232,7 +234,7 @@ export class AccountService {
    * sign-in and opens a new session.
    */
   async sessionFor(user: User, tenantId: string): Promise<AuthPayload> {
-    const membership = await this.membershipOf(user, tenantId);
+    const membership = await this.membershipOf(user.id, tenantId);
     const { actor, em } = this.ctx;
     if (actor.kind !== 'user' || !actor.sessionId) return this.openSession(user, membership.tenant, membership.role);
     const session = await this.currentSession();
@@ -246,32 +248,43 @@ export class AccountService {
 
   /** The caller's session, its row held (session-lock.ts): each caller of this changes it. */
   private async currentSession(): Promise<Session> {
-    const { actor, em } = this.ctx;
-    if (actor.kind !== 'user' || !actor.sessionId) {
-      throw new ForbiddenError('Only a signed-in user session can do this', { reason: 'session-required' });
-    }
-    const session = await lockedSession(em, actor.sessionId);
+    const session = await lockedSession(this.ctx.em, this.sessionOf().sessionId);
     if (!session) throw new UnauthenticatedError('Session ended: sign in again', { reason: 'session' });
     return session;
   }
 
-  /** The user's membership in `tenant` (id or slug), or their oldest; read as the user (RLS). */
-  private async membershipOf(user: User, tenant: string | null): Promise<Membership> {
+  /** Who is signed in, and with which session: refused for any other caller. */
+  private sessionOf(): { userId: string; sessionId: string } {
+    const { actor } = this.ctx;
+    if (actor.kind !== 'user' || !actor.sessionId) {
+      throw new ForbiddenError('Only a signed-in user session can do this', { reason: 'session-required' });
+    }
+    return { userId: actor.userId, sessionId: actor.sessionId };
+  }
+
+  /**
+   * The user's membership in `tenant` (id or slug), or their oldest; chosen among their own
+   * (read as the user, RLS), then entered and held for share (tenancy/held-membership.ts): the
+   * session this opens or moves there must not outlive a removal running meanwhile.
+   */
+  private async membershipOf(userId: string, tenant: string | null): Promise<Membership> {
     const { em } = this.ctx;
-    await this.ctx.scope.enterAsUser(user.id);
+    await this.ctx.scope.enterAsUser(userId);
     const memberships = await em.find(
       Membership,
-      { user },
+      { user: userId },
       { populate: ['tenant'], orderBy: { createdAt: 'asc', id: 'asc' }, filters: false },
     );
     const wanted = tenant?.trim().toLowerCase();
-    const membership = wanted ? memberships.find((m) => m.tenant.id === wanted || m.tenant.slug === wanted) : memberships[0];
+    const chosen = wanted ? memberships.find((m) => m.tenant.id === wanted || m.tenant.slug === wanted) : memberships[0];
+    if (chosen) await this.ctx.scope.enterTenant(chosen.tenant.id, userId);
+    // Gone while this waited: a removal committed first.
+    const membership = chosen && (await heldMembership(em, userId, chosen.tenant.id));
     if (!membership) {
       throw new ForbiddenError(wanted ? 'You are not a member of that tenant' : 'You are not a member of any tenant', {
         reason: 'no-membership',
       });
     }
-    await this.ctx.scope.enterTenant(membership.tenant.id, user.id);
     return membership;
   }
 

@@ -13,7 +13,7 @@ import type { ServiceContext } from '../service-context.js';
 import { API_SCOPES, type ApiScope } from '../access/roles.js';
 import { Tenant } from '../tenancy/tenant.entity.js';
 import { ApiKey } from './api-key.entity.js';
-import { answerablePersonId } from './answerable-person.js';
+import { heldAnswerablePerson } from './answerable-person.js';
 import { shownKey } from './api-key-audit.js';
 import { endChildrenOf, parentCredentialOf, type ParentCredential } from './credential-children.js';
 import { boundedByParent, clampedToParent } from './credential-lifetimes.js';
@@ -111,12 +111,13 @@ export class ApiKeyService {
     const { actor, em } = this.ctx;
     assertCan(actor, 'apiKey:manage');
     assertMayIssueKey(actor, input, await this.tenant(actor.tenantId));
+    const createdById = await this.issuerId();
     const created = await insertApiKey(em, {
       tenantId: actor.tenantId,
       name: input.name,
       scopes: input.scopes,
       expiresAt: input.expiresAt,
-      createdById: await this.issuerId(),
+      createdById,
       parent: await parentCredentialOf(this.ctx),
     });
     auditChange(this.ctx, 'apiKey.create', { type: 'ApiKey', id: created.apiKey.id }, null, shownKey(created.apiKey));
@@ -145,6 +146,8 @@ export class ApiKeyService {
     if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
       throw new ValidationError(`gracePeriodSeconds must be 0 to ${MAX_GRACE_PERIOD_SECONDS}`, { field: 'gracePeriodSeconds' });
     }
+    // Held before the key: a removal of the issuer holds their membership, then revokes their keys.
+    const createdById = await this.issuerId();
     const old = await this.activeKey(id);
     const now = Date.now();
     const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : null;
@@ -158,7 +161,7 @@ export class ApiKeyService {
     const wanted = { scopes: old.scopes, expiresAt: clampedToParent(lifetime === null ? null : new Date(now + lifetime), parent.notAfter) };
     // A successor is a new key: the caller must be allowed to create it (issue 17, item 7).
     assertMayIssueKey(actor, wanted, await this.tenant(actor.tenantId));
-    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById: await this.issuerId(), parent });
+    const successor = await insertApiKey(em, { tenantId: actor.tenantId, name: old.name, ...wanted, createdById, parent });
     const graceEnd = new Date(now + gracePeriodSeconds * 1000);
     old.expiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     old.replacedBy = successor.apiKey;
@@ -183,10 +186,11 @@ export class ApiKeyService {
 
   /**
    * The person a new key answers to (authentication holds it to their current role): the
-   * signed-in user, a minting key's creator, or an external identity's provider registrar.
+   * signed-in user, a minting key's creator, or an external identity's provider registrar; their
+   * membership held, so a removal of them sees the key and revokes it (answerable-person.ts).
    */
   private issuerId(): Promise<string | null> {
-    return answerablePersonId(this.ctx);
+    return heldAnswerablePerson(this.ctx);
   }
 
   private tenant(id: string): Promise<Tenant> {

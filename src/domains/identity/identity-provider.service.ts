@@ -12,7 +12,7 @@ import { flushOrConflict } from '../unique-names.js';
 import { isRole, type Role } from '../access/roles.js';
 import { TOKEN_ISSUER } from './access-token.js';
 import { IdentityProvider } from './identity-provider.entity.js';
-import { answerablePersonId } from './answerable-person.js';
+import { heldAnswerablePerson } from './answerable-person.js';
 import { endChildrenOf } from './credential-children.js';
 import { parseInlineKeySet } from './inline-key-set.js';
 import { assertCan, assertMayGrant } from '../access/permissions.js';
@@ -60,7 +60,7 @@ export class IdentityProviderService {
     assertMayGrant(actor, defaultRole);
     const audience = required(input.audience, 'audience');
     await this.assertUnclaimed(issuer, audience);
-    const registrar = await answerablePersonId(this.ctx);
+    const registrar = await heldAnswerablePerson(this.ctx);
     const provider = em.create(IdentityProvider, {
       tenant: actor.tenantId,
       name: displayName(input.name, 'name'),
@@ -116,7 +116,7 @@ export class IdentityProviderService {
     if (enabled) {
       assertMayVouchForProvider(actor);
       for (const role of new Set([provider.defaultRole, ...Object.values(provider.roleMapping)])) assertMayGrant(actor, role);
-      const registrar = await answerablePersonId(this.ctx);
+      const registrar = await heldAnswerablePerson(this.ctx);
       provider.registeredBy = registrar ? em.getReference(User, registrar) : null;
       provider.registeredByPerson = registrar !== null;
       provider.disabledAt = null;

@@ -12,6 +12,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, Val
 import type { ServiceContext } from '../service-context.js';
 import { Invitation } from '../tenancy/invitation.entity.js';
 import { Membership } from '../tenancy/membership.entity.js';
+import { heldMembership } from '../tenancy/held-membership.js';
 import { User } from '../tenancy/user.entity.js';
 import { AccountService, type AuthPayload } from './account.service.js';
 import { keyChainOf } from './credential-lifetimes.js';
@@ -44,8 +45,11 @@ export class InvitationAcceptanceService {
     // membership, then their invitations: members.service.ts): the inviter's membership for
     // share, then the invitation. Taken the other way round, an acceptance hashing a password
     // with the invitation held deadlocked against the owner removing the inviter (one of them
-    // UNAVAILABLE DEADLOCK; test/identity/accept-versus-inviter-change.test.ts).
-    const inviter = await this.lockedInviter((await em.findOneOrFail(Invitation, { id: record.invitationId })).invitedBy?.id ?? null);
+    // UNAVAILABLE DEADLOCK; test/identity/accept-versus-inviter-change.test.ts). Held, a removal
+    // or demotion racing this waits for it, then finds the new member and can remove them in
+    // turn; one that came first is seen (the row gone, or its new role).
+    const invitedBy = (await em.findOneOrFail(Invitation, { id: record.invitationId })).invitedBy?.id ?? null;
+    const inviter = invitedBy ? await heldMembership(em, invitedBy, record.tenantId) : null;
     // Held before an account is made or a password checked, and checked again: a second
     // acceptance of it waits here and is refused as used (it used to create the same account
     // too and fail on the unique email, INTERNAL); a removal that revokes it either commits
@@ -111,16 +115,6 @@ export class InvitationAcceptanceService {
     if (chain.endsAt && chain.endsAt <= new Date()) {
       throw new ValidationError('This invitation has expired: the API key that sent it has', { reason: 'expired' });
     }
-  }
-
-  /**
-   * The inviter's membership in this tenant, its row locked for share (null: none, or nobody
-   * invited), so a removal or demotion racing this acceptance waits for it, then finds the new
-   * member and can remove them in turn; one that came first is seen (the row gone, or its new role).
-   */
-  private async lockedInviter(inviterUserId: string | null): Promise<Membership | null> {
-    if (!inviterUserId) return null;
-    return this.ctx.em.findOne(Membership, { user: inviterUserId }, { lockMode: LockMode.PESSIMISTIC_READ, refresh: true });
   }
 
   /**

@@ -31,8 +31,11 @@ export interface MemberAftermath {
   revokeKeysOf(userId: string): Promise<void>;
   /** Disables the identity providers the person answers for in the tenant. */
   disableProvidersOf(userId: string, reason: 'registrar-removed' | 'registrar-demoted'): Promise<void>;
-  /** The person who answers for what the current actor makes (identity/answerable-person.ts). */
-  answerablePersonId(): Promise<string | null>;
+  /**
+   * The person who answers for what the current actor makes (identity/answerable-person.ts),
+   * their membership held until the transaction ends: a removal of them waits, then sees it.
+   */
+  heldAnswerablePerson(): Promise<string | null>;
   /**
    * The key or provider behind the current actor, recorded so its revocation revokes what it
    * made; `notAfter`: the latest what it makes may live (a key's chain's end), null for none.
@@ -54,7 +57,7 @@ export class MembersService {
     const email = normalizeEmail(input.email);
     if (await em.count(Membership, { user: { email } })) throw new ConflictError('This person is already a member', { field: 'email' });
     const token = newOpaqueToken(CREDENTIAL_PREFIX.invitation);
-    const inviter = await this.aftermath.answerablePersonId();
+    const inviter = await this.aftermath.heldAnswerablePerson();
     const parent = await this.aftermath.parentCredential();
     // Sent by a key: the offer ends when that key does (identity/credential-lifetimes.ts), and
     // acceptance checks the key again, in case its life was cut since.
