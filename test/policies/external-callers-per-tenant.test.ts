@@ -15,6 +15,7 @@ import { createPolicy, must, outcome } from '../support/policies.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { pollUntil } from '../support/poll.js';
 import { ManualClock } from '../limits/support.js';
+import { addMember, signUp } from '../support/identity.js';
 
 const DOCS = [{ title: 'Locks', text: 'The lock keeper opens the sluice gates to fill the chamber. Boats rise with the water.' }];
 
@@ -98,12 +99,32 @@ describe('an external identity of another tenant', () => {
     expect((await outcome(server, alice, setup.reference)).code).toBe('ok');
     expect((await outcome(server, alice, setup.reference)).code).toBe('RATE_LIMITED');
     const ours = `${issuer}#alice`;
-    // Her DENY row is written with her refusal (same transaction); her policy.denied event follows.
+    // Her DENY row is written before her refusal is answered; her policy.denied event follows.
     const log = await must(server, victim.token, `query($f: PolicyDecisionFilter) { policyDecisions(filter: $f) { edges { node { callerTenantId } } } }`, {
       f: { endpointId: setup.endpointId, decision: 'DENY', callerId: ours },
     });
     expect(log.policyDecisions.edges.filter(({ node }: { node: Record<string, string> }) => node.callerTenantId === victim.tenant.id)).toHaveLength(1);
     const hers = await auditEventsOf(server, victim.token, 1, { action: 'policy.denied', actor: ours });
     expect(hers.map((event) => event.outcome)).toEqual(['RATE_LIMITED']);
+  });
+});
+
+describe('a user or API key', () => {
+  // Only an external identity is qualified by its tenant: a user is one caller whichever tenant it
+  // acts from (a second read of the fix above: its per_user allowance, and a content guard's
+  // count, started again after switchTenant).
+  it('is one caller whichever of its tenants it acts from', async () => {
+    const owner = await tenantWithOwner(server);
+    const setup = await endpointOver(server, owner.token, DOCS, { published: true });
+    await createPolicy(server, owner.token, setup.endpointId, 'rate_limit', { requestsPerPeriod: 1, periodSeconds: 3600, scope: 'per_user' });
+    const home = await signUp(server, { tenantName: 'Home' });
+    const away = await signUp(server, { tenantName: 'Away' });
+    await addMember(server, away.accessToken, 'MEMBER', home.email);
+    expect((await outcome(server, home.accessToken, setup.reference)).code).toBe('ok');
+    const switched = await must(server, home.accessToken, 'mutation($t: String!) { switchTenant(tenant: $t) { accessToken } }', { t: away.tenant.slug });
+    expect((await outcome(server, switched.switchTenant.accessToken, setup.reference)).code).toBe('RATE_LIMITED');
+    const usageOf = () => must(server, switched.switchTenant.accessToken, `query($e: String!) { myUsage(endpoint: $e) { queries denials } }`, { e: setup.reference }).then((data) => data.myUsage);
+    const usage = await pollUntil(usageOf, (totals) => totals.queries + totals.denials >= 2, { failure: (totals) => `usage ${JSON.stringify(totals)}` });
+    expect(usage).toEqual({ queries: 1, denials: 1 });
   });
 });

@@ -188,7 +188,9 @@ export class RefusalLog implements RefusedCredentials, RefusedRequests, LimitedR
    * victim user's bucket on the victim tenant's own endpoints (an attacker review).
    */
   private callerOf(actor: AuditActor, callerTenant: string | null, ip: string | null | undefined): string {
-    return actor.kind !== 'anonymous' && actor.id ? `${CALLER_SOURCE}${callerTenant ?? '-'}/${actor.kind}:${actor.id}` : this.options.sourceOf(ip ?? 'unknown');
+    if (actor.kind === 'anonymous' || !actor.id) return this.options.sourceOf(ip ?? 'unknown');
+    // A user or key is one caller whichever tenant it acts from (its id is a UUID).
+    return `${CALLER_SOURCE}${actor.kind === 'external' ? `${callerTenant ?? '-'}/` : ''}${actor.kind}:${actor.id}`;
   }
 
   /**

@@ -3,8 +3,8 @@
  * request becomes a row of a JSON parameter and a correlated count over the endpoint's
  * decisions or usage. Runs in the evaluation's transaction, bound to the endpoint's tenant.
  * Anonymous callers have no tenant: per_tenant counts them together (`is not distinct from`).
- * A caller (per_user, and a content guard's violations) is its tenant, kind and id: an external
- * identity's `issuer#subject` is unique only within the tenant that registered the issuer, and
+ * A caller (per_user, and a content guard's violations) is its kind and id, and an external
+ * identity its tenant too: its `issuer#subject` is unique only within the tenant that registered the issuer, and
  * another tenant registering the same issuer under its own key, signing its `sub`, used up a
  * victim tenant's user's allowance and got it blocked (an attacker review, 2026-12-07).
  *
@@ -18,9 +18,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundSql } from '../../db/bound-sql.js';
 import type { Fact, FactRequest, PolicyCall } from './policy-type.js';
 
+/**
+ * The row's caller is of the caller's tenant (the next parameter), when it is an external
+ * identity: `issuer#subject` names someone only within its tenant. A user or API key is the
+ * same caller whichever tenant it acts from (its id is a UUID): a user's count must not start
+ * again when it switches tenant (a second read of the first fix).
+ */
+const sameTenantIfExternal = (alias: string) => `(${alias}.caller_kind <> 'external' or ${alias}.caller_tenant_id is not distinct from ?::uuid)`;
+
 const inScope = (alias: string) => `(n.scope = 'global'
    or (n.scope = 'per_tenant' and ${alias}.caller_tenant_id is not distinct from ?::uuid)
-   or (n.scope = 'per_user' and ${alias}.caller_tenant_id is not distinct from ?::uuid and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
+   or (n.scope = 'per_user' and ${sameTenantIfExternal(alias)} and ${alias}.caller_kind = ? and ${alias}.caller_id = ?))`;
 
 const FACTS_SQL = `
 select n.key, case n.kind
@@ -35,7 +43,7 @@ select n.key, case n.kind
   when 'violations' then (
     select json_build_object('count', count(*), 'times', coalesce(json_agg(d.created_at), '[]'))
       from policy_decisions d
-     where d.endpoint_id = ?::uuid and d.caller_tenant_id is not distinct from ?::uuid and d.caller_kind = ? and d.caller_id = ? and d.reason_code like 'CONTENT\\_%'
+     where d.endpoint_id = ?::uuid and ${sameTenantIfExternal('d')} and d.caller_kind = ? and d.caller_id = ? and d.reason_code like 'CONTENT\\_%'
        and d.created_at > n.since)
   end as fact
   from json_to_recordset(?::json) as n(key text, kind text, scope text, since timestamptz)`;

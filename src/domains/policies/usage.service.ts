@@ -149,7 +149,7 @@ export class UsageService {
     return em.transactional(async (tx) => {
       const span = [tenantId, from.toISOString(), to.toISOString(), endpoint.id, caller.callerTenantId, caller.callerKind, caller.callerId];
       // With the caller's tenant: an external identity's issuer#subject is unique only within it.
-      const mine = 'and endpoint_id = ?::uuid and caller_tenant_id is not distinct from ?::uuid and caller_kind = ? and caller_id = ?';
+      const mine = "and endpoint_id = ?::uuid and (caller_kind <> 'external' or caller_tenant_id is not distinct from ?::uuid) and caller_kind = ? and caller_id = ?";
       const [row] = await boundSql<Record<string, string | number>>(tx, `select ${TOTALS('source')} from (${ACTIVITY(mine)}) activity`, [...span, ...span]);
       const policies = await tx.find(Policy, { endpoint: endpoint.id, enabled: true }, { orderBy: { createdAt: 'asc', id: 'asc' } });
       const call = {
