@@ -139,9 +139,12 @@ export function createClient(options: ClientOptions): SluiceClient {
   async function request<Data>(document: TypedDocumentNode<Data, any>, variables?: Record<string, unknown>, requestOptions: RequestOptions = {}): Promise<Data> {
     const changing = keeper && sessionDocumentOf(document);
     if (!keeper || !changing) return attempts(document, variables, requestOptions, authorization);
+    const own = (refreshToken: unknown) => refreshToken === keeper.current()?.refreshToken;
+    // A refresh of the client's own token needs no bearer, and renewing first would spend it.
+    const presentsOwn = changing.presentsOwn(variables, own);
     return keeper.changing((send, keep) =>
-      attempts(changing.document as TypedDocumentNode<Data, any>, variables, requestOptions, async () => `Bearer ${(await send()).accessToken}`, (data) => {
-        const tokens = changing.handed(data, variables, (refreshToken) => refreshToken === keeper.current()?.refreshToken);
+      attempts(changing.document as TypedDocumentNode<Data, any>, variables, requestOptions, async () => (presentsOwn ? undefined : `Bearer ${(await send()).accessToken}`), (data) => {
+        const tokens = changing.handed(data, variables, own);
         if (tokens) keep(tokens);
       }),
     );

@@ -50,6 +50,12 @@ export interface SessionDocument {
    * the client's. Every answer is read, one with errors too: a field that ran moved the session.
    */
   handed(data: unknown, variables: Record<string, unknown> | undefined, own: (refreshToken: unknown) => boolean): HandedTokens | undefined;
+  /**
+   * Whether a field presents the client's own refresh token (refreshSession): the document is
+   * then sent with no bearer and no renewal first, which would spend that very token and make
+   * the document's use of it reuse (the server ends the session for it).
+   */
+  presentsOwn(variables: Record<string, unknown> | undefined, own: (refreshToken: unknown) => boolean): boolean;
 }
 
 const alias = (token: TokenField) => `_sluiceSession_${token}`;
@@ -82,6 +88,7 @@ function rewritten(document: DocumentNode): SessionDocument | null {
   };
   return {
     document: sent,
+    presentsOwn: (variables, own) => changing.some(({ change, node }) => change.presents !== undefined && own(argumentOf(node, change.presents, variables))),
     handed(data, variables, own) {
       let tokens: HandedTokens | undefined;
       for (const { responseKey, change, node } of changing) {

@@ -95,6 +95,22 @@ describe('a client keeping a session', () => {
     expect((await client.query(sdk.ViewerDocument)).viewer.tenant).toMatchObject({ slug: host.tenant.slug });
     expect(await sessionsOf(person.email)).toEqual(before);
   });
+
+  // A second read of the change above: with the access token within the skew, the client renewed
+  // first, with the very refresh token the document then presented (reuse: the session ended).
+  it('refreshes with its own refresh token when asked to, without renewing (and spending it) first', async () => {
+    const person = await signUp(server, { tenantName: 'Mine' });
+    const client = createClient({ url: server.url, credentials: { email: person.email, password: person.password }, refreshSkewSeconds: 3600 });
+    await client.query(sdk.ViewerDocument);
+    const held = client.session()!;
+    const before = await sessionsOf(person.email);
+    const { refreshSession } = await client.mutate(sdk.RefreshSessionDocument, { refreshToken: held.refreshToken });
+    expect(refreshSession.refreshToken).not.toBe(held.refreshToken);
+    expect(client.session()).toMatchObject({ accessToken: refreshSession.accessToken, refreshToken: refreshSession.refreshToken });
+    expect((await client.query(sdk.ViewerDocument)).viewer.tenant).toMatchObject({ slug: person.tenant.slug });
+    // The same session carried on: none ended (no reuse), none opened (no log-in).
+    expect(await sessionsOf(person.email)).toEqual(before);
+  });
 });
 
 it('knows every mutation that returns session tokens: each continues the caller’s session or opens another', () => {
