@@ -210,8 +210,10 @@ it("a worker starts while the heartbeat's sweep fails", async () => {
   }
 }, 120_000);
 
-it("the heartbeat's sweep never runs twice at once", async () => {
-  // The sweeps' own lock (taken in turn, across processes) held by the test, so that a sweep waits.
+it("the heartbeat's sweep never runs twice at once, nor waits for another", async () => {
+  // The sweeps' own lock (taken in turn, across processes) held by the test, as a sweep running
+  // in another process holds it: this process's sweeps skip their turn rather than wait for it
+  // (a sweep stuck elsewhere would hold up this heartbeat, and a stopping worker with it).
   const a = await tenantWithOwner(server);
   const letGo = await holdSlot(a);
   const dataset = await createDataset(server, a.token);
@@ -220,21 +222,25 @@ it("the heartbeat's sweep never runs twice at once", async () => {
   const sweeps = await connection();
   // Named as src/domains/ingestion/waiting-jobs.ts names it (SWEEP_LOCK).
   await sweeps.query('select pg_advisory_lock(hashtextextended($1, 0))', ['ingestion-waiting-sweep']);
+  // The slot freed without waking anyone: only a sweep would wake the job now.
   await letGo();
-  // Several heartbeats pass (the process's record goes on), each finding the sweep still waiting.
   const beats = new Set<string>();
   const waiting = () =>
     owner(async (client) => {
       beats.add(String((await client.query(`select max(heartbeat_at) as at from worker_instances`)).rows[0]!.at?.toISOString()));
       const { rows } = await client.query(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and query like 'select pg_advisory_xact_lock(%'`,
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory' and query like 'select pg_%advisory_xact_lock(%'`,
       );
       return rows[0].n as number;
     });
-  await pollUntil(waiting, (n) => n >= 1, { timeoutMs: 30_000, failure: (n) => `${n} sweeps waiting` });
+  // Several heartbeats pass, each finding the lock taken: none waits for it, and none sweeps.
+  await waiting();
   const seenAt = beats.size;
-  await pollUntil(async () => (await waiting(), beats.size), (size) => size >= seenAt + 4, { timeoutMs: 30_000, failure: (size) => `saw ${size - seenAt} heartbeats` });
-  expect(await waiting()).toBe(1);
+  const waits = new Set<number>();
+  await pollUntil(async () => (waits.add(await waiting()), beats.size), (size) => size >= seenAt + 4, { timeoutMs: 30_000, failure: (size) => `saw ${size - seenAt} heartbeats` });
+  expect([...waits]).toEqual([0]);
+  expect(server.logs.some((line) => /this heartbeat skips its sweep/.test(String(line.msg)))).toBe(true);
+  expect((await jobOf(server, a.token, jobId)).stage).toBe('QUEUED');
   await close(sweeps);
   expect((await settled(server, a.token, jobId, 60_000)).stage).toBe('COMPLETED');
 }, 180_000);

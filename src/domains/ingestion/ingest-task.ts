@@ -174,7 +174,8 @@ export function ingestTask({ orm, parsing, groupRows, progress, progressInterval
 
   const heartbeat = async (client: LeaseConnection) => {
     const woken = await sweepWaitingJobs(client, tenantConcurrency);
-    if (woken > 0) log.info({ woken }, 'woke ingestion jobs waiting for slots that no job woke them for');
+    if (woken === null) log.debug('another process is sweeping the waiting ingestion jobs; this heartbeat skips its sweep');
+    else if (woken > 0) log.info({ woken }, 'woke ingestion jobs waiting for slots that no job woke them for');
   };
 
   return { taskList: { [INGEST_TASK]: ingest }, close: () => parser.close(), heartbeat };

@@ -113,12 +113,19 @@ export const SWEEP_LOCK = 'ingestion-waiting-sweep';
  * The heartbeat's sweep: wakes the parked jobs of every tenant into their free slots. One at a
  * time across processes (a transaction-level advisory lock, taken before the sweep's snapshot):
  * two at once counted the same free slots and each woke jobs into them, the extra ones only to
- * park again. Entries another transaction holds are skipped, never waited for (wakeWaitingJobs).
+ * park again. A sweep that finds the lock taken does nothing (null): another process is sweeping
+ * now, and waiting for it would tie this process's heartbeat (and a stopping worker, which waits
+ * for its heartbeat) to a sweep that may be stuck elsewhere. Entries another transaction holds
+ * are skipped, never waited for (wakeWaitingJobs).
  */
-export async function sweepWaitingJobs(connection: LeaseConnection, slots: number): Promise<number> {
+export async function sweepWaitingJobs(connection: LeaseConnection, slots: number): Promise<number | null> {
   await connection.query('begin', []);
   try {
-    await connection.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [SWEEP_LOCK]);
+    const { rows } = await connection.query<{ taken: boolean }>('select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as taken', [SWEEP_LOCK]);
+    if (!rows[0]?.taken) {
+      await connection.query('rollback', []);
+      return null;
+    }
     const woken = await wakeWaitingJobs(connection, { tenantId: null, slots });
     await connection.query('commit', []);
     return woken;
