@@ -113,6 +113,28 @@ describe('sessions moved or opened in a tenant while their person is removed fro
   });
 });
 
+describe('logIn naming no tenant while its person is removed from their oldest', () => {
+  it('passes over the membership the removal ended and signs in to the next one (was: "not a member of any tenant")', async () => {
+    // A person whose oldest membership is the owner's tenant (invited there first, as ADMIN, with
+    // an invitation of their own pending there), and a member of another tenant since.
+    const admin = await addMember(server, owner.accessToken, 'ADMIN');
+    const invited = await server.graphql(INVITE, { token: admin.accessToken, variables: { email: uniqueEmail('pending') } });
+    expect(invited.body.errors).toBeUndefined();
+    const next = await signUp(server, { tenantName: 'Next' });
+    await addMember(server, next.accessToken, 'MEMBER', admin.email, admin.accessToken);
+    const [here] = await sql<{ user_id: string; membership_id: string; tenant_id: string }>(
+      `select m.user_id, m.id as membership_id, m.tenant_id from memberships m join users u on u.id = m.user_id where u.email = $1 and m.tenant_id = (select id from tenants where slug = $2)`,
+      [admin.email, owner.tenant.slug],
+    );
+    const [invitation] = await sql<{ id: string }>('select id from invitations where invited_by_id = $1 and tenant_id = $2', [here!.user_id, here!.tenant_id]);
+    const person = { ...here!, invitationId: invitation!.id } as unknown as Person;
+    const loggedIn = await duringRemoval(person, () => logIn(server, { email: admin.email, password: admin.password }));
+    expect(loggedIn.body.errors).toBeUndefined();
+    expect(loggedIn.body.data.logIn.tenant.slug).toBe(next.tenant.slug);
+    expect(await liveSessionsIn(person)).toBe(0);
+  });
+});
+
 describe('credentials made in a tenant while their person is removed from it', () => {
   it('rotateApiKey of a key someone else made: refused, and no key of theirs is left live', async () => {
     const person = await adminOfTwoTenants();

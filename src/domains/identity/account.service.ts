@@ -276,16 +276,14 @@ export class AccountService {
       { populate: ['tenant'], orderBy: { createdAt: 'asc', id: 'asc' }, filters: false },
     );
     const wanted = tenant?.trim().toLowerCase();
-    const chosen = wanted ? memberships.find((m) => m.tenant.id === wanted || m.tenant.slug === wanted) : memberships[0];
-    if (chosen) await this.ctx.scope.enterTenant(chosen.tenant.id, userId);
-    // Gone while this waited: a removal committed first.
-    const membership = chosen && (await heldMembership(em, userId, chosen.tenant.id));
-    if (!membership) {
-      throw new ForbiddenError(wanted ? 'You are not a member of that tenant' : 'You are not a member of any tenant', {
-        reason: 'no-membership',
-      });
+    // With no tenant named, the oldest one still held: one removed while this waited is passed over.
+    for (const chosen of wanted ? memberships.filter((m) => m.tenant.id === wanted || m.tenant.slug === wanted) : memberships) {
+      await this.ctx.scope.enterTenant(chosen.tenant.id, userId);
+      // Null when gone while this waited: a removal committed first.
+      const membership = await heldMembership(em, userId, chosen.tenant.id);
+      if (membership) return membership;
     }
-    return membership;
+    throw new ForbiddenError(wanted ? 'You are not a member of that tenant' : 'You are not a member of any tenant', { reason: 'no-membership' });
   }
 
   /** The address this password sign-in came from, so the limit across addresses spares it (sign-in-addresses.ts). */
