@@ -157,60 +157,61 @@ export class QueryService {
     // counts) what it refuses. No bucket store is asked in it (Redis may be slow, and the
     // policies' lock is held): an anonymous caller's query is taken from its address's bucket
     // before it opens, a refusal's DENY row written after it ends (recordDenial, below).
-    // The transaction in the caller's share of the pool (query-slots.ts), as the search
-    // transaction later is; the endpoint's lookup and the address's bucket before it, outside.
+    // In the caller's share of the pool (query-slots.ts), as the search transaction later is.
     let overAddressLimit: RateLimitedError | null = null;
     const takeAddressQuery = async (endpointId: string) => void (overAddressLimit = await takeAnonymousQuery(this.ctx, endpointId));
-    const prepared = await reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
-      const { em, endpoint, tenantId } = reached;
-      // Who may ask with no credential, and how often per address (anonymous-callers.ts); then,
-      // for an outsider, a place of the endpoint's tenant's serving share, taken only now that it
-      // reached the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
-      const platform = (actor.kind === 'anonymous' ? anonymousRefusal(this.ctx, reached, caller, overAddressLimit) : null) ?? servingRefusal(this.ctx, reached, caller, place);
-      if (platform) return { em, endpoint, tenantId, outcome: null, refused: platform.error, unwritten: platform.denial, byPolicy: false, byPlatform: true };
-      const admittedAt = this.ctx.deps.clock.now();
-      const outcome = await decidePolicies(
-        tx,
-        {
-          now: admittedAt,
-          endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
-          caller: policyCaller(actor, caller, tenantId),
-          query: query.trim(),
-        },
-        this.ctx.request?.operationHash ?? null,
-        endpoint.enabledPolicies,
-      );
-      if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, unwritten: outcome.unwritten, byPolicy: true };
-      let text: string;
-      let settings: { topK: number; minScore: number | null };
-      try {
-        text = validQuery(query);
-        settings = {
-          topK: validTopK(options.topK ?? endpoint.topK),
-          minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : minScoreOf(endpoint),
-        };
-      } catch (error) {
-        // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
-        if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
-        throw error;
-      }
-      // From here the query is charged (at least its flat part, whatever its end): reserved now,
-      // under the policies' lock, so the next query's quota check counts it while it runs.
-      const { flatMicros } = outcome.admission;
-      const reservation = flatMicros > 0 ? reserveQueryUsage(tx, { tenantId, endpointId: endpoint.id, endpointSlug: endpoint.slug, ...caller, flatMicros, createdAt: admittedAt }) : null;
-      let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
-      try {
-        // A model a fresh health check found DOWN refuses at once, before anything is ranked.
-        assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
-        retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
-      } catch (error) {
-        if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false, reservation };
-        throw error;
-      }
-      // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
-      const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
-      return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked, reservation };
-    }, { withPolicies: true, beforeTransaction: actor.kind === 'anonymous' ? takeAddressQuery : undefined, aroundTransaction: (transaction) => inQuerySlot(this.ctx, transaction) });
+    const prepared = await inQuerySlot(this.ctx, () =>
+      reachEndpointAnd(this.ctx, endpointRef, async (tx, reached) => {
+        const { em, endpoint, tenantId } = reached;
+        // Who may ask with no credential, and how often per address (anonymous-callers.ts); then,
+        // for an outsider, a place of the endpoint's tenant's serving share, taken only now that it
+        // reached the endpoint: a reference to a private or missing one takes none (answers-in-progress.ts).
+        const platform = (actor.kind === 'anonymous' ? anonymousRefusal(this.ctx, reached, caller, overAddressLimit) : null) ?? servingRefusal(this.ctx, reached, caller, place);
+        if (platform) return { em, endpoint, tenantId, outcome: null, refused: platform.error, unwritten: platform.denial, byPolicy: false, byPlatform: true };
+        const admittedAt = this.ctx.deps.clock.now();
+        const outcome = await decidePolicies(
+          tx,
+          {
+            now: admittedAt,
+            endpoint: { id: endpoint.id, slug: endpoint.slug, tenantId: tenantId },
+            caller: policyCaller(actor, caller, tenantId),
+            query: query.trim(),
+          },
+          this.ctx.request?.operationHash ?? null,
+          endpoint.enabledPolicies,
+        );
+        if (outcome.denial) return { em, endpoint, tenantId, outcome, refused: outcome.denial, unwritten: outcome.unwritten, byPolicy: true };
+        let text: string;
+        let settings: { topK: number; minScore: number | null };
+        try {
+          text = validQuery(query);
+          settings = {
+            topK: validTopK(options.topK ?? endpoint.topK),
+            minScore: options.minScore !== undefined ? validMinScore(options.minScore, endpoint.retrievalMode as RetrievalMode) : minScoreOf(endpoint),
+          };
+        } catch (error) {
+          // Returned, not thrown: the policies' decision is committed all the same (an accounting policy counts attempts).
+          if (error instanceof CodedError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false };
+          throw error;
+        }
+        // From here the query is charged (at least its flat part, whatever its end): reserved now,
+        // under the policies' lock, so the next query's quota check counts it while it runs.
+        const { flatMicros } = outcome.admission;
+        const reservation = flatMicros > 0 ? reserveQueryUsage(tx, { tenantId, endpointId: endpoint.id, endpointSlug: endpoint.slug, ...caller, flatMicros, createdAt: admittedAt }) : null;
+        let retrieval: Awaited<ReturnType<typeof planRetrieval>>;
+        try {
+          // A model a fresh health check found DOWN refuses at once, before anything is ranked.
+          assertAvailable(endpoint.model, 'chat', this.ctx.deps.clock.now(), this.ctx.deps.modelHealth);
+          retrieval = await planRetrieval(this.ctx, tx, em, endpoint, { query: text, ...settings });
+        } catch (error) {
+          if (error instanceof ModelUnavailableError) return { em, endpoint, tenantId, outcome, refused: error, byPolicy: false, reservation };
+          throw error;
+        }
+        // Not while the policies' lock is held: it would make the endpoint's queries wait on each other's ranking.
+        const ranked = retrieval.rankNow && !outcome.locked ? await retrieval.rankNow(tx) : undefined;
+        return { em, endpoint, tenantId, outcome, refused: null, byPolicy: false, text, retrieval, ranked, reservation };
+      }, { withPolicies: true, beforeTransaction: actor.kind === 'anonymous' ? takeAddressQuery : undefined }),
+    );
     const { em, endpoint, tenantId } = prepared;
     // With no transaction open and no lock held: the flood limit asks the bucket store (refusals.ts).
     // False: only counted. A content guard's violation was written under the lock (nothing unwritten).

@@ -48,11 +48,6 @@ export async function reachEndpointAnd<T>(
      * not be awaited holding a pooled connection (a bucket store, which may be Redis).
      */
     beforeTransaction?: (endpointId: string) => Promise<void>;
-    /**
-     * Wraps the transaction (the query path's share of the pool, query-slots.ts): the lookup and
-     * `beforeTransaction` run outside it, so a slow bucket store holds no share.
-     */
-    aroundTransaction?: <R>(transaction: () => Promise<R>) => Promise<R>;
   } = {},
 ): Promise<T> {
   const { actor } = ctx;
@@ -71,14 +66,12 @@ export async function reachEndpointAnd<T>(
   await options.beforeTransaction?.(found.endpoint_id);
 
   const { em } = ctx.scope.crossToPublisherOf(found.tenant_id);
-  const transaction = () =>
-    em.transactional(async (tx) => {
-      // With its enabled policies when the caller decides them (the query path): same statement.
-      const endpoint = await readEndpoint(tx as EntityManager, found.tenant_id, found.endpoint_id, options);
-      if (!endpoint) throw new NotFoundError('Endpoint');
-      return work(tx as EntityManager, { em, endpoint, tenantId: found.tenant_id });
-    });
-  return options.aroundTransaction ? options.aroundTransaction(transaction) : transaction();
+  return em.transactional(async (tx) => {
+    // With its enabled policies when the caller decides them (the query path): same statement.
+    const endpoint = await readEndpoint(tx as EntityManager, found.tenant_id, found.endpoint_id, options);
+    if (!endpoint) throw new NotFoundError('Endpoint');
+    return work(tx as EntityManager, { em, endpoint, tenantId: found.tenant_id });
+  });
 }
 
 /** How usage records and policy decisions name a caller. */
