@@ -141,13 +141,18 @@ export function createClient(options: ClientOptions): SluiceClient {
     if (!keeper || !changing) return attempts(document, variables, requestOptions, authorization);
     const own = (refreshToken: unknown) => refreshToken === keeper.current()?.refreshToken;
     // A refresh of the client's own token needs no bearer, and renewing first would spend it.
-    const presentsOwn = changing.presentsOwn(variables, own);
-    return keeper.changing((send, keep) =>
-      attempts(changing.document as TypedDocumentNode<Data, any>, variables, requestOptions, async () => (presentsOwn ? undefined : `Bearer ${(await send()).accessToken}`), (data) => {
+    const asked = changing.presenting(variables, own);
+    if (asked === 'mixed') throw new SluiceError('BAD_USER_INPUT', "A refreshSession of the client's own refresh token cannot share a document with another session change", {});
+    return keeper.changing((send, keep) => {
+      // In its turn: a renewal queued before it may have spent the token it presents.
+      if (asked === 'all' && changing.presenting(variables, own) !== 'all') {
+        throw new SluiceError('CONFLICT', 'The client renewed its session while this refreshSession waited: the refresh token it presents is spent (client.session() holds the current one)', {});
+      }
+      return attempts(changing.document as TypedDocumentNode<Data, any>, variables, requestOptions, async () => (asked === 'all' ? undefined : `Bearer ${(await send()).accessToken}`), (data) => {
         const tokens = changing.handed(data, variables, own);
         if (tokens) keep(tokens);
-      }),
-    );
+      });
+    });
   }
 
   /** Sends a call until it is answered for good: retries (rate limits, a query's UNAVAILABLE) and one renewal of a refused token. */

@@ -51,11 +51,12 @@ export interface SessionDocument {
    */
   handed(data: unknown, variables: Record<string, unknown> | undefined, own: (refreshToken: unknown) => boolean): HandedTokens | undefined;
   /**
-   * Whether a field presents the client's own refresh token (refreshSession): the document is
-   * then sent with no bearer and no renewal first, which would spend that very token and make
-   * the document's use of it reuse (the server ends the session for it).
+   * Whether its session changes present the client's own refresh token (refreshSession): `all`
+   * of them (the document is then sent with no bearer and no renewal first, which would spend
+   * that very token and make the document's use of it reuse: the server ends the session for
+   * it), `none`, or `mixed` (beside another session change, which needs the bearer: refused).
    */
-  presentsOwn(variables: Record<string, unknown> | undefined, own: (refreshToken: unknown) => boolean): boolean;
+  presenting(variables: Record<string, unknown> | undefined, own: (refreshToken: unknown) => boolean): 'all' | 'none' | 'mixed';
 }
 
 const alias = (token: TokenField) => `_sluiceSession_${token}`;
@@ -88,7 +89,10 @@ function rewritten(document: DocumentNode): SessionDocument | null {
   };
   return {
     document: sent,
-    presentsOwn: (variables, own) => changing.some(({ change, node }) => change.presents !== undefined && own(argumentOf(node, change.presents, variables))),
+    presenting(variables, own) {
+      const owned = changing.filter(({ change, node }) => change.presents !== undefined && own(argumentOf(node, change.presents, variables))).length;
+      return owned === 0 ? 'none' : owned === changing.length ? 'all' : 'mixed';
+    },
     handed(data, variables, own) {
       let tokens: HandedTokens | undefined;
       for (const { responseKey, change, node } of changing) {

@@ -111,6 +111,23 @@ describe('a client keeping a session', () => {
     // The same session carried on: none ended (no reuse), none opened (no log-in).
     expect(await sessionsOf(person.email)).toEqual(before);
   });
+
+  it('refuses, without sending it, a refreshSession of a token a renewal queued before it spent, and one beside another session change', async () => {
+    const person = await signUp(server, { tenantName: 'Mine' });
+    const client = createClient({ url: server.url, credentials: { email: person.email, password: person.password }, refreshSkewSeconds: 3600 });
+    await client.query(sdk.ViewerDocument);
+    const held = client.session()!;
+    const before = await sessionsOf(person.email);
+    // The query queues a renewal (every call renews with this skew) before the refresh is asked.
+    const renewing = client.query(sdk.ViewerDocument);
+    await expect(client.mutate(sdk.RefreshSessionDocument, { refreshToken: held.refreshToken })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await renewing;
+    const both = parse('mutation($r: String!, $t: String!) { refreshSession(refreshToken: $r) { role } switchTenant(tenant: $t) { role } }') as TypedDocumentNode<unknown, { r: string; t: string }>;
+    await expect(client.mutate(both, { r: client.session()!.refreshToken, t: person.tenant.slug })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    // Neither was sent: the session goes on (no reuse ended it).
+    expect((await client.query(sdk.ViewerDocument)).viewer.tenant).toMatchObject({ slug: person.tenant.slug });
+    expect(await sessionsOf(person.email)).toEqual(before);
+  });
 });
 
 it('knows every mutation that returns session tokens: each continues the caller’s session or opens another', () => {

@@ -51,7 +51,7 @@ select n.key, case n.kind
 export async function readFacts(em: EntityManager, call: PolicyCall, requests: Map<string, FactRequest>): Promise<Map<string, Fact>> {
   if (requests.size === 0) return new Map();
   const { endpoint, caller } = call;
-  // per_tenant's tenant, then per_user's caller: its tenant, kind and id.
+  // per_tenant's tenant, then per_user's caller: its tenant (read for an external identity only), kind and id.
   const who = [caller.tenantId, caller.tenantId, caller.kind, caller.id];
   const rows = await boundSql<{ key: string; fact: { count: number; total?: number | string; oldest?: string | null; times?: string[] } }>(em, FACTS_SQL, [
     endpoint.id, ...who,
